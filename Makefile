@@ -1,0 +1,35 @@
+# blynklog: the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?=
+BOARD ?= esp32
+
+.PHONY: test demo deploy bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+# The whole suite: CPython items and unix-port items in one pytest run.
+test: $(STAMP)
+	$(BIN)/python -m pytest -q tests
+
+# The main job: the firmware loop on the virtual board against the local Blynk server.
+demo: $(STAMP)
+	$(BIN)/python tools/demo.py
+
+# Compile and copy the package, firmware and board files to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32
+deploy: $(STAMP)
+	$(BIN)/python tools/deploy.py --board $(BOARD) $(if $(PORT),--port $(PORT),)
+
+# Benchmarks side by side with the naive approach; writes docs/benchmarks.md.
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py
+
+clean:
+	rm -rf build .pytest_cache

@@ -1,0 +1,282 @@
+# blynklog.encoder: the body of one (device, datastream) batch as compact JSON, streamed.
+#   platform: {"deviceId":1,"dataStreamId":1,"values":[{"value":5,"ts":1702656423136},...]}
+#   device:   [[1702656423136,5],...]
+# `points` is a callable returning a fresh iterator of (ts_ms, value); it is called once per pass:
+# body_length() makes one pass to count the exact bytes, body_chunks() another to produce them.
+# The body is never held whole: body_chunks() fills one bytearray (_CHUNK bytes, allocated per
+# call) and yields memoryview slices of it; a chunk is valid only until the next one is asked for.
+# Numbers are written digit by digit into the buffer (no string per point); strings are escaped in
+# pieces. On 32-bit ports a ms timestamp is a heap int: two divisions per point allocate.
+# point_size()/body_length() share one module scratch buffer: not safe from two tasks at once.
+# Values: bool -> true/false; int -> digits; float -> rounded to `decimals` with trailing zeros
+# stripped (None: the shortest repr that reads back equal); str -> JSON string; (lon, lat) ->
+# [lon,lat]. NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
+from .compat import const
+
+_CHUNK = const(512)
+_ROOM = const(160)  # the most a non-string point can take, with its comma
+_MAX_DIGITS = const(9)  # 10**9 < 2**30: the low part of a split int stays a small int
+
+# request size limits in bytes: the Device API documents 2 MB; the Platform import has no stated
+# limit, so a conservative one
+LIMITS = {"device": 2000000, "platform": 1000000}
+
+_scratch = bytearray(_ROOM)
+# floats scaled by 10**decimals round exactly below this (2**24 on float32 ports, 2**53 otherwise)
+_EXACT = 9007199254740992.0 if (1.0 + 2.0 ** -40) != 1.0 else 16777216.0
+
+_ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
+_HEX = b"0123456789abcdef"
+
+
+def limit(api):
+    try:
+        return LIMITS[api]
+    except KeyError:
+        raise ValueError("api must be platform or device")
+
+
+def _put(buf, pos, data):
+    n = len(data)
+    buf[pos : pos + n] = data
+    return pos + n
+
+
+def _put_small(buf, pos, n):
+    # n: 0 <= n < 10**9 (a small int on every port)
+    if n == 0:
+        buf[pos] = 48
+        return pos + 1
+    end = pos
+    t = n
+    while t:
+        t //= 10
+        end += 1
+    p = end
+    while n:
+        p -= 1
+        buf[p] = 48 + n % 10
+        n //= 10
+    return end
+
+
+def _put_int(buf, pos, n):
+    if n < 0:
+        buf[pos] = 45  # '-'
+        pos += 1
+        n = -n
+    if n < 1000000000:
+        return _put_small(buf, pos, n)
+    hi = n // 1000000000
+    lo = n - hi * 1000000000
+    if hi >= 1000000000:
+        raise ValueError("int out of range")
+    pos = _put_small(buf, pos, hi)
+    # the low 9 digits, zero padded
+    p = pos + _MAX_DIGITS
+    while p > pos:
+        p -= 1
+        buf[p] = 48 + lo % 10
+        lo //= 10
+    return pos + _MAX_DIGITS
+
+
+def _put_float(buf, pos, v, decimals):
+    if v - v != 0.0:
+        raise ValueError("nan or inf")
+    if decimals is not None and decimals >= 0:
+        scale = 10 ** decimals
+        scaled = v * scale
+        if -_EXACT < scaled < _EXACT:
+            n = round(scaled)
+            if n < 0:
+                buf[pos] = 45
+                pos += 1
+                n = -n
+            whole = n // scale
+            frac = n - whole * scale
+            pos = _put_int(buf, pos, whole)
+            if frac:
+                d = decimals
+                while frac % 10 == 0:
+                    frac //= 10
+                    d -= 1
+                buf[pos] = 46  # '.'
+                pos += 1
+                p = pos + d
+                while p > pos:
+                    p -= 1
+                    buf[p] = 48 + frac % 10
+                    frac //= 10
+                pos += d
+            return pos
+    text = repr(v)
+    if text.endswith(".0"):
+        text = text[:-2]
+    if text == "-0":
+        text = "0"
+    return _put(buf, pos, text.encode())
+
+
+def _put_value(buf, pos, value, decimals):
+    # every value kind except str
+    if value is True:
+        return _put(buf, pos, b"true")
+    if value is False:
+        return _put(buf, pos, b"false")
+    if isinstance(value, int):
+        return _put_int(buf, pos, value)
+    if isinstance(value, float):
+        return _put_float(buf, pos, value, decimals)
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        buf[pos] = 91  # '['
+        pos = _put_coord(buf, pos + 1, value[0], decimals)
+        buf[pos] = 44  # ','
+        pos = _put_coord(buf, pos + 1, value[1], decimals)
+        buf[pos] = 93  # ']'
+        return pos + 1
+    raise TypeError("unsupported value")
+
+
+def _put_coord(buf, pos, v, decimals):
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TypeError("location needs numbers")
+    return _put_float(buf, pos, float(v), decimals)
+
+
+def _escaped_len(s):
+    n = 2
+    for c in s.encode():
+        if c in _ESC:
+            n += 2
+        elif c < 0x20:
+            n += 6
+        else:
+            n += 1
+    return n
+
+
+# The text around one point's value: (before, middle, after) for a point with a non-string value;
+# platform points are {"value":V,"ts":T}, device points [T,V].
+def _point_head(buf, pos, api, ts, first):
+    if not first:
+        buf[pos] = 44
+        pos += 1
+    if api == "platform":
+        return _put(buf, pos, b'{"value":')
+    buf[pos] = 91
+    pos = _put_int(buf, pos + 1, ts)
+    buf[pos] = 44
+    return pos + 1
+
+
+def _point_tail(buf, pos, api, ts):
+    if api == "platform":
+        pos = _put(buf, pos, b',"ts":')
+        pos = _put_int(buf, pos, ts)
+        buf[pos] = 125  # '}'
+        return pos + 1
+    buf[pos] = 93
+    return pos + 1
+
+
+def _check_ts(ts):
+    if isinstance(ts, bool) or not isinstance(ts, int):
+        raise TypeError("ts must be int")
+
+
+def point_size(api, ts, value, decimals):
+    # The bytes one point adds to a body, its separating comma included.
+    limit(api)
+    _check_ts(ts)
+    pos = _point_head(_scratch, 0, api, ts, False)
+    if isinstance(value, str):
+        # the string is counted, not written: its tail goes where the string would start
+        return _point_tail(_scratch, pos, api, ts) + _escaped_len(value)
+    pos = _put_value(_scratch, pos, value, decimals)
+    return _point_tail(_scratch, pos, api, ts)
+
+
+def _envelope(api, target):
+    # (head bytes, tail bytes) of a body
+    if api == "platform":
+        if target is None:
+            raise ValueError("platform needs (device_id, stream_id)")
+        device_id, stream_id = target
+        if isinstance(device_id, bool) or not isinstance(device_id, int):
+            raise TypeError("device id must be int")
+        if isinstance(stream_id, bool) or not isinstance(stream_id, int):
+            raise TypeError("stream id must be int")
+        return b'{"deviceId":%d,"dataStreamId":%d,"values":[' % (device_id, stream_id), b"]}"
+    limit(api)
+    return b"[", b"]"
+
+
+def overhead(api, target):
+    # The bytes of a body with no points: body_length = overhead + sum(point_size) - 1 (n >= 1).
+    head, tail = _envelope(api, target)
+    return len(head) + len(tail)
+
+
+def body_length(api, target, points, decimals, max_bytes=None):
+    # The exact length of the body; ValueError when it would exceed the API's size limit.
+    cap = limit(api) if max_bytes is None else max_bytes
+    total = overhead(api, target)
+    comma = 0  # the first point has no comma, though point_size counts one
+    for ts, value in points():
+        total += point_size(api, ts, value, decimals)
+        comma = 1
+        if total - comma > cap:
+            raise ValueError("body over %d bytes" % cap)
+    return total - comma
+
+
+def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
+    # Yields memoryview chunks of the body; each is valid until the next one is requested.
+    if chunk_size < _ROOM + 16:
+        raise ValueError("chunk_size too small")
+    head, tail = _envelope(api, target)
+    buf = bytearray(chunk_size)
+    mv = memoryview(buf)
+    pos = _put(buf, 0, head)
+    first = True
+    for ts, value in points():
+        _check_ts(ts)
+        if pos > chunk_size - _ROOM:
+            yield mv[:pos]
+            pos = 0
+        pos = _point_head(buf, pos, api, ts, first)
+        first = False
+        if isinstance(value, str):
+            buf[pos] = 34
+            pos += 1
+            for c in value.encode():
+                if pos > chunk_size - 8:
+                    yield mv[:pos]
+                    pos = 0
+                e = _ESC.get(c)
+                if e is not None:
+                    buf[pos] = e[0]
+                    buf[pos + 1] = e[1]
+                    pos += 2
+                elif c < 0x20:
+                    pos = _put(buf, pos, b"\\u00")
+                    buf[pos] = _HEX[c >> 4]
+                    buf[pos + 1] = _HEX[c & 15]
+                    pos += 2
+                else:
+                    buf[pos] = c
+                    pos += 1
+            buf[pos] = 34
+            pos += 1
+            if pos > chunk_size - _ROOM:
+                yield mv[:pos]
+                pos = 0
+        else:
+            pos = _put_value(buf, pos, value, decimals)
+        pos = _point_tail(buf, pos, api, ts)
+    if pos + len(tail) > chunk_size:
+        yield mv[:pos]
+        pos = 0
+    pos = _put(buf, pos, tail)
+    yield mv[:pos]

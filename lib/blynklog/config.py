@@ -1,0 +1,336 @@
+# blynklog.config: load and validate the configuration (a dict, or the path of a JSON file).
+# Every error is a ConfigError (a ValueError) whose message starts with the dotted key at fault,
+# e.g. "streams.temperature.pin: expected 'V0'..'V255'". Returns a new, normalised dict with every
+# default filled in; the caller's dict is not changed. Runs once at Logger(); RAM: the dict.
+import json
+import os
+
+from .compat import const
+
+DEFAULT_SERVER = "https://blynk.cloud"
+_MAX_STREAMS = const(64)
+_MAX_NAME = const(32)
+_MAX_PINS = const(256)
+
+# Blynk's datastream types, and the names accepted for each
+TYPES = {
+    "int": "int", "integer": "int",
+    "double": "double", "float": "double",
+    "string": "string", "str": "string",
+    "bool": "bool", "boolean": "bool",
+    "enum": "enum",
+    "location": "location",
+}
+
+_STORE_DEFAULTS = {
+    "path": "blynklog",
+    "capacity": 262144,
+    "on_full": "drop_oldest",
+    "backend": "littlefs",
+    "flush_records": None,
+    "flush_bytes": None,
+    "flush_ms": None,
+    "partition": None,
+    "start": None,
+    "length": None,
+}
+
+_LIMIT_DEFAULTS = {
+    "points_per_day": 10000,
+    "max_age_days": 30,
+    "points_per_request": 1000,
+    "max_request_bytes": 1048576,
+    "stale_margin_s": 3600,
+    "future_tolerance_s": 600,
+}
+
+_UPLOAD_DEFAULTS = {
+    "backlog_policy": "oldest_first",
+    "timeout_ms": 10000,
+    "budget_ms": None,
+    "retry_base_s": 30,
+    "retry_max_s": 3600,
+    "park_s": 3600,
+    "transport": "socket",
+}
+
+_CLOCK_DEFAULTS = {
+    "ntp_host": None,
+    "min_year": 2025,
+    "max_step_back_s": 600,
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _fail(key, message):
+    raise ConfigError("%s: %s" % (key, message))
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(key, v, lo, hi, allow_none=False):
+    if v is None and allow_none:
+        return None
+    if not _is_int(v):
+        _fail(key, "expected an integer, got %s" % type(v).__name__)
+    if v < lo or v > hi:
+        _fail(key, "must be between %d and %d, got %d" % (lo, hi, v))
+    return v
+
+
+def _str(key, v, allow_empty=False, max_len=4096):
+    if not isinstance(v, str):
+        _fail(key, "expected a string, got %s" % type(v).__name__)
+    if not v and not allow_empty:
+        _fail(key, "must not be empty")
+    if len(v) > max_len:
+        _fail(key, "too long (%d characters, at most %d)" % (len(v), max_len))
+    return v
+
+
+def _choice(key, v, choices):
+    if v not in choices:
+        _fail(key, "expected one of %s, got %r" % (", ".join(choices), v))
+    return v
+
+
+def _section(cfg, name, defaults):
+    given = cfg.get(name)
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        _fail(name, "expected an object, got %s" % type(given).__name__)
+    for k in given:
+        if k not in defaults:
+            _fail("%s.%s" % (name, k), "unknown key (known: %s)" % ", ".join(sorted(defaults)))
+    out = {}
+    for k in defaults:
+        out[k] = given.get(k, defaults[k])
+    return out
+
+
+def parse_server(url, key="server"):
+    # -> (scheme, host, port, base_url). A bare host name means https on 443.
+    _str(key, url, max_len=253)
+    scheme = "https"
+    rest = url
+    if "://" in url:
+        scheme, rest = url.split("://", 1)
+        if scheme not in ("https", "http"):
+            _fail(key, "scheme must be https or http, got %r" % scheme)
+    rest = rest.rstrip("/")
+    if "/" in rest or "?" in rest or "@" in rest or not rest:
+        _fail(key, "expected https://host[:port], got %r" % url)
+    host = rest
+    port = 443 if scheme == "https" else 80
+    if rest.startswith("["):
+        _fail(key, "IPv6 literals are not supported")
+    if ":" in rest:
+        host, p = rest.rsplit(":", 1)
+        try:
+            port = int(p)
+        except ValueError:
+            _fail(key, "bad port %r" % p)
+        if port < 1 or port > 65535:
+            _fail(key, "bad port %d" % port)
+    if not host or " " in host:
+        _fail(key, "bad host name %r" % host)
+    for ch in host:
+        if not (ch.isalpha() or ch.isdigit() or ch in ".-_"):
+            _fail(key, "bad host name %r" % host)
+    base = "%s://%s" % (scheme, host)
+    if port != (443 if scheme == "https" else 80):
+        base = "%s:%d" % (base, port)
+    return scheme, host, port, base
+
+
+def _join(base_dir, path):
+    if path.startswith("/") or not base_dir:
+        return path
+    return base_dir.rstrip("/") + "/" + path
+
+
+def _stream(key, s, api):
+    if not isinstance(s, dict):
+        _fail(key, "expected an object, got %s" % type(s).__name__)
+    known = ("id", "pin", "type", "decimals")
+    for k in s:
+        if k not in known:
+            _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(known))
+    out = {}
+    sid = s.get("id")
+    if sid is None:
+        if api == "platform":
+            _fail(key + ".id", "required for api 'platform' (the datastream id)")
+    else:
+        _int(key + ".id", sid, 0, 2147483647)
+    out["id"] = sid
+    pin = s.get("pin")
+    if pin is None:
+        if api == "device":
+            _fail(key + ".pin", "required for api 'device' (e.g. 'V1')")
+    else:
+        _str(key + ".pin", pin)
+        ok = len(pin) >= 2 and pin[0] in "Vv" and pin[1:].isdigit() and len(pin) <= 4
+        if not ok or int(pin[1:]) >= _MAX_PINS:
+            _fail(key + ".pin", "expected a virtual pin 'V0'..'V255', got %r" % pin)
+        pin = "V" + str(int(pin[1:]))
+    out["pin"] = pin
+    t = s.get("type", "double")
+    if not isinstance(t, str) or t.lower() not in TYPES:
+        _fail(key + ".type", "expected one of int, double, string, bool, enum, location; got %r" % (t,))
+    out["type"] = TYPES[t.lower()]
+    dec = s.get("decimals")
+    if dec is not None:
+        _int(key + ".decimals", dec, 0, 6)
+        if out["type"] not in ("double", "location"):
+            _fail(key + ".decimals", "only for double or location streams")
+    out["decimals"] = dec
+    return out
+
+
+def load(config):
+    # -> the validated configuration with defaults; raises ConfigError naming the key.
+    # Relative paths are taken from the config file's folder, or the current folder for a dict.
+    base_dir = ""
+    if isinstance(config, str):
+        path = config
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError as e:
+            _fail("config", "cannot read %r (%s)" % (path, e))
+        try:
+            config = json.loads(text)
+        except ValueError as e:
+            _fail("config", "%r is not valid JSON (%s)" % (path, e))
+        base_dir = path.rsplit("/", 1)[0] if "/" in path else ""
+    if not isinstance(config, dict):
+        _fail("config", "expected an object (dict) or a file path, got %s" % type(config).__name__)
+    return _validate(config, base_dir)
+
+
+def unverified_reason(cfg):
+    # Why this (validated) configuration may not upload, or None when it may.
+    if cfg["server"].startswith("https") and not cfg["ca"] and not cfg["insecure"]:
+        return "ca: no CA certificate, so the server cannot be verified; give 'ca' (DER) or set insecure: true"
+    return None
+
+
+def _validate(cfg, base_dir):
+    out = {}
+    scheme, host, port, base = parse_server(cfg.get("server", DEFAULT_SERVER))
+    out["server"] = base
+    out["insecure"] = cfg.get("insecure", False)
+    if not isinstance(out["insecure"], bool):
+        _fail("insecure", "expected true or false")
+
+    api = cfg.get("api")
+    if api is None:
+        # the one that has its credentials, when only one has
+        has_token = cfg.get("token") is not None
+        has_client = cfg.get("client_id") is not None
+        if has_token == has_client:
+            _fail("api", "required: 'platform' (client_id/client_secret) or 'device' (token)")
+        api = "device" if has_token else "platform"
+    out["api"] = _choice("api", api, ("platform", "device"))
+    if api == "platform":
+        for key in ("client_id", "client_secret"):
+            if cfg.get(key) is None:
+                _fail(key, "required for api 'platform'")
+            out[key] = _str(key, cfg[key], max_len=256)
+        if "device_id" not in cfg:
+            _fail("device_id", "required for api 'platform'")
+        out["device_id"] = _int("device_id", cfg.get("device_id"), 0, 2147483647)
+        out["token"] = None
+    else:
+        if "token" not in cfg:
+            _fail("token", "required for api 'device' (the device's auth token)")
+        out["token"] = _str("token", cfg.get("token"), max_len=256)
+        for ch in out["token"]:
+            if not (ch.isalpha() or ch.isdigit() or ch in "-_."):
+                _fail("token", "contains a character a token cannot have")
+        out["device_id"] = cfg.get("device_id")
+        out["client_id"] = out["client_secret"] = None
+
+    ca = cfg.get("ca")
+    cas = []
+    if ca is not None:
+        names = ca if isinstance(ca, list) else [ca]
+        if not names:
+            _fail("ca", "an empty list: give at least one DER certificate file")
+        for i, name in enumerate(names):
+            key = "ca" if not isinstance(ca, list) else "ca[%d]" % i
+            _str(key, name)
+            path = _join(base_dir, name)
+            try:
+                with open(path, "rb") as f:
+                    der = f.read()
+            except OSError as e:
+                _fail(key, "cannot read certificate %r (%s)" % (path, e))
+            # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length
+            if len(der) < 64 or der[0] != 0x30:
+                _fail(key, "%r is not a DER certificate (PEM? convert it with tools/certs.py)" % path)
+            cas.append(path)
+    out["ca"] = cas
+    # Without a CA the server cannot be verified: logging works, uploading waits for either a 'ca'
+    # or an explicit "insecure": true (the Logger says so loudly; see unverified_reason()).
+
+    streams = cfg.get("streams")
+    if not isinstance(streams, dict) or not streams:
+        _fail("streams", "expected an object with at least one stream")
+    if len(streams) > _MAX_STREAMS:
+        _fail("streams", "at most %d streams" % _MAX_STREAMS)
+    out["streams"] = {}
+    for name in streams:
+        _str("streams", name, max_len=_MAX_NAME)
+        out["streams"][name] = _stream("streams." + name, streams[name], api)
+
+    store = _section(cfg, "store", _STORE_DEFAULTS)
+    store["path"] = _join(base_dir, _str("store.path", store["path"], max_len=200))
+    _int("store.capacity", store["capacity"], 16384, 1 << 30)
+    _choice("store.on_full", store["on_full"], ("drop_oldest", "drop_newest"))
+    _choice("store.backend", store["backend"], ("littlefs", "raw"))
+    _int("store.flush_records", store["flush_records"], 1, 100000, True)
+    _int("store.flush_bytes", store["flush_bytes"], 1, 1 << 20, True)
+    _int("store.flush_ms", store["flush_ms"], 0, 86400000, True)
+    if store["partition"] is not None:
+        _str("store.partition", store["partition"], max_len=16)
+    _int("store.start", store["start"], 0, 1 << 30, True)
+    _int("store.length", store["length"], 8192, 1 << 30, True)
+    out["store"] = store
+
+    limits = _section(cfg, "limits", _LIMIT_DEFAULTS)
+    _int("limits.points_per_day", limits["points_per_day"], 1, 100000000)
+    _int("limits.max_age_days", limits["max_age_days"], 1, 3650)
+    _int("limits.points_per_request", limits["points_per_request"], 1, 10000)
+    _int("limits.max_request_bytes", limits["max_request_bytes"], 1024, 2000000)
+    _int("limits.stale_margin_s", limits["stale_margin_s"], 0, 864000)
+    _int("limits.future_tolerance_s", limits["future_tolerance_s"], 0, 86400)
+    if limits["stale_margin_s"] >= limits["max_age_days"] * 86400:
+        _fail("limits.stale_margin_s", "must be less than max_age_days")
+    out["limits"] = limits
+
+    upload = _section(cfg, "upload", _UPLOAD_DEFAULTS)
+    _choice("upload.backlog_policy", upload["backlog_policy"], ("oldest_first", "newest_first", "spread"))
+    _int("upload.timeout_ms", upload["timeout_ms"], 100, 600000)
+    _int("upload.budget_ms", upload["budget_ms"], 1, 86400000, True)
+    _int("upload.retry_base_s", upload["retry_base_s"], 0, 86400)
+    _int("upload.retry_max_s", upload["retry_max_s"], 0, 7 * 86400)
+    _int("upload.park_s", upload["park_s"], 0, 7 * 86400)
+    _choice("upload.transport", upload["transport"], ("socket", "requests"))
+    out["upload"] = upload
+
+    clock = _section(cfg, "clock", _CLOCK_DEFAULTS)
+    if clock["ntp_host"] is not None:
+        _str("clock.ntp_host", clock["ntp_host"], max_len=253)
+    _int("clock.min_year", clock["min_year"], 2001, 2100)
+    _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
+    out["clock"] = clock
+    out["base_dir"] = base_dir
+    return out

@@ -1,0 +1,199 @@
+# Configuration: defaults, relative paths, and errors that name the key at fault.
+import json
+
+from blynklog import config
+from blynklog.config import ConfigError
+from support import raises, tmpdir
+
+
+def device_cfg(**over):
+    cfg = {"api": "device", "token": "tok-123", "insecure": True, "streams": {"t": {"pin": "V1"}}}
+    cfg.update(over)
+    return cfg
+
+
+def platform_cfg(**over):
+    cfg = {"api": "platform", "client_id": "c", "client_secret": "s", "device_id": 1, "insecure": True,
+           "streams": {"t": {"id": 1}}}
+    cfg.update(over)
+    return cfg
+
+
+def error_of(cfg):
+    return str(raises(ConfigError, config.load, cfg))
+
+
+def test_defaults_are_filled_in():
+    c = config.load(device_cfg())
+    assert c["server"] == "https://blynk.cloud"
+    assert c["store"]["capacity"] == 262144 and c["store"]["on_full"] == "drop_oldest"
+    assert c["limits"] == {"points_per_day": 10000, "max_age_days": 30, "points_per_request": 1000,
+                           "max_request_bytes": 1048576, "stale_margin_s": 3600, "future_tolerance_s": 600}
+    assert c["streams"]["t"] == {"id": None, "pin": "V1", "type": "double", "decimals": None}
+
+
+def test_a_bare_host_means_https_on_443():
+    assert config.load(device_cfg(server="fra1.blynk.cloud"))["server"] == "https://fra1.blynk.cloud"
+
+
+def test_a_port_is_kept_in_the_server_url():
+    assert config.load(device_cfg(server="https://127.0.0.1:8443"))["server"] == "https://127.0.0.1:8443"
+
+
+def test_config_error_is_a_value_error():
+    assert issubclass(ConfigError, ValueError)
+
+
+def test_bad_server_scheme_names_server():
+    assert error_of(device_cfg(server="ftp://x")).startswith("server:")
+
+
+def test_server_with_a_path_names_server():
+    assert error_of(device_cfg(server="https://x/api")).startswith("server:")
+
+
+def test_bad_port_names_server():
+    assert error_of(device_cfg(server="https://x:99999")).startswith("server:")
+
+
+def test_unknown_api_names_api():
+    assert error_of(device_cfg(api="mqtt")).startswith("api:")
+
+
+def test_api_is_inferred_from_the_only_credentials_given():
+    cfg = device_cfg()
+    del cfg["api"]
+    assert config.load(cfg)["api"] == "device"
+
+
+def test_device_api_without_token_names_token():
+    cfg = device_cfg()
+    del cfg["token"]
+    assert error_of(cfg).startswith("token:")
+
+
+def test_platform_api_without_secret_names_client_secret():
+    cfg = platform_cfg()
+    del cfg["client_secret"]
+    assert error_of(cfg).startswith("client_secret:")
+
+
+def test_platform_api_without_device_id_names_device_id():
+    cfg = platform_cfg()
+    del cfg["device_id"]
+    assert error_of(cfg).startswith("device_id:")
+
+
+def test_device_id_of_the_wrong_type_names_device_id():
+    assert error_of(platform_cfg(device_id="1")).startswith("device_id:")
+
+
+def test_platform_stream_without_id_names_the_stream_id():
+    assert error_of(platform_cfg(streams={"t": {"pin": "V1"}})).startswith("streams.t.id:")
+
+
+def test_bad_pin_names_the_stream_pin():
+    assert error_of(device_cfg(streams={"t": {"pin": "A0"}})).startswith("streams.t.pin:")
+
+
+def test_pin_out_of_range_names_the_stream_pin():
+    assert error_of(device_cfg(streams={"t": {"pin": "V256"}})).startswith("streams.t.pin:")
+
+
+def test_unknown_stream_type_names_the_stream_type():
+    assert error_of(device_cfg(streams={"t": {"pin": "V1", "type": "matrix"}})).startswith("streams.t.type:")
+
+
+def test_decimals_out_of_range_names_them():
+    assert error_of(device_cfg(streams={"t": {"pin": "V1", "decimals": 9}})).startswith("streams.t.decimals:")
+
+
+def test_unknown_key_in_a_stream_is_named():
+    assert error_of(device_cfg(streams={"t": {"pin": "V1", "colour": 3}})).startswith("streams.t.colour:")
+
+
+def test_no_streams_names_streams():
+    assert error_of(device_cfg(streams={})).startswith("streams:")
+
+
+def test_capacity_too_small_names_store_capacity():
+    assert error_of(device_cfg(store={"capacity": 100})).startswith("store.capacity:")
+
+
+def test_bad_full_policy_names_store_on_full():
+    assert error_of(device_cfg(store={"on_full": "panic"})).startswith("store.on_full:")
+
+
+def test_unknown_store_key_is_named():
+    assert error_of(device_cfg(store={"capacty": 65536})).startswith("store.capacty:")
+
+
+def test_points_per_request_over_blynks_maximum_names_it():
+    assert error_of(device_cfg(limits={"points_per_request": 20000})).startswith("limits.points_per_request:")
+
+
+def test_limits_of_the_wrong_type_name_limits():
+    assert error_of(device_cfg(limits=[1, 2])).startswith("limits:")
+
+
+def test_bad_backlog_policy_names_it():
+    assert error_of(device_cfg(upload={"backlog_policy": "random"})).startswith("upload.backlog_policy:")
+
+
+def test_insecure_must_be_a_bool():
+    assert error_of(device_cfg(insecure="yes")).startswith("insecure:")
+
+
+def test_missing_ca_file_names_ca():
+    assert error_of(device_cfg(insecure=False, ca="/nonexistent/ca.der")).startswith("ca:")
+
+
+def test_a_pem_file_given_as_ca_names_ca():
+    d = tmpdir()
+    with open(d + "/ca.pem", "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\n" + "A" * 200 + "\n-----END CERTIFICATE-----\n")
+    assert error_of(device_cfg(ca=d + "/ca.pem")).startswith("ca:")
+
+
+def test_https_without_ca_or_insecure_loads_but_may_not_upload():
+    c = config.load(device_cfg(insecure=False))
+    assert "ca" in config.unverified_reason(c)
+
+
+def test_insecure_true_may_upload_without_ca():
+    assert config.unverified_reason(config.load(device_cfg())) is None
+
+
+def test_relative_paths_are_taken_from_the_config_files_folder():
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(b"\x30\x82\x01\x00" + b"\x00" * 100)
+    cfg = device_cfg(insecure=False, ca="ca.der", store={"path": "data"})
+    with open(d + "/config.json", "w") as f:
+        json.dump(cfg, f)
+    c = config.load(d + "/config.json")
+    assert c["ca"] == [d + "/ca.der"]
+    assert c["store"]["path"] == d + "/data"
+
+
+def test_a_config_file_that_is_not_json_names_config():
+    d = tmpdir()
+    with open(d + "/config.json", "w") as f:
+        f.write("{nope")
+    assert error_of(d + "/config.json").startswith("config:")
+
+
+def test_a_missing_config_file_names_config():
+    assert error_of("/nonexistent/config.json").startswith("config:")
+
+
+def test_the_callers_dict_is_not_changed():
+    cfg = device_cfg()
+    before = json.dumps(cfg)
+    config.load(cfg)
+    assert json.dumps(cfg) == before
+
+
+def test_unknown_top_level_keys_are_left_for_the_firmware():
+    c = config.load(device_cfg(wifi={"ssid": "x"}, sample_every_s=60))
+    assert c["api"] == "device"

@@ -12,6 +12,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "unix_runner.py")
 MODULE_TIMEOUT_S = 600
 
+# One local Blynk emulator for the session (conftest.py's blynk_emulator): its BLYNKLOG_EMU_* variables
+# are in os.environ, which the micropython processes inherit; tests/emu.py reads them there.
+pytestmark = pytest.mark.usefixtures("blynk_emulator")
+
 
 def micropython_command():
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")

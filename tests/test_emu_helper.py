@@ -1,0 +1,41 @@
+# The emulator helper (tests/emu.py) works on both runtimes: the session's emulator is reachable
+# and its /_emu/ controls answer. Every portable test that talks to the emulator relies on this.
+import emu
+
+
+def test_emulator_addresses_are_in_the_environment():
+    emu.require()
+    assert emu.url().startswith("https://127.0.0.1:")
+    assert emu.http_url().startswith("http://127.0.0.1:")
+    assert emu.ca_path().endswith(".der") and emu.other_ca_path().endswith(".der")
+
+
+def test_ca_certificate_file_is_readable_der():
+    emu.require()
+    data = emu.read_file(emu.ca_path())
+    assert data[0] == 0x30 and len(data) > 200
+
+
+def test_reset_then_stats_shows_nothing_recorded():
+    emu.require()
+    emu.reset()
+    s = emu.stats()
+    assert s["requests"] == 0 and s["points"] == 0
+
+
+def test_injected_fault_shows_as_pending_until_reset():
+    emu.require()
+    emu.reset()
+    emu.inject("status", count=2, status=503)
+    assert emu.stats()["faults_pending"] == 2
+    emu.reset()
+    assert emu.stats()["faults_pending"] == 0
+
+
+def test_config_change_is_undone_by_reset():
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=3)
+    assert emu.config()["points_per_day"] == 3
+    emu.reset()
+    assert emu.config()["points_per_day"] == 10000

@@ -1,0 +1,1021 @@
+#!/usr/bin/env python3
+"""A local Blynk Cloud emulator on loopback, for the tests, the demo and the benchmarks.
+
+It speaks HTTPS (with a throwaway CA it makes itself) and plain HTTP on the same state, and is as
+strict as the real cloud (shared/spec): the OAuth2 token endpoint, the Platform API's Import
+DataStream Values, the Device API's timestamped batch upload, the per-device per-UTC-day point
+quota, the maximum age. It records every request and point, injects faults on demand, and draws
+the received points on an HTML page (GET /).
+
+Python API (tests put tools/ on sys.path):
+
+    with BlynkServer(tls=True) as srv:          # or srv.start() ... srv.stop()
+        srv.url, srv.http_url, srv.ca_der_path, srv.other_ca_der_path, srv.wrong_name_url
+        srv.points(1, 1) -> [(ts, value), ...]; srv.requests; srv.handshakes; srv.connections
+        srv.inject("status", count=1, status=503, retry_after=2); srv.reset()
+
+The same controls over HTTP on every listener (JSON in and out), for tests on the unix port:
+POST /_emu/reset, POST /_emu/inject, GET /_emu/points?device=1&stream=1, GET /_emu/stats,
+POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests.
+
+CLI: python tools/blynk_server.py [--port N] [--http-port N] [--no-tls] [--cert-dir D]
+[--token-lifetime S] prints one JSON line {"url", "http_url", "ca", ...} when ready and serves until
+SIGTERM/SIGINT.
+"""
+import argparse
+import base64
+import datetime
+import email.utils
+import html
+import json
+import math
+import os
+import secrets
+import shutil
+import signal
+import socket
+import socketserver
+import ssl
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+LOOPBACK = ("127.0.0.1", "localhost")
+MAX_BODY = 2 * 1024 * 1024  # the cloud's 2 MB request limit
+MAX_LINE = 8192
+MAX_HEADERS = 100
+IDLE_TIMEOUT_S = 30.0
+MAX_DELAY_S = 120.0
+DAY_MS = 86400000
+STREAM_TYPES = ("int", "double", "string", "bool", "location")
+FAULT_KINDS = ("status", "drop", "reset_mid_body", "slow", "redirect", "garbage")
+FAULT_TARGETS = ("upload", "token", "any")
+FAULT_STATUSES = (400, 401, 403, 404, 429, 500, 502, 503, 504)
+CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body")
+TOO_MUCH = "Too much data in batch. Maximum batch size is %d points."
+
+REASONS = {
+    100: "Continue", 200: "OK", 204: "No Content", 308: "Permanent Redirect", 400: "Bad Request",
+    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
+    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Certificates
+
+def _name(cn):
+    from cryptography.x509.oid import NameOID
+    from cryptography import x509
+
+    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "blynklog test"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+
+def _make_ca(cn, now):
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(cn)).issuer_name(_name(cn))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return key, cert
+
+
+def _make_leaf(ca_key, ca_cert, names, ips, now):
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(names[0])).issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName(san), critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    return key, cert
+
+
+CERT_FILES = ("ca.der", "ca.pem", "server.pem", "server.key", "other-ca.der", "wrong-name.pem", "wrong-name.key")
+
+
+def make_certs(cert_dir, reuse=True):
+    """Writes the throwaway CA and certificates into cert_dir; returns cert_dir.
+
+    ca.der/ca.pem: the CA the clients trust; server.pem/server.key: 127.0.0.1 and localhost (SAN
+    both), signed by it; wrong-name.pem/.key: signed by the same CA for "wrong.example" only;
+    other-ca.der: an unrelated CA, for "wrong CA" tests. With reuse, files already there that are
+    still valid for a week are kept, so a board keeps trusting the same CA across restarts.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    os.makedirs(cert_dir, exist_ok=True)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    if reuse and all(os.path.exists(os.path.join(cert_dir, f)) for f in CERT_FILES):
+        try:
+            with open(os.path.join(cert_dir, "server.pem"), "rb") as f:
+                leaf = x509.load_pem_x509_certificate(f.read())
+            if leaf.not_valid_after_utc - now > datetime.timedelta(days=7):
+                return cert_dir
+        except ValueError:
+            pass
+    ca_key, ca_cert = _make_ca("blynklog test CA", now)
+    _, other_cert = _make_ca("blynklog unrelated CA", now)
+    srv_key, srv_cert = _make_leaf(ca_key, ca_cert, ["localhost"], ["127.0.0.1"], now)
+    bad_key, bad_cert = _make_leaf(ca_key, ca_cert, ["wrong.example"], [], now)
+
+    def key_pem(k):
+        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                               serialization.NoEncryption())
+
+    out = {
+        "ca.der": ca_cert.public_bytes(serialization.Encoding.DER),
+        "ca.pem": ca_cert.public_bytes(serialization.Encoding.PEM),
+        "server.pem": srv_cert.public_bytes(serialization.Encoding.PEM),
+        "server.key": key_pem(srv_key),
+        "other-ca.der": other_cert.public_bytes(serialization.Encoding.DER),
+        "wrong-name.pem": bad_cert.public_bytes(serialization.Encoding.PEM),
+        "wrong-name.key": key_pem(bad_key),
+    }
+    for name, data in out.items():
+        path = os.path.join(cert_dir, name)
+        with open(path + ".new", "wb") as f:
+            f.write(data)
+        if name.endswith(".key"):
+            os.chmod(path + ".new", 0o600)
+        os.replace(path + ".new", path)
+    return cert_dir
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors raised while handling a request; each becomes one answer.
+
+class _Answer(Exception):
+    def __init__(self, status, body=None, headers=None, close=False):
+        Exception.__init__(self, status)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+        self.close = close
+
+
+def _api_error(status, message):
+    return _Answer(status, {"error": {"message": message}})
+
+
+def _oauth_error(error, description):
+    return _Answer(400, {"error": error, "error_description": description})
+
+
+class _Drop(Exception):
+    # Close the connection now, without answering (reset=True: with a TCP RST).
+    def __init__(self, reset=False):
+        Exception.__init__(self)
+        self.reset = reset
+
+
+def _reject_constant(name):
+    raise ValueError("not JSON: " + name)
+
+
+def _no_duplicate_keys(pairs):
+    d = {}
+    for k, v in pairs:
+        if k in d:
+            raise ValueError("duplicate key " + k)
+        d[k] = v
+    return d
+
+
+def _strict_json(body):
+    return json.loads(body.decode("utf-8"), parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+
+
+def _is_int(v):
+    return type(v) is int
+
+
+def _is_number(v):
+    return type(v) in (int, float) and math.isfinite(v)
+
+
+def _value_ok(kind, v):
+    if kind == "int":
+        return _is_int(v) and -(1 << 31) <= v < (1 << 31)
+    if kind == "double":
+        return _is_number(v)
+    if kind == "string":
+        return type(v) is str and len(v.encode("utf-8")) <= 1024
+    if kind == "bool":
+        return type(v) is bool or (_is_int(v) and v in (0, 1))
+    if kind == "location":
+        return (type(v) is list and len(v) == 2 and all(_is_number(x) for x in v)
+                and -180 <= v[0] <= 180 and -90 <= v[1] <= 90)
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# The shared state and the Python API
+
+class BlynkServer:
+    def __init__(self, tls=True, host="127.0.0.1", port=0, cert_dir=None, token_lifetime_s=86400,
+                 points_per_day=10000, max_age_days=30, max_batch=10000, http_port=0, max_body=MAX_BODY,
+                 idle_timeout_s=IDLE_TIMEOUT_S, wrong_name=True):
+        if host not in LOOPBACK:
+            raise ValueError("loopback only: 127.0.0.1 or localhost")
+        self.tls = bool(tls)
+        self.host = host
+        self._port = port
+        self._http_port = http_port
+        self._own_cert_dir = cert_dir is None
+        self.cert_dir = cert_dir
+        self._defaults = {"token_lifetime_s": token_lifetime_s, "points_per_day": points_per_day,
+                          "max_age_days": max_age_days, "max_batch": max_batch, "max_body": max_body}
+        self.config = dict(self._defaults)
+        self.idle_timeout_s = idle_timeout_s
+        self._want_wrong_name = wrong_name
+        self.lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._servers = []
+        self._threads = []
+        self._live = set()
+        self.url = self.http_url = self.wrong_name_url = None
+        self.ca_der_path = self.other_ca_der_path = None
+        # provisioning
+        self.clients = {"test-client": "test-secret"}
+        self.device_tokens = {}
+        self.streams = {}
+        self._access = {}    # access token -> [client, expiry (monotonic s)]
+        self._refresh = {}   # refresh token -> client (single use)
+        self._provision_defaults()
+        self._clear()
+
+    # -- provisioning
+    def _provision_defaults(self):
+        with self.lock:
+            self.device_tokens = {"test-device-token": 1, "test-device-token-2": 2}
+            self.streams = {}
+            for device in (1, 2):
+                self.streams[device] = {}
+                for sid in range(1, 9):
+                    self.streams[device][sid] = ("V%d" % sid, "double")
+
+    def add_device(self, device_id, token):
+        with self.lock:
+            self.device_tokens[token] = device_id
+            self.streams.setdefault(device_id, {})
+
+    def add_stream(self, device_id, stream_id, pin, type="double"):
+        if type not in STREAM_TYPES:
+            raise ValueError("stream type: one of " + ", ".join(STREAM_TYPES))
+        if not _valid_pin(pin):
+            raise ValueError("pin: V0..V255")
+        with self.lock:
+            if device_id not in self.streams:
+                raise ValueError("unknown device %r" % (device_id,))
+            self.streams[device_id][int(stream_id)] = (pin, type)
+
+    def _clear(self):
+        with self.lock:
+            self._points = {}
+            self.requests = []
+            self.faults = []
+            self.quota = {}
+            self.handshakes = 0
+            self.tls_failures = 0
+            self.connections = 0
+
+    def reset(self):
+        # Clears points, requests, faults, quota and counters; restores the constructor's limits and
+        # the default provisioning. Issued tokens stay valid.
+        with self.lock:
+            self._clear()
+            self.config = dict(self._defaults)
+            self._provision_defaults()
+
+    def configure(self, **kw):
+        for k, v in kw.items():
+            if k not in CONFIG_KEYS:
+                raise ValueError("unknown setting " + k)
+            if type(v) not in (int, float) or v < 0:
+                raise ValueError(k + ": a number >= 0")
+        with self.lock:
+            self.config.update(kw)
+
+    def expire_tokens(self):
+        # Every access token issued so far answers 401 from now on (refresh tokens still work).
+        with self.lock:
+            for entry in self._access.values():
+                entry[1] = 0.0
+
+    def inject(self, kind, count=1, target="upload", **params):
+        if kind not in FAULT_KINDS:
+            raise ValueError("fault kind: one of " + ", ".join(FAULT_KINDS))
+        if target not in FAULT_TARGETS:
+            raise ValueError("fault target: one of " + ", ".join(FAULT_TARGETS))
+        if type(count) is not int or count < 1:
+            raise ValueError("count: an int >= 1")
+        if kind == "status":
+            status = params.get("status", 500)
+            if status not in FAULT_STATUSES:
+                raise ValueError("status: one of %s" % (FAULT_STATUSES,))
+            params["status"] = status
+        if kind == "redirect" and not isinstance(params.get("location"), str):
+            raise ValueError("redirect needs location=URL")
+        if kind == "slow":
+            delay = params.get("delay_s", 1.0)
+            if type(delay) not in (int, float) or not 0 <= delay <= MAX_DELAY_S:
+                raise ValueError("delay_s: 0..%d" % MAX_DELAY_S)
+            params["delay_s"] = delay
+        with self.lock:
+            self.faults.append({"kind": kind, "count": count, "target": target, "params": params})
+
+    def _take_fault(self, target):
+        with self.lock:
+            for f in self.faults:
+                if f["target"] in (target, "any"):
+                    f["count"] -= 1
+                    if f["count"] <= 0:
+                        self.faults.remove(f)
+                    return f
+        return None
+
+    # -- records
+    def points(self, device_id, stream_id):
+        with self.lock:
+            return list(self._points.get((int(device_id), int(stream_id)), ()))
+
+    def all_points(self):
+        with self.lock:
+            return {k: list(v) for k, v in self._points.items()}
+
+    def stats(self):
+        with self.lock:
+            return {"requests": len(self.requests), "handshakes": self.handshakes,
+                    "connections": self.connections, "points": sum(len(v) for v in self._points.values()),
+                    "tls_failures": self.tls_failures, "faults_pending": sum(f["count"] for f in self.faults)}
+
+    def info(self):
+        return {"url": self.url, "http_url": self.http_url, "wrong_name_url": self.wrong_name_url,
+                "ca": self.ca_der_path, "other_ca": self.other_ca_der_path, "cert_dir": self.cert_dir}
+
+    # -- lifecycle
+    def start(self):
+        if self._servers:
+            return self
+        if self.tls or self._want_wrong_name:
+            if self.cert_dir is None:
+                self.cert_dir = tempfile.mkdtemp(prefix="blynk-emu-")
+            make_certs(self.cert_dir)
+            self.ca_der_path = os.path.join(self.cert_dir, "ca.der")
+            self.other_ca_der_path = os.path.join(self.cert_dir, "other-ca.der")
+        try:
+            http = self._listen(self._http_port, None)
+            self.http_url = "http://%s:%d" % (self.host, http.server_address[1])
+            if self.tls:
+                ctx = self._context("server.pem", "server.key")
+                main = self._listen(self._port, ctx)
+                self.url = "https://%s:%d" % (self.host, main.server_address[1])
+            else:
+                self.url = self.http_url
+            if self.tls and self._want_wrong_name:
+                wrong = self._listen(0, self._context("wrong-name.pem", "wrong-name.key"))
+                self.wrong_name_url = "https://%s:%d" % (self.host, wrong.server_address[1])
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _context(self, cert, key):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(os.path.join(self.cert_dir, cert), os.path.join(self.cert_dir, key))
+        return ctx
+
+    def _listen(self, port, ctx):
+        srv = _TCPServer((self.host if self.host != "localhost" else "127.0.0.1", port), _Handler)
+        srv.emu = self
+        srv.ssl_ctx = ctx
+        t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        t.start()
+        self._servers.append(srv)
+        self._threads.append(t)
+        return srv
+
+    def stop(self):
+        self._stopping.set()
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+        with self.lock:
+            live = list(self._live)
+        for s in live:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self._threads:
+            t.join(5)
+        self._servers = []
+        self._threads = []
+        if self._own_cert_dir and self.cert_dir:
+            shutil.rmtree(self.cert_dir, ignore_errors=True)
+            self.cert_dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- request handling (called from the connection threads)
+    def now_ms(self):
+        return int(time.time() * 1000)
+
+    def handle(self, req):
+        # req: a _Request. Returns (status, body, headers); raises _Drop or _Answer.
+        path = req.path
+        if path.startswith("/_emu/"):
+            return self._control(req)
+        if path == "/" or path == "/index.html":
+            if req.method != "GET":
+                raise _api_error(405, "Method not allowed.")
+            return 200, chart_page(self), [("Content-Type", "text/html; charset=utf-8")]
+        if path == "/oauth2/token":
+            return self._record(req, "token", self._token)
+        if path == "/api/v1/organization/device/import/batch":
+            return self._record(req, "upload", self._import_batch)
+        if path == "/external/api/batch/update":
+            return self._record(req, "upload", self._batch_update)
+        raise _api_error(404, "Not found.")
+
+    def _record(self, req, target, func):
+        entry = {"method": req.method, "path": req.path, "query": req.query, "status": None,
+                 "bytes_in": req.bytes_in, "body_bytes": len(req.body), "points": 0, "fault": None,
+                 "conn": req.conn_id, "time": time.time()}
+        with self.lock:
+            self.requests.append(entry)
+        fault = self._take_fault(target)
+        delay = 0
+        if fault:
+            entry["fault"] = fault["kind"]
+            kind, p = fault["kind"], fault["params"]
+            if kind == "drop":
+                raise _Drop()
+            if kind == "garbage":
+                raise _Answer(-1)
+            if kind == "status":
+                headers = []
+                if p.get("retry_after") is not None:
+                    headers.append(("Retry-After", str(p["retry_after"])))
+                body = p.get("body")
+                if body is None:
+                    body = {"error": {"message": "Injected failure."}}
+                entry["status"] = p["status"]
+                raise _Answer(p["status"], body, headers)
+            if kind == "redirect":
+                loc = p["location"]
+                parts = urllib.parse.urlsplit(loc)
+                if parts.path in ("", "/"):
+                    loc = loc.rstrip("/") + req.target
+                entry["status"] = 308
+                raise _Answer(308, {"error": {"message": "Wrong region."}}, [("Location", loc)])
+            if kind == "slow":
+                delay = p["delay_s"]
+        try:
+            status, body, headers = func(req, entry)
+        except _Answer as a:
+            entry["status"] = a.status
+            if delay:
+                self._stopping.wait(delay)
+            raise
+        entry["status"] = status
+        if delay:
+            self._stopping.wait(delay)
+        return status, body, headers
+
+    # -- OAuth2
+    def _token(self, req, entry):
+        if req.method != "POST":
+            raise _api_error(405, "Method not allowed.")
+        q = req.params
+        client = _basic_client(req.header("authorization"))
+        if client is None or self.clients.get(client[0]) != client[1]:
+            raise _oauth_error("invalid_client", "Bad client credentials")
+        grant = q.get("grant_type")
+        if grant is None:
+            raise _oauth_error("invalid_request", "Missing grant type")
+        with self.lock:
+            if grant == "refresh_token":
+                rt = q.get("refresh_token")
+                if rt is None:
+                    raise _oauth_error("invalid_request", "Missing refresh token")
+                if self._refresh.get(rt) != client[0]:
+                    raise _oauth_error("invalid_grant", "Invalid refresh token")
+                del self._refresh[rt]
+            elif grant != "client_credentials":
+                raise _oauth_error("unsupported_grant_type", "Unsupported grant type")
+            lifetime = self.config["token_lifetime_s"]
+            access = secrets.token_urlsafe(30)
+            refresh = secrets.token_urlsafe(30)
+            self._access[access] = [client[0], time.monotonic() + lifetime]
+            self._refresh[refresh] = client[0]
+        expires_in = int(lifetime) if float(lifetime).is_integer() else lifetime
+        return 200, {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
+                     "refresh_token": refresh}, []
+
+    def _bearer_ok(self, req):
+        auth = req.header("authorization") or ""
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _api_error(401, "Authorization header is missing or malformed.")
+        with self.lock:
+            entry = self._access.get(token.strip())
+            if entry is None:
+                raise _api_error(401, "Invalid access token.")
+            if time.monotonic() >= entry[1]:
+                raise _api_error(401, "Access token expired.")
+
+    # -- the two upload endpoints
+    def _need_json(self, req):
+        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise _api_error(400, "Unknown content type.")
+
+    def _import_batch(self, req, entry):
+        if req.method != "POST":
+            raise _api_error(405, "Method not allowed.")
+        self._bearer_ok(req)
+        self._need_json(req)
+        body = _parse(req.body)
+        if (type(body) is not dict or set(body) != {"deviceId", "dataStreamId", "values"}
+                or not _is_int(body["deviceId"]) or not _is_int(body["dataStreamId"])
+                or type(body["values"]) is not list):
+            raise _api_error(400, "Wrong body format.")
+        device, sid = body["deviceId"], body["dataStreamId"]
+        with self.lock:
+            if device not in self.streams:
+                raise _api_error(404, "Device with identifier %d is not found or belong to another organization." % device)
+            if sid not in self.streams[device]:
+                raise _api_error(404, "Data stream with identifier %d is not found!" % sid)
+            kind = self.streams[device][sid][1]
+        pairs = []
+        for v in body["values"]:
+            if type(v) is not dict or set(v) != {"value", "ts"}:
+                raise _api_error(400, "Wrong body format.")
+            pairs.append((v["ts"], v["value"]))
+        self._accept(device, sid, kind, pairs, entry)
+        return 204, None, []
+
+    def _batch_update(self, req, entry):
+        if req.method != "POST":
+            raise _api_error(405, "Method not allowed.")
+        q = req.params
+        with self.lock:
+            device = self.device_tokens.get(q.get("token", ""))
+        if device is None:
+            raise _api_error(400, "Invalid token.")
+        pin = q.get("pin")
+        with self.lock:
+            streams = self.streams.get(device, {})
+            if pin is not None:
+                if not _valid_pin(pin):
+                    raise _api_error(400, "Wrong pin format.")
+                found = [s for s, (p, _) in streams.items() if p == pin]
+                if not found:
+                    raise _api_error(400, "Data stream with pin %s is not found." % pin)
+                sid = found[0]
+            elif q.get("dataStreamId") is not None:
+                try:
+                    sid = int(q["dataStreamId"])
+                except ValueError:
+                    raise _api_error(400, "Wrong data stream id.")
+                if sid not in streams:
+                    raise _api_error(400, "Data stream with identifier %d is not found!" % sid)
+            else:
+                raise _api_error(400, "Wrong pin format.")
+            kind = streams[sid][1]
+        self._need_json(req)
+        body = _parse(req.body)
+        if type(body) is not list or any(type(p) is not list or len(p) != 2 for p in body):
+            raise _api_error(400, "Wrong body format.")
+        self._accept(device, sid, kind, [(p[0], p[1]) for p in body], entry)
+        return 200, None, []
+
+    def _accept(self, device, sid, kind, pairs, entry):
+        # All-or-nothing: every check passes before the first point is stored.
+        cfg = self.config
+        if len(pairs) > cfg["max_batch"]:
+            raise _api_error(400, TOO_MUCH % cfg["max_batch"])
+        now = self.now_ms()
+        oldest = now - int(cfg["max_age_days"] * DAY_MS)
+        seen = set()
+        for ts, value in pairs:
+            if not _is_int(ts) or ts < 0:
+                raise _api_error(400, "Timestamp must be an integer number of milliseconds.")
+            if ts < oldest:
+                raise _api_error(400, "Timestamp %d is older than %s days." % (ts, cfg["max_age_days"]))
+            if not _value_ok(kind, value):
+                raise _api_error(400, "Value doesn't match the Datastream data type.")
+            if ts in seen:
+                raise _api_error(400, "Duplicate timestamp.")
+            seen.add(ts)
+        day = now // DAY_MS
+        with self.lock:
+            qday, used = self.quota.get(device, (day, 0))
+            if qday != day:
+                used = 0
+            if used + len(pairs) > cfg["points_per_day"]:
+                raise _api_error(400, "Daily points limit reached.")
+            self.quota[device] = (day, used + len(pairs))
+            self._points.setdefault((device, sid), []).extend(pairs)
+        entry["points"] = len(pairs)
+
+    # -- /_emu/ controls
+    def _control(self, req):
+        name = req.path[len("/_emu/"):]
+        q = req.params
+        try:
+            if req.method == "GET":
+                if name == "points":
+                    pts = self.points(int(q.get("device", "1")), int(q.get("stream", "1")))
+                    return 200, {"points": [list(p) for p in pts]}, []
+                if name == "stats":
+                    return 200, self.stats(), []
+                if name == "info":
+                    return 200, self.info(), []
+                if name == "requests":
+                    with self.lock:
+                        return 200, {"requests": list(self.requests)}, []
+                if name == "config":
+                    with self.lock:
+                        return 200, dict(self.config), []
+                raise _api_error(404, "Not found.")
+            if req.method != "POST":
+                raise _api_error(405, "Method not allowed.")
+            args = _parse(req.body) if req.body.strip() else {}
+            if type(args) is not dict:
+                raise ValueError("a JSON object")
+            if name == "reset":
+                self.reset()
+            elif name == "inject":
+                args = dict(args)
+                kind = args.pop("kind", None)
+                self.inject(kind, **args)
+            elif name == "config":
+                self.configure(**args)
+            elif name == "expire_tokens":
+                self.expire_tokens()
+            elif name == "stream":
+                self.add_stream(args["device"], args["stream"], args["pin"], args.get("type", "double"))
+            else:
+                raise _api_error(404, "Not found.")
+            return 200, {"ok": True}, []
+        except (ValueError, TypeError, KeyError) as e:
+            raise _Answer(400, {"error": {"message": "%s: %s" % (type(e).__name__, e)}})
+
+
+def _valid_pin(pin):
+    return (isinstance(pin, str) and len(pin) >= 2 and pin[0] == "V" and pin[1:].isdigit()
+            and pin[1:].isascii() and 0 <= int(pin[1:]) <= 255 and (pin[1] != "0" or pin == "V0"))
+
+
+def _basic_client(auth):
+    if not auth:
+        return None
+    scheme, _, data = auth.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        text = base64.b64decode(data.strip(), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    cid, sep, secret = text.partition(":")
+    return (cid, secret) if sep else None
+
+
+def _parse(body):
+    try:
+        return _strict_json(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _api_error(400, "Wrong body format.")
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP/1.1 over one connection
+
+class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+class _Request:
+    def __init__(self):
+        self.method = self.target = self.path = self.query = self.version = None
+        self.headers = []
+        self.params = {}
+        self.body = b""
+        self.bytes_in = 0
+        self.conn_id = 0
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+
+_conn_ids = [0]
+_conn_lock = threading.Lock()
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        emu = self.server.emu
+        raw = self.request
+        raw.settimeout(emu.idle_timeout_s)
+        sock = raw
+        with emu.lock:
+            emu._live.add(raw)
+        try:
+            if self.server.ssl_ctx is not None:
+                try:
+                    sock = self.server.ssl_ctx.wrap_socket(raw, server_side=True)
+                except (ssl.SSLError, OSError):
+                    with emu.lock:
+                        emu.tls_failures += 1
+                    return
+                with emu.lock:
+                    emu.handshakes += 1
+            self.sock = sock
+            self.rfile = sock.makefile("rb", buffering=65536)
+            with _conn_lock:
+                _conn_ids[0] += 1
+                conn_id = _conn_ids[0]
+            state = {"counted": False}
+            for _ in range(100000):
+                if emu._stopping.is_set():
+                    break
+                if not self._one(emu, conn_id, state):
+                    break
+        except _Drop as d:
+            if d.reset:
+                try:
+                    raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                except OSError:
+                    pass
+        except (OSError, ValueError):
+            pass
+        finally:
+            with emu.lock:
+                emu._live.discard(raw)
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def _line(self, req):
+        line = self.rfile.readline(MAX_LINE + 1)
+        req.bytes_in += len(line)
+        if len(line) > MAX_LINE:
+            raise _Answer(431, {"error": {"message": "Line too long."}}, close=True)
+        return line
+
+    def _one(self, emu, conn_id, state):
+        # Reads and answers one request; returns False when the connection is to close.
+        req = _Request()
+        req.conn_id = conn_id
+        keep = False
+        try:
+            line = self._line(req)
+            if not line:
+                return False
+            if line in (b"\r\n", b"\n"):
+                line = self._line(req)  # one stray empty line between requests is tolerated
+            parts = line.decode("latin-1").rstrip("\r\n").split(" ")
+            if len(parts) != 3 or not parts[2].startswith("HTTP/"):
+                raise _Answer(400, {"error": {"message": "Bad request line."}}, close=True)
+            req.method, req.target, req.version = parts
+            if req.version not in ("HTTP/1.1", "HTTP/1.0"):
+                raise _Answer(505, {"error": {"message": "HTTP version not supported."}}, close=True)
+            split = urllib.parse.urlsplit(req.target)
+            req.path, req.query = split.path, split.query
+            req.params = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
+            for _ in range(MAX_HEADERS + 1):
+                h = self._line(req)
+                if h in (b"\r\n", b"\n"):
+                    break
+                if not h:
+                    return False
+                k, sep, v = h.decode("latin-1").partition(":")
+                if not sep or not k or k != k.strip():
+                    raise _Answer(400, {"error": {"message": "Bad header."}}, close=True)
+                req.headers.append((k.lower(), v.strip()))
+            else:
+                raise _Answer(431, {"error": {"message": "Too many headers."}}, close=True)
+            conn_hdr = (req.header("connection") or "").lower()
+            if req.version == "HTTP/1.1":
+                keep = "close" not in conn_hdr
+            else:
+                keep = "keep-alive" in conn_hdr
+            if _is_upload(req.path):
+                with emu.lock:
+                    if not state["counted"]:
+                        state["counted"] = True
+                        emu.connections += 1
+            self._read_body(emu, req)
+            status, body, headers = emu.handle(req)
+        except _Answer as a:
+            if a.status == -1:
+                self._send_raw(b"\x15\x03\x01\x00\x02\x02\x50 this is not HTTP\r\n\r\n")
+                return False
+            status, body, headers = a.status, a.body, a.headers
+            if a.close:
+                keep = False
+        self._send(req, status, body, headers, keep)
+        return keep
+
+    def _read_body(self, emu, req):
+        limit = emu.config["max_body"]
+        te = (req.header("transfer-encoding") or "").lower()
+        cl = req.header("content-length")
+        if te:
+            if te != "chunked":
+                raise _Answer(400, {"error": {"message": "Unsupported transfer encoding."}}, close=True)
+            chunks = []
+            total = 0
+            for _ in range(1 << 20):
+                size_line = self._line(req)
+                if not size_line:
+                    raise OSError("closed in a chunked body")
+                try:
+                    size = int(size_line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    raise _Answer(400, {"error": {"message": "Bad chunk size."}}, close=True)
+                if size == 0:
+                    for _ in range(MAX_HEADERS + 1):  # trailers
+                        t = self._line(req)
+                        if t in (b"\r\n", b"\n", b""):
+                            break
+                    break
+                total += size
+                if total > limit:
+                    raise _Answer(413, {"error": {"message": "Request is too large."}}, close=True)
+                self._fault_mid_body(emu, req, size)
+                data = self._read_exact(req, size)
+                chunks.append(data)
+                if self._line(req) not in (b"\r\n", b"\n"):
+                    raise _Answer(400, {"error": {"message": "Bad chunk."}}, close=True)
+            req.body = b"".join(chunks)
+            return
+        if cl is None:
+            if req.method in ("POST", "PUT", "PATCH"):
+                raise _Answer(411, {"error": {"message": "Content-Length required."}}, close=True)
+            return
+        if not cl.isdigit():
+            raise _Answer(400, {"error": {"message": "Bad Content-Length."}}, close=True)
+        n = int(cl)
+        if n > limit:
+            raise _Answer(413, {"error": {"message": "Request is too large."}}, close=True)
+        if (req.header("expect") or "").lower() == "100-continue":
+            self._send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._fault_mid_body(emu, req, n)
+        req.body = self._read_exact(req, n)
+
+    def _fault_mid_body(self, emu, req, n):
+        # "reset_mid_body": read about half of the body, then reset the connection (TCP RST).
+        if n < 2 or not _is_upload(req.path):
+            return
+        target = "token" if req.path == "/oauth2/token" else "upload"
+        with emu.lock:
+            first = [f for f in emu.faults if f["target"] in (target, "any")]
+            if not first or first[0]["kind"] != "reset_mid_body":
+                return
+            f = emu._take_fault(target)
+            emu.requests.append({"method": req.method, "path": req.path, "query": req.query, "status": None,
+                                 "bytes_in": req.bytes_in, "body_bytes": n, "points": 0, "fault": f["kind"],
+                                 "conn": req.conn_id, "time": time.time()})
+        self._read_exact(req, n // 2)
+        raise _Drop(reset=True)
+
+    def _read_exact(self, req, n):
+        data = self.rfile.read(n)
+        req.bytes_in += len(data)
+        if len(data) != n:
+            raise OSError("closed in the body")
+        return data
+
+    def _send_raw(self, data):
+        self.sock.sendall(data)
+
+    def _send(self, req, status, body, headers, keep):
+        if body is None:
+            payload = b""
+            ctype = None
+        elif isinstance(body, (bytes, str)):
+            payload = body.encode("utf-8") if isinstance(body, str) else body
+            ctype = "text/plain; charset=utf-8"
+        else:
+            payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            ctype = "application/json"
+        lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
+                 "Date: " + email.utils.formatdate(usegmt=True), "Server: blynk-emulator"]
+        names = [h[0].lower() for h in headers]
+        if ctype and "content-type" not in names:
+            lines.append("Content-Type: " + ctype)
+        for k, v in headers:
+            lines.append("%s: %s" % (k, v))
+        if status != 204:
+            lines.append("Content-Length: %d" % len(payload))
+        else:
+            payload = b""
+        lines.append("Connection: " + ("keep-alive" if keep else "close"))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if req is not None and req.method == "HEAD":
+            payload = b""
+        self.sock.sendall(head + payload)
+
+
+def _is_upload(path):
+    return path in ("/oauth2/token", "/api/v1/organization/device/import/batch", "/external/api/batch/update")
+
+
+# ---------------------------------------------------------------------------------------------
+# The chart page (GET /)
+
+def chart_page(emu):
+    return "<!doctype html><title>Blynk emulator</title><pre>%s</pre>" % html.escape(json.dumps(emu.stats()))
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="A local Blynk Cloud emulator on loopback (HTTPS and HTTP).")
+    ap.add_argument("--host", default="127.0.0.1", choices=LOOPBACK, help="listen address (loopback only)")
+    ap.add_argument("--port", type=int, default=0, help="HTTPS port (0: any free port)")
+    ap.add_argument("--http-port", type=int, default=0, help="plain HTTP port (0: any free port)")
+    ap.add_argument("--no-tls", action="store_true", help="serve plain HTTP only")
+    ap.add_argument("--cert-dir", default=None, help="where the CA and certificates are written and reused "
+                    "(default: a temporary folder removed at exit)")
+    ap.add_argument("--token-lifetime", type=float, default=86400, help="OAuth2 access token lifetime, s")
+    ap.add_argument("--points-per-day", type=int, default=10000, help="per-device per-UTC-day point quota")
+    ap.add_argument("--max-age-days", type=float, default=30, help="oldest accepted timestamp, days")
+    ap.add_argument("--max-batch", type=int, default=10000, help="most points in one batch")
+    args = ap.parse_args(argv)
+    srv = BlynkServer(tls=not args.no_tls, host=args.host, port=args.port, http_port=args.http_port,
+                      cert_dir=args.cert_dir, token_lifetime_s=args.token_lifetime,
+                      points_per_day=args.points_per_day, max_age_days=args.max_age_days, max_batch=args.max_batch)
+    done = threading.Event()
+
+    def _stop(signum, frame):
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    srv.start()
+    try:
+        print(json.dumps({"url": srv.url, "http_url": srv.http_url, "ca": srv.ca_der_path,
+                          "other_ca": srv.other_ca_der_path, "wrong_name_url": srv.wrong_name_url}), flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.exit(main())

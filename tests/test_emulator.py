@@ -482,3 +482,91 @@ def test_emu_helper_drives_the_session_server():
     assert emu.stats()["faults_pending"] == 1
     emu.reset()
     assert emu.points(1, 1) == [] and emu.ca_path().endswith("ca.der")
+
+
+# --- fault injection
+
+def test_injected_status_answers_it_with_retry_after_and_stores_nothing(srv):
+    srv.inject("status", status=503, retry_after=7)
+    r, body = update(https(srv), [[now_ms(), 1]])
+    assert r.status == 503 and r.getheader("Retry-After") == "7" and srv.points(1, 1) == []
+
+
+def test_injected_status_body_is_sent_verbatim(srv):
+    srv.inject("status", status=429, body={"error": {"message": "Too many requests."}})
+    r, body = update(https(srv), [[now_ms(), 1]])
+    assert r.status == 429 and error_message(body) == "Too many requests."
+
+
+def test_fault_applies_to_the_next_count_requests_only(srv):
+    srv.inject("status", count=2, status=500)
+    conn = https(srv)
+    t = now_ms()
+    statuses = [update(conn, [[t + i, 1]])[0].status for i in range(3)]
+    assert statuses == [500, 500, 200]
+
+
+def test_upload_faults_leave_the_token_endpoint_alone(srv):
+    srv.inject("status", status=500)
+    assert token(https(srv))["access_token"]
+    assert srv.faults
+
+
+def test_token_target_faults_hit_the_token_endpoint(srv):
+    srv.inject("status", status=503, target="token")
+    conn = https(srv)
+    r, _ = call(conn, "POST", "/oauth2/token?grant_type=client_credentials", b"", {"Authorization": BASIC})
+    assert r.status == 503
+    assert update(conn, [[now_ms(), 1]])[0].status == 200
+
+
+def test_drop_closes_the_connection_without_an_answer(srv):
+    srv.inject("drop")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        update(https(srv), [[now_ms(), 1]])
+    assert srv.points(1, 1) == [] and srv.requests[0]["fault"] == "drop"
+
+
+def test_reset_mid_body_resets_the_connection_and_stores_nothing(srv):
+    srv.inject("reset_mid_body")
+    t = now_ms()
+    with pytest.raises((http.client.HTTPException, OSError)):
+        update(https(srv), [[t + i, 1.0] for i in range(2000)])
+    assert srv.points(1, 1) == [] and srv.requests[0]["fault"] == "reset_mid_body"
+
+
+def test_slow_answer_times_out_a_short_client_timeout(srv):
+    srv.inject("slow", delay_s=2)
+    conn = https(srv)
+    conn.timeout = 0.3
+    with pytest.raises(socket.timeout):
+        update(conn, [[now_ms(), 1]])
+
+
+def test_slow_answer_still_answers(srv):
+    srv.inject("slow", delay_s=0.05)
+    r, _ = update(https(srv), [[now_ms(), 1]])
+    assert r.status == 200 and len(srv.points(1, 1)) == 1
+
+
+def test_redirect_points_to_the_other_server_with_the_same_request_target(srv):
+    with BlynkServer(tls=False, wrong_name=False) as other:
+        srv.inject("redirect", location=other.url)
+        r, _ = update(https(srv), [[now_ms(), 1]])
+        assert r.status == 308
+        loc = r.getheader("Location")
+        assert loc == other.url + "/external/api/batch/update?token=test-device-token&pin=V1"
+        parts = urllib.parse.urlsplit(loc)
+        r, _ = update(plain(other), [[now_ms(), 1]], parts.query)
+        assert r.status == 200 and len(other.points(1, 1)) == 1 and srv.points(1, 1) == []
+
+
+def test_garbage_answer_is_not_http(srv):
+    srv.inject("garbage")
+    with pytest.raises((http.client.HTTPException, OSError)):
+        update(https(srv), [[now_ms(), 1]])
+
+
+def test_unknown_fault_kind_is_refused(srv):
+    with pytest.raises(ValueError):
+        srv.inject("explode")

@@ -570,3 +570,36 @@ def test_garbage_answer_is_not_http(srv):
 def test_unknown_fault_kind_is_refused(srv):
     with pytest.raises(ValueError):
         srv.inject("explode")
+
+
+# --- the chart page
+
+def test_chart_page_draws_an_svg_per_numeric_stream(srv):
+    t = now_ms()
+    update(https(srv), [[t, 1.0], [t + 1000, 3.5]])
+    update(https(srv), [[t, 2.0]], "token=test-device-token&pin=V2")
+    r, body = call(plain(srv), "GET", "/")
+    page = body.decode()
+    assert r.status == 200 and r.getheader("Content-Type").startswith("text/html")
+    assert page.count("<svg") == 2 and "datastream 1" in page and "datastream 2" in page
+
+
+def test_chart_page_uses_no_external_assets(srv):
+    update(https(srv), [[now_ms(), 1.0]])
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert "src=" not in page and "href=" not in page
+
+
+def test_chart_page_lists_string_values_in_a_table(srv):
+    srv.add_stream(1, 40, "V40", "string")
+    update(https(srv), [[now_ms(), "<hello>"]], "token=test-device-token&pin=V40")
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert "&lt;hello&gt;" in page and "<svg" not in page
+
+
+def test_chart_thins_long_series_to_a_bounded_number_of_points():
+    import blynk_server
+
+    series = [(i, float(i % 17)) for i in range(50000)]
+    thin = blynk_server._thin(series, 1000)
+    assert len(thin) <= 1000 and thin[0][0] == 0 and max(v for _, v in thin) == 16.0

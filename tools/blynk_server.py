@@ -975,8 +975,104 @@ def _is_upload(path):
 # ---------------------------------------------------------------------------------------------
 # The chart page (GET /)
 
+CHART_W, CHART_H, CHART_PAD = 860, 220, 48
+CHART_MAX_POINTS = 2000  # drawn per stream; longer series are thinned (min and max of each bucket)
+
+
+def _thin(pts, limit):
+    # Keeps the shape of a long series: per bucket, its lowest and highest point, in time order.
+    if len(pts) <= limit:
+        return pts
+    size = (len(pts) * 2 + limit - 1) // limit
+    out = []
+    for i in range(0, len(pts), size):
+        bucket = pts[i:i + size]
+        lo = min(bucket, key=lambda p: p[1])
+        hi = max(bucket, key=lambda p: p[1])
+        out.extend(sorted({lo, hi}))
+    return out
+
+
+def _utc(ms):
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _svg(series):
+    # series: [(ts, number), ...] sorted by ts. One inline SVG line chart with its axes' extremes.
+    w, h, pad = CHART_W, CHART_H, CHART_PAD
+    t0, t1 = series[0][0], series[-1][0]
+    vals = [v for _, v in series]
+    v0, v1 = min(vals), max(vals)
+    if t1 == t0:
+        t1 = t0 + 1
+    if v1 == v0:
+        v0, v1 = v0 - 1, v1 + 1
+
+    def xy(ts, v):
+        return (pad + (ts - t0) * (w - 2 * pad) / (t1 - t0), h - pad + (v0 - v) * (h - 2 * pad) / (v1 - v0))
+
+    coords = " ".join("%.1f,%.1f" % xy(ts, v) for ts, v in series)
+    dots = "".join('<circle cx="%.1f" cy="%.1f" r="2"/>' % xy(ts, v) for ts, v in series) if len(series) <= 200 else ""
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img">' % (w, h, w, h)
+        + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>' % (pad, pad, w - 2 * pad, h - 2 * pad)
+        + '<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>' % coords
+        + '<g fill="#2364aa">%s</g>' % dots
+        + '<g font-family="monospace" font-size="11" fill="#333">'
+        + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, pad + 4, html.escape("%g" % v1))
+        + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, h - pad + 4, html.escape("%g" % v0))
+        + '<text x="%d" y="%d">%s UTC</text>' % (pad, h - pad + 16, _utc(t0))
+        + '<text x="%d" y="%d" text-anchor="end">%s UTC</text>' % (w - pad, h - pad + 16, _utc(t1))
+        + "</g></svg>"
+    )
+
+
+def _numeric(v):
+    if type(v) is bool:
+        return int(v)
+    if type(v) in (int, float):
+        return v
+    return None
+
+
 def chart_page(emu):
-    return "<!doctype html><title>Blynk emulator</title><pre>%s</pre>" % html.escape(json.dumps(emu.stats()))
+    # GET /: every datastream that received points, as an inline SVG chart (numbers and booleans)
+    # or a table of the latest values (strings, locations); then the counters and the last requests.
+    with emu.lock:
+        data = {k: list(v) for k, v in emu._points.items()}
+        streams = {d: dict(s) for d, s in emu.streams.items()}
+        recent = list(emu.requests[-30:])
+        stats = emu.stats()
+        cfg = dict(emu.config)
+    out = ['<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">',
+           "<title>Blynk emulator</title><style>body{font-family:sans-serif;margin:1.5em;color:#222}"
+           "h2{font-size:1.05em;margin:1.2em 0 .3em}table{border-collapse:collapse;font-size:.85em}"
+           "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.muted{color:#777}</style></head><body>",
+           "<h1>Blynk Cloud emulator</h1>",
+           '<p class="muted">%s &middot; %s</p>' % (
+               html.escape(" ".join("%s=%s" % kv for kv in stats.items())),
+               html.escape(" ".join("%s=%s" % kv for kv in cfg.items())))]
+    if not data:
+        out.append("<p>No points received yet.</p>")
+    for (device, sid) in sorted(data):
+        pts = data[(device, sid)]
+        pin, kind = streams.get(device, {}).get(sid, ("?", "?"))
+        out.append("<h2>Device %d &middot; datastream %d (%s, %s) &middot; %d points</h2>" % (
+            device, sid, html.escape(pin), html.escape(kind), len(pts)))
+        series = sorted((ts, _numeric(v)) for ts, v in pts if _numeric(v) is not None)
+        if series:
+            out.append(_svg(_thin(series, CHART_MAX_POINTS)))
+        else:
+            rows = "".join("<tr><td>%s</td><td>%s</td></tr>" % (_utc(ts), html.escape(json.dumps(v)))
+                           for ts, v in pts[-20:])
+            out.append("<table><tr><th>ts (UTC)</th><th>value</th></tr>%s</table>" % rows)
+    out.append("<h2>Last requests</h2><table><tr><th>conn</th><th>method</th><th>path</th><th>status</th>"
+               "<th>bytes in</th><th>points</th><th>fault</th></tr>")
+    for r in reversed(recent):
+        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
+            html.escape(str(r[k])) for k in ("conn", "method", "path", "status", "bytes_in", "points", "fault")))
+    out.append("</table></body></html>")
+    return "".join(out)
 
 
 # ---------------------------------------------------------------------------------------------

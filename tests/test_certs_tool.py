@@ -1,0 +1,49 @@
+# cpython-only: it runs the host tool tools/certs.py, which needs cryptography and certifi.
+# tools/certs.py: Blynk Cloud's three roots as DER files for a board, out of certifi's bundle.
+import os
+import subprocess
+import sys
+
+import certifi
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOOL = os.path.join(os.path.dirname(HERE), "tools", "certs.py")
+EXPECTED = {
+    "isrg-root-x1.der": "ISRG Root X1",
+    "amazon-root-ca-1.der": "Amazon Root CA 1",
+    "digicert-global-root-g2.der": "DigiCert Global Root G2",
+}
+
+
+def run(*args):
+    return subprocess.run([sys.executable, TOOL] + list(args), capture_output=True, text=True, timeout=60)
+
+
+def test_writes_three_parseable_der_roots_with_the_right_subjects(tmp_path):
+    out = tmp_path / "certs"
+    r = run("--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(out)) == sorted(EXPECTED)
+    for name, cn in EXPECTED.items():
+        cert = x509.load_der_x509_certificate((out / name).read_bytes())
+        assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == cn
+        assert cert.subject == cert.issuer  # a self-signed root
+
+
+def test_fails_clearly_and_writes_nothing_when_a_root_is_missing(tmp_path):
+    bundle = open(certifi.where(), "rb").read()
+    start = bundle.index(b"# Issuer: CN=ISRG Root X1")
+    end = bundle.index(b"-----END CERTIFICATE-----", start) + 25
+    partial = tmp_path / "partial.pem"
+    partial.write_bytes(bundle[:start] + bundle[end:])
+    out = tmp_path / "certs"
+    r = run("--out", str(out), "--bundle", str(partial))
+    assert r.returncode == 1 and "ISRG Root X1" in r.stderr
+    assert not out.exists()
+
+
+def test_help_describes_the_tool():
+    r = run("--help")
+    assert r.returncode == 0 and "--out" in r.stdout

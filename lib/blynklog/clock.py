@@ -1,0 +1,420 @@
+# blynklog.clock: the wall clock in Unix milliseconds, whether it can be trusted, and the
+# boot-relative stamps that let samples taken before the clock was set get their real time later.
+#
+#   clock = Clock(state)            # once per boot; increments the persisted boot id (one state save)
+#   ts, flags = clock.stamp()       # (unix_ms, 0) when set, else (code, FLAG_BOOTREL)
+#   clock.resolve(ts, flags)        # -> (unix_ms, estimated) | None (not yet) | False (never)
+#
+# A boot-relative code is boot_id << 40 | ms since this Clock was made (16 + 40 bits). The ms
+# counter is kept unwrapped through ticks_diff: stamp(), now_ms() or is_set() must run at least
+# once per half tick period (2**29 ms, about 6 days, on boards). Per boot the state keeps one entry
+# (at most 16 boots): [boot, base_ms, estimated, sleep_at_ms, planned_sleep_ms, linked], where
+# base_ms is the Unix ms of code 0 of that boot (exact once the clock was set in that boot, or
+# estimated across deep sleeps from the nearest anchored boot), sleep_at_ms/planned_sleep_ms come
+# from before_sleep(), and linked says the boot started by waking from the previous one's sleep.
+# Port clock: read via time.time_ns() (else the RTC, else time.time() plus ticks for the ms); set
+# via machine.RTC where MicroPython has one, and always through an offset (now = port + offset),
+# which is the only mechanism on the unix port and CPython (the host clock cannot be set).
+# Allocates: the entry list and a small dict at construction and when an anchor changes; stamp(),
+# now_ms() and resolve() allocate only their result (and big ints on 32-bit boards).
+# Not safe from an interrupt; one task at a time (no lock).
+import time
+
+from .compat import EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms
+
+FLAG_BOOTREL = const(1)
+
+_MS_BITS = const(40)
+_BOOT_MASK = const(0xFFFF)
+_MS_MASK = (1 << 40) - 1  # a big int on 32-bit boards: not a const
+_KEEP = const(16)  # boots whose entry is kept in the state
+_TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
+_DAY_MS = const(86400000)
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_VERIFIED = ("ntp", "user", "http")
+
+
+def civil_from_days(days):
+    # (year, month, day) of a day number since 1970-01-01 (Howard Hinnant's algorithm).
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    return (yoe + era * 400 + (1 if m <= 2 else 0), m, d)
+
+
+def rtc_tuple(unix_ms):
+    # machine.RTC().datetime() 8-tuple of a Unix ms time (weekday as ntptime.settime writes it).
+    days = unix_ms // _DAY_MS
+    s = (unix_ms % _DAY_MS) // 1000
+    y, m, d = civil_from_days(days)
+    return (y, m, d, (days + 3) % 7 + 1, s // 3600, (s // 60) % 60, s % 60, 0)
+
+
+def rtc_ms(dt):
+    # Unix ms of an RTC 8-tuple; the calendar fields make it independent of the port's epoch.
+    # The last field is taken as microseconds (ESP32; always 0 on rp2).
+    return days_from_civil(dt[0], dt[1], dt[2]) * _DAY_MS + ((dt[4] * 60 + dt[5]) * 60 + dt[6]) * 1000 + dt[7] // 1000
+
+
+def parse_http_date(text):
+    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None.
+    parts = text.split() if isinstance(text, str) else ()
+    if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
+        return None
+    hms = parts[4].split(":")
+    try:
+        day, year = int(parts[1]), int(parts[3])
+        h, mi, s = int(hms[0]), int(hms[1]), int(hms[2])
+    except (ValueError, IndexError):
+        return None
+    if len(hms) != 3 or not (1 <= day <= 31 and 0 <= h < 24 and 0 <= mi < 60 and 0 <= s < 61):
+        return None
+    days = days_from_civil(year, _MONTHS.index(parts[2]) + 1, day)
+    return days * _DAY_MS + ((h * 60 + mi) * 60 + s) * 1000
+
+
+def _machine():
+    try:
+        import machine
+
+        return machine
+    except ImportError:
+        return None
+
+
+class Clock:
+    def __init__(
+        self,
+        state,
+        min_year=2025,
+        max_year=2070,
+        margin_ms=600000,
+        rtc=None,
+        ntp=None,
+        ticks=None,
+        port_time_ms=None,
+        epoch_offset_s=None,
+        reset_cause=None,
+    ):
+        # rtc: an object with datetime() like machine.RTC (default: machine.RTC on MicroPython
+        # boards that have one; none on CPython). port_time_ms: a callable giving the port clock in
+        # Unix ms (default: time_ns, else the RTC, else time.time + ticks). ticks: a callable like
+        # time.ticks_ms. epoch_offset_s: port epoch to Unix seconds (default: detected from
+        # time.gmtime(0)). reset_cause: the machine.reset_cause() value (default: asked).
+        self._state = state
+        self._min_year = min_year
+        self._max_year = max_year
+        self._min_ms = days_from_civil(min_year, 1, 1) * _DAY_MS
+        self._max_ms = days_from_civil(max_year + 1, 1, 1) * _DAY_MS
+        self.margin_ms = margin_ms
+        self._ticks = ticks or ticks_ms
+        self._epoch_ms = (EPOCH_OFFSET_S if epoch_offset_s is None else epoch_offset_s) * 1000
+        self._ntp = ntp
+        self._rtc = rtc
+        if rtc is None and port_time_ms is None and IS_MICROPYTHON:
+            m = _machine()
+            if m is not None and hasattr(m, "RTC"):
+                self._rtc = m.RTC()
+        if port_time_ms is not None:
+            self._read = port_time_ms
+        elif rtc is not None:
+            self._read = self._read_rtc
+        elif hasattr(time, "time_ns"):
+            self._read = self._read_ns
+        elif self._rtc is not None:
+            self._read = self._read_rtc
+        else:
+            self._sec = None
+            self._sec_tick = 0
+            self._read = self._read_s
+        self.last_error = None
+        self._tick = self._ticks()
+        self._ms = 0
+        self._offset = 0
+        self._last = 0
+        self._set = False
+        self._source = None
+        self._base = None  # this boot's anchor: Unix ms of code 0
+        self._est = False
+        self._refused = 0
+
+        d = state.get("clock")
+        if not isinstance(d, dict):
+            d = {}
+        prev = d.get("boot")
+        prev = prev if isinstance(prev, int) else -1
+        self._boot = boot = (prev + 1) & _BOOT_MASK
+        self._code0 = boot << _MS_BITS
+        newest = d.get("newest")
+        self._newest = newest if isinstance(newest, int) else None
+        dropped = d.get("dropped")
+        self._dropped = dropped if isinstance(dropped, int) else 0
+        entries = []
+        for e in d.get("boots") or ():
+            if isinstance(e, list) and len(e) == 6 and isinstance(e[0], int) and e[0] != boot:
+                entries.append(e)
+        entries = entries[-(_KEEP - 1) :]
+        last = entries[-1] if entries else None
+        linked = 0
+        if last is not None and last[0] == (boot - 1) & _BOOT_MASK and isinstance(last[4], int):
+            linked = 1 if self._woke_from_sleep(reset_cause) else 0
+        self._entry = [boot, None, 0, None, None, linked]
+        entries.append(self._entry)
+        self._entries = entries
+
+        p = self._read()
+        if self._min_ms <= p < self._max_ms:
+            # the port clock kept or got its time (ESP32 after deep sleep, the host clock)
+            self._adopt(p, "rtc" if self._rtc is not None else "port")
+        elif linked and last[1] is not None:
+            # woken with a lost RTC (rp2): wall time at sleep + planned sleep, until the next sync
+            est = last[1] + last[3] + last[4]
+            self._base = est
+            self._est = True
+            self._entry[1] = est
+            self._entry[2] = 1
+            self._write_port(est)
+            self._offset = est - self._read()
+            self._source = "estimate"
+        self._rebuild()
+        self._persist()
+        state.save()
+
+    # ---- reading and setting the port clock
+
+    def _read_ns(self):
+        return time.time_ns() // 1000000 + self._epoch_ms
+
+    def _read_rtc(self):
+        return rtc_ms(self._rtc.datetime())
+
+    def _read_s(self):
+        s = int(time.time())
+        if s != self._sec:
+            self._sec = s
+            self._sec_tick = self._ticks()
+            d = 0
+        else:
+            d = ticks_diff(self._ticks(), self._sec_tick)
+            d = 999 if d > 999 else (0 if d < 0 else d)
+        return s * 1000 + self._epoch_ms + d
+
+    def _write_port(self, unix_ms):
+        if self._rtc is None:
+            return
+        try:
+            self._rtc.datetime(rtc_tuple(unix_ms))
+        except Exception:  # a port that refuses: the offset still carries the time
+            pass
+
+    def _woke_from_sleep(self, cause):
+        # True unless the reset cause says power-on or a hard reset (sleep time unknown then).
+        m = _machine()
+        if cause is None and m is not None and hasattr(m, "reset_cause"):
+            cause = m.reset_cause()
+        if cause is None:
+            return True
+        return cause not in (getattr(m, "PWRON_RESET", 1), getattr(m, "HARD_RESET", 2))
+
+    def _elapsed(self):
+        # ms since this Clock was made, unwrapped; a backwards or over-half-period step counts 0
+        t = self._ticks()
+        dt = ticks_diff(t, self._tick)
+        self._tick = t
+        if dt > 0:
+            self._ms += dt
+        return self._ms
+
+    # ---- anchors
+
+    def _adopt(self, unix_ms, source):
+        # the clock is set (exact) now: anchor this boot and the sleep chain before it
+        ms = self._elapsed()
+        was_set = self._set
+        self._set = True
+        self._source = source
+        if not was_set:
+            self._last = 0  # the monotonic guarantee starts with the first real time
+        if self._base is None or self._est:
+            self._base = unix_ms - ms
+            self._est = False
+            self._entry[1] = self._base
+            self._entry[2] = 0
+            self._backfill()
+            self._rebuild()
+            self._persist()
+            self._state.save()
+
+    def _backfill(self):
+        # walk back from this boot through boots that slept into the next one, estimating each
+        # base from the later boot's base; stops at an exact anchor or a broken link
+        es = self._entries
+        i = len(es) - 1
+        while i > 0 and es[i][5] and es[i][1] is not None:
+            p = es[i - 1]
+            if p[0] != (es[i][0] - 1) & _BOOT_MASK or (p[1] is not None and not p[2]):
+                break
+            if not isinstance(p[3], int) or not isinstance(p[4], int):
+                break
+            p[1] = es[i][1] - p[4] - p[3]
+            p[2] = 1
+            i -= 1
+
+    def _rebuild(self):
+        # boot -> (base, estimated) for past boots; None for past boots this boot's anchor may
+        # still place (the unbroken sleep chain ending in this boot); absent means never
+        a = {}
+        es = self._entries
+        for e in es[:-1]:
+            if e[1] is not None:
+                a[e[0]] = (e[1], bool(e[2]))
+        if self._base is None:
+            i = len(es) - 1
+            while i > 0 and es[i][5]:
+                p = es[i - 1]
+                if p[1] is not None or not isinstance(p[3], int):
+                    break
+                a[p[0]] = None
+                i -= 1
+        self._anchors = a
+
+    def _persist(self):
+        # a fresh dict, so State sees the change
+        self._state.set(
+            "clock",
+            {
+                "boot": self._boot,
+                "boots": [list(e) for e in self._entries],
+                "newest": self._newest,
+                "dropped": self._dropped,
+            },
+        )
+
+    # ---- the interface
+
+    def is_set(self):
+        if self._set:
+            return True
+        p = self._read()
+        if self._min_ms <= p < self._max_ms:
+            if not self._est:
+                self._adopt(p, "rtc" if self._rtc is not None else "port")
+            elif abs(p + self._offset - self._base - self._elapsed()) > _TRACK_MS:
+                # someone (the user's code, ntptime.settime) set the port clock over our estimate
+                self._offset = 0
+                self._adopt(p, "rtc" if self._rtc is not None else "port")
+        return self._set
+
+    def now_ms(self):
+        # Unix ms; never goes backwards once the clock is set in this boot
+        v = self._read() + self._offset
+        if v < self._last:
+            return self._last
+        self._last = v
+        return v
+
+    def stamp(self):
+        if self._set or self.is_set():
+            ts = self.now_ms()
+            if self._source in _VERIFIED and (self._newest is None or ts > self._newest):
+                self._newest = ts
+            return ts, 0
+        return self._code0 | (self._elapsed() & _MS_MASK), FLAG_BOOTREL
+
+    def resolve(self, ts, flags):
+        if not flags & FLAG_BOOTREL:
+            return (ts, False)
+        boot = ts >> _MS_BITS
+        if boot == self._boot:
+            if self._base is None:
+                return None
+            return (self._base + (ts & _MS_MASK), self._est)
+        a = self._anchors.get(boot, False)
+        if not a:
+            return a
+        return (a[0] + (ts & _MS_MASK), a[1])
+
+    def note_stored(self, ts_ms):
+        # the newest Unix ms stored so far (for the step check); kept in memory until persisted
+        if self._newest is None or ts_ms > self._newest:
+            self._newest = ts_ms
+
+    def note_dropped(self, n=1):
+        # the caller dropped n samples that resolve() said can never be placed
+        self._dropped += n
+
+    def _refuse(self, why):
+        self.last_error = why
+        self._refused += 1
+        return False
+
+    def set_time_ms(self, unix_ms, source="user"):
+        if not isinstance(unix_ms, int) or isinstance(unix_ms, bool):
+            raise TypeError("unix_ms must be an int")
+        if unix_ms < self._min_ms:
+            return self._refuse("%s: year before %d" % (source, self._min_year))
+        if unix_ms >= self._max_ms:
+            return self._refuse("%s: year after %d" % (source, self._max_year))
+        if self._newest is not None and unix_ms < self._newest - self.margin_ms:
+            return self._refuse("%s: %d s before stored data" % (source, (self._newest - unix_ms) // 1000))
+        self._write_port(unix_ms)
+        self._offset = unix_ms - self._read()
+        self._adopt(unix_ms, source)
+        self.last_error = None
+        return True
+
+    def sync_ntp(self, timeout_ms=2000):
+        ntp = self._ntp
+        if ntp is None:
+            try:
+                import ntptime as ntp
+            except ImportError:
+                return self._refuse("ntp: no ntptime module")
+        if hasattr(ntp, "timeout"):
+            ntp.timeout = timeout_ms / 1000  # seconds, for the socket's settimeout
+        t0 = self._ticks()
+        try:
+            s = ntp.time()
+        except OSError as e:
+            timeout = (e.args and e.args[0] == 110) or type(e).__name__ == "TimeoutError"  # ETIMEDOUT
+            return self._refuse("ntp: timeout" if timeout else "ntp: %r" % (e,))
+        except Exception as e:  # ntptime raises plain Exception for an unknown epoch
+            return self._refuse("ntp: %r" % (e,))
+        if not isinstance(s, int):
+            return self._refuse("ntp: bad answer")
+        rtt = ticks_diff(self._ticks(), t0)
+        # whole seconds, truncated: +0.5 s on average, plus the way back
+        return self.set_time_ms(s * 1000 + self._epoch_ms + 500 + (rtt // 2 if rtt > 0 else 0), "ntp")
+
+    def set_from_http_date(self, text):
+        # used only while no better source set the clock in this boot; True when it set it
+        if self._set and self._source in ("ntp", "user", "http", "port"):
+            return False
+        ms = parse_http_date(text)
+        if ms is None:
+            return self._refuse("http: bad date")
+        return self.set_time_ms(ms + 500, "http")
+
+    def before_sleep(self, planned_ms):
+        # persist where this boot is and how long it will sleep: the next boot estimates from it
+        self._entry[3] = self._elapsed()
+        self._entry[4] = int(planned_ms)
+        self._persist()
+        self._state.save()
+
+    def stats(self):
+        return {
+            "set": self._set,
+            "source": self._source,
+            "estimated": self._est,
+            "boot": self._boot,
+            "anchors": len([1 for e in self._entries if e[1] is not None]),
+            "refused": self._refused,
+            "unplaceable": self._dropped,
+            "last_error": self.last_error,
+        }

@@ -1,0 +1,380 @@
+# blynklog.http: a small HTTP/1.1 client for one server, over verified TLS by default.
+# Connection(url, ca_ders=[der, ...], insecure=False, timeout_ms=10000)
+#   request(method, path_and_query, headers, body=None | bytes | (length, chunk_iterable))
+#   -> Response(status, reason, headers, body)
+# TLS: CERT_REQUIRED with the given DER roots and the server's host name checked; `tls` (or `ssl` on
+# CPython) is imported only when an https URL is first used. insecure=True turns verification off
+# and says so loudly once. Keep-alive: one socket (one handshake) serves request after request until
+# the server closes it; a socket found closed before anything was sent is reopened silently, any
+# failure after the first byte left raises OSError (a POST is never repeated behind the caller).
+# Every socket/TLS/timeout fault raises OSError, a malformed answer raises ValueError; the socket is
+# closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read;
+# DNS (getaddrinfo) is not covered on MicroPython and can block longer.
+# Responses are read whole at once but bounded: at most _KEEP body bytes are kept, at most _DISCARD
+# more are read and dropped; a longer body makes the connection drop instead. Header lines are
+# capped in size and number.
+# RAM: one _BUF-byte receive buffer per Connection (allocated once), the TLS context and socket,
+# and per request the head (a few hundred bytes) and the kept body. Not safe to share between tasks.
+import socket
+
+from .compat import IS_MICROPYTHON, const
+
+_BUF = const(512)
+_KEEP = const(1024)
+_DISCARD = const(16384)
+_MAX_HEADERS = const(40)
+_KEPT_HEADERS = ("location", "retry-after", "date", "content-type", "content-length", "connection", "transfer-encoding")
+
+_warned = []
+
+
+def split_url(url):
+    # "https://host[:port][/prefix]" -> (scheme, host, port, prefix); a bare host means https.
+    if "://" not in url:
+        url = "https://" + url
+    scheme, rest = url.split("://", 1)
+    scheme = scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError("url scheme must be http or https")
+    slash = rest.find("/")
+    if slash < 0:
+        hostport, prefix = rest, ""
+    else:
+        hostport, prefix = rest[:slash], rest[slash:].rstrip("/")
+    port = 443 if scheme == "https" else 80
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        host = hostport[1:end]
+        tail = hostport[end + 1 :]
+        if tail.startswith(":"):
+            port = int(tail[1:])
+    elif ":" in hostport:
+        host, p = hostport.rsplit(":", 1)
+        port = int(p)
+    else:
+        host = hostport
+    if not host:
+        raise ValueError("url has no host")
+    return scheme, host, port, prefix
+
+
+def base_url(url):
+    # The "scheme://host[:port]" part of an absolute URL (for a moved server).
+    scheme, host, port, _ = split_url(url)
+    if (scheme == "https" and port == 443) or (scheme == "http" and port == 80):
+        return "%s://%s" % (scheme, host)
+    return "%s://%s:%d" % (scheme, host, port)
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def close(self):
+        # the body was read (bounded) with the answer: nothing holds the socket
+        self.body = b""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Connection:
+    def __init__(self, url, ca_ders=None, insecure=False, timeout_ms=10000):
+        self.url = url
+        self.scheme, self.host, self.port, self.prefix = split_url(url)
+        self.tls = self.scheme == "https"
+        self.ca_ders = list(ca_ders or ())
+        self.insecure = bool(insecure)
+        if self.tls and not self.insecure and not self.ca_ders:
+            raise ValueError("https needs ca_ders (or insecure=True)")
+        self.timeout_ms = timeout_ms
+        self.handshakes = 0
+        self.requests = 0
+        self.bytes_sent = 0
+        self.bytes_received = 0
+        self.date = None
+        self._ctx = None
+        self._sock = None
+        self._buf = bytearray(_BUF)
+        self._mv = memoryview(self._buf)
+        self._start = 0
+        self._end = 0
+        if self.tls and self.insecure and not _warned:
+            _warned.append(1)
+            print("blynklog: WARNING: TLS certificate verification is OFF (insecure=True)")
+
+    def moved(self, url):
+        # A Connection to another server with the same TLS settings (after a 308).
+        return Connection(base_url(url), self.ca_ders, self.insecure, self.timeout_ms)
+
+    # --- socket plumbing
+    def _context(self):
+        if self._ctx is not None:
+            return self._ctx
+        try:
+            import tls
+
+            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+            if self.insecure:
+                ctx.verify_mode = tls.CERT_NONE
+            else:
+                ctx.verify_mode = tls.CERT_REQUIRED
+                for der in self.ca_ders:
+                    ctx.load_verify_locations(der)  # positional only: the native module's form
+        except ImportError:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            if self.insecure:
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+            else:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.check_hostname = True
+                for der in self.ca_ders:
+                    ctx.load_verify_locations(cadata=bytes(der))
+        self._ctx = ctx
+        return ctx
+
+    def _open(self):
+        ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
+        sock = socket.socket(ai[0], socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout_ms / 1000)
+            sock.connect(ai[-1])
+            if self.tls:
+                try:
+                    sock = self._context().wrap_socket(sock, server_hostname=self.host)
+                except ValueError as e:
+                    # MicroPython reports a failed verification as ValueError: make it a TLS fault
+                    raise OSError("tls: " + str(e).strip())
+                self.handshakes += 1
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+        self._start = self._end = 0
+
+    def _stale(self):
+        # True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
+        try:
+            import select
+
+            p = select.poll()
+            p.register(self._sock, select.POLLIN)
+            return bool(p.poll(0))
+        except Exception:
+            return False
+
+    def close(self):
+        sock = self._sock
+        self._sock = None
+        self._start = self._end = 0
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _send(self, data):
+        sock = self._sock
+        if hasattr(sock, "sendall"):
+            sock.sendall(data)
+        else:
+            mv = memoryview(data)
+            off = 0
+            while off < len(mv):
+                n = sock.write(mv[off:])
+                if not n:
+                    raise OSError(110)  # ETIMEDOUT: a non-blocking write made no progress
+                off += n
+        self.bytes_sent += len(data)
+
+    def _fill(self):
+        # Reads more bytes into the free end of the buffer; compacts first. EOF raises OSError.
+        if self._start:
+            n = self._end - self._start
+            self._buf[:n] = self._mv[self._start : self._end]
+            self._start, self._end = 0, n
+        if self._end >= _BUF:
+            raise ValueError("header line too long")
+        sock = self._sock
+        free = self._mv[self._end :]
+        if not IS_MICROPYTHON:
+            n = sock.recv_into(free)
+        else:
+            # MicroPython's readinto()/recv_into() wait for a full buffer ("no short reads");
+            # recv() returns what has arrived, as a small bytes object
+            data = sock.recv(len(free))
+            n = len(data)
+            free[:n] = data
+        if not n:
+            raise OSError(104 if n == 0 else 110)  # ECONNRESET: closed; None: timed out
+        self._end += n
+        self.bytes_received += n
+
+    def _line(self):
+        # One line without its CRLF, as bytes; at most _BUF bytes.
+        while True:
+            i = self._buf.find(b"\n", self._start, self._end)
+            if i >= 0:
+                line = bytes(self._mv[self._start : i])
+                self._start = i + 1
+                if line.endswith(b"\r"):
+                    line = line[:-1]
+                return line
+            self._fill()
+
+    def _body(self, length, keep):
+        # Reads exactly `length` bytes, keeping the first ones in `keep` (a list of bytes).
+        kept = 0
+        while length > 0:
+            if self._start == self._end:
+                self._start = self._end = 0
+                self._fill()
+            n = min(length, self._end - self._start)
+            if kept < _KEEP:
+                k = min(n, _KEEP - kept)
+                keep.append(bytes(self._mv[self._start : self._start + k]))
+                kept += k
+            self._start += n
+            length -= n
+
+    # --- the request
+    def request(self, method, path, headers=None, body=None):
+        if body is None:
+            length, chunks = (0 if method in ("POST", "PUT", "PATCH") else None), None
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            length, chunks = len(body), (body,)
+        else:
+            length, chunks = body
+        host = self.host if ":" not in self.host else "[" + self.host + "]"
+        if self.port != (443 if self.tls else 80):
+            host = "%s:%d" % (host, self.port)
+        lines = ["%s %s%s HTTP/1.1\r\nHost: %s\r\n" % (method, self.prefix, path, host)]
+        if headers:
+            for k in headers:
+                lines.append("%s: %s\r\n" % (k, headers[k]))
+        if length is not None:
+            lines.append("Content-Length: %d\r\n" % length)
+        lines.append("\r\n")
+        head = "".join(lines).encode()
+        lines = None
+        if self._sock is not None and self._stale():
+            self.close()
+        for attempt in (0, 1):
+            reused = self._sock is not None
+            sent = 0
+            try:
+                if not reused:
+                    self._open()
+                self._send(head)
+                sent = len(head)
+                if chunks is not None:
+                    for chunk in chunks:
+                        if sent - len(head) + len(chunk) > length:
+                            raise ValueError("body longer than its Content-Length")
+                        self._send(chunk)
+                        sent += len(chunk)
+                    if sent - len(head) != length:
+                        raise ValueError("body shorter than its Content-Length")
+                self.requests += 1
+                return self._answer(method)
+            except OSError:
+                self.close()
+                if attempt == 0 and reused and sent == 0:
+                    continue  # the kept socket was dead before a byte left: open a new one
+                raise
+            except BaseException:
+                self.close()
+                raise
+
+    def _answer(self, method):
+        line = self._line()
+        if not line.startswith(b"HTTP/1."):
+            raise ValueError("not an HTTP answer")
+        parts = line.split(None, 2)
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise ValueError("bad status line")
+        status = int(parts[1])
+        reason = parts[2].decode() if len(parts) > 2 else ""
+        keep_alive = line.startswith(b"HTTP/1.1")
+        headers = {}
+        count = 0
+        while True:
+            line = self._line()
+            if not line:
+                break
+            count += 1
+            if count > _MAX_HEADERS:
+                raise ValueError("too many headers")
+            i = line.find(b":")
+            if i <= 0:
+                continue
+            name = line[:i].strip().lower().decode()
+            if name in _KEPT_HEADERS:
+                headers[name] = line[i + 1 :].strip().decode()
+        if "date" in headers:
+            self.date = headers["date"]
+        conn = headers.get("connection", "").lower()
+        if conn == "close":
+            keep_alive = False
+        elif conn == "keep-alive":
+            keep_alive = True
+        keep = []
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            pass
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            total = 0
+            while True:
+                size_line = self._line().split(b";")[0].strip()
+                try:
+                    size = int(size_line, 16)
+                except ValueError:
+                    raise ValueError("bad chunk size")
+                total += size
+                if total > _KEEP + _DISCARD:
+                    keep_alive = False
+                    break
+                if size == 0:
+                    for _ in range(_MAX_HEADERS):  # trailers
+                        if not self._line():
+                            break
+                    break
+                self._body(size, keep)
+                self._line()
+        elif "content-length" in headers:
+            try:
+                length = int(headers["content-length"])
+            except ValueError:
+                raise ValueError("bad content-length")
+            if length < 0:
+                raise ValueError("bad content-length")
+            if length > _KEEP + _DISCARD:
+                self._body(min(length, _KEEP), keep)
+                keep_alive = False
+            else:
+                self._body(length, keep)
+        else:
+            # no length: the body runs to the close; read what is kept and drop the rest
+            keep_alive = False
+            try:
+                self._body(_KEEP, keep)
+            except OSError:
+                pass
+        body = b"".join(keep)
+        if not keep_alive:
+            self.close()
+        return Response(status, reason, headers, body)

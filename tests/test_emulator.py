@@ -603,3 +603,35 @@ def test_chart_thins_long_series_to_a_bounded_number_of_points():
     series = [(i, float(i % 17)) for i in range(50000)]
     thin = blynk_server._thin(series, 1000)
     assert len(thin) <= 1000 and thin[0][0] == 0 and max(v for _, v in thin) == 16.0
+
+
+# --- the command line
+
+def test_cli_prints_its_addresses_and_stops_on_sigterm(tmp_path):
+    import signal
+    import subprocess
+
+    tool = os.path.join(os.path.dirname(HERE), "tools", "blynk_server.py")
+    p = subprocess.Popen([sys.executable, tool, "--cert-dir", str(tmp_path), "--token-lifetime", "120"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        info = json.loads(p.stdout.readline())
+        assert info["ca"] == str(tmp_path / "ca.der") and info["url"].startswith("https://127.0.0.1:")
+        ctx = ssl.create_default_context(cadata=open(info["ca"], "rb").read())
+        conn = http.client.HTTPSConnection("127.0.0.1", _port(info["url"]), context=ctx, timeout=10)
+        assert token(conn)["expires_in"] == 120
+        conn.close()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def test_cli_help_works():
+    import subprocess
+
+    tool = os.path.join(os.path.dirname(HERE), "tools", "blynk_server.py")
+    r = subprocess.run([sys.executable, tool, "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "--no-tls" in r.stdout and "--token-lifetime" in r.stdout

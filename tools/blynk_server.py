@@ -393,7 +393,7 @@ class BlynkServer:
     def start(self):
         if self._servers:
             return self
-        if self.tls or self._want_wrong_name:
+        if self.tls:
             if self.cert_dir is None:
                 self.cert_dir = tempfile.mkdtemp(prefix="blynk-emu-")
             make_certs(self.cert_dir)
@@ -975,7 +975,7 @@ def _is_upload(path):
 # ---------------------------------------------------------------------------------------------
 # The chart page (GET /)
 
-CHART_W, CHART_H, CHART_PAD = 860, 220, 48
+CHART_W, CHART_H, CHART_PAD, CHART_TOP = 860, 190, 48, 10
 CHART_MAX_POINTS = 2000  # drawn per stream; longer series are thinned (min and max of each bucket)
 
 
@@ -999,7 +999,7 @@ def _utc(ms):
 
 def _svg(series):
     # series: [(ts, number), ...] sorted by ts. One inline SVG line chart with its axes' extremes.
-    w, h, pad = CHART_W, CHART_H, CHART_PAD
+    w, h, pad, top = CHART_W, CHART_H, CHART_PAD, CHART_TOP
     t0, t1 = series[0][0], series[-1][0]
     vals = [v for _, v in series]
     v0, v1 = min(vals), max(vals)
@@ -1009,17 +1009,17 @@ def _svg(series):
         v0, v1 = v0 - 1, v1 + 1
 
     def xy(ts, v):
-        return (pad + (ts - t0) * (w - 2 * pad) / (t1 - t0), h - pad + (v0 - v) * (h - 2 * pad) / (v1 - v0))
+        return (pad + (ts - t0) * (w - 2 * pad) / (t1 - t0), h - pad + (v0 - v) * (h - top - pad) / (v1 - v0))
 
     coords = " ".join("%.1f,%.1f" % xy(ts, v) for ts, v in series)
     dots = "".join('<circle cx="%.1f" cy="%.1f" r="2"/>' % xy(ts, v) for ts, v in series) if len(series) <= 200 else ""
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img">' % (w, h, w, h)
-        + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>' % (pad, pad, w - 2 * pad, h - 2 * pad)
+        + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>' % (pad, top, w - 2 * pad, h - top - pad)
         + '<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>' % coords
         + '<g fill="#2364aa">%s</g>' % dots
         + '<g font-family="monospace" font-size="11" fill="#333">'
-        + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, pad + 4, html.escape("%g" % v1))
+        + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, top + 4, html.escape("%g" % v1))
         + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, h - pad + 4, html.escape("%g" % v0))
         + '<text x="%d" y="%d">%s UTC</text>' % (pad, h - pad + 16, _utc(t0))
         + '<text x="%d" y="%d" text-anchor="end">%s UTC</text>' % (w - pad, h - pad + 16, _utc(t1))

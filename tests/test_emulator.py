@@ -635,3 +635,23 @@ def test_cli_help_works():
     tool = os.path.join(os.path.dirname(HERE), "tools", "blynk_server.py")
     r = subprocess.run([sys.executable, tool, "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "--no-tls" in r.stdout and "--token-lifetime" in r.stdout
+
+
+def test_http11_request_without_host_is_400(srv):
+    answer = raw_exchange(srv, b"GET /_emu/stats HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+
+
+def test_clock_offset_moves_the_quota_to_a_new_utc_day(srv):
+    srv.configure(points_per_day=1)
+    conn = https(srv)
+    t = now_ms()
+    assert update(conn, [[t, 1]])[0].status == 200
+    srv.configure(clock_offset_ms=86400000)
+    assert update(conn, [[t + 1, 1]])[0].status == 200
+
+
+def test_clock_offset_moves_the_age_limit(srv):
+    srv.configure(clock_offset_ms=31 * 86400000)
+    r, _ = update(https(srv), [[now_ms(), 1]])
+    assert r.status == 400

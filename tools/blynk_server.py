@@ -53,7 +53,7 @@ STREAM_TYPES = ("int", "double", "string", "bool", "location")
 FAULT_KINDS = ("status", "drop", "reset_mid_body", "slow", "redirect", "garbage")
 FAULT_TARGETS = ("upload", "token", "any")
 FAULT_STATUSES = (400, 401, 403, 404, 429, 500, 502, 503, 504)
-CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body")
+CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body", "clock_offset_ms")
 TOO_MUCH = "Too much data in batch. Maximum batch size is %d points."
 
 REASONS = {
@@ -260,7 +260,8 @@ class BlynkServer:
         self._own_cert_dir = cert_dir is None
         self.cert_dir = cert_dir
         self._defaults = {"token_lifetime_s": token_lifetime_s, "points_per_day": points_per_day,
-                          "max_age_days": max_age_days, "max_batch": max_batch, "max_body": max_body}
+                          "max_age_days": max_age_days, "max_batch": max_batch, "max_body": max_body,
+                          "clock_offset_ms": 0}
         self.config = dict(self._defaults)
         self.idle_timeout_s = idle_timeout_s
         self._want_wrong_name = wrong_name
@@ -327,7 +328,7 @@ class BlynkServer:
         for k, v in kw.items():
             if k not in CONFIG_KEYS:
                 raise ValueError("unknown setting " + k)
-            if type(v) not in (int, float) or v < 0:
+            if type(v) not in (int, float) or not math.isfinite(v) or (v < 0 and k != "clock_offset_ms"):
                 raise ValueError(k + ": a number >= 0")
         with self.lock:
             self.config.update(kw)
@@ -460,7 +461,9 @@ class BlynkServer:
 
     # -- request handling (called from the connection threads)
     def now_ms(self):
-        return int(time.time() * 1000)
+        # The server's wall clock: the host's, moved by clock_offset_ms (to test a UTC day change
+        # or the age limit without waiting). It sets the quota's day and the oldest accepted ts.
+        return int(time.time() * 1000) + int(self.config["clock_offset_ms"])
 
     def handle(self, req):
         # req: a _Request. Returns (status, body, headers); raises _Drop or _Answer.
@@ -845,6 +848,8 @@ class _Handler(socketserver.BaseRequestHandler):
                 req.headers.append((k.lower(), v.strip()))
             else:
                 raise _Answer(431, {"error": {"message": "Too many headers."}}, close=True)
+            if req.version == "HTTP/1.1" and not req.header("host"):
+                raise _Answer(400, {"error": {"message": "Missing Host header."}}, close=True)
             conn_hdr = (req.header("connection") or "").lower()
             if req.version == "HTTP/1.1":
                 keep = "close" not in conn_hdr

@@ -1,0 +1,347 @@
+# blynklog.blynk: the two Blynk Cloud upload clients and the classification of every answer.
+#   PlatformClient(conn, client_id, client_secret, device_id, state): OAuth2 client credentials
+#     (Basic auth) + POST /api/v1/organization/device/import/batch (Bearer).
+#   DeviceClient(conn, token): POST /external/api/batch/update?token=..&pin=.. (or dataStreamId).
+#   client.upload(stream, points, count) -> Answer(kind, status, message, retry_after_ms, moved_to)
+# Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage: try later),
+# BAD_BATCH (400/413: this batch as sent is refused), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH.
+# upload() never raises for network or server faults. A 308 is followed (a few hops at most) on a
+# new Connection with the same TLS settings; answer.moved_to names the new server for the caller
+# to persist, and client.conn is the new Connection from then on.
+# The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
+# "renew_at_ms", "refresh_token"} (saved when it changes) and renewed before it expires; on a
+# 401/403 the client fetches a new token once and retries once, then reports AUTH.
+# Secrets (client secret, tokens) never appear in a message.
+# RAM: the token strings and one answer body (at most ~1 KB, bounded by http). Not task-safe.
+import json
+
+from . import encoder
+from .compat import const, ticks_add, ticks_diff, ticks_ms, unix_ms
+
+OK = "ok"
+RETRY = "retry"
+BAD_BATCH = "bad_batch"
+UNKNOWN_STREAM = "unknown_stream"
+UNKNOWN_DEVICE = "unknown_device"
+AUTH = "auth"
+
+_HOPS = const(3)
+_MSG = const(120)  # longest message kept
+_MARGIN_MS = const(60000)
+_SANE_MS = 1672531200000  # 2023-01-01: a wall clock before this is not set
+_MAX_RETRY_AFTER_MS = const(86400000)
+_IMPORT_PATH = "/api/v1/organization/device/import/batch"
+_JSON = "application/json"
+
+
+class Answer:
+    def __init__(self, kind, status=0, message="", retry_after_ms=None, moved_to=None):
+        self.kind = kind
+        self.status = status
+        self.message = message
+        self.retry_after_ms = retry_after_ms
+        self.moved_to = moved_to
+
+    def __repr__(self):
+        return "Answer(%s, %d, %r)" % (self.kind, self.status, self.message)
+
+
+def _clean(text, secrets=()):
+    # A short printable message with every secret masked.
+    for s in secrets:
+        if s:
+            text = text.replace(s, "***")
+    out = []
+    for ch in text[:_MSG]:
+        out.append(ch if " " <= ch <= "~" else "?")
+    return "".join(out).strip()
+
+
+def error_message(body):
+    # The server's message from an error body, defensively: JSON {"error":{"message":..}},
+    # {"error":"code","error_description":..}, {"message":..}, plain text, or garbage.
+    try:
+        text = body.decode()
+    except Exception:
+        return "undecodable body"
+    try:
+        data = json.loads(text)
+    except Exception:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"]
+        if isinstance(err, str):
+            desc = data.get("error_description")
+            return err + (": " + desc if isinstance(desc, str) else "")
+        if isinstance(data.get("message"), str):
+            return data["message"]
+    return text
+
+
+def retry_after_ms(value):
+    # Retry-After in seconds -> ms (capped); an HTTP date or garbage -> None.
+    if not value:
+        return None
+    try:
+        s = float(value)
+    except ValueError:
+        return None
+    if s != s or s < 0:
+        return None
+    return int(min(s * 1000, _MAX_RETRY_AFTER_MS))
+
+
+def _quote(s):
+    # Percent-encoding for a query value.
+    out = []
+    for b in s.encode():
+        c = chr(b)
+        if ("a" <= c <= "z") or ("A" <= c <= "Z") or ("0" <= c <= "9") or c in "-._~":
+            out.append(c)
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
+
+
+def _b64(text):
+    import binascii
+
+    return binascii.b2a_base64(text.encode())[:-1].decode().strip()
+
+
+class _Client:
+    # What both clients share: sending one body, following 308s, classifying answers.
+    api = None
+    _secrets = ()
+
+    def __init__(self, conn):
+        self.conn = conn
+        self.moved_to = None
+
+    def _send(self, method, path, headers, body):
+        # -> Response, or an Answer for a fault; follows redirects onto a new Connection.
+        # body: None or (length, points_factory) re-encoded on each try.
+        for _ in range(_HOPS + 1):
+            try:
+                if body is None:
+                    resp = self.conn.request(method, path, headers)
+                else:
+                    resp = self.conn.request(method, path, headers, (body[0], body[1]()))
+            except (OSError, ValueError) as e:
+                self.conn.close()
+                return Answer(RETRY, 0, _clean("network: " + _err_text(e), self._secrets), None, self.moved_to)
+            if resp.status not in (301, 302, 307, 308):
+                return resp
+            loc = resp.headers.get("location")
+            if not loc:
+                return Answer(RETRY, resp.status, "redirect without location", None, self.moved_to)
+            try:
+                if "://" in loc:
+                    new = self.conn.moved(loc)
+                    rest = loc.split("://", 1)[1]
+                    i = rest.find("/")
+                    if i >= 0 and rest[i:] not in ("", "/"):
+                        path = rest[i:]
+                    self.conn.close()
+                    self.conn = new
+                    self.moved_to = new.url
+                elif loc.startswith("/"):
+                    path = loc
+            except (OSError, ValueError):
+                return Answer(RETRY, resp.status, "bad redirect", None, self.moved_to)
+        return Answer(RETRY, 308, "too many redirects", None, self.moved_to)
+
+    def _classify(self, resp):
+        status = resp.status
+        if 200 <= status < 300:
+            return Answer(OK, status, "", None, self.moved_to)
+        msg = _clean(error_message(resp.body), self._secrets)
+        ra = retry_after_ms(resp.headers.get("retry-after"))
+        if status == 429 or status >= 500:
+            return Answer(RETRY, status, msg or "server busy", ra, self.moved_to)
+        if status in (401, 403):
+            return Answer(AUTH, status, msg or "unauthorized", None, self.moved_to)
+        if msg.startswith("Device"):
+            return Answer(UNKNOWN_DEVICE, status, msg, None, self.moved_to)
+        if msg.startswith("Data stream") or msg.startswith("Wrong pin") or msg.startswith("Wrong data stream"):
+            return Answer(UNKNOWN_STREAM, status, msg, None, self.moved_to)
+        if status == 400 and "daily" in msg.lower():
+            return Answer(RETRY, status, msg, ra, self.moved_to)
+        if status in (400, 413):
+            return Answer(BAD_BATCH, status, msg or "bad request", None, self.moved_to)
+        # anything else (a 404 without a known message, 405, 411...) costs nothing to retry
+        return Answer(RETRY, status, msg or "unexpected status", ra, self.moved_to)
+
+    def _body(self, target, stream, points):
+        # (length, chunks factory) for the stream, or an Answer when the batch cannot be encoded
+        decimals = stream.get("decimals")
+        api = self.api
+        try:
+            length = encoder.body_length(api, target, points, decimals)
+        except (ValueError, TypeError) as e:
+            return Answer(BAD_BATCH, 0, _clean("body: " + _err_text(e)), None, self.moved_to)
+
+        def chunks():
+            return encoder.body_chunks(api, target, points, decimals)
+
+        return (length, chunks)
+
+
+def _err_text(e):
+    # "ETIMEDOUT", "timed out", "tls: ...": the most telling part of an exception, short.
+    a = e.args[-1] if e.args else None
+    if isinstance(a, int):
+        try:
+            import errno
+
+            return errno.errorcode.get(a) or str(a)
+        except (ImportError, AttributeError):
+            return str(a)
+    if a is None:
+        return type(e).__name__
+    return str(a).strip()
+
+
+class DeviceClient(_Client):
+    api = "device"
+
+    def __init__(self, conn, token):
+        _Client.__init__(self, conn)
+        self.token = token
+        self._secrets = (token,)
+
+    def upload(self, stream, points, count):
+        body = self._body(None, stream, points)
+        if isinstance(body, Answer):
+            return body
+        pin = stream.get("pin")
+        if pin:
+            which = "pin=" + _quote(pin)
+        else:
+            which = "dataStreamId=%d" % stream["id"]
+        path = "/external/api/batch/update?token=%s&%s" % (_quote(self.token), which)
+        resp = self._send("POST", path, {"Content-Type": _JSON}, body)
+        if isinstance(resp, Answer):
+            return resp
+        answer = self._classify(resp)
+        if answer.kind == BAD_BATCH and "token" in answer.message.lower():
+            answer.kind = AUTH
+        return answer
+
+
+class PlatformClient(_Client):
+    api = "platform"
+
+    def __init__(self, conn, client_id, client_secret, device_id, state):
+        _Client.__init__(self, conn)
+        self.client_id = client_id
+        self.device_id = device_id
+        self.state = state
+        self._basic = "Basic " + _b64("%s:%s" % (client_id, client_secret))
+        self._token = None
+        self._refresh = None
+        self._renew_ticks = None  # a ticks deadline when the token was fetched this boot
+        self._renew_at_ms = None  # the wall-clock deadline (from the state file)
+        self.token_fetches = 0
+        saved = state.get("token") if state is not None else None
+        if isinstance(saved, dict) and isinstance(saved.get("access_token"), str):
+            self._token = saved["access_token"]
+            self._refresh = saved.get("refresh_token")
+            self._renew_at_ms = saved.get("renew_at_ms", saved.get("expires_at_ms"))
+        self._update_secrets()
+
+    def _update_secrets(self):
+        self._secrets = (self._basic[6:], self._token, self._refresh, self.client_id)
+
+    def token_valid(self):
+        # True when a token is held and not due for renewal.
+        if not self._token:
+            return False
+        if self._renew_ticks is not None:
+            return ticks_diff(self._renew_ticks, ticks_ms()) > 0
+        now = unix_ms()
+        if self._renew_at_ms is None or now < _SANE_MS:
+            return True  # no trusted clock: use it; a 401 renews it
+        return now < self._renew_at_ms
+
+    def _forget(self):
+        self._token = None
+        self._renew_ticks = None
+        self._renew_at_ms = None
+
+    def _fetch(self):
+        # Gets a new access token. Returns None on success, or an Answer (AUTH or RETRY).
+        self.token_fetches += 1
+        headers = {"Authorization": self._basic}
+        resp = None
+        if self._refresh:
+            path = "/oauth2/token?grant_type=refresh_token&refresh_token=" + _quote(self._refresh)
+            resp = self._send("POST", path, headers, None)
+            self._refresh = None  # single use, whatever happened
+            if isinstance(resp, Answer):
+                return resp
+            if resp.status != 200:
+                resp = None  # fall back to a fresh grant
+        if resp is None:
+            resp = self._send("POST", "/oauth2/token?grant_type=client_credentials", headers, None)
+            if isinstance(resp, Answer):
+                return resp
+        if resp.status != 200:
+            a = self._classify(resp)
+            if resp.status in (400, 401, 403):
+                return Answer(AUTH, resp.status, "token: " + a.message, None, self.moved_to)
+            a.message = "token: " + a.message
+            return a
+        try:
+            data = json.loads(resp.body)
+            token = data["access_token"]
+            life_ms = int(float(data.get("expires_in", 300)) * 1000)
+            refresh = data.get("refresh_token")
+        except Exception:
+            return Answer(RETRY, resp.status, "token: unreadable answer", None, self.moved_to)
+        if not isinstance(token, str) or not token or life_ms <= 0:
+            return Answer(RETRY, resp.status, "token: unreadable answer", None, self.moved_to)
+        margin = max(_MARGIN_MS, life_ms // 10)
+        if margin > life_ms // 2:
+            margin = life_ms // 2
+        self._token = token
+        self._refresh = refresh if isinstance(refresh, str) else None
+        self._renew_ticks = ticks_add(ticks_ms(), life_ms - margin)
+        now = unix_ms()
+        if now >= _SANE_MS:
+            self._renew_at_ms = now + life_ms - margin
+            expires = now + life_ms
+        else:
+            self._renew_at_ms = expires = None
+        self._update_secrets()
+        if self.state is not None:
+            self.state.set("token", {"access_token": token, "expires_at_ms": expires,
+                                     "renew_at_ms": self._renew_at_ms, "refresh_token": self._refresh})
+            try:
+                self.state.save()
+            except OSError:
+                pass  # the token still works from RAM this wake
+        return None
+
+    def upload(self, stream, points, count):
+        target = (self.device_id, stream["id"])
+        body = self._body(target, stream, points)
+        if isinstance(body, Answer):
+            return body
+        answer = None
+        for attempt in (0, 1):
+            if attempt or not self.token_valid():
+                self._forget()
+                fault = self._fetch()
+                if fault is not None:
+                    return fault
+            headers = {"Authorization": "Bearer " + self._token, "Content-Type": _JSON}
+            resp = self._send("POST", _IMPORT_PATH, headers, body)
+            if isinstance(resp, Answer):
+                return resp
+            answer = self._classify(resp)
+            if answer.kind != AUTH:
+                return answer
+        return answer

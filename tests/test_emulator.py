@@ -655,3 +655,15 @@ def test_clock_offset_moves_the_age_limit(srv):
     srv.configure(clock_offset_ms=31 * 86400000)
     r, _ = update(https(srv), [[now_ms(), 1]])
     assert r.status == 400
+
+
+def test_body_over_2mb_gets_413_before_the_client_finishes_sending(srv):
+    s = socket.create_connection(("127.0.0.1", _port(srv.http_url)), timeout=10)
+    try:
+        s.sendall(b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n")
+        s.sendall(b"[" * 65536)
+        answer = s.recv(4096)
+    finally:
+        s.close()
+    assert answer.startswith(b"HTTP/1.1 413 ")

@@ -869,8 +869,22 @@ class _Handler(socketserver.BaseRequestHandler):
             status, body, headers = a.status, a.body, a.headers
             if a.close:
                 keep = False
+                self._send(req, status, body, headers, keep)
+                self._linger()
+                return False
         self._send(req, status, body, headers, keep)
         return keep
+
+    def _linger(self):
+        # After an early answer (413, 411, ...) the client may still be sending: read and discard
+        # for a moment, so the kernel does not reset the connection before the answer is read.
+        try:
+            self.sock.settimeout(0.5)
+            for _ in range(64):
+                if not self.rfile.read1(65536):
+                    break
+        except (OSError, ValueError):
+            pass
 
     def _read_body(self, emu, req):
         limit = emu.config["max_body"]

@@ -1,0 +1,619 @@
+# blynklog.rawstore: the raw-flash store backend, a sector ring on a NOR block device (an
+# esp32.Partition, an rp2.Flash region, or a simulator), with the interface of store.Store.
+# Every append is durable when it returns: a record is programmed into erased bytes, then its
+# one-byte commit mark in front of it; nothing but an erase ever resets a programmed byte.
+# Format and recovery: docs/RAWSTORE.md. Costs: append O(1) (2 programs; a rotation adds one
+# claim and one erase per sector); open reads every sector header and scans the newest sector.
+# RAM: one frame buffer (1 KB + a little), two arrays of 4 bytes per sector, and a few bytes per
+# stream (name, cursor, pending count); nothing grows with the backlog.
+# Not safe from an interrupt or from two tasks at once; records() generators may stay alive
+# across appends (they re-locate themselves by sequence number).
+import binascii
+import struct
+from array import array
+
+from . import record
+from .compat import const
+
+_MAGIC = b"BLR1"
+_HDR = const(28)  # sector header: stage A 0..11, stage B 12..27; frames start here
+_NOSEQ = const(0)
+_PEEK = const(32)
+_MARK = b"\x00"
+
+# control frame kinds (the record's H byte with both reserved bits set: never a sample)
+_K_CKPT = const(0xC0)
+_K_NAME = const(0xC1)
+_K_COMMIT = const(0xC2)
+
+_MAX_STREAMS = const(64)
+_MAX_NAME = const(48)
+
+# open_device: the rp2 page size, and the simulator's sector size
+_PAGE = const(256)
+_SECTOR = const(4096)
+
+
+def _crc(mv):
+    return binascii.crc32(mv) & 0xFFFFFFFF
+
+
+class RawStore:
+    def __init__(self, bdev, capacity=None, on_full="drop_oldest", **_ignored):
+        if on_full not in ("drop_oldest", "drop_newest"):
+            raise ValueError("bad on_full")
+        self._dev = bdev
+        ss = bdev.ioctl(5, 0) or _SECTOR
+        blocks = bdev.ioctl(4, 0)
+        n = blocks if capacity is None else capacity // ss
+        if n > blocks:
+            raise ValueError("capacity over the device size")
+        if n < 3 or ss < 256:
+            raise ValueError("device too small: 3 sectors needed")
+        self._ss = ss
+        self._n = n
+        self._drop_newest = on_full == "drop_newest"
+        size = min(record.MAX_RECORD + 8, ss - _HDR)
+        self._buf = bytearray(size)
+        self._mv = memoryview(self._buf)
+        self._hb = bytearray(_HDR)
+        self._counts = array("I", bytes(4 * n))
+        self._seqs = array("I", bytes(4 * n))
+        self._bases = {}  # small cache: seq -> base_ts of that sector
+        self.bytes_programmed = 0
+        self.erases = 0
+        self._open()
+
+    # ---- device primitives ----
+    def _prog(self, idx, off, mv):
+        try:
+            self._dev.writeblocks(idx, mv, off)
+        except OSError:
+            # isolate the damage: never program this sector again
+            if idx == self._tail:
+                self._off = self._ss
+            raise
+        self.bytes_programmed += len(mv)
+
+    def _erase(self, idx):
+        self._dev.ioctl(6, idx)
+        self.erases += 1
+        self._counts[idx] += 1
+
+    def _blank(self, idx, off):
+        # True when bytes off..end of sector idx are all 0xFF
+        ss = self._ss
+        b = self._buf
+        mv = self._mv
+        k = len(b)
+        while off < ss:
+            n = min(k, ss - off)
+            self._dev.readblocks(idx, mv[:n], off)
+            for i in range(n):
+                if b[i] != 0xFF:
+                    return False
+            off += n
+        return True
+
+    def _head(self, idx):
+        # (state, erase count or None, seq, base_ts); state: 0 blank, 1 prepared, 2 claimed, 3 bad
+        h = self._hb
+        self._dev.readblocks(idx, h, 0)
+        a_ok = h[0:4] == _MAGIC and _crc(memoryview(h)[0:8]) == struct.unpack_from("<I", h, 8)[0]
+        count = struct.unpack_from("<I", h, 4)[0] if a_ok else None
+        b_blank = all(x == 0xFF for x in h[12:_HDR])
+        if a_ok and b_blank:
+            return 1, count, 0, 0
+        if not a_ok:
+            if b_blank and all(x == 0xFF for x in h[0:12]):
+                return 0, None, 0, 0
+            return 3, None, 0, 0
+        seq, base, crc = struct.unpack_from("<IQI", h, 12)
+        if crc != _crc(memoryview(h)[0:24]) or seq == 0 or seq == 0xFFFFFFFF:
+            return 3, count, 0, 0
+        return 2, count, seq, base
+
+    def _prepare(self, idx, count):
+        h = self._hb
+        h[0:4] = _MAGIC
+        struct.pack_into("<I", h, 4, count)
+        struct.pack_into("<I", h, 8, _crc(memoryview(h)[0:8]))
+        self._prog(idx, 0, memoryview(h)[0:12])
+        self._counts[idx] = count
+
+    def _make_ready(self, idx):
+        # Leaves sector idx prepared and blank (erasing it when it is anything else).
+        st, count, _, _ = self._head(idx)
+        if st == 1 and self._blank(idx, 12):
+            return
+        if st == 0 and self._blank(idx, 0):
+            self._prepare(idx, self._estimate(idx))
+            return
+        est = count if count is not None else self._estimate(idx)
+        self._erase(idx)
+        self._prepare(idx, est + 1)
+
+    def _estimate(self, idx):
+        # an unreadable erase count: its ring neighbours were erased in the same lap
+        n = self._n
+        return max(self._counts[(idx - 1) % n], self._counts[(idx + 1) % n])
+
+    # ---- frames: M (commit mark, 0xFF until committed) | record (record.py envelope) ----
+    def _frame(self, idx, off, end):
+        # Reads the frame at off into the buffer (record at buf[1:]); returns its length,
+        # -1 when the mark is erased (end of the log), 0 when damaged or torn.
+        if off + 1 > end:
+            return -1 if off >= end else 0
+        b = self._buf
+        mv = self._mv
+        n = min(_PEEK, end - off)
+        self._dev.readblocks(idx, mv[:n], off)
+        if b[0] == 0xFF:
+            return -1
+        if n < 6:
+            return 0
+        b1 = b[1]
+        if b1 < 0x80:
+            body = b1
+            lb = 1
+        else:
+            body = (b1 & 0x7F) | (b[2] << 7)
+            lb = 2
+        total = 1 + lb + body + 4
+        if body < 3 or total > len(b) or off + total > end:
+            return 0
+        if total > n:
+            self._dev.readblocks(idx, mv[n:total], off + n)
+        if b[1 + lb] & 0xC0 == 0xC0:
+            last = total - 4
+            if _crc(mv[1:last]) != struct.unpack_from("<I", b, last)[0]:
+                return 0
+            return total
+        return total if record.check(b, 1, total) == total - 1 else 0
+
+    def _kind(self):
+        b = self._buf
+        return b[2] if b[1] < 0x80 else b[3]
+
+    def _body(self):
+        return 2 if self._buf[1] < 0x80 else 3
+
+    def _seal(self, body):
+        # buf[2:2+body] holds a control body (L fits one byte when body < 128): adds L and CRC
+        b = self._buf
+        if body < 0x80:
+            b[1] = body
+            end = 2 + body
+        else:
+            b[3:3 + body] = b[2:2 + body]
+            b[1] = (body & 0x7F) | 0x80
+            b[2] = body >> 7
+            end = 3 + body
+        struct.pack_into("<I", b, end, _crc(self._mv[1:end]))
+        return end + 4
+
+    def _put(self, total):
+        # Programs the frame in buf[0:total] at the tail: the record, then its mark.
+        idx = self._tail
+        off = self._off
+        self._prog(idx, off + 1, self._mv[1:total])
+        self._off = off + total
+        self._prog(idx, off, _MARK)
+        return self._tail_seq * self._ss + off
+
+    # ---- control frames ----
+    def _ckpt_body(self):
+        b = self._buf
+        b[2] = _K_CKPT
+        struct.pack_into("<IB", b, 3, self._dropped, len(self._names))
+        p = 8
+        for name, sid in self._names.items():
+            c = self._cursor.get(sid, 0)
+            data = name.encode()
+            struct.pack_into("<BIHIB", b, p, sid, c // self._ss, c % self._ss, self._pending.get(sid, 0), len(data))
+            p += 12
+            b[p:p + len(data)] = data
+            p += len(data)
+        return p - 2
+
+    def _ckpt_size(self, extra):
+        n = 6 + 4 + 1 + extra
+        for name in self._names:
+            n += 12 + len(name.encode())
+        return n + 6
+
+    def _control(self, body):
+        # Writes a control frame whose body the caller laid at buf[2:]; when the tail has no
+        # room, the rotation's checkpoint carries the change instead.
+        total = self._seal(body)
+        if self._off + total > self._ss:
+            self._rotate(False)
+            return
+        self._put(total)
+
+    # ---- rotation ----
+    def _rotate(self, may_refuse):
+        # Moves the tail to the next sector (claim: seq and base_ts, then a checkpoint), erasing
+        # the oldest sector when the ring is full. Returns False when refused (drop_newest and
+        # the oldest sector still holds pending samples).
+        n = self._n
+        f = (self._tail + 1) % n
+        o = (f + 1) % n
+        drop = self._chain >= n - 1
+        if drop:
+            lost = self._uncommitted(o)
+            total = 0
+            for sid in lost:
+                total += lost[sid]
+            if total and may_refuse and self._drop_newest:
+                return False
+            for sid in lost:
+                self._pending[sid] = self._pending.get(sid, 0) - lost[sid]
+            self._dropped += total
+            self._chain -= 1
+            self._seqs[o] = _NOSEQ
+        self._make_ready(f)
+        seq = self._tail_seq + 1
+        h = self._hb
+        struct.pack_into("<IQ", h, 12, seq, self._last_ts)
+        struct.pack_into("<I", h, 24, _crc(memoryview(h)[0:24]))
+        self._tail = f
+        self._tail_seq = seq
+        self._off = self._ss  # until the checkpoint is in, nothing may go here
+        self._prog(f, 12, memoryview(h)[12:_HDR])
+        self._seqs[f] = seq
+        self._bases[seq] = self._last_ts
+        total = self._seal(self._ckpt_body())
+        self._off = _HDR
+        self._put(total)
+        self._chain += 1
+        if drop:
+            self._erase(o)
+            self._prepare(o, self._counts[o])
+        return True
+
+    def _uncommitted(self, idx):
+        # {sid: samples of sector idx that are still pending}
+        seq = self._seqs[idx]
+        out = {}
+        off = _HDR
+        ss = self._ss
+        while True:
+            t = self._frame(idx, off, ss)
+            if t <= 0:
+                break
+            if self._kind() < 0xC0:
+                sid = record.sid_of(self._buf, 1)
+                if seq * ss + off > self._cursor.get(sid, 0):
+                    out[sid] = out.get(sid, 0) + 1
+            off += t
+        return out
+
+    # ---- open and recovery ----
+    def _reset_state(self):
+        self._names = {}
+        self._cursor = {}
+        self._pending = {}
+        self._dropped = 0
+        self._last_ts = 0
+
+    def _open(self):
+        n = self._n
+        seqs = self._seqs
+        unknown = []
+        for i in range(n):
+            st, count, seq, base = self._head(i)
+            if count is None:
+                unknown.append(i)
+            else:
+                self._counts[i] = count
+            seqs[i] = seq if st == 2 else _NOSEQ
+            if st == 2:
+                self._bases[seq] = base
+        for i in unknown:
+            self._counts[i] = self._estimate(i)
+        for _ in range(n):
+            best = -1
+            for i in range(n):
+                if seqs[i] != _NOSEQ and (best < 0 or seqs[i] > seqs[best]):
+                    best = i
+            if best < 0:
+                break
+            if self._load_tail(best):
+                k = 1
+                while k < n - 1 and seqs[(best - k) % n] == self._tail_seq - k:
+                    k += 1
+                self._chain = k
+                return
+            seqs[best] = _NOSEQ  # a torn claim: that sector is erased when next claimed
+        self._format()
+
+    def _format(self):
+        self._reset_state()
+        for i in range(self._n):
+            self._seqs[i] = _NOSEQ
+            self._make_ready(i)
+        self._tail = self._n - 1
+        self._tail_seq = 0
+        self._off = self._ss
+        self._chain = 0
+        self._rotate(False)
+
+    def _load_tail(self, idx):
+        # Replays the newest sector: its checkpoint, then names, commits and samples. False
+        # when it has no valid checkpoint (a claim cut short).
+        self._reset_state()
+        ss = self._ss
+        seq = self._seqs[idx]
+        self._tail = idx
+        self._tail_seq = seq
+        self._last_ts = self._bases.get(seq, 0)
+        off = _HDR
+        first = True
+        b = self._buf
+        closed = False
+        while True:
+            t = self._frame(idx, off, ss)
+            if t == 0:
+                closed = True
+                break
+            if t < 0:
+                break
+            k = self._kind()
+            p = self._body() + 1
+            if first:
+                if k != _K_CKPT:
+                    return False
+                first = False
+                self._dropped, count = struct.unpack_from("<IB", b, p)
+                p += 5
+                for _ in range(count):
+                    sid, cs, co, pend, ln = struct.unpack_from("<BIHIB", b, p)
+                    p += 12
+                    self._names[str(bytes(b[p:p + ln]), "utf-8")] = sid
+                    p += ln
+                    self._cursor[sid] = cs * ss + co
+                    self._pending[sid] = pend
+            elif k == _K_NAME:
+                ln = t - 4 - p
+                self._names[str(bytes(b[p + 1:p + ln]), "utf-8")] = b[p]
+            elif k == _K_COMMIT:
+                sid, cs, co, pend, dropped = struct.unpack_from("<BIHII", b, p)
+                self._cursor[sid] = cs * ss + co
+                self._pending[sid] = pend
+                self._dropped = dropped
+            elif k < 0xC0:
+                r = record.decode(b, 1, self._bases.get(seq, 0), t)
+                sid = r[1]
+                self._pending[sid] = self._pending.get(sid, 0) + 1
+                self._last_ts = r[2]
+            off += t
+        if first:
+            return False
+        if not closed and not self._blank(idx, off):
+            closed = True  # a record torn before its mark: never program this sector again
+        self._off = ss if closed else off
+        return True
+
+    # ---- the Store interface ----
+    def stream_id(self, name):
+        sid = self._names.get(name)
+        if sid is not None:
+            return sid
+        if type(name) is not str or not name:
+            raise ValueError("bad stream name")
+        data = name.encode()
+        if len(data) > _MAX_NAME:
+            raise ValueError("stream name too long")
+        used = set(self._names.values())
+        sid = 0
+        while sid in used:
+            sid += 1
+        if sid >= _MAX_STREAMS or self._ckpt_size(12 + len(data)) > len(self._buf):
+            raise ValueError("too many streams")
+        self._names[name] = sid
+        b = self._buf
+        b[2] = _K_NAME
+        b[3] = sid
+        b[4:4 + len(data)] = data
+        self._control(2 + len(data))
+        return sid
+
+    def append(self, sid, ts, value, flags=0, decimals=None):
+        if sid not in self._names.values():
+            raise ValueError("unknown stream id")
+        base = self._bases.get(self._tail_seq, 0)
+        n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base)
+        if self._off + 1 + n > self._ss:
+            if 1 + n > self._ss - _HDR - self._ckpt_size(0):
+                raise ValueError("record too large")
+            self._last_ts = ts
+            if not self._rotate(True):
+                self._dropped += 1
+                return False
+            n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, self._bases[self._tail_seq])
+        self._put(1 + n)
+        self._pending[sid] = self._pending.get(sid, 0) + 1
+        self._last_ts = ts
+        return True
+
+    def flush(self):
+        # every append is already durable
+        pass
+
+    def records(self, sid, after=None):
+        start = self._cursor.get(sid, 0) if after is None else after
+        ss = self._ss
+        seq = start // ss
+        while True:
+            tail_seq = self._tail_seq
+            oldest = tail_seq - self._chain + 1
+            if seq < oldest:
+                seq = oldest
+            if seq > tail_seq:
+                return
+            idx = (self._tail - (tail_seq - seq)) % self._n
+            base = self._bases.get(seq)
+            if base is None:
+                st, _, s2, base = self._head(idx)
+                if st != 2 or s2 != seq:
+                    seq += 1
+                    continue
+                self._bases[seq] = base
+            off = _HDR
+            while True:
+                if self._tail_seq - self._chain + 1 > seq:
+                    break  # this sector was reclaimed while the caller held us
+                end = self._off if seq == self._tail_seq else ss
+                t = self._frame(idx, off, end)
+                if t <= 0:
+                    break
+                pos = seq * ss + off
+                off += t
+                if pos > start and self._kind() < 0xC0 and record.sid_of(self._buf, 1) == sid:
+                    r = record.decode(self._buf, 1, base, t)
+                    if r is not None:
+                        yield pos, r[2], r[4], r[3]
+            seq += 1
+
+    def commit(self, sid, pos, count):
+        if pos <= self._cursor.get(sid, 0):
+            return
+        self._cursor[sid] = pos
+        p = self._pending.get(sid, 0) - count
+        self._pending[sid] = p if p > 0 else 0
+        b = self._buf
+        b[2] = _K_COMMIT
+        struct.pack_into("<BIHII", b, 3, sid, pos // self._ss, pos % self._ss, self._pending[sid], self._dropped)
+        self._control(16)
+
+    def pending(self, sid=None):
+        if sid is not None:
+            return self._pending.get(sid, 0)
+        n = 0
+        for v in self._pending.values():
+            n += v
+        return n
+
+    def stats(self):
+        c = self._counts
+        return {
+            "backend": "raw",
+            "dropped_full": self._dropped,
+            "pending": self.pending(),
+            "bytes": (self._chain - 1) * self._ss + self._off,
+            "segments": self._chain,
+            "sectors": self._n,
+            "erase_min": min(c),
+            "erase_max": max(c),
+            "bytes_programmed": self.bytes_programmed,
+            "erases": self.erases,
+        }
+
+    def close(self):
+        self._dev = None
+
+
+class FileFlash:
+    # A NOR flash simulated in a host file (the unix port and CPython): programming ANDs bytes in,
+    # erase writes 0xFF; a 1 over a 0 raises OSError. The file is made blank at first use.
+    def __init__(self, path, size, sector=_SECTOR):
+        self._ss = sector
+        self._n = size // sector
+        try:
+            self._f = open(path, "r+b")
+        except OSError:
+            self._f = open(path, "w+b")
+        f = self._f
+        f.seek(0, 2)
+        have = f.tell()
+        blank = b"\xff" * sector
+        while have < self._n * sector:
+            f.write(blank[: sector - have % sector])
+            have = f.tell()
+        f.flush()
+        self._tmp = bytearray(64)
+
+    def readblocks(self, n, buf, offset=0):
+        self._f.seek(n * self._ss + offset)
+        self._f.readinto(buf)
+
+    def writeblocks(self, n, buf, offset=0):
+        a = n * self._ss + offset
+        f = self._f
+        tmp = self._tmp
+        i = 0
+        k = len(buf)
+        while i < k:
+            m = min(len(tmp), k - i)
+            f.seek(a + i)
+            f.readinto(tmp)
+            for j in range(m):
+                if buf[i + j] & ~tmp[j] & 0xFF:
+                    raise OSError(5, "1 over 0")
+                tmp[j] &= buf[i + j]
+            f.seek(a + i)
+            f.write(memoryview(tmp)[:m])
+            i += m
+        f.flush()
+
+    def ioctl(self, op, arg=0):
+        if op == 4:
+            return self._n
+        if op == 5:
+            return self._ss
+        if op == 6:
+            self._f.seek(arg * self._ss)
+            self._f.write(b"\xff" * self._ss)
+            self._f.flush()
+        return 0
+
+    def close(self):
+        self._f.close()
+
+
+class PageFlash:
+    # rp2.Flash programs whole 256-byte pages: a program of a few bytes goes out as its page(s)
+    # padded with 0xFF, which leaves the other bytes as they were on NOR flash.
+    def __init__(self, dev):
+        self._dev = dev
+        self._page = bytearray(_PAGE)
+        self._ss = dev.ioctl(5, 0)
+
+    def readblocks(self, n, buf, offset=0):
+        self._dev.readblocks(n, buf, offset)
+
+    def writeblocks(self, n, buf, offset=0):
+        p = self._page
+        i = 0
+        k = len(buf)
+        while i < k:
+            a = offset + i
+            start = a - a % _PAGE
+            m = min(k - i, start + _PAGE - a)
+            for j in range(_PAGE):
+                p[j] = 0xFF
+            p[a - start:a - start + m] = buf[i:i + m]
+            self._dev.writeblocks(n, p, start)
+            i += m
+
+    def ioctl(self, op, arg=0):
+        return self._dev.ioctl(op, arg)
+
+
+def open_device(cfg):
+    # The block device for this board's raw store (imports of esp32 / rp2 only where they exist).
+    import sys
+
+    if sys.platform == "esp32":
+        import esp32
+
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=cfg.get("partition", "blynklog"))
+        if not found:
+            raise OSError(2, "no blynklog partition")
+        return found[0]
+    if sys.platform == "rp2":
+        import rp2
+
+        return PageFlash(rp2.Flash(start=cfg["start"], len=cfg["len"]))
+    return FileFlash(cfg["path"], cfg.get("capacity", 262144))

@@ -552,3 +552,67 @@ def test_sample_taken_before_a_wrap_resolves_after_it():
     b.run(5000)
     clock.set_time_ms(b.true_ms)
     assert clock.resolve(ts, flags) == (taken, False)
+
+
+def test_user_code_setting_the_rtc_over_an_estimate_is_noticed():
+    b = Board("rp2")
+    clock = b.boot()
+    clock.set_time_ms(b.true_ms)
+    clock.before_sleep(HOUR)
+    b.deep_sleep(HOUR + 60000)  # the estimate is a minute early
+    woken = b.boot(DEEPSLEEP_RESET)
+    assert not woken.is_set()
+    b.rtc.datetime(rtc_tuple(b.true_ms))  # the user's sketch ran ntptime.settime()
+    assert woken.is_set()
+    assert abs(woken.now_ms() - b.true_ms) < 1000
+
+
+# ---- the machine module's stand-in (tests/stubs/machine.py) in place of the board's
+
+
+def _with_stub_machine(test):
+    import sys
+
+    import stubs.machine as m
+
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = m
+    try:
+        test(m)
+    finally:
+        m.RTC._now = None
+        m.set_reset_cause(m.PWRON_RESET)
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+
+
+def test_stub_machine_rtc_after_reset_is_unset_on_both_epochs_and_set_writes_it():
+    def check(m):
+        for reset_dt, epoch in (((2000, 1, 1, 6, 0, 0, 0, 0), ESP32_EPOCH_S), ((2021, 1, 1, 5, 0, 0, 0, 0), 0)):
+            m.RTC._now = reset_dt
+            clock = Clock(State(tmpdir() + "/s.json"), rtc=m.RTC(), epoch_offset_s=epoch)
+            assert not clock.is_set()
+            ts, flags = clock.stamp()
+            assert clock.set_time_ms(NOW)
+            assert m.RTC().datetime() == rtc_tuple(NOW)
+            assert clock.resolve(ts, flags)[0] == NOW
+
+    _with_stub_machine(check)
+
+
+def test_reset_cause_is_asked_from_machine_when_not_given():
+    def check(m):
+        results = []
+        for cause in (m.DEEPSLEEP_RESET, m.PWRON_RESET):
+            b = Board("rp2")
+            clock = b.boot()
+            clock.set_time_ms(b.true_ms)
+            clock.before_sleep(HOUR)
+            b.deep_sleep(HOUR)
+            m.set_reset_cause(cause)
+            results.append(b.boot(cause=None).stats()["estimated"])
+        assert results == [True, False]
+
+    _with_stub_machine(check)

@@ -616,3 +616,17 @@ def test_reset_cause_is_asked_from_machine_when_not_given():
         assert results == [True, False]
 
     _with_stub_machine(check)
+
+
+def test_ntp_may_pull_back_an_esp32_rtc_that_ran_fast_in_deep_sleep():
+    b = Board("esp32")
+    clock = b.boot()
+    clock.set_time_ms(b.true_ms)
+    clock.stamp()
+    clock.before_sleep(10 * HOUR)
+    b.deep_sleep(10 * HOUR)
+    b.rtc.ms += 30 * 60000  # the RC oscillator ran 5 % fast
+    woken = b.boot(DEEPSLEEP_RESET)
+    assert woken.stamp()[0] > b.true_ms + 29 * 60000
+    assert woken.set_time_ms(b.true_ms)
+    assert woken.stamp()[0] == b.true_ms

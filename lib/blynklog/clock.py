@@ -235,11 +235,12 @@ class Clock:
     def _adopt(self, unix_ms, source):
         # the clock is set (exact) now: anchor this boot and the sleep chain before it
         ms = self._elapsed()
-        was_set = self._set
+        if not self._set or self._source not in _VERIFIED:
+            # the monotonic guarantee starts with the first real time; a time that was never
+            # verified (an RTC that drifted through deep sleep) may be corrected backwards
+            self._last = 0
         self._set = True
         self._source = source
-        if not was_set:
-            self._last = 0  # the monotonic guarantee starts with the first real time
         if self._base is None or self._est:
             self._base = unix_ms - ms
             self._est = False

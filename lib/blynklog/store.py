@@ -1,0 +1,528 @@
+# blynklog.store: the flash store. Every sample from Logger.add() stays here until Blynk has
+# acknowledged it. Append-only segment files in a folder of any VFS (littlefs on boards); the
+# on-flash format is docs/FORMAT.md.
+#   <path>/00000001.seg ...  segments: a 20-byte header, then records (record.py); at most
+#                            segment_size bytes, so a 4096-byte segment is one littlefs block
+#   <path>/streams           stream names, one a line; the line number is the stream id
+#   <path>/cursors           per-stream commit cursor (atomic: written as .new, then renamed)
+# Durability: append() writes into the open segment file without syncing it (littlefs keeps it
+# in its cache and fresh blocks); flush() syncs it, and then everything appended is durable. A
+# segment is synced once more when it is full and closed. littlefs rewrites a file's last block at
+# every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
+# Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
+# Full store (capacity // segment_size segments): "drop_oldest" deletes the oldest segment and
+# counts its pending records in dropped_full; "drop_newest" refuses (append returns False) and
+# counts the refusal. Fully committed segments are deleted; the newest one is kept (it holds the
+# highest sequence number).
+# RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
+# ints per stream and three per segment (both sized by configuration, never by the backlog); each
+# live records() iterator holds a 1.2 KB read buffer. append() of bool/int/float (without
+# decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
+# segment does. Not safe from an interrupt; one task at a time.
+import os
+import struct
+import binascii
+
+from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
+from . import record
+
+_HDR = const(20)
+_HDR_FMT = "<2sBBIQ"
+_MAGIC = b"BL"
+_CMAGIC = b"BC"
+_VERSION = const(1)
+_RBUF = const(1200)
+_VIEWS = const(40)
+_MAX_STREAMS = const(255)
+_MAX_NAME = const(64)
+_DEFAULT_SEG = const(4096)
+_SEG_SHIFT = const(16)
+_OFF_MASK = const(0xFFFF)
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class Store:
+    def __init__(self, path, capacity=262144, on_full="drop_oldest", flush_records=0, flush_bytes=0,
+                 flush_ms=0, segment_size=_DEFAULT_SEG):
+        if on_full not in ("drop_oldest", "drop_newest"):
+            raise ValueError("on_full not drop_oldest/drop_newest")
+        if type(segment_size) is not int or not 256 <= segment_size <= 65535:
+            raise ValueError("segment_size not 256..65535")
+        if type(capacity) is not int or capacity < 2 * segment_size:
+            raise ValueError("capacity under 2 segments")
+        for v in (flush_records, flush_bytes, flush_ms):
+            if type(v) is not int or v < 0:
+                raise ValueError("flush_* not int >= 0")
+        self.path = path
+        self.capacity = capacity
+        self.on_full = on_full
+        self.segment_size = segment_size
+        self._max_segs = capacity // segment_size
+        self._fl_n = flush_records
+        self._fl_b = flush_bytes
+        self._fl_ms = flush_ms
+        self._enc = bytearray(record.MAX_RECORD + 8)
+        mv = memoryview(self._enc)
+        self._views = [mv[:k] for k in range(_VIEWS)]
+        self._hdr = bytearray(_HDR)
+        self._rbuf = bytearray(_RBUF)
+        self._rmv = memoryview(self._rbuf)
+        self.dropped_full = 0
+        self.skipped_bytes = 0
+        self.flushes = 0
+        self.bad_segments = 0
+        self._wf = None
+        self._wseq = 0
+        self._wbase = 0
+        self._wsize = 0
+        self._un_n = 0
+        self._un_b = 0
+        self._un_t0 = 0
+        self._closed = False
+        if not _exists(path):
+            os.mkdir(path)
+        self._names = self._load_names()
+        n = len(self._names)
+        self._cursor = [0] * n
+        self._pending = [0] * n
+        self._load_cursors()
+        self._segs = []
+        self._segpend = []
+        self._segsize = []
+        self._open_scan()
+
+    # ---- files and names
+    def _seg_name(self, seq):
+        return "%s/%08x.seg" % (self.path, seq)
+
+    def _load_names(self):
+        for name in ("streams", "streams.new"):
+            try:
+                with open(self.path + "/" + name) as f:
+                    text = f.read()
+            except OSError:
+                continue
+            if text.endswith("\n"):
+                return text.split("\n")[:-1]
+        return []
+
+    def _save_names(self):
+        tmp = self.path + "/streams.new"
+        with open(tmp, "w") as f:
+            for n in self._names:
+                f.write(n)
+                f.write("\n")
+        os.rename(tmp, self.path + "/streams")
+
+    def _load_cursors(self):
+        for name in ("cursors", "cursors.new"):
+            try:
+                with open(self.path + "/" + name, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue
+            if len(data) < 8 or data[:2] != _CMAGIC or data[2] != _VERSION:
+                continue
+            n = data[3]
+            if len(data) != 8 + 8 * n:
+                continue
+            if binascii.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
+                continue
+            for i in range(min(n, len(self._cursor))):
+                self._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
+            return
+
+    def _save_cursors(self):
+        n = len(self._cursor)
+        data = bytearray(8 + 8 * n)
+        data[0:2] = _CMAGIC
+        data[2] = _VERSION
+        data[3] = n
+        for i in range(n):
+            struct.pack_into("<Q", data, 4 + 8 * i, self._cursor[i])
+        struct.pack_into("<I", data, 4 + 8 * n, binascii.crc32(memoryview(data)[:4 + 8 * n]) & 0xFFFFFFFF)
+        tmp = self.path + "/cursors.new"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, self.path + "/cursors")
+
+    def _read_header(self, seq):
+        # base_ts of the segment, or None when its header is missing or damaged
+        h = self._hdr
+        try:
+            with open(self._seg_name(seq), "rb") as f:
+                got = f.readinto(h)
+        except OSError:
+            return None
+        if got != _HDR:
+            return None
+        magic, ver, _, hseq, base = struct.unpack_from(_HDR_FMT, h, 0)
+        crc = binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF
+        if magic != _MAGIC or ver != _VERSION or hseq != seq or crc != struct.unpack_from("<I", h, 16)[0]:
+            return None
+        return base
+
+    def _walk(self, seq, buf, start, stop, skips=False):
+        # Yields (off, i, n) for each valid record of segment seq with start <= off < stop: the
+        # record is buf[i:i + n] until the next step. Damaged bytes are skipped one at a time
+        # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
+        # chunks, so the caller may delete or grow segments between steps.
+        name = self._seg_name(seq)
+        mv = memoryview(buf)
+        size = len(buf)
+        fpos = start if start > _HDR else _HDR
+        rounds = 0
+        while fpos < stop and rounds < 100000:
+            rounds += 1
+            try:
+                with open(name, "rb") as f:
+                    f.seek(fpos)
+                    got = f.readinto(buf) or 0
+            except OSError:
+                return
+            limit = got if fpos + got <= stop else stop - fpos
+            if limit <= 0:
+                return
+            more = got == size and fpos + limit < stop
+            i = 0
+            while i < limit:
+                n = record.check(buf, i, limit, mv)
+                if n:
+                    yield fpos + i, i, n
+                    i += n
+                elif more and limit - i < record.MAX_RECORD:
+                    break  # may be a record cut by the chunk: read again from here
+                else:
+                    if skips:
+                        self.skipped_bytes += 1
+                    i += 1
+            fpos += i
+
+    # ---- open: rebuild the counts by scanning
+    def _open_scan(self):
+        seqs = []
+        for name in os.listdir(self.path):
+            if name.endswith(".seg.new"):
+                _remove(self.path + "/" + name)
+            elif name.endswith(".seg") and len(name) == 12:
+                try:
+                    seqs.append(int(name[:8], 16))
+                except ValueError:
+                    pass
+        seqs.sort()
+        cur = self._cursor
+        pend = self._pending
+        nstreams = len(cur)
+        buf = self._rbuf
+        for seq in seqs:
+            base = self._read_header(seq)
+            if base is None:
+                self.bad_segments += 1
+                _remove(self._seg_name(seq))
+                continue
+            count = 0
+            end = _HDR
+            for off, i, n in self._walk(seq, buf, _HDR, 1 << 30, True):
+                sid = record.sid_of(buf, i)
+                if sid < nstreams and (seq << _SEG_SHIFT | off) > cur[sid]:
+                    pend[sid] += 1
+                    count += 1
+                end = off + n
+            self._segs.append(seq)
+            self._segpend.append(count)
+            self._segsize.append(end)
+            self._wbase = base
+        if self._segs:
+            seq = self._segs[-1]
+            end = self._segsize[-1]
+            if os.stat(self._seg_name(seq))[6] != end:
+                self._cut(seq, end)
+            self._wseq = seq
+            self._wsize = end
+        # fully committed older segments left by a cut between commit and reclaim
+        self._reclaim()
+
+    def _cut(self, seq, end):
+        # Rewrites segment seq keeping its first `end` bytes (a torn or damaged tail goes).
+        name = self._seg_name(seq)
+        tmp = name + ".new"
+        buf = self._rbuf
+        with open(name, "rb") as src:
+            with open(tmp, "wb") as dst:
+                done = 0
+                while done < end:
+                    got = src.readinto(buf) or 0
+                    if got <= 0:
+                        break
+                    k = got if done + got <= end else end - done
+                    dst.write(self._rmv[:k])
+                    done += k
+        os.rename(tmp, name)
+
+    def _next_seq(self):
+        top = self._segs[-1] if self._segs else 0
+        for c in self._cursor:
+            if (c >> _SEG_SHIFT) > top:
+                top = c >> _SEG_SHIFT
+        return top + 1
+
+    # ---- streams
+    def stream_id(self, name):
+        if type(name) is not str:
+            raise TypeError("stream name not str")
+        if not name or "\n" in name or len(name.encode()) > _MAX_NAME:
+            raise ValueError("bad stream name")
+        names = self._names
+        for i in range(len(names)):
+            if names[i] == name:
+                return i
+        if len(names) >= _MAX_STREAMS:
+            raise ValueError("too many streams")
+        names.append(name)
+        try:
+            self._save_names()
+        except OSError:
+            names.pop()
+            raise
+        self._cursor.append(0)
+        self._pending.append(0)
+        return len(names) - 1
+
+    def _check_sid(self, sid):
+        if self._closed:
+            raise OSError("store closed")
+        if type(sid) is not int or not 0 <= sid < len(self._names):
+            raise ValueError("unknown stream id")
+
+    # ---- write side
+    def append(self, sid, ts, value, flags=0, decimals=None):
+        self._check_sid(sid)
+        enc = self._enc
+        fresh = self._wf is None and self._wsize == 0
+        base = ts if fresh else self._wbase
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views)
+        if fresh or self._wsize + n > self.segment_size:
+            if not self._new_segment(ts):
+                self.dropped_full += 1
+                return False
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views)
+        elif self._wf is None:
+            self._wf = open(self._seg_name(self._wseq), "ab")
+        if IS_MICROPYTHON:
+            self._wf.write(enc, 0, n)
+        else:
+            self._wf.write(memoryview(enc)[:n])
+        self._wsize += n
+        self._pending[sid] += 1
+        self._segpend[-1] += 1
+        if not self._un_n:
+            self._un_t0 = ticks_ms()
+        self._un_n += 1
+        self._un_b += n
+        if ((self._fl_n and self._un_n >= self._fl_n) or (self._fl_b and self._un_b >= self._fl_b)
+                or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)):
+            self.flush()
+        return True
+
+    def _new_segment(self, ts):
+        # Closes the full write segment and opens the next one (base_ts = ts), making room first.
+        # False when the store is full and refuses (drop_newest).
+        # a fully committed write segment is free space: it is deleted once the next one exists
+        while len(self._segs) - (1 if self._segs and self._segpend[-1] <= 0 else 0) >= self._max_segs:
+            if self.on_full == "drop_newest":
+                return False
+            self._drop_oldest()
+        if self._wf is not None:
+            f = self._wf
+            self._wf = None
+            f.close()
+            if self._un_n:
+                self._synced()
+        seq = self._next_seq()
+        h = self._hdr
+        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _VERSION, 0, seq, ts)
+        struct.pack_into("<I", h, 16, binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF)
+        f = open(self._seg_name(seq), "wb")
+        try:
+            f.write(h)
+        except OSError:
+            f.close()
+            raise
+        self._wf = f
+        self._segs.append(seq)
+        self._segpend.append(0)
+        self._segsize.append(_HDR)
+        self._wseq = seq
+        self._wbase = ts
+        self._wsize = _HDR
+        self._reclaim()
+        return True
+
+    def _drop_oldest(self):
+        seq = self._segs[0]
+        cur = self._cursor
+        pend = self._pending
+        buf = self._rbuf
+        lost = 0
+        for off, i, n in self._walk(seq, buf, _HDR, 1 << 30):
+            sid = record.sid_of(buf, i)
+            if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
+                pend[sid] -= 1
+                lost += 1
+        _remove(self._seg_name(seq))
+        self.dropped_full += lost
+        self._segs.pop(0)
+        self._segpend.pop(0)
+        self._segsize.pop(0)
+
+    def _synced(self):
+        self._segsize[-1] = self._wsize
+        self._un_n = 0
+        self._un_b = 0
+        self.flushes += 1
+
+    def flush(self):
+        # Everything appended so far is durable when this returns.
+        if self._wf is not None and self._un_n:
+            self._wf.flush()
+            if not IS_MICROPYTHON and hasattr(os, "fsync"):
+                os.fsync(self._wf.fileno())
+            self._synced()
+
+    # ---- read side
+    def records(self, sid, after=None):
+        # Pending records of sid, oldest first, as (pos, ts, value, flags). Flushes first, then
+        # yields what the store held at the call; appends made while iterating show in the
+        # next call. A record committed meanwhile is skipped.
+        self._check_sid(sid)
+        self.flush()
+        start = self._cursor[sid]
+        if after is not None and after > start:
+            start = after
+        return self._records(sid, start, self._wseq, self._wsize)
+
+    def _records(self, sid, start, end_seq, end_off):
+        buf = bytearray(_RBUF)
+        seq = start >> _SEG_SHIFT
+        segs = self._segs
+        while True:
+            nxt = 0
+            for s in segs:
+                if s >= seq:
+                    nxt = s
+                    break
+            if not nxt or nxt > end_seq:
+                return
+            seq = nxt
+            base = self._read_header(seq)
+            if base is not None:
+                first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
+                stop = end_off if seq == end_seq else 1 << 30
+                for off, i, n in self._walk(seq, buf, first, stop):
+                    if record.sid_of(buf, i) != sid:
+                        continue
+                    pos = seq << _SEG_SHIFT | off
+                    if pos <= start or pos <= self._cursor[sid]:
+                        continue
+                    d = record.decode(buf, i, base, i + n)
+                    if d is not None:
+                        yield pos, d[2], d[4], d[3]
+            seq += 1
+
+    def commit(self, sid, pos, count=None):
+        # Records of sid up to and including pos are done. The store counts them itself (count
+        # is the caller's figure, not trusted). Persisted atomically before returning.
+        self._check_sid(sid)
+        cur = self._cursor[sid]
+        if type(pos) is not int:
+            raise TypeError("pos not int")
+        if pos <= cur:
+            return
+        pseq = pos >> _SEG_SHIFT
+        buf = self._rbuf
+        found = pseq not in self._segs
+        done = [0] * len(self._segs)
+        total = 0
+        for k in range(len(self._segs)):
+            seq = self._segs[k]
+            if seq < cur >> _SEG_SHIFT or seq > pseq:
+                continue
+            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0
+            for off, i, n in self._walk(seq, buf, first, 1 << 30):
+                p = seq << _SEG_SHIFT | off
+                if p > pos:
+                    break
+                if p > cur and record.sid_of(buf, i) == sid:
+                    done[k] += 1
+                    total += 1
+                    if p == pos:
+                        found = True
+        if not found:
+            raise ValueError("pos not a record of this stream")
+        self._cursor[sid] = pos
+        try:
+            self._save_cursors()
+        except OSError:
+            self._cursor[sid] = cur
+            raise
+        self._pending[sid] -= total
+        for k in range(len(done)):
+            self._segpend[k] -= done[k]
+        self._reclaim()
+
+    def _reclaim(self):
+        # Deletes fully committed segments, except the newest (it carries the sequence number).
+        k = 0
+        while k < len(self._segs) - 1:
+            if self._segpend[k] <= 0:
+                _remove(self._seg_name(self._segs[k]))
+                self._segs.pop(k)
+                self._segpend.pop(k)
+                self._segsize.pop(k)
+            else:
+                k += 1
+
+    # ---- figures
+    def pending(self, sid=None):
+        if sid is None:
+            return sum(self._pending)
+        self._check_sid(sid)
+        return self._pending[sid]
+
+    def stats(self):
+        return {
+            "pending": sum(self._pending),
+            "dropped_full": self.dropped_full,
+            "bytes": sum(self._segsize) - self._segsize[-1] + self._wsize if self._segs else 0,
+            "segments": len(self._segs),
+            "capacity": self.capacity,
+            "streams": len(self._names),
+            "flushes": self.flushes,
+            "skipped_bytes": self.skipped_bytes,
+            "bad_segments": self.bad_segments,
+        }
+
+    def close(self):
+        if self._closed:
+            return
+        if self._wf is not None:
+            f = self._wf
+            self._wf = None
+            f.close()
+            if self._un_n:
+                self._synced()
+        self._closed = True

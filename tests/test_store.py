@@ -1,0 +1,256 @@
+# The folder store (lib/blynklog/store.py) on the host file system: the shared behaviour cases
+# (store_cases.py) bound to it, plus what only a folder of segment files has (damaged bytes,
+# torn tails, the on-disk layout) and the allocation-free append path.
+import os
+
+import store_cases
+from blynklog import record
+from blynklog.store import Store
+from support import IS_MICROPYTHON, raises, skip, tmpdir
+
+_last = [None]
+
+
+def make_store(capacity=16384, on_full="drop_oldest", reopen=False, **kw):
+    if not reopen or _last[0] is None:
+        _last[0] = tmpdir("store") + "/s"
+    return Store(_last[0], capacity=capacity, on_full=on_full, **kw)
+
+
+# One test per shared case, written out: the unix port's dir() lists only names known at
+# compile time, so tests made at run time (globals()[...] = ...) would not be found there.
+
+def test_every_value_type_round_trips_through_the_store():
+    store_cases.case_every_value_type_round_trips_through_the_store(make_store)
+
+
+def test_float_with_decimals_reads_back_as_the_scaled_value():
+    store_cases.case_float_with_decimals_reads_back_as_the_scaled_value(make_store)
+
+
+def test_wrong_values_are_rejected_and_store_nothing():
+    store_cases.case_wrong_values_are_rejected_and_store_nothing(make_store)
+
+
+def test_timestamps_out_of_order_and_far_apart_round_trip():
+    store_cases.case_timestamps_out_of_order_and_far_apart_round_trip(make_store)
+
+
+def test_stream_ids_are_small_stable_and_survive_a_reopen():
+    store_cases.case_stream_ids_are_small_stable_and_survive_a_reopen(make_store)
+
+
+def test_records_are_per_stream_and_oldest_first():
+    store_cases.case_records_are_per_stream_and_oldest_first(make_store)
+
+
+def test_records_called_twice_yield_the_same_records():
+    store_cases.case_records_called_twice_yield_the_same_records(make_store)
+
+
+def test_records_after_a_position_start_just_after_it():
+    store_cases.case_records_after_a_position_start_just_after_it(make_store)
+
+
+def test_commit_removes_exactly_the_covered_records():
+    store_cases.case_commit_removes_exactly_the_covered_records(make_store)
+
+
+def test_commit_between_batches_while_iterating():
+    store_cases.case_commit_between_batches_while_iterating(make_store)
+
+
+def test_committed_records_never_come_back_after_a_reopen():
+    store_cases.case_committed_records_never_come_back_after_a_reopen(make_store)
+
+
+def test_flushed_records_survive_a_reopen():
+    store_cases.case_flushed_records_survive_a_reopen(make_store)
+
+
+def test_appending_continues_after_a_reopen():
+    store_cases.case_appending_continues_after_a_reopen(make_store)
+
+
+def test_records_include_appends_not_yet_flushed():
+    store_cases.case_records_include_appends_not_yet_flushed(make_store)
+
+
+def test_drop_oldest_drops_whole_oldest_data_and_counts_every_sample():
+    store_cases.case_drop_oldest_drops_whole_oldest_data_and_counts_every_sample(make_store)
+
+
+def test_drop_oldest_counts_only_uncommitted_samples():
+    store_cases.case_drop_oldest_counts_only_uncommitted_samples(make_store)
+
+
+def test_drop_newest_refuses_new_samples_and_counts_them():
+    store_cases.case_drop_newest_refuses_new_samples_and_counts_them(make_store)
+
+
+def test_drop_newest_accepts_again_once_records_are_committed():
+    store_cases.case_drop_newest_accepts_again_once_records_are_committed(make_store)
+
+
+def test_counters_and_data_survive_a_reopen_of_a_full_store():
+    store_cases.case_counters_and_data_survive_a_reopen_of_a_full_store(make_store)
+
+
+def test_many_wrap_arounds_keep_counts_exact():
+    store_cases.case_many_wrap_arounds_keep_counts_exact(make_store)
+
+
+def test_fully_committed_data_is_reclaimed():
+    store_cases.case_fully_committed_data_is_reclaimed(make_store)
+
+
+def test_stats_report_the_counters():
+    store_cases.case_stats_report_the_counters(make_store)
+
+T0 = store_cases.T0
+
+
+def _segments(path):
+    return sorted(n for n in os.listdir(path) if n.endswith(".seg"))
+
+
+def _poke(path, offset, byte):
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[offset] = byte
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def test_a_damaged_record_in_the_middle_loses_only_itself():
+    s = make_store()
+    sid = s.stream_id("a")
+    for i in range(20):
+        s.append(sid, T0 + i, i)
+    got = list(s.records(sid))
+    s.close()
+    seg = _last[0] + "/" + _segments(_last[0])[0]
+    off = got[7][0] & 0xFFFF
+    _poke(seg, off + 3, 0x5A)
+    s = make_store(reopen=True)
+    assert [r[2] for r in s.records(sid)] == [i for i in range(20) if i != 7]
+    assert s.pending(sid) == 19 and s.stats()["skipped_bytes"] > 0
+    s.close()
+
+
+def test_a_damaged_length_byte_is_skipped_by_resynchronisation():
+    s = make_store()
+    sid = s.stream_id("a")
+    for i in range(20):
+        s.append(sid, T0 + i, "value %d" % i)
+    got = list(s.records(sid))
+    s.close()
+    seg = _last[0] + "/" + _segments(_last[0])[0]
+    _poke(seg, got[3][0] & 0xFFFF, 0x7E)
+    s = make_store(reopen=True)
+    assert [r[2] for r in s.records(sid)] == ["value %d" % i for i in range(20) if i != 3]
+    s.close()
+
+
+def test_a_torn_tail_is_cut_off_at_open_and_appending_goes_on():
+    s = make_store()
+    sid = s.stream_id("a")
+    for i in range(10):
+        s.append(sid, T0 + i, i)
+    s.close()
+    seg = _last[0] + "/" + _segments(_last[0])[0]
+    size = os.stat(seg)[6]
+    with open(seg, "ab") as f:
+        f.write(b"\x0c\x08\x00\x02\x01")  # the start of a record, cut by a power loss
+    s = make_store(reopen=True)
+    assert os.stat(seg)[6] == size
+    s.append(sid, T0 + 10, 10)
+    assert [r[2] for r in s.records(sid)] == list(range(11))
+    s.close()
+
+
+def test_a_segment_with_a_damaged_header_is_set_aside():
+    s = make_store()
+    sid = s.stream_id("a")
+    s.append(sid, T0, 1)
+    s.close()
+    seg = _last[0] + "/" + _segments(_last[0])[0]
+    _poke(seg, 0, ord("X"))
+    s = make_store(reopen=True)
+    assert s.pending() == 0 and s.stats()["bad_segments"] == 1
+    s.append(sid, T0 + 1, 2)
+    assert [r[2] for r in s.records(sid)] == [2]
+    s.close()
+
+
+def test_a_segment_never_exceeds_the_segment_size():
+    s = make_store(capacity=65536)
+    sid = s.stream_id("a")
+    for i in range(3000):
+        s.append(sid, T0 + i * 7, i * 3.25)
+    s.close()
+    names = _segments(_last[0])
+    assert len(names) > 2
+    for n in names:
+        assert os.stat(_last[0] + "/" + n)[6] <= 4096
+
+
+def test_auto_flush_by_records_syncs_every_n_appends():
+    s = make_store(flush_records=10)
+    sid = s.stream_id("a")
+    for i in range(35):
+        s.append(sid, T0 + i, i)
+    assert s.stats()["flushes"] == 3
+    s.close()
+
+
+def test_auto_flush_by_bytes_syncs_once_enough_bytes_wait():
+    s = make_store(flush_bytes=100)
+    sid = s.stream_id("a")
+    flushes = []
+    for i in range(40):
+        s.append(sid, T0 + i, i)
+        flushes.append(s.stats()["flushes"])
+    assert 0 < flushes[-1] < 40 and flushes[0] == 0
+    s.close()
+
+
+def test_commit_of_a_position_that_is_not_a_record_is_refused():
+    s = make_store()
+    sid = s.stream_id("a")
+    s.append(sid, T0, 1)
+    pos = list(s.records(sid))[0][0]
+    raises(ValueError, s.commit, sid, pos + 1, 1)
+    assert s.pending(sid) == 1
+    s.close()
+
+
+def test_bad_options_are_refused():
+    d = tmpdir("store")
+    raises(ValueError, Store, d + "/a", on_full="drop_all")
+    raises(ValueError, Store, d + "/b", capacity=4096)
+    raises(ValueError, Store, d + "/c", flush_ms=-1)
+
+
+def test_append_of_ints_and_floats_does_not_allocate():
+    if not IS_MICROPYTHON:
+        skip("heap_lock is the unix port's")
+    import micropython
+
+    s = make_store(capacity=65536)
+    sid = s.stream_id("a")
+    s.append(sid, T0, 0)  # opens the segment file
+    values = (1, -5, 123456, 2.5, 0.1, True, 21.75)
+    n = 0
+    err = None
+    micropython.heap_lock()
+    try:
+        while n < 140:
+            s.append(sid, T0 + n * 1000, values[n % 7])
+            n += 1
+    except MemoryError as e:
+        err = e
+    micropython.heap_unlock()
+    assert err is None, "append allocated at sample %d" % n
+    assert s.pending(sid) == 141
+    s.close()

@@ -630,3 +630,14 @@ def test_ntp_may_pull_back_an_esp32_rtc_that_ran_fast_in_deep_sleep():
     assert woken.stamp()[0] > b.true_ms + 29 * 60000
     assert woken.set_time_ms(b.true_ms)
     assert woken.stamp()[0] == b.true_ms
+
+
+def test_damaged_clock_state_is_ignored_not_trusted():
+    path = tmpdir() + "/s.json"
+    s = State(path)
+    s.set("clock", {"boot": 3, "boots": [[3, "x", 0, 1, None, 1], [4, 1.5, 0, None, None, 0], 7], "newest": "no"})
+    s.save()
+    clock = Clock(State(path), ticks=Ticks(), port_time_ms=lambda: Y2021, reset_cause=DEEPSLEEP_RESET)
+    assert clock.stats()["boot"] == 4
+    assert clock.stats()["anchors"] == 0
+    assert clock.resolve((3 << 40) | 5, FLAG_BOOTREL) is False

@@ -78,6 +78,16 @@ def parse_http_date(text):
     return days * _DAY_MS + ((h * 60 + mi) * 60 + s) * 1000
 
 
+def _valid(e):
+    # a boot entry read back from the state file: anything else is ignored, never trusted
+    if not isinstance(e, list) or len(e) != 6 or not isinstance(e[0], int):
+        return False
+    for v in (e[1], e[3], e[4]):
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
+            return False
+    return (e[3] is None) == (e[4] is None)
+
+
 def _machine():
     try:
         import machine
@@ -156,12 +166,12 @@ class Clock:
         self._dropped = dropped if isinstance(dropped, int) else 0
         entries = []
         for e in d.get("boots") or ():
-            if isinstance(e, list) and len(e) == 6 and isinstance(e[0], int) and e[0] != boot:
+            if _valid(e) and e[0] != boot:
                 entries.append(e)
         entries = entries[-(_KEEP - 1) :]
         last = entries[-1] if entries else None
         linked = 0
-        if last is not None and last[0] == (boot - 1) & _BOOT_MASK and isinstance(last[4], int):
+        if last is not None and last[0] == (boot - 1) & _BOOT_MASK and last[4] is not None:
             linked = 1 if self._woke_from_sleep(reset_cause) else 0
         self._entry = [boot, None, 0, None, None, linked]
         entries.append(self._entry)
@@ -260,7 +270,7 @@ class Clock:
             p = es[i - 1]
             if p[0] != (es[i][0] - 1) & _BOOT_MASK or (p[1] is not None and not p[2]):
                 break
-            if not isinstance(p[3], int) or not isinstance(p[4], int):
+            if p[4] is None:
                 break
             p[1] = es[i][1] - p[4] - p[3]
             p[2] = 1
@@ -278,7 +288,7 @@ class Clock:
             i = len(es) - 1
             while i > 0 and es[i][5]:
                 p = es[i - 1]
-                if p[1] is not None or not isinstance(p[3], int):
+                if p[1] is not None or p[4] is None:
                     break
                 a[p[0]] = None
                 i -= 1

@@ -1,0 +1,210 @@
+# The HTTP/TLS transport against the local Blynk emulator: verification, keep-alive, bounded
+# answers, errors. Runs unchanged on CPython and on the unix port (the emulator's addresses come
+# from the environment through tests/emu.py).
+import time
+
+import emu
+from blynklog import encoder
+from blynklog.http import Connection, base_url, split_url
+from support import raises
+
+JSON = {"Content-Type": "application/json"}
+
+
+def now_ms():
+    return int(time.time()) * 1000
+
+
+def conn(url=None, ca=None, **kw):
+    return Connection(url or emu.url(), ca_ders=[emu.read_file(ca or emu.ca_path())], **kw)
+
+
+def update_path(pin="V1"):
+    return "/external/api/batch/update?token=test-device-token&pin=" + pin
+
+
+def points_from(start, n):
+    def points():
+        return ((start + i, i * 0.5) for i in range(n))
+
+    return points
+
+
+def test_split_url_takes_scheme_host_port_and_prefix():
+    assert split_url("https://fra1.blynk.cloud") == ("https", "fra1.blynk.cloud", 443, "")
+    assert split_url("http://127.0.0.1:8080/x/") == ("http", "127.0.0.1", 8080, "/x")
+    assert split_url("blynk.cloud") == ("https", "blynk.cloud", 443, "")
+    assert base_url("https://ny3.blynk.cloud:443/api/v1?x=1") == "https://ny3.blynk.cloud"
+    raises(ValueError, split_url, "ftp://host")
+
+
+def test_https_without_a_ca_is_refused_unless_insecure():
+    raises(ValueError, Connection, "https://127.0.0.1:1")
+    Connection("http://127.0.0.1:1")
+
+
+def test_a_request_over_verified_tls_gets_its_answer_and_the_date():
+    emu.require()
+    c = conn()
+    try:
+        r = c.request("GET", "/_emu/stats")
+        assert r.status == 200
+        assert b'"requests"' in r.body
+        assert r.headers["content-type"].startswith("application/json")
+        assert c.date and c.date.endswith("GMT")
+        assert c.handshakes == 1 and c.requests == 1
+    finally:
+        c.close()
+
+
+def test_plain_http_works_without_tls():
+    emu.require()
+    c = Connection(emu.http_url())
+    try:
+        assert c.request("GET", "/_emu/stats").status == 200
+        assert c.handshakes == 0
+    finally:
+        c.close()
+
+
+def test_keep_alive_sends_many_batches_over_one_handshake():
+    emu.require()
+    emu.reset()
+    before = emu.stats()["handshakes"]
+    c = conn()
+    start = now_ms() - 60000
+    try:
+        for k in range(5):
+            pts = points_from(start + k * 1000, 100)
+            n = encoder.body_length("device", None, pts, 1)
+            r = c.request("POST", update_path(), JSON, (n, encoder.body_chunks("device", None, pts, 1)))
+            assert r.status == 200, r.body
+    finally:
+        c.close()
+    assert c.handshakes == 1 and c.requests == 5
+    assert emu.stats()["handshakes"] - before == 1
+    assert len(emu.points(1, 1)) == 500
+
+
+def test_content_length_equals_the_body_bytes_sent():
+    emu.require()
+    emu.reset()
+    pts = points_from(now_ms() - 60000, 1234)
+    n = encoder.body_length("device", None, pts, 2)
+    c = conn()
+    try:
+        r = c.request("POST", update_path(), JSON, (n, encoder.body_chunks("device", None, pts, 2)))
+    finally:
+        c.close()
+    assert r.status == 200
+    assert emu.requests()[-1]["body_bytes"] == n
+    assert len(emu.points(1, 1)) == 1234
+
+
+def test_a_body_longer_than_its_length_is_stopped_and_the_socket_closed():
+    emu.require()
+    c = conn()
+    try:
+        raises(ValueError, c.request, "POST", update_path(), JSON, (3, [b"[[1", b",2]]"]))
+        assert c._sock is None
+    finally:
+        c.close()
+
+
+def test_a_body_shorter_than_its_length_raises():
+    emu.require()
+    c = conn()
+    try:
+        raises(ValueError, c.request, "POST", update_path(), JSON, (10, [b"[]"]))
+        assert c._sock is None
+    finally:
+        c.close()
+
+
+def test_a_wrong_ca_fails_the_handshake_before_any_request_leaves():
+    emu.require()
+    emu.reset()
+    c = conn(ca=emu.other_ca_path())
+    raises(OSError, c.request, "POST", update_path(), JSON, b"[]")
+    assert c._sock is None
+    assert emu.requests() == []
+
+
+def test_a_certificate_for_another_name_fails_before_any_request_leaves():
+    emu.require()
+    emu.reset()
+    c = conn(url=emu.wrong_name_url())
+    raises(OSError, c.request, "POST", update_path(), JSON, b"[]")
+    assert emu.requests() == []
+
+
+def test_insecure_mode_connects_without_verification():
+    emu.require()
+    c = Connection(emu.wrong_name_url(), insecure=True)
+    try:
+        assert c.request("GET", "/_emu/stats").status == 200
+    finally:
+        c.close()
+
+
+def test_an_oversized_answer_keeps_one_kilobyte_and_drops_the_connection():
+    emu.require()
+    emu.reset()
+    emu.inject("status", status=400, body={"error": {"message": "x" * 60000}})
+    c = conn()
+    try:
+        r = c.request("POST", update_path(), JSON, b"[]")
+        assert r.status == 400
+        assert len(r.body) == 1024
+        assert c._sock is None  # not read to the end: the connection was dropped
+        assert c.request("GET", "/_emu/stats").status == 200
+        assert c.handshakes == 2
+    finally:
+        c.close()
+
+
+def test_a_garbage_answer_raises_value_error_and_closes():
+    emu.require()
+    emu.reset()
+    emu.inject("garbage")
+    c = conn()
+    try:
+        raises(ValueError, c.request, "POST", update_path(), JSON, b"[]")
+        assert c._sock is None
+    finally:
+        c.close()
+
+
+def test_a_dropped_connection_raises_os_error_and_the_next_request_reconnects():
+    emu.require()
+    emu.reset()
+    emu.inject("drop")
+    c = conn()
+    try:
+        raises(OSError, c.request, "POST", update_path(), JSON, b"[]")
+        assert c.request("GET", "/_emu/stats").status == 200
+    finally:
+        c.close()
+
+
+def test_a_slow_server_times_out_as_os_error():
+    emu.require()
+    emu.reset()
+    emu.inject("slow", delay_s=3)
+    c = conn(timeout_ms=300)
+    try:
+        raises(OSError, c.request, "POST", update_path(), JSON, b"[]")
+        assert c._sock is None
+    finally:
+        c.close()
+
+
+def test_response_is_a_context_manager():
+    emu.require()
+    c = conn()
+    try:
+        with c.request("GET", "/_emu/stats") as r:
+            assert r.status == 200
+        assert r.body == b""
+    finally:
+        c.close()

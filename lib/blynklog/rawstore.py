@@ -501,7 +501,7 @@ class RawStore:
             "backend": "raw",
             "dropped_full": self._dropped,
             "pending": self.pending(),
-            "bytes": (self._chain - 1) * self._ss + self._off,
+            "bytes": self._live_bytes(),
             "segments": self._chain,
             "sectors": self._n,
             "erase_min": min(c),
@@ -509,6 +509,18 @@ class RawStore:
             "bytes_programmed": self.bytes_programmed,
             "erases": self.erases,
         }
+
+    def _live_bytes(self):
+        # bytes from the oldest sector that may hold a pending sample to the end of the tail;
+        # sectors behind it hold committed data only and are reused without further notice
+        ss = self._ss
+        oldest = self._tail_seq - self._chain + 1
+        live = self._tail_seq
+        for sid in self._pending:
+            if self._pending[sid] > 0:
+                s = self._cursor.get(sid, 0) // ss
+                live = min(live, s if s > oldest else oldest)
+        return (self._tail_seq - live) * ss + self._off
 
     def close(self):
         self._dev = None

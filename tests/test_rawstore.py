@@ -1,0 +1,294 @@
+# The raw-flash store (lib/blynklog/rawstore.py) on a RAM NOR simulator: every backend-agnostic
+# store case (tests/store_cases.py), then what only a raw ring has: program-only writes, the
+# sector ring's rotation and recovery, even wear, the file-backed device and the rp2 page adapter.
+import store_cases
+from blynklog.rawstore import FileFlash, PageFlash, RawStore, open_device
+from norflash import NorFlash
+from support import raises, tmpdir
+
+T0 = 1700000000000
+_dev = [None]
+
+
+def make_store(capacity=16384, on_full="drop_oldest", reopen=False):
+    if not reopen or _dev[0] is None:
+        _dev[0] = NorFlash(sectors=capacity // 4096, sector_size=4096)
+    return RawStore(_dev[0], capacity=capacity, on_full=on_full)
+
+
+# One test per shared case, written out: the unix port's dir() lists only names known at
+# compile time. test_every_shared_case_is_bound_here catches a case added later.
+
+def test_every_value_type_round_trips_through_the_store():
+    store_cases.case_every_value_type_round_trips_through_the_store(make_store)
+
+def test_float_with_decimals_reads_back_as_the_scaled_value():
+    store_cases.case_float_with_decimals_reads_back_as_the_scaled_value(make_store)
+
+def test_wrong_values_are_rejected_and_store_nothing():
+    store_cases.case_wrong_values_are_rejected_and_store_nothing(make_store)
+
+def test_timestamps_out_of_order_and_far_apart_round_trip():
+    store_cases.case_timestamps_out_of_order_and_far_apart_round_trip(make_store)
+
+def test_stream_ids_are_small_stable_and_survive_a_reopen():
+    store_cases.case_stream_ids_are_small_stable_and_survive_a_reopen(make_store)
+
+def test_records_are_per_stream_and_oldest_first():
+    store_cases.case_records_are_per_stream_and_oldest_first(make_store)
+
+def test_records_called_twice_yield_the_same_records():
+    store_cases.case_records_called_twice_yield_the_same_records(make_store)
+
+def test_records_after_a_position_start_just_after_it():
+    store_cases.case_records_after_a_position_start_just_after_it(make_store)
+
+def test_commit_removes_exactly_the_covered_records():
+    store_cases.case_commit_removes_exactly_the_covered_records(make_store)
+
+def test_commit_between_batches_while_iterating():
+    store_cases.case_commit_between_batches_while_iterating(make_store)
+
+def test_committed_records_never_come_back_after_a_reopen():
+    store_cases.case_committed_records_never_come_back_after_a_reopen(make_store)
+
+def test_flushed_records_survive_a_reopen():
+    store_cases.case_flushed_records_survive_a_reopen(make_store)
+
+def test_appending_continues_after_a_reopen():
+    store_cases.case_appending_continues_after_a_reopen(make_store)
+
+def test_records_include_appends_not_yet_flushed():
+    store_cases.case_records_include_appends_not_yet_flushed(make_store)
+
+def test_drop_oldest_drops_whole_oldest_data_and_counts_every_sample():
+    store_cases.case_drop_oldest_drops_whole_oldest_data_and_counts_every_sample(make_store)
+
+def test_drop_oldest_counts_only_uncommitted_samples():
+    store_cases.case_drop_oldest_counts_only_uncommitted_samples(make_store)
+
+def test_drop_newest_refuses_new_samples_and_counts_them():
+    store_cases.case_drop_newest_refuses_new_samples_and_counts_them(make_store)
+
+def test_drop_newest_accepts_again_once_records_are_committed():
+    store_cases.case_drop_newest_accepts_again_once_records_are_committed(make_store)
+
+def test_counters_and_data_survive_a_reopen_of_a_full_store():
+    store_cases.case_counters_and_data_survive_a_reopen_of_a_full_store(make_store)
+
+def test_many_wrap_arounds_keep_counts_exact():
+    store_cases.case_many_wrap_arounds_keep_counts_exact(make_store)
+
+def test_fully_committed_data_is_reclaimed():
+    store_cases.case_fully_committed_data_is_reclaimed(make_store)
+
+def test_stats_report_the_counters():
+    store_cases.case_stats_report_the_counters(make_store)
+
+
+def test_every_shared_case_is_bound_here():
+    import test_rawstore
+
+    missing = [c.__name__ for c in store_cases.CASES if not hasattr(test_rawstore, "test_" + c.__name__[5:])]
+    assert missing == [], missing
+
+
+def small(sectors=4, sector_size=512, **kw):
+    d = NorFlash(sectors=sectors, sector_size=sector_size)
+    return d, RawStore(d, **kw)
+
+
+def test_a_fresh_device_is_formatted_without_erasing_blank_sectors():
+    d, s = small()
+    assert d.total_erases() == 0
+    assert s.stats()["segments"] == 1 and s.pending() == 0
+
+
+def test_a_device_holding_other_data_is_erased_at_format():
+    d = NorFlash(sectors=4, sector_size=512)
+    d.writeblocks(2, b"\x00\x11littlefs")
+    RawStore(d)
+    assert d.erases == [0, 0, 1, 0]
+
+
+def test_every_append_programs_only_erased_bytes():
+    # the simulator raises on a 1 over a 0: any rewrite of programmed bytes would fail here
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(400):
+        assert s.append(sid, T0 + i * 1000, i * 0.5)
+    assert d.total_erases() > 0 and s.stats()["dropped_full"] > 0
+
+
+def test_each_append_is_durable_without_flush():
+    d, s = small()
+    sid = s.stream_id("t")
+    s.append(sid, T0, 21.5)
+    s2 = RawStore(d)  # no flush, no close: as after a power cut
+    assert [r[2] for r in s2.records(sid)] == [21.5]
+
+
+def test_a_commit_is_durable_when_it_returns():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(20):
+        s.append(sid, T0 + i, i)
+    got = list(s.records(sid))
+    s.commit(sid, got[4][0], 5)
+    s2 = RawStore(d)
+    assert [r[2] for r in s2.records(sid)] == list(range(5, 20)) and s2.pending(sid) == 15
+
+
+def test_an_old_commit_position_changes_nothing():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(10):
+        s.append(sid, T0 + i, i)
+    got = list(s.records(sid))
+    s.commit(sid, got[5][0], 6)
+    s.commit(sid, got[2][0], 3)
+    assert s.pending(sid) == 4
+
+
+def test_erases_go_round_the_ring_evenly():
+    d, s = small(sectors=6)
+    sid = s.stream_id("t")
+    for i in range(3000):
+        s.append(sid, T0 + i * 1000, i)
+        if i % 50 == 49:
+            got = list(s.records(sid))
+            s.commit(sid, got[-1][0], len(got))
+    st = s.stats()
+    assert max(d.erases) - min(d.erases) <= 1
+    assert st["erase_max"] - st["erase_min"] <= 1 and st["erase_max"] == max(d.erases)
+
+
+def test_erase_counts_survive_a_reopen():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(600):
+        s.append(sid, T0 + i * 1000, i)
+    st = RawStore(d).stats()
+    assert st["erase_min"] == min(d.erases) and st["erase_max"] == max(d.erases)
+
+
+def test_a_ring_smaller_than_three_sectors_is_refused():
+    raises(ValueError, RawStore, NorFlash(sectors=2, sector_size=512))
+
+
+def test_capacity_uses_only_the_first_sectors_of_the_device():
+    d = NorFlash(sectors=8, sector_size=512)
+    s = RawStore(d, capacity=4 * 512)
+    sid = s.stream_id("t")
+    for i in range(500):
+        s.append(sid, T0 + i, i)
+    assert d.erases[4:] == [0, 0, 0, 0] and d.data[4 * 512:] == b"\xff" * (4 * 512)
+
+
+def test_a_capacity_over_the_device_is_refused():
+    raises(ValueError, RawStore, NorFlash(sectors=4, sector_size=512), 8 * 512)
+
+
+def test_too_many_streams_are_refused_with_a_short_message():
+    d, s = small(sector_size=4096)
+    e = None
+    for i in range(200):
+        try:
+            s.stream_id("stream-number-%03d" % i)
+        except ValueError as x:
+            e = x
+            break
+    assert e is not None and "streams" in str(e) and i >= 16
+
+
+def test_names_outlive_the_sector_that_first_held_them():
+    d, s = small()
+    a = s.stream_id("alpha")
+    b = s.stream_id("beta")
+    for i in range(300):
+        s.append(b, T0 + i, i)
+    s2 = RawStore(d)
+    assert s2.stream_id("alpha") == a and s2.stream_id("beta") == b
+
+
+def test_records_survive_appends_that_reclaim_the_sector_being_read():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(50):
+        s.append(sid, T0 + i, i)
+    seen = []
+    for pos, ts, v, f in s.records(sid):
+        seen.append(v)
+        if v == 10:
+            for j in range(50, 250):
+                s.append(sid, T0 + j, j)
+    assert seen == sorted(seen) and seen[-1] == 249
+
+
+def test_a_record_torn_before_its_mark_closes_the_sector_and_is_not_returned():
+    d, s = small()
+    sid = s.stream_id("t")
+    s.append(sid, T0, 1)
+    d.arm(0, "prefix", seed=3)  # the record's program is cut: its mark is never written
+    raises(OSError, s.append, sid, T0 + 1, 2)
+    d.power_on()
+    s2 = RawStore(d)
+    assert [r[2] for r in s2.records(sid)] == [1]
+    s2.append(sid, T0 + 2, 3)  # goes to a fresh sector, never over the torn bytes
+    assert [r[2] for r in RawStore(d).records(sid)] == [1, 3]
+
+
+def test_a_partly_programmed_mark_still_commits_a_whole_record():
+    d, s = small()
+    sid = s.stream_id("t")
+    d.arm(1, "bits", seed=5)  # the record lands, its mark is torn
+    raises(OSError, s.append, sid, T0, 7)
+    d.power_on()
+    got = [r[2] for r in RawStore(d).records(sid)]
+    assert got in ([7], [])
+
+
+def test_file_flash_keeps_data_across_instances():
+    path = tmpdir() + "/nor.bin"
+    f = FileFlash(path, 4 * 4096)
+    s = RawStore(f)
+    sid = s.stream_id("t")
+    s.append(sid, T0, 1.5)
+    f.close()
+    f = FileFlash(path, 4 * 4096)
+    assert [r[2] for r in RawStore(f).records(sid)] == [1.5]
+    f.close()
+
+
+def test_file_flash_refuses_a_one_over_a_zero():
+    f = FileFlash(tmpdir() + "/nor.bin", 4 * 4096)
+    f.writeblocks(1, b"\x0f", 10)
+    raises(OSError, f.writeblocks, 1, b"\xf0", 10)
+    f.close()
+
+
+def test_open_device_gives_a_file_flash_on_the_host():
+    cfg = {"backend": "raw", "path": tmpdir() + "/nor.bin", "capacity": 3 * 4096}
+    dev = open_device(cfg)
+    assert dev.ioctl(4, 0) == 3 and dev.ioctl(5, 0) == 4096
+    dev.close()
+
+
+def test_the_page_adapter_programs_whole_pages_padded_with_ones():
+    class Pages(NorFlash):
+        def writeblocks(self, n, buf, offset=0):
+            assert offset % 256 == 0 and len(buf) == 256
+            NorFlash.writeblocks(self, n, buf, offset)
+
+    d = Pages(sectors=4, sector_size=4096)
+    d.strict = False  # a real chip ignores the padding's ones
+    p = PageFlash(d)
+    p.writeblocks(1, b"abc", 254)
+    got = bytearray(7)
+    d.readblocks(1, got, 252)
+    assert got == b"\xff\xffabc\xff\xff"
+    s = RawStore(p)
+    sid = s.stream_id("t")
+    for i in range(300):
+        s.append(sid, T0 + i, i)
+    assert [r[2] for r in RawStore(p).records(sid)] == list(range(300))

@@ -423,6 +423,14 @@ def test_ntp_timeout_is_reported_as_a_timeout():
     assert clock.last_error == "ntp: timeout"
 
 
+def test_ntp_host_is_passed_to_ntptime():
+    b = Board("rp2")
+    ntp = b.ntp()
+    ntp.host = "pool.ntp.org"
+    b.boot(ntp=ntp, ntp_host="127.0.0.1").sync_ntp()
+    assert ntp.host == "127.0.0.1"
+
+
 def test_ntp_socket_timeout_follows_timeout_ms():
     b = Board("rp2")
     ntp = b.ntp()
@@ -464,7 +472,7 @@ def test_step_before_stored_data_by_more_than_the_margin_is_refused():
 
 def test_step_back_within_the_margin_is_accepted():
     b = Board("rp2")
-    clock = b.boot(margin_ms=60000)
+    clock = b.boot(max_step_back_ms=60000)
     clock.note_stored(NOW)
     assert clock.set_time_ms(NOW - 30000) is True
 

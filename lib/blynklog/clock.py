@@ -103,7 +103,8 @@ class Clock:
         state,
         min_year=2025,
         max_year=2070,
-        margin_ms=600000,
+        max_step_back_ms=600000,
+        ntp_host=None,
         rtc=None,
         ntp=None,
         ticks=None,
@@ -116,12 +117,15 @@ class Clock:
         # Unix ms (default: time_ns, else the RTC, else time.time + ticks). ticks: a callable like
         # time.ticks_ms. epoch_offset_s: port epoch to Unix seconds (default: detected from
         # time.gmtime(0)). reset_cause: the machine.reset_cause() value (default: asked).
+        # max_step_back_ms: how far before the newest stored sample a new time may be (else
+        # refused). ntp_host: the NTP server (default: ntptime's own).
         self._state = state
         self._min_year = min_year
         self._max_year = max_year
         self._min_ms = days_from_civil(min_year, 1, 1) * _DAY_MS
         self._max_ms = days_from_civil(max_year + 1, 1, 1) * _DAY_MS
-        self.margin_ms = margin_ms
+        self.max_step_back_ms = max_step_back_ms
+        self._ntp_host = ntp_host
         self._ticks = ticks or ticks_ms
         self._epoch_ms = (EPOCH_OFFSET_S if epoch_offset_s is None else epoch_offset_s) * 1000
         self._ntp = ntp
@@ -371,7 +375,7 @@ class Clock:
             return self._refuse("%s: year before %d" % (source, self._min_year))
         if unix_ms >= self._max_ms:
             return self._refuse("%s: year after %d" % (source, self._max_year))
-        if self._newest is not None and unix_ms < self._newest - self.margin_ms:
+        if self._newest is not None and unix_ms < self._newest - self.max_step_back_ms:
             return self._refuse("%s: %d s before stored data" % (source, (self._newest - unix_ms) // 1000))
         self._write_port(unix_ms)
         self._offset = unix_ms - self._read()
@@ -386,6 +390,8 @@ class Clock:
                 import ntptime as ntp
             except ImportError:
                 return self._refuse("ntp: no ntptime module")
+        if self._ntp_host is not None:
+            ntp.host = self._ntp_host
         if hasattr(ntp, "timeout"):
             ntp.timeout = timeout_ms / 1000  # seconds, for the socket's settimeout
         t0 = self._ticks()

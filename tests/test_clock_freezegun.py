@@ -97,3 +97,17 @@ def test_clock_set_in_a_later_session_places_an_earlier_sessions_samples(state, 
         later = Clock(State(state.path))
         got, estimated = later.resolve(ts, flags)
         assert (got, estimated) == (NOW - 5000, False)
+
+
+def test_without_time_ns_the_milliseconds_come_from_the_ticks(state, monkeypatch):
+    import time
+
+    with freeze_time("2026-11-25 17:49:28") as frozen:
+        monkeypatch.delattr(time, "time_ns")
+        clock = Clock(state)
+        assert clock.now_ms() == NOW
+        frozen.tick(datetime.timedelta(milliseconds=250))
+        assert clock.now_ms() == NOW + 250
+        frozen.tick(datetime.timedelta(milliseconds=900))
+        later = clock.now_ms()
+        assert NOW + 1000 <= later <= NOW + 1150

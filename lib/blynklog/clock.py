@@ -326,7 +326,8 @@ class Clock:
         return self._set
 
     def now_ms(self):
-        # Unix ms; never goes backwards once the clock is set in this boot
+        # Unix ms; never goes backwards once set in this boot (a first verified sync may still
+        # pull back a time that was never verified, see _adopt)
         v = self._read() + self._offset
         if v < self._last:
             return self._last

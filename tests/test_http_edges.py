@@ -1,0 +1,168 @@
+# cpython-only: a scripted loopback server (threads) plays answers the emulator never gives.
+# The transport's edge cases: chunked and unframed answers, header caps, a keep-alive socket the
+# server closed while idle (reopened silently before anything is sent).
+import socket
+import threading
+import time
+
+import pytest
+
+from blynklog.http import Connection
+
+
+class Scripted:
+    # Accepts connections on 127.0.0.1; for each request reads the head (and a Content-Length
+    # body), then sends the next scripted answer; an answer of None closes the connection.
+    def __init__(self, answers, close_after_each=False):
+        self.answers = list(answers)
+        self.close_after_each = close_after_each
+        self.connections = 0
+        self.heads = []
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(4)
+        self.sock.settimeout(5)
+        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while self.answers:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            c.settimeout(5)
+            try:
+                self._one_connection(c)
+            except OSError:
+                pass
+            finally:
+                c.close()
+
+    def _one_connection(self, c):
+        buf = b""
+        while self.answers:
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(4096)
+                if not d:
+                    return
+                buf += d
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            self.heads.append(head)
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                k, _, v = line.partition(b":")
+                if k.strip().lower() == b"content-length":
+                    length = int(v)
+            while len(buf) < length:
+                buf += c.recv(4096)
+            buf = buf[length:]
+            answer = self.answers.pop(0)
+            if answer is None:
+                return
+            c.sendall(answer)
+            if self.close_after_each:
+                return
+
+    def stop(self):
+        self.answers = []
+        self.sock.close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def make(answers, **kw):
+        s = Scripted(answers, **kw)
+        servers.append(s)
+        return s
+
+    yield make
+    for s in servers:
+        s.stop()
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def test_a_chunked_answer_is_read_and_the_connection_kept(scripted):
+    srv = scripted([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n", OK])
+    c = Connection(srv.url)
+    assert c.request("GET", "/a").body == b"abcde"
+    assert c.request("GET", "/b").body == b"ok"
+    assert srv.connections == 1
+    c.close()
+
+
+def test_an_answer_without_length_is_read_to_the_close_and_bounded(scripted):
+    srv = scripted([b"HTTP/1.1 500 Oops\r\nConnection: close\r\n\r\n" + b"x" * 5000])
+    c = Connection(srv.url)
+    r = c.request("GET", "/")
+    assert r.status == 500 and r.reason == "Oops" and len(r.body) == 1024
+    assert c._sock is None
+
+
+def test_too_many_header_lines_are_refused(scripted):
+    srv = scripted([b"HTTP/1.1 200 OK\r\n" + b"X-A: 1\r\n" * 100 + b"Content-Length: 0\r\n\r\n"])
+    c = Connection(srv.url)
+    with pytest.raises(ValueError):
+        c.request("GET", "/")
+    assert c._sock is None
+
+
+def test_a_header_line_longer_than_the_buffer_is_refused(scripted):
+    srv = scripted([b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 2000 + b"\r\nContent-Length: 0\r\n\r\n"])
+    c = Connection(srv.url)
+    with pytest.raises(ValueError):
+        c.request("GET", "/")
+
+
+def test_a_huge_chunked_answer_drops_the_connection(scripted):
+    chunk = b"4000\r\n" + b"y" * 0x4000 + b"\r\n"
+    srv = scripted([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk * 3 + b"0\r\n\r\n"])
+    c = Connection(srv.url)
+    r = c.request("GET", "/")
+    assert len(r.body) == 1024 and c._sock is None
+
+
+def test_connection_close_is_honoured(scripted):
+    srv = scripted([b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", OK])
+    c = Connection(srv.url)
+    c.request("GET", "/a")
+    assert c._sock is None
+    assert c.request("GET", "/b").status == 200
+    assert srv.connections == 2
+    c.close()
+
+
+def test_a_keep_alive_socket_closed_by_the_server_while_idle_is_reopened_silently(scripted):
+    srv = scripted([OK, OK], close_after_each=True)
+    c = Connection(srv.url)
+    assert c.request("POST", "/a", {}, b"1").status == 200
+    time.sleep(0.2)  # let the server's close arrive (not a timed assertion)
+    assert c.request("POST", "/b", {}, b"2").status == 200
+    assert srv.connections == 2
+    c.close()
+
+
+def test_a_request_whose_answer_never_comes_is_not_repeated(scripted):
+    srv = scripted([None, OK])
+    c = Connection(srv.url)
+    with pytest.raises(OSError):
+        c.request("POST", "/a", {}, b"1")
+    assert len(srv.heads) == 1
+
+
+def test_the_request_head_carries_host_and_content_length(scripted):
+    srv = scripted([OK])
+    c = Connection(srv.url)
+    c.request("POST", "/p?q=1", {"Content-Type": "application/json"}, (2, [b"[", b"]"]))
+    head = srv.heads[0].decode()
+    port = srv.url.rsplit(":", 1)[1]
+    assert head.startswith("POST /p?q=1 HTTP/1.1\r\nHost: 127.0.0.1:%s\r\n" % port)
+    assert "Content-Length: 2" in head and "Content-Type: application/json" in head
+    assert c.bytes_sent == len(srv.heads[0]) + 4 + 2
+    c.close()

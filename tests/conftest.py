@@ -43,3 +43,38 @@ def blynk_emulator():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+# The misbehaving server (tools/hostile_server.py) in its own process, so that counting this
+# process's open sockets sees only the client's. Its addresses go into BLYNKLOG_HOSTILE_*
+# (tests/hostile.py reads them, here and on the unix port).
+HOSTILE_ENV = ("BLYNKLOG_HOSTILE_URL", "BLYNKLOG_HOSTILE_TLS_URL", "BLYNKLOG_HOSTILE_CA")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def hostile_server(blynk_emulator):
+    import json
+    import subprocess
+
+    cmd = [sys.executable, os.path.join(ROOT, "tools", "hostile_server.py")]
+    if blynk_emulator.cert_dir:
+        cmd += ["--cert-dir", blynk_emulator.cert_dir]
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    info = json.loads(proc.stdout.readline() or "{}")
+    saved = {k: os.environ.get(k) for k in HOSTILE_ENV}
+    os.environ.update({"BLYNKLOG_HOSTILE_URL": info.get("url") or "", "BLYNKLOG_HOSTILE_TLS_URL": info.get("tls_url") or "",
+                       "BLYNKLOG_HOSTILE_CA": info.get("ca") or ""})
+    try:
+        yield info
+    finally:
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

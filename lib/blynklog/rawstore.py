@@ -62,6 +62,11 @@ class RawStore:
         self._bases = {}  # small cache: seq -> base_ts of that sector
         self.bytes_programmed = 0
         self.erases = 0
+        self._tail = -1
+        self._tail_seq = 0
+        self._off = 0
+        self._chain = 0
+        self._reset_state()
         self._open()
 
     # ---- device primitives ----

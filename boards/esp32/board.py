@@ -1,0 +1,48 @@
+# board (ESP32): the facts of a generic ESP32 dev board (ESP32-WROOM-32, 4 MB flash) for the
+# firmware; copied to the board as board.py (board.mpy) by tools/deploy.py.
+#   sleep: deep sleep by default (about 10 uA): the board resets on wake and main.py starts again;
+#          the firmware keeps its counters in RTC memory (2048 bytes, survives deep sleep) and the
+#          Logger its clock anchor in its state file (log.before_sleep()).
+#   clock: MicroPython's epoch is 2000-01-01 here; the RTC keeps counting through deep sleep
+#          (on its RC oscillator: expect seconds of drift per hour), so samples after a wake are
+#          stamped at once; NTP corrects it once per ntp_every_s.
+#   watchdog: machine.WDT, any timeout; default radio_budget_ms + wifi.timeout_ms + 30 s.
+#   Wi-Fi: network.WLAN(STA_IF); down between uploads (active(False)).
+#   LED: GPIO 2 on most dev boards (active high). I2C 0: SCL 22, SDA 21. ADC: GPIO 32..39 with
+#        atten 3 (11 dB, about 0..3.1 V) recommended.
+#   flash/file system: littlefs (vfs.VfsLfs2) on the "vfs" partition (about 2 MB of a 4 MB
+#        chip), erase block 4096 bytes.
+#   internal temperature: esp32.mcu_temperature() (S2, S3, C3...), or raw_temperature() (F) on
+#        the original ESP32 (uncalibrated: a trend, not a thermometer).
+import json
+
+from hw import MachineBoard
+
+
+class Board(MachineBoard):
+    name = "esp32"
+    sleep_default = "deep"
+    has_deep_sleep = True
+    wdt_max_ms = 0
+    led_pin = 2
+    i2c_default = {"id": 0, "scl": 22, "sda": 21, "freq": 100000}
+
+    def keep(self, data):
+        self.machine.RTC().memory(json.dumps(data).encode())
+
+    def recall(self):
+        if not self.woke_from_deep_sleep():
+            return None
+        try:
+            raw = self.machine.RTC().memory()
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
+
+    def mcu_temperature(self):
+        import esp32
+
+        f = getattr(esp32, "mcu_temperature", None)
+        if f is not None:
+            return f()
+        return (esp32.raw_temperature() - 32) / 1.8

@@ -1,0 +1,193 @@
+# hw: what the two hardware boards (ESP32, Pico W) share: an unwrapped millisecond uptime built on
+# ticks_diff, the watchdog, Wi-Fi up/down with a timeout, light/deep sleep, the LED, I2C buses and
+# ADC pins through machine. boards/<board>/board.py subclasses MachineBoard with its own facts.
+# The board interface the firmware uses (the virtual board in boards/unix has the same methods):
+#   ms() uptime in ms (int, never wraps); time_ms() Unix ms; sample_ts() ts for add() or None
+#   running(); wdt_start(ms); feed(); wifi_up(wifi) -> None or an error message; wifi_down()
+#   sleep_ms(ms, mode) mode "light" | "deep" (does not return on a board) | "none" (a busy wait)
+#   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
+#   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
+#   upload_at_end
+# Board modules that the unix port and CPython lack (network, esp32, rp2) are imported inside the
+# methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
+import json
+
+from blynklog.compat import sleep_ms, ticks_diff, ticks_ms, unix_ms
+
+
+class Uptime:
+    # Milliseconds since construction as a plain int: each call adds ticks_diff since the previous
+    # call, so it must be called at least once per half tick period (about 6 days on boards).
+    def __init__(self):
+        self._last = ticks_ms()
+        self._ms = 0
+
+    def __call__(self):
+        now = ticks_ms()
+        self._ms += ticks_diff(now, self._last)
+        self._last = now
+        return self._ms
+
+
+class MachineBoard:
+    name = "machine"
+    sleep_default = "light"
+    has_deep_sleep = True
+    wdt_max_ms = 0  # 0: no limit known
+    needs_wifi = True
+    can_ntp = True
+    led_pin = None
+    led_active_low = False
+    i2c_default = {"id": 0}
+    keep_file = "fw_state.json"
+    cycles = None  # a board runs until power-off
+    upload_at_end = False
+
+    def __init__(self, cfg=None):
+        import machine
+
+        self.machine = machine
+        self.cfg = cfg or {}
+        self.ms = Uptime()
+        self._wdt = None
+        self._wlan = None
+        self._led = None
+        self._i2c = {}
+
+    def time_ms(self):
+        return unix_ms()
+
+    def sample_ts(self):
+        return None  # the Logger's clock stamps the sample
+
+    def running(self):
+        return True
+
+    def woke_from_deep_sleep(self):
+        m = self.machine
+        return m.reset_cause() == getattr(m, "DEEPSLEEP_RESET", -1)
+
+    # ---- watchdog
+
+    def wdt_default(self, fw):
+        # long enough for the longest blocking step: an upload within its radio budget
+        return fw["radio_budget_ms"] + fw["wifi"]["timeout_ms"] + 30000
+
+    def wdt_start(self, timeout_ms):
+        if timeout_ms and self._wdt is None:
+            self._wdt = self.machine.WDT(timeout=timeout_ms)
+
+    def feed(self):
+        if self._wdt is not None:
+            self._wdt.feed()
+
+    # ---- Wi-Fi
+
+    def _wifi_prepare(self, network, wifi):
+        if wifi.get("hostname") and hasattr(network, "hostname"):
+            network.hostname(wifi["hostname"])
+        if wifi.get("country") and hasattr(network, "country"):
+            network.country(wifi["country"])
+
+    def wifi_up(self, wifi):
+        import network
+
+        if self._wlan is None:
+            self._wifi_prepare(network, wifi)
+            self._wlan = network.WLAN(network.STA_IF)
+        w = self._wlan
+        w.active(True)
+        if w.isconnected():
+            return None
+        w.connect(wifi["ssid"], wifi["password"])
+        start = ticks_ms()
+        bad_password = getattr(network, "STAT_WRONG_PASSWORD", None)
+        while not w.isconnected():
+            status = w.status()
+            if bad_password is not None and status == bad_password:
+                self.wifi_down()
+                return "wrong password for %r" % wifi["ssid"]
+            if ticks_diff(ticks_ms(), start) > wifi["timeout_ms"]:
+                self.wifi_down()
+                return "no connection to %r after %d ms (status %s)" % (wifi["ssid"], wifi["timeout_ms"], status)
+            sleep_ms(100)
+            self.feed()
+        return None
+
+    def wifi_down(self):
+        w = self._wlan
+        if w is None:
+            return
+        try:
+            w.disconnect()
+        except OSError:
+            pass
+        w.active(False)
+
+    # ---- sleep
+
+    def sleep_ms(self, ms, mode):
+        ms = int(ms)
+        if ms <= 0:
+            return
+        if mode == "deep":
+            self.machine.deepsleep(ms)
+        elif mode == "light":
+            self.machine.lightsleep(ms)
+        else:
+            sleep_ms(ms)
+
+    def keep(self, data):
+        # what the firmware needs after a deep sleep (a few counters); a file by default
+        try:
+            with open(self.keep_file, "w") as f:
+                json.dump(data, f)
+        except OSError:
+            pass
+
+    def recall(self):
+        try:
+            with open(self.keep_file) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    # ---- LED, buses, pins
+
+    def led(self, on):
+        if self.led_pin is None:
+            return
+        if self._led is None:
+            self._led = self.machine.Pin(self.led_pin, self.machine.Pin.OUT)
+        self._led.value(1 if bool(on) != self.led_active_low else 0)
+
+    def blink(self, times, ms=150):
+        for _ in range(times):
+            self.led(True)
+            sleep_ms(ms)
+            self.led(False)
+            sleep_ms(ms)
+
+    def i2c(self, spec=None):
+        spec = spec or {}
+        bus = spec.get("id", self.i2c_default["id"])
+        if bus not in self._i2c:
+            m = self.machine
+            d = self.i2c_default if bus == self.i2c_default["id"] else {}
+            scl = spec.get("scl", d.get("scl"))
+            sda = spec.get("sda", d.get("sda"))
+            freq = spec.get("freq", d.get("freq", 100000))
+            if scl is None or sda is None:
+                self._i2c[bus] = m.I2C(bus, freq=freq)
+            else:
+                self._i2c[bus] = m.I2C(bus, scl=m.Pin(scl), sda=m.Pin(sda), freq=freq)
+        return self._i2c[bus]
+
+    def adc(self, pin, atten=None):
+        m = self.machine
+        if atten is None:
+            return m.ADC(m.Pin(pin))
+        return m.ADC(m.Pin(pin), atten=atten)
+
+    def mcu_temperature(self):
+        raise OSError("no internal temperature sensor on this board")

@@ -1,0 +1,230 @@
+# Power cuts on real littlefs, exhaustively: the store runs a fixed workload (appends, flushes,
+# reads, commits, segment rotations, reclaim, drops of a full store) on vfs.VfsLfs2 over a RAM
+# block device whose power goes off at block write N, for EVERY N from 1 to the workload's
+# total. After each cut: remount over the same bytes, reopen, and check that every record flushed
+# before the cut is pending or was committed (or was dropped as oldest by a full store), that no
+# committed record comes back, that nothing returned is garbage, that pending() is exact, and
+# that the store goes on working. Each case prints "cut N"; run one alone with
+# CUTS=N micropython tests/unix_runner.py test_store_powercut (unix port: it has littlefs).
+import os
+
+from blockdev import RAMBlockDev
+from blynklog.store import Store
+from support import IS_MICROPYTHON, skip
+
+MOUNT = "/pc"
+PATH = MOUNT + "/store"
+T0 = 1700000000000
+# two workloads: small segments (many rotations for few writes) and the default 4096-byte ones
+SMALL = {"seg": 512, "capacity": 2048, "blocks": 24, "rounds": 14, "per_round": 30, "a": 25, "b": 40}
+LARGE = {"seg": 4096, "capacity": 16384, "blocks": 48, "rounds": 12, "per_round": 240, "a": 200, "b": 300}
+
+
+def _vfs():
+    try:
+        import vfs
+    except ImportError:
+        vfs = None
+    if vfs is None or not hasattr(vfs, "VfsLfs2"):
+        skip("needs littlefs (vfs.VfsLfs2): the unix port")
+    return vfs
+
+
+def _open(w):
+    return Store(PATH, capacity=w["capacity"], segment_size=w["seg"])
+
+
+def _ops(w):
+    # The workload, one step at a time: ("append", id) / ("flush",) / ("commit", stream, batch)
+    ops = [("open",)]
+    n = 0
+    for rnd in range(w["rounds"]):
+        for i in range(w["per_round"]):
+            ops.append(("append", n))
+            n += 1
+        ops.append(("flush",))
+        ops.append(("commit", 0, w["a"]))
+        if rnd in (4, 10):
+            ops.append(("commit", 1, w["b"]))
+    ops.append(("close",))
+    return ops
+
+
+def _sid(i):
+    return i % 2
+
+
+class Model:
+    # What the workload knows for sure, whatever the store does.
+    def __init__(self):
+        self.appended = {}  # id -> (sid, ts, flags)
+        self.maybe = set()  # ids whose append was cut: present or not
+        self.flushed = 0  # ids below this were made durable by a flush that returned
+        self.committed = set()
+        self.inflight = set()  # a commit that the cut interrupted: either way is right
+
+
+def _run(w, ops, model, counters):
+    # Runs ops until the end or a cut (OSError). Returns the store (or None).
+    store = None
+    for op in ops:
+        kind = op[0]
+        try:
+            if kind == "open":
+                store = _open(w)
+                store.stream_id("a")
+                store.stream_id("b")
+            elif kind == "append":
+                i = op[1]
+                model.maybe.add(i)
+                ok = store.append(_sid(i), T0 + i * 1000, i, i & 1)
+                model.maybe.discard(i)
+                if ok:
+                    model.appended[i] = (_sid(i), T0 + i * 1000, i & 1)
+            elif kind == "flush":
+                store.flush()
+                model.flushed = len(model.appended)
+            elif kind == "commit":
+                sid = op[1]
+                batch = []
+                it = store.records(sid)
+                model.flushed = len(model.appended)
+                for pos, ts, value, flags in it:
+                    batch.append((pos, value))
+                    if len(batch) == op[2]:
+                        break
+                if batch:
+                    model.inflight = set(v for p, v in batch)
+                    store.commit(sid, batch[-1][0], len(batch))
+                    model.committed |= model.inflight
+                    model.inflight = set()
+            elif kind == "close":
+                store.close()
+                model.flushed = len(model.appended)
+            if counters is not None:
+                counters.append(store.stats()["dropped_full"])
+        except OSError:
+            return False
+    return True
+
+
+def _check_after_reboot(w, model, label):
+    store = _open(w)
+    assert store.stream_id("a") == 0 and store.stream_id("b") == 1, label + ": stream ids changed"
+    present = []
+    for sid in (0, 1):
+        last = -1
+        n = 0
+        for pos, ts, value, flags in store.records(sid):
+            i = value
+            where = "%s: stream %d record %r" % (label, sid, i)
+            assert type(i) is int and (i in model.appended or i in model.maybe), where + " is garbage"
+            if i in model.appended:
+                assert model.appended[i] == (sid, ts, flags), where + " differs"
+            assert _sid(i) == sid and ts == T0 + i * 1000 and flags == i & 1, where + " differs"
+            assert i not in model.committed, where + " was committed and came back"
+            assert i > last, where + " out of order or twice"
+            last = i
+            present.append(i)
+            n += 1
+        assert store.pending(sid) == n, "%s: pending(%d) %d, records %d" % (label, sid, store.pending(sid), n)
+    have = set(present)
+    lost = [i for i in range(model.flushed) if i not in have and i not in model.committed and i not in model.inflight]
+    if lost and present:
+        # only a full store may lose flushed records, and only its oldest
+        assert max(lost) < min(present), "%s: flushed records lost: %r" % (label, lost[:10])
+    # the store keeps working
+    base = 100000
+    for k in range(5):
+        assert store.append(k % 2, T0 + (base + k) * 1000, base + k)
+    store.flush()
+    for sid in (0, 1):
+        got = list(store.records(sid))
+        assert got and got[-1][2] >= base, label + ": new records missing"
+        store.commit(sid, got[-1][0], len(got))
+    assert store.pending() == 0, label + ": pending after committing all"
+    store.close()
+    return len(lost)
+
+
+def _mount(vfs, bdev, fresh):
+    if fresh:
+        vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+
+
+def _umount(vfs):
+    try:
+        vfs.umount(MOUNT)
+    except OSError:
+        pass
+
+
+def _reference(vfs, w):
+    # The workload without a cut: how many block writes it makes, and that it behaves.
+    bdev = RAMBlockDev(w["blocks"])
+    _mount(vfs, bdev, True)
+    try:
+        bdev.reset_counts()
+        model = Model()
+        counters = []
+        assert _run(w, _ops(w), model, counters)
+        writes = bdev.writes
+        _check_after_reboot(w, model, "no cut")
+    finally:
+        _umount(vfs)
+    return writes, counters
+
+
+def _workload_behaves(w):
+    vfs = _vfs()
+    writes, counters = _reference(vfs, w)
+    print("workload: %d block writes, dropped_full %d" % (writes, counters[-1]))
+    assert counters[-1] > 0 and writes > 100
+
+
+def _exhaustive(w):
+    vfs = _vfs()
+    total, _ = _reference(vfs, w)
+    only = os.getenv("CUTS") if hasattr(os, "getenv") else None
+    cuts = [int(only)] if only else range(1, total + 1)
+    ops = _ops(w)
+    lost_cases = 0
+    for n in cuts:
+        label = "seg %d cut %d" % (w["seg"], n)
+        bdev = RAMBlockDev(w["blocks"])
+        _mount(vfs, bdev, True)
+        model = Model()
+        try:
+            bdev.arm(n - 1)
+            finished = _run(w, ops, model, None)
+        finally:
+            _umount(vfs)
+        assert finished == (n > total), label + ": the cut did not happen where expected"
+        reboot = RAMBlockDev(data=bdev.data)
+        _mount(vfs, reboot, False)
+        try:
+            if _check_after_reboot(w, model, label):
+                lost_cases += 1
+        except Exception:
+            print(label)
+            raise
+        finally:
+            _umount(vfs)
+    print("power cuts: %d cases, %d where a full store had dropped flushed records" % (len(cuts), lost_cases))
+
+
+def test_small_segment_workload_rotates_reclaims_and_drops():
+    _workload_behaves(SMALL)
+
+
+def test_default_segment_workload_rotates_reclaims_and_drops():
+    _workload_behaves(LARGE)
+
+
+def test_a_power_cut_at_every_block_write_loses_nothing_flushed_small_segments():
+    _exhaustive(SMALL)
+
+
+def test_a_power_cut_at_every_block_write_loses_nothing_flushed_default_segments():
+    _exhaustive(LARGE)

@@ -4,7 +4,7 @@
 import store_cases
 from blynklog.rawstore import FileFlash, PageFlash, RawStore, open_device
 from norflash import NorFlash
-from support import raises, tmpdir
+from support import raises, skip, tmpdir
 
 T0 = 1700000000000
 _dev = [None]
@@ -292,3 +292,110 @@ def test_the_page_adapter_programs_whole_pages_padded_with_ones():
     for i in range(300):
         s.append(sid, T0 + i, i)
     assert [r[2] for r in RawStore(p).records(sid)] == list(range(300))
+
+
+def _workload(s, n, t0=T0, v0=0):
+    # two sensors every 30 s, an upload (commit of everything) every 240 samples
+    t = s.stream_id("temperature")
+    h = s.stream_id("humidity")
+    for i in range(v0, v0 + n):
+        if i % 2:
+            s.append(h, t0 + i * 15000, 40 + (i * 7) % 30)
+        else:
+            s.append(t, t0 + i * 15000, 20.0 + ((i * 13) % 500) / 100, 0, 2)
+        if i % 240 == 239:
+            for sid in (t, h):
+                got = list(s.records(sid))
+                if got:
+                    s.commit(sid, got[-1][0], len(got))
+
+
+def test_wear_each_sample_durable_at_under_one_and_a_half_times_its_record():
+    d = NorFlash(sectors=16, sector_size=4096)
+    s = RawStore(d)
+    _workload(s, 6000)  # warm up: the ring goes round, so every new sector costs an erase
+    b0, e0, r0 = d.bytes_programmed, d.total_erases(), s.record_bytes
+    _workload(s, 10000, v0=6000)
+    st = s.stats()
+    per_sample = (d.bytes_programmed - b0) / 10000
+    record = (s.record_bytes - r0) / 10000
+    erases = d.total_erases() - e0
+    print("raw store, 10000 samples, each durable at once: %.2f bytes programmed per sample, "
+          "record %.2f bytes, %.3fx; %d erases per 10000 samples; erase counts per sector %d..%d"
+          % (per_sample, record, per_sample / record, erases, st["erase_min"], st["erase_max"]))
+    assert per_sample <= 1.5 * record
+    assert st["erase_max"] - st["erase_min"] <= 1
+    assert st["dropped_full"] == 0
+
+
+class _Counting:
+    # a fast RAM block device for littlefs that counts bytes programmed and erases
+    def __init__(self, blocks, size=4096):
+        self.size = size
+        self.blocks = blocks
+        self.data = bytearray(b"\xff" * (blocks * size))
+        self.programmed = 0
+        self.erases = 0
+
+    def readblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        buf[:] = memoryview(self.data)[a:a + len(buf)]
+
+    def writeblocks(self, n, buf, off=0):
+        a = n * self.size + off
+        self.data[a:a + len(buf)] = buf
+        self.programmed += len(buf)
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.blocks
+        if op == 5:
+            return self.size
+        if op == 6:
+            self.erases += 1
+        return 0
+
+
+class _FlushEach:
+    # the littlefs store made as durable as the raw one: flush() after every append
+    def __init__(self, store):
+        self.s = store
+
+    def stream_id(self, name):
+        return self.s.stream_id(name)
+
+    def append(self, *a):
+        ok = self.s.append(*a)
+        self.s.flush()
+        return ok
+
+    def records(self, sid):
+        return self.s.records(sid)
+
+    def commit(self, sid, pos, count):
+        self.s.commit(sid, pos, count)
+
+
+def test_wear_of_the_littlefs_store_flushed_after_every_sample_for_comparison():
+    # the figures beside the raw store's: littlefs rewrites the file's last block at every flush
+    try:
+        import vfs
+        from blynklog.store import Store
+    except ImportError:
+        skip("needs littlefs (vfs.VfsLfs2): the unix port")
+    dev = _Counting(64)
+    vfs.VfsLfs2.mkfs(dev)
+    vfs.mount(vfs.VfsLfs2(dev), "/rawcmp")
+    try:
+        s = Store("/rawcmp/s", capacity=65536)
+        _workload(_FlushEach(s), 2000)
+        b0, e0 = dev.programmed, dev.erases
+        _workload(_FlushEach(s), 2000, v0=2000)
+        per_sample = (dev.programmed - b0) / 2000
+        erases = (dev.erases - e0) * 5
+        print("littlefs store, flush() after every sample: %.1f bytes programmed per sample, "
+              "%d erases per 10000 samples" % (per_sample, erases))
+        assert per_sample > 1.5 * 13
+        s.close()
+    finally:
+        vfs.umount("/rawcmp")

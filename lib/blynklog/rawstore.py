@@ -62,6 +62,7 @@ class RawStore:
         self._bases = {}  # small cache: seq -> base_ts of that sector
         self.bytes_programmed = 0
         self.erases = 0
+        self.record_bytes = 0  # bytes of the samples' records (record.py) appended
         self._tail = -1
         self._tail_seq = 0
         self._off = 0
@@ -438,6 +439,7 @@ class RawStore:
                 return False
             n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, self._bases[self._tail_seq])
         self._put(1 + n)
+        self.record_bytes += n
         self._pending[sid] = self._pending.get(sid, 0) + 1
         self._last_ts = ts
         return True
@@ -513,6 +515,7 @@ class RawStore:
             "erase_max": max(c),
             "bytes_programmed": self.bytes_programmed,
             "erases": self.erases,
+            "record_bytes": self.record_bytes,
         }
 
     def _live_bytes(self):

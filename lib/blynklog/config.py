@@ -205,9 +205,11 @@ def load(config):
                 text = f.read()
         except OSError as e:
             _fail("config", "cannot read %r (%s)" % (path, e))
+        except UnicodeError:
+            _fail("config", "%r is not UTF-8 text" % path)
         try:
             config = json.loads(text)
-        except ValueError as e:
+        except (ValueError, RuntimeError, MemoryError) as e:  # nesting too deep for the parser
             _fail("config", "%r is not valid JSON (%s)" % (path, e))
         base_dir = path.rsplit("/", 1)[0] if "/" in path else ""
     if not isinstance(config, dict):

@@ -399,3 +399,14 @@ def test_wear_of_the_littlefs_store_flushed_after_every_sample_for_comparison():
         s.close()
     finally:
         vfs.umount("/rawcmp")
+
+
+def test_open_device_puts_the_file_inside_an_existing_folder():
+    d = tmpdir()
+    dev = open_device({"path": d, "capacity": 3 * 4096})
+    s = RawStore(dev, close_device=True)
+    s.stream_id("t")
+    s.close()
+    import os
+
+    assert "nor.bin" in os.listdir(d)

@@ -39,10 +39,11 @@ def _crc(mv):
 
 
 class RawStore:
-    def __init__(self, bdev, capacity=None, on_full="drop_oldest", **_ignored):
+    def __init__(self, bdev, capacity=None, on_full="drop_oldest", close_device=False, **_ignored):
         if on_full not in ("drop_oldest", "drop_newest"):
             raise ValueError("bad on_full")
         self._dev = bdev
+        self._close_device = close_device
         ss = bdev.ioctl(5, 0) or _SECTOR
         blocks = bdev.ioctl(4, 0)
         n = blocks if capacity is None else capacity // ss
@@ -390,6 +391,9 @@ class RawStore:
                 self._dropped = dropped
             elif k < 0xC0:
                 r = record.decode(b, 1, self._bases.get(seq, 0), t)
+                if r is None:
+                    closed = True
+                    break
                 sid = r[1]
                 self._pending[sid] = self._pending.get(sid, 0) + 1
                 self._last_ts = r[2]
@@ -531,6 +535,9 @@ class RawStore:
         return (self._tail_seq - live) * ss + self._off
 
     def close(self):
+        # the device stays open unless the store was told to own it (close_device=True)
+        if self._close_device and hasattr(self._dev, "close"):
+            self._dev.close()
         self._dev = None
 
 
@@ -636,4 +643,12 @@ def open_device(cfg):
         import rp2
 
         return PageFlash(rp2.Flash(start=cfg["start"], len=cfg["len"]))
-    return FileFlash(cfg["path"], cfg.get("capacity", 262144))
+    path = cfg["path"]
+    try:
+        import os
+
+        if os.stat(path)[0] & 0x4000:
+            path += "/nor.bin"  # a folder (it also holds the state file): the device goes inside
+    except OSError:
+        pass
+    return FileFlash(path, cfg.get("capacity") or 262144)

@@ -93,8 +93,13 @@ class Store:
         self._un_b = 0
         self._un_t0 = 0
         self._closed = False
-        if not _exists(path):
-            os.mkdir(path)
+        try:
+            if not _exists(path):
+                os.mkdir(path)
+            if not os.stat(path)[0] & 0x4000:
+                raise OSError(20)  # ENOTDIR
+        except OSError as e:
+            raise OSError("store folder %r cannot be used (%s)" % (path, e))
         self._names = self._load_names()
         n = len(self._names)
         self._cursor = [0] * n

@@ -9,11 +9,6 @@
 import gc
 import sys
 
-try:
-    from time import ticks_ms, ticks_diff
-except ImportError:
-    from blynklog.compat import ticks_ms, ticks_diff
-
 
 def _peak():
     try:
@@ -25,6 +20,8 @@ def _peak():
 
 
 def run(spec):
+    from blynklog.compat import ticks_ms, ticks_diff
+
     out = {"side": spec["side"], "n": spec["n"]}
     gc.collect()
     peak0 = _peak()

@@ -274,6 +274,12 @@ def main(config_path="config.json", board=None, logger=None):
     print("blynklog firmware on %s: %d sensors, sample every %d s, upload every %d s, sleep %s, watchdog %s" % (
         board.name, len(fw["sensors"]), fw["sample_every_s"], fw["upload_every_s"], app.sleep_mode,
         "%d ms" % app.wdt_ms if app.wdt_ms else "off"))
+    grace = getattr(board, "boot_grace_ms", 0)
+    if grace and not board.woke_from_deep_sleep():
+        # after power-on or reset: a moment in which Ctrl-C (or deploy) reaches the REPL before
+        # the first sleep takes USB away
+        print("Ctrl-C within %d s for the REPL" % (grace // 1000))
+        board.sleep_ms(grace, "none")
     app.run(board.cycles)
     if board.upload_at_end:
         try:

@@ -40,6 +40,7 @@ class MachineBoard:
     led_active_low = False
     i2c_default = {"id": 0}
     keep_file = "fw_state.json"
+    boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     cycles = None  # a board runs until power-off
     upload_at_end = False
 

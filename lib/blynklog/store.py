@@ -119,7 +119,7 @@ class Store:
             try:
                 with open(self.path + "/" + name) as f:
                     text = f.read()
-            except OSError:
+            except (OSError, UnicodeError):  # missing, or damaged into bytes that are not UTF-8
                 continue
             if text.endswith("\n"):
                 return text.split("\n")[:-1]

@@ -251,7 +251,9 @@ def _halt(board, errors, where, err):
 
 
 def main(config_path="config.json", board=None, logger=None):
-    errors = ErrorLog()
+    # boot errors go to error.log beside the config until the config names the log file
+    folder = config_path.rsplit("/", 1)[0] + "/" if "/" in config_path else ""
+    errors = ErrorLog(folder + "error.log")
     try:
         raw = _settings.read(config_path)
         if board is None:
@@ -261,7 +263,10 @@ def main(config_path="config.json", board=None, logger=None):
         fw = _settings.load(raw, board.needs_wifi)
     except Exception as e:
         return _halt(board, errors, "config", e)
-    errors = ErrorLog(fw["log_file"], fw["log_max_bytes"], board.time_ms)
+    path = fw["log_file"]
+    if path and not path.startswith("/"):
+        path = folder + path  # relative to the config's folder, like the Logger's paths
+    errors = ErrorLog(path, fw["log_max_bytes"], board.time_ms)
     try:
         if logger is None:
             import blynklog

@@ -1,0 +1,154 @@
+# The firmware's configuration: its own keys validated with errors naming the key, the example
+# file documenting every key (the firmware's and the Logger's), and boot errors that stop with a
+# message instead of a boot loop.
+import json
+
+import fwfakes
+from fwfakes import raw_config
+from support import raises, tmpdir
+
+import settings
+
+_here = fwfakes._here
+
+
+def _load(**over):
+    return settings.load(raw_config(**over))
+
+
+def _err(**over):
+    return str(raises(ValueError, _load, **over))
+
+
+def _example():
+    with open(_here + "/../firmware/config.example.json") as f:
+        return json.load(f)
+
+
+def test_defaults_fill_every_missing_firmware_key():
+    fw = settings.load({"streams": {"a": {}}, "sensors": [{"type": "sim", "stream": "a"}], "wifi": {"ssid": "n"}})
+    assert fw["sample_every_s"] == 60 and fw["upload_every_s"] == 3600 and fw["sleep"] == "auto"
+    assert fw["wifi"]["timeout_ms"] == 15000 and fw["radio_budget_ms"] == 30000
+
+
+def test_missing_wifi_ssid_names_the_key():
+    e = str(raises(ValueError, settings.load, {"streams": {"a": {}}, "sensors": [{"type": "sim", "stream": "a"}]}))
+    assert e.startswith("wifi.ssid:")
+
+
+def test_wifi_is_optional_on_a_board_without_radio():
+    fw = settings.load({"streams": {"a": {}}, "sensors": [{"type": "sim", "stream": "a"}]}, False)
+    assert fw["wifi"]["ssid"] is None
+
+
+def test_sensor_with_an_unknown_stream_names_the_key():
+    e = _err(sensors=[{"type": "sim", "stream": "a"}, {"type": "mcu_temp", "stream": "nope"}])
+    assert e.startswith("sensors[1].stream:") and "nope" in e
+
+
+def test_sensor_with_an_unknown_type_names_the_key():
+    assert _err(sensors=[{"type": "bme999", "stream": "a"}]).startswith("sensors[0].type:")
+
+
+def test_sensor_with_an_unknown_field_names_the_key():
+    e = _err(sensors=[{"type": "sht3x", "streams": {"temp": "a"}}])
+    assert e.startswith("sensors[0].streams.temp:")
+
+
+def test_adc_sensor_without_pin_names_the_key():
+    assert _err(sensors=[{"type": "adc", "stream": "a"}]).startswith("sensors[0].pin:")
+
+
+def test_wrong_type_of_a_number_key_names_the_key():
+    assert _err(sample_every_s="60").startswith("sample_every_s:")
+
+
+def test_fill_threshold_out_of_range_names_the_key():
+    assert _err(fill_threshold=1.5).startswith("fill_threshold:")
+
+
+def test_unknown_sleep_mode_names_the_key():
+    assert _err(sleep="hibernate").startswith("sleep:")
+
+
+def test_unknown_wifi_key_names_the_key():
+    assert _err(wifi={"ssid": "n", "pasword": "x"}).startswith("wifi.pasword:")
+
+
+def test_example_config_passes_the_firmware_checks():
+    fw = settings.load(_example())
+    assert len(fw["sensors"]) == 3
+
+
+def test_example_config_documents_every_key_it_has():
+    ex = _example()
+    doc = ex["_help"]
+    for key in ex:
+        if key.startswith("_"):
+            continue
+        if isinstance(ex[key], dict) and key not in ("streams", "board"):
+            for sub in ex[key]:
+                assert "%s.%s" % (key, sub) in doc, "%s.%s undocumented" % (key, sub)
+        else:
+            assert key in doc, key + " undocumented"
+
+
+def test_example_config_documents_every_firmware_and_logger_key():
+    from blynklog import config
+
+    doc = _example()["_help"]
+    keys = list(settings.DEFAULTS) + ["wifi." + k for k in settings.WIFI_DEFAULTS] + ["sensors", "board"]
+    for name, defaults in (("store", config._STORE_DEFAULTS), ("limits", config._LIMIT_DEFAULTS),
+                           ("upload", config._UPLOAD_DEFAULTS), ("clock", config._CLOCK_DEFAULTS)):
+        keys += ["%s.%s" % (name, k) for k in defaults]
+    keys += ["server", "api", "token", "client_id", "client_secret", "device_id", "ca", "insecure", "streams"]
+    missing = [k for k in keys if k not in doc]
+    assert not missing, "undocumented: %s" % ", ".join(missing)
+
+
+def _boot(cfg_text):
+    import app
+
+    d = tmpdir("boot")
+    path = d + "/config.json"
+    if cfg_text is not None:
+        with open(path, "w") as f:
+            f.write(cfg_text)
+    result = app.main(path)
+    try:
+        with open(d + "/error.log") as f:
+            log = f.read()
+    except OSError:
+        log = ""
+    return result, log
+
+
+def test_boot_without_config_stops_with_a_message_instead_of_looping():
+    result, log = _boot(None)
+    assert result is None
+    assert "config.example.json" in log
+
+
+def test_boot_with_broken_json_stops_with_a_message():
+    result, log = _boot("{not json")
+    assert result is None and "not valid JSON" in log
+
+
+def test_boot_with_a_wrong_firmware_key_names_it():
+    cfg = raw_config(sample_every_s=0)
+    result, log = _boot(json.dumps(cfg))
+    assert result is None and "sample_every_s:" in log
+
+
+def test_boot_with_a_wrong_logger_key_names_it():
+    cfg = raw_config(log_file="error.log")
+    cfg.update({"api": "device", "token": "t", "insecure": True})
+    cfg["streams"]["a"] = {"pin": "X9"}
+    result, log = _boot(json.dumps(cfg))
+    assert result is None and "streams.a.pin:" in log
+
+
+def test_boot_with_a_wrong_board_key_names_it():
+    cfg = raw_config(board={"time_scal": 10})
+    result, log = _boot(json.dumps(cfg))
+    assert result is None and "board.time_scal:" in log

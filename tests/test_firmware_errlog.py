@@ -1,0 +1,46 @@
+# The error log (firmware/errlog.py): console and file, rotation at max_bytes, repeats counted.
+from support import tmpdir
+
+import fwfakes  # noqa: F401  (firmware/ on sys.path)
+from errlog import ErrorLog
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_an_error_goes_to_the_file_with_where_and_type():
+    path = tmpdir("el") + "/error.log"
+    ErrorLog(path).report("sensors[0] sht3x", OSError(19))
+    assert _read(path).startswith("sensors[0] sht3x: OSError: ")
+
+
+def test_the_file_rotates_when_it_passes_max_bytes():
+    path = tmpdir("el") + "/error.log"
+    log = ErrorLog(path, max_bytes=300)
+    for i in range(20):
+        log.report("wifi", "attempt %d failed" % i)
+    assert len(_read(path)) <= 300
+    assert "attempt 19" in _read(path)
+    assert "attempt" in _read(path + ".1")
+
+
+def test_a_repeated_message_is_counted_not_written_again():
+    path = tmpdir("el") + "/error.log"
+    log = ErrorLog(path)
+    for _ in range(5):
+        log.report("wifi", "no connection")
+    log.report("upload", "done")
+    text = _read(path)
+    assert text.count("no connection") == 1
+    assert "repeated 4 times" in text
+
+
+def test_a_log_that_cannot_be_written_does_not_raise():
+    log = ErrorLog("/nonexistent-dir/x/error.log")
+    log.report("x", "y")
+    assert log.count == 1

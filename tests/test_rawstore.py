@@ -410,3 +410,11 @@ def test_open_device_puts_the_file_inside_an_existing_folder():
     import os
 
     assert "nor.bin" in os.listdir(d)
+
+
+def test_a_record_larger_than_a_small_sector_is_refused_and_stores_nothing():
+    d, s = small(sector_size=512)
+    sid = s.stream_id("t")
+    raises(ValueError, s.append, sid, T0, "x" * 600)
+    assert s.pending() == 0 and d.bytes_programmed < 200
+    assert s.append(sid, T0, "x" * 200)

@@ -434,6 +434,8 @@ class RawStore:
     def append(self, sid, ts, value, flags=0, decimals=None):
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
+        if type(value) is str and len(value.encode()) + 24 > len(self._buf):
+            raise ValueError("record too large")
         base = self._base[self._tail]
         n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base)
         if self._off + 1 + n > self._ss:

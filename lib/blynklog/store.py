@@ -243,7 +243,9 @@ class Store:
             end = _HDR
             for off, i, n in self._walk(seq, buf, _HDR, 1 << 30, True):
                 sid = record.sid_of(buf, i)
-                if sid < nstreams and (seq << _SEG_SHIFT | off) > cur[sid]:
+                if sid >= nstreams:
+                    count += 1  # its name was lost (damaged streams file): keep it, count it later
+                elif (seq << _SEG_SHIFT | off) > cur[sid]:
                     pend[sid] += 1
                     count += 1
                 end = off + n
@@ -304,8 +306,15 @@ class Store:
             names.pop()
             raise
         self._cursor.append(0)
-        self._pending.append(0)
-        return len(names) - 1
+        sid = len(names) - 1
+        # records already on flash under this id (its name was lost with a damaged streams file)
+        n = 0
+        for seq in self._segs:
+            for off, i, k in self._walk(seq, self._rbuf, _HDR, 1 << 30):
+                if record.sid_of(self._rbuf, i) == sid:
+                    n += 1
+        self._pending.append(n)
+        return sid
 
     def _check_sid(self, sid):
         if self._closed:

@@ -6,7 +6,7 @@
 # claim and one erase per sector); open reads every sector header and scans the newest sector.
 # RAM: one frame buffer (1 KB + a little), 16 bytes per sector (erase count, seq, base_ts) and
 # a few bytes per stream (name, cursor, pending count); nothing grows with the backlog. Measured
-# on the unix port: 2.4 KB kept for a 64-sector ring with two streams, the same after 20,000
+# on the unix port: 2.9 KB kept for a 64-sector ring with two streams, the same after 60,000
 # appends.
 # Not safe from an interrupt or from two tasks at once; records() generators may stay alive
 # across appends (they re-locate themselves by sequence number).

@@ -101,10 +101,12 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         _check_float(value)
         typ = -1
         if decimals is not None:
-            m = round(value * 10**decimals)
-            if _INT_MIN <= m <= _INT_MAX:
-                typ = T_SCALED + decimals
-                p = _varint(buf, p, _zz(m))
+            m = value * 10**decimals
+            if m - m == 0:  # still finite: a huge value scaled overflows to infinity
+                m = round(m)
+                if _INT_MIN <= m <= _INT_MAX:
+                    typ = T_SCALED + decimals
+                    p = _varint(buf, p, _zz(m))
         if typ < 0:
             if _f32_exact(value):
                 typ = T_F32

@@ -8,7 +8,8 @@
 # the server closes it; a socket found closed before anything was sent is reopened silently, any
 # failure after the first byte left raises OSError (a POST is never repeated behind the caller).
 # Every socket/TLS/timeout fault raises OSError, a malformed answer raises ValueError; the socket is
-# closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read;
+# closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read,
+# and the whole answer must arrive within timeout_ms (a server dripping bytes is cut off);
 # DNS (getaddrinfo) is not covered on MicroPython and can block longer.
 # Responses are read whole at once but bounded: at most _KEEP body bytes are kept, at most _DISCARD
 # more are read and dropped; a longer body makes the connection drop instead. Header lines are
@@ -17,7 +18,7 @@
 # and per request the head (a few hundred bytes) and the kept body. Not safe to share between tasks.
 import socket
 
-from .compat import IS_MICROPYTHON, const
+from .compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
 
 _BUF = const(512)
 _KEEP = const(1024)
@@ -105,6 +106,7 @@ class Connection:
         self._mv = memoryview(self._buf)
         self._start = 0
         self._end = 0
+        self._until = 0  # ticks deadline of the answer being read (set by _answer)
         if self.tls and self.insecure and not _warned:
             _warned.append(1)
             print("blynklog: WARNING: TLS certificate verification is OFF (insecure=True)")
@@ -210,6 +212,8 @@ class Connection:
             self._start, self._end = 0, n
         if self._end >= _BUF:
             raise ValueError("header line too long")
+        if ticks_diff(self._until, ticks_ms()) <= 0:
+            raise OSError(110)  # ETIMEDOUT: a drip of bytes keeps each read alive, not the answer
         sock = self._sock
         free = self._mv[self._end :]
         if not IS_MICROPYTHON:
@@ -302,6 +306,8 @@ class Connection:
                 raise
 
     def _answer(self, method):
+        # the whole answer must arrive within timeout_ms (each read may wait that long once more)
+        self._until = ticks_add(ticks_ms(), self.timeout_ms)
         line = self._line()
         if not line.startswith(b"HTTP/1."):
             raise ValueError("not an HTTP answer")
@@ -343,6 +349,8 @@ class Connection:
                 try:
                     size = int(size_line, 16)
                 except ValueError:
+                    raise ValueError("bad chunk size")
+                if size < 0:
                     raise ValueError("bad chunk size")
                 total += size
                 if total > _KEEP + _DISCARD:

@@ -254,3 +254,30 @@ def test_append_of_ints_and_floats_does_not_allocate():
     assert err is None, "append allocated at sample %d" % n
     assert s.pending(sid) == 141
     s.close()
+
+
+def test_meta_given_to_commit_is_saved_with_the_cursor_and_survives_a_reopen():
+    s = make_store()
+    sid = s.stream_id("a")
+    s.append(sid, T0, 1)
+    s.append(sid, T0 + 1, 2)
+    got = list(s.records(sid))
+    s.commit(sid, got[0][0], 1, {"sent": 1, "qday": 19700})
+    assert s.meta() == {"sent": 1, "qday": 19700}
+    s.close()
+    s = make_store(reopen=True)
+    assert s.meta() == {"sent": 1, "qday": 19700} and s.pending(sid) == 1
+    s.close()
+
+
+def test_meta_is_saved_even_when_the_cursor_does_not_move():
+    s = make_store()
+    sid = s.stream_id("a")
+    s.append(sid, T0, 1)
+    got = list(s.records(sid))
+    s.commit(sid, got[0][0], 1, {"sent": 1})
+    s.commit(sid, got[0][0], 0, {"sent": 1, "rejected": 2})
+    s.close()
+    s = make_store(reopen=True)
+    assert s.meta() == {"sent": 1, "rejected": 2}
+    s.close()

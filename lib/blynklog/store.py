@@ -19,9 +19,10 @@
 # live records() iterator holds a 1.2 KB read buffer. append() of bool/int/float (without
 # decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
+import binascii
+import json
 import os
 import struct
-import binascii
 
 from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
 from . import record
@@ -104,6 +105,7 @@ class Store:
         n = len(self._names)
         self._cursor = [0] * n
         self._pending = [0] * n
+        self._meta = {}
         self._load_cursors()
         self._segs = []
         self._segpend = []
@@ -134,32 +136,50 @@ class Store:
         os.rename(tmp, self.path + "/streams")
 
     def _load_cursors(self):
+        # cursors file: "BC", version, n, n u64 cursors, u16 m, m bytes of JSON meta, CRC-32
         for name in ("cursors", "cursors.new"):
             try:
                 with open(self.path + "/" + name, "rb") as f:
                     data = f.read()
             except OSError:
                 continue
-            if len(data) < 8 or data[:2] != _CMAGIC or data[2] != _VERSION:
+            if len(data) < 10 or data[:2] != _CMAGIC or data[2] != _VERSION:
                 continue
             n = data[3]
-            if len(data) != 8 + 8 * n:
+            if len(data) < 10 + 8 * n:
+                continue
+            m = struct.unpack_from("<H", data, 4 + 8 * n)[0]
+            if len(data) != 10 + 8 * n + m:
                 continue
             if binascii.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
                 continue
+            meta = {}
+            if m:
+                try:
+                    meta = json.loads(str(data[6 + 8 * n:6 + 8 * n + m], "utf-8"))
+                except (ValueError, UnicodeError):
+                    meta = {}
+                if not isinstance(meta, dict):
+                    meta = {}
+            self._meta = meta
             for i in range(min(n, len(self._cursor))):
                 self._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
             return
 
     def _save_cursors(self):
         n = len(self._cursor)
-        data = bytearray(8 + 8 * n)
+        blob = json.dumps(self._meta).encode() if self._meta else b""
+        m = len(blob)
+        data = bytearray(10 + 8 * n + m)
         data[0:2] = _CMAGIC
         data[2] = _VERSION
         data[3] = n
         for i in range(n):
             struct.pack_into("<Q", data, 4 + 8 * i, self._cursor[i])
-        struct.pack_into("<I", data, 4 + 8 * n, binascii.crc32(memoryview(data)[:4 + 8 * n]) & 0xFFFFFFFF)
+        struct.pack_into("<H", data, 4 + 8 * n, m)
+        data[6 + 8 * n:6 + 8 * n + m] = blob
+        end = 6 + 8 * n + m
+        struct.pack_into("<I", data, end, binascii.crc32(memoryview(data)[:end]) & 0xFFFFFFFF)
         tmp = self.path + "/cursors.new"
         with open(tmp, "wb") as f:
             f.write(data)
@@ -457,14 +477,26 @@ class Store:
                         yield pos, d[2], d[4], d[3]
             seq += 1
 
-    def commit(self, sid, pos, count=None):
+    def commit(self, sid, pos, count=None, meta=None):
         # Records of sid up to and including pos are done. The store counts them itself (count
-        # is the caller's figure, not trusted). Persisted atomically before returning.
+        # is the caller's figure, not trusted). meta: an optional small dict (JSON) saved in the
+        # same atomic write, read back with meta(): the caller's books move with the cursor.
+        # Persisted atomically before returning.
         self._check_sid(sid)
         cur = self._cursor[sid]
         if type(pos) is not int:
             raise TypeError("pos not int")
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError("meta not dict")
         if pos <= cur:
+            if meta is not None and meta != self._meta:
+                old = self._meta
+                self._meta = meta
+                try:
+                    self._save_cursors()
+                except OSError:
+                    self._meta = old
+                    raise
             return
         pseq = pos >> _SEG_SHIFT
         buf = self._rbuf
@@ -488,10 +520,14 @@ class Store:
         if not found:
             raise ValueError("pos not a record of this stream")
         self._cursor[sid] = pos
+        old = self._meta
+        if meta is not None:
+            self._meta = meta
         try:
             self._save_cursors()
         except OSError:
             self._cursor[sid] = cur
+            self._meta = old
             raise
         self._pending[sid] -= total
         for k in range(len(done)):
@@ -509,6 +545,10 @@ class Store:
                 self._segsize.pop(k)
             else:
                 k += 1
+
+    def meta(self):
+        # The dict saved by the last commit(..., meta) (a copy), {} when none.
+        return dict(self._meta)
 
     # ---- figures
     def pending(self, sid=None):

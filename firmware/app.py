@@ -287,10 +287,14 @@ def main(config_path="config.json", board=None, logger=None):
         board.sleep_ms(grace, "none")
     app.run(board.cycles)
     if board.upload_at_end:
+        # the wake after the last cycle (the virtual board's end of an offline period): a cycle
+        # whose upload is due whatever the schedule says
         try:
-            app.upload()
+            app.sleep(fw["sample_every_s"] * 1000)
+            app.last_upload = board.ms() - fw["upload_every_s"] * 1000
+            app.cycle()
         except Exception as e:
-            app.errors.report("upload", e)
+            app.errors.report("wake", e)
     s = app.summary()
     try:
         logger.close()

@@ -42,7 +42,7 @@ def micropython():
 
 
 def demo_config(srv, hours, every_s, time_scale):
-    cycles = hours * 3600 // every_s + 1  # both ends of the period
+    cycles = hours * 3600 // every_s  # the offline period; then the wake that uploads (one more cycle)
     streams = {}
     sensors = []
     for name, sid, sim in STREAMS:
@@ -155,7 +155,7 @@ def main(argv=None):
                 summary["errors"], summary["wifi_failures"], summary["sensor_errors"]))
             print("time               %.1f s" % elapsed)
             ok = logged > 0 and total == logged and summary["sent"] == logged and not dupes and summary.get("pending") == 0
-        print("chart              %s/" % srv.http_url)
+        print("chart              %s/%s" % (srv.http_url, "" if args.keep else "  (served while the demo runs; --keep to keep it)"))
         print("demo: %s" % ("OK: every point arrived" if ok else "FAILED: not every point arrived (see .demo/firmware.log)"))
         if args.keep:
             print("demo: serving the chart until Ctrl-C")

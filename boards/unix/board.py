@@ -9,7 +9,8 @@
 #   start_ago_s  0      s; the simulated clock starts at now - start_ago_s
 #   wakes        null   sample cycles to run, then stop (null: forever)
 #   offline_s    0      s of simulated time during which Wi-Fi does not come up
-#   upload_at_end false one more upload after the last cycle (the wake after an offline period)
+#   upload_at_end false after the last cycle, one more wake (a cycle) that uploads whatever the
+#                       schedule says: the wake after an offline period
 #   mcu_temp     35.0   deg C, what mcu_temperature() reads
 # No watchdog, no deep sleep (light sleep is the wait), no NTP (the host clock is set), no LED.
 # Allocates nothing per call beyond ints. One task only.

@@ -1,0 +1,44 @@
+# The real firmware loop with the real Logger on the virtual board against the local Blynk
+# emulator (verified TLS): what was logged while offline arrives at the wake, each point once,
+# with the board's simulated timestamps. Device 2's streams 7 and 8 keep it apart from other tests.
+import json
+
+import emu
+import fwfakes  # noqa: F401  (firmware/ and boards/unix on sys.path)
+from support import tmpdir
+
+
+def _config(d, wakes, offline_s):
+    cfg = {
+        "server": emu.url(), "api": "device", "token": "test-device-token-2", "ca": "ca.der",
+        "streams": {"x": {"pin": "V7"}, "y": {"pin": "V8"}},
+        "store": {"path": "store", "capacity": 65536},
+        "sensors": [{"type": "sim", "stream": "x"}, {"type": "mcu_temp", "stream": "y"}],
+        "sample_every_s": 60, "upload_every_s": 3600, "log_file": "error.log",
+        "board": {"time_scale": 1000000, "start_ago_s": wakes * 60, "wakes": wakes, "offline_s": offline_s,
+                  "upload_at_end": True},
+    }
+    with open(d + "/ca.der", "wb") as f:
+        f.write(emu.read_file(emu.ca_path()))
+    with open(d + "/config.json", "w") as f:
+        f.write(json.dumps(cfg))
+    return d + "/config.json"
+
+
+def test_points_logged_offline_arrive_once_at_the_wake_with_the_boards_timestamps():
+    emu.require()
+    import app
+
+    before_x = len(emu.points(2, 7))
+    before_y = len(emu.points(2, 8))
+    path = _config(tmpdir("fwlog"), 30, 1800)
+    s = app.main(path)
+    assert s is not None
+    assert s["samples"] == 62 and s["sent"] == 62 and s["pending"] == 0  # 30 offline wakes + the last
+    assert s["wifi_failures"] >= 1
+    xs = emu.points(2, 7)[before_x:]
+    ys = emu.points(2, 8)[before_y:]
+    assert len(xs) == 31 and len(ys) == 31
+    ts = sorted(p[0] for p in xs)
+    assert len(set(ts)) == 31
+    assert ts[1] - ts[0] == 60000  # the simulated minute, not the real one

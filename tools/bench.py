@@ -385,7 +385,7 @@ def cell(st, unit="", digits=1, scale=1.0):
         return "n/a"
     lo, med = st["min"] * scale, st["median"] * scale
     if len(st["runs"]) == 1 or lo == med:
-        return _fmt(med, unit, digits) + (" (all runs)" if len(st["runs"]) > 1 else "")
+        return _fmt(med, unit, digits)
     return "%s / %s" % (_fmt(lo, unit, digits), _fmt(med, unit, digits))
 
 
@@ -471,6 +471,19 @@ def write_doc(p, info, results, path):
     def code(r):
         return r["alloc"] - r["alloc_start"] if r.get("alloc") is not None and r.get("alloc_start") is not None else None
 
+    if len(pts) > 1:
+        churn = {}
+        for side in ("ours", "naive"):
+            a = up.get("%s n=%d k=1" % (side, pts[0])) or []
+            b = up.get("%s n=%d k=1" % (side, nmax)) or []
+            pa = [r["mem_peak"] for r in a if r.get("mem_peak")]
+            if pa and b:
+                base = statistics.median(pa)
+                churn[side] = _get(b, lambda r: (r["mem_peak"] - base) / (nmax - pts[0]) if r.get("mem_peak") else None)
+        o, nv = churn.get("ours"), churn.get("naive")
+        d.row("1", "Bytes allocated per extra point uploaded (`mem_peak()` growth from %s to %s points / %s)" % (
+            _fmt(pts[0]), _fmt(nmax), _fmt(nmax - pts[0])), cell(o, " B", 0), cell(nv, " B", 0), ratio(o, nv),
+            "(churn: the GC reclaims it)", "")
     o = up_stat("ours", nmax, lambda r: r.get("alloc_start"))
     nv = up_stat("naive", nmax, lambda r: r.get("alloc_start"))
     d.row("1", "Heap in use at the start of the job (the interpreter and the job's launcher), KB", cell(o, " KB"), cell(nv, " KB"), "",
@@ -479,8 +492,8 @@ def write_doc(p, info, results, path):
     nv = up_stat("naive", nmax, code)
     d.row("1", "Heap held by the imported modules' code (`.mpy` loaded into RAM), KB", cell(o, " KB"), cell(nv, " KB"), ratio(o, nv),
           "", "")
-    o = up_stat("ours", nmax, lambda r: r["alloc_after"] - r["alloc"] if r.get("alloc_after") is not None else None)
-    nv = up_stat("naive", nmax, lambda r: r["alloc_after"] - r["alloc"] if r.get("alloc_after") is not None else None)
+    o = up_stat("ours", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None)
+    nv = up_stat("naive", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None)
     d.row("1", "Heap held after the upload beyond the code (ours: the open Logger, its store and buffers), KB",
           cell(o, " KB"), cell(nv, " KB"), "", "", "")
     est = {}

@@ -4,7 +4,9 @@
 #   DeviceClient(conn, token): POST /external/api/batch/update?token=..&pin=.. (or dataStreamId).
 #   client.upload(stream, points, count) -> Answer(kind, status, message, retry_after_ms, moved_to)
 # Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage: try later),
-# BAD_BATCH (400/413: this batch as sent is refused), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH.
+# BAD_BATCH (400/413: this batch as sent is refused; for a single point only when the body is
+# Blynk's JSON error, otherwise RETRY, so a middlebox's 400 never discards data), UNKNOWN_STREAM,
+# UNKNOWN_DEVICE, AUTH.
 # upload() never raises for network or server faults. A 308 is followed (a few hops at most) on a
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on.
@@ -80,6 +82,21 @@ def error_message(body):
     return text
 
 
+def _json_error(body):
+    # True when the body has the shape of Blynk's error answers: {"error": {"message": "..."}},
+    # {"error": "code", ...} or {"message": "..."}.
+    try:
+        data = json.loads(body.decode())
+    except Exception:
+        return False
+    if not isinstance(data, dict):
+        return False
+    err = data.get("error")
+    if isinstance(err, dict):
+        return isinstance(err.get("message"), str)
+    return isinstance(err, str) or isinstance(data.get("message"), str)
+
+
 def retry_after_ms(value):
     # Retry-After in seconds -> ms (capped); an HTTP date or garbage -> None.
     if not value:
@@ -153,7 +170,7 @@ class _Client:
                 return Answer(RETRY, resp.status, "bad redirect", None, self.moved_to)
         return Answer(RETRY, 308, "too many redirects", None, self.moved_to)
 
-    def _classify(self, resp):
+    def _classify(self, resp, count=0):
         status = resp.status
         if 200 <= status < 300:
             return Answer(OK, status, "", None, self.moved_to)
@@ -170,6 +187,9 @@ class _Client:
         if status == 400 and "daily" in msg.lower():
             return Answer(RETRY, status, msg, ra, self.moved_to)
         if status in (400, 413):
+            if count == 1 and not _json_error(resp.body):
+                # a lone point refused without Blynk's JSON error: a proxy spoke, not Blynk; keep it
+                return Answer(RETRY, status, msg or "bad request", ra, self.moved_to)
             return Answer(BAD_BATCH, status, msg or "bad request", None, self.moved_to)
         # anything else (a 404 without a known message, 405, 411...) costs nothing to retry
         return Answer(RETRY, status, msg or "unexpected status", ra, self.moved_to)
@@ -225,7 +245,7 @@ class DeviceClient(_Client):
         resp = self._send("POST", path, {"Content-Type": _JSON}, body)
         if isinstance(resp, Answer):
             return resp
-        answer = self._classify(resp)
+        answer = self._classify(resp, count)
         if answer.kind == BAD_BATCH and "token" in answer.message.lower():
             answer.kind = AUTH
         return answer
@@ -341,7 +361,7 @@ class PlatformClient(_Client):
             resp = self._send("POST", _IMPORT_PATH, headers, body)
             if isinstance(resp, Answer):
                 return resp
-            answer = self._classify(resp)
+            answer = self._classify(resp, count)
             if answer.kind != AUTH:
                 return answer
         return answer

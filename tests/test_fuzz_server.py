@@ -298,3 +298,36 @@ def test_the_transport_refuses_a_negative_chunk_size():
     # found by the hostile server: "-10" chunk sizes were summed into a falling total, endlessly
     err, elapsed = _transport_fault("chunk-negative", 1000)
     assert isinstance(err, ValueError) and "chunk" in str(err)
+
+
+def _lone_point_answer(behaviour):
+    from blynklog.blynk import DeviceClient
+    from blynklog.http import Connection
+
+    hostile.require()
+    name = _name()
+    hostile.set(name, behaviour)
+    client = DeviceClient(Connection(hostile.url(), timeout_ms=_TIMEOUT_MS), name)
+    ts = unix_ms() - 1000
+
+    def points():
+        return iter([(ts, 1.5)])
+
+    try:
+        return client.upload({"pin": "V1", "type": "double", "decimals": None}, points, 1)
+    finally:
+        client.conn.close()
+
+
+def test_a_lone_point_refused_with_an_invalid_json_400_is_retried_not_rejected():
+    # found by the hostile server: bisection got down to single points and set every one aside as
+    # rejected, so a middlebox answering 400 emptied the whole backlog
+    from blynklog.blynk import RETRY
+
+    assert _lone_point_answer("bad-json-400").kind == RETRY
+
+
+def test_a_lone_point_refused_with_a_400_of_the_wrong_json_shape_is_retried():
+    from blynklog.blynk import RETRY
+
+    assert _lone_point_answer("odd-json-400").kind == RETRY

@@ -1,0 +1,404 @@
+# blynklog.policy: what goes up, when, and what happens on every answer. One place for the rules:
+#   - streams take turns, a batch each, oldest records first; a batch holds at most
+#     points_per_request points, at most max_request_bytes, and no more than the day's quota left;
+#   - a record is committed (never sent again) only after the server accepted its batch;
+#   - stale records (older than max_age_days less stale_margin_s) are dropped at sync: dropped_stale;
+#     records too far in the future wait; boot-relative records wait until the clock can place them,
+#     and are dropped (unplaceable, counted with dropped_stale) when it never can;
+#   - a record with the same timestamp as the one before it in its stream is a duplicate: the first
+#     one wins, the later one is counted in `rejected`; no batch ever holds two points with one ts;
+#   - when the backlog cannot all go up before it goes stale, backlog_policy chooses which records
+#     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
+#     the oldest excess, spread skips evenly across the backlog;
+#   - retry-later answers (network, timeout, 5xx, 429) stop the sync and back off exponentially with
+#     full jitter, capped, persisted; a 429's Retry-After is a floor;
+#   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
+#     (`rejected`, the server's message kept in a bounded log) and the rest goes on;
+#   - 404 unknown datastream parks that stream for park_s; the others go on;
+#   - 404 unknown device and auth failures stop the sync and say so;
+#   - a 308 moves the device to the new server, remembered in the state.
+# Counters and the day's quota are written with each commit, in the store's atomic commit record,
+# so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
+import random
+
+from . import blynk, encoder
+from .clock import FLAG_BOOTREL
+from .compat import const, ticks_diff, ticks_ms, utc_day
+
+_DAY_MS = const(86400000)
+_REJECT_LOG = const(8)
+_MSG_MAX = const(96)
+
+# verdicts on one record
+_SEND = const(0)
+_WAIT = const(1)
+_STALE = const(2)
+_UNPLACEABLE = const(3)
+_DUP = const(4)
+_THIN = const(5)
+
+COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
+
+
+def _quota_like(message):
+    # A 400 that is about the daily limit, not about the batch's content: never bisect those.
+    m = message.lower()
+    return "limit" in m and "batch size" not in m or "quota" in m
+
+
+class _Stream:
+    # Per-stream upload state for one sync: what the filter needs to decide the same way twice.
+    def __init__(self, name, sid, cfg):
+        self.name = name
+        self.sid = sid
+        self.cfg = cfg
+        self.prev_ts = None  # ts of the last point accepted into a batch (duplicate check)
+        self.thin_left = 0  # newest_first: how many of the oldest candidates to skip
+        self.keep = 0  # spread: keep `keep` of every `total` candidates
+        self.total = 0
+        self.acc = 0
+        self.limit = 0  # points per batch; halved while bisecting a 400
+        self.done = False
+
+
+class Uploader:
+    def __init__(self, cfg, store, clock, state, sids):
+        self.cfg = cfg
+        self.store = store
+        self.clock = clock
+        self.state = state
+        limits = cfg["limits"]
+        self.per_request = limits["points_per_request"]
+        self.per_day = limits["points_per_day"]
+        self.max_bytes = limits["max_request_bytes"]
+        self.max_age_ms = limits["max_age_days"] * _DAY_MS - limits["stale_margin_s"] * 1000
+        self.future_ms = limits["future_tolerance_s"] * 1000
+        self.api = cfg["api"]
+        self.streams = []
+        for name in cfg["streams"]:
+            self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
+        self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
+        self._max_ts = None
+        meta = store.meta() if hasattr(store, "meta") else {}
+        self.totals = {}
+        for k in COUNTERS:
+            self.totals[k] = meta.get(k, 0)
+        self.quota_day = meta.get("qday", -1)
+        self.quota_sent = meta.get("qsent", 0)
+
+    # ---- the books
+
+    def quota_left(self, now):
+        if now is None:
+            return self.per_day - self.quota_sent if self.quota_day >= 0 else self.per_day
+        if utc_day(now) != self.quota_day:
+            return self.per_day
+        return max(0, self.per_day - self.quota_sent)
+
+    def _commit(self, st, pos, covered, delta, now, sent):
+        for k in delta:
+            self.totals[k] += delta[k]
+        if sent:
+            day = utc_day(now) if now is not None else self.quota_day
+            if day != self.quota_day:
+                self.quota_day = day
+                self.quota_sent = 0
+            self.quota_sent += sent
+        meta = {"qday": self.quota_day, "qsent": self.quota_sent}
+        for k in COUNTERS:
+            meta[k] = self.totals[k]
+        self.store.commit(st.sid, pos, covered, meta)
+
+    def _log_reject(self, now, st, ts, message):
+        log = self.state.get("rejects") or []
+        log.append([now, st.name, ts, message[:_MSG_MAX]])
+        self.state.set("rejects", log[-_REJECT_LOG:])
+
+    # ---- judging one record
+
+    def _judge(self, st, ts, flags, now):
+        # -> (verdict, unix_ms). Deterministic for a given stream state: the same records get the
+        # same verdicts on every pass over a batch.
+        if flags & FLAG_BOOTREL:
+            placed = self.clock.resolve(ts, flags)
+            if placed is None:
+                return _WAIT, 0
+            if placed is False:
+                return _UNPLACEABLE, 0
+            ts = placed[0]
+        if now is not None:
+            if ts < now - self.max_age_ms:
+                return _STALE, ts
+            if ts > now + self.future_ms:
+                return _WAIT, ts
+        if ts == st.prev_ts:
+            return _DUP, ts
+        if st.thin_left > 0:
+            st.thin_left -= 1
+            return _THIN, ts
+        if st.total:
+            st.acc += st.keep
+            if st.acc < st.total:
+                return _THIN, ts
+            st.acc -= st.total
+        st.prev_ts = ts
+        return _SEND, ts
+
+    def _plan_thinning(self, now, quota_left):
+        # How many records can still go up before the oldest goes stale; when fewer than pending,
+        # the backlog policy decides which ones are skipped.
+        for st in self.streams:
+            st.thin_left = st.keep = st.total = st.acc = 0
+        policy = self.cfg["upload"]["backlog_policy"]
+        if policy == "oldest_first" or now is None:
+            return
+        backlog = self.store.pending()
+        if not backlog:
+            return
+        oldest = None
+        for st in self.streams:
+            it = self.store.records(st.sid)
+            for _, ts, _, flags in it:
+                if not flags & FLAG_BOOTREL and (oldest is None or ts < oldest):
+                    oldest = ts
+                break
+            _close(it)
+        if oldest is None:
+            return
+        days = max(0, (oldest + self.max_age_ms - now) // _DAY_MS)
+        capacity = quota_left + self.per_day * days
+        if backlog <= capacity:
+            return
+        for st in self.streams:
+            mine = self.store.pending(st.sid)
+            cap = capacity * mine // backlog
+            if policy == "newest_first":
+                st.thin_left = mine - cap
+            else:
+                st.keep, st.total = cap, mine
+
+    def _snapshot(self, st):
+        return (st.prev_ts, st.thin_left, st.acc)
+
+    def _restore(self, st, snap):
+        st.prev_ts, st.thin_left, st.acc = snap
+
+    # ---- batches
+
+    def _seen_before(self, ts):
+        # Whether ts may already be in this batch. Exact for timestamps that only grow; for one
+        # out of order, a bitmap hit ends the batch there (the point opens the next batch).
+        bit = (ts ^ (ts >> 10)) & 1023
+        hit = self._seen[bit >> 3] & (1 << (bit & 7))
+        self._seen[bit >> 3] |= 1 << (bit & 7)
+        if self._max_ts is None or ts > self._max_ts:
+            self._max_ts = ts
+            return False
+        return bool(hit)
+
+    def _plan_batch(self, st, now, limit):
+        # First pass: walk the stream's pending records and decide which go into the next batch.
+        # -> (points, covered, last_pos, delta counters, nbytes)
+        for i in range(len(self._seen)):
+            self._seen[i] = 0
+        self._max_ts = None
+        delta = {}
+        points = covered = 0
+        last_pos = None
+        decimals = st.cfg["decimals"]
+        nbytes = encoder.overhead(self.api, self._target(st))
+        it = self.store.records(st.sid)
+        for pos, ts, value, flags in it:
+            snap = self._snapshot(st)
+            verdict, uts = self._judge(st, ts, flags, now)
+            if verdict == _WAIT:
+                self._restore(st, snap)
+                st.done = True
+                break
+            if verdict == _SEND:
+                size = encoder.point_size(self.api, uts, value, decimals)
+                if points >= limit or nbytes + size > self.max_bytes or (points and self._seen_before(uts)):
+                    self._restore(st, snap)
+                    break
+                if not points:
+                    self._seen_before(uts)
+                points += 1
+                nbytes += size
+            else:
+                key = _VERDICT_COUNTER[verdict]
+                delta[key] = delta.get(key, 0) + 1
+            covered += 1
+            last_pos = pos
+        else:
+            st.done = True
+        _close(it)
+        return points, covered, last_pos, delta, nbytes
+
+    def _points(self, st, now, covered, snap):
+        # Second pass, as often as the client needs it: the same records, the same verdicts.
+        def gen():
+            self._restore(st, snap)
+            n = 0
+            it = self.store.records(st.sid)
+            for pos, ts, value, flags in it:
+                if n >= covered:
+                    break
+                n += 1
+                verdict, uts = self._judge(st, ts, flags, now)
+                if verdict == _SEND:
+                    yield uts, value
+            _close(it)
+
+        return gen
+
+    def _target(self, st):
+        return (self.cfg["device_id"], st.cfg["id"])
+
+    # ---- the sync
+
+    def run(self, client, report, budget_ms, now_fn):
+        # Upload until done, out of quota or budget, or a failure stops it. Fills `report`.
+        start = ticks_ms()
+        now = now_fn()
+        quota = self.quota_left(now)
+        self._plan_thinning(now, quota)
+        parked = self.state.get("parked") or {}
+        for st in self.streams:
+            st.done = False
+            st.prev_ts = None
+            st.limit = self.per_request
+            until = parked.get(st.name)
+            if until is not None and now is not None and now < until:
+                st.done = True
+                report["parked"].append(st.name)
+        stop = None
+        while stop is None:
+            active = [st for st in self.streams if not st.done]
+            if not active:
+                stop = "done"
+                break
+            for st in active:
+                if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
+                    stop = "budget"
+                    break
+                quota = self.quota_left(now)
+                if quota <= 0:
+                    stop = "quota"
+                    break
+                stop = self._one_batch(client, st, now, quota, report, parked)
+                if stop:
+                    break
+                now = now_fn()
+        self.state.set("parked", parked)
+        report["stopped"] = stop
+        report["quota_left"] = self.quota_left(now)
+        return stop
+
+    def _one_batch(self, client, st, now, quota, report, parked):
+        snap = self._snapshot(st)
+        points, covered, last_pos, delta, nbytes = self._plan_batch(st, now, min(st.limit, quota))
+        if not covered:
+            st.done = True
+            return None
+        if not points:
+            # nothing to send in this stretch (all stale, duplicate, thinned...): just move past it
+            self._commit(st, last_pos, covered, delta, now, 0)
+            self._add(report, delta)
+            return None
+        after = self._snapshot(st)
+        answer = client.upload(st.cfg, self._points(st, now, covered, snap), points)
+        self._restore(st, after)
+        if answer.moved_to:
+            report["server"] = answer.moved_to
+        kind = answer.kind
+        if kind == blynk.OK:
+            delta["sent"] = delta.get("sent", 0) + points
+            self._commit(st, last_pos, covered, delta, now, points)
+            self._add(report, delta)
+            report["batches"] += 1
+            self.state.set("retry", None)
+            if st.name in parked:
+                del parked[st.name]
+            return None
+        self._restore(st, snap)
+        st.done = False
+        msg = answer.message or ("HTTP %s" % answer.status)
+        if kind == blynk.BAD_BATCH:
+            if _quota_like(msg):
+                report["last_error"] = "server: daily limit reached (%s)" % msg
+                self.quota_day = utc_day(now) if now is not None else self.quota_day
+                self.quota_sent = self.per_day
+                return "quota"
+            if points > 1:
+                st.limit = max(1, points // 2)
+                return None
+            # the bad point is alone: set it aside and go on
+            self._log_reject(now, st, self._first_point_ts(st, now, covered, snap), msg)
+            self._restore(st, after)
+            st.prev_ts = snap[0]
+            delta["rejected"] = delta.get("rejected", 0) + 1
+            self._commit(st, last_pos, covered, delta, now, 0)
+            self._add(report, delta)
+            report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
+            st.limit = self.per_request
+            return None
+        if kind == blynk.UNKNOWN_STREAM:
+            st.done = True
+            if now is not None:
+                parked[st.name] = now + self.cfg["upload"]["park_s"] * 1000
+            report["parked"].append(st.name)
+            report["last_error"] = "stream %s parked: %s" % (st.name, msg)
+            return None
+        if kind == blynk.UNKNOWN_DEVICE:
+            report["last_error"] = "unknown device: %s" % msg
+            return "device"
+        if kind == blynk.AUTH:
+            report["last_error"] = "authentication failed: %s" % msg
+            return "auth"
+        # retry later
+        self._back_off(now, answer.retry_after_ms, report)
+        report["last_error"] = "retry later: %s" % msg
+        return "retry"
+
+    def _first_point_ts(self, st, now, covered, snap):
+        for ts, _ in self._points(st, now, covered, snap)():
+            return ts
+        return None
+
+    def _back_off(self, now, retry_after_ms, report):
+        retry = self.state.get("retry") or {"n": 0}
+        n = min(retry.get("n", 0) + 1, 20)
+        up = self.cfg["upload"]
+        cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
+        delay = random.randint(0, cap) if cap > 0 else 0  # full jitter
+        if retry_after_ms is not None:
+            delay = max(delay, min(retry_after_ms, up["retry_max_s"] * 1000 * 24))
+        at = (now + delay) if now is not None else None
+        self.state.set("retry", {"n": n, "at": at})
+        report["next_retry_ms"] = delay
+
+    def retry_wait_ms(self, now):
+        # How long the persisted back-off still holds, or 0.
+        retry = self.state.get("retry")
+        if not retry or retry.get("at") is None or now is None:
+            return 0
+        return max(0, retry["at"] - now)
+
+    def _add(self, report, delta):
+        for k in delta:
+            report[k] = report.get(k, 0) + delta[k]
+
+
+_VERDICT_COUNTER = {
+    _STALE: "dropped_stale",
+    _UNPLACEABLE: "unplaceable",
+    _DUP: "rejected",
+    _THIN: "thinned",
+}
+
+
+def _close(it):
+    # Release a generator stopped early (its open file) now rather than at the next collection.
+    close = getattr(it, "close", None)
+    if close:
+        close()

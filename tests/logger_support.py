@@ -1,0 +1,50 @@
+# Helpers for the Logger tests: configurations pointing at the local emulator, and time.
+import emu
+from support import tmpdir
+
+DAY_MS = 86400000
+
+
+def now_ms():
+    from blynklog.compat import unix_ms
+
+    return unix_ms()
+
+
+def device_config(streams=None, **over):
+    # Device API over verified TLS to the emulator; device 1, double streams on V1.. .
+    cfg = {
+        "server": emu.url() or "https://127.0.0.1:9",
+        "api": "device",
+        "token": "test-device-token",
+        "ca": emu.ca_path() or None,
+        "streams": streams or {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"},
+                               "pressure": {"pin": "V3", "decimals": 1}},
+        "store": {"path": tmpdir("log") + "/bl"},
+    }
+    if cfg["ca"] is None:
+        del cfg["ca"]
+        cfg["insecure"] = True
+    for k in over:
+        if isinstance(over[k], dict) and isinstance(cfg.get(k), dict) and k != "streams":
+            cfg[k].update(over[k])
+        else:
+            cfg[k] = over[k]
+    return cfg
+
+
+def platform_config(streams=None, **over):
+    cfg = device_config(streams or {"temperature": {"id": 1, "decimals": 2}, "humidity": {"id": 2},
+                                    "pressure": {"id": 3, "decimals": 1}}, **over)
+    del cfg["token"]
+    cfg["api"] = "platform"
+    cfg["client_id"] = "test-client"
+    cfg["client_secret"] = "test-secret"
+    cfg["device_id"] = cfg.get("device_id") or 1
+    for k in over:
+        cfg[k] = over[k] if not isinstance(over[k], dict) or k == "streams" else cfg[k]
+    return cfg
+
+
+def received(stream_id, device=1):
+    return [tuple(p) for p in emu.points(device, stream_id)]

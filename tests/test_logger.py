@@ -1,0 +1,148 @@
+# The Logger's public contract without a server: add() validation, flush, stats, close, reopen.
+from blynklog import ConfigError, Logger
+from logger_support import DAY_MS, device_config, now_ms
+from support import raises
+
+
+def make(**over):
+    cfg = device_config(streams={"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"},
+                                 "s": {"pin": "V3", "type": "string"}, "b": {"pin": "V4", "type": "bool"},
+                                 "loc": {"pin": "V5", "type": "location"}}, **over)
+    return Logger(cfg), cfg
+
+
+def test_add_then_stats_counts_pending():
+    log, _ = make()
+    log.add("t", 21.5)
+    log.add("t", 21.75, ts=now_ms())
+    assert log.stats()["pending"] == 2
+    log.close()
+
+
+def test_stats_has_the_contract_keys():
+    log, _ = make()
+    st = log.stats()
+    for k in ("pending", "sent", "dropped_full", "dropped_stale", "rejected"):
+        assert st[k] == 0, k
+    log.close()
+
+
+def test_unknown_stream_is_a_value_error_naming_it():
+    log, _ = make()
+    e = raises(ValueError, log.add, "nope", 1.0)
+    assert "nope" in str(e)
+    log.close()
+
+
+def test_string_for_a_number_stream_is_a_type_error():
+    log, _ = make()
+    raises(TypeError, log.add, "t", "21.5")
+    log.close()
+
+
+def test_float_for_an_int_stream_is_a_type_error():
+    log, _ = make()
+    raises(TypeError, log.add, "n", 1.5)
+    log.close()
+
+
+def test_int_beyond_32_bits_is_a_value_error():
+    log, _ = make()
+    raises(ValueError, log.add, "n", 2 ** 31)
+    log.close()
+
+
+def test_nan_and_infinity_are_value_errors():
+    log, _ = make()
+    raises(ValueError, log.add, "t", float("nan"))
+    raises(ValueError, log.add, "t", float("inf"))
+    raises(ValueError, log.add, "t", float("-inf"))
+    log.close()
+
+
+def test_string_over_1024_bytes_is_a_value_error():
+    log, _ = make()
+    raises(ValueError, log.add, "s", "\u00e9" * 513)  # 1026 bytes of UTF-8
+    assert log.add("s", "\u00e9" * 512) is not False  # 1024 bytes: fits
+    log.close()
+
+
+def test_ts_that_is_not_an_int_is_a_type_error():
+    log, _ = make()
+    raises(TypeError, log.add, "t", 1.0, ts=1702656423136.0)
+    raises(TypeError, log.add, "t", 1.0, ts="1702656423136")
+    log.close()
+
+
+def test_ts_before_2001_is_a_value_error():
+    log, _ = make()
+    raises(ValueError, log.add, "t", 1.0, ts=1702656423)  # seconds, not ms
+    log.close()
+
+
+def test_ts_far_in_the_future_is_a_value_error():
+    log, _ = make()
+    raises(ValueError, log.add, "t", 1.0, ts=now_ms() + 2 * DAY_MS)
+    log.close()
+
+
+def test_bool_for_a_number_stream_is_a_type_error():
+    log, _ = make()
+    raises(TypeError, log.add, "t", True)
+    log.close()
+
+
+def test_location_must_be_a_lon_lat_pair_in_range():
+    log, _ = make()
+    raises(TypeError, log.add, "loc", 1.0)
+    raises(ValueError, log.add, "loc", (200.0, 10.0))
+    log.add("loc", (24.1, 56.9))
+    log.close()
+
+
+def test_a_rejected_add_stores_nothing():
+    log, _ = make()
+    log.add("t", 1.0)
+    for bad in ((("nope", 1.0), {}), (("t", "x"), {}), (("t", float("nan")), {}), (("t", 1.0), {"ts": 5})):
+        try:
+            log.add(*bad[0], **bad[1])
+        except (ValueError, TypeError):
+            pass
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
+def test_flushed_samples_survive_a_reopen():
+    log, cfg = make()
+    for i in range(10):
+        log.add("t", i * 1.5)
+    log.flush()
+    log.close()
+    log2 = Logger(cfg)
+    assert log2.stats()["pending"] == 10
+    log2.close()
+
+
+def test_a_wrong_config_fails_at_logger_naming_the_key():
+    cfg = device_config()
+    cfg["limits"] = {"points_per_day": "many"}
+    e = raises(ConfigError, Logger, cfg)
+    assert str(e).startswith("limits.points_per_day")
+
+
+def test_sync_without_ca_or_insecure_uploads_nothing_and_says_why():
+    cfg = device_config()
+    cfg.pop("ca", None)
+    cfg["insecure"] = False
+    log = Logger(cfg)
+    log.add("temperature", 20.0)
+    r = log.sync()
+    assert r["sent"] == 0 and r["pending"] == 1
+    assert "ca" in r["last_error"]
+    log.close()
+
+
+def test_add_after_close_is_refused():
+    log, _ = make()
+    log.close()
+    raises(ValueError, log.add, "t", 1.0)

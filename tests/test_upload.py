@@ -1,0 +1,328 @@
+# The upload policy, end to end against the local Blynk emulator: what sync() sends, commits,
+# drops, retries and reports. Runs on CPython and the unix port (the device side is the same code).
+import emu
+from blynklog import Logger
+from logger_support import DAY_MS, device_config, now_ms, platform_config, received
+
+
+def fresh(**emu_config):
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
+    if emu_config:
+        emu.config(**emu_config)
+
+
+def fill(log, stream, n, start=None, step=1000, value=None):
+    start = start if start is not None else now_ms() - n * step - 1000
+    for i in range(n):
+        log.add(stream, value(i) if value else i * 0.25, ts=start + i * step)
+    return start
+
+
+def test_sync_uploads_every_sample_with_its_timestamp_and_value():
+    fresh()
+    log = Logger(device_config())
+    t0 = fill(log, "temperature", 25, value=lambda i: 20 + i * 0.01)
+    r = log.sync()
+    assert r["sent"] == 25 and r["pending"] == 0 and r["stopped"] == "done"
+    got = received(1)
+    assert [p[0] for p in got] == [t0 + i * 1000 for i in range(25)]
+    assert [round(p[1], 2) for p in got] == [round(20 + i * 0.01, 2) for i in range(25)]
+    log.close()
+
+
+def test_a_second_sync_sends_nothing_again():
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 10)
+    log.sync()
+    r = log.sync()
+    assert r["sent"] == 0 and r["requests"] == 0
+    assert len(received(1)) == 10
+    log.close()
+
+
+def test_committed_samples_are_not_resent_after_a_reopen():
+    fresh()
+    cfg = device_config()
+    log = Logger(cfg)
+    fill(log, "temperature", 10)
+    log.sync()
+    log.close()
+    log = Logger(cfg)
+    assert log.sync()["sent"] == 0
+    assert len(received(1)) == 10
+    log.close()
+
+
+def test_many_batches_on_three_streams_share_one_handshake():
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 10}))
+    for name in ("temperature", "humidity", "pressure"):
+        fill(log, name, 30)
+    r = log.sync()
+    assert r["sent"] == 90 and r["batches"] == 9
+    assert r["handshakes"] == 1
+    assert emu.stats()["handshakes"] == 1
+    log.close()
+
+
+def test_no_request_when_nothing_is_pending():
+    fresh()
+    log = Logger(device_config())
+    r = log.sync()
+    assert r["requests"] == 0 and emu.stats()["requests"] == 0
+    log.close()
+
+
+def test_daily_quota_stops_the_sync_and_keeps_the_rest():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 50, "points_per_request": 20}))
+    fill(log, "temperature", 80)
+    r = log.sync()
+    assert r["sent"] == 50 and r["pending"] == 30
+    assert r["stopped"] == "quota" and r["quota_left"] == 0
+    assert len(received(1)) == 50
+    log.close()
+
+
+def test_daily_quota_is_shared_by_streams_and_survives_a_reopen():
+    fresh()
+    cfg = device_config(limits={"points_per_day": 40})
+    log = Logger(cfg)
+    fill(log, "temperature", 30)
+    log.sync()
+    log.close()
+    log = Logger(cfg)
+    fill(log, "humidity", 30)
+    r = log.sync()
+    assert r["sent"] == 10 and r["quota_left"] == 0
+    log.close()
+
+
+def test_stale_samples_are_dropped_and_counted():
+    fresh()
+    log = Logger(device_config(limits={"max_age_days": 2}))
+    fill(log, "temperature", 5, start=now_ms() - 3 * DAY_MS)
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["sent"] == 5 and r["dropped_stale"] == 5 and r["pending"] == 0
+    assert log.stats()["dropped_stale"] == 5
+    assert len(received(1)) == 5
+    log.close()
+
+
+def test_samples_too_far_in_the_future_wait():
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 3)
+    log.add("temperature", 1.0, ts=now_ms() + 3600000)
+    r = log.sync()
+    assert r["sent"] == 3 and r["pending"] == 1
+    log.close()
+
+
+def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():
+    fresh()
+    log = Logger(device_config())
+    t = now_ms() - 10000
+    log.add("temperature", 1.0, ts=t)
+    log.add("temperature", 2.0, ts=t)
+    log.add("temperature", 3.0, ts=t + 1)
+    r = log.sync()
+    assert r["sent"] == 2 and r["rejected"] == 1
+    assert received(1) == [(t, 1.0), (t + 1, 3.0)]
+    log.close()
+
+
+def test_a_poison_point_is_isolated_and_the_rest_goes_through():
+    # the emulator refuses points older than a day; the device allows 30: one bad point in 40
+    fresh(max_age_days=1)
+    log = Logger(device_config())
+    t0 = fill(log, "temperature", 40)
+    log.add("humidity", 5.0, ts=now_ms() - 1000)
+    # a point the server refuses, in the middle of the queue
+    log2_ts = now_ms() - 2 * DAY_MS
+    log.add("temperature", 99.0, ts=log2_ts)
+    fill(log, "temperature", 10, start=t0 + 100000)
+    r = log.sync()
+    assert r["rejected"] == 1 and r["sent"] == 51 and r["pending"] == 0
+    assert log2_ts not in [p[0] for p in received(1)]
+    st = log.stats()
+    assert st["rejected"] == 1 and st["rejects"][-1][1] == "temperature"
+    log.close()
+
+
+def test_a_server_error_backs_off_and_keeps_everything():
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 10)
+    emu.inject("status", status=503)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["sent"] == 0 and r["pending"] == 10
+    assert "503" in r["last_error"] or "retry" in r["last_error"]
+    log.close()
+
+
+def test_a_back_off_is_respected_by_the_next_sync_without_a_request():
+    fresh()
+    log = Logger(device_config(upload={"retry_base_s": 60}))
+    fill(log, "temperature", 10)
+    emu.inject("status", status=500)
+    for _ in range(5):  # full jitter may draw 0: fail until a real wait is drawn
+        r = log.sync()
+        if r["next_retry_ms"] > 0:
+            break
+        emu.inject("status", status=500)
+    before = emu.stats()["requests"]
+    r = log.sync()
+    assert r["stopped"] == "backoff" and emu.stats()["requests"] == before
+    assert r["pending"] == 10
+    log.close()
+
+
+def test_429_retry_after_is_a_floor_for_the_back_off():
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 5)
+    emu.inject("status", status=429, retry_after=120)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["next_retry_ms"] >= 120000
+    assert log.stats()["next_retry_ms"] > 100000
+    log.close()
+
+
+def test_a_dropped_connection_loses_nothing():
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 10)
+    emu.inject("drop")
+    r = log.sync()
+    assert r["sent"] == 0 and r["pending"] == 10 and r["stopped"] == "retry"
+    log.close()
+
+
+def test_an_unknown_datastream_parks_only_that_stream():
+    fresh()
+    log = Logger(platform_config(streams={"a": {"id": 1}, "ghost": {"id": 99}, "c": {"id": 3}}))
+    for name in ("a", "ghost", "c"):
+        fill(log, name, 5)
+    r = log.sync()
+    assert r["sent"] == 10 and r["pending"] == 5
+    assert r["parked"] == ["ghost"]
+    assert len(received(1)) == 5 and len(received(3)) == 5
+    r = log.sync()  # parked: not retried before park_s
+    assert r["requests"] == 0
+    log.close()
+
+
+def test_an_unknown_device_stops_the_sync_and_says_so():
+    fresh()
+    log = Logger(platform_config(device_id=99))
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["stopped"] == "device" and r["pending"] == 5
+    assert "device" in r["last_error"].lower()
+    log.close()
+
+
+def test_a_wrong_device_token_is_an_auth_failure():
+    fresh()
+    log = Logger(device_config(token="not-a-token"))
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["stopped"] == "auth" and r["pending"] == 5
+    assert "not-a-token" not in r["last_error"]
+    log.close()
+
+
+def test_a_wrong_client_secret_is_an_auth_failure():
+    fresh()
+    log = Logger(platform_config(client_secret="wrong"))
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["stopped"] == "auth" and r["pending"] == 5
+    assert "wrong" not in r["last_error"]
+    log.close()
+
+
+def test_the_platform_api_uploads_with_an_oauth_token():
+    fresh()
+    log = Logger(platform_config())
+    t0 = fill(log, "humidity", 12)
+    r = log.sync()
+    assert r["sent"] == 12
+    assert [p[0] for p in received(2)] == [t0 + i * 1000 for i in range(12)]
+    log.close()
+
+
+def test_a_zero_budget_sends_nothing_and_the_next_sync_goes_on():
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 5}))
+    fill(log, "temperature", 20)
+    r = log.sync(budget_ms=0)
+    assert r["stopped"] == "budget" and r["sent"] == 0
+    r = log.sync()
+    assert r["sent"] == 20
+    log.close()
+
+
+def test_a_redirect_moves_the_device_and_is_remembered():
+    fresh()
+    cfg = device_config()
+    log = Logger(cfg)
+    fill(log, "temperature", 5)
+    emu.inject("redirect", location=emu.http_url())
+    r = log.sync()
+    assert r["sent"] == 5 and r["server"] == emu.http_url()
+    log.close()
+    log = Logger(cfg)
+    assert log.stats()["server"] == emu.http_url()
+    log.close()
+
+
+def test_spread_thins_evenly_when_the_backlog_cannot_all_go_before_it_is_stale():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+                               upload={"backlog_policy": "spread"}))
+    t0 = fill(log, "temperature", 100, start=now_ms() - 20 * 3600000, step=600000)
+    r = log.sync()
+    assert r["sent"] == 10 and r["thinned"] == 90 and r["pending"] == 0
+    sent_ts = [p[0] for p in received(1)]
+    assert len(sent_ts) == 10
+    # evenly spread over the backlog: the gaps are all about a tenth of it
+    gaps = [(b - a) // 600000 for a, b in zip(sent_ts, sent_ts[1:])]
+    assert min(gaps) >= 9 and max(gaps) <= 11, gaps
+    assert sent_ts[0] >= t0
+    log.close()
+
+
+def test_newest_first_skips_the_oldest_excess():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+                               upload={"backlog_policy": "newest_first"}))
+    t0 = fill(log, "temperature", 100, start=now_ms() - 20 * 3600000, step=600000)
+    r = log.sync()
+    assert r["sent"] == 10 and r["thinned"] == 90 and r["pending"] == 0
+    assert [p[0] for p in received(1)] == [t0 + i * 600000 for i in range(90, 100)]
+    log.close()
+
+
+def test_the_books_balance_after_faults():
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 7, "max_age_days": 2}))
+    fill(log, "temperature", 30)
+    fill(log, "humidity", 3, start=now_ms() - 3 * DAY_MS)
+    log.add("pressure", 1.0, ts=now_ms() - 5000)
+    log.add("pressure", 2.0, ts=now_ms() - 5000)
+    emu.inject("status", status=503)
+    log.sync()
+    emu.reset()
+    log._state.set("retry", None)  # skip the back-off for the test
+    log.sync()
+    st = log.stats()
+    added = 35
+    assert added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
+    assert st["sent"] == 31 and st["dropped_stale"] == 3 and st["rejected"] == 1
+    log.close()

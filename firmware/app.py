@@ -10,9 +10,9 @@
 # One task only.
 import gc
 import json
+import sys
 
 import sensors as _sensors
-import settings as _settings
 from errlog import ErrorLog
 
 _COUNTERS = ("cycles", "samples", "refused", "sensor_errors", "add_errors", "uploads", "wifi_failures",
@@ -255,14 +255,21 @@ def main(config_path="config.json", board=None, logger=None):
     folder = config_path.rsplit("/", 1)[0] + "/" if "/" in config_path else ""
     errors = ErrorLog(folder + "error.log")
     try:
-        raw = _settings.read(config_path)
+        import settings
+
+        raw = settings.read(config_path)
         if board is None:
             import board as _board_module
 
             board = _board_module.Board(raw.get("board") if isinstance(raw, dict) else None)
-        fw = _settings.load(raw, board.needs_wifi)
+        fw = settings.load(raw, board.needs_wifi)
     except Exception as e:
         return _halt(board, errors, "config", e)
+    finally:
+        # needed only at boot: its code and tables go back to the heap (about 7 KB on a board)
+        settings = None
+        sys.modules.pop("settings", None)
+        gc.collect()
     path = fw["log_file"]
     if path and not path.startswith("/"):
         path = folder + path  # relative to the config's folder, like the Logger's paths

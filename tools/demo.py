@@ -8,7 +8,7 @@ samples from 3 simulated sensors (timestamps over the last 24 hours, at a high t
 the wake that finds Wi-Fi and uploads the backlog. It prints a short summary and the URL of the
 emulator's chart page, and exits 0 only if every logged point arrived, exactly once.
 
-    python tools/demo.py [--hours 24] [--every 60] [--time-scale 200000] [--keep]
+    python tools/demo.py [--hours 24] [--every 60] [--time-scale 200000] [--heapsize 512K] [--keep]
 
 --keep serves the chart page after the run until Ctrl-C.
 """
@@ -67,11 +67,17 @@ def demo_config(srv, hours, every_s, time_scale):
     }
 
 
-def run_firmware(board_dir):
+def run_firmware(board_dir, heapsize="512K"):
     env = dict(os.environ)
-    env["MICROPYPATH"] = os.pathsep.join([os.path.join(ROOT, "firmware"), os.path.join(ROOT, "boards", "unix"),
-                                          os.path.join(ROOT, "lib")])
-    cmd = [micropython(), "-X", "heapsize=512K", os.path.join(ROOT, "firmware", "main.py")]
+    # the board's layout, compiled as deploy compiles it: .mpy modules at the root and in lib/
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import deploy
+
+    deploy.plan("unix", None)
+    build = os.path.join(ROOT, "build", "unix")
+    env["MICROPYPATH"] = os.pathsep.join([build, os.path.join(build, "lib")])
+    shutil.copy(os.path.join(ROOT, "firmware", "main.py"), os.path.join(board_dir, "main.py"))
+    cmd = [micropython(), "-X", "heapsize=" + heapsize, "main.py"]
     summary = None
     lines = []
     offline = 0
@@ -112,6 +118,7 @@ def main(argv=None):
     ap.add_argument("--hours", type=int, default=24, help="simulated offline period (default 24)")
     ap.add_argument("--every", type=int, default=60, help="seconds between samples (default 60)")
     ap.add_argument("--time-scale", type=float, default=200000, help="simulated ms per real ms of sleep")
+    ap.add_argument("--heapsize", default="512K", help="the unix port's heap, like a board's RAM (default 512K)")
     ap.add_argument("--keep", action="store_true", help="serve the chart page after the run until Ctrl-C")
     args = ap.parse_args(argv)
     t0 = time.monotonic()
@@ -129,7 +136,7 @@ def main(argv=None):
         print("demo: emulator at %s (verified TLS), virtual board in %s" % (srv.url, os.path.relpath(BOARD_DIR, ROOT)))
         print("demo: %d h offline, a sample every %d s from %d sensors, time-scale %g" % (
             args.hours, args.every, len(STREAMS), args.time_scale))
-        summary = run_firmware(BOARD_DIR)
+        summary = run_firmware(BOARD_DIR, args.heapsize)
         elapsed = time.monotonic() - t0
         ok = summary is not None
         arrived = {}

@@ -380,6 +380,11 @@ class Store:
             if self.on_full == "drop_newest":
                 return False
             self._drop_oldest()
+        # a file system smaller than capacity is full earlier: the same policy applies
+        while len(self._segs) > 1 and not self._room():
+            if self.on_full == "drop_newest":
+                return False
+            self._drop_oldest()
         if self._wf is not None:
             f = self._wf
             self._wf = None
@@ -405,6 +410,15 @@ class Store:
         self._wsize = _HDR
         self._reclaim()
         return True
+
+    def _room(self):
+        # True when the file system has space for one more segment, with blocks to spare for
+        # littlefs's copy-on-write of a last block and its metadata.
+        try:
+            st = os.statvfs(self.path)
+        except (OSError, AttributeError):
+            return True
+        return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
     def _drop_oldest(self):
         seq = self._segs[0]

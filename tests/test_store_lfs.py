@@ -1,0 +1,55 @@
+# The store on littlefs itself (unix port: vfs.VfsLfs2 over the RAM block device of blockdev.py):
+# a file system smaller than the configured capacity counts as full, under both policies.
+from blockdev import RAMBlockDev
+from blynklog.store import Store
+from support import skip
+
+MOUNT = "/lfs"
+T0 = 1700000000000
+
+
+def _mounted(blocks):
+    try:
+        import vfs
+    except ImportError:
+        vfs = None
+    if vfs is None or not hasattr(vfs, "VfsLfs2"):
+        skip("needs littlefs (vfs.VfsLfs2): the unix port")
+    bdev = RAMBlockDev(blocks)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    return vfs
+
+
+def test_a_file_system_smaller_than_capacity_drops_the_oldest_instead_of_failing():
+    vfs = _mounted(16)
+    try:
+        s = Store(MOUNT + "/s")
+        sid = s.stream_id("a")
+        n = 8000
+        for i in range(n):
+            assert s.append(sid, T0 + i * 1000, i)
+        st = s.stats()
+        assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n
+        got = [r[2] for r in s.records(sid)]
+        assert got == list(range(n - len(got), n))
+        s.close()
+    finally:
+        vfs.umount(MOUNT)
+
+
+def test_a_file_system_smaller_than_capacity_refuses_new_samples_under_drop_newest():
+    vfs = _mounted(16)
+    try:
+        s = Store(MOUNT + "/s", on_full="drop_newest")
+        sid = s.stream_id("a")
+        accepted = 0
+        for i in range(8000):
+            if s.append(sid, T0 + i * 1000, i):
+                accepted += 1
+        st = s.stats()
+        assert 0 < accepted < 8000 and st["dropped_full"] == 8000 - accepted
+        assert [r[2] for r in s.records(sid)] == list(range(accepted))
+        s.close()
+    finally:
+        vfs.umount(MOUNT)

@@ -32,7 +32,7 @@ def require(tls=False):
     if url() is None or (tls and (tls_url() is None or ca_path() is None)):
         from support import skip
 
-        skip("no hostile server (BLYNKLOG_HOSTILE_URL unset)")
+        skip("no hostile server (BLYNKLOG_HOSTILE_URL%s unset)" % (" or _TLS_URL/_CA" if tls else ""))
 
 
 def _control(action, query=""):

@@ -166,3 +166,20 @@ def test_the_request_head_carries_host_and_content_length(scripted):
     assert "Content-Length: 2" in head and "Content-Type: application/json" in head
     assert c.bytes_sent == len(srv.heads[0]) + 4 + 2
     c.close()
+
+
+def test_an_interim_100_answer_is_skipped_for_the_final_one(scripted):
+    srv = scripted([b"HTTP/1.1 100 Continue\r\n\r\n" + OK, OK])
+    c = Connection(srv.url)
+    r = c.request("POST", "/a", {}, b"1")
+    assert (r.status, r.body) == (200, b"ok")
+    assert c.request("POST", "/b", {}, b"2").body == b"ok"  # nothing left over on the socket
+    c.close()
+
+
+def test_endless_interim_answers_are_refused(scripted):
+    srv = scripted([b"HTTP/1.1 100 Continue\r\n\r\n" * 50])
+    c = Connection(srv.url)
+    with pytest.raises(ValueError):
+        c.request("POST", "/a", {}, b"1")
+    assert c._sock is None

@@ -24,6 +24,7 @@ _BUF = const(512)
 _KEEP = const(1024)
 _DISCARD = const(16384)
 _MAX_HEADERS = const(40)
+_MAX_INTERIM = const(4)
 _KEPT_HEADERS = ("location", "retry-after", "date", "content-type", "content-length", "connection", "transfer-encoding")
 
 _warned = []
@@ -305,9 +306,8 @@ class Connection:
                 self.close()
                 raise
 
-    def _answer(self, method):
-        # the whole answer must arrive within timeout_ms (each read may wait that long once more)
-        self._until = ticks_add(ticks_ms(), self.timeout_ms)
+    def _head(self):
+        # The status line and the header block: (status, reason, keep_alive, kept headers).
         line = self._line()
         if not line.startswith(b"HTTP/1."):
             raise ValueError("not an HTTP answer")
@@ -332,6 +332,18 @@ class Connection:
             name = line[:i].strip().lower().decode()
             if name in _KEPT_HEADERS:
                 headers[name] = line[i + 1 :].strip().decode()
+        return status, reason, keep_alive, headers
+
+    def _answer(self, method):
+        # the whole answer must arrive within timeout_ms (each read may wait that long once more)
+        self._until = ticks_add(ticks_ms(), self.timeout_ms)
+        # interim 1xx answers (a header block each) come before the final one: skip a few
+        for _ in range(_MAX_INTERIM):
+            status, reason, keep_alive, headers = self._head()
+            if not 100 <= status < 200:
+                break
+        else:
+            raise ValueError("too many interim answers")
         if "date" in headers:
             self.date = headers["date"]
         conn = headers.get("connection", "").lower()
@@ -340,7 +352,7 @@ class Connection:
         elif conn == "keep-alive":
             keep_alive = True
         keep = []
-        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        if method == "HEAD" or status in (204, 304):
             pass
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             total = 0

@@ -21,14 +21,18 @@ for _p in (_here + "/../../tests", _here + "/../naive", _here + "/../../lib", _h
 import workload
 
 try:
-    from time import ticks_ms, ticks_diff
-except ImportError:
-    from blynklog.compat import ticks_ms, ticks_diff
+    from time import ticks_us, ticks_diff
 
-try:
-    from time import ticks_us
+    def _since_us(t0):
+        return ticks_diff(ticks_us(), t0)
 except ImportError:
-    ticks_us = None
+    from time import perf_counter
+
+    def ticks_us():
+        return perf_counter()
+
+    def _since_us(t0):
+        return int((perf_counter() - t0) * 1000000)
 
 
 def _walk_size(path):
@@ -96,14 +100,13 @@ def run(spec):
     if nor is not None:
         nor.bytes_programmed = nor.programs = 0
         nor.erases = [0] * nor.sectors
-    t0 = ticks_ms()
+    t0 = ticks_us()
     for i in range(warm, warm + n):
         name, v, ts = sample(i, k, start)
         log.add(name, v, ts=ts)
         if flush_each:
             log.flush()
-    t_add = ticks_diff(ticks_ms(), t0)
-    out["add_ms"] = t_add
+    out["add_us"] = _since_us(t0)
     if side != "naive":
         st = log.stats()
         out["pending"] = st["pending"]

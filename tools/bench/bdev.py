@@ -53,14 +53,15 @@ class CountingBlockDevice:
                 "bytes_read": self.bytes_read, "max_block_erases": max(self.erase_per_block)}
 
 
-def mount_lfs(blocks=512, block_size=4096, at="/lfs"):
+def mount_lfs(blocks=512, block_size=4096, at="/lfs", progsize=32):
     # A fresh littlefs (v2) on a new counting device, mounted at `at`, with the ESP32 port's
-    # default geometry (readsize/progsize/lookahead 32). Counters start at zero after mkfs.
+    # geometry (readsize/progsize/lookahead 32) or, with progsize=256, the rp2 port's. Counters
+    # start at zero after mkfs.
     import vfs
 
     dev = CountingBlockDevice(blocks, block_size)
-    vfs.VfsLfs2.mkfs(dev)
-    fs = vfs.VfsLfs2(dev)
+    vfs.VfsLfs2.mkfs(dev, progsize=progsize)
+    fs = vfs.VfsLfs2(dev, progsize=progsize)
     vfs.mount(fs, at)
     dev.reset_counters()
     return dev

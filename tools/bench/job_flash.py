@@ -8,6 +8,7 @@
 #       counted ones run in the steady state, where each new sector costs one erase).
 # fs:   "lfs" (littlefs v2 on a counting RAM block device, 4096-byte blocks: unix port only) or
 #       "posix" (a folder `dir` on the host file system: timing only).
+# progsize: littlefs's program size, 32 (the ESP32 port's) or 256 (the rp2 port's).
 import gc
 import json
 import os
@@ -64,7 +65,7 @@ def run(spec):
     if fs == "lfs":
         import bdev
 
-        dev = bdev.mount_lfs(spec.get("blocks", 512), 4096, "/lfs")
+        dev = bdev.mount_lfs(spec.get("blocks", 512), 4096, "/lfs", spec.get("progsize", 32))
         root = "/lfs"
     else:
         root = spec["dir"]

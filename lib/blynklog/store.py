@@ -4,19 +4,24 @@
 #   <path>/00000001.seg ...  segments: a 20-byte header, then records (record.py); at most
 #                            segment_size bytes, so a 4096-byte segment is one littlefs block
 #   <path>/streams           stream names, one a line; the line number is the stream id
-#   <path>/cursors           per-stream commit cursor (atomic: written as .new, then renamed)
+#   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
+#                            written as .new, then renamed)
 # Durability: append() writes into the open segment file without syncing it (littlefs keeps it
 # in its cache and fresh blocks); flush() syncs it, and then everything appended is durable. A
 # segment is synced once more when it is full and closed. littlefs rewrites a file's last block at
 # every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
 # Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
-# Full store (capacity // segment_size segments): "drop_oldest" deletes the oldest segment and
-# counts its pending records in dropped_full; "drop_newest" refuses (append returns False) and
-# counts the refusal. Fully committed segments are deleted; the newest one is kept (it holds the
-# highest sequence number).
+# Full store (capacity // segment_size segments, or a file system without room for one more):
+# "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full;
+# "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
+# are deleted; the newest one is kept (it holds the highest sequence number).
+# Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
+# segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
+# records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
+# meta(), pending(sid), stats(), close(). flush_* = 0 means off; flush_ms is checked in append().
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
-# live records() iterator holds a 1.2 KB read buffer. append() of bool/int/float (without
+# live records() iterator holds a 1.2 KB read buffer. Counters (dropped_full, ...) count since open. append() of bool/int/float (without
 # decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
 import binascii

@@ -159,7 +159,8 @@ class Logger:
 
     def _server(self):
         moved = self._state.get("server")
-        if moved and moved.get("configured") == self._cfg["server"]:
+        # the state file may be damaged: only a well-formed entry counts
+        if isinstance(moved, dict) and moved.get("configured") == self._cfg["server"] and isinstance(moved.get("to"), str):
             return moved["to"]
         return self._cfg["server"]
 

@@ -110,7 +110,9 @@ class Uploader:
         self.store.commit(st.sid, pos, covered, meta)
 
     def _log_reject(self, now, st, ts, message):
-        log = self.state.get("rejects") or []
+        log = self.state.get("rejects")
+        if not isinstance(log, list):  # absent, or a damaged state file
+            log = []
         log.append([now, st.name, ts, message[:_MSG_MAX]])
         self.state.set("rejects", log[-_REJECT_LOG:])
 
@@ -262,13 +264,15 @@ class Uploader:
         now = now_fn()
         quota = self.quota_left(now)
         self._plan_thinning(now, quota)
-        parked = self.state.get("parked") or {}
+        parked = self.state.get("parked")
+        if not isinstance(parked, dict):  # absent, or a damaged state file
+            parked = {}
         for st in self.streams:
             st.done = False
             st.prev_ts = None
             st.limit = self.per_request
             until = parked.get(st.name)
-            if until is not None and now is not None and now < until:
+            if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
         stop = None
@@ -366,8 +370,9 @@ class Uploader:
         return None
 
     def _back_off(self, now, retry_after_ms, report):
-        retry = self.state.get("retry") or {"n": 0}
-        n = min(retry.get("n", 0) + 1, 20)
+        retry = self.state.get("retry")
+        n = retry.get("n") if isinstance(retry, dict) else 0
+        n = min(max(n, 0) + 1, 20) if isinstance(n, int) else 1  # a damaged state file: start afresh
         up = self.cfg["upload"]
         cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
         delay = random.randint(0, cap) if cap > 0 else 0  # full jitter
@@ -380,9 +385,11 @@ class Uploader:
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
         retry = self.state.get("retry")
-        if not retry or retry.get("at") is None or now is None:
+        at = retry.get("at") if isinstance(retry, dict) else None
+        if not isinstance(at, int) or now is None:  # none, or a damaged state file
             return 0
-        return max(0, retry["at"] - now)
+        # never longer than a back-off can be (a damaged "at" must not stop uploads for years)
+        return max(0, min(at - now, self.cfg["upload"]["retry_max_s"] * 1000 * 24))
 
     def _add(self, report, delta):
         for k in delta:

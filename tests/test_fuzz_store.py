@@ -346,3 +346,39 @@ def test_records_whose_stream_name_was_lost_are_kept_and_counted():
         assert got == written[sid], "stream %s: %d of %d records" % (_STREAMS[k], len(got), len(written[sid]))
         assert st.pending(sid) == len(got)
     st.close()
+
+
+def _logger_with_state(doc):
+    import json
+
+    import blynklog
+
+    path = tmpdir("fs") + "/lg"
+    os.mkdir(path)
+    with open(path + "/state.json", "w") as f:
+        f.write(json.dumps(doc))
+    cfg = {"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9",
+           "streams": {"t": {"pin": "V1"}}, "store": {"path": path}, "upload": {"timeout_ms": 200}}
+    return blynklog.Logger(cfg)
+
+
+def test_state_entries_of_the_wrong_type_are_ignored():
+    # found by the fuzzing above: stats() and sync() raised AttributeError/TypeError on these
+    for doc in ({"server": 5}, {"server": {"configured": "http://127.0.0.1:9", "to": 7}}, {"retry": []},
+                {"retry": {"n": -5, "at": "x"}}, {"parked": "x"}, {"parked": {"t": "soon"}}, {"rejects": {}}):
+        log = _logger_with_state(doc)
+        try:
+            log.add("t", 1.5, ts=unix_ms() - 1000)
+            log.stats()
+            report = log.sync()
+            assert report["pending"] == 1 and log.stats()["pending"] == 1, (doc, report)
+        finally:
+            log.close()
+
+
+def test_a_damaged_back_off_far_in_the_future_is_capped():
+    log = _logger_with_state({"retry": {"n": 3, "at": unix_ms() + 10 ** 15}})
+    try:
+        assert log.stats()["next_retry_ms"] <= 3600 * 1000 * 24
+    finally:
+        log.close()

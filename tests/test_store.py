@@ -281,3 +281,32 @@ def test_meta_is_saved_even_when_the_cursor_does_not_move():
     s = make_store(reopen=True)
     assert s.meta() == {"sent": 1, "rejected": 2}
     s.close()
+
+
+def test_dropped_full_survives_a_reopen_under_drop_oldest():
+    s = make_store(capacity=16384)
+    sid = s.stream_id("a")
+    n = 0
+    while s.stats()["dropped_full"] == 0 and n < 20000:
+        s.append(sid, T0 + n, n)
+        n += 1
+    dropped = s.stats()["dropped_full"]
+    s.close()
+    s = make_store(capacity=16384, reopen=True)
+    assert s.stats()["dropped_full"] == dropped
+    s.close()
+
+
+def test_refused_samples_are_counted_across_a_reopen_under_drop_newest():
+    s = make_store(capacity=16384, on_full="drop_newest")
+    sid = s.stream_id("a")
+    n = 0
+    while n < 20000 and s.append(sid, T0 + n, n):
+        n += 1
+    s.append(sid, T0 + n, n)
+    s.close()
+    s = make_store(capacity=16384, on_full="drop_newest", reopen=True)
+    assert s.stats()["dropped_full"] == 2
+    assert not s.append(sid, T0 + n + 1, n + 1)
+    assert s.stats()["dropped_full"] == 3
+    s.close()

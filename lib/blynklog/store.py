@@ -21,7 +21,8 @@
 # meta(), pending(sid), stats(), close(). flush_* = 0 means off; flush_ms is checked in append().
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
-# live records() iterator holds a 1.2 KB read buffer. Counters (dropped_full, ...) count since open. append() of bool/int/float (without
+# live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
+# (saved at a segment drop, commit, flush and close); the other counters count since open. append() of bool/int/float (without
 # decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
 import binascii
@@ -88,6 +89,7 @@ class Store:
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)
         self.dropped_full = 0
+        self._saved_drops = 0
         self.skipped_bytes = 0
         self.flushes = 0
         self.bad_segments = 0
@@ -141,7 +143,8 @@ class Store:
         os.rename(tmp, self.path + "/streams")
 
     def _load_cursors(self):
-        # cursors file: "BC", version, n, n u64 cursors, u16 m, m bytes of JSON meta, CRC-32
+        # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
+        # JSON meta, CRC-32
         for name in ("cursors", "cursors.new"):
             try:
                 with open(self.path + "/" + name, "rb") as f:
@@ -151,22 +154,23 @@ class Store:
             if len(data) < 10 or data[:2] != _CMAGIC or data[2] != _VERSION:
                 continue
             n = data[3]
-            if len(data) < 10 + 8 * n:
+            if len(data) < 14 + 8 * n:
                 continue
-            m = struct.unpack_from("<H", data, 4 + 8 * n)[0]
-            if len(data) != 10 + 8 * n + m:
+            m = struct.unpack_from("<H", data, 8 + 8 * n)[0]
+            if len(data) != 14 + 8 * n + m:
                 continue
             if binascii.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
                 continue
             meta = {}
             if m:
                 try:
-                    meta = json.loads(str(data[6 + 8 * n:6 + 8 * n + m], "utf-8"))
+                    meta = json.loads(str(data[10 + 8 * n:10 + 8 * n + m], "utf-8"))
                 except (ValueError, UnicodeError):
                     meta = {}
                 if not isinstance(meta, dict):
                     meta = {}
             self._meta = meta
+            self.dropped_full = self._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
             for i in range(min(n, len(self._cursor))):
                 self._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
             return
@@ -175,20 +179,22 @@ class Store:
         n = len(self._cursor)
         blob = json.dumps(self._meta).encode() if self._meta else b""
         m = len(blob)
-        data = bytearray(10 + 8 * n + m)
+        data = bytearray(14 + 8 * n + m)
         data[0:2] = _CMAGIC
         data[2] = _VERSION
         data[3] = n
         for i in range(n):
             struct.pack_into("<Q", data, 4 + 8 * i, self._cursor[i])
-        struct.pack_into("<H", data, 4 + 8 * n, m)
-        data[6 + 8 * n:6 + 8 * n + m] = blob
-        end = 6 + 8 * n + m
+        drops = self.dropped_full & 0xFFFFFFFF
+        struct.pack_into("<IH", data, 4 + 8 * n, drops, m)
+        data[10 + 8 * n:10 + 8 * n + m] = blob
+        end = 10 + 8 * n + m
         struct.pack_into("<I", data, end, binascii.crc32(memoryview(data)[:end]) & 0xFFFFFFFF)
         tmp = self.path + "/cursors.new"
         with open(tmp, "wb") as f:
             f.write(data)
         os.rename(tmp, self.path + "/cursors")
+        self._saved_drops = drops
 
     def _read_header(self, seq):
         # base_ts of the segment, or None when its header is missing or damaged
@@ -441,6 +447,8 @@ class Store:
         self._segs.pop(0)
         self._segpend.pop(0)
         self._segsize.pop(0)
+        if lost:
+            self._save_cursors()
 
     def _synced(self):
         self._segsize[-1] = self._wsize
@@ -455,6 +463,8 @@ class Store:
             if not IS_MICROPYTHON and hasattr(os, "fsync"):
                 os.fsync(self._wf.fileno())
             self._synced()
+        if self.dropped_full != self._saved_drops:
+            self._save_cursors()
 
     # ---- read side
     def records(self, sid, after=None):
@@ -598,4 +608,6 @@ class Store:
             f.close()
             if self._un_n:
                 self._synced()
+        if self.dropped_full != self._saved_drops:
+            self._save_cursors()
         self._closed = True

@@ -310,3 +310,14 @@ def test_refused_samples_are_counted_across_a_reopen_under_drop_newest():
     assert not s.append(sid, T0 + n + 1, n + 1)
     assert s.stats()["dropped_full"] == 3
     s.close()
+
+
+def test_a_streams_file_damaged_into_too_many_names_is_not_used():
+    s = make_store()
+    s.stream_id("a")
+    s.close()
+    with open(_last[0] + "/streams", "w") as f:
+        f.write("x\n" * 300)
+    s = make_store(reopen=True)
+    assert s.stream_id("a") == 0
+    s.close()

@@ -131,7 +131,9 @@ class Store:
             except (OSError, UnicodeError):  # missing, or damaged into bytes that are not UTF-8
                 continue
             if text.endswith("\n"):
-                return text.split("\n")[:-1]
+                names = text.split("\n")[:-1]
+                if len(names) <= _MAX_STREAMS:
+                    return names
         return []
 
     def _save_names(self):

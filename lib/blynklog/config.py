@@ -291,6 +291,8 @@ def _validate(cfg, base_dir):
     out["streams"] = {}
     for name in streams:
         _str("streams", name, max_len=_MAX_NAME)
+        if "\n" in name or len(name.encode()) > 2 * _MAX_NAME:  # what the store can keep
+            _fail("streams", "bad stream name %r: no newline, at most 64 bytes of UTF-8" % name)
         out["streams"][name] = _stream("streams." + name, streams[name], api)
 
     store = _section(cfg, "store", _STORE_DEFAULTS)

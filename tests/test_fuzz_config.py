@@ -44,7 +44,8 @@ def named_key(e, seed, where):
     # The ConfigError's message starts with a key from the configuration, or "config".
     msg = str(e)
     key = msg.split(": ", 1)[0]
-    assert ": " in msg and " " not in key, "seed %d (%s): no key in %r" % (seed, where, msg)
+    # a stream's name is part of its key and may hold spaces
+    assert ": " in msg and (" " not in key or key.startswith("streams.")), "seed %d (%s): no key in %r" % (seed, where, msg)
     top = key.split(".")[0].split("[")[0]
     assert top in TOP or top == "config", "seed %d (%s): %r names no known key" % (seed, where, msg)
     return key
@@ -229,3 +230,13 @@ def test_a_store_path_below_a_file_raises_an_error_naming_the_store():
         f.write("x")
     e = raises(OSError, blynklog.Logger, device_cfg(d + "/file"))
     assert "store" in str(e) and d in str(e)
+
+
+def test_a_stream_name_the_store_cannot_keep_names_streams():
+    # found by the hypothesis cases: config accepted these names, then Logger() failed inside the
+    # store with a bare "bad stream name"
+    for name in ("a\nb", "\U0001F600" * 32):
+        cfg = device_cfg("/tmp/x")
+        cfg["streams"] = {name: {"pin": "V1"}}
+        e = raises(ConfigError, config.load, cfg)
+        assert str(e).startswith("streams: "), str(e)

@@ -4,7 +4,6 @@
 import os
 
 import store_cases
-from blynklog import record
 from blynklog.store import Store
 from support import IS_MICROPYTHON, raises, skip, tmpdir
 

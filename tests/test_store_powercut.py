@@ -10,7 +10,7 @@ import os
 
 from blockdev import RAMBlockDev
 from blynklog.store import Store
-from support import IS_MICROPYTHON, skip
+from support import skip
 
 MOUNT = "/pc"
 PATH = MOUNT + "/store"

@@ -273,7 +273,7 @@ def _validate(cfg, base_dir):
             try:
                 with open(path, "rb") as f:
                     der = f.read()
-            except OSError as e:
+            except (OSError, ValueError) as e:  # ValueError: a NUL in the name (CPython)
                 _fail(key, "cannot read certificate %r (%s)" % (path, e))
             # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length
             if len(der) < 64 or der[0] != 0x30:
@@ -297,6 +297,8 @@ def _validate(cfg, base_dir):
 
     store = _section(cfg, "store", _STORE_DEFAULTS)
     store["path"] = _join(base_dir, _str("store.path", store["path"], max_len=200))
+    if "\x00" in store["path"]:
+        _fail("store.path", "contains a NUL character")
     _int("store.capacity", store["capacity"], 16384, 1 << 30)
     _choice("store.on_full", store["on_full"], ("drop_oldest", "drop_newest"))
     _choice("store.backend", store["backend"], ("littlefs", "raw"))

@@ -240,3 +240,9 @@ def test_a_stream_name_the_store_cannot_keep_names_streams():
         cfg["streams"] = {name: {"pin": "V1"}}
         e = raises(ConfigError, config.load, cfg)
         assert str(e).startswith("streams: "), str(e)
+
+
+def test_a_nul_in_a_file_name_names_its_key():
+    # found by the hypothesis cases: open() raised ValueError "embedded null byte" from inside load()
+    assert str(raises(ConfigError, config.load, dict(device_cfg("/tmp/x"), ca="a\x00b"))).startswith("ca: ")
+    assert str(raises(ConfigError, config.load, device_cfg("/tmp/x\x00y"))).startswith("store.path: ")

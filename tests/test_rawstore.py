@@ -418,3 +418,33 @@ def test_a_record_larger_than_a_small_sector_is_refused_and_stores_nothing():
     raises(ValueError, s.append, sid, T0, "x" * 600)
     assert s.pending() == 0 and d.bytes_programmed < 200
     assert s.append(sid, T0, "x" * 200)
+
+
+def test_a_damaged_record_costs_that_record_only():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(60):
+        s.append(sid, T0 + i * 1000, i)
+    got = list(s.records(sid))
+    pos = got[3][0]  # a record in the oldest sector
+    d.data[pos % 512 + ((pos // 512 - 1) % 4) * 512 + 4] ^= 0x10  # bit rot in its body
+    s2 = RawStore(d)
+    values = [r[2] for r in s2.records(sid)]
+    assert values == [r[2] for r in got if r[0] != pos]
+    assert s2.stats()["damaged"] >= 1
+    s2.append(sid, T0 + 99000, 99)
+    assert [r[2] for r in RawStore(d).records(sid)][-1] == 99
+
+
+def test_damage_in_the_newest_sector_keeps_the_records_after_it_and_closes_the_sector():
+    d, s = small()
+    sid = s.stream_id("t")
+    for i in range(6):
+        s.append(sid, T0 + i * 1000, i)
+    got = list(s.records(sid))
+    pos = got[2][0]
+    d.data[(pos // 512 - 1) % 4 * 512 + pos % 512 + 5] ^= 0x01
+    s2 = RawStore(d)
+    assert [r[2] for r in s2.records(sid)] == [0, 1, 3, 4, 5]
+    s2.append(sid, T0 + 9000, 9)
+    assert [r[2] for r in RawStore(d).records(sid)] == [0, 1, 3, 4, 5, 9]

@@ -66,6 +66,7 @@ class RawStore:
         self.bytes_programmed = 0
         self.erases = 0
         self.record_bytes = 0  # bytes of the samples' records (record.py) appended
+        self.damaged = 0  # damaged frames met (and skipped) by this instance
         self._tail = -1
         self._tail_seq = 0
         self._off = 0
@@ -180,6 +181,23 @@ class RawStore:
             return total
         return total if record.check(b, 1, total) == total - 1 else 0
 
+    def _scan(self, idx, off, end):
+        # (offset, length) of the next valid frame at or after off, or (offset, -1) at the end of
+        # the log. Damaged bytes (bit rot) are skipped one at a time until a frame checks again
+        # (records carry their length and CRC-32), so damage costs one record, not the sector.
+        t = self._frame(idx, off, end)
+        if t != 0:
+            return off, t
+        self.damaged += 1
+        while off + 1 < end:
+            off += 1
+            t = self._frame(idx, off, end)
+            if t > 0:
+                return off, t
+            if t < 0 and self._blank(idx, off):
+                return off, -1
+        return end, -1
+
     def _kind(self):
         b = self._buf
         return b[2] if b[1] < 0x80 else b[3]
@@ -288,7 +306,7 @@ class RawStore:
         off = _HDR
         ss = self._ss
         while True:
-            t = self._frame(idx, off, ss)
+            off, t = self._scan(idx, off, ss)
             if t <= 0:
                 break
             if self._kind() < 0xC0:
@@ -362,10 +380,10 @@ class RawStore:
         b = self._buf
         closed = False
         while True:
-            t = self._frame(idx, off, ss)
-            if t == 0:
-                closed = True
-                break
+            o2, t = self._scan(idx, off, ss)
+            if o2 != off:
+                closed = True  # damage: keep what checks, program nothing more here
+                off = o2
             if t < 0:
                 break
             k = self._kind()
@@ -474,7 +492,7 @@ class RawStore:
                 if self._tail_seq - self._chain + 1 > seq:
                     break  # this sector was reclaimed while the caller held us
                 end = self._off if seq == self._tail_seq else ss
-                t = self._frame(idx, off, end)
+                off, t = self._scan(idx, off, end)
                 if t <= 0:
                     break
                 pos = seq * ss + off
@@ -518,6 +536,7 @@ class RawStore:
             "bytes_programmed": self.bytes_programmed,
             "erases": self.erases,
             "record_bytes": self.record_bytes,
+            "damaged": self.damaged,
         }
 
     def _live_bytes(self):

@@ -4,7 +4,7 @@
 import store_cases
 from blynklog.rawstore import FileFlash, PageFlash, RawStore, open_device
 from norflash import NorFlash
-from support import raises, skip, tmpdir
+from support import IS_MICROPYTHON, raises, skip, tmpdir
 
 T0 = 1700000000000
 _dev = [None]
@@ -448,3 +448,65 @@ def test_damage_in_the_newest_sector_keeps_the_records_after_it_and_closes_the_s
     assert [r[2] for r in s2.records(sid)] == [0, 1, 3, 4, 5]
     s2.append(sid, T0 + 9000, 9)
     assert [r[2] for r in RawStore(d).records(sid)] == [0, 1, 3, 4, 5, 9]
+
+
+class _FakePlatform:
+    # sys.platform and a board module made up for one call of open_device (CPython only: the
+    # unix port's sys.platform cannot be changed)
+    def __init__(self, platform, name, module):
+        import sys
+
+        if IS_MICROPYTHON:
+            skip("sys.platform is fixed on the unix port")
+        self.sys = sys
+        self.saved = sys.platform
+        sys.platform = platform
+        sys.modules[name] = module
+        self.name = name
+
+    def close(self):
+        self.sys.platform = self.saved
+        del self.sys.modules[self.name]
+
+
+def test_open_device_finds_the_esp32_partition_by_label_blynklog_by_default():
+    asked = []
+
+    class Partition:
+        TYPE_DATA = 1
+
+        @staticmethod
+        def find(kind, label=None):
+            asked.append((kind, label))
+            return [NorFlash(sectors=3, sector_size=4096)]
+
+    class M:
+        pass
+
+    m = M()
+    m.Partition = Partition
+    fake = _FakePlatform("esp32", "esp32", m)
+    try:
+        open_device({"partition": None})
+        open_device({"partition": "ring"})
+    finally:
+        fake.close()
+    assert asked == [(1, "blynklog"), (1, "ring")]
+
+
+def test_open_device_wraps_the_rp2_flash_region_in_the_page_adapter():
+    made = []
+
+    class M:
+        @staticmethod
+        def Flash(start, len):
+            made.append((start, len))
+            return NorFlash(sectors=len // 4096, sector_size=4096)
+
+    fake = _FakePlatform("rp2", "rp2", M())
+    try:
+        dev = open_device({"start": 606208, "length": 262144})
+        e = raises(ValueError, open_device, {"start": None, "length": None})
+    finally:
+        fake.close()
+    assert made == [(606208, 262144)] and isinstance(dev, PageFlash) and "length" in str(e)

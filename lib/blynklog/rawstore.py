@@ -652,14 +652,18 @@ def open_device(cfg):
     if sys.platform == "esp32":
         import esp32
 
-        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=cfg.get("partition", "blynklog"))
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=cfg.get("partition") or "blynklog")
         if not found:
             raise OSError(2, "no blynklog partition")
         return found[0]
     if sys.platform == "rp2":
         import rp2
 
-        return PageFlash(rp2.Flash(start=cfg["start"], len=cfg["len"]))
+        start = cfg.get("start")
+        length = cfg.get("length") or cfg.get("len")
+        if start is None or not length:
+            raise ValueError("store.start and store.length needed on rp2")
+        return PageFlash(rp2.Flash(start=start, len=length))
     path = cfg["path"]
     try:
         import os

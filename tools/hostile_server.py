@@ -16,7 +16,7 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     reset-mid-body   Content-Length 400, 40 bytes, then RST
     chunk-lie        chunk size larger than the data, close   chunk-negative  chunk size "-10"
     chunk-garbage    chunk size "zz"                   chunk-endless  endless 1-byte chunks
-    drip             a valid-looking 200 answer one byte per second (drip-0.2: every 0.2 s), forever
+    drip             a 200 head whose headers never end, one byte a second (drip-0.2: every 0.2 s)
     bad-json-400 / bad-json-404 / bad-json-500 / bad-json-401 / bad-json-429   an invalid JSON body
     odd-json-400     valid JSON of the wrong shape      redirect-self  308 to this same server
     redirect-garbage 308 to "ftp://\\x01"                retry-garbage  429, Retry-After: -99999999999

@@ -24,8 +24,9 @@ demo: $(STAMP)
 	$(BIN)/python tools/demo.py
 
 # Compile and copy the package, firmware and board files to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32
+# (BOARD: esp32, rp2040 or unix; CONFIG: default firmware/config.json; only changed files are copied)
 deploy: $(STAMP)
-	$(BIN)/python tools/deploy.py --board $(BOARD) $(if $(PORT),--port $(PORT),)
+	$(BIN)/python tools/deploy.py --board $(BOARD) $(if $(PORT),--port $(PORT),) $(if $(CONFIG),--config $(CONFIG),)
 
 # Benchmarks side by side with the naive approach; writes docs/benchmarks.md.
 bench: $(STAMP)

@@ -222,8 +222,10 @@ class App:
             try:
                 self.sleep(due - now)
             except Exception as e:
+                # a sleep that failed must not turn the loop into a busy one: wait instead
                 self.totals["loop_errors"] += 1
                 self.errors.report("sleep", e)
+                b.sleep_ms(due - now, "none")
         return self.totals
 
     def summary(self):

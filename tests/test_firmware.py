@@ -224,3 +224,16 @@ def test_summary_counts_samples_and_uploads():
     a.run(cycles=3)
     s = a.summary()
     assert s["samples"] == 6 and s["sent"] == 6 and s["uploads"] == 2 and s["pending"] == 0
+
+
+def test_a_sleep_that_fails_becomes_a_wait_not_a_busy_loop():
+    class Board(FakeBoard):
+        def sleep_ms(self, ms, mode):
+            if mode == "light":
+                raise OSError("lightsleep failed")
+            FakeBoard.sleep_ms(self, ms, mode)
+
+    a, board, log = make_app(board=Board(), sample_every_s=60, upload_every_s=100000)
+    a.run(cycles=3)
+    assert board.sleeps == [(60000, "none"), (60000, "none")]
+    assert a.totals["loop_errors"] == 2

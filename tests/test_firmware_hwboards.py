@@ -71,3 +71,42 @@ def test_pico_w_internal_temperature_from_adc4(monkeypatch):
 def test_esp32_watchdog_outlasts_an_upload():
     fw = {"radio_budget_ms": 30000, "wifi": WIFI}
     assert _board("esp32").wdt_default(fw) > 30000 + WIFI["timeout_ms"]
+
+
+def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path, monkeypatch, blynk_emulator):
+    # boot 1 (power-on): sample, upload, deep sleep; boot 2 (woken): sample, no upload yet
+    import json
+    import shutil
+    import sys
+
+    import app
+
+    shutil.copy(blynk_emulator.ca_der_path, tmp_path / "ca.der")
+    cfg = {"server": blynk_emulator.url, "api": "device", "token": "test-device-token-2", "ca": "ca.der",
+           "streams": {"t": {"pin": "V6"}}, "store": {"path": "store"}, "wifi": {"ssid": "net"},
+           "sensors": [{"type": "mcu_temp", "stream": "t"}], "sample_every_s": 60, "upload_every_s": 600}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+
+    class Reset(BaseException):  # machine.deepsleep() never returns: the board resets
+        def __init__(self, ms):
+            BaseException.__init__(self, ms)
+            self.time_ms = ms
+
+    def deepsleep(ms=None):
+        raise Reset(ms)
+
+    monkeypatch.setattr(machine, "deepsleep", deepsleep)
+    before = len(blynk_emulator.points(2, 6))
+    monkeypatch.setattr(machine, "_reset_cause", machine.PWRON_RESET)
+    for boot in (1, 2):
+        b = _board("esp32")
+        b.boot_grace_ms = 0
+        b.mcu_temperature = lambda: 40.0
+        with pytest.raises(Reset) as slept:
+            app.main(str(tmp_path / "config.json"), board=b)
+        assert 0 < slept.value.time_ms <= 60000
+        if boot == 1:
+            assert len(blynk_emulator.points(2, 6)) == before + 1
+        monkeypatch.setattr(machine, "_reset_cause", machine.DEEPSLEEP_RESET)
+    assert len(blynk_emulator.points(2, 6)) == before + 1  # boot 2: the next upload is not due yet
+    assert json.loads(machine.RTC().memory())["up"] >= 60000

@@ -19,28 +19,41 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402
 
 
-@pytest.fixture
-def virtual_board(tmp_path):
-    flash = tmp_path / "flash"
+def _config(d, url, ca):
+    d.mkdir()
+    shutil.copy(ca, d / "ca.der")
+    cfg = {"server": url, "api": "device", "token": "test-device-token", "ca": "ca.der",
+           "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1}}
+    (d / "config.json").write_text(json.dumps(cfg))
+    return str(d / "config.json")
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory, blynk_emulator):
+    # one virtual board for the module, deployed once; a stale app.py waits on it beforehand
+    tmp = tmp_path_factory.mktemp("deploy")
+    flash = tmp / "flash"
+    flash.mkdir()
+    (flash / "app.py").write_text("raise SystemExit('stale')\n")
+    config = _config(tmp / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--flash", str(flash),
                              "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
     try:
-        info = json.loads(proc.stdout.readline())
-        yield info["url"], flash
+        url = json.loads(proc.stdout.readline())["url"]
+        lines = []
+        t0 = time.time()
+        first = deploy.deploy("unix", url, config, out=lines.append)
+        yield {"url": url, "flash": flash, "config": config, "first": first, "lines": lines, "t0": t0}
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-@pytest.fixture
-def config(tmp_path, blynk_emulator):
-    d = tmp_path / "cfg"
-    d.mkdir()
-    shutil.copy(blynk_emulator.ca_der_path, d / "ca.der")
-    cfg = {"server": blynk_emulator.url, "api": "device", "token": "test-device-token", "ca": "ca.der",
-           "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1}}
-    (d / "config.json").write_text(json.dumps(cfg))
-    return str(d / "config.json")
+def _edited_since(t0):
+    # package modules whose source changed after the first deploy (a shared checkout moves on)
+    lib = os.path.join(ROOT, "lib", "blynklog")
+    return set("lib/blynklog/%s.mpy" % n[:-3] for n in os.listdir(lib)
+               if n.endswith(".py") and os.path.getmtime(os.path.join(lib, n)) >= t0)
 
 
 def _sha(path):
@@ -49,51 +62,44 @@ def _sha(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
-def test_deploy_copies_compiles_and_verifies_then_copies_nothing_the_second_time(virtual_board, config):
-    url, flash = virtual_board
-    lines = []
-    first = deploy.deploy("unix", url, config, out=lines.append)
+def test_deploy_copies_the_compiled_package_firmware_board_and_config_and_verifies(deployed):
+    flash, first = deployed["flash"], deployed["first"]
     modules = sorted(n[:-3] for n in os.listdir(os.path.join(ROOT, "lib", "blynklog")) if n.endswith(".py"))
-    on_board = sorted(n[:-4] for n in os.listdir(flash / "lib" / "blynklog"))
-    assert on_board == modules
+    assert sorted(n[:-4] for n in os.listdir(flash / "lib" / "blynklog")) == modules
     for name in ("main.py", "boot.py", "app.mpy", "sensors.mpy", "settings.mpy", "board.mpy", "config.json", "ca.der"):
         assert (flash / name).exists(), name
-    assert _sha(flash / "config.json") == _sha(config)
+    assert _sha(flash / "config.json") == _sha(deployed["config"])
     assert first["verified"] == len(first["copied"]) and first["unchanged"] == 0
-    assert any(line.startswith("[1/") for line in lines)  # progress
-    second = deploy.deploy("unix", url, config, out=lines.append)
-    assert second["copied"] == [] and second["verified"] == first["verified"]
+    assert any(line.startswith("[1/") for line in deployed["lines"])  # progress
 
 
-def test_deployed_firmware_boots_on_the_virtual_board(virtual_board, config):
-    url, flash = virtual_board
-    deploy.deploy("unix", url, config, out=lambda m: None)
+def test_a_stale_py_that_would_shadow_an_mpy_is_removed(deployed):
+    assert "app.py" in deployed["first"]["removed"]
+    assert not (deployed["flash"] / "app.py").exists()
+
+
+def test_a_second_deploy_copies_nothing_and_verifies(deployed):
+    again = deploy.deploy("unix", deployed["url"], deployed["config"], out=lambda m: None)
+    assert set(again["copied"]) <= _edited_since(deployed["t0"])  # nothing, unless a module was edited
+    assert again["verified"] == deployed["first"]["verified"]
+
+
+def test_a_changed_file_is_the_only_one_copied_again(deployed):
+    cfg = json.loads(open(deployed["config"]).read())
+    cfg["sample_every_s"] = 30
+    with open(deployed["config"], "w") as f:
+        json.dump(cfg, f)
+    again = deploy.deploy("unix", deployed["url"], deployed["config"], out=lambda m: None)
+    assert set(again["copied"]) - _edited_since(deployed["t0"]) == {"config.json"}
+
+
+def test_deployed_firmware_boots_on_the_virtual_board(deployed):
     env = dict(os.environ, MICROPYPATH=":.frozen:lib")
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-    r = subprocess.run([exe, "main.py"], cwd=flash, env=env, capture_output=True, text=True, timeout=60)
+    r = subprocess.run([exe, "main.py"], cwd=deployed["flash"], env=env, capture_output=True, text=True, timeout=60)
     assert "SUMMARY " in r.stdout, r.stdout + r.stderr
     summary = json.loads(r.stdout.split("SUMMARY ", 1)[1].splitlines()[0])
     assert summary["samples"] == 1
-
-
-def test_a_changed_file_is_the_only_one_copied_again(virtual_board, config, tmp_path):
-    url, flash = virtual_board
-    deploy.deploy("unix", url, config, out=lambda m: None)
-    cfg = json.loads(open(config).read())
-    cfg["sample_every_s"] = 30
-    with open(config, "w") as f:
-        json.dump(cfg, f)
-    again = deploy.deploy("unix", url, config, out=lambda m: None)
-    assert again["copied"] == ["config.json"]
-
-
-def test_a_stale_py_that_would_shadow_an_mpy_is_removed(virtual_board, config):
-    url, flash = virtual_board
-    (flash).mkdir(parents=True, exist_ok=True)
-    (flash / "app.py").write_text("raise SystemExit('stale')\n")
-    result = deploy.deploy("unix", url, config, out=lambda m: None)
-    assert "app.py" in result["removed"]
-    assert not (flash / "app.py").exists()
 
 
 def test_a_config_with_a_wrong_key_stops_the_deploy_naming_it(tmp_path):
@@ -121,3 +127,19 @@ def test_board_manifest_names_files_that_exist(board):
         assert os.path.exists(os.path.join(folder, base or "", name)), name
     for inc in re.findall(r'include\("([^"$]+)"\)', text):
         assert os.path.exists(os.path.normpath(os.path.join(folder, inc))), inc
+
+
+def test_the_example_config_passes_every_check_once_the_roots_are_written(tmp_path):
+    cfg = tmp_path / "config.json"
+    shutil.copy(os.path.join(ROOT, "firmware", "config.example.json"), cfg)
+    files = dict(deploy.plan("esp32", str(cfg)))
+    for name in ("isrg-root-x1.der", "amazon-root-ca-1.der", "digicert-global-root-g2.der"):
+        assert "certs/" + name in files and (tmp_path / "certs" / name).exists()
+    assert "config.json" in files and "main.py" in files and "lib/blynklog/__init__.mpy" in files
+
+
+def test_deploy_refuses_the_examples_placeholders_naming_them(tmp_path):
+    cfg = tmp_path / "config.json"
+    shutil.copy(os.path.join(ROOT, "firmware", "config.example.json"), cfg)
+    with pytest.raises(deploy.DeployError, match="token, wifi.ssid, wifi.password"):
+        deploy.deploy("esp32", "socket://127.0.0.1:9", str(cfg), out=lambda m: None)

@@ -29,7 +29,7 @@ BOARDS = ("esp32", "rp2040", "unix")
 MARCH = {"esp32": "xtensawin", "rp2040": "armv6m", "unix": None}
 KEEP_SOURCE = ("main.py", "boot.py")  # MicroPython runs these only as .py
 PACKAGE_URL = "github:blynklog/blynklog/lib/blynklog/"
-CHUNK = 1024
+CHUNK = 4096
 
 _HASH_SCRIPT = """
 import hashlib, binascii
@@ -75,6 +75,8 @@ def mpy_cross():
 
 
 def compile_py(src, out, source_name, board):
+    if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
+        return  # built already (rm -rf build/ to rebuild everything)
     os.makedirs(os.path.dirname(out), exist_ok=True)
     cmd = mpy_cross() + ["-o", out, "-s", source_name]
     if MARCH.get(board):
@@ -96,6 +98,8 @@ def check_config(config_path, board):
     try:
         raw = settings.read(config_path)
         settings.load(raw, board != "unix")
+        if isinstance(raw, dict):
+            ensure_certs(config_path, raw)  # before the Logger's checks, which read them
         lconfig.load(config_path)
     except ValueError as e:
         raise DeployError("config %s: %s" % (os.path.relpath(config_path, ROOT), e))
@@ -147,7 +151,6 @@ def plan(board, config_path, build_dir=None):
         files.append((name[:-3] + ".mpy", out))
     if config_path:
         raw = check_config(config_path, board)
-        ensure_certs(config_path, raw)
         base = os.path.dirname(os.path.abspath(config_path))
         extra = list(_ca_names(raw))
         for s in raw.get("sensors") or ():
@@ -250,10 +253,25 @@ class Board:
             self.t.close()
 
 
+def placeholders(raw):
+    # keys still holding config.example.json's "YOUR-..." values
+    found = []
+    for key, value in (("token", raw.get("token")), ("wifi.ssid", (raw.get("wifi") or {}).get("ssid")),
+                       ("wifi.password", (raw.get("wifi") or {}).get("password"))):
+        if isinstance(value, str) and value.startswith("YOUR-"):
+            found.append(key)
+    return found
+
+
 def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
     # -> {"copied": [...], "unchanged": n, "removed": [...], "verified": n, "bytes": n}
     t0 = time.monotonic()
     files = plan(board, config_path)
+    if config_path:
+        with open(config_path) as f:
+            left = placeholders(json.load(f))
+        if left:
+            raise DeployError("config: %s still hold the example's placeholder; fill them in" % ", ".join(left))
     out("deploy: %d files for %s (package, firmware, board%s)" % (len(files), board, ", config" if config_path else ""))
     local = {}
     for dest, src in files:

@@ -3,11 +3,11 @@
 #     make_store(capacity=16384, on_full="drop_oldest", reopen=False) -> a fresh, empty store
 #     make_store(..., reopen=True)  -> the same storage as the previous call, opened again
 #                                      (the case closes the previous store first)
-# To bind another backend, write a test module that defines make_store for it and turns every
-# case into a test, e.g.:
-#     import store_cases
-#     for _case in store_cases.CASES:
-#         globals()["test_" + _case.__name__[5:]] = (lambda c: lambda: c(make_store))(_case)
+# To bind another backend, write a test module that defines make_store for it and one test per
+# case, written out (the unix port's dir() does not list names made at run time with globals()):
+#     def test_records_are_per_stream_and_oldest_first():
+#         store_cases.case_records_are_per_stream_and_oldest_first(make_store)
+# tests/test_store.py (folder backend) and tests/test_rawstore.py (raw NOR flash) do so.
 # The cases assume nothing about segment or record sizes: they fill a store until it reports
 # being full and check exact counters. Run on CPython and on the unix port.
 from support import raises

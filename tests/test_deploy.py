@@ -143,3 +143,43 @@ def test_deploy_refuses_the_examples_placeholders_naming_them(tmp_path):
     shutil.copy(os.path.join(ROOT, "firmware", "config.example.json"), cfg)
     with pytest.raises(deploy.DeployError, match="token, wifi.ssid, wifi.password"):
         deploy.deploy("esp32", "socket://127.0.0.1:9", str(cfg), out=lambda m: None)
+
+
+def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path):
+    # package.json's urls, served from this checkout on 127.0.0.1 instead of GitHub
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=ROOT)
+    handler.log_message = lambda *a: None
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pkg = json.load(open(os.path.join(ROOT, "package.json")))
+    prefix = "github:blynklog/blynklog/"
+    pkg["urls"] = [[d, "http://127.0.0.1:%d/%s" % (srv.server_address[1], u[len(prefix):])] for d, u in pkg["urls"]]
+    import urllib.request
+
+    for _, u in pkg["urls"]:  # every url resolves to a file of the checkout
+        with urllib.request.urlopen(u, timeout=10) as r:
+            assert r.status == 200
+    # mip itself, on a part small enough to stay fast (mpremote writes 256 bytes per round trip)
+    pkg["urls"] = [u for u in pkg["urls"] if u[0] in ("blynklog/compat.py", "blynklog/state.py")]
+    (tmp_path / "package.json").write_text(json.dumps(pkg))
+    flash = tmp_path / "flash"
+    bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--flash", str(flash),
+                               "--max-seconds", "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        url = json.loads(bridge.stdout.readline())["url"]
+        mpremote = [os.path.join(os.path.dirname(sys.executable), "mpremote"), "connect", url, "resume"]
+        r = subprocess.run(mpremote + ["mip", "install", "--target", "lib", str(tmp_path / "package.json")],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert sorted(os.listdir(flash / "lib" / "blynklog")) == ["compat.py", "state.py"]
+        r = subprocess.run(mpremote + ["exec", "from blynklog.state import State; print('ok', State)"],
+                           capture_output=True, text=True, timeout=30)
+        assert "ok <class 'State'>" in r.stdout, r.stdout + r.stderr
+    finally:
+        bridge.terminate()
+        bridge.wait(10)
+        srv.shutdown()

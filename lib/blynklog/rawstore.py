@@ -2,15 +2,20 @@
 # esp32.Partition, an rp2.Flash region, or a simulator), with the interface of store.Store.
 # Every append is durable when it returns: a record is programmed into erased bytes, then its
 # one-byte commit mark in front of it; nothing but an erase ever resets a programmed byte.
+# commit(sid, pos, count, meta) keeps the caller's meta dict (compact JSON, at most 256 bytes) in
+# the same frame as the cursor, and every sector's checkpoint carries it: after a power cut the
+# cursor and meta() are both the new ones or both the old ones.
 # Format and recovery: docs/RAWSTORE.md. Costs: append O(1) (2 programs; a rotation adds one
 # claim and one erase per sector); open reads every sector header and scans the newest sector.
 # RAM: one frame buffer (1 KB + a little), 16 bytes per sector (erase count, seq, base_ts) and
-# a few bytes per stream (name, cursor, pending count); nothing grows with the backlog. Measured
+# a few bytes per stream (name, cursor, pending count), the meta's JSON (<= 256 bytes); nothing
+# grows with the backlog. commit() with a meta allocates its JSON; meta() allocates a dict. Measured
 # on the unix port: 2.9 KB kept for a 64-sector ring with two streams, the same after 60,000
 # appends.
 # Not safe from an interrupt or from two tasks at once; records() generators may stay alive
 # across appends (they re-locate themselves by sequence number).
 import binascii
+import json
 import struct
 from array import array
 
@@ -30,6 +35,8 @@ _K_COMMIT = const(0xC2)
 
 _MAX_STREAMS = const(64)
 _MAX_NAME = const(48)
+_MAX_META = const(256)  # bytes of the meta's JSON
+_COMMIT = const(16)  # a commit frame's body before the meta
 
 # open_device: the rp2 page size, and the simulator's sector size
 _PAGE = const(256)
@@ -241,10 +248,13 @@ class RawStore:
             p += 12
             b[p:p + len(data)] = data
             p += len(data)
-        return p - 2
+        m = self._metab
+        b[p:p + len(m)] = m  # the caller's meta: the rest of the body
+        return p - 2 + len(m)
 
     def _ckpt_size(self, extra):
-        n = 6 + 4 + 1 + extra
+        # an upper bound of the checkpoint frame's size, with extra bytes more in its body
+        n = 6 + 4 + 1 + extra + len(self._metab)
         for name in self._names:
             n += 12 + len(name.encode())
         return n + 6
@@ -323,6 +333,7 @@ class RawStore:
         self._pending = {}
         self._dropped = 0
         self._last_ts = 0
+        self._metab = b""  # the caller's meta as compact JSON; b"" when none
 
     def _open(self):
         n = self._n
@@ -401,6 +412,8 @@ class RawStore:
                     p += ln
                     self._cursor[sid] = cs * ss + co
                     self._pending[sid] = pend
+                if p < t - 4:
+                    self._metab = bytes(b[p:t - 4])
             elif k == _K_NAME:
                 ln = t - 4 - p
                 self._names[str(bytes(b[p + 1:p + ln]), "utf-8")] = b[p]
@@ -409,6 +422,8 @@ class RawStore:
                 self._cursor[sid] = cs * ss + co
                 self._pending[sid] = pend
                 self._dropped = dropped
+                if p + _COMMIT - 1 < t - 4:  # a commit that carries a meta
+                    self._metab = bytes(b[p + _COMMIT - 1:t - 4])
             elif k < 0xC0:
                 r = record.decode(b, 1, self._base[idx], t)
                 if r is None:
@@ -503,16 +518,56 @@ class RawStore:
                         yield pos, r[2], r[4], r[3]
             seq += 1
 
-    def commit(self, sid, pos, count):
-        if pos <= self._cursor.get(sid, 0):
-            return
+    def commit(self, sid, pos, count=None, meta=None):
+        # Records of sid up to and including pos are done; count: how many pending records that
+        # covers (trusted; None: counted here by reading them). meta: a small dict (None keeps the
+        # last one), written in the same frame as the cursor. Durable when it returns.
+        if sid not in self._names.values():
+            raise ValueError("unknown stream id")
+        mb = None
+        if meta is not None:
+            if not isinstance(meta, dict):
+                raise TypeError("meta not dict")
+            mb = json.dumps(meta, separators=(",", ":")).encode()
+            m = len(mb)
+            if m > _MAX_META or 7 + _COMMIT + m > len(self._buf) or self._ckpt_size(m - len(self._metab)) > len(self._buf):
+                raise ValueError("meta too large")
+            if mb == self._metab:
+                mb = None
+        cur = self._cursor.get(sid, 0)
+        if pos <= cur:
+            if mb is None:
+                return
+            pos = cur  # only the meta changes
+            count = 0
+        elif count is None:
+            count = 0
+            for r in self.records(sid):
+                if r[0] > pos:
+                    break
+                count += 1
         self._cursor[sid] = pos
         p = self._pending.get(sid, 0) - count
         self._pending[sid] = p if p > 0 else 0
         b = self._buf
         b[2] = _K_COMMIT
         struct.pack_into("<BIHII", b, 3, sid, pos // self._ss, pos % self._ss, self._pending[sid], self._dropped)
-        self._control(16)
+        body = _COMMIT
+        if mb is not None:
+            self._metab = mb
+            b[2 + body:2 + body + len(mb)] = mb
+            body += len(mb)
+        self._control(body)
+
+    def meta(self):
+        # The dict saved by the last commit(..., meta), {} when none (a new dict at each call).
+        if not self._metab:
+            return {}
+        try:
+            m = json.loads(str(self._metab, "utf-8"))
+        except (ValueError, UnicodeError):
+            return {}
+        return m if isinstance(m, dict) else {}
 
     def pending(self, sid=None):
         if sid is not None:

@@ -25,6 +25,12 @@ class Board(MachineBoard):
     has_deep_sleep = True
     wdt_max_ms = 0
     led_pin = 2
+    # facts, for tools and for your own code
+    epoch_year = 2000
+    rtc_keeps_time_in_deep_sleep = True
+    flash_bytes = 4194304
+    filesystem = "littlefs"
+    erase_block = 4096
     i2c_default = {"id": 0, "scl": 22, "sda": 21, "freq": 100000}
 
     def keep(self, data):

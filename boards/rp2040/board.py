@@ -22,6 +22,12 @@ class Board(MachineBoard):
     has_deep_sleep = True
     wdt_max_ms = 8388
     led_pin = "LED"
+    # facts, for tools and for your own code
+    epoch_year = 1970
+    rtc_keeps_time_in_deep_sleep = False
+    flash_bytes = 2097152
+    filesystem = "littlefs"
+    erase_block = 4096
     i2c_default = {"id": 0, "scl": 5, "sda": 4, "freq": 100000}
 
     def __init__(self, cfg=None):

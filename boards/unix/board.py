@@ -27,6 +27,11 @@ class Board:
     wdt_max_ms = 0
     needs_wifi = False
     can_ntp = False
+    epoch_year = 1970
+    rtc_keeps_time_in_deep_sleep = True  # the host clock
+    flash_bytes = None  # a host folder
+    filesystem = "host"
+    erase_block = None
 
     def __init__(self, cfg=None):
         cfg = cfg or {}

@@ -42,7 +42,7 @@ class App:
         self.sleep_mode = mode
         wdt = fw["watchdog_ms"]
         if wdt is None:
-            wdt = board.wdt_default(fw) if board.wdt_max_ms == 0 else 0
+            wdt = board.wdt_default(fw)  # 0 where the board's maximum is shorter than an upload
         if board.wdt_max_ms and wdt > board.wdt_max_ms:
             raise ValueError("watchdog_ms: at most %d on %s" % (board.wdt_max_ms, board.name))
         self.wdt_ms = wdt

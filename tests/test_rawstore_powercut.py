@@ -4,8 +4,10 @@
 # nothing (the cut before the operation starts), a prefix of its bytes (a record half written,
 # a sector half erased) and a random subset of its bits. After each cut the store is opened again
 # and checked: nothing acknowledged is lost (except samples counted in dropped_full, oldest
-# first), nothing committed comes back, no garbage, exact pending counts, and the store keeps
-# working. A last test also cuts the power again during that recovery.
+# first), nothing committed comes back, no garbage, exact pending counts, the commits' meta
+# agrees with the cursors (it counts the committed samples: old cursors with the old meta, new
+# with new, never a mix), and the store keeps working. A last test also cuts the power again
+# during that recovery.
 # Each case prints its id ("mode=prefix cut=57 seed=57"); run_case(mode, cut) reproduces one.
 from blynklog.rawstore import RawStore
 from norflash import NorFlash, PowerCut
@@ -21,6 +23,7 @@ class Model:
         self.acked = {}  # name -> values acknowledged, in order
         self.done = {}  # name -> the values committed (acknowledged commits)
         self.dropped = 0  # dropped_full after the last acknowledged operation
+        self.meta = {}  # the meta of the last acknowledged commit
         self.inflight = None
 
 
@@ -44,11 +47,21 @@ def workload(s, m, reopen):
         got = list(s.records(m.sids[n]))
         if got:
             values = [r[2] for r in got]
-            m.inflight = ("commit", n, values)
-            s.commit(m.sids[n], got[-1][0], len(got))
+            meta = books(m, len(values), values[-1])
+            m.inflight = ("commit", n, values, meta)
+            s.commit(m.sids[n], got[-1][0], len(got), meta)
             m.done[n] = m.done[n] + values
             m.dropped = s.stats()["dropped_full"]
+            m.meta = meta
             m.inflight = None
+
+    def meta_only(n):
+        # a commit that moves no cursor (pos at or before it) still saves its meta
+        meta = books(m, 0, -1)
+        m.inflight = ("meta", meta)
+        s.commit(m.sids[n], 0, 0, meta)
+        m.meta = meta
+        m.inflight = None
 
     name("a")
     name("b")
@@ -67,7 +80,17 @@ def workload(s, m, reopen):
             s = reopen()
         if rnd == 4:
             commit("b")
+        if rnd == 5:
+            meta_only("b")
     return s
+
+
+def books(m, more, last):
+    # the meta a commit carries: the number of samples committed with it, the last one's value
+    n = more
+    for k in m.done:
+        n += len(m.done[k])
+    return {"committed": n, "last": last}
 
 
 def check(dev, m):
@@ -105,12 +128,21 @@ def check(dev, m):
     assert m.dropped <= d <= m.dropped + SECTOR // 8, ("dropped", d, m.dropped)
     # nothing flushed lost: every missing sample is committed or counted as dropped
     assert d in lost, ("lost without a count", lost, d)
+    # the meta moved with the cursors: a commit in flight landed (its samples are gone and not
+    # counted as dropped: d == lost[1] < lost[0]) with its meta, or not at all
+    want = [m.meta]
+    if inf is not None and inf[0] == "commit" and d != lost[0]:
+        want = [inf[3]]
+    elif inf is not None and inf[0] == "meta":
+        want = [m.meta, inf[1]]
+    assert s.meta() in want, ("meta", s.meta(), want, lost, d)
     # it keeps working: a new sample lands after everything else and survives a reopen
     sid = m.sids.get("a")
     if sid is not None:
         assert s.append(sid, T0 + 999999, 999999)
         s2 = RawStore(dev)
         assert [r[2] for r in s2.records(sid)][-1] == 999999
+        assert s2.meta() == s.meta()
     return s
 
 
@@ -158,6 +190,7 @@ def test_the_workload_rotates_reclaims_and_drops():
     m = Model()
     s = workload(RawStore(dev), m, lambda: RawStore(dev))
     assert s.stats()["dropped_full"] > 0 and dev.total_erases() >= SECTORS
+    assert s.meta() == m.meta and m.meta["committed"] > 0
     check(dev, m)
 
 

@@ -31,7 +31,8 @@ def _modules():
 
 def _tests(module):
     mod = __import__(module)
-    names = sorted(n for n in dir(mod) if n.startswith("test_") and callable(getattr(mod, n)))
+    # __dict__, not dir(): the unix port's dir() misses names a module made with globals()[...]
+    names = sorted(n for n in mod.__dict__ if n.startswith("test_") and callable(mod.__dict__[n]))
     return mod, names
 
 

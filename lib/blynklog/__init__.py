@@ -67,7 +67,7 @@ class Logger:
         if scfg["backend"] == "raw":
             from .rawstore import RawStore, open_device
 
-            self._store = RawStore(open_device(scfg), capacity=scfg["length"], on_full=scfg["on_full"])
+            self._store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True)
         else:
             from .store import Store
 

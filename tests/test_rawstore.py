@@ -150,6 +150,115 @@ def test_an_old_commit_position_changes_nothing():
     assert s.pending(sid) == 4
 
 
+def _ten(s, name="t"):
+    sid = s.stream_id(name)
+    for i in range(10):
+        s.append(sid, T0 + i, i)
+    return sid, list(s.records(sid))
+
+
+def test_a_new_store_has_an_empty_meta():
+    d, s = small()
+    assert s.meta() == {} and RawStore(d).meta() == {}
+
+
+def test_meta_given_to_commit_is_saved_with_the_cursor_and_survives_a_reopen():
+    d, s = small()
+    sid, got = _ten(s)
+    s.commit(sid, got[3][0], 4, {"sent": 4, "qday": 19700, "qsent": -1})
+    assert s.meta() == {"sent": 4, "qday": 19700, "qsent": -1}
+    s2 = RawStore(d)
+    assert s2.meta() == {"sent": 4, "qday": 19700, "qsent": -1} and s2.pending(sid) == 6
+
+
+def test_meta_is_saved_even_when_the_cursor_does_not_move():
+    d, s = small()
+    sid, got = _ten(s)
+    s.commit(sid, got[5][0], 6, {"sent": 6})
+    s.commit(sid, got[2][0], 3, {"sent": 6, "rejected": 2})
+    s2 = RawStore(d)
+    assert s2.meta() == {"sent": 6, "rejected": 2} and s2.pending(sid) == 4
+
+
+def test_a_commit_without_meta_keeps_the_last_meta():
+    d, s = small()
+    sid, got = _ten(s)
+    s.commit(sid, got[1][0], 2, {"sent": 2})
+    s.commit(sid, got[4][0], 3)
+    s2 = RawStore(d)
+    assert s2.meta() == {"sent": 2} and s2.pending(sid) == 5
+
+
+def test_meta_survives_the_reclaim_of_every_sector_that_held_it():
+    d, s = small()
+    sid, got = _ten(s)
+    s.commit(sid, got[-1][0], 10, {"sent": 10})
+    for i in range(400):  # several laps of the 4-sector ring
+        s.append(sid, T0 + 100 + i, i)
+    assert min(d.erases) >= 2
+    assert RawStore(d).meta() == {"sent": 10}
+
+
+def test_meta_goes_into_the_checkpoint_when_the_commit_rotates():
+    d, s = small(sectors=8)
+    sid = s.stream_id("t")
+    i = 0
+    while s.stats()["segments"] == 1:
+        snap = bytearray(d.data)
+        s.append(sid, T0 + i, i)
+        i += 1
+    d.data[:] = snap  # back to the moment the first sector had no room for one more sample
+    s = RawStore(d)
+    got = list(s.records(sid))
+    s.commit(sid, got[-1][0], len(got), {"sent": len(got)})
+    assert s.stats()["segments"] == 2
+    s2 = RawStore(d)
+    assert s2.meta() == {"sent": len(got)} and s2.pending(sid) == 0 and s2.stats()["segments"] == 2
+
+
+def test_a_meta_over_256_bytes_is_refused_and_changes_nothing():
+    d, s = small(sector_size=4096)
+    sid, got = _ten(s)
+    s.commit(sid, got[0][0], 1, {"sent": 1})
+    b = d.bytes_programmed
+    e = raises(ValueError, s.commit, sid, got[4][0], 4, {"k%d" % i: 1000000 + i for i in range(30)})
+    assert "meta" in str(e)
+    assert d.bytes_programmed == b and s.pending(sid) == 9 and s.meta() == {"sent": 1}
+    assert RawStore(d).meta() == {"sent": 1}
+
+
+def test_a_meta_that_is_not_a_dict_is_refused():
+    d, s = small()
+    sid, got = _ten(s)
+    raises(TypeError, s.commit, sid, got[0][0], 1, [1, 2])
+    assert s.pending(sid) == 10 and s.meta() == {}
+
+
+def test_meta_returns_a_copy():
+    d, s = small()
+    sid, got = _ten(s)
+    s.commit(sid, got[0][0], 1, {"sent": 1})
+    s.meta()["sent"] = 99
+    assert s.meta() == {"sent": 1}
+
+
+def test_a_commit_without_count_counts_the_covered_records():
+    d, s = small()
+    sid, got = _ten(s)
+    s.stream_id("u")
+    s.append(1, T0 + 50, 50)
+    s.commit(sid, got[6][0])
+    assert s.pending(sid) == 3 and s.pending(1) == 1
+    assert RawStore(d).pending(sid) == 3
+
+
+def test_a_reopen_before_the_first_lap_ends_counts_only_the_claimed_sectors():
+    d, s = small(sectors=8)
+    sid, got = _ten(s)
+    st = RawStore(d).stats()
+    assert st["segments"] == 1 and st["bytes"] < 512
+
+
 def test_erases_go_round_the_ring_evenly():
     d, s = small(sectors=6)
     sid = s.stream_id("t")
@@ -294,8 +403,15 @@ def test_the_page_adapter_programs_whole_pages_padded_with_ones():
     assert [r[2] for r in RawStore(p).records(sid)] == list(range(300))
 
 
+def _books(sent):
+    # a meta the size of the upload policy's (its counters and the day's quota)
+    return {"qday": 19700 + sent // 5760, "qsent": sent % 5760, "sent": sent, "dropped_stale": 0,
+            "rejected": 0, "thinned": 0, "unplaceable": 0}
+
+
 def _workload(s, n, t0=T0, v0=0):
-    # two sensors every 30 s, an upload (commit of everything) every 240 samples
+    # two sensors every 30 s, an upload (commit of everything, with the policy's meta) every 240
+    # samples
     t = s.stream_id("temperature")
     h = s.stream_id("humidity")
     for i in range(v0, v0 + n):
@@ -307,7 +423,7 @@ def _workload(s, n, t0=T0, v0=0):
             for sid in (t, h):
                 got = list(s.records(sid))
                 if got:
-                    s.commit(sid, got[-1][0], len(got))
+                    s.commit(sid, got[-1][0], len(got), _books(i + 1))
 
 
 def test_wear_each_sample_durable_at_under_one_and_a_half_times_its_record():
@@ -372,8 +488,8 @@ class _FlushEach:
     def records(self, sid):
         return self.s.records(sid)
 
-    def commit(self, sid, pos, count):
-        self.s.commit(sid, pos, count)
+    def commit(self, sid, pos, count, meta=None):
+        self.s.commit(sid, pos, count, meta)
 
 
 def test_wear_of_the_littlefs_store_flushed_after_every_sample_for_comparison():

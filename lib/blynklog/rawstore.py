@@ -359,7 +359,7 @@ class RawStore:
                 break
             if self._load_tail(best):
                 k = 1
-                while k < n - 1 and seqs[(best - k) % n] == self._tail_seq - k:
+                while k < n - 1 and k < self._tail_seq and seqs[(best - k) % n] == self._tail_seq - k:
                     k += 1
                 self._chain = k
                 return

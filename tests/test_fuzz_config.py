@@ -180,26 +180,31 @@ def test_a_missing_config_file_names_config():
 
 def test_logger_with_a_mutated_config_works_or_names_the_key():
     base = tmpdir("lg")
-    for seed in range(60):
-        rng = Rng(4000 + seed)
-        path = "%s/s%d" % (base, seed)
-        cfg = (device_cfg(path), platform_cfg(path))[seed & 1]
-        cfg, what = mutate(rng, cfg, _KEYS)
-        store = cfg.get("store")
-        if isinstance(store, dict) and "path" in store:
-            store["path"] = path  # never let a random path create folders outside the test's own
-        try:
-            log = blynklog.Logger(cfg)
-        except ConfigError as e:
-            named_key(e, seed, what)
-            continue
-        except Exception as e:
-            raise AssertionError("seed %d (%s): Logger() raised %s: %s" % (seed, what, type(e).__name__, e))
-        try:
-            st = log.stats()
-            assert st["pending"] == 0, "seed %d" % seed
-        finally:
-            log.close()
+    cwd = os.getcwd()
+    os.chdir(base)  # a mutation that drops store.path puts the default store here, not in the checkout
+    try:
+        for seed in range(60):
+            rng = Rng(4000 + seed)
+            path = "%s/s%d" % (base, seed)
+            cfg = (device_cfg(path), platform_cfg(path))[seed & 1]
+            cfg, what = mutate(rng, cfg, _KEYS)
+            store = cfg.get("store")
+            if isinstance(store, dict) and "path" in store:
+                store["path"] = path  # never let a random path create folders outside the test's own
+            try:
+                log = blynklog.Logger(cfg)
+            except ConfigError as e:
+                named_key(e, seed, what)
+                continue
+            except Exception as e:
+                raise AssertionError("seed %d (%s): Logger() raised %s: %s" % (seed, what, type(e).__name__, e))
+            try:
+                st = log.stats()
+                assert st["pending"] == 0, "seed %d" % seed
+            finally:
+                log.close()
+    finally:
+        os.chdir(cwd)
 
 
 def _file_error(data):

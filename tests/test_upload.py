@@ -326,3 +326,14 @@ def test_the_books_balance_after_faults():
     assert added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
     assert st["sent"] == 31 and st["dropped_stale"] == 3 and st["rejected"] == 1
     log.close()
+
+
+def test_the_servers_daily_limit_stops_the_sync_without_setting_anything_aside():
+    # the server's count of the day is spent though the device's is not (another uploader, a lost state)
+    fresh(points_per_day=20)
+    log = Logger(device_config(limits={"points_per_request": 30}))
+    fill(log, "temperature", 30)
+    r = log.sync()
+    assert r["stopped"] == "quota" and r["quota_left"] == 0
+    assert r["rejected"] == 0 and r["pending"] == 30
+    log.close()

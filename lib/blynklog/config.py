@@ -48,7 +48,7 @@ _UPLOAD_DEFAULTS = {
     "backlog_policy": "oldest_first",
     "timeout_ms": 10000,
     "budget_ms": None,
-    "retry_base_s": 30,
+    "retry_base_s": 10,
     "retry_max_s": 3600,
     "park_s": 3600,
     "transport": "socket",

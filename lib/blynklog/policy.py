@@ -327,12 +327,13 @@ class Uploader:
         self._restore(st, snap)
         st.done = False
         msg = answer.message or ("HTTP %s" % answer.status)
+        if answer.status == 400 and kind in (blynk.BAD_BATCH, blynk.RETRY) and _quota_like(msg):
+            # the server counts the day's points too, and says they are spent: wait for the next day
+            report["last_error"] = "server: daily limit reached (%s)" % msg
+            self.quota_day = utc_day(now) if now is not None else self.quota_day
+            self.quota_sent = self.per_day
+            return "quota"
         if kind == blynk.BAD_BATCH:
-            if _quota_like(msg):
-                report["last_error"] = "server: daily limit reached (%s)" % msg
-                self.quota_day = utc_day(now) if now is not None else self.quota_day
-                self.quota_sent = self.per_day
-                return "quota"
             if points > 1:
                 st.limit = max(1, points // 2)
                 return None

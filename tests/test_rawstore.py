@@ -227,6 +227,16 @@ def test_a_meta_over_256_bytes_is_refused_and_changes_nothing():
     assert RawStore(d).meta() == {"sent": 1}
 
 
+def test_a_meta_too_large_for_a_small_sector_is_refused():
+    # 256-byte sectors: the checkpoint (streams and meta) must fit in 228 bytes
+    d, s = small(sector_size=256)
+    sid, got = _ten(s)
+    raises(ValueError, s.commit, sid, got[0][0], 1, {"note": "x" * 200})
+    assert s.pending(sid) == 10 and RawStore(d).meta() == {}
+    s.commit(sid, got[0][0], 1, {"note": "x" * 100})
+    assert RawStore(d).meta() == {"note": "x" * 100}
+
+
 def test_a_meta_that_is_not_a_dict_is_refused():
     d, s = small()
     sid, got = _ten(s)

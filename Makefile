@@ -17,7 +17,7 @@ $(STAMP): requirements-dev.txt
 
 # The whole suite: CPython items and unix-port items in one pytest run.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -o faulthandler_timeout=300 tests
 
 # The main job: the firmware loop on the virtual board against the local Blynk server.
 demo: $(STAMP)

@@ -337,3 +337,74 @@ def test_the_servers_daily_limit_stops_the_sync_without_setting_anything_aside()
     assert r["stopped"] == "quota" and r["quota_left"] == 0
     assert r["rejected"] == 0 and r["pending"] == 30
     log.close()
+
+
+def test_a_stream_the_server_refuses_point_by_point_is_parked_not_emptied():
+    # a datastream of another type than configured: every point gets a 400
+    fresh()
+    emu.add_stream(1, 9, "V9", "int")
+    log = Logger(device_config(streams={"wrong": {"pin": "V9", "decimals": 2}, "fine": {"pin": "V1"}}))
+    fill(log, "wrong", 40, value=lambda i: 1.5 + i)
+    fill(log, "fine", 5)
+    r = log.sync()
+    assert r["parked"] == ["wrong"] and "refuses every point" in r["last_error"]
+    assert r["rejected"] <= 2 and r["pending"] >= 38
+    assert len(received(1)) == 5
+    log.close()
+
+
+def test_a_record_far_in_the_future_is_set_aside_and_the_queue_goes_on():
+    # stored while the clock was wrong: it would otherwise wait for years at the head of its stream
+    fresh()
+    log = Logger(device_config())
+    log._store.append(log._sids["temperature"], now_ms() + 400 * DAY_MS, 1.0, 0, 2)
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["sent"] == 5 and r["rejected"] == 1 and r["pending"] == 0
+    assert "ahead" in log.stats()["rejects"][-1][3]
+    log.close()
+
+
+def test_a_point_too_large_for_any_request_is_set_aside():
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}},
+                               limits={"max_request_bytes": 1024}))
+    t = now_ms() - 10000
+    log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
+    log.add("note", "short", ts=t + 1)
+    r = log.sync()
+    assert r["sent"] == 1 and r["rejected"] == 1 and r["pending"] == 0
+    assert received(8) == [(t + 1, "short")]
+    log.close()
+
+
+def test_newest_first_drops_nothing_fresh_when_the_excess_is_already_stale():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+                               upload={"backlog_policy": "newest_first"}))
+    fill(log, "temperature", 50, start=now_ms() - 2 * DAY_MS)
+    fill(log, "temperature", 10)
+    r = log.sync()
+    assert r["sent"] == 10 and r["dropped_stale"] == 50 and r["thinned"] == 0
+    log.close()
+
+
+def test_a_backlog_that_fits_before_it_goes_stale_is_not_thinned():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 4, "stale_margin_s": 0},
+                               upload={"backlog_policy": "spread"}))
+    fill(log, "temperature", 25, start=now_ms() - 2 * DAY_MS, step=3600000)
+    r = log.sync()
+    assert r["sent"] == 10 and r["thinned"] == 0 and r["pending"] == 15
+    log.close()
+
+
+def test_without_a_clock_one_batch_goes_and_the_sync_waits_for_the_time():
+    # min_year 2100: the clock never counts as set (the server's Date is refused too)
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 10}, clock={"min_year": 2100}))
+    fill(log, "temperature", 30)
+    r = log.sync()
+    assert r["sent"] == 10 and r["stopped"] == "clock" and r["pending"] == 20
+    log.close()

@@ -201,16 +201,17 @@ class Logger:
         elif not _is_int(budget_ms) or budget_ms < 0:
             raise ValueError("budget_ms must be a non-negative int")
         report = {"sent": 0, "batches": 0, "requests": 0, "handshakes": 0, "bytes_sent": 0, "parked": [],
-                  "stopped": None, "last_error": None, "next_retry_ms": 0, "server": self._server()}
+                  "stopped": None, "last_error": None, "next_retry_ms": 0, "server": self._server(),
+                  "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0}
         from .policy import COUNTERS
 
         for k in COUNTERS:
             report[k] = 0
-        self._store.flush()
         up = self._uploader
-        now = self._now()
         client = None
         try:
+            self._store.flush()
+            now = self._now()
             if self.unverified:
                 report["stopped"] = "insecure"
                 report["last_error"] = self.unverified
@@ -226,14 +227,14 @@ class Logger:
                     timeout = max(100, min(timeout, budget_ms))
                 client = self._client(timeout)
                 up.run(client, report, budget_ms, lambda: self._now(client))
-        except Exception as e:  # a fault must never end the caller's loop
+        except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
             report["stopped"] = "error"
             report["last_error"] = "%s: %s" % (type(e).__name__, e)
         finally:
             if client is not None:
                 conn = _conn(client)
-                for key, attr in (("requests", "requests"), ("handshakes", "handshakes"), ("bytes_sent", "bytes_sent")):
-                    report[key] = getattr(client, attr, None) or getattr(conn, attr, 0)
+                for key in ("requests", "handshakes", "bytes_sent"):
+                    report[key] = getattr(conn, key, 0)
                 try:
                     conn.close()
                 except Exception:
@@ -243,11 +244,15 @@ class Logger:
             self._state.set("last_error", report["last_error"])
             self._save_state()
         self.last_error = report["last_error"]
-        report["pending"] = self._store.pending()
-        report["pending_by_stream"] = self._pending_by_stream()
-        report["dropped_full"] = self._store.stats().get("dropped_full", 0)
         report["dropped_stale"] += report["unplaceable"]
-        report["quota_left"] = up.quota_left(self._now())
+        try:
+            report["pending"] = self._store.pending()
+            report["pending_by_stream"] = self._pending_by_stream()
+            report["dropped_full"] = self._store.stats().get("dropped_full", 0)
+            report["quota_left"] = up.quota_left(self._now())
+        except Exception as e:
+            report["stopped"] = "error"
+            report["last_error"] = self.last_error = "%s: %s" % (type(e).__name__, e)
         return report
 
     def _save_state(self):

@@ -113,8 +113,12 @@ class Connection:
             print("blynklog: WARNING: TLS certificate verification is OFF (insecure=True)")
 
     def moved(self, url):
-        # A Connection to another server with the same TLS settings (after a 308).
-        return Connection(base_url(url), self.ca_ders, self.insecure, self.timeout_ms)
+        # A Connection to another server with the same TLS settings (after a 308). It carries the
+        # counters on, so a sync's report counts the requests and handshakes of both.
+        new = Connection(base_url(url), self.ca_ders, self.insecure, self.timeout_ms)
+        new.requests, new.handshakes = self.requests, self.handshakes
+        new.bytes_sent, new.bytes_received = self.bytes_sent, self.bytes_received
+        return new
 
     # --- socket plumbing
     def _context(self):

@@ -36,6 +36,11 @@ _STALE = const(2)
 _UNPLACEABLE = const(3)
 _DUP = const(4)
 _THIN = const(5)
+_FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream for good
+_TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
+
+_REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused
+_BUCKETS = const(64)  # days of expiry the thinning plan tells apart
 
 COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
 
@@ -43,7 +48,7 @@ COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
 def _quota_like(message):
     # A 400 that is about the daily limit, not about the batch's content: never bisect those.
     m = message.lower()
-    return "limit" in m and "batch size" not in m or "quota" in m
+    return "daily" in m or "points limit" in m or "quota" in m
 
 
 class _Stream:
@@ -59,6 +64,8 @@ class _Stream:
         self.acc = 0
         self.limit = 0  # points per batch; halved while bisecting a 400
         self.done = False
+        self.rejects_in_row = 0  # lone points refused since the last accepted batch
+        self.last_reject = None
 
 
 class Uploader:
@@ -73,6 +80,8 @@ class Uploader:
         self.max_bytes = limits["max_request_bytes"]
         self.max_age_ms = limits["max_age_days"] * _DAY_MS - limits["stale_margin_s"] * 1000
         self.future_ms = limits["future_tolerance_s"] * 1000
+        self.never_ms = max(self.future_ms, _DAY_MS)  # add() takes ts up to a day ahead
+        self.max_age_days = limits["max_age_days"]
         self.api = cfg["api"]
         self.streams = []
         for name in cfg["streams"]:
@@ -89,25 +98,35 @@ class Uploader:
     # ---- the books
 
     def quota_left(self, now):
+        # Points the day still allows. Without a clock the day is unknown: what is left of the last
+        # known one (run() sends at most one batch then, whose answer's Date sets the clock).
         if now is None:
-            return self.per_day - self.quota_sent if self.quota_day >= 0 else self.per_day
-        if utc_day(now) != self.quota_day:
+            return max(0, self.per_day - self.quota_sent)
+        day = utc_day(now)
+        if self.state.get("quota_full") == day:  # the server said the day's points are spent
+            return 0
+        if day != self.quota_day:
             return self.per_day
         return max(0, self.per_day - self.quota_sent)
 
     def _commit(self, st, pos, covered, delta, now, sent):
-        for k in delta:
-            self.totals[k] += delta[k]
-        if sent:
-            day = utc_day(now) if now is not None else self.quota_day
-            if day != self.quota_day:
-                self.quota_day = day
-                self.quota_sent = 0
-            self.quota_sent += sent
-        meta = {"qday": self.quota_day, "qsent": self.quota_sent}
+        # The counters and the day's quota go into the store's atomic commit; RAM follows only once
+        # the commit is written, so a failed write cannot count a batch that will be sent again.
+        totals = {}
         for k in COUNTERS:
-            meta[k] = self.totals[k]
+            totals[k] = self.totals[k] + delta.get(k, 0)
+        qday, qsent = self.quota_day, self.quota_sent
+        if sent:
+            day = utc_day(now) if now is not None else qday
+            if day != qday:
+                qday, qsent = day, 0
+            qsent += sent
+        meta = {"qday": qday, "qsent": qsent}
+        for k in COUNTERS:
+            meta[k] = totals[k]
         self.store.commit(st.sid, pos, covered, meta)
+        self.totals = totals
+        self.quota_day, self.quota_sent = qday, qsent
 
     def _log_reject(self, now, st, ts, message):
         log = self.state.get("rejects")
@@ -118,7 +137,7 @@ class Uploader:
 
     # ---- judging one record
 
-    def _judge(self, st, ts, flags, now):
+    def _judge(self, st, ts, flags, now, value):
         # -> (verdict, unix_ms). Deterministic for a given stream state: the same records get the
         # same verdicts on every pass over a batch.
         if flags & FLAG_BOOTREL:
@@ -132,9 +151,12 @@ class Uploader:
             if ts < now - self.max_age_ms:
                 return _STALE, ts
             if ts > now + self.future_ms:
-                return _WAIT, ts
+                return (_FUTURE if ts > now + self.never_ms else _WAIT), ts
         if ts == st.prev_ts:
             return _DUP, ts
+        if isinstance(value, str) and encoder.overhead(self.api, self._target(st)) + encoder.point_size(
+                self.api, ts, value, None) > self.max_bytes:
+            return _TOO_BIG, ts  # it can never fit a request: set it aside rather than stop the stream
         if st.thin_left > 0:
             st.thin_left -= 1
             return _THIN, ts
@@ -147,37 +169,48 @@ class Uploader:
         return _SEND, ts
 
     def _plan_thinning(self, now, quota_left):
-        # How many records can still go up before the oldest goes stale; when fewer than pending,
-        # the backlog policy decides which ones are skipped.
+        # When the backlog cannot all go up before it goes stale, how many records must be
+        # skipped whatever is sent: the largest excess, over d, of the records with at most d whole
+        # days left over the points d days allow (today's quota + points_per_day per day after).
+        # Sending oldest first loses exactly that many; the backlog policy chooses which instead.
+        # One pass over the pending records; RAM: one int per day of expiry.
         for st in self.streams:
             st.thin_left = st.keep = st.total = st.acc = 0
         policy = self.cfg["upload"]["backlog_policy"]
-        if policy == "oldest_first" or now is None:
+        if policy == "oldest_first" or now is None or not self.store.pending():
             return
-        backlog = self.store.pending()
-        if not backlog:
-            return
-        oldest = None
-        for st in self.streams:
-            it = self.store.records(st.sid)
+        buckets = min(self.max_age_days + 1, _BUCKETS)
+        counts = [0] * buckets
+        mine = [0] * len(self.streams)
+        for i in range(len(self.streams)):
+            it = self.store.records(self.streams[i].sid)
             for _, ts, _, flags in it:
-                if not flags & FLAG_BOOTREL and (oldest is None or ts < oldest):
-                    oldest = ts
-                break
+                if flags & FLAG_BOOTREL:
+                    placed = self.clock.resolve(ts, flags)
+                    if not placed:
+                        continue
+                    ts = placed[0]
+                if ts < now - self.max_age_ms or ts > now + self.future_ms:
+                    continue  # stale, or waiting: neither takes quota now
+                counts[min((ts + self.max_age_ms - now) // _DAY_MS, buckets - 1)] += 1
+                mine[i] += 1
             _close(it)
-        if oldest is None:
+        excess = total = 0
+        for d in range(buckets):
+            total += counts[d]
+            excess = max(excess, total - quota_left - self.per_day * d)
+        if excess <= 0:
             return
-        days = max(0, (oldest + self.max_age_ms - now) // _DAY_MS)
-        capacity = quota_left + self.per_day * days
-        if backlog <= capacity:
-            return
-        for st in self.streams:
-            mine = self.store.pending(st.sid)
-            cap = capacity * mine // backlog
+        backlog = total
+        left = excess
+        for i in range(len(self.streams)):
+            st = self.streams[i]
+            skip = min(mine[i], -(-excess * mine[i] // backlog), left)  # rounded up, shared out
+            left -= skip
             if policy == "newest_first":
-                st.thin_left = mine - cap
+                st.thin_left = skip
             else:
-                st.keep, st.total = cap, mine
+                st.keep, st.total = mine[i] - skip, mine[i]
 
     def _snapshot(self, st):
         return (st.prev_ts, st.thin_left, st.acc)
@@ -212,7 +245,7 @@ class Uploader:
         it = self.store.records(st.sid)
         for pos, ts, value, flags in it:
             snap = self._snapshot(st)
-            verdict, uts = self._judge(st, ts, flags, now)
+            verdict, uts = self._judge(st, ts, flags, now, value)
             if verdict == _WAIT:
                 self._restore(st, snap)
                 st.done = True
@@ -229,6 +262,8 @@ class Uploader:
             else:
                 key = _VERDICT_COUNTER[verdict]
                 delta[key] = delta.get(key, 0) + 1
+                if verdict in _VERDICT_REASON and "_why" not in delta:
+                    delta["_why"] = (uts, _VERDICT_REASON[verdict])
             covered += 1
             last_pos = pos
         else:
@@ -246,7 +281,7 @@ class Uploader:
                 if n >= covered:
                     break
                 n += 1
-                verdict, uts = self._judge(st, ts, flags, now)
+                verdict, uts = self._judge(st, ts, flags, now, value)
                 if verdict == _SEND:
                     yield uts, value
             _close(it)
@@ -269,13 +304,14 @@ class Uploader:
             parked = {}
         for st in self.streams:
             st.done = False
-            st.prev_ts = None
             st.limit = self.per_request
+            st.rejects_in_row = 0
             until = parked.get(st.name)
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
         stop = None
+        self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
         while stop is None:
             active = [st for st in self.streams if not st.done]
             if not active:
@@ -285,11 +321,18 @@ class Uploader:
                 if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
                     stop = "budget"
                     break
-                quota = self.quota_left(now)
+                if now is None:
+                    if self._asked:
+                        stop = "clock"
+                        report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
+                        break
+                    quota = min(self.per_request, self.per_day)
+                else:
+                    quota = self.quota_left(now)
                 if quota <= 0:
                     stop = "quota"
                     break
-                stop = self._one_batch(client, st, now, quota, report, parked)
+                stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
                 if stop:
                     break
                 now = now_fn()
@@ -298,7 +341,7 @@ class Uploader:
         report["quota_left"] = self.quota_left(now)
         return stop
 
-    def _one_batch(self, client, st, now, quota, report, parked):
+    def _one_batch(self, client, st, now, quota, report, parked, now_fn):
         snap = self._snapshot(st)
         points, covered, last_pos, delta, nbytes = self._plan_batch(st, now, min(st.limit, quota))
         if not covered:
@@ -308,10 +351,14 @@ class Uploader:
             # nothing to send in this stretch (all stale, duplicate, thinned...): just move past it
             self._commit(st, last_pos, covered, delta, now, 0)
             self._add(report, delta)
+            self._note_why(now, st, delta)
             return None
         after = self._snapshot(st)
+        self._asked = True
         answer = client.upload(st.cfg, self._points(st, now, covered, snap), points)
         self._restore(st, after)
+        if now is None:
+            now = now_fn()  # the answer's Date header may have set the clock: book on the right day
         if answer.moved_to:
             report["server"] = answer.moved_to
         kind = answer.kind
@@ -319,7 +366,9 @@ class Uploader:
             delta["sent"] = delta.get("sent", 0) + points
             self._commit(st, last_pos, covered, delta, now, points)
             self._add(report, delta)
+            self._note_why(now, st, delta)
             report["batches"] += 1
+            st.rejects_in_row = 0
             self.state.set("retry", None)
             if st.name in parked:
                 del parked[st.name]
@@ -330,13 +379,19 @@ class Uploader:
         if answer.status == 400 and kind in (blynk.BAD_BATCH, blynk.RETRY) and _quota_like(msg):
             # the server counts the day's points too, and says they are spent: wait for the next day
             report["last_error"] = "server: daily limit reached (%s)" % msg
-            self.quota_day = utc_day(now) if now is not None else self.quota_day
-            self.quota_sent = self.per_day
+            if now is not None:
+                self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
                 st.limit = max(1, points // 2)
                 return None
+            if st.rejects_in_row >= _REJECTS_IN_ROW - 1 and msg == st.last_reject:
+                # lone points refused one after another for one reason: the stream is refused
+                # (a wrong datastream type, say), not a point. Park it; nothing is set aside.
+                return self._park(st, now, parked, report, "the server refuses every point: " + msg)
+            st.rejects_in_row += 1
+            st.last_reject = msg
             # the bad point is alone: set it aside and go on
             self._log_reject(now, st, self._first_point_ts(st, now, covered, snap), msg)
             self._restore(st, after)
@@ -348,12 +403,7 @@ class Uploader:
             st.limit = self.per_request
             return None
         if kind == blynk.UNKNOWN_STREAM:
-            st.done = True
-            if now is not None:
-                parked[st.name] = now + self.cfg["upload"]["park_s"] * 1000
-            report["parked"].append(st.name)
-            report["last_error"] = "stream %s parked: %s" % (st.name, msg)
-            return None
+            return self._park(st, now, parked, report, msg)
         if kind == blynk.UNKNOWN_DEVICE:
             report["last_error"] = "unknown device: %s" % msg
             return "device"
@@ -364,6 +414,20 @@ class Uploader:
         self._back_off(now, answer.retry_after_ms, report)
         report["last_error"] = "retry later: %s" % msg
         return "retry"
+
+    def _park(self, st, now, parked, report, why):
+        # Set a stream aside for park_s (for this sync only while the clock is unset).
+        st.done = True
+        if now is not None:
+            parked[st.name] = now + self.cfg["upload"]["park_s"] * 1000
+        report["parked"].append(st.name)
+        report["last_error"] = "stream %s parked: %s" % (st.name, why)
+        return None
+
+    def _note_why(self, now, st, delta):
+        why = delta.get("_why")
+        if why:
+            self._log_reject(now, st, why[0], why[1])
 
     def _first_point_ts(self, st, now, covered, snap):
         for ts, _ in self._points(st, now, covered, snap)():
@@ -394,7 +458,8 @@ class Uploader:
 
     def _add(self, report, delta):
         for k in delta:
-            report[k] = report.get(k, 0) + delta[k]
+            if k[0] != "_":
+                report[k] = report.get(k, 0) + delta[k]
 
 
 _VERDICT_COUNTER = {
@@ -402,6 +467,15 @@ _VERDICT_COUNTER = {
     _UNPLACEABLE: "unplaceable",
     _DUP: "rejected",
     _THIN: "thinned",
+    _FUTURE: "rejected",
+    _TOO_BIG: "rejected",
+}
+
+# why a record was set aside without the server, for the rejects log
+_VERDICT_REASON = {
+    _DUP: "duplicate timestamp (the first sample kept)",
+    _FUTURE: "timestamp over a day ahead of the clock",
+    _TOO_BIG: "point larger than max_request_bytes",
 }
 
 

@@ -146,3 +146,23 @@ def test_add_after_close_is_refused():
     log, _ = make()
     log.close()
     raises(ValueError, log.add, "t", 1.0)
+
+
+def test_stats_after_close_are_the_figures_at_close():
+    log, _ = make()
+    log.add("t", 1.0)
+    log.close()
+    st = log.stats()
+    assert st["pending"] == 1 and st["sent"] == 0
+
+
+def test_flush_after_close_is_refused():
+    log, _ = make()
+    log.close()
+    raises(ValueError, log.flush)
+
+
+def test_close_twice_is_harmless():
+    log, _ = make()
+    log.close()
+    log.close()

@@ -153,6 +153,8 @@ class Logger:
         return self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
 
     def flush(self):
+        if self._closed:
+            raise ValueError("logger is closed")
         self._store.flush()
 
     # ---- uploading
@@ -268,6 +270,8 @@ class Logger:
         return out
 
     def stats(self):
+        if self._closed:
+            return dict(self._final)  # as they were at close()
         up = self._uploader
         t = up.totals
         now = self._now()
@@ -304,6 +308,10 @@ class Logger:
         try:
             self._store.flush()
         finally:
+            try:
+                self._final = self.stats()
+            except Exception:
+                self._final = {}
             self._closed = True
             self._store.close()
             self._save_state()

@@ -13,7 +13,12 @@
 #   - retry-later answers (network, timeout, 5xx, 429) stop the sync and back off exponentially with
 #     full jitter, capped, persisted; a 429's Retry-After is a floor;
 #   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
-#     (`rejected`, the server's message kept in a bounded log) and the rest goes on;
+#     (`rejected`, the server's message kept in a bounded log) and the rest goes on; when lone
+#     points are refused one after another for one reason, the stream is parked instead;
+#   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
+#     (`rejected`): either would block its stream for good;
+#   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
+#   - a 400 saying the day's points are spent stops the sync until the next UTC day;
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so;
 #   - a 308 moves the device to the new server, remembered in the state.

@@ -2,7 +2,7 @@
 #   PlatformClient(conn, client_id, client_secret, device_id, state): OAuth2 client credentials
 #     (Basic auth) + POST /api/v1/organization/device/import/batch (Bearer).
 #   DeviceClient(conn, token): POST /external/api/batch/update?token=..&pin=.. (or dataStreamId).
-#   client.upload(stream, points, count) -> Answer(kind, status, message, retry_after_ms, moved_to)
+#   client.upload(stream, points, count, length=None) -> Answer(kind, status, message, retry_after_ms, moved_to)
 # Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage: try later),
 # BAD_BATCH (400/413: this batch as sent is refused; for a single point only when the body is
 # Blynk's JSON error, otherwise RETRY, so a middlebox's 400 never discards data), UNKNOWN_STREAM,
@@ -194,14 +194,17 @@ class _Client:
         # anything else (a 404 without a known message, 405, 411...) costs nothing to retry
         return Answer(RETRY, status, msg or "unexpected status", ra, self.moved_to)
 
-    def _body(self, target, stream, points):
-        # (length, chunks factory) for the stream, or an Answer when the batch cannot be encoded
+    def _body(self, target, stream, points, length=None):
+        # (length, chunks factory) for the stream, or an Answer when the batch cannot be encoded.
+        # A caller that already summed encoder.point_size over the points gives `length` and
+        # spares a pass over them (the transport still checks the bytes sent against it).
         decimals = stream.get("decimals")
         api = self.api
-        try:
-            length = encoder.body_length(api, target, points, decimals)
-        except (ValueError, TypeError) as e:
-            return Answer(BAD_BATCH, 0, _clean("body: " + _err_text(e)), None, self.moved_to)
+        if length is None or length > encoder.limit(api):
+            try:
+                length = encoder.body_length(api, target, points, decimals)
+            except (ValueError, TypeError) as e:
+                return Answer(BAD_BATCH, 0, _clean("body: " + _err_text(e)), None, self.moved_to)
 
         def chunks():
             return encoder.body_chunks(api, target, points, decimals)
@@ -232,8 +235,8 @@ class DeviceClient(_Client):
         self.token = token
         self._secrets = (token,)
 
-    def upload(self, stream, points, count):
-        body = self._body(None, stream, points)
+    def upload(self, stream, points, count, length=None):
+        body = self._body(None, stream, points, length)
         if isinstance(body, Answer):
             return body
         pin = stream.get("pin")
@@ -345,9 +348,9 @@ class PlatformClient(_Client):
                 pass  # the token still works from RAM this wake
         return None
 
-    def upload(self, stream, points, count):
+    def upload(self, stream, points, count, length=None):
         target = (self.device_id, stream["id"])
-        body = self._body(target, stream, points)
+        body = self._body(target, stream, points, length)
         if isinstance(body, Answer):
             return body
         answer = None

@@ -360,7 +360,9 @@ class Uploader:
             return None
         after = self._snapshot(st)
         self._asked = True
-        answer = client.upload(st.cfg, self._points(st, now, covered, snap), points)
+        # the body's length is the planned sum (point_size counts each point's comma; the first
+        # point has none): the client need not walk the records once more to know it
+        answer = client.upload(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
         self._restore(st, after)
         if now is None:
             now = now_fn()  # the answer's Date header may have set the clock: book on the right day

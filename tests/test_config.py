@@ -197,3 +197,13 @@ def test_the_callers_dict_is_not_changed():
 def test_unknown_top_level_keys_are_left_for_the_firmware():
     c = config.load(device_cfg(wifi={"ssid": "x"}, sample_every_s=60))
     assert c["api"] == "device"
+
+
+def test_two_streams_on_one_pin_name_the_second():
+    e = error_of(device_cfg(streams={"a": {"pin": "V1"}, "b": {"pin": "V1"}}))
+    assert e.startswith("streams.a.pin:") or e.startswith("streams.b.pin:")
+
+
+def test_two_streams_on_one_datastream_id_name_the_second():
+    e = error_of(platform_cfg(streams={"a": {"id": 4}, "b": {"id": 4}}))
+    assert e.startswith("streams.a.id:") or e.startswith("streams.b.id:")

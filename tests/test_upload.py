@@ -408,3 +408,31 @@ def test_without_a_clock_one_batch_goes_and_the_sync_waits_for_the_time():
     r = log.sync()
     assert r["sent"] == 10 and r["stopped"] == "clock" and r["pending"] == 20
     log.close()
+
+
+def test_oldest_data_goes_first_across_streams_when_the_quota_binds():
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "points_per_request": 10}))
+    now = now_ms()
+    fill(log, "pressure", 10, start=now - 1 * 3600000)
+    fill(log, "humidity", 10, start=now - 2 * 3600000)
+    fill(log, "temperature", 10, start=now - 3 * 3600000)
+    r = log.sync()
+    assert r["sent"] == 10 and r["stopped"] == "quota"
+    assert len(received(1)) == 10 and received(2) == [] and received(3) == []
+    log.close()
+
+
+def test_a_redirect_to_a_server_that_fails_is_forgotten():
+    fresh()
+    cfg = device_config()
+    log = Logger(cfg)
+    fill(log, "temperature", 5)
+    emu.inject("redirect", location=emu.wrong_name_url())  # its certificate names another host
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["pending"] == 5
+    assert r["server"] == emu.url() and log.stats()["server"] == emu.url()
+    log._state.set("retry", None)  # skip the back-off for the test
+    r = log.sync()
+    assert r["sent"] == 5
+    log.close()

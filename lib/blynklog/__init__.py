@@ -241,7 +241,13 @@ class Logger:
                     conn.close()
                 except Exception:
                     pass
-            if report["server"] != self._cfg["server"]:
+            if report.pop("network_fault", False) and report["server"] != self._cfg["server"]:
+                # the server a 308 sent us to is unreachable (or fails TLS): go back to the configured
+                # one, which redirects again if the move was real
+                report["server"] = self._cfg["server"]
+                self._state.set("server", None)
+                report["last_error"] = (report["last_error"] or "") + "; back to the configured server"
+            elif report["server"] != self._cfg["server"]:
                 self._state.set("server", {"configured": self._cfg["server"], "to": report["server"]})
             self._state.set("last_error", report["last_error"])
             self._save_state()

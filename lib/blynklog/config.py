@@ -293,7 +293,12 @@ def _validate(cfg, base_dir):
         _str("streams", name, max_len=_MAX_NAME)
         if "\n" in name or len(name.encode()) > 2 * _MAX_NAME:  # what the store can keep
             _fail("streams", "bad stream name %r: no newline, at most 64 bytes of UTF-8" % name)
-        out["streams"][name] = _stream("streams." + name, streams[name], api)
+        st = out["streams"][name] = _stream("streams." + name, streams[name], api)
+        # two streams writing one datastream would mix their points (and their timestamps)
+        key = "id" if api == "platform" else "pin"
+        for other in out["streams"]:
+            if other != name and out["streams"][other][key] == st[key]:
+                _fail("streams.%s.%s" % (name, key), "%s is already the datastream of stream %r" % (st[key], other))
 
     store = _section(cfg, "store", _STORE_DEFAULTS)
     store["path"] = _join(base_dir, _str("store.path", store["path"], max_len=200))

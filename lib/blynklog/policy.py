@@ -48,6 +48,7 @@ _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one me
 _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
 
 COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
+_LAST = 1 << 62  # later than any timestamp: "no pending record"
 
 
 def _quota_like(message):
@@ -317,34 +318,60 @@ class Uploader:
                 report["parked"].append(st.name)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
+        for st in self.streams:
+            st.head = None  # the timestamp of its oldest pending record, or None: look again
         while stop is None:
-            active = [st for st in self.streams if not st.done]
-            if not active:
+            # oldest data first across the streams: the next batch is the stream whose oldest
+            # pending record is the oldest (a quota that binds never starves a stream)
+            st = self._oldest_stream(now)
+            if st is None:
                 stop = "done"
                 break
-            for st in active:
-                if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
-                    stop = "budget"
+            if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
+                stop = "budget"
+                break
+            if now is None:
+                if self._asked:
+                    stop = "clock"
+                    report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
                     break
-                if now is None:
-                    if self._asked:
-                        stop = "clock"
-                        report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
-                        break
-                    quota = min(self.per_request, self.per_day)
-                else:
-                    quota = self.quota_left(now)
-                if quota <= 0:
-                    stop = "quota"
-                    break
-                stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
-                if stop:
-                    break
-                now = now_fn()
+                quota = min(self.per_request, self.per_day)
+            else:
+                quota = self.quota_left(now)
+            if quota <= 0:
+                stop = "quota"
+                break
+            stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
+            st.head = None
+            now = now_fn()
         self.state.set("parked", parked)
         report["stopped"] = stop
         report["quota_left"] = self.quota_left(now)
         return stop
+
+    def _oldest_stream(self, now):
+        # The active stream whose oldest pending record is the oldest; one peek per stream whose
+        # head moved. A record that cannot be placed in time yet counts as the newest.
+        best = None
+        for st in self.streams:
+            if st.done:
+                continue
+            if st.head is None:
+                st.head = _LAST
+                it = self.store.records(st.sid)
+                for _, ts, _, flags in it:
+                    if flags & FLAG_BOOTREL:
+                        placed = self.clock.resolve(ts, flags)
+                        ts = placed[0] if placed else _LAST - 1
+                    st.head = ts
+                    break
+                _close(it)
+                if st.head == _LAST:  # nothing pending
+                    st.done = True
+                    continue
+            if best is None or st.head < best.head:
+                best = st
+        return best
 
     def _one_batch(self, client, st, now, quota, report, parked, now_fn):
         snap = self._snapshot(st)
@@ -364,8 +391,10 @@ class Uploader:
         # point has none): the client need not walk the records once more to know it
         answer = client.upload(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
         self._restore(st, after)
-        if now is None:
-            now = now_fn()  # the answer's Date header may have set the clock: book on the right day
+        # the time after the answer (it may have taken the whole timeout; its Date header may have
+        # set the clock): back-off and parking count from it, and a blind batch books on its day.
+        # `judged` stays the time the records were judged at, for going over them again.
+        judged, now = now, now_fn()
         if answer.moved_to:
             report["server"] = answer.moved_to
         kind = answer.kind
@@ -400,7 +429,7 @@ class Uploader:
             st.rejects_in_row += 1
             st.last_reject = msg
             # the bad point is alone: set it aside and go on
-            self._log_reject(now, st, self._first_point_ts(st, now, covered, snap), msg)
+            self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
             self._restore(st, after)
             st.prev_ts = snap[0]
             delta["rejected"] = delta.get("rejected", 0) + 1
@@ -418,6 +447,8 @@ class Uploader:
             report["last_error"] = "authentication failed: %s" % msg
             return "auth"
         # retry later
+        if not answer.status:
+            report["network_fault"] = True  # no HTTP answer at all (network, TLS, timeout)
         self._back_off(now, answer.retry_after_ms, report)
         report["last_error"] = "retry later: %s" % msg
         return "retry"

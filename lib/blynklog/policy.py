@@ -94,12 +94,12 @@ class Uploader:
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_ts = None
-        meta = store.meta() if hasattr(store, "meta") else {}
+        meta = store.meta()
         self.totals = {}
         for k in COUNTERS:
-            self.totals[k] = meta.get(k, 0)
-        self.quota_day = meta.get("qday", -1)
-        self.quota_sent = meta.get("qsent", 0)
+            self.totals[k] = _count(meta.get(k), 0)
+        self.quota_day = _count(meta.get("qday"), -1)
+        self.quota_sent = _count(meta.get("qsent"), 0)
 
     # ---- the books
 
@@ -515,6 +515,11 @@ _VERDICT_REASON = {
     _FUTURE: "timestamp over a day ahead of the clock",
     _TOO_BIG: "point larger than max_request_bytes",
 }
+
+
+def _count(v, default):
+    # A counter read back from flash: an int, or the default when absent or damaged.
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= default else default
 
 
 def _close(it):

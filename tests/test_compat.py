@@ -52,3 +52,13 @@ def test_const_returns_its_value():
 
 def test_utc_day_of_a_known_time():
     assert compat.utc_day(1702656423136) == 19706
+
+
+def test_round_scaled_rounds_the_exact_value_half_to_even_like_cpythons_round():
+    # (value, decimals, CPython's round(value, decimals) * 10**decimals)
+    cases = [(-0.005, 2, -1), (2.5, 0, 2), (-2.5, 0, -2), (3.5, 0, 4), (1000000.125, 2, 100000012),
+             (2404.05, 1, 24041), (3388.8500000000004, 1, 33889), (21.455, 2, 2145), (0.125, 2, 12),
+             (1.005, 2, 100), (123456.789, 2, 12345679), (0.0, 3, 0), (-0.0, 2, 0), (7.0, 0, 7),
+             (1e20, 2, 10 ** 22)]
+    for value, decimals, expected in cases:
+        assert compat.round_scaled(value, decimals) == expected, (value, decimals)

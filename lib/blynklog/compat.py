@@ -2,6 +2,7 @@
 # const, the wrapping millisecond ticks, nanosecond time, and the offset from the port's
 # epoch to Unix time (ESP32 counts from 2000, rp2 and unix from 1970: detected, not assumed).
 # Allocates nothing after import; safe to call from any task.
+import math
 import sys
 import time
 
@@ -74,3 +75,28 @@ def unix_ms():
 def utc_day(unix_ms_value):
     # The UTC day number (days since 1970-01-01) of a Unix millisecond time.
     return unix_ms_value // 86400000
+
+
+_TWO53 = 9007199254740992.0  # 2**53: exact on float32 ports too (a power of two)
+
+
+def round_scaled(value, decimals):
+    # round(value * 10**decimals) on value's exact binary value, half to even: the integer behind
+    # CPython's round(value, decimals). The plain product rounds twice (the multiplication first),
+    # which turns near-ties into ties on both runtimes (-0.005 with 2 decimals gave 0, not -1).
+    m, e = math.frexp(value)
+    n = int(m * _TWO53)  # value = n * 2**(e - 53) exactly: m has at most 53 significant bits
+    e -= 53
+    neg = n < 0
+    if neg:
+        n = -n
+    n *= 10 ** decimals
+    if e >= 0:
+        q = n << e
+    else:
+        q = n >> -e
+        r = n - (q << -e)
+        half = 1 << (-e - 1)
+        if r > half or (r == half and q & 1):
+            q += 1
+    return -q if neg else q

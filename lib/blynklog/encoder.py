@@ -11,7 +11,7 @@
 # Values: bool -> true/false; int -> digits; float -> rounded to `decimals` with trailing zeros
 # stripped (None: the shortest repr that reads back equal); str -> JSON string; (lon, lat) ->
 # [lon,lat]. NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
-from .compat import const
+from .compat import const, round_scaled
 
 _CHUNK = const(512)
 _ROOM = const(160)  # the most a non-string point can take, with its comma
@@ -88,7 +88,7 @@ def _put_float(buf, pos, v, decimals):
         scale = 10 ** decimals
         scaled = v * scale
         if -_EXACT < scaled < _EXACT:
-            n = round(scaled)
+            n = round_scaled(v, decimals)
             if n < 0:
                 buf[pos] = 45
                 pos += 1

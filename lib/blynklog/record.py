@@ -11,7 +11,7 @@ import binascii
 import math
 import struct
 
-from .compat import const
+from .compat import const, round_scaled
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -103,7 +103,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         if decimals is not None:
             m = value * 10**decimals
             if m - m == 0:  # still finite: a huge value scaled overflows to infinity
-                m = round(m)
+                m = round_scaled(value, decimals)
                 if _INT_MIN <= m <= _INT_MAX:
                     typ = T_SCALED + decimals
                     p = _varint(buf, p, _zz(m))

@@ -436,3 +436,36 @@ def test_a_redirect_to_a_server_that_fails_is_forgotten():
     r = log.sync()
     assert r["sent"] == 5
     log.close()
+
+
+def test_requests_are_paced_under_the_servers_rate_limit():
+    # Blynk allows 50 requests a second per device: batches are spaced at least 21 ms apart.
+    # A client that answers at once shows the spacing comes from the device, not the network.
+    from blynklog import blynk
+    from blynklog.compat import ticks_diff, ticks_ms
+
+    class InstantClient:
+        requests = handshakes = bytes_sent = 0
+
+        def __init__(self):
+            self.conn = self
+            self.times = []
+
+        def upload(self, stream, points, count, length=None):
+            for _ in points():
+                pass
+            self.times.append(ticks_ms())
+            return blynk.Answer(blynk.OK, 200)
+
+        def close(self):
+            pass
+
+    log = Logger(device_config(limits={"points_per_request": 2, "requests_per_s": 50}))
+    client = InstantClient()
+    log._client = lambda timeout_ms: client
+    fill(log, "temperature", 40)
+    r = log.sync()
+    assert r["sent"] == 40 and len(client.times) == 20
+    gaps = [ticks_diff(b, a) for a, b in zip(client.times, client.times[1:])]
+    assert min(gaps) >= 20, gaps
+    log.close()

@@ -42,6 +42,7 @@ _LIMIT_DEFAULTS = {
     "max_request_bytes": 1048576,
     "stale_margin_s": 3600,
     "future_tolerance_s": 600,
+    "requests_per_s": 50,
 }
 
 _UPLOAD_DEFAULTS = {
@@ -323,6 +324,7 @@ def _validate(cfg, base_dir):
     _int("limits.max_request_bytes", limits["max_request_bytes"], 1024, 2000000)
     _int("limits.stale_margin_s", limits["stale_margin_s"], 0, 864000)
     _int("limits.future_tolerance_s", limits["future_tolerance_s"], 0, 86400)
+    _int("limits.requests_per_s", limits["requests_per_s"], 1, 1000)
     if limits["stale_margin_s"] >= limits["max_age_days"] * 86400:
         _fail("limits.stale_margin_s", "must be less than max_age_days")
     out["limits"] = limits

@@ -28,7 +28,7 @@ import random
 
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
-from .compat import const, ticks_diff, ticks_ms, utc_day
+from .compat import const, sleep_ms, ticks_diff, ticks_ms, utc_day
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -88,6 +88,8 @@ class Uploader:
         self.future_ms = limits["future_tolerance_s"] * 1000
         self.never_ms = max(self.future_ms, _DAY_MS)  # add() takes ts up to a day ahead
         self.max_age_days = limits["max_age_days"]
+        self.gap_ms = 1000 // limits["requests_per_s"] + 1  # Blynk: 50 requests/s per device
+        self._last_request = None
         self.api = cfg["api"]
         self.streams = []
         for name in cfg["streams"]:
@@ -386,6 +388,12 @@ class Uploader:
             self._note_why(now, st, delta)
             return None
         after = self._snapshot(st)
+        if self._last_request is not None:
+            # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
+            wait = self.gap_ms - ticks_diff(ticks_ms(), self._last_request)
+            if wait > 0:
+                sleep_ms(wait)
+        self._last_request = ticks_ms()
         self._asked = True
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it

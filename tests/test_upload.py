@@ -469,3 +469,14 @@ def test_requests_are_paced_under_the_servers_rate_limit():
     gaps = [ticks_diff(b, a) for a, b in zip(client.times, client.times[1:])]
     assert min(gaps) >= 20, gaps
     log.close()
+
+
+def test_a_long_max_age_leaves_time_for_the_backlog_and_thins_nothing():
+    # 1,000 fresh points, 10 a day, a year to go: they need 100 days, and all fit before they go stale
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 365},
+                               upload={"backlog_policy": "newest_first"}))
+    fill(log, "temperature", 1000)
+    r = log.sync()
+    assert r["sent"] == 10 and r["thinned"] == 0 and r["pending"] == 990
+    log.close()

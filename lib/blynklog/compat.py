@@ -77,15 +77,14 @@ def utc_day(unix_ms_value):
     return unix_ms_value // 86400000
 
 
-_TWO53 = 9007199254740992.0  # 2**53: exact on float32 ports too (a power of two)
-
-
 def round_scaled(value, decimals):
     # round(value * 10**decimals) on value's exact binary value, half to even: the integer behind
     # CPython's round(value, decimals). The plain product rounds twice (the multiplication first),
     # which turns near-ties into ties on both runtimes (-0.005 with 2 decimals gave 0, not -1).
     m, e = math.frexp(value)
-    n = int(m * _TWO53)  # value = n * 2**(e - 53) exactly: m has at most 53 significant bits
+    # value = n * 2**(e - 53) exactly: m has at most 53 significant bits. ldexp, not a 2**53
+    # literal: a float32 port may parse a 16-digit literal one step short of 2**53.
+    n = int(math.ldexp(m, 53))
     e -= 53
     neg = n < 0
     if neg:

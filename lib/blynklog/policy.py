@@ -83,7 +83,7 @@ class Uploader:
         limits = cfg["limits"]
         self.per_request = limits["points_per_request"]
         self.per_day = limits["points_per_day"]
-        self.max_bytes = limits["max_request_bytes"]
+        self.max_bytes = min(limits["max_request_bytes"], encoder.limit(cfg["api"]))
         self.max_age_ms = limits["max_age_days"] * _DAY_MS - limits["stale_margin_s"] * 1000
         self.future_ms = limits["future_tolerance_s"] * 1000
         self.never_ms = max(self.future_ms, _DAY_MS)  # add() takes ts up to a day ahead
@@ -191,6 +191,8 @@ class Uploader:
         counts = [0] * buckets
         mine = [0] * len(self.streams)
         for i in range(len(self.streams)):
+            if self.streams[i].done:  # parked for this sync
+                continue
             it = self.store.records(self.streams[i].sid)
             for _, ts, _, flags in it:
                 if flags & FLAG_BOOTREL:
@@ -206,7 +208,8 @@ class Uploader:
         excess = total = 0
         for d in range(buckets):
             total += counts[d]
-            excess = max(excess, total - quota_left - self.per_day * d)
+            if d < buckets - 1:  # the last bucket holds everything further out: no deadline there
+                excess = max(excess, total - quota_left - self.per_day * d)
         if excess <= 0:
             return
         backlog = total
@@ -304,9 +307,8 @@ class Uploader:
     def run(self, client, report, budget_ms, now_fn):
         # Upload until done, out of quota or budget, or a failure stops it. Fills `report`.
         start = ticks_ms()
+        self._last_request = None  # pacing is within one sync (ticks wrap between far-apart syncs)
         now = now_fn()
-        quota = self.quota_left(now)
-        self._plan_thinning(now, quota)
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
@@ -318,6 +320,7 @@ class Uploader:
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
+        self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
         for st in self.streams:
@@ -364,7 +367,8 @@ class Uploader:
                 for _, ts, _, flags in it:
                     if flags & FLAG_BOOTREL:
                         placed = self.clock.resolve(ts, flags)
-                        ts = placed[0] if placed else _LAST - 1
+                        # never placeable: first (it is dropped at no cost); not yet: last
+                        ts = placed[0] if placed else (0 if placed is False else _LAST - 1)
                     st.head = ts
                     break
                 _close(it)
@@ -390,9 +394,9 @@ class Uploader:
         after = self._snapshot(st)
         if self._last_request is not None:
             # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
-            wait = self.gap_ms - ticks_diff(ticks_ms(), self._last_request)
-            if wait > 0:
-                sleep_ms(wait)
+            elapsed = ticks_diff(ticks_ms(), self._last_request)
+            if 0 <= elapsed < self.gap_ms:
+                sleep_ms(self.gap_ms - elapsed)
         self._last_request = ticks_ms()
         self._asked = True
         # the body's length is the planned sum (point_size counts each point's comma; the first

@@ -70,36 +70,31 @@ class _Conn:
         if time.monotonic() > self.deadline:
             raise _Gone()
 
+    def _more(self, size):
+        # One read into buf (nothing on a socket timeout); _Gone when the peer or the deadline is.
+        self._check()
+        try:
+            data = self.sock.recv(size)
+        except socket.timeout:
+            return
+        except OSError:
+            raise _Gone()
+        if not data:
+            raise _Gone()
+        self.buf += data
+
     def recv_until(self, marker, limit):
         while marker not in self.buf:
             if len(self.buf) > limit:
                 raise _Gone()
-            self._check()
-            try:
-                data = self.sock.recv(4096)
-            except socket.timeout:
-                continue
-            except OSError:
-                raise _Gone()
-            if not data:
-                raise _Gone()
-            self.buf += data
+            self._more(4096)
         i = self.buf.index(marker) + len(marker)
         out, self.buf = self.buf[:i], self.buf[i:]
         return out
 
     def recv_exact(self, n):
         while len(self.buf) < n:
-            self._check()
-            try:
-                data = self.sock.recv(65536)
-            except socket.timeout:
-                continue
-            except OSError:
-                raise _Gone()
-            if not data:
-                raise _Gone()
-            self.buf += data
+            self._more(65536)
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 

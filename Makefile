@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?=
 BOARD ?= esp32
+# A board-like MicroPython (a unix port built 32-bit with float32, as ESP32 and RP2040 are): when it
+# is there, every portable test also runs on it. `make test MICROPYTHON_32=path` names another one;
+# `make test MICROPYTHON_32=` leaves it out.
+MICROPYTHON_32 ?= $(wildcard ../shared/board-port/micropython-32f)
+export BLYNKLOG_MICROPYTHON_32 := $(abspath $(MICROPYTHON_32))
 
 .PHONY: test demo deploy bench venv clean
 
@@ -15,7 +20,7 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# The whole suite: CPython items and unix-port items in one pytest run.
+# The whole suite: CPython items and unix-port items (both unix ports) in one pytest run.
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -o faulthandler_timeout=300 tests
 

@@ -78,3 +78,22 @@ def hostile_server(blynk_emulator):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def pytest_terminal_summary(terminalreporter):
+    # How many tests ran on each runtime: CPython items, and unix::/unix32:: items of test_unix_port.
+    counts = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        for rep in terminalreporter.stats.get(outcome, []):
+            nodeid = getattr(rep, "nodeid", "")
+            if "test_on_unix_port[" in nodeid:
+                runtime = nodeid.split("[", 1)[1].split("::", 1)[0]
+            else:
+                runtime = "cpython"
+            row = counts.setdefault(runtime, {})
+            row[outcome] = row.get(outcome, 0) + 1
+    if counts:
+        terminalreporter.write_sep("-", "tests per runtime")
+        for runtime in sorted(counts):
+            row = counts[runtime]
+            terminalreporter.write_line("%-8s %s" % (runtime, ", ".join("%d %s" % (row[k], k) for k in sorted(row))))

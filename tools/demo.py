@@ -56,7 +56,7 @@ def demo_config(srv, hours, every_s, time_scale):
         "token": "test-device-token",
         "ca": "emulator-ca.der",
         "streams": streams,
-        "store": {"path": "blynklog", "capacity": 262144},
+        "store": {"path": "blynklog-data", "capacity": 262144},
         "sensors": sensors,
         "sample_every_s": every_s,
         "upload_every_s": 3600,

@@ -50,6 +50,30 @@ def _makedirs(path):
             pass  # it exists (or cannot be made: the store says so when it opens)
 
 
+def _move_old_store(old, new):
+    # A store made at the earlier default path ("blynklog", which shadows the package on a board)
+    # moves to the new default once, when nothing is at the new path yet.
+    import os
+
+    try:
+        os.stat(new)
+        return
+    except OSError:
+        pass
+    try:
+        os.stat(old + "/state.json")
+    except OSError:
+        try:
+            os.stat(old + "/data")
+        except OSError:
+            return
+    try:
+        os.rename(old, new)
+        print("blynklog: moved the store from %r to %r" % (old, new))
+    except OSError as e:
+        print("blynklog: could not move the store from %r to %r (%s)" % (old, new, e))
+
+
 class Logger:
     def __init__(self, config):
         cfg = _config.load(config)
@@ -72,6 +96,8 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
+        if scfg.get("old_path"):
+            _move_old_store(scfg["old_path"], scfg["path"])
         _makedirs(scfg["path"])
         self._state = State(scfg["path"] + "/state.json")
         if scfg["backend"] == "raw":

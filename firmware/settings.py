@@ -5,6 +5,7 @@
 import json
 
 from blynklog.compat import const
+from blynklog.config import KEYS as LOGGER_KEYS
 
 _MAX_SENSORS = const(16)
 _SLEEP_MODES = ("auto", "deep", "light", "none")
@@ -22,6 +23,7 @@ DEFAULTS = {
     "log_max_bytes": 4096,
     "verbose": False,
 }
+SECTIONS = ("wifi", "sensors", "board")  # the firmware's own objects beside DEFAULTS' keys
 WIFI_DEFAULTS = {"ssid": None, "password": "", "timeout_ms": 15000, "country": None, "hostname": None}
 I2C_KEYS = ("id", "scl", "sda", "freq")
 # per sensor type: the keys it takes besides type/stream/streams, and its fields
@@ -143,6 +145,11 @@ def load(raw, board_needs_wifi=True):
     # raw: the parsed config.json (a dict). -> the firmware settings; raises ValueError naming the key.
     if not isinstance(raw, dict):
         _fail("config", "expected a JSON object")
+    # the top level holds the Logger's keys and the firmware's; "_" starts a comment
+    for k in raw:
+        if not (k.startswith("_") or k in DEFAULTS or k in SECTIONS or k in LOGGER_KEYS):
+            known = sorted(LOGGER_KEYS + SECTIONS + tuple(DEFAULTS))
+            _fail(k, "unknown key (known: %s; keys starting with '_' are comments)" % ", ".join(known))
     out = {}
     for k in DEFAULTS:
         out[k] = raw.get(k, DEFAULTS[k])

@@ -75,6 +75,27 @@ def test_unknown_wifi_key_names_the_key():
     assert _err(wifi={"ssid": "n", "pasword": "x"}).startswith("wifi.pasword:")
 
 
+def test_unknown_top_level_key_names_it_and_lists_the_known_keys():
+    e = _err(sample_evry_s=5)
+    assert e.startswith("sample_evry_s: unknown key"), e
+    assert "sample_every_s" in e and "streams" in e and "wifi" in e
+
+
+def test_top_level_keys_starting_with_an_underscore_are_comments():
+    assert _load(_note="anything", _help={"x": "y"})["sensors"]
+
+
+def test_every_logger_key_is_accepted_at_the_top_level():
+    from blynklog.config import KEYS
+
+    raw = raw_config()
+    for k in KEYS:
+        if k not in raw:
+            raw[k] = None
+    # the firmware's checks let the Logger's keys through (the Logger validates their values)
+    assert settings.load(raw)["sensors"]
+
+
 def test_example_config_passes_the_firmware_checks():
     fw = settings.load(_example())
     assert len(fw["sensors"]) == 3

@@ -22,6 +22,12 @@ TYPES = {
     "location": "location",
 }
 
+# The top-level keys the Logger reads; keys starting with "_" are comments. The firmware checks a
+# config.json's top level against these and its own keys (firmware/settings.py), so a typo there
+# is an error rather than a default taken in silence.
+KEYS = ("server", "api", "client_id", "client_secret", "token", "device_id", "ca", "insecure", "streams",
+        "store", "limits", "upload", "clock")
+
 # The store's folder. On a board the config sits at the file system's root, which is also the first
 # entry of sys.path: a folder there named like a module is imported in its place at the next boot.
 # So the default is no identifier, and a path ending in the name of the package or a firmware or

@@ -11,7 +11,7 @@ BOARD ?= esp32
 MICROPYTHON_32 ?= $(wildcard ../shared/board-port/micropython-32f)
 export BLYNKLOG_MICROPYTHON_32 := $(abspath $(MICROPYTHON_32))
 
-.PHONY: test demo deploy bench venv clean
+.PHONY: test demo deploy bench emulator venv clean
 
 venv: $(STAMP)
 
@@ -27,6 +27,11 @@ test: $(STAMP)
 # The main job: the firmware loop on the virtual board against the local Blynk server.
 demo: $(STAMP)
 	$(BIN)/python tools/demo.py
+
+# The local Blynk emulator for your own sketch: prints the URL, the CA, the credentials and a ready
+# config.json; CONFIG=your-config.json creates the datastreams it declares. Serves until Ctrl-C.
+emulator: $(STAMP)
+	$(BIN)/python tools/emulator.py $(if $(CONFIG),--config $(CONFIG),) $(if $(EMU_PORT),--port $(EMU_PORT),) $(if $(EMU_OUT),--out $(EMU_OUT),)
 
 # Compile and copy the package, firmware and board files to a board: make deploy PORT=/dev/ttyUSB0 BOARD=esp32
 # (BOARD: esp32, rp2040 or unix; CONFIG: default firmware/config.json; only changed files are copied)

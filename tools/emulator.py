@@ -1,0 +1,176 @@
+#!/usr/bin/env python3
+"""The local Blynk emulator for your own sketch: `make emulator [CONFIG=your-config.json]`.
+
+Starts tools/blynk_server.py on loopback (verified TLS with its own CA, kept in --out so that it
+stays the same from one run to the next), prints the server URL, the CA file, the credentials and
+the path of a ready config.json for a sketch, and serves until Ctrl-C. Points that arrive are drawn
+on the chart page (the server URL in a browser).
+
+With --config your-config.json, the datastreams your configuration declares are created on the
+emulator (device API: their pins; Platform API: their ids; with their types), its token or OAuth2
+client is accepted, and the ready config.json is yours with `server` and `ca` pointed at the
+emulator: your sketch runs against it unchanged. Without it, the ready config.json declares three
+streams (a double, an int and a string) for the Device API's test token.
+
+    python tools/emulator.py [--config FILE] [--port 8443] [--out build/emulator]
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from blynk_server import BlynkServer  # noqa: E402
+
+DEVICE_TOKEN = "test-device-token"
+CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
+STARTER_STREAMS = {
+    "temperature": {"pin": "V1", "id": 1, "type": "double", "decimals": 2},
+    "count": {"pin": "V2", "id": 2, "type": "int"},
+    "status": {"pin": "V3", "id": 3, "type": "string"},
+}
+TYPES = {"int": "int", "integer": "int", "double": "double", "float": "double", "string": "string", "str": "string",
+         "bool": "bool", "boolean": "bool", "enum": "int", "location": "location"}
+
+
+class SetupError(Exception):
+    pass
+
+
+def _pin_number(pin):
+    if isinstance(pin, str) and len(pin) > 1 and pin[0] in "Vv" and pin[1:].isdigit() and int(pin[1:]) <= 255:
+        return int(pin[1:])
+    return None
+
+
+def provision(srv, cfg):
+    # Creates on the emulator what cfg (a sketch's configuration, a dict) declares; returns the
+    # configuration for the sketch, pointed at the emulator. Raises SetupError naming the key.
+    api = cfg.get("api") or ("platform" if cfg.get("client_id") is not None else "device")
+    device = cfg.get("device_id", 1) if api == "platform" else 1
+    if not isinstance(device, int) or isinstance(device, bool) or device < 0:
+        raise SetupError("device_id: expected a non-negative integer")
+    if api == "device":
+        token = cfg.get("token") or DEVICE_TOKEN
+        if not isinstance(token, str):
+            raise SetupError("token: expected a string")
+        srv.add_device(device, token)
+    else:
+        client_id, secret = cfg.get("client_id") or CLIENT_ID, cfg.get("client_secret") or CLIENT_SECRET
+        with srv.lock:
+            srv.clients[client_id] = secret
+        srv.add_device(device, "%s-device-%d" % (client_id, device))
+    streams = cfg.get("streams")
+    if not isinstance(streams, dict) or not streams:
+        raise SetupError("streams: expected an object with at least one stream")
+    with srv.lock:
+        srv.streams[device] = {}  # only what the configuration declares
+    for name, s in streams.items():
+        if not isinstance(s, dict):
+            raise SetupError("streams.%s: expected an object" % name)
+        kind = TYPES.get(s.get("type", "double"))
+        if kind is None:
+            raise SetupError("streams.%s.type: unknown type %r" % (name, s.get("type")))
+        pin = s.get("pin")
+        sid = s.get("id")
+        if api == "device":
+            number = _pin_number(pin)
+            if number is None:
+                raise SetupError("streams.%s.pin: expected V0..V255, got %r" % (name, pin))
+            sid = number if sid is None else sid
+        elif not isinstance(sid, int) or isinstance(sid, bool):
+            raise SetupError("streams.%s.id: expected the datastream's id (an integer)" % name)
+        if pin is None:
+            pin = "V%d" % (sid % 256)
+        srv.add_stream(device, sid, pin, kind)
+    out = dict(cfg)
+    out["server"] = srv.url
+    out["ca"] = os.path.abspath(srv.ca_der_path)
+    out.pop("insecure", None)
+    out["api"] = api
+    if api == "device":
+        out["token"] = token
+    else:
+        out["client_id"], out["client_secret"], out["device_id"] = client_id, secret, device
+    return out
+
+
+def starter_config(store_path):
+    return {"api": "device", "token": DEVICE_TOKEN, "streams": STARTER_STREAMS, "store": {"path": store_path}}
+
+
+def describe(srv, cfg, config_path):
+    lines = [
+        "Blynk emulator on loopback, verified TLS with its own CA",
+        "  server:      %s   (open it in a browser for the chart of what arrived)" % srv.url,
+        "  CA file:     %s" % os.path.abspath(srv.ca_der_path),
+    ]
+    if cfg["api"] == "device":
+        lines.append("  credentials: api device, token %s (device %d)" % (cfg["token"], 1))
+    else:
+        lines.append("  credentials: api platform, client_id %s, client_secret %s, device_id %d" % (
+            cfg["client_id"], cfg["client_secret"], cfg["device_id"]))
+    for name, s in cfg["streams"].items():
+        lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), s.get("type", "double")))
+    lines += [
+        "  config.json: %s" % config_path,
+        "Run your sketch on the unix port (from the checkout's root):",
+        "  MICROPYPATH=lib:.frozen .venv/bin/micropython your_sketch.py %s" % os.path.relpath(config_path, ROOT),
+        "Ctrl-C stops the emulator.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--config", help="your sketch's config.json: its streams, token or client are created on the emulator")
+    ap.add_argument("--port", type=int, default=8443, help="HTTPS port on 127.0.0.1 (default 8443; 0: any free port)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "emulator"),
+                    help="folder for the CA, the certificates and the ready config.json (default build/emulator)")
+    args = ap.parse_args(argv)
+    out = os.path.abspath(args.out)
+    os.makedirs(out, exist_ok=True)
+    if args.config:
+        try:
+            with open(args.config) as f:
+                user = json.load(f)
+        except (OSError, ValueError) as e:
+            sys.exit("emulator: cannot read %s: %s" % (args.config, e))
+        if not isinstance(user, dict):
+            sys.exit("emulator: %s: expected a JSON object" % args.config)
+    else:
+        user = starter_config(os.path.join(out, "blynklog-data"))
+    srv = BlynkServer(tls=True, host="127.0.0.1", port=args.port, cert_dir=os.path.join(out, "certs"))
+    try:
+        srv.start()
+    except OSError as e:
+        sys.exit("emulator: cannot listen on 127.0.0.1:%d (%s); try --port 0" % (args.port, e))
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *a: done.set())
+    signal.signal(signal.SIGINT, lambda *a: done.set())
+    try:
+        try:
+            cfg = provision(srv, user)
+        except SetupError as e:
+            sys.exit("emulator: %s: %s" % (args.config or "config", e))
+        config_path = os.path.join(out, "config.json")
+        tmp = config_path + ".tmp"
+        with open(tmp, "w") as f:
+            json.dump(cfg, f, indent=1)
+        shutil.move(tmp, config_path)
+        print(describe(srv, cfg, config_path), flush=True)
+        while not done.wait(0.5):
+            pass
+    finally:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

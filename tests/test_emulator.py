@@ -597,6 +597,38 @@ def test_chart_page_lists_string_values_in_a_table(srv):
     assert "&lt;hello&gt;" in page and "<svg" not in page
 
 
+def test_chart_table_of_strings_says_how_many_of_how_many_points_it_shows(srv):
+    srv.add_stream(1, 41, "V41", "string")
+    t = now_ms()
+    update(https(srv), [[t + i, "s%d" % i] for i in range(25)], "token=test-device-token&pin=V41")
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert "the last 20 of 25 points" in page
+    assert "s24" in page and "&quot;s4&quot;" not in page
+
+
+def test_chart_shows_a_gap_between_two_runs_as_a_gap(srv):
+    t = now_ms() - 3600000
+    first = [[t + i * 1000, float(i)] for i in range(10)]
+    second = [[t + 1800000 + i * 1000, float(i)] for i in range(10)]
+    update(https(srv), first + second)
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert page.count("<polyline") == 2
+
+
+def test_chart_joins_a_steady_series_with_one_line(srv):
+    t = now_ms() - 3600000
+    update(https(srv), [[t + i * 1000, float(i % 3)] for i in range(30)])
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert page.count("<polyline") == 1
+
+
+def test_chart_shows_the_stream_name_it_was_given(srv):
+    srv.stream_names[(1, 1)] = "greenhouse_temp"
+    update(https(srv), [[now_ms(), 1.0]])
+    page = call(plain(srv), "GET", "/")[1].decode()
+    assert "greenhouse_temp" in page
+
+
 def test_chart_thins_long_series_to_a_bounded_number_of_points():
     import blynk_server
 

@@ -276,6 +276,7 @@ class BlynkServer:
         self.clients = {"test-client": "test-secret"}
         self.device_tokens = {}
         self.streams = {}
+        self.stream_names = {}  # (device, stream id) -> the name the chart page shows (tools/emulator.py sets it)
         self._access = {}    # access token -> [client, expiry (monotonic s)]
         self._refresh = {}   # refresh token -> client (single use)
         self._provision_defaults()
@@ -701,6 +702,9 @@ class BlynkServer:
                 self.expire_tokens()
             elif name == "stream":
                 self.add_stream(args["device"], args["stream"], args["pin"], args.get("type", "double"))
+                if args.get("name"):
+                    with self.lock:
+                        self.stream_names[(args["device"], int(args["stream"]))] = str(args["name"])
             else:
                 raise _api_error(404, "Not found.")
             return 200, {"ok": True}, []
@@ -996,6 +1000,7 @@ def _is_upload(path):
 
 CHART_W, CHART_H, CHART_PAD, CHART_TOP = 860, 190, 48, 10
 CHART_MAX_POINTS = 2000  # drawn per stream; longer series are thinned (min and max of each bucket)
+CHART_TABLE_ROWS = 20  # strings and locations: the latest this many points, in a table
 
 
 def _thin(pts, limit):
@@ -1016,8 +1021,28 @@ def _utc(ms):
     return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+GAP_FACTOR = 5  # a step this many times the series' median step is drawn as a gap, not a line
+
+
+def _runs(series):
+    # Splits a series where it has a gap: a step over GAP_FACTOR times its median step (separate
+    # runs of a logger, an offline day that was never uploaded) is not joined by a line.
+    if len(series) < 3:
+        return [series]
+    steps = sorted(b[0] - a[0] for a, b in zip(series, series[1:]))
+    limit = GAP_FACTOR * max(steps[len(steps) // 2], 1)
+    runs, start = [], 0
+    for i in range(1, len(series)):
+        if series[i][0] - series[i - 1][0] > limit:
+            runs.append(series[start:i])
+            start = i
+    runs.append(series[start:])
+    return runs
+
+
 def _svg(series):
-    # series: [(ts, number), ...] sorted by ts. One inline SVG line chart with its axes' extremes.
+    # series: [(ts, number), ...] sorted by ts. One inline SVG line chart with its axes' extremes;
+    # a line per run of the series, so gaps show as gaps.
     w, h, pad, top = CHART_W, CHART_H, CHART_PAD, CHART_TOP
     t0, t1 = series[0][0], series[-1][0]
     vals = [v for _, v in series]
@@ -1030,12 +1055,13 @@ def _svg(series):
     def xy(ts, v):
         return (pad + (ts - t0) * (w - 2 * pad) / (t1 - t0), h - pad + (v0 - v) * (h - top - pad) / (v1 - v0))
 
-    coords = " ".join("%.1f,%.1f" % xy(ts, v) for ts, v in series)
+    lines = "".join('<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>' % " ".join(
+        "%.1f,%.1f" % xy(ts, v) for ts, v in run) for run in _runs(series))
     dots = "".join('<circle cx="%.1f" cy="%.1f" r="2"/>' % xy(ts, v) for ts, v in series) if len(series) <= 200 else ""
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img">' % (w, h, w, h)
         + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>' % (pad, top, w - 2 * pad, h - top - pad)
-        + '<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>' % coords
+        + lines
         + '<g fill="#2364aa">%s</g>' % dots
         + '<g font-family="monospace" font-size="11" fill="#333">'
         + '<text x="%d" y="%d" text-anchor="end">%s</text>' % (pad - 4, top + 4, html.escape("%g" % v1))
@@ -1060,6 +1086,7 @@ def chart_page(emu):
     with emu.lock:
         data = {k: list(v) for k, v in emu._points.items()}
         streams = {d: dict(s) for d, s in emu.streams.items()}
+        names = dict(emu.stream_names)
         recent = list(emu.requests[-30:])
         stats = emu.stats()
         cfg = dict(emu.config)
@@ -1076,14 +1103,17 @@ def chart_page(emu):
     for (device, sid) in sorted(data):
         pts = data[(device, sid)]
         pin, kind = streams.get(device, {}).get(sid, ("?", "?"))
-        out.append("<h2>Device %d &middot; datastream %d (%s, %s) &middot; %d points</h2>" % (
-            device, sid, html.escape(pin), html.escape(kind), len(pts)))
+        name = names.get((device, sid))
+        out.append("<h2>%sDevice %d &middot; datastream %d (%s, %s) &middot; %d points</h2>" % (
+            ("%s &middot; " % html.escape(name)) if name else "", device, sid, html.escape(pin), html.escape(kind), len(pts)))
         series = sorted((ts, _numeric(v)) for ts, v in pts if _numeric(v) is not None)
         if series:
             out.append(_svg(_thin(series, CHART_MAX_POINTS)))
         else:
+            shown = pts[-CHART_TABLE_ROWS:]
             rows = "".join("<tr><td>%s</td><td>%s</td></tr>" % (_utc(ts), html.escape(json.dumps(v)))
-                           for ts, v in pts[-20:])
+                           for ts, v in shown)
+            out.append('<p class="muted">the last %d of %d points</p>' % (len(shown), len(pts)))
             out.append("<table><tr><th>ts (UTC)</th><th>value</th></tr>%s</table>" % rows)
     out.append("<h2>Last requests</h2><table><tr><th>conn</th><th>method</th><th>path</th><th>status</th>"
                "<th>bytes in</th><th>points</th><th>fault</th></tr>")

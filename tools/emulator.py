@@ -89,6 +89,8 @@ def provision(srv, cfg):
         if pin is None:
             pin = "V%d" % (sid % 256)
         srv.add_stream(device, sid, pin, kind)
+        with srv.lock:
+            srv.stream_names[(device, sid)] = name
     out = dict(cfg)
     out["server"] = srv.url
     out["ca"] = os.path.abspath(srv.ca_der_path)

@@ -67,6 +67,19 @@ def test_api_is_inferred_from_the_only_credentials_given():
     assert config.load(cfg)["api"] == "device"
 
 
+def test_no_api_and_no_credentials_names_token():
+    cfg = device_cfg()
+    del cfg["api"], cfg["token"]
+    e = error_of(cfg)
+    assert e.startswith("token:") and "client_id" in e
+
+
+def test_no_api_with_both_credentials_names_api():
+    cfg = device_cfg(client_id="c", client_secret="s", device_id=1)
+    del cfg["api"]
+    assert error_of(cfg).startswith("api:")
+
+
 def test_device_api_without_token_names_token():
     cfg = device_cfg()
     del cfg["token"]

@@ -34,6 +34,13 @@ def test_unknown_stream_is_a_value_error_naming_it():
     log.close()
 
 
+def test_unknown_stream_error_lists_the_known_streams():
+    log, _ = make()
+    e = str(raises(ValueError, log.add, "temprature", 1.0))
+    log.close()
+    assert "(streams: b, loc, n, s, t)" in e, e
+
+
 def test_string_for_a_number_stream_is_a_type_error():
     log, _ = make()
     raises(TypeError, log.add, "t", "21.5")

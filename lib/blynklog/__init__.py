@@ -174,7 +174,7 @@ class Logger:
         if s is None:
             if not isinstance(stream, str):
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
-            raise ValueError("unknown stream %r" % stream)
+            raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
         v = self._value(stream, s, value)
         if ts is None:
             ts, flags = self.clock.stamp()

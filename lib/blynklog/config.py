@@ -253,8 +253,11 @@ def _validate(cfg, base_dir):
         # the one that has its credentials, when only one has
         has_token = cfg.get("token") is not None
         has_client = cfg.get("client_id") is not None
-        if has_token == has_client:
-            _fail("api", "required: 'platform' (client_id/client_secret) or 'device' (token)")
+        if not has_token and not has_client:
+            _fail("token", "required: the device's auth token (api 'device'), or client_id, client_secret and "
+                  "device_id (api 'platform')")
+        if has_token and has_client:
+            _fail("api", "required when both token and client_id are given: 'device' or 'platform'")
         api = "device" if has_token else "platform"
     out["api"] = _choice("api", api, ("platform", "device"))
     if api == "platform":

@@ -361,8 +361,10 @@ class Clock:
             self._newest = ts_ms
 
     def note_dropped(self, n=1):
-        # the caller dropped n samples that resolve() said can never be placed
+        # the caller dropped n samples that resolve() said can never be placed (the upload policy,
+        # once their drop is committed); in the state from now on, written with its next save
         self._dropped += n
+        self._persist()
 
     def _refuse(self, why):
         self.last_error = why

@@ -245,6 +245,9 @@ def test_a_clock_set_back_across_midnight_grants_the_day_no_second_quota():
 
 
 def test_samples_dropped_as_unplaceable_are_counted_by_the_clock():
+    # (note_stored, the other never-called hook, stays uncalled on purpose: the clock's own stamps
+    # keep its newest time; a caller's add(ts=...) may be a day ahead, or anything while the clock
+    # is unset, and would make a correct NTP time look like a step back. See clock.py's header.)
     fresh()
     cfg = device_config()
     log = Logger(cfg)

@@ -1,7 +1,12 @@
 # blynklog.policy: what goes up, when, and what happens on every answer. One place for the rules:
 #   - streams take turns, a batch each, oldest records first; a batch holds at most
 #     points_per_request points, at most max_request_bytes, and no more than the day's quota left;
-#   - a record is committed (never sent again) only after the server accepted its batch;
+#   - a record is committed (never sent again) only after the server accepted its batch; the
+#     stream's filter state (previous timestamp, thinning) moves with that commit and with nothing
+#     else: a batch that fails anywhere between plan and commit (an answer, a MemoryError, a failed
+#     write) leaves it as it was, and the next batch is planned from there;
+#   - a commit that cannot be written (full or failing flash) stops the sync (`store`); a batch the
+#     server had accepted goes again at the next sync (at-least-once);
 #   - stale records (older than max_age_days less stale_margin_s) are dropped at sync: dropped_stale;
 #     records too far in the future wait; boot-relative records wait until the clock can place them,
 #     and are dropped (unplaceable, counted with dropped_stale) when it never can;
@@ -18,10 +23,18 @@
 #   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
 #     (`rejected`): either would block its stream for good;
 #   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
-#   - a 400 saying the day's points are spent stops the sync until the next UTC day;
+#     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
+#     credentials) goes instead, and the sync goes on if its Date set the clock;
+#   - the day's quota is booked on the day a batch went (a blind batch: its answer's day); a new day
+#     starts afresh, but a clock set back across UTC midnight keeps the count (it went on that
+#     earlier day while the clock was ahead), so no day gets a second quota;
+#   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
+#     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so;
-#   - a 308 moves the device to the new server, remembered in the state.
+#   - a 308 moves the device to the new server, remembered in the state; never from https to plain
+#     http (refused by the client: retry later, nothing sent there).
+# Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
 # Counters and the day's quota are written with each commit, in the store's atomic commit record,
 # so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
 import random

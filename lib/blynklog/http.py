@@ -308,14 +308,17 @@ class Connection:
                                 break
                             self._send(chunk)
                             sent += len(chunk)
-                    except OSError:
-                        early = None  # the send failed: the server may have answered and closed
+                    except OSError as e:
+                        # the send failed: the server may have answered and closed (or stopped
+                        # reading); an answer already there counts, none is waited for
+                        if self._sock is None or not self._arrived():
+                            raise
+                        early = e
                     if early is not False:
-                        # that answer (a 413, a 400), when it came, is the request's answer; the
-                        # connection ends with it
+                        # that answer (a 413, a 400) is the request's answer; the connection ends
                         resp = self._early_answer(method)
                         if resp is None:
-                            raise OSError(104)  # ECONNRESET: closed under the body, no answer
+                            raise early if early is not True else OSError(104)  # ECONNRESET
                         return resp
                     if sent - len(head) != length:
                         raise ValueError("body shorter than its Content-Length")
@@ -347,6 +350,8 @@ class Connection:
         sock = self._sock
         # MicroPython's TLS socket has no settimeout: its raw socket's timeout is the one it uses
         timed = sock if hasattr(sock, "settimeout") else self._raw
+        if self._start == self._end:
+            self._start = self._end = 0  # room to read into (an empty read would look like EOF)
         free = self._mv[self._end :]
         try:
             timed.settimeout(0)

@@ -18,7 +18,9 @@
 # more are read and dropped; a longer body makes the connection drop instead. Header lines are
 # capped in size and number.
 # RAM: one _BUF-byte receive buffer per Connection (allocated once), the TLS context and socket,
-# and per request the head (a few hundred bytes) and the kept body. Not safe to share between tasks.
+# and per request the head (a few hundred bytes), the kept body and, with a body, a poll object
+# (asked once per 512-byte chunk whether the server already answered). Not safe to share between
+# tasks.
 import socket
 
 from .compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
@@ -373,8 +375,8 @@ class Connection:
         return True
 
     def _early_answer(self, method):
-        # After a failed send: the answer the server sent before it stopped reading, or None. The
-        # connection is closed either way (the server no longer reads it).
+        # The answer the server sent before the body was all out (its first bytes are in the
+        # buffer), or None. The connection is closed either way: the rest of the body never went.
         try:
             resp = self._answer(method)
         except (OSError, ValueError):

@@ -241,6 +241,28 @@ def test_a_clock_set_back_across_midnight_grants_the_day_no_second_quota():
     log.close()
 
 
+def test_a_day_spent_before_a_clock_ran_ahead_over_midnight_gets_no_second_quota():
+    # 23:59:00: 10 of the day's 20 points go. The RTC then jumps to 00:00:30 (it ran ahead) and 10
+    # more go. NTP says 23:59:50: all 20 went on the first day, whose quota is spent.
+    fresh()
+    log = Logger(device_config(limits={"points_per_day": 20, "points_per_request": 10}))
+    midnight = (now_ms() // DAY_MS) * DAY_MS
+    fake = [midnight - 60000]
+    clock = Clock(log._state, port_time_ms=lambda: fake[0])
+    log.clock = clock
+    log._uploader.clock = clock
+    fill(log, "temperature", 10, start=midnight - 3600000, step=60000)
+    assert log.sync()["sent"] == 10
+    fake[0] = midnight + 30000
+    fill(log, "temperature", 10, start=midnight - 1800000, step=60000)
+    assert log.sync()["sent"] == 10
+    assert clock.set_time_ms(midnight - 10000, "ntp")
+    fill(log, "temperature", 10, start=midnight - 1200000, step=60000)
+    r = log.sync()
+    assert r["sent"] == 0 and r["quota_left"] == 0, r
+    log.close()
+
+
 # ---- item 12: the clock's count of samples it could never place
 
 

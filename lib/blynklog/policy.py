@@ -26,8 +26,9 @@
 #     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
 #     credentials) goes instead, and the sync goes on if its Date set the clock;
 #   - the day's quota is booked on the day a batch went (a blind batch: its answer's day); a new day
-#     starts afresh, but a clock set back across UTC midnight keeps the count (it went on that
-#     earlier day while the clock was ahead), so no day gets a second quota;
+#     starts afresh, but a clock set back across UTC midnight takes the counts of the booked day and
+#     the one before it back with it (they went on that earlier day while the clock was ahead), so
+#     no day gets a second quota;
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
 #     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
@@ -116,20 +117,25 @@ class Uploader:
             self.totals[k] = _count(meta.get(k), 0)
         self.quota_day = _count(meta.get("qday"), -1)
         self.quota_sent = _count(meta.get("qsent"), 0)
+        self.quota_prev = _count(meta.get("qprev"), 0)  # points booked on the day before quota_day
 
     # ---- the books
 
     def _books(self, now):
-        # (day, points sent on it) of the quota books at `now`. A new day starts afresh; a day
-        # before the booked one (a clock set back across UTC midnight) takes the books over: what
-        # they hold went while the clock was ahead, on that earlier day, and spent its quota.
+        # (day, points sent on it, points sent the day before) of the quota books at `now`. A new
+        # day starts afresh (the day it follows kept as the one before); a day before the booked
+        # one (a clock set back across UTC midnight) takes the books of both days over: what went
+        # while the clock was ahead went on that earlier day, and spent its quota.
         # Without a clock: the last known day.
+        qday, qsent = self.quota_day, self.quota_sent
         if now is None:
-            return self.quota_day, self.quota_sent
+            return qday, qsent, self.quota_prev
         day = utc_day(now)
-        if day > self.quota_day:
-            return day, 0
-        return day, self.quota_sent
+        if day > qday:
+            return day, 0, (qsent if day == qday + 1 else 0)
+        if day < qday:
+            return day, qsent + self.quota_prev, 0
+        return day, qsent, self.quota_prev
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
@@ -148,11 +154,11 @@ class Uploader:
         totals = {}
         for k in COUNTERS:
             totals[k] = self.totals[k] + delta.get(k, 0)
-        qday, qsent = self.quota_day, self.quota_sent
+        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
         if sent:
-            qday, qsent = self._books(now)
+            qday, qsent, qprev = self._books(now)
             qsent += sent
-        meta = {"qday": qday, "qsent": qsent}
+        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
         for k in COUNTERS:
             meta[k] = totals[k]
         try:
@@ -160,7 +166,7 @@ class Uploader:
         except OSError as e:
             raise _StoreFault(sent, e)
         self.totals = totals
-        self.quota_day, self.quota_sent = qday, qsent
+        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
         st.kept = keep
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
@@ -400,7 +406,7 @@ class Uploader:
         if now is not None and utc_day(now) < self.quota_day:
             # the clock was set back across midnight: the books move to its day (see _books); in
             # RAM until the next commit writes them
-            self.quota_day = utc_day(now)
+            self.quota_day, self.quota_sent, self.quota_prev = self._books(now)
         for st in self.streams:
             st.done = False
             st.limit = self.per_request

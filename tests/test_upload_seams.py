@@ -47,7 +47,7 @@ class _NoRename:
         self._real = real
 
     def rename(self, a, b):
-        raise OSError(28)  # ENOSPC
+        raise OSError(5)  # EIO
 
     def __getattr__(self, name):
         return getattr(self._real, name)
@@ -81,7 +81,7 @@ def test_a_commit_that_fails_after_the_server_accepted_leaves_the_point_to_go_ag
     finally:
         store_mod.os = real
     assert r["stopped"] == "store" and r["pending"] == 1, r
-    assert "not committed" in r["last_error"]
+    assert "commit failed (EIO)" in r["last_error"] and "not committed" in r["last_error"]
     r = log.sync()
     assert r["sent"] == 1 and r["rejected"] == 0 and r["pending"] == 0, r
     assert received(1) == [(t, 1.5), (t, 1.5)]  # at-least-once: the accepted batch went again

@@ -390,10 +390,9 @@ class Uploader:
                 # the records stay pending; a batch the server accepted goes again (at-least-once)
                 stop = "store"
                 sent, err = e.args
+                report["last_error"] = "store: commit failed (%s)" % blynk._err_text(err)
                 if sent:
-                    report["last_error"] = "store: %d points the server accepted were not committed (%s): they go again" % (sent, err)
-                else:
-                    report["last_error"] = "store: commit failed (%s)" % err
+                    report["last_error"] += "; the batch the server accepted (%d points) was not committed and goes again" % sent
             st.head = None
             now = now_fn()
         self.state.set("parked", parked)

@@ -208,3 +208,30 @@ def test_response_is_a_context_manager():
         assert r.body == b""
     finally:
         c.close()
+
+
+def _hostile_conn():
+    import hostile
+
+    hostile.require(True)
+    return Connection(hostile.tls_url(), ca_ders=[emu.read_file(hostile.ca_path())])
+
+
+def test_bytes_left_after_an_answer_close_the_connection_before_the_next_request():
+    # tail-junk: every answer is followed by stray bytes in the same write
+    c = _hostile_conn()
+    for _ in range(2):
+        r = c.request("POST", "/b/tail-junk/x", JSON, b"[]")
+        assert r.status == 200
+    assert c.handshakes == 2  # the second request went on a new connection, not after the junk
+    c.close()
+
+
+def test_an_answer_that_comes_while_the_body_still_goes_is_returned():
+    # early-413: a proxy answers after the head and closes without reading a 150 KB body
+    c = _hostile_conn()
+    body = b"[" + b"0," * 75000 + b"0]"
+    chunks = [body[i:i + 512] for i in range(0, len(body), 512)]
+    r = c.request("POST", "/b/early-413/x", JSON, (len(body), chunks))
+    assert r.status == 413 and b"Too Large" in r.body
+    c.close()

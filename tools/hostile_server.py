@@ -23,6 +23,12 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     continue-flood   endless "100 Continue" answers     http10         HTTP/1.0 200, body to the close
     token-bad-json   OAuth2 answers 200 with a body that is not JSON (ok otherwise)
     token-odd        OAuth2 answers 200 with expires_in -5 and access_token 7 (ok otherwise)
+    tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
+                     than its Content-Length): they must not be read as the next answer
+    204-body         ok, but the Platform import's 204 carries a body (which a 204 cannot have)
+    early-413        a body over 16384 bytes is not read: a 413 (a proxy's HTML page) goes out as
+                     soon as the request head is in, and the connection closes under the client's
+                     send; smaller bodies are ok
 
 Every connection ends within `max_conn_s` (default 30 s) whatever it does; the endless behaviours
 also end as soon as the client goes away.
@@ -54,6 +60,7 @@ import urllib.parse
 
 _MAX_HEAD = 16384
 _MAX_BODY = 4 * 1024 * 1024
+_EARLY_LIMIT = 16384  # early-413: the largest body read
 
 
 class _Gone(Exception):
@@ -308,6 +315,7 @@ class HostileServer:
                 self.open -= 1
 
     def _read_request(self, conn):
+        # The head, then the body, unless the behaviour answers before the body (early-413).
         head = conn.recv_until(b"\r\n\r\n", _MAX_HEAD).decode("latin-1")
         lines = head.split("\r\n")
         parts = lines[0].split(" ")
@@ -321,8 +329,11 @@ class HostileServer:
         n = int(headers.get("content-length", "0") or 0)
         if n < 0 or n > _MAX_BODY:
             raise _Gone()
-        body = conn.recv_exact(n) if n else b""
-        return _Request(parts[0], parts[1], headers, body)
+        req = _Request(parts[0], parts[1], headers, None)
+        if n > _EARLY_LIMIT and self._behaviour(req)[1] == "early-413":
+            return req  # body None: answered before it is read
+        req.body = conn.recv_exact(n) if n else b""
+        return req
 
     # ---- behaviours
     def _behaviour(self, req):
@@ -339,7 +350,28 @@ class HostileServer:
         name, b = self._behaviour(req)
         base, _, arg = b.partition("-") if b.startswith(("random-", "drip-")) else (b, "", "")
         rnd = random.Random(arg or name)
-        if base == "ok" or (b.startswith("token-") and not req.path.startswith("/oauth2/")):
+        if req.body is None:  # early-413, body unread: answer, then close under the client's send
+            try:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the answer leaves now
+            except OSError:
+                pass
+            conn.send(_answer(413, "<html><body>413 Request Entity Too Large</body></html>",
+                              ["Content-Type: text/html", "Connection: close"], "Request Entity Too Large"))
+            try:
+                conn.sock.shutdown(socket.SHUT_WR)  # FIN after the answer...
+            except OSError:
+                pass
+            return False  # ...then the close: with the body unread, an RST under the client's send
+        if b == "tail-junk":
+            conn.send(self._ok(name, req) + b"\r\nstray bytes\r\n")
+            return True
+        if b == "204-body":
+            ans = self._ok(name, req)
+            if ans.startswith(b"HTTP/1.1 204 "):
+                ans = ans.replace(b"Content-Length: 0\r\n\r\n", b"Content-Length: 12\r\n\r\n{\"ok\": true}")
+            conn.send(ans)
+            return True
+        if base == "ok" or b == "early-413" or (b.startswith("token-") and not req.path.startswith("/oauth2/")):
             conn.send(self._ok(name, req))
             return True
         if b == "token-bad-json":

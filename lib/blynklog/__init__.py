@@ -198,9 +198,13 @@ class Logger:
     def _server(self):
         moved = self._state.get("server")
         # the state file may be damaged: only a well-formed entry counts
-        if isinstance(moved, dict) and moved.get("configured") == self._cfg["server"] and isinstance(moved.get("to"), str):
-            return moved["to"]
-        return self._cfg["server"]
+        conf = self._cfg["server"]
+        if isinstance(moved, dict) and moved.get("configured") == conf and isinstance(moved.get("to"), str):
+            to = moved["to"]
+            # never from https to plain http (a state written before such a redirect was refused)
+            if to.startswith("https:") or not conf.startswith("https:"):
+                return to
+        return conf
 
     def _client(self, timeout_ms):
         cfg = self._cfg

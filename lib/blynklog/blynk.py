@@ -9,7 +9,10 @@
 # UNKNOWN_DEVICE, AUTH.
 # upload() never raises for network or server faults. A 308 is followed (a few hops at most) on a
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
-# to persist, and client.conn is the new Connection from then on.
+# to persist, and client.conn is the new Connection from then on. A redirect from https to plain
+# http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
+# client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
+# connection keeps it as conn.date); faults are ignored.
 # The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
 # "renew_at_ms", "refresh_token"} (saved when it changes) and renewed before it expires; on a
 # 401/403 the client fetches a new token once and retries once, then reports AUTH.
@@ -19,6 +22,7 @@ import json
 
 from . import encoder
 from .compat import const, ticks_add, ticks_diff, ticks_ms, unix_ms
+from .http import base_url, split_url
 
 OK = "ok"
 RETRY = "retry"
@@ -156,6 +160,11 @@ class _Client:
                 return Answer(RETRY, resp.status, "redirect without location", None, self.moved_to)
             try:
                 if "://" in loc:
+                    if self.conn.scheme == "https" and split_url(loc)[0] != "https":
+                        # a downgrade: the token and the data would go out in clear text
+                        self.conn.close()
+                        return Answer(RETRY, resp.status, "redirect to plain http refused (%s)" % _clean(
+                            base_url(loc), self._secrets), None, self.moved_to)
                     new = self.conn.moved(loc)
                     rest = loc.split("://", 1)[1]
                     i = rest.find("/")
@@ -169,6 +178,12 @@ class _Client:
             except (OSError, ValueError):
                 return Answer(RETRY, resp.status, "bad redirect", None, self.moved_to)
         return Answer(RETRY, 308, "too many redirects", None, self.moved_to)
+
+    def ask_time(self):
+        try:
+            self.conn.request("HEAD", "/", {})
+        except (OSError, ValueError):
+            self.conn.close()
 
     def _classify(self, resp, count=0):
         status = resp.status

@@ -4,6 +4,12 @@
 #   clock = Clock(state)            # once per boot; increments the persisted boot id (one state save)
 #   ts, flags = clock.stamp()       # (unix_ms, 0) when set, else (code, FLAG_BOOTREL)
 #   clock.resolve(ts, flags)        # -> (unix_ms, estimated) | None (not yet) | False (never)
+#   clock.note_dropped(n)           # the upload policy dropped n samples resolve() called never
+#   clock.note_stored(unix_ms)      # for a caller stamping samples from its own verified time
+#
+# The newest stamp for the step check comes from stamp() itself (verified sources only). The Logger
+# does not pass add(ts=...) to note_stored: a caller's ts may be up to a day ahead (or anything while
+# the clock is unset), and would make a correct NTP answer look like a step back, refused.
 #
 # A boot-relative code is boot_id << 40 | ms since this Clock was made (16 + 40 bits). The ms
 # counter is kept unwrapped through ticks_diff: stamp(), now_ms() or is_set() must run at least
@@ -361,8 +367,10 @@ class Clock:
             self._newest = ts_ms
 
     def note_dropped(self, n=1):
-        # the caller dropped n samples that resolve() said can never be placed
+        # the caller dropped n samples that resolve() said can never be placed (the upload policy,
+        # once their drop is committed); in the state from now on, written with its next save
         self._dropped += n
+        self._persist()
 
     def _refuse(self, why):
         self.last_error = why

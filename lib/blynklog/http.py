@@ -6,7 +6,10 @@
 # CPython) is imported only when an https URL is first used. insecure=True turns verification off
 # and says so loudly once. Keep-alive: one socket (one handshake) serves request after request until
 # the server closes it; a socket found closed before anything was sent is reopened silently, any
-# failure after the first byte left raises OSError (a POST is never repeated behind the caller).
+# failure after the first byte left raises OSError (a POST is never repeated behind the caller),
+# except when the server answered early and stopped reading (a 413 under a body still going out):
+# that answer is returned. Bytes left over after an answer close the connection (they cannot be
+# the next answer); bytes arriving while it is idle do too (checked before the next request).
 # Every socket/TLS/timeout fault raises OSError, a malformed answer raises ValueError; the socket is
 # closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read,
 # and the whole answer must arrive within timeout_ms (a server dripping bytes is cut off);
@@ -15,7 +18,9 @@
 # more are read and dropped; a longer body makes the connection drop instead. Header lines are
 # capped in size and number.
 # RAM: one _BUF-byte receive buffer per Connection (allocated once), the TLS context and socket,
-# and per request the head (a few hundred bytes) and the kept body. Not safe to share between tasks.
+# and per request the head (a few hundred bytes), the kept body and, with a body, a poll object
+# (asked once per 512-byte chunk whether the server already answered). Not safe to share between
+# tasks.
 import socket
 
 from .compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
@@ -103,6 +108,7 @@ class Connection:
         self.date = None
         self._ctx = None
         self._sock = None
+        self._raw = None  # the TCP socket under self._sock
         self._buf = bytearray(_BUF)
         self._mv = memoryview(self._buf)
         self._start = 0
@@ -155,6 +161,7 @@ class Connection:
         try:
             sock.settimeout(self.timeout_ms / 1000)
             sock.connect(ai[-1])
+            self._raw = sock
             if self.tls:
                 try:
                     sock = self._context().wrap_socket(sock, server_hostname=self.host)
@@ -181,7 +188,7 @@ class Connection:
 
     def close(self):
         sock = self._sock
-        self._sock = None
+        self._sock = self._raw = None
         self._start = self._end = 0
         if sock is not None:
             try:
@@ -292,11 +299,29 @@ class Connection:
                 self._send(head)
                 sent = len(head)
                 if chunks is not None:
-                    for chunk in chunks:
-                        if sent - len(head) + len(chunk) > length:
-                            raise ValueError("body longer than its Content-Length")
-                        self._send(chunk)
-                        sent += len(chunk)
+                    poller = self._poller()
+                    early = False
+                    try:
+                        for chunk in chunks:
+                            if sent - len(head) + len(chunk) > length:
+                                raise ValueError("body longer than its Content-Length")
+                            if poller is not None and poller.poll(0) and self._arrived():
+                                early = True  # the server answered before the whole body
+                                break
+                            self._send(chunk)
+                            sent += len(chunk)
+                    except OSError as e:
+                        # the send failed: the server may have answered and closed (or stopped
+                        # reading); an answer already there counts, none is waited for
+                        if self._sock is None or not self._arrived():
+                            raise
+                        early = e
+                    if early is not False:
+                        # that answer (a 413, a 400) is the request's answer; the connection ends
+                        resp = self._early_answer(method)
+                        if resp is None:
+                            raise early if early is not True else OSError(104)  # ECONNRESET
+                        return resp
                     if sent - len(head) != length:
                         raise ValueError("body shorter than its Content-Length")
                 self.requests += 1
@@ -309,6 +334,57 @@ class Connection:
             except BaseException:
                 self.close()
                 raise
+
+    def _poller(self):
+        # A poll object on the socket (to notice an answer that comes while the body still goes).
+        try:
+            import select
+
+            p = select.poll()
+            p.register(self._sock, select.POLLIN)
+            return p
+        except Exception:
+            return None
+
+    def _arrived(self):
+        # Whether bytes of an answer came in: a read that does not wait. The socket may be readable
+        # with no answer (a TLS 1.3 session ticket, consumed here): then False. EOF reads as True.
+        sock = self._sock
+        # MicroPython's TLS socket has no settimeout: its raw socket's timeout is the one it uses
+        timed = sock if hasattr(sock, "settimeout") else self._raw
+        if self._start == self._end:
+            self._start = self._end = 0  # room to read into (an empty read would look like EOF)
+        free = self._mv[self._end :]
+        try:
+            timed.settimeout(0)
+            if not IS_MICROPYTHON:
+                n = sock.recv_into(free)
+            else:
+                data = sock.recv(len(free))
+                n = None if data is None else len(data)
+                if n:
+                    free[:n] = data
+        except OSError:  # EAGAIN / SSLWantReadError: nothing yet; a reset shows at the next send
+            n = None
+        finally:
+            timed.settimeout(self.timeout_ms / 1000)
+        if n is None:
+            return False
+        self._end += n
+        self.bytes_received += n
+        return True
+
+    def _early_answer(self, method):
+        # The answer the server sent before the body was all out (its first bytes are in the
+        # buffer), or None. The connection is closed either way: the rest of the body never went.
+        try:
+            resp = self._answer(method)
+        except (OSError, ValueError):
+            resp = None
+        self.close()
+        if resp is not None:
+            self.requests += 1
+        return resp
 
     def _head(self):
         # The status line and the header block: (status, reason, keep_alive, kept headers).
@@ -399,6 +475,10 @@ class Connection:
             except OSError:
                 pass
         body = b"".join(keep)
+        if self._start != self._end:
+            # bytes after the answer (a body longer than its Content-Length, a 204 with a body):
+            # whatever they are, they are not the next answer
+            keep_alive = False
         if not keep_alive:
             self.close()
         return Response(status, reason, headers, body)

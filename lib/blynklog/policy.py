@@ -1,7 +1,12 @@
 # blynklog.policy: what goes up, when, and what happens on every answer. One place for the rules:
 #   - streams take turns, a batch each, oldest records first; a batch holds at most
 #     points_per_request points, at most max_request_bytes, and no more than the day's quota left;
-#   - a record is committed (never sent again) only after the server accepted its batch;
+#   - a record is committed (never sent again) only after the server accepted its batch; the
+#     stream's filter state (previous timestamp, thinning) moves with that commit and with nothing
+#     else: a batch that fails anywhere between plan and commit (an answer, a MemoryError, a failed
+#     write) leaves it as it was, and the next batch is planned from there;
+#   - a commit that cannot be written (full or failing flash) stops the sync (`store`); a batch the
+#     server had accepted goes again at the next sync (at-least-once);
 #   - stale records (older than max_age_days less stale_margin_s) are dropped at sync: dropped_stale;
 #     records too far in the future wait; boot-relative records wait until the clock can place them,
 #     and are dropped (unplaceable, counted with dropped_stale) when it never can;
@@ -18,10 +23,19 @@
 #   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
 #     (`rejected`): either would block its stream for good;
 #   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
-#   - a 400 saying the day's points are spent stops the sync until the next UTC day;
+#     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
+#     credentials) goes instead, and the sync goes on if its Date set the clock;
+#   - the day's quota is booked on the day a batch went (a blind batch: its answer's day); a new day
+#     starts afresh, but a clock set back across UTC midnight takes the counts of the booked day and
+#     the one before it back with it (they went on that earlier day while the clock was ahead), so
+#     no day gets a second quota;
+#   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
+#     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so;
-#   - a 308 moves the device to the new server, remembered in the state.
+#   - a 308 moves the device to the new server, remembered in the state; never from https to plain
+#     http (refused by the client: retry later, nothing sent there).
+# Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
 # Counters and the day's quota are written with each commit, in the store's atomic commit record,
 # so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
 import random
@@ -72,6 +86,7 @@ class _Stream:
         self.done = False
         self.rejects_in_row = 0  # lone points refused since the last accepted batch
         self.last_reject = None
+        self.kept = None  # (prev_ts, thin_left, acc) at the stream's commit point (_one_batch)
 
 
 class Uploader:
@@ -102,39 +117,59 @@ class Uploader:
             self.totals[k] = _count(meta.get(k), 0)
         self.quota_day = _count(meta.get("qday"), -1)
         self.quota_sent = _count(meta.get("qsent"), 0)
+        self.quota_prev = _count(meta.get("qprev"), 0)  # points booked on the day before quota_day
 
     # ---- the books
+
+    def _books(self, now):
+        # (day, points sent on it, points sent the day before) of the quota books at `now`. A new
+        # day starts afresh (the day it follows kept as the one before); a day before the booked
+        # one (a clock set back across UTC midnight) takes the books of both days over: what went
+        # while the clock was ahead went on that earlier day, and spent its quota.
+        # Without a clock: the last known day.
+        qday, qsent = self.quota_day, self.quota_sent
+        if now is None:
+            return qday, qsent, self.quota_prev
+        day = utc_day(now)
+        if day > qday:
+            return day, 0, (qsent if day == qday + 1 else 0)
+        if day < qday:
+            return day, qsent + self.quota_prev, 0
+        return day, qsent, self.quota_prev
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
         # known one (run() sends at most one batch then, whose answer's Date sets the clock).
-        if now is None:
-            return max(0, self.per_day - self.quota_sent)
-        day = utc_day(now)
-        if self.state.get("quota_full") == day:  # the server said the day's points are spent
-            return 0
-        if day != self.quota_day:
-            return self.per_day
-        return max(0, self.per_day - self.quota_sent)
+        if now is not None:
+            full = self.state.get("quota_full")  # the server said the day's points are spent
+            if isinstance(full, int) and 0 <= full - utc_day(now) <= 1:  # that day, or one ahead
+                return 0
+        return max(0, self.per_day - self._books(now)[1])
 
-    def _commit(self, st, pos, covered, delta, now, sent):
-        # The counters and the day's quota go into the store's atomic commit; RAM follows only once
-        # the commit is written, so a failed write cannot count a batch that will be sent again.
+    def _commit(self, st, pos, covered, delta, now, sent, keep):
+        # The counters, the day's quota and the stream's filter state (`keep`, see _one_batch) go
+        # with the store's atomic commit; RAM follows only once the commit is written, so a failed
+        # write cannot count a batch that will be sent again. A failed write stops the sync, here
+        # for every caller: _StoreFault, caught in run().
         totals = {}
         for k in COUNTERS:
             totals[k] = self.totals[k] + delta.get(k, 0)
-        qday, qsent = self.quota_day, self.quota_sent
+        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
         if sent:
-            day = utc_day(now) if now is not None else qday
-            if day != qday:
-                qday, qsent = day, 0
+            qday, qsent, qprev = self._books(now)
             qsent += sent
-        meta = {"qday": qday, "qsent": qsent}
+        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
         for k in COUNTERS:
             meta[k] = totals[k]
-        self.store.commit(st.sid, pos, covered, meta)
+        try:
+            self.store.commit(st.sid, pos, covered, meta)
+        except OSError as e:
+            raise _StoreFault(sent, e)
         self.totals = totals
-        self.quota_day, self.quota_sent = qday, qsent
+        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
+        st.kept = keep
+        if delta.get("unplaceable"):
+            self.clock.note_dropped(delta["unplaceable"])
 
     def _log_reject(self, now, st, ts, message):
         log = self.state.get("rejects")
@@ -312,25 +347,27 @@ class Uploader:
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
-        for st in self.streams:
-            st.done = False
-            st.limit = self.per_request
-            st.rejects_in_row = 0
-            until = parked.get(st.name)
-            if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
-                st.done = True
-                report["parked"].append(st.name)
-        self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
+        self._begin(now, parked, report)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
-        for st in self.streams:
-            st.head = None  # the timestamp of its oldest pending record, or None: look again
         while stop is None:
             # oldest data first across the streams: the next batch is the stream whose oldest
             # pending record is the oldest (a quota that binds never starves a stream)
             st = self._oldest_stream(now)
             if st is None:
                 stop = "done"
+                if now is None and not self._asked and self.store.pending():
+                    # without a clock, nothing pending could be placed (boot-relative samples,
+                    # no NTP answer) and so nothing went: a cheap request brings the server's Date
+                    self._asked = True
+                    client.ask_time()
+                    now = now_fn()
+                    if now is not None:
+                        self._begin(now, parked, report)
+                        stop = None
+                        continue
+                    stop = "clock"
+                    report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
                 break
             if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
                 stop = "budget"
@@ -346,13 +383,39 @@ class Uploader:
             if quota <= 0:
                 stop = "quota"
                 break
-            stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
+            try:
+                stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
+            except _StoreFault as e:
+                # the one place for a commit that could not be written (a full or failing flash):
+                # the records stay pending; a batch the server accepted goes again (at-least-once)
+                stop = "store"
+                sent, err = e.args
+                report["last_error"] = "store: commit failed (%s)" % blynk._err_text(err)
+                if sent:
+                    report["last_error"] += "; the batch the server accepted (%d points) was not committed and goes again" % sent
             st.head = None
             now = now_fn()
         self.state.set("parked", parked)
         report["stopped"] = stop
         report["quota_left"] = self.quota_left(now)
         return stop
+
+    def _begin(self, now, parked, report):
+        # Every stream's state for a sync (again once a time request set the clock).
+        if now is not None and utc_day(now) < self.quota_day:
+            # the clock was set back across midnight: the books move to its day (see _books); in
+            # RAM until the next commit writes them
+            self.quota_day, self.quota_sent, self.quota_prev = self._books(now)
+        for st in self.streams:
+            st.done = False
+            st.limit = self.per_request
+            st.rejects_in_row = 0
+            st.head = None  # the timestamp of its oldest pending record, or None: look again
+            until = parked.get(st.name)
+            if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
+                st.done = True
+                report["parked"].append(st.name)
+        self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
 
     def _oldest_stream(self, now):
         # The active stream whose oldest pending record is the oldest; one peek per stream whose
@@ -380,18 +443,29 @@ class Uploader:
         return best
 
     def _one_batch(self, client, st, now, quota, report, parked, now_fn):
-        snap = self._snapshot(st)
+        # The stream's filter state (previous timestamp, thinning) is the one at its commit point:
+        # _commit moves st.kept along with the store's cursor, and whatever else happens between
+        # plan and commit (a MemoryError in the upload, a failed commit, any answer) leaves the
+        # stream as before the batch. The next batch is planned from there.
+        st.kept = self._snapshot(st)
+        try:
+            return self._batch(client, st, now, quota, report, parked, now_fn)
+        finally:
+            self._restore(st, st.kept)
+
+    def _batch(self, client, st, now, quota, report, parked, now_fn):
+        snap = st.kept
         points, covered, last_pos, delta, nbytes = self._plan_batch(st, now, min(st.limit, quota))
         if not covered:
             st.done = True
             return None
+        after = self._snapshot(st)
         if not points:
             # nothing to send in this stretch (all stale, duplicate, thinned...): just move past it
-            self._commit(st, last_pos, covered, delta, now, 0)
+            self._commit(st, last_pos, covered, delta, now, 0, after)
             self._add(report, delta)
             self._note_why(now, st, delta)
             return None
-        after = self._snapshot(st)
         if self._last_request is not None:
             # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
             elapsed = ticks_diff(ticks_ms(), self._last_request)
@@ -402,17 +476,18 @@ class Uploader:
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it
         answer = client.upload(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
-        self._restore(st, after)
         # the time after the answer (it may have taken the whole timeout; its Date header may have
-        # set the clock): back-off and parking count from it, and a blind batch books on its day.
+        # set the clock): back-off and parking count from it. The batch is booked on the day it
+        # went (the server counts it on arrival); a blind batch on its answer's day.
         # `judged` stays the time the records were judged at, for going over them again.
         judged, now = now, now_fn()
+        sent_at = judged if judged is not None else now
         if answer.moved_to:
             report["server"] = answer.moved_to
         kind = answer.kind
         if kind == blynk.OK:
             delta["sent"] = delta.get("sent", 0) + points
-            self._commit(st, last_pos, covered, delta, now, points)
+            self._commit(st, last_pos, covered, delta, sent_at, points, after)
             self._add(report, delta)
             self._note_why(now, st, delta)
             report["batches"] += 1
@@ -421,7 +496,6 @@ class Uploader:
             if st.name in parked:
                 del parked[st.name]
             return None
-        self._restore(st, snap)
         st.done = False
         msg = answer.message or ("HTTP %s" % answer.status)
         if answer.status == 400 and kind in (blynk.BAD_BATCH, blynk.RETRY) and _quota_like(msg):
@@ -440,12 +514,11 @@ class Uploader:
                 return self._park(st, now, parked, report, "the server refuses every point: " + msg)
             st.rejects_in_row += 1
             st.last_reject = msg
-            # the bad point is alone: set it aside and go on
+            # the bad point is alone: set it aside and go on (it is not the stream's previous
+            # timestamp: the one before it stays that)
             self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
-            self._restore(st, after)
-            st.prev_ts = snap[0]
             delta["rejected"] = delta.get("rejected", 0) + 1
-            self._commit(st, last_pos, covered, delta, now, 0)
+            self._commit(st, last_pos, covered, delta, now, 0, (snap[0],) + after[1:])
             self._add(report, delta)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
             st.limit = self.per_request
@@ -527,6 +600,11 @@ _VERDICT_REASON = {
     _FUTURE: "timestamp over a day ahead of the clock",
     _TOO_BIG: "point larger than max_request_bytes",
 }
+
+
+class _StoreFault(Exception):
+    # The store could not commit: args (points the server accepted in that batch, the OSError).
+    pass
 
 
 def _count(v, default):

@@ -59,7 +59,7 @@ def _spans(store, sids):
             seq, off = pos >> 16, pos & 0xFFFF
             name = "%08x.seg" % seq
             data = _read(store.path + "/" + name)
-            n = record.check(data, off, len(data))
+            n = record.check(data, off, len(data), None, record.key(seq, off))  # format 2
             assert n, "records() gave a record that does not check at %s+%d" % (name, off)
             out.setdefault(name, []).append((off, n, sid, ts, value))
     return out

@@ -37,7 +37,9 @@ _HDR = const(20)
 _HDR_FMT = "<2sBBIQ"
 _MAGIC = b"BL"
 _CMAGIC = b"BC"
-_VERSION = const(1)
+_VERSION = const(1)  # of the cursors file
+_SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
+_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key)
 _RBUF = const(1200)
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
@@ -93,6 +95,7 @@ class Store:
         self.skipped_bytes = 0
         self.flushes = 0
         self.bad_segments = 0
+        self._v1_upto = 0  # segments up to this seq are format 1 (written before the upgrade)
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -210,9 +213,15 @@ class Store:
             return None
         magic, ver, _, hseq, base = struct.unpack_from(_HDR_FMT, h, 0)
         crc = binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF
-        if magic != _MAGIC or ver != _VERSION or hseq != seq or crc != struct.unpack_from("<I", h, 16)[0]:
+        if magic != _MAGIC or ver not in (_SEG_V1, _SEG_V2) or hseq != seq or crc != struct.unpack_from("<I", h, 16)[0]:
             return None
+        if ver == _SEG_V1 and seq > self._v1_upto:
+            self._v1_upto = seq
         return base
+
+    def _key(self, seq, off):
+        # the CRC key of a record at off in segment seq
+        return 0 if seq <= self._v1_upto else record.key(seq, off)
 
     def _walk(self, seq, buf, start, stop, skips=False):
         # Yields (off, i, n) for each valid record of segment seq with start <= off < stop: the
@@ -238,7 +247,7 @@ class Store:
             more = got == size and fpos + limit < stop
             i = 0
             while i < limit:
-                n = record.check(buf, i, limit, mv)
+                n = record.check(buf, i, limit, mv, self._key(seq, fpos + i))
                 if n:
                     yield fpos + i, i, n
                     i += n
@@ -361,12 +370,14 @@ class Store:
         enc = self._enc
         fresh = self._wf is None and self._wsize == 0
         base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views)
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views,
+                               self._key(self._wseq, self._wsize))
         if fresh or self._wsize + n > self.segment_size:
             if not self._new_segment(ts):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views)
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views,
+                                   self._key(self._wseq, self._wsize))
         elif self._wf is None:
             self._wf = open(self._seg_name(self._wseq), "ab")
         if IS_MICROPYTHON:
@@ -406,7 +417,7 @@ class Store:
                 self._synced()
         seq = self._next_seq()
         h = self._hdr
-        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _VERSION, 0, seq, ts)
+        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _SEG_V2, 0, seq, ts)
         struct.pack_into("<I", h, 16, binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
         try:
@@ -434,23 +445,39 @@ class Store:
         return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
     def _drop_oldest(self):
+        # The drop is booked before the file goes: one atomic write of the cursors file moves
+        # every stream's cursor past the segment and adds its pending records to dropped_full.
+        # A cut after that write leaves a segment whose records are all behind the cursors: open
+        # counts none of them and reclaims it. A cut before it leaves everything as it was.
         seq = self._segs[0]
         cur = self._cursor
-        pend = self._pending
         buf = self._rbuf
-        lost = 0
+        lost = [0] * len(cur)
+        total = 0
         for off, i, n in self._walk(seq, buf, _HDR, 1 << 30):
             sid = record.sid_of(buf, i)
             if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                pend[sid] -= 1
-                lost += 1
+                lost[sid] += 1
+                total += 1
+        if total:
+            old = cur[:]
+            end = seq << _SEG_SHIFT | _OFF_MASK  # after every record of the segment
+            for sid in range(len(cur)):
+                if cur[sid] < end:
+                    cur[sid] = end
+            self.dropped_full += total
+            try:
+                self._save_cursors()
+            except OSError:
+                self._cursor = old
+                self.dropped_full -= total
+                raise
+            for sid in range(len(cur)):
+                self._pending[sid] -= lost[sid]
         _remove(self._seg_name(seq))
-        self.dropped_full += lost
         self._segs.pop(0)
         self._segpend.pop(0)
         self._segsize.pop(0)
-        if lost:
-            self._save_cursors()
 
     def _synced(self):
         self._segsize[-1] = self._wsize
@@ -503,7 +530,7 @@ class Store:
                     pos = seq << _SEG_SHIFT | off
                     if pos <= start or pos <= self._cursor[sid]:
                         continue
-                    d = record.decode(buf, i, base, i + n)
+                    d = record.decode(buf, i, base, i + n, self._key(seq, off))
                     if d is not None:
                         yield pos, d[2], d[4], d[3]
             seq += 1

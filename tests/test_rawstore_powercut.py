@@ -40,7 +40,7 @@ def hostile(k):
     # sample k of the hostile strings: whole frames of stream 0 ("a") for several keys
     if not _HOSTILE:
         parts = []
-        for key in (0, 2 << 16 | 28, 3 << 16 | 60, 5 << 16 | 100):  # plain, and seq << 16 | offset
+        for key in (0, 32, 3 << 16 | 60, 5 << 16 | 100):  # plain, and keyed with guessed salts
             parts.append(_ascii_frame(0, T0, key))
         _HOSTILE.append(str(b"|".join(parts), "utf-8"))
     return "<%d>%s" % (k, _HOSTILE[0])

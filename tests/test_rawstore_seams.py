@@ -47,14 +47,16 @@ def test_a_logger_whose_streams_leave_no_room_for_the_meta_is_refused_naming_str
 
 
 def test_every_commit_the_policy_can_make_fits_once_the_logger_accepted_its_streams():
-    log = None
-    for n in range(64, 0, -1):
+    lo, hi = 1, 64  # the most streams the Logger accepts, by bisection: lo fits, hi + 1 not
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
         try:
-            log = Logger(_raw_config(_streams(n)))
-            break
+            Logger(_raw_config(_streams(mid))).close()
+            lo = mid
         except ValueError:
-            continue
-    assert log is not None and n >= 20, n
+            hi = mid - 1
+    assert lo >= 20, lo
+    log = Logger(_raw_config(_streams(lo)))
     store = log._store
     name = sorted(log._sids)[0]
     assert log.add(name, 1.5, ts=now_ms() - 1000)
@@ -101,9 +103,13 @@ def test_a_store_refuses_a_stream_that_would_leave_the_meta_room_short():
 # of the base, so that every byte but the CRC's is ASCII; a few thousand tries find an ASCII CRC
 
 
-def _place(seq, off):
-    # a frame's CRC key in format 2 (docs/RAWSTORE.md): its sector's seq and its offset
-    return (seq & 0xFFFF) << 16 | off
+def _key(d, idx, off, sector_size=512):
+    # the CRC key of a frame at off in sector idx (docs/RAWSTORE.md): the claim's salt xor off in
+    # format 2, 0 in format 1
+    a = idx * sector_size
+    if bytes(d.data[a:a + 4]) != b"BLR2":
+        return 0
+    return struct.unpack_from("<I", d.data, a + 24)[0] ^ off
 
 
 def _ascii_frame(sid, ts, base, crckey):
@@ -120,18 +126,18 @@ def _ascii_frame(sid, ts, base, crckey):
 
 
 def _adversarial(sector_size=512):
-    # A ring whose tail sector ends with a string holding whole frames: plain ones (format 1)
-    # and ones keyed for other places of this sector.
+    # A ring whose tail sector ends with a string holding whole frames: plain ones (format 1),
+    # ones keyed for other places of this sector (its real salt), and one keyed as if the salt
+    # were 0.
     d = NorFlash(sectors=4, sector_size=sector_size)
     s = RawStore(d)
     sid = s.stream_id("a")
     for i in range(5):
         assert s.append(sid, T0 + i, i)
     start = s._off
-    seq = s._tail_seq
     base = s._base[s._tail]
     parts = [b"<"]
-    for k in (0, _place(seq, 28), _place(seq, start), _place(seq + 1, start + 8)):
+    for k in (0, _key(d, s._tail, 32, sector_size), _key(d, s._tail, start - 10, sector_size), start + 6):
         parts.append(_ascii_frame(sid, base + 5, base, k))
         parts.append(b"|")
     assert s.append(sid, T0 + 5, str(b"".join(parts), "utf-8"))
@@ -183,7 +189,7 @@ def test_a_record_that_checks_but_is_not_utf8_neither_stops_the_replay_nor_count
     s.commit(sid, got[0][0], 1, {"n": 1})  # a commit frame after the string
     a = s._tail * 512 + at
     n = d.data[a + 1] + 1  # L and body of the record after the mark
-    key = _place(s._tail_seq, at) if bytes(d.data[s._tail * 512:s._tail * 512 + 4]) == b"BLR2" else 0
+    key = _key(d, s._tail, at)
     d.data[a + n - 1] = 0x28  # "\xc3(" is not UTF-8; the CRC is made right again
     struct.pack_into("<I", d.data, a + 1 + n, binascii.crc32(bytes(d.data[a + 1:a + 1 + n]), key) & 0xFFFFFFFF)
     s2 = RawStore(d)

@@ -81,7 +81,7 @@ def _value(i):
         return i
     if not _HOSTILE:
         parts = []
-        for k in (0, 1 << 16 | 20, 2 << 16 | 40, 3 << 16 | 300):  # plain, and keyed (seq << 16 | off)
+        for k in (0, 20, 1 << 16 | 40, 3 << 16 | 300):  # plain, and keyed with guessed salts
             parts.append(_ascii_record(_sid(i), T0, k))
         _HOSTILE.append(str(b"|".join(parts), "utf-8"))
     return "<%d>%s" % (i, _HOSTILE[0])

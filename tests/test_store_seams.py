@@ -80,9 +80,10 @@ def test_a_power_cut_after_a_drop_is_booked_removes_its_samples_once():
 # of the base, so that every byte but the CRC's is ASCII; a few thousand tries find an ASCII CRC
 
 
-def _place(seq, off):
-    # a record's CRC key in format 2 (docs/FORMAT.md): its segment and offset
-    return (seq & 0xFFFF) << 16 | off
+def _key(data, off):
+    # the CRC key of a record at off in the segment data (docs/FORMAT.md): 0 in format 1, the
+    # header's salt xor off in format 2
+    return struct.unpack_from("<I", data, 16)[0] ^ off if data[2] == 2 else 0
 
 
 def _ascii_record(sid, ts, base, crckey):
@@ -109,7 +110,8 @@ def _payload(sid, base, keys):
 
 def _adversarial_store(tag):
     # A store whose newest segment ends with a string holding whole records: plain ones (format
-    # 1, or bytes copied from any log) and ones keyed for other places of this very segment.
+    # 1, or bytes copied from any log), ones keyed for other places of this very segment (its
+    # real salt, read from the file), and one keyed as if the salt were 0.
     path = tmpdir(tag) + "/s"
     s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
     sid = s.stream_id("a")
@@ -118,7 +120,9 @@ def _adversarial_store(tag):
     s.flush()
     seg = path + "/" + _segments(path)[-1]
     start = os.stat(seg)[6]
-    keys = [0, _place(1, 20), _place(1, start), _place(2, start + 8)]
+    with open(seg, "rb") as f:
+        head = f.read()
+    keys = [0, _key(head, 24), _key(head, start - 9), start + 6]
     assert s.append(sid, T0 + 5, _payload(sid, T0, keys))
     s.close()
     with open(seg, "rb") as f:
@@ -174,7 +178,7 @@ def test_a_record_that_checks_but_is_not_utf8_is_neither_pending_nor_returned():
     off = got[1][0] & 0xFFFF
     n = data[off] + 1  # L and body (a short record)
     data[off + n - 2] = 0x28  # "\xc3(" is not UTF-8
-    key = _place(got[1][0] >> 16, off) if data[2] == 2 else 0  # header byte 2: the format
+    key = _key(data, off)
     struct.pack_into("<I", data, off + n, binascii.crc32(memoryview(data)[off:off + n], key) & 0xFFFFFFFF)
     with open(seg, "wb") as f:
         f.write(data)

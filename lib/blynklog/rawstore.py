@@ -22,9 +22,10 @@ from array import array
 from . import record
 from .compat import const
 
-_MAGIC = b"BLR2"  # format 2: a frame's CRC starts from its place (record.key(seq, offset))
-_MAGIC1 = b"BLR1"  # format 1 (plain CRCs): still read; such a sector is erased before reuse
-_HDR = const(28)  # sector header: stage A 0..11, stage B 12..27; frames start here
+_MAGIC = b"BLR2"  # format 2: a salt in the claim; a frame's CRC starts from record.key(salt, offset)
+_MAGIC1 = b"BLR1"  # format 1 (plain CRCs, 28-byte header): still read; erased before reuse
+_HDR = const(32)  # sector header: stage A 0..11, stage B 12..31; frames start here
+_HDR1 = const(28)  # format 1: stage B 12..27
 _NOSEQ = const(0)
 _PEEK = const(32)
 _MARK = b"\x00"
@@ -76,6 +77,7 @@ class RawStore:
         self._seqs = array("I", bytes(4 * n))
         self._base = array("Q", bytes(8 * n))  # per sector: base_ts of its claim
         self._v2 = bytearray(n)  # per sector: 1 when its frames have keyed CRCs (format 2)
+        self._salt = array("I", bytes(4 * n))  # per sector: the salt of its claim (format 2)
         self.bytes_programmed = 0
         self.erases = 0
         self.record_bytes = 0  # bytes of the samples' records (record.py) appended
@@ -124,20 +126,28 @@ class RawStore:
         h = self._hb
         self._dev.readblocks(idx, h, 0)
         magic = h[0:4]
-        self._v2[idx] = 1 if magic == _MAGIC else 0
-        a_ok = (magic == _MAGIC or magic == _MAGIC1) and _crc(memoryview(h)[0:8]) == struct.unpack_from("<I", h, 8)[0]
+        v2 = magic == _MAGIC
+        self._v2[idx] = 1 if v2 else 0
+        hs = _HDR if v2 else _HDR1
+        a_ok = (v2 or magic == _MAGIC1) and _crc(memoryview(h)[0:8]) == struct.unpack_from("<I", h, 8)[0]
         count = struct.unpack_from("<I", h, 4)[0] if a_ok else None
-        b_blank = all(x == 0xFF for x in h[12:_HDR])
+        b_blank = all(x == 0xFF for x in h[12:hs])
         if a_ok and b_blank:
             return 1, count, 0, 0
         if not a_ok:
             if b_blank and all(x == 0xFF for x in h[0:12]):
                 return 0, None, 0, 0
             return 3, None, 0, 0
-        seq, base, crc = struct.unpack_from("<IQI", h, 12)
-        if crc != _crc(memoryview(h)[0:24]) or seq == 0 or seq == 0xFFFFFFFF:
+        seq, base = struct.unpack_from("<IQ", h, 12)
+        if v2:
+            self._salt[idx] = struct.unpack_from("<I", h, 24)[0]
+        if _crc(memoryview(h)[0:hs - 4]) != struct.unpack_from("<I", h, hs - 4)[0] or seq == 0 or seq == 0xFFFFFFFF:
             return 3, count, 0, 0
         return 2, count, seq, base
+
+    def _start(self, idx):
+        # offset of the first frame of sector idx
+        return _HDR if self._v2[idx] else _HDR1
 
     def _prepare(self, idx, count):
         h = self._hb
@@ -167,8 +177,8 @@ class RawStore:
 
     # ---- frames: M (commit mark, 0xFF until committed) | record (record.py envelope) ----
     def _key(self, idx, off):
-        # the CRC key of the frame at off in sector idx (its claim's seq and the offset of M)
-        return record.key(self._seqs[idx], off) if self._v2[idx] else 0
+        # the CRC key of the frame at off in sector idx (its claim's salt and the offset of M)
+        return record.key(self._salt[idx], off) if self._v2[idx] else 0
 
     def _frame(self, idx, off, end):
         # Reads the frame at off into the buffer (record at buf[1:]); returns its length,
@@ -320,15 +330,17 @@ class RawStore:
             self._seqs[o] = _NOSEQ
         self._make_ready(f)
         seq = self._tail_seq + 1
-        h = self._hb
-        struct.pack_into("<IQ", h, 12, seq, self._last_ts)
-        struct.pack_into("<I", h, 24, _crc(memoryview(h)[0:24]))
+        h = self._hb  # holds f's stage A (read or written by _make_ready)
+        salt = record.new_salt()
+        struct.pack_into("<IQI", h, 12, seq, self._last_ts, salt)
+        struct.pack_into("<I", h, 28, _crc(memoryview(h)[0:28]))
         self._tail = f
         self._tail_seq = seq
         self._off = self._ss  # until the checkpoint is in, nothing may go here
         self._prog(f, 12, memoryview(h)[12:_HDR])
         self._seqs[f] = seq
         self._base[f] = self._last_ts
+        self._salt[f] = salt
         total = self._seal(self._ckpt_body(), self._key(f, _HDR))
         self._off = _HDR
         self._put(total)
@@ -342,7 +354,7 @@ class RawStore:
         # {sid: samples of sector idx that are still pending}
         seq = self._seqs[idx]
         out = {}
-        off = _HDR
+        off = self._start(idx)
         ss = self._ss
         while True:
             off, t = self._scan(idx, off, ss)
@@ -415,7 +427,7 @@ class RawStore:
         self._tail = idx
         self._tail_seq = seq
         self._last_ts = self._base[idx]
-        off = _HDR
+        off = self._start(idx)
         first = True
         b = self._buf
         closed = False
@@ -533,7 +545,7 @@ class RawStore:
                 return
             idx = (self._tail - (tail_seq - seq)) % self._n
             base = self._base[idx]
-            off = _HDR
+            off = self._start(idx)
             while True:
                 if self._tail_seq - self._chain + 1 > seq:
                     break  # this sector was reclaimed while the caller held us

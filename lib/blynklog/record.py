@@ -1,9 +1,10 @@
 # blynklog.record: the record codec, one sample to bytes and back (format: docs/FORMAT.md).
 #   record = L (varint, 1-2 bytes: body length) | body | CRC-32 (4 bytes, LE) of L and body
 #   body   = H (flags | type << 2) | stream id | zigzag varint (ts - base_ts) | value
-# The CRC starts from a key, the record's place (key(seq, off): its segment and offset; 0 in
-# format 1), so a record is valid only where it was written: bytes that look like a record
-# inside a value (a string holding one), or copied from elsewhere, fail the CRC. Every record
+# Format 2: the CRC starts from a key, key(salt, off), made of a random salt drawn for the record's
+# segment (sector) and the record's offset in it (format 1: 0), so a record is valid only where it
+# was written: bytes that look like a record inside a value (a string holding one), copied from
+# elsewhere, or left over from an older segment, fail the CRC, but for a 2**-32 chance. Every record
 # decodes on its own given its segment's base_ts and its key, so a reader can resynchronise after
 # a damaged record by sliding one byte at a time (check() finds the next valid one), and
 # whatever check() accepts, decode() reads (strings are checked to be UTF-8 there).
@@ -13,6 +14,7 @@
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import binascii
 import math
+import os
 import struct
 
 from .compat import const, round_scaled
@@ -41,10 +43,20 @@ T_SCALED = const(8)  # 8..14: scaled int with decimals = type - 8
 _scratch = bytearray(8)
 
 
-def key(seq, off):
-    # The CRC key of the record at offset off of segment (or sector) seq, format 2: never 0 for
-    # off > 0, distinct for every place in 65536 segments in a row.
-    return (seq & 0xFFFF) << 16 | (off & 0xFFFF)
+def key(salt, off):
+    # The CRC key (format 2) of the record at offset off of a segment or sector with this salt:
+    # distinct for every offset (off < 65536) of one segment.
+    return salt ^ (off & 0xFFFF)
+
+
+def new_salt():
+    # A random 32-bit salt for a new segment or sector.
+    try:
+        return struct.unpack("<I", os.urandom(4))[0]
+    except (AttributeError, NotImplementedError, OSError):
+        import random
+
+        return random.getrandbits(32)
 
 
 def _varint(buf, i, z):

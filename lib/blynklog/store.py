@@ -33,7 +33,8 @@ import struct
 from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
 from . import record
 
-_HDR = const(20)
+_HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
+_HDR1 = const(20)
 _HDR_FMT = "<2sBBIQ"
 _MAGIC = b"BL"
 _CMAGIC = b"BC"
@@ -95,7 +96,7 @@ class Store:
         self.skipped_bytes = 0
         self.flushes = 0
         self.bad_segments = 0
-        self._v1_upto = 0  # segments up to this seq are format 1 (written before the upgrade)
+        self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -202,36 +203,44 @@ class Store:
         self._saved_drops = drops
 
     def _read_header(self, seq):
-        # base_ts of the segment, or None when its header is missing or damaged
+        # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
+        # header is missing or damaged
         h = self._hdr
         try:
             with open(self._seg_name(seq), "rb") as f:
                 got = f.readinto(h)
         except OSError:
             return None
-        if got != _HDR:
+        if not got or got < _HDR1:
             return None
         magic, ver, _, hseq, base = struct.unpack_from(_HDR_FMT, h, 0)
-        crc = binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF
-        if magic != _MAGIC or ver not in (_SEG_V1, _SEG_V2) or hseq != seq or crc != struct.unpack_from("<I", h, 16)[0]:
+        if magic != _MAGIC or hseq != seq:
             return None
-        if ver == _SEG_V1 and seq > self._v1_upto:
-            self._v1_upto = seq
-        return base
-
-    def _key(self, seq, off):
-        # the CRC key of a record at off in segment seq
-        return 0 if seq <= self._v1_upto else record.key(seq, off)
+        if ver == _SEG_V1:
+            salt = None
+            size = _HDR1
+        elif ver == _SEG_V2 and got == _HDR:
+            salt = struct.unpack_from("<I", h, 16)[0]
+            size = _HDR
+        else:
+            return None
+        if binascii.crc32(memoryview(h)[:size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
+            return None
+        return base, salt, size
 
     def _walk(self, seq, buf, start, stop, skips=False):
         # Yields (off, i, n) for each valid record of segment seq with start <= off < stop: the
         # record is buf[i:i + n] until the next step. Damaged bytes are skipped one at a time
         # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
         # chunks, so the caller may delete or grow segments between steps.
+        hd = self._read_header(seq)
+        if hd is None:
+            return
+        salt = hd[1]
         name = self._seg_name(seq)
         mv = memoryview(buf)
         size = len(buf)
-        fpos = start if start > _HDR else _HDR
+        fpos = start if start > hd[2] else hd[2]
         rounds = 0
         while fpos < stop and rounds < 100000:
             rounds += 1
@@ -247,7 +256,7 @@ class Store:
             more = got == size and fpos + limit < stop
             i = 0
             while i < limit:
-                n = record.check(buf, i, limit, mv, self._key(seq, fpos + i))
+                n = record.check(buf, i, limit, mv, 0 if salt is None else record.key(salt, fpos + i))
                 if n:
                     yield fpos + i, i, n
                     i += n
@@ -276,14 +285,14 @@ class Store:
         nstreams = len(cur)
         buf = self._rbuf
         for seq in seqs:
-            base = self._read_header(seq)
-            if base is None:
+            hd = self._read_header(seq)
+            if hd is None:
                 self.bad_segments += 1
                 _remove(self._seg_name(seq))
                 continue
             count = 0
-            end = _HDR
-            for off, i, n in self._walk(seq, buf, _HDR, 1 << 30, True):
+            end = hd[2]
+            for off, i, n in self._walk(seq, buf, 0, 1 << 30, True):
                 sid = record.sid_of(buf, i)
                 if sid >= nstreams:
                     count += 1  # its name was lost (damaged streams file): keep it, count it later
@@ -294,7 +303,8 @@ class Store:
             self._segs.append(seq)
             self._segpend.append(count)
             self._segsize.append(end)
-            self._wbase = base
+            self._wbase = hd[0]
+            self._wsalt = hd[1]
         if self._segs:
             seq = self._segs[-1]
             end = self._segsize[-1]
@@ -352,7 +362,7 @@ class Store:
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
         for seq in self._segs:
-            for off, i, k in self._walk(seq, self._rbuf, _HDR, 1 << 30):
+            for off, i, k in self._walk(seq, self._rbuf, 0, 1 << 30):
                 if record.sid_of(self._rbuf, i) == sid:
                     n += 1
         self._pending.append(n)
@@ -370,14 +380,12 @@ class Store:
         enc = self._enc
         fresh = self._wf is None and self._wsize == 0
         base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views,
-                               self._key(self._wseq, self._wsize))
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey())
         if fresh or self._wsize + n > self.segment_size:
             if not self._new_segment(ts):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views,
-                                   self._key(self._wseq, self._wsize))
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views, self._wkey())
         elif self._wf is None:
             self._wf = open(self._seg_name(self._wseq), "ab")
         if IS_MICROPYTHON:
@@ -395,6 +403,10 @@ class Store:
                 or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)):
             self.flush()
         return True
+
+    def _wkey(self):
+        # the CRC key of a record appended now
+        return 0 if self._wsalt is None else record.key(self._wsalt, self._wsize)
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
@@ -417,8 +429,9 @@ class Store:
                 self._synced()
         seq = self._next_seq()
         h = self._hdr
-        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _SEG_V2, 0, seq, ts)
-        struct.pack_into("<I", h, 16, binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF)
+        salt = record.new_salt()
+        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V2, 0, seq, ts, salt)
+        struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
         try:
             f.write(h)
@@ -431,6 +444,7 @@ class Store:
         self._segsize.append(_HDR)
         self._wseq = seq
         self._wbase = ts
+        self._wsalt = salt
         self._wsize = _HDR
         self._reclaim()
         return True
@@ -454,7 +468,7 @@ class Store:
         buf = self._rbuf
         lost = [0] * len(cur)
         total = 0
-        for off, i, n in self._walk(seq, buf, _HDR, 1 << 30):
+        for off, i, n in self._walk(seq, buf, 0, 1 << 30):
             sid = record.sid_of(buf, i)
             if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
                 lost[sid] += 1
@@ -520,8 +534,10 @@ class Store:
             if not nxt or nxt > end_seq:
                 return
             seq = nxt
-            base = self._read_header(seq)
-            if base is not None:
+            hd = self._read_header(seq)
+            if hd is not None:
+                base = hd[0]
+                salt = hd[1]
                 first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
                 stop = end_off if seq == end_seq else 1 << 30
                 for off, i, n in self._walk(seq, buf, first, stop):
@@ -530,7 +546,7 @@ class Store:
                     pos = seq << _SEG_SHIFT | off
                     if pos <= start or pos <= self._cursor[sid]:
                         continue
-                    d = record.decode(buf, i, base, i + n, self._key(seq, off))
+                    d = record.decode(buf, i, base, i + n, 0 if salt is None else record.key(salt, off))
                     if d is not None:
                         yield pos, d[2], d[4], d[3]
             seq += 1

@@ -197,3 +197,44 @@ def test_a_record_that_checks_but_is_not_utf8_neither_stops_the_replay_nor_count
     assert s2.meta() == {"n": 1}
     # (pending is 2 here: the commit frame counted the string while it was whole, as with any
     # record damaged after a commit was written; docs/RAWSTORE.md, "Recovery")
+
+
+# ---- format 1 (plain CRCs, 28-byte header) is still read
+
+
+def _v1_ring(values, name="a", sector_size=512):
+    # sector 0 claimed in format 1 (seq 1) with a checkpoint and samples; sector 1 prepared in
+    # format 1 (it must be erased before it is claimed); sectors 2 and 3 blank
+    d = NorFlash(sectors=4, sector_size=sector_size)
+    a = bytearray(b"BLR1" + struct.pack("<I", 1))
+    a += struct.pack("<I", binascii.crc32(a) & 0xFFFFFFFF)
+    hdr = a + struct.pack("<IQ", 1, T0)
+    hdr += struct.pack("<I", binascii.crc32(hdr) & 0xFFFFFFFF)
+    nb = name.encode()
+    body = bytes([0xC0]) + struct.pack("<IB", 0, 1) + struct.pack("<BIHIB", 0, 0, 0, 0, len(nb)) + nb
+    rec = bytes([len(body)]) + body
+    sec = bytearray(hdr) + b"\x00" + rec + struct.pack("<I", binascii.crc32(rec) & 0xFFFFFFFF)
+    buf = bytearray(64)
+    for k, v in enumerate(values):
+        n = record.encode_into(buf, 0, 0, T0 + k * 1000, v, 0, None, T0)
+        sec += b"\x00" + buf[:n]
+    d.data[0:len(sec)] = sec
+    d.data[sector_size:sector_size + 12] = a
+    return d
+
+
+def test_a_format_1_ring_is_read_appended_to_and_goes_on_in_format_2():
+    d = _v1_ring(list(range(10)))
+    s = RawStore(d)
+    sid = s.stream_id("a")
+    assert [r[2] for r in s.records(sid)] == list(range(10)) and s.pending(sid) == 10
+    for v in range(10, 100):  # into the format 1 sector, then rotations into format 2 ones
+        assert s.append(sid, T0 + v * 1000, v)
+    assert bytes(d.data[512:516]) == b"BLR2"  # the sector prepared in format 1 was erased first
+    s = RawStore(d)
+    got = list(s.records(sid))
+    assert [r[2] for r in got] == list(range(100)) and s.pending(sid) == 100
+    s.commit(sid, got[4][0], 5, {"n": 5})
+    s = RawStore(d)
+    assert [r[2] for r in s.records(sid)] == list(range(5, 100)) and s.meta() == {"n": 5}
+    assert s.stats()["damaged"] == 0

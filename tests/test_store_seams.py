@@ -186,3 +186,43 @@ def test_a_record_that_checks_but_is_not_utf8_is_neither_pending_nor_returned():
     assert [r[2] for r in s.records(sid)] == [1, 3]
     assert s.pending(sid) == 2
     s.close()
+
+
+# ---- format 1 (plain CRCs, 20-byte header) is still read
+
+
+def _v1_segment(path, seq, base, values, sid=0):
+    h = struct.pack("<2sBBIQ", b"BL", 1, 0, seq, base)
+    data = bytearray(h + struct.pack("<I", binascii.crc32(h) & 0xFFFFFFFF))
+    buf = bytearray(64)
+    for k, v in enumerate(values):
+        n = record.encode_into(buf, 0, sid, base + k * 1000, v, 0, None, base)
+        data += buf[:n]
+    with open("%s/%08x.seg" % (path, seq), "wb") as f:
+        f.write(data)
+
+
+def test_a_format_1_store_is_read_appended_to_and_goes_on_in_format_2():
+    path = tmpdir("v1") + "/s"
+    os.mkdir(path)
+    with open(path + "/streams", "w") as f:
+        f.write("a\n")
+    _v1_segment(path, 1, T0, list(range(10)))
+    _v1_segment(path, 2, T0 + 10000, list(range(10, 15)))
+    s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
+    sid = s.stream_id("a")
+    assert [r[2] for r in s.records(sid)] == list(range(15))
+    for v in range(15, 80):  # into the format 1 segment, then new ones
+        assert s.append(sid, T0 + 20000 + v, v)
+    s.close()
+    names = _segments(path)
+    with open(path + "/" + names[-1], "rb") as f:
+        assert f.read(3)[2] == 2  # a new segment is format 2
+    s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
+    got = list(s.records(sid))
+    assert [r[2] for r in got] == list(range(80)) and s.pending(sid) == 80
+    s.commit(sid, got[11][0], 12)
+    s.close()
+    s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
+    assert [r[2] for r in s.records(sid)] == list(range(12, 80)) and s.stats()["skipped_bytes"] == 0
+    s.close()

@@ -7,11 +7,11 @@
 # cursor and meta() are both the new ones or both the old ones.
 # Format and recovery: docs/RAWSTORE.md. Costs: append O(1) (2 programs; a rotation adds one
 # claim and one erase per sector); open reads every sector header and scans the newest sector.
-# RAM: one frame buffer (1 KB + a little), 16 bytes per sector (erase count, seq, base_ts) and
-# a few bytes per stream (name, cursor, pending count), the meta's JSON (<= 256 bytes); nothing
-# grows with the backlog. commit() with a meta allocates its JSON; meta() allocates a dict.
-# Measured on the unix port, a 64-sector ring with two streams: 3.0 KB kept after open, 3.7 KB
-# once commits carry the upload policy's meta, the same after 6,000 and 60,000 appends.
+# RAM: one frame buffer (1 KB + a little), 21 bytes per sector (erase count, seq, base_ts, salt,
+# format) and a few bytes per stream (name, cursor, pending count), the meta's JSON (<= 256
+# bytes); nothing grows with the backlog. commit() with a meta allocates its JSON; meta() allocates a dict.
+# Measured on the unix port, a 64-sector ring with two streams: 3.4 KB kept after open, 3.8 KB
+# once commits carry a policy-like meta, the same after 6,000 and 60,000 appends.
 # Not safe from an interrupt or from two tasks at once; records() generators may stay alive
 # across appends (they re-locate themselves by sequence number).
 import binascii

@@ -1,8 +1,10 @@
 # blynklog.store: the flash store. Every sample from Logger.add() stays here until Blynk has
 # acknowledged it. Append-only segment files in a folder of any VFS (littlefs on boards); the
 # on-flash format is docs/FORMAT.md.
-#   <path>/00000001.seg ...  segments: a 20-byte header, then records (record.py); at most
-#                            segment_size bytes, so a 4096-byte segment is one littlefs block
+#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then records
+#                            (record.py) whose CRCs are keyed by the salt and their offset; at
+#                            most segment_size bytes, so a 4096-byte segment is one littlefs
+#                            block. Format 1 segments (20-byte header, plain CRCs) are still read.
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
@@ -12,7 +14,8 @@
 # every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
 # Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
 # Full store (capacity // segment_size segments, or a file system without room for one more):
-# "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full;
+# "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full (booked
+# first: one cursors write moves the cursors past it and adds them, then the file goes);
 # "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
@@ -22,8 +25,9 @@
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
 # live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
-# (saved at a segment drop, commit, flush and close); the other counters count since open. append() of bool/int/float (without
-# decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
+# (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
+# allocates two lists of an int per stream. append() of bool/int/float (without decimals)
+# allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
 import binascii
 import json

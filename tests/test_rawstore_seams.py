@@ -67,6 +67,25 @@ def test_every_commit_the_policy_can_make_fits_once_the_logger_accepted_its_stre
     log.close()
 
 
+def test_the_meta_the_policy_commits_is_what_meta_max_counts():
+    # meta_max() lists the keys itself: a key added to the policy's commit without it would make
+    # the room short; this catches it
+    import json
+
+    import emu
+
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
+    log = Logger(_raw_config({"temperature": {"pin": "V1"}}))
+    assert log.add("temperature", 1.5, ts=now_ms() - 1000)
+    assert log.sync()["sent"] == 1
+    meta = log._store.meta()
+    log.close()
+    assert sorted(meta) == sorted(("qday", "qsent") + policy.COUNTERS), sorted(meta)
+    assert len(json.dumps(meta, separators=(",", ":"))) <= policy.meta_max()
+
+
 def test_a_stream_name_of_64_bytes_works_on_the_raw_store():
     name = "\u00e9" * 32  # 32 characters, 64 bytes of UTF-8: the most the configuration allows
     cfg = _raw_config({name: {"pin": "V1"}})

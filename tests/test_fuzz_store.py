@@ -5,6 +5,7 @@
 # damaged "streams"/"cursors" files and a damaged state.json under a Logger.
 # Every assertion message carries the seed: Rng(seed) reproduces the case on either runtime.
 import os
+import struct
 
 from blynklog import record
 from blynklog.compat import unix_ms
@@ -13,7 +14,7 @@ from fuzzlib import Rng
 from support import tmpdir
 
 _SEG = 512
-_HDR = 20  # segment header bytes (docs/FORMAT.md)
+_HDR = 24  # segment header bytes, format 2 (docs/FORMAT.md)
 _STREAMS = ("t", "n", "s")
 
 
@@ -59,7 +60,8 @@ def _spans(store, sids):
             seq, off = pos >> 16, pos & 0xFFFF
             name = "%08x.seg" % seq
             data = _read(store.path + "/" + name)
-            n = record.check(data, off, len(data))
+            salt = struct.unpack_from("<I", data, 16)[0]  # format 2: the segment's salt
+            n = record.check(data, off, len(data), None, record.key(salt, off))
             assert n, "records() gave a record that does not check at %s+%d" % (name, off)
             out.setdefault(name, []).append((off, n, sid, ts, value))
     return out

@@ -6,15 +6,44 @@
 # and checked: nothing acknowledged is lost (except samples counted in dropped_full, oldest
 # first), nothing committed comes back, no garbage, exact pending counts, the commits' meta
 # agrees with the cursors (it counts the committed samples: old cursors with the old meta, new
-# with new, never a mix), and the store keeps working. A last test also cuts the power again
-# during that recovery.
+# with new, never a mix), and the store keeps working. Two samples are strings holding whole
+# frames (plain, and keyed for other places): torn or whole, none ever comes back as a sample of
+# its own. A last test also cuts the power again during that recovery.
 # Each case prints its id ("mode=prefix cut=57 seed=57"); run_case(mode, cut) reproduces one.
+import binascii
+import struct
+
+from blynklog import record
 from blynklog.rawstore import RawStore
 from norflash import NorFlash, PowerCut
 
 T0 = 1700000000000
 SECTORS = 4
 SECTOR = 256
+
+
+def _ascii_frame(sid, base, crckey):
+    # a mark and a whole record (values 5..63, CRC from crckey), all ASCII: a str holds it
+    buf = bytearray(64)
+    for t in range(59 * 32 * 4):
+        n = record.encode_into(buf, 0, sid, base + t // 59 % 32, 5 + t % 59, t // (59 * 32), None, base)
+        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[:n - 4], crckey) & 0xFFFFFFFF)
+        if max(buf[:n]) < 0x80:
+            return b"\x00" + bytes(buf[:n])
+    raise AssertionError("no ASCII record found")
+
+
+_HOSTILE = []
+
+
+def hostile(k):
+    # sample k of the hostile strings: whole frames of stream 0 ("a") for several keys
+    if not _HOSTILE:
+        parts = []
+        for key in (0, 32, 3 << 16 | 60, 5 << 16 | 100):  # plain, and keyed with guessed salts
+            parts.append(_ascii_frame(0, T0, key))
+        _HOSTILE.append(str(b"|".join(parts), "utf-8"))
+    return "<%d>%s" % (k, _HOSTILE[0])
 
 
 class Model:
@@ -38,7 +67,7 @@ def workload(s, m, reopen):
 
     def add(n, v):
         m.inflight = ("add", n, v)
-        assert s.append(m.sids[n], T0 + v * 1000, v)
+        assert s.append(m.sids[n], T0 + (v if type(v) is int else 500) * 1000, v)
         m.acked[n].append(v)
         m.dropped = s.stats()["dropped_full"]
         m.inflight = None
@@ -47,7 +76,7 @@ def workload(s, m, reopen):
         got = list(s.records(m.sids[n]))
         if got:
             values = [r[2] for r in got]
-            meta = books(m, len(values), values[-1])
+            meta = books(m, len(values), values[-1] if type(values[-1]) is int else -2)
             m.inflight = ("commit", n, values, meta)
             s.commit(m.sids[n], got[-1][0], len(got), meta)
             m.done[n] = m.done[n] + values
@@ -70,6 +99,8 @@ def workload(s, m, reopen):
         for i in range(12):
             add("a" if i % 3 else "b", v)
             v += 1
+        if rnd in (2, 6):
+            add("a", hostile(rnd))
         commit("a")
         if rnd == 7:
             s = reopen()

@@ -101,9 +101,19 @@ class Logger:
         _makedirs(scfg["path"])
         self._state = State(scfg["path"] + "/state.json")
         if scfg["backend"] == "raw":
+            from .policy import meta_max
             from .rawstore import RawStore, open_device
 
-            self._store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True)
+            # every checkpoint holds each stream's name and keeps room for the largest meta the
+            # upload policy commits: streams that leave less are refused here, not after a sync
+            room = meta_max()
+            self._store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room)
+            spare = self._store.spare(cfg["streams"])
+            if spare < 0:
+                self._store.close()
+                raise ConfigError("streams: %d streams with these names do not fit the raw store's checkpoint beside "
+                                  "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
+                                  % (len(cfg["streams"]), room, -spare))
         else:
             from .store import Store
 

@@ -617,3 +617,13 @@ def _close(it):
     close = getattr(it, "close", None)
     if close:
         close()
+
+
+def meta_max():
+    # The most bytes of compact JSON the commit meta of Uploader._commit() takes: "qday", "qsent"
+    # and every counter, each an int of at most 20 digits (any count below 10**20, beyond a u64).
+    # The raw store keeps this much room in its checkpoint (the Logger checks the streams fit).
+    n = 1
+    for k in ("qday", "qsent") + COUNTERS:
+        n += len(k) + 3 + 20 + 1  # "key": value ,  (the last comma is the closing brace)
+    return n

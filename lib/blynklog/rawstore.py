@@ -7,11 +7,11 @@
 # cursor and meta() are both the new ones or both the old ones.
 # Format and recovery: docs/RAWSTORE.md. Costs: append O(1) (2 programs; a rotation adds one
 # claim and one erase per sector); open reads every sector header and scans the newest sector.
-# RAM: one frame buffer (1 KB + a little), 16 bytes per sector (erase count, seq, base_ts) and
-# a few bytes per stream (name, cursor, pending count), the meta's JSON (<= 256 bytes); nothing
-# grows with the backlog. commit() with a meta allocates its JSON; meta() allocates a dict.
-# Measured on the unix port, a 64-sector ring with two streams: 3.0 KB kept after open, 3.7 KB
-# once commits carry the upload policy's meta, the same after 6,000 and 60,000 appends.
+# RAM: one frame buffer (1 KB + a little), 21 bytes per sector (erase count, seq, base_ts, salt,
+# format) and a few bytes per stream (name, cursor, pending count), the meta's JSON (<= 256
+# bytes); nothing grows with the backlog. commit() with a meta allocates its JSON; meta() allocates a dict.
+# Measured on the unix port, a 64-sector ring with two streams: 3.4 KB kept after open, 3.8 KB
+# once commits carry a policy-like meta, the same after 6,000 and 60,000 appends.
 # Not safe from an interrupt or from two tasks at once; records() generators may stay alive
 # across appends (they re-locate themselves by sequence number).
 import binascii
@@ -22,8 +22,10 @@ from array import array
 from . import record
 from .compat import const
 
-_MAGIC = b"BLR1"
-_HDR = const(28)  # sector header: stage A 0..11, stage B 12..27; frames start here
+_MAGIC = b"BLR2"  # format 2: a salt in the claim; a frame's CRC starts from record.key(salt, offset)
+_MAGIC1 = b"BLR1"  # format 1 (plain CRCs, 28-byte header): still read; erased before reuse
+_HDR = const(32)  # sector header: stage A 0..11, stage B 12..31; frames start here
+_HDR1 = const(28)  # format 1: stage B 12..27
 _NOSEQ = const(0)
 _PEEK = const(32)
 _MARK = b"\x00"
@@ -34,7 +36,7 @@ _K_NAME = const(0xC1)
 _K_COMMIT = const(0xC2)
 
 _MAX_STREAMS = const(64)
-_MAX_NAME = const(48)
+_MAX_NAME = const(64)  # bytes of UTF-8, as the configuration allows
 _MAX_META = const(256)  # bytes of the meta's JSON
 _COMMIT = const(16)  # a commit frame's body before the meta
 
@@ -43,16 +45,20 @@ _PAGE = const(256)
 _SECTOR = const(4096)
 
 
-def _crc(mv):
-    return binascii.crc32(mv) & 0xFFFFFFFF
+def _crc(mv, key=0):
+    return binascii.crc32(mv, key) & 0xFFFFFFFF
 
 
 class RawStore:
-    def __init__(self, bdev, capacity=None, on_full="drop_oldest", close_device=False, **_ignored):
+    def __init__(self, bdev, capacity=None, on_full="drop_oldest", close_device=False, meta_room=0, **_ignored):
+        # meta_room: bytes of meta JSON every checkpoint keeps room for (the largest meta the
+        # caller's commits carry, policy.meta_max()): stream_id() refuses a stream that would
+        # leave less, so that no commit within it is ever refused for size.
         if on_full not in ("drop_oldest", "drop_newest"):
             raise ValueError("bad on_full")
         self._dev = bdev
         self._close_device = close_device
+        self._meta_room = meta_room
         ss = bdev.ioctl(5, 0) or _SECTOR
         blocks = bdev.ioctl(4, 0)
         n = blocks if capacity is None else capacity // ss
@@ -70,6 +76,8 @@ class RawStore:
         self._counts = array("I", bytes(4 * n))
         self._seqs = array("I", bytes(4 * n))
         self._base = array("Q", bytes(8 * n))  # per sector: base_ts of its claim
+        self._v2 = bytearray(n)  # per sector: 1 when its frames have keyed CRCs (format 2)
+        self._salt = array("I", bytes(4 * n))  # per sector: the salt of its claim (format 2)
         self.bytes_programmed = 0
         self.erases = 0
         self.record_bytes = 0  # bytes of the samples' records (record.py) appended
@@ -113,22 +121,33 @@ class RawStore:
         return True
 
     def _head(self, idx):
-        # (state, erase count or None, seq, base_ts); state: 0 blank, 1 prepared, 2 claimed, 3 bad
+        # (state, erase count or None, seq, base_ts); state: 0 blank, 1 prepared, 2 claimed, 3 bad.
+        # Sets the sector's format flag (_v2) from its magic.
         h = self._hb
         self._dev.readblocks(idx, h, 0)
-        a_ok = h[0:4] == _MAGIC and _crc(memoryview(h)[0:8]) == struct.unpack_from("<I", h, 8)[0]
+        magic = h[0:4]
+        v2 = magic == _MAGIC
+        self._v2[idx] = 1 if v2 else 0
+        hs = _HDR if v2 else _HDR1
+        a_ok = (v2 or magic == _MAGIC1) and _crc(memoryview(h)[0:8]) == struct.unpack_from("<I", h, 8)[0]
         count = struct.unpack_from("<I", h, 4)[0] if a_ok else None
-        b_blank = all(x == 0xFF for x in h[12:_HDR])
+        b_blank = all(x == 0xFF for x in h[12:hs])
         if a_ok and b_blank:
             return 1, count, 0, 0
         if not a_ok:
             if b_blank and all(x == 0xFF for x in h[0:12]):
                 return 0, None, 0, 0
             return 3, None, 0, 0
-        seq, base, crc = struct.unpack_from("<IQI", h, 12)
-        if crc != _crc(memoryview(h)[0:24]) or seq == 0 or seq == 0xFFFFFFFF:
+        seq, base = struct.unpack_from("<IQ", h, 12)
+        if v2:
+            self._salt[idx] = struct.unpack_from("<I", h, 24)[0]
+        if _crc(memoryview(h)[0:hs - 4]) != struct.unpack_from("<I", h, hs - 4)[0] or seq == 0 or seq == 0xFFFFFFFF:
             return 3, count, 0, 0
         return 2, count, seq, base
+
+    def _start(self, idx):
+        # offset of the first frame of sector idx
+        return _HDR if self._v2[idx] else _HDR1
 
     def _prepare(self, idx, count):
         h = self._hb
@@ -137,11 +156,12 @@ class RawStore:
         struct.pack_into("<I", h, 8, _crc(memoryview(h)[0:8]))
         self._prog(idx, 0, memoryview(h)[0:12])
         self._counts[idx] = count
+        self._v2[idx] = 1
 
     def _make_ready(self, idx):
         # Leaves sector idx prepared and blank (erasing it when it is anything else).
         st, count, _, _ = self._head(idx)
-        if st == 1 and self._blank(idx, 12):
+        if st == 1 and self._v2[idx] and self._blank(idx, 12):
             return
         if st == 0 and self._blank(idx, 0):
             self._prepare(idx, self._estimate(idx))
@@ -156,6 +176,10 @@ class RawStore:
         return max(self._counts[(idx - 1) % n], self._counts[(idx + 1) % n])
 
     # ---- frames: M (commit mark, 0xFF until committed) | record (record.py envelope) ----
+    def _key(self, idx, off):
+        # the CRC key of the frame at off in sector idx (its claim's salt and the offset of M)
+        return record.key(self._salt[idx], off) if self._v2[idx] else 0
+
     def _frame(self, idx, off, end):
         # Reads the frame at off into the buffer (record at buf[1:]); returns its length,
         # -1 when the mark is erased (end of the log), 0 when damaged or torn.
@@ -181,12 +205,13 @@ class RawStore:
             return 0
         if total > n:
             self._dev.readblocks(idx, mv[n:total], off + n)
+        key = self._key(idx, off)
         if b[1 + lb] & 0xC0 == 0xC0:
             last = total - 4
-            if _crc(mv[1:last]) != struct.unpack_from("<I", b, last)[0]:
+            if _crc(mv[1:last], key) != struct.unpack_from("<I", b, last)[0]:
                 return 0
             return total
-        return total if record.check(b, 1, total) == total - 1 else 0
+        return total if record.check(b, 1, total, mv, key) == total - 1 else 0
 
     def _scan(self, idx, off, end):
         # (offset, length) of the next valid frame at or after off, or (offset, -1) at the end of
@@ -212,8 +237,9 @@ class RawStore:
     def _body(self):
         return 2 if self._buf[1] < 0x80 else 3
 
-    def _seal(self, body):
-        # buf[2:2+body] holds a control body (L fits one byte when body < 128): adds L and CRC
+    def _seal(self, body, key):
+        # buf[2:2+body] holds a control body (L fits one byte when body < 128): adds L and the
+        # CRC keyed for the frame's place
         b = self._buf
         if body < 0x80:
             b[1] = body
@@ -223,7 +249,7 @@ class RawStore:
             b[1] = (body & 0x7F) | 0x80
             b[2] = body >> 7
             end = 3 + body
-        struct.pack_into("<I", b, end, _crc(self._mv[1:end]))
+        struct.pack_into("<I", b, end, _crc(self._mv[1:end], key))
         return end + 4
 
     def _put(self, total):
@@ -252,17 +278,30 @@ class RawStore:
         b[p:p + len(m)] = m  # the caller's meta: the rest of the body
         return p - 2 + len(m)
 
-    def _ckpt_size(self, extra):
-        # an upper bound of the checkpoint frame's size, with extra bytes more in its body
-        n = 6 + 4 + 1 + extra + len(self._metab)
+    def _ckpt_size(self, extra, names=None, meta=-1):
+        # an upper bound of the checkpoint frame's size, with extra bytes more in its body and
+        # room for a meta of `meta` bytes (default: the larger of the one held and meta_room);
+        # names: more streams to count
+        if meta < 0:
+            meta = max(len(self._metab), self._meta_room)
+        n = 6 + 4 + 1 + extra + meta
         for name in self._names:
             n += 12 + len(name.encode())
+        if names is not None:
+            for name in names:
+                if name not in self._names:
+                    n += 12 + len(name.encode())
         return n + 6
+
+    def spare(self, names=()):
+        # Bytes a checkpoint would still have with every stream known and those named added, and
+        # meta_room kept for the meta; negative when they do not fit (the Logger checks this).
+        return len(self._buf) - self._ckpt_size(0, names)
 
     def _control(self, body):
         # Writes a control frame whose body the caller laid at buf[2:]; when the tail has no
         # room, the rotation's checkpoint carries the change instead.
-        total = self._seal(body)
+        total = self._seal(body, self._key(self._tail, self._off))
         if self._off + total > self._ss:
             self._rotate(False)
             return
@@ -291,16 +330,18 @@ class RawStore:
             self._seqs[o] = _NOSEQ
         self._make_ready(f)
         seq = self._tail_seq + 1
-        h = self._hb
-        struct.pack_into("<IQ", h, 12, seq, self._last_ts)
-        struct.pack_into("<I", h, 24, _crc(memoryview(h)[0:24]))
+        h = self._hb  # holds f's stage A (read or written by _make_ready)
+        salt = record.new_salt()
+        struct.pack_into("<IQI", h, 12, seq, self._last_ts, salt)
+        struct.pack_into("<I", h, 28, _crc(memoryview(h)[0:28]))
         self._tail = f
         self._tail_seq = seq
         self._off = self._ss  # until the checkpoint is in, nothing may go here
         self._prog(f, 12, memoryview(h)[12:_HDR])
         self._seqs[f] = seq
         self._base[f] = self._last_ts
-        total = self._seal(self._ckpt_body())
+        self._salt[f] = salt
+        total = self._seal(self._ckpt_body(), self._key(f, _HDR))
         self._off = _HDR
         self._put(total)
         self._chain += 1
@@ -313,7 +354,7 @@ class RawStore:
         # {sid: samples of sector idx that are still pending}
         seq = self._seqs[idx]
         out = {}
-        off = _HDR
+        off = self._start(idx)
         ss = self._ss
         while True:
             off, t = self._scan(idx, off, ss)
@@ -386,7 +427,7 @@ class RawStore:
         self._tail = idx
         self._tail_seq = seq
         self._last_ts = self._base[idx]
-        off = _HDR
+        off = self._start(idx)
         first = True
         b = self._buf
         closed = False
@@ -425,13 +466,13 @@ class RawStore:
                 if p + _COMMIT - 1 < t - 4:  # a commit that carries a meta
                     self._metab = bytes(b[p + _COMMIT - 1:t - 4])
             elif k < 0xC0:
-                r = record.decode(b, 1, self._base[idx], t)
-                if r is None:
+                r = record.decode(b, 1, self._base[idx], t, self._key(idx, off))
+                if r is None:  # check() accepted it, so never; if it did, skip it as damage
                     closed = True
-                    break
-                sid = r[1]
-                self._pending[sid] = self._pending.get(sid, 0) + 1
-                self._last_ts = r[2]
+                else:
+                    sid = r[1]
+                    self._pending[sid] = self._pending.get(sid, 0) + 1
+                    self._last_ts = r[2]
             off += t
         if first:
             return False
@@ -455,7 +496,7 @@ class RawStore:
         while sid in used:
             sid += 1
         if sid >= _MAX_STREAMS or self._ckpt_size(12 + len(data)) > len(self._buf):
-            raise ValueError("too many streams")
+            raise ValueError("too many streams: every stream's name and the meta must fit one checkpoint")
         self._names[name] = sid
         b = self._buf
         b[2] = _K_NAME
@@ -470,7 +511,8 @@ class RawStore:
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
-        n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base)
+        n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
+                               self._key(self._tail, self._off))
         if self._off + 1 + n > self._ss:
             if 1 + n > self._ss - _HDR - self._ckpt_size(0):
                 raise ValueError("record too large")
@@ -478,7 +520,8 @@ class RawStore:
             if not self._rotate(True):
                 self._dropped += 1
                 return False
-            n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, self._base[self._tail])
+            n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, self._base[self._tail], None,
+                                   self._key(self._tail, self._off))
         self._put(1 + n)
         self.record_bytes += n
         self._pending[sid] = self._pending.get(sid, 0) + 1
@@ -502,7 +545,7 @@ class RawStore:
                 return
             idx = (self._tail - (tail_seq - seq)) % self._n
             base = self._base[idx]
-            off = _HDR
+            off = self._start(idx)
             while True:
                 if self._tail_seq - self._chain + 1 > seq:
                     break  # this sector was reclaimed while the caller held us
@@ -511,9 +554,10 @@ class RawStore:
                 if t <= 0:
                     break
                 pos = seq * ss + off
+                key = self._key(idx, off)
                 off += t
                 if pos > start and self._kind() < 0xC0 and record.sid_of(self._buf, 1) == sid:
-                    r = record.decode(self._buf, 1, base, t)
+                    r = record.decode(self._buf, 1, base, t, key)
                     if r is not None:
                         yield pos, r[2], r[4], r[3]
             seq += 1
@@ -531,7 +575,7 @@ class RawStore:
             mb = json.dumps(meta, separators=(",", ":")).encode()
             m = len(mb)
             k = len(self._buf)  # the commit frame and the next checkpoint must both fit it
-            if m > _MAX_META or 7 + _COMMIT + m > k or self._ckpt_size(m - len(self._metab)) > k:
+            if m > _MAX_META or 7 + _COMMIT + m > k or self._ckpt_size(0, None, m) > k:
                 raise ValueError("meta too large")
             if mb == self._metab:
                 mb = None

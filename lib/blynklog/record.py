@@ -1,14 +1,20 @@
 # blynklog.record: the record codec, one sample to bytes and back (format: docs/FORMAT.md).
 #   record = L (varint, 1-2 bytes: body length) | body | CRC-32 (4 bytes, LE) of L and body
 #   body   = H (flags | type << 2) | stream id | zigzag varint (ts - base_ts) | value
-# Every record decodes on its own given its segment's base_ts, so a reader can resynchronise
-# after a damaged record by sliding one byte at a time (check() finds the next valid one).
+# Format 2: the CRC starts from a key, key(salt, off), made of a random salt drawn for the record's
+# segment (sector) and the record's offset in it (format 1: 0), so a record is valid only where it
+# was written: bytes that look like a record inside a value (a string holding one), copied from
+# elsewhere, or left over from an older segment, fail the CRC, but for a 2**-32 chance. Every record
+# decodes on its own given its segment's base_ts and its key, so a reader can resynchronise after
+# a damaged record by sliding one byte at a time (check() finds the next valid one), and
+# whatever check() accepts, decode() reads (strings are checked to be UTF-8 there).
 # encode_into() allocates nothing for bool/int/float values (the caller's buffer, stack-only
 # arithmetic on a 64-bit port; boards box ints above 2**30); strings and locations allocate their
 # encoding; decimals scaling allocates one float. decode() allocates the value it returns.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import binascii
 import math
+import os
 import struct
 
 from .compat import const, round_scaled
@@ -35,6 +41,22 @@ T_LOC64 = const(7)
 T_SCALED = const(8)  # 8..14: scaled int with decimals = type - 8
 
 _scratch = bytearray(8)
+
+
+def key(salt, off):
+    # The CRC key (format 2) of the record at offset off of a segment or sector with this salt:
+    # distinct for every offset (off < 65536) of one segment.
+    return salt ^ (off & 0xFFFF)
+
+
+def new_salt():
+    # A random 32-bit salt for a new segment or sector.
+    try:
+        return struct.unpack("<I", os.urandom(4))[0]
+    except (AttributeError, NotImplementedError, OSError):
+        import random
+
+        return random.getrandbits(32)
 
 
 def _varint(buf, i, z):
@@ -69,11 +91,12 @@ def _check_float(v):
         raise ValueError("value not finite")
 
 
-def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None):
+def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0):
     # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
     # or ts of the wrong type, ValueError for one out of range; writes nothing usable then.
     # views: optional list with views[k] == memoryview(buf)[:k], so that a record encoded at
-    # off 0 gets its CRC without allocating a slice.
+    # off 0 gets its CRC without allocating a slice. crckey: the key of the place the record goes
+    # (key()), 0 for format 1.
     if type(ts) is not int:
         raise TypeError("ts not int")
     if not 0 <= ts < MAX_TS:
@@ -157,16 +180,18 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         buf[off + 1] = body >> 7
         end = p + 1
     if off == 0 and views is not None and end < len(views):
-        crc = binascii.crc32(views[end])
+        crc = binascii.crc32(views[end], crckey)
     else:
-        crc = binascii.crc32(memoryview(buf)[off:end])
+        crc = binascii.crc32(memoryview(buf)[off:end], crckey)
     struct.pack_into("<I", buf, end, crc & 0xFFFFFFFF)
     return end + 4 - off
 
 
-def check(buf, off, end, crcview=None):
+def check(buf, off, end, crcview=None, crckey=0):
     # Length of the valid record at buf[off:end], or 0 when there is none (torn, damaged,
-    # erased or garbage). Validates L, the CRC, reserved bits, the type and its value width.
+    # erased, garbage, or a record written for another place: crckey is the key of this one).
+    # Validates L, the CRC, reserved bits, the type and its value width, and a string's UTF-8
+    # (so decode() never refuses what check() accepted).
     if off + 1 > end:
         return 0
     b0 = buf[off]
@@ -187,7 +212,7 @@ def check(buf, off, end, crcview=None):
     if last + 4 > end:
         return 0
     mv = crcview if crcview is not None else memoryview(buf)
-    crc = binascii.crc32(mv[off:last]) & 0xFFFFFFFF
+    crc = binascii.crc32(mv[off:last], crckey) & 0xFFFFFFFF
     if crc != struct.unpack_from("<I", buf, last)[0]:
         return 0
     h = buf[q]
@@ -220,8 +245,21 @@ def check(buf, off, end, crcview=None):
     elif typ == T_LOC64:
         ok = rest == 16
     else:  # T_STR
-        ok = rest <= MAX_STR
+        ok = rest <= MAX_STR and _utf8(buf, mv, p, last)
     return last + 4 - off if ok else 0
+
+
+def _utf8(buf, mv, p, last):
+    # True when buf[p:last] decodes as this runtime's str() decodes UTF-8 (ASCII without allocating)
+    while p < last:
+        if buf[p] >= 0x80:
+            try:
+                str(mv[p:last], "utf-8")
+            except UnicodeError:
+                return False
+            return True
+        p += 1
+    return True
 
 
 def sid_of(buf, off):
@@ -242,11 +280,11 @@ def _read_varint(buf, p):
     return (z >> 1) ^ -(z & 1), p
 
 
-def decode(buf, off, base_ts, end=None):
+def decode(buf, off, base_ts, end=None, crckey=0):
     # (length, sid, ts, flags, value) of the record at buf[off:], or None when it is not valid.
     if end is None:
         end = len(buf)
-    n = check(buf, off, end)
+    n = check(buf, off, end, None, crckey)
     if not n:
         return None
     q = off + (1 if buf[off] < 0x80 else 2)

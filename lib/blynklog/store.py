@@ -1,8 +1,10 @@
 # blynklog.store: the flash store. Every sample from Logger.add() stays here until Blynk has
 # acknowledged it. Append-only segment files in a folder of any VFS (littlefs on boards); the
 # on-flash format is docs/FORMAT.md.
-#   <path>/00000001.seg ...  segments: a 20-byte header, then records (record.py); at most
-#                            segment_size bytes, so a 4096-byte segment is one littlefs block
+#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then records
+#                            (record.py) whose CRCs are keyed by the salt and their offset; at
+#                            most segment_size bytes, so a 4096-byte segment is one littlefs
+#                            block. Format 1 segments (20-byte header, plain CRCs) are still read.
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
@@ -12,7 +14,8 @@
 # every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
 # Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
 # Full store (capacity // segment_size segments, or a file system without room for one more):
-# "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full;
+# "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full (booked
+# first: one cursors write moves the cursors past it and adds them, then the file goes);
 # "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
@@ -22,8 +25,9 @@
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
 # live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
-# (saved at a segment drop, commit, flush and close); the other counters count since open. append() of bool/int/float (without
-# decimals) allocates nothing on a 64-bit port once the segment file is open; opening the next
+# (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
+# allocates two lists of an int per stream. append() of bool/int/float (without decimals)
+# allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
 import binascii
 import json
@@ -33,11 +37,14 @@ import struct
 from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
 from . import record
 
-_HDR = const(20)
+_HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
+_HDR1 = const(20)
 _HDR_FMT = "<2sBBIQ"
 _MAGIC = b"BL"
 _CMAGIC = b"BC"
-_VERSION = const(1)
+_VERSION = const(1)  # of the cursors file
+_SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
+_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key)
 _RBUF = const(1200)
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
@@ -93,6 +100,7 @@ class Store:
         self.skipped_bytes = 0
         self.flushes = 0
         self.bad_segments = 0
+        self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -199,30 +207,44 @@ class Store:
         self._saved_drops = drops
 
     def _read_header(self, seq):
-        # base_ts of the segment, or None when its header is missing or damaged
+        # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
+        # header is missing or damaged
         h = self._hdr
         try:
             with open(self._seg_name(seq), "rb") as f:
                 got = f.readinto(h)
         except OSError:
             return None
-        if got != _HDR:
+        if not got or got < _HDR1:
             return None
         magic, ver, _, hseq, base = struct.unpack_from(_HDR_FMT, h, 0)
-        crc = binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF
-        if magic != _MAGIC or ver != _VERSION or hseq != seq or crc != struct.unpack_from("<I", h, 16)[0]:
+        if magic != _MAGIC or hseq != seq:
             return None
-        return base
+        if ver == _SEG_V1:
+            salt = None
+            size = _HDR1
+        elif ver == _SEG_V2 and got == _HDR:
+            salt = struct.unpack_from("<I", h, 16)[0]
+            size = _HDR
+        else:
+            return None
+        if binascii.crc32(memoryview(h)[:size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
+            return None
+        return base, salt, size
 
     def _walk(self, seq, buf, start, stop, skips=False):
         # Yields (off, i, n) for each valid record of segment seq with start <= off < stop: the
         # record is buf[i:i + n] until the next step. Damaged bytes are skipped one at a time
         # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
         # chunks, so the caller may delete or grow segments between steps.
+        hd = self._read_header(seq)
+        if hd is None:
+            return
+        salt = hd[1]
         name = self._seg_name(seq)
         mv = memoryview(buf)
         size = len(buf)
-        fpos = start if start > _HDR else _HDR
+        fpos = start if start > hd[2] else hd[2]
         rounds = 0
         while fpos < stop and rounds < 100000:
             rounds += 1
@@ -238,7 +260,7 @@ class Store:
             more = got == size and fpos + limit < stop
             i = 0
             while i < limit:
-                n = record.check(buf, i, limit, mv)
+                n = record.check(buf, i, limit, mv, 0 if salt is None else record.key(salt, fpos + i))
                 if n:
                     yield fpos + i, i, n
                     i += n
@@ -267,14 +289,14 @@ class Store:
         nstreams = len(cur)
         buf = self._rbuf
         for seq in seqs:
-            base = self._read_header(seq)
-            if base is None:
+            hd = self._read_header(seq)
+            if hd is None:
                 self.bad_segments += 1
                 _remove(self._seg_name(seq))
                 continue
             count = 0
-            end = _HDR
-            for off, i, n in self._walk(seq, buf, _HDR, 1 << 30, True):
+            end = hd[2]
+            for off, i, n in self._walk(seq, buf, 0, 1 << 30, True):
                 sid = record.sid_of(buf, i)
                 if sid >= nstreams:
                     count += 1  # its name was lost (damaged streams file): keep it, count it later
@@ -285,7 +307,8 @@ class Store:
             self._segs.append(seq)
             self._segpend.append(count)
             self._segsize.append(end)
-            self._wbase = base
+            self._wbase = hd[0]
+            self._wsalt = hd[1]
         if self._segs:
             seq = self._segs[-1]
             end = self._segsize[-1]
@@ -343,7 +366,7 @@ class Store:
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
         for seq in self._segs:
-            for off, i, k in self._walk(seq, self._rbuf, _HDR, 1 << 30):
+            for off, i, k in self._walk(seq, self._rbuf, 0, 1 << 30):
                 if record.sid_of(self._rbuf, i) == sid:
                     n += 1
         self._pending.append(n)
@@ -361,12 +384,12 @@ class Store:
         enc = self._enc
         fresh = self._wf is None and self._wsize == 0
         base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views)
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey())
         if fresh or self._wsize + n > self.segment_size:
             if not self._new_segment(ts):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views)
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views, self._wkey())
         elif self._wf is None:
             self._wf = open(self._seg_name(self._wseq), "ab")
         if IS_MICROPYTHON:
@@ -384,6 +407,10 @@ class Store:
                 or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)):
             self.flush()
         return True
+
+    def _wkey(self):
+        # the CRC key of a record appended now
+        return 0 if self._wsalt is None else record.key(self._wsalt, self._wsize)
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
@@ -406,8 +433,9 @@ class Store:
                 self._synced()
         seq = self._next_seq()
         h = self._hdr
-        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _VERSION, 0, seq, ts)
-        struct.pack_into("<I", h, 16, binascii.crc32(memoryview(h)[:16]) & 0xFFFFFFFF)
+        salt = record.new_salt()
+        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V2, 0, seq, ts, salt)
+        struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
         try:
             f.write(h)
@@ -420,6 +448,7 @@ class Store:
         self._segsize.append(_HDR)
         self._wseq = seq
         self._wbase = ts
+        self._wsalt = salt
         self._wsize = _HDR
         self._reclaim()
         return True
@@ -434,23 +463,39 @@ class Store:
         return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
     def _drop_oldest(self):
+        # The drop is booked before the file goes: one atomic write of the cursors file moves
+        # every stream's cursor past the segment and adds its pending records to dropped_full.
+        # A cut after that write leaves a segment whose records are all behind the cursors: open
+        # counts none of them and reclaims it. A cut before it leaves everything as it was.
         seq = self._segs[0]
         cur = self._cursor
-        pend = self._pending
         buf = self._rbuf
-        lost = 0
-        for off, i, n in self._walk(seq, buf, _HDR, 1 << 30):
+        lost = [0] * len(cur)
+        total = 0
+        for off, i, n in self._walk(seq, buf, 0, 1 << 30):
             sid = record.sid_of(buf, i)
             if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                pend[sid] -= 1
-                lost += 1
+                lost[sid] += 1
+                total += 1
+        if total:
+            old = cur[:]
+            end = seq << _SEG_SHIFT | _OFF_MASK  # after every record of the segment
+            for sid in range(len(cur)):
+                if cur[sid] < end:
+                    cur[sid] = end
+            self.dropped_full += total
+            try:
+                self._save_cursors()
+            except OSError:
+                self._cursor = old
+                self.dropped_full -= total
+                raise
+            for sid in range(len(cur)):
+                self._pending[sid] -= lost[sid]
         _remove(self._seg_name(seq))
-        self.dropped_full += lost
         self._segs.pop(0)
         self._segpend.pop(0)
         self._segsize.pop(0)
-        if lost:
-            self._save_cursors()
 
     def _synced(self):
         self._segsize[-1] = self._wsize
@@ -493,8 +538,10 @@ class Store:
             if not nxt or nxt > end_seq:
                 return
             seq = nxt
-            base = self._read_header(seq)
-            if base is not None:
+            hd = self._read_header(seq)
+            if hd is not None:
+                base = hd[0]
+                salt = hd[1]
                 first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
                 stop = end_off if seq == end_seq else 1 << 30
                 for off, i, n in self._walk(seq, buf, first, stop):
@@ -503,7 +550,7 @@ class Store:
                     pos = seq << _SEG_SHIFT | off
                     if pos <= start or pos <= self._cursor[sid]:
                         continue
-                    d = record.decode(buf, i, base, i + n)
+                    d = record.decode(buf, i, base, i + n, 0 if salt is None else record.key(salt, off))
                     if d is not None:
                         yield pos, d[2], d[4], d[3]
             seq += 1

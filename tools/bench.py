@@ -808,7 +808,7 @@ NOTES = [
     "is only part of it (shared/spec/platform-facts.md measures that part alone at 160-192 KB, the issue's "
     "reference at about 140 KB).",
     "- Flash bytes written count what the block device was asked to program, including littlefs metadata "
-    "commits; the record size is the store's segment contents minus the 20-byte segment headers, per sample. "
+    "commits; the record size is the store's segment contents minus the 24-byte segment headers, per sample. "
     "With the default flush policy a power cut loses the samples added since the last sync (at most one 4 KB "
     "segment, or what `flush()` has not covered); the durable-at-once rows compare equal durability.",
     "- Wire bytes are counted by the emulator on the decrypted stream (TLS records add their own overhead on both "

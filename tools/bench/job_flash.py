@@ -122,7 +122,10 @@ def run(spec):
     if side == "naive":
         out["file_bytes"] = os.stat(root + "/log.jsonl")[6]
     elif side != "raw":
-        # the segment files: records plus a 20-byte header per segment
+        # the segment files: records plus a header per segment (lib/blynklog/store.py's _HDR,
+        # format 2; a const, so not importable on MicroPython)
+        header_bytes = 24
+
         segs = 0
         seg_bytes = 0
         for name in os.listdir(root + "/bl/data"):
@@ -131,7 +134,7 @@ def run(spec):
                 seg_bytes += os.stat(root + "/bl/data/" + name)[6]
         out["segments"] = segs
         out["segment_bytes"] = seg_bytes
-        out["record_bytes"] = seg_bytes - 20 * segs
+        out["record_bytes"] = seg_bytes - header_bytes * segs
         out["file_bytes"] = _walk_size(root + "/bl")
     if fs == "lfs":
         import bdev

@@ -12,14 +12,15 @@ A virtual board is a folder:
 A boot runs boot.py then main.py with sys.path ['', '.frozen', 'lib', DIR/chip], as a board does.
 When the firmware deep-sleeps, the chip writes the wake's state (world time and RTC moved on by
 the sleep, RTC memory kept) and the process ends with status 75; the next boot() is the wake.
-A power cut (power_cut(), or kill_after_s: SIGKILL at that moment) loses the RTC memory and the
-RTC's time; the next boot is a power-on. Waits are shortened by time_scale: simulated time runs at
+A power cut (kill_after_s: SIGKILL at that moment; the power comes back off_ms later) loses the
+RTC memory and the RTC's time; the next boot is a power-on. Waits are shortened by time_scale: simulated time runs at
 real speed while the firmware works and jumps over every sleep.
 
     vb = VBoard("DIR", micropython=".venv/bin/micropython", time_scale=1e6, start_ms=...)
-    vb.power_on()                       # a fresh board, or after a power cut
-    r = vb.boot(timeout_s=60)           # -> Boot: how ("deepsleep", "killed", "exit", "error",
-                                        #    "timeout"), rc, out, world_ms before/after, real_s
+    vb.power_on()                       # a fresh board (the RTC unset, RTC memory empty)
+    r = vb.boot(timeout_s=60, kill_after_s=None, off_ms=0)
+        # -> Boot: how ("deepsleep", "killed", "exit", "error", "timeout"), rc, out, cycles,
+        #    world_before / world_end / world_after (the next boot's start), real_s
     vb.set_offline([(start_ms, end_ms), ...])   # Wi-Fi outages, in world time
 
 CLI (a board that lives through N boots):
@@ -58,14 +59,16 @@ def default_micropython():
 
 
 class Boot:
-    def __init__(self, how, rc, out, world_before, world_after, real_s, state):
+    def __init__(self, how, rc, out, world_before, world_end, world_after, real_s, state, cycles):
         self.how = how  # deepsleep | killed | exit | error | timeout | reset
         self.rc = rc
         self.out = out
-        self.world_before = world_before
+        self.world_before = world_before  # world time at its start
+        self.world_end = world_end  # at its end (a killed boot: at its last light sleep, or later)
         self.world_after = world_after  # world time at the next boot's start (sleep included)
         self.real_s = real_s
         self.state = state  # the chip state after it
+        self.cycles = cycles  # the firmware's cycles in it (a kill may cut one more)
 
     def lines(self):
         return self.out.splitlines()
@@ -123,15 +126,7 @@ class VBoard:
         if world_ms is not None:
             s["world_ms"] = int(world_ms)
         s.update({"rtc_ms": None, "memory": None, "cause": PWRON_RESET})
-        s.pop("noted_ms", None)
         self._write(s)
-
-    def power_cut(self, off_ms=0, awake_ms=0):
-        # the power goes (at a moment awake_ms into the last boot) and comes back off_ms later
-        s = self._read()
-        world = max(s["world_ms"], s.get("noted_ms") or 0, self.state["world_ms"] + int(awake_ms))
-        self.state = s
-        self.power_on(world + int(off_ms))
 
     def env(self):
         e = dict(os.environ)
@@ -147,7 +142,11 @@ class VBoard:
     def boot(self, timeout_s=120, kill_after_s=None, off_ms=0):
         # One boot, until the firmware deep-sleeps, returns, fails, or is killed (a power cut:
         # the power comes back off_ms later). -> Boot
-        before = self.state["world_ms"]
+        s = dict(self.state)
+        s.pop("noted_ms", None)
+        s.pop("cycles", None)  # the chip counts this boot's
+        self._write(s)
+        before = s["world_ms"]
         t0 = time.monotonic()
         p = subprocess.Popen(self.command(), cwd=self.flash, env=self.env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
@@ -177,17 +176,25 @@ class VBoard:
         out = out.decode("utf-8", "replace")
         rc = p.returncode
         self.boots += 1
+        after = self._read()
+        cycles = after.get("cycles", 0)  # noted at its sleeps (a kill may cut one more cycle)
+        if after.get("boot") != s.get("boot"):  # the chip wrote the wake's state: it went to sleep
+            end = after["world_ms"] - after.get("slept_ms", 0)
+        else:  # the world time noted at its last light sleep, or its real time (a lower bound)
+            end = max(before + int(real * 1000), after.get("noted_ms") or 0)
         if rc == DEEPSLEEP_EXIT and not killed:
             how = "deepsleep"
-            self.state = self._read()
-        elif rc == -signal.SIGKILL or killed:
-            how = "timeout" if timed_out else "killed"
-            self.power_cut(off_ms, int(real * 1000))
+            self.state = after
         else:
-            # main.py returned or failed (a board at the REPL), or a reset: the next boot is a reset
-            how = {0: "exit", RESET_EXIT: "reset"}.get(rc, "error")
-            self.power_cut(0, int(real * 1000))
-        return Boot(how, rc, out, before, self.state["world_ms"], real, dict(self.state))
+            if rc == -signal.SIGKILL or killed:
+                how = "timeout" if timed_out else "killed"
+            else:
+                # main.py returned or failed (a board at the REPL), or a reset: the next boot is a reset
+                how = {0: "exit", RESET_EXIT: "reset"}.get(rc, "error")
+                off_ms = 0
+            self.state = after
+            self.power_on(max(end, after["world_ms"]) + int(off_ms))
+        return Boot(how, rc, out, before, end, self.state["world_ms"], real, dict(self.state), cycles)
 
 
 def main(argv=None):

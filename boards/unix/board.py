@@ -55,6 +55,17 @@ class Board(MachineBoard):
             raise ValueError("board.mcu_temp: a number")
         self._temp = temp
         MachineBoard.__init__(self, cfg)
+        try:
+            import _vchip  # the chip's count of cycles, for tools/vboard.py
+
+            self._chip = _vchip
+        except ImportError:  # imported on its own (tests)
+            self._chip = None
+
+    def sample_ts(self):
+        if self._chip is not None:
+            self._chip.sampled()
+        return None  # the Logger's clock stamps the sample, on the chip's RTC
 
     def keep(self, data):
         self.machine.RTC().memory(json.dumps(data).encode())

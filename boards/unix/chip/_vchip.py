@@ -10,7 +10,7 @@
 #   the reset cause; Wi-Fi coverage (offline windows of world time).
 # The state file (JSON, named by the environment's BLYNKLOG_VBOARD) is what the next boot starts
 # from: tools/vboard.py writes it at power-on, machine.deepsleep() writes it (the wake's state)
-# and ends the process with exit status 75. lightsleep() also notes the world time in it, so that
+# and ends the process with exit status 75. lightsleep() also notes the world time and the cycles so far in it, so that
 # the runner knows the time after a power cut. Writes go to a temporary file and a rename.
 import json
 import os
@@ -44,6 +44,7 @@ scale = state.get("time_scale", 1)
 memory = state.get("memory")
 memory = bytes(memory, "latin-1") if isinstance(memory, str) else b""
 cause = state.get("cause", 1)
+cycles = 0  # the firmware's cycles in this boot (the board counts each sample: sampled())
 
 
 def elapsed():
@@ -96,10 +97,18 @@ def _write(d):
     os.rename(tmp, PATH)
 
 
-def note():
-    # the world time so far, for the runner (a power cut may follow)
+def sampled():
+    global cycles
+    cycles += 1
+
+
+def light_sleep(ms):
+    ms = 0 if ms is None else int(ms)
+    wait(ms)
+    # the world time and cycles so far, for the runner (a power cut may follow)
     d = dict(state)
     d["noted_ms"] = world_ms()
+    d["cycles"] = cycles
     _write(d)
 
 
@@ -107,6 +116,7 @@ def deep_sleep(ms):
     # the state of the wake: world and RTC moved by the sleep, RTC memory kept; then the process ends
     ms = 0 if ms is None else int(ms)
     d = dict(state)
+    d["cycles"] = cycles  # of the boot that ends here
     d["world_ms"] = world_ms() + ms
     d["rtc_ms"] = rtc_ms() + ms
     d["memory"] = str(memory, "latin-1")

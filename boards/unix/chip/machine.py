@@ -29,9 +29,7 @@ def deepsleep(time_ms=None):
 
 
 def lightsleep(time_ms=None):
-    if time_ms:
-        _vchip.wait(time_ms)
-    _vchip.note()
+    _vchip.light_sleep(time_ms)
 
 
 def reset():

@@ -33,7 +33,7 @@ import deploy  # noqa: E402
 import vboard  # noqa: E402
 from test_unix_port import runtimes  # noqa: E402
 
-WAKES = int(os.getenv("BLYNKLOG_LIFETIME_WAKES") or 150)  # short default: about 15 s per runtime
+WAKES = int(os.getenv("BLYNKLOG_LIFETIME_WAKES") or 150)  # boots; short default: 10-20 s per runtime
 SEED = int(os.getenv("BLYNKLOG_LIFETIME_SEED") or 5)
 STREAMS = ("chip_temp", "air_temp", "air_rh", "battery")  # V1..V4: the emulator's device 1, streams 1..4
 MIN = 60000
@@ -82,6 +82,7 @@ def board(request, tmp_path):
                                    "--micropython", exe, "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
         try:
             url = json.loads(bridge.stdout.readline())["url"]
+            _wait_for_repl(url)
             for attempt in range(3):  # a REPL still starting on a busy machine may miss the first try
                 try:
                     deploy.deploy("unix", url, config, out=lambda m: None)
@@ -97,6 +98,23 @@ def board(request, tmp_path):
         yield vb, srv, request.param
     finally:
         srv.stop()
+
+
+def _wait_for_repl(url):
+    # the bridge's REPL answers a return with its prompt once it is up
+    import socket
+
+    host, port = url[len("socket://"):].split(":")
+    deadline = time.monotonic() + 20
+    with socket.create_connection((host, int(port)), timeout=5) as c:
+        got = b""
+        while b">>> " not in got and time.monotonic() < deadline:
+            c.sendall(b"\r\n")
+            c.settimeout(0.5)
+            try:
+                got += c.recv(1024)
+            except socket.timeout:
+                pass
 
 
 def _boot(vb, srv, **kw):
@@ -198,23 +216,26 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
     outages = _outages(rng, start, WAKES * MIN * 3)
     vb.set_offline(outages)
     boots = []  # (Boot, arrivals per stream before it, after it)
-    wakes = kills = faults = 0
-    while wakes < WAKES:
+    kills = faults = 0
+    took = {False: 0.05, True: 0.3}  # real s of a boot without / with an upload, averaged
+    while len(boots) < WAKES:
         kill = None
         due = _upload_due(vb)
         if due and rng.random() < 0.3:
             kind, params = FAULTS[rng.randrange(len(FAULTS))]
             srv.inject(kind, count=rng.randint(1, 2), **params)
             faults += 1
-        if rng.random() < (0.25 if due else 0.03):
-            kill = rng.uniform(0.0, 0.5 if due else 0.15)
+        if rng.random() < (0.3 if due else 0.05):
+            # a moment within such a boot (their length so far: runtimes and machines differ)
+            kill = rng.uniform(0.0, 1.1 * took[due])
         before = [len(p) for p in _arrivals(srv)]
         cause = vb.state.get("cause")
         r = _boot(vb, srv, kill_after_s=kill, off_ms=rng.randint(1, 30) * MIN)
         r.state_before_cause = cause
         boots.append((r, before, [len(p) for p in _arrivals(srv)]))
+        if r.how == "deepsleep" and r.cycles == 1:
+            took[due] = 0.8 * took[due] + 0.2 * r.real_s
         kills += r.how == "killed"
-        wakes += max(1, r.cycles)
     # the drain: Wi-Fi back for good, no more faults or power cuts, until an upload leaves nothing
     vb.set_offline([])
     with srv.lock:
@@ -281,7 +302,9 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
     assert stats["dropped_full"] == stats["rejected"] == stats["thinned"] == 0, (seed, stats)
     assert stats["sent"] == distinct and books == distinct + stats["unplaceable"], (seed, stats, distinct)
     uploads = sum(r.out.count("upload: sent") for r, _, _ in boots)
-    print("lifetime %s seed %d: %d wakes in %d boots, %d power cuts, %d faults injected, %d outages, %d uploads, "
-          "%d samples arrived (%d twice, %d unplaceable), %.0f simulated hours, %.1f s" % (
-              runtime, seed, wakes, len(boots), kills, faults, len([o for o in outages if o[0] < vb.world_ms()]),
+    deep = sum(1 for r, _, _ in boots if r.how == "deepsleep")
+    cycles = sum(r.cycles for r, _, _ in boots)
+    print("lifetime %s seed %d: %d boots (%d ended in deep sleep, %d cut by power cuts), %d cycles, %d faults "
+          "injected, %d outages, %d uploads, %d samples arrived (%d twice, %d unplaceable), %.0f simulated hours, "
+          "%.1f s" % (runtime, seed, len(boots), deep, kills, cycles, faults, len([o for o in outages if o[0] < vb.world_ms()]),
               uploads, distinct, twice, stats["unplaceable"], (vb.world_ms() - start) / HOUR, time.monotonic() - t0))

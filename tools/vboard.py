@@ -120,12 +120,13 @@ class VBoard:
         s["offline"] = [[int(a), int(b)] for a, b in windows]
         self._write(s)
 
-    def power_on(self, world_ms=None):
-        # a power-on reset: the RTC restarts unset, RTC memory is empty
+    def power_on(self, world_ms=None, rtc_kept=False):
+        # a power-on reset: the RTC restarts unset (rtc_kept: it keeps the time, as one on a
+        # battery would), RTC memory is empty
         s = dict(self.state)
         if world_ms is not None:
             s["world_ms"] = int(world_ms)
-        s.update({"rtc_ms": None, "memory": None, "cause": PWRON_RESET})
+        s.update({"rtc_ms": s["world_ms"] if rtc_kept else None, "memory": None, "cause": PWRON_RESET})
         self._write(s)
 
     def env(self):

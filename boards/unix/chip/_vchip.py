@@ -10,8 +10,9 @@
 #   the reset cause; Wi-Fi coverage (offline windows of world time).
 # The state file (JSON, named by the environment's BLYNKLOG_VBOARD) is what the next boot starts
 # from: tools/vboard.py writes it at power-on, machine.deepsleep() writes it (the wake's state)
-# and ends the process with exit status 75. lightsleep() also notes the world time and the cycles so far in it, so that
-# the runner knows the time after a power cut. Writes go to a temporary file and a rename.
+# and ends the process with exit status 75. lightsleep() also notes the world time and the cycles
+# so far in it, so that the runner knows the time after a power cut. Writes go to a temporary file
+# and a rename.
 import json
 import os
 import sys
@@ -53,7 +54,8 @@ def elapsed():
 
 
 def ticks():
-    return (_t.ticks_ms() + _skipped) & (_period - 1)
+    # from 0 at this boot, as a board's after a reset
+    return elapsed() & (_period - 1)
 
 
 def world_ms():

@@ -2,10 +2,10 @@
 # policy; every upload_every_s (or when the store passes fill_threshold) bring Wi-Fi up, set the
 # clock if needed, sync() within the radio budget, bring Wi-Fi down (without the time, that upload
 # comes before the sampling); then sleep (light or deep by board and config; light while samples
-# stamped without the time wait, see App.sleep). The watchdog is fed between steps. No error ends the loop: it goes to the
-# console and the error log, and the loop goes on; a sensor that fails to read is reported and
-# nothing is stored for it. A configuration error stops at boot with a message naming the key and
-# leaves the board at the REPL (no reset, so no boot loop).
+# stamped without the time wait, see App.sleep). The watchdog is fed between steps. No error ends
+# the loop: it goes to the console and the error log, and the loop goes on; a sensor that fails to
+# read is reported and nothing is stored for it. A configuration error stops at boot with a message
+# naming the key and leaves the board at the REPL (no reset, so no boot loop).
 #   main(config_path="config.json", board=None) -> the summary dict (None after a boot error)
 # Allocates: the sensors' buffers and the App once; per cycle only the readings and the reports.
 # One task only.

@@ -154,6 +154,8 @@ class VBoard:
         killed = []
 
         def kill():
+            if p.poll() is not None:
+                return  # it ended first
             killed.append(time.monotonic())
             try:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -179,7 +181,8 @@ class VBoard:
         self.boots += 1
         after = self._read()
         cycles = after.get("cycles", 0)  # noted at its sleeps (a kill may cut one more cycle)
-        if after.get("boot") != s.get("boot"):  # the chip wrote the wake's state: it went to sleep
+        slept = after.get("boot") != s.get("boot")  # the chip wrote the wake's state: it went to sleep
+        if slept:
             end = after["world_ms"] - after.get("slept_ms", 0)
         else:  # the world time noted at its last light sleep, or its real time (a lower bound)
             end = max(before + int(real * 1000), after.get("noted_ms") or 0)
@@ -195,7 +198,9 @@ class VBoard:
                 off_ms = 0
             self.state = after
             self.power_on(max(end, after["world_ms"]) + int(off_ms))
-        return Boot(how, rc, out, before, end, self.state["world_ms"], real, dict(self.state), cycles)
+        b = Boot(how, rc, out, before, end, self.state["world_ms"], real, dict(self.state), cycles)
+        b.slept = slept  # it reached its deep sleep (a power cut may still have come after)
+        return b
 
 
 def main(argv=None):

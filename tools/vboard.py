@@ -78,7 +78,8 @@ class Boot:
 
 
 class VBoard:
-    def __init__(self, folder, micropython=None, heapsize="512K", time_scale=1, start_ms=None):
+    def __init__(self, folder, micropython=None, heapsize="512K", time_scale=None, start_ms=None):
+        # an existing board (DIR/hw.json) keeps its world; time_scale, when given, replaces its own
         self.dir = os.path.abspath(folder)
         self.flash = os.path.join(self.dir, "flash")
         self.chip = os.path.join(self.dir, "chip")
@@ -91,13 +92,13 @@ class VBoard:
         self.boots = 0
         if os.path.exists(self.state_path):
             self.state = self._read()
-            self.state["time_scale"] = time_scale
-            self._write(self.state)
+            if time_scale is not None:
+                self.state["time_scale"] = time_scale
+                self._write(self.state)
         else:
-            self.state = {"world_ms": int(time.time() * 1000) if start_ms is None else int(start_ms),
-                          "rtc_ms": None, "memory": None, "cause": PWRON_RESET, "boot": 0,
-                          "time_scale": time_scale, "offline": []}
-            self._write(self.state)
+            self._write({"world_ms": int(time.time() * 1000) if start_ms is None else int(start_ms),
+                         "rtc_ms": None, "memory": None, "cause": PWRON_RESET, "boot": 0,
+                         "time_scale": 1 if time_scale is None else time_scale, "offline": []})
 
     # ---- the chip state
 
@@ -207,7 +208,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Boot a virtual board (a folder laid out by tools/deploy.py) N times.")
     ap.add_argument("dir", help="the virtual board's folder (its file system in DIR/flash)")
     ap.add_argument("--boots", type=int, default=1, help="boots to run (default 1)")
-    ap.add_argument("--time-scale", type=float, default=1, help="simulated ms per real ms of a wait")
+    ap.add_argument("--time-scale", type=float, default=None, help="simulated ms per real ms of a wait "
+                    "(default: the board's, 1 for a new one)")
     ap.add_argument("--micropython", default=None, help="the unix port (default: the venv's)")
     ap.add_argument("--heapsize", default="512K", help="the board's RAM (default 512K)")
     args = ap.parse_args(argv)

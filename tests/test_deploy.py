@@ -116,7 +116,8 @@ def test_deploy_to_the_virtual_boards_folder_lays_out_the_same_files(deployed, t
 
 def test_a_config_with_a_wrong_key_stops_the_deploy_naming_it(tmp_path):
     bad = tmp_path / "config.json"
-    bad.write_text(json.dumps({"streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "x"}]}))
+    bad.write_text(json.dumps({"streams": {"t": {"pin": "V1"}}, "wifi": {"ssid": "net"},
+                               "sensors": [{"type": "sim", "stream": "x"}]}))
     with pytest.raises(deploy.DeployError, match=r"sensors\[0\]\.stream"):
         deploy.plan("unix", str(bad))
 

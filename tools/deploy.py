@@ -98,7 +98,7 @@ def check_config(config_path, board):
 
     try:
         raw = settings.read(config_path)
-        settings.load(raw, board != "unix")
+        settings.load(raw, True)  # every board needs Wi-Fi (the virtual one too)
         if isinstance(raw, dict):
             ensure_certs(config_path, raw)  # before the Logger's checks, which read them
         lconfig.load(config_path)

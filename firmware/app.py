@@ -1,10 +1,11 @@
 # app: the firmware loop. Every sample_every_s: read the sensors and add() the readings; flush by
 # policy; every upload_every_s (or when the store passes fill_threshold) bring Wi-Fi up, set the
-# clock if needed, sync() within the radio budget, bring Wi-Fi down; then sleep (light or deep by
-# board and config). The watchdog is fed between steps. No error ends the loop: it goes to the
-# console and the error log, and the loop goes on; a sensor that fails to read is reported and
-# nothing is stored for it. A configuration error stops at boot with a message naming the key and
-# leaves the board at the REPL (no reset, so no boot loop).
+# clock if needed, sync() within the radio budget, bring Wi-Fi down (without the time, that upload
+# comes before the sampling); then sleep (light or deep by board and config; light while samples
+# stamped without the time wait, see App.sleep). The watchdog is fed between steps. No error ends
+# the loop: it goes to the console and the error log, and the loop goes on; a sensor that fails to
+# read is reported and nothing is stored for it. A configuration error stops at boot with a message
+# naming the key and leaves the board at the REPL (no reset, so no boot loop).
 #   main(config_path="config.json", board=None) -> the summary dict (None after a boot error)
 # Allocates: the sensors' buffers and the App once; per cycle only the readings and the reports.
 # One task only.
@@ -30,6 +31,9 @@ class App:
         for k in _COUNTERS:
             self.totals[k] = 0
         self.last_report = None
+        # samples of this boot were stamped before the clock was set (after a power cut on ESP32)
+        # and may not have gone up yet: the board light-sleeps instead of deep (see sleep())
+        self.unplaced = False
         self.sensors = []
         for i, spec in enumerate(fw["sensors"]):
             self.sensors.append([None, spec, "sensors[%d] %s" % (i, spec["type"])])
@@ -70,6 +74,8 @@ class App:
 
     def sample(self):
         ts = self.board.sample_ts()
+        if ts is None and not self.unplaced and not self._clock_set():
+            self.unplaced = True  # stamped boot-relative: see sleep()
         t = self.totals
         self._make_sensors()
         for sensor, spec, label in self.sensors:
@@ -141,6 +147,8 @@ class App:
                 return None
             r = self.log.sync(budget_ms=left)
             self.last_report = r
+            if r.get("stopped") == "done" and self._clock_set():
+                self.unplaced = False  # what this boot stamped without the time went up
             for k in ("sent", "requests", "handshakes", "bytes_sent"):
                 t[k] += r.get(k) or 0
             print("upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms" % (
@@ -154,10 +162,22 @@ class App:
             b.led(False)
             b.feed()
 
+    def _upload(self):
+        try:
+            self.upload()
+        except Exception as e:
+            self.totals["loop_errors"] += 1
+            self.errors.report("upload", e)
+
     def cycle(self):
         b = self.board
         self.totals["cycles"] += 1
         b.feed()
+        # without the time (after a power cut on ESP32) a due upload goes first: its NTP sync
+        # gives this cycle's samples their time instead of a boot-relative stamp (see sleep())
+        early = b.can_ntp and self.upload_due(b.ms()) and not self._clock_set()
+        if early:
+            self._upload()
         try:
             self.sample()
         except Exception as e:
@@ -172,19 +192,26 @@ class App:
                 self.totals["loop_errors"] += 1
                 self.errors.report("flush", e)
             self.last_flush = now
-        if self.upload_due(now):
-            try:
-                self.upload()
-            except Exception as e:
-                self.totals["loop_errors"] += 1
-                self.errors.report("upload", e)
+        if not early and self.upload_due(now):
+            self._upload()
         gc.collect()
 
     # ---- the loop
 
+    def _clock_set(self):
+        try:
+            return self.log.clock.is_set()
+        except Exception:
+            return True
+
     def sleep(self, ms):
+        # Deep sleep starts a new boot. Samples stamped before the clock was set carry this boot's
+        # relative time, which the Logger places from this boot's anchor; it keeps the anchors of
+        # the last 16 boots only, so with deep sleep every minute such samples would become
+        # unplaceable 16 wakes later if not uploaded by then. Until they are up, light sleep
+        # (one boot, however long).
         b = self.board
-        if self.sleep_mode == "deep":
+        if self.sleep_mode == "deep" and not self.unplaced:
             now = b.ms()
             b.keep({"up": now - self.last_upload + ms, "fl": 0,
                     "ntp": None if self.last_ntp is None else now - self.last_ntp + ms})
@@ -192,11 +219,12 @@ class App:
             b.sleep_ms(ms, "deep")  # a board resets here and main.py starts again
             return
         # light sleep (or a wait) in steps the watchdog survives
+        mode = "light" if self.sleep_mode == "deep" else self.sleep_mode
         step = self.wdt_ms // 2 if self.wdt_ms else ms
         left = ms
         while left > 0:
             n = left if left < step else step
-            b.sleep_ms(n, self.sleep_mode)
+            b.sleep_ms(n, mode)
             b.feed()
             left -= n
 

@@ -1,5 +1,6 @@
 # Test helpers for the firmware tests (CPython and the unix port): firmware/ and boards/unix on
-# sys.path, a fake board whose time moves only when it sleeps, a fake Logger that records calls.
+# sys.path, a fake board whose time moves only when it sleeps, a simulated board for the real
+# Logger in this process (SimBoard), a fake Logger that records calls.
 import sys
 
 _here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -94,6 +95,37 @@ class FakeBoard:
         raise OSError("no ADC")
 
 
+class SimBoard(FakeBoard):
+    # The firmware with the real Logger in this process: Unix-ms sample timestamps that start
+    # start_ago_s before now and move by each sleep (light sleep only, no wait), Wi-Fi down for
+    # the first offline_s of simulated time, `wakes` cycles then one more that uploads.
+    name = "sim"
+    can_ntp = False
+    needs_wifi = False
+
+    def __init__(self, wakes, start_ago_s, offline_s=0):
+        FakeBoard.__init__(self)
+        from blynklog.compat import unix_ms
+
+        self.cycles = wakes
+        self.upload_at_end = True
+        self.has_deep_sleep = False
+        self._start = unix_ms() - start_ago_s * 1000
+        self._offline_ms = offline_s * 1000
+
+    def time_ms(self):
+        return self._start + self.t
+
+    def sample_ts(self):
+        return self._start + self.t
+
+    def wifi_up(self, wifi):
+        self.events.append("up")
+        if self.t < self._offline_ms:
+            return "offline (simulated)"
+        return None
+
+
 class FakeClock:
     def __init__(self, is_set=True, ntp_ok=True):
         self.set = is_set
@@ -103,6 +135,9 @@ class FakeClock:
 
     def is_set(self):
         return self.set
+
+    def stats(self):
+        return {"set": self.set, "estimated": False}
 
     def sync_ntp(self, timeout_ms=2000):
         self.ntp_calls.append(timeout_ms)

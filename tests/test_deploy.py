@@ -22,7 +22,7 @@ import deploy  # noqa: E402
 def _config(d, url, ca):
     d.mkdir()
     shutil.copy(ca, d / "ca.der")
-    cfg = {"server": url, "api": "device", "token": "test-device-token", "ca": "ca.der",
+    cfg = {"server": url, "api": "device", "token": "test-device-token", "ca": "ca.der", "wifi": {"ssid": "virtual-net"},
            "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1}}
     (d / "config.json").write_text(json.dumps(cfg))
     return str(d / "config.json")
@@ -32,11 +32,11 @@ def _config(d, url, ca):
 def deployed(tmp_path_factory, blynk_emulator):
     # one virtual board for the module, deployed once; a stale app.py waits on it beforehand
     tmp = tmp_path_factory.mktemp("deploy")
-    flash = tmp / "flash"
-    flash.mkdir()
+    flash = tmp / "vb" / "flash"  # a virtual board (tools/vboard.py) in tmp/vb
+    flash.mkdir(parents=True)
     (flash / "app.py").write_text("raise SystemExit('stale')\n")
     config = _config(tmp / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--flash", str(flash),
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(tmp / "vb"),
                              "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
     try:
         url = json.loads(proc.stdout.readline())["url"]
@@ -94,17 +94,30 @@ def test_a_changed_file_is_the_only_one_copied_again(deployed):
 
 
 def test_deployed_firmware_boots_on_the_virtual_board(deployed):
-    env = dict(os.environ, MICROPYPATH=":.frozen:lib")
-    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
-    r = subprocess.run([exe, "main.py"], cwd=deployed["flash"], env=env, capture_output=True, text=True, timeout=60)
-    assert "SUMMARY " in r.stdout, r.stdout + r.stderr
-    summary = json.loads(r.stdout.split("SUMMARY ", 1)[1].splitlines()[0])
+    import vboard
+
+    vb = vboard.VBoard(str(deployed["flash"].parent), time_scale=1e6)
+    vb.power_on()
+    r = vb.boot(timeout_s=60)
+    assert r.how == "exit" and "SUMMARY " in r.out, r.out  # board.wakes 1: main() returns
+    summary = json.loads(r.out.split("SUMMARY ", 1)[1].splitlines()[0])
     assert summary["samples"] == 1
+
+
+def test_deploy_to_the_virtual_boards_folder_lays_out_the_same_files(deployed, tmp_path):
+    result = deploy.deploy_to_folder("unix", str(tmp_path), deployed["config"], out=lambda m: None)
+    mine = sorted(os.path.relpath(os.path.join(d, n), tmp_path) for d, _, ns in os.walk(tmp_path) for n in ns)
+    assert "main.py" in mine and "lib/blynklog/__init__.mpy" in mine and result["verified"] == len(mine)
+    for rel in mine:  # the files the bridge's deploy wrote, byte for byte
+        assert _sha(tmp_path / rel) == _sha(deployed["flash"] / rel), rel
+    again = deploy.deploy_to_folder("unix", str(tmp_path), deployed["config"], out=lambda m: None)
+    assert again["copied"] == [] and again["unchanged"] == len(mine)
 
 
 def test_a_config_with_a_wrong_key_stops_the_deploy_naming_it(tmp_path):
     bad = tmp_path / "config.json"
-    bad.write_text(json.dumps({"streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "x"}]}))
+    bad.write_text(json.dumps({"streams": {"t": {"pin": "V1"}}, "wifi": {"ssid": "net"},
+                               "sensors": [{"type": "sim", "stream": "x"}]}))
     with pytest.raises(deploy.DeployError, match=r"sensors\[0\]\.stream"):
         deploy.plan("unix", str(bad))
 

@@ -2,6 +2,7 @@
 # the upload schedule, Wi-Fi, the clock, the radio budget, sleep, the watchdog, and errors that
 # never end the loop.
 from fwfakes import FailingSensor, FakeBoard, FakeLogger, FixedSensor, T0, DeepSleep, make_app
+from support import raises
 
 
 def test_each_reading_is_added_with_the_boards_sample_timestamp():
@@ -237,3 +238,61 @@ def test_a_sleep_that_fails_becomes_a_wait_not_a_busy_loop():
     a.run(cycles=3)
     assert board.sleeps == [(60000, "none"), (60000, "none")]
     assert a.totals["loop_errors"] == 2
+
+
+class RtcBoard(FakeBoard):
+    def sample_ts(self):
+        return None  # the Logger's clock stamps, as on ESP32 and Pico W
+
+
+def test_deep_sleep_becomes_light_while_samples_stamped_without_the_time_wait():
+    # after a power cut on ESP32 (clock unset): one boot keeps its samples placeable
+    log = FakeLogger()
+    log.clock.set = False
+    log.clock.ntp_ok = False
+    a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, sleep="deep")
+    a.cycle()
+    a.sleep(60000)
+    assert board.sleeps == [(60000, "light")] and log.slept == []
+
+
+def test_without_the_time_the_due_upload_sets_the_clock_before_the_sampling():
+    log = FakeLogger()
+    log.clock.set = False
+    board = RtcBoard()
+    a, board, log = make_app(board=board, log=log, sample_every_s=60, sleep="deep")
+    read = []
+    a.sensors[0][0] = FixedSensor((1.5,))
+    a.sensors[0][0].read = lambda: read.append(log.clock.set) or (1.5,)
+    a.cycle()
+    assert read == [True] and len(log.syncs) == 1
+    raises(DeepSleep, a.sleep, 60000)  # nothing was stamped without the time
+
+
+def test_deep_sleep_returns_once_the_samples_stamped_without_the_time_went_up():
+    log = FakeLogger()
+    log.clock.set = False
+    log.clock.ntp_ok = False
+    a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, upload_every_s=120, sleep="deep")
+    a.cycle()  # NTP fails: samples without the time
+    a.sleep(60000)
+    a.cycle()
+    a.sleep(60000)
+    log.clock.ntp_ok = True
+    a.cycle()  # the upload sets the clock and sends them
+    raises(DeepSleep, a.sleep, 60000)
+    assert [m for _, m in board.sleeps] == ["light", "light", "deep"]
+
+
+def test_a_failed_upload_keeps_the_board_in_light_sleep():
+    log = FakeLogger()
+    log.clock.set = False
+    log.clock.ntp_ok = False
+    a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, upload_every_s=60, sleep="deep")
+    a.cycle()  # NTP fails: samples without the time
+    a.sleep(60000)
+    log.clock.ntp_ok = True
+    log.sync_error = OSError(113)
+    a.cycle()  # the clock is set, but the samples did not go up
+    a.sleep(60000)
+    assert [m for _, m in board.sleeps] == ["light", "light"]

@@ -2,8 +2,9 @@
 """make demo: the real firmware loop on the virtual board against the local Blynk emulator.
 
 It starts the emulator (verified TLS with its own CA, the Device API with device 1's token),
-writes a configuration for the virtual board (boards/unix) into .demo/board/ (the board's flash),
-and runs firmware/main.py on the MicroPython unix port: a simulated offline day of 1-minute
+writes a configuration into .demo/config/, deploys the firmware with it into the virtual board's
+file system (.demo/board/flash, laid out as tools/deploy.py lays a board) and boots the virtual
+board (tools/vboard.py: the MicroPython unix port, its clock set): a simulated offline day of 1-minute
 samples from 3 simulated sensors (timestamps over the last 24 hours, at a high time-scale), then
 the wake that finds Wi-Fi and uploads the backlog. It prints a short summary and the URL of the
 emulator's chart page, and exits 0 only if every logged point arrived, exactly once.
@@ -16,13 +17,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, ".demo")
-BOARD_DIR = os.path.join(DEMO, "board")
+BOARD_DIR = os.path.join(DEMO, "board")  # the virtual board (tools/vboard.py); its file system in flash/
+CONFIG_DIR = os.path.join(DEMO, "config")
 RUN_TIMEOUT_S = 150
 STREAMS = (  # name, datastream id / pin, simulated sensor
     ("temperature", 1, {"base": 21.0, "amplitude": 4.0, "noise": 0.3, "seed": 1}),
@@ -41,7 +42,7 @@ def micropython():
     return exe
 
 
-def demo_config(srv, hours, every_s, time_scale):
+def demo_config(srv, hours, every_s):
     cycles = hours * 3600 // every_s  # the offline period; then the wake that uploads (one more cycle)
     streams = {}
     sensors = []
@@ -56,59 +57,47 @@ def demo_config(srv, hours, every_s, time_scale):
         "token": "test-device-token",
         "ca": "emulator-ca.der",
         "streams": streams,
-        "store": {"path": "blynklog-data", "capacity": 262144},
+        "store": {"capacity": 262144},
+        "wifi": {"ssid": "virtual-net", "password": "virtual-password"},
         "sensors": sensors,
         "sample_every_s": every_s,
         "upload_every_s": 3600,
         "radio_budget_ms": 60000,
+        "sleep": "light",  # one process for the whole day (deep sleep: a process per wake)
         "log_file": "error.log",
-        "board": {"time_scale": time_scale, "start_ago_s": hours * 3600, "wakes": cycles,
-                  "offline_s": hours * 3600, "upload_at_end": True},
+        "board": {"wakes": cycles, "upload_at_end": True},
     }
 
 
-def run_firmware(board_dir, heapsize="512K"):
-    env = dict(os.environ)
-    # the board's layout, compiled as deploy compiles it: .mpy modules at the root and in lib/
+def run_firmware(cfg_path, hours, time_scale, heapsize="512K"):
+    # the virtual board (tools/vboard.py): its file system laid out by deploy, its RTC set (a board
+    # that had the time), Wi-Fi out of reach for the first `hours` of simulated time
     sys.path.insert(0, os.path.join(ROOT, "tools"))
     import deploy
+    import vboard
 
-    deploy.plan("unix", None)
-    build = os.path.join(ROOT, "build", "unix")
-    env["MICROPYPATH"] = os.pathsep.join([build, os.path.join(build, "lib")])
-    shutil.copy(os.path.join(ROOT, "firmware", "main.py"), os.path.join(board_dir, "main.py"))
-    cmd = [micropython(), "-X", "heapsize=" + heapsize, "main.py"]
+    start = int(time.time() * 1000) - hours * 3600000
+    vb = vboard.VBoard(BOARD_DIR, micropython(), heapsize, time_scale, start_ms=start)
+    deploy.deploy_to_folder("unix", vb.flash, cfg_path, out=lambda m: None)
+    vb.set_offline([(start, start + hours * 3600000)])
+    vb.power_on(rtc_kept=True)
+    r = vb.boot(timeout_s=RUN_TIMEOUT_S)
     summary = None
-    lines = []
     offline = 0
     with open(os.path.join(DEMO, "firmware.log"), "w") as log:
-        proc = subprocess.Popen(cmd, cwd=board_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        try:
-            for line in proc.stdout:
-                log.write(line)
-                line = line.rstrip("\n")
-                lines.append(line)
-                if line.startswith("SUMMARY "):
-                    summary = json.loads(line[8:])
-                elif "wifi: offline (simulated" in line:
-                    offline += 1
-                elif line.startswith(("blynklog firmware", "upload:", "ERROR", "blynklog:")):
-                    print("  board |", line)
-                if time.monotonic() > deadline:
-                    proc.kill()
-                    print("demo: the firmware did not finish in %d s" % RUN_TIMEOUT_S)
-                    break
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
+        log.write(r.out)
+    for line in r.lines():
+        if line.startswith("SUMMARY "):
+            summary = json.loads(line[8:])
+        elif "wifi: no connection" in line:
+            offline += 1
+        elif line.startswith(("blynklog firmware", "upload:", "ERROR", "blynklog:")):
+            print("  board |", line)
     if offline:
         print("  board | (%d upload attempts found no Wi-Fi during the simulated offline day)" % offline)
-    if proc.returncode != 0:
-        print("demo: the firmware exited with status %s; last lines:" % proc.returncode)
-        for line in lines[-15:]:
+    if r.how != "exit":
+        print("demo: the firmware ended with %s (status %s); last lines:" % (r.how, r.rc))
+        for line in r.lines()[-15:]:
             print("  board |", line)
     return summary
 
@@ -126,17 +115,19 @@ def main(argv=None):
     from blynk_server import BlynkServer
 
     shutil.rmtree(BOARD_DIR, ignore_errors=True)
-    os.makedirs(BOARD_DIR)
+    shutil.rmtree(CONFIG_DIR, ignore_errors=True)
+    os.makedirs(CONFIG_DIR)
     srv = BlynkServer(tls=True, cert_dir=os.path.join(DEMO, "certs"), wrong_name=False).start()
     try:
-        shutil.copy(srv.ca_der_path, os.path.join(BOARD_DIR, "emulator-ca.der"))
-        cfg = demo_config(srv, args.hours, args.every, args.time_scale)
-        with open(os.path.join(BOARD_DIR, "config.json"), "w") as f:
+        shutil.copy(srv.ca_der_path, os.path.join(CONFIG_DIR, "emulator-ca.der"))
+        cfg = demo_config(srv, args.hours, args.every)
+        cfg_path = os.path.join(CONFIG_DIR, "config.json")
+        with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=1)
         print("demo: emulator at %s (verified TLS), virtual board in %s" % (srv.url, os.path.relpath(BOARD_DIR, ROOT)))
         print("demo: %d h offline, a sample every %d s from %d sensors, time-scale %g" % (
             args.hours, args.every, len(STREAMS), args.time_scale))
-        summary = run_firmware(BOARD_DIR, args.heapsize)
+        summary = run_firmware(cfg_path, args.hours, args.time_scale, args.heapsize)
         elapsed = time.monotonic() - t0
         ok = summary is not None
         arrived = {}

@@ -2,7 +2,8 @@
 """Deploy blynklog, the firmware, the board's file and the configuration to a board.
 
     python tools/deploy.py --board esp32 --port /dev/ttyUSB0 [--config firmware/config.json]
-    python tools/deploy.py --board unix --port socket://127.0.0.1:PORT     (the virtual board)
+    python tools/deploy.py --board unix --port socket://127.0.0.1:PORT     (the virtual board, by its REPL)
+    python tools/deploy.py --board unix --flash DIR/flash                  (its file system folder)
     python tools/deploy.py --write-package-json                             (package.json for mip)
 
 It checks the configuration on the host first (the same checks as at boot: an error names the
@@ -97,7 +98,7 @@ def check_config(config_path, board):
 
     try:
         raw = settings.read(config_path)
-        settings.load(raw, board != "unix")
+        settings.load(raw, True)  # every board needs Wi-Fi (the virtual one too)
         if isinstance(raw, dict):
             ensure_certs(config_path, raw)  # before the Logger's checks, which read them
         lconfig.load(config_path)
@@ -320,11 +321,49 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
         dev.close()
 
 
+def deploy_to_folder(board, folder, config_path, force=False, out=_say):
+    # The virtual board's file system is a host folder (tools/vboard.py): the same files, the same
+    # stale-.py removal and the same SHA-256 verification, copied without a REPL in between.
+    # -> the same result dict as deploy()
+    t0 = time.monotonic()
+    files = plan(board, config_path)
+    if config_path:
+        with open(config_path) as f:
+            left = placeholders(json.load(f))
+        if left:
+            raise DeployError("config: %s still hold the example's placeholder; fill them in" % ", ".join(left))
+    out("deploy: %d files for %s into %s" % (len(files), board, folder))
+    result = {"copied": [], "unchanged": 0, "removed": [], "verified": 0, "bytes": 0}
+    for dest, src in files:
+        target = os.path.join(folder, dest)
+        shadow = target[:-4] + ".py" if target.endswith(".mpy") else None
+        if shadow and os.path.exists(shadow):
+            os.remove(shadow)
+            result["removed"].append(dest[:-4] + ".py")
+        if not force and os.path.exists(target) and sha256_file(target) == sha256_file(src):
+            result["unchanged"] += 1
+            continue
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(src, target + ".new")
+        os.replace(target + ".new", target)
+        result["copied"].append(dest)
+        result["bytes"] += os.path.getsize(src)
+    bad = [d for d, src in files if sha256_file(os.path.join(folder, d)) != sha256_file(src)]
+    result["verified"] = len(files) - len(bad)
+    if bad:
+        raise DeployError("verify failed for %d file(s): %s" % (len(bad), ", ".join(bad)))
+    out("verify: %d files match (SHA-256); %d copied, %d unchanged, %d bytes, %.1f s" % (
+        len(files), len(result["copied"]), result["unchanged"], result["bytes"], time.monotonic() - t0))
+    return result
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Compile and copy blynklog, the firmware and the config to a board.")
     ap.add_argument("--board", choices=BOARDS, default="esp32")
     ap.add_argument("--port", default=None, help="serial device or socket://127.0.0.1:PORT (default: the first USB board)")
     ap.add_argument("--config", default=None, help="config file (default: firmware/config.json; 'none' to skip)")
+    ap.add_argument("--flash", default=None, help="--board unix only: the virtual board's file system folder "
+                    "(tools/vboard.py's DIR/flash), written directly instead of through --port")
     ap.add_argument("--force", action="store_true", help="copy every file even when the board has it")
     ap.add_argument("--verify", action="store_true", help="only compare the board's files with the build")
     ap.add_argument("--write-package-json", action="store_true", help="rewrite package.json's urls from lib/blynklog/")
@@ -343,7 +382,12 @@ def main(argv=None):
     elif config == "none":
         config = None
     try:
-        deploy(args.board, args.port, config, force=args.force, verify_only=args.verify)
+        if args.flash:
+            if args.board != "unix":
+                raise DeployError("--flash is for the virtual board (--board unix)")
+            deploy_to_folder(args.board, args.flash, config, force=args.force)
+        else:
+            deploy(args.board, args.port, config, force=args.force, verify_only=args.verify)
     except DeployError as e:
         _say("deploy: FAILED: %s" % e)
         return 1

@@ -9,6 +9,8 @@ board's import path ("", ".frozen", "lib"). When the micropython process ends (a
 the unix port), the bridge starts a new one.
 
     python tools/mpbridge.py --flash DIR [--port 0] [--micropython EXE] [--heapsize 2M]
+    python tools/mpbridge.py --vboard DIR ...   (a virtual board of tools/vboard.py: its REPL has
+                                                 the board's chip; DIR/flash is the file system)
     -> prints {"port": N, "url": "socket://127.0.0.1:N", "flash": DIR} when ready
     mpremote connect socket://127.0.0.1:N resume exec "print(1)"
 
@@ -30,8 +32,9 @@ IDLE_POLL_S = 0.2
 
 
 class Bridge:
-    def __init__(self, flash, port=0, micropython=None, heapsize="2M"):
+    def __init__(self, flash, port=0, micropython=None, heapsize="2M", env=None):
         self.flash = os.path.abspath(flash)
+        self.env = env  # the REPL's environment (default: os.environ with a board's MICROPYPATH)
         os.makedirs(self.flash, exist_ok=True)
         self.exe = micropython or default_micropython()
         self.heapsize = heapsize
@@ -51,8 +54,9 @@ class Bridge:
         self._reap()
         master, slave = pty.openpty()
         tty.setraw(slave)
-        env = dict(os.environ)
-        env["MICROPYPATH"] = ":.frozen:lib"
+        env = dict(self.env or os.environ)
+        if self.env is None:
+            env["MICROPYPATH"] = ":.frozen:lib"
         self.proc = subprocess.Popen([self.exe, "-X", "heapsize=" + self.heapsize], stdin=slave, stdout=slave,
                                      stderr=slave, cwd=self.flash, env=env, close_fds=True, start_new_session=True)
         os.close(slave)
@@ -145,13 +149,24 @@ def default_micropython():
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="The MicroPython unix port on a pty, bridged to a TCP port on 127.0.0.1.")
-    ap.add_argument("--flash", required=True, help="the board's flash: the folder micropython runs in")
+    ap.add_argument("--flash", default=None, help="the board's flash: the folder micropython runs in")
+    ap.add_argument("--vboard", default=None, help="a virtual board's folder (tools/vboard.py): its file system "
+                    "DIR/flash, its chip on the REPL's sys.path")
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one; printed)")
     ap.add_argument("--micropython", default=None, help="the unix port's executable (default: the venv's)")
     ap.add_argument("--heapsize", default="2M", help="micropython -X heapsize (default 2M)")
     ap.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: never)")
     args = ap.parse_args(argv)
-    bridge = Bridge(args.flash, args.port, args.micropython, args.heapsize)
+    env = None
+    if args.vboard:
+        import vboard
+
+        vb = vboard.VBoard(args.vboard, args.micropython)
+        args.flash = vb.flash
+        env = vb.env()
+    elif not args.flash:
+        ap.error("give --flash DIR or --vboard DIR")
+    bridge = Bridge(args.flash, args.port, args.micropython, args.heapsize, env)
     signal.signal(signal.SIGTERM, bridge.stop)
     signal.signal(signal.SIGINT, bridge.stop)
     print(json.dumps({"port": bridge.port, "url": bridge.url, "flash": bridge.flash}), flush=True)

@@ -1,34 +1,41 @@
-# board (the virtual board): the MicroPython unix port (or CPython) as a board, for the desktop
-# and `make demo`. The host's network and clock; sleep is a plain wait, shortened by time_scale:
-# simulated time (ms(), time_ms(), sample_ts()) runs at real speed while the firmware works and
-# jumps over the rest of each sleep, so a day of 1-minute samples replays in seconds with real
-# Unix-ms timestamps (start_ago_s: the simulation starts that long before now). Sensors: "sim"
-# (generated) or "replay" (a CSV file ts_ms,stream,value), or mcu_temp (a fixed value).
+# board (the virtual board): the MicroPython unix port as an ESP32-like board, run by
+# tools/vboard.py in a folder laid out as tools/deploy.py lays a board's file system (config.json,
+# boot.py, main.py, the .mpy modules, lib/blynklog/), with a board's sys.path ('' first, then lib).
+# Its chip (boards/unix/chip, last on sys.path: the built-ins) gives machine, time, network and
+# ntptime on a simulated clock, so the firmware runs its board path for real:
+#   sleep: deep by default. machine.deepsleep() ends the process; the next wake is a new process
+#          (reset cause DEEPSLEEP_RESET) with the RTC moved on by the sleep and the RTC memory kept
+#          (a file outside the file system); the firmware keeps its schedule in RTC memory, as on
+#          ESP32. Light sleep waits in the same process. Waits are shortened by the world's
+#          time_scale (tools/vboard.py), so a day of 1-minute wakes runs in minutes.
+#   clock: epoch 1970; the RTC counts through deep sleep, restarts at 2000-01-01 (unset) after a
+#          power cut; NTP (ntptime) answers the simulated world time while Wi-Fi is up.
+#   Wi-Fi: network.WLAN connects at once, except in the world's offline windows.
+#   watchdog: accepted, not enforced. No LED, I2C or ADC; mcu_temperature() reads mcu_temp.
 # Settings, the "board" object of config.json (all optional):
-#   time_scale   1      simulated ms per real ms while sleeping
-#   start_ago_s  0      s; the simulated clock starts at now - start_ago_s
-#   wakes        null   sample cycles to run, then stop (null: forever)
-#   offline_s    0      s of simulated time during which Wi-Fi does not come up
-#   upload_at_end false after the last cycle, one more wake (a cycle) that uploads whatever the
-#                       schedule says: the wake after an offline period
+#   wakes        null   sample cycles to run in one boot, then return (null: forever)
+#   upload_at_end false after the last cycle, one more cycle that uploads whatever the schedule
+#                       says (the wake after an offline period)
 #   mcu_temp     35.0   deg C, what mcu_temperature() reads
-# No watchdog, no deep sleep (light sleep is the wait), no NTP (the host clock is set), no LED.
-# Allocates nothing per call beyond ints. One task only.
-from blynklog.compat import sleep_ms, unix_ms
-from hw import Uptime
+# The world (time_scale, start time, offline windows, power cuts) is the runner's: tools/vboard.py.
+import json
 
-_KEYS = ("time_scale", "start_ago_s", "wakes", "offline_s", "upload_at_end", "mcu_temp")
+from hw import MachineBoard
+
+_KEYS = ("wakes", "upload_at_end", "mcu_temp")
 
 
-class Board:
+class Board(MachineBoard):
     name = "unix"
-    sleep_default = "light"
-    has_deep_sleep = False
+    sleep_default = "deep"
+    has_deep_sleep = True
     wdt_max_ms = 0
-    needs_wifi = False
-    can_ntp = False
+    needs_wifi = True
+    can_ntp = True
+    boot_grace_ms = 0  # the console is a pipe: it never goes away in deep sleep
+    # facts, for tools and for your own code
     epoch_year = 1970
-    rtc_keeps_time_in_deep_sleep = True  # the host clock
+    rtc_keeps_time_in_deep_sleep = True
     flash_bytes = None  # a host folder
     filesystem = "host"
     erase_block = None
@@ -38,71 +45,39 @@ class Board:
         for k in cfg:
             if k not in _KEYS:
                 raise ValueError("board.%s: unknown key (known: %s)" % (k, ", ".join(_KEYS)))
-        scale = cfg.get("time_scale", 1)
-        if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale < 1:
-            raise ValueError("board.time_scale: a number >= 1")
-        self.time_scale = scale
         self.cycles = cfg.get("wakes")
-        if self.cycles is not None and (not isinstance(self.cycles, int) or self.cycles < 1):
+        if self.cycles is not None and (not isinstance(self.cycles, int) or isinstance(self.cycles, bool)
+                                        or self.cycles < 1):
             raise ValueError("board.wakes: a positive integer or null")
         self.upload_at_end = bool(cfg.get("upload_at_end", False))
-        self._offline_ms = int(cfg.get("offline_s", 0) * 1000)
-        self._temp = cfg.get("mcu_temp", 35.0)
-        self._real = Uptime()
-        self._skipped = 0
-        self._start_ms = unix_ms() - int(cfg.get("start_ago_s", 0) * 1000)
-        self.sleeps = 0
+        temp = cfg.get("mcu_temp", 35.0)
+        if not isinstance(temp, (int, float)) or isinstance(temp, bool):
+            raise ValueError("board.mcu_temp: a number")
+        self._temp = temp
+        MachineBoard.__init__(self, cfg)
+        try:
+            import _vchip  # the chip's count of cycles, for tools/vboard.py
 
-    def ms(self):
-        return self._real() + self._skipped
-
-    def time_ms(self):
-        return self._start_ms + self.ms()
+            self._chip = _vchip
+        except ImportError:  # imported on its own (tests)
+            self._chip = None
 
     def sample_ts(self):
-        return self.time_ms()
-
-    def running(self):
-        return True
-
-    def wdt_default(self, fw):
-        return 0
-
-    def wdt_start(self, timeout_ms):
-        pass
-
-    def feed(self):
-        pass
-
-    def wifi_up(self, wifi):
-        if self.ms() < self._offline_ms:
-            return "offline (simulated, %d s left)" % ((self._offline_ms - self.ms()) // 1000)
-        return None
-
-    def wifi_down(self):
-        pass
-
-    def sleep_ms(self, ms, mode):
-        ms = int(ms)
-        if ms <= 0:
-            return
-        self.sleeps += 1
-        real = int(ms / self.time_scale)
-        if real:
-            sleep_ms(real)
-        self._skipped += ms - real
+        if self._chip is not None:
+            self._chip.sampled()
+        return None  # the Logger's clock stamps the sample, on the chip's RTC
 
     def keep(self, data):
-        pass
+        self.machine.RTC().memory(json.dumps(data).encode())
 
     def recall(self):
-        return None
-
-    def led(self, on):
-        pass
-
-    def blink(self, times, ms=150):
-        pass
+        if not self.woke_from_deep_sleep():
+            return None
+        try:
+            raw = self.machine.RTC().memory()
+            return json.loads(raw) if raw else None
+        except ValueError:
+            return None
 
     def i2c(self, spec=None):
         raise OSError("no I2C bus on the virtual board")

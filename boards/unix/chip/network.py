@@ -1,0 +1,53 @@
+# network (the virtual board's): one station interface. It connects at once while the world time is
+# outside the state's offline windows; inside one it never connects (status: no access point), as
+# an ESP32 out of its network's reach. The host's sockets carry the traffic.
+import _vchip
+
+STA_IF = 0
+AP_IF = 1
+STAT_IDLE = 1000
+STAT_CONNECTING = 1001
+STAT_GOT_IP = 1010
+STAT_NO_AP_FOUND = 201
+STAT_WRONG_PASSWORD = 202
+
+_up = [False]  # connected, for ntptime
+
+
+def hostname(name=None):
+    return "vboard"
+
+
+class WLAN:
+    def __init__(self, interface_id=STA_IF):
+        self._active = False
+        self._ssid = None
+
+    def active(self, on=None):
+        if on is None:
+            return self._active
+        self._active = bool(on)
+        if not self._active:
+            self.disconnect()
+
+    def connect(self, ssid=None, key=None, **kw):
+        self._ssid = ssid
+
+    def disconnect(self):
+        self._ssid = None
+        _up[0] = False
+
+    def isconnected(self):
+        _up[0] = bool(self._active and self._ssid and not _vchip.offline())
+        return _up[0]
+
+    def status(self, param=None):
+        if not self._active or not self._ssid:
+            return STAT_IDLE
+        return STAT_NO_AP_FOUND if _vchip.offline() else STAT_GOT_IP
+
+    def ifconfig(self, cfg=None):
+        return ("127.0.0.1", "255.0.0.0", "127.0.0.1", "127.0.0.1")
+
+    def config(self, *args, **kw):
+        return None

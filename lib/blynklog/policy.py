@@ -62,6 +62,7 @@ _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one me
 _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
 
 COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
+META_KEYS = ("qday", "qsent", "qprev")  # the day's quota books, beside COUNTERS in every commit's meta
 _LAST = 1 << 62  # later than any timestamp: "no pending record"
 
 
@@ -620,10 +621,10 @@ def _close(it):
 
 
 def meta_max():
-    # The most bytes of compact JSON the commit meta of Uploader._commit() takes: "qday", "qsent"
-    # and every counter, each an int of at most 20 digits (any count below 10**20, beyond a u64).
+    # The most bytes of compact JSON the commit meta of Uploader._commit() takes: "qday", "qsent",
+    # "qprev" and every counter, each an int of at most 20 digits (any count below 10**20, beyond a u64).
     # The raw store keeps this much room in its checkpoint (the Logger checks the streams fit).
     n = 1
-    for k in ("qday", "qsent") + COUNTERS:
+    for k in META_KEYS + COUNTERS:
         n += len(k) + 3 + 20 + 1  # "key": value ,  (the last comma is the closing brace)
     return n

@@ -1,7 +1,9 @@
 # blynklog.compat: what differs between MicroPython ports and CPython, in one place.
 # const, the wrapping millisecond ticks, nanosecond time, and the offset from the port's
-# epoch to Unix time (ESP32 counts from 2000, rp2 and unix from 1970: detected, not assumed).
-# Allocates nothing after import; safe to call from any task.
+# epoch to Unix time (ESP32 counts from 2000, rp2 and unix from 1970: detected, not assumed), and
+# exact float <-> scaled-int conversion for the port's float width (53-bit doubles or float32).
+# The clock functions allocate nothing after import; round_scaled() and scaled_float() allocate a
+# few (big) ints. Safe to call from any task.
 import math
 import sys
 import time
@@ -13,6 +15,12 @@ except ImportError:
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
+# the port's float: significand bits (53 for doubles, 24 for float32 as on ESP32 and rp2) and the
+# exponent of its smallest subnormal (value = int * 2**exponent)
+FLOAT_BITS = 53 if (1.0 + 2.0 ** -40) != 1.0 else 24
+FLOAT_EMIN = -1074 if FLOAT_BITS == 53 else -149
+_FLOAT_INT = 1 << FLOAT_BITS  # ints below it in size convert to float exactly
+_POW10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bit length of 10**d, d = 0..6
 
 try:
     ticks_ms = time.ticks_ms
@@ -99,3 +107,33 @@ def round_scaled(value, decimals):
         if r > half or (r == half and q & 1):
             q += 1
     return -q if neg else q
+
+
+def scaled_float(m, d):
+    # m / 10**d rounded once, to the nearest float (half to even): the float a scaled int stands
+    # for. CPython's int / int already rounds once; so does the port's when both ints convert to
+    # float exactly. Else (|m| >= 2**FLOAT_BITS on a port) in ints: the quotient to FLOAT_BITS + 1
+    # bits with a sticky remainder, rounded, then ldexp (exact: the result is a normal float).
+    q = 10 ** d
+    if not IS_MICROPYTHON or -_FLOAT_INT < m < _FLOAT_INT:
+        return m / q
+    n = -m if m < 0 else m
+    # frexp's exponent is n's bit length or one more (float(n) may round up): t lands in
+    # [2**(bits + 1), 2**(bits + 4))
+    s = FLOAT_BITS + 3 - math.frexp(float(n))[1] + _POW10_BITS[d]
+    if s >= 0:
+        t, sticky = divmod(n << s, q)
+    else:
+        t, sticky = divmod(n, q << -s)
+    top = _FLOAT_INT << 1
+    while t >= top:
+        sticky |= t & 1
+        t >>= 1
+        s -= 1
+    half = t & 1
+    t >>= 1
+    s -= 1
+    if half and (sticky or t & 1):
+        t += 1
+    x = math.ldexp(float(t), -s)
+    return -x if m < 0 else x

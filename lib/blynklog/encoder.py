@@ -8,10 +8,16 @@
 # Numbers are written digit by digit into the buffer (no string per point); strings are escaped in
 # pieces. On 32-bit ports a ms timestamp is a heap int: two divisions per point allocate.
 # point_size()/body_length() share one module scratch buffer: not safe from two tasks at once.
-# Values: bool -> true/false; int -> digits; float -> rounded to `decimals` with trailing zeros
-# stripped (None: the shortest repr that reads back equal); str -> JSON string; (lon, lat) ->
-# [lon,lat]. NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
-from .compat import const, round_scaled
+# Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
+# exact binary value, at most that many digits after the point, trailing zeros stripped (from
+# 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the
+# fewest digits that read back as the value on this port, in repr's layout ("0.1", "1e+22").
+# Digits come from ints, never from a float product or repr alone (MicroPython's repr is not always
+# the shortest, nor exact on float32 ports). str -> JSON string; (lon, lat) -> [lon,lat].
+# NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
+from math import frexp, ldexp
+
+from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
 
 _CHUNK = const(512)
 _ROOM = const(160)  # the most a non-string point can take, with its comma
@@ -22,8 +28,8 @@ _MAX_DIGITS = const(9)  # 10**9 < 2**30: the low part of a split int stays a sma
 LIMITS = {"device": 2000000, "platform": 1000000}
 
 _scratch = bytearray(_ROOM)
-# floats scaled by 10**decimals round exactly below this (2**24 on float32 ports, 2**53 otherwise)
-_EXACT = 9007199254740992.0 if (1.0 + 2.0 ** -40) != 1.0 else 16777216.0
+_HUGE = ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
+_LOW_EDGE = 1 << (FLOAT_BITS - 1)  # a significand whose lower neighbour is half as far
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -84,38 +90,146 @@ def _put_int(buf, pos, n):
 def _put_float(buf, pos, v, decimals):
     if v - v != 0.0:
         raise ValueError("nan or inf")
-    if decimals is not None and decimals >= 0:
+    if decimals is not None and decimals >= 0 and -_HUGE < v < _HUGE:
+        # the held value rounded half to even to `decimals`, in digits from the exact scaled int
+        # (for a value the store held scaled, the same int: see record.py). |v| < 2**59, so the
+        # whole part stays under 10**18 (_put_int's range)
+        n = round_scaled(v, decimals)
+        if n < 0:
+            buf[pos] = 45
+            pos += 1
+            n = -n
         scale = 10 ** decimals
-        scaled = v * scale
-        if -_EXACT < scaled < _EXACT:
-            n = round_scaled(v, decimals)
-            if n < 0:
-                buf[pos] = 45
-                pos += 1
-                n = -n
-            whole = n // scale
-            frac = n - whole * scale
-            pos = _put_int(buf, pos, whole)
-            if frac:
-                d = decimals
-                while frac % 10 == 0:
-                    frac //= 10
-                    d -= 1
-                buf[pos] = 46  # '.'
-                pos += 1
-                p = pos + d
-                while p > pos:
-                    p -= 1
-                    buf[p] = 48 + frac % 10
-                    frac //= 10
-                pos += d
-            return pos
-    text = repr(v)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text == "-0":
-        text = "0"
-    return _put(buf, pos, text.encode())
+        whole = n // scale
+        frac = n - whole * scale
+        pos = _put_int(buf, pos, whole)
+        if frac:
+            d = decimals
+            while frac % 10 == 0:
+                frac //= 10
+                d -= 1
+            buf[pos] = 46  # '.'
+            pos += 1
+            p = pos + d
+            while p > pos:
+                p -= 1
+                buf[p] = 48 + frac % 10
+                frac //= 10
+            pos += d
+        return pos
+    if v == 0.0:
+        buf[pos] = 48
+        return pos + 1
+    if v < 0:
+        buf[pos] = 45
+        pos += 1
+        v = -v
+    digits, k = _shortest(v)
+    n = len(digits)
+    x = k + n - 1  # the power of ten of the first digit
+    if decimals is not None:
+        # a huge value (an integer on every port) with decimals: no digits after a point
+        pos = _put(buf, pos, digits)
+        return _put(buf, pos, b"e%d" % k) if k else pos
+    # repr's layout: positional for 1e-4 <= v < 1e16, else d.ddde+XX; ".0" left off
+    if x < -4 or x >= 16:
+        buf[pos] = digits[0]
+        pos += 1
+        if n > 1:
+            buf[pos] = 46
+            pos = _put(buf, pos + 1, digits[1:])
+        return _put(buf, pos, b"e+%02d" % x if x >= 0 else b"e-%02d" % -x)
+    if k >= 0:
+        pos = _put(buf, pos, digits)
+        while k:
+            buf[pos] = 48
+            pos += 1
+            k -= 1
+        return pos
+    if x < 0:
+        pos = _put(buf, pos, b"0.")
+        while x < -1:
+            buf[pos] = 48
+            pos += 1
+            x += 1
+        return _put(buf, pos, digits)
+    pos = _put(buf, pos, digits[: x + 1])
+    buf[pos] = 46
+    return _put(buf, pos + 1, digits[x + 1 :])
+
+
+def _shortest(v):
+    # (digits, k) for finite v > 0: the fewest significant digits whose number digits * 10**k reads
+    # back as v on this port (round to nearest even), the nearest to v among them; digits is
+    # bytes without trailing zeros. CPython's repr is exactly that. MicroPython's is not always
+    # (a digit too many, or on float32 ports a wrong last digit): there repr is only the first
+    # guess, and _fits() settles it in ints.
+    t = repr(v)
+    i = t.find("e")
+    k = 0
+    if i >= 0:
+        k = int(t[i + 1 :])
+        t = t[:i]
+    i = t.find(".")
+    if i >= 0:
+        k -= len(t) - i - 1
+        t = t[:i] + t[i + 1 :]
+    n = int(t)
+    if IS_MICROPYTHON:
+        m, e = frexp(v)
+        m = int(ldexp(m, FLOAT_BITS))
+        e -= FLOAT_BITS
+        if e < FLOAT_EMIN:  # subnormal: its low bits are zero
+            m >>= FLOAT_EMIN - e
+            e = FLOAT_EMIN
+        c = _fits(m, e, k + 1)
+        if c:
+            while c:
+                n = c
+                k += 1
+                c = _fits(m, e, k + 1)
+        else:
+            n = _fits(m, e, k)
+            while not n:
+                k -= 1
+                n = _fits(m, e, k)
+    while n % 10 == 0:
+        n //= 10
+        k += 1
+    return b"%d" % n, k
+
+
+def _fits(m, e, k):
+    # The multiple c of 10**k nearest m * 2**e among those that read back as m * 2**e, or 0 when
+    # none does (c > 0). In units of 2**(e - 2): the value is 4m, the numbers that read back as it
+    # lie within 4m - 2 .. 4m + 2 (4m - 1 below a power of two), the ends only when m is even.
+    p = m << 2
+    unit = 1
+    q = 1
+    if e >= 2:
+        p <<= e - 2
+        unit <<= e - 2
+    else:
+        q <<= 2 - e
+    if k >= 0:
+        q *= 10 ** k
+    else:
+        f = 10 ** -k
+        p *= f
+        unit *= f
+    c, r = divmod(p, q)  # c * 10**k <= value < (c + 1) * 10**k, r: how far below
+    down = unit if m == _LOW_EDGE and e > FLOAT_EMIN else unit << 1
+    up = unit << 1
+    even = not m & 1
+    lo = c > 0 and (r < down or (even and r == down))
+    hi = r > 0 and (q - r < up or (even and q - r == up))
+    if lo and hi:
+        if r * 2 == q:
+            return c if not c & 1 else c + 1
+        return c if r * 2 < q else c + 1
+    if lo:
+        return c
+    return c + 1 if hi else 0
 
 
 def _put_value(buf, pos, value, decimals):

@@ -30,6 +30,11 @@ LIMITS = {"device": 2000000, "platform": 1000000}
 _scratch = bytearray(_ROOM)
 _HUGE = ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
 _LOW_EDGE = 1 << (FLOAT_BITS - 1)  # a significand whose lower neighbour is half as far
+_FLOAT_INT = 1 << FLOAT_BITS
+# the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
+# float32 ports; made by ldexp, not parsed (a port's parser may be a step off)
+_P10_TOP = 23 if FLOAT_BITS == 53 else 11
+_P10 = tuple(ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -124,79 +129,116 @@ def _put_float(buf, pos, v, decimals):
         buf[pos] = 45
         pos += 1
         v = -v
-    digits, k = _shortest(v)
-    n = len(digits)
-    x = k + n - 1  # the power of ten of the first digit
+    n, k = _shortest(v)
+    nd = 1
+    t = n // 10
+    while t:
+        nd += 1
+        t //= 10
+    x = k + nd - 1  # the power of ten of the first digit
     if decimals is not None:
         # a huge value (an integer on every port) with decimals: no digits after a point
-        pos = _put(buf, pos, digits)
-        return _put(buf, pos, b"e%d" % k) if k else pos
+        pos = _put_int(buf, pos, n)
+        if k:
+            buf[pos] = 101  # 'e'
+            pos = _put_small(buf, pos + 1, k)
+        return pos
     # repr's layout: positional for 1e-4 <= v < 1e16, else d.ddde+XX; ".0" left off
     if x < -4 or x >= 16:
-        buf[pos] = digits[0]
-        pos += 1
-        if n > 1:
-            buf[pos] = 46
-            pos = _put(buf, pos + 1, digits[1:])
-        return _put(buf, pos, b"e+%02d" % x if x >= 0 else b"e-%02d" % -x)
+        pos = _put_digits(buf, pos, n, nd, 1 if nd > 1 else 0)
+        buf[pos] = 101
+        buf[pos + 1] = 43 if x >= 0 else 45  # '+' / '-'
+        x = x if x >= 0 else -x
+        if x < 10:
+            buf[pos + 2] = 48
+            pos += 1
+        return _put_small(buf, pos + 2, x)
     if k >= 0:
-        pos = _put(buf, pos, digits)
+        pos = _put_digits(buf, pos, n, nd, 0)
         while k:
             buf[pos] = 48
             pos += 1
             k -= 1
         return pos
     if x < 0:
-        pos = _put(buf, pos, b"0.")
-        while x < -1:
-            buf[pos] = 48
-            pos += 1
-            x += 1
-        return _put(buf, pos, digits)
-    pos = _put(buf, pos, digits[: x + 1])
-    buf[pos] = 46
-    return _put(buf, pos + 1, digits[x + 1 :])
+        # 0.000ddd: the zeros after the point pad the digits to nd - x - 1 places
+        buf[pos] = 48
+        buf[pos + 1] = 46
+        return _put_digits(buf, pos + 2, n, nd - x - 1, 0)
+    return _put_digits(buf, pos, n, nd, x + 1)
+
+
+def _put_digits(buf, pos, n, nd, point):
+    # the nd low digits of n >= 0 (zero padded), with a '.' after the first `point` (0: none)
+    end = pos + nd + (1 if point else 0)
+    p = end
+    while nd:
+        if nd == point:
+            p -= 1
+            buf[p] = 46
+        p -= 1
+        buf[p] = 48 + n % 10
+        n //= 10
+        nd -= 1
+    return end
 
 
 def _shortest(v):
-    # (digits, k) for finite v > 0: the fewest significant digits whose number digits * 10**k reads
-    # back as v on this port (round to nearest even), the nearest to v among them; digits is
-    # bytes without trailing zeros. CPython's repr is exactly that. MicroPython's is not always
-    # (a digit too many, or on float32 ports a wrong last digit): there repr is only the first
-    # guess, and _fits() settles it in ints.
+    # (n, k) for finite v > 0: the fewest significant digits n (an int without trailing zeros)
+    # whose number n * 10**k reads back as v on this port (round to nearest even), the nearest to v
+    # among them. CPython's repr is exactly that. MicroPython's is not always (a digit too many, or
+    # on float32 ports a wrong last digit): there repr is only the first guess, _fits() settles it.
     t = repr(v)
-    i = t.find("e")
     k = 0
+    i = t.find("e")
     if i >= 0:
         k = int(t[i + 1 :])
         t = t[:i]
     i = t.find(".")
     if i >= 0:
         k -= len(t) - i - 1
-        t = t[:i] + t[i + 1 :]
+        t = t.replace(".", "")
     n = int(t)
-    if IS_MICROPYTHON:
-        m, e = frexp(v)
-        m = int(ldexp(m, FLOAT_BITS))
-        e -= FLOAT_BITS
-        if e < FLOAT_EMIN:  # subnormal: its low bits are zero
-            m >>= FLOAT_EMIN - e
-            e = FLOAT_EMIN
-        c = _fits(m, e, k + 1)
-        if c:
-            while c:
-                n = c
-                k += 1
-                c = _fits(m, e, k + 1)
-        else:
+    while n and n % 10 == 0:
+        n //= 10
+        k += 1
+    if not IS_MICROPYTHON:
+        return n, k
+    if n < _FLOAT_INT and -_P10_TOP < k < _P10_TOP - 1:
+        # n * 10**k as one float multiplication or division, rounded once: reads back exactly as
+        # parsing would. Settled when it reads back as v, neither neighbour does (the nearest of
+        # its length) and neither candidate a digit shorter does (none shorter exists then).
+        c = n // 10
+        if (_back(n, k) == v and _back(n - 1, k) != v and _back(n + 1, k) != v and _back(c, k + 1) != v
+                and _back(c + 1, k + 1) != v):
+            return n, k
+    m, e = frexp(v)
+    m = int(ldexp(m, FLOAT_BITS))
+    e -= FLOAT_BITS
+    if e < FLOAT_EMIN:  # subnormal: its low bits are zero
+        m >>= FLOAT_EMIN - e
+        e = FLOAT_EMIN
+    c = _fits(m, e, k + 1)
+    if c:
+        while c:
+            n = c
+            k += 1
+            c = _fits(m, e, k + 1)
+    else:
+        n = _fits(m, e, k)
+        while not n:
+            k -= 1
             n = _fits(m, e, k)
-            while not n:
-                k -= 1
-                n = _fits(m, e, k)
     while n % 10 == 0:
         n //= 10
         k += 1
-    return b"%d" % n, k
+    return n, k
+
+
+def _back(n, k):
+    # the float nearest n * 10**k, for 0 <= n < 2**FLOAT_BITS and |k| < _P10_TOP (a float
+    # operation on two exact operands)
+    return n * _P10[k] if k >= 0 else n / _P10[-k]
 
 
 def _fits(m, e, k):

@@ -89,24 +89,27 @@ def round_scaled(value, decimals):
     # round(value * 10**decimals) on value's exact binary value, half to even: the integer behind
     # CPython's round(value, decimals). The plain product rounds twice (the multiplication first),
     # which turns near-ties into ties on both runtimes (-0.005 with 2 decimals gave 0, not -1).
+    # Few locals: MicroPython puts a larger frame on the heap, per call (this is per sample).
     m, e = math.frexp(value)
     # value = n * 2**(e - 53) exactly: m has at most 53 significant bits. ldexp, not a 2**53
     # literal: a float32 port may parse a 16-digit literal one step short of 2**53.
-    n = int(math.ldexp(m, 53))
+    m = int(math.ldexp(m, 53)) * 10 ** decimals
     e -= 53
-    neg = n < 0
-    if neg:
-        n = -n
-    n *= 10 ** decimals
     if e >= 0:
-        q = n << e
-    else:
-        q = n >> -e
-        r = n - (q << -e)
-        half = 1 << (-e - 1)
-        if r > half or (r == half and q & 1):
-            q += 1
-    return -q if neg else q
+        return m << e
+    if m < 0:
+        return -_shift_even(-m, -e)
+    return _shift_even(m, -e)
+
+
+def _shift_even(n, s):
+    # n / 2**s rounded half to even, n >= 0, s > 0
+    q = n >> s
+    r = n - (q << s)
+    s = 1 << (s - 1)
+    if r > s or (r == s and q & 1):
+        q += 1
+    return q
 
 
 def scaled_float(m, d):

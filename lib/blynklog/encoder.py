@@ -31,6 +31,7 @@ _scratch = bytearray(_ROOM)
 _HUGE = ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
 _LOW_EDGE = 1 << (FLOAT_BITS - 1)  # a significand whose lower neighbour is half as far
 _FLOAT_INT = 1 << FLOAT_BITS
+_QUARTER = 1 << (FLOAT_BITS - 2)
 # the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
 # float32 ports; made by ldexp, not parsed (a port's parser may be a step off)
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
@@ -92,36 +93,15 @@ def _put_int(buf, pos, n):
     return pos + _MAX_DIGITS
 
 
+# The per-point functions keep few locals: MicroPython puts a frame of more than 11 words (args,
+# locals and stack) on the heap, an allocation per call that costs more than the work here.
 def _put_float(buf, pos, v, decimals):
     if v - v != 0.0:
         raise ValueError("nan or inf")
     if decimals is not None and decimals >= 0 and -_HUGE < v < _HUGE:
         # the held value rounded half to even to `decimals`, in digits from the exact scaled int
-        # (for a value the store held scaled, the same int: see record.py). |v| < 2**59, so the
-        # whole part stays under 10**18 (_put_int's range)
-        n = round_scaled(v, decimals)
-        if n < 0:
-            buf[pos] = 45
-            pos += 1
-            n = -n
-        scale = 10 ** decimals
-        whole = n // scale
-        frac = n - whole * scale
-        pos = _put_int(buf, pos, whole)
-        if frac:
-            d = decimals
-            while frac % 10 == 0:
-                frac //= 10
-                d -= 1
-            buf[pos] = 46  # '.'
-            pos += 1
-            p = pos + d
-            while p > pos:
-                p -= 1
-                buf[p] = 48 + frac % 10
-                frac //= 10
-            pos += d
-        return pos
+        # (for a value the store held scaled, the same int: see record.py)
+        return _put_fixed(buf, pos, round_scaled(v, decimals), decimals)
     if v == 0.0:
         buf[pos] = 48
         return pos + 1
@@ -129,20 +109,57 @@ def _put_float(buf, pos, v, decimals):
         buf[pos] = 45
         pos += 1
         v = -v
+    if decimals is not None:
+        return _put_huge(buf, pos, v)
+    t = repr(v)
+    if IS_MICROPYTHON and not _settled(t, v):
+        return _put_layout(buf, pos, _shortest(v))
+    # repr is the shortest text that reads back (checked on a port): written as is, ".0" left off
+    if t[-2:] == ".0":
+        t = t[:-2]
+    return _put(buf, pos, t.encode())
+
+
+def _put_fixed(buf, pos, n, d):
+    # n / 10**d with at most d digits after the point, trailing zeros left off; |n| < 2**59 * 10**d,
+    # so the whole part stays under 10**18 (_put_int's range)
+    if n < 0:
+        buf[pos] = 45
+        pos += 1
+        n = -n
+    scale = 10 ** d
+    whole = n // scale
+    pos = _put_int(buf, pos, whole)
+    n -= whole * scale
+    if not n:
+        return pos
+    while n % 10 == 0:
+        n //= 10
+        d -= 1
+    buf[pos] = 46  # '.'
+    return _put_digits(buf, pos + 1, n, d, 0)
+
+
+def _put_huge(buf, pos, v):
+    # v >= 2**59 (an integer on every port) with decimals: its shortest digits and an exponent,
+    # no digits after a point
     n, k = _shortest(v)
+    pos = _put_int(buf, pos, n)
+    if k:
+        buf[pos] = 101  # 'e'
+        pos = _put_small(buf, pos + 1, k)
+    return pos
+
+
+def _put_layout(buf, pos, nk):
+    # n * 10**k, nk = (n, k) with n > 0 without trailing zeros, in repr's layout
+    n, k = nk
     nd = 1
     t = n // 10
     while t:
         nd += 1
         t //= 10
     x = k + nd - 1  # the power of ten of the first digit
-    if decimals is not None:
-        # a huge value (an integer on every port) with decimals: no digits after a point
-        pos = _put_int(buf, pos, n)
-        if k:
-            buf[pos] = 101  # 'e'
-            pos = _put_small(buf, pos + 1, k)
-        return pos
     # repr's layout: positional for 1e-4 <= v < 1e16, else d.ddde+XX; ".0" left off
     if x < -4 or x >= 16:
         pos = _put_digits(buf, pos, n, nd, 1 if nd > 1 else 0)
@@ -187,8 +204,17 @@ def _shortest(v):
     # (n, k) for finite v > 0: the fewest significant digits n (an int without trailing zeros)
     # whose number n * 10**k reads back as v on this port (round to nearest even), the nearest to v
     # among them. CPython's repr is exactly that. MicroPython's is not always (a digit too many, or
-    # on float32 ports a wrong last digit): there repr is only the first guess, _fits() settles it.
+    # on float32 ports a wrong last digit): there repr is only the first guess, checked by
+    # _settled() and, when that fails, replaced by _search().
     t = repr(v)
+    nk = _guess(t)
+    if IS_MICROPYTHON and not _settled(t, v):
+        return _search(v, nk[0], nk[1])
+    return nk
+
+
+def _guess(t):
+    # (n, k) of repr's text t of a float > 0: n * 10**k, n without trailing zeros
     k = 0
     i = t.find("e")
     if i >= 0:
@@ -198,20 +224,44 @@ def _shortest(v):
     if i >= 0:
         k -= len(t) - i - 1
         t = t.replace(".", "")
-    n = int(t)
-    while n and n % 10 == 0:
-        n //= 10
+    i = int(t)
+    while i and i % 10 == 0:
+        i //= 10
         k += 1
-    if not IS_MICROPYTHON:
-        return n, k
-    if n < _FLOAT_INT and -_P10_TOP < k < _P10_TOP - 1:
-        # n * 10**k as one float multiplication or division, rounded once: reads back exactly as
-        # parsing would. Settled when it reads back as v, neither neighbour does (the nearest of
-        # its length) and neither candidate a digit shorter does (none shorter exists then).
-        c = n // 10
-        if (_back(n, k) == v and _back(n - 1, k) != v and _back(n + 1, k) != v and _back(c, k + 1) != v
-                and _back(c + 1, k + 1) != v):
-            return n, k
+    return i, k
+
+
+def _settled(t, v):
+    # Whether repr's text t of v > 0 is v's shortest text, cheaply. n * 10**k below is one float
+    # multiplication or division of exact operands (n < 2**FLOAT_BITS, 10**|k| exact), rounded
+    # once: it reads back exactly as parsing would (Clinger's fast path). When it reads back as v
+    # and n < 2**(FLOAT_BITS - 2), v's ulp is under 10**k (ulp <= v * 2**(1 - FLOAT_BITS) for a
+    # normal v), so no other multiple of 10**k reads back as v, nor one with fewer digits (each is
+    # one): t is the shortest and the nearest. A longer n: neither neighbour of its length nor
+    # either candidate a digit shorter may read back. False also out of the fast path's reach.
+    n, k = _guess(t)
+    if n >= _FLOAT_INT or not -_P10_TOP < k < _P10_TOP - 1:
+        return False
+    if k >= 0:
+        f = _P10[k]
+        if n * f != v:
+            return False
+        return n < _QUARTER or ((n - 1) * f != v and (n + 1) * f != v and _apart(n // 10, _P10[k + 1], v))
+    f = _P10[-k]
+    if n / f != v:
+        return False
+    return n < _QUARTER or ((n - 1) / f != v and (n + 1) / f != v and _apart(n // 10, -_P10[-k - 1], v))
+
+
+def _apart(c, f, v):
+    # neither c * 10**k nor (c + 1) * 10**k reads back as v; f = 10**k, or -10**-k for k < 0
+    if f > 0:
+        return c * f != v and (c + 1) * f != v
+    return c / -f != v and (c + 1) / -f != v
+
+
+def _search(v, n, k):
+    # The exact (n, k) of _shortest(), in ints, starting from the guess n * 10**k
     m, e = frexp(v)
     m = int(ldexp(m, FLOAT_BITS))
     e -= FLOAT_BITS
@@ -235,40 +285,39 @@ def _shortest(v):
     return n, k
 
 
-def _back(n, k):
-    # the float nearest n * 10**k, for 0 <= n < 2**FLOAT_BITS and |k| < _P10_TOP (a float
-    # operation on two exact operands)
-    return n * _P10[k] if k >= 0 else n / _P10[-k]
-
-
 def _fits(m, e, k):
     # The multiple c of 10**k nearest m * 2**e among those that read back as m * 2**e, or 0 when
     # none does (c > 0). In units of 2**(e - 2): the value is 4m, the numbers that read back as it
     # lie within 4m - 2 .. 4m + 2 (4m - 1 below a power of two), the ends only when m is even.
-    p = m << 2
-    unit = 1
+    # (Names are reused: few locals keep the frame off the heap.)
+    w = (1 if m == _LOW_EDGE and e > FLOAT_EMIN else 2) | (0 if m & 1 else 4)  # gap below | even
+    m <<= 2  # from here: the value, over q
+    u = 1  # the unit 2**(e - 2), over q
     q = 1
     if e >= 2:
-        p <<= e - 2
-        unit <<= e - 2
+        m <<= e - 2
+        u <<= e - 2
     else:
         q <<= 2 - e
     if k >= 0:
         q *= 10 ** k
     else:
-        f = 10 ** -k
-        p *= f
-        unit *= f
-    c, r = divmod(p, q)  # c * 10**k <= value < (c + 1) * 10**k, r: how far below
-    down = unit if m == _LOW_EDGE and e > FLOAT_EMIN else unit << 1
-    up = unit << 1
-    even = not m & 1
-    lo = c > 0 and (r < down or (even and r == down))
-    hi = r > 0 and (q - r < up or (even and q - r == up))
+        e = 10 ** -k
+        m *= e
+        u *= e
+    k, m = divmod(m, q)  # c * 10**k <= value < (c + 1) * 10**k, m: how far below
+    return _pick(k, m, q, u, w)
+
+
+def _pick(c, r, q, u, w):
+    # _fits' choice between c and c + 1 (r: the value's distance above c, q: the step)
+    lo = c > 0 and (r < u * (w & 3) or (w & 4 and r == u * (w & 3)))
+    r = q - r if r else 0  # the distance below c + 1 (none when the value is c)
+    hi = r and (r < u << 1 or (w & 4 and r == u << 1))
     if lo and hi:
-        if r * 2 == q:
+        if r * 2 == q:  # equally near: the even one
             return c if not c & 1 else c + 1
-        return c if r * 2 < q else c + 1
+        return c + 1 if r * 2 < q else c
     if lo:
         return c
     return c + 1 if hi else 0

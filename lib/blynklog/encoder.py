@@ -12,8 +12,11 @@
 # exact binary value, at most that many digits after the point, trailing zeros stripped (from
 # 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the
 # fewest digits that read back as the value on this port, in repr's layout ("0.1", "1e+22").
-# Digits come from ints, never from a float product or repr alone (MicroPython's repr is not always
-# the shortest, nor exact on float32 ports). str -> JSON string; (lon, lat) -> [lon,lat].
+# Decimals: digits of the exact scaled int (compat.round_scaled), never of a float product. No
+# decimals: repr's text where it is the shortest (always on CPython); MicroPython's repr is not
+# always (a digit too many for ~2% of doubles, a wrong digit for ~1% of float32 values), so there it
+# is checked with one to five float operations and, when they disagree (mostly 16-17 digit values),
+# the digits are found in ints. str -> JSON string; (lon, lat) -> [lon,lat].
 # NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
 from math import frexp, ldexp
 

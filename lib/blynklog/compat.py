@@ -91,10 +91,10 @@ def round_scaled(value, decimals):
     # which turns near-ties into ties on both runtimes (-0.005 with 2 decimals gave 0, not -1).
     # Few locals: MicroPython puts a larger frame on the heap, per call (this is per sample).
     m, e = math.frexp(value)
-    # value = n * 2**(e - 53) exactly: m has at most 53 significant bits. ldexp, not a 2**53
-    # literal: a float32 port may parse a 16-digit literal one step short of 2**53.
-    m = int(math.ldexp(m, 53)) * 10 ** decimals
-    e -= 53
+    # value = int(m * 2**FLOAT_BITS) * 2**(e - FLOAT_BITS) exactly (ldexp, not a 2**53 literal: a
+    # float32 port may parse a 16-digit literal one step short of 2**53)
+    m = int(math.ldexp(m, FLOAT_BITS)) * 10 ** decimals
+    e -= FLOAT_BITS
     if e >= 0:
         return m << e
     if m < 0:

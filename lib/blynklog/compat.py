@@ -117,6 +117,10 @@ def scaled_float(m, d):
     # for. CPython's int / int already rounds once; so does the port's when both ints convert to
     # float exactly. Else (|m| >= 2**FLOAT_BITS on a port) in ints: the quotient to FLOAT_BITS + 1
     # bits with a sticky remainder, rounded, then ldexp (exact: the result is a normal float).
+    # round_scaled(scaled_float(m, d), d) == m when m = round_scaled(v, d) for a float v of this
+    # port, which is how the encoder gets the stored digits back: where the float spacing near
+    # m / 10**d is under 10**-d, x * 10**d is within 1/2 of m; where it is not, v is within half a
+    # spacing of m / 10**d, so x is v itself (tests/test_exact_numbers.py checks both ways).
     q = 10 ** d
     if not IS_MICROPYTHON or -_FLOAT_INT < m < _FLOAT_INT:
         return m / q

@@ -18,7 +18,7 @@
 # is checked with one to five float operations and, when they disagree (mostly 16-17 digit values),
 # the digits are found in ints. str -> JSON string; (lon, lat) -> [lon,lat].
 # NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
-from math import frexp, ldexp
+import math
 
 from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
 
@@ -31,14 +31,12 @@ _MAX_DIGITS = const(9)  # 10**9 < 2**30: the low part of a split int stays a sma
 LIMITS = {"device": 2000000, "platform": 1000000}
 
 _scratch = bytearray(_ROOM)
-_HUGE = ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
-_LOW_EDGE = 1 << (FLOAT_BITS - 1)  # a significand whose lower neighbour is half as far
-_FLOAT_INT = 1 << FLOAT_BITS
-_QUARTER = 1 << (FLOAT_BITS - 2)
+_HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
 # the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
-# float32 ports; made by ldexp, not parsed (a port's parser may be a step off)
+# float32 ports; made by ldexp, not parsed (a port's parser may be a step off). Few module names
+# here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
-_P10 = tuple(ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
+_P10 = tuple(math.ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -113,7 +111,14 @@ def _put_float(buf, pos, v, decimals):
         pos += 1
         v = -v
     if decimals is not None:
-        return _put_huge(buf, pos, v)
+        # v >= 2**59 (an integer on every port) with decimals: its shortest digits and an
+        # exponent, no digits after a point
+        v = _shortest(v)
+        pos = _put_int(buf, pos, v[0])
+        if v[1]:
+            buf[pos] = 101  # 'e'
+            pos = _put_small(buf, pos + 1, v[1])
+        return pos
     t = repr(v)
     if IS_MICROPYTHON and not _settled(t, v):
         return _put_layout(buf, pos, _shortest(v))
@@ -141,17 +146,6 @@ def _put_fixed(buf, pos, n, d):
         d -= 1
     buf[pos] = 46  # '.'
     return _put_digits(buf, pos + 1, n, d, 0)
-
-
-def _put_huge(buf, pos, v):
-    # v >= 2**59 (an integer on every port) with decimals: its shortest digits and an exponent,
-    # no digits after a point
-    n, k = _shortest(v)
-    pos = _put_int(buf, pos, n)
-    if k:
-        buf[pos] = 101  # 'e'
-        pos = _put_small(buf, pos + 1, k)
-    return pos
 
 
 def _put_layout(buf, pos, nk):
@@ -208,12 +202,32 @@ def _shortest(v):
     # whose number n * 10**k reads back as v on this port (round to nearest even), the nearest to v
     # among them. CPython's repr is exactly that. MicroPython's is not always (a digit too many, or
     # on float32 ports a wrong last digit): there repr is only the first guess, checked by
-    # _settled() and, when that fails, replaced by _search().
+    # _settled() and, when that fails, searched for in ints from the guess (_fits()).
     t = repr(v)
-    nk = _guess(t)
-    if IS_MICROPYTHON and not _settled(t, v):
-        return _search(v, nk[0], nk[1])
-    return nk
+    n, k = _guess(t)
+    if not IS_MICROPYTHON or _settled(t, v):
+        return n, k
+    m, e = math.frexp(v)
+    m = int(math.ldexp(m, FLOAT_BITS))
+    e -= FLOAT_BITS
+    if e < FLOAT_EMIN:  # subnormal: its low bits are zero
+        m >>= FLOAT_EMIN - e
+        e = FLOAT_EMIN
+    t = _fits(m, e, k + 1)
+    if t:
+        while t:
+            n = t
+            k += 1
+            t = _fits(m, e, k + 1)
+    else:
+        n = _fits(m, e, k)
+        while not n:
+            k -= 1
+            n = _fits(m, e, k)
+    while n % 10 == 0:
+        n //= 10
+        k += 1
+    return n, k
 
 
 def _guess(t):
@@ -241,61 +255,35 @@ def _settled(t, v):
     # and n < 2**(FLOAT_BITS - 2), v's ulp is under 10**k (ulp <= v * 2**(1 - FLOAT_BITS) for a
     # normal v), so no other multiple of 10**k reads back as v, nor one with fewer digits (each is
     # one): t is the shortest and the nearest. A longer n: neither neighbour of its length nor
-    # either candidate a digit shorter may read back. False also out of the fast path's reach.
+    # either candidate a digit shorter (c, c + 1) may read back. False out of the fast path's reach.
     n, k = _guess(t)
-    if n >= _FLOAT_INT or not -_P10_TOP < k < _P10_TOP - 1:
+    if n >> FLOAT_BITS or not -_P10_TOP < k < _P10_TOP - 1:
         return False
+    c = n // 10
     if k >= 0:
-        f = _P10[k]
-        if n * f != v:
+        t = _P10[k]
+        if n * t != v:
             return False
-        return n < _QUARTER or ((n - 1) * f != v and (n + 1) * f != v and _apart(n // 10, _P10[k + 1], v))
-    f = _P10[-k]
-    if n / f != v:
+        if not n >> (FLOAT_BITS - 2):
+            return True
+        k = _P10[k + 1]
+        return (n - 1) * t != v and (n + 1) * t != v and c * k != v and (c + 1) * k != v
+    t = _P10[-k]
+    if n / t != v:
         return False
-    return n < _QUARTER or ((n - 1) / f != v and (n + 1) / f != v and _apart(n // 10, -_P10[-k - 1], v))
-
-
-def _apart(c, f, v):
-    # neither c * 10**k nor (c + 1) * 10**k reads back as v; f = 10**k, or -10**-k for k < 0
-    if f > 0:
-        return c * f != v and (c + 1) * f != v
-    return c / -f != v and (c + 1) / -f != v
-
-
-def _search(v, n, k):
-    # The exact (n, k) of _shortest(), in ints, starting from the guess n * 10**k
-    m, e = frexp(v)
-    m = int(ldexp(m, FLOAT_BITS))
-    e -= FLOAT_BITS
-    if e < FLOAT_EMIN:  # subnormal: its low bits are zero
-        m >>= FLOAT_EMIN - e
-        e = FLOAT_EMIN
-    c = _fits(m, e, k + 1)
-    if c:
-        while c:
-            n = c
-            k += 1
-            c = _fits(m, e, k + 1)
-    else:
-        n = _fits(m, e, k)
-        while not n:
-            k -= 1
-            n = _fits(m, e, k)
-    while n % 10 == 0:
-        n //= 10
-        k += 1
-    return n, k
+    if not n >> (FLOAT_BITS - 2):
+        return True
+    k = _P10[-k - 1]
+    return (n - 1) / t != v and (n + 1) / t != v and c / k != v and (c + 1) / k != v
 
 
 def _fits(m, e, k):
     # The multiple c of 10**k nearest m * 2**e among those that read back as m * 2**e, or 0 when
-    # none does (c > 0). In units of 2**(e - 2): the value is 4m, the numbers that read back as it
+    # none does (c > 0). In units u = 2**(e - 2): the value is 4m, the numbers that read back as it
     # lie within 4m - 2 .. 4m + 2 (4m - 1 below a power of two), the ends only when m is even.
-    # (Names are reused: few locals keep the frame off the heap.)
-    w = (1 if m == _LOW_EDGE and e > FLOAT_EMIN else 2) | (0 if m & 1 else 4)  # gap below | even
+    w = (1 if m == 1 << (FLOAT_BITS - 1) and e > FLOAT_EMIN else 2) | (0 if m & 1 else 4)  # gap below, even
     m <<= 2  # from here: the value, over q
-    u = 1  # the unit 2**(e - 2), over q
+    u = 1
     q = 1
     if e >= 2:
         m <<= e - 2
@@ -308,22 +296,17 @@ def _fits(m, e, k):
         e = 10 ** -k
         m *= e
         u *= e
-    k, m = divmod(m, q)  # c * 10**k <= value < (c + 1) * 10**k, m: how far below
-    return _pick(k, m, q, u, w)
-
-
-def _pick(c, r, q, u, w):
-    # _fits' choice between c and c + 1 (r: the value's distance above c, q: the step)
-    lo = c > 0 and (r < u * (w & 3) or (w & 4 and r == u * (w & 3)))
-    r = q - r if r else 0  # the distance below c + 1 (none when the value is c)
-    hi = r and (r < u << 1 or (w & 4 and r == u << 1))
-    if lo and hi:
-        if r * 2 == q:  # equally near: the even one
-            return c if not c & 1 else c + 1
-        return c + 1 if r * 2 < q else c
-    if lo:
-        return c
-    return c + 1 if hi else 0
+    k, m = divmod(m, q)  # c * 10**k <= value < (c + 1) * 10**k; m: how far above c
+    e = k > 0 and (m < u * (w & 3) or (w & 4 and m == u * (w & 3)))  # c reads back
+    m = q - m if m else 0  # how far below c + 1 (none when the value is c)
+    u = m and (m < u << 1 or (w & 4 and m == u << 1))  # c + 1 reads back
+    if e and u:
+        if m * 2 == q:  # equally near: the even one
+            return k if not k & 1 else k + 1
+        return k + 1 if m * 2 < q else k
+    if e:
+        return k
+    return k + 1 if u else 0
 
 
 def _put_value(buf, pos, value, decimals):

@@ -8,6 +8,7 @@
 # and the Blynk client are imported and built only when sync() has something to send.
 # RAM: the store's buffers, the config dict and a few per-stream objects. Not thread-safe.
 from . import config as _config
+from .record import utf8 as _utf8
 
 __version__ = "0.1.0"
 ConfigError = _config.ConfigError
@@ -160,7 +161,11 @@ class Logger:
         if t == "string":
             if not isinstance(value, str):
                 raise TypeError("%s: expected a str, got %s" % (name, type(value).__name__))
-            if len(value) > _STRING_MAX // 4 and len(value.encode()) > _STRING_MAX:
+            try:
+                n = len(_utf8(value))  # a lone surrogate has no UTF-8: refused on every runtime
+            except ValueError as e:
+                raise ValueError("%s: %s" % (name, e))
+            if n > _STRING_MAX:
                 raise ValueError("%s: string longer than %d bytes of UTF-8" % (name, _STRING_MAX))
             return value
         # location: (lon, lat)

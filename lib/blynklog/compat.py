@@ -1,7 +1,9 @@
 # blynklog.compat: what differs between MicroPython ports and CPython, in one place.
 # const, the wrapping millisecond ticks, nanosecond time, and the offset from the port's
-# epoch to Unix time (ESP32 counts from 2000, rp2 and unix from 1970: detected, not assumed).
-# Allocates nothing after import; safe to call from any task.
+# epoch to Unix time (ESP32 counts from 2000, rp2 and unix from 1970: detected, not assumed), and
+# exact float <-> scaled-int conversion for the port's float width (53-bit doubles or float32).
+# The clock functions allocate nothing after import; round_scaled() and scaled_float() allocate a
+# few (big) ints. Safe to call from any task.
 import math
 import sys
 import time
@@ -13,6 +15,12 @@ except ImportError:
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
+# the port's float: significand bits (53 for doubles, 24 for float32 as on ESP32 and rp2) and the
+# exponent of its smallest subnormal (value = int * 2**exponent)
+FLOAT_BITS = 53 if (1.0 + 2.0 ** -40) != 1.0 else 24
+FLOAT_EMIN = -1074 if FLOAT_BITS == 53 else -149
+_FLOAT_INT = 1 << FLOAT_BITS  # ints below it in size convert to float exactly
+_POW10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bit length of 10**d, d = 0..6
 
 try:
     ticks_ms = time.ticks_ms
@@ -81,21 +89,58 @@ def round_scaled(value, decimals):
     # round(value * 10**decimals) on value's exact binary value, half to even: the integer behind
     # CPython's round(value, decimals). The plain product rounds twice (the multiplication first),
     # which turns near-ties into ties on both runtimes (-0.005 with 2 decimals gave 0, not -1).
+    # Few locals: MicroPython puts a larger frame on the heap, per call (this is per sample).
     m, e = math.frexp(value)
-    # value = n * 2**(e - 53) exactly: m has at most 53 significant bits. ldexp, not a 2**53
-    # literal: a float32 port may parse a 16-digit literal one step short of 2**53.
-    n = int(math.ldexp(m, 53))
-    e -= 53
-    neg = n < 0
-    if neg:
-        n = -n
-    n *= 10 ** decimals
+    # value = int(m * 2**FLOAT_BITS) * 2**(e - FLOAT_BITS) exactly (ldexp, not a 2**53 literal: a
+    # float32 port may parse a 16-digit literal one step short of 2**53)
+    m = int(math.ldexp(m, FLOAT_BITS)) * 10 ** decimals
+    e -= FLOAT_BITS
     if e >= 0:
-        q = n << e
+        return m << e
+    if m < 0:
+        return -_shift_even(-m, -e)
+    return _shift_even(m, -e)
+
+
+def _shift_even(n, s):
+    # n / 2**s rounded half to even, n >= 0, s > 0
+    q = n >> s
+    r = n - (q << s)
+    s = 1 << (s - 1)
+    if r > s or (r == s and q & 1):
+        q += 1
+    return q
+
+
+def scaled_float(m, d):
+    # m / 10**d rounded once, to the nearest float (half to even): the float a scaled int stands
+    # for. CPython's int / int already rounds once; so does the port's when both ints convert to
+    # float exactly. Else (|m| >= 2**FLOAT_BITS on a port) in ints: the quotient to FLOAT_BITS + 1
+    # bits with a sticky remainder, rounded, then ldexp (exact: the result is a normal float).
+    # round_scaled(scaled_float(m, d), d) == m when m = round_scaled(v, d) for a float v of this
+    # port, which is how the encoder gets the stored digits back: where the float spacing near
+    # m / 10**d is under 10**-d, x * 10**d is within 1/2 of m; where it is not, v is within half a
+    # spacing of m / 10**d, so x is v itself (tests/test_exact_numbers.py checks both ways).
+    q = 10 ** d
+    if not IS_MICROPYTHON or -_FLOAT_INT < m < _FLOAT_INT:
+        return m / q
+    n = -m if m < 0 else m
+    # frexp's exponent is n's bit length or one more (float(n) may round up): t lands in
+    # [2**(bits + 1), 2**(bits + 4))
+    s = FLOAT_BITS + 3 - math.frexp(float(n))[1] + _POW10_BITS[d]
+    if s >= 0:
+        t, sticky = divmod(n << s, q)
     else:
-        q = n >> -e
-        r = n - (q << -e)
-        half = 1 << (-e - 1)
-        if r > half or (r == half and q & 1):
-            q += 1
-    return -q if neg else q
+        t, sticky = divmod(n, q << -s)
+    top = _FLOAT_INT << 1
+    while t >= top:
+        sticky |= t & 1
+        t >>= 1
+        s -= 1
+    half = t & 1
+    t >>= 1
+    s -= 1
+    if half and (sticky or t & 1):
+        t += 1
+    x = math.ldexp(float(t), -s)
+    return -x if m < 0 else x

@@ -8,10 +8,19 @@
 # Numbers are written digit by digit into the buffer (no string per point); strings are escaped in
 # pieces. On 32-bit ports a ms timestamp is a heap int: two divisions per point allocate.
 # point_size()/body_length() share one module scratch buffer: not safe from two tasks at once.
-# Values: bool -> true/false; int -> digits; float -> rounded to `decimals` with trailing zeros
-# stripped (None: the shortest repr that reads back equal); str -> JSON string; (lon, lat) ->
-# [lon,lat]. NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
-from .compat import const, round_scaled
+# Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
+# exact binary value, at most that many digits after the point, trailing zeros stripped (from
+# 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the
+# fewest digits that read back as the value on this port, in repr's layout ("0.1", "1e+22").
+# Decimals: digits of the exact scaled int (compat.round_scaled), never of a float product. No
+# decimals: repr's text where it is the shortest (always on CPython); MicroPython's repr is not
+# always (a digit too many for ~2% of doubles, a wrong digit for ~1% of float32 values), so there it
+# is checked with one to five float operations and, when they disagree (mostly 16-17 digit values),
+# the digits are found in ints. str -> JSON string; (lon, lat) -> [lon,lat].
+# NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
+import math
+
+from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
 
 _CHUNK = const(512)
 _ROOM = const(160)  # the most a non-string point can take, with its comma
@@ -22,8 +31,12 @@ _MAX_DIGITS = const(9)  # 10**9 < 2**30: the low part of a split int stays a sma
 LIMITS = {"device": 2000000, "platform": 1000000}
 
 _scratch = bytearray(_ROOM)
-# floats scaled by 10**decimals round exactly below this (2**24 on float32 ports, 2**53 otherwise)
-_EXACT = 9007199254740992.0 if (1.0 + 2.0 ** -40) != 1.0 else 16777216.0
+_HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
+# the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
+# float32 ports; made by ldexp, not parsed (a port's parser may be a step off). Few module names
+# here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
+_P10_TOP = 23 if FLOAT_BITS == 53 else 11
+_P10 = tuple(math.ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -81,41 +94,219 @@ def _put_int(buf, pos, n):
     return pos + _MAX_DIGITS
 
 
+# The per-point functions keep few locals: MicroPython puts a frame of more than 11 words (args,
+# locals and stack) on the heap, an allocation per call that costs more than the work here.
 def _put_float(buf, pos, v, decimals):
     if v - v != 0.0:
         raise ValueError("nan or inf")
-    if decimals is not None and decimals >= 0:
-        scale = 10 ** decimals
-        scaled = v * scale
-        if -_EXACT < scaled < _EXACT:
-            n = round_scaled(v, decimals)
-            if n < 0:
-                buf[pos] = 45
-                pos += 1
-                n = -n
-            whole = n // scale
-            frac = n - whole * scale
-            pos = _put_int(buf, pos, whole)
-            if frac:
-                d = decimals
-                while frac % 10 == 0:
-                    frac //= 10
-                    d -= 1
-                buf[pos] = 46  # '.'
-                pos += 1
-                p = pos + d
-                while p > pos:
-                    p -= 1
-                    buf[p] = 48 + frac % 10
-                    frac //= 10
-                pos += d
-            return pos
-    text = repr(v)
-    if text.endswith(".0"):
-        text = text[:-2]
-    if text == "-0":
-        text = "0"
-    return _put(buf, pos, text.encode())
+    if decimals is not None and decimals >= 0 and -_HUGE < v < _HUGE:
+        # the held value rounded half to even to `decimals`, in digits from the exact scaled int
+        # (for a value the store held scaled, the same int: see record.py)
+        return _put_fixed(buf, pos, round_scaled(v, decimals), decimals)
+    if v == 0.0:
+        buf[pos] = 48
+        return pos + 1
+    if v < 0:
+        buf[pos] = 45
+        pos += 1
+        v = -v
+    if decimals is not None:
+        # v >= 2**59 (an integer on every port) with decimals: its shortest digits and an
+        # exponent, no digits after a point
+        v = _shortest(v)
+        pos = _put_int(buf, pos, v[0])
+        if v[1]:
+            buf[pos] = 101  # 'e'
+            pos = _put_small(buf, pos + 1, v[1])
+        return pos
+    t = repr(v)
+    if IS_MICROPYTHON and not _settled(t, v):
+        return _put_layout(buf, pos, _shortest(v))
+    # repr is the shortest text that reads back (checked on a port): written as is, ".0" left off
+    if t[-2:] == ".0":
+        t = t[:-2]
+    return _put(buf, pos, t.encode())
+
+
+def _put_fixed(buf, pos, n, d):
+    # n / 10**d with at most d digits after the point, trailing zeros left off; |n| < 2**59 * 10**d,
+    # so the whole part stays under 10**18 (_put_int's range)
+    if n < 0:
+        buf[pos] = 45
+        pos += 1
+        n = -n
+    scale = 10 ** d
+    whole = n // scale
+    pos = _put_int(buf, pos, whole)
+    n -= whole * scale
+    if not n:
+        return pos
+    while n % 10 == 0:
+        n //= 10
+        d -= 1
+    buf[pos] = 46  # '.'
+    return _put_digits(buf, pos + 1, n, d, 0)
+
+
+def _put_layout(buf, pos, nk):
+    # n * 10**k, nk = (n, k) with n > 0 without trailing zeros, in repr's layout
+    n, k = nk
+    nd = 1
+    t = n // 10
+    while t:
+        nd += 1
+        t //= 10
+    x = k + nd - 1  # the power of ten of the first digit
+    # repr's layout: positional for 1e-4 <= v < 1e16, else d.ddde+XX; ".0" left off
+    if x < -4 or x >= 16:
+        pos = _put_digits(buf, pos, n, nd, 1 if nd > 1 else 0)
+        buf[pos] = 101
+        buf[pos + 1] = 43 if x >= 0 else 45  # '+' / '-'
+        x = x if x >= 0 else -x
+        if x < 10:
+            buf[pos + 2] = 48
+            pos += 1
+        return _put_small(buf, pos + 2, x)
+    if k >= 0:
+        pos = _put_digits(buf, pos, n, nd, 0)
+        while k:
+            buf[pos] = 48
+            pos += 1
+            k -= 1
+        return pos
+    if x < 0:
+        # 0.000ddd: the zeros after the point pad the digits to nd - x - 1 places
+        buf[pos] = 48
+        buf[pos + 1] = 46
+        return _put_digits(buf, pos + 2, n, nd - x - 1, 0)
+    return _put_digits(buf, pos, n, nd, x + 1)
+
+
+def _put_digits(buf, pos, n, nd, point):
+    # the nd low digits of n >= 0 (zero padded), with a '.' after the first `point` (0: none)
+    end = pos + nd + (1 if point else 0)
+    p = end
+    while nd:
+        if nd == point:
+            p -= 1
+            buf[p] = 46
+        p -= 1
+        buf[p] = 48 + n % 10
+        n //= 10
+        nd -= 1
+    return end
+
+
+def _shortest(v):
+    # (n, k) for finite v > 0: the fewest significant digits n (an int without trailing zeros)
+    # whose number n * 10**k reads back as v on this port (round to nearest even), the nearest to v
+    # among them. CPython's repr is exactly that. MicroPython's is not always (a digit too many, or
+    # on float32 ports a wrong last digit): there repr is only the first guess, checked by
+    # _settled() and, when that fails, searched for in ints from the guess (_fits()).
+    t = repr(v)
+    n, k = _guess(t)
+    if not IS_MICROPYTHON or _settled(t, v):
+        return n, k
+    m, e = math.frexp(v)
+    m = int(math.ldexp(m, FLOAT_BITS))
+    e -= FLOAT_BITS
+    if e < FLOAT_EMIN:  # subnormal: its low bits are zero
+        m >>= FLOAT_EMIN - e
+        e = FLOAT_EMIN
+    t = _fits(m, e, k + 1)
+    if t:
+        while t:
+            n = t
+            k += 1
+            t = _fits(m, e, k + 1)
+    else:
+        n = _fits(m, e, k)
+        while not n:
+            k -= 1
+            n = _fits(m, e, k)
+    while n % 10 == 0:
+        n //= 10
+        k += 1
+    return n, k
+
+
+def _guess(t):
+    # (n, k) of repr's text t of a float > 0: n * 10**k, n without trailing zeros
+    k = 0
+    i = t.find("e")
+    if i >= 0:
+        k = int(t[i + 1 :])
+        t = t[:i]
+    i = t.find(".")
+    if i >= 0:
+        k -= len(t) - i - 1
+        t = t.replace(".", "")
+    i = int(t)
+    while i and i % 10 == 0:
+        i //= 10
+        k += 1
+    return i, k
+
+
+def _settled(t, v):
+    # Whether repr's text t of v > 0 is v's shortest text, cheaply. n * 10**k below is one float
+    # multiplication or division of exact operands (n < 2**FLOAT_BITS, 10**|k| exact), rounded
+    # once: it reads back exactly as parsing would (Clinger's fast path). When it reads back as v
+    # and n < 2**(FLOAT_BITS - 2), v's ulp is under 10**k (ulp <= v * 2**(1 - FLOAT_BITS) for a
+    # normal v), so no other multiple of 10**k reads back as v, nor one with fewer digits (each is
+    # one): t is the shortest and the nearest. A longer n: neither neighbour of its length nor
+    # either candidate a digit shorter (c, c + 1) may read back. False out of the fast path's reach.
+    n, k = _guess(t)
+    if n >> FLOAT_BITS or not -_P10_TOP < k < _P10_TOP - 1:
+        return False
+    c = n // 10
+    if k >= 0:
+        t = _P10[k]
+        if n * t != v:
+            return False
+        if not n >> (FLOAT_BITS - 2):
+            return True
+        k = _P10[k + 1]
+        return (n - 1) * t != v and (n + 1) * t != v and c * k != v and (c + 1) * k != v
+    t = _P10[-k]
+    if n / t != v:
+        return False
+    if not n >> (FLOAT_BITS - 2):
+        return True
+    k = _P10[-k - 1]
+    return (n - 1) / t != v and (n + 1) / t != v and c / k != v and (c + 1) / k != v
+
+
+def _fits(m, e, k):
+    # The multiple c of 10**k nearest m * 2**e among those that read back as m * 2**e, or 0 when
+    # none does (c > 0). In units u = 2**(e - 2): the value is 4m, the numbers that read back as it
+    # lie within 4m - 2 .. 4m + 2 (4m - 1 below a power of two), the ends only when m is even.
+    w = (1 if m == 1 << (FLOAT_BITS - 1) and e > FLOAT_EMIN else 2) | (0 if m & 1 else 4)  # gap below, even
+    m <<= 2  # from here: the value, over q
+    u = 1
+    q = 1
+    if e >= 2:
+        m <<= e - 2
+        u <<= e - 2
+    else:
+        q <<= 2 - e
+    if k >= 0:
+        q *= 10 ** k
+    else:
+        e = 10 ** -k
+        m *= e
+        u *= e
+    k, m = divmod(m, q)  # c * 10**k <= value < (c + 1) * 10**k; m: how far above c
+    e = k > 0 and (m < u * (w & 3) or (w & 4 and m == u * (w & 3)))  # c reads back
+    m = q - m if m else 0  # how far below c + 1 (none when the value is c)
+    u = m and (m < u << 1 or (w & 4 and m == u << 1))  # c + 1 reads back
+    if e and u:
+        if m * 2 == q:  # equally near: the even one
+            return k if not k & 1 else k + 1
+        return k + 1 if m * 2 < q else k
+    if e:
+        return k
+    return k + 1 if u else 0
 
 
 def _put_value(buf, pos, value, decimals):

@@ -10,14 +10,16 @@
 # whatever check() accepts, decode() reads (strings are checked to be UTF-8 there).
 # encode_into() allocates nothing for bool/int/float values (the caller's buffer, stack-only
 # arithmetic on a 64-bit port; boards box ints above 2**30); strings and locations allocate their
-# encoding; decimals scaling allocates one float. decode() allocates the value it returns.
+# encoding; decimals scaling allocates a few (big) ints. decode() allocates the value it returns;
+# a scaled int reads back as m / 10**d rounded once to the port's float (compat.scaled_float), so
+# that round_scaled() of it gives m again: the encoder writes the digits the store holds.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import binascii
 import math
 import os
 import struct
 
-from .compat import const, round_scaled
+from .compat import IS_MICROPYTHON, const, round_scaled, scaled_float
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -86,6 +88,53 @@ def _f32_exact(v):
     return 897 <= e <= 1150
 
 
+def utf8(s):
+    # The UTF-8 bytes of str s; ValueError when s holds a lone surrogate (which has no UTF-8: CPython
+    # refuses to encode it, MicroPython would write the invalid bytes ED A0..BF xx) or, on a port,
+    # any byte sequence that is not well-formed UTF-8. ASCII-only strings are checked by length.
+    if not IS_MICROPYTHON:
+        try:
+            return s.encode()
+        except UnicodeError:
+            raise ValueError("string not valid UTF-8 (lone surrogate)")
+    data = s.encode()
+    n = len(data)
+    if n == len(s):
+        return data
+    i = 0
+    while i < n:
+        b = data[i]
+        if b < 0x80:
+            i += 1
+            continue
+        # (continuation bytes, lowest and highest allowed second byte) by lead byte
+        if 0xC2 <= b <= 0xDF:
+            k, lo, hi = 1, 0x80, 0xBF
+        elif 0xE0 <= b <= 0xEF:
+            k = 2
+            lo = 0xA0 if b == 0xE0 else 0x80
+            hi = 0x9F if b == 0xED else 0xBF  # ED A0..BF: the surrogates D800..DFFF
+        elif 0xF0 <= b <= 0xF4:
+            k = 3
+            lo = 0x90 if b == 0xF0 else 0x80
+            hi = 0x8F if b == 0xF4 else 0xBF
+        else:
+            k = -1
+        if k < 0 or i + k >= n or not lo <= data[i + 1] <= hi:
+            break
+        j = i + 2
+        while j <= i + k and 0x80 <= data[j] <= 0xBF:
+            j += 1
+        if j <= i + k:
+            break
+        i = j
+    if i < n:
+        if data[i] == 0xED and i + 1 < n and data[i + 1] >= 0xA0:
+            raise ValueError("string not valid UTF-8 (lone surrogate)")
+        raise ValueError("string not valid UTF-8")
+    return data
+
+
 def _check_float(v):
     if not math.isfinite(v):
         raise ValueError("value not finite")
@@ -140,7 +189,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
                 struct.pack_into("<d", buf, p, value)
                 p += 8
     elif t is str:
-        data = value.encode()
+        data = utf8(value)
         n = len(data)
         if n > MAX_STR:
             raise ValueError("string over 1024 bytes")
@@ -313,5 +362,5 @@ def decode(buf, off, base_ts, end=None, crckey=0):
     elif typ == T_LOC64:
         value = struct.unpack_from("<dd", buf, p)
     else:
-        value = _read_varint(buf, p)[0] / 10 ** (typ - T_SCALED)
+        value = scaled_float(_read_varint(buf, p)[0], typ - T_SCALED)
     return n, sid, base_ts + delta, h & 3, value

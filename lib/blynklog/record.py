@@ -101,7 +101,17 @@ def utf8(s):
     n = len(data)
     if n == len(s):
         return data
-    i = 0
+    i = _bad_utf8(data, 0, n)
+    if i < n:
+        if data[i] == 0xED and i + 1 < n and data[i + 1] >= 0xA0:
+            raise ValueError("string not valid UTF-8 (lone surrogate)")
+        raise ValueError("string not valid UTF-8")
+    return data
+
+
+def _bad_utf8(data, i, n):
+    # The offset of the first byte of data[i:n] that is not well-formed UTF-8 (RFC 3629: no
+    # surrogates, no overlong forms, nothing past U+10FFFF), or n. Allocates nothing.
     while i < n:
         b = data[i]
         if b < 0x80:
@@ -119,20 +129,16 @@ def utf8(s):
             lo = 0x90 if b == 0xF0 else 0x80
             hi = 0x8F if b == 0xF4 else 0xBF
         else:
-            k = -1
-        if k < 0 or i + k >= n or not lo <= data[i + 1] <= hi:
-            break
+            return i
+        if i + k >= n or not lo <= data[i + 1] <= hi:
+            return i
         j = i + 2
         while j <= i + k and 0x80 <= data[j] <= 0xBF:
             j += 1
         if j <= i + k:
-            break
+            return i
         i = j
-    if i < n:
-        if data[i] == 0xED and i + 1 < n and data[i + 1] >= 0xA0:
-            raise ValueError("string not valid UTF-8 (lone surrogate)")
-        raise ValueError("string not valid UTF-8")
-    return data
+    return n
 
 
 def _check_float(v):
@@ -294,21 +300,8 @@ def check(buf, off, end, crcview=None, crckey=0):
     elif typ == T_LOC64:
         ok = rest == 16
     else:  # T_STR
-        ok = rest <= MAX_STR and _utf8(buf, mv, p, last)
+        ok = rest <= MAX_STR and _bad_utf8(buf, p, last) == last
     return last + 4 - off if ok else 0
-
-
-def _utf8(buf, mv, p, last):
-    # True when buf[p:last] decodes as this runtime's str() decodes UTF-8 (ASCII without allocating)
-    while p < last:
-        if buf[p] >= 0x80:
-            try:
-                str(mv[p:last], "utf-8")
-            except UnicodeError:
-                return False
-            return True
-        p += 1
-    return True
 
 
 def sid_of(buf, off):

@@ -1,0 +1,251 @@
+# Fault-injection sweep over one sync (issue 14): a representative workload (three streams, a
+# backlog of several batches, one poison point the server refuses, a 308, a token renewal) runs a
+# sync in which the k-th fallible call fails, for every k the workload makes, then fault-free syncs
+# until done. Fallible calls (tests/faults.py): each socket connect, write and read, each flash
+# open-for-write, write, flush, close, rename and remove, each store commit record, and a
+# MemoryError at each allocation-heavy step (the encoder's body and chunks, the store's buffers and
+# commit record, the state file, answer parsing). For every k: the sync does not raise, the books
+# balance, every durable sample reaches the emulator with its value, none is refused as a duplicate
+# of itself, nothing is counted twice; a sample reaches the server twice only for a batch whose
+# answer was lost or whose commit failed after the server accepted it (at-least-once), counted and
+# printed. Every third k the logger is closed and opened again after the faulty sync (a reboot).
+# Default: every k on a small workload (a few hundred injection points, about a minute per runtime);
+# BLYNKLOG_SWEEP_FULL=1 runs the sweep on a longer backlog. Runs on CPython and the unix ports.
+import os
+
+import emu
+import faults
+from blynklog import Logger
+from logger_support import now_ms
+from support import rmtree, tmpdir
+
+PER_REQUEST = 4
+TOKEN_RENEWAL_AFTER = 6  # upload requests before the server refuses the token once (401)
+MAX_SYNCS = 8  # fault-free syncs after the faulty one before "stuck"
+STALE = 500  # more than a 4 KB segment holds
+
+
+def _full():
+    return os.getenv("BLYNKLOG_SWEEP_FULL") == "1"
+
+
+def workload():
+    # [(stream, ts, value)], oldest first across streams; the poison point's ts.
+    # a: a backlog of several batches whose last batch is a lone point; b: the poison point (a
+    # fraction sent to an int datastream) in its second batch; c: one lone sample.
+    n = 21 if _full() else 9
+    base = now_ms() - 600000
+    out = []
+    for i in range(n):
+        out.append(("a", base + i * 3000, 20 + i * 0.5))
+    poison = None
+    for i in range(7):
+        ts = base + 1000 + i * 3000
+        if i == 2:
+            poison = ts
+            out.append(("b", ts, 2.5))
+        else:
+            out.append(("b", ts, 10.0 + i))
+    out.append(("c", base + 2000 + 4 * 3000, 7.0))
+    return out, poison
+
+
+def stale_samples():
+    # d: samples older than max_age_days, added first: they fill the first segment, are dropped at
+    # sync (dropped_stale, never sent) and their segment is removed once committed
+    base = now_ms() - 40 * 86400000
+    out = []
+    for i in range(STALE):
+        out.append(("d", base + i * 1000, float(i)))
+    return out
+
+
+SIDS = {"a": 1, "b": 2, "c": 3}
+
+
+def config(path):
+    return {
+        "server": emu.http_url(),  # the 308 moves it to the TLS listener
+        "ca": emu.ca_path(),
+        "api": "platform",
+        "client_id": "test-client",
+        "client_secret": "test-secret",
+        "device_id": 1,
+        "streams": {"a": {"id": 1, "decimals": 1}, "b": {"id": 2, "decimals": 1}, "c": {"id": 3}, "d": {"id": 4}},
+        "store": {"path": path},
+        "limits": {"points_per_request": PER_REQUEST, "requests_per_s": 1000},
+        "upload": {"retry_base_s": 0, "timeout_ms": 5000},
+    }
+
+
+def fresh_server():
+    emu.reset()
+    emu.add_stream(1, 2, "V2", "int")  # stream b: the poison point's fraction is refused (400)
+    emu.inject("redirect", target="upload", after=1, location=emu.url())
+    emu.inject("status", target="upload", after=TOKEN_RENEWAL_AFTER, status=401)
+
+
+class Sweep:
+    def __init__(self):
+        self.budget = faults.Budget()
+        self.failures = []  # (k, site, symptom)
+        self.repeats = 0  # samples the server got twice (at-least-once), over all runs
+        self.repeat_runs = 0
+        self.runs = 0
+        self.sites = {}
+
+    def run(self, k, reopen):
+        # One run with fault k (0: none). Returns the number of fallible calls the faulty sync made.
+        self.runs += 1
+        fresh_server()
+        folder = tmpdir("sweep")
+        cfg = config(folder + "/store")
+        samples, poison = workload()
+        log = Logger(cfg)
+        for name, ts, value in stale_samples():
+            log.add(name, value, ts=ts)
+        for name, ts, value in samples:
+            log.add(name, value, ts=ts)
+        log.flush()
+        symptoms = []
+        self.budget.arm(k)
+        try:
+            log.sync()
+        except Exception as e:
+            symptoms.append("sync raised %s: %s" % (type(e).__name__, e))
+        finally:
+            calls = self.budget.disarm()
+        site = self.budget.fired
+        if k == 0:
+            self.sites = dict(self.budget.sites)
+        if reopen:
+            try:
+                log.close()
+            except Exception as e:
+                symptoms.append("close raised %s: %s" % (type(e).__name__, e))
+            log = Logger(cfg)
+        report = None
+        for _ in range(MAX_SYNCS):
+            report = log.sync()
+            if report["stopped"] == "done":
+                break
+        else:
+            symptoms.append("stuck: %s (%s)" % (report["stopped"], report["last_error"]))
+        symptoms += self.books("", log.stats(), samples)
+        log.close()
+        log = Logger(cfg)
+        symptoms += self.books("after reopen: ", log.stats(), samples)
+        log.close()
+        symptoms += self.delivered(samples, poison)
+        rmtree(folder)
+        for s in symptoms:
+            self.failures.append((k, site, s))
+        return calls
+
+    def books(self, when, st, samples):
+        out = []
+        added = len(samples) + STALE
+        total = st["sent"] + st["pending"] + st["rejected"] + st["dropped_stale"] + st["dropped_full"] + st["thinned"]
+        if total != added:
+            out.append("%sbooks: sent %d + pending %d + rejected %d + dropped %d + thinned %d != added %d" % (
+                when, st["sent"], st["pending"], st["rejected"], st["dropped_stale"] + st["dropped_full"],
+                st["thinned"], added))
+        if st["pending"]:
+            out.append("%spending %d after the syncs" % (when, st["pending"]))
+        if st["sent"] != len(samples) - 1:
+            out.append("%ssent %d, expected %d (each sample booked once)" % (when, st["sent"], len(samples) - 1))
+        if st["dropped_stale"] != STALE:
+            out.append("%sdropped_stale %d, expected %d" % (when, st["dropped_stale"], STALE))
+        if st["rejected"] != 1:
+            out.append("%srejected %d, expected 1 (the poison point)" % (when, st["rejected"]))
+        for entry in st["rejects"]:
+            if "duplicate" in str(entry[3]):
+                out.append("%srefused as a duplicate of itself: %s ts %s" % (when, entry[1], entry[2]))
+        return out
+
+    def delivered(self, samples, poison):
+        out = []
+        want = {}
+        for name, ts, value in samples:
+            if ts != poison:
+                want.setdefault(SIDS[name], {})[ts] = value
+        repeats = 0
+        for sid in (1, 2, 3, 4):
+            seen = {}
+            for ts, value in emu.points(1, sid):
+                expected = want.get(sid, {}).get(ts)
+                if expected is None:
+                    out.append("stream %d: the server got ts %d, never added there (or the poison point)" % (sid, ts))
+                elif value != expected:
+                    out.append("stream %d: ts %d has value %r, added %r" % (sid, ts, value, expected))
+                seen[ts] = seen.get(ts, 0) + 1
+            for ts in want.get(sid, {}):
+                n = seen.get(ts, 0)
+                if not n:
+                    out.append("stream %d: sample ts %d never reached the server" % (sid, ts))
+                repeats += max(0, n - 1)
+        if repeats > PER_REQUEST:
+            out.append("%d samples reached the server twice: more than the one batch in flight" % repeats)
+        if repeats:
+            self.repeats += repeats
+            self.repeat_runs += 1
+        return out
+
+
+def _stride(n):
+    # every k by default; the full sweep (longer workload) also takes every k
+    return 1
+
+
+def test_a_fault_free_run_exercises_every_kind_of_fallible_call():
+    emu.require()
+    sweep = Sweep()
+    with faults.Injected(sweep.budget):
+        calls = sweep.run(0, False)
+    assert not sweep.failures, sweep.failures
+    kinds = {}
+    for site in sweep.sites:
+        kinds[site.split(".")[0]] = 1
+        kinds[site] = 1
+    for want in ("sock.connect", "sock.send", "sock.recv", "flash.open", "flash.write", "flash.rename",
+                 "flash.remove", "mem.body", "mem.chunk", "mem.commit", "mem.buffer", "mem.state", "mem.answer"):
+        assert want in kinds, (want, sweep.sites)
+    print("fault-free run: %d fallible calls %s" % (calls, sweep.sites))
+    assert calls >= 100, calls
+
+
+def test_the_workload_meets_a_308_a_token_renewal_and_a_refused_point():
+    emu.require()
+    sweep = Sweep()
+    with faults.Injected(sweep.budget):
+        sweep.run(0, False)
+    statuses = [r["status"] for r in emu.requests()]
+    paths = [r["path"] + "?" + r["query"] for r in emu.requests()]
+    assert 308 in statuses and 401 in statuses and 400 in statuses, statuses
+    assert len([p for p in paths if "grant_type=refresh_token" in p]) == 1, paths
+
+
+def test_every_fault_in_one_sync_keeps_every_sample_and_the_books():
+    emu.require()
+    sweep = Sweep()
+    with faults.Injected(sweep.budget):
+        n = sweep.run(0, False)
+        k = 1
+        stride = _stride(n)
+        points = 0
+        while k <= n:
+            made = sweep.run(k, k % 3 == 0)
+            points += 1
+            if made > n:
+                n = made  # a run may make a few more calls (an answer read in two pieces)
+            k += stride
+    print("fault sweep: %d injection points, %d runs (%d samples repeated in %d runs: at-least-once)" % (
+        points, sweep.runs, sweep.repeats, sweep.repeat_runs))
+    if sweep.failures:
+        lines = []
+        for k, site, symptom in sweep.failures:
+            lines.append("  k=%d %s: %s" % (k, site, symptom))
+        print("fault sweep: %d failures\n%s" % (len(sweep.failures), "\n".join(lines)))
+    assert points >= 100, points
+    assert not sweep.failures, "%d failures, first: k=%d %s: %s" % (
+        len(sweep.failures), sweep.failures[0][0], sweep.failures[0][1], sweep.failures[0][2])

@@ -17,8 +17,8 @@
 #                                                   through blynklog.blynk.encoder
 #   mem.commit                            MemoryError  the store's commit record (json.dumps in
 #                                                   blynklog.store)
-#   mem.buffer                            MemoryError  the store's read and commit buffers (bytearray
-#                                                   in blynklog.store)
+#   mem.readbuf, mem.commitbuf            MemoryError  the store's read buffer (each records()) and its
+#                                                   commit record's buffer (bytearray in blynklog.store)
 #   mem.state                             MemoryError  the state file's JSON (json.dump in blynklog.state)
 #   mem.answer                            MemoryError  parsing an answer (json.loads in blynklog.blynk)
 # The error is raised instead of the call (nothing is written, sent or read by it).
@@ -149,7 +149,8 @@ def _allocator(budget):
     real = bytearray
 
     def fault_bytearray(*args):
-        budget.hit("mem.buffer")
+        # the store's 1200-byte read buffer (one per records() iterator), else its commit record
+        budget.hit("mem.readbuf" if args and args[0] == 1200 else "mem.commitbuf")
         return real(*args)
 
     return fault_bytearray

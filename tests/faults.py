@@ -3,6 +3,9 @@
 #   budget = faults.Budget()          counts every fallible call made while it is armed
 #   with faults.Injected(budget):     the stand-ins are in place (restored on exit)
 #       budget.arm(k)                 the k-th fallible call from now fails (k=0: none fails)
+#       budget.arm(k, cut=True)       a power cut at the k-th call instead: it and every fallible
+#                                     call after it raise PowerCut (a BaseException: the code's own
+#                                     handlers let it pass, its finally blocks reach no flash/socket)
 #       ... log.sync() ...
 #       budget.disarm()               -> budget.n calls were made; budget.fired names the one that failed
 # Fallible calls, each one injection point (its site name, the error raised):
@@ -36,19 +39,30 @@ def _error(site):
     return OSError(_EIO)
 
 
+class PowerCut(BaseException):
+    pass
+
+
 class Budget:
     def __init__(self):
         self.k = 0
         self.n = 0
         self.armed = False
+        self.cut = False
+        self.dead = False
+        self.skip = ()
         self.fired = None
         self.sites = {}  # site -> calls made while armed (the last run)
 
-    def arm(self, k):
+    def arm(self, k, cut=False, skip=()):
+        # skip: sites not counted (they never fail), e.g. ("flash.write",) around many appends
+        self.skip = skip
         self.k = k
         self.n = 0
         self.fired = None
         self.sites = {}
+        self.cut = cut
+        self.dead = False
         self.armed = True
 
     def disarm(self):
@@ -58,10 +72,17 @@ class Budget:
     def hit(self, site):
         if not self.armed:
             return
+        if self.dead:
+            raise PowerCut(site)
+        if site in self.skip:
+            return
         self.n += 1
         self.sites[site] = self.sites.get(site, 0) + 1
         if self.n == self.k:
             self.fired = site
+            if self.cut:
+                self.dead = True
+                raise PowerCut(site)
             raise _error(site)
 
 

@@ -96,8 +96,9 @@ class Sweep:
         self.runs = 0
         self.sites = {}
 
-    def run(self, k, reopen):
-        # One run with fault k (0: none). Returns the number of fallible calls the faulty sync made.
+    def run(self, k, reopen, cut=False):
+        # One run with fault k (0: none), or a power cut at k (then always a reopen). Returns the
+        # number of fallible calls the faulty sync made.
         self.runs += 1
         fresh_server()
         folder = tmpdir("sweep")
@@ -110,9 +111,11 @@ class Sweep:
             log.add(name, value, ts=ts)
         log.flush()
         symptoms = []
-        self.budget.arm(k)
+        self.budget.arm(k, cut)
         try:
             log.sync()
+        except faults.PowerCut:
+            pass
         except Exception as e:
             symptoms.append("sync raised %s: %s" % (type(e).__name__, e))
         finally:
@@ -120,7 +123,12 @@ class Sweep:
         site = self.budget.fired
         if k == 0:
             self.sites = dict(self.budget.sites)
-        if reopen:
+        if cut and site is not None:
+            # the board restarts: RAM is gone; only the file the store held open is let go
+            if log._store._wf is not None:
+                log._store._wf.close()
+            log = Logger(cfg)
+        elif reopen:
             try:
                 log.close()
             except Exception as e:
@@ -141,7 +149,7 @@ class Sweep:
         symptoms += self.delivered(samples, poison, site)
         rmtree(folder)
         if symptoms:
-            self.failures.append((k, site, reopen, symptoms))
+            self.failures.append((k, site, "power cut" if cut else "reopened" if reopen else "", symptoms))
         return calls
 
     def books(self, when, st, samples):
@@ -201,22 +209,45 @@ def _may_repeat(site):
     return site is not None and (site == "sock.recv" or site.startswith("flash.") or site in ("mem.commit", "mem.commitbuf"))
 
 
-def _ks(n):
+def _ks(n, stride=1):
     # the k to run (n: fallible calls in a fault-free run), each with whether to reopen after it
     only = os.getenv("BLYNKLOG_SWEEP_K")
     if only:
         return [(int(k), int(k) % 3 == 0) for k in only.split(",")]
+    if _full():
+        stride = 1
     out = []
-    for k in range(1, n + 1):
+    for k in range(1, n + 1, stride):
         out.append((k, k % 3 == 0))
         if _full():
             out.append((k, k % 3 != 0))
     return out
 
 
+def sweep(cut, stride=1):
+    # Runs the sweep; prints its figures and every failing run; fails when a run failed.
+    what = "power cuts" if cut else "faults"
+    sw = Sweep()
+    points = {}
+    with faults.Injected(sw.budget):
+        n = sw.run(0, False)
+        assert not sw.failures, describe(sw.failures[0])
+        for k, reopen in _ks(n, stride):
+            sw.run(k, reopen, cut)
+            points[k] = 1
+    print("fault sweep (%s): %d injection points, %d runs" % (what, len(points), sw.runs))
+    print("fault sweep (%s): %d samples reached the server twice (at-least-once), in %d runs" % (
+        what, sw.repeats, sw.repeat_runs))
+    for f in sw.failures:
+        print("fault sweep (%s): FAIL %s" % (what, describe(f)))
+    if not os.getenv("BLYNKLOG_SWEEP_K"):
+        assert len(points) >= 80, len(points)
+    assert not sw.failures, "%d of %d runs failed, first: %s" % (len(sw.failures), sw.runs, describe(sw.failures[0]))
+
+
 def describe(failure):
-    k, site, reopen, symptoms = failure
-    return "k=%d %s%s: %s" % (k, site, " (reopened)" if reopen else "", "; ".join(symptoms))
+    k, site, how, symptoms = failure
+    return "k=%d %s%s: %s" % (k, site, " (%s)" % how if how else "", "; ".join(symptoms))
 
 
 def test_a_fault_free_run_exercises_every_kind_of_fallible_call():
@@ -252,20 +283,90 @@ def test_the_workload_meets_a_308_a_token_renewal_and_a_refused_point():
 
 def test_every_fault_in_one_sync_keeps_every_sample_and_the_books():
     emu.require()
-    sweep = Sweep()
+    sweep(False)
+
+
+def test_a_power_cut_at_any_call_of_a_sync_keeps_every_sample_and_the_books():
+    # every other k by default (time), every k under BLYNKLOG_SWEEP_FULL=1
+    emu.require()
+    sweep(True, stride=2)
+
+
+FULL_SAMPLES = 2400  # about 21 KB of records: over the smallest capacity (16 KB), so segments are dropped
+
+
+def add_run(sw, k):
+    # A power cut at the k-th fallible call (flash writes not counted) while a long backlog is added
+    # to a store too small for it (drop_oldest), then a reopen and syncs. Returns the calls made.
+    fresh_server()
+    folder = tmpdir("sweepadd")
+    cfg = config(folder + "/store")
+    cfg["store"]["capacity"] = 16384
+    cfg["limits"]["points_per_request"] = 1000
+    base = now_ms() - FULL_SAMPLES * 1000 - 60000
+    added = {}
+    log = Logger(cfg)
+    sw.budget.arm(k, True, ("flash.write",))
+    try:
+        for i in range(FULL_SAMPLES):
+            ts = base + i * 1000
+            if log.add("a", float(i % 50), ts=ts):
+                added[ts] = float(i % 50)
+        log.flush()
+    except faults.PowerCut:
+        pass
+    finally:
+        calls = sw.budget.disarm()
+    site = sw.budget.fired
+    if log._store._wf is not None:
+        log._store._wf.close()
+    log = Logger(cfg)
+    symptoms = []
+    for _ in range(MAX_SYNCS):
+        report = log.sync()
+        if report["stopped"] == "done":
+            break
+    else:
+        symptoms.append("stuck: %s (%s)" % (report["stopped"], report["last_error"]))
+    st = log.stats()
+    log.close()
+    total = st["sent"] + st["pending"] + st["rejected"] + st["dropped_stale"] + st["dropped_full"]
+    if total != len(added):
+        symptoms.append("books: sent %d + pending %d + rejected %d + dropped_full %d + dropped_stale %d != added %d" % (
+            st["sent"], st["pending"], st["rejected"], st["dropped_full"], st["dropped_stale"], len(added)))
+    got = emu.points(1, 1)
+    seen = {}
+    for ts, value in got:
+        if added.get(ts) != value:
+            symptoms.append("the server got ts %d value %r, added %r" % (ts, value, added.get(ts)))
+            break
+        seen[ts] = 1
+    if len(seen) != len(got):
+        symptoms.append("%d samples reached the server twice" % (len(got) - len(seen)))
+    if len(seen) != st["sent"]:
+        symptoms.append("sent %d, the server holds %d" % (st["sent"], len(seen)))
+    if k == 0 and not st["dropped_full"]:
+        symptoms.append("nothing dropped: the store was never full")
+    rmtree(folder)
+    sw.runs += 1
+    if symptoms:
+        sw.failures.append((k, site, "power cut while adding", symptoms))
+    return calls
+
+
+def test_a_power_cut_while_adding_to_a_full_store_keeps_the_books():
+    # every segment change (close, drop the oldest, save the counters, open the next) met by a cut
+    emu.require()
+    sw = Sweep()
     points = {}
-    with faults.Injected(sweep.budget):
-        n = sweep.run(0, False)
-        assert not sweep.failures, describe(sweep.failures[0])
-        for k, reopen in _ks(n):
-            sweep.run(k, reopen)
+    with faults.Injected(sw.budget):
+        n = add_run(sw, 0)
+        assert not sw.failures, describe(sw.failures[0])
+        for k, _ in _ks(n):
+            add_run(sw, k)
             points[k] = 1
-    print("fault sweep: %d injection points, %d runs" % (len(points), sweep.runs))
-    print("fault sweep: %d samples reached the server twice (at-least-once), in %d runs" % (
-        sweep.repeats, sweep.repeat_runs))
-    for f in sweep.failures:
-        print("fault sweep: FAIL " + describe(f))
-    if not os.getenv("BLYNKLOG_SWEEP_K"):
-        assert len(points) >= 100, len(points)
-    assert not sweep.failures, "%d of %d runs failed, first: %s" % (
-        len(sweep.failures), sweep.runs, describe(sweep.failures[0]))
+    print("fault sweep (power cuts while adding): %d injection points, %d runs" % (len(points), sw.runs))
+    for f in sw.failures:
+        print("fault sweep (power cuts while adding): FAIL %s" % describe(f))
+    assert len(points) >= 10, len(points)
+    assert not sw.failures, "%d of %d runs failed, first: %s" % (len(sw.failures), sw.runs, describe(sw.failures[0]))

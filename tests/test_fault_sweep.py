@@ -24,7 +24,7 @@ from support import rmtree, tmpdir
 PER_REQUEST = 4
 TOKEN_RENEWAL_AFTER = 6  # upload requests before the server refuses the token once (401)
 MAX_SYNCS = 8  # fault-free syncs after the faulty one before "stuck"
-STALE = 500  # more than a 4 KB segment holds
+STALE = 400  # more than a 4 KB segment holds (about 344)
 
 
 def _full():
@@ -287,9 +287,9 @@ def test_every_fault_in_one_sync_keeps_every_sample_and_the_books():
 
 
 def test_a_power_cut_at_any_call_of_a_sync_keeps_every_sample_and_the_books():
-    # every other k by default (time), every k under BLYNKLOG_SWEEP_FULL=1
+    # every third k by default (time), every k under BLYNKLOG_SWEEP_FULL=1
     emu.require()
-    sweep(True, stride=2)
+    sweep(True, stride=3)
 
 
 FULL_SAMPLES = 2400  # about 21 KB of records: over the smallest capacity (16 KB), so segments are dropped

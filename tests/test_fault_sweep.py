@@ -12,7 +12,7 @@
 # the logger is closed and opened again after the faulty sync (a reboot).
 # The same sweep with a power cut at k (that call and every later one fail, then a reopen), and a
 # power cut at each segment change while a backlog is added to a full store (drop_oldest).
-# Each sweep prints "fault sweep (...): N injection points, M runs" and every failing run.
+# Each sweep prints "fault sweep: N injection points, M runs (...)" and every failing run.
 # Default (make test): every k of a small workload for faults (~165 per runtime), every third k for
 # power cuts in a sync, every k while adding; about a minute and a half per runtime.
 # BLYNKLOG_SWEEP_FULL=1: a longer backlog, every k, each both with and without the reopen.
@@ -239,14 +239,22 @@ def sweep(cut, stride=1):
         for k, reopen in _ks(n, stride):
             sw.run(k, reopen, cut)
             points[k] = 1
-    print("fault sweep (%s): %d injection points, %d runs" % (what, len(points), sw.runs))
+    print("fault sweep: %d injection points, %d runs (%s)" % (len(points), sw.runs, what))
     print("fault sweep (%s): %d samples reached the server twice (at-least-once), in %d runs" % (
         what, sw.repeats, sw.repeat_runs))
     for f in sw.failures:
         print("fault sweep (%s): FAIL %s" % (what, describe(f)))
     if not os.getenv("BLYNKLOG_SWEEP_K"):
         assert len(points) * stride >= 100, len(points)
-    assert not sw.failures, "%d of %d runs failed, first: %s" % (len(sw.failures), sw.runs, describe(sw.failures[0]))
+    assert not sw.failures, failed(sw)
+
+
+def failed(sw):
+    # the assertion's message: every failing run (the unix runner shows only the message)
+    lines = ["%d of %d runs failed:" % (len(sw.failures), sw.runs)]
+    for f in sw.failures:
+        lines.append(describe(f))
+    return "\n".join(lines)
 
 
 def describe(failure):
@@ -369,8 +377,8 @@ def test_a_power_cut_while_adding_to_a_full_store_keeps_the_books():
         for k, _ in _ks(n):
             add_run(sw, k)
             points[k] = 1
-    print("fault sweep (power cuts while adding): %d injection points, %d runs" % (len(points), sw.runs))
+    print("fault sweep: %d injection points, %d runs (power cuts while adding)" % (len(points), sw.runs))
     for f in sw.failures:
         print("fault sweep (power cuts while adding): FAIL %s" % describe(f))
     assert len(points) >= 10, len(points)
-    assert not sw.failures, "%d of %d runs failed, first: %s" % (len(sw.failures), sw.runs, describe(sw.failures[0]))
+    assert not sw.failures, failed(sw)

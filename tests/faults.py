@@ -24,6 +24,8 @@
 #                                                   commit record's buffer (bytearray in blynklog.store)
 #   mem.state                             MemoryError  the state file's JSON (json.dump in blynklog.state)
 #   mem.answer                            MemoryError  parsing an answer (json.loads in blynklog.blynk)
+#   mem.request, mem.reply                MemoryError  each HTTP request as it starts, and as its answer
+#                                                   is read (the request went out whole)
 # The error is raised instead of the call (nothing is written, sent or read by it).
 import json as _json
 import os as _os
@@ -290,6 +292,14 @@ def _connection_class(http, budget):
     base = http.Connection
 
     class FaultConnection(base):
+        def request(self, *args):
+            budget.hit("mem.request")  # building the request head, before a byte goes
+            return base.request(self, *args)
+
+        def _answer(self, *args):
+            budget.hit("mem.reply")  # the request went out whole: reading its answer
+            return base._answer(self, *args)
+
         def _open(self):
             budget.hit("sock.connect")
             base._open(self)

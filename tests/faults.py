@@ -33,6 +33,7 @@ import os as _os
 _EIO = 5
 _ECONNRESET = 104
 
+
 def _error(site):
     if site.startswith("mem."):
         return MemoryError("injected at " + site)

@@ -216,7 +216,9 @@ class Sweep:
 
 def _may_repeat(site):
     # a fault after the server may have accepted a batch: its answer lost, or its commit failed
-    return site is not None and (site in ("sock.recv", "mem.reply", "mem.commit", "mem.commitbuf") or site.startswith("flash."))
+    if site is None:
+        return False
+    return site in ("sock.recv", "mem.reply", "mem.commit", "mem.commitbuf") or site.startswith("flash.")
 
 
 def _ks(n, stride=1):

@@ -15,11 +15,12 @@
 #   flash.open, flash.write, flash.flush, flash.close, flash.rename, flash.remove, flash.fsync
 #                                         OSError   the store's and the state's file system calls:
 #                                                   `open` for writing and `os` in blynklog.store and
-#                                                   blynklog.state
+#                                                   blynklog.state; the raw store's flash file (its
+#                                                   writes and flushes, `open` in blynklog.rawstore)
 #   mem.body, mem.chunk                   MemoryError  the encoder's body (each call and each chunk),
 #                                                   through blynklog.blynk.encoder
 #   mem.commit                            MemoryError  the store's commit record (json.dumps in
-#                                                   blynklog.store)
+#                                                   blynklog.store and blynklog.rawstore)
 #   mem.readbuf, mem.commitbuf            MemoryError  the store's read buffer (each records()) and its
 #                                                   commit record's buffer (bytearray in blynklog.store)
 #   mem.state                             MemoryError  the state file's JSON (json.dump in blynklog.state)
@@ -119,6 +120,12 @@ class _File:
     def fileno(self):
         return self._f.fileno()
 
+    def readinto(self, buf):
+        return self._f.readinto(buf)
+
+    def read(self, *args):
+        return self._f.read(*args)
+
     def seek(self, *args):
         return self._f.seek(*args)
 
@@ -188,10 +195,10 @@ class _Json:
         self._b = budget
         self._site = site
 
-    def dumps(self, obj):
+    def dumps(self, obj, *args, **kw):
         if self._site == "mem.commit":
             self._b.hit(self._site)
-        return _json.dumps(obj)
+        return _json.dumps(obj, *args, **kw)
 
     def dump(self, obj, f):
         # one string written at once: the same bytes as json.dump
@@ -341,6 +348,7 @@ class Injected:
         import blynklog
         import blynklog.blynk
         import blynklog.http
+        import blynklog.rawstore
         import blynklog.state
         import blynklog.store
 
@@ -351,6 +359,8 @@ class Injected:
         self._set(store, "open", _opener(b))
         self._set(store, "bytearray", _allocator(b))
         self._set(store, "json", _Json(b, "mem.commit"))
+        self._set(blynklog.rawstore, "open", _opener(b))  # the raw store's flash file (FileFlash)
+        self._set(blynklog.rawstore, "json", _Json(b, "mem.commit"))
         self._set(state, "os", _Os(_os, b))
         self._set(state, "open", _opener(b))
         self._set(state, "json", _Json(b, "mem.state"))

@@ -11,12 +11,14 @@
 # sample may reach the server twice only for the batch in flight when the answer was lost or the
 # commit failed after the server accepted it (at-least-once): counted and printed. Every third k
 # the logger is closed and opened again after the faulty sync (a reboot).
-# The same sweep with a power cut at k (that call and every later one fail, then a reopen), and a
-# power cut at each segment change while a backlog is added to a full store (drop_oldest).
+# The same sweep on the raw-flash store (its flash file's writes and flushes fail), the same sweep
+# with a power cut at k (that call and every later one fail, then a reopen), and a power cut at each
+# segment change while a backlog is added to a full store (drop_oldest).
 # Each sweep prints "fault sweep: N injection points, M runs (...)" and every failing run.
-# Default (make test): on the unix ports every k of a small workload for faults (~190), every third k
-# for power cuts in a sync, every k while adding; CPython (whose emulator shares the process) takes
-# every second of those k (the calls are the same on every runtime, but for CPython's fsync).
+# Default (make test): on the unix ports every k of a small workload for faults (~190), every second
+# k on the raw store, every third k for power cuts in a sync, every k while adding; CPython (whose
+# emulator shares the process) takes every second of those k (the calls are the same on every
+# runtime, but for CPython's fsync). About a minute per runtime.
 # BLYNKLOG_SWEEP_FULL=1: a longer backlog, every k, each both with and without the reopen.
 # BLYNKLOG_SWEEP_K=k[,k...]: only those k (to reproduce one failure).
 import os
@@ -73,8 +75,8 @@ def stale_samples():
 SIDS = {"a": 1, "b": 2, "c": 3}
 
 
-def config(path):
-    return {
+def config(path, backend="littlefs"):
+    cfg = {
         "server": emu.http_url(),  # the 308 moves it to the TLS listener
         "ca": emu.ca_path(),
         "api": "platform",
@@ -86,6 +88,10 @@ def config(path):
         "limits": {"points_per_request": PER_REQUEST, "requests_per_s": 1000},
         "upload": {"retry_base_s": 0, "timeout_ms": 5000},
     }
+    if backend == "raw":
+        cfg["store"]["backend"] = "raw"  # its flash in <path>/nor.bin
+        cfg["store"]["capacity"] = 65536  # 16 sectors: a smaller file to blank at each run
+    return cfg
 
 
 def fresh_server():
@@ -96,7 +102,8 @@ def fresh_server():
 
 
 class Sweep:
-    def __init__(self):
+    def __init__(self, backend="littlefs"):
+        self.backend = backend
         self.budget = faults.Budget()
         self.failures = []  # (k, site, how, [symptom, ...])
         self.repeats = 0  # samples the server got twice (at-least-once), over all runs
@@ -110,7 +117,7 @@ class Sweep:
         self.runs += 1
         fresh_server()
         folder = tmpdir("sweep")
-        cfg = config(folder + "/store")
+        cfg = config(folder + "/store", self.backend)
         samples, poison = workload()
         log = Logger(cfg)
         for name, ts, value in stale_samples():
@@ -135,7 +142,7 @@ class Sweep:
             self.sites = dict(self.budget.sites)
         if cut and site is not None:
             # the board restarts: RAM is gone; only the file the store held open is let go
-            if log._store._wf is not None:
+            if getattr(log._store, "_wf", None) is not None:
                 log._store._wf.close()
             log = Logger(cfg)
         elif reopen:
@@ -238,10 +245,10 @@ def _ks(n, stride=1):
     return out
 
 
-def sweep(cut, stride=1):
+def sweep(cut, stride=1, backend="littlefs"):
     # Runs the sweep; prints its figures and every failing run; fails when a run failed.
-    what = "power cuts" if cut else "faults"
-    sw = Sweep()
+    what = ("power cuts" if cut else "faults") + (" on the raw store" if backend == "raw" else "")
+    sw = Sweep(backend)
     points = {}
     with faults.Injected(sw.budget):
         n = sw.run(0, False)
@@ -306,6 +313,12 @@ def test_the_workload_meets_a_308_a_token_renewal_and_a_refused_point():
 def test_every_fault_in_one_sync_keeps_every_sample_and_the_books():
     emu.require()
     sweep(False)
+
+
+def test_every_fault_in_one_sync_on_the_raw_store_keeps_every_sample_and_the_books():
+    # every other k by default (time), every k under BLYNKLOG_SWEEP_FULL=1
+    emu.require()
+    sweep(False, stride=2, backend="raw")
 
 
 def test_a_power_cut_at_any_call_of_a_sync_keeps_every_sample_and_the_books():

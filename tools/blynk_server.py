@@ -13,6 +13,7 @@ Python API (tests put tools/ on sys.path):
         srv.url, srv.http_url, srv.ca_der_path, srv.other_ca_der_path, srv.wrong_name_url
         srv.points(1, 1) -> [(ts, value), ...]; srv.requests; srv.handshakes; srv.connections
         srv.inject("status", count=1, status=503, retry_after=2); srv.reset()
+        srv.inject("redirect", after=3, location=srv.url)   # the 4th upload request gets the 308
 
 The same controls over HTTP on every listener (JSON in and out), for tests on the unix port:
 POST /_emu/reset, POST /_emu/inject, GET /_emu/points?device=1&stream=1, GET /_emu/stats,
@@ -340,13 +341,17 @@ class BlynkServer:
             for entry in self._access.values():
                 entry[1] = 0.0
 
-    def inject(self, kind, count=1, target="upload", **params):
+    def inject(self, kind, count=1, target="upload", after=0, **params):
+        # after: this many matching requests go by untouched before the fault applies (a fault in
+        # the middle of a sync); a request another fault takes counts too
         if kind not in FAULT_KINDS:
             raise ValueError("fault kind: one of " + ", ".join(FAULT_KINDS))
         if target not in FAULT_TARGETS:
             raise ValueError("fault target: one of " + ", ".join(FAULT_TARGETS))
         if type(count) is not int or count < 1:
             raise ValueError("count: an int >= 1")
+        if type(after) is not int or after < 0:
+            raise ValueError("after: an int >= 0")
         if kind == "status":
             status = params.get("status", 500)
             if status not in FAULT_STATUSES:
@@ -360,17 +365,23 @@ class BlynkServer:
                 raise ValueError("delay_s: 0..%d" % MAX_DELAY_S)
             params["delay_s"] = delay
         with self.lock:
-            self.faults.append({"kind": kind, "count": count, "target": target, "params": params})
+            self.faults.append({"kind": kind, "count": count, "target": target, "after": after, "params": params})
 
     def _take_fault(self, target):
         with self.lock:
-            for f in self.faults:
-                if f["target"] in (target, "any"):
-                    f["count"] -= 1
-                    if f["count"] <= 0:
-                        self.faults.remove(f)
-                    return f
-        return None
+            taken = None
+            for f in list(self.faults):
+                if f["target"] not in (target, "any"):
+                    continue
+                if f["after"] > 0:
+                    f["after"] -= 1
+                elif taken is None:
+                    taken = f
+            if taken is not None:
+                taken["count"] -= 1
+                if taken["count"] <= 0:
+                    self.faults.remove(taken)
+            return taken
 
     # -- records
     def points(self, device_id, stream_id):
@@ -943,7 +954,7 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         target = "token" if req.path == "/oauth2/token" else "upload"
         with emu.lock:
-            first = [f for f in emu.faults if f["target"] in (target, "any")]
+            first = [f for f in emu.faults if f["target"] in (target, "any") and not f["after"]]
             if not first or first[0]["kind"] != "reset_mid_body":
                 return
             f = emu._take_fault(target)

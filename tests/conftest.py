@@ -80,6 +80,9 @@ def hostile_server(blynk_emulator):
                 os.environ[k] = v
 
 
+FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ")
+
+
 def pytest_terminal_summary(terminalreporter):
     # How many tests ran on each runtime: CPython items, and unix::/unix32:: items of test_unix_port.
     counts = {}
@@ -92,6 +95,18 @@ def pytest_terminal_summary(terminalreporter):
                 runtime = "cpython"
             row = counts.setdefault(runtime, {})
             row[outcome] = row.get(outcome, 0) + 1
+    # figures some tests print for the record (the fault sweep's count of injection points)
+    figures = []
+    for rep in terminalreporter.stats.get("passed", []):
+        for line in (getattr(rep, "capstdout", "") or "").splitlines():
+            if line.startswith(FIGURE_PREFIXES):
+                nodeid = getattr(rep, "nodeid", "")
+                runtime = nodeid.split("[", 1)[1].split("::", 1)[0] if "test_on_unix_port[" in nodeid else "cpython"
+                figures.append("%-8s %s" % (runtime, line))
+    if figures:
+        terminalreporter.write_sep("-", "figures")
+        for line in figures:
+            terminalreporter.write_line(line)
     if counts:
         terminalreporter.write_sep("-", "tests per runtime")
         for runtime in sorted(counts):

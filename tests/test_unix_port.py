@@ -83,7 +83,8 @@ def _run_module(runtime, module):
         elif line.startswith(("PASS ", "FAIL ", "SKIP ")):
             status, _, rest = line.partition(" ")
             name, _, reason = rest.partition(" ")
-            results[name] = [status, [reason] if reason else []]
+            printed = results[name][1] if status == "PASS" and name in results else []
+            results[name] = [status, printed + ([reason] if reason else [])]
             current = name
         elif line.startswith("| ") and current:
             results[current][1].append(line[2:])
@@ -110,3 +111,5 @@ def test_on_unix_port(runtime, module, test):
         pytest.fail("the unix port died during %s (exit %s):\n%s\n%s" % (test, rc, "\n".join(detail[-50:]), stderr[-3000:]))
     if status == "FAIL":
         pytest.fail("on the unix port:\n" + "\n".join(detail), pytrace=False)
+    if detail:
+        print("\n".join(detail))  # what the test printed (figures the summary may quote)

@@ -319,9 +319,10 @@ class Logger:
         return report
 
     def _save_state(self):
+        # sync() never raises for a fault: a flash error or a MemoryError here is reported
         try:
             self._state.save()
-        except OSError as e:
+        except Exception as e:
             self.last_error = "state not saved: %s" % e
 
     def _pending_by_stream(self):

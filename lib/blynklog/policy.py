@@ -164,7 +164,7 @@ class Uploader:
             meta[k] = totals[k]
         try:
             self.store.commit(st.sid, pos, covered, meta)
-        except OSError as e:
+        except Exception as e:  # a flash fault or a MemoryError: the store kept its old cursor
             raise _StoreFault(sent, e)
         self.totals = totals
         self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev

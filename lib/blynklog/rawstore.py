@@ -591,18 +591,28 @@ class RawStore:
                 if r[0] > pos:
                     break
                 count += 1
+        # The cursor, the count and the meta move first (a rotation's checkpoint carries them);
+        # whatever fails before the frame is on flash (a program error, a MemoryError) puts them
+        # back here, so RAM never runs ahead of what a reopen would read.
+        old_pending, old_metab = self._pending.get(sid, 0), self._metab
         self._cursor[sid] = pos
-        p = self._pending.get(sid, 0) - count
+        p = old_pending - count
         self._pending[sid] = p if p > 0 else 0
-        b = self._buf
-        b[2] = _K_COMMIT
-        struct.pack_into("<BIHII", b, 3, sid, pos // self._ss, pos % self._ss, self._pending[sid], self._dropped)
-        body = _COMMIT
-        if mb is not None:
-            self._metab = mb
-            b[2 + body:2 + body + len(mb)] = mb
-            body += len(mb)
-        self._control(body)
+        try:
+            b = self._buf
+            b[2] = _K_COMMIT
+            struct.pack_into("<BIHII", b, 3, sid, pos // self._ss, pos % self._ss, self._pending[sid], self._dropped)
+            body = _COMMIT
+            if mb is not None:
+                self._metab = mb
+                b[2 + body:2 + body + len(mb)] = mb
+                body += len(mb)
+            self._control(body)
+        except Exception:
+            self._cursor[sid] = cur
+            self._pending[sid] = old_pending
+            self._metab = old_metab
+            raise
 
     def meta(self):
         # The dict saved by the last commit(..., meta), {} when none (a new dict at each call).

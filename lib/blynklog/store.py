@@ -572,7 +572,7 @@ class Store:
                 self._meta = meta
                 try:
                     self._save_cursors()
-                except OSError:
+                except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
                     self._meta = old
                     raise
             return
@@ -603,7 +603,7 @@ class Store:
             self._meta = meta
         try:
             self._save_cursors()
-        except OSError:
+        except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
             self._cursor[sid] = cur
             self._meta = old
             raise

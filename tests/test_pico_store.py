@@ -4,7 +4,8 @@
 # the board as .mpy against the rp2 port's littlefs on its flash driver, with the RP2040's heap.
 # One pytest item per test; the module runs once on the board for all of them. make test runs
 # the cases below that take under half a simulated second each, plus one drop_oldest case (about
-# 20 s of wall time in all); BLYNKLOG_PICO_FULL=1 runs every test (about 2 minutes).
+# 20 s of wall time on an idle core); BLYNKLOG_PICO_FULL=1 runs every test (about 36 s simulated,
+# 100 s of wall time on an idle core).
 import os
 import sys
 
@@ -41,6 +42,11 @@ KNOWN = {
         "allocation-free append is promised on 64-bit ports; here T0 + n * 1000 is a big int "
         "(same on micropython-32f)",
 }
+# The case's own list(s.records(...)) of a full 16 KB store (some 1,300 tuples, each timestamp a
+# big int on a 32-bit port) does not fit the Pico W's heap: MemoryError in the test, not the store.
+for _name in ("test_drop_newest_accepts_again_once_records_are_committed", "test_fully_committed_data_is_reclaimed",
+              "test_many_wrap_arounds_keep_counts_exact"):
+    KNOWN[_name] = "the case lists every record of a full store at once: more than the Pico W's heap"
 ALL = sorted(n for n in test_store.__dict__ if n.startswith("test_") and callable(test_store.__dict__[n]))
 _results = {}
 

@@ -3,14 +3,20 @@
 # build/pico/, and on-board scripts written out with a header of parameters.
 #   BLYNKLOG_PICO_FULL=1  every store test and every flash operation of the power-cut sweep
 #                         (make test runs a fixed subset: see each module)
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-OUT = os.path.join(ROOT, "build", "pico")
+os.makedirs(os.path.join(ROOT, "build", "pico"), exist_ok=True)
+# this session's images and scripts (two sessions at once must not share a flash image)
+OUT = tempfile.mkdtemp(prefix="run-", dir=os.path.join(ROOT, "build", "pico"))
+atexit.register(shutil.rmtree, OUT, True)
 if os.path.join(ROOT, "tools") not in sys.path:
     sys.path.insert(0, os.path.join(ROOT, "tools"))
 import pico  # noqa: E402  (tools/pico.py)

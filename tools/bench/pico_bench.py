@@ -115,7 +115,8 @@ def section(results):
     add, base, enc, syn = r["add"], r["base"], r["encode"], r["sync"]
     per_k = 1000.0 / r["n_add"]
     rows = [
-        ("Heap free at start (`gc.mem_free()` after a collection), KB", _kb(add["free_start"]), ""),
+        ("Heap free at the job's start (`gc.mem_free()` after a collection; the raw REPL and the job's "
+         "own code loaded), KB", _kb(add["free_start"]), ""),
         ("Heap free after `Logger()` (package as `.mpy` on the file system; 1 stream), KB",
          _kb(add["free_after_logger"]), "`Logger()` takes %s" % _kb(add["free_start"] - add["free_after_logger"])),
         ("Lowest heap free during a sync of %s points up to the network (after a collection at every 8th "
@@ -139,12 +140,13 @@ def section(results):
         "",
         "MicroPython v1.28.0's own `RPI_PICO_W` firmware in the rp2040js emulator (`tools/pico.py`, the pico-sim), "
         "running `tools/bench/pico_job.py` with blynklog as `.mpy` on the board's littlefs: the RP2040's own heap "
-        "(32-bit objects, float32, the firmware's own modules frozen), the rp2 port's flash driver, simulated time "
+        "(32-bit objects, float32; blynklog's bytecode loaded into it from `.mpy`, not frozen), the rp2 port's flash driver, simulated time "
         "at 125 MHz. The emulator is deterministic, so each figure is one run. Times are approximate (no flash wait "
         "states; the `add()` row charges typical W25Q16 erase and program times, `--flash-timing`). The radio is not "
         "emulated: the sync talks to a stand-in for `blynklog.http`'s socket module that answers as Blynk's Device "
-        "API does (200, empty body), over plain http, so TLS's own heap (about 20-40 KB for a handshake) is not "
-        "in these figures; its backlog was written by CPython and copied into the image.",
+        "API does (200, empty body), over plain http, so TLS's own heap is not in these figures; its backlog was written by CPython "
+        "and copied into the image. At the sync's pace a Wi-Fi budget of 30 s (`radio_budget_ms`) uploads "
+        "about %s points per wake." % _n(int(30000 / max(0.001, syn["sync_ms"] / float(max(1, syn["sent"] or 0))) // 100 * 100)),
         "",
         "| Measurement | Pico W (emulated) | Detail |",
         "|---|---|---|",

@@ -23,6 +23,25 @@ import pico  # noqa: E402  (tools/pico.py)
 
 FULL = os.environ.get("BLYNKLOG_PICO_FULL", "") not in ("", "0")
 _cache = {}
+_totals = {"runs": 0, "sim": 0.0, "wall": 0.0}
+
+
+def _say_totals():
+    # after pytest's own summary: what the tier cost (the emulator runs at about 0.4x real time)
+    if _totals["runs"]:
+        print("pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time" % (
+            _totals["runs"], _totals["sim"], _totals["wall"]))
+
+
+def _counted(run):
+    def counted(scripts, **kw):
+        r = run(scripts, **kw)
+        _totals["runs"] += 1
+        _totals["sim"] += r.sim_s or 0
+        _totals["wall"] += r.wall_s or 0
+        return r
+
+    return counted
 
 
 def sim():
@@ -30,6 +49,9 @@ def sim():
     if "sim" not in _cache:
         why = pico.missing(pico.sim_dir())
         _cache["sim"] = why or pico.Sim()
+        if not why:
+            _cache["sim"].run = _counted(_cache["sim"].run)
+            atexit.register(_say_totals)
     s = _cache["sim"]
     if isinstance(s, str):
         pytest.skip("emulated Pico W: " + s)

@@ -12,6 +12,7 @@
 # make test cuts at a fixed spread of about a dozen operations (about 2 minutes); with
 # BLYNKLOG_PICO_FULL=1 at every flash operation of the workload (about 20 minutes). Each prints
 # its count. One cut alone: PICO_CUTS=20 (or 20,21,...).
+import ast
 import os
 import sys
 
@@ -103,7 +104,7 @@ class Model:
 
 
 def _read_check(r):
-    got = {"V": {}, "P": {}, "BAD": [], "OK": False, "S": None}
+    got = {"V": {}, "P": {}, "BAD": [], "OK": False, "S": None, "STATS": {}}
     for line in r.out.splitlines():
         parts = line.split(" ")
         if parts[0] == "V":
@@ -116,6 +117,8 @@ def _read_check(r):
             got["OK"] = True
         elif parts[0] == "S":
             got["S"] = (int(parts[1]), int(parts[2]))
+        elif parts[0] == "STATS":
+            got["STATS"] = ast.literal_eval(line[6:].strip())
     return got
 
 
@@ -145,7 +148,18 @@ def verdict(model, got, may_drop, label):
     return len(lost)
 
 
+def may_drop(model, ref):
+    # the most the workload without a cut had dropped by the end of the op in progress at the cut:
+    # the ops after the last marker up to the next op that prints one (appends print none)
+    all_ops = ops(W)
+    k = model.done
+    while k < len(all_ops) - 1 and all_ops[k][0] == "append":
+        k += 1
+    return ref["counters"][min(k, len(ref["counters"]) - 1)]
+
+
 def cut_case(n, ref):
+    # -> (flushed records lost, dropped_full of the reopened store); raises AssertionError
     sim = picohost.sim()
     img = picohost.image("lib", main=False)
     out = os.path.join(picohost.OUT, "cut.img")
@@ -156,8 +170,8 @@ def cut_case(n, ref):
     model = Model(r)
     c = sim.run([picohost.script("powercut_check.py", "W = %r\n" % (W,))], fs_in=out, timeout=600)
     assert c.rc == 0, label + ": the store does not open or work after the cut\n" + picohost.explain(c)
-    k = model.done if model.done < len(ref["counters"]) else len(ref["counters"]) - 1
-    return verdict(model, _read_check(c), ref["counters"][k], label)
+    got = _read_check(c)
+    return verdict(model, got, may_drop(model, ref), label), got["STATS"].get("dropped_full")
 
 
 def cuts(total):
@@ -177,14 +191,39 @@ def test_the_workload_rotates_segments_and_drops_the_oldest_on_the_pico_w():
     assert ref["erases"] > 3 and ref["total"] > 50
 
 
+def sweep():
+    # every cut of cuts(): {n: (lost, dropped_full after the reopen, failure or None)}
+    if "sweep" not in _ref:
+        ref = reference()
+        out = {}
+        for n in cuts(ref["total"]):
+            try:
+                lost, dropped = cut_case(n, ref)
+                out[n] = (lost, dropped, None)
+            except AssertionError as e:
+                out[n] = (None, None, str(e).split("\n")[0])
+        _ref["sweep"] = out
+    return _ref["sweep"]
+
+
 def test_a_power_cut_at_flash_operations_loses_nothing_flushed_on_the_pico_w(capsys):
     ref = reference()
-    todo = cuts(ref["total"])
-    lost_cases = 0
-    for n in todo:
-        if cut_case(n, ref):
-            lost_cases += 1
+    got = sweep()
+    failed = [(n, why) for n, (lost, dropped, why) in sorted(got.items()) if why]
+    dropping = [n for n, (lost, dropped, why) in got.items() if lost]
     with capsys.disabled():
-        print("\npico_w power cuts: %d of the workload's %d flash operations (%d erases, %d programs), torn; "
-              "%d where a full store had dropped flushed records" % (len(todo), ref["total"], ref["erases"],
-                                                                     ref["programs"], lost_cases))
+        print("\npico_w power cuts: %d of the workload's %d flash operations (%d erases, %d programs), torn: "
+              "%d failed; %d where a full store had dropped flushed records" % (
+                  len(got), ref["total"], ref["erases"], ref["programs"], len(failed), len(dropping)))
+    assert not failed, "%d cuts failed:\n%s" % (len(failed), "\n".join("%d: %s" % f for f in failed[:10]))
+
+
+@pytest.mark.xfail(strict=False, reason="store.py: a cut inside drop_oldest, after the oldest segment is removed "
+                   "and before the cursors file saves dropped_full, leaves that drop uncounted")
+def test_every_drop_a_power_cut_interrupts_is_still_counted_on_the_pico_w():
+    # the books balance after the cut: the flushed records a full store dropped are in the
+    # reopened store's dropped_full (the unix port's sweep checks them against the run without a cut)
+    got = sweep()
+    uncounted = [(n, lost, dropped) for n, (lost, dropped, why) in sorted(got.items()) if lost and lost > (dropped or 0)]
+    assert not uncounted, "cut N: flushed records dropped, dropped_full after the reopen: %s" % (
+        ", ".join("%d: %d, %d" % u for u in uncounted[:10]))

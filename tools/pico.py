@@ -127,7 +127,7 @@ class Sim:
             return None
         return cls()
 
-    def _mpy_cross(self):
+    def _deploy(self):
         sys.path.insert(0, os.path.join(ROOT, "tools"))
         import deploy
 
@@ -136,7 +136,7 @@ class Sim:
     def files(self, config=None, tests=False):
         # [(board_path, local_file)]: what tools/deploy.py copies to a Pico W (armv6m .mpy), plus
         # the tests/ helpers as /tests/*.mpy
-        deploy = self._mpy_cross()
+        deploy = self._deploy()
         build = os.path.join(BUILD, "pico", "rp2040")
         files = deploy.plan("rp2040", config, build_dir=build)
         if tests:

@@ -9,6 +9,7 @@ from blynklog.store import Store
 T0 = 1700000000000
 store = Store(W["path"], capacity=W["capacity"], segment_size=W["seg"])
 print("S", store.stream_id("a"), store.stream_id("b"))
+print("STATS", store.stats())
 for sid in (0, 1):
     vals = []
     for pos, ts, value, flags in store.records(sid):

@@ -11,8 +11,7 @@
 # a marker the cut swallowed only makes the verdict less demanding, never wrong.
 # make test cuts at a fixed spread of about a dozen operations (about 2 minutes); with
 # BLYNKLOG_PICO_FULL=1 at every flash operation of the workload (130; about 360 s simulated, 15-20
-# minutes). Each prints
-# its count. One cut alone: PICO_CUTS=20 (or 20,21,...).
+# minutes). Each prints its count. One cut alone: PICO_CUTS=20 (or 20,21,...).
 import ast
 import os
 import sys
@@ -26,6 +25,7 @@ import picohost  # noqa: E402
 W = {"path": "/pc", "seg": 1024, "capacity": 3072, "rounds": 14, "per_round": 40, "a": 25, "b": 50,
      "b_rounds": (4, 10)}
 DEFAULT_CUTS = 12
+KNOWN_CUTS = (73,)
 _ref = {}
 
 
@@ -181,9 +181,10 @@ def cuts(total):
         return [int(x) for x in only.split(",")]
     if picohost.FULL:
         return list(range(1, total + 1))
-    # a fixed spread: the first operations, the last, and evenly between
+    # a fixed spread: the first operations, the last, and evenly between; and 73, a cut inside a
+    # drop of the full store (between the segment's removal and the save of dropped_full)
     step = max(1, total // (DEFAULT_CUTS - 2))
-    return sorted(set([1, 2, total] + list(range(step, total, step))))
+    return sorted(set([1, 2, total] + list(range(step, total, step)) + [n for n in KNOWN_CUTS if n <= total]))
 
 
 def test_the_workload_rotates_segments_and_drops_the_oldest_on_the_pico_w():

@@ -10,6 +10,12 @@ BOARD ?= esp32
 # `make test MICROPYTHON_32=` leaves it out.
 MICROPYTHON_32 ?= $(wildcard ../shared/board-port/micropython-32f)
 export BLYNKLOG_MICROPYTHON_32 := $(abspath $(MICROPYTHON_32))
+# The real Pico W firmware in an RP2040 emulator (MicroPython's own rp2 build run by rp2040js under
+# Node.js): when the folder is there (and node), the emulated-board tier runs too (tests/test_pico*.py;
+# the first run installs rp2040js into build/pico-sim-node with npm ci at the versions the folder's
+# package-lock.json pins). `make test PICO_SIM=` leaves it out; BLYNKLOG_PICO_FULL=1 runs it in full.
+PICO_SIM ?= $(wildcard ../shared/pico-sim)
+export BLYNKLOG_PICO_SIM := $(abspath $(PICO_SIM))
 
 .PHONY: test demo deploy bench emulator venv clean
 

@@ -780,6 +780,10 @@ def _write(p, info, results, d, path, board=None):
             "|---|---|---|---|---|---|---|",
         ]
         lines += board.rows
+    if results.get("pico"):
+        import pico_bench  # tools/bench/pico_bench.py
+
+        lines += [""] + pico_bench.section(results)
     lines += ["", "## Notes on the figures", ""]
     lines += NOTES
     gaps = d.gaps + (board.gaps if board is not None else [])
@@ -820,6 +824,17 @@ NOTES = [
     "the naive side's `json.dumps` is C code while ours encodes digit by digit in Python (written for a board's "
     "heap), so CPython's upload ratio says little about a board.",
 ]
+
+
+def bench_pico(p, results):
+    # the emulated Pico W's rows (tools/bench/pico_bench.py), when the emulator is there
+    import pico_bench
+
+    try:
+        pico_bench.bench(p, results, say=log)
+    except Exception as e:
+        results.setdefault("errors", []).append("pico: " + str(e)[:600])
+        log("pico benchmarks failed: %s" % e)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -884,6 +899,8 @@ def main(argv=None):
             finally:
                 use_runtime(pip_port)
                 p.tmp = pip_tmp
+        if args.only is None and not args.quick:  # minutes on the emulator: the full run only
+            bench_pico(p, results)
         results["elapsed_s"] = time.time() - t0
         write_doc(p, info, results, args.out)
         if args.json:

@@ -1,0 +1,89 @@
+# Host side of the emulated-board tier (tests/test_pico*.py): the emulator (tools/pico.py) when
+# BLYNKLOG_PICO_SIM names it (the Makefile's PICO_SIM), images built once per session under
+# build/pico/, and on-board scripts written out with a header of parameters.
+#   BLYNKLOG_PICO_FULL=1  every store test and every flash operation of the power-cut sweep
+#                         (make test runs a fixed subset: see each module)
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+os.makedirs(os.path.join(ROOT, "build", "pico"), exist_ok=True)
+# this session's images and scripts (two sessions at once must not share a flash image)
+OUT = tempfile.mkdtemp(prefix="run-", dir=os.path.join(ROOT, "build", "pico"))
+atexit.register(shutil.rmtree, OUT, True)
+if os.path.join(ROOT, "tools") not in sys.path:
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+import pico  # noqa: E402  (tools/pico.py)
+
+FULL = os.environ.get("BLYNKLOG_PICO_FULL", "") not in ("", "0")
+_cache = {}
+_totals = {"runs": 0, "sim": 0.0, "wall": 0.0}
+
+
+def _say_totals():
+    # after pytest's own summary: what the tier cost (the emulator runs at about 0.4x real time)
+    if _totals["runs"]:
+        print("pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time" % (
+            _totals["runs"], _totals["sim"], _totals["wall"]))
+
+
+def _counted(run):
+    def counted(scripts, **kw):
+        r = run(scripts, **kw)
+        _totals["runs"] += 1
+        _totals["sim"] += r.sim_s or 0
+        _totals["wall"] += r.wall_s or 0
+        return r
+
+    return counted
+
+
+def sim():
+    # the emulator, or the test is skipped saying why
+    if "sim" not in _cache:
+        why = pico.missing(pico.sim_dir())
+        _cache["sim"] = why or pico.Sim()
+        if not why:
+            _cache["sim"].run = _counted(_cache["sim"].run)
+            atexit.register(_say_totals)
+    s = _cache["sim"]
+    if isinstance(s, str):
+        pytest.skip("emulated Pico W: " + s)
+    return s
+
+
+def image(kind, **kw):
+    # a deployed image, built once per session: kind "lib" (no main.py), "tests" (+ /tests/*.mpy)
+    if kind not in _cache:
+        _cache[kind] = sim().image(os.path.join(OUT, kind + ".img"), **kw)
+    return _cache[kind]
+
+
+def script(name, header=""):
+    # tests/pico/<name> with the header before it, as a file the emulator can run
+    os.makedirs(os.path.join(OUT, "scripts"), exist_ok=True)
+    with open(os.path.join(HERE, name)) as f:
+        body = f.read()
+    path = os.path.join(OUT, "scripts", name if not header else "%s-%08x.py" % (name[:-3], hash(header) & 0xFFFFFFFF))
+    with open(path, "w") as f:
+        f.write(header + body)
+    return path
+
+
+def text(name, body):
+    os.makedirs(os.path.join(OUT, "scripts"), exist_ok=True)
+    path = os.path.join(OUT, "scripts", name)
+    with open(path, "w") as f:
+        f.write(body)
+    return path
+
+
+def explain(r):
+    # what to show when a run went wrong
+    return "exit %s\n--- stdout (end)\n%s\n--- stderr (end)\n%s" % (r.rc, r.out[-3000:], r.err[-3000:])

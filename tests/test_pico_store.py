@@ -1,0 +1,105 @@
+# cpython-only: drives the real MicroPython firmware of a Pico W in the RP2040 emulator.
+# The store's tests on the emulated Pico W (MicroPython v1.28.0's own RPI_PICO_W firmware in
+# rp2040js, tools/pico.py): tests/test_store.py, with the shared cases of store_cases.py, runs on
+# the board as .mpy against the rp2 port's littlefs on its flash driver, with the RP2040's heap.
+# One pytest item per test; the module runs once on the board for all of them. make test runs
+# the cases below that take under half a simulated second each, plus one drop_oldest case (about
+# 20 s of wall time on an idle core); BLYNKLOG_PICO_FULL=1 runs every test (about 36 s simulated,
+# 100 s of wall time on an idle core).
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pico"))
+import picohost  # noqa: E402
+import test_store  # noqa: E402
+
+DEFAULT = (
+    "test_every_value_type_round_trips_through_the_store",
+    "test_float_with_decimals_reads_back_as_the_scaled_value",
+    "test_wrong_values_are_rejected_and_store_nothing",
+    "test_timestamps_out_of_order_and_far_apart_round_trip",
+    "test_stream_ids_are_small_stable_and_survive_a_reopen",
+    "test_records_are_per_stream_and_oldest_first",
+    "test_records_after_a_position_start_just_after_it",
+    "test_commit_removes_exactly_the_covered_records",
+    "test_committed_records_never_come_back_after_a_reopen",
+    "test_flushed_records_survive_a_reopen",
+    "test_appending_continues_after_a_reopen",
+    "test_records_include_appends_not_yet_flushed",
+    "test_drop_oldest_counts_only_uncommitted_samples",
+    "test_stats_report_the_counters",
+    "test_a_torn_tail_is_cut_off_at_open_and_appending_goes_on",
+    "test_a_damaged_record_in_the_middle_loses_only_itself",
+)
+# Known to fail on this board, as on the board-like unix port (micropython-32f), for reasons in
+# the test or the store outside this tier; shown as xfail, and as XPASS once they pass.
+KNOWN = {
+    "test_every_value_type_round_trips_through_the_store":
+        "1e300 is not finite in float32: append raises ValueError (same on micropython-32f)",
+    "test_append_of_ints_and_floats_does_not_allocate":
+        "allocation-free append is promised on 64-bit ports; here T0 + n * 1000 is a big int "
+        "(same on micropython-32f)",
+}
+# The case's own list(s.records(...)) of a full 16 KB store (some 1,300 tuples, each timestamp a
+# big int on a 32-bit port) does not fit the Pico W's heap: MemoryError in the test, not the store.
+for _name in ("test_drop_newest_accepts_again_once_records_are_committed", "test_fully_committed_data_is_reclaimed",
+              "test_many_wrap_arounds_keep_counts_exact"):
+    KNOWN[_name] = "the case lists every record of a full store at once: more than the Pico W's heap"
+ALL = sorted(n for n in test_store.__dict__ if n.startswith("test_") and callable(test_store.__dict__[n]))
+_results = {}
+
+
+def _names():
+    return ALL if picohost.FULL else [n for n in ALL if n in DEFAULT]
+
+
+def _run():
+    if "r" in _results:
+        return _results["r"]
+    sim = picohost.sim()
+    img = picohost.image("tests", tests=True, main=False)
+    header = "MODULE = 'test_store'\nNAMES = %r\n" % (_names(),)
+    r = sim.run([picohost.script("board_tests.py", header)], fs_in=img, timeout=1200)
+    results = {}
+    current = None
+    for line in r.out.splitlines():
+        if line.startswith("START "):
+            current = line[6:].strip()
+            results[current] = ["RUNNING", []]
+        elif line.startswith(("PASS ", "FAIL ", "SKIP ")):
+            status, _, rest = line.partition(" ")
+            name, _, reason = rest.strip().partition(" ")
+            results[name] = [status, [reason] if reason else []]
+            current = name
+        elif line.startswith("| ") and current:
+            results[current][1].append(line[2:])
+    _results["r"] = (results, r)
+    return _results["r"]
+
+
+def _params():
+    out = []
+    for name in ALL:
+        marks = []
+        if name in KNOWN:
+            marks.append(pytest.mark.xfail(reason=KNOWN[name], strict=False))
+        if name not in DEFAULT and not picohost.FULL:
+            marks.append(pytest.mark.skip(reason="runs with BLYNKLOG_PICO_FULL=1 (takes too long for make test)"))
+        out.append(pytest.param(name, id="pico_w::test_store::" + name, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("name", _params())
+def test_store_on_the_pico_w(name):
+    results, r = _run()
+    if name not in results:
+        pytest.fail("the board never ran %s:\n%s" % (name, picohost.explain(r)))
+    status, detail = results[name]
+    if status == "SKIP":
+        pytest.skip(" ".join(detail))
+    if status == "RUNNING":
+        pytest.fail("the board stopped during %s:\n%s" % (name, picohost.explain(r)))
+    if status == "FAIL":
+        pytest.fail("on the emulated Pico W:\n" + "\n".join(detail), pytrace=False)

@@ -1,8 +1,7 @@
 # app: the firmware loop. Every sample_every_s: read the sensors and add() the readings; flush by
 # policy; every upload_every_s (or when the store passes fill_threshold) bring Wi-Fi up, set the
 # clock if needed, sync() within the radio budget, bring Wi-Fi down (without the time, that upload
-# comes before the sampling); then sleep (light or deep by board and config; light while samples
-# stamped without the time wait, see App.sleep). The watchdog is fed between steps. No error ends
+# comes before the sampling); then sleep (light or deep by board and config). The watchdog is fed between steps. No error ends
 # the loop: it goes to the console and the error log, and the loop goes on; a sensor that fails to
 # read is reported and nothing is stored for it. A configuration error stops at boot with a message
 # naming the key and leaves the board at the REPL (no reset, so no boot loop).
@@ -31,9 +30,6 @@ class App:
         for k in _COUNTERS:
             self.totals[k] = 0
         self.last_report = None
-        # samples of this boot were stamped before the clock was set (after a power cut on ESP32)
-        # and may not have gone up yet: the board light-sleeps instead of deep (see sleep())
-        self.unplaced = False
         self.sensors = []
         for i, spec in enumerate(fw["sensors"]):
             self.sensors.append([None, spec, "sensors[%d] %s" % (i, spec["type"])])
@@ -74,8 +70,6 @@ class App:
 
     def sample(self):
         ts = self.board.sample_ts()
-        if ts is None and not self.unplaced and not self._clock_set():
-            self.unplaced = True  # stamped boot-relative: see sleep()
         t = self.totals
         self._make_sensors()
         for sensor, spec, label in self.sensors:
@@ -147,8 +141,6 @@ class App:
                 return None
             r = self.log.sync(budget_ms=left)
             self.last_report = r
-            if r.get("stopped") == "done" and self._clock_set():
-                self.unplaced = False  # what this boot stamped without the time went up
             for k in ("sent", "requests", "handshakes", "bytes_sent"):
                 t[k] += r.get(k) or 0
             print("upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms" % (
@@ -205,13 +197,11 @@ class App:
             return True
 
     def sleep(self, ms):
-        # Deep sleep starts a new boot. Samples stamped before the clock was set carry this boot's
-        # relative time, which the Logger places from this boot's anchor; it keeps the anchors of
-        # the last 16 boots only, so with deep sleep every minute such samples would become
-        # unplaceable 16 wakes later if not uploaded by then. Until they are up, light sleep
-        # (one boot, however long).
+        # Deep sleep starts a new boot. Samples stamped before the clock was set stay placeable:
+        # a boot that wakes from deep sleep still without the time goes on with the relative time
+        # of the boot before it (blynklog.clock), so the first upload with the time places them all.
         b = self.board
-        if self.sleep_mode == "deep" and not self.unplaced:
+        if self.sleep_mode == "deep":
             now = b.ms()
             b.keep({"up": now - self.last_upload + ms, "fl": 0,
                     "ntp": None if self.last_ntp is None else now - self.last_ntp + ms})
@@ -219,7 +209,7 @@ class App:
             b.sleep_ms(ms, "deep")  # a board resets here and main.py starts again
             return
         # light sleep (or a wait) in steps the watchdog survives
-        mode = "light" if self.sleep_mode == "deep" else self.sleep_mode
+        mode = self.sleep_mode
         step = self.wdt_ms // 2 if self.wdt_ms else ms
         left = ms
         while left > 0:

@@ -15,6 +15,7 @@ ESP32_EPOCH_S = 946684800
 DEEPSLEEP_RESET = 4
 PWRON_RESET = 1
 HOUR = 3600000
+MINUTE = 60000
 
 
 class Ticks:
@@ -368,6 +369,53 @@ def test_sync_after_a_wake_places_the_unset_boot_before_the_sleep_as_estimated()
     woken.set_time_ms(b.true_ms)
     got, estimated = woken.resolve(ts, flags)
     assert (got, estimated) == (taken, True)
+
+
+def test_a_chain_of_timeless_deep_sleep_wakes_longer_than_the_kept_anchors_is_placed_whole():
+    # an ESP32 after a power cut, its Wi-Fi down: 40 wakes from deep sleep without the time, each
+    # stamping a sample; the 41st gets the time and places every one of them
+    b = Board("esp32")
+    stamps = []
+    clock = b.boot(PWRON_RESET)
+    for _ in range(40):
+        b.run(200)
+        stamps.append((b.true_ms,) + clock.stamp())
+        clock.before_sleep(MINUTE)
+        b.deep_sleep(MINUTE)
+        clock = b.boot(DEEPSLEEP_RESET)
+    assert len(json.load(open(b.path))["clock"]["boots"]) == 1
+    b.run(300)
+    taken = b.true_ms
+    ts, flags = clock.stamp()
+    assert clock.set_time_ms(b.true_ms)
+    for true_ms, code, fl in stamps:
+        got, estimated = clock.resolve(code, fl)
+        assert abs(got - true_ms) < 1000 and estimated is True, (got, true_ms, estimated)
+    assert clock.resolve(ts, flags) == (taken, False)
+    # and in the boots after, from the state file
+    clock.before_sleep(MINUTE)
+    b.deep_sleep(MINUTE)
+    later = b.boot(DEEPSLEEP_RESET)
+    got, estimated = later.resolve(stamps[0][1], stamps[0][2])
+    assert abs(got - stamps[0][0]) < 1000 and estimated is True
+
+
+def test_boots_that_wake_with_the_time_do_not_push_out_a_boot_whose_samples_wait():
+    # the time was set exactly in the boot that stamped; 30 wakes later (each with its RTC set,
+    # as an ESP32's after deep sleep) its boot-relative samples still resolve
+    b = Board("esp32")
+    clock = b.boot(PWRON_RESET)
+    b.run(1000)
+    taken = b.true_ms
+    ts, flags = clock.stamp()
+    assert clock.set_time_ms(b.true_ms)
+    for _ in range(30):
+        clock.before_sleep(MINUTE)
+        b.deep_sleep(MINUTE)
+        clock = b.boot(DEEPSLEEP_RESET)
+        assert clock.is_set()
+    assert clock.resolve(ts, flags) == (taken, False)
+    assert len(json.load(open(b.path))["clock"]["boots"]) <= 16
 
 
 def test_power_on_reset_during_sleep_does_not_use_the_sleep_anchor():

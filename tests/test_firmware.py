@@ -245,15 +245,17 @@ class RtcBoard(FakeBoard):
         return None  # the Logger's clock stamps, as on ESP32 and Pico W
 
 
-def test_deep_sleep_becomes_light_while_samples_stamped_without_the_time_wait():
-    # after a power cut on ESP32 (clock unset): one boot keeps its samples placeable
+def test_deep_sleep_stays_deep_while_samples_stamped_without_the_time_wait():
+    # after a power cut on ESP32 (clock unset, NTP failing): the samples carry boot-relative
+    # stamps, and the next boot goes on with this boot's relative time (blynklog.clock), so deep
+    # sleep costs them nothing
     log = FakeLogger()
     log.clock.set = False
     log.clock.ntp_ok = False
     a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, sleep="deep")
     a.cycle()
-    a.sleep(60000)
-    assert board.sleeps == [(60000, "light")] and log.slept == []
+    raises(DeepSleep, a.sleep, 60000)
+    assert log.slept == [60000]
 
 
 def test_without_the_time_the_due_upload_sets_the_clock_before_the_sampling():
@@ -267,32 +269,3 @@ def test_without_the_time_the_due_upload_sets_the_clock_before_the_sampling():
     a.cycle()
     assert read == [True] and len(log.syncs) == 1
     raises(DeepSleep, a.sleep, 60000)  # nothing was stamped without the time
-
-
-def test_deep_sleep_returns_once_the_samples_stamped_without_the_time_went_up():
-    log = FakeLogger()
-    log.clock.set = False
-    log.clock.ntp_ok = False
-    a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, upload_every_s=120, sleep="deep")
-    a.cycle()  # NTP fails: samples without the time
-    a.sleep(60000)
-    a.cycle()
-    a.sleep(60000)
-    log.clock.ntp_ok = True
-    a.cycle()  # the upload sets the clock and sends them
-    raises(DeepSleep, a.sleep, 60000)
-    assert [m for _, m in board.sleeps] == ["light", "light", "deep"]
-
-
-def test_a_failed_upload_keeps_the_board_in_light_sleep():
-    log = FakeLogger()
-    log.clock.set = False
-    log.clock.ntp_ok = False
-    a, board, log = make_app(board=RtcBoard(), log=log, sample_every_s=60, upload_every_s=60, sleep="deep")
-    a.cycle()  # NTP fails: samples without the time
-    a.sleep(60000)
-    log.clock.ntp_ok = True
-    log.sync_error = OSError(113)
-    a.cycle()  # the clock is set, but the samples did not go up
-    a.sleep(60000)
-    assert [m for _, m in board.sleeps] == ["light", "light"]

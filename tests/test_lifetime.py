@@ -192,7 +192,8 @@ def test_deployed_firmware_boots_twice_with_the_default_store_path(board):
     assert os.path.isdir(os.path.join(vb.flash, "blynklog-data"))
     assert not os.path.exists(os.path.join(vb.flash, "blynklog"))  # the package is lib/blynklog
     assert second.state["cause"] == vboard.DEEPSLEEP_RESET
-    assert 2 * MIN <= json.loads(second.state["memory"])["up"] < 3 * MIN  # the schedule, kept in RTC memory
+    # the schedule, kept in RTC memory (two minutes since the upload, to the ms the simulated clocks allow)
+    assert 2 * MIN - 100 <= json.loads(second.state["memory"])["up"] < 3 * MIN
     assert "upload: sent 0, pending 0" in first.out  # power-on: the upload (NTP) before the first sample
     assert _stats(vb)["pending"] == 2 * len(STREAMS)  # both boots' samples wait for the next upload
 
@@ -246,7 +247,9 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
         r = _boot(vb, srv)
         r.state_before_cause = None
         boots.append((r, before, [len(p) for p in _arrivals(srv)]))
-        if "pending 0, " in r.out and "stopped done" in r.out:
+        # an upload that left nothing; one that came before the sampling (a boot that woke without
+        # the time uploads first) leaves that boot's own samples: the store says
+        if "pending 0, " in r.out and "stopped done" in r.out and _stats(vb)["pending"] == 0:
             break
     else:
         raise AssertionError("the backlog did not drain in 6 simulated hours:\n" + r.out[-2000:])
@@ -284,9 +287,30 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
                 continue
             first[ts] = i
             taken.setdefault((k, sid), set()).add(ts)
+    # A power cut ends a chain of boots that never had the time (a power-on boot without Wi-Fi, and
+    # the deep-sleep wakes that went on with its relative time): nothing links their boot-relative
+    # samples to real time any more, so the Logger drops them, counted as unplaceable.
+    def cut_timeless(j):
+        r = boots[j][0]
+        if r.how != "killed" or "upload: sent" in r.out:
+            return []
+        chain = [j]
+        i = j
+        while boots[i][0].state_before_cause == vboard.DEEPSLEEP_RESET and i > 0:
+            i -= 1
+            if boots[i][0].how != "deepsleep" or "upload: sent" in boots[i][0].out:
+                return []
+            chain.append(i)
+        return chain
+
+    timeless_boots = set()
+    for j in range(len(boots)):
+        timeless_boots.update(cut_timeless(j))
     for k, (r, _, _) in enumerate(boots):
         for sid in range(len(STREAMS)):
             n = len(taken.get((k, sid), ()))
+            if k in timeless_boots and n == 0:
+                continue
             if r.how == "deepsleep" or r.slept:  # flushed before its deep sleep, whatever came after
                 assert n == r.cycles, "seed %d: boot %d (%d cycles) gave %d %s samples\n%s" % (
                     seed, k, r.cycles, n, STREAMS[sid], _story(boots, k, arrived[sid]) + "\nstats %r" % stats)
@@ -294,9 +318,9 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
                 assert n <= r.cycles + 1, "seed %d: boot %d (killed, %d cycles) gave %d %s samples\n%s" % (
                     seed, k, r.cycles, n, STREAMS[sid], _story(boots, k, arrived[sid]) + "\nstats %r" % stats)
     distinct = sum(len(v) for v in taken.values())
-    # a boot cut before it ever had the time (a power-on boot: its RTC unset, Wi-Fi or NTP not
-    # there yet) leaves samples no clock can place: the Logger drops them, counted as unplaceable
-    timeless = sum(r.cycles + 1 for r, _, _ in boots if r.how == "killed" and r.state_before_cause != vboard.DEEPSLEEP_RESET)
+    # the chains of boots cut before they ever had the time (above) leave samples no clock can
+    # place: the Logger drops them, counted as unplaceable, and no more than they took
+    timeless = sum(boots[k][0].cycles + 1 for k in timeless_boots)
     assert stats["unplaceable"] <= len(STREAMS) * timeless, (seed, stats, timeless)
     books = sum(stats[k] for k in ("sent", "pending", "dropped_full", "dropped_stale", "rejected", "thinned"))
     assert stats["pending"] == 0 and stats["dropped_stale"] == stats["unplaceable"], (seed, stats)

@@ -222,8 +222,6 @@ def test_a_power_cut_at_flash_operations_loses_nothing_flushed_on_the_pico_w(cap
     assert not failed, "%d cuts failed:\n%s" % (len(failed), "\n".join("%d: %s" % f for f in failed[:10]))
 
 
-@pytest.mark.xfail(strict=False, reason="store.py: a cut inside drop_oldest, after the oldest segment is removed "
-                   "and before the cursors file saves dropped_full, leaves that drop uncounted")
 def test_every_drop_a_power_cut_interrupts_is_still_counted_on_the_pico_w():
     # the books balance after the cut: the flushed records a full store dropped are in the
     # reopened store's dropped_full (the unix port's sweep checks them against the run without a cut)

@@ -33,15 +33,9 @@ DEFAULT = (
     "test_a_torn_tail_is_cut_off_at_open_and_appending_goes_on",
     "test_a_damaged_record_in_the_middle_loses_only_itself",
 )
-# Known to fail on this board, as on the board-like unix port (micropython-32f), for reasons in
-# the test or the store outside this tier; shown as xfail, and as XPASS once they pass.
-KNOWN = {
-    "test_every_value_type_round_trips_through_the_store":
-        "1e300 is not finite in float32: append raises ValueError (same on micropython-32f)",
-    "test_append_of_ints_and_floats_does_not_allocate":
-        "allocation-free append is promised on 64-bit ports; here T0 + n * 1000 is a big int "
-        "(same on micropython-32f)",
-}
+# Known to fail on this board for reasons in the test, not the store; shown as xfail, and as XPASS
+# once they pass.
+KNOWN = {}
 # The case's own list(s.records(...)) of a full 16 KB store (some 1,300 tuples, each timestamp a
 # big int on a 32-bit port) does not fit the Pico W's heap: MemoryError in the test, not the store.
 for _name in ("test_drop_newest_accepts_again_once_records_are_committed", "test_fully_committed_data_is_reclaimed",

@@ -1,7 +1,8 @@
 # blynklog.clock: the wall clock in Unix milliseconds, whether it can be trusted, and the
 # boot-relative stamps that let samples taken before the clock was set get their real time later.
 #
-#   clock = Clock(state)            # once per boot; increments the persisted boot id (one state save)
+#   clock = Clock(state)            # once per boot; a new boot id, or the last one's after its deep
+#                                   # sleep while the time is still unknown (one state save)
 #   ts, flags = clock.stamp()       # (unix_ms, 0) when set, else (code, FLAG_BOOTREL)
 #   clock.resolve(ts, flags)        # -> (unix_ms, estimated) | None (not yet) | False (never)
 #   clock.note_dropped(n)           # the upload policy dropped n samples resolve() called never
@@ -14,10 +15,18 @@
 # A boot-relative code is boot_id << 40 | ms since this Clock was made (16 + 40 bits). The ms
 # counter is kept unwrapped through ticks_diff: stamp(), now_ms() or is_set() must run at least
 # once per half tick period (2**29 ms, about 6 days, on boards). Per boot the state keeps one entry
-# (at most 16 boots): [boot, base_ms, estimated, sleep_at_ms, planned_sleep_ms, linked], where
+# (at most 16 boots): [boot, base_ms, estimated, sleep_at_ms, planned_sleep_ms, linked, exact_from], where
 # base_ms is the Unix ms of code 0 of that boot (exact once the clock was set in that boot, or
 # estimated across deep sleeps from the nearest anchored boot), sleep_at_ms/planned_sleep_ms come
 # from before_sleep(), and linked says the boot started by waking from the previous one's sleep.
+# A boot that wakes from the deep sleep of a boot that never had the time, and has none either,
+# goes on with that boot's id and relative time (ms at sleep + planned sleep): a chain of
+# timeless deep-sleep wakes, however long, takes one entry and is placed whole once one of them
+# gets the time; its samples from before exact_from (the ms where the boot that got the time
+# began) are placed through planned sleeps, so they resolve as estimated. exact_from -1 marks a
+# boot whose clock was set from its start: it stamps nothing boot-relative, and its entry is the
+# first to go when 16 are kept, so boots that wake with the time never push out one whose
+# boot-relative samples still wait.
 # Port clock: read via time.time_ns() (else the RTC, else time.time() plus ticks for the ms); set
 # via machine.RTC where MicroPython has one, and always through an offset (now = port + offset),
 # which is the only mechanism on the unix port and CPython (the host clock cannot be set).
@@ -86,9 +95,11 @@ def parse_http_date(text):
 
 def _valid(e):
     # a boot entry read back from the state file: anything else is ignored, never trusted
-    if not isinstance(e, list) or len(e) != 6 or not isinstance(e[0], int):
+    if not isinstance(e, list) or len(e) not in (6, 7) or not isinstance(e[0], int):
         return False
-    for v in (e[1], e[3], e[4]):
+    if len(e) == 6:
+        e.append(0)  # written before chains: exact from its start
+    for v in (e[1], e[3], e[4], e[6]):
         if v is not None and (not isinstance(v, int) or isinstance(v, bool)):
             return False
     return (e[3] is None) == (e[4] is None)
@@ -168,29 +179,51 @@ class Clock:
             d = {}
         prev = d.get("boot")
         prev = prev if isinstance(prev, int) else -1
-        self._boot = boot = (prev + 1) & _BOOT_MASK
-        self._code0 = boot << _MS_BITS
         newest = d.get("newest")
         self._newest = newest if isinstance(newest, int) else None
         dropped = d.get("dropped")
         self._dropped = dropped if isinstance(dropped, int) else 0
+        # copies: the entries change in place, and the state must see each change against what it holds
         entries = []
         for e in d.get("boots") or ():
-            if _valid(e) and e[0] != boot:
+            e = list(e) if isinstance(e, list) else None
+            if _valid(e):
                 entries.append(e)
-        entries = entries[-(_KEEP - 1) :]
+        # boots whose clock was set from their start hold no boot-relative stamps: their entries
+        # give way first (the last one stays: the next boot links to it)
+        entries = [e for e in entries[:-1] if e[6] != -1] + entries[-1:]
         last = entries[-1] if entries else None
-        linked = 0
-        if last is not None and last[0] == (boot - 1) & _BOOT_MASK and last[4] is not None:
-            linked = 1 if self._woke_from_sleep(reset_cause) else 0
-        self._entry = [boot, None, 0, None, None, linked]
-        entries.append(self._entry)
+        woke = last is not None and last[0] == prev and last[4] is not None and self._woke_from_sleep(reset_cause)
+        p = self._read()
+        port_set = self._min_ms <= p < self._max_ms
+        if woke and last[1] is None and not port_set:
+            # woken from the deep sleep of a boot that never got the time, and still without it:
+            # this boot goes on with that boot's relative time line (its ms at sleep plus the
+            # planned sleep), so a chain of timeless wakes of any length is one entry, placed as
+            # a whole by whichever of them gets the time (its earlier parts as estimated as the
+            # planned sleeps are long)
+            boot = prev
+            self._ms = self._start = last[3] + last[4]
+            last[3] = last[4] = None
+            self._entry = last
+            entries = entries[-_KEEP:]
+            linked = 0
+        else:
+            boot = (prev + 1) & _BOOT_MASK
+            entries = [e for e in entries if e[0] != boot][-(_KEEP - 1) :]
+            linked = 1 if woke else 0
+            self._start = 0
+            self._entry = [boot, None, 0, None, None, linked, 0]
+            entries.append(self._entry)
+        self._boot = boot
+        self._code0 = boot << _MS_BITS
         self._entries = entries
 
-        p = self._read()
-        if self._min_ms <= p < self._max_ms:
-            # the port clock kept or got its time (ESP32 after deep sleep, the host clock)
+        if port_set:
+            # the port clock kept or got its time (ESP32 after deep sleep, the host clock): no
+            # sample of this boot will need its entry (exact_from -1)
             self._adopt(p, "rtc" if self._rtc is not None else "port")
+            self._entry[6] = -1
         elif linked and last[1] is not None:
             # woken with a lost RTC (rp2): wall time at sleep + planned sleep, until the next sync
             est = last[1] + last[3] + last[4]
@@ -266,6 +299,7 @@ class Clock:
             self._est = False
             self._entry[1] = self._base
             self._entry[2] = 0
+            self._entry[6] = self._start  # a chain's earlier boots are placed by planned sleeps
             self._backfill()
             self._rebuild()
             self._persist()
@@ -293,7 +327,7 @@ class Clock:
         es = self._entries
         for e in es[:-1]:
             if e[1] is not None:
-                a[e[0]] = (e[1], bool(e[2]))
+                a[e[0]] = (e[1], bool(e[2]), e[6])
         if self._base is None:
             i = len(es) - 1
             while i > 0 and es[i][5]:
@@ -352,14 +386,15 @@ class Clock:
         if not flags & FLAG_BOOTREL:
             return (ts, False)
         boot = ts >> _MS_BITS
+        ms = ts & _MS_MASK
         if boot == self._boot:
             if self._base is None:
                 return None
-            return (self._base + (ts & _MS_MASK), self._est)
+            return (self._base + ms, self._est or ms < self._entry[6])
         a = self._anchors.get(boot, False)
         if not a:
             return a
-        return (a[0] + (ts & _MS_MASK), a[1])
+        return (a[0] + ms, a[1] or ms < a[2])
 
     def note_stored(self, ts_ms):
         # the newest Unix ms stored so far (for the step check); kept in memory until persisted

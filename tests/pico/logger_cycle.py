@@ -16,10 +16,16 @@ CFG = {"server": "https://127.0.0.1:9", "token": "pico-sim-token", "insecure": T
 
 
 def report(log):
+    # the values are printed as they are read: a list of hundreds of strings does not fit beside
+    # the Logger in the Pico W's heap
     st = log.stats()
     sid = log._sids["n"]
-    vals = [str(r[2]) for r in log._store.records(sid)]
-    print("R", STEP, "pending", st["pending"], "n", st["pending_by_stream"]["n"], "values", ",".join(vals))
+    print("R", STEP, "pending", st["pending"], "n", st["pending_by_stream"]["n"], "values", end=" ")
+    sep = ""
+    for r in log._store.records(sid):
+        print(sep + str(r[2]), end="")
+        sep = ","
+    print()
 
 
 log = blynklog.Logger(CFG)

@@ -43,6 +43,7 @@ _MS_BITS = const(40)
 _BOOT_MASK = const(0xFFFF)
 _MS_MASK = (1 << 40) - 1  # a big int on 32-bit boards: not a const
 _KEEP = const(16)  # boots whose entry is kept in the state
+_SINCE_RESET_MAX = const(600000)  # ticks beyond this at a Clock's start do not count from the reset
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -203,7 +204,10 @@ class Clock:
             # a whole by whichever of them gets the time (its earlier parts as estimated as the
             # planned sleeps are long)
             boot = prev
-            self._ms = self._start = last[3] + last[4]
+            # + the ms from the reset to here: a board's ticks count from its reset (when they
+            # read more than a few minutes they count from something else, and add nothing)
+            since_reset = self._tick if IS_MICROPYTHON and 0 <= self._tick < _SINCE_RESET_MAX else 0
+            self._ms = self._start = last[3] + last[4] + since_reset
             last[3] = last[4] = None
             self._entry = last
             entries = entries[-_KEEP:]

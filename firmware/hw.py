@@ -29,6 +29,22 @@ class Uptime:
         return self._ms
 
 
+def keep_in_rtc_memory(board, data):
+    # MachineBoard.keep for a board whose RTC memory survives deep sleep (ESP32, the virtual board)
+    board.machine.RTC().memory(json.dumps(data).encode())
+
+
+def recall_from_rtc_memory(board):
+    # MachineBoard.recall for such a board: what keep() left, after a deep-sleep wake only
+    if not board.woke_from_deep_sleep():
+        return None
+    try:
+        raw = board.machine.RTC().memory()
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
 class MachineBoard:
     name = "machine"
     sleep_default = "light"

@@ -14,9 +14,8 @@
 #        chip), erase block 4096 bytes.
 #   internal temperature: esp32.mcu_temperature() (S2, S3, C3...), or raw_temperature() (F) on
 #        the original ESP32 (uncalibrated: a trend, not a thermometer).
-import json
 
-from hw import MachineBoard
+from hw import MachineBoard, keep_in_rtc_memory, recall_from_rtc_memory
 
 
 class Board(MachineBoard):
@@ -33,17 +32,8 @@ class Board(MachineBoard):
     erase_block = 4096
     i2c_default = {"id": 0, "scl": 22, "sda": 21, "freq": 100000}
 
-    def keep(self, data):
-        self.machine.RTC().memory(json.dumps(data).encode())
-
-    def recall(self):
-        if not self.woke_from_deep_sleep():
-            return None
-        try:
-            raw = self.machine.RTC().memory()
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return None
+    keep = keep_in_rtc_memory
+    recall = recall_from_rtc_memory
 
     def mcu_temperature(self):
         import esp32

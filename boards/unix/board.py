@@ -18,9 +18,8 @@
 #                       says (the wake after an offline period)
 #   mcu_temp     35.0   deg C, what mcu_temperature() reads
 # The world (time_scale, start time, offline windows, power cuts) is the runner's: tools/vboard.py.
-import json
 
-from hw import MachineBoard
+from hw import MachineBoard, keep_in_rtc_memory, recall_from_rtc_memory
 
 _KEYS = ("wakes", "upload_at_end", "mcu_temp")
 
@@ -67,17 +66,8 @@ class Board(MachineBoard):
             self._chip.sampled()
         return None  # the Logger's clock stamps the sample, on the chip's RTC
 
-    def keep(self, data):
-        self.machine.RTC().memory(json.dumps(data).encode())
-
-    def recall(self):
-        if not self.woke_from_deep_sleep():
-            return None
-        try:
-            raw = self.machine.RTC().memory()
-            return json.loads(raw) if raw else None
-        except ValueError:
-            return None
+    keep = keep_in_rtc_memory
+    recall = recall_from_rtc_memory
 
     def i2c(self, spec=None):
         raise OSError("no I2C bus on the virtual board")

@@ -4,8 +4,12 @@
 #   log.flush()                       everything added so far survives a power cut
 #   report = log.sync(budget_ms=None) upload what is due; never raises for network/server faults
 #   log.stats(); log.close()
-# The facade owns the configuration, the persisted state, the store and the clock; the transport
-# and the Blynk client are imported and built only when sync() has something to send.
+#   log.fill()                        fraction of the store's capacity in use (cheap)
+#   log.upload_wait_ms()              0 when sync() may send now, else ms until it can (cheap)
+# The facade owns the configuration, the persisted state, the store and the clock. A Logger that
+# only adds (a sampling wake) imports and reads no more than that: the store opens without
+# reading its backlog, and the upload modules (policy, encoder, blynk, transport) are imported
+# at the first sync(), stats() or upload_wait_ms().
 # RAM: the store's buffers, the config dict and a few per-stream objects. Not thread-safe.
 from . import config as _config
 from .record import utf8 as _utf8
@@ -78,19 +82,7 @@ def _move_old_store(old, new):
 class Logger:
     def __init__(self, config):
         cfg = _config.load(config)
-        # The modules are imported here, not at package import, so `import blynklog.compat` stays
-        # light; the largest first, with a collection between them: compiling from .py source
-        # needs the most heap while little is held yet (192 KB -> 150 KB of smallest heap for a
-        # 10,000-point sync from source). The transport comes now too, for the same reason.
-        import gc
-
-        store = "rawstore" if cfg["store"]["backend"] == "raw" else "store"
-        transport = "http" if cfg["upload"]["transport"] == "socket" else "requests_transport"
-        for name in (store, transport, "blynk", "policy"):
-            __import__("blynklog." + name)
-            gc.collect()
         from .clock import Clock
-        from .policy import Uploader
         from .state import State
 
         self._cfg = cfg
@@ -102,7 +94,7 @@ class Logger:
         _makedirs(scfg["path"])
         self._state = State(scfg["path"] + "/state.json")
         if scfg["backend"] == "raw":
-            from .policy import meta_max
+            from .policy import meta_max  # the raw store's checkpoint keeps room for its meta
             from .rawstore import RawStore, open_device
 
             # every checkpoint holds each stream's name and keeps room for the largest meta the
@@ -128,7 +120,7 @@ class Logger:
         self._sids = {}
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
-        self._uploader = Uploader(cfg, self._store, self.clock, self._state, self._sids)
+        self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self.unverified = _config.unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
@@ -136,6 +128,23 @@ class Logger:
             print("blynklog: WARNING: insecure: true, the server's certificate is NOT verified")
         elif cfg["server"].startswith("http:"):
             print("blynklog: WARNING: plain http, credentials and data travel unencrypted")
+
+    @property
+    def _uploader(self):
+        # The upload stack, imported the first time it is needed: the largest module first, with a
+        # collection between them (compiling from .py source needs the most heap while little is
+        # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
+        if self._up is None:
+            import gc
+
+            transport = "http" if self._cfg["upload"]["transport"] == "socket" else "requests_transport"
+            for name in (transport, "blynk", "policy"):
+                __import__("blynklog." + name)
+                gc.collect()
+            from .policy import Uploader
+
+            self._up = Uploader(self._cfg, self._store, self.clock, self._state, self._sids)
+        return self._up
 
     # ---- logging
 
@@ -248,25 +257,26 @@ class Logger:
                 clock.set_from_http_date(date)
         return clock.now_ms() if clock.is_set() else None
 
-    def sync(self, budget_ms=None):
+    def sync(self, budget_ms=None, feed=None):
         # Uploads what is due, oldest first, within budget_ms. Returns a report (dict); network and
-        # server faults are reported in it, never raised.
+        # server faults are reported in it, never raised. feed: a function called between batches
+        # and between the network operations of a request (a watchdog's feed), or None.
         if self._closed:
             raise ValueError("logger is closed")
         if budget_ms is None:
             budget_ms = self._cfg["upload"]["budget_ms"]
         elif not _is_int(budget_ms) or budget_ms < 0:
             raise ValueError("budget_ms must be a non-negative int")
+        if feed is not None and not callable(feed):
+            raise TypeError("feed must be a function or None")
         report = {"sent": 0, "batches": 0, "requests": 0, "handshakes": 0, "bytes_sent": 0, "parked": [],
                   "stopped": None, "last_error": None, "next_retry_ms": 0, "server": self._server(),
-                  "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0}
-        from .policy import COUNTERS
-
-        for k in COUNTERS:
-            report[k] = 0
-        up = self._uploader
+                  "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0,
+                  "dropped_stale": 0, "rejected": 0, "thinned": 0, "unplaceable": 0}  # + policy.COUNTERS
+        up = None
         client = None
         try:
+            up = self._uploader
             self._store.flush()
             now = self._now()
             if self.unverified:
@@ -283,11 +293,15 @@ class Logger:
                 if budget_ms is not None:
                     timeout = max(100, min(timeout, budget_ms))
                 client = self._client(timeout)
+                _conn(client).feed = feed
+                up.feed = feed
                 up.run(client, report, budget_ms, lambda: self._now(client))
         except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
             report["stopped"] = "error"
             report["last_error"] = "%s: %s" % (type(e).__name__, e)
         finally:
+            if up is not None:
+                up.feed = None
             if client is not None:
                 conn = _conn(client)
                 for key in ("requests", "handshakes", "bytes_sent"):
@@ -330,6 +344,30 @@ class Logger:
         for name in self._sids:
             out[name] = self._store.pending(self._sids[name])
         return out
+
+    def fill(self):
+        # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
+        # reading the backlog: for deciding on an early upload at a wake that only samples.
+        if self._closed:
+            raise ValueError("logger is closed")
+        used, cap = self._store.usage()
+        return min(1.0, used / cap) if cap else 0.0
+
+    def upload_wait_ms(self):
+        # 0 when sync() may send now; else the ms until it could: a back-off after a failure, or
+        # the day's quota spent (until the next UTC day); None when it never will (an unverified
+        # configuration: see unverified). Reads no backlog: for deciding whether to bring the radio
+        # up. Pending samples are not looked at (stats() counts them).
+        if self._closed:
+            raise ValueError("logger is closed")
+        if self.unverified:
+            return None
+        up = self._uploader
+        now = self._now()
+        wait = up.retry_wait_ms(now)
+        if not wait and now is not None and up.quota_left(now) <= 0:
+            wait = 86400000 - now % 86400000  # the quota is per UTC day
+        return wait
 
     def stats(self):
         if self._closed:

@@ -114,6 +114,7 @@ class Connection:
         self._start = 0
         self._end = 0
         self._until = 0  # ticks deadline of the answer being read (set by _answer)
+        self.feed = None  # called before each blocking step (a watchdog's feed), or None
         if self.tls and self.insecure and not _warned:
             _warned.append(1)
             print("blynklog: WARNING: TLS certificate verification is OFF (insecure=True)")
@@ -203,6 +204,8 @@ class Connection:
         self.close()
 
     def _send(self, data):
+        if self.feed is not None:
+            self.feed()
         sock = self._sock
         if hasattr(sock, "sendall"):
             sock.sendall(data)
@@ -226,6 +229,8 @@ class Connection:
             raise ValueError("header line too long")
         if ticks_diff(self._until, ticks_ms()) <= 0:
             raise OSError(110)  # ETIMEDOUT: a drip of bytes keeps each read alive, not the answer
+        if self.feed is not None:
+            self.feed()
         sock = self._sock
         free = self._mv[self._end :]
         if not IS_MICROPYTHON:
@@ -295,6 +300,8 @@ class Connection:
             sent = 0
             try:
                 if not reused:
+                    if self.feed is not None:
+                        self.feed()
                     self._open()
                 self._send(head)
                 sent = len(head)

@@ -106,6 +106,7 @@ class Uploader:
         self.max_age_days = limits["max_age_days"]
         self.gap_ms = 1000 // limits["requests_per_s"] + 1  # Blynk: 50 requests/s per device
         self._last_request = None
+        self.feed = None  # set by Logger.sync(): called between batches
         self.api = cfg["api"]
         self.streams = []
         for name in cfg["streams"]:
@@ -384,6 +385,8 @@ class Uploader:
             if quota <= 0:
                 stop = "quota"
                 break
+            if self.feed is not None:
+                self.feed()
             try:
                 stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
             except _StoreFault as e:

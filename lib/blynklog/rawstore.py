@@ -632,6 +632,10 @@ class RawStore:
             n += v
         return n
 
+    def usage(self):
+        # (bytes from the oldest sector holding a pending sample to the tail, the region's bytes)
+        return self._live_bytes(), self._n * self._ss
+
     def stats(self):
         c = self._counts
         return {

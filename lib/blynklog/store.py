@@ -69,6 +69,17 @@ def _remove(path):
         pass
 
 
+def _entries(path):
+    # (name, size) of each entry of the folder; size -1 where the listing does not give it
+    # (littlefs's ilistdir does: a segment's size costs no stat)
+    if hasattr(os, "ilistdir"):
+        for e in os.ilistdir(path):
+            yield e[0], (e[3] if len(e) > 3 and e[1] == 0x8000 else -1)
+    else:
+        for name in os.listdir(path):
+            yield name, -1
+
+
 class Store:
     def __init__(self, path, capacity=262144, on_full="drop_oldest", flush_records=0, flush_bytes=0,
                  flush_ms=0, segment_size=_DEFAULT_SEG):
@@ -125,6 +136,11 @@ class Store:
         self._segs = []
         self._segpend = []
         self._segsize = []
+        # per segment: the offset below which its records are not counted yet (0: counted). Open
+        # reads the write segment's header only; the counts come at the first call that needs them
+        # (_count), so a wake that only appends does not read the backlog.
+        self._segscan = []
+        self._uncounted = 0
         self._open_scan()
 
     # ---- files and names
@@ -272,52 +288,133 @@ class Store:
                     i += 1
             fpos += i
 
-    # ---- open: rebuild the counts by scanning
+    # ---- open: list the segments; count them later
     def _open_scan(self):
         seqs = []
-        for name in os.listdir(self.path):
+        sizes = {}
+        for name, size in _entries(self.path):
             if name.endswith(".seg.new"):
                 _remove(self.path + "/" + name)
             elif name.endswith(".seg") and len(name) == 12:
                 try:
-                    seqs.append(int(name[:8], 16))
+                    seq = int(name[:8], 16)
                 except ValueError:
-                    pass
+                    continue
+                seqs.append(seq)
+                sizes[seq] = size
         seqs.sort()
+        hd = None
+        while seqs and hd is None:
+            hd = self._read_header(seqs[-1])
+            if hd is None:  # a damaged newest segment: nothing of it can be read
+                self.bad_segments += 1
+                _remove(self._seg_name(seqs.pop()))
+        for seq in seqs:
+            size = sizes[seq]
+            if size < 0:
+                size = os.stat(self._seg_name(seq))[6]
+            self._segs.append(seq)
+            self._segpend.append(0)
+            self._segsize.append(size)
+            self._segscan.append(size)
+        self._uncounted = len(seqs)
+        if seqs:
+            self._wseq = seqs[-1]
+            self._wbase = hd[0]
+            self._wsalt = hd[1]
+            self._wsize = self._segsize[-1]
+            if not self._clean_end(self._wseq, hd, self._wsize):
+                self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
+
+    def _clean_end(self, seq, hd, size):
+        # True when the records of segment seq follow each other by their lengths from the header
+        # to exactly `size` and the last one is valid: the tail is whole. It reads the segment
+        # once without checking every CRC (a few ms for 4 KB on a board, where a full walk takes
+        # a hundred and more).
+        buf = self._rbuf
+        off = hd[2]
+        last = -1
+        try:
+            with open(self._seg_name(seq), "rb") as f:
+                while off < size:
+                    f.seek(off)
+                    got = f.readinto(buf) or 0
+                    i = 0
+                    while i < got:
+                        b0 = buf[i]
+                        if b0 < 0x80:
+                            n = b0 + 5
+                        elif i + 1 < got:
+                            n = ((b0 & 0x7F) | (buf[i + 1] << 7)) + 6
+                        else:
+                            break
+                        if i + n > got:
+                            break
+                        last = off + i
+                        i += n
+                    if i == 0:
+                        return False  # a length running past the end of the file
+                    off += i
+                if off != size or last < 0:
+                    return off == size and last < 0
+                f.seek(last)
+                got = f.readinto(buf) or 0
+        except OSError:
+            return False
+        salt = hd[1]
+        return record.check(buf, 0, got, self._rmv, 0 if salt is None else record.key(salt, last)) == size - last
+
+    def _count(self):
+        # Counts every segment not counted yet; then commit, pending and reclaiming can work.
+        k = 0
+        while self._uncounted and k < len(self._segs):
+            if self._segscan[k] and not self._count_seg(k):
+                continue  # a damaged segment went: the same k is the next one
+            k += 1
+        if not self._uncounted:
+            # fully committed older segments left by a cut between commit and reclaim
+            self._reclaim()
+
+    def _count_seg(self, k):
+        # Counts the records of segment k below its _segscan mark: each one past its stream's
+        # cursor is pending. False when the segment's header is damaged (the segment is removed).
+        seq = self._segs[k]
+        stop = self._segscan[k]
+        hd = self._read_header(seq)
+        self._uncounted -= 1
+        self._segscan[k] = 0
+        if hd is None:
+            self.bad_segments += 1
+            _remove(self._seg_name(seq))
+            self._segs.pop(k)
+            self._segpend.pop(k)
+            self._segsize.pop(k)
+            self._segscan.pop(k)
+            return False
         cur = self._cursor
         pend = self._pending
         nstreams = len(cur)
         buf = self._rbuf
-        for seq in seqs:
-            hd = self._read_header(seq)
-            if hd is None:
-                self.bad_segments += 1
-                _remove(self._seg_name(seq))
-                continue
-            count = 0
-            end = hd[2]
-            for off, i, n in self._walk(seq, buf, 0, 1 << 30, True):
-                sid = record.sid_of(buf, i)
-                if sid >= nstreams:
-                    count += 1  # its name was lost (damaged streams file): keep it, count it later
-                elif (seq << _SEG_SHIFT | off) > cur[sid]:
-                    pend[sid] += 1
-                    count += 1
-                end = off + n
-            self._segs.append(seq)
-            self._segpend.append(count)
-            self._segsize.append(end)
-            self._wbase = hd[0]
-            self._wsalt = hd[1]
-        if self._segs:
-            seq = self._segs[-1]
-            end = self._segsize[-1]
-            if os.stat(self._seg_name(seq))[6] != end:
-                self._cut(seq, end)
-            self._wseq = seq
-            self._wsize = end
-        # fully committed older segments left by a cut between commit and reclaim
-        self._reclaim()
+        count = 0
+        end = hd[2]
+        for off, i, n in self._walk(seq, buf, 0, stop, True):
+            sid = record.sid_of(buf, i)
+            if sid >= nstreams:
+                count += 1  # its name was lost (damaged streams file): keep it, count it later
+            elif (seq << _SEG_SHIFT | off) > cur[sid]:
+                pend[sid] += 1
+                count += 1
+            end = off + n
+        self._segpend[k] += count
+        if seq != self._wseq:
+            self._segsize[k] = end
+        elif end < stop and self._wf is None and self._wsize == stop:
+            # a damaged tail of the write segment with nothing appended after it: cut it, so the
+            # next append follows the last good record. (Appended after it, the damaged bytes
+            # stay: reading skips them.)
+            self._cut(seq, end)
+            self._wsize = self._segsize[k] = end
+        return True
 
     def _cut(self, seq, end):
         # Rewrites segment seq keeping its first `end` bytes (a torn or damaged tail goes).
@@ -361,6 +458,7 @@ class Store:
         except OSError:
             names.pop()
             raise
+        self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
@@ -416,6 +514,8 @@ class Store:
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
         # False when the store is full and refuses (drop_newest).
         # a fully committed write segment is free space: it is deleted once the next one exists
+        if self._segs and self._segscan[-1]:
+            self._count_seg(len(self._segs) - 1)
         while len(self._segs) - (1 if self._segs and self._segpend[-1] <= 0 else 0) >= self._max_segs:
             if self.on_full == "drop_newest":
                 return False
@@ -446,6 +546,7 @@ class Store:
         self._segs.append(seq)
         self._segpend.append(0)
         self._segsize.append(_HDR)
+        self._segscan.append(0)
         self._wseq = seq
         self._wbase = ts
         self._wsalt = salt
@@ -470,12 +571,14 @@ class Store:
         seq = self._segs[0]
         cur = self._cursor
         buf = self._rbuf
-        lost = [0] * len(cur)
+        lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
+        scan = self._segscan[0]
         total = 0
         for off, i, n in self._walk(seq, buf, 0, 1 << 30):
             sid = record.sid_of(buf, i)
             if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                lost[sid] += 1
+                if off >= scan:
+                    lost[sid] += 1
                 total += 1
         if total:
             old = cur[:]
@@ -493,9 +596,12 @@ class Store:
             for sid in range(len(cur)):
                 self._pending[sid] -= lost[sid]
         _remove(self._seg_name(seq))
+        if scan:
+            self._uncounted -= 1
         self._segs.pop(0)
         self._segpend.pop(0)
         self._segsize.pop(0)
+        self._segscan.pop(0)
 
     def _synced(self):
         self._segsize[-1] = self._wsize
@@ -530,12 +636,12 @@ class Store:
         seq = start >> _SEG_SHIFT
         segs = self._segs
         while True:
-            nxt = 0
+            nxt = -1
             for s in segs:
                 if s >= seq:
                     nxt = s
                     break
-            if not nxt or nxt > end_seq:
+            if nxt < 0 or nxt > end_seq:
                 return
             seq = nxt
             hd = self._read_header(seq)
@@ -566,6 +672,7 @@ class Store:
             raise TypeError("pos not int")
         if meta is not None and not isinstance(meta, dict):
             raise TypeError("meta not dict")
+        self._count()
         if pos <= cur:
             if meta is not None and meta != self._meta:
                 old = self._meta
@@ -616,11 +723,12 @@ class Store:
         # Deletes fully committed segments, except the newest (it carries the sequence number).
         k = 0
         while k < len(self._segs) - 1:
-            if self._segpend[k] <= 0:
+            if self._segpend[k] <= 0 and not self._segscan[k]:
                 _remove(self._seg_name(self._segs[k]))
                 self._segs.pop(k)
                 self._segpend.pop(k)
                 self._segsize.pop(k)
+                self._segscan.pop(k)
             else:
                 k += 1
 
@@ -630,12 +738,18 @@ class Store:
 
     # ---- figures
     def pending(self, sid=None):
+        self._count()
         if sid is None:
             return sum(self._pending)
         self._check_sid(sid)
         return self._pending[sid]
 
+    def usage(self):
+        # (bytes the segments take, capacity): without counting the backlog
+        return (sum(self._segsize) - self._segsize[-1] + self._wsize if self._segs else 0), self.capacity
+
     def stats(self):
+        self._count()
         return {
             "pending": sum(self._pending),
             "dropped_full": self.dropped_full,

@@ -1,10 +1,19 @@
 # app: the firmware loop. Every sample_every_s: read the sensors and add() the readings; flush by
 # policy; every upload_every_s (or when the store passes fill_threshold) bring Wi-Fi up, set the
 # clock if needed, sync() within the radio budget, bring Wi-Fi down (without the time, that upload
-# comes before the sampling); then sleep (light or deep by board and config). The watchdog is fed between steps. No error ends
-# the loop: it goes to the console and the error log, and the loop goes on; a sensor that fails to
-# read is reported and nothing is stored for it. A configuration error stops at boot with a message
-# naming the key and leaves the board at the REPL (no reset, so no boot loop).
+# comes before the sampling); then sleep (light or deep by board and config) until the next
+# sample is due, counted from the boot's reset. The watchdog (started in boot.py) is fed between
+# steps and inside sync(). No error ends the loop: it goes to the console and the error log, and
+# the loop goes on; a sensor that fails to read is reported and nothing is stored for it.
+# The radio comes up only when it can help: not while the Logger backs off or the day's quota is
+# spent (log.upload_wait_ms()), nor below battery_min. Whatever the reset (deep-sleep wake,
+# watchdog, brownout, power-on) the schedule goes on: RTC memory keeps it across the resets that
+# keep RTC memory, and a small file (RADIO_FILE) says whether the radio was on when the board
+# reset: a reset under transmit (a brownout, a hang the watchdog ended) holds the radio off for an
+# upload period, doubling with each one in a row, so a weak cell never loops boot-radio-reset.
+# At boot: a configuration error stops with a message naming the key (then, with the watchdog
+# running, the board sleeps an hour and tries again); any other fault (the flash, a MemoryError)
+# is reported and the board sleeps CONFIG_RETRY_MS / 60 and boots again: never the REPL.
 #   main(config_path="config.json", board=None) -> the summary dict (None after a boot error)
 # Allocates: the sensors' buffers and the App once; per cycle only the readings and the reports.
 # One task only.
@@ -16,13 +25,18 @@ import sensors as _sensors
 from errlog import ErrorLog
 
 _COUNTERS = ("cycles", "samples", "refused", "sensor_errors", "add_errors", "uploads", "wifi_failures",
-             "sent", "requests", "handshakes", "bytes_sent", "loop_errors")
+             "sent", "requests", "handshakes", "bytes_sent", "loop_errors", "radio_skips")
+RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": resets under it in a row, "t": Unix ms}
+CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
+_MAX_HOLD_DOUBLINGS = 5  # radio held off after resets under it: upload_every_s x 1, 2, 4 ... 32
+_WDT_MARGIN_MS = 2000  # the watchdog outlasts the longest unfed step by this much
+_SLEEP_STEPS = 10000  # bound of a sleep loop's steps (light sleep may return early, many times)
 
 
 class App:
-    def __init__(self, fw, board, log, errors, capacity=262144):
+    def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE):
         self.fw = fw
-        self.capacity = capacity  # store.capacity (bytes), for fill_threshold
+        self.radio_file = radio_file
         self.board = board
         self.log = log
         self.errors = errors
@@ -42,20 +56,88 @@ class App:
         self.sleep_mode = mode
         wdt = fw["watchdog_ms"]
         if wdt is None:
-            wdt = board.wdt_default(fw)  # 0 where the board's maximum is shorter than an upload
+            wdt = board.wdt_default(fw)
         if board.wdt_max_ms and wdt > board.wdt_max_ms:
             raise ValueError("watchdog_ms: at most %d on %s" % (board.wdt_max_ms, board.name))
+        # sync() feeds it between network steps: one wait (a read, the TLS handshake, NTP) must fit
+        step = max(fw.get("upload_timeout_ms", 10000), min(5000, fw["radio_budget_ms"] // 2)) + _WDT_MARGIN_MS
+        if wdt and wdt < step:
+            raise ValueError("watchdog_ms: %d ms does not outlast one network wait (upload.timeout_ms %d, NTP "
+                             "%d) and %d ms: make upload.timeout_ms at most %d or the watchdog longer"
+                             % (wdt, fw.get("upload_timeout_ms", 10000), min(5000, fw["radio_budget_ms"] // 2),
+                                _WDT_MARGIN_MS, wdt - _WDT_MARGIN_MS))
         self.wdt_ms = wdt
-        # schedule, in board ms; kept across deep sleep through board.keep()/recall()
+        self.battery = None  # the last reading of battery_stream
+        # schedule, in board ms (from the reset); kept through board.keep()/recall() across every
+        # reset that keeps RTC memory
         now = board.ms()
-        kept = board.recall() if mode == "deep" else None
+        kept = board.recall()
         if not isinstance(kept, dict):
             kept = {}
         up_every = fw["upload_every_s"] * 1000
-        self.last_upload = now - kept.get("up", up_every)  # a fresh boot tries at once (and sets the clock)
-        self.last_flush = now - kept.get("fl", 0)
+        self.last_upload = now - _int(kept.get("up"), up_every)  # after power-on: at once (it sets the clock)
+        self.last_flush = now - _int(kept.get("fl"), 0)
         ntp = kept.get("ntp")
-        self.last_ntp = None if ntp is None else now - ntp
+        self.last_ntp = None if not isinstance(ntp, int) else now - ntp
+        self.not_before = now + _int(kept.get("nb"), 0)  # no radio before (a back-off, a spent quota)
+        el = kept.get("el")
+        if isinstance(el, list) and len(el) == 2:
+            errors.restore(el[0], el[1])  # the same message after a wake is counted, not written
+        self._radio = self._read_radio()
+        if "up" not in kept and isinstance(self._radio.get("t"), int):
+            # RTC memory lost (power-on): the last upload's time, if the clock still knows it
+            ago = self._unix_now()
+            if ago is not None:
+                ago -= self._radio["t"]
+                if 0 <= ago < up_every:
+                    self.last_upload = now - ago
+        if self._radio.get("on"):
+            # the board reset while the radio was on: hold it off, longer at each one in a row
+            n = _int(self._radio.get("n"), 0) + 1
+            hold = up_every << min(n - 1, _MAX_HOLD_DOUBLINGS)
+            self.last_upload = now
+            self.not_before = now + hold
+            self._radio = {"on": False, "n": n, "t": self._radio.get("t")}
+            self._write_radio()
+            errors.report("radio", "the board reset while the radio was on (%d in a row): no radio for %d s"
+                          % (n, hold // 1000))
+
+    # ---- what must survive a reset: the radio marker (flash), the schedule (RTC memory)
+
+    def _read_radio(self):
+        try:
+            with open(self.radio_file) as f:
+                d = json.load(f)
+            return d if isinstance(d, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write_radio(self):
+        # written as a new file and renamed over the old: a cut leaves one or the other
+        try:
+            tmp = self.radio_file + ".new"
+            with open(tmp, "w") as f:
+                json.dump(self._radio, f)
+            import os
+
+            os.rename(tmp, self.radio_file)
+        except OSError as e:
+            self.errors.report("radio file", e)
+
+    def _unix_now(self):
+        try:
+            clock = self.log.clock
+            return clock.now_ms() if clock.is_set() else None
+        except Exception:
+            return None
+
+    def _kept(self, ms):
+        # what the next boot needs, as seen `ms` from now (the sleep's length)
+        now = self.board.ms()
+        last, repeats = self.errors.state()
+        return {"up": now - self.last_upload + ms, "fl": now - self.last_flush + ms,
+                "ntp": None if self.last_ntp is None else now - self.last_ntp + ms,
+                "nb": max(0, self.not_before - now - ms), "el": [last, repeats]}
 
     def _make_sensors(self):
         for entry in self.sensors:
@@ -83,6 +165,8 @@ class App:
                 continue
             for i, stream in spec["map"]:
                 v = values[i]
+                if stream == self.fw["battery_stream"]:
+                    self.battery = v
                 try:
                     if self.log.add(stream, v, ts):
                         t["samples"] += 1
@@ -95,15 +179,12 @@ class App:
                 print("sample", label, values)
 
     def fill(self):
-        st = self.log.stats()
-        store = st.get("store") or {}
-        cap = store.get("capacity") or self.capacity
-        used = store.get("bytes")
-        if not cap or used is None:
-            return 0.0
-        return used / cap
+        # the store's own figure (a raw store's region, not store.capacity); without the backlog
+        return self.log.fill()
 
     def upload_due(self, now):
+        if now < self.not_before:
+            return False
         if now - self.last_upload >= self.fw["upload_every_s"] * 1000:
             return True
         # a store past the threshold uploads early, at most once per quarter of upload_every_s
@@ -111,13 +192,33 @@ class App:
             return self.fill() >= self.fw["fill_threshold"]
         return False
 
+    def _radio_can_help(self):
+        # None when the radio may come up; else why not (the schedule moves on)
+        low = self.fw["battery_min"]
+        if low is not None and self.battery is not None and self.battery < low:
+            return "battery %s below battery_min %s" % (self.battery, low)
+        wait = self.log.upload_wait_ms()
+        if wait is None:
+            return "the Logger will not upload (%s)" % (getattr(self.log, "unverified", None) or "see its warning")
+        if wait > 0:
+            self.not_before = self.board.ms() + wait
+            return "the Logger cannot upload for %d s (back-off or the day's quota)" % (wait // 1000)
+        return None
+
     def upload(self):
         b = self.board
         fw = self.fw
         t = self.totals
         start = b.ms()
         self.last_upload = start
+        why = self._radio_can_help()
+        if why:
+            t["radio_skips"] += 1
+            self.errors.report("upload", "radio stays off: " + why)
+            return None
         t["uploads"] += 1
+        self._radio = {"on": True, "n": _int(self._radio.get("n"), 0), "t": self._unix_now()}
+        self._write_radio()
         b.led(True)
         try:
             err = b.wifi_up(fw["wifi"])
@@ -139,7 +240,7 @@ class App:
             if left < 500:
                 self.errors.report("upload", "radio budget spent before the upload")
                 return None
-            r = self.log.sync(budget_ms=left)
+            r = self.log.sync(budget_ms=left, feed=b.feed)
             self.last_report = r
             for k in ("sent", "requests", "handshakes", "bytes_sent"):
                 t[k] += r.get(k) or 0
@@ -153,6 +254,8 @@ class App:
             b.wifi_down()
             b.led(False)
             b.feed()
+            self._radio = {"on": False, "n": 0, "t": self._radio.get("t")}  # no reset under the radio
+            self._write_radio()
 
     def _upload(self):
         try:
@@ -202,27 +305,36 @@ class App:
         # of the boot before it (blynklog.clock), so the first upload with the time places them all.
         b = self.board
         if self.sleep_mode == "deep":
-            now = b.ms()
-            b.keep({"up": now - self.last_upload + ms, "fl": 0,
-                    "ntp": None if self.last_ntp is None else now - self.last_ntp + ms})
+            self.last_flush = b.ms() + ms  # before_sleep flushes
+            b.keep(self._kept(ms))
             self.log.before_sleep(ms)
             b.sleep_ms(ms, "deep")  # a board resets here and main.py starts again
             return
-        # light sleep (or a wait) in steps the watchdog survives
-        mode = self.sleep_mode
+        self.wait(ms, self.sleep_mode)
+
+    def wait(self, ms, mode):
+        # Light sleep (or a busy wait) until ms from now by the board's clock, in steps the
+        # watchdog survives: a light sleep that returns early (on rp2 while the radio has work)
+        # is slept again, not taken for the whole.
+        b = self.board
         step = self.wdt_ms // 2 if self.wdt_ms else ms
-        left = ms
-        while left > 0:
-            n = left if left < step else step
-            b.sleep_ms(n, mode)
+        end = b.ms() + ms
+        for _ in range(_SLEEP_STEPS):
+            left = end - b.ms()
+            if left <= 0:
+                return
+            b.sleep_ms(left if left < step else step, mode)
             b.feed()
-            left -= n
+        if mode != "none":
+            self.wait(end - b.ms(), "none")  # it kept returning at once: wait out the rest
 
     def run(self, cycles=None):
         b = self.board
         b.wdt_start(self.wdt_ms)
         period = self.fw["sample_every_s"] * 1000
-        due = b.ms()
+        # the first cycle is due at the reset: a deep-sleep period runs from wake to wake,
+        # whatever the boot took (board.ms() counts from the reset)
+        due = 0
         n = 0
         while b.running() and (cycles is None or n < cycles):
             try:
@@ -240,10 +352,10 @@ class App:
             try:
                 self.sleep(due - now)
             except Exception as e:
-                # a sleep that failed must not turn the loop into a busy one: wait instead
+                # a sleep that failed must not turn the loop into a busy one: wait instead, fed
                 self.totals["loop_errors"] += 1
                 self.errors.report("sleep", e)
-                b.sleep_ms(due - now, "none")
+                self.wait(due - b.ms(), "none")
         return self.totals
 
     def summary(self):
@@ -258,15 +370,42 @@ class App:
         return s
 
 
-def _halt(board, errors, where, err):
-    # a boot error: say what is wrong and stay at the REPL; never reset (no boot loop)
+def _int(v, default):
+    return v if isinstance(v, int) and not isinstance(v, bool) else default
+
+
+def _config_error(e):
+    # settings, the board and the Logger name the key at fault in a ValueError (ConfigError)
+    return isinstance(e, ValueError) and not isinstance(e, UnicodeError)
+
+
+def _stop(board, errors, where, err):
+    # A boot error. A configuration error stays at the REPL where nothing resets the board; with
+    # the watchdog running since boot.py (a hardware board) the REPL cannot stay, so the board
+    # sleeps an hour and looks again. Any other fault (the flash, a MemoryError) sleeps a minute
+    # and boots again. -> None (when the board stays at the REPL)
     errors.report(where, err)
-    print("blynklog firmware stopped: fix config.json and reset the board")
-    if board is not None:
+    config = _config_error(err)
+    if config:
+        print("blynklog firmware stopped: fix config.json (the key named above) and reset the board")
+    else:
+        print("blynklog firmware: the boot failed; it sleeps and tries again")
+    if board is None:
         try:
-            board.blink(5)
+            import machine
+
+            machine.deepsleep(CONFIG_RETRY_MS // 60)
         except Exception:
             pass
+        return None
+    try:
+        board.blink(5)
+    except Exception:
+        pass
+    if config and not getattr(board, "boot_watchdog", False):
+        return None
+    ms = CONFIG_RETRY_MS if config else CONFIG_RETRY_MS // 60
+    board.sleep_ms(ms, "deep" if board.has_deep_sleep else "light")
     return None
 
 
@@ -284,7 +423,7 @@ def main(config_path="config.json", board=None, logger=None):
             board = _board_module.Board(raw.get("board") if isinstance(raw, dict) else None)
         fw = settings.load(raw, board.needs_wifi)
     except Exception as e:
-        return _halt(board, errors, "config", e)
+        return _stop(board, errors, "config", e)
     finally:
         # needed only at boot: its code and tables go back to the heap (about 7 KB on a board)
         settings = None
@@ -299,15 +438,14 @@ def main(config_path="config.json", board=None, logger=None):
             import blynklog
 
             logger = blynklog.Logger(config_path)
-        store = raw.get("store") if isinstance(raw.get("store"), dict) else {}
-        app = App(fw, board, logger, errors, store.get("capacity", 262144))
-    except Exception as e:  # ConfigError names the key; OSError: the flash
-        return _halt(board, errors, "config", e)
+        app = App(fw, board, logger, errors, folder + RADIO_FILE)
+    except Exception as e:  # ConfigError names the key; OSError: the flash; MemoryError
+        return _stop(board, errors, "boot" if not _config_error(e) else "config", e)
     print("blynklog firmware on %s: %d sensors, sample every %d s, upload every %d s, sleep %s, watchdog %s" % (
         board.name, len(fw["sensors"]), fw["sample_every_s"], fw["upload_every_s"], app.sleep_mode,
         "%d ms" % app.wdt_ms if app.wdt_ms else "off"))
     grace = getattr(board, "boot_grace_ms", 0)
-    if grace and not board.woke_from_deep_sleep():
+    if grace and board.needs_grace():
         # after power-on or reset: a moment in which Ctrl-C (or deploy) reaches the REPL before
         # the first sleep takes USB away
         print("Ctrl-C within %d s for the REPL" % (grace // 1000))

@@ -2,7 +2,9 @@
 # tell what went wrong. When the file passes max_bytes it is renamed to "<path>.1" (replacing the
 # older one), so the two never take more than about 2 x max_bytes of flash. A message equal to the
 # previous one is counted, not written again (a board offline for a week does not wear its flash
-# with the same line). Never raises: a failing file system only loses the file copy.
+# with the same line); state()/restore() carry the last message and its count across a deep sleep
+# (the firmware keeps them in RTC memory), so a sensor missing at every wake is one line, not one
+# a wake. Never raises: a failing file system only loses the file copy.
 # RAM: the last message and a counter. Not safe from an interrupt; one task at a time.
 import os
 import sys
@@ -17,8 +19,24 @@ class ErrorLog:
         self.repeats = 0
         self.count = 0
 
+    def state(self):
+        # (last message, times repeated since written): for restore() after a reset
+        return self._last, self.repeats
+
+    def restore(self, last, repeats):
+        if isinstance(last, str) and isinstance(repeats, int) and repeats >= 0:
+            self._last = last
+            self.repeats = repeats
+
     def report(self, where, err):
-        # err: an exception or a message. Prints it, appends it to the file; returns the line.
+        # err: an exception or a message. Prints it, appends it to the file; returns the line
+        # (None when even that failed: an error while reporting an error never escapes)
+        try:
+            return self._report(where, err)
+        except Exception:
+            return None
+
+    def _report(self, where, err):
         self.count += 1
         if isinstance(err, BaseException):
             text = "%s: %s: %s" % (where, type(err).__name__, err)

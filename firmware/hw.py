@@ -14,13 +14,17 @@ import json
 
 from blynklog.compat import sleep_ms, ticks_diff, ticks_ms, unix_ms
 
+_LIGHTSLEEP_MAX_MS = 3600000  # rp2's lightsleep() refuses 4,294,967 ms and more: longer ones go in parts
+_BOOT_TICKS_MAX = 600000  # ticks_ms() counts from the reset on a board; more than this is another origin
+
 
 class Uptime:
-    # Milliseconds since construction as a plain int: each call adds ticks_diff since the previous
-    # call, so it must be called at least once per half tick period (about 6 days on boards).
+    # Milliseconds since the reset as a plain int (a board's ticks_ms() starts at 0 there, so the
+    # schedule counts the boot's own time): each call adds ticks_diff since the previous call, so
+    # it must be called at least once per half tick period (about 6 days on boards).
     def __init__(self):
         self._last = ticks_ms()
-        self._ms = 0
+        self._ms = self._last if 0 <= self._last < _BOOT_TICKS_MAX else 0
 
     def __call__(self):
         now = ticks_ms()
@@ -35,14 +39,15 @@ def keep_in_rtc_memory(board, data):
 
 
 def recall_from_rtc_memory(board):
-    # MachineBoard.recall for such a board: what keep() left, after a deep-sleep wake only
-    if not board.woke_from_deep_sleep():
-        return None
+    # MachineBoard.recall for such a board: what keep() left, after any reset that kept RTC
+    # memory (a deep-sleep wake, the watchdog, a brownout, a soft reset); None after power-on,
+    # which clears it, or when it holds anything but a JSON object
     try:
         raw = board.machine.RTC().memory()
-        return json.loads(raw) if raw else None
-    except ValueError:
+        data = json.loads(raw) if raw else None
+    except (ValueError, TypeError, OSError):
         return None
+    return data if isinstance(data, dict) else None
 
 
 class MachineBoard:
@@ -57,6 +62,7 @@ class MachineBoard:
     i2c_default = {"id": 0}
     keep_file = "fw_state.json"
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
+    boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
     cycles = None  # a board runs until power-off
     upload_at_end = False
 
@@ -83,6 +89,12 @@ class MachineBoard:
     def woke_from_deep_sleep(self):
         m = self.machine
         return m.reset_cause() == getattr(m, "DEEPSLEEP_RESET", -1)
+
+    def needs_grace(self):
+        # the boot grace (a moment for Ctrl-C) after power-on or a reset by hand; not after a
+        # deep-sleep wake or a watchdog reset, which would pay it at every wake or in every loop
+        m = self.machine
+        return not self.woke_from_deep_sleep() and m.reset_cause() != getattr(m, "WDT_RESET", -1)
 
     # ---- watchdog
 
@@ -150,7 +162,12 @@ class MachineBoard:
         if mode == "deep":
             self.machine.deepsleep(ms)
         elif mode == "light":
-            self.machine.lightsleep(ms)
+            for _ in range(ms // _LIGHTSLEEP_MAX_MS + 1):
+                n = ms if ms < _LIGHTSLEEP_MAX_MS else _LIGHTSLEEP_MAX_MS
+                if n <= 0:
+                    break
+                self.machine.lightsleep(n)
+                ms -= n
         else:
             sleep_ms(ms)
 

@@ -1,7 +1,8 @@
 # main.py: what the board runs after boot.py. The loop lives in app.py (compiled to app.mpy by
 # deploy); a configuration error stops there with a message naming the key, at the REPL.
-# Ctrl-C at the console stops the loop and gives the REPL.
+# Ctrl-C at the console stops the loop and gives the REPL; any other fault sleeps and boots again.
 import os
+import sys
 
 # A store made at the earlier default path, the folder "blynklog" beside config.json, would be
 # imported in place of the package (sys.path starts with ''): move it to the default path now,
@@ -17,6 +18,12 @@ except OSError:
         except OSError:
             pass
 
-import app
+try:
+    import app
 
-app.main("config.json")
+    app.main("config.json")
+except Exception as _e:  # a fault before the firmware could take it (a MemoryError importing)
+    sys.print_exception(_e)
+    import machine
+
+    machine.deepsleep(60000)  # and boot again; Ctrl-C (not an Exception) still gives the REPL

@@ -22,6 +22,8 @@ DEFAULTS = {
     "log_file": "error.log",
     "log_max_bytes": 4096,
     "verbose": False,
+    "battery_stream": None,
+    "battery_min": None,
 }
 SECTIONS = ("wifi", "sensors", "board")  # the firmware's own objects beside DEFAULTS' keys
 WIFI_DEFAULTS = {"ssid": None, "password": "", "timeout_ms": 15000, "country": None, "hostname": None}
@@ -162,7 +164,10 @@ def load(raw, board_needs_wifi=True):
     _int("flush_every_s", out["flush_every_s"], 0, 86400)
     if out["sleep"] not in _SLEEP_MODES:
         _fail("sleep", "expected one of %s, got %r" % (", ".join(_SLEEP_MODES), out["sleep"]))
-    _int("watchdog_ms", out["watchdog_ms"], 0, 3600000, True)
+    if out["watchdog_ms"] == 0:
+        _fail("watchdog_ms", "0 (off) is not possible: boot.py starts the watchdog at every reset; "
+              "give a timeout in ms, or null for the board's")
+    _int("watchdog_ms", out["watchdog_ms"], 1000, 3600000, True)
     _int("ntp_every_s", out["ntp_every_s"], 0, 30 * 86400)
     if not isinstance(out["log_file"], str):
         _fail("log_file", "expected a file name (\"\" for none)")
@@ -189,6 +194,16 @@ def load(raw, board_needs_wifi=True):
     streams = raw.get("streams")
     if not isinstance(streams, dict):
         streams = {}
+    if out["battery_stream"] is not None and out["battery_stream"] not in streams:
+        _fail("battery_stream", "unknown stream %r (not in streams)" % (out["battery_stream"],))
+    if out["battery_min"] is not None:
+        _num("battery_min", out["battery_min"])
+        if out["battery_stream"] is None:
+            _fail("battery_min", "needs battery_stream: the stream whose last reading is compared")
+    # one network wait of the Logger (its own key, validated by the Logger): the watchdog must outlast it
+    up = raw.get("upload")
+    t = up.get("timeout_ms") if isinstance(up, dict) else None
+    out["upload_timeout_ms"] = t if _is_int(t) else 10000
     sensors = raw.get("sensors")
     if not isinstance(sensors, list) or not sensors:
         _fail("sensors", "expected a list with at least one sensor")

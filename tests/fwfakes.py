@@ -50,6 +50,9 @@ class FakeBoard:
     def woke_from_deep_sleep(self):
         return False
 
+    def needs_grace(self):
+        return not self.woke_from_deep_sleep()
+
     def wdt_default(self, fw):
         return 0
 
@@ -159,6 +162,10 @@ class FakeLogger:
         self.slept = []
         self.closed = False
         self.sent = 0
+        self.capacity = 262144
+        self.wait_ms = 0  # what upload_wait_ms() answers
+        self.feeds = []  # the feed function of each sync
+        self.unverified = None
 
     def add(self, stream, value, ts=None):
         if isinstance(value, float) and value - value != 0:
@@ -169,8 +176,17 @@ class FakeLogger:
     def flush(self):
         self.flushes += 1
 
-    def sync(self, budget_ms=None):
+    def fill(self):
+        return self.store_bytes / self.capacity
+
+    def upload_wait_ms(self):
+        return self.wait_ms
+
+    def sync(self, budget_ms=None, feed=None):
         self.syncs.append(budget_ms)
+        self.feeds.append(feed)
+        if feed is not None:
+            feed()
         if self.sync_error is not None:
             raise self.sync_error
         n = len(self.added) - self.sent
@@ -229,7 +245,11 @@ def make_app(board=None, log=None, **over):
     import settings
     from errlog import ErrorLog
 
+    from support import tmpdir
+
     board = board or FakeBoard()
     log = log or FakeLogger()
+    radio_file = over.pop("radio_file", None) or tmpdir("fw") + "/fw_radio.json"
+    errors = over.pop("errors", None) or ErrorLog("", 4096)
     fw = settings.load(raw_config(**over), board.needs_wifi)
-    return app.App(fw, board, log, ErrorLog("", 4096)), board, log
+    return app.App(fw, board, log, errors, radio_file), board, log

@@ -55,7 +55,7 @@ def test_upload_every_s_sets_the_upload_schedule():
 
 def test_store_past_fill_threshold_uploads_early():
     a, board, log = make_app(sample_every_s=60, upload_every_s=3600, fill_threshold=0.5)
-    a.capacity = 1000
+    log.capacity = 1000
     a.cycle()  # the power-on upload
     board.t += 900 * 1000  # a quarter of upload_every_s later
     log.store_bytes = 600
@@ -65,7 +65,7 @@ def test_store_past_fill_threshold_uploads_early():
 
 def test_store_below_fill_threshold_waits_for_the_schedule():
     a, board, log = make_app(sample_every_s=60, upload_every_s=3600, fill_threshold=0.5)
-    a.capacity = 1000
+    log.capacity = 1000
     a.cycle()
     board.t += 900 * 1000
     log.store_bytes = 400

@@ -49,7 +49,25 @@ def test_esp32_after_power_on_forgets_the_kept_schedule(monkeypatch):
     b = _board("esp32")
     b.keep({"up": 123})
     monkeypatch.setattr(machine, "_reset_cause", machine.PWRON_RESET)
+    monkeypatch.setattr(machine.RTC, "_memory", b"")  # power-on clears RTC memory
     assert b.recall() is None
+
+
+@pytest.mark.parametrize("cause", ["WDT_RESET", "SOFT_RESET", "HARD_RESET"])
+def test_esp32_keeps_the_schedule_across_a_reset_that_keeps_rtc_memory(monkeypatch, cause):
+    # a watchdog reset, a brownout's or a soft reset: RTC memory is kept and so is the schedule,
+    # so a board that resets under the radio does not come up uploading at once
+    b = _board("esp32")
+    b.keep({"up": 123})
+    monkeypatch.setattr(machine, "_reset_cause", getattr(machine, cause))
+    assert b.recall() == {"up": 123}
+
+
+def test_esp32_rtc_memory_that_is_not_a_json_object_is_ignored(monkeypatch):
+    b = _board("esp32")
+    for junk in (b"\xff\x00garbage", b"[1, 2]", b"12"):
+        monkeypatch.setattr(machine.RTC, "_memory", junk)
+        assert b.recall() is None
 
 
 def test_esp32_deep_sleep_is_machine_deepsleep():
@@ -57,9 +75,9 @@ def test_esp32_deep_sleep_is_machine_deepsleep():
         _board("esp32").sleep_ms(60000, "deep")
 
 
-def test_pico_w_watchdog_is_off_by_default_and_limited():
+def test_pico_w_watchdog_is_on_at_its_maximum_by_default():
     b = _board("rp2040")
-    assert b.wdt_default({"radio_budget_ms": 30000, "wifi": WIFI}) == 0
+    assert b.wdt_default({"radio_budget_ms": 30000, "wifi": WIFI}) == 8388
     assert b.wdt_max_ms == 8388 and b.sleep_default == "light"
 
 
@@ -98,6 +116,7 @@ def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path
     monkeypatch.setattr(machine, "deepsleep", deepsleep)
     before = len(blynk_emulator.points(2, 6))
     monkeypatch.setattr(machine, "_reset_cause", machine.PWRON_RESET)
+    monkeypatch.setattr(machine.RTC, "_memory", b"")  # power-on clears RTC memory
     for boot in (1, 2):
         b = _board("esp32")
         b.boot_grace_ms = 0

@@ -1,19 +1,26 @@
 # board (Raspberry Pi Pico W, RP2040 + CYW43439, 2 MB flash) for the firmware; copied to the
 # board as board.py (board.mpy) by tools/deploy.py.
 #   sleep: light sleep by default (machine.lightsleep: RAM and the clock kept, Wi-Fi off). Deep
-#          sleep (machine.deepsleep) is a reset on rp2 that also loses the wall clock: allowed
-#          with "sleep": "deep" (the Logger then estimates time from its anchor until the next
-#          NTP sync), not advised.
+#          sleep is a reset on rp2 that also loses the wall clock: allowed with "sleep": "deep"
+#          (the Logger then goes on from its anchor until the next NTP sync), not advised. It is
+#          done here as light sleep in steps that feed the watchdog (the RP2040's watchdog counts
+#          through lightsleep) and then machine.reset(), with a mark in the watchdog's scratch
+#          register 0 (kept through that reset) so the next boot knows it woke: rp2 reports every
+#          such reset as a watchdog reset.
 #   clock: epoch 1970-01-01; the RTC restarts at 2021-01-01 on every hard reset: the clock is
 #          unset after power-on until NTP (samples taken before get their real time later).
-#   watchdog: machine.WDT, at most 8388 ms: shorter than an upload, so off by default; set
-#          watchdog_ms (<= 8388) only with a radio_budget_ms and wifi.timeout_ms below it.
+#   watchdog: machine.WDT, at most 8388 ms, started by boot.py; the firmware feeds it between
+#          steps, every 100 ms while Wi-Fi connects, and inside sync() between network steps, so
+#          one network wait (upload.timeout_ms) must stay under it: 6000 or less.
 #   Wi-Fi: network.WLAN(STA_IF) on the CYW43; set wifi.country (e.g. "GB") for your channels.
 #   LED: the "LED" pin (on the CYW43). I2C 0: SDA GP4, SCL GP5. ADC: GP26..GP28 (ADC0..2).
 #   flash/file system: littlefs (vfs.VfsLfs2) on about 848 KB of the 2 MB chip, erase block
 #        4096 bytes.
 #   internal temperature: ADC(4): 27 - (V - 0.706) / 0.001721 deg C (about +-2 deg C).
 from hw import MachineBoard
+
+_SCRATCH0 = 0x4005800C  # WATCHDOG_SCRATCH0: kept through a watchdog reset (the SDK uses 4..7)
+_WOKE = 0x0B1D5EEB  # "deep sleep done" mark
 
 
 class Board(MachineBoard):
@@ -33,9 +40,37 @@ class Board(MachineBoard):
     def __init__(self, cfg=None):
         MachineBoard.__init__(self, cfg)
         self._temp = None
+        mem = getattr(self.machine, "mem32", None)
+        self._woke = False
+        if mem is not None:
+            self._woke = mem[_SCRATCH0] == _WOKE
+            mem[_SCRATCH0] = 0
+
+    def woke_from_deep_sleep(self):
+        return self._woke
 
     def wdt_default(self, fw):
-        return 0  # an upload outlasts the 8.4 s maximum: off unless watchdog_ms says otherwise
+        return self.wdt_max_ms  # fed inside sync(): an upload may outlast it
+
+    def sleep_ms(self, ms, mode):
+        if mode != "deep":
+            MachineBoard.sleep_ms(self, ms, mode)
+            return
+        # machine.deepsleep() is one lightsleep the watchdog would cut: sleep in fed steps, then
+        # reset with the mark set
+        ms = int(ms)
+        step = self.wdt_max_ms // 2
+        for _ in range(ms // step + 1):
+            n = ms if ms < step else step
+            if n <= 0:
+                break
+            MachineBoard.sleep_ms(self, n, "light")
+            self.feed()
+            ms -= n
+        mem = getattr(self.machine, "mem32", None)
+        if mem is not None:
+            mem[_SCRATCH0] = _WOKE
+        self.machine.reset()
 
     def mcu_temperature(self):
         if self._temp is None:

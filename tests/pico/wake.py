@@ -1,7 +1,8 @@
 # One wake of the firmware on the emulated Pico W: runs the deployed main.py (the real firmware
 # loop, its board file and the package as .mpy) until the loop asks for deep sleep. The emulator
-# has no hard reset, so machine.deepsleep() ends this run instead ("DEEPSLEEP ms" on the
-# console); the next wake is a fresh run on the saved flash image, as after a reset.
+# has no hard reset, so the board's deep sleep (light sleep, then machine.reset()) ends this run
+# instead ("DEEPSLEEP ms" on the console); the next wake is a fresh run on the saved flash image,
+# as after a reset.
 # Wi-Fi is the firmware's own: the emulated CYW43 never starts, so every upload fails and waits.
 # rp2 has no DEEPSLEEP_RESET cause, so on a Pico W the firmware takes every wake for a power-on
 # and waits its 3 s boot grace each time; here a run after the first says it woke (the host runs
@@ -18,11 +19,22 @@ class _Wake(BaseException):  # not an Exception: the firmware's loop must not ca
 
 
 class _Machine:
+    # the board's deep sleep on rp2 is light sleep in watchdog-fed steps, then machine.reset():
+    # the steps are counted (not slept: the emulator's sleep is not the wake's cost) and the
+    # reset ends the run
+    slept = 0
+
     def __getattr__(self, name):
         return getattr(machine, name)
 
     def deepsleep(self, ms):
         raise _Wake(ms)
+
+    def lightsleep(self, ms):
+        _Machine.slept += ms
+
+    def reset(self):
+        raise _Wake(_Machine.slept)
 
 
 _Board = board.Board

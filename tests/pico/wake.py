@@ -9,6 +9,7 @@
 # "_PICO_WOKE = True" first), which skips that wait and nothing else.
 import gc
 import sys
+import time
 
 import board
 import machine
@@ -59,5 +60,6 @@ try:
     exec(_code, {"__name__": "__main__"})
     print("MAIN RETURNED")
 except _Wake as e:
+    awake = time.ticks_ms()  # since the reset: the whole wake, the boot included
     gc.collect()
-    print("DEEPSLEEP", e.args[0], "free", gc.mem_free())
+    print("DEEPSLEEP", e.args[0], "free", gc.mem_free(), "awake_ms", awake)

@@ -26,6 +26,7 @@ from errlog import ErrorLog
 
 _COUNTERS = ("cycles", "samples", "refused", "sensor_errors", "add_errors", "uploads", "wifi_failures",
              "sent", "requests", "handshakes", "bytes_sent", "loop_errors", "radio_skips")
+SETTINGS_CACHE = "fw_settings.json"  # beside config.json: the validated settings, keyed by the file's hash
 RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": resets under it in a row, "t": Unix ms}
 CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
 _MAX_HOLD_DOUBLINGS = 5  # radio held off after resets under it: upload_every_s x 1, 2, 4 ... 32
@@ -409,10 +410,43 @@ def _stop(board, errors, where, err):
     return None
 
 
-def main(config_path="config.json", board=None, logger=None):
-    # boot errors go to error.log beside the config until the config names the log file
-    folder = config_path.rsplit("/", 1)[0] + "/" if "/" in config_path else ""
-    errors = ErrorLog(folder + "error.log")
+def _settings_key(config_path):
+    # what the cached settings depend on: the config file's bytes and the validating code (its
+    # size: deploy also removes the cache); None when the file cannot be read
+    import binascii
+    import hashlib
+    import os
+
+    try:
+        with open(config_path, "rb") as f:
+            key = binascii.hexlify(hashlib.sha256(f.read()).digest()).decode()
+    except OSError:
+        return None
+    for name in ("settings.mpy", "settings.py", "app.mpy", "app.py"):
+        try:
+            key += ":%d" % os.stat(name)[6]
+        except OSError:
+            pass
+    return key
+
+
+def _cached_settings(path, key):
+    # the settings validated at an earlier boot with this key, or None
+    if key is None:
+        return None
+    try:
+        with open(path) as f:
+            c = json.load(f)
+        if c.get("key") == key and isinstance(c.get("fw"), dict):
+            return c["fw"]
+    except Exception:  # missing, damaged: validate again
+        pass
+    return None
+
+
+def _load_settings(config_path, board, cache, key):
+    # -> (fw, board): the config validated (settings.py) and the board built from it; the result
+    # is kept in `cache` so that a wake with the same config neither imports nor runs settings
     try:
         import settings
 
@@ -422,13 +456,39 @@ def main(config_path="config.json", board=None, logger=None):
 
             board = _board_module.Board(raw.get("board") if isinstance(raw, dict) else None)
         fw = settings.load(raw, board.needs_wifi)
-    except Exception as e:
-        return _stop(board, errors, "config", e)
     finally:
         # needed only at boot: its code and tables go back to the heap (about 7 KB on a board)
         settings = None
         sys.modules.pop("settings", None)
         gc.collect()
+    if key is not None:
+        try:
+            with open(cache + ".new", "w") as f:
+                json.dump({"key": key, "fw": fw}, f)
+            import os
+
+            os.rename(cache + ".new", cache)
+        except OSError:
+            pass  # validated again at the next boot
+    return fw, board
+
+
+def main(config_path="config.json", board=None, logger=None):
+    # boot errors go to error.log beside the config until the config names the log file
+    folder = config_path.rsplit("/", 1)[0] + "/" if "/" in config_path else ""
+    errors = ErrorLog(folder + "error.log")
+    try:
+        cache = folder + SETTINGS_CACHE
+        key = _settings_key(config_path)
+        fw = _cached_settings(cache, key)
+        if fw is None:
+            fw, board = _load_settings(config_path, board, cache, key)
+        elif board is None:
+            import board as _board_module
+
+            board = _board_module.Board(fw["board"])
+    except Exception as e:
+        return _stop(board, errors, "config", e)
     path = fw["log_file"]
     if path and not path.startswith("/"):
         path = folder + path  # relative to the config's folder, like the Logger's paths

@@ -43,8 +43,6 @@ class App:
         wdt = fw["watchdog_ms"]
         if wdt is None:
             wdt = board.wdt_default(fw)  # 0 where the board's maximum is shorter than an upload
-        if board.wdt_max_ms and wdt > board.wdt_max_ms:
-            raise ValueError("watchdog_ms: at most %d on %s" % (board.wdt_max_ms, board.name))
         self.wdt_ms = wdt
         # schedule, in board ms; kept across deep sleep through board.keep()/recall()
         now = board.ms()
@@ -283,6 +281,7 @@ def main(config_path="config.json", board=None, logger=None):
 
             board = _board_module.Board(raw.get("board") if isinstance(raw, dict) else None)
         fw = settings.load(raw, board.needs_wifi)
+        board.check(fw)  # what this board cannot do (pins, watchdog maximum, sleep)
     except Exception as e:
         return _halt(board, errors, "config", e)
     finally:

@@ -8,6 +8,9 @@
 #   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
 #   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
 #   upload_at_end
+#   Board.check(fw) (a classmethod): ValueError("key: message") for what the board cannot do with
+#   settings.load()'s result (watchdog, sleep, ADC and I2C pins); main() calls it at boot and
+#   tools/deploy.py on the host before copying, so it uses no machine.
 # Board modules that the unix port and CPython lack (network, esp32, rp2) are imported inside the
 # methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
 import json
@@ -45,6 +48,14 @@ def recall_from_rtc_memory(board):
         return None
 
 
+def _fail(key, message):
+    raise ValueError("%s: %s" % (key, message))
+
+
+def _pins(pins):
+    return ", ".join([str(p) for p in pins])
+
+
 class MachineBoard:
     name = "machine"
     sleep_default = "light"
@@ -59,6 +70,45 @@ class MachineBoard:
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     cycles = None  # a board runs until power-off
     upload_at_end = False
+    # what check() holds a configuration to; None: anything goes
+    adc_pins = None  # the GPIOs adc() can read
+    adc_note = ""  # why others cannot, for the message
+    adc_atten = True  # ADC(pin, atten=...) exists
+    i2c_buses = None  # the I2C bus ids
+    i2c_sda = None  # per bus id: the GPIOs its SDA can be on
+    i2c_scl = None  # per bus id: the GPIOs its SCL can be on
+
+    @classmethod
+    def check(cls, fw):
+        # fw: settings.load()'s result. A board's own wdt_default() stays within its wdt_max_ms.
+        wdt = fw["watchdog_ms"]
+        if cls.wdt_max_ms and wdt and wdt > cls.wdt_max_ms:
+            _fail("watchdog_ms", "at most %d on %s, got %d" % (cls.wdt_max_ms, cls.name, wdt))
+        if fw["sleep"] == "deep" and not cls.has_deep_sleep:
+            _fail("sleep", "%s has no deep sleep: use \"light\" or \"auto\"" % cls.name)
+        for i, s in enumerate(fw["sensors"]):
+            key = "sensors[%d]" % i
+            if s["type"] == "adc":
+                if cls.adc_pins is not None and s["pin"] not in cls.adc_pins:
+                    _fail(key + ".pin", "%s reads ADC on pins %s only, got %d%s" % (
+                        cls.name, _pins(cls.adc_pins), s["pin"], cls.adc_note))
+                if not cls.adc_atten and s.get("atten") is not None:
+                    _fail(key + ".atten", "%s's ADC has no attenuation: leave atten out" % cls.name)
+            elif s.get("i2c") is not None:
+                cls._check_i2c(key + ".i2c", s["i2c"])
+
+    @classmethod
+    def _check_i2c(cls, key, spec):
+        bus = spec.get("id", cls.i2c_default["id"])
+        if cls.i2c_buses is None:
+            return
+        if bus not in cls.i2c_buses:
+            _fail(key, "%s has I2C buses %s, got %d" % (cls.name, _pins(cls.i2c_buses), bus))
+        for name, pins in (("sda", cls.i2c_sda), ("scl", cls.i2c_scl)):
+            pin = spec.get(name)
+            if pins is not None and pin is not None and pin not in pins[bus]:
+                _fail("%s.%s" % (key, name), "I2C %d's %s on %s is one of pins %s, got %d" % (
+                    bus, name.upper(), cls.name, _pins(pins[bus]), pin))
 
     def __init__(self, cfg=None):
         import machine

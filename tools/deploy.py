@@ -468,9 +468,9 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
     local = {}
     for dest, src in files:
         local[dest] = sha256_file(src)
-    dev = Board(port or find_port())
     from mpremote.transport import TransportError
 
+    dev = Board(port or find_port())
     try:
         ident = dev.identity()
         why = identity_mismatch(board, ident) or build_mismatch(ident, files)

@@ -30,7 +30,6 @@ SETTINGS_CACHE = "fw_settings.json"  # beside config.json: the validated setting
 RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": resets under it in a row, "t": Unix ms}
 CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
 _MAX_HOLD_DOUBLINGS = 5  # radio held off after resets under it: upload_every_s x 1, 2, 4 ... 32
-_WDT_MARGIN_MS = 2000  # the watchdog outlasts the longest unfed step by this much
 _SLEEP_STEPS = 10000  # bound of a sleep loop's steps (light sleep may return early, many times)
 
 
@@ -57,16 +56,7 @@ class App:
         self.sleep_mode = mode
         wdt = fw["watchdog_ms"]
         if wdt is None:
-            wdt = board.wdt_default(fw)
-        if board.wdt_max_ms and wdt > board.wdt_max_ms:
-            raise ValueError("watchdog_ms: at most %d on %s" % (board.wdt_max_ms, board.name))
-        # sync() feeds it between network steps: one wait (a read, the TLS handshake, NTP) must fit
-        step = max(fw.get("upload_timeout_ms", 10000), min(5000, fw["radio_budget_ms"] // 2)) + _WDT_MARGIN_MS
-        if wdt and wdt < step:
-            raise ValueError("watchdog_ms: %d ms does not outlast one network wait (upload.timeout_ms %d, NTP "
-                             "%d) and %d ms: make upload.timeout_ms at most %d or the watchdog longer"
-                             % (wdt, fw.get("upload_timeout_ms", 10000), min(5000, fw["radio_budget_ms"] // 2),
-                                _WDT_MARGIN_MS, wdt - _WDT_MARGIN_MS))
+            wdt = board.wdt_default(fw)  # board.check() made sure it outlasts one network wait
         self.wdt_ms = wdt
         self.battery = None  # the last reading of battery_stream
         # schedule, in board ms (from the reset); kept through board.keep()/recall() across every
@@ -456,6 +446,7 @@ def _load_settings(config_path, board, cache, key):
 
             board = _board_module.Board(raw.get("board") if isinstance(raw, dict) else None)
         fw = settings.load(raw, board.needs_wifi)
+        board.check(fw)  # what this board cannot do (pins, watchdog maximum, sleep)
     finally:
         # needed only at boot: its code and tables go back to the heap (about 7 KB on a board)
         settings = None

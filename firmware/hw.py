@@ -8,6 +8,9 @@
 #   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
 #   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
 #   upload_at_end
+#   Board.check(fw) (a classmethod): ValueError("key: message") for what the board cannot do with
+#   settings.load()'s result (watchdog, sleep, ADC and I2C pins); main() calls it at boot and
+#   tools/deploy.py on the host before copying, so it uses no machine.
 # Board modules that the unix port and CPython lack (network, esp32, rp2) are imported inside the
 # methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
 import json
@@ -45,7 +48,7 @@ def recall_from_rtc_memory(board):
     try:
         raw = board.machine.RTC().memory()
         data = json.loads(raw) if raw else None
-    except (ValueError, TypeError, OSError):
+    except Exception:  # damaged bytes, a port without RTC memory
         return None
     return data if isinstance(data, dict) else None
 
@@ -65,6 +68,21 @@ class MachineBoard:
     boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
     cycles = None  # a board runs until power-off
     upload_at_end = False
+    # what check() holds a configuration to; None: anything goes
+    adc_pins = None  # the GPIOs adc() can read
+    adc_note = ""  # why others cannot, for the message
+    adc_atten = True  # ADC(pin, atten=...) exists
+    i2c_buses = None  # the I2C bus ids
+    i2c_sda = None  # per bus id: the GPIOs its SDA can be on
+    i2c_scl = None  # per bus id: the GPIOs its SCL can be on
+
+    @classmethod
+    def check(cls, fw):
+        # what this board cannot do with settings fw (boardcheck.py: imported at validation only,
+        # not at every wake); raises ValueError naming the key
+        from boardcheck import check
+
+        check(cls, fw)
 
     def __init__(self, cfg=None):
         import machine

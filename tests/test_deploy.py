@@ -23,7 +23,8 @@ def _config(d, url, ca):
     d.mkdir()
     shutil.copy(ca, d / "ca.der")
     cfg = {"server": url, "api": "device", "token": "test-device-token", "ca": "ca.der", "wifi": {"ssid": "virtual-net"},
-           "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1}}
+           "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1},
+           "upload": {"timeout_ms": 6000}}  # within a Pico W's watchdog: the same config suits every board
     (d / "config.json").write_text(json.dumps(cfg))
     return str(d / "config.json")
 
@@ -156,6 +157,191 @@ def test_deploy_refuses_the_examples_placeholders_naming_them(tmp_path):
     shutil.copy(os.path.join(ROOT, "firmware", "config.example.json"), cfg)
     with pytest.raises(deploy.DeployError, match="token, wifi.ssid, wifi.password"):
         deploy.deploy("esp32", "socket://127.0.0.1:9", str(cfg), out=lambda m: None)
+
+
+# ---- what deploy checks before it copies, and copies cut part-way
+
+
+@pytest.fixture
+def vboard(tmp_path, blynk_emulator):
+    # a virtual board of its own behind tools/mpbridge.py with the firmware on it (the folder deploy)
+    config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
+    flash = tmp_path / "vb" / "flash"
+    deploy.deploy_to_folder("unix", str(flash), config, out=lambda m: None)
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(tmp_path / "vb"),
+                             "--max-seconds", "60"], stdout=subprocess.PIPE, text=True)
+    try:
+        yield {"url": json.loads(proc.stdout.readline())["url"], "flash": flash, "config": config}
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _files(folder):
+    # {relative path: SHA-256} of everything in a board's folder
+    return dict((os.path.relpath(os.path.join(d, n), folder), _sha(os.path.join(d, n)))
+                for d, _, ns in os.walk(folder) for n in ns)
+
+
+def _previous_app(flash):
+    # an app.mpy the build does not have (so deploy copies it), longer than one chunk
+    previous = b"the previous app.mpy\n" * 400
+    (flash / "app.mpy").write_bytes(previous)
+    return previous
+
+
+def _fail_after_open(monkeypatch, path, replace):
+    # the board's write of path (or of path.tmp) fails in the exec after the one that opened it:
+    # replace(code) raises on the host or returns the code the board runs instead
+    from mpremote.transport_serial import SerialTransport
+
+    real = SerialTransport.exec
+    state = {"armed": False}
+
+    def exec_(self, code, *args, **kwargs):
+        if state["armed"]:
+            state["armed"] = False
+            code = replace(code)
+        elif "open('%s" % path in code:
+            state["armed"] = True
+        return real(self, code, *args, **kwargs)
+
+    monkeypatch.setattr(SerialTransport, "exec", exec_)
+
+
+def test_deploying_rp2040_onto_the_virtual_board_is_refused_before_any_copy(vboard):
+    before = _files(vboard["flash"])
+    with pytest.raises(deploy.DeployError, match=r"--board rp2040, but the board says it is a unix board .*'linux'"):
+        deploy.deploy("rp2040", vboard["url"], vboard["config"], out=lambda m: None)
+    assert _files(vboard["flash"]) == before
+
+
+def test_a_board_that_loads_another_mpy_version_is_refused_before_any_copy(vboard, monkeypatch):
+    real = deploy.Board.identity
+
+    def mpy_v5(self):
+        ident = real(self)
+        return ident[:2] + ((ident[2] & ~0xFF) | 5,) + ident[3:]  # as MicroPython 1.12 to 1.18 says
+
+    monkeypatch.setattr(deploy.Board, "identity", mpy_v5)
+    _previous_app(vboard["flash"])
+    before = _files(vboard["flash"])
+    with pytest.raises(deploy.DeployError, match=r"loads \.mpy version 5 .* writes version 6 .*nothing copied"):
+        deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
+    assert _files(vboard["flash"]) == before
+
+
+def test_mpy_mismatch_compares_the_version_and_for_native_code_the_arch():
+    bytecode, xtensawin = b"M\x06\x00\x1f", b"M\x06\x2b\x1f"  # mpy-cross 1.29: plain, -march=xtensawin native
+    assert deploy.mpy_mismatch(0x2B06, bytecode) is None and deploy.mpy_mismatch(0x2B06, xtensawin) is None
+    assert deploy.mpy_mismatch(0x1306, bytecode) is None  # a Pico's 1.29: bytecode loads anywhere
+    assert "version 5" in deploy.mpy_mismatch(0x1305, bytecode)
+    assert "native code for xtensawin" in deploy.mpy_mismatch(0x1306, xtensawin)  # on an armv6m board
+    assert "loads no .mpy" in deploy.mpy_mismatch(None, bytecode)
+
+
+def test_the_virtual_board_is_what_board_unix_says_and_loads_the_build(vboard):
+    dev = deploy.Board(vboard["url"])
+    try:
+        ident = dev.identity()
+    finally:
+        dev.close()
+    assert ident[0] == "linux" and ident[4]  # the unix port, with the chip's network module
+    assert deploy.identity_mismatch("unix", ident) is None
+    assert deploy.build_mismatch(ident, deploy.plan("unix", None)) is None
+
+
+def test_a_pico_without_w_is_refused_for_rp2040():
+    pico = ("rp2", "Raspberry Pi Pico with RP2040", 0x1306, (1, 29, 0), False)
+    assert "no network module" in deploy.identity_mismatch("rp2040", pico)
+    assert deploy.identity_mismatch("rp2040", pico[:4] + (True,)) is None  # a Pico W
+    assert "ESP32S3" in deploy.identity_mismatch("esp32", ("esp32", "Generic ESP32S3 module with ESP32S3", 0x2B06,
+                                                           (1, 29, 0), True))
+
+
+@pytest.mark.parametrize("setting, key", [({"watchdog_ms": 9000}, r"watchdog_ms: at most 8388 on rp2040"),
+                                          ({"sensors": [{"type": "adc", "pin": 34, "stream": "t"}]},
+                                           r"sensors\[0\]\.pin: rp2040 reads ADC on pins 26, 27, 28 only, got 34")])
+def test_an_rp2040_config_the_board_cannot_do_is_refused_before_connecting(tmp_path, monkeypatch, blynk_emulator,
+                                                                          setting, key):
+    config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
+    cfg = json.loads(open(config).read())
+    cfg.update(setting)
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+
+    def connect(port):
+        raise AssertionError("deploy connected to the board")
+
+    monkeypatch.setattr(deploy, "Board", connect)
+    with pytest.raises(deploy.DeployError, match=key):
+        deploy.deploy("rp2040", "socket://127.0.0.1:9", config, out=lambda m: None)
+
+
+def test_a_copy_cut_part_way_leaves_the_previous_file_whole(vboard, monkeypatch):
+    from mpremote.transport import TransportError
+
+    previous = _previous_app(vboard["flash"])
+
+    def cut(code):
+        raise TransportError("timeout waiting for first EOF reception")  # as a pulled cable reads
+
+    _fail_after_open(monkeypatch, "app.mpy", cut)
+    with pytest.raises(deploy.DeployError, match=r"copying app\.mpy failed .*the board's app\.mpy is as before"):
+        deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
+    assert (vboard["flash"] / "app.mpy").read_bytes() == previous
+    assert not (vboard["flash"] / "app.mpy.tmp").exists()
+
+
+def test_the_tmp_file_of_a_cut_copy_is_removed_by_the_next_deploy(vboard):
+    (vboard["flash"] / "app.mpy.tmp").write_bytes(b"the first half of an app.mpy")  # the connection was lost
+    deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
+    assert not (vboard["flash"] / "app.mpy.tmp").exists()
+
+
+def test_a_full_file_system_is_reported_naming_the_file(vboard, monkeypatch):
+    previous = _previous_app(vboard["flash"])
+    _fail_after_open(monkeypatch, "app.mpy", lambda code: "raise OSError(28)")  # ENOSPC, as on a board
+    with pytest.raises(deploy.DeployError, match=r"the board's file system is full: app\.mpy not copied "
+                                                 r"\(\d+ bytes free, \d+ bytes left to copy\)"):
+        deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
+    assert (vboard["flash"] / "app.mpy").read_bytes() == previous
+    assert not (vboard["flash"] / "app.mpy.tmp").exists()
+
+
+def test_files_that_cannot_fit_are_refused_before_any_copy(vboard, monkeypatch):
+    monkeypatch.setattr(deploy.Board, "free", lambda self: (4096, 8192))  # two blocks free
+    _previous_app(vboard["flash"])
+    before = _files(vboard["flash"])
+    with pytest.raises(deploy.DeployError, match=r"has 8192 bytes free, copying 1 file\(s\) of \d+ bytes needs "
+                                                 r"16384 .*nothing copied"):
+        deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
+    assert _files(vboard["flash"]) == before
+
+
+def test_space_needed_counts_whole_blocks_less_what_each_file_replaces():
+    # 5000 bytes over 4096: 2 blocks beside the old one, which the rename frees; then 100 bytes, new
+    assert deploy.space_needed([(5000, 4096), (100, 0)], 4096) == 2 * 4096 + 2 * 4096
+    assert deploy.space_needed([(100, 0), (100, 0), (100, 0)], 4096) == 3 * 4096 + 2 * 4096
+    assert deploy.space_needed([], 4096) == 0
+
+
+def test_a_full_file_system_in_a_folder_deploy_is_reported_naming_the_file(tmp_path, monkeypatch, blynk_emulator):
+    config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
+    flash = tmp_path / "flash"
+    deploy.deploy_to_folder("unix", str(flash), config, out=lambda m: None)
+    previous = _previous_app(flash)
+
+    def copyfile(src, dst):
+        with open(src, "rb") as f, open(dst, "wb") as g:
+            g.write(f.read(1000))  # part of it, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(deploy.shutil, "copyfile", copyfile)
+    with pytest.raises(deploy.DeployError, match=r"the board's file system is full: app\.mpy not copied"):
+        deploy.deploy_to_folder("unix", str(flash), config, out=lambda m: None)
+    assert (flash / "app.mpy").read_bytes() == previous
+    assert not (flash / "app.mpy.tmp").exists()
 
 
 def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path):

@@ -1,7 +1,7 @@
 # The firmware loop (firmware/app.py) against a fake board and a fake Logger: sampling, flushing,
 # the upload schedule, Wi-Fi, the clock, the radio budget, sleep, the watchdog, and errors that
 # never end the loop.
-from fwfakes import FailingSensor, FakeBoard, FakeLogger, FixedSensor, T0, DeepSleep, make_app
+from fwfakes import FailingSensor, FakeBoard, FakeLogger, FixedSensor, T0, DeepSleep, make_app, raw_config
 from support import raises
 
 
@@ -205,13 +205,25 @@ def test_deep_sleep_falls_back_to_light_on_a_board_without_it():
     assert a.sleep_mode == "light"
 
 
-def test_watchdog_longer_than_the_boards_maximum_names_the_key():
-    from support import raises
+def test_a_setting_the_board_cannot_do_stops_the_boot_naming_the_key():
+    # main() runs the board's check() on the settings (the watchdog maximum, the pins: see
+    # tests/test_firmware_boards.py), as it stops for any configuration error
+    import json
 
-    board = FakeBoard()
-    board.wdt_max_ms = 8388
-    e = raises(ValueError, make_app, board=board, watchdog_ms=20000)
-    assert str(e).startswith("watchdog_ms:")
+    import app
+    from support import tmpdir
+
+    class Board(FakeBoard):
+        @classmethod
+        def check(cls, fw):
+            raise ValueError("watchdog_ms: at most 8388 on fake, got %d" % fw["watchdog_ms"])
+
+    path = tmpdir("check") + "/config.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(raw_config(watchdog_ms=20000)))
+    assert app.main(path, board=Board()) is None
+    with open(path.rsplit("/", 1)[0] + "/error.log") as f:
+        assert "watchdog_ms: at most 8388 on fake, got 20000" in f.read()
 
 
 def test_watchdog_is_started_with_the_configured_timeout():

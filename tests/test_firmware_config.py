@@ -173,3 +173,51 @@ def test_boot_with_a_wrong_board_key_names_it():
     cfg = raw_config(board={"time_scal": 10})
     result, log = _boot(json.dumps(cfg))
     assert result is None and "board.time_scal:" in log
+
+
+def _valid_config(d, **over):
+    cfg = raw_config(**over)
+    path = d + "/config.json"
+    with open(path, "w") as f:
+        json.dump(cfg, f)
+    return path
+
+
+def test_the_validated_settings_are_reused_only_for_the_same_config_file():
+    import app
+
+    d = tmpdir("cache")
+    path = _valid_config(d)
+    cache = d + "/" + app.SETTINGS_CACHE
+    key = app._settings_key(path)
+    fw, board = app._load_settings(path, None, cache, key)
+    assert app._cached_settings(cache, key) == json.loads(json.dumps(fw))  # as JSON keeps it
+    path = _valid_config(d, sample_every_s=61)  # one byte changed
+    assert app._settings_key(path) != key and app._cached_settings(cache, app._settings_key(path)) is None
+
+
+def test_a_damaged_settings_cache_means_validating_again():
+    import app
+
+    d = tmpdir("cache")
+    key = app._settings_key(_valid_config(d))
+    with open(d + "/" + app.SETTINGS_CACHE, "w") as f:
+        f.write('{"key": "%s", "fw": [1' % key)
+    assert app._cached_settings(d + "/" + app.SETTINGS_CACHE, key) is None
+
+
+def test_a_config_made_invalid_after_a_good_boot_is_refused_at_the_next():
+    import app
+
+    cfg = raw_config(board={"wakes": 1}, log_file="error.log")
+    cfg.update({"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9"})
+    d = tmpdir("boot")
+    with open(d + "/config.json", "w") as f:
+        json.dump(cfg, f)
+    assert app.main(d + "/config.json") is not None  # a good boot: its settings are cached
+    cfg["sample_every_s"] = 0
+    with open(d + "/config.json", "w") as f:
+        json.dump(cfg, f)
+    assert app.main(d + "/config.json") is None
+    with open(d + "/error.log") as f:
+        assert "sample_every_s:" in f.read()

@@ -65,10 +65,40 @@ def test_a_watchdog_of_0_is_refused_naming_the_key():
 
 
 def test_a_watchdog_shorter_than_one_network_wait_is_refused_naming_the_key():
-    cfg = dict(watchdog_ms=8000)
+    import hw
+    import settings
+
+    cfg = raw_config(watchdog_ms=8000)
     cfg["upload"] = {"timeout_ms": 10000}
-    e = raises(ValueError, make_app, **cfg)
+    e = raises(ValueError, hw.MachineBoard.check, settings.load(cfg, True))
     assert str(e).startswith("watchdog_ms:") and "upload.timeout_ms" in str(e)
+
+
+def test_the_pico_ws_default_watchdog_needs_a_short_network_wait():
+    import settings
+
+    rp2 = _board_class("rp2040")
+    e = raises(ValueError, rp2.check, settings.load(raw_config(), True))  # upload.timeout_ms 10000
+    assert str(e).startswith("watchdog_ms:") and "at most 6388" in str(e)
+    cfg = raw_config()
+    cfg["upload"] = {"timeout_ms": 6000}
+    rp2.check(settings.load(cfg, True))
+
+
+def _board_class(name):
+    import sys
+
+    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+    path = here + "/../boards/" + name
+    sys.path.insert(0, path)
+    try:
+        sys.modules.pop("board", None)
+        import board
+
+        return board.Board
+    finally:
+        sys.path.remove(path)
+        sys.modules.pop("board", None)
 
 
 def test_a_watchdog_shorter_than_the_radio_budget_is_fine_as_sync_feeds_it():

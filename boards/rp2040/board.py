@@ -14,6 +14,10 @@
 #          one network wait (upload.timeout_ms) must stay under it: 6000 or less.
 #   Wi-Fi: network.WLAN(STA_IF) on the CYW43; set wifi.country (e.g. "GB") for your channels.
 #   LED: the "LED" pin (on the CYW43). I2C 0: SDA GP4, SCL GP5. ADC: GP26..GP28 (ADC0..2).
+#   check(): ADC on GP26..GP28 only (GP29 is the radio's on the Pico W; a Pico without W reads
+#        VSYS there), no atten; I2C buses 0 and 1 on the RP2040's fixed pins: I2C0 SDA GP0/4/8/12/
+#        16/20/28, SCL GP1/5/9/13/17/21; I2C1 SDA GP2/6/10/14/18/22/26, SCL GP3/7/11/15/19/27
+#        (GP23..25 and GP29 are the radio's).
 #   flash/file system: littlefs (vfs.VfsLfs2) on about 848 KB of the 2 MB chip, erase block
 #        4096 bytes.
 #   internal temperature: ADC(4): 27 - (V - 0.706) / 0.001721 deg C (about +-2 deg C).
@@ -36,6 +40,12 @@ class Board(MachineBoard):
     filesystem = "littlefs"
     erase_block = 4096
     i2c_default = {"id": 0, "scl": 5, "sda": 4, "freq": 100000}
+    adc_pins = (26, 27, 28)
+    adc_note = " (GP29 is the Pico W's radio)"
+    adc_atten = False
+    i2c_buses = (0, 1)
+    i2c_sda = ((0, 4, 8, 12, 16, 20, 28), (2, 6, 10, 14, 18, 22, 26))
+    i2c_scl = ((1, 5, 9, 13, 17, 21), (3, 7, 11, 15, 19, 27))
 
     def __init__(self, cfg=None):
         MachineBoard.__init__(self, cfg)

@@ -17,6 +17,8 @@
 #   upload_at_end false after the last cycle, one more cycle that uploads whatever the schedule
 #                       says (the wake after an offline period)
 #   mcu_temp     35.0   deg C, what mcu_temperature() reads
+# check(fw) checks these too (deploy runs it on the host); ADC and I2C sensors pass it and fail
+# when read, as a missing part does.
 # The world (time_scale, start time, offline windows, power cuts) is the runner's: tools/vboard.py.
 
 from hw import MachineBoard, keep_in_rtc_memory, recall_from_rtc_memory
@@ -42,18 +44,7 @@ class Board(MachineBoard):
 
     def __init__(self, cfg=None):
         cfg = cfg or {}
-        for k in cfg:
-            if k not in _KEYS:
-                raise ValueError("board.%s: unknown key (known: %s)" % (k, ", ".join(_KEYS)))
-        self.cycles = cfg.get("wakes")
-        if self.cycles is not None and (not isinstance(self.cycles, int) or isinstance(self.cycles, bool)
-                                        or self.cycles < 1):
-            raise ValueError("board.wakes: a positive integer or null")
-        self.upload_at_end = bool(cfg.get("upload_at_end", False))
-        temp = cfg.get("mcu_temp", 35.0)
-        if not isinstance(temp, (int, float)) or isinstance(temp, bool):
-            raise ValueError("board.mcu_temp: a number")
-        self._temp = temp
+        self.cycles, self.upload_at_end, self._temp = self._settings(cfg)
         MachineBoard.__init__(self, cfg)
         try:
             import _vchip  # the chip's count of cycles, for tools/vboard.py
@@ -61,6 +52,25 @@ class Board(MachineBoard):
             self._chip = _vchip
         except ImportError:  # imported on its own (tests)
             self._chip = None
+
+    @classmethod
+    def check(cls, fw):
+        super().check(fw)
+        cls._settings(fw["board"])
+
+    @staticmethod
+    def _settings(cfg):
+        # the "board" object -> (cycles, upload_at_end, mcu_temp); ValueError naming the key
+        for k in cfg:
+            if k not in _KEYS:
+                raise ValueError("board.%s: unknown key (known: %s)" % (k, ", ".join(_KEYS)))
+        cycles = cfg.get("wakes")
+        if cycles is not None and (not isinstance(cycles, int) or isinstance(cycles, bool) or cycles < 1):
+            raise ValueError("board.wakes: a positive integer or null")
+        temp = cfg.get("mcu_temp", 35.0)
+        if not isinstance(temp, (int, float)) or isinstance(temp, bool):
+            raise ValueError("board.mcu_temp: a number")
+        return cycles, bool(cfg.get("upload_at_end", False)), temp
 
     def sample_ts(self):
         if self._chip is not None:

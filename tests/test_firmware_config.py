@@ -209,15 +209,17 @@ def test_a_damaged_settings_cache_means_validating_again():
 def test_a_config_made_invalid_after_a_good_boot_is_refused_at_the_next():
     import app
 
-    cfg = raw_config(board={"wakes": 1}, log_file="error.log")
+    cfg = raw_config(log_file="error.log")
     cfg.update({"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9"})
     d = tmpdir("boot")
     with open(d + "/config.json", "w") as f:
         json.dump(cfg, f)
-    assert app.main(d + "/config.json") is not None  # a good boot: its settings are cached
+    board = fwfakes.FakeBoard()
+    board.cycles = 1
+    assert app.main(d + "/config.json", board=board) is not None  # a good boot: its settings are cached
     cfg["sample_every_s"] = 0
     with open(d + "/config.json", "w") as f:
         json.dump(cfg, f)
-    assert app.main(d + "/config.json") is None
+    assert app.main(d + "/config.json", board=board) is None
     with open(d + "/error.log") as f:
         assert "sample_every_s:" in f.read()

@@ -183,70 +183,11 @@ class App:
             return self.fill() >= self.fw["fill_threshold"]
         return False
 
-    def _radio_can_help(self):
-        # None when the radio may come up; else why not (the schedule moves on)
-        low = self.fw["battery_min"]
-        if low is not None and self.battery is not None and self.battery < low:
-            return "battery %s below battery_min %s" % (self.battery, low)
-        wait = self.log.upload_wait_ms()
-        if wait is None:
-            return "the Logger will not upload (%s)" % (getattr(self.log, "unverified", None) or "see its warning")
-        if wait > 0:
-            self.not_before = self.board.ms() + wait
-            return "the Logger cannot upload for %d s (back-off or the day's quota)" % (wait // 1000)
-        return None
-
     def upload(self):
-        b = self.board
-        fw = self.fw
-        t = self.totals
-        start = b.ms()
-        self.last_upload = start
-        why = self._radio_can_help()
-        if why:
-            t["radio_skips"] += 1
-            self.errors.report("upload", "radio stays off: " + why)
-            return None
-        t["uploads"] += 1
-        self._radio = {"on": True, "n": _int(self._radio.get("n"), 0), "t": self._unix_now()}
-        self._write_radio()
-        b.led(True)
-        try:
-            err = b.wifi_up(fw["wifi"])
-            b.feed()
-            if err:
-                t["wifi_failures"] += 1
-                self.errors.report("wifi", err)
-                return None
-            clock = self.log.clock
-            budget = fw["radio_budget_ms"]
-            if b.can_ntp and (not clock.is_set() or self.last_ntp is None or
-                              b.ms() - self.last_ntp >= fw["ntp_every_s"] * 1000):
-                if clock.sync_ntp(timeout_ms=min(5000, budget // 2)):
-                    self.last_ntp = b.ms()
-                else:
-                    self.errors.report("ntp", clock.last_error or "no answer")
-                b.feed()
-            left = budget - (b.ms() - start)
-            if left < 500:
-                self.errors.report("upload", "radio budget spent before the upload")
-                return None
-            r = self.log.sync(budget_ms=left, feed=b.feed)
-            self.last_report = r
-            for k in ("sent", "requests", "handshakes", "bytes_sent"):
-                t[k] += r.get(k) or 0
-            print("upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms" % (
-                r.get("sent", 0), r.get("pending", 0), r.get("requests") or 0, r.get("handshakes") or 0,
-                r.get("bytes_sent") or 0, r.get("stopped"), b.ms() - start))
-            if r.get("last_error"):
-                self.errors.report("upload", r["last_error"])
-            return r
-        finally:
-            b.wifi_down()
-            b.led(False)
-            b.feed()
-            self._radio = {"on": False, "n": 0, "t": self._radio.get("t")}  # no reset under the radio
-            self._write_radio()
+        # one upload (uplink.py, imported only by a wake that uploads) -> sync()'s report or None
+        import uplink
+
+        return uplink.upload(self)
 
     def _upload(self):
         try:
@@ -401,23 +342,18 @@ def _stop(board, errors, where, err):
 
 
 def _settings_key(config_path):
-    # what the cached settings depend on: the config file's bytes and the validating code (its
-    # size: deploy also removes the cache); None when the file cannot be read
+    # what the cached settings depend on: the config file's bytes and the firmware's version
+    # (deploy also removes the cache when it copies code); None when the file cannot be read
     import binascii
     import hashlib
-    import os
+
+    from blynklog import __version__
 
     try:
         with open(config_path, "rb") as f:
-            key = binascii.hexlify(hashlib.sha256(f.read()).digest()).decode()
+            return binascii.hexlify(hashlib.sha256(f.read()).digest()).decode() + ":" + __version__
     except OSError:
         return None
-    for name in ("settings.mpy", "settings.py", "app.mpy", "app.py"):
-        try:
-            key += ":%d" % os.stat(name)[6]
-        except OSError:
-            pass
-    return key
 
 
 def _cached_settings(path, key):

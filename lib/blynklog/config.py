@@ -35,7 +35,7 @@ KEYS = ("server", "api", "client_id", "client_secret", "token", "device_id", "ca
 # one by the Logger (and by firmware/main.py before the package is imported).
 DEFAULT_STORE_PATH = "blynklog-data"
 OLD_STORE_PATH = "blynklog"
-SHADOWED_MODULES = ("blynklog", "app", "main", "boot", "board", "sensors", "settings", "hw", "errlog", "boardcheck")
+SHADOWED_MODULES = ("blynklog", "app", "main", "boot", "board", "sensors", "settings", "hw", "errlog", "boardcheck", "uplink")
 
 _STORE_DEFAULTS = {
     "path": DEFAULT_STORE_PATH,

@@ -6,11 +6,14 @@
 #   logger       blynklog.Logger() (its own imports counted under imports)
 #   app          App() (sensors made, the kept schedule read)
 #   sample_add   App.sample (sensor reads and Logger.add)
+#   fill         App.fill (Logger.stats(): the cycle's check of store.capacity, from a quarter of
+#                upload_every_s after the last upload)
 #   flush        the store's flush (wherever it is called: the cycle, before_sleep)
 #   before_sleep App.sleep up to machine.deepsleep (keep() and Logger.before_sleep, without the flush)
 #   other        the rest (main.py's checks, the boot line, the cycle's upload check and collection)
 # Each phase is the time inside it less the time of the phases nested in it (self time).
-# Prints "PHASE name ms calls" lines, "CYCLE ms" (App.cycle, the whole of a light-sleep wake's work)
+# Prints "PHASE name ms calls" lines, "CYCLE_SELF ms" (App.cycle's own time: its upload check and
+# collection; with sample_add, fill and the cycle's flush, the whole of a light-sleep wake's work)
 # and "WAKE total_ms" at the deep-sleep call, then "DEEPSLEEP ms". The hook adds a few us per
 # import statement (counted under imports). Relative imports are resolved against the package
 # blynklog (the only package on the board): MicroPython does not pass the importer's globals.
@@ -80,6 +83,7 @@ def _patch():
         _wrap_method(a, "sample", "sample_add")
         _wrap_method(a, "sleep", "before_sleep")
         _wrap_method(a, "cycle", "cycle")
+        _wrap_method(a, "fill", "fill")
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
@@ -141,7 +145,7 @@ except _Wake as e:
     builtins.__import__ = _orig_import
     cycle = _self.get("cycle", 0)
     _known = 0
-    for _name in ("imports", "config", "logger", "app", "sample_add", "flush", "before_sleep"):
+    for _name in ("imports", "config", "logger", "app", "sample_add", "fill", "flush", "before_sleep"):
         print("PHASE %s %.3f %d" % (_name, _self.get(_name, 0) / 1000.0, _calls.get(_name, 0)))
         _known += _self.get(_name, 0)
     # the cycle's own time beyond sample/flush goes to other (upload check, collection)

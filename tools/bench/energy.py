@@ -9,9 +9,10 @@
 Per upload period (upload_every_s; 60 sampling wakes of which one also uploads, in the example
 configuration), per board:
   sampling  = wakes x (awake per sampling wake) x cpu_ma        (radio off)
-              deep sleep (ESP32): boot_ms + speed_factor x wake_ms + sensor wait
-              light sleep (Pico W's default): lightsleep exit + the cycle's work + the flush every
-              flush_every_s, shared out, + sensor wait (nothing is imported or opened again)
+              deep sleep (ESP32): boot_ms + speed_factor x (wake_ms + fill check) + sensor wait
+              light sleep (Pico W's default): lightsleep exit + speed_factor x (the cycle's work +
+              fill check + the flush every flush_every_s, shared out) + sensor wait (nothing is
+              imported or opened again); the fill check (fill_ms) runs in 45 of 60 wakes
   upload_cpu = speed_factor x sync_cpu_ms x rx_ma               (the radio is up during the sync)
   radio     = (association + DHCP + handshakes x TLS + requests x round trip + NTP share) x rx_ma
               + bytes / throughput x tx_ma
@@ -130,13 +131,27 @@ ORDER = ("esp32", "esp32_devkit", "pico_w", "pico_w_deep")
 MEASURED_KEYS = ("wake_ms", "cycle_ms", "flush_ms", "sync_cpu_ms", "bytes_sent", "requests", "handshakes")
 
 
+def fill_share(w=EXAMPLE):
+    # the share of the sampling wakes that check the store's fill (app.App.upload_due: from a
+    # quarter of upload_every_s after the last upload until the next one is due): 45 of 60
+    wakes = w["upload_every_s"] // w["sample_every_s"]
+    first = -(-w["upload_every_s"] // (4 * w["sample_every_s"]))  # ceil
+    return float(wakes - first) / wakes
+
+
 def sampling_wake_ms(b, m, w=EXAMPLE):
-    # awake time of one sampling wake on board b (ms)
+    # awake time of one sampling wake on board b (ms), on average over an upload period
     k = b["speed_factor"]
+    fill = m.get("fill_ms", 0.0) * fill_share(w)
     if b["sleep_mode"] == "deep":
-        return b["boot_ms"] + b["grace_ms"] + k * m["wake_ms"] + w["sensor_wait_ms"]
-    flush_share = m["flush_ms"] * float(w["sample_every_s"]) / w["flush_every_s"]
-    return b["wake_overhead_ms"] + k * (m["cycle_ms"] + flush_share) + w["sensor_wait_ms"]
+        return b["boot_ms"] + b["grace_ms"] + k * (m["wake_ms"] + fill) + w["sensor_wait_ms"]
+    flush = m["flush_ms"] * float(w["sample_every_s"]) / w["flush_every_s"]
+    return b["wake_overhead_ms"] + k * (m["cycle_ms"] + fill + flush) + w["sensor_wait_ms"]
+
+
+def sampling_ma(b, m, w=EXAMPLE):
+    # the sampling wakes' share of the average current alone (e.g. with a full store's wake)
+    return sampling_wake_ms(b, m, w) * b["cpu_ma"] / (w["sample_every_s"] * 1000.0)
 
 
 def project(b, m, w=EXAMPLE):
@@ -209,6 +224,7 @@ def main(argv=None):
     ap.add_argument("--wake-ms", type=float, help="a deep-sleep sampling wake, main.py to deepsleep() (Pico W), ms")
     ap.add_argument("--cycle-ms", type=float, help="a light-sleep cycle's work (sample + add + checks), ms")
     ap.add_argument("--flush-ms", type=float, help="one flush of a wake's samples, ms")
+    ap.add_argument("--fill-ms", type=float, help="the cycle's fill check (Logger.stats()), ms (default 0)")
     ap.add_argument("--sync-cpu-ms", type=float, help="CPU time of the upload's sync (Pico W), ms")
     ap.add_argument("--bytes", type=float, dest="bytes_sent", help="bytes sent by the upload")
     ap.add_argument("--requests", type=float, help="HTTP requests of the upload")
@@ -227,7 +243,7 @@ def main(argv=None):
         with open(a.measured) as f:
             data = json.load(f)
         m.update(data.get("measured", data))
-    for k in MEASURED_KEYS:
+    for k in MEASURED_KEYS + ("fill_ms",):
         if getattr(a, k) is not None:
             m[k] = getattr(a, k)
     missing = [k for k in MEASURED_KEYS if k not in m]

@@ -94,15 +94,17 @@ def _mkfs_add(sim, img, pairs):
     return img
 
 
-def _wake(sim, tmp, name, store_wakes=0, full=False):
-    # one sampling wake on an image with the firmware, the configuration and a store
+def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
+    # one sampling wake on an image with the firmware, the configuration and a store, the last
+    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check)
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config(), f)
-    # the schedule the previous wake kept: the last upload a minute ago, so this wake samples only
+    # the schedule the previous wake kept (app.App.sleep): the last upload since_upload_ms ago, so
+    # this wake samples only
     with open(os.path.join(folder, "fw_state.json"), "w") as f:
-        json.dump({"up": 60000, "fl": 0, "ntp": None}, f)
+        json.dump({"up": since_upload_ms, "fl": 0, "ntp": None}, f)
     store, info = write_store(folder, wakes=store_wakes, full=full)
     img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"),
                     extra=[("fw_state.json", os.path.join(folder, "fw_state.json"))])
@@ -205,13 +207,16 @@ def bench(p, results, say=print):
     try:
         say("energy: a sampling wake on the emulated Pico W, empty store")
         empty = _wake(sim, tmp, "empty")
+        say("energy: the same, half an hour after the upload (the cycle checks the store's fill)")
+        filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
         say("energy: a sampling wake, full store (store.capacity of pending samples)")
         full = _wake(sim, tmp, "full", full=True)
         say("energy: the sync of one hour's backlog (%d points), CPU part" % (per_stream * len(STREAMS)))
         syn = _sync(sim, tmp, per_stream)
         say("energy: the same sync's bytes and handshakes on the unix port")
         wire = _wire(tmp, per_stream)
-        results["energy"] = {"empty": empty, "full": full, "sync": syn, "wire": wire, "streams": len(STREAMS)}
+        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "sync": syn, "wire": wire,
+                             "streams": len(STREAMS)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -226,6 +231,7 @@ def measured(results):
         "wake_full_ms": e["full"]["wake_ms"],
         "cycle_ms": e["empty"]["cycle_self_ms"] + ph["sample_add"]["ms"],
         "flush_ms": ph["flush"]["ms"],
+        "fill_ms": e["empty_fill"]["phases"]["fill"]["ms"],
         "sync_cpu_ms": e["sync"]["sync_ms"],
         "upload_points": e["sync"]["points"],
         "bytes_sent": w.get("bytes_sent") or 0,
@@ -239,6 +245,7 @@ PHASES = (("imports", "imports (every `import`, module code included)"),
           ("logger", "`Logger()` (its imports counted above)"),
           ("app", "`App()`: sensors made, the kept schedule read"),
           ("sample_add", "sample + add: 4 readings, 4 `add()`"),
+          ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
           ("flush", "flush (the store's, in `before_sleep`)"),
           ("before_sleep", "before sleep: `keep()`, the clock's anchor, `state.json`"),
           ("other", "other: `main.py`'s checks, the boot line, the cycle's upload check and collection"))
@@ -253,7 +260,7 @@ def section(results):
     if not e:
         return []
     m = measured(results)
-    empty, full, syn, wire = e["empty"], e["full"], e["sync"], e["wire"]
+    empty, filled, full, syn, wire = e["empty"], e["empty_fill"], e["full"], e["sync"], e["wire"]
     lines = [
         TITLE,
         "",
@@ -268,18 +275,19 @@ def section(results):
         "(`tests/pico/energy_sync.py`: no radio, no TLS); its bytes, requests and handshakes come from the same "
         "sync on the unix port against `tools/blynk_server.py` over verified TLS." % m["upload_points"],
         "",
-        "| Phase of a sampling wake (Pico W, emulated) | empty store | full store |",
-        "|---|---|---|",
+        "| Phase of a sampling wake (Pico W, emulated) | empty store | empty store, 30 min after the upload | "
+        "full store |",
+        "|---|---|---|---|",
     ]
     for key, label in PHASES:
-        a = empty["phases"].get(key, {}).get("ms", 0.0)
-        b = full["phases"].get(key, {}).get("ms", 0.0)
-        lines.append("| %s | %s | %s |" % (label, _ms(a), _ms(b)))
-    lines.append("| **whole wake, `main.py` to `deepsleep()`** | **%s** | **%s** |" % (_ms(empty["wake_ms"]), _ms(full["wake_ms"])))
+        cells = [_ms(r["phases"].get(key, {}).get("ms", 0.0)) for r in (empty, filled, full)]
+        lines.append("| %s | %s | %s | %s |" % tuple([label] + cells))
+    lines.append("| **whole wake, `main.py` to `deepsleep()`** | **%s** | **%s** | **%s** |" % (
+        _ms(empty["wake_ms"]), _ms(filled["wake_ms"]), _ms(full["wake_ms"])))
     lines += [
         "",
         "Stores: empty (a store with no samples), full (%s pending samples, %s bytes of segments: `store.capacity` "
-        "262,144 less the segment being written). Flash on the full-store wake: %s erases, %s programs." % (
+        "262,144 less the segment being written). Flash on the full-store wake: erases %s, programs %s (the whole run)." % (
             "{:,}".format(full["store"]["samples"]), "{:,}".format(full["store"]["bytes"]), full["erases"], full["programs"]),
         "",
         "| Measurement | value | Detail |",
@@ -288,8 +296,8 @@ def section(results):
             _ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
         "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |" % (
             _ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
-        "| A light-sleep cycle's work (Pico W's default: sample + add, the cycle's checks), ms | %s | plus a flush "
-        "(%s) every 10th wake |" % (_ms(m["cycle_ms"]), _ms(m["flush_ms"])),
+        "| A light-sleep cycle's work (Pico W's default: sample + add, the cycle's checks), ms | %s | plus the fill "
+        "check (%s) in 45 of 60 wakes, a flush (%s) every 10th |" % (_ms(m["cycle_ms"]), _ms(m["fill_ms"]), _ms(m["flush_ms"])),
         "| Upload wake: CPU time of the sync of %d points (Pico W, emulated, no radio), ms | %s | %s per point; "
         "%s sent in %d requests |" % (m["upload_points"], _ms(syn["sync_ms"]), "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 1))),
                                       syn["sent"], syn["requests"]),
@@ -306,6 +314,8 @@ def section(results):
             r["avg_ma"], b["sleep"], b["sampling"], b["upload_cpu"], b["radio"], energy.life_text(r["life_days"])))
     cap = energy.sleep_cap_days(energy.BOARDS["pico_w"]["sleep_ma"])
     pw = dict(rows)[energy.LABELS["pico_w"]]
+    esp = energy.BOARDS["esp32"]
+    full_m = dict(m, wake_ms=m["wake_full_ms"], fill_ms=0.0)
     lines += [
         "",
         "- Breakdown columns are each part's share of the average current, in mA. The ESP32's times are the Pico "
@@ -313,6 +323,9 @@ def section(results):
         "life at %s on this cell: the default (light sleep) reaches %.0f%% of that cap. Sources and assumptions: "
         "[docs/ENERGY.md](ENERGY.md); the model's arithmetic: `python tools/bench/energy.py --help`." % (
             energy.BOARDS["esp32"]["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
+        "- With a full store (days without an upload) each sampling wake takes %s on the Pico W: on the ESP32 the "
+        "sampling wakes alone would then average %.2f mA (%.2f mA with the empty store's wake)." % (
+            "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, m)),
     ]
     if syn.get("sent") != m["upload_points"]:
         lines.append("- The emulated sync sent %s of %s points (stopped: %s, last error: %s)." % (

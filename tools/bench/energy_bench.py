@@ -118,6 +118,9 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
     for line in r.lines("PHASE "):
         p, ms, calls = line.split()
         phases[p] = {"ms": float(ms), "calls": int(calls)}
+    # the shape of the wake: it samples once and does not upload (else the schedule was not kept)
+    if phases.get("upload", {}).get("calls") or phases.get("sample_add", {}).get("calls") != 1:
+        raise RuntimeError("energy wake %s is not a sampling wake (phases %s):\n%s" % (name, phases, r.out[-2000:]))
     out = {"phases": phases, "wake_ms": float(r.lines("WAKE ")[0]), "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
            "sleep_ms": int(sleeps[0].split()[0]), "store": info, "sim_s": r.sim_s, "wall_s": r.wall_s,
            "erases": r.erases, "programs": r.programs}
@@ -327,6 +330,8 @@ def section(results):
         "sampling wakes alone would then average %.2f mA (%.2f mA with the empty store's wake)." % (
             "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, m)),
     ]
+    if not filled["phases"].get("fill", {}).get("calls"):
+        lines.append("- The wake half an hour after the upload did not check the store's fill: the fill row reads 0.")
     if syn.get("sent") != m["upload_points"]:
         lines.append("- The emulated sync sent %s of %s points (stopped: %s, last error: %s)." % (
             syn.get("sent"), m["upload_points"], syn.get("stopped"), syn.get("last_error")))

@@ -14,8 +14,8 @@
 # Each phase is the time inside it less the time of the phases nested in it (self time).
 # Prints "PHASE name ms calls" lines, "CYCLE_SELF ms" (App.cycle's own time: its upload check and
 # collection; with sample_add, fill and the cycle's flush, the whole of a light-sleep wake's work)
-# and "WAKE total_ms" at the deep-sleep call, then "DEEPSLEEP ms". The hook adds a few us per
-# import statement (counted under imports). Relative imports are resolved against the package
+# and "WAKE total_ms" at the deep-sleep call, "HOOK_US us" (the hook's own cost per import statement,
+# counted under imports: the bench takes it out), then "DEEPSLEEP ms". Relative imports are resolved against the package
 # blynklog (the only package on the board): MicroPython does not pass the importer's globals.
 import time
 
@@ -64,9 +64,9 @@ def _wrap_method(cls, attr, name):
 def _patch():
     # wraps the phases' functions once their modules are loaded
     m = sys.modules
-    if "settings" in m and hasattr(m["settings"], "read") and hasattr(m["settings"], "load") and "settings" not in _patched:
+    s = m.get("settings")
+    if s is not None and hasattr(s, "read") and hasattr(s, "load") and "settings" not in _patched:
         _patched["settings"] = 1
-        s = m["settings"]
         s.read = _timed("config", s.read)
         s.load = _timed("config", s.load)
     if "blynklog" in m and hasattr(m["blynklog"], "Logger") and "blynklog" not in _patched:
@@ -143,7 +143,6 @@ except _Wake as e:
     _total = time.ticks_diff(time.ticks_us(), _T0)
     while _stack:  # the phases the deep-sleep call left open
         _leave()
-    builtins.__import__ = _orig_import
     cycle = _self.get("cycle", 0)
     _known = 0
     for _name in ("imports", "config", "logger", "app", "sample_add", "fill", "flush", "before_sleep"):
@@ -154,5 +153,15 @@ except _Wake as e:
     print("PHASE upload %.3f %d" % (_self.get("upload", 0) / 1000.0, _calls.get("upload", 0)))
     print("CYCLE_SELF %.3f" % (cycle / 1000.0))
     print("WAKE %.3f" % (_total / 1000.0))
+    # the hook's own cost per import statement: a cached import through it, less one without it
+    _t = time.ticks_us()
+    for _i in range(20):
+        _import("gc")
+    _hooked = time.ticks_diff(time.ticks_us(), _t)
+    _t = time.ticks_us()
+    for _i in range(20):
+        _orig_import("gc", None, None, (), 0)
+    print("HOOK_US %.1f" % ((_hooked - time.ticks_diff(time.ticks_us(), _t)) / 20.0))
+    builtins.__import__ = _orig_import
     gc.collect()
     print("DEEPSLEEP", e.args[0], "free", gc.mem_free())

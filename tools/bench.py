@@ -10,7 +10,10 @@ Measures in one run, on the MicroPython unix port (and CPython where it means so
   2. flash bytes written and stored per sample on littlefs (a counting RAM block device with
      4096-byte blocks), and on the raw backend (a NOR flash simulator) when it exists;
   3. request bytes per point against the minimal compact body, requests and TLS handshakes;
-  4. add() and upload throughput.
+  4. add() and upload throughput;
+  and, in the full run with the emulated Pico W (../shared/pico-sim), its rows (tools/bench/pico_bench.py)
+  and the Energy section (tools/bench/energy_bench.py: awake times per wake, the battery model's life
+  per board; `python tools/bench/energy_bench.py` re-runs that section alone).
 Every measurement runs --runs times (3); the doc gives min and median, and ours/naive ratios.
 The jobs are the scripts in tools/bench/ (run by the unix port); the naive side is tools/naive/.
 The uploads go to the local Blynk emulator (tools/blynk_server.py) on 127.0.0.1.
@@ -784,6 +787,10 @@ def _write(p, info, results, d, path, board=None):
         import pico_bench  # tools/bench/pico_bench.py
 
         lines += [""] + pico_bench.section(results)
+    if results.get("energy"):
+        import energy_bench  # tools/bench/energy_bench.py
+
+        lines += [""] + energy_bench.section(results)
     lines += ["", "## Notes on the figures", ""]
     lines += NOTES
     gaps = d.gaps + (board.gaps if board is not None else [])
@@ -835,6 +842,18 @@ def bench_pico(p, results):
     except Exception as e:
         results.setdefault("errors", []).append("pico: " + str(e)[:600])
         log("pico benchmarks failed: %s" % e)
+
+
+def bench_energy(p, results):
+    # the Energy section (tools/bench/energy_bench.py): awake times on the emulated Pico W, the bytes
+    # of an hour's upload on the unix port, and the battery model's projection per board
+    import energy_bench
+
+    try:
+        energy_bench.bench(p, results, say=log)
+    except Exception as e:
+        results.setdefault("errors", []).append("energy: " + str(e)[:600])
+        log("energy benchmarks failed: %s" % e)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -901,6 +920,7 @@ def main(argv=None):
                 p.tmp = pip_tmp
         if args.only is None and not args.quick:  # minutes on the emulator: the full run only
             bench_pico(p, results)
+            bench_energy(p, results)
         results["elapsed_s"] = time.time() - t0
         write_doc(p, info, results, args.out)
         if args.json:

@@ -1,0 +1,387 @@
+# The energy row of make bench: the awake times the battery model (tools/bench/energy.py) needs,
+# measured on what this project can run, then the model's projection per board.
+#   1. a sampling wake of the real firmware (main.py up to machine.deepsleep) on the emulated Pico W
+#      (tools/pico.py, typical flash times charged), phase by phase (tests/pico/energy_wake.py), with
+#      the example configuration's shape (config() below) and an empty and a full store;
+#   2. the CPU part of an upload wake's sync of one hour's backlog on the emulated Pico W, to a
+#      stand-in socket (tests/pico/energy_sync.py: no radio, no TLS);
+#   3. the bytes, requests and TLS handshakes of the same sync on the unix port against the local
+#      Blynk emulator (tools/blynk_server.py, verified TLS, loopback).
+# The stores are written by CPython's blynklog (the on-flash format is the same on every runtime)
+# and laid into the flash image with the sim's mkfs.py.
+#   bench(p, results)   fills results["energy"] (nothing when the emulator is not there)
+#   section(results)    the Markdown lines of the section
+#   python tools/bench/energy_bench.py [--out docs/benchmarks.md] [--json F]
+#                       runs only this part and replaces its section in the document
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+for _p in (os.path.join(ROOT, "tools"), HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+import energy  # noqa: E402  (tools/bench/energy.py)
+import pico  # noqa: E402  (tools/pico.py)
+
+TITLE = "## Energy"
+WAKE_SCRIPT = os.path.join(ROOT, "tests", "pico", "energy_wake.py")
+SYNC_SCRIPT = os.path.join(ROOT, "tests", "pico", "energy_sync.py")
+T0 = 1767225600000  # 2026-01-01, the full store's first sample
+# the example configuration's sensors (firmware/config.example.json: mcu_temp, an SHT3x with two
+# fields, an ADC): on the emulator the internal sensor is read and "sim" sensors stand in for the
+# SHT3x's two fields and the ADC (they read nothing from a bus), one stream each
+STREAMS = (("chip_temp", "V1", 1), ("air_temp", "V2", 2), ("air_rh", "V3", 1), ("battery", "V4", 3))
+SENSORS = [{"type": "mcu_temp", "stream": "chip_temp"},
+           {"type": "sim", "stream": "air_temp", "base": 21, "amplitude": 4, "decimals": 2},
+           {"type": "sim", "stream": "air_rh", "base": 50, "amplitude": 10, "decimals": 1, "seed": 2},
+           {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.1, "decimals": 3, "seed": 3}]
+
+
+def config(store_path="blynklog-data", server="https://blynk.cloud"):
+    # the example configuration's shape: its 4 streams and 3 sensors' worth of readings, 60 s /
+    # 3600 s, flush every 600 s, store.capacity 262144, deep sleep. insecure (no CA files on the
+    # image): on a sampling wake that is one warning line; no CA file is read before an upload.
+    cfg = {"server": server, "api": "device", "token": "energy-bench-token", "insecure": True,
+           "streams": {}, "store": {"path": store_path, "capacity": 262144},
+           "wifi": {"ssid": "no-radio-here", "password": "none", "timeout_ms": 15000},
+           "sensors": SENSORS, "sample_every_s": 60, "upload_every_s": 3600, "flush_every_s": 600,
+           "sleep": "deep"}
+    for name, pin, dec in STREAMS:
+        cfg["streams"][name] = {"pin": pin, "type": "double", "decimals": dec}
+    return cfg
+
+
+def _logger(cfg):
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import blynklog
+
+    return blynklog.Logger(cfg)
+
+
+def _value(k, i):
+    return (3.2 + (i % 50) * 0.01, 18.0 + (i % 400) * 0.01, 40.0 + (i % 300) * 0.1, 3.7 + (i % 200) * 0.001)[k]
+
+
+def write_store(folder, wakes=0, full=False, start_ms=T0):
+    # a store as the firmware leaves it: one sample per stream per 60 s wake; full=True adds wakes
+    # until the pending samples take store.capacity (the next segment would drop the oldest)
+    cfg = config(os.path.join(folder, "blynklog-data"))
+    log = _logger(cfg)
+    cap = cfg["store"]["capacity"]
+    i = 0
+    while (full and log.stats()["store"]["bytes"] < cap - 4096 and not log.stats()["dropped_full"]) or i < wakes:
+        ts = start_ms + i * 60000
+        for k, (name, _pin, _dec) in enumerate(STREAMS):
+            log.add(name, _value(k, i), ts)
+        i += 1
+    st = log.stats()
+    log.close()
+    return os.path.join(folder, "blynklog-data"), {"samples": st["pending"], "bytes": st["store"]["bytes"],
+                                                   "dropped_full": st["dropped_full"], "wakes": i}
+
+
+def _mkfs_add(sim, img, pairs):
+    r = subprocess.run([sys.executable, os.path.join(sim.dir, "mkfs.py"), "--board", sim.board, "--in", img, img] +
+                       ["%s:%s" % p for p in pairs], capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError("mkfs.py: " + (r.stderr or r.stdout)[-2000:])
+    return img
+
+
+def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
+    # one sampling wake on an image with the firmware, the configuration and a store, the last
+    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check)
+    folder = os.path.join(tmp, name)
+    os.makedirs(folder)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(config(), f)
+    # the schedule the previous wake kept (app.App.sleep): the last upload since_upload_ms ago, so
+    # this wake samples only
+    with open(os.path.join(folder, "fw_state.json"), "w") as f:
+        json.dump({"up": since_upload_ms, "fl": 0, "ntp": None}, f)
+    store, info = write_store(folder, wakes=store_wakes, full=full)
+    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"),
+                    extra=[("fw_state.json", os.path.join(folder, "fw_state.json"))])
+    _mkfs_add(sim, img, [(store, "/blynklog-data")])
+    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=900)
+    sleeps = r.lines("DEEPSLEEP")
+    if r.rc != 0 or not sleeps or "MAIN RETURNED" in r.out:
+        raise RuntimeError("energy wake %s did not end in deep sleep (exit %s):\n%s\n%s" % (
+            name, r.rc, r.out[-2000:], r.err[-2000:]))
+    phases = {}
+    for line in r.lines("PHASE "):
+        p, ms, calls = line.split()
+        phases[p] = {"ms": float(ms), "calls": int(calls)}
+    # the shape of the wake: it samples once and does not upload (else the schedule was not kept)
+    if phases.get("upload", {}).get("calls") or phases.get("sample_add", {}).get("calls") != 1:
+        raise RuntimeError("energy wake %s is not a sampling wake (phases %s):\n%s" % (name, phases, r.out[-2000:]))
+    # the import hook's own time is taken out of the imports and of the whole wake
+    hook_ms = float(r.lines("HOOK_US ")[0]) * phases["imports"]["calls"] / 1000.0
+    phases["imports"]["ms"] -= hook_ms
+    out = {"phases": phases, "wake_ms": float(r.lines("WAKE ")[0]) - hook_ms, "hook_ms": hook_ms,
+           "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
+           "sleep_ms": int(sleeps[0].split()[0]), "store": info, "sim_s": r.sim_s, "wall_s": r.wall_s,
+           "erases": r.erases, "programs": r.programs}
+    return out
+
+
+def _sync(sim, tmp, points_per_stream):
+    # the CPU part of the upload of one hour's backlog, on the emulated Pico W
+    folder = os.path.join(tmp, "sync")
+    os.makedirs(folder)
+    start = T0
+    store, info = write_store(folder, wakes=points_per_stream, start_ms=start)
+    img = sim.image(os.path.join(tmp, "sync.img"), main=False)
+    _mkfs_add(sim, img, [(store, "/blynklog-data")])
+    cfg = config("/blynklog-data", server="http://blynk.test")
+    spec = {"cfg": cfg, "now": start + points_per_stream * 60000 + 60000}
+    script = os.path.join(tmp, "energy_sync_job.py")
+    with open(SYNC_SCRIPT) as f:
+        body = f.read()
+    with open(script, "w") as f:
+        f.write("SPEC = %r\n" % (spec,) + body)
+    r = sim.run([script], fs_in=img, flash_timing=True, timeout=900)
+    res = r.lines("RESULT ")
+    if r.rc != 0 or not res:
+        raise RuntimeError("energy sync failed (exit %s):\n%s\n%s" % (r.rc, r.out[-2000:], r.err[-2000:]))
+    out = json.loads(res[0])
+    out.update(points=info["samples"], sim_s=r.sim_s, wall_s=r.wall_s)
+    return out
+
+
+def _wire(tmp, points_per_stream):
+    # bytes, requests and handshakes of the same sync on the unix port, verified TLS, loopback
+    from blynk_server import BlynkServer
+
+    folder = os.path.join(tmp, "wire")
+    os.makedirs(folder)
+    now = int(time.time() * 1000)
+    start = now - (points_per_stream + 1) * 60000
+    srv = BlynkServer(tls=True, host="127.0.0.1", port=0).start()
+    try:
+        store, info = write_store(folder, wakes=points_per_stream, start_ms=start)
+        cfg = config(store, server=srv.url)
+        del cfg["insecure"]
+        cfg["token"] = "test-device-token"  # the emulator's device 1 (pins V1..V8, double)
+        cfg["ca"] = srv.ca_der_path
+        path = os.path.join(folder, "config.json")
+        with open(path, "w") as f:
+            json.dump(cfg, f)
+        res = _unix_job("job_upload.py", {"side": "ours", "n": info["samples"], "config": path}, folder)
+        st = srv.stats()
+        reqs = list(srv.requests)
+        res.update(server_requests=st["requests"], server_handshakes=st["handshakes"], server_points=st["points"],
+                   http_bytes_in=sum(r["bytes_in"] for r in reqs), body_bytes=sum(r["body_bytes"] for r in reqs),
+                   points=info["samples"])
+        return res
+    finally:
+        srv.stop()
+
+
+def _micropython():
+    for exe in (os.path.join(os.path.dirname(sys.executable), "micropython"), os.path.join(ROOT, ".venv", "bin", "micropython")):
+        if os.path.exists(exe):
+            return exe
+    return "micropython"
+
+
+def _unix_job(script, spec, cwd):
+    # a tools/bench/ job on the pip unix port (as tools/bench.py runs them) -> its RESULT dict
+    out = subprocess.run([_micropython(), "-X", "heapsize=16M", os.path.join(HERE, script), json.dumps(spec)],
+                         capture_output=True, text=True, timeout=300, cwd=cwd)
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError("%s: no result (exit %s)\n%s%s" % (script, out.returncode, out.stdout[-1000:], out.stderr[-2000:]))
+
+
+def bench(p, results, say=print):
+    if not os.environ.get("BLYNKLOG_PICO_SIM") and os.path.isdir(os.path.join(ROOT, "..", "shared", "pico-sim")):
+        os.environ["BLYNKLOG_PICO_SIM"] = os.path.join(ROOT, "..", "shared", "pico-sim")
+    why = pico.missing(pico.sim_dir())
+    if why:
+        say("energy: skipped (%s)" % why)
+        return
+    per_stream = energy.EXAMPLE["upload_every_s"] // energy.EXAMPLE["sample_every_s"]
+    sim = pico.Sim()
+    tmp = tempfile.mkdtemp(prefix="blynklog-energy-bench-")
+    try:
+        say("energy: a sampling wake on the emulated Pico W, empty store")
+        empty = _wake(sim, tmp, "empty")
+        say("energy: the same, half an hour after the upload (the cycle checks the store's fill)")
+        filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
+        say("energy: a sampling wake, full store (store.capacity of pending samples)")
+        full = _wake(sim, tmp, "full", full=True)
+        say("energy: the sync of one hour's backlog (%d points), CPU part" % (per_stream * len(STREAMS)))
+        syn = _sync(sim, tmp, per_stream)
+        say("energy: the same sync's bytes and handshakes on the unix port")
+        wire = _wire(tmp, per_stream)
+        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "sync": syn, "wire": wire,
+                             "streams": len(STREAMS)}
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def measured(results):
+    # the model's inputs from this run's results
+    e = results["energy"]
+    ph = e["empty"]["phases"]
+    w = e["wire"]
+    return {
+        "wake_ms": e["empty"]["wake_ms"],
+        "wake_full_ms": e["full"]["wake_ms"],
+        "cycle_ms": e["empty"]["cycle_self_ms"] + ph["sample_add"]["ms"],
+        "flush_ms": ph["flush"]["ms"],
+        "fill_ms": e["empty_fill"]["phases"]["fill"]["ms"],
+        "sync_cpu_ms": e["sync"]["sync_ms"],
+        "upload_points": e["sync"]["points"],
+        "bytes_sent": w.get("bytes_sent") or 0,
+        "requests": w.get("requests") or 0,
+        "handshakes": w.get("handshakes") or 0,
+    }
+
+
+PHASES = (("imports", "imports (every `import`, module code included)"),
+          ("config", "config: `settings.read` + `settings.load` + `Board()`"),
+          ("logger", "`Logger()` (its imports counted above)"),
+          ("app", "`App()`: sensors made, the kept schedule read"),
+          ("sample_add", "sample + add: 4 readings, 4 `add()`"),
+          ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
+          ("flush", "flush (the store's, in `before_sleep`)"),
+          ("before_sleep", "before sleep: `keep()`, the clock's anchor, `state.json`"),
+          ("other", "other: `main.py`'s checks, the boot line, the cycle's upload check and collection"))
+
+
+def _ms(v):
+    return "%.0f ms" % v if v >= 10 else "%.1f ms" % v
+
+
+def section(results):
+    e = results.get("energy")
+    if not e:
+        return []
+    m = measured(results)
+    empty, filled, full, syn, wire = e["empty"], e["empty_fill"], e["full"], e["sync"], e["wire"]
+    lines = [
+        TITLE,
+        "",
+        "Awake times measured on the emulated Pico W (MicroPython v1.28.0's `RPI_PICO_W` firmware in rp2040js, "
+        "125 MHz, typical flash erase/program times charged), fed to the battery model of `tools/bench/energy.py` "
+        "with the currents and link figures of [docs/ENERGY.md](ENERGY.md), where every figure has its source. "
+        "Workload: the example configuration (`firmware/config.example.json`: 3 sensors giving 4 streams, a sample "
+        "every 60 s, an upload every hour, a flush every 10 minutes), a 2,000 mAh cell. A sampling wake is the "
+        "real `main.py` up to `machine.deepsleep()` (`tests/pico/energy_wake.py`: the last upload a minute "
+        "earlier, so it does not upload; `mcu_temp` and three `sim` sensors stand in for the SHT3x and the ADC). "
+        "The upload's CPU time is `Logger.sync()` of one hour's backlog (%d points) to a stand-in socket "
+        "(`tests/pico/energy_sync.py`: no radio, no TLS); its bytes, requests and handshakes come from the same "
+        "sync on the unix port against `tools/blynk_server.py` over verified TLS." % m["upload_points"],
+        "",
+        "| Phase of a sampling wake (Pico W, emulated) | empty store | empty store, 30 min after the upload | "
+        "full store |",
+        "|---|---|---|---|",
+    ]
+    for key, label in PHASES:
+        cells = [_ms(r["phases"].get(key, {}).get("ms", 0.0)) for r in (empty, filled, full)]
+        lines.append("| %s | %s | %s | %s |" % tuple([label] + cells))
+    lines.append("| **whole wake, `main.py` to `deepsleep()`** | **%s** | **%s** | **%s** |" % (
+        _ms(empty["wake_ms"]), _ms(filled["wake_ms"]), _ms(full["wake_ms"])))
+    lines += [
+        "",
+        "Stores: empty (a store with no samples), full (%s pending samples, %s bytes of segments: `store.capacity` "
+        "262,144 less the segment being written). Flash on the full-store wake: erases %s, programs %s (the whole run). "
+        "The import hook's own time (%s over %d imports) is taken out of the imports and of the whole wake." % (
+            "{:,}".format(full["store"]["samples"]), "{:,}".format(full["store"]["bytes"]), full["erases"], full["programs"],
+            _ms(empty["hook_ms"]), empty["phases"]["imports"]["calls"]),
+        "",
+        "| Measurement | value | Detail |",
+        "|---|---|---|",
+        "| Awake per sampling wake, empty store (Pico W, emulated), ms | %s | %s of it imports |" % (
+            _ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
+        "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |" % (
+            _ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
+        "| A light-sleep cycle's work (Pico W's default: sample + add, the cycle's checks), ms | %s | plus the fill "
+        "check (%s) in 45 of 60 wakes, a flush (%s) every 10th |" % (_ms(m["cycle_ms"]), _ms(m["fill_ms"]), _ms(m["flush_ms"])),
+        "| Upload wake: CPU time of the sync of %d points (Pico W, emulated, no radio), ms | %s | %s per point; "
+        "%s sent in %d requests |" % (m["upload_points"], _ms(syn["sync_ms"]), "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 1))),
+                                      syn["sent"], syn["requests"]),
+        "| Upload wake: bytes sent, requests, TLS handshakes (unix port, verified TLS) | %s B, %d, %d | %s body bytes |" % (
+            "{:,}".format(m["bytes_sent"]), m["requests"], m["handshakes"], "{:,}".format(wire.get("body_bytes", 0))),
+    ]
+    rows = energy.projections(m)
+    lines += ["", "| Board (model) | awake per sampling wake | awake per upload wake (radio on) | average current | "
+              "sleep | sampling wakes | upload CPU | radio | life on 2,000 mAh |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, r in rows:
+        b = r["breakdown_ma"]
+        lines.append("| %s | %s | %s (%s) | %.3f mA | %.3f | %.3f | %.3f | %.3f | **%s** |" % (
+            label, _ms(r["sampling_wake_ms"]), "%.1f s" % (r["upload_wake_ms"] / 1000.0), "%.1f s" % (r["radio_on_ms"] / 1000.0),
+            r["avg_ma"], b["sleep"], b["sampling"], b["upload_cpu"], b["radio"], energy.life_text(r["life_days"])))
+    cap = energy.sleep_cap_days(energy.BOARDS["pico_w"]["sleep_ma"])
+    pw = dict(rows)[energy.LABELS["pico_w"]]
+    esp = energy.BOARDS["esp32"]
+    full_m = dict(m, wake_ms=m["wake_full_ms"], fill_ms=0.0)
+    lines += [
+        "",
+        "- Breakdown columns are each part's share of the average current, in mA. The ESP32's times are the Pico "
+        "W's scaled by a stated speed factor (%.2f) plus an assumed boot; the Pico W's sleep current alone caps its "
+        "life at %s on this cell: the default (light sleep) reaches %.0f%% of that cap. Sources and assumptions: "
+        "[docs/ENERGY.md](ENERGY.md); the model's arithmetic: `python tools/bench/energy.py --help`." % (
+            energy.BOARDS["esp32"]["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
+        "- With a full store (days without an upload) each sampling wake takes %s on the Pico W: on the ESP32 the "
+        "sampling wakes alone would then average %.2f mA (%.2f mA with the empty store's wake)." % (
+            "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, m)),
+    ]
+    if not filled["phases"].get("fill", {}).get("calls"):
+        lines.append("- The wake half an hour after the upload did not check the store's fill: the fill row reads 0.")
+    if syn.get("sent") != m["upload_points"]:
+        lines.append("- The emulated sync sent %s of %s points (stopped: %s, last error: %s)." % (
+            syn.get("sent"), m["upload_points"], syn.get("stopped"), syn.get("last_error")))
+    if wire.get("sent") != m["upload_points"]:
+        lines.append("- The unix-port sync sent %s of %s points (stopped: %s, last error: %s)." % (
+            wire.get("sent"), m["upload_points"], wire.get("stopped"), wire.get("last_error")))
+    return lines
+
+
+def splice(path, lines):
+    # replaces (or inserts before the notes) this section of an existing benchmarks.md
+    with open(path) as f:
+        doc = f.read().split("\n")
+    if TITLE in doc:
+        i = doc.index(TITLE)
+        j = i + 1
+        while j < len(doc) and not doc[j].startswith("## "):
+            j += 1
+        doc[i:j] = lines + [""]
+    else:
+        at = doc.index("## Notes on the figures") if "## Notes on the figures" in doc else len(doc)
+        doc[at:at] = lines + [""]
+    with open(path, "w") as f:
+        f.write("\n".join(doc))
+
+
+def main(argv):
+    import argparse
+
+    ap = argparse.ArgumentParser(description="the Energy section of docs/benchmarks.md (emulated Pico W + model)")
+    ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--json", help="also write the measured figures as JSON here (tools/bench/energy.py --measured reads it)")
+    a = ap.parse_args(argv)
+    results = {}
+    bench(None, results, say=lambda s: print(s, file=sys.stderr, flush=True))
+    if not results.get("energy"):
+        return 1
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"energy": results["energy"], "measured": measured(results)}, f, indent=1)
+    splice(a.out, section(results))
+    print("wrote the Energy section of %s" % a.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -26,9 +26,21 @@ WIFI = {"ssid": "net", "password": "pw", "timeout_ms": 1000, "country": None, "h
 def test_wifi_up_then_down(name):
     b = _board(name)
     assert b.wifi_up(WIFI) is None
-    assert b._wlan.isconnected()
+    w = b._wlan
+    assert w.isconnected()
     b.wifi_down()
-    assert not b._wlan.active()
+    assert not w.active()
+
+
+def test_pico_w_powers_the_radio_down_after_an_upload():
+    # active(False) leaves the CYW43 powered: deinit() powers it down, and the next upload makes a
+    # new WLAN
+    b = _board("rp2040")
+    assert b.wifi_up(WIFI) is None
+    w = b._wlan
+    b.wifi_down()
+    assert getattr(w, "deinited", False) and b._wlan is None
+    assert b.wifi_up(WIFI) is None and b._wlan is not w
 
 
 def test_wifi_that_never_connects_gives_up_after_its_timeout(monkeypatch):

@@ -59,6 +59,19 @@ class Board(MachineBoard):
     def woke_from_deep_sleep(self):
         return self._woke
 
+    def wifi_down(self):
+        # active(False) leaves the CYW43 powered on the Pico W (micropython#9136): deinit() powers
+        # it down; the next wifi_up() makes a new WLAN. (A deinit that hangs, micropython#17621,
+        # ends in a watchdog reset.)
+        MachineBoard.wifi_down(self)
+        w = self._wlan
+        if w is not None and hasattr(w, "deinit"):
+            try:
+                w.deinit()
+            except OSError:
+                pass
+            self._wlan = None
+
     def wdt_default(self, fw):
         return self.wdt_max_ms  # fed inside sync(): an upload may outlast it
 

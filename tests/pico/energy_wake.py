@@ -2,7 +2,8 @@
 # Pico W, phase by phase. It runs the deployed main.py as tests/pico/wake.py does (deep sleep ends
 # the run) and times, with time.ticks_us, what the wake spends where:
 #   imports      every import statement (module code included), through a builtins.__import__ hook
-#   config       settings.read + settings.load + Board()
+#   config       the settings cache's check (app._settings_key, app._cached_settings), or
+#                settings.read + settings.load when it misses, + Board()
 #   logger       blynklog.Logger() (its own imports counted under imports)
 #   app          App() (sensors made, the kept schedule read)
 #   sample_add   App.sample (sensor reads and Logger.add)
@@ -78,6 +79,9 @@ def _patch():
         _wrap_method(m["blynklog.store"].Store, "flush", "flush")
     if "app" in m and hasattr(m["app"], "App") and "app" not in _patched:
         _patched["app"] = 1
+        for f in ("_settings_key", "_cached_settings"):  # the settings cache: part of config
+            if hasattr(m["app"], f):
+                setattr(m["app"], f, _timed("config", getattr(m["app"], f)))
         a = m["app"].App
         _wrap_method(a, "__init__", "app")
         _wrap_method(a, "sample", "sample_add")
@@ -110,11 +114,21 @@ class _Wake(BaseException):  # not an Exception: the firmware's loop must not ca
 
 
 class _Machine:
+    # the board's deep sleep on rp2 is light sleep in watchdog-fed steps, then machine.reset():
+    # the steps are counted, not slept, and the reset ends the run
+    slept = 0
+
     def __getattr__(self, name):
         return getattr(machine, name)
 
     def deepsleep(self, ms):
         raise _Wake(ms)
+
+    def lightsleep(self, ms):
+        _Machine.slept += ms
+
+    def reset(self):
+        raise _Wake(_Machine.slept)
 
 
 _Board = board.Board

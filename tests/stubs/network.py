@@ -30,6 +30,12 @@ class WLAN:
     def disconnect(self):
         self._connected = False
 
+    def deinit(self):
+        # rp2 (cyw43): powers the radio chip down; the next use powers it up again
+        self._active = False
+        self._connected = False
+        self.deinited = True
+
     def isconnected(self):
         return self._connected
 

@@ -51,7 +51,7 @@ def config(store_path="blynklog-data", server="https://blynk.cloud"):
            "streams": {}, "store": {"path": store_path, "capacity": 262144},
            "wifi": {"ssid": "no-radio-here", "password": "none", "timeout_ms": 15000},
            "sensors": SENSORS, "sample_every_s": 60, "upload_every_s": 3600, "flush_every_s": 600,
-           "sleep": "deep"}
+           "sleep": "deep", "upload": {"timeout_ms": 6000}}  # as config.example.json: within a Pico W's watchdog
     for name, pin, dec in STREAMS:
         cfg["streams"][name] = {"pin": pin, "type": "double", "decimals": dec}
     return cfg

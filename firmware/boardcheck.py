@@ -18,6 +18,11 @@ def _pins(pins):
 
 def check(cls, fw):
     # fw: settings.load()'s result; cls: the board class
+    for k in fw.get("board") or {}:
+        if k not in cls.board_keys:
+            _fail("board." + k, "unknown key for %s (%s)" % (cls.name, "known: " + ", ".join(cls.board_keys)
+                                                            if cls.board_keys else "it takes no board settings; "
+                                                            "sleep, watchdog_ms and the like are top-level keys"))
     wdt = fw["watchdog_ms"]
     if cls.wdt_max_ms and wdt and wdt > cls.wdt_max_ms:
         _fail("watchdog_ms", "at most %d on %s, got %d" % (cls.wdt_max_ms, cls.name, wdt))

@@ -66,6 +66,7 @@ class MachineBoard:
     keep_file = "fw_state.json"
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
+    board_keys = ()  # the keys of config.json's "board" object this board takes
     cycles = None  # a board runs until power-off
     upload_at_end = False
     # what check() holds a configuration to; None: anything goes

@@ -144,3 +144,8 @@ def test_mcu_temp_reads_the_setting():
 
 def test_the_virtual_board_has_no_i2c_bus():
     raises(OSError, vboard.Board().i2c, None)
+
+
+def test_a_typo_in_the_board_object_of_a_hardware_board_is_refused_naming_the_key():
+    e = _refusal("esp32", _example(board={"Sleep": "deep"}))
+    assert e.startswith("board.Sleep: unknown key for esp32") and "top-level" in e, e

@@ -35,6 +35,7 @@ class Board(MachineBoard):
     can_ntp = True
     boot_grace_ms = 0  # the console is a pipe: it never goes away in deep sleep
     boot_watchdog = False  # a process at the REPL holds no battery: a config error stays there
+    board_keys = _KEYS
     # facts, for tools and for your own code
     epoch_year = 1970
     rtc_keeps_time_in_deep_sleep = True

@@ -209,10 +209,15 @@ def _fail_after_open(monkeypatch, path, replace):
     monkeypatch.setattr(SerialTransport, "exec", exec_)
 
 
-def test_deploying_rp2040_onto_the_virtual_board_is_refused_before_any_copy(vboard):
+def test_deploying_rp2040_onto_the_virtual_board_is_refused_before_any_copy(vboard, tmp_path):
     before = _files(vboard["flash"])
+    cfg = json.loads(open(vboard["config"]).read())
+    cfg.pop("board")  # the virtual board's settings: a Pico W takes none
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(cfg))
+    shutil.copy(os.path.join(os.path.dirname(vboard["config"]), "ca.der"), tmp_path / "ca.der")
     with pytest.raises(deploy.DeployError, match=r"--board rp2040, but the board says it is a unix board .*'linux'"):
-        deploy.deploy("rp2040", vboard["url"], vboard["config"], out=lambda m: None)
+        deploy.deploy("rp2040", vboard["url"], str(config), out=lambda m: None)
     assert _files(vboard["flash"]) == before
 
 
@@ -266,6 +271,7 @@ def test_an_rp2040_config_the_board_cannot_do_is_refused_before_connecting(tmp_p
                                                                           setting, key):
     config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
     cfg = json.loads(open(config).read())
+    cfg.pop("board")  # the virtual board's settings: a Pico W takes none
     cfg.update(setting)
     with open(config, "w") as f:
         json.dump(cfg, f)

@@ -164,8 +164,9 @@ def story(boots, k, pts):
     lines = []
     for i in range(max(0, k - 3), min(len(boots), k + 3)):
         r = boots[i][0]
-        lines.append("boot %d %s cycles %d world %d..%d (next %d): %s" % (
-            i, r.how, r.cycles, r.world_before, r.world_end, r.world_after, " | ".join(r.lines()[-4:])))
+        lines.append("boot %d %s%s cycles %d world %d..%d (next %d): %s" % (
+            i, r.how, " " + r.reset_kind if r.reset_kind else "", r.cycles, r.world_before, r.world_end,
+            r.world_after, " | ".join(r.lines()[-4:])))
     lo, hi = boots[max(0, k - 3)][0].world_before, boots[min(len(boots), k + 3) - 1][0].world_after
     lines.append("arrived: %r" % sorted(ts for ts, _ in pts if lo - 60000 <= ts <= hi + 60000))
     return "\n".join(lines)
@@ -229,7 +230,10 @@ def check_books(vb, srv, boots, seed):
         first = {}
         for i, (ts, value) in enumerate(pts):
             k = boot_of_ts(ts)
-            assert k is not None, "seed %d: %s: %d was taken by no boot" % (seed, STREAMS[sid], ts)
+            if k is None:
+                near = min(range(len(boots)), key=lambda j: abs(boots[j][0].world_before - ts))
+                raise AssertionError("seed %d: %s: %d was taken by no boot\n%s" % (
+                    seed, STREAMS[sid], ts, story(boots, near, pts)))
             if sid == 0:
                 assert value == 35.0, (ts, value)
             if ts in first:

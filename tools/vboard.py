@@ -257,6 +257,7 @@ class VBoard:
         rc = p.returncode
         self.boots += 1
         after = self._read()
+        after.pop("plan", None)  # this boot's only (a process at the board's REPL must not meet it)
         cycles = after.get("cycles", 0)  # noted at its sleeps (a kill may cut one more cycle)
         slept = after.get("boot") != s.get("boot")  # the chip wrote the wake's state: it went to sleep
         chip_reset = after.get("reset") if (after.get("reset") or {}).get("boot") == s["boot_no"] else None

@@ -10,8 +10,8 @@
 #   the reset cause; Wi-Fi coverage (offline windows of world time); the watchdog.
 # The state file (JSON, named by the environment's BLYNKLOG_VBOARD) is what the next boot starts
 # from: tools/vboard.py writes it at power-on, machine.deepsleep() writes it (the wake's state)
-# and ends the process with exit status 75. lightsleep() also notes the world time and the cycles
-# so far in it, so that the runner knows the time after a power cut; setting the RTC notes its
+# and ends the process with exit status 75. lightsleep() and each cycle's sample also note the world
+# time and the cycles so far in it, so that the runner knows the time after a power cut; setting the RTC notes its
 # offset from the world time (rtc_off) and setting RTC memory writes it through, so that the runner
 # can make the state after a reset it injects from outside (tools/vboard.py). Writes go to a
 # temporary file and a rename.
@@ -49,7 +49,9 @@ RTC_POWER_ON_MS = 946684800000  # 2000-01-01, where an ESP32's RTC starts after 
 # mp_machine_reset_cause, at commit 1c3c201 of 2026-08-19): ESP_RST_POWERON and ESP_RST_BROWNOUT
 # -> PWRON_RESET (1); ESP_RST_INT_WDT, ESP_RST_TASK_WDT, ESP_RST_WDT -> WDT_RESET (3);
 # ESP_RST_DEEPSLEEP -> DEEPSLEEP_RESET (4); ESP_RST_SW, ESP_RST_PANIC, ESP_RST_EXT -> HARD_RESET
-# (2). So a brownout looks like a power-on to the firmware.
+# (2); so since 50a7ba2 (2020-05-02, "use IDF's esp_reset_reason"): before it, a brownout
+# (RTCWDT_BROWN_OUT_RESET) read WDT_RESET and esp_restart() SOFT_RESET. So a brownout looks like
+# a power-on to the firmware.
 # RTC memory: the port keeps RTC.memory() in RTC_NOINIT_ATTR variables with a magic word
 # (ports/esp32/machine_rtc.c: "so the user memory survives WDT resets and the like"), so a WDT
 # reset and machine.reset() keep it. For a brownout no source found says that RTC slow memory
@@ -190,19 +192,26 @@ def set_radio(on):
         event("up" if on else "down")
 
 
+def _note():
+    # the world time and cycles so far, for the runner (a cut from outside may follow); kept in
+    # state, so that the writes through (RTC, RTC memory) keep them too
+    state["noted_ms"] = world_ms()
+    state["cycles"] = cycles
+    _write(state)
+
+
 def sampled():
+    # a cycle's sample: its time noted, so that a boot cut later is known to have lived till here
+    # (waits skipped before it, an upload without the time, move the world past the runner's count)
     global cycles
     cycles += 1
+    _note()
 
 
 def light_sleep(ms):
     ms = 0 if ms is None else int(ms)
     wait(ms)
-    # the world time and cycles so far, for the runner (a power cut may follow)
-    d = dict(state)
-    d["noted_ms"] = world_ms()
-    d["cycles"] = cycles
-    _write(d)
+    _note()
 
 
 def deep_sleep(ms):

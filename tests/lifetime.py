@@ -1,11 +1,13 @@
-# lifetime: the virtual board's lifetime tests' shared parts (CPython; not a test module). What tests/test_lifetime.py and tests/test_lifetime_resets.py share: the firmware deployed by
+# lifetime: the virtual board's lifetime tests' shared parts (CPython; not a test module).
+# tests/test_lifetime.py and tests/test_lifetime_resets.py share: the firmware deployed by
 # tools/deploy.py (through tools/mpbridge.py) onto a virtual board (tools/vboard.py) with
 # firmware/config.example.json pointed at a local emulator, a boot against the emulator's clock,
 # the Wi-Fi outages, the drain at the end of a life, and the books: what arrived against what the
 # boots took and what the Logger's stats say (check_books).
 #   deployed_board(exe, folder) -> (VBoard, BlynkServer), a generator: the server stops after it
 #   boot(vb, srv, allowed=("deepsleep", "killed"), **kw) -> vboard.Boot (asserts its end is allowed)
-#   drain(vb, srv, boots) -> True when the backlog drained; check_books(...) -> the figures
+#   drain(vb, srv, boots, allowed, hours) -> True when the backlog drained
+#   check_books(vb, srv, boots, seed) -> (stats, samples arrived, arrived twice)
 import json
 import os
 import shutil
@@ -182,12 +184,13 @@ def counted_boot(vb, srv, boots, **kw):
     return r
 
 
-def drain(vb, srv, boots, allowed=("deepsleep", "killed")):
-    # the drain: Wi-Fi back for good, no more faults or cuts, until an upload leaves nothing
+def drain(vb, srv, boots, allowed=("deepsleep", "killed"), hours=6):
+    # the drain: Wi-Fi back for good, no more faults or cuts, until an upload leaves nothing (within
+    # hours of 1-minute wakes)
     vb.set_offline([])
     with srv.lock:
         del srv.faults[:]
-    for _ in range(6 * 60 + 10):
+    for _ in range(hours * 60 + 10):
         r = counted_boot(vb, srv, boots, allowed=allowed)
         r.state_before_cause = None
         # an upload that left nothing; one that came before the sampling (a boot that woke without

@@ -49,14 +49,14 @@ RTC_POWER_ON_MS = 946684800000  # 2000-01-01, where an ESP32's RTC starts after 
 # mp_machine_reset_cause, at commit 1c3c201 of 2026-08-19): ESP_RST_POWERON and ESP_RST_BROWNOUT
 # -> PWRON_RESET (1); ESP_RST_INT_WDT, ESP_RST_TASK_WDT, ESP_RST_WDT -> WDT_RESET (3);
 # ESP_RST_DEEPSLEEP -> DEEPSLEEP_RESET (4); ESP_RST_SW, ESP_RST_PANIC, ESP_RST_EXT -> HARD_RESET
-# (2); so since 50a7ba2 (2020-05-02, "use IDF's esp_reset_reason"): before it, a brownout
-# (RTCWDT_BROWN_OUT_RESET) read WDT_RESET and esp_restart() SOFT_RESET. So a brownout looks like
-# a power-on to the firmware.
+# (2). (So since 50a7ba2 of 2020-05-02, "use IDF's esp_reset_reason"; before it a brownout,
+# RTCWDT_BROWN_OUT_RESET, read WDT_RESET, and esp_restart() SOFT_RESET.) A brownout looks like a
+# power-on to the firmware.
 # RTC memory: the port keeps RTC.memory() in RTC_NOINIT_ATTR variables with a magic word
 # (ports/esp32/machine_rtc.c: "so the user memory survives WDT resets and the like"), so a WDT
 # reset and machine.reset() keep it. For a brownout no source found says that RTC slow memory
 # keeps its contents (the supply dipped below the detector's threshold), so it is modelled as lost.
-# The RTC counter runs on in all three; a power cut stops it (the RTC restarts unset).
+# The RTC counter runs on through all but a power cut (then the RTC restarts unset).
 KINDS = {
     "power": (1, False, False),  # power-on: the power cut and its return
     "brownout": (1, True, False),

@@ -21,7 +21,7 @@
 #     upload slot, plus once per reset, plus one (the bound is derived at its test).
 # The life runs once per runtime (a module-scoped fixture) and each test asserts one of these on
 # it. Runs on every unix runtime (test_unix_port.runtimes()). make test runs a short life
-# (lifetime.WAKES boots: a few seconds per runtime); BLYNKLOG_LIFETIME_WAKES=1000 a long one,
+# (WAKES boots: a few seconds per runtime); BLYNKLOG_LIFETIME_WAKES=1000 a long one,
 # BLYNKLOG_LIFETIME_SEED=N another seed (printed).
 import json
 import os
@@ -30,10 +30,12 @@ import time
 
 import pytest
 
-from lifetime import (CUT, FAULTS, HOUR, MIN, ROOT, SEED, WAKES, check_books, counted_boot, deployed_board, drain,
-                      outages, upload_due)
+from lifetime import (CUT, FAULTS, HOUR, MIN, ROOT, SEED, check_books, counted_boot, deployed_board, drain, outages,
+                      upload_due)
 from test_unix_port import runtimes
 
+# boots before the drain: short default (5-15 s per runtime), BLYNKLOG_LIFETIME_WAKES=1000 a long life
+WAKES = int(os.getenv("BLYNKLOG_LIFETIME_WAKES") or 100)
 # the kinds of reset and their weights (a software reset or panic is the rarest in the field)
 KINDS = (("power", 3), ("brownout", 3), ("wdt", 3), ("sw", 1))
 RESET_P = {True: 0.6, False: 0.08}  # a reset in a boot that uploads / that does not

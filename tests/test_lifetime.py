@@ -14,179 +14,34 @@
 #     batch the server accepted before the power cut, not yet committed);
 #   - the books balance: stats' sent + pending + dropped_* + rejected + thinned = samples arrived,
 #     with nothing pending and nothing dropped.
+# (The books: tests/lifetime.py check_books, shared with tests/test_lifetime_resets.py.)
 # Runs on every unix runtime (test_unix_port.runtimes()). make test runs a short life (WAKES
-# below); BLYNKLOG_LIFETIME_WAKES=1000 a long one, BLYNKLOG_LIFETIME_SEED=N another seed (printed).
+# in tests/lifetime.py); BLYNKLOG_LIFETIME_WAKES=1000 a long one, BLYNKLOG_LIFETIME_SEED=N another seed (printed).
 import json
 import os
 import random
-import shutil
-import subprocess
-import sys
 import time
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-
-import deploy  # noqa: E402
-import vboard  # noqa: E402
-from test_unix_port import runtimes  # noqa: E402
-
-WAKES = int(os.getenv("BLYNKLOG_LIFETIME_WAKES") or 150)  # boots; short default: 10-20 s per runtime
-SEED = int(os.getenv("BLYNKLOG_LIFETIME_SEED") or 5)
-STREAMS = ("chip_temp", "air_temp", "air_rh", "battery")  # V1..V4: the emulator's device 1, streams 1..4
-MIN = 60000
-HOUR = 3600000
-TOL_MS = 1500  # a sample placed by NTP (whole seconds) may sit this far outside its boot
-FAULTS = (("status", {"status": 500}), ("status", {"status": 503}), ("status", {"status": 429}),
-          ("status", {"status": 502}), ("drop", {}), ("reset_mid_body", {}), ("garbage", {}), ("slow", {"delay_s": 0.3}))
-
-
-def example_config(srv, folder):
-    # firmware/config.example.json, pointed at the emulator, with the sensors the virtual board has
-    with open(os.path.join(ROOT, "firmware", "config.example.json")) as f:
-        cfg = json.load(f)
-    os.makedirs(folder, exist_ok=True)
-    shutil.copy(srv.ca_der_path, os.path.join(folder, "emulator-ca.der"))
-    cfg["server"] = srv.url
-    cfg["token"] = "test-device-token"
-    cfg["ca"] = "emulator-ca.der"
-    cfg["wifi"]["ssid"] = "virtual-net"
-    cfg["wifi"]["password"] = "virtual-password"
-    cfg["sensors"] = [
-        {"type": "mcu_temp", "stream": "chip_temp"},
-        {"type": "sim", "stream": "air_temp", "base": 21.0, "amplitude": 4.0, "decimals": 2, "seed": 1},
-        {"type": "sim", "stream": "air_rh", "base": 55.0, "amplitude": 15.0, "decimals": 1, "seed": 2},
-        {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.2, "decimals": 3, "seed": 3},
-    ]
-    path = os.path.join(folder, "config.json")
-    with open(path, "w") as f:
-        json.dump(cfg, f, indent=1)
-    return path
+from lifetime import (FAULTS, HOUR, MIN, SEED, STREAMS, WAKES, boot, check_books, counted_boot, deployed_board,
+                      drain, outages, stats, upload_due)
+from test_unix_port import runtimes
+import vboard  # tools/ (on sys.path through lifetime)
 
 
 @pytest.fixture(params=sorted(runtimes()))
 def board(request, tmp_path):
     # a virtual board of this runtime, with the firmware deployed by tools/deploy.py through the
-    # bridge (its REPL), and its own emulator
-    from blynk_server import BlynkServer
-
-    exe = runtimes()[request.param]
-    srv = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
-    try:
-        config = example_config(srv, str(tmp_path / "cfg"))
-        vb = vboard.VBoard(str(tmp_path / "vb"), micropython=exe, heapsize="512K", time_scale=1e6,
-                           start_ms=int(time.time() * 1000) - 2 * 86400000)
-        bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", vb.dir,
-                                   "--micropython", exe, "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
-        try:
-            url = json.loads(bridge.stdout.readline())["url"]
-            _wait_for_repl(url)
-            for attempt in range(3):  # a REPL still starting on a busy machine may miss the first try
-                try:
-                    deploy.deploy("unix", url, config, out=lambda m: None)
-                    break
-                except Exception as e:
-                    if attempt == 2 or "raw repl" not in str(e):
-                        raise
-                    time.sleep(1)
-        finally:
-            bridge.terminate()
-            bridge.wait(10)
-        vb.power_on()
+    # bridge (its REPL), and its own emulator (tests/lifetime.py)
+    for vb, srv in deployed_board(runtimes()[request.param], str(tmp_path)):
         yield vb, srv, request.param
-    finally:
-        srv.stop()
-
-
-def _wait_for_repl(url):
-    # the bridge's REPL answers a return with its prompt once it is up
-    import socket
-
-    host, port = url[len("socket://"):].split(":")
-    deadline = time.monotonic() + 20
-    with socket.create_connection((host, int(port)), timeout=5) as c:
-        got = b""
-        while b">>> " not in got and time.monotonic() < deadline:
-            c.sendall(b"\r\n")
-            c.settimeout(0.5)
-            try:
-                got += c.recv(1024)
-            except socket.timeout:
-                pass
-
-
-def _boot(vb, srv, **kw):
-    # one boot, the emulator's clock on the world's (its Date header, day and age limits)
-    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
-    r = vb.boot(timeout_s=120, **kw)
-    assert r.how in ("deepsleep", "killed"), "boot %d: %s (exit %s):\n%s" % (vb.boots, r.how, r.rc, r.out[-3000:])
-    if r.how == "killed":
-        _quiet(srv)
-    return r
-
-
-def _quiet(srv):
-    # after a kill: the emulator finishes what it had received before the next boot counts arrivals
-    deadline = time.monotonic() + 5
-    while srv._live and time.monotonic() < deadline:
-        time.sleep(0.01)
-
-
-def _arrivals(srv):
-    return [srv.points(1, sid) for sid in range(1, len(STREAMS) + 1)]
-
-
-def _stats(vb):
-    # what the board's Logger says, asked at its REPL (a process in its file system)
-    code = "import json, blynklog\nl = blynklog.Logger('config.json')\nprint('STATS ' + json.dumps(l.stats()))\nl.close()\n"
-    r = subprocess.run([vb.exe, "-X", "heapsize=" + vb.heapsize, "-c", code], cwd=vb.flash, env=vb.env(),
-                       capture_output=True, text=True, timeout=60)
-    line = [x for x in r.stdout.splitlines() if x.startswith("STATS ")]
-    assert line, r.stdout + r.stderr
-    return json.loads(line[-1][6:])
-
-
-def _outages(rng, start, span):
-    # Wi-Fi outages of 1 to 4 hours, the first 20 to 40 minutes into the life, then every 3 to 9 h
-    out = []
-    t = start + rng.randint(20, 40) * MIN
-    while t < start + span:
-        length = rng.randint(60, 240) * MIN
-        out.append((t, t + length))
-        t += length + rng.randint(180, 540) * MIN
-    return out
-
-
-def _upload_due(vb):
-    # whether this boot will upload (a power-on boot does at once; a wake when the kept schedule says)
-    s = vb.state
-    if s.get("cause") != vboard.DEEPSLEEP_RESET:
-        return True
-    try:
-        return json.loads(s.get("memory") or "{}").get("up", 0) >= HOUR
-    except ValueError:
-        return True
-
-
-def _story(boots, k, pts):
-    # the boots around k and the arrivals near them, for a failure's message
-    lines = []
-    for i in range(max(0, k - 3), min(len(boots), k + 3)):
-        r = boots[i][0]
-        lines.append("boot %d %s cycles %d world %d..%d (next %d): %s" % (
-            i, r.how, r.cycles, r.world_before, r.world_end, r.world_after, " | ".join(r.lines()[-4:])))
-    lo, hi = boots[max(0, k - 3)][0].world_before, boots[min(len(boots), k + 3) - 1][0].world_after
-    lines.append("arrived: %r" % sorted(ts for ts, _ in pts if lo - 60000 <= ts <= hi + 60000))
-    return "\n".join(lines)
 
 
 def test_deployed_firmware_boots_twice_with_the_default_store_path(board):
     vb, srv, runtime = board
-    first = _boot(vb, srv)
-    second = _boot(vb, srv)
+    first = boot(vb, srv)
+    second = boot(vb, srv)
     assert first.how == second.how == "deepsleep"
     assert "blynklog firmware on unix" in second.out and "Traceback" not in first.out + second.out
     assert os.path.isdir(os.path.join(vb.flash, "blynklog-data"))
@@ -195,18 +50,18 @@ def test_deployed_firmware_boots_twice_with_the_default_store_path(board):
     # the schedule, kept in RTC memory (two minutes since the upload, to the ms the simulated clocks allow)
     assert 2 * MIN - 100 <= json.loads(second.state["memory"])["up"] < 3 * MIN
     assert "upload: sent 0, pending 0" in first.out  # power-on: the upload (NTP) before the first sample
-    assert _stats(vb)["pending"] == 2 * len(STREAMS)  # both boots' samples wait for the next upload
+    assert stats(vb)["pending"] == 2 * len(STREAMS)  # both boots' samples wait for the next upload
 
 
 def test_an_old_store_named_like_the_package_is_moved_and_the_next_boots_import_the_package(board):
     vb, srv, runtime = board
-    _boot(vb, srv)
+    boot(vb, srv)
     os.rename(os.path.join(vb.flash, "blynklog-data"), os.path.join(vb.flash, "blynklog"))  # the earlier default
-    second = _boot(vb, srv)
-    third = _boot(vb, srv)
+    second = boot(vb, srv)
+    third = boot(vb, srv)
     assert second.how == third.how == "deepsleep", second.out
     assert os.path.isdir(os.path.join(vb.flash, "blynklog-data")) and not os.path.exists(os.path.join(vb.flash, "blynklog"))
-    assert _stats(vb)["pending"] == 3 * len(STREAMS)  # the store came along: its samples and the two wakes' wait
+    assert stats(vb)["pending"] == 3 * len(STREAMS)  # the store came along: its samples and the two wakes' wait
 
 
 def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(board):
@@ -215,14 +70,14 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
     rng = random.Random(seed)
     t0 = time.monotonic()
     start = vb.world_ms()
-    outages = _outages(rng, start, WAKES * MIN * 3)
-    vb.set_offline(outages)
+    offline = outages(rng, start, WAKES * MIN * 3)
+    vb.set_offline(offline)
     boots = []  # (Boot, arrivals per stream before it, after it)
     kills = faults = 0
     took = {False: 0.05, True: 0.3}  # real s of a boot without / with an upload, averaged
     while len(boots) < WAKES:
         kill = None
-        due = _upload_due(vb)
+        due = upload_due(vb)
         if due and rng.random() < 0.5:
             kind, params = FAULTS[rng.randrange(len(FAULTS))]
             srv.inject(kind, count=rng.randint(1, 2), **params)
@@ -230,106 +85,17 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
         if rng.random() < (0.3 if due else 0.05):
             # a moment within such a boot (their length so far: runtimes and machines differ)
             kill = rng.uniform(0.0, 1.1 * took[due])
-        before = [len(p) for p in _arrivals(srv)]
-        cause = vb.state.get("cause")
-        r = _boot(vb, srv, kill_after_s=kill, off_ms=rng.randint(1, 30) * MIN)
-        r.state_before_cause = cause
-        boots.append((r, before, [len(p) for p in _arrivals(srv)]))
+        r = counted_boot(vb, srv, boots, kill_after_s=kill, off_ms=rng.randint(1, 30) * MIN)
         if r.how == "deepsleep" and r.cycles == 1:
             took[due] = 0.8 * took[due] + 0.2 * r.real_s
         kills += r.how == "killed"
     # the drain: Wi-Fi back for good, no more faults or power cuts, until an upload leaves nothing
-    vb.set_offline([])
-    with srv.lock:
-        del srv.faults[:]
-    for _ in range(6 * 60 + 10):
-        before = [len(p) for p in _arrivals(srv)]
-        r = _boot(vb, srv)
-        r.state_before_cause = None
-        boots.append((r, before, [len(p) for p in _arrivals(srv)]))
-        # an upload that left nothing; one that came before the sampling (a boot that woke without
-        # the time uploads first) leaves that boot's own samples: the store says
-        if "pending 0, " in r.out and "stopped done" in r.out and _stats(vb)["pending"] == 0:
-            break
-    else:
-        raise AssertionError("the backlog did not drain in 6 simulated hours:\n" + r.out[-2000:])
-    stats = _stats(vb)
-    arrived = _arrivals(srv)
-
-    # each arrival: the boot it arrived in, the boot that took it
-    def boot_of_index(sid, i):
-        for k, (_, b, a) in enumerate(boots):
-            if b[sid] <= i < a[sid]:
-                return k
-        raise AssertionError("stream %d: arrival %d in no boot" % (sid, i))
-
-    def boot_of_ts(ts):
-        for k, (r, _, _) in enumerate(boots):
-            if r.world_before - TOL_MS <= ts <= r.world_end + TOL_MS:
-                return k
-        return None
-
-    taken = {}  # (boot, sid) -> distinct timestamps
-    twice = 0
-    for sid, pts in enumerate(arrived):
-        first = {}
-        for i, (ts, value) in enumerate(pts):
-            k = boot_of_ts(ts)
-            assert k is not None, "seed %d: %s: %d was taken by no boot" % (seed, STREAMS[sid], ts)
-            if sid == 0:
-                assert value == 35.0, (ts, value)
-            if ts in first:
-                twice += 1
-                j = first[ts]
-                was = boots[boot_of_index(sid, j)][0]
-                assert was.how == "killed", "seed %d: %s %d arrived twice, first from a boot that was not cut (%s)" % (
-                    seed, STREAMS[sid], ts, was.how)
-                continue
-            first[ts] = i
-            taken.setdefault((k, sid), set()).add(ts)
-    # A power cut ends a chain of boots that never had the time (a power-on boot without Wi-Fi, and
-    # the deep-sleep wakes that went on with its relative time): nothing links their boot-relative
-    # samples to real time any more, so the Logger drops them, counted as unplaceable.
-    def cut_timeless(j):
-        r = boots[j][0]
-        if r.how != "killed" or "upload: sent" in r.out:
-            return []
-        chain = [j]
-        i = j
-        while boots[i][0].state_before_cause == vboard.DEEPSLEEP_RESET and i > 0:
-            i -= 1
-            if boots[i][0].how != "deepsleep" or "upload: sent" in boots[i][0].out:
-                return []
-            chain.append(i)
-        return chain
-
-    timeless_boots = set()
-    for j in range(len(boots)):
-        timeless_boots.update(cut_timeless(j))
-    for k, (r, _, _) in enumerate(boots):
-        for sid in range(len(STREAMS)):
-            n = len(taken.get((k, sid), ()))
-            if k in timeless_boots and n == 0:
-                continue
-            if r.how == "deepsleep" or r.slept:  # flushed before its deep sleep, whatever came after
-                assert n == r.cycles, "seed %d: boot %d (%d cycles) gave %d %s samples\n%s" % (
-                    seed, k, r.cycles, n, STREAMS[sid], _story(boots, k, arrived[sid]) + "\nstats %r" % stats)
-            else:
-                assert n <= r.cycles + 1, "seed %d: boot %d (killed, %d cycles) gave %d %s samples\n%s" % (
-                    seed, k, r.cycles, n, STREAMS[sid], _story(boots, k, arrived[sid]) + "\nstats %r" % stats)
-    distinct = sum(len(v) for v in taken.values())
-    # the chains of boots cut before they ever had the time (above) leave samples no clock can
-    # place: the Logger drops them, counted as unplaceable, and no more than they took
-    timeless = sum(boots[k][0].cycles + 1 for k in timeless_boots)
-    assert stats["unplaceable"] <= len(STREAMS) * timeless, (seed, stats, timeless)
-    books = sum(stats[k] for k in ("sent", "pending", "dropped_full", "dropped_stale", "rejected", "thinned"))
-    assert stats["pending"] == 0 and stats["dropped_stale"] == stats["unplaceable"], (seed, stats)
-    assert stats["dropped_full"] == stats["rejected"] == stats["thinned"] == 0, (seed, stats)
-    assert stats["sent"] == distinct and books == distinct + stats["unplaceable"], (seed, stats, distinct)
+    assert drain(vb, srv, boots), "the backlog did not drain in 6 simulated hours:\n" + boots[-1][0].out[-2000:]
+    st, distinct, twice = check_books(vb, srv, boots, seed)
     uploads = sum(r.out.count("upload: sent") for r, _, _ in boots)
     deep = sum(1 for r, _, _ in boots if r.how == "deepsleep")
     cycles = sum(r.cycles for r, _, _ in boots)
     print("lifetime %s seed %d: %d boots (%d ended in deep sleep, %d cut by power cuts), %d cycles, %d faults "
           "injected, %d outages, %d uploads, %d samples arrived (%d twice, %d unplaceable), %.0f simulated hours, "
-          "%.1f s" % (runtime, seed, len(boots), deep, kills, cycles, faults, len([o for o in outages if o[0] < vb.world_ms()]),
-              uploads, distinct, twice, stats["unplaceable"], (vb.world_ms() - start) / HOUR, time.monotonic() - t0))
+          "%.1f s" % (runtime, seed, len(boots), deep, kills, cycles, faults, len([o for o in offline if o[0] < vb.world_ms()]),
+              uploads, distinct, twice, st["unplaceable"], (vb.world_ms() - start) / HOUR, time.monotonic() - t0))

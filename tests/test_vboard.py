@@ -2,7 +2,10 @@
 # The virtual board's chip (boards/unix/chip) across boots, with a small main.py of its own: a
 # board's sys.path, deep sleep as the end of a process and a new one, the RTC and its memory kept
 # across deep sleep and lost in a power cut, boot-relative ticks restarting, waits shortened by
-# the time-scale, Wi-Fi out of reach in an offline window, NTP answering the world's time.
+# the time-scale, Wi-Fi out of reach in an offline window, NTP answering the world's time; the
+# resets of each kind (watchdog, brownout, power cut, machine.reset()), from outside at a moment of
+# real time or from the chip at its N-th call (with the radio on), each with its reset cause and
+# what it keeps of the RTC and its memory; the watchdog enforced in world time; the radio's record.
 import json
 import os
 import sys
@@ -88,3 +91,116 @@ def test_wifi_is_out_of_reach_in_an_offline_window_and_ntp_answers_the_world_tim
     assert "UP True" in out
     ntp = int(out.split("NTP ", 1)[1].split()[0])
     assert (T0 + 3600000) // 1000 <= ntp < (T0 + 3600000) // 1000 + 10  # the world's time after the sleep
+
+
+# ---- resets of each kind (boards/unix/chip/_vchip.py KINDS), the watchdog, the radio's record
+
+SETS = "machine.RTC().datetime((2026, 9, 21, 1, 12, 0, 0, 0))\nmachine.RTC().memory(b'kept')\n"
+SET_AT = 1789992000000  # 2026-09-21 12:00 UTC, set by SETS
+
+
+def test_a_watchdog_reset_reports_wdt_reset_and_keeps_the_rtc_and_its_memory(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, SETS + "import time\ntime.sleep_ms(20000)\n", time_scale=1)
+    cut = vb.boot(reset_after_s=1.0, reset_kind="wdt", off_ms=0)
+    assert cut.how == "reset" and cut.reset_kind == "wdt"
+    r = _report(vb.boot(kill_after_s=1.0))
+    assert r["cause"] == vboard.WDT_RESET and r["mem"] == "kept"
+    assert SET_AT <= r["rtc"] < SET_AT + 20000  # the RTC ran on from its setting
+
+
+def test_a_brownout_reports_power_on_keeps_the_rtc_and_loses_its_memory(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, SETS + "import time\ntime.sleep_ms(20000)\n", time_scale=1)
+    cut = vb.boot(reset_after_s=1.0, reset_kind="brownout")
+    assert cut.how == "reset" and cut.reset_kind == "brownout"
+    r = _report(vb.boot(kill_after_s=1.0))
+    assert r["cause"] == vboard.PWRON_RESET and r["mem"] == ""
+    assert SET_AT <= r["rtc"] < SET_AT + 20000
+
+
+def test_a_reset_planned_at_a_chip_call_cuts_the_boot_there_with_its_kind(tmp_path, runtime):
+    main = SETS + "import time\nfor i in range(100):\n    print('T', i, time.ticks_ms())\nmachine.deepsleep(1000)\n"
+    vb = _board(tmp_path, runtime, main)
+    cut = vb.boot(plan=("wdt", 50, False))
+    assert cut.how == "reset" and cut.reset_kind == "wdt" and not cut.radio_cut
+    assert "T 0 " in cut.out and "T 99 " not in cut.out  # cut within the loop, before the deep sleep
+    assert cut.calls[0] == 50
+    r = _report(vb.boot())
+    assert r["cause"] == vboard.WDT_RESET and r["mem"] == "kept"
+
+
+def test_a_power_cut_planned_at_a_chip_call_loses_the_rtc_and_its_memory(tmp_path, runtime):
+    main = SETS + "import time\nfor i in range(100):\n    time.ticks_ms()\nmachine.deepsleep(1000)\n"
+    vb = _board(tmp_path, runtime, main)
+    cut = vb.boot(plan=("power", 30, False), off_ms=600000)
+    assert cut.how == "killed" and cut.reset_kind == "power"
+    assert cut.world_after >= cut.world_end + 600000  # the power came back off_ms later
+    r = _report(vb.boot())
+    assert r["cause"] == vboard.PWRON_RESET and r["mem"] == "" and r["rtc"] < 978307200000  # unset
+
+
+def test_machine_reset_reports_hard_reset_and_keeps_the_rtc_and_its_memory(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, SETS + "machine.reset()\nprint('after')\n")
+    cut = vb.boot()
+    assert cut.how == "reset" and cut.reset_kind == "sw" and "after" not in cut.out
+    r = _report(vb.boot(kill_after_s=5.0))
+    assert r["cause"] == vboard.HARD_RESET and r["mem"] == "kept" and SET_AT <= r["rtc"] < SET_AT + 20000
+
+
+RADIO = ("import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('net', 'pw')\n"
+         "for i in range(40):\n    print('C', i, w.isconnected())\n")
+
+
+def test_a_reset_planned_with_the_radio_on_lands_while_it_is_on(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, "import time\nfor i in range(200):\n    time.ticks_ms()\n" + RADIO
+                + "w.active(False)\nmachine.deepsleep(1000)\n")
+    cut = vb.boot(plan=("brownout", 10, True))
+    assert cut.how == "reset" and cut.radio_cut and cut.calls[1] == 10  # the 10th call with the radio on
+    assert cut.calls[0] > 200
+    ev = [e for e in vb.events() if e["boot"] == cut.boot_no]
+    assert [e["ev"] for e in ev] == ["up", "reset"] and ev[1]["kind"] == "brownout" and ev[1]["radio"]
+
+
+def test_a_reset_planned_with_the_radio_on_spares_a_boot_without_radio(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, "import time\nfor i in range(200):\n    time.ticks_ms()\nmachine.deepsleep(1000)\n")
+    r = vb.boot(plan=("brownout", 1, True))
+    assert r.how == "deepsleep" and r.calls[1] == 0
+
+
+def test_the_radio_ups_are_recorded_with_their_world_time_and_boot_number(tmp_path, runtime):
+    vb = _board(tmp_path, runtime, "import time\ntime.sleep(600)\n" + RADIO + "w.active(False)\nw.active(True)\n"
+                "machine.deepsleep(3600000)\n")
+    first = vb.boot()
+    second = vb.boot()
+    ups = [e for e in vb.events() if e["ev"] == "up"]
+    assert [e["boot"] for e in ups] == [first.boot_no, first.boot_no, second.boot_no, second.boot_no]
+    assert second.boot_no == first.boot_no + 1
+    assert T0 + 600000 <= ups[0]["ms"] < T0 + 605000  # after the boot's ten-minute wait
+    assert ups[2]["ms"] >= first.world_after + 600000  # the next boot, an hour later, after its wait
+    assert second.radio_cut is False and vb._radio_on(second.boot_no)  # it slept with the radio on
+
+
+def test_an_unfed_watchdog_resets_the_board_at_its_timeout_of_world_time(tmp_path, runtime):
+    main = SETS + "import time\nwdt = machine.WDT(timeout=60000)\ntime.sleep(3600)\nprint('after')\nmachine.deepsleep(1000)\n"
+    vb = _board(tmp_path, runtime, main)
+    cut = vb.boot()
+    assert cut.how == "reset" and cut.reset_kind == "wdt" and "after" not in cut.out
+    assert cut.world_before + 60000 <= cut.world_end < cut.world_before + 65000  # at the timeout, not after the hour
+    r = _report(vb.boot())
+    assert r["cause"] == vboard.WDT_RESET and r["mem"] == "kept"
+
+
+def test_an_overdue_watchdog_resets_at_the_next_chip_call(tmp_path, runtime):
+    # no wait passes the deadline: work without chip calls (a shell's sleep) outlasts the timeout
+    main = ("import os, time\nwdt = machine.WDT(timeout=300)\nos.system('sleep 0.6')\nprint('WORKED')\n"
+            "time.ticks_ms()\nprint('after')\nmachine.deepsleep(1000)\n")
+    vb = _board(tmp_path, runtime, main, time_scale=1)
+    cut = vb.boot()
+    assert cut.how == "reset" and cut.reset_kind == "wdt" and "WORKED" in cut.out and "after" not in cut.out
+
+
+def test_a_fed_watchdog_lets_a_long_boot_reach_its_deep_sleep(tmp_path, runtime):
+    main = ("import time\nwdt = machine.WDT(timeout=60000)\nfor i in range(120):\n    time.sleep(30)\n"
+            "    wdt.feed()\nmachine.deepsleep(1000)\n")
+    vb = _board(tmp_path, runtime, main)
+    r = vb.boot()
+    assert r.how == "deepsleep" and r.world_end >= r.world_before + 3600000

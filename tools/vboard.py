@@ -7,21 +7,41 @@ A virtual board is a folder:
     DIR/chip/      the chip's built-ins (machine, time, network, ntptime: boards/unix/chip),
                    copied here; last on sys.path, outside the file system
     DIR/hw.json    the chip's state between boots: world time, RTC, RTC memory, reset cause,
-                   time_scale, Wi-Fi offline windows (boards/unix/chip/_vchip.py)
+                   time_scale, Wi-Fi offline windows, the boot number (boards/unix/chip/_vchip.py)
+    DIR/events.jsonl  the chip's events, a JSON object a line: the radio up / down (Wi-Fi
+                   active(True) / active(False)) and the resets, each with its world time and boot
 
 A boot runs boot.py then main.py with sys.path ['', '.frozen', 'lib', DIR/chip], as a board does.
 When the firmware deep-sleeps, the chip writes the wake's state (world time and RTC moved on by
 the sleep, RTC memory kept) and the process ends with status 75; the next boot() is the wake.
-A power cut (kill_after_s: SIGKILL at that moment; the power comes back off_ms later) loses the
-RTC memory and the RTC's time; the next boot is a power-on. Waits are shortened by time_scale: simulated time runs at
-real speed while the firmware works and jumps over every sleep.
+Resets cut a boot at once (no finally block of the firmware runs); the next boot starts with the
+reset's cause, RTC and RTC memory as _vchip.KINDS says an ESP32 with MicroPython's esp32 port has
+them:
+    "power"     a power cut: cause PWRON_RESET, the RTC restarts unset, RTC memory lost; the power
+                comes back off_ms later
+    "brownout"  cause PWRON_RESET (the port reports ESP_RST_BROWNOUT so), the RTC keeps its time,
+                RTC memory lost
+    "wdt"       cause WDT_RESET, the RTC keeps its time, RTC memory kept; the chip's machine.WDT
+                resets so by itself when it is not fed within its timeout of world time
+    "sw"        machine.reset(): cause HARD_RESET, RTC and its memory kept
+A reset comes from outside at a moment of real time (reset_after_s: SIGKILL, then the runner
+writes the state from what the chip noted: world time at light sleeps, the RTC's offset, RTC
+memory written through), or from the chip at the N-th call of a chip function (plan: the N-th
+call while Wi-Fi is active, plan_radio, lands while the radio is on: the brownout under transmit).
+Waits are shortened by time_scale: simulated time runs at real speed while the firmware works and
+jumps over every sleep.
 
     vb = VBoard("DIR", micropython=".venv/bin/micropython", time_scale=1e6, start_ms=...)
     vb.power_on()                       # a fresh board (the RTC unset, RTC memory empty)
-    r = vb.boot(timeout_s=60, kill_after_s=None, off_ms=0)
-        # -> Boot: how ("deepsleep", "killed", "exit", "error", "timeout"), rc, out, cycles,
-        #    world_before / world_end / world_after (the next boot's start), real_s
+    r = vb.boot(timeout_s=60, kill_after_s=None, off_ms=0)   # kill_after_s: a power cut then
+    r = vb.boot(reset_after_s=0.2, reset_kind="wdt")         # a reset of a kind at a real moment
+    r = vb.boot(plan=("brownout", 40, True))                 # at the 40th chip call with the radio on
+        # -> Boot: how ("deepsleep", "killed" (a power cut), "reset" (another kind), "exit",
+        #    "error", "timeout"), rc, out, cycles, world_before / world_end / world_after (the next
+        #    boot's start), real_s, boot_no, reset_kind (None or the kind that cut it), radio_cut
+        #    (the cut came while the radio was on), calls ([chip calls, those with the radio on])
     vb.set_offline([(start_ms, end_ms), ...])   # Wi-Fi outages, in world time
+    vb.events()                         # the chip's events so far (dicts)
 
 CLI (a board that lives through N boots):
     python tools/vboard.py DIR [--boots N] [--time-scale S] [--micropython EXE]
@@ -41,7 +61,14 @@ CHIP_SRC = os.path.join(ROOT, "boards", "unix", "chip")
 DEEPSLEEP_EXIT = 75
 RESET_EXIT = 76
 PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
 DEEPSLEEP_RESET = 4
+RTC_POWER_ON_MS = 946684800000  # 2000-01-01, where an ESP32's RTC starts after power-on
+# kind -> (reset cause, the RTC keeps its time, RTC memory kept): boards/unix/chip/_vchip.py KINDS,
+# where the sources are cited
+KINDS = {"power": (PWRON_RESET, False, False), "brownout": (PWRON_RESET, True, False),
+         "wdt": (WDT_RESET, True, True), "sw": (HARD_RESET, True, True)}
 # boot.py, then main.py, as a board runs them (a missing one is skipped)
 LAUNCH = (
     "for _f in ('boot.py', 'main.py'):\n"
@@ -69,6 +96,11 @@ class Boot:
         self.real_s = real_s
         self.state = state  # the chip state after it
         self.cycles = cycles  # the firmware's cycles in it (a kill may cut one more)
+        self.boot_no = state.get("boot_no", 0)
+        self.reset_kind = None  # the kind of reset that cut it (power, brownout, wdt, sw)
+        self.radio_cut = False  # the cut came while the radio was on
+        self.calls = None  # [chip calls, those while Wi-Fi was active] (a boot that slept or was reset from within)
+        self.slept = False
 
     def lines(self):
         return self.out.splitlines()
@@ -84,6 +116,7 @@ class VBoard:
         self.flash = os.path.join(self.dir, "flash")
         self.chip = os.path.join(self.dir, "chip")
         self.state_path = os.path.join(self.dir, "hw.json")
+        self.events_path = os.path.join(self.dir, "events.jsonl")
         self.exe = micropython or default_micropython()
         self.heapsize = heapsize
         os.makedirs(self.flash, exist_ok=True)
@@ -96,6 +129,8 @@ class VBoard:
                 self.state["time_scale"] = time_scale
                 self._write(self.state)
         else:
+            if os.path.exists(self.events_path):
+                os.remove(self.events_path)
             self._write({"world_ms": int(time.time() * 1000) if start_ms is None else int(start_ms),
                          "rtc_ms": None, "memory": None, "cause": PWRON_RESET, "boot": 0,
                          "time_scale": 1 if time_scale is None else time_scale, "offline": []})
@@ -121,6 +156,34 @@ class VBoard:
         s["offline"] = [[int(a), int(b)] for a, b in windows]
         self._write(s)
 
+    def events(self):
+        # the chip's events so far: [{"ev": "up" | "down" | "reset", "ms", "boot", ...}, ...]
+        try:
+            with open(self.events_path) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return []
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass  # a line cut by a power cut
+        return out
+
+    def _event(self, ev, ms, boot, **kw):
+        kw.update({"ev": ev, "ms": int(ms), "boot": boot})
+        with open(self.events_path, "a") as f:
+            f.write(json.dumps(kw) + "\n")
+
+    def _radio_on(self, boot):
+        # the radio was on at the end of that boot: its last radio event is an "up"
+        on = False
+        for e in self.events():
+            if e.get("boot") == boot and e["ev"] in ("up", "down"):
+                on = e["ev"] == "up"
+        return on
+
     def power_on(self, world_ms=None, rtc_kept=False):
         # a power-on reset: the RTC restarts unset (rtc_kept: it keeps the time, as one on a
         # battery would), RTC memory is empty
@@ -141,14 +204,27 @@ class VBoard:
 
     # ---- a boot
 
-    def boot(self, timeout_s=120, kill_after_s=None, off_ms=0):
-        # One boot, until the firmware deep-sleeps, returns, fails, or is killed (a power cut:
-        # the power comes back off_ms later). -> Boot
+    def boot(self, timeout_s=120, kill_after_s=None, off_ms=0, reset_after_s=None, reset_kind="power", plan=None):
+        # One boot, until the firmware deep-sleeps, returns, fails, or is cut: by a power cut at
+        # kill_after_s (the power comes back off_ms later), by a reset of reset_kind at
+        # reset_after_s (real seconds), or by the chip: its watchdog, or plan = (kind, n, radio):
+        # a reset of that kind at the n-th chip call (radio: the n-th while Wi-Fi is active). -> Boot
+        if kill_after_s is not None:
+            reset_after_s, reset_kind = kill_after_s, "power"
+        if reset_kind not in KINDS:
+            raise ValueError("reset_kind: one of %s" % ", ".join(sorted(KINDS)))
         s = dict(self.state)
-        s.pop("noted_ms", None)
-        s.pop("cycles", None)  # the chip counts this boot's
+        for k in ("noted_ms", "cycles", "calls", "reset", "rtc_off", "plan", "slept_ms"):
+            s.pop(k, None)  # the chip notes this boot's
+        s["boot_no"] = s.get("boot_no", 0) + 1
+        if plan is not None:
+            kind, n, radio = plan
+            if kind not in KINDS:
+                raise ValueError("plan: kind one of %s" % ", ".join(sorted(KINDS)))
+            s["plan"] = {"kind": kind, "call": int(n), "radio": bool(radio), "off_ms": int(off_ms)}
         self._write(s)
         before = s["world_ms"]
+        rtc_off = (RTC_POWER_ON_MS if s.get("rtc_ms") is None else s["rtc_ms"]) - before
         t0 = time.monotonic()
         p = subprocess.Popen(self.command(), cwd=self.flash, env=self.env(), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, start_new_session=True)
@@ -163,7 +239,7 @@ class VBoard:
             except OSError:
                 pass
 
-        timer = threading.Timer(kill_after_s, kill) if kill_after_s is not None else None
+        timer = threading.Timer(reset_after_s, kill) if reset_after_s is not None else None
         if timer:
             timer.start()
         timed_out = False
@@ -181,26 +257,52 @@ class VBoard:
         rc = p.returncode
         self.boots += 1
         after = self._read()
+        after.pop("plan", None)  # this boot's only (a process at the board's REPL must not meet it)
         cycles = after.get("cycles", 0)  # noted at its sleeps (a kill may cut one more cycle)
         slept = after.get("boot") != s.get("boot")  # the chip wrote the wake's state: it went to sleep
+        chip_reset = after.get("reset") if (after.get("reset") or {}).get("boot") == s["boot_no"] else None
         if slept:
             end = after["world_ms"] - after.get("slept_ms", 0)
+        elif chip_reset:
+            end = chip_reset["ms"]
         else:  # the world time noted at its last light sleep, or its real time (a lower bound)
             end = max(before + int(real * 1000), after.get("noted_ms") or 0)
+        kind = None
+        radio_cut = False
         if rc == DEEPSLEEP_EXIT and not killed:
             how = "deepsleep"
             self.state = after
-        else:
-            if rc == -signal.SIGKILL or killed:
-                how = "timeout" if timed_out else "killed"
-            else:
-                # main.py returned or failed (a board at the REPL), or a reset: the next boot is a reset
-                how = {0: "exit", RESET_EXIT: "reset"}.get(rc, "error")
-                off_ms = 0
+        elif chip_reset:
+            # the chip reset itself (its watchdog, the plan, machine.reset()) and wrote the next state
+            kind, radio_cut = chip_reset["kind"], chip_reset["radio"]
+            how = "killed" if kind == "power" else "reset"
             self.state = after
-            self.power_on(max(end, after["world_ms"]) + int(off_ms))
+        elif timed_out or rc != -signal.SIGKILL and not killed:
+            # main.py returned or failed (a board at the REPL), or hung: the next boot is a power-on
+            how = "timeout" if timed_out else {0: "exit", RESET_EXIT: "reset"}.get(rc, "error")
+            self.state = after
+            self.power_on(max(end, after["world_ms"]))
+        else:
+            # cut from outside: the next boot's state by the kind, from what the chip noted
+            kind = reset_kind
+            how = "killed" if kind == "power" else "reset"
+            radio_cut = self._radio_on(s["boot_no"])
+            self._event("reset", end, s["boot_no"], kind=kind, radio=radio_cut)
+            cause, keeps_rtc, keeps_memory = KINDS[kind]
+            if slept:  # cut after it wrote the wake's state
+                rtc_off = after["rtc_ms"] - after["world_ms"]
+            n = dict(after)
+            world = max(end, after["world_ms"]) + int(off_ms)
+            n.update({"world_ms": world, "cause": cause,
+                      "rtc_ms": world + after.get("rtc_off", rtc_off) if keeps_rtc else None,
+                      "memory": after.get("memory") if keeps_memory else None})
+            self._write(n)
         b = Boot(how, rc, out, before, end, self.state["world_ms"], real, dict(self.state), cycles)
         b.slept = slept  # it reached its deep sleep (a power cut may still have come after)
+        b.boot_no = s["boot_no"]
+        b.reset_kind = kind
+        b.radio_cut = radio_cut
+        b.calls = after.get("calls")
         return b
 
 

@@ -11,7 +11,8 @@
 #   clock: epoch 1970; the RTC counts through deep sleep, restarts at 2000-01-01 (unset) after a
 #          power cut; NTP (ntptime) answers the simulated world time while Wi-Fi is up.
 #   Wi-Fi: network.WLAN connects at once, except in the world's offline windows.
-#   watchdog: accepted, not enforced. No LED, I2C or ADC; mcu_temperature() reads mcu_temp.
+#   watchdog: enforced in world time by the chip (a boot that does not feed it in time is reset,
+#          cause WDT_RESET). No LED, I2C or ADC; mcu_temperature() reads mcu_temp.
 # Settings, the "board" object of config.json (all optional):
 #   wakes        null   sample cycles to run in one boot, then return (null: forever)
 #   upload_at_end false after the last cycle, one more cycle that uploads whatever the schedule
@@ -19,7 +20,8 @@
 #   mcu_temp     35.0   deg C, what mcu_temperature() reads
 # check(fw) checks these too (deploy runs it on the host); ADC and I2C sensors pass it and fail
 # when read, as a missing part does.
-# The world (time_scale, start time, offline windows, power cuts) is the runner's: tools/vboard.py.
+# The world (time_scale, start time, offline windows, power cuts and resets) is the runner's:
+# tools/vboard.py.
 
 from hw import MachineBoard, keep_in_rtc_memory, recall_from_rtc_memory
 

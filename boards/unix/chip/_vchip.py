@@ -6,13 +6,26 @@
 #   the RTC: counts with the world through waits and deep sleep; after power-on it restarts at
 #     2000-01-01 (unset) until someone (NTP) sets it; time.time_ns()/time()/gmtime() read it;
 #   ticks_ms: boot-relative, restart with every process (every boot), include the skipped waits;
-#   RTC memory (machine.RTC().memory()): kept across deep sleep, lost on power-on;
-#   the reset cause; Wi-Fi coverage (offline windows of world time).
+#   RTC memory (machine.RTC().memory()): kept across deep sleep and the resets that keep it (KINDS);
+#   the reset cause; Wi-Fi coverage (offline windows of world time); the watchdog.
 # The state file (JSON, named by the environment's BLYNKLOG_VBOARD) is what the next boot starts
 # from: tools/vboard.py writes it at power-on, machine.deepsleep() writes it (the wake's state)
-# and ends the process with exit status 75. lightsleep() also notes the world time and the cycles
-# so far in it, so that the runner knows the time after a power cut. Writes go to a temporary file
-# and a rename.
+# and ends the process with exit status 75. lightsleep() and each cycle's sample also note the world
+# time and the cycles so far in it, so that the runner knows the time after a power cut; setting the RTC notes its
+# offset from the world time (rtc_off) and setting RTC memory writes it through, so that the runner
+# can make the state after a reset it injects from outside (tools/vboard.py). Writes go to a
+# temporary file and a rename.
+# Resets: every call of a chip function (call()) first checks
+#   - the watchdog (machine.WDT): not fed within its timeout of world time -> a "wdt" reset; a wait
+#     (time.sleep*, lightsleep) that would pass the deadline ends at it with the reset (the WDT
+#     counts through waits and light sleep; deep sleep ends the boot and with it the WDT);
+#   - the runner's plan for this boot (state["plan"]: {kind, call: N, radio, off_ms}): a reset of
+#     that kind at the N-th chip call (radio: the N-th call made while Wi-Fi is active, so that it
+#     lands while the radio is on; a boot that makes fewer such calls is not reset).
+# A reset writes the next boot's state by KINDS, notes {kind, ms, boot, radio} as state["reset"]
+# and ends the process at once (SIGKILL from a shell: no finally block of the firmware runs, as on
+# a board). The chip also appends its events to events.jsonl beside the state file, one JSON
+# object a line: {"ev": "up" | "down" | "reset", "ms": world time, "boot": boot number, ...}.
 import json
 import os
 import sys
@@ -27,9 +40,29 @@ finally:
 PATH = os.getenv("BLYNKLOG_VBOARD")
 if not PATH:
     raise ImportError("_vchip: not on a virtual board (BLYNKLOG_VBOARD is not set)")
+EVENTS = PATH.rsplit("/", 1)[0] + "/events.jsonl" if "/" in PATH else "events.jsonl"
 DEEPSLEEP_EXIT = 75
 RESET_EXIT = 76
 RTC_POWER_ON_MS = 946684800000  # 2000-01-01, where an ESP32's RTC starts after power-on
+# kind -> (machine.reset_cause() of the next boot, the RTC keeps its time, RTC memory is kept).
+# The causes as MicroPython's esp32 port maps esp_reset_reason() (ports/esp32/modmachine.c,
+# mp_machine_reset_cause, at commit 1c3c201 of 2026-08-19): ESP_RST_POWERON and ESP_RST_BROWNOUT
+# -> PWRON_RESET (1); ESP_RST_INT_WDT, ESP_RST_TASK_WDT, ESP_RST_WDT -> WDT_RESET (3);
+# ESP_RST_DEEPSLEEP -> DEEPSLEEP_RESET (4); ESP_RST_SW, ESP_RST_PANIC, ESP_RST_EXT -> HARD_RESET
+# (2). (So since 50a7ba2 of 2020-05-02, "use IDF's esp_reset_reason"; before it a brownout,
+# RTCWDT_BROWN_OUT_RESET, read WDT_RESET, and esp_restart() SOFT_RESET.) A brownout looks like a
+# power-on to the firmware.
+# RTC memory: the port keeps RTC.memory() in RTC_NOINIT_ATTR variables with a magic word
+# (ports/esp32/machine_rtc.c: "so the user memory survives WDT resets and the like"), so a WDT
+# reset and machine.reset() keep it. For a brownout no source found says that RTC slow memory
+# keeps its contents (the supply dipped below the detector's threshold), so it is modelled as lost.
+# The RTC counter runs on through all but a power cut (then the RTC restarts unset).
+KINDS = {
+    "power": (1, False, False),  # power-on: the power cut and its return
+    "brownout": (1, True, False),
+    "wdt": (3, True, True),
+    "sw": (2, True, True),  # machine.reset()
+}
 
 with open(PATH) as _f:
     state = json.load(_f)
@@ -45,7 +78,13 @@ scale = state.get("time_scale", 1)
 memory = state.get("memory")
 memory = bytes(memory, "latin-1") if isinstance(memory, str) else b""
 cause = state.get("cause", 1)
+boot_no = state.get("boot_no", 0)  # the runner's count of boots, this one included
+plan = state.get("plan")  # the runner's reset for this boot, or None
 cycles = 0  # the firmware's cycles in this boot (the board counts each sample: sampled())
+calls = [0, 0]  # chip calls in this boot: all, and those made while Wi-Fi was active
+radio = False  # Wi-Fi active (network.WLAN.active(True))
+wdt_ms = 0  # the watchdog's timeout (0: not started)
+_wdt_due = None  # world ms by which it must be fed
 
 
 def elapsed():
@@ -69,18 +108,55 @@ def rtc_ms():
 def set_rtc_ms(ms):
     global _rtc0
     _rtc0 = ms - elapsed()
+    state["rtc_off"] = _rtc0 - _world0  # for the runner: the RTC after a reset it injects
+    _write(state)
+
+
+def set_memory(data):
+    global memory
+    memory = bytes(data)
+    state["memory"] = str(memory, "latin-1")  # written through, as RTC memory is
+    _write(state)
+
+
+def call():
+    # every chip function's first step: the watchdog and the runner's planned reset
+    calls[0] += 1
+    if radio:
+        calls[1] += 1
+    if _wdt_due is not None and world_ms() >= _wdt_due:
+        reset("wdt")
+    if plan and calls[1 if plan.get("radio") else 0] >= plan["call"] and (radio or not plan.get("radio")):
+        reset(plan["kind"], plan.get("off_ms", 0))
+
+
+def wdt_start(timeout):
+    global wdt_ms, _wdt_due
+    wdt_ms = int(timeout)
+    _wdt_due = world_ms() + wdt_ms
+
+
+def wdt_feed():
+    global _wdt_due
+    if wdt_ms:
+        _wdt_due = world_ms() + wdt_ms
 
 
 def wait(ms):
-    # a wait of ms simulated milliseconds: ms / time_scale of them in real time
+    # a wait of ms simulated milliseconds: ms / time_scale of them in real time; a watchdog that
+    # runs out during it resets the board at its deadline
     global _skipped
     ms = int(ms)
-    if ms <= 0:
-        return
-    real = int(ms / scale)
-    if real > 0:
-        _t.sleep_ms(real)
-    _skipped += ms - real
+    cut = _wdt_due is not None and world_ms() + ms >= _wdt_due
+    if cut:
+        ms = _wdt_due - world_ms()
+    if ms > 0:
+        real = int(ms / scale)
+        if real > 0:
+            _t.sleep_ms(real)
+        _skipped += ms - real
+    if cut:
+        reset("wdt")
 
 
 def offline(at_ms=None):
@@ -99,19 +175,43 @@ def _write(d):
     os.rename(tmp, PATH)
 
 
+def event(ev, **kw):
+    kw["ev"] = ev
+    kw["ms"] = world_ms()
+    kw["boot"] = boot_no
+    with open(EVENTS, "a") as f:
+        f.write(json.dumps(kw) + "\n")
+
+
+def set_radio(on):
+    # Wi-Fi's radio on or off (network.WLAN.active): each change is an event
+    global radio
+    on = bool(on)
+    if on != radio:
+        radio = on
+        event("up" if on else "down")
+
+
+def _note():
+    # the world time and cycles so far, for the runner (a cut from outside may follow); kept in
+    # state, so that the writes through (RTC, RTC memory) keep them too
+    state["noted_ms"] = world_ms()
+    state["cycles"] = cycles
+    _write(state)
+
+
 def sampled():
+    # a cycle's sample: its time noted, so that a boot cut later is known to have lived till here
+    # (waits skipped before it, an upload without the time, move the world past the runner's count)
     global cycles
     cycles += 1
+    _note()
 
 
 def light_sleep(ms):
     ms = 0 if ms is None else int(ms)
     wait(ms)
-    # the world time and cycles so far, for the runner (a power cut may follow)
-    d = dict(state)
-    d["noted_ms"] = world_ms()
-    d["cycles"] = cycles
-    _write(d)
+    _note()
 
 
 def deep_sleep(ms):
@@ -119,12 +219,34 @@ def deep_sleep(ms):
     ms = 0 if ms is None else int(ms)
     d = dict(state)
     d["cycles"] = cycles  # of the boot that ends here
+    d["calls"] = calls
     d["world_ms"] = world_ms() + ms
     d["rtc_ms"] = rtc_ms() + ms
     d["memory"] = str(memory, "latin-1")
     d["cause"] = 4  # DEEPSLEEP_RESET
     d["boot"] = state.get("boot", 0) + 1
     d["slept_ms"] = ms
-    d.pop("noted_ms", None)
+    for k in ("noted_ms", "plan", "rtc_off"):
+        d.pop(k, None)
     _write(d)
     raise SystemExit(DEEPSLEEP_EXIT)
+
+
+def reset(kind, off_ms=0):
+    # a reset of this kind now (the power back off_ms later): the next boot's state, then the end
+    cause_, keeps_rtc, keeps_memory = KINDS[kind]
+    now = world_ms()
+    event("reset", kind=kind, radio=radio)
+    d = dict(state)
+    d["cycles"] = cycles
+    d["calls"] = calls
+    d["world_ms"] = now + off_ms
+    d["rtc_ms"] = rtc_ms() + off_ms if keeps_rtc else None
+    d["memory"] = str(memory, "latin-1") if keeps_memory else None
+    d["cause"] = cause_
+    d["reset"] = {"kind": kind, "ms": now, "boot": boot_no, "radio": radio}
+    for k in ("noted_ms", "slept_ms", "plan", "rtc_off"):
+        d.pop(k, None)
+    _write(d)
+    os.system("kill -9 $PPID")  # the shell's parent: this process, at once
+    raise SystemExit(RESET_EXIT)  # only if the shell could not

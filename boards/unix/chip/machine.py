@@ -1,7 +1,9 @@
 # machine (the virtual board's): the port's machine module plus what the firmware uses of an
 # ESP32's: reset_cause(), deepsleep() (the process ends; the next boot is a new process),
-# lightsleep(), RTC (datetime and 2048 bytes of memory kept across deep sleep), WDT (accepted, not
-# enforced), Pin (an output that remembers its value). No I2C or ADC: the board raises for those.
+# lightsleep(), reset() (HARD_RESET, as the esp32 port reports esp_restart()), RTC (datetime and 2048
+# bytes of memory kept across deep sleep and the resets that keep it: _vchip.KINDS), WDT (enforced in
+# world time: a boot that does not feed it within its timeout is reset, cause WDT_RESET), Pin (an
+# output that remembers its value). No I2C or ADC: the board raises for those.
 import sys
 
 _p = sys.path
@@ -21,19 +23,23 @@ SOFT_RESET = 5
 
 
 def reset_cause():
+    _vchip.call()
     return _vchip.cause
 
 
 def deepsleep(time_ms=None):
+    _vchip.call()
     _vchip.deep_sleep(time_ms)
 
 
 def lightsleep(time_ms=None):
+    _vchip.call()
     _vchip.light_sleep(time_ms)
 
 
 def reset():
-    raise SystemExit(_vchip.RESET_EXIT)
+    _vchip.call()
+    _vchip.reset("sw")
 
 
 def freq(hz=None):
@@ -56,6 +62,7 @@ class RTC:
         pass
 
     def datetime(self, dt=None):
+        _vchip.call()
         if dt is None:
             return _tuple(_vchip.rtc_ms())
         import time as _t
@@ -68,19 +75,24 @@ class RTC:
         self.datetime(dt)
 
     def memory(self, data=None):
+        _vchip.call()
         if data is None:
             return _vchip.memory
         if len(data) > 2048:
             raise ValueError("RTC memory is 2048 bytes")
-        _vchip.memory = bytes(data)
+        _vchip.set_memory(data)
 
 
 class WDT:
+    # one watchdog per boot, as the esp32 port's; it cannot be stopped, only fed
     def __init__(self, id=0, timeout=5000):
+        _vchip.call()
         self.timeout = timeout
+        _vchip.wdt_start(timeout)
 
     def feed(self):
-        pass
+        _vchip.call()
+        _vchip.wdt_feed()
 
 
 class Pin:

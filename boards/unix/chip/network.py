@@ -1,6 +1,8 @@
 # network (the virtual board's): one station interface. It connects at once while the world time is
 # outside the state's offline windows; inside one it never connects (status: no access point), as
-# an ESP32 out of its network's reach. The host's sockets carry the traffic.
+# an ESP32 out of its network's reach. The host's sockets carry the traffic. active(True) and
+# active(False) switch the chip's radio (_vchip.set_radio: each change is an event with its world
+# time and boot number in events.jsonl).
 import _vchip
 
 STA_IF = 0
@@ -24,24 +26,30 @@ class WLAN:
         self._ssid = None
 
     def active(self, on=None):
+        _vchip.call()
         if on is None:
             return self._active
         self._active = bool(on)
         if not self._active:
             self.disconnect()
+        _vchip.set_radio(self._active)
 
     def connect(self, ssid=None, key=None, **kw):
+        _vchip.call()
         self._ssid = ssid
 
     def disconnect(self):
+        _vchip.call()
         self._ssid = None
         _up[0] = False
 
     def isconnected(self):
+        _vchip.call()
         _up[0] = bool(self._active and self._ssid and not _vchip.offline())
         return _up[0]
 
     def status(self, param=None):
+        _vchip.call()
         if not self._active or not self._ssid:
             return STAT_IDLE
         return STAT_NO_AP_FOUND if _vchip.offline() else STAT_GOT_IP

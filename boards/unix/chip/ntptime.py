@@ -8,6 +8,7 @@ timeout = 1
 
 
 def time():
+    _vchip.call()
     if not network._up[0] or _vchip.offline():
         raise OSError(110)  # ETIMEDOUT
     return _vchip.world_ms() // 1000

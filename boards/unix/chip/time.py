@@ -15,10 +15,12 @@ import _vchip
 
 
 def time_ns():
+    _vchip.call()
     return _vchip.rtc_ms() * 1000000
 
 
 def time():
+    _vchip.call()
     return _vchip.rtc_ms() // 1000
 
 
@@ -35,18 +37,22 @@ def mktime(t):
 
 
 def ticks_ms():
+    _vchip.call()
     return _vchip.ticks()
 
 
 def sleep_ms(ms):
+    _vchip.call()
     _vchip.wait(ms)
 
 
 def sleep(s):
+    _vchip.call()
     _vchip.wait(s * 1000)
 
 
 def sleep_us(us):
+    _vchip.call()
     if us >= 1000:
         _vchip.wait(us // 1000)
     else:

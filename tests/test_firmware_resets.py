@@ -132,6 +132,14 @@ def test_resets_under_the_radio_in_a_row_hold_it_off_longer_each_time():
     assert holds == [600000, 1200000, 2400000]
 
 
+def test_a_power_on_after_a_reset_under_the_radio_holds_the_radio_off_again():
+    # a brownout under transmit, then the power goes (RTC memory lost, the time since unknown)
+    path = _radio_file(on=False, n=1, t=None)
+    a, board, log = make_app(radio_file=path, upload_every_s=600)
+    a.run(cycles=10)
+    assert board.events == []
+
+
 def test_the_radio_marker_is_cleared_by_an_upload_that_ends():
     path = _radio_file()
     a, board, log = make_app(radio_file=path)

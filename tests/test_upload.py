@@ -123,6 +123,17 @@ def test_samples_too_far_in_the_future_wait():
     log.close()
 
 
+def test_a_stream_that_waits_for_a_future_sample_says_why_in_the_report():
+    fresh()
+    log = Logger(device_config())
+    log.add("temperature", 1.0, ts=now_ms() + 3600000)
+    r = log.sync()
+    assert r["stopped"] == "done" and r["pending"] == 1
+    assert "ahead of the clock" in r["waiting"]["temperature"]
+    assert r["last_error"].startswith("stream temperature waits: its next sample is 3")
+    log.close()
+
+
 def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():
     fresh()
     log = Logger(device_config())

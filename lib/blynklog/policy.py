@@ -88,6 +88,7 @@ class _Stream:
         self.rejects_in_row = 0  # lone points refused since the last accepted batch
         self.last_reject = None
         self.kept = None  # (prev_ts, thin_left, acc) at the stream's commit point (_one_batch)
+        self.waits = None  # why the stream stopped at a sample that cannot go yet (see _say_waits)
 
 
 class Uploader:
@@ -297,6 +298,7 @@ class Uploader:
             if verdict == _WAIT:
                 self._restore(st, snap)
                 st.done = True
+                st.waits = uts  # why the stream stops here (its ts; 0: stamped before the clock)
                 break
             if verdict == _SEND:
                 size = encoder.point_size(self.api, uts, value, decimals)
@@ -402,7 +404,26 @@ class Uploader:
         self.state.set("parked", parked)
         report["stopped"] = stop
         report["quota_left"] = self.quota_left(now)
+        self._say_waits(now, report)
         return stop
+
+    def _say_waits(self, now, report):
+        # the streams whose next sample cannot go yet, and why: report["waiting"], and last_error
+        # when nothing else explains a sync that stopped with samples pending
+        waiting = {}
+        for st in self.streams:
+            if st.waits is None:
+                continue
+            if not st.waits:
+                why = "its next sample was stamped before the clock was set: it waits for the time"
+            else:
+                why = ("its next sample is %d s ahead of the clock: it goes once within limits.future_tolerance_s"
+                       % ((st.waits - now) // 1000 if now is not None else 0))
+            waiting[st.name] = why
+        report["waiting"] = waiting
+        if waiting and not report.get("last_error"):
+            name = sorted(waiting)[0]
+            report["last_error"] = "stream %s waits: %s" % (name, waiting[name])
 
     def _begin(self, now, parked, report):
         # Every stream's state for a sync (again once a time request set the clock).
@@ -415,6 +436,7 @@ class Uploader:
             st.limit = self.per_request
             st.rejects_in_row = 0
             st.head = None  # the timestamp of its oldest pending record, or None: look again
+            st.waits = None
             until = parked.get(st.name)
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True

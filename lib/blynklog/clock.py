@@ -44,6 +44,7 @@ _BOOT_MASK = const(0xFFFF)
 _MS_MASK = (1 << 40) - 1  # a big int on 32-bit boards: not a const
 _KEEP = const(16)  # boots whose entry is kept in the state
 _SINCE_RESET_MAX = const(600000)  # ticks beyond this at a Clock's start do not count from the reset
+_STEP_SLACK_MS = const(5000)  # a port clock's step through a deep sleep is taken within this (+1/8) of the plan
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -196,6 +197,7 @@ class Clock:
         last = entries[-1] if entries else None
         woke = last is not None and last[0] == prev and last[4] is not None and self._woke_from_sleep(reset_cause)
         p = self._read()
+        self._port_at_sleep = None  # the port clock's reading at before_sleep of a timeless boot
         port_set = self._min_ms <= p < self._max_ms
         if woke and last[1] is None and not port_set:
             # woken from the deep sleep of a boot that never got the time, and still without it:
@@ -207,7 +209,18 @@ class Clock:
             # + the ms from the reset to here: a board's ticks count from its reset (when they
             # read more than a few minutes they count from something else, and add nothing)
             since_reset = self._tick if IS_MICROPYTHON and 0 <= self._tick < _SINCE_RESET_MAX else 0
-            self._ms = self._start = last[3] + last[4] + since_reset
+            step = last[4] + since_reset
+            # a port clock that counted through the sleep, though unset (ESP32's RTC from its
+            # 2000 epoch), measured the step itself: the boot's time before its ticks started
+            # (ROM, bootloader) included, which a long chain would otherwise lose at every wake.
+            # Taken when it agrees with the planned step (a clock that restarted at the reset,
+            # as rp2's does, does not)
+            rs = d.get("port_at_sleep")
+            if isinstance(rs, list) and len(rs) == 2 and rs[0] == prev and isinstance(rs[1], int):
+                measured = p - rs[1]
+                if abs(measured - step) <= _STEP_SLACK_MS + step // 8:
+                    step = measured
+            self._ms = self._start = last[3] + step
             last[3] = last[4] = None
             self._entry = last
             entries = entries[-_KEEP:]
@@ -351,6 +364,7 @@ class Clock:
                 "boots": [list(e) for e in self._entries],
                 "newest": self._newest,
                 "dropped": self._dropped,
+                "port_at_sleep": self._port_at_sleep,
             },
         )
 
@@ -469,6 +483,7 @@ class Clock:
         # persist where this boot is and how long it will sleep: the next boot estimates from it
         self._entry[3] = self._elapsed()
         self._entry[4] = int(planned_ms)
+        self._port_at_sleep = None if self._set else [self._boot, self._read()]
         self._persist()
         self._state.save()
 

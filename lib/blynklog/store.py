@@ -29,12 +29,7 @@
 # allocates two lists of an int per stream. append() of bool/int/float (without decimals)
 # allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
-import binascii
-import json
-import os
-import struct
-
-from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
+from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)

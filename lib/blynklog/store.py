@@ -49,14 +49,6 @@ _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
 
 
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
-
-
 def _remove(path):
     try:
         os.remove(path)
@@ -116,9 +108,12 @@ class Store:
         self._un_t0 = 0
         self._closed = False
         try:
-            if not _exists(path):
+            try:
+                mode = os.stat(path)[0]
+            except OSError:
                 os.mkdir(path)
-            if not os.stat(path)[0] & 0x4000:
+                mode = os.stat(path)[0]
+            if not mode & 0x4000:
                 raise OSError(20)  # ENOTDIR
         except OSError as e:
             raise OSError("store folder %r cannot be used (%s)" % (path, e))
@@ -217,13 +212,16 @@ class Store:
         os.rename(tmp, self.path + "/cursors")
         self._saved_drops = drops
 
-    def _read_header(self, seq):
+    def _read_header(self, seq, f=None):
         # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
-        # header is missing or damaged
+        # header is missing or damaged. f: the segment's file, opened at its start by the caller.
         h = self._hdr
         try:
-            with open(self._seg_name(seq), "rb") as f:
+            if f is not None:
                 got = f.readinto(h)
+            else:
+                with open(self._seg_name(seq), "rb") as g:
+                    got = g.readinto(h)
         except OSError:
             return None
         if not got or got < _HDR1:
@@ -299,8 +297,19 @@ class Store:
                 sizes[seq] = size
         seqs.sort()
         hd = None
+        clean = False
         while seqs and hd is None:
-            hd = self._read_header(seqs[-1])
+            # the newest segment: its header, and whether its tail is whole, in one open
+            seq = seqs[-1]
+            try:
+                with open(self._seg_name(seq), "rb") as f:
+                    hd = self._read_header(seq, f)
+                    if hd is not None:
+                        if sizes[seq] < 0:
+                            sizes[seq] = os.stat(self._seg_name(seq))[6]
+                        clean = self._clean_end(f, hd, sizes[seq])
+            except OSError:
+                pass  # no header read: the segment goes; after one, clean stays False: counted
             if hd is None:  # a damaged newest segment: nothing of it can be read
                 self.bad_segments += 1
                 _remove(self._seg_name(seqs.pop()))
@@ -318,42 +327,41 @@ class Store:
             self._wbase = hd[0]
             self._wsalt = hd[1]
             self._wsize = self._segsize[-1]
-            if not self._clean_end(self._wseq, hd, self._wsize):
+            if not clean:
                 self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
 
-    def _clean_end(self, seq, hd, size):
-        # True when the records of segment seq follow each other by their lengths from the header
-        # to exactly `size` and the last one is valid: the tail is whole. It reads the segment
-        # once without checking every CRC (a few ms for 4 KB on a board, where a full walk takes
-        # a hundred and more).
+    def _clean_end(self, f, hd, size):
+        # True when the records of the segment open as f follow each other by their lengths from
+        # the header to exactly `size` and the last one is valid: the tail is whole. It reads the
+        # segment once without checking every CRC (a few ms for 4 KB on a board, where a full
+        # walk takes a hundred and more).
         buf = self._rbuf
         off = hd[2]
         last = -1
         try:
-            with open(self._seg_name(seq), "rb") as f:
-                while off < size:
-                    f.seek(off)
-                    got = f.readinto(buf) or 0
-                    i = 0
-                    while i < got:
-                        b0 = buf[i]
-                        if b0 < 0x80:
-                            n = b0 + 5
-                        elif i + 1 < got:
-                            n = ((b0 & 0x7F) | (buf[i + 1] << 7)) + 6
-                        else:
-                            break
-                        if i + n > got:
-                            break
-                        last = off + i
-                        i += n
-                    if i == 0:
-                        return False  # a length running past the end of the file
-                    off += i
-                if off != size or last < 0:
-                    return off == size and last < 0
-                f.seek(last)
+            while off < size:
+                f.seek(off)
                 got = f.readinto(buf) or 0
+                i = 0
+                while i < got:
+                    b0 = buf[i]
+                    if b0 < 0x80:
+                        n = b0 + 5
+                    elif i + 1 < got:
+                        n = ((b0 & 0x7F) | (buf[i + 1] << 7)) + 6
+                    else:
+                        break
+                    if i + n > got:
+                        break
+                    last = off + i
+                    i += n
+                if i == 0:
+                    return False  # a length running past the end of the file
+                off += i
+            if off != size or last < 0:
+                return off == size and last < 0
+            f.seek(last)
+            got = f.readinto(buf) or 0
         except OSError:
             return False
         salt = hd[1]

@@ -137,9 +137,19 @@ def _save_cached_config(path, raw, cache, cfg):
         pass  # no cache: the next Logger() validates again
 
 
-def _makedirs(path):
+def _store_folder(path, old):
+    # Makes the store's folder (and its parents) unless it exists: one stat at a wake. A store
+    # made at the earlier default path (old: "blynklog", which shadows the package on a board)
+    # moves to the new default once, when nothing is at the new path yet.
     from .compat import os
 
+    try:
+        os.stat(path)
+        return
+    except OSError:
+        pass
+    if old:
+        _move_old_store(old, path)
     cur = "/" if path.startswith("/") else ""
     for part in path.split("/"):
         if not part:
@@ -152,15 +162,9 @@ def _makedirs(path):
 
 
 def _move_old_store(old, new):
-    # A store made at the earlier default path ("blynklog", which shadows the package on a board)
-    # moves to the new default once, when nothing is at the new path yet.
+    # nothing is at new: a store at old (its state or its data) moves there
     from .compat import os
 
-    try:
-        os.stat(new)
-        return
-    except OSError:
-        pass
     try:
         os.stat(old + "/state.json")
     except OSError:
@@ -201,9 +205,7 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        if scfg.get("old_path"):
-            _move_old_store(scfg["old_path"], scfg["path"])
-        _makedirs(scfg["path"])
+        _store_folder(scfg["path"], scfg.get("old_path"))
         if validated and cache == scfg["path"] + "/" + _CACHE_NAME:
             _save_cached_config(config, raw, cache, cfg)
         self._state = State(scfg["path"] + "/state.json")

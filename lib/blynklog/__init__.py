@@ -128,13 +128,13 @@ def _cached_config(path, raw, cache):
 def _save_cached_config(path, raw, cache, cfg):
     from .compat import binascii, json
 
-    body = _cache_key(path, raw) + raw + json.dumps(cfg).encode()
     try:
+        body = _cache_key(path, raw) + raw + json.dumps(cfg).encode()
         with open(cache, "wb") as f:
             f.write(b"%08x" % (binascii.crc32(body) & 0xFFFFFFFF))
             f.write(body)
-    except OSError:
-        pass  # no cache: the next Logger() validates again
+    except Exception:  # a flash fault, a full file system, a MemoryError: the next Logger() validates
+        pass
 
 
 def _store_folder(path, old):

@@ -1,7 +1,9 @@
 # blynklog.config: load and validate the configuration (a dict, or the path of a JSON file).
 # Every error is a ConfigError (a ValueError) whose message starts with the dotted key at fault,
 # e.g. "streams.temperature.pin: expected 'V0'..'V255'". Returns a new, normalised dict with every
-# default filled in; the caller's dict is not changed. Runs once at Logger(); RAM: the dict.
+# default filled in; the caller's dict is not changed. Runs at Logger(), for a file only when it
+# changed (the Logger keeps what this returned: the validated-config cache, blynklog/__init__.py);
+# ConfigError and the DER check are defined there, for that cache. RAM: the dict.
 from . import ConfigError, _DEFAULT_STORE_PATH, _looks_der, _unverified_reason as unverified_reason
 from .compat import const, json
 

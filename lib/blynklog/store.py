@@ -107,16 +107,7 @@ class Store:
         self._un_b = 0
         self._un_t0 = 0
         self._closed = False
-        try:
-            try:
-                mode = os.stat(path)[0]
-            except OSError:
-                os.mkdir(path)
-                mode = os.stat(path)[0]
-            if not mode & 0x4000:
-                raise OSError(20)  # ENOTDIR
-        except OSError as e:
-            raise OSError("store folder %r cannot be used (%s)" % (path, e))
+        listing = self._listing()
         self._names = self._load_names()
         n = len(self._names)
         self._cursor = [0] * n
@@ -131,7 +122,7 @@ class Store:
         # (_count), so a wake that only appends does not read the backlog.
         self._segscan = []
         self._uncounted = 0
-        self._open_scan()
+        self._open_scan(listing)
 
     # ---- files and names
     def _seg_name(self, seq):
@@ -282,10 +273,24 @@ class Store:
             fpos += i
 
     # ---- open: list the segments; count them later
-    def _open_scan(self):
+    def _listing(self):
+        # [(name, size)] of the store's folder, made when missing. The listing is what says the
+        # folder can be used (no stat of its own: a lookup in a littlefs folder written at every
+        # wake costs some ms on a board); OSError naming the folder when it cannot be.
+        try:
+            return list(_entries(self.path))
+        except OSError as e:
+            err = e
+        try:
+            os.mkdir(self.path)
+        except OSError:
+            raise OSError("store folder %r cannot be used (%s)" % (self.path, err))
+        return list(_entries(self.path))
+
+    def _open_scan(self, listing):
         seqs = []
         sizes = {}
-        for name, size in _entries(self.path):
+        for name, size in listing:
             if name.endswith(".seg.new"):
                 _remove(self.path + "/" + name)
             elif name.endswith(".seg") and len(name) == 12:

@@ -8,14 +8,12 @@
 #   log.upload_wait_ms()              0 when sync() may send now, else ms until it can (cheap)
 # The facade owns the configuration, the persisted state, the store and the clock. A Logger that
 # only adds (a sampling wake) imports and reads no more than that: the store opens without
-# reading its backlog, and the upload modules (policy, encoder, blynk, transport) are imported
-# at the first sync(), stats() or upload_wait_ms().
+# reading its backlog, the upload side (logger_sync.py, with policy, encoder, blynk and the
+# transport) is imported at the first sync(), stats() or upload_wait_ms(), and a configuration
+# file validated before is not validated again (the validated-config cache, below): config.py is
+# imported only when the file changed.
 # RAM: the store's buffers, the config dict and a few per-stream objects. Not thread-safe.
-from . import config as _config
-from .record import utf8 as _utf8
-
 __version__ = "0.1.0"
-ConfigError = _config.ConfigError
 
 _MIN_TS = 978307200000  # 2001-01-01: anything earlier is not a Unix-ms timestamp
 _MAX_TS = 4102444800000  # 2100-01-01
@@ -24,6 +22,16 @@ _INT_MIN = -2147483648
 _INT_MAX = 2147483647
 _FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
 _STRING_MAX = 1024
+
+# The store's default folder (config.py documents why it is no identifier). Defined here for the
+# config cache, which finds its file before config.py is imported.
+_DEFAULT_STORE_PATH = "blynklog-data"
+_CACHE_NAME = "config.cache"
+
+
+class ConfigError(ValueError):
+    # a wrong configuration; the message starts with the dotted key at fault (config.py)
+    pass
 
 
 def _is_int(v):
@@ -41,9 +49,107 @@ def _finite(name, v):
         raise ValueError("%s: value out of range" % name)
 
 
-def _makedirs(path):
-    import os
+def _looks_der(data):
+    # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length (config.py's check of
+    # a 'ca' file, made again when the cache stands in for config.py)
+    return len(data) >= 64 and data[0] == 0x30
 
+
+def _unverified_reason(cfg):
+    # Why this (validated) configuration may not upload, or None when it may.
+    if cfg["server"].startswith("https") and not cfg["ca"] and not cfg["insecure"]:
+        return "ca: no CA certificate, so the server cannot be verified; give 'ca' (DER) or set insecure: true"
+    return None
+
+
+# ---- the validated-config cache
+# Logger(path) validates the file once: the result is kept in <store folder>/config.cache with
+# what it was made from, and used instead of config.py while the file's bytes, its path, the
+# package version and the validator (config.py's size) are the same and the 'ca' files still look
+# like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
+# means a full validation, which writes the cache again: one small write when the configuration
+# changes, none at a wake that finds it. Layout: CRC-32 of the rest (8 hex digits), the key line
+# "blynklog-config 1 <version> <validator size> <path> <file size>\n", the file's bytes, then the
+# validated configuration as JSON. The cache holds what config.json holds (credentials too).
+
+
+def _cache_key(path, raw):
+    from .compat import os
+
+    try:
+        here = __file__.rsplit("/", 1)  # .../__init__.py or .mpy: the validator is config.py or .mpy
+        size = os.stat(here[0] + "/config" + here[1][8:])[6]
+    except (NameError, OSError, IndexError):  # no file (a frozen package): the version stands alone
+        size = -1
+    return b"blynklog-config 1 %s %d %s %d\n" % (__version__.encode(), size, path.encode(), len(raw))
+
+
+def _cache_path(path, text):
+    # The cache's file for the configuration file at path holding text: in the store folder the text
+    # names (its store.path, else the default, beside the file), or None when text is no JSON object.
+    from .compat import json
+
+    try:
+        top = json.loads(text)
+    except (ValueError, RuntimeError, MemoryError):
+        return None
+    st = top.get("store") if isinstance(top, dict) else None
+    folder = st.get("path") if isinstance(st, dict) else None
+    if not isinstance(folder, str):
+        folder = _DEFAULT_STORE_PATH
+    base = path.rsplit("/", 1)[0] if "/" in path else ""
+    if base and not folder.startswith("/"):
+        folder = base.rstrip("/") + "/" + folder  # as config.py joins it
+    return folder + "/" + _CACHE_NAME
+
+
+def _cached_config(path, raw, cache):
+    # The validated configuration the cache holds for exactly these bytes of the file, or None.
+    from .compat import binascii, json
+
+    try:
+        with open(cache, "rb") as f:
+            data = f.read()
+        key = _cache_key(path, raw)
+        n = 8 + len(key)
+        if (int(data[:8], 16) != binascii.crc32(data[8:]) & 0xFFFFFFFF or data[8:n] != key
+                or data[n:n + len(raw)] != raw):
+            return None
+        cfg = json.loads(data[n + len(raw):])
+        for ca in cfg["ca"]:
+            with open(ca, "rb") as f:
+                if not _looks_der(f.read()):
+                    return None
+    except Exception:  # unreadable, damaged or not ours: validate
+        return None
+    return cfg
+
+
+def _save_cached_config(path, raw, cache, cfg):
+    from .compat import binascii, json
+
+    try:
+        body = _cache_key(path, raw) + raw + json.dumps(cfg).encode()
+        with open(cache, "wb") as f:
+            f.write(b"%08x" % (binascii.crc32(body) & 0xFFFFFFFF))
+            f.write(body)
+    except Exception:  # a flash fault, a full file system, a MemoryError: the next Logger() validates
+        pass
+
+
+def _store_folder(path, old):
+    # Makes the store's folder (and its parents) unless it exists: one stat at a wake. A store
+    # made at the earlier default path (old: "blynklog", which shadows the package on a board)
+    # moves to the new default once, when nothing is at the new path yet.
+    from .compat import os
+
+    try:
+        os.stat(path)
+        return
+    except OSError:
+        pass
+    if old:
+        _move_old_store(old, path)
     cur = "/" if path.startswith("/") else ""
     for part in path.split("/"):
         if not part:
@@ -56,15 +162,9 @@ def _makedirs(path):
 
 
 def _move_old_store(old, new):
-    # A store made at the earlier default path ("blynklog", which shadows the package on a board)
-    # moves to the new default once, when nothing is at the new path yet.
-    import os
+    # nothing is at new: a store at old (its state or its data) moves there
+    from .compat import os
 
-    try:
-        os.stat(new)
-        return
-    except OSError:
-        pass
     try:
         os.stat(old + "/state.json")
     except OSError:
@@ -81,7 +181,23 @@ def _move_old_store(old, new):
 
 class Logger:
     def __init__(self, config):
-        cfg = _config.load(config)
+        cfg = cache = raw = None
+        validated = False
+        if isinstance(config, str):
+            try:
+                with open(config, "rb") as f:
+                    raw = f.read()
+            except OSError:
+                pass  # config.load says why
+            if raw is not None:
+                cache = _cache_path(config, raw)
+                if cache is not None:
+                    cfg = _cached_config(config, raw, cache)
+        if cfg is None:
+            from . import config as _config
+
+            cfg = _config.load(config, raw)
+            validated = True
         from .clock import Clock
         from .state import State
 
@@ -89,9 +205,9 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        if scfg.get("old_path"):
-            _move_old_store(scfg["old_path"], scfg["path"])
-        _makedirs(scfg["path"])
+        _store_folder(scfg["path"], scfg.get("old_path"))
+        if validated and cache == scfg["path"] + "/" + _CACHE_NAME:
+            _save_cached_config(config, raw, cache, cfg)
         self._state = State(scfg["path"] + "/state.json")
         if scfg["backend"] == "raw":
             from .policy import meta_max  # the raw store's checkpoint keeps room for its meta
@@ -121,7 +237,7 @@ class Logger:
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
-        self.unverified = _config.unverified_reason(cfg)
+        self.unverified = _unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
         elif cfg["insecure"] and cfg["server"].startswith("https"):
@@ -131,19 +247,9 @@ class Logger:
 
     @property
     def _uploader(self):
-        # The upload stack, imported the first time it is needed: the largest module first, with a
-        # collection between them (compiling from .py source needs the most heap while little is
-        # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
+        # the upload stack (policy.Uploader), built at the first upload, stats() or upload_wait_ms()
         if self._up is None:
-            import gc
-
-            transport = "http" if self._cfg["upload"]["transport"] == "socket" else "requests_transport"
-            for name in (transport, "blynk", "policy"):
-                __import__("blynklog." + name)
-                gc.collect()
-            from .policy import Uploader
-
-            self._up = Uploader(self._cfg, self._store, self.clock, self._state, self._sids)
+            self._up = _upload().uploader(self)
         return self._up
 
     # ---- logging
@@ -168,10 +274,12 @@ class Logger:
                 return value
             raise TypeError("%s: expected True/False (or 0/1), got %r" % (name, value))
         if t == "string":
+            from .record import utf8
+
             if not isinstance(value, str):
                 raise TypeError("%s: expected a str, got %s" % (name, type(value).__name__))
             try:
-                n = len(_utf8(value))  # a lone surrogate has no UTF-8: refused on every runtime
+                n = len(utf8(value))  # a lone surrogate has no UTF-8: refused on every runtime
             except ValueError as e:
                 raise ValueError("%s: %s" % (name, e))
             if n > _STRING_MAX:
@@ -220,42 +328,13 @@ class Logger:
     # ---- uploading
 
     def _server(self):
-        moved = self._state.get("server")
-        # the state file may be damaged: only a well-formed entry counts
-        conf = self._cfg["server"]
-        if isinstance(moved, dict) and moved.get("configured") == conf and isinstance(moved.get("to"), str):
-            to = moved["to"]
-            # never from https to plain http (a state written before such a redirect was refused)
-            if to.startswith("https:") or not conf.startswith("https:"):
-                return to
-        return conf
+        return _upload().server(self)
 
     def _client(self, timeout_ms):
-        cfg = self._cfg
-        cas = []
-        for path in cfg["ca"]:
-            with open(path, "rb") as f:
-                cas.append(f.read())
-        if cfg["upload"]["transport"] == "requests":
-            from .requests_transport import RequestsConnection as Conn
-        else:
-            from .http import Connection as Conn
-        conn = Conn(self._server(), ca_ders=cas, insecure=cfg["insecure"], timeout_ms=timeout_ms)
-        from . import blynk
-
-        if cfg["api"] == "platform":
-            client = blynk.PlatformClient(conn, cfg["client_id"], cfg["client_secret"], cfg["device_id"], self._state)
-        else:
-            client = blynk.DeviceClient(conn, cfg["token"])
-        return client
+        return _upload().client(self, timeout_ms)
 
     def _now(self, client=None):
-        clock = self.clock
-        if not clock.is_set() and client is not None:
-            date = getattr(_conn(client), "date", None)
-            if date:
-                clock.set_from_http_date(date)
-        return clock.now_ms() if clock.is_set() else None
+        return _upload().now(self, client)
 
     def sync(self, budget_ms=None, feed=None):
         # Uploads what is due, oldest first, within budget_ms. Returns a report (dict); network and
@@ -263,74 +342,7 @@ class Logger:
         # and between the network operations of a request (a watchdog's feed), or None.
         if self._closed:
             raise ValueError("logger is closed")
-        if budget_ms is None:
-            budget_ms = self._cfg["upload"]["budget_ms"]
-        elif not _is_int(budget_ms) or budget_ms < 0:
-            raise ValueError("budget_ms must be a non-negative int")
-        if feed is not None and not callable(feed):
-            raise TypeError("feed must be a function or None")
-        report = {"sent": 0, "batches": 0, "requests": 0, "handshakes": 0, "bytes_sent": 0, "parked": [],
-                  "stopped": None, "last_error": None, "next_retry_ms": 0, "server": self._server(),
-                  "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0,
-                  "dropped_stale": 0, "rejected": 0, "thinned": 0, "unplaceable": 0}  # + policy.COUNTERS
-        up = None
-        client = None
-        try:
-            up = self._uploader
-            self._store.flush()
-            now = self._now()
-            if self.unverified:
-                report["stopped"] = "insecure"
-                report["last_error"] = self.unverified
-            elif up.retry_wait_ms(now):
-                report["stopped"] = "backoff"
-                report["next_retry_ms"] = up.retry_wait_ms(now)
-                report["last_error"] = "backing off after an earlier failure"
-            elif not self._store.pending():
-                report["stopped"] = "done"
-            else:
-                timeout = self._cfg["upload"]["timeout_ms"]
-                if budget_ms is not None:
-                    timeout = max(100, min(timeout, budget_ms))
-                client = self._client(timeout)
-                _conn(client).feed = feed
-                up.feed = feed
-                up.run(client, report, budget_ms, lambda: self._now(client))
-        except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
-            report["stopped"] = "error"
-            report["last_error"] = "%s: %s" % (type(e).__name__, e)
-        finally:
-            if up is not None:
-                up.feed = None
-            if client is not None:
-                conn = _conn(client)
-                for key in ("requests", "handshakes", "bytes_sent"):
-                    report[key] = getattr(conn, key, 0)
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-            if report.pop("network_fault", False) and report["server"] != self._cfg["server"]:
-                # the server a 308 sent us to is unreachable (or fails TLS): go back to the configured
-                # one, which redirects again if the move was real
-                report["server"] = self._cfg["server"]
-                self._state.set("server", None)
-                report["last_error"] = (report["last_error"] or "") + "; back to the configured server"
-            elif report["server"] != self._cfg["server"]:
-                self._state.set("server", {"configured": self._cfg["server"], "to": report["server"]})
-            self._state.set("last_error", report["last_error"])
-            self._save_state()
-        self.last_error = report["last_error"]
-        report["dropped_stale"] += report["unplaceable"]
-        try:
-            report["pending"] = self._store.pending()
-            report["pending_by_stream"] = self._pending_by_stream()
-            report["dropped_full"] = self._store.stats().get("dropped_full", 0)
-            report["quota_left"] = up.quota_left(self._now())
-        except Exception as e:
-            report["stopped"] = "error"
-            report["last_error"] = self.last_error = "%s: %s" % (type(e).__name__, e)
-        return report
+        return _upload().sync(self, budget_ms, feed)
 
     def _save_state(self):
         # sync() never raises for a fault: a flash error or a MemoryError here is reported
@@ -338,12 +350,6 @@ class Logger:
             self._state.save()
         except Exception as e:
             self.last_error = "state not saved: %s" % e
-
-    def _pending_by_stream(self):
-        out = {}
-        for name in self._sids:
-            out[name] = self._store.pending(self._sids[name])
-        return out
 
     def fill(self):
         # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
@@ -362,37 +368,12 @@ class Logger:
             raise ValueError("logger is closed")
         if self.unverified:
             return None
-        up = self._uploader
-        now = self._now()
-        wait = up.retry_wait_ms(now)
-        if not wait and now is not None and up.quota_left(now) <= 0:
-            wait = 86400000 - now % 86400000  # the quota is per UTC day
-        return wait
+        return _upload().upload_wait_ms(self)
 
     def stats(self):
         if self._closed:
             return dict(self._final)  # as they were at close()
-        up = self._uploader
-        t = up.totals
-        now = self._now()
-        store_stats = self._store.stats()
-        return {
-            "pending": self._store.pending(),
-            "pending_by_stream": self._pending_by_stream(),
-            "sent": t["sent"],
-            "dropped_full": store_stats.get("dropped_full", 0),
-            "dropped_stale": t["dropped_stale"] + t["unplaceable"],
-            "unplaceable": t["unplaceable"],
-            "rejected": t["rejected"],
-            "thinned": t["thinned"],
-            "quota_left": up.quota_left(now),
-            "next_retry_ms": up.retry_wait_ms(now),
-            "last_error": self._state.get("last_error"),
-            "rejects": self._state.get("rejects") or [],
-            "server": self._server(),
-            "clock_set": self.clock.is_set(),
-            "store": store_stats,
-        }
+        return _upload().stats(self)
 
     # ---- deep sleep and shutdown
 
@@ -423,5 +404,9 @@ class Logger:
         self.close()
 
 
-def _conn(client):
-    return getattr(client, "conn", client)
+
+def _upload():
+    # the Logger's upload side (logger_sync.py), imported at its first use
+    from . import logger_sync
+
+    return logger_sync

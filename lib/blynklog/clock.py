@@ -33,9 +33,7 @@
 # Allocates: the entry list and a small dict at construction and when an anchor changes; stamp(),
 # now_ms() and resolve() allocate only their result (and big ints on 32-bit boards).
 # Not safe from an interrupt; one task at a time (no lock).
-import time
-
-from .compat import EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms
+from .compat import EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms, time
 
 FLAG_BOOTREL = const(1)
 
@@ -116,6 +114,16 @@ def _machine():
         return None
 
 
+def _woke_from_sleep(cause, m):
+    # True unless the reset cause (asked from machine m when None) says power-on or a hard reset
+    # (sleep time unknown then).
+    if cause is None and m is not None and hasattr(m, "reset_cause"):
+        cause = m.reset_cause()
+    if cause is None:
+        return True
+    return cause not in (getattr(m, "PWRON_RESET", 1), getattr(m, "HARD_RESET", 2))
+
+
 class Clock:
     def __init__(
         self,
@@ -149,8 +157,8 @@ class Clock:
         self._epoch_ms = (EPOCH_OFFSET_S if epoch_offset_s is None else epoch_offset_s) * 1000
         self._ntp = ntp
         self._rtc = rtc
+        m = _machine()  # once: every import of machine searches sys.path on a port
         if rtc is None and port_time_ms is None and IS_MICROPYTHON:
-            m = _machine()
             if m is not None and hasattr(m, "RTC"):
                 self._rtc = m.RTC()
         if port_time_ms is not None:
@@ -195,7 +203,7 @@ class Clock:
         # give way first (the last one stays: the next boot links to it)
         entries = [e for e in entries[:-1] if e[6] != -1] + entries[-1:]
         last = entries[-1] if entries else None
-        woke = last is not None and last[0] == prev and last[4] is not None and self._woke_from_sleep(reset_cause)
+        woke = last is not None and last[0] == prev and last[4] is not None and _woke_from_sleep(reset_cause, m)
         p = self._read()
         self._port_at_sleep = None  # the port clock's reading at before_sleep of a timeless boot
         port_set = self._min_ms <= p < self._max_ms
@@ -281,15 +289,6 @@ class Clock:
             self._rtc.datetime(rtc_tuple(unix_ms))
         except Exception:  # a port that refuses: the offset still carries the time
             pass
-
-    def _woke_from_sleep(self, cause):
-        # True unless the reset cause says power-on or a hard reset (sleep time unknown then).
-        m = _machine()
-        if cause is None and m is not None and hasattr(m, "reset_cause"):
-            cause = m.reset_cause()
-        if cause is None:
-            return True
-        return cause not in (getattr(m, "PWRON_RESET", 1), getattr(m, "HARD_RESET", 2))
 
     def _elapsed(self):
         # ms since this Clock was made, unwrapped; a backwards or over-half-period step counts 0

@@ -4,7 +4,15 @@
 # exact float <-> scaled-int conversion for the port's float width (53-bit doubles or float32).
 # The clock functions allocate nothing after import; round_scaled() and scaled_float() allocate a
 # few (big) ints. Safe to call from any task.
+# It also imports, once for the package, the port's built-in modules that a Python file of the same
+# name could replace (binascii, json, os, struct, time): MicroPython looks for such a file along
+# sys.path at every `import os` statement, since built-in modules are not kept in sys.modules (some
+# 4 ms on a Pico W each time). The modules of a wake take them from here.
+import binascii
+import json
 import math
+import os
+import struct
 import sys
 import time
 

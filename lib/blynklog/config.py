@@ -1,11 +1,11 @@
 # blynklog.config: load and validate the configuration (a dict, or the path of a JSON file).
 # Every error is a ConfigError (a ValueError) whose message starts with the dotted key at fault,
 # e.g. "streams.temperature.pin: expected 'V0'..'V255'". Returns a new, normalised dict with every
-# default filled in; the caller's dict is not changed. Runs once at Logger(); RAM: the dict.
-import json
-import os
-
-from .compat import const
+# default filled in; the caller's dict is not changed. Runs at Logger(), for a file only when it
+# changed (the Logger keeps what this returned: the validated-config cache, blynklog/__init__.py);
+# ConfigError and the DER check are defined there, for that cache. RAM: the dict.
+from . import ConfigError, _DEFAULT_STORE_PATH, _looks_der, _unverified_reason as unverified_reason
+from .compat import const, json
 
 DEFAULT_SERVER = "https://blynk.cloud"
 _MAX_STREAMS = const(64)
@@ -33,7 +33,7 @@ KEYS = ("server", "api", "client_id", "client_secret", "token", "device_id", "ca
 # So the default is no identifier, and a path ending in the name of the package or a firmware or
 # board module is refused. A store made at the earlier default, "blynklog", is moved to the new
 # one by the Logger (and by firmware/main.py before the package is imported).
-DEFAULT_STORE_PATH = "blynklog-data"
+DEFAULT_STORE_PATH = _DEFAULT_STORE_PATH
 OLD_STORE_PATH = "blynklog"
 SHADOWED_MODULES = ("blynklog", "app", "main", "boot", "board", "sensors", "settings", "hw", "errlog", "boardcheck", "uplink")
 
@@ -75,10 +75,6 @@ _CLOCK_DEFAULTS = {
     "min_year": 2025,
     "max_step_back_s": 600,
 }
-
-
-class ConfigError(ValueError):
-    pass
 
 
 def _fail(key, message):
@@ -210,17 +206,21 @@ def _stream(key, s, api):
     return out
 
 
-def load(config):
+def load(config, data=None):
     # -> the validated configuration with defaults; raises ConfigError naming the key.
     # Relative paths are taken from the config file's folder, or the current folder for a dict.
+    # data: the file's bytes when the caller read them already (the Logger, for its cache).
     base_dir = ""
     if isinstance(config, str):
         path = config
+        if data is None:
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError as e:
+                _fail("config", "cannot read %r (%s)" % (path, e))
         try:
-            with open(path) as f:
-                text = f.read()
-        except OSError as e:
-            _fail("config", "cannot read %r (%s)" % (path, e))
+            text = str(data, "utf-8")
         except UnicodeError:
             _fail("config", "%r is not UTF-8 text" % path)
         try:
@@ -231,13 +231,6 @@ def load(config):
     if not isinstance(config, dict):
         _fail("config", "expected an object (dict) or a file path, got %s" % type(config).__name__)
     return _validate(config, base_dir)
-
-
-def unverified_reason(cfg):
-    # Why this (validated) configuration may not upload, or None when it may.
-    if cfg["server"].startswith("https") and not cfg["ca"] and not cfg["insecure"]:
-        return "ca: no CA certificate, so the server cannot be verified; give 'ca' (DER) or set insecure: true"
-    return None
 
 
 def _validate(cfg, base_dir):
@@ -294,8 +287,7 @@ def _validate(cfg, base_dir):
                     der = f.read()
             except (OSError, ValueError) as e:  # ValueError: a NUL in the name (CPython)
                 _fail(key, "cannot read certificate %r (%s)" % (path, e))
-            # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length
-            if len(der) < 64 or der[0] != 0x30:
+            if not _looks_der(der):
                 _fail(key, "%r is not a DER certificate (PEM? convert it with tools/certs.py)" % path)
             cas.append(path)
     out["ca"] = cas

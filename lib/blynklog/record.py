@@ -14,12 +14,9 @@
 # a scaled int reads back as m / 10**d rounded once to the port's float (compat.scaled_float), so
 # that round_scaled() of it gives m again: the encoder writes the digits the store holds.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
-import binascii
 import math
-import os
-import struct
 
-from .compat import IS_MICROPYTHON, const, round_scaled, scaled_float
+from .compat import IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
 
 VERSION = 1
 FLAG_BOOTREL = 1

@@ -3,8 +3,7 @@
 # or the new content. Modules keep their own key (clock, token, quota, retry, server) and call
 # save() when they need their change to survive; save() writes only when something changed.
 # RAM: the dict itself (a few hundred bytes). Not safe to share between tasks without a lock.
-import json
-import os
+from .compat import json, os
 
 
 class State:

@@ -29,12 +29,7 @@
 # allocates two lists of an int per stream. append() of bool/int/float (without decimals)
 # allocates nothing on a 64-bit port once the segment file is open; opening the next
 # segment does. Not safe from an interrupt; one task at a time.
-import binascii
-import json
-import os
-import struct
-
-from .compat import const, ticks_ms, ticks_diff, IS_MICROPYTHON
+from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
@@ -52,14 +47,6 @@ _MAX_NAME = const(64)
 _DEFAULT_SEG = const(4096)
 _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
-
-
-def _exists(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _remove(path):
@@ -120,13 +107,7 @@ class Store:
         self._un_b = 0
         self._un_t0 = 0
         self._closed = False
-        try:
-            if not _exists(path):
-                os.mkdir(path)
-            if not os.stat(path)[0] & 0x4000:
-                raise OSError(20)  # ENOTDIR
-        except OSError as e:
-            raise OSError("store folder %r cannot be used (%s)" % (path, e))
+        listing = self._listing()
         self._names = self._load_names()
         n = len(self._names)
         self._cursor = [0] * n
@@ -141,7 +122,7 @@ class Store:
         # (_count), so a wake that only appends does not read the backlog.
         self._segscan = []
         self._uncounted = 0
-        self._open_scan()
+        self._open_scan(listing)
 
     # ---- files and names
     def _seg_name(self, seq):
@@ -222,13 +203,16 @@ class Store:
         os.rename(tmp, self.path + "/cursors")
         self._saved_drops = drops
 
-    def _read_header(self, seq):
+    def _read_header(self, seq, f=None):
         # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
-        # header is missing or damaged
+        # header is missing or damaged. f: the segment's file, opened at its start by the caller.
         h = self._hdr
         try:
-            with open(self._seg_name(seq), "rb") as f:
+            if f is not None:
                 got = f.readinto(h)
+            else:
+                with open(self._seg_name(seq), "rb") as g:
+                    got = g.readinto(h)
         except OSError:
             return None
         if not got or got < _HDR1:
@@ -289,10 +273,24 @@ class Store:
             fpos += i
 
     # ---- open: list the segments; count them later
-    def _open_scan(self):
+    def _listing(self):
+        # [(name, size)] of the store's folder, made when missing. The listing is what says the
+        # folder can be used (no stat of its own: a lookup in a littlefs folder written at every
+        # wake costs some ms on a board); OSError naming the folder when it cannot be.
+        try:
+            return list(_entries(self.path))
+        except OSError as e:
+            err = e
+        try:
+            os.mkdir(self.path)
+        except OSError:
+            raise OSError("store folder %r cannot be used (%s)" % (self.path, err))
+        return list(_entries(self.path))
+
+    def _open_scan(self, listing):
         seqs = []
         sizes = {}
-        for name, size in _entries(self.path):
+        for name, size in listing:
             if name.endswith(".seg.new"):
                 _remove(self.path + "/" + name)
             elif name.endswith(".seg") and len(name) == 12:
@@ -304,8 +302,19 @@ class Store:
                 sizes[seq] = size
         seqs.sort()
         hd = None
+        clean = False
         while seqs and hd is None:
-            hd = self._read_header(seqs[-1])
+            # the newest segment: its header, and whether its tail is whole, in one open
+            seq = seqs[-1]
+            try:
+                with open(self._seg_name(seq), "rb") as f:
+                    hd = self._read_header(seq, f)
+                    if hd is not None:
+                        if sizes[seq] < 0:
+                            sizes[seq] = os.stat(self._seg_name(seq))[6]
+                        clean = self._clean_end(f, hd, sizes[seq])
+            except OSError:
+                pass  # no header read: the segment goes; after one, clean stays False: counted
             if hd is None:  # a damaged newest segment: nothing of it can be read
                 self.bad_segments += 1
                 _remove(self._seg_name(seqs.pop()))
@@ -323,14 +332,14 @@ class Store:
             self._wbase = hd[0]
             self._wsalt = hd[1]
             self._wsize = self._segsize[-1]
-            if not self._clean_end(self._wseq, hd, self._wsize):
+            if not clean:
                 self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
 
-    def _clean_end(self, seq, hd, size):
-        # True when a valid record ends exactly at `size`: the tail is whole (a record's CRC is
-        # keyed by its offset, so one that checks there was written there). It reads the last
-        # bytes once and tries the few record lengths that end there: a few ms on a board, where
-        # following the lengths from the header takes a hundred and more.
+    def _clean_end(self, f, hd, size):
+        # True when a valid record ends exactly at `size` in the segment open as f: the tail is
+        # whole (a record's CRC is keyed by its offset, so one that checks there was written
+        # there). It reads the last bytes once and tries the few record lengths that end there: a
+        # few ms on a board, where following the lengths from the header takes a hundred and more.
         start = hd[2]
         if size <= start:
             return size == start
@@ -339,9 +348,8 @@ class Store:
         if n > _RBUF:
             n = _RBUF
         try:
-            with open(self._seg_name(seq), "rb") as f:
-                f.seek(size - n)
-                got = f.readinto(buf) or 0
+            f.seek(size - n)
+            got = f.readinto(buf) or 0
         except OSError:
             return False
         if got != n:

@@ -1,0 +1,176 @@
+# blynklog.logger_sync: the Logger's upload side, sync(), stats() and upload_wait_ms() with the
+# upload stack they build (policy, encoder, blynk, transport). The Logger imports this module at
+# the first of them, so a wake that only adds loads none of it. Functions of the Logger (log);
+# RAM: what the upload stack takes (policy.py). One task at a time, as the Logger.
+import gc
+
+from . import _is_int
+
+
+def uploader(log):
+    # The upload stack, imported the first time it is needed: the largest module first, with a
+    # collection between them (compiling from .py source needs the most heap while little is
+    # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
+    transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
+    for name in (transport, "blynk", "policy"):
+        __import__("blynklog." + name)
+        gc.collect()
+    from .policy import Uploader
+
+    return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
+
+
+def server(log):
+    moved = log._state.get("server")
+    # the state file may be damaged: only a well-formed entry counts
+    conf = log._cfg["server"]
+    if isinstance(moved, dict) and moved.get("configured") == conf and isinstance(moved.get("to"), str):
+        to = moved["to"]
+        # never from https to plain http (a state written before such a redirect was refused)
+        if to.startswith("https:") or not conf.startswith("https:"):
+            return to
+    return conf
+
+
+def client(log, timeout_ms):
+    cfg = log._cfg
+    cas = []
+    for path in cfg["ca"]:
+        with open(path, "rb") as f:
+            cas.append(f.read())
+    if cfg["upload"]["transport"] == "requests":
+        from .requests_transport import RequestsConnection as Conn
+    else:
+        from .http import Connection as Conn
+    conn = Conn(log._server(), ca_ders=cas, insecure=cfg["insecure"], timeout_ms=timeout_ms)
+    from . import blynk
+
+    if cfg["api"] == "platform":
+        return blynk.PlatformClient(conn, cfg["client_id"], cfg["client_secret"], cfg["device_id"], log._state)
+    return blynk.DeviceClient(conn, cfg["token"])
+
+
+def now(log, client=None):
+    clock = log.clock
+    if not clock.is_set() and client is not None:
+        date = getattr(_conn(client), "date", None)
+        if date:
+            clock.set_from_http_date(date)
+    return clock.now_ms() if clock.is_set() else None
+
+
+def sync(log, budget_ms, feed):
+    if budget_ms is None:
+        budget_ms = log._cfg["upload"]["budget_ms"]
+    elif not _is_int(budget_ms) or budget_ms < 0:
+        raise ValueError("budget_ms must be a non-negative int")
+    if feed is not None and not callable(feed):
+        raise TypeError("feed must be a function or None")
+    report = {"sent": 0, "batches": 0, "requests": 0, "handshakes": 0, "bytes_sent": 0, "parked": [],
+              "stopped": None, "last_error": None, "next_retry_ms": 0, "server": log._server(),
+              "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0, "waiting": {},
+              "dropped_stale": 0, "rejected": 0, "thinned": 0, "unplaceable": 0}  # + policy.COUNTERS
+    up = None
+    client = None
+    store = log._store
+    try:
+        up = log._uploader
+        store.flush()
+        t = log._now()
+        if log.unverified:
+            report["stopped"] = "insecure"
+            report["last_error"] = log.unverified
+        elif up.retry_wait_ms(t):
+            report["stopped"] = "backoff"
+            report["next_retry_ms"] = up.retry_wait_ms(t)
+            report["last_error"] = "backing off after an earlier failure"
+        elif not store.pending():
+            report["stopped"] = "done"
+        else:
+            timeout = log._cfg["upload"]["timeout_ms"]
+            if budget_ms is not None:
+                timeout = max(100, min(timeout, budget_ms))
+            client = log._client(timeout)
+            _conn(client).feed = feed
+            up.feed = feed
+            up.run(client, report, budget_ms, lambda: log._now(client))
+    except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
+        report["stopped"] = "error"
+        report["last_error"] = "%s: %s" % (type(e).__name__, e)
+    finally:
+        if up is not None:
+            up.feed = None
+        if client is not None:
+            conn = _conn(client)
+            for key in ("requests", "handshakes", "bytes_sent"):
+                report[key] = getattr(conn, key, 0)
+            try:
+                conn.close()
+            except Exception:
+                pass
+        if report.pop("network_fault", False) and report["server"] != log._cfg["server"]:
+            # the server a 308 sent us to is unreachable (or fails TLS): go back to the configured
+            # one, which redirects again if the move was real
+            report["server"] = log._cfg["server"]
+            log._state.set("server", None)
+            report["last_error"] = (report["last_error"] or "") + "; back to the configured server"
+        elif report["server"] != log._cfg["server"]:
+            log._state.set("server", {"configured": log._cfg["server"], "to": report["server"]})
+        log._state.set("last_error", report["last_error"])
+        log._save_state()
+    log.last_error = report["last_error"]
+    report["dropped_stale"] += report["unplaceable"]
+    try:
+        report["pending"] = store.pending()
+        report["pending_by_stream"] = _pending_by_stream(log)
+        report["dropped_full"] = store.stats().get("dropped_full", 0)
+        report["quota_left"] = up.quota_left(log._now())
+    except Exception as e:
+        report["stopped"] = "error"
+        report["last_error"] = log.last_error = "%s: %s" % (type(e).__name__, e)
+    return report
+
+
+def _pending_by_stream(log):
+    out = {}
+    for name in log._sids:
+        out[name] = log._store.pending(log._sids[name])
+    return out
+
+
+def upload_wait_ms(log):
+    up = log._uploader
+    t = log._now()
+    wait = up.retry_wait_ms(t)
+    if not wait and t is not None and up.quota_left(t) <= 0:
+        wait = 86400000 - t % 86400000  # the quota is per UTC day
+    return wait
+
+
+def stats(log):
+    up = log._uploader
+    t = up.totals
+    ms = log._now()
+    store = log._store
+    store_stats = store.stats()
+    return {
+        "pending": store.pending(),
+        "pending_by_stream": _pending_by_stream(log),
+        "sent": t["sent"],
+        "dropped_full": store_stats.get("dropped_full", 0),
+        "dropped_stale": t["dropped_stale"] + t["unplaceable"],
+        "unplaceable": t["unplaceable"],
+        "rejected": t["rejected"],
+        "thinned": t["thinned"],
+        "quota_left": up.quota_left(ms),
+        "next_retry_ms": up.retry_wait_ms(ms),
+        "last_error": log._state.get("last_error"),
+        "rejects": log._state.get("rejects") or [],
+        "server": log._server(),
+        "clock_set": log.clock.is_set(),
+        "store": store_stats,
+    }
+
+
+def _conn(client):
+    return getattr(client, "conn", client)

@@ -1,0 +1,221 @@
+# A sampling wake (Logger(path), add, flush, before_sleep) imports and reads no more than it needs:
+# no upload module, no validator for a configuration file validated before, no segment of the
+# backlog but the one it appends to. And the validated-config cache never stands in for a file
+# that changed or a 'ca' file that stopped being a certificate.
+import json
+import sys
+
+import blynklog
+import blynklog.store as store_mod
+from blynklog import ConfigError, Logger
+from blynklog.store import Store
+from support import raises, tmpdir
+
+UPLOAD_MODULES = ("blynklog.logger_sync", "blynklog.policy", "blynklog.encoder", "blynklog.blynk",
+                  "blynklog.http", "blynklog.requests_transport")
+T0 = 1767225600000
+
+
+def _write_config(folder, **over):
+    cfg = {"server": "https://127.0.0.1:9", "api": "device", "token": "wake-token", "insecure": True,
+           "streams": {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}},
+           "store": {"path": "data-folder", "capacity": 65536}}
+    for k in over:
+        cfg[k] = over[k]
+    path = folder + "/config.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    return path
+
+
+class _Unloaded:
+    # The named modules out of sys.modules and out of the package's attributes for the duration
+    # (put back after), so that the test sees which of them the code under test imports.
+    def __init__(self, names):
+        self.names = names
+        self.saved = {}
+        self.attrs = {}
+
+    def __enter__(self):
+        for name in self.names:
+            if name in sys.modules:
+                self.saved[name] = sys.modules.pop(name)
+            attr = name.split(".")[1]
+            if attr in blynklog.__dict__:
+                self.attrs[attr] = blynklog.__dict__[attr]
+                delattr(blynklog, attr)
+        return self
+
+    def loaded(self):
+        return [name for name in self.names if name in sys.modules]
+
+    def __exit__(self, *exc):
+        for name in self.names:
+            sys.modules.pop(name, None)
+            attr = name.split(".")[1]
+            if attr in blynklog.__dict__:
+                delattr(blynklog, attr)
+        for name in self.saved:
+            sys.modules[name] = self.saved[name]
+        for attr in self.attrs:
+            setattr(blynklog, attr, self.attrs[attr])
+
+
+def _wake(path):
+    log = Logger(path)
+    log.add("t", 21.5)
+    log.add("n", 7)
+    log.add("t", 21.75)
+    log.flush()
+    log.before_sleep(60000)
+    return log
+
+
+class _CountingOpen:
+    # stands in for `open` in a module's globals: records (path, mode) of every call
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, path, mode="r", *rest):
+        self.calls.append((path, mode))
+        return open(path, mode, *rest)
+
+
+def _with_open(module, fn):
+    counting = _CountingOpen()
+    had = "open" in module.__dict__
+    module.open = counting
+    try:
+        fn()
+    finally:
+        if had:
+            module.open = open
+        else:
+            del module.open
+    return counting.calls
+
+
+def test_a_logger_that_only_adds_imports_no_upload_module():
+    path = _write_config(tmpdir("wake"))
+    with _Unloaded(UPLOAD_MODULES) as u:
+        log = _wake(path)
+        loaded = u.loaded()
+        log.close()
+    assert loaded == [], loaded
+
+
+def test_stats_imports_the_upload_side_the_wake_left_out():
+    path = _write_config(tmpdir("wake"))
+    with _Unloaded(UPLOAD_MODULES) as u:
+        log = _wake(path)
+        assert log.stats()["pending"] == 3
+        loaded = u.loaded()
+        log.close()
+    assert "blynklog.logger_sync" in loaded and "blynklog.policy" in loaded, loaded
+
+
+def test_an_unchanged_config_file_is_not_validated_again():
+    path = _write_config(tmpdir("wake"))
+    first = Logger(path)
+    first.close()
+    with _Unloaded(("blynklog.config",)) as u:
+        log = Logger(path)
+        loaded = u.loaded()
+    assert loaded == [], loaded
+    assert log._cfg == first._cfg
+    log.close()
+
+
+def test_the_cache_is_written_at_the_first_logger_and_not_at_the_next():
+    path = _write_config(tmpdir("wake"))
+    writes = []
+    for _ in range(3):
+        calls = _with_open(blynklog, lambda: Logger(path).close())
+        writes.append(len([c for c in calls if c[1].startswith("w")]))
+    assert writes == [1, 0, 0], writes
+
+
+def test_a_changed_config_is_validated_again_and_takes_effect():
+    folder = tmpdir("wake")
+    path = _write_config(folder)
+    Logger(path).close()
+    _write_config(folder, streams={"t": {"pin": "V1", "decimals": 3}, "n": {"pin": "V2", "type": "int"}})
+    log = Logger(path)
+    assert log._cfg["streams"]["t"]["decimals"] == 3
+    log.close()
+
+
+def test_a_changed_config_that_is_invalid_fails_though_a_cache_exists():
+    folder = tmpdir("wake")
+    path = _write_config(folder)
+    Logger(path).close()
+    _write_config(folder, streams={"t": {"pin": "V999"}})
+    e = raises(ConfigError, Logger, path)
+    assert str(e).startswith("streams.t.pin:"), str(e)
+
+
+def test_the_same_bytes_at_another_path_are_validated_for_that_path():
+    # relative paths are taken from the config's folder: a cache is for one file's path
+    a = tmpdir("wake")
+    b = tmpdir("wake")
+    Logger(_write_config(a)).close()
+    log = Logger(_write_config(b))
+    assert log._cfg["store"]["path"] == b + "/data-folder"
+    log.close()
+
+
+def test_a_damaged_cache_falls_back_to_validation():
+    folder = tmpdir("wake")
+    path = _write_config(folder)
+    Logger(path).close()
+    cache = folder + "/data-folder/config.cache"
+    with open(cache, "rb") as f:
+        data = bytearray(f.read())
+    i = data.find(b"65536", len(data) // 2)  # the capacity in the validated JSON
+    data[i] = ord("9")
+    with open(cache, "wb") as f:
+        f.write(data)
+    log = Logger(path)
+    assert log._cfg["store"]["capacity"] == 65536
+    log.close()
+
+
+def test_a_ca_file_that_stops_being_a_certificate_fails_though_a_cache_exists():
+    folder = tmpdir("wake")
+    with open(folder + "/ca.der", "wb") as f:
+        f.write(b"\x30\x82" + bytes(200))
+    path = _write_config(folder, insecure=False, ca="ca.der")
+    Logger(path).close()
+    with open(folder + "/ca.der", "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\n" + "A" * 100 + "\n")
+    e = raises(ConfigError, Logger, path)
+    assert str(e).startswith("ca:"), str(e)
+
+
+def _filled_store(path, segments):
+    s = Store(path, capacity=64 * 256, segment_size=256)
+    sid = s.stream_id("t")
+    i = 0
+    while len(s._segs) < segments:
+        s.append(sid, T0 + i, float(i), 0, 2)
+        i += 1
+    s.close()
+    return sid
+
+
+def test_opening_the_store_and_appending_reads_only_the_write_segment():
+    path = tmpdir("wake") + "/s"
+    sid = _filled_store(path, 6)
+    names = []
+
+    def wake():
+        s = Store(path, capacity=64 * 256, segment_size=256)
+        names.append(s._seg_name(s._segs[-1]))
+        assert s.stream_id("t") == sid
+        s.append(sid, T0 + 10 ** 6, 1.5, 0, 2)
+        s.flush()
+        s.close()
+
+    calls = _with_open(store_mod, wake)
+    segments = sorted(set(p for p, mode in calls if p.endswith(".seg")))
+    assert segments == names, (segments, names)

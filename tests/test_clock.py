@@ -467,6 +467,23 @@ def test_power_on_reset_during_sleep_does_not_use_the_sleep_anchor():
     assert woken.resolve(ts, flags) is None
 
 
+def test_a_wake_with_its_rtc_after_one_with_its_rtc_writes_the_state_once_at_before_sleep():
+    b = Board("esp32")
+    clock = b.boot()
+    clock.set_time_ms(b.true_ms)
+    clock.before_sleep(MINUTE)
+    b.deep_sleep(MINUTE)
+    b.boot(DEEPSLEEP_RESET).before_sleep(MINUTE)  # the first wake with its RTC: written at once
+    b.deep_sleep(MINUTE)
+    before = open(b.path).read()
+    woken = b.boot(DEEPSLEEP_RESET)
+    assert woken.is_set() and open(b.path).read() == before  # nothing to write yet
+    b.run(500)
+    woken.stamp()
+    woken.before_sleep(MINUTE)
+    assert json.load(open(b.path))["clock"]["boot"] == woken.stats()["boot"]
+
+
 def test_esp32_rtc_survives_deep_sleep_and_the_clock_is_set():
     b = Board("esp32")
     clock = b.boot()

@@ -244,6 +244,11 @@ class Clock:
         self._code0 = boot << _MS_BITS
         self._entries = entries
 
+        # a boot set from its start after a boot that was too (an ESP32 waking with its RTC) has
+        # nothing to write before its first sample: no earlier sample waits for its anchor and
+        # none of its own is boot-relative. Its entry goes with the next save (before_sleep(),
+        # sync()): one flash write a wake, not two
+        self._defer = port_set and last is not None and last[6] == -1
         if port_set:
             # the port clock kept or got its time (ESP32 after deep sleep, the host clock): no
             # sample of this boot will need its entry (exact_from -1)
@@ -261,7 +266,9 @@ class Clock:
             self._source = "estimate"
         self._rebuild()
         self._persist()
-        state.save()
+        if not self._defer:
+            state.save()
+        self._defer = False
 
     # ---- reading and setting the port clock
 
@@ -319,7 +326,8 @@ class Clock:
             self._backfill()
             self._rebuild()
             self._persist()
-            self._state.save()
+            if not self._defer:
+                self._state.save()
 
     def _backfill(self):
         # walk back from this boot through boots that slept into the next one, estimating each

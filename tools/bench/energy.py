@@ -66,8 +66,8 @@ SOURCES = {
                "3.8 mA in deep sleep at 5 V (its USB-UART bridge and regulator); a FireBeetle board 10 uA",
     "ghubcoder-7": "ghubcoder/micropython-pico-deepsleep#7: a Pico W's 1.5 mA in lightsleep rose to 2.2 mA "
                    "once Wi-Fi had been started (2022 firmware)",
-    "readme": "this project's README and boards/rp2040/board.py: rp2 has no DEEPSLEEP_RESET, so every wake from "
-              "deep sleep takes the firmware's 3 s boot grace (a busy wait)",
+    "readme": "this project's README and boards/rp2040/board.py: rp2's deep sleep is light sleep in watchdog-fed "
+              "steps, then a reset marked in a watchdog scratch register, so its wake skips the 3 s boot grace",
     "assumption": "an assumption of this model, not a measurement",
 }
 
@@ -125,7 +125,7 @@ FIGURES = {"esp32": _ESP32, "pico_w": _PICO_W}
 VARIANTS = {
     "esp32_devkit": ("esp32", {"sleep_ma": (3.8, "lucidar")}),
     "pico_w_deep": ("pico_w", {"sleep_mode": ("deep", "readme"), "boot_ms": (300.0, "assumption"),
-                               "grace_ms": (3000.0, "readme"), "wake_overhead_ms": (0.0, "readme")}),
+                               "grace_ms": (0.0, "readme"), "wake_overhead_ms": (0.0, "readme")}),
 }
 BOARDS = {"esp32": _values(_ESP32), "pico_w": _values(_PICO_W)}
 for _name, (_base, _over) in VARIANTS.items():

@@ -134,6 +134,17 @@ def test_a_stream_that_waits_for_a_future_sample_says_why_in_the_report():
     log.close()
 
 
+def test_clock_stamped_samples_of_one_stream_in_one_millisecond_all_arrive_a_ms_apart():
+    fresh()
+    log = Logger(device_config())
+    for i in range(50):  # faster than one a ms on a desktop
+        log.add("temperature", float(i))
+    r = log.sync()
+    got = received(1)
+    assert r["sent"] == 50 and len(set(p[0] for p in got)) == 50
+    log.close()
+
+
 def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():
     fresh()
     log = Logger(device_config())

@@ -22,6 +22,7 @@ _INT_MIN = -2147483648
 _INT_MAX = 2147483647
 _FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
 _STRING_MAX = 1024
+_BUMP_MAX_MS = 1000  # clock stamps this close behind the stream's last one follow it by a ms
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -234,6 +235,8 @@ class Logger:
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
+        self._last_ts = {}  # stream -> [ts, flags] of its last add(): one value per ms of a stream
+        self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
@@ -308,8 +311,11 @@ class Logger:
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
             raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
         v = self._value(stream, s, value)
+        last = self._last_ts.get(stream)
         if ts is None:
             ts, flags = self.clock.stamp()
+            if last is not None and flags == last[1] and 0 <= last[0] - ts < _BUMP_MAX_MS:
+                ts = last[0] + 1  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
         else:
             if not _is_int(ts):
                 raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
@@ -318,7 +324,18 @@ class Logger:
             if ts >= _MAX_TS or (self.clock.is_set() and ts > self.clock.now_ms() + _AHEAD_MS):
                 raise ValueError("ts %d is too far in the future" % ts)
             flags = 0
-        return self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
+            if last is not None and ts == last[0] and not last[1] and stream not in self._dup_said:
+                # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
+                self._dup_said.append(stream)
+                print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
+                      "so the upload keeps the first" % (stream, ts))
+        stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
+        if last is None:
+            self._last_ts[stream] = [ts, flags]
+        else:
+            last[0] = ts  # in place: add() allocates no per-sample object here
+            last[1] = flags
+        return stored
 
     def flush(self):
         if self._closed:

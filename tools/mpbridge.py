@@ -5,14 +5,27 @@ mpremote cannot open a bare pty (it sets RTS, which a pty refuses), but it can o
 socket://host:port. This bridge runs `micropython` (the REPL, which speaks the raw REPL like a
 board) on a pty whose working directory is the board's "flash" folder, and relays one TCP client
 at a time to it. Files that mpremote copies land in that folder; MICROPYPATH gives the REPL a
-board's import path ("", ".frozen", "lib"). When the micropython process ends (a soft reset ends
-the unix port), the bridge starts a new one.
+board's import path ("", ".frozen", "lib").
+
+It answers as a board's USB REPL does, so plain mpremote commands work (ls, cp, rm, run, exec,
+mip install, soft-reset, reset), not only `resume`:
+- at start the board waits at its REPL (as a board whose main.py was stopped by Ctrl-C);
+- a soft reset (Ctrl-D at an empty prompt, raw or friendly, or SystemExit) ends the unix port; the
+  bridge prints "MPY: soft reboot", starts a fresh interpreter that runs boot.py (and main.py when
+  the REPL was the friendly one), and, when the REPL was raw, brings it back to the raw REPL
+  prompt: nothing imported before survives;
+- a hard reset (machine.reset() on a virtual board, its deep sleep, or a crash) starts a new
+  process that runs boot.py then main.py, then the REPL, as a board's reset does: with the
+  firmware deployed that is the firmware's loop;
+- Ctrl-C while code runs (a main.py, an exec) interrupts it (KeyboardInterrupt), as on a board;
+  at a prompt it goes to the REPL as the byte it is.
 
     python tools/mpbridge.py --flash DIR [--port 0] [--micropython EXE] [--heapsize 2M]
     python tools/mpbridge.py --vboard DIR ...   (a virtual board of tools/vboard.py: its REPL has
                                                  the board's chip; DIR/flash is the file system)
     -> prints {"port": N, "url": "socket://127.0.0.1:N", "flash": DIR} when ready
-    mpremote connect socket://127.0.0.1:N resume exec "print(1)"
+    mpremote connect socket://127.0.0.1:N ls
+    mpremote connect socket://127.0.0.1:N resume exec "print(1)"   (no soft reset first)
 
 It listens on loopback only and serves until SIGTERM/SIGINT (or --max-seconds).
 """
@@ -29,6 +42,29 @@ import time
 import tty
 
 IDLE_POLL_S = 0.2
+BOOT_TIMEOUT_S = 10  # a new process reaches its raw REPL prompt within this, or is shown as it is
+HOLD_MAX = 1 << 20  # client bytes held while a new process comes up (mpremote sends none then)
+MIN_LIFE_S = 0.2  # a process that ends sooner is restarted no sooner than this after its start
+DEEPSLEEP_EXIT = 75  # boards/unix/chip: machine.deepsleep() ends the process with 75,
+RESET_EXIT = 76  # machine.reset() with 76
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+FRIENDLY_BANNER = b'Type "help()" for more information.'
+PROMPTS = (b">>> ", b"... ", b">")
+SOFT_REBOOT = b"MPY: soft reboot\r\n"
+QUICKACK = getattr(socket, "TCP_QUICKACK", None)
+
+
+def launch(files):
+    # what a board runs at a (re)boot, before its REPL: each file in turn, a missing one skipped
+    return ("def _boot(f):\n"
+            "    try:\n"
+            "        s = open(f).read()\n"
+            "    except OSError:\n"
+            "        return\n"
+            "    exec(s, globals())\n"
+            "for _f in %r:\n"
+            "    _boot(_f)\n"
+            "del _boot, _f\n") % (tuple(files),)
 
 
 class Bridge:
@@ -48,25 +84,47 @@ class Bridge:
         self.master = None
         self.client = None
         self.starts = 0
+        self.resets = {"soft": 0, "hard": 0}
+        self.raw = False  # the REPL is the raw one (seen from its output)
+        self.tail = b""  # the REPL's last output bytes: its mode and whether it waits at a prompt
+        self.booting = None  # (deadline, output so far, stage) while a new process is brought to the raw REPL
+        self.hold = b""  # the client's bytes meanwhile
+        self.started_at = 0.0
         self._stop = False
 
-    def _spawn(self):
+    # ---- the REPL process
+
+    def _spawn(self, kind="power", raw=False):
+        # power: the REPL at once (the bridge's start); soft: boot.py (and main.py from the friendly
+        # REPL) then the REPL, raw again if it was; hard: boot.py then main.py then the REPL
         self._reap()
+        wait = self.started_at + MIN_LIFE_S - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)  # a boot that ends at once (a main.py calling sys.exit()) restarts at this pace
         master, slave = pty.openpty()
         tty.setraw(slave)
         env = dict(self.env or os.environ)
         if self.env is None:
             env["MICROPYPATH"] = ":.frozen:lib"
-        self.proc = subprocess.Popen([self.exe, "-X", "heapsize=" + self.heapsize], stdin=slave, stdout=slave,
-                                     stderr=slave, cwd=self.flash, env=env, close_fds=True, start_new_session=True)
+        cmd = [self.exe, "-X", "heapsize=" + self.heapsize]
+        if kind != "power":
+            cmd += ["-i", "-c", launch(("boot.py",) if raw else ("boot.py", "main.py"))]
+        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.flash, env=env,
+                                     close_fds=True, start_new_session=True)
         os.close(slave)
         self.master = master
         self.starts += 1
+        self.started_at = time.monotonic()
+        self.tail = b""
+        self.raw = False
+        if raw:
+            self.booting = [time.monotonic() + BOOT_TIMEOUT_S, b"", "banner"]
 
     def _reap(self):
         if self.master is not None:
             os.close(self.master)
             self.master = None
+        rc = None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
@@ -75,7 +133,121 @@ class Bridge:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(2)
+            rc = self.proc.returncode
             self.proc = None
+        return rc
+
+    def _ended(self):
+        # the process ended: a soft reset (Ctrl-D, SystemExit) or a hard one (machine.reset(), deep
+        # sleep, a crash); the board boots again accordingly
+        try:
+            rc = self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            rc = None  # its pty closed but it lingers: a hard reset
+        raw = self.raw
+        self._reap()
+        if rc is not None and 0 <= rc < 256 and rc not in (DEEPSLEEP_EXIT, RESET_EXIT):
+            self.resets["soft"] += 1
+            self._send(SOFT_REBOOT)
+            self._spawn("soft", raw)
+        else:
+            self.resets["hard"] += 1
+            self._spawn("hard")
+
+    def _running_code(self):
+        # the REPL runs code (not waiting at a prompt): the unix port has its SIGINT handler in
+        # place only then (it raises KeyboardInterrupt), or right after its start, at the prompt
+        if self.tail.endswith(PROMPTS):
+            return False
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("SigCgt:"):
+                        return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+        except (OSError, ValueError):
+            pass
+        return True
+
+    # ---- the REPL's output
+
+    def _from_repl(self, data):
+        if self.booting is not None:
+            self._boot_output(data)
+            return
+        self._note(data)
+        self._send(data)
+
+    def _note(self, data):
+        seen = self.tail + data
+        r, f = seen.rfind(RAW_BANNER), seen.rfind(FRIENDLY_BANNER)
+        if r >= 0 or f >= 0:
+            self.raw = r > f
+        self.tail = seen[-64:]
+
+    def _boot_output(self, data):
+        # a fresh process after a soft reset in the raw REPL: what boot.py prints goes to the
+        # client, the unix port's banner does not; then Ctrl-A, and the raw REPL's prompt
+        b = self.booting
+        b[1] += data
+        if b[2] == "banner":
+            i = b[1].find(FRIENDLY_BANNER)
+            if i >= 0 and b[1].endswith(b">>> "):
+                start = b[1].rfind(b"MicroPython ", 0, i)
+                self._send(b[1][:start if start >= 0 else i])
+                b[1], b[2] = b"", "raw"
+                self._to_repl(b"\x01")
+        elif b[1].endswith(RAW_BANNER + b">"):
+            self._finish_boot(RAW_BANNER + b">")
+
+    def _finish_boot(self, out):
+        self.booting = None
+        self._note(out)
+        self._send(out)
+        hold, self.hold = self.hold, b""
+        if hold:
+            self._from_client(hold)
+
+    def _send(self, data):
+        if self.client is not None and data:
+            try:
+                self.client.sendall(data)
+            except OSError:
+                self._drop_client()
+
+    # ---- the client's input
+
+    def _from_client(self, data):
+        if self.booting is not None:
+            self.hold = (self.hold + data)[-HOLD_MAX:]
+            return
+        i = data.find(b"\x03")
+        if i >= 0 and self._running_code():
+            # Ctrl-C while code runs: a KeyboardInterrupt, as a board's USB REPL raises
+            self._to_repl(data[:i])
+            try:
+                os.kill(self.proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+            self.tail = b""
+            data = data[i + 1:]
+        self._to_repl(data)
+
+    def _to_repl(self, data):
+        if data:
+            try:
+                os.write(self.master, data)
+            except OSError:
+                pass  # it ended: the read side sees it and restarts it
+
+    def _quickack(self):
+        # ACK the client's bytes at once: mpremote writes small pieces without TCP_NODELAY, and
+        # its Nagle waiting on our delayed ACK would cost 40 ms a round trip (Linux; the option
+        # lasts until the next delayed ACK, so it is set again after every read)
+        if QUICKACK is not None:
+            try:
+                self.client.setsockopt(socket.IPPROTO_TCP, QUICKACK, 1)
+            except OSError:
+                pass
 
     def _drop_client(self):
         if self.client is not None:
@@ -90,8 +262,8 @@ class Bridge:
         self._spawn()
         try:
             while not self._stop and (deadline is None or time.monotonic() < deadline):
-                if self.proc.poll() is not None:
-                    self._spawn()  # the board "rebooted"
+                if self.booting is not None and time.monotonic() > self.booting[0]:
+                    self._finish_boot(self.booting[1])  # it did not come up as expected: show what it said
                 fds = [self.listener, self.master] + ([self.client] if self.client is not None else [])
                 try:
                     ready, _, _ = select.select(fds, [], [], IDLE_POLL_S)
@@ -108,13 +280,9 @@ class Bridge:
                     except OSError:
                         data = b""
                     if not data:
-                        self._spawn()
+                        self._ended()
                         continue
-                    if self.client is not None:
-                        try:
-                            self.client.sendall(data)
-                        except OSError:
-                            self._drop_client()
+                    self._from_repl(data)
                 if self.client is not None and self.client in ready:
                     try:
                         data = self.client.recv(4096)
@@ -123,12 +291,25 @@ class Bridge:
                     if not data:
                         self._drop_client()
                         continue
-                    try:
-                        os.write(self.master, data)
-                    except OSError:
-                        self._spawn()
+                    self._quickack()
+                    self._from_client(data)
+                if self.proc.poll() is not None and self.master not in ready:
+                    self._drain_and_end()
         finally:
             self.close()
+
+    def _drain_and_end(self):
+        # the process ended; its last output (the raw REPL's "OK") goes out before the reboot
+        for _ in range(64):
+            try:
+                r, _, _ = select.select([self.master], [], [], 0.05)
+                data = os.read(self.master, 4096) if r else b""
+            except OSError:
+                data = b""
+            if not data:
+                break
+            self._from_repl(data)
+        self._ended()
 
     def stop(self, *args):
         self._stop = True

@@ -45,8 +45,8 @@ IDLE_POLL_S = 0.2
 BOOT_TIMEOUT_S = 10  # a new process reaches its raw REPL prompt within this, or is shown as it is
 HOLD_MAX = 1 << 20  # client bytes held while a new process comes up (mpremote sends none then)
 MIN_LIFE_S = 0.2  # a process that ends sooner is restarted no sooner than this after its start
-DEEPSLEEP_EXIT = 75  # boards/unix/chip: machine.deepsleep() ends the process with 75,
-RESET_EXIT = 76  # machine.reset() with 76
+DEEPSLEEP_EXIT = 75  # the virtual board's chip (tools/vboard.py): machine.deepsleep() ends the
+RESET_EXIT = 76  # process with 75, machine.reset() with 76
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
 PROMPTS = (b">>> ", b"... ", b">")
@@ -84,7 +84,6 @@ class Bridge:
         self.master = None
         self.client = None
         self.starts = 0
-        self.resets = {"soft": 0, "hard": 0}
         self.raw = False  # the REPL is the raw one (seen from its output)
         self.tail = b""  # the REPL's last output bytes: its mode and whether it waits at a prompt
         self.booting = None  # (deadline, output so far, stage) while a new process is brought to the raw REPL
@@ -117,8 +116,11 @@ class Bridge:
         self.started_at = time.monotonic()
         self.tail = b""
         self.raw = False
+        self.booting = None
         if raw:
             self.booting = [time.monotonic() + BOOT_TIMEOUT_S, b"", "banner"]
+        else:
+            self.hold = b""  # the friendly REPL comes up by itself; what was typed before is lost, as on a board
 
     def _reap(self):
         if self.master is not None:
@@ -138,20 +140,19 @@ class Bridge:
         return rc
 
     def _ended(self):
-        # the process ended: a soft reset (Ctrl-D, SystemExit) or a hard one (machine.reset(), deep
-        # sleep, a crash); the board boots again accordingly
+        # the process ended: a soft reset (Ctrl-D at a prompt, SystemExit: an exit status of its own)
+        # or a hard one (the chip's machine.reset() or deep sleep, a crash: a signal); the board
+        # boots again accordingly
         try:
             rc = self.proc.wait(2)
         except subprocess.TimeoutExpired:
             rc = None  # its pty closed but it lingers: a hard reset
-        raw = self.raw
+        raw = self.raw or self.booting is not None  # (a boot.py that soft-resets while coming up)
         self._reap()
         if rc is not None and 0 <= rc < 256 and rc not in (DEEPSLEEP_EXIT, RESET_EXIT):
-            self.resets["soft"] += 1
             self._send(SOFT_REBOOT)
             self._spawn("soft", raw)
         else:
-            self.resets["hard"] += 1
             self._spawn("hard")
 
     def _running_code(self):
@@ -189,7 +190,9 @@ class Bridge:
         # client, the unix port's banner does not; then Ctrl-A, and the raw REPL's prompt
         b = self.booting
         b[1] += data
-        if b[2] == "banner":
+        if len(b[1]) > HOLD_MAX:
+            self._finish_boot(b[1])  # a boot.py that prints on and on: show it as it is
+        elif b[2] == "banner":
             i = b[1].find(FRIENDLY_BANNER)
             if i >= 0 and b[1].endswith(b">>> "):
                 start = b[1].rfind(b"MicroPython ", 0, i)

@@ -5,6 +5,7 @@
 # and mip install of a local package.json into lib/.
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -13,22 +14,27 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+from test_unix_port import runtimes  # noqa: E402
+
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 TIMEOUT_S = 60  # one mpremote command; each takes well under a second here (mip: about 10 s)
 
 
-def _bridge(folder):
+def _bridge(folder, runtime):
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(folder),
-                             "--max-seconds", "300"], stdout=subprocess.PIPE, text=True)
+                             "--micropython", runtimes()[runtime], "--max-seconds", "300"], stdout=subprocess.PIPE,
+                            text=True)
     return proc, json.loads(proc.stdout.readline())["url"]
 
 
-@pytest.fixture(scope="module")
-def board(tmp_path_factory):
+@pytest.fixture(scope="module", params=sorted(runtimes()))
+def board(request, tmp_path_factory):
     # a virtual board behind the bridge, and a host folder the commands run in
     tmp = tmp_path_factory.mktemp("mpremote")
     (tmp / "host").mkdir()
-    proc, url = _bridge(tmp / "vb")
+    proc, url = _bridge(tmp / "vb", request.param)
     try:
         yield {"url": url, "flash": tmp / "vb" / "flash", "chip": str(tmp / "vb" / "chip"), "host": tmp / "host"}
     finally:
@@ -94,10 +100,15 @@ def _wait_for(path, text, limit_s=20):
     return False
 
 
-def test_reset_boots_through_boot_and_main_and_ctrl_c_stops_mains_loop(tmp_path):
+@pytest.fixture(params=sorted(runtimes()))
+def runtime(request):
+    return request.param
+
+
+def test_reset_boots_through_boot_and_main_and_ctrl_c_stops_mains_loop(tmp_path, runtime):
     # as a board's hard reset: boot.py then main.py (here a loop standing in for the firmware's);
     # the next mpremote command interrupts it, and its soft reset into the raw REPL runs boot.py only
-    proc, url = _bridge(tmp_path / "vb")
+    proc, url = _bridge(tmp_path / "vb", runtime)
     b = {"url": url, "host": tmp_path}
     flash = tmp_path / "vb" / "flash"
     trail = flash / "trail.txt"
@@ -126,3 +137,41 @@ def test_mip_install_of_a_local_package_json_lands_the_package_in_flash_lib(boar
     names = sorted(n for n in os.listdir(os.path.join(ROOT, "lib", "blynklog")) if n.endswith(".py"))
     assert sorted(os.listdir(board["flash"] / "lib" / "blynklog")) == names
     assert "ok <class 'State'>" in mpremote(board, "exec", "from blynklog.state import State; print('ok', State)")
+
+
+def _read_until(sock, end, limit_s=20):
+    # the board's output up to and including end; bounded
+    out = b""
+    deadline = time.monotonic() + limit_s
+    while not out.endswith(end) and time.monotonic() < deadline:
+        try:
+            data = sock.recv(4096)
+        except socket.timeout:
+            continue
+        if not data:
+            break
+        out += data
+    return out
+
+
+def test_ctrl_d_at_the_friendly_prompt_soft_reboots_through_boot_and_main(tmp_path, runtime):
+    # a terminal on the board (mpremote's repl): Ctrl-D prints what a board prints and runs
+    # boot.py and main.py in a fresh interpreter, then the friendly prompt
+    proc, url = _bridge(tmp_path / "vb", runtime)
+    flash = tmp_path / "vb" / "flash"
+    (flash / "boot.py").write_text("print('boot.py ran')\n")
+    (flash / "main.py").write_text("print('main.py ran', 'x' in globals())\n")
+    try:
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=10) as sock:
+            sock.settimeout(0.2)
+            sock.sendall(b"\x03print('ready')\r")
+            assert _read_until(sock, b"ready\n>>> ").endswith(b"ready\n>>> ")
+            sock.sendall(b"x = 1\r")
+            assert _read_until(sock, b">>> ").endswith(b"x = 1\r\n>>> ")
+            sock.sendall(b"\x04")
+            out = _read_until(sock, b">>> ")
+        assert out.startswith(b"\r\nMPY: soft reboot\r\nboot.py ran\nmain.py ran False\n"), out
+        assert out.endswith(b'Type "help()" for more information.\r\n>>> '), out
+    finally:
+        proc.terminate()
+        proc.wait(10)

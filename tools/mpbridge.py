@@ -42,8 +42,9 @@ import time
 import tty
 
 IDLE_POLL_S = 0.2
-BOOT_TIMEOUT_S = 10  # a new process reaches its raw REPL prompt within this, or is shown as it is
-HOLD_MAX = 1 << 20  # client bytes held while a new process comes up (mpremote sends none then)
+BOOT_TIMEOUT_S = 10  # a new process is up (and at its raw REPL prompt) within this, or is taken as it is
+INTERRUPT_WAIT_S = 5  # after a Ctrl-C that interrupts code, the REPL's prompt comes within this
+HOLD_MAX = 1 << 20  # client bytes held while the REPL cannot take them (mpremote sends none then)
 MIN_LIFE_S = 0.2  # a process that ends sooner is restarted no sooner than this after its start
 DEEPSLEEP_EXIT = 75  # the virtual board's chip (tools/vboard.py): machine.deepsleep() ends the
 RESET_EXIT = 76  # process with 75, machine.reset() with 76
@@ -51,12 +52,15 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
 PROMPTS = (b">>> ", b"... ", b">")
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
+UP = b"\x00mpbridge: up\x00"  # a booting process's first output (not relayed): MicroPython runs
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def launch(files):
     # what a board runs at a (re)boot, before its REPL: each file in turn, a missing one skipped
-    return ("def _boot(f):\n"
+    return ("import sys as _sys\n"
+            "_sys.stdout.write(%r)\n"
+            "def _boot(f):\n"
             "    try:\n"
             "        s = open(f).read()\n"
             "    except OSError:\n"
@@ -64,7 +68,7 @@ def launch(files):
             "    exec(s, globals())\n"
             "for _f in %r:\n"
             "    _boot(_f)\n"
-            "del _boot, _f\n") % (tuple(files),)
+            "del _boot, _f, _sys\n") % (UP.decode(), tuple(files))
 
 
 class Bridge:
@@ -84,11 +88,15 @@ class Bridge:
         self.master = None
         self.client = None
         self.starts = 0
+        self.started_at = 0.0
+        self.launched = False  # the process runs launch() first (and says UP), or is the bare REPL
+        self.up = False  # MicroPython in it has started (its first output)
+        self.early = b""  # its output until then
         self.raw = False  # the REPL is the raw one (seen from its output)
         self.tail = b""  # the REPL's last output bytes: its mode and whether it waits at a prompt
-        self.booting = None  # (deadline, output so far, stage) while a new process is brought to the raw REPL
-        self.hold = b""  # the client's bytes meanwhile
-        self.started_at = 0.0
+        self.booting = None  # [deadline, output so far, stage] while it is brought to the raw REPL
+        self.interrupted = None  # until when the client's bytes wait for the prompt after a Ctrl-C
+        self.hold = b""  # the client's bytes meanwhile (not up, booting, interrupted)
         self._stop = False
 
     # ---- the REPL process
@@ -106,7 +114,8 @@ class Bridge:
         if self.env is None:
             env["MICROPYPATH"] = ":.frozen:lib"
         cmd = [self.exe, "-X", "heapsize=" + self.heapsize]
-        if kind != "power":
+        self.launched = kind != "power"
+        if self.launched:
             cmd += ["-i", "-c", launch(("boot.py",) if raw else ("boot.py", "main.py"))]
         self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.flash, env=env,
                                      close_fds=True, start_new_session=True)
@@ -114,19 +123,16 @@ class Bridge:
         self.master = master
         self.starts += 1
         self.started_at = time.monotonic()
-        self.tail = b""
-        self.raw = False
-        self.booting = None
-        if raw:
-            self.booting = [time.monotonic() + BOOT_TIMEOUT_S, b"", "banner"]
-        else:
-            self.hold = b""  # the friendly REPL comes up by itself; what was typed before is lost, as on a board
+        self.up, self.early, self.tail, self.raw = False, b"", b"", False
+        self.interrupted = None
+        self.booting = [self.started_at + BOOT_TIMEOUT_S, b"", "banner"] if raw else None
+        if kind == "hard":
+            self.hold = b""  # what was sent to the board before its reset is lost, as on a board
 
     def _reap(self):
         if self.master is not None:
             os.close(self.master)
             self.master = None
-        rc = None
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.terminate()
@@ -135,9 +141,7 @@ class Bridge:
                 except subprocess.TimeoutExpired:
                     self.proc.kill()
                     self.proc.wait(2)
-            rc = self.proc.returncode
             self.proc = None
-        return rc
 
     def _ended(self):
         # the process ended: a soft reset (Ctrl-D at a prompt, SystemExit: an exit status of its own)
@@ -147,6 +151,8 @@ class Bridge:
             rc = self.proc.wait(2)
         except subprocess.TimeoutExpired:
             rc = None  # its pty closed but it lingers: a hard reset
+        if not self.up:
+            self._send(self.early.replace(UP, b""))  # what it said before it ended
         raw = self.raw or self.booting is not None  # (a boot.py that soft-resets while coming up)
         self._reap()
         if rc is not None and 0 <= rc < 256 and rc not in (DEEPSLEEP_EXIT, RESET_EXIT):
@@ -157,7 +163,7 @@ class Bridge:
 
     def _running_code(self):
         # the REPL runs code (not waiting at a prompt): the unix port has its SIGINT handler in
-        # place only then (it raises KeyboardInterrupt), or right after its start, at the prompt
+        # place only then (it raises KeyboardInterrupt)
         if self.tail.endswith(PROMPTS):
             return False
         try:
@@ -172,11 +178,34 @@ class Bridge:
     # ---- the REPL's output
 
     def _from_repl(self, data):
+        if self.up:
+            self._relay(data)
+            return
+        # until MicroPython runs code or waits at its prompt, a Ctrl-C would reach the process's
+        # loader (the pip port is CPython running MicroPython) and end it: a booting process
+        # says UP first, the bare REPL shows its prompt
+        self.early += data
+        if self.launched:
+            ready = UP in self.early
+        else:
+            ready = self.early.endswith(PROMPTS)
+        if ready or len(self.early) >= HOLD_MAX:
+            self._come_up()
+
+    def _come_up(self):
+        data, self.early, self.up = self.early.replace(UP, b"", 1), b"", True
+        self._relay(data)
+        if self.booting is None:
+            self._release()
+
+    def _relay(self, data):
         if self.booting is not None:
             self._boot_output(data)
             return
         self._note(data)
         self._send(data)
+        if self.interrupted is not None and self.tail.endswith(PROMPTS):
+            self._release()
 
     def _note(self, data):
         seen = self.tail + data
@@ -206,6 +235,11 @@ class Bridge:
         self.booting = None
         self._note(out)
         self._send(out)
+        self._release()
+
+    def _release(self):
+        # the client's held bytes go to the REPL now that it takes them
+        self.interrupted = None
         hold, self.hold = self.hold, b""
         if hold:
             self._from_client(hold)
@@ -220,19 +254,23 @@ class Bridge:
     # ---- the client's input
 
     def _from_client(self, data):
-        if self.booting is not None:
+        if not self.up or self.booting is not None or self.interrupted is not None:
             self.hold = (self.hold + data)[-HOLD_MAX:]
             return
         i = data.find(b"\x03")
         if i >= 0 and self._running_code():
-            # Ctrl-C while code runs: a KeyboardInterrupt, as a board's USB REPL raises
+            # Ctrl-C while code runs: a KeyboardInterrupt, as a board's USB REPL raises. What
+            # follows waits for the REPL's prompt: the unix port, coming back to its REPL, may
+            # flush the terminal's input (a board keeps it)
             self._to_repl(data[:i])
             try:
                 os.kill(self.proc.pid, signal.SIGINT)
             except OSError:
                 pass
             self.tail = b""
-            data = data[i + 1:]
+            self.interrupted = time.monotonic() + INTERRUPT_WAIT_S
+            self.hold = data[i + 1:]
+            return
         self._to_repl(data)
 
     def _to_repl(self, data):
@@ -260,13 +298,21 @@ class Bridge:
                 pass
             self.client = None
 
+    def _timers(self):
+        now = time.monotonic()
+        if not self.up and now > self.started_at + BOOT_TIMEOUT_S:
+            self._come_up()  # it said nothing in time: taken as up
+        if self.booting is not None and now > self.booting[0]:
+            self._finish_boot(self.booting[1])  # it did not come up as expected: show what it said
+        if self.interrupted is not None and now > self.interrupted:
+            self._release()  # the code took the KeyboardInterrupt and goes on
+
     def serve(self, max_seconds=None):
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         self._spawn()
         try:
             while not self._stop and (deadline is None or time.monotonic() < deadline):
-                if self.booting is not None and time.monotonic() > self.booting[0]:
-                    self._finish_boot(self.booting[1])  # it did not come up as expected: show what it said
+                self._timers()
                 fds = [self.listener, self.master] + ([self.client] if self.client is not None else [])
                 try:
                     ready, _, _ = select.select(fds, [], [], IDLE_POLL_S)

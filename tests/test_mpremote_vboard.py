@@ -125,6 +125,24 @@ def test_reset_boots_through_boot_and_main_and_ctrl_c_stops_mains_loop(tmp_path,
         proc.wait(10)
 
 
+def test_ctrl_c_wakes_a_deep_sleeping_board_as_its_reset_button(tmp_path, runtime):
+    # main.py deep-sleeps for an hour (time_scale 1: an hour here too); the next mpremote
+    # command's Ctrl-C boots the board and stops what it runs, and the command goes through
+    proc, url = _bridge(tmp_path / "vb", runtime)
+    b = {"url": url, "host": tmp_path}
+    flash = tmp_path / "vb" / "flash"
+    trail = flash / "trail.txt"
+    (flash / "main.py").write_text("import machine\nopen('trail.txt', 'a').write('m')\nmachine.deepsleep(3600000)\n")
+    try:
+        mpremote(b, "reset")
+        assert _wait_for(trail, "m"), trail.read_text() if trail.exists() else "no trail"
+        assert mpremote(b, "exec", "print('awake')").strip() == "awake"
+        assert trail.read_text() == "m"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_mip_install_of_a_local_package_json_lands_the_package_in_flash_lib(board):
     # the repository's package.json, its urls pointing at this checkout's files (relative to it)
     pkg = json.load(open(os.path.join(ROOT, "package.json")))

@@ -45,30 +45,40 @@ IDLE_POLL_S = 0.2
 BOOT_TIMEOUT_S = 10  # a new process is up (and at its raw REPL prompt) within this, or is taken as it is
 INTERRUPT_WAIT_S = 5  # after a Ctrl-C that interrupts code, the REPL's prompt comes within this
 HOLD_MAX = 1 << 20  # client bytes held while the REPL cannot take them (mpremote sends none then)
+MAX_SLEEP_S = 24 * 3600  # a deep sleep's real length is at most this
 MIN_LIFE_S = 0.2  # a process that ends sooner is restarted no sooner than this after its start
 DEEPSLEEP_EXIT = 75  # the virtual board's chip (tools/vboard.py): machine.deepsleep() ends the
 RESET_EXIT = 76  # process with 75, machine.reset() with 76
+REPL_EXIT = 97  # a boot's process ends with this when boot.py and main.py are done: the REPL next
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 FRIENDLY_BANNER = b'Type "help()" for more information.'
-PROMPTS = (b">>> ", b"... ", b">")
+PROMPTS = (b">>> ", b"... ", b"\x04>", RAW_BANNER + b">")  # friendly; raw after a command, on entry
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 UP = b"\x00mpbridge: up\x00"  # a booting process's first output (not relayed): MicroPython runs
 QUICKACK = getattr(socket, "TCP_QUICKACK", None)
 
 
 def launch(files):
-    # what a board runs at a (re)boot, before its REPL: each file in turn, a missing one skipped
+    # what a board runs at a (re)boot, before its REPL: each file in turn, a missing one skipped;
+    # SystemExit (a soft reset, the chip's reset or deep sleep) ends the process with its status,
+    # anything else is shown and the REPL comes next (a new process: the unix port's -i would take
+    # a SystemExit to its REPL too)
     return ("import sys as _sys\n"
-            "_sys.stdout.write(%r)\n"
             "def _boot(f):\n"
             "    try:\n"
             "        s = open(f).read()\n"
             "    except OSError:\n"
             "        return\n"
             "    exec(s, globals())\n"
-            "for _f in %r:\n"
-            "    _boot(_f)\n"
-            "del _boot, _f, _sys\n") % (UP.decode(), tuple(files))
+            "try:\n"
+            "    _sys.stdout.write(%r)\n"
+            "    for _f in %r:\n"
+            "        _boot(_f)\n"
+            "except SystemExit:\n"
+            "    raise\n"
+            "except BaseException as _e:\n"
+            "    _sys.print_exception(_e)\n"
+            "raise SystemExit(%d)\n") % (UP.decode(), tuple(files), REPL_EXIT)
 
 
 class Bridge:
@@ -89,7 +99,8 @@ class Bridge:
         self.client = None
         self.starts = 0
         self.started_at = 0.0
-        self.launched = False  # the process runs launch() first (and says UP), or is the bare REPL
+        self.launched = False  # the process runs launch() (and says UP), or is the REPL
+        self.boot_raw = False  # the REPL after this boot is the raw one
         self.up = False  # MicroPython in it has started (its first output)
         self.early = b""  # its output until then
         self.raw = False  # the REPL is the raw one (seen from its output)
@@ -97,13 +108,16 @@ class Bridge:
         self.booting = None  # [deadline, output so far, stage] while it is brought to the raw REPL
         self.interrupted = None  # until when the client's bytes wait for the prompt after a Ctrl-C
         self.hold = b""  # the client's bytes meanwhile (not up, booting, interrupted)
+        self.asleep = None  # until when the board deep-sleeps (no process: it does not answer)
+        self.state_path = (env or {}).get("BLYNKLOG_VBOARD")  # a virtual board's chip state
         self._stop = False
 
     # ---- the REPL process
 
     def _spawn(self, kind="power", raw=False):
-        # power: the REPL at once (the bridge's start); soft: boot.py (and main.py from the friendly
-        # REPL) then the REPL, raw again if it was; hard: boot.py then main.py then the REPL
+        # power: the REPL (the bridge's start); soft: boot.py (and main.py from the friendly REPL),
+        # then the REPL, raw again if it was; hard: boot.py then main.py, then the REPL; repl: the
+        # REPL after a boot, raw when raw
         self._reap()
         wait = self.started_at + MIN_LIFE_S - time.monotonic()
         if wait > 0:
@@ -114,9 +128,10 @@ class Bridge:
         if self.env is None:
             env["MICROPYPATH"] = ":.frozen:lib"
         cmd = [self.exe, "-X", "heapsize=" + self.heapsize]
-        self.launched = kind != "power"
+        self.launched = kind in ("soft", "hard")
+        self.boot_raw = raw
         if self.launched:
-            cmd += ["-i", "-c", launch(("boot.py",) if raw else ("boot.py", "main.py"))]
+            cmd += ["-c", launch(("boot.py",) if raw else ("boot.py", "main.py"))]
         self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.flash, env=env,
                                      close_fds=True, start_new_session=True)
         os.close(slave)
@@ -125,7 +140,7 @@ class Bridge:
         self.started_at = time.monotonic()
         self.up, self.early, self.tail, self.raw = False, b"", b"", False
         self.interrupted = None
-        self.booting = [self.started_at + BOOT_TIMEOUT_S, b"", "banner"] if raw else None
+        self.booting = [self.started_at + BOOT_TIMEOUT_S, b"", "banner"] if raw and not self.launched else None
         if kind == "hard":
             self.hold = b""  # what was sent to the board before its reset is lost, as on a board
 
@@ -153,13 +168,32 @@ class Bridge:
             rc = None  # its pty closed but it lingers: a hard reset
         if not self.up:
             self._send(self.early.replace(UP, b""))  # what it said before it ended
-        raw = self.raw or self.booting is not None  # (a boot.py that soft-resets while coming up)
+        raw = self.boot_raw if self.launched else (self.raw or self.booting is not None)
         self._reap()
-        if rc is not None and 0 <= rc < 256 and rc not in (DEEPSLEEP_EXIT, RESET_EXIT):
+        if rc == REPL_EXIT:
+            self._spawn("repl", raw)
+        elif rc == DEEPSLEEP_EXIT:
+            self.asleep = time.monotonic() + self._sleep_s()
+            self.hold = b""
+        elif rc is not None and 0 <= rc < 256 and rc != RESET_EXIT:
             self._send(SOFT_REBOOT)
             self._spawn("soft", raw)
         else:
             self._spawn("hard")
+
+    def _sleep_s(self):
+        # a deep sleep lasts its time shortened by the world's time_scale, as the chip's other
+        # waits do (tools/vboard.py's runner jumps over it; here the board lives in real time)
+        try:
+            with open(self.state_path) as f:
+                st = json.load(f)
+            return min(MAX_SLEEP_S, max(0.0, float(st.get("slept_ms") or 0) / 1000 / float(st.get("time_scale") or 1)))
+        except (OSError, TypeError, ValueError, ZeroDivisionError):
+            return 0.0
+
+    def _wake(self):
+        self.asleep = None
+        self._spawn("hard")
 
     def _running_code(self):
         # the REPL runs code (not waiting at a prompt): the unix port has its SIGINT handler in
@@ -254,6 +288,14 @@ class Bridge:
     # ---- the client's input
 
     def _from_client(self, data):
+        if self.asleep is not None:
+            # a board in deep sleep does not answer; Ctrl-C here stands for its reset button: it
+            # boots now, and the Ctrl-C stops boot.py or main.py once they run
+            i = data.find(b"\x03")
+            if i < 0:
+                return
+            self._wake()
+            data = data[i:]
         if not self.up or self.booting is not None or self.interrupted is not None:
             self.hold = (self.hold + data)[-HOLD_MAX:]
             return
@@ -300,12 +342,14 @@ class Bridge:
 
     def _timers(self):
         now = time.monotonic()
-        if not self.up and now > self.started_at + BOOT_TIMEOUT_S:
+        if self.proc is not None and not self.up and now > self.started_at + BOOT_TIMEOUT_S:
             self._come_up()  # it said nothing in time: taken as up
         if self.booting is not None and now > self.booting[0]:
             self._finish_boot(self.booting[1])  # it did not come up as expected: show what it said
         if self.interrupted is not None and now > self.interrupted:
             self._release()  # the code took the KeyboardInterrupt and goes on
+        if self.asleep is not None and now >= self.asleep:
+            self._wake()
 
     def serve(self, max_seconds=None):
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
@@ -313,7 +357,7 @@ class Bridge:
         try:
             while not self._stop and (deadline is None or time.monotonic() < deadline):
                 self._timers()
-                fds = [self.listener, self.master] + ([self.client] if self.client is not None else [])
+                fds = [f for f in (self.listener, self.master, self.client) if f is not None]
                 try:
                     ready, _, _ = select.select(fds, [], [], IDLE_POLL_S)
                 except (OSError, ValueError):
@@ -323,7 +367,7 @@ class Bridge:
                     self._drop_client()  # one client at a time, like a serial port
                     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     self.client = conn
-                if self.master in ready:
+                if self.master is not None and self.master in ready:
                     try:
                         data = os.read(self.master, 4096)
                     except OSError:
@@ -342,7 +386,7 @@ class Bridge:
                         continue
                     self._quickack()
                     self._from_client(data)
-                if self.proc.poll() is not None and self.master not in ready:
+                if self.proc is not None and self.proc.poll() is not None and self.master not in ready:
                     self._drain_and_end()
         finally:
             self.close()

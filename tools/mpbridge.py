@@ -11,14 +11,18 @@ It answers as a board's USB REPL does, so plain mpremote commands work (ls, cp, 
 mip install, soft-reset, reset), not only `resume`:
 - at start the board waits at its REPL (as a board whose main.py was stopped by Ctrl-C);
 - a soft reset (Ctrl-D at an empty prompt, raw or friendly, or SystemExit) ends the unix port; the
-  bridge prints "MPY: soft reboot", starts a fresh interpreter that runs boot.py (and main.py when
-  the REPL was the friendly one), and, when the REPL was raw, brings it back to the raw REPL
-  prompt: nothing imported before survives;
-- a hard reset (machine.reset() on a virtual board, its deep sleep, or a crash) starts a new
-  process that runs boot.py then main.py, then the REPL, as a board's reset does: with the
-  firmware deployed that is the firmware's loop;
+  bridge prints "MPY: soft reboot" and boots a fresh interpreter: boot.py (and main.py when the
+  REPL was the friendly one), then the REPL, raw again if it was. Nothing imported survives;
+- a hard reset (machine.reset() on a virtual board, a crash) boots boot.py then main.py, then the
+  REPL, as a board's reset does: with the firmware deployed that is the firmware's loop;
+- a deep sleep (the chip ends the process with 75) lasts its time over the world's time_scale
+  (hw.json), then the board boots as above; it does not answer meanwhile, but a Ctrl-C stands for
+  its reset button: it boots at once, and the Ctrl-C stops boot.py or main.py;
 - Ctrl-C while code runs (a main.py, an exec) interrupts it (KeyboardInterrupt), as on a board;
   at a prompt it goes to the REPL as the byte it is.
+A boot is one process (boot.py, main.py) and its REPL another (the unix port's -i would take a
+SystemExit to its REPL rather than end): main.py's globals are not at the REPL, as they are on a
+board.
 
     python tools/mpbridge.py --flash DIR [--port 0] [--micropython EXE] [--heapsize 2M]
     python tools/mpbridge.py --vboard DIR ...   (a virtual board of tools/vboard.py: its REPL has

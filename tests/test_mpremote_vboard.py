@@ -1,8 +1,10 @@
 # cpython-only: runs mpremote (a subprocess) against tools/mpbridge.py and the unix port.
 # mpremote against the virtual board as against a board's USB REPL, each command as a user types
 # it (docs/FIRMWARE.md, "The virtual board"): ls, cp, rm, run, exec (each after mpremote's own soft
-# reset), soft-reset (a fresh interpreter), reset (boot.py then main.py, whose loop Ctrl-C stops)
-# and mip install of a local package.json into lib/.
+# reset), soft-reset (a fresh interpreter), resume (the same one), reset (boot.py then main.py,
+# whose loop Ctrl-C stops), a deep sleep that Ctrl-C ends as the reset button would, and mip
+# install of a local package.json into lib/; Ctrl-D at the friendly prompt as a terminal sends it.
+# On each unix port (BLYNKLOG_MICROPYTHON_32 adds the board-like one).
 import json
 import os
 import socket

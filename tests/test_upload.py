@@ -145,6 +145,17 @@ def test_clock_stamped_samples_of_one_stream_in_one_millisecond_all_arrive_a_ms_
     log.close()
 
 
+def test_a_clock_stamped_sample_after_an_explicit_one_ahead_keeps_the_clocks_time():
+    fresh()
+    log = Logger(device_config())
+    log.add("temperature", 1.0, ts=now_ms() + 500)
+    log.add("temperature", 2.0)
+    after = now_ms()
+    log.sync()
+    stamps = sorted(p[0] for p in received(1))
+    assert len(stamps) == 2 and stamps[0] <= after
+
+
 def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():
     fresh()
     log = Logger(device_config())

@@ -22,7 +22,7 @@ _INT_MIN = -2147483648
 _INT_MAX = 2147483647
 _FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
 _STRING_MAX = 1024
-_BUMP_MAX_MS = 1000  # clock stamps this close behind the stream's last one follow it by a ms
+_BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock stamp follows it by a ms
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -235,7 +235,7 @@ class Logger:
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
-        self._last_ts = {}  # stream -> [ts, flags] of its last add(): one value per ms of a stream
+        self._last_ts = {}  # stream -> [ts, flags, clock-stamped] of its last add(): one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
@@ -312,9 +312,10 @@ class Logger:
             raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
         v = self._value(stream, s, value)
         last = self._last_ts.get(stream)
+        stamped = ts is None
         if ts is None:
             ts, flags = self.clock.stamp()
-            if last is not None and flags == last[1] and 0 <= last[0] - ts < _BUMP_MAX_MS:
+            if last is not None and last[2] and flags == last[1] and 0 <= last[0] - ts < _BUMP_MAX_MS:
                 ts = last[0] + 1  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
         else:
             if not _is_int(ts):
@@ -331,10 +332,11 @@ class Logger:
                       "so the upload keeps the first" % (stream, ts))
         stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
         if last is None:
-            self._last_ts[stream] = [ts, flags]
+            self._last_ts[stream] = [ts, flags, stamped]
         else:
             last[0] = ts  # in place: add() allocates no per-sample object here
             last[1] = flags
+            last[2] = stamped
         return stored
 
     def flush(self):

@@ -154,6 +154,7 @@ def test_a_clock_stamped_sample_after_an_explicit_one_ahead_keeps_the_clocks_tim
     log.sync()
     stamps = sorted(p[0] for p in received(1))
     assert len(stamps) == 2 and stamps[0] <= after
+    log.close()
 
 
 def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():

@@ -82,15 +82,14 @@ class App:
                 ago -= self._radio["t"]
                 if 0 <= ago < up_every:
                     self.last_upload = now - ago
-        n = _int(self._radio.get("n"), 0)
-        if self._radio.get("on") or (n and "nb" not in kept):
-            # the board reset while the radio was on (or, after such a reset, lost its RTC memory:
-            # a power-on, a brownout, whose time since is unknown): hold the radio off, longer at
-            # each one in a row; n goes back to 0 only when an upload ends without a reset
-            if self._radio.get("on"):
-                n += 1
-                self._radio = {"on": False, "n": n, "t": self._radio.get("t")}
-                self._write_radio()
+        if self._radio.get("on"):
+            # the board reset while the radio was on: hold it off, longer at each such reset in a
+            # row (n goes back to 0 only when an upload ends without a reset). The hold is kept in
+            # RTC memory, which the deep-sleep wakes of a weak cell keep: its next brownout comes
+            # with the radio on again. A power-on meanwhile starts afresh (and uploads: the clock)
+            n = _int(self._radio.get("n"), 0) + 1
+            self._radio = {"on": False, "n": n, "t": self._radio.get("t")}
+            self._write_radio()
             hold = up_every << min(n - 1, _MAX_HOLD_DOUBLINGS)
             self.last_upload = now
             self.not_before = now + hold

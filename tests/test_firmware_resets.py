@@ -132,11 +132,19 @@ def test_resets_under_the_radio_in_a_row_hold_it_off_longer_each_time():
     assert holds == [600000, 1200000, 2400000]
 
 
-def test_a_power_on_after_a_reset_under_the_radio_holds_the_radio_off_again():
-    # a brownout under transmit, then the power goes (RTC memory lost, the time since unknown)
-    path = _radio_file(on=False, n=1, t=None)
-    a, board, log = make_app(radio_file=path, upload_every_s=600)
-    a.run(cycles=10)
+def test_the_hold_goes_on_across_deep_sleep_wakes_through_rtc_memory():
+    path = _radio_file(on=True, n=0, t=None)
+    board = FakeBoard()
+    a, board, log = make_app(board=board, radio_file=path, upload_every_s=600, sleep="deep")
+    raises(DeepSleep, a.sleep, MIN)
+    kept = board.kept
+    for wake in range(8):  # the wakes of the next 8 minutes, each a new App from RTC memory
+        board.t = 0
+        board.kept = kept
+        a, board, log = make_app(board=board, radio_file=path, upload_every_s=600, sleep="deep")
+        a.cycle()
+        raises(DeepSleep, a.sleep, MIN)
+        kept = board.kept
     assert board.events == []
 
 

@@ -161,13 +161,17 @@ def _run(seed, calls):
             want = kept[name]
             have = got[name]
             assert len(have) == len(want), "seed %d stream %s: %d stored, %d read back" % (seed, name, len(want), len(have))
+            prev = None  # the stream's previous clock stamp: one in the same ms follows it by a ms
             for k in range(len(want)):
                 ts, value, t0, call = want[k]
                 gts, gv = have[k]
                 if ts is None:
-                    assert t0 <= gts <= unix_ms(), call + " stamped %d" % gts
+                    top = unix_ms() if prev is None else max(unix_ms(), prev + 1)
+                    assert t0 <= gts <= top, call + " stamped %d" % gts
+                    prev = gts
                 else:
                     assert gts == ts, call + " read back ts %r" % gts
+                    prev = None
                 assert _same(gv, value), call + " read back %r, expected %r" % (gv, value)
     finally:
         log.close()

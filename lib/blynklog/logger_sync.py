@@ -39,9 +39,13 @@ def client(log, timeout_ms):
         with open(path, "rb") as f:
             cas.append(f.read())
     if cfg["upload"]["transport"] == "requests":
+        from . import requests_transport as transport
         from .requests_transport import RequestsConnection as Conn
     else:
+        from . import http as transport
         from .http import Connection as Conn
+    if cfg["insecure"] and not transport._warned:
+        transport._warned.append(1)  # the Logger said so when it started: once is enough
     conn = Conn(log._server(), ca_ders=cas, insecure=cfg["insecure"], timeout_ms=timeout_ms)
     from . import blynk
 

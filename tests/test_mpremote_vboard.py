@@ -4,7 +4,8 @@
 # reset), soft-reset (a fresh interpreter), resume (the same one), reset (boot.py then main.py,
 # whose loop Ctrl-C stops), a deep sleep that Ctrl-C ends as the reset button would, and mip
 # install of a local package.json into lib/; Ctrl-D at the friendly prompt as a terminal sends it.
-# On each unix port (BLYNKLOG_MICROPYTHON_32 adds the board-like one).
+# On the pip unix port in make test (the bridge is host code; the port only runs the REPL);
+# BLYNKLOG_MPREMOTE_ALL=1 runs it on every unix port (BLYNKLOG_MICROPYTHON_32 adds the board-like one).
 import json
 import os
 import socket
@@ -18,7 +19,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
-from test_unix_port import runtimes  # noqa: E402
+from test_unix_port import runtimes as _all_runtimes  # noqa: E402
+
+
+def runtimes():
+    found = _all_runtimes()
+    if os.getenv("BLYNKLOG_MPREMOTE_ALL") == "1":
+        return found
+    return dict((k, v) for k, v in found.items() if k == "unix")
 
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 TIMEOUT_S = 60  # one mpremote command; each takes well under a second here (mip: about 10 s)
@@ -140,15 +148,15 @@ def test_ctrl_c_wakes_a_deep_sleeping_board_as_its_reset_button(tmp_path, runtim
         mpremote(b, "reset")
         assert _wait_for(trail, "m"), trail.read_text() if trail.exists() else "no trail"
         assert mpremote(b, "exec", "print('awake')").strip() == "awake"
-        assert trail.read_text() == "m"
+        # the wake boots through boot.py and main.py as a reset does: the Ctrl-C stops main.py
+        # before or just after it wrote its mark, as on a board, and never lets it sleep again
+        assert trail.read_text() in ("m", "mm"), trail.read_text()
     finally:
         proc.terminate()
         proc.wait(10)
 
 
 def test_mip_install_of_a_local_package_json_lands_the_package_in_flash_lib(board):
-    if board["runtime"] != "unix" and os.getenv("BLYNKLOG_MPREMOTE_ALL") != "1":
-        pytest.skip("mip's 10 s run on the pip port only in make test (BLYNKLOG_MPREMOTE_ALL=1: every port)")
     # the repository's package.json, its urls pointing at this checkout's files (relative to it)
     pkg = json.load(open(os.path.join(ROOT, "package.json")))
     prefix = "github:blynklog/blynklog/"

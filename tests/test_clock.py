@@ -400,41 +400,37 @@ def test_a_chain_of_timeless_deep_sleep_wakes_longer_than_the_kept_anchors_is_pl
     assert abs(got - stamps[0][0]) < 1000 and estimated is True
 
 
-def test_a_timeless_chain_counts_each_wakes_boot_time_by_the_rtc_that_ran_through_the_sleep():
-    # an ESP32's ROM and bootloader run 300 ms before its ticks start: planned sleeps alone would
-    # lose that at every wake (12 s over 40 wakes); the RTC, unset but counting, saw it
-    b = Board("esp32")
+def _timeless_chain_error_ms(kind, wakes, boot_ms):
+    # wakes of a board without the time, each stamping a sample; the last gets the time: the
+    # largest error of the chain's placed samples (each wake's boot takes boot_ms before its ticks)
+    b = Board(kind)
     stamps = []
     clock = b.boot(PWRON_RESET)
-    for _ in range(40):
+    for _ in range(wakes):
         b.run(200)
         stamps.append((b.true_ms,) + clock.stamp())
         clock.before_sleep(MINUTE)
-        b.deep_sleep(MINUTE + 300)  # the sleep, then the boot before the ticks start
+        b.deep_sleep(MINUTE + boot_ms)
         clock = b.boot(DEEPSLEEP_RESET)
     b.run(300)
     assert clock.set_time_ms(b.true_ms)
+    worst = 0
     for true_ms, code, fl in stamps:
         got, estimated = clock.resolve(code, fl)
-        assert abs(got - true_ms) < 100 and estimated is True, (got, true_ms)
+        assert estimated is True
+        worst = max(worst, abs(got - true_ms))
+    return worst
+
+
+def test_a_timeless_chain_counts_each_wakes_boot_time_by_the_rtc_that_ran_through_the_sleep():
+    # an ESP32's ROM and bootloader run 300 ms before its ticks start: planned sleeps alone would
+    # lose that at every wake (12 s over 40 wakes); the RTC, unset but counting, saw it
+    assert _timeless_chain_error_ms("esp32", 40, 300) < 100
 
 
 def test_a_timeless_chain_on_a_board_whose_rtc_restarts_keeps_to_the_planned_sleeps():
     # rp2: the RTC restarts at every reset, so its reading says nothing of the sleep
-    b = Board("rp2")
-    stamps = []
-    clock = b.boot(PWRON_RESET)
-    for _ in range(5):
-        b.run(200)
-        stamps.append((b.true_ms,) + clock.stamp())
-        clock.before_sleep(MINUTE)
-        b.deep_sleep(MINUTE)
-        clock = b.boot(DEEPSLEEP_RESET)
-    b.run(300)
-    assert clock.set_time_ms(b.true_ms)
-    for true_ms, code, fl in stamps:
-        got, estimated = clock.resolve(code, fl)
-        assert abs(got - true_ms) < 100 and estimated is True, (got, true_ms)
+    assert _timeless_chain_error_ms("rp2", 5, 0) < 100
 
 
 def test_boots_that_wake_with_the_time_do_not_push_out_a_boot_whose_samples_wait():

@@ -351,8 +351,9 @@ def test_the_books_balance_after_faults():
     log = Logger(device_config(limits={"points_per_request": 7, "max_age_days": 2}))
     fill(log, "temperature", 30)
     fill(log, "humidity", 3, start=now_ms() - 3 * DAY_MS)
-    log.add("pressure", 1.0, ts=now_ms() - 5000)
-    log.add("pressure", 2.0, ts=now_ms() - 5000)
+    t = now_ms() - 5000  # once: two calls a ms apart would make two timestamps, not a duplicate
+    log.add("pressure", 1.0, ts=t)
+    log.add("pressure", 2.0, ts=t)
     emu.inject("status", status=503)
     log.sync()
     emu.reset()

@@ -32,12 +32,12 @@ REF_DEF = re.compile(r"^\[([^\]]+)\]:\s*(\S*benchmarks\.md#\S*)\s+\"([^\"]*)\"\s
 FIGURE_PATTERNS = [
     r"\d[\d,.]* ?(?:B|bytes?)(?: of flash)? (?:written |programmed |stored )?per (?:sample|point)\b",
     r"\d[\d,.]*-byte record",
-    r"\d[\d,.]*x the record",
+    r"\d+\.\d+x the record",  # a target is a whole number ("under 2x the record")
     r"\d[\d,.]*(?:/s)? ?(?:samples|points)/s\b",
     r"\d[\d,.]* (?:block |sector )?erases\b",
     r"\d[\d,.]* ?ms per (?:sample|point)\b",
     r"\d[\d,.]* points per wake\b",
-    r"\d[\d,.]* ?KB (?:heap|free)\b",
+    r"\d[\d,.]* ?KB free\b",  # not "KB heap": "in a 64 KB heap" is the spec's target and tests/test_heap.py's
     r"\d[\d,.]* days(?: \(\d[\d.]* months\))?(?! without)",
 ]
 FIGURE = re.compile("|".join("(?:%s)" % p for p in FIGURE_PATTERNS))
@@ -46,6 +46,8 @@ FIGURE = re.compile("|".join("(?:%s)" % p for p in FIGURE_PATTERNS))
 ALLOWED = [
     ("docs/RAWSTORE.md", "14.58 bytes programmed per sample",
      "printed by tests/test_rawstore.py's wear test (two streams, the policy's meta), named there"),
+    ("docs/FORMAT.md", "13-byte record", "a round record size for a percentage in the design discussion"),
+    ("docs/FIRMWARE.md", "22.5 bytes per point", "make demo's own figure (tools/demo.py prints it), under its bullet"),
     ("docs/FORMAT.md", "5 within 198 days", "format arithmetic: the range of a 5-byte delta"),
     ("docs/ENERGY.md", "182.6 days", "the definition of six months"),
     ("docs/ENERGY.md", "125 days", "a sensitivity of the model (docs/ENERGY.md's own run), not a benchmarks.md row"),

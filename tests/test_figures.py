@@ -8,7 +8,8 @@
 #   [85 days][life-esp32]  ...  [life-esp32]: benchmarks.md#energy "ESP32 (WROOM module, deep sleep) | life on 2,000 mAh"
 # The anchor is the section's heading (GitHub's slug); the title is the row's label (its first
 # cell, "#" columns aside), optionally " | " and a column's header; "after: PHRASE" instead names
-# the number that follows PHRASE in the section's text (for figures the generators write in prose).
+# the numbers of the clause that follows PHRASE in the section's text, up to the next ":", ";" or
+# sentence end (for figures the generators write in prose).
 # Agreement: every number in the link text equals a number of the cited cell (or of any cell of
 # the row when no column is named; of the phrase's number) rounded to the quoted number's places,
 # half up; a whole number ending in two or more zeros is read as rounded to its last nonzero digit
@@ -50,11 +51,10 @@ ALLOWED = [
     ("docs/FIRMWARE.md", "22.5 bytes per point", "make demo's own figure (tools/demo.py prints it), under its bullet"),
     ("docs/FORMAT.md", "5 within 198 days", "format arithmetic: the range of a 5-byte delta"),
     ("docs/ENERGY.md", "182.6 days", "the definition of six months"),
-    ("docs/ENERGY.md", "125 days", "a sensitivity of the model (docs/ENERGY.md's own run), not a benchmarks.md row"),
-    ("docs/ENERGY.md", "139 days", "a sensitivity of the model (docs/ENERGY.md's own run), not a benchmarks.md row"),
-    ("docs/ENERGY.md", "124 days", "a sensitivity of the model (docs/ENERGY.md's own run), not a benchmarks.md row"),
-    ("docs/ENERGY.md", "38 days", "a sensitivity of the model (a 2.2 mA sleep), not a benchmarks.md row"),
-    ("docs/ENERGY.md", "3.6 days", "store capacity over the sample rate, arithmetic"),
+    ("docs/ENERGY.md", "122 days", "a sensitivity of the model (27 mA CPU current), not a benchmarks.md row"),
+    ("docs/ENERGY.md", "135 days", "a sensitivity of the model (27 mA and a 150 ms boot), not a benchmarks.md row"),
+    ("docs/ENERGY.md", "125 days", "a sensitivity of the model (a 400 ms wake), not a benchmarks.md row"),
+    ("docs/ENERGY.md", "38 days", "the cap a 2.2 mA sleep allows: 2,000 mAh / 2.2 mA, arithmetic"),
     ("docs/ENERGY.md", "24 days", "the model's formula (hours per day)"),
     ("docs/TIME.md", "~6 days", "half the ticks period, arithmetic"),
 ]
@@ -144,10 +144,11 @@ def _resolve(sections, anchor, title):
         if n != 1:
             return None, "the phrase %r is in the section's text %d times (must be once)" % (phrase, n)
         rest = sec["text"][sec["text"].index(phrase) + len(phrase):]
-        m = NUM.search(rest)
-        if m is None:
+        rest = re.split(r"[:;\n]|\.(?:\s|$)", rest, 1)[0]  # the clause that follows the phrase
+        values = _numbers(rest)
+        if not values:
             return None, "no number after the phrase %r" % phrase
-        return [m.group(0).replace(",", "")], "%r" % (phrase + rest[:m.end()])
+        return values, "%r" % (phrase + rest)
     label, _, column = title.partition(" | ")
     rows = sec["rows"].get(label.strip())
     if not rows:

@@ -27,6 +27,7 @@ NUM = re.compile(r"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
 INLINE = re.compile(r"\[([^\]]+)\]\(([^)\s]*benchmarks\.md#[^)\s]*)\s+\"([^\"]*)\"\)")
 REF_USE = re.compile(r"\[([^\]]+)\]\[([^\]]+)\]")
 EXAMPLE = re.compile(r"`\[[^`\n]*\]\([^`\n]*\)`")  # a citation shown as code: an example
+UNTITLED = re.compile(r"\[([^\]]*\d[^\]]*)\]\(([^)\s]*benchmarks\.md#[^)\s]*)\)")  # a figure linked, no row named
 REF_DEF = re.compile(r"^\[([^\]]+)\]:\s*(\S*benchmarks\.md#\S*)\s+\"([^\"]*)\"\s*$", re.M)
 
 # Phrases that only a benchmark figure is written with: one left in README or docs outside a
@@ -126,6 +127,8 @@ def citations(text):
     text = EXAMPLE.sub(lambda m: " " * len(m.group(0)), text)
     for m in INLINE.finditer(text):
         out.append((text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), m.group(3)))
+    for m in UNTITLED.finditer(text):
+        out.append((text.count("\n", 0, m.start()) + 1, m.group(1), m.group(2), ""))
     defs = {k.lower(): (url, title) for k, url, title in REF_DEF.findall(text)}
     for m in REF_USE.finditer(text):
         d = defs.get(m.group(2).lower())
@@ -150,6 +153,8 @@ def _resolve(sections, anchor, title):
         if not values:
             return None, "no number after the phrase %r" % phrase
         return values, "%r" % (phrase + rest)
+    if not title:
+        return None, "the link names no row (its title is the row's label)"
     label, _, column = title.partition(" | ")
     label = label.strip()
     rows = sec["rows"].get(label)
@@ -296,6 +301,11 @@ def test_checker_fails_a_citation_of_a_row_that_no_longer_exists():
     assert "doc.md:2" in missing[0] and "Flash bytes written per record" in missing[0]
 
 
+def test_checker_fails_a_figure_linked_without_a_row():
+    doc = "[13 B](benchmarks.md#results)\n"
+    assert len(check({"doc.md": doc}, _BENCH)[0]) == 1
+
+
 def test_checker_fails_a_citation_of_a_section_that_no_longer_exists():
     doc = "[13 B](benchmarks.md#flash \"Flash bytes written per sample\")\n"
     assert len(check({"doc.md": doc}, _BENCH)[0]) == 1
@@ -305,6 +315,11 @@ def test_checker_finds_an_uncited_benchmark_figure():
     doc = "cited: [12.96 B per sample](benchmarks.md#results \"Flash bytes written per sample\")\nuncited: 13.4 B per sample\n"
     found = uncited({"doc.md": doc})
     assert len(found) == 1 and "doc.md:2" in found[0] and "13.4 B per sample" in found[0]
+
+
+def test_checker_reads_a_citation_shown_as_code_as_an_example():
+    doc = "write `[12.96 B](benchmarks.md#results \"LABEL | ours\")`\n"
+    assert citations(doc) == []
 
 
 def test_rounding_rule():

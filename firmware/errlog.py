@@ -55,7 +55,7 @@ class ErrorLog:
             try:
                 sys.print_exception(err)
             except AttributeError:
-                import traceback
+                import traceback  # type: ignore[import-not-found]  # CPython only
 
                 traceback.print_exception(type(err), err, err.__traceback__)
         if text == self._last:

@@ -12,7 +12,7 @@ for p in (os.path.join(HERE, "stubs"), os.path.join(ROOT, "lib"), HERE):
 # The local Blynk emulator (tools/blynk_server.py), one for the whole session, started on first use.
 # Its addresses go into the environment (BLYNKLOG_EMU_*), where tests/emu.py reads them, so one
 # portable test runs unchanged here and on the unix port (test_unix_port.py passes them on).
-import pytest
+import pytest  # noqa: E402  (after the sys.path set-up above)
 
 EMU_ENV = ("BLYNKLOG_EMU_URL", "BLYNKLOG_EMU_HTTP_URL", "BLYNKLOG_EMU_CA", "BLYNKLOG_EMU_OTHER_CA",
            "BLYNKLOG_EMU_WRONG_NAME_URL")

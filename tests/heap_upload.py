@@ -3,17 +3,16 @@
 #   micropython -X heapsize=64K tests/heap_upload.py LIBDIR API N
 # API is "device" or "platform". The points are generated, never held in a list.
 import gc
-import sys
-
-sys.path.insert(0, sys.argv[1])
-api = sys.argv[2]
-n = int(sys.argv[3])
-
 import os
+import sys
 import time
 
+sys.path.insert(0, sys.argv[1])
 from blynklog.blynk import DeviceClient, PlatformClient
 from blynklog.http import Connection
+
+api = sys.argv[2]
+n = int(sys.argv[3])
 
 gc.collect()
 with open(os.getenv("BLYNKLOG_EMU_CA"), "rb") as f:

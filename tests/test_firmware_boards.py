@@ -4,7 +4,7 @@
 # chip (boards/unix/chip) and whole boots: tests/test_vboard.py and tests/test_lifetime.py.
 import json
 
-import fwfakes  # noqa: F401  (firmware/ and boards/unix on sys.path)
+import fwfakes  # firmware/ and boards/unix on sys.path
 from fwfakes import raw_config
 from support import raises
 

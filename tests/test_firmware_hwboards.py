@@ -107,7 +107,6 @@ def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path
     # boot 1 (power-on): sample, upload, deep sleep; boot 2 (woken): sample, no upload yet
     import json
     import shutil
-    import sys
 
     import app
 

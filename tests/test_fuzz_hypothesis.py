@@ -10,7 +10,6 @@ import struct
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import blynklog
 import test_fuzz_add as fa
 import test_fuzz_config as fc
 import test_fuzz_store as fs

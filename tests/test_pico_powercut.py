@@ -16,10 +16,8 @@ import ast
 import os
 import sys
 
-import pytest
-
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pico"))
-import picohost  # noqa: E402
+import picohost
 
 # small segments so that a short workload rotates segments and drops the oldest of a full store
 W = {"path": "/pc", "seg": 1024, "capacity": 3072, "rounds": 14, "per_round": 40, "a": 25, "b": 50,

@@ -12,8 +12,8 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pico"))
-import picohost  # noqa: E402
-import test_store  # noqa: E402
+import picohost
+import test_store
 
 DEFAULT = (
     "test_every_value_type_round_trips_through_the_store",

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pico"))
-import picohost  # noqa: E402
+import picohost
 
 WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.record", "blynklog.state",
                 "blynklog.store"]

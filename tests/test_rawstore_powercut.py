@@ -244,7 +244,7 @@ def test_power_cut_again_during_the_recovery_from_every_cut():
         dev.arm(cut, "prefix", cut)
         m = Model()
         try:
-            workload(RawStore(dev), m, lambda: RawStore(dev))
+            workload(RawStore(dev), m, lambda dev=dev: RawStore(dev))
         except PowerCut:
             pass
         snapshot = bytearray(dev.data)

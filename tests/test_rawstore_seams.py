@@ -10,7 +10,6 @@ from blynklog import ConfigError, Logger, policy, record
 from blynklog.rawstore import RawStore
 from logger_support import device_config, now_ms
 from norflash import NorFlash
-from support import raises
 
 T0 = 1700000000000
 

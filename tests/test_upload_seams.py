@@ -10,7 +10,7 @@ import hostile
 from blynklog import Logger
 from blynklog.clock import Clock
 from blynklog.compat import sleep_ms, ticks_ms
-from logger_support import DAY_MS, device_config, now_ms, platform_config, received
+from logger_support import DAY_MS, device_config, now_ms, received
 from support import tmpdir
 
 

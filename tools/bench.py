@@ -388,7 +388,7 @@ def _bench_upload(p, results, srv):
             for i in range(p.runs):
                 tries = []
 
-                def ok(h, side=side, n=n):
+                def ok(h, side=side, n=n, tries=tries):
                     srv.reset()
                     res = run_compiled(mpy, data.spec(side, n, 1, work), h, work)
                     good = bool(res and res.get("ok") and srv.stats()["points"] == n)
@@ -527,7 +527,7 @@ def rows_for(p, results):
             pa = [r["mem_peak"] for r in a if r.get("mem_peak")]
             if pa and b:
                 base = statistics.median(pa)
-                churn[side] = _get(b, lambda r: (r["mem_peak"] - base) / (nmax - pts[0]) if r.get("mem_peak") else None)
+                churn[side] = _get(b, lambda r, base=base: (r["mem_peak"] - base) / (nmax - pts[0]) if r.get("mem_peak") else None)
         o, nv = churn.get("ours"), churn.get("naive")
         d.row("1", "Bytes allocated per extra point uploaded (`mem_peak()` growth from %s to %s points / %s)" % (
             _fmt(pts[0]), _fmt(nmax), _fmt(nmax - pts[0])), cell(o, " B", 0), cell(nv, " B", 0), ratio(o, nv),

@@ -8,18 +8,18 @@
 # name could replace (binascii, json, os, struct, time): MicroPython looks for such a file along
 # sys.path at every `import os` statement, since built-in modules are not kept in sys.modules (some
 # 4 ms on a Pico W each time). The modules of a wake take them from here.
-import binascii
-import json
+import binascii  # noqa: F401  (for the package: see above)
+import json  # noqa: F401  (for the package: see above)
 import math
-import os
-import struct
+import os  # noqa: F401  (for the package: see above)
+import struct  # noqa: F401  (for the package: see above)
 import sys
 import time
 
 try:
     from micropython import const
 except ImportError:
-    def const(x):
+    def const(x):  # type: ignore[misc]  # CPython's stand-in: the stubs type the real one
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
@@ -42,7 +42,7 @@ except AttributeError:
     _TICKS_HALF = _TICKS_PERIOD >> 1
 
     def ticks_ms():
-        return int(time.monotonic() * 1000) & _TICKS_MASK
+        return int(time.monotonic() * 1000) & _TICKS_MASK  # type: ignore[attr-defined]  # CPython only
 
     def ticks_add(ticks, delta):
         return (ticks + delta) & _TICKS_MASK

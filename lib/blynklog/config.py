@@ -4,7 +4,7 @@
 # default filled in; the caller's dict is not changed. Runs at Logger(), for a file only when it
 # changed (the Logger keeps what this returned: the validated-config cache, blynklog/__init__.py);
 # ConfigError and the DER check are defined there, for that cache. RAM: the dict.
-from . import ConfigError, _DEFAULT_STORE_PATH, _looks_der, _unverified_reason as unverified_reason
+from . import ConfigError, _DEFAULT_STORE_PATH, _looks_der, _unverified_reason as unverified_reason  # noqa: F401  (re-exported)
 from .compat import const, json
 
 DEFAULT_SERVER = "https://blynk.cloud"

@@ -136,9 +136,9 @@ class Connection:
 
             ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
             if self.insecure:
-                ctx.verify_mode = tls.CERT_NONE
+                ctx.verify_mode = tls.CERT_NONE  # type: ignore[attr-defined]  # the stubs lack verify_mode
             else:
-                ctx.verify_mode = tls.CERT_REQUIRED
+                ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
                 for der in self.ca_ders:
                     ctx.load_verify_locations(der)  # positional only: the native module's form
         except ImportError:
@@ -146,11 +146,11 @@ class Connection:
 
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
             if self.insecure:
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
+                ctx.check_hostname = False  # type: ignore[attr-defined]  # CPython: ctx typed as tls's above
+                ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
             else:
-                ctx.verify_mode = ssl.CERT_REQUIRED
-                ctx.check_hostname = True
+                ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+                ctx.check_hostname = True  # type: ignore[attr-defined]
                 for der in self.ca_ders:
                     ctx.load_verify_locations(cadata=bytes(der))
         self._ctx = ctx

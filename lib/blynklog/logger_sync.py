@@ -42,7 +42,7 @@ def client(log, timeout_ms):
         from . import requests_transport as transport
         from .requests_transport import RequestsConnection as Conn
     else:
-        from . import http as transport
+        from . import http as transport  # type: ignore[no-redef]  # one transport or the other
         from .http import Connection as Conn
     if cfg["insecure"] and not transport._warned:
         transport._warned.append(1)  # the Logger said so when it started: once is enough

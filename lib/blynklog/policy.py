@@ -89,6 +89,7 @@ class _Stream:
         self.last_reject = None
         self.kept = None  # (prev_ts, thin_left, acc) at the stream's commit point (_one_batch)
         self.waits = None  # why the stream stopped at a sample that cannot go yet (see _say_waits)
+        self.head = None  # its oldest pending record's timestamp; None: look again (_oldest_stream)
 
 
 class Uploader:

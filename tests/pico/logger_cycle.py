@@ -20,7 +20,7 @@ def report(log):
     # the Logger in the Pico W's heap
     st = log.stats()
     sid = log._sids["n"]
-    print("R", STEP, "pending", st["pending"], "n", st["pending_by_stream"]["n"], "values", end=" ")
+    print("R", STEP, "pending", st["pending"], "n", st["pending_by_stream"]["n"], "values", end=" ")  # noqa: F821
     sep = ""
     for r in log._store.records(sid):
         print(sep + str(r[2]), end="")
@@ -29,7 +29,7 @@ def report(log):
 
 
 log = blynklog.Logger(CFG)
-if STEP == 1:
+if STEP == 1:  # noqa: F821
     for i in range(300):
         log.add("n", i, T0 + i * 1000)
     log.flush()
@@ -37,7 +37,7 @@ if STEP == 1:
     for i in range(300, 325):
         log.add("n", i, T0 + i * 1000)
     print("ADDED", 325)
-elif STEP == 2:
+elif STEP == 2:  # noqa: F821
     report(log)
     for i in range(1000, 1100):
         log.add("n", i, T0 + i * 1000)

@@ -7,7 +7,7 @@ sys.path.insert(0, "/lib")
 from blynklog.store import Store
 
 T0 = 1700000000000
-store = Store(W["path"], capacity=W["capacity"], segment_size=W["seg"])
+store = Store(W["path"], capacity=W["capacity"], segment_size=W["seg"])  # noqa: F821
 print("S", store.stream_id("a"), store.stream_id("b"))
 print("STATS", store.stats())
 for sid in (0, 1):

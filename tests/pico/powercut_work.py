@@ -66,4 +66,4 @@ def run(w, trace):
     print("END", k)
 
 
-run(W, TRACE)
+run(W, TRACE)  # noqa: F821

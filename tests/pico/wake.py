@@ -8,7 +8,6 @@
 # and waits its 3 s boot grace each time; here a run after the first says it woke (the host runs
 # "_PICO_WOKE = True" first), which skips that wait and nothing else.
 import gc
-import sys
 import time
 
 import board

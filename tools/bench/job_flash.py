@@ -19,7 +19,7 @@ for _p in (_here + "/../../tests", _here + "/../naive", _here + "/../../lib", _h
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import workload
+import workload  # noqa: E402  (after the sys.path set-up above)
 
 try:
     from time import ticks_us, ticks_diff

@@ -10,7 +10,7 @@ for _p in (_here + "/../naive", _here + "/../../lib", _here):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-import workload
+import workload  # noqa: E402  (after the sys.path set-up above)
 
 
 def run(spec):

@@ -182,5 +182,5 @@ def job_sync(spec):
             "stopped": r.get("stopped"), "last_error": r.get("last_error")}
 
 
-_out = {"add": job_add, "encode": job_encode, "sync": job_sync}[SPEC["job"]](SPEC)
+_out = {"add": job_add, "encode": job_encode, "sync": job_sync}[SPEC["job"]](SPEC)  # noqa: F821
 print("RESULT " + json.dumps(_out))

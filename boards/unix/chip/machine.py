@@ -9,11 +9,11 @@ import sys
 _p = sys.path
 sys.path = []
 try:
-    from machine import *  # noqa: F401,F403
+    from machine import *  # noqa: F403
 finally:
     sys.path = _p
 
-import _vchip
+import _vchip  # noqa: E402  (after the port's machine: sys.path is back)
 
 PWRON_RESET = 1
 HARD_RESET = 2

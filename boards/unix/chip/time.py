@@ -6,12 +6,12 @@ import sys
 _p = sys.path
 sys.path = []
 try:
-    from time import *  # noqa: F401,F403  (the port's own, for what is not replaced here)
+    from time import *  # noqa: F403  (the port's own, for what is not replaced here)
     import time as _t
 finally:
     sys.path = _p
 
-import _vchip
+import _vchip  # noqa: E402  (after the port's time: sys.path is back)
 
 
 def time_ns():

@@ -459,3 +459,82 @@ def test_page_lists_events_with_time_code_and_description(srv):
     page = get(srv, "", path="/")[1].decode()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(NOON / 1000))
     assert "<td>%s</td><td>1</td><td>low_battery</td><td>&lt;b&gt;3.1 V</td>" % stamp in page
+
+
+# --- tools/emulator.py: a configuration's "remote" section
+
+def provision(srv, remote, api="device"):
+    import emulator
+
+    cfg = {"api": api, "streams": {"t": {"pin": "V1", "id": 1}}, "remote": remote}
+    if api == "platform":
+        cfg.update(client_id="c", client_secret="s", device_id=1)
+    srv.ca_der_path = srv.ca_der_path or "ca.der"  # a plain-HTTP server has no CA file to point at
+    return emulator.provision(srv, cfg)
+
+
+def test_remote_pin_becomes_a_double_setting(srv):
+    provision(srv, {"sample_every_s": "V20"})
+    assert srv.streams[1][20] == ("V20", "double") and (1, 20) in srv.settings
+
+
+def test_remote_object_gives_type_min_and_max(srv):
+    provision(srv, {"sample_every_s": {"pin": "V20", "type": "int", "min": 10, "max": 3600}})
+    assert srv.streams[1][20] == ("V20", "int") and srv.stream_limits[(1, 20)] == (10, 3600)
+
+
+def test_remote_setting_is_named_after_its_key(srv):
+    provision(srv, {"sample_every_s": "V20"})
+    assert srv.stream_names[(1, 20)] == "sample_every_s"
+
+
+def test_remote_entries_without_a_pin_are_left_alone(srv):
+    provision(srv, {"poll_every_s": 600, "sample_every_s": "V20"})
+    assert sorted(srv.streams[1]) == [1, 20]
+
+
+def test_config_without_remote_creates_no_setting(srv):
+    import emulator
+
+    srv.ca_der_path = srv.ca_der_path or "ca.der"
+    emulator.provision(srv, {"api": "device", "streams": {"t": {"pin": "V1"}}})
+    assert srv.settings == set()
+
+
+def test_remote_pin_taken_by_a_stream_is_a_setup_error(srv):
+    import emulator
+
+    with pytest.raises(emulator.SetupError, match="remote.x"):
+        provision(srv, {"x": "V1"})
+
+
+def test_remote_setting_of_type_string_is_a_setup_error(srv):
+    import emulator
+
+    with pytest.raises(emulator.SetupError, match="remote.x.type"):
+        provision(srv, {"x": {"pin": "V20", "type": "string"}})
+
+
+def test_remote_setting_takes_its_platform_id(srv):
+    provision(srv, {"x": {"pin": "V20", "id": 7}}, api="platform")
+    assert srv.streams[1][7] == ("V20", "double") and (1, 7) in srv.settings
+
+
+def test_emulator_cli_declares_the_event_codes_it_is_given(tmp_path):
+    import signal
+    import subprocess
+
+    cmd = [sys.executable, os.path.join(os.path.dirname(HERE), "tools", "emulator.py"), "--port", "0",
+           "--out", str(tmp_path), "--event", "boot", "--event", "low_battery"]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        for _ in range(100):  # bounded: the description is about 15 lines
+            line = p.stdout.readline()
+            if not line or line.startswith("Ctrl-C"):
+                break
+            lines.append(line)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(30)
+    assert "  event codes: boot, low_battery\n" in lines

@@ -7,6 +7,26 @@ DataStream Values, the Device API's timestamped batch upload, the per-device per
 quota, the maximum age. It records every request and point, injects faults on demand, and draws
 the received points on an HTML page (GET /).
 
+It also keeps each datastream's current value and the devices' events, as Blynk documents them
+(shared/spec/platform-facts.md, "More of Blynk's Device HTTPS API"):
+  GET /external/api/get?token=T&v1          one pin: plain text (double "100.00000", int "2", string
+                                            as it is); several pins (&v1&v2): a JSON object
+                                            {"v1":1.0,"v2":2,"v3":"text"} of the pins holding a value
+  GET /external/api/getAll?token=T          every pin holding a value, as that object
+  GET /external/api/update?token=T&v1=100   one value, parsed by the stream's type, clamped to min/max
+  GET /external/api/logEvent?token=T&code=C&description=D
+                                            200, empty body; declared codes only, 100 a device per UTC
+                                            day, one code at least 1 s apart (events_per_day,
+                                            event_min_interval_ms)
+  GET /api/v2/organization/device/datastreams?deviceId=1&dataStreamIds=1,2   (Bearer token)
+                                            [{"dataStreamId","pin","value","updatedAt"}, ...]
+Errors are 400 {"error":{"message":...}} ("Invalid token.", "Wrong pin format.", ...); paths and
+parameter names are case-sensitive. The current value is the write with the latest timestamp
+(update: the server's clock; a timestamped batch or an import: its newest point). Every Device API
+request counts as one of the device's messages (srv.messages); Platform API calls share the
+organization's per-minute rate limit (platform_requests_per_min, then 429). Settings datastreams
+(add_stream(..., setting=True)) are editable on the page, which also lists the events.
+
 Python API (tests put tools/ on sys.path):
 
     with BlynkServer(tls=True) as srv:          # or srv.start() ... srv.stop()
@@ -17,7 +37,9 @@ Python API (tests put tools/ on sys.path):
 
 The same controls over HTTP on every listener (JSON in and out), for tests on the unix port:
 POST /_emu/reset, POST /_emu/inject, GET /_emu/points?device=1&stream=1, GET /_emu/stats,
-POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests.
+POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests,
+POST /_emu/value {"device","pin" or "stream","value"}, GET /_emu/values?device=1,
+POST /_emu/event_code {"device","code"}, GET /_emu/events[?device=1], POST /_emu/set (the page's form).
 
 CLI: python tools/blynk_server.py [--port N] [--http-port N] [--no-tls] [--cert-dir D]
 [--token-lifetime S] prints one JSON line {"url", "http_url", "ca", ...} when ready and serves until

@@ -234,6 +234,23 @@ def test_update_by_data_stream_id_and_value(srv):
     assert srv.value(1, 3)[1] == 4.25
 
 
+def test_update_by_pin_and_value(srv):
+    assert get(srv, "token=%s&pin=v2&value=3" % TOKEN, path="/external/api/update")[0].status == 200
+    assert srv.value(1, 2)[1] == 3.0
+
+
+def test_settings_fault_hits_get_and_leaves_uploads_alone(srv):
+    srv.inject("status", status=503, target="settings")
+    batch(srv, [[int(time.time() * 1000), 1.0]])
+    assert get(srv, "token=%s&v1" % TOKEN)[0].status == 503
+
+
+def test_event_fault_hits_log_event(srv):
+    srv.add_event_code(1, "e")
+    srv.inject("status", status=500, target="event")
+    assert log_event(srv, "token=%s&code=e" % TOKEN)[0].status == 500 and srv.event_log() == []
+
+
 def test_update_a_pin_without_a_datastream_is_refused(srv):
     r, body = get(srv, "token=%s&v99=1" % TOKEN, path="/external/api/update")
     assert r.status == 400 and message(body) == "No datastream setup for that pin."

@@ -426,8 +426,9 @@ class BlynkServer:
             self.connections = 0
 
     def reset(self):
-        # Clears points, requests, faults, quota and counters; restores the constructor's limits and
-        # the default provisioning. Issued tokens stay valid.
+        # Clears points, current values, events, requests, faults, quotas and counters; restores the
+        # constructor's limits and the default provisioning (no settings, no event codes). Issued
+        # tokens stay valid.
         with self.lock:
             self._clear()
             self.config = dict(self._defaults)
@@ -892,8 +893,9 @@ class BlynkServer:
             return 200, out, []
 
     def _update(self, req, entry):
-        # One value: ?token=T&v1=100 or ?token=T&dataStreamId=1&value=100. Parsed by the stream's
-        # type, clamped to its min/max. Location streams (two values) are not supported here.
+        # One value: ?token=T&v1=100, ?token=T&pin=v1&value=100 or ?token=T&dataStreamId=1&value=100.
+        # Parsed by the stream's type, clamped to its min/max. Location streams (two values, the
+        # documented value=lon&value=lat) are not supported here.
         if req.method != "GET":
             raise _api_error(405, "Method not allowed.")
         device = self._device(req)
@@ -901,6 +903,9 @@ class BlynkServer:
         with self.lock:
             if "dataStreamId" in q:
                 sid = self._stream_of(device, q)
+                raw = q.get("value")
+            elif "pin" in q:
+                sid = self._stream_of_pin(device, q["pin"])
                 raw = q.get("value")
             else:
                 names = [k for k in q if k != "token"]

@@ -510,6 +510,18 @@ def test_remote_entries_without_a_pin_are_left_alone(srv):
     assert sorted(srv.streams[1]) == [1, 20]
 
 
+def test_remote_string_that_is_no_pin_is_left_alone(srv):
+    provision(srv, {"mode": "fast", "sample_every_s": "V20"})
+    assert sorted(srv.streams[1]) == [1, 20]
+
+
+def test_remote_pin_out_of_range_is_a_setup_error(srv):
+    import emulator
+
+    with pytest.raises(emulator.SetupError, match="remote.x.pin"):
+        provision(srv, {"x": "V300"})
+
+
 def test_config_without_remote_creates_no_setting(srv):
     import emulator
 

@@ -113,10 +113,11 @@ SETTING_TYPES = ("int", "double")
 
 
 def _settings(srv, device, api, remote):
-    # The configuration's "remote" section: each entry naming a pin ("V20", or an object with
-    # "pin" and optionally "type" int|double (default double), "min", "max" and, for the Platform
-    # API, "id" (default: the pin's number)) becomes a settings datastream. Other entries are left
-    # alone: the section may hold options of the library's own.
+    # The configuration's "remote" section: each entry naming a pin (a string starting with V, or
+    # an object with "pin" and optionally "type" int|double (default double), "min", "max" and, for
+    # the Platform API, "id" (default: the pin's number)) becomes a settings datastream. Other
+    # entries are left alone: the section may hold options of the library's own. A pin that is
+    # not V0..V255 is an error naming the entry.
     if remote is None:
         return
     if not isinstance(remote, dict):
@@ -126,7 +127,7 @@ def _settings(srv, device, api, remote):
         taken_ids = set(srv.streams[device])
     for name, s in remote.items():
         key = "remote.%s" % name
-        if isinstance(s, str):
+        if isinstance(s, str) and s[:1] in ("V", "v"):
             s = {"pin": s}
         elif not isinstance(s, dict) or "pin" not in s:
             continue

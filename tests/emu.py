@@ -139,8 +139,34 @@ def config(**kw):
     _ok("POST", "/_emu/config", kw)
 
 
-def add_stream(device, stream, pin, type="double"):
-    _ok("POST", "/_emu/stream", {"device": device, "stream": stream, "pin": pin, "type": type})
+def add_stream(device, stream, pin, type="double", min=None, max=None, setting=False):
+    # min/max: the bounds update clamps to (int and double streams); setting: editable on the page
+    body = {"device": device, "stream": stream, "pin": pin, "type": type, "setting": setting}
+    if min is not None:
+        body["min"] = min
+    if max is not None:
+        body["max"] = max
+    _ok("POST", "/_emu/stream", body)
+
+
+def set_value(device, pin, value):
+    # Writes a datastream's current value as the app would (GET /external/api/update): checked
+    # against its type, clamped to min/max. Returns the value stored.
+    return _ok("POST", "/_emu/value", {"device": device, "pin": pin, "value": value})["value"]
+
+
+def values(device=1):
+    # [{"stream", "pin", "ts", "value"}, ...]: the device's current values
+    return _ok("GET", "/_emu/values?device=%d" % device)["values"]
+
+
+def add_event_code(device, code):
+    _ok("POST", "/_emu/event_code", {"device": device, "code": code})
+
+
+def events(device=1):
+    # [{"device", "ts", "code", "description"}, ...] in arrival order
+    return _ok("GET", "/_emu/events?device=%d" % device)["events"]
 
 
 def expire_tokens():

@@ -39,3 +39,20 @@ def test_config_change_is_undone_by_reset():
     assert emu.config()["points_per_day"] == 3
     emu.reset()
     assert emu.config()["points_per_day"] == 10000
+
+
+def test_set_value_is_clamped_and_listed_in_values():
+    emu.require()
+    emu.reset()
+    emu.add_stream(1, 20, "V20", "int", min=10, max=3600, setting=True)
+    assert emu.set_value(1, "V20", 5) == 10
+    assert [(v["pin"], v["value"]) for v in emu.values(1)] == [("V20", 10)]
+    emu.reset()
+
+
+def test_declared_event_code_starts_with_an_empty_event_log():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(1, "boot")
+    assert emu.events(1) == []
+    emu.reset()

@@ -7,6 +7,26 @@ DataStream Values, the Device API's timestamped batch upload, the per-device per
 quota, the maximum age. It records every request and point, injects faults on demand, and draws
 the received points on an HTML page (GET /).
 
+It also keeps each datastream's current value and the devices' events, as Blynk documents them
+(shared/spec/platform-facts.md, "More of Blynk's Device HTTPS API"):
+  GET /external/api/get?token=T&v1          one pin: plain text (double "100.00000", int "2", string
+                                            as it is); several pins (&v1&v2): a JSON object
+                                            {"v1":1.0,"v2":2,"v3":"text"} of the pins holding a value
+  GET /external/api/getAll?token=T          every pin holding a value, as that object
+  GET /external/api/update?token=T&v1=100   one value, parsed by the stream's type, clamped to min/max
+  GET /external/api/logEvent?token=T&code=C&description=D
+                                            200, empty body; declared codes only, 100 a device per UTC
+                                            day, one code at least 1 s apart (events_per_day,
+                                            event_min_interval_ms)
+  GET /api/v2/organization/device/datastreams?deviceId=1&dataStreamIds=1,2   (Bearer token)
+                                            [{"dataStreamId","pin","value","updatedAt"}, ...]
+Errors are 400 {"error":{"message":...}} ("Invalid token.", "Wrong pin format.", ...); paths and
+parameter names are case-sensitive. The current value is the write with the latest timestamp
+(update: the server's clock; a timestamped batch or an import: its newest point). Every Device API
+request counts as one of the device's messages (srv.messages); Platform API calls share the
+organization's per-minute rate limit (platform_requests_per_min, then 429). Settings datastreams
+(add_stream(..., setting=True)) are editable on the page, which also lists the events.
+
 Python API (tests put tools/ on sys.path):
 
     with BlynkServer(tls=True) as srv:          # or srv.start() ... srv.stop()
@@ -17,7 +37,9 @@ Python API (tests put tools/ on sys.path):
 
 The same controls over HTTP on every listener (JSON in and out), for tests on the unix port:
 POST /_emu/reset, POST /_emu/inject, GET /_emu/points?device=1&stream=1, GET /_emu/stats,
-POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests.
+POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests,
+POST /_emu/value {"device","pin" or "stream","value"}, GET /_emu/values?device=1,
+POST /_emu/event_code {"device","code"}, GET /_emu/events[?device=1], POST /_emu/set (the page's form).
 
 CLI: python tools/blynk_server.py [--port N] [--http-port N] [--no-tls] [--cert-dir D]
 [--token-lifetime S] prints one JSON line {"url", "http_url", "ca", ...} when ready and serves until
@@ -31,6 +53,7 @@ import html
 import json
 import math
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -52,13 +75,19 @@ MAX_DELAY_S = 120.0
 DAY_MS = 86400000
 STREAM_TYPES = ("int", "double", "string", "bool", "location")
 FAULT_KINDS = ("status", "drop", "reset_mid_body", "slow", "redirect", "garbage")
-FAULT_TARGETS = ("upload", "token", "any")
+FAULT_TARGETS = ("upload", "token", "settings", "event", "any")
 FAULT_STATUSES = (400, 401, 403, 404, 429, 500, 502, 503, 504)
-CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body", "clock_offset_ms")
+CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body", "clock_offset_ms",
+               "clock_fixed_ms", "events_per_day", "event_min_interval_ms", "platform_requests_per_min")
 TOO_MUCH = "Too much data in batch. Maximum batch size is %d points."
+PRODUCT = "blynklog emulator"  # the template name in "Requested dataStream doesn't exist in the product ..."
+MAX_EVENTS_KEPT = 10000  # the event log keeps the latest this many (100 a day per device in Blynk)
+PAGE_EVENTS = 50  # the page lists the latest this many events
+_DOUBLE_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
+_INT_TEXT = re.compile(r"-?\d+\Z", re.ASCII)
 
 REASONS = {
-    100: "Continue", 200: "OK", 204: "No Content", 308: "Permanent Redirect", 400: "Bad Request",
+    100: "Continue", 200: "OK", 204: "No Content", 303: "See Other", 308: "Permanent Redirect", 400: "Bad Request",
     401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
     411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
@@ -251,7 +280,8 @@ def _value_ok(kind, v):
 class BlynkServer:
     def __init__(self, tls=True, host="127.0.0.1", port=0, cert_dir=None, token_lifetime_s=86400,
                  points_per_day=10000, max_age_days=30, max_batch=10000, http_port=0, max_body=MAX_BODY,
-                 idle_timeout_s=IDLE_TIMEOUT_S, wrong_name=True):
+                 idle_timeout_s=IDLE_TIMEOUT_S, wrong_name=True, events_per_day=100, event_min_interval_ms=1000,
+                 platform_requests_per_min=10000):
         if host not in LOOPBACK:
             raise ValueError("loopback only: 127.0.0.1 or localhost")
         self.tls = bool(tls)
@@ -262,7 +292,9 @@ class BlynkServer:
         self.cert_dir = cert_dir
         self._defaults = {"token_lifetime_s": token_lifetime_s, "points_per_day": points_per_day,
                           "max_age_days": max_age_days, "max_batch": max_batch, "max_body": max_body,
-                          "clock_offset_ms": 0}
+                          "clock_offset_ms": 0, "clock_fixed_ms": 0, "events_per_day": events_per_day,
+                          "event_min_interval_ms": event_min_interval_ms,
+                          "platform_requests_per_min": platform_requests_per_min}
         self.config = dict(self._defaults)
         self.idle_timeout_s = idle_timeout_s
         self._want_wrong_name = wrong_name
@@ -278,6 +310,9 @@ class BlynkServer:
         self.device_tokens = {}
         self.streams = {}
         self.stream_names = {}  # (device, stream id) -> the name the chart page shows (tools/emulator.py sets it)
+        self.stream_limits = {}  # (device, stream id) -> (min, max): what update clamps to
+        self.settings = set()    # (device, stream id): shown as editable on the page
+        self.event_codes = {}    # device -> set of declared event codes (Blynk declares them in the template)
         self._access = {}    # access token -> [client, expiry (monotonic s)]
         self._refresh = {}   # refresh token -> client (single use)
         self._provision_defaults()
@@ -292,25 +327,97 @@ class BlynkServer:
                 self.streams[device] = {}
                 for sid in range(1, 9):
                     self.streams[device][sid] = ("V%d" % sid, "double")
+            self.stream_limits = {}
+            self.settings = set()
+            self.event_codes = {}
 
     def add_device(self, device_id, token):
         with self.lock:
             self.device_tokens[token] = device_id
             self.streams.setdefault(device_id, {})
 
-    def add_stream(self, device_id, stream_id, pin, type="double"):
+    def add_stream(self, device_id, stream_id, pin, type="double", min=None, max=None, setting=False):
+        # min/max: the datastream's bounds (int and double only), which update clamps to; setting:
+        # the page shows it as an editable setting (the app's slider).
         if type not in STREAM_TYPES:
             raise ValueError("stream type: one of " + ", ".join(STREAM_TYPES))
         if not _valid_pin(pin):
             raise ValueError("pin: V0..V255")
+        for name, v in (("min", min), ("max", max)):
+            if v is not None and not (_value_ok(type, v) and type in ("int", "double")):
+                raise ValueError("%s: a number of the stream's type (int or double streams only)" % name)
+        if min is not None and max is not None and min > max:
+            raise ValueError("min > max")
+        key = (device_id, int(stream_id))
         with self.lock:
             if device_id not in self.streams:
                 raise ValueError("unknown device %r" % (device_id,))
             self.streams[device_id][int(stream_id)] = (pin, type)
+            self.stream_limits.pop(key, None)
+            self.settings.discard(key)
+            if min is not None or max is not None:
+                self.stream_limits[key] = (min, max)
+            if setting:
+                self.settings.add(key)
+
+    def add_event_code(self, device_id, code):
+        # Declares an event code for a device (Blynk: an event in the device's template).
+        if not isinstance(code, str) or not code or len(code) > 64:
+            raise ValueError("code: a non-empty string of at most 64 characters")
+        with self.lock:
+            if device_id not in self.streams:
+                raise ValueError("unknown device %r" % (device_id,))
+            self.event_codes.setdefault(device_id, set()).add(code)
+
+    def set_value(self, device_id, stream_id, value, text=False):
+        # Writes a datastream's current value as GET /external/api/update would (the app's slider):
+        # checked against the type (ValueError otherwise), clamped to min/max, stamped with the
+        # server's clock. text=True: value is the query string's text, parsed by the type.
+        with self.lock:
+            entry = self.streams.get(device_id, {}).get(int(stream_id))
+            if entry is None:
+                raise ValueError("no datastream %r on device %r" % (stream_id, device_id))
+            kind = entry[1]
+            v = _from_text(kind, value) if text else value
+            if v is None or not _value_ok(kind, v) or kind == "location":
+                raise ValueError("Value doesn't match the Datastream data type.")
+            v = self._clamp(device_id, int(stream_id), kind, v)
+            self._store_value(device_id, int(stream_id), self.now_ms(), v)
+            return v
+
+    def _clamp(self, device, sid, kind, v):
+        lo, hi = self.stream_limits.get((device, sid), (None, None))
+        if kind == "double":
+            v = float(v)
+        if lo is not None and v < lo:
+            v = float(lo) if kind == "double" else lo
+        if hi is not None and v > hi:
+            v = float(hi) if kind == "double" else hi
+        return v
+
+    def _store_value(self, device, sid, ts, v):
+        # The current value is the write with the latest timestamp; of equal timestamps, the later
+        # arrival. Blynk's docs do not say how a timestamped batch or an import of older points
+        # affects the value `get` answers: the emulator lets a point replace it only when it is at
+        # least as new, so a backlog uploaded late never hides a setting written since.
+        cur = self.values.get((device, sid))
+        if cur is None or ts >= cur[0]:
+            self.values[(device, sid)] = (ts, v)
+
+    def value(self, device_id, stream_id):
+        # (ts_ms, value) of a datastream's current value, or None
+        with self.lock:
+            return self.values.get((int(device_id), int(stream_id)))
 
     def _clear(self):
         with self.lock:
             self._points = {}
+            self.values = {}         # (device, stream id) -> (ts_ms, value): what get/getAll answer
+            self.events = []         # {"device", "ts", "code", "description"}, in arrival order
+            self.event_quota = {}    # device -> (UTC day, events logged that day)
+            self.event_last = {}     # (device, code) -> ts_ms of the last accepted event
+            self.messages = {}       # device -> Device API requests with its token (Blynk's "messages")
+            self.platform_window = (None, 0)  # (minute, Platform API requests in it), the org's rate limit
             self.requests = []
             self.faults = []
             self.quota = {}
@@ -319,8 +426,9 @@ class BlynkServer:
             self.connections = 0
 
     def reset(self):
-        # Clears points, requests, faults, quota and counters; restores the constructor's limits and
-        # the default provisioning. Issued tokens stay valid.
+        # Clears points, current values, events, requests, faults, quotas and counters; restores the
+        # constructor's limits and the default provisioning (no settings, no event codes). Issued
+        # tokens stay valid.
         with self.lock:
             self._clear()
             self.config = dict(self._defaults)
@@ -392,9 +500,14 @@ class BlynkServer:
         with self.lock:
             return {k: list(v) for k, v in self._points.items()}
 
+    def event_log(self, device_id=None):
+        with self.lock:
+            return [dict(e) for e in self.events if device_id is None or e["device"] == device_id]
+
     def stats(self):
         with self.lock:
-            return {"requests": len(self.requests), "handshakes": self.handshakes,
+            return {"requests": len(self.requests), "handshakes": self.handshakes, "events": len(self.events),
+                    "messages": sum(self.messages.values()),
                     "connections": self.connections, "points": sum(len(v) for v in self._points.values()),
                     "tls_failures": self.tls_failures, "faults_pending": sum(f["count"] for f in self.faults)}
 
@@ -475,6 +588,9 @@ class BlynkServer:
     def now_ms(self):
         # The server's wall clock: the host's, moved by clock_offset_ms (to test a UTC day change
         # or the age limit without waiting). It sets the quota's day and the oldest accepted ts.
+        # clock_fixed_ms (when not 0) stops it at that instant, for limits tested to the millisecond.
+        if self.config["clock_fixed_ms"]:
+            return int(self.config["clock_fixed_ms"])
         return int(time.time() * 1000) + int(self.config["clock_offset_ms"])
 
     def handle(self, req):
@@ -492,6 +608,16 @@ class BlynkServer:
             return self._record(req, "upload", self._import_batch)
         if path == "/external/api/batch/update":
             return self._record(req, "upload", self._batch_update)
+        if path == "/external/api/get":
+            return self._record(req, "settings", self._get)
+        if path == "/external/api/getAll":
+            return self._record(req, "settings", self._get_all)
+        if path == "/external/api/update":
+            return self._record(req, "settings", self._update)
+        if path == "/external/api/logEvent":
+            return self._record(req, "event", self._log_event)
+        if path == "/api/v2/organization/device/datastreams":
+            return self._record(req, "settings", self._platform_values)
         raise _api_error(404, "Not found.")
 
     def _record(self, req, target, func):
@@ -587,10 +713,25 @@ class BlynkServer:
         if ctype != "application/json":
             raise _api_error(400, "Unknown content type.")
 
+    def _platform_rate(self):
+        # The organization's Platform API rate limit (10,000 requests a minute by default), counted
+        # per minute of the server's clock over every authenticated Platform API request.
+        with self.lock:
+            now = self.now_ms()
+            minute = now // 60000
+            wmin, used = self.platform_window
+            if wmin != minute:
+                used = 0
+            if used >= self.config["platform_requests_per_min"]:
+                retry = max(1, (60000 - now % 60000 + 999) // 1000)
+                raise _Answer(429, {"error": {"message": "Too many requests."}}, [("Retry-After", str(retry))])
+            self.platform_window = (minute, used + 1)
+
     def _import_batch(self, req, entry):
         if req.method != "POST":
             raise _api_error(405, "Method not allowed.")
         self._bearer_ok(req)
+        self._platform_rate()
         self._need_json(req)
         body = _parse(req.body)
         if (type(body) is not dict or set(body) != {"deviceId", "dataStreamId", "values"}
@@ -616,10 +757,7 @@ class BlynkServer:
         if req.method != "POST":
             raise _api_error(405, "Method not allowed.")
         q = req.params
-        with self.lock:
-            device = self.device_tokens.get(q.get("token", ""))
-        if device is None:
-            raise _api_error(400, "Invalid token.")
+        device = self._device(req)
         pin = q.get("pin")
         with self.lock:
             streams = self.streams.get(device, {})
@@ -674,7 +812,179 @@ class BlynkServer:
                 raise _api_error(400, "Daily points limit reached.")
             self.quota[device] = (day, used + len(pairs))
             self._points.setdefault((device, sid), []).extend(pairs)
+            if pairs:
+                newest = max(pairs, key=lambda p: p[0])
+                self._store_value(device, sid, newest[0], newest[1])
         entry["points"] = len(pairs)
+
+    # -- Device API: current values and events
+    def _device(self, req):
+        # The device of the request's token (400 "Invalid token." otherwise); each such request is
+        # one of the device's messages. Parameter names are case-sensitive, as Blynk's are.
+        with self.lock:
+            device = self.device_tokens.get(req.params.get("token", ""))
+            if device is None:
+                raise _api_error(400, "Invalid token.")
+            self.messages[device] = self.messages.get(device, 0) + 1
+            return device
+
+    def _stream_of(self, device, q):
+        # The stream a dataStreamId parameter names (the documented errors otherwise).
+        try:
+            sid = int(q["dataStreamId"])
+        except ValueError:
+            raise _api_error(400, "Wrong dataStreamId format.")
+        if sid not in self.streams.get(device, {}):
+            raise _api_error(400, "Requested dataStream doesn't exist in the product %s" % PRODUCT)
+        return sid
+
+    def _stream_of_pin(self, device, name):
+        # The stream on the pin a query key names: v1 or V1 (Blynk's docs write both); a key that
+        # is no virtual pin is "Wrong pin format.", a pin without a datastream "No datastream setup
+        # for that pin.".
+        pin = _pin_key(name)
+        if pin is None:
+            raise _api_error(400, "Wrong pin format.")
+        for sid, (p, _) in self.streams.get(device, {}).items():
+            if p == pin:
+                return sid
+        raise _api_error(400, "No datastream setup for that pin.")
+
+    def _get(self, req, entry):
+        # One pin (or dataStreamId): its value as plain text. Several pins: a JSON object keyed by
+        # the pins as asked for, lower case, holding only the pins that have a value.
+        if req.method != "GET":
+            raise _api_error(405, "Method not allowed.")
+        device = self._device(req)
+        q = req.params
+        with self.lock:
+            if "dataStreamId" in q:
+                sids = [("", self._stream_of(device, q))]
+            else:
+                names = [k for k in q if k != "token"]
+                if not names or any(q[k] != "" for k in names):
+                    raise _api_error(400, "Wrong pin format.")
+                sids = [(_pin_key(k).lower() if _pin_key(k) else k, self._stream_of_pin(device, k)) for k in names]
+            if len(sids) == 1:
+                sid = sids[0][1]
+                cur = self.values.get((device, sid))
+                if cur is None:
+                    raise _api_error(400, "The datastream has no value yet.")
+                return 200, _as_text(self.streams[device][sid][1], cur[1]), []
+            out = {}
+            for key, sid in sids:
+                cur = self.values.get((device, sid))
+                if cur is not None:
+                    out[key] = _as_json(self.streams[device][sid][1], cur[1])
+            return 200, out, []
+
+    def _get_all(self, req, entry):
+        # Every datastream of the device that holds a value, keyed by its pin in lower case.
+        if req.method != "GET":
+            raise _api_error(405, "Method not allowed.")
+        device = self._device(req)
+        with self.lock:
+            streams = self.streams.get(device, {})
+            out = {}
+            for sid in sorted(streams, key=lambda s: int(streams[s][0][1:])):
+                cur = self.values.get((device, sid))
+                if cur is not None:
+                    out[streams[sid][0].lower()] = _as_json(streams[sid][1], cur[1])
+            return 200, out, []
+
+    def _update(self, req, entry):
+        # One value: ?token=T&v1=100, ?token=T&pin=v1&value=100 or ?token=T&dataStreamId=1&value=100.
+        # Parsed by the stream's type, clamped to its min/max. Location streams (two values, the
+        # documented value=lon&value=lat) are not supported here.
+        if req.method != "GET":
+            raise _api_error(405, "Method not allowed.")
+        device = self._device(req)
+        q = req.params
+        with self.lock:
+            if "dataStreamId" in q:
+                sid = self._stream_of(device, q)
+                raw = q.get("value")
+            elif "pin" in q:
+                sid = self._stream_of_pin(device, q["pin"])
+                raw = q.get("value")
+            else:
+                names = [k for k in q if k != "token"]
+                if len(names) != 1:
+                    raise _api_error(400, "Wrong pin format.")
+                sid = self._stream_of_pin(device, names[0])
+                raw = q[names[0]]
+            if raw is None:
+                raise _api_error(400, "Value doesn't match the Datastream data type.")
+            try:
+                self.set_value(device, sid, raw, text=True)
+            except ValueError:
+                raise _api_error(400, "Value doesn't match the Datastream data type.")
+        return 200, None, []
+
+    def _log_event(self, req, entry):
+        # Blynk's limits: the codes declared for the device only, 100 events per device per UTC
+        # day, the same code at least 1 s apart (both settings). A refused event is not counted.
+        if req.method != "GET":
+            raise _api_error(405, "Method not allowed.")
+        device = self._device(req)
+        q = req.params
+        code = q.get("code")
+        if not code:
+            raise _api_error(400, "Event code is not provided.")
+        with self.lock:
+            if code not in self.event_codes.get(device, ()):
+                raise _api_error(400, "Can't find Event with this code in Product template")
+            now = self.now_ms()
+            day = now // DAY_MS
+            qday, used = self.event_quota.get(device, (day, 0))
+            if qday != day:
+                used = 0
+            if used >= self.config["events_per_day"]:
+                raise _api_error(400, "Daily events limit reached.")
+            last = self.event_last.get((device, code))
+            if last is not None and now - last < self.config["event_min_interval_ms"]:
+                raise _api_error(400, "Events of the same type are too frequent.")
+            self.event_quota[device] = (day, used + 1)
+            self.event_last[(device, code)] = now
+            self.events.append({"device": device, "ts": now, "code": code, "description": q.get("description", "")})
+            del self.events[:-MAX_EVENTS_KEPT]
+        return 200, None, []
+
+    # -- Platform API: a device's datastream values
+    def _platform_values(self, req, entry):
+        # GET /api/v2/organization/device/datastreams?deviceId=1[&dataStreamIds=1,2]: a list of
+        # {"dataStreamId", "pin", "value", "updatedAt"} for the asked streams (default: all) that
+        # hold a value; updatedAt is the value's timestamp in Unix ms.
+        if req.method != "GET":
+            raise _api_error(405, "Method not allowed.")
+        self._bearer_ok(req)
+        self._platform_rate()
+        q = req.params
+        try:
+            device = int(q["deviceId"])
+        except (KeyError, ValueError):
+            raise _api_error(400, "Wrong deviceId format.")
+        with self.lock:
+            if device not in self.streams:
+                raise _api_error(404, "Device with identifier %d is not found or belong to another organization." % device)
+            streams = self.streams[device]
+            if q.get("dataStreamIds"):
+                try:
+                    sids = [int(x) for x in q["dataStreamIds"].split(",")]
+                except ValueError:
+                    raise _api_error(400, "Wrong dataStreamIds format.")
+                for sid in sids:
+                    if sid not in streams:
+                        raise _api_error(404, "Data stream with identifier %d is not found!" % sid)
+            else:
+                sids = sorted(streams)
+            out = []
+            for sid in sids:
+                cur = self.values.get((device, sid))
+                if cur is not None:
+                    out.append({"dataStreamId": sid, "pin": streams[sid][0], "value": _as_json(streams[sid][1], cur[1]),
+                                "updatedAt": cur[0]})
+        return 200, out, []
 
     # -- /_emu/ controls
     def _control(self, req):
@@ -695,9 +1005,21 @@ class BlynkServer:
                 if name == "config":
                     with self.lock:
                         return 200, dict(self.config), []
+                if name == "values":
+                    device = int(q.get("device", "1"))
+                    with self.lock:
+                        streams = self.streams.get(device, {})
+                        rows = [{"stream": sid, "pin": streams[sid][0], "ts": v[0], "value": v[1]}
+                                for (d, sid), v in sorted(self.values.items()) if d == device and sid in streams]
+                    return 200, {"values": rows}, []
+                if name == "events":
+                    device = int(q["device"]) if "device" in q else None
+                    return 200, {"events": self.event_log(device)}, []
                 raise _api_error(404, "Not found.")
             if req.method != "POST":
                 raise _api_error(405, "Method not allowed.")
+            if name == "set":
+                return self._form_set(req)
             args = _parse(req.body) if req.body.strip() else {}
             if type(args) is not dict:
                 raise ValueError("a JSON object")
@@ -711,8 +1033,17 @@ class BlynkServer:
                 self.configure(**args)
             elif name == "expire_tokens":
                 self.expire_tokens()
+            elif name == "event_code":
+                self.add_event_code(args["device"], args["code"])
+            elif name == "value":
+                stream = args.get("stream")
+                if stream is None:
+                    with self.lock:
+                        stream = self._stream_of_pin(args["device"], args["pin"])
+                return 200, {"ok": True, "value": self.set_value(args["device"], stream, args["value"])}, []
             elif name == "stream":
-                self.add_stream(args["device"], args["stream"], args["pin"], args.get("type", "double"))
+                self.add_stream(args["device"], args["stream"], args["pin"], args.get("type", "double"),
+                                args.get("min"), args.get("max"), bool(args.get("setting", False)))
                 if args.get("name"):
                     with self.lock:
                         self.stream_names[(args["device"], int(args["stream"]))] = str(args["name"])
@@ -721,6 +1052,66 @@ class BlynkServer:
             return 200, {"ok": True}, []
         except (ValueError, TypeError, KeyError) as e:
             raise _Answer(400, {"error": {"message": "%s: %s" % (type(e).__name__, e)}})
+
+    def _form_set(self, req):
+        # The page's form (application/x-www-form-urlencoded: device, stream, value): writes the
+        # value as update would, then sends the browser back to the page (303).
+        ctype = (req.header("content-type") or "").split(";")[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise ValueError("a form (application/x-www-form-urlencoded)")
+        form = dict(urllib.parse.parse_qsl(req.body.decode("utf-8"), keep_blank_values=True))
+        try:
+            self.set_value(int(form["device"]), int(form["stream"]), form["value"], text=True)
+        except (KeyError, ValueError) as e:
+            raise _Answer(400, {"error": {"message": "%s" % (e,)}})
+        return 303, None, [("Location", "/")]
+
+
+def _pin_key(name):
+    # "v1" or "V1" (a query key) -> "V1"; None when it is not a virtual pin V0..V255
+    if isinstance(name, str) and name[:1] in ("v", "V") and _valid_pin("V" + name[1:]):
+        return "V" + name[1:]
+    return None
+
+
+def _from_text(kind, raw):
+    # A value given as text (update's query string, the page's form) parsed by the stream's type;
+    # None when it does not parse. Booleans are 0/1 (also true/false); strings are taken as they are.
+    if not isinstance(raw, str):
+        return None
+    if kind == "string":
+        return raw
+    if kind in ("int", "bool"):
+        if kind == "bool" and raw in ("true", "false"):
+            return int(raw == "true")
+        return int(raw) if _INT_TEXT.match(raw) else None
+    if kind == "double":
+        return float(raw) if _DOUBLE_TEXT.match(raw) and math.isfinite(float(raw)) else None
+    return None
+
+
+def _as_text(kind, v):
+    # get's plain-text answer for one pin: a double with five decimals (Blynk's example: 100.00000),
+    # an int or a boolean as an integer, a string as it is, a location as a JSON [lon, lat].
+    if kind == "double":
+        return "%.5f" % float(v)
+    if kind in ("int", "bool"):
+        return "%d" % int(v)
+    if kind == "location":
+        return json.dumps([float(v[0]), float(v[1])], separators=(",", ":"))
+    return v
+
+
+def _as_json(kind, v):
+    # The value in a JSON answer (several pins, getAll, the Platform API): a double always as a
+    # JSON float (1.0), an int or boolean as an integer, a location as [lon, lat].
+    if kind == "double":
+        return float(v)
+    if kind in ("int", "bool"):
+        return int(v)
+    if kind == "location":
+        return [float(v[0]), float(v[1])]
+    return v
 
 
 def _valid_pin(pin):
@@ -1091,6 +1482,39 @@ def _numeric(v):
     return None
 
 
+def _settings_html(settings, streams, names, limits, values):
+    # The settings datastreams, each with a form that writes it as GET /external/api/update would.
+    if not settings:
+        return []
+    out = ['<h2>Settings</h2><table><tr><th>device</th><th>name</th><th>pin</th><th>type</th><th>min</th>'
+           "<th>max</th><th>value</th><th>updated (UTC)</th><th>set to</th></tr>"]
+    for device, sid in settings:
+        pin, kind = streams[device][sid]
+        lo, hi = limits.get((device, sid), (None, None))
+        cur = values.get((device, sid))
+        shown = "" if cur is None else _as_text(kind, cur[1])
+        cells = [str(device), names.get((device, sid), ""), pin, kind, "" if lo is None else repr(lo),
+                 "" if hi is None else repr(hi), shown, "" if cur is None else _utc(cur[0])]
+        form = ('<form method="post" action="/_emu/set"><input type="hidden" name="device" value="%d">'
+                '<input type="hidden" name="stream" value="%d"><input name="value" value="%s" size="12">'
+                '<button type="submit">Set</button></form>' % (device, sid, html.escape(shown, quote=True)))
+        out.append("<tr>%s<td>%s</td></tr>" % ("".join("<td>%s</td>" % html.escape(c) for c in cells), form))
+    out.append("</table>")
+    return out
+
+
+def _events_html(events):
+    # The latest events, newest first.
+    if not events:
+        return []
+    out = ["<h2>Events</h2><table><tr><th>time (UTC)</th><th>device</th><th>code</th><th>description</th></tr>"]
+    for e in reversed(events):
+        out.append("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
+            _utc(e["ts"]), e["device"], html.escape(e["code"]), html.escape(e["description"])))
+    out.append("</table>")
+    return out
+
+
 def chart_page(emu):
     # GET /: every datastream that received points, as an inline SVG chart (numbers and booleans)
     # or a table of the latest values (strings, locations); then the counters and the last requests.
@@ -1101,7 +1525,13 @@ def chart_page(emu):
         recent = list(emu.requests[-30:])
         stats = emu.stats()
         cfg = dict(emu.config)
-    out = ['<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">',
+        settings = sorted(k for k in emu.settings if k[1] in streams.get(k[0], {}))
+        limits = dict(emu.stream_limits)
+        values = dict(emu.values)
+        events = list(emu.events[-PAGE_EVENTS:])
+    # a slower refresh when there are forms to type into
+    out = ['<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="%d">' % (
+        30 if settings else 5),
            "<title>Blynk emulator</title><style>body{font-family:sans-serif;margin:1.5em;color:#222}"
            "h2{font-size:1.05em;margin:1.2em 0 .3em}table{border-collapse:collapse;font-size:.85em}"
            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.muted{color:#777}</style></head><body>",
@@ -1109,6 +1539,8 @@ def chart_page(emu):
            '<p class="muted">%s &middot; %s</p>' % (
                html.escape(" ".join("%s=%s" % kv for kv in stats.items())),
                html.escape(" ".join("%s=%s" % kv for kv in cfg.items())))]
+    out.extend(_settings_html(settings, streams, names, limits, values))
+    out.extend(_events_html(events))
     if not data:
         out.append("<p>No points received yet.</p>")
     for (device, sid) in sorted(data):

@@ -12,7 +12,12 @@ client is accepted, and the ready config.json is yours with `server` and `ca` po
 emulator: your sketch runs against it unchanged. Without it, the ready config.json declares three
 streams (a double, an int and a string) for the Device API's test token.
 
-    python tools/emulator.py [--config FILE] [--port 8443] [--out build/emulator]
+A configuration's `remote` section (the settings the app changes: {"sample_every_s": "V20", ...} or
+{"sample_every_s": {"pin": "V20", "type": "int", "min": 10, "max": 3600}, ...}) becomes settings
+datastreams, editable on the page; entries that are neither a pin nor an object with one are left
+alone. --event CODE declares an event code the sketch may log (repeat it for more).
+
+    python tools/emulator.py [--config FILE] [--event CODE ...] [--port 8443] [--out build/emulator]
 """
 import argparse
 import json
@@ -91,6 +96,7 @@ def provision(srv, cfg):
         srv.add_stream(device, sid, pin, kind)
         with srv.lock:
             srv.stream_names[(device, sid)] = name
+    _settings(srv, device, api, cfg.get("remote"))
     out = dict(cfg)
     out["server"] = srv.url
     out["ca"] = os.path.abspath(srv.ca_der_path)
@@ -101,6 +107,50 @@ def provision(srv, cfg):
     else:
         out["client_id"], out["client_secret"], out["device_id"] = client_id, secret, device
     return out
+
+
+SETTING_TYPES = ("int", "double")
+
+
+def _settings(srv, device, api, remote):
+    # The configuration's "remote" section: each entry naming a pin (a string starting with V, or
+    # an object with "pin" and optionally "type" int|double (default double), "min", "max" and, for
+    # the Platform API, "id" (default: the pin's number)) becomes a settings datastream. Other
+    # entries are left alone: the section may hold options of the library's own. A pin that is
+    # not V0..V255 is an error naming the entry.
+    if remote is None:
+        return
+    if not isinstance(remote, dict):
+        raise SetupError("remote: expected an object")
+    with srv.lock:
+        taken = {p for p, _ in srv.streams[device].values()}
+        taken_ids = set(srv.streams[device])
+    for name, s in remote.items():
+        key = "remote.%s" % name
+        if isinstance(s, str) and s[:1] in ("V", "v"):
+            s = {"pin": s}
+        elif not isinstance(s, dict) or "pin" not in s:
+            continue
+        number = _pin_number(s["pin"])
+        if number is None:
+            raise SetupError("%s.pin: expected V0..V255, got %r" % (key, s["pin"]))
+        pin = "V%d" % number
+        kind = TYPES.get(s.get("type", "double"))
+        if kind not in SETTING_TYPES:
+            raise SetupError("%s.type: expected int or double, got %r" % (key, s.get("type")))
+        sid = s.get("id", number) if api == "platform" else number
+        if not isinstance(sid, int) or isinstance(sid, bool):
+            raise SetupError("%s.id: expected the datastream's id (an integer)" % key)
+        if pin in taken or sid in taken_ids:
+            raise SetupError("%s: pin %s (id %d) is already a stream's" % (key, pin, sid))
+        taken.add(pin)
+        taken_ids.add(sid)
+        try:
+            srv.add_stream(device, sid, pin, kind, min=s.get("min"), max=s.get("max"), setting=True)
+        except ValueError as e:
+            raise SetupError("%s: %s" % (key, e))
+        with srv.lock:
+            srv.stream_names[(device, sid)] = name
 
 
 def starter_config(store_path):
@@ -120,6 +170,16 @@ def describe(srv, cfg, config_path):
             cfg["client_id"], cfg["client_secret"], cfg["device_id"]))
     for name, s in cfg["streams"].items():
         lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), s.get("type", "double")))
+    device = 1 if cfg["api"] == "device" else cfg["device_id"]
+    with srv.lock:
+        settings = sorted(sid for d, sid in srv.settings if d == device)
+        codes = sorted(srv.event_codes.get(device, ()))
+        streams = dict(srv.streams.get(device, {}))
+        names = dict(srv.stream_names)
+    for sid in settings:
+        lines.append("  setting %-11s %s %s (editable on the page)" % (names.get((device, sid), ""), *streams[sid]))
+    if codes:
+        lines.append("  event codes: %s" % ", ".join(codes))
     lines += [
         "  config.json: %s" % config_path,
         "Run your sketch on the unix port (from the checkout's root):",
@@ -132,6 +192,8 @@ def describe(srv, cfg, config_path):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", help="your sketch's config.json: its streams, token or client are created on the emulator")
+    ap.add_argument("--event", action="append", default=[], metavar="CODE",
+                    help="an event code the sketch may log (repeat for more)")
     ap.add_argument("--port", type=int, default=8443, help="HTTPS port on 127.0.0.1 (default 8443; 0: any free port)")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "emulator"),
                     help="folder for the CA, the certificates and the ready config.json (default build/emulator)")
@@ -159,6 +221,12 @@ def main(argv=None):
     try:
         try:
             cfg = provision(srv, user)
+            device = 1 if cfg["api"] == "device" else cfg["device_id"]
+            for code in args.event:
+                try:
+                    srv.add_event_code(device, code)
+                except ValueError as e:
+                    raise SetupError("--event %r: %s" % (code, e))
         except SetupError as e:
             sys.exit("emulator: %s: %s" % (args.config or "config", e))
         config_path = os.path.join(out, "config.json")

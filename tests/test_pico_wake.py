@@ -44,8 +44,18 @@ def write_store(folder, samples):
     return files
 
 
+_runs = {}
+
+
 def wake(tmp_path, samples):
-    # the two wakes on an image holding the configuration and a store -> (MODS lines, WAKE lines)
+    # the two wakes on an image holding the configuration and a store -> (MODS, IMPORTED) of each,
+    # once per store
+    if samples not in _runs:
+        _runs[samples] = _wake(tmp_path, samples)
+    return _runs[samples]
+
+
+def _wake(tmp_path, samples):
     sim = picohost.sim()
     cfg = picohost.text("wake-config.json", json.dumps(CONFIG))
     extra = [("wake-config.json", cfg)]
@@ -56,19 +66,28 @@ def wake(tmp_path, samples):
     r = sim.run([script, "@softreset", script], fs_in=img, timeout=600)
     assert r.rc == 0, picohost.explain(r)
     mods = r.lines("MODS")
-    assert len(mods) == 2, picohost.explain(r)
+    imported = r.lines("IMPORTED")
+    assert len(mods) == 2 and len(imported) == 2, picohost.explain(r)
     for line in r.lines("WAKE") + r.lines("LOGGER"):
         print("pico_w sampling wake, %s samples (simulated ms): %s" % (samples, line))
-    return mods
+    return [m.split() for m in mods], [m.split() for m in imported]
 
 
 def test_a_second_wake_loads_neither_the_validator_nor_the_upload_side_on_the_pico_w(tmp_path):
-    mods = wake(tmp_path, 0)
-    assert "blynklog.config" in mods[0].split(), mods[0]  # the first validates and keeps the result
-    assert mods[1].split() == WAKE_MODULES, mods[1]
+    mods, imported = wake(tmp_path, 0)
+    assert "blynklog.config" in imported[0], imported[0]  # the first validates and keeps the result
+    assert imported[1] == WAKE_MODULES, imported[1]
+    assert mods[1] == WAKE_MODULES, mods[1]
+
+
+def test_the_validator_is_dropped_from_ram_after_the_first_wake_on_the_pico_w(tmp_path):
+    mods, imported = wake(tmp_path, 0)
+    assert "blynklog.config" in imported[0] and "blynklog.logger_open" in imported[0], imported[0]
+    assert mods[0] == WAKE_MODULES, mods[0]
 
 
 @pytest.mark.parametrize("samples", [2000, None], ids=["backlog-2000", "full"])
 def test_a_wake_with_a_backlog_loads_the_same_modules_as_one_with_an_empty_store(tmp_path, samples):
-    mods = wake(tmp_path, samples)
-    assert mods[1].split() == WAKE_MODULES, mods[1]
+    mods, imported = wake(tmp_path, samples)
+    assert imported[1] == WAKE_MODULES, imported[1]
+    assert mods[1] == WAKE_MODULES, mods[1]

@@ -3,7 +3,7 @@
 # it twice with a soft reset between, so each run imports the package afresh. Prints the simulated
 # ms of each phase ("WAKE ..."), where Logger() spends its time ("LOGGER ...": the package's
 # imports, each module's own time, and the store's opening) and the package's modules it loaded
-# ("MODS ..."). Imports are timed through a builtins.__import__ hook (its own small cost included).
+# ("IMPORTED ...") and kept ("MODS ...": the validator and logger_open are dropped after use). Imports are timed through a builtins.__import__ hook (its own small cost included).
 import builtins
 import sys
 import time
@@ -67,5 +67,6 @@ print("WAKE import %d logger %d add %d flush %d before_sleep %d total %d" % (
 imp = sum(_own[k] for k in _own if k != "blynklog")
 print("LOGGER imports %d open %d rest %d | %s" % (
     imp // 1000, _open[0] // 1000, (d(t2, t1) - imp - _open[0]) // 1000,
-    " ".join("%s %d" % (k[9:] or "blynklog", _own[k] // 1000) for k in sorted(_own))))
+    " ".join("%s %d" % (k[9:] or "blynklog", _own[k] // 1000) for k in sorted(_own) if not k[9:10].isupper())))
+print("IMPORTED " + " ".join(sorted(k for k in _own if not k[9:10].isupper())))  # not ConfigError
 print("MODS " + " ".join(sorted(k for k in sys.modules if k.startswith("blynklog"))))

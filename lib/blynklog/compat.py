@@ -7,24 +7,24 @@
 # It also imports, once for the package, the port's built-in modules that a Python file of the same
 # name could replace (binascii, json, os, struct, time): MicroPython looks for such a file along
 # sys.path at every `import os` statement, since built-in modules are not kept in sys.modules (some
-# 5 ms on a Pico W each time). On MicroPython they are imported by their u-names (uos for os), which
-# name the built-in module itself and skip that search (0.1 ms). The modules of a wake take them
-# from here.
+# 5 ms on a Pico W each time). On MicroPython binascii, json, os and struct are imported by their
+# u-names (uos for os), which name the built-in module itself and skip that search (0.1 ms); time
+# is imported by its name, as a virtual board (boards/unix/chip/time.py) replaces it with a file.
+# The modules of a wake take them from here.
 import math
 import sys
+import time
 
 if sys.implementation.name == "micropython":
     import ubinascii as binascii
     import ujson as json
     import uos as os
     import ustruct as struct
-    import utime as time
 else:  # CPython (whose ujson, when installed, is another library)
     import binascii
     import json
     import os
     import struct
-    import time
 
 try:
     from micropython import const

@@ -114,24 +114,54 @@ def test_stats_imports_the_upload_side_the_wake_left_out():
     assert "blynklog.logger_sync" in loaded and "blynklog.policy" in loaded, loaded
 
 
+class _Validator:
+    # stands in for blynklog.config in sys.modules: counts the validations it is asked for
+    def __init__(self):
+        self.calls = 0
+
+    def load(self, config, raw=None):
+        self.calls += 1
+        raise ValueError("the stand-in validator was asked")
+
+
 def test_an_unchanged_config_file_is_not_validated_again():
     path = _write_config(tmpdir("wake"))
     first = Logger(path)
     first.close()
-    with _Unloaded(("blynklog.config",)) as u:
+    validator = _Validator()
+    with _Unloaded(("blynklog.config",)):
+        sys.modules["blynklog.config"] = validator
         log = Logger(path)
-        loaded = u.loaded()
-    assert loaded == [], loaded
+    assert validator.calls == 0
     assert log._cfg == first._cfg
     log.close()
 
 
+def test_the_validator_leaves_ram_once_it_has_validated():
+    path = _write_config(tmpdir("wake"))
+    with _Unloaded(("blynklog.config",)) as u:
+        log = Logger(path)
+        loaded = u.loaded()
+        attr = "config" in blynklog.__dict__  # (the with block puts back what was there before)
+    log.close()
+    assert loaded == [], loaded
+    assert not attr
+
+
 def test_the_cache_is_written_at_the_first_logger_and_not_at_the_next():
+    # the cache is written by blynklog.logger_open, which the Logger drops after each use: the
+    # module is put back into sys.modules before each Logger() so that its open() can be counted
+    import blynklog.logger_open as steps
+
     path = _write_config(tmpdir("wake"))
     writes = []
     for _ in range(3):
-        calls = _with_open(blynklog, lambda: Logger(path).close())
+        sys.modules["blynklog.logger_open"] = steps
+        calls = []
+        calls += _with_open(steps, lambda: calls.extend(_with_open(blynklog, lambda: Logger(path).close())))
         writes.append(len([c for c in calls if c[1].startswith("w")]))
+    sys.modules.pop("blynklog.logger_open", None)
+    blynklog.__dict__.pop("logger_open", None)
     assert writes == [1, 0, 0], writes
 
 

@@ -400,7 +400,56 @@ def _bench_upload(p, results, srv):
                 found.append(r)
                 log("heap %s n=%d: %s KB after %d runs" % (side, n, None if r is None else r // KB, len(tries)))
             heap["%s n=%d" % (side, n)] = found
+    if MICROPYTHON != PIP_PORT:
+        bench_whole_logger(p, results, srv, data, mpy, work, cases[-1])
     shutil.rmtree(work, ignore_errors=True)
+
+
+TESTS = os.path.join(ROOT, "tests")
+
+
+def bench_whole_logger(p, results, srv, data, mpy, work, case):
+    # The board-like port only: the smallest heap for the whole Logger sync() of n points on k
+    # streams with the package as .mpy (tests/heap_sync.py; with the heap the package's code holds
+    # after it), and for Logger() from the .py sources (tests/heap_logger.py, a first Logger: it
+    # validates the configuration).
+    n, k = case
+    whole = results.setdefault("whole", {})
+
+    def job(script, lib, h):
+        spec = data.spec("ours", n, k, work)
+        try:
+            out = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % h, os.path.join(TESTS, script), lib, spec["config"]],
+                                 capture_output=True, text=True, timeout=JOB_TIMEOUT_S, cwd=work)
+        except subprocess.TimeoutExpired:
+            return []
+        return out.stdout.splitlines()
+
+    codes = []
+    sync_found, py_found = [], []
+    for found, script, lib in ((sync_found, "heap_sync.py", mpy), (py_found, "heap_logger.py", LIB)):
+        hint = None
+        for i in range(p.runs):
+            def ok(h, script=script, lib=lib):
+                srv.reset()
+                lines = job(script, lib, h)
+                if script == "heap_logger.py":
+                    return any(line.startswith("OPEN ") for line in lines)
+                sent = [line.split() for line in lines if line.startswith("SENT ")]
+                good = bool(sent) and sent[0][1] == str(n) and srv.stats()["points"] == n
+                for line in lines:
+                    if good and line.startswith("HEAP "):
+                        a, b = line.split()[1:]
+                        codes.append(int(b) - int(a))
+                return good
+
+            r = min_heap(ok, p.heap_lo, p.heap_hi, p.heap_step, p.heap_cap, hint)
+            hint = r
+            found.append(r)
+            log("whole logger %s: %s KB" % (script, None if r is None else r // KB))
+    whole["sync n=%d k=%d" % (n, k)] = sync_found
+    whole["code n=%d k=%d" % (n, k)] = codes
+    whole["logger py"] = py_found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -570,6 +619,8 @@ def rows_for(p, results):
                 _fmt(d.gap_heap["median"]), _fmt(pts[0]), _fmt(c["median"]) if c else "n/a",
                 _fmt(e["median"]) if e else "n/a"))
 
+    _whole_rows(d, results, nmax)
+
     # 2. flash
     rec = _get(flash.get("ours"), lambda r: r["record_bytes"] / r["n"])
     rec_m = rec["median"] if rec else None
@@ -699,6 +750,30 @@ def rows_for(p, results):
 
     _gap_notes(d, p, results, rec_m)
     return d
+
+
+def _whole_rows(d, results, nmax):
+    # the board-like port's whole-Logger rows (bench_whole_logger)
+    whole = results.get("whole") or {}
+    key = "n=%d k=3" % nmax
+    found = [x / KB for x in whole.get("sync " + key) or [] if x is not None]
+    codes = whole.get("code " + key) or []
+    if found:
+        o = stats(found)
+        d.row("1", "Smallest `-X heapsize` for the whole Logger `sync()` of %s points on 3 streams (package as `.mpy`), KB"
+              % _fmt(nmax), cell(o, " KB"), "", "", "within 64 KB", verdict(o["max"] <= 64))
+        if codes:
+            c = statistics.median(codes) / KB
+            d.row("1", "Heap held by the package's code after that sync (`.mpy` bytecode and qstrs), KB", _fmt(c, " KB"),
+                  "", "", "", "")
+            e = stats([x - c for x in found])
+            d.row("1", "That smallest heap minus the package's code (modules frozen into flash), KB", cell(e, " KB"), "",
+                  "", "within 32 KB (estimate)", verdict(e["max"] <= 32))
+    py = [x / KB for x in whole.get("logger py") or [] if x is not None]
+    if py:
+        o = stats(py)
+        d.row("1", "Smallest `-X heapsize` for `Logger()` from `.py` sources (3 streams, a first start: it validates), KB",
+              cell(o, " KB"), "", "", "within 128 KB", verdict(o["max"] <= 128))
 
 
 def _gap_notes(d, p, results, rec_m):

@@ -11,7 +11,9 @@
 # reading its backlog, the upload side (logger_sync.py, with policy, encoder, blynk and the
 # transport) is imported at the first sync(), stats() or upload_wait_ms(), and a configuration
 # file validated before is not validated again (the validated-config cache, below): config.py is
-# imported only when the file changed.
+# imported only when the file changed, and dropped again once it has validated it (unless it was
+# loaded before), as is logger_open.py (the steps a wake seldom takes: writing the cache, making the store's folder,
+# opening the raw backend).
 # RAM: the store's buffers, the config dict and a few per-stream objects. Not thread-safe.
 __version__ = "0.1.0"
 
@@ -126,58 +128,31 @@ def _cached_config(path, raw, cache):
     return cfg
 
 
-def _save_cached_config(path, raw, cache, cfg):
-    from .compat import binascii, json
-
-    try:
-        body = _cache_key(path, raw) + raw + json.dumps(cfg).encode()
-        with open(cache, "wb") as f:
-            f.write(b"%08x" % (binascii.crc32(body) & 0xFFFFFFFF))
-            f.write(body)
-    except Exception:  # a flash fault, a full file system, a MemoryError: the next Logger() validates
-        pass
-
-
-def _store_folder(path, old):
-    # Makes the store's folder (and its parents) unless it exists: one stat at a wake. A store
-    # made at the earlier default path (old: "blynklog", which shadows the package on a board)
-    # moves to the new default once, when nothing is at the new path yet.
+def _exists(path):
     from .compat import os
 
     try:
         os.stat(path)
-        return
+        return True
     except OSError:
-        pass
-    if old:
-        _move_old_store(old, path)
-    cur = "/" if path.startswith("/") else ""
-    for part in path.split("/"):
-        if not part:
-            continue
-        cur = cur + part if (not cur or cur.endswith("/")) else cur + "/" + part
-        try:
-            os.mkdir(cur)
-        except OSError:
-            pass  # it exists (or cannot be made: the store says so when it opens)
+        return False
 
 
-def _move_old_store(old, new):
-    # nothing is at new: a store at old (its state or its data) moves there
-    from .compat import os
+def _loaded(name):
+    import sys
 
-    try:
-        os.stat(old + "/state.json")
-    except OSError:
-        try:
-            os.stat(old + "/data")
-        except OSError:
-            return
-    try:
-        os.rename(old, new)
-        print("blynklog: moved the store from %r to %r" % (old, new))
-    except OSError as e:
-        print("blynklog: could not move the store from %r to %r (%s)" % (old, new, e))
+    return "blynklog." + name in sys.modules
+
+
+def _drop(name, was_loaded):
+    # blynklog.<name>, a module used once (the validator, logger_open), out of sys.modules and the
+    # package unless it was loaded before (its importer keeps it): its code leaves RAM at the next
+    # collection, and a later import loads it again
+    if not was_loaded:
+        import sys
+
+        sys.modules.pop("blynklog." + name, None)
+        globals().pop(name, None)
 
 
 class Logger:
@@ -195,9 +170,14 @@ class Logger:
                 if cache is not None:
                     cfg = _cached_config(config, raw, cache)
         if cfg is None:
+            had = _loaded("config")
             from . import config as _config
 
-            cfg = _config.load(config, raw)
+            try:
+                cfg = _config.load(config, raw)
+            finally:
+                _config = None
+                _drop("config", had)
             validated = True
         from .clock import Clock
         from .state import State
@@ -206,25 +186,25 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        _store_folder(scfg["path"], scfg.get("old_path"))
-        if validated and cache == scfg["path"] + "/" + _CACHE_NAME:
-            _save_cached_config(config, raw, cache, cfg)
-        self._state = State(scfg["path"] + "/state.json")
-        if scfg["backend"] == "raw":
-            from .policy import meta_max  # the raw store's checkpoint keeps room for its meta
-            from .rawstore import RawStore, open_device
+        folder = _exists(scfg["path"])
+        save = validated and cache == scfg["path"] + "/" + _CACHE_NAME
+        raw_backend = scfg["backend"] == "raw"
+        if not folder or save or raw_backend:
+            had = _loaded("logger_open")
+            from . import logger_open as _open
 
-            # every checkpoint holds each stream's name and keeps room for the largest meta the
-            # upload policy commits: streams that leave less are refused here, not after a sync
-            room = meta_max()
-            self._store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room)
-            spare = self._store.spare(cfg["streams"])
-            if spare < 0:
-                self._store.close()
-                raise ConfigError("streams: %d streams with these names do not fit the raw store's checkpoint beside "
-                                  "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
-                                  % (len(cfg["streams"]), room, -spare))
-        else:
+            try:
+                if not folder:
+                    _open.store_folder(scfg["path"], scfg.get("old_path"))
+                if save:
+                    _open.save_cached_config(config, raw, cache, cfg)
+                if raw_backend:
+                    self._store = _open.raw_store(cfg)
+            finally:
+                _open = None
+                _drop("logger_open", had)
+        self._state = State(scfg["path"] + "/state.json")
+        if not raw_backend:
             from .store import Store
 
             kw = {}

@@ -7,19 +7,29 @@
 # It also imports, once for the package, the port's built-in modules that a Python file of the same
 # name could replace (binascii, json, os, struct, time): MicroPython looks for such a file along
 # sys.path at every `import os` statement, since built-in modules are not kept in sys.modules (some
-# 4 ms on a Pico W each time). The modules of a wake take them from here.
-import binascii  # noqa: F401  (for the package: see above)
-import json  # noqa: F401  (for the package: see above)
+# 5 ms on a Pico W each time). On MicroPython binascii, json, os and struct are imported by their
+# u-names (uos for os), which name the built-in module itself and skip that search (0.1 ms); time
+# is imported by its name, as a virtual board (boards/unix/chip/time.py) replaces it with a file.
+# The modules of a wake take them from here.
 import math
-import os  # noqa: F401  (for the package: see above)
-import struct  # noqa: F401  (for the package: see above)
 import sys
 import time
+
+if sys.implementation.name == "micropython":
+    import ubinascii as binascii
+    import ujson as json
+    import uos as os
+    import ustruct as struct
+else:  # CPython (whose ujson, when installed, is another library)
+    import binascii
+    import json
+    import os
+    import struct
 
 try:
     from micropython import const
 except ImportError:
-    def const(x):  # type: ignore[misc]  # CPython's stand-in: the stubs type the real one
+    def const(x):
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
@@ -42,7 +52,7 @@ except AttributeError:
     _TICKS_HALF = _TICKS_PERIOD >> 1
 
     def ticks_ms():
-        return int(time.monotonic() * 1000) & _TICKS_MASK  # type: ignore[attr-defined]  # CPython only
+        return int(time.monotonic() * 1000) & _TICKS_MASK
 
     def ticks_add(ticks, delta):
         return (ticks + delta) & _TICKS_MASK

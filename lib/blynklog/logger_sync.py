@@ -128,7 +128,8 @@ def sync(log, budget_ms, feed):
         report["pending"] = store.pending()
         report["pending_by_stream"] = _pending_by_stream(log)
         report["dropped_full"] = store.stats().get("dropped_full", 0)
-        report["quota_left"] = up.quota_left(log._now())
+        if up is not None:  # else building it failed: that fault stays the report's
+            report["quota_left"] = up.quota_left(log._now())
     except Exception as e:
         report["stopped"] = "error"
         report["last_error"] = log.last_error = "%s: %s" % (type(e).__name__, e)

@@ -58,6 +58,62 @@ def _backlog(folder, n):
     return os.path.join(folder, "blynklog-data")
 
 
+# The library's own sampling wake (tests/pico/sampling_wake.py: Logger() from the config file,
+# three add(), flush(), before_sleep()), run twice with a soft reset between: the second finds the
+# config cache, as every wake after the first does. As tests/test_pico_wake.py's configuration.
+WAKE_SCRIPT = os.path.join(ROOT, "tests", "pico", "sampling_wake.py")
+WAKE_CFG = {"server": "https://blynk.cloud", "api": "device", "token": "pico-sim-token", "insecure": True,
+            "streams": {"air_temp": {"pin": "V1", "decimals": 2}, "chip_temp": {"pin": "V2", "decimals": 1}},
+            "store": {"path": "wake-data", "capacity": 65536}}
+WAKE_STORES = (("empty store", 0), ("2,000 pending samples", 2000), ("full store", None))
+
+
+def _wake_files(folder, samples):
+    # the wake's configuration and its store with `samples` pending (None: until it is full), written
+    # by CPython -> [(board path, local path)]
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import blynklog
+
+    os.makedirs(folder)
+    cfg_path = os.path.join(folder, "wake-config.json")
+    with open(cfg_path, "w") as f:
+        json.dump(WAKE_CFG, f)
+    files = [("wake-config.json", cfg_path)]
+    if samples == 0:
+        return files
+    log = blynklog.Logger(dict(WAKE_CFG, store=dict(WAKE_CFG["store"], path=os.path.join(folder, "wake-data"))))
+    i = 0
+    while (samples is None and not log.stats()["dropped_full"]) or (samples is not None and i < samples):
+        log.add("air_temp" if i % 2 else "chip_temp", 20 + (i % 500) * 0.01, T0 + i * 30000)
+        i += 1
+    log.close()
+    for top, _dirs, names in os.walk(os.path.join(folder, "wake-data")):
+        for n in names:
+            files.append((os.path.relpath(os.path.join(top, n), folder), os.path.join(top, n)))
+    return files
+
+
+def _pairs(line):
+    # "a 1 b 2 | ..." -> {"a": 1, "b": 2} (up to the bar)
+    words = line.split("|")[0].split()
+    return dict((words[i], int(words[i + 1])) for i in range(0, len(words) - 1, 2))
+
+
+def _wakes(sim, tmp, say):
+    out = []
+    for label, samples in WAKE_STORES:
+        say("pico: sampling wake, %s" % label)
+        files = _wake_files(os.path.join(tmp, "wake-%s" % samples), samples)
+        img = sim.image(os.path.join(tmp, "wake-%s.img" % samples), main=False, extra=files)
+        r = sim.run([WAKE_SCRIPT, "@softreset", WAKE_SCRIPT], fs_in=img, timeout=600)
+        wake, logger = r.lines("WAKE "), r.lines("LOGGER ")
+        if r.rc != 0 or len(wake) != 2 or len(logger) != 2:
+            raise RuntimeError("pico sampling wake (%s) failed (exit %s):\n%s\n%s" % (label, r.rc, r.out[-2000:], r.err[-2000:]))
+        out.append({"store": label, "first": _pairs(wake[0]), "wake": _pairs(wake[1]), "logger": _pairs(logger[1]),
+                    "modules": logger[1].split("|")[1].strip()})
+    return out
+
+
 def bench(p, results, say=print):
     if not os.environ.get("BLYNKLOG_PICO_SIM") and os.path.isdir(os.path.join(ROOT, "..", "shared", "pico-sim")):
         os.environ["BLYNKLOG_PICO_SIM"] = os.path.join(ROOT, "..", "shared", "pico-sim")
@@ -86,6 +142,7 @@ def bench(p, results, say=print):
         syn = _job(sim, img, {"job": "sync", "cfg": _cfg(), "now": now}, tmp)
         results["pico"] = {"n_add": n_add, "n_enc": n_enc, "n_sync": n_sync, "base": base, "add": add,
                            "encode": enc, "sync": syn, "sim": os.path.basename(sim.dir)}
+        results["pico"]["wakes"] = _wakes(sim, tmp, say)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -151,6 +208,14 @@ def section(results):
         "| Measurement | Pico W (emulated) | Detail |",
         "|---|---|---|",
     ]
+    for w in r.get("wakes") or ():
+        a, g = w["wake"], w["logger"]
+        rows.append(("Sampling wake of the library, %s (`Logger()` from the config cache, 3 `add()`, `flush()`, "
+                     "`before_sleep()`; package as `.mpy`), ms" % w["store"], "%d ms" % a["total"],
+                     "import %d, `Logger()` %d (its imports %d: %s; the store's opening %d; the rest %d), add %d, flush %d, "
+                     "before_sleep %d; the first wake (it validates) %d ms; an import hook's own cost included" % (
+                         a["import"], a["logger"], g["imports"], w["modules"], g["open"], g["rest"], a["add"], a["flush"],
+                         a["before_sleep"], w["first"]["total"])))
     lines += ["| %s | %s | %s |" % row for row in rows]
     if syn.get("sent") != r["n_sync"]:
         lines += ["", "- The sync sent %s of %s points (stopped: %s, last error: %s)." % (

@@ -1,0 +1,70 @@
+# blynklog.logger_open: the steps of Logger() that a wake seldom takes, kept out of the package's
+# own module so that a wake does not load their code: writing the validated-config cache (after a
+# validation), making the store's folder (its first start) or moving a store from the earlier
+# default path, and opening the raw backend. The Logger imports this module only when one of them
+# is due and drops it again after (blynklog._drop). Allocates what the steps write; one task.
+from . import ConfigError, _cache_key
+from .compat import binascii, json, os
+
+
+def save_cached_config(path, raw, cache, cfg):
+    # the cache's layout: blynklog/__init__.py (before _cache_key)
+    try:
+        body = _cache_key(path, raw) + raw + json.dumps(cfg).encode()
+        with open(cache, "wb") as f:
+            f.write(b"%08x" % (binascii.crc32(body) & 0xFFFFFFFF))
+            f.write(body)
+    except Exception:  # a flash fault, a full file system, a MemoryError: the next Logger() validates
+        pass
+
+
+def store_folder(path, old):
+    # Makes the store's folder (and its parents); nothing is at path. A store made at the earlier
+    # default path (old: "blynklog", which shadows the package on a board) moves to the new default
+    # once.
+    if old:
+        _move_old_store(old, path)
+    cur = "/" if path.startswith("/") else ""
+    for part in path.split("/"):
+        if not part:
+            continue
+        cur = cur + part if (not cur or cur.endswith("/")) else cur + "/" + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass  # it exists (or cannot be made: the store says so when it opens)
+
+
+def _move_old_store(old, new):
+    # nothing is at new: a store at old (its state or its data) moves there
+    try:
+        os.stat(old + "/state.json")
+    except OSError:
+        try:
+            os.stat(old + "/data")
+        except OSError:
+            return
+    try:
+        os.rename(old, new)
+        print("blynklog: moved the store from %r to %r" % (old, new))
+    except OSError as e:
+        print("blynklog: could not move the store from %r to %r (%s)" % (old, new, e))
+
+
+def raw_store(cfg):
+    # The raw backend's store for this (validated) configuration. Every checkpoint holds each
+    # stream's name and keeps room for the largest meta the upload policy commits: streams that
+    # leave less are refused here, not after a sync.
+    from .policy import meta_max
+    from .rawstore import RawStore, open_device
+
+    scfg = cfg["store"]
+    room = meta_max()
+    store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room)
+    spare = store.spare(cfg["streams"])
+    if spare < 0:
+        store.close()
+        raise ConfigError("streams: %d streams with these names do not fit the raw store's checkpoint beside "
+                          "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
+                          % (len(cfg["streams"]), room, -spare))
+    return store

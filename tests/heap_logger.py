@@ -7,7 +7,7 @@ import sys
 
 sys.path.insert(0, sys.argv[1])
 
-import blynklog  # noqa: E402
+import blynklog
 
 log = blynklog.Logger(sys.argv[2])
 gc.collect()

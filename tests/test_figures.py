@@ -148,7 +148,7 @@ def _resolve(sections, anchor, title):
         if n != 1:
             return None, "the phrase %r is in the section's text %d times (must be once)" % (phrase, n)
         rest = sec["text"][sec["text"].index(phrase) + len(phrase):]
-        rest = re.split(r"[:;\n]|\.(?:\s|$)", rest, 1)[0]  # the clause that follows the phrase
+        rest = re.split(r"[:;\n]|\.(?:\s|$)", rest, maxsplit=1)[0]  # the clause that follows the phrase
         values = _numbers(rest)
         if not values:
             return None, "no number after the phrase %r" % phrase

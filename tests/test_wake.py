@@ -158,7 +158,7 @@ def test_the_cache_is_written_at_the_first_logger_and_not_at_the_next():
     for _ in range(3):
         sys.modules["blynklog.logger_open"] = steps
         calls = []
-        calls += _with_open(steps, lambda: calls.extend(_with_open(blynklog, lambda: Logger(path).close())))
+        calls += _with_open(steps, lambda calls=calls: calls.extend(_with_open(blynklog, lambda: Logger(path).close())))
         writes.append(len([c for c in calls if c[1].startswith("w")]))
     sys.modules.pop("blynklog.logger_open", None)
     blynklog.__dict__.pop("logger_open", None)

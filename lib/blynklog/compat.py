@@ -20,16 +20,16 @@ if sys.implementation.name == "micropython":
     import ujson as json
     import uos as os
     import ustruct as struct
-else:  # CPython (whose ujson, when installed, is another library)
-    import binascii
-    import json
-    import os
-    import struct
+else:  # CPython (whose ujson, when installed, is another library); the stubs type the u-names
+    import binascii  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    import json  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    import os  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    import struct  # type: ignore[no-redef]  # noqa: F401  (for the package)
 
 try:
     from micropython import const
 except ImportError:
-    def const(x):
+    def const(x):  # type: ignore[misc]  # CPython's stand-in: the stubs type the real one
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
@@ -52,7 +52,7 @@ except AttributeError:
     _TICKS_HALF = _TICKS_PERIOD >> 1
 
     def ticks_ms():
-        return int(time.monotonic() * 1000) & _TICKS_MASK
+        return int(time.monotonic() * 1000) & _TICKS_MASK  # type: ignore[attr-defined]  # CPython only
 
     def ticks_add(ticks, delta):
         return (ticks + delta) & _TICKS_MASK

@@ -23,6 +23,10 @@ _INT_MAX = 2147483647
 _FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
 _STRING_MAX = 1024
 _BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock stamp follows it by a ms
+_INF = float("inf")
+_NINF = -_INF
+
+from .record import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports it anyway)
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -39,12 +43,16 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+_NUMBER = (int, float)  # a tuple literal of names is built at each call
+
+
 def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, _NUMBER) and not isinstance(v, bool)
 
 
 def _finite(name, v):
-    if isinstance(v, float) and v - v != 0:  # NaN and infinities
+    # comparisons only: float arithmetic would box a float per call (add() allocates nothing)
+    if isinstance(v, float) and (v != v or v == _INF or v == _NINF):  # NaN and infinities
         raise ValueError("%s: value must be finite, got %r" % (name, v))
     if _is_int(v) and not -_FLOAT_INT_MAX <= v <= _FLOAT_INT_MAX:
         raise ValueError("%s: value out of range" % name)
@@ -235,7 +243,7 @@ class Logger:
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
-        self._last_ts = {}  # stream -> [ts, flags, clock-stamped] of its last add(): one value per ms of a stream
+        self._last_ts = {}  # stream -> [ts, rel, flags, clock-stamped] of its last add() (time ts + rel): one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
@@ -303,6 +311,9 @@ class Logger:
     def add(self, stream, value, ts=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
+        # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
+        # the ms since (Clock.stamp_rel), or the caller's ts and 0, so that no heap int is made
+        # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
         if self._closed:
             raise ValueError("logger is closed")
         s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
@@ -313,30 +324,38 @@ class Logger:
         v = self._value(stream, s, value)
         last = self._last_ts.get(stream)
         stamped = ts is None
+        c = self.clock
         if ts is None:
-            ts, flags = self.clock.stamp()
-            if last is not None and last[2] and flags == last[1] and 0 <= last[0] - ts < _BUMP_MAX_MS:
-                ts = last[0] + 1  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
+            rel = c.stamp_rel()
+            ts = c.stamp_base
+            flags = c.stamp_flags
+            if last is not None and last[3] and flags == last[2]:
+                d = rel - last[1] + (0 if ts is last[0] else _ts_delta(ts, last[0]))  # this - last
+                if -_BUMP_MAX_MS < d <= 0:
+                    rel += 1 - d  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
         else:
             if not _is_int(ts):
                 raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
             if ts < _MIN_TS:
                 raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
-            if ts >= _MAX_TS or (self.clock.is_set() and ts > self.clock.now_ms() + _AHEAD_MS):
+            if ts >= _MAX_TS or (c.is_set() and _ahead(c, ts) > _AHEAD_MS):
                 raise ValueError("ts %d is too far in the future" % ts)
+            rel = 0
             flags = 0
-            if last is not None and ts == last[0] and not last[1] and stream not in self._dup_said:
+            if (last is not None and not last[2] and stream not in self._dup_said
+                    and (0 if ts is last[0] else _ts_delta(ts, last[0])) == last[1]):
                 # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
                 self._dup_said.append(stream)
                 print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
                       "so the upload keeps the first" % (stream, ts))
-        stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
+        stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"], rel)
         if last is None:
-            self._last_ts[stream] = [ts, flags, stamped]
+            self._last_ts[stream] = [ts, rel, flags, stamped]
         else:
             last[0] = ts  # in place: add() allocates no per-sample object here
-            last[1] = flags
-            last[2] = stamped
+            last[1] = rel
+            last[2] = flags
+            last[3] = stamped
         return stored
 
     def flush(self):
@@ -422,6 +441,12 @@ class Logger:
     def __exit__(self, *exc):
         self.close()
 
+
+
+def _ahead(clock, ts):
+    # ts - now in ms (a set clock), without a heap int on a 32-bit port while within 6 days
+    r = clock.now_rel()
+    return _ts_delta(ts, clock.anchor) - r
 
 
 def _upload():

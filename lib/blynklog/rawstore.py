@@ -505,14 +505,18 @@ class RawStore:
         self._control(2 + len(data))
         return sid
 
-    def append(self, sid, ts, value, flags=0, decimals=None):
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0):
+        # rel: the sample's time is ts + rel (store.py's append)
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
         n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
-                               self._key(self._tail, self._off))
+                               self._key(self._tail, self._off), rel)
+        if rel:
+            ts = ts + rel
+            rel = 0
         if self._off + 1 + n > self._ss:
             if 1 + n > self._ss - _HDR - self._ckpt_size(0):
                 raise ValueError("record too large")

@@ -8,15 +8,20 @@
 # decodes on its own given its segment's base_ts and its key, so a reader can resynchronise after
 # a damaged record by sliding one byte at a time (check() finds the next valid one), and
 # whatever check() accepts, decode() reads (strings are checked to be UTF-8 there).
-# encode_into() allocates nothing for bool/int/float values (the caller's buffer, stack-only
-# arithmetic on a 64-bit port; boards box ints above 2**30); strings and locations allocate their
-# encoding; decimals scaling allocates a few (big) ints. decode() allocates the value it returns;
+# encode_into() allocates nothing for bool/int/float values, decimals scaling included, on a
+# 64-bit port (the caller's buffer, small-int arithmetic). On a 32-bit port (boards: small ints
+# are 31-bit, a Unix-ms ts is a heap int) it allocates at most the CRC (a heap int when >= 2**30)
+# when the ts is within a few days of base_ts (the difference is taken from the ts's bytes, not
+# by subtracting heap ints) and the key a small int (write_key); strings and locations allocate
+# their encoding; a scaled value beyond 2**29 allocates a few ints. decode() allocates the value it returns;
 # a scaled int reads back as m / 10**d rounded once to the port's float (compat.scaled_float), so
 # that round_scaled() of it gives m again: the encoder writes the digits the store holds.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
+import sys
+from array import array
 
-from .compat import IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
+from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -24,6 +29,8 @@ MAX_STR = const(1024)
 MAX_BODY = const(1035)  # H + sid + 9-byte delta + 1024-byte string
 MAX_RECORD = const(1041)  # 2-byte L + body + CRC
 MAX_TS = 1 << 56  # Unix ms (~41 bits) and boot-relative codes (boot id << 40 | ms) both fit
+_REL = const(0x20000000)  # encode_into's rel is within +-2**29
+_TS_TOP = MAX_TS - _REL  # below it, ts + rel < MAX_TS
 _MIN_BODY = const(3)
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 63) - 1
@@ -40,6 +47,13 @@ T_LOC64 = const(7)
 T_SCALED = const(8)  # 8..14: scaled int with decimals = type - 8
 
 _scratch = bytearray(8)
+# small ints are at least 62-bit here (a 64-bit port, CPython): ts arithmetic allocates nothing
+_WIDE = sys.maxsize > 1 << 40
+_words = array("H", (0, 0, 0, 0, 0, 0, 0, 0))  # two int64s as 16-bit words (delta)
+_dbase = [None, 0, 0]  # delta's last base: the object, its ms >> 16 and its ms & 0xFFFF
+_P5 = (1, 5, 25, 125, 625, 3125, 15625)  # 5**decimals: 10**d = 5**d * 2**d
+_P10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bits of 10**d, rounded up
+_SPLIT = 26 if _WIDE else 12  # the mantissa's halves: each times 5**6 stays a small int
 
 
 def key(salt, off):
@@ -48,14 +62,48 @@ def key(salt, off):
     return salt ^ (off & 0xFFFF)
 
 
+def signed_salt(salt):
+    # The salt as a signed 32-bit int: binascii.crc32 takes a key's low 32 bits, so key(signed
+    # salt, off) keys the same CRC; a small int on a 32-bit port for a salt from new_salt() (its
+    # top two bits equal), so the key of each record appended costs no heap int.
+    return salt - (1 << 32) if salt >= 1 << 31 else salt
+
+
 def new_salt():
-    # A random 32-bit salt for a new segment or sector.
+    # A random 32-bit salt for a new segment or sector, its top two bits equal (31 random bits;
+    # readers take any salt): signed_salt() of it is a small int on a 32-bit port.
     try:
-        return struct.unpack("<I", os.urandom(4))[0]
+        b = bytearray(os.urandom(4))
     except (AttributeError, NotImplementedError, OSError):
         import random
 
-        return random.getrandbits(32)
+        b = bytearray(struct.pack("<I", random.getrandbits(32)))
+    b[3] = (b[3] & 0x3F) | (0xC0 if b[3] & 0x80 else 0)
+    return struct.unpack("<I", b)[0]
+
+
+def delta(ts, base):
+    # ts - base for two non-negative ints, without a heap int on a 32-bit port when both are below
+    # 2**46 and the difference is within 2**29 ms (6 days): taken from their 16-bit words. The
+    # last base's words are kept (a segment's base serves all its records).
+    if _WIDE or ts is base:
+        return ts - base
+    w = _words
+    b = _dbase
+    if b[0] is not base:
+        struct.pack_into("<q", w, 8, base)
+        if w[7] or w[6] >= 0x4000:
+            return ts - base
+        b[0] = base
+        b[1] = w[5] | (w[6] << 16)
+        b[2] = w[4]
+    struct.pack_into("<q", w, 0, ts)
+    if w[3] or w[2] >= 0x4000:
+        return ts - base
+    h = (w[1] | (w[2] << 16)) - b[1]
+    if -0x2000 < h < 0x2000:
+        return (h << 16) + w[0] - b[2]
+    return ts - base
 
 
 def _varint(buf, i, z):
@@ -143,15 +191,65 @@ def _check_float(v):
         raise ValueError("value not finite")
 
 
-def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0):
+def _scaled(v, d):
+    # round_scaled(v, d) (v finite) from v's bits, in small ints; None where that is not sure to
+    # fit a small int (|v| * 10**d from 2**29 on: round_scaled then). v = m * 2**-k exactly, m
+    # the mantissa; the result is m * 5**d / 2**(k - d) rounded half to even, the mantissa taken
+    # in two halves so that no product leaves the small ints.
+    s = _scratch
+    struct.pack_into("<d", s, 0, v)
+    e = ((s[7] & 0x7F) << 4) | (s[6] >> 4)
+    if e == 0:
+        return 0  # zero, or a subnormal: under 2**-1022 * 10**6, it rounds to 0
+    if e - 1022 + _P10_BITS[d] > 29:
+        return None
+    if FLOAT_BITS == 24 and not (s[0] or s[1] or s[2] or s[3] & 0x1F):
+        m = 0x800000 | ((s[6] & 0x0F) << 19) | (s[5] << 11) | (s[4] << 3) | (s[3] >> 5)
+        k = 1023 + 23 - e
+    elif _WIDE:
+        m = (0x10000000000000 | ((s[6] & 0x0F) << 48) | (s[5] << 40) | (s[4] << 32) | (s[3] << 24)
+             | (s[2] << 16) | (s[1] << 8) | s[0])
+        k = 1023 + 52 - e
+    else:
+        return None
+    k -= d
+    if k <= 0:
+        return None  # |v| * 10**d >= 2**52: ruled out above; kept for safety
+    f = _P5[d]
+    hi = (m >> _SPLIT) * f
+    lo = (m & ((1 << _SPLIT) - 1)) * f
+    # m * 5**d = hi * 2**_SPLIT + lo; q = that >> k, r the bits shifted out (r < 2**k)
+    if k <= _SPLIT:
+        q = (hi << (_SPLIT - k)) + (lo >> k)
+        r = lo - ((lo >> k) << k)
+        half = r >> (k - 1)
+        rest = r - (half << (k - 1))
+    else:
+        j = k - _SPLIT
+        c = hi + (lo >> _SPLIT)
+        q = c >> j
+        half = (c >> (j - 1)) & 1
+        rest = c - (q << j) - (half << (j - 1)) + (lo & ((1 << _SPLIT) - 1))
+    if half and (rest or q & 1):
+        q += 1
+    return -q if s[7] & 0x80 else q
+
+
+def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0):
     # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
     # or ts of the wrong type, ValueError for one out of range; writes nothing usable then.
     # views: optional list with views[k] == memoryview(buf)[:k], so that a record encoded at
     # off 0 gets its CRC without allocating a slice. crckey: the key of the place the record goes
-    # (key()), 0 for format 1.
-    if type(ts) is not int:
+    # (key()), 0 for format 1. rel: the record's time is ts + rel (a small int: a clock's stamp
+    # as its anchor and the ms since, so that no heap int is made for it on a 32-bit port).
+    if type(ts) is not int or type(rel) is not int:
         raise TypeError("ts not int")
-    if not 0 <= ts < MAX_TS:
+    if rel:
+        if not -_REL < rel < _REL:
+            raise ValueError("rel out of range")
+        if (ts < _REL or ts >= _TS_TOP) and not 0 <= ts + rel < MAX_TS:
+            raise ValueError("ts out of range")
+    elif not 0 <= ts < MAX_TS:
         raise ValueError("ts out of range")
     if type(sid) is not int or not 0 <= sid <= 254:
         raise ValueError("bad stream id")
@@ -164,7 +262,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
     t = type(value)
     p = off + 1
     buf[p + 1] = sid
-    p = _varint(buf, p + 2, _zz(ts - base_ts))
+    p = _varint(buf, p + 2, _zz(delta(ts, base_ts) + rel))
     if t is bool:
         typ = T_TRUE if value else T_FALSE
     elif t is int:
@@ -176,9 +274,14 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         _check_float(value)
         typ = -1
         if decimals is not None:
-            m = value * 10**decimals
-            if m - m == 0:  # still finite: a huge value scaled overflows to infinity
-                m = round_scaled(value, decimals)
+            m = _scaled(value, decimals)
+            if m is None:
+                m = value * 10**decimals
+                if m - m == 0:  # still finite: a huge value scaled overflows to infinity
+                    m = round_scaled(value, decimals)
+                else:
+                    m = None
+            if m is not None:
                 if _INT_MIN <= m <= _INT_MAX:
                     typ = T_SCALED + decimals
                     p = _varint(buf, p, _zz(m))
@@ -235,7 +338,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         crc = binascii.crc32(views[end], crckey)
     else:
         crc = binascii.crc32(memoryview(buf)[off:end], crckey)
-    struct.pack_into("<I", buf, end, crc & 0xFFFFFFFF)
+    struct.pack_into("<I", buf, end, crc)  # crc32 gives it unsigned (a heap int from 2**30 on a 32-bit port)
     return end + 4 - off
 
 

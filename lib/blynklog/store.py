@@ -99,6 +99,8 @@ class Store:
         self.flushes = 0
         self.bad_segments = 0
         self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
+        self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
+        self._wsk = 0
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -474,17 +476,21 @@ class Store:
             raise ValueError("unknown stream id")
 
     # ---- write side
-    def append(self, sid, ts, value, flags=0, decimals=None):
-        self._check_sid(sid)
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0):
+        # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
+        # allocates nothing on a 32-bit port; record.encode_into)
+        if self._closed or type(sid) is not int or not 0 <= sid < len(self._names):
+            self._check_sid(sid)
         enc = self._enc
         fresh = self._wf is None and self._wsize == 0
         base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey())
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey(), rel)
         if fresh or self._wsize + n > self.segment_size:
-            if not self._new_segment(ts):
+            t = ts + rel if rel else ts
+            if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views, self._wkey())
+            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, self._wkey())
         elif self._wf is None:
             self._wf = open(self._seg_name(self._wseq), "ab")
         if IS_MICROPYTHON:
@@ -504,8 +510,15 @@ class Store:
         return True
 
     def _wkey(self):
-        # the CRC key of a record appended now
-        return 0 if self._wsalt is None else record.key(self._wsalt, self._wsize)
+        # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
+        # port for a salt from record.new_salt), kept with the salt it came from
+        salt = self._wsalt
+        if salt is None:
+            return 0
+        if salt is not self._wsalt_of:
+            self._wsk = record.signed_salt(salt)
+            self._wsalt_of = salt
+        return record.key(self._wsk, self._wsize)
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.

@@ -321,7 +321,14 @@ class Logger:
             if not isinstance(stream, str):
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
             raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
-        v = self._value(stream, s, value)
+        # the common cases here, each call costing much on a board; the rest in _value
+        t = s["type"]
+        if t == "double" and type(value) is float and value == value and value != _INF and value != _NINF:
+            v = value
+        elif t == "int" and type(value) is int and _INT_MIN <= value <= _INT_MAX:
+            v = value
+        else:
+            v = self._value(stream, s, value)
         last = self._last_ts.get(stream)
         stamped = ts is None
         c = self.clock
@@ -338,12 +345,12 @@ class Logger:
                 raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
             if ts < _MIN_TS:
                 raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
-            if ts >= _MAX_TS or (c.is_set() and _ahead(c, ts) > _AHEAD_MS):
+            if ts >= _MAX_TS or (c.set_soon() and _ahead(c, ts) > _AHEAD_MS):
                 raise ValueError("ts %d is too far in the future" % ts)
             rel = 0
             flags = 0
             if (last is not None and not last[2] and stream not in self._dup_said
-                    and (0 if ts is last[0] else _ts_delta(ts, last[0])) == last[1]):
+                    and (ts == last[0] if not last[1] else _ts_delta(ts, last[0]) == last[1])):
                 # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
                 self._dup_said.append(stream)
                 print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
@@ -444,9 +451,13 @@ class Logger:
 
 
 def _ahead(clock, ts):
-    # ts - now in ms (a set clock), without a heap int on a 32-bit port while within 6 days
+    # ts - now in ms (a set clock) where ts is ahead of the clock's anchor, else 0 (or less):
+    # without a heap int on a 32-bit port for a ts in the past or within days ahead
     r = clock.now_rel()
-    return _ts_delta(ts, clock.anchor) - r
+    a = clock.anchor
+    if ts <= a:
+        return 0
+    return _ts_delta(ts, a) - r
 
 
 def _upload():

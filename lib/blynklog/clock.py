@@ -187,6 +187,7 @@ class Clock:
         self._arel = 0  # the highest ms after the anchor given so far
         self.stamp_base = None  # stamp_rel()'s base and flags
         self.stamp_flags = 0
+        self._unset_tick = None  # the ticks when set_soon() last found the port clock unset
         self._tick = self._ticks()
         self._ms = 0
         self._offset = 0
@@ -413,6 +414,21 @@ class Clock:
             return self._last
         self._last = v
         return v
+
+    def set_soon(self):
+        # is_set(), but while the clock is not set the port clock is asked at most once per
+        # _REREAD_MS of ticks (a set port clock is noticed within that): Logger.add's check of a
+        # ts against the time, on a board whose clock is not set, costs no port-clock reading
+        if self._set:
+            return True
+        t = self._ticks()
+        u = self._unset_tick
+        if u is not None and 0 <= ticks_diff(t, u) < _REREAD_MS:
+            return False
+        if self.is_set():
+            return True
+        self._unset_tick = t
+        return False
 
     def now_rel(self):
         # The ms since self.anchor (set clock only: is_set() first), a small int: now_ms() without

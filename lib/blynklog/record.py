@@ -47,6 +47,7 @@ T_LOC64 = const(7)
 T_SCALED = const(8)  # 8..14: scaled int with decimals = type - 8
 
 _scratch = bytearray(8)
+_isfinite = math.isfinite
 # small ints are at least 62-bit here (a 64-bit port, CPython): ts arithmetic allocates nothing
 _WIDE = sys.maxsize > 1 << 40
 _words = array("H", (0, 0, 0, 0, 0, 0, 0, 0))  # two int64s as 16-bit words (delta)
@@ -104,20 +105,6 @@ def delta(ts, base):
     if -0x2000 < h < 0x2000:
         return (h << 16) + w[0] - b[2]
     return ts - base
-
-
-def _varint(buf, i, z):
-    # z >= 0; returns the offset after it
-    while z >= 0x80:
-        buf[i] = (z & 0x7F) | 0x80
-        z >>= 7
-        i += 1
-    buf[i] = z
-    return i + 1
-
-
-def _zz(n):
-    return n << 1 if n >= 0 else ((-n) << 1) - 1
 
 
 def _f32_exact(v):
@@ -191,34 +178,60 @@ def _check_float(v):
         raise ValueError("value not finite")
 
 
-def _scaled(v, d):
-    # round_scaled(v, d) (v finite) from v's bits, in small ints; None where that is not sure to
-    # fit a small int (|v| * 10**d from 2**29 on: round_scaled then). v = m * 2**-k exactly, m
-    # the mantissa; the result is m * 5**d / 2**(k - d) rounded half to even, the mantissa taken
-    # in two halves so that no product leaves the small ints.
+def _scaled_f32(v, d):
+    # round_scaled(v, d) (v finite) from v's float32 bits, in small ints; None where the result
+    # may not be one (|v| * 10**d from 2**29 on: round_scaled then). v = m * 2**(e - 150) exactly,
+    # so v * 10**d = m * 5**d / 2**k, k = 150 - e - d, rounded half to even.
+    s = _scratch
+    struct.pack_into("<f", s, 0, v)
+    e = ((s[3] & 0x7F) << 1) | (s[2] >> 7)
+    if e == 0:
+        return 0  # zero, or a subnormal: under 2**-126 * 10**6, it rounds to 0
+    if e + _P10_BITS[d] > 155:
+        return None
+    k = 150 - e - d
+    if k <= 0:
+        return None
+    m = ((s[2] & 0x7F) << 16) | (s[1] << 8) | s[0] | 0x800000
+    if d > 2:
+        q = _shift_split(m, k, d)  # m * 5**d would pass 2**30
+    elif k > 30:
+        return 0  # m * 5**d < 2**29 <= half of 2**k
+    else:
+        m *= _P5[d]
+        q = m >> k
+        r = m - (q << k)
+        h = 1 << (k - 1)
+        if r > h or (r == h and q & 1):
+            q += 1
+    return -q if s[3] & 0x80 else q
+
+
+def _scaled_f64(v, d):
+    # _scaled_f32 for doubles on a port with 62-bit small ints (CPython: any): v = m * 2**(e - 1075)
     s = _scratch
     struct.pack_into("<d", s, 0, v)
     e = ((s[7] & 0x7F) << 4) | (s[6] >> 4)
     if e == 0:
-        return 0  # zero, or a subnormal: under 2**-1022 * 10**6, it rounds to 0
-    if e - 1022 + _P10_BITS[d] > 29:
+        return 0
+    if e + _P10_BITS[d] > 1051:
         return None
-    if FLOAT_BITS == 24 and not (s[0] or s[1] or s[2] or s[3] & 0x1F):
-        m = 0x800000 | ((s[6] & 0x0F) << 19) | (s[5] << 11) | (s[4] << 3) | (s[3] >> 5)
-        k = 1023 + 23 - e
-    elif _WIDE:
-        m = (0x10000000000000 | ((s[6] & 0x0F) << 48) | (s[5] << 40) | (s[4] << 32) | (s[3] << 24)
-             | (s[2] << 16) | (s[1] << 8) | s[0])
-        k = 1023 + 52 - e
-    else:
-        return None
-    k -= d
+    k = 1075 - e - d
     if k <= 0:
-        return None  # |v| * 10**d >= 2**52: ruled out above; kept for safety
+        return None
+    m = (0x10000000000000 | ((s[6] & 0x0F) << 48) | (s[5] << 40) | (s[4] << 32) | (s[3] << 24)
+         | (s[2] << 16) | (s[1] << 8) | s[0])
+    q = _shift_split(m, k, d)
+    return -q if s[7] & 0x80 else q
+
+
+def _shift_split(m, k, d):
+    # m * 5**d / 2**k rounded half to even (k > 0, the result under 2**29), the mantissa m taken in
+    # two halves so that no product leaves the small ints
     f = _P5[d]
     hi = (m >> _SPLIT) * f
     lo = (m & ((1 << _SPLIT) - 1)) * f
-    # m * 5**d = hi * 2**_SPLIT + lo; q = that >> k, r the bits shifted out (r < 2**k)
+    # m * 5**d = hi * 2**_SPLIT + lo; q = that >> k
     if k <= _SPLIT:
         q = (hi << (_SPLIT - k)) + (lo >> k)
         r = lo - ((lo >> k) << k)
@@ -232,7 +245,15 @@ def _scaled(v, d):
         rest = c - (q << j) - (half << (j - 1)) + (lo & ((1 << _SPLIT) - 1))
     if half and (rest or q & 1):
         q += 1
-    return -q if s[7] & 0x80 else q
+    return q
+
+
+if FLOAT_BITS == 24:
+    _scaled = _scaled_f32
+elif _WIDE:
+    _scaled = _scaled_f64
+else:
+    _scaled = None  # a 32-bit port with doubles: round_scaled
 
 
 def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0):
@@ -259,32 +280,40 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         raise ValueError("bad decimals")
     # value first into its slot after a 2-byte-L guess is avoided: the body is laid out at
     # off + 1, and moved one byte on in the rare case L needs two bytes (strings only).
+    # The varints are written inline (zigzag, then 7 bits a byte): a call costs much on a board.
     t = type(value)
-    p = off + 1
-    buf[p + 1] = sid
-    p = _varint(buf, p + 2, _zz(delta(ts, base_ts) + rel))
-    if t is bool:
-        typ = T_TRUE if value else T_FALSE
-    elif t is int:
+    buf[off + 2] = sid
+    p = off + 3
+    z = (ts - base_ts if _WIDE or ts is base_ts else delta(ts, base_ts)) + rel
+    z = z << 1 if z >= 0 else ((-z) << 1) - 1
+    while z >= 0x80:
+        buf[p] = (z & 0x7F) | 0x80
+        z >>= 7
+        p += 1
+    buf[p] = z
+    p += 1
+    z = None  # an int to write as a zigzag varint after the type's byte
+    if t is int:
         if not _INT_MIN <= value <= _INT_MAX:
             raise ValueError("int out of range")
         typ = T_INT
-        p = _varint(buf, p, _zz(value))
+        z = value
     elif t is float:
-        _check_float(value)
+        if not _isfinite(value):
+            raise ValueError("value not finite")
         typ = -1
         if decimals is not None:
-            m = _scaled(value, decimals)
-            if m is None:
-                m = value * 10**decimals
-                if m - m == 0:  # still finite: a huge value scaled overflows to infinity
-                    m = round_scaled(value, decimals)
+            z = _scaled(value, decimals) if _scaled is not None else None
+            if z is None:
+                z = value * 10**decimals
+                if z - z == 0:  # still finite: a huge value scaled overflows to infinity
+                    z = round_scaled(value, decimals)
+                    if not _INT_MIN <= z <= _INT_MAX:
+                        z = None
                 else:
-                    m = None
-            if m is not None:
-                if _INT_MIN <= m <= _INT_MAX:
-                    typ = T_SCALED + decimals
-                    p = _varint(buf, p, _zz(m))
+                    z = None
+            if z is not None:
+                typ = T_SCALED + decimals
         if typ < 0:
             if _f32_exact(value):
                 typ = T_F32
@@ -294,6 +323,8 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
                 typ = T_F64
                 struct.pack_into("<d", buf, p, value)
                 p += 8
+    elif t is bool:
+        typ = T_TRUE if value else T_FALSE
     elif t is str:
         data = utf8(value)
         n = len(data)
@@ -323,6 +354,14 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
             p += 16
     else:
         raise TypeError("value type not storable")
+    if z is not None:
+        z = z << 1 if z >= 0 else ((-z) << 1) - 1
+        while z >= 0x80:
+            buf[p] = (z & 0x7F) | 0x80
+            z >>= 7
+            p += 1
+        buf[p] = z
+        p += 1
     buf[off + 1] = flags | (typ << 2)
     body = p - off - 1
     if body < 0x80:

@@ -484,7 +484,14 @@ class Store:
         enc = self._enc
         fresh = self._wf is None and self._wsize == 0
         base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey(), rel)
+        salt = self._wsalt
+        if salt is None:
+            key = 0
+        else:
+            if salt is not self._wsalt_of:
+                self._wkey()
+            key = self._wsk ^ (self._wsize & 0xFFFF)  # _wkey(), without the calls
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, key, rel)
         if fresh or self._wsize + n > self.segment_size:
             t = ts + rel if rel else ts
             if not self._new_segment(t):

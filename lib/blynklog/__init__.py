@@ -243,7 +243,7 @@ class Logger:
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
-        self._last_ts = {}  # stream -> [ts, rel, flags, clock-stamped] of its last add() (time ts + rel): one value per ms of a stream
+        self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
@@ -308,61 +308,74 @@ class Logger:
             raise ValueError("%s: lon must be within +-180 and lat within +-90" % name)
         return (float(lon), float(lat))
 
+    def _entry(self, stream):
+        # add()'s entry of a stream, made at its first add(): [ts, rel, flags, clock-stamped] of
+        # its last add() (its time is ts + rel; ts None before the first), then the stream id,
+        # the value kind (1 double, 2 int, 0 other), decimals and the stream's configuration
+        s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
+        if s is None:
+            if not isinstance(stream, str):
+                raise TypeError("stream must be a str, got %s" % type(stream).__name__)
+            raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
+        t = s["type"]
+        e = [None, 0, 0, False, self._sids[stream], 1 if t == "double" else (2 if t == "int" else 0), s["decimals"], s]
+        self._last_ts[stream] = e
+        return e
+
     def add(self, stream, value, ts=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
         # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
         # the ms since (Clock.stamp_rel), or the caller's ts and 0, so that no heap int is made
         # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
+        # Written for a board's few steps (about 5 us each on an RP2040): one entry per stream
+        # (_entry) holds what add() needs, the common value checks are inline (the rest in _value).
         if self._closed:
             raise ValueError("logger is closed")
-        s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
-        if s is None:
-            if not isinstance(stream, str):
-                raise TypeError("stream must be a str, got %s" % type(stream).__name__)
-            raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
-        # the common cases here, each call costing much on a board; the rest in _value
-        t = s["type"]
-        if t == "double" and type(value) is float and value == value and value != _INF and value != _NINF:
+        e = self._last_ts.get(stream) if isinstance(stream, str) else None
+        if e is None:
+            e = self._entry(stream)
+        k = e[5]
+        if k == 1 and type(value) is float and value == value and value != _INF and value != _NINF:
             v = value
-        elif t == "int" and type(value) is int and _INT_MIN <= value <= _INT_MAX:
+        elif k == 2 and type(value) is int and _INT_MIN <= value <= _INT_MAX:
             v = value
         else:
-            v = self._value(stream, s, value)
-        last = self._last_ts.get(stream)
-        stamped = ts is None
-        c = self.clock
+            v = self._value(stream, e[7], value)
+        last = e[0]  # None before the stream's first add()
         if ts is None:
+            c = self.clock
             rel = c.stamp_rel()
             ts = c.stamp_base
             flags = c.stamp_flags
-            if last is not None and last[3] and flags == last[2]:
-                d = rel - last[1] + (0 if ts is last[0] else _ts_delta(ts, last[0]))  # this - last
+            if last is not None and e[3] and flags == e[2]:
+                d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
                 if -_BUMP_MAX_MS < d <= 0:
                     rel += 1 - d  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
+            stamped = True
         else:
-            if not _is_int(ts):
+            if type(ts) is not int:
                 raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
             if ts < _MIN_TS:
                 raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
-            if ts >= _MAX_TS or (c.set_soon() and _ahead(c, ts) > _AHEAD_MS):
+            c = self.clock
+            if ts >= _MAX_TS or ((c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS):
                 raise ValueError("ts %d is too far in the future" % ts)
             rel = 0
             flags = 0
-            if (last is not None and not last[2] and stream not in self._dup_said
-                    and (ts == last[0] if not last[1] else _ts_delta(ts, last[0]) == last[1])):
+            stamped = False
+            if (last is not None and (ts == last if not e[1] else _ts_delta(ts, last) == e[1])
+                    and not e[2] and stream not in self._dup_said):
                 # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
                 self._dup_said.append(stream)
                 print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
                       "so the upload keeps the first" % (stream, ts))
-        stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"], rel)
-        if last is None:
-            self._last_ts[stream] = [ts, rel, flags, stamped]
-        else:
-            last[0] = ts  # in place: add() allocates no per-sample object here
-            last[1] = rel
-            last[2] = flags
-            last[3] = stamped
+        # checked: the store does not check the stream id, ts, flags and decimals again
+        stored = self._store.append(e[4], ts, v, flags, e[6], rel, True)
+        e[0] = ts  # in place: add() allocates no per-sample object here
+        e[1] = rel
+        e[2] = flags
+        e[3] = stamped
         return stored
 
     def flush(self):

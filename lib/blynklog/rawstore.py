@@ -505,8 +505,8 @@ class RawStore:
         self._control(2 + len(data))
         return sid
 
-    def append(self, sid, ts, value, flags=0, decimals=None, rel=0):
-        # rel: the sample's time is ts + rel (store.py's append)
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
+        # rel: the sample's time is ts + rel; checked: the caller checked the arguments (store.py's append)
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):

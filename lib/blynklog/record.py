@@ -51,7 +51,8 @@ _isfinite = math.isfinite
 # small ints are at least 62-bit here (a 64-bit port, CPython): ts arithmetic allocates nothing
 _WIDE = sys.maxsize > 1 << 40
 _words = array("H", (0, 0, 0, 0, 0, 0, 0, 0))  # two int64s as 16-bit words (delta)
-_dbase = [None, 0, 0]  # delta's last base: the object, its ms >> 16 and its ms & 0xFFFF
+_dbase = None  # delta's last base (an int object) and its words 0..2 (_dw0.._dw2; word 3 is 0)
+_dw0 = _dw1 = _dw2 = 0
 _P5 = (1, 5, 25, 125, 625, 3125, 15625)  # 5**decimals: 10**d = 5**d * 2**d
 _P10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bits of 10**d, rounded up
 _SPLIT = 26 if _WIDE else 12  # the mantissa's halves: each times 5**6 stays a small int
@@ -87,23 +88,24 @@ def delta(ts, base):
     # ts - base for two non-negative ints, without a heap int on a 32-bit port when both are below
     # 2**46 and the difference is within 2**29 ms (6 days): taken from their 16-bit words. The
     # last base's words are kept (a segment's base serves all its records).
+    global _dbase, _dw0, _dw1, _dw2
     if _WIDE or ts is base:
         return ts - base
     w = _words
-    b = _dbase
-    if b[0] is not base:
+    if _dbase is not base:
         struct.pack_into("<q", w, 8, base)
         if w[7] or w[6] >= 0x4000:
             return ts - base
-        b[0] = base
-        b[1] = w[5] | (w[6] << 16)
-        b[2] = w[4]
+        _dbase = base
+        _dw0 = w[4]
+        _dw1 = w[5]
+        _dw2 = w[6]
     struct.pack_into("<q", w, 0, ts)
     if w[3] or w[2] >= 0x4000:
         return ts - base
-    h = (w[1] | (w[2] << 16)) - b[1]
+    h = ((w[2] - _dw2) << 16) + w[1] - _dw1
     if -0x2000 < h < 0x2000:
-        return (h << 16) + w[0] - b[2]
+        return (h << 16) + w[0] - _dw0
     return ts - base
 
 
@@ -256,13 +258,7 @@ else:
     _scaled = None  # a 32-bit port with doubles: round_scaled
 
 
-def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0):
-    # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
-    # or ts of the wrong type, ValueError for one out of range; writes nothing usable then.
-    # views: optional list with views[k] == memoryview(buf)[:k], so that a record encoded at
-    # off 0 gets its CRC without allocating a slice. crckey: the key of the place the record goes
-    # (key()), 0 for format 1. rel: the record's time is ts + rel (a small int: a clock's stamp
-    # as its anchor and the ms since, so that no heap int is made for it on a 32-bit port).
+def _check_args(sid, ts, flags, decimals, rel):
     if type(ts) is not int or type(rel) is not int:
         raise TypeError("ts not int")
     if rel:
@@ -278,20 +274,55 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         raise ValueError("bad flags")
     if decimals is not None and (type(decimals) is not int or not 0 <= decimals <= 6):
         raise ValueError("bad decimals")
+
+
+def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0,
+                checked=False):
+    # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
+    # or ts of the wrong type, ValueError for one out of range; writes nothing usable then.
+    # views: optional list with views[k] == memoryview(buf)[:k], so that a record encoded at
+    # off 0 gets its CRC without allocating a slice. crckey: the key of the place the record goes
+    # (key()), 0 for format 1. rel: the record's time is ts + rel (a small int: a clock's stamp
+    # as its anchor and the ms since, so that no heap int is made for it on a 32-bit port).
+    # checked: the caller has checked sid, ts, rel, flags and decimals as below (Logger.add, via
+    # the store's append): a board spends about 5 us a step. The value is checked here always.
+    if not checked:
+        _check_args(sid, ts, flags, decimals, rel)
     # value first into its slot after a 2-byte-L guess is avoided: the body is laid out at
     # off + 1, and moved one byte on in the rare case L needs two bytes (strings only).
     # The varints are written inline (zigzag, then 7 bits a byte): a call costs much on a board.
     t = type(value)
     buf[off + 2] = sid
     p = off + 3
-    z = (ts - base_ts if _WIDE or ts is base_ts else delta(ts, base_ts)) + rel
+    if _WIDE or ts is base_ts:
+        z = ts - base_ts + rel
+    elif _dbase is base_ts:
+        # delta(), inline for the common case: base_ts's words kept, ts in its 2**32 ms
+        w = _words
+        struct.pack_into("<q", w, 0, ts)
+        z = w[1] - _dw1
+        if w[2] == _dw2 and not w[3] and -0x2000 < z < 0x2000:
+            z = (z << 16) + w[0] - _dw0 + rel
+        else:
+            z = delta(ts, base_ts) + rel
+    else:
+        z = delta(ts, base_ts) + rel
     z = z << 1 if z >= 0 else ((-z) << 1) - 1
-    while z >= 0x80:
-        buf[p] = (z & 0x7F) | 0x80
-        z >>= 7
+    if z < 0x4000:  # the varint: 1 or 2 bytes unrolled (as the value's below), else a loop
+        if z < 0x80:
+            buf[p] = z
+            p += 1
+        else:
+            buf[p] = (z & 0x7F) | 0x80
+            buf[p + 1] = z >> 7
+            p += 2
+    else:
+        while z >= 0x80:
+            buf[p] = (z & 0x7F) | 0x80
+            z >>= 7
+            p += 1
+        buf[p] = z
         p += 1
-    buf[p] = z
-    p += 1
     z = None  # an int to write as a zigzag varint after the type's byte
     if t is int:
         if not _INT_MIN <= value <= _INT_MAX:
@@ -356,12 +387,21 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         raise TypeError("value type not storable")
     if z is not None:
         z = z << 1 if z >= 0 else ((-z) << 1) - 1
-        while z >= 0x80:
-            buf[p] = (z & 0x7F) | 0x80
-            z >>= 7
+        if z < 0x4000:
+            if z < 0x80:
+                buf[p] = z
+                p += 1
+            else:
+                buf[p] = (z & 0x7F) | 0x80
+                buf[p + 1] = z >> 7
+                p += 2
+        else:
+            while z >= 0x80:
+                buf[p] = (z & 0x7F) | 0x80
+                z >>= 7
+                p += 1
+            buf[p] = z
             p += 1
-        buf[p] = z
-        p += 1
     buf[off + 1] = flags | (typ << 2)
     body = p - off - 1
     if body < 0x80:

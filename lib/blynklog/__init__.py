@@ -336,7 +336,7 @@ class Logger:
         if e is None:
             e = self._entry(stream)
         k = e[5]
-        if k == 1 and type(value) is float and value == value and value != _INF and value != _NINF:
+        if k == 1 and type(value) is float and _NINF < value < _INF:  # finite: NaN compares false
             v = value
         elif k == 2 and type(value) is int and _INT_MIN <= value <= _INT_MAX:
             v = value
@@ -354,12 +354,10 @@ class Logger:
                     rel += 1 - d  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
             stamped = True
         else:
-            if type(ts) is not int:
-                raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
-            if ts < _MIN_TS:
-                raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
+            if type(ts) is not int or not _MIN_TS <= ts < _MAX_TS:
+                _bad_ts(ts)
             c = self.clock
-            if ts >= _MAX_TS or ((c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS):
+            if (c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS:
                 raise ValueError("ts %d is too far in the future" % ts)
             rel = 0
             flags = 0
@@ -461,6 +459,15 @@ class Logger:
     def __exit__(self, *exc):
         self.close()
 
+
+
+def _bad_ts(ts):
+    # add()'s error for a ts that is no int or out of 2001..2100
+    if type(ts) is not int:
+        raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
+    if ts < _MIN_TS:
+        raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
+    raise ValueError("ts %d is too far in the future" % ts)
 
 
 def _ahead(clock, ts):

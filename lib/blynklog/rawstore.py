@@ -507,13 +507,13 @@ class RawStore:
 
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # rel: the sample's time is ts + rel; checked: the caller checked the arguments (store.py's append)
-        if sid not in self._names.values():
+        if not checked and sid not in self._names.values():
             raise ValueError("unknown stream id")
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
         n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
-                               self._key(self._tail, self._off), rel)
+                               self._key(self._tail, self._off), rel, checked)
         if rel:
             ts = ts + rel
             rel = 0

@@ -250,7 +250,8 @@ def _shift_split(m, k, d):
     return q
 
 
-if FLOAT_BITS == 24:
+_F32 = FLOAT_BITS == 24
+if _F32:
     _scaled = _scaled_f32
 elif _WIDE:
     _scaled = _scaled_f64
@@ -294,7 +295,9 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
     t = type(value)
     buf[off + 2] = sid
     p = off + 3
-    if _WIDE or ts is base_ts:
+    if ts is base_ts:
+        z = rel
+    elif _WIDE:
         z = ts - base_ts + rel
     elif _dbase is base_ts:
         # delta(), inline for the common case: base_ts's words kept, ts in its 2**32 ms
@@ -308,7 +311,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
     else:
         z = delta(ts, base_ts) + rel
     z = z << 1 if z >= 0 else ((-z) << 1) - 1
-    if z < 0x4000:  # the varint: 1 or 2 bytes unrolled (as the value's below), else a loop
+    if z < 0x4000:  # the varint: up to 4 bytes unrolled (the value's, below: 2), else a loop
         if z < 0x80:
             buf[p] = z
             p += 1
@@ -316,6 +319,16 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
             buf[p] = (z & 0x7F) | 0x80
             buf[p + 1] = z >> 7
             p += 2
+    elif z < 0x10000000:
+        buf[p] = (z & 0x7F) | 0x80
+        buf[p + 1] = ((z >> 7) & 0x7F) | 0x80
+        if z < 0x200000:
+            buf[p + 2] = z >> 14
+            p += 3
+        else:
+            buf[p + 2] = ((z >> 14) & 0x7F) | 0x80
+            buf[p + 3] = z >> 21
+            p += 4
     else:
         while z >= 0x80:
             buf[p] = (z & 0x7F) | 0x80
@@ -334,7 +347,26 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
             raise ValueError("value not finite")
         typ = -1
         if decimals is not None:
-            z = _scaled(value, decimals) if _scaled is not None else None
+            if _F32 and decimals <= 2:
+                # _scaled_f32, inline for the common decimals (a call costs much on a board)
+                s = _scratch
+                struct.pack_into("<f", s, 0, value)
+                e = ((s[3] & 0x7F) << 1) | (s[2] >> 7)
+                k = 150 - e - decimals
+                if e == 0 or k > 30:
+                    z = 0  # zero, a subnormal, or under half of 10**-decimals
+                elif e + _P10_BITS[decimals] > 155 or k <= 0:
+                    z = None  # may pass 2**29: round_scaled below
+                else:
+                    z = ((((s[2] & 0x7F) << 16) | (s[1] << 8) | s[0] | 0x800000) * _P5[decimals])
+                    e = z >> k
+                    z -= e << k  # the bits shifted out
+                    k = 1 << (k - 1)
+                    if z > k or (z == k and e & 1):
+                        e += 1
+                    z = -e if s[3] & 0x80 else e
+            else:
+                z = _scaled(value, decimals) if _scaled is not None else None
             if z is None:
                 z = value * 10**decimals
                 if z - z == 0:  # still finite: a huge value scaled overflows to infinity
@@ -413,7 +445,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         buf[off] = (body & 0x7F) | 0x80
         buf[off + 1] = body >> 7
         end = p + 1
-    if off == 0 and views is not None and end < len(views):
+    if views is not None and off == 0 and end < len(views):
         crc = binascii.crc32(views[end], crckey)
     else:
         crc = binascii.crc32(memoryview(buf)[off:end], crckey)

@@ -700,9 +700,9 @@ def rows_for(p, results):
         kinds = ("double_ts", "double_stamped", "int_ts", "int_stamped")
         d.row("4", "`add()` allocation per sample, B (double with 2 decimals / int; explicit ts, clock-stamped; "
               "steady state, %s adds each)" % _fmt(al["n"]),
-              "double %.1f B / %.1f B, int %.1f B / %.1f B" % tuple(al[k]["steady"] for k in kinds),
+              "double %s / %s, int %s / %s" % tuple(_fmt(al[k]["steady"], " B") for k in kinds),
               "", "", "%d B" % limit if limit == 0 else "<= %d B" % limit,
-              verdict(max(al[k]["steady"] for k in kinds) <= limit))
+              verdict(all(al[k]["steady"] is not None and al[k]["steady"] <= limit for k in kinds)))
         d.row("4", "The same with the rare adds that open the next segment or read the port clock (once a second), "
               "mean, B", "double %.1f B / %.1f B, int %.1f B / %.1f B (%d rare adds)" % (
                   tuple(al[k]["mean"] for k in kinds) + (sum(al[k]["rare"] for k in kinds),)), "", "", "", "")

@@ -4,7 +4,7 @@
 # Format 2: the CRC starts from a key, key(salt, off), made of a random salt drawn for the record's
 # segment (sector) and the record's offset in it (format 1: 0), so a record is valid only where it
 # was written: bytes that look like a record inside a value (a string holding one), copied from
-# elsewhere, or left over from an older segment, fail the CRC, but for a 2**-32 chance. Every record
+# elsewhere, or left over from an older segment, fail the CRC, but for a 2**-31 chance. Every record
 # decodes on its own given its segment's base_ts and its key, so a reader can resynchronise after
 # a damaged record by sliding one byte at a time (check() finds the next valid one), and
 # whatever check() accepts, decode() reads (strings are checked to be UTF-8 there).

@@ -51,7 +51,7 @@ def _measure(log, name, values, stamps):
         total = gc.mem_alloc() - total
     finally:
         gc.enable()
-    return {"mean": total / n, "steady": (total - rare_bytes) / (n - rare), "rare": rare}
+    return {"mean": total / n, "steady": (total - rare_bytes) / (n - rare) if n > rare else None, "rare": rare}
 
 
 def run(spec):

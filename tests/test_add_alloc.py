@@ -6,7 +6,6 @@
 # records), else nothing. The store's first segment is opened before the measure (opening the
 # next one allocates, once in some 400 samples); the clock runs on counted ticks, so it reads
 # its port clock only where the test says.
-import struct
 import sys
 
 from blynklog import Logger, record

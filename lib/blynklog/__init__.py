@@ -328,7 +328,7 @@ class Logger:
         # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
         # the ms since (Clock.stamp_rel), or the caller's ts and 0, so that no heap int is made
         # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
-        # Written for a board's few steps (about 5 us each on an RP2040): one entry per stream
+        # Written for a board's few steps (a few us each on an RP2040): one entry per stream
         # (_entry) holds what add() needs, the common value checks are inline (the rest in _value).
         if self._closed:
             raise ValueError("logger is closed")

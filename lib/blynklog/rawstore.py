@@ -515,8 +515,7 @@ class RawStore:
         n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
                                self._key(self._tail, self._off), rel, checked)
         if rel:
-            ts = ts + rel
-            rel = 0
+            ts = ts + rel  # the sector's base at a rotation, and _last_ts: a heap int on a 32-bit port
         if self._off + 1 + n > self._ss:
             if 1 + n > self._ss - _HDR - self._ckpt_size(0):
                 raise ValueError("record too large")

@@ -11,11 +11,13 @@
 # encode_into() allocates nothing for bool/int/float values, decimals scaling included, on a
 # 64-bit port (the caller's buffer, small-int arithmetic). On a 32-bit port (boards: small ints
 # are 31-bit, a Unix-ms ts is a heap int) it allocates at most the CRC (a heap int when >= 2**30)
-# when the ts is within a few days of base_ts (the difference is taken from the ts's bytes, not
-# by subtracting heap ints) and the key a small int (write_key); strings and locations allocate
-# their encoding; a scaled value beyond 2**29 allocates a few ints. decode() allocates the value it returns;
-# a scaled int reads back as m / 10**d rounded once to the port's float (compat.scaled_float), so
-# that round_scaled() of it gives m again: the encoder writes the digits the store holds.
+# when the ts is within days of base_ts (the difference is taken from the ts's 16-bit words, not
+# by subtracting heap ints; delta()) and the key is a small int (signed_salt); strings and
+# locations allocate their encoding; a scaled value beyond 2**29 allocates a few ints. The path
+# of a number is written for a board's cost of a few us a step and more for a call: varints and
+# the common float32 scaling inline. decode() allocates the value it returns; a scaled int reads
+# back as m / 10**d rounded once to the port's float (compat.scaled_float), so that
+# round_scaled() of it gives m again: the encoder writes the digits the store holds.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
 import sys
@@ -286,7 +288,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
     # (key()), 0 for format 1. rel: the record's time is ts + rel (a small int: a clock's stamp
     # as its anchor and the ms since, so that no heap int is made for it on a 32-bit port).
     # checked: the caller has checked sid, ts, rel, flags and decimals as below (Logger.add, via
-    # the store's append): a board spends about 5 us a step. The value is checked here always.
+    # the store's append): a board spends a few us a step. The value is checked here always.
     if not checked:
         _check_args(sid, ts, flags, decimals, rel)
     # value first into its slot after a 2-byte-L guess is avoided: the body is laid out at

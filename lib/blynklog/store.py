@@ -26,9 +26,11 @@
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
 # live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
 # (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
-# allocates two lists of an int per stream. append() of bool/int/float (without decimals)
-# allocates nothing on a 64-bit port once the segment file is open; opening the next
-# segment does. Not safe from an interrupt; one task at a time.
+# allocates two lists of an int per stream. append() of bool/int/float (decimals too) allocates
+# nothing on a 64-bit port once the segment file is open, and on a 32-bit port at most the
+# record's CRC (a heap int from 2**30) for a ts given as a clock's anchor and rel, or within days
+# of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
+# an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
@@ -480,7 +482,7 @@ class Store:
         # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
-        # Few steps (a board spends about 5 us a step): the CRC key is _wkey() inline.
+        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline.
         if not checked:
             self._check_sid(sid)
         enc = self._enc

@@ -68,8 +68,9 @@ def run(spec):
     ints = [(i * 7919) % 100000 - 50000 for i in range(n)]
     stamps = [T0 + 1000 + i * 20000 for i in range(n)]
     # the explicit-ts rows first (their stamps are older than the clock's)
-    for key, name, values, ts in (("double_ts", "temperature", doubles, stamps), ("int_ts", "count", ints, stamps),
-                                  ("double_stamped", "temperature", doubles, None), ("int_stamped", "count", ints, None)):
+    kinds = (("double_ts", "temperature", doubles, stamps), ("int_ts", "count", ints, stamps),
+             ("double_stamped", "temperature", doubles, None), ("int_stamped", "count", ints, None))
+    for key, name, values, ts in kinds:
         out[key] = _measure(log, name, values, ts)
     log.close()
     return out

@@ -212,6 +212,7 @@ def bench_flash(p, results, cpython=True):
                 results.setdefault("errors", []).append("flash rp2 %s: %s" % (side, str(e)[:300]))
         if runs:
             flash[side + "_p256"] = runs
+    bench_alloc(p, results)
     if not cpython:
         return
     # add() on CPython, host file system
@@ -229,6 +230,17 @@ def bench_flash(p, results, cpython=True):
                 shutil.rmtree(d, ignore_errors=True)
         if runs:
             cp[side] = runs
+
+
+def bench_alloc(p, results):
+    # heap bytes per add() on the current unix port (tools/bench/job_alloc.py); deterministic, one run
+    d = tempfile.mkdtemp(prefix="blynklog-bench-", dir=p.tmp)
+    try:
+        results["add_alloc"] = run_script("job_alloc.py", {"n": 100 if p.quick else 400, "dir": d})
+    except (JobFailed, subprocess.TimeoutExpired) as e:
+        results.setdefault("errors", []).append("add() allocation: %s" % str(e)[:300])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -732,6 +744,19 @@ def rows_for(p, results):
         o = rate(flash.get("raw"), lambda r: r["n"])
         d.row("4", "`add()` throughput, unix port, raw backend on the NOR simulator (every sample durable), samples/s",
               cell(o, "/s", 0), cell(nv, "/s", 0), ratio(o, nv), "", "")
+    al = results.get("add_alloc")
+    if al:
+        # 64-bit port: every time a small int, 0; 32-bit: the record's CRC, a heap int from 2**30
+        limit = 0 if al["wide"] else 32
+        kinds = ("double_ts", "double_stamped", "int_ts", "int_stamped")
+        d.row("4", "`add()` allocation per sample, B (double with 2 decimals / int; explicit ts, clock-stamped; "
+              "steady state, %s adds each)" % _fmt(al["n"]),
+              "double %s / %s, int %s / %s" % tuple(_fmt(al[k]["steady"], " B") for k in kinds),
+              "", "", "%d B" % limit if limit == 0 else "<= %d B" % limit,
+              verdict(all(al[k]["steady"] is not None and al[k]["steady"] <= limit for k in kinds)))
+        d.row("4", "The same with the rare adds that open the next segment or read the port clock (once a second), "
+              "mean, B", "double %.1f B / %.1f B, int %.1f B / %.1f B (%d rare adds)" % (
+                  tuple(al[k]["mean"] for k in kinds) + (sum(al[k]["rare"] for k in kinds),)), "", "", "", "")
     cpa = results.get("cpython_add", {})
     o = rate(cpa.get("ours"), lambda r: r["n"])
     nv = rate(cpa.get("naive"), lambda r: r["n"])

@@ -25,6 +25,10 @@ _INT_MAX = 2147483647
 _FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
 _STRING_MAX = 1024
 _BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock stamp follows it by a ms
+_INF = float("inf")
+_NINF = -_INF
+
+from .record import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports it anyway)
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -41,12 +45,16 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+_NUMBER = (int, float)  # a tuple literal of names is built at each call
+
+
 def _is_number(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    return isinstance(v, _NUMBER) and not isinstance(v, bool)
 
 
 def _finite(name, v):
-    if isinstance(v, float) and v - v != 0:  # NaN and infinities
+    # comparisons only: float arithmetic would box a float per call (add() allocates nothing)
+    if isinstance(v, float) and (v != v or v == _INF or v == _NINF):  # NaN and infinities
         raise ValueError("%s: value must be finite, got %r" % (name, v))
     if _is_int(v) and not -_FLOAT_INT_MAX <= v <= _FLOAT_INT_MAX:
         raise ValueError("%s: value out of range" % name)
@@ -215,7 +223,7 @@ class Logger:
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
-        self._last_ts = {}  # stream -> [ts, flags, clock-stamped] of its last add(): one value per ms of a stream
+        self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
@@ -280,43 +288,72 @@ class Logger:
             raise ValueError("%s: lon must be within +-180 and lat within +-90" % name)
         return (float(lon), float(lat))
 
-    def add(self, stream, value, ts=None):
-        # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
-        # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
-        if self._closed:
-            raise ValueError("logger is closed")
+    def _entry(self, stream):
+        # add()'s entry of a stream, made at its first add(): [ts, rel, flags, clock-stamped] of
+        # its last add() (its time is ts + rel; ts None before the first), then the stream id,
+        # the value kind (1 double, 2 int, 0 other), decimals and the stream's configuration
         s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
         if s is None:
             if not isinstance(stream, str):
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
             raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
-        v = self._value(stream, s, value)
-        last = self._last_ts.get(stream)
-        stamped = ts is None
-        if ts is None:
-            ts, flags = self.clock.stamp()
-            if last is not None and last[2] and flags == last[1] and 0 <= last[0] - ts < _BUMP_MAX_MS:
-                ts = last[0] + 1  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
+        t = s["type"]
+        e = [None, 0, 0, False, self._sids[stream], 1 if t == "double" else (2 if t == "int" else 0), s["decimals"], s]
+        self._last_ts[stream] = e
+        return e
+
+    def add(self, stream, value, ts=None):
+        # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
+        # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
+        # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
+        # the ms since (Clock.stamp_rel), or the caller's ts and 0, so that no heap int is made
+        # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
+        # Written for a board's few steps (a few us each on an RP2040): one entry per stream
+        # (_entry) holds what add() needs, the common value checks are inline (the rest in _value).
+        if self._closed:
+            raise ValueError("logger is closed")
+        e = self._last_ts.get(stream) if isinstance(stream, str) else None
+        if e is None:
+            e = self._entry(stream)
+        k = e[5]
+        if k == 1 and type(value) is float and _NINF < value < _INF:  # finite: NaN compares false
+            v = value
+        elif k == 2 and type(value) is int and _INT_MIN <= value <= _INT_MAX:
+            v = value
         else:
-            if not _is_int(ts):
-                raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
-            if ts < _MIN_TS:
-                raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
-            if ts >= _MAX_TS or (self.clock.is_set() and ts > self.clock.now_ms() + _AHEAD_MS):
+            v = self._value(stream, e[7], value)
+        last = e[0]  # None before the stream's first add()
+        if ts is None:
+            c = self.clock
+            rel = c.stamp_rel()
+            ts = c.stamp_base
+            flags = c.stamp_flags
+            if last is not None and e[3] and flags == e[2]:
+                d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
+                if -_BUMP_MAX_MS < d <= 0:
+                    rel += 1 - d  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
+            stamped = True
+        else:
+            if type(ts) is not int or not _MIN_TS <= ts < _MAX_TS:
+                _bad_ts(ts)
+            c = self.clock
+            if (c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS:
                 raise ValueError("ts %d is too far in the future" % ts)
+            rel = 0
             flags = 0
-            if last is not None and ts == last[0] and not last[1] and stream not in self._dup_said:
+            stamped = False
+            if (last is not None and (ts == last if not e[1] else _ts_delta(ts, last) == e[1])
+                    and not e[2] and stream not in self._dup_said):
                 # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
                 self._dup_said.append(stream)
                 print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
                       "so the upload keeps the first" % (stream, ts))
-        stored = self._store.append(self._sids[stream], ts, v, flags, s["decimals"])
-        if last is None:
-            self._last_ts[stream] = [ts, flags, stamped]
-        else:
-            last[0] = ts  # in place: add() allocates no per-sample object here
-            last[1] = flags
-            last[2] = stamped
+        # checked: the store does not check the stream id, ts, flags and decimals again
+        stored = self._store.append(e[4], ts, v, flags, e[6], rel, True)
+        e[0] = ts  # in place: add() allocates no per-sample object here
+        e[1] = rel
+        e[2] = flags
+        e[3] = stamped
         return stored
 
     def flush(self):
@@ -402,6 +439,25 @@ class Logger:
     def __exit__(self, *exc):
         self.close()
 
+
+
+def _bad_ts(ts):
+    # add()'s error for a ts that is no int or out of 2001..2100
+    if type(ts) is not int:
+        raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
+    if ts < _MIN_TS:
+        raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
+    raise ValueError("ts %d is too far in the future" % ts)
+
+
+def _ahead(clock, ts):
+    # ts - now in ms (a set clock) where ts is ahead of the clock's anchor, else 0 (or less):
+    # without a heap int on a 32-bit port for a ts in the past or within days ahead
+    r = clock.now_rel()
+    a = clock.anchor
+    if ts <= a:
+        return 0
+    return _ts_delta(ts, a) - r
 
 
 def _upload():

@@ -32,6 +32,12 @@
 # which is the only mechanism on the unix port and CPython (the host clock cannot be set).
 # Allocates: the entry list and a small dict at construction and when an anchor changes; stamp(),
 # now_ms() and resolve() allocate only their result (and big ints on 32-bit boards).
+# Stamps without a heap int (Logger.add): while the clock is set, stamp_rel() and now_rel() give the
+# time as `anchor` (a Unix ms read from the port clock) plus the ms the ticks counted since, a
+# small int; the port clock is read again (allocating) when _REREAD_MS have passed since the
+# anchor, so a step of the port clock (someone set it) shows within that. Such a time is within
+# a ms of now_ms() (the ticks' ms and the port clock's ms do not tick together) and never goes
+# back: a new anchor starts from the newest one given.
 # Not safe from an interrupt; one task at a time (no lock).
 from .compat import EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms, time
 
@@ -45,6 +51,8 @@ _SINCE_RESET_MAX = const(600000)  # ticks beyond this at a Clock's start do not 
 _STEP_SLACK_MS = const(5000)  # a port clock's step through a deep sleep is taken within this (+1/8) of the plan
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
+_REREAD_MS = const(1000)  # a stamp_rel()/now_rel() anchor serves this long (ticks), then the port clock is read
+_REL_MAX = const(0x10000000)  # a boot-relative stamp_rel() beyond this many ms gives its code whole
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _VERIFIED = ("ntp", "user", "http")
 
@@ -174,6 +182,12 @@ class Clock:
             self._sec_tick = 0
             self._read = self._read_s
         self.last_error = None
+        self.anchor = None  # now_rel()'s Unix ms (None: read the port clock at the next call)
+        self._atick = 0  # the ticks at the anchor
+        self._arel = 0  # the highest ms after the anchor given so far
+        self.stamp_base = None  # stamp_rel()'s base and flags
+        self.stamp_flags = 0
+        self._unset_tick = None  # the ticks when set_soon() last found the port clock unset
         self._tick = self._ticks()
         self._ms = 0
         self._offset = 0
@@ -310,6 +324,8 @@ class Clock:
 
     def _adopt(self, unix_ms, source):
         # the clock is set (exact) now: anchor this boot and the sleep chain before it
+        self._newest  # a stamp not yet counted in it is, before the time changes
+        self.anchor = None
         ms = self._elapsed()
         if not self._set or self._source not in _VERIFIED:
             # the monotonic guarantee starts with the first real time; a time that was never
@@ -399,13 +415,79 @@ class Clock:
         self._last = v
         return v
 
-    def stamp(self):
+    def set_soon(self):
+        # is_set(), but while the clock is not set the port clock is asked at most once per
+        # _REREAD_MS of ticks (a set port clock is noticed within that): Logger.add's check of a
+        # ts against the time, on a board whose clock is not set, costs no port-clock reading
+        if self._set:
+            return True
+        t = self._ticks()
+        u = self._unset_tick
+        if u is not None and 0 <= ticks_diff(t, u) < _REREAD_MS:
+            return False
+        if self.is_set():
+            return True
+        self._unset_tick = t
+        return False
+
+    def now_rel(self):
+        # The ms since self.anchor (set clock only: is_set() first), a small int: now_ms() without
+        # a heap int. The anchor is taken again (the port clock read) after _REREAD_MS of ticks,
+        # or when the ticks went back.
+        t = self._ticks()
+        a = self.anchor
+        if a is not None:
+            dt = ticks_diff(t, self._atick)
+            if 0 <= dt < _REREAD_MS:
+                if dt > self._arel:
+                    self._arel = dt
+                return self._arel
+            a += self._arel
+        v = self.now_ms()
+        self.anchor = a if a is not None and a > v else v
+        self._atick = t
+        self._arel = 0
+        return 0
+
+    def stamp_rel(self):
+        # stamp() as self.stamp_base + the small int returned, flags in self.stamp_flags: no heap
+        # int while the clock is set (and for a boot-relative stamp, in its first 3 days)
         if self._set or self.is_set():
-            ts = self.now_ms()
-            if self._source in _VERIFIED and (self._newest is None or ts > self._newest):
-                self._newest = ts
-            return ts, 0
-        return self._code0 | (self._elapsed() & _MS_MASK), FLAG_BOOTREL
+            r = self.now_rel()
+            a = self.anchor
+            if self._source in _VERIFIED:
+                self._nwa = a  # the newest stamp, added up when read (_newest)
+                self._nwr = r
+            self.stamp_base = a
+            self.stamp_flags = 0
+            return r
+        ms = self._elapsed()
+        self.stamp_flags = FLAG_BOOTREL
+        if ms < _REL_MAX:
+            self.stamp_base = self._code0
+            return ms
+        self.stamp_base = self._code0 | (ms & _MS_MASK)
+        return 0
+
+    def stamp(self):
+        r = self.stamp_rel()
+        return (self.stamp_base + r if r else self.stamp_base), self.stamp_flags
+
+    @property
+    def _newest(self):
+        # the newest verified stamp (the step check's), a stamp_rel() one counted in when read
+        a = self._nwa
+        if a is not None:
+            self._nwa = None
+            v = a + self._nwr
+            if self._newest_v is None or v > self._newest_v:
+                self._newest_v = v
+        return self._newest_v
+
+    @_newest.setter
+    def _newest(self, v):
+        self._nwa = None
+        self._newest_v = v
 
     def resolve(self, ts, flags):
         if not flags & FLAG_BOOTREL:

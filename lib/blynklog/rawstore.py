@@ -505,14 +505,17 @@ class RawStore:
         self._control(2 + len(data))
         return sid
 
-    def append(self, sid, ts, value, flags=0, decimals=None):
-        if sid not in self._names.values():
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
+        # rel: the sample's time is ts + rel; checked: the caller checked the arguments (store.py's append)
+        if not checked and sid not in self._names.values():
             raise ValueError("unknown stream id")
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
         n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
-                               self._key(self._tail, self._off))
+                               self._key(self._tail, self._off), rel, checked)
+        if rel:
+            ts = ts + rel  # the sector's base at a rotation, and _last_ts: a heap int on a 32-bit port
         if self._off + 1 + n > self._ss:
             if 1 + n > self._ss - _HDR - self._ckpt_size(0):
                 raise ValueError("record too large")

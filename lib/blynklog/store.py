@@ -26,9 +26,11 @@
 # ints per stream and three per segment (both sized by configuration, never by the backlog); each
 # live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
 # (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
-# allocates two lists of an int per stream. append() of bool/int/float (without decimals)
-# allocates nothing on a 64-bit port once the segment file is open; opening the next
-# segment does. Not safe from an interrupt; one task at a time.
+# allocates two lists of an int per stream. append() of bool/int/float (decimals too) allocates
+# nothing on a 64-bit port once the segment file is open, and on a 32-bit port at most the
+# record's CRC (a heap int from 2**30) for a ts given as a clock's anchor and rel, or within days
+# of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
+# an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
@@ -99,6 +101,8 @@ class Store:
         self.flushes = 0
         self.bad_segments = 0
         self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
+        self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
+        self._wsk = 0
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -474,17 +478,31 @@ class Store:
             raise ValueError("unknown stream id")
 
     # ---- write side
-    def append(self, sid, ts, value, flags=0, decimals=None):
-        self._check_sid(sid)
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
+        # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
+        # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
+        # by the caller (Logger.add; record.encode_into)
+        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline.
+        if not checked:
+            self._check_sid(sid)
         enc = self._enc
-        fresh = self._wf is None and self._wsize == 0
-        base = ts if fresh else self._wbase
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, base, self._views, self._wkey())
-        if fresh or self._wsize + n > self.segment_size:
-            if not self._new_segment(ts):
+        size = self._wsize
+        fresh = self._wf is None and size == 0
+        salt = self._wsalt
+        if salt is None:
+            key = 0
+        else:
+            if salt is not self._wsalt_of:
+                self._wkey()
+            key = self._wsk ^ (size & 0xFFFF)
+        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts if fresh else self._wbase, self._views, key,
+                               rel, checked)
+        if fresh or size + n > self.segment_size:
+            t = ts + rel if rel else ts
+            if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts, self._views, self._wkey())
+            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, self._wkey())
         elif self._wf is None:
             self._wf = open(self._seg_name(self._wseq), "ab")
         if IS_MICROPYTHON:
@@ -494,18 +512,26 @@ class Store:
         self._wsize += n
         self._pending[sid] += 1
         self._segpend[-1] += 1
-        if not self._un_n:
+        u = self._un_n
+        if not u and self._fl_ms:
             self._un_t0 = ticks_ms()
-        self._un_n += 1
+        self._un_n = u + 1
         self._un_b += n
-        if ((self._fl_n and self._un_n >= self._fl_n) or (self._fl_b and self._un_b >= self._fl_b)
+        if ((self._fl_n and u >= self._fl_n - 1) or (self._fl_b and self._un_b >= self._fl_b)
                 or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)):
             self.flush()
         return True
 
     def _wkey(self):
-        # the CRC key of a record appended now
-        return 0 if self._wsalt is None else record.key(self._wsalt, self._wsize)
+        # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
+        # port for a salt from record.new_salt), kept with the salt it came from
+        salt = self._wsalt
+        if salt is None:
+            return 0
+        if salt is not self._wsalt_of:
+            self._wsk = record.signed_salt(salt)
+            self._wsalt_of = salt
+        return record.key(self._wsk, self._wsize)
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.

@@ -204,7 +204,9 @@ class Clock:
         prev = d.get("boot")
         prev = prev if isinstance(prev, int) else -1
         newest = d.get("newest")
-        self._newest = newest if isinstance(newest, int) else None
+        self._nwa = None  # the newest stamp_rel() stamp's base and ms, not yet counted in (_newest)
+        self._nwr = 0
+        self._newest_v = newest if isinstance(newest, int) else None
         dropped = d.get("dropped")
         self._dropped = dropped if isinstance(dropped, int) else 0
         # copies: the entries change in place, and the state must see each change against what it holds
@@ -324,7 +326,7 @@ class Clock:
 
     def _adopt(self, unix_ms, source):
         # the clock is set (exact) now: anchor this boot and the sleep chain before it
-        self._newest  # a stamp not yet counted in it is, before the time changes
+        self._count_newest()  # a stamp not yet counted in it is, before the time changes
         self.anchor = None
         ms = self._elapsed()
         if not self._set or self._source not in _VERIFIED:
@@ -473,15 +475,18 @@ class Clock:
         r = self.stamp_rel()
         return (self.stamp_base + r if r else self.stamp_base), self.stamp_flags
 
-    @property
-    def _newest(self):
-        # the newest verified stamp (the step check's), a stamp_rel() one counted in when read
+    def _count_newest(self):
         a = self._nwa
         if a is not None:
             self._nwa = None
             v = a + self._nwr
             if self._newest_v is None or v > self._newest_v:
                 self._newest_v = v
+
+    @property
+    def _newest(self):
+        # the newest verified stamp (the step check's), a stamp_rel() one counted in when read
+        self._count_newest()
         return self._newest_v
 
     @_newest.setter

@@ -533,6 +533,67 @@ def overhead(api, target):
     return len(head) + len(tail)
 
 
+def _write(out, plat, it, decimals, dec, comma, stop):
+    # Writes the points of iterator `it` to out until out holds more than `stop` bytes: False
+    # then, True once `it` is done. The points of a (ts, value) tuple with an int ts and a float
+    # (decimals 0..2) or an int value are written here, as _emit() writes them, without its call
+    # (the most common points on a board, where every call and lookup counts); the rest by _emit().
+    pr = print
+    rnd = round
+    tell = out.tell
+    if 0 <= dec <= 2:
+        lim = _FAST[dec]
+        pf = _P10F[dec]
+        q = _P10I[dec]
+    else:
+        lim = 0.0
+        pf = 1.0
+        q = 1
+    p0, p1 = ('{"value":', ',{"value":') if plat else ("[", ",[")
+    for p in it:
+        w = None
+        if p.__class__ is tuple:
+            ts = p[0]
+            v = p[1]
+            if ts.__class__ is int:
+                c = v.__class__
+                if c is float and -lim < v < lim:
+                    m = rnd(v * pf)
+                    if m / pf != v:
+                        m = round_scaled(v, dec)
+                    a = m if m >= 0 else -m
+                    w = a // q
+                    f = a - w * q
+                    if m < 0:
+                        w = -w if w else "-0"
+                    fa = fb = ""
+                    if f:
+                        fa = "."
+                        fb = f
+                        if q == 100:
+                            if f % 10 == 0:
+                                fb = f // 10
+                            elif f < 10:
+                                fa = ".0"
+                elif c is int:
+                    w = v
+                    fa = fb = ""
+            if w is None:
+                _emit(out, plat, comma, ts, v, decimals, dec)
+            elif plat:
+                pr(p1 if comma else p0, w, fa, fb, ',"ts":', ts, sep="", end="}", file=out)
+            else:
+                pr(p1 if comma else p0, ts, ",", w, fa, fb, sep="", end="]", file=out)
+        elif p.__class__ is list:
+            _emit(out, plat, comma, p[0], p[1], decimals, dec)
+        else:  # a record.Rec
+            _emit(out, plat, comma, p, None, decimals, dec)
+        comma = True
+        if tell() > stop:
+            return False
+    return True
+
+
 def body_length(api, target, points, decimals, max_bytes=None):
     # The exact length of the body; ValueError when it would exceed the API's size limit.
     cap = limit(api) if max_bytes is None else max_bytes
@@ -540,20 +601,17 @@ def body_length(api, target, points, decimals, max_bytes=None):
     out = _Sink()
     plat = api == "platform"
     dec = _dec(decimals)
+    it = iter(points())
     comma = False
-    for p in points():
-        if p.__class__ is tuple or p.__class__ is list:
-            _emit(out, plat, comma, p[0], p[1], decimals, dec)
-        else:  # a record.Rec
-            _emit(out, plat, comma, p, None, decimals, dec)
+    while True:
+        done = _write(out, plat, it, decimals, dec, comma, _CHUNK)
         comma = True
-        n = out.tell()
-        if total + n > cap:
+        total += out.tell()
+        out.seek(0)
+        if total > cap:
             raise ValueError("body over %d bytes" % cap)
-        if n > _CHUNK:
-            total += n
-            out.seek(0)
-    return total + out.tell()
+        if done:
+            return total
 
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
@@ -567,30 +625,21 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     out.write(head)
     plat = api == "platform"
     dec = _dec(decimals)
-    full = chunk_size - _ROOM
+    it = iter(points())
     comma = False
-    for p in points():
-        if p.__class__ is tuple or p.__class__ is list:
-            _emit(out, plat, comma, p[0], p[1], decimals, dec)
-        else:  # a record.Rec
-            _emit(out, plat, comma, p, None, decimals, dec)
+    done = False
+    while not done:
+        done = _write(out, plat, it, decimals, dec, comma, chunk_size - _ROOM)
         comma = True
+        if done:
+            out.write(tail)
+        # what was written, as views of buf (one, but for a long string); out starts afresh
         n = out.tell()
-        if n > full:
-            # what was written, as views of buf (one, but for a long string); out starts afresh
-            out.seek(0)
-            while n > 0:
-                k = out.readinto(buf)
-                if k >= n:
-                    k = n
-                    out.seek(0)
-                yield mv if k == chunk_size else mv[:k]
-                n -= k
-    out.write(tail)
-    n = out.tell()
-    out.seek(0)
-    while n > 0:
-        k = out.readinto(buf)
-        k = n if k > n else k
-        yield mv if k == chunk_size else mv[:k]
-        n -= k
+        out.seek(0)
+        while n > 0:
+            k = out.readinto(buf)
+            if k > n:
+                k = n
+            yield mv if k == chunk_size else mv[:k]
+            n -= k
+        out.seek(0)

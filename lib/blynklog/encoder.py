@@ -27,7 +27,6 @@ from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
 _T_FALSE = const(0)
 _T_TRUE = const(1)
 _T_INT = const(2)
-_T_STR = const(5)
 _T_SCALED = const(8)
 
 _CHUNK = const(512)
@@ -551,11 +550,11 @@ def _write(out, plat, it, decimals, dec, comma, stop):
         pf = 1.0
         q = 1
     p0, p1 = ('{"value":', ',{"value":') if plat else ("[", ",[")
-    room = (stop - tell()) // _ROOM + 1  # points that surely fit before stop (a common one: < _ROOM)
     for p in it:
         w = None
         if p.__class__ is tuple:
-            ts, v = p
+            ts = p[0]
+            v = p[1]
             if ts.__class__ is int:
                 c = v.__class__
                 if c is float and -lim < v < lim:
@@ -581,25 +580,17 @@ def _write(out, plat, it, decimals, dec, comma, stop):
                     fa = fb = ""
             if w is None:
                 _emit(out, plat, comma, ts, v, decimals, dec)
-                room = 1
             elif plat:
                 pr(p1 if comma else p0, w, fa, fb, ',"ts":', ts, sep="", end="}", file=out)
             else:
                 pr(p1 if comma else p0, ts, ",", w, fa, fb, sep="", end="]", file=out)
         elif p.__class__ is list:
             _emit(out, plat, comma, p[0], p[1], decimals, dec)
-            room = 1
         else:  # a record.Rec
             _emit(out, plat, comma, p, None, decimals, dec)
-            if p.typ == _T_STR or p.typ < 0:  # a string may take more than _ROOM
-                room = 1
         comma = True
-        room -= 1
-        if room <= 0:
-            n = tell()
-            if n > stop:
-                return False
-            room = (stop - n) // _ROOM + 1
+        if tell() > stop:
+            return False
     return True
 
 

@@ -1,13 +1,15 @@
 # blynklog.encoder: the body of one (device, datastream) batch as compact JSON, streamed.
 #   platform: {"deviceId":1,"dataStreamId":1,"values":[{"value":5,"ts":1702656423136},...]}
 #   device:   [[1702656423136,5],...]
-# `points` is a callable returning a fresh iterator of (ts_ms, value); it is called once per pass:
-# body_length() makes one pass to count the exact bytes, body_chunks() another to produce them.
-# The body is never held whole: body_chunks() fills one bytearray (_CHUNK bytes, allocated per
-# call) and yields memoryview slices of it; a chunk is valid only until the next one is asked for.
-# Numbers are written digit by digit into the buffer (no string per point); strings are escaped in
-# pieces. On 32-bit ports a ms timestamp is a heap int: two divisions per point allocate.
-# point_size()/body_length() share one module scratch buffer: not safe from two tasks at once.
+# `points` is a callable returning a fresh iterator of (ts_ms, value) pairs, or of record.Rec (the
+# upload's passes: a record read in place); it is called once per pass: body_length() makes one
+# pass to count the exact bytes, body_chunks() another to produce them. The body is never held
+# whole: the points are print()ed into a BytesIO (a sink: print() formats ints in C, ints boxed on
+# a 32-bit port too, without allocating), read out into one bytearray (_CHUNK bytes, allocated per
+# call) and yielded as memoryview slices of it; a chunk is valid only until the next one is asked
+# for. A record's ts is printed from its segment's base split once (10**6) and its small-int delta,
+# its decimal from its scaled int: a sync makes no object per point. Strings are escaped in pieces.
+# point_size() and the slow paths share module scratch buffers: not safe from two tasks at once.
 # Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
 # exact binary value, at most that many digits after the point, trailing zeros stripped (from
 # 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the

@@ -13,6 +13,7 @@
 # encoding; decimals scaling allocates a few (big) ints. decode() allocates the value it returns;
 # a scaled int reads back as m / 10**d rounded once to the port's float (compat.scaled_float), so
 # that round_scaled() of it gives m again: the encoder writes the digits the store holds.
+# read() fills a record.Rec in place (the store's scan: nothing made for bools, ints, scaled ints).
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
 

@@ -21,10 +21,12 @@
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
 # segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
-# meta(), pending(sid), stats(), close(). flush_* = 0 means off; flush_ms is checked in append().
+# meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
+# flush_* = 0 means off; flush_ms is checked in append().
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
-# ints per stream and three per segment (both sized by configuration, never by the backlog); each
-# live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
+# ints per stream and three per segment (both sized by configuration, never by the backlog); a
+# records() or scan() iterator reads into a 1.2 KB buffer, kept for the next one when it ends;
+# one (lo, hi) pair per segment whose records were checked back to back (_walk). dropped_full is kept in the cursors file
 # (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
 # allocates two lists of an int per stream. append() of bool/int/float (without decimals)
 # allocates nothing on a 64-bit port once the segment file is open; opening the next

@@ -684,8 +684,12 @@ class Store:
         return self._records(sid, start, self._wseq, self._wsize)
 
     def _records(self, sid, start, end_seq, end_off):
-        for rec in self._scan(sid, start, end_seq, end_off, record.Rec()):
-            yield rec.pos, rec.base + rec.delta, rec.value(), rec.flags
+        it = self._scan(sid, start, end_seq, end_off, record.Rec())
+        try:
+            for rec in it:
+                yield rec.pos, rec.base + rec.delta, rec.value(), rec.flags
+        finally:
+            it.close()  # its read buffer goes back to the store when this one is dropped early
 
     def scan(self, sid):
         # What records(sid) yields, as one record.Rec filled afresh at each step (valid until the

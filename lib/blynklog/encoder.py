@@ -1,13 +1,15 @@
 # blynklog.encoder: the body of one (device, datastream) batch as compact JSON, streamed.
 #   platform: {"deviceId":1,"dataStreamId":1,"values":[{"value":5,"ts":1702656423136},...]}
 #   device:   [[1702656423136,5],...]
-# `points` is a callable returning a fresh iterator of (ts_ms, value); it is called once per pass:
-# body_length() makes one pass to count the exact bytes, body_chunks() another to produce them.
-# The body is never held whole: body_chunks() fills one bytearray (_CHUNK bytes, allocated per
-# call) and yields memoryview slices of it; a chunk is valid only until the next one is asked for.
-# Numbers are written digit by digit into the buffer (no string per point); strings are escaped in
-# pieces. On 32-bit ports a ms timestamp is a heap int: two divisions per point allocate.
-# point_size()/body_length() share one module scratch buffer: not safe from two tasks at once.
+# `points` is a callable returning a fresh iterator of (ts_ms, value) pairs, or of record.Rec (the
+# upload's passes: a record read in place); it is called once per pass: body_length() makes one
+# pass to count the exact bytes, body_chunks() another to produce them. The body is never held
+# whole: the points are print()ed into a BytesIO (a sink: print() formats ints in C, ints boxed on
+# a 32-bit port too, without allocating), read out into one bytearray (_CHUNK bytes, allocated per
+# call) and yielded as memoryview slices of it; a chunk is valid only until the next one is asked
+# for. A record's ts is printed from its segment's base split once (10**6) and its small-int delta,
+# its decimal from its scaled int: a sync makes no object per point. Strings are escaped in pieces.
+# point_size() and the slow paths share module scratch buffers: not safe from two tasks at once.
 # Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
 # exact binary value, at most that many digits after the point, trailing zeros stripped (from
 # 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the
@@ -18,9 +20,16 @@
 # is checked with one to five float operations and, when they disagree (mostly 16-17 digit values),
 # the digits are found in ints. str -> JSON string; (lon, lat) -> [lon,lat].
 # NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
+import io
 import math
 
 from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
+
+# record.py's value types, as a record.Rec carries them (the encoder does not import record)
+_T_FALSE = const(0)
+_T_TRUE = const(1)
+_T_INT = const(2)
+_T_SCALED = const(8)
 
 _CHUNK = const(512)
 _ROOM = const(160)  # the most a non-string point can take, with its comma
@@ -37,6 +46,17 @@ _HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written a
 # here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
 _P10 = tuple(math.ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
+
+# decimals d = 0..6: below _FAST[d] a float's ulp is under 10**-d, so the int m = round(v * 10**d)
+# whose m / 10**d (one rounding) is v is the exact round_scaled(v, d); a scaled int m of a record
+# with |m| < _LIM reads back as m (compat.scaled_float): its digits are written as they are.
+_FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10 ** d)) + 2)) for d in range(7))
+_P10F = tuple(float(10 ** d) for d in range(7))
+_P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
+_LIM = 1 << (FLOAT_BITS - 2)
+_PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
+_ZEROS = ("", "0", "00", "000", "0000", "00000")
+_tsplit = [None, 0, 0]  # a record base ts (one per segment) as (base // 10**6, base % 10**6)
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -335,40 +355,144 @@ def _put_coord(buf, pos, v, decimals):
     return _put_float(buf, pos, float(v), decimals)
 
 
-def _escaped_len(s):
-    n = 2
-    for c in s.encode():
-        if c in _ESC:
-            n += 2
+if IS_MICROPYTHON:
+    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it
+else:
+    class _Sink(io.BytesIO):
+        def write(self, data):
+            return io.BytesIO.write(self, data.encode() if isinstance(data, str) else data)
+
+
+_sizer = _Sink()  # point_size()'s: not safe from two tasks at once
+
+
+def _put_str(out, value):
+    # a JSON string, escaped in pieces of the scratch buffer
+    buf = _scratch
+    mv = memoryview(buf)
+    buf[0] = 34
+    pos = 1
+    for c in value.encode():
+        if pos > _ROOM - 8:
+            out.write(mv[:pos])
+            pos = 0
+        e = _ESC.get(c)
+        if e is not None:
+            buf[pos] = e[0]
+            buf[pos + 1] = e[1]
+            pos += 2
         elif c < 0x20:
-            n += 6
+            pos = _put(buf, pos, b"\\u00")
+            buf[pos] = _HEX[c >> 4]
+            buf[pos + 1] = _HEX[c & 15]
+            pos += 2
         else:
-            n += 1
-    return n
+            buf[pos] = c
+            pos += 1
+    buf[pos] = 34
+    out.write(mv[:pos + 1])
 
 
-# The text around one point's value: (before, middle, after) for a point with a non-string value;
-# platform points are {"value":V,"ts":T}, device points [T,V].
-def _point_head(buf, pos, api, ts, first):
-    if not first:
-        buf[pos] = 44
-        pos += 1
-    if api == "platform":
-        return _put(buf, pos, b'{"value":')
-    buf[pos] = 91
-    pos = _put_int(buf, pos + 1, ts)
-    buf[pos] = 44
-    return pos + 1
-
-
-def _point_tail(buf, pos, api, ts):
-    if api == "platform":
-        pos = _put(buf, pos, b',"ts":')
-        pos = _put_int(buf, pos, ts)
-        buf[pos] = 125  # '}'
-        return pos + 1
-    buf[pos] = 93
-    return pos + 1
+def _emit(out, plat, comma, ts, value, decimals, dec):
+    # Writes one point to out (a _Sink), after a comma unless it is the first. ts: an int (with
+    # value), or a record.Rec (its ts and value; `value` unused). dec: decimals when 0..6, else
+    # -1. The common points go out in one print() of small ints and constant strings: nothing is
+    # allocated for them (a record's ts from its segment's base split once; an int or a decimal
+    # of a record from its varint; a float with decimals via one exactness check), and the text is
+    # the one the _put_* functions write for every other value.
+    if ts.__class__ is not int and hasattr(ts, "delta"):
+        b = ts.base
+        if b is not _tsplit[0]:
+            _tsplit[0] = b
+            _tsplit[1] = b // 1000000 if b >= 1000000 else 0
+            _tsplit[2] = b - _tsplit[1] * 1000000
+        t1 = _tsplit[1]
+        t2 = _tsplit[2] + ts.delta
+        tz = ""
+        if t1 and -1000000000 < t2 < 1000000000:
+            if not 0 <= t2 < 1000000:
+                k = t2 // 1000000
+                t1 += k
+                t2 -= k * 1000000
+            if t2 < 100000:  # the zeros the low six digits start with
+                k = 100000
+                z = 0
+                while k > t2 and k > 1:
+                    k //= 10
+                    z += 1
+                tz = _ZEROS[z]
+        else:
+            t1 = b + ts.delta
+            t2 = ""
+        typ = ts.typ
+        if dec >= 0 and typ == _T_SCALED + dec and -_LIM < ts.m < _LIM:
+            m = ts.m
+        elif typ == _T_INT:
+            m = None
+            value = ts.m
+        elif typ == _T_TRUE or typ == _T_FALSE:
+            m = None
+            value = typ == _T_TRUE
+        else:
+            m = None
+            value = ts.value()
+    else:
+        if ts.__class__ is not int:
+            _check_ts(ts)
+            ts = int(ts)
+        t1 = ts
+        t2 = tz = ""
+        m = None
+    if m is None:
+        c = value.__class__
+        if c is float and dec >= 0 and -_FAST[dec] < value < _FAST[dec]:
+            m = round(value * _P10F[dec])
+            if m / _P10F[dec] != value:
+                m = round_scaled(value, dec)
+        elif c is int:
+            v1 = value
+            v2 = v3 = ""
+        elif c is bool:
+            v1 = "true" if value else "false"
+            v2 = v3 = ""
+        else:
+            # everything else: its bytes from the _put_* functions
+            if plat:
+                out.write(',{"value":' if comma else '{"value":')
+            else:
+                print(",[" if comma else "[", t1, tz, t2, ",", sep="", end="", file=out)
+            if isinstance(value, str):
+                _put_str(out, value)
+            else:
+                out.write(memoryview(_scratch)[:_put_value(_scratch, 0, value, decimals)])
+            if plat:
+                print(',"ts":', t1, tz, t2, sep="", end="}", file=out)
+            else:
+                out.write("]")
+            return
+    if m is not None:
+        # m / 10**dec: as _put_fixed writes it
+        v2 = v3 = ""
+        a = -m if m < 0 else m
+        v1 = a // _P10I[dec]
+        f = a - v1 * _P10I[dec]
+        if m < 0:
+            v1 = -v1 if v1 else "-0"
+        if f:
+            k = dec
+            while f % 10 == 0:
+                f //= 10
+                k -= 1
+            t = 10
+            while t <= f:
+                t *= 10
+                k -= 1
+            v2 = _PAD[k - 1]
+            v3 = f
+    if plat:
+        print(',{"value":' if comma else '{"value":', v1, v2, v3, ',"ts":', t1, tz, t2, sep="", end="}", file=out)
+    else:
+        print(",[" if comma else "[", t1, tz, t2, ",", v1, v2, v3, sep="", end="]", file=out)
 
 
 def _check_ts(ts):
@@ -376,16 +500,18 @@ def _check_ts(ts):
         raise TypeError("ts must be int")
 
 
+def _dec(decimals):
+    return decimals if decimals is not None and 0 <= decimals <= 6 else -1
+
+
 def point_size(api, ts, value, decimals):
-    # The bytes one point adds to a body, its separating comma included.
+    # The bytes one point adds to a body, its separating comma included. ts: an int, or a
+    # record.Rec (value unused).
     limit(api)
-    _check_ts(ts)
-    pos = _point_head(_scratch, 0, api, ts, False)
-    if isinstance(value, str):
-        # the string is counted, not written: its tail goes where the string would start
-        return _point_tail(_scratch, pos, api, ts) + _escaped_len(value)
-    pos = _put_value(_scratch, pos, value, decimals)
-    return _point_tail(_scratch, pos, api, ts)
+    out = _sizer
+    out.seek(0)
+    _emit(out, api == "platform", True, ts, value, decimals, _dec(decimals))
+    return out.tell()
 
 
 def _envelope(api, target):
@@ -409,17 +535,85 @@ def overhead(api, target):
     return len(head) + len(tail)
 
 
+def _write(out, plat, it, decimals, dec, comma, stop):
+    # Writes the points of iterator `it` to out until out holds more than `stop` bytes: False
+    # then, True once `it` is done. The points of a (ts, value) tuple with an int ts and a float
+    # (decimals 0..2) or an int value are written here, as _emit() writes them, without its call
+    # (the most common points on a board, where every call and lookup counts); the rest by _emit().
+    pr = print
+    rnd = round
+    tell = out.tell
+    if 0 <= dec <= 2:
+        lim = _FAST[dec]
+        pf = _P10F[dec]
+        q = _P10I[dec]
+    else:
+        lim = 0.0
+        pf = 1.0
+        q = 1
+    p0, p1 = ('{"value":', ',{"value":') if plat else ("[", ",[")
+    for p in it:
+        w = None
+        if p.__class__ is tuple:
+            ts = p[0]
+            v = p[1]
+            if ts.__class__ is int:
+                c = v.__class__
+                if c is float and -lim < v < lim:
+                    m = rnd(v * pf)
+                    if m / pf != v:
+                        m = round_scaled(v, dec)
+                    a = m if m >= 0 else -m
+                    w = a // q
+                    f = a - w * q
+                    if m < 0:
+                        w = -w if w else "-0"
+                    fa = fb = ""
+                    if f:
+                        fa = "."
+                        fb = f
+                        if q == 100:
+                            if f % 10 == 0:
+                                fb = f // 10
+                            elif f < 10:
+                                fa = ".0"
+                elif c is int:
+                    w = v
+                    fa = fb = ""
+            if w is None:
+                _emit(out, plat, comma, ts, v, decimals, dec)
+            elif plat:
+                pr(p1 if comma else p0, w, fa, fb, ',"ts":', ts, sep="", end="}", file=out)
+            else:
+                pr(p1 if comma else p0, ts, ",", w, fa, fb, sep="", end="]", file=out)
+        elif p.__class__ is list:
+            _emit(out, plat, comma, p[0], p[1], decimals, dec)
+        else:  # a record.Rec
+            _emit(out, plat, comma, p, None, decimals, dec)
+        comma = True
+        if tell() > stop:
+            return False
+    return True
+
+
 def body_length(api, target, points, decimals, max_bytes=None):
     # The exact length of the body; ValueError when it would exceed the API's size limit.
     cap = limit(api) if max_bytes is None else max_bytes
     total = overhead(api, target)
-    comma = 0  # the first point has no comma, though point_size counts one
-    for ts, value in points():
-        total += point_size(api, ts, value, decimals)
-        comma = 1
-        if total - comma > cap:
+    out = _Sink()
+    plat = api == "platform"
+    dec = _dec(decimals)
+    it = iter(points())
+    comma = False
+    while True:
+        done = _write(out, plat, it, decimals, dec, comma, _CHUNK)
+        comma = True
+        total += out.tell()
+        out.seek(0)
+        if total > cap:
             raise ValueError("body over %d bytes" % cap)
-    return total - comma
+        if done:
+            return total
 
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
@@ -429,45 +623,25 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     head, tail = _envelope(api, target)
     buf = bytearray(chunk_size)
     mv = memoryview(buf)
-    pos = _put(buf, 0, head)
-    first = True
-    for ts, value in points():
-        _check_ts(ts)
-        if pos > chunk_size - _ROOM:
-            yield mv[:pos]
-            pos = 0
-        pos = _point_head(buf, pos, api, ts, first)
-        first = False
-        if isinstance(value, str):
-            buf[pos] = 34
-            pos += 1
-            for c in value.encode():
-                if pos > chunk_size - 8:
-                    yield mv[:pos]
-                    pos = 0
-                e = _ESC.get(c)
-                if e is not None:
-                    buf[pos] = e[0]
-                    buf[pos + 1] = e[1]
-                    pos += 2
-                elif c < 0x20:
-                    pos = _put(buf, pos, b"\\u00")
-                    buf[pos] = _HEX[c >> 4]
-                    buf[pos + 1] = _HEX[c & 15]
-                    pos += 2
-                else:
-                    buf[pos] = c
-                    pos += 1
-            buf[pos] = 34
-            pos += 1
-            if pos > chunk_size - _ROOM:
-                yield mv[:pos]
-                pos = 0
-        else:
-            pos = _put_value(buf, pos, value, decimals)
-        pos = _point_tail(buf, pos, api, ts)
-    if pos + len(tail) > chunk_size:
-        yield mv[:pos]
-        pos = 0
-    pos = _put(buf, pos, tail)
-    yield mv[:pos]
+    out = _Sink()
+    out.write(head)
+    plat = api == "platform"
+    dec = _dec(decimals)
+    it = iter(points())
+    comma = False
+    done = False
+    while not done:
+        done = _write(out, plat, it, decimals, dec, comma, chunk_size - _ROOM)
+        comma = True
+        if done:
+            out.write(tail)
+        # what was written, as views of buf (one, but for a long string); out starts afresh
+        n = out.tell()
+        out.seek(0)
+        while n > 0:
+            k = out.readinto(buf)
+            if k > n:
+                k = n
+            yield mv if k == chunk_size else mv[:k]
+            n -= k
+        out.seek(0)

@@ -35,6 +35,16 @@ _KEPT_HEADERS = ("location", "retry-after", "date", "content-type", "content-len
 _warned = []
 
 
+def _ready(poller):
+    # Whether the polled socket is readable now; ipoll() where there is one (no list per call).
+    it = getattr(poller, "ipoll", None)
+    if it is None:
+        return bool(poller.poll(0))
+    for _ in it(0):
+        return True
+    return False
+
+
 def split_url(url):
     # "https://host[:port][/prefix]" -> (scheme, host, port, prefix); a bare host means https.
     if "://" not in url:
@@ -312,7 +322,7 @@ class Connection:
                         for chunk in chunks:
                             if sent - len(head) + len(chunk) > length:
                                 raise ValueError("body longer than its Content-Length")
-                            if poller is not None and poller.poll(0) and self._arrived():
+                            if poller is not None and _ready(poller) and self._arrived():
                                 early = True  # the server answered before the whole body
                                 break
                             self._send(chunk)

@@ -42,6 +42,7 @@ import random
 
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
+from .record import T_STR, Rec
 from .compat import const, sleep_ms, ticks_diff, ticks_ms, utc_day
 
 _DAY_MS = const(86400000)
@@ -78,7 +79,10 @@ class _Stream:
         self.name = name
         self.sid = sid
         self.cfg = cfg
-        self.prev_ts = None  # ts of the last point accepted into a batch (duplicate check)
+        # the last point accepted into a batch (duplicate check): its ts as prev_b + prev_d (prev_b
+        # None: none), kept as its record gave it (record.Rec): no int made per point
+        self.prev_b = None
+        self.prev_d = 0
         self.thin_left = 0  # newest_first: how many of the oldest candidates to skip
         self.keep = 0  # spread: keep `keep` of every `total` candidates
         self.total = 0
@@ -87,7 +91,7 @@ class _Stream:
         self.done = False
         self.rejects_in_row = 0  # lone points refused since the last accepted batch
         self.last_reject = None
-        self.kept = None  # (prev_ts, thin_left, acc) at the stream's commit point (_one_batch)
+        self.kept = None  # (prev_b, prev_d, thin_left, acc) at the stream's commit point (_one_batch)
         self.waits = None  # why the stream stopped at a sample that cannot go yet (see _say_waits)
         self.head = None  # its oldest pending record's timestamp; None: look again (_oldest_stream)
 
@@ -114,7 +118,9 @@ class Uploader:
         for name in cfg["streams"]:
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
-        self._max_ts = None
+        self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
+        self._max_d = 0
+        self._cb = None  # the record base (ts) the limits below are relative to (_limits)
         meta = store.meta()
         self.totals = {}
         for k in COUNTERS:
@@ -184,36 +190,67 @@ class Uploader:
 
     # ---- judging one record
 
-    def _judge(self, st, ts, flags, now, value):
-        # -> (verdict, unix_ms). Deterministic for a given stream state: the same records get the
-        # same verdicts on every pass over a batch.
-        if flags & FLAG_BOOTREL:
-            placed = self.clock.resolve(ts, flags)
-            if placed is None:
-                return _WAIT, 0
-            if placed is False:
-                return _UNPLACEABLE, 0
-            ts = placed[0]
+    def _judge(self, st, rec, now):
+        # -> verdict on the record (record.Rec). Deterministic for a given stream state: the same
+        # records get the same verdicts on every pass over a batch. A boot-relative record that the
+        # clock places gets its Unix ts as rec.base (delta 0); one that waits for the clock, ts 0.
+        # Timestamps are compared as deltas against limits relative to the record's base (one set
+        # per segment and pass: _limits): no int is made per record on a 32-bit port. A verdict
+        # _SEND changes nothing yet: _take() does, once the point goes into the batch.
+        if rec.flags & FLAG_BOOTREL:
+            placed = self.clock.resolve(rec.base + rec.delta, rec.flags)
+            if not placed:
+                rec.base = 0
+                rec.delta = 0
+                return _WAIT if placed is None else _UNPLACEABLE
+            rec.base = placed[0]
+            rec.delta = 0
+        base = rec.base
+        d = rec.delta
+        if base is not self._cb:
+            self._limits(base, now)
         if now is not None:
-            if ts < now - self.max_age_ms:
-                return _STALE, ts
-            if ts > now + self.future_ms:
-                return (_FUTURE if ts > now + self.never_ms else _WAIT), ts
-        if ts == st.prev_ts:
-            return _DUP, ts
-        if isinstance(value, str) and encoder.overhead(self.api, self._target(st)) + encoder.point_size(
-                self.api, ts, value, None) > self.max_bytes:
-            return _TOO_BIG, ts  # it can never fit a request: set it aside rather than stop the stream
+            if d < self._c_stale:
+                return _STALE
+            if d > self._c_future:
+                return _FUTURE if d > self._c_never else _WAIT
+        pb = st.prev_b
+        if pb is not None and ((d == st.prev_d and base is pb) or (base is not pb and base + d == pb + st.prev_d)):
+            return _DUP
+        if (rec.typ == T_STR or (rec.typ < 0 and isinstance(rec.obj, str))) and encoder.overhead(
+                self.api, self._target(st)) + encoder.point_size(self.api, rec, None, None) > self.max_bytes:
+            return _TOO_BIG  # it can never fit a request: set it aside rather than stop the stream
         if st.thin_left > 0:
             st.thin_left -= 1
-            return _THIN, ts
-        if st.total:
+            return _THIN
+        if st.total and st.acc + st.keep < st.total:
             st.acc += st.keep
-            if st.acc < st.total:
-                return _THIN, ts
-            st.acc -= st.total
-        st.prev_ts = ts
-        return _SEND, ts
+            return _THIN
+        return _SEND
+
+    def _take(self, st, rec):
+        # The record judged _SEND goes into the batch: the stream's filter state moves past it.
+        if st.total:
+            st.acc += st.keep - st.total
+        st.prev_b = rec.base
+        st.prev_d = rec.delta
+
+    def _limits(self, base, now):
+        # The stale, future and never limits as deltas from base, and base's low bits (_seen_before).
+        self._cb = base
+        self._c_h = base & 0xFFFFF
+        if now is not None:
+            self._c_stale = now - self.max_age_ms - base
+            self._c_future = now + self.future_ms - base
+            self._c_never = now + self.never_ms - base
+
+    def _scan(self, sid):
+        # The stream's pending records as one record.Rec per step (Store.scan), or records()
+        # adapted for a store without scan().
+        scan = getattr(self.store, "scan", None)
+        if scan is not None:
+            return scan(sid)
+        return _adapt(self.store.records(sid))
 
     def _plan_thinning(self, now, quota_left):
         # When the backlog cannot all go up before it goes stale, how many records must be
@@ -263,21 +300,25 @@ class Uploader:
                 st.keep, st.total = mine[i] - skip, mine[i]
 
     def _snapshot(self, st):
-        return (st.prev_ts, st.thin_left, st.acc)
+        return (st.prev_b, st.prev_d, st.thin_left, st.acc)
 
     def _restore(self, st, snap):
-        st.prev_ts, st.thin_left, st.acc = snap
+        st.prev_b, st.prev_d, st.thin_left, st.acc = snap
 
     # ---- batches
 
-    def _seen_before(self, ts):
-        # Whether ts may already be in this batch. Exact for timestamps that only grow; for one
-        # out of order, a bitmap hit ends the batch there (the point opens the next batch).
-        bit = (ts ^ (ts >> 10)) & 1023
+    def _seen_before(self, rec):
+        # Whether the record's ts may already be in this batch. Exact for timestamps that only
+        # grow; for one out of order, a bitmap hit ends the batch there (the point opens the next
+        # batch). The bit is (ts ^ (ts >> 10)) & 1023, from ts's low 20 bits (_limits: its base's).
+        h = (self._c_h + rec.delta) & 0xFFFFF
+        bit = (h ^ (h >> 10)) & 1023
         hit = self._seen[bit >> 3] & (1 << (bit & 7))
         self._seen[bit >> 3] |= 1 << (bit & 7)
-        if self._max_ts is None or ts > self._max_ts:
-            self._max_ts = ts
+        mb = self._max_b
+        if mb is None or (rec.delta > self._max_d if rec.base is mb else rec.base + rec.delta > mb + self._max_d):
+            self._max_b = rec.base
+            self._max_d = rec.delta
             return False
         return bool(hit)
 
@@ -286,55 +327,58 @@ class Uploader:
         # -> (points, covered, last_pos, delta counters, nbytes)
         for i in range(len(self._seen)):
             self._seen[i] = 0
-        self._max_ts = None
+        self._max_b = None
+        self._cb = None
         delta = {}
         points = covered = 0
         last_pos = None
         decimals = st.cfg["decimals"]
         nbytes = encoder.overhead(self.api, self._target(st))
-        it = self.store.records(st.sid)
-        for pos, ts, value, flags in it:
-            snap = self._snapshot(st)
-            verdict, uts = self._judge(st, ts, flags, now, value)
+        it = self._scan(st.sid)
+        for rec in it:
+            verdict = self._judge(st, rec, now)
             if verdict == _WAIT:
-                self._restore(st, snap)
                 st.done = True
-                st.waits = uts  # why the stream stops here (its ts; 0: stamped before the clock)
+                st.waits = rec.base + rec.delta  # why the stream stops here (0: stamped before the clock)
                 break
             if verdict == _SEND:
-                size = encoder.point_size(self.api, uts, value, decimals)
-                if points >= limit or nbytes + size > self.max_bytes or (points and self._seen_before(uts)):
-                    self._restore(st, snap)
+                if points >= limit:
+                    break
+                size = encoder.point_size(self.api, rec, None, decimals)
+                if nbytes + size > self.max_bytes or (points and self._seen_before(rec)):
                     break
                 if not points:
-                    self._seen_before(uts)
+                    self._seen_before(rec)
+                self._take(st, rec)
                 points += 1
                 nbytes += size
             else:
                 key = _VERDICT_COUNTER[verdict]
                 delta[key] = delta.get(key, 0) + 1
                 if verdict in _VERDICT_REASON and "_why" not in delta:
-                    delta["_why"] = (uts, _VERDICT_REASON[verdict])
+                    delta["_why"] = (rec.base + rec.delta, _VERDICT_REASON[verdict])
             covered += 1
-            last_pos = pos
+            last_pos = rec.pos
         else:
             st.done = True
         _close(it)
         return points, covered, last_pos, delta, nbytes
 
     def _points(self, st, now, covered, snap):
-        # Second pass, as often as the client needs it: the same records, the same verdicts.
+        # Second pass, as often as the client needs it: the same records, the same verdicts. Yields
+        # the record (record.Rec, valid until the next one), which the encoder takes as a point.
         def gen():
             self._restore(st, snap)
+            self._cb = None
             n = 0
-            it = self.store.records(st.sid)
-            for pos, ts, value, flags in it:
+            it = self._scan(st.sid)
+            for rec in it:
                 if n >= covered:
                     break
                 n += 1
-                verdict, uts = self._judge(st, ts, flags, now, value)
-                if verdict == _SEND:
-                    yield uts, value
+                if self._judge(st, rec, now) == _SEND:
+                    self._take(st, rec)
+                    yield rec
             _close(it)
 
         return gen
@@ -545,7 +589,7 @@ class Uploader:
             # timestamp: the one before it stays that)
             self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
             delta["rejected"] = delta.get("rejected", 0) + 1
-            self._commit(st, last_pos, covered, delta, now, 0, (snap[0],) + after[1:])
+            self._commit(st, last_pos, covered, delta, now, 0, snap[:2] + after[2:])
             self._add(report, delta)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
             st.limit = self.per_request
@@ -580,8 +624,8 @@ class Uploader:
             self._log_reject(now, st, why[0], why[1])
 
     def _first_point_ts(self, st, now, covered, snap):
-        for ts, _ in self._points(st, now, covered, snap)():
-            return ts
+        for rec in self._points(st, now, covered, snap)():
+            return rec.base + rec.delta
         return None
 
     def _back_off(self, now, retry_after_ms, report):
@@ -637,6 +681,21 @@ class _StoreFault(Exception):
 def _count(v, default):
     # A counter read back from flash: an int, or the default when absent or damaged.
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= default else default
+
+
+def _adapt(it):
+    # records() of a store without scan() (rawstore) as Store.scan() yields them.
+    rec = Rec()
+    try:
+        for pos, ts, value, flags in it:
+            rec.pos = pos
+            rec.base = ts
+            rec.delta = 0
+            rec.flags = flags
+            rec.obj = value
+            yield rec
+    finally:
+        _close(it)
 
 
 def _close(it):

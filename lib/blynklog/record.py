@@ -18,6 +18,7 @@
 # the common float32 scaling inline. decode() allocates the value it returns; a scaled int reads
 # back as m / 10**d rounded once to the port's float (compat.scaled_float), so that
 # round_scaled() of it gives m again: the encoder writes the digits the store holds.
+# read() fills a record.Rec in place (the store's scan: nothing made for bools, ints, scaled ints).
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
 import sys
@@ -58,6 +59,7 @@ _dw0 = _dw1 = _dw2 = 0
 _P5 = (1, 5, 25, 125, 625, 3125, 15625)  # 5**decimals: 10**d = 5**d * 2**d
 _P10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bits of 10**d, rounded up
 _SPLIT = 26 if _WIDE else 12  # the mantissa's halves: each times 5**6 stays a small int
+_RESIDUE = const(0x2144DF1C)  # CRC-32 of any data followed by its own CRC (little-endian)
 
 
 def key(salt, off):
@@ -480,8 +482,9 @@ def check(buf, off, end, crcview=None, crckey=0):
     if last + 4 > end:
         return 0
     mv = crcview if crcview is not None else memoryview(buf)
-    crc = binascii.crc32(mv[off:last], crckey) & 0xFFFFFFFF
-    if crc != struct.unpack_from("<I", buf, last)[0]:
+    # the CRC over the record with its own CRC appended is a constant (CRC-32's residue) exactly
+    # when the CRC matches: a small int, where the CRC itself would be boxed on a 32-bit port
+    if binascii.crc32(mv[off:last + 4], crckey) != _RESIDUE:
         return 0
     h = buf[q]
     if h & 0xC0 or buf[q + 1] == 255:
@@ -515,6 +518,86 @@ def check(buf, off, end, crcview=None, crckey=0):
     else:  # T_STR
         ok = rest <= MAX_STR and _bad_utf8(buf, p, last) == last
     return last + 4 - off if ok else 0
+
+
+class Rec:
+    # One record read in place by Store.scan(): valid until the scan's next step. Its ts is
+    # base + delta (base: its segment's, one int per segment; delta: a small int within 12 days of
+    # it), its value as stored: typ, m (the varint of T_INT and T_SCALED + d), or buf[p:last] (the
+    # bytes of the other kinds); value() makes the Python value. typ -1: a record of another store
+    # (policy's adapter), its value in obj. Filled by read(); nothing boxed for the common kinds.
+    def __init__(self):
+        self.pos = 0
+        self.sid = 0
+        self.flags = 0
+        self.typ = -1
+        self.base = 0
+        self.delta = 0
+        self.m = 0
+        self.buf = None
+        self.p = 0
+        self.last = 0
+        self.obj = None
+
+    def ts(self):
+        return self.base + self.delta
+
+    def value(self):
+        typ = self.typ
+        if typ < 0:
+            return self.obj
+        if typ == T_FALSE:
+            return False
+        if typ == T_TRUE:
+            return True
+        if typ == T_INT:
+            return self.m
+        if typ >= T_SCALED:
+            return scaled_float(self.m, typ - T_SCALED)
+        buf = self.buf
+        p = self.p
+        if typ == T_F32:
+            return struct.unpack_from("<f", buf, p)[0]
+        if typ == T_F64:
+            return struct.unpack_from("<d", buf, p)[0]
+        if typ == T_STR:
+            return str(bytes(buf[p:self.last]), "utf-8")
+        return struct.unpack_from("<ff" if typ == T_LOC32 else "<dd", buf, p)
+
+
+def read(rec, buf, off, n):
+    # Fills rec from the record buf[off:off + n] that check() accepted (not its pos or base).
+    q = off + (1 if buf[off] < 0x80 else 2)
+    h = buf[q]
+    rec.sid = buf[q + 1]
+    rec.flags = h & 3
+    typ = h >> 2
+    rec.typ = typ
+    p = q + 2
+    b = buf[p]
+    z = b & 0x7F
+    s = 7
+    while b & 0x80:
+        p += 1
+        b = buf[p]
+        z |= (b & 0x7F) << s
+        s += 7
+    p += 1
+    rec.delta = (z >> 1) ^ -(z & 1)
+    if typ == T_INT or typ >= T_SCALED:
+        b = buf[p]
+        z = b & 0x7F
+        s = 7
+        while b & 0x80:
+            p += 1
+            b = buf[p]
+            z |= (b & 0x7F) << s
+            s += 7
+        rec.m = (z >> 1) ^ -(z & 1)
+    elif typ > T_TRUE:
+        rec.buf = buf
+        rec.p = p
+        rec.last = off + n - 4
 
 
 def sid_of(buf, off):

@@ -21,10 +21,12 @@
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
 # segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
-# meta(), pending(sid), stats(), close(). flush_* = 0 means off; flush_ms is checked in append().
+# meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
+# flush_* = 0 means off; flush_ms is checked in append().
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
-# ints per stream and three per segment (both sized by configuration, never by the backlog); each
-# live records() iterator holds a 1.2 KB read buffer. dropped_full is kept in the cursors file
+# ints per stream and three per segment (both sized by configuration, never by the backlog); a
+# records() or scan() iterator reads into a 1.2 KB buffer, kept for the next one when it ends;
+# one (lo, hi) pair per segment whose records were checked back to back (_walk). dropped_full is kept in the cursors file
 # (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
 # allocates two lists of an int per stream. append() of bool/int/float (decimals too) allocates
 # nothing on a 64-bit port once the segment file is open, and on a 32-bit port at most the
@@ -103,6 +105,9 @@ class Store:
         self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
         self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
         self._wsk = 0
+        self._wi = self._wn = 0  # the record _walk() is at: buf[_wi:_wi + _wn]
+        self._clean = {}  # seq -> (lo, hi): records checked back to back there (_walk)
+        self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
         self._wseq = 0
         self._wbase = 0
@@ -237,44 +242,87 @@ class Store:
         return base, salt, size
 
     def _walk(self, seq, buf, start, stop, skips=False):
-        # Yields (off, i, n) for each valid record of segment seq with start <= off < stop: the
-        # record is buf[i:i + n] until the next step. Damaged bytes are skipped one at a time
+        # Yields off for each valid record of segment seq with start <= off < stop: the record
+        # is buf[i:i + n] until the next step, i and n in self._wi and self._wn (read them at
+        # once: no tuple per record). Damaged bytes are skipped one at a time
         # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
         # chunks, so the caller may delete or grow segments between steps.
+        # A run of records checked back to back is remembered (_clean: per segment, offsets lo..hi,
+        # its bytes never change but by _cut); a later walk follows the lengths there without
+        # the CRC, which is what an upload's passes mostly read: the plan, the body, the commit.
         hd = self._read_header(seq)
         if hd is None:
             return
+        lo = hi = -1
+        c = self._clean.get(seq)
+        if c is not None:
+            lo, hi = c
+        rs = re = -1  # the last run of records checked back to back here
         salt = hd[1]
+        kb = 0 if salt is None else record.signed_salt(salt)  # a small int key for the salts new_salt() makes
         name = self._seg_name(seq)
         mv = memoryview(buf)
         size = len(buf)
         fpos = start if start > hd[2] else hd[2]
         rounds = 0
-        while fpos < stop and rounds < 100000:
-            rounds += 1
-            try:
-                with open(name, "rb") as f:
-                    f.seek(fpos)
-                    got = f.readinto(buf) or 0
-            except OSError:
-                return
-            limit = got if fpos + got <= stop else stop - fpos
-            if limit <= 0:
-                return
-            more = got == size and fpos + limit < stop
-            i = 0
-            while i < limit:
-                n = record.check(buf, i, limit, mv, 0 if salt is None else record.key(salt, fpos + i))
-                if n:
-                    yield fpos + i, i, n
-                    i += n
-                elif more and limit - i < record.MAX_RECORD:
-                    break  # may be a record cut by the chunk: read again from here
-                else:
-                    if skips:
-                        self.skipped_bytes += 1
-                    i += 1
-            fpos += i
+        try:
+            while fpos < stop and rounds < 100000:
+                rounds += 1
+                try:
+                    with open(name, "rb") as f:
+                        f.seek(fpos)
+                        got = f.readinto(buf) or 0
+                except OSError:
+                    return
+                limit = got if fpos + got <= stop else stop - fpos
+                if limit <= 0:
+                    return
+                more = got == size and fpos + limit < stop
+                i = 0
+                while i < limit:
+                    off = fpos + i
+                    if lo <= off < hi:
+                        # checked before: its length from L
+                        n = buf[i]
+                        if n >= 0x80:
+                            n = ((n & 0x7F) | (buf[i + 1] << 7)) + 1 if i + 1 < limit else limit
+                        if i + n + 5 <= limit:
+                            self._wi = i
+                            self._wn = n + 5
+                            yield off
+                            i += n + 5
+                            continue
+                    n = record.check(buf, i, limit, mv, 0 if salt is None else kb ^ (off & _OFF_MASK))
+                    if n:
+                        if off != re:
+                            rs = off
+                        re = off + n
+                        self._wi = i
+                        self._wn = n
+                        yield off
+                        i += n
+                    elif more and limit - i < record.MAX_RECORD:
+                        break  # may be a record cut by the chunk: read again from here
+                    else:
+                        if skips:
+                            self.skipped_bytes += 1
+                        i += 1
+                fpos += i
+        finally:
+            self._note_clean(seq, rs, re)
+
+    def _note_clean(self, seq, s, e):
+        if s < 0:
+            return
+        c = self._clean.get(seq)
+        if c is not None and s <= c[1] and e >= c[0]:
+            s = min(s, c[0])
+            e = max(e, c[1])
+        self._clean[seq] = (s, e)
+        if len(self._clean) > len(self._segs):
+            for k in list(self._clean):
+                if k not in self._segs:
+                    del self._clean[k]
 
     # ---- open: list the segments; count them later
     def _listing(self):
@@ -398,7 +446,9 @@ class Store:
         buf = self._rbuf
         count = 0
         end = hd[2]
-        for off, i, n in self._walk(seq, buf, 0, stop, True):
+        for off in self._walk(seq, buf, 0, stop, True):
+            i = self._wi
+            n = self._wn
             sid = record.sid_of(buf, i)
             if sid >= nstreams:
                 count += 1  # its name was lost (damaged streams file): keep it, count it later
@@ -414,6 +464,9 @@ class Store:
             # next append follows the last good record. (Appended after it, the damaged bytes
             # stay: reading skips them.)
             self._cut(seq, end)
+            c = self._clean.pop(seq, None)  # the bytes after end go: a run checked there too
+            if c is not None and c[0] < end:
+                self._clean[seq] = (c[0], min(c[1], end))
             self._wsize = self._segsize[k] = end
         return True
 
@@ -465,7 +518,8 @@ class Store:
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
         for seq in self._segs:
-            for off, i, k in self._walk(seq, self._rbuf, 0, 1 << 30):
+            for off in self._walk(seq, self._rbuf, 0, 1 << 30):
+                i = self._wi
                 if record.sid_of(self._rbuf, i) == sid:
                     n += 1
         self._pending.append(n)
@@ -597,7 +651,8 @@ class Store:
         lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
         scan = self._segscan[0]
         total = 0
-        for off, i, n in self._walk(seq, buf, 0, 1 << 30):
+        for off in self._walk(seq, buf, 0, 1 << 30):
+            i = self._wi
             sid = record.sid_of(buf, i)
             if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
                 if off >= scan:
@@ -655,34 +710,60 @@ class Store:
         return self._records(sid, start, self._wseq, self._wsize)
 
     def _records(self, sid, start, end_seq, end_off):
-        buf = bytearray(_RBUF)
+        it = self._scan(sid, start, end_seq, end_off, record.Rec())
+        try:
+            for rec in it:
+                yield rec.pos, rec.base + rec.delta, rec.value(), rec.flags
+        finally:
+            it.close()  # its read buffer goes back to the store when this one is dropped early
+
+    def scan(self, sid):
+        # What records(sid) yields, as one record.Rec filled afresh at each step (valid until the
+        # next): no tuple, timestamp or value made per record (the upload's passes).
+        self._check_sid(sid)
+        self.flush()
+        return self._scan(sid, self._cursor[sid], self._wseq, self._wsize, record.Rec())
+
+    def _scan(self, sid, start, end_seq, end_off, rec):
+        # one read buffer for the scans that run one after another (an upload's passes): taken
+        # while this one runs, given back at its end (a scan dropped unfinished keeps its own)
+        buf = self._sbuf
+        self._sbuf = None
+        if buf is None:
+            buf = bytearray(_RBUF)
         seq = start >> _SEG_SHIFT
         segs = self._segs
-        while True:
-            nxt = -1
-            for s in segs:
-                if s >= seq:
-                    nxt = s
-                    break
-            if nxt < 0 or nxt > end_seq:
-                return
-            seq = nxt
-            hd = self._read_header(seq)
-            if hd is not None:
-                base = hd[0]
-                salt = hd[1]
-                first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
-                stop = end_off if seq == end_seq else 1 << 30
-                for off, i, n in self._walk(seq, buf, first, stop):
-                    if record.sid_of(buf, i) != sid:
-                        continue
-                    pos = seq << _SEG_SHIFT | off
-                    if pos <= start or pos <= self._cursor[sid]:
-                        continue
-                    d = record.decode(buf, i, base, i + n, 0 if salt is None else record.key(salt, off))
-                    if d is not None:
-                        yield pos, d[2], d[4], d[3]
-            seq += 1
+        read = record.read
+        try:
+            while True:
+                nxt = -1
+                for s in segs:
+                    if s >= seq:
+                        nxt = s
+                        break
+                if nxt < 0 or nxt > end_seq:
+                    return
+                seq = nxt
+                hd = self._read_header(seq)
+                if hd is not None:
+                    base = hd[0]
+                    first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
+                    stop = end_off if seq == end_seq else 1 << 30
+                    top = seq << _SEG_SHIFT
+                    for off in self._walk(seq, buf, first, stop):
+                        i = self._wi
+                        if buf[i + (1 if buf[i] < 0x80 else 2) + 1] != sid:  # record.sid_of
+                            continue
+                        pos = top | off
+                        if pos <= start or pos <= self._cursor[sid]:
+                            continue
+                        read(rec, buf, i, self._wn)
+                        rec.pos = pos
+                        rec.base = base
+                        yield rec
+                seq += 1
+        finally:
+            self._sbuf = buf
 
     def commit(self, sid, pos, count=None, meta=None):
         # Records of sid up to and including pos are done. The store counts them itself (count
@@ -716,7 +797,8 @@ class Store:
             if seq < cur >> _SEG_SHIFT or seq > pseq:
                 continue
             first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0
-            for off, i, n in self._walk(seq, buf, first, 1 << 30):
+            for off in self._walk(seq, buf, first, 1 << 30):
+                i = self._wi
                 p = seq << _SEG_SHIFT | off
                 if p > pos:
                     break

@@ -14,11 +14,30 @@
 # Board modules that the unix port and CPython lack (network, esp32, rp2) are imported inside the
 # methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
 import json
+import time
 
-from blynklog.compat import sleep_ms, ticks_diff, ticks_ms, unix_ms
+try:  # MicroPython: from time, so that a wake without the package (quick.py) does not load it
+    from time import sleep_ms, ticks_diff, ticks_ms
+except ImportError:  # CPython
+    from blynklog.compat import sleep_ms, ticks_diff, ticks_ms
 
 _LIGHTSLEEP_MAX_MS = 3600000  # rp2's lightsleep() refuses 4,294,967 ms and more: longer ones go in parts
 _BOOT_TICKS_MAX = 600000  # ticks_ms() counts from the reset on a board; more than this is another origin
+_RTC_BYTES = 2048  # MicroPython's esp32 port: RTC().memory() holds at most this (quick.RTC_BYTES)
+_epoch_ms = None  # the port's epoch in Unix ms (ESP32: 2000-01-01), found at the first time_ms()
+
+
+def epoch_ms():
+    # the port's epoch in Unix ms: 946684800000 where it counts from 2000 (ESP32), else 0
+    global _epoch_ms
+    if _epoch_ms is None:
+        _epoch_ms = 946684800000 if time.gmtime(0)[0] == 2000 else 0  # the two epochs ports use
+    return _epoch_ms
+
+
+def unix_ms():
+    # the port's wall clock in Unix ms (blynklog.compat.unix_ms, without loading the package)
+    return time.time_ns() // 1000000 + epoch_ms()
 
 
 class Uptime:
@@ -37,20 +56,65 @@ class Uptime:
 
 
 def keep_in_rtc_memory(board, data):
-    # MachineBoard.keep for a board whose RTC memory survives deep sleep (ESP32, the virtual board)
-    board.machine.RTC().memory(json.dumps(data).encode())
+    # MachineBoard.keep for a board whose RTC memory survives deep sleep (ESP32, the virtual board):
+    # the JSON of data, then the buffered samples the App could not add (board.held), if any
+    # (quick.py: the layout). What does not fit goes: first the fast wake's plan (data["q"]),
+    # then the held samples; the schedule always fits (a few counters and the last error line).
+    held = getattr(board, "held", None)
+    raw = json.dumps(data).encode()
+    if held and len(raw) + 1 + len(held) > _RTC_BYTES and "q" in data:
+        data = dict(data)
+        del data["q"]
+        raw = json.dumps(data).encode()
+    if held and len(raw) + 1 + len(held) <= _RTC_BYTES:
+        raw = raw + b"\x00" + held
+    elif len(raw) > _RTC_BYTES and "q" in data:
+        data = dict(data)
+        del data["q"]
+        raw = json.dumps(data).encode()
+    board.machine.RTC().memory(raw)
+
+
+def _rtc_parts(board):
+    raw = board.machine.RTC().memory()
+    i = raw.find(b"\x00") if raw else -1
+    return (raw, None) if i < 0 else (raw[:i], raw[i + 1:])
 
 
 def recall_from_rtc_memory(board):
     # MachineBoard.recall for such a board: what keep() left, after any reset that kept RTC
-    # memory (a deep-sleep wake, the watchdog, a brownout, a soft reset); None after power-on,
-    # which clears it, or when it holds anything but a JSON object
+    # memory (a deep-sleep wake, the watchdog, a soft reset), moved on by the ms the fast wakes
+    # (quick.py) slept since it was written; None after power-on or a brownout, which clear it,
+    # or when it holds anything but a JSON object. A damaged buffer moves nothing (the App
+    # reports and drops it).
     try:
-        raw = board.machine.RTC().memory()
-        data = json.loads(raw) if raw else None
+        head, tail = _rtc_parts(board)
+        data = json.loads(head) if head else None
     except Exception:  # damaged bytes, a port without RTC memory
         return None
-    return data if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        return None
+    if tail is not None:
+        try:
+            import quick
+
+            e = quick.samples(tail)[0]
+        except Exception:
+            e = 0
+        for k in ("up", "fl", "ntp"):
+            if isinstance(data.get(k), int):
+                data[k] += e
+        if isinstance(data.get("nb"), int):
+            data["nb"] = max(0, data["nb"] - e)
+    return data
+
+
+def buffered_in_rtc_memory(board):
+    # the buffered samples' bytes (quick.samples reads them), or None
+    try:
+        return _rtc_parts(board)[1]
+    except Exception:
+        return None
 
 
 class MachineBoard:
@@ -64,6 +128,8 @@ class MachineBoard:
     led_active_low = False
     i2c_default = {"id": 0}
     keep_file = "fw_state.json"
+    rtc_memory = False  # keep()/recall() use RTC memory: the fast sampling wake (quick.py) may run
+    held = None  # buffered samples the App could not add: keep() writes them back (RTC memory)
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
     board_keys = ()  # the keys of config.json's "board" object this board takes
@@ -98,6 +164,9 @@ class MachineBoard:
 
     def time_ms(self):
         return unix_ms()
+
+    def buffered(self):
+        return None  # samples the fast wakes left in RTC memory (boards that have it)
 
     def sample_ts(self):
         return None  # the Logger's clock stamps the sample

@@ -1,8 +1,20 @@
-# main.py: what the board runs after boot.py. The loop lives in app.py (compiled to app.mpy by
-# deploy); a configuration error stops there with a message naming the key, at the REPL.
+# main.py: what the board runs after boot.py. A deep-sleep wake with nothing but a sample due
+# is quick.py's (no package, no App: the sample goes to RTC memory, then deep sleep); every
+# other wake is app.py's loop (compiled to app.mpy by deploy); a configuration error stops there
+# with a message naming the key, at the REPL.
 # Ctrl-C at the console stops the loop and gives the REPL; any other fault sleeps and boots again.
-import os
 import sys
+
+_board = None
+try:
+    import quick
+
+    _board = quick.run("config.json")  # deep-sleeps when it took the wake; else the full wake's
+except Exception as _e:  # the full wake does it again, and reports what fails there
+    sys.print_exception(_e)
+quick = None
+
+import os  # noqa: E402
 
 # A store made at the earlier default path, the folder "blynklog" beside config.json, would be
 # imported in place of the package (sys.path starts with ''): move it to the default path now,
@@ -21,7 +33,7 @@ except OSError:
 try:
     import app
 
-    app.main("config.json")
+    app.main("config.json", _board)
 except Exception as _e:  # a fault before the firmware could take it (a MemoryError importing)
     sys.print_exception(_e)
     import machine

@@ -302,10 +302,10 @@ class App:
             self.wait(end - b.ms(), "none")  # it kept returning at once: wait out the rest
 
     def absorb(self):
-        # the samples the fast wakes (quick.py) left in RTC memory: added with their own timestamps
-        # and flushed, then the buffer cleared (keep() writes the schedule alone). A damaged buffer
-        # is reported and dropped; a fault while adding keeps it (board.held) for the next full
-        # wake: a sample may then be stored twice, never lost (Blynk keeps one value per ms).
+        # the samples the fast wakes (quick.py) left in RTC memory: the buffer cleared first (keep()
+        # writes the schedule alone), then added with their own timestamps and flushed. A reset in
+        # between loses them, as a power cut would; none is ever stored twice. A damaged buffer is
+        # reported and dropped; a fault while adding puts it back (board.held, kept by keep()).
         b = self.board
         buffered = getattr(b, "buffered", None)  # boards with RTC memory (and test boards without)
         tail = buffered() if buffered is not None else None
@@ -320,6 +320,7 @@ class App:
             self.errors.report("buffered samples", "%s: dropped" % e)
             b.keep(self._kept(0))
             return
+        b.keep(self._kept(0))
         try:
             for ts, values in records:
                 for i in range(len(names)):
@@ -334,12 +335,10 @@ class App:
             self.log.flush()
             self.last_flush = b.ms()
         except Exception as e:
-            self.totals["loop_errors"] += 1
+            t["loop_errors"] += 1
             self.errors.report("buffered samples", e)
-            b.held = quick.pack(0, names, records)  # kept by keep() until a full wake adds them
-            return
-        b.held = None
-        b.keep(self._kept(0))
+            b.held = quick.pack(0, names, records)  # back in RTC memory at the next keep()
+            b.keep(self._kept(0))
 
     def run(self, cycles=None):
         b = self.board

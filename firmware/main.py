@@ -12,25 +12,11 @@ try:
     _board = quick.run("config.json")  # deep-sleeps when it took the wake; else the full wake's
 except Exception as _e:  # the full wake does it again, and reports what fails there
     sys.print_exception(_e)
-quick = None
-
-import os  # noqa: E402
-
-# A store made at the earlier default path, the folder "blynklog" beside config.json, would be
-# imported in place of the package (sys.path starts with ''): move it to the default path now,
-# before anything imports blynklog. A folder holding the package itself is left alone.
-try:
-    os.stat("blynklog-data")
-except OSError:
-    for _name in ("state.json", "data"):
-        try:
-            os.stat("blynklog/" + _name)
-            os.rename("blynklog", "blynklog-data")
-            break
-        except OSError:
-            pass
 
 try:
+    import quick
+
+    quick.move_old_store()  # before anything imports blynklog
     import app
 
     app.main("config.json", _board)

@@ -46,6 +46,11 @@ def _crc(data):
     return binascii.crc32(data) & 0xFFFFFFFF
 
 
+def _seal(body):
+    # a tail: the CRC-32 of body, then body
+    return struct.pack("<I", _crc(body)) + body
+
+
 def samples(tail):
     # -> (elapsed ms, names, [(ts, (values...)), ...]); ValueError when the tail is damaged
     if len(tail) < 10 or struct.unpack("<I", tail[:4])[0] != _crc(tail[4:]):
@@ -89,7 +94,7 @@ def pack(elapsed, names, records):
     rec = "<q" + _FMT * len(names)
     for ts, values in records:
         body.extend(struct.pack(rec, ts, *values))
-    return struct.pack("<I", _crc(body)) + body
+    return _seal(body)
 
 
 def _due(d, q, e):
@@ -152,44 +157,73 @@ def run(config_path="config.json"):
     step = e + q["p"]  # ms from the reset the schedule was written for to the next one
     body[0:4] = struct.pack("<I", step)
     body.extend(struct.pack("<q" + _FMT * len(values), now, *values))
-    if d.get("fl", 0) + step >= q["fe"] or len(head) + 5 + len(body) > RTC_BYTES:
-        _flush(d, q, body, config_path, step, b)
+    tail = _seal(body)
+    if d.get("fl", 0) + step >= q["fe"] or len(head) + 1 + len(tail) > RTC_BYTES:
+        _flush(d, q, tail, config_path, step, rtc)
     else:
-        rtc.memory(head + b"\x00" + struct.pack("<I", _crc(body)) + body)
+        rtc.memory(head + b"\x00" + tail)
     b.sleep_ms(sleep_ms, "deep")
     return b  # a board's deep sleep does not return
 
 
-def _flush(d, q, body, config_path, step, b):
-    # the buffer (this wake's record included) into the store, then the schedule alone in RTC
-    # memory, moved on by the ms slept since it was written; a fault goes to the full wake
+def move_old_store():
+    # A store made at the earlier default path, the folder "blynklog" beside config.json, would be
+    # imported in place of the package (sys.path starts with ''): moved to the default path before
+    # anything imports blynklog. A folder holding the package itself is left alone.
+    import os
+
+    try:
+        os.stat("blynklog-data")
+        return
+    except OSError:
+        pass
+    for name in ("state.json", "data"):
+        try:
+            os.stat("blynklog/" + name)
+            os.rename("blynklog", "blynklog-data")
+            return
+        except OSError:
+            pass
+
+
+def _flush(d, q, tail, config_path, step, rtc):
+    # the buffer (this wake's record included) into the store. The schedule alone goes to RTC
+    # memory first (moved on by the ms slept since it was written): a reset from there to the
+    # flush loses the buffer, as a power cut would, and nothing is ever stored twice. A fault
+    # before the flush puts the buffer back for the full wake.
+    move_old_store()
     import blynklog
 
-    elapsed, names, records = samples(struct.pack("<I", _crc(body)) + body)
-    log = blynklog.Logger(config_path)
-    errors = None
-    for ts, values in records:
-        for i in range(len(names)):
-            try:
-                log.add(names[i], values[i], ts)
-            except (ValueError, TypeError) as err:  # as App.sample: reported, not stored
-                if errors is None:
-                    from errlog import ErrorLog
-
-                    errors = ErrorLog(q["lf"], q["lm"], lambda: time.time_ns() // 1000000 + q["e"])
-                    el = d.get("el")
-                    if isinstance(el, list) and len(el) == 2:
-                        errors.restore(el[0], el[1])
-                errors.report(names[i], err)
-    log.flush()
-    q["fi"] = 1 if log.fill() >= q["ft"] else 0  # the store grew: its early-upload check, for the next wakes
+    _, names, records = samples(tail)
+    log = blynklog.Logger(config_path)  # a fault here leaves the buffer as it was
+    q["fi"] = 1 if log.fill() >= q["ft"] else 0  # the store's early-upload check, for the next wakes
     d["up"] = d.get("up", 0) + step
     d["fl"] = 0
     if isinstance(d.get("ntp"), int):
         d["ntp"] += step
     d["nb"] = max(0, d.get("nb", 0) - step)
     q["t"] += step
+    head = json.dumps(d).encode()
+    rtc.memory(head)
+    errors = None
+    try:
+        for ts, values in records:
+            for i in range(len(names)):
+                try:
+                    log.add(names[i], values[i], ts)
+                except (ValueError, TypeError) as err:  # as App.sample: reported, not stored
+                    if errors is None:
+                        from errlog import ErrorLog
+
+                        errors = ErrorLog(q["lf"], q["lm"], lambda: time.time_ns() // 1000000 + q["e"])
+                        el = d.get("el")
+                        if isinstance(el, list) and len(el) == 2:
+                            errors.restore(el[0], el[1])
+                    errors.report(names[i], err)
+        log.flush()
+    except Exception:
+        rtc.memory(head + b"\x00" + _seal(struct.pack("<I", 0) + tail[8:]))  # elapsed 0: in the schedule now
+        raise
     if errors is not None:
-        last, repeats = errors.state()
-        d["el"] = [last, repeats]
-    b.machine.RTC().memory(json.dumps(d).encode())
+        d["el"] = list(errors.state())
+        rtc.memory(json.dumps(d).encode())

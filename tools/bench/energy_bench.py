@@ -94,22 +94,67 @@ def _mkfs_add(sim, img, pairs):
     return img
 
 
-def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
+RTC_T = T0 + 7 * 86400000  # the ESP32 wakes' clock: the reset their kept schedule was written for
+
+
+def rtc_memory(buffered, plan=True, since_upload_ms=60000):
+    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/quick.py's layout): the
+    # schedule the last full wake kept (the last upload since_upload_ms before the reset it was
+    # written for; with plan, the fast wakes' plan, as app.App._plan writes it for config()), then
+    # the samples of `buffered` fast wakes since, a minute apart, packed as on a 32-bit-float port
+    fwdir = os.path.join(ROOT, "firmware")
+    if fwdir not in sys.path:
+        sys.path.insert(0, fwdir)
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import quick
+    import settings
+
+    fw = settings.load(config())
+    specs = [dict((k, v) for k, v in s.items() if k not in ("stream", "streams")) for s in fw["sensors"]]
+    head = {"up": since_upload_ms, "fl": 0, "ntp": None, "nb": 0, "el": [None, 0]}
+    if plan:
+        head["q"] = {"p": fw["sample_every_s"] * 1000, "fe": fw["flush_every_s"] * 1000,
+                     "ue": fw["upload_every_s"] * 1000, "fi": 0, "ft": fw["fill_threshold"], "t": RTC_T, "e": 0,
+                     "s": specs, "c": "config.json", "lf": "error.log", "lm": fw["log_max_bytes"]}
+    else:
+        head["bench_t"] = RTC_T  # the RTC's time for tests/pico/energy_wake.py (the App reads no such key)
+    raw = json.dumps(head).encode()
+    if buffered:
+        names = [n for s in fw["sensors"] for _, n in s["map"]]
+        records = [(RTC_T + i * 60000, tuple(_value(k, i) for k in range(len(names)))) for i in range(buffered)]
+        fmt, quick._FMT = quick._FMT, "f"
+        try:
+            raw += b"\x00" + quick.pack(buffered * 60000, names, records)
+        finally:
+            quick._FMT = fmt
+    return raw
+
+
+def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=None, kind="app"):
     # one sampling wake on an image with the firmware, the configuration and a store, the last
-    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check)
+    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check). rtc: the
+    # bytes of an ESP32's RTC memory (rtc_memory()) for a wake as an ESP32's; kind: what the wake
+    # must be, "app" (app.py's), "fast" (quick.py's, to RTC memory) or "store" (quick.py's flush)
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config(), f)
     # the schedule the previous wake kept (app.App.sleep): the last upload since_upload_ms ago, so
     # this wake samples only
-    with open(os.path.join(folder, "fw_state.json"), "w") as f:
-        json.dump({"up": since_upload_ms, "fl": 0, "ntp": None}, f)
+    if rtc is None:
+        kept = ("fw_state.json", json.dumps({"up": since_upload_ms, "fl": 0, "ntp": None}).encode())
+    else:
+        kept = ("bench_rtc.bin", rtc)
+    with open(os.path.join(folder, kept[0]), "wb") as f:
+        f.write(kept[1])
     store, info = write_store(folder, wakes=store_wakes, full=full)
-    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"),
-                    extra=[("fw_state.json", os.path.join(folder, "fw_state.json"))])
+    # main.py as main_fw.py (run by the bench script): a board that boots with main.py runs the
+    # firmware at its own boot, before the script, as long as the emulator's Ctrl-C takes to land
+    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"), main=False,
+                    extra=[(kept[0], os.path.join(folder, kept[0])),
+                           ("main_fw.py", os.path.join(ROOT, "firmware", "main.py"))])
     _mkfs_add(sim, img, [(store, "/blynklog-data")])
-    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=900)
+    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=int(os.environ.get("BLYNKLOG_ENERGY_WAKE_TIMEOUT") or 900))
     sleeps = r.lines("DEEPSLEEP")
     if r.rc != 0 or not sleeps or "MAIN RETURNED" in r.out:
         raise RuntimeError("energy wake %s did not end in deep sleep (exit %s):\n%s\n%s" % (
@@ -119,15 +164,25 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
         p, ms, calls = line.split()
         phases[p] = {"ms": float(ms), "calls": int(calls)}
     # the shape of the wake: it samples once and does not upload (else the schedule was not kept)
-    if phases.get("upload", {}).get("calls") or phases.get("sample_add", {}).get("calls") != 1:
-        raise RuntimeError("energy wake %s is not a sampling wake (phases %s):\n%s" % (name, phases, r.out[-2000:]))
+    calls = dict((k, v["calls"]) for k, v in phases.items())
+    loaded = r.lines("LOADED ")[0].split() if r.lines("LOADED ") else []
+    if kind == "app":
+        ok = calls.get("sample_add") == 1 and not calls.get("upload")
+    else:
+        ok = calls.get("quick") == 1 and not calls.get("app") and "app" not in loaded and (
+            (kind == "fast") == ("blynklog" not in loaded)) and (kind == "fast") == (not calls.get("absorb"))
+    if not ok:
+        raise RuntimeError("energy wake %s is not a %s wake (phases %s, modules %s):\n%s" % (
+            name, kind, phases, loaded, r.out[-2000:]))
     # the import hook's own time is taken out of the imports and of the whole wake
     hook_ms = float(r.lines("HOOK_US ")[0]) * phases["imports"]["calls"] / 1000.0
     phases["imports"]["ms"] -= hook_ms
     out = {"phases": phases, "wake_ms": float(r.lines("WAKE ")[0]) - hook_ms, "hook_ms": hook_ms,
            "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
            "sleep_ms": int(sleeps[0].split()[0]), "store": info, "sim_s": r.sim_s, "wall_s": r.wall_s,
-           "erases": r.erases, "programs": r.programs}
+           "erases": r.erases, "programs": r.programs, "modules": loaded,
+           "rtc_bytes": int(r.lines("RTC_BYTES ")[0]) if r.lines("RTC_BYTES ") else None,
+           "import_ms": dict((ln.split()[0], float(ln.split()[1])) for ln in r.lines("IMPORT "))}
     return out
 
 
@@ -218,12 +273,18 @@ def bench(p, results, say=print):
         filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
         say("energy: a sampling wake, full store (store.capacity of pending samples)")
         full = _wake(sim, tmp, "full", full=True)
+        say("energy: an ESP32's fast wake (quick.py: the sample to RTC memory, 3 samples waiting)")
+        fast = _wake(sim, tmp, "fast", rtc=rtc_memory(3), kind="fast")
+        say("energy: an ESP32's fast wake that stores the buffer (9 samples waiting, flush_every_s reached)")
+        store = _wake(sim, tmp, "store", rtc=rtc_memory(9), kind="store")
+        say("energy: an ESP32's full wake that adds 9 buffered samples first")
+        absorb = _wake(sim, tmp, "absorb", rtc=rtc_memory(9, plan=False))
         say("energy: the sync of one hour's backlog (%d points), CPU part" % (per_stream * len(STREAMS)))
         syn = _sync(sim, tmp, per_stream)
         say("energy: the same sync's bytes and handshakes on the unix port")
         wire = _wire(tmp, per_stream)
-        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "sync": syn, "wire": wire,
-                             "streams": len(STREAMS)}
+        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "fast": fast, "store": store,
+                             "absorb": absorb, "sync": syn, "wire": wire, "streams": len(STREAMS)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -1,5 +1,6 @@
 # Bench only (tools/bench/energy_bench.py): one sampling wake of the real firmware on the emulated
-# Pico W, phase by phase. It runs the deployed main.py as tests/pico/wake.py does (deep sleep ends
+# Pico W, phase by phase, from main.py's first line (the harness imports none of the firmware
+# before it: board.Board is replaced when main.py first imports board). It runs the deployed main.py as tests/pico/wake.py does (deep sleep ends
 # the run) and times, with time.ticks_us, what the wake spends where:
 #   imports      every import statement (module code included), through a builtins.__import__ hook
 #   config       the settings cache's check (app._settings_key, app._cached_settings), or
@@ -30,7 +31,6 @@
 # blynklog (the only package on the board): MicroPython does not pass the importer's globals.
 import time
 
-_T0 = time.ticks_us()
 import builtins  # noqa: E402
 import gc  # noqa: E402
 import sys  # noqa: E402
@@ -87,6 +87,9 @@ def _patch():
     if "blynklog.store" in m and hasattr(m["blynklog.store"], "Store") and "store" not in _patched:
         _patched["store"] = 1
         _wrap_method(m["blynklog.store"].Store, "flush", "flush")
+    if "board" in m and hasattr(m["board"], "Board") and "board" not in _patched:
+        _patched["board"] = 1
+        _sim_board(m["board"])
     if "quick" in m and hasattr(m["quick"], "run") and "quick" not in _patched:
         _patched["quick"] = 1
         m["quick"].run = _timed("quick", m["quick"].run)
@@ -127,8 +130,6 @@ def _import(name, globals=None, locals=None, fromlist=(), level=0):
     _patch()
     return mod
 
-
-builtins.__import__ = _import
 
 import machine  # noqa: E402
 
@@ -184,7 +185,7 @@ class _MachineModule:
 
 
 if _ESP32:
-    import json  # noqa: E402
+    import json  # noqa: E402  (before the hook and the wake's clock: the harness's, not the wake's)
 
     sys.modules["machine"] = _MachineModule()
     # the RTC at the plan's time: the reset the schedule was written for, plus the ms slept since
@@ -196,10 +197,6 @@ if _ESP32:
     _g = time.gmtime(_t // 1000)
     machine.RTC().datetime((_g[0], _g[1], _g[2], _g[6], _g[3], _g[4], _g[5], 0))
     _kept = _g = None
-
-import board  # noqa: E402
-import hw  # noqa: E402
-
 
 class _Machine:
     # the board's deep sleep on rp2 is light sleep in watchdog-fed steps, then machine.reset():
@@ -219,29 +216,34 @@ class _Machine:
         raise _Wake(_Machine.slept)
 
 
-_Board = board.Board
+def _sim_board(board):
+    # board.Board as the bench runs it, made when main.py first imports board (the harness
+    # imports none of the firmware before main.py: its imports are the wake's)
+    import hw
+
+    base = board.Board
+
+    class _SimBoard(base):
+        def __init__(self, cfg=None):
+            _enter("config")
+            try:
+                base.__init__(self, cfg)
+            finally:
+                _leave()
+            self.machine = _Machine()
+
+        def woke_from_deep_sleep(self):
+            return True  # a wake from deep sleep: no boot grace (rp2 cannot tell; see tests/pico/wake.py)
+
+        if _ESP32:  # the schedule in the stand-in RTC memory, as an ESP32 keeps it
+            rtc_memory = True
+            keep = hw.keep_in_rtc_memory
+            recall = hw.recall_from_rtc_memory
+            buffered = hw.buffered_in_rtc_memory
+
+    board.Board = _SimBoard
 
 
-class _SimBoard(_Board):
-    def __init__(self, cfg=None):
-        _enter("config")
-        try:
-            _Board.__init__(self, cfg)
-        finally:
-            _leave()
-        self.machine = _Machine()
-
-    def woke_from_deep_sleep(self):
-        return True  # a wake from deep sleep: no boot grace (rp2 cannot tell; see tests/pico/wake.py)
-
-    if _ESP32:  # the schedule in the stand-in RTC memory, as an ESP32 keeps it
-        rtc_memory = True
-        keep = hw.keep_in_rtc_memory
-        recall = hw.recall_from_rtc_memory
-        buffered = hw.buffered_in_rtc_memory
-
-
-board.Board = _SimBoard
 try:
     try:  # the bench's image holds main.py as main_fw.py (so the board's own boot runs no firmware)
         _f = open("main_fw.py")
@@ -249,6 +251,9 @@ try:
         _f = open("main.py")
     with _f:
         _code = _f.read()
+    gc.collect()
+    builtins.__import__ = _import
+    _T0 = time.ticks_us()  # the wake: main.py from its first line
     exec(_code, {"__name__": "__main__"})
     print("MAIN RETURNED")
 except _Wake as e:

@@ -37,7 +37,7 @@ class App:
     def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE, config_path="config.json"):
         self.fw = fw
         self.radio_file = radio_file
-        self.config_path = config_path  # for the fast wake's Logger (quick.py)
+        self.config_path = config_path  # for the fast wake's Logger (hw.fast_wake)
         self.board = board
         self.log = log
         self.errors = errors
@@ -139,9 +139,9 @@ class App:
         return kept
 
     def _plan(self, ms):
-        # what the fast sampling wakes (quick.py) need, or None where they must not run: not in deep
+        # what the fast sampling wakes (hw.fast_wake) need, or None where they must not run: not in deep
         # sleep, no RTC memory, verbose (a line per reading), or no clock they can go on with: the
-        # Logger's clock set and the port's own (what quick.py reads) agreeing with it
+        # Logger's clock set and the port's own (what the fast wake reads) agreeing with it
         fw = self.fw
         if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"]:
             return None
@@ -302,7 +302,7 @@ class App:
             self.wait(end - b.ms(), "none")  # it kept returning at once: wait out the rest
 
     def absorb(self):
-        # the samples the fast wakes (quick.py) left in RTC memory: the buffer cleared first (keep()
+        # the samples the fast wakes (hw.fast_wake) left in RTC memory: the buffer cleared first (keep()
         # writes the schedule alone), then added with their own timestamps and flushed. A reset in
         # between loses them, as a power cut would; none is ever stored twice. A damaged buffer is
         # reported and dropped; a fault while adding puts it back (board.held, kept by keep()).
@@ -311,11 +311,11 @@ class App:
         tail = buffered() if buffered is not None else None
         if tail is None:
             return
-        import quick
+        import hw
 
         t = self.totals
         try:
-            _, names, records = quick.samples(tail)
+            _, names, records = hw.samples(tail)
         except ValueError as e:
             self.errors.report("buffered samples", "%s: dropped" % e)
             b.keep(self._kept(0))
@@ -337,7 +337,7 @@ class App:
         except Exception as e:
             t["loop_errors"] += 1
             self.errors.report("buffered samples", e)
-            b.held = quick.pack(0, names, records)  # back in RTC memory at the next keep()
+            b.held = hw.pack(0, names, records)  # back in RTC memory at the next keep()
             b.keep(self._kept(0))
 
     def run(self, cycles=None):

@@ -1,5 +1,5 @@
 # main.py: what the board runs after boot.py. A deep-sleep wake with nothing but a sample due
-# is quick.py's (no package, no App: the sample goes to RTC memory, then deep sleep); every
+# is hw.fast_wake's (no package, no App: the sample goes to RTC memory, then deep sleep); every
 # other wake is app.py's loop (compiled to app.mpy by deploy); a configuration error stops there
 # with a message naming the key, at the REPL.
 # Ctrl-C at the console stops the loop and gives the REPL; any other fault sleeps and boots again.
@@ -21,16 +21,16 @@ if sys.platform in ("esp32", "rp2"):
 
 _board = None
 try:
-    import quick
+    import hw
 
-    _board = quick.run("config.json")  # deep-sleeps when it took the wake; else the full wake's
+    _board = hw.fast_wake("config.json")  # deep-sleeps when it took the wake; else the full wake's
 except Exception as _e:  # the full wake does it again, and reports what fails there
     sys.print_exception(_e)
 
 try:
-    import quick
+    import hw
 
-    quick.move_old_store()  # before anything imports blynklog
+    hw.move_old_store()  # before anything imports blynklog
     import app
 
     app.main("config.json", _board)

@@ -8,7 +8,7 @@
 # tuple (and floats). Not safe from an interrupt (I2C transfers and waits); one task at a time.
 import math
 
-try:  # MicroPython: not through blynklog.compat, so that the fast wake (quick.py) does not load the package
+try:  # MicroPython: not through blynklog.compat, so that the fast wake (hw.fast_wake) does not load the package
     from micropython import const
     from time import sleep_ms
 except ImportError:  # CPython

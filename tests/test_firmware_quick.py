@@ -1,10 +1,10 @@
-# The fast wake's buffer in RTC memory (firmware/quick.py): what pack() writes samples() reads back
+# The fast wake's buffer in RTC memory (firmware/hw.py): what pack() writes samples() reads back
 # exactly, and a damaged or cut buffer is refused with a ValueError (the full wake reports and drops
 # it), never read as samples. Whole wakes on the virtual board: tests/test_firmware_fastwake.py.
 import fwfakes  # noqa: F401  (firmware/ on sys.path)
 from support import raises
 
-import quick
+import hw as quick
 
 NAMES = ["chip_temp", "air_temp", "air_rh", "battery"]
 RECORDS = [(1800000000000, (35.0, 21.5, 55.25, 3.875)), (1800000060000, (35.5, 21.75, 54.5, 3.8125))]

@@ -13,16 +13,16 @@
 #   flush        the store's flush (wherever it is called: the cycle, before_sleep)
 #   before_sleep App.sleep up to machine.deepsleep (keep() and Logger.before_sleep, without the flush)
 #   other        the rest (main.py's checks, the boot line, the cycle's upload check and collection)
-#   absorb       App.absorb / quick._flush: buffered samples added (without Logger(), flush, sensors)
-#   quick        quick.run's own work: RTC memory read and checked, the plan, the record packed
-#   sensors      the sensor drivers (sensors.make, read) wherever they run (quick.py or App.sample)
+#   absorb       App.absorb / hw._store_buffer: buffered samples added (without Logger(), flush, sensors)
+#   quick        hw.fast_wake's own work: RTC memory read and checked, the plan, the record packed
+#   sensors      the sensor drivers (sensors.make, read) wherever they run (the fast wake or App.sample)
 #   rtc          the stand-in RTC memory's reads and writes
 # With bench_rtc.bin on the file system the wake is an ESP32's: its bytes are RTC memory's (the
 # Pico W's rp2 port has none: a stand-in object holds them in RAM, as the ESP32's RTC memory is
 # RAM), machine.reset_cause() says DEEPSLEEP_RESET, the board keeps its schedule there (hw's
 # keep_in_rtc_memory) and the RTC is set to the plan's time (kept["q"]["t"] plus the ms the
 # buffer says were slept), as an ESP32's RTC runs through deep sleep. Without it, the Pico W's own
-# wake (fw_state.json on flash; quick.py gives up at the reset cause).
+# wake (fw_state.json on flash; the fast wake gives up at the reset cause).
 # Each phase is the time inside it less the time of the phases nested in it (self time).
 # Prints "PHASE name ms calls" lines, "CYCLE_SELF ms" (App.cycle's own time: its upload check and
 # collection; with sample_add, fill and the cycle's flush, the whole of a light-sleep wake's work)
@@ -90,10 +90,10 @@ def _patch():
     if "board" in m and hasattr(m["board"], "Board") and "board" not in _patched:
         _patched["board"] = 1
         _sim_board(m["board"])
-    if "quick" in m and hasattr(m["quick"], "run") and "quick" not in _patched:
-        _patched["quick"] = 1
-        m["quick"].run = _timed("quick", m["quick"].run)
-        m["quick"]._flush = _timed("absorb", m["quick"]._flush)
+    if "hw" in m and hasattr(m["hw"], "fast_wake") and "hw" not in _patched:
+        _patched["hw"] = 1
+        m["hw"].fast_wake = _timed("quick", m["hw"].fast_wake)
+        m["hw"]._store_buffer = _timed("absorb", m["hw"]._store_buffer)
     if "sensors" in m and hasattr(m["sensors"], "make") and "sensors" not in _patched:
         _patched["sensors"] = 1
         m["sensors"].make = _timed("sensors", m["sensors"].make)

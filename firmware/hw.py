@@ -6,8 +6,10 @@
 #   running(); wdt_start(ms); feed(); wifi_up(wifi) -> None or an error message; wifi_down()
 #   sleep_ms(ms, mode) mode "light" | "deep" (does not return on a board) | "none" (a busy wait)
 #   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
+#   buffered() -> the fast wakes' samples in RTC memory (bytes) or None
 #   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
-#   upload_at_end
+#   upload_at_end, rtc_memory, held
+# And the fast sampling wake of a board with RTC memory, at the end of this file (fast_wake).
 #   Board.check(fw) (a classmethod): ValueError("key: message") for what the board cannot do with
 #   settings.load()'s result (watchdog, sleep, ADC and I2C pins); main() calls it at boot and
 #   tools/deploy.py on the host before copying, so it uses no machine.
@@ -322,14 +324,14 @@ class MachineBoard:
 # to the next sample: no blynklog, no App, no flash write. When the buffer is due for the store
 # (flush_every_s since the last flush, or no room for one more wake) the same wake opens the Logger,
 # adds the buffered samples with their own timestamps and this wake's, flushes, clears the buffer
-# and sleeps: still no App, settings or upload code. Anything else is a full wake (run() returns;
+# and sleeps: still no App, settings or upload code. Anything else is a full wake (it returns;
 # main.py goes on to app.main, whose App adds the buffer first): an upload or an early-upload fill
 # check due, the clock not known set, any reset but a deep-sleep wake, no plan (power-on, a full
 # wake that could not make one), a sensor that fails, a damaged buffer (reported there, dropped).
 # Durability: the buffer survives deep sleep and the resets that keep RTC memory (the watchdog,
 # machine.reset()); a power cut or a brownout clears RTC memory, losing what it holds: at most
 # flush_every_s of samples, as a light-sleep board loses its unflushed samples in RAM.
-# RTC memory: the kept schedule as JSON (hw.keep_in_rtc_memory), then, when samples wait, b"\0" and
+# RTC memory: the kept schedule as JSON (keep_in_rtc_memory), then, when samples wait, b"\0" and
 # the tail: CRC-32 of the rest (4 bytes), ms slept since the JSON was written (u32), the value's
 # struct code ('f' where floats are 32-bit, else 'd'), the stream names (a count, then each as a
 # length and UTF-8 bytes), then a record a wake: Unix ms (int64) and one value per name.

@@ -34,9 +34,10 @@ _SLEEP_STEPS = 10000  # bound of a sleep loop's steps (light sleep may return ea
 
 
 class App:
-    def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE):
+    def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE, config_path="config.json"):
         self.fw = fw
         self.radio_file = radio_file
+        self.config_path = config_path  # for the fast wake's Logger (hw.fast_wake)
         self.board = board
         self.log = log
         self.errors = errors
@@ -129,9 +130,46 @@ class App:
         # what the next boot needs, as seen `ms` from now (the sleep's length)
         now = self.board.ms()
         last, repeats = self.errors.state()
-        return {"up": now - self.last_upload + ms, "fl": now - self.last_flush + ms,
+        kept = {"up": now - self.last_upload + ms, "fl": now - self.last_flush + ms,
                 "ntp": None if self.last_ntp is None else now - self.last_ntp + ms,
                 "nb": max(0, self.not_before - now - ms), "el": [last, repeats]}
+        q = self._plan(ms)
+        if q is not None:
+            kept["q"] = q
+        return kept
+
+    def _plan(self, ms):
+        # what the fast sampling wakes (hw.fast_wake) need, or None where they must not run: not in deep
+        # sleep, no RTC memory, verbose (a line per reading), or no clock they can go on with: the
+        # Logger's clock set and the port's own (what the fast wake reads) agreeing with it
+        fw = self.fw
+        if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"]:
+            return None
+        now = self._unix_now()
+        if now is None:
+            return None
+        import hw
+
+        port = hw.unix_ms()
+        if abs(port - now) > 1000:
+            return None
+        try:
+            fi = 1 if self.fill() >= fw["fill_threshold"] else 0
+        except Exception:
+            fi = 1  # unknown: no early-upload check skipped
+        specs = []
+        for spec in fw["sensors"]:
+            s = {}
+            for k in spec:
+                if k not in ("stream", "streams"):  # the map names them
+                    s[k] = spec[k]
+            specs.append(s)
+        q = {"p": fw["sample_every_s"] * 1000, "fe": fw["flush_every_s"] * 1000, "ue": fw["upload_every_s"] * 1000,
+             "fi": fi, "ft": fw["fill_threshold"], "t": port + ms, "e": hw.epoch_ms(),
+             "s": specs, "c": self.config_path, "lf": self.errors.path, "lm": self.errors.max_bytes}
+        if fw["board"]:
+            q["b"] = fw["board"]
+        return q
 
     def _make_sensors(self):
         for entry in self.sensors:
@@ -263,9 +301,53 @@ class App:
         if mode != "none":
             self.wait(end - b.ms(), "none")  # it kept returning at once: wait out the rest
 
+    def absorb(self):
+        # the samples the fast wakes (hw.fast_wake) left in RTC memory: the buffer cleared first (keep()
+        # writes the schedule alone), then added with their own timestamps and flushed. A reset in
+        # between loses them, as a power cut would; none is ever stored twice. A damaged buffer is
+        # reported and dropped; a fault while adding puts it back (board.held, kept by keep()).
+        b = self.board
+        buffered = getattr(b, "buffered", None)  # boards with RTC memory (and test boards without)
+        tail = buffered() if buffered is not None else None
+        if tail is None:
+            return
+        import hw
+
+        t = self.totals
+        try:
+            _, names, records = hw.samples(tail)
+        except ValueError as e:
+            self.errors.report("buffered samples", "%s: dropped" % e)
+            b.keep(self._kept(0))
+            return
+        b.keep(self._kept(0))
+        try:
+            for ts, values in records:
+                for i in range(len(names)):
+                    try:
+                        if self.log.add(names[i], values[i], ts):
+                            t["samples"] += 1
+                        else:
+                            t["refused"] += 1
+                    except (ValueError, TypeError) as e:  # as sample(): reported, not stored
+                        t["add_errors"] += 1
+                        self.errors.report("buffered -> %s" % names[i], e)
+            self.log.flush()
+            self.last_flush = b.ms()
+        except Exception as e:
+            t["loop_errors"] += 1
+            self.errors.report("buffered samples", e)
+            b.held = hw.pack(0, names, records)  # back in RTC memory at the next keep()
+            b.keep(self._kept(0))
+
     def run(self, cycles=None):
         b = self.board
         b.wdt_start(self.wdt_ms)
+        try:
+            self.absorb()
+        except Exception as e:
+            self.totals["loop_errors"] += 1
+            self.errors.report("buffered samples", e)
         period = self.fw["sample_every_s"] * 1000
         # the first cycle is due at the reset: a deep-sleep period runs from wake to wake,
         # whatever the boot took (board.ms() counts from the reset)
@@ -428,7 +510,7 @@ def main(config_path="config.json", board=None, logger=None):
             import blynklog
 
             logger = blynklog.Logger(config_path)
-        app = App(fw, board, logger, errors, folder + RADIO_FILE)
+        app = App(fw, board, logger, errors, folder + RADIO_FILE, config_path)
     except Exception as e:  # ConfigError names the key; OSError: the flash; MemoryError
         return _stop(board, errors, "boot" if not _config_error(e) else "config", e)
     print("blynklog firmware on %s: %d sensors, sample every %d s, upload every %d s, sleep %s, watchdog %s" % (

@@ -8,7 +8,11 @@
 # tuple (and floats). Not safe from an interrupt (I2C transfers and waits); one task at a time.
 import math
 
-from blynklog.compat import const, sleep_ms
+try:  # MicroPython: not through blynklog.compat, so that the fast wake (hw.fast_wake) does not load the package
+    from micropython import const
+    from time import sleep_ms
+except ImportError:  # CPython
+    from blynklog.compat import const, sleep_ms
 
 _SHT3X_ADDR = const(0x44)
 _AHT20_ADDR = const(0x38)

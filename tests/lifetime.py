@@ -150,13 +150,36 @@ def outages(rng, start, span):
     return out
 
 
+def kept(state):
+    # the schedule the firmware kept in RTC memory as the next boot reads it: the JSON before the
+    # fast wakes' buffer, moved on by the ms they slept since it was written (hw.fast_wake, firmware/hw.py)
+    raw = bytes(ord(c) for c in state.get("memory") or "")
+    head, _, tail = raw.partition(b"\x00")
+    d = json.loads(head or b"{}")
+    if tail:
+        e = int.from_bytes(tail[4:8], "little")
+        for k in ("up", "fl"):
+            d[k] = d.get(k, 0) + e
+    return d
+
+
+def buffered(state):
+    # the samples waiting in RTC memory (firmware/hw.py's buffer): [(ts, values)]
+    sys.path.insert(0, os.path.join(ROOT, "firmware"))
+    import hw
+
+    raw = bytes(ord(c) for c in state.get("memory") or "")
+    tail = raw.partition(b"\x00")[2]
+    return hw.samples(tail)[2] if tail else []
+
+
 def upload_due(vb):
     # whether this boot will upload (a power-on boot does at once; a wake when the kept schedule says)
     s = vb.state
     if s.get("cause") != vboard.DEEPSLEEP_RESET:
         return True
     try:
-        return json.loads(s.get("memory") or "{}").get("up", 0) >= HOUR
+        return kept(s).get("up", 0) >= HOUR
     except ValueError:
         return True
 
@@ -204,7 +227,9 @@ def check_books(vb, srv, boots, seed):
     # The books after the drain:
     #   - every sample of a boot that reached its deep sleep arrived (each cycle of it, each stream),
     #     also when a cut came right after; a cut boot gave at most one sample per stream per cycle
-    #     it began;
+    #     it began; a fast wake's (hw.fast_wake: its sample waits in RTC memory) is lost whole
+    #     only when RTC memory was (a power cut or a brownout), or a boot was cut, before the next
+    #     full wake reached its deep sleep (the samples wait at most flush_every_s);
     #   - nothing arrived that no boot took;
     #   - a point arrived twice only when its first arrival came from a boot that was then cut (a
     #     batch the server accepted before the cut, not yet committed);
@@ -265,6 +290,23 @@ def check_books(vb, srv, boots, seed):
             chain.append(i)
         return chain
 
+    def full(r):
+        return "blynklog firmware on " in r.out
+
+    def buffer_lost(k):
+        # boot k was a fast wake that reached its deep sleep, and RTC memory was lost (a cut came
+        # then) or a boot cut before a full wake after it reached its own (which stores what waits)
+        r = boots[k][0]
+        if full(r) or not (r.how == "deepsleep" or r.slept):
+            return False
+        for j in range(k + 1, len(boots)):
+            r = boots[j][0]
+            if r.state_before_cause == vboard.PWRON_RESET or r.how in CUT:
+                return True
+            if full(r) and r.how == "deepsleep":
+                return False
+        return False
+
     timeless_boots = set()
     for j in range(len(boots)):
         timeless_boots.update(cut_timeless(j))
@@ -272,6 +314,8 @@ def check_books(vb, srv, boots, seed):
         for sid in range(len(STREAMS)):
             n = len(taken.get((k, sid), ()))
             if k in timeless_boots and n == 0:
+                continue
+            if n == 0 and buffer_lost(k):
                 continue
             if r.how == "deepsleep" or r.slept:  # flushed before its deep sleep, whatever came after
                 assert n == r.cycles, "seed %d: boot %d (%d cycles) gave %d %s samples\n%s" % (

@@ -88,3 +88,22 @@ def test_the_fill_check_counts_in_45_of_60_sampling_wakes():
     assert _close(energy.fill_share(WORK), 45.0 / 60.0)  # minutes 15..59 after the upload
     # deep: 200 ms boot + 0.5 x (600 + 4 ms x 0.75)
     assert _close(energy.sampling_wake_ms(BOARD, dict(MEASURED, fill_ms=4.0), WORK), 501.5)
+
+
+def test_a_board_with_rtc_memory_counts_fast_storing_and_full_wakes_by_hand():
+    # per hour: 1 full wake (the upload's), 60 / 10 - 1 = 5 storing fast wakes, 54 fast wakes; each
+    # 200 ms of boot + 0.5 x its time: full 200 + 350 = 550, storing 200 + 150 = 350, fast 200 + 25
+    # = 225 ms; together 550 + 1,750 + 12,150 = 14,450 ms at 40 mA
+    rtc = dict(BOARD, rtc_memory=1)
+    m = dict(MEASURED, fast_ms=50.0, store_ms=300.0, absorb_ms=700.0)
+    e = _energy()
+    assert e.wake_counts(WORK) == (1, 5, 54)
+    r = e.project(rtc, m, WORK)
+    assert _close(r["breakdown_ma"]["sampling"], 14450.0 * 40.0 / 3600000)
+    assert _close(r["upload_wake_ms"], 550.0 + 500.0 + 3500.0 + 200.0)  # the full wake's, not the average
+
+
+def test_a_board_without_rtc_memory_wakes_in_full_every_time_even_with_fast_figures():
+    m = dict(MEASURED, fast_ms=50.0, store_ms=300.0, absorb_ms=700.0)
+    r = _energy().project(dict(BOARD, rtc_memory=0), m, WORK)
+    assert _close(r["breakdown_ma"]["sampling"], HAND["sampling"])

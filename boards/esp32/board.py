@@ -17,7 +17,7 @@
 #   internal temperature: esp32.mcu_temperature() (S2, S3, C3...), or raw_temperature() (F) on
 #        the original ESP32 (uncalibrated: a trend, not a thermometer).
 
-from hw import MachineBoard, keep_in_rtc_memory, recall_from_rtc_memory
+from hw import MachineBoard, buffered_in_rtc_memory, keep_in_rtc_memory, recall_from_rtc_memory
 
 _OUT_PINS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
 
@@ -41,8 +41,10 @@ class Board(MachineBoard):
     i2c_sda = (_OUT_PINS, _OUT_PINS)
     i2c_scl = i2c_sda
 
+    rtc_memory = True
     keep = keep_in_rtc_memory
     recall = recall_from_rtc_memory
+    buffered = buffered_in_rtc_memory
 
     def mcu_temperature(self):
         import esp32

@@ -1,5 +1,6 @@
 # Bench only (tools/bench/energy_bench.py): one sampling wake of the real firmware on the emulated
-# Pico W, phase by phase. It runs the deployed main.py as tests/pico/wake.py does (deep sleep ends
+# Pico W, phase by phase, from main.py's first line (the harness imports none of the firmware
+# before it: board.Board is replaced when main.py first imports board). It runs the deployed main.py as tests/pico/wake.py does (deep sleep ends
 # the run) and times, with time.ticks_us, what the wake spends where:
 #   imports      every import statement (module code included), through a builtins.__import__ hook
 #   config       the settings cache's check (app._settings_key, app._cached_settings), or
@@ -12,6 +13,16 @@
 #   flush        the store's flush (wherever it is called: the cycle, before_sleep)
 #   before_sleep App.sleep up to machine.deepsleep (keep() and Logger.before_sleep, without the flush)
 #   other        the rest (main.py's checks, the boot line, the cycle's upload check and collection)
+#   absorb       App.absorb / hw._store_buffer: buffered samples added (without Logger(), flush, sensors)
+#   quick        hw.fast_wake's own work: RTC memory read and checked, the plan, the record packed
+#   sensors      the sensor drivers (sensors.make, read) wherever they run (the fast wake or App.sample)
+#   rtc          the stand-in RTC memory's reads and writes
+# With bench_rtc.bin on the file system the wake is an ESP32's: its bytes are RTC memory's (the
+# Pico W's rp2 port has none: a stand-in object holds them in RAM, as the ESP32's RTC memory is
+# RAM), machine.reset_cause() says DEEPSLEEP_RESET, the board keeps its schedule there (hw's
+# keep_in_rtc_memory) and the RTC is set to the plan's time (kept["q"]["t"] plus the ms the
+# buffer says were slept), as an ESP32's RTC runs through deep sleep. Without it, the Pico W's own
+# wake (fw_state.json on flash; the fast wake gives up at the reset cause).
 # Each phase is the time inside it less the time of the phases nested in it (self time).
 # Prints "PHASE name ms calls" lines, "CYCLE_SELF ms" (App.cycle's own time: its upload check and
 # collection; with sample_add, fill and the cycle's flush, the whole of a light-sleep wake's work)
@@ -20,7 +31,6 @@
 # blynklog (the only package on the board): MicroPython does not pass the importer's globals.
 import time
 
-_T0 = time.ticks_us()
 import builtins  # noqa: E402
 import gc  # noqa: E402
 import sys  # noqa: E402
@@ -77,6 +87,18 @@ def _patch():
     if "blynklog.store" in m and hasattr(m["blynklog.store"], "Store") and "store" not in _patched:
         _patched["store"] = 1
         _wrap_method(m["blynklog.store"].Store, "flush", "flush")
+    if "board" in m and hasattr(m["board"], "Board") and "board" not in _patched:
+        _patched["board"] = 1
+        _sim_board(m["board"])
+    if "hw" in m and hasattr(m["hw"], "fast_wake") and "hw" not in _patched:
+        _patched["hw"] = 1
+        m["hw"].fast_wake = _timed("quick", m["hw"].fast_wake)
+        m["hw"]._store_buffer = _timed("absorb", m["hw"]._store_buffer)
+    if "sensors" in m and hasattr(m["sensors"], "make") and "sensors" not in _patched:
+        _patched["sensors"] = 1
+        m["sensors"].make = _timed("sensors", m["sensors"].make)
+        for c in ("McuTemp", "Simulated", "Adc", "Sht3x", "Aht20"):
+            _wrap_method(getattr(m["sensors"], c), "read", "sensors")
     if "app" in m and hasattr(m["app"], "App") and "app" not in _patched:
         _patched["app"] = 1
         for f in ("_settings_key", "_cached_settings"):  # the settings cache: part of config
@@ -88,30 +110,93 @@ def _patch():
         _wrap_method(a, "sleep", "before_sleep")
         _wrap_method(a, "cycle", "cycle")
         _wrap_method(a, "fill", "fill")
+        _wrap_method(a, "absorb", "absorb")
         _wrap_method(a, "upload", "upload")  # must not run: this is the wake that only samples
+
+
+_by_module = {}  # module name -> self time of its import statements, us
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
     if level:
         name = "blynklog" + ("." + name if name else "")
     _enter("imports")
+    before = _self.get("imports", 0)
     try:
         mod = _orig_import(name, None, None, fromlist or (), 0)
     finally:
         _leave()
+        _by_module[name] = _by_module.get(name, 0) + _self["imports"] - before
     _patch()
     return mod
 
 
-builtins.__import__ = _import
-
-import board  # noqa: E402
 import machine  # noqa: E402
+
+try:
+    with open("bench_rtc.bin", "rb") as _f:
+        _rtc_mem = _f.read()
+except OSError:
+    _rtc_mem = None
+_ESP32 = _rtc_mem is not None
 
 
 class _Wake(BaseException):  # not an Exception: the firmware's loop must not catch it
     pass
 
+
+class _Rtc:
+    # machine.RTC with memory() held here (the ESP32's RTC memory, which rp2 lacks)
+    def __init__(self, *a):
+        self._rtc = machine.RTC()
+
+    def datetime(self, *a):
+        return self._rtc.datetime(*a)
+
+    def memory(self, data=None):
+        global _rtc_mem
+        _enter("rtc")
+        try:
+            if data is None:
+                return _rtc_mem
+            if len(data) > 2048:
+                raise ValueError("RTC memory is 2048 bytes")
+            _rtc_mem = bytes(data)
+        finally:
+            _leave()
+
+
+class _MachineModule:
+    # the machine module as an ESP32 woken from deep sleep shows it (reset cause, RTC memory);
+    # deep sleep ends the run
+    DEEPSLEEP_RESET = 4
+
+    def __getattr__(self, name):
+        return getattr(machine, name)
+
+    def reset_cause(self):
+        return 4
+
+    def RTC(self, *a):
+        return _Rtc()
+
+    def deepsleep(self, ms):
+        raise _Wake(ms)
+
+
+if _ESP32:
+    import json  # noqa: E402  (before the hook and the wake's clock: the harness's, not the wake's)
+
+    sys.modules["machine"] = _MachineModule()
+    # the RTC at the plan's time: the reset the schedule was written for, plus the ms slept since
+    _i = _rtc_mem.find(b"\x00")
+    _kept = json.loads(_rtc_mem if _i < 0 else _rtc_mem[:_i])
+    _t = _kept.get("q", {}).get("t") or _kept["bench_t"]
+    if _i >= 0:
+        _t += int.from_bytes(_rtc_mem[_i + 5:_i + 9], "little")
+    _g = time.gmtime(_t // 1000)
+    machine.RTC().datetime((_g[0], _g[1], _g[2], _g[6], _g[3], _g[4], _g[5], 0))
+    _kept = _g = None
 
 class _Machine:
     # the board's deep sleep on rp2 is light sleep in watchdog-fed steps, then machine.reset():
@@ -119,7 +204,7 @@ class _Machine:
     slept = 0
 
     def __getattr__(self, name):
-        return getattr(machine, name)
+        return getattr(sys.modules["machine"], name)  # the ESP32 stand-in's RTC when it is one
 
     def deepsleep(self, ms):
         raise _Wake(ms)
@@ -131,26 +216,44 @@ class _Machine:
         raise _Wake(_Machine.slept)
 
 
-_Board = board.Board
+def _sim_board(board):
+    # board.Board as the bench runs it, made when main.py first imports board (the harness
+    # imports none of the firmware before main.py: its imports are the wake's)
+    import hw
+
+    base = board.Board
+
+    class _SimBoard(base):
+        def __init__(self, cfg=None):
+            _enter("config")
+            try:
+                base.__init__(self, cfg)
+            finally:
+                _leave()
+            self.machine = _Machine()
+
+        def woke_from_deep_sleep(self):
+            return True  # a wake from deep sleep: no boot grace (rp2 cannot tell; see tests/pico/wake.py)
+
+        if _ESP32:  # the schedule in the stand-in RTC memory, as an ESP32 keeps it
+            rtc_memory = True
+            keep = hw.keep_in_rtc_memory
+            recall = hw.recall_from_rtc_memory
+            buffered = hw.buffered_in_rtc_memory
+
+    board.Board = _SimBoard
 
 
-class _SimBoard(_Board):
-    def __init__(self, cfg=None):
-        _enter("config")
-        try:
-            _Board.__init__(self, cfg)
-        finally:
-            _leave()
-        self.machine = _Machine()
-
-    def woke_from_deep_sleep(self):
-        return True  # a wake from deep sleep: no boot grace (rp2 cannot tell; see tests/pico/wake.py)
-
-
-board.Board = _SimBoard
 try:
-    with open("main.py") as _f:
+    try:  # the bench's image holds main.py as main_fw.py (so the board's own boot runs no firmware)
+        _f = open("main_fw.py")
+    except OSError:
+        _f = open("main.py")
+    with _f:
         _code = _f.read()
+    gc.collect()
+    builtins.__import__ = _import
+    _T0 = time.ticks_us()  # the wake: main.py from its first line
     exec(_code, {"__name__": "__main__"})
     print("MAIN RETURNED")
 except _Wake as e:
@@ -159,7 +262,8 @@ except _Wake as e:
         _leave()
     cycle = _self.get("cycle", 0)
     _known = 0
-    for _name in ("imports", "config", "logger", "app", "sample_add", "fill", "flush", "before_sleep"):
+    for _name in ("imports", "config", "logger", "app", "absorb", "quick", "sensors", "rtc", "sample_add", "fill",
+                  "flush", "before_sleep"):
         print("PHASE %s %.3f %d" % (_name, _self.get(_name, 0) / 1000.0, _calls.get(_name, 0)))
         _known += _self.get(_name, 0)
     # the cycle's own time beyond sample/flush goes to other (upload check, collection)
@@ -179,3 +283,8 @@ except _Wake as e:
     builtins.__import__ = _orig_import
     gc.collect()
     print("DEEPSLEEP", e.args[0], "free", gc.mem_free())
+    if _ESP32:
+        print("RTC_BYTES", len(_rtc_mem))
+    print("LOADED", " ".join(sorted(k for k in sys.modules)))
+    for _name in sorted(_by_module, key=lambda k: -_by_module[k]):
+        print("IMPORT %s %.3f" % (_name, _by_module[_name] / 1000.0))

@@ -9,7 +9,12 @@
 Per upload period (upload_every_s; 60 sampling wakes of which one also uploads, in the example
 configuration), per board:
   sampling  = wakes x (awake per sampling wake) x cpu_ma        (radio off)
-              deep sleep (ESP32): boot_ms + speed_factor x (wake_ms + fill check) + sensor wait
+              deep sleep with RTC memory (ESP32, hw.fast_wake in firmware/hw.py): per upload period one full
+              wake (the upload's: app.py, adding the buffered samples: absorb_ms), one storing
+              fast wake every flush_every_s less that one (store_ms: it adds the buffer to
+              the store), the rest fast wakes (fast_ms: the sample to RTC memory); each
+              boot_ms + speed_factor x (its time) + sensor wait
+              deep sleep without (Pico W): boot_ms + speed_factor x (wake_ms + fill check) + sensor wait
               light sleep (Pico W's default): lightsleep exit + speed_factor x (the cycle's work +
               fill check + the flush every flush_every_s, shared out) + sensor wait (nothing is
               imported or opened again); the fill check (fill_ms) runs in 45 of 60 wakes
@@ -68,6 +73,10 @@ SOURCES = {
                    "once Wi-Fi had been started (2022 firmware)",
     "readme": "this project's README and boards/rp2040/board.py: rp2's deep sleep is light sleep in watchdog-fed "
               "steps, then a reset marked in a watchdog scratch register, so its wake skips the 3 s boot grace",
+    "mp-rtc-mem": "micropython/micropython ports/esp32/machine_rtc.c: RTC().memory() holds up to "
+                  "MICROPY_HW_RTC_USER_MEM_MAX (2048) bytes in RTC_NOINIT_ATTR memory, 'so the user memory survives "
+                  "WDT resets and the like' (and deep sleep); the firmware's fast wake (hw.fast_wake in firmware/hw.py) keeps "
+                  "its samples there",
     "assumption": "an assumption of this model, not a measurement",
 }
 
@@ -82,6 +91,7 @@ LABELS = {
 # (no regulator or converter losses are added); times in ms or s as named.
 _ESP32 = {
     "sleep_mode": ("deep", "readme"),
+    "rtc_memory": (1, "mp-rtc-mem"),          # the fast wake (hw.fast_wake in firmware/hw.py) runs: samples kept in RTC memory
     "sleep_ma": (0.010, "esp32-ds"),          # Deep-sleep, RTC timer + RTC memory
     "cpu_ma": (44.0, "esp32-ds"),             # Modem-sleep at 160 MHz: top of 27-44 mA
     "rx_ma": (100.0, "esp32-ds"),             # RX/listen: top of 95-100 mA (the radio is up)
@@ -98,6 +108,7 @@ _ESP32 = {
 }
 _PICO_W = {
     "sleep_mode": ("light", "readme"),
+    "rtc_memory": (0, "readme"),              # rp2 has no RTC memory: every deep-sleep wake is a full one
     "sleep_ma": (1.5, "mp-lightsleep"),       # timed lightsleep (0.9 mA is the untimed, dormant one)
     "cpu_ma": (21.0, "mp-8770"),
     "rx_ma": (57.0, "cyw43-126"),             # 21 mA (RP2040) + 36 mA (CYW43439 up, connected, no power save)
@@ -142,10 +153,30 @@ def fill_share(w=EXAMPLE):
     return float(wakes - first) / wakes
 
 
+def wake_counts(w=EXAMPLE):
+    # per upload period on a board with the fast wake: (full wakes, storing fast wakes, fast wakes).
+    # The full one is the upload's; a storing one comes flush_every_s after the last store.
+    wakes = w["upload_every_s"] // w["sample_every_s"]
+    per_store = max(1, w["flush_every_s"] // w["sample_every_s"])
+    store = max(0, wakes // per_store - 1)
+    return 1, store, wakes - 1 - store
+
+
+def fast_path(b, m):
+    # whether board b's deep-sleep wakes are the fast ones (RTC memory, and they were measured)
+    return b["sleep_mode"] == "deep" and b.get("rtc_memory") and m.get("fast_ms") is not None
+
+
 def sampling_wake_ms(b, m, w=EXAMPLE):
     # awake time of one sampling wake on board b (ms), on average over an upload period
     k = b["speed_factor"]
     fill = m.get("fill_ms", 0.0) * fill_share(w)
+    if fast_path(b, m):
+        full, store, fast = wake_counts(w)
+        each = b["boot_ms"] + b["grace_ms"] + w["sensor_wait_ms"]
+        total = (full * (each + k * m["absorb_ms"]) + store * (each + k * m["store_ms"]) +
+                 fast * (each + k * m["fast_ms"]))
+        return total / float(full + store + fast)
     if b["sleep_mode"] == "deep":
         return b["boot_ms"] + b["grace_ms"] + k * (m["wake_ms"] + fill) + w["sensor_wait_ms"]
     flush = m["flush_ms"] * float(w["sample_every_s"]) / w["flush_every_s"]
@@ -163,6 +194,9 @@ def project(b, m, w=EXAMPLE):
     period_ms = w["upload_every_s"] * 1000.0
     wakes = float(w["upload_every_s"]) / w["sample_every_s"]
     wake = sampling_wake_ms(b, m, w)
+    full_wake = wake  # the upload wake's sampling part: a full wake where fast ones are the rest
+    if fast_path(b, m):
+        full_wake = b["boot_ms"] + b["grace_ms"] + w["sensor_wait_ms"] + b["speed_factor"] * m["absorb_ms"]
     cpu_sync = b["speed_factor"] * m["sync_cpu_ms"]
     listen = 1000.0 * (b["assoc_s"] + m["handshakes"] * b["tls_s"] + m["requests"] * b["rtt_s"] +
                        b["ntp_s"] * float(w["upload_every_s"]) / w["ntp_every_s"])
@@ -177,7 +211,7 @@ def project(b, m, w=EXAMPLE):
     breakdown = dict((k, v / period_ms) for k, v in charge.items())
     avg = sum(breakdown.values())
     return {"sampling_wake_ms": wake, "upload_cpu_ms": cpu_sync, "radio_listen_ms": listen, "radio_tx_ms": tx,
-            "radio_on_ms": cpu_sync + listen + tx, "upload_wake_ms": wake + cpu_sync + listen + tx,
+            "radio_on_ms": cpu_sync + listen + tx, "upload_wake_ms": full_wake + cpu_sync + listen + tx,
             "awake_ms": awake, "breakdown_ma": breakdown, "avg_ma": avg,
             "life_days": w["battery_mah"] / avg / 24.0}
 
@@ -232,6 +266,9 @@ def main(argv=None):
     ap.add_argument("--cycle-ms", type=float, help="a light-sleep cycle's work (sample + add + checks), ms")
     ap.add_argument("--flush-ms", type=float, help="one flush of a wake's samples, ms")
     ap.add_argument("--fill-ms", type=float, help="the cycle's fill check (Logger.stats()), ms (default 0)")
+    ap.add_argument("--fast-ms", type=float, help="a fast wake (hw.fast_wake: the sample to RTC memory), ms")
+    ap.add_argument("--store-ms", type=float, help="a fast wake that stores the buffer, ms (with --fast-ms)")
+    ap.add_argument("--absorb-ms", type=float, help="a full wake that adds the buffer first, ms (with --fast-ms)")
     ap.add_argument("--sync-cpu-ms", type=float, help="CPU time of the upload's sync (Pico W), ms")
     ap.add_argument("--bytes", type=float, dest="bytes_sent", help="bytes sent by the upload")
     ap.add_argument("--requests", type=float, help="HTTP requests of the upload")
@@ -250,10 +287,12 @@ def main(argv=None):
         with open(a.measured) as f:
             data = json.load(f)
         m.update(data.get("measured", data))
-    for k in MEASURED_KEYS + ("fill_ms",):
+    for k in MEASURED_KEYS + ("fill_ms", "fast_ms", "store_ms", "absorb_ms"):
         if getattr(a, k) is not None:
             m[k] = getattr(a, k)
     missing = [k for k in MEASURED_KEYS if k not in m]
+    if m.get("fast_ms") is not None:
+        missing += [k for k in ("store_ms", "absorb_ms") if m.get(k) is None]
     if missing:
         ap.error("missing measured figures: %s (give --measured FILE or the flags)" % ", ".join(missing))
     w = dict(EXAMPLE, battery_mah=a.battery_mah, sample_every_s=a.sample_every_s, upload_every_s=a.upload_every_s)

@@ -94,22 +94,97 @@ def _mkfs_add(sim, img, pairs):
     return img
 
 
-def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
+RTC_T = T0 + 7 * 86400000  # the ESP32 wakes' clock: the reset their kept schedule was written for
+
+
+def rtc_memory(buffered, plan=True, since_upload_ms=60000):
+    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/hw.py's layout): the
+    # schedule the last full wake kept (the last upload since_upload_ms before the reset it was
+    # written for; with plan, the fast wakes' plan, as app.App._plan writes it for config()), then
+    # the samples of `buffered` fast wakes since, a minute apart, packed as on a 32-bit-float port
+    fwdir = os.path.join(ROOT, "firmware")
+    if fwdir not in sys.path:
+        sys.path.insert(0, fwdir)
+    sys.path.insert(0, os.path.join(ROOT, "lib"))
+    import hw
+    import settings
+
+    fw = settings.load(config())
+    specs = [dict((k, v) for k, v in s.items() if k not in ("stream", "streams")) for s in fw["sensors"]]
+    head = {"up": since_upload_ms, "fl": 0, "ntp": None, "nb": 0, "el": [None, 0]}
+    if plan:
+        head["q"] = {"p": fw["sample_every_s"] * 1000, "fe": fw["flush_every_s"] * 1000,
+                     "ue": fw["upload_every_s"] * 1000, "fi": 0, "ft": fw["fill_threshold"], "t": RTC_T, "e": 0,
+                     "s": specs, "c": "config.json", "lf": "error.log", "lm": fw["log_max_bytes"]}
+    else:
+        head["bench_t"] = RTC_T  # the RTC's time for tests/pico/energy_wake.py (the App reads no such key)
+    raw = json.dumps(head).encode()
+    if buffered:
+        names = [n for s in fw["sensors"] for _, n in s["map"]]
+        records = [(RTC_T + i * 60000, tuple(_value(k, i) for k in range(len(names)))) for i in range(buffered)]
+        fmt, hw._FMT = hw._FMT, "f"
+        try:
+            raw += b"\x00" + hw.pack(buffered * 60000, names, records)
+        finally:
+            hw._FMT = fmt
+    return raw
+
+
+def _caches(folder):
+    # what the first wake after a deploy leaves for the next ones, made here with CPython's code
+    # (the same files on every runtime): the firmware's validated settings (app.SETTINGS_CACHE,
+    # keyed by the config file's hash and the version) and the Logger's validated configuration
+    # (<store>/config.cache); -> the (board path, local file) of the first (the second is in the store)
+    fwdir = os.path.join(ROOT, "firmware")
+    for d in (fwdir, os.path.join(ROOT, "lib")):
+        if d not in sys.path:
+            sys.path.insert(0, d)
+    import hashlib
+
+    import blynklog
+    import settings
+
+    path = os.path.join(folder, "config.json")
+    with open(path, "rb") as f:
+        raw = f.read()
+    fw = settings.load(json.loads(raw))
+    with open(os.path.join(folder, "fw_settings.json"), "w") as f:
+        json.dump({"key": hashlib.sha256(raw).hexdigest() + ":" + blynklog.__version__, "fw": fw}, f)
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        blynklog.Logger("config.json").close()  # writes blynklog-data/config.cache, for "config.json"
+    finally:
+        os.chdir(here)
+    return [("fw_settings.json", os.path.join(folder, "fw_settings.json"))]
+
+
+def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=None, kind="app"):
     # one sampling wake on an image with the firmware, the configuration and a store, the last
-    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check)
+    # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check). rtc: the
+    # bytes of an ESP32's RTC memory (rtc_memory()) for a wake as an ESP32's; kind: what the wake
+    # must be, "app" (app.py's), "fast" (hw.fast_wake's, to RTC memory) or "store" (its store of the buffer)
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(config(), f)
     # the schedule the previous wake kept (app.App.sleep): the last upload since_upload_ms ago, so
     # this wake samples only
-    with open(os.path.join(folder, "fw_state.json"), "w") as f:
-        json.dump({"up": since_upload_ms, "fl": 0, "ntp": None}, f)
+    if rtc is None:
+        kept = ("fw_state.json", json.dumps({"up": since_upload_ms, "fl": 0, "ntp": None}).encode())
+    else:
+        kept = ("bench_rtc.bin", rtc)
+    with open(os.path.join(folder, kept[0]), "wb") as f:
+        f.write(kept[1])
     store, info = write_store(folder, wakes=store_wakes, full=full)
-    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"),
-                    extra=[("fw_state.json", os.path.join(folder, "fw_state.json"))])
+    caches = _caches(folder)
+    # main.py as main_fw.py (run by the bench script): a board that boots with main.py runs the
+    # firmware at its own boot, before the script, as long as the emulator's Ctrl-C takes to land
+    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"), main=False,
+                    extra=caches + [(kept[0], os.path.join(folder, kept[0])),
+                           ("main_fw.py", os.path.join(ROOT, "firmware", "main.py"))])
     _mkfs_add(sim, img, [(store, "/blynklog-data")])
-    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=900)
+    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=int(os.environ.get("BLYNKLOG_ENERGY_WAKE_TIMEOUT") or 900))
     sleeps = r.lines("DEEPSLEEP")
     if r.rc != 0 or not sleeps or "MAIN RETURNED" in r.out:
         raise RuntimeError("energy wake %s did not end in deep sleep (exit %s):\n%s\n%s" % (
@@ -119,15 +194,25 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000):
         p, ms, calls = line.split()
         phases[p] = {"ms": float(ms), "calls": int(calls)}
     # the shape of the wake: it samples once and does not upload (else the schedule was not kept)
-    if phases.get("upload", {}).get("calls") or phases.get("sample_add", {}).get("calls") != 1:
-        raise RuntimeError("energy wake %s is not a sampling wake (phases %s):\n%s" % (name, phases, r.out[-2000:]))
+    calls = dict((k, v["calls"]) for k, v in phases.items())
+    loaded = r.lines("LOADED ")[0].split() if r.lines("LOADED ") else []
+    if kind == "app":
+        ok = calls.get("sample_add") == 1 and not calls.get("upload")
+    else:
+        ok = calls.get("quick") == 1 and not calls.get("app") and "app" not in loaded and (
+            (kind == "fast") == ("blynklog" not in loaded)) and (kind == "fast") == (not calls.get("absorb"))
+    if not ok:
+        raise RuntimeError("energy wake %s is not a %s wake (phases %s, modules %s):\n%s" % (
+            name, kind, phases, loaded, r.out[-2000:]))
     # the import hook's own time is taken out of the imports and of the whole wake
     hook_ms = float(r.lines("HOOK_US ")[0]) * phases["imports"]["calls"] / 1000.0
     phases["imports"]["ms"] -= hook_ms
     out = {"phases": phases, "wake_ms": float(r.lines("WAKE ")[0]) - hook_ms, "hook_ms": hook_ms,
            "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
            "sleep_ms": int(sleeps[0].split()[0]), "store": info, "sim_s": r.sim_s, "wall_s": r.wall_s,
-           "erases": r.erases, "programs": r.programs}
+           "erases": r.erases, "programs": r.programs, "modules": loaded,
+           "rtc_bytes": int(r.lines("RTC_BYTES ")[0]) if r.lines("RTC_BYTES ") else None,
+           "import_ms": dict((ln.split()[0], float(ln.split()[1])) for ln in r.lines("IMPORT "))}
     return out
 
 
@@ -218,12 +303,18 @@ def bench(p, results, say=print):
         filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
         say("energy: a sampling wake, full store (store.capacity of pending samples)")
         full = _wake(sim, tmp, "full", full=True)
+        say("energy: an ESP32's fast wake (hw.fast_wake: the sample to RTC memory, 3 samples waiting)")
+        fast = _wake(sim, tmp, "fast", rtc=rtc_memory(3), kind="fast")
+        say("energy: an ESP32's fast wake that stores the buffer (9 samples waiting, flush_every_s reached)")
+        store = _wake(sim, tmp, "store", rtc=rtc_memory(9), kind="store")
+        say("energy: an ESP32's full wake that adds 9 buffered samples first")
+        absorb = _wake(sim, tmp, "absorb", rtc=rtc_memory(9, plan=False))
         say("energy: the sync of one hour's backlog (%d points), CPU part" % (per_stream * len(STREAMS)))
         syn = _sync(sim, tmp, per_stream)
         say("energy: the same sync's bytes and handshakes on the unix port")
         wire = _wire(tmp, per_stream)
-        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "sync": syn, "wire": wire,
-                             "streams": len(STREAMS)}
+        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "fast": fast, "store": store,
+                             "absorb": absorb, "sync": syn, "wire": wire, "streams": len(STREAMS)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -240,6 +331,9 @@ def measured(results):
         "flush_ms": ph["flush"]["ms"],
         "fill_ms": e["empty_fill"]["phases"]["fill"]["ms"],
         "sync_cpu_ms": e["sync"]["sync_ms"],
+        "fast_ms": e["fast"]["wake_ms"],
+        "store_ms": e["store"]["wake_ms"],
+        "absorb_ms": e["absorb"]["wake_ms"],
         "upload_points": e["sync"]["points"],
         "bytes_sent": w.get("bytes_sent") or 0,
         "requests": w.get("requests") or 0,
@@ -248,14 +342,34 @@ def measured(results):
 
 
 PHASES = (("imports", "imports (every `import`, module code included)"),
-          ("config", "config: `settings.read` + `settings.load` + `Board()`"),
+          ("config", "config: the settings cache's check (or `settings.read` + `settings.load`) + `Board()`"),
+          ("quick", "`hw.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
           ("logger", "`Logger()` (its imports counted above)"),
           ("app", "`App()`: sensors made, the kept schedule read"),
-          ("sample_add", "sample + add: 4 readings, 4 `add()`"),
+          ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw._store_buffer`)"),
+          ("sample_add", "sample (the sensor drivers) + add: 4 readings, 4 `add()` in a full wake"),
           ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
-          ("flush", "flush (the store's, in `before_sleep`)"),
+          ("flush", "flush (the store's)"),
           ("before_sleep", "before sleep: `keep()`, the clock's anchor, `state.json`"),
-          ("other", "other: `main.py`'s checks, the boot line, the cycle's upload check and collection"))
+          ("rtc", "RTC memory's reads and writes (the stand-in)"),
+          ("other", "other: `main.py` (its built-ins into `sys.modules`), the boot line, the cycle's checks, collection"))
+
+
+def _phase(r, key):
+    ph = r["phases"]
+    v = ph.get(key, {}).get("ms", 0.0)
+    if key == "sample_add":
+        v += ph.get("sensors", {}).get("ms", 0.0)
+    return v
+
+
+def _phase_table(title, runs):
+    lines = ["| %s | %s |" % (title, " | ".join(label for label, _ in runs)), "|---|" + "---|" * len(runs)]
+    for key, label in PHASES:
+        lines.append("| %s | %s |" % (label, " | ".join(_ms(_phase(r, key)) for _, r in runs)))
+    lines.append("| **whole wake, `main.py` to `deepsleep()`** | %s |" % " | ".join(
+        "**%s**" % _ms(r["wake_ms"]) for _, r in runs))
+    return lines
 
 
 def _ms(v):
@@ -280,17 +394,22 @@ def section(results):
         "earlier, so it does not upload; `mcu_temp` and three `sim` sensors stand in for the SHT3x and the ADC). "
         "The upload's CPU time is `Logger.sync()` of one hour's backlog (%d points) to a stand-in socket "
         "(`tests/pico/energy_sync.py`: no radio, no TLS); its bytes, requests and handshakes come from the same "
-        "sync on the unix port against `tools/blynk_server.py` over verified TLS." % m["upload_points"],
+        "sync on the unix port against `tools/blynk_server.py` over verified TLS. Every wake finds the caches a "
+        "first wake after a deploy writes (the firmware's validated settings, the Logger's validated configuration). "
+        "An ESP32's wakes are run with what the Pico W lacks stood in (`tests/pico/energy_wake.py`): RTC memory (a "
+        "bytes object holding what the last wake kept), `DEEPSLEEP_RESET` as the reset cause and the RTC running "
+        "through the sleep; a fast wake (`hw.fast_wake`, `firmware/hw.py`) adds its sample to RTC memory, every `flush_every_s` one "
+        "of them stores the buffer, and the full wake (`app.py`, at the upload) adds what waits first." % m["upload_points"],
         "",
-        "| Phase of a sampling wake (Pico W, emulated) | empty store | empty store, 30 min after the upload | "
-        "full store |",
-        "|---|---|---|---|",
     ]
-    for key, label in PHASES:
-        cells = [_ms(r["phases"].get(key, {}).get("ms", 0.0)) for r in (empty, filled, full)]
-        lines.append("| %s | %s | %s | %s |" % tuple([label] + cells))
-    lines.append("| **whole wake, `main.py` to `deepsleep()`** | **%s** | **%s** | **%s** |" % (
-        _ms(empty["wake_ms"]), _ms(filled["wake_ms"]), _ms(full["wake_ms"])))
+    lines += _phase_table("Phase of a Pico W wake (emulated; `fw_state.json` on flash)",
+                          [("empty store", empty), ("empty store, 30 min after the upload", filled),
+                           ("full store", full)])
+    lines += [""]
+    lines += _phase_table("Phase of an ESP32's wake (on the emulated Pico W; RTC memory stood in)",
+                          [("fast: the sample to RTC memory (3 waiting)", e["fast"]),
+                           ("fast, storing: 9 waiting + its own, flush_every_s reached", e["store"]),
+                           ("full (app.py): adds 9 waiting first", e["absorb"])])
     lines += [
         "",
         "Stores: empty (a store with no samples), full (%s pending samples, %s bytes of segments: `store.capacity` "
@@ -305,6 +424,15 @@ def section(results):
             _ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
         "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |" % (
             _ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
+        "| ESP32 fast wake (hw.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
+        "holds %s of 2,048 bytes |" % (_ms(m["fast_ms"]), _ms(e["fast"]["phases"]["imports"]["ms"]),
+                                        ", ".join(sorted(x for x in e["fast"]["import_ms"] if not x.startswith("u")
+                                                         and e["fast"]["import_ms"][x] >= 1)),
+                                        "{:,}".format(e["fast"]["rtc_bytes"] or 0)),
+        "| ESP32 fast wake that stores the buffer, ms | %s | `Logger()` %s, adding 40 samples %s |" % (
+            _ms(m["store_ms"]), _ms(e["store"]["phases"]["logger"]["ms"]), _ms(e["store"]["phases"]["absorb"]["ms"])),
+        "| ESP32 full wake (app.py) adding 36 buffered samples, ms | %s | the upload wake's sampling part |" % (
+            _ms(m["absorb_ms"])),
         "| A light-sleep cycle's work (Pico W's default: sample + add, the cycle's checks), ms | %s | plus the fill "
         "check (%s) in 45 of 60 wakes, a flush (%s) every 10th |" % (_ms(m["cycle_ms"]), _ms(m["fill_ms"]), _ms(m["flush_ms"])),
         "| Upload wake: CPU time of the sync of %d points (Pico W, emulated, no radio), ms | %s | %s per point; "
@@ -324,17 +452,29 @@ def section(results):
     cap = energy.sleep_cap_days(energy.BOARDS["pico_w"]["sleep_ma"])
     pw = dict(rows)[energy.LABELS["pico_w"]]
     esp = energy.BOARDS["esp32"]
-    full_m = dict(m, wake_ms=m["wake_full_ms"], fill_ms=0.0)
+    full_m = dict(m, wake_ms=m["wake_full_ms"], fill_ms=0.0, fast_ms=None)
+    every_full = dict(m, fast_ms=None)
+    nfull, nstore, nfast = energy.wake_counts()
+    er = dict(rows)[energy.LABELS["esp32"]]
+    six = energy.EXAMPLE["battery_mah"] / (182.6 * 24.0)
+    boots = (esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"]) * esp["cpu_ma"] / (energy.EXAMPLE["sample_every_s"] * 1000.0)
     lines += [
         "",
         "- Breakdown columns are each part's share of the average current, in mA. The ESP32's times are the Pico "
         "W's scaled by a stated speed factor (%.2f) plus an assumed boot; the Pico W's sleep current alone caps its "
         "life at %s on this cell: the default (light sleep) reaches %.0f%% of that cap. Sources and assumptions: "
         "[docs/ENERGY.md](ENERGY.md); the model's arithmetic: `python tools/bench/energy.py --help`." % (
-            energy.BOARDS["esp32"]["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
-        "- With a full store (days without an upload) each sampling wake takes %s on the Pico W: on the ESP32 the "
-        "sampling wakes alone would then average %.2f mA (%.2f mA with the empty store's wake)." % (
-            "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, m)),
+            esp["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
+        "- ESP32 rows: per hour %d full wake (the upload's), %d fast wakes that store the buffer and %d fast wakes "
+        "(their average is the awake column). Were every wake a full one (no fast wake), the ESP32 would average "
+        "%.3f mA (%s)." % (nfull, nstore, nfast, energy.project(esp, every_full)["avg_ma"],
+                           energy.life_text(energy.project(esp, every_full)["life_days"])),
+        "- Six months (182.6 days) on this cell is an average of %.3f mA; the ESP32 row is %.3f mA. Its wakes' assumed "
+        "boot and the sensor wait alone (%d ms at %.0f mA every minute) are %.3f mA of it." % (
+            six, er["avg_ma"], esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"], esp["cpu_ma"], boots),
+        "- With a full store (days without an upload) a Pico W wake takes %s; an ESP32 whose every wake were a full "
+        "one would then average %.2f mA in its sampling wakes alone (%.2f mA with the empty store's wake)." % (
+            "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, every_full)),
     ]
     if not filled["phases"].get("fill", {}).get("calls"):
         lines.append("- The wake half an hour after the upload did not check the store's fill: the fill row reads 0.")

@@ -76,7 +76,7 @@ if _rtc0 is None:
     _rtc0 = RTC_POWER_ON_MS
 scale = state.get("time_scale", 1)
 memory = state.get("memory")
-memory = bytes(memory, "latin-1") if isinstance(memory, str) else b""
+memory = bytes([ord(c) for c in memory]) if isinstance(memory, str) else b""
 cause = state.get("cause", 1)
 boot_no = state.get("boot_no", 0)  # the runner's count of boots, this one included
 plan = state.get("plan")  # the runner's reset for this boot, or None
@@ -112,10 +112,16 @@ def set_rtc_ms(ms):
     _write(state)
 
 
+def _text(data):
+    # RTC memory's bytes as the state file's text, a character a byte (latin-1; MicroPython's
+    # str(bytes, "latin-1") decodes UTF-8, which binary bytes are not)
+    return "".join([chr(b) for b in data])
+
+
 def set_memory(data):
     global memory
     memory = bytes(data)
-    state["memory"] = str(memory, "latin-1")  # written through, as RTC memory is
+    state["memory"] = _text(memory)  # written through, as RTC memory is
     _write(state)
 
 
@@ -222,7 +228,7 @@ def deep_sleep(ms):
     d["calls"] = calls
     d["world_ms"] = world_ms() + ms
     d["rtc_ms"] = rtc_ms() + ms
-    d["memory"] = str(memory, "latin-1")
+    d["memory"] = _text(memory)
     d["cause"] = 4  # DEEPSLEEP_RESET
     d["boot"] = state.get("boot", 0) + 1
     d["slept_ms"] = ms
@@ -242,7 +248,7 @@ def reset(kind, off_ms=0):
     d["calls"] = calls
     d["world_ms"] = now + off_ms
     d["rtc_ms"] = rtc_ms() + off_ms if keeps_rtc else None
-    d["memory"] = str(memory, "latin-1") if keeps_memory else None
+    d["memory"] = _text(memory) if keeps_memory else None
     d["cause"] = cause_
     d["reset"] = {"kind": kind, "ms": now, "boot": boot_no, "radio": radio}
     for k in ("noted_ms", "slept_ms", "plan", "rtc_off"):

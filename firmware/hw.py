@@ -22,7 +22,7 @@ import time
 try:  # MicroPython: from time, so that the fast wake (below) does not load the package
     from time import sleep_ms, ticks_diff, ticks_ms
 except ImportError:  # CPython
-    from blynklog.compat import sleep_ms, ticks_diff, ticks_ms
+    from blynklog.compat import sleep_ms, ticks_diff, ticks_ms  # type: ignore[no-redef]
 
 _LIGHTSLEEP_MAX_MS = 3600000  # rp2's lightsleep() refuses 4,294,967 ms and more: longer ones go in parts
 _BOOT_TICKS_MAX = 600000  # ticks_ms() counts from the reset on a board; more than this is another origin

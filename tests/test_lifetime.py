@@ -17,7 +17,6 @@
 # (The books: tests/lifetime.py check_books, shared with tests/test_lifetime_resets.py.)
 # Runs on every unix runtime (test_unix_port.runtimes()). make test runs a short life (WAKES
 # in tests/lifetime.py); BLYNKLOG_LIFETIME_WAKES=1000 a long one, BLYNKLOG_LIFETIME_SEED=N another seed (printed).
-import json
 import os
 import random
 import time

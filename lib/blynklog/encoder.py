@@ -358,7 +358,7 @@ def _put_coord(buf, pos, v, decimals):
 if IS_MICROPYTHON:
     _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it
 else:
-    class _Sink(io.BytesIO):
+    class _Sink(io.BytesIO):  # type: ignore[no-redef]  # CPython: print() writes str
         def write(self, data):
             return io.BytesIO.write(self, data.encode() if isinstance(data, str) else data)
 

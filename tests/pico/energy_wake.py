@@ -31,9 +31,9 @@
 # blynklog (the only package on the board): MicroPython does not pass the importer's globals.
 import time
 
-import builtins  # noqa: E402
-import gc  # noqa: E402
-import sys  # noqa: E402
+import builtins
+import gc
+import sys
 
 _self = {}
 _calls = {}
@@ -185,7 +185,7 @@ class _MachineModule:
 
 
 if _ESP32:
-    import json  # noqa: E402  (before the hook and the wake's clock: the harness's, not the wake's)
+    import json
 
     sys.modules["machine"] = _MachineModule()
     # the RTC at the plan's time: the reset the schedule was written for, plus the ms slept since

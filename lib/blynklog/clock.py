@@ -114,12 +114,22 @@ def _valid(e):
 
 
 def _machine():
-    try:
-        import machine
+    # the port's machine module, or None. `import machine` looks along sys.path for a machine.py
+    # before it takes the built-in (some 7 ms on a Pico W); `umachine` names the built-in itself. A
+    # machine.py that replaces the built-in (the virtual board's, boards/unix/chip) is taken from
+    # sys.modules, where its first import (firmware/boot.py) left it.
+    import sys
 
-        return machine
-    except ImportError:
-        return None
+    m = sys.modules.get("machine")
+    if m is None:
+        try:
+            import umachine as m  # type: ignore[import-not-found]  # MicroPython's u-name
+        except ImportError:
+            try:
+                import machine as m  # type: ignore[no-redef]
+            except ImportError:
+                return None
+    return m
 
 
 def _woke_from_sleep(cause, m):

@@ -83,3 +83,12 @@ def test_a_backlog_opened_without_its_sizes_still_counts_its_bytes_and_records()
     assert used == before["bytes"] and used > 4 * 200, (used, before)
     assert s.stats()["pending"] == before["pending"] > 0, before
     s.close()
+
+
+def test_opening_tries_no_file_the_folder_listing_lacks():
+    path = tmpdir("open-absent") + "/s"
+    _filled(path, 2)  # no commit, no drop: no cursors file
+    _calls, opened, _segs = _open_calls(path)
+    names = [p.rsplit("/", 1)[1] for p in opened]
+    assert "cursors" not in names and "cursors.new" not in names and "streams.new" not in names, names
+    assert "streams" in names, names

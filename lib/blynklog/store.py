@@ -113,12 +113,14 @@ class Store:
         self._un_t0 = 0
         self._closed = False
         listing = self._listing()
-        self._names = self._load_names()
+        here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
+        self._names = self._load_names(here)
         n = len(self._names)
         self._cursor = [0] * n
         self._pending = [0] * n
         self._meta = {}
-        self._load_cursors()
+        self._load_cursors(here)
+        here = None
         self._segs = []
         self._segpend = []
         self._segsize = []
@@ -133,8 +135,12 @@ class Store:
     def _seg_name(self, seq):
         return "%s/%08x.seg" % (self.path, seq)
 
-    def _load_names(self):
+    def _load_names(self, here):
+        # here: the names of the folder's files (the listing): a file not among them is not
+        # looked for (a failed open costs some ms on a board)
         for name in ("streams", "streams.new"):
+            if name not in here:
+                continue
             try:
                 with open(self.path + "/" + name) as f:
                     text = f.read()
@@ -154,10 +160,12 @@ class Store:
                 f.write("\n")
         os.rename(tmp, self.path + "/streams")
 
-    def _load_cursors(self):
+    def _load_cursors(self, here):
         # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
-        # JSON meta, CRC-32
+        # JSON meta, CRC-32. here: as for _load_names
         for name in ("cursors", "cursors.new"):
+            if name not in here:
+                continue
             try:
                 with open(self.path + "/" + name, "rb") as f:
                     data = f.read()

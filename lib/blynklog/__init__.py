@@ -194,8 +194,9 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        folder = _exists(scfg["path"])
-        save = validated and cache == scfg["path"] + "/" + _CACHE_NAME
+        here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
+        folder = (here and not validated) or _exists(scfg["path"])  # a cache read there: it exists
+        save = validated and here
         raw_backend = scfg["backend"] == "raw"
         if not folder or save or raw_backend:
             had = _loaded("logger_open")

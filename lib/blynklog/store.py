@@ -51,6 +51,7 @@ _MAX_NAME = const(64)
 _DEFAULT_SEG = const(4096)
 _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
+_WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
 def _remove(path):
@@ -117,12 +118,14 @@ class Store:
         self._un_t0 = 0
         self._closed = False
         listing = self._listing()
-        self._names = self._load_names()
+        here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
+        self._names = self._load_names(here)
         n = len(self._names)
         self._cursor = [0] * n
         self._pending = [0] * n
         self._meta = {}
-        self._load_cursors()
+        self._load_cursors(here)
+        here = None
         self._segs = []
         self._segpend = []
         self._segsize = []
@@ -137,8 +140,12 @@ class Store:
     def _seg_name(self, seq):
         return "%s/%08x.seg" % (self.path, seq)
 
-    def _load_names(self):
+    def _load_names(self, here):
+        # here: the names of the folder's files (the listing): a file not among them is not
+        # looked for (a failed open costs some ms on a board)
         for name in ("streams", "streams.new"):
+            if name not in here:
+                continue
             try:
                 with open(self.path + "/" + name) as f:
                     text = f.read()
@@ -158,10 +165,12 @@ class Store:
                 f.write("\n")
         os.rename(tmp, self.path + "/streams")
 
-    def _load_cursors(self):
+    def _load_cursors(self, here):
         # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
-        # JSON meta, CRC-32
+        # JSON meta, CRC-32. here: as for _load_names
         for name in ("cursors", "cursors.new"):
+            if name not in here:
+                continue
             try:
                 with open(self.path + "/" + name, "rb") as f:
                     data = f.read()
@@ -371,13 +380,14 @@ class Store:
                 self.bad_segments += 1
                 _remove(self._seg_name(seqs.pop()))
         for seq in seqs:
+            # an older segment's size, where the listing does not give it, is asked when a figure
+            # needs it (_bytes), not here: opening costs the same whatever the backlog. It is
+            # counted to its end (it no longer grows).
             size = sizes[seq]
-            if size < 0:
-                size = os.stat(self._seg_name(seq))[6]
             self._segs.append(seq)
             self._segpend.append(0)
             self._segsize.append(size)
-            self._segscan.append(size)
+            self._segscan.append(size if size >= 0 else _WHOLE)
         self._uncounted = len(seqs)
         if seqs:
             self._wseq = seqs[-1]
@@ -849,16 +859,30 @@ class Store:
         self._check_sid(sid)
         return self._pending[sid]
 
+    def _bytes(self):
+        # the bytes the segments take; an older segment's size the listing did not give (no
+        # littlefs) is asked once
+        sz = self._segsize
+        if not sz:
+            return 0
+        for k in range(len(sz) - 1):
+            if sz[k] < 0:
+                try:
+                    sz[k] = os.stat(self._seg_name(self._segs[k]))[6]
+                except OSError:
+                    sz[k] = 0
+        return sum(sz) - sz[-1] + self._wsize
+
     def usage(self):
         # (bytes the segments take, capacity): without counting the backlog
-        return (sum(self._segsize) - self._segsize[-1] + self._wsize if self._segs else 0), self.capacity
+        return self._bytes(), self.capacity
 
     def stats(self):
         self._count()
         return {
             "pending": sum(self._pending),
             "dropped_full": self.dropped_full,
-            "bytes": sum(self._segsize) - self._segsize[-1] + self._wsize if self._segs else 0,
+            "bytes": self._bytes(),
             "segments": len(self._segs),
             "capacity": self.capacity,
             "streams": len(self._names),

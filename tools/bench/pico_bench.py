@@ -212,10 +212,11 @@ def section(results):
         a, g = w["wake"], w["logger"]
         rows.append(("Sampling wake of the library, %s (`Logger()` from the config cache, 3 `add()`, `flush()`, "
                      "`before_sleep()`; package as `.mpy`), ms" % w["store"], "%d ms" % a["total"],
-                     "import %d, `Logger()` %d (its imports %d: %s; the store's opening %d; the rest %d), add %d, flush %d, "
-                     "before_sleep %d; the first wake (it validates) %d ms; an import hook's own cost included" % (
-                         a["import"], a["logger"], g["imports"], w["modules"], g["open"], g["rest"], a["add"], a["flush"],
-                         a["before_sleep"], w["first"]["total"])))
+                     "import %d, `Logger()` %d (its imports %d; the store's opening %d; the rest %d), add %d, flush %d, "
+                     "before_sleep %d; each module's import, ms: %s; the first wake (it validates) %d ms; an import hook's "
+                     "own cost included" % (
+                         a["import"], a["logger"], g["imports"], g["open"], g["rest"], a["add"], a["flush"],
+                         a["before_sleep"], w["modules"], w["first"]["total"])))
     lines += ["| %s | %s | %s |" % row for row in rows]
     if syn.get("sent") != r["n_sync"]:
         lines += ["", "- The sync sent %s of %s points (stopped: %s, last error: %s)." % (

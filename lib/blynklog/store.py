@@ -483,7 +483,8 @@ class Store:
         # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
-        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline.
+        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline. Native code
+        # where the port compiles it, as Logger.add and record.encode_into (record's header).
         if not checked:
             self._check_sid(sid)
         enc = self._enc

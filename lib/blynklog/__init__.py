@@ -453,6 +453,7 @@ def _bad_ts(ts):
     raise ValueError("ts %d is too far in the future" % ts)
 
 
+@micropython.native
 def _ahead(clock, ts):
     # ts - now in ms (a set clock) where ts is ahead of the clock's anchor, else 0 (or less):
     # without a heap int on a 32-bit port for a ts in the past or within days ahead

@@ -26,3 +26,16 @@ import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
     out = deploy.mpy_cross_run(os.path.join(ROOT, source), str(tmp_path / "out.mpy"), march=march)
     assert out.returncode == 0, out.stderr
+
+
+def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
+    # record.py holds encode_into (@micropython.native): native code in a board's .mpy (the arch in
+    # byte 2, bits 2-7), none without -march (deploy's fallback blanks the decorator)
+    src = os.path.join(ROOT, "lib", "blynklog", "record.py")
+    for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
+        out = str(tmp_path / ("record-%s.mpy" % march))
+        r = deploy.mpy_cross_run(src, out, march=march)
+        assert r.returncode == 0, r.stderr
+        with open(out, "rb") as f:
+            header = f.read(4)
+        assert deploy.MPY_ARCHS[header[2] >> 2] == arch, (march, header)

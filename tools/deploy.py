@@ -9,7 +9,8 @@
 On the host first: the configuration (the same checks as at boot, then the board's own check() of
 boards/BOARD/board.py: pins, watchdog maximum, sleep; an error names the key), then mpy-cross
 compiles lib/blynklog/*.py, firmware/*.py (except main.py and boot.py) and boards/BOARD/board.py
-into build/BOARD/. On the board (mpremote's transport, no soft reset: "resume"), before anything
+into build/BOARD/ (with the board's -march, so add()'s @micropython.native functions are native
+code; for the unix board, which has none, as bytecode: mpy_cross_run). On the board (mpremote's transport, no soft reset: "resume"), before anything
 is copied: it must say it is BOARD (sys.platform, the chip in sys.implementation._machine, a
 network module: a Pico without W is refused) and load the build's .mpy format
 (sys.implementation._mpy); the files that differ (SHA-256, hashed on the board) must fit in its

@@ -21,6 +21,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools", "bench"))
 sys.path.insert(0, os.path.join(ROOT, "lib"))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 import workload  # noqa: E402  (tools/bench/workload.py: the benchmark's 3 streams)
 MODULES = ("compat", "encoder", "http", "blynk")
 N = 10000
@@ -39,8 +41,7 @@ def mpy_lib(tmp_path_factory):
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     for m in MODULES:
-        out = subprocess.run([_tool("mpy-cross"), "-o", str(pkg / (m + ".mpy")), os.path.join(ROOT, "lib", "blynklog", m + ".py")],
-                             capture_output=True, text=True)
+        out = deploy.mpy_cross_run(os.path.join(ROOT, "lib", "blynklog", m + ".py"), str(pkg / (m + ".mpy")))
         assert out.returncode == 0, out.stderr
     return str(lib)
 
@@ -99,8 +100,7 @@ def mpy_package(tmp_path_factory):
     src = os.path.join(ROOT, "lib", "blynklog")
     for name in sorted(os.listdir(src)):
         if name.endswith(".py"):
-            out = subprocess.run([_tool("mpy-cross"), "-o", str(pkg / (name[:-3] + ".mpy")), os.path.join(src, name)],
-                                 capture_output=True, text=True)
+            out = deploy.mpy_cross_run(os.path.join(src, name), str(pkg / (name[:-3] + ".mpy")))
             assert out.returncode == 0, out.stderr
     return str(lib)
 

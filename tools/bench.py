@@ -38,6 +38,7 @@ LIB = os.path.join(ROOT, "lib")
 DEFAULT_OUT = os.path.join(ROOT, "docs", "benchmarks.md")
 sys.path[:0] = [HERE, BENCH]
 
+import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 import workload  # noqa: E402  (tools/bench/workload.py)
 
 KB = 1024
@@ -121,7 +122,7 @@ def compile_tree(dest):
         sources.append((os.path.join(NAIVE, n), os.path.join(dest, n[:-3] + ".mpy")))
     sources.append((os.path.join(BENCH, "job_upload.py"), os.path.join(dest, "job_upload.mpy")))
     for src, out in sources:
-        r = subprocess.run([MPY_CROSS, "-o", out, src], capture_output=True, text=True)
+        r = deploy.mpy_cross_run(src, out)  # bytecode for the unix port (deploy's fallback for native code)
         if r.returncode != 0:
             raise JobFailed("mpy-cross %s: %s" % (src, r.stderr))
 

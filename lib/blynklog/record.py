@@ -15,16 +15,20 @@
 # by subtracting heap ints; delta()) and the key is a small int (signed_salt); strings and
 # locations allocate their encoding; a scaled value beyond 2**29 allocates a few ints. The path
 # of a number is written for a board's cost of a few us a step and more for a call: varints and
-# the common float32 scaling inline. decode() allocates the value it returns; a scaled int reads
-# back as m / 10**d rounded once to the port's float (compat.scaled_float), so that
-# round_scaled() of it gives m again: the encoder writes the digits the store holds.
+# the common float32 scaling inline, and encode_into is native code (@micropython.native: about
+# a third of its bytecode's time on an RP2040; tools/deploy.py compiles it with the board's
+# -march and blanks the decorator where there is none: bytecode then); strings and locations
+# are encoded by a bytecode helper (native code costs RAM by its size). decode() allocates the
+# value it returns; a scaled int reads back as m / 10**d rounded once to the port's float
+# (compat.scaled_float), so that round_scaled() of it gives m again: the encoder writes the
+# digits the store holds.
 # read() fills a record.Rec in place (the store's scan: nothing made for bools, ints, scaled ints).
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
 import math
 import sys
 from array import array
 
-from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
+from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, micropython, os, round_scaled, scaled_float, struct
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -281,6 +285,36 @@ def _check_args(sid, ts, flags, decimals, rel):
         raise ValueError("bad decimals")
 
 
+def _put_other(buf, p, t, value):
+    # encode_into's string or location value at buf[p:] -> its type << 16 | the end (p < 2**16):
+    # bytecode, out of the native number path (native code costs a board RAM by its size)
+    if t is str:
+        data = utf8(value)
+        n = len(data)
+        if n > MAX_STR:
+            raise ValueError("string over 1024 bytes")
+        buf[p:p + n] = data
+        return T_STR << 16 | (p + n)
+    if (t is tuple or t is list) and len(value) == 2:
+        lon = value[0]
+        lat = value[1]
+        if type(lon) not in (int, float) or type(lat) not in (int, float):
+            raise TypeError("location not (lon, lat) numbers")
+        lon = float(lon)
+        lat = float(lat)
+        _check_float(lon)
+        _check_float(lat)
+        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+            raise ValueError("location out of range")
+        if _f32_exact(lon) and _f32_exact(lat):
+            struct.pack_into("<ff", buf, p, lon, lat)
+            return T_LOC32 << 16 | (p + 8)
+        struct.pack_into("<dd", buf, p, lon, lat)
+        return T_LOC64 << 16 | (p + 16)
+    raise TypeError("value type not storable")
+
+
+@micropython.native
 def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0,
                 checked=False):
     # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
@@ -392,35 +426,10 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
                 p += 8
     elif t is bool:
         typ = T_TRUE if value else T_FALSE
-    elif t is str:
-        data = utf8(value)
-        n = len(data)
-        if n > MAX_STR:
-            raise ValueError("string over 1024 bytes")
-        typ = T_STR
-        buf[p:p + n] = data
-        p += n
-    elif (t is tuple or t is list) and len(value) == 2:
-        lon = value[0]
-        lat = value[1]
-        if type(lon) not in (int, float) or type(lat) not in (int, float):
-            raise TypeError("location not (lon, lat) numbers")
-        lon = float(lon)
-        lat = float(lat)
-        _check_float(lon)
-        _check_float(lat)
-        if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
-            raise ValueError("location out of range")
-        if _f32_exact(lon) and _f32_exact(lat):
-            typ = T_LOC32
-            struct.pack_into("<ff", buf, p, lon, lat)
-            p += 8
-        else:
-            typ = T_LOC64
-            struct.pack_into("<dd", buf, p, lon, lat)
-            p += 16
     else:
-        raise TypeError("value type not storable")
+        p = _put_other(buf, p, t, value)  # a string or a location: the type in bits 16 on
+        typ = p >> 16
+        p &= 0xFFFF
     if z is not None:
         z = z << 1 if z >= 0 else ((-z) << 1) - 1
         if z < 0x4000:

@@ -24,8 +24,21 @@ import sys
 import sensors as _sensors
 from errlog import ErrorLog
 
-_COUNTERS = ("cycles", "samples", "refused", "sensor_errors", "add_errors", "uploads", "wifi_failures",
-             "sent", "requests", "handshakes", "bytes_sent", "loop_errors", "radio_skips")
+_COUNTERS = (
+    "cycles",
+    "samples",
+    "refused",
+    "sensor_errors",
+    "add_errors",
+    "uploads",
+    "wifi_failures",
+    "sent",
+    "requests",
+    "handshakes",
+    "bytes_sent",
+    "loop_errors",
+    "radio_skips",
+)
 SETTINGS_CACHE = "fw_settings.json"  # beside config.json: the validated settings, keyed by the file's hash
 RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": resets under it in a row, "t": Unix ms}
 CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
@@ -94,8 +107,9 @@ class App:
             hold = up_every << min(n - 1, _MAX_HOLD_DOUBLINGS)
             self.last_upload = now
             self.not_before = now + hold
-            errors.report("radio", "the board reset while the radio was on (%d in a row): no radio for %d s"
-                          % (n, hold // 1000))
+            errors.report(
+                "radio", "the board reset while the radio was on (%d in a row): no radio for %d s" % (n, hold // 1000)
+            )
 
     # ---- what must survive a reset: the radio marker (flash), the schedule (RTC memory)
 
@@ -130,9 +144,13 @@ class App:
         # what the next boot needs, as seen `ms` from now (the sleep's length)
         now = self.board.ms()
         last, repeats = self.errors.state()
-        kept = {"up": now - self.last_upload + ms, "fl": now - self.last_flush + ms,
-                "ntp": None if self.last_ntp is None else now - self.last_ntp + ms,
-                "nb": max(0, self.not_before - now - ms), "el": [last, repeats]}
+        kept = {
+            "up": now - self.last_upload + ms,
+            "fl": now - self.last_flush + ms,
+            "ntp": None if self.last_ntp is None else now - self.last_ntp + ms,
+            "nb": max(0, self.not_before - now - ms),
+            "el": [last, repeats],
+        }
         q = self._plan(ms)
         if q is not None:
             kept["q"] = q
@@ -164,9 +182,19 @@ class App:
                 if k not in ("stream", "streams"):  # the map names them
                     s[k] = spec[k]
             specs.append(s)
-        q = {"p": fw["sample_every_s"] * 1000, "fe": fw["flush_every_s"] * 1000, "ue": fw["upload_every_s"] * 1000,
-             "fi": fi, "ft": fw["fill_threshold"], "t": port + ms, "e": hw.epoch_ms(),
-             "s": specs, "c": self.config_path, "lf": self.errors.path, "lm": self.errors.max_bytes}
+        q = {
+            "p": fw["sample_every_s"] * 1000,
+            "fe": fw["flush_every_s"] * 1000,
+            "ue": fw["upload_every_s"] * 1000,
+            "fi": fi,
+            "ft": fw["fill_threshold"],
+            "t": port + ms,
+            "e": hw.epoch_ms(),
+            "s": specs,
+            "c": self.config_path,
+            "lf": self.errors.path,
+            "lm": self.errors.max_bytes,
+        }
         if fw["board"]:
             q["b"] = fw["board"]
         return q
@@ -513,9 +541,17 @@ def main(config_path="config.json", board=None, logger=None):
         app = App(fw, board, logger, errors, folder + RADIO_FILE, config_path)
     except Exception as e:  # ConfigError names the key; OSError: the flash; MemoryError
         return _stop(board, errors, "boot" if not _config_error(e) else "config", e)
-    print("blynklog firmware on %s: %d sensors, sample every %d s, upload every %d s, sleep %s, watchdog %s" % (
-        board.name, len(fw["sensors"]), fw["sample_every_s"], fw["upload_every_s"], app.sleep_mode,
-        "%d ms" % app.wdt_ms if app.wdt_ms else "off"))
+    print(
+        "blynklog firmware on %s: %d sensors, sample every %d s, upload every %d s, sleep %s, watchdog %s"
+        % (
+            board.name,
+            len(fw["sensors"]),
+            fw["sample_every_s"],
+            fw["upload_every_s"],
+            app.sleep_mode,
+            "%d ms" % app.wdt_ms if app.wdt_ms else "off",
+        )
+    )
     grace = getattr(board, "boot_grace_ms", 0)
     if grace and board.needs_grace():
         # after power-on or reset: a moment in which Ctrl-C (or deploy) reaches the REPL before

@@ -20,9 +20,16 @@ def check(cls, fw):
     # fw: settings.load()'s result; cls: the board class
     for k in fw.get("board") or {}:
         if k not in cls.board_keys:
-            _fail("board." + k, "unknown key for %s (%s)" % (cls.name, "known: " + ", ".join(cls.board_keys)
-                                                            if cls.board_keys else "it takes no board settings; "
-                                                            "sleep, watchdog_ms and the like are top-level keys"))
+            _fail(
+                "board." + k,
+                "unknown key for %s (%s)"
+                % (
+                    cls.name,
+                    "known: " + ", ".join(cls.board_keys)
+                    if cls.board_keys
+                    else "it takes no board settings; sleep, watchdog_ms and the like are top-level keys",
+                ),
+            )
     wdt = fw["watchdog_ms"]
     if cls.wdt_max_ms and wdt and wdt > cls.wdt_max_ms:
         _fail("watchdog_ms", "at most %d on %s, got %d" % (cls.wdt_max_ms, cls.name, wdt))
@@ -33,18 +40,29 @@ def check(cls, fw):
     net = fw.get("upload_timeout_ms", 10000)
     ntp = min(_NTP_MAX_MS, fw["radio_budget_ms"] // 2)
     if wdt and wdt < max(net, ntp) + _WDT_MARGIN_MS:
-        _fail("watchdog_ms", "%d ms%s does not outlast one network wait (upload.timeout_ms %d, NTP %d) and %d ms: "
-              "make upload.timeout_ms at most %d or the watchdog longer"
-              % (wdt, "" if fw["watchdog_ms"] else " (%s's default)" % cls.name, net, ntp, _WDT_MARGIN_MS,
-                 wdt - _WDT_MARGIN_MS))
+        _fail(
+            "watchdog_ms",
+            "%d ms%s does not outlast one network wait (upload.timeout_ms %d, NTP %d) and %d ms: "
+            "make upload.timeout_ms at most %d or the watchdog longer"
+            % (
+                wdt,
+                "" if fw["watchdog_ms"] else " (%s's default)" % cls.name,
+                net,
+                ntp,
+                _WDT_MARGIN_MS,
+                wdt - _WDT_MARGIN_MS,
+            ),
+        )
     if fw["sleep"] == "deep" and not cls.has_deep_sleep:
         _fail("sleep", "%s has no deep sleep: use \"light\" or \"auto\"" % cls.name)
     for i, s in enumerate(fw["sensors"]):
         key = "sensors[%d]" % i
         if s["type"] == "adc":
             if cls.adc_pins is not None and s["pin"] not in cls.adc_pins:
-                _fail(key + ".pin", "%s reads ADC on pins %s only, got %d%s" % (
-                    cls.name, _pins(cls.adc_pins), s["pin"], cls.adc_note))
+                _fail(
+                    key + ".pin",
+                    "%s reads ADC on pins %s only, got %d%s" % (cls.name, _pins(cls.adc_pins), s["pin"], cls.adc_note),
+                )
             if not cls.adc_atten and s.get("atten") is not None:
                 _fail(key + ".atten", "%s's ADC has no attenuation: leave atten out" % cls.name)
         elif s.get("i2c") is not None:
@@ -60,5 +78,7 @@ def _check_i2c(cls, key, spec):
     for name, pins in (("sda", cls.i2c_sda), ("scl", cls.i2c_scl)):
         pin = spec.get(name)
         if pins is not None and pin is not None and pin not in pins[bus]:
-            _fail("%s.%s" % (key, name), "I2C %d's %s on %s is one of pins %s, got %d" % (
-                bus, name.upper(), cls.name, _pins(pins[bus]), pin))
+            _fail(
+                "%s.%s" % (key, name),
+                "I2C %d's %s on %s is one of pins %s, got %d" % (bus, name.upper(), cls.name, _pins(pins[bus]), pin),
+            )

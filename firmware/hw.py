@@ -80,7 +80,7 @@ def keep_in_rtc_memory(board, data):
 def _rtc_parts(board):
     raw = board.machine.RTC().memory()
     i = raw.find(b"\x00") if raw else -1
-    return (raw, None) if i < 0 else (raw[:i], raw[i + 1:])
+    return (raw, None) if i < 0 else (raw[:i], raw[i + 1 :])
 
 
 def recall_from_rtc_memory(board):
@@ -345,14 +345,14 @@ class MachineBoard:
 # Allocates: the RTC memory's copy and the new one, the sensors, a record.
 RTC_BYTES = 2048  # MicroPython's esp32 port: machine.RTC().memory() holds at most this
 _SLACK_MS = 10000  # the RTC's reading may differ from the plan's by this + 1/8 of the time slept
-_FMT = "f" if 1.0 + 2.0 ** -30 == 1.0 else "d"  # a port's float kept exactly
+_FMT = "f" if 1.0 + 2.0**-30 == 1.0 else "d"  # a port's float kept exactly
 
 
 def split(raw):
     i = raw.find(b"\x00")
     if i < 0:
         return raw, None
-    return raw[:i], raw[i + 1:]
+    return raw[:i], raw[i + 1 :]
 
 
 def _crc(data):
@@ -379,7 +379,7 @@ def samples(tail):
     names = []
     for _ in range(n):
         k = tail[i]
-        names.append(str(tail[i + 1:i + 1 + k], "utf-8"))
+        names.append(str(tail[i + 1 : i + 1 + k], "utf-8"))
         i += 1 + k
     rec = "<q" + fmt * n
     size = struct.calcsize(rec)
@@ -387,7 +387,7 @@ def samples(tail):
         raise ValueError("buffered samples damaged (length)")
     records = []
     while i < len(tail):
-        r = struct.unpack(rec, tail[i:i + size])
+        r = struct.unpack(rec, tail[i : i + size])
         records.append((r[0], r[1:]))
         i += size
     return elapsed, names, records

@@ -11,8 +11,24 @@ import sys
 # the built-ins go in sys.modules under their names first. Not on the unix port: the virtual
 # board's chip (boards/unix/chip) is such files.
 if sys.platform in ("esp32", "rp2"):
-    for _n in ("time", "json", "struct", "binascii", "machine", "os", "io", "errno", "hashlib", "random", "re",
-               "select", "socket", "collections", "array", "heapq"):
+    for _n in (
+        "time",
+        "json",
+        "struct",
+        "binascii",
+        "machine",
+        "os",
+        "io",
+        "errno",
+        "hashlib",
+        "random",
+        "re",
+        "select",
+        "socket",
+        "collections",
+        "array",
+        "heapq",
+    ):
         if _n not in sys.modules:
             try:
                 sys.modules[_n] = __import__("u" + _n)

@@ -196,14 +196,28 @@ def make(spec, board):
     if kind == "mcu_temp":
         return McuTemp(board)
     if kind == "adc":
-        return Adc(board, spec["pin"], spec.get("scale", 1.0), spec.get("offset", 0.0), spec.get("atten"), spec.get("samples", 1))
+        return Adc(
+            board,
+            spec["pin"],
+            spec.get("scale", 1.0),
+            spec.get("offset", 0.0),
+            spec.get("atten"),
+            spec.get("samples", 1),
+        )
     if kind == "sht3x":
         return Sht3x(board.i2c(spec.get("i2c")), spec.get("address", _SHT3X_ADDR))
     if kind == "aht20":
         return Aht20(board.i2c(spec.get("i2c")), spec.get("address", _AHT20_ADDR))
     if kind == "sim":
-        return Simulated(board, spec.get("base", 20.0), spec.get("amplitude", 5.0), spec.get("period_s", _SIM_PERIOD_S),
-                         spec.get("noise", 0.0), spec.get("seed", 1), spec.get("decimals", 2))
+        return Simulated(
+            board,
+            spec.get("base", 20.0),
+            spec.get("amplitude", 5.0),
+            spec.get("period_s", _SIM_PERIOD_S),
+            spec.get("noise", 0.0),
+            spec.get("seed", 1),
+            spec.get("decimals", 2),
+        )
     if kind == "replay":
         return Replay(board, spec["file"], spec["fields"])
     raise ValueError("sensor type %r unknown" % kind)

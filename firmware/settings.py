@@ -165,8 +165,11 @@ def load(raw, board_needs_wifi=True):
     if out["sleep"] not in _SLEEP_MODES:
         _fail("sleep", "expected one of %s, got %r" % (", ".join(_SLEEP_MODES), out["sleep"]))
     if out["watchdog_ms"] == 0:
-        _fail("watchdog_ms", "0 (off) is not possible: boot.py starts the watchdog at every reset; "
-              "give a timeout in ms, or null for the board's")
+        _fail(
+            "watchdog_ms",
+            "0 (off) is not possible: boot.py starts the watchdog at every reset; "
+            "give a timeout in ms, or null for the board's",
+        )
     _int("watchdog_ms", out["watchdog_ms"], 1000, 3600000, True)
     _int("ntp_every_s", out["ntp_every_s"], 0, 30 * 86400)
     if not isinstance(out["log_file"], str):

@@ -43,8 +43,9 @@ def upload(app):
             return None
         clock = app.log.clock
         budget = fw["radio_budget_ms"]
-        if b.can_ntp and (not clock.is_set() or app.last_ntp is None or
-                          b.ms() - app.last_ntp >= fw["ntp_every_s"] * 1000):
+        if b.can_ntp and (
+            not clock.is_set() or app.last_ntp is None or b.ms() - app.last_ntp >= fw["ntp_every_s"] * 1000
+        ):
             if clock.sync_ntp(timeout_ms=min(5000, budget // 2)):
                 app.last_ntp = b.ms()
             else:
@@ -58,9 +59,18 @@ def upload(app):
         app.last_report = r
         for k in ("sent", "requests", "handshakes", "bytes_sent"):
             t[k] += r.get(k) or 0
-        print("upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms" % (
-            r.get("sent", 0), r.get("pending", 0), r.get("requests") or 0, r.get("handshakes") or 0,
-            r.get("bytes_sent") or 0, r.get("stopped"), b.ms() - start))
+        print(
+            "upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms"
+            % (
+                r.get("sent", 0),
+                r.get("pending", 0),
+                r.get("requests") or 0,
+                r.get("handshakes") or 0,
+                r.get("bytes_sent") or 0,
+                r.get("stopped"),
+                b.ms() - start,
+            )
+        )
         if r.get("last_error"):
             app.errors.report("upload", r["last_error"])
         return r

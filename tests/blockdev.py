@@ -31,7 +31,7 @@ class RAMBlockDev:
         if self.dead:
             return
         a = block * self.block_size + off
-        buf[:] = self.data[a:a + len(buf)]
+        buf[:] = self.data[a : a + len(buf)]
 
     def writeblocks(self, block, buf, off=None):
         if self.dead:
@@ -44,10 +44,10 @@ class RAMBlockDev:
         n = len(buf)
         if self.cut_after is not None and self.writes >= self.cut_after:
             half = n // 2
-            self.data[a:a + half] = buf[:half]
+            self.data[a : a + half] = buf[:half]
             self.dead = True
             raise OSError(_EIO)
-        self.data[a:a + n] = buf
+        self.data[a : a + n] = buf
         self.writes += 1
         self.bytes_written += n
 
@@ -60,7 +60,7 @@ class RAMBlockDev:
             if self.dead:
                 return 0
             a = arg * self.block_size
-            self.data[a:a + self.block_size] = b"\xff" * self.block_size
+            self.data[a : a + self.block_size] = b"\xff" * self.block_size
             self.erases += 1
             return 0
         return 0

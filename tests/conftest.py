@@ -14,8 +14,13 @@ for p in (os.path.join(HERE, "stubs"), os.path.join(ROOT, "lib"), HERE):
 # portable test runs unchanged here and on the unix port (test_unix_port.py passes them on).
 import pytest  # noqa: E402  (after the sys.path set-up above)
 
-EMU_ENV = ("BLYNKLOG_EMU_URL", "BLYNKLOG_EMU_HTTP_URL", "BLYNKLOG_EMU_CA", "BLYNKLOG_EMU_OTHER_CA",
-           "BLYNKLOG_EMU_WRONG_NAME_URL")
+EMU_ENV = (
+    "BLYNKLOG_EMU_URL",
+    "BLYNKLOG_EMU_HTTP_URL",
+    "BLYNKLOG_EMU_CA",
+    "BLYNKLOG_EMU_OTHER_CA",
+    "BLYNKLOG_EMU_WRONG_NAME_URL",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,13 +32,15 @@ def blynk_emulator():
 
     srv = BlynkServer(tls=True).start()
     saved = {k: os.environ.get(k) for k in EMU_ENV}
-    os.environ.update({
-        "BLYNKLOG_EMU_URL": srv.url,
-        "BLYNKLOG_EMU_HTTP_URL": srv.http_url,
-        "BLYNKLOG_EMU_CA": srv.ca_der_path,
-        "BLYNKLOG_EMU_OTHER_CA": srv.other_ca_der_path,
-        "BLYNKLOG_EMU_WRONG_NAME_URL": srv.wrong_name_url,
-    })
+    os.environ.update(
+        {
+            "BLYNKLOG_EMU_URL": srv.url,
+            "BLYNKLOG_EMU_HTTP_URL": srv.http_url,
+            "BLYNKLOG_EMU_CA": srv.ca_der_path,
+            "BLYNKLOG_EMU_OTHER_CA": srv.other_ca_der_path,
+            "BLYNKLOG_EMU_WRONG_NAME_URL": srv.wrong_name_url,
+        }
+    )
     try:
         yield srv
     finally:
@@ -62,8 +69,13 @@ def hostile_server(blynk_emulator):
     proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     info = json.loads(proc.stdout.readline() or "{}")
     saved = {k: os.environ.get(k) for k in HOSTILE_ENV}
-    os.environ.update({"BLYNKLOG_HOSTILE_URL": info.get("url") or "", "BLYNKLOG_HOSTILE_TLS_URL": info.get("tls_url") or "",
-                       "BLYNKLOG_HOSTILE_CA": info.get("ca") or ""})
+    os.environ.update(
+        {
+            "BLYNKLOG_HOSTILE_URL": info.get("url") or "",
+            "BLYNKLOG_HOSTILE_TLS_URL": info.get("tls_url") or "",
+            "BLYNKLOG_HOSTILE_CA": info.get("ca") or "",
+        }
+    )
     try:
         yield info
     finally:

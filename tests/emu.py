@@ -70,8 +70,10 @@ def request(method, path, body=None):
         raise OSError("no emulator: BLYNKLOG_EMU_HTTP_URL is unset")
     host, port = _split(base)
     data = b"" if body is None else json.dumps(body).encode()
-    head = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % (
-        method, path, host, port, len(data))
+    head = (
+        "%s %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+        % (method, path, host, port, len(data))
+    )
     s = socket.socket()
     try:
         s.settimeout(_TIMEOUT_S)
@@ -90,7 +92,7 @@ def request(method, path, body=None):
     if head_end < 0:
         raise OSError("emulator: no HTTP answer")
     status = int(raw[:head_end].split(b" ", 2)[1])
-    payload = raw[head_end + 4:]
+    payload = raw[head_end + 4 :]
     return status, (json.loads(payload) if payload else None)
 
 

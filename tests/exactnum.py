@@ -76,7 +76,7 @@ def same(a, b):
 
 def round_dec(v, d):
     neg, m, e = held(v)
-    num = m * 10 ** d
+    num = m * 10**d
     n = num << e if e >= 0 else _div_even(num, 1 << -e)
     return -n if neg else n
 
@@ -84,10 +84,10 @@ def round_dec(v, d):
 def fixed_text(n, d):
     sign = "-" if n < 0 else ""
     n = abs(n)
-    whole = str(n // 10 ** d)
-    if not d or not n % 10 ** d:
+    whole = str(n // 10**d)
+    if not d or not n % 10**d:
         return sign + whole if n else "0"
-    frac = str(n % 10 ** d)
+    frac = str(n % 10**d)
     frac = ("0" * (d - len(frac)) + frac).rstrip("0")
     return sign + whole + "." + frac
 
@@ -102,11 +102,11 @@ def shortest(v):
         x -= 1
     for n in range(1, 18):
         k = x - n + 1
-        sn, sd = (num, den * 10 ** k) if k >= 0 else (num * 10 ** -k, den)
+        sn, sd = (num, den * 10**k) if k >= 0 else (num * 10**-k, den)
         q, r = divmod(sn, sd)
         near = q + 1 if 2 * r > sd or (2 * r == sd and q & 1) else q
         for c in (near, q + q + 1 - near):
-            back = nearest(c * 10 ** k, 1, neg) if k >= 0 else nearest(c, 10 ** -k, neg)
+            back = nearest(c * 10**k, 1, neg) if k >= 0 else nearest(c, 10**-k, neg)
             if c > 0 and same(back, v):
                 while c % 10 == 0:
                     c //= 10

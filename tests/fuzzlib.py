@@ -40,11 +40,61 @@ class Rng:
         return bytes(self.u32() & 0xFF for _ in range(n))
 
 
-_WORDS = ("", "a", "V1", "v300", "V-1", "V", "https://x", "http://127.0.0.1:1", "platform", "device", "double",
-          "int", "location", "drop_oldest", "raw", "oldest_first", "socket", "requests", "\u00e9", "V\u00b2",
-          "\u0663", "x" * 300, "\x00", "null", "ca.der", "/nonexistent/ca.der", "1e309", " ", "-1")
-_NUMBERS = (0, 1, -1, 2, 7, 255, 256, 65535, 65536, 16384, 2147483647, 2147483648, -2147483649, 10 ** 30,
-            -(10 ** 30), 1 << 64, 0.5, -0.0, 1e308, -1e308, 3.0, 1e-320)
+_WORDS = (
+    "",
+    "a",
+    "V1",
+    "v300",
+    "V-1",
+    "V",
+    "https://x",
+    "http://127.0.0.1:1",
+    "platform",
+    "device",
+    "double",
+    "int",
+    "location",
+    "drop_oldest",
+    "raw",
+    "oldest_first",
+    "socket",
+    "requests",
+    "\u00e9",
+    "V\u00b2",
+    "\u0663",
+    "x" * 300,
+    "\x00",
+    "null",
+    "ca.der",
+    "/nonexistent/ca.der",
+    "1e309",
+    " ",
+    "-1",
+)
+_NUMBERS = (
+    0,
+    1,
+    -1,
+    2,
+    7,
+    255,
+    256,
+    65535,
+    65536,
+    16384,
+    2147483647,
+    2147483648,
+    -2147483649,
+    10**30,
+    -(10**30),
+    1 << 64,
+    0.5,
+    -0.0,
+    1e308,
+    -1e308,
+    3.0,
+    1e-320,
+)
 
 
 def json_value(rng, depth=2):

@@ -195,12 +195,25 @@ class FakeLogger:
             raise self.sync_error
         n = len(self.added) - self.sent
         self.sent = len(self.added)
-        return {"sent": n, "pending": 0, "requests": 1 if n else 0, "handshakes": 1 if n else 0,
-                "bytes_sent": 20 * n, "stopped": "done", "last_error": None}
+        return {
+            "sent": n,
+            "pending": 0,
+            "requests": 1 if n else 0,
+            "handshakes": 1 if n else 0,
+            "bytes_sent": 20 * n,
+            "stopped": "done",
+            "last_error": None,
+        }
 
     def stats(self):
-        return {"pending": len(self.added) - self.sent, "sent": self.sent, "dropped_full": 0,
-                "dropped_stale": 0, "rejected": 0, "store": {"bytes": self.store_bytes}}
+        return {
+            "pending": len(self.added) - self.sent,
+            "sent": self.sent,
+            "dropped_full": 0,
+            "dropped_stale": 0,
+            "rejected": 0,
+            "store": {"bytes": self.store_bytes},
+        }
 
     def before_sleep(self, planned_ms):
         self.slept.append(planned_ms)

@@ -39,7 +39,11 @@ def _control(action, query=""):
     host, _, port = url().split("://", 1)[1].rpartition(":")
     port = int(port)
     head = "GET /_hostile/%s%s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (
-        action, ("?" + query) if query else "", host, port)
+        action,
+        ("?" + query) if query else "",
+        host,
+        port,
+    )
     s = socket.socket()
     try:
         s.settimeout(_TIMEOUT_S)
@@ -58,7 +62,7 @@ def _control(action, query=""):
                     if line.lower().startswith(b"content-length:"):
                         n = int(line.split(b":")[1])
                 if len(raw) >= i + 4 + n:
-                    return json.loads(raw[i + 4:i + 4 + n])
+                    return json.loads(raw[i + 4 : i + 4 + n])
     finally:
         s.close()
     raise OSError("hostile server: no answer")

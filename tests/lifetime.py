@@ -29,8 +29,16 @@ STREAMS = ("chip_temp", "air_temp", "air_rh", "battery")  # V1..V4: the emulator
 MIN = 60000
 HOUR = 3600000
 TOL_MS = 1500  # a sample placed by NTP (whole seconds) may sit this far outside its boot
-FAULTS = (("status", {"status": 500}), ("status", {"status": 503}), ("status", {"status": 429}),
-          ("status", {"status": 502}), ("drop", {}), ("reset_mid_body", {}), ("garbage", {}), ("slow", {"delay_s": 0.3}))
+FAULTS = (
+    ("status", {"status": 500}),
+    ("status", {"status": 503}),
+    ("status", {"status": 429}),
+    ("status", {"status": 502}),
+    ("drop", {}),
+    ("reset_mid_body", {}),
+    ("garbage", {}),
+    ("slow", {"delay_s": 0.3}),
+)
 CUT = ("killed", "reset")  # a boot cut by a power cut, or by a reset of another kind
 
 
@@ -65,10 +73,27 @@ def deployed_board(exe, folder):
     srv = BlynkServer(tls=True, cert_dir=os.path.join(folder, "certs")).start()
     try:
         config = example_config(srv, os.path.join(folder, "cfg"))
-        vb = vboard.VBoard(os.path.join(folder, "vb"), micropython=exe, heapsize="512K", time_scale=1e6,
-                           start_ms=int(time.time() * 1000) - 2 * 86400000)
-        bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", vb.dir,
-                                   "--micropython", exe, "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
+        vb = vboard.VBoard(
+            os.path.join(folder, "vb"),
+            micropython=exe,
+            heapsize="512K",
+            time_scale=1e6,
+            start_ms=int(time.time() * 1000) - 2 * 86400000,
+        )
+        bridge = subprocess.Popen(
+            [
+                sys.executable,
+                os.path.join(ROOT, "tools", "mpbridge.py"),
+                "--vboard",
+                vb.dir,
+                "--micropython",
+                exe,
+                "--max-seconds",
+                "120",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             url = json.loads(bridge.stdout.readline())["url"]
             _wait_for_repl(url)
@@ -93,7 +118,7 @@ def _wait_for_repl(url):
     # the bridge's REPL answers a return with its prompt once it is up
     import socket
 
-    host, port = url[len("socket://"):].split(":")
+    host, port = url[len("socket://") :].split(":")
     deadline = time.monotonic() + 20
     with socket.create_connection((host, int(port)), timeout=5) as c:
         got = b""
@@ -111,8 +136,7 @@ def boot(vb, srv, allowed=("deepsleep", "killed"), **kw):
     # the ends it may have (None: any, the caller looks)
     srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
     r = vb.boot(timeout_s=120, **kw)
-    assert allowed is None or r.how in allowed, "boot %d: %s (exit %s):\n%s" % (
-        vb.boots, r.how, r.rc, r.out[-3000:])
+    assert allowed is None or r.how in allowed, "boot %d: %s (exit %s):\n%s" % (vb.boots, r.how, r.rc, r.out[-3000:])
     if r.how in CUT:
         quiet(srv)
     return r
@@ -132,8 +156,14 @@ def arrivals(srv):
 def stats(vb):
     # what the board's Logger says, asked at its REPL (a process in its file system)
     code = "import json, blynklog\nl = blynklog.Logger('config.json')\nprint('STATS ' + json.dumps(l.stats()))\nl.close()\n"
-    r = subprocess.run([vb.exe, "-X", "heapsize=" + vb.heapsize, "-c", code], cwd=vb.flash, env=vb.env(),
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [vb.exe, "-X", "heapsize=" + vb.heapsize, "-c", code],
+        cwd=vb.flash,
+        env=vb.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     line = [x for x in r.stdout.splitlines() if x.startswith("STATS ")]
     assert line, r.stdout + r.stderr
     return json.loads(line[-1][6:])
@@ -189,9 +219,19 @@ def story(boots, k, pts):
     lines = []
     for i in range(max(0, k - 3), min(len(boots), k + 3)):
         r = boots[i][0]
-        lines.append("boot %d %s%s cycles %d world %d..%d (next %d): %s" % (
-            i, r.how, " " + r.reset_kind if r.reset_kind else "", r.cycles, r.world_before, r.world_end,
-            r.world_after, " | ".join(r.lines()[-4:])))
+        lines.append(
+            "boot %d %s%s cycles %d world %d..%d (next %d): %s"
+            % (
+                i,
+                r.how,
+                " " + r.reset_kind if r.reset_kind else "",
+                r.cycles,
+                r.world_before,
+                r.world_end,
+                r.world_after,
+                " | ".join(r.lines()[-4:]),
+            )
+        )
     lo, hi = boots[max(0, k - 3)][0].world_before, boots[min(len(boots), k + 3) - 1][0].world_after
     lines.append("arrived: %r" % sorted(ts for ts, _ in pts if lo - 60000 <= ts <= hi + 60000))
     return "\n".join(lines)
@@ -260,8 +300,9 @@ def check_books(vb, srv, boots, seed):
             k = boot_of_ts(ts)
             if k is None:
                 near = min(range(len(boots)), key=lambda j: abs(boots[j][0].world_before - ts))
-                raise AssertionError("seed %d: %s: %d was taken by no boot\n%s" % (
-                    seed, STREAMS[sid], ts, story(boots, near, pts)))
+                raise AssertionError(
+                    "seed %d: %s: %d was taken by no boot\n%s" % (seed, STREAMS[sid], ts, story(boots, near, pts))
+                )
             if sid == 0:
                 assert value == 35.0, (ts, value)
             if ts in first:
@@ -269,7 +310,11 @@ def check_books(vb, srv, boots, seed):
                 j = first[ts]
                 was = boots[boot_of_index(sid, j)][0]
                 assert was.how in CUT, "seed %d: %s %d arrived twice, first from a boot that was not cut (%s)" % (
-                    seed, STREAMS[sid], ts, was.how)
+                    seed,
+                    STREAMS[sid],
+                    ts,
+                    was.how,
+                )
                 continue
             first[ts] = i
             taken.setdefault((k, sid), set()).add(ts)
@@ -319,10 +364,23 @@ def check_books(vb, srv, boots, seed):
                 continue
             if r.how == "deepsleep" or r.slept:  # flushed before its deep sleep, whatever came after
                 assert n == r.cycles, "seed %d: boot %d (%d cycles) gave %d %s samples\n%s" % (
-                    seed, k, r.cycles, n, STREAMS[sid], story(boots, k, arrived[sid]) + "\nstats %r" % st)
+                    seed,
+                    k,
+                    r.cycles,
+                    n,
+                    STREAMS[sid],
+                    story(boots, k, arrived[sid]) + "\nstats %r" % st,
+                )
             else:
                 assert n <= r.cycles + 1, "seed %d: boot %d (%s, %d cycles) gave %d %s samples\n%s" % (
-                    seed, k, r.how, r.cycles, n, STREAMS[sid], story(boots, k, arrived[sid]) + "\nstats %r" % st)
+                    seed,
+                    k,
+                    r.how,
+                    r.cycles,
+                    n,
+                    STREAMS[sid],
+                    story(boots, k, arrived[sid]) + "\nstats %r" % st,
+                )
     distinct = sum(len(v) for v in taken.values())
     # the chains of boots cut before they ever had the time (above) leave samples no clock can
     # place: the Logger drops them, counted as unplaceable, and no more than they took

@@ -18,8 +18,12 @@ def device_config(streams=None, **over):
         "api": "device",
         "token": "test-device-token",
         "ca": emu.ca_path() or None,
-        "streams": streams or {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"},
-                               "pressure": {"pin": "V3", "decimals": 1}},
+        "streams": streams
+        or {
+            "temperature": {"pin": "V1", "decimals": 2},
+            "humidity": {"pin": "V2"},
+            "pressure": {"pin": "V3", "decimals": 1},
+        },
         "store": {"path": tmpdir("log") + "/bl"},
     }
     if cfg["ca"] is None:
@@ -34,8 +38,11 @@ def device_config(streams=None, **over):
 
 
 def platform_config(streams=None, **over):
-    cfg = device_config(streams or {"temperature": {"id": 1, "decimals": 2}, "humidity": {"id": 2},
-                                    "pressure": {"id": 3, "decimals": 1}}, **over)
+    cfg = device_config(
+        streams
+        or {"temperature": {"id": 1, "decimals": 2}, "humidity": {"id": 2}, "pressure": {"id": 3, "decimals": 1}},
+        **over,
+    )
     del cfg["token"]
     cfg["api"] = "platform"
     cfg["client_id"] = "test-client"

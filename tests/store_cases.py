@@ -34,9 +34,28 @@ def case_every_value_type_round_trips_through_the_store(make_store):
     sid = s.stream_id("mixed")
     # a huge and a tiny float this runtime holds (float32 on a board-like port: 1e300 is inf there)
     huge, tiny = (1e300, -1e-300) if exactnum.BITS == 53 else (3e38, -1e-38)
-    values = [True, False, 0, -1, 2147483647, -2147483648, 2**63 - 1, -(2**63), 0.0, 1.5, -2.25,
-              0.1, huge, tiny, "", "hello", "z\u00fcrich \u2603", "x" * 1024, (13.5, 52.25),
-              (13.404954, 52.520008)]
+    values = [
+        True,
+        False,
+        0,
+        -1,
+        2147483647,
+        -2147483648,
+        2**63 - 1,
+        -(2**63),
+        0.0,
+        1.5,
+        -2.25,
+        0.1,
+        huge,
+        tiny,
+        "",
+        "hello",
+        "z\u00fcrich \u2603",
+        "x" * 1024,
+        (13.5, 52.25),
+        (13.404954, 52.520008),
+    ]
     for i, v in enumerate(values):
         assert s.append(sid, T0 + i, v, i & 3)
     got = list(s.records(sid))
@@ -367,7 +386,7 @@ def bind(namespace, make_store):
     # that backend's make_store. Both runners collect names made this way (the unix runner reads
     # the module's __dict__).
     for case in CASES:
-        namespace["test_" + case.__name__[len("case_"):]] = _bound(case, make_store)
+        namespace["test_" + case.__name__[len("case_") :]] = _bound(case, make_store)
 
 
 def _bound(case, make_store):
@@ -375,4 +394,3 @@ def _bound(case, make_store):
         case(make_store)
 
     return test
-

@@ -19,9 +19,14 @@ WIDE = sys.maxsize > 1 << 40
 
 
 def _logger():
-    cfg = {"server": "https://127.0.0.1:9", "api": "device", "token": "t", "insecure": True,
-           "streams": {"t": {"pin": "V1", "decimals": 2}, "d": {"pin": "V2"}, "n": {"pin": "V3", "type": "int"}},
-           "store": {"path": tmpdir("alloc") + "/bl"}}
+    cfg = {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "t",
+        "insecure": True,
+        "streams": {"t": {"pin": "V1", "decimals": 2}, "d": {"pin": "V2"}, "n": {"pin": "V3", "type": "int"}},
+        "store": {"path": tmpdir("alloc") + "/bl"},
+    }
     log = Logger(cfg)
     ticks = [0]
     # a clock on counted ticks, set from its port clock (2026-01-01 plus a day)
@@ -172,8 +177,27 @@ def test_delta_is_the_difference_of_two_times_on_every_port():
 
 def test_scaling_from_the_float_bits_matches_round_scaled():
     # every runtime's own floats (float32 on the board-like port), ties and near-ties included
-    values = [0.0, -0.0, 0.5, 1.5, 2.5, -2.5, 0.005, -0.005, 0.015, 0.125, 20.37, 19.99, -273.15, 1e-30, 123456.789,
-              8388607.5, 536870.911, 5368709.11, 2.0 ** -20]
+    values = [
+        0.0,
+        -0.0,
+        0.5,
+        1.5,
+        2.5,
+        -2.5,
+        0.005,
+        -0.005,
+        0.015,
+        0.125,
+        20.37,
+        19.99,
+        -273.15,
+        1e-30,
+        123456.789,
+        8388607.5,
+        536870.911,
+        5368709.11,
+        2.0**-20,
+    ]
     for i in range(300):
         values.append((i * 7919 % 200001 - 100000) / 100)
         values.append((i * 104729 % 1000003) / 1000003.0 * 10 ** (i % 9 - 4))

@@ -25,8 +25,13 @@ def _bench_module():
 def quick(tmp_path_factory):
     d = tmp_path_factory.mktemp("bench")
     out = d / "benchmarks.md"
-    r = subprocess.run([sys.executable, TOOL, "--quick", "--out", str(out), "--json", str(d / "results.json")],
-                       capture_output=True, text=True, timeout=120, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, TOOL, "--quick", "--out", str(out), "--json", str(d / "results.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     text = out.read_text() if out.exists() else ""
     return r, text
 
@@ -50,9 +55,17 @@ def test_quick_run_exits_cleanly_and_writes_the_document(quick):
 
 def test_quick_run_writes_a_row_for_each_measurement_of_the_issue(quick):
     _, text = quick
-    for words in ("Smallest `-X heapsize`", "mem_peak()", "Flash bytes written per sample, littlefs",
-                  "Bytes stored per sample", "Request body bytes per point", "TLS handshakes for",
-                  "HTTP requests for", "`add()` throughput, unix port", "Upload throughput, unix port"):
+    for words in (
+        "Smallest `-X heapsize`",
+        "mem_peak()",
+        "Flash bytes written per sample, littlefs",
+        "Bytes stored per sample",
+        "Request body bytes per point",
+        "TLS handshakes for",
+        "HTTP requests for",
+        "`add()` throughput, unix port",
+        "Upload throughput, unix port",
+    ):
         _row(text, words)
 
 
@@ -66,22 +79,30 @@ def test_quick_run_includes_the_raw_backend_rows_when_rawstore_exists(quick):
 
 def test_quick_run_measures_both_sides_of_the_flash_and_add_rows(quick):
     _, text = quick
-    for words in ("Flash bytes written per sample, littlefs", "Bytes stored per sample", "`add()` throughput, unix port"):
+    for words in (
+        "Flash bytes written per sample, littlefs",
+        "Bytes stored per sample",
+        "`add()` throughput, unix port",
+    ):
         cells = _row(text, words)
         assert cells[2] != "n/a" and cells[3] != "n/a" and cells[4] != "n/a", cells
 
 
 def test_quick_run_measures_both_sides_of_the_upload_rows(quick):
     _, text = quick
-    for words in ("Smallest `-X heapsize`", "Request body bytes per point", "TLS handshakes for",
-                  "Upload throughput, unix port"):
+    for words in (
+        "Smallest `-X heapsize`",
+        "Request body bytes per point",
+        "TLS handshakes for",
+        "Upload throughput, unix port",
+    ):
         cells = _row(text, words)
         assert cells[2] != "n/a" and cells[3] != "n/a", cells
 
 
 def test_quick_run_reports_no_errors(quick):
     _, text = quick
-    assert "## Errors during this run" not in text, text[text.find("## Errors"):]
+    assert "## Errors during this run" not in text, text[text.find("## Errors") :]
 
 
 def test_heap_search_finds_the_smallest_passing_heap_to_the_step():

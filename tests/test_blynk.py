@@ -291,7 +291,13 @@ def test_an_error_body_missing_its_fields_still_classifies():
 def test_a_wrong_ca_is_a_retry_and_no_credential_leaves_the_device():
     emu.require()
     emu.reset()
-    c = PlatformClient(Connection(emu.url(), ca_ders=[emu.read_file(emu.other_ca_path())]), "test-client", "test-secret", 1, State(tmpdir() + "/s.json"))
+    c = PlatformClient(
+        Connection(emu.url(), ca_ders=[emu.read_file(emu.other_ca_path())]),
+        "test-client",
+        "test-secret",
+        1,
+        State(tmpdir() + "/s.json"),
+    )
     a = c.upload(STREAM, pts(2), 2)
     assert a.kind == RETRY and "test-secret" not in a.message
     assert emu.requests() == []

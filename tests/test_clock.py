@@ -121,8 +121,15 @@ def test_parse_http_date_of_an_imf_fixdate():
 
 
 def test_parse_http_date_refuses_garbage():
-    for text in ("", "yesterday", "Wed, 25 Foo 2026 17:49:28 GMT", "Wed, 25 Nov 2026 17:49 GMT",
-                 "Wed, 25 Nov 2026 25:49:28 GMT", "Wed, xx Nov 2026 17:49:28 GMT", None):
+    for text in (
+        "",
+        "yesterday",
+        "Wed, 25 Foo 2026 17:49:28 GMT",
+        "Wed, 25 Nov 2026 17:49 GMT",
+        "Wed, 25 Nov 2026 25:49:28 GMT",
+        "Wed, xx Nov 2026 17:49:28 GMT",
+        None,
+    ):
         assert parse_http_date(text) is None
 
 

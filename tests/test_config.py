@@ -13,8 +13,14 @@ def device_cfg(**over):
 
 
 def platform_cfg(**over):
-    cfg = {"api": "platform", "client_id": "c", "client_secret": "s", "device_id": 1, "insecure": True,
-           "streams": {"t": {"id": 1}}}
+    cfg = {
+        "api": "platform",
+        "client_id": "c",
+        "client_secret": "s",
+        "device_id": 1,
+        "insecure": True,
+        "streams": {"t": {"id": 1}},
+    }
     cfg.update(over)
     return cfg
 
@@ -27,9 +33,15 @@ def test_defaults_are_filled_in():
     c = config.load(device_cfg())
     assert c["server"] == "https://blynk.cloud"
     assert c["store"]["capacity"] == 262144 and c["store"]["on_full"] == "drop_oldest"
-    assert c["limits"] == {"points_per_day": 10000, "max_age_days": 30, "points_per_request": 1000,
-                           "max_request_bytes": 1048576, "stale_margin_s": 3600, "future_tolerance_s": 600,
-                           "requests_per_s": 50}
+    assert c["limits"] == {
+        "points_per_day": 10000,
+        "max_age_days": 30,
+        "points_per_request": 1000,
+        "max_request_bytes": 1048576,
+        "stale_margin_s": 3600,
+        "future_tolerance_s": 600,
+        "requests_per_s": 50,
+    }
     assert c["streams"]["t"] == {"id": None, "pin": "V1", "type": "double", "decimals": None}
 
 

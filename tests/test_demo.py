@@ -9,8 +9,9 @@ ROOT = os.path.dirname(HERE)
 
 
 def test_demo_uploads_every_point_of_a_simulated_offline_day_and_exits_0():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "demo.py")], cwd=ROOT, capture_output=True,
-                       text=True, timeout=170)
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "tools", "demo.py")], cwd=ROOT, capture_output=True, text=True, timeout=170
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     assert "OK: every point arrived" in out

@@ -22,9 +22,17 @@ import deploy  # noqa: E402
 def _config(d, url, ca):
     d.mkdir()
     shutil.copy(ca, d / "ca.der")
-    cfg = {"server": url, "api": "device", "token": "test-device-token", "ca": "ca.der", "wifi": {"ssid": "virtual-net"},
-           "streams": {"t": {"pin": "V1"}}, "sensors": [{"type": "sim", "stream": "t"}], "board": {"wakes": 1},
-           "upload": {"timeout_ms": 6000}}  # within a Pico W's watchdog: the same config suits every board
+    cfg = {
+        "server": url,
+        "api": "device",
+        "token": "test-device-token",
+        "ca": "ca.der",
+        "wifi": {"ssid": "virtual-net"},
+        "streams": {"t": {"pin": "V1"}},
+        "sensors": [{"type": "sim", "stream": "t"}],
+        "board": {"wakes": 1},
+        "upload": {"timeout_ms": 6000},
+    }  # within a Pico W's watchdog: the same config suits every board
     (d / "config.json").write_text(json.dumps(cfg))
     return str(d / "config.json")
 
@@ -37,8 +45,18 @@ def deployed(tmp_path_factory, blynk_emulator):
     flash.mkdir(parents=True)
     (flash / "app.py").write_text("raise SystemExit('stale')\n")
     config = _config(tmp / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(tmp / "vb"),
-                             "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "mpbridge.py"),
+            "--vboard",
+            str(tmp / "vb"),
+            "--max-seconds",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = json.loads(proc.stdout.readline())["url"]
         lines = []
@@ -53,8 +71,11 @@ def deployed(tmp_path_factory, blynk_emulator):
 def _edited_since(t0):
     # package modules whose source changed after the first deploy (a shared checkout moves on)
     lib = os.path.join(ROOT, "lib", "blynklog")
-    return set("lib/blynklog/%s.mpy" % n[:-3] for n in os.listdir(lib)
-               if n.endswith(".py") and os.path.getmtime(os.path.join(lib, n)) >= t0)
+    return set(
+        "lib/blynklog/%s.mpy" % n[:-3]
+        for n in os.listdir(lib)
+        if n.endswith(".py") and os.path.getmtime(os.path.join(lib, n)) >= t0
+    )
 
 
 def _sha(path):
@@ -117,8 +138,11 @@ def test_deploy_to_the_virtual_boards_folder_lays_out_the_same_files(deployed, t
 
 def test_a_config_with_a_wrong_key_stops_the_deploy_naming_it(tmp_path):
     bad = tmp_path / "config.json"
-    bad.write_text(json.dumps({"streams": {"t": {"pin": "V1"}}, "wifi": {"ssid": "net"},
-                               "sensors": [{"type": "sim", "stream": "x"}]}))
+    bad.write_text(
+        json.dumps(
+            {"streams": {"t": {"pin": "V1"}}, "wifi": {"ssid": "net"}, "sensors": [{"type": "sim", "stream": "x"}]}
+        )
+    )
     with pytest.raises(deploy.DeployError, match=r"sensors\[0\]\.stream"):
         deploy.plan("unix", str(bad))
 
@@ -168,8 +192,18 @@ def vboard(tmp_path, blynk_emulator):
     config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
     flash = tmp_path / "vb" / "flash"
     deploy.deploy_to_folder("unix", str(flash), config, out=lambda m: None)
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(tmp_path / "vb"),
-                             "--max-seconds", "60"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "mpbridge.py"),
+            "--vboard",
+            str(tmp_path / "vb"),
+            "--max-seconds",
+            "60",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield {"url": json.loads(proc.stdout.readline())["url"], "flash": flash, "config": config}
     finally:
@@ -179,8 +213,11 @@ def vboard(tmp_path, blynk_emulator):
 
 def _files(folder):
     # {relative path: SHA-256} of everything in a board's folder
-    return dict((os.path.relpath(os.path.join(d, n), folder), _sha(os.path.join(d, n)))
-                for d, _, ns in os.walk(folder) for n in ns)
+    return dict(
+        (os.path.relpath(os.path.join(d, n), folder), _sha(os.path.join(d, n)))
+        for d, _, ns in os.walk(folder)
+        for n in ns
+    )
 
 
 def _previous_app(flash):
@@ -260,15 +297,24 @@ def test_a_pico_without_w_is_refused_for_rp2040():
     pico = ("rp2", "Raspberry Pi Pico with RP2040", 0x1306, (1, 29, 0), False)
     assert "no network module" in deploy.identity_mismatch("rp2040", pico)
     assert deploy.identity_mismatch("rp2040", pico[:4] + (True,)) is None  # a Pico W
-    assert "ESP32S3" in deploy.identity_mismatch("esp32", ("esp32", "Generic ESP32S3 module with ESP32S3", 0x2B06,
-                                                           (1, 29, 0), True))
+    assert "ESP32S3" in deploy.identity_mismatch(
+        "esp32", ("esp32", "Generic ESP32S3 module with ESP32S3", 0x2B06, (1, 29, 0), True)
+    )
 
 
-@pytest.mark.parametrize("setting, key", [({"watchdog_ms": 9000}, r"watchdog_ms: at most 8388 on rp2040"),
-                                          ({"sensors": [{"type": "adc", "pin": 34, "stream": "t"}]},
-                                           r"sensors\[0\]\.pin: rp2040 reads ADC on pins 26, 27, 28 only, got 34")])
-def test_an_rp2040_config_the_board_cannot_do_is_refused_before_connecting(tmp_path, monkeypatch, blynk_emulator,
-                                                                          setting, key):
+@pytest.mark.parametrize(
+    "setting, key",
+    [
+        ({"watchdog_ms": 9000}, r"watchdog_ms: at most 8388 on rp2040"),
+        (
+            {"sensors": [{"type": "adc", "pin": 34, "stream": "t"}]},
+            r"sensors\[0\]\.pin: rp2040 reads ADC on pins 26, 27, 28 only, got 34",
+        ),
+    ],
+)
+def test_an_rp2040_config_the_board_cannot_do_is_refused_before_connecting(
+    tmp_path, monkeypatch, blynk_emulator, setting, key
+):
     config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
     cfg = json.loads(open(config).read())
     cfg.pop("board")  # the virtual board's settings: a Pico W takes none
@@ -308,8 +354,11 @@ def test_the_tmp_file_of_a_cut_copy_is_removed_by_the_next_deploy(vboard):
 def test_a_full_file_system_is_reported_naming_the_file(vboard, monkeypatch):
     previous = _previous_app(vboard["flash"])
     _fail_after_open(monkeypatch, "app.mpy", lambda code: "raise OSError(28)")  # ENOSPC, as on a board
-    with pytest.raises(deploy.DeployError, match=r"the board's file system is full: app\.mpy not copied "
-                                                 r"\(\d+ bytes free, \d+ bytes left to copy\)"):
+    with pytest.raises(
+        deploy.DeployError,
+        match=r"the board's file system is full: app\.mpy not copied "
+        r"\(\d+ bytes free, \d+ bytes left to copy\)",
+    ):
         deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
     assert (vboard["flash"] / "app.mpy").read_bytes() == previous
     assert not (vboard["flash"] / "app.mpy.tmp").exists()
@@ -319,8 +368,11 @@ def test_files_that_cannot_fit_are_refused_before_any_copy(vboard, monkeypatch):
     monkeypatch.setattr(deploy.Board, "free", lambda self: (4096, 8192))  # two blocks free
     _previous_app(vboard["flash"])
     before = _files(vboard["flash"])
-    with pytest.raises(deploy.DeployError, match=r"has 8192 bytes free, copying 1 file\(s\) of \d+ bytes needs "
-                                                 r"16384 .*nothing copied"):
+    with pytest.raises(
+        deploy.DeployError,
+        match=r"has 8192 bytes free, copying 1 file\(s\) of \d+ bytes needs "
+        r"16384 .*nothing copied",
+    ):
         deploy.deploy("unix", vboard["url"], vboard["config"], out=lambda m: None)
     assert _files(vboard["flash"]) == before
 
@@ -362,7 +414,7 @@ def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     pkg = json.load(open(os.path.join(ROOT, "package.json")))
     prefix = "github:blynklog/blynklog/"
-    pkg["urls"] = [[d, "http://127.0.0.1:%d/%s" % (srv.server_address[1], u[len(prefix):])] for d, u in pkg["urls"]]
+    pkg["urls"] = [[d, "http://127.0.0.1:%d/%s" % (srv.server_address[1], u[len(prefix) :])] for d, u in pkg["urls"]]
     import urllib.request
 
     for _, u in pkg["urls"]:  # every url resolves to a file of the checkout
@@ -372,17 +424,28 @@ def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path)
     pkg["urls"] = [u for u in pkg["urls"] if u[0] in ("blynklog/compat.py", "blynklog/state.py")]
     (tmp_path / "package.json").write_text(json.dumps(pkg))
     flash = tmp_path / "flash"
-    bridge = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--flash", str(flash),
-                               "--max-seconds", "60"], stdout=subprocess.PIPE, text=True)
+    bridge = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--flash", str(flash), "--max-seconds", "60"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = json.loads(bridge.stdout.readline())["url"]
         mpremote = [os.path.join(os.path.dirname(sys.executable), "mpremote"), "connect", url, "resume"]
-        r = subprocess.run(mpremote + ["mip", "install", "--target", "lib", str(tmp_path / "package.json")],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            mpremote + ["mip", "install", "--target", "lib", str(tmp_path / "package.json")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
         assert sorted(os.listdir(flash / "lib" / "blynklog")) == ["compat.py", "state.py"]
-        r = subprocess.run(mpremote + ["exec", "from blynklog.state import State; print('ok', State)"],
-                           capture_output=True, text=True, timeout=30)
+        r = subprocess.run(
+            mpremote + ["exec", "from blynklog.state import State; print('ok', State)"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert "ok <class 'State'>" in r.stdout, r.stdout + r.stderr
     finally:
         bridge.terminate()

@@ -82,6 +82,7 @@ def error_message(body):
 
 # --- TLS and certificates
 
+
 def test_tls_listener_verifies_against_the_written_ca(srv):
     conn = https(srv)
     r, _ = call(conn, "GET", "/_emu/stats")
@@ -139,6 +140,7 @@ def test_no_tls_server_serves_plain_http_on_url():
 
 
 # --- OAuth2 token endpoint
+
 
 def test_token_grant_answers_the_documented_shape(srv):
     body = token(https(srv))
@@ -200,6 +202,7 @@ def test_unknown_bearer_token_gets_401(srv):
 
 # --- Platform API: import/batch
 
+
 def test_import_batch_answers_204_and_records_points(srv):
     conn = https(srv)
     t = now_ms()
@@ -241,6 +244,7 @@ def test_import_batch_refuses_a_float_timestamp(srv):
 
 
 # --- Device API: batch/update
+
 
 def test_batch_update_answers_200_and_records_points_by_pin(srv):
     t = now_ms()
@@ -317,6 +321,7 @@ def test_malformed_json_is_refused(srv):
 
 # --- limits shared by both APIs
 
+
 def test_timestamp_older_than_max_age_is_refused(srv):
     old = now_ms() - 31 * 86400000
     r, body = update(https(srv), [[old, 1]])
@@ -376,6 +381,7 @@ def test_body_over_the_limit_is_413():
 
 # --- HTTP/1.1 behaviour
 
+
 def test_keep_alive_serves_many_requests_on_one_connection(srv):
     conn = https(srv)
     t = now_ms()
@@ -386,8 +392,12 @@ def test_keep_alive_serves_many_requests_on_one_connection(srv):
 
 def test_connection_close_is_honoured(srv):
     conn = https(srv)
-    conn.request("POST", "/external/api/batch/update?token=test-device-token&pin=V1", body=json.dumps([[now_ms(), 1]]),
-                 headers={"Content-Type": "application/json", "Connection": "close"})
+    conn.request(
+        "POST",
+        "/external/api/batch/update?token=test-device-token&pin=V1",
+        body=json.dumps([[now_ms(), 1]]),
+        headers={"Content-Type": "application/json", "Connection": "close"},
+    )
     r = conn.getresponse()
     r.read()
     assert r.status == 200 and r.getheader("Connection") == "close"
@@ -414,8 +424,11 @@ def raw_exchange(srv, data):
 
 
 def test_post_without_content_length_is_411(srv):
-    answer = raw_exchange(srv, b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\n"
-                               b"Host: x\r\nContent-Type: application/json\r\n\r\n")
+    answer = raw_exchange(
+        srv,
+        b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\n"
+        b"Host: x\r\nContent-Type: application/json\r\n\r\n",
+    )
     assert answer.startswith(b"HTTP/1.1 411 ")
 
 
@@ -423,13 +436,17 @@ def test_chunked_request_body_is_accepted(srv):
     body = json.dumps([[now_ms(), 1.5]]).encode()
     half = len(body) // 2
     chunked = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (half, body[:half], len(body) - half, body[half:])
-    answer = raw_exchange(srv, b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\n"
-                               b"Host: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
-                               b"Connection: close\r\n\r\n" + chunked)
+    answer = raw_exchange(
+        srv,
+        b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\n"
+        b"Host: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        b"Connection: close\r\n\r\n" + chunked,
+    )
     assert answer.startswith(b"HTTP/1.1 200 ") and len(srv.points(1, 1)) == 1
 
 
 # --- records and the /_emu/ controls
+
 
 def test_requests_are_recorded_with_method_path_status_and_bytes(srv):
     update(https(srv), [[now_ms(), 1]])
@@ -485,6 +502,7 @@ def test_emu_helper_drives_the_session_server():
 
 
 # --- fault injection
+
 
 def test_injected_status_answers_it_with_retry_after_and_stores_nothing(srv):
     srv.inject("status", status=503, retry_after=7)
@@ -574,6 +592,7 @@ def test_unknown_fault_kind_is_refused(srv):
 
 # --- the chart page
 
+
 def test_chart_page_draws_an_svg_per_numeric_stream(srv):
     t = now_ms()
     update(https(srv), [[t, 1.0], [t + 1000, 3.5]])
@@ -639,13 +658,18 @@ def test_chart_thins_long_series_to_a_bounded_number_of_points():
 
 # --- the command line
 
+
 def test_cli_prints_its_addresses_and_stops_on_sigterm(tmp_path):
     import signal
     import subprocess
 
     tool = os.path.join(os.path.dirname(HERE), "tools", "blynk_server.py")
-    p = subprocess.Popen([sys.executable, tool, "--cert-dir", str(tmp_path), "--token-lifetime", "120"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, tool, "--cert-dir", str(tmp_path), "--token-lifetime", "120"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         info = json.loads(p.stdout.readline())
         assert info["ca"] == str(tmp_path / "ca.der") and info["url"].startswith("https://127.0.0.1:")
@@ -692,8 +716,10 @@ def test_clock_offset_moves_the_age_limit(srv):
 def test_body_over_2mb_gets_413_before_the_client_finishes_sending(srv):
     s = socket.create_connection(("127.0.0.1", _port(srv.http_url)), timeout=10)
     try:
-        s.sendall(b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\nHost: x\r\n"
-                  b"Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n")
+        s.sendall(
+            b"POST /external/api/batch/update?token=test-device-token&pin=V1 HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 3000000\r\n\r\n"
+        )
         s.sendall(b"[" * 65536)
         answer = s.recv(4096)
     finally:

@@ -58,8 +58,13 @@ def message(body):
 
 
 def batch(srv, values, pin="V1"):
-    r, _ = call(srv, "POST", "/external/api/batch/update?token=%s&pin=%s" % (TOKEN, pin), json.dumps(values),
-                {"Content-Type": "application/json"})
+    r, _ = call(
+        srv,
+        "POST",
+        "/external/api/batch/update?token=%s&pin=%s" % (TOKEN, pin),
+        json.dumps(values),
+        {"Content-Type": "application/json"},
+    )
     assert r.status == 200
 
 
@@ -75,6 +80,7 @@ def settings_streams(srv):
 
 
 # --- get: formats
+
 
 def test_get_one_double_answers_plain_text_with_five_decimals(srv):
     srv.set_value(1, 1, 100)
@@ -121,6 +127,7 @@ def test_get_several_pins_leaves_out_pins_without_a_value(srv):
 
 # --- get: errors
 
+
 def test_get_with_a_wrong_token_is_invalid_token(srv):
     r, body = get(srv, "token=nope&v1")
     assert r.status == 400 and message(body) == "Invalid token."
@@ -163,6 +170,7 @@ def test_get_one_pin_without_a_value_is_refused(srv):
 
 # --- getAll
 
+
 def test_get_all_answers_every_pin_that_holds_a_value(srv):
     settings_streams(srv)
     srv.set_value(1, 1, 3)
@@ -181,6 +189,7 @@ def test_get_all_with_a_wrong_token_is_invalid_token(srv):
 
 
 # --- what "the value" is
+
 
 def test_value_is_the_newest_point_of_a_timestamped_batch(srv):
     t = int(time.time() * 1000)
@@ -203,6 +212,7 @@ def test_an_import_sets_the_value_the_device_api_reads(srv):
 
 
 # --- update
+
 
 def test_update_sets_the_value_get_answers(srv):
     r, body = get(srv, "token=%s&v1=100" % TOKEN, path="/external/api/update")
@@ -265,6 +275,7 @@ def test_device_api_requests_count_as_the_devices_messages(srv):
 
 # --- Platform API: a device's datastream values
 
+
 def test_platform_values_answer_the_documented_fields(srv):
     srv.set_value(1, 2, 8)
     ts = srv.value(1, 2)[0]
@@ -286,7 +297,8 @@ def test_platform_values_need_a_bearer_token(srv):
 def test_platform_values_of_an_unknown_device_are_404(srv):
     r, body = call(srv, "GET", VALUES + "?deviceId=9", headers=bearer(srv))
     assert r.status == 404 and message(body) == (
-        "Device with identifier 9 is not found or belong to another organization.")
+        "Device with identifier 9 is not found or belong to another organization."
+    )
 
 
 def test_platform_values_of_an_unknown_stream_are_404(srv):
@@ -314,6 +326,7 @@ def test_rate_limit_starts_afresh_the_next_minute(srv):
 
 
 # --- events
+
 
 def log_event(srv, query, c=None):
     return get(srv, query, path="/external/api/logEvent", c=c)
@@ -393,6 +406,7 @@ def test_event_codes_are_declared_per_device(srv):
 
 # --- the /_emu/ controls
 
+
 def test_emu_value_control_writes_as_update_would(srv):
     settings_streams(srv)
     r, body = call(srv, "POST", "/_emu/value", json.dumps({"device": 1, "pin": "V20", "value": 0}))
@@ -439,6 +453,7 @@ def test_reset_forgets_values_events_and_settings(srv):
 
 # --- the page
 
+
 def test_page_shows_each_setting_with_a_form_posting_to_the_emulator(srv):
     settings_streams(srv)
     srv.set_value(1, 20, 60)
@@ -450,22 +465,26 @@ def test_page_shows_each_setting_with_a_form_posting_to_the_emulator(srv):
 
 def test_page_form_sets_the_value_and_sends_the_browser_back(srv):
     settings_streams(srv)
-    r, _ = call(srv, "POST", "/_emu/set", "device=1&stream=20&value=120",
-                {"Content-Type": "application/x-www-form-urlencoded"})
+    r, _ = call(
+        srv, "POST", "/_emu/set", "device=1&stream=20&value=120", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status == 303 and r.getheader("Location") == "/"
     assert get(srv, "token=%s&v20" % TOKEN)[1] == b"120"
 
 
 def test_page_form_clamps_like_update(srv):
     settings_streams(srv)
-    call(srv, "POST", "/_emu/set", "device=1&stream=21&value=11.5", {"Content-Type": "application/x-www-form-urlencoded"})
+    call(
+        srv, "POST", "/_emu/set", "device=1&stream=21&value=11.5", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert srv.value(1, 21)[1] == 10.0
 
 
 def test_page_form_with_a_value_of_the_wrong_type_is_400(srv):
     settings_streams(srv)
-    r, _ = call(srv, "POST", "/_emu/set", "device=1&stream=20&value=abc",
-                {"Content-Type": "application/x-www-form-urlencoded"})
+    r, _ = call(
+        srv, "POST", "/_emu/set", "device=1&stream=20&value=abc", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert r.status == 400 and srv.value(1, 20) is None
 
 
@@ -479,6 +498,7 @@ def test_page_lists_events_with_time_code_and_description(srv):
 
 
 # --- tools/emulator.py: a configuration's "remote" section
+
 
 def provision(srv, remote, api="device"):
     import emulator
@@ -553,8 +573,18 @@ def test_emulator_cli_declares_the_event_codes_it_is_given(tmp_path):
     import signal
     import subprocess
 
-    cmd = [sys.executable, os.path.join(os.path.dirname(HERE), "tools", "emulator.py"), "--port", "0",
-           "--out", str(tmp_path), "--event", "boot", "--event", "low_battery"]
+    cmd = [
+        sys.executable,
+        os.path.join(os.path.dirname(HERE), "tools", "emulator.py"),
+        "--port",
+        "0",
+        "--out",
+        str(tmp_path),
+        "--event",
+        "boot",
+        "--event",
+        "low_battery",
+    ]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         lines = []

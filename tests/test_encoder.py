@@ -21,7 +21,10 @@ def body(api, target, pts, decimals=None, chunk_size=512):
 
 def test_platform_body_is_the_documented_compact_form():
     data = body("platform", (1, 1), [(TS, 5), (1702656428136, 2)])
-    assert data == b'{"deviceId":1,"dataStreamId":1,"values":[{"value":5,"ts":1702656423136},{"value":2,"ts":1702656428136}]}'
+    assert (
+        data
+        == b'{"deviceId":1,"dataStreamId":1,"values":[{"value":5,"ts":1702656423136},{"value":2,"ts":1702656428136}]}'
+    )
 
 
 def test_device_body_is_a_list_of_ts_value_pairs():

@@ -18,19 +18,49 @@ def _energy():
     return mod
 
 
-BOARD = {"sleep_mode": "deep", "sleep_ma": 0.01, "cpu_ma": 40.0, "rx_ma": 100.0, "tx_ma": 200.0, "boot_ms": 200.0,
-         "grace_ms": 0.0, "wake_overhead_ms": 1.0, "speed_factor": 0.5, "assoc_s": 2.0, "tls_s": 1.0,
-         "throughput_kbs": 50.0, "rtt_s": 0.1, "ntp_s": 0.1}
-MEASURED = {"wake_ms": 600.0, "cycle_ms": 30.0, "flush_ms": 10.0, "sync_cpu_ms": 1000.0, "bytes_sent": 10000.0,
-            "requests": 4.0, "handshakes": 1.0}
-WORK = {"sample_every_s": 60, "upload_every_s": 3600, "flush_every_s": 600, "ntp_every_s": 3600,
-        "battery_mah": 2000.0, "sensor_wait_ms": 0.0}
+BOARD = {
+    "sleep_mode": "deep",
+    "sleep_ma": 0.01,
+    "cpu_ma": 40.0,
+    "rx_ma": 100.0,
+    "tx_ma": 200.0,
+    "boot_ms": 200.0,
+    "grace_ms": 0.0,
+    "wake_overhead_ms": 1.0,
+    "speed_factor": 0.5,
+    "assoc_s": 2.0,
+    "tls_s": 1.0,
+    "throughput_kbs": 50.0,
+    "rtt_s": 0.1,
+    "ntp_s": 0.1,
+}
+MEASURED = {
+    "wake_ms": 600.0,
+    "cycle_ms": 30.0,
+    "flush_ms": 10.0,
+    "sync_cpu_ms": 1000.0,
+    "bytes_sent": 10000.0,
+    "requests": 4.0,
+    "handshakes": 1.0,
+}
+WORK = {
+    "sample_every_s": 60,
+    "upload_every_s": 3600,
+    "flush_every_s": 600,
+    "ntp_every_s": 3600,
+    "battery_mah": 2000.0,
+    "sensor_wait_ms": 0.0,
+}
 # By hand, per hour: a sampling wake 200 + 0.5 x 600 = 500 ms, 60 of them at 40 mA = 1,200,000 mA.ms;
 # the sync's CPU 0.5 x 1000 = 500 ms at 100 mA = 50,000; radio listening 2 + 1 x 1 + 4 x 0.1 + 0.1
 # = 3.5 s at 100 mA = 350,000, sending 10,000 B at 50 kB/s = 200 ms at 200 mA = 40,000; awake
 # 30,000 + 500 + 3,500 + 200 = 34,200 ms, so sleep (3,600,000 - 34,200) x 0.01 = 35,658.
-HAND = {"sampling": 1200000.0 / 3600000, "upload_cpu": 50000.0 / 3600000, "radio": 390000.0 / 3600000,
-        "sleep": 35658.0 / 3600000}
+HAND = {
+    "sampling": 1200000.0 / 3600000,
+    "upload_cpu": 50000.0 / 3600000,
+    "radio": 390000.0 / 3600000,
+    "sleep": 35658.0 / 3600000,
+}
 
 
 def _close(a, b):
@@ -68,8 +98,9 @@ def test_the_sleep_current_alone_caps_the_life():
 def test_the_command_line_projects_every_board_from_a_measured_file(tmp_path):
     path = tmp_path / "energy.json"
     path.write_text(json.dumps({"measured": MEASURED}))
-    r = subprocess.run([sys.executable, TOOL, "--measured", str(path), "--json"], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [sys.executable, TOOL, "--measured", str(path), "--json"], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     energy = _energy()

@@ -44,7 +44,7 @@ def _random_float(rng):
             hi = (rng.u32() & 0x800FFFFF) | ((1023 - 20 + rng.below(51)) << 20)
             v = struct.unpack("<d", struct.pack("<II", rng.u32(), hi))[0]
     elif k <= 7:
-        v = rng.between(-10 ** 9, 10 ** 9) / rng.choice((1, 3, 10, 100, 1000, 10 ** 4, 10 ** 6, 7))
+        v = rng.between(-(10**9), 10**9) / rng.choice((1, 3, 10, 100, 1000, 10**4, 10**6, 7))
     else:
         v = rng.between(-(1 << 24), 1 << 24) / (1 << rng.below(12))
     if v - v != 0:  # NaN or infinity: not storable
@@ -66,14 +66,14 @@ def _expected_decoded(v, d):
     # (one rounding); a value too big to scale is kept as the float itself.
     m = exactnum.round_dec(v, d)
     if -_INT64 <= m < _INT64:
-        return exactnum.nearest(abs(m), 10 ** d, m < 0)
+        return exactnum.nearest(abs(m), 10**d, m < 0)
     return v
 
 
 def _expected_text(v, d):
     if d is None:
         return exactnum.repr_text(v)
-    if -(2.0 ** 59) < v < 2.0 ** 59:
+    if -(2.0**59) < v < 2.0**59:
         return exactnum.fixed_text(exactnum.round_dec(v, d), d)
     return exactnum.int_text(v)  # an integer already: its shortest digits, no point
 
@@ -110,7 +110,12 @@ def _check(seed, store, sid, d, values):
         v = values[i]
         want = v if d is None else _expected_decoded(v, d)
         assert exactnum.same(got[i], want), "seed %d: %r with decimals %s read back %r, not %r" % (
-            seed, v, d, got[i], want)
+            seed,
+            v,
+            d,
+            got[i],
+            want,
+        )
         text = _expected_text(v, d)
         assert texts[i] == text, "seed %d: %r with decimals %s sent as %s, not %s" % (seed, v, d, texts[i], text)
     last = None
@@ -130,8 +135,19 @@ def test_random_floats_without_decimals_reach_the_body_as_the_shortest_text_that
 
 def test_floats_whose_scaled_value_passes_the_float_width_keep_their_decimals():
     # 2**24 (float32) and 2**53 (doubles) scaled: the digits still come from the exact scaled int
-    cases = (395282.52, -926375.536, 198078.252, 16777217.0 / 4, 123456789.123456, -0.005, 2.5, 0.125,
-             1e15 + 0.3, 4503599627370497.5, 9007199254740993.0)
+    cases = (
+        395282.52,
+        -926375.536,
+        198078.252,
+        16777217.0 / 4,
+        123456789.123456,
+        -0.005,
+        2.5,
+        0.125,
+        1e15 + 0.3,
+        4503599627370497.5,
+        9007199254740993.0,
+    )
     for v in cases:
         for d in range(7):
             want = exactnum.fixed_text(exactnum.round_dec(v, d), d)
@@ -148,7 +164,7 @@ def test_a_scaled_int_reads_back_as_its_nearest_float_and_rounds_back_to_itself(
         d = i % 7
         m = rng.between(-(1 << 62), 1 << 62) >> rng.below(62)
         x = scaled_float(m, d)
-        assert exactnum.same(x, exactnum.nearest(abs(m), 10 ** d, m < 0)), (m, d, x)
+        assert exactnum.same(x, exactnum.nearest(abs(m), 10**d, m < 0)), (m, d, x)
 
 
 def test_the_held_value_rounds_back_to_the_scaled_int_the_store_wrote():

@@ -174,9 +174,18 @@ class Sweep:
         added = len(samples) + STALE
         total = st["sent"] + st["pending"] + st["rejected"] + st["dropped_stale"] + st["dropped_full"] + st["thinned"]
         if total != added:
-            out.append("%sbooks: sent %d + pending %d + rejected %d + dropped %d + thinned %d != added %d" % (
-                when, st["sent"], st["pending"], st["rejected"], st["dropped_stale"] + st["dropped_full"],
-                st["thinned"], added))
+            out.append(
+                "%sbooks: sent %d + pending %d + rejected %d + dropped %d + thinned %d != added %d"
+                % (
+                    when,
+                    st["sent"],
+                    st["pending"],
+                    st["rejected"],
+                    st["dropped_stale"] + st["dropped_full"],
+                    st["thinned"],
+                    added,
+                )
+            )
         if st["pending"]:
             out.append("%spending %d after the syncs" % (when, st["pending"]))
         if st["sent"] != len(samples) - 1:
@@ -257,8 +266,10 @@ def sweep(cut, stride=1, backend="littlefs"):
             sw.run(k, reopen, cut)
             points[k] = 1
     print("fault sweep: %d injection points, %d runs (%s)" % (len(points), sw.runs, what))
-    print("fault sweep (%s): %d samples reached the server twice (at-least-once), in %d runs" % (
-        what, sw.repeats, sw.repeat_runs))
+    print(
+        "fault sweep (%s): %d samples reached the server twice (at-least-once), in %d runs"
+        % (what, sw.repeats, sw.repeat_runs)
+    )
     for f in sw.failures:
         print("fault sweep (%s): FAIL %s" % (what, describe(f)))
     if not os.getenv("BLYNKLOG_SWEEP_K"):
@@ -289,9 +300,25 @@ def test_a_fault_free_run_exercises_every_kind_of_fallible_call():
     for site in sweep.sites:
         kinds[site.split(".")[0]] = 1
         kinds[site] = 1
-    for want in ("sock.connect", "sock.send", "sock.recv", "flash.open", "flash.write", "flash.rename",
-                 "flash.flush", "flash.remove", "mem.body", "mem.chunk", "mem.commit", "mem.commitbuf",
-                 "mem.readbuf", "mem.state", "mem.answer", "mem.request", "mem.reply"):
+    for want in (
+        "sock.connect",
+        "sock.send",
+        "sock.recv",
+        "flash.open",
+        "flash.write",
+        "flash.rename",
+        "flash.flush",
+        "flash.remove",
+        "mem.body",
+        "mem.chunk",
+        "mem.commit",
+        "mem.commitbuf",
+        "mem.readbuf",
+        "mem.state",
+        "mem.answer",
+        "mem.request",
+        "mem.reply",
+    ):
         assert want in kinds, (want, sweep.sites)
     print("fault-free run: %d fallible calls %s" % (calls, sweep.sites))
     assert calls >= 100, calls
@@ -367,8 +394,10 @@ def add_run(sw, k):
     log.close()
     total = st["sent"] + st["pending"] + st["rejected"] + st["dropped_stale"] + st["dropped_full"]
     if total != len(added):
-        symptoms.append("books: sent %d + pending %d + rejected %d + dropped_full %d + dropped_stale %d != added %d" % (
-            st["sent"], st["pending"], st["rejected"], st["dropped_full"], st["dropped_stale"], len(added)))
+        symptoms.append(
+            "books: sent %d + pending %d + rejected %d + dropped_full %d + dropped_stale %d != added %d"
+            % (st["sent"], st["pending"], st["rejected"], st["dropped_full"], st["dropped_stale"], len(added))
+        )
     got = emu.points(1, 1)
     seen = {}
     for ts, value in got:

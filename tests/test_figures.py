@@ -47,8 +47,11 @@ FIGURE = re.compile("|".join("(?:%s)" % p for p in FIGURE_PATTERNS))
 
 # (file, text of the match, why it is not a benchmark figure)
 ALLOWED = [
-    ("docs/RAWSTORE.md", "14.58 bytes programmed per sample",
-     "printed by tests/test_rawstore.py's wear test (two streams, the policy's meta), named there"),
+    (
+        "docs/RAWSTORE.md",
+        "14.58 bytes programmed per sample",
+        "printed by tests/test_rawstore.py's wear test (two streams, the policy's meta), named there",
+    ),
     ("docs/FORMAT.md", "13-byte record", "a round record size for a percentage in the design discussion"),
     ("docs/FIRMWARE.md", "22.5 bytes per point", "make demo's own figure (tools/demo.py prints it), under its bullet"),
     ("docs/FORMAT.md", "5 within 198 days", "format arithmetic: the range of a 5-byte delta"),
@@ -144,11 +147,11 @@ def _resolve(sections, anchor, title):
     if sec is None:
         return None, "no section #%s in %s" % (anchor.split("#", 1)[1], BENCH)
     if title.startswith("after: "):
-        phrase = title[len("after: "):]
+        phrase = title[len("after: ") :]
         n = sec["text"].count(phrase)
         if n != 1:
             return None, "the phrase %r is in the section's text %d times (must be once)" % (phrase, n)
-        rest = sec["text"][sec["text"].index(phrase) + len(phrase):]
+        rest = sec["text"][sec["text"].index(phrase) + len(phrase) :]
         rest = re.split(r"[:;\n]|\.(?:\s|$)", rest, maxsplit=1)[0]  # the clause that follows the phrase
         values = _numbers(rest)
         if not values:
@@ -176,7 +179,11 @@ def _resolve(sections, anchor, title):
         cells = [row[column.strip()]]
     else:
         cells = list(row.values())
-    return [n for c in cells for n in _numbers(c)], "row %r%s: %s" % (label, " | " + column if column else "", " | ".join(cells))
+    return [n for c in cells for n in _numbers(c)], "row %r%s: %s" % (
+        label,
+        " | " + column if column else "",
+        " | ".join(cells),
+    )
 
 
 def check(docs, bench_text):
@@ -225,7 +232,9 @@ def uncited(docs, allowed=()):
             if _allowed(name, text, m, allowed):
                 continue
             line = text.count("\n", 0, m.start()) + 1
-            out.append("%s:%d: %r looks like a benchmark figure but cites no row of %s" % (name, line, m.group(0), BENCH))
+            out.append(
+                "%s:%d: %r looks like a benchmark figure but cites no row of %s" % (name, line, m.group(0), BENCH)
+            )
     return out
 
 
@@ -235,8 +244,11 @@ def _read(rel):
 
 
 def _docs():
-    names = ["README.md"] + ["docs/" + n for n in sorted(os.listdir(os.path.join(ROOT, "docs")))
-                             if n.endswith(".md") and n != "benchmarks.md"]
+    names = ["README.md"] + [
+        "docs/" + n
+        for n in sorted(os.listdir(os.path.join(ROOT, "docs")))
+        if n.endswith(".md") and n != "benchmarks.md"
+    ]
     return {n: _read(n) for n in names}
 
 
@@ -262,8 +274,11 @@ def test_no_uncited_benchmark_figure():
 
 def test_every_allow_list_entry_still_matches_a_figure():
     docs = _docs()
-    stale = [(f, s) for f, s, r in ALLOWED
-             if f not in docs or not any(_allowed(f, docs[f], m, [(f, s, r)]) for m in FIGURE.finditer(docs[f]))]
+    stale = [
+        (f, s)
+        for f, s, r in ALLOWED
+        if f not in docs or not any(_allowed(f, docs[f], m, [(f, s, r)]) for m in FIGURE.finditer(docs[f]))
+    ]
     assert not stale, "allow-list entries that match nothing: %r" % stale
 
 
@@ -287,12 +302,14 @@ At the sync's pace a budget uploads about 3,412 points per wake.
 
 
 def test_checker_passes_figures_that_agree_with_their_rows():
-    doc = ("writes [13.0 B](benchmarks.md#results \"Flash bytes written per sample | ours\"), "
-           "[1.05x][r] the record, [about 3,400][p] points, [85 days][e], [35 B][b]\n\n"
-           "[b]: benchmarks.md#results \"Request body bytes per point | ours\"\n"
-           "[r]: benchmarks.md#results \"Flash bytes written per sample\"\n"
-           "[p]: benchmarks.md#energy \"after: budget uploads about\"\n"
-           "[e]: benchmarks.md#energy \"ESP32 | life on 2,000 mAh\"\n")
+    doc = (
+        "writes [13.0 B](benchmarks.md#results \"Flash bytes written per sample | ours\"), "
+        "[1.05x][r] the record, [about 3,400][p] points, [85 days][e], [35 B][b]\n\n"
+        "[b]: benchmarks.md#results \"Request body bytes per point | ours\"\n"
+        "[r]: benchmarks.md#results \"Flash bytes written per sample\"\n"
+        "[p]: benchmarks.md#energy \"after: budget uploads about\"\n"
+        "[e]: benchmarks.md#energy \"ESP32 | life on 2,000 mAh\"\n"
+    )
     assert check({"doc.md": doc}, _BENCH) == ([], [])
 
 

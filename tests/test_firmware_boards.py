@@ -36,10 +36,16 @@ def _example(**over):
 def _pico_w(index=0, **over):
     # the example wired for a Pico W (the battery on GP26, no atten on rp2; the SHT3x on I2C0 GP4/
     # GP5), with over's keys set in sensors[index]
-    sensors = [{"type": "mcu_temp", "stream": "chip_temp"},
-               {"type": "sht3x", "i2c": {"id": 0, "sda": 4, "scl": 5}, "address": 68,
-                "streams": {"temperature": "air_temp", "humidity": "air_rh"}},
-               {"type": "adc", "pin": 26, "scale": 0.0001007, "samples": 4, "stream": "battery"}]
+    sensors = [
+        {"type": "mcu_temp", "stream": "chip_temp"},
+        {
+            "type": "sht3x",
+            "i2c": {"id": 0, "sda": 4, "scl": 5},
+            "address": 68,
+            "streams": {"temperature": "air_temp", "humidity": "air_rh"},
+        },
+        {"type": "adc", "pin": 26, "scale": 0.0001007, "samples": 4, "stream": "battery"},
+    ]
     for k in over:
         sensors[index][k] = over[k]
     return _example(sensors=sensors)

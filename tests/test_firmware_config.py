@@ -119,8 +119,12 @@ def test_example_config_documents_every_firmware_and_logger_key():
 
     doc = _example()["_help"]
     keys = list(settings.DEFAULTS) + ["wifi." + k for k in settings.WIFI_DEFAULTS] + ["sensors", "board"]
-    for name, defaults in (("store", config._STORE_DEFAULTS), ("limits", config._LIMIT_DEFAULTS),
-                           ("upload", config._UPLOAD_DEFAULTS), ("clock", config._CLOCK_DEFAULTS)):
+    for name, defaults in (
+        ("store", config._STORE_DEFAULTS),
+        ("limits", config._LIMIT_DEFAULTS),
+        ("upload", config._UPLOAD_DEFAULTS),
+        ("clock", config._CLOCK_DEFAULTS),
+    ):
         keys += ["%s.%s" % (name, k) for k in defaults]
     keys += ["server", "api", "token", "client_id", "client_secret", "device_id", "ca", "insecure", "streams"]
     missing = [k for k in keys if k not in doc]

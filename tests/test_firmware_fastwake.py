@@ -46,7 +46,8 @@ def _config(folder, srv_url, ca, **over):
         {"type": "mcu_temp", "stream": "chip_temp"},
         {"type": "sim", "stream": "air_temp", "base": 21.0, "amplitude": 4.0, "decimals": 2, "seed": 1},
         {"type": "sim", "stream": "air_rh", "base": 55.0, "amplitude": 15.0, "decimals": 1, "seed": 2},
-        {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.2, "decimals": 3, "seed": 3}]
+        {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.2, "decimals": 3, "seed": 3},
+    ]
     cfg.update(over)
     os.makedirs(folder, exist_ok=True)
     with open(ca, "rb") as src, open(os.path.join(folder, "emulator-ca.der"), "wb") as dst:
@@ -63,13 +64,20 @@ def board(request, tmp_path):
 
     srv = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
     try:
+
         def make(**over):
             config = _config(str(tmp_path / "cfg"), srv.url, srv.ca_der_path, **over)
             deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
-            vb = vboard.VBoard(str(tmp_path / "vb"), micropython=runtimes()[request.param], heapsize="512K",
-                               time_scale=1e6, start_ms=T0)
+            vb = vboard.VBoard(
+                str(tmp_path / "vb"),
+                micropython=runtimes()[request.param],
+                heapsize="512K",
+                time_scale=1e6,
+                start_ms=T0,
+            )
             vb.power_on(rtc_kept=True)  # the RTC has the time: no NTP needed for the first sample's
             return vb
+
         yield make, srv
     finally:
         srv.stop()

@@ -111,9 +111,18 @@ def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path
     import app
 
     shutil.copy(blynk_emulator.ca_der_path, tmp_path / "ca.der")
-    cfg = {"server": blynk_emulator.url, "api": "device", "token": "test-device-token-2", "ca": "ca.der",
-           "streams": {"t": {"pin": "V6"}}, "store": {"path": "store"}, "wifi": {"ssid": "net"},
-           "sensors": [{"type": "mcu_temp", "stream": "t"}], "sample_every_s": 60, "upload_every_s": 600}
+    cfg = {
+        "server": blynk_emulator.url,
+        "api": "device",
+        "token": "test-device-token-2",
+        "ca": "ca.der",
+        "streams": {"t": {"pin": "V6"}},
+        "store": {"path": "store"},
+        "wifi": {"ssid": "net"},
+        "sensors": [{"type": "mcu_temp", "stream": "t"}],
+        "sample_every_s": 60,
+        "upload_every_s": 600,
+    }
     (tmp_path / "config.json").write_text(json.dumps(cfg))
 
     class Reset(BaseException):  # machine.deepsleep() never returns: the board resets

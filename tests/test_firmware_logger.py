@@ -11,11 +11,17 @@ from support import tmpdir
 
 def _config(d):
     cfg = {
-        "server": emu.url(), "api": "device", "token": "test-device-token-2", "ca": "ca.der",
+        "server": emu.url(),
+        "api": "device",
+        "token": "test-device-token-2",
+        "ca": "ca.der",
         "streams": {"x": {"pin": "V7"}, "y": {"pin": "V8"}},
         "store": {"path": "store", "capacity": 65536},
         "sensors": [{"type": "sim", "stream": "x"}, {"type": "mcu_temp", "stream": "y"}],
-        "sample_every_s": 60, "upload_every_s": 3600, "log_file": "error.log", "sleep": "light",
+        "sample_every_s": 60,
+        "upload_every_s": 3600,
+        "log_file": "error.log",
+        "sleep": "light",
     }
     with open(d + "/ca.der", "wb") as f:
         f.write(emu.read_file(emu.ca_path()))

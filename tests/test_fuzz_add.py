@@ -12,20 +12,70 @@ from fuzzlib import Rng
 from support import tmpdir
 
 _MIN_TS = 978307200000  # 2001-01-01
-_STREAMS = {"d": {"pin": "V1", "type": "double"}, "c": {"pin": "V2", "type": "double", "decimals": 2},
-            "i": {"pin": "V3", "type": "int"}, "s": {"pin": "V4", "type": "string"},
-            "b": {"pin": "V5", "type": "bool"}, "g": {"pin": "V6", "type": "location"},
-            "e": {"pin": "V7", "type": "enum"}, "g3": {"pin": "V8", "type": "location", "decimals": 3}}
-_INTS = (0, 1, -1, 2147483647, 2147483648, -2147483648, -2147483649, 1 << 53, (1 << 53) + 1, -(1 << 53),
-         1 << 63, (1 << 63) - 1, -(1 << 63), 1 << 64, 10 ** 30, 255, 65536)
-_FLOATS = (0.0, -0.0, 0.5, -1.25, 1e-320, 5e-324, 1e308, -1.7976931348623157e308, 1.7e308, 3.4028234663852886e38,
-           3.4028235677973366e38, 1.1754943508222875e-38, 1e-45, 0.1, 123456.789, 9007199254740993.0, 1e16,
-           float("inf"), float("-inf"), float("nan"), 92233720368547758.0, 9.2233720368547758e18)
+_STREAMS = {
+    "d": {"pin": "V1", "type": "double"},
+    "c": {"pin": "V2", "type": "double", "decimals": 2},
+    "i": {"pin": "V3", "type": "int"},
+    "s": {"pin": "V4", "type": "string"},
+    "b": {"pin": "V5", "type": "bool"},
+    "g": {"pin": "V6", "type": "location"},
+    "e": {"pin": "V7", "type": "enum"},
+    "g3": {"pin": "V8", "type": "location", "decimals": 3},
+}
+_INTS = (
+    0,
+    1,
+    -1,
+    2147483647,
+    2147483648,
+    -2147483648,
+    -2147483649,
+    1 << 53,
+    (1 << 53) + 1,
+    -(1 << 53),
+    1 << 63,
+    (1 << 63) - 1,
+    -(1 << 63),
+    1 << 64,
+    10**30,
+    255,
+    65536,
+)
+_FLOATS = (
+    0.0,
+    -0.0,
+    0.5,
+    -1.25,
+    1e-320,
+    5e-324,
+    1e308,
+    -1.7976931348623157e308,
+    1.7e308,
+    3.4028234663852886e38,
+    3.4028235677973366e38,
+    1.1754943508222875e-38,
+    1e-45,
+    0.1,
+    123456.789,
+    9007199254740993.0,
+    1e16,
+    float("inf"),
+    float("-inf"),
+    float("nan"),
+    92233720368547758.0,
+    9.2233720368547758e18,
+)
 
 
 def _logger():
-    cfg = {"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9",
-           "streams": _STREAMS, "store": {"path": tmpdir("fa") + "/lg", "capacity": 1 << 20}}
+    cfg = {
+        "api": "device",
+        "token": "t",
+        "insecure": True,
+        "server": "http://127.0.0.1:9",
+        "streams": _STREAMS,
+        "store": {"path": tmpdir("fa") + "/lg", "capacity": 1 << 20},
+    }
     return blynklog.Logger(cfg)
 
 
@@ -37,7 +87,7 @@ def _float(rng):
         # any 64-bit pattern: NaNs, infinities, subnormals, huge and tiny numbers
         return struct.unpack("<d", struct.pack("<II", rng.u32(), rng.u32()))[0]
     if k == 2:
-        return rng.between(-10 ** 6, 10 ** 6) / rng.choice((1, 2, 4, 10, 100, 1000, 3))
+        return rng.between(-(10**6), 10**6) / rng.choice((1, 2, 4, 10, 100, 1000, 3))
     return struct.unpack("<f", struct.pack("<I", rng.u32()))[0]
 
 
@@ -69,8 +119,9 @@ def _value(rng):
         return _string(rng)
     if k == 6:
         n = rng.choice((2, 2, 2, 1, 3))
-        return tuple(_value(rng) if rng.chance(20) else rng.choice((_float(rng), rng.between(-200, 200)))
-                     for _ in range(n))
+        return tuple(
+            _value(rng) if rng.chance(20) else rng.choice((_float(rng), rng.between(-200, 200))) for _ in range(n)
+        )
     if k == 7:
         return [rng.between(-180, 180) / 2, rng.between(-90, 90) / 3]
     if k == 8:
@@ -85,8 +136,22 @@ def _ts(rng, now):
     if k == 0:
         return None
     if k == 1:
-        return rng.choice((_MIN_TS - 1, _MIN_TS, 4102444800000 - 1, 4102444800000, now + 86400000,
-                           now + 86400000 + 5000, 0, -1, 1 << 63, 1700000000, True, False))
+        return rng.choice(
+            (
+                _MIN_TS - 1,
+                _MIN_TS,
+                4102444800000 - 1,
+                4102444800000,
+                now + 86400000,
+                now + 86400000 + 5000,
+                0,
+                -1,
+                1 << 63,
+                1700000000,
+                True,
+                False,
+            )
+        )
     if k == 2:
         return rng.choice((1.7e12, "1700000000000", None, [1], float(now)))
     return now - rng.between(0, 86400000 * 40)
@@ -120,7 +185,7 @@ def _expected(stream, value):
         # runtime's floats. A scaled int past 64 bits is not stored scaled: the float stays.
         m = exactnum.round_dec(value, d)
         if -(1 << 63) <= m <= (1 << 63) - 1:
-            return exactnum.nearest(abs(m), 10 ** d, m < 0)
+            return exactnum.nearest(abs(m), 10**d, m < 0)
     return value
 
 
@@ -160,7 +225,12 @@ def _run(seed, calls):
         for name in _STREAMS:
             want = kept[name]
             have = got[name]
-            assert len(have) == len(want), "seed %d stream %s: %d stored, %d read back" % (seed, name, len(want), len(have))
+            assert len(have) == len(want), "seed %d stream %s: %d stored, %d read back" % (
+                seed,
+                name,
+                len(want),
+                len(have),
+            )
             prev = None  # the stream's previous clock stamp: one in the same ms follows it by a ms
             for k in range(len(want)):
                 ts, value, t0, call = want[k]
@@ -193,14 +263,25 @@ def test_refused_adds_leave_a_reopened_store_unchanged():
         log.add("d", 1.5, ts=now - 1000)
         for _ in range(100):
             try:
-                log.add(rng.choice(("d", "i", "s", "b", "g", "e")), rng.choice((None, float("nan"), float("inf"),
-                        b"x", [1, 2, 3], "x" * 2000, 1 << 64, {"a": 1})), ts=rng.choice((None, -1, 1.5, "x", True)))
+                log.add(
+                    rng.choice(("d", "i", "s", "b", "g", "e")),
+                    rng.choice((None, float("nan"), float("inf"), b"x", [1, 2, 3], "x" * 2000, 1 << 64, {"a": 1})),
+                    ts=rng.choice((None, -1, 1.5, "x", True)),
+                )
             except (ValueError, TypeError):
                 pass
         path = log._cfg["store"]["path"]
         log.close()
-        log2 = blynklog.Logger({"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9",
-                                "streams": _STREAMS, "store": {"path": path}})
+        log2 = blynklog.Logger(
+            {
+                "api": "device",
+                "token": "t",
+                "insecure": True,
+                "server": "http://127.0.0.1:9",
+                "streams": _STREAMS,
+                "store": {"path": path},
+            }
+        )
         try:
             assert log2.stats()["pending"] == 1, "seed %d" % seed
             assert _records(log2)["d"] == [(now - 1000, 1.5)], "seed %d" % seed

@@ -20,12 +20,20 @@ from blynklog.store import Store
 from fuzzlib import Rng
 from support import tmpdir
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=40))
-json_value = st.recursive(json_leaf, lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids,
-                                                                                                  max_size=4), max_leaves=12)
+json_value = st.recursive(
+    json_leaf,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=4),
+    max_leaves=12,
+)
 
 # ---- the record codec
 
@@ -40,8 +48,13 @@ def test_check_and_decode_never_raise_on_arbitrary_bytes(data, off):
     assert (got is None) == (n == 0)
 
 
-values = st.one_of(st.booleans(), st.integers(-(1 << 63), (1 << 63) - 1), st.floats(allow_nan=False, allow_infinity=False),
-                   st.text(max_size=300), st.tuples(st.floats(-180, 180), st.floats(-90, 90)))
+values = st.one_of(
+    st.booleans(),
+    st.integers(-(1 << 63), (1 << 63) - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=300),
+    st.tuples(st.floats(-180, 180), st.floats(-90, 90)),
+)
 
 
 @SETTINGS
@@ -66,13 +79,26 @@ def test_every_storable_value_round_trips_through_the_codec(value, ts, sid, flag
 # ---- the store: operations on segment files
 
 
-damage = st.lists(st.tuples(st.integers(0, 1000), st.sampled_from(("flip", "truncate", "append", "replace", "erase", "delete")),
-                            st.integers(0, 10000), st.binary(min_size=1, max_size=64)), min_size=1, max_size=4)
+damage = st.lists(
+    st.tuples(
+        st.integers(0, 1000),
+        st.sampled_from(("flip", "truncate", "append", "replace", "erase", "delete")),
+        st.integers(0, 10000),
+        st.binary(min_size=1, max_size=64),
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.integers(0, 2 ** 32 - 1), damage)
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(st.integers(0, 2**32 - 1), damage)
 def test_a_damaged_store_keeps_every_intact_record(seed, ops):
     path = tmpdir("hs") + "/store"
     fs._fill(path, Rng(seed), 20 + seed % 100)
@@ -97,7 +123,7 @@ def test_a_damaged_store_keeps_every_intact_record(seed, ops):
         elif op == "replace":
             data = bytearray(junk * (1 + at % 20))
         elif op == "erase":
-            data[i:i + len(junk)] = b"\xff" * len(data[i:i + len(junk)])
+            data[i : i + len(junk)] = b"\xff" * len(data[i : i + len(junk)])
         if op == "delete":
             os.remove(path + "/" + name)
             del after[name]
@@ -159,11 +185,23 @@ def _logger():
     return _log[0]
 
 
-add_values = st.one_of(st.integers(), st.floats(), st.booleans(), st.text(max_size=400), st.binary(max_size=4), st.none(),
-                       st.tuples(st.one_of(st.floats(), st.integers()), st.one_of(st.floats(), st.integers())),
-                       st.lists(st.floats(-200, 200), max_size=3))
-add_ts = st.one_of(st.none(), st.integers(-(1 << 70), 1 << 70), st.integers(978307200000 - 5, 4102444800000 + 5),
-                   st.floats(), st.booleans())
+add_values = st.one_of(
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=400),
+    st.binary(max_size=4),
+    st.none(),
+    st.tuples(st.one_of(st.floats(), st.integers()), st.one_of(st.floats(), st.integers())),
+    st.lists(st.floats(-200, 200), max_size=3),
+)
+add_ts = st.one_of(
+    st.none(),
+    st.integers(-(1 << 70), 1 << 70),
+    st.integers(978307200000 - 5, 4102444800000 + 5),
+    st.floats(),
+    st.booleans(),
+)
 
 
 @SETTINGS

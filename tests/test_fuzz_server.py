@@ -28,8 +28,12 @@ def _name():
 
 def _logger(name, api="device", tls=False, timeout_ms=_TIMEOUT_MS, n=_N):
     d = tmpdir("hs")
-    cfg = {"api": api, "streams": {"t": {"pin": "V1", "id": 1}}, "store": {"path": d + "/store"},
-           "upload": {"timeout_ms": timeout_ms, "retry_base_s": 0, "retry_max_s": 0}}
+    cfg = {
+        "api": api,
+        "streams": {"t": {"pin": "V1", "id": 1}},
+        "store": {"path": d + "/store"},
+        "upload": {"timeout_ms": timeout_ms, "retry_base_s": 0, "retry_max_s": 0},
+    }
     if api == "device":
         cfg["token"] = name
     else:
@@ -226,8 +230,21 @@ def test_seeded_random_behaviours_in_a_row_lose_nothing():
     # One logger meets a seeded random sequence of hostile answers, then a good server.
     hostile.require()
     rnd = Rng(9)
-    kinds = ("garbage-status", "no-status", "close", "reset", "neg-length", "chunk-garbage", "bad-json-500",
-             "bad-json-429", "redirect-garbage", "retry-garbage", "random-3", "random-4", "length-lie")
+    kinds = (
+        "garbage-status",
+        "no-status",
+        "close",
+        "reset",
+        "neg-length",
+        "chunk-garbage",
+        "bad-json-500",
+        "bad-json-429",
+        "redirect-garbage",
+        "retry-garbage",
+        "random-3",
+        "random-4",
+        "length-lie",
+    )
     name = _name()
     log, pts = _logger(name)
     for i in range(12):

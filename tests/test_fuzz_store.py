@@ -77,7 +77,7 @@ def _corrupt(rng, data):
             b[i] ^= 1 << rng.below(8)
         return bytes(b), "flipped bits"
     if k == 1:
-        return bytes(b[:rng.below(len(b) + 1)]), "truncated"
+        return bytes(b[: rng.below(len(b) + 1)]), "truncated"
     if k == 2:
         return bytes(b) + rng.bytes(rng.between(1, 300)), "appended junk"
     if k == 3:
@@ -93,7 +93,7 @@ def _corrupt(rng, data):
 
 
 def _intact(before, after, off, n):
-    return len(after) >= off + n and after[off:off + n] == before[off:off + n] and after[:_HDR] == before[:_HDR]
+    return len(after) >= off + n and after[off : off + n] == before[off : off + n] and after[:_HDR] == before[:_HDR]
 
 
 def _reopen_checked(path, spans, before, after, seed, what):
@@ -111,15 +111,21 @@ def _reopen_checked(path, spans, before, after, seed, what):
         got = []
         for pos, ts, value, flags in st.records(sid):
             key = (sid, ts)
-            assert key in all_written and all_written[key] == value, \
+            assert key in all_written and all_written[key] == value, (
                 "seed %d (%s): a record the store never wrote: sid %d ts %d %r" % (seed, what, sid, ts, value)
+            )
             got.append(key)
         assert len(got) == len(set(got)), "seed %d (%s): a record came twice" % (seed, what)
         for key in must:
             if key[0] == sid:
                 assert key in got, "seed %d (%s): intact record lost: %r" % (seed, what, key)
         assert st.pending(sid) == len(got), "seed %d (%s): pending(%d) %d, records %d" % (
-            seed, what, sid, st.pending(sid), len(got))
+            seed,
+            what,
+            sid,
+            st.pending(sid),
+            len(got),
+        )
     return st, sids
 
 
@@ -232,8 +238,14 @@ def test_junk_files_in_the_store_folder_are_ignored():
         st.close()
         names = _segments(path)
         before = dict((n, _read(path + "/" + n)) for n in names)
-        for junk in ("zzzzzzzz.seg", "%08x.seg" % (int(names[-1][:8], 16) + 1), "ffffffff.seg", "1.seg",
-                     "00000000.seg", "readme.txt"):
+        for junk in (
+            "zzzzzzzz.seg",
+            "%08x.seg" % (int(names[-1][:8], 16) + 1),
+            "ffffffff.seg",
+            "1.seg",
+            "00000000.seg",
+            "readme.txt",
+        ):
             with open(path + "/" + junk, "wb") as f:
                 f.write(rng.bytes(rng.below(700)))
         st, sids = _reopen_checked(path, spans, before, before, seed, "junk files")
@@ -287,8 +299,15 @@ def test_a_damaged_state_file_never_stops_the_logger():
     for seed in range(700, 740):
         rng = Rng(seed)
         path = tmpdir("fl") + "/lg"
-        cfg = {"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9",
-               "streams": {"t": {"pin": "V1"}}, "store": {"path": path}, "upload": {"timeout_ms": 200}}
+        cfg = {
+            "api": "device",
+            "token": "t",
+            "insecure": True,
+            "server": "http://127.0.0.1:9",
+            "streams": {"t": {"pin": "V1"}},
+            "store": {"path": path},
+            "upload": {"timeout_ms": 200},
+        }
         log = blynklog.Logger(cfg)
         log.add("t", 1.5, ts=unix_ms() - 60000)
         log.sync()  # a refused connection: it leaves a retry entry and an error in the state
@@ -359,15 +378,29 @@ def _logger_with_state(doc):
     os.mkdir(path)
     with open(path + "/state.json", "w") as f:
         f.write(json.dumps(doc))
-    cfg = {"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9",
-           "streams": {"t": {"pin": "V1"}}, "store": {"path": path}, "upload": {"timeout_ms": 200}}
+    cfg = {
+        "api": "device",
+        "token": "t",
+        "insecure": True,
+        "server": "http://127.0.0.1:9",
+        "streams": {"t": {"pin": "V1"}},
+        "store": {"path": path},
+        "upload": {"timeout_ms": 200},
+    }
     return blynklog.Logger(cfg)
 
 
 def test_state_entries_of_the_wrong_type_are_ignored():
     # found by the fuzzing above: stats() and sync() raised AttributeError/TypeError on these
-    for doc in ({"server": 5}, {"server": {"configured": "http://127.0.0.1:9", "to": 7}}, {"retry": []},
-                {"retry": {"n": -5, "at": "x"}}, {"parked": "x"}, {"parked": {"t": "soon"}}, {"rejects": {}}):
+    for doc in (
+        {"server": 5},
+        {"server": {"configured": "http://127.0.0.1:9", "to": 7}},
+        {"retry": []},
+        {"retry": {"n": -5, "at": "x"}},
+        {"parked": "x"},
+        {"parked": {"t": "soon"}},
+        {"rejects": {}},
+    ):
         log = _logger_with_state(doc)
         try:
             log.add("t", 1.5, ts=unix_ms() - 1000)
@@ -379,7 +412,7 @@ def test_state_entries_of_the_wrong_type_are_ignored():
 
 
 def test_a_damaged_back_off_far_in_the_future_is_capped():
-    log = _logger_with_state({"retry": {"n": 3, "at": unix_ms() + 10 ** 15}})
+    log = _logger_with_state({"retry": {"n": 3, "at": unix_ms() + 10**15}})
     try:
         assert log.stats()["next_retry_ms"] <= 3600 * 1000 * 24
     finally:

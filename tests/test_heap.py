@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.join(ROOT, "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 import workload  # noqa: E402  (tools/bench/workload.py: the benchmark's 3 streams)
+
 MODULES = ("compat", "encoder", "http", "blynk")
 N = 10000
 
@@ -48,8 +49,12 @@ def mpy_lib(tmp_path_factory):
 
 def _upload(lib, api, heap):
     emu.reset()
-    out = subprocess.run([_tool("micropython"), "-X", "heapsize=" + heap, os.path.join(HERE, "heap_upload.py"), lib, api, str(N)],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [_tool("micropython"), "-X", "heapsize=" + heap, os.path.join(HERE, "heap_upload.py"), lib, api, str(N)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     return out.stdout + out.stderr
 
 
@@ -134,15 +139,21 @@ def _sync(tmp_path, lib, backlog, heap_kb):
     path = str(tmp_path / "config.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
-    out = subprocess.run([_board_port(), "-X", "heapsize=%dK" % heap_kb, os.path.join(HERE, "heap_sync.py"), lib, path],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [_board_port(), "-X", "heapsize=%dK" % heap_kb, os.path.join(HERE, "heap_sync.py"), lib, path],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     text = out.stdout + out.stderr
     sent = [line.split()[1:] for line in out.stdout.splitlines() if line.startswith("SENT ")]
     heap = [[int(x) for x in line.split()[1:]] for line in out.stdout.splitlines() if line.startswith("HEAP ")]
     return (sent[0] if sent else None), (heap[0] if heap else None), text
 
 
-def test_the_whole_sync_of_ten_thousand_points_on_three_streams_completes_in_the_board_like_heap(tmp_path, mpy_package, backlog):
+def test_the_whole_sync_of_ten_thousand_points_on_three_streams_completes_in_the_board_like_heap(
+    tmp_path, mpy_package, backlog
+):
     sent, _heap, out = _sync(tmp_path, mpy_package, backlog, SYNC_HEAP_KB)
     assert sent is not None and sent[:3] == [str(N), "0", "done"], out
     got = [len(emu.points(1, sid)) for _name, sid, _pin, _dec in workload.streams(STREAMS)]
@@ -153,7 +164,10 @@ def test_that_sync_needs_at_most_32k_beyond_the_package_code(tmp_path, mpy_packa
     sent, heap, out = _sync(tmp_path, mpy_package, backlog, SYNC_HEAP_KB)
     assert sent is not None and sent[0] == str(N) and heap is not None, out
     code_kb = (heap[1] - heap[0]) / 1024.0
-    print("sync of %d points on %d streams: %d KB heap, %.1f KB of it the package's code" % (N, STREAMS, SYNC_HEAP_KB, code_kb))
+    print(
+        "sync of %d points on %d streams: %d KB heap, %.1f KB of it the package's code"
+        % (N, STREAMS, SYNC_HEAP_KB, code_kb)
+    )
     assert SYNC_HEAP_KB - code_kb <= FROZEN_HEAP_KB, code_kb
 
 
@@ -162,6 +176,17 @@ def test_a_logger_from_py_sources_opens_in_128k_on_the_board_like_port(tmp_path)
     path = str(tmp_path / "config.json")
     with open(path, "w") as f:
         json.dump(workload.config(STREAMS, store), f)
-    out = subprocess.run([_board_port(), "-X", "heapsize=%dK" % LOGGER_PY_HEAP_KB, os.path.join(HERE, "heap_logger.py"),
-                          os.path.join(ROOT, "lib"), path], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            _board_port(),
+            "-X",
+            "heapsize=%dK" % LOGGER_PY_HEAP_KB,
+            os.path.join(HERE, "heap_logger.py"),
+            os.path.join(ROOT, "lib"),
+            path,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "OPEN " in out.stdout, out.stdout + out.stderr

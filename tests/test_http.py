@@ -231,7 +231,7 @@ def test_an_answer_that_comes_while_the_body_still_goes_is_returned():
     # early-413: a proxy answers after the head and closes without reading a 150 KB body
     c = _hostile_conn()
     body = b"[" + b"0," * 75000 + b"0]"
-    chunks = [body[i:i + 512] for i in range(0, len(body), 512)]
+    chunks = [body[i : i + 512] for i in range(0, len(body), 512)]
     r = c.request("POST", "/b/early-413/x", JSON, (len(body), chunks))
     assert r.status == 413 and b"Too Large" in r.body
     c.close()

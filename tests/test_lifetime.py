@@ -23,8 +23,24 @@ import time
 
 import pytest
 
-from lifetime import (FAULTS, HOUR, MIN, SEED, STREAMS, WAKES, boot, buffered, check_books, counted_boot,
-                      deployed_board, drain, kept, outages, stats, upload_due)
+from lifetime import (
+    FAULTS,
+    HOUR,
+    MIN,
+    SEED,
+    STREAMS,
+    WAKES,
+    boot,
+    buffered,
+    check_books,
+    counted_boot,
+    deployed_board,
+    drain,
+    kept,
+    outages,
+    stats,
+    upload_due,
+)
 from test_unix_port import runtimes
 import vboard  # tools/ (on sys.path through lifetime)
 
@@ -64,7 +80,9 @@ def test_an_old_store_named_like_the_package_is_moved_and_the_next_boots_import_
     while len(wakes) < 10 and not os.path.isdir(os.path.join(vb.flash, "blynklog-data")):
         wakes.append(boot(vb, srv))
     assert [r.how for r in wakes] == ["deepsleep"] * 10, wakes[-1].out
-    assert os.path.isdir(os.path.join(vb.flash, "blynklog-data")) and not os.path.exists(os.path.join(vb.flash, "blynklog"))
+    assert os.path.isdir(os.path.join(vb.flash, "blynklog-data")) and not os.path.exists(
+        os.path.join(vb.flash, "blynklog")
+    )
     assert stats(vb)["pending"] == 11 * len(STREAMS)  # the store came along: its samples and the ten wakes' wait
 
 
@@ -99,7 +117,24 @@ def test_a_lifetime_of_wakes_outages_power_cuts_and_server_faults_loses_nothing(
     uploads = sum(r.out.count("upload: sent") for r, _, _ in boots)
     deep = sum(1 for r, _, _ in boots if r.how == "deepsleep")
     cycles = sum(r.cycles for r, _, _ in boots)
-    print("lifetime %s seed %d: %d boots (%d ended in deep sleep, %d cut by power cuts), %d cycles, %d faults "
-          "injected, %d outages, %d uploads, %d samples arrived (%d twice, %d unplaceable), %.0f simulated hours, "
-          "%.1f s" % (runtime, seed, len(boots), deep, kills, cycles, faults, len([o for o in offline if o[0] < vb.world_ms()]),
-              uploads, distinct, twice, st["unplaceable"], (vb.world_ms() - start) / HOUR, time.monotonic() - t0))
+    print(
+        "lifetime %s seed %d: %d boots (%d ended in deep sleep, %d cut by power cuts), %d cycles, %d faults "
+        "injected, %d outages, %d uploads, %d samples arrived (%d twice, %d unplaceable), %.0f simulated hours, "
+        "%.1f s"
+        % (
+            runtime,
+            seed,
+            len(boots),
+            deep,
+            kills,
+            cycles,
+            faults,
+            len([o for o in offline if o[0] < vb.world_ms()]),
+            uploads,
+            distinct,
+            twice,
+            st["unplaceable"],
+            (vb.world_ms() - start) / HOUR,
+            time.monotonic() - t0,
+        )
+    )

@@ -30,8 +30,20 @@ import time
 
 import pytest
 
-from lifetime import (CUT, FAULTS, HOUR, MIN, ROOT, SEED, check_books, counted_boot, deployed_board, drain, outages,
-                      upload_due)
+from lifetime import (
+    CUT,
+    FAULTS,
+    HOUR,
+    MIN,
+    ROOT,
+    SEED,
+    check_books,
+    counted_boot,
+    deployed_board,
+    drain,
+    outages,
+    upload_due,
+)
 from test_unix_port import runtimes
 
 # boots before the drain: short default (5-15 s per runtime), BLYNKLOG_LIFETIME_WAKES=1000 a long life
@@ -82,7 +94,8 @@ def _live(vb, srv, runtime):
             # boot ROM, the bootloader, MicroPython's start: a second or more on an ESP32). Never
             # under 2 * TOL_MS, so that the books tell a cut boot's samples from the next boot's.
             kw["off_ms"] = {"power": rng.randint(1, 30) * MIN, "brownout": rng.randint(3000, 60000)}.get(
-                kind, rng.randint(3000, 5000))
+                kind, rng.randint(3000, 5000)
+            )
             where = rng.random()
             if due and (where < RADIO_SHARE or radio_cuts < RADIO_CUTS):
                 kw["plan"] = (kind, rng.randint(1, max(1, int(calls[True][1]))), True)
@@ -101,9 +114,20 @@ def _live(vb, srv, runtime):
     drained = drain(vb, srv, boots, allowed=None, hours=DRAIN_HOURS)
     for r, _, _ in boots[WAKES:]:
         r.injected = {}
-    life = {"vb": vb, "srv": srv, "runtime": runtime, "seed": seed, "boots": boots, "drained": drained,
-            "start": start, "end": vb.world_ms(), "events": vb.events(), "faults": faults,
-            "outages": len([o for o in offline if o[0] < vb.world_ms()]), "real_s": time.monotonic() - t0}
+    life = {
+        "vb": vb,
+        "srv": srv,
+        "runtime": runtime,
+        "seed": seed,
+        "boots": boots,
+        "drained": drained,
+        "start": start,
+        "end": vb.world_ms(),
+        "events": vb.events(),
+        "faults": faults,
+        "outages": len([o for o in offline if o[0] < vb.world_ms()]),
+        "real_s": time.monotonic() - t0,
+    }
     print(_figures(life))
     return life
 
@@ -116,12 +140,25 @@ def _figures(life):
             key = r.reset_kind + ("" if r.injected else " (watchdog, not injected)")
             kinds[key] = kinds.get(key, 0) + 1
     ups = [e for e in life["events"] if e["ev"] == "up"]
-    return ("lifetime resets %s seed %d: %d boots (%d ended in deep sleep), %d resets (%s; %d with the radio on), "
-            "%d radio-ups, %d upload slots, %d faults injected, %d outages, %.0f simulated hours, %.1f s" % (
-                life["runtime"], life["seed"], len(boots), sum(1 for r in boots if r.how == "deepsleep"),
-                sum(kinds.values()), ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
-                sum(1 for r in boots if r.radio_cut), len(ups), _slots(life), life["faults"], life["outages"],
-                (life["end"] - life["start"]) / HOUR, life["real_s"]))
+    return (
+        "lifetime resets %s seed %d: %d boots (%d ended in deep sleep), %d resets (%s; %d with the radio on), "
+        "%d radio-ups, %d upload slots, %d faults injected, %d outages, %.0f simulated hours, %.1f s"
+        % (
+            life["runtime"],
+            life["seed"],
+            len(boots),
+            sum(1 for r in boots if r.how == "deepsleep"),
+            sum(kinds.values()),
+            ", ".join("%s %d" % kv for kv in sorted(kinds.items())),
+            sum(1 for r in boots if r.radio_cut),
+            len(ups),
+            _slots(life),
+            life["faults"],
+            life["outages"],
+            (life["end"] - life["start"]) / HOUR,
+            life["real_s"],
+        )
+    )
 
 
 def _slots(life):
@@ -136,17 +173,24 @@ def life(request, tmp_path_factory):
 
 
 def test_no_boot_of_a_life_with_resets_halts(life):
-    halted = ["boot %d: %s (exit %s): %s" % (r.boot_no, r.how, r.rc, " | ".join(r.lines()[-3:]))
-              for r, _, _ in life["boots"] if r.how not in ("deepsleep",) + CUT or "firmware stopped" in r.out]
+    halted = [
+        "boot %d: %s (exit %s): %s" % (r.boot_no, r.how, r.rc, " | ".join(r.lines()[-3:]))
+        for r, _, _ in life["boots"]
+        if r.how not in ("deepsleep",) + CUT or "firmware stopped" in r.out
+    ]
     assert not halted, "seed %d: %d boots halted:\n%s" % (life["seed"], len(halted), "\n".join(halted[:10]))
 
 
 def test_the_books_of_a_life_with_resets_balance(life):
     assert life["drained"], "the backlog did not drain in %d simulated hours:\n%s" % (
-        DRAIN_HOURS, life["boots"][-1][0].out[-2000:])
+        DRAIN_HOURS,
+        life["boots"][-1][0].out[-2000:],
+    )
     st, distinct, twice = check_books(life["vb"], life["srv"], life["boots"], life["seed"])
-    print("lifetime resets %s seed %d: books: %d samples arrived (%d twice, %d unplaceable)" % (
-        life["runtime"], life["seed"], distinct, twice, st["unplaceable"]))
+    print(
+        "lifetime resets %s seed %d: books: %d samples arrived (%d twice, %d unplaceable)"
+        % (life["runtime"], life["seed"], distinct, twice, st["unplaceable"])
+    )
 
 
 def test_after_a_reset_that_cut_the_radio_the_radio_stays_off_for_upload_every_s(life):
@@ -156,20 +200,32 @@ def test_after_a_reset_that_cut_the_radio_the_radio_stays_off_for_upload_every_s
     # the time; what a weak cell's loop is made of, resets with the radio on, are all counted
     ups = [e for e in life["events"] if e["ev"] == "up"]
     cut = [r for r, _, _ in life["boots"] if r.radio_cut]
-    power_ons = [r.boot_no for r, _, _ in life["boots"]
-                 if r.reset_kind in ("power", "brownout") and not r.radio_cut]
+    power_ons = [r.boot_no for r, _, _ in life["boots"] if r.reset_kind in ("power", "brownout") and not r.radio_cut]
     early = []
     for r in cut:
         nxt = [e for e in ups if e["boot"] > r.boot_no]
         if nxt and [b for b in power_ons if r.boot_no < b < nxt[0]["boot"]]:
             continue
         if nxt and nxt[0]["ms"] - r.world_end < UPLOAD_EVERY_MS:
-            early.append("boot %d (%s, power back after %.1f min): the radio up again %.1f min after the reset, "
-                         "in boot %d" % (r.boot_no, r.reset_kind, (r.world_after - r.world_end) / MIN,
-                                         (nxt[0]["ms"] - r.world_end) / MIN, nxt[0]["boot"]))
+            early.append(
+                "boot %d (%s, power back after %.1f min): the radio up again %.1f min after the reset, "
+                "in boot %d"
+                % (
+                    r.boot_no,
+                    r.reset_kind,
+                    (r.world_after - r.world_end) / MIN,
+                    (nxt[0]["ms"] - r.world_end) / MIN,
+                    nxt[0]["boot"],
+                )
+            )
     assert cut, "seed %d: no reset cut the radio: nothing was checked" % life["seed"]
     assert not early, "seed %d: %d of %d resets that cut the radio were followed by a radio-up within %d min:\n%s" % (
-        life["seed"], len(early), len(cut), UPLOAD_EVERY_MS // MIN, "\n".join(early[:10]))
+        life["seed"],
+        len(early),
+        len(cut),
+        UPLOAD_EVERY_MS // MIN,
+        "\n".join(early[:10]),
+    )
 
 
 def test_the_radio_comes_up_at_most_once_per_upload_slot_plus_once_per_reset(life):
@@ -187,4 +243,8 @@ def test_the_radio_comes_up_at_most_once_per_upload_slot_plus_once_per_reset(lif
     resets = sum(1 for r, _, _ in life["boots"] if r.how in CUT)
     slots = _slots(life)
     assert len(ups) <= slots + resets + 1, "seed %d: %d radio-ups in a life of %d upload slots and %d resets" % (
-        life["seed"], len(ups), slots, resets)
+        life["seed"],
+        len(ups),
+        slots,
+        resets,
+    )

@@ -24,20 +24,31 @@ BUILD = os.path.join(ROOT, "build")
 
 # board: (stub package, the files checked, mypy's search path ahead of the stubs, after them)
 TARGETS = {
-    "esp32": ("micropython-esp32-stubs", ["lib/blynklog", "firmware", "boards/esp32/board.py"],
-              ["lib", "firmware", "boards/esp32"], []),
-    "rp2": ("micropython-rp2-stubs", ["lib/blynklog", "firmware", "boards/rp2040/board.py"],
-            ["lib", "firmware", "boards/rp2040"], []),
+    "esp32": (
+        "micropython-esp32-stubs",
+        ["lib/blynklog", "firmware", "boards/esp32/board.py"],
+        ["lib", "firmware", "boards/esp32"],
+        [],
+    ),
+    "rp2": (
+        "micropython-rp2-stubs",
+        ["lib/blynklog", "firmware", "boards/rp2040/board.py"],
+        ["lib", "firmware", "boards/rp2040"],
+        [],
+    ),
     # the virtual board: lib/ and firmware/ are followed, their findings are the esp32 run's; the
     # chip only for _vchip (the stubs' machine, time and network come first)
-    "unix": ("micropython-esp32-stubs", ["boards/unix/board.py"],
-             ["lib", "firmware", "boards/unix"], ["boards/unix/chip"]),
+    "unix": (
+        "micropython-esp32-stubs",
+        ["boards/unix/board.py"],
+        ["lib", "firmware", "boards/unix"],
+        ["boards/unix/chip"],
+    ),
 }
 
 
 def _run(args, env=None):
-    out = subprocess.run([sys.executable, "-m"] + args, cwd=ROOT, capture_output=True, text=True, env=env,
-                         timeout=300)
+    out = subprocess.run([sys.executable, "-m"] + args, cwd=ROOT, capture_output=True, text=True, env=env, timeout=300)
     return out.returncode, (out.stdout + out.stderr).strip()
 
 
@@ -66,8 +77,9 @@ def _stubs(package):
             if f.read() == want:
                 return target
     shutil.rmtree(target, ignore_errors=True)
-    code, text = _run(["pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target",
-                       target] + pins)
+    code, text = _run(
+        ["pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps", "--target", target] + pins
+    )
     assert code == 0, "pip could not install %s into %s:\n%s" % (" ".join(pins), target, text)
     with open(stamp, "w") as f:
         f.write(want)
@@ -89,10 +101,22 @@ def test_mypy_finds_nothing_against_the_board_stubs(board):
     package, files, before, after = TARGETS[board]
     stubs = _stubs(package)
     env = dict(os.environ)
-    env["MYPYPATH"] = os.pathsep.join([os.path.join(ROOT, p) for p in before] + [stubs] +
-                                      [os.path.join(ROOT, p) for p in after])
-    code, text = _run(["mypy", "--config-file", os.path.join(ROOT, "pyproject.toml"), "--custom-typeshed-dir", stubs,
-                       "--cache-dir", os.path.join(BUILD, "mypy-cache", board)] + files, env=env)
+    env["MYPYPATH"] = os.pathsep.join(
+        [os.path.join(ROOT, p) for p in before] + [stubs] + [os.path.join(ROOT, p) for p in after]
+    )
+    code, text = _run(
+        [
+            "mypy",
+            "--config-file",
+            os.path.join(ROOT, "pyproject.toml"),
+            "--custom-typeshed-dir",
+            stubs,
+            "--cache-dir",
+            os.path.join(BUILD, "mypy-cache", board),
+        ]
+        + files,
+        env=env,
+    )
     assert code == 0, "mypy against %s:\n%s" % (package, text)
 
 

@@ -5,9 +5,16 @@ from support import raises
 
 
 def make(**over):
-    cfg = device_config(streams={"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"},
-                                 "s": {"pin": "V3", "type": "string"}, "b": {"pin": "V4", "type": "bool"},
-                                 "loc": {"pin": "V5", "type": "location"}}, **over)
+    cfg = device_config(
+        streams={
+            "t": {"pin": "V1", "decimals": 2},
+            "n": {"pin": "V2", "type": "int"},
+            "s": {"pin": "V3", "type": "string"},
+            "b": {"pin": "V4", "type": "bool"},
+            "loc": {"pin": "V5", "type": "location"},
+        },
+        **over,
+    )
     return Logger(cfg), cfg
 
 
@@ -55,7 +62,7 @@ def test_float_for_an_int_stream_is_a_type_error():
 
 def test_int_beyond_32_bits_is_a_value_error():
     log, _ = make()
-    raises(ValueError, log.add, "n", 2 ** 31)
+    raises(ValueError, log.add, "n", 2**31)
     log.close()
 
 

@@ -39,7 +39,9 @@ def fill(log, n, start=None, step=1000):
 
 
 def balanced(st, added):
-    return added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
+    return (
+        added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
+    )
 
 
 def test_every_sample_on_three_streams_arrives_exactly_once_from_the_raw_store():

@@ -28,14 +28,26 @@ def runtimes():
         return found
     return dict((k, v) for k, v in found.items() if k == "unix")
 
+
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 TIMEOUT_S = 60  # one mpremote command; each takes well under a second here (mip: about 10 s)
 
 
 def _bridge(folder, runtime):
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "tools", "mpbridge.py"), "--vboard", str(folder),
-                             "--micropython", runtimes()[runtime], "--max-seconds", "300"], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            os.path.join(ROOT, "tools", "mpbridge.py"),
+            "--vboard",
+            str(folder),
+            "--micropython",
+            runtimes()[runtime],
+            "--max-seconds",
+            "300",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     return proc, json.loads(proc.stdout.readline())["url"]
 
 
@@ -46,8 +58,13 @@ def board(request, tmp_path_factory):
     (tmp / "host").mkdir()
     proc, url = _bridge(tmp / "vb", request.param)
     try:
-        yield {"url": url, "flash": tmp / "vb" / "flash", "chip": str(tmp / "vb" / "chip"), "host": tmp / "host",
-               "runtime": request.param}
+        yield {
+            "url": url,
+            "flash": tmp / "vb" / "flash",
+            "chip": str(tmp / "vb" / "chip"),
+            "host": tmp / "host",
+            "runtime": request.param,
+        }
     finally:
         proc.terminate()
         proc.wait(10)
@@ -55,8 +72,13 @@ def board(request, tmp_path_factory):
 
 def mpremote(b, *args):
     # `mpremote connect socket://127.0.0.1:N ARGS...`, run in the host folder
-    r = subprocess.run([MPREMOTE, "connect", b["url"]] + list(args), cwd=str(b["host"]), capture_output=True,
-                       text=True, timeout=TIMEOUT_S)
+    r = subprocess.run(
+        [MPREMOTE, "connect", b["url"]] + list(args),
+        cwd=str(b["host"]),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
@@ -124,8 +146,9 @@ def test_reset_boots_through_boot_and_main_and_ctrl_c_stops_mains_loop(tmp_path,
     flash = tmp_path / "vb" / "flash"
     trail = flash / "trail.txt"
     (flash / "boot.py").write_text("open('trail.txt', 'a').write('b')\n")
-    (flash / "main.py").write_text("import time\nopen('trail.txt', 'a').write('m')\nwhile True:\n"
-                                   "    time.sleep(0.05)\n")
+    (flash / "main.py").write_text(
+        "import time\nopen('trail.txt', 'a').write('m')\nwhile True:\n    time.sleep(0.05)\n"
+    )
     try:
         mpremote(b, "reset")  # mpremote's soft reset first (boot.py), then machine.reset()
         assert _wait_for(trail, "bbm"), trail.read_text() if trail.exists() else "no trail"
@@ -162,7 +185,7 @@ def test_mip_install_of_a_local_package_json_lands_the_package_in_flash_lib(boar
     prefix = "github:blynklog/blynklog/"
     folder = board["host"] / "pkg"
     folder.mkdir()
-    pkg["urls"] = [[d, os.path.relpath(os.path.join(ROOT, u[len(prefix):]), str(folder))] for d, u in pkg["urls"]]
+    pkg["urls"] = [[d, os.path.relpath(os.path.join(ROOT, u[len(prefix) :]), str(folder))] for d, u in pkg["urls"]]
     (folder / "package.json").write_text(json.dumps(pkg))
     mpremote(board, "mip", "install", "--target", "lib", "pkg/package.json")
     names = sorted(n for n in os.listdir(os.path.join(ROOT, "lib", "blynklog")) if n.endswith(".py"))

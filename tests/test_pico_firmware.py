@@ -33,8 +33,13 @@ def _wakes():
         img = out
     c = sim.run([picohost.script("fw_check.py")], fs_in=img, timeout=600)
     assert c.rc == 0, "check:\n" + picohost.explain(c)
-    _state.update(runs=runs, check=c, stats=json.loads(c.lines("STATS")[0]), kept=json.loads(c.lines("KEPT")[0]),
-                  errlog=c.lines("ERRLOG"))
+    _state.update(
+        runs=runs,
+        check=c,
+        stats=json.loads(c.lines("STATS")[0]),
+        kept=json.loads(c.lines("KEPT")[0]),
+        errlog=c.lines("ERRLOG"),
+    )
     return _state
 
 

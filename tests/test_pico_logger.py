@@ -18,7 +18,9 @@ def _step(n):
         if step in _runs:
             continue
         sim = picohost.sim()
-        src = picohost.image("lib", main=False) if step == 1 else os.path.join(picohost.OUT, "logger%d.img" % (step - 1))
+        src = (
+            picohost.image("lib", main=False) if step == 1 else os.path.join(picohost.OUT, "logger%d.img" % (step - 1))
+        )
         out = os.path.join(picohost.OUT, "logger%d.img" % step)
         r = sim.run([picohost.script("logger_cycle.py", "STEP = %d\n" % step)], fs_in=src, fs_out=out, timeout=600)
         assert r.rc == 0, "logger step %d:\n%s" % (step, picohost.explain(r))

@@ -20,8 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "pic
 import picohost
 
 # small segments so that a short workload rotates segments and drops the oldest of a full store
-W = {"path": "/pc", "seg": 1024, "capacity": 3072, "rounds": 14, "per_round": 40, "a": 25, "b": 50,
-     "b_rounds": (4, 10)}
+W = {"path": "/pc", "seg": 1024, "capacity": 3072, "rounds": 14, "per_round": 40, "a": 25, "b": 50, "b_rounds": (4, 10)}
 DEFAULT_CUTS = 8  # make test's spread (about 9 cuts, two emulator runs each); BLYNKLOG_PICO_FULL=1: every one
 KNOWN_CUTS = (73,)
 _ref = {}
@@ -68,8 +67,13 @@ def reference():
         assert r.rc == 0 and "END %d" % len(ops(W)) in r.out, picohost.explain(r)
         done, _ = _markers(r)
         assert sorted(done) == list(range(len(ops(W)))), "a marker is missing:\n" + picohost.explain(r)
-        _ref.update(total=r.erases + r.programs, erases=r.erases, programs=r.programs,
-                    counters=[done[k] for k in range(len(ops(W)))], run=r)
+        _ref.update(
+            total=r.erases + r.programs,
+            erases=r.erases,
+            programs=r.programs,
+            counters=[done[k] for k in range(len(ops(W)))],
+            run=r,
+        )
     return _ref
 
 
@@ -137,7 +141,11 @@ def verdict(model, got, may_drop, label):
             last = i
             present.append(i)
         assert got["P"][sid] == len(got["V"][sid]), "%s: pending(%d) %d, records %d" % (
-            label, sid, got["P"][sid], len(got["V"][sid]))
+            label,
+            sid,
+            got["P"][sid],
+            len(got["V"][sid]),
+        )
     have = set(present)
     lost = [i for i in range(model.flushed) if i not in have and i not in model.committed and i not in model.inflight]
     if lost and present:
@@ -163,9 +171,17 @@ def cut_case(n, ref):
     img = picohost.image("lib", main=False)
     out = os.path.join(picohost.OUT, "cut.img")
     label = "pico_w cut %d (torn)" % n
-    r = sim.run([picohost.script("powercut_work.py", _header(False))], fs_in=img, fs_out=out, cut_after=n, torn=True,
-                timeout=600)
-    assert r.rc == (3 if n <= ref["total"] else 0), label + ": the cut did not happen where expected\n" + picohost.explain(r)
+    r = sim.run(
+        [picohost.script("powercut_work.py", _header(False))],
+        fs_in=img,
+        fs_out=out,
+        cut_after=n,
+        torn=True,
+        timeout=600,
+    )
+    assert r.rc == (3 if n <= ref["total"] else 0), (
+        label + ": the cut did not happen where expected\n" + picohost.explain(r)
+    )
     model = Model(r)
     c = sim.run([picohost.script("powercut_check.py", "W = %r\n" % (W,))], fs_in=out, timeout=600)
     assert c.rc == 0, label + ": the store does not open or work after the cut\n" + picohost.explain(c)
@@ -213,10 +229,20 @@ def test_a_power_cut_at_flash_operations_loses_nothing_flushed_on_the_pico_w(cap
     dropping = [n for n, (lost, dropped, why) in got.items() if lost]
     uncounted = sorted(n for n, (lost, dropped, why) in got.items() if lost and lost > (dropped or 0))
     with capsys.disabled():
-        print("\npico_w power cuts: %d of the workload's %d flash operations (%d erases, %d programs), torn: "
-              "%d failed; %d where a full store had dropped flushed records, %d of them uncounted %r" % (
-                  len(got), ref["total"], ref["erases"], ref["programs"], len(failed), len(dropping),
-                  len(uncounted), uncounted[:20]))
+        print(
+            "\npico_w power cuts: %d of the workload's %d flash operations (%d erases, %d programs), torn: "
+            "%d failed; %d where a full store had dropped flushed records, %d of them uncounted %r"
+            % (
+                len(got),
+                ref["total"],
+                ref["erases"],
+                ref["programs"],
+                len(failed),
+                len(dropping),
+                len(uncounted),
+                uncounted[:20],
+            )
+        )
     assert not failed, "%d cuts failed:\n%s" % (len(failed), "\n".join("%d: %s" % f for f in failed[:10]))
 
 
@@ -224,6 +250,9 @@ def test_every_drop_a_power_cut_interrupts_is_still_counted_on_the_pico_w():
     # the books balance after the cut: the flushed records a full store dropped are in the
     # reopened store's dropped_full (the unix port's sweep checks them against the run without a cut)
     got = sweep()
-    uncounted = [(n, lost, dropped) for n, (lost, dropped, why) in sorted(got.items()) if lost and lost > (dropped or 0)]
+    uncounted = [
+        (n, lost, dropped) for n, (lost, dropped, why) in sorted(got.items()) if lost and lost > (dropped or 0)
+    ]
     assert not uncounted, "cut N: flushed records dropped, dropped_full after the reopen: %s" % (
-        ", ".join("%d: %d, %d" % u for u in uncounted[:10]))
+        ", ".join("%d: %d, %d" % u for u in uncounted[:10])
+    )

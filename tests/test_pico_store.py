@@ -38,8 +38,11 @@ DEFAULT = (
 KNOWN = {}
 # The case's own list(s.records(...)) of a full 16 KB store (some 1,300 tuples, each timestamp a
 # big int on a 32-bit port) does not fit the Pico W's heap: MemoryError in the test, not the store.
-for _name in ("test_drop_newest_accepts_again_once_records_are_committed", "test_fully_committed_data_is_reclaimed",
-              "test_many_wrap_arounds_keep_counts_exact"):
+for _name in (
+    "test_drop_newest_accepts_again_once_records_are_committed",
+    "test_fully_committed_data_is_reclaimed",
+    "test_many_wrap_arounds_keep_counts_exact",
+):
     KNOWN[_name] = "the case lists every record of a full store at once: more than the Pico W's heap"
 ALL = sorted(n for n in test_store.__dict__ if n.startswith("test_") and callable(test_store.__dict__[n]))
 _results = {}

@@ -16,11 +16,15 @@ sys.path.insert(0, os.path.join(HERE, "pico"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import picohost  # noqa: E402
 
-WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.record", "blynklog.state",
-                "blynklog.store"]
-CONFIG = {"server": "https://blynk.cloud", "api": "device", "token": "pico-sim-token", "insecure": True,
-          "streams": {"air_temp": {"pin": "V1", "decimals": 2}, "chip_temp": {"pin": "V2", "decimals": 1}},
-          "store": {"path": "wake-data", "capacity": 65536}}
+WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.record", "blynklog.state", "blynklog.store"]
+CONFIG = {
+    "server": "https://blynk.cloud",
+    "api": "device",
+    "token": "pico-sim-token",
+    "insecure": True,
+    "streams": {"air_temp": {"pin": "V1", "decimals": 2}, "chip_temp": {"pin": "V2", "decimals": 1}},
+    "store": {"path": "wake-data", "capacity": 65536},
+}
 T0 = 1767225600000  # 2026-01-01
 
 

@@ -235,7 +235,7 @@ def test_capacity_uses_only_the_first_sectors_of_the_device():
     sid = s.stream_id("t")
     for i in range(500):
         s.append(sid, T0 + i, i)
-    assert d.erases[4:] == [0, 0, 0, 0] and d.data[4 * 512:] == b"\xff" * (4 * 512)
+    assert d.erases[4:] == [0, 0, 0, 0] and d.data[4 * 512 :] == b"\xff" * (4 * 512)
 
 
 def test_a_capacity_over_the_device_is_refused():
@@ -349,8 +349,15 @@ def test_the_page_adapter_programs_whole_pages_padded_with_ones():
 
 def _books(sent):
     # a meta the size of the upload policy's (its counters and the day's quota)
-    return {"qday": 19700 + sent // 5760, "qsent": sent % 5760, "sent": sent, "dropped_stale": 0,
-            "rejected": 0, "thinned": 0, "unplaceable": 0}
+    return {
+        "qday": 19700 + sent // 5760,
+        "qsent": sent % 5760,
+        "sent": sent,
+        "dropped_stale": 0,
+        "rejected": 0,
+        "thinned": 0,
+        "unplaceable": 0,
+    }
 
 
 def _workload(s, n, t0=T0, v0=0):
@@ -380,9 +387,11 @@ def test_wear_each_sample_durable_at_under_one_and_a_half_times_its_record():
     per_sample = (d.bytes_programmed - b0) / 10000
     record = (s.record_bytes - r0) / 10000
     erases = d.total_erases() - e0
-    print("raw store, 10000 samples, each durable at once: %.2f bytes programmed per sample, "
-          "record %.2f bytes, %.3fx; %d erases per 10000 samples; erase counts per sector %d..%d"
-          % (per_sample, record, per_sample / record, erases, st["erase_min"], st["erase_max"]))
+    print(
+        "raw store, 10000 samples, each durable at once: %.2f bytes programmed per sample, "
+        "record %.2f bytes, %.3fx; %d erases per 10000 samples; erase counts per sector %d..%d"
+        % (per_sample, record, per_sample / record, erases, st["erase_min"], st["erase_max"])
+    )
     assert per_sample <= 1.5 * record
     assert st["erase_max"] - st["erase_min"] <= 1
     assert st["dropped_full"] == 0
@@ -399,11 +408,11 @@ class _Counting:
 
     def readblocks(self, n, buf, off=0):
         a = n * self.size + off
-        buf[:] = memoryview(self.data)[a:a + len(buf)]
+        buf[:] = memoryview(self.data)[a : a + len(buf)]
 
     def writeblocks(self, n, buf, off=0):
         a = n * self.size + off
-        self.data[a:a + len(buf)] = buf
+        self.data[a : a + len(buf)] = buf
         self.programmed += len(buf)
 
     def ioctl(self, op, arg):
@@ -453,8 +462,10 @@ def test_wear_of_the_littlefs_store_flushed_after_every_sample_for_comparison():
         _workload(_FlushEach(s), 2000, v0=2000)
         per_sample = (dev.programmed - b0) / 2000
         erases = (dev.erases - e0) * 5
-        print("littlefs store, flush() after every sample: %.1f bytes programmed per sample, "
-              "%d erases per 10000 samples" % (per_sample, erases))
+        print(
+            "littlefs store, flush() after every sample: %.1f bytes programmed per sample, "
+            "%d erases per 10000 samples" % (per_sample, erases)
+        )
         assert per_sample > 1.5 * 13
         s.close()
     finally:

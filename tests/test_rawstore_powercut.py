@@ -27,7 +27,7 @@ def _ascii_frame(sid, base, crckey):
     buf = bytearray(64)
     for t in range(59 * 32 * 4):
         n = record.encode_into(buf, 0, sid, base + t // 59 % 32, 5 + t % 59, t // (59 * 32), None, base)
-        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[:n - 4], crckey) & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[: n - 4], crckey) & 0xFFFFFFFF)
         if max(buf[:n]) < 0x80:
             return b"\x00" + bytes(buf[:n])
     raise AssertionError("no ASCII record found")
@@ -140,10 +140,10 @@ def check(dev, m):
         extra = inf[2] if inf is not None and inf[0] == "add" and inf[1] == n else None
         # no garbage, no gap, the newest kept: y is a tail of the acknowledged values, with or
         # without the sample in flight
-        ok = not y or y == a[len(a) - len(y):]
+        ok = not y or y == a[len(a) - len(y) :]
         if not ok and extra is not None:
             full = a + [extra]
-            ok = y == full[len(full) - len(y):]
+            ok = y == full[len(full) - len(y) :]
         assert ok, ("not a tail", n, y, a, extra)
         kept = len([x for x in y if x in a])
         for h in (0, 1):

@@ -125,7 +125,7 @@ def _key(d, idx, off, sector_size=512):
     # the CRC key of a frame at off in sector idx (docs/RAWSTORE.md): the claim's salt xor off in
     # format 2, 0 in format 1
     a = idx * sector_size
-    if bytes(d.data[a:a + 4]) != b"BLR2":
+    if bytes(d.data[a : a + 4]) != b"BLR2":
         return 0
     return struct.unpack_from("<I", d.data, a + 24)[0] ^ off
 
@@ -137,7 +137,7 @@ def _ascii_frame(sid, ts, base, crckey):
     for t in range(59 * 32 * 4):
         v = 5 + t % 59
         n = record.encode_into(buf, 0, sid, base + t // 59 % 32, v, t // (59 * 32), None, base)
-        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[:n - 4], crckey) & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[: n - 4], crckey) & 0xFFFFFFFF)
         if max(buf[:n]) < 0x80:
             return b"\x00" + bytes(buf[:n])
     raise AssertionError("no ASCII record found")
@@ -209,7 +209,7 @@ def test_a_record_that_checks_but_is_not_utf8_neither_stops_the_replay_nor_count
     n = d.data[a + 1] + 1  # L and body of the record after the mark
     key = _key(d, s._tail, at)
     d.data[a + n - 1] = 0x28  # "\xc3(" is not UTF-8; the CRC is made right again
-    struct.pack_into("<I", d.data, a + 1 + n, binascii.crc32(bytes(d.data[a + 1:a + 1 + n]), key) & 0xFFFFFFFF)
+    struct.pack_into("<I", d.data, a + 1 + n, binascii.crc32(bytes(d.data[a + 1 : a + 1 + n]), key) & 0xFFFFFFFF)
     s2 = RawStore(d)
     assert [r[2] for r in s2.records(sid)] == [3]  # the commit after it was replayed
     assert s2.meta() == {"n": 1}
@@ -236,8 +236,8 @@ def _v1_ring(values, name="a", sector_size=512):
     for k, v in enumerate(values):
         n = record.encode_into(buf, 0, 0, T0 + k * 1000, v, 0, None, T0)
         sec += b"\x00" + buf[:n]
-    d.data[0:len(sec)] = sec
-    d.data[sector_size:sector_size + 12] = a
+    d.data[0 : len(sec)] = sec
+    d.data[sector_size : sector_size + 12] = a
     return d
 
 

@@ -31,7 +31,9 @@ def _blocks(section):
 def _points(url, ca, device, stream):
     ctx = ssl.create_default_context(cafile=None)
     ctx.load_verify_locations(cadata=open(ca, "rb").read())
-    with urllib.request.urlopen("%s/_emu/points?device=%d&stream=%d" % (url, device, stream), context=ctx, timeout=10) as r:
+    with urllib.request.urlopen(
+        "%s/_emu/points?device=%d&stream=%d" % (url, device, stream), context=ctx, timeout=10
+    ) as r:
         return json.loads(r.read())["points"]
 
 
@@ -93,9 +95,15 @@ def test_emulator_creates_the_datastreams_a_config_declares(tmp_path):
     import emulator
     from blynk_server import BlynkServer
 
-    cfg = {"api": "device", "token": "my-own-token", "streams": {
-        "soil": {"pin": "V42", "type": "int"}, "note": {"pin": "V7", "type": "string"},
-        "air": {"pin": "V9", "type": "double", "decimals": 1}}}
+    cfg = {
+        "api": "device",
+        "token": "my-own-token",
+        "streams": {
+            "soil": {"pin": "V42", "type": "int"},
+            "note": {"pin": "V7", "type": "string"},
+            "air": {"pin": "V9", "type": "double", "decimals": 1},
+        },
+    }
     srv = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
     try:
         ready = emulator.provision(srv, cfg)
@@ -114,8 +122,16 @@ def test_emulator_names_the_key_of_a_stream_it_cannot_create(tmp_path):
     srv = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
     try:
         try:
-            emulator.provision(srv, {"api": "platform", "client_id": "c", "client_secret": "s", "device_id": 3,
-                                     "streams": {"t": {"pin": "V1"}}})
+            emulator.provision(
+                srv,
+                {
+                    "api": "platform",
+                    "client_id": "c",
+                    "client_secret": "s",
+                    "device_id": 3,
+                    "streams": {"t": {"pin": "V1"}},
+                },
+            )
         except emulator.SetupError as e:
             assert str(e).startswith("streams.t.id:")
         else:

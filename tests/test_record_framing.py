@@ -28,7 +28,7 @@ def test_a_record_is_refused_at_any_other_place_or_salt_and_as_format_1():
 
 def test_key_zero_is_format_1_the_plain_crc():
     buf, n = _rec(5, 0)
-    assert struct.unpack_from("<I", buf, n - 4)[0] == binascii.crc32(bytes(buf[:n - 4])) & 0xFFFFFFFF
+    assert struct.unpack_from("<I", buf, n - 4)[0] == binascii.crc32(bytes(buf[: n - 4])) & 0xFFFFFFFF
 
 
 def test_keys_of_one_salt_differ_at_every_offset():
@@ -44,7 +44,7 @@ def test_salts_are_random_32_bit_ints():
 def test_a_string_record_that_is_not_utf8_is_refused_by_check_as_by_decode():
     buf, n = _rec("\u00e9\u00e9", 0)
     buf[n - 6] = 0x28  # "\xc3\xa9(\xa9": not UTF-8
-    struct.pack_into("<I", buf, n - 4, binascii.crc32(bytes(buf[:n - 4])) & 0xFFFFFFFF)
+    struct.pack_into("<I", buf, n - 4, binascii.crc32(bytes(buf[: n - 4])) & 0xFFFFFFFF)
     assert record.check(buf, 0, n) == 0
     assert record.decode(buf, 0, BASE, n) is None
 

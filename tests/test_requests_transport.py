@@ -34,7 +34,9 @@ class _StandIn:
 
         u = urllib.parse.urlsplit(url)
         if u.scheme == "https":
-            conn = http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=ssl._create_unverified_context())
+            conn = http.client.HTTPSConnection(
+                u.hostname, u.port, timeout=timeout, context=ssl._create_unverified_context()
+            )
         else:
             conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
         body = data if data is None or isinstance(data, bytes) else b"".join(c for c in data)

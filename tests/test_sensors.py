@@ -31,8 +31,16 @@ def _sht_frame(t_raw, rh_raw, bad=False):
 
 
 def _aht_frame(rh_raw, t_raw, status=0x1C):
-    body = bytes([status, rh_raw >> 12, (rh_raw >> 4) & 0xFF, ((rh_raw & 0xF) << 4) | (t_raw >> 16),
-                  (t_raw >> 8) & 0xFF, t_raw & 0xFF])
+    body = bytes(
+        [
+            status,
+            rh_raw >> 12,
+            (rh_raw >> 4) & 0xFF,
+            ((rh_raw & 0xF) << 4) | (t_raw >> 16),
+            (t_raw >> 8) & 0xFF,
+            t_raw & 0xFF,
+        ]
+    )
     return body + bytes([sensors.crc8(body, 6)])
 
 

@@ -39,7 +39,10 @@ def _config():
         if dec is not None:
             streams[name]["decimals"] = dec
     return {
-        "server": emu.url(), "api": "device", "token": "test-device-token", "ca": emu.ca_path(),
+        "server": emu.url(),
+        "api": "device",
+        "token": "test-device-token",
+        "ca": emu.ca_path(),
         "streams": streams,
         "store": {"path": MOUNT + "/bl", "capacity": 196608},
         "limits": {"points_per_request": PER_REQUEST, "max_age_days": 30},
@@ -185,8 +188,10 @@ def test_a_week_of_samples_through_faults_and_power_cuts_arrives_exactly_once_or
     books = st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
     assert st["dropped_stale"] == STALE and st["dropped_full"] == 0 and st["rejected"] == 0, st
     assert books == survived + STALE, (seed, books, survived, st)
-    print("soak seed %d: %d boots, %d samples added, %d flushed, %d arrived, %d resent, %d cut syncs" % (
-        seed, board.boots, len(added), len(flushed), survived, dups, cut_syncs))
+    print(
+        "soak seed %d: %d boots, %d samples added, %d flushed, %d arrived, %d resent, %d cut syncs"
+        % (seed, board.boots, len(added), len(flushed), survived, dups, cut_syncs)
+    )
 
 
 _log = []

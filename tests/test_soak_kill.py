@@ -27,8 +27,12 @@ PER_RUN = 400  # samples a run adds if not killed
 
 def _run(config, start, count, seed, base, kill_after_s=None):
     # -> (lines printed, killed?)
-    p = subprocess.Popen([MICROPYTHON, "-X", "heapsize=1M", WORKER, config, str(start), str(count), str(seed), str(base)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [MICROPYTHON, "-X", "heapsize=1M", WORKER, config, str(start), str(count), str(seed), str(base)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     timer = None
     if kill_after_s is not None:
         timer = threading.Timer(kill_after_s, p.kill)
@@ -49,14 +53,24 @@ def test_samples_survive_random_process_kills_and_arrive_once_or_counted(tmp_pat
     rng = random.Random(seed)
     blynk_emulator.reset()
     config = tmp_path / "config.json"
-    config.write_text(json.dumps({
-        "server": blynk_emulator.url, "api": "device", "token": "test-device-token", "ca": blynk_emulator.ca_der_path,
-        "streams": {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2", "decimals": 2},
-                    "pressure": {"pin": "V3", "decimals": 2}},
-        "store": {"path": str(tmp_path / "store")},
-        "limits": {"points_per_request": PER_REQUEST},
-        "upload": {"retry_base_s": 0, "retry_max_s": 0},
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "server": blynk_emulator.url,
+                "api": "device",
+                "token": "test-device-token",
+                "ca": blynk_emulator.ca_der_path,
+                "streams": {
+                    "temperature": {"pin": "V1", "decimals": 2},
+                    "humidity": {"pin": "V2", "decimals": 2},
+                    "pressure": {"pin": "V3", "decimals": 2},
+                },
+                "store": {"path": str(tmp_path / "store")},
+                "limits": {"points_per_request": PER_REQUEST},
+                "upload": {"retry_base_s": 0, "retry_max_s": 0},
+            }
+        )
+    )
     base = int(time.time() * 1000) - 3 * 86400000
     # each run adds its own range of indices, so a run never adds again what a killed one may
     # have stored without saying so (the kill can cut its last line, or fall before it)
@@ -93,7 +107,13 @@ def test_samples_survive_random_process_kills_and_arrive_once_or_counted(tmp_pat
     twice = sum(len(v) - 1 for v in received.values())
     # a kill inside a sync can leave one accepted batch uncommitted: it goes again
     assert twice <= kills * PER_REQUEST, (seed, twice, kills)
-    assert sent + pending + dropped_full + dropped_stale + rejected + thinned == len(received), (seed, stats, len(received))
+    assert sent + pending + dropped_full + dropped_stale + rejected + thinned == len(received), (
+        seed,
+        stats,
+        len(received),
+    )
     assert kills >= KILLS // 2, "seed %d: only %d runs were killed: the kills came too late" % (seed, kills)
-    print("soak-kill seed %d: %d kills, %d flushed, %d arrived, %d twice" % (
-        seed, kills, sum(f - s + 1 for s, f in runs), len(received), twice))
+    print(
+        "soak-kill seed %d: %d kills, %d flushed, %d arrived, %d twice"
+        % (seed, kills, sum(f - s + 1 for s, f in runs), len(received), twice)
+    )

@@ -34,10 +34,28 @@ def test_the_default_store_path_is_not_an_identifier():
 
 
 def test_a_store_path_named_like_the_package_is_refused_naming_store_path():
-    for path in ("blynklog", "/blynklog", "sub/blynklog/", "app", "main", "boot", "board", "sensors",
-                 "settings", "hw", "errlog", "app.py", "/lib/blynklog"):
-        cfg = {"api": "device", "token": "t", "insecure": True, "streams": {"t": {"pin": "V1"}},
-               "store": {"path": path}}
+    for path in (
+        "blynklog",
+        "/blynklog",
+        "sub/blynklog/",
+        "app",
+        "main",
+        "boot",
+        "board",
+        "sensors",
+        "settings",
+        "hw",
+        "errlog",
+        "app.py",
+        "/lib/blynklog",
+    ):
+        cfg = {
+            "api": "device",
+            "token": "t",
+            "insecure": True,
+            "streams": {"t": {"pin": "V1"}},
+            "store": {"path": path},
+        }
         e = raises(ConfigError, config.load, cfg)
         assert str(e).startswith("store.path:"), str(e)
         assert "blynklog-data" in str(e)
@@ -45,8 +63,13 @@ def test_a_store_path_named_like_the_package_is_refused_naming_store_path():
 
 def test_a_store_path_that_only_contains_a_module_name_is_accepted():
     for path in ("data", "/data", "blynklog_store", "app-data", "blynklog/x"):
-        cfg = {"api": "device", "token": "t", "insecure": True, "streams": {"t": {"pin": "V1"}},
-               "store": {"path": path}}
+        cfg = {
+            "api": "device",
+            "token": "t",
+            "insecure": True,
+            "streams": {"t": {"pin": "V1"}},
+            "store": {"path": path},
+        }
         assert config.load(cfg)["store"]["path"] == path
 
 

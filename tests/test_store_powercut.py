@@ -67,7 +67,7 @@ def _ascii_record(sid, base, crckey):
     buf = bytearray(64)
     for t in range(59 * 32 * 4):
         n = record.encode_into(buf, 0, sid, base + t // 59 % 32, 5 + t % 59, t // (59 * 32), None, base)
-        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[:n - 4], crckey) & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[: n - 4], crckey) & 0xFFFFFFFF)
         if max(buf[:n]) < 0x80:
             return bytes(buf[:n])
     raise AssertionError("no ASCII record found")
@@ -90,7 +90,7 @@ def _value(i):
 
 def _id_of(value):
     if type(value) is str and value.startswith("<") and ">" in value:
-        return int(value[1:value.index(">")])
+        return int(value[1 : value.index(">")])
     return value
 
 
@@ -184,7 +184,11 @@ def _check_after_reboot(w, model, label, may_drop=None):
     dropped = store.stats()["dropped_full"]
     gone = [i for i in model.appended if i not in have and i not in model.committed and i not in model.inflight]
     assert len(lost) <= dropped <= len(gone), "%s: books: %d flushed gone, %d gone, dropped_full %d" % (
-        label, len(lost), len(gone), dropped)
+        label,
+        len(lost),
+        len(gone),
+        dropped,
+    )
     # the store keeps working
     base = 100000
     for k in range(5):

@@ -93,7 +93,7 @@ def _ascii_record(sid, ts, base, crckey):
     for t in range(59 * 32 * 4):
         v = 5 + t % 59
         n = record.encode_into(buf, 0, sid, base + t // 59 % 32, v, t // (59 * 32), None, base)
-        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[:n - 4], crckey) & 0xFFFFFFFF)
+        struct.pack_into("<I", buf, n - 4, binascii.crc32(memoryview(buf)[: n - 4], crckey) & 0xFFFFFFFF)
         if max(buf[:n]) < 0x80:
             return bytes(buf[:n])
     raise AssertionError("no ASCII record found")
@@ -179,7 +179,7 @@ def test_a_record_that_checks_but_is_not_utf8_is_neither_pending_nor_returned():
     n = data[off] + 1  # L and body (a short record)
     data[off + n - 2] = 0x28  # "\xc3(" is not UTF-8
     key = _key(data, off)
-    struct.pack_into("<I", data, off + n, binascii.crc32(memoryview(data)[off:off + n], key) & 0xFFFFFFFF)
+    struct.pack_into("<I", data, off + n, binascii.crc32(memoryview(data)[off : off + n], key) & 0xFFFFFFFF)
     with open(seg, "wb") as f:
         f.write(data)
     s = Store(path, capacity=8 * _SEG, segment_size=_SEG)

@@ -36,8 +36,10 @@ def _measure(**options):
         vfs.umount(MOUNT)
     record = (st["bytes"] - 20 * st["segments"]) / st["pending"]
     per_sample = written / SAMPLES
-    print("%r: %d samples, record %.2f bytes, flash written %.2f bytes/sample (%.2fx), %d erases"
-          % (options, SAMPLES, record, per_sample, per_sample / record, erases))
+    print(
+        "%r: %d samples, record %.2f bytes, flash written %.2f bytes/sample (%.2fx), %d erases"
+        % (options, SAMPLES, record, per_sample, per_sample / record, erases)
+    )
     assert st["pending"] == SAMPLES and st["dropped_full"] == 0
     return record, per_sample
 

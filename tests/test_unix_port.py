@@ -41,7 +41,9 @@ def micropython_command(runtime="unix"):
 def _list():
     cases = []
     for runtime in runtimes():
-        out = subprocess.run(micropython_command(runtime) + [RUNNER, "--list"], capture_output=True, text=True, timeout=120)
+        out = subprocess.run(
+            micropython_command(runtime) + [RUNNER, "--list"], capture_output=True, text=True, timeout=120
+        )
         found = []
         for line in out.stdout.splitlines():
             parts = line.split(" ", 2)
@@ -49,8 +51,15 @@ def _list():
                 found.append(pytest.param(runtime, parts[1], parts[2], id="%s::%s::%s" % (runtime, parts[1], parts[2])))
             elif parts[0] == "SKIP":
                 reason = parts[2] if len(parts) > 2 else "CPython only"
-                found.append(pytest.param(runtime, parts[1], None, id="%s::%s" % (runtime, parts[1]),
-                                          marks=pytest.mark.skip(reason="CPython only: " + reason)))
+                found.append(
+                    pytest.param(
+                        runtime,
+                        parts[1],
+                        None,
+                        id="%s::%s" % (runtime, parts[1]),
+                        marks=pytest.mark.skip(reason="CPython only: " + reason),
+                    )
+                )
             elif parts[0] == "BROKEN":
                 found.append(pytest.param(runtime, parts[1], "<import>", id="%s::%s::<import>" % (runtime, parts[1])))
         if out.returncode != 0 or not found:
@@ -68,8 +77,11 @@ def _run_module(runtime, module):
         return _results[key]
     try:
         out = subprocess.run(
-            micropython_command(runtime) + [RUNNER, module], capture_output=True, text=True, timeout=MODULE_TIMEOUT_S,
-            cwd=os.path.dirname(HERE)
+            micropython_command(runtime) + [RUNNER, module],
+            capture_output=True,
+            text=True,
+            timeout=MODULE_TIMEOUT_S,
+            cwd=os.path.dirname(HERE),
         )
         stdout, stderr, rc = out.stdout, out.stderr, out.returncode
     except subprocess.TimeoutExpired as e:
@@ -108,7 +120,9 @@ def test_on_unix_port(runtime, module, test):
     if status == "SKIP":
         pytest.skip(" ".join(detail))
     if status == "RUNNING":
-        pytest.fail("the unix port died during %s (exit %s):\n%s\n%s" % (test, rc, "\n".join(detail[-50:]), stderr[-3000:]))
+        pytest.fail(
+            "the unix port died during %s (exit %s):\n%s\n%s" % (test, rc, "\n".join(detail[-50:]), stderr[-3000:])
+        )
     if status == "FAIL":
         pytest.fail("on the unix port:\n" + "\n".join(detail), pytrace=False)
     if detail:

@@ -323,8 +323,11 @@ def test_a_redirect_moves_the_device_and_is_remembered():
 
 def test_spread_thins_evenly_when_the_backlog_cannot_all_go_before_it_is_stale():
     fresh()
-    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
-                               upload={"backlog_policy": "spread"}))
+    log = Logger(
+        device_config(
+            limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0}, upload={"backlog_policy": "spread"}
+        )
+    )
     t0 = fill(log, "temperature", 100, start=now_ms() - 20 * 3600000, step=600000)
     r = log.sync()
     assert r["sent"] == 10 and r["thinned"] == 90 and r["pending"] == 0
@@ -339,8 +342,12 @@ def test_spread_thins_evenly_when_the_backlog_cannot_all_go_before_it_is_stale()
 
 def test_newest_first_skips_the_oldest_excess():
     fresh()
-    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
-                               upload={"backlog_policy": "newest_first"}))
+    log = Logger(
+        device_config(
+            limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+            upload={"backlog_policy": "newest_first"},
+        )
+    )
     t0 = fill(log, "temperature", 100, start=now_ms() - 20 * 3600000, step=600000)
     r = log.sync()
     assert r["sent"] == 10 and r["thinned"] == 90 and r["pending"] == 0
@@ -363,7 +370,9 @@ def test_the_books_balance_after_faults():
     log.sync()
     st = log.stats()
     added = 35
-    assert added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
+    assert (
+        added == st["sent"] + st["pending"] + st["dropped_full"] + st["dropped_stale"] + st["rejected"] + st["thinned"]
+    )
     assert st["sent"] == 31 and st["dropped_stale"] == 3 and st["rejected"] == 1
     log.close()
 
@@ -408,8 +417,7 @@ def test_a_record_far_in_the_future_is_set_aside_and_the_queue_goes_on():
 def test_a_point_too_large_for_any_request_is_set_aside():
     fresh()
     emu.add_stream(1, 8, "V8", "string")
-    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}},
-                               limits={"max_request_bytes": 1024}))
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024}))
     t = now_ms() - 10000
     log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
     log.add("note", "short", ts=t + 1)
@@ -421,8 +429,12 @@ def test_a_point_too_large_for_any_request_is_set_aside():
 
 def test_newest_first_drops_nothing_fresh_when_the_excess_is_already_stale():
     fresh()
-    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
-                               upload={"backlog_policy": "newest_first"}))
+    log = Logger(
+        device_config(
+            limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+            upload={"backlog_policy": "newest_first"},
+        )
+    )
     fill(log, "temperature", 50, start=now_ms() - 2 * DAY_MS)
     fill(log, "temperature", 10)
     r = log.sync()
@@ -432,8 +444,11 @@ def test_newest_first_drops_nothing_fresh_when_the_excess_is_already_stale():
 
 def test_a_backlog_that_fits_before_it_goes_stale_is_not_thinned():
     fresh()
-    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 4, "stale_margin_s": 0},
-                               upload={"backlog_policy": "spread"}))
+    log = Logger(
+        device_config(
+            limits={"points_per_day": 10, "max_age_days": 4, "stale_margin_s": 0}, upload={"backlog_policy": "spread"}
+        )
+    )
     fill(log, "temperature", 25, start=now_ms() - 2 * DAY_MS, step=3600000)
     r = log.sync()
     assert r["sent"] == 10 and r["thinned"] == 0 and r["pending"] == 15
@@ -514,8 +529,9 @@ def test_requests_are_paced_under_the_servers_rate_limit():
 def test_a_long_max_age_leaves_time_for_the_backlog_and_thins_nothing():
     # 1,000 fresh points, 10 a day, a year to go: they need 100 days, and all fit before they go stale
     fresh()
-    log = Logger(device_config(limits={"points_per_day": 10, "max_age_days": 365},
-                               upload={"backlog_policy": "newest_first"}))
+    log = Logger(
+        device_config(limits={"points_per_day": 10, "max_age_days": 365}, upload={"backlog_policy": "newest_first"})
+    )
     fill(log, "temperature", 1000)
     r = log.sync()
     assert r["sent"] == 10 and r["thinned"] == 0 and r["pending"] == 990

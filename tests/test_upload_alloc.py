@@ -40,8 +40,13 @@ class _Conn:
 
 
 def _config(path):
-    return {"server": "http://127.0.0.1:9", "api": "device", "token": "test-device-token",
-            "streams": {"temperature": {"pin": "V1", "decimals": 2}}, "store": {"path": path}}
+    return {
+        "server": "http://127.0.0.1:9",
+        "api": "device",
+        "token": "test-device-token",
+        "streams": {"temperature": {"pin": "V1", "decimals": 2}},
+        "store": {"path": path},
+    }
 
 
 def _sync_alloc(n):
@@ -77,4 +82,3 @@ def test_a_sync_allocates_at_most_64_bytes_per_point_uploaded_on_a_32_bit_port()
     per_point = (_sync_alloc(3000) - _sync_alloc(1000)) / 2000
     bound = 64 if sys.maxsize < 2**32 else 128  # objects and pointers twice as wide on a 64-bit port
     assert per_point <= bound, per_point
-

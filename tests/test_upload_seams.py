@@ -178,9 +178,16 @@ def test_a_remembered_plain_http_server_is_not_used_for_an_https_configuration()
 
 def _hostile_device(name, n, per_request):
     hostile.require(True)
-    cfg = {"server": hostile.tls_url(), "ca": hostile.ca_path(), "api": "device", "token": name,
-           "streams": {"t": {"pin": "V1", "id": 1}}, "store": {"path": tmpdir("hs") + "/store"},
-           "limits": {"points_per_request": per_request}, "upload": {"timeout_ms": 3000}}
+    cfg = {
+        "server": hostile.tls_url(),
+        "ca": hostile.ca_path(),
+        "api": "device",
+        "token": name,
+        "streams": {"t": {"pin": "V1", "id": 1}},
+        "store": {"path": tmpdir("hs") + "/store"},
+        "limits": {"points_per_request": per_request},
+        "upload": {"timeout_ms": 3000},
+    }
     log = Logger(cfg)
     fill(log, "t", n)
     return log
@@ -202,10 +209,18 @@ def test_a_204_with_a_body_does_not_poison_the_next_request():
     hostile.require(True)
     name = unique("nb")
     hostile.set(name, "204-body")
-    cfg = {"server": hostile.tls_url(), "ca": hostile.ca_path(), "api": "platform", "client_id": name,
-           "client_secret": "s", "device_id": 1, "streams": {"t": {"id": 1}},
-           "store": {"path": tmpdir("hs") + "/store"}, "limits": {"points_per_request": 5},
-           "upload": {"timeout_ms": 3000}}
+    cfg = {
+        "server": hostile.tls_url(),
+        "ca": hostile.ca_path(),
+        "api": "platform",
+        "client_id": name,
+        "client_secret": "s",
+        "device_id": 1,
+        "streams": {"t": {"id": 1}},
+        "store": {"path": tmpdir("hs") + "/store"},
+        "limits": {"points_per_request": 5},
+        "upload": {"timeout_ms": 3000},
+    }
     log = Logger(cfg)
     fill(log, "t", 20)
     r = log.sync()

@@ -53,8 +53,12 @@ def test_a_boot_has_a_boards_sys_path_and_no_repository_paths(tmp_path, runtime)
 
 
 def test_deep_sleep_ends_the_process_and_the_wake_keeps_rtc_and_memory(tmp_path, runtime):
-    vb = _board(tmp_path, runtime, "machine.RTC().datetime((2026, 9, 21, 1, 12, 0, 0, 0))\n"
-                                   "machine.RTC().memory(b'kept')\nmachine.deepsleep(3600000)\nprint('after')\n")
+    vb = _board(
+        tmp_path,
+        runtime,
+        "machine.RTC().datetime((2026, 9, 21, 1, 12, 0, 0, 0))\n"
+        "machine.RTC().memory(b'kept')\nmachine.deepsleep(3600000)\nprint('after')\n",
+    )
     first = vb.boot()
     assert first.how == "deepsleep" and "after" not in first.out
     second = _report(vb.boot())
@@ -73,16 +77,20 @@ def test_a_power_cut_loses_the_rtc_and_its_memory(tmp_path, runtime):
 
 
 def test_waits_are_shortened_by_the_time_scale_and_the_world_moves_by_their_whole_length(tmp_path, runtime):
-    vb = _board(tmp_path, runtime, "import time\ntime.sleep(7200)\nmachine.lightsleep(3600000)\nmachine.deepsleep(1000)\n")
+    vb = _board(
+        tmp_path, runtime, "import time\ntime.sleep(7200)\nmachine.lightsleep(3600000)\nmachine.deepsleep(1000)\n"
+    )
     r = vb.boot(timeout_s=60)
     assert r.how == "deepsleep"  # three hours of waits within the minute's timeout
     assert r.world_after - r.world_before >= 3 * 3600000 + 1000
 
 
 def test_wifi_is_out_of_reach_in_an_offline_window_and_ntp_answers_the_world_time(tmp_path, runtime):
-    main = ("import network, ntptime\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('net', 'pw')\n"
-            "print('UP', w.isconnected())\ntry:\n    print('NTP', ntptime.time())\nexcept OSError as e:\n"
-            "    print('NTP', e.args[0])\nmachine.deepsleep(3600000)\n")
+    main = (
+        "import network, ntptime\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('net', 'pw')\n"
+        "print('UP', w.isconnected())\ntry:\n    print('NTP', ntptime.time())\nexcept OSError as e:\n"
+        "    print('NTP', e.args[0])\nmachine.deepsleep(3600000)\n"
+    )
     vb = _board(tmp_path, runtime, main)
     vb.set_offline([(T0, T0 + 1800000)])
     out = vb.boot().out
@@ -146,13 +154,20 @@ def test_machine_reset_reports_hard_reset_and_keeps_the_rtc_and_its_memory(tmp_p
     assert r["cause"] == vboard.HARD_RESET and r["mem"] == "kept" and SET_AT <= r["rtc"] < SET_AT + 20000
 
 
-RADIO = ("import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('net', 'pw')\n"
-         "for i in range(40):\n    print('C', i, w.isconnected())\n")
+RADIO = (
+    "import network\nw = network.WLAN(network.STA_IF)\nw.active(True)\nw.connect('net', 'pw')\n"
+    "for i in range(40):\n    print('C', i, w.isconnected())\n"
+)
 
 
 def test_a_reset_planned_with_the_radio_on_lands_while_it_is_on(tmp_path, runtime):
-    vb = _board(tmp_path, runtime, "import time\nfor i in range(200):\n    time.ticks_ms()\n" + RADIO
-                + "w.active(False)\nmachine.deepsleep(1000)\n")
+    vb = _board(
+        tmp_path,
+        runtime,
+        "import time\nfor i in range(200):\n    time.ticks_ms()\n"
+        + RADIO
+        + "w.active(False)\nmachine.deepsleep(1000)\n",
+    )
     cut = vb.boot(plan=("brownout", 10, True))
     assert cut.how == "reset" and cut.radio_cut and cut.calls[1] == 10  # the 10th call with the radio on
     assert cut.calls[0] > 200
@@ -167,8 +182,11 @@ def test_a_reset_planned_with_the_radio_on_spares_a_boot_without_radio(tmp_path,
 
 
 def test_the_radio_ups_are_recorded_with_their_world_time_and_boot_number(tmp_path, runtime):
-    vb = _board(tmp_path, runtime, "import time\ntime.sleep(600)\n" + RADIO + "w.active(False)\nw.active(True)\n"
-                "machine.deepsleep(3600000)\n")
+    vb = _board(
+        tmp_path,
+        runtime,
+        "import time\ntime.sleep(600)\n" + RADIO + "w.active(False)\nw.active(True)\nmachine.deepsleep(3600000)\n",
+    )
     first = vb.boot()
     second = vb.boot()
     ups = [e for e in vb.events() if e["ev"] == "up"]
@@ -180,7 +198,10 @@ def test_the_radio_ups_are_recorded_with_their_world_time_and_boot_number(tmp_pa
 
 
 def test_an_unfed_watchdog_resets_the_board_at_its_timeout_of_world_time(tmp_path, runtime):
-    main = SETS + "import time\nwdt = machine.WDT(timeout=60000)\ntime.sleep(3600)\nprint('after')\nmachine.deepsleep(1000)\n"
+    main = (
+        SETS
+        + "import time\nwdt = machine.WDT(timeout=60000)\ntime.sleep(3600)\nprint('after')\nmachine.deepsleep(1000)\n"
+    )
     vb = _board(tmp_path, runtime, main)
     cut = vb.boot()
     assert cut.how == "reset" and cut.reset_kind == "wdt" and "after" not in cut.out
@@ -191,16 +212,20 @@ def test_an_unfed_watchdog_resets_the_board_at_its_timeout_of_world_time(tmp_pat
 
 def test_an_overdue_watchdog_resets_at_the_next_chip_call(tmp_path, runtime):
     # no wait passes the deadline: work without chip calls (a shell's sleep) outlasts the timeout
-    main = ("import os, time\nwdt = machine.WDT(timeout=300)\nos.system('sleep 0.6')\nprint('WORKED')\n"
-            "time.ticks_ms()\nprint('after')\nmachine.deepsleep(1000)\n")
+    main = (
+        "import os, time\nwdt = machine.WDT(timeout=300)\nos.system('sleep 0.6')\nprint('WORKED')\n"
+        "time.ticks_ms()\nprint('after')\nmachine.deepsleep(1000)\n"
+    )
     vb = _board(tmp_path, runtime, main, time_scale=1)
     cut = vb.boot()
     assert cut.how == "reset" and cut.reset_kind == "wdt" and "WORKED" in cut.out and "after" not in cut.out
 
 
 def test_a_fed_watchdog_lets_a_long_boot_reach_its_deep_sleep(tmp_path, runtime):
-    main = ("import time\nwdt = machine.WDT(timeout=60000)\nfor i in range(120):\n    time.sleep(30)\n"
-            "    wdt.feed()\nmachine.deepsleep(1000)\n")
+    main = (
+        "import time\nwdt = machine.WDT(timeout=60000)\nfor i in range(120):\n    time.sleep(30)\n"
+        "    wdt.feed()\nmachine.deepsleep(1000)\n"
+    )
     vb = _board(tmp_path, runtime, main)
     r = vb.boot()
     assert r.how == "deepsleep" and r.world_end >= r.world_before + 3600000

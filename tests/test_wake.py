@@ -11,15 +11,26 @@ from blynklog import ConfigError, Logger
 from blynklog.store import Store
 from support import raises, tmpdir
 
-UPLOAD_MODULES = ("blynklog.logger_sync", "blynklog.policy", "blynklog.encoder", "blynklog.blynk",
-                  "blynklog.http", "blynklog.requests_transport")
+UPLOAD_MODULES = (
+    "blynklog.logger_sync",
+    "blynklog.policy",
+    "blynklog.encoder",
+    "blynklog.blynk",
+    "blynklog.http",
+    "blynklog.requests_transport",
+)
 T0 = 1767225600000
 
 
 def _write_config(folder, **over):
-    cfg = {"server": "https://127.0.0.1:9", "api": "device", "token": "wake-token", "insecure": True,
-           "streams": {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}},
-           "store": {"path": "data-folder", "capacity": 65536}}
+    cfg = {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "wake-token",
+        "insecure": True,
+        "streams": {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}},
+        "store": {"path": "data-folder", "capacity": 65536},
+    }
     for k in over:
         cfg[k] = over[k]
     path = folder + "/config.json"
@@ -242,7 +253,7 @@ def test_opening_the_store_and_appending_reads_only_the_write_segment():
         s = Store(path, capacity=64 * 256, segment_size=256)
         names.append(s._seg_name(s._segs[-1]))
         assert s.stream_id("t") == sid
-        s.append(sid, T0 + 10 ** 6, 1.5, 0, 2)
+        s.append(sid, T0 + 10**6, 1.5, 0, 2)
         s.flush()
         s.close()
 

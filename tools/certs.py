@@ -12,6 +12,7 @@ and writes one DER file per root (the board loads each with one load_verify_loca
 It exits with status 1 and names the missing root when the bundle lacks one (or holds a
 certificate by that name whose fingerprint differs), and writes nothing in that case.
 """
+
 import argparse
 import os
 import sys
@@ -19,12 +20,24 @@ import warnings
 
 # (file name, subject common name, subject organization, SHA-256 fingerprint of the DER)
 ROOTS = (
-    ("isrg-root-x1.der", "ISRG Root X1", "Internet Security Research Group",
-     "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6"),
-    ("amazon-root-ca-1.der", "Amazon Root CA 1", "Amazon",
-     "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"),
-    ("digicert-global-root-g2.der", "DigiCert Global Root G2", "DigiCert Inc",
-     "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f"),
+    (
+        "isrg-root-x1.der",
+        "ISRG Root X1",
+        "Internet Security Research Group",
+        "96bcec06264976f37460779acf28c5a7cfe8a3c0aae11a8ffcee05c0bddf08c6",
+    ),
+    (
+        "amazon-root-ca-1.der",
+        "Amazon Root CA 1",
+        "Amazon",
+        "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+    ),
+    (
+        "digicert-global-root-g2.der",
+        "DigiCert Global Root G2",
+        "DigiCert Inc",
+        "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f",
+    ),
 )
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
@@ -41,7 +54,7 @@ def _pem_blocks(data):
         j = data.find(_END, i)
         if j < 0:
             return
-        yield data[i:j + len(_END)]
+        yield data[i : j + len(_END)]
         start = j + len(_END)
 
 
@@ -93,7 +106,8 @@ def default_bundle():
 def main(argv=None):
     ap = argparse.ArgumentParser(
         description="Write Blynk Cloud's root certificates (ISRG Root X1, Amazon Root CA 1, DigiCert Global "
-                    "Root G2) as DER files for a board, picked by name from certifi's CA bundle.")
+        "Root G2) as DER files for a board, picked by name from certifi's CA bundle."
+    )
     ap.add_argument("--out", default="firmware/certs", help="output folder (default: firmware/certs)")
     ap.add_argument("--bundle", default=None, help="PEM bundle to pick from (default: certifi's cacert.pem)")
     args = ap.parse_args(argv)

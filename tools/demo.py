@@ -13,6 +13,7 @@ emulator's chart page, and exits 0 only if every logged point arrived, exactly o
 
 --keep serves the chart page after the run until Ctrl-C.
 """
+
 import argparse
 import json
 import os
@@ -125,8 +126,10 @@ def main(argv=None):
         with open(cfg_path, "w") as f:
             json.dump(cfg, f, indent=1)
         print("demo: emulator at %s (verified TLS), virtual board in %s" % (srv.url, os.path.relpath(BOARD_DIR, ROOT)))
-        print("demo: %d h offline, a sample every %d s from %d sensors, time-scale %g" % (
-            args.hours, args.every, len(STREAMS), args.time_scale))
+        print(
+            "demo: %d h offline, a sample every %d s from %d sensors, time-scale %g"
+            % (args.hours, args.every, len(STREAMS), args.time_scale)
+        )
         summary = run_firmware(cfg_path, args.hours, args.time_scale, args.heapsize)
         elapsed = time.monotonic() - t0
         ok = summary is not None
@@ -144,17 +147,36 @@ def main(argv=None):
         else:
             logged = summary["samples"]
             print("points logged      %d (%s)" % (logged, ", ".join("%s %d" % (n, arrived[n]) for n, _, _ in STREAMS)))
-            print("points uploaded    %d acknowledged, %d arrived at the server, %d pending on the board" % (
-                summary["sent"], total, summary.get("pending", -1)))
+            print(
+                "points uploaded    %d acknowledged, %d arrived at the server, %d pending on the board"
+                % (summary["sent"], total, summary.get("pending", -1))
+            )
             print("requests           %d (server saw %d)" % (summary["requests"], stats["requests"]))
             print("TLS handshakes     %d" % summary["handshakes"])
-            print("bytes sent         %d (%.1f per point)" % (summary["bytes_sent"], summary["bytes_sent"] / max(1, total)))
-            print("board errors       %d (%d Wi-Fi attempts offline), sensor errors %d" % (
-                summary["errors"], summary["wifi_failures"], summary["sensor_errors"]))
+            print(
+                "bytes sent         %d (%.1f per point)"
+                % (summary["bytes_sent"], summary["bytes_sent"] / max(1, total))
+            )
+            print(
+                "board errors       %d (%d Wi-Fi attempts offline), sensor errors %d"
+                % (summary["errors"], summary["wifi_failures"], summary["sensor_errors"])
+            )
             print("time               %.1f s" % elapsed)
-            ok = logged > 0 and total == logged and summary["sent"] == logged and not dupes and summary.get("pending") == 0
-        print("chart              %s/%s" % (srv.http_url, "" if args.keep else "  (served while the demo runs; --keep to keep it)"))
-        print("demo: %s" % ("OK: every point arrived" if ok else "FAILED: not every point arrived (see .demo/firmware.log)"))
+            ok = (
+                logged > 0
+                and total == logged
+                and summary["sent"] == logged
+                and not dupes
+                and summary.get("pending") == 0
+            )
+        print(
+            "chart              %s/%s"
+            % (srv.http_url, "" if args.keep else "  (served while the demo runs; --keep to keep it)")
+        )
+        print(
+            "demo: %s"
+            % ("OK: every point arrived" if ok else "FAILED: not every point arrived (see .demo/firmware.log)")
+        )
         if args.keep:
             print("demo: serving the chart until Ctrl-C")
             try:

@@ -22,6 +22,7 @@ file matches. The CA certificates and CSV files the configuration names are copi
 Cloud's roots are written by tools/certs.py when they are missing. On a board the paths are
 relative to its current folder ("/" on ESP32 and Pico W; the flash folder on the virtual board).
 """
+
 import argparse
 import ast
 import errno
@@ -91,8 +92,21 @@ _FREE_SCRIPT = "import os\n_s = os.statvfs('.')\nprint('F', _s[0], _s[1] * _s[4]
 IDENTITY = {"esp32": (("esp32",), "ESP32"), "rp2040": (("rp2",), "RP2040"), "unix": (("linux", "darwin"), None)}
 PLATFORM_BOARD = {"esp32": "esp32", "rp2": "rp2040", "linux": "unix", "darwin": "unix"}
 # .mpy: byte 1 the version, byte 2 the sub-version (bits 0-1) and the native code's arch (bits 2-7)
-MPY_ARCHS = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
-             "xtensawin", "rv32imc", "rv64imc")
+MPY_ARCHS = (
+    "none",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+)
 MPY_RELEASES = {5: "MicroPython 1.12 to 1.18", 6: "MicroPython 1.19 and later"}
 
 
@@ -200,8 +214,12 @@ def ensure_certs(config_path, raw):
     folders = set(os.path.dirname(os.path.join(base, n)) for n in missing)
     for folder in folders:
         _say("deploy: writing Blynk Cloud's root certificates into %s" % os.path.relpath(folder, ROOT))
-        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "certs.py"), "--out", folder],
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [sys.executable, os.path.join(ROOT, "tools", "certs.py"), "--out", folder],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         if r.returncode != 0:
             raise DeployError("tools/certs.py: %s" % (r.stderr or r.stdout).strip())
 
@@ -314,7 +332,7 @@ class Board:
         # -> {path: (SHA-256 hex or None when missing, bytes)}
         out = {}
         for i in range(0, len(paths), 16):
-            text = self.exec(_HASH_SCRIPT % (paths[i:i + 16],))
+            text = self.exec(_HASH_SCRIPT % (paths[i : i + 16],))
             for line in text.splitlines():
                 parts = line.split(" ")
                 if len(parts) == 4 and parts[0] == "H":
@@ -345,7 +363,7 @@ class Board:
         tmp = path + TMP
         n = max(1, -(-len(data) // CHUNK))
         for i in range(n):
-            code = "w(%r)" % (data[i * CHUNK:(i + 1) * CHUNK],)
+            code = "w(%r)" % (data[i * CHUNK : (i + 1) * CHUNK],)
             if i == 0:
                 code = "f=open(%r,'wb')\nw=f.write\n%s" % (tmp, code)
             if i == n - 1:
@@ -355,8 +373,10 @@ class Board:
     def discard(self, tmp):
         # after a failed write: close mpremote's file, remove tmp; False when the board does not answer
         try:
-            self.t.exec("try:\n f.close()\nexcept Exception:\n pass\nimport os\ntry:\n os.remove(%r)\n"
-                        "except OSError:\n pass\n" % tmp)
+            self.t.exec(
+                "try:\n f.close()\nexcept Exception:\n pass\nimport os\ntry:\n os.remove(%r)\n"
+                "except OSError:\n pass\n" % tmp
+            )
             return True
         except Exception:
             return False
@@ -376,13 +396,23 @@ def identity_mismatch(board, ident):
     if platform not in platforms:
         other = PLATFORM_BOARD.get(platform)
         return "--board %s, but the board says it is %s (%s)" % (
-            board, "a %s board (--board %s)" % (other, other) if other else "another board", said)
+            board,
+            "a %s board (--board %s)" % (other, other) if other else "another board",
+            said,
+        )
     if chip and " with " in machine and machine.rsplit(" with ", 1)[1] != chip:
         return "--board %s is for the %s chip, but the board says it has %s (%s)" % (
-            board, chip, machine.rsplit(" with ", 1)[1], said)
+            board,
+            chip,
+            machine.rsplit(" with ", 1)[1],
+            said,
+        )
     if not has_network:
         return "--board %s, but the board has no network module (%s)%s: the firmware could not upload from it" % (
-            board, said, ": a Pico without W?" if board == "rp2040" else "")
+            board,
+            said,
+            ": a Pico without W?" if board == "rp2040" else "",
+        )
     return None
 
 
@@ -396,9 +426,11 @@ def mpy_mismatch(board_mpy, header):
         return "the board's MicroPython loads no .mpy files (it has no sys.implementation._mpy)"
     version = board_mpy & 0xFF
     if header[1] != version:
-        return "the board loads .mpy version %d (%s), the build's mpy-cross writes version %d (%s): flash a " \
-               "MicroPython that loads it, or build with a matching mpy-cross" % (
-                   version, MPY_RELEASES.get(version, "?"), header[1], MPY_RELEASES.get(header[1], "?"))
+        return (
+            "the board loads .mpy version %d (%s), the build's mpy-cross writes version %d (%s): flash a "
+            "MicroPython that loads it, or build with a matching mpy-cross"
+            % (version, MPY_RELEASES.get(version, "?"), header[1], MPY_RELEASES.get(header[1], "?"))
+        )
     arch = header[2] >> 2
     flags = (board_mpy >> 8) & 0xFF
     if arch:
@@ -408,7 +440,13 @@ def mpy_mismatch(board_mpy, header):
         if not fits or (header[2] & 3) != (flags & 3):
             name = lambda a: MPY_ARCHS[a] if a < len(MPY_ARCHS) else str(a)  # noqa: E731
             return "the build holds native code for %s (.mpy %d.%d), the board runs %s (.mpy %d.%d)" % (
-                name(arch), header[1], header[2] & 3, name(board_arch), version, flags & 3)
+                name(arch),
+                header[1],
+                header[2] & 3,
+                name(board_arch),
+                version,
+                flags & 3,
+            )
     return None
 
 
@@ -438,9 +476,11 @@ def space_needed(sizes, block):
 
 
 def _no_room(free, need, count, nbytes):
-    return ("the board's file system has %d bytes free, copying %d file(s) of %d bytes needs %d (in whole "
-            "blocks, less what they replace): nothing copied; make room (a smaller store.capacity, "
-            "fewer files) and deploy again" % (free, count, nbytes, need))
+    return (
+        "the board's file system has %d bytes free, copying %d file(s) of %d bytes needs %d (in whole "
+        "blocks, less what they replace): nothing copied; make room (a smaller store.capacity, "
+        "fewer files) and deploy again" % (free, count, nbytes, need)
+    )
 
 
 def _is_full(err):
@@ -455,7 +495,10 @@ def _copy_failed(dest, err, left, free, tmp_left):
     # the DeployError for a copy that failed part-way; the board's dest is as before
     if _is_full(err):
         msg = "the board's file system is full: %s not copied (%s bytes free, %d bytes left to copy)" % (
-            dest, "?" if free is None else free, left)
+            dest,
+            "?" if free is None else free,
+            left,
+        )
     else:
         msg = "copying %s failed (%s)" % (dest, str(err).strip().splitlines()[-1] if str(err).strip() else repr(err))
     msg += "; the board's %s is as before" % dest
@@ -467,8 +510,11 @@ def _copy_failed(dest, err, left, free, tmp_left):
 def placeholders(raw):
     # keys still holding config.example.json's "YOUR-..." values
     found = []
-    for key, value in (("token", raw.get("token")), ("wifi.ssid", (raw.get("wifi") or {}).get("ssid")),
-                       ("wifi.password", (raw.get("wifi") or {}).get("password"))):
+    for key, value in (
+        ("token", raw.get("token")),
+        ("wifi.ssid", (raw.get("wifi") or {}).get("ssid")),
+        ("wifi.password", (raw.get("wifi") or {}).get("password")),
+    ):
         if isinstance(value, str) and value.startswith("YOUR-"):
             found.append(key)
     return found
@@ -533,8 +579,10 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
         for i, (dest, src) in enumerate(todo):
             with open(src, "rb") as f:
                 data = f.read()
-            out("[%d/%d] %-32s %6d bytes  (%d%% of %d)" % (i + 1, len(todo), dest, len(data),
-                                                          100 * (done + len(data)) // max(1, total), total))
+            out(
+                "[%d/%d] %-32s %6d bytes  (%d%% of %d)"
+                % (i + 1, len(todo), dest, len(data), 100 * (done + len(data)) // max(1, total), total)
+            )
             try:
                 dev.write(dest, data)
             except (OSError, TransportError) as e:
@@ -558,8 +606,10 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
         result["verified"] = len(paths) - len(bad)
         if bad:
             raise DeployError("verify failed for %d file(s): %s" % (len(bad), ", ".join(bad)))
-        out("verify: %d files match (SHA-256); %d copied, %d unchanged, %d bytes, %.1f s" % (
-            len(paths), len(result["copied"]), result["unchanged"], done, time.monotonic() - t0))
+        out(
+            "verify: %d files match (SHA-256); %d copied, %d unchanged, %d bytes, %.1f s"
+            % (len(paths), len(result["copied"]), result["unchanged"], done, time.monotonic() - t0)
+        )
         return result
     finally:
         dev.close()
@@ -627,18 +677,26 @@ def deploy_to_folder(board, folder, config_path, force=False, out=_say):
     result["verified"] = len(files) - len(bad)
     if bad:
         raise DeployError("verify failed for %d file(s): %s" % (len(bad), ", ".join(bad)))
-    out("verify: %d files match (SHA-256); %d copied, %d unchanged, %d bytes, %.1f s" % (
-        len(files), len(result["copied"]), result["unchanged"], result["bytes"], time.monotonic() - t0))
+    out(
+        "verify: %d files match (SHA-256); %d copied, %d unchanged, %d bytes, %.1f s"
+        % (len(files), len(result["copied"]), result["unchanged"], result["bytes"], time.monotonic() - t0)
+    )
     return result
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Compile and copy blynklog, the firmware and the config to a board.")
     ap.add_argument("--board", choices=BOARDS, default="esp32")
-    ap.add_argument("--port", default=None, help="serial device or socket://127.0.0.1:PORT (default: the first USB board)")
+    ap.add_argument(
+        "--port", default=None, help="serial device or socket://127.0.0.1:PORT (default: the first USB board)"
+    )
     ap.add_argument("--config", default=None, help="config file (default: firmware/config.json; 'none' to skip)")
-    ap.add_argument("--flash", default=None, help="--board unix only: the virtual board's file system folder "
-                    "(tools/vboard.py's DIR/flash), written directly instead of through --port")
+    ap.add_argument(
+        "--flash",
+        default=None,
+        help="--board unix only: the virtual board's file system folder "
+        "(tools/vboard.py's DIR/flash), written directly instead of through --port",
+    )
     ap.add_argument("--force", action="store_true", help="copy every file even when the board has it")
     ap.add_argument("--verify", action="store_true", help="only compare the board's files with the build")
     ap.add_argument("--write-package-json", action="store_true", help="rewrite package.json's urls from lib/blynklog/")
@@ -651,8 +709,10 @@ def main(argv=None):
     if config is None:
         config = os.path.join(ROOT, "firmware", "config.json")
         if not os.path.exists(config):
-            _say("deploy: %s is missing: copy firmware/config.example.json to it and fill in wifi and token "
-                 "(or pass --config none to deploy without one)" % os.path.relpath(config, ROOT))
+            _say(
+                "deploy: %s is missing: copy firmware/config.example.json to it and fill in wifi and token "
+                "(or pass --config none to deploy without one)" % os.path.relpath(config, ROOT)
+            )
             return 2
     elif config == "none":
         config = None

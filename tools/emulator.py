@@ -19,6 +19,7 @@ alone. --event CODE declares an event code the sketch may log (repeat it for mor
 
     python tools/emulator.py [--config FILE] [--event CODE ...] [--port 8443] [--out build/emulator]
 """
+
 import argparse
 import json
 import os
@@ -40,8 +41,18 @@ STARTER_STREAMS = {
     "count": {"pin": "V2", "id": 2, "type": "int"},
     "status": {"pin": "V3", "id": 3, "type": "string"},
 }
-TYPES = {"int": "int", "integer": "int", "double": "double", "float": "double", "string": "string", "str": "string",
-         "bool": "bool", "boolean": "bool", "enum": "int", "location": "location"}
+TYPES = {
+    "int": "int",
+    "integer": "int",
+    "double": "double",
+    "float": "double",
+    "string": "string",
+    "str": "string",
+    "bool": "bool",
+    "boolean": "bool",
+    "enum": "int",
+    "location": "location",
+}
 
 
 class SetupError(Exception):
@@ -166,8 +177,10 @@ def describe(srv, cfg, config_path):
     if cfg["api"] == "device":
         lines.append("  credentials: api device, token %s (device %d)" % (cfg["token"], 1))
     else:
-        lines.append("  credentials: api platform, client_id %s, client_secret %s, device_id %d" % (
-            cfg["client_id"], cfg["client_secret"], cfg["device_id"]))
+        lines.append(
+            "  credentials: api platform, client_id %s, client_secret %s, device_id %d"
+            % (cfg["client_id"], cfg["client_secret"], cfg["device_id"])
+        )
     for name, s in cfg["streams"].items():
         lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), s.get("type", "double")))
     device = 1 if cfg["api"] == "device" else cfg["device_id"]
@@ -191,12 +204,22 @@ def describe(srv, cfg, config_path):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--config", help="your sketch's config.json: its streams, token or client are created on the emulator")
-    ap.add_argument("--event", action="append", default=[], metavar="CODE",
-                    help="an event code the sketch may log (repeat for more)")
+    ap.add_argument(
+        "--config", help="your sketch's config.json: its streams, token or client are created on the emulator"
+    )
+    ap.add_argument(
+        "--event",
+        action="append",
+        default=[],
+        metavar="CODE",
+        help="an event code the sketch may log (repeat for more)",
+    )
     ap.add_argument("--port", type=int, default=8443, help="HTTPS port on 127.0.0.1 (default 8443; 0: any free port)")
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "emulator"),
-                    help="folder for the CA, the certificates and the ready config.json (default build/emulator)")
+    ap.add_argument(
+        "--out",
+        default=os.path.join(ROOT, "build", "emulator"),
+        help="folder for the CA, the certificates and the ready config.json (default build/emulator)",
+    )
     args = ap.parse_args(argv)
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)

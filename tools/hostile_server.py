@@ -43,6 +43,7 @@ Python API:  srv = HostileServer(tls=False).start(); srv.url; srv.set("k1", "dri
 CLI: python tools/hostile_server.py [--port N] [--tls-port N] [--no-tls] prints one JSON line
 {"url": ..., "tls_url": ..., "ca": ...} when ready and serves until SIGTERM/SIGINT or stdin closes.
 """
+
 import argparse
 import base64
 import json
@@ -212,8 +213,12 @@ class HostileServer:
 
     def stats(self):
         with self._lock:
-            return {"accepted": self.accepted, "open": self.open, "requests": self.requests,
-                    "points": {k: len(v) for k, v in self._points.items()}}
+            return {
+                "accepted": self.accepted,
+                "open": self.open,
+                "requests": self.requests,
+                "points": {k: len(v) for k, v in self._points.items()},
+            }
 
     # ---- life cycle
     def start(self):
@@ -355,8 +360,14 @@ class HostileServer:
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the answer leaves now
             except OSError:
                 pass
-            conn.send(_answer(413, "<html><body>413 Request Entity Too Large</body></html>",
-                              ["Content-Type: text/html", "Connection: close"], "Request Entity Too Large"))
+            conn.send(
+                _answer(
+                    413,
+                    "<html><body>413 Request Entity Too Large</body></html>",
+                    ["Content-Type: text/html", "Connection: close"],
+                    "Request Entity Too Large",
+                )
+            )
             try:
                 conn.sock.shutdown(socket.SHUT_WR)  # FIN after the answer...
             except OSError:
@@ -392,11 +403,11 @@ class HostileServer:
             conn.reset()
         elif base == "header-flood":
             conn.send(b"HTTP/1.1 200 OK\r\n")
-            for i in range(10 ** 7):
+            for i in range(10**7):
                 conn.send(b"X-Flood-%d: %s\r\n" % (i, b"a" * 40))
         elif base == "long-header":
             conn.send(b"HTTP/1.1 200 OK\r\nX-Long: ")
-            for _ in range(10 ** 7):
+            for _ in range(10**7):
                 conn.send(b"b" * 1024)
         elif base == "huge-length":
             conn.send(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000000000\r\n\r\n0123456789")
@@ -413,21 +424,21 @@ class HostileServer:
             conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n100\r\n" + b"z" * 30)
         elif base == "chunk-negative":
             conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for _ in range(10 ** 6):
+            for _ in range(10**6):
                 conn.send(b"-10\r\n\r\n")
         elif base == "chunk-garbage":
             conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
             conn.sleep(2)
         elif base == "chunk-endless":
             conn.send(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-            for _ in range(10 ** 7):
+            for _ in range(10**7):
                 conn.send(b"1\r\nq\r\n")
         elif base == "drip":
             step = float(arg) if arg else 1.0
             data = _answer(200, b"", ["Content-Type: application/json"], reason="OK")
             data = data[:-4] + b"\r\n" + b"X-Pad: " + b"p" * 100000
             for i in range(len(data)):
-                conn.send(data[i:i + 1])
+                conn.send(data[i : i + 1])
                 conn.sleep(step)
         elif base.startswith("bad-json-"):
             status = int(base.rsplit("-", 1)[1])
@@ -451,7 +462,7 @@ class HostileServer:
             conn.send(_answer(429, b"{}", ["Retry-After: -99999999999", "Content-Type: application/json"]))
             return True
         elif base == "continue-flood":
-            for _ in range(10 ** 6):
+            for _ in range(10**6):
                 conn.send(b"HTTP/1.1 100 Continue\r\n\r\n")
         elif base == "http10":
             conn.send(b"HTTP/1.0 200 OK\r\n\r\n" + b"w" * 100)
@@ -463,8 +474,9 @@ class HostileServer:
     def _ok(self, name, req):
         # A minimal well-behaved Blynk for both APIs; acknowledged points are kept per name.
         if req.path.startswith("/oauth2/token"):
-            body = json.dumps({"access_token": name + "~tok", "token_type": "Bearer", "expires_in": 3600,
-                               "refresh_token": "r"})
+            body = json.dumps(
+                {"access_token": name + "~tok", "token_type": "Bearer", "expires_in": 3600, "refresh_token": "r"}
+            )
             return _answer(200, body, ["Content-Type: application/json"], "OK")
         try:
             data = json.loads(req.body or b"null")
@@ -485,7 +497,7 @@ class HostileServer:
 
     def _control(self, req):
         q = req.query
-        action = req.path[len("/_hostile/"):]
+        action = req.path[len("/_hostile/") :]
         if action == "set":
             self.set(q.get("name", ""), q.get("behaviour", "ok"))
             out = {"ok": True}
@@ -509,8 +521,9 @@ def main(argv=None):
     ap.add_argument("--cert-dir")
     ap.add_argument("--max-conn-s", type=float, default=30.0)
     args = ap.parse_args(argv)
-    srv = HostileServer(tls=not args.no_tls, port=args.port, tls_port=args.tls_port, cert_dir=args.cert_dir,
-                        max_conn_s=args.max_conn_s).start()
+    srv = HostileServer(
+        tls=not args.no_tls, port=args.port, tls_port=args.tls_port, cert_dir=args.cert_dir, max_conn_s=args.max_conn_s
+    ).start()
     print(json.dumps({"url": srv.url, "tls_url": srv.tls_url, "ca": srv.ca_der_path}), flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())

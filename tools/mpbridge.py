@@ -33,6 +33,7 @@ board.
 
 It listens on loopback only and serves until SIGTERM/SIGINT (or --max-seconds).
 """
+
 import argparse
 import json
 import os
@@ -67,22 +68,24 @@ def launch(files):
     # SystemExit (a soft reset, the chip's reset or deep sleep) ends the process with its status,
     # anything else is shown and the REPL comes next (a new process: the unix port's -i would take
     # a SystemExit to its REPL too)
-    return ("import sys as _sys\n"
-            "def _boot(f):\n"
-            "    try:\n"
-            "        s = open(f).read()\n"
-            "    except OSError:\n"
-            "        return\n"
-            "    exec(s, globals())\n"
-            "try:\n"
-            "    _sys.stdout.write(%r)\n"
-            "    for _f in %r:\n"
-            "        _boot(_f)\n"
-            "except SystemExit:\n"
-            "    raise\n"
-            "except BaseException as _e:\n"
-            "    _sys.print_exception(_e)\n"
-            "raise SystemExit(%d)\n") % (UP.decode(), tuple(files), REPL_EXIT)
+    return (
+        "import sys as _sys\n"
+        "def _boot(f):\n"
+        "    try:\n"
+        "        s = open(f).read()\n"
+        "    except OSError:\n"
+        "        return\n"
+        "    exec(s, globals())\n"
+        "try:\n"
+        "    _sys.stdout.write(%r)\n"
+        "    for _f in %r:\n"
+        "        _boot(_f)\n"
+        "except SystemExit:\n"
+        "    raise\n"
+        "except BaseException as _e:\n"
+        "    _sys.print_exception(_e)\n"
+        "raise SystemExit(%d)\n"
+    ) % (UP.decode(), tuple(files), REPL_EXIT)
 
 
 class Bridge:
@@ -136,8 +139,16 @@ class Bridge:
         self.boot_raw = raw
         if self.launched:
             cmd += ["-c", launch(("boot.py",) if raw else ("boot.py", "main.py"))]
-        self.proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=self.flash, env=env,
-                                     close_fds=True, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            cwd=self.flash,
+            env=env,
+            close_fds=True,
+            start_new_session=True,
+        )
         os.close(slave)
         self.master = master
         self.starts += 1
@@ -263,7 +274,7 @@ class Bridge:
             i = b[1].find(FRIENDLY_BANNER)
             if i >= 0 and b[1].endswith(b">>> "):
                 start = b[1].rfind(b"MicroPython ", 0, i)
-                self._send(b[1][:start if start >= 0 else i])
+                self._send(b[1][: start if start >= 0 else i])
                 b[1], b[2] = b"", "raw"
                 self._to_repl(b"\x01")
         elif b[1].endswith(RAW_BANNER + b">"):
@@ -315,7 +326,7 @@ class Bridge:
                 pass
             self.tail = b""
             self.interrupted = time.monotonic() + INTERRUPT_WAIT_S
-            self.hold = data[i + 1:]
+            self.hold = data[i + 1 :]
             return
         self._to_repl(data)
 
@@ -428,8 +439,11 @@ def default_micropython():
 def main(argv=None):
     ap = argparse.ArgumentParser(description="The MicroPython unix port on a pty, bridged to a TCP port on 127.0.0.1.")
     ap.add_argument("--flash", default=None, help="the board's flash: the folder micropython runs in")
-    ap.add_argument("--vboard", default=None, help="a virtual board's folder (tools/vboard.py): its file system "
-                    "DIR/flash, its chip on the REPL's sys.path")
+    ap.add_argument(
+        "--vboard",
+        default=None,
+        help="a virtual board's folder (tools/vboard.py): its file system DIR/flash, its chip on the REPL's sys.path",
+    )
     ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one; printed)")
     ap.add_argument("--micropython", default=None, help="the unix port's executable (default: the venv's)")
     ap.add_argument("--heapsize", default="2M", help="micropython -X heapsize (default 2M)")

@@ -18,6 +18,7 @@ As a module (tests/test_pico*.py, tools/bench/pico_*.py):
     r = sim.run(["script.py"], fs_in=img, fs_out=out, cut_after=None, torn=False)
     r.rc, r.out, r.err, r.sim_s, r.erases, r.programs
 """
+
 import os
 import re
 import shutil
@@ -32,8 +33,10 @@ BOARD = "pico_w"
 # the tests/ modules an on-board run may import (portable ones; compiled to /tests/*.mpy)
 TEST_HELPERS = ("support.py", "exactnum.py", "store_cases.py", "unix_runner.py", "test_store.py")
 
-_LAST = re.compile(r"\[pico-sim\] exit (\d+): wall ([\d.]+) s, simulated ([\d.]+) s, flash erase (\d+) "
-                   r"\((\d+) B\), program (\d+) \((\d+) B\)")
+_LAST = re.compile(
+    r"\[pico-sim\] exit (\d+): wall ([\d.]+) s, simulated ([\d.]+) s, flash erase (\d+) "
+    r"\((\d+) B\), program (\d+) \((\d+) B\)"
+)
 
 
 class Result:
@@ -49,7 +52,7 @@ class Result:
 
     def lines(self, prefix):
         # the payload of every stdout line starting with prefix (a script's own report lines)
-        return [line[len(prefix):].strip() for line in self.out.splitlines() if line.startswith(prefix)]
+        return [line[len(prefix) :].strip() for line in self.out.splitlines() if line.startswith(prefix)]
 
     def __repr__(self):
         return "<pico run rc=%s sim %s s, erase %s, program %s>" % (self.rc, self.sim_s, self.erases, self.programs)
@@ -104,8 +107,9 @@ def install_node_modules(d):
     os.makedirs(NODE_DIR, exist_ok=True)
     for name in ("package.json", "package-lock.json"):
         shutil.copyfile(os.path.join(d, name), os.path.join(NODE_DIR, name))
-    r = subprocess.run(["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"], capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        ["npm", "ci", "--prefix", NODE_DIR, "--no-audit", "--no-fund"], capture_output=True, text=True, timeout=600
+    )
     if r.returncode != 0:
         raise RuntimeError("npm ci --prefix %s failed:\n%s" % (NODE_DIR, (r.stderr or r.stdout)[-2000:]))
     return NODE_DIR
@@ -169,10 +173,26 @@ class Sim:
             raise RuntimeError("mkfs.py: %s" % (r.stderr or r.stdout)[-2000:])
         return out
 
-    def command(self, scripts, fs_in=None, fs_out=None, cut_after=None, torn=False, timeout=900,
-                flash_timing=False, trace_flash=False):
-        cmd = ["node", os.path.join(self.dir, "run-pico.mjs"), "--board", self.board, "--quiet-boot",
-               "--timeout", str(int(timeout))]
+    def command(
+        self,
+        scripts,
+        fs_in=None,
+        fs_out=None,
+        cut_after=None,
+        torn=False,
+        timeout=900,
+        flash_timing=False,
+        trace_flash=False,
+    ):
+        cmd = [
+            "node",
+            os.path.join(self.dir, "run-pico.mjs"),
+            "--board",
+            self.board,
+            "--quiet-boot",
+            "--timeout",
+            str(int(timeout)),
+        ]
         if fs_in:
             cmd += ["--fs-in", fs_in]
         if fs_out:
@@ -193,8 +213,9 @@ class Sim:
         # runs the scripts in one boot (@softreset between them soft-resets); -> Result
         timeout = kw.get("timeout", 900)
         env = dict(os.environ, PICO_SIM_MODULES=NODE_DIR)
-        p = subprocess.run(self.command(scripts, **kw), capture_output=True, text=True, errors="replace",
-                           env=env, timeout=timeout + 60)
+        p = subprocess.run(
+            self.command(scripts, **kw), capture_output=True, text=True, errors="replace", env=env, timeout=timeout + 60
+        )
         return Result(p.returncode, p.stdout, p.stderr)
 
 
@@ -217,8 +238,15 @@ def main(argv):
         os.environ["BLYNKLOG_PICO_SIM"] = os.path.join(ROOT, "..", "shared", "pico-sim")
     sim = Sim(board=a.board)
     img = a.image or sim.image(os.path.join(BUILD, "pico", "deployed.img"), config=a.config, tests=a.tests)
-    cmd = sim.command(a.scripts, fs_in=img, fs_out=a.fs_out, cut_after=a.cut_after, torn=a.torn,
-                      flash_timing=a.flash_timing, trace_flash=a.trace_flash)
+    cmd = sim.command(
+        a.scripts,
+        fs_in=img,
+        fs_out=a.fs_out,
+        cut_after=a.cut_after,
+        torn=a.torn,
+        flash_timing=a.flash_timing,
+        trace_flash=a.trace_flash,
+    )
     return subprocess.call(cmd, env=dict(os.environ, PICO_SIM_MODULES=NODE_DIR))
 
 

@@ -46,6 +46,7 @@ jumps over every sleep.
 CLI (a board that lives through N boots):
     python tools/vboard.py DIR [--boots N] [--time-scale S] [--micropython EXE]
 """
+
 import argparse
 import json
 import os
@@ -67,8 +68,12 @@ DEEPSLEEP_RESET = 4
 RTC_POWER_ON_MS = 946684800000  # 2000-01-01, where an ESP32's RTC starts after power-on
 # kind -> (reset cause, the RTC keeps its time, RTC memory kept): boards/unix/chip/_vchip.py KINDS,
 # where the sources are cited
-KINDS = {"power": (PWRON_RESET, False, False), "brownout": (PWRON_RESET, True, False),
-         "wdt": (WDT_RESET, True, True), "sw": (HARD_RESET, True, True)}
+KINDS = {
+    "power": (PWRON_RESET, False, False),
+    "brownout": (PWRON_RESET, True, False),
+    "wdt": (WDT_RESET, True, True),
+    "sw": (HARD_RESET, True, True),
+}
 # boot.py, then main.py, as a board runs them (a missing one is skipped)
 LAUNCH = (
     "for _f in ('boot.py', 'main.py'):\n"
@@ -131,9 +136,17 @@ class VBoard:
         else:
             if os.path.exists(self.events_path):
                 os.remove(self.events_path)
-            self._write({"world_ms": int(time.time() * 1000) if start_ms is None else int(start_ms),
-                         "rtc_ms": None, "memory": None, "cause": PWRON_RESET, "boot": 0,
-                         "time_scale": 1 if time_scale is None else time_scale, "offline": []})
+            self._write(
+                {
+                    "world_ms": int(time.time() * 1000) if start_ms is None else int(start_ms),
+                    "rtc_ms": None,
+                    "memory": None,
+                    "cause": PWRON_RESET,
+                    "boot": 0,
+                    "time_scale": 1 if time_scale is None else time_scale,
+                    "offline": [],
+                }
+            )
 
     # ---- the chip state
 
@@ -226,8 +239,14 @@ class VBoard:
         before = s["world_ms"]
         rtc_off = (RTC_POWER_ON_MS if s.get("rtc_ms") is None else s["rtc_ms"]) - before
         t0 = time.monotonic()
-        p = subprocess.Popen(self.command(), cwd=self.flash, env=self.env(), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, start_new_session=True)
+        p = subprocess.Popen(
+            self.command(),
+            cwd=self.flash,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         killed = []
 
         def kill():
@@ -293,9 +312,14 @@ class VBoard:
                 rtc_off = after["rtc_ms"] - after["world_ms"]
             n = dict(after)
             world = max(end, after["world_ms"]) + int(off_ms)
-            n.update({"world_ms": world, "cause": cause,
-                      "rtc_ms": world + after.get("rtc_off", rtc_off) if keeps_rtc else None,
-                      "memory": after.get("memory") if keeps_memory else None})
+            n.update(
+                {
+                    "world_ms": world,
+                    "cause": cause,
+                    "rtc_ms": world + after.get("rtc_off", rtc_off) if keeps_rtc else None,
+                    "memory": after.get("memory") if keeps_memory else None,
+                }
+            )
             self._write(n)
         b = Boot(how, rc, out, before, end, self.state["world_ms"], real, dict(self.state), cycles)
         b.slept = slept  # it reached its deep sleep (a power cut may still have come after)
@@ -310,8 +334,12 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Boot a virtual board (a folder laid out by tools/deploy.py) N times.")
     ap.add_argument("dir", help="the virtual board's folder (its file system in DIR/flash)")
     ap.add_argument("--boots", type=int, default=1, help="boots to run (default 1)")
-    ap.add_argument("--time-scale", type=float, default=None, help="simulated ms per real ms of a wait "
-                    "(default: the board's, 1 for a new one)")
+    ap.add_argument(
+        "--time-scale",
+        type=float,
+        default=None,
+        help="simulated ms per real ms of a wait (default: the board's, 1 for a new one)",
+    )
     ap.add_argument("--micropython", default=None, help="the unix port (default: the venv's)")
     ap.add_argument("--heapsize", default="512K", help="the board's RAM (default 512K)")
     args = ap.parse_args(argv)

@@ -124,10 +124,13 @@ def _cached_config(path, raw, cache):
             data = f.read()
         key = _cache_key(path, raw)
         n = 8 + len(key)
-        if (int(data[:8], 16) != binascii.crc32(data[8:]) & 0xFFFFFFFF or data[8:n] != key
-                or data[n:n + len(raw)] != raw):
+        if (
+            int(data[:8], 16) != binascii.crc32(data[8:]) & 0xFFFFFFFF
+            or data[8:n] != key
+            or data[n : n + len(raw)] != raw
+        ):
             return None
-        cfg = json.loads(data[n + len(raw):])
+        cfg = json.loads(data[n + len(raw) :])
         for ca in cfg["ca"]:
             with open(ca, "rb") as f:
                 if not _looks_der(f.read()):
@@ -346,12 +349,18 @@ class Logger:
             rel = 0
             flags = 0
             stamped = False
-            if (last is not None and (ts == last if not e[1] else _ts_delta(ts, last) == e[1])
-                    and not e[2] and stream not in self._dup_said):
+            if (
+                last is not None
+                and (ts == last if not e[1] else _ts_delta(ts, last) == e[1])
+                and not e[2]
+                and stream not in self._dup_said
+            ):
                 # stored, as asked; the sync keeps the first (duplicates counted): said once a stream
                 self._dup_said.append(stream)
-                print("blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
-                      "so the upload keeps the first" % (stream, ts))
+                print(
+                    "blynklog: %s: two samples at ts %d: Blynk keeps one value per ms of a stream, "
+                    "so the upload keeps the first" % (stream, ts)
+                )
         # checked: the store does not check the stream id, ts, flags and decimals again
         stored = self._store.append(e[4], ts, v, flags, e[6], rel, True)
         e[0] = ts  # in place: add() allocates no per-sample object here
@@ -442,7 +451,6 @@ class Logger:
 
     def __exit__(self, *exc):
         self.close()
-
 
 
 def _bad_ts(ts):

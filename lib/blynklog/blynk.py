@@ -163,8 +163,13 @@ class _Client:
                     if self.conn.scheme == "https" and split_url(loc)[0] != "https":
                         # a downgrade: the token and the data would go out in clear text
                         self.conn.close()
-                        return Answer(RETRY, resp.status, "redirect to plain http refused (%s)" % _clean(
-                            base_url(loc), self._secrets), None, self.moved_to)
+                        return Answer(
+                            RETRY,
+                            resp.status,
+                            "redirect to plain http refused (%s)" % _clean(base_url(loc), self._secrets),
+                            None,
+                            self.moved_to,
+                        )
                     new = self.conn.moved(loc)
                     rest = loc.split("://", 1)[1]
                     i = rest.find("/")
@@ -355,8 +360,15 @@ class PlatformClient(_Client):
             self._renew_at_ms = expires = None
         self._update_secrets()
         if self.state is not None:
-            self.state.set("token", {"access_token": token, "expires_at_ms": expires,
-                                     "renew_at_ms": self._renew_at_ms, "refresh_token": self._refresh})
+            self.state.set(
+                "token",
+                {
+                    "access_token": token,
+                    "expires_at_ms": expires,
+                    "renew_at_ms": self._renew_at_ms,
+                    "refresh_token": self._refresh,
+                },
+            )
             try:
                 self.state.save()
             except OSError:

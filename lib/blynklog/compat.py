@@ -38,21 +38,26 @@ else:  # CPython (whose ujson, when installed, is another library); the stubs ty
 try:
     from micropython import const
 except ImportError:
+
     def const(x):  # type: ignore[misc]  # CPython's stand-in: the stubs type the real one
         return x
+
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
 if IS_MICROPYTHON:
     import micropython  # its compiler reads @micropython.native itself (native code where the port has an emitter)
 else:
+
     class micropython:  # type: ignore[no-redef]  # CPython's stand-in (whatever module of that name is on its path)
         @staticmethod
         def native(f):
             return f
+
+
 # the port's float: significand bits (53 for doubles, 24 for float32 as on ESP32 and rp2) and the
 # exponent of its smallest subnormal (value = int * 2**exponent)
-FLOAT_BITS = 53 if (1.0 + 2.0 ** -40) != 1.0 else 24
+FLOAT_BITS = 53 if (1.0 + 2.0**-40) != 1.0 else 24
 FLOAT_EMIN = -1074 if FLOAT_BITS == 53 else -149
 _FLOAT_INT = 1 << FLOAT_BITS  # ints below it in size convert to float exactly
 _POW10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bit length of 10**d, d = 0..6
@@ -106,6 +111,7 @@ _EPOCH_OFFSET_MS = EPOCH_OFFSET_S * 1000
 if hasattr(time, "time_ns"):
     time_ns = time.time_ns
 else:
+
     def time_ns():
         return int(time.time() * 1000000000)
 
@@ -128,7 +134,7 @@ def round_scaled(value, decimals):
     m, e = math.frexp(value)
     # value = int(m * 2**FLOAT_BITS) * 2**(e - FLOAT_BITS) exactly (ldexp, not a 2**53 literal: a
     # float32 port may parse a 16-digit literal one step short of 2**53)
-    m = int(math.ldexp(m, FLOAT_BITS)) * 10 ** decimals
+    m = int(math.ldexp(m, FLOAT_BITS)) * 10**decimals
     e -= FLOAT_BITS
     if e >= 0:
         return m << e
@@ -156,7 +162,7 @@ def scaled_float(m, d):
     # port, which is how the encoder gets the stored digits back: where the float spacing near
     # m / 10**d is under 10**-d, x * 10**d is within 1/2 of m; where it is not, v is within half a
     # spacing of m / 10**d, so x is v itself (tests/test_exact_numbers.py checks both ways).
-    q = 10 ** d
+    q = 10**d
     if not IS_MICROPYTHON or -_FLOAT_INT < m < _FLOAT_INT:
         return m / q
     n = -m if m < 0 else m

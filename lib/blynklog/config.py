@@ -14,10 +14,14 @@ _MAX_PINS = const(256)
 
 # Blynk's datastream types, and the names accepted for each
 TYPES = {
-    "int": "int", "integer": "int",
-    "double": "double", "float": "double",
-    "string": "string", "str": "string",
-    "bool": "bool", "boolean": "bool",
+    "int": "int",
+    "integer": "int",
+    "double": "double",
+    "float": "double",
+    "string": "string",
+    "str": "string",
+    "bool": "bool",
+    "boolean": "bool",
     "enum": "enum",
     "location": "location",
 }
@@ -25,8 +29,21 @@ TYPES = {
 # The top-level keys the Logger reads; keys starting with "_" are comments. The firmware checks a
 # config.json's top level against these and its own keys (firmware/settings.py), so a typo there
 # is an error rather than a default taken in silence.
-KEYS = ("server", "api", "client_id", "client_secret", "token", "device_id", "ca", "insecure", "streams",
-        "store", "limits", "upload", "clock")
+KEYS = (
+    "server",
+    "api",
+    "client_id",
+    "client_secret",
+    "token",
+    "device_id",
+    "ca",
+    "insecure",
+    "streams",
+    "store",
+    "limits",
+    "upload",
+    "clock",
+)
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
 # entry of sys.path: a folder there named like a module is imported in its place at the next boot.
@@ -35,7 +52,19 @@ KEYS = ("server", "api", "client_id", "client_secret", "token", "device_id", "ca
 # one by the Logger (and by firmware/main.py before the package is imported).
 DEFAULT_STORE_PATH = _DEFAULT_STORE_PATH
 OLD_STORE_PATH = "blynklog"
-SHADOWED_MODULES = ("blynklog", "app", "main", "boot", "board", "sensors", "settings", "hw", "errlog", "boardcheck", "uplink")
+SHADOWED_MODULES = (
+    "blynklog",
+    "app",
+    "main",
+    "boot",
+    "board",
+    "sensors",
+    "settings",
+    "hw",
+    "errlog",
+    "boardcheck",
+    "uplink",
+)
 
 _STORE_DEFAULTS = {
     "path": DEFAULT_STORE_PATH,
@@ -247,8 +276,11 @@ def _validate(cfg, base_dir):
         has_token = cfg.get("token") is not None
         has_client = cfg.get("client_id") is not None
         if not has_token and not has_client:
-            _fail("token", "required: the device's auth token (api 'device'), or client_id, client_secret and "
-                  "device_id (api 'platform')")
+            _fail(
+                "token",
+                "required: the device's auth token (api 'device'), or client_id, client_secret and "
+                "device_id (api 'platform')",
+            )
         if has_token and has_client:
             _fail("api", "required when both token and client_id are given: 'device' or 'platform'")
         api = "device" if has_token else "platform"
@@ -318,10 +350,13 @@ def _validate(cfg, base_dir):
     last = path.rstrip("/").rsplit("/", 1)[-1]
     for suffix in (".py", ".mpy"):
         if last.endswith(suffix):
-            last = last[:-len(suffix)]
+            last = last[: -len(suffix)]
     if last in SHADOWED_MODULES:
-        _fail("store.path", "%r would be imported in place of the module %r at the next boot; use a name "
-              "that is not a module's, such as %r" % (path, last, DEFAULT_STORE_PATH))
+        _fail(
+            "store.path",
+            "%r would be imported in place of the module %r at the next boot; use a name "
+            "that is not a module's, such as %r" % (path, last, DEFAULT_STORE_PATH),
+        )
     store["path"] = _join(base_dir, path)
     # where the earlier default would have put the store, for the Logger's one-time move
     store["old_path"] = _join(base_dir, OLD_STORE_PATH) if path == DEFAULT_STORE_PATH else None

@@ -45,13 +45,13 @@ _HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written a
 # float32 ports; made by ldexp, not parsed (a port's parser may be a step off). Few module names
 # here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
-_P10 = tuple(math.ldexp(float(5 ** j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
+_P10 = tuple(math.ldexp(float(5**j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
 # decimals d = 0..6: below _FAST[d] a float's ulp is under 10**-d, so the int m = round(v * 10**d)
 # whose m / 10**d (one rounding) is v is the exact round_scaled(v, d); a scaled int m of a record
 # with |m| < _LIM reads back as m (compat.scaled_float): its digits are written as they are.
-_FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10 ** d)) + 2)) for d in range(7))
-_P10F = tuple(float(10 ** d) for d in range(7))
+_FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10**d)) + 2)) for d in range(7))
+_P10F = tuple(float(10**d) for d in range(7))
 _P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
 _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
@@ -155,7 +155,7 @@ def _put_fixed(buf, pos, n, d):
         buf[pos] = 45
         pos += 1
         n = -n
-    scale = 10 ** d
+    scale = 10**d
     whole = n // scale
     pos = _put_int(buf, pos, whole)
     n -= whole * scale
@@ -311,9 +311,9 @@ def _fits(m, e, k):
     else:
         q <<= 2 - e
     if k >= 0:
-        q *= 10 ** k
+        q *= 10**k
     else:
-        e = 10 ** -k
+        e = 10**-k
         m *= e
         u *= e
     k, m = divmod(m, q)  # c * 10**k <= value < (c + 1) * 10**k; m: how far above c
@@ -358,6 +358,7 @@ def _put_coord(buf, pos, v, decimals):
 if IS_MICROPYTHON:
     _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it
 else:
+
     class _Sink(io.BytesIO):  # type: ignore[no-redef]  # CPython: print() writes str
         def write(self, data):
             return io.BytesIO.write(self, data.encode() if isinstance(data, str) else data)
@@ -390,7 +391,7 @@ def _put_str(out, value):
             buf[pos] = c
             pos += 1
     buf[pos] = 34
-    out.write(mv[:pos + 1])
+    out.write(mv[: pos + 1])
 
 
 def _emit(out, plat, comma, ts, value, decimals, dec):
@@ -464,7 +465,7 @@ def _emit(out, plat, comma, ts, value, decimals, dec):
             if isinstance(value, str):
                 _put_str(out, value)
             else:
-                out.write(memoryview(_scratch)[:_put_value(_scratch, 0, value, decimals)])
+                out.write(memoryview(_scratch)[: _put_value(_scratch, 0, value, decimals)])
             if plat:
                 print(',"ts":', t1, tz, t2, sep="", end="}", file=out)
             else:

@@ -64,7 +64,9 @@ def raw_store(cfg):
     spare = store.spare(cfg["streams"])
     if spare < 0:
         store.close()
-        raise ConfigError("streams: %d streams with these names do not fit the raw store's checkpoint beside "
-                          "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
-                          % (len(cfg["streams"]), room, -spare))
+        raise ConfigError(
+            "streams: %d streams with these names do not fit the raw store's checkpoint beside "
+            "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
+            % (len(cfg["streams"]), room, -spare)
+        )
     return store

@@ -70,10 +70,27 @@ def sync(log, budget_ms, feed):
         raise ValueError("budget_ms must be a non-negative int")
     if feed is not None and not callable(feed):
         raise TypeError("feed must be a function or None")
-    report = {"sent": 0, "batches": 0, "requests": 0, "handshakes": 0, "bytes_sent": 0, "parked": [],
-              "stopped": None, "last_error": None, "next_retry_ms": 0, "server": log._server(),
-              "pending": 0, "pending_by_stream": {}, "dropped_full": 0, "quota_left": 0, "waiting": {},
-              "dropped_stale": 0, "rejected": 0, "thinned": 0, "unplaceable": 0}  # + policy.COUNTERS
+    report = {
+        "sent": 0,
+        "batches": 0,
+        "requests": 0,
+        "handshakes": 0,
+        "bytes_sent": 0,
+        "parked": [],
+        "stopped": None,
+        "last_error": None,
+        "next_retry_ms": 0,
+        "server": log._server(),
+        "pending": 0,
+        "pending_by_stream": {},
+        "dropped_full": 0,
+        "quota_left": 0,
+        "waiting": {},
+        "dropped_stale": 0,
+        "rejected": 0,
+        "thinned": 0,
+        "unplaceable": 0,
+    }  # + policy.COUNTERS
     up = None
     client = None
     store = log._store

@@ -218,7 +218,8 @@ class Uploader:
         if pb is not None and ((d == st.prev_d and base is pb) or (base is not pb and base + d == pb + st.prev_d)):
             return _DUP
         if (rec.typ == T_STR or (rec.typ < 0 and isinstance(rec.obj, str))) and encoder.overhead(
-                self.api, self._target(st)) + encoder.point_size(self.api, rec, None, None) > self.max_bytes:
+            self.api, self._target(st)
+        ) + encoder.point_size(self.api, rec, None, None) > self.max_bytes:
             return _TOO_BIG  # it can never fit a request: set it aside rather than stop the stream
         if st.thin_left > 0:
             st.thin_left -= 1
@@ -443,7 +444,9 @@ class Uploader:
                 sent, err = e.args
                 report["last_error"] = "store: commit failed (%s)" % blynk._err_text(err)
                 if sent:
-                    report["last_error"] += "; the batch the server accepted (%d points) was not committed and goes again" % sent
+                    report["last_error"] += (
+                        "; the batch the server accepted (%d points) was not committed and goes again" % sent
+                    )
             st.head = None
             now = now_fn()
         self.state.set("parked", parked)
@@ -462,8 +465,9 @@ class Uploader:
             if not st.waits:
                 why = "its next sample was stamped before the clock was set: it waits for the time"
             else:
-                why = ("its next sample is %d s ahead of the clock: it goes once within limits.future_tolerance_s"
-                       % ((st.waits - now) // 1000 if now is not None else 0))
+                why = "its next sample is %d s ahead of the clock: it goes once within limits.future_tolerance_s" % (
+                    (st.waits - now) // 1000 if now is not None else 0
+                )
             waiting[st.name] = why
         report["waiting"] = waiting
         if waiting and not report.get("last_error"):

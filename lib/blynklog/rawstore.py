@@ -141,7 +141,7 @@ class RawStore:
         seq, base = struct.unpack_from("<IQ", h, 12)
         if v2:
             self._salt[idx] = struct.unpack_from("<I", h, 24)[0]
-        if _crc(memoryview(h)[0:hs - 4]) != struct.unpack_from("<I", h, hs - 4)[0] or seq == 0 or seq == 0xFFFFFFFF:
+        if _crc(memoryview(h)[0 : hs - 4]) != struct.unpack_from("<I", h, hs - 4)[0] or seq == 0 or seq == 0xFFFFFFFF:
             return 3, count, 0, 0
         return 2, count, seq, base
 
@@ -245,7 +245,7 @@ class RawStore:
             b[1] = body
             end = 2 + body
         else:
-            b[3:3 + body] = b[2:2 + body]
+            b[3 : 3 + body] = b[2 : 2 + body]
             b[1] = (body & 0x7F) | 0x80
             b[2] = body >> 7
             end = 3 + body
@@ -272,10 +272,10 @@ class RawStore:
             data = name.encode()
             struct.pack_into("<BIHIB", b, p, sid, c // self._ss, c % self._ss, self._pending.get(sid, 0), len(data))
             p += 12
-            b[p:p + len(data)] = data
+            b[p : p + len(data)] = data
             p += len(data)
         m = self._metab
-        b[p:p + len(m)] = m  # the caller's meta: the rest of the body
+        b[p : p + len(m)] = m  # the caller's meta: the rest of the body
         return p - 2 + len(m)
 
     def _ckpt_size(self, extra, names=None, meta=-1):
@@ -449,22 +449,22 @@ class RawStore:
                 for _ in range(count):
                     sid, cs, co, pend, ln = struct.unpack_from("<BIHIB", b, p)
                     p += 12
-                    self._names[str(bytes(b[p:p + ln]), "utf-8")] = sid
+                    self._names[str(bytes(b[p : p + ln]), "utf-8")] = sid
                     p += ln
                     self._cursor[sid] = cs * ss + co
                     self._pending[sid] = pend
                 if p < t - 4:
-                    self._metab = bytes(b[p:t - 4])
+                    self._metab = bytes(b[p : t - 4])
             elif k == _K_NAME:
                 ln = t - 4 - p
-                self._names[str(bytes(b[p + 1:p + ln]), "utf-8")] = b[p]
+                self._names[str(bytes(b[p + 1 : p + ln]), "utf-8")] = b[p]
             elif k == _K_COMMIT:
                 sid, cs, co, pend, dropped = struct.unpack_from("<BIHII", b, p)
                 self._cursor[sid] = cs * ss + co
                 self._pending[sid] = pend
                 self._dropped = dropped
                 if p + _COMMIT - 1 < t - 4:  # a commit that carries a meta
-                    self._metab = bytes(b[p + _COMMIT - 1:t - 4])
+                    self._metab = bytes(b[p + _COMMIT - 1 : t - 4])
             elif k < 0xC0:
                 r = record.decode(b, 1, self._base[idx], t, self._key(idx, off))
                 if r is None:  # check() accepted it, so never; if it did, skip it as damage
@@ -501,7 +501,7 @@ class RawStore:
         b = self._buf
         b[2] = _K_NAME
         b[3] = sid
-        b[4:4 + len(data)] = data
+        b[4 : 4 + len(data)] = data
         self._control(2 + len(data))
         return sid
 
@@ -512,8 +512,9 @@ class RawStore:
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
-        n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, base, None,
-                               self._key(self._tail, self._off), rel, checked)
+        n = record.encode_into(
+            self._buf, 1, sid, ts, value, flags, decimals, base, None, self._key(self._tail, self._off), rel, checked
+        )
         if rel:
             ts = ts + rel  # the sector's base at a rotation, and _last_ts: a heap int on a 32-bit port
         if self._off + 1 + n > self._ss:
@@ -523,8 +524,18 @@ class RawStore:
             if not self._rotate(True):
                 self._dropped += 1
                 return False
-            n = record.encode_into(self._buf, 1, sid, ts, value, flags, decimals, self._base[self._tail], None,
-                                   self._key(self._tail, self._off))
+            n = record.encode_into(
+                self._buf,
+                1,
+                sid,
+                ts,
+                value,
+                flags,
+                decimals,
+                self._base[self._tail],
+                None,
+                self._key(self._tail, self._off),
+            )
         self._put(1 + n)
         self.record_bytes += n
         self._pending[sid] = self._pending.get(sid, 0) + 1
@@ -608,7 +619,7 @@ class RawStore:
             body = _COMMIT
             if mb is not None:
                 self._metab = mb
-                b[2 + body:2 + body + len(mb)] = mb
+                b[2 + body : 2 + body + len(mb)] = mb
                 body += len(mb)
             self._control(body)
         except Exception:
@@ -754,7 +765,7 @@ class PageFlash:
             m = min(k - i, start + _PAGE - a)
             for j in range(_PAGE):
                 p[j] = 0xFF
-            p[a - start:a - start + m] = buf[i:i + m]
+            p[a - start : a - start + m] = buf[i : i + m]
             self._dev.writeblocks(n, p, start)
             i += m
 

@@ -229,8 +229,16 @@ def _scaled_f64(v, d):
     k = 1075 - e - d
     if k <= 0:
         return None
-    m = (0x10000000000000 | ((s[6] & 0x0F) << 48) | (s[5] << 40) | (s[4] << 32) | (s[3] << 24)
-         | (s[2] << 16) | (s[1] << 8) | s[0])
+    m = (
+        0x10000000000000
+        | ((s[6] & 0x0F) << 48)
+        | (s[5] << 40)
+        | (s[4] << 32)
+        | (s[3] << 24)
+        | (s[2] << 16)
+        | (s[1] << 8)
+        | s[0]
+    )
     q = _shift_split(m, k, d)
     return -q if s[7] & 0x80 else q
 
@@ -293,7 +301,7 @@ def _put_other(buf, p, t, value):
         n = len(data)
         if n > MAX_STR:
             raise ValueError("string over 1024 bytes")
-        buf[p:p + n] = data
+        buf[p : p + n] = data
         return T_STR << 16 | (p + n)
     if (t is tuple or t is list) and len(value) == 2:
         lon = value[0]
@@ -315,8 +323,9 @@ def _put_other(buf, p, t, value):
 
 
 @micropython.native
-def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0,
-                checked=False):
+def encode_into(
+    buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0, checked=False
+):
     # Writes one whole record at buf[off:] and returns its length. Raises TypeError for a value
     # or ts of the wrong type, ValueError for one out of range; writes nothing usable then.
     # views: optional list with views[k] == memoryview(buf)[:k], so that a record encoded at
@@ -396,7 +405,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
                 elif e + _P10_BITS[decimals] > 155 or k <= 0:
                     z = None  # may pass 2**29: round_scaled below
                 else:
-                    z = ((((s[2] & 0x7F) << 16) | (s[1] << 8) | s[0] | 0x800000) * _P5[decimals])
+                    z = (((s[2] & 0x7F) << 16) | (s[1] << 8) | s[0] | 0x800000) * _P5[decimals]
                     e = z >> k
                     z -= e << k  # the bits shifted out
                     k = 1 << (k - 1)
@@ -454,7 +463,7 @@ def encode_into(buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, vie
         end = p
     else:
         # two-byte L: shift the body one byte right (only strings get here)
-        buf[off + 2:p + 1] = buf[off + 1:p]
+        buf[off + 2 : p + 1] = buf[off + 1 : p]
         buf[off] = (body & 0x7F) | 0x80
         buf[off + 1] = body >> 7
         end = p + 1
@@ -493,7 +502,7 @@ def check(buf, off, end, crcview=None, crckey=0):
     mv = crcview if crcview is not None else memoryview(buf)
     # the CRC over the record with its own CRC appended is a constant (CRC-32's residue) exactly
     # when the CRC matches: a small int, where the CRC itself would be boxed on a 32-bit port
-    if binascii.crc32(mv[off:last + 4], crckey) != _RESIDUE:
+    if binascii.crc32(mv[off : last + 4], crckey) != _RESIDUE:
         return 0
     h = buf[q]
     if h & 0xC0 or buf[q + 1] == 255:
@@ -570,7 +579,7 @@ class Rec:
         if typ == T_F64:
             return struct.unpack_from("<d", buf, p)[0]
         if typ == T_STR:
-            return str(bytes(buf[p:self.last]), "utf-8")
+            return str(bytes(buf[p : self.last]), "utf-8")
         return struct.unpack_from("<ff" if typ == T_LOC32 else "<dd", buf, p)
 
 

@@ -87,7 +87,12 @@ class RequestsConnection:
             length, chunks = body
             data = _Body(chunks, self)
             h["Content-Length"] = str(length)
-        base = "%s://%s:%d%s" % (self.scheme, self.host if ":" not in self.host else "[" + self.host + "]", self.port, self.prefix)
+        base = "%s://%s:%d%s" % (
+            self.scheme,
+            self.host if ":" not in self.host else "[" + self.host + "]",
+            self.port,
+            self.prefix,
+        )
         try:
             r = requests.request(method, base + path, data=data, headers=h, timeout=self.timeout_ms / 1000)
         except OSError:

@@ -73,8 +73,16 @@ def _entries(path):
 
 
 class Store:
-    def __init__(self, path, capacity=262144, on_full="drop_oldest", flush_records=0, flush_bytes=0,
-                 flush_ms=0, segment_size=_DEFAULT_SEG):
+    def __init__(
+        self,
+        path,
+        capacity=262144,
+        on_full="drop_oldest",
+        flush_records=0,
+        flush_bytes=0,
+        flush_ms=0,
+        segment_size=_DEFAULT_SEG,
+    ):
         if on_full not in ("drop_oldest", "drop_newest"):
             raise ValueError("on_full not drop_oldest/drop_newest")
         if type(segment_size) is not int or not 256 <= segment_size <= 65535:
@@ -189,7 +197,7 @@ class Store:
             meta = {}
             if m:
                 try:
-                    meta = json.loads(str(data[10 + 8 * n:10 + 8 * n + m], "utf-8"))
+                    meta = json.loads(str(data[10 + 8 * n : 10 + 8 * n + m], "utf-8"))
                 except (ValueError, UnicodeError):
                     meta = {}
                 if not isinstance(meta, dict):
@@ -212,7 +220,7 @@ class Store:
             struct.pack_into("<Q", data, 4 + 8 * i, self._cursor[i])
         drops = self.dropped_full & 0xFFFFFFFF
         struct.pack_into("<IH", data, 4 + 8 * n, drops, m)
-        data[10 + 8 * n:10 + 8 * n + m] = blob
+        data[10 + 8 * n : 10 + 8 * n + m] = blob
         end = 10 + 8 * n + m
         struct.pack_into("<I", data, end, binascii.crc32(memoryview(data)[:end]) & 0xFFFFFFFF)
         tmp = self.path + "/cursors.new"
@@ -246,7 +254,7 @@ class Store:
             size = _HDR
         else:
             return None
-        if binascii.crc32(memoryview(h)[:size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
+        if binascii.crc32(memoryview(h)[: size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
             return None
         return base, salt, size
 
@@ -561,8 +569,9 @@ class Store:
             if salt is not self._wsalt_of:
                 self._wkey()
             key = self._wsk ^ (size & 0xFFFF)
-        n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, ts if fresh else self._wbase, self._views, key,
-                               rel, checked)
+        n = record.encode_into(
+            enc, 0, sid, ts, value, flags, decimals, ts if fresh else self._wbase, self._views, key, rel, checked
+        )
         if fresh or size + n > self.segment_size:
             t = ts + rel if rel else ts
             if not self._new_segment(t):
@@ -583,8 +592,11 @@ class Store:
             self._un_t0 = ticks_ms()
         self._un_n = u + 1
         self._un_b += n
-        if ((self._fl_n and u >= self._fl_n - 1) or (self._fl_b and self._un_b >= self._fl_b)
-                or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)):
+        if (
+            (self._fl_n and u >= self._fl_n - 1)
+            or (self._fl_b and self._un_b >= self._fl_b)
+            or (self._fl_ms and ticks_diff(ticks_ms(), self._un_t0) >= self._fl_ms)
+        ):
             self.flush()
         return True
 

@@ -44,7 +44,7 @@ class StandInSocket:
                 i = self._head.find(b"\r\n\r\n")
                 if i < 0:
                     return
-                rest = self._head[i + 4:]
+                rest = self._head[i + 4 :]
                 n = 0
                 for line in self._head[:i].split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -56,7 +56,7 @@ class StandInSocket:
                     self._answer()
                 continue
             take = data[: self._left]
-            data = data[self._left:]
+            data = data[self._left :]
             StandInSocket.stats["body_bytes"] += len(take)
             self._left -= len(take)
             if self._left == 0:
@@ -105,9 +105,21 @@ report = log.sync()
 sync_ms = time.ticks_diff(time.ticks_ms(), t2)
 log.close()
 s = StandInSocket.stats
-print("RESULT " + json.dumps({
-    "logger_ms": time.ticks_diff(t1, t0), "sync_ms": sync_ms, "pending_before": pending,
-    "sent": report.get("sent"), "pending_after": report.get("pending"), "requests": s["requests"],
-    "body_bytes": s["body_bytes"], "report_bytes_sent": report.get("bytes_sent"),
-    "report_requests": report.get("requests"), "stopped": report.get("stopped"),
-    "last_error": report.get("last_error")}))
+print(
+    "RESULT "
+    + json.dumps(
+        {
+            "logger_ms": time.ticks_diff(t1, t0),
+            "sync_ms": sync_ms,
+            "pending_before": pending,
+            "sent": report.get("sent"),
+            "pending_after": report.get("pending"),
+            "requests": s["requests"],
+            "body_bytes": s["body_bytes"],
+            "report_bytes_sent": report.get("bytes_sent"),
+            "report_requests": report.get("requests"),
+            "stopped": report.get("stopped"),
+            "last_error": report.get("last_error"),
+        }
+    )
+)

@@ -193,10 +193,11 @@ if _ESP32:
     _kept = json.loads(_rtc_mem if _i < 0 else _rtc_mem[:_i])
     _t = _kept.get("q", {}).get("t") or _kept["bench_t"]
     if _i >= 0:
-        _t += int.from_bytes(_rtc_mem[_i + 5:_i + 9], "little")
+        _t += int.from_bytes(_rtc_mem[_i + 5 : _i + 9], "little")
     _g = time.gmtime(_t // 1000)
     machine.RTC().datetime((_g[0], _g[1], _g[2], _g[6], _g[3], _g[4], _g[5], 0))
     _kept = _g = None
+
 
 class _Machine:
     # the board's deep sleep on rp2 is light sleep in watchdog-fed steps, then machine.reset():
@@ -262,8 +263,20 @@ except _Wake as e:
         _leave()
     cycle = _self.get("cycle", 0)
     _known = 0
-    for _name in ("imports", "config", "logger", "app", "absorb", "quick", "sensors", "rtc", "sample_add", "fill",
-                  "flush", "before_sleep"):
+    for _name in (
+        "imports",
+        "config",
+        "logger",
+        "app",
+        "absorb",
+        "quick",
+        "sensors",
+        "rtc",
+        "sample_add",
+        "fill",
+        "flush",
+        "before_sleep",
+    ):
         print("PHASE %s %.3f %d" % (_name, _self.get(_name, 0) / 1000.0, _calls.get(_name, 0)))
         _known += _self.get(_name, 0)
     # the cycle's own time beyond sample/flush goes to other (upload check, collection)

@@ -6,8 +6,18 @@ import blynklog
 
 log = blynklog.Logger("config.json")
 st = log.stats()
-print("STATS", json.dumps({"pending": st["pending"], "by": st["pending_by_stream"], "sent": st["sent"],
-                           "clock_set": st["clock_set"], "dropped": st["dropped_full"]}))
+print(
+    "STATS",
+    json.dumps(
+        {
+            "pending": st["pending"],
+            "by": st["pending_by_stream"],
+            "sent": st["sent"],
+            "clock_set": st["clock_set"],
+            "dropped": st["dropped_full"],
+        }
+    ),
+)
 log.close()
 with open("fw_state.json") as f:
     print("KEPT", f.read())

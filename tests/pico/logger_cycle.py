@@ -10,9 +10,13 @@ sys.path.insert(0, "/lib")
 import blynklog
 
 T0 = 1700000000000
-CFG = {"server": "https://127.0.0.1:9", "token": "pico-sim-token", "insecure": True,
-       "streams": {"n": {"pin": "V1", "type": "int"}, "t": {"pin": "V2", "decimals": 2}},
-       "store": {"path": "/blynklog-data", "capacity": 65536}}
+CFG = {
+    "server": "https://127.0.0.1:9",
+    "token": "pico-sim-token",
+    "insecure": True,
+    "streams": {"n": {"pin": "V1", "type": "int"}, "t": {"pin": "V2", "decimals": 2}},
+    "store": {"path": "/blynklog-data", "capacity": 65536},
+}
 
 
 def report(log):

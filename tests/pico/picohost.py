@@ -29,8 +29,10 @@ _totals = {"runs": 0, "sim": 0.0, "wall": 0.0}
 def _say_totals():
     # after pytest's own summary: what the tier cost (the emulator runs at about 0.4x real time)
     if _totals["runs"]:
-        print("pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time" % (
-            _totals["runs"], _totals["sim"], _totals["wall"]))
+        print(
+            "pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time"
+            % (_totals["runs"], _totals["sim"], _totals["wall"])
+        )
 
 
 def _counted(run):

@@ -66,11 +66,19 @@ log.before_sleep(60000)
 t5 = T()
 builtins.__import__ = _orig
 d = time.ticks_diff
-print("WAKE import %d logger %d add %d flush %d before_sleep %d total %d" % (
-    d(t1, t0) // 1000, d(t2, t1) // 1000, d(t3, t2) // 1000, d(t4, t3) // 1000, d(t5, t4) // 1000, d(t5, t0) // 1000))
+print(
+    "WAKE import %d logger %d add %d flush %d before_sleep %d total %d"
+    % (d(t1, t0) // 1000, d(t2, t1) // 1000, d(t3, t2) // 1000, d(t4, t3) // 1000, d(t5, t4) // 1000, d(t5, t0) // 1000)
+)
 imp = sum(_own[k] for k in _own if k != "blynklog") - _before  # the imports Logger() made
-print("LOGGER imports %d open %d rest %d | %s" % (
-    imp // 1000, _open[0] // 1000, (d(t2, t1) - imp - _open[0]) // 1000,
-    " ".join("%s %d" % (k[9:] or "blynklog", _own[k] // 1000) for k in sorted(_own) if not k[9:10].isupper())))
+print(
+    "LOGGER imports %d open %d rest %d | %s"
+    % (
+        imp // 1000,
+        _open[0] // 1000,
+        (d(t2, t1) - imp - _open[0]) // 1000,
+        " ".join("%s %d" % (k[9:] or "blynklog", _own[k] // 1000) for k in sorted(_own) if not k[9:10].isupper()),
+    )
+)
 print("IMPORTED " + " ".join(sorted(k for k in _own if not k[9:10].isupper())))  # not ConfigError
 print("MODS " + " ".join(sorted(k for k in sys.modules if k.startswith("blynklog"))))

@@ -49,8 +49,13 @@ class CountingBlockDevice:
         return 0
 
     def counters(self):
-        return {"bytes_written": self.bytes_written, "writes": self.writes, "erases": self.erases,
-                "bytes_read": self.bytes_read, "max_block_erases": max(self.erase_per_block)}
+        return {
+            "bytes_written": self.bytes_written,
+            "writes": self.writes,
+            "erases": self.erases,
+            "bytes_read": self.bytes_read,
+            "max_block_erases": max(self.erase_per_block),
+        }
 
 
 def mount_lfs(blocks=512, block_size=4096, at="/lfs", progsize=32):

@@ -27,6 +27,7 @@ are the emulated Pico W's (tools/bench/energy_bench.py); the ESP32's are those s
 speed factor. Currents, link figures and assumptions are in BOARDS / LINK below with their
 sources (docs/ENERGY.md gives them in prose).
 """
+
 import argparse
 import json
 import sys
@@ -43,40 +44,40 @@ EXAMPLE = {
 
 SOURCES = {
     "esp32-ds": "Espressif, ESP32 Series Datasheet: 'Power Consumption by Power Modes' (Deep-sleep, RTC timer + "
-                "RTC memory: 10 uA; Modem-sleep, CPU powered on: 240 MHz 30-68 mA, 160 MHz 27-44 mA, 80 MHz "
-                "20-31 mA) and 'RF Power-Consumption Specifications' (TX 802.11b 1 Mbps +19.5 dBm: 240 mA, "
-                "802.11g 54 Mbps +16 dBm: 190 mA, 802.11n MCS7 +14 dBm: 180 mA; RX 802.11b/g/n: 95-100 mA; "
-                "TX at 50% duty cycle, 3.3 V, 25 C); read as reproduced at "
-                "https://docs.deneyapkart.org/en/content/contentDetail/deneyap-1a-development-board-power-consumption-esp",
+    "RTC memory: 10 uA; Modem-sleep, CPU powered on: 240 MHz 30-68 mA, 160 MHz 27-44 mA, 80 MHz "
+    "20-31 mA) and 'RF Power-Consumption Specifications' (TX 802.11b 1 Mbps +19.5 dBm: 240 mA, "
+    "802.11g 54 Mbps +16 dBm: 190 mA, 802.11n MCS7 +14 dBm: 180 mA; RX 802.11b/g/n: 95-100 mA; "
+    "TX at 50% duty cycle, 3.3 V, 25 C); read as reproduced at "
+    "https://docs.deneyapkart.org/en/content/contentDetail/deneyap-1a-development-board-power-consumption-esp",
     "mp-lightsleep": "MicroPython commit b004e7e397 (pull request micropython/micropython#8832, 'rp2/modmachine: "
-                     "Implement lightsleep() with optional sleep period', Damien George; closes issue #8770): "
-                     "'Measured current consumption from the USB port on a PICO board is about 1.5mA when doing "
-                     "machine.lightsleep(5000), and about 0.9mA when doing machine.lightsleep()'",
+    "Implement lightsleep() with optional sleep period', Damien George; closes issue #8770): "
+    "'Measured current consumption from the USB port on a PICO board is about 1.5mA when doing "
+    "machine.lightsleep(5000), and about 0.9mA when doing machine.lightsleep()'",
     "mp-8770": "micropython/micropython#8770 (Peter Hinch): a Pico running MicroPython, 5 V on VSYS, no USB: "
-               "~21 mA awake; on rp2 deepsleep() calls lightsleep()",
+    "~21 mA awake; on rp2 deepsleep() calls lightsleep()",
     "cyw43-126": "georgerobotics/cyw43-driver#126 (Damien George): 'CYW43_NO_POWERSAVE_MODE costs about 36mA in "
-                 "idle STA mode while connected to an AP (the cyw43xx stays on during idle)'; PM1/PM2 about 2 mA",
+    "idle STA mode while connected to an AP (the cyw43xx stays on during idle)'; PM1/PM2 about 2 mA",
     "mp-esp32-131": "micropython/micropython-esp32#131: MicroPython on an ESP32, average TLS handshake 1.04-1.08 s "
-                    "over 21,000-55,000 handshakes",
+    "over 21,000-55,000 handshakes",
     "mp-5543": "micropython/micropython#5543: MicroPython on an ESP32, 1,550 KB through a TLS socket in 21 s "
-               "(about 70 KB/s; 20.3 s over plain TCP)",
+    "(about 70 KB/s; 20.3 s over plain TCP)",
     "scruss": "https://scruss.com/blog/tag/benchmark/ (one MicroPython benchmark on many boards): HUZZAH32, "
-              "ESP32 at 160 MHz, MicroPython 1.24.1: 15.4 s; Raspberry Pi Pico W, RP2040 at 125 MHz, "
-              "MicroPython 1.24.1: 19.8 s",
+    "ESP32 at 160 MHz, MicroPython 1.24.1: 15.4 s; Raspberry Pi Pico W, RP2040 at 125 MHz, "
+    "MicroPython 1.24.1: 19.8 s",
     "mp-sdkconfig": "micropython/micropython ports/esp32/boards/sdkconfig.base: sets no CPU frequency (ESP-IDF's "
-                    "default, 160 MHz, applies), CONFIG_BOOTLOADER_SKIP_VALIDATE_IN_DEEP_SLEEP=y",
+    "default, 160 MHz, applies), CONFIG_BOOTLOADER_SKIP_VALIDATE_IN_DEEP_SLEEP=y",
     "johnmu": "https://johnmu.com/2022-esp8266-wifi-speed/ (ESP8266, measured): a normal connect about 4 s, "
-              "1.3 s with BSSID and channel given, 170 ms with the connection state persisted",
+    "1.3 s with BSSID and channel given, 170 ms with the connection state persisted",
     "lucidar": "https://lucidar.me/en/esp32/power-consumption-of-esp32-devkitc-v4/: an ESP32-DevKitC V4 draws "
-               "3.8 mA in deep sleep at 5 V (its USB-UART bridge and regulator); a FireBeetle board 10 uA",
+    "3.8 mA in deep sleep at 5 V (its USB-UART bridge and regulator); a FireBeetle board 10 uA",
     "ghubcoder-7": "ghubcoder/micropython-pico-deepsleep#7: a Pico W's 1.5 mA in lightsleep rose to 2.2 mA "
-                   "once Wi-Fi had been started (2022 firmware)",
+    "once Wi-Fi had been started (2022 firmware)",
     "readme": "this project's README and boards/rp2040/board.py: rp2's deep sleep is light sleep in watchdog-fed "
-              "steps, then a reset marked in a watchdog scratch register, so its wake skips the 3 s boot grace",
+    "steps, then a reset marked in a watchdog scratch register, so its wake skips the 3 s boot grace",
     "mp-rtc-mem": "micropython/micropython ports/esp32/machine_rtc.c: RTC().memory() holds up to "
-                  "MICROPY_HW_RTC_USER_MEM_MAX (2048) bytes in RTC_NOINIT_ATTR memory, 'so the user memory survives "
-                  "WDT resets and the like' (and deep sleep); the firmware's fast wake (hw.fast_wake in firmware/hw.py) keeps "
-                  "its samples there",
+    "MICROPY_HW_RTC_USER_MEM_MAX (2048) bytes in RTC_NOINIT_ATTR memory, 'so the user memory survives "
+    "WDT resets and the like' (and deep sleep); the firmware's fast wake (hw.fast_wake in firmware/hw.py) keeps "
+    "its samples there",
     "assumption": "an assumption of this model, not a measurement",
 }
 
@@ -91,34 +92,34 @@ LABELS = {
 # (no regulator or converter losses are added); times in ms or s as named.
 _ESP32 = {
     "sleep_mode": ("deep", "readme"),
-    "rtc_memory": (1, "mp-rtc-mem"),          # the fast wake (hw.fast_wake in firmware/hw.py) runs: samples kept in RTC memory
-    "sleep_ma": (0.010, "esp32-ds"),          # Deep-sleep, RTC timer + RTC memory
-    "cpu_ma": (44.0, "esp32-ds"),             # Modem-sleep at 160 MHz: top of 27-44 mA
-    "rx_ma": (100.0, "esp32-ds"),             # RX/listen: top of 95-100 mA (the radio is up)
-    "tx_ma": (240.0, "esp32-ds"),             # the highest TX figure (802.11b at +19.5 dBm)
-    "boot_ms": (300.0, "assumption"),         # deep-sleep wake to main.py: ROM, bootloader, MicroPython, littlefs, boot.py
-    "grace_ms": (0.0, "readme"),              # a wake from deep sleep skips the boot grace
+    "rtc_memory": (1, "mp-rtc-mem"),  # the fast wake (hw.fast_wake in firmware/hw.py) runs: samples kept in RTC memory
+    "sleep_ma": (0.010, "esp32-ds"),  # Deep-sleep, RTC timer + RTC memory
+    "cpu_ma": (44.0, "esp32-ds"),  # Modem-sleep at 160 MHz: top of 27-44 mA
+    "rx_ma": (100.0, "esp32-ds"),  # RX/listen: top of 95-100 mA (the radio is up)
+    "tx_ma": (240.0, "esp32-ds"),  # the highest TX figure (802.11b at +19.5 dBm)
+    "boot_ms": (300.0, "assumption"),  # deep-sleep wake to main.py: ROM, bootloader, MicroPython, littlefs, boot.py
+    "grace_ms": (0.0, "readme"),  # a wake from deep sleep skips the boot grace
     "wake_overhead_ms": (0.0, "assumption"),
-    "speed_factor": (0.78, "scruss"),         # ESP32 time / Pico W time = 15.4 / 19.8
-    "assoc_s": (2.5, "johnmu"),               # WLAN.connect(ssid, key) to an IP: between 1.3 s and 4 s
+    "speed_factor": (0.78, "scruss"),  # ESP32 time / Pico W time = 15.4 / 19.8
+    "assoc_s": (2.5, "johnmu"),  # WLAN.connect(ssid, key) to an IP: between 1.3 s and 4 s
     "tls_s": (1.08, "mp-esp32-131"),
     "throughput_kbs": (70.0, "mp-5543"),
-    "rtt_s": (0.1, "assumption"),             # per request: the round trip to the Blynk region and the server's time
-    "ntp_s": (0.1, "assumption"),             # one NTP exchange
+    "rtt_s": (0.1, "assumption"),  # per request: the round trip to the Blynk region and the server's time
+    "ntp_s": (0.1, "assumption"),  # one NTP exchange
 }
 _PICO_W = {
     "sleep_mode": ("light", "readme"),
-    "rtc_memory": (0, "readme"),              # rp2 has no RTC memory: every deep-sleep wake is a full one
-    "sleep_ma": (1.5, "mp-lightsleep"),       # timed lightsleep (0.9 mA is the untimed, dormant one)
+    "rtc_memory": (0, "readme"),  # rp2 has no RTC memory: every deep-sleep wake is a full one
+    "sleep_ma": (1.5, "mp-lightsleep"),  # timed lightsleep (0.9 mA is the untimed, dormant one)
     "cpu_ma": (21.0, "mp-8770"),
-    "rx_ma": (57.0, "cyw43-126"),             # 21 mA (RP2040) + 36 mA (CYW43439 up, connected, no power save)
-    "tx_ma": (250.0, "assumption"),           # no CYW43439 TX figure reached; of the order of the ESP32's
-    "boot_ms": (0.0, "readme"),               # light sleep: no boot
+    "rx_ma": (57.0, "cyw43-126"),  # 21 mA (RP2040) + 36 mA (CYW43439 up, connected, no power save)
+    "tx_ma": (250.0, "assumption"),  # no CYW43439 TX figure reached; of the order of the ESP32's
+    "boot_ms": (0.0, "readme"),  # light sleep: no boot
     "grace_ms": (0.0, "readme"),
     "wake_overhead_ms": (1.0, "assumption"),  # lightsleep exit: clocks restarted
-    "speed_factor": (1.0, "scruss"),          # the measured board itself
-    "assoc_s": (3.5, "assumption"),           # CYW43 firmware load at active(True), then as the ESP32's 2.5 s
-    "tls_s": (3.0, "assumption"),             # no crypto accelerator on a 125 MHz Cortex-M0+: about 3x the ESP32's
+    "speed_factor": (1.0, "scruss"),  # the measured board itself
+    "assoc_s": (3.5, "assumption"),  # CYW43 firmware load at active(True), then as the ESP32's 2.5 s
+    "tls_s": (3.0, "assumption"),  # no crypto accelerator on a 125 MHz Cortex-M0+: about 3x the ESP32's
     "throughput_kbs": (50.0, "assumption"),
     "rtt_s": (0.1, "assumption"),
     "ntp_s": (0.1, "assumption"),
@@ -135,8 +136,15 @@ FIGURES = {"esp32": _ESP32, "pico_w": _PICO_W}
 # the other rows: a board's figures with these changed (value, source)
 VARIANTS = {
     "esp32_devkit": ("esp32", {"sleep_ma": (3.8, "lucidar")}),
-    "pico_w_deep": ("pico_w", {"sleep_mode": ("deep", "readme"), "boot_ms": (300.0, "assumption"),
-                               "grace_ms": (0.0, "readme"), "wake_overhead_ms": (0.0, "readme")}),
+    "pico_w_deep": (
+        "pico_w",
+        {
+            "sleep_mode": ("deep", "readme"),
+            "boot_ms": (300.0, "assumption"),
+            "grace_ms": (0.0, "readme"),
+            "wake_overhead_ms": (0.0, "readme"),
+        },
+    ),
 }
 BOARDS = {"esp32": _values(_ESP32), "pico_w": _values(_PICO_W)}
 for _name, (_base, _over) in VARIANTS.items():
@@ -174,8 +182,9 @@ def sampling_wake_ms(b, m, w=EXAMPLE):
     if fast_path(b, m):
         full, store, fast = wake_counts(w)
         each = b["boot_ms"] + b["grace_ms"] + w["sensor_wait_ms"]
-        total = (full * (each + k * m["absorb_ms"]) + store * (each + k * m["store_ms"]) +
-                 fast * (each + k * m["fast_ms"]))
+        total = (
+            full * (each + k * m["absorb_ms"]) + store * (each + k * m["store_ms"]) + fast * (each + k * m["fast_ms"])
+        )
         return total / float(full + store + fast)
     if b["sleep_mode"] == "deep":
         return b["boot_ms"] + b["grace_ms"] + k * (m["wake_ms"] + fill) + w["sensor_wait_ms"]
@@ -198,8 +207,12 @@ def project(b, m, w=EXAMPLE):
     if fast_path(b, m):
         full_wake = b["boot_ms"] + b["grace_ms"] + w["sensor_wait_ms"] + b["speed_factor"] * m["absorb_ms"]
     cpu_sync = b["speed_factor"] * m["sync_cpu_ms"]
-    listen = 1000.0 * (b["assoc_s"] + m["handshakes"] * b["tls_s"] + m["requests"] * b["rtt_s"] +
-                       b["ntp_s"] * float(w["upload_every_s"]) / w["ntp_every_s"])
+    listen = 1000.0 * (
+        b["assoc_s"]
+        + m["handshakes"] * b["tls_s"]
+        + m["requests"] * b["rtt_s"]
+        + b["ntp_s"] * float(w["upload_every_s"]) / w["ntp_every_s"]
+    )
     tx = 1000.0 * m["bytes_sent"] / (b["throughput_kbs"] * 1000.0)
     awake = wakes * wake + cpu_sync + listen + tx
     charge = {  # mA x ms per upload period
@@ -210,10 +223,18 @@ def project(b, m, w=EXAMPLE):
     }
     breakdown = dict((k, v / period_ms) for k, v in charge.items())
     avg = sum(breakdown.values())
-    return {"sampling_wake_ms": wake, "upload_cpu_ms": cpu_sync, "radio_listen_ms": listen, "radio_tx_ms": tx,
-            "radio_on_ms": cpu_sync + listen + tx, "upload_wake_ms": full_wake + cpu_sync + listen + tx,
-            "awake_ms": awake, "breakdown_ma": breakdown, "avg_ma": avg,
-            "life_days": w["battery_mah"] / avg / 24.0}
+    return {
+        "sampling_wake_ms": wake,
+        "upload_cpu_ms": cpu_sync,
+        "radio_listen_ms": listen,
+        "radio_tx_ms": tx,
+        "radio_on_ms": cpu_sync + listen + tx,
+        "upload_wake_ms": full_wake + cpu_sync + listen + tx,
+        "awake_ms": awake,
+        "breakdown_ma": breakdown,
+        "avg_ma": avg,
+        "life_days": w["battery_mah"] / avg / 24.0,
+    }
 
 
 def sleep_cap_days(sleep_ma, w=EXAMPLE):
@@ -230,13 +251,26 @@ def projections(m, w=EXAMPLE):
 
 
 def table(m, w=EXAMPLE):
-    lines = ["%-70s %9s %9s %9s %9s %9s %8s  %s" % ("board", "wake ms", "upload s", "sleep", "sampling", "upl.cpu",
-                                                    "radio", "average -> life")]
+    lines = [
+        "%-70s %9s %9s %9s %9s %9s %8s  %s"
+        % ("board", "wake ms", "upload s", "sleep", "sampling", "upl.cpu", "radio", "average -> life")
+    ]
     for label, r in projections(m, w):
         b = r["breakdown_ma"]
-        lines.append("%-70s %9.1f %9.2f %9.4f %9.4f %9.4f %8.4f  %.3f mA -> %s" % (
-            label, r["sampling_wake_ms"], r["upload_wake_ms"] / 1000.0, b["sleep"], b["sampling"], b["upload_cpu"],
-            b["radio"], r["avg_ma"], life_text(r["life_days"])))
+        lines.append(
+            "%-70s %9.1f %9.2f %9.4f %9.4f %9.4f %8.4f  %.3f mA -> %s"
+            % (
+                label,
+                r["sampling_wake_ms"],
+                r["upload_wake_ms"] / 1000.0,
+                b["sleep"],
+                b["sampling"],
+                b["upload_cpu"],
+                b["radio"],
+                r["avg_ma"],
+                life_text(r["life_days"]),
+            )
+        )
     cap = sleep_cap_days(BOARDS["pico_w"]["sleep_ma"], w)
     lines.append("Pico W: its sleep current alone caps the life at %s" % life_text(cap))
     return "\n".join(lines)
@@ -259,8 +293,11 @@ def sources_text():
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 epilog=__doc__.split("\n\n", 1)[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--measured", help="JSON with a 'measured' dict (tools/bench/energy_bench.py --json writes one)")
     ap.add_argument("--wake-ms", type=float, help="a deep-sleep sampling wake, main.py to deepsleep() (Pico W), ms")
     ap.add_argument("--cycle-ms", type=float, help="a light-sleep cycle's work (sample + add + checks), ms")

@@ -37,21 +37,33 @@ T0 = 1767225600000  # 2026-01-01, the full store's first sample
 # fields, an ADC): on the emulator the internal sensor is read and "sim" sensors stand in for the
 # SHT3x's two fields and the ADC (they read nothing from a bus), one stream each
 STREAMS = (("chip_temp", "V1", 1), ("air_temp", "V2", 2), ("air_rh", "V3", 1), ("battery", "V4", 3))
-SENSORS = [{"type": "mcu_temp", "stream": "chip_temp"},
-           {"type": "sim", "stream": "air_temp", "base": 21, "amplitude": 4, "decimals": 2},
-           {"type": "sim", "stream": "air_rh", "base": 50, "amplitude": 10, "decimals": 1, "seed": 2},
-           {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.1, "decimals": 3, "seed": 3}]
+SENSORS = [
+    {"type": "mcu_temp", "stream": "chip_temp"},
+    {"type": "sim", "stream": "air_temp", "base": 21, "amplitude": 4, "decimals": 2},
+    {"type": "sim", "stream": "air_rh", "base": 50, "amplitude": 10, "decimals": 1, "seed": 2},
+    {"type": "sim", "stream": "battery", "base": 3.9, "amplitude": 0.1, "decimals": 3, "seed": 3},
+]
 
 
 def config(store_path="blynklog-data", server="https://blynk.cloud"):
     # the example configuration's shape: its 4 streams and 3 sensors' worth of readings, 60 s /
     # 3600 s, flush every 600 s, store.capacity 262144, deep sleep. insecure (no CA files on the
     # image): on a sampling wake that is one warning line; no CA file is read before an upload.
-    cfg = {"server": server, "api": "device", "token": "energy-bench-token", "insecure": True,
-           "streams": {}, "store": {"path": store_path, "capacity": 262144},
-           "wifi": {"ssid": "no-radio-here", "password": "none", "timeout_ms": 15000},
-           "sensors": SENSORS, "sample_every_s": 60, "upload_every_s": 3600, "flush_every_s": 600,
-           "sleep": "deep", "upload": {"timeout_ms": 6000}}  # as config.example.json: within a Pico W's watchdog
+    cfg = {
+        "server": server,
+        "api": "device",
+        "token": "energy-bench-token",
+        "insecure": True,
+        "streams": {},
+        "store": {"path": store_path, "capacity": 262144},
+        "wifi": {"ssid": "no-radio-here", "password": "none", "timeout_ms": 15000},
+        "sensors": SENSORS,
+        "sample_every_s": 60,
+        "upload_every_s": 3600,
+        "flush_every_s": 600,
+        "sleep": "deep",
+        "upload": {"timeout_ms": 6000},
+    }  # as config.example.json: within a Pico W's watchdog
     for name, pin, dec in STREAMS:
         cfg["streams"][name] = {"pin": pin, "type": "double", "decimals": dec}
     return cfg
@@ -82,13 +94,22 @@ def write_store(folder, wakes=0, full=False, start_ms=T0):
         i += 1
     st = log.stats()
     log.close()
-    return os.path.join(folder, "blynklog-data"), {"samples": st["pending"], "bytes": st["store"]["bytes"],
-                                                   "dropped_full": st["dropped_full"], "wakes": i}
+    return os.path.join(folder, "blynklog-data"), {
+        "samples": st["pending"],
+        "bytes": st["store"]["bytes"],
+        "dropped_full": st["dropped_full"],
+        "wakes": i,
+    }
 
 
 def _mkfs_add(sim, img, pairs):
-    r = subprocess.run([sys.executable, os.path.join(sim.dir, "mkfs.py"), "--board", sim.board, "--in", img, img] +
-                       ["%s:%s" % p for p in pairs], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, os.path.join(sim.dir, "mkfs.py"), "--board", sim.board, "--in", img, img]
+        + ["%s:%s" % p for p in pairs],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode != 0:
         raise RuntimeError("mkfs.py: " + (r.stderr or r.stdout)[-2000:])
     return img
@@ -113,9 +134,19 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
     specs = [dict((k, v) for k, v in s.items() if k not in ("stream", "streams")) for s in fw["sensors"]]
     head = {"up": since_upload_ms, "fl": 0, "ntp": None, "nb": 0, "el": [None, 0]}
     if plan:
-        head["q"] = {"p": fw["sample_every_s"] * 1000, "fe": fw["flush_every_s"] * 1000,
-                     "ue": fw["upload_every_s"] * 1000, "fi": 0, "ft": fw["fill_threshold"], "t": RTC_T, "e": 0,
-                     "s": specs, "c": "config.json", "lf": "error.log", "lm": fw["log_max_bytes"]}
+        head["q"] = {
+            "p": fw["sample_every_s"] * 1000,
+            "fe": fw["flush_every_s"] * 1000,
+            "ue": fw["upload_every_s"] * 1000,
+            "fi": 0,
+            "ft": fw["fill_threshold"],
+            "t": RTC_T,
+            "e": 0,
+            "s": specs,
+            "c": "config.json",
+            "lf": "error.log",
+            "lm": fw["log_max_bytes"],
+        }
     else:
         head["bench_t"] = RTC_T  # the RTC's time for tests/pico/energy_wake.py (the App reads no such key)
     raw = json.dumps(head).encode()
@@ -180,15 +211,22 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
     caches = _caches(folder)
     # main.py as main_fw.py (run by the bench script): a board that boots with main.py runs the
     # firmware at its own boot, before the script, as long as the emulator's Ctrl-C takes to land
-    img = sim.image(os.path.join(tmp, name + ".img"), config=os.path.join(folder, "config.json"), main=False,
-                    extra=caches + [(kept[0], os.path.join(folder, kept[0])),
-                           ("main_fw.py", os.path.join(ROOT, "firmware", "main.py"))])
+    img = sim.image(
+        os.path.join(tmp, name + ".img"),
+        config=os.path.join(folder, "config.json"),
+        main=False,
+        extra=caches
+        + [(kept[0], os.path.join(folder, kept[0])), ("main_fw.py", os.path.join(ROOT, "firmware", "main.py"))],
+    )
     _mkfs_add(sim, img, [(store, "/blynklog-data")])
-    r = sim.run([WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=int(os.environ.get("BLYNKLOG_ENERGY_WAKE_TIMEOUT") or 900))
+    r = sim.run(
+        [WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=int(os.environ.get("BLYNKLOG_ENERGY_WAKE_TIMEOUT") or 900)
+    )
     sleeps = r.lines("DEEPSLEEP")
     if r.rc != 0 or not sleeps or "MAIN RETURNED" in r.out:
-        raise RuntimeError("energy wake %s did not end in deep sleep (exit %s):\n%s\n%s" % (
-            name, r.rc, r.out[-2000:], r.err[-2000:]))
+        raise RuntimeError(
+            "energy wake %s did not end in deep sleep (exit %s):\n%s\n%s" % (name, r.rc, r.out[-2000:], r.err[-2000:])
+        )
     phases = {}
     for line in r.lines("PHASE "):
         p, ms, calls = line.split()
@@ -199,20 +237,35 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
     if kind == "app":
         ok = calls.get("sample_add") == 1 and not calls.get("upload")
     else:
-        ok = calls.get("quick") == 1 and not calls.get("app") and "app" not in loaded and (
-            (kind == "fast") == ("blynklog" not in loaded)) and (kind == "fast") == (not calls.get("absorb"))
+        ok = (
+            calls.get("quick") == 1
+            and not calls.get("app")
+            and "app" not in loaded
+            and ((kind == "fast") == ("blynklog" not in loaded))
+            and (kind == "fast") == (not calls.get("absorb"))
+        )
     if not ok:
-        raise RuntimeError("energy wake %s is not a %s wake (phases %s, modules %s):\n%s" % (
-            name, kind, phases, loaded, r.out[-2000:]))
+        raise RuntimeError(
+            "energy wake %s is not a %s wake (phases %s, modules %s):\n%s" % (name, kind, phases, loaded, r.out[-2000:])
+        )
     # the import hook's own time is taken out of the imports and of the whole wake
     hook_ms = float(r.lines("HOOK_US ")[0]) * phases["imports"]["calls"] / 1000.0
     phases["imports"]["ms"] -= hook_ms
-    out = {"phases": phases, "wake_ms": float(r.lines("WAKE ")[0]) - hook_ms, "hook_ms": hook_ms,
-           "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
-           "sleep_ms": int(sleeps[0].split()[0]), "store": info, "sim_s": r.sim_s, "wall_s": r.wall_s,
-           "erases": r.erases, "programs": r.programs, "modules": loaded,
-           "rtc_bytes": int(r.lines("RTC_BYTES ")[0]) if r.lines("RTC_BYTES ") else None,
-           "import_ms": dict((ln.split()[0], float(ln.split()[1])) for ln in r.lines("IMPORT "))}
+    out = {
+        "phases": phases,
+        "wake_ms": float(r.lines("WAKE ")[0]) - hook_ms,
+        "hook_ms": hook_ms,
+        "cycle_self_ms": float(r.lines("CYCLE_SELF ")[0]),
+        "sleep_ms": int(sleeps[0].split()[0]),
+        "store": info,
+        "sim_s": r.sim_s,
+        "wall_s": r.wall_s,
+        "erases": r.erases,
+        "programs": r.programs,
+        "modules": loaded,
+        "rtc_bytes": int(r.lines("RTC_BYTES ")[0]) if r.lines("RTC_BYTES ") else None,
+        "import_ms": dict((ln.split()[0], float(ln.split()[1])) for ln in r.lines("IMPORT ")),
+    }
     return out
 
 
@@ -261,16 +314,24 @@ def _wire(tmp, points_per_stream):
         res = _unix_job("job_upload.py", {"side": "ours", "n": info["samples"], "config": path}, folder)
         st = srv.stats()
         reqs = list(srv.requests)
-        res.update(server_requests=st["requests"], server_handshakes=st["handshakes"], server_points=st["points"],
-                   http_bytes_in=sum(r["bytes_in"] for r in reqs), body_bytes=sum(r["body_bytes"] for r in reqs),
-                   points=info["samples"])
+        res.update(
+            server_requests=st["requests"],
+            server_handshakes=st["handshakes"],
+            server_points=st["points"],
+            http_bytes_in=sum(r["bytes_in"] for r in reqs),
+            body_bytes=sum(r["body_bytes"] for r in reqs),
+            points=info["samples"],
+        )
         return res
     finally:
         srv.stop()
 
 
 def _micropython():
-    for exe in (os.path.join(os.path.dirname(sys.executable), "micropython"), os.path.join(ROOT, ".venv", "bin", "micropython")):
+    for exe in (
+        os.path.join(os.path.dirname(sys.executable), "micropython"),
+        os.path.join(ROOT, ".venv", "bin", "micropython"),
+    ):
         if os.path.exists(exe):
             return exe
     return "micropython"
@@ -278,12 +339,19 @@ def _micropython():
 
 def _unix_job(script, spec, cwd):
     # a tools/bench/ job on the pip unix port (as tools/bench.py runs them) -> its RESULT dict
-    out = subprocess.run([_micropython(), "-X", "heapsize=16M", os.path.join(HERE, script), json.dumps(spec)],
-                         capture_output=True, text=True, timeout=300, cwd=cwd)
+    out = subprocess.run(
+        [_micropython(), "-X", "heapsize=16M", os.path.join(HERE, script), json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+    )
     for line in out.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
-    raise RuntimeError("%s: no result (exit %s)\n%s%s" % (script, out.returncode, out.stdout[-1000:], out.stderr[-2000:]))
+    raise RuntimeError(
+        "%s: no result (exit %s)\n%s%s" % (script, out.returncode, out.stdout[-1000:], out.stderr[-2000:])
+    )
 
 
 def bench(p, results, say=print):
@@ -313,8 +381,17 @@ def bench(p, results, say=print):
         syn = _sync(sim, tmp, per_stream)
         say("energy: the same sync's bytes and handshakes on the unix port")
         wire = _wire(tmp, per_stream)
-        results["energy"] = {"empty": empty, "empty_fill": filled, "full": full, "fast": fast, "store": store,
-                             "absorb": absorb, "sync": syn, "wire": wire, "streams": len(STREAMS)}
+        results["energy"] = {
+            "empty": empty,
+            "empty_fill": filled,
+            "full": full,
+            "fast": fast,
+            "store": store,
+            "absorb": absorb,
+            "sync": syn,
+            "wire": wire,
+            "streams": len(STREAMS),
+        }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -341,18 +418,20 @@ def measured(results):
     }
 
 
-PHASES = (("imports", "imports (every `import`, module code included)"),
-          ("config", "config: the settings cache's check (or `settings.read` + `settings.load`) + `Board()`"),
-          ("quick", "`hw.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
-          ("logger", "`Logger()` (its imports counted above)"),
-          ("app", "`App()`: sensors made, the kept schedule read"),
-          ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw._store_buffer`)"),
-          ("sample_add", "sample (the sensor drivers) + add: 4 readings, 4 `add()` in a full wake"),
-          ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
-          ("flush", "flush (the store's)"),
-          ("before_sleep", "before sleep: `keep()`, the clock's anchor, `state.json`"),
-          ("rtc", "RTC memory's reads and writes (the stand-in)"),
-          ("other", "other: `main.py` (its built-ins into `sys.modules`), the boot line, the cycle's checks, collection"))
+PHASES = (
+    ("imports", "imports (every `import`, module code included)"),
+    ("config", "config: the settings cache's check (or `settings.read` + `settings.load`) + `Board()`"),
+    ("quick", "`hw.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
+    ("logger", "`Logger()` (its imports counted above)"),
+    ("app", "`App()`: sensors made, the kept schedule read"),
+    ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw._store_buffer`)"),
+    ("sample_add", "sample (the sensor drivers) + add: 4 readings, 4 `add()` in a full wake"),
+    ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
+    ("flush", "flush (the store's)"),
+    ("before_sleep", "before sleep: `keep()`, the clock's anchor, `state.json`"),
+    ("rtc", "RTC memory's reads and writes (the stand-in)"),
+    ("other", "other: `main.py` (its built-ins into `sys.modules`), the boot line, the cycle's checks, collection"),
+)
 
 
 def _phase(r, key):
@@ -367,8 +446,10 @@ def _phase_table(title, runs):
     lines = ["| %s | %s |" % (title, " | ".join(label for label, _ in runs)), "|---|" + "---|" * len(runs)]
     for key, label in PHASES:
         lines.append("| %s | %s |" % (label, " | ".join(_ms(_phase(r, key)) for _, r in runs)))
-    lines.append("| **whole wake, `main.py` to `deepsleep()`** | %s |" % " | ".join(
-        "**%s**" % _ms(r["wake_ms"]) for _, r in runs))
+    lines.append(
+        "| **whole wake, `main.py` to `deepsleep()`** | %s |"
+        % " | ".join("**%s**" % _ms(r["wake_ms"]) for _, r in runs)
+    )
     return lines
 
 
@@ -399,56 +480,96 @@ def section(results):
         "An ESP32's wakes are run with what the Pico W lacks stood in (`tests/pico/energy_wake.py`): RTC memory (a "
         "bytes object holding what the last wake kept), `DEEPSLEEP_RESET` as the reset cause and the RTC running "
         "through the sleep; a fast wake (`hw.fast_wake`, `firmware/hw.py`) adds its sample to RTC memory, every `flush_every_s` one "
-        "of them stores the buffer, and the full wake (`app.py`, at the upload) adds what waits first." % m["upload_points"],
+        "of them stores the buffer, and the full wake (`app.py`, at the upload) adds what waits first."
+        % m["upload_points"],
         "",
     ]
-    lines += _phase_table("Phase of a Pico W wake (emulated; `fw_state.json` on flash)",
-                          [("empty store", empty), ("empty store, 30 min after the upload", filled),
-                           ("full store", full)])
+    lines += _phase_table(
+        "Phase of a Pico W wake (emulated; `fw_state.json` on flash)",
+        [("empty store", empty), ("empty store, 30 min after the upload", filled), ("full store", full)],
+    )
     lines += [""]
-    lines += _phase_table("Phase of an ESP32's wake (on the emulated Pico W; RTC memory stood in)",
-                          [("fast: the sample to RTC memory (3 waiting)", e["fast"]),
-                           ("fast, storing: 9 waiting + its own, flush_every_s reached", e["store"]),
-                           ("full (app.py): adds 9 waiting first", e["absorb"])])
+    lines += _phase_table(
+        "Phase of an ESP32's wake (on the emulated Pico W; RTC memory stood in)",
+        [
+            ("fast: the sample to RTC memory (3 waiting)", e["fast"]),
+            ("fast, storing: 9 waiting + its own, flush_every_s reached", e["store"]),
+            ("full (app.py): adds 9 waiting first", e["absorb"]),
+        ],
+    )
     lines += [
         "",
         "Stores: empty (a store with no samples), full (%s pending samples, %s bytes of segments: `store.capacity` "
         "262,144 less the segment being written). Flash on the full-store wake: erases %s, programs %s (the whole run). "
-        "The import hook's own time (%s over %d imports) is taken out of the imports and of the whole wake." % (
-            "{:,}".format(full["store"]["samples"]), "{:,}".format(full["store"]["bytes"]), full["erases"], full["programs"],
-            _ms(empty["hook_ms"]), empty["phases"]["imports"]["calls"]),
+        "The import hook's own time (%s over %d imports) is taken out of the imports and of the whole wake."
+        % (
+            "{:,}".format(full["store"]["samples"]),
+            "{:,}".format(full["store"]["bytes"]),
+            full["erases"],
+            full["programs"],
+            _ms(empty["hook_ms"]),
+            empty["phases"]["imports"]["calls"],
+        ),
         "",
         "| Measurement | value | Detail |",
         "|---|---|---|",
-        "| Awake per sampling wake, empty store (Pico W, emulated), ms | %s | %s of it imports |" % (
-            _ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
-        "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |" % (
-            _ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
+        "| Awake per sampling wake, empty store (Pico W, emulated), ms | %s | %s of it imports |"
+        % (_ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
+        "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |"
+        % (_ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
         "| ESP32 fast wake (hw.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
-        "holds %s of 2,048 bytes |" % (_ms(m["fast_ms"]), _ms(e["fast"]["phases"]["imports"]["ms"]),
-                                        ", ".join(sorted(x for x in e["fast"]["import_ms"] if not x.startswith("u")
-                                                         and e["fast"]["import_ms"][x] >= 1)),
-                                        "{:,}".format(e["fast"]["rtc_bytes"] or 0)),
-        "| ESP32 fast wake that stores the buffer, ms | %s | `Logger()` %s, adding 40 samples %s |" % (
-            _ms(m["store_ms"]), _ms(e["store"]["phases"]["logger"]["ms"]), _ms(e["store"]["phases"]["absorb"]["ms"])),
-        "| ESP32 full wake (app.py) adding 36 buffered samples, ms | %s | the upload wake's sampling part |" % (
-            _ms(m["absorb_ms"])),
+        "holds %s of 2,048 bytes |"
+        % (
+            _ms(m["fast_ms"]),
+            _ms(e["fast"]["phases"]["imports"]["ms"]),
+            ", ".join(
+                sorted(x for x in e["fast"]["import_ms"] if not x.startswith("u") and e["fast"]["import_ms"][x] >= 1)
+            ),
+            "{:,}".format(e["fast"]["rtc_bytes"] or 0),
+        ),
+        "| ESP32 fast wake that stores the buffer, ms | %s | `Logger()` %s, adding 40 samples %s |"
+        % (_ms(m["store_ms"]), _ms(e["store"]["phases"]["logger"]["ms"]), _ms(e["store"]["phases"]["absorb"]["ms"])),
+        "| ESP32 full wake (app.py) adding 36 buffered samples, ms | %s | the upload wake's sampling part |"
+        % (_ms(m["absorb_ms"])),
         "| A light-sleep cycle's work (Pico W's default: sample + add, the cycle's checks), ms | %s | plus the fill "
-        "check (%s) in 45 of 60 wakes, a flush (%s) every 10th |" % (_ms(m["cycle_ms"]), _ms(m["fill_ms"]), _ms(m["flush_ms"])),
+        "check (%s) in 45 of 60 wakes, a flush (%s) every 10th |"
+        % (_ms(m["cycle_ms"]), _ms(m["fill_ms"]), _ms(m["flush_ms"])),
         "| Upload wake: CPU time of the sync of %d points (Pico W, emulated, no radio), ms | %s | %s per point; "
-        "%s sent in %d requests |" % (m["upload_points"], _ms(syn["sync_ms"]), "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 1))),
-                                      syn["sent"], syn["requests"]),
-        "| Upload wake: bytes sent, requests, TLS handshakes (unix port, verified TLS) | %s B, %d, %d | %s body bytes |" % (
-            "{:,}".format(m["bytes_sent"]), m["requests"], m["handshakes"], "{:,}".format(wire.get("body_bytes", 0))),
+        "%s sent in %d requests |"
+        % (
+            m["upload_points"],
+            _ms(syn["sync_ms"]),
+            "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 1))),
+            syn["sent"],
+            syn["requests"],
+        ),
+        "| Upload wake: bytes sent, requests, TLS handshakes (unix port, verified TLS) | %s B, %d, %d | %s body bytes |"
+        % ("{:,}".format(m["bytes_sent"]), m["requests"], m["handshakes"], "{:,}".format(wire.get("body_bytes", 0))),
     ]
     rows = energy.projections(m)
-    lines += ["", "| Board (model) | awake per sampling wake | awake per upload wake (radio on) | average current | "
-              "sleep | sampling wakes | upload CPU | radio | life on 2,000 mAh |", "|---|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| Board (model) | awake per sampling wake | awake per upload wake (radio on) | average current | "
+        "sleep | sampling wakes | upload CPU | radio | life on 2,000 mAh |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for label, r in rows:
         b = r["breakdown_ma"]
-        lines.append("| %s | %s | %s (%s) | %.3f mA | %.3f | %.3f | %.3f | %.3f | **%s** |" % (
-            label, _ms(r["sampling_wake_ms"]), "%.1f s" % (r["upload_wake_ms"] / 1000.0), "%.1f s" % (r["radio_on_ms"] / 1000.0),
-            r["avg_ma"], b["sleep"], b["sampling"], b["upload_cpu"], b["radio"], energy.life_text(r["life_days"])))
+        lines.append(
+            "| %s | %s | %s (%s) | %.3f mA | %.3f | %.3f | %.3f | %.3f | **%s** |"
+            % (
+                label,
+                _ms(r["sampling_wake_ms"]),
+                "%.1f s" % (r["upload_wake_ms"] / 1000.0),
+                "%.1f s" % (r["radio_on_ms"] / 1000.0),
+                r["avg_ma"],
+                b["sleep"],
+                b["sampling"],
+                b["upload_cpu"],
+                b["radio"],
+                energy.life_text(r["life_days"]),
+            )
+        )
     cap = energy.sleep_cap_days(energy.BOARDS["pico_w"]["sleep_ma"])
     pw = dict(rows)[energy.LABELS["pico_w"]]
     esp = energy.BOARDS["esp32"]
@@ -457,33 +578,51 @@ def section(results):
     nfull, nstore, nfast = energy.wake_counts()
     er = dict(rows)[energy.LABELS["esp32"]]
     six = energy.EXAMPLE["battery_mah"] / (182.6 * 24.0)
-    boots = (esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"]) * esp["cpu_ma"] / (energy.EXAMPLE["sample_every_s"] * 1000.0)
+    boots = (
+        (esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"])
+        * esp["cpu_ma"]
+        / (energy.EXAMPLE["sample_every_s"] * 1000.0)
+    )
     lines += [
         "",
         "- Breakdown columns are each part's share of the average current, in mA. The ESP32's times are the Pico "
         "W's scaled by a stated speed factor (%.2f) plus an assumed boot; the Pico W's sleep current alone caps its "
         "life at %s on this cell: the default (light sleep) reaches %.0f%% of that cap. Sources and assumptions: "
-        "[docs/ENERGY.md](ENERGY.md); the model's arithmetic: `python tools/bench/energy.py --help`." % (
-            esp["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
+        "[docs/ENERGY.md](ENERGY.md); the model's arithmetic: `python tools/bench/energy.py --help`."
+        % (esp["speed_factor"], energy.life_text(cap), 100.0 * pw["life_days"] / cap),
         "- ESP32 rows: per hour %d full wake (the upload's), %d fast wakes that store the buffer and %d fast wakes "
         "(their average is the awake column). Were every wake a full one (no fast wake), the ESP32 would average "
-        "%.3f mA (%s)." % (nfull, nstore, nfast, energy.project(esp, every_full)["avg_ma"],
-                           energy.life_text(energy.project(esp, every_full)["life_days"])),
+        "%.3f mA (%s)."
+        % (
+            nfull,
+            nstore,
+            nfast,
+            energy.project(esp, every_full)["avg_ma"],
+            energy.life_text(energy.project(esp, every_full)["life_days"]),
+        ),
         "- Six months (182.6 days) on this cell is an average of %.3f mA; the ESP32 row is %.3f mA. Its wakes' assumed "
-        "boot and the sensor wait alone (%d ms at %.0f mA every minute) are %.3f mA of it." % (
-            six, er["avg_ma"], esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"], esp["cpu_ma"], boots),
+        "boot and the sensor wait alone (%d ms at %.0f mA every minute) are %.3f mA of it."
+        % (six, er["avg_ma"], esp["boot_ms"] + energy.EXAMPLE["sensor_wait_ms"], esp["cpu_ma"], boots),
         "- With a full store (days without an upload) a Pico W wake takes %s; an ESP32 whose every wake were a full "
-        "one would then average %.2f mA in its sampling wakes alone (%.2f mA with the empty store's wake)." % (
-            "%.1f s" % (m["wake_full_ms"] / 1000.0), energy.sampling_ma(esp, full_m), energy.sampling_ma(esp, every_full)),
+        "one would then average %.2f mA in its sampling wakes alone (%.2f mA with the empty store's wake)."
+        % (
+            "%.1f s" % (m["wake_full_ms"] / 1000.0),
+            energy.sampling_ma(esp, full_m),
+            energy.sampling_ma(esp, every_full),
+        ),
     ]
     if not filled["phases"].get("fill", {}).get("calls"):
         lines.append("- The wake half an hour after the upload did not check the store's fill: the fill row reads 0.")
     if syn.get("sent") != m["upload_points"]:
-        lines.append("- The emulated sync sent %s of %s points (stopped: %s, last error: %s)." % (
-            syn.get("sent"), m["upload_points"], syn.get("stopped"), syn.get("last_error")))
+        lines.append(
+            "- The emulated sync sent %s of %s points (stopped: %s, last error: %s)."
+            % (syn.get("sent"), m["upload_points"], syn.get("stopped"), syn.get("last_error"))
+        )
     if wire.get("sent") != m["upload_points"]:
-        lines.append("- The unix-port sync sent %s of %s points (stopped: %s, last error: %s)." % (
-            wire.get("sent"), m["upload_points"], wire.get("stopped"), wire.get("last_error")))
+        lines.append(
+            "- The unix-port sync sent %s of %s points (stopped: %s, last error: %s)."
+            % (wire.get("sent"), m["upload_points"], wire.get("stopped"), wire.get("last_error"))
+        )
     return lines
 
 
@@ -509,7 +648,9 @@ def main(argv):
 
     ap = argparse.ArgumentParser(description="the Energy section of docs/benchmarks.md (emulated Pico W + model)")
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
-    ap.add_argument("--json", help="also write the measured figures as JSON here (tools/bench/energy.py --measured reads it)")
+    ap.add_argument(
+        "--json", help="also write the measured figures as JSON here (tools/bench/energy.py --measured reads it)"
+    )
     a = ap.parse_args(argv)
     results = {}
     bench(None, results, say=lambda s: print(s, file=sys.stderr, flush=True))

@@ -24,9 +24,14 @@ RARE = 64
 
 
 def _config(path):
-    return {"server": "https://127.0.0.1:9", "api": "device", "token": "bench-token", "insecure": True,
-            "streams": {"temperature": {"pin": "V1", "decimals": 2}, "count": {"pin": "V2", "type": "int"}},
-            "store": {"path": path}}
+    return {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "bench-token",
+        "insecure": True,
+        "streams": {"temperature": {"pin": "V1", "decimals": 2}, "count": {"pin": "V2", "type": "int"}},
+        "store": {"path": path},
+    }
 
 
 def _measure(log, name, values, stamps):
@@ -68,8 +73,12 @@ def run(spec):
     ints = [(i * 7919) % 100000 - 50000 for i in range(n)]
     stamps = [T0 + 1000 + i * 20000 for i in range(n)]
     # the explicit-ts rows first (their stamps are older than the clock's)
-    kinds = (("double_ts", "temperature", doubles, stamps), ("int_ts", "count", ints, stamps),
-             ("double_stamped", "temperature", doubles, None), ("int_stamped", "count", ints, None))
+    kinds = (
+        ("double_ts", "temperature", doubles, stamps),
+        ("int_ts", "count", ints, stamps),
+        ("double_stamped", "temperature", doubles, None),
+        ("int_stamped", "count", ints, None),
+    )
     for key, name, values, ts in kinds:
         out[key] = _measure(log, name, values, ts)
     log.close()

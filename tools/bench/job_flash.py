@@ -117,8 +117,12 @@ def run(spec):
         out["flash"] = dev.counters()
         out["fs_used"] = _fs_used(root)
     if nor is not None:
-        out["flash"] = {"bytes_written": nor.bytes_programmed, "writes": nor.programs,
-                        "erases": nor.total_erases(), "max_block_erases": max(nor.erases)}
+        out["flash"] = {
+            "bytes_written": nor.bytes_programmed,
+            "writes": nor.programs,
+            "erases": nor.total_erases(),
+            "max_block_erases": max(nor.erases),
+        }
     if side == "naive":
         out["file_bytes"] = os.stat(root + "/log.jsonl")[6]
     elif side != "raw":

@@ -26,8 +26,14 @@ KB = 1024
 
 def _cfg(path="/blynklog-data"):
     # Device API over plain http: the stand-in socket speaks no TLS (the radio is not emulated)
-    return {"server": "http://blynk.test", "api": "device", "token": "bench-token", "streams": STREAMS,
-            "store": {"path": path}, "limits": {"points_per_day": 20000}}
+    return {
+        "server": "http://blynk.test",
+        "api": "device",
+        "token": "bench-token",
+        "streams": STREAMS,
+        "store": {"path": path},
+        "limits": {"points_per_day": 20000},
+    }
 
 
 def _job(sim, img, spec, tmp, **kw):
@@ -62,9 +68,14 @@ def _backlog(folder, n):
 # three add(), flush(), before_sleep()), run twice with a soft reset between: the second finds the
 # config cache, as every wake after the first does. As tests/test_pico_wake.py's configuration.
 WAKE_SCRIPT = os.path.join(ROOT, "tests", "pico", "sampling_wake.py")
-WAKE_CFG = {"server": "https://blynk.cloud", "api": "device", "token": "pico-sim-token", "insecure": True,
-            "streams": {"air_temp": {"pin": "V1", "decimals": 2}, "chip_temp": {"pin": "V2", "decimals": 1}},
-            "store": {"path": "wake-data", "capacity": 65536}}
+WAKE_CFG = {
+    "server": "https://blynk.cloud",
+    "api": "device",
+    "token": "pico-sim-token",
+    "insecure": True,
+    "streams": {"air_temp": {"pin": "V1", "decimals": 2}, "chip_temp": {"pin": "V2", "decimals": 1}},
+    "store": {"path": "wake-data", "capacity": 65536},
+}
 WAKE_STORES = (("empty store", 0), ("2,000 pending samples", 2000), ("full store", None))
 
 
@@ -108,9 +119,18 @@ def _wakes(sim, tmp, say):
         r = sim.run([WAKE_SCRIPT, "@softreset", WAKE_SCRIPT], fs_in=img, timeout=600)
         wake, logger = r.lines("WAKE "), r.lines("LOGGER ")
         if r.rc != 0 or len(wake) != 2 or len(logger) != 2:
-            raise RuntimeError("pico sampling wake (%s) failed (exit %s):\n%s\n%s" % (label, r.rc, r.out[-2000:], r.err[-2000:]))
-        out.append({"store": label, "first": _pairs(wake[0]), "wake": _pairs(wake[1]), "logger": _pairs(logger[1]),
-                    "modules": logger[1].split("|")[1].strip()})
+            raise RuntimeError(
+                "pico sampling wake (%s) failed (exit %s):\n%s\n%s" % (label, r.rc, r.out[-2000:], r.err[-2000:])
+            )
+        out.append(
+            {
+                "store": label,
+                "first": _pairs(wake[0]),
+                "wake": _pairs(wake[1]),
+                "logger": _pairs(logger[1]),
+                "modules": logger[1].split("|")[1].strip(),
+            }
+        )
     return out
 
 
@@ -140,8 +160,16 @@ def bench(p, results, say=print):
         img = _mkfs_add(sim, img, store)
         now = T0 + n_sync * 10000 + 3600000
         syn = _job(sim, img, {"job": "sync", "cfg": _cfg(), "now": now}, tmp)
-        results["pico"] = {"n_add": n_add, "n_enc": n_enc, "n_sync": n_sync, "base": base, "add": add,
-                           "encode": enc, "sync": syn, "sim": os.path.basename(sim.dir)}
+        results["pico"] = {
+            "n_add": n_add,
+            "n_enc": n_enc,
+            "n_sync": n_sync,
+            "base": base,
+            "add": add,
+            "encode": enc,
+            "sync": syn,
+            "sim": os.path.basename(sim.dir),
+        }
         results["pico"]["wakes"] = _wakes(sim, tmp, say)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -150,8 +178,21 @@ def bench(p, results, say=print):
 def _mkfs_add(sim, img, folder):
     import subprocess
 
-    r = subprocess.run([sys.executable, os.path.join(sim.dir, "mkfs.py"), "--board", sim.board, "--in", img, img,
-                        "%s:/blynklog-data" % folder], capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(sim.dir, "mkfs.py"),
+            "--board",
+            sim.board,
+            "--in",
+            img,
+            img,
+            "%s:/blynklog-data" % folder,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if r.returncode != 0:
         raise RuntimeError("mkfs.py: " + (r.stderr or r.stdout)[-2000:])
     return img
@@ -172,25 +213,52 @@ def section(results):
     add, base, enc, syn = r["add"], r["base"], r["encode"], r["sync"]
     per_k = 1000.0 / r["n_add"]
     rows = [
-        ("Heap free at the job's start (`gc.mem_free()` after a collection; the raw REPL and the job's "
-         "own code loaded), KB", _kb(add["free_start"]), ""),
-        ("Heap free after `Logger()` (package as `.mpy` on the file system; 1 stream), KB",
-         _kb(add["free_after_logger"]), "`Logger()` takes %s" % _kb(add["free_start"] - add["free_after_logger"])),
-        ("Lowest heap free during a sync of %s points up to the network (after a collection at every 8th "
-         "send and read of the stand-in socket), KB" % _n(r["n_sync"]), _kb(syn["low_free"]),
-         "%s points in %d requests, %s body bytes; `Logger()` and the sync's modules loaded" % (
-             _n(syn["points"]), syn["requests"], _n(syn["body_bytes"]))),
+        (
+            "Heap free at the job's start (`gc.mem_free()` after a collection; the raw REPL and the job's "
+            "own code loaded), KB",
+            _kb(add["free_start"]),
+            "",
+        ),
+        (
+            "Heap free after `Logger()` (package as `.mpy` on the file system; 1 stream), KB",
+            _kb(add["free_after_logger"]),
+            "`Logger()` takes %s" % _kb(add["free_start"] - add["free_after_logger"]),
+        ),
+        (
+            "Lowest heap free during a sync of %s points up to the network (after a collection at every 8th "
+            "send and read of the stand-in socket), KB" % _n(r["n_sync"]),
+            _kb(syn["low_free"]),
+            "%s points in %d requests, %s body bytes; `Logger()` and the sync's modules loaded"
+            % (_n(syn["points"]), syn["requests"], _n(syn["body_bytes"])),
+        ),
         ("Heap free after that sync (after a collection), KB", _kb(syn["free_after_sync"]), ""),
-        ("`add()` time per sample (%s samples, 1 double stream, flash erase/program times charged), ms" % _n(r["n_add"]),
-         "%.2f ms" % (add["add_us"] / 1000.0 / r["n_add"]), "%.0f samples/s" % (r["n_add"] * 1e6 / add["add_us"])),
-        ("Encoder time per point (a %s-point Device API body: the length pass and the chunk pass), ms" % _n(r["n_enc"]),
-         "%.2f ms" % ((enc["length_us"] + enc["chunks_us"]) / 1000.0 / r["n_enc"]),
-         "chunks alone %.2f ms" % (enc["chunks_us"] / 1000.0 / r["n_enc"])),
-        ("Sync time per point uploaded (%s points to the stand-in socket), ms" % _n(r["n_sync"]),
-         "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 0))), "%.1f s in all" % (syn["sync_ms"] / 1000.0)),
-        ("Flash erases per 1,000 samples (rp2 littlefs, default flush policy, `close()` included)",
-         "%.1f" % ((add["erases"] - base["erases"]) * per_k), ""),
-        ("Flash programs per 1,000 samples (256-byte pages or less)", "%.1f" % ((add["programs"] - base["programs"]) * per_k), ""),
+        (
+            "`add()` time per sample (%s samples, 1 double stream, flash erase/program times charged), ms"
+            % _n(r["n_add"]),
+            "%.2f ms" % (add["add_us"] / 1000.0 / r["n_add"]),
+            "%.0f samples/s" % (r["n_add"] * 1e6 / add["add_us"]),
+        ),
+        (
+            "Encoder time per point (a %s-point Device API body: the length pass and the chunk pass), ms"
+            % _n(r["n_enc"]),
+            "%.2f ms" % ((enc["length_us"] + enc["chunks_us"]) / 1000.0 / r["n_enc"]),
+            "chunks alone %.2f ms" % (enc["chunks_us"] / 1000.0 / r["n_enc"]),
+        ),
+        (
+            "Sync time per point uploaded (%s points to the stand-in socket), ms" % _n(r["n_sync"]),
+            "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 0))),
+            "%.1f s in all" % (syn["sync_ms"] / 1000.0),
+        ),
+        (
+            "Flash erases per 1,000 samples (rp2 littlefs, default flush policy, `close()` included)",
+            "%.1f" % ((add["erases"] - base["erases"]) * per_k),
+            "",
+        ),
+        (
+            "Flash programs per 1,000 samples (256-byte pages or less)",
+            "%.1f" % ((add["programs"] - base["programs"]) * per_k),
+            "",
+        ),
     ]
     lines = [
         TITLE,
@@ -203,24 +271,43 @@ def section(results):
         "emulated: the sync talks to a stand-in for `blynklog.http`'s socket module that answers as Blynk's Device "
         "API does (200, empty body), over plain http, so TLS's own heap is not in these figures; its backlog was written by CPython "
         "and copied into the image. At the sync's pace a Wi-Fi budget of 30 s (`radio_budget_ms`) uploads "
-        "about %s points per wake." % _n(int(30000 / max(0.001, syn["sync_ms"] / float(max(1, syn["sent"] or 0))) // 100 * 100)),
+        "about %s points per wake."
+        % _n(int(30000 / max(0.001, syn["sync_ms"] / float(max(1, syn["sent"] or 0))) // 100 * 100)),
         "",
         "| Measurement | Pico W (emulated) | Detail |",
         "|---|---|---|",
     ]
     for w in r.get("wakes") or ():
         a, g = w["wake"], w["logger"]
-        rows.append(("Sampling wake of the library, %s (`Logger()` from the config cache, 3 `add()`, `flush()`, "
-                     "`before_sleep()`; package as `.mpy`), ms" % w["store"], "%d ms" % a["total"],
-                     "import %d, `Logger()` %d (its imports %d; the store's opening %d; the rest %d), add %d, flush %d, "
-                     "before_sleep %d; each module's import, ms: %s; the first wake (it validates) %d ms; an import hook's "
-                     "own cost included" % (
-                         a["import"], a["logger"], g["imports"], g["open"], g["rest"], a["add"], a["flush"],
-                         a["before_sleep"], w["modules"], w["first"]["total"])))
+        rows.append(
+            (
+                "Sampling wake of the library, %s (`Logger()` from the config cache, 3 `add()`, `flush()`, "
+                "`before_sleep()`; package as `.mpy`), ms" % w["store"],
+                "%d ms" % a["total"],
+                "import %d, `Logger()` %d (its imports %d; the store's opening %d; the rest %d), add %d, flush %d, "
+                "before_sleep %d; each module's import, ms: %s; the first wake (it validates) %d ms; an import hook's "
+                "own cost included"
+                % (
+                    a["import"],
+                    a["logger"],
+                    g["imports"],
+                    g["open"],
+                    g["rest"],
+                    a["add"],
+                    a["flush"],
+                    a["before_sleep"],
+                    w["modules"],
+                    w["first"]["total"],
+                ),
+            )
+        )
     lines += ["| %s | %s | %s |" % row for row in rows]
     if syn.get("sent") != r["n_sync"]:
-        lines += ["", "- The sync sent %s of %s points (stopped: %s, last error: %s)." % (
-            syn.get("sent"), r["n_sync"], syn.get("stopped"), syn.get("last_error"))]
+        lines += [
+            "",
+            "- The sync sent %s of %s points (stopped: %s, last error: %s)."
+            % (syn.get("sent"), r["n_sync"], syn.get("stopped"), syn.get("last_error")),
+        ]
     return lines
 
 

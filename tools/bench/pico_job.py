@@ -69,7 +69,7 @@ class StandInSocket:
                 i = self._head.find(b"\r\n\r\n")
                 if i < 0:
                     return
-                rest = self._head[i + 4:]
+                rest = self._head[i + 4 :]
                 n = 0
                 for line in self._head[:i].split(b"\r\n"):
                     if line.lower().startswith(b"content-length:"):
@@ -85,7 +85,7 @@ class StandInSocket:
                     continue
                 return
             take = data[: self._left]
-            data = data[self._left:]
+            data = data[self._left :]
             s = StandInSocket.stats
             s["body_bytes"] += len(take)
             # points of a Device API body [[ts,v],[ts,v],...]: one "[" per point after the first
@@ -176,10 +176,21 @@ def job_sync(spec):
     f2 = _collected()
     log.close()
     s = StandInSocket.stats
-    return {"free_start": f0, "free_after_logger": f1, "pending_before": pending, "sent": r.get("sent"),
-            "pending_after": r.get("pending"), "requests": s["requests"], "points": s["points"],
-            "body_bytes": s["body_bytes"], "sync_ms": dt, "low_free": low, "free_after_sync": f2,
-            "stopped": r.get("stopped"), "last_error": r.get("last_error")}
+    return {
+        "free_start": f0,
+        "free_after_logger": f1,
+        "pending_before": pending,
+        "sent": r.get("sent"),
+        "pending_after": r.get("pending"),
+        "requests": s["requests"],
+        "points": s["points"],
+        "body_bytes": s["body_bytes"],
+        "sync_ms": dt,
+        "low_free": low,
+        "free_after_sync": f2,
+        "stopped": r.get("stopped"),
+        "last_error": r.get("last_error"),
+    }
 
 
 _out = {"add": job_add, "encode": job_encode, "sync": job_sync}[SPEC["job"]](SPEC)  # noqa: F821

@@ -31,9 +31,10 @@ def _b64(text):
 def upload(path, server, client_id, client_secret, device_id, stream_ids):
     # -> (points sent, requests made)
     # (requests sends no Content-Length for an empty body, and the server wants one: 411)
-    r = requests.post(server + "/oauth2/token?grant_type=client_credentials",
-                      headers={"Authorization": "Basic " + _b64(client_id + ":" + client_secret),
-                               "Content-Length": "0"})
+    r = requests.post(
+        server + "/oauth2/token?grant_type=client_credentials",
+        headers={"Authorization": "Basic " + _b64(client_id + ":" + client_secret), "Content-Length": "0"},
+    )
     if r.status_code != 200:
         raise OSError("token: HTTP %d" % r.status_code)
     token = r.json()["access_token"]
@@ -51,8 +52,9 @@ def upload(path, server, client_id, client_secret, device_id, stream_ids):
     for name in stream_ids:
         values = [{"value": rec["value"], "ts": rec["ts"]} for rec in backlog if rec["stream"] == name]
         for i in range(0, len(values), BATCH):
-            body = json.dumps({"deviceId": device_id, "dataStreamId": stream_ids[name],
-                               "values": values[i : i + BATCH]})
+            body = json.dumps(
+                {"deviceId": device_id, "dataStreamId": stream_ids[name], "values": values[i : i + BATCH]}
+            )
             r = requests.post(url, data=body, headers=headers)
             status = r.status_code
             r.close()

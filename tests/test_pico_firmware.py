@@ -21,7 +21,12 @@ def _wakes():
     if _state:
         return _state
     sim = picohost.sim()
-    img = picohost.image("firmware", config=CONFIG)
+    # main.py as main_fw.py (wake.py runs it): an image that boots with main.py runs the firmware at
+    # the emulator's own boot, until its Ctrl-C lands; under load that race can leave it running
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    img = picohost.image(
+        "firmware", config=CONFIG, main=False, extra=[("main_fw.py", os.path.join(root, "firmware", "main.py"))]
+    )
     woke = picohost.text("woke.py", "_PICO_WOKE = True\n")
     runs = []
     for n in range(WAKES):

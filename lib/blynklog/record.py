@@ -15,9 +15,10 @@
 # by subtracting heap ints; delta()) and the key is a small int (signed_salt); strings and
 # locations allocate their encoding; a scaled value beyond 2**29 allocates a few ints. The path
 # of a number is written for a board's cost of a few us a step and more for a call: varints and
-# the common float32 scaling inline, and encode_into is native code (@micropython.native: about
-# a third of its bytecode's time on an RP2040; tools/deploy.py compiles it with the board's
-# -march and blanks the decorator where there is none: bytecode then); strings and locations
+# the common float32 scaling inline, and encode_into is native code on a board (about a third of
+# its bytecode's time on an RP2040): its "# @micropython.native" line is a decorator in the copy
+# tools/deploy.py compiles with the board's -march; the source itself compiles anywhere, as
+# bytecode (mpy-cross without an arch, mip, the unix ports, CPython); strings and locations
 # are encoded by a bytecode helper (native code costs RAM by its size). decode() allocates the
 # value it returns; a scaled int reads back as m / 10**d rounded once to the port's float
 # (compat.scaled_float), so that round_scaled() of it gives m again: the encoder writes the
@@ -28,7 +29,7 @@ import math
 import sys
 from array import array
 
-from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, micropython, os, round_scaled, scaled_float, struct
+from .compat import FLOAT_BITS, IS_MICROPYTHON, binascii, const, os, round_scaled, scaled_float, struct
 
 VERSION = 1
 FLAG_BOOTREL = 1
@@ -322,7 +323,7 @@ def _put_other(buf, p, t, value):
     raise TypeError("value type not storable")
 
 
-@micropython.native
+# @micropython.native
 def encode_into(
     buf, off, sid, ts, value, flags=0, decimals=None, base_ts=0, views=None, crckey=0, rel=0, checked=False
 ):

@@ -33,7 +33,7 @@
 # record's CRC (a heap int from 2**30) for a ts given as a clock's anchor and rel, or within days
 # of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
 # an interrupt; one task at a time.
-from .compat import IS_MICROPYTHON, binascii, const, json, micropython, os, struct, ticks_diff, ticks_ms
+from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
@@ -550,13 +550,13 @@ class Store:
             raise ValueError("unknown stream id")
 
     # ---- write side
-    @micropython.native
+    # @micropython.native
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
         # Few steps (a board spends a few us a step): the CRC key is _wkey() inline. Native code
-        # where the port compiles it, as Logger.add and record.encode_into (record's header).
+        # on a board, as Logger.add and record.encode_into (record's header says how).
         if not checked:
             self._check_sid(sid)
         enc = self._enc

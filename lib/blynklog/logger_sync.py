@@ -95,6 +95,8 @@ def sync(log, budget_ms, feed):
     client = None
     store = log._store
     try:
+        ext = extras(log)
+        began = ext.began(log) if ext is not None else None
         up = log._uploader
         store.flush()
         t = log._now()
@@ -105,16 +107,22 @@ def sync(log, budget_ms, feed):
             report["stopped"] = "backoff"
             report["next_retry_ms"] = up.retry_wait_ms(t)
             report["last_error"] = "backing off after an earlier failure"
-        elif not store.pending():
+        elif not store.pending() and ext is None:
             report["stopped"] = "done"
         else:
             timeout = log._cfg["upload"]["timeout_ms"]
             if budget_ms is not None:
                 timeout = max(100, min(timeout, budget_ms))
-            client = log._client(timeout)
+            client = log._client(timeout)  # connects at its first request
             _conn(client).feed = feed
             up.feed = feed
-            up.run(client, report, budget_ms, lambda: log._now(client))
+            if store.pending():
+                up.run(client, report, budget_ms, lambda: log._now(client))
+            else:
+                report["stopped"] = "done"
+            if ext is not None:
+                # remote settings, events and health (remote.py): after the batches, on their connection
+                ext.run(log, client, report, began)
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
@@ -175,7 +183,7 @@ def stats(log):
     ms = log._now()
     store = log._store
     store_stats = store.stats()
-    return {
+    out = {
         "pending": store.pending(),
         "pending_by_stream": _pending_by_stream(log),
         "sent": t["sent"],
@@ -192,6 +200,23 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
+    if log._cfg.get("remote") is not None:
+        kept = log._state.get("remote")
+        kept = kept if isinstance(kept, dict) else {}
+        out["remote_refused"] = kept.get("refused") or {}
+        out["remote_error"] = kept.get("error")
+    return out
+
+
+def extras(log):
+    # remote.py when the configuration has a remote, health or events section, else None (and
+    # nothing imported)
+    cfg = log._cfg
+    if cfg.get("remote") is None and cfg.get("health") is None and cfg.get("events") is None:
+        return None
+    from . import remote
+
+    return remote
 
 
 def _conn(client):

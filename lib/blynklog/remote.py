@@ -94,9 +94,12 @@ def run(log, client, report, start):
     # the health figures describe the store as the upload left it. The settings read and the
     # events are a request each at most, over the upload's connection, after its last batch.
     cfg = log._cfg
-    now = log._now(client)
     if cfg["events"] is not None:
-        _note_conditions(log, report, start, now)
+        report["events"] = []
+        try:
+            _note_conditions(log, report, start, log._now(client))
+        except Exception as e:
+            report["events_error"] = "%s: %s" % (type(e).__name__, e)
     if report["stopped"] not in _NO_NETWORK:
         try:
             _network(log, client, report)
@@ -199,7 +202,8 @@ def _note_conditions(log, report, start, now):
     dropped = store.stats().get("dropped_full", 0)
     st = _dict(log._state.get("events"))
     seen = st.get("dropped")
-    if isinstance(seen, int) and dropped > seen:
+    seen = seen if isinstance(seen, int) else 0
+    if dropped > seen:
         _condition(log, "store_dropping", "the store is full: %d samples dropped" % (dropped - seen))
     if seen != dropped:
         log._state.set("events", _with(_dict(log._state.get("events")), "dropped", dropped))
@@ -231,7 +235,7 @@ def _send_events(log, client, report):
             return
     day = utc_day(now)
     codes = log._cfg["events"]["codes"]
-    sent = report["events"] = []
+    sent = report["events"]
     days = dict(_dict(st.get("day")))
     pend = dict(pend)
     try:
@@ -240,7 +244,8 @@ def _send_events(log, client, report):
                 del pend[name]  # it went today already (found again since), or no longer configured
                 continue
             answer = client.log_event(codes[name], pend[name])
-            if answer.kind in (blynk.RETRY, blynk.AUTH):
+            if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
+                # unreachable, the token refused, or this code's last event under a second ago
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
                 return  # it waits for the next sync
             if answer.kind != blynk.OK:

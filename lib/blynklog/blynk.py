@@ -11,11 +11,8 @@
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on. A redirect from https to plain
 # http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
-# Reads and events (remote.py, one request each, answers classified as uploads' are):
-#   client.get_values(keys) -> (Answer, body or None): the datastreams' current values; Device
-#     API GET /external/api/get?token=..&v20&v21 (keys: pins), Platform API GET
-#     /api/v2/organization/device/datastreams?deviceId=..&dataStreamIds=20,21 (keys: ids)
-#   DeviceClient.log_event(code, description) -> Answer: GET /external/api/logEvent?token=..&code=..
+# client.fetch(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an event),
+#   answered, redirected and classified as an upload is (the Platform API's with its Bearer token).
 # client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
 # connection keeps it as conn.date); faults are ignored.
 # The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
@@ -195,12 +192,14 @@ class _Client:
         except (OSError, ValueError):
             self.conn.close()
 
-    def _get(self, path, headers):
-        # One GET -> (Answer, the answer's body when it is OK, else None)
-        resp = self._send("GET", path, headers, None)
+    def fetch(self, path, headers=None):
+        # One GET of remote.py (a settings read, an event) -> (Answer, the body when OK, else None)
+        resp = self._send("GET", path, headers or {}, None)
         if isinstance(resp, Answer):
             return resp, None
         answer = self._classify(resp)
+        if answer.kind == BAD_BATCH and "token" in answer.message.lower():
+            answer.kind = AUTH  # the Device API's 400 "Invalid token."
         return answer, (resp.body if answer.kind == OK else None)
 
     def _classify(self, resp, count=0):
@@ -285,25 +284,6 @@ class DeviceClient(_Client):
         if answer.kind == BAD_BATCH and "token" in answer.message.lower():
             answer.kind = AUTH
         return answer
-
-    def _token_get(self, path):
-        # GET with the token in the query: Blynk answers a bad token with 400 "Invalid token."
-        answer, body = self._get(path, {})
-        if answer.kind == BAD_BATCH and "token" in answer.message.lower():
-            answer.kind = AUTH
-        return answer, body
-
-    def get_values(self, pins):
-        keys = []
-        for pin in pins:
-            keys.append("&" + _quote(pin.lower()))
-        return self._token_get("/external/api/get?token=%s%s" % (_quote(self.token), "".join(keys)))
-
-    def log_event(self, code, description=None):
-        path = "/external/api/logEvent?token=%s&code=%s" % (_quote(self.token), _quote(code))
-        if description:
-            path += "&description=" + _quote(description)
-        return self._token_get(path)[0]
 
 
 class PlatformClient(_Client):
@@ -428,19 +408,16 @@ class PlatformClient(_Client):
                 return answer
         return answer
 
-    def get_values(self, ids):
-        path = "/api/v2/organization/device/datastreams?deviceId=%d&dataStreamIds=%s" % (
-            self.device_id,
-            ",".join([str(i) for i in ids]),
-        )
-        answer = None
-        for attempt in (0, 1):  # as upload(): a new token once on 401/403
+    def fetch(self, path, headers=None):
+        # with the Bearer token, renewed once on a 401/403 as upload() does
+        answer = body = None
+        for attempt in (0, 1):
             if attempt or not self.token_valid():
                 self._forget()
                 fault = self._fetch()
                 if fault is not None:
                     return fault, None
-            answer, body = self._get(path, {"Authorization": "Bearer " + self._token})
+            answer, body = _Client.fetch(self, path, {"Authorization": "Bearer " + self._token})
             if answer.kind != AUTH:
-                return answer, body
-        return answer, None
+                break
+        return answer, body

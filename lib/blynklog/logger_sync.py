@@ -5,6 +5,7 @@
 import gc
 
 from . import _is_int
+from .compat import ticks_ms
 
 
 def uploader(log):
@@ -95,8 +96,7 @@ def sync(log, budget_ms, feed):
     client = None
     store = log._store
     try:
-        ext = extras(log)
-        began = ext.began(log) if ext is not None else None
+        began = _began(log) if _extras_wanted(log) else None
         up = log._uploader
         store.flush()
         t = log._now()
@@ -107,7 +107,7 @@ def sync(log, budget_ms, feed):
             report["stopped"] = "backoff"
             report["next_retry_ms"] = up.retry_wait_ms(t)
             report["last_error"] = "backing off after an earlier failure"
-        elif not store.pending() and ext is None:
+        elif not store.pending() and began is None:
             report["stopped"] = "done"
         else:
             timeout = log._cfg["upload"]["timeout_ms"]
@@ -120,9 +120,10 @@ def sync(log, budget_ms, feed):
                 up.run(client, report, budget_ms, lambda: log._now(client))
             else:
                 report["stopped"] = "done"
-            if ext is not None:
-                # remote settings, events and health (remote.py): after the batches, on their connection
-                ext.run(log, client, report, began)
+            if began is not None:
+                # remote settings, events and health (remote.py, imported now: not during the
+                # batches, whose peak of heap it would add to): after the batches, on their connection
+                extras(log).run(log, client, report, began)
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
@@ -200,23 +201,31 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
-    if log._cfg.get("remote") is not None:
-        kept = log._state.get("remote")
-        kept = kept if isinstance(kept, dict) else {}
-        out["remote_refused"] = kept.get("refused") or {}
-        out["remote_error"] = kept.get("error")
+    ext = extras(log)
+    if ext is not None:
+        ext.stats(log, out)
     return out
 
 
-def extras(log):
-    # remote.py when the configuration has a remote, health or events section, else None (and
-    # nothing imported)
-    cfg = log._cfg
-    if cfg.get("remote") is None and cfg.get("health") is None and cfg.get("events") is None:
-        return None
-    from . import remote
+def _extras_wanted(log):
+    # whether the configuration has a remote, health or events section (remote.py's)
+    c = log._cfg
+    return c.get("remote") or c.get("health") or c.get("events")
 
-    return remote
+
+def _began(log):
+    # what remote.run() needs from the sync's start: its ticks, and the clock's stamp while unset
+    clock = log.clock
+    return (ticks_ms(), None if clock.is_set() else clock.stamp())
+
+
+def extras(log):
+    # remote.py when the configuration has one of its sections, else None (nothing imported)
+    if _extras_wanted(log):
+        gc.collect()
+        from . import remote
+
+        return remote
 
 
 def _conn(client):

@@ -1,9 +1,11 @@
 # blynklog.remote: what a configuration's "remote", "health" and "events" sections ask of a sync
 # (config.py validates them; README "Remote settings, health, events"). Imported only by a Logger
 # whose configuration has one of them: a configuration without them loads none of this.
-#   began(log) -> what run() needs from the sync's start (its ticks, how long the clock was unset)
-#   run(log, client, report, began)   the sync's one step for these features, after the upload
+#   run(log, client, report, began)   the sync's one step for these features, after the upload;
+#                                     began: (ticks at the sync's start, the clock's stamp() then
+#                                     while it was unset, else None), from logger_sync
 #   values(log) -> {name: value}      the accepted settings (Logger.remote()), from state.json
+#   stats(log, out)                   adds the settings' refusals and read failure to stats()
 # Remote settings: one request for all of them (Device API get, Platform API datastream values),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
 # max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
@@ -28,15 +30,6 @@ _INF = float("inf")
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
 _NO_NETWORK = ("retry", "error", "backoff", "insecure")
-
-
-def began(log):
-    # (ticks at the sync's start, ms the clock has been unset, or None when it is set)
-    clock = log.clock
-    if clock.is_set():
-        return (ticks_ms(), None)
-    ts, flags = clock.stamp()
-    return (ticks_ms(), (ts & _MS_MASK) if flags & FLAG_BOOTREL else None)
 
 
 def check(spec, v):
@@ -80,6 +73,14 @@ def values(log):
             if why is None:
                 out[name] = v
     return out
+
+
+def stats(log, out):
+    # what Logger.stats() adds: the last settings read's refusals and failure
+    if log._cfg["remote"] is not None:
+        kept = _dict(log._state.get("remote"))
+        out["remote_refused"] = kept.get("refused") or {}
+        out["remote_error"] = kept.get("error")
 
 
 def _dict(v):
@@ -138,7 +139,14 @@ def _read(log, client, report, kept):
     names = sorted(settings)
     platform = log._cfg["api"] == "platform"
     keys = [settings[n]["id" if platform else "pin"] for n in names]
-    answer, body = client.get_values(keys)
+    if platform:  # the Platform API's datastream values, by id
+        path = "/api/v2/organization/device/datastreams?deviceId=%d&dataStreamIds=%s" % (
+            log._cfg["device_id"],
+            ",".join([str(k) for k in keys]),
+        )
+    else:  # the Device API's get: ?token=..&v20&v21
+        path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
+    answer, body = client.fetch(path)
     got = {}
     if answer.kind == blynk.OK:
         data = body if len(keys) == 1 and not platform else json.loads(body)
@@ -207,7 +215,8 @@ def _note_conditions(log, report, start, now):
         _condition(log, "store_dropping", "the store is full: %d samples dropped" % (dropped - seen))
     if seen != dropped:
         log._state.set("events", _with(_dict(log._state.get("events")), "dropped", dropped))
-    unset = start[1]
+    unset = start[1]  # how long the clock had been unset at the sync's start: its boot-relative ms
+    unset = (unset[0] & _MS_MASK) if unset is not None and unset[1] & FLAG_BOOTREL else None
     hours = log._cfg["events"]["clock_unset_h"]
     if unset is not None and unset >= hours * 3600000:
         _condition(log, "clock_unset", "the clock was unset for %d h" % (unset // 3600000))
@@ -243,7 +252,12 @@ def _send_events(log, client, report):
             if days.get(name) == day or name not in codes:
                 del pend[name]  # it went today already (found again since), or no longer configured
                 continue
-            answer = client.log_event(codes[name], pend[name])
+            path = "/external/api/logEvent?token=%s&code=%s&description=%s" % (
+                blynk._quote(client.token),
+                blynk._quote(codes[name]),
+                blynk._quote(pend[name]),
+            )
+            answer = client.fetch(path)[0]
             if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
                 # unreachable, the token refused, or this code's last event under a second ago
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)

@@ -96,7 +96,10 @@ def sync(log, budget_ms, feed):
     client = None
     store = log._store
     try:
-        began = _began(log) if _extras_wanted(log) else None
+        began = None
+        if extras(log, False):  # what remote.run() needs from the sync's start
+            clock = log.clock
+            began = (ticks_ms(), None if clock.is_set() else clock.stamp())
         up = log._uploader
         store.flush()
         t = log._now()
@@ -207,21 +210,13 @@ def stats(log):
     return out
 
 
-def _extras_wanted(log):
-    # whether the configuration has a remote, health or events section (remote.py's)
+def extras(log, load=True):
+    # remote.py when the configuration has a remote, health or events section (load False: True),
+    # else None: nothing imported
     c = log._cfg
-    return c.get("remote") or c.get("health") or c.get("events")
-
-
-def _began(log):
-    # what remote.run() needs from the sync's start: its ticks, and the clock's stamp while unset
-    clock = log.clock
-    return (ticks_ms(), None if clock.is_set() else clock.stamp())
-
-
-def extras(log):
-    # remote.py when the configuration has one of its sections, else None (nothing imported)
-    if _extras_wanted(log):
+    if c.get("remote") or c.get("health") or c.get("events"):
+        if not load:
+            return True
         gc.collect()
         from . import remote
 

@@ -95,6 +95,10 @@ def run(log, client, report, start):
     # the health figures describe the store as the upload left it. The settings read and the
     # events are a request each at most, over the upload's connection, after its last batch.
     cfg = log._cfg
+    if cfg["remote"] is not None:
+        report["remote"] = {}
+        report["remote_refused"] = {}
+        report["remote_error"] = None
     if cfg["events"] is not None:
         report["events"] = []
         try:
@@ -119,9 +123,6 @@ def _network(log, client, report):
     # Stops at the first answer that says the server cannot be reached or refuses the credentials.
     cfg = log._cfg
     if cfg["remote"] is not None:
-        report["remote"] = {}
-        report["remote_refused"] = {}
-        report["remote_error"] = None
         now = log._now(client)
         kept = _dict(log._state.get("remote"))
         at = kept.get("at")

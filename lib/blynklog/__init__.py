@@ -427,9 +427,9 @@ class Logger:
         # network. name -> value; {} without the section or before the first read.
         if self._cfg.get("remote") is None:
             return {}
-        from . import remote
+        from .remote_values import values
 
-        return remote.values(self)
+        return values(self)
 
     def stats(self):
         if self._closed:

@@ -4,7 +4,7 @@
 #   run(log, client, report, began)   the sync's one step for these features, after the upload;
 #                                     began: (ticks at the sync's start, the clock's stamp() then
 #                                     while it was unset, else None), from logger_sync
-#   values(log) -> {name: value}      the accepted settings (Logger.remote()), from state.json
+#   (Logger.remote()'s values and the check of a value: remote_values.py, which a wake loads alone)
 #   stats(log, out)                   adds the settings' refusals and read failure to stats()
 # Remote settings: one request for all of them (Device API get, Platform API datastream values),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
@@ -20,59 +20,14 @@
 # One task at a time, as the Logger.
 import gc
 
-from . import blynk
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
+from .remote_values import _dict, check
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
-_INT_MAX = 2147483647
-_INF = float("inf")
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
 _NO_NETWORK = ("retry", "error", "backoff", "insecure")
-
-
-def check(spec, v):
-    # -> (value, None) when v is a valid value of the setting, else (None, why)
-    if isinstance(v, str):  # the plain-text answer of one pin
-        try:
-            v = int(v) if spec["type"] == "int" and "." not in v and "e" not in v.lower() else float(v)
-        except ValueError:
-            return None, "not a number: %r" % v[:20]
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None, "not a number: %r" % (v,)
-    if isinstance(v, float) and (v != v or v == _INF or v == -_INF):
-        return None, "not finite"
-    if spec["type"] == "int":
-        if isinstance(v, float):
-            if v != int(v):
-                return None, "%r is not an integer" % v
-            v = int(v)
-        if not -_INT_MAX - 1 <= v <= _INT_MAX:
-            return None, "%d does not fit a 32-bit integer" % v
-    else:
-        v = float(v)
-    lo = spec["min"]
-    hi = spec["max"]
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        return None, "%r is outside %r..%r" % (v, lo, hi)
-    return v, None
-
-
-def values(log):
-    # the settings accepted at the last read, checked again against the configuration (it may
-    # have changed since): name -> value
-    settings = log._cfg["remote"]["settings"]
-    kept = _dict(log._state.get("remote"))
-    got = _dict(kept.get("v"))
-    out = {}
-    for name in got:
-        spec = settings.get(name)
-        if spec is not None:
-            v, why = check(spec, got[name])
-            if why is None:
-                out[name] = v
-    return out
 
 
 def stats(log, out):
@@ -81,11 +36,6 @@ def stats(log, out):
         kept = _dict(log._state.get("remote"))
         out["remote_refused"] = kept.get("refused") or {}
         out["remote_error"] = kept.get("error")
-
-
-def _dict(v):
-    # a dict read back from the state file, or {} (absent, or a damaged file)
-    return v if isinstance(v, dict) else {}
 
 
 def run(log, client, report, start):
@@ -136,6 +86,8 @@ def _network(log, client, report):
 
 def _read(log, client, report, kept):
     # One read of every setting. -> False when the server could not be reached or refused us
+    from . import blynk  # loaded by the sync already (a wake that only asks remote() does not load it)
+
     settings = log._cfg["remote"]["settings"]
     names = sorted(settings)
     platform = log._cfg["api"] == "platform"
@@ -232,6 +184,8 @@ def _note_conditions(log, report, start, now):
 def _send_events(log, client, report):
     # the waiting events, each once a UTC day of the device's clock (one code per condition, so
     # the same code never goes twice within Blynk's 1 s, and at most 4 a day of its 100)
+    from . import blynk
+
     st = _dict(log._state.get("events"))
     pend = _dict(st.get("pend"))
     if not pend:

@@ -204,9 +204,10 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
-    ext = extras(log)
-    if ext is not None:
-        ext.stats(log, out)
+    if log._cfg.get("remote"):
+        from .remote_values import stats as remote_stats
+
+        remote_stats(log, out)
     return out
 
 

@@ -4,8 +4,8 @@
 #   run(log, client, report, began)   the sync's one step for these features, after the upload;
 #                                     began: (ticks at the sync's start, the clock's stamp() then
 #                                     while it was unset, else None), from logger_sync
-#   (Logger.remote()'s values and the check of a value: remote_values.py, which a wake loads alone)
-#   stats(log, out)                   adds the settings' refusals and read failure to stats()
+#   (Logger.remote()'s values, what stats() adds and the check of a value: remote_values.py, which
+#   a wake or stats() loads alone)
 # Remote settings: one request for all of them (Device API get, Platform API datastream values),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
 # max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
@@ -28,14 +28,6 @@ _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
 _NO_NETWORK = ("retry", "error", "backoff", "insecure")
-
-
-def stats(log, out):
-    # what Logger.stats() adds: the last settings read's refusals and failure
-    if log._cfg["remote"] is not None:
-        kept = _dict(log._state.get("remote"))
-        out["remote_refused"] = kept.get("refused") or {}
-        out["remote_error"] = kept.get("error")
 
 
 def run(log, client, report, start):

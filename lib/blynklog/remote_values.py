@@ -1,7 +1,8 @@
-# blynklog.remote_values: the accepted remote settings (Logger.remote()) and the check of a value
-# against its setting's declared type and bounds (config.py's "remote" section). Kept apart from
-# remote.py so that a wake that only asks remote() (the firmware's, for its schedule) loads this
-# much: it reads state.json's "remote" entry, written by remote.py at a sync. RAM: the result dict.
+# blynklog.remote_values: the accepted remote settings (Logger.remote()), what stats() adds about
+# them, and the check of a value against its setting's declared type and bounds (config.py's
+# "remote" section). Kept apart from remote.py so that a wake that only asks remote() (the
+# firmware's, for its schedule) or stats() loads this much: it reads state.json's "remote" entry,
+# written by remote.py at a sync. RAM: the result dict.
 _INT_MAX = 2147483647
 _INF = float("inf")
 
@@ -47,6 +48,14 @@ def values(log):
             if why is None:
                 out[name] = v
     return out
+
+
+def stats(log, out):
+    # what Logger.stats() adds: the last settings read's refusals and failure
+    if log._cfg["remote"] is not None:
+        kept = _dict(log._state.get("remote"))
+        out["remote_refused"] = kept.get("refused") or {}
+        out["remote_error"] = kept.get("error")
 
 
 def _dict(v):

@@ -55,8 +55,11 @@ def upload(app):
         if left < 500:
             app.errors.report("upload", "radio budget spent before the upload")
             return None
+        if hasattr(app.log, "health_hook"):
+            app.log.health_hook = app.health
         r = app.log.sync(budget_ms=left, feed=b.feed)
         app.last_report = r
+        app.apply_remote()  # a light-sleeping board: from the next cycle
         for k in ("sent", "requests", "handshakes", "bytes_sent"):
             t[k] += r.get(k) or 0
         print(

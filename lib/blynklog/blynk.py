@@ -11,6 +11,8 @@
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on. A redirect from https to plain
 # http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
+# client.fetch(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an event),
+#   answered, redirected and classified as an upload is (the Platform API's with its Bearer token).
 # client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
 # connection keeps it as conn.date); faults are ignored.
 # The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
@@ -189,6 +191,16 @@ class _Client:
             self.conn.request("HEAD", "/", {})
         except (OSError, ValueError):
             self.conn.close()
+
+    def fetch(self, path, headers=None):
+        # One GET of remote.py (a settings read, an event) -> (Answer, the body when OK, else None)
+        resp = self._send("GET", path, headers or {}, None)
+        if isinstance(resp, Answer):
+            return resp, None
+        answer = self._classify(resp)
+        if answer.kind == BAD_BATCH and "token" in answer.message.lower():
+            answer.kind = AUTH  # the Device API's 400 "Invalid token."
+        return answer, (resp.body if answer.kind == OK else None)
 
     def _classify(self, resp, count=0):
         status = resp.status
@@ -395,3 +407,17 @@ class PlatformClient(_Client):
             if answer.kind != AUTH:
                 return answer
         return answer
+
+    def fetch(self, path, headers=None):
+        # with the Bearer token, renewed once on a 401/403 as upload() does
+        answer = body = None
+        for attempt in (0, 1):
+            if attempt or not self.token_valid():
+                self._forget()
+                fault = self._fetch()
+                if fault is not None:
+                    return fault, None
+            answer, body = _Client.fetch(self, path, {"Authorization": "Bearer " + self._token})
+            if answer.kind != AUTH:
+                break
+        return answer, body

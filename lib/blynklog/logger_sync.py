@@ -5,6 +5,7 @@
 import gc
 
 from . import _is_int
+from .compat import ticks_ms
 
 
 def uploader(log):
@@ -95,6 +96,10 @@ def sync(log, budget_ms, feed):
     client = None
     store = log._store
     try:
+        began = None
+        if extras(log, False):  # what remote.run() needs from the sync's start
+            clock = log.clock
+            began = (ticks_ms(), None if clock.is_set() else clock.stamp())
         up = log._uploader
         store.flush()
         t = log._now()
@@ -105,16 +110,23 @@ def sync(log, budget_ms, feed):
             report["stopped"] = "backoff"
             report["next_retry_ms"] = up.retry_wait_ms(t)
             report["last_error"] = "backing off after an earlier failure"
-        elif not store.pending():
+        elif not store.pending() and began is None:
             report["stopped"] = "done"
         else:
             timeout = log._cfg["upload"]["timeout_ms"]
             if budget_ms is not None:
                 timeout = max(100, min(timeout, budget_ms))
-            client = log._client(timeout)
+            client = log._client(timeout)  # connects at its first request
             _conn(client).feed = feed
             up.feed = feed
-            up.run(client, report, budget_ms, lambda: log._now(client))
+            if store.pending():
+                up.run(client, report, budget_ms, lambda: log._now(client))
+            else:
+                report["stopped"] = "done"
+            if began is not None:
+                # remote settings, events and health (remote.py, imported now: not during the
+                # batches, whose peak of heap it would add to): after the batches, on their connection
+                extras(log).run(log, client, report, began)
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
@@ -175,7 +187,7 @@ def stats(log):
     ms = log._now()
     store = log._store
     store_stats = store.stats()
-    return {
+    out = {
         "pending": store.pending(),
         "pending_by_stream": _pending_by_stream(log),
         "sent": t["sent"],
@@ -192,6 +204,24 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
+    if log._cfg.get("remote"):
+        from .remote_values import stats as remote_stats
+
+        remote_stats(log, out)
+    return out
+
+
+def extras(log, load=True):
+    # remote.py when the configuration has a remote, health or events section (load False: True),
+    # else None: nothing imported
+    c = log._cfg
+    if c.get("remote") or c.get("health") or c.get("events"):
+        if not load:
+            return True
+        gc.collect()
+        from . import remote
+
+        return remote
 
 
 def _conn(client):

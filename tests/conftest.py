@@ -131,21 +131,39 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line("%-8s %s" % (runtime, ", ".join("%d %s" % (row[k], k) for k in sorted(row))))
 
 
-# Parallel runs: `make test` runs pytest-xdist workers with --dist loadgroup. A unit of work stays
-# on one worker: a test module (its module-scoped fixtures and caches build things once), and for
+# Parallel runs: `make test` runs pytest-xdist workers (-n). A unit of work stays on one worker:
+# a test module (its module-scoped fixtures and caches build things once), and for
 # test_unix_port.py each (port, module) pair (one micropython process runs the whole module for
 # its items). Units go out longest first, so that no long unit starts last while the other workers
 # idle: by the seconds each took in the last run (kept in pytest's cache), else by ESTIMATE_S
-# (measured; only an order, so a stale figure costs time, never a result), else a second per test.
-# Every worker sorts the same way, as xdist needs.
-ESTIMATE_S = {}
+# (seconds of one run on a busy 2-core machine; only an order, so a stale figure costs time, never
+# a result), else half a second per test. Every worker sorts the same way, as xdist needs.
+ESTIMATE_S = {
+    "unix32::test_fault_sweep": 228,
+    "unix::test_fault_sweep": 152,
+    "test_pico_powercut.py": 150,
+    "test_fault_sweep.py": 78,
+    "test_pico_firmware.py": 56,
+    "unix32::test_store_powercut": 34,
+    "test_lifetime_resets.py": 33,
+    "test_pico_store.py": 29,
+    "test_pico_logger.py": 26,
+    "unix::test_store_powercut": 25,
+    "unix::test_exact_numbers": 25,
+    "unix32::test_record_framing": 18,
+    "test_fuzz_store.py": 16,
+    "test_pico_wake.py": 16,
+    "test_bench_smoke.py": 16,
+    "test_lifetime.py": 16,
+    "unix32::test_rawstore_powercut": 15,
+    "unix::test_rawstore_powercut": 15,
+    "test_mpremote_vboard.py": 15,
+}
 UNIT_CACHE_KEY = "blynklog/unit_seconds"
 
 
 def unit_of(nodeid):
     # "test_x.py", or "unix::test_x" / "unix32::test_x" for test_unix_port.py's items
-    if nodeid.rfind("@") > nodeid.rfind("]"):
-        nodeid = nodeid[: nodeid.rfind("@")]  # xdist's group suffix
     path, _, rest = nodeid.partition("::")
     name = os.path.basename(path)
     if name == "test_unix_port.py" and "[" in rest:
@@ -158,23 +176,37 @@ def _unit_seconds(config):
     return (cache.get(UNIT_CACHE_KEY, None) if cache is not None else None) or {}
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the group marks
 def pytest_collection_modifyitems(config, items):
-    if getattr(config.option, "dist", "no") != "loadgroup":
+    # in a worker (xdist gives it workerinput): the items unit by unit, the longest unit first
+    if not hasattr(config, "workerinput"):
         return
     last = _unit_seconds(config)
     units = {}
     for item in items:
-        unit = unit_of(item.nodeid)
-        units.setdefault(unit, []).append(item)
-        item.add_marker(pytest.mark.xdist_group(unit))
+        units.setdefault(unit_of(item.nodeid), []).append(item)
 
     def cost(unit):
         seconds = last.get(unit, ESTIMATE_S.get(unit))
-        return seconds if isinstance(seconds, (int, float)) else len(units[unit])
+        return seconds if isinstance(seconds, (int, float)) else 0.5 * len(units[unit])
 
     order = sorted(units, key=lambda u: (-cost(u), u))
     items[:] = [item for unit in order for item in units[unit]]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own "load" (what -n runs unless --dist says otherwise) with units instead of single
+    # tests, sent out in the workers' order (longest first), one at a time as a worker runs dry
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return UnitScheduling(config, log)
 
 
 _unit_times = {}

@@ -92,7 +92,7 @@ def hostile_server(blynk_emulator):
                 os.environ[k] = v
 
 
-FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ")
+FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ", "pico_w ")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -114,10 +114,12 @@ def pytest_terminal_summary(terminalreporter):
             if line.startswith(FIGURE_PREFIXES):
                 nodeid = getattr(rep, "nodeid", "")
                 runtime = nodeid.split("[", 1)[1].split("::", 1)[0] if "test_on_unix_port[" in nodeid else "cpython"
+                if os.path.basename(nodeid.split("::", 1)[0]).startswith("test_pico"):
+                    runtime = "pico_w"  # the emulated board's figures, from the host's items
                 figures.append("%-8s %s" % (runtime, line))
     if _pico_totals["runs"]:  # what the emulated-board tier cost (the emulator runs at about 0.4x real time)
         figures.append(
-            "%-8s pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time"
+            "%-8s tier: %d emulator runs, %.0f s simulated, %.0f s of wall time"
             % ("pico_w", _pico_totals["runs"], _pico_totals["sim"], _pico_totals["wall"])
         )
     if figures:

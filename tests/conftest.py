@@ -92,7 +92,7 @@ def hostile_server(blynk_emulator):
                 os.environ[k] = v
 
 
-FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ", "pico_w ")
+FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ", "pico_w power cuts:")
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -26,9 +26,13 @@ $(STAMP): requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-# The whole suite: CPython items and unix-port items (both unix ports) in one pytest run.
+# The whole suite: CPython items and unix-port items (both unix ports) in one pytest run, in
+# TEST_JOBS parallel workers (pytest-xdist; most of the time goes to waiting on the unix ports and
+# the emulator): a test module, or one module on one unix port, stays on one worker, the longest
+# first (tests/conftest.py). `make test TEST_JOBS=0` runs it in one process.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -o faulthandler_timeout=300 tests
+	$(BIN)/python -m pytest -q -o faulthandler_timeout=300 $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS),) tests
 
 # The main job: the firmware loop on the virtual board against the local Blynk server.
 demo: $(STAMP)

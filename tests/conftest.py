@@ -92,7 +92,7 @@ def hostile_server(blynk_emulator):
                 os.environ[k] = v
 
 
-FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ")
+FIGURE_PREFIXES = ("fault sweep:", "power cuts:", "workload:", "lifetime ", "pico ", "pico_w power cuts:")
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -114,7 +114,14 @@ def pytest_terminal_summary(terminalreporter):
             if line.startswith(FIGURE_PREFIXES):
                 nodeid = getattr(rep, "nodeid", "")
                 runtime = nodeid.split("[", 1)[1].split("::", 1)[0] if "test_on_unix_port[" in nodeid else "cpython"
+                if os.path.basename(nodeid.split("::", 1)[0]).startswith("test_pico"):
+                    runtime = "pico_w"  # the emulated board's figures, from the host's items
                 figures.append("%-8s %s" % (runtime, line))
+    if _pico_totals["runs"]:  # what the emulated-board tier cost (the emulator runs at about 0.4x real time)
+        figures.append(
+            "%-8s tier: %d emulator runs, %.0f s simulated, %.0f s of wall time"
+            % ("pico_w", _pico_totals["runs"], _pico_totals["sim"], _pico_totals["wall"])
+        )
     if figures:
         terminalreporter.write_sep("-", "figures")
         for line in figures:
@@ -124,3 +131,119 @@ def pytest_terminal_summary(terminalreporter):
         for runtime in sorted(counts):
             row = counts[runtime]
             terminalreporter.write_line("%-8s %s" % (runtime, ", ".join("%d %s" % (row[k], k) for k in sorted(row))))
+
+
+# Parallel runs: `make test` runs pytest-xdist workers (-n). A unit of work stays on one worker:
+# a test module (its module-scoped fixtures and caches build things once), and for
+# test_unix_port.py each (port, module) pair (one micropython process runs the whole module for
+# its items). Units go out longest first, so that no long unit starts last while the other workers
+# idle: by the seconds each took in the last run (kept in pytest's cache), else by ESTIMATE_S
+# (seconds of one run on a busy 2-core machine; only an order, so a stale figure costs time, never
+# a result), else half a second per test. Every worker sorts the same way, as xdist needs.
+ESTIMATE_S = {
+    "unix32::test_fault_sweep": 228,
+    "unix::test_fault_sweep": 152,
+    "test_pico_powercut.py": 150,
+    "test_fault_sweep.py": 78,
+    "test_pico_firmware.py": 56,
+    "unix32::test_store_powercut": 34,
+    "test_lifetime_resets.py": 33,
+    "test_pico_store.py": 29,
+    "test_pico_logger.py": 26,
+    "unix::test_store_powercut": 25,
+    "unix::test_exact_numbers": 25,
+    "unix32::test_record_framing": 18,
+    "test_fuzz_store.py": 16,
+    "test_pico_wake.py": 16,
+    "test_bench_smoke.py": 16,
+    "test_lifetime.py": 16,
+    "unix32::test_rawstore_powercut": 15,
+    "unix::test_rawstore_powercut": 15,
+    "test_mpremote_vboard.py": 15,
+}
+UNIT_CACHE_KEY = "blynklog/unit_seconds"
+
+
+def unit_of(nodeid):
+    # "test_x.py", or "unix::test_x" / "unix32::test_x" for test_unix_port.py's items
+    path, _, rest = nodeid.partition("::")
+    name = os.path.basename(path)
+    if name == "test_unix_port.py" and "[" in rest:
+        return "::".join(rest.split("[", 1)[1].rstrip("]").split("::")[:2])
+    return name
+
+
+def _unit_seconds(config):
+    cache = getattr(config, "cache", None)
+    return (cache.get(UNIT_CACHE_KEY, None) if cache is not None else None) or {}
+
+
+def pytest_collection_modifyitems(config, items):
+    # in a worker (xdist gives it workerinput): the items unit by unit, the longest unit first
+    if not hasattr(config, "workerinput"):
+        return
+    last = _unit_seconds(config)
+    units = {}
+    for item in items:
+        units.setdefault(unit_of(item.nodeid), []).append(item)
+
+    def cost(unit):
+        seconds = last.get(unit, ESTIMATE_S.get(unit))
+        return seconds if isinstance(seconds, (int, float)) else 0.5 * len(units[unit])
+
+    order = sorted(units, key=lambda u: (-cost(u), u))
+    items[:] = [item for unit in order for item in units[unit]]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    # xdist's own "load" (what -n runs unless --dist says otherwise) with units instead of single
+    # tests, sent out in the workers' order (longest first), one at a time as a worker runs dry
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return UnitScheduling(config, log)
+
+
+_unit_times = {}
+
+
+def pytest_runtest_logreport(report):
+    # on the controller (or a run without workers): each unit's seconds, for the next run's order
+    _unit_times[unit_of(report.nodeid)] = _unit_times.get(unit_of(report.nodeid), 0.0) + (report.duration or 0.0)
+
+
+_pico_totals = {"runs": 0, "sim": 0.0, "wall": 0.0}
+
+
+def _add_pico_totals(t):
+    for k in _pico_totals:
+        _pico_totals[k] += (t or {}).get(k, 0)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    # a worker's emulated-board figures (sent from its pytest_sessionfinish)
+    _add_pico_totals(getattr(node, "workeroutput", {}).get("pico_totals"))
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    picohost = sys.modules.get("picohost")
+    if hasattr(config, "workeroutput"):  # a worker: its figures go to the controller
+        if picohost is not None:
+            config.workeroutput["pico_totals"] = picohost.totals()
+        return
+    if picohost is not None:
+        _add_pico_totals(picohost.totals())
+    cache = getattr(config, "cache", None)
+    if cache is not None and _unit_times:
+        seconds = dict(_unit_seconds(config))
+        seconds.update({u: round(s, 1) for u, s in _unit_times.items()})
+        cache.set(UNIT_CACHE_KEY, seconds)

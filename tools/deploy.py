@@ -147,7 +147,7 @@ def mpy_cross_run(src, out, source_name=None, march=None):
         with open(src) as f:
             lines = f.read().split("\n")
         if any(line.strip() == NATIVE for line in lines):
-            tmp = out + ".native.py"
+            tmp = "%s.%d.native.py" % (out, os.getpid())  # per process: two test processes may build at once
             with open(tmp, "w") as f:
                 f.write(
                     "\n".join(line.replace(NATIVE, NATIVE[2:]) if line.strip() == NATIVE else line for line in lines)
@@ -164,9 +164,17 @@ def compile_py(src, out, source_name, board):
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return  # built already (rm -rf build/ to rebuild everything)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    r = mpy_cross_run(src, out, source_name, MARCH.get(board))
-    if r.returncode != 0:
-        raise DeployError("mpy-cross %s: %s" % (os.path.relpath(src, ROOT), (r.stderr or r.stdout).strip()))
+    # into a file of this process's own, then renamed: another process that builds the same tree
+    # at the same time (parallel test workers) never sees a half-written .mpy
+    tmp = "%s.%d.tmp" % (out, os.getpid())
+    try:
+        r = mpy_cross_run(src, tmp, source_name, MARCH.get(board))
+        if r.returncode != 0:
+            raise DeployError("mpy-cross %s: %s" % (os.path.relpath(src, ROOT), (r.stderr or r.stdout).strip()))
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def board_class(board):

@@ -26,13 +26,10 @@ _cache = {}
 _totals = {"runs": 0, "sim": 0.0, "wall": 0.0}
 
 
-def _say_totals():
-    # after pytest's own summary: what the tier cost (the emulator runs at about 0.4x real time)
-    if _totals["runs"]:
-        print(
-            "pico_w tier: %d emulator runs, %.0f s simulated, %.0f s of wall time"
-            % (_totals["runs"], _totals["sim"], _totals["wall"])
-        )
+def totals():
+    # what the tier cost in this process (the emulator runs at about 0.4x real time): conftest.py
+    # adds up the test workers' and prints it in the closing summary
+    return dict(_totals)
 
 
 def _counted(run):
@@ -46,14 +43,26 @@ def _counted(run):
     return counted
 
 
+def _locked_sim():
+    # pico.Sim() installs rp2040js into build/pico-sim-node on first use (npm ci): one process at a
+    # time (the test workers of `make test` run in parallel), the others then find it installed
+    import fcntl
+
+    with open(os.path.join(ROOT, "build", "pico", ".sim.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return pico.Sim()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def sim():
     # the emulator, or the test is skipped saying why
     if "sim" not in _cache:
         why = pico.missing(pico.sim_dir())
-        _cache["sim"] = why or pico.Sim()
+        _cache["sim"] = why or _locked_sim()
         if not why:
             _cache["sim"].run = _counted(_cache["sim"].run)
-            atexit.register(_say_totals)
     s = _cache["sim"]
     if isinstance(s, str):
         pytest.skip("emulated Pico W: " + s)

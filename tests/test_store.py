@@ -36,33 +36,50 @@ def _poke(path, offset, byte):
         f.write(data)
 
 
-def test_a_damaged_record_in_the_middle_loses_only_itself():
+def _frames_of(seg):
+    # [(offset, length)] of the frames of a segment file (format 3: u16 L, then L + 4 bytes)
+    with open(seg, "rb") as f:
+        data = f.read()
+    out = []
+    off = 24
+    while off < len(data):
+        n = data[off] | data[off + 1] << 8
+        out.append((off, n + 6))
+        off += n + 6
+    return out
+
+
+def test_a_damaged_frame_in_the_middle_loses_only_its_own_records():
     s = make_store()
     sid = s.stream_id("a")
     for i in range(20):
         s.append(sid, T0 + i, i)
-    got = list(s.records(sid))
+        if i % 5 == 4:
+            s.flush()  # a frame of 5 records
     s.close()
     seg = _last[0] + "/" + _segments(_last[0])[0]
-    off = got[7][0] & 0xFFFF
-    _poke(seg, off + 3, 0x5A)
+    frames = _frames_of(seg)
+    assert len(frames) == 4
+    _poke(seg, frames[1][0] + 7, 0x5A)
     s = make_store(reopen=True)
-    assert [r[2] for r in s.records(sid)] == [i for i in range(20) if i != 7]
-    assert s.pending(sid) == 19 and s.stats()["skipped_bytes"] > 0
+    assert [r[2] for r in s.records(sid)] == [i for i in range(20) if not 5 <= i < 10]
+    assert s.pending(sid) == 15 and s.stats()["skipped_bytes"] > 0
     s.close()
 
 
-def test_a_damaged_length_byte_is_skipped_by_resynchronisation():
+def test_a_damaged_frame_length_is_skipped_by_resynchronisation():
     s = make_store()
     sid = s.stream_id("a")
     for i in range(20):
         s.append(sid, T0 + i, "value %d" % i)
-    got = list(s.records(sid))
+        if i % 4 == 3:
+            s.flush()
     s.close()
     seg = _last[0] + "/" + _segments(_last[0])[0]
-    _poke(seg, got[3][0] & 0xFFFF, 0x7E)
+    frames = _frames_of(seg)
+    _poke(seg, frames[2][0], 0x7E)
     s = make_store(reopen=True)
-    assert [r[2] for r in s.records(sid)] == ["value %d" % i for i in range(20) if i != 3]
+    assert [r[2] for r in s.records(sid)] == ["value %d" % i for i in range(20) if not 8 <= i < 12]
     s.close()
 
 
@@ -101,7 +118,7 @@ def test_a_segment_never_exceeds_the_segment_size():
     s = make_store(capacity=65536)
     sid = s.stream_id("a")
     for i in range(3000):
-        s.append(sid, T0 + i * 7, i * 3.25)
+        s.append(sid, T0 + i * 7, "%d" % (i * 7919 % 100003))
     s.close()
     names = _segments(_last[0])
     assert len(names) > 2

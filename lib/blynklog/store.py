@@ -34,7 +34,7 @@
 # of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
 # an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
-from . import record
+from . import frame, record
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
 _HDR1 = const(20)
@@ -43,7 +43,10 @@ _MAGIC = b"BL"
 _CMAGIC = b"BC"
 _VERSION = const(1)  # of the cursors file
 _SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
-_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key)
+_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key): read only
+_SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
+_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
+_MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
 _RBUF = const(1200)
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
@@ -52,6 +55,15 @@ _DEFAULT_SEG = const(4096)
 _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
+
+
+def _beyond(lo, c, cur):
+    # how many of the c positions lo, lo + 1, ... are after cursor cur
+    if lo + c - 1 <= cur:
+        return 0
+    if lo > cur:
+        return c
+    return lo + c - 1 - cur
 
 
 def _remove(path):
@@ -106,6 +118,21 @@ class Store:
         self._hdr = bytearray(_HDR)
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)
+        # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed
+        # as they come (_fst: exact bits per stream), built into _fbuf at flush
+        self._tail = bytearray(_TAIL)
+        self._tmv = memoryview(self._tail)
+        self._tn = 0  # bytes of the tail
+        self._fbuf = bytearray(frame.FRAME_MAX)
+        self._fwr = frame.Writer(self._fbuf)
+        self._fst = frame.State()
+        self._bst = frame.State()
+        self._arec = record.Rec()
+        self._brec = record.Rec()
+        self._fcount = 0  # records in the frame to come
+        self._fbytes = frame.FIXED  # its size at most
+        self._word = 0  # ordinal of the next frame's first record in the write segment
+        self._wver = 0  # the write segment's format (3 is written; another: a new one is made)
         self.dropped_full = 0
         self._saved_drops = 0
         self.skipped_bytes = 0
@@ -129,6 +156,9 @@ class Store:
         here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
         self._names = self._load_names(here)
         n = len(self._names)
+        for _ in range(n):
+            self._fst.add()
+            self._bst.add()
         self._cursor = [0] * n
         self._pending = [0] * n
         self._meta = {}
@@ -230,8 +260,8 @@ class Store:
         self._saved_drops = drops
 
     def _read_header(self, seq, f=None):
-        # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
-        # header is missing or damaged. f: the segment's file, opened at its start by the caller.
+        # (base_ts, salt, header size, format) of the segment (salt None in format 1), or None
+        # when its header is missing or damaged. f: the segment's file, opened at its start by the caller.
         h = self._hdr
         try:
             if f is not None:
@@ -249,14 +279,57 @@ class Store:
         if ver == _SEG_V1:
             salt = None
             size = _HDR1
-        elif ver == _SEG_V2 and got == _HDR:
+        elif (ver == _SEG_V2 or ver == _SEG_V3) and got == _HDR:
             salt = struct.unpack_from("<I", h, 16)[0]
             size = _HDR
         else:
             return None
         if binascii.crc32(memoryview(h)[: size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
             return None
-        return base, salt, size
+        return base, salt, size, ver
+
+    def _frames(self, seq, buf, start, stop, skips=False, hd=None):
+        # _walk for a segment of frames (format 3): yields off for each valid frame starting at
+        # start <= off < stop, the frame in buf[_wi:_wi + _wn]. Damaged bytes are skipped one at
+        # a time (the keyed CRC finds the next frame written as one) and counted when skips.
+        if hd is None:
+            hd = self._read_header(seq)
+            if hd is None:
+                return
+        kb = record.signed_salt(hd[1])
+        name = self._seg_name(seq)
+        mv = memoryview(buf)
+        size = len(buf)
+        fpos = start if start > hd[2] else hd[2]
+        rounds = 0
+        while fpos < stop and rounds < 100000:
+            rounds += 1
+            try:
+                with open(name, "rb") as f:
+                    f.seek(fpos)
+                    got = f.readinto(buf) or 0
+            except OSError:
+                return
+            limit = got if fpos + got <= stop else stop - fpos
+            if limit <= 0:
+                return
+            more = got == size and fpos + limit < stop
+            i = 0
+            while i < limit:
+                off = fpos + i
+                n = frame.check(buf, i, limit, mv, kb ^ (off & _OFF_MASK))
+                if n:
+                    self._wi = i
+                    self._wn = n
+                    yield off
+                    i += n
+                elif more and limit - i < frame.FRAME_MAX:
+                    break  # may be a frame cut by the chunk: read again from here
+                else:
+                    if skips:
+                        self.skipped_bytes += 1
+                    i += 1
+            fpos += i
 
     def _walk(self, seq, buf, start, stop, skips=False):
         # Yields off for each valid record of segment seq with start <= off < stop: the record
@@ -401,6 +474,7 @@ class Store:
             self._wseq = seqs[-1]
             self._wbase = hd[0]
             self._wsalt = hd[1]
+            self._wver = hd[3]
             self._wsize = self._segsize[-1]
             if not clean:
                 self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
@@ -425,11 +499,29 @@ class Store:
         if got != n:
             return False
         salt = hd[1]
+        if hd[3] == _SEG_V3:
+            for k in range(frame.FIXED + 2, n + 1):  # a frame's length: L + 6
+                j = n - k
+                if buf[j] | (buf[j + 1] << 8) == k - 6:
+                    if frame.check(buf, j, n, self._rmv, record.key(record.signed_salt(salt), size - k)) == k:
+                        self._word = self._frame_end(buf, j)
+                        return True
+            return False
         for k in range(5, n + 1):  # the record's length: L + body (>= 3) + CRC
             off = size - k
             if record.check(buf, n - k, n, self._rmv, 0 if salt is None else record.key(salt, off)) == k:
                 return True
         return False
+
+    def _frame_end(self, buf, i):
+        # the ordinal after the last record of the frame at buf[i:]
+        o = buf[i + 2] | (buf[i + 3] << 8)
+        p = i + 5
+        for _ in range(buf[i + 4]):
+            p, c = frame.varint(buf, p + 1, p + 4)
+            p = frame.varint(buf, p, p + 3)[0]
+            o += c
+        return o
 
     def _count(self):
         # Counts every segment not counted yet; then commit, pending and reclaiming can work.
@@ -464,16 +556,39 @@ class Store:
         buf = self._rbuf
         count = 0
         end = hd[2]
-        for off in self._walk(seq, buf, 0, stop, True):
-            i = self._wi
-            n = self._wn
-            sid = record.sid_of(buf, i)
-            if sid >= nstreams:
-                count += 1  # its name was lost (damaged streams file): keep it, count it later
-            elif (seq << _SEG_SHIFT | off) > cur[sid]:
-                pend[sid] += 1
-                count += 1
-            end = off + n
+        if hd[3] == _SEG_V3:
+            top = seq << _SEG_SHIFT
+            word = 0
+            for off in self._frames(seq, buf, 0, stop, True, hd):
+                i = self._wi
+                o = buf[i + 2] | (buf[i + 3] << 8)
+                p = i + 5
+                for _ in range(buf[i + 4]):
+                    sid = buf[p]
+                    p, c = frame.varint(buf, p + 1, p + 4)
+                    p = frame.varint(buf, p, p + 3)[0]
+                    if sid >= nstreams:
+                        count += c  # its name was lost (damaged streams file): counted later
+                    else:
+                        m = _beyond(top | o, c, cur[sid])
+                        pend[sid] += m
+                        count += m
+                    o += c
+                end = off + self._wn
+                word = self._frame_end(buf, i)
+            if seq == self._wseq:
+                self._word = word
+        else:
+            for off in self._walk(seq, buf, 0, stop, True):
+                i = self._wi
+                n = self._wn
+                sid = record.sid_of(buf, i)
+                if sid >= nstreams:
+                    count += 1  # its name was lost (damaged streams file): keep it, count it later
+                elif (seq << _SEG_SHIFT | off) > cur[sid]:
+                    pend[sid] += 1
+                    count += 1
+                end = off + n
         self._segpend[k] += count
         if seq != self._wseq:
             self._segsize[k] = end
@@ -532,13 +647,29 @@ class Store:
             raise
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
+        self._fst.add()
+        self._bst.add()
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
+        buf = self._rbuf
         for seq in self._segs:
-            for off in self._walk(seq, self._rbuf, 0, 1 << 30):
+            hd = self._read_header(seq)
+            if hd is None:
+                continue
+            if hd[3] == _SEG_V3:
+                for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
+                    p = self._wi + 5
+                    for _ in range(buf[self._wi + 4]):
+                        s = buf[p]
+                        p, c = frame.varint(buf, p + 1, p + 4)
+                        p = frame.varint(buf, p, p + 3)[0]
+                        if s == sid:
+                            n += c
+                continue
+            for off in self._walk(seq, buf, 0, 1 << 30):
                 i = self._wi
-                if record.sid_of(self._rbuf, i) == sid:
+                if record.sid_of(buf, i) == sid:
                     n += 1
         self._pending.append(n)
         return sid
@@ -555,36 +686,62 @@ class Store:
         # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
-        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline. Native code
-        # on a board, as Logger.add and record.encode_into (record's header says how).
+        # The record goes to the tail (RAM) in format 2's encoding, relative to the segment's
+        # base, and is costed in the frame to come (frame.code: exact bits). When the frame would
+        # not fit the segment, the frame is written and the segment closed first; when it would
+        # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
         enc = self._enc
-        size = self._wsize
-        fresh = self._wf is None and size == 0
-        salt = self._wsalt
-        if salt is None:
-            key = 0
+        if self._wver != _SEG_V3:
+            n = 0  # no segment of frames to write to: the next one is made below
         else:
-            if salt is not self._wsalt_of:
-                self._wkey()
-            key = self._wsk ^ (size & 0xFFFF)
-        n = record.encode_into(
-            enc, 0, sid, ts, value, flags, decimals, ts if fresh else self._wbase, self._views, key, rel, checked
-        )
-        if fresh or size + n > self.segment_size:
+            n = record.encode_into(
+                enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked
+            )
+        st = self._fst
+        rec = self._arec
+        k = 0
+        while True:
+            if n:
+                record.read(rec, enc, 0, n)
+                n0 = st.n[sid]
+                b0 = st.bits[sid]
+                bits = frame.code(st, sid, rec, None)
+                est = self._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
+                if not n0:
+                    est += frame.SECTION_MAX
+                room = self._wsize + est <= self.segment_size
+                if (
+                    room
+                    and est <= frame.FRAME_MAX
+                    and self._tn + n <= _TAIL
+                    and self._word + self._fcount < _MAX_ORD
+                ):
+                    break
+                st.n[sid] = n0
+                st.bits[sid] = b0
+                if not self._fcount and self._wsize <= _HDR:
+                    break  # one record over a fresh segment's room: it goes alone
+                if self._fcount and room:
+                    self._put_frame()  # over the frame's or the tail's bounds: out to the file
+                    k += 1
+                    continue
+            # the segment is full (or there is none): the frame to come ends it, a new one starts
             t = ts + rel if rel else ts
             if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, self._wkey())
-        elif self._wf is None:
-            self._wf = open(self._seg_name(self._wseq), "ab")
-        if IS_MICROPYTHON:
-            self._wf.write(enc, 0, n)
+            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
+            k = 0
+        tn = self._tn
+        if n < _VIEWS:
+            self._tmv[tn : tn + n] = self._views[n]
         else:
-            self._wf.write(memoryview(enc)[:n])
-        self._wsize += n
+            self._tmv[tn : tn + n] = memoryview(enc)[:n]
+        self._tn = tn + n
+        self._fbytes = est
+        self._fcount += 1
         self._pending[sid] += 1
         self._segpend[-1] += 1
         u = self._un_n
@@ -600,6 +757,66 @@ class Store:
             self.flush()
         return True
 
+    def _put_frame(self):
+        # Writes the frame to come (the tail's records, _fst's costs) at the end of the write
+        # segment, without syncing it. Its size is what _fst costed, exactly.
+        st = self._fst
+        bst = self._bst
+        fb = self._fbuf
+        w = self._fwr
+        tail = self._tail
+        rec = self._brec
+        ns = 0
+        p = 5
+        for sid in range(len(st.n)):
+            if st.n[sid]:
+                fb[p] = sid
+                p = frame.put_varint(fb, p + 1, st.n[sid])
+                p = frame.put_varint(fb, p, (st.bits[sid] + 7) >> 3)
+                ns += 1
+        fb[2] = self._word & 0xFF
+        fb[3] = self._word >> 8
+        fb[4] = ns
+        w.p = p
+        w.acc = 0
+        w.nb = 0
+        for sid in range(len(st.n)):
+            if not st.n[sid]:
+                continue
+            bst.n[sid] = 0
+            bst.bits[sid] = 0
+            start = w.p
+            i = 0
+            while i < self._tn:
+                b = tail[i]
+                q = i + 1 if b < 0x80 else i + 2
+                n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
+                if tail[q + 1] == sid:
+                    record.read(rec, tail, i, n)
+                    frame.code(bst, sid, rec, w)
+                i += n
+            w.align()
+            if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
+                raise RuntimeError("frame section size")
+        end = w.p
+        fb[0] = (end - 2) & 0xFF
+        fb[1] = (end - 2) >> 8
+        mv = memoryview(fb)
+        crc = binascii.crc32(mv[:end], self._wkey()) & 0xFFFFFFFF
+        struct.pack_into("<I", fb, end, crc)
+        end += 4
+        if self._wf is None:
+            self._wf = open(self._seg_name(self._wseq), "ab")
+        self._wf.write(mv[:end])
+        self._wsize += end
+        self._word += self._fcount
+        for sid in range(len(st.n)):
+            st.n[sid] = 0
+            st.bits[sid] = 0
+        self._fcount = 0
+        self._fbytes = frame.FIXED
+        self._tn = 0
+
     def _wkey(self):
         # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
         # port for a salt from record.new_salt), kept with the salt it came from
@@ -613,7 +830,10 @@ class Store:
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
-        # False when the store is full and refuses (drop_newest).
+        # False when the store is full and refuses (drop_newest). The frame to come is written
+        # to the segment it was costed for first.
+        if self._fcount:
+            self._put_frame()
         # a fully committed write segment is free space: it is deleted once the next one exists
         if self._segs and self._segscan[-1]:
             self._count_seg(len(self._segs) - 1)
@@ -635,7 +855,7 @@ class Store:
         seq = self._next_seq()
         h = self._hdr
         salt = record.new_salt()
-        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V2, 0, seq, ts, salt)
+        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
         struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
         try:
@@ -652,6 +872,8 @@ class Store:
         self._wbase = ts
         self._wsalt = salt
         self._wsize = _HDR
+        self._wver = _SEG_V3
+        self._word = 0
         self._reclaim()
         return True
 
@@ -675,13 +897,31 @@ class Store:
         lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
         scan = self._segscan[0]
         total = 0
-        for off in self._walk(seq, buf, 0, 1 << 30):
-            i = self._wi
-            sid = record.sid_of(buf, i)
-            if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                if off >= scan:
-                    lost[sid] += 1
-                total += 1
+        hd = self._read_header(seq)
+        if hd is not None and hd[3] == _SEG_V3:
+            top = seq << _SEG_SHIFT
+            for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
+                i = self._wi
+                o = buf[i + 2] | (buf[i + 3] << 8)
+                p = i + 5
+                for _ in range(buf[i + 4]):
+                    sid = buf[p]
+                    p, c = frame.varint(buf, p + 1, p + 4)
+                    p = frame.varint(buf, p, p + 3)[0]
+                    if sid < len(cur):
+                        m = _beyond(top | o, c, cur[sid])
+                        if off >= scan:
+                            lost[sid] += m
+                        total += m
+                    o += c
+        elif hd is not None:
+            for off in self._walk(seq, buf, 0, 1 << 30):
+                i = self._wi
+                sid = record.sid_of(buf, i)
+                if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
+                    if off >= scan:
+                        lost[sid] += 1
+                    total += 1
         if total:
             old = cur[:]
             end = seq << _SEG_SHIFT | _OFF_MASK  # after every record of the segment
@@ -713,6 +953,8 @@ class Store:
 
     def flush(self):
         # Everything appended so far is durable when this returns.
+        if self._fcount:
+            self._put_frame()
         if self._wf is not None and self._un_n:
             self._wf.flush()
             if not IS_MICROPYTHON and hasattr(os, "fsync"):
@@ -758,6 +1000,7 @@ class Store:
         seq = start >> _SEG_SHIFT
         segs = self._segs
         read = record.read
+        rd = None  # a frame section's reader, made at the first frame
         try:
             while True:
                 nxt = -1
@@ -769,7 +1012,45 @@ class Store:
                     return
                 seq = nxt
                 hd = self._read_header(seq)
-                if hd is not None:
+                if hd is not None and hd[3] == _SEG_V3:
+                    base = hd[0]
+                    stop = end_off if seq == end_seq else 1 << 30
+                    top = seq << _SEG_SHIFT
+                    for off in self._frames(seq, buf, 0, stop, False, hd):
+                        i = self._wi
+                        o = top | buf[i + 2] | (buf[i + 3] << 8)
+                        p = i + 5
+                        at = -1  # the section of sid: its first pos, count, bytes before it
+                        skip = 0
+                        for _ in range(buf[i + 4]):
+                            s = buf[p]
+                            p, c = frame.varint(buf, p + 1, p + 4)
+                            p, z = frame.varint(buf, p, p + 3)
+                            if s == sid:
+                                at = o
+                                cnt = c
+                                before = skip
+                            o += c
+                            skip += z
+                        if at < 0:
+                            continue
+                        cur = self._cursor[sid]
+                        low = start if start > cur else cur
+                        if at + cnt - 1 <= low:
+                            continue  # all of it committed or before start
+                        if rd is None:
+                            rd = frame.Reader()
+                        rd.start(buf, p + before)
+                        for j in range(cnt):
+                            rd.next(rec)
+                            pos = at + j
+                            if pos <= start or pos <= self._cursor[sid]:
+                                continue
+                            rec.pos = pos
+                            rec.base = base
+                            rec.sid = sid
+                            yield rec
+                elif hd is not None:
                     base = hd[0]
                     first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
                     stop = end_off if seq == end_seq else 1 << 30
@@ -819,6 +1100,31 @@ class Store:
         for k in range(len(self._segs)):
             seq = self._segs[k]
             if seq < cur >> _SEG_SHIFT or seq > pseq:
+                continue
+            hd = self._read_header(seq)
+            if hd is None:
+                continue
+            if hd[3] == _SEG_V3:
+                top = seq << _SEG_SHIFT
+                for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
+                    i = self._wi
+                    o = top | buf[i + 2] | (buf[i + 3] << 8)
+                    if o > pos:
+                        break
+                    p = i + 5
+                    for _ in range(buf[i + 4]):
+                        s = buf[p]
+                        p, c = frame.varint(buf, p + 1, p + 4)
+                        p = frame.varint(buf, p, p + 3)[0]
+                        if s == sid:
+                            lo = o if o > cur else cur + 1
+                            hi = o + c - 1 if o + c - 1 < pos else pos
+                            if hi >= lo:
+                                done[k] += hi - lo + 1
+                                total += hi - lo + 1
+                            if o <= pos <= o + c - 1:
+                                found = True
+                        o += c
                 continue
             first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0
             for off in self._walk(seq, buf, first, 1 << 30):
@@ -908,6 +1214,8 @@ class Store:
     def close(self):
         if self._closed:
             return
+        if self._fcount:
+            self._put_frame()
         if self._wf is not None:
             f = self._wf
             self._wf = None

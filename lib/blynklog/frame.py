@@ -12,12 +12,15 @@
 # Writer). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
 # the numeric kinds (small ints: bit fields of at most 16 bits are read at a time).
 # Pure functions over caller buffers and per-stream state objects; one task at a time.
-from .compat import binascii, const
-from .record import T_F32, T_F64, T_INT, T_LOC32, T_SCALED, T_STR, T_TRUE
+from .compat import binascii, const, struct
+from .record import T_F32, T_F64, T_INT, T_SCALED, T_STR, T_TRUE, Rec, key, read, signed_salt
 
 FRAME_MAX = const(1192)  # bytes of a whole frame (the store's read buffer holds one and 8 more)
 FIXED = const(9)  # L, first, n and the CRC
 SECTION_MAX = const(6)  # a section's directory entry at most: sid, count (<= 3), size (<= 2)
+_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
+_MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
+_HDR = const(24)  # a segment's header
 _RESIDUE = const(0x2144DF1C)  # CRC-32 of any data followed by its own CRC (record.py)
 
 
@@ -209,114 +212,6 @@ def code(st, sid, rec, out):
     return bits
 
 
-class Reader:
-    # One section of a frame read into a record.Rec (Store.scan): buf holds the frame; q the bit
-    # position. The state of the last record read (the previous one of the section).
-    def __init__(self):
-        self.buf = None
-        self.q = 0
-        self.h = 0
-        self.d = 0
-        self.step = 0
-        self.m = 0
-        self.fv = bytearray(8)
-        self.first = True
-
-    def start(self, buf, p):
-        self.buf = buf
-        self.q = p << 3
-        self.first = True
-
-    def get(self, k):
-        # k <= 16 bits (the buffer holds 2 bytes past the frame)
-        q = self.q
-        i = q >> 3
-        buf = self.buf
-        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
-        self.q = q + k
-        return (w >> (24 - (q & 7) - k)) & ((1 << k) - 1)
-
-    def get_z(self):
-        get = self.get
-        if not get(1):
-            return 0
-        if not get(1):
-            return get(7)
-        if not get(1):
-            return get(9)
-        if not get(1):
-            return get(16)
-        if not get(1):
-            return (get(16) << 16) | get(16)
-        n = get(7)
-        z = 0
-        while n > 0:
-            k = 16 if n > 16 else n
-            n -= k
-            z = (z << k) | get(k)
-        return z
-
-    def next(self, rec):
-        # Fills rec (sid, flags, typ, delta, m or buf/p/last) with the section's next record.
-        get = self.get
-        if self.first:
-            h = get(6)
-            same = False
-        elif not get(1):
-            h = self.h
-            same = True
-        else:
-            h = get(6)
-            same = False
-        self.h = h
-        typ = h >> 2
-        rec.flags = h & 3
-        rec.typ = typ
-        z = self.get_z()
-        z = (z >> 1) ^ -(z & 1)
-        if self.first:
-            d = z
-            step = 0
-            self.first = False
-        else:
-            step = self.step + z
-            d = self.d + step
-        self.d = d
-        self.step = step
-        rec.delta = d
-        if typ == T_INT or typ >= T_SCALED:
-            z = self.get_z()
-            z = (z >> 1) ^ -(z & 1)
-            m = self.m + z if same else z
-            self.m = m
-            rec.m = m
-        elif typ == T_F32 or typ == T_F64:
-            fv = self.fv
-            if not same:
-                for k in range(8):
-                    fv[k] = 0
-            if get(1):
-                c = get(6)
-                k = (4 if typ == T_F32 else 8) - 1 - (c >> 3)
-                low = k - (c & 7)
-                while k >= low:
-                    fv[k] ^= get(8)
-                    k -= 1
-            rec.buf = fv
-            rec.p = 0
-        elif typ > T_TRUE:
-            if typ == T_STR:
-                k = get(11)
-            else:
-                k = 8 if typ == T_LOC32 else 16
-            q = (self.q + 7) & ~7
-            p = q >> 3
-            rec.buf = self.buf
-            rec.p = p
-            rec.last = p + k
-            self.q = q + 8 * k
-
-
 def check(buf, off, end, mv, key):
     # Length of the valid frame at buf[off:end] (CRC keyed for its place, a directory whose
     # sections fill the frame), or 0.
@@ -374,3 +269,128 @@ def put_varint(buf, p, z):
 
 def vbytes(z):
     return 1 if z < 0x80 else (2 if z < 0x4000 else 3)
+
+
+def build(st, bst, tail, tn, w, rec, first):
+    # Builds the frame of the tail's records (tail[:tn], format 2 records costed in st) in w.buf,
+    # its first record's ordinal `first`; returns its length without the CRC (bst: build state).
+    fb = w.buf
+    ns = 0
+    p = 5
+    for sid in range(len(st.n)):
+        if st.n[sid]:
+            fb[p] = sid
+            p = put_varint(fb, p + 1, st.n[sid])
+            p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
+            ns += 1
+    fb[2] = first & 0xFF
+    fb[3] = first >> 8
+    fb[4] = ns
+    w.p = p
+    w.acc = 0
+    w.nb = 0
+    for sid in range(len(st.n)):
+        if not st.n[sid]:
+            continue
+        bst.n[sid] = 0
+        bst.bits[sid] = 0
+        start = w.p
+        i = 0
+        while i < tn:
+            b = tail[i]
+            q = i + 1 if b < 0x80 else i + 2
+            n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
+            if tail[q + 1] == sid:
+                read(rec, tail, i, n)
+                code(bst, sid, rec, w)
+            i += n
+        w.align()
+        if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
+            raise RuntimeError("frame section size")
+    end = w.p
+    fb[0] = (end - 2) & 0xFF
+    fb[1] = (end - 2) >> 8
+    return end
+
+
+# ---- the Store's frame to come (store.py): its buffers, costing, writing; and the end of a segment
+
+
+def alloc(store):
+    # the tail and the frame's buffer and states of a Store, made at its first append
+    store._tail = bytearray(_TAIL)
+    store._tmv = memoryview(store._tail)
+    store._tn = 0  # bytes of the tail
+    store._fbytes = FIXED  # the frame's size at most
+    store._arec = Rec()
+    store._brec = Rec()
+    store._fbuf = bytearray(FRAME_MAX)
+    store._fwr = Writer(store._fbuf)
+    store._fst = State()
+    store._bst = State()
+    for _ in store._names:
+        store._fst.add()
+        store._bst.add()
+
+
+def fit(store, sid, n):
+    # Costs the record store._enc[:n] as the next of the frame to come: the frame's size with it
+    # when it fits (the state keeps it), else (the state as it was) -2 when the frame must go out
+    # first (FRAME_MAX, the tail, the ordinals), -1 when the segment must end first.
+    rec = store._arec
+    st = store._fst
+    read(rec, store._enc, 0, n)
+    n0 = st.n[sid]
+    b0 = st.bits[sid]
+    bits = code(st, sid, rec, None)
+    est = store._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
+    if not n0:
+        est += SECTION_MAX
+    room = store._wsize + est <= store.segment_size
+    if room and est <= FRAME_MAX and store._tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD:
+        return est
+    if not store._fcount and store._wsize <= _HDR:
+        return est  # one record over a fresh segment's room: it goes alone
+    st.n[sid] = n0
+    st.bits[sid] = b0
+    return -2 if store._fcount and room else -1
+
+
+def put(store):
+    # Writes the frame to come at the end of the write segment (not synced); its size is what fit()
+    # costed, exactly.
+    st = store._fst
+    end = build(st, store._bst, store._tail, store._tn, store._fwr, store._brec, store._word)
+    fb = store._fbuf
+    mv = memoryview(fb)
+    struct.pack_into("<I", fb, end, binascii.crc32(mv[:end], store._wkey()) & 0xFFFFFFFF)
+    end += 4
+    if store._wf is None:
+        store._wf = open(store._seg_name(store._wseq), "ab")
+    store._wf.write(mv[:end])
+    store._wsize += end
+    store._word += store._fcount
+    for sid in range(len(st.n)):
+        st.n[sid] = 0
+        st.bits[sid] = 0
+    store._fcount = 0
+    store._fbytes = FIXED
+    store._tn = 0
+
+
+def clean_end(store, buf, n, size, salt):
+    # Store._clean_end of a segment of frames: True when a valid frame ends exactly at size (buf[:n]:
+    # the segment's last n bytes); then store._word is the ordinal after its records
+    for k in range(FIXED + 2, n + 1):  # a frame's length: L + 6
+        j = n - k
+        if buf[j] | (buf[j + 1] << 8) == k - 6:
+            if check(buf, j, n, store._rmv, key(signed_salt(salt), size - k)) == k:
+                o = buf[j + 2] | (buf[j + 3] << 8)
+                p = j + 5
+                for _ in range(buf[j + 4]):
+                    p, c = varint(buf, p + 1, p + 4)
+                    p = varint(buf, p, p + 3)[0]
+                    o += c
+                store._word = o
+                return True
+    return False

@@ -34,7 +34,9 @@
 # of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
 # an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
-from . import frame, record
+from . import record
+
+frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
 _HDR1 = const(20)
@@ -45,8 +47,9 @@ _VERSION = const(1)  # of the cursors file
 _SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
 _SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key): read only
 _SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
-_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
-_MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
+_FIXED = const(9)  # frame.FIXED
+
+
 _RBUF = const(1200)
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
@@ -57,13 +60,14 @@ _OFF_MASK = const(0xFFFF)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
-def _beyond(lo, c, cur):
-    # how many of the c positions lo, lo + 1, ... are after cursor cur
-    if lo + c - 1 <= cur:
-        return 0
-    if lo > cur:
-        return c
-    return lo + c - 1 - cur
+def _codec():
+    # imports the frame codec at its first use: opening a store, or a Logger, costs no more heap
+    # for it (a board with .py sources compiles each module as it is imported)
+    global frame
+    if frame is None:
+        from . import frame as f
+
+        frame = f
 
 
 def _remove(path):
@@ -118,19 +122,12 @@ class Store:
         self._hdr = bytearray(_HDR)
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)
-        # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed
-        # as they come (_fst: exact bits per stream), built into _fbuf at flush
-        self._tail = bytearray(_TAIL)
-        self._tmv = memoryview(self._tail)
-        self._tn = 0  # bytes of the tail
-        self._fbuf = bytearray(frame.FRAME_MAX)
-        self._fwr = frame.Writer(self._fbuf)
-        self._fst = frame.State()
-        self._bst = frame.State()
-        self._arec = record.Rec()
-        self._brec = record.Rec()
+        # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed as
+        # they come (frame.fit: exact bits per stream), built at flush (frame.put); the buffers
+        # and states (_tmv, _tn, _fbuf, _fwr, _fst, _bst, _arec, _brec, _fbytes) are made at the
+        # first append (frame.alloc): opening a store costs no more
+        self._tail = self._fst = None
         self._fcount = 0  # records in the frame to come
-        self._fbytes = frame.FIXED  # its size at most
         self._word = 0  # ordinal of the next frame's first record in the write segment
         self._wver = 0  # the write segment's format (3 is written; another: a new one is made)
         self.dropped_full = 0
@@ -141,7 +138,8 @@ class Store:
         self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
         self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
         self._wsk = 0
-        self._wi = self._wn = 0  # the record _walk() is at: buf[_wi:_wi + _wn]
+        self._wi = self._wn = 0  # the record or frame a walk is at: buf[_wi:_wi + _wn]
+        self._wend = self._wlast = 0  # segment.runs(): end of that record or frame, the pos after its run
         self._clean = {}  # seq -> (lo, hi): records checked back to back there (_walk)
         self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
@@ -156,9 +154,6 @@ class Store:
         here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
         self._names = self._load_names(here)
         n = len(self._names)
-        for _ in range(n):
-            self._fst.add()
-            self._bst.add()
         self._cursor = [0] * n
         self._pending = [0] * n
         self._meta = {}
@@ -288,132 +283,6 @@ class Store:
             return None
         return base, salt, size, ver
 
-    def _frames(self, seq, buf, start, stop, skips=False, hd=None):
-        # _walk for a segment of frames (format 3): yields off for each valid frame starting at
-        # start <= off < stop, the frame in buf[_wi:_wi + _wn]. Damaged bytes are skipped one at
-        # a time (the keyed CRC finds the next frame written as one) and counted when skips.
-        if hd is None:
-            hd = self._read_header(seq)
-            if hd is None:
-                return
-        kb = record.signed_salt(hd[1])
-        name = self._seg_name(seq)
-        mv = memoryview(buf)
-        size = len(buf)
-        fpos = start if start > hd[2] else hd[2]
-        rounds = 0
-        while fpos < stop and rounds < 100000:
-            rounds += 1
-            try:
-                with open(name, "rb") as f:
-                    f.seek(fpos)
-                    got = f.readinto(buf) or 0
-            except OSError:
-                return
-            limit = got if fpos + got <= stop else stop - fpos
-            if limit <= 0:
-                return
-            more = got == size and fpos + limit < stop
-            i = 0
-            while i < limit:
-                off = fpos + i
-                n = frame.check(buf, i, limit, mv, kb ^ (off & _OFF_MASK))
-                if n:
-                    self._wi = i
-                    self._wn = n
-                    yield off
-                    i += n
-                elif more and limit - i < frame.FRAME_MAX:
-                    break  # may be a frame cut by the chunk: read again from here
-                else:
-                    if skips:
-                        self.skipped_bytes += 1
-                    i += 1
-            fpos += i
-
-    def _walk(self, seq, buf, start, stop, skips=False):
-        # Yields off for each valid record of segment seq with start <= off < stop: the record
-        # is buf[i:i + n] until the next step, i and n in self._wi and self._wn (read them at
-        # once: no tuple per record). Damaged bytes are skipped one at a time
-        # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
-        # chunks, so the caller may delete or grow segments between steps.
-        # A run of records checked back to back is remembered (_clean: per segment, offsets lo..hi,
-        # its bytes never change but by _cut); a later walk follows the lengths there without
-        # the CRC, which is what an upload's passes mostly read: the plan, the body, the commit.
-        hd = self._read_header(seq)
-        if hd is None:
-            return
-        lo = hi = -1
-        c = self._clean.get(seq)
-        if c is not None:
-            lo, hi = c
-        rs = re = -1  # the last run of records checked back to back here
-        salt = hd[1]
-        kb = 0 if salt is None else record.signed_salt(salt)  # a small int key for the salts new_salt() makes
-        name = self._seg_name(seq)
-        mv = memoryview(buf)
-        size = len(buf)
-        fpos = start if start > hd[2] else hd[2]
-        rounds = 0
-        try:
-            while fpos < stop and rounds < 100000:
-                rounds += 1
-                try:
-                    with open(name, "rb") as f:
-                        f.seek(fpos)
-                        got = f.readinto(buf) or 0
-                except OSError:
-                    return
-                limit = got if fpos + got <= stop else stop - fpos
-                if limit <= 0:
-                    return
-                more = got == size and fpos + limit < stop
-                i = 0
-                while i < limit:
-                    off = fpos + i
-                    if lo <= off < hi:
-                        # checked before: its length from L
-                        n = buf[i]
-                        if n >= 0x80:
-                            n = ((n & 0x7F) | (buf[i + 1] << 7)) + 1 if i + 1 < limit else limit
-                        if i + n + 5 <= limit:
-                            self._wi = i
-                            self._wn = n + 5
-                            yield off
-                            i += n + 5
-                            continue
-                    n = record.check(buf, i, limit, mv, 0 if salt is None else kb ^ (off & _OFF_MASK))
-                    if n:
-                        if off != re:
-                            rs = off
-                        re = off + n
-                        self._wi = i
-                        self._wn = n
-                        yield off
-                        i += n
-                    elif more and limit - i < record.MAX_RECORD:
-                        break  # may be a record cut by the chunk: read again from here
-                    else:
-                        if skips:
-                            self.skipped_bytes += 1
-                        i += 1
-                fpos += i
-        finally:
-            self._note_clean(seq, rs, re)
-
-    def _note_clean(self, seq, s, e):
-        if s < 0:
-            return
-        c = self._clean.get(seq)
-        if c is not None and s <= c[1] and e >= c[0]:
-            s = min(s, c[0])
-            e = max(e, c[1])
-        self._clean[seq] = (s, e)
-        if len(self._clean) > len(self._segs):
-            for k in list(self._clean):
-                if k not in self._segs:
-                    del self._clean[k]
-
     # ---- open: list the segments; count them later
     def _listing(self):
         # [(name, size)] of the store's folder, made when missing. The listing is what says the
@@ -500,28 +369,11 @@ class Store:
             return False
         salt = hd[1]
         if hd[3] == _SEG_V3:
-            for k in range(frame.FIXED + 2, n + 1):  # a frame's length: L + 6
-                j = n - k
-                if buf[j] | (buf[j + 1] << 8) == k - 6:
-                    if frame.check(buf, j, n, self._rmv, record.key(record.signed_salt(salt), size - k)) == k:
-                        self._word = self._frame_end(buf, j)
-                        return True
-            return False
-        for k in range(5, n + 1):  # the record's length: L + body (>= 3) + CRC
-            off = size - k
-            if record.check(buf, n - k, n, self._rmv, 0 if salt is None else record.key(salt, off)) == k:
-                return True
-        return False
+            _codec()
+            return frame.clean_end(self, buf, n, size, salt)
+        from . import legacy
 
-    def _frame_end(self, buf, i):
-        # the ordinal after the last record of the frame at buf[i:]
-        o = buf[i + 2] | (buf[i + 3] << 8)
-        p = i + 5
-        for _ in range(buf[i + 4]):
-            p, c = frame.varint(buf, p + 1, p + 4)
-            p = frame.varint(buf, p, p + 3)[0]
-            o += c
-        return o
+        return legacy.clean_end(buf, n, self._rmv, size, salt)
 
     def _count(self):
         # Counts every segment not counted yet; then commit, pending and reclaiming can work.
@@ -535,90 +387,19 @@ class Store:
             self._reclaim()
 
     def _count_seg(self, k):
-        # Counts the records of segment k below its _segscan mark: each one past its stream's
-        # cursor is pending. False when the segment's header is damaged (the segment is removed).
-        seq = self._segs[k]
-        stop = self._segscan[k]
-        hd = self._read_header(seq)
-        self._uncounted -= 1
-        self._segscan[k] = 0
-        if hd is None:
-            self.bad_segments += 1
-            _remove(self._seg_name(seq))
-            self._segs.pop(k)
-            self._segpend.pop(k)
-            self._segsize.pop(k)
-            self._segscan.pop(k)
-            return False
-        cur = self._cursor
-        pend = self._pending
-        nstreams = len(cur)
-        buf = self._rbuf
-        count = 0
-        end = hd[2]
-        if hd[3] == _SEG_V3:
-            top = seq << _SEG_SHIFT
-            word = 0
-            for off in self._frames(seq, buf, 0, stop, True, hd):
-                i = self._wi
-                o = buf[i + 2] | (buf[i + 3] << 8)
-                p = i + 5
-                for _ in range(buf[i + 4]):
-                    sid = buf[p]
-                    p, c = frame.varint(buf, p + 1, p + 4)
-                    p = frame.varint(buf, p, p + 3)[0]
-                    if sid >= nstreams:
-                        count += c  # its name was lost (damaged streams file): counted later
-                    else:
-                        m = _beyond(top | o, c, cur[sid])
-                        pend[sid] += m
-                        count += m
-                    o += c
-                end = off + self._wn
-                word = self._frame_end(buf, i)
-            if seq == self._wseq:
-                self._word = word
-        else:
-            for off in self._walk(seq, buf, 0, stop, True):
-                i = self._wi
-                n = self._wn
-                sid = record.sid_of(buf, i)
-                if sid >= nstreams:
-                    count += 1  # its name was lost (damaged streams file): keep it, count it later
-                elif (seq << _SEG_SHIFT | off) > cur[sid]:
-                    pend[sid] += 1
-                    count += 1
-                end = off + n
-        self._segpend[k] += count
-        if seq != self._wseq:
-            self._segsize[k] = end
-        elif end < stop and self._wf is None and self._wsize == stop:
-            # a damaged tail of the write segment with nothing appended after it: cut it, so the
-            # next append follows the last good record. (Appended after it, the damaged bytes
-            # stay: reading skips them.)
-            self._cut(seq, end)
-            c = self._clean.pop(seq, None)  # the bytes after end go: a run checked there too
-            if c is not None and c[0] < end:
-                self._clean[seq] = (c[0], min(c[1], end))
-            self._wsize = self._segsize[k] = end
-        return True
+        from . import segment
+
+        return segment.count_seg(self, k)
 
     def _cut(self, seq, end):
-        # Rewrites segment seq keeping its first `end` bytes (a torn or damaged tail goes).
-        name = self._seg_name(seq)
-        tmp = name + ".new"
-        buf = self._rbuf
-        with open(name, "rb") as src:
-            with open(tmp, "wb") as dst:
-                done = 0
-                while done < end:
-                    got = src.readinto(buf) or 0
-                    if got <= 0:
-                        break
-                    k = got if done + got <= end else end - done
-                    dst.write(self._rmv[:k])
-                    done += k
-        os.rename(tmp, name)
+        from . import segment
+
+        segment.cut(self, seq, end)
+
+    def _drop_oldest(self):
+        from . import segment
+
+        segment.drop_oldest(self)
 
     def _next_seq(self):
         top = self._segs[-1] if self._segs else 0
@@ -647,30 +428,21 @@ class Store:
             raise
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
-        self._fst.add()
-        self._bst.add()
+        if self._fst is not None:
+            self._fst.add()
+            self._bst.add()
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
         buf = self._rbuf
         for seq in self._segs:
             hd = self._read_header(seq)
-            if hd is None:
-                continue
-            if hd[3] == _SEG_V3:
-                for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
-                    p = self._wi + 5
-                    for _ in range(buf[self._wi + 4]):
-                        s = buf[p]
-                        p, c = frame.varint(buf, p + 1, p + 4)
-                        p = frame.varint(buf, p, p + 3)[0]
-                        if s == sid:
-                            n += c
-                continue
-            for off in self._walk(seq, buf, 0, 1 << 30):
-                i = self._wi
-                if record.sid_of(buf, i) == sid:
-                    n += 1
+            if hd is not None:
+                from . import segment  # (imported at the first read: store.py's header)
+
+                for s, lo, c, off in segment.runs(self, seq, buf, 0, 1 << 30, False, hd):
+                    if s == sid:
+                        n += c
         self._pending.append(n)
         return sid
 
@@ -692,48 +464,26 @@ class Store:
         # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
+        if self._tail is None:
+            self._alloc()
         enc = self._enc
         if self._wver != _SEG_V3:
             n = 0  # no segment of frames to write to: the next one is made below
         else:
-            n = record.encode_into(
-                enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked
-            )
-        st = self._fst
-        rec = self._arec
-        k = 0
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
         while True:
-            if n:
-                record.read(rec, enc, 0, n)
-                n0 = st.n[sid]
-                b0 = st.bits[sid]
-                bits = frame.code(st, sid, rec, None)
-                est = self._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
-                if not n0:
-                    est += frame.SECTION_MAX
-                room = self._wsize + est <= self.segment_size
-                if (
-                    room
-                    and est <= frame.FRAME_MAX
-                    and self._tn + n <= _TAIL
-                    and self._word + self._fcount < _MAX_ORD
-                ):
-                    break
-                st.n[sid] = n0
-                st.bits[sid] = b0
-                if not self._fcount and self._wsize <= _HDR:
-                    break  # one record over a fresh segment's room: it goes alone
-                if self._fcount and room:
-                    self._put_frame()  # over the frame's or the tail's bounds: out to the file
-                    k += 1
-                    continue
+            est = frame.fit(self, sid, n) if n else -1
+            if est >= 0:
+                break
+            if est == -2:
+                self._put_frame()  # over the frame's or the tail's bounds: out to the file
+                continue
             # the segment is full (or there is none): the frame to come ends it, a new one starts
             t = ts + rel if rel else ts
             if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
             n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
-            k = 0
         tn = self._tn
         if n < _VIEWS:
             self._tmv[tn : tn + n] = self._views[n]
@@ -757,65 +507,14 @@ class Store:
             self.flush()
         return True
 
+    def _alloc(self):
+        _codec()
+        frame.alloc(self)
+
     def _put_frame(self):
-        # Writes the frame to come (the tail's records, _fst's costs) at the end of the write
-        # segment, without syncing it. Its size is what _fst costed, exactly.
-        st = self._fst
-        bst = self._bst
-        fb = self._fbuf
-        w = self._fwr
-        tail = self._tail
-        rec = self._brec
-        ns = 0
-        p = 5
-        for sid in range(len(st.n)):
-            if st.n[sid]:
-                fb[p] = sid
-                p = frame.put_varint(fb, p + 1, st.n[sid])
-                p = frame.put_varint(fb, p, (st.bits[sid] + 7) >> 3)
-                ns += 1
-        fb[2] = self._word & 0xFF
-        fb[3] = self._word >> 8
-        fb[4] = ns
-        w.p = p
-        w.acc = 0
-        w.nb = 0
-        for sid in range(len(st.n)):
-            if not st.n[sid]:
-                continue
-            bst.n[sid] = 0
-            bst.bits[sid] = 0
-            start = w.p
-            i = 0
-            while i < self._tn:
-                b = tail[i]
-                q = i + 1 if b < 0x80 else i + 2
-                n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
-                if tail[q + 1] == sid:
-                    record.read(rec, tail, i, n)
-                    frame.code(bst, sid, rec, w)
-                i += n
-            w.align()
-            if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
-                raise RuntimeError("frame section size")
-        end = w.p
-        fb[0] = (end - 2) & 0xFF
-        fb[1] = (end - 2) >> 8
-        mv = memoryview(fb)
-        crc = binascii.crc32(mv[:end], self._wkey()) & 0xFFFFFFFF
-        struct.pack_into("<I", fb, end, crc)
-        end += 4
-        if self._wf is None:
-            self._wf = open(self._seg_name(self._wseq), "ab")
-        self._wf.write(mv[:end])
-        self._wsize += end
-        self._word += self._fcount
-        for sid in range(len(st.n)):
-            st.n[sid] = 0
-            st.bits[sid] = 0
-        self._fcount = 0
-        self._fbytes = frame.FIXED
-        self._tn = 0
+        # Writes the frame to come (the tail's records, costed as they came) at the end of the
+        # write segment, without syncing it.
+        frame.put(self)
 
     def _wkey(self):
         # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
@@ -886,65 +585,6 @@ class Store:
             return True
         return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
-    def _drop_oldest(self):
-        # The drop is booked before the file goes: one atomic write of the cursors file moves
-        # every stream's cursor past the segment and adds its pending records to dropped_full.
-        # A cut after that write leaves a segment whose records are all behind the cursors: open
-        # counts none of them and reclaims it. A cut before it leaves everything as it was.
-        seq = self._segs[0]
-        cur = self._cursor
-        buf = self._rbuf
-        lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
-        scan = self._segscan[0]
-        total = 0
-        hd = self._read_header(seq)
-        if hd is not None and hd[3] == _SEG_V3:
-            top = seq << _SEG_SHIFT
-            for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
-                i = self._wi
-                o = buf[i + 2] | (buf[i + 3] << 8)
-                p = i + 5
-                for _ in range(buf[i + 4]):
-                    sid = buf[p]
-                    p, c = frame.varint(buf, p + 1, p + 4)
-                    p = frame.varint(buf, p, p + 3)[0]
-                    if sid < len(cur):
-                        m = _beyond(top | o, c, cur[sid])
-                        if off >= scan:
-                            lost[sid] += m
-                        total += m
-                    o += c
-        elif hd is not None:
-            for off in self._walk(seq, buf, 0, 1 << 30):
-                i = self._wi
-                sid = record.sid_of(buf, i)
-                if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                    if off >= scan:
-                        lost[sid] += 1
-                    total += 1
-        if total:
-            old = cur[:]
-            end = seq << _SEG_SHIFT | _OFF_MASK  # after every record of the segment
-            for sid in range(len(cur)):
-                if cur[sid] < end:
-                    cur[sid] = end
-            self.dropped_full += total
-            try:
-                self._save_cursors()
-            except OSError:
-                self._cursor = old
-                self.dropped_full -= total
-                raise
-            for sid in range(len(cur)):
-                self._pending[sid] -= lost[sid]
-        _remove(self._seg_name(seq))
-        if scan:
-            self._uncounted -= 1
-        self._segs.pop(0)
-        self._segpend.pop(0)
-        self._segsize.pop(0)
-        self._segscan.pop(0)
-
     def _synced(self):
         self._segsize[-1] = self._wsize
         self._un_n = 0
@@ -999,8 +639,9 @@ class Store:
             buf = bytearray(_RBUF)
         seq = start >> _SEG_SHIFT
         segs = self._segs
-        read = record.read
         rd = None  # a frame section's reader, made at the first frame
+        from . import segment
+
         try:
             while True:
                 nxt = -1
@@ -1013,59 +654,15 @@ class Store:
                 seq = nxt
                 hd = self._read_header(seq)
                 if hd is not None and hd[3] == _SEG_V3:
-                    base = hd[0]
+                    if rd is None:
+                        rd = segment.Reader()
                     stop = end_off if seq == end_seq else 1 << 30
-                    top = seq << _SEG_SHIFT
-                    for off in self._frames(seq, buf, 0, stop, False, hd):
-                        i = self._wi
-                        o = top | buf[i + 2] | (buf[i + 3] << 8)
-                        p = i + 5
-                        at = -1  # the section of sid: its first pos, count, bytes before it
-                        skip = 0
-                        for _ in range(buf[i + 4]):
-                            s = buf[p]
-                            p, c = frame.varint(buf, p + 1, p + 4)
-                            p, z = frame.varint(buf, p, p + 3)
-                            if s == sid:
-                                at = o
-                                cnt = c
-                                before = skip
-                            o += c
-                            skip += z
-                        if at < 0:
-                            continue
-                        cur = self._cursor[sid]
-                        low = start if start > cur else cur
-                        if at + cnt - 1 <= low:
-                            continue  # all of it committed or before start
-                        if rd is None:
-                            rd = frame.Reader()
-                        rd.start(buf, p + before)
-                        for j in range(cnt):
-                            rd.next(rec)
-                            pos = at + j
-                            if pos <= start or pos <= self._cursor[sid]:
-                                continue
-                            rec.pos = pos
-                            rec.base = base
-                            rec.sid = sid
-                            yield rec
+                    yield from segment.scan(self, seq, hd, sid, start, stop, buf, rec, rd)
                 elif hd is not None:
-                    base = hd[0]
-                    first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
+                    from . import legacy
+
                     stop = end_off if seq == end_seq else 1 << 30
-                    top = seq << _SEG_SHIFT
-                    for off in self._walk(seq, buf, first, stop):
-                        i = self._wi
-                        if buf[i + (1 if buf[i] < 0x80 else 2) + 1] != sid:  # record.sid_of
-                            continue
-                        pos = top | off
-                        if pos <= start or pos <= self._cursor[sid]:
-                            continue
-                        read(rec, buf, i, self._wn)
-                        rec.pos = pos
-                        rec.base = base
-                        yield rec
+                    yield from legacy.scan(self, seq, hd, sid, start, stop, buf, rec)
                 seq += 1
         finally:
             self._sbuf = buf
@@ -1104,39 +701,21 @@ class Store:
             hd = self._read_header(seq)
             if hd is None:
                 continue
-            if hd[3] == _SEG_V3:
-                top = seq << _SEG_SHIFT
-                for off in self._frames(seq, buf, 0, 1 << 30, False, hd):
-                    i = self._wi
-                    o = top | buf[i + 2] | (buf[i + 3] << 8)
-                    if o > pos:
-                        break
-                    p = i + 5
-                    for _ in range(buf[i + 4]):
-                        s = buf[p]
-                        p, c = frame.varint(buf, p + 1, p + 4)
-                        p = frame.varint(buf, p, p + 3)[0]
-                        if s == sid:
-                            lo = o if o > cur else cur + 1
-                            hi = o + c - 1 if o + c - 1 < pos else pos
-                            if hi >= lo:
-                                done[k] += hi - lo + 1
-                                total += hi - lo + 1
-                            if o <= pos <= o + c - 1:
-                                found = True
-                        o += c
-                continue
-            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0
-            for off in self._walk(seq, buf, first, 1 << 30):
-                i = self._wi
-                p = seq << _SEG_SHIFT | off
-                if p > pos:
+            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0  # (format 1 and 2)
+            from . import segment  # (imported at the first read: store.py's header)
+
+            for s, lo, c, off in segment.runs(self, seq, buf, first, 1 << 30, False, hd):
+                if lo > pos:
                     break
-                if p > cur and record.sid_of(buf, i) == sid:
-                    done[k] += 1
-                    total += 1
-                    if p == pos:
-                        found = True
+                if s == sid:
+                    hi = lo + c - 1
+                    if lo <= cur:
+                        lo = cur + 1
+                    if hi >= lo:
+                        done[k] += (hi if hi < pos else pos) - lo + 1
+                        total += (hi if hi < pos else pos) - lo + 1
+                        if lo <= pos <= hi:
+                            found = True
         if not found:
             raise ValueError("pos not a record of this stream")
         self._cursor[sid] = pos

@@ -37,15 +37,19 @@ def _poke(path, offset, byte):
 
 
 def _frames_of(seg):
-    # [(offset, length)] of the frames of a segment file (format 3: u16 L, then L + 4 bytes)
+    # [(offset, length)] of the frames of a segment file (format 3: L, a varint, then L + 4 bytes)
     with open(seg, "rb") as f:
         data = f.read()
     out = []
     off = 24
     while off < len(data):
-        n = data[off] | data[off + 1] << 8
-        out.append((off, n + 6))
-        off += n + 6
+        n = data[off]
+        k = 1
+        if n >= 0x80:
+            n = (n & 0x7F) | data[off + 1] << 7
+            k = 2
+        out.append((off, k + n + 4))
+        off += k + n + 4
     return out
 
 

@@ -2,9 +2,9 @@
 # A frame packs the records a flush writes: per stream, its records' bits back to back (the
 # first record's timestamp and value in full, then delta-of-delta timestamps, delta-coded ints and
 # scaled ints, XOR-coded float bytes), one keyed CRC for the frame.
-#   frame     = L (u16: bytes from `first` to the end of the sections) | first (u16: ordinal of the
-#               frame's first record in its segment) | n (u8: sections) | n x (sid u8, count
-#               varint, size varint: the section's bytes) | the sections | CRC-32 keyed (4)
+#   frame     = L (varint: bytes from `first` to the end of the sections) | first (varint:
+#               ordinal of the frame's first record in its segment) | n (u8: sections) | n x (sid
+#               u8, count varint, size varint: the section's bytes) | the sections | CRC-32 keyed
 #   section   = the stream's records, bit-packed (most significant bit first), padded to a byte
 # The store keeps the records of a frame to come as format 2 records in RAM (record.py's encoding,
 # its tail) and costs each one on arrival (code() with out None: the exact bits, so the frame's
@@ -16,7 +16,7 @@ from .compat import binascii, const, struct
 from .record import T_F32, T_F64, T_INT, T_SCALED, T_STR, T_TRUE, Rec, key, read, signed_salt
 
 FRAME_MAX = const(1192)  # bytes of a whole frame (the store's read buffer holds one and 8 more)
-FIXED = const(9)  # L, first, n and the CRC
+FIXED = const(10)  # L, first, n and the CRC at most
 SECTION_MAX = const(6)  # a section's directory entry at most: sid, count (<= 3), size (<= 2)
 _TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
 _MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
@@ -34,12 +34,14 @@ def zbits(z):
         return 12
     if z < 0x10000:
         return 20
+    if z < 0x1000000:
+        return 29
     if z < 0x100000000:
-        return 37
+        return 38
     n = 33
     while z >> n:
         n += 1
-    return 12 + n
+    return 13 + n
 
 
 class Writer:
@@ -68,8 +70,8 @@ class Writer:
             self.put(0, 8 - self.nb)
 
     def put_z(self, z):
-        # z >= 0: '0' | '10' 7 bits | '110' 9 bits | '1110' 16 bits | '11110' 32 bits |
-        # '11111' 7-bit n and n bits
+        # z >= 0: '0' | '10' 7 bits | '110' 9 bits | '1110' 16 bits | '11110' 24 bits |
+        # '111110' 32 bits | '111111' 7-bit n and n bits
         if z == 0:
             self.put(0, 1)
         elif z < 0x80:
@@ -79,15 +81,19 @@ class Writer:
         elif z < 0x10000:
             self.put(0xE, 4)
             self.put(z, 16)
-        elif z < 0x100000000:
+        elif z < 0x1000000:
             self.put(0x1E, 5)
+            self.put(z >> 12, 12)
+            self.put(z & 0xFFF, 12)
+        elif z < 0x100000000:
+            self.put(0x3E, 6)
             self.put(z >> 16, 16)
             self.put(z & 0xFFFF, 16)
         else:
             n = 33
             while z >> n:
                 n += 1
-            self.put(0x1F, 5)
+            self.put(0x3F, 6)
             self.put(n, 7)
             while n > 0:
                 k = 16 if n > 16 else n
@@ -215,17 +221,27 @@ def code(st, sid, rec, out):
 def check(buf, off, end, mv, key):
     # Length of the valid frame at buf[off:end] (CRC keyed for its place, a directory whose
     # sections fill the frame), or 0.
-    if off + FIXED + 2 > end:
+    if off + 9 > end:
         return 0
-    body = buf[off] | (buf[off + 1] << 8)
-    n = body + 6
-    if body < 5 or n > FRAME_MAX or off + n > end:
+    body = buf[off]
+    q = off + 1
+    if body >= 0x80:
+        b = buf[q]
+        body = (body & 0x7F) | (b << 7)
+        q += 1
+        if b >= 0x80 or body < 0x80:
+            return 0  # not canonical
+    n = q - off + body + 4
+    if body < 4 or n > FRAME_MAX or off + n > end:
         return 0
     if binascii.crc32(mv[off : off + n], key) != _RESIDUE:
         return 0
-    ns = buf[off + 4]
-    p = off + 5
-    last = off + 2 + body
+    last = q + body
+    p, c = varint(buf, q, last)
+    if c < 0 or p >= last:
+        return 0
+    ns = buf[p]
+    p += 1
     total = 0
     prev = -1
     for _ in range(ns):
@@ -242,6 +258,13 @@ def check(buf, off, end, mv, key):
     if ns == 0 or p + total != last:
         return 0
     return n
+
+
+def head(buf, i):
+    # (ordinal of the first record, sections, offset of the directory) of the frame at buf[i:]
+    q = i + 1 if buf[i] < 0x80 else i + 2
+    q, first = varint(buf, q, q + 3)
+    return first, buf[q], q + 1
 
 
 def varint(buf, p, end):
@@ -273,19 +296,19 @@ def vbytes(z):
 
 def build(st, bst, tail, tn, w, rec, first):
     # Builds the frame of the tail's records (tail[:tn], format 2 records costed in st) in w.buf,
-    # its first record's ordinal `first`; returns its length without the CRC (bst: build state).
+    # its first record's ordinal `first`; returns start << 16 | end: the frame is fb[start:end]
+    # and its CRC (bst: build state).
     fb = w.buf
     ns = 0
-    p = 5
+    at = put_varint(fb, 2, first)  # L's 1 or 2 bytes go before it, at the end
+    p = at + 1
     for sid in range(len(st.n)):
         if st.n[sid]:
             fb[p] = sid
             p = put_varint(fb, p + 1, st.n[sid])
             p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
             ns += 1
-    fb[2] = first & 0xFF
-    fb[3] = first >> 8
-    fb[4] = ns
+    fb[at] = ns
     w.p = p
     w.acc = 0
     w.nb = 0
@@ -308,8 +331,12 @@ def build(st, bst, tail, tn, w, rec, first):
         if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
             raise RuntimeError("frame section size")
     end = w.p
-    fb[0] = (end - 2) & 0xFF
-    fb[1] = (end - 2) >> 8
+    body = end - 2
+    if body < 0x80:
+        fb[1] = body
+        return 1 << 16 | end
+    fb[0] = (body & 0x7F) | 0x80
+    fb[1] = body >> 7
     return end
 
 
@@ -361,14 +388,16 @@ def put(store):
     # costed, exactly.
     st = store._fst
     end = build(st, store._bst, store._tail, store._tn, store._fwr, store._brec, store._word)
+    start = end >> 16
+    end &= 0xFFFF
     fb = store._fbuf
     mv = memoryview(fb)
-    struct.pack_into("<I", fb, end, binascii.crc32(mv[:end], store._wkey()) & 0xFFFFFFFF)
+    struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], store._wkey()) & 0xFFFFFFFF)
     end += 4
     if store._wf is None:
         store._wf = open(store._seg_name(store._wseq), "ab")
-    store._wf.write(mv[:end])
-    store._wsize += end
+    store._wf.write(mv[start:end])
+    store._wsize += end - start
     store._word += store._fcount
     for sid in range(len(st.n)):
         st.n[sid] = 0
@@ -381,13 +410,13 @@ def put(store):
 def clean_end(store, buf, n, size, salt):
     # Store._clean_end of a segment of frames: True when a valid frame ends exactly at size (buf[:n]:
     # the segment's last n bytes); then store._word is the ordinal after its records
-    for k in range(FIXED + 2, n + 1):  # a frame's length: L + 6
+    for k in range(9, n + 1):  # a frame's length: L (1 or 2) + body + CRC
         j = n - k
-        if buf[j] | (buf[j + 1] << 8) == k - 6:
+        b = buf[j]
+        if b + 5 == k or (b >= 0x80 and j + 1 < n and ((b & 0x7F) | (buf[j + 1] << 7)) + 6 == k):
             if check(buf, j, n, store._rmv, key(signed_salt(salt), size - k)) == k:
-                o = buf[j + 2] | (buf[j + 3] << 8)
-                p = j + 5
-                for _ in range(buf[j + 4]):
+                o, ns, p = head(buf, j)
+                for _ in range(ns):
                     p, c = varint(buf, p + 1, p + 4)
                     p = varint(buf, p, p + 3)[0]
                     o += c

@@ -231,13 +231,11 @@ def scan(store, seq, hd, sid, start, stop, buf, rec, rd):
 def sections(buf, i):
     # Yields (sid, ordinal of its first record, count, offset of its bits in buf) for each section
     # of the valid frame at buf[i:] (check() accepted it)
-    n = buf[i + 4]
-    p = i + 5
+    o, n, q = frame.head(buf, i)
+    p = q
     for _ in range(n):  # the directory's end: where the sections start
         p = frame.varint(buf, p + 1, p + 4)[0]
         p = frame.varint(buf, p, p + 3)[0]
-    o = buf[i + 2] | (buf[i + 3] << 8)
-    q = i + 5
     for _ in range(n):
         sid = buf[q]
         q, c = frame.varint(buf, q + 1, q + 4)
@@ -283,6 +281,8 @@ class Reader:
             return self.get(9)
         if not self.get(1):
             return self.get(16)
+        if not self.get(1):
+            return (self.get(12) << 12) | self.get(12)
         if not self.get(1):
             return (self.get(16) << 16) | self.get(16)
         n = self.get(7)

@@ -10,6 +10,11 @@ from . import frame, record
 from .record import T_F32, T_F64, T_INT, T_LOC32, T_SCALED, T_STR, T_TRUE
 
 _SEG_SHIFT = const(16)
+# the leading 1 bits (0..6) of a 6-bit field: the length of an integer code's prefix, less its 0
+_ONES = bytes(
+    0 if v < 32 else 1 if v < 48 else 2 if v < 56 else 3 if v < 60 else 4 if v < 62 else 5 if v < 63 else 6
+    for v in range(64)
+)
 
 
 def frames(store, seq, buf, start, stop, skips=False, hd=None):
@@ -273,17 +278,31 @@ class Reader:
         return (w >> (24 - (q & 7) - k)) & ((1 << k) - 1)
 
     def get_z(self):
-        if not self.get(1):
+        # frame.Writer.put_z's code: its prefix (up to six 1 bits) read at once from a 24-bit
+        # window, and the short codes' bits with it
+        q = self.q
+        i = q >> 3
+        buf = self.buf
+        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+        s = 24 - (q & 7)  # bits of w from q on (17..24)
+        k = _ONES[(w >> (s - 6)) & 0x3F]
+        if k == 0:
+            self.q = q + 1
             return 0
-        if not self.get(1):
-            return self.get(7)
-        if not self.get(1):
-            return self.get(9)
-        if not self.get(1):
+        if k == 1:
+            self.q = q + 9
+            return (w >> (s - 9)) & 0x7F
+        if k == 2:
+            self.q = q + 12
+            return (w >> (s - 12)) & 0x1FF
+        if k == 3:
+            self.q = q + 4
             return self.get(16)
-        if not self.get(1):
+        if k == 4:
+            self.q = q + 5
             return (self.get(12) << 12) | self.get(12)
-        if not self.get(1):
+        self.q = q + 6
+        if k == 5:
             return (self.get(16) << 16) | self.get(16)
         n = self.get(7)
         z = 0

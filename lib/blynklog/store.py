@@ -89,6 +89,11 @@ def _entries(path):
 
 
 class Store:
+    # the frame to come's buffers and states (frame.alloc makes them at the first append)
+    _tmv = _fbuf = _fwr = _bst = _arec = _brec = None
+    _tn = 0
+    _fbytes = _FIXED
+
     def __init__(
         self,
         path,
@@ -428,9 +433,11 @@ class Store:
             raise
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
-        if self._fst is not None:
-            self._fst.add()
-            self._bst.add()
+        fst = self._fst
+        bst = self._bst
+        if fst is not None and bst is not None:
+            fst.add()
+            bst.add()
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0

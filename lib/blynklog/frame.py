@@ -360,9 +360,14 @@ def alloc(store):
         store._bst.add()
 
 
-def fit(store, sid, n):
-    # Costs the record store._enc[:n] as the next of the frame to come: the frame's size with it
-    # when it fits (the state keeps it), else (the state as it was) -2 when the frame must go out
+def add_stream(store):
+    store._fst.add()
+    store._bst.add()
+
+
+def add(store, sid, n):
+    # Adds the record store._enc[:n] to the frame to come, costed (its exact bits): the frame's
+    # size at most with it, when it fits; else nothing changes and -2 when the frame must go out
     # first (FRAME_MAX, the tail, the ordinals), -1 when the segment must end first.
     rec = store._arec
     st = store._fst
@@ -374,10 +379,18 @@ def fit(store, sid, n):
     if not n0:
         est += SECTION_MAX
     room = store._wsize + est <= store.segment_size
-    if room and est <= FRAME_MAX and store._tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD:
+    tn = store._tn
+    if (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD) or (
+        not store._fcount and store._wsize <= _HDR  # one record over a fresh segment's room: alone
+    ):
+        if n < len(store._views):
+            store._tmv[tn : tn + n] = store._views[n]
+        else:
+            store._tmv[tn : tn + n] = memoryview(store._enc)[:n]
+        store._tn = tn + n
+        store._fbytes = est
+        store._fcount += 1
         return est
-    if not store._fcount and store._wsize <= _HDR:
-        return est  # one record over a fresh segment's room: it goes alone
     st.n[sid] = n0
     st.bits[sid] = b0
     return -2 if store._fcount and room else -1

@@ -1,18 +1,23 @@
 # blynklog.store: the flash store. Every sample from Logger.add() stays here until Blynk has
 # acknowledged it. Append-only segment files in a folder of any VFS (littlefs on boards); the
 # on-flash format is docs/FORMAT.md.
-#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then records
-#                            (record.py) whose CRCs are keyed by the salt and their offset; at
-#                            most segment_size bytes, so a 4096-byte segment is one littlefs
-#                            block. Format 1 segments (20-byte header, plain CRCs) are still read.
+#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then frames
+#                            (format 3, frame.py: a flush's samples packed per stream, one CRC
+#                            keyed by the salt and the frame's offset); at most segment_size bytes,
+#                            so a 4096-byte segment is one littlefs block. Segments of formats 1
+#                            and 2 (a record per sample, record.py) are still read (legacy.py)
+#                            until consumed; nothing is appended to them.
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
-# Durability: append() writes into the open segment file without syncing it (littlefs keeps it
-# in its cache and fresh blocks); flush() syncs it, and then everything appended is durable. A
-# segment is synced once more when it is full and closed. littlefs rewrites a file's last block at
-# every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
-# Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
+# Durability: append() encodes the sample as a format 2 record into a RAM tail and costs it in the
+# frame to come (frame.fit: its exact bits); flush() packs the tail into a frame, writes it after
+# the segment's last one and syncs the file, and then everything appended is durable. The frame
+# is written unsynced first when it would pass frame.FRAME_MAX or the tail, and the segment is
+# synced once more when it is full and closed. littlefs rewrites a file's last block at every
+# sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
+# Positions (pos) are seq << 16 | the record's ordinal in its segment (format 3; its offset in
+# formats 1 and 2): opaque, ordered within a stream; a cursor may point inside a frame.
 # Full store (capacity // segment_size segments, or a file system without room for one more):
 # "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full (booked
 # first: one cursors write moves the cursors past it and adds them, then the file goes);
@@ -22,17 +27,25 @@
 # segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
-# flush_* = 0 means off; flush_ms is checked in append().
+# flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
+# as format 2 encodes them (some 13 bytes a number).
+# Modules: frame.py (the codec's writing side) is imported at the first append or at opening a
+# segment of frames, segment.py (reading frames: counts, commits, drops, scans) at the first
+# read, legacy.py at the first format 1 or 2 segment: a board compiling .py sources compiles each
+# in its own heap peak, and a wake that only appends does not load the readers.
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
-# ints per stream and three per segment (both sized by configuration, never by the backlog); a
-# records() or scan() iterator reads into a 1.2 KB buffer, kept for the next one when it ends;
-# one (lo, hi) pair per segment whose records were checked back to back (_walk). dropped_full is kept in the cursors file
-# (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
-# allocates two lists of an int per stream. append() of bool/int/float (decimals too) allocates
-# nothing on a 64-bit port once the segment file is open, and on a 32-bit port at most the
-# record's CRC (a heap int from 2**30) for a ts given as a clock's anchor and rel, or within days
-# of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
-# an interrupt; one task at a time.
+# ints per stream and three per segment (both sized by configuration, never by the backlog); from
+# the first append the frame to come: a 3 KB tail, a 1.2 KB frame buffer, two frame.State (7 ints
+# and 8 bytes per stream each), two record.Rec; a records() or scan() iterator reads into a 1.2 KB
+# buffer, kept for the next one when it ends, and a section reader (8 bytes and a few ints); one
+# (lo, hi) pair per format 1/2 segment whose records were checked back to back (legacy.walk).
+# dropped_full is kept in the cursors file (saved at a segment drop, commit, flush and close); the
+# other counters count since open. A drop allocates two lists of an int per stream. append() of
+# bool/int/float (decimals too) allocates nothing on a 64-bit port once the segment is open and
+# the frame's buffers made, and on a 32-bit port at most the record's CRC (a heap int from 2**30)
+# for a ts given as a clock's anchor and rel, or within days of the segment's base
+# (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
+# segment allocate. Not safe from an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 
@@ -47,7 +60,6 @@ _VERSION = const(1)  # of the cursors file
 _SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
 _SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key): read only
 _SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
-_FIXED = const(9)  # frame.FIXED
 
 
 _RBUF = const(1200)
@@ -89,11 +101,6 @@ def _entries(path):
 
 
 class Store:
-    # the frame to come's buffers and states (frame.alloc makes them at the first append)
-    _tmv = _fbuf = _fwr = _bst = _arec = _brec = None
-    _tn = 0
-    _fbytes = _FIXED
-
     def __init__(
         self,
         path,
@@ -129,9 +136,9 @@ class Store:
         self._rmv = memoryview(self._rbuf)
         # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed as
         # they come (frame.fit: exact bits per stream), built at flush (frame.put); the buffers
-        # and states (_tmv, _tn, _fbuf, _fwr, _fst, _bst, _arec, _brec, _fbytes) are made at the
+        # and states (frame.alloc: the tail, the frame's buffer, the per-stream states) are made at the
         # first append (frame.alloc): opening a store costs no more
-        self._tail = self._fst = None
+        self._fst = None
         self._fcount = 0  # records in the frame to come
         self._word = 0  # ordinal of the next frame's first record in the write segment
         self._wver = 0  # the write segment's format (3 is written; another: a new one is made)
@@ -144,7 +151,6 @@ class Store:
         self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
         self._wsk = 0
         self._wi = self._wn = 0  # the record or frame a walk is at: buf[_wi:_wi + _wn]
-        self._wend = self._wlast = 0  # segment.runs(): end of that record or frame, the pos after its run
         self._clean = {}  # seq -> (lo, hi): records checked back to back there (_walk)
         self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
@@ -433,11 +439,8 @@ class Store:
             raise
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
-        fst = self._fst
-        bst = self._bst
-        if fst is not None and bst is not None:
-            fst.add()
-            bst.add()
+        if self._fst is not None:
+            frame.add_stream(self)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
@@ -471,7 +474,7 @@ class Store:
         # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
-        if self._tail is None:
+        if self._fst is None:
             self._alloc()
         enc = self._enc
         if self._wver != _SEG_V3:
@@ -479,7 +482,7 @@ class Store:
         else:
             n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
         while True:
-            est = frame.fit(self, sid, n) if n else -1
+            est = frame.add(self, sid, n) if n else -1
             if est >= 0:
                 break
             if est == -2:
@@ -491,14 +494,6 @@ class Store:
                 self.dropped_full += 1
                 return False
             n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
-        tn = self._tn
-        if n < _VIEWS:
-            self._tmv[tn : tn + n] = self._views[n]
-        else:
-            self._tmv[tn : tn + n] = memoryview(enc)[:n]
-        self._tn = tn + n
-        self._fbytes = est
-        self._fcount += 1
         self._pending[sid] += 1
         self._segpend[-1] += 1
         u = self._un_n

@@ -360,6 +360,20 @@ def alloc(store):
         store._bst.add()
 
 
+def free(store):
+    # a closed store's frame buffers go, and this module's code and the readers' (segment.py,
+    # legacy.py) leave sys.modules and the package: RAM at the next collection, as the Logger lets
+    # its one-off modules go (a store still open imports them again at its next use)
+    import sys
+
+    store._tail = store._tmv = store._fbuf = store._fwr = store._fst = store._bst = None
+    pkg = sys.modules.get("blynklog")
+    for name in ("frame", "segment", "legacy"):
+        sys.modules.pop("blynklog." + name, None)
+        if pkg is not None and name in pkg.__dict__:
+            delattr(pkg, name)
+
+
 def add_stream(store):
     store._fst.add()
     store._bst.add()

@@ -72,14 +72,17 @@ _OFF_MASK = const(0xFFFF)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
-def _codec():
+def _codec(load=True):
     # imports the frame codec at its first use: opening a store, or a Logger, costs no more heap
-    # for it (a board with .py sources compiles each module as it is imported)
+    # for it (a board with .py sources compiles each module as it is imported); load False: lets
+    # it go (close(); a store still open imports it again at its next use)
     global frame
-    if frame is None:
+    if load and frame is None:
         from . import frame as f
 
         frame = f
+    elif not load:
+        frame = None
 
 
 def _remove(path):
@@ -440,6 +443,7 @@ class Store:
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
         if self._fst is not None:
+            _codec()
             frame.add_stream(self)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
@@ -474,7 +478,7 @@ class Store:
         # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
-        if self._fst is None:
+        if self._fst is None or frame is None:
             self._alloc()
         enc = self._enc
         if self._wver != _SEG_V3:
@@ -511,11 +515,13 @@ class Store:
 
     def _alloc(self):
         _codec()
-        frame.alloc(self)
+        if self._fst is None:
+            frame.alloc(self)
 
     def _put_frame(self):
         # Writes the frame to come (the tail's records, costed as they came) at the end of the
         # write segment, without syncing it.
+        _codec()
         frame.put(self)
 
     def _wkey(self):
@@ -806,3 +812,7 @@ class Store:
         if self.dropped_full != self._saved_drops:
             self._save_cursors()
         self._closed = True
+        self._sbuf = None
+        if frame is not None:
+            frame.free(self)  # the frame's buffers, and the frame and reader modules' code, go
+            _codec(False)

@@ -252,9 +252,14 @@ def _exhaustive(w, stride=1):
     cuts = [int(only)] if only else sorted(set(list(range(1, total + 1, stride)) + [total]))
     ops = _ops(w)
     lost_cases = 0
+    # one flash image for every case, erased afresh (a board-like port's 4 MB heap, fragmented
+    # over hundreds of cases, has no room for two new 192 KB images each time)
+    erased = bytes(RAMBlockDev(w["blocks"]).data)
+    data = bytearray(erased)
     for n in cuts:
         label = "seg %d cut %d" % (w["seg"], n)
-        bdev = RAMBlockDev(w["blocks"])
+        data[:] = erased
+        bdev = RAMBlockDev(data=data)
         _mount(vfs, bdev, True)
         model = Model()
         try:
@@ -274,6 +279,7 @@ def _exhaustive(w, stride=1):
             raise
         finally:
             _umount(vfs)
+            reboot.dead = True  # a finaliser of this case's files writes nothing into the next one
     print("power cuts: %d cases, %d where a full store had dropped flushed records" % (len(cuts), lost_cases))
 
 

@@ -73,9 +73,10 @@ def stale_samples():
 
 
 def _scrambled(i):
-    # a float exact in float32 whose changes from one sample to the next take some 4 bytes packed
-    # (store format 3 packs steady values into a bit or two, and these must fill segments)
-    return float((i * 2654435761) % 8388593) + 0.5
+    # a float exact in float32, and its tenths (decimals 1) under 2**24, whose changes from one
+    # sample to the next take some 4 bytes packed (store format 3 packs steady values into a bit
+    # or two, and these must fill segments)
+    return float((i * 2654435761) % 1048573) + 0.5
 
 
 SIDS = {"a": 1, "b": 2, "c": 3}

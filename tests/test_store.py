@@ -130,6 +130,31 @@ def test_a_segment_never_exceeds_the_segment_size():
         assert os.stat(_last[0] + "/" + n)[6] <= 4096
 
 
+def test_frames_written_before_the_first_count_keep_positions_of_their_own():
+    # a reopened store counts its backlog at the first call that needs it; frames flushed before
+    # that call come after the counted ones, and so do their positions
+    s = make_store()
+    sid = s.stream_id("a")
+    for i in range(10):
+        s.append(sid, T0 + i, i)
+    s.close()
+    s = make_store(reopen=True)
+    for i in range(10, 20):
+        s.append(sid, T0 + i, i)
+    s.flush()
+    assert s.pending(sid) == 20  # the count
+    for i in range(20, 30):
+        s.append(sid, T0 + i, i)
+    got = list(s.records(sid))
+    assert [r[2] for r in got] == list(range(30))
+    assert len(set(r[0] for r in got)) == 30
+    s.commit(sid, got[14][0], 15)
+    s.close()
+    s = make_store(reopen=True)
+    assert [r[2] for r in s.records(sid)] == list(range(15, 30))
+    s.close()
+
+
 def test_auto_flush_by_records_syncs_every_n_appends():
     s = make_store(flush_records=10)
     sid = s.stream_id("a")

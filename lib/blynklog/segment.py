@@ -104,7 +104,9 @@ def count_seg(store, k):
             count += c
         end = store._wend
         word = store._wlast
-    if seq == store._wseq and hd[3] == 3:
+    if seq == store._wseq and hd[3] == 3 and (word & 0xFFFF) > store._word:
+        # the ordinal after the counted frames (at open; counted later, frames written since are
+        # past it and _word with them: it never goes back, or new frames would reuse positions)
         store._word = word & 0xFFFF
     store._segpend[k] += count
     if seq != store._wseq:

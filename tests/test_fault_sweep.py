@@ -366,7 +366,7 @@ def test_a_power_cut_at_any_call_of_a_sync_keeps_every_sample_and_the_books():
     sweep(True, stride=3)
 
 
-FULL_SAMPLES = 4000  # about 21 KB packed: over the smallest capacity (16 KB), so segments are dropped
+FULL_SAMPLES = 6000  # about 24 KB packed: over the smallest capacity (16 KB), so segments are dropped
 
 
 def add_run(sw, k):

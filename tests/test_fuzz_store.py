@@ -1,20 +1,20 @@
 # Corrupted flash (seeded random cases, both runtimes; on the unix port the segment files live in
 # the host folder): segment files with bytes flipped, truncated, extended with junk, or replaced by
-# random data. The store opens, returns only records it wrote, keeps every record whose bytes (and
-# its segment's header) are untouched, counts pending exactly, and goes on working. The same for
-# damaged "streams"/"cursors" files and a damaged state.json under a Logger.
+# random data. The store opens, returns only records it wrote, keeps every record whose bytes (its
+# frame's in format 3, and its segment's header) are untouched, counts pending exactly, and goes on
+# working. The same for damaged "streams"/"cursors" files and a damaged state.json under a Logger.
 # Every assertion message carries the seed: Rng(seed) reproduces the case on either runtime.
 import os
 import struct
 
-from blynklog import record
+from blynklog import frame, record
 from blynklog.compat import unix_ms
 from blynklog.store import Store
 from fuzzlib import Rng
 from support import tmpdir
 
 _SEG = 512
-_HDR = 24  # segment header bytes, format 2 (docs/FORMAT.md)
+_HDR = 24  # segment header bytes, formats 2 and 3 (docs/FORMAT.md)
 _STREAMS = ("t", "n", "s")
 
 
@@ -52,16 +52,41 @@ def _read(path):
         return f.read()
 
 
+def _frame_of(data, ordinal):
+    # (offset, length) of the frame of a format 3 segment's data that holds the record of this
+    # ordinal (the low 16 bits of its pos), or (0, 0)
+    salt = record.signed_salt(struct.unpack_from("<I", data, 16)[0])
+    off = _HDR
+    while off < len(data):
+        n = frame.check(data, off, len(data), memoryview(data), record.key(salt, off))
+        if not n:
+            return 0, 0
+        first, ns, p = frame.head(data, off)
+        total = 0
+        for _ in range(ns):
+            p, c = frame.varint(data, p + 1, p + 4)
+            p = frame.varint(data, p, p + 3)[0]
+            total += c
+        if first <= ordinal < first + total:
+            return off, n
+        off += n
+    return 0, 0
+
+
 def _spans(store, sids):
-    # {segment file name: [(offset, length, sid, ts, value)]} of every pending record
+    # {segment file name: [(offset, length, sid, ts, value)]} of every pending record: the bytes
+    # it needs intact (its frame's in format 3, its own in format 2)
     out = {}
     for sid in sids:
         for pos, ts, value, flags in store.records(sid):
             seq, off = pos >> 16, pos & 0xFFFF
             name = "%08x.seg" % seq
             data = _read(store.path + "/" + name)
-            salt = struct.unpack_from("<I", data, 16)[0]  # format 2: the segment's salt
-            n = record.check(data, off, len(data), None, record.key(salt, off))
+            salt = struct.unpack_from("<I", data, 16)[0]  # the segment's salt
+            if data[2] == 3:
+                off, n = _frame_of(data, off)
+            else:
+                n = record.check(data, off, len(data), None, record.key(salt, off))
             assert n, "records() gave a record that does not check at %s+%d" % (name, off)
             out.setdefault(name, []).append((off, n, sid, ts, value))
     return out

@@ -16,7 +16,16 @@ sys.path.insert(0, os.path.join(HERE, "pico"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import picohost  # noqa: E402
 
-WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.record", "blynklog.state", "blynklog.store"]
+# the store's frame codec (frame.py) comes with the first add(); its readers (segment.py) never
+WAKE_MODULES = [
+    "blynklog",
+    "blynklog.clock",
+    "blynklog.compat",
+    "blynklog.frame",
+    "blynklog.record",
+    "blynklog.state",
+    "blynklog.store",
+]
 CONFIG = {
     "server": "https://blynk.cloud",
     "api": "device",

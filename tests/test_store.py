@@ -36,33 +36,54 @@ def _poke(path, offset, byte):
         f.write(data)
 
 
-def test_a_damaged_record_in_the_middle_loses_only_itself():
+def _frames_of(seg):
+    # [(offset, length)] of the frames of a segment file (format 3: L, a varint, then L + 4 bytes)
+    with open(seg, "rb") as f:
+        data = f.read()
+    out = []
+    off = 24
+    while off < len(data):
+        n = data[off]
+        k = 1
+        if n >= 0x80:
+            n = (n & 0x7F) | data[off + 1] << 7
+            k = 2
+        out.append((off, k + n + 4))
+        off += k + n + 4
+    return out
+
+
+def test_a_damaged_frame_in_the_middle_loses_only_its_own_records():
     s = make_store()
     sid = s.stream_id("a")
     for i in range(20):
         s.append(sid, T0 + i, i)
-    got = list(s.records(sid))
+        if i % 5 == 4:
+            s.flush()  # a frame of 5 records
     s.close()
     seg = _last[0] + "/" + _segments(_last[0])[0]
-    off = got[7][0] & 0xFFFF
-    _poke(seg, off + 3, 0x5A)
+    frames = _frames_of(seg)
+    assert len(frames) == 4
+    _poke(seg, frames[1][0] + 7, 0x5A)
     s = make_store(reopen=True)
-    assert [r[2] for r in s.records(sid)] == [i for i in range(20) if i != 7]
-    assert s.pending(sid) == 19 and s.stats()["skipped_bytes"] > 0
+    assert [r[2] for r in s.records(sid)] == [i for i in range(20) if not 5 <= i < 10]
+    assert s.pending(sid) == 15 and s.stats()["skipped_bytes"] > 0
     s.close()
 
 
-def test_a_damaged_length_byte_is_skipped_by_resynchronisation():
+def test_a_damaged_frame_length_is_skipped_by_resynchronisation():
     s = make_store()
     sid = s.stream_id("a")
     for i in range(20):
         s.append(sid, T0 + i, "value %d" % i)
-    got = list(s.records(sid))
+        if i % 4 == 3:
+            s.flush()
     s.close()
     seg = _last[0] + "/" + _segments(_last[0])[0]
-    _poke(seg, got[3][0] & 0xFFFF, 0x7E)
+    frames = _frames_of(seg)
+    _poke(seg, frames[2][0], 0x7E)
     s = make_store(reopen=True)
-    assert [r[2] for r in s.records(sid)] == ["value %d" % i for i in range(20) if i != 3]
+    assert [r[2] for r in s.records(sid)] == ["value %d" % i for i in range(20) if not 8 <= i < 12]
     s.close()
 
 
@@ -101,12 +122,37 @@ def test_a_segment_never_exceeds_the_segment_size():
     s = make_store(capacity=65536)
     sid = s.stream_id("a")
     for i in range(3000):
-        s.append(sid, T0 + i * 7, i * 3.25)
+        s.append(sid, T0 + i * 7, "%d" % (i * 7919 % 100003))
     s.close()
     names = _segments(_last[0])
     assert len(names) > 2
     for n in names:
         assert os.stat(_last[0] + "/" + n)[6] <= 4096
+
+
+def test_frames_written_before_the_first_count_keep_positions_of_their_own():
+    # a reopened store counts its backlog at the first call that needs it; frames flushed before
+    # that call come after the counted ones, and so do their positions
+    s = make_store()
+    sid = s.stream_id("a")
+    for i in range(10):
+        s.append(sid, T0 + i, i)
+    s.close()
+    s = make_store(reopen=True)
+    for i in range(10, 20):
+        s.append(sid, T0 + i, i)
+    s.flush()
+    assert s.pending(sid) == 20  # the count
+    for i in range(20, 30):
+        s.append(sid, T0 + i, i)
+    got = list(s.records(sid))
+    assert [r[2] for r in got] == list(range(30))
+    assert len(set(r[0] for r in got)) == 30
+    s.commit(sid, got[14][0], 15)
+    s.close()
+    s = make_store(reopen=True)
+    assert [r[2] for r in s.records(sid)] == list(range(15, 30))
+    s.close()
 
 
 def test_auto_flush_by_records_syncs_every_n_appends():

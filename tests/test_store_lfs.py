@@ -8,6 +8,11 @@ MOUNT = "/lfs"
 T0 = 1700000000000
 
 
+def _v(i):
+    # values that pack badly (deltas of some 30 bits), so that 20,000 fill the small file system
+    return (i * 7919) % 1000003 * 1000
+
+
 def _mounted(blocks):
     try:
         import vfs
@@ -26,13 +31,13 @@ def test_a_file_system_smaller_than_capacity_drops_the_oldest_instead_of_failing
     try:
         s = Store(MOUNT + "/s")
         sid = s.stream_id("a")
-        n = 8000
+        n = 20000
         for i in range(n):
-            assert s.append(sid, T0 + i * 1000, i)
+            assert s.append(sid, T0 + i * 1000, _v(i))
         st = s.stats()
         assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n
         got = [r[2] for r in s.records(sid)]
-        assert got == list(range(n - len(got), n))
+        assert got == [_v(i) for i in range(n - len(got), n)]
         s.close()
     finally:
         vfs.umount(MOUNT)
@@ -44,12 +49,12 @@ def test_a_file_system_smaller_than_capacity_refuses_new_samples_under_drop_newe
         s = Store(MOUNT + "/s", on_full="drop_newest")
         sid = s.stream_id("a")
         accepted = 0
-        for i in range(8000):
-            if s.append(sid, T0 + i * 1000, i):
+        for i in range(20000):
+            if s.append(sid, T0 + i * 1000, _v(i)):
                 accepted += 1
         st = s.stats()
-        assert 0 < accepted < 8000 and st["dropped_full"] == 8000 - accepted
-        assert [r[2] for r in s.records(sid)] == list(range(accepted))
+        assert 0 < accepted < 20000 and st["dropped_full"] == 20000 - accepted
+        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
         s.close()
     finally:
         vfs.umount(MOUNT)

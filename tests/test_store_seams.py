@@ -82,8 +82,8 @@ def test_a_power_cut_after_a_drop_is_booked_removes_its_samples_once():
 
 def _key(data, off):
     # the CRC key of a record at off in the segment data (docs/FORMAT.md): 0 in format 1, the
-    # header's salt xor off in format 2
-    return struct.unpack_from("<I", data, 16)[0] ^ off if data[2] == 2 else 0
+    # header's salt xor off in formats 2 and 3 (a frame's key)
+    return struct.unpack_from("<I", data, 16)[0] ^ off if data[2] in (2, 3) else 0
 
 
 def _ascii_record(sid, ts, base, crckey):
@@ -161,16 +161,30 @@ def test_bit_rot_in_a_string_holding_records_never_brings_them_back():
             _only_added(path, sid, "byte %d ^ 0x%02x" % (at, flip))
 
 
+def _v2_segment(path, seq, base, values, sid=0, salt=0x1234567):
+    # a format 2 segment (records keyed by salt and offset), as stores wrote before format 3
+    h = bytearray(struct.pack("<2sBBIQI", b"BL", 2, 0, seq, base, salt))
+    data = h + struct.pack("<I", binascii.crc32(h) & 0xFFFFFFFF)
+    buf = bytearray(64)
+    for k, v in enumerate(values):
+        n = record.encode_into(buf, 0, sid, base + k, v, 0, None, base, None, record.key(salt, len(data)))
+        data += buf[:n]
+    with open("%s/%08x.seg" % (path, seq), "wb") as f:
+        f.write(data)
+
+
 def test_a_record_that_checks_but_is_not_utf8_is_neither_pending_nor_returned():
-    # A string record with a valid CRC but bytes that are not UTF-8 (what a damaged or forged
-    # record may hold): check() refuses it, so pending and records() agree.
+    # A string record of a format 2 segment with a valid CRC but bytes that are not UTF-8 (what a
+    # damaged or forged record may hold): check() refuses it, so pending and records() agree.
     path = tmpdir("utf") + "/s"
+    os.mkdir(path)
+    with open(path + "/streams", "w") as f:
+        f.write("a\n")
+    _v2_segment(path, 1, T0, [1, "\u00e9\u00e9", 3])
     s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
     sid = s.stream_id("a")
-    s.append(sid, T0, 1)
-    s.append(sid, T0 + 1, "\u00e9\u00e9")
-    s.append(sid, T0 + 2, 3)
     got = list(s.records(sid))
+    assert [r[2] for r in got] == [1, "\u00e9\u00e9", 3]
     s.close()
     seg = path + "/" + _segments(path)[-1]
     with open(seg, "rb") as f:
@@ -188,6 +202,29 @@ def test_a_record_that_checks_but_is_not_utf8_is_neither_pending_nor_returned():
     s.close()
 
 
+def test_a_format_2_store_is_read_committed_and_goes_on_in_format_3():
+    path = tmpdir("v2") + "/s"
+    os.mkdir(path)
+    with open(path + "/streams", "w") as f:
+        f.write("a\nb\n")
+    _v2_segment(path, 1, T0, list(range(10)))
+    _v2_segment(path, 2, T0 + 10, list(range(100, 105)), 1, 0xC0000001)
+    s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
+    a = s.stream_id("a")
+    b = s.stream_id("b")
+    assert s.pending(a) == 10 and s.pending(b) == 5
+    got = list(s.records(a))
+    s.commit(a, got[3][0], 4)
+    for v in range(10, 40):
+        assert s.append(a, T0 + 100 + v, v)
+    s.close()
+    s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
+    assert [r[2] for r in s.records(a)] == list(range(4, 40)) and s.pending(a) == 36
+    assert [r[2] for r in s.records(b)] == list(range(100, 105))
+    assert s.stats()["skipped_bytes"] == 0
+    s.close()
+
+
 # ---- format 1 (plain CRCs, 20-byte header) is still read
 
 
@@ -202,7 +239,7 @@ def _v1_segment(path, seq, base, values, sid=0):
         f.write(data)
 
 
-def test_a_format_1_store_is_read_appended_to_and_goes_on_in_format_2():
+def test_a_format_1_store_is_read_and_goes_on_in_format_3():
     path = tmpdir("v1") + "/s"
     os.mkdir(path)
     with open(path + "/streams", "w") as f:
@@ -212,12 +249,12 @@ def test_a_format_1_store_is_read_appended_to_and_goes_on_in_format_2():
     s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
     sid = s.stream_id("a")
     assert [r[2] for r in s.records(sid)] == list(range(15))
-    for v in range(15, 80):  # into the format 1 segment, then new ones
+    for v in range(15, 80):  # into new segments: format 1 is only read
         assert s.append(sid, T0 + 20000 + v, v)
     s.close()
     names = _segments(path)
     with open(path + "/" + names[-1], "rb") as f:
-        assert f.read(3)[2] == 2  # a new segment is format 2
+        assert f.read(3)[2] == 3  # a new segment is format 3 (frames)
     s = Store(path, capacity=8 * _SEG, segment_size=_SEG)
     got = list(s.records(sid))
     assert [r[2] for r in got] == list(range(80)) and s.pending(sid) == 80

@@ -824,6 +824,38 @@ def rows_for(p, results):
     o = _get(flash.get("ours"), lambda r: r["file_bytes"] / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["file_bytes"] / r["n"])
     d.row("2", "Bytes stored per sample (file contents)", cell(o, " B", 2), cell(nv, " B", 1), ratio(o, nv), "", "")
+    # format 3 (frames) against format 2 (a record per sample), the segment files alone
+    o = _get(flash.get("ours"), lambda r: r["segment_bytes"] / r["n"])
+    f2 = [r for r in flash.get("ours") or [] if "format2_bytes" in r]
+    v1 = _get(f2, lambda r: r["format2_bytes"] / r["n"])
+    met = o["max"] <= 4 if o else None
+    if met is False:
+        d.gaps.append("Segment bytes per sample: %s B (target at most 4)." % _fmt(o["median"], "", 2))
+    d.row(
+        "2",
+        "Segment bytes per sample, store format 3 (frames) and format 2 (a record per sample: the same samples)",
+        cell(o, " B", 2),
+        cell(v1, " B", 2) + " (format 2)" if v1 else "",
+        ratio(o, v1) if v1 else "",
+        "at most 4 B (aim 2)",
+        verdict(met),
+    )
+    for what, per_day in (
+        ("3 streams every 10 s (the workload)", 3 * 8640),
+        ("4 streams every 60 s (the example configuration)", 4 * 1440),
+        ("1 stream every 60 s", 1440),
+    ):
+        o = _get(flash.get("ours"), lambda r, pd=per_day: 262144 * r["n"] / r["segment_bytes"] / pd)
+        v1 = _get(f2, lambda r, pd=per_day: 262144 * r["n"] / r["format2_bytes"] / pd)
+        d.row(
+            "2",
+            "Days of backlog a 256 KB store holds at this workload's segment bytes per sample, %s" % what,
+            cell(o, " days", 1),
+            cell(v1, " days", 1) + " (format 2)" if v1 else "",
+            ratio(o, v1) if v1 else "",
+            "",
+            "",
+        )
     o = _get(flash.get("ours"), lambda r: r["fs_used"] / r["n"])
     nv = _get(flash.get("naive"), lambda r: r["fs_used"] / r["n"])
     d.row(
@@ -852,20 +884,26 @@ def rows_for(p, results):
         "",
     )
     if "raw" in flash:
+        # the raw backend writes a record per sample (format 2's, record.py): compared with that
+        rec2 = _get(
+            [r for r in flash.get("ours") or [] if "format2_record_bytes" in r],
+            lambda r: r["format2_record_bytes"] / r["n"],
+        )
+        rec2_m = rec2["median"] if rec2 else rec_m
         o = _get(flash.get("raw"), lambda r: r["flash"]["bytes_written"] / r["n"])
-        met = o["max"] <= 1.5 * rec_m if (o and rec_m) else None
+        met = o["max"] <= 1.5 * rec2_m if (o and rec2_m) else None
         if met is False:
             d.gaps.append(
                 "Raw backend: %s B programmed per sample against a %s B record (target <= 1.5x)."
-                % (_fmt(o["median"], "", 2), _fmt(rec_m, "", 2))
+                % (_fmt(o["median"], "", 2), _fmt(rec2_m, "", 2))
             )
         d.row(
             "2",
             "Flash bytes programmed per sample, raw backend (NOR simulator), every sample durable at once",
-            cell(o, " B", 2) + (" (%.2fx the record)" % (o["median"] / rec_m) if o and rec_m else ""),
+            cell(o, " B", 2) + (" (%.2fx the format 2 record)" % (o["median"] / rec2_m) if o and rec2_m else ""),
             cell(nv, " B", 1) + " (naive on littlefs)",
             ratio(o, nv),
-            "<= 1.5x the record",
+            "<= 1.5x the format 2 record",
             verdict(met),
         )
         o2 = _get(flash.get("raw"), lambda r: r["flash"]["erases"] * 10000 / r["n"])

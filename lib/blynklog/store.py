@@ -1,18 +1,23 @@
 # blynklog.store: the flash store. Every sample from Logger.add() stays here until Blynk has
 # acknowledged it. Append-only segment files in a folder of any VFS (littlefs on boards); the
 # on-flash format is docs/FORMAT.md.
-#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then records
-#                            (record.py) whose CRCs are keyed by the salt and their offset; at
-#                            most segment_size bytes, so a 4096-byte segment is one littlefs
-#                            block. Format 1 segments (20-byte header, plain CRCs) are still read.
+#   <path>/00000001.seg ...  segments: a 24-byte header (with a random salt), then frames
+#                            (format 3, frame.py: a flush's samples packed per stream, one CRC
+#                            keyed by the salt and the frame's offset); at most segment_size bytes,
+#                            so a 4096-byte segment is one littlefs block. Segments of formats 1
+#                            and 2 (a record per sample, record.py) are still read (legacy.py)
+#                            until consumed; nothing is appended to them.
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
-# Durability: append() writes into the open segment file without syncing it (littlefs keeps it
-# in its cache and fresh blocks); flush() syncs it, and then everything appended is durable. A
-# segment is synced once more when it is full and closed. littlefs rewrites a file's last block at
-# every sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
-# Positions (pos) are seq << 16 | offset of the record in its segment: opaque, ordered.
+# Durability: append() encodes the sample as a format 2 record into a RAM tail and costs it in the
+# frame to come (frame.fit: its exact bits); flush() packs the tail into a frame, writes it after
+# the segment's last one and syncs the file, and then everything appended is durable. The frame
+# is written unsynced first when it would pass frame.FRAME_MAX or the tail, and the segment is
+# synced once more when it is full and closed. littlefs rewrites a file's last block at every
+# sync, so the default auto-flush is "when the segment is full" (one block write per 4 KB).
+# Positions (pos) are seq << 16 | the record's ordinal in its segment (format 3; its offset in
+# formats 1 and 2): opaque, ordered within a stream; a cursor may point inside a frame.
 # Full store (capacity // segment_size segments, or a file system without room for one more):
 # "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full (booked
 # first: one cursors write moves the cursors past it and adds them, then the file goes);
@@ -22,20 +27,31 @@
 # segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
-# flush_* = 0 means off; flush_ms is checked in append().
+# flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
+# as format 2 encodes them (some 13 bytes a number).
+# Modules: frame.py (the codec's writing side) is imported at the first append or at opening a
+# segment of frames, segment.py (reading frames: counts, commits, drops, scans) at the first
+# read, legacy.py at the first format 1 or 2 segment: a board compiling .py sources compiles each
+# in its own heap peak, and a wake that only appends does not load the readers.
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
-# ints per stream and three per segment (both sized by configuration, never by the backlog); a
-# records() or scan() iterator reads into a 1.2 KB buffer, kept for the next one when it ends;
-# one (lo, hi) pair per segment whose records were checked back to back (_walk). dropped_full is kept in the cursors file
-# (saved at a segment drop, commit, flush and close); the other counters count since open. A drop
-# allocates two lists of an int per stream. append() of bool/int/float (decimals too) allocates
-# nothing on a 64-bit port once the segment file is open, and on a 32-bit port at most the
-# record's CRC (a heap int from 2**30) for a ts given as a clock's anchor and rel, or within days
-# of the segment's base (record.encode_into); opening the next segment allocates. Not safe from
-# an interrupt; one task at a time.
+# ints per stream and three per segment (both sized by configuration, never by the backlog); from
+# the first append the frame to come: a 3 KB tail, a 1.2 KB frame buffer, two frame.State (7 ints
+# and 8 bytes per stream each), two record.Rec; a records() or scan() iterator reads into a 1.2 KB
+# buffer, kept for the next one when it ends, and a section reader (8 bytes and a few ints); the
+# runs of records checked back to back in format 1/2 segments (legacy.walk): three ints a slot,
+# a slot per segment the capacity holds (at most 256), made at open.
+# dropped_full is kept in the cursors file (saved at a segment drop, commit, flush and close); the
+# other counters count since open. A drop allocates two lists of an int per stream. append() of
+# bool/int/float (decimals too) allocates nothing on a 64-bit port once the segment is open and
+# the frame's buffers made, and on a 32-bit port at most the record's CRC (a heap int from 2**30)
+# for a ts given as a clock's anchor and rel, or within days of the segment's base
+# (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
+# segment allocate. Not safe from an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
 from array import array
+
+frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
 _HDR1 = const(20)
@@ -44,7 +60,10 @@ _MAGIC = b"BL"
 _CMAGIC = b"BC"
 _VERSION = const(1)  # of the cursors file
 _SEG_V1 = const(1)  # segments whose records have plain CRCs (read, never written)
-_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key)
+_SEG_V2 = const(2)  # segments whose records' CRCs start from their place (record.key): read only
+_SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
+
+
 _RBUF = const(1200)
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
@@ -54,6 +73,19 @@ _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
 _CLEAN_SLOTS = const(256)  # at most this many segments' checked runs are remembered (_clean)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
+
+
+def _codec(load=True):
+    # imports the frame codec at its first use: opening a store, or a Logger, costs no more heap
+    # for it (a board with .py sources compiles each module as it is imported); load False: lets
+    # it go (close(); a store still open imports it again at its next use)
+    global frame
+    if load and frame is None:
+        from . import frame as f
+
+        frame = f
+    elif not load:
+        frame = None
 
 
 def _remove(path):
@@ -108,6 +140,14 @@ class Store:
         self._hdr = bytearray(_HDR)
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)
+        # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed as
+        # they come (frame.fit: exact bits per stream), built at flush (frame.put); the buffers
+        # and states (frame.alloc: the tail, the frame's buffer, the per-stream states) are made at the
+        # first append (frame.alloc): opening a store costs no more
+        self._fst = None
+        self._fcount = 0  # records in the frame to come
+        self._word = 0  # ordinal of the next frame's first record in the write segment
+        self._wver = 0  # the write segment's format (3 is written; another: a new one is made)
         self.dropped_full = 0
         self._saved_drops = 0
         self.skipped_bytes = 0
@@ -116,10 +156,11 @@ class Store:
         self._wsalt = None  # salt of the write segment (None: format 1, plain CRCs)
         self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
         self._wsk = 0
-        self._wi = self._wn = 0  # the record _walk() is at: buf[_wi:_wi + _wn]
-        # The run of records checked back to back in a segment (_walk): seq, lo, hi in slot seq %
-        # slots, made once: a dict of tuples grew with the backlog, and its entries, made during
-        # the first count's walk, were strewn over the heap that the upload then needed whole.
+        self._wi = self._wn = 0  # the record or frame a walk is at: buf[_wi:_wi + _wn]
+        # The run of records checked back to back in a format 1/2 segment (legacy.walk): seq, lo,
+        # hi in slot seq % slots (_slot), made once: a dict of tuples grew with the backlog, and
+        # its entries, made during the first count's walk, were strewn over the heap that the
+        # upload then needed whole.
         slots = self._max_segs + 2
         if slots > _CLEAN_SLOTS:
             slots = _CLEAN_SLOTS  # more segments share slots: a run forgotten is checked again
@@ -238,8 +279,8 @@ class Store:
         self._saved_drops = drops
 
     def _read_header(self, seq, f=None):
-        # (base_ts, salt, header size) of the segment (salt None in format 1), or None when its
-        # header is missing or damaged. f: the segment's file, opened at its start by the caller.
+        # (base_ts, salt, header size, format) of the segment (salt None in format 1), or None
+        # when its header is missing or damaged. f: the segment's file, opened at its start by the caller.
         h = self._hdr
         try:
             if f is not None:
@@ -257,104 +298,14 @@ class Store:
         if ver == _SEG_V1:
             salt = None
             size = _HDR1
-        elif ver == _SEG_V2 and got == _HDR:
+        elif (ver == _SEG_V2 or ver == _SEG_V3) and got == _HDR:
             salt = struct.unpack_from("<I", h, 16)[0]
             size = _HDR
         else:
             return None
         if binascii.crc32(memoryview(h)[: size - 4]) & 0xFFFFFFFF != struct.unpack_from("<I", h, size - 4)[0]:
             return None
-        return base, salt, size
-
-    def _walk(self, seq, buf, start, stop, skips=False):
-        # Yields off for each valid record of segment seq with start <= off < stop: the record
-        # is buf[i:i + n] until the next step, i and n in self._wi and self._wn (read them at
-        # once: no tuple per record). Damaged bytes are skipped one at a time
-        # (resynchronisation) and counted. Reads bounded chunks; the file is closed between
-        # chunks, so the caller may delete or grow segments between steps.
-        # A run of records checked back to back is remembered (_clean: per segment, offsets lo..hi,
-        # its bytes never change but by _cut); a later walk follows the lengths there without
-        # the CRC, which is what an upload's passes mostly read: the plan, the body, the commit.
-        hd = self._read_header(seq)
-        if hd is None:
-            return
-        lo = hi = -1
-        ck = self._clean
-        j = self._slot(seq)
-        if ck[j] == seq:
-            lo = ck[j + 1]
-            hi = ck[j + 2]
-        rs = re = -1  # the last run of records checked back to back here
-        salt = hd[1]
-        kb = 0 if salt is None else record.signed_salt(salt)  # a small int key for the salts new_salt() makes
-        name = self._seg_name(seq)
-        mv = memoryview(buf)
-        size = len(buf)
-        fpos = start if start > hd[2] else hd[2]
-        rounds = 0
-        try:
-            while fpos < stop and rounds < 100000:
-                rounds += 1
-                try:
-                    with open(name, "rb") as f:
-                        f.seek(fpos)
-                        got = f.readinto(buf) or 0
-                except OSError:
-                    return
-                limit = got if fpos + got <= stop else stop - fpos
-                if limit <= 0:
-                    return
-                more = got == size and fpos + limit < stop
-                i = 0
-                while i < limit:
-                    off = fpos + i
-                    if lo <= off < hi:
-                        # checked before: its length from L
-                        n = buf[i]
-                        if n >= 0x80:
-                            n = ((n & 0x7F) | (buf[i + 1] << 7)) + 1 if i + 1 < limit else limit
-                        if i + n + 5 <= limit:
-                            self._wi = i
-                            self._wn = n + 5
-                            yield off
-                            i += n + 5
-                            continue
-                    n = record.check(buf, i, limit, mv, 0 if salt is None else kb ^ (off & _OFF_MASK))
-                    if n:
-                        if off != re:
-                            rs = off
-                        re = off + n
-                        self._wi = i
-                        self._wn = n
-                        yield off
-                        i += n
-                    elif more and limit - i < record.MAX_RECORD:
-                        break  # may be a record cut by the chunk: read again from here
-                    else:
-                        if skips:
-                            self.skipped_bytes += 1
-                        i += 1
-                fpos += i
-        finally:
-            self._note_clean(seq, rs, re)
-
-    def _slot(self, seq):
-        # the index of segment seq's entry in _clean
-        return seq % (len(self._clean) // 3) * 3
-
-    def _note_clean(self, seq, s, e):
-        if s < 0:
-            return
-        ck = self._clean
-        j = self._slot(seq)
-        if ck[j] == seq and s <= ck[j + 2] and e >= ck[j + 1]:
-            if ck[j + 1] < s:
-                s = ck[j + 1]
-            if ck[j + 2] > e:
-                e = ck[j + 2]
-        ck[j] = seq
-        ck[j + 1] = s
-        ck[j + 2] = e
+        return base, salt, size, ver
 
     # ---- open: list the segments; count them later
     def _listing(self):
@@ -416,9 +367,14 @@ class Store:
             self._wseq = seqs[-1]
             self._wbase = hd[0]
             self._wsalt = hd[1]
+            self._wver = hd[3]
             self._wsize = self._segsize[-1]
             if not clean:
                 self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
+
+    def _slot(self, seq):
+        # the index of segment seq's entry in _clean
+        return seq % (len(self._clean) // 3) * 3
 
     def _clean_end(self, f, hd, size):
         # True when a valid record ends exactly at `size` in the segment open as f: the tail is
@@ -440,11 +396,12 @@ class Store:
         if got != n:
             return False
         salt = hd[1]
-        for k in range(5, n + 1):  # the record's length: L + body (>= 3) + CRC
-            off = size - k
-            if record.check(buf, n - k, n, self._rmv, 0 if salt is None else record.key(salt, off)) == k:
-                return True
-        return False
+        if hd[3] == _SEG_V3:
+            _codec()
+            return frame.clean_end(self, buf, n, size, salt)
+        from . import legacy
+
+        return legacy.clean_end(buf, n, self._rmv, size, salt)
 
     def _count(self):
         # Counts every segment not counted yet; then commit, pending and reclaiming can work.
@@ -458,71 +415,19 @@ class Store:
             self._reclaim()
 
     def _count_seg(self, k):
-        # Counts the records of segment k below its _segscan mark: each one past its stream's
-        # cursor is pending. False when the segment's header is damaged (the segment is removed).
-        seq = self._segs[k]
-        stop = self._segscan[k]
-        hd = self._read_header(seq)
-        self._uncounted -= 1
-        self._segscan[k] = 0
-        if hd is None:
-            self.bad_segments += 1
-            _remove(self._seg_name(seq))
-            self._segs.pop(k)
-            self._segpend.pop(k)
-            self._segsize.pop(k)
-            self._segscan.pop(k)
-            return False
-        cur = self._cursor
-        pend = self._pending
-        nstreams = len(cur)
-        buf = self._rbuf
-        count = 0
-        end = hd[2]
-        for off in self._walk(seq, buf, 0, stop, True):
-            i = self._wi
-            n = self._wn
-            sid = record.sid_of(buf, i)
-            if sid >= nstreams:
-                count += 1  # its name was lost (damaged streams file): keep it, count it later
-            elif (seq << _SEG_SHIFT | off) > cur[sid]:
-                pend[sid] += 1
-                count += 1
-            end = off + n
-        self._segpend[k] += count
-        if seq != self._wseq:
-            self._segsize[k] = end
-        elif end < stop and self._wf is None and self._wsize == stop:
-            # a damaged tail of the write segment with nothing appended after it: cut it, so the
-            # next append follows the last good record. (Appended after it, the damaged bytes
-            # stay: reading skips them.)
-            self._cut(seq, end)
-            ck = self._clean  # the bytes after end go: a run checked there too
-            j = self._slot(seq)
-            if ck[j] == seq:
-                if ck[j + 1] >= end:
-                    ck[j] = -1
-                elif ck[j + 2] > end:
-                    ck[j + 2] = end
-            self._wsize = self._segsize[k] = end
-        return True
+        from . import segment
+
+        return segment.count_seg(self, k)
 
     def _cut(self, seq, end):
-        # Rewrites segment seq keeping its first `end` bytes (a torn or damaged tail goes).
-        name = self._seg_name(seq)
-        tmp = name + ".new"
-        buf = self._rbuf
-        with open(name, "rb") as src:
-            with open(tmp, "wb") as dst:
-                done = 0
-                while done < end:
-                    got = src.readinto(buf) or 0
-                    if got <= 0:
-                        break
-                    k = got if done + got <= end else end - done
-                    dst.write(self._rmv[:k])
-                    done += k
-        os.rename(tmp, name)
+        from . import segment
+
+        segment.cut(self, seq, end)
+
+    def _drop_oldest(self):
+        from . import segment
+
+        segment.drop_oldest(self)
 
     def _next_seq(self):
         top = self._segs[-1] if self._segs else 0
@@ -551,14 +456,21 @@ class Store:
             raise
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
+        if self._fst is not None:
+            _codec()
+            frame.add_stream(self)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
+        buf = self._rbuf
         for seq in self._segs:
-            for off in self._walk(seq, self._rbuf, 0, 1 << 30):
-                i = self._wi
-                if record.sid_of(self._rbuf, i) == sid:
-                    n += 1
+            hd = self._read_header(seq)
+            if hd is not None:
+                from . import segment  # (imported at the first read: store.py's header)
+
+                for s, lo, c, off in segment.runs(self, seq, buf, 0, 1 << 30, False, hd):
+                    if s == sid:
+                        n += c
         self._pending.append(n)
         return sid
 
@@ -574,36 +486,32 @@ class Store:
         # rel: the sample's time is ts + rel (a clock stamp as its anchor and a small int, which
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
-        # Few steps (a board spends a few us a step): the CRC key is _wkey() inline. Native code
-        # on a board, as Logger.add and record.encode_into (record's header says how).
+        # The record goes to the tail (RAM) in format 2's encoding, relative to the segment's
+        # base, and is costed in the frame to come (frame.code: exact bits). When the frame would
+        # not fit the segment, the frame is written and the segment closed first; when it would
+        # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
+        if self._fst is None or frame is None:
+            self._alloc()
         enc = self._enc
-        size = self._wsize
-        fresh = self._wf is None and size == 0
-        salt = self._wsalt
-        if salt is None:
-            key = 0
+        if self._wver != _SEG_V3:
+            n = 0  # no segment of frames to write to: the next one is made below
         else:
-            if salt is not self._wsalt_of:
-                self._wkey()
-            key = self._wsk ^ (size & 0xFFFF)
-        n = record.encode_into(
-            enc, 0, sid, ts, value, flags, decimals, ts if fresh else self._wbase, self._views, key, rel, checked
-        )
-        if fresh or size + n > self.segment_size:
+            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
+        while True:
+            est = frame.add(self, sid, n) if n else -1
+            if est >= 0:
+                break
+            if est == -2:
+                self._put_frame()  # over the frame's or the tail's bounds: out to the file
+                continue
+            # the segment is full (or there is none): the frame to come ends it, a new one starts
             t = ts + rel if rel else ts
             if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, self._wkey())
-        elif self._wf is None:
-            self._wf = open(self._seg_name(self._wseq), "ab")
-        if IS_MICROPYTHON:
-            self._wf.write(enc, 0, n)
-        else:
-            self._wf.write(memoryview(enc)[:n])
-        self._wsize += n
+            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
         self._pending[sid] += 1
         self._segpend[-1] += 1
         u = self._un_n
@@ -619,6 +527,17 @@ class Store:
             self.flush()
         return True
 
+    def _alloc(self):
+        _codec()
+        if self._fst is None:
+            frame.alloc(self)
+
+    def _put_frame(self):
+        # Writes the frame to come (the tail's records, costed as they came) at the end of the
+        # write segment, without syncing it.
+        _codec()
+        frame.put(self)
+
     def _wkey(self):
         # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
         # port for a salt from record.new_salt), kept with the salt it came from
@@ -632,7 +551,10 @@ class Store:
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
-        # False when the store is full and refuses (drop_newest).
+        # False when the store is full and refuses (drop_newest). The frame to come is written
+        # to the segment it was costed for first.
+        if self._fcount:
+            self._put_frame()
         # a fully committed write segment is free space: it is deleted once the next one exists
         if self._segs and self._segscan[-1]:
             self._count_seg(len(self._segs) - 1)
@@ -654,7 +576,7 @@ class Store:
         seq = self._next_seq()
         h = self._hdr
         salt = record.new_salt()
-        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V2, 0, seq, ts, salt)
+        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
         struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
         try:
@@ -672,6 +594,8 @@ class Store:
         self._wbase = ts
         self._wsalt = salt
         self._wsize = _HDR
+        self._wver = _SEG_V3
+        self._word = 0
         self._reclaim()
         return True
 
@@ -684,47 +608,6 @@ class Store:
             return True
         return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
-    def _drop_oldest(self):
-        # The drop is booked before the file goes: one atomic write of the cursors file moves
-        # every stream's cursor past the segment and adds its pending records to dropped_full.
-        # A cut after that write leaves a segment whose records are all behind the cursors: open
-        # counts none of them and reclaims it. A cut before it leaves everything as it was.
-        seq = self._segs[0]
-        cur = self._cursor
-        buf = self._rbuf
-        lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
-        scan = self._segscan[0]
-        total = 0
-        for off in self._walk(seq, buf, 0, 1 << 30):
-            i = self._wi
-            sid = record.sid_of(buf, i)
-            if sid < len(cur) and (seq << _SEG_SHIFT | off) > cur[sid]:
-                if off >= scan:
-                    lost[sid] += 1
-                total += 1
-        if total:
-            old = cur[:]
-            end = seq << _SEG_SHIFT | _OFF_MASK  # after every record of the segment
-            for sid in range(len(cur)):
-                if cur[sid] < end:
-                    cur[sid] = end
-            self.dropped_full += total
-            try:
-                self._save_cursors()
-            except OSError:
-                self._cursor = old
-                self.dropped_full -= total
-                raise
-            for sid in range(len(cur)):
-                self._pending[sid] -= lost[sid]
-        _remove(self._seg_name(seq))
-        if scan:
-            self._uncounted -= 1
-        self._segs.pop(0)
-        self._segpend.pop(0)
-        self._segsize.pop(0)
-        self._segscan.pop(0)
-
     def _synced(self):
         self._segsize[-1] = self._wsize
         self._un_n = 0
@@ -733,6 +616,8 @@ class Store:
 
     def flush(self):
         # Everything appended so far is durable when this returns.
+        if self._fcount:
+            self._put_frame()
         if self._wf is not None and self._un_n:
             self._wf.flush()
             if not IS_MICROPYTHON and hasattr(os, "fsync"):
@@ -777,7 +662,9 @@ class Store:
             buf = bytearray(_RBUF)
         seq = start >> _SEG_SHIFT
         segs = self._segs
-        read = record.read
+        rd = None  # a frame section's reader, made at the first frame
+        from . import segment
+
         try:
             while True:
                 nxt = -1
@@ -789,22 +676,16 @@ class Store:
                     return
                 seq = nxt
                 hd = self._read_header(seq)
-                if hd is not None:
-                    base = hd[0]
-                    first = start & _OFF_MASK if seq == start >> _SEG_SHIFT else 0
+                if hd is not None and hd[3] == _SEG_V3:
+                    if rd is None:
+                        rd = segment.Reader()
                     stop = end_off if seq == end_seq else 1 << 30
-                    top = seq << _SEG_SHIFT
-                    for off in self._walk(seq, buf, first, stop):
-                        i = self._wi
-                        if buf[i + (1 if buf[i] < 0x80 else 2) + 1] != sid:  # record.sid_of
-                            continue
-                        pos = top | off
-                        if pos <= start or pos <= self._cursor[sid]:
-                            continue
-                        read(rec, buf, i, self._wn)
-                        rec.pos = pos
-                        rec.base = base
-                        yield rec
+                    yield from segment.scan(self, seq, hd, sid, start, stop, buf, rec, rd)
+                elif hd is not None:
+                    from . import legacy
+
+                    stop = end_off if seq == end_seq else 1 << 30
+                    yield from legacy.scan(self, seq, hd, sid, start, stop, buf, rec)
                 seq += 1
         finally:
             self._sbuf = buf
@@ -840,17 +721,24 @@ class Store:
             seq = self._segs[k]
             if seq < cur >> _SEG_SHIFT or seq > pseq:
                 continue
-            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0
-            for off in self._walk(seq, buf, first, 1 << 30):
-                i = self._wi
-                p = seq << _SEG_SHIFT | off
-                if p > pos:
+            hd = self._read_header(seq)
+            if hd is None:
+                continue
+            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0  # (format 1 and 2)
+            from . import segment  # (imported at the first read: store.py's header)
+
+            for s, lo, c, off in segment.runs(self, seq, buf, first, 1 << 30, False, hd):
+                if lo > pos:
                     break
-                if p > cur and record.sid_of(buf, i) == sid:
-                    done[k] += 1
-                    total += 1
-                    if p == pos:
-                        found = True
+                if s == sid:
+                    hi = lo + c - 1
+                    if lo <= cur:
+                        lo = cur + 1
+                    if hi >= lo:
+                        done[k] += (hi if hi < pos else pos) - lo + 1
+                        total += (hi if hi < pos else pos) - lo + 1
+                        if lo <= pos <= hi:
+                            found = True
         if not found:
             raise ValueError("pos not a record of this stream")
         self._cursor[sid] = pos
@@ -928,6 +816,8 @@ class Store:
     def close(self):
         if self._closed:
             return
+        if self._fcount:
+            self._put_frame()
         if self._wf is not None:
             f = self._wf
             self._wf = None
@@ -937,3 +827,7 @@ class Store:
         if self.dropped_full != self._saved_drops:
             self._save_cursors()
         self._closed = True
+        self._sbuf = None
+        if frame is not None:
+            frame.free(self)  # the frame's buffers, and the frame and reader modules' code, go
+            _codec(False)

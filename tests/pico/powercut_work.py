@@ -38,14 +38,16 @@ def run(w, trace):
             store.stream_id("b")
         elif kind == "append":
             i = op[1]
-            store.append(i % 2, T0 + i * 1000, i, i & 1)
+            # i and 40 scrambled bits: values that pack badly (store format 3 packs steady ones
+            # into a bit or two, and the workload must fill the store)
+            store.append(i % 2, T0 + i * 1000, i << 40 | (i * 2654435761 * 257) & 0xFFFFFFFFFF, i & 1)
         elif kind == "flush":
             store.flush()
         elif kind == "commit":
             sid = op[1]
             batch = []
             for pos, ts, value, flags in store.records(sid):
-                batch.append((pos, value))
+                batch.append((pos, value >> 40))
                 if len(batch) == op[2]:
                     break
             if batch:

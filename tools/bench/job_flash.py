@@ -53,6 +53,33 @@ def _fs_used(path):
     return (st[2] - st[3]) * st[0]
 
 
+def _format2_bytes(n, k, start, warm):
+    # (bytes, record bytes) the same samples take as format 2 segments (a record per sample,
+    # record.py; a 24-byte header per 4096-byte segment), for the comparison rows: what the store
+    # wrote before format 3's frames, and the record the raw backend writes
+    from blynklog import record
+
+    dec = {}
+    for name, _, _, d in workload.streams(k):
+        dec[name] = d
+    buf = bytearray(record.MAX_RECORD + 8)
+    total = 0
+    seg = 4096
+    base = None
+    for i in range(warm, warm + n):
+        name, v, ts = workload.sample(i, k, start)
+        sid = i % k
+        m = record.encode_into(buf, 0, sid, ts, v, 0, dec[name], ts if base is None else base)
+        if base is None or seg + m > 4096:
+            base = ts
+            seg = 24
+            total += 24
+            m = record.encode_into(buf, 0, sid, ts, v, 0, dec[name], base)
+        seg += m
+        total += m
+    return total, total - 24 * ((total + 4095) // 4096)
+
+
 def run(spec):
     from blynklog.compat import unix_ms
 
@@ -126,8 +153,8 @@ def run(spec):
     if side == "naive":
         out["file_bytes"] = os.stat(root + "/log.jsonl")[6]
     elif side != "raw":
-        # the segment files: records plus a header per segment (lib/blynklog/store.py's _HDR,
-        # format 2; a const, so not importable on MicroPython)
+        # the segment files: frames (records in format 2) plus a header per segment
+        # (lib/blynklog/store.py's _HDR, formats 2 and 3; a const, so not importable on MicroPython)
         header_bytes = 24
 
         segs = 0
@@ -140,6 +167,7 @@ def run(spec):
         out["segment_bytes"] = seg_bytes
         out["record_bytes"] = seg_bytes - header_bytes * segs
         out["file_bytes"] = _walk_size(root + "/bl")
+        out["format2_bytes"], out["format2_record_bytes"] = _format2_bytes(n, k, start, warm)
     if fs == "lfs":
         import bdev
 

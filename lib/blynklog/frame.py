@@ -1,0 +1,452 @@
+# blynklog.frame: the frame codec of segment format 3 (docs/FORMAT.md, "Format 3: frames").
+# A frame packs the records a flush writes: per stream, its records' bits back to back (the
+# first record's timestamp and value in full, then delta-of-delta timestamps, delta-coded ints and
+# scaled ints, XOR-coded float bytes), one keyed CRC for the frame.
+#   frame     = L (varint: bytes from `first` to the end of the sections) | first (varint:
+#               ordinal of the frame's first record in its segment) | n (u8: sections) | n x (sid
+#               u8, count varint, size varint: the section's bytes) | the sections | CRC-32 keyed
+#   section   = the stream's records, bit-packed (most significant bit first), padded to a byte
+# The store keeps the records of a frame to come as format 2 records in RAM (record.py's encoding,
+# its tail) and costs each one on arrival (code() with out None: the exact bits, so the frame's
+# size is known before it is written); the frame is built from that tail at flush (code() with a
+# Writer). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
+# the numeric kinds (small ints: bit fields of at most 16 bits are read at a time).
+# Pure functions over caller buffers and per-stream state objects; one task at a time.
+from .compat import binascii, const, struct
+from .record import T_F32, T_F64, T_INT, T_SCALED, T_STR, T_TRUE, Rec, key, read, signed_salt
+
+FRAME_MAX = const(1192)  # bytes of a whole frame (the store's read buffer holds one and 8 more)
+FIXED = const(10)  # L, first, n and the CRC at most
+SECTION_MAX = const(6)  # a section's directory entry at most: sid, count (<= 3), size (<= 2)
+_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
+_MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
+_HDR = const(24)  # a segment's header
+_RESIDUE = const(0x2144DF1C)  # CRC-32 of any data followed by its own CRC (record.py)
+
+
+def zbits(z):
+    # the bits of the code of a zigzag int z >= 0 (put_z)
+    if z == 0:
+        return 1
+    if z < 0x80:
+        return 9
+    if z < 0x200:
+        return 12
+    if z < 0x10000:
+        return 20
+    if z < 0x1000000:
+        return 29
+    if z < 0x100000000:
+        return 38
+    n = 33
+    while z >> n:
+        n += 1
+    return 13 + n
+
+
+class Writer:
+    # Bits into buf from byte p on, most significant first; put() takes at most 16 bits at a time.
+    def __init__(self, buf):
+        self.buf = buf
+        self.p = 0
+        self.acc = 0
+        self.nb = 0
+
+    def put(self, v, k):
+        acc = (self.acc << k) | v
+        nb = self.nb + k
+        buf = self.buf
+        p = self.p
+        while nb >= 8:
+            nb -= 8
+            buf[p] = (acc >> nb) & 0xFF
+            p += 1
+        self.acc = acc & ((1 << nb) - 1)
+        self.nb = nb
+        self.p = p
+
+    def align(self):
+        if self.nb:
+            self.put(0, 8 - self.nb)
+
+    def put_z(self, z):
+        # z >= 0: '0' | '10' 7 bits | '110' 9 bits | '1110' 16 bits | '11110' 24 bits |
+        # '111110' 32 bits | '111111' 7-bit n and n bits
+        if z == 0:
+            self.put(0, 1)
+        elif z < 0x80:
+            self.put(0x100 | z, 9)
+        elif z < 0x200:
+            self.put(0xC00 | z, 12)
+        elif z < 0x10000:
+            self.put(0xE, 4)
+            self.put(z, 16)
+        elif z < 0x1000000:
+            self.put(0x1E, 5)
+            self.put(z >> 12, 12)
+            self.put(z & 0xFFF, 12)
+        elif z < 0x100000000:
+            self.put(0x3E, 6)
+            self.put(z >> 16, 16)
+            self.put(z & 0xFFFF, 16)
+        else:
+            n = 33
+            while z >> n:
+                n += 1
+            self.put(0x3F, 6)
+            self.put(n, 7)
+            while n > 0:
+                k = 16 if n > 16 else n
+                n -= k
+                self.put((z >> n) & ((1 << k) - 1), k)
+
+
+class State:
+    # Per stream: the last record's H, ts delta, step and value (m; float bytes), and the frame's
+    # count and bits so far. Lists sized by the number of streams (add() per stream).
+    def __init__(self):
+        self.h = []
+        self.d = []
+        self.step = []
+        self.m = []
+        self.fv = []
+        self.n = []
+        self.bits = []
+
+    def add(self):
+        self.h.append(0)
+        self.d.append(0)
+        self.step.append(0)
+        self.m.append(0)
+        self.fv.append(bytearray(8))
+        self.n.append(0)
+        self.bits.append(0)
+
+
+def code(st, sid, rec, out):
+    # The bits of record rec (record.read of a tail record) as the next one of stream sid's
+    # section; written to out (a Writer) unless out is None. Updates st.
+    n = st.n[sid]
+    h = rec.flags | (rec.typ << 2)
+    typ = rec.typ
+    if n == 0:
+        bits = 6
+        same = False
+        if out is not None:
+            out.put(h, 6)
+    elif h == st.h[sid]:
+        bits = 1
+        same = True
+        if out is not None:
+            out.put(0, 1)
+    else:
+        bits = 7
+        same = False
+        if out is not None:
+            out.put(0x40 | h, 7)
+    st.h[sid] = h
+    d = rec.delta
+    if n == 0:
+        step = 0
+        z = d
+    else:
+        step = d - st.d[sid]
+        z = step - st.step[sid]
+    st.d[sid] = d
+    st.step[sid] = step
+    z = z << 1 if z >= 0 else ((-z) << 1) - 1
+    bits += zbits(z)
+    if out is not None:
+        out.put_z(z)
+    if typ == T_INT or typ >= T_SCALED:
+        m = rec.m
+        z = m - st.m[sid] if same else m
+        st.m[sid] = m
+        z = z << 1 if z >= 0 else ((-z) << 1) - 1
+        bits += zbits(z)
+        if out is not None:
+            out.put_z(z)
+    elif typ == T_F32 or typ == T_F64:
+        # XOR with the last value's bytes (zeros after another type): '0' equal, else '1', 3 bits
+        # of leading zero bytes, 3 bits of (bytes - 1), the bytes from the top one down
+        w = 4 if typ == T_F32 else 8
+        fv = st.fv[sid]
+        if not same:
+            for k in range(8):
+                fv[k] = 0
+        buf = rec.buf
+        p = rec.p
+        top = -1
+        low = w
+        for k in range(w):
+            if buf[p + k] != fv[k]:
+                if low == w:
+                    low = k
+                top = k
+        if top < 0:
+            bits += 1
+            if out is not None:
+                out.put(0, 1)
+        else:
+            bits += 7 + 8 * (top - low + 1)
+            if out is not None:
+                out.put(0x40 | ((w - 1 - top) << 3) | (top - low), 7)
+                k = top
+                while k >= low:
+                    out.put(buf[p + k] ^ fv[k], 8)
+                    k -= 1
+            for k in range(w):
+                fv[k] = buf[p + k]
+    elif typ > T_TRUE:
+        # a string (11-bit length) or a location: padded to a byte, then its bytes as stored
+        k = rec.last - rec.p
+        if typ == T_STR:
+            bits += 11
+            if out is not None:
+                out.put(k, 11)
+        pad = (-(st.bits[sid] + bits)) & 7
+        bits += pad + 8 * k
+        if out is not None:
+            if pad:
+                out.put(0, pad)
+            buf = rec.buf
+            p = out.p
+            out.buf[p : p + k] = buf[rec.p : rec.last]
+            out.p = p + k
+    st.n[sid] = n + 1
+    st.bits[sid] += bits
+    return bits
+
+
+def check(buf, off, end, mv, key):
+    # Length of the valid frame at buf[off:end] (CRC keyed for its place, a directory whose
+    # sections fill the frame), or 0.
+    if off + 9 > end:
+        return 0
+    body = buf[off]
+    q = off + 1
+    if body >= 0x80:
+        b = buf[q]
+        body = (body & 0x7F) | (b << 7)
+        q += 1
+        if b >= 0x80 or body < 0x80:
+            return 0  # not canonical
+    n = q - off + body + 4
+    if body < 4 or n > FRAME_MAX or off + n > end:
+        return 0
+    if binascii.crc32(mv[off : off + n], key) != _RESIDUE:
+        return 0
+    last = q + body
+    p, c = varint(buf, q, last)
+    if c < 0 or p >= last:
+        return 0
+    ns = buf[p]
+    p += 1
+    total = 0
+    prev = -1
+    for _ in range(ns):
+        if p >= last or buf[p] == 255 or buf[p] <= prev:
+            return 0
+        prev = buf[p]
+        p, c = varint(buf, p + 1, last)
+        if c <= 0:
+            return 0
+        p, s = varint(buf, p, last)
+        if s < 0:
+            return 0
+        total += s
+    if ns == 0 or p + total != last:
+        return 0
+    return n
+
+
+def head(buf, i):
+    # (ordinal of the first record, sections, offset of the directory) of the frame at buf[i:]
+    q = i + 1 if buf[i] < 0x80 else i + 2
+    q, first = varint(buf, q, q + 3)
+    return first, buf[q], q + 1
+
+
+def varint(buf, p, end):
+    # (next p, value) of the unsigned LEB128 at buf[p:end] (at most 3 bytes), value -1 when bad
+    z = 0
+    s = 0
+    while p < end and s < 21:
+        b = buf[p]
+        z |= (b & 0x7F) << s
+        p += 1
+        if not b & 0x80:
+            return p, z
+        s += 7
+    return p, -1
+
+
+def put_varint(buf, p, z):
+    while z >= 0x80:
+        buf[p] = (z & 0x7F) | 0x80
+        z >>= 7
+        p += 1
+    buf[p] = z
+    return p + 1
+
+
+def vbytes(z):
+    return 1 if z < 0x80 else (2 if z < 0x4000 else 3)
+
+
+def build(st, bst, tail, tn, w, rec, first):
+    # Builds the frame of the tail's records (tail[:tn], format 2 records costed in st) in w.buf,
+    # its first record's ordinal `first`; returns start << 16 | end: the frame is fb[start:end]
+    # and its CRC (bst: build state).
+    fb = w.buf
+    ns = 0
+    at = put_varint(fb, 2, first)  # L's 1 or 2 bytes go before it, at the end
+    p = at + 1
+    for sid in range(len(st.n)):
+        if st.n[sid]:
+            fb[p] = sid
+            p = put_varint(fb, p + 1, st.n[sid])
+            p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
+            ns += 1
+    fb[at] = ns
+    w.p = p
+    w.acc = 0
+    w.nb = 0
+    for sid in range(len(st.n)):
+        if not st.n[sid]:
+            continue
+        bst.n[sid] = 0
+        bst.bits[sid] = 0
+        start = w.p
+        i = 0
+        while i < tn:
+            b = tail[i]
+            q = i + 1 if b < 0x80 else i + 2
+            n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
+            if tail[q + 1] == sid:
+                read(rec, tail, i, n)
+                code(bst, sid, rec, w)
+            i += n
+        w.align()
+        if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
+            raise RuntimeError("frame section size")
+    end = w.p
+    body = end - 2
+    if body < 0x80:
+        fb[1] = body
+        return 1 << 16 | end
+    fb[0] = (body & 0x7F) | 0x80
+    fb[1] = body >> 7
+    return end
+
+
+# ---- the Store's frame to come (store.py): its buffers, costing, writing; and the end of a segment
+
+
+def alloc(store):
+    # the tail and the frame's buffer and states of a Store, made at its first append
+    store._tail = bytearray(_TAIL)
+    store._tmv = memoryview(store._tail)
+    store._tn = 0  # bytes of the tail
+    store._fbytes = FIXED  # the frame's size at most
+    store._arec = Rec()
+    store._brec = Rec()
+    store._fbuf = bytearray(FRAME_MAX)
+    store._fwr = Writer(store._fbuf)
+    store._fst = State()
+    store._bst = State()
+    for _ in store._names:
+        store._fst.add()
+        store._bst.add()
+
+
+def free(store):
+    # a closed store's frame buffers go, and this module's code and the readers' (segment.py,
+    # legacy.py) leave sys.modules and the package: RAM at the next collection, as the Logger lets
+    # its one-off modules go (a store still open imports them again at its next use)
+    import sys
+
+    store._tail = store._tmv = store._fbuf = store._fwr = store._fst = store._bst = None
+    pkg = sys.modules.get("blynklog")
+    for name in ("frame", "segment", "legacy"):
+        sys.modules.pop("blynklog." + name, None)
+        if pkg is not None and name in pkg.__dict__:
+            delattr(pkg, name)
+
+
+def add_stream(store):
+    store._fst.add()
+    store._bst.add()
+
+
+def add(store, sid, n):
+    # Adds the record store._enc[:n] to the frame to come, costed (its exact bits): the frame's
+    # size at most with it, when it fits; else nothing changes and -2 when the frame must go out
+    # first (FRAME_MAX, the tail, the ordinals), -1 when the segment must end first.
+    rec = store._arec
+    st = store._fst
+    read(rec, store._enc, 0, n)
+    n0 = st.n[sid]
+    b0 = st.bits[sid]
+    bits = code(st, sid, rec, None)
+    est = store._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
+    if not n0:
+        est += SECTION_MAX
+    room = store._wsize + est <= store.segment_size
+    tn = store._tn
+    if (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD) or (
+        not store._fcount and store._wsize <= _HDR  # one record over a fresh segment's room: alone
+    ):
+        if n < len(store._views):
+            store._tmv[tn : tn + n] = store._views[n]
+        else:
+            store._tmv[tn : tn + n] = memoryview(store._enc)[:n]
+        store._tn = tn + n
+        store._fbytes = est
+        store._fcount += 1
+        return est
+    st.n[sid] = n0
+    st.bits[sid] = b0
+    return -2 if store._fcount and room else -1
+
+
+def put(store):
+    # Writes the frame to come at the end of the write segment (not synced); its size is what fit()
+    # costed, exactly.
+    st = store._fst
+    end = build(st, store._bst, store._tail, store._tn, store._fwr, store._brec, store._word)
+    start = end >> 16
+    end &= 0xFFFF
+    fb = store._fbuf
+    mv = memoryview(fb)
+    struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], store._wkey()) & 0xFFFFFFFF)
+    end += 4
+    if store._wf is None:
+        store._wf = open(store._seg_name(store._wseq), "ab")
+    store._wf.write(mv[start:end])
+    store._wsize += end - start
+    store._word += store._fcount
+    for sid in range(len(st.n)):
+        st.n[sid] = 0
+        st.bits[sid] = 0
+    store._fcount = 0
+    store._fbytes = FIXED
+    store._tn = 0
+
+
+def clean_end(store, buf, n, size, salt):
+    # Store._clean_end of a segment of frames: True when a valid frame ends exactly at size (buf[:n]:
+    # the segment's last n bytes); then store._word is the ordinal after its records
+    for k in range(9, n + 1):  # a frame's length: L (1 or 2) + body + CRC
+        j = n - k
+        b = buf[j]
+        if b + 5 == k or (b >= 0x80 and j + 1 < n and ((b & 0x7F) | (buf[j + 1] << 7)) + 6 == k):
+            if check(buf, j, n, store._rmv, key(signed_salt(salt), size - k)) == k:
+                o, ns, p = head(buf, j)
+                for _ in range(ns):
+                    p, c = varint(buf, p + 1, p + 4)
+                    p = varint(buf, p, p + 3)[0]
+                    o += c
+                store._word = o
+                return True
+    return False

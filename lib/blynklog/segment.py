@@ -1,0 +1,378 @@
+# blynklog.segment: the store's reading of segments of frames (format 3, frame.py): the walk
+# from frame to frame, the runs of records a frame's directory gives (counts, commits, drops), a
+# stream's records read in place (Reader: one section, a record a step, nothing allocated for the
+# numeric kinds: bit fields of at most 16 bits). Imported by the store when it first reads (a wake
+# that only appends does not load it). Functions of
+# the Store (store.py) that read its files; split from it so that each module compiles in a
+# board's small heap. Same contract as the store's: one task at a time.
+from .compat import const, os
+from . import frame, record
+from .record import T_F32, T_F64, T_INT, T_LOC32, T_SCALED, T_STR, T_TRUE
+
+_SEG_SHIFT = const(16)
+# the leading 1 bits (0..6) of a 6-bit field: the length of an integer code's prefix, less its 0
+_ONES = bytes(
+    0 if v < 32 else 1 if v < 48 else 2 if v < 56 else 3 if v < 60 else 4 if v < 62 else 5 if v < 63 else 6
+    for v in range(64)
+)
+
+
+def frames(store, seq, buf, start, stop, skips=False, hd=None):
+    # _walk for a segment of frames (format 3): yields off for each valid frame starting at
+    # start <= off < stop, the frame in buf[_wi:_wi + _wn]. Damaged bytes are skipped one at
+    # a time (the keyed CRC finds the next frame written as one) and counted when skips.
+    if hd is None:
+        hd = store._read_header(seq)
+        if hd is None:
+            return
+    kb = record.signed_salt(hd[1])
+    name = store._seg_name(seq)
+    mv = memoryview(buf)
+    size = len(buf)
+    fpos = start if start > hd[2] else hd[2]
+    rounds = 0
+    while fpos < stop and rounds < 100000:
+        rounds += 1
+        try:
+            with open(name, "rb") as f:
+                f.seek(fpos)
+                got = f.readinto(buf) or 0
+        except OSError:
+            return
+        limit = got if fpos + got <= stop else stop - fpos
+        if limit <= 0:
+            return
+        more = got == size and fpos + limit < stop
+        i = 0
+        while i < limit:
+            off = fpos + i
+            n = frame.check(buf, i, limit, mv, kb ^ (off & 0xFFFF))
+            if n:
+                store._wi = i
+                store._wn = n
+                yield off
+                i += n
+            elif more and limit - i < frame.FRAME_MAX:
+                break  # may be a frame cut by the chunk: read again from here
+            else:
+                if skips:
+                    store.skipped_bytes += 1
+                i += 1
+        fpos += i
+
+
+def _beyond(lo, c, cur):
+    # how many of the c positions lo, lo + 1, ... are after cursor cur
+    if lo + c - 1 <= cur:
+        return 0
+    if lo > cur:
+        return c
+    return lo + c - 1 - cur
+
+
+def count_seg(store, k):
+    from .store import _remove
+
+    # Counts the records of segment k below its _segscan mark: each one past its stream's
+    # cursor is pending. False when the segment's header is damaged (the segment is removed).
+    seq = store._segs[k]
+    stop = store._segscan[k]
+    hd = store._read_header(seq)
+    store._uncounted -= 1
+    store._segscan[k] = 0
+    if hd is None:
+        store.bad_segments += 1
+        _remove(store._seg_name(seq))
+        store._segs.pop(k)
+        store._segpend.pop(k)
+        store._segsize.pop(k)
+        store._segscan.pop(k)
+        return False
+    cur = store._cursor
+    pend = store._pending
+    nstreams = len(cur)
+    buf = store._rbuf
+    count = 0
+    store._wend = end = hd[2]
+    word = 0
+    for sid, lo, c, off in runs(store, seq, buf, 0, stop, True, hd):
+        if sid >= nstreams:
+            count += c  # its name was lost (damaged streams file): counted later
+        else:
+            c = _beyond(lo, c, cur[sid])
+            pend[sid] += c
+            count += c
+        end = store._wend
+        word = store._wlast
+    if seq == store._wseq and hd[3] == 3 and (word & 0xFFFF) > store._word:
+        # the ordinal after the counted frames (at open; counted later, frames written since are
+        # past it and _word with them: it never goes back, or new frames would reuse positions)
+        store._word = word & 0xFFFF
+    store._segpend[k] += count
+    if seq != store._wseq:
+        store._segsize[k] = end
+    elif end < stop and store._wf is None and store._wsize == stop:
+        # a damaged tail of the write segment with nothing appended after it: cut it, so the
+        # next append follows the last good record. (Appended after it, the damaged bytes
+        # stay: reading skips them.)
+        store._cut(seq, end)
+        ck = store._clean  # the bytes after end go: a run checked there too
+        j = store._slot(seq)
+        if ck[j] == seq:
+            if ck[j + 1] >= end:
+                ck[j] = -1
+            elif ck[j + 2] > end:
+                ck[j + 2] = end
+        store._wsize = store._segsize[k] = end
+    return True
+
+
+def cut(store, seq, end):
+    # Rewrites segment seq keeping its first `end` bytes (a torn or damaged tail goes).
+    name = store._seg_name(seq)
+    tmp = name + ".new"
+    buf = store._rbuf
+    with open(name, "rb") as src:
+        with open(tmp, "wb") as dst:
+            done = 0
+            while done < end:
+                got = src.readinto(buf) or 0
+                if got <= 0:
+                    break
+                k = got if done + got <= end else end - done
+                dst.write(store._rmv[:k])
+                done += k
+    os.rename(tmp, name)
+
+
+def drop_oldest(store):
+    from .store import _remove
+
+    # The drop is booked before the file goes: one atomic write of the cursors file moves
+    # every stream's cursor past the segment and adds its pending records to dropped_full.
+    # A cut after that write leaves a segment whose records are all behind the cursors: open
+    # counts none of them and reclaims it. A cut before it leaves everything as it was.
+    seq = store._segs[0]
+    cur = store._cursor
+    buf = store._rbuf
+    lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
+    scan = store._segscan[0]
+    total = 0
+    hd = store._read_header(seq)
+    if hd is not None:
+        for sid, lo, c, off in runs(store, seq, buf, 0, 1 << 30, False, hd):
+            if sid < len(cur):
+                c = _beyond(lo, c, cur[sid])
+                if off >= scan:
+                    lost[sid] += c
+                total += c
+    if total:
+        old = cur[:]
+        end = seq << _SEG_SHIFT | 0xFFFF  # after every record of the segment
+        for sid in range(len(cur)):
+            if cur[sid] < end:
+                cur[sid] = end
+        store.dropped_full += total
+        try:
+            store._save_cursors()
+        except OSError:
+            store._cursor = old
+            store.dropped_full -= total
+            raise
+        for sid in range(len(cur)):
+            store._pending[sid] -= lost[sid]
+    _remove(store._seg_name(seq))
+    if scan:
+        store._uncounted -= 1
+    store._segs.pop(0)
+    store._segpend.pop(0)
+    store._segsize.pop(0)
+    store._segscan.pop(0)
+
+
+def runs(store, seq, buf, start, stop, skips, hd):
+    # Yields (sid, pos of its first record, count, offset) for each run of records of a segment
+    # (either format): a frame's sections (format 3), or each record (formats 1 and 2, from byte
+    # start on). store._wend: the end of the frame or record; store._wlast: the pos after the run.
+    if hd[3] != 3:
+        from . import legacy
+
+        for off in legacy.walk(store, seq, buf, start, stop, skips):
+            store._wend = off + store._wn
+            store._wlast = off + store._wn
+            yield record.sid_of(buf, store._wi), seq << _SEG_SHIFT | off, 1, off
+        return
+    top = seq << _SEG_SHIFT
+    for off in frames(store, seq, buf, 0, stop, skips, hd):
+        store._wend = off + store._wn
+        for s, o, c, _ in sections(buf, store._wi):
+            store._wlast = o + c
+            yield s, top | o, c, off
+
+
+def scan(store, seq, hd, sid, start, stop, buf, rec, rd):
+    # Store._scan of a segment of frames: rec filled with each record of sid after start and the
+    # stream's cursor, in frames starting before stop; rd: a frame.Reader
+    base = hd[0]
+    top = seq << _SEG_SHIFT
+    for off in frames(store, seq, buf, 0, stop, False, hd):
+        at = -1  # the section of sid: its first pos, count, offset
+        for s, o, c, q in sections(buf, store._wi):
+            if s == sid:
+                at = top | o
+                cnt = c
+                p = q
+        if at < 0:
+            continue
+        cur = store._cursor[sid]
+        if at + cnt - 1 <= (start if start > cur else cur):
+            continue  # all of it committed or before start
+        rd.start(buf, p)
+        for j in range(cnt):
+            rd.next(rec)
+            pos = at + j
+            if pos <= start or pos <= store._cursor[sid]:
+                continue
+            rec.pos = pos
+            rec.base = base
+            rec.sid = sid
+            yield rec
+
+
+def sections(buf, i):
+    # Yields (sid, ordinal of its first record, count, offset of its bits in buf) for each section
+    # of the valid frame at buf[i:] (check() accepted it)
+    o, n, q = frame.head(buf, i)
+    p = q
+    for _ in range(n):  # the directory's end: where the sections start
+        p = frame.varint(buf, p + 1, p + 4)[0]
+        p = frame.varint(buf, p, p + 3)[0]
+    for _ in range(n):
+        sid = buf[q]
+        q, c = frame.varint(buf, q + 1, q + 4)
+        q, z = frame.varint(buf, q, q + 3)
+        yield sid, o, c, p
+        o += c
+        p += z
+
+
+class Reader:
+    # One section of a frame read into a record.Rec (Store.scan): buf holds the frame; q the bit
+    # position. The state of the last record read (the previous one of the section).
+    def __init__(self):
+        self.buf = None
+        self.q = 0
+        self.h = 0
+        self.d = 0
+        self.step = 0
+        self.m = 0
+        self.fv = bytearray(8)
+        self.first = True
+
+    def start(self, buf, p):
+        self.buf = buf
+        self.q = p << 3
+        self.first = True
+
+    def get(self, k):
+        # k <= 16 bits (the buffer holds 2 bytes past the frame)
+        q = self.q
+        i = q >> 3
+        buf = self.buf
+        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+        self.q = q + k
+        return (w >> (24 - (q & 7) - k)) & ((1 << k) - 1)
+
+    def get_z(self):
+        # frame.Writer.put_z's code: its prefix (up to six 1 bits) read at once from a 24-bit
+        # window, and the short codes' bits with it
+        q = self.q
+        i = q >> 3
+        buf = self.buf
+        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+        s = 24 - (q & 7)  # bits of w from q on (17..24)
+        k = _ONES[(w >> (s - 6)) & 0x3F]
+        if k == 0:
+            self.q = q + 1
+            return 0
+        if k == 1:
+            self.q = q + 9
+            return (w >> (s - 9)) & 0x7F
+        if k == 2:
+            self.q = q + 12
+            return (w >> (s - 12)) & 0x1FF
+        if k == 3:
+            self.q = q + 4
+            return self.get(16)
+        if k == 4:
+            self.q = q + 5
+            return (self.get(12) << 12) | self.get(12)
+        self.q = q + 6
+        if k == 5:
+            return (self.get(16) << 16) | self.get(16)
+        n = self.get(7)
+        z = 0
+        while n > 0:
+            k = 16 if n > 16 else n
+            n -= k
+            z = (z << k) | self.get(k)
+        return z
+
+    def next(self, rec):
+        # Fills rec (sid, flags, typ, delta, m or buf/p/last) with the section's next record.
+        if self.first:
+            h = self.get(6)
+            same = False
+        elif not self.get(1):
+            h = self.h
+            same = True
+        else:
+            h = self.get(6)
+            same = False
+        self.h = h
+        typ = h >> 2
+        rec.flags = h & 3
+        rec.typ = typ
+        z = self.get_z()
+        z = (z >> 1) ^ -(z & 1)
+        if self.first:
+            d = z
+            step = 0
+            self.first = False
+        else:
+            step = self.step + z
+            d = self.d + step
+        self.d = d
+        self.step = step
+        rec.delta = d
+        if typ == T_INT or typ >= T_SCALED:
+            z = self.get_z()
+            z = (z >> 1) ^ -(z & 1)
+            m = self.m + z if same else z
+            self.m = m
+            rec.m = m
+        elif typ == T_F32 or typ == T_F64:
+            fv = self.fv
+            if not same:
+                for k in range(8):
+                    fv[k] = 0
+            if self.get(1):
+                c = self.get(6)
+                k = (4 if typ == T_F32 else 8) - 1 - (c >> 3)
+                low = k - (c & 7)
+                while k >= low:
+                    fv[k] ^= self.get(8)
+                    k -= 1
+            rec.buf = fv
+            rec.p = 0
+        elif typ > T_TRUE:
+            if typ == T_STR:
+                k = self.get(11)
+            else:
+                k = 8 if typ == T_LOC32 else 16
+            q = (self.q + 7) & ~7
+            p = q >> 3
+            rec.buf = self.buf
+            rec.p = p
+            rec.last = p + k
+            self.q = q + 8 * k

@@ -247,11 +247,11 @@ def test_a_store_that_drops_samples_logs_one_event_a_day_across_wakes():
     for wake in range(3):  # each wake fills the store past full, then syncs
         log = blynklog.Logger(cfg)
         t0 = blynklog_now() - 3600000 + wake * 100000
-        for i in range(1500):  # more than the store holds: it refuses the rest
-            log.add("x", 1.0, ts=t0 + i)
+        for i in range(6000):  # more than the store holds (values that pack badly): it refuses the rest
+            log.add("x", (i * 2654435761 % 1000003) / 7.0, ts=t0 + i)
         reports.append(log.sync())
         log.close()
-    assert [r["events"] for r in reports] == [["dropping"], [], []]
+    assert [r["events"] for r in reports] == [["dropping"], [], []], [(r["events"], r.get("events_error"), r["dropped_full"], r["last_error"]) for r in reports]
     assert reports[2]["dropped_full"] > reports[0]["dropped_full"] > 0
     assert _codes() == ["dropping"]
 

@@ -20,7 +20,7 @@ def walk(store, seq, buf, start, stop, skips=False):
     if hd is None:
         return
     lo = hi = -1
-    ck = store._clean
+    ck = store._checked_runs()
     j = store._slot(seq)
     if ck[j] == seq:
         lo = ck[j + 1]
@@ -83,7 +83,7 @@ def walk(store, seq, buf, start, stop, skips=False):
 def _note_clean(store, seq, s, e):
     if s < 0:
         return
-    ck = store._clean
+    ck = store._checked_runs()
     j = store._slot(seq)
     if ck[j] == seq and s <= ck[j + 2] and e >= ck[j + 1]:
         if ck[j + 1] < s:

@@ -117,8 +117,8 @@ def count_seg(store, k):
         # stay: reading skips them.)
         store._cut(seq, end)
         ck = store._clean  # the bytes after end go: a run checked there too
-        j = store._slot(seq)
-        if ck[j] == seq:
+        j = 0 if ck is None else store._slot(seq)
+        if ck is not None and ck[j] == seq:
             if ck[j + 1] >= end:
                 ck[j] = -1
             elif ck[j + 2] > end:

@@ -158,13 +158,10 @@ class Store:
         self._wsk = 0
         self._wi = self._wn = 0  # the record or frame a walk is at: buf[_wi:_wi + _wn]
         # The run of records checked back to back in a format 1/2 segment (legacy.walk): seq, lo,
-        # hi in slot seq % slots (_slot), made once: a dict of tuples grew with the backlog, and
-        # its entries, made during the first count's walk, were strewn over the heap that the
-        # upload then needed whole.
-        slots = self._max_segs + 2
-        if slots > _CLEAN_SLOTS:
-            slots = _CLEAN_SLOTS  # more segments share slots: a run forgotten is checked again
-        self._clean = array("i", [-1] * (3 * slots))
+        # hi in slot seq % slots (_slot), made at the first such walk (_checked_runs). Not a dict
+        # of tuples: that grew with the backlog, and its entries, made during the first count's
+        # walk, were strewn over the heap that the upload then needed whole.
+        self._clean = None
         self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
         self._wseq = 0
@@ -371,6 +368,15 @@ class Store:
             self._wsize = self._segsize[-1]
             if not clean:
                 self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
+
+    def _checked_runs(self):
+        # _clean, made when first needed: a store of format 3 segments only never needs it
+        if self._clean is None:
+            slots = self._max_segs + 2
+            if slots > _CLEAN_SLOTS:
+                slots = _CLEAN_SLOTS  # more segments share slots: a run forgotten is checked again
+            self._clean = array("i", [-1] * (3 * slots))
+        return self._clean
 
     def _slot(self, seq):
         # the index of segment seq's entry in _clean
@@ -585,7 +591,8 @@ class Store:
             f.close()
             raise
         self._wf = f
-        self._clean[self._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
+        if self._clean is not None:
+            self._clean[self._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
         self._segs.append(seq)
         self._segpend.append(0)
         self._segsize.append(_HDR)

@@ -1,7 +1,8 @@
 # blynklog.logger_sync: the Logger's upload side, sync(), stats() and upload_wait_ms() with the
 # upload stack they build (policy, encoder, blynk, transport). The Logger imports this module at
 # the first of them, so a wake that only adds loads none of it. Functions of the Logger (log);
-# RAM: what the upload stack takes (policy.py). One task at a time, as the Logger.
+# RAM: what the upload stack takes (policy.py). One sync at a time (a second one raises
+# ValueError); add() from another task during sync_async() is safe (aio.py says why).
 import gc
 
 from . import _is_int
@@ -64,6 +65,18 @@ def now(log, client=None):
 
 
 def sync(log, budget_ms, feed):
+    from .http import run_blocking
+
+    return run_blocking(sync_gen(log, budget_ms, feed))
+
+
+def sync_gen(log, budget_ms, feed, hold=False):
+    # The whole sync as a generator of I/O ops (http.py): sync() drives it on blocking sockets,
+    # aio.sync() on asyncio streams. hold: the store refuses new samples rather than drop its
+    # oldest segment while the sync runs (add() from another task between two of its awaits must
+    # not delete the records of the batch in flight; aio.py's header).
+    if log._syncing:
+        raise ValueError("a sync is already running")
     if budget_ms is None:
         budget_ms = log._cfg["upload"]["budget_ms"]
     elif not _is_int(budget_ms) or budget_ms < 0:
@@ -94,6 +107,8 @@ def sync(log, budget_ms, feed):
     up = None
     client = None
     store = log._store
+    log._syncing = True
+    store.hold = hold
     try:
         up = log._uploader
         store.flush()
@@ -114,11 +129,13 @@ def sync(log, budget_ms, feed):
             client = log._client(timeout)
             _conn(client).feed = feed
             up.feed = feed
-            up.run(client, report, budget_ms, lambda: log._now(client))
+            yield from up.run(client, report, budget_ms, lambda: log._now(client))
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
     finally:
+        log._syncing = False
+        store.hold = False
         if up is not None:
             up.feed = None
         if client is not None:

@@ -43,7 +43,8 @@ import random
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
 from .record import T_STR, Rec
-from .compat import const, sleep_ms, ticks_diff, ticks_ms, utc_day
+from .compat import const, ticks_diff, ticks_ms, utc_day
+from .http import SLEEP
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -391,6 +392,8 @@ class Uploader:
 
     def run(self, client, report, budget_ms, now_fn):
         # Upload until done, out of quota or budget, or a failure stops it. Fills `report`.
+        # A generator of I/O ops (http.py), driven by http.run_blocking (sync) or aio (sync_async):
+        # every request below is a `yield from` down to the client's and the connection's.
         start = ticks_ms()
         self._last_request = None  # pacing is within one sync (ticks wrap between far-apart syncs)
         now = now_fn()
@@ -410,7 +413,7 @@ class Uploader:
                     # without a clock, nothing pending could be placed (boot-relative samples,
                     # no NTP answer) and so nothing went: a cheap request brings the server's Date
                     self._asked = True
-                    client.ask_time()
+                    yield from client.ask_time_gen()
                     now = now_fn()
                     if now is not None:
                         self._begin(now, parked, report)
@@ -436,7 +439,7 @@ class Uploader:
             if self.feed is not None:
                 self.feed()
             try:
-                stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
+                stop = yield from self._one_batch(client, st, now, quota, report, parked, now_fn)
             except _StoreFault as e:
                 # the one place for a commit that could not be written (a full or failing flash):
                 # the records stay pending; a batch the server accepted goes again (at-least-once)
@@ -524,7 +527,7 @@ class Uploader:
         # stream as before the batch. The next batch is planned from there.
         st.kept = self._snapshot(st)
         try:
-            return self._batch(client, st, now, quota, report, parked, now_fn)
+            return (yield from self._batch(client, st, now, quota, report, parked, now_fn))
         finally:
             self._restore(st, st.kept)
 
@@ -545,12 +548,12 @@ class Uploader:
             # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
             elapsed = ticks_diff(ticks_ms(), self._last_request)
             if 0 <= elapsed < self.gap_ms:
-                sleep_ms(self.gap_ms - elapsed)
+                yield (SLEEP, None, self.gap_ms - elapsed)
         self._last_request = ticks_ms()
         self._asked = True
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it
-        answer = client.upload(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
+        answer = yield from client.upload_gen(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
         # the time after the answer (it may have taken the whole timeout; its Date header may have
         # set the clock): back-off and parking count from it. The batch is booked on the day it
         # went (the server counts it on arrival); a blind batch on its answer's day.

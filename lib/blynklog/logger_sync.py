@@ -6,19 +6,36 @@
 import gc
 
 from . import _is_int
+from .compat import IS_MICROPYTHON
+from .http import YIELD
+
+_PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
 
 
 def uploader(log):
     # The upload stack, imported the first time it is needed: the largest module first, with a
     # collection between them (compiling from .py source needs the most heap while little is
     # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
-    transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
-    for name in (transport, "blynk", "policy"):
-        __import__("blynklog." + name)
-        gc.collect()
+    for name in _modules(log):
+        _load(name)
+    return _build(log)
+
+
+def _build(log):
     from .policy import Uploader
 
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
+
+
+def _modules(log):
+    transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
+    return (transport, "blynk", "policy")
+
+
+def _load(name):
+    __import__("blynklog." + name)
+    if IS_MICROPYTHON:  # CPython's collection frees no heap for the next one (and takes long)
+        gc.collect()
 
 
 def server(log):
@@ -110,6 +127,13 @@ def sync_gen(log, budget_ms, feed, hold=False):
     log._syncing = True
     store.hold = hold
     try:
+        if log._up is None:
+            # the modules one at a time, a pause between them (compiling one from source takes a
+            # while on a board: under asyncio the other tasks run in between)
+            for name in _modules(log):
+                _load(name)
+                yield _PAUSE
+            log._up = _build(log)
         up = log._uploader
         store.flush()
         t = log._now()

@@ -44,7 +44,7 @@ from . import blynk, encoder
 from .clock import FLAG_BOOTREL
 from .record import T_STR, Rec
 from .compat import const, ticks_diff, ticks_ms, utc_day
-from .http import SLEEP
+from .http import SLEEP, YIELD
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -66,6 +66,8 @@ _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
 COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
 META_KEYS = ("qday", "qsent", "qprev")  # the day's quota books, beside COUNTERS in every commit's meta
 _LAST = 1 << 62  # later than any timestamp: "no pending record"
+_PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
+_PAUSE_EVERY = const(255)  # records walked between two _PAUSEs (a passes' step is a few us on a board)
 
 
 def _quota_like(message):
@@ -272,7 +274,11 @@ class Uploader:
             if self.streams[i].done:  # parked for this sync
                 continue
             it = self.store.records(self.streams[i].sid)
+            n = 0
             for _, ts, _, flags in it:
+                n += 1
+                if not n & _PAUSE_EVERY:
+                    yield _PAUSE
                 if flags & FLAG_BOOTREL:
                     placed = self.clock.resolve(ts, flags)
                     if not placed:
@@ -338,6 +344,8 @@ class Uploader:
         nbytes = encoder.overhead(self.api, self._target(st))
         it = self._scan(st.sid)
         for rec in it:
+            if not covered & _PAUSE_EVERY and covered:
+                yield _PAUSE
             verdict = self._judge(st, rec, now)
             if verdict == _WAIT:
                 st.done = True
@@ -400,7 +408,7 @@ class Uploader:
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
-        self._begin(now, parked, report)
+        yield from self._begin(now, parked, report)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
         while stop is None:
@@ -416,7 +424,7 @@ class Uploader:
                     yield from client.ask_time_gen()
                     now = now_fn()
                     if now is not None:
-                        self._begin(now, parked, report)
+                        yield from self._begin(now, parked, report)
                         stop = None
                         continue
                     stop = "clock"
@@ -493,7 +501,7 @@ class Uploader:
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
-        self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
+        yield from self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
 
     def _oldest_stream(self, now):
         # The active stream whose oldest pending record is the oldest; one peek per stream whose
@@ -533,7 +541,7 @@ class Uploader:
 
     def _batch(self, client, st, now, quota, report, parked, now_fn):
         snap = st.kept
-        points, covered, last_pos, delta, nbytes = self._plan_batch(st, now, min(st.limit, quota))
+        points, covered, last_pos, delta, nbytes = yield from self._plan_batch(st, now, min(st.limit, quota))
         if not covered:
             st.done = True
             return None

@@ -57,11 +57,8 @@ async def _drive(gen):
             val = await _do(op, addrs)
         except asyncio.TimeoutError:
             err = OSError(110)  # ETIMEDOUT, as a blocking socket's timeout says it
-        except Exception as e:
+        except BaseException as e:  # cancelled too: the sync's handlers close the connection, save the state
             err = e
-        except BaseException:
-            gen.close()  # cancelled: the sync's handlers close the connection and save the state
-            raise
 
 
 async def _do(op, addrs):
@@ -123,8 +120,8 @@ def _numeric(ai, host):
         return sa[0]
     try:
         if ai[0] == socket.AF_INET:
-            return socket.inet_ntop(ai[0], bytes(sa[4:8]))
-        return socket.inet_ntop(ai[0], bytes(sa[8:24]))
+            return socket.inet_ntop(ai[0], bytes(sa[4:8]))  # type: ignore[attr-defined]  # the stubs lack it
+        return socket.inet_ntop(ai[0], bytes(sa[8:24]))  # type: ignore[attr-defined]
     except Exception:
         return host  # open_connection resolves it (and blocks) itself
 

@@ -198,6 +198,10 @@ class _Client:
         except (OSError, ValueError):
             self.conn.close()
 
+    def upload_gen(self, stream, points, count, length=None):
+        # each client's own: a generator of I/O ops that returns the Answer
+        raise NotImplementedError
+
     def upload(self, stream, points, count, length=None):
         # upload_gen() on blocking sockets
         return run_blocking(self.upload_gen(stream, points, count, length))

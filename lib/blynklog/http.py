@@ -62,7 +62,7 @@ def run_blocking(gen):
         val = err = None
         try:
             val = _blocking(op)
-        except Exception as e:
+        except BaseException as e:  # a KeyboardInterrupt too: the generator's handlers run now
             err = e
 
 

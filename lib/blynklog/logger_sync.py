@@ -18,10 +18,6 @@ def uploader(log):
     # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
     for name in _modules(log):
         _load(name)
-    return _build(log)
-
-
-def _build(log):
     from .policy import Uploader
 
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
@@ -133,7 +129,6 @@ def sync_gen(log, budget_ms, feed, hold=False):
             for name in _modules(log):
                 _load(name)
                 yield _PAUSE
-            log._up = _build(log)
         up = log._uploader
         store.flush()
         t = log._now()

@@ -72,9 +72,8 @@ class RequestsConnection:
     def request_gen(self, method, path, headers=None, body=None):
         # request() as http.Connection's generator of I/O ops, with none to yield: this transport
         # blocks, under an asyncio driver too (sync_async() then stops the loop for each request)
-        if False:
-            yield
         return self.request(method, path, headers, body)
+        yield  # a generator (never reached; MicroPython's compiler drops an `if False: yield`)
 
     def request(self, method, path, headers=None, body=None):
         import requests

@@ -179,3 +179,31 @@ def test_a_second_sync_while_sync_async_runs_is_refused():
     report = asyncio.run(main())
     assert seen and report["sent"] == 10, report
     log.close()
+
+
+def test_sync_async_refuses_a_server_whose_certificate_does_not_verify():
+    _fresh()
+    if emu.other_ca_path() is None:
+        from support import skip
+
+        skip("the emulator runs without TLS")
+    log = Logger(_config(ca=emu.other_ca_path()))
+    _fill(log, 10, now_ms() - 60000)
+    report = asyncio.run(log.sync_async())
+    assert report["sent"] == 0 and report["stopped"] == "retry" and report["pending"] == 10, report
+    assert received(1) == [], report
+    log.close()
+
+
+def test_sync_async_refuses_a_certificate_for_another_host_name():
+    _fresh()
+    if emu.wrong_name_url() is None:
+        from support import skip
+
+        skip("no wrong-name listener")
+    log = Logger(_config(server=emu.wrong_name_url()))
+    _fill(log, 10, now_ms() - 60000)
+    report = asyncio.run(log.sync_async())
+    assert report["sent"] == 0 and report["stopped"] == "retry" and report["pending"] == 10, report
+    assert received(1) == [], report
+    log.close()

@@ -239,15 +239,8 @@ class Connection:
         self._poll = self._poller()
 
     def _stale(self):
-        # True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
-        try:
-            import select
-
-            p = select.poll()
-            p.register(self._sock, select.POLLIN)
-            return bool(p.poll(0))
-        except Exception:
-            return False
+        # STALE: True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
+        return self._poll is not None and _ready(self._poll)
 
     def close(self):
         sock = self._sock

@@ -28,11 +28,9 @@ def _fresh():
 
 
 def _config(**over):
-    return device_config(
-        streams={"temperature": {"pin": "V1", "decimals": 2}},
-        limits={"points_per_day": 100000},
-        **over,
-    )
+    limits = {"points_per_day": 100000}
+    limits.update(over.pop("limits", {}))
+    return device_config(streams={"temperature": {"pin": "V1", "decimals": 2}}, limits=limits, **over)
 
 
 def _fill(log, n, start):
@@ -206,4 +204,39 @@ def test_sync_async_refuses_a_certificate_for_another_host_name():
     report = asyncio.run(log.sync_async())
     assert report["sent"] == 0 and report["stopped"] == "retry" and report["pending"] == 10, report
     assert received(1) == [], report
+    log.close()
+
+
+def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balance():
+    # a store of four segments, full: what add() brings during the sync would drop the oldest
+    # segment, the one the batch in flight comes from; held off, the new samples are refused
+    # (counted in dropped_full) instead. Every sample is sent once, pending or counted dropped.
+    _fresh()
+    log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
+    start = now_ms() - 5000 * STEP_MS
+    for i in range(2000):  # more than four segments hold: the oldest were dropped (drop_oldest)
+        log.add("temperature", i / 10, ts=start + i * STEP_MS)
+    log.flush()
+    refused = [0]
+
+    async def adder():
+        for i in range(2000, 4000):
+            if not log.add("temperature", i / 10, ts=start + i * STEP_MS):
+                refused[0] += 1
+            await asyncio.sleep(0)
+
+    async def main():
+        task = asyncio.create_task(adder())
+        report = await log.sync_async()
+        await task
+        return report
+
+    asyncio.run(main())
+    assert refused[0] > 0  # drop_oldest refuses nothing but while a sync_async holds the store
+    after = [log.add("temperature", i / 10, ts=start + i * STEP_MS) for i in range(4000, 4500)]
+    assert all(after)  # the sync is over: drop_oldest again
+    st = log.stats()
+    got = [p[0] for p in received(1)]
+    assert len(got) == len(set(got)) == st["sent"], (len(got), st)
+    assert st["sent"] + st["pending"] + st["dropped_full"] == 4500, st
     log.close()

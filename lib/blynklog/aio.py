@@ -13,9 +13,12 @@
 #     every drain: a dead link (a read that never completes) is an ETIMEDOUT, reported as sync()
 #     reports it; the whole answer must still come within timeout_ms (http.py);
 #   - after every body chunk (512 bytes, ~20 points) and every send the loop runs other tasks.
-# What does not yield: planning a batch (one pass over at most points_per_request records), a
-# commit (one flash write), the TLS context's setup, and on MicroPython the handshake's crypto
-# steps; all short on a board next to a request.
+#   - the policy's passes over the records pause every 256 records (policy._PAUSE), and the
+#     upload modules load one at a time with a pause between them.
+# What does not yield: a commit (one flash write), the TLS context's setup, on MicroPython the
+# handshake's crypto steps, a fresh Logger's first count of its backlog (store.pending()), and
+# the store's skipping of other streams' records while it looks for a stream's next one (a
+# stream whose next record lies behind a long run of another's is found in one step).
 # "At the same time" on one core: asyncio switches tasks only at an await, so add() and flush()
 # from another task run whole, between two ops of the sync, never inside one. Across an await the
 # sync holds: the batch planned (the stream's records from its commit cursor up to last_pos) and

@@ -240,3 +240,35 @@ def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balanc
     assert len(got) == len(set(got)) == st["sent"], (len(got), st)
     assert st["sent"] + st["pending"] + st["dropped_full"] == 4500, st
     log.close()
+
+
+def test_a_cancelled_sync_async_commits_only_what_was_acknowledged_and_the_next_one_goes_on():
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 100}))
+    start = now_ms() - 4000 * STEP_MS
+    _fill(log, 3000, start)
+    cancelled = []
+
+    async def main():
+        t = asyncio.create_task(log.sync_async())
+        for _ in range(100000):  # the loop's turns (bounded) until the first batch is committed
+            await asyncio.sleep(0)
+            if t.done() or log.stats()["sent"]:
+                break
+        t.cancel()
+        try:
+            await t
+        except asyncio.CancelledError:
+            cancelled.append(1)
+
+    asyncio.run(main())
+    st = log.stats()
+    got = set(p[0] for p in received(1))
+    assert cancelled and st["sent"] > 0 and st["pending"] > 0, st  # it stopped in the middle
+    assert st["sent"] + st["pending"] == 3000 and st["sent"] <= len(got), (st, len(got))
+    print("cancelled with %d sent, %d received" % (st["sent"], len(got)))
+    report = asyncio.run(log.sync_async())  # the sync is over: another one runs
+    assert report["stopped"] == "done" and log.stats()["sent"] == 3000, report
+    got = set(p[0] for p in received(1))
+    assert got == set(start + i * STEP_MS for i in range(3000))
+    log.close()

@@ -24,6 +24,7 @@
 # a poll object on it (asked once per 512-byte chunk whether the server already answered), and per
 # request the head (a few hundred bytes), the kept body, a few generator frames and a 3-tuple per
 # op (one per body chunk, per read). Not safe to share between tasks.
+import gc
 import socket
 
 from .compat import IS_MICROPYTHON, const, sleep_ms, ticks_add, ticks_diff, ticks_ms
@@ -132,6 +133,35 @@ def base_url(url):
     return "%s://%s:%d" % (scheme, host, port)
 
 
+def context(ca_ders, insecure=False):
+    # The SSLContext a Connection uses (made at its first https request unless given as conn._ctx):
+    # CERT_REQUIRED with the DER roots, the host name checked at wrap; `tls` on MicroPython, `ssl`
+    # on CPython.
+    try:
+        import tls
+
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if insecure:
+            ctx.verify_mode = tls.CERT_NONE  # type: ignore[attr-defined]  # the stubs lack verify_mode
+        else:
+            ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
+            for der in ca_ders:
+                ctx.load_verify_locations(der)  # positional only: the native module's form
+    except ImportError:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if insecure:
+            ctx.check_hostname = False  # type: ignore[attr-defined]  # CPython: ctx typed as tls's above
+            ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
+        else:
+            ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+            ctx.check_hostname = True  # type: ignore[attr-defined]
+            for der in ca_ders:
+                ctx.load_verify_locations(cadata=bytes(der))
+    return ctx
+
+
 class Response:
     def __init__(self, status, reason, headers, body):
         self.status = status
@@ -190,32 +220,9 @@ class Connection:
 
     # --- socket plumbing
     def _context(self):
-        if self._ctx is not None:
-            return self._ctx
-        try:
-            import tls
-
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            if self.insecure:
-                ctx.verify_mode = tls.CERT_NONE  # type: ignore[attr-defined]  # the stubs lack verify_mode
-            else:
-                ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
-                for der in self.ca_ders:
-                    ctx.load_verify_locations(der)  # positional only: the native module's form
-        except ImportError:
-            import ssl
-
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            if self.insecure:
-                ctx.check_hostname = False  # type: ignore[attr-defined]  # CPython: ctx typed as tls's above
-                ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
-            else:
-                ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-                ctx.check_hostname = True  # type: ignore[attr-defined]
-                for der in self.ca_ders:
-                    ctx.load_verify_locations(cadata=bytes(der))
-        self._ctx = ctx
-        return ctx
+        if self._ctx is None:
+            self._ctx = context(self.ca_ders, self.insecure)
+        return self._ctx
 
     def _open(self):
         ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
@@ -406,6 +413,10 @@ class Connection:
                 if not reused:
                     if self.feed is not None:
                         self.feed()
+                    if self.tls and IS_MICROPYTHON:
+                        # the TLS context and handshake take large blocks (the CA's parse, mbedTLS's
+                        # buffers: from the MicroPython heap on rp2): the planning's garbage goes first
+                        gc.collect()
                     yield (OPEN, self, None)
                     self._start = self._end = 0
                 yield (SEND, self, head)

@@ -11,6 +11,11 @@
 # keep RTC memory, and a small file (RADIO_FILE) says whether the radio was on when the board
 # reset: a reset under transmit (a brownout, a hang the watchdog ended) holds the radio off for an
 # upload period, doubling with each one in a row, so a weak cell never loops boot-radio-reset.
+# Remote settings (the config's "remote" section, read by the Logger at a sync and kept in its
+# state): the schedule keys among them (REMOTE_KEYS) replace the file's values from the next
+# wake (a deep-sleep board: its next boot; a light-sleeping one: the cycle after the upload). A
+# value the firmware cannot take is reported and the file's kept. The Logger's health section
+# gets the board's figures through log.health_hook (App.health).
 # At boot: a configuration error stops with a message naming the key (then, with the watchdog
 # running, the board sleeps an hour and tries again); any other fault (the flash, a MemoryError)
 # is reported and the board sleeps CONFIG_RETRY_MS / 60 and boots again: never the REPL.
@@ -45,11 +50,14 @@ RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": re
 CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
 _MAX_HOLD_DOUBLINGS = 5  # radio held off after resets under it: upload_every_s x 1, 2, 4 ... 32
 _SLEEP_STEPS = 10000  # bound of a sleep loop's steps (light sleep may return early, many times)
+# the firmware's keys a remote setting may change, with the bounds settings.py checks
+REMOTE_KEYS = {"sample_every_s": (1, 86400), "upload_every_s": (1, 30 * 86400), "flush_every_s": (0, 86400)}
 
 
 class App:
     def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE, config_path="config.json"):
         self.fw = fw
+        self.remote_applied = {}  # the remote settings in force (apply_remote)
         self.radio_file = radio_file
         self.config_path = config_path  # for the fast wake's Logger (hw.fast_wake)
         self.board = board
@@ -74,6 +82,7 @@ class App:
             wdt = board.wdt_default(fw)  # board.check() made sure it outlasts one network wait
         self.wdt_ms = wdt
         self.battery = None  # the last reading of battery_stream
+        self.apply_remote()
         # schedule, in board ms (from the reset); kept through board.keep()/recall() across every
         # reset that keeps RTC memory
         now = board.ms()
@@ -86,6 +95,7 @@ class App:
         ntp = kept.get("ntp")
         self.last_ntp = None if not isinstance(ntp, int) else now - ntp
         self.not_before = now + _int(kept.get("nb"), 0)  # no radio before (a back-off, a spent quota)
+        self.wakes = _int(kept.get("w"), 0)  # wakes since RTC memory was lost (power-on): health
         el = kept.get("el")
         if isinstance(el, list) and len(el) == 2:
             errors.restore(el[0], el[1])  # the same message after a wake is counted, not written
@@ -151,6 +161,7 @@ class App:
             "ntp": None if self.last_ntp is None else now - self.last_ntp + ms,
             "nb": max(0, self.not_before - now - ms),
             "el": [last, repeats],
+            "w": self.wakes,
         }
         q = self._plan(ms)
         if q is not None:
@@ -199,6 +210,44 @@ class App:
         if fw["board"]:
             q["b"] = fw["board"]
         return q
+
+    def apply_remote(self):
+        # the Logger's accepted remote settings that are schedule keys, over the file's values
+        get = getattr(self.log, "remote", None)
+        if get is None:
+            return
+        try:
+            got = get()
+        except Exception as e:  # a damaged state: the file's schedule
+            self.errors.report("remote", e)
+            return
+        for k in got:
+            if k not in REMOTE_KEYS or got[k] == self.remote_applied.get(k):
+                continue
+            v = got[k]
+            lo, hi = REMOTE_KEYS[k]
+            if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                self.errors.report(
+                    "remote", "%s: %r is not an integer within %d..%d: kept %r" % (k, v, lo, hi, self.fw[k])
+                )
+                continue
+            if not self.remote_applied:
+                self.fw = dict(self.fw)  # the caller's (cached) settings stay as the file has them
+            self.fw[k] = v
+            self.remote_applied[k] = v
+            print("remote: %s = %d" % (k, v))
+
+    def health(self):
+        # the board's figures for the Logger's health section (log.health_hook)
+        out = {"wakes": self.wakes}
+        for k in ("rssi", "battery_mv"):
+            f = getattr(self.board, k, None)
+            if f is not None:
+                try:
+                    out[k] = f()
+                except Exception:
+                    pass
+        return out
 
     def _make_sensors(self):
         for entry in self.sensors:
@@ -269,6 +318,7 @@ class App:
     def cycle(self):
         b = self.board
         self.totals["cycles"] += 1
+        self.wakes += 1
         b.feed()
         # without the time (after a power cut on ESP32) a due upload goes first: its NTP sync
         # gives this cycle's samples their time instead of a boot-relative stamp (see sleep())
@@ -383,7 +433,6 @@ class App:
         except Exception as e:
             self.totals["loop_errors"] += 1
             self.errors.report("buffered samples", e)
-        period = self.fw["sample_every_s"] * 1000
         # the first cycle is due at the reset: a deep-sleep period runs from wake to wake,
         # whatever the boot took (board.ms() counts from the reset)
         due = 0
@@ -397,7 +446,7 @@ class App:
             n += 1
             if cycles is not None and n >= cycles:
                 break
-            due += period
+            due += self.fw["sample_every_s"] * 1000  # a remote setting may change it (apply_remote)
             now = b.ms()
             if due < now:
                 due = now  # late (a long upload): no catching up with a burst of samples
@@ -433,12 +482,12 @@ class App:
 
         done = [False]
         uploads = asyncio.create_task(uplink.upload_task(self, done))
-        period = self.fw["sample_every_s"] * 1000
         due = 0
         n = 0
         try:
             while b.running() and (cycles is None or n < cycles):
                 self.totals["cycles"] += 1
+                self.wakes += 1
                 b.feed()
                 try:
                     self._sample_flush()
@@ -449,7 +498,7 @@ class App:
                 n += 1
                 if cycles is not None and n >= cycles:
                     break
-                due += period
+                due += self.fw["sample_every_s"] * 1000  # a remote setting may change it (apply_remote)
                 now = b.ms()
                 if due < now:
                     due = now
@@ -616,8 +665,8 @@ def main(config_path="config.json", board=None, logger=None):
         % (
             board.name,
             len(fw["sensors"]),
-            fw["sample_every_s"],
-            fw["upload_every_s"],
+            app.fw["sample_every_s"],
+            app.fw["upload_every_s"],
             "none (asyncio)" if fw["asyncio"] else app.sleep_mode,
             "%d ms" % app.wdt_ms if app.wdt_ms else "off",
         )
@@ -636,8 +685,8 @@ def main(config_path="config.json", board=None, logger=None):
         # the wake after the last cycle (the virtual board's end of an offline period): a cycle
         # whose upload is due whatever the schedule says
         try:
-            app.sleep(fw["sample_every_s"] * 1000)
-            app.last_upload = board.ms() - fw["upload_every_s"] * 1000
+            app.sleep(app.fw["sample_every_s"] * 1000)
+            app.last_upload = board.ms() - app.fw["upload_every_s"] * 1000
             app.cycle()
         except Exception as e:
             app.errors.report("wake", e)

@@ -100,6 +100,8 @@ def _begin(app):
         if left < 500:
             app.errors.report("upload", "radio budget spent before the upload")
             return -1
+        if hasattr(app.log, "health_hook"):
+            app.log.health_hook = app.health
         return left
     except BaseException:
         _radio_off(app)
@@ -110,6 +112,7 @@ def _end(app, r):
     b = app.board
     t = app.totals
     app.last_report = r
+    app.apply_remote()  # a light-sleeping or asyncio-mode board: from the next cycle
     for k in ("sent", "requests", "handshakes", "bytes_sent"):
         t[k] += r.get(k) or 0
     print(

@@ -1,5 +1,6 @@
 # cpython-only: runs `make demo`'s program (tools/demo.py) as a subprocess.
-# The demo: the real firmware on the virtual board, a simulated offline day, then the upload.
+# The demo: the real firmware on the virtual board, a simulated offline day, then the upload; then
+# a remote setting changed on the emulator's page, taken by the board from its next wake.
 import os
 import subprocess
 import sys
@@ -17,3 +18,4 @@ def test_demo_uploads_every_point_of_a_simulated_offline_day_and_exits_0():
     assert "OK: every point arrived" in out
     assert "points logged      4323" in out
     assert "chart              http://127.0.0.1:" in out
+    assert "remote setting     OK: the board samples every 300 s from the wake after the change" in out

@@ -110,32 +110,53 @@ def mpy_package(tmp_path_factory):
     return str(lib)
 
 
-@pytest.fixture(scope="module")
-def backlog(tmp_path_factory):
-    # 10,000 pending points on 3 streams, the last a minute ago, written by CPython's blynklog (the
+# The larger backlog's configuration: room and quota for all of it in one sync.
+BIG = {"store": {"capacity": 1 << 20}, "limits": {"points_per_day": 3 * N}}
+
+
+def _make_backlog(folder, n, extra=None):
+    # n pending points on 3 streams, the last a minute ago, written by CPython's blynklog (the
     # on-flash format is the same on every runtime): a store folder each run copies afresh
     import time
 
     import blynklog
 
-    folder = str(tmp_path_factory.mktemp("backlog") / "store")
-    cfg = workload.config(STREAMS, folder, "https://127.0.0.1:9", None)
+    cfg = _config(folder, "https://127.0.0.1:9", None, extra)
     log = blynklog.Logger(cfg)
-    start = workload.start_for(N, STREAMS, int(time.time() * 1000))
-    for i in range(N):
+    start = workload.start_for(n, STREAMS, int(time.time() * 1000))
+    for i in range(n):
         name, v, ts = workload.sample(i, STREAMS, start)
         log.add(name, v, ts=ts)
     log.close()
     return folder
 
 
-def _sync(tmp_path, lib, backlog, heap_kb):
+def _config(folder, url, ca, extra=None):
+    cfg = workload.config(STREAMS, folder, url, ca)
+    for key in extra or ():
+        cfg[key] = dict(cfg.get(key, {}), **extra[key])
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def backlog(tmp_path_factory):
+    return _make_backlog(str(tmp_path_factory.mktemp("backlog") / "store"), N)
+
+
+@pytest.fixture(scope="module")
+def big_backlog(tmp_path_factory):
+    return _make_backlog(str(tmp_path_factory.mktemp("bigbacklog") / "store"), 3 * N, BIG)
+
+
+def _sync(tmp_path, lib, backlog, heap_kb, extra=None):
     # one whole sync of a fresh copy of the backlog -> (SENT fields, HEAP fields, output)
     emu.require()
     emu.reset()
+    if extra:  # the emulator's daily quota as the configuration's (reset() restores it)
+        emu.config(points_per_day=extra["limits"]["points_per_day"])
     store = str(tmp_path / ("store-%d" % heap_kb))
     shutil.copytree(backlog, store)
-    cfg = workload.config(STREAMS, store, emu.url(), emu.ca_path())
+    cfg = _config(store, emu.url(), emu.ca_path(), extra)
     path = str(tmp_path / "config.json")
     with open(path, "w") as f:
         json.dump(cfg, f)
@@ -158,6 +179,14 @@ def test_the_whole_sync_of_ten_thousand_points_on_three_streams_completes_in_the
     assert sent is not None and sent[:3] == [str(N), "0", "done"], out
     got = [len(emu.points(1, sid)) for _name, sid, _pin, _dec in workload.streams(STREAMS)]
     assert sum(got) == N and min(got) == N // STREAMS, got
+
+
+def test_three_times_the_backlog_syncs_in_the_same_heap(tmp_path, mpy_package, big_backlog):
+    # RAM does not follow the backlog: the smallest heap of a 10,000-point sync serves 30,000
+    # (it did not while the store kept a tuple per segment, strewn over the heap by the first count)
+    sent, _heap, out = _sync(tmp_path, mpy_package, big_backlog, SYNC_HEAP_KB, BIG)
+    assert sent is not None and sent[:3] == [str(3 * N), "0", "done"], out
+    assert sum(len(emu.points(1, sid)) for _name, sid, _pin, _dec in workload.streams(STREAMS)) == 3 * N
 
 
 def test_that_sync_needs_at_most_32k_beyond_the_package_code(tmp_path, mpy_package, backlog):

@@ -190,6 +190,21 @@ def test_a_poison_point_is_isolated_and_the_rest_goes_through():
     log.close()
 
 
+def test_a_run_of_refused_points_costs_one_request_each_after_the_first():
+    # the emulator keeps a day, the device allows 30: 60 old points, then 60 that go. The first
+    # refusal is found by bisection (7 requests, from a batch of 100); each one after it is tried alone
+    fresh(max_age_days=1)
+    log = Logger(device_config(limits={"points_per_request": 100}))
+    fill(log, "temperature", 60, start=now_ms() - 3 * DAY_MS)
+    fill(log, "temperature", 60)
+    r = log.sync()
+    assert r["rejected"] == 60 and r["sent"] == 60 and r["pending"] == 0
+    uploads = [q for q in emu.requests() if "batch" in q["path"]]
+    # 7 to isolate the first, 59 alone, then 1, 8, 51 points as the batches grow back
+    assert len(uploads) == 7 + 59 + 3, len(uploads)
+    log.close()
+
+
 def test_a_server_error_backs_off_and_keeps_everything():
     fresh()
     log = Logger(device_config())

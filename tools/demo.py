@@ -9,6 +9,12 @@ samples from 3 simulated sensors (timestamps over the last 24 hours, at a high t
 the wake that finds Wi-Fi and uploads the backlog. It prints a short summary and the URL of the
 emulator's chart page, and exits 0 only if every logged point arrived, exactly once.
 
+Then a remote setting: the configuration maps sample_every_s to the settings datastream V20 (its
+"remote" section). The board goes to deep sleep between wakes (each wake a new process); the
+demo sets V20 on the emulator through the page's form, as a user would, and the board takes the
+new sampling period from its next wake on (it reads the setting at that wake's upload). It exits
+0 only if the wakes after the change are that far apart.
+
     python tools/demo.py [--hours 24] [--every 60] [--time-scale 200000] [--heapsize 512K] [--keep]
 
 --keep serves the chart page after the run until Ctrl-C.
@@ -26,6 +32,9 @@ DEMO = os.path.join(ROOT, ".demo")
 BOARD_DIR = os.path.join(DEMO, "board")  # the virtual board (tools/vboard.py); its file system in flash/
 CONFIG_DIR = os.path.join(DEMO, "config")
 RUN_TIMEOUT_S = 150
+SETTING = {"pin": "V20", "type": "int", "min": 10, "max": 3600}  # the remote setting of sample_every_s
+NEW_EVERY_S = 300  # what the demo sets it to on the page
+REMOTE_WAKES = (2, 3)  # deep-sleep wakes before and after the change
 STREAMS = (  # name, datastream id / pin, simulated sensor
     ("temperature", 1, {"base": 21.0, "amplitude": 4.0, "noise": 0.3, "seed": 1}),
     ("humidity", 2, {"base": 55.0, "amplitude": 15.0, "noise": 1.0, "seed": 2, "decimals": 1}),
@@ -67,6 +76,7 @@ def demo_config(srv, hours, every_s):
         "sleep": "light",  # one process for the whole day (deep sleep: a process per wake)
         "log_file": "error.log",
         "board": {"wakes": cycles, "upload_at_end": True},
+        "remote": {"sample_every_s": SETTING, "read_every_s": 0},
     }
 
 
@@ -103,6 +113,61 @@ def run_firmware(cfg_path, hours, time_scale, heapsize="512K"):
     return summary
 
 
+def set_on_page(srv, stream, value):
+    # what the emulator's page does when its form is sent: POST /_emu/set, as a browser would
+    import urllib.parse
+    import urllib.request
+
+    body = urllib.parse.urlencode({"device": 1, "stream": stream, "value": value}).encode()
+    req = urllib.request.Request(srv.http_url + "/_emu/set", data=body, method="POST")
+    req.add_header("Content-Type", "application/x-www-form-urlencoded")
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args):
+            return None  # the page's 303 back to "/": not followed
+
+    try:
+        urllib.request.build_opener(NoRedirect).open(req, timeout=10)
+    except urllib.error.HTTPError as e:
+        if e.code != 303:
+            raise
+
+
+def remote_setting(srv, cfg_path, every_s, heapsize):
+    # The board of the first part, now sleeping deep between wakes (a new process each, as a
+    # board's deep sleep is a reset) and uploading at each wake. Wakes before the change, the
+    # setting changed on the page, wakes after it. -> (intervals before, intervals after) in s
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import vboard
+
+    vb = vboard.VBoard(BOARD_DIR, micropython(), heapsize)
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg.update({"sleep": "deep", "upload_every_s": 30, "board": {}})  # an upload at every wake
+    with open(os.path.join(vb.flash, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    starts = []
+    changed_at = None
+    with open(os.path.join(DEMO, "firmware.log"), "a") as log:
+        for i in range(sum(REMOTE_WAKES) + 1):
+            if i == REMOTE_WAKES[0] + 1:
+                set_on_page(srv, 20, NEW_EVERY_S)
+                changed_at = len(starts)
+                print("  page  | V20 (sample_every_s) set to %d on the emulator's page" % NEW_EVERY_S)
+            r = vb.boot(timeout_s=60)
+            log.write(r.out)
+            starts.append(r.world_before)
+            for line in r.lines():
+                if line.startswith(("remote:", "ERROR")):
+                    print("  board | wake %d: %s" % (i + 1, line))
+            if r.how != "deepsleep":
+                print("demo: wake %d ended with %s (status %s)" % (i + 1, r.how, r.rc))
+                return None
+    gaps = [(starts[k + 1] - starts[k]) // 1000 for k in range(len(starts) - 1)]
+    # the wake that reads the new value sleeps by it already: the gaps from changed_at on
+    return gaps[:changed_at], gaps[changed_at:]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=int, default=24, help="simulated offline period (default 24)")
@@ -130,6 +195,8 @@ def main(argv=None):
             "demo: %d h offline, a sample every %d s from %d sensors, time-scale %g"
             % (args.hours, args.every, len(STREAMS), args.time_scale)
         )
+        srv.add_stream(1, 20, SETTING["pin"], "int", min=SETTING["min"], max=SETTING["max"], setting=True)
+        srv.stream_names[(1, 20)] = "sample_every_s"
         summary = run_firmware(cfg_path, args.hours, args.time_scale, args.heapsize)
         elapsed = time.monotonic() - t0
         ok = summary is not None
@@ -169,13 +236,37 @@ def main(argv=None):
                 and not dupes
                 and summary.get("pending") == 0
             )
+        if ok:  # the second part: a remote setting
+            print()
+            print("demo: a remote setting: the board sleeps deep between wakes, sample_every_s %d s" % args.every)
+            gaps = remote_setting(srv, cfg_path, args.every, args.heapsize)
+            if gaps is None:
+                ok = False
+            else:
+                before, after = gaps
+                print("wakes before       %s s apart" % ", ".join(str(g) for g in before))
+                print("wakes after        %s s apart" % ", ".join(str(g) for g in after))
+                good = set(after) == {NEW_EVERY_S} and set(before) == {args.every}
+                print(
+                    "remote setting     %s"
+                    % (
+                        "OK: the board samples every %d s from the wake after the change" % NEW_EVERY_S
+                        if good
+                        else "FAILED: the wakes do not follow the setting"
+                    )
+                )
+                ok = good
         print(
             "chart              %s/%s"
             % (srv.http_url, "" if args.keep else "  (served while the demo runs; --keep to keep it)")
         )
         print(
             "demo: %s"
-            % ("OK: every point arrived" if ok else "FAILED: not every point arrived (see .demo/firmware.log)")
+            % (
+                "OK: every point arrived, and the setting changed on the page took effect at the next wake"
+                if ok
+                else "FAILED: see above and .demo/firmware.log"
+            )
         )
         if args.keep:
             print("demo: serving the chart until Ctrl-C")

@@ -6,6 +6,8 @@
 #   log.stats(); log.close()
 #   log.fill()                        fraction of the store's capacity in use (cheap)
 #   log.upload_wait_ms()              0 when sync() may send now, else ms until it can (cheap)
+#   log.remote()                      settings read from Blynk at a sync (the "remote" section)
+#   log.health_hook                   None, or a function -> {"rssi", "battery_mv", "wakes"}
 # The facade owns the configuration, the persisted state, the store and the clock. A Logger that
 # only adds (a sampling wake) imports and reads no more than that: the store opens without
 # reading its backlog, the upload side (logger_sync.py, with policy, encoder, blynk and the
@@ -233,6 +235,7 @@ class Logger:
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
+        self.health_hook = None  # the board's figures for the health section (remote.py)
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
@@ -428,6 +431,16 @@ class Logger:
         if self.unverified:
             return None
         return _upload().upload_wait_ms(self)
+
+    def remote(self):
+        # The settings read from Blynk datastreams (the "remote" section), as accepted at the last
+        # sync that read them and kept in state.json: a deep-sleep wake has them without the
+        # network. name -> value; {} without the section or before the first read.
+        if self._cfg.get("remote") is None:
+            return {}
+        from .remote_values import values
+
+        return values(self)
 
     def stats(self):
         if self._closed:

@@ -11,6 +11,9 @@
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on. A redirect from https to plain
 # http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
+# client.fetch_gen(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an
+#   event), answered, redirected and classified as an upload is (the Platform API's with its Bearer
+#   token); a generator of I/O ops like upload_gen() below, for remote.py's `yield from`.
 # client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
 # connection keeps it as conn.date); faults are ignored.
 # upload_gen() and ask_time_gen() are the same as generators of I/O ops (http.py), for the policy
@@ -205,6 +208,17 @@ class _Client:
     def upload(self, stream, points, count, length=None):
         # upload_gen() on blocking sockets
         return run_blocking(self.upload_gen(stream, points, count, length))
+
+    def fetch_gen(self, path, headers=None):
+        # One GET of remote.py (a settings read, an event), a generator of I/O ops
+        # -> (Answer, the body when OK, else None)
+        resp = yield from self._send("GET", path, headers or {}, None)
+        if isinstance(resp, Answer):
+            return resp, None
+        answer = self._classify(resp)
+        if answer.kind == BAD_BATCH and "token" in answer.message.lower():
+            answer.kind = AUTH  # the Device API's 400 "Invalid token."
+        return answer, (resp.body if answer.kind == OK else None)
 
     def _classify(self, resp, count=0):
         status = resp.status
@@ -412,3 +426,17 @@ class PlatformClient(_Client):
             if answer.kind != AUTH:
                 return answer
         return answer
+
+    def fetch_gen(self, path, headers=None):
+        # with the Bearer token, renewed once on a 401/403 as upload_gen() does
+        answer = body = None
+        for attempt in (0, 1):
+            if attempt or not self.token_valid():
+                self._forget()
+                fault = yield from self._fetch()
+                if fault is not None:
+                    return fault, None
+            answer, body = yield from _Client.fetch_gen(self, path, {"Authorization": "Bearer " + self._token})
+            if answer.kind != AUTH:
+                break
+        return answer, body

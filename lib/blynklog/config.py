@@ -43,6 +43,9 @@ KEYS = (
     "limits",
     "upload",
     "clock",
+    "remote",
+    "health",
+    "events",
 )
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
@@ -235,6 +238,140 @@ def _stream(key, s, api):
     return out
 
 
+# remote, health and events (blynklog/remote.py does them): the section's own options, and what
+# each may map
+_REMOTE_OPTIONS = {"read_every_s": 3600}
+_SETTING_KEYS = ("pin", "type", "min", "max", "id")
+HEALTH_METRICS = ("pending", "dropped", "rejected", "heap", "rssi", "battery_mv", "wakes", "upload_s")
+_HEALTH_OPTIONS = {"share": 0.05}
+EVENT_CONDITIONS = ("store_dropping", "clock_unset", "stream_parked", "auth_failing")
+_EVENT_OPTIONS = {"clock_unset_h": 24}
+
+
+def _options(cfg, name, options):
+    # -> (the section, its options with defaults) or (None, None) when it is absent
+    sec = cfg.get(name)
+    if sec is None:
+        return None, None
+    if not isinstance(sec, dict) or not sec:
+        _fail(name, "expected an object with at least one entry")
+    opts = {}
+    for k in options:
+        opts[k] = sec.get(k, options[k])
+    return sec, opts
+
+
+def _pin(key, pin):
+    _str(key, pin, max_len=4)
+    if len(pin) < 2 or pin[0] not in "Vv" or not pin[1:].isdigit() or int(pin[1:]) >= _MAX_PINS:
+        _fail(key, "expected a virtual pin 'V0'..'V255', got %r" % pin)
+    return "V" + str(int(pin[1:]))
+
+
+def _remote(cfg, api, streams):
+    # "remote": {"name": "V20" | {"pin", "type" int|double (double), "min", "max", "id"}, ...,
+    # "read_every_s": 3600}. A setting's datastream is neither a stream's nor another setting's.
+    sec, out = _options(cfg, "remote", _REMOTE_OPTIONS)
+    if sec is None:
+        return None
+    _int("remote.read_every_s", out["read_every_s"], 0, 30 * 86400)
+    pins = [streams[n]["pin"] for n in streams]
+    ids = [streams[n]["id"] for n in streams]
+    settings = out["settings"] = {}
+    for name in sec:
+        if name in _REMOTE_OPTIONS:
+            continue
+        key = "remote." + name
+        _str("remote", name, max_len=_MAX_NAME)
+        s = sec[name]
+        if isinstance(s, str):
+            s = {"pin": s}
+        if not isinstance(s, dict) or "pin" not in s:
+            _fail(key, "expected a pin 'V20' or an object with pin, type, min, max, id")
+        for k in s:
+            if k not in _SETTING_KEYS:
+                _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(_SETTING_KEYS))
+        pin = _pin(key + ".pin", s["pin"])
+        t = s.get("type", "double")
+        if not isinstance(t, str) or TYPES.get(t.lower()) not in ("int", "double"):
+            _fail(key + ".type", "expected int or double, got %r" % (t,))
+        t = TYPES[t.lower()]
+        bounds = []
+        for k in ("min", "max"):
+            v = s.get(k)
+            if v is not None and (
+                not isinstance(v, (int, float)) or isinstance(v, bool) or (t == "int" and not _is_int(v)) or v != v
+            ):
+                _fail("%s.%s" % (key, k), "expected a number of the setting's type (%s)" % t)
+            bounds.append(v)
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+            _fail(key + ".min", "more than max")
+        sid = _int(key + ".id", s.get("id", int(pin[1:])), 0, 2147483647)
+        if pin in pins or (api == "platform" and sid in ids):
+            _fail(key + ".pin", "%s is already the datastream of a stream or another setting" % pin)
+        pins.append(pin)
+        ids.append(sid)
+        settings[name] = {"pin": pin, "id": sid, "type": t, "min": bounds[0], "max": bounds[1]}
+    if not settings:
+        _fail("remote", "no setting: map a name to a pin, e.g. {\"sample_every_s\": \"V20\"}")
+    return out
+
+
+def _health(cfg, streams, per_day):
+    # "health": {"metric": "stream name", ..., "share": 0.05}: the Logger adds the metric to that
+    # stream (int or double) once per sync, within share x points_per_day a UTC day
+    sec, out = _options(cfg, "health", _HEALTH_OPTIONS)
+    if sec is None:
+        return None
+    share = out["share"]
+    if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
+        _fail("health.share", "a fraction of limits.points_per_day, more than 0 and at most 1")
+    out["per_day"] = int(share * per_day)
+    metrics = out["metrics"] = {}
+    for k in sec:
+        if k in _HEALTH_OPTIONS:
+            continue
+        if k not in HEALTH_METRICS:
+            _fail("health." + k, "unknown metric (known: %s, share)" % ", ".join(HEALTH_METRICS))
+        name = sec[k]
+        if not isinstance(name, str) or name not in streams:
+            _fail("health." + k, "expected the name of a stream in streams, got %r" % (name,))
+        if streams[name]["type"] not in ("int", "double"):
+            _fail("health." + k, "stream %r must be an int or double stream" % name)
+        if name in metrics.values():
+            _fail("health." + k, "stream %r already holds another metric" % name)
+        metrics[k] = name
+    if not metrics:
+        _fail("health", "no metric: map one of %s to a stream" % ", ".join(HEALTH_METRICS))
+    return out
+
+
+def _events(cfg, api):
+    # "events": {"condition": "event code", ..., "clock_unset_h": 24}: Blynk's logEvent (Device API)
+    sec, out = _options(cfg, "events", _EVENT_OPTIONS)
+    if sec is None:
+        return None
+    if api != "device":
+        _fail("events", "needs api 'device': events go through the Device API's logEvent")
+    _int("events.clock_unset_h", out["clock_unset_h"], 1, 24 * 365)
+    codes = out["codes"] = {}
+    for k in sec:
+        if k in _EVENT_OPTIONS:
+            continue
+        if k not in EVENT_CONDITIONS:
+            _fail("events." + k, "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
+        code = _str("events." + k, sec[k], max_len=50)
+        for ch in code:
+            if not (ch.isalpha() or ch.isdigit() or ch in "_-"):
+                _fail("events." + k, "an event code has letters, digits, '_' and '-' only, got %r" % code)
+        if code in codes.values():
+            _fail("events." + k, "code %r is another condition's (Blynk spaces one code's events 1 s apart)" % code)
+        codes[k] = code
+    if not codes:
+        _fail("events", "no condition: map one of %s to an event code" % ", ".join(EVENT_CONDITIONS))
+    return out
+
+
 def load(config, data=None):
     # -> the validated configuration with defaults; raises ConfigError naming the key.
     # Relative paths are taken from the config file's folder, or the current folder for a dict.
@@ -400,5 +537,8 @@ def _validate(cfg, base_dir):
     _int("clock.min_year", clock["min_year"], 2001, 2100)
     _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
     out["clock"] = clock
+    out["remote"] = _remote(cfg, api, out["streams"])
+    out["health"] = _health(cfg, out["streams"], limits["points_per_day"])
+    out["events"] = _events(cfg, api)
     out["base_dir"] = base_dir
     return out

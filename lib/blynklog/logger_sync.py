@@ -6,7 +6,7 @@
 import gc
 
 from . import _is_int
-from .compat import IS_MICROPYTHON
+from .compat import IS_MICROPYTHON, ticks_ms
 from .http import YIELD
 
 _PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
@@ -143,6 +143,10 @@ def sync_gen(log, budget_ms, feed, hold=False):
     log._syncing = True
     store.hold = hold
     try:
+        began = None
+        if extras(log, False):  # what remote.run() needs from the sync's start
+            clock = log.clock
+            began = (ticks_ms(), None if clock.is_set() else clock.stamp())
         if log._up is None:
             # the modules one at a time, a pause between them (compiling one from source takes a
             # while on a board: under asyncio the other tasks run in between)
@@ -161,20 +165,31 @@ def sync_gen(log, budget_ms, feed, hold=False):
             report["stopped"] = "backoff"
             report["next_retry_ms"] = up.retry_wait_ms(t)
             report["last_error"] = "backing off after an earlier failure"
-        elif not store.pending():
+        elif not store.pending() and began is None:
             report["stopped"] = "done"
         else:
             timeout = log._cfg["upload"]["timeout_ms"]
             if budget_ms is not None:
                 timeout = max(100, min(timeout, budget_ms))
-            client = log._client(timeout)
+            client = log._client(timeout)  # connects at its first request
             conn = _conn(client)
             if ctx is not None and getattr(conn, "tls", False):
                 conn._ctx = ctx
             ctx = None
             conn.feed = feed
             up.feed = feed
-            yield from up.run(client, report, budget_ms, lambda: log._now(client))
+            if store.pending():
+                yield from up.run(client, report, budget_ms, lambda: log._now(client))
+            else:
+                report["stopped"] = "done"
+            store.hold = False  # no batch in flight now: the health points are added as in sync()
+            if began is not None:
+                # remote settings, events and health (remote.py, imported now: not during the
+                # batches, whose peak of heap it would add to): after the batches, on their
+                # connection, through the same driver as they (sync() or sync_async())
+                rem = extras(log)
+                yield _PAUSE
+                yield from rem.run(log, client, report, began)
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
@@ -237,7 +252,7 @@ def stats(log):
     ms = log._now()
     store = log._store
     store_stats = store.stats()
-    return {
+    out = {
         "pending": store.pending(),
         "pending_by_stream": _pending_by_stream(log),
         "sent": t["sent"],
@@ -254,6 +269,24 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
+    if log._cfg.get("remote"):
+        from .remote_values import stats as remote_stats
+
+        remote_stats(log, out)
+    return out
+
+
+def extras(log, load=True):
+    # remote.py when the configuration has a remote, health or events section (load False: True),
+    # else None: nothing imported
+    c = log._cfg
+    if c.get("remote") or c.get("health") or c.get("events"):
+        if not load:
+            return True
+        gc.collect()
+        from . import remote
+
+        return remote
 
 
 def _conn(client):

@@ -35,6 +35,7 @@
 # an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
 from . import record
+from array import array
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
 _HDR1 = const(20)
@@ -51,6 +52,7 @@ _MAX_NAME = const(64)
 _DEFAULT_SEG = const(4096)
 _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
+_CLEAN_SLOTS = const(256)  # at most this many segments' checked runs are remembered (_clean)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
@@ -116,7 +118,13 @@ class Store:
         self._wsalt_of = None  # _wsk is signed _wsalt_of (_wkey)
         self._wsk = 0
         self._wi = self._wn = 0  # the record _walk() is at: buf[_wi:_wi + _wn]
-        self._clean = {}  # seq -> (lo, hi): records checked back to back there (_walk)
+        # The run of records checked back to back in a segment (_walk): seq, lo, hi in slot seq %
+        # slots, made once: a dict of tuples grew with the backlog, and its entries, made during
+        # the first count's walk, were strewn over the heap that the upload then needed whole.
+        slots = self._max_segs + 2
+        if slots > _CLEAN_SLOTS:
+            slots = _CLEAN_SLOTS  # more segments share slots: a run forgotten is checked again
+        self._clean = array("i", [-1] * (3 * slots))
         self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
         self._wseq = 0
@@ -272,9 +280,11 @@ class Store:
         if hd is None:
             return
         lo = hi = -1
-        c = self._clean.get(seq)
-        if c is not None:
-            lo, hi = c
+        ck = self._clean
+        j = self._slot(seq)
+        if ck[j] == seq:
+            lo = ck[j + 1]
+            hi = ck[j + 2]
         rs = re = -1  # the last run of records checked back to back here
         salt = hd[1]
         kb = 0 if salt is None else record.signed_salt(salt)  # a small int key for the salts new_salt() makes
@@ -329,18 +339,23 @@ class Store:
         finally:
             self._note_clean(seq, rs, re)
 
+    def _slot(self, seq):
+        # the index of segment seq's entry in _clean
+        return seq % (len(self._clean) // 3) * 3
+
     def _note_clean(self, seq, s, e):
         if s < 0:
             return
-        c = self._clean.get(seq)
-        if c is not None and s <= c[1] and e >= c[0]:
-            s = min(s, c[0])
-            e = max(e, c[1])
-        self._clean[seq] = (s, e)
-        if len(self._clean) > len(self._segs):
-            for k in list(self._clean):
-                if k not in self._segs:
-                    del self._clean[k]
+        ck = self._clean
+        j = self._slot(seq)
+        if ck[j] == seq and s <= ck[j + 2] and e >= ck[j + 1]:
+            if ck[j + 1] < s:
+                s = ck[j + 1]
+            if ck[j + 2] > e:
+                e = ck[j + 2]
+        ck[j] = seq
+        ck[j + 1] = s
+        ck[j + 2] = e
 
     # ---- open: list the segments; count them later
     def _listing(self):
@@ -483,9 +498,13 @@ class Store:
             # next append follows the last good record. (Appended after it, the damaged bytes
             # stay: reading skips them.)
             self._cut(seq, end)
-            c = self._clean.pop(seq, None)  # the bytes after end go: a run checked there too
-            if c is not None and c[0] < end:
-                self._clean[seq] = (c[0], min(c[1], end))
+            ck = self._clean  # the bytes after end go: a run checked there too
+            j = self._slot(seq)
+            if ck[j] == seq:
+                if ck[j + 1] >= end:
+                    ck[j] = -1
+                elif ck[j + 2] > end:
+                    ck[j + 2] = end
             self._wsize = self._segsize[k] = end
         return True
 
@@ -645,6 +664,7 @@ class Store:
             f.close()
             raise
         self._wf = f
+        self._clean[self._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
         self._segs.append(seq)
         self._segpend.append(0)
         self._segsize.append(_HDR)

@@ -1,0 +1,279 @@
+# blynklog.remote: what a configuration's "remote", "health" and "events" sections ask of a sync
+# (config.py validates them; README "Remote settings, health, events"). Imported only by a Logger
+# whose configuration has one of them: a configuration without them loads none of this.
+#   run(log, client, report, began)   the sync's one step for these features, after the upload;
+#                                     began: (ticks at the sync's start, the clock's stamp() then
+#                                     while it was unset, else None), from logger_sync. A
+#                                     generator of I/O ops (http.py), as the upload is: sync_gen
+#                                     runs it with `yield from`, so sync() and sync_async() both
+#                                     make its requests, on the upload's connection
+#   (Logger.remote()'s values, what stats() adds and the check of a value: remote_values.py, which
+#   a wake or stats() loads alone)
+# Remote settings: one request for all of them (Device API get, Platform API datastream values),
+# at most once per remote.read_every_s; each value is checked against its declared type, min and
+# max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
+# Events: Blynk's logEvent for a condition, at most once per condition per UTC day of the
+# device's clock; a condition found while the server cannot be reached (or refuses the token)
+# waits in the state for the first sync that gets through. Health: the Logger's own figures
+# added as ordinary samples to the streams named, once per sync, at most health.share of
+# limits.points_per_day a UTC day (they go up with the next sync's batches, counted in the quota).
+# Everything the next wake needs is in state.json (keys "remote", "events", "health").
+# Faults: a failed read or event is reported (report "remote_error", "events_error"), never raised
+# and never in the way of the upload. RAM: a few small dicts; one answer body (bounded by http).
+# One task at a time, as the Logger.
+import gc
+
+from .clock import FLAG_BOOTREL
+from .compat import json, ticks_diff, ticks_ms, utc_day
+from .remote_values import _dict, check
+
+_MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
+# the upload stopped so that nothing more should go to the server in this sync: a retry-later
+# answer (network, 5xx, 429: the back-off holds) or a fault of our own
+_NO_NETWORK = ("retry", "error", "backoff", "insecure")
+
+
+def run(log, client, report, start):
+    # The sync's step for remote settings, events and health, after the upload batches: the
+    # upload is the sync's first duty (its budget goes to the backlog first), the conditions the
+    # upload itself finds (a stream parked, the token refused) are reported in the same sync, and
+    # the health figures describe the store as the upload left it. The settings read and the
+    # events are a request each at most, over the upload's connection, after its last batch.
+    cfg = log._cfg
+    if cfg["remote"] is not None:
+        report["remote"] = {}
+        report["remote_refused"] = {}
+        report["remote_error"] = None
+    if cfg["events"] is not None:
+        report["events"] = []
+        try:
+            _note_conditions(log, report, start, log._now(client))
+        except Exception as e:
+            report["events_error"] = "%s: %s" % (type(e).__name__, e)
+    if report["stopped"] not in _NO_NETWORK:
+        try:
+            yield from _network(log, client, report)
+        except Exception as e:  # a MemoryError, a damaged answer: reported, the sync goes on
+            report["remote_error"] = "%s: %s" % (type(e).__name__, e)
+    if cfg["health"] is not None:
+        try:
+            report["health"] = _health(log, start)
+        except Exception as e:
+            report["health"] = 0
+            report["health_error"] = "%s: %s" % (type(e).__name__, e)
+
+
+def _network(log, client, report):
+    # Every request of these features: the settings read when due, then the events waiting.
+    # Stops at the first answer that says the server cannot be reached or refuses the credentials.
+    cfg = log._cfg
+    if cfg["remote"] is not None:
+        now = log._now(client)
+        kept = _dict(log._state.get("remote"))
+        at = kept.get("at")
+        every = cfg["remote"]["read_every_s"] * 1000
+        if now is None or not isinstance(at, int) or not 0 <= now - at < every:
+            ok = yield from _read(log, client, report, kept)
+            if not ok:
+                return
+    if cfg["events"] is not None:
+        yield from _send_events(log, client, report)
+
+
+def _read(log, client, report, kept):
+    # One read of every setting. -> False when the server could not be reached or refused us
+    from . import blynk  # loaded by the sync already (a wake that only asks remote() does not load it)
+
+    settings = log._cfg["remote"]["settings"]
+    names = sorted(settings)
+    platform = log._cfg["api"] == "platform"
+    keys = [settings[n]["id" if platform else "pin"] for n in names]
+    if platform:  # the Platform API's datastream values, by id
+        path = "/api/v2/organization/device/datastreams?deviceId=%d&dataStreamIds=%s" % (
+            log._cfg["device_id"],
+            ",".join([str(k) for k in keys]),
+        )
+    else:  # the Device API's get: ?token=..&v20&v21
+        path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
+    answer, body = yield from client.fetch_gen(path)
+    got = {}
+    if answer.kind == blynk.OK:
+        data = body if len(keys) == 1 and not platform else json.loads(body)
+        if platform:
+            for e in data if isinstance(data, list) else ():
+                if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
+                    got[names[keys.index(e["dataStreamId"])]] = e["value"]
+        elif len(keys) == 1:
+            got[names[0]] = data.decode()
+        elif isinstance(data, dict):
+            for i in range(len(names)):
+                k = keys[i].lower()
+                if k in data:
+                    got[names[i]] = data[k]
+    elif not (len(keys) == 1 and "no value" in answer.message):  # one pin that holds no value yet
+        report["remote_error"] = "settings: %s" % (answer.message or ("HTTP %d" % answer.status))
+        log._state.set("remote", _with(kept, "error", report["remote_error"]))
+        if answer.kind == blynk.AUTH:
+            _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
+        return answer.kind not in (blynk.RETRY, blynk.AUTH)
+    good = dict(_dict(kept.get("v")))
+    refused = {}
+    for name in got:
+        v, why = check(settings[name], got[name])
+        if why is None:
+            good[name] = v
+            report["remote"][name] = v
+        else:
+            refused[name] = why
+    report["remote_refused"] = refused
+    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None}
+    log._state.set("remote", kept)
+    return True
+
+
+def _with(d, key, value):
+    d = dict(d)
+    d[key] = value
+    return d
+
+
+# ---- events
+
+
+def _condition(log, name, description):
+    # the condition holds: its event waits for the next send, unless it went today already
+    ev = log._cfg["events"]
+    if ev is None or name not in ev["codes"]:
+        return
+    st = _dict(log._state.get("events"))
+    now = log._now()
+    if now is not None and _dict(st.get("day")).get(name) == utc_day(now):
+        return
+    pend = _with(_dict(st.get("pend")), name, description[:100])
+    log._state.set("events", _with(st, "pend", pend))
+
+
+def _note_conditions(log, report, start, now):
+    # the conditions to tell the user about, found from the store, the clock and this sync
+    store = log._store
+    dropped = store.stats().get("dropped_full", 0)
+    st = _dict(log._state.get("events"))
+    seen = st.get("dropped")
+    seen = seen if isinstance(seen, int) else 0
+    if dropped > seen:
+        _condition(log, "store_dropping", "the store is full: %d samples dropped" % (dropped - seen))
+    if seen != dropped:
+        log._state.set("events", _with(_dict(log._state.get("events")), "dropped", dropped))
+    unset = start[1]  # how long the clock had been unset at the sync's start: its boot-relative ms
+    unset = (unset[0] & _MS_MASK) if unset is not None and unset[1] & FLAG_BOOTREL else None
+    hours = log._cfg["events"]["clock_unset_h"]
+    if unset is not None and unset >= hours * 3600000:
+        _condition(log, "clock_unset", "the clock was unset for %d h" % (unset // 3600000))
+    parked = _dict(log._state.get("parked"))
+    names = sorted([n for n in parked if isinstance(parked[n], int) and (now is None or parked[n] > now)])
+    if names:
+        _condition(log, "stream_parked", "streams parked: " + ", ".join(names))
+    if report["stopped"] == "auth":
+        _condition(log, "auth_failing", report["last_error"] or "authentication failed")
+
+
+def _send_events(log, client, report):
+    # the waiting events, each once a UTC day of the device's clock (one code per condition, so
+    # the same code never goes twice within Blynk's 1 s, and at most 4 a day of its 100)
+    from . import blynk
+
+    st = _dict(log._state.get("events"))
+    pend = _dict(st.get("pend"))
+    if not pend:
+        return
+    now = log._now(client)
+    if now is None:
+        yield from client.ask_time_gen()  # the day decides: the server's Date sets the clock
+        now = log._now(client)
+        if now is None:
+            report["events_error"] = "the clock is not set: events wait for the time"
+            return
+    day = utc_day(now)
+    codes = log._cfg["events"]["codes"]
+    sent = report["events"]
+    days = dict(_dict(st.get("day")))
+    pend = dict(pend)
+    try:
+        for name in sorted(pend):
+            if days.get(name) == day or name not in codes:
+                del pend[name]  # it went today already (found again since), or no longer configured
+                continue
+            path = "/external/api/logEvent?token=%s&code=%s&description=%s" % (
+                blynk._quote(client.token),
+                blynk._quote(codes[name]),
+                blynk._quote(pend[name]),
+            )
+            answer = (yield from client.fetch_gen(path))[0]
+            if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
+                # unreachable, the token refused, or this code's last event under a second ago
+                report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
+                return  # it waits for the next sync
+            if answer.kind != blynk.OK:
+                # refused (an undeclared code, the day's events spent): not again today
+                report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
+            else:
+                sent.append(codes[name])
+            days[name] = day
+            del pend[name]
+    finally:
+        st = _with(_dict(log._state.get("events")), "pend", pend)
+        log._state.set("events", _with(st, "day", days))
+
+
+# ---- health
+
+
+def _health(log, start):
+    # The figures as ordinary samples of their streams, within the day's share. -> points added
+    hcfg = log._cfg["health"]
+    metrics = hcfg["metrics"]
+    now = log._now()
+    books = log._state.get("health")
+    day, n = books if isinstance(books, list) and len(books) == 2 else (None, 0)
+    if now is not None and day != utc_day(now):
+        day, n = utc_day(now), 0
+    if not isinstance(n, int) or n + len(metrics) > hcfg["per_day"]:
+        return 0
+    figures = _figures(log, start, metrics)
+    added = 0
+    for metric in metrics:
+        v = figures.get(metric)
+        if v is None:
+            continue  # not known on this board (heap on CPython, no hook for RSSI)
+        name = metrics[metric]
+        if log._cfg["streams"][name]["type"] == "int":
+            v = int(v + 0.5) if v >= 0 else -int(-v + 0.5)
+        if log.add(name, v):
+            added += 1
+    log._state.set("health", [day, n + added])
+    return added
+
+
+def _figures(log, start, metrics):
+    store = log._store
+    totals = log._uploader.totals
+    out = {
+        "pending": store.pending(),
+        "dropped": store.stats().get("dropped_full", 0) + totals["dropped_stale"] + totals["unplaceable"],
+        "rejected": totals["rejected"],
+        "upload_s": ticks_diff(ticks_ms(), start[0]) / 1000,
+    }
+    if "heap" in metrics and hasattr(gc, "mem_free"):
+        gc.collect()
+        out["heap"] = gc.mem_free()
+    hook = getattr(log, "health_hook", None)
+    if hook is not None:
+        try:
+            extra = hook()
+        except Exception:  # the board's hook must not end the sync
+            extra = None
+        for k in extra if isinstance(extra, dict) else ():
+            v = extra[k]
+            if k in metrics and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+                out[k] = v
+    return out

@@ -1,0 +1,63 @@
+# blynklog.remote_values: the accepted remote settings (Logger.remote()), what stats() adds about
+# them, and the check of a value against its setting's declared type and bounds (config.py's
+# "remote" section). Kept apart from remote.py so that a wake that only asks remote() (the
+# firmware's, for its schedule) or stats() loads this much: it reads state.json's "remote" entry,
+# written by remote.py at a sync. RAM: the result dict.
+_INT_MAX = 2147483647
+_INF = float("inf")
+
+
+def check(spec, v):
+    # -> (value, None) when v is a valid value of the setting, else (None, why)
+    if isinstance(v, str):  # the plain-text answer of one pin
+        try:
+            v = int(v) if spec["type"] == "int" and "." not in v and "e" not in v.lower() else float(v)
+        except ValueError:
+            return None, "not a number: %r" % v[:20]
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None, "not a number: %r" % (v,)
+    if isinstance(v, float) and (v != v or v == _INF or v == -_INF):
+        return None, "not finite"
+    if spec["type"] == "int":
+        if isinstance(v, float):
+            if v != int(v):
+                return None, "%r is not an integer" % v
+            v = int(v)
+        if not -_INT_MAX - 1 <= v <= _INT_MAX:
+            return None, "%d does not fit a 32-bit integer" % v
+    else:
+        v = float(v)
+    lo = spec["min"]
+    hi = spec["max"]
+    if (lo is not None and v < lo) or (hi is not None and v > hi):
+        return None, "%r is outside %r..%r" % (v, lo, hi)
+    return v, None
+
+
+def values(log):
+    # the settings accepted at the last read, checked again against the configuration (it may
+    # have changed since): name -> value
+    settings = log._cfg["remote"]["settings"]
+    kept = _dict(log._state.get("remote"))
+    got = _dict(kept.get("v"))
+    out = {}
+    for name in got:
+        spec = settings.get(name)
+        if spec is not None:
+            v, why = check(spec, got[name])
+            if why is None:
+                out[name] = v
+    return out
+
+
+def stats(log, out):
+    # what Logger.stats() adds: the last settings read's refusals and failure
+    if log._cfg["remote"] is not None:
+        kept = _dict(log._state.get("remote"))
+        out["remote_refused"] = kept.get("refused") or {}
+        out["remote_error"] = kept.get("error")
+
+
+def _dict(v):
+    # a dict read back from the state file, or {} (absent, or a damaged file)
+    return v if isinstance(v, dict) else {}

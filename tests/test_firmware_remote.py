@@ -1,0 +1,67 @@
+# The firmware's schedule from remote settings: the real firmware loop with the real Logger in
+# this process (a simulated board, tests/fwfakes.py) against the local Blynk emulator. A setting
+# changed on the emulator (as the app's slider, or the emulator's page, sets it) is read at an
+# upload and is the schedule from the next wake; each app.main() here is a boot of the board (a
+# fresh App and Logger on the same files, as after a deep sleep). Device 2, setting on V20.
+import json
+
+import emu
+from fwfakes import SimBoard
+from support import tmpdir
+
+
+def _config(d):
+    cfg = {
+        "server": emu.url(),
+        "api": "device",
+        "token": "test-device-token-2",
+        "ca": "ca.der",
+        "streams": {"x": {"pin": "V7"}},
+        "remote": {"sample_every_s": {"pin": "V20", "type": "int", "min": 10, "max": 3600}, "read_every_s": 0},
+        "store": {"path": "store", "capacity": 65536},
+        "sensors": [{"type": "sim", "stream": "x"}],
+        "sample_every_s": 60,
+        "upload_every_s": 3600,
+        "log_file": "error.log",
+        "sleep": "light",
+    }
+    with open(d + "/ca.der", "wb") as f:
+        f.write(emu.read_file(emu.ca_path()))
+    with open(d + "/config.json", "w") as f:
+        f.write(json.dumps(cfg))
+    return d + "/config.json"
+
+
+def _boot(path, wakes=2, offline_s=0):
+    # one boot: `wakes` sample cycles (the first uploads: a power-on's upload is due at once), then
+    # the board's last cycle. -> the board's sleeps between cycles, in ms
+    import app
+
+    board = SimBoard(wakes, 3600, offline_s)
+    assert app.main(path, board=board) is not None
+    return [ms for ms, _ in board.sleeps]
+
+
+def _setup():
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 20, "V20", "int", setting=True)
+    return _config(tmpdir("fwremote"))
+
+
+def test_a_setting_changed_on_the_emulator_is_the_schedule_from_the_next_wake():
+    path = _setup()
+    assert set(_boot(path)) == {60000}
+    emu.set_value(2, "V20", 120)  # as the page's form (or the app's slider) sets it
+    _boot(path)  # its upload reads the setting
+    # the next wake, offline: the setting comes from the Logger's state, not the network
+    assert set(_boot(path, wakes=3, offline_s=10**6)) == {120000}
+
+
+def test_an_invalid_setting_is_refused_and_the_schedule_keeps_the_last_good_one():
+    path = _setup()
+    emu.set_value(2, "V20", 120)
+    _boot(path)
+    emu.set_value(2, "V20", 5)  # below the setting's min: refused by the Logger
+    _boot(path)
+    assert set(_boot(path, wakes=3, offline_s=10**6)) == {120000}

@@ -1,0 +1,355 @@
+# Remote settings, health datastreams and events (lib/blynklog/remote.py) against the local Blynk
+# emulator, on CPython and the unix ports. Device 2 (token test-device-token-2), settings on V20 and
+# V21, health on V30.., so that its datastreams stay apart from device 1's. A fresh Logger on the
+# same store is the next wake. One behaviour per test.
+import blynklog
+import emu
+from logger_support import device_config, platform_config
+from support import raises
+
+TOKEN2 = "test-device-token-2"
+INTERVAL = {"pin": "V20", "type": "int", "min": 10, "max": 3600}
+
+
+def _settings_streams(device=2):
+    # no bounds on the emulator: a value the device's own bounds refuse can reach it
+    emu.add_stream(device, 20, "V20", "int", setting=True)
+    emu.add_stream(device, 21, "V21", "double", setting=True)
+
+
+def _config(**over):
+    cfg = device_config({"x": {"pin": "V7"}}, token=TOKEN2)
+    cfg.update(over)
+    return cfg
+
+
+def _remote_config(**over):
+    return _config(remote={"sample_every_s": INTERVAL, "gain": "V21", "read_every_s": 0}, **over)
+
+
+def _requests(path):
+    return [r for r in emu.requests() if r["path"] == path]
+
+
+def _sync(cfg, samples=1):
+    log = blynklog.Logger(cfg)
+    for i in range(samples):
+        log.add("x", 1.5 + i)
+    try:
+        return log.sync(), log
+    finally:
+        log.close()
+
+
+# ---- remote settings
+
+
+def test_every_setting_is_read_in_one_device_api_request_at_the_sync():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    report, _ = _sync(_remote_config())
+    gets = _requests("/external/api/get")
+    assert len(gets) == 1 and gets[0]["query"].endswith("&v21&v20")
+    assert report["remote"] == {"sample_every_s": 120, "gain": 2.5} and report["sent"] == 1
+
+
+def test_the_settings_read_goes_over_the_uploads_connection():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 60)
+    report, _ = _sync(_remote_config())
+    assert report["handshakes"] == 1 and report["requests"] == 2
+
+
+def test_a_fresh_logger_returns_the_accepted_settings_without_the_network():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 300)
+    cfg = _remote_config()
+    _sync(cfg)
+    before = len(emu.requests())
+    cfg["server"] = "https://127.0.0.1:9"  # nothing listens there
+    log = blynklog.Logger(cfg)
+    try:
+        assert log.remote() == {"sample_every_s": 300}
+    finally:
+        log.close()
+    assert len(emu.requests()) == before
+
+
+def test_an_invalid_setting_is_refused_reported_and_the_last_good_one_kept():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    cfg = _remote_config()
+    emu.set_value(2, "V20", 120)
+    _sync(cfg)
+    emu.set_value(2, "V20", 5)  # below the setting's min (10)
+    report, log = _sync(cfg)
+    assert report["remote_refused"] == {"sample_every_s": "5 is outside 10..3600"}
+    assert log.stats()["remote_refused"] == {"sample_every_s": "5 is outside 10..3600"}
+    assert blynklog.Logger(cfg).remote() == {"sample_every_s": 120}
+
+
+def test_a_double_for_an_int_setting_is_refused():
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 20, "V20", "double", setting=True)  # the datastream's type is not the setting's
+    emu.set_value(2, "V20", 60.5)
+    report, _ = _sync(_config(remote={"sample_every_s": INTERVAL, "read_every_s": 0}))
+    assert report["remote_refused"] == {"sample_every_s": "60.5 is not an integer"}
+
+
+def test_one_setting_is_read_from_the_plain_text_answer():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 900)
+    report, _ = _sync(_config(remote={"sample_every_s": INTERVAL, "read_every_s": 0}))
+    assert report["remote"] == {"sample_every_s": 900} and report["remote_error"] is None
+
+
+def test_a_setting_without_a_value_yet_is_no_error():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    report, log = _sync(_config(remote={"sample_every_s": INTERVAL, "read_every_s": 0}))
+    assert report["remote"] == {} and report["remote_error"] is None and log.remote() == {}
+
+
+def test_settings_are_read_at_most_once_per_read_every_s():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 60)
+    cfg = _config(remote={"sample_every_s": INTERVAL, "read_every_s": 3600})
+    _sync(cfg)
+    _sync(cfg)
+    assert len(_requests("/external/api/get")) == 1
+
+
+def test_a_failed_settings_read_is_reported_and_the_upload_still_goes():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.inject("status", status=503, target="settings")
+    report, log = _sync(_remote_config(), samples=3)
+    assert report["sent"] == 3 and report["stopped"] == "done"
+    assert report["remote_error"] == "settings: Injected failure."
+    assert log.stats()["remote_error"] == "settings: Injected failure."
+
+
+def test_settings_are_read_through_the_platform_api_datastream_values():
+    emu.require()
+    emu.reset()
+    emu.add_stream(1, 40, "V40", "int", setting=True)
+    emu.set_value(1, "V40", 45)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = {"sample_every_s": {"pin": "V40", "id": 40, "type": "int"}, "read_every_s": 0}
+    report, _ = _sync(cfg)
+    assert report["remote"] == {"sample_every_s": 45} and len(_requests("/api/v2/organization/device/datastreams")) == 1
+
+
+def test_a_logger_without_the_remote_section_returns_no_settings():
+    log = blynklog.Logger(_config())
+    try:
+        assert log.remote() == {}
+    finally:
+        log.close()
+
+
+def test_a_setting_on_a_streams_pin_is_a_config_error():
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(remote={"s": "V7"}))
+    assert str(e).startswith("remote.s.pin:")
+
+
+def test_a_setting_of_type_string_is_a_config_error():
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(remote={"s": {"pin": "V20", "type": "string"}}))
+    assert str(e).startswith("remote.s.type:")
+
+
+# ---- health
+
+
+def _health_config(**health):
+    cfg = _config(
+        streams={"x": {"pin": "V7"}, "h_pending": {"pin": "V30", "type": "int"}, "h_up": {"pin": "V31"}},
+        health=dict({"pending": "h_pending", "upload_s": "h_up"}, **health),
+    )
+    return cfg
+
+
+def _health_streams():
+    emu.add_stream(2, 30, "V30", "int")
+    emu.add_stream(2, 31, "V31", "double")
+
+
+def test_health_figures_arrive_as_samples_of_their_streams_at_the_next_sync():
+    emu.require()
+    emu.reset()
+    _health_streams()
+    cfg = _health_config()
+    first, _ = _sync(cfg, samples=2)
+    second, _ = _sync(cfg, samples=0)
+    assert first["health"] == 2 and second["sent"] == 2
+    assert [v for _, v in emu.points(2, 30)] == [0]  # nothing was pending after the first upload
+    assert len(emu.points(2, 31)) == 1
+
+
+def test_health_points_stay_within_their_share_of_the_daily_quota():
+    emu.require()
+    emu.reset()
+    _health_streams()
+    cfg = _health_config(share=0.04)
+    cfg["limits"] = {"points_per_day": 100}  # 4 health points a day: two syncs' worth
+    added = [_sync(cfg, samples=0)[0]["health"] for _ in range(4)]
+    assert added == [2, 2, 0, 0]
+    assert len(emu.points(2, 30)) + len(emu.points(2, 31)) == 4
+
+
+def test_health_takes_the_boards_figures_from_its_hook():
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 32, "V32", "int")
+    cfg = _config(streams={"x": {"pin": "V7"}, "rssi": {"pin": "V32", "type": "int"}}, health={"rssi": "rssi"})
+    log = blynklog.Logger(cfg)
+    log.health_hook = lambda: {"rssi": -67}
+    assert log.sync()["health"] == 1 and log.sync()["sent"] == 1
+    log.close()
+    assert [v for _, v in emu.points(2, 32)] == [-67]
+
+
+def test_a_health_metric_on_an_unknown_stream_is_a_config_error():
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(health={"pending": "nope"}))
+    assert str(e).startswith("health.pending:")
+
+
+# ---- events
+
+
+def _codes():
+    return [e["code"] for e in emu.events(2)]
+
+
+def test_a_store_that_drops_samples_logs_one_event_a_day_across_wakes():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "dropping")
+    cfg = _config(events={"store_dropping": "dropping"})
+    cfg["store"]["capacity"] = 16384
+    cfg["store"]["on_full"] = "drop_newest"
+    reports = []
+    for wake in range(3):  # each wake fills the store past full, then syncs
+        log = blynklog.Logger(cfg)
+        t0 = blynklog_now() - 3600000 + wake * 100000
+        for i in range(1500):  # more than the store holds: it refuses the rest
+            log.add("x", 1.0, ts=t0 + i)
+        reports.append(log.sync())
+        log.close()
+    assert [r["events"] for r in reports] == [["dropping"], [], []]
+    assert reports[2]["dropped_full"] > reports[0]["dropped_full"] > 0
+    assert _codes() == ["dropping"]
+
+
+def blynklog_now():
+    from blynklog.compat import unix_ms
+
+    return unix_ms()
+
+
+def _parking_config():
+    # "gone" writes V99, which device 2 has no datastream for: the server refuses it, it is parked
+    return _config(streams={"x": {"pin": "V7"}, "gone": {"pin": "V99"}}, events={"stream_parked": "parked"})
+
+
+def _park_sync(cfg):
+    log = blynklog.Logger(cfg)
+    log.add("gone", 1.0)
+    report = log.sync()
+    log.close()
+    return report
+
+
+def test_a_parked_stream_logs_one_event_a_day_across_wakes():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "parked")
+    cfg = _parking_config()
+    for _ in range(3):
+        _park_sync(cfg)
+    assert _codes() == ["parked"]
+    assert emu.events(2)[0]["description"] == "streams parked: gone"
+
+
+def test_failing_authentication_logs_one_event_a_day_across_wakes():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "auth")
+    emu.inject("status", count=3, status=401, target="upload")
+    cfg = _config(events={"auth_failing": "auth"})
+    stops = [_sync(cfg)[0]["stopped"] for _ in range(3)]
+    assert stops == ["auth", "auth", "auth"] and _codes() == ["auth"]
+
+
+def test_an_event_refused_by_the_token_waits_for_a_sync_that_gets_through():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "auth")
+    emu.inject("status", status=401, target="upload")
+    emu.inject("status", status=401, target="event")
+    cfg = _config(events={"auth_failing": "auth"})
+    first, _ = _sync(cfg)
+    second, _ = _sync(cfg)
+    assert first["events"] == [] and second["events"] == ["auth"] and _codes() == ["auth"]
+
+
+def test_a_clock_unset_for_longer_than_clock_unset_h_logs_one_event_a_day_across_wakes():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "noclock")
+    from blynklog.clock import Clock
+
+    cfg = _config(events={"clock_unset": "noclock", "clock_unset_h": 6})
+    for _ in range(2):
+        log = blynklog.Logger(cfg)
+        ticks = [0]
+        # a port clock that is not set, whose ticks show 7 hours since the boot: the server's Date
+        # sets it at the sync's first request
+        log.clock = Clock(log._state, port_time_ms=lambda: 0, ticks=lambda t=ticks: t[0])
+        ticks[0] = 7 * 3600000
+        log.sync()
+        log.close()
+    assert _codes() == ["noclock"] and emu.events(2)[0]["description"] == "the clock was unset for 7 h"
+
+
+def test_an_event_goes_again_on_the_next_utc_day():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "parked")
+    emu.config(event_min_interval_ms=0)  # Blynk's 1 s between two events of a code: not this test's
+    cfg = _parking_config()
+    _park_sync(cfg)
+    log = blynklog.Logger(cfg)
+    st = dict(log._state.get("events"))
+    st["day"] = {"stream_parked": st["day"]["stream_parked"] - 1}  # as if it went yesterday
+    log._state.set("events", dict(st))
+    log.close()
+    _park_sync(cfg)
+    assert _codes() == ["parked", "parked"]
+
+
+def test_events_with_the_platform_api_are_a_config_error():
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["events"] = {"auth_failing": "auth"}
+    e = raises(blynklog.ConfigError, blynklog.Logger, cfg)
+    assert str(e).startswith("events:")
+
+
+def test_two_conditions_with_one_code_are_a_config_error():
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(events={"auth_failing": "a", "stream_parked": "a"}))
+    assert str(e).startswith("events.")

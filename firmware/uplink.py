@@ -1,8 +1,10 @@
 # uplink: one upload of the firmware (app.App.upload): the checks that keep the radio off when
 # it cannot help (battery_min, the Logger's upload_wait_ms()), the radio marker around Wi-Fi, NTP
-# when due, sync() within the radio budget with the watchdog's feed. Imported only by a wake
-# that uploads: a wake that only samples does not load it. One task only; in asyncio mode
-# (app.App.run_async) upload_task() is the uploading task, on sync_async().
+# when due, sync() within the radio budget with the watchdog's feed; the board's health figures
+# handed to the Logger before it (log.health_hook) and the remote settings it read applied after
+# it (app.apply_remote), in _begin() and _end(), which upload() and upload_async() share.
+# Imported only by a wake that uploads: a wake that only samples does not load it. One task only;
+# in asyncio mode (app.App.run_async) upload_task() is the uploading task, on sync_async().
 from app import _int
 
 _CHECK_S = 1  # asyncio mode: how often the upload task looks whether an upload is due

@@ -36,3 +36,26 @@ def test_the_asyncio_setting_must_be_true_or_false():
 
     e = raises(ValueError, settings.load, raw_config(asyncio="yes"), True)
     assert str(e).startswith("asyncio:"), e
+
+
+class RemoteLogger(FakeLogger):
+    # a Logger whose sync reads a remote sample_every_s of 120 s, and that has a health section
+    def __init__(self):
+        FakeLogger.__init__(self)
+        self.health_hook = None
+        self.settings = {}
+
+    def sync(self, budget_ms=None, feed=None):
+        self.settings = {"sample_every_s": 120}
+        return FakeLogger.sync(self, budget_ms, feed)
+
+    def remote(self):
+        return self.settings
+
+
+def test_in_asyncio_mode_the_upload_applies_remote_settings_and_gives_the_logger_the_health_hook():
+    log = RemoteLogger()
+    a, _, _ = make_app(board=RealTimeBoard(), log=log, sample_every_s=1, upload_every_s=3600, asyncio=True)
+    a.run_async(cycles=2)
+    assert log.async_syncs == [2] and a.fw["sample_every_s"] == 120, (log.async_syncs, a.fw["sample_every_s"])
+    assert log.health_hook is not None and log.health_hook() == {"wakes": 2}, log.health_hook

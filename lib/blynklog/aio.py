@@ -1,5 +1,6 @@
 # blynklog.aio: Logger.sync_async(), the upload on asyncio streams. The sync is one generator
-# (logger_sync.sync_gen -> policy.run -> client.upload_gen -> Connection.request_gen) that yields
+# (logger_sync.sync_gen -> policy.run -> client.upload_gen -> Connection.request_gen; after the
+# batches remote.run -> client.fetch_gen for the remote settings and events) that yields
 # the I/O it needs as ops (http.py: OPEN, SEND, RECV, PEEK, STALE, SLEEP, YIELD); http.run_blocking
 # does them on blocking sockets for sync(), _drive() below does them on asyncio streams. The policy,
 # the report and the HTTP exchange are the same code for both: only how bytes move differs.

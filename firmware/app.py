@@ -425,14 +425,18 @@ class App:
             b.held = hw.pack(0, names, records)  # back in RTC memory at the next keep()
             b.keep(self._kept(0))
 
-    def run(self, cycles=None):
-        b = self.board
-        b.wdt_start(self.wdt_ms)
+    def _start(self):
+        # the first steps of run() and of asyncio mode's loop: the watchdog, the buffered samples
+        self.board.wdt_start(self.wdt_ms)
         try:
             self.absorb()
         except Exception as e:
             self.totals["loop_errors"] += 1
             self.errors.report("buffered samples", e)
+
+    def run(self, cycles=None):
+        b = self.board
+        self._start()
         # the first cycle is due at the reset: a deep-sleep period runs from wake to wake,
         # whatever the boot took (board.ms() counts from the reset)
         due = 0
@@ -472,12 +476,7 @@ class App:
         import uplink
 
         b = self.board
-        b.wdt_start(self.wdt_ms)
-        try:
-            self.absorb()
-        except Exception as e:
-            self.totals["loop_errors"] += 1
-            self.errors.report("buffered samples", e)
+        self._start()
         import asyncio
 
         done = [False]

@@ -21,7 +21,8 @@
 # is reported and the board sleeps CONFIG_RETRY_MS / 60 and boots again: never the REPL.
 #   main(config_path="config.json", board=None) -> the summary dict (None after a boot error)
 # Allocates: the sensors' buffers and the App once; per cycle only the readings and the reports.
-# One task only.
+# One task only, except in asyncio mode ("asyncio": true, App.run_async): sampling and uploading
+# are two tasks of one asyncio loop, the upload on Logger.sync_async(), and the board stays awake.
 import gc
 import json
 import sys
@@ -324,6 +325,14 @@ class App:
         early = b.can_ntp and self.upload_due(b.ms()) and not self._clock_set()
         if early:
             self._upload()
+        now = self._sample_flush()
+        if not early and self.upload_due(now):
+            self._upload()
+        gc.collect()
+
+    def _sample_flush(self):
+        # a cycle's sampling and its flush by policy -> the board's ms after them
+        b = self.board
         try:
             self.sample()
         except Exception as e:
@@ -338,9 +347,7 @@ class App:
                 self.totals["loop_errors"] += 1
                 self.errors.report("flush", e)
             self.last_flush = now
-        if not early and self.upload_due(now):
-            self._upload()
-        gc.collect()
+        return now
 
     # ---- the loop
 
@@ -418,14 +425,18 @@ class App:
             b.held = hw.pack(0, names, records)  # back in RTC memory at the next keep()
             b.keep(self._kept(0))
 
-    def run(self, cycles=None):
-        b = self.board
-        b.wdt_start(self.wdt_ms)
+    def _start(self):
+        # the first steps of run() and of asyncio mode's loop: the watchdog, the buffered samples
+        self.board.wdt_start(self.wdt_ms)
         try:
             self.absorb()
         except Exception as e:
             self.totals["loop_errors"] += 1
             self.errors.report("buffered samples", e)
+
+    def run(self, cycles=None):
+        b = self.board
+        self._start()
         # the first cycle is due at the reset: a deep-sleep period runs from wake to wake,
         # whatever the boot took (board.ms() counts from the reset)
         due = 0
@@ -451,6 +462,64 @@ class App:
                 self.errors.report("sleep", e)
                 self.wait(due - b.ms(), "none")
         return self.totals
+
+    def run_async(self, cycles=None):
+        # The loop in asyncio mode (setting "asyncio": true): sampling is this task, uploading
+        # another (uplink.upload_task, on Logger.sync_async): the samples keep their period while an
+        # upload waits for the network. The board stays awake: the waits are the loop's, fed in
+        # steps the watchdog survives (no light or deep sleep). Returns the totals.
+        import asyncio
+
+        return asyncio.run(self._run_async(cycles))
+
+    async def _run_async(self, cycles):
+        import uplink
+
+        b = self.board
+        self._start()
+        import asyncio
+
+        done = [False]
+        uploads = asyncio.create_task(uplink.upload_task(self, done))
+        due = 0
+        n = 0
+        try:
+            while b.running() and (cycles is None or n < cycles):
+                self.totals["cycles"] += 1
+                self.wakes += 1
+                b.feed()
+                try:
+                    self._sample_flush()
+                    gc.collect()
+                except Exception as e:
+                    self.totals["loop_errors"] += 1
+                    self.errors.report("loop", e)
+                n += 1
+                if cycles is not None and n >= cycles:
+                    break
+                due += self.fw["sample_every_s"] * 1000  # a remote setting may change it (apply_remote)
+                now = b.ms()
+                if due < now:
+                    due = now
+                await self.wait_async(due - now)
+        finally:
+            done[0] = True
+            await uploads  # an upload under way ends first (within radio_budget_ms)
+        return self.totals
+
+    async def wait_async(self, ms):
+        # wait() for asyncio mode: the other tasks run meanwhile
+        import asyncio
+
+        b = self.board
+        step = self.wdt_ms // 2 if self.wdt_ms else ms
+        end = b.ms() + ms
+        for _ in range(_SLEEP_STEPS):
+            left = end - b.ms()
+            if left <= 0:
+                return
+            await asyncio.sleep((left if left < step else step) / 1000)
+            b.feed()
 
     def summary(self):
         s = dict(self.totals)
@@ -597,7 +666,7 @@ def main(config_path="config.json", board=None, logger=None):
             len(fw["sensors"]),
             app.fw["sample_every_s"],
             app.fw["upload_every_s"],
-            app.sleep_mode,
+            "none (asyncio)" if fw["asyncio"] else app.sleep_mode,
             "%d ms" % app.wdt_ms if app.wdt_ms else "off",
         )
     )
@@ -607,7 +676,10 @@ def main(config_path="config.json", board=None, logger=None):
         # the first sleep takes USB away
         print("Ctrl-C within %d s for the REPL" % (grace // 1000))
         board.sleep_ms(grace, "none")
-    app.run(board.cycles)
+    if fw["asyncio"]:
+        app.run_async(board.cycles)
+    else:
+        app.run(board.cycles)
     if board.upload_at_end:
         # the wake after the last cycle (the virtual board's end of an offline period): a cycle
         # whose upload is due whatever the schedule says

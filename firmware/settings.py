@@ -24,6 +24,7 @@ DEFAULTS = {
     "verbose": False,
     "battery_stream": None,
     "battery_min": None,
+    "asyncio": False,  # sampling and uploading as two asyncio tasks (app.App.run_async)
 }
 SECTIONS = ("wifi", "sensors", "board")  # the firmware's own objects beside DEFAULTS' keys
 WIFI_DEFAULTS = {"ssid": None, "password": "", "timeout_ms": 15000, "country": None, "hostname": None}
@@ -177,6 +178,8 @@ def load(raw, board_needs_wifi=True):
     _int("log_max_bytes", out["log_max_bytes"], 256, 1 << 20)
     if not isinstance(out["verbose"], bool):
         _fail("verbose", "expected true or false")
+    if not isinstance(out["asyncio"], bool):
+        _fail("asyncio", "expected true or false")
 
     wifi = raw.get("wifi") or {}
     if not isinstance(wifi, dict):

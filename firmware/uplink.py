@@ -1,8 +1,13 @@
 # uplink: one upload of the firmware (app.App.upload): the checks that keep the radio off when
 # it cannot help (battery_min, the Logger's upload_wait_ms()), the radio marker around Wi-Fi, NTP
-# when due, sync() within the radio budget with the watchdog's feed. Imported only by a wake
-# that uploads: a wake that only samples does not load it. One task only.
+# when due, sync() within the radio budget with the watchdog's feed; the board's health figures
+# handed to the Logger before it (log.health_hook) and the remote settings it read applied after
+# it (app.apply_remote), in _begin() and _end(), which upload() and upload_async() share.
+# Imported only by a wake that uploads: a wake that only samples does not load it. One task only;
+# in asyncio mode (app.App.run_async) upload_task() is the uploading task, on sync_async().
 from app import _int
+
+_CHECK_S = 1  # asyncio mode: how often the upload task looks whether an upload is due
 
 
 def _radio_can_help(app):
@@ -20,11 +25,53 @@ def _radio_can_help(app):
 
 
 def upload(app):
+    left = _begin(app)
+    if left is None:
+        return None
+    try:
+        if left < 0:
+            return None
+        return _end(app, app.log.sync(budget_ms=left, feed=app.board.feed))
+    finally:
+        _radio_off(app)
+
+
+async def upload_async(app):
+    # upload() in asyncio mode: the same steps, the sync on sync_async() (Wi-Fi and NTP still block)
+    left = _begin(app)
+    if left is None:
+        return None
+    try:
+        if left < 0:
+            return None
+        return _end(app, await app.log.sync_async(budget_ms=left))
+    finally:
+        _radio_off(app)
+
+
+async def upload_task(app, done):
+    # asyncio mode's uploads: when one is due by the schedule, checked every _CHECK_S, until done[0]
+    import asyncio
+
+    while not done[0]:
+        if app.upload_due(app.board.ms()):
+            try:
+                await upload_async(app)
+            except Exception as e:
+                app.totals["loop_errors"] += 1
+                app.errors.report("upload", e)
+        await asyncio.sleep(_CHECK_S)
+
+
+def _begin(app):
+    # The checks, the radio marker, Wi-Fi and NTP -> the budget left for the sync (ms), -1 when
+    # there is no sync (the radio is up: _radio_off follows), or None when the radio stayed off.
     b = app.board
     fw = app.fw
     t = app.totals
     start = b.ms()
     app.last_upload = start
+    app._upload_start = start
     why = _radio_can_help(app)
     if why:
         t["radio_skips"] += 1
@@ -40,7 +87,7 @@ def upload(app):
         if err:
             t["wifi_failures"] += 1
             app.errors.report("wifi", err)
-            return None
+            return -1
         clock = app.log.clock
         budget = fw["radio_budget_ms"]
         if b.can_ntp and (
@@ -54,32 +101,43 @@ def upload(app):
         left = budget - (b.ms() - start)
         if left < 500:
             app.errors.report("upload", "radio budget spent before the upload")
-            return None
+            return -1
         if hasattr(app.log, "health_hook"):
             app.log.health_hook = app.health
-        r = app.log.sync(budget_ms=left, feed=b.feed)
-        app.last_report = r
-        app.apply_remote()  # a light-sleeping board: from the next cycle
-        for k in ("sent", "requests", "handshakes", "bytes_sent"):
-            t[k] += r.get(k) or 0
-        print(
-            "upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms"
-            % (
-                r.get("sent", 0),
-                r.get("pending", 0),
-                r.get("requests") or 0,
-                r.get("handshakes") or 0,
-                r.get("bytes_sent") or 0,
-                r.get("stopped"),
-                b.ms() - start,
-            )
+        return left
+    except BaseException:
+        _radio_off(app)
+        raise
+
+
+def _end(app, r):
+    b = app.board
+    t = app.totals
+    app.last_report = r
+    app.apply_remote()  # a light-sleeping or asyncio-mode board: from the next cycle
+    for k in ("sent", "requests", "handshakes", "bytes_sent"):
+        t[k] += r.get(k) or 0
+    print(
+        "upload: sent %d, pending %d, %d requests, %d handshakes, %d bytes, stopped %s, %d ms"
+        % (
+            r.get("sent", 0),
+            r.get("pending", 0),
+            r.get("requests") or 0,
+            r.get("handshakes") or 0,
+            r.get("bytes_sent") or 0,
+            r.get("stopped"),
+            b.ms() - app._upload_start,
         )
-        if r.get("last_error"):
-            app.errors.report("upload", r["last_error"])
-        return r
-    finally:
-        b.wifi_down()
-        b.led(False)
-        b.feed()
-        app._radio = {"on": False, "n": 0, "t": app._radio.get("t")}  # no reset under the radio
-        app._write_radio()
+    )
+    if r.get("last_error"):
+        app.errors.report("upload", r["last_error"])
+    return r
+
+
+def _radio_off(app):
+    b = app.board
+    b.wifi_down()
+    b.led(False)
+    b.feed()
+    app._radio = {"on": False, "n": 0, "t": app._radio.get("t")}  # no reset under the radio
+    app._write_radio()

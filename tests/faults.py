@@ -300,9 +300,9 @@ def _connection_class(http, budget):
     base = http.Connection
 
     class FaultConnection(base):
-        def request(self, *args):
+        def request_gen(self, *args):
             budget.hit("mem.request")  # building the request head, before a byte goes
-            return base.request(self, *args)
+            return base.request_gen(self, *args)
 
         def _answer(self, *args):
             budget.hit("mem.reply")  # the request went out whole: reading its answer

@@ -170,6 +170,8 @@ class FakeLogger:
         self.wait_ms = 0  # what upload_wait_ms() answers
         self.feeds = []  # the feed function of each sync
         self.unverified = None
+        self.async_syncs = []  # len(added) as each sync_async() began
+        self.async_wait_s = 0
 
     def add(self, stream, value, ts=None):
         if isinstance(value, float) and value - value != 0:
@@ -204,6 +206,14 @@ class FakeLogger:
             "stopped": "done",
             "last_error": None,
         }
+
+    async def sync_async(self, budget_ms=None):
+        # sync() after a network wait of async_wait_s, during which the other tasks run
+        import asyncio
+
+        self.async_syncs.append(len(self.added))  # the samples added when it started
+        await asyncio.sleep(self.async_wait_s)
+        return self.sync(budget_ms)
 
     def stats(self):
         return {

@@ -353,3 +353,69 @@ def test_events_with_the_platform_api_are_a_config_error():
 def test_two_conditions_with_one_code_are_a_config_error():
     e = raises(blynklog.ConfigError, blynklog.Logger, _config(events={"auth_failing": "a", "stream_parked": "a"}))
     assert str(e).startswith("events.")
+
+
+# ---- sync_async(): the same step, through the asyncio driver
+
+
+def _sync_async(cfg, samples=1):
+    import asyncio
+
+    log = blynklog.Logger(cfg)
+    for i in range(samples):
+        log.add("x", 1.5 + i)
+    try:
+        return asyncio.run(log.sync_async()), log.remote()
+    finally:
+        log.close()
+
+
+def test_sync_async_reads_every_setting_in_one_request_over_the_uploads_connection():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    report, kept = _sync_async(_remote_config())
+    assert len(_requests("/external/api/get")) == 1
+    assert report["remote"] == {"sample_every_s": 120, "gain": 2.5} and report["sent"] == 1
+    assert report["handshakes"] == 1 and report["requests"] == 2
+    assert kept == {"sample_every_s": 120, "gain": 2.5}
+
+
+def _all_three_config():
+    # settings, health and an event (the stream "gone" is parked: device 2 has no V99)
+    return _config(
+        streams={"x": {"pin": "V7"}, "gone": {"pin": "V99"}, "h_pending": {"pin": "V30", "type": "int"}},
+        remote={"sample_every_s": INTERVAL, "gain": "V21", "read_every_s": 0},
+        health={"pending": "h_pending"},
+        events={"stream_parked": "parked"},
+    )
+
+
+def _all_three(use_async):
+    emu.reset()
+    _settings_streams()
+    emu.add_stream(2, 30, "V30", "int")
+    emu.add_event_code(2, "parked")
+    emu.set_value(2, "V20", 5)  # refused: below the setting's min
+    emu.set_value(2, "V21", 2.5)
+    cfg = _all_three_config()
+    log = blynklog.Logger(cfg)
+    log.add("x", 1.5)
+    log.add("gone", 1.0)
+    log.close()
+    report = (_sync_async if use_async else _sync)(cfg, samples=0)[0]
+    return report, emu.requests(), _codes()
+
+
+def test_sync_async_gives_the_report_and_requests_of_sync_with_settings_health_and_events():
+    emu.require()
+    blocking = _all_three(False)
+    asynchronous = _all_three(True)
+    report = blocking[0]
+    assert report["remote"] == {"gain": 2.5} and "sample_every_s" in report["remote_refused"]
+    assert report["events"] == ["parked"] and report["health"] == 1
+    assert asynchronous[0] == report
+    assert [r["path"] for r in asynchronous[1]] == [r["path"] for r in blocking[1]]
+    assert asynchronous[2] == blocking[2] == ["parked"]

@@ -21,7 +21,7 @@ class _Answer:
 
 
 class _Conn:
-    # http.Connection's request() as the upload uses it: the body is read (its chunks counted).
+    # http.Connection's request_gen() as the upload uses it: the body is read (its chunks counted).
     scheme = "http"
     url = "http://127.0.0.1:9"
     date = None
@@ -29,11 +29,13 @@ class _Conn:
     def __init__(self):
         self.bytes = 0
 
-    def request(self, method, path, headers, body=None):
+    def request_gen(self, method, path, headers, body=None):
+        # a generator of no I/O ops (http.py): the request is done here
         if body is not None:
             for chunk in body[1]:
                 self.bytes += len(chunk)
         return _Answer(200)
+        yield
 
     def close(self):
         pass

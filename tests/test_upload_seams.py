@@ -102,7 +102,7 @@ def test_a_memory_error_inside_the_upload_leaves_the_point_to_go_next_time():
         def request(*args):
             raise MemoryError("memory allocation failed, allocating 16384 bytes")
 
-        client.conn.request = request
+        client.conn.request_gen = request
         return client
 
     log._client = failing_client

@@ -197,6 +197,7 @@ class Logger:
 
         self._cfg = cfg
         self._closed = False
+        self._syncing = False  # a sync (or sync_async) is running: a second one raises
         self.last_error = None
         scfg = cfg["store"]
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
@@ -394,6 +395,16 @@ class Logger:
         if self._closed:
             raise ValueError("logger is closed")
         return _upload().sync(self, budget_ms, feed)
+
+    def sync_async(self, budget_ms=None):
+        # `await log.sync_async(budget_ms)`: sync() over asyncio streams, the same policy and report;
+        # other tasks run while it waits for the network (and between body chunks). add() and
+        # flush() from another task meanwhile are safe (aio.py says what that means on one core).
+        if self._closed:
+            raise ValueError("logger is closed")
+        from . import aio
+
+        return aio.sync(self, budget_ms)
 
     def _save_state(self):
         # sync() never raises for a fault: a flash error or a MemoryError here is reported

@@ -11,10 +11,15 @@
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on. A redirect from https to plain
 # http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
-# client.fetch(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an event),
-#   answered, redirected and classified as an upload is (the Platform API's with its Bearer token).
+# client.fetch_gen(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an
+#   event), answered, redirected and classified as an upload is (the Platform API's with its Bearer
+#   token); a generator of I/O ops like upload_gen() below, for remote.py's `yield from`.
 # client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
 # connection keeps it as conn.date); faults are ignored.
+# upload_gen() and ask_time_gen() are the same as generators of I/O ops (http.py), for the policy
+# to pass on with `yield from` to the blocking or the asyncio driver; upload() and ask_time() run
+# them on blocking sockets. Every request goes through _send(), a generator too: a new request
+# is `resp = yield from self._send(...)`.
 # The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
 # "renew_at_ms", "refresh_token"} (saved when it changes) and renewed before it expires; on a
 # 401/403 the client fetches a new token once and retries once, then reports AUTH.
@@ -24,7 +29,7 @@ import json
 
 from . import encoder
 from .compat import const, ticks_add, ticks_diff, ticks_ms, unix_ms
-from .http import base_url, split_url
+from .http import base_url, run_blocking, split_url
 
 OK = "ok"
 RETRY = "retry"
@@ -144,14 +149,15 @@ class _Client:
         self.moved_to = None
 
     def _send(self, method, path, headers, body):
+        # A generator of I/O ops (http.py): `resp = yield from self._send(...)`.
         # -> Response, or an Answer for a fault; follows redirects onto a new Connection.
         # body: None or (length, points_factory) re-encoded on each try.
         for _ in range(_HOPS + 1):
             try:
                 if body is None:
-                    resp = self.conn.request(method, path, headers)
+                    resp = yield from self.conn.request_gen(method, path, headers)
                 else:
-                    resp = self.conn.request(method, path, headers, (body[0], body[1]()))
+                    resp = yield from self.conn.request_gen(method, path, headers, (body[0], body[1]()))
             except (OSError, ValueError) as e:
                 self.conn.close()
                 return Answer(RETRY, 0, _clean("network: " + _err_text(e), self._secrets), None, self.moved_to)
@@ -187,14 +193,26 @@ class _Client:
         return Answer(RETRY, 308, "too many redirects", None, self.moved_to)
 
     def ask_time(self):
+        run_blocking(self.ask_time_gen())
+
+    def ask_time_gen(self):
         try:
-            self.conn.request("HEAD", "/", {})
+            yield from self.conn.request_gen("HEAD", "/", {})
         except (OSError, ValueError):
             self.conn.close()
 
-    def fetch(self, path, headers=None):
-        # One GET of remote.py (a settings read, an event) -> (Answer, the body when OK, else None)
-        resp = self._send("GET", path, headers or {}, None)
+    def upload_gen(self, stream, points, count, length=None):
+        # each client's own: a generator of I/O ops that returns the Answer
+        raise NotImplementedError
+
+    def upload(self, stream, points, count, length=None):
+        # upload_gen() on blocking sockets
+        return run_blocking(self.upload_gen(stream, points, count, length))
+
+    def fetch_gen(self, path, headers=None):
+        # One GET of remote.py (a settings read, an event), a generator of I/O ops
+        # -> (Answer, the body when OK, else None)
+        resp = yield from self._send("GET", path, headers or {}, None)
         if isinstance(resp, Answer):
             return resp, None
         answer = self._classify(resp)
@@ -267,7 +285,7 @@ class DeviceClient(_Client):
         self.token = token
         self._secrets = (token,)
 
-    def upload(self, stream, points, count, length=None):
+    def upload_gen(self, stream, points, count, length=None):
         body = self._body(None, stream, points, length)
         if isinstance(body, Answer):
             return body
@@ -277,7 +295,7 @@ class DeviceClient(_Client):
         else:
             which = "dataStreamId=%d" % stream["id"]
         path = "/external/api/batch/update?token=%s&%s" % (_quote(self.token), which)
-        resp = self._send("POST", path, {"Content-Type": _JSON}, body)
+        resp = yield from self._send("POST", path, {"Content-Type": _JSON}, body)
         if isinstance(resp, Answer):
             return resp
         answer = self._classify(resp, count)
@@ -327,20 +345,21 @@ class PlatformClient(_Client):
         self._renew_at_ms = None
 
     def _fetch(self):
-        # Gets a new access token. Returns None on success, or an Answer (AUTH or RETRY).
+        # Gets a new access token (a generator of I/O ops). Returns None on success, or an Answer
+        # (AUTH or RETRY).
         self.token_fetches += 1
         headers = {"Authorization": self._basic}
         resp = None
         if self._refresh:
             path = "/oauth2/token?grant_type=refresh_token&refresh_token=" + _quote(self._refresh)
-            resp = self._send("POST", path, headers, None)
+            resp = yield from self._send("POST", path, headers, None)
             self._refresh = None  # single use, whatever happened
             if isinstance(resp, Answer):
                 return resp
             if resp.status != 200:
                 resp = None  # fall back to a fresh grant
         if resp is None:
-            resp = self._send("POST", "/oauth2/token?grant_type=client_credentials", headers, None)
+            resp = yield from self._send("POST", "/oauth2/token?grant_type=client_credentials", headers, None)
             if isinstance(resp, Answer):
                 return resp
         if resp.status != 200:
@@ -387,7 +406,7 @@ class PlatformClient(_Client):
                 pass  # the token still works from RAM this wake
         return None
 
-    def upload(self, stream, points, count, length=None):
+    def upload_gen(self, stream, points, count, length=None):
         target = (self.device_id, stream["id"])
         body = self._body(target, stream, points, length)
         if isinstance(body, Answer):
@@ -396,11 +415,11 @@ class PlatformClient(_Client):
         for attempt in (0, 1):
             if attempt or not self.token_valid():
                 self._forget()
-                fault = self._fetch()
+                fault = yield from self._fetch()
                 if fault is not None:
                     return fault
             headers = {"Authorization": "Bearer " + self._token, "Content-Type": _JSON}
-            resp = self._send("POST", _IMPORT_PATH, headers, body)
+            resp = yield from self._send("POST", _IMPORT_PATH, headers, body)
             if isinstance(resp, Answer):
                 return resp
             answer = self._classify(resp, count)
@@ -408,16 +427,16 @@ class PlatformClient(_Client):
                 return answer
         return answer
 
-    def fetch(self, path, headers=None):
-        # with the Bearer token, renewed once on a 401/403 as upload() does
+    def fetch_gen(self, path, headers=None):
+        # with the Bearer token, renewed once on a 401/403 as upload_gen() does
         answer = body = None
         for attempt in (0, 1):
             if attempt or not self.token_valid():
                 self._forget()
-                fault = self._fetch()
+                fault = yield from self._fetch()
                 if fault is not None:
                     return fault, None
-            answer, body = _Client.fetch(self, path, {"Authorization": "Bearer " + self._token})
+            answer, body = yield from _Client.fetch_gen(self, path, {"Authorization": "Bearer " + self._token})
             if answer.kind != AUTH:
                 break
         return answer, body

@@ -17,13 +17,17 @@
 # Responses are read whole at once but bounded: at most _KEEP body bytes are kept, at most _DISCARD
 # more are read and dropped; a longer body makes the connection drop instead. Header lines are
 # capped in size and number.
-# RAM: one _BUF-byte receive buffer per Connection (allocated once), the TLS context and socket,
-# and per request the head (a few hundred bytes), the kept body and, with a body, a poll object
-# (asked once per 512-byte chunk whether the server already answered). Not safe to share between
-# tasks.
+# Drivers: request_gen() is the exchange written once as a generator of I/O ops (OPEN, SEND, RECV,
+# PEEK, STALE, SLEEP, YIELD below), which the layers above pass on with `yield from`; request() runs
+# it with run_blocking() on blocking sockets, aio.py runs the same generator on asyncio streams.
+# RAM: one _BUF-byte receive buffer per Connection (allocated once), the TLS context, the socket and
+# a poll object on it (asked once per 512-byte chunk whether the server already answered), and per
+# request the head (a few hundred bytes), the kept body, a few generator frames and a 3-tuple per
+# op (one per body chunk, per read). Not safe to share between tasks.
+import gc
 import socket
 
-from .compat import IS_MICROPYTHON, const, ticks_add, ticks_diff, ticks_ms
+from .compat import IS_MICROPYTHON, const, sleep_ms, ticks_add, ticks_diff, ticks_ms
 
 _BUF = const(512)
 _KEEP = const(1024)
@@ -33,6 +37,52 @@ _MAX_INTERIM = const(4)
 _KEPT_HEADERS = ("location", "retry-after", "date", "content-type", "content-length", "connection", "transfer-encoding")
 
 _warned = []
+
+# The I/O a request needs, yielded by request_gen() (and by the upload above it, through `yield
+# from`) as (op, conn, arg) for a driver to do: run_blocking() below on blocking sockets, aio.py on
+# asyncio streams. The exchange itself (head, body, answer parsing, keep-alive, timeouts of the
+# whole answer) is written once, in the generators; a driver only moves bytes.
+OPEN = const(0)  # open conn's socket (TCP, then TLS)
+SEND = const(1)  # send arg (bytes) whole
+RECV = const(2)  # read what arrives (waiting up to timeout_ms) into conn._mv[conn._end:] -> count, 0 at EOF
+PEEK = const(3)  # as RECV without waiting -> count, or None when nothing is there
+STALE = const(4)  # whether the idle keep-alive socket was closed by the server -> bool
+SLEEP = const(5)  # wait arg ms (conn None)
+YIELD = const(6)  # nothing: a point where an asyncio driver lets other tasks run (between body chunks)
+
+
+def run_blocking(gen):
+    # Drives a generator of the ops above on blocking sockets and returns what it returns. A fault
+    # of an op is thrown back in at its yield, where the generator's handlers close the socket.
+    val = err = None
+    while True:
+        try:
+            op = gen.send(val) if err is None else gen.throw(err)
+        except StopIteration as e:
+            return e.value
+        val = err = None
+        try:
+            val = _blocking(op)
+        except BaseException as e:  # a KeyboardInterrupt too: the generator's handlers run now
+            err = e
+
+
+def _blocking(op):
+    code = op[0]
+    conn = op[1]
+    if code == SEND:
+        conn._send(op[2])
+    elif code == RECV:
+        return conn._recv()
+    elif code == PEEK:
+        return conn._peek()
+    elif code == OPEN:
+        conn._open()
+    elif code == STALE:
+        return conn._stale()
+    elif code == SLEEP:
+        sleep_ms(op[2])
+    return None
 
 
 def _ready(poller):
@@ -83,6 +133,35 @@ def base_url(url):
     return "%s://%s:%d" % (scheme, host, port)
 
 
+def context(ca_ders, insecure=False):
+    # The SSLContext a Connection uses (made at its first https request unless given as conn._ctx):
+    # CERT_REQUIRED with the DER roots, the host name checked at wrap; `tls` on MicroPython, `ssl`
+    # on CPython.
+    try:
+        import tls
+
+        ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+        if insecure:
+            ctx.verify_mode = tls.CERT_NONE  # type: ignore[attr-defined]  # the stubs lack verify_mode
+        else:
+            ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
+            for der in ca_ders:
+                ctx.load_verify_locations(der)  # positional only: the native module's form
+    except ImportError:
+        import ssl
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        if insecure:
+            ctx.check_hostname = False  # type: ignore[attr-defined]  # CPython: ctx typed as tls's above
+            ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
+        else:
+            ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+            ctx.check_hostname = True  # type: ignore[attr-defined]
+            for der in ca_ders:
+                ctx.load_verify_locations(cadata=bytes(der))
+    return ctx
+
+
 class Response:
     def __init__(self, status, reason, headers, body):
         self.status = status
@@ -119,6 +198,8 @@ class Connection:
         self._ctx = None
         self._sock = None
         self._raw = None  # the TCP socket under self._sock
+        self._poll = None  # a poll object on it (PEEK), or None
+        self._reader = None  # asyncio driver (aio.py): the stream read from; self._sock is its writer
         self._buf = bytearray(_BUF)
         self._mv = memoryview(self._buf)
         self._start = 0
@@ -139,32 +220,9 @@ class Connection:
 
     # --- socket plumbing
     def _context(self):
-        if self._ctx is not None:
-            return self._ctx
-        try:
-            import tls
-
-            ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-            if self.insecure:
-                ctx.verify_mode = tls.CERT_NONE  # type: ignore[attr-defined]  # the stubs lack verify_mode
-            else:
-                ctx.verify_mode = tls.CERT_REQUIRED  # type: ignore[attr-defined]
-                for der in self.ca_ders:
-                    ctx.load_verify_locations(der)  # positional only: the native module's form
-        except ImportError:
-            import ssl
-
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-            if self.insecure:
-                ctx.check_hostname = False  # type: ignore[attr-defined]  # CPython: ctx typed as tls's above
-                ctx.verify_mode = ssl.CERT_NONE  # type: ignore[attr-defined]
-            else:
-                ctx.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
-                ctx.check_hostname = True  # type: ignore[attr-defined]
-                for der in self.ca_ders:
-                    ctx.load_verify_locations(cadata=bytes(der))
-        self._ctx = ctx
-        return ctx
+        if self._ctx is None:
+            self._ctx = context(self.ca_ders, self.insecure)
+        return self._ctx
 
     def _open(self):
         ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
@@ -185,27 +243,27 @@ class Connection:
             raise
         self._sock = sock
         self._start = self._end = 0
+        self._poll = self._poller()
 
     def _stale(self):
-        # True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
-        try:
-            import select
-
-            p = select.poll()
-            p.register(self._sock, select.POLLIN)
-            return bool(p.poll(0))
-        except Exception:
-            return False
+        # STALE: True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
+        return self._poll is not None and _ready(self._poll)
 
     def close(self):
         sock = self._sock
-        self._sock = self._raw = None
+        self._sock = self._raw = self._poll = self._reader = None
         self._start = self._end = 0
         if sock is not None:
             try:
                 sock.close()
             except OSError:
                 pass
+            s = getattr(sock, "s", None)  # MicroPython's asyncio Stream: close() leaves its socket open
+            if s is not None:
+                try:
+                    s.close()
+                except OSError:
+                    pass
 
     def __enter__(self):
         return self
@@ -213,7 +271,9 @@ class Connection:
     def __exit__(self, *exc):
         self.close()
 
+    # --- the blocking driver's side of the ops (run_blocking); aio.py has the asyncio one
     def _send(self, data):
+        # SEND
         if self.feed is not None:
             self.feed()
         sock = self._sock
@@ -227,8 +287,50 @@ class Connection:
                 if not n:
                     raise OSError(110)  # ETIMEDOUT: a non-blocking write made no progress
                 off += n
-        self.bytes_sent += len(data)
 
+    def _recv(self):
+        # RECV: sock's timeout bounds the wait
+        if self.feed is not None:
+            self.feed()
+        sock = self._sock
+        free = self._mv[self._end :]
+        if not IS_MICROPYTHON:
+            return sock.recv_into(free)
+        # MicroPython's readinto()/recv_into() wait for a full buffer ("no short reads");
+        # recv() returns what has arrived, as a small bytes object (None: timed out)
+        data = sock.recv(len(free))
+        if data is None:
+            return None
+        n = len(data)
+        free[:n] = data
+        return n
+
+    def _peek(self):
+        # PEEK: a read that does not wait (asked once per body chunk: a poll first, which costs
+        # no read where nothing came). The socket may be readable with no answer (a TLS 1.3
+        # session ticket, consumed here): None then.
+        if self._poll is not None and not _ready(self._poll):
+            return None
+        sock = self._sock
+        # MicroPython's TLS socket has no settimeout: its raw socket's timeout is the one it uses
+        timed = sock if hasattr(sock, "settimeout") else self._raw
+        free = self._mv[self._end :]
+        try:
+            timed.settimeout(0)
+            if not IS_MICROPYTHON:
+                return sock.recv_into(free)
+            data = sock.recv(len(free))
+            if data is None:
+                return None
+            n = len(data)
+            free[:n] = data
+            return n
+        except OSError:  # EAGAIN / SSLWantReadError: nothing yet; a reset shows at the next send
+            return None
+        finally:
+            timed.settimeout(self.timeout_ms / 1000)
+
+    # --- the exchange (generators of ops)
     def _fill(self):
         # Reads more bytes into the free end of the buffer; compacts first. EOF raises OSError.
         if self._start:
@@ -239,18 +341,7 @@ class Connection:
             raise ValueError("header line too long")
         if ticks_diff(self._until, ticks_ms()) <= 0:
             raise OSError(110)  # ETIMEDOUT: a drip of bytes keeps each read alive, not the answer
-        if self.feed is not None:
-            self.feed()
-        sock = self._sock
-        free = self._mv[self._end :]
-        if not IS_MICROPYTHON:
-            n = sock.recv_into(free)
-        else:
-            # MicroPython's readinto()/recv_into() wait for a full buffer ("no short reads");
-            # recv() returns what has arrived, as a small bytes object
-            data = sock.recv(len(free))
-            n = len(data)
-            free[:n] = data
+        n = yield (RECV, self, None)
         if not n:
             raise OSError(104 if n == 0 else 110)  # ECONNRESET: closed; None: timed out
         self._end += n
@@ -266,7 +357,7 @@ class Connection:
                 if line.endswith(b"\r"):
                     line = line[:-1]
                 return line
-            self._fill()
+            yield from self._fill()
 
     def _body(self, length, keep):
         # Reads exactly `length` bytes, keeping the first ones in `keep` (a list of bytes).
@@ -274,7 +365,7 @@ class Connection:
         while length > 0:
             if self._start == self._end:
                 self._start = self._end = 0
-                self._fill()
+                yield from self._fill()
             n = min(length, self._end - self._start)
             if kept < _KEEP:
                 k = min(n, _KEEP - kept)
@@ -285,6 +376,11 @@ class Connection:
 
     # --- the request
     def request(self, method, path, headers=None, body=None):
+        # request_gen() on blocking sockets
+        return run_blocking(self.request_gen(method, path, headers, body))
+
+    def request_gen(self, method, path, headers=None, body=None):
+        # The request as a generator of ops (see OPEN..YIELD); returns the Response.
         if body is None:
             length, chunks = (0 if method in ("POST", "PUT", "PATCH") else None), None
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -303,8 +399,13 @@ class Connection:
         lines.append("\r\n")
         head = "".join(lines).encode()
         lines = None
-        if self._sock is not None and self._stale():
-            self.close()
+        if self._sock is not None:
+            try:
+                stale = yield (STALE, self, None)
+            except Exception:
+                stale = True
+            if stale:
+                self.close()
         for attempt in (0, 1):
             reused = self._sock is not None
             sent = 0
@@ -312,37 +413,44 @@ class Connection:
                 if not reused:
                     if self.feed is not None:
                         self.feed()
-                    self._open()
-                self._send(head)
+                    if self.tls and IS_MICROPYTHON:
+                        # the TLS context and handshake take large blocks (the CA's parse, mbedTLS's
+                        # buffers: from the MicroPython heap on rp2): the planning's garbage goes first
+                        gc.collect()
+                    yield (OPEN, self, None)
+                    self._start = self._end = 0
+                yield (SEND, self, head)
+                self.bytes_sent += len(head)
                 sent = len(head)
                 if chunks is not None:
-                    poller = self._poller()
                     early = False
                     try:
                         for chunk in chunks:
                             if sent - len(head) + len(chunk) > length:
                                 raise ValueError("body longer than its Content-Length")
-                            if poller is not None and _ready(poller) and self._arrived():
+                            if (yield from self._arrived()):
                                 early = True  # the server answered before the whole body
                                 break
-                            self._send(chunk)
+                            yield (SEND, self, chunk)
+                            self.bytes_sent += len(chunk)
                             sent += len(chunk)
+                            yield (YIELD, self, None)
                     except OSError as e:
                         # the send failed: the server may have answered and closed (or stopped
                         # reading); an answer already there counts, none is waited for
-                        if self._sock is None or not self._arrived():
+                        if self._sock is None or not (yield from self._arrived()):
                             raise
                         early = e
                     if early is not False:
                         # that answer (a 413, a 400) is the request's answer; the connection ends
-                        resp = self._early_answer(method)
+                        resp = yield from self._early_answer(method)
                         if resp is None:
                             raise early if early is not True else OSError(104)  # ECONNRESET
                         return resp
                     if sent - len(head) != length:
                         raise ValueError("body shorter than its Content-Length")
                 self.requests += 1
-                return self._answer(method)
+                return (yield from self._answer(method))
             except OSError:
                 self.close()
                 if attempt == 0 and reused and sent == 0:
@@ -364,27 +472,13 @@ class Connection:
             return None
 
     def _arrived(self):
-        # Whether bytes of an answer came in: a read that does not wait. The socket may be readable
-        # with no answer (a TLS 1.3 session ticket, consumed here): then False. EOF reads as True.
-        sock = self._sock
-        # MicroPython's TLS socket has no settimeout: its raw socket's timeout is the one it uses
-        timed = sock if hasattr(sock, "settimeout") else self._raw
+        # Whether bytes of an answer came in (PEEK: a read that does not wait). EOF reads as True.
         if self._start == self._end:
             self._start = self._end = 0  # room to read into (an empty read would look like EOF)
-        free = self._mv[self._end :]
         try:
-            timed.settimeout(0)
-            if not IS_MICROPYTHON:
-                n = sock.recv_into(free)
-            else:
-                data = sock.recv(len(free))
-                n = None if data is None else len(data)
-                if n:
-                    free[:n] = data
-        except OSError:  # EAGAIN / SSLWantReadError: nothing yet; a reset shows at the next send
+            n = yield (PEEK, self, None)
+        except OSError:
             n = None
-        finally:
-            timed.settimeout(self.timeout_ms / 1000)
         if n is None:
             return False
         self._end += n
@@ -395,7 +489,7 @@ class Connection:
         # The answer the server sent before the body was all out (its first bytes are in the
         # buffer), or None. The connection is closed either way: the rest of the body never went.
         try:
-            resp = self._answer(method)
+            resp = yield from self._answer(method)
         except (OSError, ValueError):
             resp = None
         self.close()
@@ -405,7 +499,7 @@ class Connection:
 
     def _head(self):
         # The status line and the header block: (status, reason, keep_alive, kept headers).
-        line = self._line()
+        line = yield from self._line()
         if not line.startswith(b"HTTP/1."):
             raise ValueError("not an HTTP answer")
         parts = line.split(None, 2)
@@ -417,7 +511,7 @@ class Connection:
         headers = {}
         count = 0
         while True:
-            line = self._line()
+            line = yield from self._line()
             if not line:
                 break
             count += 1
@@ -436,7 +530,7 @@ class Connection:
         self._until = ticks_add(ticks_ms(), self.timeout_ms)
         # interim 1xx answers (a header block each) come before the final one: skip a few
         for _ in range(_MAX_INTERIM):
-            status, reason, keep_alive, headers = self._head()
+            status, reason, keep_alive, headers = yield from self._head()
             if not 100 <= status < 200:
                 break
         else:
@@ -454,7 +548,7 @@ class Connection:
         elif "chunked" in headers.get("transfer-encoding", "").lower():
             total = 0
             while True:
-                size_line = self._line().split(b";")[0].strip()
+                size_line = (yield from self._line()).split(b";")[0].strip()
                 try:
                     size = int(size_line, 16)
                 except ValueError:
@@ -467,11 +561,11 @@ class Connection:
                     break
                 if size == 0:
                     for _ in range(_MAX_HEADERS):  # trailers
-                        if not self._line():
+                        if not (yield from self._line()):
                             break
                     break
-                self._body(size, keep)
-                self._line()
+                yield from self._body(size, keep)
+                yield from self._line()
         elif "content-length" in headers:
             try:
                 length = int(headers["content-length"])
@@ -480,15 +574,15 @@ class Connection:
             if length < 0:
                 raise ValueError("bad content-length")
             if length > _KEEP + _DISCARD:
-                self._body(min(length, _KEEP), keep)
+                yield from self._body(min(length, _KEEP), keep)
                 keep_alive = False
             else:
-                self._body(length, keep)
+                yield from self._body(length, keep)
         else:
             # no length: the body runs to the close; read what is kept and drop the rest
             keep_alive = False
             try:
-                self._body(_KEEP, keep)
+                yield from self._body(_KEEP, keep)
             except OSError:
                 pass
         body = b"".join(keep)

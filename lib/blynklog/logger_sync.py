@@ -1,24 +1,56 @@
 # blynklog.logger_sync: the Logger's upload side, sync(), stats() and upload_wait_ms() with the
 # upload stack they build (policy, encoder, blynk, transport). The Logger imports this module at
 # the first of them, so a wake that only adds loads none of it. Functions of the Logger (log);
-# RAM: what the upload stack takes (policy.py). One task at a time, as the Logger.
+# RAM: what the upload stack takes (policy.py). One sync at a time (a second one raises
+# ValueError); add() from another task during sync_async() is safe (aio.py says why).
 import gc
 
 from . import _is_int
-from .compat import ticks_ms
+from .compat import IS_MICROPYTHON, ticks_ms
+from .http import YIELD
+
+_PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
 
 
 def uploader(log):
     # The upload stack, imported the first time it is needed: the largest module first, with a
     # collection between them (compiling from .py source needs the most heap while little is
     # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
-    transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
-    for name in (transport, "blynk", "policy"):
-        __import__("blynklog." + name)
-        gc.collect()
+    for name in _modules(log):
+        _load(name)
     from .policy import Uploader
 
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
+
+
+def _modules(log):
+    transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
+    return (transport, "blynk", "policy")
+
+
+def _load(name):
+    __import__("blynklog." + name)
+    if IS_MICROPYTHON:  # CPython's collection frees no heap for the next one (and takes long)
+        gc.collect()
+
+
+def _tls_context(log):
+    # At a Logger's first sync, the TLS context is made right after http loads, before the rest of
+    # the upload stack's code: it takes blocks of KB in one piece (the CA's parse), which the heap
+    # has then, and later may not (the board-like port's smallest heap for a 10,000-point sync went
+    # from 122-124 KB to 116-118 KB). Only on MicroPython; the sync hands it to its Connection.
+    if not IS_MICROPYTHON or not log._server().startswith("https") or log.unverified:
+        return None
+    cas = []
+    for path in log._cfg["ca"]:
+        with open(path, "rb") as f:
+            cas.append(f.read())
+    from .http import context
+
+    ctx = context(cas, log._cfg["insecure"])
+    cas = None
+    gc.collect()
+    return ctx
 
 
 def server(log):
@@ -65,6 +97,18 @@ def now(log, client=None):
 
 
 def sync(log, budget_ms, feed):
+    from .http import run_blocking
+
+    return run_blocking(sync_gen(log, budget_ms, feed))
+
+
+def sync_gen(log, budget_ms, feed, hold=False):
+    # The whole sync as a generator of I/O ops (http.py): sync() drives it on blocking sockets,
+    # aio.sync() on asyncio streams. hold: the store refuses new samples rather than drop its
+    # oldest segment while the sync runs (add() from another task between two of its awaits must
+    # not delete the records of the batch in flight; aio.py's header).
+    if log._syncing:
+        raise ValueError("a sync is already running")
     if budget_ms is None:
         budget_ms = log._cfg["upload"]["budget_ms"]
     elif not _is_int(budget_ms) or budget_ms < 0:
@@ -94,12 +138,23 @@ def sync(log, budget_ms, feed):
     }  # + policy.COUNTERS
     up = None
     client = None
+    ctx = None
     store = log._store
+    log._syncing = True
+    store.hold = hold
     try:
         began = None
         if extras(log, False):  # what remote.run() needs from the sync's start
             clock = log.clock
             began = (ticks_ms(), None if clock.is_set() else clock.stamp())
+        if log._up is None:
+            # the modules one at a time, a pause between them (compiling one from source takes a
+            # while on a board: under asyncio the other tasks run in between)
+            for name in _modules(log):
+                _load(name)
+                if name == "http":
+                    ctx = _tls_context(log)
+                yield _PAUSE
         up = log._uploader
         store.flush()
         t = log._now()
@@ -117,20 +172,30 @@ def sync(log, budget_ms, feed):
             if budget_ms is not None:
                 timeout = max(100, min(timeout, budget_ms))
             client = log._client(timeout)  # connects at its first request
-            _conn(client).feed = feed
+            conn = _conn(client)
+            if ctx is not None and getattr(conn, "tls", False):
+                conn._ctx = ctx
+            ctx = None
+            conn.feed = feed
             up.feed = feed
             if store.pending():
-                up.run(client, report, budget_ms, lambda: log._now(client))
+                yield from up.run(client, report, budget_ms, lambda: log._now(client))
             else:
                 report["stopped"] = "done"
+            store.hold = False  # no batch in flight now: the health points are added as in sync()
             if began is not None:
                 # remote settings, events and health (remote.py, imported now: not during the
-                # batches, whose peak of heap it would add to): after the batches, on their connection
-                extras(log).run(log, client, report, began)
+                # batches, whose peak of heap it would add to): after the batches, on their
+                # connection, through the same driver as they (sync() or sync_async())
+                rem = extras(log)
+                yield _PAUSE
+                yield from rem.run(log, client, report, began)
     except Exception as e:  # a fault (flash, network, anything) must never end the caller's loop
         report["stopped"] = "error"
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
     finally:
+        log._syncing = False
+        store.hold = False
         if up is not None:
             up.feed = None
         if client is not None:

@@ -43,7 +43,8 @@ import random
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
 from .record import T_STR, Rec
-from .compat import const, sleep_ms, ticks_diff, ticks_ms, utc_day
+from .compat import const, ticks_diff, ticks_ms, utc_day
+from .http import SLEEP, YIELD
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -66,6 +67,8 @@ _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
 COUNTERS = ("sent", "dropped_stale", "rejected", "thinned", "unplaceable")
 META_KEYS = ("qday", "qsent", "qprev")  # the day's quota books, beside COUNTERS in every commit's meta
 _LAST = 1 << 62  # later than any timestamp: "no pending record"
+_PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
+_PAUSE_EVERY = const(255)  # records walked between two _PAUSEs (a passes' step is a few us on a board)
 
 
 def _quota_like(message):
@@ -272,7 +275,11 @@ class Uploader:
             if self.streams[i].done:  # parked for this sync
                 continue
             it = self.store.records(self.streams[i].sid)
+            n = 0
             for _, ts, _, flags in it:
+                n += 1
+                if not n & _PAUSE_EVERY:
+                    yield _PAUSE
                 if flags & FLAG_BOOTREL:
                     placed = self.clock.resolve(ts, flags)
                     if not placed:
@@ -338,6 +345,8 @@ class Uploader:
         nbytes = encoder.overhead(self.api, self._target(st))
         it = self._scan(st.sid)
         for rec in it:
+            if not covered & _PAUSE_EVERY and covered:
+                yield _PAUSE
             verdict = self._judge(st, rec, now)
             if verdict == _WAIT:
                 st.done = True
@@ -392,13 +401,15 @@ class Uploader:
 
     def run(self, client, report, budget_ms, now_fn):
         # Upload until done, out of quota or budget, or a failure stops it. Fills `report`.
+        # A generator of I/O ops (http.py), driven by http.run_blocking (sync) or aio (sync_async):
+        # every request below is a `yield from` down to the client's and the connection's.
         start = ticks_ms()
         self._last_request = None  # pacing is within one sync (ticks wrap between far-apart syncs)
         now = now_fn()
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
-        self._begin(now, parked, report)
+        yield from self._begin(now, parked, report)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
         while stop is None:
@@ -411,10 +422,10 @@ class Uploader:
                     # without a clock, nothing pending could be placed (boot-relative samples,
                     # no NTP answer) and so nothing went: a cheap request brings the server's Date
                     self._asked = True
-                    client.ask_time()
+                    yield from client.ask_time_gen()
                     now = now_fn()
                     if now is not None:
-                        self._begin(now, parked, report)
+                        yield from self._begin(now, parked, report)
                         stop = None
                         continue
                     stop = "clock"
@@ -437,7 +448,7 @@ class Uploader:
             if self.feed is not None:
                 self.feed()
             try:
-                stop = self._one_batch(client, st, now, quota, report, parked, now_fn)
+                stop = yield from self._one_batch(client, st, now, quota, report, parked, now_fn)
             except _StoreFault as e:
                 # the one place for a commit that could not be written (a full or failing flash):
                 # the records stay pending; a batch the server accepted goes again (at-least-once)
@@ -491,7 +502,7 @@ class Uploader:
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
-        self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
+        yield from self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
 
     def _oldest_stream(self, now):
         # The active stream whose oldest pending record is the oldest; one peek per stream whose
@@ -525,13 +536,13 @@ class Uploader:
         # stream as before the batch. The next batch is planned from there.
         st.kept = self._snapshot(st)
         try:
-            return self._batch(client, st, now, quota, report, parked, now_fn)
+            return (yield from self._batch(client, st, now, quota, report, parked, now_fn))
         finally:
             self._restore(st, st.kept)
 
     def _batch(self, client, st, now, quota, report, parked, now_fn):
         snap = st.kept
-        points, covered, last_pos, delta, nbytes = self._plan_batch(st, now, min(st.limit, quota))
+        points, covered, last_pos, delta, nbytes = yield from self._plan_batch(st, now, min(st.limit, quota))
         if not covered:
             st.done = True
             return None
@@ -546,12 +557,12 @@ class Uploader:
             # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
             elapsed = ticks_diff(ticks_ms(), self._last_request)
             if 0 <= elapsed < self.gap_ms:
-                sleep_ms(self.gap_ms - elapsed)
+                yield (SLEEP, None, self.gap_ms - elapsed)
         self._last_request = ticks_ms()
         self._asked = True
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it
-        answer = client.upload(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
+        answer = yield from client.upload_gen(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
         # the time after the answer (it may have taken the whole timeout; its Date header may have
         # set the clock): back-off and parking count from it. The batch is booked on the day it
         # went (the server counts it on arrival); a blind batch on its answer's day.

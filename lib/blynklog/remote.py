@@ -3,7 +3,10 @@
 # whose configuration has one of them: a configuration without them loads none of this.
 #   run(log, client, report, began)   the sync's one step for these features, after the upload;
 #                                     began: (ticks at the sync's start, the clock's stamp() then
-#                                     while it was unset, else None), from logger_sync
+#                                     while it was unset, else None), from logger_sync. A
+#                                     generator of I/O ops (http.py), as the upload is: sync_gen
+#                                     runs it with `yield from`, so sync() and sync_async() both
+#                                     make its requests, on the upload's connection
 #   (Logger.remote()'s values, what stats() adds and the check of a value: remote_values.py, which
 #   a wake or stats() loads alone)
 # Remote settings: one request for all of them (Device API get, Platform API datastream values),
@@ -49,7 +52,7 @@ def run(log, client, report, start):
             report["events_error"] = "%s: %s" % (type(e).__name__, e)
     if report["stopped"] not in _NO_NETWORK:
         try:
-            _network(log, client, report)
+            yield from _network(log, client, report)
         except Exception as e:  # a MemoryError, a damaged answer: reported, the sync goes on
             report["remote_error"] = "%s: %s" % (type(e).__name__, e)
     if cfg["health"] is not None:
@@ -70,10 +73,11 @@ def _network(log, client, report):
         at = kept.get("at")
         every = cfg["remote"]["read_every_s"] * 1000
         if now is None or not isinstance(at, int) or not 0 <= now - at < every:
-            if not _read(log, client, report, kept):
+            ok = yield from _read(log, client, report, kept)
+            if not ok:
                 return
     if cfg["events"] is not None:
-        _send_events(log, client, report)
+        yield from _send_events(log, client, report)
 
 
 def _read(log, client, report, kept):
@@ -91,7 +95,7 @@ def _read(log, client, report, kept):
         )
     else:  # the Device API's get: ?token=..&v20&v21
         path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
-    answer, body = client.fetch(path)
+    answer, body = yield from client.fetch_gen(path)
     got = {}
     if answer.kind == blynk.OK:
         data = body if len(keys) == 1 and not platform else json.loads(body)
@@ -184,7 +188,7 @@ def _send_events(log, client, report):
         return
     now = log._now(client)
     if now is None:
-        client.ask_time()  # the day decides: the server's Date sets the clock
+        yield from client.ask_time_gen()  # the day decides: the server's Date sets the clock
         now = log._now(client)
         if now is None:
             report["events_error"] = "the clock is not set: events wait for the time"
@@ -204,7 +208,7 @@ def _send_events(log, client, report):
                 blynk._quote(codes[name]),
                 blynk._quote(pend[name]),
             )
-            answer = client.fetch(path)[0]
+            answer = (yield from client.fetch_gen(path))[0]
             if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
                 # unreachable, the token refused, or this code's last event under a second ago
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)

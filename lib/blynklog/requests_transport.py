@@ -7,7 +7,8 @@
 # (the client then reports RETRY); configure the right region instead.
 # Answers are bounded like Connection's: at most _KEEP body bytes are read, the rest is dropped with
 # the socket. RAM: per request the module's own socket and headers dict, and the kept body.
-# Not safe to share between tasks.
+# Blocking only: request_gen() does the whole request in one step, so Logger.sync_async() over this
+# transport stops the other tasks for each request. Not safe to share between tasks.
 from .compat import const
 from .http import Response, base_url, split_url
 
@@ -67,6 +68,12 @@ class RequestsConnection:
 
     def __exit__(self, *exc):
         pass
+
+    def request_gen(self, method, path, headers=None, body=None):
+        # request() as http.Connection's generator of I/O ops, with none to yield: this transport
+        # blocks, under an asyncio driver too (sync_async() then stops the loop for each request)
+        return self.request(method, path, headers, body)
+        yield  # a generator (never reached; MicroPython's compiler drops an `if False: yield`)
 
     def request(self, method, path, headers=None, body=None):
         import requests

@@ -129,6 +129,7 @@ class Store:
         self.path = path
         self.capacity = capacity
         self.on_full = on_full
+        self.hold = False  # a sync_async holds the oldest records: a full store refuses (see aio.py)
         self.segment_size = segment_size
         self._max_segs = capacity // segment_size
         self._fl_n = flush_records
@@ -565,12 +566,12 @@ class Store:
         if self._segs and self._segscan[-1]:
             self._count_seg(len(self._segs) - 1)
         while len(self._segs) - (1 if self._segs and self._segpend[-1] <= 0 else 0) >= self._max_segs:
-            if self.on_full == "drop_newest":
+            if self.on_full == "drop_newest" or self.hold:
                 return False
             self._drop_oldest()
         # a file system smaller than capacity is full earlier: the same policy applies
         while len(self._segs) > 1 and not self._room():
-            if self.on_full == "drop_newest":
+            if self.on_full == "drop_newest" or self.hold:
                 return False
             self._drop_oldest()
         if self._wf is not None:

@@ -1,0 +1,165 @@
+# blynklog.aio: Logger.sync_async(), the upload on asyncio streams. The sync is one generator
+# (logger_sync.sync_gen -> policy.run -> client.upload_gen -> Connection.request_gen; after the
+# batches remote.run -> client.fetch_gen for the remote settings and events) that yields
+# the I/O it needs as ops (http.py: OPEN, SEND, RECV, PEEK, STALE, SLEEP, YIELD); http.run_blocking
+# does them on blocking sockets for sync(), _drive() below does them on asyncio streams. The policy,
+# the report and the HTTP exchange are the same code for both: only how bytes move differs.
+# Here:
+#   - OPEN resolves the host with socket.getaddrinfo, which BLOCKS the loop (a DNS query; the one
+#     call here that can, up to the resolver's timeout), once per host and sync (cached in _drive),
+#     then asyncio.open_connection(address, port, ssl=<the verifying SSLContext>, server_hostname=
+#     host): the certificate and the host name are checked as in sync();
+#   - every read waits at most upload.timeout_ms (asyncio.wait_for around a read of what has
+#     arrived, never around readexactly: a read that times out has taken no byte), and so does
+#     every drain: a dead link (a read that never completes) is an ETIMEDOUT, reported as sync()
+#     reports it; the whole answer must still come within timeout_ms (http.py);
+#   - after every body chunk (512 bytes, ~20 points) and every send the loop runs other tasks.
+#   - the policy's passes over the records pause every 256 records (policy._PAUSE), and the
+#     upload modules load one at a time with a pause between them.
+# What does not yield: a commit (one flash write), the TLS context's setup, on MicroPython the
+# handshake's crypto steps, a fresh Logger's first count of its backlog (store.pending()), and
+# the store's skipping of other streams' records while it looks for a stream's next one (a
+# stream whose next record lies behind a long run of another's is found in one step).
+# "At the same time" on one core: asyncio switches tasks only at an await, so add() and flush()
+# from another task run whole, between two ops of the sync, never inside one. Across an await the
+# sync holds: the batch planned (the stream's records from its commit cursor up to last_pos) and
+# the scan over them that the body is encoded from (bounded by the store's end at the scan's
+# start). add() only appends after that end and flush() only syncs the file, so neither changes
+# what the batch reads; what add() appends meanwhile goes in a later batch or sync. The one store
+# step that would, dropping the oldest segment of a full store, is held off while sync_async runs
+# (store.hold: a full store refuses new samples then, counted in dropped_full as drop_newest
+# counts them). The commit comes after the server's answer, at one step, so a sample is counted
+# sent once, and the books balance. A second sync (sync() or sync_async()) while one runs raises
+# ValueError; close() must wait for the sync. Cancelling the task ends the sync as a network fault
+# would: the connection is closed, nothing unacknowledged is committed, the state is saved.
+# The requests transport has no asyncio side: its requests block the loop (requests_transport.py).
+# RAM: per op a 3-tuple, per read or drain a wait_for task; the resolved addresses of one sync.
+import asyncio
+import socket
+
+from .http import OPEN, PEEK, RECV, SEND, SLEEP, STALE, YIELD
+from .compat import IS_MICROPYTHON
+
+
+async def sync(log, budget_ms):
+    from .logger_sync import sync_gen
+
+    return await _drive(sync_gen(log, budget_ms, None, True))
+
+
+async def _drive(gen):
+    # As http.run_blocking: each op done here, its result sent back in, its fault thrown back in.
+    addrs = {}
+    val = err = None
+    while True:
+        try:
+            op = gen.send(val) if err is None else gen.throw(err)
+        except StopIteration as e:
+            return e.value
+        val = err = None
+        try:
+            val = await _do(op, addrs)
+        except asyncio.TimeoutError:
+            err = OSError(110)  # ETIMEDOUT, as a blocking socket's timeout says it
+        except BaseException as e:  # cancelled too: the sync's handlers close the connection, save the state
+            err = e
+
+
+async def _do(op, addrs):
+    code = op[0]
+    conn = op[1]
+    if code == SEND:
+        w = conn._sock
+        w.write(op[2] if IS_MICROPYTHON else bytes(op[2]))  # CPython may keep the view: the encoder reuses it
+        await asyncio.wait_for(w.drain(), conn.timeout_ms / 1000)
+    elif code == RECV:
+        free = conn._mv[conn._end :]
+        data = await asyncio.wait_for(conn._reader.read(len(free)), conn.timeout_ms / 1000)
+        n = len(data)
+        free[:n] = data
+        return n
+    elif code == YIELD:
+        await asyncio.sleep(0)
+    elif code == PEEK:
+        return await _peek(conn)
+    elif code == STALE:
+        await asyncio.sleep(0)
+        return _stale(conn._reader)
+    elif code == SLEEP:
+        await asyncio.sleep(op[2] / 1000)
+    elif code == OPEN:
+        await _open(conn, addrs)
+    return None
+
+
+async def _open(conn, addrs):
+    key = (conn.host, conn.port)
+    addr = addrs.get(key)
+    if addr is None:
+        # BLOCKS the loop: a DNS query (asyncio has no resolver on MicroPython); once per sync
+        addr = _numeric(socket.getaddrinfo(conn.host, conn.port, 0, socket.SOCK_STREAM)[0], conn.host)
+        addrs[key] = addr
+    if conn.tls:
+        ctx = conn._context()
+        aw = asyncio.open_connection(addr, conn.port, ssl=ctx, server_hostname=conn.host)
+    else:
+        aw = asyncio.open_connection(addr, conn.port)
+    try:
+        r, w = await asyncio.wait_for(aw, conn.timeout_ms / 1000)
+    except ValueError as e:
+        # MicroPython reports a failed verification as ValueError: make it a TLS fault
+        raise OSError("tls: " + str(e).strip())
+    conn._reader = r
+    conn._sock = w
+    conn._raw = None
+    if conn.tls:
+        conn.handshakes += 1
+
+
+def _numeric(ai, host):
+    # The numeric address of a getaddrinfo entry, for open_connection to resolve without a query:
+    # a (host, port) tuple on CPython and lwIP ports, a raw sockaddr on the unix port.
+    sa = ai[-1]
+    if isinstance(sa, tuple):
+        return sa[0]
+    try:
+        if ai[0] == socket.AF_INET:
+            return socket.inet_ntop(ai[0], bytes(sa[4:8]))  # type: ignore[attr-defined]  # the stubs lack it
+        return socket.inet_ntop(ai[0], bytes(sa[8:24]))  # type: ignore[attr-defined]
+    except Exception:
+        return host  # open_connection resolves it (and blocks) itself
+
+
+async def _peek(conn):
+    # A read that does not wait (an answer that came while the body still goes) -> count or None.
+    r = conn._reader
+    free = conn._mv[conn._end :]
+    buf = getattr(r, "_buffer", None)
+    if buf is not None:
+        # CPython's StreamReader: what arrived is in its buffer already (a read of it returns at once)
+        if not buf and not r.at_eof():
+            return None
+        data = await r.read(len(free))
+    else:
+        # MicroPython's Stream: its socket is non-blocking, a read of it returns None when empty
+        data = r.s.read(len(free))
+        if data is None:
+            return None
+    n = len(data)
+    free[:n] = data
+    return n
+
+
+def _stale(r):
+    # Whether the idle kept connection was closed by the server (readable: EOF or junk).
+    buf = getattr(r, "_buffer", None)
+    if buf is not None:
+        return bool(buf) or r.at_eof()
+    try:
+        import select
+
+        p = select.poll()
+        p.register(r.s, select.POLLIN)
+        return bool(p.poll(0))
+    except Exception:
+        return False

@@ -251,7 +251,9 @@ def test_a_store_that_drops_samples_logs_one_event_a_day_across_wakes():
             log.add("x", (i * 2654435761 % 1000003) / 7.0, ts=t0 + i)
         reports.append(log.sync())
         log.close()
-    assert [r["events"] for r in reports] == [["dropping"], [], []], [(r["events"], r.get("events_error"), r["dropped_full"], r["last_error"]) for r in reports]
+    assert [r["events"] for r in reports] == [["dropping"], [], []], [
+        (r["events"], r.get("events_error"), r["dropped_full"], r["last_error"]) for r in reports
+    ]
     assert reports[2]["dropped_full"] > reports[0]["dropped_full"] > 0
     assert _codes() == ["dropping"]
 

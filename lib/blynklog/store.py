@@ -39,7 +39,7 @@
 # and 8 bytes per stream each), two record.Rec; a records() or scan() iterator reads into a 1.2 KB
 # buffer, kept for the next one when it ends, and a section reader (8 bytes and a few ints); the
 # runs of records checked back to back in format 1/2 segments (legacy.walk): three ints a slot,
-# a slot per segment the capacity holds (at most 256), made at open.
+# a slot per segment the capacity holds (at most 256), made at the first such walk.
 # dropped_full is kept in the cursors file (saved at a segment drop, commit, flush and close); the
 # other counters count since open. A drop allocates two lists of an int per stream. append() of
 # bool/int/float (decimals too) allocates nothing on a 64-bit port once the segment is open and

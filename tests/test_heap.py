@@ -181,10 +181,15 @@ def test_the_whole_sync_of_ten_thousand_points_on_three_streams_completes_in_the
     assert sum(got) == N and min(got) == N // STREAMS, got
 
 
+# "Flat" as docs/benchmarks.md judges it: within 4 KB (fragmentation moves the smallest heap that
+# completes by a few KB from one build to the next)
+FLAT_KB = 4
+
+
 def test_three_times_the_backlog_syncs_in_the_same_heap(tmp_path, mpy_package, big_backlog):
-    # RAM does not follow the backlog: the smallest heap of a 10,000-point sync serves 30,000
-    # (it did not while the store kept a tuple per segment, strewn over the heap by the first count)
-    sent, _heap, out = _sync(tmp_path, mpy_package, big_backlog, SYNC_HEAP_KB, BIG)
+    # RAM does not follow the backlog: the heap of a 10,000-point sync serves 30,000 (it did not
+    # while the store kept a tuple per segment, strewn over the heap by the first count: 30 KB more)
+    sent, _heap, out = _sync(tmp_path, mpy_package, big_backlog, SYNC_HEAP_KB + FLAT_KB, BIG)
     assert sent is not None and sent[:3] == [str(3 * N), "0", "done"], out
     assert sum(len(emu.points(1, sid)) for _name, sid, _pin, _dec in workload.streams(STREAMS)) == 3 * N
 

@@ -211,17 +211,22 @@ def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balanc
     # a store of four segments, full: what add() brings during the sync would drop the oldest
     # segment, the one the batch in flight comes from; held off, the new samples are refused
     # (counted in dropped_full) instead. Every sample is sent once, pending or counted dropped.
+    # The values pack badly, so that a few thousand samples fill the store's frames.
     _fresh()
     log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
-    start = now_ms() - 5000 * STEP_MS
-    for i in range(2000):  # more than four segments hold: the oldest were dropped (drop_oldest)
-        log.add("temperature", i / 10, ts=start + i * STEP_MS)
+    start = now_ms() - 9000 * STEP_MS
+
+    def value(i):
+        return (i * 2654435761 % 1000003) / 7.0
+
+    for i in range(5000):  # more than four segments hold: the oldest were dropped (drop_oldest)
+        log.add("temperature", value(i), ts=start + i * STEP_MS)
     log.flush()
     refused = [0]
 
     async def adder():
-        for i in range(2000, 4000):
-            if not log.add("temperature", i / 10, ts=start + i * STEP_MS):
+        for i in range(5000, 8000):
+            if not log.add("temperature", value(i), ts=start + i * STEP_MS):
                 refused[0] += 1
             await asyncio.sleep(0)
 
@@ -233,12 +238,12 @@ def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balanc
 
     asyncio.run(main())
     assert refused[0] > 0  # drop_oldest refuses nothing but while a sync_async holds the store
-    after = [log.add("temperature", i / 10, ts=start + i * STEP_MS) for i in range(4000, 4500)]
+    after = [log.add("temperature", value(i), ts=start + i * STEP_MS) for i in range(8000, 8500)]
     assert all(after)  # the sync is over: drop_oldest again
     st = log.stats()
     got = [p[0] for p in received(1)]
     assert len(got) == len(set(got)) == st["sent"], (len(got), st)
-    assert st["sent"] + st["pending"] + st["dropped_full"] == 4500, st
+    assert st["sent"] + st["pending"] + st["dropped_full"] == 8500, st
     log.close()
 
 

@@ -157,6 +157,19 @@ def _loaded(name):
     return "blynklog." + name in sys.modules
 
 
+_UPLOAD_SIDE = (
+    "logger_sync",
+    "policy",
+    "blynk",
+    "encoder",
+    "http",
+    "requests_transport",
+    "aio",
+    "remote",
+    "remote_values",
+)
+
+
 def _drop(name, was_loaded):
     # blynklog.<name>, a module used once (the validator, logger_open), out of sys.modules and the
     # package unless it was loaded before (its importer keeps it): its code leaves RAM at the next
@@ -169,6 +182,10 @@ def _drop(name, was_loaded):
 
 
 class Logger:
+    # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
+    _syncing = False  # a sync (or sync_async) is running: a second one raises
+    health_hook = None  # the board's figures for the health section (remote.py)
+
     def __init__(self, config):
         cfg = cache = raw = None
         validated = False
@@ -197,7 +214,6 @@ class Logger:
 
         self._cfg = cfg
         self._closed = False
-        self._syncing = False  # a sync (or sync_async) is running: a second one raises
         self.last_error = None
         scfg = cfg["store"]
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
@@ -235,7 +251,6 @@ class Logger:
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
-        self.health_hook = None  # the board's figures for the health section (remote.py)
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
@@ -468,6 +483,10 @@ class Logger:
             self._closed = True
             self._store.close()
             self._save_state()
+            # the upload side (stats() above loads it) leaves RAM with the Logger; a Logger still
+            # open keeps the code it holds, and a later one imports it again
+            for name in _UPLOAD_SIDE:
+                _drop(name, False)
 
     def __enter__(self):
         return self

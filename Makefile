@@ -32,7 +32,7 @@ $(STAMP): requirements-dev.txt
 # first (tests/conftest.py). `make test TEST_JOBS=0` runs it in one process.
 TEST_JOBS ?= 2
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -o faulthandler_timeout=300 $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS),) tests
+	$(BIN)/python -m pytest -q -o faulthandler_timeout=1200 $(if $(filter-out 0,$(TEST_JOBS)),-n $(TEST_JOBS),) tests
 
 # The main job: the firmware loop on the virtual board against the local Blynk server.
 demo: $(STAMP)

@@ -450,10 +450,7 @@ class App:
             n += 1
             if cycles is not None and n >= cycles:
                 break
-            due += self.fw["sample_every_s"] * 1000  # a remote setting may change it (apply_remote)
-            now = b.ms()
-            if due < now:
-                due = now  # late (a long upload): no catching up with a burst of samples
+            due, now = self._next_due(due)
             try:
                 self.sleep(due - now)
             except Exception as e:
@@ -462,6 +459,13 @@ class App:
                 self.errors.report("sleep", e)
                 self.wait(due - b.ms(), "none")
         return self.totals
+
+    def _next_due(self, due):
+        # -> (the next cycle's time, now), both in board.ms(): one period on (a remote setting may
+        # change it: apply_remote); late (a long upload), no catching up with a burst of samples
+        due += self.fw["sample_every_s"] * 1000
+        now = self.board.ms()
+        return (now if due < now else due), now
 
     def run_async(self, cycles=None):
         # The loop in asyncio mode (setting "asyncio": true): sampling is this task, uploading
@@ -497,10 +501,7 @@ class App:
                 n += 1
                 if cycles is not None and n >= cycles:
                     break
-                due += self.fw["sample_every_s"] * 1000  # a remote setting may change it (apply_remote)
-                now = b.ms()
-                if due < now:
-                    due = now
+                due, now = self._next_due(due)
                 await self.wait_async(due - now)
         finally:
             done[0] = True

@@ -23,12 +23,13 @@ class StandInSocket:
         self._head = b""
         self._left = -1  # body bytes still to come; -1: reading the head
         self._out = b""
+        self._timeout = None
 
     def settimeout(self, t):
-        pass
+        self._timeout = t
 
     def setblocking(self, flag):
-        pass
+        self._timeout = None if flag else 0
 
     def connect(self, addr):
         StandInSocket.stats["connects"] += 1
@@ -72,6 +73,11 @@ class StandInSocket:
         self._out += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
 
     def recv(self, n):
+        # as a real socket: nothing there is EAGAIN without waiting (settimeout(0)) and a
+        # timeout otherwise (every answer is made at once in sendall, so none would come);
+        # b"" would be the peer's EOF
+        if not self._out:
+            raise OSError(11 if self._timeout == 0 else 110)
         out, self._out = self._out[:n], self._out[n:]
         return out
 

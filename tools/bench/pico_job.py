@@ -50,9 +50,10 @@ class StandInSocket:
         self._left = -1  # body bytes still to come; -1: reading the head
         self._last = 0
         self._out = b""
+        self._timeout = None
 
     def settimeout(self, t):
-        pass
+        self._timeout = t
 
     def connect(self, addr):
         pass
@@ -101,6 +102,11 @@ class StandInSocket:
         self._out += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
 
     def recv(self, n):
+        # as a real socket: nothing there is EAGAIN without waiting (settimeout(0)) and a
+        # timeout otherwise (every answer is made at once in sendall, so none would come);
+        # b"" would be the peer's EOF
+        if not self._out:
+            raise OSError(11 if self._timeout == 0 else 110)
         _free()
         out, self._out = self._out[:n], self._out[n:]
         return out

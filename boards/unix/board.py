@@ -93,3 +93,7 @@ class Board(MachineBoard):
 
     def mcu_temperature(self):
         return self._temp
+
+    def fast_facts(self):
+        # its fixed reading; chip: its chip counts the fast wakes' samples too (sample_ts)
+        return {"i2c": self.i2c_default, "mcu": self._temp, "chip": 1 if self._chip is not None else 0}

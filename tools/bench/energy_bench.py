@@ -119,7 +119,7 @@ RTC_T = T0 + 7 * 86400000  # the ESP32 wakes' clock: the reset their kept schedu
 
 
 def rtc_memory(buffered, plan=True, since_upload_ms=60000):
-    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/hw.py's layout): the
+    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/sensors.py's layout; hw.pack): the
     # schedule the last full wake kept (the last upload since_upload_ms before the reset it was
     # written for; with plan, the fast wakes' plan, as app.App._plan writes it for config()), then
     # the samples of `buffered` fast wakes since, a minute apart, packed as on a 32-bit-float port
@@ -128,6 +128,7 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
         sys.path.insert(0, fwdir)
     sys.path.insert(0, os.path.join(ROOT, "lib"))
     import hw
+    import sensors
     import settings
 
     fw = settings.load(config())
@@ -143,6 +144,9 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
             "t": RTC_T,
             "e": 0,
             "s": specs,
+            # the board's facts (Board.fast_facts) as the emulated Pico W's board file gives them:
+            # its I2C default and its internal temperature sensor, read through ADC 4
+            "h": {"i2c": {"id": 0, "scl": 5, "sda": 4, "freq": 100000}, "mcu": "rp2"},
             "c": "config.json",
             "lf": "error.log",
             "lm": fw["log_max_bytes"],
@@ -153,11 +157,11 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
     if buffered:
         names = [n for s in fw["sensors"] for _, n in s["map"]]
         records = [(RTC_T + i * 60000, tuple(_value(k, i) for k in range(len(names)))) for i in range(buffered)]
-        fmt, hw._FMT = hw._FMT, "f"
+        fmt, hw._FMT, sensors._FMT = hw._FMT, "f", "f"
         try:
             raw += b"\x00" + hw.pack(buffered * 60000, names, records)
         finally:
-            hw._FMT = fmt
+            hw._FMT = sensors._FMT = fmt
     return raw
 
 
@@ -194,7 +198,7 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
     # one sampling wake on an image with the firmware, the configuration and a store, the last
     # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check). rtc: the
     # bytes of an ESP32's RTC memory (rtc_memory()) for a wake as an ESP32's; kind: what the wake
-    # must be, "app" (app.py's), "fast" (hw.fast_wake's, to RTC memory) or "store" (its store of the buffer)
+    # must be, "app" (app.py's), "fast" (sensors.fast_wake's, to RTC memory) or "store" (its store of the buffer)
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:

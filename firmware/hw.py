@@ -19,7 +19,18 @@
 # methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
 import json
 import struct
+import sys
 import time
+
+# the other built-ins into sys.modules (the fast wake's went in at sensors' import: see there),
+# before the full wake or the storing wake imports the package or app.py
+if sys.platform in ("esp32", "rp2"):
+    for _n in ("os", "io", "errno", "hashlib", "random", "re", "select", "socket", "collections", "array", "heapq"):
+        if _n not in sys.modules:
+            try:
+                sys.modules[_n] = __import__("u" + _n)
+            except ImportError:  # a port without the u-name: the import statement finds it
+                pass
 
 from sensors import _BOOT_TICKS_MAX, _FMT, RTC_BYTES, _header, _names, _seal, adc_pin, chip_temperature, i2c_bus, split
 

@@ -13,27 +13,11 @@ import sys
 # A built-in module that a file may override (time, json, machine...) is looked for on the file
 # system at every import statement of it: about 6.5 ms each on the emulated Pico W's littlefs, where
 # it is nothing once in sys.modules. A board's file system holds no such file (deploy lays none), so
-# the built-ins go in sys.modules under their names first, here: the first module every wake loads
-# (main.py). Not on the unix port: the virtual board's chip (boards/unix/chip) is such files.
+# the built-ins go in sys.modules under their names first: here (the first module every wake loads,
+# from main.py) those the fast wake imports, in hw.py the others. Not on the unix port: the virtual
+# board's chip (boards/unix/chip) is such files.
 if sys.platform in ("esp32", "rp2"):
-    for _n in (
-        "time",
-        "json",
-        "struct",
-        "binascii",
-        "machine",
-        "os",
-        "io",
-        "errno",
-        "hashlib",
-        "random",
-        "re",
-        "select",
-        "socket",
-        "collections",
-        "array",
-        "heapq",
-    ):
+    for _n in ("time", "json", "struct", "binascii", "machine"):
         if _n not in sys.modules:
             try:
                 sys.modules[_n] = __import__("u" + _n)

@@ -173,7 +173,8 @@ class App:
         # sleep, no RTC memory, verbose (a line per reading), or no clock they can go on with: the
         # Logger's clock set and the port's own (what the fast wake reads) agreeing with it
         fw = self.fw
-        if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"]:
+        facts = getattr(self.board, "fast_facts", None)  # a board of your own may lack it: no fast wake
+        if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"] or facts is None:
             return None
         now = self._unix_now()
         if now is None:
@@ -203,7 +204,7 @@ class App:
             "t": port + ms,
             "e": hw.epoch_ms(),
             "s": specs,
-            "h": self.board.fast_facts(),
+            "h": facts(),
             "c": self.config_path,
             "lf": self.errors.path,
             "lm": self.errors.max_bytes,

@@ -34,7 +34,7 @@ if sys.platform in ("esp32", "rp2"):
 
 from sensors import _BOOT_TICKS_MAX, _FMT, RTC_BYTES, _header, _names, _seal, adc_pin, chip_temperature, i2c_bus, split
 
-try:  # MicroPython: from time, so that the fast wake (below) does not load the package
+try:  # MicroPython: from time, not through the package (the storing fast wake loads hw before it)
     from time import sleep_ms, ticks_diff, ticks_ms
 except ImportError:  # CPython
     from blynklog.compat import sleep_ms, ticks_diff, ticks_ms  # type: ignore[no-redef]
@@ -319,7 +319,8 @@ class MachineBoard:
 
 
 # ---- the fast wake's buffer in RTC memory (its layout and the fast wake itself: sensors.py): what
-# the full wake (App.absorb) and the storing wake (store_buffer) run
+# the full wake (App.absorb) and the storing fast wake (store_buffer) run, kept out of the module
+# every fast wake loads
 #   samples(tail) -> (elapsed, names, records); pack(elapsed, names, records) -> tail bytes
 #   store_buffer(...) the storing fast wake's: the buffer into the store
 #   move_old_store() before anything imports blynklog

@@ -289,19 +289,20 @@ KINDS = ("mcu_temp", "adc", "sht3x", "aht20", "sim", "replay")
 
 
 # ---- the fast wake: the sampling wake of a deep-sleep board whose RTC memory survives deep sleep
-# (ESP32, the virtual board), in the module such a wake needs anyway for its drivers: no other
-# firmware module, no board module, no package. main.py calls fast_wake() first; on a deep-sleep
-# wake where the plan the last full wake left in RTC memory holds, and nothing but a sample is due,
-# it reads the sensors, appends the readings to a buffer in RTC memory behind the kept schedule and
-# deep-sleeps to the next sample: no blynklog, no App, no flash write. The drivers see the board
-# through _Pins, made from the board's facts in the plan (Board.fast_facts). When the buffer is due
-# for the store (flush_every_s since the last flush, or no room for one more wake) the same wake
-# opens the Logger (hw.store_buffer), adds the buffered samples with their own timestamps and this wake's, flushes,
-# clears the buffer and sleeps: still no App, settings or upload code. Anything else is a full wake
-# (it returns; main.py goes on to app.main, whose App adds the buffer first): an upload or an
-# early-upload fill check due, the clock not known set, any reset but a deep-sleep wake, no plan
-# (power-on, a full wake that could not make one), a sensor that fails, a damaged buffer (reported
-# there, dropped).
+# (ESP32, the virtual board). It lives here, in the module it needs for its drivers anyway, so that
+# it loads no other file: no board module, no hw, no package (each module found and loaded costs
+# milliseconds on a board's littlefs, and this wake comes 54 times an hour). main.py calls wake();
+# on a deep-sleep wake where the plan the last full wake left in RTC memory holds, and nothing but
+# a sample is due, fast_wake() reads the sensors, appends the readings to a buffer in RTC memory
+# behind the kept schedule and deep-sleeps to the next sample: no App, no flash write. The drivers
+# see the board through _Pins, made from the board's facts in the plan (Board.fast_facts). When the
+# buffer is due for the store (flush_every_s since the last flush, or no room for one more wake)
+# the same wake hands it to hw.store_buffer: the Logger opened, the buffered samples added with
+# their own timestamps and this wake's, a flush, the buffer cleared; still no App, settings or
+# upload code. Anything else is a full wake (fast_wake returns; wake() goes on to app.main, whose
+# App adds the buffer first): an upload or an early-upload fill check due, the clock not known
+# set, any reset but a deep-sleep wake, no plan (power-on, a full wake that could not make one), a
+# sensor that fails, a damaged buffer (reported there, dropped).
 # Durability: the buffer survives deep sleep and the resets that keep RTC memory (the watchdog,
 # machine.reset()); a power cut or a brownout clears RTC memory, losing what it holds: at most
 # flush_every_s of samples, as a light-sleep board loses its unflushed samples in RAM.
@@ -310,14 +311,14 @@ KINDS = ("mcu_temp", "adc", "sht3x", "aht20", "sim", "replay")
 # struct code ('f' where floats are 32-bit, else 'd'), the stream names (a count, then each as a
 # length and UTF-8 bytes), then a record a wake: Unix ms (int64) and one value per name.
 # The plan (kept["q"], written by App._plan): p sample period ms, fe flush_every ms, ue upload ms,
-# fi the store was past ft (fill_threshold), t the Unix ms expected at the next reset, e the port epoch
-# in Unix ms, s the sensor specs, h the board's facts, c config path, lf/lm the error log.
-#   wake(config_path) main.py's wake: fast_wake, else app.main; a fault in fast_wake is printed and
-#                     the full wake goes on (and reports what fails there)
-#   fast_wake(config_path) -> None when the full wake must run; deep-sleeps otherwise
+# fi the store was past ft (fill_threshold), t the Unix ms expected at the next reset, e the port
+# epoch in Unix ms, s the sensor specs, h the board's facts, c config path, lf/lm the error log.
+#   wake(config_path)      main.py's: fast_wake(), else app.main(); a fault in fast_wake() is
+#                          printed and the full wake goes on (it reports what fails there)
+#   fast_wake(config_path) -> None when the full wake must run; else deep-sleeps
 #   split(raw) -> (head bytes, tail bytes or None)
-# What only the storing wake and the full wake run is in hw.py: samples(tail), pack(...),
-# store_buffer(...) (the storing wake's), move_old_store().
+# What only the storing and the full wakes run is in hw.py: samples(tail), pack(...),
+# store_buffer(...), move_old_store().
 # Allocates: the RTC memory's copy and the new one, the sensors, a record.
 RTC_BYTES = 2048  # MicroPython's esp32 port: machine.RTC().memory() holds at most this
 _SLACK_MS = 10000  # the RTC's reading may differ from the plan's by this + 1/8 of the time slept

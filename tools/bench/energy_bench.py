@@ -375,7 +375,7 @@ def bench(p, results, say=print):
         filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
         say("energy: a sampling wake, full store (store.capacity of pending samples)")
         full = _wake(sim, tmp, "full", full=True)
-        say("energy: an ESP32's fast wake (hw.fast_wake: the sample to RTC memory, 3 samples waiting)")
+        say("energy: an ESP32's fast wake (sensors.fast_wake: the sample to RTC memory, 3 samples waiting)")
         fast = _wake(sim, tmp, "fast", rtc=rtc_memory(3), kind="fast")
         say("energy: an ESP32's fast wake that stores the buffer (9 samples waiting, flush_every_s reached)")
         store = _wake(sim, tmp, "store", rtc=rtc_memory(9), kind="store")
@@ -425,10 +425,10 @@ def measured(results):
 PHASES = (
     ("imports", "imports (every `import`, module code included)"),
     ("config", "config: the settings cache's check (or `settings.read` + `settings.load`) + `Board()`"),
-    ("quick", "`hw.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
+    ("quick", "`sensors.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
     ("logger", "`Logger()` (its imports counted above)"),
     ("app", "`App()`: sensors made, the kept schedule read"),
-    ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw._store_buffer`)"),
+    ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw.store_buffer`)"),
     ("sample_add", "sample (the sensor drivers) + add: 4 readings, 4 `add()` in a full wake"),
     ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
     ("flush", "flush (the store's)"),
@@ -483,7 +483,7 @@ def section(results):
         "first wake after a deploy writes (the firmware's validated settings, the Logger's validated configuration). "
         "An ESP32's wakes are run with what the Pico W lacks stood in (`tests/pico/energy_wake.py`): RTC memory (a "
         "bytes object holding what the last wake kept), `DEEPSLEEP_RESET` as the reset cause and the RTC running "
-        "through the sleep; a fast wake (`hw.fast_wake`, `firmware/hw.py`) adds its sample to RTC memory, every `flush_every_s` one "
+        "through the sleep; a fast wake (`sensors.fast_wake`, `firmware/sensors.py`) adds its sample to RTC memory, every `flush_every_s` one "
         "of them stores the buffer, and the full wake (`app.py`, at the upload) adds what waits first."
         % m["upload_points"],
         "",
@@ -521,7 +521,7 @@ def section(results):
         % (_ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
         "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |"
         % (_ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
-        "| ESP32 fast wake (hw.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
+        "| ESP32 fast wake (sensors.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
         "holds %s of 2,048 bytes |"
         % (
             _ms(m["fast_ms"]),

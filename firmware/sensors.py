@@ -63,7 +63,7 @@ def chip_temperature(kind, machine):
     # (esp32.mcu_temperature() on S2, S3, C3...; the original ESP32's uncalibrated
     # raw_temperature(), in F), "rp2" (ADC 4: 27 - (V - 0.706) / 0.001721), a number (a board whose
     # reading is fixed: the virtual board's mcu_temp), None (no such sensor: OSError)
-    if kind == "esp32":
+    if kind == "esp32" and sys.platform == "esp32":  # (mypy's platform is the host's: it skips this)
         import esp32
 
         f = getattr(esp32, "mcu_temperature", None)
@@ -376,8 +376,7 @@ def _names(names):
 
 class _Pins:
     # the board as the drivers see it in a fast wake (what make() and read() call), from the
-    # board's facts (Board.fast_facts): i2c the default bus, mcu its chip_temperature kind,
-    # chip 1 on the virtual board (its chip counts the samples)
+    # board's facts (Board.fast_facts): i2c the default bus, mcu its chip_temperature kind
     def __init__(self, machine, facts, epoch):
         self.machine = machine
         self._f = facts
@@ -397,10 +396,9 @@ class _Pins:
         return adc_pin(self.machine, pin, atten)
 
     def sample_ts(self):
-        if self._f.get("chip"):
-            import _vchip
-
-            _vchip.sampled()
+        chip = sys.modules.get("_vchip")  # the virtual board's chip (its time module loaded it) counts samples
+        if chip is not None:
+            chip.sampled()
 
 
 def fast_wake(config_path="config.json"):
@@ -418,8 +416,10 @@ def fast_wake(config_path="config.json"):
         d = json.loads(head)
         q = d["q"]
         e = 0
-        if tail is not None:
-            e, kept_names, _, _ = _header(tail)  # a damaged one goes to the full wake's report
+        if tail is not None:  # a damaged one goes to the full wake's report
+            if len(tail) < 10 or struct.unpack("<I", tail[:4])[0] != _crc(tail[4:]):
+                return None
+            e = struct.unpack("<I", tail[4:8])[0]
         # what the kept schedule says at this reset, e ms after it was written: a full wake's work
         up = d.get("up", 0) + e
         if q["fe"] <= 0 or (d.get("nb", 0) <= e and (up >= q["ue"] or (up >= q["ue"] // 4 and q["fi"]))):
@@ -441,17 +441,21 @@ def fast_wake(config_path="config.json"):
                 values.append(v)
     except Exception:  # a sensor that fails (the full wake reads it again and reports), a damaged plan
         return None
-    if tail is not None and kept_names != names:
-        return None  # the buffer is of other streams: the full wake adds it
+    body = _names(names)
+    rec = "<q" + _FMT * len(values)
+    if tail is not None:
+        # of these streams, in this port's format, whole records (else the full wake adds it)
+        if tail[8 : 4 + len(body)] != body[4:] or (len(tail) - 4 - len(body)) % struct.calcsize(rec):
+            return None
+        body = bytearray(tail[4:])
     b.sample_ts()  # the virtual board counts the cycle
     t = time.ticks_ms()
     ms = q["p"] - (t if 0 <= t < _BOOT_TICKS_MAX else 0)
     if ms <= 0:
         return None  # a late wake: the full one takes it from here
-    body = _names(names) if tail is None else bytearray(tail[4:])
     step = e + q["p"]  # ms from the reset the schedule was written for to the next one
     body[0:4] = struct.pack("<I", step)
-    body.extend(struct.pack("<q" + _FMT * len(values), now, *values))
+    body.extend(struct.pack(rec, now, *values))
     tail = _seal(body)
     if d.get("fl", 0) + step >= q["fe"] or len(head) + 1 + len(tail) > RTC_BYTES:
         import hw

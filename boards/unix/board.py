@@ -95,5 +95,5 @@ class Board(MachineBoard):
         return self._temp
 
     def fast_facts(self):
-        # its fixed reading; chip: its chip counts the fast wakes' samples too (sample_ts)
-        return {"i2c": self.i2c_default, "mcu": self._temp, "chip": 1 if self._chip is not None else 0}
+        # its fixed reading for the internal temperature (sensors.chip_temperature)
+        return {"i2c": self.i2c_default, "mcu": self._temp}

@@ -59,7 +59,7 @@ class App:
         self.fw = fw
         self.remote_applied = {}  # the remote settings in force (apply_remote)
         self.radio_file = radio_file
-        self.config_path = config_path  # for the fast wake's Logger (hw.fast_wake)
+        self.config_path = config_path  # for the fast wake's Logger (sensors.fast_wake)
         self.board = board
         self.log = log
         self.errors = errors
@@ -169,11 +169,12 @@ class App:
         return kept
 
     def _plan(self, ms):
-        # what the fast sampling wakes (hw.fast_wake) need, or None where they must not run: not in deep
+        # what the fast sampling wakes (sensors.fast_wake) need, or None where they must not run: not in deep
         # sleep, no RTC memory, verbose (a line per reading), or no clock they can go on with: the
         # Logger's clock set and the port's own (what the fast wake reads) agreeing with it
         fw = self.fw
-        if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"]:
+        facts = getattr(self.board, "fast_facts", None)  # a board of your own may lack it: no fast wake
+        if self.sleep_mode != "deep" or not getattr(self.board, "rtc_memory", False) or fw["verbose"] or facts is None:
             return None
         now = self._unix_now()
         if now is None:
@@ -203,12 +204,11 @@ class App:
             "t": port + ms,
             "e": hw.epoch_ms(),
             "s": specs,
+            "h": facts(),
             "c": self.config_path,
             "lf": self.errors.path,
             "lm": self.errors.max_bytes,
         }
-        if fw["board"]:
-            q["b"] = fw["board"]
         return q
 
     def apply_remote(self):
@@ -387,7 +387,7 @@ class App:
             self.wait(end - b.ms(), "none")  # it kept returning at once: wait out the rest
 
     def absorb(self):
-        # the samples the fast wakes (hw.fast_wake) left in RTC memory: the buffer cleared first (keep()
+        # the samples the fast wakes (sensors.fast_wake) left in RTC memory: the buffer cleared first (keep()
         # writes the schedule alone), then added with their own timestamps and flushed. A reset in
         # between loses them, as a power cut would; none is ever stored twice. A damaged buffer is
         # reported and dropped; a fault while adding puts it back (board.held, kept by keep()).

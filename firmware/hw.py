@@ -7,9 +7,11 @@
 #   sleep_ms(ms, mode) mode "light" | "deep" (does not return on a board) | "none" (a busy wait)
 #   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
 #   buffered() -> the fast wakes' samples in RTC memory (bytes) or None
+#   fast_facts() -> what the fast wake (sensors.fast_wake) needs of the board, for its plan
 #   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
-#   upload_at_end, rtc_memory, held
-# And the fast sampling wake of a board with RTC memory, at the end of this file (fast_wake).
+#   upload_at_end, rtc_memory, held, mcu_kind
+# The fast sampling wake of a board with RTC memory and its buffer's format: sensors.py (the one
+# module that wake loads); keep/recall through RTC memory for such boards: here.
 #   Board.check(fw) (a classmethod): ValueError("key: message") for what the board cannot do with
 #   settings.load()'s result (watchdog, sleep, ADC and I2C pins); main() calls it at boot and
 #   tools/deploy.py on the host before copying, so it uses no machine.
@@ -17,15 +19,27 @@
 # methods that need them. Allocates: the Wi-Fi, I2C, ADC and WDT objects once each. One task only.
 import json
 import struct
+import sys
 import time
 
-try:  # MicroPython: from time, so that the fast wake (below) does not load the package
+# the other built-ins into sys.modules (the fast wake's went in at sensors' import: see there),
+# before the full wake or the storing wake imports the package or app.py
+if sys.platform in ("esp32", "rp2"):
+    for _n in ("os", "io", "errno", "hashlib", "random", "re", "select", "socket", "collections", "array", "heapq"):
+        if _n not in sys.modules:
+            try:
+                sys.modules[_n] = __import__("u" + _n)
+            except ImportError:  # a port without the u-name: the import statement finds it
+                pass
+
+from sensors import _BOOT_TICKS_MAX, _FMT, RTC_BYTES, _header, _names, _seal, adc_pin, chip_temperature, i2c_bus, split
+
+try:  # MicroPython: from time, not through the package (the storing fast wake loads hw before it)
     from time import sleep_ms, ticks_diff, ticks_ms
 except ImportError:  # CPython
     from blynklog.compat import sleep_ms, ticks_diff, ticks_ms  # type: ignore[no-redef]
 
 _LIGHTSLEEP_MAX_MS = 3600000  # rp2's lightsleep() refuses 4,294,967 ms and more: longer ones go in parts
-_BOOT_TICKS_MAX = 600000  # ticks_ms() counts from the reset on a board; more than this is another origin
 _epoch_ms = None  # the port's epoch in Unix ms (ESP32: 2000-01-01), found at the first time_ms()
 
 
@@ -60,7 +74,7 @@ class Uptime:
 def keep_in_rtc_memory(board, data):
     # MachineBoard.keep for a board whose RTC memory survives deep sleep (ESP32, the virtual board):
     # the JSON of data, then the buffered samples the App could not add (board.held), if any
-    # (the layout: the fast wake, below). What does not fit goes: first the fast wake's plan (data["q"]),
+    # (the layout: the fast wake, sensors.py). What does not fit goes: first the fast wake's plan (data["q"]),
     # then the held samples; the schedule always fits (a few counters and the last error line).
     held = getattr(board, "held", None)
     raw = json.dumps(data).encode()
@@ -79,14 +93,13 @@ def keep_in_rtc_memory(board, data):
 
 def _rtc_parts(board):
     raw = board.machine.RTC().memory()
-    i = raw.find(b"\x00") if raw else -1
-    return (raw, None) if i < 0 else (raw[:i], raw[i + 1 :])
+    return split(raw) if raw else (raw, None)
 
 
 def recall_from_rtc_memory(board):
     # MachineBoard.recall for such a board: what keep() left, after any reset that kept RTC
     # memory (a deep-sleep wake, the watchdog, a soft reset), moved on by the ms the fast wakes
-    # (below) slept since it was written; None after power-on or a brownout, which clear it,
+    # (sensors.fast_wake) slept since it was written; None after power-on or a brownout, which clear it,
     # or when it holds anything but a JSON object. A damaged buffer moves nothing (the App
     # reports and drops it).
     try:
@@ -127,8 +140,9 @@ class MachineBoard:
     led_pin = None
     led_active_low = False
     i2c_default = {"id": 0}
+    mcu_kind = None  # how mcu_temperature() reads (sensors.chip_temperature): "esp32", "rp2", None (no sensor)
     keep_file = "fw_state.json"
-    rtc_memory = False  # keep()/recall() use RTC memory: the fast sampling wake (fast_wake) may run
+    rtc_memory = False  # keep()/recall() use RTC memory: the fast sampling wake (sensors.fast_wake) may run
     held = None  # buffered samples the App could not add: keep() writes them back (RTC memory)
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
@@ -167,6 +181,10 @@ class MachineBoard:
 
     def buffered(self):
         return None  # samples the fast wakes left in RTC memory (boards that have it)
+
+    def fast_facts(self):
+        # the board as the fast wake's drivers see it (sensors._Pins), kept in its plan
+        return {"i2c": self.i2c_default, "mcu": self.mcu_kind}
 
     def sample_ts(self):
         return None  # the Logger's clock stamps the sample
@@ -291,115 +309,31 @@ class MachineBoard:
             sleep_ms(ms)
 
     def i2c(self, spec=None):
-        spec = spec or {}
-        bus = spec.get("id", self.i2c_default["id"])
-        if bus not in self._i2c:
-            m = self.machine
-            d = self.i2c_default if bus == self.i2c_default["id"] else {}
-            scl = spec.get("scl", d.get("scl"))
-            sda = spec.get("sda", d.get("sda"))
-            freq = spec.get("freq", d.get("freq", 100000))
-            if scl is None or sda is None:
-                self._i2c[bus] = m.I2C(bus, freq=freq)
-            else:
-                self._i2c[bus] = m.I2C(bus, scl=m.Pin(scl), sda=m.Pin(sda), freq=freq)
-        return self._i2c[bus]
+        return i2c_bus(self.machine, self._i2c, self.i2c_default, spec)
 
     def adc(self, pin, atten=None):
-        m = self.machine
-        if atten is None:
-            return m.ADC(m.Pin(pin))
-        return m.ADC(m.Pin(pin), atten=atten)
+        return adc_pin(self.machine, pin, atten)
 
     def mcu_temperature(self):
-        raise OSError("no internal temperature sensor on this board")
+        return chip_temperature(self.mcu_kind, self.machine)
 
 
-# ---- the fast wake: the sampling wake of a deep-sleep board whose RTC memory survives deep sleep
-# (ESP32, the virtual board), without the package (here, in a module every wake loads anyway: a
-# module of its own would be one more file to find and a name a store folder could shadow).
-# main.py calls fast_wake() first; on a deep-sleep wake where the
-# plan the last full wake left in RTC memory holds, and nothing but a sample is due, it reads the
-# sensors, appends the readings to a buffer in RTC memory behind the kept schedule and deep-sleeps
-# to the next sample: no blynklog, no App, no flash write. When the buffer is due for the store
-# (flush_every_s since the last flush, or no room for one more wake) the same wake opens the Logger,
-# adds the buffered samples with their own timestamps and this wake's, flushes, clears the buffer
-# and sleeps: still no App, settings or upload code. Anything else is a full wake (it returns;
-# main.py goes on to app.main, whose App adds the buffer first): an upload or an early-upload fill
-# check due, the clock not known set, any reset but a deep-sleep wake, no plan (power-on, a full
-# wake that could not make one), a sensor that fails, a damaged buffer (reported there, dropped).
-# Durability: the buffer survives deep sleep and the resets that keep RTC memory (the watchdog,
-# machine.reset()); a power cut or a brownout clears RTC memory, losing what it holds: at most
-# flush_every_s of samples, as a light-sleep board loses its unflushed samples in RAM.
-# RTC memory: the kept schedule as JSON (keep_in_rtc_memory), then, when samples wait, b"\0" and
-# the tail: CRC-32 of the rest (4 bytes), ms slept since the JSON was written (u32), the value's
-# struct code ('f' where floats are 32-bit, else 'd'), the stream names (a count, then each as a
-# length and UTF-8 bytes), then a record a wake: Unix ms (int64) and one value per name.
-# The plan (kept["q"], written by App._kept): p sample period ms, fe flush_every ms, ue upload ms,
-# fi the store was past ft (fill_threshold), t the Unix ms expected at the next reset, e the port epoch
-# in Unix ms, s the sensor specs, b the board's settings, c config path, lf/lm the error log.
-#   fast_wake(config_path) -> the Board it made (the full wake may use it) or None; deep-sleeps otherwise
+# ---- the fast wake's buffer in RTC memory (its layout and the fast wake itself: sensors.py): what
+# the full wake (App.absorb) and the storing fast wake (store_buffer) run, kept out of the module
+# every fast wake loads
+#   samples(tail) -> (elapsed, names, records); pack(elapsed, names, records) -> tail bytes
+#   store_buffer(...) the storing fast wake's: the buffer into the store
 #   move_old_store() before anything imports blynklog
-#   split(raw) -> (head bytes, tail bytes or None); samples(tail) -> (elapsed, names, records)
-#   pack(elapsed, names, records) -> tail bytes
-# Allocates: the RTC memory's copy and the new one, the sensors, a record.
-RTC_BYTES = 2048  # MicroPython's esp32 port: machine.RTC().memory() holds at most this
-_SLACK_MS = 10000  # the RTC's reading may differ from the plan's by this + 1/8 of the time slept
-_FMT = "f" if 1.0 + 2.0**-30 == 1.0 else "d"  # a port's float kept exactly
-
-
-def split(raw):
-    i = raw.find(b"\x00")
-    if i < 0:
-        return raw, None
-    return raw[:i], raw[i + 1 :]
-
-
-def _crc(data):
-    import binascii
-
-    return binascii.crc32(data) & 0xFFFFFFFF
-
-
-def _seal(body):
-    # a tail: the CRC-32 of body, then body
-    return struct.pack("<I", _crc(body)) + body
-
-
 def samples(tail):
     # -> (elapsed ms, names, [(ts, (values...)), ...]); ValueError when the tail is damaged
-    if len(tail) < 10 or struct.unpack("<I", tail[:4])[0] != _crc(tail[4:]):
-        raise ValueError("buffered samples damaged (CRC)")
-    elapsed = struct.unpack("<I", tail[4:8])[0]
-    fmt = chr(tail[8])
-    if fmt not in "fd":
-        raise ValueError("buffered samples damaged (format)")
-    n = tail[9]
-    i = 10
-    names = []
-    for _ in range(n):
-        k = tail[i]
-        names.append(str(tail[i + 1 : i + 1 + k], "utf-8"))
-        i += 1 + k
-    rec = "<q" + fmt * n
+    elapsed, names, i, rec = _header(tail)
     size = struct.calcsize(rec)
-    if n == 0 or i > len(tail) or (len(tail) - i) % size:
-        raise ValueError("buffered samples damaged (length)")
     records = []
     while i < len(tail):
         r = struct.unpack(rec, tail[i : i + size])
         records.append((r[0], r[1:]))
         i += size
     return elapsed, names, records
-
-
-def _names(names):
-    out = bytearray(struct.pack("<I", 0) + bytes([ord(_FMT), len(names)]))
-    for name in names:
-        b = name.encode()
-        out.append(len(b))
-        out.extend(b)
-    return out
 
 
 def pack(elapsed, names, records):
@@ -410,75 +344,6 @@ def pack(elapsed, names, records):
     for ts, values in records:
         body.extend(struct.pack(rec, ts, *values))
     return _seal(body)
-
-
-def _due(d, q, e):
-    # what the kept schedule says at this reset, e ms after it was written: a full wake's work
-    up = d.get("up", 0) + e
-    nb = d.get("nb", 0) - e
-    if nb <= 0 and (up >= q["ue"] or (up >= q["ue"] // 4 and q["fi"])):
-        return True
-    return False
-
-
-def fast_wake(config_path="config.json"):
-    try:
-        import machine
-    except ImportError:  # CPython
-        return None
-    if machine.reset_cause() != getattr(machine, "DEEPSLEEP_RESET", None):
-        return None
-    rtc = machine.RTC()
-    try:
-        head, tail = split(rtc.memory())
-        d = json.loads(head)
-        q = d["q"]
-        e = 0
-        if tail is not None:
-            e, kept_names, _ = samples(tail)  # a damaged one goes to the full wake's report
-    except Exception:
-        return None
-    if q["fe"] <= 0 or _due(d, q, e):
-        return None
-    # the clock: set, and where the plan puts it (the RTC kept counting through the sleeps)
-    now = time.time_ns() // 1000000 + q["e"]
-    if abs(now - q["t"] - e) > _SLACK_MS + e // 8:
-        return None
-    import board as _board
-    import sensors
-
-    b = _board.Board(q.get("b"))
-    names = []
-    values = []
-    for spec in q["s"]:
-        try:
-            got = sensors.make(spec, b).read()
-        except Exception:
-            return b  # the full wake reads it again and reports
-        for i, name in spec["map"]:
-            v = got[i]
-            if not isinstance(v, float):
-                return b  # kept exactly only as a float; the full wake adds it as it is
-            names.append(name)
-            values.append(v)
-    if tail is not None and kept_names != names:
-        return b  # the buffer is of other streams: the full wake adds it
-    b.sample_ts()  # the virtual board counts the cycle
-    t = time.ticks_ms()
-    sleep_ms = q["p"] - (t if 0 <= t < _BOOT_TICKS_MAX else 0)
-    if sleep_ms <= 0:
-        return b  # a late wake: the full one takes it from here
-    body = _names(names) if tail is None else bytearray(tail[4:])
-    step = e + q["p"]  # ms from the reset the schedule was written for to the next one
-    body[0:4] = struct.pack("<I", step)
-    body.extend(struct.pack("<q" + _FMT * len(values), now, *values))
-    tail = _seal(body)
-    if d.get("fl", 0) + step >= q["fe"] or len(head) + 1 + len(tail) > RTC_BYTES:
-        _store_buffer(d, q, tail, config_path, step, rtc)
-    else:
-        rtc.memory(head + b"\x00" + tail)
-    b.sleep_ms(sleep_ms, "deep")
-    return b  # a board's deep sleep does not return
 
 
 def move_old_store():
@@ -501,7 +366,7 @@ def move_old_store():
             pass
 
 
-def _store_buffer(d, q, tail, config_path, step, rtc):
+def store_buffer(d, q, tail, config_path, step, rtc):
     # the buffer (this wake's record included) into the store. The schedule alone goes to RTC
     # memory first (moved on by the ms slept since it was written): a reset from there to the
     # flush loses the buffer, as a power cut would, and nothing is ever stored twice. A fault

@@ -182,7 +182,7 @@ def outages(rng, start, span):
 
 def kept(state):
     # the schedule the firmware kept in RTC memory as the next boot reads it: the JSON before the
-    # fast wakes' buffer, moved on by the ms they slept since it was written (hw.fast_wake, firmware/hw.py)
+    # fast wakes' buffer, moved on by the ms they slept since it was written (sensors.fast_wake, firmware/sensors.py)
     raw = bytes(ord(c) for c in state.get("memory") or "")
     head, _, tail = raw.partition(b"\x00")
     d = json.loads(head or b"{}")
@@ -194,7 +194,7 @@ def kept(state):
 
 
 def buffered(state):
-    # the samples waiting in RTC memory (firmware/hw.py's buffer): [(ts, values)]
+    # the samples waiting in RTC memory (firmware/sensors.py's buffer, hw.samples): [(ts, values)]
     sys.path.insert(0, os.path.join(ROOT, "firmware"))
     import hw
 
@@ -267,7 +267,7 @@ def check_books(vb, srv, boots, seed):
     # The books after the drain:
     #   - every sample of a boot that reached its deep sleep arrived (each cycle of it, each stream),
     #     also when a cut came right after; a cut boot gave at most one sample per stream per cycle
-    #     it began; a fast wake's (hw.fast_wake: its sample waits in RTC memory) is lost whole
+    #     it began; a fast wake's (sensors.fast_wake: its sample waits in RTC memory) is lost whole
     #     only when RTC memory was (a power cut or a brownout), or a boot was cut, before the next
     #     full wake reached its deep sleep (the samples wait at most flush_every_s);
     #   - nothing arrived that no boot took;

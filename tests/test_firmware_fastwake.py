@@ -1,7 +1,7 @@
 # cpython-only: it boots the virtual board (tools/vboard.py) as unix-port processes.
-# The fast sampling wake (hw.fast_wake, firmware/hw.py) on the virtual board, the firmware deployed as on a
-# board: a deep-sleep wake with only a sample due imports no package and keeps its sample in RTC
-# memory; the samples waiting there reach the store with their own timestamps at the wake that
+# The fast sampling wake (sensors.fast_wake, firmware/sensors.py) on the virtual board, the firmware deployed as
+# on a board: a deep-sleep wake with only a sample due imports no package and no firmware module but
+# sensors, and keeps its sample in RTC memory; the samples waiting there reach the store with their own timestamps at the wake that
 # stores them and are uploaded once; a damaged buffer is reported and dropped, the wake goes on; a
 # power cut loses what waits there and nothing else; RTC memory never holds more than its 2,048
 # bytes (the storing wake comes first).
@@ -18,7 +18,7 @@ for _p in (os.path.join(ROOT, "tools"), os.path.join(ROOT, "firmware")):
         sys.path.insert(0, _p)
 
 import deploy  # noqa: E402
-import hw as quick  # noqa: E402
+import sensors as quick  # noqa: E402
 import vboard  # noqa: E402
 from lifetime import buffered  # noqa: E402
 from test_unix_port import runtimes  # noqa: E402
@@ -98,7 +98,7 @@ def _memory(vb):
     return bytes(ord(c) for c in vb.state.get("memory") or "")
 
 
-def test_a_fast_wake_imports_no_package(board):
+def test_a_fast_wake_imports_no_package_and_no_firmware_module_but_sensors(board):
     make, srv = board
     vb = make()
     _boot(vb, srv)  # power-on: the full wake, which leaves the plan in RTC memory
@@ -108,7 +108,8 @@ def test_a_fast_wake_imports_no_package(board):
     with open(os.path.join(vb.flash, "imports.log")) as f:
         names = set(f.read().split())
     assert not _full(r) and len(buffered(vb.state)) == 1, r.out
-    assert "hw" in names and not [n for n in names if n.startswith("blynklog") or n in ("app", "settings")], names
+    firmware = ("app", "settings", "hw", "board", "errlog", "boardcheck", "uplink")
+    assert "sensors" in names and not [n for n in names if n.startswith("blynklog") or n in firmware], names
 
 
 def test_buffered_samples_reach_the_store_with_their_timestamps_and_are_uploaded_once(board):

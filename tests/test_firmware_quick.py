@@ -1,4 +1,4 @@
-# The fast wake's buffer in RTC memory (firmware/hw.py): what pack() writes samples() reads back
+# The fast wake's buffer in RTC memory (firmware/sensors.py's layout, hw.pack and hw.samples): what pack() writes samples() reads back
 # exactly, and a damaged or cut buffer is refused with a ValueError (the full wake reports and drops
 # it), never read as samples. Whole wakes on the virtual board: tests/test_firmware_fastwake.py.
 import fwfakes  # noqa: F401  (firmware/ on sys.path)

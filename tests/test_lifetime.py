@@ -58,7 +58,7 @@ def test_deployed_firmware_boots_twice_with_the_default_store_path(board):
     first = boot(vb, srv)
     second = boot(vb, srv)
     assert first.how == second.how == "deepsleep"
-    # the second is a fast wake (hw.fast_wake): its sample waits in RTC memory, nothing printed
+    # the second is a fast wake (sensors.fast_wake): its sample waits in RTC memory, nothing printed
     assert "blynklog firmware on unix" in first.out and second.out == "", second.out
     assert os.path.isdir(os.path.join(vb.flash, "blynklog-data"))
     assert not os.path.exists(os.path.join(vb.flash, "blynklog"))  # the package is lib/blynklog
@@ -74,7 +74,7 @@ def test_an_old_store_named_like_the_package_is_moved_and_the_next_boots_import_
     vb, srv, runtime = board
     boot(vb, srv)
     os.rename(os.path.join(vb.flash, "blynklog-data"), os.path.join(vb.flash, "blynklog"))  # the earlier default
-    # the fast wakes (hw.fast_wake) import no package; the first wake that does, the one that
+    # the fast wakes (sensors.fast_wake) import no package; the first wake that does, the one that
     # stores their samples (flush_every_s: the 10th), moves the store first
     wakes = []
     while len(wakes) < 10 and not os.path.isdir(os.path.join(vb.flash, "blynklog-data")):

@@ -41,15 +41,9 @@ class Board(MachineBoard):
     i2c_sda = (_OUT_PINS, _OUT_PINS)
     i2c_scl = i2c_sda
 
+    mcu_kind = "esp32"  # sensors.chip_temperature
+
     rtc_memory = True
     keep = keep_in_rtc_memory
     recall = recall_from_rtc_memory
     buffered = buffered_in_rtc_memory
-
-    def mcu_temperature(self):
-        import esp32
-
-        f = getattr(esp32, "mcu_temperature", None)
-        if f is not None:
-            return f()
-        return (esp32.raw_temperature() - 32) / 1.8

@@ -43,13 +43,13 @@ class Board(MachineBoard):
     adc_pins = (26, 27, 28)
     adc_note = " (GP29 is the Pico W's radio)"
     adc_atten = False
+    mcu_kind = "rp2"  # sensors.chip_temperature
     i2c_buses = (0, 1)
     i2c_sda = ((0, 4, 8, 12, 16, 20, 28), (2, 6, 10, 14, 18, 22, 26))
     i2c_scl = ((1, 5, 9, 13, 17, 21), (3, 7, 11, 15, 19, 27))
 
     def __init__(self, cfg=None):
         MachineBoard.__init__(self, cfg)
-        self._temp = None
         mem = getattr(self.machine, "mem32", None)
         self._woke = False
         if mem is not None:
@@ -94,9 +94,3 @@ class Board(MachineBoard):
         if mem is not None:
             mem[_SCRATCH0] = _WOKE
         self.machine.reset()
-
-    def mcu_temperature(self):
-        if self._temp is None:
-            self._temp = self.machine.ADC(4)
-        v = self._temp.read_u16() * 3.3 / 65535
-        return 27 - (v - 0.706) / 0.001721

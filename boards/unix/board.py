@@ -93,3 +93,7 @@ class Board(MachineBoard):
 
     def mcu_temperature(self):
         return self._temp
+
+    def fast_facts(self):
+        # its fixed reading for the internal temperature (sensors.chip_temperature)
+        return {"i2c": self.i2c_default, "mcu": self._temp}

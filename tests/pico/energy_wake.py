@@ -13,8 +13,8 @@
 #   flush        the store's flush (wherever it is called: the cycle, before_sleep)
 #   before_sleep App.sleep up to machine.deepsleep (keep() and Logger.before_sleep, without the flush)
 #   other        the rest (main.py's checks, the boot line, the cycle's upload check and collection)
-#   absorb       App.absorb / hw._store_buffer: buffered samples added (without Logger(), flush, sensors)
-#   quick        hw.fast_wake's own work: RTC memory read and checked, the plan, the record packed
+#   absorb       App.absorb / hw.store_buffer: buffered samples added (without Logger(), flush, sensors)
+#   quick        sensors.fast_wake's own work: RTC memory read and checked, the plan, the record packed
 #   sensors      the sensor drivers (sensors.make, read) wherever they run (the fast wake or App.sample)
 #   rtc          the stand-in RTC memory's reads and writes
 # With bench_rtc.bin on the file system the wake is an ESP32's: its bytes are RTC memory's (the
@@ -90,15 +90,15 @@ def _patch():
     if "board" in m and hasattr(m["board"], "Board") and "board" not in _patched:
         _patched["board"] = 1
         _sim_board(m["board"])
-    if "hw" in m and hasattr(m["hw"], "fast_wake") and "hw" not in _patched:
-        _patched["hw"] = 1
-        m["hw"].fast_wake = _timed("quick", m["hw"].fast_wake)
-        m["hw"]._store_buffer = _timed("absorb", m["hw"]._store_buffer)
-    if "sensors" in m and hasattr(m["sensors"], "make") and "sensors" not in _patched:
+    if "sensors" in m and hasattr(m["sensors"], "fast_wake") and "sensors" not in _patched:
         _patched["sensors"] = 1
+        m["sensors"].fast_wake = _timed("quick", m["sensors"].fast_wake)
         m["sensors"].make = _timed("sensors", m["sensors"].make)
         for c in ("McuTemp", "Simulated", "Adc", "Sht3x", "Aht20"):
             _wrap_method(getattr(m["sensors"], c), "read", "sensors")
+    if "hw" in m and hasattr(m["hw"], "store_buffer") and "hw" not in _patched:
+        _patched["hw"] = 1
+        m["hw"].store_buffer = _timed("absorb", m["hw"].store_buffer)
     if "app" in m and hasattr(m["app"], "App") and "app" not in _patched:
         _patched["app"] = 1
         for f in ("_settings_key", "_cached_settings"):  # the settings cache: part of config
@@ -285,6 +285,8 @@ except _Wake as e:
     print("CYCLE_SELF %.3f" % (cycle / 1000.0))
     print("WAKE %.3f" % (_total / 1000.0))
     # the hook's own cost per import statement: a cached import through it, less one without it
+    # (its imports are not the wake's: _by_module as the wake left it)
+    _wake_imports = dict(_by_module)
     _t = time.ticks_us()
     for _i in range(20):
         _import("gc")
@@ -299,5 +301,5 @@ except _Wake as e:
     if _ESP32:
         print("RTC_BYTES", len(_rtc_mem))
     print("LOADED", " ".join(sorted(k for k in sys.modules)))
-    for _name in sorted(_by_module, key=lambda k: -_by_module[k]):
-        print("IMPORT %s %.3f" % (_name, _by_module[_name] / 1000.0))
+    for _name in sorted(_wake_imports, key=lambda k: -_wake_imports[k]):
+        print("IMPORT %s %.3f" % (_name, _wake_imports[_name] / 1000.0))

@@ -9,7 +9,7 @@
 Per upload period (upload_every_s; 60 sampling wakes of which one also uploads, in the example
 configuration), per board:
   sampling  = wakes x (awake per sampling wake) x cpu_ma        (radio off)
-              deep sleep with RTC memory (ESP32, hw.fast_wake in firmware/hw.py): per upload period one full
+              deep sleep with RTC memory (ESP32, sensors.fast_wake in firmware/sensors.py): per upload period one full
               wake (the upload's: app.py, adding the buffered samples: absorb_ms), one storing
               fast wake every flush_every_s less that one (store_ms: it adds the buffer to
               the store), the rest fast wakes (fast_ms: the sample to RTC memory); each
@@ -76,7 +76,7 @@ SOURCES = {
     "steps, then a reset marked in a watchdog scratch register, so its wake skips the 3 s boot grace",
     "mp-rtc-mem": "micropython/micropython ports/esp32/machine_rtc.c: RTC().memory() holds up to "
     "MICROPY_HW_RTC_USER_MEM_MAX (2048) bytes in RTC_NOINIT_ATTR memory, 'so the user memory survives "
-    "WDT resets and the like' (and deep sleep); the firmware's fast wake (hw.fast_wake in firmware/hw.py) keeps "
+    "WDT resets and the like' (and deep sleep); the firmware's fast wake (sensors.fast_wake in firmware/sensors.py) keeps "
     "its samples there",
     "assumption": "an assumption of this model, not a measurement",
 }
@@ -92,7 +92,10 @@ LABELS = {
 # (no regulator or converter losses are added); times in ms or s as named.
 _ESP32 = {
     "sleep_mode": ("deep", "readme"),
-    "rtc_memory": (1, "mp-rtc-mem"),  # the fast wake (hw.fast_wake in firmware/hw.py) runs: samples kept in RTC memory
+    "rtc_memory": (
+        1,
+        "mp-rtc-mem",
+    ),  # the fast wake (sensors.fast_wake in firmware/sensors.py) runs: samples kept in RTC memory
     "sleep_ma": (0.010, "esp32-ds"),  # Deep-sleep, RTC timer + RTC memory
     "cpu_ma": (44.0, "esp32-ds"),  # Modem-sleep at 160 MHz: top of 27-44 mA
     "rx_ma": (100.0, "esp32-ds"),  # RX/listen: top of 95-100 mA (the radio is up)
@@ -303,7 +306,7 @@ def main(argv=None):
     ap.add_argument("--cycle-ms", type=float, help="a light-sleep cycle's work (sample + add + checks), ms")
     ap.add_argument("--flush-ms", type=float, help="one flush of a wake's samples, ms")
     ap.add_argument("--fill-ms", type=float, help="the cycle's fill check (Logger.stats()), ms (default 0)")
-    ap.add_argument("--fast-ms", type=float, help="a fast wake (hw.fast_wake: the sample to RTC memory), ms")
+    ap.add_argument("--fast-ms", type=float, help="a fast wake (sensors.fast_wake: the sample to RTC memory), ms")
     ap.add_argument("--store-ms", type=float, help="a fast wake that stores the buffer, ms (with --fast-ms)")
     ap.add_argument("--absorb-ms", type=float, help="a full wake that adds the buffer first, ms (with --fast-ms)")
     ap.add_argument("--sync-cpu-ms", type=float, help="CPU time of the upload's sync (Pico W), ms")

@@ -119,7 +119,7 @@ RTC_T = T0 + 7 * 86400000  # the ESP32 wakes' clock: the reset their kept schedu
 
 
 def rtc_memory(buffered, plan=True, since_upload_ms=60000):
-    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/hw.py's layout): the
+    # what an ESP32's RTC memory holds at a deep-sleep wake (firmware/sensors.py's layout; hw.pack): the
     # schedule the last full wake kept (the last upload since_upload_ms before the reset it was
     # written for; with plan, the fast wakes' plan, as app.App._plan writes it for config()), then
     # the samples of `buffered` fast wakes since, a minute apart, packed as on a 32-bit-float port
@@ -128,6 +128,7 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
         sys.path.insert(0, fwdir)
     sys.path.insert(0, os.path.join(ROOT, "lib"))
     import hw
+    import sensors
     import settings
 
     fw = settings.load(config())
@@ -143,6 +144,9 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
             "t": RTC_T,
             "e": 0,
             "s": specs,
+            # the board's facts (Board.fast_facts) as the emulated Pico W's board file gives them:
+            # its I2C default and its internal temperature sensor, read through ADC 4
+            "h": {"i2c": {"id": 0, "scl": 5, "sda": 4, "freq": 100000}, "mcu": "rp2"},
             "c": "config.json",
             "lf": "error.log",
             "lm": fw["log_max_bytes"],
@@ -153,11 +157,11 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
     if buffered:
         names = [n for s in fw["sensors"] for _, n in s["map"]]
         records = [(RTC_T + i * 60000, tuple(_value(k, i) for k in range(len(names)))) for i in range(buffered)]
-        fmt, hw._FMT = hw._FMT, "f"
+        fmt, hw._FMT, sensors._FMT = hw._FMT, "f", "f"
         try:
             raw += b"\x00" + hw.pack(buffered * 60000, names, records)
         finally:
-            hw._FMT = fmt
+            hw._FMT = sensors._FMT = fmt
     return raw
 
 
@@ -194,7 +198,7 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
     # one sampling wake on an image with the firmware, the configuration and a store, the last
     # upload since_upload_ms earlier (before a quarter of upload_every_s: no fill check). rtc: the
     # bytes of an ESP32's RTC memory (rtc_memory()) for a wake as an ESP32's; kind: what the wake
-    # must be, "app" (app.py's), "fast" (hw.fast_wake's, to RTC memory) or "store" (its store of the buffer)
+    # must be, "app" (app.py's), "fast" (sensors.fast_wake's, to RTC memory) or "store" (its store of the buffer)
     folder = os.path.join(tmp, name)
     os.makedirs(folder)
     with open(os.path.join(folder, "config.json"), "w") as f:
@@ -371,7 +375,7 @@ def bench(p, results, say=print):
         filled = _wake(sim, tmp, "empty_fill", since_upload_ms=1800000)
         say("energy: a sampling wake, full store (store.capacity of pending samples)")
         full = _wake(sim, tmp, "full", full=True)
-        say("energy: an ESP32's fast wake (hw.fast_wake: the sample to RTC memory, 3 samples waiting)")
+        say("energy: an ESP32's fast wake (sensors.fast_wake: the sample to RTC memory, 3 samples waiting)")
         fast = _wake(sim, tmp, "fast", rtc=rtc_memory(3), kind="fast")
         say("energy: an ESP32's fast wake that stores the buffer (9 samples waiting, flush_every_s reached)")
         store = _wake(sim, tmp, "store", rtc=rtc_memory(9), kind="store")
@@ -421,10 +425,10 @@ def measured(results):
 PHASES = (
     ("imports", "imports (every `import`, module code included)"),
     ("config", "config: the settings cache's check (or `settings.read` + `settings.load`) + `Board()`"),
-    ("quick", "`hw.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
+    ("quick", "`sensors.fast_wake`: RTC memory read and checked, the plan, the clock, the record packed"),
     ("logger", "`Logger()` (its imports counted above)"),
     ("app", "`App()`: sensors made, the kept schedule read"),
-    ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw._store_buffer`)"),
+    ("absorb", "buffered samples added with their timestamps (`App.absorb`, `hw.store_buffer`)"),
     ("sample_add", "sample (the sensor drivers) + add: 4 readings, 4 `add()` in a full wake"),
     ("fill", "fill check: `App.fill()` (`Logger.stats()`), from 15 minutes after an upload"),
     ("flush", "flush (the store's)"),
@@ -479,7 +483,7 @@ def section(results):
         "first wake after a deploy writes (the firmware's validated settings, the Logger's validated configuration). "
         "An ESP32's wakes are run with what the Pico W lacks stood in (`tests/pico/energy_wake.py`): RTC memory (a "
         "bytes object holding what the last wake kept), `DEEPSLEEP_RESET` as the reset cause and the RTC running "
-        "through the sleep; a fast wake (`hw.fast_wake`, `firmware/hw.py`) adds its sample to RTC memory, every `flush_every_s` one "
+        "through the sleep; a fast wake (`sensors.fast_wake`, `firmware/sensors.py`) adds its sample to RTC memory, every `flush_every_s` one "
         "of them stores the buffer, and the full wake (`app.py`, at the upload) adds what waits first."
         % m["upload_points"],
         "",
@@ -517,7 +521,7 @@ def section(results):
         % (_ms(empty["wake_ms"]), _ms(empty["phases"]["imports"]["ms"])),
         "| Awake per sampling wake, full store (Pico W, emulated), ms | %s | %s of it `Logger()` |"
         % (_ms(full["wake_ms"]), _ms(full["phases"]["logger"]["ms"])),
-        "| ESP32 fast wake (hw.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
+        "| ESP32 fast wake (sensors.fast_wake, on the emulated Pico W), ms | %s | %s of it imports (%s); RTC memory then "
         "holds %s of 2,048 bytes |"
         % (
             _ms(m["fast_ms"]),

@@ -61,8 +61,9 @@ class Sensor:
 def chip_temperature(kind, machine):
     # the MCU's own temperature (deg C) by chip, as the boards read it (Board.mcu_kind): "esp32"
     # (esp32.mcu_temperature() on S2, S3, C3...; the original ESP32's uncalibrated
-    # raw_temperature(), in F), "rp2" (ADC 4: 27 - (V - 0.706) / 0.001721), a number (a board whose
-    # reading is fixed: the virtual board's mcu_temp), None (no such sensor: OSError)
+    # raw_temperature(), in F), "rp2" (ADC 4: 27 - (V - 0.706) / 0.001721; an ADC object made at
+    # each reading), a number (a board whose reading is fixed: the virtual board's mcu_temp), None
+    # (no such sensor: OSError)
     if kind == "esp32" and sys.platform == "esp32":  # (mypy's platform is the host's: it skips this)
         import esp32
 

@@ -92,10 +92,7 @@ LABELS = {
 # (no regulator or converter losses are added); times in ms or s as named.
 _ESP32 = {
     "sleep_mode": ("deep", "readme"),
-    "rtc_memory": (
-        1,
-        "mp-rtc-mem",
-    ),  # the fast wake (sensors.fast_wake in firmware/sensors.py) runs: samples kept in RTC memory
+    "rtc_memory": (1, "mp-rtc-mem"),  # the fast wake (sensors.fast_wake) runs: samples kept in RTC memory
     "sleep_ma": (0.010, "esp32-ds"),  # Deep-sleep, RTC timer + RTC memory
     "cpu_ma": (44.0, "esp32-ds"),  # Modem-sleep at 160 MHz: top of 27-44 mA
     "rx_ma": (100.0, "esp32-ds"),  # RX/listen: top of 95-100 mA (the radio is up)

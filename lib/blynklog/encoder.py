@@ -57,6 +57,10 @@ _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
 _ZEROS = ("", "0", "00", "000", "0000", "00000")
 _tsplit = [None, 0, 0]  # a record base ts (one per segment) as (base // 10**6, base % 10**6)
+# point_size()'s digit brackets: a record's base, its deltas' bracket and digits; a ts's bracket
+# and digits (_bracket); empty at first
+_pc = [None, 0, -1, 0, 1, 0, 0]
+_SMALL = const(0x3FFFFFFF)  # the largest small int on a 32-bit port: a delta bracket stays within
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -507,11 +511,48 @@ def _dec(decimals):
 
 def point_size(api, ts, value, decimals):
     # The bytes one point adds to a body, its separating comma included. ts: an int, or a
-    # record.Rec (value unused).
-    limit(api)
+    # record.Rec (value unused). Counted from digits for the common kinds (a float with decimals, an
+    # int, a bool), without a big int per point (a record's ts from its base's bracket in _pc);
+    # written to _sizer and measured for the rest.
+    plat = api == "platform"
+    if not plat and api != "device":
+        limit(api)  # raises
+    k = 17 if plat else 4  # the bytes besides ts and value, the comma included
+    dec = _dec(decimals)
+    c = _pc
+    if ts.__class__ is int:
+        if not c[4] <= ts < c[5] and ts >= 0:
+            c[4], c[5], c[6] = _bracket(ts)
+        if c[4] <= ts:
+            k += c[6]
+            if value.__class__ is int:
+                return k + _vsize(value, 0)
+            if value.__class__ is bool:
+                return k + (4 if value else 5)
+            if value.__class__ is float and dec >= 0 and -_FAST[dec] < value < _FAST[dec]:
+                c = round(value * _P10F[dec])
+                return k + _vsize(c if c / _P10F[dec] == value else round_scaled(value, dec), dec)
+    elif hasattr(ts, "delta"):
+        value = ts.base
+        if value is not c[0] or not c[1] <= ts.delta < c[2]:
+            c[0] = None
+            if value + ts.delta >= 0:
+                c[1], c[2], c[3] = _bracket(value + ts.delta)
+                c[1] = max(c[1] - value, -_SMALL)
+                c[2] = min(c[2] - value, _SMALL)
+                c[0] = value
+        if value is c[0]:
+            k += c[3]
+            value = ts.typ
+            if dec >= 0 and value == _T_SCALED + dec and -_LIM < ts.m < _LIM:
+                return k + _vsize(ts.m, dec)
+            if value == _T_INT:
+                return k + _vsize(ts.m, 0)
+            if value == _T_TRUE or value == _T_FALSE:
+                return k + 5 - value
     out = _sizer
     out.seek(0)
-    _emit(out, api == "platform", True, ts, value, decimals, _dec(decimals))
+    _emit(out, plat, True, ts, value, decimals, dec)
     return out.tell()
 
 
@@ -536,108 +577,250 @@ def overhead(api, target):
     return len(head) + len(tail)
 
 
-def _write(out, plat, it, decimals, dec, comma, stop):
-    # Writes the points of iterator `it` to out until out holds more than `stop` bytes: False
-    # then, True once `it` is done. The points of a (ts, value) tuple with an int ts and a float
-    # (decimals 0..2) or an int value are written here, as _emit() writes them, without its call
-    # (the most common points on a board, where every call and lookup counts); the rest by _emit().
-    pr = print
-    rnd = round
-    tell = out.tell
-    if 0 <= dec <= 2:
-        lim = _FAST[dec]
-        pf = _P10F[dec]
-        q = _P10I[dec]
-    else:
-        lim = 0.0
-        pf = 1.0
-        q = 1
-    p0, p1 = ('{"value":', ',{"value":') if plat else ("[", ",[")
-    for p in it:
-        w = None
-        if p.__class__ is tuple:
-            ts = p[0]
-            v = p[1]
-            if ts.__class__ is int:
-                c = v.__class__
-                if c is float and -lim < v < lim:
-                    m = rnd(v * pf)
-                    if m / pf != v:
-                        m = round_scaled(v, dec)
-                    a = m if m >= 0 else -m
-                    w = a // q
-                    f = a - w * q
-                    if m < 0:
-                        w = -w if w else "-0"
-                    fa = fb = ""
-                    if f:
-                        fa = "."
-                        fb = f
-                        if q == 100:
-                            if f % 10 == 0:
-                                fb = f // 10
-                            elif f < 10:
-                                fa = ".0"
-                elif c is int:
-                    w = v
-                    fa = fb = ""
-            if w is None:
-                _emit(out, plat, comma, ts, v, decimals, dec)
-            elif plat:
-                pr(p1 if comma else p0, w, fa, fb, ',"ts":', ts, sep="", end="}", file=out)
-            else:
-                pr(p1 if comma else p0, ts, ",", w, fa, fb, sep="", end="]", file=out)
-        elif p.__class__ is list:
-            _emit(out, plat, comma, p[0], p[1], decimals, dec)
-        else:  # a record.Rec
-            _emit(out, plat, comma, p, None, decimals, dec)
-        comma = True
-        if tell() > stop:
-            return False
-    return True
+def _bracket(n):
+    # (low, high, digits) for an int n >= 0: low <= n < high hold the ints of its digit count
+    d = len(str(n))
+    return (10 ** (d - 1) if d > 1 else 0), 10**d, d
+
+
+def _window(lead, ts):
+    # Timestamps near ts >= 0 as a fixed text and a small int, without big-int work per point:
+    # (prefix, base, low, high); a t with low <= t - base < high is written as prefix (lead and
+    # ts's leading digits) then t - base: ts's last k digits, those of ts % 10**9 without its
+    # leading zeros (k <= 9, a small int on every port). After a run of zeros the windows grow
+    # tenfold each.
+    s = str(ts)
+    n = len(s)
+    k = n if n < 9 else 9
+    while k > 1 and s[n - k] == "0":
+        k -= 1
+    return lead + s[: n - k], ts - int(s[n - k :]), (10 ** (k - 1) if k > 1 else 0), 10**k
+
+
+def _vsize(m, d):
+    # The length of the text of m / 10**d (m an int, d = 0..6) as the encoder writes it: at most d
+    # digits after the point, trailing zeros left off, the sign included.
+    n = d + 1  # at least one digit before the point
+    if m < 0:
+        m = -m
+        n += 1
+    t = _P10I[d] * 10
+    while m >= t:
+        t *= 10
+        n += 1
+    if d:
+        t = m % _P10I[d]
+        if not t:
+            return n - d
+        while t % 10 == 0:
+            t //= 10
+            n -= 1
+        n += 1
+    return n
 
 
 def body_length(api, target, points, decimals, max_bytes=None):
-    # The exact length of the body; ValueError when it would exceed the API's size limit.
+    # The exact length of the body; ValueError when it would exceed the API's size limit. Counted,
+    # not written. The common points are counted here: a (ts, float) pair and a record of a scaled
+    # value with the decimals asked, while their ts and their scaled int m stay within the digit
+    # brackets (_bracket) of the last point that point_size() counted (a record's ts: its delta,
+    # per base, from point_size's _pc) and m's last digit is not 0. A float's m is found by one
+    # product and may be one off: that changes neither its digit count nor its size when its last
+    # digit is 2..8, and it is checked when that digit is 1 or 9. The rest by point_size().
     cap = limit(api) if max_bytes is None else max_bytes
-    total = overhead(api, target)
-    out = _Sink()
-    plat = api == "platform"
+    base = overhead(api, target) - 1  # the first point has no comma
+    total = base
     dec = _dec(decimals)
-    it = iter(points())
-    comma = False
-    while True:
-        done = _write(out, plat, it, decimals, dec, comma, _CHUNK)
-        comma = True
-        total += out.tell()
-        out.seek(0)
+    pf = _P10F[dec] if dec >= 0 else 1.0
+    tsc = _T_SCALED + dec if dec >= 0 else -2
+    mcap = min(int(_FAST[dec]) * _P10I[dec], _LIM) if dec >= 0 else 0  # m below it: |value| < _FAST
+    point = 1 if dec > 0 else 0
+    fixed = (17 if api == "platform" else 4) + point  # besides ts and m's digits
+    low = high = vlo = vhi = vd = td = rd = n1 = n2 = 0  # empty brackets: the first point sets them
+    rb = rc = None
+    dlow = dhigh = 0
+    tup = tuple
+    flt = float
+    num = int
+    rnd = round
+    c = _pc
+    for p in points():
+        m = -1
+        if p.__class__ is tup:
+            ts, v = p
+            if v.__class__ is flt and ts.__class__ is num and low <= ts < high:
+                try:
+                    m = rnd(v * pf)
+                except (ValueError, OverflowError):  # nan, inf
+                    m = -1
+                if vlo <= m < vhi:
+                    r = m % 10
+                    if 1 < r < 9:
+                        total += n1
+                        continue
+                    if m / pf != v:
+                        m = round_scaled(v, dec)
+                    total += n1 - vd - point + _vsize(m, dec)
+                    continue
+            total += point_size(api, ts, v, decimals)
+            if ts.__class__ is num and ts >= 0:
+                low = c[4]
+                high = c[5]
+                td = c[6]
+            m = rnd(v * pf) if v.__class__ is flt and -_FAST[dec] < v < _FAST[dec] else -1
+        elif p.__class__ is rc:
+            if p.base is rb and dlow <= p.delta < dhigh and p.typ == tsc:
+                m = p.m
+                if vlo <= m < vhi and (m % 10 or not dec):
+                    total += n2
+                    continue
+            total += point_size(api, p, None, decimals)
+            rb = c[0]
+            dlow = c[1]
+            dhigh = c[2]
+            rd = c[3]
+            m = p.m if p.typ == tsc else -1
+        else:
+            if p.__class__ is list:
+                total += point_size(api, p[0], p[1], decimals)
+            else:
+                total += point_size(api, p, None, decimals)
+                if hasattr(p, "delta"):
+                    rc = p.__class__  # the record class: the next records take the branch above
+            m = -1
+        if 0 <= m < mcap and not vlo <= m < vhi:
+            vlo, vhi, r = _bracket(m)
+            if r <= dec:  # below 10**dec: "0." and dec digits
+                vlo = 0
+                vhi = _P10I[dec] * 10
+                r = dec + 1
+            vhi = min(vhi, mcap)
+            vd = r
+        n1 = fixed + vd + td  # the size of a point counted above: a pair's, a record's
+        n2 = fixed + vd + rd
         if total > cap:
             raise ValueError("body over %d bytes" % cap)
-        if done:
-            return total
+    if total > cap:
+        raise ValueError("body over %d bytes" % cap)
+    return total if total > base else base + 1  # no point: the body is head and tail
 
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     # Yields memoryview chunks of the body; each is valid until the next one is requested.
+    # The points are print()ed into a sink: here a (ts, float) pair and a record of a scaled value
+    # with the decimals asked (0..2), when its scaled int is not negative: the ts as the text of
+    # its window (_window) and a small int, the value from the scaled int; the rest by _emit().
     if chunk_size < _ROOM + 16:
         raise ValueError("chunk_size too small")
     head, tail = _envelope(api, target)
     buf = bytearray(chunk_size)
     mv = memoryview(buf)
     out = _Sink()
-    out.write(head)
+    first = len(head) - 1
+    out.write(head[:first])  # every point goes out after a comma: the first one's becomes head's "["
     plat = api == "platform"
     dec = _dec(decimals)
+    pf = _P10F[dec] if dec >= 0 else 1.0
+    q = _P10I[dec] if dec >= 0 else 1
+    tsc = _T_SCALED + dec if 0 <= dec <= 2 else -2
+    mcap = int(_FAST[dec]) * q if 0 <= dec <= 2 else 0  # a pair's m below it: |value| < _FAST
+    lead = ',"ts":' if plat else ",["
+    pre = ""  # the ts window (_window): empty, the first point sets it
+    tb = high = 0
+    low = 1
+    rb = rc = None  # a record's base, and it less the window's base: ro
+    ro = 0
+    tup = tuple
+    flt = float
+    num = int
+    rnd = round
+    pr = print
+    tell = out.tell
+    stop = chunk_size - _ROOM
     it = iter(points())
-    comma = False
     done = False
     while not done:
-        done = _write(out, plat, it, decimals, dec, comma, chunk_size - _ROOM)
-        comma = True
+        done = True
+        for p in it:
+            m = -1
+            if p.__class__ is tup:
+                ts, v = p
+                if v.__class__ is flt and ts.__class__ is num:
+                    lo = ts - tb
+                    if low <= lo < high:
+                        try:
+                            m = rnd(v * pf)
+                        except (ValueError, OverflowError):  # nan, inf
+                            m = -1
+                        if 0 <= m < mcap:
+                            if m / pf != v:
+                                m = round_scaled(v, dec)
+                        else:
+                            m = -1
+                    elif ts >= 0:
+                        pre, tb, low, high = _window(lead, ts)
+                        rb = None
+                if m < 0:
+                    _emit(out, plat, True, ts, v, decimals, dec)
+            elif p.__class__ is rc:
+                b = p.base
+                if b is not rb:
+                    rb = b
+                    ro = b - tb
+                lo = ro + p.delta
+                if low <= lo < high:
+                    if p.typ == tsc:
+                        m = p.m
+                        if m >= _LIM:
+                            m = -1
+                elif b + p.delta >= 0:
+                    pre, tb, low, high = _window(lead, b + p.delta)
+                    ro = b - tb
+                if m < 0:
+                    _emit(out, plat, True, p, None, decimals, dec)
+            elif p.__class__ is list:
+                _emit(out, plat, True, p[0], p[1], decimals, dec)
+            else:
+                if hasattr(p, "delta"):
+                    rc = p.__class__  # the record class: the next records take the branch above
+                _emit(out, plat, True, p, None, decimals, dec)
+            if m >= 0:
+                # m / 10**dec, as _put_fixed writes it: w, then the point and a (the digits after it)
+                w = m // q
+                a = m - w * q
+                if not a:
+                    if plat:
+                        pr(',{"value":', w, pre, lo, sep="", end="}", file=out)
+                    else:
+                        pr(pre, lo, ",", w, sep="", end="]", file=out)
+                else:
+                    m = "."
+                    if q == 100:
+                        if a % 10 == 0:
+                            a //= 10
+                        elif a < 10:
+                            m = ".0"
+                    if plat:
+                        pr(',{"value":', w, m, a, pre, lo, sep="", end="}", file=out)
+                    else:
+                        pr(pre, lo, ",", w, m, a, sep="", end="]", file=out)
+            if tell() > stop:
+                done = False
+                break
+        if first >= 0:
+            # the first point's comma becomes head's last byte (none: the body has no point)
+            n = tell()
+            if n > first:
+                out.seek(first)
+                out.write(head[first:])
+                out.seek(n)
+            else:
+                out.write(head[first:])
+            first = -1
         if done:
             out.write(tail)
         # what was written, as views of buf (one, but for a long string); out starts afresh
-        n = out.tell()
+        n = tell()
         out.seek(0)
         while n > 0:
             k = out.readinto(buf)

@@ -55,11 +55,9 @@ _P10F = tuple(float(10**d) for d in range(7))
 _P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
 _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
-_ZEROS = ("", "0", "00", "000", "0000", "00000")
-_tsplit = [None, 0, 0]  # a record base ts (one per segment) as (base // 10**6, base % 10**6)
-# point_size()'s digit brackets: a record's base, its deltas' bracket and digits; a ts's bracket
-# and digits (_bracket); empty at first
-_pc = [None, 0, -1, 0, 1, 0, 0]
+# point_size()'s digit bracket (_bracket) of a record's ts: its base, its deltas' bracket and its
+# digits (none at first)
+_pc = [None, 0, -1, 0]
 _SMALL = const(0x3FFFFFFF)  # the largest small int on a 32-bit port: a delta bracket stays within
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
@@ -360,10 +358,13 @@ def _put_coord(buf, pos, v, decimals):
 
 
 if IS_MICROPYTHON:
-    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it
+    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it; _Sink(n): room for n bytes
 else:
 
     class _Sink(io.BytesIO):  # type: ignore[no-redef]  # CPython: print() writes str
+        def __init__(self, size=0):
+            io.BytesIO.__init__(self)
+
         def write(self, data):
             return io.BytesIO.write(self, data.encode() if isinstance(data, str) else data)
 
@@ -398,106 +399,31 @@ def _put_str(out, value):
     out.write(mv[: pos + 1])
 
 
-def _emit(out, plat, comma, ts, value, decimals, dec):
-    # Writes one point to out (a _Sink), after a comma unless it is the first. ts: an int (with
-    # value), or a record.Rec (its ts and value; `value` unused). dec: decimals when 0..6, else
-    # -1. The common points go out in one print() of small ints and constant strings: nothing is
-    # allocated for them (a record's ts from its segment's base split once; an int or a decimal
-    # of a record from its varint; a float with decimals via one exactness check), and the text is
-    # the one the _put_* functions write for every other value.
+def _emit(out, plat, ts, value, decimals):
+    # Writes one point to out (a _Sink) after its comma, the slow way, for any value: ts an int
+    # (with value), or a record.Rec (its ts made as an int, its value with value()). The value's
+    # text is the _put_* functions' (an int printed as it is), the one body_chunks writes fast for
+    # the common points.
     if ts.__class__ is not int and hasattr(ts, "delta"):
-        b = ts.base
-        if b is not _tsplit[0]:
-            _tsplit[0] = b
-            _tsplit[1] = b // 1000000 if b >= 1000000 else 0
-            _tsplit[2] = b - _tsplit[1] * 1000000
-        t1 = _tsplit[1]
-        t2 = _tsplit[2] + ts.delta
-        tz = ""
-        if t1 and -1000000000 < t2 < 1000000000:
-            if not 0 <= t2 < 1000000:
-                k = t2 // 1000000
-                t1 += k
-                t2 -= k * 1000000
-            if t2 < 100000:  # the zeros the low six digits start with
-                k = 100000
-                z = 0
-                while k > t2 and k > 1:
-                    k //= 10
-                    z += 1
-                tz = _ZEROS[z]
-        else:
-            t1 = b + ts.delta
-            t2 = ""
-        typ = ts.typ
-        if dec >= 0 and typ == _T_SCALED + dec and -_LIM < ts.m < _LIM:
-            m = ts.m
-        elif typ == _T_INT:
-            m = None
-            value = ts.m
-        elif typ == _T_TRUE or typ == _T_FALSE:
-            m = None
-            value = typ == _T_TRUE
-        else:
-            m = None
-            value = ts.value()
-    else:
-        if ts.__class__ is not int:
-            _check_ts(ts)
-            ts = int(ts)
-        t1 = ts
-        t2 = tz = ""
-        m = None
-    if m is None:
-        c = value.__class__
-        if c is float and dec >= 0 and -_FAST[dec] < value < _FAST[dec]:
-            m = round(value * _P10F[dec])
-            if m / _P10F[dec] != value:
-                m = round_scaled(value, dec)
-        elif c is int:
-            v1 = value
-            v2 = v3 = ""
-        elif c is bool:
-            v1 = "true" if value else "false"
-            v2 = v3 = ""
-        else:
-            # everything else: its bytes from the _put_* functions
-            if plat:
-                out.write(',{"value":' if comma else '{"value":')
-            else:
-                print(",[" if comma else "[", t1, tz, t2, ",", sep="", end="", file=out)
-            if isinstance(value, str):
-                _put_str(out, value)
-            else:
-                out.write(memoryview(_scratch)[: _put_value(_scratch, 0, value, decimals)])
-            if plat:
-                print(',"ts":', t1, tz, t2, sep="", end="}", file=out)
-            else:
-                out.write("]")
-            return
-    if m is not None:
-        # m / 10**dec: as _put_fixed writes it
-        v2 = v3 = ""
-        a = -m if m < 0 else m
-        v1 = a // _P10I[dec]
-        f = a - v1 * _P10I[dec]
-        if m < 0:
-            v1 = -v1 if v1 else "-0"
-        if f:
-            k = dec
-            while f % 10 == 0:
-                f //= 10
-                k -= 1
-            t = 10
-            while t <= f:
-                t *= 10
-                k -= 1
-            v2 = _PAD[k - 1]
-            v3 = f
+        value = ts.value()
+        ts = ts.base + ts.delta
+    elif ts.__class__ is not int:
+        _check_ts(ts)
+        ts = int(ts)
     if plat:
-        print(',{"value":' if comma else '{"value":', v1, v2, v3, ',"ts":', t1, tz, t2, sep="", end="}", file=out)
+        out.write(',{"value":')
     else:
-        print(",[" if comma else "[", t1, tz, t2, ",", v1, v2, v3, sep="", end="]", file=out)
+        print(",[", ts, ",", sep="", end="", file=out)
+    if value.__class__ is int:
+        print(value, end="", file=out)
+    elif isinstance(value, str):
+        _put_str(out, value)
+    else:
+        out.write(memoryview(_scratch)[: _put_value(_scratch, 0, value, decimals)])
+    if plat:
+        print(',"ts":', ts, sep="", end="}", file=out)
+    else:
+        out.write("]")
 
 
 def _check_ts(ts):
@@ -514,25 +440,13 @@ def point_size(api, ts, value, decimals):
     # record.Rec (value unused). Counted from digits for the common kinds (a float with decimals, an
     # int, a bool), without a big int per point (a record's ts from its base's bracket in _pc);
     # written to _sizer and measured for the rest.
+    c = _pc
     plat = api == "platform"
     if not plat and api != "device":
         limit(api)  # raises
     k = 17 if plat else 4  # the bytes besides ts and value, the comma included
     dec = _dec(decimals)
-    c = _pc
-    if ts.__class__ is int:
-        if not c[4] <= ts < c[5] and ts >= 0:
-            c[4], c[5], c[6] = _bracket(ts)
-        if c[4] <= ts:
-            k += c[6]
-            if value.__class__ is int:
-                return k + _vsize(value, 0)
-            if value.__class__ is bool:
-                return k + (4 if value else 5)
-            if value.__class__ is float and dec >= 0 and -_FAST[dec] < value < _FAST[dec]:
-                c = round(value * _P10F[dec])
-                return k + _vsize(c if c / _P10F[dec] == value else round_scaled(value, dec), dec)
-    elif hasattr(ts, "delta"):
+    if ts.__class__ is not int and hasattr(ts, "delta"):
         value = ts.base
         if value is not c[0] or not c[1] <= ts.delta < c[2]:
             c[0] = None
@@ -552,7 +466,7 @@ def point_size(api, ts, value, decimals):
                 return k + 5 - value
     out = _sizer
     out.seek(0)
-    _emit(out, plat, True, ts, value, decimals, dec)
+    _emit(out, plat, ts, value, decimals)
     return out.tell()
 
 
@@ -579,8 +493,12 @@ def overhead(api, target):
 
 def _bracket(n):
     # (low, high, digits) for an int n >= 0: low <= n < high hold the ints of its digit count
-    d = len(str(n))
-    return (10 ** (d - 1) if d > 1 else 0), 10**d, d
+    d = 1
+    t = 10
+    while n >= t:
+        t *= 10
+        d += 1
+    return (t // 10 if d > 1 else 0), t, d
 
 
 def _window(lead, ts):
@@ -663,16 +581,14 @@ def body_length(api, target, points, decimals, max_bytes=None):
                     total += n1 - vd - point + _vsize(m, dec)
                     continue
             total += point_size(api, ts, v, decimals)
-            if ts.__class__ is num and ts >= 0:
-                low = c[4]
-                high = c[5]
-                td = c[6]
+            if ts.__class__ is num and ts >= 0 and not low <= ts < high:
+                low, high, td = _bracket(ts)
             m = rnd(v * pf) if v.__class__ is flt and -_FAST[dec] < v < _FAST[dec] else -1
         elif p.__class__ is rc:
             if p.base is rb and dlow <= p.delta < dhigh and p.typ == tsc:
                 m = p.m
-                if vlo <= m < vhi and (m % 10 or not dec):
-                    total += n2
+                if vlo <= m < vhi:
+                    total += n2 if m % 10 else n2 - vd - point + _vsize(m, dec)
                     continue
             total += point_size(api, p, None, decimals)
             rb = c[0]
@@ -707,23 +623,24 @@ def body_length(api, target, points, decimals, max_bytes=None):
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     # Yields memoryview chunks of the body; each is valid until the next one is requested.
-    # The points are print()ed into a sink: here a (ts, float) pair and a record of a scaled value
-    # with the decimals asked (0..2), when its scaled int is not negative: the ts as the text of
-    # its window (_window) and a small int, the value from the scaled int; the rest by _emit().
+    # The points are print()ed into a sink. Here: a (ts, value) pair and a record, of a float or a
+    # scaled value with decimals 0..6 (from its scaled int), an int or a bool, their ts written as
+    # the text of its window (_window) and a small int: no big int per point. The rest by _emit().
     if chunk_size < _ROOM + 16:
         raise ValueError("chunk_size too small")
     head, tail = _envelope(api, target)
     buf = bytearray(chunk_size)
     mv = memoryview(buf)
-    out = _Sink()
+    out = _Sink(chunk_size)  # room for a chunk from the start: no growing step by step
     first = len(head) - 1
     out.write(head[:first])  # every point goes out after a comma: the first one's becomes head's "["
     plat = api == "platform"
     dec = _dec(decimals)
     pf = _P10F[dec] if dec >= 0 else 1.0
     q = _P10I[dec] if dec >= 0 else 1
-    tsc = _T_SCALED + dec if 0 <= dec <= 2 else -2
-    mcap = int(_FAST[dec]) * q if 0 <= dec <= 2 else 0  # a pair's m below it: |value| < _FAST
+    tsc = _T_SCALED + dec if dec >= 0 else -2
+    mcap = int(_FAST[dec]) * q if dec >= 0 else 0  # a pair's |m| below it: |value| < _FAST
+    amin = q // 10 if dec > 0 else 1  # the digits after the point: dec of them from amin up
     lead = ',"ts":' if plat else ",["
     pre = ""  # the ts window (_window): empty, the first point sets it
     tb = high = 0
@@ -742,68 +659,99 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     while not done:
         done = True
         for p in it:
-            m = -1
+            m = w = None  # the value: a scaled int m, or w to print as it is (an int, true, false)
             if p.__class__ is tup:
                 ts, v = p
-                if v.__class__ is flt and ts.__class__ is num:
+                if ts.__class__ is num:
+                    c = v.__class__
                     lo = ts - tb
-                    if low <= lo < high:
+                    if not low <= lo < high:
+                        if ts < 0:
+                            c = None
+                        else:
+                            pre, tb, low, high = _window(lead, ts)
+                            rb = None
+                            lo = ts - tb
+                    if c is flt:
                         try:
                             m = rnd(v * pf)
                         except (ValueError, OverflowError):  # nan, inf
-                            m = -1
-                        if 0 <= m < mcap:
+                            m = mcap
+                        if -mcap < m < mcap:
                             if m / pf != v:
                                 m = round_scaled(v, dec)
                         else:
-                            m = -1
-                    elif ts >= 0:
-                        pre, tb, low, high = _window(lead, ts)
-                        rb = None
-                if m < 0:
-                    _emit(out, plat, True, ts, v, decimals, dec)
+                            m = None
+                    elif c is num:
+                        w = v
+                    elif c is bool:
+                        w = "true" if v else "false"
+                if m is None and w is None:
+                    _emit(out, plat, ts, v, decimals)
             elif p.__class__ is rc:
                 b = p.base
                 if b is not rb:
                     rb = b
                     ro = b - tb
                 lo = ro + p.delta
-                if low <= lo < high:
-                    if p.typ == tsc:
-                        m = p.m
-                        if m >= _LIM:
-                            m = -1
-                elif b + p.delta >= 0:
-                    pre, tb, low, high = _window(lead, b + p.delta)
-                    ro = b - tb
-                if m < 0:
-                    _emit(out, plat, True, p, None, decimals, dec)
+                c = p.typ
+                if not low <= lo < high:
+                    if b + p.delta < 0:
+                        c = -2
+                    else:
+                        pre, tb, low, high = _window(lead, b + p.delta)
+                        ro = b - tb
+                        lo = ro + p.delta
+                if c == tsc:
+                    m = p.m
+                    if not -_LIM < m < _LIM:
+                        m = None
+                elif c == _T_INT:
+                    w = p.m
+                elif c == _T_TRUE:
+                    w = "true"
+                elif c == _T_FALSE:
+                    w = "false"
+                if m is None and w is None:
+                    _emit(out, plat, p, None, decimals)
             elif p.__class__ is list:
-                _emit(out, plat, True, p[0], p[1], decimals, dec)
+                _emit(out, plat, p[0], p[1], decimals)
             else:
                 if hasattr(p, "delta"):
                     rc = p.__class__  # the record class: the next records take the branch above
-                _emit(out, plat, True, p, None, decimals, dec)
-            if m >= 0:
-                # m / 10**dec, as _put_fixed writes it: w, then the point and a (the digits after it)
-                w = m // q
-                a = m - w * q
-                if not a:
-                    if plat:
-                        pr(',{"value":', w, pre, lo, sep="", end="}", file=out)
-                    else:
-                        pr(pre, lo, ",", w, sep="", end="]", file=out)
+                _emit(out, plat, p, None, decimals)
+            if m is not None:
+                # m / 10**dec, as _put_fixed writes it: w, then fa and a (the digits after the point)
+                a = m if m >= 0 else -m
+                w = a // q
+                a -= w * q
+                if m < 0:
+                    w = -w if w else "-0"
+                if a >= amin and a % 10:  # the most common: all dec digits, the last not 0
+                    fa = "."
+                elif a:
+                    c = dec
+                    while a % 10 == 0:
+                        a //= 10
+                        c -= 1
+                    m = 10
+                    while m <= a:
+                        m *= 10
+                        c -= 1
+                    fa = _PAD[c - 1]
                 else:
-                    m = "."
-                    if q == 100:
-                        if a % 10 == 0:
-                            a //= 10
-                        elif a < 10:
-                            m = ".0"
+                    m = None
+                if m is not None:
                     if plat:
-                        pr(',{"value":', w, m, a, pre, lo, sep="", end="}", file=out)
+                        pr(',{"value":', w, fa, a, pre, lo, sep="", end="}", file=out)
                     else:
-                        pr(pre, lo, ",", w, m, a, sep="", end="]", file=out)
+                        pr(pre, lo, ",", w, fa, a, sep="", end="]", file=out)
+                    w = None
+            if w is not None:
+                if plat:
+                    pr(',{"value":', w, pre, lo, sep="", end="}", file=out)
+                else:
+                    pr(pre, lo, ",", w, sep="", end="]", file=out)
             if tell() > stop:
                 done = False
                 break

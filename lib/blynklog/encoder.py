@@ -662,8 +662,8 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
             m = w = None  # the value: a scaled int m, or w to print as it is (an int, true, false)
             if p.__class__ is tup:
                 ts, v = p
-                if ts.__class__ is num:
-                    c = v.__class__
+                c = v.__class__ if ts.__class__ is num else None
+                if c is not None:
                     lo = ts - tb
                     if not low <= lo < high:
                         if ts < 0:
@@ -672,21 +672,22 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
                             pre, tb, low, high = _window(lead, ts)
                             rb = None
                             lo = ts - tb
-                    if c is flt:
-                        try:
-                            m = rnd(v * pf)
-                        except (ValueError, OverflowError):  # nan, inf
-                            m = mcap
-                        if -mcap < m < mcap:
-                            if m / pf != v:
-                                m = round_scaled(v, dec)
-                        else:
-                            m = None
-                    elif c is num:
-                        w = v
-                    elif c is bool:
-                        w = "true" if v else "false"
-                if m is None and w is None:
+                if c is flt:
+                    try:
+                        m = rnd(v * pf)
+                    except (ValueError, OverflowError):  # nan, inf
+                        m = mcap
+                    if -mcap < m < mcap:
+                        if m / pf != v:
+                            m = round_scaled(v, dec)
+                    else:
+                        m = None
+                        _emit(out, plat, ts, v, decimals)
+                elif c is num:
+                    w = v
+                elif c is bool:
+                    w = "true" if v else "false"
+                else:
                     _emit(out, plat, ts, v, decimals)
             elif p.__class__ is rc:
                 b = p.base
@@ -706,13 +707,14 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
                     m = p.m
                     if not -_LIM < m < _LIM:
                         m = None
+                        _emit(out, plat, p, None, decimals)
                 elif c == _T_INT:
                     w = p.m
                 elif c == _T_TRUE:
                     w = "true"
                 elif c == _T_FALSE:
                     w = "false"
-                if m is None and w is None:
+                else:
                     _emit(out, plat, p, None, decimals)
             elif p.__class__ is list:
                 _emit(out, plat, p[0], p[1], decimals)
@@ -722,26 +724,27 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
                 _emit(out, plat, p, None, decimals)
             if m is not None:
                 # m / 10**dec, as _put_fixed writes it: w, then fa and a (the digits after the point)
-                a = m if m >= 0 else -m
-                w = a // q
-                a -= w * q
-                if m < 0:
-                    w = -w if w else "-0"
-                if a >= amin and a % 10:  # the most common: all dec digits, the last not 0
-                    fa = "."
-                elif a:
-                    c = dec
-                    while a % 10 == 0:
-                        a //= 10
-                        c -= 1
-                    m = 10
-                    while m <= a:
-                        m *= 10
-                        c -= 1
-                    fa = _PAD[c - 1]
+                if m >= 0:
+                    w = m // q
+                    a = m - w * q
                 else:
-                    m = None
-                if m is not None:
+                    a = -m
+                    w = a // q
+                    a -= w * q
+                    w = -w if w else "-0"
+                if a:
+                    if a < amin or not a % 10:
+                        c = dec  # a's digits: dec less its trailing zeros, less its leading ones
+                        while a % 10 == 0:
+                            a //= 10
+                            c -= 1
+                        m = 10
+                        while m <= a:
+                            m *= 10
+                            c -= 1
+                        fa = _PAD[c - 1]
+                    else:
+                        fa = "."  # the most common: all dec digits, the last not 0
                     if plat:
                         pr(',{"value":', w, fa, a, pre, lo, sep="", end="}", file=out)
                     else:

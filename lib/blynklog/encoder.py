@@ -3,13 +3,17 @@
 #   device:   [[1702656423136,5],...]
 # `points` is a callable returning a fresh iterator of (ts_ms, value) pairs, or of record.Rec (the
 # upload's passes: a record read in place); it is called once per pass: body_length() makes one
-# pass to count the exact bytes, body_chunks() another to produce them. The body is never held
-# whole: the points are print()ed into a BytesIO (a sink: print() formats ints in C, ints boxed on
-# a 32-bit port too, without allocating), read out into one bytearray (_CHUNK bytes, allocated per
-# call) and yielded as memoryview slices of it; a chunk is valid only until the next one is asked
-# for. A record's ts is printed from its segment's base split once (10**6) and its small-int delta,
-# its decimal from its scaled int: a sync makes no object per point. Strings are escaped in pieces.
-# point_size() and the slow paths share module scratch buffers: not safe from two tasks at once.
+# pass to count the exact bytes, body_chunks() another to produce them. Lengths are counted, not
+# written: from the digit counts of a point's ts and scaled int, kept as brackets of powers of ten
+# (a record's ts: its delta's bracket per segment base). The body is never held whole: the points
+# are print()ed into a BytesIO (a sink: print() formats ints in C, without allocating), read out
+# into one bytearray (_CHUNK bytes, allocated per call) and yielded as memoryview slices of it; a
+# chunk is valid only until the next one is asked for. A ts is written as the fixed text of its
+# window and a small int (_window: no big int printed or split per point on a 32-bit port), a
+# decimal from its scaled int: a sync makes no object per point for an int, a bool or a scaled
+# value. The rare points (strings, floats without decimals, locations) take the slow path, _emit.
+# Strings are escaped in pieces. point_size() and the slow paths share module scratch buffers and
+# point_size() a digit bracket (_pc): not safe from two tasks at once.
 # Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
 # exact binary value, at most that many digits after the point, trailing zeros stripped (from
 # 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the

@@ -420,6 +420,8 @@ def _emit(out, plat, ts, value, decimals):
         print(",[", ts, ",", sep="", end="", file=out)
     if value.__class__ is int:
         print(value, end="", file=out)
+    elif value.__class__ is bool:
+        out.write("true" if value else "false")
     elif isinstance(value, str):
         _put_str(out, value)
     else:

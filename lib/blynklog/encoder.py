@@ -375,6 +375,7 @@ else:
 
 
 _sizer = _Sink()  # point_size()'s: not safe from two tasks at once
+_kit = [None]  # body_chunks' buffer and sink, kept for the next body: no 512-byte blocks per request
 
 
 def _put_str(out, value):
@@ -450,16 +451,6 @@ def point_size(api, ts, value, decimals):
     # counted (the same api, decimals, type, base and digit counts) takes its size from _pc (when
     # its last digit is not 0, at once): a sync's plan calls this for every record it batches.
     c = _pc
-    if (
-        ts.__class__ is c[10]
-        and api is c[4]
-        and decimals is c[5]
-        and ts.base is c[0]
-        and c[1] <= ts.delta < c[2]
-        and ts.typ == c[6]
-        and c[7] <= ts.m < c[8]
-    ):
-        return c[9] if ts.m % 10 else c[11] + _vsize(ts.m, decimals)
     plat = api == "platform"
     if not plat and api != "device":
         limit(api)  # raises
@@ -478,18 +469,6 @@ def point_size(api, ts, value, decimals):
             k += c[3]
             value = ts.typ
             if dec >= 0 and value == _T_SCALED + dec and -_LIM < ts.m < _LIM:
-                if ts.m > 0:  # the next ones like it: counted above
-                    c[4] = None
-                    c[7], c[8], c[9] = _bracket(ts.m)
-                    if c[9] <= dec:  # below 10**dec: "0." and dec digits
-                        c[7], c[8], c[9] = 0, _P10I[dec] * 10, dec + 1
-                    c[8] = min(c[8], _LIM)
-                    c[11] = k
-                    c[9] += k + (1 if dec else 0)
-                    c[5] = decimals
-                    c[6] = value
-                    c[10] = ts.__class__
-                    c[4] = api
                 return k + _vsize(ts.m, dec)
             if value == _T_INT:
                 return k + _vsize(ts.m, 0)
@@ -570,83 +549,53 @@ def _vsize(m, d):
 
 def body_length(api, target, points, decimals, max_bytes=None):
     # The exact length of the body; ValueError when it would exceed the API's size limit. Counted,
-    # not written. The common points are counted here: a (ts, float) pair and a record of a scaled
-    # value with the decimals asked, while their ts and their scaled int m stay within the digit
-    # brackets (_bracket) of the last point that point_size() counted (a record's ts: its delta,
-    # per base, from point_size's _pc) and m's last digit is not 0. A float's m is found by one
-    # product and may be one off: that changes neither its digit count nor its size when its last
-    # digit is 2..8, and it is checked when that digit is 1 or 9. The rest by point_size().
+    # not written: by point_size(), but a (ts, float) pair here while its ts and its scaled int m
+    # stay in the digit brackets (_bracket) of the last pair point_size() counted. Its m is found by
+    # one product and may be one off: that changes neither its digit count nor its size when its
+    # last digit is 2..8; else it is checked. (A sync gives its length: records are not seen here.)
     cap = limit(api) if max_bytes is None else max_bytes
     base = overhead(api, target) - 1  # the first point has no comma
     total = base
     dec = _dec(decimals)
     pf = _P10F[dec] if dec >= 0 else 1.0
-    tsc = _T_SCALED + dec if dec >= 0 else -2
-    mcap = min(int(_FAST[dec]) * _P10I[dec], _LIM) if dec >= 0 else 0  # m below it: |value| < _FAST
+    mcap = int(_FAST[dec]) * _P10I[dec] if dec >= 0 else 0  # m below it: |value| < _FAST
     point = 1 if dec > 0 else 0
-    fixed = (17 if api == "platform" else 4) + point  # besides ts and m's digits
-    low = high = vlo = vhi = vd = td = rd = n1 = n2 = 0  # empty brackets: the first point sets them
-    rb = rc = None
-    dlow = dhigh = 0
-    tup = tuple
+    low = high = vlo = vhi = vd = td = n1 = 0  # empty brackets: the first pair sets them
     flt = float
-    num = int
-    rnd = round
-    c = _pc
     for p in points():
-        m = -1
-        if p.__class__ is tup:
-            ts, v = p
-            if v.__class__ is flt and ts.__class__ is num and low <= ts < high:
-                try:
-                    m = rnd(v * pf)
-                except (ValueError, OverflowError):  # nan, inf
-                    m = -1
-                if vlo <= m < vhi:
-                    r = m % 10
-                    if 1 < r < 9:
-                        total += n1
-                        continue
-                    if m / pf != v:
-                        m = round_scaled(v, dec)
-                    total += n1 - vd - point + _vsize(m, dec)
-                    continue
-            total += point_size(api, ts, v, decimals)
-            if ts.__class__ is num and ts >= 0 and not low <= ts < high:
-                low, high, td = _bracket(ts)
-            m = rnd(v * pf) if v.__class__ is flt and -_FAST[dec] < v < _FAST[dec] else -1
-        elif p.__class__ is rc:
-            if p.base is rb and dlow <= p.delta < dhigh and p.typ == tsc:
-                m = p.m
-                if vlo <= m < vhi:
-                    total += n2 if m % 10 else n2 - vd - point + _vsize(m, dec)
-                    continue
+        if p.__class__ is not tuple and p.__class__ is not list:
             total += point_size(api, p, None, decimals)
-            rb = c[0]
-            dlow = c[1]
-            dhigh = c[2]
-            rd = c[3]
-            m = p.m if p.typ == tsc else -1
-        else:
-            if p.__class__ is list:
-                total += point_size(api, p[0], p[1], decimals)
-            else:
-                total += point_size(api, p, None, decimals)
-                if hasattr(p, "delta"):
-                    rc = p.__class__  # the record class: the next records take the branch above
-            m = -1
-        if 0 <= m < mcap and not vlo <= m < vhi:
-            vlo, vhi, r = _bracket(m)
-            if r <= dec:  # below 10**dec: "0." and dec digits
-                vlo = 0
-                vhi = _P10I[dec] * 10
-                r = dec + 1
-            vhi = min(vhi, mcap)
-            vd = r
-        n1 = fixed + vd + td  # the size of a point counted above: a pair's, a record's
-        n2 = fixed + vd + rd
-        if total > cap:
-            raise ValueError("body over %d bytes" % cap)
+            continue
+        ts = p[0]
+        v = p[1]
+        m = -1
+        if v.__class__ is flt and ts.__class__ is int and low <= ts < high:
+            try:
+                m = round(v * pf)
+            except (ValueError, OverflowError):  # nan, inf
+                m = -1
+            if vlo <= m < vhi:
+                r = m % 10
+                if 1 < r < 9:
+                    total += n1
+                    continue
+                if m / pf != v:
+                    m = round_scaled(v, dec)
+                total += n1 - vd - point + _vsize(m, dec)
+                continue
+        total += point_size(api, ts, v, decimals)
+        if ts.__class__ is int and ts >= 0 and not low <= ts < high:
+            low, high, td = _bracket(ts)
+        if v.__class__ is flt and -_FAST[dec] < v < _FAST[dec]:
+            m = round(v * pf)
+            if 0 <= m < mcap and not vlo <= m < vhi:
+                vlo, vhi, vd = _bracket(m)
+                if vd <= dec:  # below 10**dec: "0." and dec digits
+                    vlo = 0
+                    vhi = _P10I[dec] * 10
+                    vd = dec + 1
+                vhi = min(vhi, mcap)
+        n1 = (17 if api == "platform" else 4) + point + vd + td
     if total > cap:
         raise ValueError("body over %d bytes" % cap)
     return total if total > base else base + 1  # no point: the body is head and tail
@@ -654,15 +603,21 @@ def body_length(api, target, points, decimals, max_bytes=None):
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     # Yields memoryview chunks of the body; each is valid until the next one is requested.
-    # The points are print()ed into a sink. Here: a (ts, value) pair and a record, of a float or a
-    # scaled value with decimals 0..6 (from its scaled int), an int or a bool, their ts written as
-    # the text of its window (_window) and a small int: no big int per point. The rest by _emit().
+    # The points are print()ed into a sink. Here: a (ts, float) pair and a record of a scaled value
+    # with decimals 0..6 (from its scaled int), an int or a bool, their ts written as the text of
+    # its window (_window) and a small int: no big int per point. The rest by _emit().
     if chunk_size < _ROOM + 16:
         raise ValueError("chunk_size too small")
     head, tail = _envelope(api, target)
-    buf = bytearray(chunk_size)
+    kit = _kit[0]  # the chunk buffer and sink of the last body, taken while this one runs
+    _kit[0] = None
+    if kit is not None and len(kit[0]) == chunk_size:
+        buf, out = kit
+        out.seek(0)
+    else:
+        buf = bytearray(chunk_size)
+        out = _Sink()
     mv = memoryview(buf)
-    out = _Sink(chunk_size)  # room for a chunk from the start: no growing step by step
     first = len(head) - 1
     out.write(head[:first])  # every point goes out after a comma: the first one's becomes head's "["
     plat = api == "platform"
@@ -714,10 +669,6 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
                     else:
                         m = None
                         _emit(out, plat, ts, v, decimals)
-                elif c is num:
-                    w = v
-                elif c is bool:
-                    w = "true" if v else "false"
                 else:
                     _emit(out, plat, ts, v, decimals)
             elif p.__class__ is rc:
@@ -811,3 +762,4 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
             yield mv if k == chunk_size else mv[:k]
             n -= k
         out.seek(0)
+    _kit[0] = (buf, out)  # for the next body (one given up half way leaves the next its own)

@@ -46,16 +46,15 @@ LIMITS = {"device": 2000000, "platform": 1000000}
 _scratch = bytearray(_ROOM)
 _HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
 # the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
-# float32 ports; made by ldexp, not parsed (a port's parser may be a step off). Few module names
-# here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
+# float32 ports; made by ldexp where _settled needs one (no table kept), not parsed (a port's parser
+# may be a step off). Few module names here: MicroPython's globals table fills up, and a fuller
+# one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
-_P10 = tuple(math.ldexp(float(5**j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
 # decimals d = 0..6: below _FAST[d] a float's ulp is under 10**-d, so the int m = round(v * 10**d)
 # whose m / 10**d (one rounding) is v is the exact round_scaled(v, d); a scaled int m of a record
 # with |m| < _LIM reads back as m (compat.scaled_float): its digits are written as they are.
 _FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10**d)) + 2)) for d in range(7))
-_P10F = tuple(float(10**d) for d in range(7))
 _P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
 _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
@@ -288,19 +287,19 @@ def _settled(t, v):
         return False
     c = n // 10
     if k >= 0:
-        t = _P10[k]
+        t = math.ldexp(float(5**k), k)
         if n * t != v:
             return False
         if not n >> (FLOAT_BITS - 2):
             return True
-        k = _P10[k + 1]
+        k = math.ldexp(float(5 ** (k + 1)), k + 1)
         return (n - 1) * t != v and (n + 1) * t != v and c * k != v and (c + 1) * k != v
-    t = _P10[-k]
+    t = math.ldexp(float(5**-k), -k)
     if n / t != v:
         return False
     if not n >> (FLOAT_BITS - 2):
         return True
-    k = _P10[-k - 1]
+    k = math.ldexp(float(5 ** (-k - 1)), -k - 1)
     return (n - 1) / t != v and (n + 1) / t != v and c / k != v and (c + 1) / k != v
 
 
@@ -375,7 +374,7 @@ else:
 
 
 _sizer = _Sink()  # point_size()'s: not safe from two tasks at once
-_kit = [None]  # body_chunks' buffer and sink, kept for the next body: no 512-byte blocks per request
+_kit = [None]  # type: list  # body_chunks' buffer and sink, kept for the next body: no 512-byte blocks per request
 
 
 def _put_str(out, value):
@@ -557,21 +556,23 @@ def body_length(api, target, points, decimals, max_bytes=None):
     base = overhead(api, target) - 1  # the first point has no comma
     total = base
     dec = _dec(decimals)
-    pf = _P10F[dec] if dec >= 0 else 1.0
+    pf = float(_P10I[dec]) if dec >= 0 else 1.0
     mcap = int(_FAST[dec]) * _P10I[dec] if dec >= 0 else 0  # m below it: |value| < _FAST
     point = 1 if dec > 0 else 0
     low = high = vlo = vhi = vd = td = n1 = 0  # empty brackets: the first pair sets them
+    tup = tuple
     flt = float
+    num = int
+    rnd = round
     for p in points():
-        if p.__class__ is not tuple and p.__class__ is not list:
+        if p.__class__ is not tup and p.__class__ is not list:
             total += point_size(api, p, None, decimals)
             continue
-        ts = p[0]
-        v = p[1]
+        ts, v = p
         m = -1
-        if v.__class__ is flt and ts.__class__ is int and low <= ts < high:
+        if v.__class__ is flt and ts.__class__ is num and low <= ts < high:
             try:
-                m = round(v * pf)
+                m = rnd(v * pf)
             except (ValueError, OverflowError):  # nan, inf
                 m = -1
             if vlo <= m < vhi:
@@ -622,7 +623,7 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     out.write(head[:first])  # every point goes out after a comma: the first one's becomes head's "["
     plat = api == "platform"
     dec = _dec(decimals)
-    pf = _P10F[dec] if dec >= 0 else 1.0
+    pf = float(_P10I[dec]) if dec >= 0 else 1.0
     q = _P10I[dec] if dec >= 0 else 1
     tsc = _T_SCALED + dec if dec >= 0 else -2
     mcap = int(_FAST[dec]) * q if dec >= 0 else 0  # a pair's |m| below it: |value| < _FAST
@@ -714,29 +715,27 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
                     w = a // q
                     a -= w * q
                     w = -w if w else "-0"
-                if a:
-                    if a < amin or not a % 10:
-                        c = dec  # a's digits: dec less its trailing zeros, less its leading ones
-                        while a % 10 == 0:
-                            a //= 10
-                            c -= 1
-                        m = 10
-                        while m <= a:
-                            m *= 10
-                            c -= 1
-                        fa = _PAD[c - 1]
-                    else:
-                        fa = "."  # the most common: all dec digits, the last not 0
-                    if plat:
-                        pr(',{"value":', w, fa, a, pre, lo, sep="", end="}", file=out)
-                    else:
-                        pr(pre, lo, ",", w, fa, a, sep="", end="]", file=out)
-                    w = None
+                if not a:
+                    fa = a = ""
+                elif a < amin or not a % 10:
+                    c = dec  # a's digits: dec less its trailing zeros, less its leading ones
+                    while a % 10 == 0:
+                        a //= 10
+                        c -= 1
+                    m = 10
+                    while m <= a:
+                        m *= 10
+                        c -= 1
+                    fa = _PAD[c - 1]
+                else:
+                    fa = "."  # the most common: all dec digits, the last not 0
+            elif w is not None:
+                fa = a = ""
             if w is not None:
                 if plat:
-                    pr(',{"value":', w, pre, lo, sep="", end="}", file=out)
+                    pr(',{"value":', w, fa, a, pre, lo, sep="", end="}", file=out)
                 else:
-                    pr(pre, lo, ",", w, sep="", end="]", file=out)
+                    pr(pre, lo, ",", w, fa, a, sep="", end="]", file=out)
             if tell() > stop:
                 done = False
                 break

@@ -51,10 +51,10 @@ _HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written a
 # one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
 
-# decimals d = 0..6: below _FAST[d] a float's ulp is under 10**-d, so the int m = round(v * 10**d)
-# whose m / 10**d (one rounding) is v is the exact round_scaled(v, d); a scaled int m of a record
-# with |m| < _LIM reads back as m (compat.scaled_float): its digits are written as they are.
-_FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10**d)) + 2)) for d in range(7))
+# decimals d = 0..6: below 2**(FLOAT_BITS - bits of 10**d) (the body passes' flim) a float's ulp
+# is under 10**-d, so the int m = round(v * 10**d) whose m / 10**d (one rounding) is v is the exact
+# round_scaled(v, d); a scaled int m of a record with |m| < _LIM reads back as m
+# (compat.scaled_float): its digits are written as they are.
 _P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
 _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
@@ -557,7 +557,8 @@ def body_length(api, target, points, decimals, max_bytes=None):
     total = base
     dec = _dec(decimals)
     pf = float(_P10I[dec]) if dec >= 0 else 1.0
-    mcap = int(_FAST[dec]) * _P10I[dec] if dec >= 0 else 0  # m below it: |value| < _FAST
+    flim = float(1 << (FLOAT_BITS - len(bin(_P10I[dec])) + 2)) if dec >= 0 else 0.0
+    mcap = int(flim) * _P10I[dec]  # m below it: |value| < flim
     point = 1 if dec > 0 else 0
     low = high = vlo = vhi = vd = td = n1 = 0  # empty brackets: the first pair sets them
     tup = tuple
@@ -587,7 +588,7 @@ def body_length(api, target, points, decimals, max_bytes=None):
         total += point_size(api, ts, v, decimals)
         if ts.__class__ is int and ts >= 0 and not low <= ts < high:
             low, high, td = _bracket(ts)
-        if v.__class__ is flt and -_FAST[dec] < v < _FAST[dec]:
+        if v.__class__ is flt and -flim < v < flim:
             m = round(v * pf)
             if 0 <= m < mcap and not vlo <= m < vhi:
                 vlo, vhi, vd = _bracket(m)
@@ -626,7 +627,8 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     pf = float(_P10I[dec]) if dec >= 0 else 1.0
     q = _P10I[dec] if dec >= 0 else 1
     tsc = _T_SCALED + dec if dec >= 0 else -2
-    mcap = int(_FAST[dec]) * q if dec >= 0 else 0  # a pair's |m| below it: |value| < _FAST
+    flim = float(1 << (FLOAT_BITS - len(bin(q)) + 2)) if dec >= 0 else 0.0
+    mcap = int(flim) * q  # a pair's |m| below it: |value| < flim
     amin = q // 10 if dec > 0 else 1  # the digits after the point: dec of them from amin up
     lead = ',"ts":' if plat else ",["
     pre = ""  # the ts window (_window): empty, the first point sets it

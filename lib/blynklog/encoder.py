@@ -3,13 +3,17 @@
 #   device:   [[1702656423136,5],...]
 # `points` is a callable returning a fresh iterator of (ts_ms, value) pairs, or of record.Rec (the
 # upload's passes: a record read in place); it is called once per pass: body_length() makes one
-# pass to count the exact bytes, body_chunks() another to produce them. The body is never held
-# whole: the points are print()ed into a BytesIO (a sink: print() formats ints in C, ints boxed on
-# a 32-bit port too, without allocating), read out into one bytearray (_CHUNK bytes, allocated per
-# call) and yielded as memoryview slices of it; a chunk is valid only until the next one is asked
-# for. A record's ts is printed from its segment's base split once (10**6) and its small-int delta,
-# its decimal from its scaled int: a sync makes no object per point. Strings are escaped in pieces.
-# point_size() and the slow paths share module scratch buffers: not safe from two tasks at once.
+# pass to count the exact bytes, body_chunks() another to produce them. Lengths are counted, not
+# written: from the digit counts of a point's ts and scaled int, kept as brackets of powers of ten
+# (a record's ts: its delta's bracket per segment base). The body is never held whole: the points
+# are print()ed into a BytesIO (a sink: print() formats ints in C, without allocating), read out
+# into one bytearray (_CHUNK bytes, allocated per call) and yielded as memoryview slices of it; a
+# chunk is valid only until the next one is asked for. A ts is written as the fixed text of its
+# window and a small int (_window: no big int printed or split per point on a 32-bit port), a
+# decimal from its scaled int: a sync makes no object per point for an int, a bool or a scaled
+# value. The rare points (strings, floats without decimals, locations) take the slow path, _emit.
+# Strings are escaped in pieces. point_size() and the slow paths share module scratch buffers and
+# point_size() a digit bracket (_pc): not safe from two tasks at once.
 # Values: bool -> true/false; int -> digits; float -> rounded half to even to `decimals` on its
 # exact binary value, at most that many digits after the point, trailing zeros stripped (from
 # 2**59 up, where every float is an integer: its shortest digits, "1e300"); decimals None: the
@@ -42,21 +46,23 @@ LIMITS = {"device": 2000000, "platform": 1000000}
 _scratch = bytearray(_ROOM)
 _HUGE = math.ldexp(1.0, 59)  # from here up every float is an integer: written as its shortest digits
 # the powers of ten a float holds exactly (5**j < 2**FLOAT_BITS): 1e0..1e22, or 1e0..1e10 on
-# float32 ports; made by ldexp, not parsed (a port's parser may be a step off). Few module names
-# here: MicroPython's globals table fills up, and a fuller one slows every builtin's lookup.
+# float32 ports; made by ldexp where _settled needs one (no table kept), not parsed (a port's parser
+# may be a step off). Few module names here: MicroPython's globals table fills up, and a fuller
+# one slows every builtin's lookup.
 _P10_TOP = 23 if FLOAT_BITS == 53 else 11
-_P10 = tuple(math.ldexp(float(5**j), j) for j in range(_P10_TOP)) if IS_MICROPYTHON else ()
 
-# decimals d = 0..6: below _FAST[d] a float's ulp is under 10**-d, so the int m = round(v * 10**d)
-# whose m / 10**d (one rounding) is v is the exact round_scaled(v, d); a scaled int m of a record
-# with |m| < _LIM reads back as m (compat.scaled_float): its digits are written as they are.
-_FAST = tuple(float(1 << (FLOAT_BITS - len(bin(10**d)) + 2)) for d in range(7))
-_P10F = tuple(float(10**d) for d in range(7))
+# decimals d = 0..6: below 2**(FLOAT_BITS - bits of 10**d) (the body passes' flim) a float's ulp
+# is under 10**-d, so the int m = round(v * 10**d) whose m / 10**d (one rounding) is v is the exact
+# round_scaled(v, d); a scaled int m of a record with |m| < _LIM reads back as m
+# (compat.scaled_float): its digits are written as they are.
 _P10I = (1, 10, 100, 1000, 10000, 100000, 1000000)
 _LIM = 1 << (FLOAT_BITS - 2)
 _PAD = (".", ".0", ".00", ".000", ".0000", ".00000")
-_ZEROS = ("", "0", "00", "000", "0000", "00000")
-_tsplit = [None, 0, 0]  # a record base ts (one per segment) as (base // 10**6, base % 10**6)
+# point_size()'s digit bracket (_bracket) of a record's ts: its base, its deltas' bracket and its
+# digits; and the last record of a scaled value it counted: api, decimals, type, its scaled int's
+# bracket, its size, the record class, its size less the scaled int's text (none at first)
+_pc = [None, 0, -1, 0, None, None, None, 0, 0, 0, None, 0]
+_SMALL = const(0x3FFFFFFF)  # the largest small int on a 32-bit port: a delta bracket stays within
 
 _ESC = {0x22: b'\\"', 0x5C: b"\\\\", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
 _HEX = b"0123456789abcdef"
@@ -281,19 +287,19 @@ def _settled(t, v):
         return False
     c = n // 10
     if k >= 0:
-        t = _P10[k]
+        t = math.ldexp(float(5**k), k)
         if n * t != v:
             return False
         if not n >> (FLOAT_BITS - 2):
             return True
-        k = _P10[k + 1]
+        k = math.ldexp(float(5 ** (k + 1)), k + 1)
         return (n - 1) * t != v and (n + 1) * t != v and c * k != v and (c + 1) * k != v
-    t = _P10[-k]
+    t = math.ldexp(float(5**-k), -k)
     if n / t != v:
         return False
     if not n >> (FLOAT_BITS - 2):
         return True
-    k = _P10[-k - 1]
+    k = math.ldexp(float(5 ** (-k - 1)), -k - 1)
     return (n - 1) / t != v and (n + 1) / t != v and c / k != v and (c + 1) / k != v
 
 
@@ -356,15 +362,19 @@ def _put_coord(buf, pos, v, decimals):
 
 
 if IS_MICROPYTHON:
-    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it
+    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it; _Sink(n): room for n bytes
 else:
 
     class _Sink(io.BytesIO):  # type: ignore[no-redef]  # CPython: print() writes str
+        def __init__(self, size=0):
+            io.BytesIO.__init__(self)
+
         def write(self, data):
             return io.BytesIO.write(self, data.encode() if isinstance(data, str) else data)
 
 
 _sizer = _Sink()  # point_size()'s: not safe from two tasks at once
+_kit = [None]  # type: list  # body_chunks' buffer and sink, kept for the next body: no 512-byte blocks per request
 
 
 def _put_str(out, value):
@@ -394,106 +404,33 @@ def _put_str(out, value):
     out.write(mv[: pos + 1])
 
 
-def _emit(out, plat, comma, ts, value, decimals, dec):
-    # Writes one point to out (a _Sink), after a comma unless it is the first. ts: an int (with
-    # value), or a record.Rec (its ts and value; `value` unused). dec: decimals when 0..6, else
-    # -1. The common points go out in one print() of small ints and constant strings: nothing is
-    # allocated for them (a record's ts from its segment's base split once; an int or a decimal
-    # of a record from its varint; a float with decimals via one exactness check), and the text is
-    # the one the _put_* functions write for every other value.
+def _emit(out, plat, ts, value, decimals):
+    # Writes one point to out (a _Sink) after its comma, the slow way, for any value: ts an int
+    # (with value), or a record.Rec (its ts made as an int, its value with value()). The value's
+    # text is the _put_* functions' (an int printed as it is), the one body_chunks writes fast for
+    # the common points.
     if ts.__class__ is not int and hasattr(ts, "delta"):
-        b = ts.base
-        if b is not _tsplit[0]:
-            _tsplit[0] = b
-            _tsplit[1] = b // 1000000 if b >= 1000000 else 0
-            _tsplit[2] = b - _tsplit[1] * 1000000
-        t1 = _tsplit[1]
-        t2 = _tsplit[2] + ts.delta
-        tz = ""
-        if t1 and -1000000000 < t2 < 1000000000:
-            if not 0 <= t2 < 1000000:
-                k = t2 // 1000000
-                t1 += k
-                t2 -= k * 1000000
-            if t2 < 100000:  # the zeros the low six digits start with
-                k = 100000
-                z = 0
-                while k > t2 and k > 1:
-                    k //= 10
-                    z += 1
-                tz = _ZEROS[z]
-        else:
-            t1 = b + ts.delta
-            t2 = ""
-        typ = ts.typ
-        if dec >= 0 and typ == _T_SCALED + dec and -_LIM < ts.m < _LIM:
-            m = ts.m
-        elif typ == _T_INT:
-            m = None
-            value = ts.m
-        elif typ == _T_TRUE or typ == _T_FALSE:
-            m = None
-            value = typ == _T_TRUE
-        else:
-            m = None
-            value = ts.value()
-    else:
-        if ts.__class__ is not int:
-            _check_ts(ts)
-            ts = int(ts)
-        t1 = ts
-        t2 = tz = ""
-        m = None
-    if m is None:
-        c = value.__class__
-        if c is float and dec >= 0 and -_FAST[dec] < value < _FAST[dec]:
-            m = round(value * _P10F[dec])
-            if m / _P10F[dec] != value:
-                m = round_scaled(value, dec)
-        elif c is int:
-            v1 = value
-            v2 = v3 = ""
-        elif c is bool:
-            v1 = "true" if value else "false"
-            v2 = v3 = ""
-        else:
-            # everything else: its bytes from the _put_* functions
-            if plat:
-                out.write(',{"value":' if comma else '{"value":')
-            else:
-                print(",[" if comma else "[", t1, tz, t2, ",", sep="", end="", file=out)
-            if isinstance(value, str):
-                _put_str(out, value)
-            else:
-                out.write(memoryview(_scratch)[: _put_value(_scratch, 0, value, decimals)])
-            if plat:
-                print(',"ts":', t1, tz, t2, sep="", end="}", file=out)
-            else:
-                out.write("]")
-            return
-    if m is not None:
-        # m / 10**dec: as _put_fixed writes it
-        v2 = v3 = ""
-        a = -m if m < 0 else m
-        v1 = a // _P10I[dec]
-        f = a - v1 * _P10I[dec]
-        if m < 0:
-            v1 = -v1 if v1 else "-0"
-        if f:
-            k = dec
-            while f % 10 == 0:
-                f //= 10
-                k -= 1
-            t = 10
-            while t <= f:
-                t *= 10
-                k -= 1
-            v2 = _PAD[k - 1]
-            v3 = f
+        value = ts.value()
+        ts = ts.base + ts.delta
+    elif ts.__class__ is not int:
+        _check_ts(ts)
+        ts = int(ts)
     if plat:
-        print(',{"value":' if comma else '{"value":', v1, v2, v3, ',"ts":', t1, tz, t2, sep="", end="}", file=out)
+        out.write(',{"value":')
     else:
-        print(",[" if comma else "[", t1, tz, t2, ",", v1, v2, v3, sep="", end="]", file=out)
+        print(",[", ts, ",", sep="", end="", file=out)
+    if value.__class__ is int:
+        print(value, end="", file=out)
+    elif value.__class__ is bool:
+        out.write("true" if value else "false")
+    elif isinstance(value, str):
+        _put_str(out, value)
+    else:
+        out.write(memoryview(_scratch)[: _put_value(_scratch, 0, value, decimals)])
+    if plat:
+        print(',"ts":', ts, sep="", end="}", file=out)
+    else:
+        out.write("]")
 
 
 def _check_ts(ts):
@@ -507,11 +444,38 @@ def _dec(decimals):
 
 def point_size(api, ts, value, decimals):
     # The bytes one point adds to a body, its separating comma included. ts: an int, or a
-    # record.Rec (value unused).
-    limit(api)
+    # record.Rec (value unused). Counted from digits for the common kinds (a float with decimals, an
+    # int, a bool), without a big int per point (a record's ts from its base's bracket in _pc);
+    # written to _sizer and measured for the rest. A record of a scaled value like the last one
+    # counted (the same api, decimals, type, base and digit counts) takes its size from _pc (when
+    # its last digit is not 0, at once): a sync's plan calls this for every record it batches.
+    c = _pc
+    plat = api == "platform"
+    if not plat and api != "device":
+        limit(api)  # raises
+    k = 17 if plat else 4  # the bytes besides ts and value, the comma included
+    dec = _dec(decimals)
+    if ts.__class__ is not int and hasattr(ts, "delta"):
+        value = ts.base
+        if value is not c[0] or not c[1] <= ts.delta < c[2]:
+            c[0] = c[4] = None  # (the size cached counted the old digits)
+            if value + ts.delta >= 0:
+                c[1], c[2], c[3] = _bracket(value + ts.delta)
+                c[1] = max(c[1] - value, -_SMALL)
+                c[2] = min(c[2] - value, _SMALL)
+                c[0] = value
+        if value is c[0]:
+            k += c[3]
+            value = ts.typ
+            if dec >= 0 and value == _T_SCALED + dec and -_LIM < ts.m < _LIM:
+                return k + _vsize(ts.m, dec)
+            if value == _T_INT:
+                return k + _vsize(ts.m, 0)
+            if value == _T_TRUE or value == _T_FALSE:
+                return k + 5 - value
     out = _sizer
     out.seek(0)
-    _emit(out, api == "platform", True, ts, value, decimals, _dec(decimals))
+    _emit(out, plat, ts, value, decimals)
     return out.tell()
 
 
@@ -536,108 +500,261 @@ def overhead(api, target):
     return len(head) + len(tail)
 
 
-def _write(out, plat, it, decimals, dec, comma, stop):
-    # Writes the points of iterator `it` to out until out holds more than `stop` bytes: False
-    # then, True once `it` is done. The points of a (ts, value) tuple with an int ts and a float
-    # (decimals 0..2) or an int value are written here, as _emit() writes them, without its call
-    # (the most common points on a board, where every call and lookup counts); the rest by _emit().
-    pr = print
-    rnd = round
-    tell = out.tell
-    if 0 <= dec <= 2:
-        lim = _FAST[dec]
-        pf = _P10F[dec]
-        q = _P10I[dec]
-    else:
-        lim = 0.0
-        pf = 1.0
-        q = 1
-    p0, p1 = ('{"value":', ',{"value":') if plat else ("[", ",[")
-    for p in it:
-        w = None
-        if p.__class__ is tuple:
-            ts = p[0]
-            v = p[1]
-            if ts.__class__ is int:
-                c = v.__class__
-                if c is float and -lim < v < lim:
-                    m = rnd(v * pf)
-                    if m / pf != v:
-                        m = round_scaled(v, dec)
-                    a = m if m >= 0 else -m
-                    w = a // q
-                    f = a - w * q
-                    if m < 0:
-                        w = -w if w else "-0"
-                    fa = fb = ""
-                    if f:
-                        fa = "."
-                        fb = f
-                        if q == 100:
-                            if f % 10 == 0:
-                                fb = f // 10
-                            elif f < 10:
-                                fa = ".0"
-                elif c is int:
-                    w = v
-                    fa = fb = ""
-            if w is None:
-                _emit(out, plat, comma, ts, v, decimals, dec)
-            elif plat:
-                pr(p1 if comma else p0, w, fa, fb, ',"ts":', ts, sep="", end="}", file=out)
-            else:
-                pr(p1 if comma else p0, ts, ",", w, fa, fb, sep="", end="]", file=out)
-        elif p.__class__ is list:
-            _emit(out, plat, comma, p[0], p[1], decimals, dec)
-        else:  # a record.Rec
-            _emit(out, plat, comma, p, None, decimals, dec)
-        comma = True
-        if tell() > stop:
-            return False
-    return True
+def _bracket(n):
+    # (low, high, digits) for an int n >= 0: low <= n < high hold the ints of its digit count
+    d = 1
+    t = 10
+    while n >= t:
+        t *= 10
+        d += 1
+    return (t // 10 if d > 1 else 0), t, d
+
+
+def _window(lead, ts):
+    # Timestamps near ts >= 0 as a fixed text and a small int, without big-int work per point:
+    # (prefix, base, low, high); a t with low <= t - base < high is written as prefix (lead and
+    # ts's leading digits) then t - base: ts's last k digits, those of ts % 10**9 without its
+    # leading zeros (k <= 9, a small int on every port). After a run of zeros the windows grow
+    # tenfold each.
+    s = str(ts)
+    n = len(s)
+    k = n if n < 9 else 9
+    while k > 1 and s[n - k] == "0":
+        k -= 1
+    return lead + s[: n - k], ts - int(s[n - k :]), (10 ** (k - 1) if k > 1 else 0), 10**k
+
+
+def _vsize(m, d):
+    # The length of the text of m / 10**d (m an int, d = 0..6) as the encoder writes it: at most d
+    # digits after the point, trailing zeros left off, the sign included.
+    n = d + 1  # at least one digit before the point
+    if m < 0:
+        m = -m
+        n += 1
+    t = _P10I[d] * 10
+    while m >= t:
+        t *= 10
+        n += 1
+    if d:
+        t = m % _P10I[d]
+        if not t:
+            return n - d
+        while t % 10 == 0:
+            t //= 10
+            n -= 1
+        n += 1
+    return n
 
 
 def body_length(api, target, points, decimals, max_bytes=None):
-    # The exact length of the body; ValueError when it would exceed the API's size limit.
+    # The exact length of the body; ValueError when it would exceed the API's size limit. Counted,
+    # not written: by point_size(), but a (ts, float) pair here while its ts and its scaled int m
+    # stay in the digit brackets (_bracket) of the last pair point_size() counted. Its m is found by
+    # one product and may be one off: that changes neither its digit count nor its size when its
+    # last digit is 2..8; else it is checked. (A sync gives its length: records are not seen here.)
     cap = limit(api) if max_bytes is None else max_bytes
-    total = overhead(api, target)
-    out = _Sink()
-    plat = api == "platform"
+    base = overhead(api, target) - 1  # the first point has no comma
+    total = base
     dec = _dec(decimals)
-    it = iter(points())
-    comma = False
-    while True:
-        done = _write(out, plat, it, decimals, dec, comma, _CHUNK)
-        comma = True
-        total += out.tell()
-        out.seek(0)
-        if total > cap:
-            raise ValueError("body over %d bytes" % cap)
-        if done:
-            return total
+    pf = float(_P10I[dec]) if dec >= 0 else 1.0
+    flim = float(1 << (FLOAT_BITS - len(bin(_P10I[dec])) + 2)) if dec >= 0 else 0.0
+    mcap = int(flim) * _P10I[dec]  # m below it: |value| < flim
+    point = 1 if dec > 0 else 0
+    low = high = vlo = vhi = vd = td = n1 = 0  # empty brackets: the first pair sets them
+    tup = tuple
+    flt = float
+    num = int
+    rnd = round
+    for p in points():
+        if p.__class__ is not tup and p.__class__ is not list:
+            total += point_size(api, p, None, decimals)
+            continue
+        ts, v = p
+        m = -1
+        if v.__class__ is flt and ts.__class__ is num and low <= ts < high:
+            try:
+                m = rnd(v * pf)
+            except (ValueError, OverflowError):  # nan, inf
+                m = -1
+            if vlo <= m < vhi:
+                r = m % 10
+                if 1 < r < 9:
+                    total += n1
+                    continue
+                if m / pf != v:
+                    m = round_scaled(v, dec)
+                total += n1 - vd - point + _vsize(m, dec)
+                continue
+        total += point_size(api, ts, v, decimals)
+        if ts.__class__ is int and ts >= 0 and not low <= ts < high:
+            low, high, td = _bracket(ts)
+        if v.__class__ is flt and -flim < v < flim:
+            m = round(v * pf)
+            if 0 <= m < mcap and not vlo <= m < vhi:
+                vlo, vhi, vd = _bracket(m)
+                if vd <= dec:  # below 10**dec: "0." and dec digits
+                    vlo = 0
+                    vhi = _P10I[dec] * 10
+                    vd = dec + 1
+                vhi = min(vhi, mcap)
+        n1 = (17 if api == "platform" else 4) + point + vd + td
+    if total > cap:
+        raise ValueError("body over %d bytes" % cap)
+    return total if total > base else base + 1  # no point: the body is head and tail
 
 
 def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
     # Yields memoryview chunks of the body; each is valid until the next one is requested.
+    # The points are print()ed into a sink. Here: a (ts, float) pair and a record of a scaled value
+    # with decimals 0..6 (from its scaled int), an int or a bool, their ts written as the text of
+    # its window (_window) and a small int: no big int per point. The rest by _emit().
     if chunk_size < _ROOM + 16:
         raise ValueError("chunk_size too small")
     head, tail = _envelope(api, target)
-    buf = bytearray(chunk_size)
+    kit = _kit[0]  # the chunk buffer and sink of the last body, taken while this one runs
+    _kit[0] = None
+    if kit is not None and len(kit[0]) == chunk_size:
+        buf, out = kit
+        out.seek(0)
+    else:
+        buf = bytearray(chunk_size)
+        out = _Sink()
     mv = memoryview(buf)
-    out = _Sink()
-    out.write(head)
+    first = len(head) - 1
+    out.write(head[:first])  # every point goes out after a comma: the first one's becomes head's "["
     plat = api == "platform"
     dec = _dec(decimals)
+    pf = float(_P10I[dec]) if dec >= 0 else 1.0
+    q = _P10I[dec] if dec >= 0 else 1
+    tsc = _T_SCALED + dec if dec >= 0 else -2
+    flim = float(1 << (FLOAT_BITS - len(bin(q)) + 2)) if dec >= 0 else 0.0
+    mcap = int(flim) * q  # a pair's |m| below it: |value| < flim
+    amin = q // 10 if dec > 0 else 1  # the digits after the point: dec of them from amin up
+    lead = ',"ts":' if plat else ",["
+    pre = ""  # the ts window (_window): empty, the first point sets it
+    tb = high = 0
+    low = 1
+    rb = rc = None  # a record's base, and it less the window's base: ro
+    ro = 0
+    tup = tuple
+    flt = float
+    num = int
+    rnd = round
+    pr = print
+    tell = out.tell
+    stop = chunk_size - _ROOM
     it = iter(points())
-    comma = False
     done = False
     while not done:
-        done = _write(out, plat, it, decimals, dec, comma, chunk_size - _ROOM)
-        comma = True
+        done = True
+        for p in it:
+            m = w = None  # the value: a scaled int m, or w to print as it is (an int, true, false)
+            if p.__class__ is tup:
+                ts, v = p
+                c = v.__class__ if ts.__class__ is num else None
+                if c is not None:
+                    lo = ts - tb
+                    if not low <= lo < high:
+                        if ts < 0:
+                            c = None
+                        else:
+                            pre, tb, low, high = _window(lead, ts)
+                            rb = None
+                            lo = ts - tb
+                if c is flt:
+                    try:
+                        m = rnd(v * pf)
+                    except (ValueError, OverflowError):  # nan, inf
+                        m = mcap
+                    if -mcap < m < mcap:
+                        if m / pf != v:
+                            m = round_scaled(v, dec)
+                    else:
+                        m = None
+                        _emit(out, plat, ts, v, decimals)
+                else:
+                    _emit(out, plat, ts, v, decimals)
+            elif p.__class__ is rc:
+                b = p.base
+                if b is not rb:
+                    rb = b
+                    ro = b - tb
+                lo = ro + p.delta
+                c = p.typ
+                if not low <= lo < high:
+                    if b + p.delta < 0:
+                        c = -2
+                    else:
+                        pre, tb, low, high = _window(lead, b + p.delta)
+                        ro = b - tb
+                        lo = ro + p.delta
+                if c == tsc:
+                    m = p.m
+                    if not -_LIM < m < _LIM:
+                        m = None
+                        _emit(out, plat, p, None, decimals)
+                elif c == _T_INT:
+                    w = p.m
+                elif c == _T_TRUE:
+                    w = "true"
+                elif c == _T_FALSE:
+                    w = "false"
+                else:
+                    _emit(out, plat, p, None, decimals)
+            elif p.__class__ is list:
+                _emit(out, plat, p[0], p[1], decimals)
+            else:
+                if hasattr(p, "delta"):
+                    rc = p.__class__  # the record class: the next records take the branch above
+                _emit(out, plat, p, None, decimals)
+            if m is not None:
+                # m / 10**dec, as _put_fixed writes it: w, then fa and a (the digits after the point)
+                if m >= 0:
+                    w = m // q
+                    a = m - w * q
+                else:
+                    a = -m
+                    w = a // q
+                    a -= w * q
+                    w = -w if w else "-0"
+                if not a:
+                    fa = a = ""
+                elif a < amin or not a % 10:
+                    c = dec  # a's digits: dec less its trailing zeros, less its leading ones
+                    while a % 10 == 0:
+                        a //= 10
+                        c -= 1
+                    m = 10
+                    while m <= a:
+                        m *= 10
+                        c -= 1
+                    fa = _PAD[c - 1]
+                else:
+                    fa = "."  # the most common: all dec digits, the last not 0
+            elif w is not None:
+                fa = a = ""
+            if w is not None:
+                if plat:
+                    pr(',{"value":', w, fa, a, pre, lo, sep="", end="}", file=out)
+                else:
+                    pr(pre, lo, ",", w, fa, a, sep="", end="]", file=out)
+            if tell() > stop:
+                done = False
+                break
+        if first >= 0:
+            # the first point's comma becomes head's last byte (none: the body has no point)
+            n = tell()
+            if n > first:
+                out.seek(first)
+                out.write(head[first:])
+                out.seek(n)
+            else:
+                out.write(head[first:])
+            first = -1
         if done:
             out.write(tail)
         # what was written, as views of buf (one, but for a long string); out starts afresh
-        n = out.tell()
+        n = tell()
         out.seek(0)
         while n > 0:
             k = out.readinto(buf)
@@ -646,3 +763,4 @@ def body_chunks(api, target, points, decimals, chunk_size=_CHUNK):
             yield mv if k == chunk_size else mv[:k]
             n -= k
         out.seek(0)
+    _kit[0] = (buf, out)  # for the next body (one given up half way leaves the next its own)

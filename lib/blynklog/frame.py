@@ -18,7 +18,9 @@ from .record import T_F32, T_F64, T_INT, T_SCALED, T_STR, T_TRUE, Rec, key, read
 FRAME_MAX = const(1192)  # bytes of a whole frame (the store's read buffer holds one and 8 more)
 FIXED = const(10)  # L, first, n and the CRC at most
 SECTION_MAX = const(6)  # a section's directory entry at most: sid, count (<= 3), size (<= 2)
-_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
+_TAIL = const(3072)  # bytes of the frame's sections (the unflushed tail, in RAM), and of its records
+# as format 2 encodes them at most
+_CHUNKS = const(192)  # the tail's 16-byte chunks
 _MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
 _HDR = const(24)  # a segment's header
 _RESIDUE = const(0x2144DF1C)  # CRC-32 of any data followed by its own CRC (record.py)
@@ -45,29 +47,65 @@ def zbits(z):
 
 
 class Writer:
-    # Bits into buf from byte p on, most significant first; put() takes at most 16 bits at a time.
-    def __init__(self, buf):
+    # Bits of one stream's section at a time into the store's tail, most significant first; put()
+    # takes at most 16 bits at a time. The tail is cut into 16-byte chunks, given out in turn
+    # (used) to the sections as they grow and linked per section (link[c]: the chunk after c;
+    # st.first: a section's first), so each section's bits are written once, at add(), and the
+    # frame is built by copying whole bytes. p: where the next byte goes (0: the section has no
+    # chunk yet; a multiple of 16: its chunk is full); acc: the nb bits (< 8) not written yet.
+    def __init__(self, buf, link, first):
         self.buf = buf
+        self.link = link
+        self.first = first
+        self.used = 0
+        self.sid = 0
         self.p = 0
         self.acc = 0
         self.nb = 0
 
+    def chunk(self, p, sid):
+        # the next chunk for stream sid's section, whose next byte would go to p -> its start
+        c = self.used
+        if c >= _CHUNKS:
+            raise RuntimeError("frame tail")  # never: FRAME_MAX bounds the chunks a frame takes
+        if p:
+            self.link[(p - 1) >> 4] = c
+        else:
+            self.first[sid] = c
+        self.used = c + 1
+        return c << 4
+
     def put(self, v, k):
         acc = (self.acc << k) | v
         nb = self.nb + k
-        buf = self.buf
-        p = self.p
-        while nb >= 8:
-            nb -= 8
-            buf[p] = (acc >> nb) & 0xFF
-            p += 1
-        self.acc = acc & ((1 << nb) - 1)
+        if nb >= 8:
+            buf = self.buf
+            p = self.p
+            while nb >= 8:
+                nb -= 8
+                if not p & 15:
+                    p = self.chunk(p, self.sid)
+                buf[p] = (acc >> nb) & 0xFF
+                p += 1
+            self.p = p
+            acc &= (1 << nb) - 1
+        self.acc = acc
         self.nb = nb
-        self.p = p
 
-    def align(self):
-        if self.nb:
-            self.put(0, 8 - self.nb)
+    def copy(self, src, a, b):
+        # src[a:b] as whole bytes (the section is at a byte boundary)
+        p = self.p
+        buf = self.buf
+        while a < b:
+            if not p & 15:
+                p = self.chunk(p, self.sid)
+            k = 16 - (p & 15)
+            if k > b - a:
+                k = b - a
+            buf[p : p + k] = src[a : a + k]
+            p += k
+            a += k
+        self.p = p
 
     def put_z(self, z):
         # z >= 0: '0' | '10' 7 bits | '110' 9 bits | '1110' 16 bits | '11110' 24 bits |
@@ -102,8 +140,10 @@ class Writer:
 
 
 class State:
-    # Per stream: the last record's H, ts delta, step and value (m; float bytes), and the frame's
-    # count and bits so far. Lists sized by the number of streams (add() per stream).
+    # Per stream: the last record's H, ts delta, step and value (m; float bytes), the frame's
+    # count and bits so far, and where its section is written (Writer: its first chunk, the next
+    # byte's place, the bits not written yet). Lists sized by the number of streams (add() per
+    # stream).
     def __init__(self):
         self.h = []
         self.d = []
@@ -112,6 +152,9 @@ class State:
         self.fv = []
         self.n = []
         self.bits = []
+        self.first = []
+        self.pos = []
+        self.acc = []
 
     def add(self):
         self.h.append(0)
@@ -121,11 +164,15 @@ class State:
         self.fv.append(bytearray(8))
         self.n.append(0)
         self.bits.append(0)
+        self.first.append(0)
+        self.pos.append(0)
+        self.acc.append(0)
 
 
 def code(st, sid, rec, out):
-    # The bits of record rec (record.read of a tail record) as the next one of stream sid's
-    # section; written to out (a Writer) unless out is None. Updates st.
+    # The bits of record rec (record.read of an encoded record) as the next one of stream sid's
+    # section. out None: only counted, st unchanged; else written to out (a Writer at the end of
+    # the section) and st advanced.
     n = st.n[sid]
     h = rec.flags | (rec.typ << 2)
     typ = rec.typ
@@ -144,7 +191,6 @@ def code(st, sid, rec, out):
         same = False
         if out is not None:
             out.put(0x40 | h, 7)
-    st.h[sid] = h
     d = rec.delta
     if n == 0:
         step = 0
@@ -152,34 +198,32 @@ def code(st, sid, rec, out):
     else:
         step = d - st.d[sid]
         z = step - st.step[sid]
-    st.d[sid] = d
-    st.step[sid] = step
     z = z << 1 if z >= 0 else ((-z) << 1) - 1
     bits += zbits(z)
     if out is not None:
+        st.h[sid] = h
+        st.d[sid] = d
+        st.step[sid] = step
         out.put_z(z)
     if typ == T_INT or typ >= T_SCALED:
         m = rec.m
         z = m - st.m[sid] if same else m
-        st.m[sid] = m
         z = z << 1 if z >= 0 else ((-z) << 1) - 1
         bits += zbits(z)
         if out is not None:
+            st.m[sid] = m
             out.put_z(z)
     elif typ == T_F32 or typ == T_F64:
         # XOR with the last value's bytes (zeros after another type): '0' equal, else '1', 3 bits
         # of leading zero bytes, 3 bits of (bytes - 1), the bytes from the top one down
         w = 4 if typ == T_F32 else 8
         fv = st.fv[sid]
-        if not same:
-            for k in range(8):
-                fv[k] = 0
         buf = rec.buf
         p = rec.p
         top = -1
         low = w
         for k in range(w):
-            if buf[p + k] != fv[k]:
+            if buf[p + k] != (fv[k] if same else 0):
                 if low == w:
                     low = k
                 top = k
@@ -193,10 +237,11 @@ def code(st, sid, rec, out):
                 out.put(0x40 | ((w - 1 - top) << 3) | (top - low), 7)
                 k = top
                 while k >= low:
-                    out.put(buf[p + k] ^ fv[k], 8)
+                    out.put(buf[p + k] ^ (fv[k] if same else 0), 8)
                     k -= 1
-            for k in range(w):
-                fv[k] = buf[p + k]
+        if out is not None:
+            for k in range(8):
+                fv[k] = buf[p + k] if k < w else 0
     elif typ > T_TRUE:
         # a string (11-bit length) or a location: padded to a byte, then its bytes as stored
         k = rec.last - rec.p
@@ -209,12 +254,10 @@ def code(st, sid, rec, out):
         if out is not None:
             if pad:
                 out.put(0, pad)
-            buf = rec.buf
-            p = out.p
-            out.buf[p : p + k] = buf[rec.p : rec.last]
-            out.p = p + k
-    st.n[sid] = n + 1
-    st.bits[sid] += bits
+            out.copy(rec.buf, rec.p, rec.last)
+    if out is not None:
+        st.n[sid] = n + 1
+        st.bits[sid] += bits
     return bits
 
 
@@ -294,11 +337,10 @@ def vbytes(z):
     return 1 if z < 0x80 else (2 if z < 0x4000 else 3)
 
 
-def build(st, bst, tail, tn, w, rec, first):
-    # Builds the frame of the tail's records (tail[:tn], format 2 records costed in st) in w.buf,
+def build(st, w, fb, first):
+    # Builds the frame of the sections written in w's chunks (their sizes and counts in st) in fb,
     # its first record's ordinal `first`; returns start << 16 | end: the frame is fb[start:end]
-    # and its CRC (bst: build state).
-    fb = w.buf
+    # and its CRC.
     ns = 0
     at = put_varint(fb, 2, first)  # L's 1 or 2 bytes go before it, at the end
     p = at + 1
@@ -309,28 +351,24 @@ def build(st, bst, tail, tn, w, rec, first):
             p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
             ns += 1
     fb[at] = ns
-    w.p = p
-    w.acc = 0
-    w.nb = 0
+    tail = memoryview(w.buf)
+    link = w.link
     for sid in range(len(st.n)):
         if not st.n[sid]:
             continue
-        bst.n[sid] = 0
-        bst.bits[sid] = 0
-        start = w.p
-        i = 0
-        while i < tn:
-            b = tail[i]
-            q = i + 1 if b < 0x80 else i + 2
-            n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
-            if tail[q + 1] == sid:
-                read(rec, tail, i, n)
-                code(bst, sid, rec, w)
-            i += n
-        w.align()
-        if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
-            raise RuntimeError("frame section size")
-    end = w.p
+        bits = st.bits[sid]
+        left = bits >> 3
+        c = st.first[sid]
+        while left > 0:
+            k = 16 if left > 16 else left
+            fb[p : p + k] = tail[c << 4 : (c << 4) + k]
+            p += k
+            left -= k
+            c = link[c]
+        if bits & 7:
+            fb[p] = (st.acc[sid] << (8 - (bits & 7))) & 0xFF
+            p += 1
+    end = p
     body = end - 2
     if body < 0x80:
         fb[1] = body
@@ -346,18 +384,14 @@ def build(st, bst, tail, tn, w, rec, first):
 def alloc(store):
     # the tail and the frame's buffer and states of a Store, made at its first append
     store._tail = bytearray(_TAIL)
-    store._tmv = memoryview(store._tail)
-    store._tn = 0  # bytes of the tail
+    store._tn = 0  # bytes the frame's records take as format 2 records (the frame's bound: _TAIL)
     store._fbytes = FIXED  # the frame's size at most
     store._arec = Rec()
-    store._brec = Rec()
     store._fbuf = bytearray(FRAME_MAX)
-    store._fwr = Writer(store._fbuf)
-    store._fst = State()
-    store._bst = State()
+    store._fst = st = State()
+    store._fwr = Writer(store._tail, bytearray(_CHUNKS), st.first)
     for _ in store._names:
-        store._fst.add()
-        store._bst.add()
+        st.add()
 
 
 def free(store):
@@ -366,7 +400,7 @@ def free(store):
     # its one-off modules go (a store still open imports them again at its next use)
     import sys
 
-    store._tail = store._tmv = store._fbuf = store._fwr = store._fst = store._bst = None
+    store._tail = store._fbuf = store._fwr = store._fst = None
     pkg = sys.modules.get("blynklog")
     for name in ("frame", "segment", "legacy"):
         sys.modules.pop("blynklog." + name, None)
@@ -376,48 +410,133 @@ def free(store):
 
 def add_stream(store):
     store._fst.add()
-    store._bst.add()
 
 
 def add(store, sid, n):
-    # Adds the record store._enc[:n] to the frame to come, costed (its exact bits): the frame's
-    # size at most with it, when it fits; else nothing changes and -2 when the frame must go out
-    # first (FRAME_MAX, the tail, the ordinals), -1 when the segment must end first.
-    rec = store._arec
+    # Adds the record store._enc[:n] (record.encode_into's) to the frame to come: its bits are
+    # written to its stream's section (Writer) when it fits, and the frame's size at most with it
+    # is returned; else nothing changes and -2 when the frame must go out first (FRAME_MAX, the
+    # tail, the ordinals), -1 when the segment must end first.
+    # The common record (a number or bool of the stream's type and flags, its timestamp within
+    # 63 ms of the steady interval, its value within 255 units of the last) is read, coded and
+    # written here inline: a call costs a board much; the rest through record.read and code().
+    enc = store._enc
     st = store._fst
-    read(rec, store._enc, 0, n)
     n0 = st.n[sid]
     b0 = st.bits[sid]
-    bits = code(st, sid, rec, None)
+    k = 0  # the inline record's bits (x: their value), 0: code()'s record
+    q = 1 if enc[0] < 0x80 else 2
+    h = enc[q]
+    if n0 and h == st.h[sid]:
+        typ = h >> 2
+        if typ == T_INT or typ >= T_SCALED or typ <= T_TRUE:
+            p = q + 2
+            b = enc[p]
+            d = b & 0x7F
+            s = 7
+            while b & 0x80:
+                p += 1
+                b = enc[p]
+                d |= (b & 0x7F) << s
+                s += 7
+            d = (d >> 1) ^ -(d & 1)
+            step = d - st.d[sid]
+            z = step - st.step[sid]
+            z = z << 1 if z >= 0 else ((-z) << 1) - 1
+            if z < 0x80:
+                if z:
+                    x = 0x100 | z  # '0' (same H), '10' and 7 bits
+                    k = 10
+                else:
+                    x = 0
+                    k = 2
+                if typ > T_TRUE:
+                    p += 1
+                    b = enc[p]
+                    m = b & 0x7F
+                    s = 7
+                    while b & 0x80:
+                        p += 1
+                        b = enc[p]
+                        m |= (b & 0x7F) << s
+                        s += 7
+                    m = (m >> 1) ^ -(m & 1)
+                    z = m - st.m[sid]
+                    z = z << 1 if z >= 0 else ((-z) << 1) - 1
+                    if z == 0:
+                        x <<= 1
+                        k += 1
+                    elif z < 0x80:
+                        x = (x << 9) | 0x100 | z
+                        k += 9
+                    elif z < 0x200:
+                        x = (x << 12) | 0xC00 | z
+                        k += 12
+                    else:
+                        k = 0
+    if k:
+        bits = k
+    else:
+        rec = store._arec
+        read(rec, enc, 0, n)
+        bits = code(st, sid, rec, None)
     est = store._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
     if not n0:
         est += SECTION_MAX
     room = store._wsize + est <= store.segment_size
     tn = store._tn
-    if (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD) or (
-        not store._fcount and store._wsize <= _HDR  # one record over a fresh segment's room: alone
+    if not (
+        (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD)
+        or (not store._fcount and store._wsize <= _HDR)  # one record over a fresh segment's room: alone
     ):
-        if n < len(store._views):
-            store._tmv[tn : tn + n] = store._views[n]
+        return -2 if store._fcount and room else -1
+    if k:
+        acc = (st.acc[sid] << k) | x
+        k += b0 & 7
+        if k >= 8:
+            buf = store._tail
+            p = st.pos[sid]
+            while k >= 8:
+                k -= 8
+                if not p & 15:
+                    p = store._fwr.chunk(p, sid)
+                buf[p] = (acc >> k) & 0xFF
+                p += 1
+            st.pos[sid] = p
+            acc &= (1 << k) - 1
+        st.acc[sid] = acc
+        st.d[sid] = d
+        st.step[sid] = step
+        if typ > T_TRUE:
+            st.m[sid] = m
+        st.n[sid] = n0 + 1
+        st.bits[sid] = b0 + bits
+    else:
+        w = store._fwr
+        w.sid = sid
+        if n0:
+            w.p = st.pos[sid]
+            w.acc = st.acc[sid]
+            w.nb = b0 & 7
         else:
-            store._tmv[tn : tn + n] = memoryview(store._enc)[:n]
-        store._tn = tn + n
-        store._fbytes = est
-        store._fcount += 1
-        return est
-    st.n[sid] = n0
-    st.bits[sid] = b0
-    return -2 if store._fcount and room else -1
+            w.p = w.acc = w.nb = 0
+        code(st, sid, rec, w)
+        st.pos[sid] = w.p
+        st.acc[sid] = w.acc
+    store._tn = tn + n
+    store._fbytes = est
+    store._fcount += 1
+    return est
 
 
 def put(store):
-    # Writes the frame to come at the end of the write segment (not synced); its size is what fit()
+    # Writes the frame to come at the end of the write segment (not synced); its size is what add()
     # costed, exactly.
     st = store._fst
-    end = build(st, store._bst, store._tail, store._tn, store._fwr, store._brec, store._word)
+    fb = store._fbuf
+    end = build(st, store._fwr, fb, store._word)
     start = end >> 16
     end &= 0xFFFF
-    fb = store._fbuf
     mv = memoryview(fb)
     struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], store._wkey()) & 0xFFFFFFFF)
     end += 4
@@ -429,6 +548,7 @@ def put(store):
     for sid in range(len(st.n)):
         st.n[sid] = 0
         st.bits[sid] = 0
+    store._fwr.used = 0
     store._fcount = 0
     store._fbytes = FIXED
     store._tn = 0

@@ -47,31 +47,37 @@ def zbits(z):
 
 
 class Writer:
-    # Bits of one stream's section at a time into the store's tail, most significant first; put()
-    # takes at most 16 bits at a time. The tail is cut into 16-byte chunks, given out in turn
-    # (used) to the sections as they grow and linked per section (link[c]: the chunk after c;
-    # st.first: a section's first), so each section's bits are written once, at add(), and the
-    # frame is built by copying whole bytes. p: where the next byte goes (0: the section has no
-    # chunk yet; a multiple of 16: its chunk is full); acc: the nb bits (< 8) not written yet.
-    def __init__(self, buf, link, first):
+    # The frame to come: its size at most (est), the bytes of its records as format 2 records
+    # (tn), the bounds of both and of its records' count for the write segment as it is (lim, ocap:
+    # set at each stream's first record in the frame), and its sections' bits in the store's tail.
+    # The tail is cut into 16-byte chunks, given out in turn (used) to the sections as they grow
+    # and linked per section (link[c]: the chunk after c; State.first: a section's first), so each
+    # section's bits are written once, at add(), and the frame is built by copying whole bytes.
+    # put() writes at most 16 bits at a time to the section of stream state v, most significant
+    # first: p where its next byte goes (0: the section has no chunk yet; a multiple of 16: its
+    # chunk is full), acc its nb bits (< 8) not written yet.
+    def __init__(self, buf, link):
         self.buf = buf
         self.link = link
-        self.first = first
         self.used = 0
-        self.sid = 0
+        self.est = FIXED
+        self.tn = 0
+        self.lim = 0
+        self.ocap = 0
+        self.v = None
         self.p = 0
         self.acc = 0
         self.nb = 0
 
-    def chunk(self, p, sid):
-        # the next chunk for stream sid's section, whose next byte would go to p -> its start
+    def chunk(self, p, v):
+        # the next chunk for the section of stream state v, whose next byte would go to p -> its start
         c = self.used
         if c >= _CHUNKS:
             raise RuntimeError("frame tail")  # never: FRAME_MAX bounds the chunks a frame takes
         if p:
             self.link[(p - 1) >> 4] = c
         else:
-            self.first[sid] = c
+            v.first = c
         self.used = c + 1
         return c << 4
 
@@ -84,7 +90,7 @@ class Writer:
             while nb >= 8:
                 nb -= 8
                 if not p & 15:
-                    p = self.chunk(p, self.sid)
+                    p = self.chunk(p, self.v)
                 buf[p] = (acc >> nb) & 0xFF
                 p += 1
             self.p = p
@@ -98,7 +104,7 @@ class Writer:
         buf = self.buf
         while a < b:
             if not p & 15:
-                p = self.chunk(p, self.sid)
+                p = self.chunk(p, self.v)
             k = 16 - (p & 15)
             if k > b - a:
                 k = b - a
@@ -140,40 +146,27 @@ class Writer:
 
 
 class State:
-    # Per stream: the last record's H, ts delta, step and value (m; float bytes), the frame's
-    # count and bits so far, and where its section is written (Writer: its first chunk, the next
-    # byte's place, the bits not written yet). Lists sized by the number of streams (add() per
-    # stream).
+    # One stream's: its last record's H, ts delta, step and value (m; float bytes), its count and
+    # bits in the frame so far, and where its section is written (Writer: its first chunk, the next
+    # byte's place, the bits not written yet). The store keeps one per stream (a list).
     def __init__(self):
-        self.h = []
-        self.d = []
-        self.step = []
-        self.m = []
-        self.fv = []
-        self.n = []
-        self.bits = []
-        self.first = []
-        self.pos = []
-        self.acc = []
-
-    def add(self):
-        self.h.append(0)
-        self.d.append(0)
-        self.step.append(0)
-        self.m.append(0)
-        self.fv.append(bytearray(8))
-        self.n.append(0)
-        self.bits.append(0)
-        self.first.append(0)
-        self.pos.append(0)
-        self.acc.append(0)
+        self.h = 0
+        self.d = 0
+        self.step = 0
+        self.m = 0
+        self.fv = bytearray(8)
+        self.n = 0
+        self.bits = 0
+        self.first = 0
+        self.pos = 0
+        self.acc = 0
 
 
-def code(st, sid, rec, out):
-    # The bits of record rec (record.read of an encoded record) as the next one of stream sid's
-    # section. out None: only counted, st unchanged; else written to out (a Writer at the end of
-    # the section) and st advanced.
-    n = st.n[sid]
+def code(st, rec, out):
+    # The bits of record rec (record.read of an encoded record) as the next one of the section of
+    # stream state st. out None: only counted, st unchanged; else written to out (a Writer at the
+    # end of the section) and st advanced.
+    n = st.n
     h = rec.flags | (rec.typ << 2)
     typ = rec.typ
     if n == 0:
@@ -181,7 +174,7 @@ def code(st, sid, rec, out):
         same = False
         if out is not None:
             out.put(h, 6)
-    elif h == st.h[sid]:
+    elif h == st.h:
         bits = 1
         same = True
         if out is not None:
@@ -196,28 +189,28 @@ def code(st, sid, rec, out):
         step = 0
         z = d
     else:
-        step = d - st.d[sid]
-        z = step - st.step[sid]
+        step = d - st.d
+        z = step - st.step
     z = z << 1 if z >= 0 else ((-z) << 1) - 1
     bits += zbits(z)
     if out is not None:
-        st.h[sid] = h
-        st.d[sid] = d
-        st.step[sid] = step
+        st.h = h
+        st.d = d
+        st.step = step
         out.put_z(z)
     if typ == T_INT or typ >= T_SCALED:
         m = rec.m
-        z = m - st.m[sid] if same else m
+        z = m - st.m if same else m
         z = z << 1 if z >= 0 else ((-z) << 1) - 1
         bits += zbits(z)
         if out is not None:
-            st.m[sid] = m
+            st.m = m
             out.put_z(z)
     elif typ == T_F32 or typ == T_F64:
         # XOR with the last value's bytes (zeros after another type): '0' equal, else '1', 3 bits
         # of leading zero bytes, 3 bits of (bytes - 1), the bytes from the top one down
         w = 4 if typ == T_F32 else 8
-        fv = st.fv[sid]
+        fv = st.fv
         buf = rec.buf
         p = rec.p
         top = -1
@@ -249,15 +242,15 @@ def code(st, sid, rec, out):
             bits += 11
             if out is not None:
                 out.put(k, 11)
-        pad = (-(st.bits[sid] + bits)) & 7
+        pad = (-(st.bits + bits)) & 7
         bits += pad + 8 * k
         if out is not None:
             if pad:
                 out.put(0, pad)
             out.copy(rec.buf, rec.p, rec.last)
     if out is not None:
-        st.n[sid] = n + 1
-        st.bits[sid] += bits
+        st.n = n + 1
+        st.bits += bits
     return bits
 
 
@@ -337,28 +330,29 @@ def vbytes(z):
     return 1 if z < 0x80 else (2 if z < 0x4000 else 3)
 
 
-def build(st, w, fb, first):
-    # Builds the frame of the sections written in w's chunks (their sizes and counts in st) in fb,
-    # its first record's ordinal `first`; returns start << 16 | end: the frame is fb[start:end]
-    # and its CRC.
+def build(fst, w, fb, first):
+    # Builds the frame of the sections written in w's chunks (their sizes and counts in the streams'
+    # states fst) in fb, its first record's ordinal `first`; returns start << 16 | end: the frame is
+    # fb[start:end] and its CRC.
     ns = 0
     at = put_varint(fb, 2, first)  # L's 1 or 2 bytes go before it, at the end
     p = at + 1
-    for sid in range(len(st.n)):
-        if st.n[sid]:
+    for sid in range(len(fst)):
+        st = fst[sid]
+        if st.n:
             fb[p] = sid
-            p = put_varint(fb, p + 1, st.n[sid])
-            p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
+            p = put_varint(fb, p + 1, st.n)
+            p = put_varint(fb, p, (st.bits + 7) >> 3)
             ns += 1
     fb[at] = ns
     tail = memoryview(w.buf)
     link = w.link
-    for sid in range(len(st.n)):
-        if not st.n[sid]:
+    for st in fst:
+        if not st.n:
             continue
-        bits = st.bits[sid]
+        bits = st.bits
         left = bits >> 3
-        c = st.first[sid]
+        c = st.first
         while left > 0:
             k = 16 if left > 16 else left
             fb[p : p + k] = tail[c << 4 : (c << 4) + k]
@@ -366,7 +360,7 @@ def build(st, w, fb, first):
             left -= k
             c = link[c]
         if bits & 7:
-            fb[p] = (st.acc[sid] << (8 - (bits & 7))) & 0xFF
+            fb[p] = (st.acc << (8 - (bits & 7))) & 0xFF
             p += 1
     end = p
     body = end - 2
@@ -384,14 +378,10 @@ def build(st, w, fb, first):
 def alloc(store):
     # the tail and the frame's buffer and states of a Store, made at its first append
     store._tail = bytearray(_TAIL)
-    store._tn = 0  # bytes the frame's records take as format 2 records (the frame's bound: _TAIL)
-    store._fbytes = FIXED  # the frame's size at most
     store._arec = Rec()
     store._fbuf = bytearray(FRAME_MAX)
-    store._fst = st = State()
-    store._fwr = Writer(store._tail, bytearray(_CHUNKS), st.first)
-    for _ in store._names:
-        st.add()
+    store._fwr = Writer(store._tail, bytearray(_CHUNKS))
+    store._fst = [State() for _ in store._names]
 
 
 def free(store):
@@ -409,7 +399,7 @@ def free(store):
 
 
 def add_stream(store):
-    store._fst.add()
+    store._fst.append(State())
 
 
 def add(store, sid, n):
@@ -419,112 +409,131 @@ def add(store, sid, n):
     # tail, the ordinals), -1 when the segment must end first.
     # The common record (a number or bool of the stream's type and flags, its timestamp within
     # 63 ms of the steady interval, its value within 255 units of the last) is read, coded and
-    # written here inline: a call costs a board much; the rest through record.read and code().
+    # written here inline, with the types' numbers as literals (record.T_*: 0, 1 bool, 2 int,
+    # 8..14 scaled): each name, call and step costs a board some us; the rest through record.read
+    # and code().
     enc = store._enc
-    st = store._fst
-    n0 = st.n[sid]
-    b0 = st.bits[sid]
+    st = store._fst[sid]
+    b0 = st.bits  # 0: the stream's first record in the frame (a record takes 1 bit at least)
     k = 0  # the inline record's bits (x: their value), 0: code()'s record
-    q = 1 if enc[0] < 0x80 else 2
+    q = 1 + (enc[0] >> 7)  # H after L's 1 or 2 bytes
     h = enc[q]
-    if n0 and h == st.h[sid]:
-        typ = h >> 2
-        if typ == T_INT or typ >= T_SCALED or typ <= T_TRUE:
-            p = q + 2
+    typ = h >> 2
+    if b0 and h == st.h and (0x7F07 >> typ) & 1:  # types 0, 1, 2, 8..14
+        # the ts delta's varint (record.py), up to 4 bytes unrolled: each byte added in place,
+        # the continuation bits taken off at the end
+        p = q + 3
+        d = enc[p - 1]
+        if d >= 0x80:
             b = enc[p]
-            d = b & 0x7F
-            s = 7
-            while b & 0x80:
-                p += 1
+            p += 1
+            d += b << 7
+            if b < 0x80:
+                d -= 0x80
+            else:
                 b = enc[p]
-                d |= (b & 0x7F) << s
-                s += 7
+                p += 1
+                d += b << 14
+                if b < 0x80:
+                    d -= 0x4080
+                else:
+                    b = enc[p]
+                    p += 1
+                    d += (b << 21) - 0x204080
+                    if b >= 0x80:
+                        d = -1  # 5 bytes or more (days from the segment's base): code()
+        if d >= 0:
             d = (d >> 1) ^ -(d & 1)
-            step = d - st.d[sid]
-            z = step - st.step[sid]
-            z = z << 1 if z >= 0 else ((-z) << 1) - 1
-            if z < 0x80:
+            step = d - st.d
+            z = step - st.step
+            if -64 <= z < 64:
                 if z:
-                    x = 0x100 | z  # '0' (same H), '10' and 7 bits
+                    x = 0x100 | (z << 1 if z > 0 else ((-z) << 1) - 1)  # '0' (same H), '10', 7 bits
                     k = 10
                 else:
                     x = 0
                     k = 2
-                if typ > T_TRUE:
-                    p += 1
-                    b = enc[p]
-                    m = b & 0x7F
-                    s = 7
-                    while b & 0x80:
-                        p += 1
-                        b = enc[p]
-                        m |= (b & 0x7F) << s
-                        s += 7
+                if typ > 1:
+                    m = enc[p]
+                    if m >= 0x80:
+                        b = enc[p + 1]
+                        m = (m & 0x7F) | ((b & 0x7F) << 7)
+                        s = 14
+                        while b >= 0x80:
+                            p += 1
+                            b = enc[p + 1]
+                            m |= (b & 0x7F) << s
+                            s += 7
                     m = (m >> 1) ^ -(m & 1)
-                    z = m - st.m[sid]
-                    z = z << 1 if z >= 0 else ((-z) << 1) - 1
-                    if z == 0:
+                    z = m - st.m
+                    if not z:
                         x <<= 1
                         k += 1
-                    elif z < 0x80:
-                        x = (x << 9) | 0x100 | z
+                    elif -64 <= z < 64:
+                        x = (x << 9) | 0x100 | (z << 1 if z > 0 else ((-z) << 1) - 1)
                         k += 9
-                    elif z < 0x200:
-                        x = (x << 12) | 0xC00 | z
+                    elif -256 <= z < 256:
+                        x = (x << 12) | 0xC00 | (z << 1 if z > 0 else ((-z) << 1) - 1)
                         k += 12
                     else:
                         k = 0
+    w = store._fwr
+    tn = w.tn + n
     if k:
-        bits = k
-    else:
-        rec = store._arec
-        read(rec, enc, 0, n)
-        bits = code(st, sid, rec, None)
-    est = store._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
-    if not n0:
-        est += SECTION_MAX
-    room = store._wsize + est <= store.segment_size
-    tn = store._tn
-    if not (
-        (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD)
-        or (not store._fcount and store._wsize <= _HDR)  # one record over a fresh segment's room: alone
-    ):
-        return -2 if store._fcount and room else -1
-    if k:
-        acc = (st.acc[sid] << k) | x
+        # the stream has records in the frame: so has the frame, and lim and ocap are its bounds
+        est = w.est + ((b0 + k + 7) >> 3) - ((b0 + 7) >> 3)
+        if est > w.lim or tn > _TAIL or store._fcount >= w.ocap:
+            return -2 if store._wsize + est <= store.segment_size else -1
+        st.bits = b0 + k
+        acc = (st.acc << k) | x
         k += b0 & 7
         if k >= 8:
-            buf = store._tail
-            p = st.pos[sid]
+            buf = w.buf
+            p = st.pos
             while k >= 8:
                 k -= 8
                 if not p & 15:
-                    p = store._fwr.chunk(p, sid)
+                    p = w.chunk(p, st)
                 buf[p] = (acc >> k) & 0xFF
                 p += 1
-            st.pos[sid] = p
+            st.pos = p
             acc &= (1 << k) - 1
-        st.acc[sid] = acc
-        st.d[sid] = d
-        st.step[sid] = step
-        if typ > T_TRUE:
-            st.m[sid] = m
-        st.n[sid] = n0 + 1
-        st.bits[sid] = b0 + bits
+        st.acc = acc
+        st.d = d
+        st.step = step
+        if typ > 1:
+            st.m = m
+        st.n += 1
     else:
-        w = store._fwr
-        w.sid = sid
-        if n0:
-            w.p = st.pos[sid]
-            w.acc = st.acc[sid]
+        rec = store._arec
+        read(rec, enc, 0, n)
+        bits = code(st, rec, None)
+        est = w.est + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
+        if not b0:
+            est += SECTION_MAX
+        fc = store._fcount
+        wsize = store._wsize
+        lim = store.segment_size - wsize
+        room = est <= lim
+        if not (
+            (room and est <= FRAME_MAX and tn <= _TAIL and store._word + fc < _MAX_ORD)
+            or (not fc and wsize <= _HDR)  # one record over a fresh segment's room: alone
+        ):
+            return -2 if fc and room else -1
+        w.lim = lim if lim < FRAME_MAX else FRAME_MAX
+        w.ocap = _MAX_ORD - store._word
+        w.v = st
+        if b0:
+            w.p = st.pos
+            w.acc = st.acc
             w.nb = b0 & 7
         else:
             w.p = w.acc = w.nb = 0
-        code(st, sid, rec, w)
-        st.pos[sid] = w.p
-        st.acc[sid] = w.acc
-    store._tn = tn + n
-    store._fbytes = est
+        code(st, rec, w)
+        st.pos = w.p
+        st.acc = w.acc
+    w.est = est
+    w.tn = tn
     store._fcount += 1
     return est
 
@@ -532,9 +541,10 @@ def add(store, sid, n):
 def put(store):
     # Writes the frame to come at the end of the write segment (not synced); its size is what add()
     # costed, exactly.
-    st = store._fst
+    fst = store._fst
+    w = store._fwr
     fb = store._fbuf
-    end = build(st, store._fwr, fb, store._word)
+    end = build(fst, w, fb, store._word)
     start = end >> 16
     end &= 0xFFFF
     mv = memoryview(fb)
@@ -545,13 +555,13 @@ def put(store):
     store._wf.write(mv[start:end])
     store._wsize += end - start
     store._word += store._fcount
-    for sid in range(len(st.n)):
-        st.n[sid] = 0
-        st.bits[sid] = 0
-    store._fwr.used = 0
+    for st in fst:
+        st.n = 0
+        st.bits = 0
+    w.used = 0
+    w.est = FIXED
+    w.tn = 0
     store._fcount = 0
-    store._fbytes = FIXED
-    store._tn = 0
 
 
 def clean_end(store, buf, n, size, salt):

@@ -6,10 +6,10 @@
 #               ordinal of the frame's first record in its segment) | n (u8: sections) | n x (sid
 #               u8, count varint, size varint: the section's bytes) | the sections | CRC-32 keyed
 #   section   = the stream's records, bit-packed (most significant bit first), padded to a byte
-# The store keeps the records of a frame to come as format 2 records in RAM (record.py's encoding,
-# its tail) and costs each one on arrival (code() with out None: the exact bits, so the frame's
-# size is known before it is written); the frame is built from that tail at flush (code() with a
-# Writer). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
+# The store writes each record of a frame to come to its stream's section at add() (record.py's
+# encoding read back, coded inline for the common record or by code(): the exact bits, so the
+# frame's size is known before it is written), into a RAM tail of 16-byte chunks linked per section
+# (Writer); at flush the frame is assembled from the sections' bytes (build). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
 # the numeric kinds (small ints: bit fields of at most 16 bits are read at a time).
 # Pure functions over caller buffers and per-stream state objects; one task at a time.
 from .compat import binascii, const, struct

@@ -68,6 +68,7 @@ class Writer:
         self.p = 0
         self.acc = 0
         self.nb = 0
+        self.fv = bytearray(8)  # add(): the last value's bytes of the stream being written
 
     def chunk(self, p, v):
         # the next chunk for the section of stream state v, whose next byte would go to p -> its start
@@ -505,9 +506,30 @@ def add(store, sid, n):
             st.m = m
         st.n += 1
     else:
+        # written first (code() with w) and taken back when it does not fit: the stream's state
+        # before it kept (its first record in the frame: nothing), the chunks given out since
+        # put back. Counted first instead (code() without w) when the tail's free chunks might
+        # not hold its bits (a record's code takes at most 16 bytes more than the record).
         rec = store._arec
         read(rec, enc, 0, n)
-        bits = code(st, rec, None)
+        n0 = st.n
+        used = w.used
+        if b0:
+            p = st.pos
+            w.p = p
+            w.acc = st.acc
+            w.nb = b0 & 7
+            h = st.h
+            d = st.d
+            step = st.step
+            m = st.m
+            if rec.typ == 3 or rec.typ == 4:  # T_F32, T_F64: code() changes the last value's bytes
+                w.fv[:] = st.fv
+        else:
+            p = w.p = w.acc = w.nb = 0
+        w.v = st
+        first = ((_CHUNKS - used) << 4) + ((-p) & 15) >= n + 16
+        bits = code(st, rec, w if first else None)
         est = w.est + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
         if not b0:
             est += SECTION_MAX
@@ -519,17 +541,22 @@ def add(store, sid, n):
             (room and est <= FRAME_MAX and tn <= _TAIL and store._word + fc < _MAX_ORD)
             or (not fc and wsize <= _HDR)  # one record over a fresh segment's room: alone
         ):
+            if first:
+                st.n = n0
+                st.bits = b0
+                w.used = used
+                if b0:
+                    st.h = h
+                    st.d = d
+                    st.step = step
+                    st.m = m
+                    if rec.typ == 3 or rec.typ == 4:
+                        st.fv[:] = w.fv
             return -2 if fc and room else -1
         w.lim = lim if lim < FRAME_MAX else FRAME_MAX
         w.ocap = _MAX_ORD - store._word
-        w.v = st
-        if b0:
-            w.p = st.pos
-            w.acc = st.acc
-            w.nb = b0 & 7
-        else:
-            w.p = w.acc = w.nb = 0
-        code(st, rec, w)
+        if not first:
+            code(st, rec, w)
         st.pos = w.p
         st.acc = w.acc
     w.est = est

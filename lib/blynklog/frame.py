@@ -346,7 +346,7 @@ def build(fst, w, fb, first):
             p = put_varint(fb, p, (st.bits + 7) >> 3)
             ns += 1
     fb[at] = ns
-    tail = memoryview(w.buf)
+    tail = w.buf
     link = w.link
     for st in fst:
         if not st.n:
@@ -355,10 +355,15 @@ def build(fst, w, fb, first):
         left = bits >> 3
         c = st.first
         while left > 0:
+            # byte by byte: a slice per chunk would leave a small object on the heap for each,
+            # between the caller's (a board-like port's heap, fragmented, then lacks a large block)
             k = 16 if left > 16 else left
-            fb[p : p + k] = tail[c << 4 : (c << 4) + k]
-            p += k
+            a = (c << 4) - p
             left -= k
+            k += p
+            while p < k:
+                fb[p] = tail[a + p]
+                p += 1
             c = link[c]
         if bits & 7:
             fb[p] = (st.acc << (8 - (bits & 7))) & 0xFF

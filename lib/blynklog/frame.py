@@ -6,10 +6,10 @@
 #               ordinal of the frame's first record in its segment) | n (u8: sections) | n x (sid
 #               u8, count varint, size varint: the section's bytes) | the sections | CRC-32 keyed
 #   section   = the stream's records, bit-packed (most significant bit first), padded to a byte
-# The store keeps the records of a frame to come as format 2 records in RAM (record.py's encoding,
-# its tail) and costs each one on arrival (code() with out None: the exact bits, so the frame's
-# size is known before it is written); the frame is built from that tail at flush (code() with a
-# Writer). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
+# The store writes each record of a frame to come to its stream's section at add() (record.py's
+# encoding read back, coded inline for the common record or by code(): the exact bits, so the
+# frame's size is known before it is written), into a RAM tail of 16-byte chunks linked per section
+# (Writer); at flush the frame is assembled from the sections' bytes (build). A section is read by a Reader into a record.Rec, one record a step, nothing allocated for
 # the numeric kinds (small ints: bit fields of at most 16 bits are read at a time).
 # Pure functions over caller buffers and per-stream state objects; one task at a time.
 from .compat import binascii, const, struct
@@ -18,7 +18,9 @@ from .record import T_F32, T_F64, T_INT, T_SCALED, T_STR, T_TRUE, Rec, key, read
 FRAME_MAX = const(1192)  # bytes of a whole frame (the store's read buffer holds one and 8 more)
 FIXED = const(10)  # L, first, n and the CRC at most
 SECTION_MAX = const(6)  # a section's directory entry at most: sid, count (<= 3), size (<= 2)
-_TAIL = const(3072)  # bytes of records a frame is built from (the unflushed tail, in RAM)
+_TAIL = const(3072)  # bytes of the frame's sections (the unflushed tail, in RAM), and of its records
+# as format 2 encodes them at most
+_CHUNKS = const(192)  # the tail's 16-byte chunks
 _MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
 _HDR = const(24)  # a segment's header
 _RESIDUE = const(0x2144DF1C)  # CRC-32 of any data followed by its own CRC (record.py)
@@ -45,29 +47,72 @@ def zbits(z):
 
 
 class Writer:
-    # Bits into buf from byte p on, most significant first; put() takes at most 16 bits at a time.
-    def __init__(self, buf):
+    # The frame to come: its size at most (est), the bytes of its records as format 2 records
+    # (tn), the bounds of both and of its records' count for the write segment as it is (lim, ocap:
+    # set at each stream's first record in the frame), and its sections' bits in the store's tail.
+    # The tail is cut into 16-byte chunks, given out in turn (used) to the sections as they grow
+    # and linked per section (link[c]: the chunk after c; State.first: a section's first), so each
+    # section's bits are written once, at add(), and the frame is built by copying whole bytes.
+    # put() writes at most 16 bits at a time to the section of stream state v, most significant
+    # first: p where its next byte goes (0: the section has no chunk yet; a multiple of 16: its
+    # chunk is full), acc its nb bits (< 8) not written yet.
+    def __init__(self, buf, link):
         self.buf = buf
+        self.link = link
+        self.used = 0
+        self.est = FIXED
+        self.tn = 0
+        self.lim = 0
+        self.ocap = 0
+        self.v = None
         self.p = 0
         self.acc = 0
         self.nb = 0
+        self.fv = bytearray(8)  # add(): the last value's bytes of the stream being written
+
+    def chunk(self, p, v):
+        # the next chunk for the section of stream state v, whose next byte would go to p -> its start
+        c = self.used
+        if c >= _CHUNKS:
+            raise RuntimeError("frame tail")  # never: FRAME_MAX bounds the chunks a frame takes
+        if p:
+            self.link[(p - 1) >> 4] = c
+        else:
+            v.first = c
+        self.used = c + 1
+        return c << 4
 
     def put(self, v, k):
         acc = (self.acc << k) | v
         nb = self.nb + k
-        buf = self.buf
-        p = self.p
-        while nb >= 8:
-            nb -= 8
-            buf[p] = (acc >> nb) & 0xFF
-            p += 1
-        self.acc = acc & ((1 << nb) - 1)
+        if nb >= 8:
+            buf = self.buf
+            p = self.p
+            while nb >= 8:
+                nb -= 8
+                if not p & 15:
+                    p = self.chunk(p, self.v)
+                buf[p] = (acc >> nb) & 0xFF
+                p += 1
+            self.p = p
+            acc &= (1 << nb) - 1
+        self.acc = acc
         self.nb = nb
-        self.p = p
 
-    def align(self):
-        if self.nb:
-            self.put(0, 8 - self.nb)
+    def copy(self, src, a, b):
+        # src[a:b] as whole bytes (the section is at a byte boundary)
+        p = self.p
+        buf = self.buf
+        while a < b:
+            if not p & 15:
+                p = self.chunk(p, self.v)
+            k = 16 - (p & 15)
+            if k > b - a:
+                k = b - a
+            buf[p : p + k] = src[a : a + k]
+            p += k
+            a += k
+        self.p = p
 
     def put_z(self, z):
         # z >= 0: '0' | '10' 7 bits | '110' 9 bits | '1110' 16 bits | '11110' 24 bits |
@@ -102,31 +147,27 @@ class Writer:
 
 
 class State:
-    # Per stream: the last record's H, ts delta, step and value (m; float bytes), and the frame's
-    # count and bits so far. Lists sized by the number of streams (add() per stream).
+    # One stream's: its last record's H, ts delta, step and value (m; float bytes), its count and
+    # bits in the frame so far, and where its section is written (Writer: its first chunk, the next
+    # byte's place, the bits not written yet). The store keeps one per stream (a list).
     def __init__(self):
-        self.h = []
-        self.d = []
-        self.step = []
-        self.m = []
-        self.fv = []
-        self.n = []
-        self.bits = []
-
-    def add(self):
-        self.h.append(0)
-        self.d.append(0)
-        self.step.append(0)
-        self.m.append(0)
-        self.fv.append(bytearray(8))
-        self.n.append(0)
-        self.bits.append(0)
+        self.h = 0
+        self.d = 0
+        self.step = 0
+        self.m = 0
+        self.fv = bytearray(8)
+        self.n = 0
+        self.bits = 0
+        self.first = 0
+        self.pos = 0
+        self.acc = 0
 
 
-def code(st, sid, rec, out):
-    # The bits of record rec (record.read of a tail record) as the next one of stream sid's
-    # section; written to out (a Writer) unless out is None. Updates st.
-    n = st.n[sid]
+def code(st, rec, out):
+    # The bits of record rec (record.read of an encoded record) as the next one of the section of
+    # stream state st. out None: only counted, st unchanged; else written to out (a Writer at the
+    # end of the section) and st advanced.
+    n = st.n
     h = rec.flags | (rec.typ << 2)
     typ = rec.typ
     if n == 0:
@@ -134,7 +175,7 @@ def code(st, sid, rec, out):
         same = False
         if out is not None:
             out.put(h, 6)
-    elif h == st.h[sid]:
+    elif h == st.h:
         bits = 1
         same = True
         if out is not None:
@@ -144,42 +185,39 @@ def code(st, sid, rec, out):
         same = False
         if out is not None:
             out.put(0x40 | h, 7)
-    st.h[sid] = h
     d = rec.delta
     if n == 0:
         step = 0
         z = d
     else:
-        step = d - st.d[sid]
-        z = step - st.step[sid]
-    st.d[sid] = d
-    st.step[sid] = step
+        step = d - st.d
+        z = step - st.step
     z = z << 1 if z >= 0 else ((-z) << 1) - 1
     bits += zbits(z)
     if out is not None:
+        st.h = h
+        st.d = d
+        st.step = step
         out.put_z(z)
     if typ == T_INT or typ >= T_SCALED:
         m = rec.m
-        z = m - st.m[sid] if same else m
-        st.m[sid] = m
+        z = m - st.m if same else m
         z = z << 1 if z >= 0 else ((-z) << 1) - 1
         bits += zbits(z)
         if out is not None:
+            st.m = m
             out.put_z(z)
     elif typ == T_F32 or typ == T_F64:
         # XOR with the last value's bytes (zeros after another type): '0' equal, else '1', 3 bits
         # of leading zero bytes, 3 bits of (bytes - 1), the bytes from the top one down
         w = 4 if typ == T_F32 else 8
-        fv = st.fv[sid]
-        if not same:
-            for k in range(8):
-                fv[k] = 0
+        fv = st.fv
         buf = rec.buf
         p = rec.p
         top = -1
         low = w
         for k in range(w):
-            if buf[p + k] != fv[k]:
+            if buf[p + k] != (fv[k] if same else 0):
                 if low == w:
                     low = k
                 top = k
@@ -193,10 +231,11 @@ def code(st, sid, rec, out):
                 out.put(0x40 | ((w - 1 - top) << 3) | (top - low), 7)
                 k = top
                 while k >= low:
-                    out.put(buf[p + k] ^ fv[k], 8)
+                    out.put(buf[p + k] ^ (fv[k] if same else 0), 8)
                     k -= 1
-            for k in range(w):
-                fv[k] = buf[p + k]
+        if out is not None:
+            for k in range(8):
+                fv[k] = buf[p + k] if k < w else 0
     elif typ > T_TRUE:
         # a string (11-bit length) or a location: padded to a byte, then its bytes as stored
         k = rec.last - rec.p
@@ -204,17 +243,15 @@ def code(st, sid, rec, out):
             bits += 11
             if out is not None:
                 out.put(k, 11)
-        pad = (-(st.bits[sid] + bits)) & 7
+        pad = (-(st.bits + bits)) & 7
         bits += pad + 8 * k
         if out is not None:
             if pad:
                 out.put(0, pad)
-            buf = rec.buf
-            p = out.p
-            out.buf[p : p + k] = buf[rec.p : rec.last]
-            out.p = p + k
-    st.n[sid] = n + 1
-    st.bits[sid] += bits
+            out.copy(rec.buf, rec.p, rec.last)
+    if out is not None:
+        st.n = n + 1
+        st.bits += bits
     return bits
 
 
@@ -294,43 +331,44 @@ def vbytes(z):
     return 1 if z < 0x80 else (2 if z < 0x4000 else 3)
 
 
-def build(st, bst, tail, tn, w, rec, first):
-    # Builds the frame of the tail's records (tail[:tn], format 2 records costed in st) in w.buf,
-    # its first record's ordinal `first`; returns start << 16 | end: the frame is fb[start:end]
-    # and its CRC (bst: build state).
-    fb = w.buf
+def build(fst, w, fb, first):
+    # Builds the frame of the sections written in w's chunks (their sizes and counts in the streams'
+    # states fst) in fb, its first record's ordinal `first`; returns start << 16 | end: the frame is
+    # fb[start:end] and its CRC.
     ns = 0
     at = put_varint(fb, 2, first)  # L's 1 or 2 bytes go before it, at the end
     p = at + 1
-    for sid in range(len(st.n)):
-        if st.n[sid]:
+    for sid in range(len(fst)):
+        st = fst[sid]
+        if st.n:
             fb[p] = sid
-            p = put_varint(fb, p + 1, st.n[sid])
-            p = put_varint(fb, p, (st.bits[sid] + 7) >> 3)
+            p = put_varint(fb, p + 1, st.n)
+            p = put_varint(fb, p, (st.bits + 7) >> 3)
             ns += 1
     fb[at] = ns
-    w.p = p
-    w.acc = 0
-    w.nb = 0
-    for sid in range(len(st.n)):
-        if not st.n[sid]:
+    tail = w.buf
+    link = w.link
+    for st in fst:
+        if not st.n:
             continue
-        bst.n[sid] = 0
-        bst.bits[sid] = 0
-        start = w.p
-        i = 0
-        while i < tn:
-            b = tail[i]
-            q = i + 1 if b < 0x80 else i + 2
-            n = q - i + (b if b < 0x80 else (b & 0x7F) | (tail[i + 1] << 7)) + 4
-            if tail[q + 1] == sid:
-                read(rec, tail, i, n)
-                code(bst, sid, rec, w)
-            i += n
-        w.align()
-        if w.p - start != (st.bits[sid] + 7) >> 3 or bst.n[sid] != st.n[sid]:
-            raise RuntimeError("frame section size")
-    end = w.p
+        bits = st.bits
+        left = bits >> 3
+        c = st.first
+        while left > 0:
+            # byte by byte: a slice per chunk would leave a small object on the heap for each,
+            # between the caller's (a board-like port's heap, fragmented, then lacks a large block)
+            k = 16 if left > 16 else left
+            a = (c << 4) - p
+            left -= k
+            k += p
+            while p < k:
+                fb[p] = tail[a + p]
+                p += 1
+            c = link[c]
+        if bits & 7:
+            fb[p] = (st.acc << (8 - (bits & 7))) & 0xFF
+            p += 1
+    end = p
     body = end - 2
     if body < 0x80:
         fb[1] = body
@@ -346,18 +384,10 @@ def build(st, bst, tail, tn, w, rec, first):
 def alloc(store):
     # the tail and the frame's buffer and states of a Store, made at its first append
     store._tail = bytearray(_TAIL)
-    store._tmv = memoryview(store._tail)
-    store._tn = 0  # bytes of the tail
-    store._fbytes = FIXED  # the frame's size at most
     store._arec = Rec()
-    store._brec = Rec()
     store._fbuf = bytearray(FRAME_MAX)
-    store._fwr = Writer(store._fbuf)
-    store._fst = State()
-    store._bst = State()
-    for _ in store._names:
-        store._fst.add()
-        store._bst.add()
+    store._fwr = Writer(store._tail, bytearray(_CHUNKS))
+    store._fst = [State() for _ in store._names]
 
 
 def free(store):
@@ -366,7 +396,7 @@ def free(store):
     # its one-off modules go (a store still open imports them again at its next use)
     import sys
 
-    store._tail = store._tmv = store._fbuf = store._fwr = store._fst = store._bst = None
+    store._tail = store._fbuf = store._fwr = store._fst = None
     pkg = sys.modules.get("blynklog")
     for name in ("frame", "segment", "legacy"):
         sys.modules.pop("blynklog." + name, None)
@@ -375,49 +405,180 @@ def free(store):
 
 
 def add_stream(store):
-    store._fst.add()
-    store._bst.add()
+    store._fst.append(State())
 
 
 def add(store, sid, n):
-    # Adds the record store._enc[:n] to the frame to come, costed (its exact bits): the frame's
-    # size at most with it, when it fits; else nothing changes and -2 when the frame must go out
-    # first (FRAME_MAX, the tail, the ordinals), -1 when the segment must end first.
-    rec = store._arec
-    st = store._fst
-    read(rec, store._enc, 0, n)
-    n0 = st.n[sid]
-    b0 = st.bits[sid]
-    bits = code(st, sid, rec, None)
-    est = store._fbytes + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
-    if not n0:
-        est += SECTION_MAX
-    room = store._wsize + est <= store.segment_size
-    tn = store._tn
-    if (room and est <= FRAME_MAX and tn + n <= _TAIL and store._word + store._fcount < _MAX_ORD) or (
-        not store._fcount and store._wsize <= _HDR  # one record over a fresh segment's room: alone
-    ):
-        if n < len(store._views):
-            store._tmv[tn : tn + n] = store._views[n]
+    # Adds the record store._enc[:n] (record.encode_into's) to the frame to come: its bits are
+    # written to its stream's section (Writer) when it fits, and the frame's size at most with it
+    # is returned; else nothing changes and -2 when the frame must go out first (FRAME_MAX, the
+    # tail, the ordinals), -1 when the segment must end first.
+    # The common record (a number or bool of the stream's type and flags, its timestamp within
+    # 63 ms of the steady interval, its value within 255 units of the last) is read, coded and
+    # written here inline, with the types' numbers as literals (record.T_*: 0, 1 bool, 2 int,
+    # 8..14 scaled): each name, call and step costs a board some us; the rest through record.read
+    # and code().
+    enc = store._enc
+    st = store._fst[sid]
+    b0 = st.bits  # 0: the stream's first record in the frame (a record takes 1 bit at least)
+    k = 0  # the inline record's bits (x: their value), 0: code()'s record
+    q = 1 + (enc[0] >> 7)  # H after L's 1 or 2 bytes
+    h = enc[q]
+    typ = h >> 2
+    if b0 and h == st.h and (0x7F07 >> typ) & 1:  # types 0, 1, 2, 8..14
+        # the ts delta's varint (record.py), up to 4 bytes unrolled: each byte added in place,
+        # the continuation bits taken off at the end
+        p = q + 3
+        d = enc[p - 1]
+        if d >= 0x80:
+            b = enc[p]
+            p += 1
+            d += b << 7
+            if b < 0x80:
+                d -= 0x80
+            else:
+                b = enc[p]
+                p += 1
+                d += b << 14
+                if b < 0x80:
+                    d -= 0x4080
+                else:
+                    b = enc[p]
+                    p += 1
+                    d += (b << 21) - 0x204080
+                    if b >= 0x80:
+                        d = -1  # 5 bytes or more (days from the segment's base): code()
+        if d >= 0:
+            d = (d >> 1) ^ -(d & 1)
+            step = d - st.d
+            z = step - st.step
+            if -64 <= z < 64:
+                if z:
+                    x = 0x100 | (z << 1 if z > 0 else ((-z) << 1) - 1)  # '0' (same H), '10', 7 bits
+                    k = 10
+                else:
+                    x = 0
+                    k = 2
+                if typ > 1:
+                    m = enc[p]
+                    if m >= 0x80:
+                        b = enc[p + 1]
+                        m = (m & 0x7F) | ((b & 0x7F) << 7)
+                        s = 14
+                        while b >= 0x80:
+                            p += 1
+                            b = enc[p + 1]
+                            m |= (b & 0x7F) << s
+                            s += 7
+                    m = (m >> 1) ^ -(m & 1)
+                    z = m - st.m
+                    if not z:
+                        x <<= 1
+                        k += 1
+                    elif -64 <= z < 64:
+                        x = (x << 9) | 0x100 | (z << 1 if z > 0 else ((-z) << 1) - 1)
+                        k += 9
+                    elif -256 <= z < 256:
+                        x = (x << 12) | 0xC00 | (z << 1 if z > 0 else ((-z) << 1) - 1)
+                        k += 12
+                    else:
+                        k = 0
+    w = store._fwr
+    tn = w.tn + n
+    if k:
+        # the stream has records in the frame: so has the frame, and lim and ocap are its bounds
+        est = w.est + ((b0 + k + 7) >> 3) - ((b0 + 7) >> 3)
+        if est > w.lim or tn > _TAIL or store._fcount >= w.ocap:
+            return -2 if store._wsize + est <= store.segment_size else -1
+        st.bits = b0 + k
+        acc = (st.acc << k) | x
+        k += b0 & 7
+        if k >= 8:
+            buf = w.buf
+            p = st.pos
+            while k >= 8:
+                k -= 8
+                if not p & 15:
+                    p = w.chunk(p, st)
+                buf[p] = (acc >> k) & 0xFF
+                p += 1
+            st.pos = p
+            acc &= (1 << k) - 1
+        st.acc = acc
+        st.d = d
+        st.step = step
+        if typ > 1:
+            st.m = m
+        st.n += 1
+    else:
+        # written first (code() with w) and taken back when it does not fit: the stream's state
+        # before it kept (its first record in the frame: nothing), the chunks given out since
+        # put back. Counted first instead (code() without w) when the tail's free chunks might
+        # not hold its bits (a record's code takes at most 16 bytes more than the record).
+        rec = store._arec
+        read(rec, enc, 0, n)
+        n0 = st.n
+        used = w.used
+        if b0:
+            p = st.pos
+            w.p = p
+            w.acc = st.acc
+            w.nb = b0 & 7
+            h = st.h
+            d = st.d
+            step = st.step
+            m = st.m
+            if rec.typ == 3 or rec.typ == 4:  # T_F32, T_F64: code() changes the last value's bytes
+                w.fv[:] = st.fv
         else:
-            store._tmv[tn : tn + n] = memoryview(store._enc)[:n]
-        store._tn = tn + n
-        store._fbytes = est
-        store._fcount += 1
-        return est
-    st.n[sid] = n0
-    st.bits[sid] = b0
-    return -2 if store._fcount and room else -1
+            p = w.p = w.acc = w.nb = 0
+        w.v = st
+        first = ((_CHUNKS - used) << 4) + ((-p) & 15) >= n + 16
+        bits = code(st, rec, w if first else None)
+        est = w.est + ((b0 + bits + 7) >> 3) - ((b0 + 7) >> 3)
+        if not b0:
+            est += SECTION_MAX
+        fc = store._fcount
+        wsize = store._wsize
+        lim = store.segment_size - wsize
+        room = est <= lim
+        if not (
+            (room and est <= FRAME_MAX and tn <= _TAIL and store._word + fc < _MAX_ORD)
+            or (not fc and wsize <= _HDR)  # one record over a fresh segment's room: alone
+        ):
+            if first:
+                st.n = n0
+                st.bits = b0
+                w.used = used
+                if b0:
+                    st.h = h
+                    st.d = d
+                    st.step = step
+                    st.m = m
+                    if rec.typ == 3 or rec.typ == 4:
+                        st.fv[:] = w.fv
+            return -2 if fc and room else -1
+        w.lim = lim if lim < FRAME_MAX else FRAME_MAX
+        w.ocap = _MAX_ORD - store._word
+        if not first:
+            code(st, rec, w)
+        st.pos = w.p
+        st.acc = w.acc
+    w.est = est
+    w.tn = tn
+    store._fcount += 1
+    return est
 
 
 def put(store):
-    # Writes the frame to come at the end of the write segment (not synced); its size is what fit()
+    # Writes the frame to come at the end of the write segment (not synced); its size is what add()
     # costed, exactly.
-    st = store._fst
-    end = build(st, store._bst, store._tail, store._tn, store._fwr, store._brec, store._word)
+    fst = store._fst
+    w = store._fwr
+    fb = store._fbuf
+    end = build(fst, w, fb, store._word)
     start = end >> 16
     end &= 0xFFFF
-    fb = store._fbuf
     mv = memoryview(fb)
     struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], store._wkey()) & 0xFFFFFFFF)
     end += 4
@@ -426,12 +587,13 @@ def put(store):
     store._wf.write(mv[start:end])
     store._wsize += end - start
     store._word += store._fcount
-    for sid in range(len(st.n)):
-        st.n[sid] = 0
-        st.bits[sid] = 0
+    for st in fst:
+        st.n = 0
+        st.bits = 0
+    w.used = 0
+    w.est = FIXED
+    w.tn = 0
     store._fcount = 0
-    store._fbytes = FIXED
-    store._tn = 0
 
 
 def clean_end(store, buf, n, size, salt):

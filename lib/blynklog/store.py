@@ -10,8 +10,8 @@
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
-# Durability: append() encodes the sample as a format 2 record into a RAM tail and costs it in the
-# frame to come (frame.fit: its exact bits); flush() packs the tail into a frame, writes it after
+# Durability: append() encodes the sample as a format 2 record and writes its bits to the frame to
+# come, in a RAM tail (frame.add: its exact bits); flush() assembles the frame, writes it after
 # the segment's last one and syncs the file, and then everything appended is durable. The frame
 # is written unsynced first when it would pass frame.FRAME_MAX or the tail, and the segment is
 # synced once more when it is full and closed. littlefs rewrites a file's last block at every
@@ -35,9 +35,10 @@
 # in its own heap peak, and a wake that only appends does not load the readers.
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); from
-# the first append the frame to come: a 3 KB tail, a 1.2 KB frame buffer, two frame.State (7 ints
-# and 8 bytes per stream each), two record.Rec; a records() or scan() iterator reads into a 1.2 KB
-# buffer, kept for the next one when it ends, and a section reader (8 bytes and a few ints); the
+# the first append the frame to come: a 3 KB tail (and 192 bytes of chunk links), a 1.2 KB frame
+# buffer, a frame.State per stream (9 ints and 8 bytes), a record.Rec; a records() or scan()
+# iterator reads into a 1.2 KB buffer, kept for the next one when it ends, and a section reader (8
+# bytes and a few ints); the
 # runs of records checked back to back in format 1/2 segments (legacy.walk): three ints a slot,
 # a slot per segment the capacity holds (at most 256), made at the first such walk.
 # dropped_full is kept in the cursors file (saved at a segment drop, commit, flush and close); the

@@ -32,6 +32,7 @@ def _config(d):
 
 def test_points_logged_offline_arrive_once_at_the_wake_with_the_boards_timestamps():
     emu.require()
+    emu.reset()  # no fault another test left injected (the fault sweep's last 401) reaches this one
     import app
 
     before_x = len(emu.points(2, 7))

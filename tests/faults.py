@@ -14,8 +14,8 @@
 #                                                   Connection subclass put in blynklog.http
 #   flash.open, flash.write, flash.flush, flash.close, flash.rename, flash.remove, flash.fsync
 #                                         OSError   the store's and the state's file system calls:
-#                                                   `open` for writing and `os` in blynklog.store and
-#                                                   blynklog.state; the raw store's flash file (its
+#                                                   `open` for writing and `os` in blynklog.store, its
+#                                                   reading side blynklog.segment and blynklog.state; the raw store's flash file (its
 #                                                   writes and flushes, `open` in blynklog.rawstore)
 #   mem.body, mem.chunk                   MemoryError  the encoder's body (each call and each chunk),
 #                                                   through blynklog.blynk.encoder
@@ -349,6 +349,7 @@ class Injected:
         import blynklog.blynk
         import blynklog.http
         import blynklog.rawstore
+        import blynklog.segment
         import blynklog.state
         import blynklog.store
 
@@ -359,6 +360,11 @@ class Injected:
         self._set(store, "open", _opener(b))
         self._set(store, "bytearray", _allocator(b))
         self._set(store, "json", _Json(b, "mem.commit"))
+        # the store's reading side (segment.py: scans, commits, the cursors file's writing)
+        self._set(blynklog.segment, "os", os_class(_os, b))
+        self._set(blynklog.segment, "open", _opener(b))
+        self._set(blynklog.segment, "bytearray", _allocator(b))
+        self._set(blynklog.segment, "json", _Json(b, "mem.commit"))
         self._set(blynklog.rawstore, "open", _opener(b))  # the raw store's flash file (FileFlash)
         self._set(blynklog.rawstore, "json", _Json(b, "mem.commit"))
         self._set(state, "os", _Os(_os, b))

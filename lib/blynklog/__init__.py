@@ -209,8 +209,7 @@ class Logger:
                 _config = None
                 _drop("config", had)
             validated = True
-        from .clock import Clock
-        from .state import State
+        from .clock import Clock, State
 
         self._cfg = cfg
         self._closed = False

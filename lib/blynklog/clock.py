@@ -39,7 +39,7 @@
 # a ms of now_ms() (the ticks' ms and the port clock's ms do not tick together) and never goes
 # back: a new anchor starts from the newest one given.
 # Not safe from an interrupt; one task at a time (no lock).
-from .compat import BOARD, EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms, time
+from .compat import BOARD, EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, json, os, ticks_diff, ticks_ms, time
 
 FLAG_BOOTREL = const(1)
 
@@ -534,3 +534,47 @@ class Clock:
 
     def stats(self):
         return _set().stats(self)
+
+
+# ---- the persistent state (state.py's State, defined here: the Clock is its first user, and a
+# wake loads one module for both). A small dict (JSON) written atomically: "<path>.new", then
+# renamed over <path> (an atomic replace on littlefs and POSIX); a power cut leaves the old or the
+# new content. Modules keep their own key (clock, token, quota, retry, server) and call save()
+# when their change must survive; save() writes only when something changed.
+class State:
+    def __init__(self, path):
+        self.path = path
+        self.data = {}
+        self.error = None
+        self._dirty = False
+        for candidate in (path, path + ".new"):
+            try:
+                with open(candidate) as f:
+                    data = json.load(f)
+            except OSError:
+                continue
+            except ValueError:
+                # unreadable content: start afresh, and say so in stats rather than crash
+                self.error = "state file %s unreadable" % candidate
+                continue
+            if isinstance(data, dict):
+                self.data = data
+                break
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value):
+        if self.data.get(key) != value:
+            self.data[key] = value
+            self._dirty = True
+
+    def save(self):
+        if not self._dirty:
+            return False
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f)
+        os.rename(tmp, self.path)
+        self._dirty = False
+        return True

@@ -375,14 +375,16 @@ def alloc(store):
 
 
 def free(store):
-    # a closed store's frame buffers go, and this module's code and the readers' (segment.py,
-    # legacy.py) leave sys.modules and the package: RAM at the next collection, as the Logger lets
-    # its one-off modules go (a store still open imports them again at its next use)
+    # a closed store's frame buffers go, and the readers' code (segment.py, legacy.py) leaves
+    # sys.modules and the package: RAM at the next collection, as the Logger lets its one-off
+    # modules go (a store still open imports them again at its next use). This module stays: the
+    # package's add() holds its delta (a copy dropped here would stay in RAM through it, and the
+    # next store would load a second one)
     import sys
 
     store._tail = store._tmv = store._fbuf = store._fwr = store._fst = store._bst = None
     pkg = sys.modules.get("blynklog")
-    for name in ("frame", "segment", "legacy"):
+    for name in ("segment", "legacy"):
         sys.modules.pop("blynklog." + name, None)
         if pkg is not None and name in pkg.__dict__:
             delattr(pkg, name)

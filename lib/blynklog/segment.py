@@ -15,7 +15,6 @@ _OFF_MASK = const(0xFFFF)
 _SEG_V3 = const(3)  # segments of frames
 _RBUF = const(1200)  # a scan's read buffer (store.py's)
 _CMAGIC = b"BC"
-_MAX_STREAMS = const(255)
 _VERSION = const(1)  # of the cursors file
 # the leading 1 bits (0..6) of a 6-bit field: the length of an integer code's prefix, less its 0
 _ONES = bytes(
@@ -532,44 +531,6 @@ def count(store):
     if not store._uncounted:
         # fully committed older segments left by a cut between commit and reclaim
         store._reclaim()
-
-
-def new_stream(store, name):
-    # Store.stream_id of a name not in the streams file: saved there, its id's records counted
-    names = store._names
-    if len(names) >= _MAX_STREAMS:
-        raise ValueError("too many streams")
-    names.append(name)
-    try:
-        save_names(store)
-    except OSError:
-        names.pop()
-        raise
-    store._count()  # counts what the other streams have before the new one joins
-    store._cursor.append(0)
-    if store._fst is not None:
-        frame.add_stream(store)
-    sid = len(names) - 1
-    # records already on flash under this id (its name was lost with a damaged streams file)
-    n = 0
-    buf = store._rbuf
-    for seq in store._segs:
-        hd = store._read_header(seq)
-        if hd is not None:
-            for s, lo, c, off in runs(store, seq, buf, 0, 1 << 30, False, hd):
-                if s == sid:
-                    n += c
-    store._pending.append(n)
-    return sid
-
-
-def save_names(store):
-    tmp = store.path + "/streams.new"
-    with open(tmp, "w") as f:
-        for n in store._names:
-            f.write(n)
-            f.write("\n")
-    os.rename(tmp, store.path + "/streams")
 
 
 def stats(store):

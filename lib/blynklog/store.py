@@ -222,6 +222,14 @@ class Store:
                     return names
         return []
 
+    def _save_names(self):
+        tmp = self.path + "/streams.new"
+        with open(tmp, "w") as f:
+            for n in self._names:
+                f.write(n)
+                f.write("\n")
+        os.rename(tmp, self.path + "/streams")
+
     def _load_cursors(self, here):
         # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
         # JSON meta, CRC-32. here: as for _load_names
@@ -427,7 +435,31 @@ class Store:
         for i in range(len(names)):
             if names[i] == name:
                 return i
-        return _reader().new_stream(self, name)  # a name not seen before (seldom: not at a wake)
+        if len(names) >= _MAX_STREAMS:
+            raise ValueError("too many streams")
+        names.append(name)
+        try:
+            self._save_names()
+        except OSError:
+            names.pop()
+            raise
+        self._count()  # counts what the other streams have before the new one joins
+        self._cursor.append(0)
+        if self._fst is not None:
+            _codec()
+            frame.add_stream(self)
+        sid = len(names) - 1
+        # records already on flash under this id (its name was lost with a damaged streams file)
+        n = 0
+        buf = self._rbuf
+        for seq in self._segs:
+            hd = self._read_header(seq)
+            if hd is not None:
+                for s, lo, c, off in _reader().runs(self, seq, buf, 0, 1 << 30, False, hd):
+                    if s == sid:
+                        n += c
+        self._pending.append(n)
+        return sid
 
     def _check_sid(self, sid):
         if self._closed:
@@ -668,5 +700,5 @@ class Store:
         self._closed = True
         self._sbuf = None
         if frame is not None:
-            frame.free(self)  # the frame's buffers, and the frame and reader modules' code, go
+            frame.free(self)  # the frame's buffers, and the reader modules' code, go
             _codec(False)

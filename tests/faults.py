@@ -14,8 +14,8 @@
 #                                                   Connection subclass put in blynklog.http
 #   flash.open, flash.write, flash.flush, flash.close, flash.rename, flash.remove, flash.fsync
 #                                         OSError   the store's and the state's file system calls:
-#                                                   `open` for writing and `os` in blynklog.store and
-#                                                   blynklog.state; the raw store's flash file (its
+#                                                   `open` for writing and `os` in blynklog.store, its
+#                                                   reading side blynklog.segment and blynklog.clock (State's); the raw store's flash file (its
 #                                                   writes and flushes, `open` in blynklog.rawstore)
 #   mem.body, mem.chunk                   MemoryError  the encoder's body (each call and each chunk),
 #                                                   through blynklog.blynk.encoder
@@ -23,7 +23,7 @@
 #                                                   blynklog.store and blynklog.rawstore)
 #   mem.readbuf, mem.commitbuf            MemoryError  the store's read buffer (each records()) and its
 #                                                   commit record's buffer (bytearray in blynklog.store)
-#   mem.state                             MemoryError  the state file's JSON (json.dump in blynklog.state)
+#   mem.state                             MemoryError  the state file's JSON (json.dump in State, blynklog.clock)
 #   mem.answer                            MemoryError  parsing an answer (json.loads in blynklog.blynk)
 #   mem.request, mem.reply                MemoryError  each HTTP request as it starts, and as its answer
 #                                                   is read (the request went out whole)
@@ -347,23 +347,30 @@ class Injected:
     def __enter__(self):
         import blynklog
         import blynklog.blynk
+        import blynklog.clock
         import blynklog.http
         import blynklog.rawstore
-        import blynklog.state
+        import blynklog.segment
         import blynklog.store
 
         b = self.budget
-        store, state = blynklog.store, blynklog.state
+        store = blynklog.store
         os_class = _OsFsync if hasattr(_os, "fsync") else _Os
         self._set(store, "os", os_class(_os, b))
         self._set(store, "open", _opener(b))
         self._set(store, "bytearray", _allocator(b))
         self._set(store, "json", _Json(b, "mem.commit"))
+        # the store's reading side (segment.py: scans, commits, the cursors file's writing)
+        self._set(blynklog.segment, "os", os_class(_os, b))
+        self._set(blynklog.segment, "open", _opener(b))
+        self._set(blynklog.segment, "bytearray", _allocator(b))
+        self._set(blynklog.segment, "json", _Json(b, "mem.commit"))
         self._set(blynklog.rawstore, "open", _opener(b))  # the raw store's flash file (FileFlash)
         self._set(blynklog.rawstore, "json", _Json(b, "mem.commit"))
-        self._set(state, "os", _Os(_os, b))
-        self._set(state, "open", _opener(b))
-        self._set(state, "json", _Json(b, "mem.state"))
+        # State's code is in clock.py (state.py names it): its file system and JSON are clock's
+        self._set(blynklog.clock, "os", _Os(_os, b))
+        self._set(blynklog.clock, "open", _opener(b))
+        self._set(blynklog.clock, "json", _Json(b, "mem.state"))
         self._set(blynklog.blynk, "json", _Json(b, "mem.answer"))
         self._set(blynklog.blynk, "encoder", _Encoder(blynklog.blynk.encoder, b))
         self._set(blynklog.http, "Connection", _connection_class(blynklog.http, b))

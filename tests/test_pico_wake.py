@@ -16,14 +16,14 @@ sys.path.insert(0, os.path.join(HERE, "pico"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import picohost  # noqa: E402
 
-# the store's frame codec (frame.py) comes with the first add(); its readers (segment.py) never
+# the store's frame codec (frame.py, with the tail records' encoding) comes with the package (add()
+# needs its delta); its readers (segment.py) and record.py never; the state file's class is in
+# clock.py
 WAKE_MODULES = [
     "blynklog",
     "blynklog.clock",
     "blynklog.compat",
     "blynklog.frame",
-    "blynklog.record",
-    "blynklog.state",
     "blynklog.store",
 ]
 CONFIG = {

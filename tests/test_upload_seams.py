@@ -69,7 +69,7 @@ def test_a_commit_that_fails_after_the_server_accepted_leaves_the_point_to_go_ag
     # a one-point batch: its point is the stream's "previous timestamp" only once it is committed;
     # a failed commit used to leave it there, and the next sync set the point aside as a duplicate
     fresh()
-    import blynklog.store as store_mod
+    import blynklog.segment as store_mod  # the store's reading side: commit's cursors file
 
     log = Logger(device_config())
     t = now_ms() - 5000

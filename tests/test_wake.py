@@ -125,6 +125,44 @@ def test_stats_imports_the_upload_side_the_wake_left_out():
     assert "blynklog.logger_sync" in loaded and "blynklog.policy" in loaded, loaded
 
 
+# what a sampling wake of a store of frames needs besides the package, compat, clock (with the
+# state file), store and frame: none of these (record.py is the format 1/2 and raw backend's codec,
+# segment.py and legacy.py the store's reading side, clock_set.py setting the time and its figures)
+NOT_AT_A_WAKE = (
+    "blynklog.record",
+    "blynklog.segment",
+    "blynklog.legacy",
+    "blynklog.clock_set",
+    "blynklog.state",
+    "blynklog.config",
+    "blynklog.logger_open",
+)
+
+
+def test_a_sampling_wake_loads_neither_record_nor_the_stores_reading_side():
+    path = _write_config(tmpdir("wake"))
+    _wake(path).close()  # the first wake validates, writes the cache and the store's first frame
+    with _Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
+        log = _wake(path)
+        loaded = u.loaded()
+    log.close()
+    assert loaded == [], loaded
+
+
+def test_a_sampling_wake_with_a_backlog_loads_no_more_than_one_with_an_empty_store():
+    path = _write_config(tmpdir("wake"))
+    log = Logger(path)
+    for i in range(3000):  # ints that pack badly (some 3 bytes each): a backlog over several segments
+        log.add("n", (i * 7919) % 1000003, ts=T0 + i * 1000)
+    log.close()
+    with _Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
+        log = _wake(path)
+        loaded = u.loaded()
+    assert log._store._uncounted > 0  # the backlog was there, not counted
+    log.close()
+    assert loaded == [], loaded
+
+
 class _Validator:
     # stands in for blynklog.config in sys.modules: counts the validations it is asked for
     def __init__(self):

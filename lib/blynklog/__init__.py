@@ -30,7 +30,7 @@ _BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock s
 _INF = float("inf")
 _NINF = -_INF
 
-from .record import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports it anyway)
+from .frame import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports frame anyway)
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -209,8 +209,7 @@ class Logger:
                 _config = None
                 _drop("config", had)
             validated = True
-        from .clock import Clock
-        from .state import State
+        from .clock import Clock, State
 
         self._cfg = cfg
         self._closed = False

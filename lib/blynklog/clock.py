@@ -39,7 +39,7 @@
 # a ms of now_ms() (the ticks' ms and the port clock's ms do not tick together) and never goes
 # back: a new anchor starts from the newest one given.
 # Not safe from an interrupt; one task at a time (no lock).
-from .compat import BOARD, EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, ticks_diff, ticks_ms, time
+from .compat import BOARD, EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, json, os, ticks_diff, ticks_ms, time
 
 FLAG_BOOTREL = const(1)
 
@@ -53,7 +53,6 @@ _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was
 _DAY_MS = const(86400000)
 _REREAD_MS = const(1000)  # a stamp_rel()/now_rel() anchor serves this long (ticks), then the port clock is read
 _REL_MAX = const(0x10000000)  # a boot-relative stamp_rel() beyond this many ms gives its code whole
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _VERIFIED = ("ntp", "user", "http")
 
 
@@ -84,21 +83,12 @@ def rtc_ms(dt):
     return days_from_civil(dt[0], dt[1], dt[2]) * _DAY_MS + ((dt[4] * 60 + dt[5]) * 60 + dt[6]) * 1000 + dt[7] // 1000
 
 
-def parse_http_date(text):
-    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None.
-    parts = text.split() if isinstance(text, str) else ()
-    if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
-        return None
-    hms = parts[4].split(":")
-    try:
-        day, year = int(parts[1]), int(parts[3])
-        h, mi, s = int(hms[0]), int(hms[1]), int(hms[2])
-    except (ValueError, IndexError):
-        return None
-    if len(hms) != 3 or not (1 <= day <= 31 and 0 <= h < 24 and 0 <= mi < 60 and 0 <= s < 61):
-        return None
-    days = days_from_civil(year, _MONTHS.index(parts[2]) + 1, day)
-    return days * _DAY_MS + ((h * 60 + mi) * 60 + s) * 1000
+def _set():
+    # the Clock's seldom-run parts (clock_set.py: setting the time, the upload's notes, the
+    # figures), imported at their first use: a wake that only samples does not load them
+    from . import clock_set
+
+    return clock_set
 
 
 def _valid(e):
@@ -520,69 +510,19 @@ class Clock:
         return (a[0] + ms, a[1] or ms < a[2])
 
     def note_stored(self, ts_ms):
-        # the newest Unix ms stored so far (for the step check); kept in memory until persisted
-        if self._newest is None or ts_ms > self._newest:
-            self._newest = ts_ms
+        _set().note_stored(self, ts_ms)
 
     def note_dropped(self, n=1):
-        # the caller dropped n samples that resolve() said can never be placed (the upload policy,
-        # once their drop is committed); in the state from now on, written with its next save
-        self._dropped += n
-        self._persist()
-
-    def _refuse(self, why):
-        self.last_error = why
-        self._refused += 1
-        return False
+        _set().note_dropped(self, n)
 
     def set_time_ms(self, unix_ms, source="user"):
-        if not isinstance(unix_ms, int) or isinstance(unix_ms, bool):
-            raise TypeError("unix_ms must be an int")
-        if unix_ms < self._min_ms:
-            return self._refuse("%s: year before %d" % (source, self._min_year))
-        if unix_ms >= self._max_ms:
-            return self._refuse("%s: year after %d" % (source, self._max_year))
-        if self._newest is not None and unix_ms < self._newest - self.max_step_back_ms:
-            return self._refuse("%s: %d s before stored data" % (source, (self._newest - unix_ms) // 1000))
-        self._write_port(unix_ms)
-        self._offset = unix_ms - self._read()
-        self._adopt(unix_ms, source)
-        self.last_error = None
-        return True
+        return _set().set_time_ms(self, unix_ms, source)
 
     def sync_ntp(self, timeout_ms=2000):
-        ntp = self._ntp
-        if ntp is None:
-            try:
-                import ntptime as ntp
-            except ImportError:
-                return self._refuse("ntp: no ntptime module")
-        if self._ntp_host is not None:
-            ntp.host = self._ntp_host
-        if hasattr(ntp, "timeout"):
-            ntp.timeout = timeout_ms / 1000  # seconds, for the socket's settimeout
-        t0 = self._ticks()
-        try:
-            s = ntp.time()
-        except OSError as e:
-            timeout = (e.args and e.args[0] == 110) or type(e).__name__ == "TimeoutError"  # ETIMEDOUT
-            return self._refuse("ntp: timeout" if timeout else "ntp: %r" % (e,))
-        except Exception as e:  # ntptime raises plain Exception for an unknown epoch
-            return self._refuse("ntp: %r" % (e,))
-        if not isinstance(s, int):
-            return self._refuse("ntp: bad answer")
-        rtt = ticks_diff(self._ticks(), t0)
-        # whole seconds, truncated: +0.5 s on average, plus the way back
-        return self.set_time_ms(s * 1000 + self._epoch_ms + 500 + (rtt // 2 if rtt > 0 else 0), "ntp")
+        return _set().sync_ntp(self, timeout_ms)
 
     def set_from_http_date(self, text):
-        # used only while no better source set the clock in this boot; True when it set it
-        if self._set and self._source in ("ntp", "user", "http", "port"):
-            return False
-        ms = parse_http_date(text)
-        if ms is None:
-            return self._refuse("http: bad date")
-        return self.set_time_ms(ms + 500, "http")
+        return _set().set_from_http_date(self, text)
 
     def before_sleep(self, planned_ms):
         # persist where this boot is and how long it will sleep: the next boot estimates from it
@@ -593,13 +533,48 @@ class Clock:
         self._state.save()
 
     def stats(self):
-        return {
-            "set": self._set,
-            "source": self._source,
-            "estimated": self._est,
-            "boot": self._boot,
-            "anchors": len([1 for e in self._entries if e[1] is not None]),
-            "refused": self._refused,
-            "unplaceable": self._dropped,
-            "last_error": self.last_error,
-        }
+        return _set().stats(self)
+
+
+# ---- the persistent state (state.py's State, defined here: the Clock is its first user, and a
+# wake loads one module for both). A small dict (JSON) written atomically: "<path>.new", then
+# renamed over <path> (an atomic replace on littlefs and POSIX); a power cut leaves the old or the
+# new content. Modules keep their own key (clock, token, quota, retry, server) and call save()
+# when their change must survive; save() writes only when something changed.
+class State:
+    def __init__(self, path):
+        self.path = path
+        self.data = {}
+        self.error = None
+        self._dirty = False
+        for candidate in (path, path + ".new"):
+            try:
+                with open(candidate) as f:
+                    data = json.load(f)
+            except OSError:
+                continue
+            except ValueError:
+                # unreadable content: start afresh, and say so in stats rather than crash
+                self.error = "state file %s unreadable" % candidate
+                continue
+            if isinstance(data, dict):
+                self.data = data
+                break
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def set(self, key, value):
+        if self.data.get(key) != value:
+            self.data[key] = value
+            self._dirty = True
+
+    def save(self):
+        if not self._dirty:
+            return False
+        tmp = self.path + ".new"
+        with open(tmp, "w") as f:
+            json.dump(self.data, f)
+        os.rename(tmp, self.path)
+        self._dirty = False
+        return True

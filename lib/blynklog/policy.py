@@ -42,7 +42,7 @@ import random
 
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
-from .record import T_STR, Rec
+from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
 from .compat import const, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 

@@ -1,15 +1,21 @@
 # blynklog.segment: the store's reading of segments of frames (format 3, frame.py): the walk
 # from frame to frame, the runs of records a frame's directory gives (counts, commits, drops), a
 # stream's records read in place (Reader: one section, a record a step, nothing allocated for the
-# numeric kinds: bit fields of at most 16 bits). Imported by the store when it first reads (a wake
-# that only appends does not load it). Functions of
+# numeric kinds: bit fields of at most 16 bits); and the Store's reading side (records(), scan(),
+# commit(), counting, the cursors file's writing). Imported by the store when it first reads (a
+# wake that only appends does not load it). Functions of
 # the Store (store.py) that read its files; split from it so that each module compiles in a
 # board's small heap. Same contract as the store's: one task at a time.
-from .compat import const, os
-from . import frame, record
-from .record import T_F32, T_F64, T_INT, T_LOC32, T_SCALED, T_STR, T_TRUE
+from .compat import binascii, const, json, os, struct
+from . import frame
+from .frame import T_F32, T_F64, T_INT, T_LOC32, T_SCALED, T_STR, T_TRUE
 
 _SEG_SHIFT = const(16)
+_OFF_MASK = const(0xFFFF)
+_SEG_V3 = const(3)  # segments of frames
+_RBUF = const(1200)  # a scan's read buffer (store.py's)
+_CMAGIC = b"BC"
+_VERSION = const(1)  # of the cursors file
 # the leading 1 bits (0..6) of a 6-bit field: the length of an integer code's prefix, less its 0
 _ONES = bytes(
     0 if v < 32 else 1 if v < 48 else 2 if v < 56 else 3 if v < 60 else 4 if v < 62 else 5 if v < 63 else 6
@@ -25,7 +31,7 @@ def frames(store, seq, buf, start, stop, skips=False, hd=None):
         hd = store._read_header(seq)
         if hd is None:
             return
-    kb = record.signed_salt(hd[1])
+    kb = frame.signed_salt(hd[1])
     name = store._seg_name(seq)
     mv = memoryview(buf)
     size = len(buf)
@@ -200,7 +206,8 @@ def runs(store, seq, buf, start, stop, skips, hd):
         for off in legacy.walk(store, seq, buf, start, stop, skips):
             store._wend = off + store._wn
             store._wlast = off + store._wn
-            yield record.sid_of(buf, store._wi), seq << _SEG_SHIFT | off, 1, off
+            i = store._wi
+            yield buf[i + (1 if buf[i] < 0x80 else 2) + 1], seq << _SEG_SHIFT | off, 1, off  # record.sid_of
         return
     top = seq << _SEG_SHIFT
     for off in frames(store, seq, buf, 0, stop, skips, hd):
@@ -376,3 +383,166 @@ class Reader:
             rec.p = p
             rec.last = p + k
             self.q = q + 8 * k
+
+
+# ---- the Store's reading side (store.py calls these): the cursors file's writing, a stream's
+# records, commits, counting
+
+
+def save_cursors(store):
+    n = len(store._cursor)
+    blob = json.dumps(store._meta).encode() if store._meta else b""
+    m = len(blob)
+    data = bytearray(14 + 8 * n + m)
+    data[0:2] = _CMAGIC
+    data[2] = _VERSION
+    data[3] = n
+    for i in range(n):
+        struct.pack_into("<Q", data, 4 + 8 * i, store._cursor[i])
+    drops = store.dropped_full & 0xFFFFFFFF
+    struct.pack_into("<IH", data, 4 + 8 * n, drops, m)
+    data[10 + 8 * n : 10 + 8 * n + m] = blob
+    end = 10 + 8 * n + m
+    struct.pack_into("<I", data, end, binascii.crc32(memoryview(data)[:end]) & 0xFFFFFFFF)
+    tmp = store.path + "/cursors.new"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.rename(tmp, store.path + "/cursors")
+    store._saved_drops = drops
+
+
+def store_records(store, sid, start, end_seq, end_off):
+    it = store_scan(store, sid, start, end_seq, end_off, frame.Rec())
+    try:
+        for rec in it:
+            yield rec.pos, rec.base + rec.delta, rec.value(), rec.flags
+    finally:
+        it.close()  # its read buffer goes back to the store when this one is dropped early
+
+
+def store_scan(store, sid, start, end_seq, end_off, rec):
+    # one read buffer for the scans that run one after another (an upload's passes): taken
+    # while this one runs, given back at its end (a scan dropped unfinished keeps its own)
+    buf = store._sbuf
+    store._sbuf = None
+    if buf is None:
+        buf = bytearray(_RBUF)
+    seq = start >> _SEG_SHIFT
+    segs = store._segs
+    rd = None  # a frame section's reader, made at the first frame
+    try:
+        while True:
+            nxt = -1
+            for s in segs:
+                if s >= seq:
+                    nxt = s
+                    break
+            if nxt < 0 or nxt > end_seq:
+                return
+            seq = nxt
+            hd = store._read_header(seq)
+            if hd is not None and hd[3] == _SEG_V3:
+                if rd is None:
+                    rd = Reader()
+                stop = end_off if seq == end_seq else 1 << 30
+                yield from scan(store, seq, hd, sid, start, stop, buf, rec, rd)
+            elif hd is not None:
+                from . import legacy
+
+                stop = end_off if seq == end_seq else 1 << 30
+                yield from legacy.scan(store, seq, hd, sid, start, stop, buf, rec)
+            seq += 1
+    finally:
+        store._sbuf = buf
+
+
+def commit(store, sid, pos, count=None, meta=None):
+    # Records of sid up to and including pos are done. The store counts them itself (count
+    # is the caller's figure, not trusted). meta: an optional small dict (JSON) saved in the
+    # same atomic write, read back with meta(): the caller's books move with the cursor.
+    # Persisted atomically before returning.
+    store._check_sid(sid)
+    cur = store._cursor[sid]
+    if type(pos) is not int:
+        raise TypeError("pos not int")
+    if meta is not None and not isinstance(meta, dict):
+        raise TypeError("meta not dict")
+    store._count()
+    if pos <= cur:
+        if meta is not None and meta != store._meta:
+            old = store._meta
+            store._meta = meta
+            try:
+                store._save_cursors()
+            except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
+                store._meta = old
+                raise
+        return
+    pseq = pos >> _SEG_SHIFT
+    buf = store._rbuf
+    found = pseq not in store._segs
+    done = [0] * len(store._segs)
+    total = 0
+    for k in range(len(store._segs)):
+        seq = store._segs[k]
+        if seq < cur >> _SEG_SHIFT or seq > pseq:
+            continue
+        hd = store._read_header(seq)
+        if hd is None:
+            continue
+        first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0  # (format 1 and 2)
+        for s, lo, c, off in runs(store, seq, buf, first, 1 << 30, False, hd):
+            if lo > pos:
+                break
+            if s == sid:
+                hi = lo + c - 1
+                if lo <= cur:
+                    lo = cur + 1
+                if hi >= lo:
+                    done[k] += (hi if hi < pos else pos) - lo + 1
+                    total += (hi if hi < pos else pos) - lo + 1
+                    if lo <= pos <= hi:
+                        found = True
+    if not found:
+        raise ValueError("pos not a record of this stream")
+    store._cursor[sid] = pos
+    old = store._meta
+    if meta is not None:
+        store._meta = meta
+    try:
+        store._save_cursors()
+    except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
+        store._cursor[sid] = cur
+        store._meta = old
+        raise
+    store._pending[sid] -= total
+    for k in range(len(done)):
+        store._segpend[k] -= done[k]
+    store._reclaim()
+
+
+def count(store):
+    # Counts every segment not counted yet (Store._count); then commit, pending and reclaiming can work.
+    k = 0
+    while store._uncounted and k < len(store._segs):
+        if store._segscan[k] and not store._count_seg(k):
+            continue  # a damaged segment went: the same k is the next one
+        k += 1
+    if not store._uncounted:
+        # fully committed older segments left by a cut between commit and reclaim
+        store._reclaim()
+
+
+def stats(store):
+    store._count()
+    return {
+        "pending": sum(store._pending),
+        "dropped_full": store.dropped_full,
+        "bytes": store._bytes(),
+        "segments": len(store._segs),
+        "capacity": store.capacity,
+        "streams": len(store._names),
+        "flushes": store.flushes,
+        "skipped_bytes": store.skipped_bytes,
+        "bad_segments": store.bad_segments,
+    }

@@ -29,10 +29,12 @@
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
 # as format 2 encodes them (some 13 bytes a number).
-# Modules: frame.py (the codec's writing side) is imported at the first append or at opening a
-# segment of frames, segment.py (reading frames: counts, commits, drops, scans) at the first
-# read, legacy.py at the first format 1 or 2 segment: a board compiling .py sources compiles each
-# in its own heap peak, and a wake that only appends does not load the readers.
+# Modules: frame.py (the codec's writing side, and the tail records' encoding) is imported at the
+# first append or at opening a segment of frames, segment.py (reading frames, and the Store's
+# reading side: counts, records(), scan(), commit(), drops, the cursors file's writing) at the
+# first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
+# .py sources compiles each in its own heap peak, and a wake that only appends loads neither the
+# readers nor record.py.
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); from
 # the first append the frame to come: a 3 KB tail (and 192 bytes of chunk links), a 1.2 KB frame
@@ -49,7 +51,6 @@
 # (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
 from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
-from . import record
 from array import array
 
 frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
@@ -66,6 +67,7 @@ _SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
 
 
 _RBUF = const(1200)
+_MAX_RECORD = const(1041)  # record.MAX_RECORD: a format 2 record's bytes at most
 _VIEWS = const(40)
 _MAX_STREAMS = const(255)
 _MAX_NAME = const(64)
@@ -107,6 +109,14 @@ def _entries(path):
             yield name, -1
 
 
+def _reader():
+    # the store's reading side (segment.py: counting, reading, committing, dropping, the cursors
+    # file's writing), imported at its first use: a wake that only appends does not load it
+    from . import segment
+
+    return segment
+
+
 class Store:
     def __init__(
         self,
@@ -136,7 +146,7 @@ class Store:
         self._fl_n = flush_records
         self._fl_b = flush_bytes
         self._fl_ms = flush_ms
-        self._enc = bytearray(record.MAX_RECORD + 8)
+        self._enc = bytearray(_MAX_RECORD + 8)
         mv = memoryview(self._enc)
         self._views = [mv[:k] for k in range(_VIEWS)]
         self._hdr = bytearray(_HDR)
@@ -257,25 +267,7 @@ class Store:
             return
 
     def _save_cursors(self):
-        n = len(self._cursor)
-        blob = json.dumps(self._meta).encode() if self._meta else b""
-        m = len(blob)
-        data = bytearray(14 + 8 * n + m)
-        data[0:2] = _CMAGIC
-        data[2] = _VERSION
-        data[3] = n
-        for i in range(n):
-            struct.pack_into("<Q", data, 4 + 8 * i, self._cursor[i])
-        drops = self.dropped_full & 0xFFFFFFFF
-        struct.pack_into("<IH", data, 4 + 8 * n, drops, m)
-        data[10 + 8 * n : 10 + 8 * n + m] = blob
-        end = 10 + 8 * n + m
-        struct.pack_into("<I", data, end, binascii.crc32(memoryview(data)[:end]) & 0xFFFFFFFF)
-        tmp = self.path + "/cursors.new"
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.rename(tmp, self.path + "/cursors")
-        self._saved_drops = drops
+        _reader().save_cursors(self)
 
     def _read_header(self, seq, f=None):
         # (base_ts, salt, header size, format) of the segment (salt None in format 1), or None
@@ -412,30 +404,20 @@ class Store:
         return legacy.clean_end(buf, n, self._rmv, size, salt)
 
     def _count(self):
-        # Counts every segment not counted yet; then commit, pending and reclaiming can work.
-        k = 0
-        while self._uncounted and k < len(self._segs):
-            if self._segscan[k] and not self._count_seg(k):
-                continue  # a damaged segment went: the same k is the next one
-            k += 1
-        if not self._uncounted:
-            # fully committed older segments left by a cut between commit and reclaim
+        # Counts every segment not counted yet (segment.count); then commit, pending and reclaiming can work.
+        if self._uncounted:
+            _reader().count(self)
+        else:
             self._reclaim()
 
     def _count_seg(self, k):
-        from . import segment
-
-        return segment.count_seg(self, k)
+        return _reader().count_seg(self, k)
 
     def _cut(self, seq, end):
-        from . import segment
-
-        segment.cut(self, seq, end)
+        _reader().cut(self, seq, end)
 
     def _drop_oldest(self):
-        from . import segment
-
-        segment.drop_oldest(self)
+        _reader().drop_oldest(self)
 
     def _next_seq(self):
         top = self._segs[-1] if self._segs else 0
@@ -474,9 +456,7 @@ class Store:
         for seq in self._segs:
             hd = self._read_header(seq)
             if hd is not None:
-                from . import segment  # (imported at the first read: store.py's header)
-
-                for s, lo, c, off in segment.runs(self, seq, buf, 0, 1 << 30, False, hd):
+                for s, lo, c, off in _reader().runs(self, seq, buf, 0, 1 << 30, False, hd):
                     if s == sid:
                         n += c
         self._pending.append(n)
@@ -506,7 +486,7 @@ class Store:
         if self._wver != _SEG_V3:
             n = 0  # no segment of frames to write to: the next one is made below
         else:
-            n = record.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
+            n = frame.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
         while True:
             est = frame.add(self, sid, n) if n else -1
             if est >= 0:
@@ -519,7 +499,7 @@ class Store:
             if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = record.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
+            n = frame.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
         self._pending[sid] += 1
         self._segpend[-1] += 1
         u = self._un_n
@@ -553,9 +533,9 @@ class Store:
         if salt is None:
             return 0
         if salt is not self._wsalt_of:
-            self._wsk = record.signed_salt(salt)
+            self._wsk = frame.signed_salt(salt)
             self._wsalt_of = salt
-        return record.key(self._wsk, self._wsize)
+        return frame.key(self._wsk, self._wsize)
 
     def _new_segment(self, ts):
         # Closes the full write segment and opens the next one (base_ts = ts), making room first.
@@ -583,7 +563,7 @@ class Store:
                 self._synced()
         seq = self._next_seq()
         h = self._hdr
-        salt = record.new_salt()
+        salt = frame.new_salt()
         struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
         struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")
@@ -645,125 +625,19 @@ class Store:
         start = self._cursor[sid]
         if after is not None and after > start:
             start = after
-        return self._records(sid, start, self._wseq, self._wsize)
-
-    def _records(self, sid, start, end_seq, end_off):
-        it = self._scan(sid, start, end_seq, end_off, record.Rec())
-        try:
-            for rec in it:
-                yield rec.pos, rec.base + rec.delta, rec.value(), rec.flags
-        finally:
-            it.close()  # its read buffer goes back to the store when this one is dropped early
+        return _reader().store_records(self, sid, start, self._wseq, self._wsize)
 
     def scan(self, sid):
         # What records(sid) yields, as one record.Rec filled afresh at each step (valid until the
         # next): no tuple, timestamp or value made per record (the upload's passes).
         self._check_sid(sid)
         self.flush()
-        return self._scan(sid, self._cursor[sid], self._wseq, self._wsize, record.Rec())
-
-    def _scan(self, sid, start, end_seq, end_off, rec):
-        # one read buffer for the scans that run one after another (an upload's passes): taken
-        # while this one runs, given back at its end (a scan dropped unfinished keeps its own)
-        buf = self._sbuf
-        self._sbuf = None
-        if buf is None:
-            buf = bytearray(_RBUF)
-        seq = start >> _SEG_SHIFT
-        segs = self._segs
-        rd = None  # a frame section's reader, made at the first frame
-        from . import segment
-
-        try:
-            while True:
-                nxt = -1
-                for s in segs:
-                    if s >= seq:
-                        nxt = s
-                        break
-                if nxt < 0 or nxt > end_seq:
-                    return
-                seq = nxt
-                hd = self._read_header(seq)
-                if hd is not None and hd[3] == _SEG_V3:
-                    if rd is None:
-                        rd = segment.Reader()
-                    stop = end_off if seq == end_seq else 1 << 30
-                    yield from segment.scan(self, seq, hd, sid, start, stop, buf, rec, rd)
-                elif hd is not None:
-                    from . import legacy
-
-                    stop = end_off if seq == end_seq else 1 << 30
-                    yield from legacy.scan(self, seq, hd, sid, start, stop, buf, rec)
-                seq += 1
-        finally:
-            self._sbuf = buf
+        r = _reader()
+        return r.store_scan(self, sid, self._cursor[sid], self._wseq, self._wsize, r.frame.Rec())
 
     def commit(self, sid, pos, count=None, meta=None):
-        # Records of sid up to and including pos are done. The store counts them itself (count
-        # is the caller's figure, not trusted). meta: an optional small dict (JSON) saved in the
-        # same atomic write, read back with meta(): the caller's books move with the cursor.
-        # Persisted atomically before returning.
-        self._check_sid(sid)
-        cur = self._cursor[sid]
-        if type(pos) is not int:
-            raise TypeError("pos not int")
-        if meta is not None and not isinstance(meta, dict):
-            raise TypeError("meta not dict")
-        self._count()
-        if pos <= cur:
-            if meta is not None and meta != self._meta:
-                old = self._meta
-                self._meta = meta
-                try:
-                    self._save_cursors()
-                except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
-                    self._meta = old
-                    raise
-            return
-        pseq = pos >> _SEG_SHIFT
-        buf = self._rbuf
-        found = pseq not in self._segs
-        done = [0] * len(self._segs)
-        total = 0
-        for k in range(len(self._segs)):
-            seq = self._segs[k]
-            if seq < cur >> _SEG_SHIFT or seq > pseq:
-                continue
-            hd = self._read_header(seq)
-            if hd is None:
-                continue
-            first = cur & _OFF_MASK if seq == cur >> _SEG_SHIFT else 0  # (format 1 and 2)
-            from . import segment  # (imported at the first read: store.py's header)
-
-            for s, lo, c, off in segment.runs(self, seq, buf, first, 1 << 30, False, hd):
-                if lo > pos:
-                    break
-                if s == sid:
-                    hi = lo + c - 1
-                    if lo <= cur:
-                        lo = cur + 1
-                    if hi >= lo:
-                        done[k] += (hi if hi < pos else pos) - lo + 1
-                        total += (hi if hi < pos else pos) - lo + 1
-                        if lo <= pos <= hi:
-                            found = True
-        if not found:
-            raise ValueError("pos not a record of this stream")
-        self._cursor[sid] = pos
-        old = self._meta
-        if meta is not None:
-            self._meta = meta
-        try:
-            self._save_cursors()
-        except Exception:  # a flash fault, a MemoryError: RAM stays with what is on flash
-            self._cursor[sid] = cur
-            self._meta = old
-            raise
-        self._pending[sid] -= total
-        for k in range(len(done)):
-            self._segpend[k] -= done[k]
-        self._reclaim()
+        # Records of sid up to and including pos are done (segment.commit says how).
+        _reader().commit(self, sid, pos, count, meta)
 
     def _reclaim(self):
         # Deletes fully committed segments, except the newest (it carries the sequence number).
@@ -809,18 +683,7 @@ class Store:
         return self._bytes(), self.capacity
 
     def stats(self):
-        self._count()
-        return {
-            "pending": sum(self._pending),
-            "dropped_full": self.dropped_full,
-            "bytes": self._bytes(),
-            "segments": len(self._segs),
-            "capacity": self.capacity,
-            "streams": len(self._names),
-            "flushes": self.flushes,
-            "skipped_bytes": self.skipped_bytes,
-            "bad_segments": self.bad_segments,
-        }
+        return _reader().stats(self)
 
     def close(self):
         if self._closed:
@@ -838,5 +701,5 @@ class Store:
         self._closed = True
         self._sbuf = None
         if frame is not None:
-            frame.free(self)  # the frame's buffers, and the frame and reader modules' code, go
+            frame.free(self)  # the frame's buffers, and the reader modules' code, go
             _codec(False)

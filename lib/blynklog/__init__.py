@@ -1,6 +1,7 @@
 # blynklog: log sensor samples into flash, upload them to Blynk Cloud in batches.
 #   log = blynklog.Logger(config)     config: a dict, or the path of a JSON file of the same shape
 #   log.add(stream, value, ts=None)   validated, stored; ts in Unix ms (default: the clock)
+#   log.add(stream, value, device=name)  a gateway's device (the "devices" section, gateway.py)
 #   log.flush()                       everything added so far survives a power cut
 #   report = log.sync(budget_ms=None) upload what is due; never raises for network/server faults
 #   log.stats(); log.close()
@@ -167,6 +168,7 @@ _UPLOAD_SIDE = (
     "aio",
     "remote",
     "remote_values",
+    "gateway",
 )
 
 
@@ -184,6 +186,7 @@ def _drop(name, was_loaded):
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
+    _gw = None  # a gateway's devices: name -> {stream: its name in the flat stream table}
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -250,6 +253,8 @@ class Logger:
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
+        if cfg.get("devices"):
+            self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
@@ -326,7 +331,30 @@ class Logger:
         return e
 
     # @micropython.native
-    def add(self, stream, value, ts=None):
+    def _device_stream(self, stream, device):
+        # add()'s stream name in the flat stream table: a gateway's device stream is "device/stream"
+        # (config.py), named only through device=; a bad name raises as a bad stream does
+        gw = self._gw
+        if device is None:
+            s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
+            if s is not None and "device" in s:
+                raise ValueError("unknown stream %r: name a device's stream with device=" % stream)
+            return stream
+        if gw is None:
+            raise ValueError("device=%r: this configuration has no devices" % (device,))
+        if not isinstance(device, str):
+            raise TypeError("device must be a str, got %s" % type(device).__name__)
+        d = gw.get(device)
+        if d is None:
+            raise ValueError("unknown device %r (devices: %s)" % (device, ", ".join(sorted(gw))))
+        f = d["streams"].get(stream) if isinstance(stream, str) else None
+        if f is None:
+            if not isinstance(stream, str):
+                raise TypeError("stream must be a str, got %s" % type(stream).__name__)
+            raise ValueError("unknown stream %r of device %r (streams: %s)" % (stream, device, ", ".join(sorted(d["streams"]))))
+        return f
+
+    def add(self, stream, value, ts=None, device=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
         # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
@@ -337,6 +365,8 @@ class Logger:
         # native code on a board, bytecode elsewhere (record's header says how).
         if self._closed:
             raise ValueError("logger is closed")
+        if device is not None or self._gw is not None:
+            stream = self._device_stream(stream, device)
         e = self._last_ts.get(stream) if isinstance(stream, str) else None
         if e is None:
             e = self._entry(stream)

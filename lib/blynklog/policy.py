@@ -141,15 +141,7 @@ class Uploader:
         # one (a clock set back across UTC midnight) takes the books of both days over: what went
         # while the clock was ahead went on that earlier day, and spent its quota.
         # Without a clock: the last known day.
-        qday, qsent = self.quota_day, self.quota_sent
-        if now is None:
-            return qday, qsent, self.quota_prev
-        day = utc_day(now)
-        if day > qday:
-            return day, 0, (qsent if day == qday + 1 else 0)
-        if day < qday:
-            return day, qsent + self.quota_prev, 0
-        return day, qsent, self.quota_prev
+        return day_books(self.quota_day, self.quota_sent, self.quota_prev, now)
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
@@ -168,22 +160,55 @@ class Uploader:
         totals = {}
         for k in COUNTERS:
             totals[k] = self.totals[k] + delta.get(k, 0)
-        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
-        if sent:
-            qday, qsent, qprev = self._books(now)
-            qsent += sent
-        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
-        for k in COUNTERS:
-            meta[k] = totals[k]
+        books = self._book(st, now, sent, delta)
+        meta = self._meta(totals, books)
         try:
             self.store.commit(st.sid, pos, covered, meta)
         except Exception as e:  # a flash fault or a MemoryError: the store kept its old cursor
             raise _StoreFault(sent, e)
         self.totals = totals
-        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
+        self._set_books(books)
         st.kept = keep
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
+
+    # The quota books a commit writes (a gateway's, gateway.py, keeps one set per device): the
+    # new books after `sent` points of st went at `now`, the commit's meta, and RAM's books moved
+    # once the commit is written.
+    def _book(self, st, now, sent, delta):
+        if not sent:
+            return (self.quota_day, self.quota_sent, self.quota_prev)
+        qday, qsent, qprev = self._books(now)
+        return (qday, qsent + sent, qprev)
+
+    def _meta(self, totals, books):
+        meta = {"qday": books[0], "qsent": books[1], "qprev": books[2]}
+        for k in COUNTERS:
+            meta[k] = totals[k]
+        return meta
+
+    def _set_books(self, books):
+        self.quota_day, self.quota_sent, self.quota_prev = books
+
+    def _quota(self, st, now):
+        # points st's next batch may take today (a gateway: st's device's)
+        return self.quota_left(now)
+
+    def _spent(self, st, report):
+        # st's quota is spent: the sync stops ("quota"); a gateway sets the device aside (None)
+        return "quota"
+
+    def _quota_full(self, st, now, report, msg):
+        # the server says the day's points are spent: wait for the next day
+        report["last_error"] = "server: daily limit reached (%s)" % msg
+        if now is not None:
+            self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
+        return "quota"
+
+    def _unknown_device(self, st, now, parked, report, msg):
+        # 404 unknown device: the sync stops (a gateway parks that device's streams instead)
+        report["last_error"] = "unknown device: %s" % msg
+        return "device"
 
     def _log_reject(self, now, st, ts, message):
         log = self.state.get("rejects")
@@ -395,7 +420,7 @@ class Uploader:
         return gen
 
     def _target(self, st):
-        return (self.cfg["device_id"], st.cfg["id"])
+        return (st.cfg.get("device_id", self.cfg["device_id"]), st.cfg["id"])
 
     # ---- the sync
 
@@ -441,10 +466,12 @@ class Uploader:
                     break
                 quota = min(self.per_request, self.per_day)
             else:
-                quota = self.quota_left(now)
+                quota = self._quota(st, now)
             if quota <= 0:
-                stop = "quota"
-                break
+                stop = self._spent(st, report)
+                if stop:
+                    break
+                continue
             if self.feed is not None:
                 self.feed()
             try:
@@ -589,10 +616,7 @@ class Uploader:
         msg = answer.message or ("HTTP %s" % answer.status)
         if answer.status == 400 and kind in (blynk.BAD_BATCH, blynk.RETRY) and _quota_like(msg):
             # the server counts the day's points too, and says they are spent: wait for the next day
-            report["last_error"] = "server: daily limit reached (%s)" % msg
-            if now is not None:
-                self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
-            return "quota"
+            return self._quota_full(st, now, report, msg)
         if kind == blynk.BAD_BATCH:
             if points > 1:
                 st.limit = max(1, points // 2)
@@ -618,8 +642,7 @@ class Uploader:
         if kind == blynk.UNKNOWN_STREAM:
             return self._park(st, now, parked, report, msg)
         if kind == blynk.UNKNOWN_DEVICE:
-            report["last_error"] = "unknown device: %s" % msg
-            return "device"
+            return self._unknown_device(st, now, parked, report, msg)
         if kind == blynk.AUTH:
             report["last_error"] = "authentication failed: %s" % msg
             return "auth"
@@ -692,6 +715,19 @@ _VERDICT_REASON = {
     _FUTURE: "timestamp over a day ahead of the clock",
     _TOO_BIG: "point larger than max_request_bytes",
 }
+
+
+def day_books(qday, qsent, qprev, now):
+    # (day, points sent on it, points sent the day before) of quota books (qday, qsent, qprev) at
+    # `now` (Uploader._books says how); without a clock, the last known day
+    if now is None:
+        return qday, qsent, qprev
+    day = utc_day(now)
+    if day > qday:
+        return day, 0, (qsent if day == qday + 1 else 0)
+    if day < qday:
+        return day, qsent + qprev, 0
+    return day, qsent, qprev
 
 
 class _StoreFault(Exception):

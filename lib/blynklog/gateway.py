@@ -1,0 +1,226 @@
+# blynklog.gateway: the upload policy of a gateway, one board uploading for several Blynk devices
+# over the Platform API (the configuration's "devices" section; imported only with one, so a
+# single-device Logger loads nothing of it). Everything else is policy.Uploader's, with these rules
+# per device:
+#   - the day's quota is per device (Blynk counts points per device per UTC day): each device has
+#     its own books (day, points sent that day, points sent the day before), kept with the
+#     store's atomic commit beside the top-level device's qday/qsent/qprev, in the commit meta's
+#     "dev" entry: device name -> [qday, qsent, qprev, sent, dropped_stale, rejected, thinned,
+#     unplaceable]; a device whose quota is spent is set aside for this sync, the others go on;
+#   - batches go oldest first across every device and stream (policy's _oldest_stream), so a busy
+#     device never starves a quiet one: each batch is the one whose oldest pending sample is oldest;
+#   - a 404 "Device ... is not found" parks that device (all its streams) for upload.park_s, its
+#     samples kept, retried later as a parked stream is; the other devices go on;
+#   - a 400 saying a device's daily points are spent sets that device aside until the next UTC day
+#     (state "quota_full_dev": name -> day); other devices go on;
+#   - answers about the whole client (429, 5xx, network, auth) stop the sync as they do without
+#     devices: one back-off for all (Blynk's rate limit is per organization).
+# The top-level device (top-level streams, device_id) is the device "" in the books and reports;
+# its quota books are the top-level qday/qsent/qprev and its counters the totals less the named
+# devices' (the meta stays as small as it can).
+# The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (an entry of 8 ints of
+# at most 20 digits and a 32-character name): 32 devices (config.MAX_DEVICES), at most about 6.3 KB,
+# within the littlefs store's 64 KB meta; a device joins the entry at its first commit.
+# RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
+from .compat import utc_day
+from .policy import COUNTERS, Uploader, day_books
+
+_N = 3 + len(COUNTERS)  # a device's books: qday, qsent, qprev, then COUNTERS
+_TOP = ""  # the top-level device's name in books and reports
+
+
+def _entry(v):
+    # a device's books read back from flash: 8 non-negative ints, else zeros (qday -1)
+    out = [-1] + [0] * (_N - 1)
+    if isinstance(v, list) and len(v) == _N:
+        for i in range(_N):
+            x = v[i]
+            if isinstance(x, int) and not isinstance(x, bool) and x >= out[i]:
+                out[i] = x
+    return out
+
+
+def meta_max_dev():
+    # bytes of one device's entry in the commit meta's "dev" object (json.dumps with spaces):
+    # "name": [20-digit int, ...],
+    return 2 + 32 + 2 + 2 + _N * (20 + 2)
+
+
+class GatewayUploader(Uploader):
+    def __init__(self, cfg, store, clock, state, sids):
+        Uploader.__init__(self, cfg, store, clock, state, sids)
+        for st in self.streams:
+            st.dev = st.cfg.get("device", _TOP)
+        saved = store.meta().get("dev")
+        if not isinstance(saved, dict):
+            saved = {}
+        self.books = {}
+        for name in cfg["devices"]:
+            self.books[name] = _entry(saved.get(name))
+        self._out = []  # devices whose quota is spent (this sync)
+
+    # ---- quota per device
+
+    def device_quota_left(self, dev, now):
+        if now is not None:
+            full = self.state.get("quota_full_dev")
+            day = full.get(dev) if isinstance(full, dict) else None
+            if isinstance(day, int) and 0 <= day - utc_day(now) <= 1:
+                return 0
+        if dev == _TOP:
+            return max(0, self.per_day - self._books(now)[1])
+        b = self.books[dev]
+        return max(0, self.per_day - day_books(b[0], b[1], b[2], now)[1])
+
+    def _devices(self):
+        # the devices that have streams, the top-level one first when it has any
+        out = []
+        for st in self.streams:
+            if st.dev not in out:
+                out.append(st.dev)
+        return out
+
+    def quota_left(self, now):
+        # all devices' together (a whole sync's figure; each batch takes its device's: _quota)
+        n = 0
+        for dev in self._devices():
+            n += self.device_quota_left(dev, now)
+        return n
+
+    def _quota(self, st, now):
+        return self.device_quota_left(st.dev, now)
+
+    def _set_aside(self, dev):
+        for st in self.streams:
+            if st.dev == dev:
+                st.done = True
+
+    def _spent(self, st, report):
+        self._set_aside(st.dev)
+        if st.dev not in self._out:
+            self._out.append(st.dev)
+        return None
+
+    def _quota_full(self, st, now, report, msg):
+        report["last_error"] = "device %s: daily limit reached (%s)" % (st.dev, msg)
+        if now is not None:
+            full = self.state.get("quota_full_dev")
+            full = dict(full) if isinstance(full, dict) else {}
+            full[st.dev] = utc_day(now)
+            self.state.set("quota_full_dev", full)
+        return self._spent(st, report)
+
+    def _unknown_device(self, st, now, parked, report, msg):
+        # that device's streams are parked as an unknown stream is; the others go on
+        until = now + self.cfg["upload"]["park_s"] * 1000 if now is not None else None
+        for s in self.streams:
+            if s.dev == st.dev:
+                s.done = True
+                if until is not None:
+                    parked[s.name] = until
+                if s.name not in report["parked"]:
+                    report["parked"].append(s.name)
+        report["last_error"] = "device %s parked: %s" % (st.dev, msg)
+        return None
+
+    # ---- the books a commit writes
+
+    def _book(self, st, now, sent, delta):
+        if st.dev == _TOP:
+            return (Uploader._book(self, st, now, sent, delta), None)
+        b = self.books[st.dev]
+        e = list(b)
+        if sent:
+            e[0], e[1], e[2] = day_books(b[0], b[1], b[2], now)
+            e[1] += sent
+        for i in range(len(COUNTERS)):
+            e[3 + i] += delta.get(COUNTERS[i], 0)
+        return ((self.quota_day, self.quota_sent, self.quota_prev), (st.dev, e))
+
+    def _meta(self, totals, books):
+        meta = Uploader._meta(self, totals, books[0])
+        dev = {}
+        for name in self.books:
+            if self.books[name][0] >= 0 or self.books[name][3:] != [0] * len(COUNTERS):
+                dev[name] = self.books[name]
+        if books[1] is not None:
+            dev[books[1][0]] = books[1][1]
+        if dev:
+            meta["dev"] = dev
+        return meta
+
+    def _set_books(self, books):
+        Uploader._set_books(self, books[0])
+        if books[1] is not None:
+            self.books[books[1][0]] = books[1][1]
+
+    # ---- per-device figures
+
+    def counts(self):
+        # device -> {counter: total}; the top-level device's are the totals less the named ones'
+        out = {}
+        rest = dict(self.totals)
+        for name in self.books:
+            d = {}
+            for i in range(len(COUNTERS)):
+                k = COUNTERS[i]
+                d[k] = self.books[name][3 + i]
+                rest[k] -= d[k]
+            out[name] = d
+        if _TOP in self._devices():
+            out[_TOP] = rest
+        return out
+
+    def run(self, client, report, budget_ms, now_fn):
+        # policy's run(), then this sync's figures per device in report["devices"]
+        self._out = []
+        before = self.counts()
+        stop = yield from Uploader.run(self, client, report, budget_ms, now_fn)
+        if stop == "done" and self._out:
+            stop = report["stopped"] = "quota"  # some device's quota held samples back
+        after = self.counts()
+        devs = {}
+        for dev in after:
+            d = {}
+            for k in COUNTERS:
+                d[k] = after[dev][k] - before[dev][k]
+            d["dropped_stale"] += d["unplaceable"]
+            d["quota_spent"] = dev in self._out
+            devs[dev] = d
+        report["devices"] = devs
+        return stop
+
+
+def figures(log, up, out, now, totals):
+    # The per-device part of stats() (totals True: the books since the store began) or of a sync's
+    # report (totals False: out["devices"] holds this sync's counters, from run()): out["devices"] =
+    # {device: {"pending", "sent", "dropped_stale", "rejected", "thinned", "unplaceable",
+    # "quota_left", "parked"}}; the top-level device is "".
+    devs = out.get("devices") if not totals else None
+    if not isinstance(devs, dict):
+        devs = {}
+        counts = up.counts()
+        for dev in counts:
+            d = dict(counts[dev])
+            if not totals:
+                for k in COUNTERS:
+                    d[k] = 0
+            d["dropped_stale"] += d["unplaceable"]
+            devs[dev] = d
+    parked = log._state.get("parked")
+    if not isinstance(parked, dict):
+        parked = {}
+    for dev in devs:
+        d = devs[dev]
+        d["pending"] = 0
+        d["quota_left"] = up.device_quota_left(dev, now)
+        d["parked"] = False
+    for st in up.streams:
+        d = devs.get(st.dev)
+        if d is None:
+            continue
+        d["pending"] += log._store.pending(st.sid)
+        until = parked.get(st.name)
+        if isinstance(until, int) and now is not None and until > now:
+            d["parked"] = True
+    out["devices"] = devs

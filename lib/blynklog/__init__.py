@@ -351,7 +351,9 @@ class Logger:
         if f is None:
             if not isinstance(stream, str):
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
-            raise ValueError("unknown stream %r of device %r (streams: %s)" % (stream, device, ", ".join(sorted(d["streams"]))))
+            raise ValueError(
+                "unknown stream %r of device %r (streams: %s)" % (stream, device, ", ".join(sorted(d["streams"])))
+            )
         return f
 
     def add(self, stream, value, ts=None, device=None):

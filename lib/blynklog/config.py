@@ -587,7 +587,10 @@ def _validate(cfg, base_dir):
     _int("store.length", store["length"], 8192, 1 << 30, True)
     out["store"] = store
     if out["devices"] is not None and store["backend"] != "littlefs":
-        _fail("store.backend", "a gateway (devices) needs 'littlefs': the raw backend's commit meta holds one device's books")
+        _fail(
+            "store.backend",
+            "a gateway (devices) needs 'littlefs': the raw backend's commit meta holds one device's books",
+        )
 
     limits = _section(cfg, "limits", _LIMIT_DEFAULTS)
     _int("limits.points_per_day", limits["points_per_day"], 1, 100000000)

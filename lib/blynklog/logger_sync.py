@@ -21,7 +21,7 @@ def uploader(log):
     if log._cfg.get("devices"):
         from .gateway import GatewayUploader as Uploader  # a gateway's per-device books
     else:
-        from .policy import Uploader  # type: ignore[assignment]
+        from .policy import Uploader
 
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
 

@@ -79,6 +79,8 @@ def _quota_like(message):
 
 class _Stream:
     # Per-stream upload state for one sync: what the filter needs to decide the same way twice.
+    dev = ""  # a gateway's device of the stream (gateway.py; "" the top-level one)
+
     def __init__(self, name, sid, cfg):
         self.name = name
         self.sid = sid

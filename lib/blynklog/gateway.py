@@ -30,14 +30,24 @@ _TOP = ""  # the top-level device's name in books and reports
 
 
 def _entry(v):
-    # a device's books read back from flash: 8 non-negative ints, else zeros (qday -1)
+    # a device's books read back from flash: up to 8 non-negative ints (trailing zeros left out:
+    # _trim), else zeros (qday -1)
     out = [-1] + [0] * (_N - 1)
-    if isinstance(v, list) and len(v) == _N:
-        for i in range(_N):
+    if isinstance(v, list) and len(v) <= _N:
+        for i in range(len(v)):
             x = v[i]
             if isinstance(x, int) and not isinstance(x, bool) and x >= out[i]:
                 out[i] = x
     return out
+
+
+def _trim(b):
+    # a device's books without their trailing zeros (most counters stay 0): a smaller meta, which
+    # the store writes whole at every commit
+    n = len(b)
+    while n > 1 and not b[n - 1]:
+        n -= 1
+    return b if n == len(b) else b[:n]
 
 
 def meta_max_dev():
@@ -141,10 +151,9 @@ class GatewayUploader(Uploader):
         meta = Uploader._meta(self, totals, books[0])
         dev = {}
         for name in self.books:
-            if self.books[name][0] >= 0 or self.books[name][3:] != [0] * len(COUNTERS):
-                dev[name] = self.books[name]
-        if books[1] is not None:
-            dev[books[1][0]] = books[1][1]
+            b = books[1][1] if books[1] is not None and books[1][0] == name else self.books[name]
+            if b[0] >= 0 or max(b) > 0:
+                dev[name] = _trim(b)
         if dev:
             meta["dev"] = dev
         return meta

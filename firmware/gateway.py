@@ -92,16 +92,20 @@ class Gateway:
         return verdict
 
 
-def serve(gw, rx, sync_every_ms, budget_ms=None, recv_timeout_ms=100, cycles=None, feed=None):
+def serve(gw, rx, sync_every_ms, budget_ms=None, recv_timeout_ms=100, cycles=None, feed=None, run_ms=None):
     # Receive and upload: each cycle waits up to recv_timeout_ms for a packet; every sync_every_ms
     # (and at the end of a bounded run) the Logger flushes and syncs. cycles: how many receive
-    # waits (None: for ever). feed: the watchdog's, called every cycle and during syncs.
-    # -> the last sync's report (None when none ran)
+    # waits, run_ms: for how long (None and None: for ever). feed: the watchdog's, called every
+    # cycle and during syncs. -> the last sync's report (None when none ran)
     log = gw.log
-    due = ticks_add(ticks_ms(), sync_every_ms)
+    start = ticks_ms()
+    due = ticks_add(start, sync_every_ms)
     report = None
     n = 0
+    bounded = cycles is not None or run_ms is not None
     while n < (cycles if cycles is not None else _STEPS_MAX):
+        if run_ms is not None and ticks_diff(ticks_ms(), start) >= run_ms:
+            break
         n += 1
         if feed is not None:
             feed()
@@ -113,7 +117,7 @@ def serve(gw, rx, sync_every_ms, budget_ms=None, recv_timeout_ms=100, cycles=Non
             report = log.sync(budget_ms=budget_ms, feed=feed)
             due = ticks_add(ticks_ms(), sync_every_ms)
     log.flush()
-    if cycles is not None:
+    if bounded:
         report = log.sync(budget_ms=budget_ms, feed=feed)
     return report
 

@@ -69,6 +69,8 @@ SHADOWED_MODULES = (
     "errlog",
     "boardcheck",
     "uplink",
+    "gateway",
+    "gwpacket",
 )
 
 _STORE_DEFAULTS = {

@@ -14,7 +14,8 @@
 #   - a 400 saying a device's daily points are spent sets that device aside until the next UTC day
 #     (state "quota_full_dev": name -> day); other devices go on;
 #   - answers about the whole client (429, 5xx, network, auth) stop the sync as they do without
-#     devices: one back-off for all (Blynk's rate limit is per organization).
+#     devices: one back-off for all (Blynk's rate limit is per organization);
+#   - backlog_policy's thinning is planned per device, against that device's quota.
 # The top-level device (top-level streams, device_id) is the device "" in the books and reports;
 # its quota books are the top-level qday/qsent/qprev and its counters the totals less the named
 # devices' (the meta stays as small as it can).
@@ -132,6 +133,16 @@ class GatewayUploader(Uploader):
                     report["parked"].append(s.name)
         report["last_error"] = "device %s parked: %s" % (st.dev, msg)
         return None
+
+    def _plan_thinning(self, now, quota_left):
+        # policy's plan, device by device: each device's backlog against its own quota
+        every = self.streams
+        try:
+            for dev in self._devices():
+                self.streams = [st for st in every if st.dev == dev]
+                yield from Uploader._plan_thinning(self, now, self.device_quota_left(dev, now))
+        finally:
+            self.streams = every
 
     # ---- the books a commit writes
 

@@ -198,26 +198,28 @@ def test_a_device_whose_daily_points_the_server_says_are_spent_waits_and_the_oth
 
 
 def test_newest_first_thins_each_device_against_its_own_quota():
-    # 100 samples on each of 2 devices over the last 20 h, 10 points a day a device: each device
-    # sends its newest 10 (one quota per device, not 10 shared by both)
+    # 100 samples on each of 2 devices over the last 40 h, a 2-day age limit, 10 points a day a
+    # device: each device can send 10 today and 10 tomorrow before its oldest go stale, so 80 of its
+    # 100 are thinned (the plan over both devices with one quota for all thinned 85 each)
     fresh(devices=2, streams=1)
     log = Logger(
         gw_config(
             devices=2,
             streams=1,
-            limits={"points_per_day": 10, "max_age_days": 1, "stale_margin_s": 0},
+            limits={"points_per_day": 10, "max_age_days": 2, "stale_margin_s": 0},
             upload={"backlog_policy": "newest_first"},
         )
     )
-    t0 = now_ms() - 20 * 3600000
+    step = 1440000
+    t0 = now_ms() - 100 * step
     for d in range(2):
         for i in range(100):
-            log.add("s0", i, ts=t0 + i * 600000 + d, device="node-%d" % d)
+            log.add("s0", i, ts=t0 + i * step + d, device="node-%d" % d)
     r = log.sync()
-    assert r["sent"] == 20 and r["thinned"] == 180 and r["pending"] == 0, r
+    assert r["sent"] == 20 and r["thinned"] == 160 and r["pending"] == 20, r
     for d in range(2):
-        assert [p[0] for p in emu.points(FIRST_ID + d, 1)] == [t0 + i * 600000 + d for i in range(90, 100)]
-        assert r["devices"]["node-%d" % d]["thinned"] == 90
+        assert [p[0] for p in emu.points(FIRST_ID + d, 1)] == [t0 + i * step + d for i in range(80, 90)]
+        assert r["devices"]["node-%d" % d]["thinned"] == 80
     log.close()
 
 

@@ -64,7 +64,7 @@ def test_twenty_devices_of_three_streams_upload_through_one_connection():
     r = log.sync()
     assert r["sent"] == DEVICES * STREAMS * 5 and r["pending"] == 0 and r["stopped"] == "done", r
     assert r["handshakes"] == 1 and emu.stats()["handshakes"] == 1
-    assert r["batches"] == DEVICES * STREAMS
+    assert r["batches"] == DEVICES * STREAMS and r["requests"] == DEVICES * STREAMS + 1  # and the token
     for d in range(DEVICES):
         for s in range(STREAMS):
             assert len(emu.points(FIRST_ID + d, s + 1)) == 5

@@ -19,9 +19,10 @@
 # The top-level device (top-level streams, device_id) is the device "" in the books and reports;
 # its quota books are the top-level qday/qsent/qprev and its counters the totals less the named
 # devices' (the meta stays as small as it can).
-# The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (an entry of 8 ints of
-# at most 20 digits and a 32-character name): 32 devices (config.MAX_DEVICES), at most about 6.3 KB,
-# within the littlefs store's 64 KB meta; a device joins the entry at its first commit.
+# The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (214: an entry of 8 ints
+# of at most 20 digits and a 32-character name; trailing zeros are left out, 25-40 bytes in
+# practice): 32 devices (config.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
+# meta; a device joins the entry at its first commit.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day
 from .policy import COUNTERS, Uploader, day_books

@@ -32,7 +32,9 @@
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
 #     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
-#   - 404 unknown device and auth failures stop the sync and say so;
+#   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
+#     that device instead, and keeps the quota books per device: the hooks _book, _meta,
+#     _set_books, _quota, _spent, _quota_full and _unknown_device);
 #   - a 308 moves the device to the new server, remembered in the state; never from https to plain
 #     http (refused by the client: retry later, nothing sent there).
 # Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.

@@ -186,7 +186,7 @@ def _drop(name, was_loaded):
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
-    _gw = None  # a gateway's devices: name -> {stream: its name in the flat stream table}
+    _gw = None  # a gateway's devices (the "devices" section)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -331,31 +331,6 @@ class Logger:
         return e
 
     # @micropython.native
-    def _device_stream(self, stream, device):
-        # add()'s stream name in the flat stream table: a gateway's device stream is "device/stream"
-        # (config.py), named only through device=; a bad name raises as a bad stream does
-        gw = self._gw
-        if device is None:
-            s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
-            if s is not None and "device" in s:
-                raise ValueError("unknown stream %r: name a device's stream with device=" % stream)
-            return stream
-        if gw is None:
-            raise ValueError("device=%r: this configuration has no devices" % (device,))
-        if not isinstance(device, str):
-            raise TypeError("device must be a str, got %s" % type(device).__name__)
-        d = gw.get(device)
-        if d is None:
-            raise ValueError("unknown device %r (devices: %s)" % (device, ", ".join(sorted(gw))))
-        f = d["streams"].get(stream) if isinstance(stream, str) else None
-        if f is None:
-            if not isinstance(stream, str):
-                raise TypeError("stream must be a str, got %s" % type(stream).__name__)
-            raise ValueError(
-                "unknown stream %r of device %r (streams: %s)" % (stream, device, ", ".join(sorted(d["streams"])))
-            )
-        return f
-
     def add(self, stream, value, ts=None, device=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
@@ -367,8 +342,10 @@ class Logger:
         # native code on a board, bytecode elsewhere (record's header says how).
         if self._closed:
             raise ValueError("logger is closed")
-        if device is not None or self._gw is not None:
-            stream = self._device_stream(stream, device)
+        if device is not None:
+            from .devices import name  # a gateway's device: its stream's name "device/stream"
+
+            stream = name(self._gw, stream, device)
         e = self._last_ts.get(stream) if isinstance(stream, str) else None
         if e is None:
             e = self._entry(stream)

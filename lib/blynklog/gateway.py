@@ -25,7 +25,8 @@
 # meta; a device joins the entry at its first commit.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day
-from .policy import COUNTERS, Uploader, day_books
+from . import policy
+from .policy import COUNTERS, _StoreFault
 
 _N = 3 + len(COUNTERS)  # a device's books: qday, qsent, qprev, then COUNTERS
 _TOP = ""  # the top-level device's name in books and reports
@@ -52,15 +53,28 @@ def _trim(b):
     return b if n == len(b) else b[:n]
 
 
+def day_books(qday, qsent, qprev, now):
+    # a device's (day, points sent on it, points sent the day before) at `now`: policy's
+    # Uploader._books for a device's books
+    if now is None:
+        return qday, qsent, qprev
+    day = utc_day(now)
+    if day > qday:
+        return day, 0, (qsent if day == qday + 1 else 0)
+    if day < qday:
+        return day, qsent + qprev, 0
+    return day, qsent, qprev
+
+
 def meta_max_dev():
     # bytes of one device's entry in the commit meta's "dev" object (json.dumps with spaces):
     # "name": [20-digit int, ...],
     return 2 + 32 + 2 + 2 + _N * (20 + 2)
 
 
-class GatewayUploader(Uploader):
+class Uploader(policy.Uploader):
     def __init__(self, cfg, store, clock, state, sids):
-        Uploader.__init__(self, cfg, store, clock, state, sids)
+        policy.Uploader.__init__(self, cfg, store, clock, state, sids)
         for st in self.streams:
             st.dev = st.cfg.get("device", _TOP)
         saved = store.meta().get("dev")
@@ -99,8 +113,19 @@ class GatewayUploader(Uploader):
             n += self.device_quota_left(dev, now)
         return n
 
-    def _quota(self, st, now):
-        return self.device_quota_left(st.dev, now)
+    def _oldest_stream(self, now):
+        # policy's choice among the devices whose quota is not spent (a spent one is set aside)
+        while True:
+            st = policy.Uploader._oldest_stream(self, now)
+            if st is None or now is None or self.device_quota_left(st.dev, now) > 0:
+                return st
+            self._spent(st, None)
+
+    def _plan_batch(self, st, now, limit):
+        # a batch takes no more than its device's quota (policy's run() passes all devices' left)
+        if now is not None:
+            limit = min(limit, self.device_quota_left(st.dev, now))
+        return (yield from policy.Uploader._plan_batch(self, st, now, limit))
 
     def _set_aside(self, dev):
         for st in self.streams:
@@ -113,27 +138,34 @@ class GatewayUploader(Uploader):
             self._out.append(st.dev)
         return None
 
-    def _quota_full(self, st, now, report, msg):
-        report["last_error"] = "device %s: daily limit reached (%s)" % (st.dev, msg)
-        if now is not None:
-            full = self.state.get("quota_full_dev")
-            full = dict(full) if isinstance(full, dict) else {}
-            full[st.dev] = utc_day(now)
-            self.state.set("quota_full_dev", full)
-        return self._spent(st, report)
-
-    def _unknown_device(self, st, now, parked, report, msg):
-        # that device's streams are parked as an unknown stream is; the others go on
-        until = now + self.cfg["upload"]["park_s"] * 1000 if now is not None else None
-        for s in self.streams:
-            if s.dev == st.dev:
-                s.done = True
-                if until is not None:
-                    parked[s.name] = until
-                if s.name not in report["parked"]:
-                    report["parked"].append(s.name)
-        report["last_error"] = "device %s parked: %s" % (st.dev, msg)
-        return None
+    def _batch(self, client, st, now, quota, report, parked, now_fn):
+        # policy's batch; its answers about st's device alone stop only that device: "quota" (a
+        # 400 saying the device's daily points are spent) sets it aside until the next UTC day,
+        # "device" (404 unknown device) parks its streams as an unknown stream is parked
+        full = self.state.get("quota_full")
+        stop = yield from policy.Uploader._batch(self, client, st, now, quota, report, parked, now_fn)
+        if stop == "quota":
+            self.state.set("quota_full", full)  # policy's entry is the top-level device's alone
+            report["last_error"] = "device %s: %s" % (st.dev, report["last_error"])
+            if now is not None:
+                days = self.state.get("quota_full_dev")
+                days = dict(days) if isinstance(days, dict) else {}
+                days[st.dev] = utc_day(now)
+                self.state.set("quota_full_dev", days)
+            self._spent(st, report)
+            return None
+        if stop == "device":
+            until = now + self.cfg["upload"]["park_s"] * 1000 if now is not None else None
+            for s in self.streams:
+                if s.dev == st.dev:
+                    s.done = True
+                    if until is not None:
+                        parked[s.name] = until
+                    if s.name not in report["parked"]:
+                        report["parked"].append(s.name)
+            report["last_error"] = "device %s parked: %s" % (st.dev, report["last_error"])
+            return None
+        return stop
 
     def _plan_thinning(self, now, quota_left):
         # policy's plan, device by device: each device's backlog against its own quota
@@ -141,39 +173,59 @@ class GatewayUploader(Uploader):
         try:
             for dev in self._devices():
                 self.streams = [st for st in every if st.dev == dev]
-                yield from Uploader._plan_thinning(self, now, self.device_quota_left(dev, now))
+                yield from policy.Uploader._plan_thinning(self, now, self.device_quota_left(dev, now))
         finally:
             self.streams = every
 
     # ---- the books a commit writes
 
-    def _book(self, st, now, sent, delta):
+    def _commit(self, st, pos, covered, delta, now, sent, keep):
+        # policy's _commit, with the books of st's device: the top-level device's in qday, qsent
+        # and qprev, a named device's in the meta's "dev" entry (every device's, each commit);
+        # RAM follows once it is written
+        totals = {}
+        for k in COUNTERS:
+            totals[k] = self.totals[k] + delta.get(k, 0)
+        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
+        e = None
         if st.dev == _TOP:
-            return (Uploader._book(self, st, now, sent, delta), None)
-        b = self.books[st.dev]
-        e = list(b)
-        if sent:
-            e[0], e[1], e[2] = day_books(b[0], b[1], b[2], now)
-            e[1] += sent
-        for i in range(len(COUNTERS)):
-            e[3 + i] += delta.get(COUNTERS[i], 0)
-        return ((self.quota_day, self.quota_sent, self.quota_prev), (st.dev, e))
-
-    def _meta(self, totals, books):
-        meta = Uploader._meta(self, totals, books[0])
-        dev = {}
-        for name in self.books:
-            b = books[1][1] if books[1] is not None and books[1][0] == name else self.books[name]
-            if b[0] >= 0 or max(b) > 0:
-                dev[name] = _trim(b)
+            if sent:
+                qday, qsent, qprev = self._books(now)
+                qsent += sent
+        else:
+            b = self.books[st.dev]
+            e = list(b)
+            if sent:
+                e[0], e[1], e[2] = day_books(b[0], b[1], b[2], now)
+                e[1] += sent
+            for i in range(len(COUNTERS)):
+                e[3 + i] += delta.get(COUNTERS[i], 0)
+        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
+        for k in COUNTERS:
+            meta[k] = totals[k]
+        dev = self._dev_meta(st.dev, e)
         if dev:
             meta["dev"] = dev
-        return meta
+        try:
+            self.store.commit(st.sid, pos, covered, meta)
+        except Exception as err:  # a flash fault or a MemoryError: the store kept its old cursor
+            raise _StoreFault(sent, err)
+        self.totals = totals
+        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
+        if e is not None:
+            self.books[st.dev] = e
+        st.kept = keep
+        if delta.get("unplaceable"):
+            self.clock.note_dropped(delta["unplaceable"])
 
-    def _set_books(self, books):
-        Uploader._set_books(self, books[0])
-        if books[1] is not None:
-            self.books[books[1][0]] = books[1][1]
+    def _dev_meta(self, dev, e):
+        # the meta's "dev" entry: every device with books, dev's as e (None: as in RAM)
+        out = {}
+        for name in self.books:
+            b = e if name == dev and e is not None else self.books[name]
+            if b[0] >= 0 or max(b) > 0:
+                out[name] = _trim(b)
+        return out
 
     # ---- per-device figures
 
@@ -196,7 +248,7 @@ class GatewayUploader(Uploader):
         # policy's run(), then this sync's figures per device in report["devices"]
         self._out = []
         before = self.counts()
-        stop = yield from Uploader.run(self, client, report, budget_ms, now_fn)
+        stop = yield from policy.Uploader.run(self, client, report, budget_ms, now_fn)
         if stop == "done" and self._out:
             stop = report["stopped"] = "quota"  # some device's quota held samples back
         after = self.counts()
@@ -211,37 +263,36 @@ class GatewayUploader(Uploader):
         report["devices"] = devs
         return stop
 
-
-def figures(log, up, out, now, totals):
-    # The per-device part of stats() (totals True: the books since the store began) or of a sync's
-    # report (totals False: out["devices"] holds this sync's counters, from run()): out["devices"] =
-    # {device: {"pending", "sent", "dropped_stale", "rejected", "thinned", "unplaceable",
-    # "quota_left", "parked"}}; the top-level device is "".
-    devs = out.get("devices") if not totals else None
-    if not isinstance(devs, dict):
-        devs = {}
-        counts = up.counts()
-        for dev in counts:
-            d = dict(counts[dev])
-            if not totals:
-                for k in COUNTERS:
-                    d[k] = 0
-            d["dropped_stale"] += d["unplaceable"]
-            devs[dev] = d
-    parked = log._state.get("parked")
-    if not isinstance(parked, dict):
-        parked = {}
-    for dev in devs:
-        d = devs[dev]
-        d["pending"] = 0
-        d["quota_left"] = up.device_quota_left(dev, now)
-        d["parked"] = False
-    for st in up.streams:
-        d = devs.get(st.dev)
-        if d is None:
-            continue
-        d["pending"] += log._store.pending(st.sid)
-        until = parked.get(st.name)
-        if isinstance(until, int) and now is not None and until > now:
-            d["parked"] = True
-    out["devices"] = devs
+    def figures(self, log, out, now, totals):
+        # The per-device part of stats() (totals True: the books since the store began) or of a sync's
+        # report (totals False: out["devices"] holds this sync's counters, from run()): out["devices"] =
+        # {device: {"pending", "sent", "dropped_stale", "rejected", "thinned", "unplaceable",
+        # "quota_left", "parked"}}; the top-level device is "".
+        devs = out.get("devices") if not totals else None
+        if not isinstance(devs, dict):
+            devs = {}
+            counts = self.counts()
+            for dev in counts:
+                d = dict(counts[dev])
+                if not totals:
+                    for k in COUNTERS:
+                        d[k] = 0
+                d["dropped_stale"] += d["unplaceable"]
+                devs[dev] = d
+        parked = log._state.get("parked")
+        if not isinstance(parked, dict):
+            parked = {}
+        for dev in devs:
+            d = devs[dev]
+            d["pending"] = 0
+            d["quota_left"] = self.device_quota_left(dev, now)
+            d["parked"] = False
+        for st in self.streams:
+            d = devs.get(st.dev)
+            if d is None:
+                continue
+            d["pending"] += log._store.pending(st.sid)
+            until = parked.get(st.name)
+            if isinstance(until, int) and now is not None and until > now:
+                d["parked"] = True
+        out["devices"] = devs

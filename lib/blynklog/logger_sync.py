@@ -18,18 +18,16 @@ def uploader(log):
     # held: 192 KB -> 150 KB of smallest heap for a 10,000-point sync from source).
     for name in _modules(log):
         _load(name)
-    if log._cfg.get("devices"):
-        from .gateway import GatewayUploader as Uploader  # a gateway's per-device books
-    else:
-        from .policy import Uploader
+    from .policy import Uploader
+
+    if log._gw is not None:
+        from .gateway import Uploader  # a gateway's per-device books
 
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
 
 
 def _modules(log):
     transport = "http" if log._cfg["upload"]["transport"] == "socket" else "requests_transport"
-    if log._cfg.get("devices"):
-        return (transport, "blynk", "policy", "gateway")
     return (transport, "blynk", "policy")
 
 
@@ -229,10 +227,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
         report["dropped_full"] = store.stats().get("dropped_full", 0)
         if up is not None:  # else building it failed: that fault stays the report's
             report["quota_left"] = up.quota_left(log._now())
-            if log._cfg.get("devices"):
-                from .gateway import figures
-
-                figures(log, up, report, log._now(), False)
+            if log._gw is not None:
+                up.figures(log, report, log._now(), False)
     except Exception as e:
         report["stopped"] = "error"
         report["last_error"] = log.last_error = "%s: %s" % (type(e).__name__, e)
@@ -278,10 +274,8 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
-    if log._cfg.get("devices"):
-        from .gateway import figures
-
-        figures(log, up, out, ms, True)
+    if log._gw is not None:
+        up.figures(log, out, ms, True)
     if log._cfg.get("remote"):
         from .remote_values import stats as remote_stats
 

@@ -33,8 +33,8 @@
 #     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
-#     that device instead, and keeps the quota books per device: the hooks _book, _meta,
-#     _set_books, _quota, _spent, _quota_full and _unknown_device);
+#     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
+#     _plan_batch and _batch);
 #   - a 308 moves the device to the new server, remembered in the state; never from https to plain
 #     http (refused by the client: retry later, nothing sent there).
 # Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
@@ -145,7 +145,15 @@ class Uploader:
         # one (a clock set back across UTC midnight) takes the books of both days over: what went
         # while the clock was ahead went on that earlier day, and spent its quota.
         # Without a clock: the last known day.
-        return day_books(self.quota_day, self.quota_sent, self.quota_prev, now)
+        qday, qsent = self.quota_day, self.quota_sent
+        if now is None:
+            return qday, qsent, self.quota_prev
+        day = utc_day(now)
+        if day > qday:
+            return day, 0, (qsent if day == qday + 1 else 0)
+        if day < qday:
+            return day, qsent + self.quota_prev, 0
+        return day, qsent, self.quota_prev
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
@@ -164,55 +172,22 @@ class Uploader:
         totals = {}
         for k in COUNTERS:
             totals[k] = self.totals[k] + delta.get(k, 0)
-        books = self._book(st, now, sent, delta)
-        meta = self._meta(totals, books)
+        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
+        if sent:
+            qday, qsent, qprev = self._books(now)
+            qsent += sent
+        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
+        for k in COUNTERS:
+            meta[k] = totals[k]
         try:
             self.store.commit(st.sid, pos, covered, meta)
         except Exception as e:  # a flash fault or a MemoryError: the store kept its old cursor
             raise _StoreFault(sent, e)
         self.totals = totals
-        self._set_books(books)
+        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
         st.kept = keep
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
-
-    # The quota books a commit writes (a gateway's, gateway.py, keeps one set per device): the
-    # new books after `sent` points of st went at `now`, the commit's meta, and RAM's books moved
-    # once the commit is written.
-    def _book(self, st, now, sent, delta):
-        if not sent:
-            return (self.quota_day, self.quota_sent, self.quota_prev)
-        qday, qsent, qprev = self._books(now)
-        return (qday, qsent + sent, qprev)
-
-    def _meta(self, totals, books):
-        meta = {"qday": books[0], "qsent": books[1], "qprev": books[2]}
-        for k in COUNTERS:
-            meta[k] = totals[k]
-        return meta
-
-    def _set_books(self, books):
-        self.quota_day, self.quota_sent, self.quota_prev = books
-
-    def _quota(self, st, now):
-        # points st's next batch may take today (a gateway: st's device's)
-        return self.quota_left(now)
-
-    def _spent(self, st, report):
-        # st's quota is spent: the sync stops ("quota"); a gateway sets the device aside (None)
-        return "quota"
-
-    def _quota_full(self, st, now, report, msg):
-        # the server says the day's points are spent: wait for the next day
-        report["last_error"] = "server: daily limit reached (%s)" % msg
-        if now is not None:
-            self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
-        return "quota"
-
-    def _unknown_device(self, st, now, parked, report, msg):
-        # 404 unknown device: the sync stops (a gateway parks that device's streams instead)
-        report["last_error"] = "unknown device: %s" % msg
-        return "device"
 
     def _log_reject(self, now, st, ts, message):
         log = self.state.get("rejects")
@@ -470,12 +445,10 @@ class Uploader:
                     break
                 quota = min(self.per_request, self.per_day)
             else:
-                quota = self._quota(st, now)
+                quota = self.quota_left(now)
             if quota <= 0:
-                stop = self._spent(st, report)
-                if stop:
-                    break
-                continue
+                stop = "quota"
+                break
             if self.feed is not None:
                 self.feed()
             try:
@@ -620,7 +593,10 @@ class Uploader:
         msg = answer.message or ("HTTP %s" % answer.status)
         if answer.status == 400 and kind in (blynk.BAD_BATCH, blynk.RETRY) and _quota_like(msg):
             # the server counts the day's points too, and says they are spent: wait for the next day
-            return self._quota_full(st, now, report, msg)
+            report["last_error"] = "server: daily limit reached (%s)" % msg
+            if now is not None:
+                self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
+            return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
                 st.limit = max(1, points // 2)
@@ -646,7 +622,8 @@ class Uploader:
         if kind == blynk.UNKNOWN_STREAM:
             return self._park(st, now, parked, report, msg)
         if kind == blynk.UNKNOWN_DEVICE:
-            return self._unknown_device(st, now, parked, report, msg)
+            report["last_error"] = "unknown device: %s" % msg
+            return "device"
         if kind == blynk.AUTH:
             report["last_error"] = "authentication failed: %s" % msg
             return "auth"
@@ -719,19 +696,6 @@ _VERDICT_REASON = {
     _FUTURE: "timestamp over a day ahead of the clock",
     _TOO_BIG: "point larger than max_request_bytes",
 }
-
-
-def day_books(qday, qsent, qprev, now):
-    # (day, points sent on it, points sent the day before) of quota books (qday, qsent, qprev) at
-    # `now` (Uploader._books says how); without a clock, the last known day
-    if now is None:
-        return qday, qsent, qprev
-    day = utc_day(now)
-    if day > qday:
-        return day, 0, (qsent if day == qday + 1 else 0)
-    if day < qday:
-        return day, qsent + qprev, 0
-    return day, qsent, qprev
 
 
 class _StoreFault(Exception):

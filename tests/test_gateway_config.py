@@ -1,7 +1,8 @@
 # Gateway mode's configuration (the "devices" section): the flat stream table it makes, and errors
 # that name the key at fault. Runs on CPython and the unix ports.
 from blynklog import config
-from blynklog.config import MAX_DEVICES, ConfigError
+from blynklog.config import ConfigError
+from blynklog.devices import MAX_DEVICES
 from support import raises
 
 

@@ -21,7 +21,7 @@
 # devices' (the meta stays as small as it can).
 # The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (214: an entry of 8 ints
 # of at most 20 digits and a 32-character name; trailing zeros are left out, 25-40 bytes in
-# practice): 32 devices (config.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
+# practice): 32 devices (devices.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
 # meta; a device joins the entry at its first commit.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day

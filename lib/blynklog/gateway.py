@@ -107,7 +107,7 @@ class Uploader(policy.Uploader):
         return out
 
     def quota_left(self, now):
-        # all devices' together (a whole sync's figure; each batch takes its device's: _quota)
+        # all devices' together (a whole sync's figure; each batch takes its device's: _plan_batch)
         n = 0
         for dev in self._devices():
             n += self.device_quota_left(dev, now)

@@ -7,6 +7,7 @@
 # configuration's dicts.
 from .compat import const
 
+_MAX_NAME = const(32)  # as config.py's (a private const is no module attribute on MicroPython)
 MAX_DEVICES = const(32)  # a gateway's devices (README: RAM per device, the commit meta's size)
 
 
@@ -30,7 +31,7 @@ def name(devices, stream, device):
 
 
 def validate(cfg, api, out):
-    from .config import _MAX_NAME, _fail, _int, _str, _stream  # config.py is loaded: it calls this
+    from .config import _fail, _int, _str, _stream  # config.py is loaded: it calls this
 
     # "devices": {"name": {"device_id": 12, "streams": {...}}, ...}: a gateway uploading for several
     # Blynk devices (api 'platform' only: one org credential, deviceId in every request). Each

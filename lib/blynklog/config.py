@@ -488,15 +488,6 @@ def _validate(cfg, base_dir):
             if other != name and out["streams"][other][key] == st[key]:
                 _fail("streams.%s.%s" % (name, key), "%s is already the datastream of stream %r" % (st[key], other))
 
-    top = out["streams"]
-    out["devices"] = None
-    if cfg.get("devices") is not None:
-        from .devices import validate  # a gateway's devices, their streams added to out["streams"]
-
-        out["devices"] = validate(cfg, api, out)
-    if len(out["streams"]) > _MAX_STREAMS:
-        _fail("devices", "at most %d streams in all, top-level and devices' (%d)" % (_MAX_STREAMS, len(out["streams"])))
-
     store = _section(cfg, "store", _STORE_DEFAULTS)
     path = _str("store.path", store["path"], max_len=200)
     if "\x00" in path:
@@ -525,11 +516,6 @@ def _validate(cfg, base_dir):
     _int("store.start", store["start"], 0, 1 << 30, True)
     _int("store.length", store["length"], 8192, 1 << 30, True)
     out["store"] = store
-    if out["devices"] is not None and store["backend"] != "littlefs":
-        _fail(
-            "store.backend",
-            "a gateway (devices) needs 'littlefs': the raw backend's commit meta holds one device's books",
-        )
 
     limits = _section(cfg, "limits", _LIMIT_DEFAULTS)
     _int("limits.points_per_day", limits["points_per_day"], 1, 100000000)
@@ -559,9 +545,12 @@ def _validate(cfg, base_dir):
     _int("clock.min_year", clock["min_year"], 2001, 2100)
     _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
     out["clock"] = clock
-    if out["devices"] is not None and out["device_id"] is None and cfg.get("remote") is not None:
-        _fail("remote", "a gateway reads settings of its top-level device: give device_id")
-    out["remote"] = _remote(cfg, api, top)
+    out["remote"] = _remote(cfg, api, out["streams"])
+    out["devices"] = None
+    if cfg.get("devices") is not None:
+        from .devices import validate  # a gateway's devices, their streams added to out["streams"]
+
+        out["devices"] = validate(cfg, api, out)
     out["health"] = _health(cfg, out["streams"], limits["points_per_day"])
     out["events"] = _events(cfg, api)
     out["base_dir"] = base_dir

@@ -93,4 +93,13 @@ def validate(cfg, api, out):
         res[name] = {"device_id": did, "streams": flat}
     if not res:
         _fail("devices", "expected an object with at least one device")
+    if len(out["streams"]) > 64:  # config.py's bound on streams
+        _fail("devices", "at most 64 streams in all, top-level and devices' (%d)" % len(out["streams"]))
+    if out["store"]["backend"] != "littlefs":
+        _fail(
+            "store.backend",
+            "a gateway (devices) needs 'littlefs': the raw backend's commit meta holds one device's books",
+        )
+    if out["device_id"] is None and cfg.get("remote") is not None:
+        _fail("remote", "a gateway reads settings of its top-level device: give device_id")
     return res

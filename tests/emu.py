@@ -173,3 +173,18 @@ def events(device=1):
 
 def expire_tokens():
     _ok("POST", "/_emu/expire_tokens", {})
+
+
+def add_device(device, streams=0):
+    # a Platform API device (no token) with double datastreams 1..streams on V1..; kept until reset
+    _ok("POST", "/_emu/device", {"device": device, "streams": streams})
+
+
+def remove_device(device):
+    # deletes the device: its imports answer 404 "Device with identifier ... is not found"
+    _ok("POST", "/_emu/device", {"device": device, "remove": True})
+
+
+def quota_used(device):
+    # points the emulator's per-device daily quota counted today for the device
+    return _ok("GET", "/_emu/quota?device=%d" % device)["used"]

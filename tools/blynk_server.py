@@ -38,6 +38,9 @@ Python API (tests put tools/ on sys.path):
 The same controls over HTTP on every listener (JSON in and out), for tests on the unix port:
 POST /_emu/reset, POST /_emu/inject, GET /_emu/points?device=1&stream=1, GET /_emu/stats,
 POST /_emu/config, POST /_emu/stream, POST /_emu/expire_tokens, GET /_emu/info, GET /_emu/requests,
+POST /_emu/device {"device": 12, "streams": 3} (a Platform API device with datastreams 1..3, V1..V3;
+{"device": 12, "remove": true} deletes it: its imports answer 404), GET /_emu/quota?device=12
+(points its per-device daily quota counted today),
 POST /_emu/value {"device","pin" or "stream","value"}, GET /_emu/values?device=1,
 POST /_emu/event_code {"device","code"}, GET /_emu/events[?device=1], POST /_emu/set (the page's form).
 
@@ -400,10 +403,28 @@ class BlynkServer:
             self.settings = set()
             self.event_codes = {}
 
-    def add_device(self, device_id, token):
+    def add_device(self, device_id, token=None, streams=0):
+        # token None: a Platform API device only (the organization's client reaches it by id);
+        # streams: that many double datastreams 1..n on V1..Vn (a gateway's nodes in the tests)
         with self.lock:
-            self.device_tokens[token] = device_id
+            if token is not None:
+                self.device_tokens[token] = device_id
             self.streams.setdefault(device_id, {})
+            for sid in range(1, int(streams) + 1):
+                self.streams[device_id].setdefault(sid, ("V%d" % sid, "double"))
+
+    def remove_device(self, device_id):
+        # the device is deleted from the organization: its imports answer 404 from now on
+        with self.lock:
+            self.streams.pop(device_id, None)
+            for token in [t for t, d in self.device_tokens.items() if d == device_id]:
+                del self.device_tokens[token]
+
+    def quota_used(self, device_id):
+        # points the device's quota counted on the server's current UTC day
+        with self.lock:
+            qday, used = self.quota.get(device_id, (None, 0))
+            return used if qday == self.now_ms() // DAY_MS else 0
 
     def add_stream(self, device_id, stream_id, pin, type="double", min=None, max=None, setting=False):
         # min/max: the datastream's bounds (int and double only), which update clamps to; setting:
@@ -915,6 +936,7 @@ class BlynkServer:
                 newest = max(pairs, key=lambda p: p[0])
                 self._store_value(device, sid, newest[0], newest[1])
         entry["points"] = len(pairs)
+        entry["device"] = device
 
     # -- Device API: current values and events
     def _device(self, req):
@@ -1104,6 +1126,8 @@ class BlynkServer:
                     return 200, {"points": [list(p) for p in pts]}, []
                 if name == "stats":
                     return 200, self.stats(), []
+                if name == "quota":
+                    return 200, {"used": self.quota_used(int(q.get("device", "1")))}, []
                 if name == "info":
                     return 200, self.info(), []
                 if name == "requests":
@@ -1143,6 +1167,11 @@ class BlynkServer:
                 self.configure(**args)
             elif name == "expire_tokens":
                 self.expire_tokens()
+            elif name == "device":
+                if args.get("remove"):
+                    self.remove_device(int(args["device"]))
+                else:
+                    self.add_device(int(args["device"]), args.get("token"), int(args.get("streams", 0)))
             elif name == "event_code":
                 self.add_event_code(args["device"], args["code"])
             elif name == "value":

@@ -15,7 +15,9 @@ streams (a double, an int and a string) for the Device API's test token.
 A configuration's `remote` section (the settings the app changes: {"sample_every_s": "V20", ...} or
 {"sample_every_s": {"pin": "V20", "type": "int", "min": 10, "max": 3600}, ...}) becomes settings
 datastreams, editable on the page; entries that are neither a pin nor an object with one are left
-alone. --event CODE declares an event code the sketch may log (repeat it for more).
+alone. --event CODE declares an event code the sketch may log (repeat it for more). A gateway's
+"devices" section (Platform API) creates each device with its streams' datastreams (by id): an
+import for a device id the configuration does not declare answers 404, as Blynk does.
 
     python tools/emulator.py [--config FILE] [--event CODE ...] [--port 8443] [--out build/emulator]
 """
@@ -69,6 +71,10 @@ def provision(srv, cfg):
     # Creates on the emulator what cfg (a sketch's configuration, a dict) declares; returns the
     # configuration for the sketch, pointed at the emulator. Raises SetupError naming the key.
     api = cfg.get("api") or ("platform" if cfg.get("client_id") is not None else "device")
+    devices = cfg.get("devices")
+    if devices is not None and api != "platform":
+        raise SetupError("devices: a gateway's devices need api 'platform'")
+    gateway_only = devices is not None and not cfg.get("streams") and cfg.get("device_id") is None
     device = cfg.get("device_id", 1) if api == "platform" else 1
     if not isinstance(device, int) or isinstance(device, bool) or device < 0:
         raise SetupError("device_id: expected a non-negative integer")
@@ -82,11 +88,12 @@ def provision(srv, cfg):
         with srv.lock:
             srv.clients[client_id] = secret
         srv.add_device(device, "%s-device-%d" % (client_id, device))
-    streams = cfg.get("streams")
-    if not isinstance(streams, dict) or not streams:
+    streams = {} if gateway_only else cfg.get("streams")
+    if not isinstance(streams, dict) or (not streams and not gateway_only):
         raise SetupError("streams: expected an object with at least one stream")
     with srv.lock:
         srv.streams[device] = {}  # only what the configuration declares
+    _devices(srv, devices)
     for name, s in streams.items():
         if not isinstance(s, dict):
             raise SetupError("streams.%s: expected an object" % name)
@@ -116,8 +123,40 @@ def provision(srv, cfg):
     if api == "device":
         out["token"] = token
     else:
-        out["client_id"], out["client_secret"], out["device_id"] = client_id, secret, device
+        out["client_id"], out["client_secret"] = client_id, secret
+        if not gateway_only:
+            out["device_id"] = device
     return out
+
+
+def _devices(srv, devices):
+    # A gateway's "devices" section: each device with the datastreams of its streams (by id)
+    if devices is None:
+        return
+    if not isinstance(devices, dict) or not devices:
+        raise SetupError("devices: expected an object with at least one device")
+    for name, d in devices.items():
+        if name.startswith("_"):
+            continue
+        did = d.get("device_id") if isinstance(d, dict) else None
+        if not isinstance(did, int) or isinstance(did, bool) or did < 0:
+            raise SetupError("devices.%s.device_id: expected a non-negative integer" % name)
+        ss = d.get("streams")
+        if not isinstance(ss, dict) or not ss:
+            raise SetupError("devices.%s.streams: expected an object with at least one stream" % name)
+        srv.add_device(did)
+        with srv.lock:
+            srv.streams[did] = {}
+        for sname, s in ss.items():
+            sid = s.get("id") if isinstance(s, dict) else None
+            if not isinstance(sid, int) or isinstance(sid, bool):
+                raise SetupError("devices.%s.streams.%s.id: expected the datastream's id (an integer)" % (name, sname))
+            kind = TYPES.get(s.get("type", "double"))
+            if kind is None:
+                raise SetupError("devices.%s.streams.%s.type: unknown type %r" % (name, sname, s.get("type")))
+            srv.add_stream(did, sid, s.get("pin") or "V%d" % (sid % 256), kind)
+            with srv.lock:
+                srv.stream_names[(did, sid)] = "%s/%s" % (name, sname)
 
 
 SETTING_TYPES = ("int", "double")
@@ -178,12 +217,17 @@ def describe(srv, cfg, config_path):
         lines.append("  credentials: api device, token %s (device %d)" % (cfg["token"], 1))
     else:
         lines.append(
-            "  credentials: api platform, client_id %s, client_secret %s, device_id %d"
-            % (cfg["client_id"], cfg["client_secret"], cfg["device_id"])
+            "  credentials: api platform, client_id %s, client_secret %s, device_id %s"
+            % (cfg["client_id"], cfg["client_secret"], cfg.get("device_id"))
         )
-    for name, s in cfg["streams"].items():
+    for name, d in (cfg.get("devices") or {}).items():
+        if isinstance(d, dict):
+            lines.append(
+                "  device %-12s id %s, streams %s" % (name, d.get("device_id"), ", ".join(d.get("streams") or ()))
+            )
+    for name, s in (cfg.get("streams") or {}).items():
         lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), s.get("type", "double")))
-    device = 1 if cfg["api"] == "device" else cfg["device_id"]
+    device = 1 if cfg["api"] == "device" else cfg.get("device_id", 1)
     with srv.lock:
         settings = sorted(sid for d, sid in srv.settings if d == device)
         codes = sorted(srv.event_codes.get(device, ()))
@@ -244,7 +288,7 @@ def main(argv=None):
     try:
         try:
             cfg = provision(srv, user)
-            device = 1 if cfg["api"] == "device" else cfg["device_id"]
+            device = 1 if cfg["api"] == "device" else cfg.get("device_id", 1)
             for code in args.event:
                 try:
                     srv.add_event_code(device, code)

@@ -1,6 +1,7 @@
 # blynklog: log sensor samples into flash, upload them to Blynk Cloud in batches.
 #   log = blynklog.Logger(config)     config: a dict, or the path of a JSON file of the same shape
 #   log.add(stream, value, ts=None)   validated, stored; ts in Unix ms (default: the clock)
+#   log.add(stream, value, device=name)  a gateway's device (the "devices" section, gateway.py)
 #   log.flush()                       everything added so far survives a power cut
 #   report = log.sync(budget_ms=None) upload what is due; never raises for network/server faults
 #   log.stats(); log.close()
@@ -167,6 +168,7 @@ _UPLOAD_SIDE = (
     "aio",
     "remote",
     "remote_values",
+    "gateway",
 )
 
 
@@ -184,6 +186,7 @@ def _drop(name, was_loaded):
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
+    _gw = None  # a gateway's devices (the "devices" section)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -249,6 +252,8 @@ class Logger:
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)
+        if cfg.get("devices"):
+            self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
@@ -325,7 +330,7 @@ class Logger:
         return e
 
     # @micropython.native
-    def add(self, stream, value, ts=None):
+    def add(self, stream, value, ts=None, device=None):
         # Validates, then appends to the store's RAM buffer (flushed by policy or flush()).
         # Returns True when stored, False when the store is full and refuses (on_full drop_newest).
         # A time is kept as a base and a small int of ms after it (rel): the clock's anchor and
@@ -336,6 +341,10 @@ class Logger:
         # native code on a board, bytecode elsewhere (record's header says how).
         if self._closed:
             raise ValueError("logger is closed")
+        if device is not None:
+            from .devices import name  # a gateway's device: its stream's name "device/stream"
+
+            stream = name(self._gw, stream, device)
         e = self._last_ts.get(stream) if isinstance(stream, str) else None
         if e is None:
             e = self._entry(stream)

@@ -407,7 +407,7 @@ class PlatformClient(_Client):
         return None
 
     def upload_gen(self, stream, points, count, length=None):
-        target = (self.device_id, stream["id"])
+        target = (stream.get("device_id", self.device_id), stream["id"])  # a gateway's device: its own
         body = self._body(target, stream, points, length)
         if isinstance(body, Answer):
             return body

@@ -46,6 +46,7 @@ KEYS = (
     "remote",
     "health",
     "events",
+    "devices",
 )
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
@@ -67,6 +68,8 @@ SHADOWED_MODULES = (
     "errlog",
     "boardcheck",
     "uplink",
+    "gateway",
+    "gwpacket",
 )
 
 _STORE_DEFAULTS = {
@@ -427,9 +430,12 @@ def _validate(cfg, base_dir):
             if cfg.get(key) is None:
                 _fail(key, "required for api 'platform'")
             out[key] = _str(key, cfg[key], max_len=256)
-        if "device_id" not in cfg:
-            _fail("device_id", "required for api 'platform'")
-        out["device_id"] = _int("device_id", cfg.get("device_id"), 0, 2147483647)
+        if "device_id" in cfg or "devices" not in cfg or cfg.get("streams"):
+            if "device_id" not in cfg:
+                _fail("device_id", "required for api 'platform'")
+            out["device_id"] = _int("device_id", cfg.get("device_id"), 0, 2147483647)
+        else:
+            out["device_id"] = None  # a gateway whose devices are all under "devices"
         out["token"] = None
     else:
         if "token" not in cfg:
@@ -464,7 +470,9 @@ def _validate(cfg, base_dir):
     # or an explicit "insecure": true (the Logger says so loudly; see unverified_reason()).
 
     streams = cfg.get("streams")
-    if not isinstance(streams, dict) or not streams:
+    if streams is None and cfg.get("devices") is not None:
+        streams = {}  # a gateway may have no streams of its own (top-level device)
+    elif not isinstance(streams, dict) or not streams:
         _fail("streams", "expected an object with at least one stream")
     if len(streams) > _MAX_STREAMS:
         _fail("streams", "at most %d streams" % _MAX_STREAMS)
@@ -538,6 +546,11 @@ def _validate(cfg, base_dir):
     _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
     out["clock"] = clock
     out["remote"] = _remote(cfg, api, out["streams"])
+    out["devices"] = None
+    if cfg.get("devices") is not None:
+        from .devices import validate  # a gateway's devices, their streams added to out["streams"]
+
+        out["devices"] = validate(cfg, api, out)
     out["health"] = _health(cfg, out["streams"], limits["points_per_day"])
     out["events"] = _events(cfg, api)
     out["base_dir"] = base_dir

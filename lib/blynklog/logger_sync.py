@@ -20,6 +20,9 @@ def uploader(log):
         _load(name)
     from .policy import Uploader
 
+    if log._gw is not None:
+        from .gateway import Uploader  # a gateway's per-device books
+
     return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
 
 
@@ -224,6 +227,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
         report["dropped_full"] = store.stats().get("dropped_full", 0)
         if up is not None:  # else building it failed: that fault stays the report's
             report["quota_left"] = up.quota_left(log._now())
+            if log._gw is not None:
+                up.figures(log, report, log._now(), False)
     except Exception as e:
         report["stopped"] = "error"
         report["last_error"] = log.last_error = "%s: %s" % (type(e).__name__, e)
@@ -269,6 +274,8 @@ def stats(log):
         "clock_set": log.clock.is_set(),
         "store": store_stats,
     }
+    if log._gw is not None:
+        up.figures(log, out, ms, True)
     if log._cfg.get("remote"):
         from .remote_values import stats as remote_stats
 

@@ -32,7 +32,9 @@
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
 #     back across midnight too);
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
-#   - 404 unknown device and auth failures stop the sync and say so;
+#   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
+#     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
+#     _plan_batch and _batch);
 #   - a 308 moves the device to the new server, remembered in the state; never from https to plain
 #     http (refused by the client: retry later, nothing sent there).
 # Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
@@ -79,6 +81,8 @@ def _quota_like(message):
 
 class _Stream:
     # Per-stream upload state for one sync: what the filter needs to decide the same way twice.
+    dev = ""  # a gateway's device of the stream (gateway.py; "" the top-level one)
+
     def __init__(self, name, sid, cfg):
         self.name = name
         self.sid = sid
@@ -395,7 +399,7 @@ class Uploader:
         return gen
 
     def _target(self, st):
-        return (self.cfg["device_id"], st.cfg["id"])
+        return (st.cfg.get("device_id", self.cfg["device_id"]), st.cfg["id"])
 
     # ---- the sync
 

@@ -1,0 +1,291 @@
+# Gateway mode (the "devices" section): one board uploads for many Blynk devices over the Platform
+# API, end to end against the local emulator: one connection for all devices, a quota per device
+# kept on the device, an unknown device parked without holding the others back, per-device books.
+# Runs on CPython and the unix ports.
+import emu
+from blynklog import Logger
+from logger_support import now_ms, platform_config
+from support import raises
+
+DEVICES = 20
+STREAMS = 3
+FIRST_ID = 100  # device ids on the emulator: 100, 101, ...
+
+
+def gw_config(devices=DEVICES, streams=STREAMS, top=False, **over):
+    devs = {}
+    for d in range(devices):
+        ss = {}
+        for s in range(streams):
+            ss["s%d" % s] = {"id": s + 1, "decimals": 2}
+        devs["node-%d" % d] = {"device_id": FIRST_ID + d, "streams": ss}
+    cfg = platform_config(**over)
+    cfg["devices"] = devs
+    if not top:
+        del cfg["streams"]
+        del cfg["device_id"]
+    cfg["store"]["capacity"] = 1 << 20
+    return cfg
+
+
+def fresh(devices=DEVICES, streams=STREAMS, **emu_config):
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
+    if emu_config:
+        emu.config(**emu_config)
+    for d in range(devices):
+        emu.add_device(FIRST_ID + d, streams)
+
+
+def fill(log, devices, streams, n, start=None, step=1000):
+    # n samples on every stream of every device, timestamps interleaved: device d's stream s gets
+    # start + i*step + d*streams + s (distinct, oldest first across everything)
+    start = start if start is not None else now_ms() - n * step - 60000
+    for i in range(n):
+        for d in range(devices):
+            for s in range(streams):
+                log.add("s%d" % s, d * 100 + s + i * 0.25, ts=start + i * step + d * streams + s, device="node-%d" % d)
+    return start
+
+
+def balanced(log, added):
+    # each device's books: added = sent + pending + dropped_stale + rejected + thinned
+    per = log.stats()["devices"]
+    for dev in added:
+        b = per[dev]
+        assert added[dev] == b["sent"] + b["pending"] + b["dropped_stale"] + b["rejected"] + b["thinned"], (dev, b)
+
+
+def test_twenty_devices_of_three_streams_upload_through_one_connection():
+    fresh()
+    log = Logger(gw_config())
+    fill(log, DEVICES, STREAMS, 5)
+    r = log.sync()
+    assert r["sent"] == DEVICES * STREAMS * 5 and r["pending"] == 0 and r["stopped"] == "done", r
+    assert r["handshakes"] == 1 and emu.stats()["handshakes"] == 1
+    assert r["batches"] == DEVICES * STREAMS and r["requests"] == DEVICES * STREAMS + 1  # and the token
+    for d in range(DEVICES):
+        for s in range(STREAMS):
+            assert len(emu.points(FIRST_ID + d, s + 1)) == 5
+    log.close()
+
+
+def test_each_sample_reaches_its_own_device_with_its_value():
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1))
+    t = now_ms() - 60000
+    log.add("s0", 1.5, ts=t, device="node-0")
+    log.add("s0", 2.5, ts=t, device="node-1")
+    log.sync()
+    assert emu.points(FIRST_ID, 1) == [(t, 1.5)]
+    assert emu.points(FIRST_ID + 1, 1) == [(t, 2.5)]
+    log.close()
+
+
+def test_the_report_and_stats_have_balanced_books_per_device():
+    fresh(devices=3)
+    log = Logger(gw_config(devices=3))
+    fill(log, 3, STREAMS, 4)
+    r = log.sync()
+    assert sorted(r["devices"]) == ["node-0", "node-1", "node-2"]
+    for dev in r["devices"]:
+        assert r["devices"][dev]["sent"] == 12 and r["devices"][dev]["pending"] == 0
+    log.add("s0", 1.0, ts=now_ms() - 1000, device="node-1")
+    balanced(log, {"node-0": 12, "node-1": 13, "node-2": 12})
+    st = log.stats()
+    assert st["sent"] == 36 and st["devices"]["node-1"]["pending"] == 1
+    log.close()
+
+
+def test_the_quota_is_per_device_on_the_device():
+    # node-0 has 30 samples, node-1 5; a quota of 10 a device: node-0 sends 10, node-1 all 5
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1, limits={"points_per_day": 10, "points_per_request": 4}))
+    t = now_ms() - 100000
+    for i in range(30):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    for i in range(5):
+        log.add("s0", i, ts=t + 50000 + i * 1000, device="node-1")
+    r = log.sync()
+    assert r["devices"]["node-0"]["sent"] == 10 and r["devices"]["node-1"]["sent"] == 5, r["devices"]
+    assert r["devices"]["node-0"]["quota_spent"] and not r["devices"]["node-1"]["quota_spent"]
+    assert r["stopped"] == "quota" and r["pending"] == 20
+    assert emu.quota_used(FIRST_ID) == 10 and emu.quota_used(FIRST_ID + 1) == 5
+    log.close()
+
+
+def test_per_device_quota_books_survive_a_reopen():
+    fresh(devices=2, streams=1)
+    cfg = gw_config(devices=2, streams=1, limits={"points_per_day": 10})
+    log = Logger(cfg)
+    t = now_ms() - 100000
+    for i in range(8):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    log.sync()
+    log.close()
+    log = Logger(cfg)
+    for i in range(8, 16):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    for i in range(3):
+        log.add("s0", i, ts=t + i * 1000, device="node-1")
+    r = log.sync()
+    assert r["devices"]["node-0"]["sent"] == 2 and r["devices"]["node-1"]["sent"] == 3, r["devices"]
+    assert log.stats()["devices"]["node-0"]["quota_left"] == 0
+    assert log.stats()["devices"]["node-1"]["quota_left"] == 7
+    assert emu.stats().get("requests") is not None and emu.quota_used(FIRST_ID) == 10
+    log.close()
+
+
+def test_the_oldest_data_goes_first_across_devices_so_a_busy_one_never_starves_a_quiet_one():
+    # budget for one batch: the quiet device's older sample goes before the busy one's backlog
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1, limits={"points_per_request": 5}))
+    t = now_ms() - 200000
+    log.add("s0", 7.0, ts=t, device="node-1")
+    for i in range(50):
+        log.add("s0", i, ts=t + 1 + i * 1000, device="node-0")
+    r = log.sync()
+    assert r["sent"] == 51
+    order = [q.get("device") for q in emu.requests() if q["path"].endswith("/import/batch")]
+    assert order == [FIRST_ID + 1] + [FIRST_ID] * 10, order
+    log.close()
+
+
+def test_an_unknown_device_is_parked_and_the_others_go_on():
+    fresh(devices=3)
+    emu.remove_device(FIRST_ID + 1)
+    log = Logger(gw_config(devices=3))
+    fill(log, 3, STREAMS, 4)
+    r = log.sync()
+    assert r["devices"]["node-0"]["sent"] == 12 and r["devices"]["node-2"]["sent"] == 12, r
+    assert r["devices"]["node-1"]["sent"] == 0 and r["devices"]["node-1"]["pending"] == 12
+    assert r["devices"]["node-1"]["parked"] and r["stopped"] == "done"
+    assert sorted(r["parked"]) == ["node-1/s0", "node-1/s1", "node-1/s2"]
+    assert "node-1" in r["last_error"]
+    balanced(log, {"node-0": 12, "node-1": 12, "node-2": 12})
+    # parked: the next sync sends nothing of it, and asks nothing about it
+    r = log.sync()
+    assert r["requests"] == 0 and r["devices"]["node-1"]["pending"] == 12
+    log.close()
+
+
+def test_a_parked_device_goes_again_once_its_park_time_is_over():
+    fresh(devices=2, streams=1)
+    emu.remove_device(FIRST_ID + 1)
+    log = Logger(gw_config(devices=2, streams=1, upload={"park_s": 0}))
+    fill(log, 2, 1, 3)
+    r = log.sync()
+    assert r["devices"]["node-1"]["pending"] == 3
+    emu.add_device(FIRST_ID + 1, 1)
+    r = log.sync()
+    assert r["devices"]["node-1"]["sent"] == 3 and r["pending"] == 0
+    log.close()
+
+
+def test_a_device_whose_daily_points_the_server_says_are_spent_waits_and_the_others_go_on():
+    fresh(devices=2, streams=1, points_per_day=2)
+    log = Logger(gw_config(devices=2, streams=1, limits={"points_per_day": 100}))
+    t = now_ms() - 100000
+    for i in range(4):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    log.add("s0", 9, ts=t + 10000, device="node-1")
+    r = log.sync()
+    assert r["devices"]["node-1"]["sent"] == 1
+    assert r["devices"]["node-0"]["sent"] == 0 and r["devices"]["node-0"]["quota_left"] == 0
+    assert r["stopped"] == "quota"
+    log.close()
+
+
+def test_newest_first_thins_each_device_against_its_own_quota():
+    # 100 samples on each of 2 devices over the last 40 h, a 2-day age limit, 10 points a day a
+    # device: each device can send 10 today and 10 tomorrow before its oldest go stale, so 80 of its
+    # 100 are thinned (the plan over both devices with one quota for all thinned 85 each)
+    fresh(devices=2, streams=1)
+    log = Logger(
+        gw_config(
+            devices=2,
+            streams=1,
+            limits={"points_per_day": 10, "max_age_days": 2, "stale_margin_s": 0},
+            upload={"backlog_policy": "newest_first"},
+        )
+    )
+    step = 1440000
+    t0 = now_ms() - 100 * step
+    for d in range(2):
+        for i in range(100):
+            log.add("s0", i, ts=t0 + i * step + d, device="node-%d" % d)
+    r = log.sync()
+    assert r["sent"] == 20 and r["thinned"] == 160 and r["pending"] == 20, r
+    for d in range(2):
+        assert [p[0] for p in emu.points(FIRST_ID + d, 1)] == [t0 + i * step + d for i in range(80, 90)]
+        assert r["devices"]["node-%d" % d]["thinned"] == 80
+    log.close()
+
+
+def test_the_single_device_form_works_unchanged_beside_devices():
+    fresh(devices=1, streams=1)
+    cfg = gw_config(devices=1, streams=1, top=True)
+    log = Logger(cfg)
+    t = now_ms() - 60000
+    log.add("temperature", 20.5, ts=t)
+    log.add("s0", 3.0, ts=t, device="node-0")
+    r = log.sync()
+    assert r["sent"] == 2
+    assert emu.points(1, 1) == [(t, 20.5)] and emu.points(FIRST_ID, 1) == [(t, 3.0)]
+    assert r["devices"][""]["sent"] == 1 and r["devices"]["node-0"]["sent"] == 1
+    log.close()
+
+
+def test_an_unknown_device_name_is_refused_and_nothing_is_stored():
+    emu.require()
+    log = Logger(gw_config(devices=2, streams=1))
+    e = raises(ValueError, log.add, "s0", 1.0, device="node-9")
+    assert "node-9" in str(e)
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
+def test_a_device_name_that_is_no_str_is_a_type_error():
+    emu.require()
+    log = Logger(gw_config(devices=2, streams=1))
+    raises(TypeError, log.add, "s0", 1.0, device=3)
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
+def test_a_device_stream_without_its_device_is_an_unknown_stream():
+    emu.require()
+    log = Logger(gw_config(devices=2, streams=1))
+    e = raises(ValueError, log.add, "s0", 1.0)
+    assert "s0" in str(e)
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
+def test_a_device_stream_may_be_named_device_slash_stream():
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1))
+    t = now_ms() - 1000
+    log.add("node-1/s0", 4.0, ts=t)
+    assert log.stats()["pending_by_stream"]["node-1/s0"] == 1
+    log.sync()
+    assert emu.points(FIRST_ID + 1, 1) == [(t, 4.0)]
+    log.close()
+
+
+def test_an_unknown_stream_of_a_known_device_is_refused():
+    emu.require()
+    log = Logger(gw_config(devices=2, streams=1))
+    e = raises(ValueError, log.add, "s7", 1.0, device="node-0")
+    assert "s7" in str(e) and "node-0" in str(e)
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
+def test_device_is_refused_by_a_configuration_without_devices():
+    emu.require()
+    log = Logger(platform_config())
+    raises(ValueError, log.add, "temperature", 1.0, device="node-0")
+    assert log.stats()["pending"] == 0
+    log.close()

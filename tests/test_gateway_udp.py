@@ -1,0 +1,149 @@
+# cpython-only: it runs tools/gateway_udp.py (the gateway loop on CPython) as a process with a UDP listener.
+# The gateway example's loop on the desktop: node packets over UDP on 127.0.0.1 stand in for ESP-NOW;
+# the samples reach their devices on the emulator through one connection.
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import emu
+import fwfakes  # noqa: F401  (firmware/ on sys.path)
+import gwpacket
+from logger_support import now_ms, platform_config
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+TOOL = os.path.join(ROOT, "tools", "gateway_udp.py")
+KEY_HEX = "00112233445566778899aabbccddeeff"
+FIRST_ID = 100
+
+
+def test_help_names_both_commands():
+    out = subprocess.run([sys.executable, TOOL, "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and "serve" in out.stdout and "send" in out.stdout
+
+
+def _files(tmp_path, devices):
+    cfg = platform_config()
+    del cfg["streams"]
+    del cfg["device_id"]
+    cfg["devices"] = {
+        "node-%d" % d: {"device_id": FIRST_ID + d, "streams": {"temperature": {"id": 1}, "humidity": {"id": 2}}}
+        for d in range(devices)
+    }
+    gw = {
+        "key": KEY_HEX,
+        "nodes": {
+            str(d + 1): {"device": "node-%d" % d, "streams": ["temperature", "humidity"]} for d in range(devices)
+        },
+    }
+    paths = (str(tmp_path / "config.json"), str(tmp_path / "gateway.json"))
+    for path, data in zip(paths, (cfg, gw)):
+        with open(path, "w") as f:
+            json.dump(data, f)
+    return paths
+
+
+def test_packets_over_udp_reach_their_devices_through_one_connection(tmp_path):
+    emu.require()
+    emu.reset()
+    for d in range(3):
+        emu.add_device(FIRST_ID + d, 2)
+    config, gateway = _files(tmp_path, 3)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            TOOL,
+            "serve",
+            "--config",
+            config,
+            "--gateway",
+            gateway,
+            "--port",
+            "0",
+            "--seconds",
+            "4",
+            "--sync-every-s",
+            "3600",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("READY "), line + proc.stderr.read()
+        port = int(line.split()[1])
+        key = gwpacket.Key(bytes.fromhex(KEY_HEX))
+        t = now_ms() - 30000
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        seq = 0
+        for d in range(3):
+            for i in range(2):
+                seq += 1
+                s.sendto(gwpacket.pack(key, d + 1, i, 20.5 + d, seq, ts=t + i), ("127.0.0.1", port))
+        seq += 1
+        s.sendto(gwpacket.pack(key, 1, 0, 1.25, seq), ("127.0.0.1", port))  # no ts: stamped on arrival
+        forged = bytearray(gwpacket.pack(key, 2, 0, 99.0, seq + 1))
+        forged[8] ^= 1  # the value altered after the tag was made
+        s.sendto(bytes(forged), ("127.0.0.1", port))
+        s.close()
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["counts"]["ok"] == 7 and result["counts"]["tag"] == 1, result
+    r = result["report"]
+    assert r["sent"] == 7 and r["pending"] == 0 and r["handshakes"] == 1, r
+    assert emu.points(FIRST_ID + 2, 2) == [(t + 1, 22.5)]
+    assert len(emu.points(FIRST_ID, 1)) == 2
+
+
+def test_send_puts_one_packet_on_the_listeners_port(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(10)
+    try:
+        port = rx.getsockname()[1]
+        out = subprocess.run(
+            [
+                sys.executable,
+                TOOL,
+                "send",
+                "--gateway",
+                gateway,
+                "--node",
+                "1",
+                "--stream",
+                "1",
+                "--value",
+                "21.5",
+                "--seq",
+                "9",
+                "--port",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert out.returncode == 0, out.stderr
+        msg = rx.recvfrom(300)[0]
+    finally:
+        rx.close()
+    assert gwpacket.unpack(gwpacket.Key(bytes.fromhex(KEY_HEX)), msg) == (1, 1, 21.5, 9, None)
+
+
+def test_serve_refuses_an_unbounded_run(tmp_path):
+    config, gateway = _files(tmp_path, 1)
+    out = subprocess.run(
+        [sys.executable, TOOL, "serve", "--config", config, "--gateway", gateway, "--seconds", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode != 0 and "--seconds" in out.stderr

@@ -125,11 +125,16 @@ def _machine():
 
 def _woke_from_sleep(cause, m):
     # True unless the reset cause (asked from machine m when None) says power-on or a hard reset
-    # (sleep time unknown then).
+    # (sleep time unknown then). A port that names DEEPSLEEP_RESET (ESP32) wakes with that cause
+    # alone: its watchdog reset is none, though the RTC ran on (one between before_sleep() and
+    # deepsleep() would pass for the planned sleep). rp2 names none: its deep sleep ends in a
+    # watchdog reboot.
     if cause is None and m is not None and hasattr(m, "reset_cause"):
         cause = m.reset_cause()
     if cause is None:
         return True
+    if hasattr(m, "DEEPSLEEP_RESET"):
+        return cause == m.DEEPSLEEP_RESET
     return cause not in (getattr(m, "PWRON_RESET", 1), getattr(m, "HARD_RESET", 2))
 
 

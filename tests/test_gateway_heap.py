@@ -15,12 +15,12 @@ import sys
 import pytest
 
 import emu
+from test_heap import build_mpy_package
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "lib"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
-import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 
 DEVICES = 20
 STREAMS = (("temperature", 1, 2), ("humidity", 2, 1), ("pressure", 3, 1))
@@ -66,15 +66,7 @@ def _config(store, url, ca, devices=DEVICES):
 
 @pytest.fixture(scope="module")
 def mpy_package(tmp_path_factory):
-    lib = tmp_path_factory.mktemp("mpypkg")
-    pkg = lib / "blynklog"
-    pkg.mkdir()
-    src = os.path.join(ROOT, "lib", "blynklog")
-    for name in sorted(os.listdir(src)):
-        if name.endswith(".py"):
-            out = deploy.mpy_cross_run(os.path.join(src, name), str(pkg / (name[:-3] + ".mpy")))
-            assert out.returncode == 0, out.stderr
-    return str(lib)
+    return build_mpy_package(tmp_path_factory.mktemp("mpypkg"))
 
 
 @pytest.fixture(scope="module")

@@ -98,10 +98,8 @@ def _board_port():
     return exe
 
 
-@pytest.fixture(scope="module")
-def mpy_package(tmp_path_factory):
-    # the whole package as .mpy, as deploy puts it on a board
-    lib = tmp_path_factory.mktemp("mpypkg")
+def build_mpy_package(lib):
+    # the whole package as .mpy under lib (a pathlib folder), as deploy puts it on a board
     pkg = lib / "blynklog"
     pkg.mkdir()
     src = os.path.join(ROOT, "lib", "blynklog")
@@ -110,6 +108,11 @@ def mpy_package(tmp_path_factory):
             out = deploy.mpy_cross_run(os.path.join(src, name), str(pkg / (name[:-3] + ".mpy")))
             assert out.returncode == 0, out.stderr
     return str(lib)
+
+
+@pytest.fixture(scope="module")
+def mpy_package(tmp_path_factory):
+    return build_mpy_package(tmp_path_factory.mktemp("mpypkg"))
 
 
 # The larger backlog's configuration: room and quota for all of it in one sync.

@@ -2,7 +2,9 @@
 # reads, commits, segment rotations, reclaim, drops of a full store) on vfs.VfsLfs2 over a RAM
 # block device whose power goes off at block write N, for EVERY N from 1 to the workload's
 # total (make test takes every third N of the default-segment workload, which has 409 with
-# format 3's frames; BLYNKLOG_POWERCUT_FULL=1 takes them all). After each cut: remount over the same bytes, reopen, and check that every record flushed
+# format 3's frames; BLYNKLOG_POWERCUT_FULL=1 takes them all: on the board-like port with
+# -X heapsize=8M, as each case's store compiles segment.py again and 4 MB fragments over 409
+# cases). After each cut: remount over the same bytes, reopen, and check that every record flushed
 # before the cut is pending or was committed (or was dropped as oldest by a full store), that no
 # committed record comes back, that nothing returned is garbage, that pending() is exact, that the
 # books balance (pending + committed + dropped_full = the samples durably added: every flushed

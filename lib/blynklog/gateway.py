@@ -26,7 +26,7 @@
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day
 from . import policy
-from .policy import COUNTERS, _StoreFault
+from .policy import COUNTERS
 
 _N = 3 + len(COUNTERS)  # a device's books: qday, qsent, qprev, then COUNTERS
 _TOP = ""  # the top-level device's name in books and reports
@@ -179,44 +179,28 @@ class Uploader(policy.Uploader):
 
     # ---- the books a commit writes
 
-    def _commit(self, st, pos, covered, delta, now, sent, keep):
-        # policy's _commit, with the books of st's device: the top-level device's in qday, qsent
-        # and qprev, a named device's in the meta's "dev" entry (every device's, each commit);
-        # RAM follows once it is written
-        totals = {}
-        for k in COUNTERS:
-            totals[k] = self.totals[k] + delta.get(k, 0)
-        qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
-        e = None
+    def _device_books(self, st, delta, now, sent):
+        # policy's commit hook: a named device's books after this commit (its quota and counters);
+        # the top-level device's quota stays in qday, qsent and qprev
         if st.dev == _TOP:
-            if sent:
-                qday, qsent, qprev = self._books(now)
-                qsent += sent
-        else:
-            b = self.books[st.dev]
-            e = list(b)
-            if sent:
-                e[0], e[1], e[2] = day_books(b[0], b[1], b[2], now)
-                e[1] += sent
-            for i in range(len(COUNTERS)):
-                e[3 + i] += delta.get(COUNTERS[i], 0)
-        meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
-        for k in COUNTERS:
-            meta[k] = totals[k]
-        dev = self._dev_meta(st.dev, e)
+            return None
+        b = self.books[st.dev]
+        e = list(b)
+        if sent:
+            e[0], e[1], e[2] = day_books(b[0], b[1], b[2], now)
+            e[1] += sent
+        for i in range(len(COUNTERS)):
+            e[3 + i] += delta.get(COUNTERS[i], 0)
+        return e
+
+    def _device_meta(self, meta, st, own):
+        # policy's commit hook: every device's books in the meta's "dev" entry, st's as own
+        dev = self._dev_meta(st.dev, own)
         if dev:
             meta["dev"] = dev
-        try:
-            self.store.commit(st.sid, pos, covered, meta)
-        except Exception as err:  # a flash fault or a MemoryError: the store kept its old cursor
-            raise _StoreFault(sent, err)
-        self.totals = totals
-        self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
-        if e is not None:
-            self.books[st.dev] = e
-        st.kept = keep
-        if delta.get("unplaceable"):
-            self.clock.note_dropped(delta["unplaceable"])
+
+    def _device_kept(self, st, own):
+        self.books[st.dev] = own
 
     def _dev_meta(self, dev, e):
         # the meta's "dev" entry: every device with books, dev's as e (None: as in RAM)

@@ -173,21 +173,36 @@ class Uploader:
         for k in COUNTERS:
             totals[k] = self.totals[k] + delta.get(k, 0)
         qday, qsent, qprev = self.quota_day, self.quota_sent, self.quota_prev
-        if sent:
+        own = self._device_books(st, delta, now, sent)
+        if sent and own is None:
             qday, qsent, qprev = self._books(now)
             qsent += sent
         meta = {"qday": qday, "qsent": qsent, "qprev": qprev}
         for k in COUNTERS:
             meta[k] = totals[k]
+        self._device_meta(meta, st, own)
         try:
             self.store.commit(st.sid, pos, covered, meta)
         except Exception as e:  # a flash fault or a MemoryError: the store kept its old cursor
             raise _StoreFault(sent, e)
         self.totals = totals
         self.quota_day, self.quota_sent, self.quota_prev = qday, qsent, qprev
+        if own is not None:
+            self._device_kept(st, own)
         st.kept = keep
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
+
+    # A gateway's part of the commit (gateway.py): the books of st's device after it (None: the
+    # day's quota books above count it), every device's books in its meta, and RAM's once written
+    def _device_books(self, st, delta, now, sent):
+        return None
+
+    def _device_meta(self, meta, st, own):
+        pass
+
+    def _device_kept(self, st, own):
+        pass
 
     def _log_reject(self, now, st, ts, message):
         log = self.state.get("rejects")

@@ -1,18 +1,16 @@
 # Power cuts on real littlefs, exhaustively: the store runs a fixed workload (appends, flushes,
 # reads, commits, segment rotations, reclaim, drops of a full store) on vfs.VfsLfs2 over a RAM
-# block device whose power goes off at block write N, for EVERY N from 1 to the workload's
-# total (make test takes every third N of the default-segment workload, which has 409 with
-# format 3's frames; BLYNKLOG_POWERCUT_FULL=1 takes them all: on the board-like port with
-# -X heapsize=8M, as each case's store compiles segment.py again and 4 MB fragments over 409
-# cases). After each cut: remount over the same bytes, reopen, and check that every record flushed
-# before the cut is pending or was committed (or was dropped as oldest by a full store), that no
-# committed record comes back, that nothing returned is garbage, that pending() is exact, that the
-# books balance (pending + committed + dropped_full = the samples durably added: every flushed
-# sample that is gone was counted as dropped, and no more were counted than are gone), and that
-# the store goes on working. Some samples are strings holding whole records (plain, and keyed for
-# other places): none of those ever comes back as a record of its own. Each case prints "cut N";
-# run one alone with CUTS=N micropython tests/unix_runner.py test_store_powercut (unix port: it
-# has littlefs).
+# block device whose power goes off at block write N, for EVERY N from 1 to the workload's total
+# (make test takes every third N of the default-segment workload, which has 409 with format 3's
+# frames; BLYNKLOG_POWERCUT_FULL=1 takes them all). After each cut: remount over the same bytes,
+# reopen, and check that every record flushed before the cut is pending or was committed (or was
+# dropped as oldest by a full store), that no committed record comes back, that nothing returned
+# is garbage, that pending() is exact, that the books balance (pending + committed + dropped_full
+# = the samples durably added: every flushed sample that is gone was counted as dropped, and no
+# more were counted than are gone), and that the store goes on working. Some samples are strings
+# holding whole records (plain, and keyed for other places): none of those ever comes back as a
+# record of its own. Each case prints "cut N"; run one alone with CUTS=N micropython
+# tests/unix_runner.py test_store_powercut (unix port: it has littlefs).
 import binascii
 import os
 import struct
@@ -98,15 +96,25 @@ def _id_of(value):
     return value >> 30
 
 
+_APPENDED = 1
+_COMMITTED = 2
+
+
 class Model:
-    # What the workload knows for sure, whatever the store does.
-    def __init__(self):
-        self.appended = {}  # id -> (sid, ts, flags)
+    # What the workload knows for sure, whatever the store does. An id's facts are bits of one
+    # byte (a sample's stream, ts and flags follow from its id): thousands of ids in dicts and
+    # sets, made afresh for each of hundreds of cases, fragment a 4 MB heap until a table's
+    # resize finds no room.
+    def __init__(self, w):
+        self.marks = bytearray(w["rounds"] * w["per_round"])  # id -> _APPENDED | _COMMITTED
+        self.appended = 0  # how many appends returned True
         self.maybe = set()  # ids whose append was cut: present or not
         self.flushed = 0  # ids below this were made durable by a flush that returned
-        self.committed = set()
         self.inflight = set()  # a commit that the cut interrupted: either way is right
         self.done = 0  # ops completed before the cut
+
+    def has(self, i, mark):
+        return type(i) is int and 0 <= i < len(self.marks) and self.marks[i] & mark
 
 
 def _run(w, ops, model, counters):
@@ -125,15 +133,16 @@ def _run(w, ops, model, counters):
                 ok = store.append(_sid(i), T0 + i * 1000, _value(i), i & 1)
                 model.maybe.discard(i)
                 if ok:
-                    model.appended[i] = (_sid(i), T0 + i * 1000, i & 1)
+                    model.marks[i] |= _APPENDED
+                    model.appended += 1
             elif kind == "flush":
                 store.flush()
-                model.flushed = len(model.appended)
+                model.flushed = model.appended
             elif kind == "commit":
                 sid = op[1]
                 batch = []
                 it = store.records(sid)
-                model.flushed = len(model.appended)
+                model.flushed = model.appended
                 for pos, ts, value, flags in it:
                     batch.append((pos, _id_of(value)))
                     if len(batch) == op[2]:
@@ -141,11 +150,12 @@ def _run(w, ops, model, counters):
                 if batch:
                     model.inflight = set(v for p, v in batch)
                     store.commit(sid, batch[-1][0], len(batch))
-                    model.committed |= model.inflight
+                    for v in model.inflight:
+                        model.marks[v] |= _COMMITTED
                     model.inflight = set()
             elif kind == "close":
                 store.close()
-                model.flushed = len(model.appended)
+                model.flushed = model.appended
             if counters is not None:
                 counters.append(store.stats()["dropped_full"])
         except OSError:
@@ -157,40 +167,43 @@ def _run(w, ops, model, counters):
 def _check_after_reboot(w, model, label, may_drop=None):
     store = _open(w)
     assert store.stream_id("a") == 0 and store.stream_id("b") == 1, label + ": stream ids changed"
-    present = []
+    present = bytearray(len(model.marks))
+    first = len(present)
     for sid in (0, 1):
         last = -1
         n = 0
         for pos, ts, value, flags in store.records(sid):
             i = _id_of(value)
             where = "%s: stream %d record %r" % (label, sid, i)
-            assert type(i) is int and (i in model.appended or i in model.maybe), where + " is garbage"
+            assert model.has(i, _APPENDED) or i in model.maybe, where + " is garbage"
             assert value == _value(i), where + " has another value"
-            if i in model.appended:
-                assert model.appended[i] == (sid, ts, flags), where + " differs"
             assert _sid(i) == sid and ts == T0 + i * 1000 and flags == i & 1, where + " differs"
-            assert i not in model.committed, where + " was committed and came back"
+            assert not model.has(i, _COMMITTED), where + " was committed and came back"
             assert i > last, where + " out of order or twice"
             last = i
-            present.append(i)
+            present[i] = 1
+            first = min(first, i)
             n += 1
         assert store.pending(sid) == n, "%s: pending(%d) %d, records %d" % (label, sid, store.pending(sid), n)
-    have = set(present)
-    lost = [i for i in range(model.flushed) if i not in have and i not in model.committed and i not in model.inflight]
-    if lost and present:
+
+    def gone(i):
+        return not present[i] and not model.marks[i] & _COMMITTED and i not in model.inflight
+
+    lost = [i for i in range(model.flushed) if gone(i)]
+    if lost and first < len(present):
         # only a full store may lose flushed records, and only its oldest
-        assert max(lost) < min(present), "%s: flushed records lost: %r" % (label, lost[:10])
+        assert max(lost) < first, "%s: flushed records lost: %r" % (label, lost[:10])
     if may_drop is not None:
         # and no more than the same workload without a cut had dropped by the end of that op
         assert len(lost) <= may_drop, "%s: %d flushed records lost, at most %d dropped" % (label, len(lost), may_drop)
     # the books: every flushed record that is gone was counted in dropped_full, and no more
     # records were counted than are gone (an unflushed one may be dropped or lost to the cut)
     dropped = store.stats()["dropped_full"]
-    gone = [i for i in model.appended if i not in have and i not in model.committed and i not in model.inflight]
-    assert len(lost) <= dropped <= len(gone), "%s: books: %d flushed gone, %d gone, dropped_full %d" % (
+    n_gone = sum(1 for i in range(len(present)) if model.marks[i] & _APPENDED and gone(i))
+    assert len(lost) <= dropped <= n_gone, "%s: books: %d flushed gone, %d gone, dropped_full %d" % (
         label,
         len(lost),
-        len(gone),
+        n_gone,
         dropped,
     )
     # the store keeps working
@@ -226,7 +239,7 @@ def _reference(vfs, w):
     _mount(vfs, bdev, True)
     try:
         bdev.reset_counts()
-        model = Model()
+        model = Model(w)
         counters = []
         assert _run(w, _ops(w), model, counters)
         writes = bdev.writes
@@ -263,7 +276,7 @@ def _exhaustive(w, stride=1):
         data[:] = erased
         bdev = RAMBlockDev(data=data)
         _mount(vfs, bdev, True)
-        model = Model()
+        model = Model(w)
         try:
             bdev.arm(n - 1)
             finished = _run(w, ops, model, None)

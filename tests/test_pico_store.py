@@ -53,26 +53,8 @@ def _names():
 
 
 def _run():
-    if "r" in _results:
-        return _results["r"]
-    sim = picohost.sim()
-    img = picohost.image("tests", tests=True, main=False)
-    header = "MODULE = 'test_store'\nNAMES = %r\n" % (_names(),)
-    r = sim.run([picohost.script("board_tests.py", header)], fs_in=img, timeout=1200)
-    results = {}
-    current = None
-    for line in r.out.splitlines():
-        if line.startswith("START "):
-            current = line[6:].strip()
-            results[current] = ["RUNNING", []]
-        elif line.startswith(("PASS ", "FAIL ", "SKIP ")):
-            status, _, rest = line.partition(" ")
-            name, _, reason = rest.strip().partition(" ")
-            results[name] = [status, [reason] if reason else []]
-            current = name
-        elif line.startswith("| ") and current:
-            results[current][1].append(line[2:])
-    _results["r"] = (results, r)
+    if "r" not in _results:
+        _results["r"] = picohost.run_tests("test_store", _names())
     return _results["r"]
 
 
@@ -91,12 +73,4 @@ def _params():
 @pytest.mark.parametrize("name", _params())
 def test_store_on_the_pico_w(name):
     results, r = _run()
-    if name not in results:
-        pytest.fail("the board never ran %s:\n%s" % (name, picohost.explain(r)))
-    status, detail = results[name]
-    if status == "SKIP":
-        pytest.skip(" ".join(detail))
-    if status == "RUNNING":
-        pytest.fail("the board stopped during %s:\n%s" % (name, picohost.explain(r)))
-    if status == "FAIL":
-        pytest.fail("on the emulated Pico W:\n" + "\n".join(detail), pytrace=False)
+    picohost.check_result(results, r, name)

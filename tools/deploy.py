@@ -6,23 +6,23 @@
     python tools/deploy.py --board unix --flash DIR/flash                  (its file system folder)
     python tools/deploy.py --write-package-json                             (package.json for mip)
 
-On the host first: the configuration (the same checks as at boot, then the board's own check() of
-boards/BOARD/board.py: pins, watchdog maximum, sleep; an error names the key), then mpy-cross
+On the host first: the configuration (the same checks as at boot, then the board's own check()
+of boards/BOARD/board.py: pins, watchdog maximum, sleep; an error names the key), then mpy-cross
 compiles lib/blynklog/*.py, firmware/*.py (except main.py and boot.py) and boards/BOARD/board.py
-into build/BOARD/ (with the board's -march, where add()'s hot functions, marked by a
-"# @micropython.native" line, become native code; for the unix board, which has none, bytecode:
-mpy_cross_run). On the board (mpremote's transport, no soft reset: "resume"), before anything
-is copied: it must say it is BOARD (sys.platform, the chip in sys.implementation._machine, a
-network module: a Pico without W is refused) and load the build's .mpy format
-(sys.implementation._mpy); the files that differ (SHA-256, hashed on the board) must fit in its
-free space (os.statvfs). Each file is written as DEST.tmp and renamed over DEST, so a copy cut
-part-way leaves the previous file whole (a full file system is reported naming the file, and the
-.tmp removed; one left by a lost connection goes at the next deploy). Stale .py files that would
-shadow a copied .mpy are removed; then everything is hashed again and deploy exits 1 unless every
-file matches. The CA certificates and CSV files the configuration names are copied too; Blynk
-Cloud's roots are written by tools/certs.py when they are missing. On a board the paths are
-relative to its current folder ("/" on ESP32 and Pico W; the flash folder on the virtual board).
-"""
+into build/BOARD/ (with the board's -march, where add()'s hot functions and the encoder's two
+passes, marked by a "# @micropython.native" line, become native code; for the unix board, which
+has none, bytecode: mpy_cross_run). On the board (mpremote's transport, no soft reset:
+"resume"), before anything is copied: it must say it is BOARD (sys.platform, the chip in
+sys.implementation._machine, a network module: a Pico without W is refused) and load the build's
+.mpy format (sys.implementation._mpy); the files that differ (SHA-256, hashed on the board) must
+fit in its free space (os.statvfs). Each file is written as DEST.tmp and renamed over DEST, so a
+copy cut part-way leaves the previous file whole (a full file system is reported naming the
+file, and the .tmp removed; one left by a lost connection goes at the next deploy). Stale .py
+files that would shadow a copied .mpy are removed; then everything is hashed again and deploy
+exits 1 unless every file matches. The CA certificates and CSV files the configuration names are
+copied too; Blynk Cloud's roots are written by tools/certs.py when they are missing. On a board
+the paths are relative to its current folder ("/" on ESP32 and Pico W; the flash folder on the
+virtual board)."""
 
 import argparse
 import ast

@@ -31,7 +31,7 @@ BUILD = os.path.join(ROOT, "build")
 NODE_DIR = os.path.join(BUILD, "pico-sim-node")
 BOARD = "pico_w"
 # the tests/ modules an on-board run may import (portable ones; compiled to /tests/*.mpy)
-TEST_HELPERS = ("support.py", "exactnum.py", "store_cases.py", "unix_runner.py", "test_store.py")
+TEST_HELPERS = ("support.py", "exactnum.py", "store_cases.py", "unix_runner.py", "test_store.py", "test_encoder.py")
 
 _LAST = re.compile(
     r"\[pico-sim\] exit (\d+): wall ([\d.]+) s, simulated ([\d.]+) s, flash erase (\d+) "

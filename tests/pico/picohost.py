@@ -95,6 +95,41 @@ def text(name, body):
     return path
 
 
+def run_tests(module, names, timeout=1200):
+    # runs tests of a portable module on the board (board_tests.py, with the "tests" image) ->
+    # ({name: [status, [detail lines]]}, the run); status PASS, FAIL, SKIP or RUNNING (it stopped)
+    img = image("tests", tests=True, main=False)
+    header = "MODULE = %r\nNAMES = %r\n" % (module, list(names))
+    r = sim().run([script("board_tests.py", header)], fs_in=img, timeout=timeout)
+    results = {}
+    current = None
+    for line in r.out.splitlines():
+        if line.startswith("START "):
+            current = line[6:].strip()
+            results[current] = ["RUNNING", []]
+        elif line.startswith(("PASS ", "FAIL ", "SKIP ")):
+            status, _, rest = line.partition(" ")
+            name, _, reason = rest.strip().partition(" ")
+            results[name] = [status, [reason] if reason else []]
+            current = name
+        elif line.startswith("| ") and current:
+            results[current][1].append(line[2:])
+    return results, r
+
+
+def check_result(results, r, name):
+    # one pytest item's verdict from run_tests()'s results
+    if name not in results:
+        pytest.fail("the board never ran %s:\n%s" % (name, explain(r)))
+    status, detail = results[name]
+    if status == "SKIP":
+        pytest.skip(" ".join(detail))
+    if status == "RUNNING":
+        pytest.fail("the board stopped during %s:\n%s" % (name, explain(r)))
+    if status == "FAIL":
+        pytest.fail("on the emulated Pico W:\n" + "\n".join(detail), pytrace=False)
+
+
 def explain(r):
     # what to show when a run went wrong
     return "exit %s\n--- stdout (end)\n%s\n--- stderr (end)\n%s" % (r.rc, r.out[-3000:], r.err[-3000:])

@@ -4,7 +4,9 @@
 # write raises OSError (EIO) after programming only the first half of its data (a torn program);
 # after that the power is off: later writes and erases change nothing and reads return nothing
 # (quietly, since only finalisers of the dead mount's files still call in). A new device over the same bytes
-# (RAMBlockDev(data=old.data)) is the reboot. Portable: importable on CPython (no littlefs there).
+# (RAMBlockDev(data=old.data)) is the reboot. fail_once(n): the n+1-th write from now fails
+# (OSError EIO, nothing programmed) and the device goes on working: a transient fault.
+# Portable: importable on CPython (no littlefs there).
 _EIO = 5
 
 
@@ -15,6 +17,7 @@ class RAMBlockDev:
         self.data = data if data is not None else bytearray(b"\xff" * (blocks * block_size))
         self.cut_after = cut_after
         self.dead = False
+        self.fail_after = None
         self.reset_counts()
 
     def reset_counts(self):
@@ -27,6 +30,9 @@ class RAMBlockDev:
         self.writes = 0
         self.cut_after = n
 
+    def fail_once(self, n):
+        self.fail_after = n
+
     def readblocks(self, block, buf, off=0):
         if self.dead:
             return
@@ -36,6 +42,11 @@ class RAMBlockDev:
     def writeblocks(self, block, buf, off=None):
         if self.dead:
             return
+        if self.fail_after is not None:
+            self.fail_after -= 1
+            if self.fail_after < 0:
+                self.fail_after = None
+                raise OSError(_EIO)
         if off is None:
             # simple interface: whole blocks, erase included
             off = 0

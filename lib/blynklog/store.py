@@ -524,7 +524,67 @@ class Store:
         # Writes the frame to come (the tail's records, costed as they came) at the end of the
         # write segment, without syncing it.
         _codec()
-        frame.put(self)
+        try:
+            frame.put(self)
+        except OSError:
+            self._write_failed()
+            raise
+
+    def _close_write(self):
+        # closes the write segment's file (which syncs it)
+        if self._wf is not None:
+            try:
+                self._wf.close()
+            except OSError:
+                self._write_failed()
+                raise
+            self._wf = None
+            if self._un_n:
+                self._synced()
+
+    def _write_failed(self):
+        # A write or sync of the write segment failed. What its handle held since the last sync is
+        # on flash in part or not at all (littlefs drops a failed file's unsynced data and syncs
+        # it no more: a later flush on that handle would "succeed" and lose what came after), so
+        # the handle goes and the books are derived again from flash, as at opening: the write
+        # segment counted to its real end (cut at a torn tail), the others counted again when
+        # next needed, the frame to come (in RAM) counted as pending. It goes out at the next
+        # write, at the segment's real end; if the segment itself is gone (its first sync failed),
+        # so is that frame (appended since the last flush that returned: never acknowledged).
+        f = self._wf
+        self._wf = None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+        k = len(self._segs) - 1
+        if k < 0:
+            return
+        try:
+            size = os.stat(self._seg_name(self._wseq))[6]
+        except OSError:
+            size = 0
+        fst = self._fst
+        pend = self._pending
+        for sid in range(len(pend)):
+            pend[sid] = fst[sid].n if fst is not None and sid < len(fst) else 0
+        for i in range(k):
+            self._segpend[i] = 0
+            self._segscan[i] = _WHOLE
+        self._segpend[k] = self._fcount
+        self._segscan[k] = self._wsize = self._segsize[k] = size
+        self._uncounted = k + 1
+        self._word = 0
+        self._un_n = self._fcount
+        self._un_b = 0
+        if not self._count_seg(k):  # no header: the segment went, the next append makes one
+            self._fst = None
+            self._fcount = 0
+            self._un_n = 0
+            self._wver = 0
+            for sid in range(len(pend)):
+                pend[sid] = 0
 
     def _wkey(self):
         # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
@@ -555,12 +615,7 @@ class Store:
             if self.on_full == "drop_newest" or self.hold:
                 return False
             self._drop_oldest()
-        if self._wf is not None:
-            f = self._wf
-            self._wf = None
-            f.close()
-            if self._un_n:
-                self._synced()
+        self._close_write()
         seq = self._next_seq()
         h = self._hdr
         salt = frame.new_salt()
@@ -608,9 +663,13 @@ class Store:
         if self._fcount:
             self._put_frame()
         if self._wf is not None and self._un_n:
-            self._wf.flush()
-            if not IS_MICROPYTHON and hasattr(os, "fsync"):
-                os.fsync(self._wf.fileno())
+            try:
+                self._wf.flush()
+                if not IS_MICROPYTHON and hasattr(os, "fsync"):
+                    os.fsync(self._wf.fileno())
+            except OSError:
+                self._write_failed()
+                raise
             self._synced()
         if self.dropped_full != self._saved_drops:
             self._save_cursors()
@@ -690,12 +749,7 @@ class Store:
             return
         if self._fcount:
             self._put_frame()
-        if self._wf is not None:
-            f = self._wf
-            self._wf = None
-            f.close()
-            if self._un_n:
-                self._synced()
+        self._close_write()
         if self.dropped_full != self._saved_drops:
             self._save_cursors()
         self._closed = True

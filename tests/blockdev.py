@@ -10,6 +10,19 @@
 _EIO = 5
 
 
+def littlefs():
+    # the vfs module with littlefs (the unix port's), or the test is skipped saying why
+    from support import skip
+
+    try:
+        import vfs
+    except ImportError:
+        vfs = None
+    if vfs is None or not hasattr(vfs, "VfsLfs2"):
+        skip("needs littlefs (vfs.VfsLfs2): the unix port")
+    return vfs
+
+
 class RAMBlockDev:
     def __init__(self, blocks=64, block_size=4096, data=None, cut_after=None):
         self.block_size = block_size

@@ -18,7 +18,7 @@
 #                                                   reading side blynklog.segment and blynklog.clock (State's); the raw store's flash file (its
 #                                                   writes and flushes, `open` in blynklog.rawstore)
 #   mem.body, mem.chunk                   MemoryError  the encoder's body (each call and each chunk),
-#                                                   through blynklog.blynk.encoder
+#                                                   through blynklog.blynk.body
 #   mem.commit                            MemoryError  the store's commit record (json.dumps in
 #                                                   blynklog.store and blynklog.rawstore)
 #   mem.readbuf, mem.commitbuf            MemoryError  the store's read buffer (each records()) and its
@@ -372,7 +372,9 @@ class Injected:
         self._set(blynklog.clock, "open", _opener(b))
         self._set(blynklog.clock, "json", _Json(b, "mem.state"))
         self._set(blynklog.blynk, "json", _Json(b, "mem.answer"))
-        self._set(blynklog.blynk, "encoder", _Encoder(blynklog.blynk.encoder, b))
+        from blynklog import body
+
+        self._set(blynklog.blynk, "body", _Encoder(body, b))
         self._set(blynklog.http, "Connection", _connection_class(blynklog.http, b))
         self._set(blynklog.http, "socket", _SocketModule(blynklog.http.socket))
         self._set(blynklog, "print", _quiet)  # the Logger's warning about plain http, each run

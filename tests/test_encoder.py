@@ -5,6 +5,7 @@ import sys
 
 import exactnum
 from blynklog import encoder
+from blynklog.body import body_chunks, body_length
 from support import IS_MICROPYTHON, raises, skip
 
 TS = 1702656423136
@@ -14,8 +15,8 @@ def body(api, target, pts, decimals=None, chunk_size=512):
     def points():
         return iter(pts)
 
-    data = b"".join(bytes(c) for c in encoder.body_chunks(api, target, points, decimals, chunk_size))
-    assert len(data) == encoder.body_length(api, target, points, decimals)
+    data = b"".join(bytes(c) for c in body_chunks(api, target, points, decimals, chunk_size))
+    assert len(data) == body_length(api, target, points, decimals)
     return data
 
 
@@ -85,7 +86,7 @@ def test_chunks_never_exceed_the_buffer_size():
     def points():
         return ((TS + i, i) for i in range(300))
 
-    sizes = [len(c) for c in encoder.body_chunks("device", None, points, None, 256)]
+    sizes = [len(c) for c in body_chunks("device", None, points, None, 256)]
     assert max(sizes) <= 256 and len(sizes) > 10
 
 
@@ -123,9 +124,9 @@ def test_body_length_refuses_a_body_over_the_api_limit():
     def points():
         return ((TS + i, 1) for i in range(100))
 
-    n = encoder.body_length("device", None, points, None)
-    assert encoder.body_length("device", None, points, None, max_bytes=n) == n
-    raises(ValueError, encoder.body_length, "device", None, points, None, n - 1)
+    n = body_length("device", None, points, None)
+    assert body_length("device", None, points, None, max_bytes=n) == n
+    raises(ValueError, body_length, "device", None, points, None, n - 1)
 
 
 def test_default_limits_are_two_megabytes_for_the_device_api_and_less_for_platform():
@@ -140,8 +141,8 @@ def test_body_length_needs_two_passes_but_never_a_list():
         calls.append(1)
         return ((TS + i, i) for i in range(10))
 
-    n = encoder.body_length("device", None, points, None)
-    data = b"".join(bytes(c) for c in encoder.body_chunks("device", None, points, None))
+    n = body_length("device", None, points, None)
+    data = b"".join(bytes(c) for c in body_chunks("device", None, points, None))
     assert n == len(data) and len(calls) == 2
 
 

@@ -9,6 +9,7 @@ import struct
 
 import exactnum
 from blynklog import encoder
+from blynklog.body import body_chunks
 from blynklog.compat import round_scaled, scaled_float
 from blynklog.store import Store
 from fuzzlib import Rng
@@ -56,7 +57,7 @@ def _body_values(store, sid, decimals):
     def points():
         return ((ts, value) for pos, ts, value, flags in store.records(sid))
 
-    body = b"".join(bytes(c) for c in encoder.body_chunks("device", None, points, decimals)).decode()
+    body = b"".join(bytes(c) for c in body_chunks("device", None, points, decimals)).decode()
     assert body.startswith("[[") and body.endswith("]]"), body[:80]
     return [p.split(",", 1)[1] for p in body[2:-2].split("],[")] if body != "[]" else []
 

@@ -4,7 +4,7 @@
 import time
 
 import emu
-from blynklog import encoder
+from blynklog.body import body_chunks, body_length
 from blynklog.http import Connection, base_url, split_url
 from support import raises
 
@@ -76,8 +76,8 @@ def test_keep_alive_sends_many_batches_over_one_handshake():
     try:
         for k in range(5):
             pts = points_from(start + k * 1000, 100)
-            n = encoder.body_length("device", None, pts, 1)
-            r = c.request("POST", update_path(), JSON, (n, encoder.body_chunks("device", None, pts, 1)))
+            n = body_length("device", None, pts, 1)
+            r = c.request("POST", update_path(), JSON, (n, body_chunks("device", None, pts, 1)))
             assert r.status == 200, r.body
     finally:
         c.close()
@@ -90,10 +90,10 @@ def test_content_length_equals_the_body_bytes_sent():
     emu.require()
     emu.reset()
     pts = points_from(now_ms() - 60000, 1234)
-    n = encoder.body_length("device", None, pts, 2)
+    n = body_length("device", None, pts, 2)
     c = conn()
     try:
-        r = c.request("POST", update_path(), JSON, (n, encoder.body_chunks("device", None, pts, 2)))
+        r = c.request("POST", update_path(), JSON, (n, body_chunks("device", None, pts, 2)))
     finally:
         c.close()
     assert r.status == 200

@@ -10,26 +10,15 @@ import os
 import random
 
 import emu
-from blockdev import RAMBlockDev
+from blockdev import RAMBlockDev, littlefs
 from blynklog import Logger
 from logger_support import DAY_MS, now_ms
-from support import skip
 
 MOUNT = "/soak"
 STREAMS = (("temperature", "V1", 1, 2), ("humidity", "V2", 2, 1), ("pressure", "V3", 3, None))
 PER_REQUEST = 150
 STEP_MS = 600000  # a sample every 10 minutes per stream: 1,008 per stream over the week
 STALE = 6  # samples older than max_age: dropped at sync, counted
-
-
-def _vfs():
-    try:
-        import vfs
-    except ImportError:
-        vfs = None
-    if vfs is None or not hasattr(vfs, "VfsLfs2"):
-        skip("needs littlefs (vfs.VfsLfs2): the unix port")
-    return vfs
 
 
 def _config():
@@ -98,7 +87,7 @@ def _faults(rng):
 
 
 def test_a_week_of_samples_through_faults_and_power_cuts_arrives_exactly_once_or_counted():
-    vfs = _vfs()
+    vfs = littlefs()
     emu.require()
     emu.reset()
     del _log[:]

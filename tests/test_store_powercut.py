@@ -15,10 +15,9 @@ import binascii
 import os
 import struct
 
-from blockdev import RAMBlockDev
+from blockdev import RAMBlockDev, littlefs
 from blynklog import record
 from blynklog.store import Store
-from support import skip
 
 MOUNT = "/pc"
 PATH = MOUNT + "/store"
@@ -26,16 +25,6 @@ T0 = 1700000000000
 # two workloads: small segments (many rotations for few writes) and the default 4096-byte ones
 SMALL = {"seg": 512, "capacity": 2048, "blocks": 24, "rounds": 14, "per_round": 30, "a": 25, "b": 40}
 LARGE = {"seg": 4096, "capacity": 16384, "blocks": 48, "rounds": 12, "per_round": 240, "a": 200, "b": 300}
-
-
-def _vfs():
-    try:
-        import vfs
-    except ImportError:
-        vfs = None
-    if vfs is None or not hasattr(vfs, "VfsLfs2"):
-        skip("needs littlefs (vfs.VfsLfs2): the unix port")
-    return vfs
 
 
 def _open(w):
@@ -250,7 +239,7 @@ def _reference(vfs, w):
 
 
 def _workload_behaves(w):
-    vfs = _vfs()
+    vfs = littlefs()
     writes, counters = _reference(vfs, w)
     print("workload: %d block writes, dropped_full %d" % (writes, counters[-1]))
     assert counters[-1] > 0 and writes > 100
@@ -258,7 +247,7 @@ def _workload_behaves(w):
 
 def _exhaustive(w, stride=1):
     # stride: every stride-th block write (and the last); BLYNKLOG_POWERCUT_FULL=1 makes it every one
-    vfs = _vfs()
+    vfs = littlefs()
     total, counters = _reference(vfs, w)
     getenv = getattr(os, "getenv", lambda k: None)
     only = getenv("CUTS")

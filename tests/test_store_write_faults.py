@@ -7,25 +7,14 @@
 # block write of the workload (every one with BLYNKLOG_SWEEP_FULL=1); unix port only (littlefs).
 import os
 
-from blockdev import RAMBlockDev
+from blockdev import RAMBlockDev, littlefs
 from blynklog.store import Store
-from support import skip
 
 MOUNT = "/wf"
 PATH = MOUNT + "/store"
 T0 = 1700000000000
 ROUNDS = 12
 PER_ROUND = 100
-
-
-def _vfs():
-    try:
-        import vfs
-    except ImportError:
-        vfs = None
-    if vfs is None or not hasattr(vfs, "VfsLfs2"):
-        skip("needs littlefs (vfs.VfsLfs2): the unix port")
-    return vfs
 
 
 def _open():
@@ -74,14 +63,20 @@ def _read_back(store):
     return got
 
 
-def _case(vfs, k):
-    bdev = RAMBlockDev(48)
+def _fresh(vfs, bdev):
+    # a store with its two streams on a freshly formatted device, mounted
     vfs.VfsLfs2.mkfs(bdev)
     vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    store = _open()
+    store.stream_id("a")
+    store.stream_id("b")
+    return store
+
+
+def _case(vfs, k):
+    bdev = RAMBlockDev(48)
     try:
-        store = _open()
-        store.stream_id("a")
-        store.stream_id("b")
+        store = _fresh(vfs, bdev)
         bdev.fail_once(k)
         stored, acked, faults = _workload(store)
     finally:
@@ -99,12 +94,8 @@ def _case(vfs, k):
 def _writes(vfs):
     # the block writes of the workload without a fault
     bdev = RAMBlockDev(48)
-    vfs.VfsLfs2.mkfs(bdev)
-    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
     try:
-        store = _open()
-        store.stream_id("a")
-        store.stream_id("b")
+        store = _fresh(vfs, bdev)
         bdev.reset_counts()
         _workload(store)
     finally:
@@ -113,7 +104,7 @@ def _writes(vfs):
 
 
 def test_a_flash_write_that_fails_once_loses_nothing_a_later_flush_acknowledged():
-    vfs = _vfs()
+    vfs = littlefs()
     total = _writes(vfs)
     stride = 1 if os.getenv("BLYNKLOG_SWEEP_FULL") == "1" else 2
     met = 0

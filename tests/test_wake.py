@@ -18,6 +18,7 @@ UPLOAD_MODULES = (
     "blynklog.blynk",
     "blynklog.http",
     "blynklog.requests_transport",
+    "blynklog.body",
 )
 T0 = 1767225600000
 
@@ -123,6 +124,17 @@ def test_stats_imports_the_upload_side_the_wake_left_out():
         loaded = u.loaded()
         log.close()
     assert "blynklog.logger_sync" in loaded and "blynklog.policy" in loaded, loaded
+
+
+def test_stats_leaves_out_the_bodys_two_passes():
+    # body.py is native code on a board (some 7 KB of heap): only a body loads it
+    path = _write_config(tmpdir("wake"))
+    with _Unloaded(UPLOAD_MODULES) as u:
+        log = _wake(path)
+        log.stats()
+        loaded = u.loaded()
+        log.close()
+    assert "blynklog.policy" in loaded and "blynklog.body" not in loaded, loaded
 
 
 # what a sampling wake of a store of frames needs besides the package, compat, clock (with the

@@ -31,6 +31,8 @@ from . import encoder
 from .compat import const, ticks_add, ticks_diff, ticks_ms, unix_ms
 from .http import base_url, run_blocking, split_url
 
+body = None  # body.py (a batch's two passes), imported at the first body: stats() loads no more
+
 OK = "ok"
 RETRY = "retry"
 BAD_BATCH = "bad_batch"
@@ -248,16 +250,21 @@ class _Client:
         # (length, chunks factory) for the stream, or an Answer when the batch cannot be encoded.
         # A caller that already summed encoder.point_size over the points gives `length` and
         # spares a pass over them (the transport still checks the bytes sent against it).
+        global body
+        if body is None:
+            from . import body as passes
+
+            body = passes
         decimals = stream.get("decimals")
         api = self.api
         if length is None or length > encoder.limit(api):
             try:
-                length = encoder.body_length(api, target, points, decimals)
+                length = body.body_length(api, target, points, decimals)
             except (ValueError, TypeError) as e:
                 return Answer(BAD_BATCH, 0, _clean("body: " + _err_text(e)), None, self.moved_to)
 
         def chunks():
-            return encoder.body_chunks(api, target, points, decimals)
+            return body.body_chunks(api, target, points, decimals)
 
         return (length, chunks)
 

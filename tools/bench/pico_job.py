@@ -143,7 +143,7 @@ def job_add(spec):
 
 
 def job_encode(spec):
-    from blynklog import encoder
+    from blynklog import body
 
     n = spec["n"]
 
@@ -153,10 +153,10 @@ def job_encode(spec):
 
     gc.collect()
     t = time.ticks_us()
-    length = encoder.body_length("device", None, points, 2)
+    length = body.body_length("device", None, points, 2)
     t1 = time.ticks_us()
     got = 0
-    for chunk in encoder.body_chunks("device", None, points, 2):
+    for chunk in body.body_chunks("device", None, points, 2):
         got += len(chunk)
     t2 = time.ticks_us()
     assert got == length, (got, length)

@@ -140,7 +140,7 @@ class _File:
 
 
 class _Os:
-    # The os module as blynklog.store / blynklog.state see it: rename, remove and fsync can fail.
+    # The os module as blynklog.store / blynklog.clock (State) see it: rename, remove and fsync can fail.
     def __init__(self, real, budget):
         self._os = real
         self._b = budget
@@ -367,7 +367,7 @@ class Injected:
         self._set(blynklog.segment, "json", _Json(b, "mem.commit"))
         self._set(blynklog.rawstore, "open", _opener(b))  # the raw store's flash file (FileFlash)
         self._set(blynklog.rawstore, "json", _Json(b, "mem.commit"))
-        # State's code is in clock.py (state.py names it): its file system and JSON are clock's
+        # State is in clock.py: its file system and JSON are clock's
         self._set(blynklog.clock, "os", _Os(_os, b))
         self._set(blynklog.clock, "open", _opener(b))
         self._set(blynklog.clock, "json", _Json(b, "mem.state"))

@@ -6,7 +6,7 @@ import emu
 from blynklog import blynk
 from blynklog.blynk import AUTH, BAD_BATCH, OK, RETRY, UNKNOWN_DEVICE, UNKNOWN_STREAM, DeviceClient, PlatformClient
 from blynklog.http import Connection
-from blynklog.state import State
+from blynklog.clock import State
 from support import tmpdir
 
 STREAM = {"id": 1, "pin": "V1", "type": "double", "decimals": 2}

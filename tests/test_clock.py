@@ -6,7 +6,7 @@ import json
 from blynklog import compat
 from blynklog.clock import FLAG_BOOTREL, Clock, civil_from_days, rtc_ms, rtc_tuple
 from blynklog.clock_set import parse_http_date
-from blynklog.state import State
+from blynklog.clock import State
 from support import raises, tmpdir
 
 NOW = 1795628968000  # Wed, 25 Nov 2026 17:49:28 GMT

@@ -8,7 +8,7 @@ import pytest
 from freezegun import freeze_time
 
 from blynklog.clock import FLAG_BOOTREL, Clock
-from blynklog.state import State
+from blynklog.clock import State
 
 NOW = 1795628968000  # Wed, 25 Nov 2026 17:49:28 GMT
 

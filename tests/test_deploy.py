@@ -424,8 +424,8 @@ def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path)
         with urllib.request.urlopen(u, timeout=10) as r:
             assert r.status == 200
     # mip itself, on a part small enough to stay fast (mpremote writes 256 bytes per round trip)
-    # (state.py names clock.py's State: the three)
-    pkg["urls"] = [u for u in pkg["urls"] if u[0] in ("blynklog/compat.py", "blynklog/clock.py", "blynklog/state.py")]
+    # (clock.py's State, and compat.py, all that clock.py imports)
+    pkg["urls"] = [u for u in pkg["urls"] if u[0] in ("blynklog/compat.py", "blynklog/clock.py")]
     (tmp_path / "package.json").write_text(json.dumps(pkg))
     flash = tmp_path / "flash"
     bridge = subprocess.Popen(
@@ -443,9 +443,9 @@ def test_mip_install_from_package_json_works_against_the_virtual_board(tmp_path)
             timeout=60,
         )
         assert r.returncode == 0, r.stdout + r.stderr
-        assert sorted(os.listdir(flash / "lib" / "blynklog")) == ["clock.py", "compat.py", "state.py"]
+        assert sorted(os.listdir(flash / "lib" / "blynklog")) == ["clock.py", "compat.py"]
         r = subprocess.run(
-            mpremote + ["exec", "from blynklog.state import State; print('ok', State)"],
+            mpremote + ["exec", "from blynklog.clock import State; print('ok', State)"],
             capture_output=True,
             text=True,
             timeout=30,

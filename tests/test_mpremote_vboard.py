@@ -190,7 +190,7 @@ def test_mip_install_of_a_local_package_json_lands_the_package_in_flash_lib(boar
     mpremote(board, "mip", "install", "--target", "lib", "pkg/package.json")
     names = sorted(n for n in os.listdir(os.path.join(ROOT, "lib", "blynklog")) if n.endswith(".py"))
     assert sorted(os.listdir(board["flash"] / "lib" / "blynklog")) == names
-    assert "ok <class 'State'>" in mpremote(board, "exec", "from blynklog.state import State; print('ok', State)")
+    assert "ok <class 'State'>" in mpremote(board, "exec", "from blynklog.clock import State; print('ok', State)")
 
 
 def _read_until(sock, end, limit_s=20):

@@ -1,7 +1,7 @@
 # The persistent state helper: atomic replace, recovery, no needless writes.
 import os
 
-from blynklog.state import State
+from blynklog.clock import State
 from support import tmpdir
 
 

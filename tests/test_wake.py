@@ -145,7 +145,6 @@ NOT_AT_A_WAKE = (
     "blynklog.segment",
     "blynklog.legacy",
     "blynklog.clock_set",
-    "blynklog.state",
     "blynklog.config",
     "blynklog.logger_open",
 )

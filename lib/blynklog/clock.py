@@ -541,7 +541,7 @@ class Clock:
         return _set().stats(self)
 
 
-# ---- the persistent state (state.py's State, defined here: the Clock is its first user, and a
+# ---- the persistent state (State, here: the Clock is its first user, and a
 # wake loads one module for both). A small dict (JSON) written atomically: "<path>.new", then
 # renamed over <path> (an atomic replace on littlefs and POSIX); a power cut leaves the old or the
 # new content. Modules keep their own key (clock, token, quota, retry, server) and call save()

@@ -424,10 +424,11 @@ def add_stream(store):
     store._fst.append(State())
 
 
+# @micropython.native
 def add(store, sid, n):
-    # Bytecode on every port: as native code (a "# @micropython.native" line above, which deploy's
-    # -march copy makes a decorator) it ran in two thirds of the time on an RP2040, but held
-    # 3.3 KB more of the Pico W's heap, which then kept less than 100 KB free after a Logger.
+    # Native code on a board (the "# @micropython.native" line above: a decorator in deploy's
+    # -march copy): two thirds of its bytecode's time on an RP2040, for 3.3 KB more of the heap
+    # and some 5 ms more to import at a deep-sleep wake (frame.mpy's native code).
     # Adds the record store._enc[:n] (record.encode_into's) to the frame to come: its bits are
     # written to its stream's section (Writer) when it fits, and the frame's size at most with it
     # is returned; else nothing changes and -2 when the frame must go out first (FRAME_MAX, the

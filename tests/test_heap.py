@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402  (tools/deploy.py: mpy-cross as deploy runs it)
 import workload  # noqa: E402  (tools/bench/workload.py: the benchmark's 3 streams)
 
-MODULES = ("compat", "encoder", "http", "blynk")
+MODULES = ("compat", "encoder", "body", "http", "blynk")
 N = 10000
 
 

@@ -376,6 +376,9 @@ class Injected:
         self._set(blynklog.http, "Connection", _connection_class(blynklog.http, b))
         self._set(blynklog.http, "socket", _SocketModule(blynklog.http.socket))
         self._set(blynklog, "print", _quiet)  # the Logger's warning about plain http, each run
+        # Logger.close() lets the upload side's modules go (sys.modules), and the next Logger would
+        # import them afresh, without the stand-ins above: they stay while injected
+        self._set(blynklog, "_drop", _keep)
         return self
 
     def __exit__(self, *exc):
@@ -389,4 +392,8 @@ class Injected:
 
 
 def _quiet(*args, **kw):
+    pass
+
+
+def _keep(name, was_loaded):
     pass

@@ -10,12 +10,16 @@
 # raised (the Logger opened again with it) and a last sync sends the rest.
 # For every k: the sync does not raise; each device's books in stats()["devices"] balance (sent +
 # pending + dropped_stale + rejected + thinned = added) and say what went (node-0 sent its quota,
-# node-1 one rejected), the same once the Logger is opened again; every durable sample reaches its
-# own device's datastream with its value, none twice but the batch in flight (at-least-once), and
+# node-1 one rejected; each device's quota left is the day's quota less what it sent), the same
+# once the Logger is opened again and once the rest went; every durable sample reaches its own
+# device's datastream with its value, none twice but the batch in flight (at-least-once), and
 # nothing else arrives. Every third k the Logger is closed and opened again after the faulty sync.
-# Default (make test): every fourth k on the unix ports, every eighth on CPython (_ks doubles the
-# stride there): about 30 s per runtime. BLYNKLOG_SWEEP_FULL=1: every k, each both with and without
-# the reopen. BLYNKLOG_SWEEP_K=k[,k...]: only those k.
+# The same sweep with a power cut at k (that call and every later one fail, then a reopen).
+# The workload's sync makes some 300 fallible calls. Default (make test): every third k for faults
+# and every sixth for power cuts on the unix ports, every sixth and twelfth on CPython (_ks doubles
+# the stride there, as the emulator shares its process): about 150 runs, 10-30 s per runtime.
+# BLYNKLOG_SWEEP_FULL=1: every k, each both with and without the reopen (some 600 runs a sweep,
+# 1.5-2 minutes each). BLYNKLOG_SWEEP_K=k[,k...]: only those k.
 import emu
 import faults
 import test_fault_sweep as fs
@@ -24,8 +28,10 @@ from blynklog.compat import utc_day
 from logger_support import now_ms
 from support import rmtree, tmpdir
 
+RAISED = 10000  # points_per_day once the quota is raised (the Logger opened again with it)
 QUOTA = 14  # points_per_day: node-0's 18 samples run out mid-sync, the others' fit (node-1 sends 12)
-STRIDE = 4  # every fourth k (every eighth on CPython): see the header
+STRIDE = 3  # faults at every third k (every sixth on CPython): see the header
+CUT_STRIDE = 6  # power cuts at every sixth k (every twelfth on CPython)
 TOP = ""  # the top-level device in the books
 TOP_SAMPLES = 3
 # name: (emulator device id, samples of s0, samples of s1)
@@ -58,7 +64,7 @@ def workload():
     out = []
     poison = None
     d = 0
-    for name in DEVICES:
+    for name in sorted(DEVICES):  # one order on every runtime (dicts iterate in another on MicroPython)
         ns = DEVICES[name][1:]
         for s in range(2):
             for i in range(ns[s]):
@@ -113,7 +119,8 @@ class GatewaySweep(fs.Sweep):
         fs.Sweep.__init__(self)
 
     def run(self, k, reopen, cut=False):
-        # One run with fault k (0: none); -> the fallible calls the faulty sync made.
+        # One run with fault k (0: none), or a power cut at k (then always a reopen); -> the
+        # fallible calls the faulty sync made.
         self.runs += 1
         fresh_server()
         folder = tmpdir("gwsweep")
@@ -127,10 +134,12 @@ class GatewaySweep(fs.Sweep):
         for sample in samples[-fs.UNFLUSHED :]:
             add(log, sample)  # the sync flushes these
         symptoms = []
-        self.budget.arm(k)
+        self.budget.arm(k, cut)
         report = None
         try:
             report = log.sync()
+        except faults.PowerCut:
+            pass
         except Exception as e:
             symptoms.append("sync raised %s: %s" % (type(e).__name__, e))
         finally:
@@ -139,7 +148,14 @@ class GatewaySweep(fs.Sweep):
         if k == 0:
             self.sites = dict(self.budget.sites)
             self.first = (report, emu.requests())  # the fault-free sync's (the first test's)
-        if reopen:
+        if cut and site is not None and log._store._fcount:
+            samples = samples[: -fs.UNFLUSHED]  # cut before the sync's flush: gone with the RAM
+        if cut and site is not None:
+            # the board restarts: RAM is gone; only the file the store held open is let go
+            if log._store._wf is not None:
+                log._store._wf.close()
+            log = Logger(cfg)
+        elif reopen:
             try:
                 log.close()
             except Exception as e:
@@ -148,21 +164,26 @@ class GatewaySweep(fs.Sweep):
         # node-0's quota holds the rest of its samples back (unless a UTC day began meanwhile)
         symptoms += sync_until(log, ("done", "quota"))
         held = day == utc_day(now_ms())
-        symptoms += self.books("", log.stats(), samples, poison, held)
+        symptoms += self.books("", log.stats(), samples, poison, held, QUOTA if held else None)
         log.close()
-        log = Logger(config(folder + "/store", 10000))  # the quota raised: the rest may go
-        symptoms += self.books("after reopen: ", log.stats(), samples, poison, held)
+        log = Logger(config(folder + "/store", RAISED))  # the quota raised: the rest may go
+        symptoms += self.books("after reopen: ", log.stats(), samples, poison, held, RAISED if held else None)
         symptoms += sync_until(log, ("done",))
-        symptoms += self.books("with the quota raised: ", log.stats(), samples, poison, False)
+        same_day = day == utc_day(now_ms())
+        symptoms += self.books(
+            "with the quota raised: ", log.stats(), samples, poison, False, RAISED if same_day else None
+        )
         log.close()
         symptoms += self.delivered(samples, poison, site)
         rmtree(folder)
         if symptoms:
-            self.failures.append((k, site, "reopened" if reopen else "", symptoms))
+            self.failures.append((k, site, "power cut" if cut else "reopened" if reopen else "", symptoms))
         return calls
 
-    def books(self, when, st, samples, poison, held):
-        # each device's books: balanced, and what went (held: node-0's quota still binds)
+    def books(self, when, st, samples, poison, held, per_day):
+        # each device's books: balanced, and what went (held: node-0's quota still binds); the
+        # quota left of each device is per_day less what it sent today (None: a UTC day began
+        # during the run, the books' day is another)
         out = []
         added = {}
         for dev, _, _, _ in samples:
@@ -187,6 +208,8 @@ class GatewaySweep(fs.Sweep):
                     "%s%r: sent %d, pending %d, rejected %d; expected %d, %d, %d (each sample booked once)"
                     % (when, dev, b["sent"], b["pending"], b["rejected"], want, pending, rejected)
                 )
+            if per_day is not None and b["quota_left"] != per_day - b["sent"]:
+                out.append("%s%r: quota left %d, sent %d of %d" % (when, dev, b["quota_left"], b["sent"], per_day))
         for entry in st["rejects"]:
             if entry[2] != poison:
                 out.append("%sa sample refused but the poison point: %s" % (when, entry))
@@ -234,3 +257,8 @@ def test_a_fault_free_run_meets_the_quota_the_unknown_device_and_the_refused_poi
 def test_every_fault_in_a_gateway_sync_keeps_every_device_s_samples_and_books():
     emu.require()
     fs.sweep(False, stride=STRIDE, sw=GatewaySweep(), what="gateway")
+
+
+def test_a_power_cut_at_any_call_of_a_gateway_sync_keeps_every_device_s_samples_and_books():
+    emu.require()
+    fs.sweep(True, stride=CUT_STRIDE, sw=GatewaySweep(), what="gateway, power cuts")

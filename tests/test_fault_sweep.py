@@ -18,7 +18,7 @@
 # Default (make test): on the unix ports every k of a small workload for faults (~190), every second
 # k on the raw store, every third k for power cuts in a sync, every k while adding; CPython (whose
 # emulator shares the process) takes every second of those k (the calls are the same on every
-# runtime, but for CPython's fsync). About a minute per runtime.
+# runtime, but for CPython's fsync). Some 25 s on CPython, 1.5-2 minutes on a unix port.
 # BLYNKLOG_SWEEP_FULL=1: a longer backlog, every k, each both with and without the reopen.
 # BLYNKLOG_SWEEP_K=k[,k...]: only those k (to reproduce one failure).
 import os

@@ -30,6 +30,7 @@
 # The error is raised instead of the call (nothing is written, sent or read by it).
 import json as _json
 import os as _os
+import sys as _sys
 
 _EIO = 5
 _ECONNRESET = 104
@@ -348,6 +349,7 @@ class Injected:
         import blynklog
         import blynklog.blynk
         import blynklog.clock
+        import blynklog.frame
         import blynklog.http
         import blynklog.rawstore
         import blynklog.segment
@@ -378,6 +380,11 @@ class Injected:
         self._set(blynklog.http, "Connection", _connection_class(blynklog.http, b))
         self._set(blynklog.http, "socket", _SocketModule(blynklog.http.socket))
         self._set(blynklog, "print", _quiet)  # the Logger's warning about plain http, each run
+        # Logger.close() lets the upload side's modules go (sys.modules), and a store's close its
+        # reading side (segment.py): the next Logger would import them afresh, without the
+        # stand-ins above. They stay while injected.
+        self._set(blynklog, "_drop", _keep)
+        self._set(blynklog.frame, "free", _free_keeping(blynklog.frame.free, blynklog.segment))
         return self
 
     def __exit__(self, *exc):
@@ -392,3 +399,19 @@ class Injected:
 
 def _quiet(*args, **kw):
     pass
+
+
+def _keep(name, was_loaded):
+    pass
+
+
+def _free_keeping(free, segment):
+    # frame.free() as it is, then blynklog.segment (with its stand-ins) back where it was
+    def free_keeping(store):
+        import blynklog
+
+        free(store)
+        _sys.modules["blynklog.segment"] = segment
+        blynklog.segment = segment
+
+    return free_keeping

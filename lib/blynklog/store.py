@@ -549,8 +549,10 @@ class Store:
         # the handle goes and the books are derived again from flash, as at opening: the write
         # segment counted to its real end (cut at a torn tail), the others counted again when
         # next needed, the frame to come (in RAM) counted as pending. It goes out at the next
-        # write, at the segment's real end; if the segment itself is gone (its first sync failed),
-        # so is that frame (appended since the last flush that returned: never acknowledged).
+        # write, at the segment's real end. If the segment itself is gone (its first sync failed)
+        # or cannot be read now, that frame goes too (appended since the last flush that
+        # returned: never acknowledged), every segment is counted again when next needed, and
+        # the next append makes a new segment.
         f = self._wf
         self._wf = None
         if f is not None:
@@ -565,26 +567,38 @@ class Store:
             size = os.stat(self._seg_name(self._wseq))[6]
         except OSError:
             size = 0
-        fst = self._fst
+        self._uncount(k, self._fst)
+        self._segpend[k] = self._fcount
+        self._segscan[k] = self._wsize = self._segsize[k] = size
+        self._word = 0
+        self._un_n = self._fcount
+        self._un_b = 0
+        try:
+            if self._count_seg(k):
+                return
+        except Exception:
+            self._uncount(len(self._segs), None)  # counted again, all of it, when next needed
+            self._drop_frame()
+            raise
+        self._uncount(len(self._segs), None)
+        self._drop_frame()
+
+    def _uncount(self, k, fst):
+        # segments below k count again when next needed (pending: the frame to come's, fst)
         pend = self._pending
         for sid in range(len(pend)):
             pend[sid] = fst[sid].n if fst is not None and sid < len(fst) else 0
         for i in range(k):
             self._segpend[i] = 0
             self._segscan[i] = _WHOLE
-        self._segpend[k] = self._fcount
-        self._segscan[k] = self._wsize = self._segsize[k] = size
-        self._uncounted = k + 1
-        self._word = 0
-        self._un_n = self._fcount
-        self._un_b = 0
-        if not self._count_seg(k):  # no header: the segment went, the next append makes one
-            self._fst = None
-            self._fcount = 0
-            self._un_n = 0
-            self._wver = 0
-            for sid in range(len(pend)):
-                pend[sid] = 0
+        self._uncounted = k if k == len(self._segs) else k + 1
+
+    def _drop_frame(self):
+        # the frame to come goes and the next append makes a new segment
+        self._fst = None
+        self._fcount = 0
+        self._un_n = 0
+        self._wver = 0
 
     def _wkey(self):
         # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit

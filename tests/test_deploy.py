@@ -44,6 +44,8 @@ def deployed(tmp_path_factory, blynk_emulator):
     flash = tmp / "vb" / "flash"  # a virtual board (tools/vboard.py) in tmp/vb
     flash.mkdir(parents=True)
     (flash / "app.py").write_text("raise SystemExit('stale')\n")
+    (flash / "lib" / "blynklog").mkdir(parents=True)
+    (flash / "lib" / "blynklog" / "state.mpy").write_bytes(b"M\x06")  # a module the package had
     config = _config(tmp / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
     proc = subprocess.Popen(
         [
@@ -98,6 +100,19 @@ def test_deploy_copies_the_compiled_package_firmware_board_and_config_and_verifi
 def test_a_stale_py_that_would_shadow_an_mpy_is_removed(deployed):
     assert "app.py" in deployed["first"]["removed"]
     assert not (deployed["flash"] / "app.py").exists()
+
+
+def test_a_module_the_package_no_longer_has_is_removed(deployed):
+    assert "lib/blynklog/state.mpy" in deployed["first"]["removed"]
+    assert not (deployed["flash"] / "lib" / "blynklog" / "state.mpy").exists()
+
+
+def test_deploy_to_a_folder_removes_a_module_the_package_no_longer_has(deployed, tmp_path):
+    old = tmp_path / "lib" / "blynklog" / "state.mpy"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"M\x06")
+    result = deploy.deploy_to_folder("unix", str(tmp_path), deployed["config"], out=lambda m: None)
+    assert "lib/blynklog/state.mpy" in result["removed"] and not old.exists()
 
 
 def test_a_second_deploy_copies_nothing_and_verifies(deployed):

@@ -18,11 +18,11 @@ sys.implementation._machine, a network module: a Pico without W is refused) and 
 fit in its free space (os.statvfs). Each file is written as DEST.tmp and renamed over DEST, so a
 copy cut part-way leaves the previous file whole (a full file system is reported naming the
 file, and the .tmp removed; one left by a lost connection goes at the next deploy). Stale .py
-files that would shadow a copied .mpy are removed; then everything is hashed again and deploy
-exits 1 unless every file matches. The CA certificates and CSV files the configuration names are
-copied too; Blynk Cloud's roots are written by tools/certs.py when they are missing. On a board
-the paths are relative to its current folder ("/" on ESP32 and Pico W; the flash folder on the
-virtual board)."""
+files that would shadow a copied .mpy are removed, and modules the package no longer has
+(RETIRED); then everything is hashed again and deploy exits 1 unless every file matches. The CA
+certificates and CSV files the configuration names are copied too; Blynk Cloud's roots are
+written by tools/certs.py when they are missing. On a board the paths are relative to its
+current folder ("/" on ESP32 and Pico W; the flash folder on the virtual board)."""
 
 import argparse
 import ast
@@ -44,6 +44,9 @@ CHUNK = 4096
 SETTINGS_CACHE = "fw_settings.json"  # firmware/app.py's: removed when anything is copied
 
 TMP = ".tmp"  # a file being copied is DEST.tmp until it is whole
+# modules the package had and has no more: removed from a board (a stale file in the package's
+# folder costs a Pico W's sampling wake some ms of littlefs lookups at every import)
+RETIRED = ("lib/blynklog/state.mpy", "lib/blynklog/state.py")
 
 _HASH_SCRIPT = """
 import hashlib, binascii
@@ -559,6 +562,7 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
             raise DeployError(why + ": nothing copied")
         paths = [d for d, _ in files]
         shadows = [p[:-4] + ".py" for p in paths if p.endswith(".mpy")]
+        shadows += [p for p in RETIRED if p not in paths]
         temps = [p + TMP for p in paths]
         remote = dev.hashes(paths + shadows + temps)
         missing = (None, 0)
@@ -576,7 +580,10 @@ def deploy(board, port, config_path, force=False, verify_only=False, out=_say):
             if need > free:
                 raise DeployError(_no_room(free, need, len(todo), total))
         if stale and not verify_only:
-            out("deploy: removing %d stale .py file(s) that would shadow .mpy: %s" % (len(stale), ", ".join(stale)))
+            out(
+                "deploy: removing %d stale file(s) (a .py that would shadow a .mpy, a retired module): %s"
+                % (len(stale), ", ".join(stale))
+            )
         if not verify_only:
             dev.remove(stale + leftovers)
         dirs = set()
@@ -657,7 +664,8 @@ def deploy_to_folder(board, folder, config_path, force=False, out=_say):
         need = space_needed(sizes, block)
         if need > free:
             raise DeployError(_no_room(free, need, len(todo), total))
-    for dest, _ in files:
+    paths = [d for d, _ in files]
+    for dest in paths:
         target = os.path.join(folder, dest)
         shadow = target[:-4] + ".py" if target.endswith(".mpy") else None
         if shadow and os.path.exists(shadow):
@@ -665,6 +673,10 @@ def deploy_to_folder(board, folder, config_path, force=False, out=_say):
             result["removed"].append(dest[:-4] + ".py")
         if os.path.exists(target + TMP):
             os.remove(target + TMP)  # of a copy cut part-way
+    for dest in RETIRED:
+        if dest not in paths and os.path.exists(os.path.join(folder, dest)):
+            os.remove(os.path.join(folder, dest))
+            result["removed"].append(dest)
     done = 0
     for dest, src in todo:
         target = os.path.join(folder, dest)

@@ -23,6 +23,26 @@ EMU_ENV = (
 )
 
 
+@pytest.fixture(scope="module")
+def plain_server():
+    # a plain-http emulator of the module's own, for tests of the emulator itself
+    tools = os.path.join(ROOT, "tools")
+    if tools not in sys.path:
+        sys.path.insert(0, tools)
+    from blynk_server import BlynkServer
+
+    srv = BlynkServer(tls=False).start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def srv(plain_server):
+    # that emulator, reset for each test (test_emulator.py has its own, over TLS)
+    plain_server.reset()
+    return plain_server
+
+
 @pytest.fixture(scope="session", autouse=True)
 def blynk_emulator():
     tools = os.path.join(ROOT, "tools")

@@ -14,26 +14,12 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 
-from blynk_server import BlynkServer  # noqa: E402
 
 TOKEN = "test-device-token"
 BASIC = "Basic " + base64.b64encode(b"test-client:test-secret").decode()
 VALUES = "/api/v2/organization/device/datastreams"
 DAY_MS = 86400000
 NOON = 1_800_000_000_000 // DAY_MS * DAY_MS + DAY_MS // 2  # a fixed instant, 12:00 UTC
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = BlynkServer(tls=False).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def srv(server):
-    server.reset()
-    return server
 
 
 def conn(srv):

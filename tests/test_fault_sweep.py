@@ -134,10 +134,34 @@ class Sweep:
         log.flush()
         for name, ts, value in samples[-UNFLUSHED:]:
             log.add(name, value, ts=ts)  # the sync flushes these: in RAM until then (store format 3)
+        log, samples, symptoms, calls, site, _report = self.faulty_sync(log, cfg, k, reopen, cut, samples)
+        report = None
+        for _ in range(MAX_SYNCS):
+            report = log.sync()
+            if report["stopped"] == "done":
+                break
+        else:
+            symptoms.append("stuck: %s (%s)" % (report["stopped"], report["last_error"]))
+        symptoms += self.books("", log.stats(), samples)
+        log.close()
+        log = Logger(cfg)
+        symptoms += self.books("after reopen: ", log.stats(), samples)
+        log.close()
+        symptoms += self.delivered(samples, poison, site)
+        rmtree(folder)
+        if symptoms:
+            self.failures.append((k, site, "power cut" if cut else "reopened" if reopen else "", symptoms))
+        return calls
+
+    def faulty_sync(self, log, cfg, k, reopen, cut, samples):
+        # The sync with fault k (0: none) or a power cut at k, then the restart or the reopen that
+        # follows -> (the Logger to go on with, the samples that count, symptoms, the fallible
+        # calls the sync made, the site that failed, the sync's report or None)
         symptoms = []
         self.budget.arm(k, cut)
+        report = None
         try:
-            log.sync()
+            report = log.sync()
         except faults.PowerCut:
             pass
         except Exception as e:
@@ -163,23 +187,7 @@ class Sweep:
             except Exception as e:
                 symptoms.append("close raised %s: %s" % (type(e).__name__, e))
             log = Logger(cfg)
-        report = None
-        for _ in range(MAX_SYNCS):
-            report = log.sync()
-            if report["stopped"] == "done":
-                break
-        else:
-            symptoms.append("stuck: %s (%s)" % (report["stopped"], report["last_error"]))
-        symptoms += self.books("", log.stats(), samples)
-        log.close()
-        log = Logger(cfg)
-        symptoms += self.books("after reopen: ", log.stats(), samples)
-        log.close()
-        symptoms += self.delivered(samples, poison, site)
-        rmtree(folder)
-        if symptoms:
-            self.failures.append((k, site, "power cut" if cut else "reopened" if reopen else "", symptoms))
-        return calls
+        return log, samples, symptoms, calls, site, report
 
     def books(self, when, st, samples):
         out = []

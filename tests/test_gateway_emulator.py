@@ -9,21 +9,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
 
-from blynk_server import BlynkServer  # noqa: E402
 from test_emulator import error_message, import_batch, now_ms, plain, token  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def server():
-    srv = BlynkServer(tls=False).start()
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture
-def srv(server):
-    server.reset()
-    return server
 
 
 def test_a_device_added_at_run_time_takes_imports_on_its_datastreams(srv):

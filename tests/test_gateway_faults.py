@@ -131,34 +131,9 @@ class GatewaySweep(fs.Sweep):
         log.flush()
         for sample in samples[-fs.UNFLUSHED :]:
             add(log, sample)  # the sync flushes these
-        symptoms = []
-        self.budget.arm(k, cut)
-        report = None
-        try:
-            report = log.sync()
-        except faults.PowerCut:
-            pass
-        except Exception as e:
-            symptoms.append("sync raised %s: %s" % (type(e).__name__, e))
-        finally:
-            calls = self.budget.disarm()
-        site = self.budget.fired
+        log, samples, symptoms, calls, site, report = self.faulty_sync(log, cfg, k, reopen, cut, samples)
         if k == 0:
-            self.sites = dict(self.budget.sites)
             self.first = (report, emu.requests())  # the fault-free sync's (the first test's)
-        if cut and site is not None and log._store._fcount:
-            samples = samples[: -fs.UNFLUSHED]  # cut before the sync's flush: gone with the RAM
-        if cut and site is not None:
-            # the board restarts: RAM is gone; only the file the store held open is let go
-            if log._store._wf is not None:
-                log._store._wf.close()
-            log = Logger(cfg)
-        elif reopen:
-            try:
-                log.close()
-            except Exception as e:
-                symptoms.append("close raised %s: %s" % (type(e).__name__, e))
-            log = Logger(cfg)
         # node-0's quota holds the rest of its samples back (unless a UTC day began meanwhile)
         symptoms += sync_until(log, ("done", "quota"))
         same = day == utc_day(now_ms())

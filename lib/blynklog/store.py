@@ -568,20 +568,19 @@ class Store:
         except OSError:
             size = 0
         self._uncount(k, self._fst)
+        self._uncounted += 1  # the write segment too, counted just below
         self._segpend[k] = self._fcount
         self._segscan[k] = self._wsize = self._segsize[k] = size
         self._word = 0
         self._un_n = self._fcount
         self._un_b = 0
+        counted = False
         try:
-            if self._count_seg(k):
-                return
-        except Exception:
-            self._uncount(len(self._segs), None)  # counted again, all of it, when next needed
-            self._drop_frame()
-            raise
-        self._uncount(len(self._segs), None)
-        self._drop_frame()
+            counted = self._count_seg(k)
+        finally:
+            if not counted:
+                self._uncount(len(self._segs), None)  # counted again, all of it, when next needed
+                self._drop_frame()
 
     def _uncount(self, k, fst):
         # segments below k count again when next needed (pending: the frame to come's, fst)
@@ -591,7 +590,7 @@ class Store:
         for i in range(k):
             self._segpend[i] = 0
             self._segscan[i] = _WHOLE
-        self._uncounted = k if k == len(self._segs) else k + 1
+        self._uncounted = k
 
     def _drop_frame(self):
         # the frame to come goes and the next append makes a new segment

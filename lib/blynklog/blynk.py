@@ -25,10 +25,8 @@
 # 401/403 the client fetches a new token once and retries once, then reports AUTH.
 # Secrets (client secret, tokens) never appear in a message.
 # RAM: the token strings and one answer body (at most ~1 KB, bounded by http). Not task-safe.
-import json
-
 from . import encoder
-from .compat import const, ticks_add, ticks_diff, ticks_ms, unix_ms
+from .compat import const, json, ticks_add, ticks_diff, ticks_ms, unix_ms
 from .http import base_url, run_blocking, split_url
 
 body = None  # body.py (a batch's two passes), imported at the first body: stats() loads no more

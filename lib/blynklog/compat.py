@@ -5,10 +5,10 @@
 # The clock functions allocate nothing after import; round_scaled() and scaled_float() allocate a
 # few (big) ints. Safe to call from any task.
 # It also imports, once for the package, the port's built-in modules that a Python file of the same
-# name could replace (binascii, json, os, struct, time): MicroPython looks for such a file along
+# name could replace (array, binascii, json, os, random, struct, time): MicroPython looks for such a file along
 # sys.path at every `import os` statement, since built-in modules are not kept in sys.modules (some
-# 5 ms on a Pico W each time). On MicroPython binascii, json, os and struct are imported by their
-# u-names (uos for os), which name the built-in module itself and skip that search (0.1 ms); so is
+# 7 ms on a Pico W each time). On MicroPython array, binascii, json, os, random and struct are imported by
+# their u-names (uos for os), which name the built-in module itself and skip that search (0.1 ms); so is
 # time on a board's port (rp2, esp32: 7 ms on a Pico W by its name), while on the unix port it is
 # imported by its name, as a virtual board (boards/unix/chip/time.py) replaces it with a file. The
 # modules of a wake take them from here; BOARD says whether this is a board's port.
@@ -26,13 +26,17 @@ else:
 
 if sys.implementation.name == "micropython":
     import ubinascii as binascii
+    from uarray import array
     import ujson as json
     import uos as os
+    import urandom as random
     import ustruct as struct
 else:  # CPython (whose ujson, when installed, is another library); the stubs type the u-names
     import binascii  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    from array import array  # noqa: F401  (for the package)
     import json  # type: ignore[no-redef]  # noqa: F401  (for the package)
     import os  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    import random  # type: ignore[no-redef]  # noqa: F401  (for the package)
     import struct  # type: ignore[no-redef]  # noqa: F401  (for the package)
 
 try:

@@ -25,7 +25,6 @@
 # is checked with one to five float operations and, when they disagree (mostly 16-17 digit values),
 # the digits are found in ints. str -> JSON string; (lon, lat) -> [lon,lat].
 # NaN and infinities raise ValueError. A body over the API's size limit raises ValueError.
-import io
 import math
 
 from .compat import FLOAT_BITS, FLOAT_EMIN, IS_MICROPYTHON, const, round_scaled
@@ -361,8 +360,10 @@ def _put_coord(buf, pos, v, decimals):
 
 
 if IS_MICROPYTHON:
-    _Sink = io.BytesIO  # print() writes a str's UTF-8 bytes into it; _Sink(n): room for n bytes
+    from uio import BytesIO as _Sink  # the built-in by its u-name (compat.py says why)
+    # print() writes a str's UTF-8 bytes into it; _Sink(n): room for n bytes
 else:
+    import io
 
     class _Sink(io.BytesIO):  # type: ignore[no-redef]  # CPython: print() writes str
         def __init__(self, size=0):

@@ -14,9 +14,8 @@
 # Pure functions over caller buffers and per-stream state objects; one task at a time.
 import math
 import sys
-from array import array
 
-from .compat import FLOAT_BITS, binascii, const, os, round_scaled, scaled_float, struct
+from .compat import FLOAT_BITS, array, binascii, const, os, round_scaled, scaled_float, struct
 
 # value types (bits 2..5 of a record's H; record.py's, whose writing side is at the end of this file)
 T_FALSE = const(0)

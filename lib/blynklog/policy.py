@@ -40,12 +40,10 @@
 # Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
 # Counters and the day's quota are written with each commit, in the store's atomic commit record,
 # so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
-import random
-
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
 from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
-from .compat import const, ticks_diff, ticks_ms, utc_day
+from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 
 _DAY_MS = const(86400000)

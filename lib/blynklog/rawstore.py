@@ -14,13 +14,8 @@
 # once commits carry a policy-like meta, the same after 6,000 and 60,000 appends.
 # Not safe from an interrupt or from two tasks at once; records() generators may stay alive
 # across appends (they re-locate themselves by sequence number).
-import binascii
-import json
-import struct
-from array import array
-
 from . import record
-from .compat import const
+from .compat import array, binascii, const, json, struct
 
 _MAGIC = b"BLR2"  # format 2: a salt in the claim; a frame's CRC starts from record.key(salt, offset)
 _MAGIC1 = b"BLR1"  # format 1 (plain CRCs, 28-byte header): still read; erased before reuse

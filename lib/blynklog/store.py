@@ -50,8 +50,7 @@
 # for a ts given as a clock's anchor and rel, or within days of the segment's base
 # (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
-from .compat import IS_MICROPYTHON, binascii, const, json, os, struct, ticks_diff, ticks_ms
-from array import array
+from .compat import IS_MICROPYTHON, array, binascii, const, json, os, struct, ticks_diff, ticks_ms
 
 frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
 

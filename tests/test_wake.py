@@ -197,6 +197,16 @@ def test_an_unchanged_config_file_is_not_validated_again():
     log.close()
 
 
+def test_the_caches_key_names_this_validator_by_its_bytes():
+    # a changed config.py invalidates every cache: _VALIDATOR is the CRC-32 of its bytes (update
+    # it with the file)
+    import binascii
+
+    with open(blynklog.__file__.rsplit("/", 1)[0] + "/config.py", "rb") as f:
+        crc = binascii.crc32(f.read()) & 0xFFFFFFFF
+    assert blynklog._VALIDATOR == "%08x" % crc
+
+
 def test_the_validator_leaves_ram_once_it_has_validated():
     path = _write_config(tmpdir("wake"))
     with _Unloaded(("blynklog.config",)) as u:

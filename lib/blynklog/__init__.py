@@ -31,7 +31,15 @@ _BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock s
 _INF = float("inf")
 _NINF = -_INF
 
-from .frame import delta as _ts_delta  # noqa: E402  (every add() needs it; the store imports frame anyway)
+
+def _ts_delta(ts, base):
+    # frame.delta (a - b of two times without a heap int), imported at the first call: add()
+    # needs it only when a stream's time base changed, and a wake that writes the journal loads
+    # no frame.py
+    from .frame import delta
+
+    return delta(ts, base)
+
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
 # config cache, which finds its file before config.py is imported.
@@ -79,23 +87,21 @@ def _unverified_reason(cfg):
 # ---- the validated-config cache
 # Logger(path) validates the file once: the result is kept in <store folder>/config.cache with
 # what it was made from, and used instead of config.py while the file's bytes, its path, the
-# package version and the validator (config.py's size) are the same and the 'ca' files still look
+# package version and the validator (config.py, _VALIDATOR) are the same and the 'ca' files still look
 # like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
 # means a full validation, which writes the cache again: one small write when the configuration
 # changes, none at a wake that finds it. Layout: CRC-32 of the rest (8 hex digits), the key line
-# "blynklog-config 1 <version> <validator size> <path> <file size>\n", the file's bytes, then the
+# "blynklog-config 2 <version> <validator> <path> <file size>\n", the file's bytes, then the
 # validated configuration as JSON. The cache holds what config.json holds (credentials too).
 
 
-def _cache_key(path, raw):
-    from .compat import os
+# The validator's identity in the key: CRC-32 of config.py's bytes, which tests/test_wake.py holds
+# to the file (a stat of config.py instead cost a Pico W 6 ms at every wake)
+_VALIDATOR = "19dd54ff"
 
-    try:
-        here = __file__.rsplit("/", 1)  # .../__init__.py or .mpy: the validator is config.py or .mpy
-        size = os.stat(here[0] + "/config" + here[1][8:])[6]
-    except (NameError, OSError, IndexError):  # no file (a frozen package): the version stands alone
-        size = -1
-    return b"blynklog-config 1 %s %d %s %d\n" % (__version__.encode(), size, path.encode(), len(raw))
+
+def _cache_key(path, raw):
+    return b"blynklog-config 2 %s %s %s %d\n" % (__version__.encode(), _VALIDATOR.encode(), path.encode(), len(raw))
 
 
 def _cache_path(path, text):
@@ -222,6 +228,7 @@ class Logger:
         folder = (here and not validated) or _exists(scfg["path"])  # a cache read there: it exists
         save = validated and here
         raw_backend = scfg["backend"] == "raw"
+        self._store = None
         if not folder or save or raw_backend:
             had = _loaded("logger_open")
             from . import logger_open as _open
@@ -237,7 +244,11 @@ class Logger:
                 _open = None
                 _drop("logger_open", had)
         self._state = State(scfg["path"] + "/state.json")
-        if not raw_backend:
+        if not (validated or raw_backend or cfg.get("devices") or scfg["on_full"] != "drop_oldest"):
+            # a wake after the first (the configuration came from its cache): numbers go to the
+            # store's journal without loading the store (_Journal), when the store allows it
+            self._store = _journal(self, scfg)
+        if self._store is None and not raw_backend:
             from .store import Store
 
             kw = {}
@@ -251,7 +262,7 @@ class Logger:
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
-            self._sids[name] = self._store.stream_id(name)
+            self._sids[name] = self._store.stream_id(name)  # the journal knows each one (open)
         if cfg.get("devices"):
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
@@ -269,6 +280,23 @@ class Logger:
         if self._up is None:
             self._up = _upload().uploader(self)
         return self._up
+
+    def _opened(self):
+        # The store itself: opened now when the journal stood in for it (the store takes the
+        # journal's flushed samples in at its opening, and the ones still in RAM come after)
+        st = self._store
+        if type(st) is _Journal:
+            scfg = self._cfg["store"]
+            kw = {}
+            for k in ("flush_records", "flush_bytes", "flush_ms"):
+                if scfg[k] is not None:
+                    kw[k] = scfg[k]
+            from .store import Store
+
+            self._store = Store(scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], **kw)
+            st.replay(self._store)
+            st = self._store
+        return st
 
     # ---- logging
 
@@ -441,7 +469,7 @@ class Logger:
         # reading the backlog: for deciding on an early upload at a wake that only samples.
         if self._closed:
             raise ValueError("logger is closed")
-        used, cap = self._store.usage()
+        used, cap = self._opened().usage()
         return min(1.0, used / cap) if cap else 0.0
 
     def upload_wait_ms(self):
@@ -528,3 +556,115 @@ def _upload():
     from . import logger_sync
 
     return logger_sync
+
+
+# ---- the wake journal: its writing side (the format and the reading side: journal.py)
+_JOURNAL = "/journal"
+_JREC = 28  # a record's bytes (journal.py)
+_JBUF = 8  # records kept in RAM before they go to the file
+_JMAX = 2048  # the journal's bytes at most: past them the store opens and takes it in
+
+
+def _journal(log, scfg):
+    # The journal standing in for the store at this wake, or None when the store must open: the
+    # store's folder has no streams file naming every configured stream, or the journal is full
+    # or ends in a part record.
+    from .compat import os
+
+    data = scfg["path"] + "/data"
+    try:
+        with open(data + "/streams") as f:
+            names = f.read()
+    except (OSError, UnicodeError):
+        return None
+    if not names.endswith("\n"):
+        return None
+    names = names.split("\n")[:-1]  # as the store reads them: a stream's id is its line
+    for name in log._cfg["streams"]:
+        if name not in names:
+            return None
+    try:
+        size = os.stat(data + _JOURNAL)[6]
+    except OSError:
+        size = 0
+    if size % _JREC or size + _JBUF * _JREC > _JMAX:
+        return None
+    return _Journal(log, data, names, size)
+
+
+class _Journal:
+    # The store's stand-in at a wake that only adds numbers: a Logger built from a cached
+    # configuration (a deep-sleep wake after the first) does not import the store, frame.py or
+    # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
+    # flush() appends the buffer to <store>/data/journal and closes the file (durable then, as a
+    # store flush is). Anything else (a string or a location, fill(), stats(), a sync, a full
+    # journal, a failed write) opens the store (Logger._opened), which takes the journal in
+    # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
+    def __init__(self, log, data, names, size):
+        self._log = log
+        self._path = data + _JOURNAL
+        self._names = names
+        self._size = size  # the file's bytes
+        self._buf = bytearray(_JBUF * _JREC)
+        self._n = 0  # records in the buffer
+
+    def __getattr__(self, name):
+        return getattr(self._log._opened(), name)
+
+    def stream_id(self, name):
+        return self._names.index(name)
+
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
+        # the store's append() (Logger.add checked the arguments); True: stored
+        t = type(value)
+        if (t is not float and t is not int) or self._size > _JMAX or (self._n == _JBUF and not self._write(True)):
+            return self._log._opened().append(sid, ts, value, flags, decimals, rel, checked)
+        from .compat import binascii, struct
+
+        buf = self._buf
+        off = self._n * _JREC
+        struct.pack_into(
+            "<BBbBqid" if t is float else "<BBbBqiq",
+            buf,
+            off,
+            sid,
+            flags,
+            -128 if decimals is None else decimals,
+            0 if t is float else 1,
+            ts,
+            rel,
+            value,
+        )
+        struct.pack_into("<I", buf, off + 24, binascii.crc32(memoryview(buf)[off : off + 24]) & 0xFFFFFFFF)
+        self._n += 1
+        return True
+
+    def _write(self, more):
+        # The buffer's records to the end of the file; False (nothing written) when they would
+        # pass _JMAX with more to come. A failed write leaves the records in the buffer and the
+        # store to open next: what reached the file is taken in whole records.
+        n = self._n * _JREC
+        if more and self._size + n + _JBUF * _JREC > _JMAX:
+            return False
+        try:
+            with open(self._path, "ab") as f:
+                f.write(memoryview(self._buf)[:n])
+        except Exception:
+            self._size = _JMAX + 1  # the store opens next (and takes in what reached the file)
+            raise
+        self._size += n
+        self._n = 0
+        return True
+
+    def flush(self):
+        if self._size > _JMAX:
+            self._log._opened().flush()
+        elif self._n:
+            self._write(False)
+
+    def replay(self, store):
+        # the buffer's records to the store just opened (the file's it took in itself)
+        from . import journal
+
+        journal.take(store, self._buf, self._n, 0, 0)
+        self._n = 0

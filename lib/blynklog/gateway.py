@@ -275,7 +275,7 @@ class Uploader(policy.Uploader):
             d = devs.get(st.dev)
             if d is None:
                 continue
-            d["pending"] += log._store.pending(st.sid)
+            d["pending"] += log._opened().pending(st.sid)
             until = parked.get(st.name)
             if isinstance(until, int) and now is not None and until > now:
                 d["parked"] = True

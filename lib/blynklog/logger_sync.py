@@ -23,7 +23,7 @@ def uploader(log):
     if log._gw is not None:
         from .gateway import Uploader  # a gateway's per-device books
 
-    return Uploader(log._cfg, log._store, log.clock, log._state, log._sids)
+    return Uploader(log._cfg, log._opened(), log.clock, log._state, log._sids)
 
 
 def _modules(log):
@@ -142,7 +142,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
     up = None
     client = None
     ctx = None
-    store = log._store
+    store = log._opened()
     log._syncing = True
     store.hold = hold
     try:
@@ -238,7 +238,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
 def _pending_by_stream(log):
     out = {}
     for name in log._sids:
-        out[name] = log._store.pending(log._sids[name])
+        out[name] = log._opened().pending(log._sids[name])
     return out
 
 
@@ -255,7 +255,7 @@ def stats(log):
     up = log._uploader
     t = up.totals
     ms = log._now()
-    store = log._store
+    store = log._opened()
     store_stats = store.stats()
     out = {
         "pending": store.pending(),

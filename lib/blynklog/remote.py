@@ -155,7 +155,7 @@ def _condition(log, name, description):
 
 def _note_conditions(log, report, start, now):
     # the conditions to tell the user about, found from the store, the clock and this sync
-    store = log._store
+    store = log._opened()
     dropped = store.stats().get("dropped_full", 0)
     st = _dict(log._state.get("events"))
     seen = st.get("dropped")
@@ -255,7 +255,7 @@ def _health(log, start):
 
 
 def _figures(log, start, metrics):
-    store = log._store
+    store = log._opened()
     totals = log._uploader.totals
     out = {
         "pending": store.pending(),

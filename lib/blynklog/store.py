@@ -10,6 +10,8 @@
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
+#   <path>/journal           numbers a wake added without opening the store (journal.py), taken
+#                            in at the next opening
 # Durability: append() encodes the sample as a format 2 record and writes its bits to the frame to
 # come, in a RAM tail (frame.add: its exact bits); flush() assembles the frame, writes it after
 # the segment's last one and syncs the file, and then everything appended is durable. The frame
@@ -200,6 +202,13 @@ class Store:
         self._segscan = []
         self._uncounted = 0
         self._open_scan(listing)
+        for e in listing:
+            if e[0] == "journal" or e[0] == "journal.in" or e[0] == "journal.seal":
+                # a wake's journal (blynklog._Journal) comes in before anything else is appended
+                from . import journal
+
+                journal.take_in(self)
+                break
 
     # ---- files and names
     def _seg_name(self, seq):

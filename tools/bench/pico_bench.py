@@ -284,14 +284,14 @@ def section(results):
                 "Sampling wake of the library, %s (`Logger()` from the config cache, 3 `add()`, `flush()`, "
                 "`before_sleep()`; package as `.mpy`), ms" % w["store"],
                 "%d ms" % a["total"],
-                "import %d, `Logger()` %d (its imports %d; the store's opening %d; the rest %d), add %d, flush %d, "
+                "import %d, `Logger()` %d (its imports %d; %s; the rest %d), add %d, flush %d, "
                 "before_sleep %d; each module's import, ms: %s; the first wake (it validates) %d ms; an import hook's "
                 "own cost included"
                 % (
                     a["import"],
                     a["logger"],
                     g["imports"],
-                    g["open"],
+                    ("the store's opening %d" % g["open"]) if g["open"] else "the store not opened: the journal",
                     g["rest"],
                     a["add"],
                     a["flush"],

@@ -1,0 +1,326 @@
+# The wake journal: a Logger built from a configuration file validated before (a deep-sleep wake
+# after the first) writes the numbers it is given to <store>/data/journal without loading the
+# store; the store takes them in when it next opens, exactly once, in order and with their times,
+# values, flags and decimals as a direct append would have stored them. Whatever a journal cannot
+# hold (a string, a location, a full or damaged journal, a store that refuses when full) goes to
+# the store itself. Power cuts at every block write of the wakes and of the taking in (real
+# littlefs, unix port) lose no acknowledged sample and store none twice.
+import json
+import os
+import sys
+
+from blockdev import RAMBlockDev, littlefs
+from blynklog import Logger
+from blynklog.store import Store
+from support import tmpdir
+
+T0 = 1767225600000
+STREAMS = {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}, "s": {"pin": "V3", "type": "string"}}
+
+
+def _config(folder, **store):
+    st = {"path": "data-folder", "capacity": 65536}
+    for k in store:
+        st[k] = store[k]
+    cfg = {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "journal-token",
+        "insecure": True,
+        "streams": STREAMS,
+        "store": st,
+    }
+    path = folder + "/config.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    return path
+
+
+def _first_start(path):
+    # the first Logger() validates the file and makes the store; the next ones find the cache
+    log = Logger(path)
+    log.close()
+
+
+def _data(path):
+    return path.rsplit("/", 1)[0] + "/data-folder/data"
+
+
+def _files(path):
+    return sorted(os.listdir(_data(path)))
+
+
+def _stored(path):
+    # {stream: [(ts, value)]} of what the store holds, oldest first (opening it takes a journal in)
+    st = Store(_data(path), capacity=65536)
+    out = {}
+    for name in STREAMS:
+        sid = st.stream_id(name)
+        out[name] = [(r[1], r[2]) for r in st.records(sid)]
+    st.close()
+    return out
+
+
+def _wake(path, k, flush=True):
+    # one sampling wake: numbers at given times (k varies them)
+    log = Logger(path)
+    kind = type(log._store).__name__
+    log.add("t", 20.25 + k, ts=T0 + 1000 * k)
+    log.add("n", 7 + k, ts=T0 + 1000 * k)
+    log.add("t", 20.5 + k, ts=T0 + 1000 * k + 1)
+    if flush:
+        log.flush()
+    return log, kind
+
+
+def test_a_wake_after_the_first_writes_its_numbers_to_the_journal_without_loading_the_store():
+    path = _config(tmpdir())
+    _first_start(path)
+    saved = {}
+    for name in ("blynklog.store", "blynklog.frame"):
+        if name in sys.modules:
+            saved[name] = sys.modules.pop(name)
+    try:
+        log, kind = _wake(path, 1)
+        loaded = [name for name in ("blynklog.store", "blynklog.frame") if name in sys.modules]
+    finally:
+        for name in saved:
+            sys.modules[name] = saved[name]
+    assert kind == "_Journal"
+    assert loaded == []
+    assert "journal" in _files(path)
+    assert os.stat(_data(path) + "/journal")[6] == 3 * 28
+
+
+def test_the_store_takes_the_journal_in_at_its_opening_and_the_journal_goes():
+    path = _config(tmpdir())
+    _first_start(path)
+    for k in range(3):
+        _wake(path, k)
+    got = _stored(path)
+    assert got["t"] == [(T0 + 1000 * k + d, 20.25 + k + 0.25 * d) for k in range(3) for d in (0, 1)]
+    assert got["n"] == [(T0 + 1000 * k, 7 + k) for k in range(3)]
+    assert [n for n in _files(path) if n.startswith("journal")] == []
+
+
+def test_samples_through_the_journal_are_stored_as_a_direct_add_stores_them():
+    direct = _config(tmpdir())
+    log = Logger(direct)  # validates: the store itself
+    assert type(log._store).__name__ == "Store"
+    for k in range(2):
+        log.add("t", 20.25 + k, ts=T0 + 1000 * k)
+        log.add("n", 7 + k, ts=T0 + 1000 * k)
+        log.add("t", 20.5 + k, ts=T0 + 1000 * k + 1)
+    log.close()
+    path = _config(tmpdir())
+    _first_start(path)
+    for k in range(2):
+        _wake(path, k)
+    assert _stored(path) == _stored(direct)
+
+
+def test_clock_stamped_samples_keep_their_times_through_the_journal():
+    path = _config(tmpdir())
+    _first_start(path)
+    log = Logger(path)
+    log.clock.set_time_ms(T0 + 5000, "user")
+    log.add("t", 1.5)
+    log.add("t", 2.5)  # the same ms: a ms later, as add() makes it
+    log.flush()
+    got = _stored(path)["t"]
+    assert len(got) == 2 and got[1][0] == got[0][0] + 1 and T0 + 5000 <= got[0][0] < T0 + 65000, got
+
+
+def test_stats_after_wakes_count_the_journals_samples_as_pending():
+    path = _config(tmpdir())
+    _first_start(path)
+    for k in range(2):
+        _wake(path, k)
+    log, _ = _wake(path, 2, flush=False)  # three more still in RAM
+    st = log.stats()
+    log.close()
+    assert st["pending"] == 9, st
+
+
+def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)
+    log, _ = _wake(path, 1, flush=False)
+    log.add("s", "hello", ts=T0 + 5000)
+    log.add("t", 99.5, ts=T0 + 6000)
+    assert type(log._store).__name__ == "Store"
+    log.close()
+    got = _stored(path)
+    assert [v for _, v in got["t"]] == [20.25, 20.5, 21.25, 21.5, 99.5]
+    assert got["s"] == [(T0 + 5000, "hello")]
+
+
+def test_a_full_journal_opens_the_store_at_the_next_wake():
+    path = _config(tmpdir())
+    _first_start(path)
+    kinds = []
+    for k in range(30):  # 3 records a wake: the journal holds 2048 bytes
+        log, kind = _wake(path, k)
+        kinds.append(kind)
+        if kind == "Store":
+            log.close()
+    assert kinds[0] == "_Journal" and "Store" in kinds, kinds
+    first = kinds.index("Store")
+    assert (first * 3 + 8) * 28 > 2048 >= (first * 3) * 28, first
+    got = _stored(path)
+    assert [ts for ts, _ in got["n"]] == [T0 + 1000 * k for k in range(30)]
+
+
+def test_a_store_that_refuses_when_full_gets_no_journal():
+    # add() says at once whether a drop_newest store took the sample: the store stays itself
+    path = _config(tmpdir(), on_full="drop_newest")
+    _first_start(path)
+    _log, kind = _wake(path, 0)
+    assert kind == "Store"
+
+
+def test_a_journal_ending_in_a_part_record_is_taken_in_to_its_last_whole_record():
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)
+    with open(_data(path) + "/journal", "ab") as f:
+        f.write(b"\x00" * 11)  # a write cut short (not on littlefs, whose appends are atomic)
+    _log, kind = _wake(path, 1)
+    assert kind == "Store"  # no wake appends after a part record
+    got = _stored(path)
+    assert [ts for ts, _ in got["n"]] == [T0, T0 + 1000]
+
+
+def test_a_damaged_journal_record_is_skipped_and_the_others_are_taken_in():
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)
+    with open(_data(path) + "/journal", "rb") as f:
+        data = bytearray(f.read())
+    data[28 + 12] ^= 0x40  # the second record's ts
+    with open(_data(path) + "/journal", "wb") as f:
+        f.write(data)
+    got = _stored(path)
+    assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)]
+    assert got["n"] == []
+
+
+def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped():
+    # a power cut after the store took in part of journal.in: the seal holds where its records
+    # begin in the store; those are counted and not taken again
+    path2 = _config(tmpdir())
+    _first_start(path2)
+    _wake(path2, 0)
+    data2 = _data(path2)
+    import blynklog.journal as journal
+
+    take = journal.take
+
+    def two_then_cut(store, buf, n, i, done):
+        take(store, buf, 2, i, done)
+        store.flush()
+        raise OSError(5)
+
+    journal.take = two_then_cut
+    try:
+        try:
+            Store(data2, capacity=65536)
+            raise AssertionError("the cut did not happen")
+        except OSError:
+            pass
+    finally:
+        journal.take = take
+    assert "journal.seal" in os.listdir(data2) and "journal.in" in os.listdir(data2)
+    got = _stored(path2)
+    assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)] and got["n"] == [(T0, 7)], got
+    assert [n for n in os.listdir(data2) if n.startswith("journal")] == []
+
+
+# ---- power cuts (real littlefs: the unix port)
+
+MOUNT = "/jc"
+WAKES = 6
+
+
+def _lfs_config():
+    cfg = {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "journal-token",
+        "insecure": True,
+        "streams": {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}},
+        "store": {"path": MOUNT + "/st", "capacity": 32768},
+    }
+    with open(MOUNT + "/config.json", "w") as f:
+        f.write(json.dumps(cfg))
+    return MOUNT + "/config.json"
+
+
+def _life(path, acked):
+    # first start, WAKES journal wakes (3 samples each, flushed), then a full opening that takes
+    # them in; acked: the ids of the samples whose flush returned
+    log = Logger(path)
+    log.close()
+    for w in range(WAKES):
+        log = Logger(path)
+        for j in range(3):
+            i = w * 3 + j
+            log.add("n", i, ts=T0 + 1000 * i)
+        log.flush()
+        acked.extend(range(w * 3, w * 3 + 3))
+        log.before_sleep(60000)
+    st = Store(MOUNT + "/st/data", capacity=32768)
+    st.close()
+
+
+def _ids_on_flash(bdev, vfs):
+    vfs.mount(vfs.VfsLfs2(RAMBlockDev(data=bdev.data)), MOUNT)
+    try:
+        try:
+            os.stat(MOUNT + "/st/data")
+        except OSError:
+            return []  # cut before the first start made the store
+        st = Store(MOUNT + "/st/data", capacity=32768)  # takes in what a cut left
+        ids = [r[2] for r in st.records(st.stream_id("n"))]
+        st.close()
+    finally:
+        vfs.umount(MOUNT)
+    return ids
+
+
+def test_power_cuts_through_journal_wakes_and_the_taking_in_lose_nothing_acknowledged_and_store_nothing_twice():
+    vfs = littlefs()
+    bdev = RAMBlockDev(32)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    try:
+        path = _lfs_config()
+        bdev.reset_counts()
+        _life(path, [])
+    finally:
+        vfs.umount(MOUNT)
+    total = bdev.writes
+    assert total > 20, total
+    for k in range(total):
+        bdev = RAMBlockDev(32)
+        vfs.VfsLfs2.mkfs(bdev)
+        vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+        acked = []
+        try:
+            path = _lfs_config()
+            bdev.arm(k)
+            try:
+                _life(path, acked)
+            except OSError:
+                pass
+        finally:
+            try:
+                vfs.umount(MOUNT)
+            except OSError:
+                pass
+        ids = _ids_on_flash(bdev, vfs)
+        assert len(ids) == len(set(ids)), "cut %d: stored twice: %s" % (k, ids)
+        missing = [i for i in acked if i not in ids]
+        assert not missing, "cut %d: acknowledged and lost: %s" % (k, missing)
+        assert ids == sorted(ids), "cut %d: out of order: %s" % (k, ids)

@@ -25,8 +25,6 @@ _MAX_TS = 4102444800000  # 2100-01-01
 _AHEAD_MS = 86400000  # add(ts=...) accepts at most a day ahead of a set clock
 _INT_MIN = -2147483648
 _INT_MAX = 2147483647
-_FLOAT_INT_MAX = 9007199254740992  # 2**53: ints beyond cannot be a double stream's value
-_STRING_MAX = 1024
 _BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock stamp follows it by a ms
 _INF = float("inf")
 _NINF = -_INF
@@ -54,21 +52,6 @@ class ConfigError(ValueError):
 
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
-
-
-_NUMBER = (int, float)  # a tuple literal of names is built at each call
-
-
-def _is_number(v):
-    return isinstance(v, _NUMBER) and not isinstance(v, bool)
-
-
-def _finite(name, v):
-    # comparisons only: float arithmetic would box a float per call (add() allocates nothing)
-    if isinstance(v, float) and (v != v or v == _INF or v == _NINF):  # NaN and infinities
-        raise ValueError("%s: value must be finite, got %r" % (name, v))
-    if _is_int(v) and not -_FLOAT_INT_MAX <= v <= _FLOAT_INT_MAX:
-        raise ValueError("%s: value out of range" % name)
 
 
 def _looks_der(data):
@@ -300,49 +283,6 @@ class Logger:
 
     # ---- logging
 
-    def _value(self, name, s, value):
-        t = s["type"]
-        if t == "double":
-            if not _is_number(value):
-                raise TypeError("%s: expected a number, got %s" % (name, type(value).__name__))
-            _finite(name, value)
-            return value
-        if t == "int" or t == "enum":
-            if not _is_int(value):
-                raise TypeError("%s: expected an int, got %s" % (name, type(value).__name__))
-            if not _INT_MIN <= value <= _INT_MAX:
-                raise ValueError("%s: %d does not fit a 32-bit integer" % (name, value))
-            return value
-        if t == "bool":
-            if isinstance(value, bool):
-                return 1 if value else 0
-            if _is_int(value) and value in (0, 1):
-                return value
-            raise TypeError("%s: expected True/False (or 0/1), got %r" % (name, value))
-        if t == "string":
-            from .record import utf8
-
-            if not isinstance(value, str):
-                raise TypeError("%s: expected a str, got %s" % (name, type(value).__name__))
-            try:
-                n = len(utf8(value))  # a lone surrogate has no UTF-8: refused on every runtime
-            except ValueError as e:
-                raise ValueError("%s: %s" % (name, e))
-            if n > _STRING_MAX:
-                raise ValueError("%s: string longer than %d bytes of UTF-8" % (name, _STRING_MAX))
-            return value
-        # location: (lon, lat)
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise TypeError("%s: expected a (lon, lat) pair" % name)
-        lon, lat = value
-        if not _is_number(lon) or not _is_number(lat):
-            raise TypeError("%s: lon and lat must be numbers" % name)
-        _finite(name, lon)
-        _finite(name, lat)
-        if not -180 <= lon <= 180 or not -90 <= lat <= 90:
-            raise ValueError("%s: lon must be within +-180 and lat within +-90" % name)
-        return (float(lon), float(lat))
-
     def _entry(self, stream):
         # add()'s entry of a stream, made at its first add(): [ts, rel, flags, clock-stamped] of
         # its last add() (its time is ts + rel; ts None before the first), then the stream id,
@@ -382,7 +322,7 @@ class Logger:
         elif k == 2 and type(value) is int and _INT_MIN <= value <= _INT_MAX:
             v = value
         else:
-            v = self._value(stream, e[7], value)
+            v = _checked(stream, e[7], value)
         last = e[0]  # None before the stream's first add()
         if ts is None:
             c = self.clock
@@ -529,6 +469,13 @@ class Logger:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _checked(name, s, value):
+    # add()'s checks of a value its inline path does not take (values.py, imported at the first)
+    from .values import checked
+
+    return checked(name, s, value)
 
 
 def _bad_ts(ts):

@@ -324,3 +324,69 @@ def test_power_cuts_through_journal_wakes_and_the_taking_in_lose_nothing_acknowl
         missing = [i for i in acked if i not in ids]
         assert not missing, "cut %d: acknowledged and lost: %s" % (k, missing)
         assert ids == sorted(ids), "cut %d: out of order: %s" % (k, ids)
+
+
+def _recover(data, vfs, cut):
+    # one opening of the store on a copy of data with the power cut at block write `cut` (None:
+    # no cut) -> (the data after it, whether the cut came, the block writes made)
+    bdev = RAMBlockDev(data=bytearray(data))
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    try:
+        bdev.reset_counts()
+        if cut is not None:
+            bdev.arm(cut)
+        try:
+            os.stat(MOUNT + "/st/data")
+            Store(MOUNT + "/st/data", capacity=32768).close()
+        except OSError:
+            pass
+    finally:
+        try:
+            vfs.umount(MOUNT)
+        except OSError:
+            pass
+    return bdev.data, bdev.dead, bdev.writes
+
+
+def test_a_second_power_cut_while_the_store_recovers_the_journal_loses_and_doubles_nothing():
+    # a cut at each of the last block writes of the wakes' life (the taking in), then a cut at
+    # each block write of the next opening (the recovery), then a clean opening
+    vfs = littlefs()
+    bdev = RAMBlockDev(32)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    try:
+        path = _lfs_config()
+        bdev.reset_counts()
+        _life(path, [])
+    finally:
+        vfs.umount(MOUNT)
+    total = bdev.writes
+    cases = 0
+    for k in range(max(0, total - 12), total):
+        bdev = RAMBlockDev(32)
+        vfs.VfsLfs2.mkfs(bdev)
+        vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+        acked = []
+        try:
+            path = _lfs_config()
+            bdev.arm(k)
+            try:
+                _life(path, acked)
+            except OSError:
+                pass
+        finally:
+            try:
+                vfs.umount(MOUNT)
+            except OSError:
+                pass
+        _data_after, _cut, writes = _recover(bdev.data, vfs, None)
+        for m in range(writes):
+            data, cut, _w = _recover(bdev.data, vfs, m)
+            assert cut, (k, m)
+            ids = _ids_on_flash(RAMBlockDev(data=data), vfs)
+            assert len(ids) == len(set(ids)), "cuts %d, %d: stored twice: %s" % (k, m, ids)
+            missing = [i for i in acked if i not in ids]
+            assert not missing, "cuts %d, %d: acknowledged and lost: %s" % (k, m, missing)
+            cases += 1
+    assert cases > 0

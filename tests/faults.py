@@ -23,7 +23,7 @@
 #                                                   blynklog.store and blynklog.rawstore)
 #   mem.readbuf, mem.commitbuf            MemoryError  the store's read buffer (each records()) and its
 #                                                   commit record's buffer (bytearray in blynklog.store)
-#   mem.state                             MemoryError  the state file's JSON (json.dump in State, blynklog.clock)
+#   mem.state                             MemoryError  the state file's JSON (json.dumps in State, blynklog.clock)
 #   mem.answer                            MemoryError  parsing an answer (json.loads in blynklog.blynk)
 #   mem.request, mem.reply                MemoryError  each HTTP request as it starts, and as its answer
 #                                                   is read (the request went out whole)
@@ -197,7 +197,7 @@ class _Json:
         self._site = site
 
     def dumps(self, obj, *args, **kw):
-        if self._site == "mem.commit":
+        if self._site == "mem.commit" or self._site == "mem.state":
             self._b.hit(self._site)
         return _json.dumps(obj, *args, **kw)
 

@@ -1,5 +1,5 @@
 # The wake journal: a Logger built from a configuration file validated before (a deep-sleep wake
-# after the first) writes the numbers it is given to <store>/data/journal without loading the
+# after the first) writes the numbers it is given to <store>/journal without loading the
 # store; the store takes them in when it next opens, exactly once, in order and with their times,
 # values, flags and decimals as a direct append would have stored them. Whatever a journal cannot
 # hold (a string, a location, a full or damaged journal, a store that refuses when full) goes to
@@ -42,17 +42,22 @@ def _first_start(path):
     log.close()
 
 
+def _folder(path):
+    # the store's folder: state.json, the journal, and data/ (the segments)
+    return path.rsplit("/", 1)[0] + "/data-folder"
+
+
 def _data(path):
-    return path.rsplit("/", 1)[0] + "/data-folder/data"
+    return _folder(path) + "/data"
 
 
 def _files(path):
-    return sorted(os.listdir(_data(path)))
+    return sorted(os.listdir(_folder(path)))
 
 
 def _stored(path):
     # {stream: [(ts, value)]} of what the store holds, oldest first (opening it takes a journal in)
-    st = Store(_data(path), capacity=65536)
+    st = Store(_data(path), capacity=65536, journal=_folder(path))
     out = {}
     for name in STREAMS:
         sid = st.stream_id(name)
@@ -89,7 +94,7 @@ def test_a_wake_after_the_first_writes_its_numbers_to_the_journal_without_loadin
     assert kind == "_Journal"
     assert loaded == []
     assert "journal" in _files(path)
-    assert os.stat(_data(path) + "/journal")[6] == 3 * 28
+    assert os.stat(_folder(path) + "/journal")[6] == 3 * 28
 
 
 def test_the_store_takes_the_journal_in_at_its_opening_and_the_journal_goes():
@@ -184,7 +189,7 @@ def test_a_journal_ending_in_a_part_record_is_taken_in_to_its_last_whole_record(
     path = _config(tmpdir())
     _first_start(path)
     _wake(path, 0)
-    with open(_data(path) + "/journal", "ab") as f:
+    with open(_folder(path) + "/journal", "ab") as f:
         f.write(b"\x00" * 11)  # a write cut short (not on littlefs, whose appends are atomic)
     _log, kind = _wake(path, 1)
     assert kind == "Store"  # no wake appends after a part record
@@ -196,10 +201,10 @@ def test_a_damaged_journal_record_is_skipped_and_the_others_are_taken_in():
     path = _config(tmpdir())
     _first_start(path)
     _wake(path, 0)
-    with open(_data(path) + "/journal", "rb") as f:
+    with open(_folder(path) + "/journal", "rb") as f:
         data = bytearray(f.read())
     data[28 + 12] ^= 0x40  # the second record's ts
-    with open(_data(path) + "/journal", "wb") as f:
+    with open(_folder(path) + "/journal", "wb") as f:
         f.write(data)
     got = _stored(path)
     assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)]
@@ -213,6 +218,7 @@ def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped(
     _first_start(path2)
     _wake(path2, 0)
     data2 = _data(path2)
+    folder2 = _folder(path2)
     import blynklog.journal as journal
 
     take = journal.take
@@ -225,16 +231,16 @@ def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped(
     journal.take = two_then_cut
     try:
         try:
-            Store(data2, capacity=65536)
+            Store(data2, capacity=65536, journal=folder2)
             raise AssertionError("the cut did not happen")
         except OSError:
             pass
     finally:
         journal.take = take
-    assert "journal.seal" in os.listdir(data2) and "journal.in" in os.listdir(data2)
+    assert "journal.seal" in os.listdir(folder2) and "journal.in" in os.listdir(folder2)
     got = _stored(path2)
     assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)] and got["n"] == [(T0, 7)], got
-    assert [n for n in os.listdir(data2) if n.startswith("journal")] == []
+    assert [n for n in os.listdir(folder2) if n.startswith("journal")] == []
 
 
 # ---- power cuts (real littlefs: the unix port)
@@ -270,7 +276,7 @@ def _life(path, acked):
         log.flush()
         acked.extend(range(w * 3, w * 3 + 3))
         log.before_sleep(60000)
-    st = Store(MOUNT + "/st/data", capacity=32768)
+    st = Store(MOUNT + "/st/data", capacity=32768, journal=MOUNT + "/st")
     st.close()
 
 
@@ -281,7 +287,7 @@ def _ids_on_flash(bdev, vfs):
             os.stat(MOUNT + "/st/data")
         except OSError:
             return []  # cut before the first start made the store
-        st = Store(MOUNT + "/st/data", capacity=32768)  # takes in what a cut left
+        st = Store(MOUNT + "/st/data", capacity=32768, journal=MOUNT + "/st")  # takes in what a cut left
         ids = [r[2] for r in st.records(st.stream_id("n"))]
         st.close()
     finally:
@@ -337,7 +343,7 @@ def _recover(data, vfs, cut):
             bdev.arm(cut)
         try:
             os.stat(MOUNT + "/st/data")
-            Store(MOUNT + "/st/data", capacity=32768).close()
+            Store(MOUNT + "/st/data", capacity=32768, journal=MOUNT + "/st").close()
         except OSError:
             pass
     finally:

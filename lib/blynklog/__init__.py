@@ -238,7 +238,9 @@ class Logger:
             for k in ("flush_records", "flush_bytes", "flush_ms"):
                 if scfg[k] is not None:
                     kw[k] = scfg[k]
-            self._store = Store(scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], **kw)
+            self._store = Store(
+                scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
+            )
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
@@ -276,7 +278,9 @@ class Logger:
                     kw[k] = scfg[k]
             from .store import Store
 
-            self._store = Store(scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], **kw)
+            self._store = Store(
+                scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
+            )
             st.replay(self._store)
             st = self._store
         return st
@@ -531,25 +535,25 @@ def _journal(log, scfg):
         if name not in names:
             return None
     try:
-        size = os.stat(data + _JOURNAL)[6]
+        size = os.stat(scfg["path"] + _JOURNAL)[6]
     except OSError:
         size = 0
     if size % _JREC or size + _JBUF * _JREC > _JMAX:
         return None
-    return _Journal(log, data, names, size)
+    return _Journal(log, scfg["path"] + _JOURNAL, names, size)
 
 
 class _Journal:
     # The store's stand-in at a wake that only adds numbers: a Logger built from a cached
     # configuration (a deep-sleep wake after the first) does not import the store, frame.py or
     # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
-    # flush() appends the buffer to <store>/data/journal and closes the file (durable then, as a
+    # flush() appends the buffer to <store>/journal and closes the file (durable then, as a
     # store flush is). Anything else (a string or a location, fill(), stats(), a sync, a full
     # journal, a failed write) opens the store (Logger._opened), which takes the journal in
     # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
-    def __init__(self, log, data, names, size):
+    def __init__(self, log, path, names, size):
         self._log = log
-        self._path = data + _JOURNAL
+        self._path = path
         self._names = names
         self._size = size  # the file's bytes
         self._buf = bytearray(_JBUF * _JREC)

@@ -1,7 +1,9 @@
 # blynklog.journal: the wake journal's format and its reading side. A Logger built from a cached
 # configuration (a deep-sleep wake after the first) writes the numbers it is given to
-# <store>/data/journal (blynklog._Journal) instead of loading the store; the store takes them in
-# when it next opens (take_in, from Store.__init__), before anything else is appended.
+# <store.path>/journal (blynklog._Journal: beside state.json, not among the segments, whose
+# folder's every new entry costs a full store's wake a commit in a large directory) instead of
+# loading the store; the store takes them in when it next opens (take_in, from Store.__init__
+# given the folder), before anything else is appended.
 #   journal        records of 28 bytes: stream id (B), flags (B), decimals (b, -128: None),
 #                  kind (B: 0 float, 1 int), ts (q), rel (i), value (d, or q for an int), then
 #                  the CRC-32 of those 24 bytes (<I). Appended a flush at a time; a record whose
@@ -22,9 +24,9 @@ _READ = const(16)  # records read at a time
 _SEG_SHIFT = const(16)  # store.py's: a position is its segment's seq << 16 | the record's ordinal
 
 
-def take_in(store):
+def take_in(store, folder):
     # The journals' records into the store just opened (journal.in's, then journal's), then they go.
-    path = store.path + "/journal"
+    path = folder + "/journal"
     seal = path + ".seal"
     for _ in range(3):  # journal.in (a power cut's), then journal (renamed first)
         start = _sealed(seal)

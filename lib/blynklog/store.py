@@ -10,8 +10,6 @@
 #   <path>/streams           stream names, one a line; the line number is the stream id
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
-#   <path>/journal           numbers a wake added without opening the store (journal.py), taken
-#                            in at the next opening
 # Durability: append() encodes the sample as a format 2 record and writes its bits to the frame to
 # come, in a RAM tail (frame.add: its exact bits); flush() assembles the frame, writes it after
 # the segment's last one and syncs the file, and then everything appended is durable. The frame
@@ -26,7 +24,7 @@
 # "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
-# segment_size), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
+# segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
@@ -128,6 +126,7 @@ class Store:
         flush_bytes=0,
         flush_ms=0,
         segment_size=_DEFAULT_SEG,
+        journal=None,
     ):
         if on_full not in ("drop_oldest", "drop_newest"):
             raise ValueError("on_full not drop_oldest/drop_newest")
@@ -202,13 +201,16 @@ class Store:
         self._segscan = []
         self._uncounted = 0
         self._open_scan(listing)
-        for e in listing:
-            if e[0] == "journal" or e[0] == "journal.in" or e[0] == "journal.seal":
-                # a wake's journal (blynklog._Journal) comes in before anything else is appended
-                from . import journal
+        if journal is not None:
+            # a wake's journal there (blynklog._Journal) comes in before anything else is appended
+            try:
+                names = [e[0] for e in _entries(journal)]
+            except OSError:
+                names = ()
+            if "journal" in names or "journal.in" in names or "journal.seal" in names:
+                from . import journal as _journal
 
-                journal.take_in(self)
-                break
+                _journal.take_in(self, journal)
 
     # ---- files and names
     def _seg_name(self, seq):

@@ -10,7 +10,7 @@
 #   sample_add   App.sample (sensor reads and Logger.add)
 #   fill         App.fill (Logger.stats(): the cycle's check of store.capacity, from a quarter of
 #                upload_every_s after the last upload)
-#   flush        the store's flush (wherever it is called: the cycle, before_sleep)
+#   flush        the store's flush, or the wake journal's (wherever it is called: the cycle, before_sleep)
 #   before_sleep App.sleep up to machine.deepsleep (keep() and Logger.before_sleep, without the flush)
 #   other        the rest (main.py's checks, the boot line, the cycle's upload check and collection)
 #   absorb       App.absorb / hw.store_buffer: buffered samples added (without Logger(), flush, sensors)
@@ -84,6 +84,8 @@ def _patch():
         _patched["blynklog"] = 1
         _wrap_method(m["blynklog"].Logger, "__init__", "logger")
         _wrap_method(m["blynklog"].Logger, "before_sleep", "before_sleep")
+        if hasattr(m["blynklog"], "_Journal"):  # the wake journal's flush (a wake without the store)
+            _wrap_method(m["blynklog"]._Journal, "flush", "flush")
     if "blynklog.store" in m and hasattr(m["blynklog.store"], "Store") and "store" not in _patched:
         _patched["store"] = 1
         _wrap_method(m["blynklog.store"].Store, "flush", "flush")

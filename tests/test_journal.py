@@ -396,3 +396,35 @@ def test_a_second_power_cut_while_the_store_recovers_the_journal_loses_and_doubl
             assert not missing, "cuts %d, %d: acknowledged and lost: %s" % (k, m, missing)
             cases += 1
     assert cases > 0
+
+
+def _sync_with_a_fault(vfs, k):
+    # a journal wake's sync whose k-th block write fails once (the server unreachable) -> (report,
+    # the ids on flash after a clean opening)
+    bdev = RAMBlockDev(32)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    try:
+        path = _lfs_config()
+        Logger(path).close()
+        log = Logger(path)
+        for i in range(3):
+            log.add("n", i, ts=T0 + 1000 * i)
+        log.flush()
+        assert type(log._store).__name__ == "_Journal"
+        bdev.fail_once(k)
+        report = log.sync(budget_ms=1000)
+        log = None
+    finally:
+        vfs.umount(MOUNT)
+    return report, _ids_on_flash(bdev, vfs)
+
+
+def test_a_flash_fault_while_a_sync_takes_the_journal_in_is_reported_and_loses_nothing():
+    vfs = littlefs()
+    report, ids = _sync_with_a_fault(vfs, 0)  # the journal's rename fails
+    assert report["stopped"] == "error" and "OSError" in report["last_error"], report
+    assert ids == [0, 1, 2]
+    for k in range(1, 12):  # each later block write of the sync in turn
+        report, ids = _sync_with_a_fault(vfs, k)
+        assert ids == [0, 1, 2], (k, ids, report)

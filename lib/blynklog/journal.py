@@ -38,7 +38,11 @@ def take_in(store, folder):
             try:
                 os.rename(path, path + ".in")
             except OSError:
-                return  # no journal
+                try:
+                    os.stat(path)
+                except OSError:
+                    return  # no journal
+                raise  # there, and not renamed: a flash fault (the opening fails, nothing lost)
             continue
         try:
             if start is None:

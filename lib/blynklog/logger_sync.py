@@ -142,10 +142,11 @@ def sync_gen(log, budget_ms, feed, hold=False):
     up = None
     client = None
     ctx = None
-    store = log._opened()
+    store = None
     log._syncing = True
-    store.hold = hold
     try:
+        store = log._opened()  # a wake's journal is taken in here (a flash fault is reported)
+        store.hold = hold
         began = None
         if extras(log, False):  # what remote.run() needs from the sync's start
             clock = log.clock
@@ -198,7 +199,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
     finally:
         log._syncing = False
-        store.hold = False
+        if store is not None:
+            store.hold = False
         if up is not None:
             up.feed = None
         if client is not None:
@@ -222,6 +224,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
     log.last_error = report["last_error"]
     report["dropped_stale"] += report["unplaceable"]
     try:
+        store = log._opened()
         report["pending"] = store.pending()
         report["pending_by_stream"] = _pending_by_stream(log)
         report["dropped_full"] = store.stats().get("dropped_full", 0)

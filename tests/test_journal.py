@@ -295,8 +295,8 @@ def _ids_on_flash(bdev, vfs):
     return ids
 
 
-def test_power_cuts_through_journal_wakes_and_the_taking_in_lose_nothing_acknowledged_and_store_nothing_twice():
-    vfs = littlefs()
+def _life_writes(vfs):
+    # the block writes of the life without a cut
     bdev = RAMBlockDev(32)
     vfs.VfsLfs2.mkfs(bdev)
     vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
@@ -306,25 +306,36 @@ def test_power_cuts_through_journal_wakes_and_the_taking_in_lose_nothing_acknowl
         _life(path, [])
     finally:
         vfs.umount(MOUNT)
-    total = bdev.writes
+    return bdev.writes
+
+
+def _life_cut(vfs, k):
+    # the life with the power cut at block write k -> (the device, the ids acknowledged)
+    bdev = RAMBlockDev(32)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
+    acked = []
+    try:
+        path = _lfs_config()
+        bdev.arm(k)
+        try:
+            _life(path, acked)
+        except OSError:
+            pass
+    finally:
+        try:
+            vfs.umount(MOUNT)
+        except OSError:
+            pass
+    return bdev, acked
+
+
+def test_power_cuts_through_journal_wakes_and_the_taking_in_lose_nothing_acknowledged_and_store_nothing_twice():
+    vfs = littlefs()
+    total = _life_writes(vfs)
     assert total > 20, total
     for k in range(total):
-        bdev = RAMBlockDev(32)
-        vfs.VfsLfs2.mkfs(bdev)
-        vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
-        acked = []
-        try:
-            path = _lfs_config()
-            bdev.arm(k)
-            try:
-                _life(path, acked)
-            except OSError:
-                pass
-        finally:
-            try:
-                vfs.umount(MOUNT)
-            except OSError:
-                pass
+        bdev, acked = _life_cut(vfs, k)
         ids = _ids_on_flash(bdev, vfs)
         assert len(ids) == len(set(ids)), "cut %d: stored twice: %s" % (k, ids)
         missing = [i for i in acked if i not in ids]
@@ -358,34 +369,10 @@ def test_a_second_power_cut_while_the_store_recovers_the_journal_loses_and_doubl
     # a cut at each of the last block writes of the wakes' life (the taking in), then a cut at
     # each block write of the next opening (the recovery), then a clean opening
     vfs = littlefs()
-    bdev = RAMBlockDev(32)
-    vfs.VfsLfs2.mkfs(bdev)
-    vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
-    try:
-        path = _lfs_config()
-        bdev.reset_counts()
-        _life(path, [])
-    finally:
-        vfs.umount(MOUNT)
-    total = bdev.writes
+    total = _life_writes(vfs)
     cases = 0
     for k in range(max(0, total - 12), total):
-        bdev = RAMBlockDev(32)
-        vfs.VfsLfs2.mkfs(bdev)
-        vfs.mount(vfs.VfsLfs2(bdev), MOUNT)
-        acked = []
-        try:
-            path = _lfs_config()
-            bdev.arm(k)
-            try:
-                _life(path, acked)
-            except OSError:
-                pass
-        finally:
-            try:
-                vfs.umount(MOUNT)
-            except OSError:
-                pass
+        bdev, acked = _life_cut(vfs, k)
         _data_after, _cut, writes = _recover(bdev.data, vfs, None)
         for m in range(writes):
             data, cut, _w = _recover(bdev.data, vfs, m)

@@ -232,15 +232,7 @@ class Logger:
             # store's journal without loading the store (_Journal), when the store allows it
             self._store = _journal(self, scfg)
         if self._store is None and not raw_backend:
-            from .store import Store
-
-            kw = {}
-            for k in ("flush_records", "flush_bytes", "flush_ms"):
-                if scfg[k] is not None:
-                    kw[k] = scfg[k]
-            self._store = Store(
-                scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
-            )
+            self._store = self._new_store()
         ccfg = cfg["clock"]
         self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
         self._sids = {}
@@ -271,19 +263,23 @@ class Logger:
         # journal's flushed samples in at its opening, and the ones still in RAM come after)
         st = self._store
         if type(st) is _Journal:
-            scfg = self._cfg["store"]
-            kw = {}
-            for k in ("flush_records", "flush_bytes", "flush_ms"):
-                if scfg[k] is not None:
-                    kw[k] = scfg[k]
-            from .store import Store
-
-            self._store = Store(
-                scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
-            )
+            self._store = self._new_store()
             st.replay(self._store)
             st = self._store
         return st
+
+    def _new_store(self):
+        # the configuration's store (segments in <path>/data); a journal in <path> comes in first
+        from .store import Store
+
+        scfg = self._cfg["store"]
+        kw = {}
+        for k in ("flush_records", "flush_bytes", "flush_ms"):
+            if scfg[k] is not None:
+                kw[k] = scfg[k]
+        return Store(
+            scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
+        )
 
     # ---- logging
 

@@ -228,3 +228,58 @@ def test_a_record_with_a_clock_stamp_as_anchor_and_ms_reads_as_the_whole_time():
     n = record.encode_into(buf, 0, 1, T0 + 100, 1.5, 0, None, T0, None, 0, 23)
     d = record.decode(buf, 0, T0)
     assert d is not None and d[0] == n and d[2] == T0 + 123 and d[4] == 1.5
+
+
+def test_add_into_the_wake_journal_allocates_nothing_but_a_32_bit_ports_crc():
+    # a Logger from a configuration file validated before writes numbers to the journal: add()
+    # packs the record into the journal's RAM buffer (its file is written at flush() or every 8
+    # records: the 7 measured stay in the buffer)
+    import json
+
+    if not IS_MICROPYTHON:
+        skip("heap figures are MicroPython's")
+    import gc
+    import micropython
+
+    folder = tmpdir("alloc")
+    path = folder + "/config.json"
+    cfg = {
+        "server": "https://127.0.0.1:9",
+        "api": "device",
+        "token": "t",
+        "insecure": True,
+        "streams": {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V3", "type": "int"}},
+        "store": {"path": "bl"},
+    }
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    Logger(path).close()
+    log = Logger(path)
+    assert type(log._store).__name__ == "_Journal"
+    log.clock = Clock(log._state, ticks=lambda: 0, port_time_ms=lambda: T0 + 86400000)
+    log.add("t", 20.5, T0)  # the streams' add() entries
+    log.add("n", 7, T0)
+    log.flush()
+    values = [(1800 + (i * 37) % 700) / 100 for i in range(7)]
+    stamps = [T0 + 1000 + i * 10000 for i in range(7)]
+    got = []
+    if WIDE:
+        micropython.heap_lock()
+        try:
+            for i in range(7):
+                log.add("t" if i & 1 else "n", values[i] if i & 1 else i, stamps[i])
+        finally:
+            micropython.heap_unlock()
+    else:
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(7):
+                a = gc.mem_alloc()
+                log.add("t" if i & 1 else "n", values[i] if i & 1 else i, stamps[i])
+                got.append(gc.mem_alloc() - a)
+        finally:
+            gc.enable()
+        assert max(got) <= 32, got
+    assert log._store._n == 7
+    log.close()

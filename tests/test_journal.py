@@ -185,6 +185,34 @@ def test_a_store_that_refuses_when_full_gets_no_journal():
     assert kind == "Store"
 
 
+def test_a_store_that_flushes_by_itself_gets_no_journal():
+    # flush_records, flush_bytes or flush_ms: add() may be durable when it returns
+    path = _config(tmpdir(), flush_records=1)
+    _first_start(path)
+    _log, kind = _wake(path, 0, flush=False)
+    assert kind == "Store"
+
+
+def test_samples_a_flush_acknowledged_are_stored_though_the_store_now_refuses_when_full():
+    # the configuration changed to drop_newest after wakes wrote the journal, with the store full:
+    # the journal's samples displace the oldest ones, as when they were added
+    path = _config(tmpdir())
+    _first_start(path)
+    data = _data(path)
+    st = Store(data, capacity=8192, segment_size=4096)
+    sid = st.stream_id("n")
+    i = 0
+    while st.append(sid, T0 - 10000000 + i * 1000, 1000000 + i * 7919) and st.stats()["dropped_full"] == 0:
+        i += 1
+    st.close()
+    for k in range(2):
+        _wake(path, k)
+    st = Store(data, capacity=8192, segment_size=4096, on_full="drop_newest", journal=_folder(path))
+    got = [r[1] for r in st.records(st.stream_id("n"))]
+    st.close()
+    assert got[-2:] == [T0, T0 + 1000], got[-4:]
+
+
 def test_a_journal_ending_in_a_part_record_is_taken_in_to_its_last_whole_record():
     path = _config(tmpdir())
     _first_start(path)
@@ -241,6 +269,51 @@ def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped(
     got = _stored(path2)
     assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)] and got["n"] == [(T0, 7)], got
     assert [n for n in os.listdir(folder2) if n.startswith("journal")] == []
+
+
+def test_a_seal_that_cannot_be_read_now_fails_the_opening_and_nothing_is_taken_twice():
+    # a power cut left journal.in with its seal after 2 of its 3 records; the next opening cannot
+    # read the seal (a transient fault): it fails rather than take all 3 again
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)
+    data = _data(path)
+    folder = _folder(path)
+    import blynklog.journal as journal
+
+    take = journal.take
+
+    def two_then_cut(store, buf, n, i, done):
+        take(store, buf, 2, i, done)
+        store.flush()
+        raise OSError(5)
+
+    journal.take = two_then_cut
+    try:
+        try:
+            Store(data, capacity=65536, journal=folder)
+        except OSError:
+            pass
+    finally:
+        journal.take = take
+    real_open = open
+
+    def seal_unreadable(name, *args):
+        if name.endswith("journal.seal"):
+            raise OSError(5)
+        return real_open(name, *args)
+
+    journal.open = seal_unreadable
+    try:
+        try:
+            Store(data, capacity=65536, journal=folder)
+            raise AssertionError("the opening did not fail")
+        except OSError:
+            pass
+    finally:
+        del journal.open
+    got = _stored(path)
+    assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)] and got["n"] == [(T0, 7)], got
 
 
 # ---- power cuts (real littlefs: the unix port)

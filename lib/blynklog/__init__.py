@@ -30,13 +30,19 @@ _INF = float("inf")
 _NINF = -_INF
 
 
+_delta = None  # frame.delta, bound at _ts_delta's first call
+
+
 def _ts_delta(ts, base):
     # frame.delta (a - b of two times without a heap int), imported at the first call: add()
     # needs it only when a stream's time base changed, and a wake that writes the journal loads
-    # no frame.py
-    from .frame import delta
+    # no frame.py. Bound once: an import statement at each call would allocate
+    global _delta
+    if _delta is None:
+        from .frame import delta
 
-    return delta(ts, base)
+        _delta = delta
+    return _delta(ts, base)
 
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the
@@ -227,7 +233,15 @@ class Logger:
                 _open = None
                 _drop("logger_open", had)
         self._state = State(scfg["path"] + "/state.json")
-        if not (validated or raw_backend or cfg.get("devices") or scfg["on_full"] != "drop_oldest"):
+        if not (
+            validated
+            or raw_backend
+            or cfg.get("devices")
+            or scfg["on_full"] != "drop_oldest"
+            or scfg["flush_records"]
+            or scfg["flush_bytes"]
+            or scfg["flush_ms"]
+        ):
             # a wake after the first (the configuration came from its cache): numbers go to the
             # store's journal without loading the store (_Journal), when the store allows it
             self._store = _journal(self, scfg)
@@ -548,12 +562,19 @@ class _Journal:
     # journal, a failed write) opens the store (Logger._opened), which takes the journal in
     # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
     def __init__(self, log, path, names, size):
+        from .compat import IS_MICROPYTHON, binascii, struct
+
         self._log = log
         self._path = path
         self._names = names
         self._size = size  # the file's bytes
         self._buf = bytearray(_JBUF * _JREC)
+        mv = memoryview(self._buf)
+        self._recs = [mv[k : k + 24] for k in range(0, _JBUF * _JREC, _JREC)]  # each record's CRC'd bytes
         self._n = 0  # records in the buffer
+        self._struct = struct  # append() allocates nothing (no import statement, no slice)
+        self._crc = binascii.crc32
+        self._fsync = not IS_MICROPYTHON  # CPython: a flush is durable once fsynced, as the store's
 
     def __getattr__(self, name):
         return getattr(self._log._opened(), name)
@@ -566,10 +587,10 @@ class _Journal:
         t = type(value)
         if (t is not float and t is not int) or self._size > _JMAX or (self._n == _JBUF and not self._write(True)):
             return self._log._opened().append(sid, ts, value, flags, decimals, rel, checked)
-        from .compat import binascii, struct
-
         buf = self._buf
-        off = self._n * _JREC
+        n = self._n
+        off = n * _JREC
+        struct = self._struct
         struct.pack_into(
             "<BBbBqid" if t is float else "<BBbBqiq",
             buf,
@@ -582,8 +603,8 @@ class _Journal:
             rel,
             value,
         )
-        struct.pack_into("<I", buf, off + 24, binascii.crc32(memoryview(buf)[off : off + 24]) & 0xFFFFFFFF)
-        self._n += 1
+        struct.pack_into("<I", buf, off + 24, self._crc(self._recs[n]))  # unsigned on every runtime
+        self._n = n + 1
         return True
 
     def _write(self, more):
@@ -596,6 +617,11 @@ class _Journal:
         try:
             with open(self._path, "ab") as f:
                 f.write(memoryview(self._buf)[:n])
+                if self._fsync:
+                    from .compat import os
+
+                    f.flush()
+                    os.fsync(f.fileno())
         except Exception:
             self._size = _JMAX + 1  # the store opens next (and takes in what reached the file)
             raise

@@ -25,46 +25,64 @@ _SEG_SHIFT = const(16)  # store.py's: a position is its segment's seq << 16 | th
 
 
 def take_in(store, folder):
-    # The journals' records into the store just opened (journal.in's, then journal's), then they go.
-    path = folder + "/journal"
+    # The journals' records into the store just opened (journal.in's, then journal's), then they
+    # go. Samples a flush acknowledged are stored whatever on_full says now (a configuration
+    # changed to drop_newest since): they displace the oldest ones, as when they were added.
+    keep = store.on_full
+    store.on_full = "drop_oldest"
+    try:
+        for _ in range(3):  # journal.in (a power cut's), then journal (renamed first)
+            if not _take_one(store, folder + "/journal"):
+                return
+    finally:
+        store.on_full = keep
+
+
+def _take_one(store, path):
+    # journal.in taken in, or journal renamed to it: True; False when there is neither
     seal = path + ".seal"
-    for _ in range(3):  # journal.in (a power cut's), then journal (renamed first)
-        start = _sealed(seal)
+    start = _sealed(seal)
+    try:
+        f = open(path + ".in", "rb")
+    except OSError as e:
+        if not _absent(e):
+            raise  # there but unreadable now (a flash fault): the opening fails, nothing lost
+        if start is not None:
+            os.remove(seal)  # taken in whole: journal.in went, its seal not yet
         try:
-            f = open(path + ".in", "rb")
-        except OSError:
-            if start is not None:
-                os.remove(seal)  # taken in whole: journal.in went, its seal not yet
-            try:
-                os.rename(path, path + ".in")
-            except OSError:
-                try:
-                    os.stat(path)
-                except OSError:
-                    return  # no journal
-                raise  # there, and not renamed: a flash fault (the opening fails, nothing lost)
-            continue
-        try:
-            if start is None:
-                start = _end(store)
-                _write_seal(seal, start)
-                done = 0
-            else:
-                done = _count_from(store, start)
-            buf = bytearray(_READ * _REC)
-            i = 0
-            while True:
-                got = f.readinto(buf)
-                if not got:
-                    break
-                i = take(store, buf, got // _REC, i, done)
-                if got % _REC:
-                    break  # a part record: the end of what reached the file
-        finally:
-            f.close()
-        store.flush()
-        os.remove(path + ".in")
-        os.remove(seal)
+            os.rename(path, path + ".in")
+        except OSError as e:
+            if _absent(e):
+                return False  # no journal
+            raise  # there, and not renamed: a flash fault
+        return True
+    try:
+        if start is None:
+            start = _end(store)
+            _write_seal(seal, start)
+            done = 0
+        else:
+            done = _count_from(store, start)
+        buf = bytearray(_READ * _REC)
+        i = 0
+        while True:
+            got = f.readinto(buf)
+            if not got:
+                break
+            i = take(store, buf, got // _REC, i, done)
+            if got % _REC:
+                break  # a part record: the end of what reached the file
+    finally:
+        f.close()
+    store.flush()
+    os.remove(path + ".in")
+    os.remove(seal)
+    return True
+
+
+def _absent(e):
+    # an OSError that says the file is not there (ENOENT), not that it could not be read
+    return bool(e.args) and e.args[0] == 2
 
 
 def take(store, buf, n, i, done):
@@ -108,8 +126,10 @@ def _sealed(seal):
     try:
         with open(seal, "rb") as f:
             data = f.read()
-    except OSError:
-        return None
+    except OSError as e:
+        if _absent(e):
+            return None
+        raise  # there but unreadable now: taking everything in again would store it twice
     if len(data) != 14 or data[:2] != b"BJ":
         return None
     if binascii.crc32(data[:10]) & 0xFFFFFFFF != struct.unpack_from("<I", data, 10)[0]:

@@ -210,7 +210,20 @@ class Store:
             if "journal" in names or "journal.in" in names or "journal.seal" in names:
                 from . import journal as _journal
 
-                _journal.take_in(self, journal)
+                try:
+                    _journal.take_in(self, journal)
+                except Exception:
+                    # this opening fails: its write file is closed now, not left to a finaliser
+                    # that could sync a stale view over the next opening's writes (what it syncs
+                    # is counted from the seal by the next taking in)
+                    f = self._wf
+                    self._wf = None
+                    if f is not None:
+                        try:
+                            f.close()
+                        except Exception:
+                            pass
+                    raise
 
     # ---- files and names
     def _seg_name(self, seq):

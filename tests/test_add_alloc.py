@@ -255,7 +255,7 @@ def test_add_into_the_wake_journal_allocates_nothing_but_a_32_bit_ports_crc():
         f.write(json.dumps(cfg))
     Logger(path).close()
     log = Logger(path)
-    assert type(log._store).__name__ == "_Journal"
+    assert type(log._store).__name__ == "Journal"
     log.clock = Clock(log._state, ticks=lambda: 0, port_time_ms=lambda: T0 + 86400000)
     log.add("t", 20.5, T0)  # the streams' add() entries
     log.add("n", 7, T0)

@@ -91,7 +91,7 @@ def test_a_wake_after_the_first_writes_its_numbers_to_the_journal_without_loadin
     finally:
         for name in saved:
             sys.modules[name] = saved[name]
-    assert kind == "_Journal"
+    assert kind == "Journal"
     assert loaded == []
     assert "journal" in _files(path)
     assert os.stat(_folder(path) + "/journal")[6] == 3 * 28
@@ -170,7 +170,7 @@ def test_a_full_journal_opens_the_store_at_the_next_wake():
         kinds.append(kind)
         if kind == "Store":
             log.close()
-    assert kinds[0] == "_Journal" and "Store" in kinds, kinds
+    assert kinds[0] == "Journal" and "Store" in kinds, kinds
     first = kinds.index("Store")
     assert (first * 3 + 8) * 28 > 2048 >= (first * 3) * 28, first
     got = _stored(path)
@@ -471,7 +471,7 @@ def _sync_with_a_fault(vfs, k):
         for i in range(3):
             log.add("n", i, ts=T0 + 1000 * i)
         log.flush()
-        assert type(log._store).__name__ == "_Journal"
+        assert type(log._store).__name__ == "Journal"
         bdev.fail_once(k)
         report = log.sync(budget_ms=1000)
         log = None

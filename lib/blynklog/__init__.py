@@ -182,6 +182,7 @@ class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
     _gw = None  # a gateway's devices (the "devices" section)
+    _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -243,8 +244,10 @@ class Logger:
             or scfg["flush_ms"]
         ):
             # a wake after the first (the configuration came from its cache): numbers go to the
-            # store's journal without loading the store (_Journal), when the store allows it
-            self._store = _journal(self, scfg)
+            # store's journal without loading the store (journal.Journal), when the store allows it
+            from .journal import wake_journal
+
+            self._store = self._jr = wake_journal(self, scfg)
         if self._store is None and not raw_backend:
             self._store = self._new_store()
         ccfg = cfg["clock"]
@@ -275,12 +278,11 @@ class Logger:
     def _opened(self):
         # The store itself: opened now when the journal stood in for it (the store takes the
         # journal's flushed samples in at its opening, and the ones still in RAM come after)
-        st = self._store
-        if type(st) is _Journal:
+        if self._jr is not None:
             self._store = self._new_store()
-            st.replay(self._store)
-            st = self._store
-        return st
+            self._jr.replay(self._store)
+            self._jr = None
+        return self._store
 
     def _new_store(self):
         # the configuration's store (segments in <path>/data); a journal in <path> comes in first
@@ -517,127 +519,3 @@ def _upload():
     from . import logger_sync
 
     return logger_sync
-
-
-# ---- the wake journal: its writing side (the format and the reading side: journal.py)
-_JOURNAL = "/journal"
-_JREC = 28  # a record's bytes (journal.py)
-_JBUF = 8  # records kept in RAM before they go to the file
-_JMAX = 2048  # the journal's bytes at most: past them the store opens and takes it in
-
-
-def _journal(log, scfg):
-    # The journal standing in for the store at this wake, or None when the store must open: the
-    # store's folder has no streams file naming every configured stream, or the journal is full
-    # or ends in a part record.
-    from .compat import os
-
-    data = scfg["path"] + "/data"
-    try:
-        with open(data + "/streams") as f:
-            names = f.read()
-    except (OSError, UnicodeError):
-        return None
-    if not names.endswith("\n"):
-        return None
-    names = names.split("\n")[:-1]  # as the store reads them: a stream's id is its line
-    for name in log._cfg["streams"]:
-        if name not in names:
-            return None
-    try:
-        size = os.stat(scfg["path"] + _JOURNAL)[6]
-    except OSError:
-        size = 0
-    if size % _JREC or size + _JBUF * _JREC > _JMAX:
-        return None
-    return _Journal(log, scfg["path"] + _JOURNAL, names, size)
-
-
-class _Journal:
-    # The store's stand-in at a wake that only adds numbers: a Logger built from a cached
-    # configuration (a deep-sleep wake after the first) does not import the store, frame.py or
-    # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
-    # flush() appends the buffer to <store>/journal and closes the file (durable then, as a
-    # store flush is). Anything else (a string or a location, fill(), stats(), a sync, a full
-    # journal, a failed write) opens the store (Logger._opened), which takes the journal in
-    # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
-    def __init__(self, log, path, names, size):
-        from .compat import IS_MICROPYTHON, binascii, struct
-
-        self._log = log
-        self._path = path
-        self._names = names
-        self._size = size  # the file's bytes
-        self._buf = bytearray(_JBUF * _JREC)
-        mv = memoryview(self._buf)
-        self._recs = [mv[k : k + 24] for k in range(0, _JBUF * _JREC, _JREC)]  # each record's CRC'd bytes
-        self._n = 0  # records in the buffer
-        self._struct = struct  # append() allocates nothing (no import statement, no slice)
-        self._crc = binascii.crc32
-        self._fsync = not IS_MICROPYTHON  # CPython: a flush is durable once fsynced, as the store's
-
-    def __getattr__(self, name):
-        return getattr(self._log._opened(), name)
-
-    def stream_id(self, name):
-        return self._names.index(name)
-
-    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
-        # the store's append() (Logger.add checked the arguments); True: stored
-        t = type(value)
-        if (t is not float and t is not int) or self._size > _JMAX or (self._n == _JBUF and not self._write(True)):
-            return self._log._opened().append(sid, ts, value, flags, decimals, rel, checked)
-        buf = self._buf
-        n = self._n
-        off = n * _JREC
-        struct = self._struct
-        struct.pack_into(
-            "<BBbBqid" if t is float else "<BBbBqiq",
-            buf,
-            off,
-            sid,
-            flags,
-            -128 if decimals is None else decimals,
-            0 if t is float else 1,
-            ts,
-            rel,
-            value,
-        )
-        struct.pack_into("<I", buf, off + 24, self._crc(self._recs[n]))  # unsigned on every runtime
-        self._n = n + 1
-        return True
-
-    def _write(self, more):
-        # The buffer's records to the end of the file; False (nothing written) when they would
-        # pass _JMAX with more to come. A failed write leaves the records in the buffer and the
-        # store to open next: what reached the file is taken in whole records.
-        n = self._n * _JREC
-        if more and self._size + n + _JBUF * _JREC > _JMAX:
-            return False
-        try:
-            with open(self._path, "ab") as f:
-                f.write(memoryview(self._buf)[:n])
-                if self._fsync:
-                    from .compat import os
-
-                    f.flush()
-                    os.fsync(f.fileno())
-        except Exception:
-            self._size = _JMAX + 1  # the store opens next (and takes in what reached the file)
-            raise
-        self._size += n
-        self._n = 0
-        return True
-
-    def flush(self):
-        if self._size > _JMAX:
-            self._log._opened().flush()
-        elif self._n:
-            self._write(False)
-
-    def replay(self, store):
-        # the buffer's records to the store just opened (the file's it took in itself)
-        from . import journal
-
-        journal.take(store, self._buf, self._n, 0, 0)
-        self._n = 0

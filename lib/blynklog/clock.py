@@ -603,16 +603,16 @@ class State:
             return False
         if self._lfs is None:
             self._lfs = _on_littlefs(self.path)
-        # the text first: a MemoryError making it leaves the file as it was (a file written over
-        # in place is committed at its closing, even by an exception)
-        text = json.dumps(self.data)
         if self._lfs:
+            # the text first: a MemoryError making it leaves the file as it was (a file written
+            # over in place is committed at its closing, even by an exception)
+            text = json.dumps(self.data)
             with open(self.path, "w") as f:
                 f.write(text)
         else:
             tmp = self.path + ".new"
             with open(tmp, "w") as f:
-                f.write(text)
+                json.dump(self.data, f)  # in pieces: no copy of the whole text in RAM
             os.rename(tmp, self.path)
         self._dirty = False
         return True

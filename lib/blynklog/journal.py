@@ -1,6 +1,6 @@
-# blynklog.journal: the wake journal's format and its reading side. A Logger built from a cached
-# configuration (a deep-sleep wake after the first) writes the numbers it is given to
-# <store.path>/journal (blynklog._Journal: beside state.json, not among the segments, whose
+# blynklog.journal: the wake journal's format, its writing side (Journal) and its reading side
+# (take_in). A Logger built from a cached configuration (a deep-sleep wake after the first)
+# writes the numbers it is given to <store.path>/journal (Journal, below: beside state.json, not among the segments, whose
 # folder's every new entry costs a full store's wake a commit in a large directory) instead of
 # loading the store; the store takes them in when it next opens (take_in, from Store.__init__
 # given the folder), before anything else is appended.
@@ -16,11 +16,15 @@
 # journal.in goes only after the store's flush, its seal after it. Finding journal.in with a seal,
 # the store counts its records from that position (journal.in's first ones, in order, as it took
 # them) and takes in the rest; without a seal (never written whole) nothing was taken in yet.
-# RAM: a read buffer of 16 records (448 bytes). Imported only by a store finding a journal.
-from .compat import binascii, const, os, struct
+# RAM: a wake's Journal holds 8 records (224 bytes) and their views; taking in reads into a buffer
+# of 16 records (448 bytes). Imported by a Logger built from a cached configuration, and by a
+# store finding a journal; a Logger that validates does not load it.
+from .compat import IS_MICROPYTHON, binascii, const, os, struct
 
 _REC = const(28)
 _READ = const(16)  # records read at a time
+_JBUF = const(8)  # records a wake keeps in RAM before they go to the file
+_JMAX = const(2048)  # the journal's bytes at most: past them the store opens and takes it in
 _SEG_SHIFT = const(16)  # store.py's: a position is its segment's seq << 16 | the record's ordinal
 
 
@@ -147,3 +151,113 @@ def _write_seal(seal, start):
         if hasattr(os, "fsync"):  # CPython: durable before the store's records are
             f.flush()
             os.fsync(f.fileno())
+
+
+# ---- the writing side: a wake's stand-in for the store
+_JOURNAL = "/journal"
+
+
+def wake_journal(log, scfg):
+    # The journal standing in for the store at this wake, or None when the store must open: the
+    # store's folder has no streams file naming every configured stream, or the journal is full
+    # or ends in a part record.
+    data = scfg["path"] + "/data"
+    try:
+        with open(data + "/streams") as f:
+            names = f.read()
+    except (OSError, UnicodeError):
+        return None
+    if not names.endswith("\n"):
+        return None
+    names = names.split("\n")[:-1]  # as the store reads them: a stream's id is its line
+    for name in log._cfg["streams"]:
+        if name not in names:
+            return None
+    try:
+        size = os.stat(scfg["path"] + _JOURNAL)[6]
+    except OSError:
+        size = 0
+    if size % _REC or size + _JBUF * _REC > _JMAX:
+        return None
+    return Journal(log, scfg["path"] + _JOURNAL, names, size)
+
+
+class Journal:
+    # The store's stand-in at a wake that only adds numbers: a Logger built from a cached
+    # configuration (a deep-sleep wake after the first) does not import the store, frame.py or
+    # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
+    # flush() appends the buffer to <store>/journal and closes the file (durable then, as a
+    # store flush is). Anything else (a string or a location, fill(), stats(), a sync, a full
+    # journal, a failed write) opens the store (Logger._opened), which takes the journal in
+    # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
+    def __init__(self, log, path, names, size):
+        self._log = log
+        self._path = path
+        self._names = names
+        self._size = size  # the file's bytes
+        self._buf = bytearray(_JBUF * _REC)
+        mv = memoryview(self._buf)
+        self._recs = [mv[k : k + 24] for k in range(0, _JBUF * _REC, _REC)]  # each record's CRC'd bytes
+        self._n = 0  # records in the buffer
+        self._fsync = not IS_MICROPYTHON  # CPython: a flush is durable once fsynced, as the store's
+
+    def __getattr__(self, name):
+        return getattr(self._log._opened(), name)
+
+    def stream_id(self, name):
+        return self._names.index(name)
+
+    def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
+        # the store's append() (Logger.add checked the arguments); True: stored
+        t = type(value)
+        if (t is not float and t is not int) or self._size > _JMAX or (self._n == _JBUF and not self._write(True)):
+            return self._log._opened().append(sid, ts, value, flags, decimals, rel, checked)
+        buf = self._buf
+        n = self._n
+        off = n * _REC
+        struct.pack_into(
+            "<BBbBqid" if t is float else "<BBbBqiq",
+            buf,
+            off,
+            sid,
+            flags,
+            -128 if decimals is None else decimals,
+            0 if t is float else 1,
+            ts,
+            rel,
+            value,
+        )
+        struct.pack_into("<I", buf, off + 24, binascii.crc32(self._recs[n]))  # unsigned on every runtime
+        self._n = n + 1
+        return True
+
+    def _write(self, more):
+        # The buffer's records to the end of the file; False (nothing written) when they would
+        # pass _JMAX with more to come. A failed write leaves the records in the buffer and the
+        # store to open next: what reached the file is taken in whole records.
+        n = self._n * _REC
+        if more and self._size + n + _JBUF * _REC > _JMAX:
+            return False
+        try:
+            with open(self._path, "ab") as f:
+                f.write(memoryview(self._buf)[:n])
+                if self._fsync:
+                    f.flush()
+                    os.fsync(f.fileno())
+        except Exception:
+            self._size = _JMAX + 1  # the store opens next (and takes in what reached the file)
+            raise
+        self._size += n
+        self._n = 0
+        return True
+
+    def flush(self):
+        if self._size > _JMAX:
+            self._log._opened().flush()
+        elif self._n:
+            self._write(False)
+
+    def replay(self, store):
+        # the buffer's records to the store just opened (the file's it took in itself)
+        take(store, self._buf, self._n, 0, 0)
+        self._n = 0

@@ -97,6 +97,14 @@ def _remove(path):
         pass
 
 
+def _there(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
+
+
 def _entries(path):
     # (name, size) of each entry of the folder; size -1 where the listing does not give it
     # (littlefs's ilistdir does: a segment's size costs no stat)
@@ -202,12 +210,8 @@ class Store:
         self._uncounted = 0
         self._open_scan(listing)
         if journal is not None:
-            # a wake's journal there (blynklog._Journal) comes in before anything else is appended
-            try:
-                names = [e[0] for e in _entries(journal)]
-            except OSError:
-                names = ()
-            if "journal" in names or "journal.in" in names or "journal.seal" in names:
+            # a wake's journal there (journal.Journal) comes in before anything else is appended
+            if _there(journal + "/journal") or _there(journal + "/journal.in") or _there(journal + "/journal.seal"):
                 from . import journal as _journal
 
                 try:

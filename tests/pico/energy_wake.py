@@ -84,11 +84,12 @@ def _patch():
         _patched["blynklog"] = 1
         _wrap_method(m["blynklog"].Logger, "__init__", "logger")
         _wrap_method(m["blynklog"].Logger, "before_sleep", "before_sleep")
-        if hasattr(m["blynklog"], "_Journal"):  # the wake journal's flush (a wake without the store)
-            _wrap_method(m["blynklog"]._Journal, "flush", "flush")
     if "blynklog.store" in m and hasattr(m["blynklog.store"], "Store") and "store" not in _patched:
         _patched["store"] = 1
         _wrap_method(m["blynklog.store"].Store, "flush", "flush")
+    if "blynklog.journal" in m and hasattr(m["blynklog.journal"], "Journal") and "journal" not in _patched:
+        _patched["journal"] = 1  # the wake journal's flush (a wake without the store)
+        _wrap_method(m["blynklog.journal"].Journal, "flush", "flush")
     if "board" in m and hasattr(m["board"], "Board") and "board" not in _patched:
         _patched["board"] = 1
         _sim_board(m["board"])

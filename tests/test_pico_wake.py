@@ -17,8 +17,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import picohost  # noqa: E402
 
 # the first wake (it validates) opens the store: its frame codec (frame.py, with the tail records'
-# encoding), never its readers (segment.py) nor record.py; the next ones write the journal and
-# load no store at all. The state file's class is in clock.py
+# encoding), never its readers (segment.py) nor record.py; the next ones write the journal
+# (journal.py) and load no store at all. The state file's class is in clock.py
 FIRST_WAKE_MODULES = [
     "blynklog",
     "blynklog.clock",
@@ -26,7 +26,7 @@ FIRST_WAKE_MODULES = [
     "blynklog.frame",
     "blynklog.store",
 ]
-WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat"]
+WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.journal"]
 CONFIG = {
     "server": "https://blynk.cloud",
     "api": "device",

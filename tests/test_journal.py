@@ -239,14 +239,11 @@ def test_a_damaged_journal_record_is_skipped_and_the_others_are_taken_in():
     assert got["n"] == []
 
 
-def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped():
-    # a power cut after the store took in part of journal.in: the seal holds where its records
-    # begin in the store; those are counted and not taken again
-    path2 = _config(tmpdir())
-    _first_start(path2)
-    _wake(path2, 0)
-    data2 = _data(path2)
-    folder2 = _folder(path2)
+def _cut_after_two(path):
+    # a wake's 3 records in the journal, then an opening of the store cut (OSError) after it took
+    # in 2 of them and flushed: journal.in and its seal stay -> the store's folder
+    _first_start(path)
+    _wake(path, 0)
     import blynklog.journal as journal
 
     take = journal.take
@@ -259,12 +256,20 @@ def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped(
     journal.take = two_then_cut
     try:
         try:
-            Store(data2, capacity=65536, journal=folder2)
+            Store(_data(path), capacity=65536, journal=_folder(path))
             raise AssertionError("the cut did not happen")
         except OSError:
             pass
     finally:
         journal.take = take
+    return _folder(path)
+
+
+def test_a_journal_found_with_its_seal_is_taken_in_from_where_the_store_stopped():
+    # a power cut after the store took in part of journal.in: the seal holds where its records
+    # begin in the store; those are counted and not taken again
+    path2 = _config(tmpdir())
+    folder2 = _cut_after_two(path2)
     assert "journal.seal" in os.listdir(folder2) and "journal.in" in os.listdir(folder2)
     got = _stored(path2)
     assert got["t"] == [(T0, 20.25), (T0 + 1, 20.5)] and got["n"] == [(T0, 7)], got
@@ -275,27 +280,10 @@ def test_a_seal_that_cannot_be_read_now_fails_the_opening_and_nothing_is_taken_t
     # a power cut left journal.in with its seal after 2 of its 3 records; the next opening cannot
     # read the seal (a transient fault): it fails rather than take all 3 again
     path = _config(tmpdir())
-    _first_start(path)
-    _wake(path, 0)
+    folder = _cut_after_two(path)
     data = _data(path)
-    folder = _folder(path)
     import blynklog.journal as journal
 
-    take = journal.take
-
-    def two_then_cut(store, buf, n, i, done):
-        take(store, buf, 2, i, done)
-        store.flush()
-        raise OSError(5)
-
-    journal.take = two_then_cut
-    try:
-        try:
-            Store(data, capacity=65536, journal=folder)
-        except OSError:
-            pass
-    finally:
-        journal.take = take
     real_open = open
 
     def seal_unreadable(name, *args):

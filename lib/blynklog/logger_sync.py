@@ -240,8 +240,9 @@ def sync_gen(log, budget_ms, feed, hold=False):
 
 def _pending_by_stream(log):
     out = {}
+    store = log._opened()
     for name in log._sids:
-        out[name] = log._opened().pending(log._sids[name])
+        out[name] = store.pending(log._sids[name])
     return out
 
 

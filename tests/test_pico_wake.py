@@ -16,14 +16,15 @@ sys.path.insert(0, os.path.join(HERE, "pico"))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 import picohost  # noqa: E402
 
-# the first wake (it validates) opens the store: its frame codec (frame.py, with the tail records'
-# encoding), never its readers (segment.py) nor record.py; the next ones write the journal
+# the first wake (it validates) opens the store: its frame codec (frame.py, frame_write.py with the
+# tail records' encoding), never its readers (segment.py) nor record.py; the next ones write the journal
 # (journal.py) and load no store at all. The state file's class is in clock.py
 FIRST_WAKE_MODULES = [
     "blynklog",
     "blynklog.clock",
     "blynklog.compat",
     "blynklog.frame",
+    "blynklog.frame_write",
     "blynklog.store",
 ]
 WAKE_MODULES = ["blynklog", "blynklog.clock", "blynklog.compat", "blynklog.journal"]

@@ -30,16 +30,16 @@ _INF = float("inf")
 _NINF = -_INF
 
 
-_delta = None  # frame.delta, bound at _ts_delta's first call
+_delta = None  # frame_write.delta, bound at _ts_delta's first call
 
 
 def _ts_delta(ts, base):
-    # frame.delta (a - b of two times without a heap int), imported at the first call: add()
+    # frame_write.delta (a - b of two times without a heap int), imported at the first call: add()
     # needs it only when a stream's time base changed, and a wake that writes the journal loads
-    # no frame.py. Bound once: an import statement at each call would allocate
+    # no frame_write.py. Bound once: an import statement at each call would allocate
     global _delta
     if _delta is None:
-        from .frame import delta
+        from .frame_write import delta
 
         _delta = delta
     return _delta(ts, base)

@@ -24,9 +24,9 @@
 # (compat.scaled_float), so that round_scaled() of it gives m again: the encoder writes the
 # digits the store holds.
 # read() fills a record.Rec in place (the store's scan: nothing made for bools, ints, scaled ints).
-# Where: the writing side (encode_into, delta, the salts and keys, Rec and read) is in frame.py,
-# whose store of frames encodes its tail's records with it: a wake that appends to such a store
-# loads frame.py only. This module holds the reading side (check, decode, sid_of), the string and
+# Where: the writing side (encode_into, delta, new_salt and read) is in frame_write.py, the CRC
+# keys and Rec in frame.py, whose store of frames encodes its tail's records with them: a wake
+# that appends to such a store loads those two only. This module holds the reading side (check, decode, sid_of), the string and
 # location encoder (_put_other, imported by encode_into at the first one) and exports the writing
 # side's names as its own, for format 1/2 segments (legacy.py), the raw backend and the tools.
 # Pure functions over caller buffers: safe from any task; not from an interrupt (ints may box).
@@ -34,9 +34,9 @@ import math
 
 from .compat import IS_MICROPYTHON, binascii, const, scaled_float, struct
 
-# the writing side (frame.py holds it: a format 3 store's append loads no more), here as ever
+# the writing side (frame_write.py and frame.py hold it: a format 3 store's append loads no more),
+# here as ever
 from .frame import (  # noqa: F401  (the record codec's names, for its users)
-    MAX_TS,
     T_F32,
     T_F64,
     T_FALSE,
@@ -47,15 +47,10 @@ from .frame import (  # noqa: F401  (the record codec's names, for its users)
     T_STR,
     T_TRUE,
     Rec,
-    _f32_exact,
-    _scaled,
-    delta,
-    encode_into,
     key,
-    new_salt,
-    read,
     signed_salt,
 )
+from .frame_write import MAX_TS, _f32_exact, _scaled, delta, encode_into, new_salt, read  # noqa: F401
 
 VERSION = 1
 FLAG_BOOTREL = 1

@@ -11,7 +11,7 @@
 #   <path>/cursors           per-stream commit cursors and the caller's meta dict (atomic:
 #                            written as .new, then renamed)
 # Durability: append() encodes the sample as a format 2 record and writes its bits to the frame to
-# come, in a RAM tail (frame.add: its exact bits); flush() assembles the frame, writes it after
+# come, in a RAM tail (frame_write.add: its exact bits); flush() assembles the frame, writes it after
 # the segment's last one and syncs the file, and then everything appended is durable. The frame
 # is written unsynced first when it would pass frame.FRAME_MAX or the tail, and the segment is
 # synced once more when it is full and closed. littlefs rewrites a file's last block at every
@@ -30,8 +30,9 @@
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
 # as format 2 encodes them (some 13 bytes a number).
-# Modules: frame.py (the codec's writing side, and the tail records' encoding) is imported at the
-# first append or at opening a segment of frames, segment.py (reading frames, and the Store's
+# Modules: frame.py (the frame codec's reading side) is imported at opening a segment of frames,
+# frame_write.py (its writing side, and the tail records' encoding) at the first append,
+# segment.py (reading frames, and the Store's
 # reading side: counts, records(), scan(), commit(), drops, the cursors file's writing) at the
 # first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
 # .py sources compiles each in its own heap peak, and a wake that only appends loads neither the
@@ -39,7 +40,7 @@
 # RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); from
 # the first append the frame to come: a 3 KB tail (and 192 bytes of chunk links), a 1.2 KB frame
-# buffer, a frame.State per stream (9 ints and 8 bytes), a record.Rec; a records() or scan()
+# buffer, a frame_write.State per stream (9 ints and 8 bytes), a record.Rec; a records() or scan()
 # iterator reads into a 1.2 KB buffer, kept for the next one when it ends, and a section reader (8
 # bytes and a few ints); the
 # runs of records checked back to back in format 1/2 segments (legacy.walk): three ints a slot,
@@ -49,12 +50,13 @@
 # bool/int/float (decimals too) allocates nothing on a 64-bit port once the segment is open and
 # the frame's buffers made, and on a 32-bit port at most the record's CRC (a heap int from 2**30)
 # for a ts given as a clock's anchor and rel, or within days of the segment's base
-# (record.encode_into; frame.fit costs in small ints); writing a frame and opening the next
+# (record.encode_into; frame_write.add costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
 from . import _exists
 from .compat import IS_MICROPYTHON, array, binascii, const, json, os, struct, ticks_diff, ticks_ms
 
-frame = None  # the frame codec (frame.py), imported at the first append or frame read (_codec)
+frame = None  # the frame codec (frame.py), imported at the first frame read or append (_codec)
+fw = None  # its writing side (frame_write.py), imported at the first append (_alloc)
 
 _HDR = const(24)  # segment header, format 2 (format 1: 20 bytes, no salt)
 _HDR1 = const(20)
@@ -90,6 +92,17 @@ def _codec(load=True):
         frame = f
     elif not load:
         frame = None
+
+
+def _writer():
+    # the frame codec's writing side, imported at the first append (or new segment): a store
+    # opened to be read and committed (a sync's) does not load it
+    global fw
+    if fw is None:
+        from . import frame_write
+
+        fw = frame_write
+    return fw
 
 
 def _remove(path):
@@ -155,9 +168,9 @@ class Store:
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)
         # the frame to come (format 3): its records in RAM (format 2 encoding, key 0), costed as
-        # they come (frame.fit: exact bits per stream), built at flush (frame.put); the buffers
-        # and states (frame.alloc: the tail, the frame's buffer, the per-stream states) are made at the
-        # first append (frame.alloc): opening a store costs no more
+        # they come (frame_write.add: exact bits per stream), built at flush (frame_write.put);
+        # the buffers and states (frame_write.alloc: the tail, the frame's buffer, the per-stream
+        # states) are made at the first append: opening a store costs no more
         self._fst = None
         self._fcount = 0  # records in the frame to come
         self._word = 0  # ordinal of the next frame's first record in the write segment
@@ -462,8 +475,7 @@ class Store:
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
         if self._fst is not None:
-            _codec()
-            frame.add_stream(self)
+            fw.add_stream(self)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
@@ -490,7 +502,7 @@ class Store:
         # allocates nothing on a 32-bit port); checked: sid, ts, flags and decimals were checked
         # by the caller (Logger.add; record.encode_into)
         # The record goes to the tail (RAM) in format 2's encoding, relative to the segment's
-        # base, and is costed in the frame to come (frame.code: exact bits). When the frame would
+        # base, and is costed in the frame to come (frame_write.code: exact bits). When the frame would
         # not fit the segment, the frame is written and the segment closed first; when it would
         # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
@@ -501,9 +513,9 @@ class Store:
         if self._wver != _SEG_V3:
             n = 0  # no segment of frames to write to: the next one is made below
         else:
-            n = frame.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
+            n = fw.encode_into(enc, 0, sid, ts, value, flags, decimals, self._wbase, self._views, 0, rel, checked)
         while True:
-            est = frame.add(self, sid, n) if n else -1
+            est = fw.add(self, sid, n) if n else -1
             if est >= 0:
                 break
             if est == -2:
@@ -514,7 +526,7 @@ class Store:
             if not self._new_segment(t):
                 self.dropped_full += 1
                 return False
-            n = frame.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
+            n = fw.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
         self._pending[sid] += 1
         self._segpend[-1] += 1
         u = self._un_n
@@ -532,15 +544,16 @@ class Store:
 
     def _alloc(self):
         _codec()
+        _writer()
         if self._fst is None:
-            frame.alloc(self)
+            fw.alloc(self)
 
     def _put_frame(self):
         # Writes the frame to come (the tail's records, costed as they came) at the end of the
         # write segment, without syncing it.
         _codec()
         try:
-            frame.put(self)
+            fw.put(self)
         except OSError:
             self._write_failed()
             raise
@@ -650,7 +663,7 @@ class Store:
         self._close_write()
         seq = self._next_seq()
         h = self._hdr
-        salt = frame.new_salt()
+        salt = _writer().new_salt()
         struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
         struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
         f = open(self._seg_name(seq), "wb")

@@ -102,7 +102,7 @@ def free(store):
     # the next store would load a second one)
     import sys
 
-    store._tail = store._fbuf = store._fwr = store._fst = None
+    store._tail = store._fbuf = store._fwr = store._fst = store._enc = store._views = None
     pkg = sys.modules.get("blynklog")
     for name in ("segment", "legacy"):
         sys.modules.pop("blynklog." + name, None)

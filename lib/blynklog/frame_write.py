@@ -28,6 +28,8 @@ _TAIL = const(3072)  # bytes of the frame's sections (the unflushed tail, in RAM
 _CHUNKS = const(192)  # the tail's 16-byte chunks
 _MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
 _HDR = const(24)  # a segment's header
+_MAX_RECORD = const(1041)  # record.MAX_RECORD: a format 2 record's bytes at most
+_VIEWS = const(40)  # encode_into's views of the record's buffer, one per length
 
 
 def zbits(z):
@@ -323,7 +325,12 @@ def build(fst, w, fb, first):
 
 
 def alloc(store):
-    # the tail and the frame's buffer and states of a Store, made at its first append
+    # the buffers of a Store's writing, made at its first append: the record's encoding and its
+    # views (encode_into), the tail, the frame's buffer and the streams' states (a store opened
+    # to be read and committed, a sync's, makes none of them)
+    store._enc = bytearray(_MAX_RECORD + 8)
+    mv = memoryview(store._enc)
+    store._views = [mv[:k] for k in range(_VIEWS)]
     store._tail = bytearray(_TAIL)
     store._arec = Rec()
     store._fbuf = bytearray(_FRAME_MAX)

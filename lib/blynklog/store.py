@@ -37,9 +37,10 @@
 # first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
 # .py sources compiles each in its own heap peak, and a wake that only appends loads neither the
 # readers nor record.py.
-# RAM: fixed buffers allocated in __init__ (encode 1.1 KB, scan 1.2 KB, 40 small views) plus two
+# RAM: fixed buffers allocated in __init__ (a 1.2 KB scan buffer, a header) plus two
 # ints per stream and three per segment (both sized by configuration, never by the backlog); from
-# the first append the frame to come: a 3 KB tail (and 192 bytes of chunk links), a 1.2 KB frame
+# the first append the record's encoding (1.1 KB, 40 small views) and the frame to come: a 3 KB
+# tail (and 192 bytes of chunk links), a 1.2 KB frame
 # buffer, a frame_write.State per stream (9 ints and 8 bytes), a record.Rec; a records() or scan()
 # iterator reads into a 1.2 KB buffer, kept for the next one when it ends, and a section reader (8
 # bytes and a few ints); the
@@ -70,8 +71,6 @@ _SEG_V3 = const(3)  # segments of frames (frame.py), the ones written
 
 
 _RBUF = const(1200)
-_MAX_RECORD = const(1041)  # record.MAX_RECORD: a format 2 record's bytes at most
-_VIEWS = const(40)
 _MAX_STREAMS = const(255)
 _MAX_NAME = const(64)
 _DEFAULT_SEG = const(4096)
@@ -161,9 +160,6 @@ class Store:
         self._fl_n = flush_records
         self._fl_b = flush_bytes
         self._fl_ms = flush_ms
-        self._enc = bytearray(_MAX_RECORD + 8)
-        mv = memoryview(self._enc)
-        self._views = [mv[:k] for k in range(_VIEWS)]
         self._hdr = bytearray(_HDR)
         self._rbuf = bytearray(_RBUF)
         self._rmv = memoryview(self._rbuf)

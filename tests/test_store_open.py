@@ -1,7 +1,8 @@
 # Opening a store costs the same whatever its backlog: the folder is listed once, and no segment but
-# the newest (the one appended to) is opened or stat-ed. Counted through a stand-in for the store
-# module's os and open, on a store of 2 segments and one of 12.
+# the newest (the one appended to) is opened or stat-ed. Counted through a stand-in for the os and
+# open of the store's modules (store.py, store_open.py), on a store of 2 segments and one of 12.
 import blynklog.store as store_mod
+import blynklog.store_open as open_mod  # imported here: Store() keeps it, with its stand-ins
 from blynklog.store import Store
 from support import tmpdir
 
@@ -46,13 +47,15 @@ def _open_calls(path):
         opened.append(p)
         return open(p, mode, *rest)
 
-    store_mod.os = counting
-    store_mod.open = counting_open
+    for mod in (store_mod, open_mod):
+        mod.os = counting
+        mod.open = counting_open
     try:
         s = Store(path, capacity=64 * 256, segment_size=256)
     finally:
-        store_mod.os = real_os
-        del store_mod.open
+        for mod in (store_mod, open_mod):
+            mod.os = real_os
+            del mod.open
     s.close()
     return [c[0] for c in counting.calls], opened, len(s._segs)
 

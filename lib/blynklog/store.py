@@ -30,11 +30,11 @@
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records
 # as format 2 encodes them (some 13 bytes a number).
-# Modules: frame.py (the frame codec's reading side) is imported at opening a segment of frames,
-# frame_write.py (its writing side, and the tail records' encoding) at the first append,
-# segment.py (reading frames, and the Store's
-# reading side: counts, records(), scan(), commit(), drops, the cursors file's writing) at the
-# first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
+# Modules: store_open.py (the opening: the folder's listing, names, cursors, the newest segment's
+# tail, a wake's journal) is imported by Store() and let go after; frame.py (the frame codec's
+# reading side) at opening a segment of frames, frame_write.py (its writing side, and the tail
+# records' encoding) at the first append, segment.py (reading frames, and the Store's reading
+# side: counts, records(), scan(), commit(), drops, the cursors file's writing) at the first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
 # .py sources compiles each in its own heap peak, and a wake that only appends loads neither the
 # readers nor record.py.
 # RAM: fixed buffers allocated in __init__ (a 1.2 KB scan buffer, a header) plus two
@@ -53,8 +53,8 @@
 # for a ts given as a clock's anchor and rel, or within days of the segment's base
 # (record.encode_into; frame_write.add costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
-from . import _exists
-from .compat import IS_MICROPYTHON, array, binascii, const, json, os, struct, ticks_diff, ticks_ms
+from . import _drop, _loaded
+from .compat import IS_MICROPYTHON, array, binascii, const, os, struct, ticks_diff, ticks_ms
 
 frame = None  # the frame codec (frame.py), imported at the first frame read or append (_codec)
 fw = None  # its writing side (frame_write.py), imported at the first append (_alloc)
@@ -109,17 +109,6 @@ def _remove(path):
         os.remove(path)
     except OSError:
         pass
-
-
-def _entries(path):
-    # (name, size) of each entry of the folder; size -1 where the listing does not give it
-    # (littlefs's ilistdir does: a segment's size costs no stat)
-    if hasattr(os, "ilistdir"):
-        for e in os.ilistdir(path):
-            yield e[0], (e[3] if len(e) > 3 and e[1] == 0x8000 else -1)
-    else:
-        for name in os.listdir(path):
-            yield name, -1
 
 
 def _reader():
@@ -194,15 +183,7 @@ class Store:
         self._un_b = 0
         self._un_t0 = 0
         self._closed = False
-        listing = self._listing()
-        here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
-        self._names = self._load_names(here)
-        n = len(self._names)
-        self._cursor = [0] * n
-        self._pending = [0] * n
         self._meta = {}
-        self._load_cursors(here)
-        here = None
         self._segs = []
         self._segpend = []
         self._segsize = []
@@ -211,41 +192,20 @@ class Store:
         # (_count), so a wake that only appends does not read the backlog.
         self._segscan = []
         self._uncounted = 0
-        self._open_scan(listing)
-        if journal is not None:
-            # a wake's journal there (journal.Journal) comes in before anything else is appended
-            if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
-                from . import journal as _journal
+        # the names, the cursors and the segments on flash, and a wake's journal taken in
+        # (store_open.py: its code is in RAM only while a store opens)
+        had = _loaded("store_open")
+        from . import store_open
 
-                try:
-                    _journal.take_in(self, journal)
-                except Exception:
-                    # this opening fails: its write file is closed now, not left to a finaliser
-                    # that could sync a stale view over the next opening's writes (what it syncs
-                    # is counted from the seal by the next taking in)
-                    self._let_go()
-                    raise
+        try:
+            store_open.run(self, journal)
+        finally:
+            store_open = None
+            _drop("store_open", had)
 
     # ---- files and names
     def _seg_name(self, seq):
         return "%s/%08x.seg" % (self.path, seq)
-
-    def _load_names(self, here):
-        # here: the names of the folder's files (the listing): a file not among them is not
-        # looked for (a failed open costs some ms on a board)
-        for name in ("streams", "streams.new"):
-            if name not in here:
-                continue
-            try:
-                with open(self.path + "/" + name) as f:
-                    text = f.read()
-            except (OSError, UnicodeError):  # missing, or damaged into bytes that are not UTF-8
-                continue
-            if text.endswith("\n"):
-                names = text.split("\n")[:-1]
-                if len(names) <= _MAX_STREAMS:
-                    return names
-        return []
 
     def _save_names(self):
         tmp = self.path + "/streams.new"
@@ -254,41 +214,6 @@ class Store:
                 f.write(n)
                 f.write("\n")
         os.rename(tmp, self.path + "/streams")
-
-    def _load_cursors(self, here):
-        # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
-        # JSON meta, CRC-32. here: as for _load_names
-        for name in ("cursors", "cursors.new"):
-            if name not in here:
-                continue
-            try:
-                with open(self.path + "/" + name, "rb") as f:
-                    data = f.read()
-            except OSError:
-                continue
-            if len(data) < 10 or data[:2] != _CMAGIC or data[2] != _VERSION:
-                continue
-            n = data[3]
-            if len(data) < 14 + 8 * n:
-                continue
-            m = struct.unpack_from("<H", data, 8 + 8 * n)[0]
-            if len(data) != 14 + 8 * n + m:
-                continue
-            if binascii.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
-                continue
-            meta = {}
-            if m:
-                try:
-                    meta = json.loads(str(data[10 + 8 * n : 10 + 8 * n + m], "utf-8"))
-                except (ValueError, UnicodeError):
-                    meta = {}
-                if not isinstance(meta, dict):
-                    meta = {}
-            self._meta = meta
-            self.dropped_full = self._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
-            for i in range(min(n, len(self._cursor))):
-                self._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
-            return
 
     def _save_cursors(self):
         _reader().save_cursors(self)
@@ -322,71 +247,7 @@ class Store:
             return None
         return base, salt, size, ver
 
-    # ---- open: list the segments; count them later
-    def _listing(self):
-        # [(name, size)] of the store's folder, made when missing. The listing is what says the
-        # folder can be used (no stat of its own: a lookup in a littlefs folder written at every
-        # wake costs some ms on a board); OSError naming the folder when it cannot be.
-        try:
-            return list(_entries(self.path))
-        except OSError as e:
-            err = e
-        try:
-            os.mkdir(self.path)
-        except OSError:
-            raise OSError("store folder %r cannot be used (%s)" % (self.path, err))
-        return list(_entries(self.path))
-
-    def _open_scan(self, listing):
-        seqs = []
-        sizes = {}
-        for name, size in listing:
-            if name.endswith(".seg.new"):
-                _remove(self.path + "/" + name)
-            elif name.endswith(".seg") and len(name) == 12:
-                try:
-                    seq = int(name[:8], 16)
-                except ValueError:
-                    continue
-                seqs.append(seq)
-                sizes[seq] = size
-        seqs.sort()
-        hd = None
-        clean = False
-        while seqs and hd is None:
-            # the newest segment: its header, and whether its tail is whole, in one open
-            seq = seqs[-1]
-            try:
-                with open(self._seg_name(seq), "rb") as f:
-                    hd = self._read_header(seq, f)
-                    if hd is not None:
-                        if sizes[seq] < 0:
-                            sizes[seq] = os.stat(self._seg_name(seq))[6]
-                        clean = self._clean_end(f, hd, sizes[seq])
-            except OSError:
-                pass  # no header read: the segment goes; after one, clean stays False: counted
-            if hd is None:  # a damaged newest segment: nothing of it can be read
-                self.bad_segments += 1
-                _remove(self._seg_name(seqs.pop()))
-        for seq in seqs:
-            # an older segment's size, where the listing does not give it, is asked when a figure
-            # needs it (_bytes), not here: opening costs the same whatever the backlog. It is
-            # counted to its end (it no longer grows).
-            size = sizes[seq]
-            self._segs.append(seq)
-            self._segpend.append(0)
-            self._segsize.append(size)
-            self._segscan.append(size if size >= 0 else _WHOLE)
-        self._uncounted = len(seqs)
-        if seqs:
-            self._wseq = seqs[-1]
-            self._wbase = hd[0]
-            self._wsalt = hd[1]
-            self._wver = hd[3]
-            self._wsize = self._segsize[-1]
-            if not clean:
-                self._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
-
+    # ---- counting: the segments found at opening are counted when a figure needs them
     def _checked_runs(self):
         # _clean, made when first needed: a store of format 3 segments only never needs it
         if self._clean is None:
@@ -399,33 +260,6 @@ class Store:
     def _slot(self, seq):
         # the index of segment seq's entry in _clean
         return seq % (len(self._clean) // 3) * 3
-
-    def _clean_end(self, f, hd, size):
-        # True when a valid record ends exactly at `size` in the segment open as f: the tail is
-        # whole (a record's CRC is keyed by its offset, so one that checks there was written
-        # there). It reads the last bytes once and tries the few record lengths that end there: a
-        # few ms on a board, where following the lengths from the header takes a hundred and more.
-        start = hd[2]
-        if size <= start:
-            return size == start
-        buf = self._rbuf
-        n = size - start
-        if n > _RBUF:
-            n = _RBUF
-        try:
-            f.seek(size - n)
-            got = f.readinto(buf) or 0
-        except OSError:
-            return False
-        if got != n:
-            return False
-        salt = hd[1]
-        if hd[3] == _SEG_V3:
-            _codec()
-            return frame.clean_end(self, buf, n, size, salt)
-        from . import legacy
-
-        return legacy.clean_end(buf, n, self._rmv, size, salt)
 
     def _count(self):
         # Counts every segment not counted yet (segment.count); then commit, pending and reclaiming can work.

@@ -1,0 +1,203 @@
+# blynklog.store_open: the opening of a Store (store.py), run once by Store() and let go after
+# (blynklog._drop), so that its code is in RAM only while a store opens: the folder listed (made
+# when missing), the stream names and the cursors file read (a file the listing lacks is not
+# looked for), the segments found and the newest one's header and tail checked (a torn tail is
+# cut, a damaged newest segment goes), and a wake's journal taken in (journal.py). Opening costs
+# the same whatever the backlog: no segment but the newest is opened or stat-ed.
+from . import _exists
+from .compat import binascii, const, json, os, struct
+from .store import _codec, _remove
+
+_CMAGIC = b"BC"
+_VERSION = const(1)  # of the cursors file
+_SEG_V3 = const(3)
+_RBUF = const(1200)
+_MAX_STREAMS = const(255)
+_WHOLE = const(0x3FFFFFFF)  # store.py's: a scan mark past any segment's end
+
+
+def run(store, journal):
+    # Store()'s reading of its folder, its attributes set
+    listing = _listing(store)
+    here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
+    store._names = _load_names(store, here)
+    n = len(store._names)
+    store._cursor = [0] * n
+    store._pending = [0] * n
+    _load_cursors(store, here)
+    here = None
+    _open_scan(store, listing)
+    if journal is not None:
+        # a wake's journal there (journal.Journal) comes in before anything else is appended
+        if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
+            from . import journal as _journal
+
+            try:
+                _journal.take_in(store, journal)
+            except Exception:
+                # this opening fails: its write file is closed now, not left to a finaliser
+                # that could sync a stale view over the next opening's writes (what it syncs
+                # is counted from the seal by the next taking in)
+                store._let_go()
+                raise
+
+
+def _listing(store):
+    # [(name, size)] of the store's folder, made when missing. The listing is what says the
+    # folder can be used (no stat of its own: a lookup in a littlefs folder written at every
+    # wake costs some ms on a board); OSError naming the folder when it cannot be.
+    try:
+        return list(_entries(store.path))
+    except OSError as e:
+        err = e
+    try:
+        os.mkdir(store.path)
+    except OSError:
+        raise OSError("store folder %r cannot be used (%s)" % (store.path, err))
+    return list(_entries(store.path))
+
+
+def _load_names(store, here):
+    # here: the names of the folder's files (the listing): a file not among them is not
+    # looked for (a failed open costs some ms on a board)
+    for name in ("streams", "streams.new"):
+        if name not in here:
+            continue
+        try:
+            with open(store.path + "/" + name) as f:
+                text = f.read()
+        except (OSError, UnicodeError):  # missing, or damaged into bytes that are not UTF-8
+            continue
+        if text.endswith("\n"):
+            names = text.split("\n")[:-1]
+            if len(names) <= _MAX_STREAMS:
+                return names
+    return []
+
+
+def _load_cursors(store, here):
+    # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
+    # JSON meta, CRC-32. here: as for _load_names
+    for name in ("cursors", "cursors.new"):
+        if name not in here:
+            continue
+        try:
+            with open(store.path + "/" + name, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if len(data) < 10 or data[:2] != _CMAGIC or data[2] != _VERSION:
+            continue
+        n = data[3]
+        if len(data) < 14 + 8 * n:
+            continue
+        m = struct.unpack_from("<H", data, 8 + 8 * n)[0]
+        if len(data) != 14 + 8 * n + m:
+            continue
+        if binascii.crc32(data[:-4]) & 0xFFFFFFFF != struct.unpack_from("<I", data, len(data) - 4)[0]:
+            continue
+        meta = {}
+        if m:
+            try:
+                meta = json.loads(str(data[10 + 8 * n : 10 + 8 * n + m], "utf-8"))
+            except (ValueError, UnicodeError):
+                meta = {}
+            if not isinstance(meta, dict):
+                meta = {}
+        store._meta = meta
+        store.dropped_full = store._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
+        for i in range(min(n, len(store._cursor))):
+            store._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
+        return
+
+
+def _open_scan(store, listing):
+    seqs = []
+    sizes = {}
+    for name, size in listing:
+        if name.endswith(".seg.new"):
+            _remove(store.path + "/" + name)
+        elif name.endswith(".seg") and len(name) == 12:
+            try:
+                seq = int(name[:8], 16)
+            except ValueError:
+                continue
+            seqs.append(seq)
+            sizes[seq] = size
+    seqs.sort()
+    hd = None
+    clean = False
+    while seqs and hd is None:
+        # the newest segment: its header, and whether its tail is whole, in one open
+        seq = seqs[-1]
+        try:
+            with open(store._seg_name(seq), "rb") as f:
+                hd = store._read_header(seq, f)
+                if hd is not None:
+                    if sizes[seq] < 0:
+                        sizes[seq] = os.stat(store._seg_name(seq))[6]
+                    clean = _clean_end(store, f, hd, sizes[seq])
+        except OSError:
+            pass  # no header read: the segment goes; after one, clean stays False: counted
+        if hd is None:  # a damaged newest segment: nothing of it can be read
+            store.bad_segments += 1
+            _remove(store._seg_name(seqs.pop()))
+    for seq in seqs:
+        # an older segment's size, where the listing does not give it, is asked when a figure
+        # needs it (_bytes), not here: opening costs the same whatever the backlog. It is
+        # counted to its end (it no longer grows).
+        size = sizes[seq]
+        store._segs.append(seq)
+        store._segpend.append(0)
+        store._segsize.append(size)
+        store._segscan.append(size if size >= 0 else _WHOLE)
+    store._uncounted = len(seqs)
+    if seqs:
+        store._wseq = seqs[-1]
+        store._wbase = hd[0]
+        store._wsalt = hd[1]
+        store._wver = hd[3]
+        store._wsize = store._segsize[-1]
+        if not clean:
+            store._count_seg(len(seqs) - 1)  # a torn or damaged tail: cut there
+
+
+def _clean_end(store, f, hd, size):
+    # True when a valid record ends exactly at `size` in the segment open as f: the tail is
+    # whole (a record's CRC is keyed by its offset, so one that checks there was written
+    # there). It reads the last bytes once and tries the few record lengths that end there: a
+    # few ms on a board, where following the lengths from the header takes a hundred and more.
+    start = hd[2]
+    if size <= start:
+        return size == start
+    buf = store._rbuf
+    n = size - start
+    if n > _RBUF:
+        n = _RBUF
+    try:
+        f.seek(size - n)
+        got = f.readinto(buf) or 0
+    except OSError:
+        return False
+    if got != n:
+        return False
+    salt = hd[1]
+    if hd[3] == _SEG_V3:
+        from . import frame
+
+        _codec()  # the store's reads take the codec from here on
+        return frame.clean_end(store, buf, n, size, salt)
+    from . import legacy
+
+    return legacy.clean_end(buf, n, store._rmv, size, salt)
+
+
+def _entries(path):
+    # (name, size) of each entry of the folder; size -1 where the listing does not give it
+    # (littlefs's ilistdir does: a segment's size costs no stat)
+    if hasattr(os, "ilistdir"):
+        for e in os.ilistdir(path):
+            yield e[0], (e[3] if len(e) > 3 and e[1] == 0x8000 else -1)
+    else:
+        for name in os.listdir(path):
+            yield name, -1

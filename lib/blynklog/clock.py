@@ -91,6 +91,19 @@ def _set():
     return clock_set
 
 
+def _once(name, *args):
+    # a seldom-run part that a wake calls once or not at all (setting the time, the figures):
+    # clock_set.py is let go after (blynklog._drop) unless it was loaded before, so that its code
+    # is not held through a sync that follows
+    from . import _drop, _loaded
+
+    had = _loaded("clock_set")
+    try:
+        return getattr(_set(), name)(*args)
+    finally:
+        _drop("clock_set", had)
+
+
 def _valid(e):
     # a boot entry read back from the state file: anything else is ignored, never trusted
     if not isinstance(e, list) or len(e) not in (6, 7) or not isinstance(e[0], int):
@@ -521,10 +534,10 @@ class Clock:
         _set().note_dropped(self, n)
 
     def set_time_ms(self, unix_ms, source="user"):
-        return _set().set_time_ms(self, unix_ms, source)
+        return _once("set_time_ms", self, unix_ms, source)
 
     def sync_ntp(self, timeout_ms=2000):
-        return _set().sync_ntp(self, timeout_ms)
+        return _once("sync_ntp", self, timeout_ms)
 
     def set_from_http_date(self, text):
         return _set().set_from_http_date(self, text)
@@ -538,7 +551,7 @@ class Clock:
         self._state.save()
 
     def stats(self):
-        return _set().stats(self)
+        return _once("stats", self)
 
 
 # ---- the persistent state (State, here: the Clock is its first user, and a

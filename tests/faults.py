@@ -350,10 +350,12 @@ class Injected:
         import blynklog.blynk
         import blynklog.clock
         import blynklog.frame
+        import blynklog.frame_write
         import blynklog.http
         import blynklog.rawstore
         import blynklog.segment
         import blynklog.store
+        import blynklog.store_open  # loaded here, Store() keeps it (with its stand-ins) after opening
 
         b = self.budget
         store = blynklog.store
@@ -362,6 +364,12 @@ class Injected:
         self._set(store, "open", _opener(b))
         self._set(store, "bytearray", _allocator(b))
         self._set(store, "json", _Json(b, "mem.commit"))
+        # its opening (store_open.py) and its writing side (frame_write.py: the segments' files)
+        for mod in (blynklog.store_open, blynklog.frame_write):
+            self._set(mod, "os", os_class(_os, b))
+            self._set(mod, "open", _opener(b))
+            self._set(mod, "bytearray", _allocator(b))
+        self._set(blynklog.store_open, "json", _Json(b, "mem.commit"))
         # the store's reading side (segment.py: scans, commits, the cursors file's writing)
         self._set(blynklog.segment, "os", os_class(_os, b))
         self._set(blynklog.segment, "open", _opener(b))

@@ -10,7 +10,7 @@ import math
 import sys
 
 from .compat import FLOAT_BITS, array, binascii, const, os, round_scaled, struct
-from .frame import Rec
+from .frame import Rec, key, signed_salt
 
 # frame.py's value types and bounds, as consts of this module (inlined in add()'s path)
 _T_FALSE = const(0)
@@ -28,6 +28,10 @@ _TAIL = const(3072)  # bytes of the frame's sections (the unflushed tail, in RAM
 _CHUNKS = const(192)  # the tail's 16-byte chunks
 _MAX_ORD = const(0xFFF0)  # records in a segment (their ordinals are the low 16 bits of a pos)
 _HDR = const(24)  # a segment's header
+_HDR_FMT = "<2sBBIQI"  # store.py's: magic, format, 0, seq, base ts, salt (then its CRC)
+_MAGIC = b"BL"
+_SEG_V3 = const(3)  # segments of frames, the ones written
+_WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 _MAX_RECORD = const(1041)  # record.MAX_RECORD: a format 2 record's bytes at most
 _VIEWS = const(40)  # encode_into's views of the record's buffer, one per length
 
@@ -518,7 +522,7 @@ def put(store):
     start = end >> 16
     end &= 0xFFFF
     mv = memoryview(fb)
-    struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], store._wkey()) & 0xFFFFFFFF)
+    struct.pack_into("<I", fb, end, binascii.crc32(mv[start:end], wkey(store)) & 0xFFFFFFFF)
     end += 4
     if store._wf is None:
         store._wf = open(store._seg_name(store._wseq), "ab")
@@ -532,6 +536,132 @@ def put(store):
     w.est = _FIXED
     w.tn = 0
     store._fcount = 0
+
+
+# ---- the store's segments: a new one to write, a failed write's books
+
+
+def new_segment(store, ts):
+    # Closes the full write segment and opens the next one (base_ts = ts), making room first.
+    # False when the store is full and refuses (drop_newest). The frame to come is written
+    # to the segment it was costed for first.
+    if store._fcount:
+        store._put_frame()
+    # a fully committed write segment is free space: it is deleted once the next one exists
+    if store._segs and store._segscan[-1]:
+        store._count_seg(len(store._segs) - 1)
+    while len(store._segs) - (1 if store._segs and store._segpend[-1] <= 0 else 0) >= store._max_segs:
+        if store.on_full == "drop_newest" or store.hold:
+            return False
+        store._drop_oldest()
+    # a file system smaller than capacity is full earlier: the same policy applies
+    while len(store._segs) > 1 and not _room(store):
+        if store.on_full == "drop_newest" or store.hold:
+            return False
+        store._drop_oldest()
+    store._close_write()
+    seq = store._next_seq()
+    h = store._hdr
+    salt = new_salt()
+    struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
+    struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
+    f = open(store._seg_name(seq), "wb")
+    try:
+        f.write(h)
+    except OSError:
+        f.close()
+        raise
+    store._wf = f
+    if store._clean is not None:
+        store._clean[store._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
+    store._segs.append(seq)
+    store._segpend.append(0)
+    store._segsize.append(_HDR)
+    store._segscan.append(0)
+    store._wseq = seq
+    store._wbase = ts
+    store._wsalt = salt
+    store._wsize = _HDR
+    store._wver = _SEG_V3
+    store._word = 0
+    store._reclaim()
+    return True
+
+
+def _room(store):
+    # True when the file system has space for one more segment, with blocks to spare for
+    # littlefs's copy-on-write of a last block and its metadata.
+    try:
+        st = os.statvfs(store.path)
+    except (OSError, AttributeError):
+        return True
+    return st[0] * st[4] >= store.segment_size + 3 * st[0]
+
+
+def write_failed(store):
+    # A write or sync of the write segment failed. What its handle held since the last sync is
+    # on flash in part or not at all (littlefs drops a failed file's unsynced data and syncs
+    # it no more: a later flush on that handle would "succeed" and lose what came after), so
+    # the handle goes and the books are derived again from flash, as at opening: the write
+    # segment counted to its real end (cut at a torn tail), the others counted again when
+    # next needed, the frame to come (in RAM) counted as pending. It goes out at the next
+    # write, at the segment's real end. If the segment itself is gone (its first sync failed)
+    # or cannot be read now, that frame goes too (appended since the last flush that
+    # returned: never acknowledged), every segment is counted again when next needed, and
+    # the next append makes a new segment.
+    store._let_go()
+    k = len(store._segs) - 1
+    if k < 0:
+        return
+    try:
+        size = os.stat(store._seg_name(store._wseq))[6]
+    except OSError:
+        size = 0
+    _uncount(store, k, store._fst)
+    store._uncounted += 1  # the write segment too, counted just below
+    store._segpend[k] = store._fcount
+    store._segscan[k] = store._wsize = store._segsize[k] = size
+    store._word = 0
+    store._un_n = store._fcount
+    store._un_b = 0
+    counted = False
+    try:
+        counted = store._count_seg(k)
+    finally:
+        if not counted:
+            _uncount(store, len(store._segs), None)  # counted again, all of it, when next needed
+            _drop_frame(store)
+
+
+def _uncount(store, k, fst):
+    # segments below k count again when next needed (pending: the frame to come's, fst)
+    pend = store._pending
+    for sid in range(len(pend)):
+        pend[sid] = fst[sid].n if fst is not None and sid < len(fst) else 0
+    for i in range(k):
+        store._segpend[i] = 0
+        store._segscan[i] = _WHOLE
+    store._uncounted = k
+
+
+def _drop_frame(store):
+    # the frame to come goes and the next append makes a new segment
+    store._fst = None
+    store._fcount = 0
+    store._un_n = 0
+    store._wver = 0
+
+
+def wkey(store):
+    # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
+    # port for a salt from record.new_salt), kept with the salt it came from
+    salt = store._wsalt
+    if salt is None:
+        return 0
+    if salt is not store._wsalt_of:
+        store._wsk = signed_salt(salt)
+        store._wsalt_of = salt
+    return key(store._wsk, store._wsize)
 
 
 # ---- the tail's records: format 2's record codec, its writing side (record.py exports these names

@@ -32,20 +32,21 @@
 # as format 2 encodes them (some 13 bytes a number).
 # Modules: store_open.py (the opening: the folder's listing, names, cursors, the newest segment's
 # tail, a wake's journal) is imported by Store() and let go after; frame.py (the frame codec's
-# reading side) at opening a segment of frames, frame_write.py (its writing side, and the tail
-# records' encoding) at the first append, segment.py (reading frames, and the Store's reading
-# side: counts, records(), scan(), commit(), drops, the cursors file's writing) at the first read, legacy.py (record.py with it) at the first format 1 or 2 segment: a board compiling
-# .py sources compiles each in its own heap peak, and a wake that only appends loads neither the
-# readers nor record.py.
-# RAM: fixed buffers allocated in __init__ (a 1.2 KB scan buffer, a header) plus two
-# ints per stream and three per segment (both sized by configuration, never by the backlog); from
-# the first append the record's encoding (1.1 KB, 40 small views) and the frame to come: a 3 KB
-# tail (and 192 bytes of chunk links), a 1.2 KB frame
-# buffer, a frame_write.State per stream (9 ints and 8 bytes), a record.Rec; a records() or scan()
-# iterator reads into a 1.2 KB buffer, kept for the next one when it ends, and a section reader (8
-# bytes and a few ints); the
-# runs of records checked back to back in format 1/2 segments (legacy.walk): three ints a slot,
-# a slot per segment the capacity holds (at most 256), made at the first such walk.
+# reading side) at opening a segment of frames; frame_write.py (its writing side: the tail
+# records' encoding, a new segment, a failed write's books) at the first append; segment.py
+# (reading frames, and the Store's reading side: counts, records(), scan(), commit(), drops, the
+# cursors file's writing) at the first read; legacy.py (record.py with it) at the first format 1
+# or 2 segment. A board compiling .py sources compiles each in its own heap peak, a wake that only
+# appends loads neither the readers nor record.py, and a sync that only reads and commits loads
+# no writing side.
+# RAM: fixed buffers allocated in __init__ (a 1.2 KB scan buffer, a header) plus two ints per
+# stream and three per segment (both sized by configuration, never by the backlog); from the first
+# append the record's encoding (1.1 KB, 40 small views) and the frame to come: a 3 KB tail (and
+# 192 bytes of chunk links), a 1.2 KB frame buffer, a frame_write.State per stream (9 ints and 8
+# bytes), a record.Rec; a records() or scan() iterator reads into a 1.2 KB buffer, kept for the
+# next one when it ends, and a section reader (8 bytes and a few ints); the runs of records
+# checked back to back in format 1/2 segments (legacy.walk): three ints a slot, a slot per segment
+# the capacity holds (at most 256), made at the first such walk.
 # dropped_full is kept in the cursors file (saved at a segment drop, commit, flush and close); the
 # other counters count since open. A drop allocates two lists of an int per stream. append() of
 # bool/int/float (decimals too) allocates nothing on a 64-bit port once the segment is open and
@@ -77,7 +78,6 @@ _DEFAULT_SEG = const(4096)
 _SEG_SHIFT = const(16)
 _OFF_MASK = const(0xFFFF)
 _CLEAN_SLOTS = const(256)  # at most this many segments' checked runs are remembered (_clean)
-_WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
 def _codec(load=True):
@@ -353,7 +353,7 @@ class Store:
                 continue
             # the segment is full (or there is none): the frame to come ends it, a new one starts
             t = ts + rel if rel else ts
-            if not self._new_segment(t):
+            if not fw.new_segment(self, t):
                 self.dropped_full += 1
                 return False
             n = fw.encode_into(enc, 0, sid, t, value, flags, decimals, t, self._views, 0)
@@ -385,7 +385,7 @@ class Store:
         try:
             fw.put(self)
         except OSError:
-            self._write_failed()
+            _writer().write_failed(self)
             raise
 
     def _close_write(self):
@@ -394,7 +394,7 @@ class Store:
             try:
                 self._wf.close()
             except OSError:
-                self._write_failed()
+                _writer().write_failed(self)
                 raise
             self._wf = None
             if self._un_n:
@@ -409,123 +409,6 @@ class Store:
                 f.close()
             except OSError:
                 pass
-
-    def _write_failed(self):
-        # A write or sync of the write segment failed. What its handle held since the last sync is
-        # on flash in part or not at all (littlefs drops a failed file's unsynced data and syncs
-        # it no more: a later flush on that handle would "succeed" and lose what came after), so
-        # the handle goes and the books are derived again from flash, as at opening: the write
-        # segment counted to its real end (cut at a torn tail), the others counted again when
-        # next needed, the frame to come (in RAM) counted as pending. It goes out at the next
-        # write, at the segment's real end. If the segment itself is gone (its first sync failed)
-        # or cannot be read now, that frame goes too (appended since the last flush that
-        # returned: never acknowledged), every segment is counted again when next needed, and
-        # the next append makes a new segment.
-        self._let_go()
-        k = len(self._segs) - 1
-        if k < 0:
-            return
-        try:
-            size = os.stat(self._seg_name(self._wseq))[6]
-        except OSError:
-            size = 0
-        self._uncount(k, self._fst)
-        self._uncounted += 1  # the write segment too, counted just below
-        self._segpend[k] = self._fcount
-        self._segscan[k] = self._wsize = self._segsize[k] = size
-        self._word = 0
-        self._un_n = self._fcount
-        self._un_b = 0
-        counted = False
-        try:
-            counted = self._count_seg(k)
-        finally:
-            if not counted:
-                self._uncount(len(self._segs), None)  # counted again, all of it, when next needed
-                self._drop_frame()
-
-    def _uncount(self, k, fst):
-        # segments below k count again when next needed (pending: the frame to come's, fst)
-        pend = self._pending
-        for sid in range(len(pend)):
-            pend[sid] = fst[sid].n if fst is not None and sid < len(fst) else 0
-        for i in range(k):
-            self._segpend[i] = 0
-            self._segscan[i] = _WHOLE
-        self._uncounted = k
-
-    def _drop_frame(self):
-        # the frame to come goes and the next append makes a new segment
-        self._fst = None
-        self._fcount = 0
-        self._un_n = 0
-        self._wver = 0
-
-    def _wkey(self):
-        # the CRC key of a record appended now: the salt taken signed (a small int on a 32-bit
-        # port for a salt from record.new_salt), kept with the salt it came from
-        salt = self._wsalt
-        if salt is None:
-            return 0
-        if salt is not self._wsalt_of:
-            self._wsk = frame.signed_salt(salt)
-            self._wsalt_of = salt
-        return frame.key(self._wsk, self._wsize)
-
-    def _new_segment(self, ts):
-        # Closes the full write segment and opens the next one (base_ts = ts), making room first.
-        # False when the store is full and refuses (drop_newest). The frame to come is written
-        # to the segment it was costed for first.
-        if self._fcount:
-            self._put_frame()
-        # a fully committed write segment is free space: it is deleted once the next one exists
-        if self._segs and self._segscan[-1]:
-            self._count_seg(len(self._segs) - 1)
-        while len(self._segs) - (1 if self._segs and self._segpend[-1] <= 0 else 0) >= self._max_segs:
-            if self.on_full == "drop_newest" or self.hold:
-                return False
-            self._drop_oldest()
-        # a file system smaller than capacity is full earlier: the same policy applies
-        while len(self._segs) > 1 and not self._room():
-            if self.on_full == "drop_newest" or self.hold:
-                return False
-            self._drop_oldest()
-        self._close_write()
-        seq = self._next_seq()
-        h = self._hdr
-        salt = _writer().new_salt()
-        struct.pack_into(_HDR_FMT + "I", h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
-        struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
-        f = open(self._seg_name(seq), "wb")
-        try:
-            f.write(h)
-        except OSError:
-            f.close()
-            raise
-        self._wf = f
-        if self._clean is not None:
-            self._clean[self._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
-        self._segs.append(seq)
-        self._segpend.append(0)
-        self._segsize.append(_HDR)
-        self._segscan.append(0)
-        self._wseq = seq
-        self._wbase = ts
-        self._wsalt = salt
-        self._wsize = _HDR
-        self._wver = _SEG_V3
-        self._word = 0
-        self._reclaim()
-        return True
-
-    def _room(self):
-        # True when the file system has space for one more segment, with blocks to spare for
-        # littlefs's copy-on-write of a last block and its metadata.
-        try:
-            st = os.statvfs(self.path)
-        except (OSError, AttributeError):
-            return True
-        return st[0] * st[4] >= self.segment_size + 3 * st[0]
 
     def _synced(self):
         self._segsize[-1] = self._wsize
@@ -543,7 +426,7 @@ class Store:
                 if not IS_MICROPYTHON and hasattr(os, "fsync"):
                     os.fsync(self._wf.fileno())
             except OSError:
-                self._write_failed()
+                _writer().write_failed(self)
                 raise
             self._synced()
         if self.dropped_full != self._saved_drops:

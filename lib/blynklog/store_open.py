@@ -13,7 +13,7 @@ _VERSION = const(1)  # of the cursors file
 _SEG_V3 = const(3)
 _RBUF = const(1200)
 _MAX_STREAMS = const(255)
-_WHOLE = const(0x3FFFFFFF)  # store.py's: a scan mark past any segment's end
+_WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
 def run(store, journal):

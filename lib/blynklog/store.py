@@ -183,6 +183,10 @@ class Store:
         self._un_b = 0
         self._un_t0 = 0
         self._closed = False
+        self._names = []  # these three: store_open.run, from the files
+        self._cursor = []
+        self._pending = []
+        self._enc = self._views = None  # append()'s encoding and its views (frame_write.alloc)
         self._meta = {}
         self._segs = []
         self._segpend = []

@@ -11,6 +11,7 @@ import sys
 
 from blockdev import RAMBlockDev, littlefs
 from blynklog import Logger
+from blynklog.clock import Clock
 from blynklog.store import Store
 from support import tmpdir
 
@@ -134,6 +135,35 @@ def test_clock_stamped_samples_keep_their_times_through_the_journal():
     log.flush()
     got = _stored(path)["t"]
     assert len(got) == 2 and got[1][0] == got[0][0] + 1 and T0 + 5000 <= got[0][0] < T0 + 65000, got
+
+
+def _burst(log, n):
+    # n clock-stamped adds of "t" in one tick of a clock set at T0; -> how many add() refused
+    log.clock = Clock(log._state, ticks=lambda: 0, port_time_ms=lambda: T0)
+    refused = 0
+    for i in range(n):
+        try:
+            log.add("t", float(i))
+        except ValueError:
+            refused += 1
+    log.close()
+    return refused
+
+
+def test_a_burst_of_clock_stamps_through_the_journal_is_stamped_as_a_direct_add_stamps_it():
+    # a ms apart, at most 1000 ms ahead of the clock, the rest refused: never a stamp twice
+    direct = _config(tmpdir())
+    log = Logger(direct)
+    assert type(log._store).__name__ == "Store"
+    assert _burst(log, 1003) == 2
+    path = _config(tmpdir())
+    _first_start(path)
+    log = Logger(path)
+    assert type(log._store).__name__ == "Journal"
+    assert _burst(log, 1003) == 2
+    got = _stored(path)["t"]
+    assert [ts for ts, _ in got] == [T0 + i for i in range(1001)]
+    assert got == _stored(direct)["t"]
 
 
 def test_stats_after_wakes_count_the_journals_samples_as_pending():

@@ -13,13 +13,13 @@ from blockdev import RAMBlockDev, littlefs
 from blynklog import Logger
 from blynklog.clock import Clock
 from blynklog.store import Store
-from support import tmpdir
+from support import raises, tmpdir
 
 T0 = 1767225600000
 STREAMS = {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}, "s": {"pin": "V3", "type": "string"}}
 
 
-def _config(folder, **store):
+def _config(folder, clock=None, **store):
     st = {"path": "data-folder", "capacity": 65536}
     for k in store:
         st[k] = store[k]
@@ -31,6 +31,8 @@ def _config(folder, **store):
         "streams": STREAMS,
         "store": st,
     }
+    if clock is not None:
+        cfg["clock"] = clock
     path = folder + "/config.json"
     with open(path, "w") as f:
         f.write(json.dumps(cfg))
@@ -164,6 +166,20 @@ def test_a_burst_of_clock_stamps_through_the_journal_is_stamped_as_a_direct_add_
     got = _stored(path)["t"]
     assert [ts for ts, _ in got] == [T0 + i for i in range(1001)]
     assert got == _stored(direct)["t"]
+
+
+def test_a_ts_after_the_clocks_max_year_is_refused_at_a_wake_and_reaches_no_journal():
+    path = _config(tmpdir(), clock={"min_year": 2100})  # the clock stays unset
+    _first_start(path)
+    log = Logger(path)
+    assert type(log._store).__name__ == "Journal"
+    e = str(raises(ValueError, log.add, "t", 1.5, ts=4000000000000))
+    log.flush()
+    assert type(log._store).__name__ == "Journal"
+    log.close()
+    assert e == "ts 4000000000000 is too far in the future (after 2070, the clock's max_year)", e
+    assert "journal" not in _files(path)
+    assert _stored(path)["t"] == []
 
 
 def test_stats_after_wakes_count_the_journals_samples_as_pending():

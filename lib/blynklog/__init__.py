@@ -361,8 +361,11 @@ class Logger:
             if type(ts) is not int or not _MIN_TS <= ts < _MAX_TS:
                 _bad_ts(ts)
             c = self.clock
-            if (c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS:
-                raise ValueError("ts %d is too far in the future" % ts)
+            if c._set or c.set_soon():
+                if _ahead(c, ts) > _AHEAD_MS:
+                    _bad_ts(ts)
+            elif ts >= c._max_ms:
+                _bad_ts(ts, c)  # no time the clock can be set to is that late
             rel = 0
             flags = 0
             lead = -1
@@ -501,12 +504,15 @@ def _checked(name, s, value):
     return checked(name, s, value)
 
 
-def _bad_ts(ts):
-    # add()'s error for a ts that is no int or out of 2001..2100
+def _bad_ts(ts, clock=None):
+    # add()'s error for a ts that is no int, before 2001 or too far ahead (clock: an unset one,
+    # whose max_year it is after)
     if type(ts) is not int:
         raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
     if ts < _MIN_TS:
         raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
+    if clock is not None:
+        raise ValueError("ts %d is too far in the future (after %d, the clock's max_year)" % (ts, clock._max_year))
     raise ValueError("ts %d is too far in the future" % ts)
 
 

@@ -11,14 +11,15 @@ import sys
 
 from blockdev import RAMBlockDev, littlefs
 from blynklog import Logger
+from blynklog.clock import Clock
 from blynklog.store import Store
-from support import tmpdir
+from support import raises, tmpdir
 
 T0 = 1767225600000
 STREAMS = {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}, "s": {"pin": "V3", "type": "string"}}
 
 
-def _config(folder, **store):
+def _config(folder, clock=None, **store):
     st = {"path": "data-folder", "capacity": 65536}
     for k in store:
         st[k] = store[k]
@@ -30,6 +31,8 @@ def _config(folder, **store):
         "streams": STREAMS,
         "store": st,
     }
+    if clock is not None:
+        cfg["clock"] = clock
     path = folder + "/config.json"
     with open(path, "w") as f:
         f.write(json.dumps(cfg))
@@ -134,6 +137,49 @@ def test_clock_stamped_samples_keep_their_times_through_the_journal():
     log.flush()
     got = _stored(path)["t"]
     assert len(got) == 2 and got[1][0] == got[0][0] + 1 and T0 + 5000 <= got[0][0] < T0 + 65000, got
+
+
+def _burst(log, n):
+    # n clock-stamped adds of "t" in one tick of a clock set at T0; -> how many add() refused
+    log.clock = Clock(log._state, ticks=lambda: 0, port_time_ms=lambda: T0)
+    refused = 0
+    for i in range(n):
+        try:
+            log.add("t", float(i))
+        except ValueError:
+            refused += 1
+    log.close()
+    return refused
+
+
+def test_a_burst_of_clock_stamps_through_the_journal_is_stamped_as_a_direct_add_stamps_it():
+    # a ms apart, at most 1000 ms ahead of the clock, the rest refused: never a stamp twice
+    direct = _config(tmpdir())
+    log = Logger(direct)
+    assert type(log._store).__name__ == "Store"
+    assert _burst(log, 1003) == 2
+    path = _config(tmpdir())
+    _first_start(path)
+    log = Logger(path)
+    assert type(log._store).__name__ == "Journal"
+    assert _burst(log, 1003) == 2
+    got = _stored(path)["t"]
+    assert [ts for ts, _ in got] == [T0 + i for i in range(1001)]
+    assert got == _stored(direct)["t"]
+
+
+def test_a_ts_after_the_clocks_max_year_is_refused_at_a_wake_and_reaches_no_journal():
+    path = _config(tmpdir(), clock={"min_year": 2100})  # the clock stays unset
+    _first_start(path)
+    log = Logger(path)
+    assert type(log._store).__name__ == "Journal"
+    e = str(raises(ValueError, log.add, "t", 1.5, ts=4000000000000))
+    log.flush()
+    assert type(log._store).__name__ == "Journal"
+    log.close()
+    assert e == "ts 4000000000000 is too far in the future (after 2070, the clock's max_year)", e
+    assert "journal" not in _files(path)
+    assert _stored(path)["t"] == []
 
 
 def test_stats_after_wakes_count_the_journals_samples_as_pending():

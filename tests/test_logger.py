@@ -1,7 +1,10 @@
 # The Logger's public contract without a server: add() validation, flush, stats, close, reopen.
 from blynklog import ConfigError, Logger
+from blynklog.clock import Clock
 from logger_support import DAY_MS, device_config, now_ms
 from support import raises
+
+T0 = 1767225600000  # 2026-01-01
 
 
 def make(**over):
@@ -100,6 +103,16 @@ def test_ts_far_in_the_future_is_a_value_error():
     log.close()
 
 
+def test_ts_after_the_clocks_max_year_is_a_value_error_naming_it_while_the_clock_is_unset():
+    log, _ = make(clock={"min_year": 2100})  # no wall clock counts as set: the year limit is all there is
+    assert not log.clock.is_set()
+    for ts in (4000000000000, 4102444799999, 3187296000000):  # 2096, the last ms before 2100, 2071-01-01
+        e = raises(ValueError, log.add, "t", 1.0, ts=ts)
+        assert str(e) == "ts %d is too far in the future (after 2070, the clock's max_year)" % ts, e
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
 def test_bool_for_a_number_stream_is_a_type_error():
     log, _ = make()
     raises(TypeError, log.add, "t", True)
@@ -179,4 +192,70 @@ def test_flush_after_close_is_refused():
 def test_close_twice_is_harmless():
     log, _ = make()
     log.close()
+    log.close()
+
+
+def _ticking(log, port):
+    # the Logger's clock on counted ticks (the list returned), set from its port clock (port[0])
+    ticks = [0]
+    log.clock = Clock(log._state, ticks=lambda: ticks[0], port_time_ms=lambda: port[0])
+    assert log.clock.is_set()
+    return ticks
+
+
+def _stamps(log, stream):
+    log.flush()
+    return [r[1] for r in log._store.records(log._sids[stream])]
+
+
+def _burst(log, stream, n):
+    # n clock-stamped adds; -> the ValueErrors they raised
+    errors = []
+    for i in range(n):
+        try:
+            log.add(stream, float(i))
+        except ValueError as e:
+            errors.append(e)
+    return errors
+
+
+def test_a_burst_of_clock_stamps_in_one_ms_never_repeats_or_goes_back():
+    log, _ = make()
+    _ticking(log, [T0])
+    _burst(log, "t", 1500)  # all in one tick of the clock
+    got = _stamps(log, "t")
+    assert [got[i + 1] - got[i] for i in range(len(got) - 1) if got[i + 1] <= got[i]] == []
+    log.close()
+
+
+def test_a_clock_stamp_over_a_second_ahead_of_the_clock_is_a_value_error_naming_the_stream_and_stores_nothing():
+    log, _ = make()
+    _ticking(log, [T0])
+    assert _burst(log, "t", 1001) == []  # T0 .. T0 + 1000: a ms apart, at most 1000 ms ahead
+    e = raises(ValueError, log.add, "t", 5.0)
+    assert str(e).startswith("t: more than one sample a ms: its clock stamp would be over 1000 ms ahead"), e
+    assert _stamps(log, "t") == [T0 + i for i in range(1001)]
+    log.close()
+
+
+def test_a_stream_at_its_rate_limit_takes_one_sample_per_ms_of_the_clock_after_its_last():
+    log, _ = make()
+    ticks = _ticking(log, [T0])
+    assert len(_burst(log, "t", 1003)) == 2
+    ticks[0] += 2
+    assert len(_burst(log, "t", 3)) == 1
+    assert _stamps(log, "t")[-3:] == [T0 + 1000, T0 + 1001, T0 + 1002]
+    log.close()
+
+
+def test_clock_stamps_follow_a_clock_a_sync_sets_back_though_a_burst_ran_them_ahead():
+    # kept: a time never verified (here the port clock's) may be corrected backwards by the first
+    # verified one, and the stamps follow it rather than run a ms apart past the step
+    log, _ = make()
+    _ticking(log, [T0])
+    _burst(log, "t", 500)  # T0 .. T0 + 499
+    assert log.clock.set_time_ms(T0 - 5000, "ntp")
+    log.add("t", 1.0)
+    log.add("t", 2.0)
+    assert _stamps(log, "t")[-3:] == [T0 + 499, T0 - 5000, T0 - 4999]
     log.close()

@@ -25,7 +25,7 @@ _MAX_TS = 4102444800000  # 2100-01-01
 _AHEAD_MS = 86400000  # add(ts=...) accepts at most a day ahead of a set clock
 _INT_MIN = -2147483648
 _INT_MAX = 2147483647
-_BUMP_MAX_MS = 1000  # a clock stamp this close behind the stream's last clock stamp follows it by a ms
+_BUMP_MAX_MS = 1000  # a stream's clock stamps run at most this far ahead of the clock (one value per ms)
 _INF = float("inf")
 _NINF = -_INF
 
@@ -300,16 +300,17 @@ class Logger:
     # ---- logging
 
     def _entry(self, stream):
-        # add()'s entry of a stream, made at its first add(): [ts, rel, flags, clock-stamped] of
-        # its last add() (its time is ts + rel; ts None before the first), then the stream id,
-        # the value kind (1 double, 2 int, 0 other), decimals and the stream's configuration
+        # add()'s entry of a stream, made at its first add(): [ts, rel, flags, lead] of its last
+        # add() (its time is ts + rel; ts None before the first; lead: the ms its clock stamp was
+        # moved on past the clock's, -1 for a caller's ts), then the stream id, the value kind
+        # (1 double, 2 int, 0 other), decimals and the stream's configuration
         s = self._cfg["streams"].get(stream) if isinstance(stream, str) else None
         if s is None:
             if not isinstance(stream, str):
                 raise TypeError("stream must be a str, got %s" % type(stream).__name__)
             raise ValueError("unknown stream %r (streams: %s)" % (stream, ", ".join(sorted(self._cfg["streams"]))))
         t = s["type"]
-        e = [None, 0, 0, False, self._sids[stream], 1 if t == "double" else (2 if t == "int" else 0), s["decimals"], s]
+        e = [None, 0, 0, -1, self._sids[stream], 1 if t == "double" else (2 if t == "int" else 0), s["decimals"], s]
         self._last_ts[stream] = e
         return e
 
@@ -345,20 +346,29 @@ class Logger:
             rel = c.stamp_rel()
             ts = c.stamp_base
             flags = c.stamp_flags
-            if last is not None and e[3] and flags == e[2]:
+            lead = 0
+            if e[3] >= 0 and flags == e[2]:  # the stream's last time is a clock stamp of this kind
                 d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
-                if -_BUMP_MAX_MS < d <= 0:
-                    rel += 1 - d  # Blynk keeps one value per ms: a second sample in one ms goes a ms later
-            stamped = True
+                # Blynk keeps one value per ms of a stream: a stamp not after the last one goes a
+                # ms after it (up to _BUMP_MAX_MS ahead of the clock, then refused), unless the
+                # clock itself stepped back (d + lead: this stamp - the clock's last one)
+                if d <= 0 and d + e[3] > -_BUMP_MAX_MS:
+                    lead = 1 - d
+                    if lead > _BUMP_MAX_MS:
+                        _too_fast(stream)
+                    rel += lead
         else:
             if type(ts) is not int or not _MIN_TS <= ts < _MAX_TS:
                 _bad_ts(ts)
             c = self.clock
-            if (c._set or c.set_soon()) and _ahead(c, ts) > _AHEAD_MS:
-                raise ValueError("ts %d is too far in the future" % ts)
+            if c._set or c.set_soon():
+                if _ahead(c, ts) > _AHEAD_MS:
+                    _bad_ts(ts)
+            elif ts >= c._max_ms:
+                _bad_ts(ts, c)  # no time the clock can be set to is that late
             rel = 0
             flags = 0
-            stamped = False
+            lead = -1
             if (
                 last is not None
                 and (ts == last if not e[1] else _ts_delta(ts, last) == e[1])
@@ -376,7 +386,7 @@ class Logger:
         e[0] = ts  # in place: add() allocates no per-sample object here
         e[1] = rel
         e[2] = flags
-        e[3] = stamped
+        e[3] = lead
         return stored
 
     def flush(self):
@@ -494,13 +504,24 @@ def _checked(name, s, value):
     return checked(name, s, value)
 
 
-def _bad_ts(ts):
-    # add()'s error for a ts that is no int or out of 2001..2100
+def _bad_ts(ts, clock=None):
+    # add()'s error for a ts that is no int, before 2001 or too far ahead (clock: an unset one,
+    # whose max_year it is after)
     if type(ts) is not int:
         raise TypeError("ts must be an int (Unix milliseconds), got %s" % type(ts).__name__)
     if ts < _MIN_TS:
         raise ValueError("ts %d is before 2001: expected Unix milliseconds" % ts)
+    if clock is not None:
+        raise ValueError("ts %d is too far in the future (after %d, the clock's max_year)" % (ts, clock._max_year))
     raise ValueError("ts %d is too far in the future" % ts)
+
+
+def _too_fast(stream):
+    # add()'s error for a clock-stamped sample that would stamp its stream over _BUMP_MAX_MS ahead
+    raise ValueError(
+        "%s: more than one sample a ms: its clock stamp would be over %d ms ahead of the clock "
+        "(Blynk keeps one value per ms of a stream); not stored: add less often, or give ts" % (stream, _BUMP_MAX_MS)
+    )
 
 
 # @micropython.native

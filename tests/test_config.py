@@ -233,3 +233,51 @@ def test_two_streams_on_one_pin_name_the_second():
 def test_two_streams_on_one_datastream_id_name_the_second():
     e = error_of(platform_cfg(streams={"a": {"id": 4}, "b": {"id": 4}}))
     assert e.startswith("streams.a.id:") or e.startswith("streams.b.id:")
+
+
+def test_a_host_with_an_empty_label_names_server():
+    for url in ("https://a..invalid", "https://.invalid", "https://a.invalid."):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_a_host_label_with_a_hyphen_at_either_end_names_server():
+    for url in ("https://-a.invalid", "https://a-.invalid", "https://a.-b"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_a_host_with_a_letter_outside_ascii_names_server_on_every_runtime():
+    assert error_of(device_cfg(server="https://bl\u00fcnk.cloud")).startswith("server:")
+
+
+def test_a_host_with_an_underscore_names_server():
+    assert error_of(device_cfg(server="https://my_host.invalid")).startswith("server:")
+
+
+def test_a_host_label_of_64_characters_names_server():
+    assert error_of(device_cfg(server="https://" + "a" * 64 + ".invalid")).startswith("server:")
+
+
+def test_a_host_of_253_characters_in_63_character_labels_is_accepted():
+    host = ".".join(("a" * 63, "b" * 63, "c" * 63, "d" * 61))
+    assert config.load(device_cfg(server="https://" + host))["server"] == "https://" + host
+
+
+def test_a_host_of_254_characters_names_server():
+    host = ".".join(("a" * 63, "b" * 63, "c" * 63, "d" * 62))
+    assert error_of(device_cfg(server="https://" + host)).startswith("server:")
+
+
+def test_digits_and_dots_that_are_no_ipv4_address_name_server():
+    for url in ("https://1.2.3.4.5", "https://127.0.0.1.", "https://256.1.1.1", "https://1.2.3", "https://1..2.3"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_the_local_emulators_servers_are_accepted():
+    for url in ("https://127.0.0.1:8443", "http://127.0.0.1:8080", "https://localhost:9443", "http://localhost"):
+        assert config.load(device_cfg(server=url))["server"] == url
+
+
+def test_a_port_of_anything_but_ascii_digits_names_server_on_every_runtime():
+    # int() takes "+80", "8_0" and other scripts' digits on CPython, not on MicroPython
+    for url in ("https://x:+80", "https://x:8_0", "https://x: 80", "https://x:\u0668\u0660"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url

@@ -161,9 +161,33 @@ def _section(cfg, name, defaults):
     return out
 
 
+def _host(key, host):
+    # An IPv4 address, or a DNS name: labels of 1..63 ASCII letters, digits and hyphens, no hyphen
+    # at a label's ends, 253 characters in all. Compared by character ranges, not str.isalpha(),
+    # which takes any script's letters on CPython and only ASCII on MicroPython.
+    if host and not host.strip("0123456789."):
+        parts = host.split(".")
+        if len(parts) != 4 or [n for n in parts if not 0 < len(n) < 4 or int(n) > 255]:
+            _fail(key, "bad IPv4 address %r" % host)
+        return
+    if not host or len(host) > 253:
+        _fail(key, "bad host name %r: 1 to 253 characters" % host)
+    for label in host.split("."):
+        ok = 0 < len(label) < 64 and label[0] != "-" and label[-1] != "-"
+        for ch in label:
+            if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch == "-"):
+                ok = False
+        if not ok:
+            _fail(
+                key,
+                "bad host name %r: dot-separated labels of 1 to 63 ASCII letters, digits and "
+                "hyphens, no hyphen first or last" % host,
+            )
+
+
 def parse_server(url, key="server"):
     # -> (scheme, host, port, base_url). A bare host name means https on 443.
-    _str(key, url, max_len=253)
+    _str(key, url, max_len=267)  # "https://", a 253-character host, ":65535"
     scheme = "https"
     rest = url
     if "://" in url:
@@ -179,17 +203,12 @@ def parse_server(url, key="server"):
         _fail(key, "IPv6 literals are not supported")
     if ":" in rest:
         host, p = rest.rsplit(":", 1)
-        try:
-            port = int(p)
-        except ValueError:
+        if not p or len(p) > 5 or p.strip("0123456789"):  # ASCII digits only, as on every runtime
             _fail(key, "bad port %r" % p)
+        port = int(p)
         if port < 1 or port > 65535:
             _fail(key, "bad port %d" % port)
-    if not host or " " in host:
-        _fail(key, "bad host name %r" % host)
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in ".-_"):
-            _fail(key, "bad host name %r" % host)
+    _host(key, host)
     base = "%s://%s" % (scheme, host)
     if port != (443 if scheme == "https" else 80):
         base = "%s:%d" % (base, port)

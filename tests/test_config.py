@@ -281,3 +281,22 @@ def test_a_port_of_anything_but_ascii_digits_names_server_on_every_runtime():
     # int() takes "+80", "8_0" and other scripts' digits on CPython, not on MicroPython
     for url in ("https://x:+80", "https://x:8_0", "https://x: 80", "https://x:\u0668\u0660"):
         assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_the_requests_transport_to_an_https_server_with_a_ca_names_upload_transport():
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(b"\x30\x82\x01\x00\x30\x81\xfd" + b"\x00" * 253)
+    e = error_of(device_cfg(insecure=False, ca=d + "/ca.der", upload={"transport": "requests"}))
+    assert e.startswith("upload.transport:") and "ca" in e and "insecure" in e, e
+
+
+def test_the_requests_transport_to_an_https_server_without_insecure_names_upload_transport():
+    e = error_of(device_cfg(insecure=False, upload={"transport": "requests"}))
+    assert e.startswith("upload.transport:"), e
+
+
+def test_the_requests_transport_is_accepted_over_http_or_with_insecure():
+    assert config.load(device_cfg(upload={"transport": "requests"}))["upload"]["transport"] == "requests"
+    c = config.load(device_cfg(insecure=False, server="http://127.0.0.1:8080", upload={"transport": "requests"}))
+    assert c["upload"]["transport"] == "requests"

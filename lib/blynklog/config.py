@@ -556,6 +556,13 @@ def _validate(cfg, base_dir):
     _int("upload.retry_max_s", upload["retry_max_s"], 0, 7 * 86400)
     _int("upload.park_s", upload["park_s"], 0, 7 * 86400)
     _choice("upload.transport", upload["transport"], ("socket", "requests"))
+    if upload["transport"] == "requests" and scheme == "https" and not out["insecure"]:
+        # that module cannot verify a certificate (requests_transport.py): every sync would fail
+        _fail(
+            "upload.transport",
+            "'requests' cannot verify the https server's certificate against ca: use 'socket', "
+            "an http:// server, or insecure: true",
+        )
     out["upload"] = upload
 
     clock = _section(cfg, "clock", _CLOCK_DEFAULTS)

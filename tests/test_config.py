@@ -25,6 +25,10 @@ def platform_cfg(**over):
     return cfg
 
 
+# a certificate's outer shape: a SEQUENCE of 256 bytes whose first element is a SEQUENCE
+DER = b"\x30\x82\x01\x00\x30\x81\xfd" + b"\x00" * 253
+
+
 def error_of(cfg):
     return str(raises(ConfigError, config.load, cfg))
 
@@ -193,7 +197,7 @@ def test_insecure_true_may_upload_without_ca():
 def test_relative_paths_are_taken_from_the_config_files_folder():
     d = tmpdir()
     with open(d + "/ca.der", "wb") as f:
-        f.write(b"\x30\x82\x01\x00" + b"\x00" * 100)
+        f.write(DER)
     cfg = device_cfg(insecure=False, ca="ca.der", store={"path": "data"})
     with open(d + "/config.json", "w") as f:
         json.dump(cfg, f)
@@ -286,7 +290,7 @@ def test_a_port_of_anything_but_ascii_digits_names_server_on_every_runtime():
 def test_the_requests_transport_to_an_https_server_with_a_ca_names_upload_transport():
     d = tmpdir()
     with open(d + "/ca.der", "wb") as f:
-        f.write(b"\x30\x82\x01\x00\x30\x81\xfd" + b"\x00" * 253)
+        f.write(DER)
     e = error_of(device_cfg(insecure=False, ca=d + "/ca.der", upload={"transport": "requests"}))
     assert e.startswith("upload.transport:") and "ca" in e and "insecure" in e, e
 
@@ -300,3 +304,30 @@ def test_the_requests_transport_is_accepted_over_http_or_with_insecure():
     assert config.load(device_cfg(upload={"transport": "requests"}))["upload"]["transport"] == "requests"
     c = config.load(device_cfg(insecure=False, server="http://127.0.0.1:8080", upload={"transport": "requests"}))
     assert c["upload"]["transport"] == "requests"
+
+
+def _ca_error(data):
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(data)
+    return error_of(device_cfg(insecure=False, ca=d + "/ca.der"))
+
+
+def test_a_truncated_der_ca_names_ca():
+    e = _ca_error(DER[:200])
+    assert e.startswith("ca:") and "truncated" in e, e
+
+
+def test_a_der_ca_with_bytes_after_its_end_names_ca():
+    assert _ca_error(DER + b"\x00").startswith("ca:")
+
+
+def test_a_der_ca_that_does_not_start_with_a_sequence_inside_names_ca():
+    assert _ca_error(DER[:4] + b"\x02" + DER[5:]).startswith("ca:")
+
+
+def test_a_der_ca_of_the_right_shape_is_accepted():
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(DER)
+    assert config.load(device_cfg(insecure=False, ca=d + "/ca.der"))["ca"] == [d + "/ca.der"]

@@ -482,6 +482,8 @@ def _validate(cfg, base_dir):
             except (OSError, ValueError) as e:  # ValueError: a NUL in the name (CPython)
                 _fail(key, "cannot read certificate %r (%s)" % (path, e))
             if not _looks_der(der):
+                if der[:1] == b"0":  # an ASN.1 SEQUENCE whose length is not the file's
+                    _fail(key, "%r is not a whole DER certificate (truncated or damaged?)" % path)
                 _fail(key, "%r is not a DER certificate (PEM? convert it with tools/certs.py)" % path)
             cas.append(path)
     out["ca"] = cas

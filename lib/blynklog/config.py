@@ -394,6 +394,34 @@ def _events(cfg, api):
     return out
 
 
+# Lead bytes of what MicroPython's decoder takes and UTF-8 (and CPython) does not: overlong forms,
+# surrogates, code points past U+10FFFF; each with the range of its next byte that makes it so
+_NOT_UTF8 = (
+    (0xC0, 0x80, 0xC0),
+    (0xC1, 0x80, 0xC0),
+    (0xE0, 0x80, 0xA0),
+    (0xED, 0xA0, 0xC0),
+    (0xF0, 0x80, 0x90),
+    (0xF4, 0x90, 0xC0),
+    (0xF5, 0x80, 0xC0),
+    (0xF6, 0x80, 0xC0),
+    (0xF7, 0x80, 0xC0),
+)
+
+
+def _strict_utf8(data):
+    # data decoded without error: False when it holds one of _NOT_UTF8 (a lead byte is never a
+    # follower, and the decoder saw the followers there)
+    for lead, lo, hi in _NOT_UTF8:
+        b = bytes((lead,))
+        i = data.find(b)
+        while i >= 0:
+            if lo <= data[i + 1] < hi:
+                return False
+            i = data.find(b, i + 1)
+    return True
+
+
 def load(config, data=None):
     # -> the validated configuration with defaults; raises ConfigError naming the key.
     # Relative paths are taken from the config file's folder, or the current folder for a dict.
@@ -410,6 +438,8 @@ def load(config, data=None):
         try:
             text = str(data, "utf-8")
         except UnicodeError:
+            text = None
+        if text is None or (len(text) != len(data) and not _strict_utf8(data)):
             _fail("config", "%r is not UTF-8 text" % path)
         try:
             config = json.loads(text)

@@ -50,13 +50,20 @@ KEYS = (
 )
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
-# entry of sys.path: a folder there named like a module is imported in its place at the next boot.
-# So the default is no identifier, and a path ending in the name of the package or a firmware or
-# board module is refused. A store made at the earlier default, "blynklog", is moved to the new
-# one by the Logger (and by firmware/main.py before the package is imported).
+# entry of sys.path: a folder there named like a module is imported in its place at the next boot
+# (a folder without __init__.py too, so "time/data" hides time as "data/time" does). So the default
+# is no identifier, and a path with a folder named as a module a board can import is refused: the
+# package's, the firmware's and the boards' (firmware/, boards/), MicroPython's built-in modules on
+# ESP32 and rp2 (each also after a "u": uos, utime, ujson, ...), the modules frozen into the stock
+# ESP32 and RP2 / Pico W firmware (ports/*/modules, extmod/asyncio, micropython-lib's
+# bundle-networking and the drivers their manifests require), the usual modules of a sketch's own,
+# and on MicroPython whatever it has without a file (_builtin). A store made at the earlier
+# default, "blynklog", is moved to the new one by the Logger (and by firmware/main.py before the
+# package is imported).
 DEFAULT_STORE_PATH = _DEFAULT_STORE_PATH
 OLD_STORE_PATH = "blynklog"
 SHADOWED_MODULES = (
+    # the package, the firmware, the boards
     "blynklog",
     "app",
     "main",
@@ -70,7 +77,129 @@ SHADOWED_MODULES = (
     "uplink",
     "gateway",
     "gwpacket",
+    "_vchip",
+    # built into MicroPython on ESP32 and rp2
+    "array",
+    "binascii",
+    "bluetooth",
+    "btree",
+    "builtins",
+    "cmath",
+    "collections",
+    "cryptolib",
+    "deflate",
+    "errno",
+    "esp",
+    "esp32",
+    "framebuf",
+    "gc",
+    "hashlib",
+    "heapq",
+    "io",
+    "json",
+    "lwip",
+    "machine",
+    "marshal",
+    "math",
+    "micropython",
+    "network",
+    "os",
+    "platform",
+    "random",
+    "re",
+    "rp2",
+    "select",
+    "socket",
+    "ssl",
+    "string",
+    "struct",
+    "sys",
+    "time",
+    "timeq",
+    "tls",
+    "uctypes",
+    "vfs",
+    "weakref",
+    "websocket",
+    "zlib",
+    "_asyncio",
+    "_espnow",
+    "_onewire",
+    "_rp2",
+    "_thread",
+    "_webrepl",
+    # frozen into the stock ESP32 and RP2 / Pico W firmware (earlier releases' too)
+    "asyncio",
+    "requests",
+    "ntptime",
+    "mip",
+    "webrepl",
+    "webrepl_setup",
+    "websocket_helper",
+    "upip",
+    "upip_utarfile",
+    "neopixel",
+    "apa106",
+    "dht",
+    "onewire",
+    "ds18x20",
+    "upysh",
+    "umqtt",
+    "espnow",
+    "aioespnow",
+    "aioble",
+    "flashbdev",
+    "inisetup",
+    "_boot",
+    "_boot_fat",
+    # a sketch's own, by custom
+    "config",
+    "wifi",
+    "secrets",
 )
+
+
+def _module(name):
+    # The module a folder so named would stand in for, or None: the name without .py / .mpy, in
+    # lower case (FAT matches a name in any case), when an import statement can name it.
+    for suffix in (".py", ".mpy"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    name = name.lower()
+    if not name or "0" <= name[0] <= "9":
+        return None
+    for ch in name:
+        if not ("a" <= ch <= "z" or "0" <= ch <= "9" or ch == "_"):
+            return None
+    if name in SHADOWED_MODULES or (name[0] == "u" and name[1:] in SHADOWED_MODULES) or _builtin(name):
+        return name
+    return None
+
+
+def _builtin(name):
+    # On MicroPython: whether it has a module of this name without a file, built in (a port's or a
+    # custom firmware's own) or imported already. sys.path holds only a folder that does not exist
+    # meanwhile, so that no file (a frozen one neither) is run by the look-up; an empty sys.path
+    # would search the current folder. CPython runs on no board: not asked.
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return False
+    path = sys.path
+    saved = path[:]
+    path.clear()
+    path.append("/.blynklog-no-such-folder")
+    try:
+        __import__(name)
+        return True
+    except ImportError:
+        return False
+    except Exception:  # a module that is there but failed to start
+        return True
+    finally:
+        path.clear()
+        path.extend(saved)
+
 
 _STORE_DEFAULTS = {
     "path": DEFAULT_STORE_PATH,
@@ -543,16 +672,14 @@ def _validate(cfg, base_dir):
     path = _str("store.path", store["path"], max_len=200)
     if "\x00" in path:
         _fail("store.path", "contains a NUL character")
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".py", ".mpy"):
-        if last.endswith(suffix):
-            last = last[: -len(suffix)]
-    if last in SHADOWED_MODULES:
-        _fail(
-            "store.path",
-            "%r would be imported in place of the module %r at the next boot; use a name "
-            "that is not a module's, such as %r" % (path, last, DEFAULT_STORE_PATH),
-        )
+    for part in path.split("/"):
+        name = _module(part)
+        if name:
+            _fail(
+                "store.path",
+                "%r: its folder %r would be imported in place of the module %r at the next boot; "
+                "use names that are not a module's, such as %r" % (path, part, name, DEFAULT_STORE_PATH),
+            )
     store["path"] = _join(base_dir, path)
     # where the earlier default would have put the store, for the Logger's one-time move
     store["old_path"] = _join(base_dir, OLD_STORE_PATH) if path == DEFAULT_STORE_PATH else None

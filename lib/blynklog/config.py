@@ -566,9 +566,11 @@ def load(config, data=None):
                 _fail("config", "cannot read %r (%s)" % (path, e))
         try:
             text = str(data, "utf-8")
+            ok = len(text) == len(data) or _strict_utf8(data)
         except UnicodeError:
-            text = None
-        if text is None or (len(text) != len(data) and not _strict_utf8(data)):
+            text = ""
+            ok = False
+        if not ok:
             _fail("config", "%r is not UTF-8 text" % path)
         try:
             config = json.loads(text)

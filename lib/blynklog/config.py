@@ -50,16 +50,16 @@ KEYS = (
 )
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
-# entry of sys.path: a folder there named like a module is imported in its place at the next boot
-# (a folder without __init__.py too, so "time/data" hides time as "data/time" does). So the default
-# is no identifier, and a path with a folder named as a module a board can import is refused: the
-# package's, the firmware's and the boards' (firmware/, boards/), MicroPython's built-in modules on
-# ESP32 and rp2 (each also after a "u": uos, utime, ujson, ...), the modules frozen into the stock
-# ESP32 and RP2 / Pico W firmware (ports/*/modules, extmod/asyncio, micropython-lib's
-# bundle-networking and the drivers their manifests require), the usual modules of a sketch's own,
-# and on MicroPython whatever it has without a file (_builtin). A store made at the earlier
-# default, "blynklog", is moved to the new one by the Logger (and by firmware/main.py before the
-# package is imported).
+# entry of sys.path: a folder there named like a module is imported in its place at the next boot,
+# __init__.py or not (so "time/data" beside the config hides time; a last folder so named hides it
+# wherever sys.path reaches, /lib too). So the default is no identifier, and a path with any folder
+# named as a module a board can import is refused: the package's, the firmware's and the boards'
+# (firmware/, boards/), MicroPython's built-in modules on ESP32 and rp2 (each also after a "u":
+# uos, utime, ujson, ...), the modules frozen into the stock ESP32 and RP2 / Pico W firmware
+# (ports/*/modules, extmod/asyncio, micropython-lib's bundle-networking and the drivers their
+# manifests require), a sketch's usual own, and on MicroPython whatever it has without a file
+# (_builtin). A store made at the earlier default, "blynklog", is moved to the new one by the
+# Logger (and by firmware/main.py before the package is imported).
 DEFAULT_STORE_PATH = _DEFAULT_STORE_PATH
 OLD_STORE_PATH = "blynklog"
 SHADOWED_MODULES = (
@@ -179,8 +179,9 @@ def _module(name):
 def _builtin(name):
     # On MicroPython: whether it has a module of this name without a file, built in (a port's or a
     # custom firmware's own) or imported already. sys.path holds only a folder that does not exist
-    # meanwhile, so that no file (a frozen one neither) is run by the look-up; an empty sys.path
-    # would search the current folder. CPython runs on no board: not asked.
+    # meanwhile, so that no file (a frozen one neither) is run by the look-up (an empty sys.path
+    # means built-ins only from MicroPython 1.22, the current folder before). CPython runs on no
+    # board: not asked.
     import sys
 
     if sys.implementation.name != "micropython":

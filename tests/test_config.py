@@ -25,6 +25,10 @@ def platform_cfg(**over):
     return cfg
 
 
+# a certificate's outer shape: a SEQUENCE of 256 bytes whose first element is a SEQUENCE
+DER = b"\x30\x82\x01\x00\x30\x81\xfd" + b"\x00" * 253
+
+
 def error_of(cfg):
     return str(raises(ConfigError, config.load, cfg))
 
@@ -193,7 +197,7 @@ def test_insecure_true_may_upload_without_ca():
 def test_relative_paths_are_taken_from_the_config_files_folder():
     d = tmpdir()
     with open(d + "/ca.der", "wb") as f:
-        f.write(b"\x30\x82\x01\x00" + b"\x00" * 100)
+        f.write(DER)
     cfg = device_cfg(insecure=False, ca="ca.der", store={"path": "data"})
     with open(d + "/config.json", "w") as f:
         json.dump(cfg, f)
@@ -233,3 +237,97 @@ def test_two_streams_on_one_pin_name_the_second():
 def test_two_streams_on_one_datastream_id_name_the_second():
     e = error_of(platform_cfg(streams={"a": {"id": 4}, "b": {"id": 4}}))
     assert e.startswith("streams.a.id:") or e.startswith("streams.b.id:")
+
+
+def test_a_host_with_an_empty_label_names_server():
+    for url in ("https://a..invalid", "https://.invalid", "https://a.invalid."):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_a_host_label_with_a_hyphen_at_either_end_names_server():
+    for url in ("https://-a.invalid", "https://a-.invalid", "https://a.-b"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_a_host_with_a_letter_outside_ascii_names_server_on_every_runtime():
+    assert error_of(device_cfg(server="https://bl\u00fcnk.cloud")).startswith("server:")
+
+
+def test_a_host_with_an_underscore_names_server():
+    assert error_of(device_cfg(server="https://my_host.invalid")).startswith("server:")
+
+
+def test_a_host_label_of_64_characters_names_server():
+    assert error_of(device_cfg(server="https://" + "a" * 64 + ".invalid")).startswith("server:")
+
+
+def test_a_host_of_253_characters_in_63_character_labels_is_accepted():
+    host = ".".join(("a" * 63, "b" * 63, "c" * 63, "d" * 61))
+    assert config.load(device_cfg(server="https://" + host))["server"] == "https://" + host
+
+
+def test_a_host_of_254_characters_names_server():
+    host = ".".join(("a" * 63, "b" * 63, "c" * 63, "d" * 62))
+    assert error_of(device_cfg(server="https://" + host)).startswith("server:")
+
+
+def test_digits_and_dots_that_are_no_ipv4_address_name_server():
+    for url in ("https://1.2.3.4.5", "https://127.0.0.1.", "https://256.1.1.1", "https://1.2.3", "https://1..2.3"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_the_local_emulators_servers_are_accepted():
+    for url in ("https://127.0.0.1:8443", "http://127.0.0.1:8080", "https://localhost:9443", "http://localhost"):
+        assert config.load(device_cfg(server=url))["server"] == url
+
+
+def test_a_port_of_anything_but_ascii_digits_names_server_on_every_runtime():
+    # int() takes "+80", "8_0" and other scripts' digits on CPython, not on MicroPython
+    for url in ("https://x:+80", "https://x:8_0", "https://x: 80", "https://x:\u0668\u0660"):
+        assert error_of(device_cfg(server=url)).startswith("server:"), url
+
+
+def test_the_requests_transport_to_an_https_server_with_a_ca_names_upload_transport():
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(DER)
+    e = error_of(device_cfg(insecure=False, ca=d + "/ca.der", upload={"transport": "requests"}))
+    assert e.startswith("upload.transport:") and "ca" in e and "insecure" in e, e
+
+
+def test_the_requests_transport_to_an_https_server_without_insecure_names_upload_transport():
+    e = error_of(device_cfg(insecure=False, upload={"transport": "requests"}))
+    assert e.startswith("upload.transport:"), e
+
+
+def test_the_requests_transport_is_accepted_over_http_or_with_insecure():
+    assert config.load(device_cfg(upload={"transport": "requests"}))["upload"]["transport"] == "requests"
+    c = config.load(device_cfg(insecure=False, server="http://127.0.0.1:8080", upload={"transport": "requests"}))
+    assert c["upload"]["transport"] == "requests"
+
+
+def _ca_error(data):
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(data)
+    return error_of(device_cfg(insecure=False, ca=d + "/ca.der"))
+
+
+def test_a_truncated_der_ca_names_ca():
+    e = _ca_error(DER[:200])
+    assert e.startswith("ca:") and "truncated" in e, e
+
+
+def test_a_der_ca_with_bytes_after_its_end_names_ca():
+    assert _ca_error(DER + b"\x00").startswith("ca:")
+
+
+def test_a_der_ca_that_does_not_start_with_a_sequence_inside_names_ca():
+    assert _ca_error(DER[:4] + b"\x02" + DER[5:]).startswith("ca:")
+
+
+def test_a_der_ca_of_the_right_shape_is_accepted():
+    d = tmpdir()
+    with open(d + "/ca.der", "wb") as f:
+        f.write(DER)
+    assert config.load(device_cfg(insecure=False, ca=d + "/ca.der"))["ca"] == [d + "/ca.der"]

@@ -340,3 +340,28 @@ def test_a_nul_in_a_file_name_names_its_key():
     # found by the hypothesis cases: open() raised ValueError "embedded null byte" from inside load()
     assert str(raises(ConfigError, config.load, dict(device_cfg("/tmp/x"), ca="a\x00b"))).startswith("ca: ")
     assert str(raises(ConfigError, config.load, device_cfg("/tmp/x\x00y"))).startswith("store.path: ")
+
+
+def test_a_config_file_with_an_overlong_utf8_form_names_config_on_every_runtime():
+    # MicroPython's decoder read 0xC1 0xA5 as "e"; UTF-8 (and CPython) has no such form
+    e = _file_error(b'{"api": "devic\xc1\xa5", "token": "t", "streams": {"t": {"pin": "V1"}}}')
+    assert e.startswith("config: ") and "not UTF-8" in e, e
+
+
+def test_a_config_file_with_an_encoded_surrogate_names_config_on_every_runtime():
+    e = _file_error(b'{"api": "device", "token": "t", "streams": {"\xed\xa0\x80": {"pin": "V1"}}}')
+    assert e.startswith("config: ") and "not UTF-8" in e, e
+
+
+def test_a_config_file_with_a_code_point_past_u10ffff_names_config_on_every_runtime():
+    e = _file_error(b'{"api": "device", "token": "t", "streams": {"\xf4\x90\x80\x80": {"pin": "V1"}}}')
+    assert e.startswith("config: ") and "not UTF-8" in e, e
+
+
+def test_a_config_file_in_utf8_with_letters_beyond_ascii_loads():
+    path = tmpdir("cfu") + "/config.json"
+    with open(path, "wb") as f:
+        f.write(
+            '{"api": "device", "token": "t", "insecure": true, "streams": {"t\u00e9\u20ac\U0001f600": {"pin": "V1"}}}'.encode()
+        )
+    assert list(config.load(path)["streams"]) == ["t\u00e9\u20ac\U0001f600"]

@@ -7,7 +7,7 @@ import os
 
 from blynklog import ConfigError, Logger, config
 from logger_support import device_config, now_ms
-from support import raises, tmpdir
+from support import IS_MICROPYTHON, raises, skip, tmpdir
 
 
 def _write_config(folder, **over):
@@ -62,7 +62,7 @@ def test_a_store_path_named_like_the_package_is_refused_naming_store_path():
 
 
 def test_a_store_path_that_only_contains_a_module_name_is_accepted():
-    for path in ("data", "/data", "blynklog_store", "app-data", "blynklog/x"):
+    for path in ("data", "/data", "blynklog_store", "app-data", "data/app-log"):
         cfg = {
             "api": "device",
             "token": "t",
@@ -123,3 +123,85 @@ def test_every_firmware_and_board_module_is_a_refused_store_name():
     names.add("blynklog")
     missing = sorted(n for n in names if n not in config.SHADOWED_MODULES)
     assert not missing, missing
+
+
+def _store_error(path):
+    cfg = {"api": "device", "token": "t", "insecure": True, "streams": {"t": {"pin": "V1"}}, "store": {"path": path}}
+    return str(raises(ConfigError, config.load, cfg))
+
+
+def test_a_store_path_named_like_a_module_a_board_imports_is_refused_naming_store_path():
+    for name in (
+        "asyncio",
+        "os",
+        "time",
+        "json",
+        "machine",
+        "network",
+        "ntptime",
+        "requests",
+        "struct",
+        "mip",
+        "neopixel",
+        "dht",
+        "onewire",
+        "ds18x20",
+        "webrepl",
+        "upysh",
+        "aioble",
+        "config",
+        "wifi",
+    ):
+        e = _store_error("/tmp/x/" + name)
+        assert e.startswith("store.path:") and "blynklog-data" in e, (name, e)
+
+
+def test_a_store_path_named_like_a_modules_older_u_name_is_refused():
+    for name in ("uos", "utime", "ujson", "urequests", "uasyncio", "usocket", "ustruct", "uzlib"):
+        assert _store_error(name).startswith("store.path:"), name
+
+
+def test_a_store_path_named_like_a_module_in_another_case_is_refused():
+    # FAT (which some boards use) finds "Main" for an import of main
+    for name in ("Main", "TIME", "Blynklog.py"):
+        assert _store_error(name).startswith("store.path:"), name
+
+
+def test_a_store_path_whose_first_folder_is_a_modules_name_is_refused():
+    # "blynklog/x" beside the config makes the folder blynklog at the root, imported as a package
+    for path in ("blynklog/x", "time/data", "/asyncio/data"):
+        e = _store_error(path)
+        assert e.startswith("store.path:") and path.strip("/").split("/")[0] in e, (path, e)
+
+
+def test_every_module_of_the_virtual_boards_chip_is_a_refused_store_name():
+    # run from the checkout's root, as both runners do
+    names = [n[:-3] for n in os.listdir("boards/unix/chip") if n.endswith(".py")]
+    assert names and not [n for n in names if n not in config.SHADOWED_MODULES], names
+
+
+def test_a_store_path_named_like_a_module_built_into_the_running_micropython_is_refused():
+    if not IS_MICROPYTHON:
+        skip("CPython runs on no board: only MicroPython is asked what it has built in")
+    # termios: built into the unix port, in no board's firmware (so not in SHADOWED_MODULES)
+    assert "termios" not in config.SHADOWED_MODULES
+    assert _store_error("termios").startswith("store.path:")
+
+
+def test_asking_the_runtime_about_a_store_folders_name_runs_no_file_and_keeps_sys_path():
+    import sys
+
+    d = tmpdir("mod")
+    with open(d + "/blzprobe.py", "w") as f:
+        f.write("open(%r, 'w').close()\n" % (d + "/ran"))
+    before = list(sys.path)
+    cwd = os.getcwd()
+    os.chdir(d)  # the current folder: what an empty sys.path would search
+    try:
+        cfg = {"api": "device", "token": "t", "insecure": True, "streams": {"t": {"pin": "V1"}}}
+        cfg["store"] = {"path": "blzprobe"}
+        assert config.load(cfg)["store"]["path"] == "blzprobe"
+    finally:
+        os.chdir(cwd)
+    assert not _exists(d + "/ran")
+    assert sys.path == before

@@ -22,6 +22,8 @@ UPLOAD_MODULES = (
     "blynklog.body",
 )
 T0 = 1767225600000
+# a certificate's outer shape: a SEQUENCE of 200 bytes whose first element is a SEQUENCE
+DER = b"\x30\x81\xc8\x30\x81\xc5" + bytes(197)
 
 
 def _write_config(folder, **over):
@@ -284,11 +286,23 @@ def test_a_damaged_cache_falls_back_to_validation():
 def test_a_ca_file_that_stops_being_a_certificate_fails_though_a_cache_exists():
     folder = tmpdir("wake")
     with open(folder + "/ca.der", "wb") as f:
-        f.write(b"\x30\x82" + bytes(200))
+        f.write(DER)
     path = _write_config(folder, insecure=False, ca="ca.der")
     Logger(path).close()
     with open(folder + "/ca.der", "w") as f:
         f.write("-----BEGIN CERTIFICATE-----\n" + "A" * 100 + "\n")
+    e = raises(ConfigError, Logger, path)
+    assert str(e).startswith("ca:"), str(e)
+
+
+def test_a_ca_file_cut_short_fails_though_a_cache_exists():
+    folder = tmpdir("wake")
+    with open(folder + "/ca.der", "wb") as f:
+        f.write(DER)
+    path = _write_config(folder, insecure=False, ca="ca.der")
+    Logger(path).close()
+    with open(folder + "/ca.der", "wb") as f:
+        f.write(DER[:200])
     e = raises(ConfigError, Logger, path)
     assert str(e).startswith("ca:"), str(e)
 

@@ -61,9 +61,18 @@ def _is_int(v):
 
 
 def _looks_der(data):
-    # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length (config.py's check of
-    # a 'ca' file, made again when the cache stands in for config.py)
-    return len(data) >= 64 and data[0] == 0x30
+    # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length that spans the rest of
+    # the file exactly (a truncated copy or trailing bytes do not), and its first element is the
+    # TBSCertificate, another SEQUENCE (config.py's check of a 'ca' file, made again when the
+    # cache stands in for config.py)
+    n = len(data)
+    if n < 64 or data[0] != 0x30 or not 0x81 <= data[1] <= 0x83:
+        return False
+    end = 2 + data[1] - 0x80
+    size = 0
+    for i in range(2, end):
+        size = size * 256 + data[i]
+    return end + size == n and data[end] == 0x30
 
 
 def _unverified_reason(cfg):
@@ -86,7 +95,7 @@ def _unverified_reason(cfg):
 
 # The validator's identity in the key: CRC-32 of config.py's bytes, which tests/test_wake.py holds
 # to the file (a stat of config.py instead cost a Pico W 6 ms at every wake)
-_VALIDATOR = "19dd54ff"
+_VALIDATOR = "3f05c299"
 
 
 def _cache_key(path, raw):

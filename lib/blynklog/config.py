@@ -50,13 +50,20 @@ KEYS = (
 )
 
 # The store's folder. On a board the config sits at the file system's root, which is also the first
-# entry of sys.path: a folder there named like a module is imported in its place at the next boot.
-# So the default is no identifier, and a path ending in the name of the package or a firmware or
-# board module is refused. A store made at the earlier default, "blynklog", is moved to the new
-# one by the Logger (and by firmware/main.py before the package is imported).
+# entry of sys.path: a folder there named like a module is imported in its place at the next boot,
+# __init__.py or not (so "time/data" beside the config hides time; a last folder so named hides it
+# wherever sys.path reaches, /lib too). So the default is no identifier, and a path with any folder
+# named as a module a board can import is refused: the package's, the firmware's and the boards'
+# (firmware/, boards/), MicroPython's built-in modules on ESP32 and rp2 (each also after a "u":
+# uos, utime, ujson, ...), the modules frozen into the stock ESP32 and RP2 / Pico W firmware
+# (ports/*/modules, extmod/asyncio, micropython-lib's bundle-networking and the drivers their
+# manifests require), a sketch's usual own, and on MicroPython whatever it has without a file
+# (_builtin). A store made at the earlier default, "blynklog", is moved to the new one by the
+# Logger (and by firmware/main.py before the package is imported).
 DEFAULT_STORE_PATH = _DEFAULT_STORE_PATH
 OLD_STORE_PATH = "blynklog"
 SHADOWED_MODULES = (
+    # the package, the firmware, the boards
     "blynklog",
     "app",
     "main",
@@ -70,7 +77,130 @@ SHADOWED_MODULES = (
     "uplink",
     "gateway",
     "gwpacket",
+    "_vchip",
+    # built into MicroPython on ESP32 and rp2
+    "array",
+    "binascii",
+    "bluetooth",
+    "btree",
+    "builtins",
+    "cmath",
+    "collections",
+    "cryptolib",
+    "deflate",
+    "errno",
+    "esp",
+    "esp32",
+    "framebuf",
+    "gc",
+    "hashlib",
+    "heapq",
+    "io",
+    "json",
+    "lwip",
+    "machine",
+    "marshal",
+    "math",
+    "micropython",
+    "network",
+    "os",
+    "platform",
+    "random",
+    "re",
+    "rp2",
+    "select",
+    "socket",
+    "ssl",
+    "string",
+    "struct",
+    "sys",
+    "time",
+    "timeq",
+    "tls",
+    "uctypes",
+    "vfs",
+    "weakref",
+    "websocket",
+    "zlib",
+    "_asyncio",
+    "_espnow",
+    "_onewire",
+    "_rp2",
+    "_thread",
+    "_webrepl",
+    # frozen into the stock ESP32 and RP2 / Pico W firmware (earlier releases' too)
+    "asyncio",
+    "requests",
+    "ntptime",
+    "mip",
+    "webrepl",
+    "webrepl_setup",
+    "websocket_helper",
+    "upip",
+    "upip_utarfile",
+    "neopixel",
+    "apa106",
+    "dht",
+    "onewire",
+    "ds18x20",
+    "upysh",
+    "umqtt",
+    "espnow",
+    "aioespnow",
+    "aioble",
+    "flashbdev",
+    "inisetup",
+    "_boot",
+    "_boot_fat",
+    # a sketch's own, by custom
+    "config",
+    "wifi",
+    "secrets",
 )
+
+
+def _module(name):
+    # The module a folder so named would stand in for, or None: the name without .py / .mpy, in
+    # lower case (FAT matches a name in any case), when an import statement can name it.
+    for suffix in (".py", ".mpy"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    name = name.lower()
+    if not name or "0" <= name[0] <= "9":
+        return None
+    for ch in name:
+        if not ("a" <= ch <= "z" or "0" <= ch <= "9" or ch == "_"):
+            return None
+    if name in SHADOWED_MODULES or (name[0] == "u" and name[1:] in SHADOWED_MODULES) or _builtin(name):
+        return name
+    return None
+
+
+def _builtin(name):
+    # On MicroPython: whether it has a module of this name without a file, built in (a port's or a
+    # custom firmware's own) or imported already. sys.path holds only a folder that does not exist
+    # meanwhile, so that no file (a frozen one neither) is run by the look-up (an empty sys.path
+    # means built-ins only from MicroPython 1.22, the current folder before). CPython runs on no
+    # board: not asked.
+    import sys
+
+    if sys.implementation.name != "micropython":
+        return False
+    path = sys.path
+    saved = path[:]
+    path.clear()
+    path.append("/.blynklog-no-such-folder")
+    try:
+        __import__(name)
+        return True
+    except ImportError:
+        return False
+    except Exception:  # a module that is there but failed to start
+        return True
+    finally:
+        path.clear()
+        path.extend(saved)
+
 
 _STORE_DEFAULTS = {
     "path": DEFAULT_STORE_PATH,
@@ -161,9 +291,33 @@ def _section(cfg, name, defaults):
     return out
 
 
+def _host(key, host):
+    # An IPv4 address, or a DNS name: labels of 1..63 ASCII letters, digits and hyphens, no hyphen
+    # at a label's ends, 253 characters in all. Compared by character ranges, not str.isalpha(),
+    # which takes any script's letters on CPython and only ASCII on MicroPython.
+    if host and not host.strip("0123456789."):
+        parts = host.split(".")
+        if len(parts) != 4 or [n for n in parts if not 0 < len(n) < 4 or int(n) > 255]:
+            _fail(key, "bad IPv4 address %r" % host)
+        return
+    if not host or len(host) > 253:
+        _fail(key, "bad host name %r: 1 to 253 characters" % host)
+    for label in host.split("."):
+        ok = 0 < len(label) < 64 and label[0] != "-" and label[-1] != "-"
+        for ch in label:
+            if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch == "-"):
+                ok = False
+        if not ok:
+            _fail(
+                key,
+                "bad host name %r: dot-separated labels of 1 to 63 ASCII letters, digits and "
+                "hyphens, no hyphen first or last" % host,
+            )
+
+
 def parse_server(url, key="server"):
     # -> (scheme, host, port, base_url). A bare host name means https on 443.
-    _str(key, url, max_len=253)
+    _str(key, url, max_len=267)  # "https://", a 253-character host, ":65535"
     scheme = "https"
     rest = url
     if "://" in url:
@@ -179,17 +333,12 @@ def parse_server(url, key="server"):
         _fail(key, "IPv6 literals are not supported")
     if ":" in rest:
         host, p = rest.rsplit(":", 1)
-        try:
-            port = int(p)
-        except ValueError:
+        if not p or len(p) > 5 or p.strip("0123456789"):  # ASCII digits only, as on every runtime
             _fail(key, "bad port %r" % p)
+        port = int(p)
         if port < 1 or port > 65535:
             _fail(key, "bad port %d" % port)
-    if not host or " " in host:
-        _fail(key, "bad host name %r" % host)
-    for ch in host:
-        if not (ch.isalpha() or ch.isdigit() or ch in ".-_"):
-            _fail(key, "bad host name %r" % host)
+    _host(key, host)
     base = "%s://%s" % (scheme, host)
     if port != (443 if scheme == "https" else 80):
         base = "%s:%d" % (base, port)
@@ -375,6 +524,34 @@ def _events(cfg, api):
     return out
 
 
+# Lead bytes of what MicroPython's decoder takes and UTF-8 (and CPython) does not: overlong forms,
+# surrogates, code points past U+10FFFF; each with the range of its next byte that makes it so
+_NOT_UTF8 = (
+    (0xC0, 0x80, 0xC0),
+    (0xC1, 0x80, 0xC0),
+    (0xE0, 0x80, 0xA0),
+    (0xED, 0xA0, 0xC0),
+    (0xF0, 0x80, 0x90),
+    (0xF4, 0x90, 0xC0),
+    (0xF5, 0x80, 0xC0),
+    (0xF6, 0x80, 0xC0),
+    (0xF7, 0x80, 0xC0),
+)
+
+
+def _strict_utf8(data):
+    # data decoded without error: False when it holds one of _NOT_UTF8 (a lead byte is never a
+    # follower, and the decoder saw the followers there)
+    for lead, lo, hi in _NOT_UTF8:
+        b = bytes((lead,))
+        i = data.find(b)
+        while i >= 0:
+            if lo <= data[i + 1] < hi:
+                return False
+            i = data.find(b, i + 1)
+    return True
+
+
 def load(config, data=None):
     # -> the validated configuration with defaults; raises ConfigError naming the key.
     # Relative paths are taken from the config file's folder, or the current folder for a dict.
@@ -390,7 +567,11 @@ def load(config, data=None):
                 _fail("config", "cannot read %r (%s)" % (path, e))
         try:
             text = str(data, "utf-8")
+            ok = len(text) == len(data) or _strict_utf8(data)
         except UnicodeError:
+            text = ""
+            ok = False
+        if not ok:
             _fail("config", "%r is not UTF-8 text" % path)
         try:
             config = json.loads(text)
@@ -463,6 +644,8 @@ def _validate(cfg, base_dir):
             except (OSError, ValueError) as e:  # ValueError: a NUL in the name (CPython)
                 _fail(key, "cannot read certificate %r (%s)" % (path, e))
             if not _looks_der(der):
+                if der[:1] == b"0":  # an ASN.1 SEQUENCE whose length is not the file's
+                    _fail(key, "%r is not a whole DER certificate (truncated or damaged?)" % path)
                 _fail(key, "%r is not a DER certificate (PEM? convert it with tools/certs.py)" % path)
             cas.append(path)
     out["ca"] = cas
@@ -492,16 +675,14 @@ def _validate(cfg, base_dir):
     path = _str("store.path", store["path"], max_len=200)
     if "\x00" in path:
         _fail("store.path", "contains a NUL character")
-    last = path.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in (".py", ".mpy"):
-        if last.endswith(suffix):
-            last = last[: -len(suffix)]
-    if last in SHADOWED_MODULES:
-        _fail(
-            "store.path",
-            "%r would be imported in place of the module %r at the next boot; use a name "
-            "that is not a module's, such as %r" % (path, last, DEFAULT_STORE_PATH),
-        )
+    for part in path.split("/"):
+        name = _module(part)
+        if name:
+            _fail(
+                "store.path",
+                "%r: its folder %r would be imported in place of the module %r at the next boot; "
+                "use names that are not a module's, such as %r" % (path, part, name, DEFAULT_STORE_PATH),
+            )
     store["path"] = _join(base_dir, path)
     # where the earlier default would have put the store, for the Logger's one-time move
     store["old_path"] = _join(base_dir, OLD_STORE_PATH) if path == DEFAULT_STORE_PATH else None
@@ -537,6 +718,13 @@ def _validate(cfg, base_dir):
     _int("upload.retry_max_s", upload["retry_max_s"], 0, 7 * 86400)
     _int("upload.park_s", upload["park_s"], 0, 7 * 86400)
     _choice("upload.transport", upload["transport"], ("socket", "requests"))
+    if upload["transport"] == "requests" and scheme == "https" and not out["insecure"]:
+        # that module cannot verify a certificate (requests_transport.py): every sync would fail
+        _fail(
+            "upload.transport",
+            "'requests' cannot verify the https server's certificate against ca: use 'socket', "
+            "an http:// server, or insecure: true",
+        )
     out["upload"] = upload
 
     clock = _section(cfg, "clock", _CLOCK_DEFAULTS)

@@ -508,6 +508,32 @@ def test_a_redirect_to_a_server_that_fails_is_forgotten():
     log.close()
 
 
+def test_sync_reports_a_certificate_from_another_ca_as_a_tls_fault():
+    fresh()
+    if emu.other_ca_path() is None:
+        from support import skip
+
+        skip("the emulator runs without TLS")
+    log = Logger(device_config(ca=emu.other_ca_path()))
+    fill(log, "temperature", 3)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
+    log.close()
+
+
+def test_sync_reports_a_certificate_for_another_host_name_as_a_tls_fault():
+    fresh()
+    if emu.wrong_name_url() is None:
+        from support import skip
+
+        skip("no wrong-name listener")
+    log = Logger(device_config(server=emu.wrong_name_url()))
+    fill(log, "temperature", 3)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
+    log.close()
+
+
 def test_requests_are_paced_under_the_servers_rate_limit():
     # Blynk allows 50 requests a second per device: batches are spaced at least 21 ms apart.
     # A client that answers at once shows the spacing comes from the device, not the network.

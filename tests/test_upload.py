@@ -442,6 +442,25 @@ def test_a_point_too_large_for_any_request_is_set_aside():
     log.close()
 
 
+def test_a_refusal_logged_after_an_earlier_one_survives_a_reopen():
+    # the second entry of the rejects log is saved in state.json, not only kept in RAM
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    cfg = device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024})
+    log = Logger(cfg)
+    t = now_ms() - 10000
+    log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
+    log.add("note", "short", ts=t + 1)
+    log.sync()
+    log.add("note", '"' * 600, ts=t + 2)
+    log.add("note", "short", ts=t + 3)
+    log.sync()
+    log.close()
+    log = Logger(cfg)
+    assert [e[2] for e in log.stats()["rejects"]] == [t, t + 2]
+    log.close()
+
+
 def test_newest_first_drops_nothing_fresh_when_the_excess_is_already_stale():
     fresh()
     log = Logger(

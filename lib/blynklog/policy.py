@@ -206,7 +206,9 @@ class Uploader:
         log = self.state.get("rejects")
         if not isinstance(log, list):  # absent, or a damaged state file
             log = []
-        log.append([now, st.name, ts, message[:_MSG_MAX]])
+        # a new list, not the state's own changed in place: State.set sees a change by comparing
+        # (an entry appended to its own list would look unchanged, and not be saved)
+        log = log + [[now, st.name, ts, message[:_MSG_MAX]]]
         self.state.set("rejects", log[-_REJECT_LOG:])
 
     # ---- judging one record

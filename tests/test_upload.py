@@ -442,6 +442,50 @@ def test_a_point_too_large_for_any_request_is_set_aside():
     log.close()
 
 
+def test_every_point_one_batch_sets_aside_has_its_entry_in_rejects():
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024}))
+    t = now_ms() - 10000
+    log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
+    log.add("note", "x" * 1024, ts=t + 1)  # over 1,024 with the body around it
+    log.add("note", "short", ts=t + 2)
+    r = log.sync()
+    assert r["sent"] == 1 and r["rejected"] == 2
+    assert [e[2] for e in log.stats()["rejects"]] == [t, t + 1]
+    log.close()
+
+
+def test_the_rejects_log_keeps_the_last_eight_points_set_aside():
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024}))
+    t = now_ms() - 10000
+    for i in range(10):
+        log.add("note", '"' * 600, ts=t + i)
+    log.add("note", "short", ts=t + 10)
+    r = log.sync()
+    assert r["sent"] == 1 and r["rejected"] == 10
+    assert [e[2] for e in log.stats()["rejects"]] == [t + i for i in range(2, 10)]
+    log.close()
+
+
+def test_a_duplicate_set_aside_beside_a_point_the_server_refuses_has_its_entry_in_rejects():
+    # the emulator refuses points older than a day: the lone refused point's batch also covers
+    # the duplicate of it that follows (set aside without the server)
+    fresh(max_age_days=1)
+    log = Logger(device_config())
+    old = now_ms() - 2 * DAY_MS
+    log.add("temperature", 1.0, ts=old)
+    log.add("temperature", 2.0, ts=old)
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["sent"] == 5 and r["rejected"] == 2, r
+    rejects = log.stats()["rejects"]
+    assert [e[2] for e in rejects] == [old, old] and rejects[1][3].startswith("duplicate"), rejects
+    log.close()
+
+
 def test_a_refusal_logged_after_an_earlier_one_survives_a_reopen():
     # the second entry of the rejects log is saved in state.json, not only kept in RAM
     fresh()

@@ -385,8 +385,15 @@ class Uploader:
             else:
                 key = _VERDICT_COUNTER[verdict]
                 delta[key] = delta.get(key, 0) + 1
-                if verdict in _VERDICT_REASON and "_why" not in delta:
-                    delta["_why"] = (rec.base + rec.delta, _VERDICT_REASON[verdict])
+                if verdict in _VERDICT_REASON:
+                    # each one for the rejects log (_note_why), which keeps the last _REJECT_LOG:
+                    # a batch keeps no more either
+                    why = delta.get("_why")
+                    if why is None:
+                        why = delta["_why"] = []
+                    elif len(why) >= _REJECT_LOG:
+                        why.pop(0)
+                    why.append((rec.base + rec.delta, _VERDICT_REASON[verdict]))
             covered += 1
             last_pos = rec.pos
         else:
@@ -628,6 +635,7 @@ class Uploader:
             delta["rejected"] = delta.get("rejected", 0) + 1
             self._commit(st, last_pos, covered, delta, now, 0, snap[:2] + after[2:])
             self._add(report, delta)
+            self._note_why(now, st, delta)  # what the batch set aside beside it (a duplicate of it, say)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
             # the next point alone first: refused points come in runs (a backlog older than the
             # server keeps), and each would cost a whole bisection (10 requests from 1,000 points);
@@ -659,8 +667,8 @@ class Uploader:
         return None
 
     def _note_why(self, now, st, delta):
-        why = delta.get("_why")
-        if why:
+        # the records a committed batch set aside without the server (_plan_batch), in their order
+        for why in delta.get("_why") or ():
             self._log_reject(now, st, why[0], why[1])
 
     def _first_point_ts(self, st, now, covered, snap):

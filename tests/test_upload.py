@@ -556,6 +556,42 @@ def test_oldest_data_goes_first_across_streams_when_the_quota_binds():
     log.close()
 
 
+def test_streams_whose_oldest_samples_share_a_timestamp_take_turns_in_the_order_of_their_names():
+    # declared temperature first: the tie goes by name (humidity), not by the configuration's
+    # dict, whose order MicroPython does not keep
+    fresh()
+    streams = {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"}}
+    log = Logger(device_config(streams=streams, limits={"points_per_day": 5}))
+    t = now_ms() - 60000
+    for i in range(4):
+        log.add("temperature", 20 + i, ts=t + i)
+        log.add("humidity", 40 + i, ts=t + i)
+    r = log.sync()
+    assert r["sent"] == 5 and r["stopped"] == "quota", r
+    assert [p[0] for p in received(2)] == [t, t + 1, t + 2, t + 3] and received(1) == [(t, 20)]
+    log.close()
+
+
+def test_newest_first_shares_an_uneven_excess_out_in_the_order_of_stream_names():
+    # 12 points within the day of the age limit, 11 allowed: the one skipped is the stream first by
+    # name's oldest (humidity's, though temperature is declared first)
+    fresh()
+    streams = {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"}}
+    log = Logger(
+        device_config(
+            streams=streams,
+            limits={"points_per_day": 11, "max_age_days": 1, "stale_margin_s": 0},
+            upload={"backlog_policy": "newest_first"},
+        )
+    )
+    t = fill(log, "temperature", 6, start=now_ms() - 3600000)
+    fill(log, "humidity", 6, start=t + 1)
+    r = log.sync()
+    assert r["sent"] == 11 and r["thinned"] == 1, r
+    assert len(received(1)) == 6 and [p[0] for p in received(2)] == [t + 1 + i * 1000 for i in range(1, 6)]
+    log.close()
+
+
 def test_a_redirect_to_a_server_that_fails_is_forgotten():
     fresh()
     cfg = device_config()

@@ -120,8 +120,11 @@ class Uploader:
         self._last_request = None
         self.feed = None  # set by Logger.sync(): called between batches
         self.api = cfg["api"]
+        # in the order of their names, not the configuration's dict's (MicroPython's is its hash
+        # table's): streams whose oldest samples share a timestamp take turns in that order
+        # (_oldest_stream), and the thinning plan shares its excess out in it, on every runtime
         self.streams = []
-        for name in cfg["streams"]:
+        for name in sorted(cfg["streams"]):
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
@@ -531,8 +534,9 @@ class Uploader:
         yield from self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
 
     def _oldest_stream(self, now):
-        # The active stream whose oldest pending record is the oldest; one peek per stream whose
-        # head moved. A record that cannot be placed in time yet counts as the newest.
+        # The active stream whose oldest pending record is the oldest (of a tie, the first by name:
+        # self.streams' order); one peek per stream whose head moved. A record that cannot be
+        # placed in time yet counts as the newest.
         best = None
         for st in self.streams:
             if st.done:

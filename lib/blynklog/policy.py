@@ -22,6 +22,8 @@
 #     points are refused one after another for one reason, the stream is parked instead;
 #   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
 #     (`rejected`): either would block its stream for good;
+#   - every sample counted in `rejected` (by the server or here) has an entry in the rejects log
+#     (state "rejects": the last _REJECT_LOG, each [now, stream, ts, why]);
 #   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
 #     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
 #     credentials) goes instead, and the sync goes on if its Date set the clock;

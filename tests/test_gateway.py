@@ -152,6 +152,24 @@ def test_the_oldest_data_goes_first_across_devices_so_a_busy_one_never_starves_a
     log.close()
 
 
+def test_device_streams_whose_oldest_samples_share_a_timestamp_take_turns_in_the_order_of_their_names():
+    # a quota of 5 for 4 samples on each of two streams stamped alike: "node-0/hum" goes before
+    # "node-0/temperature", declared first, on every runtime
+    fresh(devices=1, streams=2)
+    cfg = gw_config(devices=1, streams=1, limits={"points_per_day": 5})
+    cfg["devices"]["node-0"]["streams"] = {"temperature": {"id": 1, "decimals": 2}, "hum": {"id": 2}}
+    log = Logger(cfg)
+    t = now_ms() - 60000
+    for i in range(4):
+        log.add("temperature", 20 + i, ts=t + i, device="node-0")
+        log.add("hum", 40 + i, ts=t + i, device="node-0")
+    r = log.sync()
+    assert r["sent"] == 5, r
+    assert [p[0] for p in emu.points(FIRST_ID, 2)] == [t, t + 1, t + 2, t + 3]
+    assert [p[0] for p in emu.points(FIRST_ID, 1)] == [t]
+    log.close()
+
+
 def test_an_unknown_device_is_parked_and_the_others_go_on():
     fresh(devices=3)
     emu.remove_device(FIRST_ID + 1)

@@ -207,6 +207,34 @@ def test_sync_async_refuses_a_certificate_for_another_host_name():
     log.close()
 
 
+def test_sync_async_reports_a_certificate_from_another_ca_as_a_tls_fault():
+    # MicroPython's asyncio stream fails the verification at its first write, not at the open:
+    # the fault text is the one sync() gives
+    _fresh()
+    if emu.other_ca_path() is None:
+        from support import skip
+
+        skip("the emulator runs without TLS")
+    log = Logger(_config(ca=emu.other_ca_path()))
+    _fill(log, 3, now_ms() - 60000)
+    report = asyncio.run(log.sync_async())
+    assert report["last_error"].startswith("retry later: network: tls: "), report["last_error"]
+    log.close()
+
+
+def test_sync_async_reports_a_certificate_for_another_host_name_as_a_tls_fault():
+    _fresh()
+    if emu.wrong_name_url() is None:
+        from support import skip
+
+        skip("no wrong-name listener")
+    log = Logger(_config(server=emu.wrong_name_url()))
+    _fill(log, 3, now_ms() - 60000)
+    report = asyncio.run(log.sync_async())
+    assert report["last_error"].startswith("retry later: network: tls: "), report["last_error"]
+    log.close()
+
+
 def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balance():
     # a store of four segments, full: what add() brings during the sync would drop the oldest
     # segment, the one the batch in flight comes from; held off, the new samples are refused

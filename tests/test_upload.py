@@ -442,6 +442,69 @@ def test_a_point_too_large_for_any_request_is_set_aside():
     log.close()
 
 
+def test_every_point_one_batch_sets_aside_has_its_entry_in_rejects():
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024}))
+    t = now_ms() - 10000
+    log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
+    log.add("note", "x" * 1024, ts=t + 1)  # over 1,024 with the body around it
+    log.add("note", "short", ts=t + 2)
+    r = log.sync()
+    assert r["sent"] == 1 and r["rejected"] == 2
+    assert [e[2] for e in log.stats()["rejects"]] == [t, t + 1]
+    log.close()
+
+
+def test_the_rejects_log_keeps_the_last_eight_points_set_aside():
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    log = Logger(device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024}))
+    t = now_ms() - 10000
+    for i in range(10):
+        log.add("note", '"' * 600, ts=t + i)
+    log.add("note", "short", ts=t + 10)
+    r = log.sync()
+    assert r["sent"] == 1 and r["rejected"] == 10
+    assert [e[2] for e in log.stats()["rejects"]] == [t + i for i in range(2, 10)]
+    log.close()
+
+
+def test_a_duplicate_set_aside_beside_a_point_the_server_refuses_has_its_entry_in_rejects():
+    # the emulator refuses points older than a day: the lone refused point's batch also covers
+    # the duplicate of it that follows (set aside without the server)
+    fresh(max_age_days=1)
+    log = Logger(device_config())
+    old = now_ms() - 2 * DAY_MS
+    log.add("temperature", 1.0, ts=old)
+    log.add("temperature", 2.0, ts=old)
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["sent"] == 5 and r["rejected"] == 2, r
+    rejects = log.stats()["rejects"]
+    assert [e[2] for e in rejects] == [old, old] and rejects[1][3].startswith("duplicate"), rejects
+    log.close()
+
+
+def test_a_refusal_logged_after_an_earlier_one_survives_a_reopen():
+    # the second entry of the rejects log is saved in state.json, not only kept in RAM
+    fresh()
+    emu.add_stream(1, 8, "V8", "string")
+    cfg = device_config(streams={"note": {"pin": "V8", "type": "string"}}, limits={"max_request_bytes": 1024})
+    log = Logger(cfg)
+    t = now_ms() - 10000
+    log.add("note", '"' * 600, ts=t)  # 1,200 bytes once escaped
+    log.add("note", "short", ts=t + 1)
+    log.sync()
+    log.add("note", '"' * 600, ts=t + 2)
+    log.add("note", "short", ts=t + 3)
+    log.sync()
+    log.close()
+    log = Logger(cfg)
+    assert [e[2] for e in log.stats()["rejects"]] == [t, t + 2]
+    log.close()
+
+
 def test_newest_first_drops_nothing_fresh_when_the_excess_is_already_stale():
     fresh()
     log = Logger(
@@ -493,6 +556,42 @@ def test_oldest_data_goes_first_across_streams_when_the_quota_binds():
     log.close()
 
 
+def test_streams_whose_oldest_samples_share_a_timestamp_take_turns_in_the_order_of_their_names():
+    # declared temperature first: the tie goes by name (humidity), not by the configuration's
+    # dict, whose order MicroPython does not keep
+    fresh()
+    streams = {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"}}
+    log = Logger(device_config(streams=streams, limits={"points_per_day": 5}))
+    t = now_ms() - 60000
+    for i in range(4):
+        log.add("temperature", 20 + i, ts=t + i)
+        log.add("humidity", 40 + i, ts=t + i)
+    r = log.sync()
+    assert r["sent"] == 5 and r["stopped"] == "quota", r
+    assert [p[0] for p in received(2)] == [t, t + 1, t + 2, t + 3] and received(1) == [(t, 20)]
+    log.close()
+
+
+def test_newest_first_shares_an_uneven_excess_out_in_the_order_of_stream_names():
+    # 12 points within the day of the age limit, 11 allowed: the one skipped is the stream first by
+    # name's oldest (humidity's, though temperature is declared first)
+    fresh()
+    streams = {"temperature": {"pin": "V1", "decimals": 2}, "humidity": {"pin": "V2"}}
+    log = Logger(
+        device_config(
+            streams=streams,
+            limits={"points_per_day": 11, "max_age_days": 1, "stale_margin_s": 0},
+            upload={"backlog_policy": "newest_first"},
+        )
+    )
+    t = fill(log, "temperature", 6, start=now_ms() - 3600000)
+    fill(log, "humidity", 6, start=t + 1)
+    r = log.sync()
+    assert r["sent"] == 11 and r["thinned"] == 1, r
+    assert len(received(1)) == 6 and [p[0] for p in received(2)] == [t + 1 + i * 1000 for i in range(1, 6)]
+    log.close()
+
+
 def test_a_redirect_to_a_server_that_fails_is_forgotten():
     fresh()
     cfg = device_config()
@@ -505,6 +604,32 @@ def test_a_redirect_to_a_server_that_fails_is_forgotten():
     log._state.set("retry", None)  # skip the back-off for the test
     r = log.sync()
     assert r["sent"] == 5
+    log.close()
+
+
+def test_sync_reports_a_certificate_from_another_ca_as_a_tls_fault():
+    fresh()
+    if emu.other_ca_path() is None:
+        from support import skip
+
+        skip("the emulator runs without TLS")
+    log = Logger(device_config(ca=emu.other_ca_path()))
+    fill(log, "temperature", 3)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
+    log.close()
+
+
+def test_sync_reports_a_certificate_for_another_host_name_as_a_tls_fault():
+    fresh()
+    if emu.wrong_name_url() is None:
+        from support import skip
+
+        skip("no wrong-name listener")
+    log = Logger(device_config(server=emu.wrong_name_url()))
+    fill(log, "temperature", 3)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
     log.close()
 
 

@@ -8,7 +8,8 @@
 #   - OPEN resolves the host with socket.getaddrinfo, which BLOCKS the loop (a DNS query; the one
 #     call here that can, up to the resolver's timeout), once per host and sync (cached in _drive),
 #     then asyncio.open_connection(address, port, ssl=<the verifying SSLContext>, server_hostname=
-#     host): the certificate and the host name are checked as in sync();
+#     host): the certificate and the host name are checked as in sync() (on MicroPython at the
+#     first write, where its stream does the handshake), a failure the same "tls: ..." fault;
 #   - every read waits at most upload.timeout_ms (asyncio.wait_for around a read of what has
 #     arrived, never around readexactly: a read that times out has taken no byte), and so does
 #     every drain: a dead link (a read that never completes) is an ETIMEDOUT, reported as sync()
@@ -37,7 +38,7 @@
 import asyncio
 import socket
 
-from .http import OPEN, PEEK, RECV, SEND, SLEEP, STALE, YIELD
+from .http import OPEN, PEEK, RECV, SEND, SLEEP, STALE, YIELD, tls_fault
 from .compat import IS_MICROPYTHON
 
 
@@ -61,6 +62,10 @@ async def _drive(gen):
             val = await _do(op, addrs)
         except asyncio.TimeoutError:
             err = OSError(110)  # ETIMEDOUT, as a blocking socket's timeout says it
+        except ValueError as e:
+            # a certificate that failed verification: at OPEN on CPython, at the first SEND or RECV
+            # on MicroPython (its asyncio stream does the handshake there); the TLS fault sync() gives
+            err = tls_fault(e) if op[1] is not None and op[1].tls else e
         except BaseException as e:  # cancelled too: the sync's handlers close the connection, save the state
             err = e
 
@@ -104,11 +109,7 @@ async def _open(conn, addrs):
         aw = asyncio.open_connection(addr, conn.port, ssl=ctx, server_hostname=conn.host)
     else:
         aw = asyncio.open_connection(addr, conn.port)
-    try:
-        r, w = await asyncio.wait_for(aw, conn.timeout_ms / 1000)
-    except ValueError as e:
-        # MicroPython reports a failed verification as ValueError: make it a TLS fault
-        raise OSError("tls: " + str(e).strip())
+    r, w = await asyncio.wait_for(aw, conn.timeout_ms / 1000)  # a failed verification: _drive
     conn._reader = r
     conn._sock = w
     conn._raw = None

@@ -8,7 +8,8 @@
 #     "dev" entry: device name -> [qday, qsent, qprev, sent, dropped_stale, rejected, thinned,
 #     unplaceable]; a device whose quota is spent is set aside for this sync, the others go on;
 #   - batches go oldest first across every device and stream (policy's _oldest_stream), so a busy
-#     device never starves a quiet one: each batch is the one whose oldest pending sample is oldest;
+#     device never starves a quiet one: each batch is the one whose oldest pending sample is oldest
+#     (of a tie, the stream first by its "device/stream" name, on every runtime);
 #   - a 404 "Device ... is not found" parks that device (all its streams) for upload.park_s, its
 #     samples kept, retried later as a parked stream is; the other devices go on;
 #   - a 400 saying a device's daily points are spent sets that device aside until the next UTC day
@@ -99,7 +100,7 @@ class Uploader(policy.Uploader):
         return max(0, self.per_day - day_books(b[0], b[1], b[2], now)[1])
 
     def _devices(self):
-        # the devices that have streams, the top-level one first when it has any
+        # the devices that have streams, in the order of their first streams' names (self.streams)
         out = []
         for st in self.streams:
             if st.dev not in out:

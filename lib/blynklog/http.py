@@ -162,6 +162,15 @@ def context(ca_ders, insecure=False):
     return ctx
 
 
+def tls_fault(e):
+    # A certificate that failed verification (or roots that could not be loaded), as the one fault
+    # both drivers report: OSError("tls: <the TLS library's reason>"), so that last_error reads
+    # "retry later: network: tls: ..." on every runtime. CPython's ssl raises SSLCertVerificationError
+    # (a ValueError) at the handshake; MicroPython's tls raises ValueError, at the handshake of a
+    # blocking socket and at the first write or read of an asyncio stream (aio.py).
+    return OSError("tls: " + str(e).strip())
+
+
 class Response:
     def __init__(self, status, reason, headers, body):
         self.status = status
@@ -235,8 +244,7 @@ class Connection:
                 try:
                     sock = self._context().wrap_socket(sock, server_hostname=self.host)
                 except ValueError as e:
-                    # MicroPython reports a failed verification as ValueError: make it a TLS fault
-                    raise OSError("tls: " + str(e).strip())
+                    raise tls_fault(e)
                 self.handshakes += 1
         except BaseException:
             sock.close()

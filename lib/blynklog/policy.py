@@ -22,6 +22,8 @@
 #     points are refused one after another for one reason, the stream is parked instead;
 #   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
 #     (`rejected`): either would block its stream for good;
+#   - every sample counted in `rejected` (by the server or here) has an entry in the rejects log
+#     (state "rejects": the last _REJECT_LOG, each [now, stream, ts, why]);
 #   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
 #     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
 #     credentials) goes instead, and the sync goes on if its Date set the clock;
@@ -120,8 +122,11 @@ class Uploader:
         self._last_request = None
         self.feed = None  # set by Logger.sync(): called between batches
         self.api = cfg["api"]
+        # in the order of their names, not the configuration's dict's (MicroPython's is its hash
+        # table's): streams whose oldest samples share a timestamp take turns in that order
+        # (_oldest_stream), and the thinning plan shares its excess out in it, on every runtime
         self.streams = []
-        for name in cfg["streams"]:
+        for name in sorted(cfg["streams"]):
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
@@ -206,7 +211,9 @@ class Uploader:
         log = self.state.get("rejects")
         if not isinstance(log, list):  # absent, or a damaged state file
             log = []
-        log.append([now, st.name, ts, message[:_MSG_MAX]])
+        # a new list, not the state's own changed in place: State.set sees a change by comparing
+        # (an entry appended to its own list would look unchanged, and not be saved)
+        log = log + [[now, st.name, ts, message[:_MSG_MAX]]]
         self.state.set("rejects", log[-_REJECT_LOG:])
 
     # ---- judging one record
@@ -383,8 +390,15 @@ class Uploader:
             else:
                 key = _VERDICT_COUNTER[verdict]
                 delta[key] = delta.get(key, 0) + 1
-                if verdict in _VERDICT_REASON and "_why" not in delta:
-                    delta["_why"] = (rec.base + rec.delta, _VERDICT_REASON[verdict])
+                if verdict in _VERDICT_REASON:
+                    # each one for the rejects log (_note_why), which keeps the last _REJECT_LOG:
+                    # a batch keeps no more either
+                    why = delta.get("_why")
+                    if why is None:
+                        why = delta["_why"] = []
+                    elif len(why) >= _REJECT_LOG:
+                        why.pop(0)
+                    why.append((rec.base + rec.delta, _VERDICT_REASON[verdict]))
             covered += 1
             last_pos = rec.pos
         else:
@@ -522,8 +536,9 @@ class Uploader:
         yield from self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
 
     def _oldest_stream(self, now):
-        # The active stream whose oldest pending record is the oldest; one peek per stream whose
-        # head moved. A record that cannot be placed in time yet counts as the newest.
+        # The active stream whose oldest pending record is the oldest (of a tie, the first by name:
+        # self.streams' order); one peek per stream whose head moved. A record that cannot be
+        # placed in time yet counts as the newest.
         best = None
         for st in self.streams:
             if st.done:
@@ -626,6 +641,7 @@ class Uploader:
             delta["rejected"] = delta.get("rejected", 0) + 1
             self._commit(st, last_pos, covered, delta, now, 0, snap[:2] + after[2:])
             self._add(report, delta)
+            self._note_why(now, st, delta)  # what the batch set aside beside it (a duplicate of it, say)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
             # the next point alone first: refused points come in runs (a backlog older than the
             # server keeps), and each would cost a whole bisection (10 requests from 1,000 points);
@@ -657,8 +673,8 @@ class Uploader:
         return None
 
     def _note_why(self, now, st, delta):
-        why = delta.get("_why")
-        if why:
+        # the records a committed batch set aside without the server (_plan_batch), in their order
+        for why in delta.get("_why") or ():
             self._log_reject(now, st, why[0], why[1])
 
     def _first_point_ts(self, st, now, covered, snap):

@@ -79,13 +79,15 @@ def test_ten_thousand_points_go_out_over_verified_tls_in_a_64k_heap_with_the_pla
 
 # ---- the whole Logger on the board-like port
 
-# The smallest heap found for the sync below is 106-107 KB on a quiet machine (1 KB steps; 122-123
+# The smallest heap found for the sync below is 109-110 KB on a quiet machine (1 KB steps; 122-123
 # KB while a store's opening, writing side and the shortest float text were held through the sync
-# too), about as much beside other jobs: what each socket read returns follows the timing, and the
-# heap fragments differently (a failing run stops on a block of 1-2 KB). The 64 KB of the target
-# is not reached (docs/benchmarks.md's board-like section has the figures). It holds that figure
-# with the timing's spread.
-SYNC_HEAP_KB = 111
+# too; 106-107 KB before the configuration's validation knew every module name a store's folder
+# may not take, whose larger transient heap fragments the sync's), about as much beside other
+# jobs: what each socket read returns follows the timing, and the heap fragments differently (a
+# failing run stops on a block of 1-2 KB). The 64 KB of the target is not reached
+# (docs/benchmarks.md's board-like section has the figures). It holds that figure with the
+# timing's spread.
+SYNC_HEAP_KB = 114
 FROZEN_HEAP_KB = 32  # SYNC_HEAP less the modules' code: the heap a board with frozen modules needs
 LOGGER_PY_HEAP_KB = 128
 STREAMS = 3
@@ -200,14 +202,17 @@ def test_three_times_the_backlog_syncs_in_the_same_heap(tmp_path, mpy_package, b
 
 
 def test_that_sync_needs_at_most_32k_beyond_the_package_code(tmp_path, mpy_package, backlog):
+    # the package's code held after a sync (its .mpy bytecode and qstrs, which a board with the
+    # modules frozen into flash does not hold in RAM), then the same sync in that much heap and
+    # FROZEN_HEAP_KB more
     sent, heap, out = _sync(tmp_path, mpy_package, backlog, SYNC_HEAP_KB)
     assert sent is not None and sent[0] == str(N) and heap is not None, out
     code_kb = (heap[1] - heap[0]) / 1024.0
-    print(
-        "sync of %d points on %d streams: %d KB heap, %.1f KB of it the package's code"
-        % (N, STREAMS, SYNC_HEAP_KB, code_kb)
-    )
-    assert SYNC_HEAP_KB - code_kb <= FROZEN_HEAP_KB, code_kb
+    heap_kb = int(code_kb) + 1 + FROZEN_HEAP_KB
+    print("sync of %d points on %d streams: %.1f KB of the package's code" % (N, STREAMS, code_kb))
+    if heap_kb < SYNC_HEAP_KB:  # else the run above completed in it already
+        sent, _heap, out = _sync(tmp_path, mpy_package, backlog, heap_kb)
+        assert sent is not None and sent[:3] == [str(N), "0", "done"], out
 
 
 def test_a_logger_from_py_sources_opens_in_128k_on_the_board_like_port(tmp_path):

@@ -607,17 +607,22 @@ def test_a_redirect_to_a_server_that_fails_is_forgotten():
     log.close()
 
 
+def _tls_fault(cfg):
+    # a sync against a server whose certificate fails verification: a retry, its last_error a "tls:" fault
+    log = Logger(cfg)
+    fill(log, "temperature", 3)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
+    log.close()
+
+
 def test_sync_reports_a_certificate_from_another_ca_as_a_tls_fault():
     fresh()
     if emu.other_ca_path() is None:
         from support import skip
 
         skip("the emulator runs without TLS")
-    log = Logger(device_config(ca=emu.other_ca_path()))
-    fill(log, "temperature", 3)
-    r = log.sync()
-    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
-    log.close()
+    _tls_fault(device_config(ca=emu.other_ca_path()))
 
 
 def test_sync_reports_a_certificate_for_another_host_name_as_a_tls_fault():
@@ -626,11 +631,7 @@ def test_sync_reports_a_certificate_for_another_host_name_as_a_tls_fault():
         from support import skip
 
         skip("no wrong-name listener")
-    log = Logger(device_config(server=emu.wrong_name_url()))
-    fill(log, "temperature", 3)
-    r = log.sync()
-    assert r["stopped"] == "retry" and r["last_error"].startswith("retry later: network: tls: "), r
-    log.close()
+    _tls_fault(device_config(server=emu.wrong_name_url()))
 
 
 def test_requests_are_paced_under_the_servers_rate_limit():

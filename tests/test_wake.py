@@ -283,27 +283,26 @@ def test_a_damaged_cache_falls_back_to_validation():
     log.close()
 
 
-def test_a_ca_file_that_stops_being_a_certificate_fails_though_a_cache_exists():
+def _ca_changed_after_the_cache(data):
+    # a Logger with a DER ca opened once (its configuration cached), then the ca file holds data
+    # -> the error of the next Logger()
     folder = tmpdir("wake")
     with open(folder + "/ca.der", "wb") as f:
         f.write(DER)
     path = _write_config(folder, insecure=False, ca="ca.der")
     Logger(path).close()
-    with open(folder + "/ca.der", "w") as f:
-        f.write("-----BEGIN CERTIFICATE-----\n" + "A" * 100 + "\n")
-    e = raises(ConfigError, Logger, path)
+    with open(folder + "/ca.der", "wb") as f:
+        f.write(data)
+    return raises(ConfigError, Logger, path)
+
+
+def test_a_ca_file_that_stops_being_a_certificate_fails_though_a_cache_exists():
+    e = _ca_changed_after_the_cache(b"-----BEGIN CERTIFICATE-----\n" + b"A" * 100 + b"\n")
     assert str(e).startswith("ca:"), str(e)
 
 
 def test_a_ca_file_cut_short_fails_though_a_cache_exists():
-    folder = tmpdir("wake")
-    with open(folder + "/ca.der", "wb") as f:
-        f.write(DER)
-    path = _write_config(folder, insecure=False, ca="ca.der")
-    Logger(path).close()
-    with open(folder + "/ca.der", "wb") as f:
-        f.write(DER[:200])
-    e = raises(ConfigError, Logger, path)
+    e = _ca_changed_after_the_cache(DER[:200])
     assert str(e).startswith("ca:"), str(e)
 
 

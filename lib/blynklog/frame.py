@@ -111,7 +111,7 @@ def free(store):
 
 
 def clean_end(store, buf, n, size, salt):
-    # Store._clean_end of a segment of frames: True when a valid frame ends exactly at size (buf[:n]:
+    # store_open._clean_end of a segment of frames: True when a valid frame ends exactly at size (buf[:n]:
     # the segment's last n bytes); then store._word is the ordinal after its records
     for k in range(9, n + 1):  # a frame's length: L (1 or 2) + body + CRC
         j = n - k

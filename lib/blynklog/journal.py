@@ -2,7 +2,7 @@
 # (take_in). A Logger built from a cached configuration (a deep-sleep wake after the first)
 # writes the numbers it is given to <store.path>/journal (Journal, below: beside state.json, not among the segments, whose
 # folder's every new entry costs a full store's wake a commit in a large directory) instead of
-# loading the store; the store takes them in when it next opens (take_in, from Store.__init__
+# loading the store; the store takes them in when it next opens (take_in, from store_open.run
 # given the folder), before anything else is appended.
 #   journal        records of 28 bytes: stream id (B), flags (B), decimals (b, -128: None),
 #                  kind (B: 0 float, 1 int), ts (q), rel (i), value (d, or q for an int), then

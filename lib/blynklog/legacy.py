@@ -96,7 +96,7 @@ def _note_clean(store, seq, s, e):
 
 
 def clean_end(buf, n, mv, size, salt):
-    # Store._clean_end of a segment of records: buf[:n] holds its last n bytes (size in all)
+    # store_open._clean_end of a segment of records: buf[:n] holds its last n bytes (size in all)
     for k in range(5, n + 1):  # the record's length: L + body (>= 3) + CRC
         off = size - k
         if record.check(buf, n - k, n, mv, 0 if salt is None else record.key(salt, off)) == k:

@@ -291,7 +291,7 @@ class Reader:
         return (w >> (24 - (q & 7) - k)) & ((1 << k) - 1)
 
     def get_z(self):
-        # frame.Writer.put_z's code: its prefix (up to six 1 bits) read at once from a 24-bit
+        # frame_write.Writer.put_z's code: its prefix (up to six 1 bits) read at once from a 24-bit
         # window, and the short codes' bits with it
         q = self.q
         i = q >> 3

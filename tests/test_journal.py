@@ -416,6 +416,14 @@ def _life_writes(vfs):
     return bdev.writes
 
 
+def _umount_cut(vfs):
+    # the mount let go, though a power cut may have left littlefs unable to say so
+    try:
+        vfs.umount(MOUNT)
+    except OSError:
+        pass
+
+
 def _life_cut(vfs, k):
     # the life with the power cut at block write k -> (the device, the ids acknowledged)
     bdev = RAMBlockDev(32)
@@ -430,10 +438,7 @@ def _life_cut(vfs, k):
         except OSError:
             pass
     finally:
-        try:
-            vfs.umount(MOUNT)
-        except OSError:
-            pass
+        _umount_cut(vfs)
     return bdev, acked
 
 
@@ -465,10 +470,7 @@ def _recover(data, vfs, cut):
         except OSError:
             pass
     finally:
-        try:
-            vfs.umount(MOUNT)
-        except OSError:
-            pass
+        _umount_cut(vfs)
     return bdev.data, bdev.dead, bdev.writes
 
 

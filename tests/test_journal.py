@@ -193,6 +193,52 @@ def test_stats_after_wakes_count_the_journals_samples_as_pending():
     assert st["pending"] == 9, st
 
 
+def _seg_bytes(path):
+    return sum(os.stat(_data(path) + "/" + n)[6] for n in os.listdir(_data(path)) if n.endswith(".seg"))
+
+
+def _filled(path, n):
+    # a store holding n samples of "t", added directly (the first Logger validates: no journal)
+    log = Logger(path)
+    for k in range(n):
+        log.add("t", 20.25 + k, ts=T0 + 1000 * k)
+    log.close()
+
+
+def test_fill_at_a_wake_counts_the_segments_and_the_journal_without_opening_the_store():
+    path = _config(tmpdir())
+    _filled(path, 500)
+    _wake(path, 0)
+    saved = {}
+    for name in ("blynklog.store", "blynklog.frame"):
+        if name in sys.modules:
+            saved[name] = sys.modules.pop(name)
+    try:
+        log, kind = _wake(path, 1, flush=False)  # three in the file, three in RAM
+        got = log.fill()
+        loaded = [name for name in ("blynklog.store", "blynklog.frame") if name in sys.modules]
+    finally:
+        for name in saved:
+            sys.modules[name] = saved[name]
+    assert kind == "Journal" and loaded == []
+    assert os.stat(_folder(path) + "/journal")[6] == 3 * 28
+    assert got == (_seg_bytes(path) + 6 * 28) / 65536
+
+
+def test_fill_at_a_wake_is_at_most_the_journals_bytes_above_the_stores_own():
+    path = _config(tmpdir())
+    _filled(path, 500)
+    for k in range(5):
+        _wake(path, k)
+    log, _ = _wake(path, 5)
+    at_wake = log.fill()
+    log.stats()  # opens the store: the journal is taken in
+    opened = log.fill()
+    log.close()
+    assert type(log._store).__name__ == "Store"
+    assert opened < at_wake <= opened + 18 * 28 / 65536, (opened, at_wake)
+
+
 def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
     path = _config(tmpdir())
     _first_start(path)

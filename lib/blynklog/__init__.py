@@ -441,10 +441,11 @@ class Logger:
 
     def fill(self):
         # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
-        # reading the backlog: for deciding on an early upload at a wake that only samples.
+        # reading the backlog: for deciding on an early upload at a wake that only samples. A
+        # wake's journal answers it without opening the store (journal.Journal.usage).
         if self._closed:
             raise ValueError("logger is closed")
-        used, cap = self._opened().usage()
+        used, cap = self._store.usage()
         return min(1.0, used / cap) if cap else 0.0
 
     def upload_wait_ms(self):

@@ -35,7 +35,7 @@ else:  # CPython (whose ujson, when installed, is another library); the stubs ty
     import binascii  # type: ignore[no-redef]  # noqa: F401  (for the package)
     from array import array  # noqa: F401  (for the package)
     import json  # type: ignore[no-redef]  # noqa: F401  (for the package)
-    import os  # type: ignore[no-redef]  # noqa: F401  (for the package)
+    import os  # type: ignore[no-redef]
     import random  # type: ignore[no-redef]  # noqa: F401  (for the package)
     import struct  # type: ignore[no-redef]  # noqa: F401  (for the package)
 
@@ -114,6 +114,17 @@ else:
 def unix_ms():
     # The port's wall clock in Unix milliseconds; whether it is set is the clock module's business.
     return time_ns() // 1000000 + _EPOCH_OFFSET_MS
+
+
+def dir_entries(path):
+    # (name, size) of each entry of a folder; size -1 where the listing does not give it
+    # (littlefs's ilistdir does: a segment's size costs no stat)
+    if hasattr(os, "ilistdir"):
+        for e in os.ilistdir(path):
+            yield e[0], (e[3] if len(e) > 3 and e[1] == 0x8000 else -1)
+    else:
+        for name in os.listdir(path):
+            yield name, -1
 
 
 def utc_day(unix_ms_value):

@@ -19,7 +19,7 @@
 # RAM: a wake's Journal holds 8 records (224 bytes) and their views; taking in reads into a buffer
 # of 16 records (448 bytes). Imported by a Logger built from a cached configuration, and by a
 # store finding a journal; a Logger that validates does not load it.
-from .compat import IS_MICROPYTHON, binascii, const, os, struct
+from .compat import IS_MICROPYTHON, binascii, const, dir_entries, os, struct
 
 _REC = const(28)
 _READ = const(16)  # records read at a time
@@ -82,6 +82,13 @@ def _take_one(store, path):
     os.remove(path + ".in")
     os.remove(seal)
     return True
+
+
+def _file_size(path):
+    try:
+        return os.stat(path)[6]
+    except OSError:
+        return 0
 
 
 def _absent(e):
@@ -187,8 +194,8 @@ class Journal:
     # configuration (a deep-sleep wake after the first) does not import the store, frame.py or
     # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
     # flush() appends the buffer to <store>/journal and closes the file (durable then, as a
-    # store flush is). Anything else (a string or a location, fill(), stats(), a sync, a full
-    # journal, a failed write) opens the store (Logger._opened), which takes the journal in
+    # store flush is); fill() reads the folder (usage). Anything else (a string or a location,
+    # stats(), a sync, a full journal, a failed write) opens the store (Logger._opened), which takes the journal in
     # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
     def __init__(self, log, path, names, size):
         self._log = log
@@ -250,6 +257,20 @@ class Journal:
         self._size += n
         self._n = 0
         return True
+
+    def usage(self):
+        # fill()'s (bytes, capacity) without opening the store: the segments' bytes as the data
+        # folder's listing gives them, and the journal's as they stand (its file, a power cut's
+        # journal.in, this wake's buffered records). A record takes 28 bytes here and fewer once
+        # the store has taken it in: the figure is at most 2 KB above the store's own.
+        if self._size > _JMAX:
+            return self._log._opened().usage()
+        folder = self._path[: -len(_JOURNAL)]
+        used = self._size + self._n * _REC + _file_size(self._path + ".in")
+        for name, size in dir_entries(folder + "/data"):
+            if name.endswith(".seg") and len(name) == 12:
+                used += size if size >= 0 else _file_size(folder + "/data/" + name)
+        return used, self._log._cfg["store"]["capacity"]
 
     def flush(self):
         if self._size > _JMAX:

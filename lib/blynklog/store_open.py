@@ -5,7 +5,7 @@
 # cut, a damaged newest segment goes), and a wake's journal taken in (journal.py). Opening costs
 # the same whatever the backlog: no segment but the newest is opened or stat-ed.
 from . import _exists
-from .compat import binascii, const, json, os, struct
+from .compat import binascii, const, dir_entries, json, os, struct
 from .store import _codec, _remove
 
 _CMAGIC = b"BC"
@@ -47,14 +47,14 @@ def _listing(store):
     # folder can be used (no stat of its own: a lookup in a littlefs folder written at every
     # wake costs some ms on a board); OSError naming the folder when it cannot be.
     try:
-        return list(_entries(store.path))
+        return list(dir_entries(store.path))
     except OSError as e:
         err = e
     try:
         os.mkdir(store.path)
     except OSError:
         raise OSError("store folder %r cannot be used (%s)" % (store.path, err))
-    return list(_entries(store.path))
+    return list(dir_entries(store.path))
 
 
 def _load_names(store, here):
@@ -190,14 +190,3 @@ def _clean_end(store, f, hd, size):
     from . import legacy
 
     return legacy.clean_end(buf, n, store._rmv, size, salt)
-
-
-def _entries(path):
-    # (name, size) of each entry of the folder; size -1 where the listing does not give it
-    # (littlefs's ilistdir does: a segment's size costs no stat)
-    if hasattr(os, "ilistdir"):
-        for e in os.ilistdir(path):
-            yield e[0], (e[3] if len(e) > 3 and e[1] == 0x8000 else -1)
-    else:
-        for name in os.listdir(path):
-            yield name, -1

@@ -239,6 +239,42 @@ def test_fill_at_a_wake_is_at_most_the_journals_bytes_above_the_stores_own():
     assert opened < at_wake <= opened + 18 * 28 / 65536, (opened, at_wake)
 
 
+def _upload_side_or_store_loaded():
+    return [
+        n for n in ("blynklog.store", "blynklog.frame", "blynklog.logger_sync", "blynklog.policy") if n in sys.modules
+    ]
+
+
+def test_close_at_a_wake_leaves_the_journal_without_opening_the_store_or_loading_the_upload_side():
+    path = _config(tmpdir())
+    _first_start(path)
+    saved = {}
+    for name in _upload_side_or_store_loaded():
+        saved[name] = sys.modules.pop(name)
+    try:
+        log, kind = _wake(path, 1, flush=False)
+        log.close()
+        loaded = _upload_side_or_store_loaded()
+    finally:
+        for name in saved:
+            sys.modules[name] = saved[name]
+    assert kind == "Journal" and loaded == []
+    assert os.stat(_folder(path) + "/journal")[6] == 3 * 28
+
+
+def test_stats_after_a_wakes_close_count_its_samples_and_leave_the_store_closed():
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)
+    log, _ = _wake(path, 1, flush=False)
+    log.close()
+    first = log.stats()
+    assert first["pending"] == 6 and log.stats() == first
+    assert [n for n in _files(path) if n.startswith("journal")] == []
+    assert log._store._closed
+    assert [ts for ts, _ in _stored(path)["n"]] == [T0, T0 + 1000]
+
+
 def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
     path = _config(tmpdir())
     _first_start(path)

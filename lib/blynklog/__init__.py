@@ -192,6 +192,7 @@ class Logger:
     _syncing = False  # a sync (or sync_async) is running: a second one raises
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
+    _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -471,8 +472,23 @@ class Logger:
 
     def stats(self):
         if self._closed:
+            if self._final is None:  # a journal wake's close() left them to be asked for
+                self._final = self._late_stats()
             return dict(self._final)  # as they were at close()
         return _upload().stats(self)
+
+    def _late_stats(self):
+        # The figures at close() of a wake whose journal stood in for the store, asked for after
+        # it: the store opens for them (taking the journal in, as the next wake's would) and
+        # closes again; {} when that fails, as at close()
+        self._closed = False
+        try:
+            return self.stats()
+        except Exception:
+            return {}
+        finally:
+            self._closed = True
+            self._let_go()
 
     # ---- deep sleep and shutdown
 
@@ -488,17 +504,25 @@ class Logger:
         try:
             self._store.flush()
         finally:
-            try:
-                self._final = self.stats()
-            except Exception:
-                self._final = {}
+            # the figures for stats() after close(); a wake whose journal stands in for the store
+            # leaves them to be asked for (_late_stats): its close() neither opens the store nor
+            # loads the upload side, as a sampling wake's flush() does not
+            self._final = None
+            if self._jr is None or not self._jr.clean():  # a failed write's samples go to the store
+                try:
+                    self._final = self.stats()
+                except Exception:
+                    self._final = {}
             self._closed = True
-            self._store.close()
-            self._save_state()
-            # the upload side (stats() above loads it) leaves RAM with the Logger; a Logger still
-            # open keeps the code it holds, and a later one imports it again
-            for name in _UPLOAD_SIDE:
-                _drop(name, False)
+            self._let_go()
+
+    def _let_go(self):
+        self._store.close()
+        self._save_state()
+        # the upload side (stats() loads it) leaves RAM with the Logger; a Logger still open keeps
+        # the code it holds, and a later one imports it again
+        for name in _UPLOAD_SIDE:
+            _drop(name, False)
 
     def __enter__(self):
         return self

@@ -278,6 +278,16 @@ class Journal:
         elif self._n:
             self._write(False)
 
+    def clean(self):
+        # nothing waits in RAM for the store: every record is in the file (or there are none)
+        return not self._n and self._size <= _JMAX
+
+    def close(self):
+        # after flush(): what a failed write left in RAM goes to the store (opened now, it takes
+        # in what reached the file first); else nothing is open
+        if not self.clean():
+            self._log._opened().close()
+
     def replay(self, store):
         # the buffer's records to the store just opened (the file's it took in itself)
         take(store, self._buf, self._n, 0, 0)

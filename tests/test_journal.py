@@ -275,6 +275,33 @@ def test_stats_after_a_wakes_close_count_its_samples_and_leave_the_store_closed(
     assert [ts for ts, _ in _stored(path)["n"]] == [T0, T0 + 1000]
 
 
+def test_samples_a_failed_journal_write_left_in_ram_go_to_the_store_at_close():
+    path = _config(tmpdir())
+    _first_start(path)
+    import blynklog.journal as journal
+
+    real_open = open
+
+    def journal_refused(name, *args):
+        if name.endswith("/journal") and args and args[0] == "ab":
+            raise OSError(28)
+        return real_open(name, *args)
+
+    log, _ = _wake(path, 0, flush=False)
+    journal.open = journal_refused
+    try:
+        try:
+            log.flush()
+            raise AssertionError("the flush did not fail")
+        except OSError:
+            pass
+    finally:
+        del journal.open
+    log.close()
+    assert log.stats()["pending"] == 3
+    assert [ts for ts, _ in _stored(path)["n"]] == [T0]
+
+
 def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
     path = _config(tmpdir())
     _first_start(path)

@@ -302,6 +302,67 @@ def test_samples_a_failed_journal_write_left_in_ram_go_to_the_store_at_close():
     assert [ts for ts, _ in _stored(path)["n"]] == [T0]
 
 
+_DAY = 86400000
+
+
+def _waits(books=None, state=None):
+    # upload_wait_ms() at a journal wake, then from the same Logger once its store is open: the
+    # store's commit meta (books) and state.json's entries (state) set as syncs leave them, the
+    # clock set
+    from blynklog.compat import unix_ms
+
+    path = _config(tmpdir())
+    log = Logger(path)
+    log.clock.set_time_ms(unix_ms(), "user")
+    log.add("n", 1, ts=T0)
+    log.flush()
+    if books is not None:
+        sid = log._store.stream_id("n")
+        pos = list(log._store.records(sid))[0][0]
+        log._store.commit(sid, pos, 1, books(log.clock.now_ms()))
+    for k in state or ():
+        log._state.set(k, state[k](log.clock.now_ms()))
+    log.close()
+    log, kind = _wake(path, 1)
+    saved = {}
+    for name in _upload_side_or_store_loaded():
+        saved[name] = sys.modules.pop(name)
+    try:
+        at_wake = log.upload_wait_ms()
+        loaded = _upload_side_or_store_loaded()
+    finally:
+        for name in saved:
+            sys.modules[name] = saved[name]
+    assert kind == "Journal" and loaded == [] and "journal" in _files(path)
+    log.stats()  # the store opens: the Uploader's books answer from here on
+    opened = log.upload_wait_ms()
+    log.close()
+    return at_wake, opened
+
+
+def test_upload_wait_ms_at_a_wake_is_0_when_nothing_holds_the_upload_back():
+    assert _waits() == (0, 0)
+
+
+def test_upload_wait_ms_at_a_wake_reads_the_back_off_from_the_state_as_the_uploader_does():
+    at_wake, opened = _waits(state={"retry": lambda now: {"n": 2, "at": now + 600000}})
+    assert 590000 < opened <= at_wake <= 600000, (at_wake, opened)
+
+
+def test_upload_wait_ms_at_a_wake_reads_the_days_spent_quota_from_the_store_as_the_uploader_does():
+    at_wake, opened = _waits(books=lambda now: {"qday": now // _DAY, "qsent": 10000, "qprev": 0})
+    assert 0 < opened <= at_wake <= _DAY and at_wake - opened < 10000, (at_wake, opened)
+
+
+def test_upload_wait_ms_at_a_wake_reads_the_servers_quota_answer_as_the_uploader_does():
+    at_wake, opened = _waits(state={"quota_full": lambda now: now // _DAY})
+    assert 0 < opened <= at_wake <= _DAY and at_wake - opened < 10000, (at_wake, opened)
+
+
+def test_upload_wait_ms_at_a_wake_forgets_yesterdays_spent_quota_as_the_uploader_does():
+    assert _waits(books=lambda now: {"qday": now // _DAY - 1, "qsent": 10000, "qprev": 0}) == (0, 0)
+
+
 def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
     path = _config(tmpdir())
     _first_start(path)

@@ -458,6 +458,8 @@ class Logger:
             raise ValueError("logger is closed")
         if self.unverified:
             return None
+        if self._jr is not None:  # a wake's journal: the books from the store's files (journal.py)
+            return self._jr.wait_ms()
         return _upload().upload_wait_ms(self)
 
     def remote(self):

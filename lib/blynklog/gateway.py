@@ -26,6 +26,7 @@
 # meta; a device joins the entry at its first commit.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day
+from .quota import day_books
 from . import policy
 from .policy import COUNTERS
 
@@ -52,19 +53,6 @@ def _trim(b):
     while n > 1 and not b[n - 1]:
         n -= 1
     return b if n == len(b) else b[:n]
-
-
-def day_books(qday, qsent, qprev, now):
-    # a device's (day, points sent on it, points sent the day before) at `now`: policy's
-    # Uploader._books for a device's books
-    if now is None:
-        return qday, qsent, qprev
-    day = utc_day(now)
-    if day > qday:
-        return day, 0, (qsent if day == qday + 1 else 0)
-    if day < qday:
-        return day, qsent + qprev, 0
-    return day, qsent, qprev
 
 
 def meta_max_dev():

@@ -278,6 +278,31 @@ class Journal:
         elif self._n:
             self._write(False)
 
+    def wait_ms(self):
+        # upload_wait_ms() from the quota's books in the store's cursors file and the back-off in
+        # state.json: no store opened, no upload side loaded. logger_sync.upload_wait_ms() with
+        # the Uploader's books is the same arithmetic.
+        from . import _drop, _loaded
+        from .quota import count, day_books, retry_wait_ms, spent
+
+        log = self._log
+        clock = log.clock
+        now = clock.now_ms() if clock.is_set() else None
+        wait = retry_wait_ms(log._state, log._cfg["upload"]["retry_max_s"], now)
+        if wait or now is None:
+            return wait
+        had = _loaded("store_open")
+        from .store_open import cursors_meta
+
+        try:
+            meta = cursors_meta(self._path[: -len(_JOURNAL)] + "/data")
+        finally:
+            _drop("store_open", had)
+        sent = day_books(count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0), now)[1]
+        if spent(log._state, now) or log._cfg["limits"]["points_per_day"] - sent <= 0:
+            return 86400000 - now % 86400000  # the quota is per UTC day
+        return 0
+
     def clean(self):
         # nothing waits in RAM for the store: every record is in the file (or there are none)
         return not self._n and self._size <= _JMAX

@@ -47,6 +47,8 @@ from .clock import FLAG_BOOTREL
 from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
+from .quota import count as _count
+from .quota import day_books, retry_wait_ms, spent
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -143,28 +145,15 @@ class Uploader:
     # ---- the books
 
     def _books(self, now):
-        # (day, points sent on it, points sent the day before) of the quota books at `now`. A new
-        # day starts afresh (the day it follows kept as the one before); a day before the booked
-        # one (a clock set back across UTC midnight) takes the books of both days over: what went
-        # while the clock was ahead went on that earlier day, and spent its quota.
-        # Without a clock: the last known day.
-        qday, qsent = self.quota_day, self.quota_sent
-        if now is None:
-            return qday, qsent, self.quota_prev
-        day = utc_day(now)
-        if day > qday:
-            return day, 0, (qsent if day == qday + 1 else 0)
-        if day < qday:
-            return day, qsent + self.quota_prev, 0
-        return day, qsent, self.quota_prev
+        # (day, points sent on it, points sent the day before) of the quota books at `now`
+        # (quota.day_books says how a day follows another)
+        return day_books(self.quota_day, self.quota_sent, self.quota_prev, now)
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
         # known one (run() sends at most one batch then, whose answer's Date sets the clock).
-        if now is not None:
-            full = self.state.get("quota_full")  # the server said the day's points are spent
-            if isinstance(full, int) and 0 <= full - utc_day(now) <= 1:  # that day, or one ahead
-                return 0
+        if spent(self.state, now):  # the server said the day's points are spent
+            return 0
         return max(0, self.per_day - self._books(now)[1])
 
     def _commit(self, st, pos, covered, delta, now, sent, keep):
@@ -697,12 +686,7 @@ class Uploader:
 
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
-        retry = self.state.get("retry")
-        at = retry.get("at") if isinstance(retry, dict) else None
-        if not isinstance(at, int) or now is None:  # none, or a damaged state file
-            return 0
-        # never longer than a back-off can be (a damaged "at" must not stop uploads for years)
-        return max(0, min(at - now, self.cfg["upload"]["retry_max_s"] * 1000 * 24))
+        return retry_wait_ms(self.state, self.cfg["upload"]["retry_max_s"], now)
 
     def _add(self, report, delta):
         for k in delta:
@@ -730,11 +714,6 @@ _VERDICT_REASON = {
 class _StoreFault(Exception):
     # The store could not commit: args (points the server accepted in that batch, the OSError).
     pass
-
-
-def _count(v, default):
-    # A counter read back from flash: an int, or the default when absent or damaged.
-    return v if isinstance(v, int) and not isinstance(v, bool) and v >= default else default
 
 
 def _adapt(it):

@@ -3,10 +3,11 @@
 # when missing), the stream names and the cursors file read (a file the listing lacks is not
 # looked for), the segments found and the newest one's header and tail checked (a torn tail is
 # cut, a damaged newest segment goes), and a wake's journal taken in (journal.py). Opening costs
-# the same whatever the backlog: no segment but the newest is opened or stat-ed.
+# the same whatever the backlog: no segment but the newest is opened or stat-ed. cursors_meta()
+# reads the cursors file's meta for a journal wake without the store (store.py is imported only
+# by the functions of the opening that need it).
 from . import _exists
 from .compat import binascii, const, dir_entries, json, os, struct
-from .store import _codec, _remove
 
 _CMAGIC = b"BC"
 _VERSION = const(1)  # of the cursors file
@@ -76,13 +77,32 @@ def _load_names(store, here):
 
 
 def _load_cursors(store, here):
-    # cursors file: "BC", version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of
-    # JSON meta, CRC-32. here: as for _load_names
+    got = _cursors(store.path, here)
+    if got is None:
+        return
+    data, n, meta = got
+    store._meta = meta
+    store.dropped_full = store._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
+    for i in range(min(n, len(store._cursor))):
+        store._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
+
+
+def cursors_meta(path):
+    # The commit meta of the store in folder path, from its cursors file, without opening the
+    # store (upload_wait_ms() at a journal wake: journal.Journal.wait_ms); {} when none is whole.
+    got = _cursors(path, ("cursors", "cursors.new"))
+    return {} if got is None else got[2]
+
+
+def _cursors(path, here):
+    # (the file's bytes, n, meta) of the first whole cursors file, or None. The file: "BC",
+    # version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of JSON meta, CRC-32. here: as
+    # for _load_names
     for name in ("cursors", "cursors.new"):
         if name not in here:
             continue
         try:
-            with open(store.path + "/" + name, "rb") as f:
+            with open(path + "/" + name, "rb") as f:
                 data = f.read()
         except OSError:
             continue
@@ -104,14 +124,13 @@ def _load_cursors(store, here):
                 meta = {}
             if not isinstance(meta, dict):
                 meta = {}
-        store._meta = meta
-        store.dropped_full = store._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
-        for i in range(min(n, len(store._cursor))):
-            store._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
-        return
+        return data, n, meta
+    return None
 
 
 def _open_scan(store, listing):
+    from .store import _remove  # here, not at the top: a journal wake's cursors_meta loads no store.py
+
     seqs = []
     sizes = {}
     for name, size in listing:
@@ -184,6 +203,7 @@ def _clean_end(store, f, hd, size):
     salt = hd[1]
     if hd[3] == _SEG_V3:
         from . import frame
+        from .store import _codec
 
         _codec()  # the store's reads take the codec from here on
         return frame.clean_end(store, buf, n, size, salt)

@@ -1,0 +1,43 @@
+# blynklog.quota: the day's quota books and the back-off's wait, as plain numbers. policy.Uploader
+# keeps the store's books with them, gateway.py each device's, and upload_wait_ms() at a wake
+# whose journal stands in for the store (journal.Journal.wait_ms) answers with them from the
+# store's cursors file and state.json: no store opened, no upload side loaded. Small on purpose:
+# that wake imports it, and a sync holds it.
+from .compat import utc_day
+
+
+def count(v, default):
+    # A counter read back from flash: an int, or the default when absent or damaged.
+    return v if isinstance(v, int) and not isinstance(v, bool) and v >= default else default
+
+
+def day_books(qday, qsent, qprev, now):
+    # (day, points sent on it, points sent the day before) of the books (qday, qsent, qprev) at
+    # `now`. A new day starts afresh (the day it follows kept as the one before); a day before the
+    # booked one (a clock set back across UTC midnight) takes the books of both days over: what
+    # went while the clock was ahead went on that earlier day, and spent its quota. Without a
+    # clock: the last known day.
+    if now is None:
+        return qday, qsent, qprev
+    day = utc_day(now)
+    if day > qday:
+        return day, 0, (qsent if day == qday + 1 else 0)
+    if day < qday:
+        return day, qsent + qprev, 0
+    return day, qsent, qprev
+
+
+def spent(state, now):
+    # the server said the day's points are spent (state.json's quota_full): that day, or one ahead
+    full = state.get("quota_full")
+    return now is not None and isinstance(full, int) and 0 <= full - utc_day(now) <= 1
+
+
+def retry_wait_ms(state, retry_max_s, now):
+    # How long the persisted back-off still holds, or 0: never longer than a back-off can be (a
+    # damaged "at" must not stop uploads for years)
+    retry = state.get("retry")
+    at = retry.get("at") if isinstance(retry, dict) else None
+    if not isinstance(at, int) or now is None:  # none, or a damaged state file
+        return 0
+    return max(0, min(at - now, retry_max_s * 1000 * 24))

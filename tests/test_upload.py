@@ -308,6 +308,20 @@ def test_the_platform_api_uploads_with_an_oauth_token():
     log.close()
 
 
+def test_a_platform_token_that_lives_thirty_days_is_used_and_the_upload_goes():
+    # expires_in is the server's to choose (spec: always honour it); 30 days in ms is beyond the
+    # interval a 32-bit port's ticks_add takes (2**29 ms)
+    fresh(token_lifetime_s=30 * 86400)
+    log = Logger(platform_config())
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 5 and r["pending"] == 0, r
+    assert len(received(1)) == 5
+    r = log.sync()  # the token kept from the first sync: no new one
+    assert len([q for q in emu.requests() if q["path"] == "/oauth2/token"]) == 1
+    log.close()
+
+
 def test_a_zero_budget_sends_nothing_and_the_next_sync_goes_on():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 5}))

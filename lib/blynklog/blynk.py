@@ -43,6 +43,7 @@ _MSG = const(120)  # longest message kept
 _MARGIN_MS = const(60000)
 _SANE_MS = 1672531200000  # 2023-01-01: a wall clock before this is not set
 _MAX_RETRY_AFTER_MS = const(86400000)
+_TICKS_MAX_MS = const(86400000)  # the ticks deadline's reach: ticks_add takes under 2**29 ms on a board
 _IMPORT_PATH = "/api/v1/organization/device/import/batch"
 _JSON = "application/json"
 
@@ -387,7 +388,9 @@ class PlatformClient(_Client):
             margin = life_ms // 2
         self._token = token
         self._refresh = refresh if isinstance(refresh, str) else None
-        self._renew_ticks = ticks_add(ticks_ms(), life_ms - margin)
+        # a client lives one sync: a day of ticks is reach enough (and a 30-day token's would not
+        # fit a 32-bit port's ticks_add); the wall-clock deadline below keeps the whole lifetime
+        self._renew_ticks = ticks_add(ticks_ms(), min(life_ms - margin, _TICKS_MAX_MS))
         now = unix_ms()
         if now >= _SANE_MS:
             self._renew_at_ms = now + life_ms - margin

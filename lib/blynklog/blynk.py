@@ -269,8 +269,13 @@ class _Client:
 
 
 def _err_text(e):
-    # "ETIMEDOUT", "timed out", "tls: ...": the most telling part of an exception, short.
-    a = e.args[-1] if e.args else None
+    # "ETIMEDOUT", "tls: ...": the most telling part of an exception, short. An errno goes by its
+    # name, as MicroPython's OSError(104) says it: CPython's ConnectionResetError(104, "Connection
+    # reset by peer") (an asyncio stream's, or a blocking socket's) reads the same as the
+    # ECONNRESET the connection raises itself, in sync() and sync_async() alike.
+    a = getattr(e, "errno", None)
+    if not isinstance(a, int):
+        a = e.args[-1] if e.args else None
     if isinstance(a, int):
         try:
             import errno

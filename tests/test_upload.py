@@ -417,6 +417,23 @@ def test_the_servers_daily_limit_stops_the_sync_without_setting_anything_aside()
     log.close()
 
 
+def test_the_servers_daily_limit_waits_for_the_servers_day_not_the_devices():
+    # the device's UTC day has turned, the server's (behind it) has not: a daily-limit answer
+    # then is about the server's old day, and the new one starts when the server's turns, not a
+    # whole day of the device's later
+    fresh(points_per_day=30)
+    emu.config(clock_offset_ms=-(now_ms() % DAY_MS) - 60000)  # the server: 23:59 of the day before ours
+    log = Logger(device_config(limits={"points_per_request": 20}))
+    fill(log, "temperature", 60)
+    r = log.sync()
+    assert r["stopped"] == "quota" and r["sent"] == 20 and "daily" in r["last_error"], r
+    emu.config(clock_offset_ms=0, points_per_day=10000)  # the server's day turned too
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 40 and r["pending"] == 0, r
+    assert len(received(1)) == 60
+    log.close()
+
+
 def test_a_stream_the_server_refuses_point_by_point_is_parked_not_emptied():
     # a datastream of another type than configured: every point gets a 400
     fresh()

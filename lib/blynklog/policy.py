@@ -32,7 +32,7 @@
 #     the one before it back with it (they went on that earlier day while the clock was ahead), so
 #     no day gets a second quota;
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
-#     back across midnight too);
+#     back across midnight too): the server's day, by its answer's Date, where it has one;
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
 #     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
@@ -623,7 +623,10 @@ class Uploader:
             # the server counts the day's points too, and says they are spent: wait for the next day
             report["last_error"] = "server: daily limit reached (%s)" % msg
             if now is not None:
-                self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
+                # kept: later wakes that day do not ask again. The server's day, by its answer's
+                # Date: ours may have turned before its has (a clock a little ahead at midnight),
+                # and its new day starts when its clock turns, not a day of ours later
+                self.state.set("quota_full", _server_day(client, now))
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
@@ -730,6 +733,18 @@ _VERDICT_REASON = {
 class _StoreFault(Exception):
     # The store could not commit: args (points the server accepted in that batch, the OSError).
     pass
+
+
+def _server_day(client, now):
+    # The UTC day of the server's last answer (its Date header), or of `now` without one.
+    date = getattr(getattr(client, "conn", client), "date", None)
+    if date:
+        from .clock_set import parse_http_date
+
+        ms = parse_http_date(date)
+        if ms is not None:
+            return utc_day(ms)
+    return utc_day(now)
 
 
 def _count(v, default):

@@ -16,7 +16,8 @@
 #     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
 #     the oldest excess, spread skips evenly across the backlog;
 #   - retry-later answers (network, timeout, 5xx, 429) stop the sync and back off exponentially with
-#     full jitter, capped, persisted; a 429's Retry-After is a floor;
+#     full jitter, capped, persisted; a 429's Retry-After is a floor; a 429 (or a Retry-After) to
+#     remote.py's requests after the batches backs off the same way (retry_later);
 #   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
 #     (`rejected`, the server's message kept in a bounded log) and the rest goes on; when lone
 #     points are refused one after another for one reason, the stream is parked instead;
@@ -697,6 +698,14 @@ class Uploader:
         at = (now + delay) if now is not None else None
         self.state.set("retry", {"n": n, "at": at})
         report["next_retry_ms"] = delay
+
+    def retry_later(self, now, answer, report):
+        # A request beside the batches (remote.py's settings read, an event) answered "later": a
+        # 429, or any answer with a Retry-After, holds the next syncs off as a batch's would (the
+        # server's "not before" is about the client, whichever request it answered). A 5xx or a
+        # network fault without one only fails that request: the upload went through.
+        if answer.status == 429 or answer.retry_after_ms is not None:
+            self._back_off(now, answer.retry_after_ms, report)
 
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.

@@ -244,6 +244,21 @@ def test_429_retry_after_is_a_floor_for_the_back_off():
     log.close()
 
 
+def test_429_retry_after_is_a_floor_with_a_short_retry_max_s_too():
+    # retry_max_s caps our own back-off, not the server's "not before"
+    fresh()
+    log = Logger(device_config(upload={"retry_max_s": 2}))
+    fill(log, "temperature", 5)
+    emu.inject("status", status=429, retry_after=120)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["next_retry_ms"] >= 120000, r["next_retry_ms"]
+    assert log.stats()["next_retry_ms"] > 100000
+    before = len(emu.requests())
+    r = log.sync()
+    assert r["stopped"] == "backoff" and len(emu.requests()) == before
+    log.close()
+
+
 def test_a_dropped_connection_loses_nothing():
     fresh()
     log = Logger(device_config())

@@ -694,7 +694,7 @@ class Uploader:
         cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
         delay = random.randint(0, cap) if cap > 0 else 0  # full jitter
         if retry_after_ms is not None:
-            delay = max(delay, min(retry_after_ms, up["retry_max_s"] * 1000 * 24))
+            delay = max(delay, min(retry_after_ms, self._hold_max()))
         at = (now + delay) if now is not None else None
         self.state.set("retry", {"n": n, "at": at})
         report["next_retry_ms"] = delay
@@ -714,7 +714,12 @@ class Uploader:
         if not isinstance(at, int) or now is None:  # none, or a damaged state file
             return 0
         # never longer than a back-off can be (a damaged "at" must not stop uploads for years)
-        return max(0, min(at - now, self.cfg["upload"]["retry_max_s"] * 1000 * 24))
+        return max(0, min(at - now, self._hold_max()))
+
+    def _hold_max(self):
+        # The longest a back-off holds: 24 x retry_max_s, and at least a day, the longest
+        # Retry-After taken (blynk.py): retry_max_s caps our own back-off, not the server's floor
+        return max(self.cfg["upload"]["retry_max_s"] * 1000 * 24, _DAY_MS)
 
     def _add(self, report, delta):
         for k in delta:

@@ -337,6 +337,30 @@ def test_a_platform_token_that_lives_thirty_days_is_used_and_the_upload_goes():
     log.close()
 
 
+def test_a_damaged_token_entry_in_the_state_file_is_replaced_by_a_new_token():
+    # a state file whose token entry has a deadline of the wrong type (a damaged file): the token
+    # is fetched afresh, not the sync stopped at every wake
+    import json
+
+    fresh()
+    cfg = platform_config()
+    log = Logger(cfg)
+    fill(log, "temperature", 3)
+    assert log.sync()["sent"] == 3
+    log.close()
+    path = cfg["store"]["path"] + "/state.json"
+    with open(path) as f:
+        state = json.load(f)
+    state["token"]["renew_at_ms"] = "soon"
+    with open(path, "w") as f:
+        json.dump(state, f)
+    log = Logger(cfg)
+    fill(log, "temperature", 2)
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 2, r
+    log.close()
+
+
 def test_a_zero_budget_sends_nothing_and_the_next_sync_goes_on():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 5}))

@@ -331,9 +331,13 @@ class PlatformClient(_Client):
         self.token_fetches = 0
         saved = state.get("token") if state is not None else None
         if isinstance(saved, dict) and isinstance(saved.get("access_token"), str):
-            self._token = saved["access_token"]
-            self._refresh = saved.get("refresh_token")
-            self._renew_at_ms = saved.get("renew_at_ms", saved.get("expires_at_ms"))
+            renew = saved.get("renew_at_ms", saved.get("expires_at_ms"))
+            refresh = saved.get("refresh_token")
+            # a damaged entry (a deadline that is no int, say) is no token: a new one is fetched
+            if (renew is None or type(renew) is int) and (refresh is None or isinstance(refresh, str)):
+                self._token = saved["access_token"]
+                self._refresh = refresh
+                self._renew_at_ms = renew
         self._update_secrets()
 
     def _update_secrets(self):

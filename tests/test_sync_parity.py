@@ -20,7 +20,7 @@ def _backlog_start():
     return _start[0]
 
 
-def _run(use_async, api, setup, budget=None, limits=None):
+def _run(use_async, api, setup, budget=None, limits=None, stale=0):
     emu.require()
     emu.reset()
     emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
@@ -28,6 +28,8 @@ def _run(use_async, api, setup, budget=None, limits=None):
     lim.update(limits or {})
     log = Logger((platform_config if api == "platform" else device_config)(limits=lim))
     start = _backlog_start()
+    for i in range(stale):  # older than max_age_days: dropped at the sync
+        log.add("temperature", -1.0, ts=start - 2 * 86400000 + i)
     for i in range(N):
         log.add("temperature", i * 0.25, ts=start + i * 1000)
         if i % 2:
@@ -46,11 +48,11 @@ def _run(use_async, api, setup, budget=None, limits=None):
     return report, stats, (len(received(1)), len(received(2))), [q["status"] for q in emu.requests()]
 
 
-def _same(api, setup, budget=None, limits=None, racy=()):
+def _same(api, setup, budget=None, limits=None, racy=(), stale=0):
     # racy: report keys that hang on when a reset reaches the client (while its body still goes,
     # or after: whether the request counts as sent), not on the driver
-    a = _run(False, api, setup, budget, limits)
-    b = _run(True, api, setup, budget, limits)
+    a = _run(False, api, setup, budget, limits, stale)
+    b = _run(True, api, setup, budget, limits, stale)
     for k in racy:
         a[0].pop(k)
         b[0].pop(k)
@@ -124,6 +126,17 @@ def test_a_zero_budget_reports_the_same_through_both_drivers():
 def test_a_token_endpoint_429_reports_the_same_through_both_drivers():
     r = _same("platform", _inject("status", status=429, target="token", retry_after=7))
     assert r["sent"] == 0 and r["stopped"] == "retry"
+
+
+def test_a_stream_the_server_refuses_point_by_point_is_parked_alike_by_both_drivers():
+    # an int datastream: 0.0 goes (as "0"), 0.25 and 0.5 are set aside, 0.75 parks the stream
+    r = _same("platform", lambda: emu.add_stream(1, 1, "V1", type="int"))
+    assert r["parked"] == ["temperature"] and r["rejected"] == 2 and r["sent"] == 1 + 100, r
+
+
+def test_stale_samples_are_dropped_alike_by_both_drivers():
+    r = _same("device", lambda: None, limits={"max_age_days": 1}, stale=7)
+    assert r["dropped_stale"] == 7 and r["sent"] == 300, r
 
 
 def _refused(use_async):

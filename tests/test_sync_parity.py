@@ -160,3 +160,24 @@ def test_a_refused_connection_is_reported_in_the_same_words_by_both_drivers():
     )
     assert sa["last_error"] == sb["last_error"]
     assert a["stopped"] == b["stopped"] == "retry" and a["pending"] == b["pending"] == 1
+
+
+def _timed_out(use_async):
+    # an answer that comes after upload.timeout_ms
+    emu.require()
+    emu.reset()
+    emu.inject("slow", delay_s=1.5)
+    log = Logger(device_config(upload={"timeout_ms": 500}))
+    log.add("temperature", 1.5, ts=_backlog_start())
+    report = asyncio.run(log.sync_async()) if use_async else log.sync()
+    log.close()
+    return report
+
+
+def test_a_read_that_times_out_is_reported_in_the_same_words_by_both_drivers():
+    # CPython's blocking socket says "timed out" (TimeoutError, no errno), asyncio's wait_for and
+    # MicroPython ETIMEDOUT: the report names the errno, the same everywhere
+    a = _timed_out(False)
+    b = _timed_out(True)
+    assert a["last_error"] == b["last_error"] == "retry later: network: ETIMEDOUT", (a["last_error"], b["last_error"])
+    assert a["stopped"] == b["stopped"] == "retry" and a["pending"] == b["pending"] == 1

@@ -272,20 +272,28 @@ def _err_text(e):
     # "ETIMEDOUT", "tls: ...": the most telling part of an exception, short. An errno goes by its
     # name, as MicroPython's OSError(104) says it: CPython's ConnectionResetError(104, "Connection
     # reset by peer") (an asyncio stream's, or a blocking socket's) reads the same as the
-    # ECONNRESET the connection raises itself, in sync() and sync_async() alike.
+    # ECONNRESET the connection raises itself, in sync() and sync_async() alike. A code without
+    # a name (a resolver's -2) leaves the text, where there is one.
     a = getattr(e, "errno", None)
-    if not isinstance(a, int):
-        a = e.args[-1] if e.args else None
     if isinstance(a, int):
-        try:
-            import errno
-
-            return errno.errorcode.get(a) or str(a)
-        except (ImportError, AttributeError):
-            return str(a)
+        name = _errno_name(a)
+        if name:
+            return name
+    a = e.args[-1] if e.args else None
+    if isinstance(a, int):
+        return _errno_name(a) or str(a)
     if a is None:
         return type(e).__name__
     return str(a).strip()
+
+
+def _errno_name(code):
+    try:
+        import errno
+
+        return errno.errorcode.get(code)
+    except (ImportError, AttributeError):
+        return None
 
 
 class DeviceClient(_Client):

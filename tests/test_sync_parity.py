@@ -123,6 +123,13 @@ def test_a_zero_budget_reports_the_same_through_both_drivers():
     assert r["sent"] == 0 and r["stopped"] == "budget"
 
 
+def test_a_budget_spent_mid_sync_stops_both_drivers_after_the_same_batches():
+    # two answers 1.2 s late against a 2 s budget: the budget is spent after the second batch
+    # (0.8 s of margin on either side: the timeout is the budget, and one late answer is not it)
+    r = _same("device", _inject("slow", count=2, delay_s=1.2), budget=2000)
+    assert r["sent"] == 100 and r["stopped"] == "budget" and r["batches"] == 2, r
+
+
 def test_a_token_endpoint_429_reports_the_same_through_both_drivers():
     r = _same("platform", _inject("status", status=429, target="token", retry_after=7))
     assert r["sent"] == 0 and r["stopped"] == "retry"

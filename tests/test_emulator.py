@@ -1,6 +1,7 @@
 # cpython-only: it tests the host-side Blynk emulator (tools/blynk_server.py) with http.client and ssl.
 # The local Blynk Cloud emulator: one behaviour per test, each against a strict reading of shared/spec.
 import base64
+import email.utils
 import json
 import os
 import socket
@@ -725,3 +726,18 @@ def test_body_over_2mb_gets_413_before_the_client_finishes_sending(srv):
     finally:
         s.close()
     assert answer.startswith(b"HTTP/1.1 413 ")
+
+
+def test_the_date_header_tells_the_servers_clock_offset_included(srv):
+    # a client that reads the server's day (or sets its clock) from Date sees the day the quota and
+    # the age limit are counted in
+    srv.configure(clock_offset_ms=-3 * 86400000)
+    r, _ = update(https(srv), [[now_ms(), 1]])
+    told = email.utils.parsedate_to_datetime(r.getheader("Date")).timestamp() * 1000
+    assert abs(told - srv.now_ms()) < 5000, (r.getheader("Date"), srv.now_ms())
+
+
+def test_the_date_header_tells_a_fixed_server_clock(srv):
+    srv.configure(clock_fixed_ms=1700000000000)
+    r, _ = update(https(srv), [[1700000000000 - 1000, 1]])
+    assert r.getheader("Date") == "Tue, 14 Nov 2023 22:13:20 GMT"

@@ -215,6 +215,23 @@ def test_a_device_whose_daily_points_the_server_says_are_spent_waits_and_the_oth
     log.close()
 
 
+def test_a_device_whose_daily_points_are_spent_waits_for_the_servers_day_not_the_gateways():
+    # the gateway's UTC day has turned, the server's (a minute behind) has not: node-0's spent
+    # quota is the server's old day's, and node-0 goes again once the server's day turns
+    fresh(devices=2, streams=1, points_per_day=2)
+    emu.config(clock_offset_ms=-(now_ms() % 86400000) - 60000)
+    log = Logger(gw_config(devices=2, streams=1, limits={"points_per_day": 100, "points_per_request": 2}))
+    t = now_ms() - 100000
+    for i in range(4):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    r = log.sync()
+    assert r["devices"]["node-0"]["sent"] == 2 and r["stopped"] == "quota", r
+    emu.config(clock_offset_ms=0, points_per_day=10000)
+    r = log.sync()
+    assert r["devices"]["node-0"]["sent"] == 2 and r["pending"] == 0, r
+    log.close()
+
+
 def test_newest_first_thins_each_device_against_its_own_quota():
     # 100 samples on each of 2 devices over the last 40 h, a 2-day age limit, 10 points a day a
     # device: each device can send 10 today and 10 tomorrow before its oldest go stale, so 80 of its

@@ -144,6 +144,36 @@ def test_a_failed_settings_read_is_reported_and_the_upload_still_goes():
     assert log.stats()["remote_error"] == "settings: Injected failure."
 
 
+def test_a_429_on_the_settings_read_holds_the_next_sync_off_for_its_retry_after():
+    # the server's "not before 120 s" is about the client, whichever request it answered
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.inject("status", status=429, target="settings", retry_after=120)
+    cfg = _remote_config()
+    report, log = _sync(cfg, samples=3)
+    assert report["sent"] == 3 and report["remote_error"] == "settings: Injected failure."
+    assert report["next_retry_ms"] >= 120000, report["next_retry_ms"]
+    before = len(emu.requests())
+    report, log = _sync(cfg)
+    assert report["stopped"] == "backoff" and len(emu.requests()) == before, report
+
+
+def test_a_429_on_an_event_holds_the_next_sync_off_for_its_retry_after():
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "auth")
+    emu.inject("status", status=401, target="upload")
+    emu.inject("status", status=429, target="event", retry_after=120)
+    cfg = _config(events={"auth_failing": "auth"})
+    report, log = _sync(cfg)
+    assert report["stopped"] == "auth" and report["events"] == [], report
+    assert report["next_retry_ms"] >= 120000, report["next_retry_ms"]
+    before = len(emu.requests())
+    report, log = _sync(cfg)
+    assert report["stopped"] == "backoff" and len(emu.requests()) == before, report
+
+
 def test_settings_are_read_through_the_platform_api_datastream_values():
     emu.require()
     emu.reset()

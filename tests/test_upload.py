@@ -244,6 +244,21 @@ def test_429_retry_after_is_a_floor_for_the_back_off():
     log.close()
 
 
+def test_429_retry_after_is_a_floor_with_a_short_retry_max_s_too():
+    # retry_max_s caps our own back-off, not the server's "not before"
+    fresh()
+    log = Logger(device_config(upload={"retry_max_s": 2}))
+    fill(log, "temperature", 5)
+    emu.inject("status", status=429, retry_after=120)
+    r = log.sync()
+    assert r["stopped"] == "retry" and r["next_retry_ms"] >= 120000, r["next_retry_ms"]
+    assert log.stats()["next_retry_ms"] > 100000
+    before = len(emu.requests())
+    r = log.sync()
+    assert r["stopped"] == "backoff" and len(emu.requests()) == before
+    log.close()
+
+
 def test_a_dropped_connection_loses_nothing():
     fresh()
     log = Logger(device_config())
@@ -305,6 +320,44 @@ def test_the_platform_api_uploads_with_an_oauth_token():
     r = log.sync()
     assert r["sent"] == 12
     assert [p[0] for p in received(2)] == [t0 + i * 1000 for i in range(12)]
+    log.close()
+
+
+def test_a_platform_token_that_lives_thirty_days_is_used_and_the_upload_goes():
+    # expires_in is the server's to choose (spec: always honour it); 30 days in ms is beyond the
+    # interval a 32-bit port's ticks_add takes (2**29 ms)
+    fresh(token_lifetime_s=30 * 86400)
+    log = Logger(platform_config())
+    fill(log, "temperature", 5)
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 5 and r["pending"] == 0, r
+    assert len(received(1)) == 5
+    r = log.sync()  # the token kept from the first sync: no new one
+    assert len([q for q in emu.requests() if q["path"] == "/oauth2/token"]) == 1
+    log.close()
+
+
+def test_a_damaged_token_entry_in_the_state_file_is_replaced_by_a_new_token():
+    # a state file whose token entry has a deadline of the wrong type (a damaged file): the token
+    # is fetched afresh, not the sync stopped at every wake
+    import json
+
+    fresh()
+    cfg = platform_config()
+    log = Logger(cfg)
+    fill(log, "temperature", 3)
+    assert log.sync()["sent"] == 3
+    log.close()
+    path = cfg["store"]["path"] + "/state.json"
+    with open(path) as f:
+        state = json.load(f)
+    state["token"]["renew_at_ms"] = "soon"
+    with open(path, "w") as f:
+        json.dump(state, f)
+    log = Logger(cfg)
+    fill(log, "temperature", 2)
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 2, r
     log.close()
 
 
@@ -400,6 +453,23 @@ def test_the_servers_daily_limit_stops_the_sync_without_setting_anything_aside()
     r = log.sync()
     assert r["stopped"] == "quota" and r["quota_left"] == 0
     assert r["rejected"] == 0 and r["pending"] == 30
+    log.close()
+
+
+def test_the_servers_daily_limit_waits_for_the_servers_day_not_the_devices():
+    # the device's UTC day has turned, the server's (behind it) has not: a daily-limit answer
+    # then is about the server's old day, and the new one starts when the server's turns, not a
+    # whole day of the device's later
+    fresh(points_per_day=30)
+    emu.config(clock_offset_ms=-(now_ms() % DAY_MS) - 60000)  # the server: 23:59 of the day before ours
+    log = Logger(device_config(limits={"points_per_request": 20}))
+    fill(log, "temperature", 60)
+    r = log.sync()
+    assert r["stopped"] == "quota" and r["sent"] == 20 and "daily" in r["last_error"], r
+    emu.config(clock_offset_ms=0, points_per_day=10000)  # the server's day turned too
+    r = log.sync()
+    assert r["stopped"] == "done" and r["sent"] == 40 and r["pending"] == 0, r
+    assert len(received(1)) == 60
     log.close()
 
 

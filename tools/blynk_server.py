@@ -1542,7 +1542,8 @@ class _Handler(socketserver.BaseRequestHandler):
             ctype = "application/json"
         lines = [
             "HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")),
-            "Date: " + email.utils.formatdate(usegmt=True),
+            # the server's clock (clock_offset_ms, clock_fixed_ms): the day its quota counts in
+            "Date: " + email.utils.formatdate(self.server.emu.now_ms() / 1000, usegmt=True),
             "Server: blynk-emulator",
         ]
         names = [h[0].lower() for h in headers]

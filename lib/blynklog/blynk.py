@@ -43,6 +43,7 @@ _MSG = const(120)  # longest message kept
 _MARGIN_MS = const(60000)
 _SANE_MS = 1672531200000  # 2023-01-01: a wall clock before this is not set
 _MAX_RETRY_AFTER_MS = const(86400000)
+_TICKS_MAX_MS = const(86400000)  # the ticks deadline's reach: ticks_add takes under 2**29 ms on a board
 _IMPORT_PATH = "/api/v1/organization/device/import/batch"
 _JSON = "application/json"
 
@@ -268,18 +269,31 @@ class _Client:
 
 
 def _err_text(e):
-    # "ETIMEDOUT", "timed out", "tls: ...": the most telling part of an exception, short.
+    # "ETIMEDOUT", "tls: ...": the most telling part of an exception, short. An errno goes by its
+    # name, as MicroPython's OSError(104) says it: CPython's ConnectionResetError(104, "Connection
+    # reset by peer") (an asyncio stream's, or a blocking socket's) reads the same as the
+    # ECONNRESET the connection raises itself, in sync() and sync_async() alike. A code without
+    # a name (a resolver's -2) leaves the text, where there is one.
+    a = getattr(e, "errno", None)
+    if isinstance(a, int):
+        name = _errno_name(a)
+        if name:
+            return name
     a = e.args[-1] if e.args else None
     if isinstance(a, int):
-        try:
-            import errno
-
-            return errno.errorcode.get(a) or str(a)
-        except (ImportError, AttributeError):
-            return str(a)
+        return _errno_name(a) or str(a)
     if a is None:
         return type(e).__name__
     return str(a).strip()
+
+
+def _errno_name(code):
+    try:
+        import errno
+
+        return errno.errorcode.get(code)
+    except (ImportError, AttributeError):
+        return None
 
 
 class DeviceClient(_Client):
@@ -325,9 +339,13 @@ class PlatformClient(_Client):
         self.token_fetches = 0
         saved = state.get("token") if state is not None else None
         if isinstance(saved, dict) and isinstance(saved.get("access_token"), str):
-            self._token = saved["access_token"]
-            self._refresh = saved.get("refresh_token")
-            self._renew_at_ms = saved.get("renew_at_ms", saved.get("expires_at_ms"))
+            renew = saved.get("renew_at_ms", saved.get("expires_at_ms"))
+            refresh = saved.get("refresh_token")
+            # a damaged entry (a deadline that is no int, say) is no token: a new one is fetched
+            if (renew is None or type(renew) is int) and (refresh is None or isinstance(refresh, str)):
+                self._token = saved["access_token"]
+                self._refresh = refresh
+                self._renew_at_ms = renew
         self._update_secrets()
 
     def _update_secrets(self):
@@ -387,7 +405,9 @@ class PlatformClient(_Client):
             margin = life_ms // 2
         self._token = token
         self._refresh = refresh if isinstance(refresh, str) else None
-        self._renew_ticks = ticks_add(ticks_ms(), life_ms - margin)
+        # a client lives one sync: a day of ticks is reach enough (and a 30-day token's would not
+        # fit a 32-bit port's ticks_add); the wall-clock deadline below keeps the whole lifetime
+        self._renew_ticks = ticks_add(ticks_ms(), min(life_ms - margin, _TICKS_MAX_MS))
         now = unix_ms()
         if now >= _SANE_MS:
             self._renew_at_ms = now + life_ms - margin

@@ -139,7 +139,7 @@ class Uploader(policy.Uploader):
             if now is not None:
                 days = self.state.get("quota_full_dev")
                 days = dict(days) if isinstance(days, dict) else {}
-                days[st.dev] = utc_day(now)
+                days[st.dev] = policy._server_day(client, now)  # the server's day, as policy's
                 self.state.set("quota_full_dev", days)
             self._spent(st, report)
             return None

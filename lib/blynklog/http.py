@@ -65,6 +65,10 @@ def run_blocking(gen):
             val = _blocking(op)
         except BaseException as e:  # a KeyboardInterrupt too: the generator's handlers run now
             err = e
+            if not IS_MICROPYTHON and isinstance(e, TimeoutError) and e.errno is None:
+                # CPython's socket timeout ("timed out", no errno): the ETIMEDOUT MicroPython's
+                # socket raises, and aio.py gives for asyncio's
+                err = OSError(110)
 
 
 def _blocking(op):

@@ -16,7 +16,8 @@
 #     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
 #     the oldest excess, spread skips evenly across the backlog;
 #   - retry-later answers (network, timeout, 5xx, 429) stop the sync and back off exponentially with
-#     full jitter, capped, persisted; a 429's Retry-After is a floor;
+#     full jitter, capped, persisted; a 429's Retry-After is a floor; a 429 (or a Retry-After) to
+#     remote.py's requests after the batches backs off the same way (retry_later);
 #   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
 #     (`rejected`, the server's message kept in a bounded log) and the rest goes on; when lone
 #     points are refused one after another for one reason, the stream is parked instead;
@@ -32,7 +33,7 @@
 #     the one before it back with it (they went on that earlier day while the clock was ahead), so
 #     no day gets a second quota;
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
-#     back across midnight too);
+#     back across midnight too): the server's day, by its answer's Date, where it has one;
 #   - 404 unknown datastream parks that stream for park_s; the others go on;
 #   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
 #     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
@@ -48,7 +49,7 @@ from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync 
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import day_books, retry_wait_ms, spent
+from .quota import day_books, hold_max_ms, retry_wait_ms, spent
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -612,7 +613,10 @@ class Uploader:
             # the server counts the day's points too, and says they are spent: wait for the next day
             report["last_error"] = "server: daily limit reached (%s)" % msg
             if now is not None:
-                self.state.set("quota_full", utc_day(now))  # kept: later wakes today do not ask again
+                # kept: later wakes that day do not ask again. The server's day, by its answer's
+                # Date: ours may have turned before its has (a clock a little ahead at midnight),
+                # and its new day starts when its clock turns, not a day of ours later
+                self.state.set("quota_full", _server_day(client, now))
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
@@ -679,10 +683,18 @@ class Uploader:
         cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
         delay = random.randint(0, cap) if cap > 0 else 0  # full jitter
         if retry_after_ms is not None:
-            delay = max(delay, min(retry_after_ms, up["retry_max_s"] * 1000 * 24))
+            delay = max(delay, min(retry_after_ms, hold_max_ms(up["retry_max_s"])))
         at = (now + delay) if now is not None else None
         self.state.set("retry", {"n": n, "at": at})
         report["next_retry_ms"] = delay
+
+    def retry_later(self, now, answer, report):
+        # A request beside the batches (remote.py's settings read, an event) answered "later": a
+        # 429, or any answer with a Retry-After, holds the next syncs off as a batch's would (the
+        # server's "not before" is about the client, whichever request it answered). A 5xx or a
+        # network fault without one only fails that request: the upload went through.
+        if answer.status == 429 or answer.retry_after_ms is not None:
+            self._back_off(now, answer.retry_after_ms, report)
 
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
@@ -714,6 +726,18 @@ _VERDICT_REASON = {
 class _StoreFault(Exception):
     # The store could not commit: args (points the server accepted in that batch, the OSError).
     pass
+
+
+def _server_day(client, now):
+    # The UTC day of the server's last answer (its Date header), or of `now` without one.
+    date = getattr(getattr(client, "conn", client), "date", None)
+    if date:
+        from .clock_set import parse_http_date
+
+        ms = parse_http_date(date)
+        if ms is not None:
+            return utc_day(ms)
+    return utc_day(now)
 
 
 def _adapt(it):

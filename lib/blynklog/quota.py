@@ -5,6 +5,8 @@
 # that wake imports it, and a sync holds it.
 from .compat import utc_day
 
+_DAY_MS = 86400000
+
 
 def count(v, default):
     # A counter read back from flash: an int, or the default when absent or damaged.
@@ -33,6 +35,12 @@ def spent(state, now):
     return now is not None and isinstance(full, int) and 0 <= full - utc_day(now) <= 1
 
 
+def hold_max_ms(retry_max_s):
+    # The longest a back-off holds: 24 x retry_max_s, and at least a day, the longest Retry-After
+    # taken (blynk.py): retry_max_s caps our own back-off, not the server's floor
+    return max(retry_max_s * 1000 * 24, _DAY_MS)
+
+
 def retry_wait_ms(state, retry_max_s, now):
     # How long the persisted back-off still holds, or 0: never longer than a back-off can be (a
     # damaged "at" must not stop uploads for years)
@@ -40,4 +48,4 @@ def retry_wait_ms(state, retry_max_s, now):
     at = retry.get("at") if isinstance(retry, dict) else None
     if not isinstance(at, int) or now is None:  # none, or a damaged state file
         return 0
-    return max(0, min(at - now, retry_max_s * 1000 * 24))
+    return max(0, min(at - now, hold_max_ms(retry_max_s)))

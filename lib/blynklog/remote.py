@@ -115,6 +115,8 @@ def _read(log, client, report, kept):
         log._state.set("remote", _with(kept, "error", report["remote_error"]))
         if answer.kind == blynk.AUTH:
             _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
+        elif answer.kind == blynk.RETRY:
+            log._uploader.retry_later(log._now(client), answer, report)  # a 429: policy's back-off
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
     good = dict(_dict(kept.get("v")))
     refused = {}
@@ -212,6 +214,8 @@ def _send_events(log, client, report):
             if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
                 # unreachable, the token refused, or this code's last event under a second ago
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
+                if answer.kind == blynk.RETRY:
+                    log._uploader.retry_later(now, answer, report)  # a 429: policy's back-off
                 return  # it waits for the next sync
             if answer.kind != blynk.OK:
                 # refused (an undeclared code, the day's events spent): not again today

@@ -33,7 +33,8 @@
 #     no day gets a second quota;
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
 #     back across midnight too);
-#   - 404 unknown datastream parks that stream for park_s; the others go on;
+#   - 404 unknown datastream parks that stream for park_s; the others go on; a parking holds only
+#     while the configuration sends the stream to the same datastream (_Stream.park);
 #   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
 #     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
 #     _plan_batch and _batch);
@@ -87,6 +88,9 @@ class _Stream:
         self.name = name
         self.sid = sid
         self.cfg = cfg
+        # its entry in the state's "parked": its name and the datastream the configuration sends it
+        # to, so that a parking does not outlive a configuration that changed that (the usual fix)
+        self.park = "%s\n%s %s %s %s" % (name, cfg.get("device_id"), cfg.get("pin"), cfg.get("id"), cfg.get("type"))
         # the last point accepted into a batch (duplicate check): its ts as prev_b + prev_d (prev_b
         # None: none), kept as its record gave it (record.Rec): no int made per point
         self.prev_b = None
@@ -440,6 +444,10 @@ class Uploader:
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
+        # this configuration's streams' entries only (an entry of a datastream the file no longer
+        # names is let go): the stream is tried again
+        keys = [st.park for st in self.streams]
+        parked = {k: parked[k] for k in parked if k in keys}
         yield from self._begin(now, parked, report)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
@@ -529,7 +537,7 @@ class Uploader:
             st.rejects_in_row = 0
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
-            until = parked.get(st.name)
+            until = parked.get(st.park)
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
@@ -614,8 +622,8 @@ class Uploader:
             if st.limit < self.per_request:  # grow back after a bisection, in a few steps
                 st.limit = min(self.per_request, st.limit * _RAMP)
             self.state.set("retry", None)
-            if st.name in parked:
-                del parked[st.name]
+            if st.park in parked:
+                del parked[st.park]
             return None
         st.done = False
         msg = answer.message or ("HTTP %s" % answer.status)
@@ -667,7 +675,7 @@ class Uploader:
         # Set a stream aside for park_s (for this sync only while the clock is unset).
         st.done = True
         if now is not None:
-            parked[st.name] = now + self.cfg["upload"]["park_s"] * 1000
+            parked[st.park] = now + self.cfg["upload"]["park_s"] * 1000
         report["parked"].append(st.name)
         report["last_error"] = "stream %s parked: %s" % (st.name, why)
         return None

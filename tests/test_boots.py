@@ -1,0 +1,97 @@
+# A board's life across boots, through the public contract: each boot is a new Logger built from
+# the configuration FILE (as a board's wake has it: the first validates it, the later ones take
+# the validated-config cache and the wake journal), with what the earlier boots left in the
+# store's folder (the store, state.json). Where a boot changes the file, what the earlier boots
+# left must not overrule what the new file says. Runs on CPython and the unix ports against the
+# local emulator. (tools/vboard.py runs whole boots as processes: tests/test_lifetime*.py.)
+import json
+
+import emu
+from blynklog import Logger
+from logger_support import now_ms, platform_config, received
+from support import tmpdir
+
+
+def fresh():
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
+
+
+def write(folder, cfg):
+    # the configuration file of the board, its store beside it
+    cfg = dict(cfg)
+    cfg["store"] = dict(cfg["store"])
+    cfg["store"]["path"] = "data"
+    path = folder + "/config.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    return path
+
+
+def boot(path, adds=(), sync=True):
+    # one wake: a Logger from the file, its samples (stream, value, ts), a sync, the end of the wake
+    log = Logger(path)
+    for a in adds:
+        log.add(a[0], a[1], ts=a[2])
+    log.flush()
+    r = log.sync() if sync else None
+    log.close()
+    return r
+
+
+def test_a_stream_parked_for_a_missing_datastream_goes_at_the_next_boot_once_the_file_names_another():
+    # the server does not know the datastream (404): the stream is parked for park_s. The user
+    # fixes the stream's id in the file; the next wake uploads its samples, parked no longer
+    fresh()
+    folder = tmpdir("boots")
+    cfg = platform_config(streams={"a": {"id": 1}, "b": {"id": 99}})
+    path = write(folder, cfg)
+    t = now_ms() - 60000
+    r = boot(path, [("a", 1.5, t), ("b", 2.5, t), ("b", 3.5, t + 1)])
+    assert r["parked"] == ["b"] and r["sent"] == 1 and r["pending"] == 2, r
+    cfg["streams"]["b"]["id"] = 2
+    write(folder, cfg)
+    r = boot(path)
+    assert r["parked"] == [] and r["sent"] == 2 and r["pending"] == 0, r
+    assert received(2) == [(t, 2.5), (t + 1, 3.5)]
+
+
+def test_a_parked_stream_stays_parked_at_the_next_boot_when_the_file_is_the_same():
+    fresh()
+    folder = tmpdir("boots")
+    path = write(folder, platform_config(streams={"a": {"id": 1}, "b": {"id": 99}}))
+    t = now_ms() - 60000
+    boot(path, [("a", 1.5, t), ("b", 2.5, t)])
+    r = boot(path, [("a", 4.5, t + 1)])
+    assert r["parked"] == ["b"] and r["sent"] == 1 and r["requests"] == 1 and r["pending"] == 1, r
+
+
+def test_a_gateway_device_parked_as_unknown_goes_at_the_next_boot_once_the_file_names_another_device_id():
+    fresh()
+    emu.add_device(100, 1)
+    emu.add_device(101, 1)
+    folder = tmpdir("boots")
+    cfg = platform_config()
+    del cfg["streams"]
+    del cfg["device_id"]
+    cfg["devices"] = {
+        "node-0": {"device_id": 100, "streams": {"s": {"id": 1}}},
+        "node-1": {"device_id": 199, "streams": {"s": {"id": 1}}},
+    }
+    path = write(folder, cfg)
+    t = now_ms() - 60000
+    log = Logger(path)
+    log.add("s", 1.5, ts=t, device="node-0")
+    log.add("s", 2.5, ts=t, device="node-1")
+    r = log.sync()
+    log.close()
+    assert r["parked"] == ["node-1/s"] and r["devices"]["node-1"]["pending"] == 1, r
+    cfg["devices"]["node-1"]["device_id"] = 101
+    write(folder, cfg)
+    log = Logger(path)
+    assert not log.stats()["devices"]["node-1"]["parked"]
+    r = log.sync()
+    log.close()
+    assert r["parked"] == [] and r["devices"]["node-1"]["sent"] == 1 and r["pending"] == 0, r
+    assert received(1, device=101) == [(t, 2.5)]

@@ -95,3 +95,21 @@ def test_a_gateway_device_parked_as_unknown_goes_at_the_next_boot_once_the_file_
     log.close()
     assert r["parked"] == [] and r["devices"]["node-1"]["sent"] == 1 and r["pending"] == 0, r
     assert received(1, device=101) == [(t, 2.5)]
+
+
+def test_a_platform_token_is_not_used_after_the_file_names_another_client():
+    # the access token the previous client got is kept in state.json for later wakes; a file that
+    # names another client (another organization's, say) must not upload with it: the next sync
+    # asks for a token with the new credentials (here refused: a client the server does not know)
+    fresh()
+    folder = tmpdir("boots")
+    cfg = platform_config(streams={"a": {"id": 1}})
+    path = write(folder, cfg)
+    t = now_ms() - 60000
+    r = boot(path, [("a", 1.5, t)])
+    assert r["sent"] == 1, r
+    cfg["client_id"] = "another-client"
+    write(folder, cfg)
+    r = boot(path, [("a", 2.5, t + 1)])
+    assert r["stopped"] == "auth" and r["sent"] == 0 and r["pending"] == 1, r
+    assert received(1) == [(t, 1.5)]

@@ -324,7 +324,13 @@ class PlatformClient(_Client):
         self._renew_at_ms = None  # the wall-clock deadline (from the state file)
         self.token_fetches = 0
         saved = state.get("token") if state is not None else None
-        if isinstance(saved, dict) and isinstance(saved.get("access_token"), str):
+        # a token kept for later wakes counts for the client it was issued to: a configuration
+        # that names another client (another organization's) gets its own
+        if (
+            isinstance(saved, dict)
+            and isinstance(saved.get("access_token"), str)
+            and saved.get("client_id") == client_id
+        ):
             self._token = saved["access_token"]
             self._refresh = saved.get("refresh_token")
             self._renew_at_ms = saved.get("renew_at_ms", saved.get("expires_at_ms"))
@@ -400,6 +406,7 @@ class PlatformClient(_Client):
                 "token",
                 {
                     "access_token": token,
+                    "client_id": self.client_id,
                     "expires_at_ms": expires,
                     "renew_at_ms": self._renew_at_ms,
                     "refresh_token": self._refresh,

@@ -113,3 +113,27 @@ def test_a_platform_token_is_not_used_after_the_file_names_another_client():
     r = boot(path, [("a", 2.5, t + 1)])
     assert r["stopped"] == "auth" and r["sent"] == 0 and r["pending"] == 1, r
     assert received(1) == [(t, 1.5)]
+
+
+def test_a_back_off_from_one_server_does_not_hold_the_next_boot_once_the_file_names_another():
+    # a retry-later answer (here a 503 asking for an hour) backs off, persisted for later wakes;
+    # the user points the file at another server: the next wake uploads there at once
+    fresh()
+    folder = tmpdir("boots")
+    cfg = platform_config(streams={"a": {"id": 1}})
+    path = write(folder, cfg)
+    t = now_ms() - 60000
+    emu.inject("status", status=503, retry_after=3600)
+    r = boot(path, [("a", 1.5, t)])
+    assert r["stopped"] == "retry" and r["next_retry_ms"] >= 3600000, r
+    r = boot(path, [("a", 2.5, t + 1)])
+    assert r["stopped"] == "backoff" and r["sent"] == 0, r  # the same file: the back-off holds
+    cfg["server"] = emu.http_url()  # the emulator's plain-http listener: another server to the file
+    del cfg["ca"]
+    write(folder, cfg)
+    log = Logger(path)
+    assert log.upload_wait_ms() == 0
+    log.close()
+    r = boot(path)
+    assert r["stopped"] == "done" and r["sent"] == 2, r
+    assert received(1) == [(t, 1.5), (t + 1, 2.5)]

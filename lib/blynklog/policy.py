@@ -691,8 +691,8 @@ class Uploader:
         return None
 
     def _back_off(self, now, retry_after_ms, report):
-        retry = self.state.get("retry")
-        n = retry.get("n") if isinstance(retry, dict) else 0
+        retry = self._retry()
+        n = retry.get("n") if retry is not None else 0
         n = min(max(n, 0) + 1, 20) if isinstance(n, int) else 1  # a damaged state file: start afresh
         up = self.cfg["upload"]
         cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
@@ -700,13 +700,21 @@ class Uploader:
         if retry_after_ms is not None:
             delay = max(delay, min(retry_after_ms, up["retry_max_s"] * 1000 * 24))
         at = (now + delay) if now is not None else None
-        self.state.set("retry", {"n": n, "at": at})
+        self.state.set("retry", {"n": n, "at": at, "server": self.cfg["server"]})
         report["next_retry_ms"] = delay
+
+    def _retry(self):
+        # the persisted back-off, or None: none, a damaged state file, or one of a server the
+        # configuration no longer names (an entry without "server" was written before they did)
+        retry = self.state.get("retry")
+        if not isinstance(retry, dict) or retry.get("server", self.cfg["server"]) != self.cfg["server"]:
+            return None
+        return retry
 
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
-        retry = self.state.get("retry")
-        at = retry.get("at") if isinstance(retry, dict) else None
+        retry = self._retry()
+        at = retry.get("at") if retry is not None else None
         if not isinstance(at, int) or now is None:  # none, or a damaged state file
             return 0
         # never longer than a back-off can be (a damaged "at" must not stop uploads for years)

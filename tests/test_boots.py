@@ -137,3 +137,23 @@ def test_a_back_off_from_one_server_does_not_hold_the_next_boot_once_the_file_na
     r = boot(path)
     assert r["stopped"] == "done" and r["sent"] == 2, r
     assert received(1) == [(t, 1.5), (t + 1, 2.5)]
+
+
+def test_a_sample_at_the_ts_of_one_an_earlier_boot_uploaded_is_a_duplicate_the_first_kept():
+    # Blynk keeps one value per ms of a stream, and the upload keeps the first of two samples at
+    # one ts: also when the first went up at an earlier boot's sync (a sketch that adds a
+    # reading again after a reset, with the ts it was taken at)
+    fresh()
+    folder = tmpdir("boots")
+    path = write(folder, platform_config(streams={"a": {"id": 1}}))
+    t = now_ms() - 60000
+    r = boot(path, [("a", 1.5, t)])
+    assert r["sent"] == 1, r
+    r = boot(path, [("a", 9.5, t), ("a", 2.5, t + 1)])
+    assert r["sent"] == 1 and r["rejected"] == 1 and r["pending"] == 0, r
+    assert received(1) == [(t, 1.5), (t + 1, 2.5)]
+    log = Logger(path)
+    s = log.stats()
+    log.close()
+    assert s["sent"] == 2 and s["rejected"] == 1
+    assert s["rejects"][-1][1:] == ["a", t, "duplicate timestamp (the first sample kept)"], s["rejects"]

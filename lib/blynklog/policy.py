@@ -12,6 +12,7 @@
 #     and are dropped (unplaceable, counted with dropped_stale) when it never can;
 #   - a record with the same timestamp as the one before it in its stream is a duplicate: the first
 #     one wins, the later one is counted in `rejected`; no batch ever holds two points with one ts;
+#     the one before it may have gone up at an earlier boot's sync (state "last");
 #   - when the backlog cannot all go up before it goes stale, backlog_policy chooses which records
 #     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
 #     the oldest excess, spread skips evenly across the backlog;
@@ -132,6 +133,13 @@ class Uploader:
         self.streams = []
         for name in sorted(cfg["streams"]):
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
+        # the ts of each stream's last point the server accepted (state "last", kept by _commit and
+        # saved with the sync's state): a later boot's point at that ts is a duplicate too
+        last = state.get("last")
+        for st in self.streams:
+            ts = last.get(st.name) if isinstance(last, dict) else None
+            if isinstance(ts, int) and not isinstance(ts, bool):
+                st.prev_b = ts
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
         self._max_d = 0
@@ -197,6 +205,12 @@ class Uploader:
         if own is not None:
             self._device_kept(st, own)
         st.kept = keep
+        last = {}
+        for s in self.streams:  # the others are at their commit points (_one_batch)
+            b, d = (keep[0], keep[1]) if s is st else (s.prev_b, s.prev_d)
+            if b is not None:
+                last[s.name] = b + d
+        self.state.set("last", last)
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
 

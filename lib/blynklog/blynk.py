@@ -338,10 +338,16 @@ class PlatformClient(_Client):
         self._renew_at_ms = None  # the wall-clock deadline (from the state file)
         self.token_fetches = 0
         saved = state.get("token") if state is not None else None
-        if isinstance(saved, dict) and isinstance(saved.get("access_token"), str):
+        # a token kept for later wakes counts for the client it was issued to (a configuration
+        # that names another client, another organization's, gets its own); a damaged entry (a
+        # deadline that is no int, say) is no token: a new one is fetched
+        if (
+            isinstance(saved, dict)
+            and isinstance(saved.get("access_token"), str)
+            and saved.get("client_id") == client_id
+        ):
             renew = saved.get("renew_at_ms", saved.get("expires_at_ms"))
             refresh = saved.get("refresh_token")
-            # a damaged entry (a deadline that is no int, say) is no token: a new one is fetched
             if (renew is None or type(renew) is int) and (refresh is None or isinstance(refresh, str)):
                 self._token = saved["access_token"]
                 self._refresh = refresh
@@ -420,6 +426,7 @@ class PlatformClient(_Client):
                 "token",
                 {
                     "access_token": token,
+                    "client_id": self.client_id,
                     "expires_at_ms": expires,
                     "renew_at_ms": self._renew_at_ms,
                     "refresh_token": self._refresh,

@@ -149,7 +149,7 @@ class Uploader(policy.Uploader):
                 if s.dev == st.dev:
                     s.done = True
                     if until is not None:
-                        parked[s.name] = until
+                        parked[s.park] = until
                     if s.name not in report["parked"]:
                         report["parked"].append(s.name)
             report["last_error"] = "device %s parked: %s" % (st.dev, report["last_error"])
@@ -265,7 +265,7 @@ class Uploader(policy.Uploader):
             if d is None:
                 continue
             d["pending"] += log._opened().pending(st.sid)
-            until = parked.get(st.name)
+            until = parked.get(st.park)
             if isinstance(until, int) and now is not None and until > now:
                 d["parked"] = True
         out["devices"] = devs

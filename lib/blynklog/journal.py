@@ -288,7 +288,7 @@ class Journal:
         log = self._log
         clock = log.clock
         now = clock.now_ms() if clock.is_set() else None
-        wait = retry_wait_ms(log._state, log._cfg["upload"]["retry_max_s"], now)
+        wait = retry_wait_ms(log._state, log._cfg["server"], log._cfg["upload"]["retry_max_s"], now)
         if wait or now is None:
             return wait
         had = _loaded("store_open")

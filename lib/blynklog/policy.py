@@ -12,6 +12,7 @@
 #     and are dropped (unplaceable, counted with dropped_stale) when it never can;
 #   - a record with the same timestamp as the one before it in its stream is a duplicate: the first
 #     one wins, the later one is counted in `rejected`; no batch ever holds two points with one ts;
+#     the one before it may have gone up at an earlier boot's sync (state "last");
 #   - when the backlog cannot all go up before it goes stale, backlog_policy chooses which records
 #     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
 #     the oldest excess, spread skips evenly across the backlog;
@@ -34,7 +35,8 @@
 #     no day gets a second quota;
 #   - a 400 saying the day's points are spent stops the sync until the next UTC day (by a clock set
 #     back across midnight too): the server's day, by its answer's Date, where it has one;
-#   - 404 unknown datastream parks that stream for park_s; the others go on;
+#   - 404 unknown datastream parks that stream for park_s; the others go on; a parking holds only
+#     while the configuration sends the stream to the same datastream (_Stream.park);
 #   - 404 unknown device and auth failures stop the sync and say so (a gateway, gateway.py, parks
 #     that device instead, and keeps the quota books per device, in its _commit, _oldest_stream,
 #     _plan_batch and _batch);
@@ -49,7 +51,7 @@ from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync 
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import day_books, hold_max_ms, retry_wait_ms, spent
+from .quota import back_off, day_books, hold_max_ms, retry_wait_ms, spent
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -90,6 +92,9 @@ class _Stream:
         self.name = name
         self.sid = sid
         self.cfg = cfg
+        # its entry in the state's "parked": its name and the datastream the configuration sends it
+        # to, so that a parking does not outlive a configuration that changed that (the usual fix)
+        self.park = "%s\n%s %s %s %s" % (name, cfg.get("device_id"), cfg.get("pin"), cfg.get("id"), cfg.get("type"))
         # the last point accepted into a batch (duplicate check): its ts as prev_b + prev_d (prev_b
         # None: none), kept as its record gave it (record.Rec): no int made per point
         self.prev_b = None
@@ -131,6 +136,13 @@ class Uploader:
         self.streams = []
         for name in sorted(cfg["streams"]):
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
+        # the ts of each stream's last point the server accepted (state "last", kept by _commit and
+        # saved with the sync's state): a later boot's point at that ts is a duplicate too
+        last = state.get("last")
+        for st in self.streams:
+            ts = last.get(st.name) if isinstance(last, dict) else None
+            if isinstance(ts, int) and not isinstance(ts, bool):
+                st.prev_b = ts
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
         self._max_d = 0
@@ -183,6 +195,12 @@ class Uploader:
         if own is not None:
             self._device_kept(st, own)
         st.kept = keep
+        last = {}
+        for s in self.streams:  # the others are at their commit points (_one_batch)
+            b, d = (keep[0], keep[1]) if s is st else (s.prev_b, s.prev_d)
+            if b is not None:
+                last[s.name] = b + d
+        self.state.set("last", last)
         if delta.get("unplaceable"):
             self.clock.note_dropped(delta["unplaceable"])
 
@@ -430,6 +448,10 @@ class Uploader:
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
+        # this configuration's streams' entries only (an entry of a datastream the file no longer
+        # names is let go): the stream is tried again
+        keys = [st.park for st in self.streams]
+        parked = {k: parked[k] for k in parked if k in keys}
         yield from self._begin(now, parked, report)
         stop = None
         self._asked = False  # whether a request went out (without a clock, one: its Date sets it)
@@ -519,7 +541,7 @@ class Uploader:
             st.rejects_in_row = 0
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
-            until = parked.get(st.name)
+            until = parked.get(st.park)
             if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
@@ -604,8 +626,8 @@ class Uploader:
             if st.limit < self.per_request:  # grow back after a bisection, in a few steps
                 st.limit = min(self.per_request, st.limit * _RAMP)
             self.state.set("retry", None)
-            if st.name in parked:
-                del parked[st.name]
+            if st.park in parked:
+                del parked[st.park]
             return None
         st.done = False
         msg = answer.message or ("HTTP %s" % answer.status)
@@ -660,7 +682,7 @@ class Uploader:
         # Set a stream aside for park_s (for this sync only while the clock is unset).
         st.done = True
         if now is not None:
-            parked[st.name] = now + self.cfg["upload"]["park_s"] * 1000
+            parked[st.park] = now + self.cfg["upload"]["park_s"] * 1000
         report["parked"].append(st.name)
         report["last_error"] = "stream %s parked: %s" % (st.name, why)
         return None
@@ -676,8 +698,8 @@ class Uploader:
         return None
 
     def _back_off(self, now, retry_after_ms, report):
-        retry = self.state.get("retry")
-        n = retry.get("n") if isinstance(retry, dict) else 0
+        retry = back_off(self.state, self.cfg["server"])
+        n = retry.get("n") if retry is not None else 0
         n = min(max(n, 0) + 1, 20) if isinstance(n, int) else 1  # a damaged state file: start afresh
         up = self.cfg["upload"]
         cap = min(up["retry_max_s"] * 1000, up["retry_base_s"] * 1000 * (1 << (n - 1)))
@@ -685,7 +707,7 @@ class Uploader:
         if retry_after_ms is not None:
             delay = max(delay, min(retry_after_ms, hold_max_ms(up["retry_max_s"])))
         at = (now + delay) if now is not None else None
-        self.state.set("retry", {"n": n, "at": at})
+        self.state.set("retry", {"n": n, "at": at, "server": self.cfg["server"]})
         report["next_retry_ms"] = delay
 
     def retry_later(self, now, answer, report):
@@ -698,7 +720,7 @@ class Uploader:
 
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
-        return retry_wait_ms(self.state, self.cfg["upload"]["retry_max_s"], now)
+        return retry_wait_ms(self.state, self.cfg["server"], self.cfg["upload"]["retry_max_s"], now)
 
     def _add(self, report, delta):
         for k in delta:

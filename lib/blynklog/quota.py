@@ -41,11 +41,21 @@ def hold_max_ms(retry_max_s):
     return max(retry_max_s * 1000 * 24, _DAY_MS)
 
 
-def retry_wait_ms(state, retry_max_s, now):
+def back_off(state, server):
+    # the persisted back-off (state.json's "retry"), or None: none, a damaged entry, or one of a
+    # server the configuration no longer names (an entry without "server" was written before
+    # entries named it)
+    retry = state.get("retry")
+    if not isinstance(retry, dict) or retry.get("server", server) != server:
+        return None
+    return retry
+
+
+def retry_wait_ms(state, server, retry_max_s, now):
     # How long the persisted back-off still holds, or 0: never longer than a back-off can be (a
     # damaged "at" must not stop uploads for years)
-    retry = state.get("retry")
-    at = retry.get("at") if isinstance(retry, dict) else None
+    retry = back_off(state, server)
+    at = retry.get("at") if retry is not None else None
     if not isinstance(at, int) or now is None:  # none, or a damaged state file
         return 0
     return max(0, min(at - now, hold_max_ms(retry_max_s)))

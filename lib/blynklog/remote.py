@@ -172,7 +172,12 @@ def _note_conditions(log, report, start, now):
     if unset is not None and unset >= hours * 3600000:
         _condition(log, "clock_unset", "the clock was unset for %d h" % (unset // 3600000))
     parked = _dict(log._state.get("parked"))
-    names = sorted([n for n in parked if isinstance(parked[n], int) and (now is None or parked[n] > now)])
+    names = []
+    for st in log._uploader.streams:  # the state's entries are policy._Stream.park's
+        until = parked.get(st.park)
+        if isinstance(until, int) and (now is None or until > now):
+            names.append(st.name)
+    names.sort()
     if names:
         _condition(log, "stream_parked", "streams parked: " + ", ".join(names))
     if report["stopped"] == "auth":

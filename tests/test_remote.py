@@ -155,6 +155,25 @@ def test_settings_are_read_through_the_platform_api_datastream_values():
     assert report["remote"] == {"sample_every_s": 45} and len(_requests("/api/v2/organization/device/datastreams")) == 1
 
 
+def test_a_sync_that_backs_off_reports_every_key_of_its_sections():
+    # README: with a remote, health or events section the report also has remote,
+    # remote_refused, remote_error, health, events and events_error, at a sync that sends nothing too
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.add_stream(2, 30, "V30", "int")
+    emu.inject("status", status=503)
+    cfg = _all_three_config()
+    first, _ = _sync(cfg)
+    report, _ = _sync(cfg)
+    assert first["stopped"] == "retry" and report["stopped"] == "backoff", (first, report)
+    got = [
+        report.get(k, "absent")
+        for k in ("remote", "remote_refused", "remote_error", "health", "events", "events_error")
+    ]
+    assert got == [{}, {}, None, 0, [], None], got
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

@@ -39,13 +39,8 @@ def run(log, client, report, start):
     # upload itself finds (a stream parked, the token refused) are reported in the same sync, and
     # the health figures describe the store as the upload left it. The settings read and the
     # events are a request each at most, over the upload's connection, after its last batch.
-    cfg = log._cfg
-    if cfg["remote"] is not None:
-        report["remote"] = {}
-        report["remote_refused"] = {}
-        report["remote_error"] = None
+    cfg = log._cfg  # the report holds each section's keys already (logger_sync.sync_gen)
     if cfg["events"] is not None:
-        report["events"] = []
         try:
             _note_conditions(log, report, start, log._now(client))
         except Exception as e:

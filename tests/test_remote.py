@@ -174,6 +174,32 @@ def test_a_sync_that_backs_off_reports_every_key_of_its_sections():
     assert got == [{}, {}, None, 0, [], None], got
 
 
+def test_a_setting_whose_datastream_the_server_lacks_does_not_hold_the_others_back():
+    # V22 is no datastream of device 2 (deleted from the template, say): refused, the rest read
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    cfg = _config(remote={"sample_every_s": INTERVAL, "gain": "V21", "gone": "V22", "read_every_s": 0})
+    report, log = _sync(cfg)
+    assert report["remote"] == {"sample_every_s": 120, "gain": 2.5}, report
+    assert list(report["remote_refused"]) == ["gone"] and report["remote_error"] is None, report
+    assert log.remote() == {"sample_every_s": 120, "gain": 2.5}
+
+
+def test_a_setting_whose_datastream_the_platform_api_lacks_does_not_hold_the_others_back():
+    emu.require()
+    emu.reset()
+    emu.add_stream(1, 40, "V40", "int", setting=True)
+    emu.set_value(1, "V40", 45)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = {"sample_every_s": {"pin": "V40", "type": "int"}, "gone": "V41", "read_every_s": 0}
+    report, _ = _sync(cfg)
+    assert report["remote"] == {"sample_every_s": 45}, report
+    assert list(report["remote_refused"]) == ["gone"] and report["remote_error"] is None, report
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

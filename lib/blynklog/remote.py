@@ -9,7 +9,8 @@
 #                                     make its requests, on the upload's connection
 #   (Logger.remote()'s values, what stats() adds and the check of a value: remote_values.py, which
 #   a wake or stats() loads alone)
-# Remote settings: one request for all of them (Device API get, Platform API datastream values),
+# Remote settings: one request for all of them (Device API get, Platform API datastream values;
+# one a request when the server lacks a setting's datastream, which fails the read of them all),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
 # max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
 # Events: Blynk's logEvent for a condition, at most once per condition per UTC day of the
@@ -81,38 +82,29 @@ def _read(log, client, report, kept):
 
     settings = log._cfg["remote"]["settings"]
     names = sorted(settings)
-    platform = log._cfg["api"] == "platform"
-    keys = [settings[n]["id" if platform else "pin"] for n in names]
-    if platform:  # the Platform API's datastream values, by id
-        path = "/api/v2/organization/device/datastreams?deviceId=%d&dataStreamIds=%s" % (
-            log._cfg["device_id"],
-            ",".join([str(k) for k in keys]),
-        )
-    else:  # the Device API's get: ?token=..&v20&v21
-        path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
-    answer, body = yield from client.fetch_gen(path)
     got = {}
-    if answer.kind == blynk.OK:
-        data = body if len(keys) == 1 and not platform else json.loads(body)
-        if platform:
-            for e in data if isinstance(data, list) else ():
-                if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
-                    got[names[keys.index(e["dataStreamId"])]] = e["value"]
-        elif len(keys) == 1:
-            got[names[0]] = data.decode()
-        elif isinstance(data, dict):
-            for i in range(len(names)):
-                k = keys[i].lower()
-                if k in data:
-                    got[names[i]] = data[k]
-    elif not (len(keys) == 1 and "no value" in answer.message):  # one pin that holds no value yet
+    refused = {}
+    answer = yield from _get(log, client, names, got)
+    if answer is not None and len(names) > 1 and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+        # a datastream the server lacks (deleted from the template, say) fails the read of them
+        # all: each setting alone then, so that one is refused for itself and the rest are read
+        for name in names:
+            a = yield from _get(log, client, [name], got)
+            if a is None:
+                continue
+            if a.kind not in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+                break  # unreachable, the credentials refused...: the read failed
+            refused[name] = "server: %s" % (a.message or ("HTTP %d" % a.status))
+        else:
+            a = None
+        answer = a
+    if answer is not None:
         report["remote_error"] = "settings: %s" % (answer.message or ("HTTP %d" % answer.status))
         log._state.set("remote", _with(kept, "error", report["remote_error"]))
         if answer.kind == blynk.AUTH:
             _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
     good = dict(_dict(kept.get("v")))
-    refused = {}
     for name in got:
         v, why = check(settings[name], got[name])
         if why is None:
@@ -124,6 +116,38 @@ def _read(log, client, report, kept):
     kept = {"at": log._now(client), "v": good, "refused": refused, "error": None}
     log._state.set("remote", kept)
     return True
+
+
+def _get(log, client, names, got):
+    # One request for the settings named: their values into got. -> None, or the failed Answer
+    from . import blynk
+
+    settings = log._cfg["remote"]["settings"]
+    platform = log._cfg["api"] == "platform"
+    keys = [settings[n]["id" if platform else "pin"] for n in names]
+    if platform:  # the Platform API's datastream values, by id
+        path = "/api/v2/organization/device/datastreams?deviceId=%d&dataStreamIds=%s" % (
+            log._cfg["device_id"],
+            ",".join([str(k) for k in keys]),
+        )
+    else:  # the Device API's get: ?token=..&v20&v21
+        path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
+    answer, body = yield from client.fetch_gen(path)
+    if answer.kind != blynk.OK:
+        return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
+    data = body if len(keys) == 1 and not platform else json.loads(body)
+    if platform:
+        for e in data if isinstance(data, list) else ():
+            if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
+                got[names[keys.index(e["dataStreamId"])]] = e["value"]
+    elif len(keys) == 1:
+        got[names[0]] = data.decode()
+    elif isinstance(data, dict):
+        for i in range(len(names)):
+            k = keys[i].lower()
+            if k in data:
+                got[names[i]] = data[k]
+    return None
 
 
 def _with(d, key, value):

@@ -133,6 +133,39 @@ def test_settings_are_read_at_most_once_per_read_every_s():
     assert len(_requests("/external/api/get")) == 1
 
 
+def _moved(cfg, **settings):
+    # the configuration (its store) with these settings, read at most once an hour
+    cfg = dict(cfg)
+    cfg["remote"] = dict(settings, read_every_s=3600)
+    return cfg
+
+
+def test_a_setting_moved_to_another_datastream_does_not_keep_the_old_ones_value():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    cfg = _config()
+    _sync(_moved(cfg, a={"pin": "V20", "type": "int"}))
+    log = blynklog.Logger(_moved(cfg, a={"pin": "V21", "type": "int"}))  # a wake after the setting moved
+    try:
+        assert log.remote() == {}, log.remote()
+    finally:
+        log.close()
+
+
+def test_a_setting_added_or_moved_in_the_configuration_is_read_at_the_next_sync():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    cfg = _config()
+    _sync(_moved(cfg, a={"pin": "V20", "type": "int"}))
+    report, log = _sync(_moved(cfg, a={"pin": "V20", "type": "int"}, gain="V21"))
+    assert report["remote"] == {"a": 120, "gain": 2.5} and log.remote() == {"a": 120, "gain": 2.5}, report
+
+
 def test_a_failed_settings_read_is_reported_and_the_upload_still_goes():
     emu.require()
     emu.reset()

@@ -26,7 +26,7 @@ import gc
 
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
-from .remote_values import _dict, check
+from .remote_values import _dict, check, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
@@ -68,7 +68,8 @@ def _network(log, client, report):
         kept = _dict(log._state.get("remote"))
         at = kept.get("at")
         every = cfg["remote"]["read_every_s"] * 1000
-        if now is None or not isinstance(at, int) or not 0 <= now - at < every:
+        moved = kept.get("of") != sources(cfg["remote"]["settings"])  # a setting added or moved since
+        if moved or now is None or not isinstance(at, int) or not 0 <= now - at < every:
             ok = yield from _read(log, client, report, kept)
             if not ok:
                 return
@@ -104,7 +105,14 @@ def _read(log, client, report, kept):
         if answer.kind == blynk.AUTH:
             _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
-    good = dict(_dict(kept.get("v")))
+    # the values kept from earlier reads, of the settings still read from the same datastream
+    of = sources(settings)
+    was = _dict(kept.get("of"))
+    old = _dict(kept.get("v"))
+    good = {}
+    for name in old:
+        if name in of and was.get(name) == of[name]:
+            good[name] = old[name]
     for name in got:
         v, why = check(settings[name], got[name])
         if why is None:
@@ -113,7 +121,7 @@ def _read(log, client, report, kept):
         else:
             refused[name] = why
     report["remote_refused"] = refused
-    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None}
+    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": of}
     log._state.set("remote", kept)
     return True
 

@@ -166,6 +166,22 @@ def test_a_setting_added_or_moved_in_the_configuration_is_read_at_the_next_sync(
     assert report["remote"] == {"a": 120, "gain": 2.5} and log.remote() == {"a": 120, "gain": 2.5}, report
 
 
+def test_settings_kept_before_their_datastreams_were_noted_are_still_given():
+    # a state.json of an earlier version: the values without "of"
+    import json
+    import os
+
+    cfg = _config(remote={"a": {"pin": "V20", "type": "int"}})
+    os.mkdir(cfg["store"]["path"])
+    with open(cfg["store"]["path"] + "/state.json", "w") as f:
+        f.write(json.dumps({"remote": {"at": 1, "v": {"a": 60}, "refused": {}, "error": None}}))
+    log = blynklog.Logger(cfg)
+    try:
+        assert log.remote() == {"a": 60}
+    finally:
+        log.close()
+
+
 def test_a_failed_settings_read_is_reported_and_the_upload_still_goes():
     emu.require()
     emu.reset()

@@ -107,11 +107,12 @@ def _read(log, client, report, kept):
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
     # the values kept from earlier reads, of the settings still read from the same datastream
     of = sources(settings)
-    was = _dict(kept.get("of"))
+    was = kept.get("of")  # None: kept before "of" was (as remote_values.values takes them)
+    was = was if isinstance(was, dict) or was is None else {}
     old = _dict(kept.get("v"))
     good = {}
     for name in old:
-        if name in of and was.get(name) == of[name]:
+        if name in of and (was is None or was.get(name) == of[name]):
             good[name] = old[name]
     for name in got:
         v, why = check(settings[name], got[name])

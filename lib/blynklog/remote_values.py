@@ -50,12 +50,13 @@ def values(log):
     settings = log._cfg["remote"]["settings"]
     kept = _dict(log._state.get("remote"))
     got = _dict(kept.get("v"))
-    of = _dict(kept.get("of"))
+    of = kept.get("of")  # None: kept before "of" was (their datastreams are taken as they are)
+    of = of if isinstance(of, dict) or of is None else {}
     now = sources(settings)
     out = {}
     for name in got:
         spec = settings.get(name)
-        if spec is not None and of.get(name) == now[name]:
+        if spec is not None and (of is None or of.get(name) == now[name]):
             v, why = check(spec, got[name])
             if why is None:
                 out[name] = v

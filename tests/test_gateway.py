@@ -257,6 +257,32 @@ def test_the_single_device_form_works_unchanged_beside_devices():
     log.close()
 
 
+def test_a_sync_that_backs_off_reports_every_devices_keys():
+    # README: the report's devices hold this sync's counters, quota_spent, pending, quota_left and
+    # parked, also at a sync that sends nothing
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1))
+    log.add("s0", 1.0, ts=now_ms() - 1000, device="node-0")
+    emu.inject("status", status=503)
+    first = log.sync()
+    r = log.sync()
+    log.close()
+    assert first["stopped"] == "retry" and r["stopped"] == "backoff", (first, r)
+    keys = [
+        "dropped_stale",
+        "parked",
+        "pending",
+        "quota_left",
+        "quota_spent",
+        "rejected",
+        "sent",
+        "thinned",
+        "unplaceable",
+    ]
+    assert sorted(r["devices"]["node-0"]) == keys, r["devices"]
+    assert not r["devices"]["node-0"]["quota_spent"] and r["devices"]["node-0"]["pending"] == 1
+
+
 def _wake_with(cfg, folder):
     # a wake of a board: a fresh Logger from the configuration file as it is now
     path = folder + "/config.json"

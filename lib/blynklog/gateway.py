@@ -275,9 +275,10 @@ class Uploader(policy.Uploader):
             counts = self.counts()
             for dev in counts:
                 d = dict(counts[dev])
-                if not totals:
+                if not totals:  # a sync that did not run the upload (a back-off...): none
                     for k in COUNTERS:
                         d[k] = 0
+                    d["quota_spent"] = False
                 d["dropped_stale"] += d["unplaceable"]
                 devs[dev] = d
         parked = log._state.get("parked")

@@ -307,6 +307,15 @@ def test_an_event_code_with_a_letter_beyond_ascii_names_it_on_every_runtime():
     assert error_of(device_cfg(events={"clock_unset": "caf\u00e9"})).startswith("events.clock_unset:")
 
 
+def test_a_health_metric_that_is_no_string_names_it():
+    # a dict configuration's keys need not be strings (a JSON file's are)
+    assert error_of(device_cfg(health={5: "t"})).startswith("health.5:")
+
+
+def test_an_event_condition_that_is_no_string_names_it():
+    assert error_of(device_cfg(events={5: "code"})).startswith("events.5:")
+
+
 def test_the_requests_transport_to_an_https_server_with_a_ca_names_upload_transport():
     d = tmpdir()
     with open(d + "/ca.der", "wb") as f:

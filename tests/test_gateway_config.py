@@ -93,6 +93,11 @@ def test_a_device_with_the_device_id_whose_remote_settings_are_read_is_refused()
     assert error_of(cfg).startswith("devices.a.device_id:")
 
 
+def test_a_device_name_that_is_no_string_names_devices():
+    # a dict configuration keyed by the devices' ids, say
+    assert error_of(gw_cfg({12: {"device_id": 12, "streams": {"t": {"id": 1}}}})).startswith("devices:")
+
+
 def test_a_device_without_streams_names_its_key():
     assert error_of(gw_cfg({"g": {"device_id": 3}})).startswith("devices.g.streams:")
 

@@ -494,7 +494,7 @@ def _health(cfg, streams, per_day):
         if k in _HEALTH_OPTIONS:
             continue
         if k not in HEALTH_METRICS:
-            _fail("health." + k, "unknown metric (known: %s, share)" % ", ".join(HEALTH_METRICS))
+            _fail("health.%s" % (k,), "unknown metric (known: %s, share)" % ", ".join(HEALTH_METRICS))
         name = sec[k]
         if not isinstance(name, str) or name not in streams:
             _fail("health." + k, "expected the name of a stream in streams, got %r" % (name,))
@@ -521,7 +521,7 @@ def _events(cfg, api):
         if k in _EVENT_OPTIONS:
             continue
         if k not in EVENT_CONDITIONS:
-            _fail("events." + k, "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
+            _fail("events.%s" % (k,), "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
         code = _str("events." + k, sec[k], max_len=50)
         for ch in code:
             if not _word(ch, "_-"):

@@ -49,10 +49,10 @@ def validate(cfg, api, out):
         ids[out["device_id"]] = "the top-level device"
     res = {}
     for name in devs:
-        if name[:1] == "_":
+        if isinstance(name, str) and name[:1] == "_":
             continue
-        key = "devices." + name
         _str("devices", name, max_len=_MAX_NAME)
+        key = "devices." + name
         for ch in name:
             if ch in "/\n":
                 _fail(key, "a device name has no '/' and no newline")

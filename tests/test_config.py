@@ -287,6 +287,35 @@ def test_a_port_of_anything_but_ascii_digits_names_server_on_every_runtime():
         assert error_of(device_cfg(server=url)).startswith("server:"), url
 
 
+def test_a_pin_of_anything_but_ascii_digits_names_the_stream_pin_on_every_runtime():
+    # str.isdigit() takes other scripts' digits and superscripts on CPython, not on MicroPython
+    for pin in ("V\u0663", "V\u00b2", "V\uff11"):
+        assert error_of(device_cfg(streams={"t": {"pin": pin}})).startswith("streams.t.pin:"), pin
+
+
+def test_a_settings_pin_of_anything_but_ascii_digits_names_it_on_every_runtime():
+    for pin in ("V\u0663", "V\u00b2"):
+        assert error_of(device_cfg(remote={"s": pin})).startswith("remote.s.pin:"), pin
+
+
+def test_a_token_with_a_letter_or_digit_beyond_ascii_names_token_on_every_runtime():
+    for token in ("ab\u00e9c", "ab\u0663c"):
+        assert error_of(device_cfg(token=token)).startswith("token:"), token
+
+
+def test_an_event_code_with_a_letter_beyond_ascii_names_it_on_every_runtime():
+    assert error_of(device_cfg(events={"clock_unset": "caf\u00e9"})).startswith("events.clock_unset:")
+
+
+def test_a_health_metric_that_is_no_string_names_it():
+    # a dict configuration's keys need not be strings (a JSON file's are)
+    assert error_of(device_cfg(health={5: "t"})).startswith("health.5:")
+
+
+def test_an_event_condition_that_is_no_string_names_it():
+    assert error_of(device_cfg(events={5: "code"})).startswith("events.5:")
+
+
 def test_the_requests_transport_to_an_https_server_with_a_ca_names_upload_transport():
     d = tmpdir()
     with open(d + "/ca.der", "wb") as f:

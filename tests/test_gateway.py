@@ -2,10 +2,12 @@
 # API, end to end against the local emulator: one connection for all devices, a quota per device
 # kept on the device, an unknown device parked without holding the others back, per-device books.
 # Runs on CPython and the unix ports.
+import json
+
 import emu
 from blynklog import Logger
 from logger_support import now_ms, platform_config
-from support import raises
+from support import raises, tmpdir
 
 DEVICES = 20
 STREAMS = 3
@@ -270,6 +272,69 @@ def test_the_single_device_form_works_unchanged_beside_devices():
     assert emu.points(1, 1) == [(t, 20.5)] and emu.points(FIRST_ID, 1) == [(t, 3.0)]
     assert r["devices"][""]["sent"] == 1 and r["devices"]["node-0"]["sent"] == 1
     log.close()
+
+
+def test_a_sync_that_backs_off_reports_every_devices_keys():
+    # README: the report's devices hold this sync's counters, quota_spent, pending, quota_left and
+    # parked, also at a sync that sends nothing
+    fresh(devices=2, streams=1)
+    log = Logger(gw_config(devices=2, streams=1))
+    log.add("s0", 1.0, ts=now_ms() - 1000, device="node-0")
+    emu.inject("status", status=503)
+    first = log.sync()
+    r = log.sync()
+    log.close()
+    assert first["stopped"] == "retry" and r["stopped"] == "backoff", (first, r)
+    keys = [
+        "dropped_stale",
+        "parked",
+        "pending",
+        "quota_left",
+        "quota_spent",
+        "rejected",
+        "sent",
+        "thinned",
+        "unplaceable",
+    ]
+    assert sorted(r["devices"]["node-0"]) == keys, r["devices"]
+    assert not r["devices"]["node-0"]["quota_spent"] and r["devices"]["node-0"]["pending"] == 1
+
+
+def _wake_with(cfg, folder):
+    # a wake of a board: a fresh Logger from the configuration file as it is now
+    path = folder + "/config.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    return Logger(path)
+
+
+def test_a_device_left_out_of_the_configuration_for_a_wake_keeps_its_books_apart():
+    # node-1 leaves the configuration for a wake and comes back: the top-level device's books
+    # never take its counts, and node-1 has its own again, its day's quota included
+    fresh(devices=2, streams=1)
+    folder = tmpdir("gw")
+    cfg = gw_config(devices=2, streams=1, top=True)
+    cfg["store"]["path"] = folder + "/bl"
+    t = now_ms() - 60000
+    log = _wake_with(cfg, folder)
+    log.add("temperature", 20.5, ts=t)
+    for i in range(3):
+        log.add("s0", i, ts=t + i, device="node-1")
+    assert log.sync()["sent"] == 4
+    log.close()
+    without = json.loads(json.dumps(cfg))
+    del without["devices"]["node-1"]
+    log = _wake_with(without, folder)
+    log.add("s0", 7, ts=t, device="node-0")
+    r = log.sync()
+    top = log.stats()["devices"][""]
+    log.close()
+    assert r["sent"] == 1 and r["devices"][""]["sent"] == 0, r
+    assert top["sent"] == 1, top
+    log = _wake_with(cfg, folder)
+    node1 = log.stats()["devices"]["node-1"]
+    log.close()
+    assert node1["sent"] == 3 and node1["quota_left"] == 10000 - 3, node1
 
 
 def test_an_unknown_device_name_is_refused_and_nothing_is_stored():

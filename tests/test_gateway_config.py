@@ -85,6 +85,19 @@ def test_a_device_with_the_top_level_device_id_is_refused():
     assert msg.startswith("devices.a.device_id:")
 
 
+def test_a_device_with_the_device_id_whose_remote_settings_are_read_is_refused():
+    # no top-level streams, but remote settings read from device_id 1: a device's stream there
+    # could be a setting's datastream (README: a setting's datastream is no stream's)
+    cfg = gw_cfg({"a": {"device_id": 1, "streams": {"t": {"id": 20}}}}, device_id=1)
+    cfg["remote"] = {"s": {"pin": "V20"}}
+    assert error_of(cfg).startswith("devices.a.device_id:")
+
+
+def test_a_device_name_that_is_no_string_names_devices():
+    # a dict configuration keyed by the devices' ids, say
+    assert error_of(gw_cfg({12: {"device_id": 12, "streams": {"t": {"id": 1}}}})).startswith("devices:")
+
+
 def test_a_device_without_streams_names_its_key():
     assert error_of(gw_cfg({"g": {"device_id": 3}})).startswith("devices.g.streams:")
 

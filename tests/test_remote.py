@@ -133,6 +133,55 @@ def test_settings_are_read_at_most_once_per_read_every_s():
     assert len(_requests("/external/api/get")) == 1
 
 
+def _moved(cfg, **settings):
+    # the configuration (its store) with these settings, read at most once an hour
+    cfg = dict(cfg)
+    cfg["remote"] = dict(settings, read_every_s=3600)
+    return cfg
+
+
+def test_a_setting_moved_to_another_datastream_does_not_keep_the_old_ones_value():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    cfg = _config()
+    _sync(_moved(cfg, a={"pin": "V20", "type": "int"}))
+    log = blynklog.Logger(_moved(cfg, a={"pin": "V21", "type": "int"}))  # a wake after the setting moved
+    try:
+        assert log.remote() == {}, log.remote()
+    finally:
+        log.close()
+
+
+def test_a_setting_added_or_moved_in_the_configuration_is_read_at_the_next_sync():
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    cfg = _config()
+    _sync(_moved(cfg, a={"pin": "V20", "type": "int"}))
+    report, log = _sync(_moved(cfg, a={"pin": "V20", "type": "int"}, gain="V21"))
+    assert report["remote"] == {"a": 120, "gain": 2.5} and log.remote() == {"a": 120, "gain": 2.5}, report
+
+
+def test_settings_kept_before_their_datastreams_were_noted_are_still_given():
+    # a state.json of an earlier version: the values without "of"
+    import json
+    import os
+
+    cfg = _config(remote={"a": {"pin": "V20", "type": "int"}})
+    os.mkdir(cfg["store"]["path"])
+    with open(cfg["store"]["path"] + "/state.json", "w") as f:
+        f.write(json.dumps({"remote": {"at": 1, "v": {"a": 60}, "refused": {}, "error": None}}))
+    log = blynklog.Logger(cfg)
+    try:
+        assert log.remote() == {"a": 60}
+    finally:
+        log.close()
+
+
 def test_a_failed_settings_read_is_reported_and_the_upload_still_goes():
     emu.require()
     emu.reset()
@@ -183,6 +232,51 @@ def test_settings_are_read_through_the_platform_api_datastream_values():
     cfg["remote"] = {"sample_every_s": {"pin": "V40", "id": 40, "type": "int"}, "read_every_s": 0}
     report, _ = _sync(cfg)
     assert report["remote"] == {"sample_every_s": 45} and len(_requests("/api/v2/organization/device/datastreams")) == 1
+
+
+def test_a_sync_that_backs_off_reports_every_key_of_its_sections():
+    # README: with a remote, health or events section the report also has remote,
+    # remote_refused, remote_error, health, events and events_error, at a sync that sends nothing too
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.add_stream(2, 30, "V30", "int")
+    emu.inject("status", status=503)
+    cfg = _all_three_config()
+    first, _ = _sync(cfg)
+    report, _ = _sync(cfg)
+    assert first["stopped"] == "retry" and report["stopped"] == "backoff", (first, report)
+    got = [
+        report.get(k, "absent")
+        for k in ("remote", "remote_refused", "remote_error", "health", "events", "events_error")
+    ]
+    assert got == [{}, {}, None, 0, [], None], got
+
+
+def test_a_setting_whose_datastream_the_server_lacks_does_not_hold_the_others_back():
+    # V22 is no datastream of device 2 (deleted from the template, say): refused, the rest read
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", 2.5)
+    cfg = _config(remote={"sample_every_s": INTERVAL, "gain": "V21", "gone": "V22", "read_every_s": 0})
+    report, log = _sync(cfg)
+    assert report["remote"] == {"sample_every_s": 120, "gain": 2.5}, report
+    assert list(report["remote_refused"]) == ["gone"] and report["remote_error"] is None, report
+    assert log.remote() == {"sample_every_s": 120, "gain": 2.5}
+
+
+def test_a_setting_whose_datastream_the_platform_api_lacks_does_not_hold_the_others_back():
+    emu.require()
+    emu.reset()
+    emu.add_stream(1, 40, "V40", "int", setting=True)
+    emu.set_value(1, "V40", 45)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = {"sample_every_s": {"pin": "V40", "type": "int"}, "gone": "V41", "read_every_s": 0}
+    report, _ = _sync(cfg)
+    assert report["remote"] == {"sample_every_s": 45}, report
+    assert list(report["remote_refused"]) == ["gone"] and report["remote_error"] is None, report
 
 
 def test_a_logger_without_the_remote_section_returns_no_settings():

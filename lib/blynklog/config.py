@@ -270,6 +270,16 @@ def _str(key, v, allow_empty=False, max_len=4096):
     return v
 
 
+def _word(s, extra, letters=True):
+    # whether s has only ASCII digits (and letters), or characters of extra: compared by character
+    # ranges, since str.isalpha() and str.isdigit() take any script's letters and digits on CPython
+    # and only ASCII on MicroPython (a token a host validated would fail on the board)
+    for ch in s:
+        if not ("0" <= ch <= "9" or (letters and ("a" <= ch <= "z" or "A" <= ch <= "Z")) or ch in extra):
+            return False
+    return True
+
+
 def _choice(key, v, choices):
     if v not in choices:
         _fail(key, "expected one of %s, got %r" % (", ".join(choices), v))
@@ -372,7 +382,7 @@ def _stream(key, s, api):
             _fail(key + ".pin", "required for api 'device' (e.g. 'V1')")
     else:
         _str(key + ".pin", pin)
-        ok = len(pin) >= 2 and pin[0] in "Vv" and pin[1:].isdigit() and len(pin) <= 4
+        ok = len(pin) >= 2 and pin[0] in "Vv" and _word(pin[1:], "", False) and len(pin) <= 4
         if not ok or int(pin[1:]) >= _MAX_PINS:
             _fail(key + ".pin", "expected a virtual pin 'V0'..'V255', got %r" % pin)
         pin = "V" + str(int(pin[1:]))
@@ -415,7 +425,7 @@ def _options(cfg, name, options):
 
 def _pin(key, pin):
     _str(key, pin, max_len=4)
-    if len(pin) < 2 or pin[0] not in "Vv" or not pin[1:].isdigit() or int(pin[1:]) >= _MAX_PINS:
+    if len(pin) < 2 or pin[0] not in "Vv" or not _word(pin[1:], "", False) or int(pin[1:]) >= _MAX_PINS:
         _fail(key, "expected a virtual pin 'V0'..'V255', got %r" % pin)
     return "V" + str(int(pin[1:]))
 
@@ -484,7 +494,7 @@ def _health(cfg, streams, per_day):
         if k in _HEALTH_OPTIONS:
             continue
         if k not in HEALTH_METRICS:
-            _fail("health." + k, "unknown metric (known: %s, share)" % ", ".join(HEALTH_METRICS))
+            _fail("health.%s" % (k,), "unknown metric (known: %s, share)" % ", ".join(HEALTH_METRICS))
         name = sec[k]
         if not isinstance(name, str) or name not in streams:
             _fail("health." + k, "expected the name of a stream in streams, got %r" % (name,))
@@ -511,10 +521,10 @@ def _events(cfg, api):
         if k in _EVENT_OPTIONS:
             continue
         if k not in EVENT_CONDITIONS:
-            _fail("events." + k, "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
+            _fail("events.%s" % (k,), "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
         code = _str("events." + k, sec[k], max_len=50)
         for ch in code:
-            if not (ch.isalpha() or ch.isdigit() or ch in "_-"):
+            if not _word(ch, "_-"):
                 _fail("events." + k, "an event code has letters, digits, '_' and '-' only, got %r" % code)
         if code in codes.values():
             _fail("events." + k, "code %r is another condition's (Blynk spaces one code's events 1 s apart)" % code)
@@ -623,7 +633,7 @@ def _validate(cfg, base_dir):
             _fail("token", "required for api 'device' (the device's auth token)")
         out["token"] = _str("token", cfg.get("token"), max_len=256)
         for ch in out["token"]:
-            if not (ch.isalpha() or ch.isdigit() or ch in "-_."):
+            if not _word(ch, "-_."):
                 _fail("token", "contains a character a token cannot have")
         out["device_id"] = cfg.get("device_id")
         out["client_id"] = out["client_secret"] = None

@@ -44,14 +44,15 @@ def validate(cfg, api, out):
     if not isinstance(devs, dict) or not devs:
         _fail("devices", "expected an object with at least one device")
     ids = {}
-    if out["device_id"] is not None and out["streams"]:
+    if out["device_id"] is not None and (out["streams"] or cfg.get("remote") is not None):
+        # the top-level device's streams, or its settings (a device's stream could be a setting's)
         ids[out["device_id"]] = "the top-level device"
     res = {}
     for name in devs:
-        if name[:1] == "_":
+        if isinstance(name, str) and name[:1] == "_":
             continue
-        key = "devices." + name
         _str("devices", name, max_len=_MAX_NAME)
+        key = "devices." + name
         for ch in name:
             if ch in "/\n":
                 _fail(key, "a device name has no '/' and no newline")

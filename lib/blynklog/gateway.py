@@ -23,11 +23,13 @@
 # The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (214: an entry of 8 ints
 # of at most 20 digits and a 32-character name; trailing zeros are left out, 25-40 bytes in
 # practice): 32 devices (devices.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
-# meta; a device joins the entry at its first commit.
+# meta; a device joins the entry at its first commit, and stays in it while the configuration
+# leaves it out (Uploader.gone), within those 32 entries.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .compat import utc_day
 from .quota import day_books
 from . import policy
+from .devices import MAX_DEVICES
 from .policy import COUNTERS
 
 _N = 3 + len(COUNTERS)  # a device's books: qday, qsent, qprev, then COUNTERS
@@ -72,6 +74,14 @@ class Uploader(policy.Uploader):
         self.books = {}
         for name in cfg["devices"]:
             self.books[name] = _entry(saved.get(name))
+        # the books of devices the configuration has no more (left out for a while, say): kept in
+        # the meta as they were, so that the top-level device's counts (the totals less every
+        # device's) never take theirs, and a device that comes back has its books again; at most
+        # MAX_DEVICES entries in all, as meta_max_dev() counts (beyond, the rest are let go)
+        self.gone = {}
+        for name in saved:
+            if name not in self.books and len(self.books) + len(self.gone) < MAX_DEVICES:
+                self.gone[name] = _trim(_entry(saved[name]))
         self._out = []  # devices whose quota is spent (this sync)
 
     # ---- quota per device
@@ -198,6 +208,8 @@ class Uploader(policy.Uploader):
             b = e if name == dev and e is not None else self.books[name]
             if b[0] >= 0 or max(b) > 0:
                 out[name] = _trim(b)
+        for name in self.gone:
+            out[name] = self.gone[name]
         return out
 
     # ---- per-device figures
@@ -213,6 +225,10 @@ class Uploader(policy.Uploader):
                 d[k] = self.books[name][3 + i]
                 rest[k] -= d[k]
             out[name] = d
+        for name in self.gone:  # not reported, but not the top-level device's either
+            b = _entry(self.gone[name])
+            for i in range(len(COUNTERS)):
+                rest[COUNTERS[i]] -= b[3 + i]
         if _TOP in self._devices():
             out[_TOP] = rest
         return out
@@ -247,9 +263,10 @@ class Uploader(policy.Uploader):
             counts = self.counts()
             for dev in counts:
                 d = dict(counts[dev])
-                if not totals:
+                if not totals:  # a sync that did not run the upload (a back-off...): none
                     for k in COUNTERS:
                         d[k] = 0
+                    d["quota_spent"] = False
                 d["dropped_stale"] += d["unplaceable"]
                 devs[dev] = d
         parked = log._state.get("parked")

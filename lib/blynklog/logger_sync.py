@@ -139,6 +139,18 @@ def sync_gen(log, budget_ms, feed, hold=False):
         "thinned": 0,
         "unplaceable": 0,
     }  # + policy.COUNTERS
+    c = log._cfg
+    # a section's keys are in every report, also of a sync that stops before remote.run() (a
+    # back-off, an unverified configuration, a fault): nothing read, nothing added, nothing logged
+    if c.get("remote"):
+        report["remote"] = {}
+        report["remote_refused"] = {}
+        report["remote_error"] = None
+    if c.get("health"):
+        report["health"] = 0
+    if c.get("events"):
+        report["events"] = []
+        report["events_error"] = None
     up = None
     client = None
     ctx = None

@@ -9,7 +9,8 @@
 #                                     make its requests, on the upload's connection
 #   (Logger.remote()'s values, what stats() adds and the check of a value: remote_values.py, which
 #   a wake or stats() loads alone)
-# Remote settings: one request for all of them (Device API get, Platform API datastream values),
+# Remote settings: one request for all of them (Device API get, Platform API datastream values;
+# one a request when the server lacks a setting's datastream, which fails the read of them all),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
 # max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
 # Events: Blynk's logEvent for a condition, at most once per condition per UTC day of the
@@ -25,7 +26,7 @@ import gc
 
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
-from .remote_values import _dict, check
+from .remote_values import _dict, check, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
@@ -39,13 +40,8 @@ def run(log, client, report, start):
     # upload itself finds (a stream parked, the token refused) are reported in the same sync, and
     # the health figures describe the store as the upload left it. The settings read and the
     # events are a request each at most, over the upload's connection, after its last batch.
-    cfg = log._cfg
-    if cfg["remote"] is not None:
-        report["remote"] = {}
-        report["remote_refused"] = {}
-        report["remote_error"] = None
+    cfg = log._cfg  # the report holds each section's keys already (logger_sync.sync_gen)
     if cfg["events"] is not None:
-        report["events"] = []
         try:
             _note_conditions(log, report, start, log._now(client))
         except Exception as e:
@@ -72,7 +68,8 @@ def _network(log, client, report):
         kept = _dict(log._state.get("remote"))
         at = kept.get("at")
         every = cfg["remote"]["read_every_s"] * 1000
-        if now is None or not isinstance(at, int) or not 0 <= now - at < every:
+        moved = kept.get("of") != sources(cfg["remote"]["settings"])  # a setting added or moved since
+        if moved or now is None or not isinstance(at, int) or not 0 <= now - at < every:
             ok = yield from _read(log, client, report, kept)
             if not ok:
                 return
@@ -86,6 +83,57 @@ def _read(log, client, report, kept):
 
     settings = log._cfg["remote"]["settings"]
     names = sorted(settings)
+    got = {}
+    refused = {}
+    answer = yield from _get(log, client, names, got)
+    if answer is not None and len(names) > 1 and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+        # a datastream the server lacks (deleted from the template, say) fails the read of them
+        # all: each setting alone then, so that one is refused for itself and the rest are read
+        for name in names:
+            a = yield from _get(log, client, [name], got)
+            if a is None:
+                continue
+            if a.kind not in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+                break  # unreachable, the credentials refused...: the read failed
+            refused[name] = "server: %s" % (a.message or ("HTTP %d" % a.status))
+        else:
+            a = None
+        answer = a
+    if answer is not None:
+        report["remote_error"] = "settings: %s" % (answer.message or ("HTTP %d" % answer.status))
+        log._state.set("remote", _with(kept, "error", report["remote_error"]))
+        if answer.kind == blynk.AUTH:
+            _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
+        elif answer.kind == blynk.RETRY:
+            log._uploader.retry_later(log._now(client), answer, report)  # a 429: policy's back-off
+        return answer.kind not in (blynk.RETRY, blynk.AUTH)
+    # the values kept from earlier reads, of the settings still read from the same datastream
+    of = sources(settings)
+    was = kept.get("of")  # None: kept before "of" was (as remote_values.values takes them)
+    was = was if isinstance(was, dict) or was is None else {}
+    old = _dict(kept.get("v"))
+    good = {}
+    for name in old:
+        if name in of and (was is None or was.get(name) == of[name]):
+            good[name] = old[name]
+    for name in got:
+        v, why = check(settings[name], got[name])
+        if why is None:
+            good[name] = v
+            report["remote"][name] = v
+        else:
+            refused[name] = why
+    report["remote_refused"] = refused
+    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": of}
+    log._state.set("remote", kept)
+    return True
+
+
+def _get(log, client, names, got):
+    # One request for the settings named: their values into got. -> None, or the failed Answer
+    from . import blynk
+
+    settings = log._cfg["remote"]["settings"]
     platform = log._cfg["api"] == "platform"
     keys = [settings[n]["id" if platform else "pin"] for n in names]
     if platform:  # the Platform API's datastream values, by id
@@ -96,41 +144,21 @@ def _read(log, client, report, kept):
     else:  # the Device API's get: ?token=..&v20&v21
         path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
     answer, body = yield from client.fetch_gen(path)
-    got = {}
-    if answer.kind == blynk.OK:
-        data = body if len(keys) == 1 and not platform else json.loads(body)
-        if platform:
-            for e in data if isinstance(data, list) else ():
-                if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
-                    got[names[keys.index(e["dataStreamId"])]] = e["value"]
-        elif len(keys) == 1:
-            got[names[0]] = data.decode()
-        elif isinstance(data, dict):
-            for i in range(len(names)):
-                k = keys[i].lower()
-                if k in data:
-                    got[names[i]] = data[k]
-    elif not (len(keys) == 1 and "no value" in answer.message):  # one pin that holds no value yet
-        report["remote_error"] = "settings: %s" % (answer.message or ("HTTP %d" % answer.status))
-        log._state.set("remote", _with(kept, "error", report["remote_error"]))
-        if answer.kind == blynk.AUTH:
-            _condition(log, "auth_failing", "the server refused the credentials: " + answer.message)
-        elif answer.kind == blynk.RETRY:
-            log._uploader.retry_later(log._now(client), answer, report)  # a 429: policy's back-off
-        return answer.kind not in (blynk.RETRY, blynk.AUTH)
-    good = dict(_dict(kept.get("v")))
-    refused = {}
-    for name in got:
-        v, why = check(settings[name], got[name])
-        if why is None:
-            good[name] = v
-            report["remote"][name] = v
-        else:
-            refused[name] = why
-    report["remote_refused"] = refused
-    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None}
-    log._state.set("remote", kept)
-    return True
+    if answer.kind != blynk.OK:
+        return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
+    data = body if len(keys) == 1 and not platform else json.loads(body)
+    if platform:
+        for e in data if isinstance(data, list) else ():
+            if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
+                got[names[keys.index(e["dataStreamId"])]] = e["value"]
+    elif len(keys) == 1:
+        got[names[0]] = data.decode()
+    elif isinstance(data, dict):
+        for i in range(len(names)):
+            k = keys[i].lower()
+            if k in data:
+                got[names[i]] = data[k]
+    return None
 
 
 def _with(d, key, value):

@@ -34,16 +34,29 @@ def check(spec, v):
     return v, None
 
 
+def sources(settings):
+    # name -> the datastream each setting is read from ("V20/20": its pin and id), kept with the
+    # values read ("of"): a value read from another datastream (the configuration moved the
+    # setting since) is no value of the setting, and a read is due at once when they differ
+    out = {}
+    for name in settings:
+        out[name] = "%s/%d" % (settings[name]["pin"], settings[name]["id"])
+    return out
+
+
 def values(log):
     # the settings accepted at the last read, checked again against the configuration (it may
-    # have changed since): name -> value
+    # have changed since: a setting read from another datastream then has none): name -> value
     settings = log._cfg["remote"]["settings"]
     kept = _dict(log._state.get("remote"))
     got = _dict(kept.get("v"))
+    of = kept.get("of")  # None: kept before "of" was (their datastreams are taken as they are)
+    of = of if isinstance(of, dict) or of is None else {}
+    now = sources(settings)
     out = {}
     for name in got:
         spec = settings.get(name)
-        if spec is not None:
+        if spec is not None and (of is None or of.get(name) == now[name]):
             v, why = check(spec, got[name])
             if why is None:
                 out[name] = v

@@ -201,13 +201,15 @@ def test_an_unchanged_config_file_is_not_validated_again():
 
 
 def test_the_caches_key_names_this_validator_by_its_bytes():
-    # a changed config.py invalidates every cache: _VALIDATOR is the CRC-32 of its bytes (update
-    # it with the file)
+    # a changed config.py or devices.py (a gateway's validation) invalidates every cache:
+    # _VALIDATOR is the CRC-32 of their bytes, config.py's first (update it with the files)
     import binascii
 
-    with open(blynklog.__file__.rsplit("/", 1)[0] + "/config.py", "rb") as f:
-        crc = binascii.crc32(f.read()) & 0xFFFFFFFF
-    assert blynklog._VALIDATOR == "%08x" % crc
+    crc = 0
+    for name in ("config.py", "devices.py"):
+        with open(blynklog.__file__.rsplit("/", 1)[0] + "/" + name, "rb") as f:
+            crc = binascii.crc32(f.read(), crc)
+    assert blynklog._VALIDATOR == "%08x" % (crc & 0xFFFFFFFF)
 
 
 def test_the_validator_leaves_ram_once_it_has_validated():

@@ -363,6 +363,23 @@ def test_upload_wait_ms_at_a_wake_forgets_yesterdays_spent_quota_as_the_uploader
     assert _waits(books=lambda now: {"qday": now // _DAY - 1, "qsent": 10000, "qprev": 0}) == (0, 0)
 
 
+def test_a_ninth_number_before_a_flush_opens_the_store_and_no_journal_is_written():
+    # the wake's buffer holds 8 records until its flush: more go to the store, in one frame
+    path = _config(tmpdir())
+    _first_start(path)
+    log, kind = _wake(path, 0, flush=False)
+    for k in range(1, 4):  # 9 numbers in all
+        log.add("n", 7 + k, ts=T0 + 1000 * k)
+        log.add("t", 20.25 + k, ts=T0 + 1000 * k)
+    after = type(log._store).__name__
+    log.close()
+    assert kind == "Journal" and after == "Store"
+    assert [n for n in _files(path) if n.startswith("journal")] == []
+    got = _stored(path)
+    assert [ts for ts, _ in got["n"]] == [T0 + 1000 * k for k in range(4)]
+    assert [v for _, v in got["t"]] == [20.25, 20.5, 21.25, 22.25, 23.25]
+
+
 def test_a_string_opens_the_store_and_the_samples_before_it_keep_their_order():
     path = _config(tmpdir())
     _first_start(path)

@@ -23,7 +23,7 @@ from .compat import IS_MICROPYTHON, binascii, const, dir_entries, os, struct
 
 _REC = const(28)
 _READ = const(16)  # records read at a time
-_JBUF = const(8)  # records a wake keeps in RAM before they go to the file
+_JBUF = const(8)  # records a wake keeps in RAM until its flush: one more opens the store
 _JMAX = const(2048)  # the journal's bytes at most: past them the store opens and takes it in
 _SEG_SHIFT = const(16)  # store.py's: a position is its segment's seq << 16 | the record's ordinal
 
@@ -195,7 +195,8 @@ class Journal:
     # the codecs. append() packs the sample as the store would be given it into a RAM buffer;
     # flush() appends the buffer to <store>/journal and closes the file (durable then, as a
     # store flush is); fill() reads the folder (usage). Anything else (a string or a location,
-    # stats(), a sync, a full journal, a failed write) opens the store (Logger._opened), which takes the journal in
+    # stats(), a sync, a full journal, a ninth number before a flush, a failed write) opens the
+    # store (Logger._opened), which takes the journal in
     # first (journal.take_in: exactly once across power cuts); attributes it lacks are the store's.
     def __init__(self, log, path, names, size):
         self._log = log
@@ -217,7 +218,10 @@ class Journal:
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # the store's append() (Logger.add checked the arguments); True: stored
         t = type(value)
-        if (t is not float and t is not int) or self._size > _JMAX or (self._n == _JBUF and not self._write(True)):
+        if (t is not float and t is not int) or self._size > _JMAX or self._n == _JBUF:
+            # a wake that adds more numbers than the buffer holds before a flush opens the store:
+            # a journal append mid-wake costs a flash block write (an erase on a board) each, the
+            # store writes them as one frame at the flush
             return self._log._opened().append(sid, ts, value, flags, decimals, rel, checked)
         buf = self._buf
         n = self._n
@@ -238,13 +242,11 @@ class Journal:
         self._n = n + 1
         return True
 
-    def _write(self, more):
-        # The buffer's records to the end of the file; False (nothing written) when they would
-        # pass _JMAX with more to come. A failed write leaves the records in the buffer and the
-        # store to open next: what reached the file is taken in whole records.
+    def _write(self):
+        # The buffer's records to the end of the file (wake_journal left room for a full buffer).
+        # A failed write leaves the records in the buffer and the store to open next: what
+        # reached the file is taken in whole records.
         n = self._n * _REC
-        if more and self._size + n + _JBUF * _REC > _JMAX:
-            return False
         try:
             with open(self._path, "ab") as f:
                 f.write(memoryview(self._buf)[:n])
@@ -256,7 +258,6 @@ class Journal:
             raise
         self._size += n
         self._n = 0
-        return True
 
     def usage(self):
         # fill()'s (bytes, capacity) without opening the store: the segments' bytes as the data
@@ -276,7 +277,7 @@ class Journal:
         if self._size > _JMAX:
             self._log._opened().flush()
         elif self._n:
-            self._write(False)
+            self._write()
 
     def wait_ms(self):
         # upload_wait_ms() from the quota's books in the store's cursors file and the back-off in

@@ -42,6 +42,11 @@ def test_a_gateway_needs_neither_top_level_streams_nor_device_id():
     assert c["device_id"] is None and len(c["streams"]) == 3
 
 
+def test_an_empty_top_level_streams_table_is_as_none_in_a_gateway():
+    c = config.load(gw_cfg(streams={}))
+    assert c["device_id"] is None and c == config.load(gw_cfg())
+
+
 def test_top_level_streams_belong_to_the_top_level_device():
     c = config.load(gw_cfg(device_id=1, streams={"t": {"id": 1}}))
     assert c["device_id"] == 1 and "device" not in c["streams"]["t"]

@@ -663,8 +663,8 @@ def _validate(cfg, base_dir):
     # or an explicit "insecure": true (the Logger says so loudly; see unverified_reason()).
 
     streams = cfg.get("streams")
-    if streams is None and cfg.get("devices") is not None:
-        streams = {}  # a gateway may have no streams of its own (top-level device)
+    if (streams is None or streams == {}) and cfg.get("devices") is not None:
+        streams = {}  # a gateway may have no streams of its own (top-level device): left out, or {}
     elif not isinstance(streams, dict) or not streams:
         _fail("streams", "expected an object with at least one stream")
     if len(streams) > _MAX_STREAMS:

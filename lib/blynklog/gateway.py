@@ -26,8 +26,7 @@
 # meta; a device joins the entry at its first commit, and stays in it while the configuration
 # leaves it out (Uploader.gone), within those 32 entries.
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
-from .compat import utc_day
-from .quota import day_books
+from .quota import day_books, left
 from . import policy
 from .devices import MAX_DEVICES
 from .policy import COUNTERS
@@ -87,15 +86,12 @@ class Uploader(policy.Uploader):
     # ---- quota per device
 
     def device_quota_left(self, dev, now):
-        if now is not None:
-            full = self.state.get("quota_full_dev")
-            day = full.get(dev) if isinstance(full, dict) else None
-            if isinstance(day, int) and 0 <= day - utc_day(now) <= 1:
-                return 0
+        full = self.state.get("quota_full_dev")
+        full = full.get(dev) if isinstance(full, dict) else None
         if dev == _TOP:
-            return max(0, self.per_day - self._books(now)[1])
+            return left(self.per_day, self.quota_day, self.quota_sent, self.quota_prev, full, now)
         b = self.books[dev]
-        return max(0, self.per_day - day_books(b[0], b[1], b[2], now)[1])
+        return left(self.per_day, b[0], b[1], b[2], full, now)
 
     def _devices(self):
         # the devices that have streams, in the order of their first streams' names (self.streams)

@@ -281,10 +281,10 @@ class Journal:
 
     def wait_ms(self):
         # upload_wait_ms() from the quota's books in the store's cursors file and the back-off in
-        # state.json: no store opened, no upload side loaded. logger_sync.upload_wait_ms() with
-        # the Uploader's books is the same arithmetic.
+        # state.json: no store opened, no upload side loaded; the Uploader's books answer the same
+        # through quota.py (logger_sync.upload_wait_ms).
         from . import _drop, _loaded
-        from .quota import count, day_books, retry_wait_ms, spent
+        from .quota import count, left, retry_wait_ms, wait_ms
 
         log = self._log
         clock = log.clock
@@ -299,10 +299,9 @@ class Journal:
             meta = cursors_meta(self._path[: -len(_JOURNAL)] + "/data")
         finally:
             _drop("store_open", had)
-        sent = day_books(count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0), now)[1]
-        if spent(log._state, now) or log._cfg["limits"]["points_per_day"] - sent <= 0:
-            return 86400000 - now % 86400000  # the quota is per UTC day
-        return 0
+        per_day = log._cfg["limits"]["points_per_day"]
+        qday, qsent, qprev = count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0)
+        return wait_ms(0, left(per_day, qday, qsent, qprev, log._state.get("quota_full"), now), now)
 
     def clean(self):
         # nothing waits in RAM for the store: every record is in the file (or there are none)

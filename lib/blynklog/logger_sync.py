@@ -8,6 +8,7 @@ import gc
 from . import _is_int
 from .compat import IS_MICROPYTHON, ticks_ms
 from .http import YIELD
+from .quota import wait_ms
 
 _PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
 
@@ -261,10 +262,7 @@ def _pending_by_stream(log):
 def upload_wait_ms(log):
     up = log._uploader
     t = log._now()
-    wait = up.retry_wait_ms(t)
-    if not wait and t is not None and up.quota_left(t) <= 0:
-        wait = 86400000 - t % 86400000  # the quota is per UTC day
-    return wait
+    return wait_ms(up.retry_wait_ms(t), up.quota_left(t), t)  # journal.Journal.wait_ms: the same
 
 
 def stats(log):

@@ -51,7 +51,7 @@ from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync 
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import back_off, day_books, hold_max_ms, retry_wait_ms, spent
+from .quota import back_off, day_books, hold_max_ms, left, retry_wait_ms
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -165,9 +165,7 @@ class Uploader:
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
         # known one (run() sends at most one batch then, whose answer's Date sets the clock).
-        if spent(self.state, now):  # the server said the day's points are spent
-            return 0
-        return max(0, self.per_day - self._books(now)[1])
+        return left(self.per_day, self.quota_day, self.quota_sent, self.quota_prev, self.state.get("quota_full"), now)
 
     def _commit(self, st, pos, covered, delta, now, sent, keep):
         # The counters, the day's quota and the stream's filter state (`keep`, see _one_batch) go

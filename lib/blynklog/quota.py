@@ -29,10 +29,20 @@ def day_books(qday, qsent, qprev, now):
     return day, qsent, qprev
 
 
-def spent(state, now):
-    # the server said the day's points are spent (state.json's quota_full): that day, or one ahead
-    full = state.get("quota_full")
-    return now is not None and isinstance(full, int) and 0 <= full - utc_day(now) <= 1
+def left(per_day, qday, qsent, qprev, full, now):
+    # Points the day of `now` still allows by the books (qday, qsent, qprev); none when the server
+    # said the day's points are spent (full: the UTC day it said so, from state.json; that day, or
+    # one ahead). Without a clock: what is left of the last known day.
+    if now is not None and isinstance(full, int) and 0 <= full - utc_day(now) <= 1:
+        return 0
+    return max(0, per_day - day_books(qday, qsent, qprev, now)[1])
+
+
+def wait_ms(retry_wait, quota_left, now):
+    # upload_wait_ms(): the back-off's wait; else, the day's quota spent, the rest of the UTC day
+    if not retry_wait and now is not None and quota_left <= 0:
+        return _DAY_MS - now % _DAY_MS
+    return retry_wait
 
 
 def hold_max_ms(retry_max_s):

@@ -26,7 +26,7 @@ import gc
 
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
-from .remote_values import _dict, check, sources
+from .remote_values import _dict, check, same_source, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
@@ -107,15 +107,7 @@ def _read(log, client, report, kept):
         elif answer.kind == blynk.RETRY:
             log._uploader.retry_later(log._now(client), answer, report)  # a 429: policy's back-off
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
-    # the values kept from earlier reads, of the settings still read from the same datastream
-    of = sources(settings)
-    was = kept.get("of")  # None: kept before "of" was (as remote_values.values takes them)
-    was = was if isinstance(was, dict) or was is None else {}
-    old = _dict(kept.get("v"))
-    good = {}
-    for name in old:
-        if name in of and (was is None or was.get(name) == of[name]):
-            good[name] = old[name]
+    good = same_source(kept, settings)  # the values kept of settings still read from their datastream
     for name in got:
         v, why = check(settings[name], got[name])
         if why is None:
@@ -124,7 +116,7 @@ def _read(log, client, report, kept):
         else:
             refused[name] = why
     report["remote_refused"] = refused
-    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": of}
+    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": sources(settings)}
     log._state.set("remote", kept)
     return True
 

@@ -44,22 +44,30 @@ def sources(settings):
     return out
 
 
-def values(log):
-    # the settings accepted at the last read, checked again against the configuration (it may
-    # have changed since: a setting read from another datastream then has none): name -> value
-    settings = log._cfg["remote"]["settings"]
-    kept = _dict(log._state.get("remote"))
+def same_source(kept, settings):
+    # the values kept (state "remote") of the settings the configuration still reads from the
+    # datastream they were read from: name -> value, not checked again
     got = _dict(kept.get("v"))
     of = kept.get("of")  # None: kept before "of" was (their datastreams are taken as they are)
     of = of if isinstance(of, dict) or of is None else {}
     now = sources(settings)
     out = {}
     for name in got:
-        spec = settings.get(name)
-        if spec is not None and (of is None or of.get(name) == now[name]):
-            v, why = check(spec, got[name])
-            if why is None:
-                out[name] = v
+        if name in now and (of is None or of.get(name) == now[name]):
+            out[name] = got[name]
+    return out
+
+
+def values(log):
+    # the settings accepted at the last read, checked again against the configuration (it may
+    # have changed since: a setting read from another datastream then has none): name -> value
+    settings = log._cfg["remote"]["settings"]
+    got = same_source(_dict(log._state.get("remote")), settings)
+    out = {}
+    for name in got:
+        v, why = check(settings[name], got[name])
+        if why is None:
+            out[name] = v
     return out
 
 

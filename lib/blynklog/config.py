@@ -523,9 +523,8 @@ def _events(cfg, api):
         if k not in EVENT_CONDITIONS:
             _fail("events.%s" % (k,), "unknown condition (known: %s, clock_unset_h)" % ", ".join(EVENT_CONDITIONS))
         code = _str("events." + k, sec[k], max_len=50)
-        for ch in code:
-            if not _word(ch, "_-"):
-                _fail("events." + k, "an event code has letters, digits, '_' and '-' only, got %r" % code)
+        if not _word(code, "_-"):
+            _fail("events." + k, "an event code has letters, digits, '_' and '-' only, got %r" % code)
         if code in codes.values():
             _fail("events." + k, "code %r is another condition's (Blynk spaces one code's events 1 s apart)" % code)
         codes[k] = code
@@ -632,9 +631,8 @@ def _validate(cfg, base_dir):
         if "token" not in cfg:
             _fail("token", "required for api 'device' (the device's auth token)")
         out["token"] = _str("token", cfg.get("token"), max_len=256)
-        for ch in out["token"]:
-            if not _word(ch, "-_."):
-                _fail("token", "contains a character a token cannot have")
+        if not _word(out["token"], "-_."):
+            _fail("token", "contains a character a token cannot have")
         out["device_id"] = cfg.get("device_id")
         out["client_id"] = out["client_secret"] = None
 

@@ -17,7 +17,8 @@ mip install, soft-reset, reset), not only `resume`:
   REPL, as a board's reset does: with the firmware deployed that is the firmware's loop;
 - a deep sleep (the chip ends the process with 75) lasts its time over the world's time_scale
   (hw.json), then the board boots as above; it does not answer meanwhile, but a Ctrl-C stands for
-  its reset button: it boots at once, and the Ctrl-C stops boot.py or main.py;
+  its reset button: it boots at once, and the Ctrl-C stops boot.py or main.py, even one that
+  ends (sleeps again, resets) before the Ctrl-C reaches it: the REPL comes next;
 - Ctrl-C while code runs (a main.py, an exec) interrupts it (KeyboardInterrupt), as on a board;
   at a prompt it goes to the REPL as the byte it is.
 A boot is one process (boot.py, main.py) and its REPL another (the unix port's -i would take a
@@ -184,8 +185,12 @@ class Bridge:
         if not self.up:
             self._send(self.early.replace(UP, b""))  # what it said before it ended
         raw = self.boot_raw if self.launched else (self.raw or self.booting is not None)
+        stopped = self.interrupted is not None  # a Ctrl-C was sent and no prompt came since
         self._reap()
-        if rc == REPL_EXIT:
+        if rc == REPL_EXIT or stopped:
+            # a Ctrl-C that reached the code as it ended (in its deep sleep, its reset, an
+            # exception) stops it all the same, as it came first: the REPL next, and the client's
+            # bytes after the Ctrl-C go to it (mpremote's Ctrl-A)
             self._spawn("repl", raw)
         elif rc == DEEPSLEEP_EXIT:
             self.asleep = time.monotonic() + self._sleep_s()
@@ -212,7 +217,11 @@ class Bridge:
 
     def _running_code(self):
         # the REPL runs code (not waiting at a prompt): the unix port has its SIGINT handler in
-        # place only then (it raises KeyboardInterrupt)
+        # place only then (it raises KeyboardInterrupt). A boot runs code until it ends, even as
+        # it ends (its main.py back in deep sleep, its handler gone) before a Ctrl-C reaches it:
+        # that Ctrl-C stops it all the same, and _ended() brings the REPL, not another sleep
+        if self.launched:
+            return True
         if self.tail.endswith(PROMPTS):
             return False
         try:
@@ -321,7 +330,8 @@ class Bridge:
             # flush the terminal's input (a board keeps it)
             self._to_repl(data[:i])
             try:
-                os.kill(self.proc.pid, signal.SIGINT)
+                if self.proc.poll() is None:
+                    os.kill(self.proc.pid, signal.SIGINT)
             except OSError:
                 pass
             self.tail = b""

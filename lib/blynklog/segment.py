@@ -326,23 +326,51 @@ class Reader:
         return z
 
     def next(self, rec):
-        # Fills rec (sid, flags, typ, delta, m or buf/p/last) with the section's next record.
-        if self.first:
-            h = self.get(6)
+        # Fills rec (sid, flags, typ, delta, m or buf/p/last) with the section's next record. The
+        # header's bits and the integer codes' short forms (up to 9 bits after a prefix of 0-2 ones,
+        # all but a few records') are read here from a 24-bit window, the rest by get() and get_z():
+        # a call costs more than the read itself.
+        buf = self.buf
+        q = self.q
+        i = q >> 3
+        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+        s = 24 - (q & 7)  # bits of w from q on (17..24)
+        first = self.first
+        if first:
+            h = (w >> (s - 6)) & 0x3F
+            q += 6
             same = False
-        elif not self.get(1):
+        elif not (w >> (s - 1)) & 1:
             h = self.h
+            q += 1
             same = True
         else:
-            h = self.get(6)
+            h = (w >> (s - 7)) & 0x3F
+            q += 7
             same = False
         self.h = h
         typ = h >> 2
         rec.flags = h & 3
         rec.typ = typ
-        z = self.get_z()
+        i = q >> 3
+        w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+        s = 24 - (q & 7)
+        k = _ONES[(w >> (s - 6)) & 0x3F]
+        if k == 0:
+            z = 0
+            q += 1
+        elif k == 1:
+            z = (w >> (s - 9)) & 0x7F
+            q += 9
+        elif k == 2:
+            z = (w >> (s - 12)) & 0x1FF
+            q += 12
+        else:
+            self.q = q
+            z = self.get_z()
+            q = self.q
         z = (z >> 1) ^ -(z & 1)
-        if self.first:
+        if first:
             d = z
             step = 0
             self.first = False
@@ -353,12 +381,31 @@ class Reader:
         self.step = step
         rec.delta = d
         if typ == T_INT or typ >= T_SCALED:
-            z = self.get_z()
+            i = q >> 3
+            w = (buf[i] << 16) | (buf[i + 1] << 8) | buf[i + 2]
+            s = 24 - (q & 7)
+            k = _ONES[(w >> (s - 6)) & 0x3F]
+            if k == 0:
+                z = 0
+                q += 1
+            elif k == 1:
+                z = (w >> (s - 9)) & 0x7F
+                q += 9
+            elif k == 2:
+                z = (w >> (s - 12)) & 0x1FF
+                q += 12
+            else:
+                self.q = q
+                z = self.get_z()
+                q = self.q
+            self.q = q
             z = (z >> 1) ^ -(z & 1)
             m = self.m + z if same else z
             self.m = m
             rec.m = m
-        elif typ == T_F32 or typ == T_F64:
+            return
+        self.q = q
+        if typ == T_F32 or typ == T_F64:
             fv = self.fv
             if not same:
                 for k in range(8):

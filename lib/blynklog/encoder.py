@@ -303,6 +303,7 @@ def _dec(decimals):
     return decimals if decimals is not None and 0 <= decimals <= 6 else -1
 
 
+# @micropython.native armv6m
 def point_size(api, ts, value, decimals):
     # The bytes one point adds to a body, its separating comma included. ts: an int, or a
     # record.Rec (value unused). Counted from digits for the common kinds (a float with decimals, an
@@ -385,6 +386,7 @@ def _window(lead, ts):
     return lead + s[: n - k], ts - int(s[n - k :]), (10 ** (k - 1) if k > 1 else 0), 10**k
 
 
+# @micropython.native armv6m
 def _vsize(m, d):
     # The length of the text of m / 10**d (m an int, d = 0..6) as the encoder writes it: at most d
     # digits after the point, trailing zeros left off, the sign included.

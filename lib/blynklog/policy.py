@@ -224,6 +224,7 @@ class Uploader:
 
     # ---- judging one record
 
+    # @micropython.native armv6m
     def _judge(self, st, rec, now):
         # -> verdict on the record (record.Rec). Deterministic for a given stream state: the same
         # records get the same verdicts on every pass over a batch. A boot-relative record that the
@@ -263,6 +264,7 @@ class Uploader:
             return _THIN
         return _SEND
 
+    # @micropython.native armv6m
     def _take(self, st, rec):
         # The record judged _SEND goes into the batch: the stream's filter state moves past it.
         if st.total:
@@ -346,6 +348,7 @@ class Uploader:
 
     # ---- batches
 
+    # @micropython.native armv6m
     def _seen_before(self, rec):
         # Whether the record's ts may already be in this batch. Exact for timestamps that only
         # grow; for one out of order, a bitmap hit ends the batch there (the point opens the next
@@ -361,6 +364,7 @@ class Uploader:
             return False
         return bool(hit)
 
+    # @micropython.native armv6m
     def _plan_batch(self, st, now, limit):
         # First pass: walk the stream's pending records and decide which go into the next batch.
         # -> (points, covered, last_pos, delta counters, nbytes)
@@ -415,6 +419,7 @@ class Uploader:
     def _points(self, st, now, covered, snap):
         # Second pass, as often as the client needs it: the same records, the same verdicts. Yields
         # the record (record.Rec, valid until the next one), which the encoder takes as a point.
+        # @micropython.native armv6m
         def gen():
             self._restore(st, snap)
             self._cb = None

@@ -217,6 +217,7 @@ def runs(store, seq, buf, start, stop, skips, hd):
             yield s, top | o, c, off
 
 
+# @micropython.native armv6m
 def scan(store, seq, hd, sid, start, stop, buf, rec, rd):
     # Store._scan of a segment of frames: rec filled with each record of sid after start and the
     # stream's cursor, in frames starting before stop; rd: a frame.Reader
@@ -281,6 +282,7 @@ class Reader:
         self.q = p << 3
         self.first = True
 
+    # @micropython.native armv6m
     def get(self, k):
         # k <= 16 bits (the buffer holds 2 bytes past the frame)
         q = self.q
@@ -290,6 +292,7 @@ class Reader:
         self.q = q + k
         return (w >> (24 - (q & 7) - k)) & ((1 << k) - 1)
 
+    # @micropython.native armv6m
     def get_z(self):
         # frame_write.Writer.put_z's code: its prefix (up to six 1 bits) read at once from a 24-bit
         # window, and the short codes' bits with it
@@ -325,6 +328,7 @@ class Reader:
             z = (z << k) | self.get(k)
         return z
 
+    # @micropython.native armv6m
     def next(self, rec):
         # Fills rec (sid, flags, typ, delta, m or buf/p/last) with the section's next record. The
         # header's bits and the integer codes' short forms (up to 9 bits after a prefix of 0-2 ones,

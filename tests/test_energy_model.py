@@ -39,6 +39,7 @@ MEASURED = {
     "cycle_ms": 30.0,
     "flush_ms": 10.0,
     "sync_cpu_ms": 1000.0,
+    "sync_cpu_esp32_ms": 1500.0,  # the ESP32's own native code (BOARD takes the Pico W's build: 1000)
     "bytes_sent": 10000.0,
     "requests": 4.0,
     "handshakes": 1.0,
@@ -89,6 +90,15 @@ def test_a_light_sleep_wake_is_the_cycle_plus_its_share_of_the_flush():
     work = dict(WORK, sensor_wait_ms=16.0)
     # 1 ms out of light sleep + 30 ms of the cycle + 10 ms of flush every 10th wake + 16 ms sensor wait
     assert _close(_energy().sampling_wake_ms(light, MEASURED, work), 1.0 + 30.0 + 1.0 + 16.0)
+
+
+def test_an_esp32_takes_the_sync_time_of_its_own_native_code():
+    # the upload's reader and plan are native code on the Pico W only: an ESP32's upload CPU is
+    # the sync timed with the ESP32's set, times its speed factor
+    energy = _energy()
+    esp = energy.BOARDS["esp32"]
+    assert _close(energy.project(esp, MEASURED, WORK)["upload_cpu_ms"], esp["speed_factor"] * 1500.0)
+    assert _close(energy.project(energy.BOARDS["pico_w"], MEASURED, WORK)["upload_cpu_ms"], 1000.0)
 
 
 def test_the_sleep_current_alone_caps_the_life():

@@ -273,17 +273,19 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
     return out
 
 
-def _sync(sim, tmp, points_per_stream):
-    # the CPU part of the upload of one hour's backlog, on the emulated Pico W
-    folder = os.path.join(tmp, "sync")
+def _sync(sim, tmp, points_per_stream, native_of=None):
+    # the CPU part of the upload of one hour's backlog, on the emulated Pico W; native_of "esp32":
+    # with the ESP32's native code (tools/deploy.py: the upload's reader and plan stay bytecode)
+    name = "sync-" + (native_of or "pico_w")
+    folder = os.path.join(tmp, name)
     os.makedirs(folder)
     start = T0
     store, info = write_store(folder, wakes=points_per_stream, start_ms=start)
-    img = sim.image(os.path.join(tmp, "sync.img"), main=False)
+    img = sim.image(os.path.join(tmp, name + ".img"), main=False, native_of=native_of)
     _mkfs_add(sim, img, [(store, "/blynklog-data")])
     cfg = config("/blynklog-data", server="http://blynk.test")
     spec = {"cfg": cfg, "now": start + points_per_stream * 60000 + 60000}
-    script = os.path.join(tmp, "energy_sync_job.py")
+    script = os.path.join(tmp, name + "_job.py")
     with open(SYNC_SCRIPT) as f:
         body = f.read()
     with open(script, "w") as f:
@@ -383,6 +385,8 @@ def bench(p, results, say=print):
         absorb = _wake(sim, tmp, "absorb", rtc=rtc_memory(9, plan=False))
         say("energy: the sync of one hour's backlog (%d points), CPU part" % (per_stream * len(STREAMS)))
         syn = _sync(sim, tmp, per_stream)
+        say("energy: the same sync with the ESP32's native code (timed on the Pico W's CPU)")
+        syn_esp = _sync(sim, tmp, per_stream, "esp32")
         say("energy: the same sync's bytes and handshakes on the unix port")
         wire = _wire(tmp, per_stream)
         results["energy"] = {
@@ -393,6 +397,7 @@ def bench(p, results, say=print):
             "store": store,
             "absorb": absorb,
             "sync": syn,
+            "sync_esp32": syn_esp,
             "wire": wire,
             "streams": len(STREAMS),
         }
@@ -412,6 +417,7 @@ def measured(results):
         "flush_ms": ph["flush"]["ms"],
         "fill_ms": e["empty_fill"]["phases"]["fill"]["ms"],
         "sync_cpu_ms": e["sync"]["sync_ms"],
+        "sync_cpu_esp32_ms": e["sync_esp32"]["sync_ms"],
         "fast_ms": e["fast"]["wake_ms"],
         "store_ms": e["store"]["wake_ms"],
         "absorb_ms": e["absorb"]["wake_ms"],
@@ -547,6 +553,12 @@ def section(results):
             syn["sent"],
             syn["requests"],
         ),
+        "| The same sync with the ESP32's native code (its reader and plan as bytecode; Pico W's CPU), ms | %s | "
+        "%s per point; the ESP32's upload CPU, before its speed factor |"
+        % (
+            _ms(m["sync_cpu_esp32_ms"]),
+            "%.2f ms" % (m["sync_cpu_esp32_ms"] / float(max(1, e["sync_esp32"]["sent"] or 1))),
+        ),
         "| Upload wake: bytes sent, requests, TLS handshakes (unix port, verified TLS) | %s B, %d, %d | %s body bytes |"
         % ("{:,}".format(m["bytes_sent"]), m["requests"], m["handshakes"], "{:,}".format(wire.get("body_bytes", 0))),
     ]
@@ -617,11 +629,12 @@ def section(results):
     ]
     if not filled["phases"].get("fill", {}).get("calls"):
         lines.append("- The wake half an hour after the upload did not check the store's fill: the fill row reads 0.")
-    if syn.get("sent") != m["upload_points"]:
-        lines.append(
-            "- The emulated sync sent %s of %s points (stopped: %s, last error: %s)."
-            % (syn.get("sent"), m["upload_points"], syn.get("stopped"), syn.get("last_error"))
-        )
+    for label, run in (("emulated sync", syn), ("emulated sync with the ESP32's native code", e["sync_esp32"])):
+        if run.get("sent") != m["upload_points"]:
+            lines.append(
+                "- The %s sent %s of %s points (stopped: %s, last error: %s)."
+                % (label, run.get("sent"), m["upload_points"], run.get("stopped"), run.get("last_error"))
+            )
     if wire.get("sent") != m["upload_points"]:
         lines.append(
             "- The unix-port sync sent %s of %s points (stopped: %s, last error: %s)."

@@ -247,7 +247,8 @@ def section(results):
         (
             "Sync time per point uploaded (%s points to the stand-in socket), ms" % _n(r["n_sync"]),
             "%.2f ms" % (syn["sync_ms"] / float(max(1, syn["sent"] or 0))),
-            "%.1f s in all" % (syn["sync_ms"] / 1000.0),
+            "%.1f s in all (the heap probe's %.1f s of collections taken off)"
+            % (syn["sync_ms"] / 1000.0, syn.get("probe_ms", 0) / 1000.0),
         ),
         (
             "Flash erases per 1,000 samples (rp2 littlefs, default flush policy, `close()` included)",
@@ -264,7 +265,9 @@ def section(results):
         TITLE,
         "",
         "MicroPython v1.28.0's own `RPI_PICO_W` firmware in the rp2040js emulator (`tools/pico.py`, the pico-sim), "
-        "running `tools/bench/pico_job.py` with blynklog as `.mpy` on the board's littlefs: the RP2040's own heap "
+        "running `tools/bench/pico_job.py` with blynklog as `.mpy` on the board's littlefs, as `make deploy` builds it "
+        "(the functions marked native are native code: `add()`'s, the encoder's passes, the upload's reader and plan): "
+        "the RP2040's own heap "
         "(32-bit objects, float32; blynklog's bytecode loaded into it from `.mpy`, not frozen), the rp2 port's flash driver, simulated time "
         "at 125 MHz. The emulator is deterministic, so each figure is one run. Times are approximate (no flash wait "
         "states; the `add()` row charges typical W25Q16 erase and program times, `--flash-timing`). The radio is not "

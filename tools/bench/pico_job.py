@@ -19,6 +19,7 @@ sys.path.insert(0, "/lib")
 T0 = 1767225600000  # 2026-01-01
 _low = [1 << 30]
 _calls = [0]
+_probe_us = [0]  # the time of _free()'s own collections: not the sync's (job_sync takes it off)
 
 
 def _free():
@@ -27,10 +28,12 @@ def _free():
     _calls[0] += 1
     if _calls[0] & 7:
         return
+    t = time.ticks_us()
     gc.collect()
     f = gc.mem_free()
     if f < _low[0]:
         _low[0] = f
+    _probe_us[0] += time.ticks_diff(time.ticks_us(), t)
 
 
 def _collected():
@@ -175,9 +178,10 @@ def job_sync(spec):
     f1 = _collected()
     pending = log.stats()["pending"]
     _low[0] = 1 << 30
+    _probe_us[0] = 0
     t = time.ticks_ms()
     r = log.sync()
-    dt = time.ticks_diff(time.ticks_ms(), t)
+    dt = time.ticks_diff(time.ticks_ms(), t) - _probe_us[0] // 1000  # the heap probe's collections off
     low = _low[0]
     f2 = _collected()
     log.close()
@@ -192,6 +196,7 @@ def job_sync(spec):
         "points": s["points"],
         "body_bytes": s["body_bytes"],
         "sync_ms": dt,
+        "probe_ms": _probe_us[0] // 1000,
         "low_free": low,
         "free_after_sync": f2,
         "stopped": r.get("stopped"),

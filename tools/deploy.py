@@ -10,8 +10,9 @@ On the host first: the configuration (the same checks as at boot, then the board
 of boards/BOARD/board.py: pins, watchdog maximum, sleep; an error names the key), then mpy-cross
 compiles lib/blynklog/*.py, firmware/*.py (except main.py and boot.py) and boards/BOARD/board.py
 into build/BOARD/ (with the board's -march, where add()'s hot functions and the encoder's two
-passes, marked by a "# @micropython.native" line, become native code; for the unix board, which
-has none, bytecode: mpy_cross_run). On the board (mpremote's transport, no soft reset:
+passes, marked by a "# @micropython.native" line, become native code, and on the Pico W also the
+store's reader and the upload's plan, marked "# @micropython.native armv6m"; for the unix board,
+which has none, bytecode: mpy_cross_run). On the board (mpremote's transport, no soft reset:
 "resume"), before anything is copied: it must say it is BOARD (sys.platform, the chip in
 sys.implementation._machine, a network module: a Pico without W is refused) and load the build's
 .mpy format (sys.implementation._mpy); the files that differ (SHA-256, hashed on the board) must

@@ -284,7 +284,7 @@ class Journal:
         # state.json: no store opened, no upload side loaded; the Uploader's books answer the same
         # through quota.py (logger_sync.upload_wait_ms).
         from . import _drop, _loaded
-        from .quota import count, left, retry_wait_ms, wait_ms
+        from .quota import books, left, retry_wait_ms, wait_ms
 
         log = self._log
         clock = log.clock
@@ -300,7 +300,7 @@ class Journal:
         finally:
             _drop("store_open", had)
         per_day = log._cfg["limits"]["points_per_day"]
-        qday, qsent, qprev = count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0)
+        qday, qsent, qprev = books(meta)
         return wait_ms(0, left(per_day, qday, qsent, qprev, log._state.get("quota_full"), now), now)
 
     def clean(self):

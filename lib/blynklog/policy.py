@@ -51,7 +51,7 @@ from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync 
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import back_off, day_books, hold_max_ms, left, retry_wait_ms
+from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -151,9 +151,8 @@ class Uploader:
         self.totals = {}
         for k in COUNTERS:
             self.totals[k] = _count(meta.get(k), 0)
-        self.quota_day = _count(meta.get("qday"), -1)
-        self.quota_sent = _count(meta.get("qsent"), 0)
-        self.quota_prev = _count(meta.get("qprev"), 0)  # points booked on the day before quota_day
+        # points booked on quota_day, and on the day before it
+        self.quota_day, self.quota_sent, self.quota_prev = books(meta)
 
     # ---- the books
 

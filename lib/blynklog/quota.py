@@ -13,6 +13,12 @@ def count(v, default):
     return v if isinstance(v, int) and not isinstance(v, bool) and v >= default else default
 
 
+def books(meta):
+    # (qday, qsent, qprev): the day's quota books as a commit's meta holds them (store.meta(), the
+    # cursors file), a damaged or absent entry read as none
+    return count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0)
+
+
 def day_books(qday, qsent, qprev, now):
     # (day, points sent on it, points sent the day before) of the books (qday, qsent, qprev) at
     # `now`. A new day starts afresh (the day it follows kept as the one before); a day before the

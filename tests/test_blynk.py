@@ -43,6 +43,11 @@ def token_requests():
     return [r for r in emu.requests() if r["path"] == "/oauth2/token"]
 
 
+def grants():
+    # (grant type, status) of every token request so far
+    return [(r["query"].split("grant_type=")[1].split("&")[0], r["status"]) for r in token_requests()]
+
+
 def test_platform_upload_is_accepted_and_every_point_arrives():
     emu.require()
     emu.reset()
@@ -118,6 +123,39 @@ def test_an_expired_token_is_renewed_once_and_the_upload_retried():
     c.conn.close()
     assert a.kind == OK
     assert [r["status"] for r in emu.requests()] == [200, 204, 401, 200, 204]
+
+
+def test_a_busy_answer_to_a_refresh_is_retried_after_its_retry_after_without_a_fresh_grant():
+    # a 429 on the refresh grant is the server's "not now": a client-credentials grant straight
+    # after it would be a second request into the same limit
+    emu.require()
+    emu.reset()
+    c = platform()
+    c.upload(STREAM, pts(2), 2)
+    emu.expire_tokens()
+    emu.inject("status", count=1, target="token", status=429, retry_after=30)
+    a = c.upload(STREAM, pts(2, now_ms() - 500000), 2)
+    c.conn.close()
+    assert (a.kind, a.status, a.retry_after_ms) == (RETRY, 429, 30000)
+    assert grants() == [("client_credentials", 200), ("refresh_token", 429)]
+
+
+def test_a_refused_refresh_token_falls_back_to_a_fresh_grant():
+    emu.require()
+    emu.reset()
+    path = tmpdir() + "/state.json"
+    c = platform(State(path))
+    c.upload(STREAM, pts(2), 2)
+    c.conn.close()
+    st = State(path)
+    tok = dict(st.get("token"), refresh_token="not-a-refresh-token", renew_at_ms=now_ms() - 1000)
+    st.set("token", tok)
+    st.save()
+    c2 = platform(State(path))
+    a = c2.upload(STREAM, pts(2, now_ms() - 500000), 2)
+    c2.conn.close()
+    assert a.kind == OK
+    assert grants() == [("client_credentials", 200), ("refresh_token", 400), ("client_credentials", 200)]
 
 
 def test_a_second_refusal_after_renewal_is_an_auth_failure():

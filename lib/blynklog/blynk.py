@@ -385,8 +385,9 @@ class PlatformClient(_Client):
             self._refresh = None  # single use, whatever happened
             if isinstance(resp, Answer):
                 return resp
-            if resp.status != 200:
-                resp = None  # fall back to a fresh grant
+            if resp.status != 200 and resp.status != 429 and resp.status < 500:
+                resp = None  # a refused refresh token: fall back to a fresh grant
+            # a busy server (429, 5xx) is answered below with its Retry-After: no second request now
         if resp is None:
             resp = yield from self._send("POST", "/oauth2/token?grant_type=client_credentials", headers, None)
             if isinstance(resp, Answer):

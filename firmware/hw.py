@@ -249,6 +249,14 @@ class MachineBoard:
             self.feed()
         return None
 
+    def rssi(self):
+        # the link's signal strength in dBm (the health section's rssi; App.health asks during the
+        # upload): WLAN.status("rssi") on ESP32 and the Pico W alike; no link, no figure
+        w = self._wlan
+        if w is None or not w.isconnected():
+            raise OSError("Wi-Fi is down")
+        return w.status("rssi")
+
     def wifi_down(self):
         w = self._wlan
         if w is None:

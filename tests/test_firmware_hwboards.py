@@ -43,6 +43,27 @@ def test_pico_w_powers_the_radio_down_after_an_upload():
     assert b.wifi_up(WIFI) is None and b._wlan is not w
 
 
+@pytest.mark.parametrize("name", ["esp32", "rp2040"])
+def test_the_board_reads_the_links_rssi_while_wifi_is_up(name):
+    b = _board(name)
+    assert b.wifi_up(WIFI) is None
+    assert b.rssi() == network.rssi
+    b.wifi_down()
+    with pytest.raises(OSError):
+        b.rssi()
+
+
+def test_the_health_hook_gives_the_rssi_during_the_upload_and_leaves_it_out_without_a_link():
+    from app import App
+
+    app = App.__new__(App)  # health() reads only the board and the wake count
+    app.board, app.wakes = _board("esp32"), 3
+    app.board.wifi_up(WIFI)
+    assert app.health() == {"wakes": 3, "rssi": network.rssi}
+    app.board.wifi_down()
+    assert app.health() == {"wakes": 3}
+
+
 def test_wifi_that_never_connects_gives_up_after_its_timeout(monkeypatch):
     monkeypatch.setattr(network, "reachable", False)
     b = _board("esp32")

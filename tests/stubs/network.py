@@ -9,6 +9,7 @@ STAT_NO_AP_FOUND = -2
 STAT_CONNECT_FAIL = -1
 
 reachable = True  # tests set False to simulate no access point
+rssi = -61  # the signal strength status("rssi") reports while connected, dBm
 
 
 class WLAN:
@@ -40,6 +41,12 @@ class WLAN:
         return self._connected
 
     def status(self, param=None):
+        if param == "rssi":  # ESP32 and cyw43: the station's RSSI in dBm; an error without a link
+            if not self._connected:
+                raise OSError(-1)
+            return rssi
+        if param is not None:
+            raise ValueError("unknown status param")
         return STAT_GOT_IP if self._connected else STAT_IDLE
 
     def ifconfig(self, configtuple=None):

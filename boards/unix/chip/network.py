@@ -50,6 +50,12 @@ class WLAN:
 
     def status(self, param=None):
         _vchip.call()
+        if param == "rssi":  # a board near its access point; an error without a link, as on ESP32
+            if not self.isconnected():
+                raise OSError(-1)
+            return -55
+        if param is not None:
+            raise ValueError("unknown status param")
         if not self._active or not self._ssid:
             return STAT_IDLE
         return STAT_NO_AP_FOUND if _vchip.offline() else STAT_GOT_IP

@@ -213,6 +213,52 @@ def test_a_config_file_that_is_not_json_names_config():
     assert error_of(d + "/config.json").startswith("config:")
 
 
+def _write(text):
+    d = tmpdir()
+    with open(d + "/config.json", "wb") as f:
+        f.write(text.encode())
+    return d + "/config.json"
+
+
+GOOD_JSON = '{"api": "device", "token": "tok", "insecure": true, "streams": {"t": {"pin": "V1", "decimals": 2}}}'
+
+
+def test_json_that_micropython_would_read_but_json_has_not_names_config_on_every_runtime():
+    # MicroPython's json.loads takes each of these (and CPython's NaN and half surrogate pairs):
+    # a file means one thing on every runtime, and a typo is pointed at, not guessed around
+    bad = [
+        ("a comma too many", GOOD_JSON[:-1] + ",}"),
+        ("a comma left out", GOOD_JSON.replace('"device",', '"device"')),
+        ("a leading zero", GOOD_JSON.replace('"decimals": 2', '"decimals": 02')),
+        ("an escape JSON lacks", GOOD_JSON.replace('"tok"', '"to\\k"')),
+        ("text after the value", GOOD_JSON + "\x00\x00 x"),
+        ("NaN", GOOD_JSON.replace('"decimals": 2', '"decimals": NaN')),
+        ("half a surrogate pair", GOOD_JSON.replace('"t":', '"t\\ud800":')),
+        ("a surrogate pair", GOOD_JSON.replace('"t":', '"t\\ud83d\\ude00":')),
+        ("a control character", GOOD_JSON.replace('"tok"', '"t\tok"')),
+        ("a number without digits", GOOD_JSON.replace('"decimals": 2', '"decimals": 2.')),
+        ("single quotes", GOOD_JSON.replace('"tok"', "'tok'")),
+    ]
+    for what, text in bad:
+        e = error_of(_write(text))
+        assert e.startswith("config:") and "not valid JSON" in e, (what, e)
+
+
+def test_a_json_error_says_where_it_is():
+    e = error_of(_write('{"api": "device",\n "token": "tok" "insecure": true}'))
+    assert "line 2, byte 17: ',' or '}' expected" in e, e
+
+
+def test_json_that_is_json_is_read_as_json_says():
+    # escapes, a character beyond 16 bits as itself, numbers of every form, nesting, empty containers, whitespace
+    text = (
+        ' \r\n{"api": "device", "token": "tok", "insecure": true,\t"_note": [-0, 1.5e3, 2E-2, 0.25, [], {}, null],'
+        '"streams": {"a\\"\\\\\\/\\t\\u00e9\U0001f600z": {"pin": "V1", "decimals": 0}}} '
+    )
+    c = config.load(_write(text))
+    assert list(c["streams"]) == ['a"\\/\t\u00e9\U0001f600z'], list(c["streams"])
+
+
 def test_a_missing_config_file_names_config():
     assert error_of("/nonexistent/config.json").startswith("config:")
 

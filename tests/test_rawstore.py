@@ -2,6 +2,7 @@
 # store case (tests/store_cases.py), then what only a raw ring has: program-only writes, the
 # sector ring's rotation and recovery, even wear, the file-backed device and the rp2 page adapter.
 import store_cases
+from blynklog import ConfigError
 from blynklog.rawstore import FileFlash, PageFlash, RawStore, open_device
 from norflash import NorFlash
 from support import IS_MICROPYTHON, raises, skip, tmpdir
@@ -565,6 +566,27 @@ def test_open_device_finds_the_esp32_partition_by_label_blynklog_by_default():
     assert asked == [(1, "blynklog"), (1, "ring")]
 
 
+def test_an_esp32_without_the_named_partition_is_a_config_error_naming_store_partition():
+    class Partition:
+        TYPE_DATA = 1
+
+        @staticmethod
+        def find(kind, label=None):
+            return []
+
+    class M:
+        pass
+
+    m = M()
+    m.Partition = Partition
+    fake = _FakePlatform("esp32", "esp32", m)
+    try:
+        e = raises(ConfigError, open_device, {"partition": "ring"})
+    finally:
+        fake.close()
+    assert str(e).startswith("store.partition:") and "'ring'" in str(e), str(e)
+
+
 def test_open_device_wraps_the_rp2_flash_region_in_the_page_adapter():
     made = []
 
@@ -577,7 +599,32 @@ def test_open_device_wraps_the_rp2_flash_region_in_the_page_adapter():
     fake = _FakePlatform("rp2", "rp2", M())
     try:
         dev = open_device({"start": 606208, "length": 262144})
-        e = raises(ValueError, open_device, {"start": None, "length": None})
+        e = raises(ConfigError, open_device, {"start": None, "length": None})
     finally:
         fake.close()
     assert made == [(606208, 262144)] and isinstance(dev, PageFlash) and "length" in str(e)
+
+
+def test_a_logger_on_rp2_without_the_raw_region_is_refused_naming_it_and_writes_nothing():
+    import json
+    import os
+
+    from blynklog import Logger
+
+    class M:
+        @staticmethod
+        def Flash(start, len):
+            return NorFlash(sectors=len // 4096, sector_size=4096)
+
+    d = tmpdir("rawrp2")
+    cfg = {"api": "device", "token": "t", "insecure": True, "streams": {"t": {"pin": "V1"}}}
+    cfg["store"] = {"backend": "raw", "path": "bl"}
+    with open(d + "/config.json", "w") as f:
+        f.write(json.dumps(cfg))
+    fake = _FakePlatform("rp2", "rp2", M())
+    try:
+        e = raises(ConfigError, Logger, d + "/config.json")
+    finally:
+        fake.close()
+    assert str(e).startswith("store.start, store.length:"), str(e)
+    assert os.listdir(d) == ["config.json"], os.listdir(d)

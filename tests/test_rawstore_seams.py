@@ -45,6 +45,27 @@ def test_a_logger_whose_streams_leave_no_room_for_the_meta_is_refused_naming_str
         raise AssertionError("64 streams were accepted on the raw store")
 
 
+def test_a_refused_raw_configuration_writes_nothing():
+    # no store folder, no cache of the refused file, no formatted device: the check comes first
+    import json
+    import os
+
+    from support import tmpdir
+
+    d = tmpdir("rawrefused")
+    cfg = _raw_config(_streams(64))
+    cfg["store"]["path"] = "bl"
+    with open(d + "/config.json", "w") as f:
+        f.write(json.dumps(cfg))
+    try:
+        Logger(d + "/config.json")
+    except ConfigError as e:
+        assert str(e).startswith("streams:"), str(e)
+    else:
+        raise AssertionError("64 streams were accepted on the raw store")
+    assert os.listdir(d) == ["config.json"], os.listdir(d)
+
+
 def test_every_commit_the_policy_can_make_fits_once_the_logger_accepted_its_streams():
     lo, hi = 1, 64  # the most streams the Logger accepts, by bisection: lo fits, hi + 1 not
     while lo < hi:

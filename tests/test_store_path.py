@@ -163,7 +163,7 @@ def test_a_store_path_named_like_a_modules_older_u_name_is_refused():
 
 def test_a_store_path_named_like_a_module_in_another_case_is_refused():
     # FAT (which some boards use) finds "Main" for an import of main
-    for name in ("Main", "TIME", "Blynklog.py"):
+    for name in ("Main", "TIME", "Blynklog.py", "TIME.PY", "Main.Py", "blynklog.MPY"):
         assert _store_error(name).startswith("store.path:"), name
 
 

@@ -96,7 +96,7 @@ def _unverified_reason(cfg):
 # The validator's identity in the key: CRC-32 of config.py's bytes followed by devices.py's (a
 # gateway's part of the validation), which tests/test_wake.py holds to the files (a stat of them
 # instead cost a Pico W 6 ms each at every wake)
-_VALIDATOR = "6221af8f"
+_VALIDATOR = "7e2a57ae"
 
 
 def _cache_key(path, raw):
@@ -235,6 +235,8 @@ class Logger:
             from . import logger_open as _open
 
             try:
+                if raw_backend:
+                    _open.raw_check(cfg)  # before anything is written
                 if not folder:
                     _open.store_folder(scfg["path"], scfg.get("old_path"))
                 if save:

@@ -51,22 +51,43 @@ def _move_old_store(old, new):
         print("blynklog: could not move the store from %r to %r (%s)" % (old, new, e))
 
 
+def raw_check(cfg):
+    # The raw backend's refusals that need no writing, made before Logger() writes anything (the
+    # store's folder, the cache, the device's format): streams that cannot fit a new store's
+    # checkpoint, and on a board a flash region it does not have (rawstore.open_device)
+    import sys
+
+    from .policy import meta_max
+    from .rawstore import new_spare, open_device
+
+    room = meta_max()
+    _fits(cfg, room, new_spare(cfg["streams"], room))
+    if sys.platform in ("esp32", "rp2"):
+        open_device(cfg["store"])
+
+
+def _fits(cfg, room, spare):
+    if spare < 0:
+        raise ConfigError(
+            "streams: %d streams with these names do not fit the raw store's checkpoint beside "
+            "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
+            % (len(cfg["streams"]), room, -spare)
+        )
+
+
 def raw_store(cfg):
     # The raw backend's store for this (validated) configuration. Every checkpoint holds each
-    # stream's name and keeps room for the largest meta the upload policy commits: streams that
-    # leave less are refused here, not after a sync.
+    # stream's name (the store's earlier streams' too) and keeps room for the largest meta the
+    # upload policy commits: streams that leave less are refused here, not after a sync.
     from .policy import meta_max
     from .rawstore import RawStore, open_device
 
     scfg = cfg["store"]
     room = meta_max()
     store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room)
-    spare = store.spare(cfg["streams"])
-    if spare < 0:
+    try:
+        _fits(cfg, room, store.spare(cfg["streams"]))
+    except ConfigError:
         store.close()
-        raise ConfigError(
-            "streams: %d streams with these names do not fit the raw store's checkpoint beside "
-            "the upload counters (%d bytes): %d bytes over; use fewer streams or shorter names"
-            % (len(cfg["streams"]), room, -spare)
-        )
+        raise
     return store

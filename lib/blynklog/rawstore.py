@@ -280,14 +280,12 @@ class RawStore:
         # names: more streams to count
         if meta < 0:
             meta = max(len(self._metab), self._meta_room)
-        n = 6 + 4 + 1 + extra + meta
-        for name in self._names:
-            n += 12 + len(name.encode())
+        n = ckpt_size(self._names, extra + meta)
         if names is not None:
             for name in names:
                 if name not in self._names:
-                    n += 12 + len(name.encode())
-        return n + 6
+                    n += _name_size(name)
+        return n
 
     def spare(self, names=()):
         # Bytes a checkpoint would still have with every stream known and those named added, and
@@ -769,16 +767,40 @@ class PageFlash:
         return self._dev.ioctl(op, arg)
 
 
+def _name_size(name):
+    # a stream's entry in a checkpoint, at most
+    return 12 + len(name.encode())
+
+
+def ckpt_size(names, body):
+    # an upper bound of a checkpoint frame's size with these streams and `body` bytes more
+    n = 6 + 4 + 1 + body + 6
+    for name in names:
+        n += _name_size(name)
+    return n
+
+
+def new_spare(names, meta_room):
+    # RawStore.spare(names) of a new store on a 4096-byte sector (every board's, and FileFlash's):
+    # the Logger's check before it writes anything
+    return min(record.MAX_RECORD + 8, _SECTOR - _HDR) - ckpt_size(names, meta_room)
+
+
 def open_device(cfg):
-    # The block device for this board's raw store (imports of esp32 / rp2 only where they exist).
+    # The block device for this board's raw store (imports of esp32 / rp2 only where they exist);
+    # a region the configuration does not give, or the board does not have: ConfigError. Opening
+    # one writes nothing on a board.
     import sys
+
+    from . import ConfigError
 
     if sys.platform == "esp32":
         import esp32
 
-        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=cfg.get("partition") or "blynklog")
+        label = cfg.get("partition") or "blynklog"
+        found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label=label)
         if not found:
-            raise OSError(2, "no blynklog partition")
+            raise ConfigError("store.partition: this board has no data partition labelled %r" % label)
         return found[0]
     if sys.platform == "rp2":
         import rp2
@@ -786,7 +808,7 @@ def open_device(cfg):
         start = cfg.get("start")
         length = cfg.get("length") or cfg.get("len")
         if start is None or not length:
-            raise ValueError("store.start and store.length needed on rp2")
+            raise ConfigError("store.start, store.length: the raw store's flash region (bytes) is needed on rp2")
         return PageFlash(rp2.Flash(start=start, len=length))
     path = cfg["path"]
     try:

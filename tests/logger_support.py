@@ -11,6 +11,31 @@ def now_ms():
     return unix_ms()
 
 
+class _ShiftedTime:
+    # the time module as blynklog.clock reads it, `shift` ms away from the host's: a board whose
+    # clock moved on (or was set to another time)
+    def __init__(self, real, shift):
+        self.real = real
+        self.shift = shift
+
+    def time_ns(self):
+        return self.real.time_ns() + self.shift * 1000000
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+
+def shift_device_clock(ms):
+    # the Logger's clock `ms` ahead of the host's from now on (0: back to the host's); on every
+    # runtime (the clock module's own `time`)
+    import blynklog.clock as clock
+
+    real = clock.time
+    while isinstance(real, _ShiftedTime):
+        real = real.real
+    clock.time = _ShiftedTime(real, ms) if ms else real
+
+
 def device_config(streams=None, **over):
     # Device API over verified TLS to the emulator; device 1, double streams on V1.. .
     cfg = {

@@ -6,7 +6,7 @@ import json
 
 import emu
 from blynklog import Logger
-from logger_support import now_ms, platform_config
+from logger_support import now_ms, platform_config, shift_device_clock
 from support import raises, tmpdir
 
 DEVICES = 20
@@ -117,6 +117,29 @@ def test_the_quota_is_per_device_on_the_device():
     log.close()
 
 
+def test_a_devices_daily_limit_holds_it_until_the_servers_day_turns_though_ours_turned_first():
+    # the server at 23:59 of our yesterday says node-0's points are spent: the next sync sends it
+    # nothing (its day has a minute to go), node-1 goes on
+    fresh(devices=2, streams=1, points_per_day=15)
+    try:
+        emu.config(clock_offset_ms=-(now_ms() % 86400000) - 60000)
+        log = Logger(gw_config(devices=2, streams=1, limits={"points_per_request": 15}))
+        t = now_ms() - 100000
+        for i in range(40):
+            log.add("s0", i, ts=t + i * 1000, device="node-0")
+        r = log.sync()
+        assert r["devices"]["node-0"]["sent"] == 15 and r["devices"]["node-0"]["quota_spent"], r["devices"]
+        assert r["devices"]["node-0"]["quota_left"] == 0, r["devices"]
+        log.add("s0", 1, ts=now_ms() - 1000, device="node-1")
+        n = len(emu.requests())
+        r = log.sync()
+        batches = [q["query"] for q in emu.requests()[n:] if q["path"] != "/oauth2/token"]
+        assert r["devices"]["node-1"]["sent"] == 1 and len(batches) == 1, (r["devices"], batches)
+        log.close()
+    finally:
+        emu.config(clock_offset_ms=0)
+
+
 def test_per_device_quota_books_survive_a_reopen():
     fresh(devices=2, streams=1)
     cfg = gw_config(devices=2, streams=1, limits={"points_per_day": 10})
@@ -221,15 +244,20 @@ def test_a_device_whose_daily_points_are_spent_waits_for_the_servers_day_not_the
     # the gateway's UTC day has turned, the server's (a minute behind) has not: node-0's spent
     # quota is the server's old day's, and node-0 goes again once the server's day turns
     fresh(devices=2, streams=1, points_per_day=2)
-    emu.config(clock_offset_ms=-(now_ms() % 86400000) - 60000)
+    behind = -(now_ms() % 86400000) - 60000
+    emu.config(clock_offset_ms=behind)
     log = Logger(gw_config(devices=2, streams=1, limits={"points_per_day": 100, "points_per_request": 2}))
     t = now_ms() - 100000
     for i in range(4):
         log.add("s0", i, ts=t + i * 1000, device="node-0")
     r = log.sync()
     assert r["devices"]["node-0"]["sent"] == 2 and r["stopped"] == "quota", r
-    emu.config(clock_offset_ms=0, points_per_day=10000)
-    r = log.sync()
+    try:
+        shift_device_clock(62000)  # a minute on: the server's day turns
+        emu.config(clock_offset_ms=behind + 62000, points_per_day=10000)
+        r = log.sync()
+    finally:
+        shift_device_clock(0)
     assert r["devices"]["node-0"]["sent"] == 2 and r["pending"] == 0, r
     log.close()
 

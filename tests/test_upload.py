@@ -2,7 +2,7 @@
 # drops, retries and reports. Runs on CPython and the unix port (the device side is the same code).
 import emu
 from blynklog import Logger
-from logger_support import DAY_MS, device_config, now_ms, platform_config, received
+from logger_support import DAY_MS, device_config, now_ms, platform_config, received, shift_device_clock
 
 
 def fresh(**emu_config):
@@ -461,16 +461,48 @@ def test_the_servers_daily_limit_waits_for_the_servers_day_not_the_devices():
     # then is about the server's old day, and the new one starts when the server's turns, not a
     # whole day of the device's later
     fresh(points_per_day=30)
-    emu.config(clock_offset_ms=-(now_ms() % DAY_MS) - 60000)  # the server: 23:59 of the day before ours
+    behind = -(now_ms() % DAY_MS) - 60000
+    emu.config(clock_offset_ms=behind)  # the server: 23:59 of the day before ours
     log = Logger(device_config(limits={"points_per_request": 20}))
     fill(log, "temperature", 60)
     r = log.sync()
     assert r["stopped"] == "quota" and r["sent"] == 20 and "daily" in r["last_error"], r
-    emu.config(clock_offset_ms=0, points_per_day=10000)  # the server's day turned too
+    # the server's day has not turned yet: no request into its limit (our day turned already)
+    assert r["quota_left"] == 0 and 55000 <= log.upload_wait_ms() <= 61000, (r, log.upload_wait_ms())
     r = log.sync()
+    assert r["stopped"] == "quota" and r["requests"] == 0, r
+    try:
+        shift_device_clock(62000)  # a minute on: the server's day turns
+        emu.config(clock_offset_ms=behind + 62000, points_per_day=10000)
+        assert log.upload_wait_ms() == 0
+        r = log.sync()
+    finally:
+        shift_device_clock(0)
     assert r["stopped"] == "done" and r["sent"] == 40 and r["pending"] == 0, r
     assert len(received(1)) == 60
     log.close()
+
+
+def test_the_servers_daily_limit_holds_until_the_servers_day_turns_when_it_is_ahead_of_ours():
+    # we are at 23:59 of our day, the server two minutes ahead at 00:01 of its next: a daily-limit
+    # answer is about its new day, which turns a day less a minute from now, not at our midnight
+    fresh(points_per_day=20)
+    shift = DAY_MS - (now_ms() % DAY_MS) - 60000
+    try:
+        shift_device_clock(shift)
+        emu.config(clock_offset_ms=shift + 120000)
+        log = Logger(device_config(limits={"points_per_request": 20}))
+        fill(log, "temperature", 30)
+        r = log.sync()
+        assert r["stopped"] == "quota" and r["sent"] == 20 and "daily" in r["last_error"], r
+        wait = log.upload_wait_ms()
+        assert DAY_MS - 62000 <= wait <= DAY_MS - 58000, wait
+        shift_device_clock(shift + 90000)  # our midnight has passed, the server's day has not turned
+        r = log.sync()
+        assert r["stopped"] == "quota" and r["requests"] == 0, r
+        log.close()
+    finally:
+        shift_device_clock(0)
 
 
 def test_a_stream_the_server_refuses_point_by_point_is_parked_not_emptied():

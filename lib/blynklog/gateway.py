@@ -13,7 +13,7 @@
 #   - a 404 "Device ... is not found" parks that device (all its streams) for upload.park_s, its
 #     samples kept, retried later as a parked stream is; the other devices go on;
 #   - a 400 saying a device's daily points are spent sets that device aside until the next UTC day
-#     (state "quota_full_dev": name -> day); other devices go on;
+#     (state "quota_full_dev": name -> when its day turns, as policy's quota_full); other devices go on;
 #   - answers about the whole client (429, 5xx, network, auth) stop the sync as they do without
 #     devices: one back-off for all (Blynk's rate limit is per organization);
 #   - backlog_policy's thinning is planned per device, against that device's quota.
@@ -145,7 +145,7 @@ class Uploader(policy.Uploader):
             if now is not None:
                 days = self.state.get("quota_full_dev")
                 days = dict(days) if isinstance(days, dict) else {}
-                days[st.dev] = policy._server_day(client, now)  # the server's day, as policy's
+                days[st.dev] = policy._server_day_end(client, now)  # as policy's quota_full
                 self.state.set("quota_full_dev", days)
             self._spent(st, report)
             return None

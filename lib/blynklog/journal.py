@@ -301,7 +301,8 @@ class Journal:
             _drop("store_open", had)
         per_day = log._cfg["limits"]["points_per_day"]
         qday, qsent, qprev = books(meta)
-        return wait_ms(0, left(per_day, qday, qsent, qprev, log._state.get("quota_full"), now), now)
+        full = log._state.get("quota_full")
+        return wait_ms(0, left(per_day, qday, qsent, qprev, full, now), now, full)
 
     def clean(self):
         # nothing waits in RAM for the store: every record is in the file (or there are none)

@@ -262,7 +262,8 @@ def _pending_by_stream(log):
 def upload_wait_ms(log):
     up = log._uploader
     t = log._now()
-    return wait_ms(up.retry_wait_ms(t), up.quota_left(t), t)  # journal.Journal.wait_ms: the same
+    # journal.Journal.wait_ms: the same
+    return wait_ms(up.retry_wait_ms(t), up.quota_left(t), t, log._state.get("quota_full"))
 
 
 def stats(log):

@@ -637,10 +637,10 @@ class Uploader:
             # the server counts the day's points too, and says they are spent: wait for the next day
             report["last_error"] = "server: daily limit reached (%s)" % msg
             if now is not None:
-                # kept: later wakes that day do not ask again. The server's day, by its answer's
-                # Date: ours may have turned before its has (a clock a little ahead at midnight),
-                # and its new day starts when its clock turns, not a day of ours later
-                self.state.set("quota_full", _server_day(client, now))
+                # kept: later wakes that day do not ask again. Until the server's day turns, by
+                # its answer's Date: ours may turn before or after its does (a clock a little off
+                # at midnight), and its new day starts when its clock turns
+                self.state.set("quota_full", _server_day_end(client, now))
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
@@ -752,16 +752,18 @@ class _StoreFault(Exception):
     pass
 
 
-def _server_day(client, now):
-    # The UTC day of the server's last answer (its Date header), or of `now` without one.
+def _server_day_end(client, now):
+    # The time on our clock at which the server's UTC day turns, by its last answer's Date header
+    # (whole seconds), or our day's end without one: its day, not ours, is the one it counts
     date = getattr(getattr(client, "conn", client), "date", None)
+    ms = None
     if date:
         from .clock_set import parse_http_date
 
         ms = parse_http_date(date)
-        if ms is not None:
-            return utc_day(ms)
-    return utc_day(now)
+    if ms is None:
+        ms = now
+    return now + _DAY_MS - ms % _DAY_MS
 
 
 def _adapt(it):

@@ -35,19 +35,35 @@ def day_books(qday, qsent, qprev, now):
     return day, qsent, qprev
 
 
+_DAYS = 10000000  # a quota_full under this is a UTC day number (a state file of an earlier version)
+
+
+def full_wait(full, now):
+    # How long the server's word that its day's points are spent still holds, or 0. full (state
+    # "quota_full", set by policy._batch): the time on our clock at which the server's UTC day
+    # turns; never longer than two days (a damaged entry, a clock set back). A day number from an
+    # earlier version holds that day, and one ahead, by our day.
+    if now is None or not isinstance(full, int) or isinstance(full, bool):
+        return 0
+    if full < _DAYS:
+        return _DAY_MS - now % _DAY_MS if 0 <= full - utc_day(now) <= 1 else 0
+    return full - now if 0 < full - now <= 2 * _DAY_MS else 0
+
+
 def left(per_day, qday, qsent, qprev, full, now):
-    # Points the day of `now` still allows by the books (qday, qsent, qprev); none when the server
-    # said the day's points are spent (full: the UTC day it said so, from state.json; that day, or
-    # one ahead). Without a clock: what is left of the last known day.
-    if now is not None and isinstance(full, int) and 0 <= full - utc_day(now) <= 1:
+    # Points the day of `now` still allows by the books (qday, qsent, qprev); none while the
+    # server's word that its day's points are spent holds (full: full_wait). Without a clock:
+    # what is left of the last known day.
+    if full_wait(full, now):
         return 0
     return max(0, per_day - day_books(qday, qsent, qprev, now)[1])
 
 
-def wait_ms(retry_wait, quota_left, now):
-    # upload_wait_ms(): the back-off's wait; else, the day's quota spent, the rest of the UTC day
+def wait_ms(retry_wait, quota_left, now, full=None):
+    # upload_wait_ms(): the back-off's wait; else, the day's quota spent, until the server's day
+    # turns when it said so (full: full_wait), else the rest of our UTC day
     if not retry_wait and now is not None and quota_left <= 0:
-        return _DAY_MS - now % _DAY_MS
+        return full_wait(full, now) or _DAY_MS - now % _DAY_MS
     return retry_wait
 
 

@@ -65,6 +65,25 @@ def test_the_settings_read_goes_over_the_uploads_connection():
     assert report["handshakes"] == 1 and report["requests"] == 2
 
 
+def test_a_redirect_of_the_settings_read_is_remembered_as_an_uploads_is():
+    # a wrong region answers 308 to any request: the settings read, alone in this sync, moves the
+    # Logger to the server it names, for this report and the next boots
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    other = "https://localhost:" + emu.url().rsplit(":", 1)[1]  # the same emulator by another name
+    emu.inject("redirect", target="settings", location=other)
+    cfg = _remote_config()
+    log = blynklog.Logger(cfg)
+    r = log.sync()
+    log.close()
+    assert r["remote"] == {"sample_every_s": 120} and r["sent"] == 0 and r["server"] == other, r
+    log = blynklog.Logger(cfg)
+    assert log.stats()["server"] == other
+    log.close()
+
+
 def test_a_fresh_logger_returns_the_accepted_settings_without_the_network():
     emu.require()
     emu.reset()

@@ -220,6 +220,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
             conn = _conn(client)
             for key in ("requests", "handshakes", "bytes_sent"):
                 report[key] = getattr(conn, key, 0)
+            if getattr(client, "moved_to", None):  # a 308 on any request: a batch, the settings read, an event
+                report["server"] = client.moved_to
             try:
                 conn.close()
             except Exception:

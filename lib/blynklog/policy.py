@@ -615,8 +615,6 @@ class Uploader:
         # `judged` stays the time the records were judged at, for going over them again.
         judged, now = now, now_fn()
         sent_at = judged if judged is not None else now
-        if answer.moved_to:
-            report["server"] = answer.moved_to
         kind = answer.kind
         if kind == blynk.OK:
             delta["sent"] = delta.get("sent", 0) + points

@@ -305,3 +305,65 @@ def test_a_cancelled_sync_async_commits_only_what_was_acknowledged_and_the_next_
     got = set(p[0] for p in received(1))
     assert got == set(start + i * STEP_MS for i in range(3000))
     log.close()
+
+
+def _left_behind(log):
+    # a sync_async task cancelled (not awaited) as the sketch's radio window ends, its loop then
+    # ended: MicroPython's asyncio.run returns with the task still queued, never run again unless
+    # a later loop runs it; CPython's finishes it
+    emu.inject("slow", after=1, delay_s=1)
+
+    async def main():
+        t = asyncio.create_task(log.sync_async())
+        for _ in range(500):  # until the second request is on its way
+            await asyncio.sleep(0.01)
+            if len(emu.requests()) >= 2:
+                break
+        t.cancel()
+
+    asyncio.run(main())
+
+
+def test_a_blocking_sync_after_a_sync_async_its_loop_left_behind_runs_and_sends_the_rest():
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 50}))
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 200, start)
+    _left_behind(log)
+    report = log.sync()
+    assert report["stopped"] == "done" and report["pending"] == 0, report
+    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
+    log.close()
+
+
+def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_left_behind():
+    _fresh()
+    log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
+    start = now_ms() - 9000 * STEP_MS
+
+    def value(i):
+        return (i * 2654435761 % 1000003) / 7.0
+
+    for i in range(5000):  # full: drop_oldest has dropped segments already
+        log.add("temperature", value(i), ts=start + i * STEP_MS)
+    log.flush()
+    _left_behind(log)
+    took = [log.add("temperature", value(i), ts=start + i * STEP_MS) for i in range(5000, 7000)]
+    assert all(took), took.count(False)
+    st = log.stats()
+    assert st["sent"] + st["pending"] + st["dropped_full"] == 7000, st
+    log.close()
+
+
+def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
+    _fresh()
+    cfg = _config(limits={"points_per_request": 50})
+    log = Logger(cfg)
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 200, start)
+    _left_behind(log)
+    log.close()
+    log = Logger(cfg)
+    assert log.sync()["pending"] == 0
+    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
+    log.close()

@@ -191,6 +191,7 @@ def _drop(name, was_loaded):
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
+    _async = None  # the running sync_async's generator (aio.sync; logger_sync.left_behind)
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)
@@ -506,6 +507,8 @@ class Logger:
     def close(self):
         if self._closed:
             return
+        if self._async is not None:  # a sync_async left behind by its loop: its clean-up first
+            _upload().left_behind(self)
         try:
             self._store.flush()
         finally:

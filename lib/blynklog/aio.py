@@ -32,7 +32,10 @@
 # counts them). The commit comes after the server's answer, at one step, so a sample is counted
 # sent once, and the books balance. A second sync (sync() or sync_async()) while one runs raises
 # ValueError; close() must wait for the sync. Cancelling the task ends the sync as a network fault
-# would: the connection is closed, nothing unacknowledged is committed, the state is saved.
+# would: the connection is closed, nothing unacknowledged is committed, the state is saved. A task
+# left pending when its loop ended (MicroPython's asyncio.run does not finish other tasks) is
+# ended so at the next sync(), at close(), or when a full store would hold for it, whichever comes
+# first with no loop running (logger_sync.left_behind).
 # The requests transport has no asyncio side: its requests block the loop (requests_transport.py).
 # RAM: per op a 3-tuple, per read or drain a wait_for task; the resolved addresses of one sync.
 import asyncio
@@ -45,18 +48,25 @@ from .compat import IS_MICROPYTHON
 async def sync(log, budget_ms):
     from .logger_sync import sync_gen
 
-    return await _drive(sync_gen(log, budget_ms, None, True))
+    gen = sync_gen(log, budget_ms, None, True)
+    try:
+        op = gen.send(None)  # its checks first: a sync already running raises here
+    except StopIteration as e:
+        return e.value
+    # held while it runs: a task left pending when its loop ended (MicroPython's asyncio.run
+    # returns with other tasks still queued) is closed by the next sync (logger_sync.left_behind)
+    log._async = gen
+    try:
+        return await _drive(gen, op)
+    finally:
+        if log._async is gen:
+            log._async = None
 
 
-async def _drive(gen):
+async def _drive(gen, op):
     # As http.run_blocking: each op done here, its result sent back in, its fault thrown back in.
     addrs = {}
-    val = err = None
     while True:
-        try:
-            op = gen.send(val) if err is None else gen.throw(err)
-        except StopIteration as e:
-            return e.value
         val = err = None
         try:
             val = await _do(op, addrs)
@@ -68,6 +78,10 @@ async def _drive(gen):
             err = tls_fault(e) if op[1] is not None and op[1].tls else e
         except BaseException as e:  # cancelled too: the sync's handlers close the connection, save the state
             err = e
+        try:
+            op = gen.send(val) if err is None else gen.throw(err)
+        except StopIteration as e:
+            return e.value
 
 
 async def _do(op, addrs):

@@ -551,12 +551,12 @@ def new_segment(store, ts):
     if store._segs and store._segscan[-1]:
         store._count_seg(len(store._segs) - 1)
     while len(store._segs) - (1 if store._segs and store._segpend[-1] <= 0 else 0) >= store._max_segs:
-        if store.on_full == "drop_newest" or store.hold:
+        if store.on_full == "drop_newest" or (store.hold and store.hold()):
             return False
         store._drop_oldest()
     # a file system smaller than capacity is full earlier: the same policy applies
     while len(store._segs) > 1 and not _room(store):
-        if store.on_full == "drop_newest" or store.hold:
+        if store.on_full == "drop_newest" or (store.hold and store.hold()):
             return False
         store._drop_oldest()
     store._close_write()

@@ -106,12 +106,33 @@ def sync(log, budget_ms, feed):
     return run_blocking(sync_gen(log, budget_ms, feed))
 
 
+def left_behind(log):
+    # True when the sync_async that holds the Logger was left behind by an asyncio loop that has
+    # ended (MicroPython's asyncio.run returns with other tasks still queued: they never run unless
+    # a later loop runs them), now closed: its clean-up has run (the connection closed, the store
+    # no longer held, the state saved). With a loop running, its task may still go on: False.
+    gen = log._async
+    if gen is None:
+        return False
+    import sys
+
+    aio = sys.modules.get("asyncio")
+    try:
+        if aio is not None and aio.current_task() is not None:
+            return False
+    except RuntimeError:  # no running event loop
+        pass
+    log._async = None
+    gen.close()
+    return not log._syncing
+
+
 def sync_gen(log, budget_ms, feed, hold=False):
     # The whole sync as a generator of I/O ops (http.py): sync() drives it on blocking sockets,
     # aio.sync() on asyncio streams. hold: the store refuses new samples rather than drop its
     # oldest segment while the sync runs (add() from another task between two of its awaits must
     # not delete the records of the batch in flight; aio.py's header).
-    if log._syncing:
+    if log._syncing and not left_behind(log):
         raise ValueError("a sync is already running")
     if budget_ms is None:
         budget_ms = log._cfg["upload"]["budget_ms"]
@@ -159,7 +180,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
     log._syncing = True
     try:
         store = log._opened()  # a wake's journal is taken in here (a flash fault is reported)
-        store.hold = hold
+        if hold:  # held while the sync runs: not once its loop has left it behind (left_behind)
+            store.hold = lambda: not left_behind(log)
         began = None
         if extras(log, False):  # what remote.run() needs from the sync's start
             clock = log.clock
@@ -199,7 +221,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
                 yield from up.run(client, report, budget_ms, lambda: log._now(client))
             else:
                 report["stopped"] = "done"
-            store.hold = False  # no batch in flight now: the health points are added as in sync()
+            store.hold = None  # no batch in flight now: the health points are added as in sync()
             if began is not None:
                 # remote settings, events and health (remote.py, imported now: not during the
                 # batches, whose peak of heap it would add to): after the batches, on their
@@ -213,7 +235,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
     finally:
         log._syncing = False
         if store is not None:
-            store.hold = False
+            store.hold = None
         if up is not None:
             up.feed = None
         if client is not None:

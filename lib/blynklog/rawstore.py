@@ -64,7 +64,7 @@ class RawStore:
         self._ss = ss
         self._n = n
         self._drop_newest = on_full == "drop_newest"
-        self.hold = False  # a sync_async holds the oldest records: a full ring refuses (see aio.py)
+        self.hold = None  # a function -> True while a sync_async holds the oldest records (aio.py)
         size = min(record.MAX_RECORD + 8, ss - _HDR)
         self._buf = bytearray(size)
         self._mv = memoryview(self._buf)
@@ -315,7 +315,7 @@ class RawStore:
             total = 0
             for sid in lost:
                 total += lost[sid]
-            if total and may_refuse and (self._drop_newest or self.hold):
+            if total and may_refuse and (self._drop_newest or (self.hold and self.hold())):
                 return False
             for sid in lost:
                 self._pending[sid] = self._pending.get(sid, 0) - lost[sid]

@@ -143,7 +143,7 @@ class Store:
         self.path = path
         self.capacity = capacity
         self.on_full = on_full
-        self.hold = False  # a sync_async holds the oldest records: a full store refuses (see aio.py)
+        self.hold = None  # a function -> True while a sync_async holds the oldest records (aio.py)
         self.segment_size = segment_size
         self._max_segs = capacity // segment_size
         self._fl_n = flush_records

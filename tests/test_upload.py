@@ -505,6 +505,31 @@ def test_the_servers_daily_limit_holds_until_the_servers_day_turns_when_it_is_ah
         shift_device_clock(0)
 
 
+def test_without_a_clock_a_spent_last_known_day_asks_the_time_before_any_batch():
+    # the day's 20 went; the board resets and its RTC is lost (rp2): a blind batch would go over
+    # the day if it still runs. A request that counts no point brings the server's Date first.
+    fresh(points_per_day=20)
+    cfg = device_config(limits={"points_per_day": 20})
+    log = Logger(cfg)
+    t = now_ms() - 100000
+    fill(log, "temperature", 20, start=t)
+    r = log.sync()
+    assert r["sent"] == 20 and r["quota_left"] == 0, r
+    log.close()
+    try:
+        shift_device_clock(946684800000 - now_ms())  # the RTC at 2000-01-01: not set
+        log = Logger(cfg)
+        assert not log.clock.is_set()
+        log.add("temperature", 99.0, ts=t + 50000)
+        n = len(emu.requests())
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    batches = [q for q in emu.requests()[n:] if q["path"] == "/external/api/batch/update"]
+    assert batches == [] and r["stopped"] == "quota" and r["pending"] == 1, (r, batches)
+
+
 def test_a_stream_the_server_refuses_point_by_point_is_parked_not_emptied():
     # a datastream of another type than configured: every point gets a 400
     fresh()

@@ -484,6 +484,15 @@ class Uploader:
                     stop = "clock"
                     report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
                     break
+                if self.quota_left(None) <= 0:
+                    # the last known day is spent: a blind batch would go over it if that day goes
+                    # on; a request that counts no point brings the server's Date, and so the day
+                    self._asked = True
+                    yield from client.ask_time_gen()
+                    now = now_fn()
+                    if now is not None:
+                        yield from self._begin(now, parked, report)
+                    continue
                 quota = min(self.per_request, self.per_day)
             else:
                 quota = self.quota_left(now)

@@ -409,9 +409,12 @@ def test_error_message_reads_every_documented_shape():
     assert isinstance(blynk.error_message(b"\xff\xfe{"), str)
 
 
-def test_retry_after_accepts_seconds_and_ignores_dates_and_garbage():
+def test_retry_after_accepts_seconds_and_a_date_counted_from_the_answers_date_and_ignores_garbage():
     assert blynk.retry_after_ms("120") == 120000
-    assert blynk.retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    assert blynk.retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT") is None  # no Date to count from
+    assert blynk.retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:18:00 GMT") == 600000
+    assert blynk.retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", "Wed, 21 Oct 2015 07:30:00 GMT") == 0
+    assert blynk.retry_after_ms("Wed, 21 Oct 2015 07:28:00 GMT", "garbage") is None
     assert blynk.retry_after_ms("-5") is None
     assert blynk.retry_after_ms(None) is None
     assert blynk.retry_after_ms("99999999") == 86400000

@@ -109,14 +109,23 @@ def _json_error(body):
     return isinstance(err, str) or isinstance(data.get("message"), str)
 
 
-def retry_after_ms(value):
-    # Retry-After in seconds -> ms (capped); an HTTP date or garbage -> None.
+def retry_after_ms(value, date=None):
+    # Retry-After in seconds -> ms (capped); an HTTP date -> ms after the answer's own Date (so
+    # that our clock, set or not, plays no part); garbage, or a date without a Date -> None.
     if not value:
         return None
     try:
         s = float(value)
     except ValueError:
-        return None
+        if not date:
+            return None
+        from .clock_set import parse_http_date
+
+        at = parse_http_date(value)
+        now = parse_http_date(date)
+        if at is None or now is None:
+            return None
+        s = max(0, at - now) / 1000
     if s != s or s < 0:
         return None
     return int(min(s * 1000, _MAX_RETRY_AFTER_MS))
@@ -226,7 +235,7 @@ class _Client:
         if 200 <= status < 300:
             return Answer(OK, status, "", None, self.moved_to)
         msg = _clean(error_message(resp.body), self._secrets)
-        ra = retry_after_ms(resp.headers.get("retry-after"))
+        ra = retry_after_ms(resp.headers.get("retry-after"), resp.headers.get("date"))
         if status == 429 or status >= 500:
             return Answer(RETRY, status, msg or "server busy", ra, self.moved_to)
         if status in (401, 403):

@@ -541,23 +541,27 @@ class _FakePlatform:
         del self.sys.modules[self.name]
 
 
-def test_open_device_finds_the_esp32_partition_by_label_blynklog_by_default():
-    asked = []
-
+def _esp32(found, asked):
+    # an esp32 module whose Partition.find answers `found` (a list), noting what it was asked
     class Partition:
         TYPE_DATA = 1
 
         @staticmethod
         def find(kind, label=None):
             asked.append((kind, label))
-            return [NorFlash(sectors=3, sector_size=4096)]
+            return found
 
     class M:
         pass
 
     m = M()
     m.Partition = Partition
-    fake = _FakePlatform("esp32", "esp32", m)
+    return _FakePlatform("esp32", "esp32", m)
+
+
+def test_open_device_finds_the_esp32_partition_by_label_blynklog_by_default():
+    asked = []
+    fake = _esp32([NorFlash(sectors=3, sector_size=4096)], asked)
     try:
         open_device({"partition": None})
         open_device({"partition": "ring"})
@@ -567,19 +571,7 @@ def test_open_device_finds_the_esp32_partition_by_label_blynklog_by_default():
 
 
 def test_an_esp32_without_the_named_partition_is_a_config_error_naming_store_partition():
-    class Partition:
-        TYPE_DATA = 1
-
-        @staticmethod
-        def find(kind, label=None):
-            return []
-
-    class M:
-        pass
-
-    m = M()
-    m.Partition = Partition
-    fake = _FakePlatform("esp32", "esp32", m)
+    fake = _esp32([], [])
     try:
         e = raises(ConfigError, open_device, {"partition": "ring"})
     finally:

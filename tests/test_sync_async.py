@@ -235,6 +235,11 @@ def test_sync_async_reports_a_certificate_for_another_host_name_as_a_tls_fault()
     log.close()
 
 
+def _packs_badly(i):
+    # values whose records take room, so that a few thousand samples fill a small store
+    return (i * 2654435761 % 1000003) / 7.0
+
+
 def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balance():
     # a store of four segments, full: what add() brings during the sync would drop the oldest
     # segment, the one the batch in flight comes from; held off, the new samples are refused
@@ -243,10 +248,7 @@ def test_a_full_store_refuses_new_samples_during_sync_async_and_the_books_balanc
     _fresh()
     log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
     start = now_ms() - 9000 * STEP_MS
-
-    def value(i):
-        return (i * 2654435761 % 1000003) / 7.0
-
+    value = _packs_badly
     for i in range(5000):  # more than four segments hold: the oldest were dropped (drop_oldest)
         log.add("temperature", value(i), ts=start + i * STEP_MS)
     log.flush()
@@ -340,10 +342,7 @@ def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_
     _fresh()
     log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
     start = now_ms() - 9000 * STEP_MS
-
-    def value(i):
-        return (i * 2654435761 % 1000003) / 7.0
-
+    value = _packs_badly
     for i in range(5000):  # full: drop_oldest has dropped segments already
         log.add("temperature", value(i), ts=start + i * STEP_MS)
     log.flush()

@@ -236,6 +236,7 @@ def test_json_that_micropython_would_read_but_json_has_not_names_config_on_every
         ("half a surrogate pair", GOOD_JSON.replace('"t":', '"t\\ud800":')),
         ("a surrogate pair", GOOD_JSON.replace('"t":', '"t\\ud83d\\ude00":')),
         ("a control character", GOOD_JSON.replace('"tok"', '"t\tok"')),
+        ("a control byte between tokens", GOOD_JSON.replace('"device",', '"device",\x01')),
         ("a number without digits", GOOD_JSON.replace('"decimals": 2', '"decimals": 2.')),
         ("single quotes", GOOD_JSON.replace('"tok"', "'tok'")),
     ]

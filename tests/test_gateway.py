@@ -140,6 +140,76 @@ def test_a_devices_daily_limit_holds_it_until_the_servers_day_turns_though_ours_
         emu.config(clock_offset_ms=0)
 
 
+def test_a_device_left_out_of_a_full_gateway_keeps_its_counts_out_of_the_top_level_devices():
+    # 32 devices, the most, beside the top-level one: node-31 renamed for a wake leaves no room for
+    # its own entry; its counters are kept with the other let-go ones, never the top-level's
+    fresh(devices=32, streams=1)
+    cfg = gw_config(devices=32, streams=1, top=True)
+    t = now_ms() - 60000
+    log = Logger(cfg)
+    log.add("temperature", 20.5, ts=t)
+    for i in range(5):
+        log.add("s0", i, ts=t + i, device="node-31")
+    assert log.sync()["sent"] == 6
+    log.close()
+    renamed = json.loads(json.dumps(cfg))
+    renamed["devices"]["node-x"] = renamed["devices"].pop("node-31")
+    log = Logger(renamed)
+    assert log.stats()["devices"][""]["sent"] == 1
+    log.add("temperature", 21.5, ts=t + 10)
+    assert log.sync()["sent"] == 1  # its commit writes the let-go entry
+    log.close()
+    log = Logger(renamed)
+    devs = log.stats()["devices"]
+    log.close()
+    assert devs[""]["sent"] == 2 and devs["node-x"]["sent"] == 0, (devs[""], devs["node-x"])
+
+
+def test_without_a_clock_a_device_whose_last_known_day_is_spent_gets_no_blind_batch():
+    # node-0 sent its day's 20, node-1 has points left; the board resets and its RTC is lost: the
+    # server's time is asked first, as for one device, and node-0 sends nothing over its day
+    fresh(devices=2, streams=1)
+    cfg = gw_config(devices=2, streams=1, limits={"points_per_day": 20})
+    log = Logger(cfg)
+    t = now_ms() - 100000
+    for i in range(20):
+        log.add("s0", i, ts=t + i * 1000, device="node-0")
+    assert log.sync()["devices"]["node-0"]["quota_left"] == 0
+    log.close()
+    try:
+        shift_device_clock(946684800000 - now_ms())  # the RTC at 2000-01-01: not set
+        log = Logger(cfg)
+        assert not log.clock.is_set()
+        log.add("s0", 99.0, ts=t + 50000, device="node-0")
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    assert emu.quota_used(FIRST_ID) == 20 and r["devices"]["node-0"]["pending"] == 1, r
+
+
+def test_upload_wait_ms_after_a_devices_daily_limit_waits_for_the_servers_day():
+    # at 23:59 of our day, the server at 00:01 of its next says node-0's points are spent: they
+    # come back when the server's day turns, a day less a minute from now (not at our midnight)
+    fresh(devices=1, streams=1, points_per_day=20)
+    shift = 86400000 - (now_ms() % 86400000) - 60000
+    try:
+        shift_device_clock(shift)
+        emu.config(clock_offset_ms=shift + 120000)
+        log = Logger(gw_config(devices=1, streams=1, limits={"points_per_request": 20}))
+        t = now_ms() - 100000
+        for i in range(30):
+            log.add("s0", i, ts=t + i * 1000, device="node-0")
+        r = log.sync()
+        wait = log.upload_wait_ms()
+        log.close()
+    finally:
+        shift_device_clock(0)
+        emu.config(clock_offset_ms=0)
+    assert r["stopped"] == "quota" and r["devices"]["node-0"]["quota_left"] == 0, r
+    assert 86400000 - 62000 <= wait <= 86400000 - 58000, wait
+
+
 def test_per_device_quota_books_survive_a_reopen():
     fresh(devices=2, streams=1)
     cfg = gw_config(devices=2, streams=1, limits={"points_per_day": 10})

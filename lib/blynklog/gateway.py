@@ -24,15 +24,17 @@
 # of at most 20 digits and a 32-character name; trailing zeros are left out, 25-40 bytes in
 # practice): 32 devices (devices.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
 # meta; a device joins the entry at its first commit, and stays in it while the configuration
-# leaves it out (Uploader.gone), within those 32 entries.
+# leaves it out (Uploader.gone), within those 32 entries; one more holds the counters of any
+# beyond them together ("/").
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
-from .quota import day_books, left
+from .quota import day_books, left, wait_ms
 from . import policy
 from .devices import MAX_DEVICES
 from .policy import COUNTERS
 
 _N = 3 + len(COUNTERS)  # a device's books: qday, qsent, qprev, then COUNTERS
 _TOP = ""  # the top-level device's name in books and reports
+_LET_GO = "/"  # the counters of left-out devices beyond MAX_DEVICES entries, together
 
 
 def _entry(v):
@@ -75,12 +77,25 @@ class Uploader(policy.Uploader):
             self.books[name] = _entry(saved.get(name))
         # the books of devices the configuration has no more (left out for a while, say): kept in
         # the meta as they were, so that the top-level device's counts (the totals less every
-        # device's) never take theirs, and a device that comes back has its books again; at most
-        # MAX_DEVICES entries in all, as meta_max_dev() counts (beyond, the rest are let go)
+        # device's) never take theirs, and a device that comes back has its books again; up to
+        # MAX_DEVICES entries in all. Beyond, their counters are kept together (_LET_GO: no
+        # device's name has a "/"), still not the top-level device's; such a device that comes
+        # back starts new books.
         self.gone = {}
+        rest = None
         for name in saved:
-            if name not in self.books and len(self.books) + len(self.gone) < MAX_DEVICES:
+            if name in self.books:
+                continue
+            if name != _LET_GO and len(self.books) + len(self.gone) < MAX_DEVICES - 1:
                 self.gone[name] = _trim(_entry(saved[name]))
+                continue
+            b = _entry(saved[name])
+            if rest is None:
+                rest = _entry(None)
+            for i in range(3, _N):
+                rest[i] += b[i]
+        if rest is not None:
+            self.gone[_LET_GO] = _trim(rest)
         self._out = []  # devices whose quota is spent (this sync)
 
     # ---- quota per device
@@ -108,6 +123,20 @@ class Uploader(policy.Uploader):
             n += self.device_quota_left(dev, now)
         return n
 
+    def quota_wait_ms(self, now):
+        # every device's quota spent: until the first one's comes back (the server's day, for a
+        # device it said so of; else our UTC day), as policy's for one device
+        if now is None or self.quota_left(now) > 0:
+            return 0
+        full = self.state.get("quota_full_dev")
+        full = full if isinstance(full, dict) else {}
+        out = 0
+        for dev in self._devices():
+            w = wait_ms(0, 0, now, full.get(dev))
+            if not out or w < out:
+                out = w
+        return out
+
     def _oldest_stream(self, now):
         # policy's choice among the devices whose quota is not spent (a spent one is set aside)
         while True:
@@ -116,10 +145,12 @@ class Uploader(policy.Uploader):
                 return st
             self._spent(st, None)
 
+    def _quota_for(self, st, now):
+        return self.device_quota_left(st.dev, now)
+
     def _plan_batch(self, st, now, limit):
         # a batch takes no more than its device's quota (policy's run() passes all devices' left)
-        if now is not None:
-            limit = min(limit, self.device_quota_left(st.dev, now))
+        limit = min(limit, self.device_quota_left(st.dev, now))
         return (yield from policy.Uploader._plan_batch(self, st, now, limit))
 
     def _set_aside(self, dev):

@@ -8,7 +8,6 @@ import gc
 from . import _is_int
 from .compat import IS_MICROPYTHON, ticks_ms
 from .http import YIELD
-from .quota import wait_ms
 
 _PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
 
@@ -286,8 +285,7 @@ def _pending_by_stream(log):
 def upload_wait_ms(log):
     up = log._uploader
     t = log._now()
-    # journal.Journal.wait_ms: the same
-    return wait_ms(up.retry_wait_ms(t), up.quota_left(t), t, log._state.get("quota_full"))
+    return up.retry_wait_ms(t) or up.quota_wait_ms(t)  # journal.Journal.wait_ms: the same
 
 
 def stats(log):

@@ -51,7 +51,7 @@ from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync 
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms
+from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms, wait_ms
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -160,6 +160,10 @@ class Uploader:
         # (day, points sent on it, points sent the day before) of the quota books at `now`
         # (quota.day_books says how a day follows another)
         return day_books(self.quota_day, self.quota_sent, self.quota_prev, now)
+
+    def _quota_for(self, st, now):
+        # the points stream st's batch may take (gateway.py: its device's)
+        return self.quota_left(now)
 
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
@@ -484,16 +488,16 @@ class Uploader:
                     stop = "clock"
                     report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
                     break
-                if self.quota_left(None) <= 0:
-                    # the last known day is spent: a blind batch would go over it if that day goes
-                    # on; a request that counts no point brings the server's Date, and so the day
+                # one blind batch (its answer's Date sets the clock), within what the last known
+                # day left; that day spent, a request that counts no point brings the Date first
+                quota = min(self.per_request, self._quota_for(st, None))
+                if quota <= 0:
                     self._asked = True
                     yield from client.ask_time_gen()
                     now = now_fn()
                     if now is not None:
                         yield from self._begin(now, parked, report)
                     continue
-                quota = min(self.per_request, self.per_day)
             else:
                 quota = self.quota_left(now)
             if quota <= 0:
@@ -730,6 +734,10 @@ class Uploader:
     def retry_wait_ms(self, now):
         # How long the persisted back-off still holds, or 0.
         return retry_wait_ms(self.state, self.cfg["server"], self.cfg["upload"]["retry_max_s"], now)
+
+    def quota_wait_ms(self, now):
+        # How long until the day's quota allows a point again (upload_wait_ms()), or 0
+        return wait_ms(0, self.quota_left(now), now, self.state.get("quota_full"))
 
     def _add(self, report, delta):
         for k in delta:

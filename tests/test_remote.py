@@ -84,6 +84,16 @@ def test_a_redirect_of_the_settings_read_is_remembered_as_an_uploads_is():
     log.close()
 
 
+def test_a_lone_setting_whose_datastream_the_server_lacks_is_refused_and_read_once_per_read_every_s():
+    emu.require()
+    emu.reset()
+    cfg = _config(remote={"gone": "V22", "read_every_s": 3600})
+    reports = [_sync(cfg)[0] for _ in range(3)]
+    r = reports[0]
+    assert list(r["remote_refused"]) == ["gone"] and r["remote_error"] is None, r
+    assert len(_requests("/external/api/get")) == 1
+
+
 def test_a_fresh_logger_returns_the_accepted_settings_without_the_network():
     emu.require()
     emu.reset()
@@ -367,6 +377,43 @@ def test_health_takes_the_boards_figures_from_its_hook():
     assert [v for _, v in emu.points(2, 32)] == [-67]
 
 
+def test_a_hook_figure_its_stream_cannot_take_is_left_out_and_the_share_still_holds():
+    # battery_mv 2**31 for an int datastream: that figure is left out, the others go, and the
+    # day's count of health points follows what was added
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 31, "V31", "double")
+    emu.add_stream(2, 32, "V32", "int")
+    cfg = _config(
+        streams={"x": {"pin": "V7"}, "hu": {"pin": "V31"}, "hw": {"pin": "V32", "type": "int"}},
+        health={"upload_s": "hu", "battery_mv": "hw", "share": 0.04},
+        limits={"points_per_day": 100},  # 4 health points a day
+    )
+    added = []
+    for _ in range(6):
+        log = blynklog.Logger(cfg)
+        log.health_hook = lambda: {"battery_mv": 2**31}
+        added.append(log.sync()["health"])
+        log.close()
+    log = blynklog.Logger(cfg)
+    on_hu = len(emu.points(2, 31)) + log.stats()["pending_by_stream"]["hu"]
+    on_hw = len(emu.points(2, 32)) + log.stats()["pending_by_stream"]["hw"]
+    log.close()
+    assert (sum(added), on_hu, on_hw) == (3, 3, 0), (added, on_hu, on_hw)  # room kept for both a sync
+
+
+def test_a_hook_figure_that_is_not_finite_is_left_out():
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 31, "V31", "double")
+    cfg = _config(streams={"x": {"pin": "V7"}, "hb": {"pin": "V31"}}, health={"battery_mv": "hb"})
+    log = blynklog.Logger(cfg)
+    log.health_hook = lambda: {"battery_mv": float("inf")}
+    r = log.sync()
+    log.close()
+    assert r["health"] == 0 and "health_error" not in r, r
+
+
 def test_a_health_metric_on_an_unknown_stream_is_a_config_error():
     e = raises(blynklog.ConfigError, blynklog.Logger, _config(health={"pending": "nope"}))
     assert str(e).startswith("health.pending:")
@@ -429,6 +476,20 @@ def test_a_parked_stream_logs_one_event_a_day_across_wakes():
         _park_sync(cfg)
     assert _codes() == ["parked"]
     assert emu.events(2)[0]["description"] == "streams parked: gone"
+
+
+def test_an_event_refused_as_the_days_events_spent_is_not_tried_again_that_day():
+    # a 400 with the words of the points' daily limit ("Daily events limit reached."): refused for
+    # the day, as an undeclared code is, neither retried at every sync nor a back-off of the upload
+    emu.require()
+    emu.reset()
+    emu.add_event_code(2, "parked")
+    emu.config(events_per_day=0)  # the device's events of the day went elsewhere already
+    cfg = _parking_config()
+    reports = [_park_sync(cfg) for _ in range(3)]
+    tried = [r for r in emu.requests() if r["path"] == "/external/api/logEvent"]
+    assert len(tried) == 1 and "limit" in reports[0]["events_error"], reports[0]
+    assert [r["next_retry_ms"] for r in reports] == [0, 0, 0], reports
 
 
 def test_failing_authentication_logs_one_event_a_day_across_wakes():

@@ -29,6 +29,7 @@ from .compat import json, ticks_diff, ticks_ms, utc_day
 from .remote_values import _dict, check, same_source, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
+_INF = float("inf")
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
 _NO_NETWORK = ("retry", "error", "backoff", "insecure")
@@ -86,7 +87,11 @@ def _read(log, client, report, kept):
     got = {}
     refused = {}
     answer = yield from _get(log, client, names, got)
-    if answer is not None and len(names) > 1 and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+    if answer is not None and len(names) == 1 and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
+        # the one setting's datastream the server lacks: that setting refused, the read done
+        refused[names[0]] = "server: %s" % (answer.message or ("HTTP %d" % answer.status))
+        answer = None
+    if answer is not None and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
         # a datastream the server lacks (deleted from the template, say) fails the read of them
         # all: each setting alone then, so that one is refused for itself and the rest are read
         for name in names:
@@ -236,8 +241,10 @@ def _send_events(log, client, report):
                 blynk._quote(pend[name]),
             )
             answer = (yield from client.fetch_gen(path))[0]
-            if answer.kind in (blynk.RETRY, blynk.AUTH) or "frequent" in answer.message:
-                # unreachable, the token refused, or this code's last event under a second ago
+            wait = answer.kind == blynk.AUTH or (answer.kind == blynk.RETRY and answer.status != 400)
+            if wait or "frequent" in answer.message:
+                # unreachable, the token refused, or this code's last event under a second ago (a
+                # 400 of the points' daily limit's words is the day's events spent: refused below)
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
                 if answer.kind == blynk.RETRY:
                     log._uploader.retry_later(now, answer, report)  # a 429: policy's back-off
@@ -277,8 +284,11 @@ def _health(log, start):
         name = metrics[metric]
         if log._cfg["streams"][name]["type"] == "int":
             v = int(v + 0.5) if v >= 0 else -int(-v + 0.5)
-        if log.add(name, v):
-            added += 1
+        try:
+            if log.add(name, v):
+                added += 1
+        except (ValueError, TypeError):
+            pass  # a hook's figure its stream cannot take (2**31 for an int): left out, the rest go
     log._state.set("health", [day, n + added])
     return added
 
@@ -303,6 +313,6 @@ def _figures(log, start, metrics):
             extra = None
         for k in extra if isinstance(extra, dict) else ():
             v = extra[k]
-            if k in metrics and isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+            if k in metrics and isinstance(v, (int, float)) and not isinstance(v, bool) and -_INF < v < _INF:
                 out[k] = v
     return out

@@ -47,3 +47,37 @@ def test_fails_clearly_and_writes_nothing_when_a_root_is_missing(tmp_path):
 def test_help_describes_the_tool():
     r = run("--help")
     assert r.returncode == 0 and "--out" in r.stdout
+
+
+def _pem_of(names):
+    # the PEM blocks of certifi's roots by common name, as one file's bytes
+    bundle = open(certifi.where(), "rb").read()
+    out = b""
+    for cn in names:
+        start = bundle.index(b"-----BEGIN CERTIFICATE-----", bundle.index(b"# Issuer: CN=" + cn.encode()))
+        out += bundle[start : bundle.index(b"-----END CERTIFICATE-----", start) + 25] + b"\n"
+    return out
+
+
+def test_der_converts_a_pem_file_of_one_certificate_to_name_der(tmp_path):
+    pem = tmp_path / "my-ca.pem"
+    pem.write_bytes(_pem_of(["ISRG Root X1"]))
+    r = run("--der", str(pem), "--out", str(tmp_path / "certs"))
+    assert r.returncode == 0, r.stderr
+    cert = x509.load_der_x509_certificate((tmp_path / "certs" / "my-ca.der").read_bytes())
+    assert cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "ISRG Root X1"
+
+
+def test_der_numbers_the_files_of_a_pem_file_of_several_certificates(tmp_path):
+    pem = tmp_path / "chain.pem"
+    pem.write_bytes(_pem_of(["ISRG Root X1", "Amazon Root CA 1"]))
+    r = run("--der", str(pem), "--out", str(tmp_path / "certs"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(os.listdir(tmp_path / "certs")) == ["chain-1.der", "chain-2.der"]
+
+
+def test_der_of_a_file_without_a_certificate_fails_and_writes_nothing(tmp_path):
+    pem = tmp_path / "empty.pem"
+    pem.write_bytes(b"not a certificate\n")
+    r = run("--der", str(pem), "--out", str(tmp_path / "certs"))
+    assert r.returncode == 1 and "no certificate" in r.stderr and not (tmp_path / "certs").exists()

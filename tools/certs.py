@@ -11,6 +11,12 @@ and writes one DER file per root (the board loads each with one load_verify_loca
 
 It exits with status 1 and names the missing root when the bundle lacks one (or holds a
 certificate by that name whose fingerprint differs), and writes nothing in that case.
+
+With --der PEM it converts another server's certificates instead (your own server's CA, say):
+each certificate of the PEM file becomes a DER file in --out, NAME.der for a file holding one,
+NAME-1.der, NAME-2.der ... for several (NAME: the PEM file's name without its extension):
+
+    python tools/certs.py --der my-ca.pem --out firmware/certs
 """
 
 import argparse
@@ -95,6 +101,38 @@ def find_roots(bundle_pem):
     return found, problems
 
 
+def pem_to_der(pem):
+    """The DER bytes of each certificate of a PEM file, in order; ValueError for one that does not parse."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return [x509.load_pem_x509_certificate(block).public_bytes(Encoding.DER) for block in _pem_blocks(pem)]
+
+
+def _write(path, data):
+    with open(path + ".new", "wb") as f:
+        f.write(data)
+    os.replace(path + ".new", path)
+    print(path)
+
+
+def _convert(pem_path, out):
+    try:
+        with open(pem_path, "rb") as f:
+            ders = pem_to_der(f.read())
+    except (OSError, ValueError) as e:
+        print("certs: cannot convert %s: %s" % (pem_path, e), file=sys.stderr)
+        return 1
+    if not ders:
+        print("certs: no certificate in %s" % pem_path, file=sys.stderr)
+        return 1
+    name = os.path.splitext(os.path.basename(pem_path))[0]
+    os.makedirs(out, exist_ok=True)
+    for i, der in enumerate(ders):
+        _write(os.path.join(out, name + (".der" if len(ders) == 1 else "-%d.der" % (i + 1))), der)
+    return 0
+
+
 def default_bundle():
     try:
         import certifi
@@ -110,7 +148,10 @@ def main(argv=None):
     )
     ap.add_argument("--out", default="firmware/certs", help="output folder (default: firmware/certs)")
     ap.add_argument("--bundle", default=None, help="PEM bundle to pick from (default: certifi's cacert.pem)")
+    ap.add_argument("--der", metavar="PEM", default=None, help="convert this PEM file's certificates to DER instead")
     args = ap.parse_args(argv)
+    if args.der:
+        return _convert(args.der, args.out)
     bundle = args.bundle or default_bundle()
     if bundle is None:
         print("certs: the certifi package is not installed; give --bundle PEM", file=sys.stderr)
@@ -129,11 +170,7 @@ def main(argv=None):
         return 1
     os.makedirs(args.out, exist_ok=True)
     for fname, _, _, _ in ROOTS:
-        path = os.path.join(args.out, fname)
-        with open(path + ".new", "wb") as f:
-            f.write(found[fname])
-        os.replace(path + ".new", path)
-        print(path)
+        _write(os.path.join(args.out, fname), found[fname])
     return 0
 
 

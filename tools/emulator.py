@@ -213,13 +213,14 @@ def describe(srv, cfg, config_path):
         "  server:      %s   (open it in a browser for the chart of what arrived)" % srv.url,
         "  CA file:     %s" % os.path.abspath(srv.ca_der_path),
     ]
-    if cfg["api"] == "device":
-        lines.append("  credentials: api device, token %s (device %d)" % (cfg["token"], 1))
-    else:
-        lines.append(
-            "  credentials: api platform, client_id %s, client_secret %s, device_id %s"
-            % (cfg["client_id"], cfg["client_secret"], cfg.get("device_id"))
-        )
+    # both APIs' credentials, the configuration's first: either works against this emulator
+    device = "  credentials: api device, token %s (device %d)" % (cfg.get("token") or DEVICE_TOKEN, 1)
+    platform = "  credentials: api platform, client_id %s, client_secret %s, device_id %s" % (
+        cfg.get("client_id") or CLIENT_ID,
+        cfg.get("client_secret") or CLIENT_SECRET,
+        cfg.get("device_id") or 1,
+    )
+    lines += [device, platform] if cfg["api"] == "device" else [platform, device]
     for name, d in (cfg.get("devices") or {}).items():
         if isinstance(d, dict):
             lines.append(

@@ -805,7 +805,7 @@ def _validate(cfg, base_dir):
             if not _looks_der(der):
                 if der[:1] == b"0":  # an ASN.1 SEQUENCE whose length is not the file's
                     _fail(key, "%r is not a whole DER certificate (truncated or damaged?)" % path)
-                _fail(key, "%r is not a DER certificate (PEM? convert it with tools/certs.py)" % path)
+                _fail(key, "%r is not a DER certificate (PEM? convert it: tools/certs.py --der FILE)" % path)
             cas.append(path)
     out["ca"] = cas
     # Without a CA the server cannot be verified: logging works, uploading waits for either a 'ca'

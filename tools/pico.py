@@ -224,20 +224,24 @@ def main(argv):
     import argparse
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--board", default=BOARD)
-    ap.add_argument("--image")
-    ap.add_argument("--fs-out")
-    ap.add_argument("--config")
-    ap.add_argument("--tests", action="store_true")
-    ap.add_argument("--cut-after", type=int)
-    ap.add_argument("--torn", action="store_true")
-    ap.add_argument("--flash-timing", action="store_true")
-    ap.add_argument("--trace-flash", action="store_true")
-    ap.add_argument("scripts", nargs="+")
+    ap.add_argument("--board", default=BOARD, help="pico_w (default) or pico")
+    ap.add_argument("--image", help="the file system image to boot (default: the package deployed afresh)")
+    ap.add_argument("--fs-out", help="where to save the file system when the run ends")
+    ap.add_argument("--config", help="a config.json to deploy with the package")
+    ap.add_argument("--tests", action="store_true", help="deploy tests/ too")
+    ap.add_argument("--cut-after", type=int, help="a power cut at the N-th flash erase or program")
+    ap.add_argument("--torn", action="store_true", help="leave the cut operation half done")
+    ap.add_argument("--flash-timing", action="store_true", help="charge typical W25Q16 erase/program times")
+    ap.add_argument("--trace-flash", action="store_true", help="print every flash operation")
+    ap.add_argument("scripts", nargs="+", help="scripts to run in turn (@softreset between two: a soft reset)")
     a = ap.parse_args(argv)
     if not os.environ.get("BLYNKLOG_PICO_SIM") and os.path.isdir(os.path.join(ROOT, "..", "shared", "pico-sim")):
         os.environ["BLYNKLOG_PICO_SIM"] = os.path.join(ROOT, "..", "shared", "pico-sim")
-    sim = Sim(board=a.board)
+    try:
+        sim = Sim(board=a.board)
+    except RuntimeError as e:
+        print("pico: %s" % e, file=sys.stderr)
+        return 2
     img = a.image or sim.image(os.path.join(BUILD, "pico", "deployed.img"), config=a.config, tests=a.tests)
     cmd = sim.command(
         a.scripts,

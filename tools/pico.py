@@ -228,7 +228,7 @@ def main(argv):
     ap.add_argument("--image", help="the file system image to boot (default: the package deployed afresh)")
     ap.add_argument("--fs-out", help="where to save the file system when the run ends")
     ap.add_argument("--config", help="a config.json to deploy with the package")
-    ap.add_argument("--tests", action="store_true", help="deploy tests/ too")
+    ap.add_argument("--tests", action="store_true", help="deploy the tests' helpers too (/tests/*.mpy)")
     ap.add_argument("--cut-after", type=int, help="a power cut at the N-th flash erase or program")
     ap.add_argument("--torn", action="store_true", help="leave the cut operation half done")
     ap.add_argument("--flash-timing", action="store_true", help="charge typical W25Q16 erase/program times")

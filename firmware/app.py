@@ -89,7 +89,7 @@ class App:
         kept = board.recall()
         if not isinstance(kept, dict):
             kept = {}
-        up_every = fw["upload_every_s"] * 1000
+        up_every = self.fw["upload_every_s"] * 1000  # a remote setting's, when one is in force
         self.last_upload = now - _int(kept.get("up"), up_every)  # after power-on: at once (it sets the clock)
         self.last_flush = now - _int(kept.get("fl"), 0)
         ntp = kept.get("ntp")
@@ -321,8 +321,10 @@ class App:
         self.wakes += 1
         b.feed()
         # without the time (after a power cut on ESP32) a due upload goes first: its NTP sync
-        # gives this cycle's samples their time instead of a boot-relative stamp (see sleep())
+        # gives this cycle's samples their time instead of a boot-relative stamp (see sleep());
+        # not while battery_min waits for this boot's first battery reading (the samples first)
         early = b.can_ntp and self.upload_due(b.ms()) and not self._clock_set()
+        early = early and (self.fw["battery_min"] is None or self.battery is not None)
         if early:
             self._upload()
         now = self._sample_flush()
@@ -364,8 +366,15 @@ class App:
         b = self.board
         if self.sleep_mode == "deep":
             self.last_flush = b.ms() + ms  # before_sleep flushes
-            b.keep(self._kept(ms))
-            self.log.before_sleep(ms)
+            try:
+                b.keep(self._kept(ms))
+                self.log.before_sleep(ms)
+            except Exception as e:
+                # a full flash, a MemoryError: what they could not keep is lost as a power cut
+                # would lose it, and the board sleeps all the same (staying awake to try again
+                # would hold it awake for as long as the fault lasts)
+                self.totals["loop_errors"] += 1
+                self.errors.report("sleep", e)
             b.sleep_ms(ms, "deep")  # a board resets here and main.py starts again
             return
         self.wait(ms, self.sleep_mode)
@@ -454,9 +463,12 @@ class App:
             try:
                 self.sleep(due - now)
             except Exception as e:
-                # a sleep that failed must not turn the loop into a busy one: wait instead, fed
+                # a sleep that failed must not turn the loop into a busy one: wait instead, fed;
+                # a deep sleep that failed resets the board (a fresh heap), which then sleeps
                 self.totals["loop_errors"] += 1
                 self.errors.report("sleep", e)
+                if self.sleep_mode == "deep":
+                    _reset(b)
                 self.wait(due - b.ms(), "none")
         return self.totals
 
@@ -541,6 +553,26 @@ def _int(v, default):
 def _config_error(e):
     # settings, the board and the Logger name the key at fault in a ValueError (ConfigError)
     return isinstance(e, ValueError) and not isinstance(e, UnicodeError)
+
+
+def _reset(board):
+    m = getattr(board, "machine", None)
+    try:
+        if m is not None:
+            m.reset()
+    except Exception:
+        pass  # no reset here: the loop waits instead
+
+
+def _default_board():
+    # the board module's Board with its default settings, for _stop after settings that failed
+    # (so that a board blinks and sleeps as its own kind does); None when that fails too
+    try:
+        import board as _board_module
+
+        return _board_module.Board()
+    except Exception:
+        return None
 
 
 def _stop(board, errors, where, err):
@@ -647,6 +679,8 @@ def main(config_path="config.json", board=None, logger=None):
 
             board = _board_module.Board(fw["board"])
     except Exception as e:
+        if board is None:  # the settings failed before the board was made: the board's defaults
+            board = _default_board()
         return _stop(board, errors, "config", e)
     path = fw["log_file"]
     if path and not path.startswith("/"):

@@ -180,6 +180,43 @@ def test_deep_sleep_keeps_the_schedule_and_calls_before_sleep():
     assert board.kept["up"] == 60000
 
 
+def test_a_flush_that_fails_before_deep_sleep_is_reported_and_the_board_sleeps_all_the_same():
+    # a full flash (ENOSPC) at before_sleep's flush: awake to try again, the board would stay
+    # awake for as long as the flash stays full
+    a, board, log = make_app(sample_every_s=60, upload_every_s=600, sleep="deep")
+
+    def full(ms):
+        raise OSError(28)
+
+    log.before_sleep = full
+    raised = False
+    try:
+        a.sleep(59000)
+    except DeepSleep:
+        raised = True
+    assert raised and board.sleeps[-1] == (59000, "deep") and a.totals["loop_errors"] == 1
+
+
+def test_a_deep_sleep_that_fails_resets_the_board():
+    a, board, log = make_app(sample_every_s=60, upload_every_s=600, sleep="deep")
+    resets = []
+
+    class Machine:  # the board's machine module, as far as a reset goes
+        def reset(self):
+            resets.append(1)
+
+    board.machine = Machine()
+
+    def no_sleep(ms, mode):
+        if mode == "deep":
+            raise MemoryError("memory allocation failed")
+        board.t += ms  # the fallback's wait
+
+    board.sleep_ms = no_sleep
+    a.run(cycles=2)
+    assert resets == [1] and a.totals["loop_errors"] == 1
+
+
 def test_after_deep_sleep_the_kept_schedule_is_resumed():
     board = FakeBoard()
     board.kept = {"up": 580000, "fl": 0, "ntp": 580000}

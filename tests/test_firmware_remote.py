@@ -6,7 +6,7 @@
 import json
 
 import emu
-from fwfakes import SimBoard
+from fwfakes import FakeLogger, SimBoard, make_app
 from support import tmpdir
 
 
@@ -65,3 +65,48 @@ def test_an_invalid_setting_is_refused_and_the_schedule_keeps_the_last_good_one(
     emu.set_value(2, "V20", 5)  # below the setting's min: refused by the Logger
     _boot(path)
     assert set(_boot(path, wakes=3, offline_s=10**6)) == {120000}
+
+
+# ---- the schedule's decisions at a boot take the upload_every_s in force (a remote one)
+
+
+class _RemoteLogger(FakeLogger):
+    def __init__(self, remote):
+        FakeLogger.__init__(self)
+        self._remote = remote
+
+    def remote(self):
+        return dict(self._remote)
+
+
+def _radio_file(**marker):
+    path = tmpdir("fwradio") + "/fw_radio.json"
+    with open(path, "w") as f:
+        json.dump(marker, f)
+    return path
+
+
+def test_the_hold_after_a_reset_under_the_radio_is_one_remote_upload_every_s():
+    log = _RemoteLogger({"upload_every_s": 86400})  # the app's slider: once a day
+    a, board, log = make_app(log=log, radio_file=_radio_file(on=True, n=0, t=None), upload_every_s=600)
+    assert a.fw["upload_every_s"] == 86400 and a.not_before - board.ms() == 86400 * 1000
+
+
+def test_after_a_brownout_the_last_upload_is_judged_by_the_remote_upload_every_s():
+    # RTC memory lost, the clock still set (an ESP32 brownout keeps the RTC): the marker says the
+    # last upload began 30 minutes ago; the schedule in force is daily
+    log = _RemoteLogger({"upload_every_s": 86400})
+    t_last = 1800000000000
+    log.clock.now_ms = lambda: t_last + 30 * 60000
+    a, board, log = make_app(log=log, radio_file=_radio_file(on=False, n=0, t=t_last), upload_every_s=600)
+    a.cycle()
+    assert board.events == []
+
+
+def test_after_power_on_the_first_cycle_uploads_with_a_remote_upload_every_s():
+    # after power-on the first upload comes right after boot, whatever the period: it sets the clock
+    log = _RemoteLogger({"upload_every_s": 86400})
+    log.clock.set = False
+    a, board, log = make_app(log=log, radio_file=tmpdir("fwradio2") + "/fw_radio.json", upload_every_s=600)
+    a.cycle()
+    assert board.events == ["up", "down"]

@@ -19,27 +19,20 @@ for _p in (os.path.join(ROOT, "tools"), os.path.join(ROOT, "firmware")):
 
 import deploy  # noqa: E402
 import vboard  # noqa: E402
+from test_firmware_fastwake import _config as _fastwake_config  # noqa: E402
 from test_unix_port import runtimes  # noqa: E402
 
 T0 = 1790000000000
 
 
 def _config(folder, srv, **over):
-    with open(os.path.join(ROOT, "firmware", "config.example.json")) as f:
+    # test_firmware_fastwake's configuration, its battery reading 3.0 V every time
+    path = _fastwake_config(folder, srv.url, srv.ca_der_path, **over)
+    with open(path) as f:
         cfg = json.load(f)
-    cfg.update({"server": srv.url, "token": "test-device-token", "ca": "emulator-ca.der"})
-    cfg["wifi"].update({"ssid": "virtual-net", "password": "virtual-password"})
-    cfg["sensors"] = [
-        {"type": "mcu_temp", "stream": "chip_temp"},
-        {"type": "sim", "stream": "air_temp", "base": 21.0, "amplitude": 4.0, "decimals": 2, "seed": 1},
-        {"type": "sim", "stream": "air_rh", "base": 55.0, "amplitude": 15.0, "decimals": 1, "seed": 2},
-        {"type": "sim", "stream": "battery", "base": 3.0, "amplitude": 0.0, "decimals": 3, "seed": 3},
-    ]
-    cfg.update(over)
-    os.makedirs(folder, exist_ok=True)
-    with open(srv.ca_der_path, "rb") as src, open(os.path.join(folder, "emulator-ca.der"), "wb") as dst:
-        dst.write(src.read())
-    path = os.path.join(folder, "config.json")
+    for sensor in cfg["sensors"]:
+        if sensor["stream"] == "battery":
+            sensor.update(base=3.0, amplitude=0.0)
     with open(path, "w") as f:
         json.dump(cfg, f)
     return path

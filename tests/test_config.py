@@ -49,6 +49,10 @@ def test_defaults_are_filled_in():
     assert c["streams"]["t"] == {"id": None, "pin": "V1", "type": "double", "decimals": None}
 
 
+def test_the_servers_scheme_is_read_in_any_case():
+    assert config.load(device_cfg(server="HTTPS://fra1.blynk.cloud"))["server"] == "https://fra1.blynk.cloud"
+
+
 def test_a_bare_host_means_https_on_443():
     assert config.load(device_cfg(server="fra1.blynk.cloud"))["server"] == "https://fra1.blynk.cloud"
 

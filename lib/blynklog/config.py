@@ -336,6 +336,7 @@ def parse_server(url, key="server"):
     rest = url
     if "://" in url:
         scheme, rest = url.split("://", 1)
+        scheme = scheme.lower()  # a URL's scheme is case-insensitive: HTTPS:// is https://
         if scheme not in ("https", "http"):
             _fail(key, "scheme must be https or http, got %r" % scheme)
     rest = rest.rstrip("/")

@@ -361,12 +361,13 @@ class Logger:
             ts = c.stamp_base
             flags = c.stamp_flags
             lead = 0
-            if e[3] >= 0 and flags == e[2]:  # the stream's last time is a clock stamp of this kind
+            if last is not None and flags == e[2]:  # the stream's last time is of this kind
                 d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
-                # Blynk keeps one value per ms of a stream: a stamp not after the last one goes a
-                # ms after it (up to _BUMP_MAX_MS ahead of the clock, then refused), unless the
-                # clock itself stepped back (d + lead: this stamp - the clock's last one)
-                if d <= 0 and d + e[3] > -_BUMP_MAX_MS:
+                # Blynk keeps one value per ms of a stream: a stamp in the last one's ms, or
+                # before a clock stamp, goes a ms after it (up to _BUMP_MAX_MS ahead of the clock,
+                # then refused), unless the clock itself stepped back (d + lead: this stamp - the
+                # clock's last one). Before the caller's ts it stays the clock's time.
+                if d == 0 or (d < 0 and e[3] >= 0 and d + e[3] > -_BUMP_MAX_MS):
                     lead = 1 - d
                     if lead > _BUMP_MAX_MS:
                         _too_fast(stream)

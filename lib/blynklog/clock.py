@@ -48,7 +48,9 @@ _BOOT_MASK = const(0xFFFF)
 _MS_MASK = (1 << 40) - 1  # a big int on 32-bit boards: not a const
 _KEEP = const(16)  # boots whose entry is kept in the state
 _SINCE_RESET_MAX = const(600000)  # ticks beyond this at a Clock's start do not count from the reset
-_STEP_SLACK_MS = const(5000)  # a port clock's step through a deep sleep is taken within this (+1/8) of the plan
+_STEP_SLACK_MS = const(
+    5000
+)  # a port clock's step through a deep sleep may exceed the plan by this (+1/8): the boot's own time
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
 _REREAD_MS = const(1000)  # a stamp_rel()/now_rel() anchor serves this long (ticks), then the port clock is read
@@ -256,12 +258,14 @@ class Clock:
             # a port clock that counted through the sleep, though unset (ESP32's RTC from its
             # 2000 epoch), measured the step itself: the boot's time before its ticks started
             # (ROM, bootloader) included, which a long chain would otherwise lose at every wake.
-            # Taken when it agrees with the planned step (a clock that restarted at the reset,
-            # as rp2's does, does not)
+            # Taken when it agrees with the planned step: not shorter than it by more than an
+            # RC oscillator's drift (an eighth), not longer by more than that and the boot's own
+            # time (a clock that restarted at the reset, as rp2's does, measures about nothing,
+            # or less than nothing: the time between two boots' first readings)
             rs = d.get("port_at_sleep")
             if isinstance(rs, list) and len(rs) == 2 and rs[0] == prev and isinstance(rs[1], int):
                 measured = p - rs[1]
-                if abs(measured - step) <= _STEP_SLACK_MS + step // 8:
+                if step - step // 8 <= measured <= step + step // 8 + _STEP_SLACK_MS:
                     step = measured
             self._ms = self._start = last[3] + step
             last[3] = last[4] = None

@@ -1,0 +1,255 @@
+# Timestamps through the public API (Logger.add -> sync -> what the emulator holds), on
+# every runtime: explicit ts across heap-int and delta boundaries, clock stamps, an unset clock
+# set by the server's Date during a sync, a clock stepping back, duplicates.
+import time
+
+import emu
+from blynklog import Logger
+from logger_support import DAY_MS, device_config, now_ms, shift_device_clock
+from rawpoints import raw_points
+
+
+def fresh(**kw):
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=100000, max_age_days=30, token_lifetime_s=86400)
+    if kw:
+        emu.config(**kw)
+
+
+def _cfg(**over):
+    return device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2", "decimals": 2}}, **over)
+
+
+def _sleep_ms(ms):
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(ms)
+    else:
+        time.sleep(ms / 1000)
+
+
+def test_explicit_ts_with_gaps_across_small_int_and_32_bit_limits_arrive_exactly():
+    fresh()
+    log = Logger(_cfg())
+    base = now_ms() - 29 * DAY_MS
+    gaps = [0, 1, (1 << 30) - 1, 1, 1, (1 << 30) - 3, 7, 1 << 20, 3]
+    want = []
+    t = base
+    for g in gaps:
+        t += g
+        want.append(t)
+    want = sorted(set(want))
+    assert want[-1] < now_ms()
+    for i, ts in enumerate(want):
+        log.add("a", float(i) + 0.5, ts=ts)
+        log.add("b", i, ts=ts)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 2 * len(want), r
+    assert [p[0] for p in raw_points(1, 1)] == want
+    assert [p[0] for p in raw_points(1, 2)] == want
+
+
+def test_explicit_ts_out_of_order_with_large_negative_steps_arrive_exactly():
+    fresh()
+    log = Logger(_cfg())
+    now = now_ms()
+    stamps = [now - 1000, now - 29 * DAY_MS, now - 2000, now - (1 << 31) - 5, now - (1 << 30) + 3, now - 1]
+    for i, ts in enumerate(stamps):
+        log.add("a", i, ts=ts)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == len(stamps), r
+    assert sorted(p[0] for p in raw_points(1, 1)) == sorted(stamps)
+
+
+def test_explicit_ts_near_two_to_the_41_arrive_exactly_with_the_clock_there():
+    fresh()
+    target = (1 << 41) + 12345
+    shift = target - now_ms()
+    try:
+        shift_device_clock(shift)
+        emu.config(clock_offset_ms=shift)
+        log = Logger(_cfg())
+        stamps = [(1 << 41) - 3, (1 << 41) - 1, 1 << 41, (1 << 41) + 1, (1 << 41) + 1000]
+        for i, ts in enumerate(stamps):
+            log.add("a", i + 0.25, ts=ts)
+        before = now_ms() + shift
+        log.add("b", 1.5)
+        log.add("b", 2.5)
+        after = now_ms() + shift
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+        emu.config(clock_offset_ms=0)
+    assert r["sent"] == len(stamps) + 2, r
+    assert [p[0] for p in raw_points(1, 1)] == stamps
+    got = [p[0] for p in raw_points(1, 2)]
+    assert len(got) == 2 and before - 2 <= got[0] < got[1] <= after + 2, (before, got, after)
+
+
+def test_clock_stamps_arrive_within_the_add_calls_time():
+    fresh()
+    log = Logger(_cfg())
+    spans = []
+    for i in range(5):
+        a = now_ms()
+        log.add("a", float(i))
+        b = now_ms()
+        spans.append((a, b))
+        _sleep_ms(30)
+    r = log.sync()
+    log.close()
+    got = [p[0] for p in raw_points(1, 1)]
+    assert r["sent"] == 5 and len(got) == 5, r
+    for (a, b), t in zip(spans, got):
+        assert a - 1 <= t <= b + 1, (a, t, b)
+
+
+def test_an_explicit_ts_then_a_clock_stamp_in_the_same_ms_both_arrive():
+    # README: "a clock-stamped sample in the same ms as the stream's previous one (or before it)
+    # is stamped a ms after it, so a stream's clock stamps never repeat"
+    fresh()
+    log = Logger(_cfg())
+    lost = 0
+    for i in range(20):
+        t = now_ms()
+        log.add("a", float(i), ts=t + 2)  # a little ahead, so the clock stamp lands on or before it
+        log.add("a", float(i) + 0.5)
+        _sleep_ms(5)
+    r = log.sync()
+    s = log.stats()
+    log.close()
+    lost = s["rejected"]
+    assert lost == 0 and r["sent"] == 40, (r, s["rejects"])
+
+
+def test_many_clock_stamps_in_one_ms_while_the_clock_is_unset_all_arrive_after_the_date_sets_it():
+    fresh()
+    try:
+        shift_device_clock(946684800000 - now_ms())  # the RTC at 2000-01-01: not set
+        log = Logger(_cfg())
+        assert not log.clock.is_set()
+        t0 = now_ms()
+        for i in range(40):
+            log.add("a", float(i))
+        t1 = now_ms()
+        _sleep_ms(300)
+        m0 = now_ms()
+        log.add("b", 7.0)
+        m1 = now_ms()
+        r = log.sync()
+        set_after = log.clock.is_set()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    got = [p[0] for p in raw_points(1, 1)]
+    gb = [p[0] for p in raw_points(1, 2)]
+    assert set_after and r["sent"] == 41 and r["pending"] == 0, r
+    assert got == sorted(got) and len(set(got)) == 40, got
+    # TIME.md accuracy of the Date header: about +-0.5 s plus the request's latency
+    assert t0 - 1500 <= got[0] and got[-1] <= t1 + 40 + 1500, (t0, got[0], got[-1], t1)
+    assert m0 - 1500 <= gb[0] <= m1 + 1500, (m0, gb, m1)
+    # the spacing of the two streams' samples is the ticks' (exact, ms since boot)
+    assert abs((gb[0] - got[0]) - (m0 - t0)) <= 5, (gb[0] - got[0], m0 - t0)
+
+
+def test_a_clock_set_back_by_seconds_between_two_adds_keeps_both_samples():
+    fresh()
+    log = Logger(_cfg())
+    try:
+        a0 = now_ms()
+        log.add("a", 1.0)
+        shift_device_clock(-5000)
+        _sleep_ms(1100)  # the port clock is read again after a second
+        b0 = now_ms() - 5000
+        log.add("a", 2.0)
+        log.add("a", 3.0)
+        shift_device_clock(-400)
+        _sleep_ms(1100)
+        log.add("a", 4.0)
+        r = log.sync()
+        s = log.stats()
+    finally:
+        shift_device_clock(0)
+        log.close()
+    got = raw_points(1, 1)
+    assert r["sent"] == 4 and s["rejected"] == 0, (r, s["rejects"])
+    assert len(set(p[0] for p in got)) == 4, got
+    assert abs(got[0][0] - a0) <= 2, (got, a0)
+    assert abs(got[1][0] - b0) <= 2 or got[1][0] > got[0][0], (got, b0)
+
+
+def test_the_same_explicit_ts_twice_in_different_batches_keeps_the_first():
+    fresh()
+    log = Logger(_cfg(limits={"points_per_request": 2}))
+    t = now_ms() - 60000
+    for i in range(3):
+        log.add("a", float(i), ts=t + i)
+    log.add("a", 9.0, ts=t + 2)
+    log.add("a", 8.0, ts=t + 2)
+    r = log.sync()
+    log.close()
+    got = emu.points(1, 1)
+    assert [p for p in got if p[0] == t + 2] == [(t + 2, 2.0)], (r, got)
+    assert r["sent"] == 3 and r["rejected"] == 2, r
+
+
+def test_the_same_explicit_ts_across_a_reopen_before_any_upload_keeps_the_first():
+    fresh()
+    cfg = _cfg()
+    log = Logger(cfg)
+    t = now_ms() - 60000
+    log.add("a", 1.0, ts=t)
+    log.close()
+    log = Logger(cfg)
+    log.add("a", 2.0, ts=t)
+    log.add("a", 3.0, ts=t + 1)
+    r = log.sync()
+    log.close()
+    assert emu.points(1, 1) == [(t, 1.0), (t + 1, 3.0)], r
+    assert r["sent"] == 2 and r["rejected"] == 1, r
+
+
+def test_a_clock_stamp_in_the_same_ms_as_an_explicit_ts_just_before_it_is_kept():
+    # README add(): "a clock-stamped sample in the same ms as the stream's previous one (or before
+    # it) is stamped a ms after it"; here the previous one is an explicit ts of this very ms
+    fresh()
+    log = Logger(_cfg())
+    for i in range(20):
+        log.add("a", float(i), ts=now_ms())
+        log.add("a", float(i) + 0.5)
+        _sleep_ms(3)
+    r = log.sync()
+    s = log.stats()
+    log.close()
+    assert s["rejected"] == 0 and r["sent"] == 40, (r, s["rejects"])
+
+
+def test_a_clock_set_back_over_stamps_already_used_sends_no_ms_of_a_stream_twice():
+    # README: a step back of more than a second is followed; Blynk keeps one value per ms of a
+    # stream (the upload keeps the first of two samples at one ts)
+    fresh()
+    log = Logger(_cfg())
+    n = 0
+    try:
+        end = now_ms() + 600
+        while now_ms() < end and n < 3000:
+            log.add("a", float(n))
+            n += 1
+            _sleep_ms(1)
+        shift_device_clock(-1500)
+        _sleep_ms(1100)  # the port clock is read again after a second: now ~400 ms before `end`
+        end = now_ms() + 400
+        while now_ms() < end and n < 6000:
+            log.add("a", float(n))
+            n += 1
+            _sleep_ms(1)
+        r = log.sync()
+    finally:
+        shift_device_clock(0)
+        log.close()
+    got = emu.points(1, 1)
+    stamps = [p[0] for p in got]
+    assert len(set(stamps)) == len(stamps), (n, r["sent"], r["rejected"], len(stamps) - len(set(stamps)))

@@ -366,18 +366,21 @@ class App:
         b = self.board
         if self.sleep_mode == "deep":
             self.last_flush = b.ms() + ms  # before_sleep flushes
-            try:
-                b.keep(self._kept(ms))
-                self.log.before_sleep(ms)
-            except Exception as e:
-                # a full flash, a MemoryError: what they could not keep is lost as a power cut
-                # would lose it, and the board sleeps all the same (staying awake to try again
-                # would hold it awake for as long as the fault lasts)
-                self.totals["loop_errors"] += 1
-                self.errors.report("sleep", e)
+            # a full flash, a MemoryError: what a step could not keep is lost as a power cut
+            # would lose it, and the board sleeps all the same (staying awake to try again would
+            # hold it awake for as long as the fault lasts); the other step is still taken
+            for step in (self._keep, self.log.before_sleep):
+                try:
+                    step(ms)
+                except Exception as e:
+                    self.totals["loop_errors"] += 1
+                    self.errors.report("sleep", e)
             b.sleep_ms(ms, "deep")  # a board resets here and main.py starts again
             return
         self.wait(ms, self.sleep_mode)
+
+    def _keep(self, ms):
+        self.board.keep(self._kept(ms))
 
     def wait(self, ms, mode):
         # Light sleep (or a busy wait) until ms from now by the board's clock, in steps the

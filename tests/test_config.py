@@ -49,6 +49,13 @@ def test_defaults_are_filled_in():
     assert c["streams"]["t"] == {"id": None, "pin": "V1", "type": "double", "decimals": None}
 
 
+def test_a_raw_region_not_on_erase_block_bounds_names_its_key():
+    for key, v in (("start", 606209), ("length", 262144 + 100)):
+        store = {"backend": "raw", "start": 606208, "length": 262144}
+        store[key] = v
+        assert error_of(device_cfg(store=store)).startswith("store.%s:" % key), key
+
+
 def test_the_servers_scheme_is_read_in_any_case():
     assert config.load(device_cfg(server="HTTPS://fra1.blynk.cloud"))["server"] == "https://fra1.blynk.cloud"
 

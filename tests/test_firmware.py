@@ -217,6 +217,21 @@ def test_a_deep_sleep_that_fails_resets_the_board():
     assert resets == [1] and a.totals["loop_errors"] == 1
 
 
+def test_a_keep_that_fails_still_flushes_before_deep_sleep():
+    # RTC memory too small for the kept schedule: the samples in RAM still go to the store
+    a, board, log = make_app(sample_every_s=60, upload_every_s=600, sleep="deep")
+
+    def keep(data):
+        raise ValueError("RTC memory too small")
+
+    board.keep = keep
+    try:
+        a.sleep(59000)
+    except DeepSleep:
+        pass
+    assert log.slept == [59000], log.slept  # before_sleep (the flush) ran
+
+
 def test_after_deep_sleep_the_kept_schedule_is_resumed():
     board = FakeBoard()
     board.kept = {"up": 580000, "fl": 0, "ntp": 580000}

@@ -210,6 +210,31 @@ def test_upload_wait_ms_after_a_devices_daily_limit_waits_for_the_servers_day():
     assert 86400000 - 62000 <= wait <= 86400000 - 58000, wait
 
 
+def test_a_device_left_out_beside_31_keeps_its_own_books_and_its_days_quota():
+    # 31 devices named for a wake and one left out: 32 entries, room for its own (no let-go entry)
+    fresh(devices=32, streams=1, points_per_day=10)
+    cfg = gw_config(devices=32, streams=1, limits={"points_per_day": 10})
+    t = now_ms() - 60000
+    log = Logger(cfg)
+    for i in range(10):
+        log.add("s0", i, ts=t + i, device="node-31")
+    log.add("s0", 1, ts=t, device="node-0")
+    r = log.sync()
+    assert r["sent"] == 11, r
+    log.close()
+    less = json.loads(json.dumps(cfg))
+    del less["devices"]["node-31"]  # 31 devices for a wake
+    log = Logger(less)
+    log.add("s0", 2, ts=t + 20, device="node-0")
+    assert log.sync()["sent"] == 1  # a commit writes the meta's "dev" entry
+    log.close()
+    log = Logger(cfg)  # node-31 back
+    devs = log.stats()["devices"]
+    log.close()
+    assert devs["node-31"]["sent"] == 10, devs["node-31"]
+    assert devs["node-31"]["quota_left"] == 0, devs["node-31"]
+
+
 def test_per_device_quota_books_survive_a_reopen():
     fresh(devices=2, streams=1)
     cfg = gw_config(devices=2, streams=1, limits={"points_per_day": 10})

@@ -12,6 +12,7 @@ import emu
 from blynklog import Logger
 from blynklog.compat import ticks_diff, ticks_ms
 from logger_support import device_config, now_ms, received
+from support import skip
 
 N = 10000
 STEP_MS = 1000
@@ -366,3 +367,33 @@ def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
     assert log.sync()["pending"] == 0
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
     log.close()
+
+
+def test_add_from_a_loop_callback_during_sync_async_does_not_end_the_sync():
+    # a callback (call_soon, add_reader) has no current task, but its loop runs: the sync goes on
+    if not hasattr(asyncio, "get_running_loop"):
+        skip("loop callbacks: CPython's asyncio")
+    _fresh()
+    log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
+    start = now_ms() - 9000 * STEP_MS
+    for i in range(5000):
+        log.add("temperature", _packs_badly(i), ts=start + i * STEP_MS)
+    log.flush()
+    emu.inject("slow", after=1, delay_s=1)
+
+    def sampler():  # a plain callback, as add_reader's would be
+        for i in range(5000, 7000):
+            log.add("temperature", _packs_badly(i), ts=start + i * STEP_MS)
+
+    async def main():
+        t = asyncio.create_task(log.sync_async())
+        for _ in range(500):
+            await asyncio.sleep(0.01)
+            if len(emu.requests()) >= 2:
+                break
+        asyncio.get_running_loop().call_soon(sampler)
+        return await t
+
+    report = asyncio.run(main())
+    log.close()
+    assert isinstance(report, dict), report

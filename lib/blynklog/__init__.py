@@ -96,7 +96,7 @@ def _unverified_reason(cfg):
 # The validator's identity in the key: CRC-32 of config.py's bytes followed by devices.py's (a
 # gateway's part of the validation), which tests/test_wake.py holds to the files (a stat of them
 # instead cost a Pico W 6 ms each at every wake)
-_VALIDATOR = "4117e57a"
+_VALIDATOR = "a3211a0d"
 
 
 def _cache_key(path, raw):
@@ -456,9 +456,10 @@ class Logger:
 
     def upload_wait_ms(self):
         # 0 when sync() may send now; else the ms until it could: a back-off after a failure, or
-        # the day's quota spent (until the next UTC day); None when it never will (an unverified
-        # configuration: see unverified). Reads no backlog: for deciding whether to bring the radio
-        # up. Pending samples are not looked at (stats() counts them).
+        # the day's quota spent (until its UTC day turns: the server's, when it said so); None
+        # when it never will (an unverified configuration: see unverified). Reads no backlog: for
+        # deciding whether to bring the radio up. Pending samples are not looked at (stats()
+        # counts them).
         if self._closed:
             raise ValueError("logger is closed")
         if self.unverified:

@@ -582,10 +582,12 @@ def _json_string(t, i):
     # second for a 10 KB file byte by byte). A control byte outside a string is no token.
     n = len(t)
     i += 1
+    q = -1
     while True:
-        q = t.find(b'"', i)
-        if q < 0:
-            raise ValueError(n, "a string without its end")
+        if q < i:  # the next quote; again only after an escaped one (a rescan per escape is quadratic)
+            q = t.find(b'"', i)
+            if q < 0:
+                raise ValueError(n, "a string without its end")
         k = t.find(b"\\", i, q)
         end = q if k < 0 else k
         if end > i and min(memoryview(t)[i:end]) < 0x20:  # min() runs in C
@@ -856,6 +858,9 @@ def _validate(cfg, base_dir):
         _str("store.partition", store["partition"], max_len=16)
     _int("store.start", store["start"], 0, 1 << 30, True)
     _int("store.length", store["length"], 8192, 1 << 30, True)
+    for k in ("start", "length"):
+        if store[k] is not None and store[k] % 4096:
+            _fail("store." + k, "a multiple of 4096 (the flash's erase block), got %d" % store[k])
     out["store"] = store
 
     limits = _section(cfg, "limits", _LIMIT_DEFAULTS)

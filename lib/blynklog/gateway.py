@@ -22,10 +22,10 @@
 # devices' (the meta stays as small as it can).
 # The commit meta's "dev" entry takes at most meta_max_dev() bytes a device (214: an entry of 8 ints
 # of at most 20 digits and a 32-character name; trailing zeros are left out, 25-40 bytes in
-# practice): 32 devices (devices.MAX_DEVICES), at most 6.8 KB, within the littlefs store's 64 KB
-# meta; a device joins the entry at its first commit, and stays in it while the configuration
-# leaves it out (Uploader.gone), within those 32 entries; one more holds the counters of any
-# beyond them together ("/").
+# practice): 32 devices (devices.MAX_DEVICES) and the let-go entry, at most 7.1 KB, within the
+# littlefs store's 64 KB meta; a device joins the entry at its first commit, and stays in it while
+# the configuration leaves it out (Uploader.gone), within those 32 entries; when more are left
+# out, one of them holds the counters of the rest together ("/").
 # RAM: per device, one 8-int list and the configuration's entries (README: measured per device).
 from .quota import day_books, left, wait_ms
 from . import policy
@@ -82,11 +82,13 @@ class Uploader(policy.Uploader):
         # device's name has a "/"), still not the top-level device's; such a device that comes
         # back starts new books.
         self.gone = {}
+        out = [name for name in saved if name not in self.books]
+        room = MAX_DEVICES - len(self.books)
+        if len(out) > room:  # the let-go entry takes a place of its own
+            room -= 1
         rest = None
-        for name in saved:
-            if name in self.books:
-                continue
-            if name != _LET_GO and len(self.books) + len(self.gone) < MAX_DEVICES - 1:
+        for name in out:
+            if name != _LET_GO and len(self.gone) < room:
                 self.gone[name] = _trim(_entry(saved[name]))
                 continue
             b = _entry(saved[name])

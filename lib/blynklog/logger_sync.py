@@ -2,7 +2,8 @@
 # upload stack they build (policy, encoder, blynk, transport). The Logger imports this module at
 # the first of them, so a wake that only adds loads none of it. Functions of the Logger (log);
 # RAM: what the upload stack takes (policy.py). One sync at a time (a second one raises
-# ValueError); add() from another task during sync_async() is safe (aio.py says why).
+# ValueError, unless the first is a sync_async its ended loop left behind: left_behind); add()
+# from another task during sync_async() is safe (aio.py says why).
 import gc
 
 from . import _is_int
@@ -116,11 +117,13 @@ def left_behind(log):
     import sys
 
     aio = sys.modules.get("asyncio")
-    try:
-        if aio is not None and aio.current_task() is not None:
+    if aio is not None:
+        try:
+            # a loop running in this thread (CPython: a callback has no current task in it)
+            (getattr(aio, "get_running_loop", None) or aio.current_task)()
             return False
-    except RuntimeError:  # no running event loop
-        pass
+        except RuntimeError:  # no running event loop
+            pass
     log._async = None
     gen.close()
     return not log._syncing

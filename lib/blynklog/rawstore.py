@@ -809,7 +809,12 @@ def open_device(cfg):
         length = cfg.get("length") or cfg.get("len")
         if start is None or not length:
             raise ConfigError("store.start, store.length: the raw store's flash region (bytes) is needed on rp2")
-        return PageFlash(rp2.Flash(start=start, len=length))
+        try:
+            return PageFlash(rp2.Flash(start=start, len=length))
+        except ValueError:  # past the flash's storage area
+            raise ConfigError(
+                "store.start, store.length: no such flash region on this board (%d, %d)" % (start, length)
+            )
     path = cfg["path"]
     try:
         import os

@@ -201,12 +201,13 @@ def test_an_unchanged_config_file_is_not_validated_again():
 
 
 def test_the_caches_key_names_this_validator_by_its_bytes():
-    # a changed config.py or devices.py (a gateway's validation) invalidates every cache:
-    # _VALIDATOR is the CRC-32 of their bytes, config.py's first (update it with the files)
+    # a changed config.py, devices.py (a gateway's validation) or json_check.py (a file's syntax)
+    # invalidates every cache: _VALIDATOR is the CRC-32 of their bytes in that order (update it
+    # with the files)
     import binascii
 
     crc = 0
-    for name in ("config.py", "devices.py"):
+    for name in ("config.py", "devices.py", "json_check.py"):
         with open(blynklog.__file__.rsplit("/", 1)[0] + "/" + name, "rb") as f:
             crc = binascii.crc32(f.read(), crc)
     assert blynklog._VALIDATOR == "%08x" % (crc & 0xFFFFFFFF)

@@ -85,8 +85,8 @@ def _unverified_reason(cfg):
 # ---- the validated-config cache
 # Logger(path) validates the file once: the result is kept in <store folder>/config.cache with
 # what it was made from, and used instead of config.py while the file's bytes, its path, the
-# package version and the validator (config.py and devices.py, _VALIDATOR) are the same and the 'ca' files still look
-# like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
+# package version and the validator (config.py, devices.py and json_check.py: _VALIDATOR) are
+# the same and the 'ca' files still look like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
 # means a full validation, which writes the cache again: one small write when the configuration
 # changes, none at a wake that finds it. Layout: CRC-32 of the rest (8 hex digits), the key line
 # "blynklog-config 2 <version> <validator> <path> <file size>\n", the file's bytes, then the
@@ -94,9 +94,10 @@ def _unverified_reason(cfg):
 
 
 # The validator's identity in the key: CRC-32 of config.py's bytes followed by devices.py's (a
-# gateway's part of the validation), which tests/test_wake.py holds to the files (a stat of them
-# instead cost a Pico W 6 ms each at every wake)
-_VALIDATOR = "a3211a0d"
+# gateway's part of the validation) and json_check.py's (a file's syntax), which
+# tests/test_wake.py holds to the files (a stat of them instead cost a Pico W 6 ms each at every
+# wake)
+_VALIDATOR = "accdf966"
 
 
 def _cache_key(path, raw):

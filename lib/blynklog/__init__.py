@@ -18,6 +18,8 @@
 # loaded before), as is logger_open.py (the steps a wake seldom takes: writing the cache, making the store's folder,
 # opening the raw backend).
 # RAM: the store's buffers, the config dict and a few per-stream objects. Not thread-safe.
+from sys import modules as _modules
+
 __version__ = "0.1.0"
 
 _MIN_TS = 978307200000  # 2001-01-01: anything earlier is not a Unix-ms timestamp
@@ -39,9 +41,10 @@ def _ts_delta(ts, base):
     # no frame_write.py. Bound once: an import statement at each call would allocate
     global _delta
     if _delta is None:
-        from .frame_write import delta
-
-        _delta = delta
+        fw = _modules.get("blynklog.frame_write")  # loaded with the store: no import statement's bytes
+        if fw is None:
+            from . import frame_write as fw
+        _delta = fw.delta
     return _delta(ts, base)
 
 

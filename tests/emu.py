@@ -65,6 +65,12 @@ def _split(u):
 def request(method, path, body=None):
     # One HTTP/1.1 request on a fresh connection (Connection: close) to the plain-HTTP listener.
     # Returns (status, parsed JSON or None).
+    status, payload = request_raw(method, path, body)
+    return status, (json.loads(payload) if payload else None)
+
+
+def request_raw(method, path, body=None):
+    # request() with the answer's body as bytes: (status, body)
     base = http_url()
     if base is None:
         raise OSError("no emulator: BLYNKLOG_EMU_HTTP_URL is unset")
@@ -91,9 +97,7 @@ def request(method, path, body=None):
     head_end = raw.find(b"\r\n\r\n")
     if head_end < 0:
         raise OSError("emulator: no HTTP answer")
-    status = int(raw[:head_end].split(b" ", 2)[1])
-    payload = raw[head_end + 4 :]
-    return status, (json.loads(payload) if payload else None)
+    return int(raw[:head_end].split(b" ", 2)[1]), raw[head_end + 4 :]
 
 
 def _send_all(s, data):

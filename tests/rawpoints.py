@@ -1,30 +1,11 @@
 # Test helper: what the emulator holds, as raw JSON text, and exact decimal/double
 # comparisons in ints, the same on every runtime (no float parse on a float32 port).
-import socket
-
 import emu
 
 
 def raw_points(device=1, stream=1):
     # [(ts, value_text), ...]: the emulator's points as the text its JSON answer carries
-    host, port = emu._split(emu.http_url())
-    path = "/_emu/points?device=%d&stream=%d" % (device, stream)
-    head = "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n" % (path, host, port)
-    s = socket.socket()
-    try:
-        s.settimeout(10)
-        s.connect(socket.getaddrinfo(host, port)[0][-1])
-        emu._send_all(s, head.encode())
-        chunks = []
-        for _ in range(100000):
-            c = s.recv(4096)
-            if not c:
-                break
-            chunks.append(c)
-    finally:
-        s.close()
-    raw = b"".join(chunks).decode()
-    body = raw[raw.find("\r\n\r\n") + 4 :]
+    body = emu.request_raw("GET", "/_emu/points?device=%d&stream=%d" % (device, stream))[1].decode()
     i = body.find('"points":[')
     if i < 0 or body[i + 10 : i + 12] == "]}":
         return []

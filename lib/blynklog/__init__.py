@@ -240,14 +240,13 @@ class Logger:
             from . import logger_open as _open
 
             try:
-                if raw_backend:
-                    _open.raw_check(cfg)  # before anything is written
+                dev = _open.raw_check(cfg) if raw_backend else None  # before anything is written
                 if not folder:
                     _open.store_folder(scfg["path"], scfg.get("old_path"))
                 if save:
                     _open.save_cached_config(config, raw, cache, cfg)
                 if raw_backend:
-                    self._store = _open.raw_store(cfg)
+                    self._store = _open.raw_store(cfg, dev)
             finally:
                 _open = None
                 _drop("logger_open", had)

@@ -54,7 +54,8 @@ def _move_old_store(old, new):
 def raw_check(cfg):
     # The raw backend's refusals that need no writing, made before Logger() writes anything (the
     # store's folder, the cache, the device's format): streams that cannot fit a new store's
-    # checkpoint, and on a board a flash region it does not have (rawstore.open_device)
+    # checkpoint, and on a board a flash region it does not have. -> the board's device, opened
+    # (that writes nothing; raw_store takes it), or None on a host (its device is a file)
     import sys
 
     from .policy import meta_max
@@ -62,8 +63,7 @@ def raw_check(cfg):
 
     room = meta_max()
     _fits(cfg, room, new_spare(cfg["streams"], room))
-    if sys.platform in ("esp32", "rp2"):
-        open_device(cfg["store"])
+    return open_device(cfg["store"]) if sys.platform in ("esp32", "rp2") else None
 
 
 def _fits(cfg, room, spare):
@@ -75,16 +75,19 @@ def _fits(cfg, room, spare):
         )
 
 
-def raw_store(cfg):
-    # The raw backend's store for this (validated) configuration. Every checkpoint holds each
-    # stream's name (the store's earlier streams' too) and keeps room for the largest meta the
-    # upload policy commits: streams that leave less are refused here, not after a sync.
+def raw_store(cfg, dev=None):
+    # The raw backend's store for this (validated) configuration, on dev (raw_check's) or its
+    # device opened now. Every checkpoint holds each stream's name (the store's earlier streams'
+    # too) and keeps room for the largest meta the upload policy commits: streams that leave less
+    # are refused here, not after a sync.
     from .policy import meta_max
     from .rawstore import RawStore, open_device
 
     scfg = cfg["store"]
     room = meta_max()
-    store = RawStore(open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room)
+    store = RawStore(
+        dev if dev is not None else open_device(scfg), on_full=scfg["on_full"], close_device=True, meta_room=room
+    )
     try:
         _fits(cfg, room, store.spare(cfg["streams"]))
     except ConfigError:

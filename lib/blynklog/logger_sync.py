@@ -7,6 +7,7 @@
 import gc
 
 from . import _is_int
+from . import _modules as _loaded_modules
 from .compat import IS_MICROPYTHON, ticks_ms
 from .http import YIELD
 
@@ -114,9 +115,7 @@ def left_behind(log):
     gen = log._async
     if gen is None:
         return False
-    import sys
-
-    aio = sys.modules.get("asyncio")
+    aio = _loaded_modules.get("asyncio")
     if aio is not None:
         try:
             # a loop running in this thread (CPython: a callback has no current task in it)

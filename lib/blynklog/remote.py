@@ -26,10 +26,9 @@ import gc
 
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
-from .remote_values import _dict, check, same_source, sources
+from .remote_values import _INF, _dict, check, same_source, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
-_INF = float("inf")
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
 _NO_NETWORK = ("retry", "error", "backoff", "insecure")
@@ -87,15 +86,12 @@ def _read(log, client, report, kept):
     got = {}
     refused = {}
     answer = yield from _get(log, client, names, got)
-    if answer is not None and len(names) == 1 and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
-        # the one setting's datastream the server lacks: that setting refused, the read done
-        refused[names[0]] = "server: %s" % (answer.message or ("HTTP %d" % answer.status))
-        answer = None
     if answer is not None and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
         # a datastream the server lacks (deleted from the template, say) fails the read of them
-        # all: each setting alone then, so that one is refused for itself and the rest are read
+        # all: each setting alone then (a lone one's answer is this one), so that one is refused
+        # for itself and the rest are read
         for name in names:
-            a = yield from _get(log, client, [name], got)
+            a = answer if len(names) == 1 else (yield from _get(log, client, [name], got))
             if a is None:
                 continue
             if a.kind not in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):

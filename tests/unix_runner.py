@@ -70,6 +70,13 @@ def run(module, wanted):
             print("FAIL", name)
             for line in buf.getvalue().split("\n"):
                 print("|", line)
+            if isinstance(e, MemoryError):
+                # a leak across the module's tests or one large request: the heap says which
+                import gc
+
+                e = buf = None
+                gc.collect()
+                print("| heap after a collection: %d bytes in use, %d free" % (gc.mem_alloc(), gc.mem_free()))
             failed += 1
         else:
             print("PASS", name)

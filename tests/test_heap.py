@@ -5,8 +5,8 @@
 # source at import time needs more heap than the upload itself).
 # On the board-like port (32-bit, float32; BLYNKLOG_MICROPYTHON_32, else skipped): the whole
 # Logger sync() of 10,000 pending points on 3 streams (Platform API, verified TLS) with the package
-# as .mpy completes in SYNC_HEAP, and in SYNC_HEAP less the package's code held after it, at most
-# 32 KB (a board with the modules frozen into flash); Logger() from .py sources in 128 KB.
+# as .mpy completes in SYNC_HEAP, and in the package's code held at that sync (heap_sync.py) and at most
+# 32 KB more (a board with the modules frozen into flash); Logger() from .py sources in 128 KB.
 import json
 import os
 import shutil
@@ -204,7 +204,7 @@ def test_three_times_the_backlog_syncs_in_the_same_heap(tmp_path, mpy_package, b
 
 
 def test_that_sync_needs_at_most_32k_beyond_the_package_code(tmp_path, mpy_package, backlog):
-    # the package's code held after a sync (its .mpy bytecode and qstrs, which a board with the
+    # the package's code held at a sync (its .mpy bytecode and qstrs, which a board with the
     # modules frozen into flash does not hold in RAM), then the same sync in that much heap and
     # FROZEN_HEAP_KB more
     sent, heap, out = _sync(tmp_path, mpy_package, backlog, SYNC_HEAP_KB)

@@ -1119,7 +1119,8 @@ def _whole_rows(d, results, nmax):
             c = statistics.median(codes) / KB
             d.row(
                 "1",
-                "Heap held by the package's code after that sync (`.mpy` bytecode and qstrs), KB",
+                "Heap held by the package's code at that sync (the modules loaded at its end, `.mpy` bytecode, "
+                "and the qstrs of all loaded), KB",
                 _fmt(c, " KB"),
                 "",
                 "",

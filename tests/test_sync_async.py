@@ -180,6 +180,28 @@ def test_a_second_sync_while_sync_async_runs_is_refused():
     log.close()
 
 
+def test_close_while_sync_async_runs_is_refused_and_the_sync_goes_on():
+    from support import raises
+
+    _fresh()
+    log = Logger(_config())
+    _fill(log, 10, now_ms() - 60000)
+    seen = []
+
+    async def main():
+        t = asyncio.create_task(log.sync_async())
+        await asyncio.sleep(0)  # the sync has started and waits for its connection
+        raises(ValueError, log.close)
+        seen.append(log.stats()["pending"])
+        return await t
+
+    report = asyncio.run(main())
+    assert seen == [10] and report["sent"] == 10 and report["stopped"] == "done", (seen, report)
+    assert len(received(1)) == 10
+    log.close()
+    assert log.stats()["pending"] == 0
+
+
 def test_sync_async_refuses_a_server_whose_certificate_does_not_verify():
     _fresh()
     if emu.other_ca_path() is None:

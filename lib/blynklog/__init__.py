@@ -512,8 +512,10 @@ class Logger:
     def close(self):
         if self._closed:
             return
-        if self._async is not None:  # a sync_async left behind by its loop: its clean-up first
-            _upload().left_behind(self)
+        if self._syncing and not _upload().left_behind(self):
+            # a sync_async whose loop still runs (or a sync() whose hook calls this): closing the
+            # store under it would end it in the middle of a batch. A left-behind one ends first.
+            raise ValueError("a sync is running: await sync_async() (or cancel its task) before close()")
         try:
             self._store.flush()
         finally:

@@ -31,8 +31,8 @@
 # (store.hold: a full store refuses new samples then, counted in dropped_full as drop_newest
 # counts them). The commit comes after the server's answer, at one step, so a sample is counted
 # sent once, and the books balance. A second sync (sync() or sync_async()) while one runs raises
-# ValueError; close() must wait for the sync. Cancelling the task ends the sync as a network fault
-# would: the connection is closed, nothing unacknowledged is committed, the state is saved. A task
+# ValueError, and so does close() (it must wait for the sync). Cancelling the task ends the sync
+# as a network fault would: the connection is closed, nothing unacknowledged is committed, the state is saved. A task
 # left pending when its loop ended (MicroPython's asyncio.run does not finish other tasks) is
 # ended so at the next sync(), at close(), or when a full store would hold for it, whichever comes
 # first with no loop running (logger_sync.left_behind).

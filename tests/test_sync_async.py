@@ -160,42 +160,40 @@ def test_a_read_that_never_completes_in_sync_async_times_out_and_is_reported():
     assert stats["sent"] == 1000 and stats["pending"] == 2000, stats
 
 
-def test_a_second_sync_while_sync_async_runs_is_refused():
-    from support import raises
-
+def _call_during_sync_async(call):
+    # a Logger with 10 pending points; call(log) runs once its sync_async has started (waiting for
+    # its connection) -> (the Logger, the sync's report)
     _fresh()
     log = Logger(_config())
     _fill(log, 10, now_ms() - 60000)
-    seen = []
 
     async def main():
         t = asyncio.create_task(log.sync_async())
-        await asyncio.sleep(0)  # the sync has started and waits for its connection
-        raises(ValueError, log.sync)
-        seen.append(1)
+        await asyncio.sleep(0)
+        call(log)
         return await t
 
-    report = asyncio.run(main())
-    assert seen and report["sent"] == 10, report
+    return log, asyncio.run(main())
+
+
+def test_a_second_sync_while_sync_async_runs_is_refused():
+    from support import raises
+
+    log, report = _call_during_sync_async(lambda log: raises(ValueError, log.sync))
+    assert report["sent"] == 10, report
     log.close()
 
 
 def test_close_while_sync_async_runs_is_refused_and_the_sync_goes_on():
     from support import raises
 
-    _fresh()
-    log = Logger(_config())
-    _fill(log, 10, now_ms() - 60000)
     seen = []
 
-    async def main():
-        t = asyncio.create_task(log.sync_async())
-        await asyncio.sleep(0)  # the sync has started and waits for its connection
+    def close(log):
         raises(ValueError, log.close)
         seen.append(log.stats()["pending"])
-        return await t
 
-    report = asyncio.run(main())
+    log, report = _call_during_sync_async(close)
     assert seen == [10] and report["sent"] == 10 and report["stopped"] == "done", (seen, report)
     assert len(received(1)) == 10
     log.close()

@@ -189,6 +189,21 @@ def test_bad_client_credentials_are_an_auth_failure_naming_the_error_not_the_sec
     assert "invalid_client" in a.message and "wrong-secret" not in a.message
 
 
+def test_a_token_error_that_echoes_the_client_secret_does_not_show_it():
+    # a server (or a proxy) that names the secret in its error: the message must not carry it,
+    # nor a part of it where the client id is a part of the secret
+    emu.require()
+    emu.reset()
+    state = State(tmpdir() + "/state.json")
+    c = PlatformClient(conn(), "test-client", "test-client-s3cr3t", 1, state)
+    text = "client test-client with secret test-client-s3cr3t is refused"
+    emu.inject("status", status=400, target="token", body={"error": "invalid_client", "error_description": text})
+    a = c.upload(STREAM, pts(2), 2)
+    c.conn.close()
+    assert a.kind == AUTH and "invalid_client" in a.message, a
+    assert "s3cr3t" not in a.message, a
+
+
 def test_an_invalid_device_token_is_an_auth_failure_without_the_token():
     emu.require()
     emu.reset()

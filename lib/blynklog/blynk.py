@@ -61,10 +61,10 @@ class Answer:
 
 
 def _clean(text, secrets=()):
-    # A short printable message with every secret masked.
-    for s in secrets:
-        if s:
-            text = text.replace(s, "***")
+    # A short printable message with every secret masked (the longest first: a secret that holds
+    # another, a client secret that starts with the client id, is masked whole).
+    for s in sorted([s for s in secrets if s], key=len, reverse=True):
+        text = text.replace(s, "***")
     out = []
     for ch in text[:_MSG]:
         out.append(ch if " " <= ch <= "~" else "?")
@@ -311,7 +311,7 @@ class DeviceClient(_Client):
     def __init__(self, conn, token):
         _Client.__init__(self, conn)
         self.token = token
-        self._secrets = (token,)
+        self._secrets = (token, _quote(token))  # as sent in the query too, for a server that echoes it
 
     def upload_gen(self, stream, points, count, length=None):
         body = self._body(None, stream, points, length)
@@ -341,6 +341,7 @@ class PlatformClient(_Client):
         self.device_id = device_id
         self.state = state
         self._basic = "Basic " + _b64("%s:%s" % (client_id, client_secret))
+        self._secret = client_secret
         self._token = None
         self._refresh = None
         self._renew_ticks = None  # a ticks deadline when the token was fetched this boot
@@ -364,7 +365,7 @@ class PlatformClient(_Client):
         self._update_secrets()
 
     def _update_secrets(self):
-        self._secrets = (self._basic[6:], self._token, self._refresh, self.client_id)
+        self._secrets = (self._basic[6:], self._secret, self._token, self._refresh, self.client_id)
 
     def token_valid(self):
         # True when a token is held and not due for renewal.

@@ -113,11 +113,33 @@ def test_too_many_header_lines_are_refused(scripted):
     assert c._sock is None
 
 
-def test_a_header_line_longer_than_the_buffer_is_refused(scripted):
-    srv = scripted([b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 2000 + b"\r\nContent-Length: 0\r\n\r\n"])
+def test_a_long_header_line_of_a_field_not_kept_is_read_past(scripted):
+    # a 204 that carries a long policy or cookie (a CDN's, a load balancer's) is an answer: the
+    # batch it acknowledges must not be sent again
+    csp = b"Content-Security-Policy: " + b"default-src 'self'; " * 100
+    cookie = b"Set-Cookie: lb=" + b"c" * 3000 + b"; Path=/; Secure"
+    answer = (
+        b"HTTP/1.1 204 No Content\r\n" + csp + b"\r\n" + cookie + b"\r\nDate: Mon, 30 Nov 2026 11:00:00 GMT\r\n\r\n"
+    )
+    srv = scripted([answer, OK])
     c = Connection(srv.url)
-    with pytest.raises(ValueError):
-        c.request("GET", "/")
+    r = c.request("POST", "/a", {"Content-Type": "application/json"}, b"[]")
+    assert r.status == 204 and r.headers.get("date") == "Mon, 30 Nov 2026 11:00:00 GMT"
+    assert c.request("GET", "/b").body == b"ok"  # the connection stays usable
+    assert srv.connections == 1
+    c.close()
+
+
+def test_a_header_line_longer_than_the_buffer_is_refused_when_kept_or_endless(scripted):
+    # a kept header (Location, Retry-After, ...) that long is refused, and so is a head over 16 KB
+    loc = b"HTTP/1.1 308 Moved\r\nLocation: https://x/" + b"a" * 2000 + b"\r\nContent-Length: 0\r\n\r\n"
+    huge = b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 20000 + b"\r\nContent-Length: 0\r\n\r\n"
+    srv = scripted([loc, huge])
+    for _ in range(2):
+        c = Connection(srv.url)
+        with pytest.raises(ValueError):
+            c.request("GET", "/")
+        assert c._sock is None
 
 
 def test_a_huge_chunked_answer_drops_the_connection(scripted):

@@ -205,6 +205,40 @@ def test_stray_bytes_after_an_answer_are_not_read_as_the_next_answer():
     log.close()
 
 
+def test_an_answer_with_long_header_lines_acknowledges_its_batch():
+    # a CDN's long policy or cookie (and many header lines) on the server's 200/204: each batch is
+    # acknowledged once, by both APIs; these answers used to be refused as malformed, and the
+    # batches the server had accepted sent again at every sync
+    hostile.require(True)
+    name = unique("lf")
+    hostile.set(name, "long-fields")
+    log = _hostile_device(name, 20, 5)
+    r = log.sync()
+    assert r["sent"] == 20 and r["stopped"] == "done", r
+    assert len(hostile.points(name)) == 20
+    log.close()
+    name = unique("lp")
+    hostile.set(name, "long-fields")
+    cfg = {
+        "server": hostile.tls_url(),
+        "ca": hostile.ca_path(),
+        "api": "platform",
+        "client_id": name,
+        "client_secret": "s",
+        "device_id": 1,
+        "streams": {"t": {"id": 1}},
+        "store": {"path": tmpdir("hs") + "/store"},
+        "limits": {"points_per_request": 5},
+        "upload": {"timeout_ms": 3000},
+    }
+    log = Logger(cfg)
+    fill(log, "t", 20)
+    r = log.sync()
+    assert r["sent"] == 20 and r["stopped"] == "done", r
+    assert len(hostile.points(name)) == 20
+    log.close()
+
+
 def test_a_204_with_a_body_does_not_poison_the_next_request():
     hostile.require(True)
     name = unique("nb")

@@ -26,6 +26,8 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
                      than its Content-Length): they must not be read as the next answer
     204-body         ok, but the Platform import's 204 carries a body (which a 204 cannot have)
+    long-fields      ok, but every answer carries a CDN's long headers: a 2 KB policy, a 3 KB
+                     cookie and 60 short lines (a valid answer: what it acknowledges is done)
     early-413        a body over 16384 bytes is not read: a 413 (a proxy's HTML page) goes out as
                      soon as the request head is in, and the connection closes under the client's
                      send; smaller bodies are ok
@@ -375,6 +377,14 @@ class HostileServer:
             return False  # ...then the close: with the body unread, an RST under the client's send
         if b == "tail-junk":
             conn.send(self._ok(name, req) + b"\r\nstray bytes\r\n")
+            return True
+        if b == "long-fields":
+            ans = self._ok(name, req)
+            extra = b"Content-Security-Policy: " + b"default-src 'self'; " * 100 + b"\r\n"
+            extra += b"Set-Cookie: lb=" + b"c" * 3000 + b"; Path=/; Secure\r\n"
+            extra += b"".join(b"X-Edge-%d: hit\r\n" % i for i in range(60))
+            i = ans.index(b"\r\n") + 2
+            conn.send(ans[:i] + extra + ans[i:])
             return True
         if b == "204-body":
             ans = self._ok(name, req)

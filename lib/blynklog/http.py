@@ -15,8 +15,9 @@
 # and the whole answer must arrive within timeout_ms (a server dripping bytes is cut off);
 # DNS (getaddrinfo) is not covered on MicroPython and can block longer.
 # Responses are read whole at once but bounded: at most _KEEP body bytes are kept, at most _DISCARD
-# more are read and dropped; a longer body makes the connection drop instead. Header lines are
-# capped in size and number.
+# more are read and dropped; a longer body makes the connection drop instead. A head is capped
+# in lines and bytes; a header line longer than the buffer is read past when it is of a header not
+# kept (a CDN's long policy or cookie on an answer that acknowledged a batch), refused otherwise.
 # Drivers: request_gen() is the exchange written once as a generator of I/O ops (OPEN, SEND, RECV,
 # PEEK, STALE, SLEEP, YIELD below), which the layers above pass on with `yield from`; request() runs
 # it with run_blocking() on blocking sockets, aio.py runs the same generator on asyncio streams.
@@ -32,7 +33,8 @@ from .compat import IS_MICROPYTHON, const, sleep_ms, ticks_add, ticks_diff, tick
 _BUF = const(512)
 _KEEP = const(1024)
 _DISCARD = const(16384)
-_MAX_HEADERS = const(40)
+_MAX_HEADERS = const(100)  # header lines in one head (CPython's http.client allows as many)
+_MAX_HEAD = const(16384)  # bytes of header lines in one head
 _MAX_INTERIM = const(4)
 _KEPT_HEADERS = ("location", "retry-after", "date", "content-type", "content-length", "connection", "transfer-encoding")
 
@@ -218,6 +220,7 @@ class Connection:
         self._start = 0
         self._end = 0
         self._until = 0  # ticks deadline of the answer being read (set by _answer)
+        self._head_left = 0  # bytes of header lines the head being read may still take (_head)
         self.feed = None  # called before each blocking step (a watchdog's feed), or None
         if self.tls and self.insecure and not _warned:
             _warned.append(1)
@@ -371,6 +374,34 @@ class Connection:
                 return line
             yield from self._fill()
 
+    def _field(self):
+        # One header line as _line() gives it, or None for a line longer than the buffer, read
+        # past to its end: a header not kept (one of _KEPT_HEADERS that long is refused). Its
+        # bytes count against self._head_left (the head's bytes left).
+        skip = False
+        while True:
+            i = self._buf.find(b"\n", self._start, self._end)
+            if i >= 0:
+                self._head_left -= i + 1 - self._start
+                if self._head_left < 0:
+                    raise ValueError("header too large")
+                line = None if skip else bytes(self._mv[self._start : i])
+                self._start = i + 1
+                if line is not None and line.endswith(b"\r"):
+                    line = line[:-1]
+                return line
+            if self._end - self._start >= _BUF:
+                if not skip:
+                    c = self._buf.find(b":", self._start, self._end)
+                    if c <= self._start or bytes(self._mv[self._start : c]).strip().lower().decode() in _KEPT_HEADERS:
+                        raise ValueError("header line too long")
+                    skip = True
+                self._head_left -= self._end - self._start
+                if self._head_left < 0:
+                    raise ValueError("header too large")
+                self._start = self._end = 0
+            yield from self._fill()
+
     def _body(self, length, keep):
         # Reads exactly `length` bytes, keeping the first ones in `keep` (a list of bytes).
         kept = 0
@@ -522,8 +553,11 @@ class Connection:
         keep_alive = line.startswith(b"HTTP/1.1")
         headers = {}
         count = 0
+        self._head_left = _MAX_HEAD
         while True:
-            line = yield from self._line()
+            line = yield from self._field()
+            if line is None:
+                continue  # a long line of a header not kept
             if not line:
                 break
             count += 1

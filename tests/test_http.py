@@ -227,6 +227,21 @@ def test_bytes_left_after_an_answer_close_the_connection_before_the_next_request
     c.close()
 
 
+def test_a_success_that_comes_while_the_body_still_goes_is_a_fault():
+    # early-ok: a 200 after the head, the body never read: no acknowledgement of the body
+    c = _hostile_conn()
+    body = b"[" + b"0," * 75000 + b"0]"
+    chunks = [body[i : i + 512] for i in range(0, len(body), 512)]
+    try:
+        c.request("POST", "/b/early-ok/x", JSON, (len(body), chunks))
+    except ValueError as e:
+        assert "before" in str(e)
+    else:
+        raise AssertionError("an early 200 was taken as the answer")
+    assert c._sock is None
+    c.close()
+
+
 def test_an_answer_that_comes_while_the_body_still_goes_is_returned():
     # early-413: a proxy answers after the head and closes without reading a 150 KB body
     c = _hostile_conn()

@@ -340,6 +340,19 @@ def test_samples_dropped_as_unplaceable_are_counted_by_the_clock():
 # ---- item 13: the server answers before the body is sent and closes
 
 
+def test_a_success_answered_before_the_body_was_sent_acknowledges_nothing():
+    # a server (a proxy) that says 200 after the head and closes without reading the body has not
+    # taken the batch: it must not count as sent (it did, and the batch was lost)
+    name = unique("eo")
+    hostile.set(name, "early-ok")
+    log = _hostile_device(name, 2000, 2000)  # about 50 KB, over the 16 KB the server reads
+    r = log.sync()
+    assert r["sent"] == 0 and r["pending"] == 2000 and r["stopped"] == "retry", r
+    assert r["last_error"] and "before" in r["last_error"], r
+    assert hostile.points(name) == []
+    log.close()
+
+
 def test_an_early_413_before_the_body_is_sent_is_read_and_the_batch_halved():
     # a proxy with a body limit answers 413 after the head and closes: the client's send fails
     # mid-body. That answer used to be lost (a network fault), so the same batch went forever.

@@ -26,6 +26,9 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
                      than its Content-Length): they must not be read as the next answer
     204-body         ok, but the Platform import's 204 carries a body (which a 204 cannot have)
+    early-ok         a body over 16384 bytes is not read: its success status (200, or 204 for the
+                     Platform import) goes out as soon as the request head is in, and the connection
+                     closes under the client's send; nothing is recorded (smaller bodies are ok)
     long-fields      ok, but every answer carries a CDN's long headers: a 2 KB policy, a 3 KB
                      cookie and 60 short lines (a valid answer: what it acknowledges is done)
     early-413        a body over 16384 bytes is not read: a 413 (a proxy's HTML page) goes out as
@@ -337,7 +340,7 @@ class HostileServer:
         if n < 0 or n > _MAX_BODY:
             raise _Gone()
         req = _Request(parts[0], parts[1], headers, None)
-        if n > _EARLY_LIMIT and self._behaviour(req)[1] == "early-413":
+        if n > _EARLY_LIMIT and self._behaviour(req)[1] in ("early-413", "early-ok"):
             return req  # body None: answered before it is read
         req.body = conn.recv_exact(n) if n else b""
         return req
@@ -357,19 +360,23 @@ class HostileServer:
         name, b = self._behaviour(req)
         base, _, arg = b.partition("-") if b.startswith(("random-", "drip-")) else (b, "", "")
         rnd = random.Random(arg or name)
-        if req.body is None:  # early-413, body unread: answer, then close under the client's send
+        if req.body is None:  # early-413, early-ok, body unread: answer, then close under the client's send
             try:
                 conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the answer leaves now
             except OSError:
                 pass
-            conn.send(
-                _answer(
-                    413,
-                    "<html><body>413 Request Entity Too Large</body></html>",
-                    ["Content-Type: text/html", "Connection: close"],
-                    "Request Entity Too Large",
+            if b == "early-ok":
+                ok = 204 if req.path.endswith("/import/batch") else 200
+                conn.send(_answer(ok, b"", ["Connection: close"], "OK"))
+            else:
+                conn.send(
+                    _answer(
+                        413,
+                        "<html><body>413 Request Entity Too Large</body></html>",
+                        ["Content-Type: text/html", "Connection: close"],
+                        "Request Entity Too Large",
+                    )
                 )
-            )
             try:
                 conn.sock.shutdown(socket.SHUT_WR)  # FIN after the answer...
             except OSError:
@@ -392,7 +399,11 @@ class HostileServer:
                 ans = ans.replace(b"Content-Length: 0\r\n\r\n", b"Content-Length: 12\r\n\r\n{\"ok\": true}")
             conn.send(ans)
             return True
-        if base == "ok" or b == "early-413" or (b.startswith("token-") and not req.path.startswith("/oauth2/")):
+        if (
+            base == "ok"
+            or b in ("early-413", "early-ok")
+            or (b.startswith("token-") and not req.path.startswith("/oauth2/"))
+        ):
             conn.send(self._ok(name, req))
             return True
         if b == "token-bad-json":

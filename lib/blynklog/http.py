@@ -8,7 +8,8 @@
 # the server closes it; a socket found closed before anything was sent is reopened silently, any
 # failure after the first byte left raises OSError (a POST is never repeated behind the caller),
 # except when the server answered early and stopped reading (a 413 under a body still going out):
-# that answer is returned. Bytes left over after an answer close the connection (they cannot be
+# that answer is returned, unless it is a success (2xx), which cannot be for a body not all sent:
+# ValueError then. Bytes left over after an answer close the connection (they cannot be
 # the next answer); bytes arriving while it is idle do too (checked before the next request).
 # Every socket/TLS/timeout fault raises OSError, a malformed answer raises ValueError; the socket is
 # closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read,
@@ -489,6 +490,10 @@ class Connection:
                         resp = yield from self._early_answer(method)
                         if resp is None:
                             raise early if early is not True else OSError(104)  # ECONNRESET
+                        if 200 <= resp.status < 300:
+                            # a success said before the body was all out cannot be for it: the
+                            # server did not take what never reached it (nothing acknowledged)
+                            raise ValueError("%d answered before the body was sent" % resp.status)
                         return resp
                     if sent - len(head) != length:
                         raise ValueError("body shorter than its Content-Length")

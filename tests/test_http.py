@@ -86,6 +86,40 @@ def test_keep_alive_sends_many_batches_over_one_handshake():
     assert len(emu.points(1, 1)) == 500
 
 
+class _Options:
+    # a socket stand-in that keeps its setsockopt calls
+    def __init__(self):
+        self.calls = []
+
+    def setsockopt(self, level, opt, value):
+        self.calls.append((level, opt, value))
+
+
+def test_nagle_is_turned_off_on_each_connection_where_the_port_can():
+    # Nagle held every request's body back behind its head until the server's delayed ACK (40 ms
+    # a request on loopback): TCP_NODELAY, by the socket module's numbers, else the OS's (unix port)
+    import socket
+    import sys
+
+    from blynklog.http import no_delay
+
+    s = _Options()
+    no_delay(s)
+    opt = getattr(socket, "TCP_NODELAY", None)
+    if opt is not None:
+        assert s.calls == [(getattr(socket, "IPPROTO_TCP", 6), opt, 1)], s.calls
+    else:
+        assert s.calls == ([(6, 1, 1)] if sys.platform == "linux" else []), s.calls
+    emu.require()
+    c = conn()
+    try:
+        assert c.request("GET", "/_emu/stats").status == 200
+        if hasattr(c._sock, "getsockopt"):  # CPython: the option as the kernel holds it
+            assert c._sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    finally:
+        c.close()
+
+
 def test_content_length_equals_the_body_bytes_sent():
     emu.require()
     emu.reset()

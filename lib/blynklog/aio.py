@@ -15,6 +15,9 @@
 #     every drain: a dead link (a read that never completes) is an ETIMEDOUT, reported as sync()
 #     reports it; the whole answer must still come within timeout_ms (http.py);
 #   - after every body chunk (512 bytes, ~20 points) and every send the loop runs other tasks.
+#   - Nagle's algorithm: CPython's open_connection turns it off (as sync() does: http.no_delay);
+#     MicroPython's hands no raw socket out of its TLS one, so it stays on there, and a request's
+#     body may wait for the server's delayed ACK of its head (tens of ms a request).
 #   - the policy's passes over the records pause every 256 records (policy._PAUSE), and the
 #     upload modules load one at a time with a pause between them.
 # What does not yield: a commit (one flash write), the TLS context's setup, on MicroPython the

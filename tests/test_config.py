@@ -418,3 +418,12 @@ def test_a_der_ca_of_the_right_shape_is_accepted():
     with open(d + "/ca.der", "wb") as f:
         f.write(DER)
     assert config.load(device_cfg(insecure=False, ca=d + "/ca.der"))["ca"] == [d + "/ca.der"]
+
+
+def test_a_min_year_after_the_clocks_max_year_names_its_key():
+    # the clock counts as set from min_year to its max_year (2070): a min_year after it would
+    # refuse every time (NTP's, the server's Date) and no sample would ever be uploaded
+    assert config.load(device_cfg(clock={"min_year": 2070}))["clock"]["min_year"] == 2070
+    for year in (2071, 2100):
+        e = error_of(device_cfg(clock={"min_year": year}))
+        assert e.startswith("clock.min_year: ") and "2070" in e, e

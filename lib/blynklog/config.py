@@ -11,6 +11,7 @@ DEFAULT_SERVER = "https://blynk.cloud"
 _MAX_STREAMS = const(64)
 _MAX_NAME = const(32)
 _MAX_PINS = const(256)
+_MAX_YEAR = const(2070)  # the Clock's max_year (clock.py)
 
 # Blynk's datastream types, and the names accepted for each
 TYPES = {
@@ -763,7 +764,9 @@ def _validate(cfg, base_dir):
     clock = _section(cfg, "clock", _CLOCK_DEFAULTS)
     if clock["ntp_host"] is not None:
         _str("clock.ntp_host", clock["ntp_host"], max_len=253)
-    _int("clock.min_year", clock["min_year"], 2001, 2100)
+    # the clock counts as set from min_year to its max_year (clock.py: 2070): a later min_year
+    # would refuse every time, NTP's and the server's Date too, and no sample would ever go
+    _int("clock.min_year", clock["min_year"], 2001, _MAX_YEAR)
     _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
     out["clock"] = clock
     out["remote"] = _remote(cfg, api, out["streams"])

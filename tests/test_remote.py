@@ -625,3 +625,15 @@ def test_sync_async_gives_the_report_and_requests_of_sync_with_settings_health_a
     assert asynchronous[0] == report
     assert [r["path"] for r in asynchronous[1]] == [r["path"] for r in blocking[1]]
     assert asynchronous[2] == blocking[2] == ["parked"]
+
+
+def test_a_platform_setting_on_a_streams_datastream_id_names_the_id():
+    # the Platform API reads datastream ids: a setting whose id is a stream's names remote.NAME.id
+    # and that id, not its pin (V20 is no stream's datastream)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = {"s": {"pin": "V20", "id": 7}}
+    e = str(raises(blynklog.ConfigError, blynklog.Logger, cfg))
+    assert e == "remote.s.id: datastream id 7 is already the datastream of a stream or another setting", e
+    cfg["remote"] = {"s": "V7"}  # its id is the pin's number: the pin names it
+    e = str(raises(blynklog.ConfigError, blynklog.Logger, cfg))
+    assert e.startswith("remote.s.pin: datastream id 7 "), e

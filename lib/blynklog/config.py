@@ -475,7 +475,13 @@ def _remote(cfg, api, streams):
         if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
             _fail(key + ".min", "more than max")
         sid = _int(key + ".id", s.get("id", int(pin[1:])), 0, 2147483647)
-        if pin in pins or (api == "platform" and sid in ids):
+        if api == "platform" and sid in ids:
+            # the Platform API reads datastream ids: the id at fault (the pin's number when not given)
+            _fail(
+                key + (".id" if "id" in s else ".pin"),
+                "datastream id %d is already the datastream of a stream or another setting" % sid,
+            )
+        if pin in pins:
             _fail(key + ".pin", "%s is already the datastream of a stream or another setting" % pin)
         pins.append(pin)
         ids.append(sid)

@@ -259,3 +259,31 @@ def test_clock_stamps_follow_a_clock_a_sync_sets_back_though_a_burst_ran_them_ah
     log.add("t", 2.0)
     assert _stamps(log, "t")[-3:] == [T0 + 499, T0 - 5000, T0 - 4999]
     log.close()
+
+
+class _Ntptime:
+    # ntptime as the boards have it: a module whose host the caller sets; this one never answers
+    host = "pool.ntp.org"
+    timeout = 1
+
+    def time(self):
+        raise OSError(110)
+
+
+def test_the_configured_ntp_host_is_the_one_the_clock_asks():
+    # clock.ntp_host reaches the Logger's clock: log.clock.sync_ntp() (the firmware's NTP step)
+    # asks that server, not ntptime's default
+    import sys
+
+    saved = sys.modules.get("ntptime")
+    sys.modules["ntptime"] = fake = _Ntptime()
+    try:
+        log, _ = make(clock={"ntp_host": "time.example.org"})
+        assert log.clock.sync_ntp(timeout_ms=100) is False
+        log.close()
+        assert fake.host == "time.example.org", fake.host
+    finally:
+        if saved is None:
+            sys.modules.pop("ntptime", None)
+        else:
+            sys.modules["ntptime"] = saved

@@ -268,7 +268,12 @@ class Logger:
         if self._store is None and not raw_backend:
             self._store = self._new_store()
         ccfg = cfg["clock"]
-        self.clock = Clock(self._state, min_year=ccfg["min_year"], max_step_back_ms=ccfg["max_step_back_s"] * 1000)
+        self.clock = Clock(
+            self._state,
+            min_year=ccfg["min_year"],
+            max_step_back_ms=ccfg["max_step_back_s"] * 1000,
+            ntp_host=ccfg["ntp_host"],
+        )
         self._sids = {}
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
         self._dup_said = []  # streams whose duplicate ts add() has pointed out

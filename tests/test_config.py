@@ -427,3 +427,13 @@ def test_a_min_year_after_the_clocks_max_year_names_its_key():
     for year in (2071, 2100):
         e = error_of(device_cfg(clock={"min_year": year}))
         assert e.startswith("clock.min_year: ") and "2070" in e, e
+
+
+def test_an_ntp_host_that_is_no_host_name_names_its_key():
+    # ntptime takes a host name (or an IPv4 address): a URL, a port or a space would fail every
+    # NTP query in silence
+    for host in ("pool.ntp.org", "time.example.org", "127.0.0.1"):
+        assert config.load(device_cfg(clock={"ntp_host": host}))["clock"]["ntp_host"] == host
+    for host in ("https://pool.ntp.org", "pool.ntp.org:123", "pool ntp org", "999.1.1.1", "-pool.ntp.org"):
+        e = error_of(device_cfg(clock={"ntp_host": host}))
+        assert e.startswith("clock.ntp_host: bad "), (host, e)

@@ -769,7 +769,7 @@ def _validate(cfg, base_dir):
 
     clock = _section(cfg, "clock", _CLOCK_DEFAULTS)
     if clock["ntp_host"] is not None:
-        _str("clock.ntp_host", clock["ntp_host"], max_len=253)
+        _host("clock.ntp_host", _str("clock.ntp_host", clock["ntp_host"], max_len=253))  # a name, no URL or port
     # the clock counts as set from min_year to its max_year (clock.py: 2070): a later min_year
     # would refuse every time, NTP's and the server's Date too, and no sample would ever go
     _int("clock.min_year", clock["min_year"], 2001, _MAX_YEAR)

@@ -287,3 +287,24 @@ def test_the_configured_ntp_host_is_the_one_the_clock_asks():
             sys.modules.pop("ntptime", None)
         else:
             sys.modules["ntptime"] = saved
+
+
+def test_before_sleep_with_a_bad_planned_ms_is_refused_before_it_writes():
+    # planned_ms is the deep sleep's length: no number or a negative one is a TypeError or a
+    # ValueError naming it, and the clock's anchor is not kept (state.json unchanged)
+    import json
+
+    log, cfg = make()
+    log.add("t", 21.5)
+    path = cfg["store"]["path"] + "/state.json"
+    log.before_sleep(1000)
+    with open(path) as f:
+        kept = json.load(f)["clock"]
+    for bad, exc in (("60000", TypeError), (None, TypeError), (True, TypeError), (-1, ValueError), (-0.5, ValueError)):
+        e = raises(exc, log.before_sleep, bad)
+        assert str(e).startswith("planned_ms must be"), (bad, e)
+    with open(path) as f:
+        assert json.load(f)["clock"] == kept
+    log.before_sleep(0)
+    log.before_sleep(1500.0)
+    log.close()

@@ -510,6 +510,11 @@ class Logger:
 
     def before_sleep(self, planned_ms):
         # Call before deep sleep: makes the samples durable and keeps the clock's anchor.
+        # planned_ms: the sleep's length, ms; a bad one is refused before anything is written
+        if not isinstance(planned_ms, (int, float)) or isinstance(planned_ms, bool):
+            raise TypeError("planned_ms must be a number (the sleep's ms), got %s" % type(planned_ms).__name__)
+        if not 0 <= planned_ms < _INF:  # NaN compares false
+            raise ValueError("planned_ms must be 0 or more (the sleep's ms), got %r" % (planned_ms,))
         self._store.flush()
         self.clock.before_sleep(planned_ms)
         self._save_state()

@@ -6,6 +6,7 @@ import json
 
 from blynklog.compat import const
 from blynklog.config import KEYS as LOGGER_KEYS
+from blynklog.config import TYPES
 
 _MAX_SENSORS = const(16)
 _SLEEP_MODES = ("auto", "deep", "light", "none")
@@ -140,6 +141,16 @@ def _sensor(key, s, streams):
     for i, name, k in mapping:
         if not isinstance(name, str) or name not in streams:
             _fail(k, "unknown stream %r (not in streams)" % (name,))
+        # every sensor reads floats (sensors.py), which only a double stream takes: another type
+        # would refuse every sample (the Logger checks the stream itself)
+        st = streams[name]
+        t = st.get("type", "double") if isinstance(st, dict) else "double"
+        if isinstance(t, str) and TYPES.get(t.lower(), "double") != "double":
+            _fail(
+                k,
+                "stream %r is of type %r: a sensor's readings are numbers with a fraction, for a double stream"
+                % (name, t),
+            )
     out["map"] = [(i, name) for i, name, _ in mapping]
     return out
 

@@ -227,3 +227,15 @@ def test_a_config_made_invalid_after_a_good_boot_is_refused_at_the_next():
     assert app.main(d + "/config.json", board=board) is None
     with open(d + "/error.log") as f:
         assert "sample_every_s:" in f.read()
+
+
+def test_a_sensor_on_a_stream_that_is_not_double_names_the_key():
+    # every sensor reads floats: an int, string, bool... stream would refuse every sample
+    streams = {"a": {}, "f": {"type": "float"}, "n": {"type": "int"}, "s": {"type": "string"}}
+    fw = _load(streams=streams, sensors=[{"type": "sim", "stream": "a"}, {"type": "mcu_temp", "stream": "f"}])
+    assert [s["map"] for s in fw["sensors"]] == [[(0, "a")], [(0, "f")]]
+    for name in ("n", "s"):
+        e = _err(streams=streams, sensors=[{"type": "sim", "stream": "a"}, {"type": "sim", "stream": name}])
+        assert e.startswith("sensors[1].stream: stream %r" % name), e
+    e = _err(streams=streams, sensors=[{"type": "sht3x", "streams": {"temperature": "a", "humidity": "n"}}])
+    assert e.startswith("sensors[0].streams.humidity: stream 'n'"), e

@@ -206,6 +206,17 @@ def load(raw, board_needs_wifi=True):
     if not isinstance(w["password"], str):
         _fail("wifi.password", "expected a string")
     _int("wifi.timeout_ms", w["timeout_ms"], 1000, 120000)
+    # network.country() and network.hostname() take strings: anything else would raise at every
+    # Wi-Fi start, and no upload would ever go ("" is none, as null: hw.py leaves it out)
+    c = w["country"]
+    if (
+        c is not None
+        and c != ""
+        and not (isinstance(c, str) and len(c) == 2 and "A" <= c[0].upper() <= "Z" and "A" <= c[1].upper() <= "Z")
+    ):
+        _fail("wifi.country", "expected a two-letter country code such as \"GB\", got %r" % (c,))
+    if w["hostname"] is not None and not isinstance(w["hostname"], str):
+        _fail("wifi.hostname", "expected a host name (a string), got %r" % (w["hostname"],))
     out["wifi"] = w
 
     streams = raw.get("streams")

@@ -239,3 +239,17 @@ def test_a_sensor_on_a_stream_that_is_not_double_names_the_key():
         assert e.startswith("sensors[1].stream: stream %r" % name), e
     e = _err(streams=streams, sensors=[{"type": "sht3x", "streams": {"temperature": "a", "humidity": "n"}}])
     assert e.startswith("sensors[0].streams.humidity: stream 'n'"), e
+
+
+def test_a_wifi_country_or_hostname_that_is_no_string_names_its_key():
+    # network.country() and network.hostname() take strings: another value would raise at every
+    # Wi-Fi start
+    fw = _load(wifi={"ssid": "net", "country": "gb", "hostname": "sensor-1"})
+    assert fw["wifi"]["country"] == "gb" and fw["wifi"]["hostname"] == "sensor-1"
+    assert _load(wifi={"ssid": "net", "country": "", "hostname": ""})["wifi"]["country"] == ""  # none, as null
+    for country in (5, "GBR", "G", "\u00c9U", "1A"):
+        e = _err(wifi={"ssid": "net", "country": country})
+        assert e.startswith("wifi.country: "), (country, e)
+    for hostname in (5, ["a"]):
+        e = _err(wifi={"ssid": "net", "hostname": hostname})
+        assert e.startswith("wifi.hostname: "), (hostname, e)

@@ -67,6 +67,10 @@ def check(cls, fw):
                 _fail(key + ".atten", "%s's ADC has no attenuation: leave atten out" % cls.name)
         elif s.get("i2c") is not None:
             _check_i2c(cls, key + ".i2c", s["i2c"])
+    buses = {}  # bus id -> the key and the pins of the first sensor on it
+    for i, s in enumerate(fw["sensors"]):
+        if s["type"] in ("sht3x", "aht20"):
+            _one_bus(cls, "sensors[%d].i2c" % i, s.get("i2c") or {}, buses)
 
 
 def _check_i2c(cls, key, spec):
@@ -82,3 +86,25 @@ def _check_i2c(cls, key, spec):
                 "%s.%s" % (key, name),
                 "I2C %d's %s on %s is one of pins %s, got %d" % (bus, name.upper(), cls.name, _pins(pins[bus]), pin),
             )
+
+
+def _one_bus(cls, key, spec, buses):
+    # the bus as sensors.i2c_bus opens it (the board's default pins on its default bus): SCL and
+    # SDA on two pins, and one bus opened once, with its first sensor's pins and freq, so every
+    # sensor on it must name the same (a later one's would be left unused)
+    d = cls.i2c_default
+    bus = spec.get("id", d["id"])
+    if bus != d["id"]:
+        d = {}
+    pins = (spec.get("scl", d.get("scl")), spec.get("sda", d.get("sda")), spec.get("freq", d.get("freq", 100000)))
+    if pins[0] is not None and pins[0] == pins[1]:
+        _fail(key, "SCL and SDA on one pin, %d" % pins[0])
+    first = buses.get(bus)
+    if first is None:
+        buses[bus] = (key, pins)
+    elif first[1] != pins:
+        _fail(
+            key,
+            "I2C %d is opened once, as %s has it (scl %r, sda %r, freq %r): give the sensors on one bus "
+            "the same scl, sda and freq" % ((bus, first[0]) + first[1]),
+        )

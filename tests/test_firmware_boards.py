@@ -155,3 +155,29 @@ def test_the_virtual_board_has_no_i2c_bus():
 def test_a_typo_in_the_board_object_of_a_hardware_board_is_refused_naming_the_key():
     e = _refusal("esp32", _example(board={"Sleep": "deep"}))
     assert e.startswith("board.Sleep: unknown key for esp32") and "top-level" in e, e
+
+
+def test_i2c_scl_and_sda_on_one_pin_or_one_bus_on_two_pin_pairs_name_the_sensor():
+    # a bus is opened once (sensors.i2c_bus), with its first sensor's pins: a later sensor naming
+    # others would be read on pins it does not sit on; and SCL and SDA cannot share a pin
+    def refusal(*i2c):
+        sensors = [{"type": "aht20", "i2c": spec, "stream": "air_temp"} for spec in i2c]
+        return _refusal("esp32", _example(sensors=sensors))
+
+    for spec in ({"id": 0, "sda": 21, "scl": 21}, {"id": 0, "scl": 21}):  # 21: the default bus's SDA
+        assert refusal(spec) == "sensors[0].i2c: SCL and SDA on one pin, 21", spec
+    e = refusal({"id": 1, "scl": 25, "sda": 26}, {"id": 1, "scl": 18, "sda": 19})
+    assert e.startswith(
+        "sensors[1].i2c: I2C 1 is opened once, as sensors[0].i2c has it (scl 25, sda 26, freq 100000)"
+    ), e
+    e = refusal({"id": 0}, {"id": 0, "freq": 400000})
+    assert e.startswith(
+        "sensors[1].i2c: I2C 0 is opened once, as sensors[0].i2c has it (scl 22, sda 21, freq 100000)"
+    ), e
+    # the same bus with the same pins (or the default's, given or not), or two buses: accepted
+    sensors = [
+        {"type": "aht20", "stream": "air_temp"},
+        {"type": "sht3x", "i2c": {"id": 0, "scl": 22, "sda": 21}, "stream": "air_rh"},
+        {"type": "sht3x", "i2c": {"id": 1, "scl": 18, "sda": 19}, "stream": "chip_temp"},
+    ]
+    _board("esp32").check(_example(sensors=sensors))

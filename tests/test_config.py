@@ -437,3 +437,15 @@ def test_an_ntp_host_that_is_no_host_name_names_its_key():
     for host in ("https://pool.ntp.org", "pool.ntp.org:123", "pool ntp org", "999.1.1.1", "-pool.ntp.org"):
         e = error_of(device_cfg(clock={"ntp_host": host}))
         assert e.startswith("clock.ntp_host: bad "), (host, e)
+
+
+def test_the_health_points_a_day_are_the_same_on_every_port():
+    # health.share x points_per_day in the port's floats: 0.57 x 100 is 56.99999999999999 in a
+    # double and 57.0 in a float32; every port takes 57 (within a millionth of a whole number)
+    for share, per_day, want in ((0.57, 100, 57), (0.29, 100, 29), (0.05, 10000, 500), (0.5, 3, 1), (0.33, 10, 3)):
+        cfg = device_cfg(
+            streams={"p": {"pin": "V1", "type": "int"}},
+            limits={"points_per_day": per_day},
+            health={"pending": "p", "share": share},
+        )
+        assert config.load(cfg)["health"]["per_day"] == want, (share, per_day)

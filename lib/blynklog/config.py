@@ -500,7 +500,11 @@ def _health(cfg, streams, per_day):
     share = out["share"]
     if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
         _fail("health.share", "a fraction of limits.points_per_day, more than 0 and at most 1")
-    out["per_day"] = int(share * per_day)
+    # share x per_day, whole: a product within a millionth of a whole number is that number (0.57 x
+    # 100 is 56.99999999999999 in a double and 57.0 in a float32: 57 on every port), else rounded down
+    x = share * per_day
+    n = int(x + 0.5)
+    out["per_day"] = n if -1e-6 * x <= x - n <= 1e-6 * x else int(x)
     metrics = out["metrics"] = {}
     for k in sec:
         if k in _HEALTH_OPTIONS:

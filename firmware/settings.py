@@ -252,6 +252,8 @@ def read(path):
             text = f.read()
     except OSError as e:
         _fail("config", "cannot read %s (%s): copy config.example.json to it and fill it in" % (path, e))
+    if text[:1] == "\ufeff":  # Windows editors write one; JSON has none (RFC 8259)
+        _fail("config", "%s starts with a byte order mark: save it as UTF-8 without BOM" % path)
     try:
         return json.loads(text)
     except ValueError as e:

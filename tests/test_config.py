@@ -256,6 +256,12 @@ def test_json_that_micropython_would_read_but_json_has_not_names_config_on_every
         assert e.startswith("config:") and "not valid JSON" in e, (what, e)
 
 
+def test_a_config_file_with_a_byte_order_mark_is_refused_saying_so_on_every_runtime():
+    # Windows editors save one; JSON has none, and the runtimes' readers disagreed about it
+    e = error_of(_write("\ufeff" + GOOD_JSON))
+    assert e.startswith("config:") and "byte order mark" in e, e
+
+
 def test_a_json_error_says_where_it_is():
     e = error_of(_write('{"api": "device",\n "token": "tok" "insecure": true}'))
     assert "line 2, byte 17: ',' or '}' expected" in e, e

@@ -159,6 +159,11 @@ def test_boot_with_broken_json_stops_with_a_message():
     assert result is None and "not valid JSON" in log
 
 
+def test_boot_with_a_byte_order_mark_in_the_config_stops_saying_so():
+    result, log = _boot("\ufeff" + json.dumps(raw_config()))
+    assert result is None and "byte order mark" in log, log
+
+
 def test_boot_with_a_wrong_firmware_key_names_it():
     cfg = raw_config(sample_every_s=0)
     result, log = _boot(json.dumps(cfg))

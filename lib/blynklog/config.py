@@ -598,6 +598,8 @@ def load(config, data=None):
             ok = False
         if not ok:
             _fail("config", "%r is not UTF-8 text" % path)
+        if text[:1] == "\ufeff":  # Windows editors write one; JSON has none (RFC 8259)
+            _fail("config", "%r starts with a byte order mark: save it as UTF-8 without BOM" % path)
         from . import _drop, _loaded
 
         had = _loaded("json_check")

@@ -189,6 +189,22 @@ def test_flush_after_close_is_refused():
     raises(ValueError, log.flush)
 
 
+def test_before_sleep_after_close_is_refused():
+    log, _ = make()
+    log.close()
+    raises(ValueError, log.before_sleep, 60000)
+
+
+def test_a_sync_budget_that_is_no_int_is_a_type_error_and_a_negative_one_a_value_error():
+    log, _ = make()
+    log.add("t", 1.0)
+    raises(TypeError, log.sync, "10")
+    raises(TypeError, log.sync, 1.5)
+    raises(ValueError, log.sync, -1)
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
 def test_close_twice_is_harmless():
     log, _ = make()
     log.close()

@@ -511,6 +511,8 @@ class Logger:
     def before_sleep(self, planned_ms):
         # Call before deep sleep: makes the samples durable and keeps the clock's anchor.
         # planned_ms: the sleep's length, ms; a bad one is refused before anything is written
+        if self._closed:
+            raise ValueError("logger is closed")
         if not isinstance(planned_ms, (int, float)) or isinstance(planned_ms, bool):
             raise TypeError("planned_ms must be a number (the sleep's ms), got %s" % type(planned_ms).__name__)
         if not 0 <= planned_ms < _INF:  # NaN compares false

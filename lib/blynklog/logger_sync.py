@@ -137,8 +137,10 @@ def sync_gen(log, budget_ms, feed, hold=False):
         raise ValueError("a sync is already running")
     if budget_ms is None:
         budget_ms = log._cfg["upload"]["budget_ms"]
-    elif not _is_int(budget_ms) or budget_ms < 0:
-        raise ValueError("budget_ms must be a non-negative int")
+    elif not _is_int(budget_ms):
+        raise TypeError("budget_ms must be an int (ms) or None, got %s" % type(budget_ms).__name__)
+    elif budget_ms < 0:
+        raise ValueError("budget_ms must be 0 or more, got %d" % budget_ms)
     if feed is not None and not callable(feed):
         raise TypeError("feed must be a function or None")
     report = {

@@ -56,6 +56,13 @@ def test_a_raw_region_not_on_erase_block_bounds_names_its_key():
         assert error_of(device_cfg(store=store)).startswith("store.%s:" % key), key
 
 
+def test_a_raw_region_given_to_a_littlefs_store_names_its_key():
+    # "backend": "raw" forgotten: the region would be left unused without a word
+    for key, v in (("partition", "blynklog"), ("start", 606208), ("length", 262144)):
+        assert error_of(device_cfg(store={key: v})).startswith("store.%s:" % key), key
+    assert config.load(device_cfg(store={"partition": None, "start": None, "length": None}))  # null: none
+
+
 def test_the_servers_scheme_is_read_in_any_case():
     assert config.load(device_cfg(server="HTTPS://fra1.blynk.cloud"))["server"] == "https://fra1.blynk.cloud"
 

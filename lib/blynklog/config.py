@@ -742,6 +742,10 @@ def _validate(cfg, base_dir):
     for k in ("start", "length"):
         if store[k] is not None and store[k] % 4096:
             _fail("store." + k, "a multiple of 4096 (the flash's erase block), got %d" % store[k])
+    for k in ("partition", "start", "length"):
+        # a region given for a littlefs store would be left unused without a word (backend forgotten)
+        if store[k] is not None and store["backend"] != "raw":
+            _fail("store." + k, 'the raw backend\'s region: give "backend": "raw" with it, or leave it out')
     out["store"] = store
 
     limits = _section(cfg, "limits", _LIMIT_DEFAULTS)

@@ -269,6 +269,15 @@ def test_a_config_file_with_a_byte_order_mark_is_refused_saying_so_on_every_runt
     assert e.startswith("config:") and "byte order mark" in e, e
 
 
+def test_json_nested_deeper_than_64_levels_is_refused_on_every_runtime():
+    # CPython's reader gave up at about 1,000 levels, the unix ports' took 5,000, a board's
+    # stops at its C stack: one limit for all
+    deep = GOOD_JSON[:-1] + ', "_note": %s}'
+    assert config.load(_write(deep % ("[" * 64 + "]" * 64)))
+    e = error_of(_write(deep % ("[" * 65 + "]" * 65)))
+    assert e.startswith("config:") and "nested more than 64 deep" in e, e
+
+
 def test_a_json_error_says_where_it_is():
     e = error_of(_write('{"api": "device",\n "token": "tok" "insecure": true}'))
     assert "line 2, byte 17: ',' or '}' expected" in e, e

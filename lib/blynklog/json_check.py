@@ -4,9 +4,12 @@
 # and half surrogate pairs, and MicroPython reads a surrogate pair's escape as two halves: checked
 # first, a file means one thing on every runtime. Imported by config.load() for a file only, and
 # let go after (a module of its own: compiled from .py apart from config.py, a smaller peak).
-# Bytes, not text: indexing MicroPython's str walks it from the start.
+# Bytes, not text: indexing MicroPython's str walks it from the start. Nesting is capped at
+# _MAX_DEPTH, which RFC 8259 allows: CPython's reader gave up at about 1,000 levels, MicroPython's
+# at its C stack's end, which a board reaches far earlier than the unix port.
+from .compat import const
 
-
+_MAX_DEPTH = const(64)
 _HEX = b"0123456789abcdefABCDEF"
 
 
@@ -112,6 +115,8 @@ def check(t):
             close = c + 2  # } ]
             i = _ws(t, i + 1)
             if i >= n or t[i] != close:
+                if len(closers) >= _MAX_DEPTH:
+                    raise ValueError(i, "nested more than %d deep" % _MAX_DEPTH)
                 closers.append(close)
                 key = close == 0x7D
                 continue

@@ -49,6 +49,22 @@ def test_help_describes_the_tool():
     assert r.returncode == 0 and "--out" in r.stdout
 
 
+def test_the_default_folder_is_the_checkouts_firmware_certs_wherever_the_tool_runs(tmp_path):
+    # (it was firmware/certs under the current folder: run from elsewhere, the board never got them)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.path.insert(0, %r); import certs; print(certs.CERTS)" % os.path.dirname(TOOL),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(tmp_path),
+    )
+    assert r.stdout.strip() == os.path.join(os.path.dirname(HERE), "firmware", "certs"), r.stdout + r.stderr
+
+
 def _pem_of(names):
     # the PEM blocks of certifi's roots by common name, as one file's bytes
     bundle = open(certifi.where(), "rb").read()

@@ -24,6 +24,8 @@ import os
 import sys
 import warnings
 
+CERTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "firmware", "certs")
+
 # (file name, subject common name, subject organization, SHA-256 fingerprint of the DER)
 ROOTS = (
     (
@@ -146,7 +148,9 @@ def main(argv=None):
         description="Write Blynk Cloud's root certificates (ISRG Root X1, Amazon Root CA 1, DigiCert Global "
         "Root G2) as DER files for a board, picked by name from certifi's CA bundle."
     )
-    ap.add_argument("--out", default="firmware/certs", help="output folder (default: firmware/certs)")
+    ap.add_argument(
+        "--out", default=CERTS, help="output folder (default: this checkout's firmware/certs, wherever it is run from)"
+    )
     ap.add_argument("--bundle", default=None, help="PEM bundle to pick from (default: certifi's cacert.pem)")
     ap.add_argument("--der", metavar="PEM", default=None, help="convert this PEM file's certificates to DER instead")
     args = ap.parse_args(argv)

@@ -56,6 +56,14 @@ def test_top_level_streams_without_device_id_name_device_id():
     assert error_of(gw_cfg(streams={"t": {"id": 1}})).startswith("device_id:")
 
 
+def test_health_takes_the_top_level_devices_streams_only():
+    # a device's stream would take the health points on that device's quota
+    health = {"pending": "greenhouse-1/temperature"}
+    assert error_of(gw_cfg(device_id=1, streams={"t": {"id": 9}}, health=health)).startswith("health.pending:")
+    c = config.load(gw_cfg(device_id=1, streams={"t": {"id": 9}}, health={"pending": "t"}))
+    assert c["health"]["metrics"] == {"pending": "t"}
+
+
 def test_a_configuration_without_devices_has_none():
     c = config.load(
         {"api": "platform", "client_id": "c", "client_secret": "s", "device_id": 1, "streams": {"t": {"id": 1}}}

@@ -786,12 +786,14 @@ def _validate(cfg, base_dir):
     _int("clock.max_step_back_s", clock["max_step_back_s"], 0, 86400 * 365)
     out["clock"] = clock
     out["remote"] = _remote(cfg, api, out["streams"])
+    # the top-level device's, as remote: before a gateway's devices add theirs to the streams (a
+    # device's stream would take the health points on that device's quota)
+    out["health"] = _health(cfg, out["streams"], limits["points_per_day"])
     out["devices"] = None
     if cfg.get("devices") is not None:
         from .devices import validate  # a gateway's devices, their streams added to out["streams"]
 
         out["devices"] = validate(cfg, api, out)
-    out["health"] = _health(cfg, out["streams"], limits["points_per_day"])
     out["events"] = _events(cfg, api)
     out["base_dir"] = base_dir
     return out

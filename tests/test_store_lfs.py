@@ -1,5 +1,7 @@
 # The store on littlefs itself (unix port: vfs.VfsLfs2 over the RAM block device of blockdev.py):
 # a file system smaller than the configured capacity counts as full, under both policies.
+import os
+
 from blockdev import RAMBlockDev
 from blynklog.store import Store
 from support import skip
@@ -54,6 +56,52 @@ def test_a_file_system_smaller_than_capacity_refuses_new_samples_under_drop_newe
                 accepted += 1
         st = s.stats()
         assert 0 < accepted < 20000 and st["dropped_full"] == 20000 - accepted
+        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
+        s.close()
+    finally:
+        vfs.umount(MOUNT)
+
+
+def _filled(blocks, other_blocks):
+    # a file system of `blocks` with a file of `other_blocks` blocks and a folder beside the
+    # store (as a Logger's store folder is in its own): the store's segments fill the room left
+    # until littlefs is past full (it counts more blocks in use than it has, and MicroPython's
+    # statvfs gives a 64-bit port 2**32 less that as the blocks free)
+    vfs = _mounted(blocks)
+    with open(MOUNT + "/other", "wb") as f:
+        f.write(bytes(other_blocks * 4096))
+    os.mkdir(MOUNT + "/log")
+    return vfs
+
+
+def test_a_file_system_past_full_beside_other_files_drops_the_oldest_instead_of_failing():
+    vfs = _filled(16, 4)
+    try:
+        s = Store(MOUNT + "/log/s")
+        sid = s.stream_id("a")
+        n = 20000
+        for i in range(n):
+            assert s.append(sid, T0 + i * 1000, _v(i))
+        st = s.stats()
+        assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n, st
+        got = [r[2] for r in s.records(sid)]
+        assert got == [_v(i) for i in range(n - len(got), n)]
+        s.close()
+    finally:
+        vfs.umount(MOUNT)
+
+
+def test_a_file_system_past_full_beside_other_files_refuses_new_samples_under_drop_newest():
+    vfs = _filled(16, 4)
+    try:
+        s = Store(MOUNT + "/log/s", on_full="drop_newest")
+        sid = s.stream_id("a")
+        accepted = 0
+        for i in range(20000):
+            if s.append(sid, T0 + i * 1000, _v(i)):
+                accepted += 1
+        st = s.stats()
+        assert 0 < accepted < 20000 and st["dropped_full"] == 20000 - accepted, st
         assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
         s.close()
     finally:

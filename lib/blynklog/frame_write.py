@@ -595,6 +595,11 @@ def _room(store):
         st = os.statvfs(store.path)
     except (OSError, AttributeError):
         return True
+    # more blocks available than the file system has: littlefs counted more in use than there
+    # are (a file system past full), and MicroPython's statvfs turned the negative count into
+    # 2**32 less it on a 64-bit port: no room (a 32-bit port's small int makes it negative)
+    if st[4] > st[2]:
+        return False
     return st[0] * st[4] >= store.segment_size + 3 * st[0]
 
 

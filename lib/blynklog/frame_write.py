@@ -554,11 +554,18 @@ def new_segment(store, ts):
         if store.on_full == "drop_newest" or (store.hold and store.hold()):
             return False
         store._drop_oldest()
-    # a file system smaller than capacity is full earlier: the same policy applies
-    while len(store._segs) > 1 and not _room(store):
-        if store.on_full == "drop_newest" or (store.hold and store.hold()):
+    # a file system smaller than capacity is full earlier: the same policy applies (a refusal
+    # too when the write segment is the only one and holds pending samples; drop_oldest keeps
+    # the newest segment, and an empty one goes once the next one exists)
+    while not _room(store):
+        if len(store._segs) > 1:
+            if store.on_full == "drop_newest" or (store.hold and store.hold()):
+                return False
+            store._drop_oldest()
+        elif store._segs and store._segpend[-1] > 0 and store.on_full == "drop_newest":
             return False
-        store._drop_oldest()
+        else:
+            break
     store._close_write()
     seq = store._next_seq()
     h = store._hdr

@@ -82,6 +82,7 @@ class App:
             wdt = board.wdt_default(fw)  # board.check() made sure it outlasts one network wait
         self.wdt_ms = wdt
         self.battery = None  # the last reading of battery_stream
+        self._slot = None  # while a cycle runs: when it was due (an upload counts from there)
         self.apply_remote()
         # schedule, in board ms (from the reset); kept through board.keep()/recall() across every
         # reset that keeps RTC memory
@@ -315,7 +316,20 @@ class App:
             self.totals["loop_errors"] += 1
             self.errors.report("upload", e)
 
-    def cycle(self):
+    def cycle(self, due=None):
+        # due: when this cycle was due (board ms; run() passes it: a deep-sleep wake's first cycle
+        # is due at the reset), else now. An upload counts from there, as the cycles do, so that it
+        # is due again exactly upload_every_s later (counted from the moment it began, after the
+        # sampling and loading uplink, it came a sample period late)
+        b = self.board
+        now = b.ms()
+        self._slot = now if due is None or due > now else due
+        try:
+            self._cycle()
+        finally:
+            self._slot = None
+
+    def _cycle(self):
         b = self.board
         self.totals["cycles"] += 1
         self.wakes += 1
@@ -455,7 +469,7 @@ class App:
         n = 0
         while b.running() and (cycles is None or n < cycles):
             try:
-                self.cycle()
+                self.cycle(due)
             except Exception as e:  # MemoryError and the unexpected: the loop goes on
                 self.totals["loop_errors"] += 1
                 self.errors.report("loop", e)

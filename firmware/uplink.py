@@ -70,7 +70,8 @@ def _begin(app):
     fw = app.fw
     t = app.totals
     start = b.ms()
-    app.last_upload = start
+    slot = getattr(app, "_slot", None)  # the due time of the cycle that uploads (App.cycle)
+    app.last_upload = start if slot is None or slot > start else slot
     app._upload_start = start
     why = _radio_can_help(app)
     if why:

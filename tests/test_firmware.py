@@ -333,3 +333,29 @@ def test_without_the_time_the_due_upload_sets_the_clock_before_the_sampling():
     a.cycle()
     assert read == [True] and len(log.syncs) == 1
     raises(DeepSleep, a.sleep, 60000)  # nothing was stamped without the time
+
+
+def test_deep_sleep_wakes_upload_every_upload_every_s_however_long_the_cycle_takes():
+    # a wake's reset is the cycle's due time, but the upload starts later in the wake (the sensors
+    # read, uplink loaded): counted from that moment, the upload was not yet due a period later, and
+    # came a sample period late (hourly samples and uploads: every two hours)
+    board = FakeBoard()
+    kept = None
+    ups = []
+    for wake in range(21):  # a sample a minute for 20 minutes, each wake a new App from RTC memory
+        board.t = 0
+        board.kept = kept
+        a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
+        upload = a.upload
+
+        def slow_upload():
+            board.t += 30  # loading uplink from flash
+            return upload()
+
+        a.upload = slow_upload
+        a.cycle()
+        if log.syncs:
+            ups.append(wake)
+        raises(DeepSleep, a.sleep, 60000 - board.t)
+        kept = board.kept
+    assert ups == [0, 10, 20]

@@ -348,7 +348,7 @@ def test_deep_sleep_wakes_upload_every_upload_every_s_however_long_the_cycle_tak
         a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
         upload = a.upload
 
-        def slow_upload():
+        def slow_upload(board=board, upload=upload):
             board.t += 30  # loading uplink from flash
             return upload()
 

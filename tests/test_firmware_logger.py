@@ -48,3 +48,36 @@ def test_points_logged_offline_arrive_once_at_the_wake_with_the_boards_timestamp
     ts = sorted(p[0] for p in xs)
     assert len(set(ts)) == 31
     assert ts[1] - ts[0] == 60000  # the simulated minute, not the real one
+
+
+def test_after_power_on_without_ntp_the_boots_first_upload_sets_the_clock_from_the_servers_date():
+    # a board's first boot (or a power cut after an upload that left nothing): the RTC unset, NTP
+    # blocked, the server reachable. The upload that comes before the first sample is there to get
+    # the time; with nothing pending it made no request, so the clock stayed unset until the next
+    # upload (every wake a full one meanwhile, the samples boot-relative: lost to a power cut)
+    emu.require()
+    emu.reset()
+    import app
+    import blynklog
+    from blynklog.clock import Clock
+    from blynklog.compat import ticks_ms
+
+    path = _config(tmpdir("fwdate"))
+    log = blynklog.Logger(path)
+    clock = Clock(log._state, port_time_ms=lambda: 946684800000 + ticks_ms())  # the RTC after power-on
+    log.clock = clock
+    log._uploader.clock = clock
+
+    def no_ntp(timeout_ms=2000):
+        clock.last_error = "ntp: timeout"
+        return False
+
+    clock.sync_ntp = no_ntp
+
+    class Board(SimBoard):
+        can_ntp = True  # it asks NTP (which does not answer), and uploads before its first sample
+
+    board = Board(1, 0)
+    board.upload_at_end = False
+    assert app.main(path, board=board, logger=log) is not None
+    assert clock.is_set()

@@ -27,8 +27,8 @@
 #   - every sample counted in `rejected` (by the server or here) has an entry in the rejects log
 #     (state "rejects": the last _REJECT_LOG, each [now, stream, ts, why]);
 #   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
-#     when nothing pending can be placed (boot-relative samples only), a time request (HEAD /, no
-#     credentials) goes instead, and the sync goes on if its Date set the clock;
+#     when nothing pending can be placed (boot-relative samples only, or nothing pending at all), a
+#     time request (HEAD /, no credentials) goes instead, and the sync goes on if its Date set the clock;
 #   - the day's quota is booked on the day a batch went (a blind batch: its answer's day); a new day
 #     starts afresh, but a clock set back across UTC midnight takes the counts of the booked day and
 #     the one before it back with it (they went on that earlier day while the clock was ahead), so
@@ -467,9 +467,11 @@ class Uploader:
             st = self._oldest_stream(now)
             if st is None:
                 stop = "done"
-                if now is None and not self._asked and self.store.pending():
+                if now is None and not self._asked:
                     # without a clock, nothing pending could be placed (boot-relative samples,
-                    # no NTP answer) and so nothing went: a cheap request brings the server's Date
+                    # no NTP answer) and so nothing went, or nothing is pending (a board's first
+                    # upload after power-on, before its first sample): a cheap request brings the
+                    # server's Date, so that what comes next is stamped with the time
                     self._asked = True
                     yield from client.ask_time_gen()
                     now = now_fn()

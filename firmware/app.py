@@ -49,6 +49,7 @@ SETTINGS_CACHE = "fw_settings.json"  # beside config.json: the validated setting
 RADIO_FILE = "fw_radio.json"  # beside config.json: {"on": radio up now, "n": resets under it in a row, "t": Unix ms}
 CONFIG_RETRY_MS = 3600000  # a configuration error: sleep, then look again (someone may have fixed it)
 _MAX_HOLD_DOUBLINGS = 5  # radio held off after resets under it: upload_every_s x 1, 2, 4 ... 32
+_BOOT_MS_MAX = 600000  # board.ms() at the App's start beyond this: not counted from the reset
 _SLEEP_STEPS = 10000  # bound of a sleep loop's steps (light sleep may return early, many times)
 # the firmware's keys a remote setting may change, with the bounds settings.py checks
 REMOTE_KEYS = {"sample_every_s": (1, 86400), "upload_every_s": (1, 30 * 86400), "flush_every_s": (0, 86400)}
@@ -91,11 +92,15 @@ class App:
         if not isinstance(kept, dict):
             kept = {}
         up_every = self.fw["upload_every_s"] * 1000  # a remote setting's, when one is in force
-        self.last_upload = now - _int(kept.get("up"), up_every)  # after power-on: at once (it sets the clock)
-        self.last_flush = now - _int(kept.get("fl"), 0)
+        # the kept figures are as at this boot's reset (keep() moved them on by the sleep), where
+        # board.ms() starts: taken from there, not from now (each full wake lost its boot's time
+        # from the schedule, and the upload came a sample period late)
+        at = 0 if 0 <= now < _BOOT_MS_MAX else now
+        self.last_upload = at - _int(kept.get("up"), up_every)  # after power-on: at once (it sets the clock)
+        self.last_flush = at - _int(kept.get("fl"), 0)
         ntp = kept.get("ntp")
-        self.last_ntp = None if not isinstance(ntp, int) else now - ntp
-        self.not_before = now + _int(kept.get("nb"), 0)  # no radio before (a back-off, a spent quota)
+        self.last_ntp = None if not isinstance(ntp, int) else at - ntp
+        self.not_before = at + _int(kept.get("nb"), 0)  # no radio before (a back-off, a spent quota)
         self.wakes = _int(kept.get("w"), 0)  # wakes since RTC memory was lost (power-on): health
         el = kept.get("el")
         if isinstance(el, list) and len(el) == 2:

@@ -359,3 +359,22 @@ def test_deep_sleep_wakes_upload_every_upload_every_s_however_long_the_cycle_tak
         raises(DeepSleep, a.sleep, 60000 - board.t)
         kept = board.kept
     assert ups == [0, 10, 20]
+
+
+def test_full_deep_sleep_wakes_count_the_boot_before_the_app_in_the_upload_schedule():
+    # every wake a full one (a Pico W in deep sleep, verbose, a sensor that fails): the kept
+    # schedule is as at the reset, but it was taken as at the App's start, a boot's time later, so
+    # each wake lost that time from the upload's count and the upload came a sample period late
+    board = FakeBoard()
+    kept = None
+    ups = []
+    for wake in range(21):
+        board.t = 300  # the reset to the App: the boot, the imports, the Logger opened
+        board.kept = kept
+        a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
+        a.cycle(0)  # run()'s first cycle: due at the reset
+        if log.syncs:
+            ups.append(wake)
+        raises(DeepSleep, a.sleep, 60000 - board.t)
+        kept = board.kept
+    assert ups == [0, 10, 20]

@@ -1,13 +1,18 @@
 # errlog: errors to the console and to a small rotating file, so a board that ran unattended can
 # tell what went wrong. When the file passes max_bytes it is renamed to "<path>.1" (replacing the
-# older one), so the two never take more than about 2 x max_bytes of flash. A message equal to the
-# previous one is counted, not written again (a board offline for a week does not wear its flash
-# with the same line); state()/restore() carry the last message and its count across a deep sleep
-# (the firmware keeps them in RTC memory), so a sensor missing at every wake is one line, not one
-# a wake. Never raises: a failing file system only loses the file copy.
-# RAM: the last message and a counter. Not safe from an interrupt; one task at a time.
+# older one), so the two never take more than about 2 x max_bytes of flash. A message equal to one
+# of the last RECENT different ones is counted, not written again (a board offline for a week does
+# not wear its flash with the same line, nor two parts missing at every wake with two lines a
+# wake, which also rotated every other line out within the hour); the counts are written before
+# the next new message. state()/restore() carry the recent messages and their counts across a
+# deep sleep (the firmware keeps them in RTC memory), so a sensor missing at every wake is one
+# line, not one a wake. Never raises: a failing file system only loses the file copy.
+# RAM: the recent messages and their counters. Not safe from an interrupt; one task at a time.
 import os
 import sys
+
+
+RECENT = 3  # the different messages counted instead of written again (RTC memory keeps them)
 
 
 class ErrorLog:
@@ -15,18 +20,29 @@ class ErrorLog:
         self.path = path
         self.max_bytes = max_bytes
         self._clock = clock  # a callable giving a time stamp (ms) for the lines, or None
-        self._last = None
-        self.repeats = 0
+        self._texts = []  # the last RECENT different messages, the latest last
+        self._counts = []  # times each was repeated since it was written (or its count was)
+        self._prev = None  # the last message this one wrote to the file
         self.count = 0
 
     def state(self):
-        # (last message, times repeated since written): for restore() after a reset
-        return self._last, self.repeats
+        # (messages, their repeat counts): for restore() after a reset
+        return list(self._texts), list(self._counts)
 
-    def restore(self, last, repeats):
-        if isinstance(last, str) and isinstance(repeats, int) and repeats >= 0:
-            self._last = last
-            self.repeats = repeats
+    def restore(self, texts, counts):
+        # what state() gave; also the earlier form (last message, its repeats) that RTC memory may
+        # hold from the firmware before
+        if isinstance(texts, str):
+            texts, counts = [texts], [counts]
+        if not isinstance(texts, list) or not isinstance(counts, list) or len(texts) != len(counts):
+            return
+        for i in range(len(texts)):
+            t, n = texts[i], counts[i]
+            if isinstance(t, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+                self._texts.append(t)
+                self._counts.append(n)
+        del self._texts[:-RECENT]
+        del self._counts[:-RECENT]
 
     def report(self, where, err):
         # err: an exception or a message. Prints it, appends it to the file; returns the line
@@ -58,14 +74,31 @@ class ErrorLog:
                 import traceback  # type: ignore[import-not-found]  # CPython only
 
                 traceback.print_exception(type(err), err, err.__traceback__)
-        if text == self._last:
-            self.repeats += 1
+        texts = self._texts
+        counts = self._counts
+        if text in texts:
+            i = texts.index(text)
+            n = counts[i] + 1
+            del texts[i]
+            del counts[i]
+            texts.append(text)  # the latest last
+            counts.append(n)
             return line
-        if self.repeats:
-            self._write("%s(previous message repeated %d times)\n" % (stamp, self.repeats))
-            self.repeats = 0
-        self._last = text
+        if self._prev in texts:  # the file's last message first, as it always said
+            i = texts.index(self._prev)
+            if counts[i]:
+                self._write("%s(previous message repeated %d times)\n" % (stamp, counts[i]))
+                counts[i] = 0
+        for i in range(len(texts)):
+            if counts[i]:
+                self._write("%s(repeated %d times: %s)\n" % (stamp, counts[i], texts[i]))
+                counts[i] = 0
+        texts.append(text)
+        counts.append(0)
+        del texts[:-RECENT]
+        del counts[:-RECENT]
         self._write(line + "\n")
+        self._prev = text
         return line
 
     def _write(self, line):

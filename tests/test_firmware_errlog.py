@@ -44,3 +44,18 @@ def test_a_log_that_cannot_be_written_does_not_raise():
     log = ErrorLog("/nonexistent-dir/x/error.log")
     log.report("x", "y")
     assert log.count == 1
+
+
+def test_two_messages_that_alternate_are_counted_not_written_again():
+    # two parts missing at every wake: two lines a wake rotated every other line out within the hour
+    path = tmpdir("el") + "/error.log"
+    log = ErrorLog(path, max_bytes=300)
+    log.report("wifi", "no connection")
+    for _ in range(50):
+        log.report("sensors[1] sht3x", "no I2C bus")
+        log.report("sensors[2] adc", "no ADC")
+    text = _read(path)
+    assert _read(path + ".1") == "" and text.count("\n") == 3, text
+    log.report("upload", "done")
+    text = _read(path)
+    assert "(previous message repeated 49 times)\n(repeated 49 times: sensors[1] sht3x: no I2C bus)\n" in text, text

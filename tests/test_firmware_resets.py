@@ -294,3 +294,21 @@ def test_battery_min_without_battery_stream_names_the_key():
 
     e = raises(ValueError, settings.load, raw_config(battery_min=3.4), True)
     assert str(e).startswith("battery_min:")
+
+
+def test_two_errors_at_every_wake_are_counted_across_deep_sleeps_instead_of_written():
+    from errlog import ErrorLog
+
+    path = tmpdir("el") + "/error.log"
+    board = FakeBoard()
+    for wake in range(5):
+        errors = ErrorLog(path, 4096)
+        a, board, log = make_app(board=board, errors=errors, sleep="deep")
+        for i in (0, 1):  # both parts missing: each is reported at every wake
+            a.sensors[i][0] = None
+            a.sensors[i][1] = {"type": "sht3x", "i2c": None, "address": 68 + i, "map": [(0, "ab"[i])]}
+        a.sample()
+        raises(DeepSleep, a.sleep, MIN)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 2, lines

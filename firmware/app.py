@@ -68,6 +68,15 @@ class App:
         for k in _COUNTERS:
             self.totals[k] = 0
         self.last_report = None
+        # what the last boot kept (RTC memory across the resets that keep it; None after power-on):
+        # the error log's recent messages first, so that what this start reports again (a part
+        # it cannot make, a remote setting it cannot take) is counted, not written at every wake
+        kept = board.recall()
+        if not isinstance(kept, dict):
+            kept = {}
+        el = kept.get("el")
+        if isinstance(el, list) and len(el) == 2:
+            errors.restore(el[0], el[1])
         self.sensors = []
         for i, spec in enumerate(fw["sensors"]):
             self.sensors.append([None, spec, "sensors[%d] %s" % (i, spec["type"])])
@@ -88,9 +97,6 @@ class App:
         # schedule, in board ms (from the reset); kept through board.keep()/recall() across every
         # reset that keeps RTC memory
         now = board.ms()
-        kept = board.recall()
-        if not isinstance(kept, dict):
-            kept = {}
         up_every = self.fw["upload_every_s"] * 1000  # a remote setting's, when one is in force
         # the kept figures are as at this boot's reset (keep() moved them on by the sleep), where
         # board.ms() starts: taken from there, not from now (each full wake lost its boot's time
@@ -102,9 +108,6 @@ class App:
         self.last_ntp = None if not isinstance(ntp, int) else at - ntp
         self.not_before = at + _int(kept.get("nb"), 0)  # no radio before (a back-off, a spent quota)
         self.wakes = _int(kept.get("w"), 0)  # wakes since RTC memory was lost (power-on): health
-        el = kept.get("el")
-        if isinstance(el, list) and len(el) == 2:
-            errors.restore(el[0], el[1])  # the same message after a wake is counted, not written
         self._radio = self._read_radio()
         if "up" not in kept and isinstance(self._radio.get("t"), int):
             # RTC memory lost (power-on): the last upload's time, if the clock still knows it

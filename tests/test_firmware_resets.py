@@ -312,3 +312,21 @@ def test_two_errors_at_every_wake_are_counted_across_deep_sleeps_instead_of_writ
     with open(path) as f:
         lines = f.read().splitlines()
     assert len(lines) == 2, lines
+
+
+def test_a_part_that_cannot_be_made_at_every_wake_is_one_line_not_one_a_wake():
+    # the App reports a sensor it cannot make (a bus that does not come up) while it starts, and
+    # took the kept error state only after that: each wake wrote the same line again
+    from errlog import ErrorLog
+
+    path = tmpdir("el") + "/error.log"
+    board = FakeBoard()  # its i2c() raises OSError: no I2C bus
+    sensors = [{"type": "sht3x", "i2c": None, "address": 68, "stream": "a"}]
+    for wake in range(5):
+        errors = ErrorLog(path, 4096)
+        a, board, log = make_app(board=board, errors=errors, sleep="deep", sensors=sensors)
+        a.sample()  # reported again here: counted
+        raises(DeepSleep, a.sleep, MIN)
+    with open(path) as f:
+        lines = f.read().splitlines()
+    assert len(lines) == 1, lines

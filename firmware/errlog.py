@@ -13,6 +13,7 @@ import sys
 
 
 RECENT = 3  # the different messages counted instead of written again (RTC memory keeps them)
+STATE_CHARS = 320  # at most this much of them kept across a reset, besides the latest
 
 
 class ErrorLog:
@@ -26,8 +27,17 @@ class ErrorLog:
         self.count = 0
 
     def state(self):
-        # (messages, their repeat counts): for restore() after a reset
-        return list(self._texts), list(self._counts)
+        # (messages, their repeat counts): for restore() after a reset. The latest always; the
+        # older ones while all of them stay within STATE_CHARS (RTC memory also holds the fast
+        # wake's plan and samples)
+        i = len(self._texts) - 1
+        n = 0
+        while i > 0 and n + len(self._texts[i]) + len(self._texts[i - 1]) <= STATE_CHARS:
+            n += len(self._texts[i])
+            i -= 1
+        if i < 0:
+            i = 0
+        return self._texts[i:], self._counts[i:]
 
     def restore(self, texts, counts):
         # what state() gave; also the earlier form (last message, its repeats) that RTC memory may

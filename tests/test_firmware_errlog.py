@@ -59,3 +59,19 @@ def test_two_messages_that_alternate_are_counted_not_written_again():
     log.report("upload", "done")
     text = _read(path)
     assert "(previous message repeated 49 times)\n(repeated 49 times: sensors[1] sht3x: no I2C bus)\n" in text, text
+
+
+def test_the_state_kept_across_a_reset_stays_small_and_holds_the_latest():
+    # RTC memory holds it beside the fast wake's plan and samples
+    import errlog
+
+    log = ErrorLog("")
+    for c in "abc":
+        log.report("x", c * 150)
+    texts, counts = log.state()
+    assert texts[-1] == "x: " + "c" * 150 and sum(len(t) for t in texts) <= errlog.STATE_CHARS
+    log.report("x", "d" * 1000)
+    assert log.state()[0] == ["x: " + "d" * 1000]
+    again = ErrorLog("")
+    again.restore(*log.state())
+    assert again.state() == log.state()

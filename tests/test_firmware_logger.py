@@ -81,3 +81,46 @@ def test_after_power_on_without_ntp_the_boots_first_upload_sets_the_clock_from_t
     board.upload_at_end = False
     assert app.main(path, board=board, logger=log) is not None
     assert clock.is_set()
+
+
+class _DriftedRTC:
+    # an ESP32's RTC after a day of deep sleep: its RC oscillator ran two minutes fast
+    def __init__(self, off_ms):
+        self.off = off_ms
+
+    def datetime(self, dt=None):
+        from blynklog.clock import rtc_ms
+        from blynklog.compat import unix_ms
+
+        if dt is not None:
+            self.off = rtc_ms(dt) - unix_ms()
+            return None
+        ms = unix_ms() + self.off
+        import time
+
+        t = time.gmtime(ms // 1000)
+        return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], (ms % 1000) * 1000)
+
+
+def test_an_rtc_that_drifted_through_deep_sleep_is_corrected_by_the_uploads_server_date():
+    # NTP not asked (not due, or blocked): the clock kept by the RTC alone was never corrected by
+    # the server's Date, so its drift went on into every timestamp, without bound while NTP failed
+    emu.require()
+    emu.reset()
+    import app
+    import blynklog
+    from blynklog.clock import Clock
+    from blynklog.compat import unix_ms
+
+    path = _config(tmpdir("fwdrift"))
+    log = blynklog.Logger(path)
+    rtc = _DriftedRTC(120000)
+    clock = Clock(log._state, rtc=rtc)
+    log.clock = clock
+    log._uploader.clock = clock
+    assert clock.is_set() and clock.now_ms() - unix_ms() > 100000
+    board = SimBoard(1, 0)
+    board.upload_at_end = False
+    assert app.main(path, board=board, logger=log) is not None
+    assert abs(clock.now_ms() - unix_ms()) < 3000, clock.now_ms() - unix_ms()
+    assert abs(rtc.off) < 3000  # and the RTC with it, for the next wakes

@@ -93,8 +93,11 @@ def client(log, timeout_ms):
 
 
 def now(log, client=None):
+    # the clock's time, set from the server's Date when nothing set it in this boot, and also when
+    # only the RTC kept it (an ESP32 through deep sleep: its RC oscillator drifts; Clock takes the
+    # Date over it once a boot, and over nothing verified)
     clock = log.clock
-    if not clock.is_set() and client is not None:
+    if client is not None and (not clock.is_set() or getattr(clock, "_source", None) == "rtc"):
         date = getattr(_conn(client), "date", None)
         if date:
             clock.set_from_http_date(date)

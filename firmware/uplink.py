@@ -98,6 +98,10 @@ def _begin(app):
                 app.last_ntp = b.ms()
             else:
                 app.errors.report("ntp", clock.last_error or "no answer")
+                if clock.is_set():
+                    # asked: again after ntp_every_s, not at every upload while NTP is blocked
+                    # (its timeout waited out with the radio on); the sync's Date keeps the clock
+                    app.last_ntp = b.ms()
             b.feed()
         left = budget - (b.ms() - start)
         if left < 500:

@@ -378,3 +378,20 @@ def test_full_deep_sleep_wakes_count_the_boot_before_the_app_in_the_upload_sched
         raises(DeepSleep, a.sleep, 60000 - board.t)
         kept = board.kept
     assert ups == [0, 10, 20]
+
+
+def test_ntp_that_does_not_answer_is_asked_again_only_after_ntp_every_s_while_the_clock_is_set():
+    # NTP blocked on the network (the server's Date keeps the clock): each upload waited out NTP's
+    # timeout (5 s of radio an hour), not once per ntp_every_s
+    a, board, log = make_app(upload_every_s=60, ntp_every_s=300)
+    log.clock.ntp_ok = False
+    a.run(cycles=7)  # uploads at 0..6 minutes
+    assert len(log.clock.ntp_calls) == 2  # at 0 and 5 minutes
+
+
+def test_ntp_that_does_not_answer_is_asked_at_every_upload_while_the_clock_is_unset():
+    a, board, log = make_app(upload_every_s=60, ntp_every_s=300)
+    log.clock.set = False
+    log.clock.ntp_ok = False
+    a.run(cycles=3)
+    assert len(log.clock.ntp_calls) == 3

@@ -335,49 +335,47 @@ def test_without_the_time_the_due_upload_sets_the_clock_before_the_sampling():
     raises(DeepSleep, a.sleep, 60000)  # nothing was stamped without the time
 
 
+def _uploads_over_deep_sleep_wakes(boot_ms, wake):
+    # 21 wakes a minute apart (a sample a minute, an upload every 10), each a new App from RTC
+    # memory, started boot_ms after its reset; wake(a, board) runs its cycle -> the wakes that uploaded
+    board = FakeBoard()
+    kept = None
+    ups = []
+    for n in range(21):
+        board.t = boot_ms
+        board.kept = kept
+        a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
+        wake(a, board)
+        if log.syncs:
+            ups.append(n)
+        raises(DeepSleep, a.sleep, 60000 - board.t)
+        kept = board.kept
+    return ups
+
+
 def test_deep_sleep_wakes_upload_every_upload_every_s_however_long_the_cycle_takes():
     # a wake's reset is the cycle's due time, but the upload starts later in the wake (the sensors
     # read, uplink loaded): counted from that moment, the upload was not yet due a period later, and
     # came a sample period late (hourly samples and uploads: every two hours)
-    board = FakeBoard()
-    kept = None
-    ups = []
-    for wake in range(21):  # a sample a minute for 20 minutes, each wake a new App from RTC memory
-        board.t = 0
-        board.kept = kept
-        a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
+    def wake(a, board):
         upload = a.upload
 
-        def slow_upload(board=board, upload=upload):
+        def slow_upload():
             board.t += 30  # loading uplink from flash
             return upload()
 
         a.upload = slow_upload
         a.cycle()
-        if log.syncs:
-            ups.append(wake)
-        raises(DeepSleep, a.sleep, 60000 - board.t)
-        kept = board.kept
-    assert ups == [0, 10, 20]
+
+    assert _uploads_over_deep_sleep_wakes(0, wake) == [0, 10, 20]
 
 
 def test_full_deep_sleep_wakes_count_the_boot_before_the_app_in_the_upload_schedule():
     # every wake a full one (a Pico W in deep sleep, verbose, a sensor that fails): the kept
     # schedule is as at the reset, but it was taken as at the App's start, a boot's time later, so
     # each wake lost that time from the upload's count and the upload came a sample period late
-    board = FakeBoard()
-    kept = None
-    ups = []
-    for wake in range(21):
-        board.t = 300  # the reset to the App: the boot, the imports, the Logger opened
-        board.kept = kept
-        a, board, log = make_app(board=board, sample_every_s=60, upload_every_s=600, sleep="deep")
-        a.cycle(0)  # run()'s first cycle: due at the reset
-        if log.syncs:
-            ups.append(wake)
-        raises(DeepSleep, a.sleep, 60000 - board.t)
-        kept = board.kept
-    assert ups == [0, 10, 20]
+    # (300 ms from the reset to the App: the boot, the imports, the Logger opened)
+    assert _uploads_over_deep_sleep_wakes(300, lambda a, board: a.cycle(0)) == [0, 10, 20]  # run()'s first cycle
 
 
 def test_ntp_that_does_not_answer_is_asked_again_only_after_ntp_every_s_while_the_clock_is_set():

@@ -191,7 +191,9 @@ def test_after_power_on_without_a_marker_the_first_cycle_uploads():
     assert board.events == ["up", "down"]
 
 
-def test_the_error_log_counts_a_repeated_error_across_a_deep_sleep_instead_of_writing_it():
+def _error_log_lines_after_wakes_with_parts_missing(parts):
+    # 5 deep-sleep wakes whose first `parts` sensors are missing (reported at every wake) -> the
+    # lines of error.log
     from errlog import ErrorLog
 
     path = tmpdir("el") + "/error.log"
@@ -199,13 +201,18 @@ def test_the_error_log_counts_a_repeated_error_across_a_deep_sleep_instead_of_wr
     for wake in range(5):
         errors = ErrorLog(path, 4096)
         a, board, log = make_app(board=board, errors=errors, sleep="deep")
-        a.sensors[0][0] = None
-        a.sensors[0][1] = {"type": "sht3x", "i2c": None, "address": 68, "map": [(0, "a")]}
-        a.sample()  # the missing part is reported at every wake
+        for i in range(parts):
+            a.sensors[i][0] = None
+            a.sensors[i][1] = {"type": "sht3x", "i2c": None, "address": 68 + i, "map": [(0, "ab"[i])]}
+        a.sample()
         raises(DeepSleep, a.sleep, MIN)
     with open(path) as f:
-        lines = f.read().splitlines()
-    assert len(lines) == 1
+        return f.read().splitlines()
+
+
+def test_the_error_log_counts_a_repeated_error_across_a_deep_sleep_instead_of_writing_it():
+    lines = _error_log_lines_after_wakes_with_parts_missing(1)
+    assert len(lines) == 1, lines
 
 
 # ---- sleep
@@ -297,20 +304,7 @@ def test_battery_min_without_battery_stream_names_the_key():
 
 
 def test_two_errors_at_every_wake_are_counted_across_deep_sleeps_instead_of_written():
-    from errlog import ErrorLog
-
-    path = tmpdir("el") + "/error.log"
-    board = FakeBoard()
-    for wake in range(5):
-        errors = ErrorLog(path, 4096)
-        a, board, log = make_app(board=board, errors=errors, sleep="deep")
-        for i in (0, 1):  # both parts missing: each is reported at every wake
-            a.sensors[i][0] = None
-            a.sensors[i][1] = {"type": "sht3x", "i2c": None, "address": 68 + i, "map": [(0, "ab"[i])]}
-        a.sample()
-        raises(DeepSleep, a.sleep, MIN)
-    with open(path) as f:
-        lines = f.read().splitlines()
+    lines = _error_log_lines_after_wakes_with_parts_missing(2)
     assert len(lines) == 2, lines
 
 

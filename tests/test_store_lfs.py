@@ -91,37 +91,30 @@ def test_a_file_system_past_full_beside_other_files_drops_the_oldest_instead_of_
         vfs.umount(MOUNT)
 
 
-def test_a_file_system_past_full_beside_other_files_refuses_new_samples_under_drop_newest():
-    vfs = _filled(16, 4)
+def _drop_newest_refuses(blocks, taken, n):
+    # n samples into a drop_newest store on a file system of `blocks` with `taken` blocks in a file
+    # beside it: some are taken, the rest refused and counted, and the store holds the first ones
+    vfs = _filled(blocks, taken)
     try:
         s = Store(MOUNT + "/log/s", on_full="drop_newest")
         sid = s.stream_id("a")
         accepted = 0
-        for i in range(20000):
+        for i in range(n):
             if s.append(sid, T0 + i * 1000, _v(i)):
                 accepted += 1
         st = s.stats()
-        assert 0 < accepted < 20000 and st["dropped_full"] == 20000 - accepted, st
+        assert 0 < accepted < n and st["dropped_full"] == n - accepted, st
         assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
         s.close()
     finally:
         vfs.umount(MOUNT)
+
+
+def test_a_file_system_past_full_beside_other_files_refuses_new_samples_under_drop_newest():
+    _drop_newest_refuses(16, 4, 20000)
 
 
 def test_a_file_system_with_room_for_one_segment_refuses_new_samples_under_drop_newest():
     # the write segment full and no room for the next one: drop_newest refuses (add() raised
     # ENOSPC from the new segment's file, which drop_newest never needs)
-    vfs = _filled(16, 8)
-    try:
-        s = Store(MOUNT + "/log/s", on_full="drop_newest")
-        sid = s.stream_id("a")
-        accepted = 0
-        for i in range(5000):
-            if s.append(sid, T0 + i * 1000, _v(i)):
-                accepted += 1
-        st = s.stats()
-        assert 0 < accepted < 5000 and st["dropped_full"] == 5000 - accepted, st
-        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
-        s.close()
-    finally:
-        vfs.umount(MOUNT)
+    _drop_newest_refuses(16, 8, 5000)

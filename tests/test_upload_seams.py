@@ -176,18 +176,24 @@ def test_a_remembered_plain_http_server_is_not_used_for_an_https_configuration()
 # ---- item 9: bytes left after an answer
 
 
-def _hostile_device(name, n, per_request):
+def _hostile_device(name, n, per_request, api="device"):
+    # a Logger of the hostile server's device `name` (Device API token, or Platform API client id)
+    # with n points pending, per_request of them a batch
     hostile.require(True)
     cfg = {
         "server": hostile.tls_url(),
         "ca": hostile.ca_path(),
-        "api": "device",
-        "token": name,
+        "api": api,
         "streams": {"t": {"pin": "V1", "id": 1}},
         "store": {"path": tmpdir("hs") + "/store"},
         "limits": {"points_per_request": per_request},
         "upload": {"timeout_ms": 3000},
     }
+    if api == "device":
+        cfg["token"] = name
+    else:
+        cfg.update({"client_id": name, "client_secret": "s", "device_id": 1})
+        cfg["streams"] = {"t": {"id": 1}}
     log = Logger(cfg)
     fill(log, "t", n)
     return log
@@ -205,62 +211,28 @@ def test_stray_bytes_after_an_answer_are_not_read_as_the_next_answer():
     log.close()
 
 
+def _all_acknowledged_once(behaviour, tag, api):
+    # 20 points in batches of 5 to the hostile server behaving so: each batch acknowledged once
+    hostile.require(True)
+    name = unique(tag)
+    hostile.set(name, behaviour)
+    log = _hostile_device(name, 20, 5, api)
+    r = log.sync()
+    assert r["sent"] == 20 and r["stopped"] == "done", r
+    assert len(hostile.points(name)) == 20
+    log.close()
+
+
 def test_an_answer_with_long_header_lines_acknowledges_its_batch():
     # a CDN's long policy or cookie (and many header lines) on the server's 200/204: each batch is
     # acknowledged once, by both APIs; these answers used to be refused as malformed, and the
     # batches the server had accepted sent again at every sync
-    hostile.require(True)
-    name = unique("lf")
-    hostile.set(name, "long-fields")
-    log = _hostile_device(name, 20, 5)
-    r = log.sync()
-    assert r["sent"] == 20 and r["stopped"] == "done", r
-    assert len(hostile.points(name)) == 20
-    log.close()
-    name = unique("lp")
-    hostile.set(name, "long-fields")
-    cfg = {
-        "server": hostile.tls_url(),
-        "ca": hostile.ca_path(),
-        "api": "platform",
-        "client_id": name,
-        "client_secret": "s",
-        "device_id": 1,
-        "streams": {"t": {"id": 1}},
-        "store": {"path": tmpdir("hs") + "/store"},
-        "limits": {"points_per_request": 5},
-        "upload": {"timeout_ms": 3000},
-    }
-    log = Logger(cfg)
-    fill(log, "t", 20)
-    r = log.sync()
-    assert r["sent"] == 20 and r["stopped"] == "done", r
-    assert len(hostile.points(name)) == 20
-    log.close()
+    _all_acknowledged_once("long-fields", "lf", "device")
+    _all_acknowledged_once("long-fields", "lp", "platform")
 
 
 def test_a_204_with_a_body_does_not_poison_the_next_request():
-    hostile.require(True)
-    name = unique("nb")
-    hostile.set(name, "204-body")
-    cfg = {
-        "server": hostile.tls_url(),
-        "ca": hostile.ca_path(),
-        "api": "platform",
-        "client_id": name,
-        "client_secret": "s",
-        "device_id": 1,
-        "streams": {"t": {"id": 1}},
-        "store": {"path": tmpdir("hs") + "/store"},
-        "limits": {"points_per_request": 5},
-        "upload": {"timeout_ms": 3000},
-    }
-    log = Logger(cfg)
-    fill(log, "t", 20)
-    r = log.sync()
-    assert r["sent"] == 20 and r["stopped"] == "done", r
-    assert len(hostile.points(name)) == 20
-    log.close()
+    _all_acknowledged_once("204-body", "nb", "platform")
 
 
 # ---- item 10: the day's books across a clock set back over midnight

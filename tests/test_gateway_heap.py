@@ -36,7 +36,7 @@ FIRST_ID = 100
 # BLYNKLOG_GATEWAY_HEAP_SEARCH=1 looks for the smallest again.
 GATEWAY_SYNC_HEAP_KB = 224
 PER_DEVICE_BYTES = (
-    2560  # measured 2,440 B a device of 3 streams on the board-like port (2,077 before the quota books a device)
+    2560  # measured 2,440 B a device of 3 streams on the board-like port
 )
 
 

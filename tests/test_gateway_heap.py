@@ -35,9 +35,7 @@ FIRST_ID = 100
 # store's opening and writing side go (test_heap.py's: 109-110 KB now).
 # BLYNKLOG_GATEWAY_HEAP_SEARCH=1 looks for the smallest again.
 GATEWAY_SYNC_HEAP_KB = 224
-PER_DEVICE_BYTES = (
-    2560  # measured 2,440 B a device of 3 streams on the board-like port
-)
+PER_DEVICE_BYTES = 2560  # measured 2,440 B a device of 3 streams on the board-like port
 
 
 def _board_port():

@@ -196,7 +196,7 @@ def cuts(total):
     if picohost.FULL:
         return list(range(1, total + 1))
     # a fixed spread: the first operations, the last, and evenly between; and 73, a cut inside a
-    # drop of the full store (between the segment's removal and the save of dropped_full)
+    # drop of the full store (between the save of dropped_full and the segment's removal)
     step = max(1, total // (DEFAULT_CUTS - 2))
     return sorted(set([1, 2, total] + list(range(step, total, step)) + [n for n in KNOWN_CUTS if n <= total]))
 

@@ -79,7 +79,12 @@ def _begin(app):
         app.errors.report("upload", "radio stays off: " + why)
         return None
     t["uploads"] += 1
-    app._radio = {"on": True, "n": _int(app._radio.get("n"), 0), "t": app._unix_now()}
+    # the marker's time is the upload's, as last_upload counts it (its cycle's due time): a power-on
+    # that finds it counts the next upload from there, not from the start a sampling later
+    due = app._unix_now()
+    if due is not None:
+        due -= start - app.last_upload
+    app._radio = {"on": True, "n": _int(app._radio.get("n"), 0), "t": due}
     app._write_radio()
     b.led(True)
     try:

@@ -185,6 +185,25 @@ def test_a_reset_after_an_ended_upload_keeps_the_schedule_by_the_clock():
     assert board.events == ["up", "down"]
 
 
+def test_the_marker_keeps_the_uploads_due_time_so_a_power_on_counts_the_period_from_there():
+    # the upload began 30 s after its cycle was due (the sampling, uplink loaded): the marker said
+    # the start, and a power-on after it counted the next upload from there, 30 s late
+    log = FakeLogger()
+    log.clock.now_ms = lambda: 1800000000000 + board.t
+    path = _radio_file()
+    a, board, log = make_app(log=log, radio_file=path, upload_every_s=600)
+    upload = a.upload
+
+    def slow_upload():
+        board.t += 30000
+        return upload()
+
+    a.upload = slow_upload
+    a.cycle(board.t)
+    with open(path) as f:
+        assert json.load(f)["t"] == 1800000000000, f
+
+
 def test_after_power_on_without_a_marker_the_first_cycle_uploads():
     a, board, log = make_app(radio_file=_radio_file())
     a.cycle()

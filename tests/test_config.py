@@ -272,10 +272,14 @@ def test_a_config_file_with_a_byte_order_mark_is_refused_saying_so_on_every_runt
 def test_json_nested_deeper_than_64_levels_is_refused_on_every_runtime():
     # CPython's reader gave up at about 1,000 levels, the unix ports' took 5,000, a board's
     # stops at its C stack: one limit for all
+    # (the file's object is the first level: 63 arrays in it are 64 levels); an empty innermost
+    # array is a level as a full one is
     deep = GOOD_JSON[:-1] + ', "_note": %s}'
-    assert config.load(_write(deep % ("[" * 64 + "]" * 64)))
-    e = error_of(_write(deep % ("[" * 65 + "]" * 65)))
-    assert e.startswith("config:") and "nested more than 64 deep" in e, e
+    assert config.load(_write(deep % ("[" * 63 + "]" * 63)))
+    assert config.load(_write(deep % ("[" * 63 + "1" + "]" * 63)))
+    for inner in ("", "1"):
+        e = error_of(_write(deep % ("[" * 64 + inner + "]" * 64)))
+        assert e.startswith("config:") and "nested more than 64 deep" in e, e
 
 
 def test_a_json_error_says_where_it_is():

@@ -100,7 +100,7 @@ def _unverified_reason(cfg):
 # gateway's part of the validation) and json_check.py's (a file's syntax), which
 # tests/test_wake.py holds to the files (a stat of them instead cost a Pico W 6 ms each at every
 # wake)
-_VALIDATOR = "f61a624f"
+_VALIDATOR = "91b6ccfb"
 
 
 def _cache_key(path, raw):

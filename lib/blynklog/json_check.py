@@ -113,10 +113,10 @@ def check(t):
             continue
         if c == 0x7B or c == 0x5B:  # { [
             close = c + 2  # } ]
+            if len(closers) >= _MAX_DEPTH:  # an empty one too: it is a level as deep
+                raise ValueError(i, "nested more than %d deep" % _MAX_DEPTH)
             i = _ws(t, i + 1)
             if i >= n or t[i] != close:
-                if len(closers) >= _MAX_DEPTH:
-                    raise ValueError(i, "nested more than %d deep" % _MAX_DEPTH)
                 closers.append(close)
                 key = close == 0x7D
                 continue

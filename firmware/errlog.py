@@ -37,6 +37,8 @@ class ErrorLog:
             i -= 1
         if i < 0:
             i = 0
+        if i:  # the counts of the messages left out are written now: lost with them otherwise
+            self._write_counts(self._stamp(), i)
         return self._texts[i:], self._counts[i:]
 
     def restore(self, texts, counts):
@@ -68,12 +70,7 @@ class ErrorLog:
             text = "%s: %s: %s" % (where, type(err).__name__, err)
         else:
             text = "%s: %s" % (where, err)
-        stamp = ""
-        if self._clock is not None:
-            try:
-                stamp = "%d " % self._clock()
-            except Exception:
-                stamp = ""
+        stamp = self._stamp()
         line = stamp + text
         print("ERROR", line)
         if isinstance(err, BaseException) and not isinstance(err, (OSError, ValueError, TypeError)):
@@ -94,15 +91,7 @@ class ErrorLog:
             texts.append(text)  # the latest last
             counts.append(n)
             return line
-        if self._prev in texts:  # the file's last message first, as it always said
-            i = texts.index(self._prev)
-            if counts[i]:
-                self._write("%s(previous message repeated %d times)\n" % (stamp, counts[i]))
-                counts[i] = 0
-        for i in range(len(texts)):
-            if counts[i]:
-                self._write("%s(repeated %d times: %s)\n" % (stamp, counts[i], texts[i]))
-                counts[i] = 0
+        self._write_counts(stamp, len(texts))
         texts.append(text)
         counts.append(0)
         del texts[:-RECENT]
@@ -110,6 +99,28 @@ class ErrorLog:
         self._write(line + "\n")
         self._prev = text
         return line
+
+    def _stamp(self):
+        if self._clock is not None:
+            try:
+                return "%d " % self._clock()
+            except Exception:
+                pass
+        return ""
+
+    def _write_counts(self, stamp, n):
+        # writes (and clears) the repeat counts of the first n recent messages
+        texts = self._texts
+        counts = self._counts
+        if self._prev in texts[:n]:  # the file's last message first, as it always said
+            i = texts.index(self._prev)
+            if counts[i]:
+                self._write("%s(previous message repeated %d times)\n" % (stamp, counts[i]))
+                counts[i] = 0
+        for i in range(n):
+            if counts[i]:
+                self._write("%s(repeated %d times: %s)\n" % (stamp, counts[i], texts[i]))
+                counts[i] = 0
 
     def _write(self, line):
         if not self.path:

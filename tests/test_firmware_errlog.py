@@ -75,3 +75,22 @@ def test_the_state_kept_across_a_reset_stays_small_and_holds_the_latest():
     again = ErrorLog("")
     again.restore(*log.state())
     assert again.state() == log.state()
+
+
+def test_the_repeats_of_a_message_the_state_leaves_out_are_written_not_lost():
+    # two long messages at every wake: the state keeps the latest only, and the other's repeats
+    # since it was written went with it, in no line of the file
+    path = tmpdir("el") + "/error.log"
+    a, b = "a" * 170, "b" * 170
+    log = ErrorLog(path)
+    for _ in range(3):
+        log.report("x", a)
+        log.report("x", b)
+    texts, counts = log.state()
+    assert texts == ["x: " + b] and counts == [2]
+    assert "(repeated 2 times: x: " + a + ")" in _read(path), _read(path)
+    again = ErrorLog(path)
+    again.restore(texts, counts)
+    again.report("y", "new")
+    text = _read(path)
+    assert text.count("x: " + a) == 2 and "(repeated 2 times: x: " + b + ")" in text, text

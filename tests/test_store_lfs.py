@@ -118,3 +118,23 @@ def test_a_file_system_with_room_for_one_segment_refuses_new_samples_under_drop_
     # the write segment full and no room for the next one: drop_newest refuses (add() raised
     # ENOSPC from the new segment's file, which drop_newest never needs)
     _drop_newest_refuses(16, 8, 5000)
+
+
+def test_a_file_system_with_room_for_one_segment_refuses_new_samples_while_a_sync_holds_the_store():
+    # a sync_async holds the store (store.hold): a full one refuses new samples as drop_newest
+    # does; with room for one segment add() raised ENOSPC from the next segment's file instead
+    vfs = _filled(16, 8)
+    try:
+        s = Store(MOUNT + "/log/s")
+        s.hold = lambda: True
+        sid = s.stream_id("a")
+        accepted = 0
+        for i in range(5000):
+            if s.append(sid, T0 + i * 1000, _v(i)):
+                accepted += 1
+        st = s.stats()
+        assert 0 < accepted < 5000 and st["dropped_full"] == 5000 - accepted, st
+        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
+        s.close()
+    finally:
+        vfs.umount(MOUNT)

@@ -555,10 +555,13 @@ def new_segment(store, ts):
             return False
         store._drop_oldest()
     # a file system smaller than capacity is full earlier: the same policy applies (a refusal
-    # too when the write segment is the only one and holds pending samples; drop_oldest keeps
-    # the newest segment, and an empty one goes once the next one exists). The room is asked
-    # only where it decides (a statvfs walks littlefs's blocks: 0.02 ms a sample on a Pico W)
-    while len(store._segs) > 1 or (store._segs and store._segpend[-1] > 0 and store.on_full == "drop_newest"):
+    # too when the write segment is the only one and holds pending samples, under drop_newest
+    # or while a sync holds the store; drop_oldest keeps the newest segment, and an empty one
+    # goes once the next one exists). The room is asked only where it decides (a statvfs walks
+    # littlefs's blocks: 0.02 ms a sample on a Pico W)
+    while len(store._segs) > 1 or (
+        store._segs and store._segpend[-1] > 0 and (store.on_full == "drop_newest" or (store.hold and store.hold()))
+    ):
         if _room(store):
             break
         if len(store._segs) == 1 or store.on_full == "drop_newest" or (store.hold and store.hold()):

@@ -27,21 +27,36 @@ def _cause(deep):
         pass  # the unix port: no reset_cause, every start counts as a wake
 
 
-def _run(rtc_restarts, planned=3000, second="b"):
+def _fresh():
     emu.require()
     emu.reset()
     emu.config(points_per_day=100000, max_age_days=30, token_lifetime_s=86400)
+
+
+def _reset(deep):
+    # a reset into a timeless boot on an RTC that restarts at 2021 (rp2), deep: from deep sleep
+    shift_device_clock(Y2021 - now_ms())
+    _cause(deep)
+
+
+def _boot_samples(log, stream, n, base=0.0):
+    taken = []
+    for i in range(n):
+        taken.append(now_ms())
+        log.add(stream, base + i)
+        _sleep_ms(100)
+    return taken
+
+
+def _run(rtc_restarts, planned=3000, second="b"):
+    _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}})
     try:
         shift_device_clock((Y2021 if rtc_restarts else Y2000) - now_ms())
         _cause(False)
         log = Logger(cfg)
         assert not log.clock.is_set()
-        r1 = []
-        for i in range(3):
-            r1.append(now_ms())
-            log.add("a", float(i))
-            _sleep_ms(100)
+        r1 = _boot_samples(log, "a", 3)
         log.before_sleep(planned)
         log.close()
         _sleep_ms(planned)  # the deep sleep
@@ -50,11 +65,7 @@ def _run(rtc_restarts, planned=3000, second="b"):
         _cause(True)
         log = Logger(cfg)
         assert not log.clock.is_set()
-        r2 = []
-        for i in range(3):
-            r2.append(now_ms())
-            log.add(second, float(i) + 10)
-            _sleep_ms(100)
+        r2 = _boot_samples(log, second, 3, 10.0)
         r = log.sync()
         s = log.stats()
         log.close()
@@ -106,30 +117,18 @@ def test_a_timeless_short_deep_sleep_wake_on_an_rtc_that_restarts_keeps_every_sa
     assert len(set(ga)) == 6 and ga == sorted(ga), ga
 
 
-def _boot_samples(log, stream, n, base=0.0):
-    taken = []
-    for i in range(n):
-        taken.append(now_ms())
-        log.add(stream, base + i)
-        _sleep_ms(100)
-    return taken
-
-
 def test_a_power_on_reset_of_a_timeless_boot_drops_its_samples_as_unplaceable_not_misplaced():
     # TIME.md: a sample whose boot ended in a reset or power cut before the clock was ever set
     # is dropped and counted (unplaceable)
-    emu.require()
-    emu.reset()
-    emu.config(points_per_day=100000, max_age_days=30, token_lifetime_s=86400)
+    _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}})
     try:
-        shift_device_clock(Y2021 - now_ms())
-        _cause(False)
+        _reset(False)
         log = Logger(cfg)
         _boot_samples(log, "a", 3)
         log.close()  # no before_sleep: a reset, not a planned sleep
         _sleep_ms(500)
-        shift_device_clock(Y2021 - now_ms())
+        _reset(False)
         log = Logger(cfg)
         taken = _boot_samples(log, "a", 2, 10.0)
         r = log.sync()
@@ -146,13 +145,10 @@ def test_a_power_on_reset_of_a_timeless_boot_drops_its_samples_as_unplaceable_no
 def test_an_rp2_wake_after_a_boot_that_had_the_time_places_both_boots():
     # TIME.md: on waking the clock restores wall time at sleep + planned sleep (an estimate), the
     # next sync makes that boot's samples exact
-    emu.require()
-    emu.reset()
-    emu.config(points_per_day=100000, max_age_days=30, token_lifetime_s=86400)
+    _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}})
     try:
-        shift_device_clock(Y2021 - now_ms())
-        _cause(False)
+        _reset(False)
         log = Logger(cfg)
         r0 = log.sync()  # nothing pending: asks the Date? (the clock may stay unset)
         ta = _boot_samples(log, "a", 3)
@@ -160,8 +156,7 @@ def test_an_rp2_wake_after_a_boot_that_had_the_time_places_both_boots():
         log.before_sleep(3000)
         log.close()
         _sleep_ms(3000)
-        shift_device_clock(Y2021 - now_ms())
-        _cause(True)
+        _reset(True)
         log = Logger(cfg)
         tb = _boot_samples(log, "b", 3)
         r2 = log.sync()
@@ -180,13 +175,10 @@ def test_an_rp2_wake_after_a_boot_that_had_the_time_places_both_boots():
 
 def test_a_short_timeless_rp2_wake_that_samples_at_once_loses_no_sample_of_its_stream():
     # both boots add 30 clock-stamped samples to one stream right after Logger(): each must arrive
-    emu.require()
-    emu.reset()
-    emu.config(points_per_day=100000, max_age_days=30, token_lifetime_s=86400)
+    _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}})
     try:
-        shift_device_clock(Y2021 - now_ms())
-        _cause(False)
+        _reset(False)
         log = Logger(cfg)
         for i in range(30):
             log.add("a", float(i))
@@ -194,8 +186,7 @@ def test_a_short_timeless_rp2_wake_that_samples_at_once_loses_no_sample_of_its_s
         log.before_sleep(3000)
         log.close()
         _sleep_ms(3000)
-        shift_device_clock(Y2021 - now_ms())
-        _cause(True)
+        _reset(True)
         log = Logger(cfg)
         for i in range(30):
             log.add("a", 100.0 + i)

@@ -551,7 +551,7 @@ def new_segment(store, ts):
     if store._segs and store._segscan[-1]:
         store._count_seg(len(store._segs) - 1)
     while len(store._segs) - (1 if store._segs and store._segpend[-1] <= 0 else 0) >= store._max_segs:
-        if store.on_full == "drop_newest" or (store.hold and store.hold()):
+        if _refuses(store):
             return False
         store._drop_oldest()
     # a file system smaller than capacity is full earlier: the same policy applies (a refusal
@@ -559,12 +559,10 @@ def new_segment(store, ts):
     # or while a sync holds the store; drop_oldest keeps the newest segment, and an empty one
     # goes once the next one exists). The room is asked only where it decides (a statvfs walks
     # littlefs's blocks: 0.02 ms a sample on a Pico W)
-    while len(store._segs) > 1 or (
-        store._segs and store._segpend[-1] > 0 and (store.on_full == "drop_newest" or (store.hold and store.hold()))
-    ):
+    while len(store._segs) > 1 or (store._segs and store._segpend[-1] > 0 and _refuses(store)):
         if _room(store):
             break
-        if len(store._segs) == 1 or store.on_full == "drop_newest" or (store.hold and store.hold()):
+        if len(store._segs) == 1 or _refuses(store):
             return False
         store._drop_oldest()
     store._close_write()
@@ -594,6 +592,12 @@ def new_segment(store, ts):
     store._word = 0
     store._reclaim()
     return True
+
+
+def _refuses(store):
+    # a full store's answer: drop_newest refuses the sample, and so does a store a sync_async holds
+    # (asked only when full: hold() ends a sync_async its ended loop left behind)
+    return store.on_full == "drop_newest" or (store.hold is not None and store.hold())
 
 
 def _room(store):

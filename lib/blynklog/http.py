@@ -383,43 +383,31 @@ class Connection:
         self._end += n
         self.bytes_received += n
 
-    def _line(self):
-        # One line without its CRLF, as bytes; at most _BUF bytes.
-        while True:
-            i = self._buf.find(b"\n", self._start, self._end)
-            if i >= 0:
-                line = bytes(self._mv[self._start : i])
-                self._start = i + 1
-                if line.endswith(b"\r"):
-                    line = line[:-1]
-                return line
-            yield from self._fill()
-
-    def _field(self):
-        # One header line as _line() gives it, or None for a line longer than the buffer, read
-        # past to its end: a header not kept (one of _KEPT_HEADERS that long is refused). Its
-        # bytes count against self._head_left (the head's bytes left).
+    def _line(self, head=False):
+        # One line without its CRLF, as bytes; at most _BUF bytes. head: a header line, whose bytes
+        # count against self._head_left (the head's bytes left); one longer than the buffer is
+        # read past to its end and None returned when its header is not kept (a CDN's long policy
+        # or cookie), refused when it is one of _KEPT_HEADERS.
         skip = False
         while True:
             i = self._buf.find(b"\n", self._start, self._end)
-            if i >= 0:
-                self._head_left -= i + 1 - self._start
-                if self._head_left < 0:
-                    raise ValueError("header too large")
-                line = None if skip else bytes(self._mv[self._start : i])
-                self._start = i + 1
-                if line is not None and line.endswith(b"\r"):
-                    line = line[:-1]
-                return line
-            if self._end - self._start >= _BUF:
+            full = i < 0 and head and self._end - self._start >= _BUF
+            if i >= 0 or full:
+                if head:
+                    self._head_left -= (i + 1 if i >= 0 else self._end) - self._start
+                    if self._head_left < 0:
+                        raise ValueError("header too large")
+                if i >= 0:
+                    line = None if skip else bytes(self._mv[self._start : i])
+                    self._start = i + 1
+                    if line is not None and line.endswith(b"\r"):
+                        line = line[:-1]
+                    return line
                 if not skip:
                     c = self._buf.find(b":", self._start, self._end)
                     if c <= self._start or bytes(self._mv[self._start : c]).strip().lower().decode() in _KEPT_HEADERS:
                         raise ValueError("header line too long")
                     skip = True
-                self._head_left -= self._end - self._start
-                if self._head_left < 0:
-                    raise ValueError("header too large")
                 self._start = self._end = 0
             yield from self._fill()
 
@@ -580,7 +568,7 @@ class Connection:
         count = 0
         self._head_left = _MAX_HEAD
         while True:
-            line = yield from self._field()
+            line = yield from self._line(True)
             if line is None:
                 continue  # a long line of a header not kept
             if not line:

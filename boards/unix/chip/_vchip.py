@@ -75,8 +75,43 @@ _rtc0 = state.get("rtc_ms")
 if _rtc0 is None:
     _rtc0 = RTC_POWER_ON_MS
 scale = state.get("time_scale", 1)
+
+
+# RTC memory's bytes as the state file's text, a character a byte (latin-1). MicroPython's
+# str(bytes, "latin-1") decodes UTF-8, which binary bytes are not, so the characters are written
+# as UTF-8 here, and read back from it, in one buffer each: a list of a character a byte (2,048
+# of them) took 8-16 KB of the board's heap at every deep sleep, which a board's C code does not.
+def _text(data):
+    out = bytearray(len(data) + sum(1 for b in data if b >= 0x80))
+    j = 0
+    for b in data:
+        if b < 0x80:
+            out[j] = b
+        else:
+            out[j] = 0xC0 | (b >> 6)
+            j += 1
+            out[j] = 0x80 | (b & 0x3F)
+        j += 1
+    return str(out, "utf-8")
+
+
+def _bytes(text):
+    raw = text.encode()
+    out = bytearray(len(text))
+    i = j = 0
+    while i < len(raw):
+        b = raw[i]
+        if b >= 0xC0:  # a character 0x80-0xFF: two bytes
+            i += 1
+            b = ((b & 0x1F) << 6) | (raw[i] & 0x3F)
+        out[j] = b
+        i += 1
+        j += 1
+    return bytes(out)
+
+
 memory = state.get("memory")
-memory = bytes([ord(c) for c in memory]) if isinstance(memory, str) else b""
+memory = _bytes(memory) if isinstance(memory, str) else b""
 cause = state.get("cause", 1)
 boot_no = state.get("boot_no", 0)  # the runner's count of boots, this one included
 plan = state.get("plan")  # the runner's reset for this boot, or None
@@ -110,12 +145,6 @@ def set_rtc_ms(ms):
     _rtc0 = ms - elapsed()
     state["rtc_off"] = _rtc0 - _world0  # for the runner: the RTC after a reset it injects
     _write(state)
-
-
-def _text(data):
-    # RTC memory's bytes as the state file's text, a character a byte (latin-1; MicroPython's
-    # str(bytes, "latin-1") decodes UTF-8, which binary bytes are not)
-    return "".join([chr(b) for b in data])
 
 
 def set_memory(data):

@@ -662,6 +662,7 @@ def _cached_settings(path, key):
 def _load_settings(config_path, board, cache, key):
     # -> (fw, board): the config validated (settings.py) and the board built from it; the result
     # is kept in `cache` so that a wake with the same config neither imports nor runs settings
+    had_validator = "blynklog.config" in sys.modules
     try:
         import settings
 
@@ -673,9 +674,16 @@ def _load_settings(config_path, board, cache, key):
         fw = settings.load(raw, board.needs_wifi)
         board.check(fw)  # what this board cannot do (pins, watchdog maximum, sleep)
     finally:
-        # needed only at boot: its code and tables go back to the heap (about 7 KB on a board)
+        # needed only at boot: its code and tables go back to the heap (about 7 KB on a board),
+        # and so does the package's validator it imported (blynklog.config, 25 KB on a 32-bit
+        # port), which the Logger would otherwise find loaded and keep through the first boot
         settings = None
         sys.modules.pop("settings", None)
+        if not had_validator:
+            sys.modules.pop("blynklog.config", None)
+            pkg = sys.modules.get("blynklog")
+            if pkg is not None and "config" in dir(pkg):
+                delattr(pkg, "config")
         gc.collect()
     if key is not None:
         try:

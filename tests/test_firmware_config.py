@@ -205,6 +205,32 @@ def test_the_validated_settings_are_reused_only_for_the_same_config_file():
     assert app._settings_key(path) != key and app._cached_settings(cache, app._settings_key(path)) is None
 
 
+def test_validating_the_settings_lets_the_packages_validator_go():
+    # settings.py imports blynklog.config (25 KB of code on a 32-bit port): after the settings
+    # are validated it leaves RAM with settings.py, so that the first boot's Logger (which keeps a
+    # validator it finds loaded) and its upload do not carry it
+    import sys
+
+    import app
+    import blynklog
+
+    d = tmpdir("validator")
+    path = _valid_config(d)
+    kept = [(name, sys.modules.pop(name, None)) for name in ("blynklog.config", "settings")]
+    if "config" in dir(blynklog):
+        delattr(blynklog, "config")
+    try:
+        app._load_settings(path, None, d + "/" + app.SETTINGS_CACHE, app._settings_key(path))
+        assert "blynklog.config" not in sys.modules and "config" not in dir(blynklog)
+        assert "settings" not in sys.modules
+    finally:
+        for name, module in kept:
+            if module is not None:
+                sys.modules[name] = module
+        if kept[0][1] is not None:
+            blynklog.config = kept[0][1]
+
+
 def test_a_damaged_settings_cache_means_validating_again():
     import app
 

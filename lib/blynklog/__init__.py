@@ -172,6 +172,8 @@ _UPLOAD_SIDE = (
     "policy",
     "blynk",
     "encoder",
+    "body",
+    "shortest",
     "http",
     "requests_transport",
     "aio",

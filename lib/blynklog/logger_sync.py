@@ -33,6 +33,14 @@ def _modules(log):
     return (transport, "blynk", "policy")
 
 
+def _sync_modules(log):
+    # a sync's: the upload stack's, and the batches' body passes (body.py), loaded here with the
+    # rest rather than at the first batch, where the heap holds the batch's buffers and the store
+    # reader's: in pieces by then (a wake of the firmware on the board-like port needed a 224 KB
+    # heap with body.py loaded at its first batch, 192 KB with it loaded here)
+    return _modules(log) + ("body",)
+
+
 def _load(name):
     __import__("blynklog." + name)
     if IS_MICROPYTHON:  # CPython's collection frees no heap for the next one (and takes long)
@@ -195,7 +203,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
         if log._up is None:
             # the modules one at a time, a pause between them (compiling one from source takes a
             # while on a board: under asyncio the other tasks run in between)
-            for name in _modules(log):
+            for name in _sync_modules(log):
                 _load(name)
                 if name == "http":
                     ctx = _tls_context(log)

@@ -1,0 +1,66 @@
+# cpython-only: it boots the virtual board (tools/vboard.py) on the board-like unix port.
+# The firmware's heap over a board's life, as deploy lays it out (package and firmware as .mpy):
+# the first boot (its settings and the Logger's configuration validated) and a deep-sleep wake
+# that uploads (the journal taken into the store, the upload stack loaded) each complete their
+# upload in FIRMWARE_HEAP_KB on the board-like port (32-bit, float32; BLYNKLOG_MICROPYTHON_32,
+# else skipped). A Pico W has about 198 KB free for a script, and its mbedTLS takes two buffers of
+# about 16.7 KB from that same heap for the upload's session (../shared/spec/platform-facts.md);
+# the virtual board's chip (machine, network, time as Python) takes about 10 KB of it that a
+# board's C does not.
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _p in (os.path.join(ROOT, "tools"), os.path.join(ROOT, "firmware")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import deploy  # noqa: E402
+import vboard  # noqa: E402
+from test_firmware_fastwake import _config  # noqa: E402
+from test_heap import _board_port  # noqa: E402
+
+T0 = 1790000000000
+FIRMWARE_HEAP_KB = 200
+
+
+@pytest.fixture
+def srv(tmp_path):
+    from blynk_server import BlynkServer
+
+    s = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def _uploads(r):
+    return [line for line in r.out.splitlines() if line.startswith("upload:")]
+
+
+def test_the_first_boot_and_an_upload_wake_complete_their_uploads_in_the_board_like_heap(tmp_path, srv):
+    exe = _board_port()
+    # the example configuration (its sensors simulated), an upload every second wake
+    config = _config(str(tmp_path / "cfg"), srv.url, srv.ca_der_path, upload_every_s=120)
+    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
+    vb = vboard.VBoard(
+        str(tmp_path / "vb"), micropython=exe, heapsize="%dK" % FIRMWARE_HEAP_KB, time_scale=1e6, start_ms=T0
+    )
+    vb.power_on(rtc_kept=True)
+    sent = 0
+    for n in range(3):  # the first boot uploads, the next wake only samples, the third uploads
+        srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
+        r = vb.boot(timeout_s=60)
+        assert r.how == "deepsleep", r.out
+        assert "MemoryError" not in r.out, r.out
+        ups = _uploads(r)
+        assert len(ups) == (0 if n == 1 else 1), r.out
+        if ups:
+            assert "stopped done" in ups[0], r.out
+            sent += int(ups[0].split("sent ")[1].split(",")[0])
+    assert sent == 12  # 4 streams: the first boot's samples, then the two wakes'

@@ -157,6 +157,17 @@ def test_a_wrong_config_fails_at_logger_naming_the_key():
     assert str(e).startswith("limits.points_per_day")
 
 
+def test_a_store_path_that_is_a_file_fails_at_logger_naming_the_key_and_leaves_the_file():
+    cfg = device_config()
+    path = cfg["store"]["path"]
+    with open(path, "w") as f:
+        f.write("my notes")
+    e = raises(ConfigError, Logger, cfg)
+    assert str(e).startswith("store.path:") and "file" in str(e)
+    with open(path) as f:
+        assert f.read() == "my notes"
+
+
 def test_sync_without_ca_or_insecure_uploads_nothing_and_says_why():
     cfg = device_config()
     cfg.pop("ca", None)

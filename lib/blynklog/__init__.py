@@ -161,6 +161,20 @@ def _exists(path):
         return False
 
 
+def _folder(path):
+    # True when the store's folder exists, False when nothing is there; a file there is the
+    # configuration's fault (the store would fail at its first write with ENOTDIR)
+    from .compat import os
+
+    try:
+        mode = os.stat(path)[0]
+    except OSError:
+        return False
+    if not mode & 0x4000:  # S_IFDIR
+        raise ConfigError("store.path: %s is a file, not a folder" % path)
+    return True
+
+
 def _loaded(name):
     import sys
 
@@ -233,7 +247,7 @@ class Logger:
         self.last_error = None
         scfg = cfg["store"]
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
-        folder = (here and not validated) or _exists(scfg["path"])  # a cache read there: it exists
+        folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
         save = validated and here
         raw_backend = scfg["backend"] == "raw"
         self._store = None

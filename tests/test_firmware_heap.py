@@ -25,7 +25,7 @@ from test_firmware_fastwake import _config  # noqa: E402
 from test_heap import _board_port  # noqa: E402
 
 T0 = 1790000000000
-FIRMWARE_HEAP_KB = 200
+FIRMWARE_HEAP_KB = 188
 
 
 @pytest.fixture

@@ -32,20 +32,15 @@ _INF = float("inf")
 _NINF = -_INF
 
 
-_delta = None  # frame_write.delta, bound at _ts_delta's first call
-
-
 def _ts_delta(ts, base):
     # frame_write.delta (a - b of two times without a heap int), imported at the first call: add()
     # needs it only when a stream's time base changed, and a wake that writes the journal loads
-    # no frame_write.py. Bound once: an import statement at each call would allocate
-    global _delta
-    if _delta is None:
-        fw = _modules.get("blynklog.frame_write")  # loaded with the store: no import statement's bytes
-        if fw is None:
-            from . import frame_write as fw
-        _delta = fw.delta
-    return _delta(ts, base)
+    # no frame_write.py. Looked up at each call, not bound: a sync lets frame_write.py go
+    # (store.let_writer_go), and a function of it held here would keep its code in RAM
+    fw = _modules.get("blynklog.frame_write")  # loaded with the store: no import statement's bytes
+    if fw is None:
+        from . import frame_write as fw
+    return fw.delta(ts, base)
 
 
 # The store's default folder (config.py documents why it is no identifier). Defined here for the

@@ -194,6 +194,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
     log._syncing = True
     try:
         store = log._opened()  # a wake's journal is taken in here (a flash fault is reported)
+        store.flush()
+        store.let_writer_go()  # the batches need the heap more than the next append does
         if hold:  # held while the sync runs: not once its loop has left it behind (left_behind)
             store.hold = lambda: not left_behind(log)
         began = None

@@ -536,6 +536,11 @@ class RawStore:
         self._last_ts = ts
         return True
 
+    def let_writer_go(self):
+        # store.py's: a sync's batches need the heap more than the next append does. The raw
+        # ring's writing is a part of this module and a sector's buffer: nothing to let go
+        pass
+
     def flush(self):
         # every append is already durable
         pass

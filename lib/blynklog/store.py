@@ -54,9 +54,12 @@
 # for a ts given as a clock's anchor and rel, or within days of the segment's base
 # (record.encode_into; frame_write.add costs in small ints); writing a frame and opening the next
 # segment allocate. Not safe from an interrupt; one task at a time.
+import sys
+
 from . import _drop, _loaded
 from .compat import IS_MICROPYTHON, array, binascii, const, os, struct, ticks_diff, ticks_ms
 
+_ESP32 = sys.platform == "esp32"
 frame = None  # the frame codec (frame.py), imported at the first frame read or append (_codec)
 fw = None  # its writing side (frame_write.py), imported at the first append (_alloc)
 
@@ -309,7 +312,7 @@ class Store:
         self._count()  # counts what the other streams have before the new one joins
         self._cursor.append(0)
         if self._fst is not None:
-            fw.add_stream(self)
+            _writer().add_stream(self)
         sid = len(names) - 1
         # records already on flash under this id (its name was lost with a damaged streams file)
         n = 0
@@ -341,7 +344,7 @@ class Store:
         # pass frame.FRAME_MAX or the tail, it is written (not synced) first.
         if not checked:
             self._check_sid(sid)
-        if self._fst is None or frame is None:
+        if self._fst is None or frame is None or fw is None:  # (fw: another store's sync let it go)
             self._alloc()
         enc = self._enc
         if self._wver != _SEG_V3:
@@ -376,6 +379,21 @@ class Store:
             self.flush()
         return True
 
+    def let_writer_go(self):
+        # Between frames (nothing appended since the last flush) the writing side holds nothing a
+        # later append needs: its buffers (about 5 KB) and its code (frame_write.py, 13 KB on a
+        # 32-bit port, 24 KB as the Pico W's native code) go back to the heap for a sync's batches,
+        # and the next append makes them again (_alloc). Not on an ESP32: its native code takes
+        # IRAM that only a reset frees, so each loading again would take more of it.
+        global fw
+        if self._fcount or _ESP32:
+            return
+        self._tail = self._fbuf = self._fwr = self._fst = self._enc = self._views = None
+        fw = None
+        from . import _drop as drop  # the package's at this call (the fault tests keep modules so)
+
+        drop("frame_write", False)
+
     def _alloc(self):
         _codec()
         _writer()
@@ -387,7 +405,7 @@ class Store:
         # write segment, without syncing it.
         _codec()
         try:
-            fw.put(self)
+            _writer().put(self)
         except OSError:
             _writer().write_failed(self)
             raise

@@ -36,6 +36,29 @@ def _cfg(path="/blynklog-data"):
     }
 
 
+# what an upload wake of the firmware holds during its batches (app.py's loop, the journal taken
+# into the store, the upload stack): the firmware's modules, then the package's as the sync loads
+# them (the store's writing side, frame_write.py, is let go before the batches)
+WAKE_MODULES = [
+    "errlog",
+    "sensors",
+    "hw",
+    "board",
+    "app",
+    "uplink",
+    "blynklog",
+    "blynklog.clock",
+    "blynklog.journal",
+    "blynklog.store",
+    "blynklog.segment",
+    "blynklog.logger_sync",
+    "blynklog.http",
+    "blynklog.blynk",
+    "blynklog.policy",
+    "blynklog.body",
+]
+
+
 def _job(sim, img, spec, tmp, **kw):
     script = os.path.join(tmp, "job-%s.py" % spec["job"])
     with open(os.path.join(HERE, "pico_job.py")) as f:
@@ -160,6 +183,8 @@ def bench(p, results, say=print):
         img = _mkfs_add(sim, img, store)
         now = T0 + n_sync * 10000 + 3600000
         syn = _job(sim, img, {"job": "sync", "cfg": _cfg(), "now": now}, tmp)
+        say("pico: the modules of a firmware's upload wake")
+        mods = _job(sim, lib, {"job": "modules", "names": WAKE_MODULES}, tmp)
         results["pico"] = {
             "n_add": n_add,
             "n_enc": n_enc,
@@ -168,6 +193,7 @@ def bench(p, results, say=print):
             "add": add,
             "encode": enc,
             "sync": syn,
+            "modules": mods,
             "sim": os.path.basename(sim.dir),
         }
         results["pico"]["wakes"] = _wakes(sim, tmp, say)
@@ -232,6 +258,13 @@ def section(results):
             % (_n(syn["points"]), syn["requests"], _n(syn["body_bytes"])),
         ),
         ("Heap free after that sync (after a collection), KB", _kb(syn["free_after_sync"]), ""),
+        (
+            "Heap the modules of a firmware's upload wake take during its batches (the firmware's, the "
+            "journal, the store's reader, the upload stack: `.mpy` as deploy builds them for the Pico W), KB",
+            _kb(r["modules"]["free_start"] - r["modules"]["free_after"]),
+            "%s free before them, %s after; the TLS session's buffers (about 34 KB) come from the same heap"
+            % (_kb(r["modules"]["free_start"]), _kb(r["modules"]["free_after"])),
+        ),
         (
             "`add()` time per sample (%s samples, 1 double stream, flash erase/program times charged), ms"
             % _n(r["n_add"]),

@@ -9,6 +9,8 @@
 #                                         blynklog.http's socket module) that answers as Blynk's
 #                                         Device API does; the lowest heap free after a
 #                                         collection at every 8th send and read
+#   {"job": "modules", "names": [...]}    heap free before and after importing the named modules
+#                                         (the firmware's at the root, the package's under /lib)
 # Prints "RESULT {json}".
 import gc
 import json
@@ -204,5 +206,13 @@ def job_sync(spec):
     }
 
 
-_out = {"add": job_add, "encode": job_encode, "sync": job_sync}[SPEC["job"]](SPEC)  # noqa: F821
+def job_modules(spec):
+    f0 = _collected()
+    for name in spec["names"]:
+        __import__(name)
+        gc.collect()  # as the firmware and the sync load them: one at a time, collecting between
+    return {"free_start": f0, "free_after": _collected()}
+
+
+_out = {"add": job_add, "encode": job_encode, "sync": job_sync, "modules": job_modules}[SPEC["job"]](SPEC)  # noqa: F821
 print("RESULT " + json.dumps(_out))

@@ -40,7 +40,7 @@ def _boot(cfg, board, logger=None):
 def test_a_boot_fault_that_is_not_the_configuration_sleeps_and_boots_again():
     cfg = raw_config(log_file="error.log")
     cfg.update({"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9"})
-    cfg["store"] = {"path": "config.json"}  # a file, not a folder: the store cannot open (an OSError)
+    cfg["store"] = {"path": "config.json/data"}  # below a file: the store's folder cannot be made (an OSError)
     board = FakeBoard()
     board.has_deep_sleep = True
     result, slept = _boot(cfg, board)

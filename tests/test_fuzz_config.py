@@ -317,12 +317,21 @@ def test_a_config_file_nested_too_deep_names_config():
     assert _file_error(b"[" * 100000).startswith("config: ")
 
 
-def test_a_store_path_below_a_file_raises_an_error_naming_the_store():
-    # found by the fuzzing above: a bare "[Errno 20]" (on the unix port just "20") came out
+def test_a_store_path_that_is_a_file_raises_an_error_naming_the_store():
+    # found by the fuzzing above: a bare "[Errno 20]" (on the unix port just "20") came out; the
+    # file is the configuration's fault, named as such
     d = tmpdir("sf")
     with open(d + "/file", "w") as f:
         f.write("x")
-    e = raises(OSError, blynklog.Logger, device_cfg(d + "/file"))
+    e = raises(ConfigError, blynklog.Logger, device_cfg(d + "/file"))
+    assert str(e).startswith("store.path:") and d in str(e)
+
+
+def test_a_store_path_below_a_file_raises_an_error_naming_the_store():
+    d = tmpdir("sf")
+    with open(d + "/file", "w") as f:
+        f.write("x")
+    e = raises(OSError, blynklog.Logger, device_cfg(d + "/file/data"))
     assert "store" in str(e) and d in str(e)
 
 

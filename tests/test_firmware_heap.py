@@ -6,7 +6,9 @@
 # else skipped). A Pico W has about 198 KB free for a script, and its mbedTLS takes two buffers of
 # about 16.7 KB from that same heap for the upload's session (../shared/spec/platform-facts.md);
 # the virtual board's chip (machine, network, time as Python) takes about 10 KB of it that a
-# board's C does not.
+# board's C does not. With light sleep (one process through many wakes, as on a Pico W) twenty
+# uploads and the samples between them go through LIGHT_HEAP_KB: the store's writing side,
+# let go for each sync's batches, comes back for the next sample.
 import os
 import sys
 import time
@@ -26,6 +28,7 @@ from test_heap import _board_port  # noqa: E402
 
 T0 = 1790000000000
 FIRMWARE_HEAP_KB = 188
+LIGHT_HEAP_KB = 196  # light sleep: one process, the upload stack kept between uploads (188 KB measured)
 
 
 @pytest.fixture
@@ -64,3 +67,22 @@ def test_the_first_boot_and_an_upload_wake_complete_their_uploads_in_the_board_l
             assert "stopped done" in ups[0], r.out
             sent += int(ups[0].split("sent ")[1].split(",")[0])
     assert sent == 12  # 4 streams: the first boot's samples, then the two wakes'
+
+
+def test_with_light_sleep_twenty_uploads_and_every_sample_between_them_go_through_the_board_like_heap(tmp_path, srv):
+    exe = _board_port()
+    config = _config(
+        str(tmp_path / "cfg"), srv.url, srv.ca_der_path, upload_every_s=120, sleep="light", board={"wakes": 40}
+    )
+    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
+    vb = vboard.VBoard(
+        str(tmp_path / "vb"), micropython=exe, heapsize="%dK" % LIGHT_HEAP_KB, time_scale=1e6, start_ms=T0
+    )
+    vb.power_on(rtc_kept=True)
+    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
+    r = vb.boot(timeout_s=120)
+    assert "MemoryError" not in r.out and "ERROR" not in r.out, r.out
+    ups = _uploads(r)
+    assert len(ups) == 20 and all("stopped done" in u for u in ups), r.out
+    sent = sum(int(u.split("sent ")[1].split(",")[0]) for u in ups)
+    assert sent == 4 * 39  # every wake's 4 samples but the last wake's, which waits for the next upload

@@ -338,6 +338,14 @@ def alloc(store):
     store._tail = bytearray(_TAIL)
     store._arec = Rec()
     store._fbuf = bytearray(_FRAME_MAX)
+    restate(store)
+
+
+def restate(store):
+    # the frame's sections (Writer) and the streams' states, made afresh over the buffers: at the
+    # first append, and after the store let this module go (store.let_writer_go: a Writer or a
+    # State, of this module's classes, would hold its code in RAM). Between frames nothing in
+    # them is needed again: a stream's first record in a frame is coded whole
     store._fwr = Writer(store._tail, bytearray(_CHUNKS))
     store._fst = [State() for _ in store._names]
 

@@ -210,6 +210,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
                 if name == "http":
                     ctx = _tls_context(log)
                 yield _PAUSE
+        elif "blynklog.body" not in _loaded_modules:  # the stack stats() or upload_wait_ms() built
+            _load("body")
         up = log._uploader
         store.flush()
         t = log._now()

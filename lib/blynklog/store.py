@@ -190,6 +190,7 @@ class Store:
         self._cursor = []
         self._pending = []
         self._enc = self._views = None  # append()'s encoding and its views (frame_write.alloc)
+        self._tail = None  # the frame to come's sections (frame_write.alloc), and its Writer (_fwr)
         self._meta = {}
         self._segs = []
         self._segpend = []
@@ -380,15 +381,17 @@ class Store:
         return True
 
     def let_writer_go(self):
-        # Between frames (nothing appended since the last flush) the writing side holds nothing a
-        # later append needs: its buffers (about 5 KB) and its code (frame_write.py, 13 KB on a
-        # 32-bit port, 24 KB as the Pico W's native code) go back to the heap for a sync's batches,
-        # and the next append makes them again (_alloc). Not on an ESP32: its native code takes
-        # IRAM that only a reset frees, so each loading again would take more of it.
+        # Between frames (nothing appended since the last flush) the writing side's code holds
+        # nothing a later append needs: frame_write.py (13 KB on a 32-bit port, 24 KB as the Pico
+        # W's native code) goes back to the heap for a sync's batches, with the objects of its
+        # classes (the frame's Writer, the streams' states), and the next append loads it again
+        # (_alloc). Its buffers stay: made again, 3 KB in one piece, they may not fit a heap the
+        # upload stack has cut into pieces. Not on an ESP32: its native code takes IRAM that only
+        # a reset frees, so each loading again would take more of it.
         global fw
         if self._fcount or _ESP32:
             return
-        self._tail = self._fbuf = self._fwr = self._fst = self._enc = self._views = None
+        self._fwr = self._fst = None
         fw = None
         from . import _drop as drop  # the package's at this call (the fault tests keep modules so)
 
@@ -398,7 +401,10 @@ class Store:
         _codec()
         _writer()
         if self._fst is None:
-            fw.alloc(self)
+            if self._tail is None:
+                fw.alloc(self)
+            else:  # the buffers kept, the Writer and the states let go (let_writer_go, write_failed)
+                fw.restate(self)
 
     def _put_frame(self):
         # Writes the frame to come (the tail's records, costed as they came) at the end of the

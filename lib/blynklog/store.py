@@ -25,7 +25,7 @@
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
 # segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py),
-# stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(),
+# stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(), let_writer_go(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
 # flush_* = 0 means off; flush_ms is checked in append(); flush_bytes counts the tail's records

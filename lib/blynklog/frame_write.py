@@ -335,9 +335,10 @@ def alloc(store):
     store._enc = bytearray(_MAX_RECORD + 8)
     mv = memoryview(store._enc)
     store._views = [mv[:k] for k in range(_VIEWS)]
-    store._tail = bytearray(_TAIL)
+    tail = bytearray(_TAIL)
     store._arec = Rec()
     store._fbuf = bytearray(_FRAME_MAX)
+    store._tail = tail  # last: a store with a tail has every buffer (store._alloc then only restates)
     restate(store)
 
 

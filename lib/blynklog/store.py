@@ -388,14 +388,17 @@ class Store:
         # (_alloc). Its buffers stay: made again, 3 KB in one piece, they may not fit a heap the
         # upload stack has cut into pieces. Not on an ESP32: its native code takes IRAM that only
         # a reset frees, so each loading again would take more of it.
+        # record.py (a string's check or encoding loads it) binds the module's functions: it goes
+        # too; not while legacy.py or rawstore.py, which hold record.py, are loaded
         global fw
-        if self._fcount or _ESP32:
+        if self._fcount or _ESP32 or _loaded("legacy") or _loaded("rawstore"):
             return
         self._fwr = self._fst = None
         fw = None
         from . import _drop as drop  # the package's at this call (the fault tests keep modules so)
 
         drop("frame_write", False)
+        drop("record", False)
 
     def _alloc(self):
         _codec()
@@ -405,6 +408,8 @@ class Store:
                 fw.alloc(self)
             else:  # the buffers kept, the Writer and the states let go (let_writer_go, write_failed)
                 fw.restate(self)
+        elif not self._fcount and type(self._fwr) is not fw.Writer:
+            fw.restate(self)  # another store's sync let go the copy they are of: they would keep it
 
     def _put_frame(self):
         # Writes the frame to come (the tail's records, costed as they came) at the end of the

@@ -97,9 +97,9 @@ def varint(buf, p, end):
 def free(store):
     # a closed store's frame buffers go, and the readers' code (segment.py, legacy.py) leaves
     # sys.modules and the package: RAM at the next collection, as the Logger lets its one-off
-    # modules go (a store still open imports them again at its next use). frame_write.py stays:
-    # the package's add() holds its delta (a copy dropped here would stay in RAM through it, and
-    # the next store would load a second one)
+    # modules go (a store still open imports them again at its next use). frame_write.py stays
+    # here: Store.let_writer_go lets it go, between frames, with record.py, which binds its
+    # functions
     import sys
 
     store._tail = store._fbuf = store._fwr = store._fst = store._enc = store._views = None

@@ -42,47 +42,50 @@ def srv(tmp_path):
         s.stop()
 
 
+def _board(tmp_path, srv, heap_kb, **over):
+    # the example configuration (its sensors simulated, an upload every second wake) deployed on a
+    # virtual board of heap_kb with the RTC set, the emulator's clock on the board's
+    config = _config(str(tmp_path / "cfg"), srv.url, srv.ca_der_path, upload_every_s=120, **over)
+    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
+    vb = vboard.VBoard(
+        str(tmp_path / "vb"), micropython=_board_port(), heapsize="%dK" % heap_kb, time_scale=1e6, start_ms=T0
+    )
+    vb.power_on(rtc_kept=True)
+    return vb
+
+
+def _boot(vb, srv, timeout_s=60):
+    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
+    return vb.boot(timeout_s=timeout_s)
+
+
 def _uploads(r):
     return [line for line in r.out.splitlines() if line.startswith("upload:")]
 
 
+def _sent(upload_line):
+    return int(upload_line.split("sent ")[1].split(",")[0])
+
+
 def test_the_first_boot_and_an_upload_wake_complete_their_uploads_in_the_board_like_heap(tmp_path, srv):
-    exe = _board_port()
-    # the example configuration (its sensors simulated), an upload every second wake
-    config = _config(str(tmp_path / "cfg"), srv.url, srv.ca_der_path, upload_every_s=120)
-    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
-    vb = vboard.VBoard(
-        str(tmp_path / "vb"), micropython=exe, heapsize="%dK" % FIRMWARE_HEAP_KB, time_scale=1e6, start_ms=T0
-    )
-    vb.power_on(rtc_kept=True)
+    vb = _board(tmp_path, srv, FIRMWARE_HEAP_KB)
     sent = 0
     for n in range(3):  # the first boot uploads, the next wake only samples, the third uploads
-        srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
-        r = vb.boot(timeout_s=60)
+        r = _boot(vb, srv)
         assert r.how == "deepsleep", r.out
         assert "MemoryError" not in r.out, r.out
         ups = _uploads(r)
         assert len(ups) == (0 if n == 1 else 1), r.out
         if ups:
             assert "stopped done" in ups[0], r.out
-            sent += int(ups[0].split("sent ")[1].split(",")[0])
+            sent += _sent(ups[0])
     assert sent == 12  # 4 streams: the first boot's samples, then the two wakes'
 
 
 def test_with_light_sleep_twenty_uploads_and_every_sample_between_them_go_through_the_board_like_heap(tmp_path, srv):
-    exe = _board_port()
-    config = _config(
-        str(tmp_path / "cfg"), srv.url, srv.ca_der_path, upload_every_s=120, sleep="light", board={"wakes": 40}
-    )
-    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
-    vb = vboard.VBoard(
-        str(tmp_path / "vb"), micropython=exe, heapsize="%dK" % LIGHT_HEAP_KB, time_scale=1e6, start_ms=T0
-    )
-    vb.power_on(rtc_kept=True)
-    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
-    r = vb.boot(timeout_s=120)
+    vb = _board(tmp_path, srv, LIGHT_HEAP_KB, sleep="light", board={"wakes": 40})
+    r = _boot(vb, srv, timeout_s=120)
     assert "MemoryError" not in r.out and "ERROR" not in r.out, r.out
     ups = _uploads(r)
     assert len(ups) == 20 and all("stopped done" in u for u in ups), r.out
-    sent = sum(int(u.split("sent ")[1].split(",")[0]) for u in ups)
-    assert sent == 4 * 39  # every wake's 4 samples but the last wake's, which waits for the next upload
+    assert sum(_sent(u) for u in ups) == 4 * 39  # every wake's 4 samples but the last wake's, still to go

@@ -679,11 +679,9 @@ def _load_settings(config_path, board, cache, key):
         # port), which the Logger would otherwise find loaded and keep through the first boot
         settings = None
         sys.modules.pop("settings", None)
-        if not had_validator:
-            sys.modules.pop("blynklog.config", None)
-            pkg = sys.modules.get("blynklog")
-            if pkg is not None and "config" in dir(pkg):
-                delattr(pkg, "config")
+        pkg = sys.modules.get("blynklog")
+        if pkg is not None:
+            pkg._drop("config", had_validator)  # as the Logger lets its validator go
         gc.collect()
     if key is not None:
         try:

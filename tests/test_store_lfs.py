@@ -28,16 +28,16 @@ def _mounted(blocks):
     return vfs
 
 
-def test_a_file_system_smaller_than_capacity_drops_the_oldest_instead_of_failing():
-    vfs = _mounted(16)
+def _drops_the_oldest(vfs, path, n=20000):
+    # n samples into a drop_oldest store at path on a mounted small file system: every one taken,
+    # the oldest dropped and counted, the store holding the newest ones
     try:
-        s = Store(MOUNT + "/s")
+        s = Store(path)
         sid = s.stream_id("a")
-        n = 20000
         for i in range(n):
             assert s.append(sid, T0 + i * 1000, _v(i))
         st = s.stats()
-        assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n
+        assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n, st
         got = [r[2] for r in s.records(sid)]
         assert got == [_v(i) for i in range(n - len(got), n)]
         s.close()
@@ -45,21 +45,31 @@ def test_a_file_system_smaller_than_capacity_drops_the_oldest_instead_of_failing
         vfs.umount(MOUNT)
 
 
-def test_a_file_system_smaller_than_capacity_refuses_new_samples_under_drop_newest():
-    vfs = _mounted(16)
+def _refuses_the_newest(vfs, path, n, on_full="drop_newest", hold=None):
+    # n samples into a store at path on a mounted small file system (drop_newest, or held by a
+    # sync: hold): some taken, the rest refused and counted, the store holding the first ones
     try:
-        s = Store(MOUNT + "/s", on_full="drop_newest")
+        s = Store(path, on_full=on_full)
+        s.hold = hold
         sid = s.stream_id("a")
         accepted = 0
-        for i in range(20000):
+        for i in range(n):
             if s.append(sid, T0 + i * 1000, _v(i)):
                 accepted += 1
         st = s.stats()
-        assert 0 < accepted < 20000 and st["dropped_full"] == 20000 - accepted
+        assert 0 < accepted < n and st["dropped_full"] == n - accepted, st
         assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
         s.close()
     finally:
         vfs.umount(MOUNT)
+
+
+def test_a_file_system_smaller_than_capacity_drops_the_oldest_instead_of_failing():
+    _drops_the_oldest(_mounted(16), MOUNT + "/s")
+
+
+def test_a_file_system_smaller_than_capacity_refuses_new_samples_under_drop_newest():
+    _refuses_the_newest(_mounted(16), MOUNT + "/s", 20000)
 
 
 def _filled(blocks, other_blocks):
@@ -75,66 +85,20 @@ def _filled(blocks, other_blocks):
 
 
 def test_a_file_system_past_full_beside_other_files_drops_the_oldest_instead_of_failing():
-    vfs = _filled(16, 4)
-    try:
-        s = Store(MOUNT + "/log/s")
-        sid = s.stream_id("a")
-        n = 20000
-        for i in range(n):
-            assert s.append(sid, T0 + i * 1000, _v(i))
-        st = s.stats()
-        assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n, st
-        got = [r[2] for r in s.records(sid)]
-        assert got == [_v(i) for i in range(n - len(got), n)]
-        s.close()
-    finally:
-        vfs.umount(MOUNT)
-
-
-def _drop_newest_refuses(blocks, taken, n):
-    # n samples into a drop_newest store on a file system of `blocks` with `taken` blocks in a file
-    # beside it: some are taken, the rest refused and counted, and the store holds the first ones
-    vfs = _filled(blocks, taken)
-    try:
-        s = Store(MOUNT + "/log/s", on_full="drop_newest")
-        sid = s.stream_id("a")
-        accepted = 0
-        for i in range(n):
-            if s.append(sid, T0 + i * 1000, _v(i)):
-                accepted += 1
-        st = s.stats()
-        assert 0 < accepted < n and st["dropped_full"] == n - accepted, st
-        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
-        s.close()
-    finally:
-        vfs.umount(MOUNT)
+    _drops_the_oldest(_filled(16, 4), MOUNT + "/log/s")
 
 
 def test_a_file_system_past_full_beside_other_files_refuses_new_samples_under_drop_newest():
-    _drop_newest_refuses(16, 4, 20000)
+    _refuses_the_newest(_filled(16, 4), MOUNT + "/log/s", 20000)
 
 
 def test_a_file_system_with_room_for_one_segment_refuses_new_samples_under_drop_newest():
     # the write segment full and no room for the next one: drop_newest refuses (add() raised
     # ENOSPC from the new segment's file, which drop_newest never needs)
-    _drop_newest_refuses(16, 8, 5000)
+    _refuses_the_newest(_filled(16, 8), MOUNT + "/log/s", 5000)
 
 
 def test_a_file_system_with_room_for_one_segment_refuses_new_samples_while_a_sync_holds_the_store():
     # a sync_async holds the store (store.hold): a full one refuses new samples as drop_newest
     # does; with room for one segment add() raised ENOSPC from the next segment's file instead
-    vfs = _filled(16, 8)
-    try:
-        s = Store(MOUNT + "/log/s")
-        s.hold = lambda: True
-        sid = s.stream_id("a")
-        accepted = 0
-        for i in range(5000):
-            if s.append(sid, T0 + i * 1000, _v(i)):
-                accepted += 1
-        st = s.stats()
-        assert 0 < accepted < 5000 and st["dropped_full"] == 5000 - accepted, st
-        assert [r[2] for r in s.records(sid)] == [_v(i) for i in range(accepted)]
-        s.close()
-    finally:
-        vfs.umount(MOUNT)
+    _refuses_the_newest(_filled(16, 8), MOUNT + "/log/s", 5000, "drop_oldest", lambda: True)

@@ -283,3 +283,49 @@ def test_a_streams_file_damaged_into_too_many_names_is_not_used():
     s = make_store(reopen=True)
     assert s.stream_id("a") == 0
     s.close()
+
+
+class _NoRoomOnce:
+    # a segment file whose first flush finds the file system full (ENOSPC), then works
+    failed = [False]
+
+    def __init__(self, f):
+        self._f = f
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def flush(self):
+        if not _NoRoomOnce.failed[0]:
+            _NoRoomOnce.failed[0] = True
+            raise OSError(28)
+        self._f.flush()
+
+
+def test_a_new_segments_header_that_finds_no_room_drops_the_oldest_first():
+    # the file system short of room for the next segment (statvfs says so) and the next one's
+    # header finding none itself: under drop_oldest the oldest segment goes first, counted, and
+    # the samples keep coming (the header's flush is where a full file system says so)
+    import blynklog.store as store_module
+
+    s = make_store(capacity=65536)
+    sid = s.stream_id("a")
+    assert s.append(sid, T0, 0)
+    fw = store_module.fw
+    room = fw._room
+    fw._room = lambda store: False
+    fw.open = lambda name, mode: _NoRoomOnce(open(name, mode))
+    _NoRoomOnce.failed[0] = False
+    n = 4000  # about three segments of 4 KB
+    try:
+        for i in range(1, n):
+            assert s.append(sid, T0 + i * 1000, i * 7919 % 1000003)
+        s.flush()
+    finally:
+        fw._room = room
+        del fw.open
+    assert _NoRoomOnce.failed[0]
+    st = s.stats()
+    assert st["dropped_full"] > 0 and st["dropped_full"] + st["pending"] == n, st
+    assert [r[1] for r in s.records(sid)] == [T0 + i * 1000 for i in range(n - st["pending"], n)]
+    s.close()

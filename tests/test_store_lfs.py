@@ -92,6 +92,12 @@ def test_a_file_system_past_full_beside_other_files_refuses_new_samples_under_dr
     _refuses_the_newest(_filled(16, 4), MOUNT + "/log/s", 20000)
 
 
+def test_a_file_system_with_room_for_one_segment_drops_the_oldest_instead_of_failing():
+    # the write segment full and no room for the next one: the next one's first write found no
+    # room and add() raised ENOSPC; the oldest segment now goes to make room
+    _drops_the_oldest(_filled(16, 8), MOUNT + "/log/s", 5000)
+
+
 def test_a_file_system_with_room_for_one_segment_refuses_new_samples_under_drop_newest():
     # the write segment full and no room for the next one: drop_newest refuses (add() raised
     # ENOSPC from the new segment's file, which drop_newest never needs)

@@ -574,18 +574,35 @@ def new_segment(store, ts):
         if len(store._segs) == 1 or _refuses(store):
             return False
         store._drop_oldest()
+    # the write segment the only one and the file system short of room for the next (it holds
+    # other files, or is smaller than capacity): the next one's header is synced at once, so
+    # that a write into it that finds no room leaves it readable (write_failed keeps the frame)
+    # and the store drops the oldest segment to make room (Store._put_frame); a header that
+    # finds none itself has the oldest dropped first, unless the store refuses
+    tight = len(store._segs) == 1 and not _room(store)
     store._close_write()
     seq = store._next_seq()
-    h = store._hdr
+    h = store._hdr  # (the store's header buffer: reading a segment's header, as a drop does, fills it)
     salt = new_salt()
-    struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
-    struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
-    f = open(store._seg_name(seq), "wb")
-    try:
-        f.write(h)
-    except OSError:
-        f.close()
-        raise
+    name = store._seg_name(seq)
+    while True:
+        struct.pack_into(_HDR_FMT, h, 0, _MAGIC, _SEG_V3, 0, seq, ts, salt)
+        struct.pack_into("<I", h, 20, binascii.crc32(memoryview(h)[:20]) & 0xFFFFFFFF)
+        f = open(name, "wb")
+        try:
+            f.write(h)
+            if tight:
+                f.flush()
+            break
+        except OSError as e:
+            try:
+                f.close()
+            except OSError:
+                pass
+            if not tight or e.args[0] != 28 or not store._segs or (store._segpend[0] > 0 and _refuses(store)):
+                raise
+            os.remove(name)
+            store._drop_oldest()
     store._wf = f
     if store._clean is not None:
         store._clean[store._slot(seq)] = -1  # a number seen before (a damaged newest segment went)

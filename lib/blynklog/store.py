@@ -415,11 +415,18 @@ class Store:
         # Writes the frame to come (the tail's records, costed as they came) at the end of the
         # write segment, without syncing it.
         _codec()
-        try:
-            _writer().put(self)
-        except OSError:
-            _writer().write_failed(self)
-            raise
+        while True:
+            try:
+                _writer().put(self)
+                return
+            except OSError as e:
+                _writer().write_failed(self)
+                # a file system full before the store is (smaller than capacity, or shared with
+                # other files): under drop_oldest the oldest segment makes room and the frame
+                # (kept in RAM) goes again, while there is an older segment than the one written
+                if e.args[0] != 28 or not self._fcount or len(self._segs) < 2 or fw._refuses(self):
+                    raise
+                self._drop_oldest()
 
     def _close_write(self):
         # closes the write segment's file (which syncs it)

@@ -139,6 +139,57 @@ def test_a_rejected_add_stores_nothing():
     log.close()
 
 
+class _Int(int):
+    # a value type a sensor library may hand over (CPython's IntEnum members are such ints)
+    pass
+
+
+class _Float(float):
+    pass
+
+
+class _Str(str):
+    pass
+
+
+def test_a_value_of_an_int_subclass_is_stored_on_int_double_and_bool_streams():
+    log, _ = make()
+    assert log.add("n", _Int(7), ts=T0) is True
+    assert log.add("t", _Int(-3), ts=T0) is True
+    assert log.add("b", _Int(1), ts=T0) is True
+    assert log.stats()["pending"] == 3
+    log.close()
+
+
+def test_a_value_of_a_float_subclass_is_stored_on_a_double_stream():
+    log, _ = make()
+    assert log.add("t", _Float(21.5), ts=T0) is True
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
+def test_a_value_of_a_str_subclass_is_stored_on_a_string_stream():
+    log, _ = make()
+    assert log.add("s", _Str("door open"), ts=T0) is True
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
+def test_a_location_of_int_and_float_subclasses_is_stored():
+    log, _ = make()
+    assert log.add("loc", (_Float(24.1), _Int(56)), ts=T0) is True
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
+def test_an_int_subclass_beyond_32_bits_is_a_value_error_naming_the_stream():
+    log, _ = make()
+    e = raises(ValueError, log.add, "n", _Int(2**31))
+    assert str(e).startswith("n: "), e
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
 def test_flushed_samples_survive_a_reopen():
     log, cfg = make()
     for i in range(10):

@@ -22,8 +22,25 @@ def _finite(name, v):
         raise ValueError("%s: value out of range" % name)
 
 
+def _plain(v):
+    # a value of a subclass of int, float or str (an IntEnum member, a sensor library's number
+    # type) as the plain value it holds: the store takes these types only, and MicroPython cannot
+    # compare an int with an int subclass's value (float() refuses a float subclass's there)
+    t = type(v)
+    if t is int or t is float or t is str or t is bool:
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return v * 1.0
+    if isinstance(v, str):
+        return str(v)
+    return v
+
+
 def checked(name, s, value):
     t = s["type"]
+    value = _plain(value)
     if t == "double":
         if not _is_number(value):
             raise TypeError("%s: expected a number, got %s" % (name, type(value).__name__))
@@ -56,7 +73,7 @@ def checked(name, s, value):
     # location: (lon, lat)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise TypeError("%s: expected a (lon, lat) pair" % name)
-    lon, lat = value
+    lon, lat = _plain(value[0]), _plain(value[1])
     if not _is_number(lon) or not _is_number(lat):
         raise TypeError("%s: lon and lat must be numbers" % name)
     _finite(name, lon)

@@ -475,3 +475,16 @@ def test_the_health_points_a_day_are_the_same_on_every_port():
             health={"pending": "p", "share": share},
         )
         assert config.load(cfg)["health"]["per_day"] == want, (share, per_day)
+
+
+def test_two_streams_on_one_pin_name_the_stream_whose_name_sorts_last_in_any_order():
+    # the same file is the same error on every runtime (MicroPython's dicts keep no order)
+    for streams in ({"t": {"pin": "V1"}, "u": {"pin": "V1"}}, {"u": {"pin": "V1"}, "t": {"pin": "V1"}}):
+        e = error_of(device_cfg(streams=streams))
+        assert e == "streams.u.pin: V1 is already the datastream of stream 't'", e
+
+
+def test_two_streams_on_one_datastream_id_name_the_stream_whose_name_sorts_last_in_any_order():
+    for streams in ({"a": {"id": 4}, "b": {"id": 4}}, {"b": {"id": 4}, "a": {"id": 4}}):
+        e = error_of(platform_cfg(streams=streams))
+        assert e == "streams.b.id: 4 is already the datastream of stream 'a'", e

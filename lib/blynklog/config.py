@@ -712,7 +712,10 @@ def _validate(cfg, base_dir):
         key = "id" if api == "platform" else "pin"
         for other in out["streams"]:
             if other != name and out["streams"][other][key] == st[key]:
-                _fail("streams.%s.%s" % (name, key), "%s is already the datastream of stream %r" % (st[key], other))
+                # the one whose name sorts last is named: the same error on every runtime, whatever
+                # order the dict gives (MicroPython's keeps none)
+                a, b = (name, other) if other < name else (other, name)
+                _fail("streams.%s.%s" % (a, key), "%s is already the datastream of stream %r" % (st[key], b))
 
     store = _section(cfg, "store", _STORE_DEFAULTS)
     path = _str("store.path", store["path"], max_len=200)

@@ -761,6 +761,18 @@ def test_sync_reports_a_certificate_for_another_host_name_as_a_tls_fault():
     _tls_fault(device_config(server=emu.wrong_name_url()))
 
 
+def test_a_tls_handshake_with_a_plain_http_listener_is_reported_as_a_tls_fault_not_an_os_errno():
+    # CPython's ssl errors carry the TLS library's code in errno (1, 8): not an OS errno, so not
+    # EPERM or ENOEXEC; MicroPython names the mbedTLS error
+    fresh()
+    log = Logger(device_config(server=emu.http_url().replace("http://", "https://")))
+    fill(log, "temperature", 3)
+    r = log.sync()
+    log.close()
+    assert r["stopped"] == "retry" and r["pending"] == 3, r
+    assert "SSL" in r["last_error"] and "EPERM" not in r["last_error"], r["last_error"]
+
+
 def test_requests_are_paced_under_the_servers_rate_limit():
     # Blynk allows 50 requests a second per device: batches are spaced at least 21 ms apart.
     # A client that answers at once shows the spacing comes from the device, not the network.

@@ -283,6 +283,10 @@ def _err_text(e):
     # reset by peer") (an asyncio stream's, or a blocking socket's) reads the same as the
     # ECONNRESET the connection raises itself, in sync() and sync_async() alike. A code without
     # a name (a resolver's -2) leaves the text, where there is one.
+    if type(e).__name__.startswith("SSL"):
+        # CPython's ssl errors: their errno is the TLS library's code (1 for a protocol error, 8
+        # for an EOF in the handshake), not an OS errno: the reason says it ("[SSL: ...] ...")
+        return "tls: " + str(e).strip()
     a = getattr(e, "errno", None)
     if isinstance(a, int):
         name = _errno_name(a)

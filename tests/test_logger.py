@@ -190,6 +190,20 @@ def test_an_int_subclass_beyond_32_bits_is_a_value_error_naming_the_stream():
     log.close()
 
 
+def test_a_ts_of_an_int_subclass_is_taken_as_its_int():
+    log, _ = make()
+    assert log.add("t", 1.0, ts=_Int(T0)) is True
+    assert log.stats()["pending"] == 1
+    log.close()
+
+
+def test_a_ts_of_an_int_subclass_before_2001_is_a_value_error():
+    log, _ = make()
+    raises(ValueError, log.add, "t", 1.0, ts=_Int(1702656423))  # seconds, not ms
+    assert log.stats()["pending"] == 0
+    log.close()
+
+
 def test_flushed_samples_survive_a_reopen():
     log, cfg = make()
     for i in range(10):

@@ -393,7 +393,7 @@ class Logger:
                     rel += lead
         else:
             if type(ts) is not int or not _MIN_TS <= ts < _MAX_TS:
-                _bad_ts(ts)
+                ts = _plain_ts(ts)
             c = self.clock
             if c._set or c.set_soon():
                 if _ahead(c, ts) > _AHEAD_MS:
@@ -574,6 +574,16 @@ def _checked(name, s, value):
     from .values import checked
 
     return checked(name, s, value)
+
+
+def _plain_ts(ts):
+    # add()'s ts that its inline check did not take: an int subclass's (an IntEnum member's) plain
+    # int when that is a good ts (MicroPython cannot compare an int with one), else _bad_ts's error
+    if isinstance(ts, int) and not isinstance(ts, bool) and type(ts) is not int:
+        ts = int(ts)
+        if _MIN_TS <= ts < _MAX_TS:
+            return ts
+    _bad_ts(ts)
 
 
 def _bad_ts(ts, clock=None):

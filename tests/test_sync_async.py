@@ -160,11 +160,11 @@ def test_a_read_that_never_completes_in_sync_async_times_out_and_is_reported():
     assert stats["sent"] == 1000 and stats["pending"] == 2000, stats
 
 
-def _call_during_sync_async(call):
-    # a Logger with 10 pending points; call(log) runs once its sync_async has started (waiting for
-    # its connection) -> (the Logger, the sync's report)
+def _call_during_sync_async(call, cfg=None):
+    # a Logger (of cfg) with 10 pending points; call(log) runs once its sync_async has started
+    # (waiting for its connection) -> (the Logger, the sync's report)
     _fresh()
-    log = Logger(_config())
+    log = Logger(cfg or _config())
     _fill(log, 10, now_ms() - 60000)
 
     async def main():
@@ -198,6 +198,16 @@ def test_close_while_sync_async_runs_is_refused_and_the_sync_goes_on():
     assert len(received(1)) == 10
     log.close()
     assert log.stats()["pending"] == 0
+
+
+def test_a_second_logger_on_the_store_while_sync_async_runs_is_refused_and_the_sync_goes_on():
+    from support import raises
+
+    cfg = _config()
+    log, report = _call_during_sync_async(lambda log: raises(ValueError, Logger, cfg), cfg)
+    assert report["sent"] == 10 and report["stopped"] == "done", report
+    assert len(received(1)) == 10
+    log.close()
 
 
 def test_sync_async_refuses_a_server_whose_certificate_does_not_verify():
@@ -375,18 +385,31 @@ def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_
     log.close()
 
 
-def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
+def _after_a_sync_async_its_loop_left_behind(reopen):
+    # 200 points, a sync_async of them left behind by its ended loop, then reopen(log, cfg) -> the
+    # Logger whose blocking sync sends the rest, nothing twice
     _fresh()
     cfg = _config(limits={"points_per_request": 50})
     log = Logger(cfg)
     start = now_ms() - 1000 * STEP_MS
     _fill(log, 200, start)
     _left_behind(log)
-    log.close()
-    log = Logger(cfg)
+    log = reopen(log, cfg)
     assert log.sync()["pending"] == 0
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
     log.close()
+
+
+def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
+    def close_and_open(log, cfg):
+        log.close()
+        return Logger(cfg)
+
+    _after_a_sync_async_its_loop_left_behind(close_and_open)
+
+
+def test_a_second_logger_after_a_sync_async_its_loop_left_behind_takes_the_store_over():
+    _after_a_sync_async_its_loop_left_behind(lambda log, cfg: Logger(cfg))
 
 
 def test_add_from_a_loop_callback_during_sync_async_does_not_end_the_sync():

@@ -56,6 +56,33 @@ def test_committed_samples_are_not_resent_after_a_reopen():
     log.close()
 
 
+def test_a_second_logger_on_the_same_store_ends_the_first_and_nothing_is_lost_or_sent_twice():
+    # a sketch that makes its Logger again without closing the last one: the first one ends (as
+    # a power cut would end it) and refuses from then on. Both writing to the store, the first
+    # one's flush lost the second one's samples and the rest went twice.
+    fresh()
+    cfg = device_config()
+    first = Logger(cfg)
+    t0 = fill(first, "temperature", 10)
+    first.flush()
+    second = Logger(cfg)
+    for i in range(10, 20):
+        second.add("temperature", i * 0.25, ts=t0 + i * 1000)
+    second.flush()
+    for call in (lambda: first.add("temperature", 5.0, ts=t0 + 20000), first.flush, first.sync):
+        try:
+            call()
+        except ValueError as e:
+            assert "another Logger opened" in str(e), e
+        else:
+            raise AssertionError("the first Logger still took a call")
+    first.close()  # writes nothing
+    r = second.sync()
+    assert r["sent"] == 20 and r["pending"] == 0, r
+    assert [p[0] for p in received(1)] == [t0 + i * 1000 for i in range(20)]
+    second.close()
+
+
 def test_many_batches_on_three_streams_share_one_handshake():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 10}))

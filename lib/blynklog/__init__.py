@@ -203,6 +203,12 @@ def _drop(name, was_loaded):
         globals().pop(name, None)
 
 
+# store.path -> [the token of the Logger of this process that holds it, that Logger while its
+# sync runs]: a Logger opened on a store another one holds takes it over (see _take_over). The
+# Logger itself is not kept: one left open (a sketch's, a test's power cut) goes with its references
+_holders = {}
+
+
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
     _syncing = False  # a sync (or sync_async) is running: a second one raises
@@ -241,6 +247,7 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
+        cell = _take_over(scfg["path"])
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
         folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
         save = validated and here
@@ -293,6 +300,8 @@ class Logger:
         if cfg.get("devices"):
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
+        self._own = cell[0] = object()  # the store is this Logger's from here on
+        self._cell = cell
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
@@ -357,8 +366,8 @@ class Logger:
         # Written for a board's few steps (a few us each on an RP2040): one entry per stream
         # (_entry) holds what add() needs, the common value checks are inline (the rest in _value);
         # native code on a board, bytecode elsewhere (record's header says how).
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         if device is not None:
             from .devices import name  # a gateway's device: its stream's name "device/stream"
 
@@ -424,8 +433,8 @@ class Logger:
         return stored
 
     def flush(self):
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         self._store.flush()
 
     # ---- uploading
@@ -443,16 +452,16 @@ class Logger:
         # Uploads what is due, oldest first, within budget_ms. Returns a report (dict); network and
         # server faults are reported in it, never raised. feed: a function called between batches
         # and between the network operations of a request (a watchdog's feed), or None.
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         return _upload().sync(self, budget_ms, feed)
 
     def sync_async(self, budget_ms=None):
         # `await log.sync_async(budget_ms)`: sync() over asyncio streams, the same policy and report;
         # other tasks run while it waits for the network (and between body chunks). add() and
         # flush() from another task meanwhile are safe (aio.py says what that means on one core).
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         from . import aio
 
         return aio.sync(self, budget_ms)
@@ -468,8 +477,8 @@ class Logger:
         # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
         # reading the backlog: for deciding on an early upload at a wake that only samples. A
         # wake's journal answers it without opening the store (journal.Journal.usage).
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         used, cap = self._store.usage()
         return min(1.0, used / cap) if cap else 0.0
 
@@ -479,8 +488,8 @@ class Logger:
         # when it never will (an unverified configuration: see unverified). Reads no backlog: for
         # deciding whether to bring the radio up. Pending samples are not looked at (stats()
         # counts them).
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         if self.unverified:
             return None
         if self._jr is not None:  # a wake's journal: the books from the store's files (journal.py)
@@ -498,6 +507,8 @@ class Logger:
         return values(self)
 
     def stats(self):
+        if not self._closed and self._cell[0] is not self._own:
+            self._refuse()
         if self._closed:
             if self._final is None:  # a journal wake's close() left them to be asked for
                 self._final = self._late_stats()
@@ -508,13 +519,18 @@ class Logger:
         # The figures at close() of a wake whose journal stood in for the store, asked for after
         # it: the store opens for them (taking the journal in, as the next wake's would) and
         # closes again; {} when that fails, as at close()
+        cell = self._cell
+        if cell[0] is not None:  # another Logger took the store over since: it is not opened
+            return {}
         self._closed = False
+        cell[0] = self._own
         try:
             return self.stats()
         except Exception:
             return {}
         finally:
             self._closed = True
+            cell[0] = None
             self._let_go()
 
     # ---- deep sleep and shutdown
@@ -522,8 +538,8 @@ class Logger:
     def before_sleep(self, planned_ms):
         # Call before deep sleep: makes the samples durable and keeps the clock's anchor.
         # planned_ms: the sleep's length, ms; a bad one is refused before anything is written
-        if self._closed:
-            raise ValueError("logger is closed")
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
         if not isinstance(planned_ms, (int, float)) or isinstance(planned_ms, bool):
             raise TypeError("planned_ms must be a number (the sleep's ms), got %s" % type(planned_ms).__name__)
         if not 0 <= planned_ms < _INF:  # NaN compares false
@@ -534,6 +550,10 @@ class Logger:
 
     def close(self):
         if self._closed:
+            return
+        if self._cell[0] is not self._own:  # taken over: it writes nothing more (_take_over)
+            self._closed = True
+            self._final = {}
             return
         if self._syncing and not _upload().left_behind(self):
             # a sync_async whose loop still runs (or a sync() whose hook calls this): closing the
@@ -552,7 +572,16 @@ class Logger:
                 except Exception:
                     self._final = {}
             self._closed = True
+            self._cell[0] = None  # the store is nobody's
             self._let_go()
+
+    def _refuse(self):
+        if self._closed:
+            raise ValueError("logger is closed")
+        raise ValueError(
+            "another Logger opened this one's store (store.path %r): this one writes nothing more"
+            % self._cfg["store"]["path"]
+        )
 
     def _let_go(self):
         self._store.close()
@@ -567,6 +596,23 @@ class Logger:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _take_over(path):
+    # The holding cell of a Logger about to open the store at path. Another Logger of this
+    # process holds it (a sketch that made its Logger again without closing the last one, or a
+    # test's power cut): from here on it writes nothing (what it had not flushed is lost, as in a
+    # power cut) and raises ValueError. Both writing to the store, the older one's flushes and
+    # commits lost what the newer one wrote, and sent the rest twice. One whose sync still runs
+    # is not taken over: the new Logger raises, as close() would (a sync_async its loop left
+    # behind is).
+    cell = _holders.get(path)
+    if cell is None:
+        cell = _holders[path] = [None, None]
+    elif cell[1] is not None and cell[1]._syncing and not _upload().left_behind(cell[1]):
+        raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
+    cell[1] = None
+    return cell
 
 
 def _checked(name, s, value):

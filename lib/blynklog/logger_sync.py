@@ -192,6 +192,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
     ctx = None
     store = None
     log._syncing = True
+    log._cell[1] = log  # a Logger opened on the store meanwhile raises (__init__._take_over)
     try:
         store = log._opened()  # a wake's journal is taken in here (a flash fault is reported)
         store.flush()
@@ -252,6 +253,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
         report["last_error"] = "%s: %s" % (type(e).__name__, e)
     finally:
         log._syncing = False
+        if log._cell[1] is log:
+            log._cell[1] = None
         if store is not None:
             store.hold = None
         if up is not None:

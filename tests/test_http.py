@@ -4,6 +4,7 @@
 import time
 
 import emu
+import hostile
 from blynklog.body import body_chunks, body_length
 from blynklog.http import Connection, base_url, split_url
 from support import raises
@@ -245,8 +246,6 @@ def test_response_is_a_context_manager():
 
 
 def _hostile_conn():
-    import hostile
-
     hostile.require(True)
     return Connection(hostile.tls_url(), ca_ders=[emu.read_file(hostile.ca_path())])
 
@@ -261,28 +260,13 @@ def test_bytes_left_after_an_answer_close_the_connection_before_the_next_request
     c.close()
 
 
-def _after_the_answer_came(c, chunks):
-    # The body's chunks, the second one held back (at most 10 s) until the server's answer is
-    # readable: otherwise a loaded machine's kernel buffers can take the whole body before the
-    # server's thread answers, and the answer then comes after the body, as a real one would.
-    from blynklog.http import _ready
-
-    for i, chunk in enumerate(chunks):
-        if i == 1:
-            for _ in range(1000):
-                if c._poll is None or _ready(c._poll):
-                    break
-                time.sleep(0.01)
-        yield chunk
-
-
 def test_a_success_that_comes_while_the_body_still_goes_is_a_fault():
     # early-ok: a 200 after the head, the body never read: no acknowledgement of the body
     c = _hostile_conn()
     body = b"[" + b"0," * 75000 + b"0]"
     chunks = [body[i : i + 512] for i in range(0, len(body), 512)]
     try:
-        c.request("POST", "/b/early-ok/x", JSON, (len(body), _after_the_answer_came(c, chunks)))
+        c.request("POST", "/b/early-ok/x", JSON, (len(body), hostile.after_the_answer(c, chunks)))
     except ValueError as e:
         assert "before" in str(e)
     else:
@@ -296,6 +280,6 @@ def test_an_answer_that_comes_while_the_body_still_goes_is_returned():
     c = _hostile_conn()
     body = b"[" + b"0," * 75000 + b"0]"
     chunks = [body[i : i + 512] for i in range(0, len(body), 512)]
-    r = c.request("POST", "/b/early-413/x", JSON, (len(body), _after_the_answer_came(c, chunks)))
+    r = c.request("POST", "/b/early-413/x", JSON, (len(body), hostile.after_the_answer(c, chunks)))
     assert r.status == 413 and b"Too Large" in r.body
     c.close()

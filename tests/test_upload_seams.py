@@ -318,7 +318,7 @@ def test_a_success_answered_before_the_body_was_sent_acknowledges_nothing():
     name = unique("eo")
     hostile.set(name, "early-ok")
     # about 150 KB, far over the 16 KB the server reads: still going out when the answer comes
-    log = _hostile_device(name, 6000, 6000)
+    log = hostile.hold_large_bodies(_hostile_device(name, 6000, 6000))
     r = log.sync()
     assert r["sent"] == 0 and r["pending"] == 6000 and r["stopped"] == "retry", r
     assert r["last_error"] and "before" in r["last_error"], r
@@ -332,7 +332,7 @@ def test_an_early_413_before_the_body_is_sent_is_read_and_the_batch_halved():
     name = unique("e4")
     hostile.set(name, "early-413")
     # about 150 KB, far over the proxy's 16 KB: still going out when the answer comes
-    log = _hostile_device(name, 6000, 6000)
+    log = hostile.hold_large_bodies(_hostile_device(name, 6000, 6000))
     r = log.sync()
     assert r["sent"] == 6000 and r["pending"] == 0 and r["stopped"] == "done", r
     assert len(hostile.points(name)) == 6000

@@ -22,6 +22,17 @@ GAP_MS = 250  # the issue's bound for the sampler's gaps while sync_async upload
 _runs = {}  # "async" / "blocking" -> (report, gaps, sampled ts, stats, backlog start, points received)
 
 
+def _waited_ms():
+    # The time the OS has kept this thread runnable but off a CPU (run_delay in Linux's
+    # schedstat), in ms; 0 where unknown. Not the program's doing: a loaded machine's.
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            ns = f.read().split()[1]
+    except (OSError, IndexError):
+        return 0
+    return int(ns[:-6] or "0")  # ms without a long int (the 32-bit port)
+
+
 def _fresh():
     emu.require()
     emu.reset()
@@ -41,12 +52,14 @@ def _fill(log, n, start):
 
 
 def _upload_with_sampler(use_async):
-    # One upload of N points with a sampler task running; -> (report, gaps in ms, sampled ts)
+    # One upload of N points with a sampler task running; -> (report, gaps, sampled ts, ...), a gap
+    # as (ms between two wakes, the same less the time the OS kept the loop's thread off a CPU)
     _fresh()
     log = Logger(_config())
     start = now_ms() - (N + 60) * STEP_MS
     _fill(log, N, start)
     wakes = []
+    waited = []
     sampled = []
     window = [0, 0]
     stop = [False]
@@ -56,6 +69,7 @@ def _upload_with_sampler(use_async):
             if stop[0]:
                 break
             wakes.append(ticks_ms())
+            waited.append(_waited_ms())
             ts = now_ms()
             if log.add("temperature", (k % 100) / 10, ts=ts):
                 sampled.append(ts)
@@ -80,13 +94,19 @@ def _upload_with_sampler(use_async):
     for i in range(1, len(wakes)):
         a, b = wakes[i - 1], wakes[i]
         if ticks_diff(b, window[0]) > 0 and ticks_diff(window[1], a) > 0:  # overlaps the upload
-            gaps.append(ticks_diff(b, a))
+            gaps.append((ticks_diff(b, a), ticks_diff(b, a) - (waited[i] - waited[i - 1])))
     stats = log.stats()
     log.close()
     got = received(1)
     print(
-        "%s: upload %d ms, largest sampler gap %d ms over %d gaps"
-        % ("sync_async" if use_async else "sync", ticks_diff(window[1], window[0]), max(gaps), len(gaps))
+        "%s: upload %d ms, largest sampler gap %d ms (%d ms less the OS's waits) over %d gaps"
+        % (
+            "sync_async" if use_async else "sync",
+            ticks_diff(window[1], window[0]),
+            max(g[0] for g in gaps),
+            max(g[1] for g in gaps),
+            len(gaps),
+        )
     )
     return report, gaps, sampled, stats, start, got
 
@@ -98,15 +118,17 @@ def _run(kind):
 
 
 def test_a_sampling_task_keeps_its_100_ms_cadence_while_sync_async_uploads_ten_thousand_points():
+    # a gap less the time the OS kept the loop's thread waiting for a CPU: two busy processes on
+    # two cores made a wall-clock gap of 299 ms (115 ms without them)
     report, gaps, _, _, _, _ = _run("async")
     assert report["sent"] >= N and report["stopped"] == "done", report
-    assert gaps and max(gaps) <= GAP_MS, gaps
+    assert gaps and max(g[1] for g in gaps) <= GAP_MS, gaps
 
 
 def test_the_blocking_sync_stops_the_sampling_task_for_longer_than_250_ms():
     report, gaps, _, _, _, _ = _run("blocking")
     assert report["sent"] >= N and report["stopped"] == "done", report
-    assert max(gaps) > GAP_MS, gaps
+    assert max(g[0] for g in gaps) > GAP_MS, gaps
 
 
 def test_sync_async_sends_every_point_of_the_backlog_once_over_verified_tls():

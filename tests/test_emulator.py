@@ -557,9 +557,17 @@ def test_reset_mid_body_resets_the_connection_and_stores_nothing(srv):
 def test_slow_answer_times_out_a_short_client_timeout(srv):
     srv.inject("slow", delay_s=2)
     conn = https(srv)
-    conn.timeout = 0.3
+    conn.connect()  # the handshake under the usual timeout: only the answer's wait under 0.3 s
+    conn.sock.settimeout(0.3)
     with pytest.raises(socket.timeout):
         update(conn, [[now_ms(), 1]])
+    # the request was the slow one, and the server has taken its point (before its 2 s wait)
+    # before the next test's reset: at most 10 s
+    for _ in range(1000):
+        if srv.requests and srv.requests[0]["status"] is not None:
+            break
+        time.sleep(0.01)
+    assert srv.requests[0]["fault"] == "slow" and srv.requests[0]["status"] == 200, srv.requests
 
 
 def test_slow_answer_still_answers(srv):

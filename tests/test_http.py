@@ -226,12 +226,25 @@ def test_a_slow_server_times_out_as_os_error():
     emu.require()
     emu.reset()
     emu.inject("slow", delay_s=3)
-    c = conn(timeout_ms=300)
+    c = conn()
     try:
+        # the handshake under the usual timeout (a request the fault does not meet), then 300 ms
+        # for the answer only, as the socket's timeout too (the TLS socket's own, else the raw one's)
+        assert c.request("GET", "/_emu/stats").status == 200
+        c.timeout_ms = 300
+        (c._sock if hasattr(c._sock, "settimeout") else c._raw).settimeout(0.3)
         raises(OSError, c.request, "POST", update_path(), JSON, b"[]")
         assert c._sock is None
     finally:
         c.close()
+    # the request was the slow one, and the server has taken it (its status set, its point kept,
+    # before its 3 s wait) before the next test's reset: at most 10 s
+    for _ in range(1000):
+        got = emu.requests()
+        if got and got[0]["status"] is not None:
+            break
+        time.sleep(0.01)
+    assert got and got[0]["fault"] == "slow" and got[0]["status"] == 200, got
 
 
 def test_response_is_a_context_manager():

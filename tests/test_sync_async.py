@@ -232,6 +232,24 @@ def test_a_second_logger_on_the_store_while_sync_async_runs_is_refused_and_the_s
     log.close()
 
 
+def test_a_sync_async_made_before_a_take_over_and_awaited_after_it_is_refused():
+    # sync_async() is checked when called, and its coroutine starts when awaited: after a second
+    # Logger took the store over, the first one's sync sent and committed on its own books, and
+    # the second one's sync sent the same points again
+    from support import raises
+
+    _fresh()
+    cfg = _config()
+    first = Logger(cfg)
+    _fill(first, 10, now_ms() - 60000)
+    coro = first.sync_async()
+    second = Logger(cfg)
+    raises(ValueError, asyncio.run, coro)
+    assert second.sync()["sent"] == 10
+    assert len(received(1)) == 10
+    second.close()
+
+
 def test_sync_async_refuses_a_server_whose_certificate_does_not_verify():
     _fresh()
     if emu.other_ca_path() is None:

@@ -83,6 +83,27 @@ def test_a_second_logger_on_the_same_store_ends_the_first_and_nothing_is_lost_or
     second.close()
 
 
+def test_a_second_logger_on_the_same_store_spelt_another_way_takes_it_over_too():
+    # "bl" from the working folder and "<folder>/bl/" are one store: the first Logger was not
+    # taken over, and both wrote to it
+    import os
+
+    from support import raises, tmpdir
+
+    fresh()
+    folder = tmpdir("spelt")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        first = Logger(device_config(store={"path": "bl"}))
+        second = Logger(device_config(store={"path": folder + "/./bl/"}))
+        raises(ValueError, first.add, "temperature", 1.0)
+        second.close()
+        first.close()
+    finally:
+        os.chdir(here)
+
+
 def test_many_batches_on_three_streams_share_one_handshake():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 10}))

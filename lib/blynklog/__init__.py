@@ -606,6 +606,7 @@ def _take_over(path):
     # commits lost what the newer one wrote, and sent the rest twice. One whose sync still runs
     # is not taken over: the new Logger raises, as close() would (a sync_async its loop left
     # behind is).
+    path = _one_spelling(path)
     cell = _holders.get(path)
     if cell is None:
         cell = _holders[path] = [None, None]
@@ -613,6 +614,19 @@ def _take_over(path):
         raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
     cell[1] = None
     return cell
+
+
+def _one_spelling(path):
+    # a store's path as one key however it is spelt ("bl", "./bl/", "<cwd>/bl"): absolute,
+    # without "." parts, empty parts or a trailing slash ("..", rare in a configuration, stays)
+    if not path.startswith("/"):
+        from .compat import os
+
+        try:
+            path = os.getcwd() + "/" + path
+        except (AttributeError, OSError):
+            pass
+    return "/" + "/".join([p for p in path.split("/") if p and p != "."])
 
 
 def _checked(name, s, value):

@@ -433,8 +433,7 @@ class Logger:
         return stored
 
     def flush(self):
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         self._store.flush()
 
     # ---- uploading
@@ -452,16 +451,14 @@ class Logger:
         # Uploads what is due, oldest first, within budget_ms. Returns a report (dict); network and
         # server faults are reported in it, never raised. feed: a function called between batches
         # and between the network operations of a request (a watchdog's feed), or None.
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         return _upload().sync(self, budget_ms, feed)
 
     def sync_async(self, budget_ms=None):
         # `await log.sync_async(budget_ms)`: sync() over asyncio streams, the same policy and report;
         # other tasks run while it waits for the network (and between body chunks). add() and
         # flush() from another task meanwhile are safe (aio.py says what that means on one core).
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         from . import aio
 
         return aio.sync(self, budget_ms)
@@ -477,8 +474,7 @@ class Logger:
         # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
         # reading the backlog: for deciding on an early upload at a wake that only samples. A
         # wake's journal answers it without opening the store (journal.Journal.usage).
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         used, cap = self._store.usage()
         return min(1.0, used / cap) if cap else 0.0
 
@@ -488,8 +484,7 @@ class Logger:
         # when it never will (an unverified configuration: see unverified). Reads no backlog: for
         # deciding whether to bring the radio up. Pending samples are not looked at (stats()
         # counts them).
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         if self.unverified:
             return None
         if self._jr is not None:  # a wake's journal: the books from the store's files (journal.py)
@@ -538,8 +533,7 @@ class Logger:
     def before_sleep(self, planned_ms):
         # Call before deep sleep: makes the samples durable and keeps the clock's anchor.
         # planned_ms: the sleep's length, ms; a bad one is refused before anything is written
-        if self._closed or self._cell[0] is not self._own:
-            self._refuse()
+        self._check_open()
         if not isinstance(planned_ms, (int, float)) or isinstance(planned_ms, bool):
             raise TypeError("planned_ms must be a number (the sleep's ms), got %s" % type(planned_ms).__name__)
         if not 0 <= planned_ms < _INF:  # NaN compares false
@@ -574,6 +568,11 @@ class Logger:
             self._closed = True
             self._cell[0] = None  # the store is nobody's
             self._let_go()
+
+    def _check_open(self):
+        # the public calls' first step (add() has it inline): closed, or its store taken over
+        if self._closed or self._cell[0] is not self._own:
+            self._refuse()
 
     def _refuse(self):
         if self._closed:

@@ -13,6 +13,7 @@ from .compat import FLOAT_BITS, array, binascii, const, os, round_scaled, struct
 from .frame import Rec, key, signed_salt
 
 # frame.py's value types and bounds, as consts of this module (inlined in add()'s path)
+_ENOSPC = const(28)  # errno: no space left on the file system
 _T_FALSE = const(0)
 _T_TRUE = const(1)
 _T_INT = const(2)
@@ -599,7 +600,7 @@ def new_segment(store, ts):
                 f.close()
             except OSError:
                 pass
-            if not tight or e.args[0] != 28 or not store._segs or (store._segpend[0] > 0 and _refuses(store)):
+            if not tight or not no_room(e) or not store._segs or (store._segpend[0] > 0 and _refuses(store)):
                 raise
             os.remove(name)
             store._drop_oldest()
@@ -618,6 +619,12 @@ def new_segment(store, ts):
     store._word = 0
     store._reclaim()
     return True
+
+
+def no_room(e):
+    # an OSError that says the file system is full (ENOSPC: its first argument, as MicroPython's
+    # and CPython's file errors give it)
+    return bool(e.args) and e.args[0] == _ENOSPC
 
 
 def _refuses(store):

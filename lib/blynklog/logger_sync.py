@@ -144,8 +144,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
     # aio.sync() on asyncio streams. hold: the store refuses new samples rather than drop its
     # oldest segment while the sync runs (add() from another task between two of its awaits must
     # not delete the records of the batch in flight; aio.py's header).
-    if log._closed or log._cell[0] is not log._own:
-        log._refuse()  # a sync_async() made before close() or a take-over, awaited after it
+    log._check_open()  # a sync_async() made before close() or a take-over, awaited after it
     if log._syncing and not left_behind(log):
         raise ValueError("a sync is already running")
     if budget_ms is None:

@@ -424,7 +424,7 @@ class Store:
                 # a file system full before the store is (smaller than capacity, or shared with
                 # other files): under drop_oldest the oldest segment makes room and the frame
                 # (kept in RAM) goes again, while there is an older segment than the one written
-                if e.args[0] != 28 or not self._fcount or len(self._segs) < 2 or fw._refuses(self):
+                if not fw.no_room(e) or not self._fcount or len(self._segs) < 2 or fw._refuses(self):
                     raise
                 self._drop_oldest()
 

@@ -251,6 +251,10 @@ class _Sock:
         self._b.hit("sock.recv")
         return self.real.recv(n)
 
+    def readinto(self, buf):  # MicroPython's read of what has come (http.py after a poll)
+        self._b.hit("sock.recv")
+        return self.real.readinto(buf)
+
     def settimeout(self, t):
         return self.real.settimeout(t)
 

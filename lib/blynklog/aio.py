@@ -96,6 +96,8 @@ async def _do(op, addrs):
         await asyncio.wait_for(w.drain(), conn.timeout_ms / 1000)
     elif code == RECV:
         free = conn._mv[conn._end :]
+        if IS_MICROPYTHON:
+            return await asyncio.wait_for(_readinto(conn._reader, free), conn.timeout_ms / 1000)
         data = await asyncio.wait_for(conn._reader.read(len(free)), conn.timeout_ms / 1000)
         n = len(data)
         free[:n] = data
@@ -148,6 +150,17 @@ def _numeric(ai, host):
         return host  # open_connection resolves it (and blocks) itself
 
 
+async def _readinto(r, free):
+    # MicroPython's Stream: what arrives, read into the buffer (read() makes a bytes object of the
+    # size asked, http.py's _recv says why that matters). Its readinto() waits for the socket to be
+    # readable, and returns None when that was nothing for us (a TLS session ticket): wait again.
+    # Bounded by the caller's wait_for.
+    while True:
+        n = await r.readinto(free)
+        if n is not None:
+            return n
+
+
 async def _peek(conn):
     # A read that does not wait (an answer that came while the body still goes) -> count or None.
     r = conn._reader
@@ -160,9 +173,7 @@ async def _peek(conn):
         data = await r.read(len(free))
     else:
         # MicroPython's Stream: its socket is non-blocking, a read of it returns None when empty
-        data = r.s.read(len(free))
-        if data is None:
-            return None
+        return r.s.readinto(free)
     n = len(data)
     free[:n] = data
     return n

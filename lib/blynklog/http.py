@@ -111,12 +111,13 @@ def no_delay(sock):
         pass
 
 
-def _ready(poller):
-    # Whether the polled socket is readable now; ipoll() where there is one (no list per call).
+def _ready(poller, wait_ms=0):
+    # Whether the polled socket is readable now (or within wait_ms); ipoll() where there is one
+    # (no list per call).
     it = getattr(poller, "ipoll", None)
     if it is None:
-        return bool(poller.poll(0))
-    for _ in it(0):
+        return bool(poller.poll(wait_ms))
+    for _ in it(wait_ms):
         return True
     return False
 
@@ -263,8 +264,9 @@ class Connection:
     def _open(self):
         ai = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
         sock = socket.socket(ai[0], socket.SOCK_STREAM)
+        self._wait_s = self.timeout_ms / 1000  # a float: a heap object on a board, made once
         try:
-            sock.settimeout(self.timeout_ms / 1000)
+            sock.settimeout(self._wait_s)
             sock.connect(ai[-1])
             no_delay(sock)
             self._raw = sock
@@ -332,14 +334,40 @@ class Connection:
         free = self._mv[self._end :]
         if not IS_MICROPYTHON:
             return sock.recv_into(free)
-        # MicroPython's readinto()/recv_into() wait for a full buffer ("no short reads");
-        # recv() returns what has arrived, as a small bytes object (None: timed out)
-        data = sock.recv(len(free))
-        if data is None:
-            return None
-        n = len(data)
-        free[:n] = data
-        return n
+        if self._poll is None:  # no poll object: recv() returns what has arrived (None: timed out)
+            data = sock.recv(len(free))
+            if data is None:
+                return None
+            free[: len(data)] = data
+            return len(data)
+        # MicroPython's readinto() on a blocking socket waits for a full buffer ("no short
+        # reads"), and recv() allocates a bytes object of the size asked whatever comes (a
+        # 513-byte block per read: the block a fragmented heap fails first). So: wait until the
+        # socket is readable, then read what came without waiting. A TLS socket can be readable
+        # with nothing for us (a session ticket, consumed by the read): wait again, within the
+        # timeout.
+        until = ticks_add(ticks_ms(), self.timeout_ms)
+        while True:
+            left = ticks_diff(until, ticks_ms())
+            if left <= 0 or not _ready(self._poll, left):
+                return None
+            n = self._now()
+            if n is not None:
+                return n
+
+    def _now(self):
+        # The bytes that have arrived, read into the free end of the buffer without waiting: their
+        # count, 0 at EOF, None when nothing came (a would-block: MicroPython's readinto() returns
+        # None, CPython raises). MicroPython's TLS socket has no settimeout: its raw socket's
+        # timeout is the one it uses (CPython's raw socket is detached by the wrap).
+        sock = self._sock
+        timed = self._raw if IS_MICROPYTHON else sock
+        free = self._mv[self._end :]
+        try:
+            timed.settimeout(0)
+            return sock.readinto(free) if IS_MICROPYTHON else sock.recv_into(free)
+        finally:
+            timed.settimeout(self._wait_s)
 
     def _peek(self):
         # PEEK: a read that does not wait (asked once per body chunk: a poll first, which costs
@@ -347,24 +375,10 @@ class Connection:
         # session ticket, consumed here): None then.
         if self._poll is not None and not _ready(self._poll):
             return None
-        sock = self._sock
-        # MicroPython's TLS socket has no settimeout: its raw socket's timeout is the one it uses
-        timed = sock if hasattr(sock, "settimeout") else self._raw
-        free = self._mv[self._end :]
         try:
-            timed.settimeout(0)
-            if not IS_MICROPYTHON:
-                return sock.recv_into(free)
-            data = sock.recv(len(free))
-            if data is None:
-                return None
-            n = len(data)
-            free[:n] = data
-            return n
+            return self._now()
         except OSError:  # EAGAIN / SSLWantReadError: nothing yet; a reset shows at the next send
             return None
-        finally:
-            timed.settimeout(self.timeout_ms / 1000)
 
     # --- the exchange (generators of ops)
     def _fill(self):

@@ -7,6 +7,7 @@
 # network wait and no TLS. Whatever sync() imports on first use is inside the timed call, as on a
 # board. Prints "RESULT {json}".
 import gc
+import io
 import json
 import sys
 import time
@@ -14,7 +15,7 @@ import time
 sys.path.insert(0, "/lib")
 
 
-class StandInSocket:
+class StandInSocket(io.IOBase):
     # one keep-alive connection that reads each request whole (head, then Content-Length bytes)
     # and answers 200 with an empty body; counts requests and body bytes
     stats = {"requests": 0, "body_bytes": 0, "connects": 0}
@@ -71,6 +72,26 @@ class StandInSocket:
         StandInSocket.stats["requests"] += 1
         self._left = -1
         self._out += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+
+    def readinto(self, buf):
+        # as a real MicroPython socket: a non-blocking one (settimeout(0)) reads what has come,
+        # None when nothing has; a blocking one waits for a full buffer, and every answer is made
+        # at once in sendall, so such a wait would time out
+        n = len(self._out)
+        if not n and self._timeout == 0:
+            return None
+        if not n or (n < len(buf) and self._timeout != 0):
+            raise OSError(110)
+        n = min(n, len(buf))
+        buf[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def ioctl(self, req, arg):
+        # select.poll's question (MP_STREAM_POLL): readable while an answer waits, always writable
+        if req == 3:
+            return (arg & 1 if self._out else 0) | (arg & 4)
+        return 0
 
     def recv(self, n):
         # as a real socket: nothing there is EAGAIN without waiting (settimeout(0)) and a

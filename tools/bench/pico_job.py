@@ -13,6 +13,7 @@
 #                                         (the firmware's at the root, the package's under /lib)
 # Prints "RESULT {json}".
 import gc
+import io
 import json
 import sys
 import time
@@ -43,7 +44,7 @@ def _collected():
     return gc.mem_free()
 
 
-class StandInSocket:
+class StandInSocket(io.IOBase):
     # One keep-alive connection to a server that reads each request whole (the head, then
     # Content-Length bytes of body, counting the points) and answers 200 with an empty body.
     # Nothing is kept beyond the counters and the current head.
@@ -105,6 +106,27 @@ class StandInSocket:
         StandInSocket.stats["requests"] += 1
         self._left = -1
         self._out += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n"
+
+    def readinto(self, buf):
+        # as a real MicroPython socket: a non-blocking one (settimeout(0)) reads what has come,
+        # None when nothing has; a blocking one waits for a full buffer, and every answer is made
+        # at once in sendall, so such a wait would time out
+        n = len(self._out)
+        if not n and self._timeout == 0:
+            return None
+        if not n or (n < len(buf) and self._timeout != 0):
+            raise OSError(110)
+        _free()
+        n = min(n, len(buf))
+        buf[:n] = self._out[:n]
+        self._out = self._out[n:]
+        return n
+
+    def ioctl(self, req, arg):
+        # select.poll's question (MP_STREAM_POLL): readable while an answer waits, always writable
+        if req == 3:
+            return (arg & 1 if self._out else 0) | (arg & 4)
+        return 0
 
     def recv(self, n):
         # as a real socket: nothing there is EAGAIN without waiting (settimeout(0)) and a

@@ -166,6 +166,66 @@ def test_a_clock_stamp_never_goes_back_when_the_port_clock_is_read_again():
     log.close()
 
 
+def _port_ms():
+    import time
+
+    return time.time_ns() // 1000000
+
+
+def test_a_clock_stamp_is_the_port_clocks_own_ms_never_one_before_a_reading_just_before_it():
+    # The port's own clock and ticks (time_ns, ticks_ms, ticks_us). Counted in ms ticks from a ms
+    # anchor, one stamp in eight came out 1 ms before a time_ns() read just before it: the two ms
+    # do not tick together. Over two seconds, so that the anchor is taken again.
+    import time
+
+    log, _ticks = _logger()
+    c = Clock(log._state)
+    assert c.is_set()
+    c.stamp()
+    early = []
+    n = 0
+    end = _port_ms() + 2100
+    while n < 20000:
+        t0 = _port_ms()
+        ts, flags = c.stamp()
+        t1 = _port_ms()
+        n += 1
+        if not t0 <= ts <= t1 + 1:
+            early.append((t0, ts, t1))
+        if t1 > end:
+            break
+        time.sleep_us(300) if hasattr(time, "sleep_us") else time.sleep(0.0003)
+    log.close()
+    assert n > 100 and not early, (n, early[:5])
+
+
+def test_a_clock_stamp_from_the_ports_own_clock_allocates_nothing_between_two_readings_of_it():
+    # the us ticks' path of stamp_rel() (no ticks injected): small ints only, as the ms path
+    if not IS_MICROPYTHON:
+        skip("heap_lock() is MicroPython's")
+    import micropython
+    from blynklog.compat import ticks_diff, ticks_ms
+
+    log, _ticks = _logger()
+    c = Clock(log._state)
+    assert c.is_set()
+    c.stamp_rel()
+    t = ticks_ms()
+    done = 0
+    micropython.heap_lock()
+    try:
+        while done < 200:
+            c.stamp_rel()
+            done += 1
+    except MemoryError:
+        pass
+    finally:
+        micropython.heap_unlock()
+    log.close()
+    # the port clock is read again (a heap int) a second after the anchor: only then may it stop
+    assert done == 200 or ticks_diff(ticks_ms(), t) >= 1000, done
+
+
 def test_delta_is_the_difference_of_two_times_on_every_port():
     bases = (T0, T0 + 65535, (1 << 32) - 7, 1 << 32, (1 << 46) - 3, 1 << 46, 1 << 52, 0, 12345)
     diffs = (0, 1, -1, 65535, 65536, -65536, (1 << 29) - 1, -(1 << 29), 1 << 29, 1 << 31, -(1 << 33), 1 << 40)

@@ -35,11 +35,25 @@
 # Stamps without a heap int (Logger.add): while the clock is set, stamp_rel() and now_rel() give the
 # time as `anchor` (a Unix ms read from the port clock) plus the ms the ticks counted since, a
 # small int; the port clock is read again (allocating) when _REREAD_MS have passed since the
-# anchor, so a step of the port clock (someone set it) shows within that. Such a time is within
-# a ms of now_ms() (the ticks' ms and the port clock's ms do not tick together) and never goes
-# back: a new anchor starts from the newest one given.
+# anchor, so a step of the port clock (someone set it) shows within that. The ms ticks and the
+# port clock's ms do not tick together, so where the port clock is time_ns() the time counts from
+# its us past the anchor's ms with the us ticks: the port clock's own ms (a stamp 1 ms before a
+# time_ns() read just before it was one stamp in eight, counted in ms). Elsewhere it is within a
+# ms of now_ms(). It never goes back: a new anchor starts from the newest one given.
 # Not safe from an interrupt; one task at a time (no lock).
-from .compat import BOARD, EPOCH_OFFSET_S, IS_MICROPYTHON, const, days_from_civil, json, os, ticks_diff, ticks_ms, time
+from .compat import (
+    BOARD,
+    EPOCH_OFFSET_S,
+    IS_MICROPYTHON,
+    const,
+    days_from_civil,
+    json,
+    os,
+    ticks_diff,
+    ticks_ms,
+    ticks_us,
+    time,
+)
 
 FLAG_BOOTREL = const(1)
 
@@ -54,6 +68,9 @@ _STEP_SLACK_MS = const(
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
 _REREAD_MS = const(1000)  # a stamp_rel()/now_rel() anchor serves this long (ticks), then the port clock is read
+_US_SLACK = const(
+    2000
+)  # the us ticks since an anchor agree with its ms ticks within this (else they wrapped: 17.9 min)
 _REL_MAX = const(0x10000000)  # a boot-relative stamp_rel() beyond this many ms gives its code whole
 _VERIFIED = ("ntp", "user", "http")
 
@@ -190,12 +207,16 @@ class Clock:
         if rtc is None and port_time_ms is None and IS_MICROPYTHON:
             if m is not None and hasattr(m, "RTC"):
                 self._rtc = m.RTC()
+        self._us = None  # the us ticks (ticks_us) where the port clock has us (time_ns) and the ticks are the port's
+        self._frac = 0  # the us past its ms of the last time_ns() read
         if port_time_ms is not None:
             self._read = port_time_ms
         elif rtc is not None:
             self._read = self._read_rtc
         elif hasattr(time, "time_ns"):
             self._read = self._read_ns
+            if ticks is None:
+                self._us = ticks_us
         elif self._rtc is not None:
             self._read = self._read_rtc
         else:
@@ -205,6 +226,8 @@ class Clock:
         self.last_error = None
         self.anchor = None  # now_rel()'s Unix ms (None: read the port clock at the next call)
         self._atick = 0  # the ticks at the anchor
+        self._autick = 0  # the us ticks at the anchor (self._us)
+        self._afrac = 0  # the port clock's us past the anchor's ms
         self._arel = 0  # the highest ms after the anchor given so far
         self.stamp_base = None  # stamp_rel()'s base and flags
         self.stamp_flags = 0
@@ -312,7 +335,9 @@ class Clock:
     # ---- reading and setting the port clock
 
     def _read_ns(self):
-        return time.time_ns() // 1000000 + self._epoch_ms
+        us = time.time_ns() // 1000
+        self._frac = us % 1000
+        return us // 1000 + self._epoch_ms
 
     def _read_rtc(self):
         return rtc_ms(self._rtc.datetime())
@@ -461,16 +486,29 @@ class Clock:
         # or when the ticks went back.
         t = self._ticks()
         a = self.anchor
+        us = self._us
         if a is not None:
             dt = ticks_diff(t, self._atick)
             if 0 <= dt < _REREAD_MS:
+                if us is not None:
+                    du = ticks_diff(us(), self._autick)
+                    if -_US_SLACK < du - dt * 1000 < _US_SLACK:
+                        dt = (self._afrac + du) // 1000
                 if dt > self._arel:
                     self._arel = dt
                 return self._arel
             a += self._arel
+        u = us() if us is not None else 0
+        self._frac = 0
         v = self.now_ms()
-        self.anchor = a if a is not None and a > v else v
+        if a is not None and a > v:
+            self.anchor = a
+            self._afrac = 0
+        else:
+            self.anchor = v
+            self._afrac = self._frac
         self._atick = t
+        self._autick = u
         self._arel = 0
         return 0
 

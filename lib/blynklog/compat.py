@@ -59,6 +59,7 @@ _POW10_BITS = (1, 4, 7, 10, 14, 17, 20)  # bit length of 10**d, d = 0..6
 
 try:
     ticks_ms = time.ticks_ms
+    ticks_us = time.ticks_us
     ticks_diff = time.ticks_diff
     ticks_add = time.ticks_add
     sleep_ms = time.sleep_ms
@@ -70,6 +71,9 @@ except AttributeError:
 
     def ticks_ms():
         return int(time.monotonic() * 1000) & _TICKS_MASK  # type: ignore[attr-defined]  # CPython only
+
+    def ticks_us():
+        return int(time.monotonic() * 1000000) & _TICKS_MASK  # type: ignore[attr-defined]  # CPython only
 
     def ticks_add(ticks, delta):
         return (ticks + delta) & _TICKS_MASK

@@ -498,6 +498,9 @@ class Clock:
                     self._arel = dt
                 return self._arel
             a += self._arel
+        # the ticks read again beside the port clock: a pause since the first read (a collection,
+        # the process preempted) would put every stamp of this anchor that much ahead
+        t = self._ticks()
         u = us() if us is not None else 0
         self._frac = 0
         v = self.now_ms()

@@ -263,6 +263,25 @@ def _hostile_conn():
     return Connection(hostile.tls_url(), ca_ders=[emu.read_file(hostile.ca_path())])
 
 
+class _Holding:
+    # a TLS socket as CPython's: it holds bytes it decrypted past the last read (pending()), with
+    # nothing left on the wire for a poll to see
+    def pending(self):
+        return 11
+
+    def close(self):
+        pass
+
+
+def test_bytes_a_tls_socket_holds_past_an_answer_make_the_kept_connection_stale():
+    # junk after an answer that ended where a read ended stayed in CPython's TLS socket: the
+    # next request went out on that connection, and the junk was read as its answer
+    c = Connection("http://127.0.0.1:9")
+    c._sock = _Holding()
+    assert c._stale()
+    c.close()
+
+
 def test_bytes_left_after_an_answer_close_the_connection_before_the_next_request():
     # tail-junk: every answer is followed by stray bytes in the same write
     c = _hostile_conn()

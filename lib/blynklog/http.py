@@ -284,7 +284,12 @@ class Connection:
         self._poll = self._poller()
 
     def _stale(self):
-        # STALE: True when the idle keep-alive socket was closed by the server (readable: EOF or junk).
+        # STALE: True when the idle keep-alive socket was closed by the server (readable: EOF or
+        # junk), or holds bytes already: CPython's TLS socket keeps what it decrypted past our last
+        # read (pending()), which a poll of the socket does not see (MicroPython's poll counts them)
+        pending = getattr(self._sock, "pending", None)
+        if pending is not None and pending():
+            return True
         return self._poll is not None and _ready(self._poll)
 
     def close(self):

@@ -104,6 +104,43 @@ def test_a_second_logger_on_the_same_store_spelt_another_way_takes_it_over_too()
         os.chdir(here)
 
 
+def test_relative_paths_are_taken_when_the_logger_is_made_and_a_later_chdir_moves_nothing():
+    # a sketch that changes the current folder after Logger(): the store and the CA stay the ones
+    # named then. They were looked up again at each use: the sync read no CA ("ENOENT"), or found
+    # no store and reported "done" with the samples left behind, or stats() raised.
+    import json
+    import os
+
+    from support import tmpdir
+
+    fresh()
+    a, b = tmpdir("cwda"), tmpdir("cwdb")
+    here = os.getcwd()
+    try:
+        os.chdir(a)
+        with open("ca.der", "wb") as f:
+            f.write(emu.read_file(emu.ca_path()))
+        rel = device_config(store={"path": "bl"})
+        rel["ca"] = "ca.der"
+        with open("c.json", "w") as f:
+            f.write(json.dumps(rel))
+        t0 = now_ms() - 60000
+        for k, make in enumerate((lambda: Logger(rel), lambda: Logger("c.json"), lambda: Logger("c.json"))):
+            os.chdir(a)
+            log = make()
+            log.add("temperature", 1.0, ts=t0 + k)
+            log.flush()
+            os.chdir(b)
+            assert log.stats()["pending"] == 1, k
+            r = log.sync()
+            assert r["sent"] == 1 and r["pending"] == 0, (k, r)
+            log.close()
+            assert os.listdir(b) == [], (k, os.listdir(b))
+    finally:
+        os.chdir(here)
+    assert [p[0] for p in received(1)] == [t0, t0 + 1, t0 + 2]
+
+
 def test_many_batches_on_three_streams_share_one_handshake():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 10}))

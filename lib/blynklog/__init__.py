@@ -95,11 +95,28 @@ def _unverified_reason(cfg):
 # gateway's part of the validation) and json_check.py's (a file's syntax), which
 # tests/test_wake.py holds to the files (a stat of them instead cost a Pico W 6 ms each at every
 # wake)
-_VALIDATOR = "0417abf6"
+_VALIDATOR = "316fa0bf"
 
 
 def _cache_key(path, raw):
-    return b"blynklog-config 2 %s %s %s %d\n" % (__version__.encode(), _VALIDATOR.encode(), path.encode(), len(raw))
+    # the file's path made absolute: the cache holds the paths resolved from its folder
+    path = _absolute(path).encode()
+    return b"blynklog-config 2 %s %s %s %d\n" % (__version__.encode(), _VALIDATOR.encode(), path, len(raw))
+
+
+def _absolute(path):
+    # path ("" for the current folder itself) from the current folder, made absolute: the
+    # configuration's relative paths are resolved once, at Logger(), and a later os.chdir() moves
+    # nothing; as given on a port without a current folder
+    if path.startswith("/"):
+        return path
+    from .compat import os
+
+    try:
+        cwd = os.getcwd()
+    except (AttributeError, OSError):
+        return path
+    return cwd.rstrip("/") + "/" + path if path else cwd
 
 
 def _cache_path(path, text):
@@ -618,13 +635,7 @@ def _take_over(path):
 def _one_spelling(path):
     # a store's path as one key however it is spelt ("bl", "./bl/", "<cwd>/bl"): absolute,
     # without "." parts, empty parts or a trailing slash ("..", rare in a configuration, stays)
-    if not path.startswith("/"):
-        from .compat import os
-
-        try:
-            path = os.getcwd() + "/" + path
-        except (AttributeError, OSError):
-            pass
+    path = _absolute(path)
     return "/" + "/".join([p for p in path.split("/") if p and p != "."])
 
 

@@ -4,7 +4,7 @@
 # default filled in; the caller's dict is not changed. Runs at Logger(), for a file only when it
 # changed (the Logger keeps what this returned: the validated-config cache, blynklog/__init__.py);
 # ConfigError and the DER check are defined there, for that cache. RAM: the dict.
-from . import ConfigError, _DEFAULT_STORE_PATH, _looks_der, _unverified_reason as unverified_reason  # noqa: F401  (re-exported)
+from . import ConfigError, _DEFAULT_STORE_PATH, _absolute, _looks_der, _unverified_reason as unverified_reason  # noqa: F401  (re-exported)
 from .compat import const, json
 
 DEFAULT_SERVER = "https://blynk.cloud"
@@ -579,7 +579,8 @@ def _strict_utf8(data):
 
 def load(config, data=None):
     # -> the validated configuration with defaults; raises ConfigError naming the key.
-    # Relative paths are taken from the config file's folder, or the current folder for a dict.
+    # Relative paths are taken from the config file's folder, or the current folder for a dict,
+    # and made absolute here: a later os.chdir() moves neither the store nor the CA files.
     # data: the file's bytes when the caller read them already (the Logger, for its cache).
     base_dir = ""
     if isinstance(config, str):
@@ -624,7 +625,7 @@ def load(config, data=None):
         base_dir = path.rsplit("/", 1)[0] if "/" in path else ""
     if not isinstance(config, dict):
         _fail("config", "expected an object (dict) or a file path, got %s" % type(config).__name__)
-    return _validate(config, base_dir)
+    return _validate(config, _absolute(base_dir))
 
 
 def _validate(cfg, base_dir):

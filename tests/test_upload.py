@@ -136,6 +136,9 @@ def test_relative_paths_are_taken_when_the_logger_is_made_and_a_later_chdir_move
             assert r["sent"] == 1 and r["pending"] == 0, (k, r)
             log.close()
             assert os.listdir(b) == [], (k, os.listdir(b))
+        # the file's validated configuration was kept for the next Logger (it was not, while its
+        # cache's path stayed relative and the store's was absolute)
+        assert "config.cache" in os.listdir(a + "/bl")
     finally:
         os.chdir(here)
     assert [p[0] for p in received(1)] == [t0, t0 + 1, t0 + 2]

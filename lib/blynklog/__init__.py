@@ -132,9 +132,10 @@ def _cache_path(path, text):
     folder = st.get("path") if isinstance(st, dict) else None
     if not isinstance(folder, str):
         folder = _DEFAULT_STORE_PATH
-    base = path.rsplit("/", 1)[0] if "/" in path else ""
-    if base and not folder.startswith("/"):
-        folder = base.rstrip("/") + "/" + folder  # as config.py joins it
+    if not folder.startswith("/"):
+        base = _absolute(path.rsplit("/", 1)[0] if "/" in path else "")
+        if base:
+            folder = base.rstrip("/") + "/" + folder  # as config.py joins it
     return folder + "/" + _CACHE_NAME
 
 

@@ -68,9 +68,8 @@ _STEP_SLACK_MS = const(
 _TRACK_MS = const(2500)  # an estimated port clock that moved more than this was set by someone
 _DAY_MS = const(86400000)
 _REREAD_MS = const(1000)  # a stamp_rel()/now_rel() anchor serves this long (ticks), then the port clock is read
-_US_SLACK = const(
-    2000
-)  # the us ticks since an anchor agree with its ms ticks within this (else they wrapped: 17.9 min)
+# the us ticks since an anchor agree with its ms ticks within this, else they wrapped (every 17.9 min)
+_US_SLACK = const(2000)
 _REL_MAX = const(0x10000000)  # a boot-relative stamp_rel() beyond this many ms gives its code whole
 _VERIFIED = ("ntp", "user", "http")
 

@@ -400,3 +400,38 @@ def test_before_sleep_with_a_bad_planned_ms_is_refused_before_it_writes():
     log.before_sleep(0)
     log.before_sleep(1500.0)
     log.close()
+
+
+def test_a_logger_taken_over_on_littlefs_cannot_undo_what_the_new_one_flushed():
+    # A sketch that makes its Logger again without closing the last one, on littlefs. The first
+    # one's newest segment was open with frames written but not synced. Its file, closed later
+    # by the collector (modelled here by closing it), committed littlefs's view of that handle
+    # over the file, and the samples the second Logger had appended to it and flushed were gone.
+    # The second one now writes from a new segment: closing the first one's file keeps both.
+    from blockdev import RAMBlockDev, littlefs
+
+    vfs = littlefs()
+    bdev = RAMBlockDev(64)
+    vfs.VfsLfs2.mkfs(bdev)
+    vfs.mount(vfs.VfsLfs2(bdev), "/lfs_take")
+    try:
+        cfg = device_config(streams={"a": {"pin": "V1"}}, store={"path": "/lfs_take/bl"})
+        first = Logger(cfg)
+        for i in range(400):
+            first.add("a", i * 1.0, ts=T0 + i * 1000)
+            if i == 99:
+                first.flush()
+        written = 300 - first._store._fcount  # the rest is still in RAM
+        assert 0 < written < 300, written
+        second = Logger(cfg)
+        for i in range(400, 450):
+            second.add("a", i * 1.0, ts=T0 + i * 1000)
+        second.flush()
+        assert second.stats()["pending"] == 150  # the first one's unsynced frames are not seen
+        first._store._wf.close()
+        second.close()
+        third = Logger(cfg)
+        assert third.stats()["pending"] == 150 + written
+        third.close()
+    finally:
+        vfs.umount("/lfs_take")

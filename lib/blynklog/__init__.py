@@ -222,8 +222,9 @@ def _drop(name, was_loaded):
 
 
 # store.path -> [the token of the Logger of this process that holds it, that Logger while its
-# sync runs]: a Logger opened on a store another one holds takes it over (see _take_over). The
-# Logger itself is not kept: one left open (a sketch's, a test's power cut) goes with its references
+# sync runs, True while that one's segment store is open]: a Logger opened on a store another one
+# holds takes it over (see _take_over). The Logger itself is not kept: one left open (a sketch's,
+# a test's power cut) goes with its references
 _holders = {}
 
 
@@ -234,6 +235,7 @@ class Logger:
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)
+    _fresh = False  # its store writes from a new segment (a Logger taken over may hold the newest)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -266,6 +268,11 @@ class Logger:
         self.last_error = None
         scfg = cfg["store"]
         cell = _take_over(scfg["path"])
+        if cell[0] is not None and cell[2]:
+            # the store's newest segment may still be open in the Logger taken over: its file,
+            # closed later by the collector, would commit littlefs's view of that handle over
+            # what this one appended to it. This one writes from a new segment.
+            self._fresh = True
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
         folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
         save = validated and here
@@ -319,6 +326,7 @@ class Logger:
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self._own = cell[0] = object()  # the store is this Logger's from here on
+        cell[2] = self._jr is None and not raw_backend
         self._cell = cell
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
@@ -342,6 +350,7 @@ class Logger:
             self._store = self._new_store()
             self._jr.replay(self._store)
             self._jr = None
+            self._cell[2] = True
         return self._store
 
     def _new_store(self):
@@ -354,7 +363,12 @@ class Logger:
             if scfg[k] is not None:
                 kw[k] = scfg[k]
         return Store(
-            scfg["path"] + "/data", capacity=scfg["capacity"], on_full=scfg["on_full"], journal=scfg["path"], **kw
+            scfg["path"] + "/data",
+            capacity=scfg["capacity"],
+            on_full=scfg["on_full"],
+            journal=scfg["path"],
+            new_segment=self._fresh,
+            **kw,
         )
 
     # ---- logging
@@ -543,7 +557,7 @@ class Logger:
             return {}
         finally:
             self._closed = True
-            cell[0] = None
+            cell[0] = cell[2] = None
             self._let_go()
 
     # ---- deep sleep and shutdown
@@ -584,7 +598,7 @@ class Logger:
                 except Exception:
                     self._final = {}
             self._closed = True
-            self._cell[0] = None  # the store is nobody's
+            self._cell[0] = self._cell[2] = None  # the store is nobody's
             self._let_go()
 
     def _check_open(self):
@@ -626,7 +640,7 @@ def _take_over(path):
     path = _one_spelling(path)
     cell = _holders.get(path)
     if cell is None:
-        cell = _holders[path] = [None, None]
+        cell = _holders[path] = [None, None, None]
     elif cell[1] is not None and cell[1]._syncing and not _upload().left_behind(cell[1]):
         raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
     cell[1] = None

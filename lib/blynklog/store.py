@@ -24,7 +24,9 @@
 # "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
 # are deleted; the newest one is kept (it holds the highest sequence number).
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
-# segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py),
+# segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py,
+# new_segment: the first append starts a segment rather than adding to the newest, which another
+# handle may still hold open: a Logger taken over),
 # stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(), let_writer_go(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
@@ -133,6 +135,7 @@ class Store:
         flush_ms=0,
         segment_size=_DEFAULT_SEG,
         journal=None,
+        new_segment=False,
     ):
         if on_full not in ("drop_oldest", "drop_newest"):
             raise ValueError("on_full not drop_oldest/drop_newest")
@@ -206,7 +209,7 @@ class Store:
         from . import store_open
 
         try:
-            store_open.run(self, journal)
+            store_open.run(self, journal, new_segment)
         finally:
             store_open = None
             _drop("store_open", had)

@@ -17,8 +17,9 @@ _MAX_STREAMS = const(255)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
 
 
-def run(store, journal):
-    # Store()'s reading of its folder, its attributes set
+def run(store, journal, new_segment):
+    # Store()'s reading of its folder, its attributes set; new_segment: nothing is appended to the
+    # newest segment (another handle may have it open)
     listing = _listing(store)
     here = [e[0] for e in listing if not e[0].endswith(".seg")]  # a file not here is not opened
     store._names = _load_names(store, here)
@@ -28,6 +29,8 @@ def run(store, journal):
     _load_cursors(store, here)
     here = None
     _open_scan(store, listing)
+    if new_segment:
+        store._wver = 0  # (as after a dropped frame: the next append makes one)
     if journal is not None:
         # a wake's journal there (journal.Journal) comes in before anything else is appended
         if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):

@@ -435,3 +435,21 @@ def test_a_logger_taken_over_on_littlefs_cannot_undo_what_the_new_one_flushed():
         third.close()
     finally:
         vfs.umount("/lfs_take")
+
+
+def test_a_logger_made_again_after_a_flush_without_a_close_goes_on_in_the_same_segment():
+    # the take-over starts a new segment only when the Logger taken over had frames in its file
+    # not synced: a sketch that makes its Logger again at every loop (after a flush or a sync)
+    # does not spend a segment a loop, which would drop the oldest samples once the store holds
+    # capacity / 4 KB segments
+    import os
+
+    log, cfg = make()
+    for k in range(6):
+        log.add("t", 20.0 + k, ts=T0 + k * 1000)
+        log.flush()
+        log = Logger(cfg)
+    assert log.stats()["pending"] == 6
+    data = cfg["store"]["path"] + "/data"
+    assert len([n for n in os.listdir(data) if n.endswith(".seg")]) == 1, os.listdir(data)
+    log.close()

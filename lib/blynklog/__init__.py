@@ -222,9 +222,10 @@ def _drop(name, was_loaded):
 
 
 # store.path -> [the token of the Logger of this process that holds it, that Logger while its
-# sync runs, True while that one's segment store is open]: a Logger opened on a store another one
-# holds takes it over (see _take_over). The Logger itself is not kept: one left open (a sketch's,
-# a test's power cut) goes with its references
+# sync runs, True while its store has frames in its newest segment's file not synced (the
+# store's owner: store.py)]: a Logger opened on a store another one holds takes it over (see
+# _take_over). The Logger itself is not kept: one left open (a sketch's, a test's power cut)
+# goes with its references
 _holders = {}
 
 
@@ -235,7 +236,7 @@ class Logger:
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)
-    _fresh = False  # its store writes from a new segment (a Logger taken over may hold the newest)
+    _fresh = False  # its store writes from a new segment (the Logger taken over had the newest open)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -269,9 +270,9 @@ class Logger:
         scfg = cfg["store"]
         cell = _take_over(scfg["path"])
         if cell[0] is not None and cell[2]:
-            # the store's newest segment may still be open in the Logger taken over: its file,
-            # closed later by the collector, would commit littlefs's view of that handle over
-            # what this one appended to it. This one writes from a new segment.
+            # the Logger taken over has frames in its newest segment's file not synced: that
+            # file, closed later by the collector, would commit littlefs's view of it over what
+            # this one appended. This one writes from a new segment.
             self._fresh = True
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
         folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
@@ -326,7 +327,9 @@ class Logger:
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self._own = cell[0] = object()  # the store is this Logger's from here on
-        cell[2] = self._jr is None and not raw_backend
+        cell[2] = False
+        if self._jr is None and not raw_backend:
+            self._store.owner = cell
         self._cell = cell
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
@@ -350,7 +353,7 @@ class Logger:
             self._store = self._new_store()
             self._jr.replay(self._store)
             self._jr = None
-            self._cell[2] = True
+            self._store.owner = self._cell
         return self._store
 
     def _new_store(self):

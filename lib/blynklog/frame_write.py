@@ -536,6 +536,8 @@ def put(store):
     end += 4
     if store._wf is None:
         store._wf = open(store._seg_name(store._wseq), "ab")
+    if store.owner is not None:
+        store.owner[2] = True  # (before the write: a failed one may have left a part)
     store._wf.write(mv[start:end])
     store._wsize += end - start
     store._word += store._fcount
@@ -605,6 +607,8 @@ def new_segment(store, ts):
             os.remove(name)
             store._drop_oldest()
     store._wf = f
+    if store.owner is not None:
+        store.owner[2] = True  # the header, not synced
     if store._clean is not None:
         store._clean[store._slot(seq)] = -1  # a number seen before (a damaged newest segment went)
     store._segs.append(seq)

@@ -26,7 +26,8 @@
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
 # segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py,
 # new_segment: the first append starts a segment rather than adding to the newest, which another
-# handle may still hold open: a Logger taken over),
+# handle may still hold open: a Logger taken over); owner: None, or a list whose item 2 the store
+# keeps True while its write file holds frames not synced (the Logger's holding cell);
 # stream_id(name), append(sid, ts, value, flags, decimals) -> bool, flush(), let_writer_go(),
 # records(sid, after) -> iterator of (pos, ts, value, flags), commit(sid, pos, count, meta),
 # meta(), pending(sid), stats(), close(); scan(sid): records() as one record.Rec filled in place.
@@ -182,6 +183,7 @@ class Store:
         self._clean = None
         self._sbuf = None  # the read buffer of scans (_scan)
         self._wf = None
+        self.owner = None  # a list whose [2] the store sets while _wf holds frames not synced (Logger)
         self._wseq = 0
         self._wbase = 0
         self._wsize = 0
@@ -440,6 +442,7 @@ class Store:
                 _writer().write_failed(self)
                 raise
             self._wf = None
+            self._unmark()
             if self._un_n:
                 self._synced()
 
@@ -447,13 +450,20 @@ class Store:
         # the write segment's handle closed and dropped, whatever closing it says
         f = self._wf
         self._wf = None
+        self._unmark()
         if f is not None:
             try:
                 f.close()
             except OSError:
                 pass
 
+    def _unmark(self):
+        # the write file holds nothing not synced (Store.owner)
+        if self.owner is not None:
+            self.owner[2] = False
+
     def _synced(self):
+        self._unmark()
         self._segsize[-1] = self._wsize
         self._un_n = 0
         self._un_b = 0

@@ -80,3 +80,22 @@ def platform_config(streams=None, **over):
 
 def received(stream_id, device=1):
     return [tuple(p) for p in emu.points(device, stream_id)]
+
+
+def left_behind(log):
+    # a sync_async task cancelled (not awaited) as the sketch's radio window ends, its loop then
+    # ended: MicroPython's asyncio.run returns with the task still queued, never run again unless
+    # a later loop runs it; CPython's finishes it
+    import asyncio
+
+    emu.inject("slow", after=1, delay_s=1)
+
+    async def main():
+        t = asyncio.create_task(log.sync_async())
+        for _ in range(500):  # until the second request is on its way
+            await asyncio.sleep(0.01)
+            if len(emu.requests()) >= 2:
+                break
+        t.cancel()
+
+    asyncio.run(main())

@@ -11,7 +11,7 @@ import asyncio
 import emu
 from blynklog import Logger
 from blynklog.compat import ticks_diff, ticks_ms
-from logger_support import device_config, now_ms, received
+from logger_support import device_config, left_behind, now_ms, received
 from support import skip
 
 N = 10000
@@ -380,36 +380,19 @@ def test_a_cancelled_sync_async_commits_only_what_was_acknowledged_and_the_next_
     log.close()
 
 
-def _left_behind(log):
-    # a sync_async task cancelled (not awaited) as the sketch's radio window ends, its loop then
-    # ended: MicroPython's asyncio.run returns with the task still queued, never run again unless
-    # a later loop runs it; CPython's finishes it
-    emu.inject("slow", after=1, delay_s=1)
-
-    async def main():
-        t = asyncio.create_task(log.sync_async())
-        for _ in range(500):  # until the second request is on its way
-            await asyncio.sleep(0.01)
-            if len(emu.requests()) >= 2:
-                break
-        t.cancel()
-
-    asyncio.run(main())
-
-
 def test_a_blocking_sync_after_a_sync_async_its_loop_left_behind_runs_and_sends_the_rest():
     _fresh()
     log = Logger(_config(limits={"points_per_request": 50}))
     start = now_ms() - 1000 * STEP_MS
     _fill(log, 200, start)
-    _left_behind(log)
+    left_behind(log)
     report = log.sync()
     assert report["stopped"] == "done" and report["pending"] == 0, report
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
     log.close()
 
 
-def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_left_behind():
+def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loopleft_behind():
     _fresh()
     log = Logger(_config(store={"capacity": 16384}, limits={"points_per_request": 100}))
     start = now_ms() - 9000 * STEP_MS
@@ -417,7 +400,7 @@ def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_
     for i in range(5000):  # full: drop_oldest has dropped segments already
         log.add("temperature", value(i), ts=start + i * STEP_MS)
     log.flush()
-    _left_behind(log)
+    left_behind(log)
     took = [log.add("temperature", value(i), ts=start + i * STEP_MS) for i in range(5000, 7000)]
     assert all(took), took.count(False)
     st = log.stats()
@@ -425,7 +408,7 @@ def test_a_full_drop_oldest_store_takes_new_samples_after_a_sync_async_its_loop_
     log.close()
 
 
-def _after_a_sync_async_its_loop_left_behind(reopen):
+def _after_a_sync_async_its_loopleft_behind(reopen):
     # 200 points, a sync_async of them left behind by its ended loop, then reopen(log, cfg) -> the
     # Logger whose blocking sync sends the rest, nothing twice
     _fresh()
@@ -433,7 +416,7 @@ def _after_a_sync_async_its_loop_left_behind(reopen):
     log = Logger(cfg)
     start = now_ms() - 1000 * STEP_MS
     _fill(log, 200, start)
-    _left_behind(log)
+    left_behind(log)
     log = reopen(log, cfg)
     assert log.sync()["pending"] == 0
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
@@ -445,11 +428,11 @@ def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
         log.close()
         return Logger(cfg)
 
-    _after_a_sync_async_its_loop_left_behind(close_and_open)
+    _after_a_sync_async_its_loopleft_behind(close_and_open)
 
 
 def test_a_second_logger_after_a_sync_async_its_loop_left_behind_takes_the_store_over():
-    _after_a_sync_async_its_loop_left_behind(lambda log, cfg: Logger(cfg))
+    _after_a_sync_async_its_loopleft_behind(lambda log, cfg: Logger(cfg))
 
 
 def test_add_from_a_loop_callback_during_sync_async_does_not_end_the_sync():

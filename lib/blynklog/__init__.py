@@ -222,10 +222,13 @@ def _drop(name, was_loaded):
 
 
 # store.path -> [the token of the Logger of this process that holds it, that Logger while its
-# sync runs, True while its store has frames in its newest segment's file not synced (the
-# store's owner: store.py)]: a Logger opened on a store another one holds takes it over (see
+# sync runs, True while a file handle of this process may hold frames not synced in the store's
+# newest segment (Store.owner)]: a Logger opened on a store another one holds takes it over (see
 # _take_over). The Logger itself is not kept: one left open (a sketch's, a test's power cut)
-# goes with its references
+# goes with its references. Its store's write file, closed later by the collector, would commit
+# littlefs's view of that handle over what was appended to the file since: a store opened while
+# the flag is set appends from a new segment (new_segment), and the flag goes once that one's
+# file is synced.
 _holders = {}
 
 
@@ -236,7 +239,6 @@ class Logger:
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)
-    _fresh = False  # its store writes from a new segment (the Logger taken over had the newest open)
     health_hook = None  # the board's figures for the health section (remote.py)
 
     def __init__(self, config):
@@ -268,12 +270,7 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        cell = _take_over(scfg["path"])
-        if cell[0] is not None and cell[2]:
-            # the Logger taken over has frames in its newest segment's file not synced: that
-            # file, closed later by the collector, would commit littlefs's view of it over what
-            # this one appended. This one writes from a new segment.
-            self._fresh = True
+        cell = self._cell = _take_over(scfg["path"])
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
         folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
         save = validated and here
@@ -327,10 +324,8 @@ class Logger:
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self._own = cell[0] = object()  # the store is this Logger's from here on
-        cell[2] = False
         if self._jr is None and not raw_backend:
             self._store.owner = cell
-        self._cell = cell
         self.unverified = _unverified_reason(cfg)
         if self.unverified:
             print("blynklog: WARNING: %s. Samples are logged but not uploaded." % self.unverified)
@@ -370,7 +365,7 @@ class Logger:
             capacity=scfg["capacity"],
             on_full=scfg["on_full"],
             journal=scfg["path"],
-            new_segment=self._fresh,
+            new_segment=bool(self._cell[2]),  # (see _holders)
             **kw,
         )
 
@@ -560,7 +555,7 @@ class Logger:
             return {}
         finally:
             self._closed = True
-            cell[0] = cell[2] = None
+            cell[0] = None
             self._let_go()
 
     # ---- deep sleep and shutdown
@@ -601,7 +596,7 @@ class Logger:
                 except Exception:
                     self._final = {}
             self._closed = True
-            self._cell[0] = self._cell[2] = None  # the store is nobody's
+            self._cell[0] = None  # the store is nobody's
             self._let_go()
 
     def _check_open(self):
@@ -643,7 +638,7 @@ def _take_over(path):
     path = _one_spelling(path)
     cell = _holders.get(path)
     if cell is None:
-        cell = _holders[path] = [None, None, None]
+        cell = _holders[path] = [None, None, False]
     elif cell[1] is not None and cell[1]._syncing and not _upload().left_behind(cell[1]):
         raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
     cell[1] = None

@@ -450,15 +450,15 @@ class Store:
         # the write segment's handle closed and dropped, whatever closing it says
         f = self._wf
         self._wf = None
-        self._unmark()
         if f is not None:
+            self._unmark()  # (a failed file's data not synced is dropped, not synced at its close)
             try:
                 f.close()
             except OSError:
                 pass
 
     def _unmark(self):
-        # the write file holds nothing not synced (Store.owner)
+        # its write file, the newest segment, holds nothing not synced (Store.owner)
         if self.owner is not None:
             self.owner[2] = False
 

@@ -54,3 +54,17 @@ def test_what_close_saved_is_there_after_the_next_boot_on_the_pico_w():
 def test_the_logger_leaves_most_of_the_heap_free_on_the_pico_w():
     free = int(_step(3).lines("FREE")[0])
     assert free > 100000, "only %d bytes free after Logger() on the Pico W" % free
+
+
+def test_a_logger_taken_over_cannot_undo_what_the_new_one_flushed_on_the_pico_w():
+    # the collector's close of the first Logger's file, frames in it not synced, is a real close
+    # on the firmware's littlefs: it committed that file's view over the second one's flushed
+    # samples (they were appended to the same segment)
+    r = picohost.sim().run([picohost.script("takeover.py")], fs_in=picohost.image("lib", main=False), timeout=600)
+    assert r.rc == 0, picohost.explain(r)
+    written = r.lines("WRITTEN")
+    assert written and written[0].split()[0] != "0" and written[0].split()[1] == "True", picohost.explain(r)
+    line = r.lines("R ")
+    assert line, picohost.explain(r)
+    pending, expected = [int(v) for v in line[0].split()]
+    assert pending == expected, (pending, expected)

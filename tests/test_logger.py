@@ -382,8 +382,8 @@ def test_the_configured_ntp_host_is_the_one_the_clock_asks():
 
 
 def test_before_sleep_with_a_bad_planned_ms_is_refused_before_it_writes():
-    # planned_ms is the deep sleep's length: no number or a negative one is a TypeError or a
-    # ValueError naming it, and the clock's anchor is not kept (state.json unchanged)
+    # planned_ms is the deep sleep's length: no number is a TypeError, a negative, infinite or NaN
+    # one a ValueError naming it, and the clock's anchor is not kept (state.json unchanged)
     import json
 
     log, cfg = make()
@@ -395,6 +395,10 @@ def test_before_sleep_with_a_bad_planned_ms_is_refused_before_it_writes():
     for bad, exc in (("60000", TypeError), (None, TypeError), (True, TypeError), (-1, ValueError), (-0.5, ValueError)):
         e = raises(exc, log.before_sleep, bad)
         assert str(e).startswith("planned_ms must be"), (bad, e)
+    inf = float("inf")
+    for bad in (inf, inf - inf):  # infinity and NaN: the message said "0 or more" to an infinity
+        e = raises(ValueError, log.before_sleep, bad)
+        assert str(e).startswith("planned_ms must be a finite number"), (bad, e)
     with open(path) as f:
         assert json.load(f)["clock"] == kept
     log.before_sleep(0)

@@ -896,6 +896,36 @@ def test_requests_are_paced_under_the_servers_rate_limit():
     log.close()
 
 
+def test_the_pace_counts_from_when_a_request_went_out_not_from_the_handshake_and_token_before_it():
+    # requests_per_s 2: the imports at least 501 ms apart where they arrive. The pause counted
+    # from the first batch's start, before its connection, handshake and token request (0.4 s
+    # here): the second import followed the first within 0.1 s
+    fresh()
+    emu.inject("slow", target="token", delay_s=0.4)
+    log = Logger(platform_config(limits={"points_per_request": 10, "requests_per_s": 2}))
+    fill(log, "temperature", 30)
+    r = log.sync()
+    assert r["sent"] == 30, r
+    at = [q["mono_us"] for q in emu.requests() if "/import/" in q["path"]]
+    gaps = [(b - a) // 1000 for a, b in zip(at, at[1:])]
+    assert len(at) == 3 and min(gaps) >= 450, gaps  # (a margin for the arrivals' own jitter)
+    log.close()
+
+
+def test_a_logger_taken_over_refuses_remote_as_its_other_calls():
+    fresh()
+    cfg = device_config(remote={"every": "V20"})
+    first = Logger(cfg)
+    second = Logger(cfg)
+    from support import raises
+
+    e = raises(ValueError, first.remote)
+    assert "another Logger opened" in str(e), e
+    assert second.remote() == {}
+    second.close()
+    assert second.remote() == {}  # after close() too, as stats()
+
+
 def test_a_long_max_age_leaves_time_for_the_backlog_and_thins_nothing():
     # 1,000 fresh points, 10 a day, a year to go: they need 100 days, and all fit before they go stale
     fresh()

@@ -734,6 +734,7 @@ class BlynkServer:
             "fault": None,
             "conn": req.conn_id,
             "time": time.time(),
+            "mono_us": time.monotonic_ns() // 1000,  # (an int: exact on a float32 port)
         }
         with self.lock:
             self.requests.append(entry)
@@ -1515,6 +1516,7 @@ class _Handler(socketserver.BaseRequestHandler):
                     "fault": f["kind"],
                     "conn": req.conn_id,
                     "time": time.time(),
+                    "mono_us": time.monotonic_ns() // 1000,
                 }
             )
         self._read_exact(req, n // 2)

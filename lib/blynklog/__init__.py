@@ -524,7 +524,10 @@ class Logger:
     def remote(self):
         # The settings read from Blynk datastreams (the "remote" section), as accepted at the last
         # sync that read them and kept in state.json: a deep-sleep wake has them without the
-        # network. name -> value; {} without the section or before the first read.
+        # network. name -> value; {} without the section or before the first read. After close()
+        # too, as stats(); a Logger taken over raises.
+        if not self._closed and self._cell[0] is not self._own:
+            self._refuse()
         if self._cfg.get("remote") is None:
             return {}
         from .remote_values import values
@@ -567,7 +570,7 @@ class Logger:
         if not isinstance(planned_ms, (int, float)) or isinstance(planned_ms, bool):
             raise TypeError("planned_ms must be a number (the sleep's ms), got %s" % type(planned_ms).__name__)
         if not 0 <= planned_ms < _INF:  # NaN compares false
-            raise ValueError("planned_ms must be 0 or more (the sleep's ms), got %r" % (planned_ms,))
+            raise ValueError("planned_ms must be a finite number, 0 or more (the sleep's ms), got %r" % (planned_ms,))
         self._store.flush()
         self.clock.before_sleep(planned_ms)
         self._save_state()

@@ -230,6 +230,7 @@ class Connection:
         self.requests = 0
         self.bytes_sent = 0
         self.bytes_received = 0
+        self.sent_ms = None  # ticks_ms() when the last request's head went out (policy's pacing)
         self.date = None
         self._ctx = None
         self._sock = None
@@ -490,6 +491,7 @@ class Connection:
                         gc.collect()
                     yield (OPEN, self, None)
                     self._start = self._end = 0
+                self.sent_ms = ticks_ms()
                 yield (SEND, self, head)
                 self.bytes_sent += len(head)
                 sent = len(head)

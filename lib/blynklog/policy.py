@@ -624,6 +624,11 @@ class Uploader:
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it
         answer = yield from client.upload_gen(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
+        # the pace counts from when the request went out: the first one's connection, handshake
+        # and token came before it (a transport that does not say keeps the time before them)
+        sent = getattr(getattr(client, "conn", None), "sent_ms", None)
+        if sent is not None:
+            self._last_request = sent
         # the time after the answer (it may have taken the whole timeout; its Date header may have
         # set the clock): back-off and parking count from it. The batch is booked on the day it
         # went (the server counts it on arrival); a blind batch on its answer's day.

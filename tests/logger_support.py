@@ -99,3 +99,20 @@ def left_behind(log):
         t.cancel()
 
     asyncio.run(main())
+
+
+def fresh(**emu_config):
+    # the emulator reset, with a roomy day's quota and token lifetime (and emu_config on top)
+    emu.require()
+    emu.reset()
+    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
+    if emu_config:
+        emu.config(**emu_config)
+
+
+def fill(log, stream, n, start=None, step=1000, value=None):
+    # n samples of stream a step apart, ending a second ago (or from start); -> their first ts
+    start = start if start is not None else now_ms() - n * step - 1000
+    for i in range(n):
+        log.add(stream, value(i) if value else i * 0.25, ts=start + i * step)
+    return start

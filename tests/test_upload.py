@@ -2,22 +2,7 @@
 # drops, retries and reports. Runs on CPython and the unix port (the device side is the same code).
 import emu
 from blynklog import Logger
-from logger_support import DAY_MS, device_config, now_ms, platform_config, received, shift_device_clock
-
-
-def fresh(**emu_config):
-    emu.require()
-    emu.reset()
-    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
-    if emu_config:
-        emu.config(**emu_config)
-
-
-def fill(log, stream, n, start=None, step=1000, value=None):
-    start = start if start is not None else now_ms() - n * step - 1000
-    for i in range(n):
-        log.add(stream, value(i) if value else i * 0.25, ts=start + i * step)
-    return start
+from logger_support import DAY_MS, device_config, fill, fresh, now_ms, platform_config, received, shift_device_clock
 
 
 def test_sync_uploads_every_sample_with_its_timestamp_and_value():

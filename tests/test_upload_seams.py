@@ -10,16 +10,8 @@ import hostile
 from blynklog import Logger
 from blynklog.clock import Clock
 from blynklog.compat import sleep_ms, ticks_ms
-from logger_support import DAY_MS, device_config, now_ms, received
+from logger_support import DAY_MS, device_config, fill, fresh, now_ms, received
 from support import tmpdir
-
-
-def fresh(**emu_config):
-    emu.require()
-    emu.reset()
-    emu.config(points_per_day=10000, max_age_days=30, token_lifetime_s=86400)
-    if emu_config:
-        emu.config(**emu_config)
 
 
 _tag = []
@@ -32,13 +24,6 @@ def unique(prefix):
         _tag.append(int.from_bytes(os.urandom(3), "little"))
     _tag[0] += 1
     return "%s%dx%d" % (prefix, _tag[1], _tag[0])
-
-
-def fill(log, stream, n, start=None, step=1000):
-    start = start if start is not None else now_ms() - n * step - 1000
-    for i in range(n):
-        log.add(stream, i * 0.25, ts=start + i * step)
-    return start
 
 
 class _NoRename:

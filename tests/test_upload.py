@@ -897,6 +897,21 @@ def test_the_pace_counts_from_when_a_request_went_out_not_from_the_handshake_and
     log.close()
 
 
+def test_syncs_back_to_back_are_paced_as_one():
+    # a sketch calling sync() again at once: its first request came right after the last one of
+    # the sync before, whatever requests_per_s said (the pace started again at each sync)
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 10, "requests_per_s": 2}))
+    t0 = fill(log, "temperature", 10)
+    assert log.sync()["sent"] == 10
+    for i in range(10, 20):
+        log.add("temperature", i * 0.25, ts=t0 + i * 1000)
+    assert log.sync()["sent"] == 10
+    at = [q["mono_us"] for q in emu.requests() if "/batch/" in q["path"]]
+    assert len(at) == 2 and (at[1] - at[0]) // 1000 >= 450, at  # (a margin for the arrivals' jitter)
+    log.close()
+
+
 def test_a_logger_taken_over_refuses_remote_as_its_other_calls():
     fresh()
     cfg = device_config(remote={"every": "V20"})

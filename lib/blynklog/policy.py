@@ -127,6 +127,8 @@ class Uploader:
         self.never_ms = max(self.future_ms, _DAY_MS)  # add() takes ts up to a day ahead
         self.max_age_days = limits["max_age_days"]
         self.gap_ms = 1000 // limits["requests_per_s"] + 1  # Blynk: 50 requests/s per device
+        # ticks_ms() of the last request, across this Uploader's syncs (a sketch's syncs back to
+        # back are paced too; ticks that wrapped between far-apart ones cost at most one pause)
         self._last_request = None
         self.feed = None  # set by Logger.sync(): called between batches
         self.api = cfg["api"]
@@ -449,7 +451,6 @@ class Uploader:
         # A generator of I/O ops (http.py), driven by http.run_blocking (sync) or aio (sync_async):
         # every request below is a `yield from` down to the client's and the connection's.
         start = ticks_ms()
-        self._last_request = None  # pacing is within one sync (ticks wrap between far-apart syncs)
         now = now_fn()
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file

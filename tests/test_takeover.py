@@ -22,7 +22,7 @@ def _mount(blocks=64):
     bdev = RAMBlockDev(blocks)
     vfs.VfsLfs2.mkfs(bdev)
     _mounts[0] += 1
-    point = "/lfs_probe%d" % _mounts[0]
+    point = "/lfs_take%d" % _mounts[0]
     vfs.mount(vfs.VfsLfs2(bdev), point)
     return vfs, bdev, point
 

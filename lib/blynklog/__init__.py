@@ -526,8 +526,7 @@ class Logger:
         # sync that read them and kept in state.json: a deep-sleep wake has them without the
         # network. name -> value; {} without the section or before the first read. After close()
         # too, as stats(); a Logger taken over raises.
-        if not self._closed and self._cell[0] is not self._own:
-            self._refuse()
+        self._check_held()
         if self._cfg.get("remote") is None:
             return {}
         from .remote_values import values
@@ -535,8 +534,7 @@ class Logger:
         return values(self)
 
     def stats(self):
-        if not self._closed and self._cell[0] is not self._own:
-            self._refuse()
+        self._check_held()
         if self._closed:
             if self._final is None:  # a journal wake's close() left them to be asked for
                 self._final = self._late_stats()
@@ -605,6 +603,11 @@ class Logger:
     def _check_open(self):
         # the public calls' first step (add() has it inline): closed, or its store taken over
         if self._closed or self._cell[0] is not self._own:
+            self._refuse()
+
+    def _check_held(self):
+        # stats() and remote() answer after close(), not once another Logger took the store over
+        if not self._closed and self._cell[0] is not self._own:
             self._refuse()
 
     def _refuse(self):

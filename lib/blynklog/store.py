@@ -442,9 +442,10 @@ class Store:
                 _writer().write_failed(self)
                 raise
             self._wf = None
-            self._unmark()
             if self._un_n:
                 self._synced()
+            else:
+                self._unmark()
 
     def _let_go(self):
         # the write segment's handle closed and dropped, whatever closing it says

@@ -637,3 +637,28 @@ def test_a_platform_setting_on_a_streams_datastream_id_names_the_id():
     cfg["remote"] = {"s": "V7"}  # its id is the pin's number: the pin names it
     e = str(raises(blynklog.ConfigError, blynklog.Logger, cfg))
     assert e.startswith("remote.s.pin: datastream id 7 "), e
+
+
+def test_every_request_of_a_sync_keeps_the_pace_of_requests_per_s():
+    # limits.requests_per_s holds over all of a sync's requests, not its batches alone: the
+    # settings read and an event came right after the last batch (a stream parked: V9 is no
+    # datastream of device 2)
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.add_event_code(2, "parked")
+    cfg = device_config({"x": {"pin": "V7"}, "y": {"pin": "V9"}}, token=TOKEN2)
+    cfg["remote"] = {"gain": "V21", "read_every_s": 0}
+    cfg["events"] = {"stream_parked": "parked"}
+    cfg["limits"] = {"requests_per_s": 2}
+    log = blynklog.Logger(cfg)
+    log.add("x", 1.5)
+    log.add("y", 2.5)
+    report = log.sync()
+    log.close()
+    assert report["events"] == ["parked"] and report["remote_error"] is None, report
+    paths = [r["path"] for r in emu.requests()]
+    assert paths == ["/external/api/batch/update"] * 2 + ["/external/api/get", "/external/api/logEvent"], paths
+    at = [r["mono_us"] for r in emu.requests()]
+    gaps = [(b - a) // 1000 for a, b in zip(at, at[1:])]
+    assert min(gaps) >= 450, gaps  # 501 ms due; a margin for the arrivals' own jitter

@@ -474,7 +474,7 @@ class Uploader:
                     # upload after power-on, before its first sample): a cheap request brings the
                     # server's Date, so that what comes next is stamped with the time
                     self._asked = True
-                    yield from client.ask_time_gen()
+                    yield from self.paced(client, client.ask_time_gen())
                     now = now_fn()
                     if now is not None:
                         yield from self._begin(now, parked, report)
@@ -496,7 +496,7 @@ class Uploader:
                 quota = min(self.per_request, self._quota_for(st, None))
                 if quota <= 0:
                     self._asked = True
-                    yield from client.ask_time_gen()
+                    yield from self.paced(client, client.ask_time_gen())
                     now = now_fn()
                     if now is not None:
                         yield from self._begin(now, parked, report)
@@ -615,21 +615,12 @@ class Uploader:
             self._add(report, delta)
             self._note_why(now, st, delta)
             return None
-        if self._last_request is not None:
-            # pace the requests: a burst over the server's rate limit only earns a 429 and a back-off
-            elapsed = ticks_diff(ticks_ms(), self._last_request)
-            if 0 <= elapsed < self.gap_ms:
-                yield (SLEEP, None, self.gap_ms - elapsed)
-        self._last_request = ticks_ms()
         self._asked = True
         # the body's length is the planned sum (point_size counts each point's comma; the first
         # point has none): the client need not walk the records once more to know it
-        answer = yield from client.upload_gen(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
-        # the pace counts from when the request went out: the first one's connection, handshake
-        # and token came before it (a transport that does not say keeps the time before them)
-        sent = getattr(getattr(client, "conn", None), "sent_ms", None)
-        if sent is not None:
-            self._last_request = sent
+        answer = yield from self.paced(
+            client, client.upload_gen(st.cfg, self._points(st, now, covered, snap), points, nbytes - 1)
+        )
         # the time after the answer (it may have taken the whole timeout; its Date header may have
         # set the clock): back-off and parking count from it. The batch is booked on the day it
         # went (the server counts it on arrival); a blind batch on its answer's day.
@@ -730,6 +721,25 @@ class Uploader:
         at = (now + delay) if now is not None else None
         self.state.set("retry", {"n": n, "at": at, "server": self.cfg["server"]})
         report["next_retry_ms"] = delay
+
+    def paced(self, client, request):
+        # Every request of a sync goes through here (the batches, remote.py's settings read and
+        # events): at most limits.requests_per_s, however they mix. A burst over the server's
+        # rate limit only earns a 429 and a back-off. request: the client's generator of it.
+        if self._last_request is not None:
+            elapsed = ticks_diff(ticks_ms(), self._last_request)
+            if 0 <= elapsed < self.gap_ms:
+                yield (SLEEP, None, self.gap_ms - elapsed)
+        self._last_request = ticks_ms()
+        try:
+            return (yield from request)
+        finally:
+            # the pace counts from when the request went out: the first one's connection,
+            # handshake and token came before it (a transport that does not say keeps the time
+            # before them)
+            sent = getattr(getattr(client, "conn", None), "sent_ms", None)
+            if sent is not None and ticks_diff(sent, self._last_request) > 0:
+                self._last_request = sent
 
     def retry_later(self, now, answer, report):
         # A request beside the batches (remote.py's settings read, an event) answered "later": a

@@ -136,7 +136,7 @@ def _get(log, client, names, got):
         )
     else:  # the Device API's get: ?token=..&v20&v21
         path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
-    answer, body = yield from client.fetch_gen(path)
+    answer, body = yield from log._uploader.paced(client, client.fetch_gen(path))
     if answer.kind != blynk.OK:
         return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
     data = body if len(keys) == 1 and not platform else json.loads(body)
@@ -216,7 +216,9 @@ def _send_events(log, client, report):
         return
     now = log._now(client)
     if now is None:
-        yield from client.ask_time_gen()  # the day decides: the server's Date sets the clock
+        yield from log._uploader.paced(
+            client, client.ask_time_gen()
+        )  # the day decides: the server's Date sets the clock
         now = log._now(client)
         if now is None:
             report["events_error"] = "the clock is not set: events wait for the time"
@@ -236,7 +238,7 @@ def _send_events(log, client, report):
                 blynk._quote(codes[name]),
                 blynk._quote(pend[name]),
             )
-            answer = (yield from client.fetch_gen(path))[0]
+            answer = (yield from log._uploader.paced(client, client.fetch_gen(path)))[0]
             wait = answer.kind == blynk.AUTH or (answer.kind == blynk.RETRY and answer.status != 400)
             if wait or "frequent" in answer.message:
                 # unreachable, the token refused, or this code's last event under a second ago (a

@@ -1,4 +1,8 @@
-# Helpers for the Logger tests: configurations pointing at the local emulator, and time.
+# Helpers for the Logger tests: configurations pointing at the local emulator, time, and the
+# package's modules taken out of sys.modules for a test (Unloaded).
+import sys
+
+import blynklog
 import emu
 from support import tmpdir
 
@@ -116,3 +120,36 @@ def fill(log, stream, n, start=None, step=1000, value=None):
     for i in range(n):
         log.add(stream, value(i) if value else i * 0.25, ts=start + i * step)
     return start
+
+
+class Unloaded:
+    # The named modules out of sys.modules and out of the package's attributes for the duration
+    # (put back after), so that the test sees which of them the code under test imports.
+    def __init__(self, names):
+        self.names = names
+        self.saved = {}
+        self.attrs = {}
+
+    def __enter__(self):
+        for name in self.names:
+            if name in sys.modules:
+                self.saved[name] = sys.modules.pop(name)
+            attr = name.split(".")[1]
+            if attr in blynklog.__dict__:
+                self.attrs[attr] = blynklog.__dict__[attr]
+                delattr(blynklog, attr)
+        return self
+
+    def loaded(self):
+        return [name for name in self.names if name in sys.modules]
+
+    def __exit__(self, *exc):
+        for name in self.names:
+            sys.modules.pop(name, None)
+            attr = name.split(".")[1]
+            if attr in blynklog.__dict__:
+                delattr(blynklog, attr)
+        for name in self.saved:
+            sys.modules[name] = self.saved[name]
+        for attr in self.attrs:
+            setattr(blynklog, attr, self.attrs[attr])

@@ -13,6 +13,7 @@ from blockdev import RAMBlockDev, littlefs
 from blynklog import Logger
 from blynklog.clock import Clock
 from blynklog.store import Store
+from logger_support import Unloaded
 from support import raises, tmpdir
 
 T0 = 1767225600000
@@ -711,3 +712,28 @@ def test_a_flash_fault_while_a_sync_takes_the_journal_in_is_reported_and_loses_n
     for k in range(1, 12):  # each later block write of the sync in turn
         report, ids = _sync_with_a_fault(vfs, k)
         assert ids == [0, 1, 2], (k, ids, report)
+
+
+def test_the_journal_leaves_ram_once_the_store_has_taken_it_in_at_a_wake():
+    # the upload that opens the store needs the heap more than the journal's code (about 8 KB on
+    # a Pico W): a later wake's Logger imports it again
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)[0].close()
+    log, kind = _wake(path, 1, flush=False)
+    held = "blynklog.journal" in sys.modules
+    log.stats()  # opens the store: it takes the journal in
+    gone = "blynklog.journal" not in sys.modules
+    log.close()
+    assert kind == "Journal" and held and gone
+    assert [v for _, v in _stored(path)["t"]] == [20.25, 20.5, 21.25, 21.5]
+
+
+def test_a_store_opened_on_a_journal_lets_the_journals_code_go_after_taking_it_in():
+    path = _config(tmpdir())
+    _first_start(path)
+    _wake(path, 0)[0].close()
+    with Unloaded(("blynklog.journal",)) as u:
+        got = _stored(path)
+        loaded = u.loaded()
+    assert got["n"] == [(T0, 7)] and loaded == []

@@ -8,6 +8,7 @@ import sys
 import blynklog
 import blynklog.store as store_mod
 import blynklog.store_open as open_mod  # imported here: Store() keeps it, with its stand-in open
+from logger_support import Unloaded
 from blynklog import ConfigError, Logger
 from blynklog.store import Store
 from support import raises, tmpdir
@@ -41,39 +42,6 @@ def _write_config(folder, **over):
     with open(path, "w") as f:
         f.write(json.dumps(cfg))
     return path
-
-
-class _Unloaded:
-    # The named modules out of sys.modules and out of the package's attributes for the duration
-    # (put back after), so that the test sees which of them the code under test imports.
-    def __init__(self, names):
-        self.names = names
-        self.saved = {}
-        self.attrs = {}
-
-    def __enter__(self):
-        for name in self.names:
-            if name in sys.modules:
-                self.saved[name] = sys.modules.pop(name)
-            attr = name.split(".")[1]
-            if attr in blynklog.__dict__:
-                self.attrs[attr] = blynklog.__dict__[attr]
-                delattr(blynklog, attr)
-        return self
-
-    def loaded(self):
-        return [name for name in self.names if name in sys.modules]
-
-    def __exit__(self, *exc):
-        for name in self.names:
-            sys.modules.pop(name, None)
-            attr = name.split(".")[1]
-            if attr in blynklog.__dict__:
-                delattr(blynklog, attr)
-        for name in self.saved:
-            sys.modules[name] = self.saved[name]
-        for attr in self.attrs:
-            setattr(blynklog, attr, self.attrs[attr])
 
 
 def _wake(path):
@@ -112,7 +80,7 @@ def _with_open(module, fn):
 
 def test_a_logger_that_only_adds_imports_no_upload_module():
     path = _write_config(tmpdir("wake"))
-    with _Unloaded(UPLOAD_MODULES) as u:
+    with Unloaded(UPLOAD_MODULES) as u:
         log = _wake(path)
         loaded = u.loaded()
         log.close()
@@ -121,7 +89,7 @@ def test_a_logger_that_only_adds_imports_no_upload_module():
 
 def test_stats_imports_the_upload_side_the_wake_left_out():
     path = _write_config(tmpdir("wake"))
-    with _Unloaded(UPLOAD_MODULES) as u:
+    with Unloaded(UPLOAD_MODULES) as u:
         log = _wake(path)
         assert log.stats()["pending"] == 3
         loaded = u.loaded()
@@ -132,7 +100,7 @@ def test_stats_imports_the_upload_side_the_wake_left_out():
 def test_stats_leaves_out_the_bodys_two_passes():
     # body.py is native code on a board (some 7 KB of heap): only a body loads it
     path = _write_config(tmpdir("wake"))
-    with _Unloaded(UPLOAD_MODULES) as u:
+    with Unloaded(UPLOAD_MODULES) as u:
         log = _wake(path)
         log.stats()
         loaded = u.loaded()
@@ -156,7 +124,7 @@ NOT_AT_A_WAKE = (
 def test_a_sampling_wake_loads_neither_record_nor_the_stores_reading_side():
     path = _write_config(tmpdir("wake"))
     _wake(path).close()  # the first wake validates, writes the cache and the store's first frame
-    with _Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
+    with Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
         log = _wake(path)
         loaded = u.loaded()
     log.close()
@@ -169,7 +137,7 @@ def test_a_sampling_wake_with_a_backlog_loads_no_more_than_one_with_an_empty_sto
     for i in range(3000):  # ints that pack badly (some 3 bytes each): a backlog over several segments
         log.add("n", (i * 7919) % 1000003, ts=T0 + i * 1000)
     log.close()
-    with _Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
+    with Unloaded(NOT_AT_A_WAKE + UPLOAD_MODULES) as u:
         log = _wake(path)
         loaded = u.loaded()
     assert log._store._uncounted > 0  # the backlog was there, not counted
@@ -192,7 +160,7 @@ def test_an_unchanged_config_file_is_not_validated_again():
     first = Logger(path)
     first.close()
     validator = _Validator()
-    with _Unloaded(("blynklog.config",)):
+    with Unloaded(("blynklog.config",)):
         sys.modules["blynklog.config"] = validator
         log = Logger(path)
     assert validator.calls == 0
@@ -215,7 +183,7 @@ def test_the_caches_key_names_this_validator_by_its_bytes():
 
 def test_the_validator_leaves_ram_once_it_has_validated():
     path = _write_config(tmpdir("wake"))
-    with _Unloaded(("blynklog.config",)) as u:
+    with Unloaded(("blynklog.config",)) as u:
         log = Logger(path)
         loaded = u.loaded()
         attr = "config" in blynklog.__dict__  # (the with block puts back what was there before)

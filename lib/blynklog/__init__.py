@@ -348,6 +348,7 @@ class Logger:
             self._store = self._new_store()
             self._jr.replay(self._store)
             self._jr = None
+            _drop("journal", False)  # its code (some 8 KB on a Pico W) leaves RAM before the upload
             self._store.owner = self._cell
         return self._store
 

@@ -34,6 +34,9 @@ def run(store, journal, new_segment):
     if journal is not None:
         # a wake's journal there (journal.Journal) comes in before anything else is appended
         if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
+            import sys
+
+            held = "blynklog.journal" in sys.modules  # a wake's Logger holds it until it has replayed
             from . import journal as _journal
 
             try:
@@ -44,6 +47,12 @@ def run(store, journal, new_segment):
                 # is counted from the seal by the next taking in)
                 store._let_go()
                 raise
+            finally:
+                if not held:  # used once: its code leaves RAM (as frame.free lets the readers go)
+                    sys.modules.pop("blynklog.journal", None)
+                    pkg = sys.modules.get("blynklog")
+                    if pkg is not None and "journal" in pkg.__dict__:
+                        delattr(pkg, "journal")
 
 
 def _listing(store):

@@ -257,3 +257,38 @@ def test_a_clock_set_back_over_stamps_already_used_sends_no_ms_of_a_stream_twice
     got = emu.points(1, 1)
     stamps = [p[0] for p in got]
     assert len(set(stamps)) == len(stamps), (n, r["sent"], r["rejected"], len(stamps) - len(set(stamps)))
+
+
+# A burst of clock stamps runs ahead of the clock (one value per ms of a stream); a Logger made
+# right after it, which knows nothing of them, stamped its samples in those ms again: 600 sent,
+# 500 ms on the server. close(), before_sleep() and a take-over now wait until the clock is past them.
+BURST = 500
+
+
+def _burst_then(end):
+    fresh()
+    cfg = _cfg()
+    log = Logger(cfg)
+    for k in range(BURST):
+        log.add("a", k + 0.5)
+    end(log)
+    log = Logger(cfg)
+    for k in range(100):
+        log.add("a", 1000 + k + 0.5)
+    r = log.sync()
+    log.close()
+    ts = [p[0] for p in raw_points(1, 1)]
+    assert r["sent"] == BURST + 100 and len(set(ts)) == len(ts) == BURST + 100, (r, len(set(ts)))
+    assert ts == sorted(ts)  # the second Logger's samples after the first's
+
+
+def test_a_logger_made_after_a_close_stamps_after_the_last_ones_burst():
+    _burst_then(lambda log: log.close())
+
+
+def test_a_logger_made_after_before_sleep_stamps_after_the_last_ones_burst():
+    _burst_then(lambda log: log.before_sleep(0))
+
+
+def test_a_logger_that_takes_over_stamps_after_the_last_ones_burst():
+    _burst_then(lambda log: log.flush())  # (not closed: taken over, what it had not flushed goes)

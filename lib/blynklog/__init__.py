@@ -28,6 +28,9 @@ _AHEAD_MS = 86400000  # add(ts=...) accepts at most a day ahead of a set clock
 _INT_MIN = -2147483648
 _INT_MAX = 2147483647
 _BUMP_MAX_MS = 1000  # a stream's clock stamps run at most this far ahead of the clock (one value per ms)
+# past the last of them by this much before a Logger made next stamps: one clock's view of the ms
+# may lag another's by one or two (the port clock read at a whole ms or second, the ticks since)
+_PAST_MS = 3
 _INF = float("inf")
 _NINF = -_INF
 
@@ -223,7 +226,8 @@ def _drop(name, was_loaded):
 
 # store.path -> [the token of the Logger of this process that holds it, that Logger while its
 # sync runs, True while a file handle of this process may hold frames not synced in the store's
-# newest segment (Store.owner)]: a Logger opened on a store another one holds takes it over (see
+# newest segment (Store.owner), the holder's add() entries and clock (_last_ts, its clock
+# stamps, with the clock that made them: _stamps_ahead)]: a Logger opened on a store another one holds takes it over (see
 # _take_over). The Logger itself is not kept: one left open (a sketch's, a test's power cut)
 # goes with its references. Its store's write file, closed later by the collector, would commit
 # littlefs's view of that handle over what was appended to the file since: a store opened while
@@ -317,6 +321,8 @@ class Logger:
         )
         self._sids = {}
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
+        if cell[3] is not None:  # the Logger taken over stamped ahead of the clock: past its stamps first
+            _wait_ms(_stamps_ahead(cell[3][0], cell[3][1]))
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         for name in cfg["streams"]:
             self._sids[name] = self._store.stream_id(name)  # the journal knows each one (open)
@@ -324,6 +330,7 @@ class Logger:
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()
         self._own = cell[0] = object()  # the store is this Logger's from here on
+        cell[3] = (self._last_ts, self.clock)
         if self._jr is None and not raw_backend:
             self._store.owner = cell
         self.unverified = _unverified_reason(cfg)
@@ -573,6 +580,7 @@ class Logger:
         self._store.flush()
         self.clock.before_sleep(planned_ms)
         self._save_state()
+        _wait_ms(_stamps_ahead(self._last_ts, self.clock) - planned_ms)
 
     def close(self):
         if self._closed:
@@ -600,6 +608,8 @@ class Logger:
             self._closed = True
             self._cell[0] = None  # the store is nobody's
             self._let_go()
+            _wait_ms(_stamps_ahead(self._last_ts, self.clock))
+            self._cell[3] = None
 
     def _check_open(self):
         # the public calls' first step (add() has it inline): closed, or its store taken over
@@ -645,11 +655,39 @@ def _take_over(path):
     path = _one_spelling(path)
     cell = _holders.get(path)
     if cell is None:
-        cell = _holders[path] = [None, None, False]
+        cell = _holders[path] = [None, None, False, None]
     elif cell[1] is not None and cell[1]._syncing and not _upload().left_behind(cell[1]):
         raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
     cell[1] = None
     return cell
+
+
+def _stamps_ahead(entries, clock):
+    # The ms until the clock is past the latest clock stamp add() gave (a stream's stamps run
+    # ahead of the clock while it takes more than one sample a ms), 0 when none is ahead. A
+    # Logger made after this one (a new process, a take-over) knows nothing of them and would
+    # stamp in those ms again, where Blynk keeps one value per ms of a stream: close(),
+    # before_sleep() (less the sleep) and a take-over wait that long, at most _BUMP_MAX_MS.
+    ahead = 0
+    r = a = None
+    for e in entries.values():
+        if e[3] > 0 and not e[2]:  # a set clock's stamp moved on past the clock's
+            if a is None:
+                if not clock.is_set():  # (a Logger taking over: its clock not asked yet)
+                    return 0
+                r = clock.now_rel()
+                a = clock.anchor
+            d = (e[0] - a) + (e[1] - r) + _PAST_MS  # that stamp - now, and a margin
+            if d > ahead:
+                ahead = d
+    return min(ahead, _BUMP_MAX_MS + _PAST_MS)
+
+
+def _wait_ms(ms):
+    if ms > 0:
+        from .compat import sleep_ms
+
+        sleep_ms(ms)
 
 
 def _one_spelling(path):

@@ -90,6 +90,13 @@ def _i2c(key, v):
     return v
 
 
+def _given(d, key, default):
+    # d[key], or the default when it is left out or null (config.example.json: "null means the
+    # default", as blynklog's configuration reads it)
+    v = d.get(key)
+    return default if v is None else v
+
+
 def _sensor(key, s, streams):
     if not isinstance(s, dict):
         _fail(key, "expected an object")
@@ -166,7 +173,7 @@ def load(raw, board_needs_wifi=True):
             _fail(k, "unknown key (known: %s; keys starting with '_' are comments)" % ", ".join(known))
     out = {}
     for k in DEFAULTS:
-        out[k] = raw.get(k, DEFAULTS[k])
+        out[k] = _given(raw, k, DEFAULTS[k])
     _int("sample_every_s", out["sample_every_s"], 1, 86400)
     _int("upload_every_s", out["upload_every_s"], 1, 30 * 86400)
     _num("fill_threshold", out["fill_threshold"])
@@ -200,7 +207,7 @@ def load(raw, board_needs_wifi=True):
             _fail("wifi." + k, "unknown key (known: %s)" % ", ".join(WIFI_DEFAULTS))
     w = {}
     for k in WIFI_DEFAULTS:
-        w[k] = wifi.get(k, WIFI_DEFAULTS[k])
+        w[k] = _given(wifi, k, WIFI_DEFAULTS[k])
     if board_needs_wifi and not (isinstance(w["ssid"], str) and w["ssid"]):
         _fail("wifi.ssid", "required: the name of your Wi-Fi network")
     if not isinstance(w["password"], str):

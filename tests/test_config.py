@@ -488,3 +488,73 @@ def test_two_streams_on_one_datastream_id_name_the_stream_whose_name_sorts_last_
     for streams in ({"a": {"id": 4}, "b": {"id": 4}}, {"b": {"id": 4}, "a": {"id": 4}}):
         e = error_of(platform_cfg(streams=streams))
         assert e == "streams.b.id: 4 is already the datastream of stream 'a'", e
+
+
+def test_a_stream_name_over_32_characters_names_the_stream():
+    name = "greenhouse_north_temperature_celsius"
+    e = error_of(device_cfg(streams={name: {"pin": "V1"}}))
+    assert e.startswith("streams.%s:" % name) and "32" in e, e
+
+
+def test_an_empty_stream_name_names_the_section():
+    assert error_of(device_cfg(streams={"": {"pin": "V1"}})).startswith("streams:")
+
+
+def test_a_setting_name_over_32_characters_names_the_setting():
+    name = "s" * 33
+    e = error_of(device_cfg(remote={name: "V20"}))
+    assert e.startswith("remote.%s:" % name), e
+
+
+def test_a_device_name_over_32_characters_names_the_device():
+    name = "d" * 33
+    e = error_of(platform_cfg(devices={name: {"device_id": 2, "streams": {"x": {"id": 1}}}}))
+    assert e.startswith("devices.%s:" % name), e
+
+
+def test_a_device_stream_name_over_32_characters_names_it():
+    name = "x" * 33
+    e = error_of(platform_cfg(devices={"d": {"device_id": 2, "streams": {name: {"id": 1}}}}))
+    assert e.startswith("devices.d.streams.%s:" % name), e
+
+
+def test_a_ca_file_larger_than_the_heap_is_judged_by_its_head():
+    # a PEM bundle given as 'ca' (a system one is some 200 KB, more than a board's heap): the
+    # check reads the file's first bytes and its size, and names the key (it ran out of memory)
+    d = tmpdir()
+    chunk = b"-----BEGIN CERTIFICATE-----\n" + b"A" * 65508 + b"\n"
+    with open(d + "/bundle.pem", "wb") as f:
+        for _ in range(96):  # 6 MB: more than the unix ports' test heap
+            f.write(chunk)
+    e = error_of(device_cfg(insecure=False, ca=d + "/bundle.pem"))
+    assert e.startswith("ca:") and "PEM" in e, e
+
+
+def test_a_config_file_at_the_root_takes_its_relative_paths_from_the_root():
+    import blynklog
+
+    assert blynklog._config_folder("/config.json") == "/"
+    assert blynklog._config_folder("/a/config.json") == "/a"
+
+
+def test_null_is_the_default():
+    # config.example.json: "null means 'the default'"
+    c = config.load(
+        device_cfg(
+            server=None,
+            insecure=None,
+            streams={"t": {"pin": "V1", "type": None}},
+            store={"path": None, "capacity": None},
+            limits={"points_per_day": None},
+            upload={"timeout_ms": None},
+        )
+    )
+    assert c["server"] == "https://blynk.cloud" and c["insecure"] is False
+    assert c["streams"]["t"]["type"] == "double" and c["store"]["capacity"] == 262144
+    assert c["store"]["path"].endswith("/blynklog-data") and c["limits"]["points_per_day"] == 10000
+    assert c["upload"]["timeout_ms"] == 10000
+
+
+def test_null_is_the_default_for_a_setting_s_options():
+    c = config.load(device_cfg(remote={"gain": {"pin": "V20", "type": None, "id": None}, "read_every_s": None}))
+    assert c["remote"]["read_every_s"] == 3600 and c["remote"]["settings"]["gain"]["id"] == 20

@@ -31,6 +31,20 @@ def test_defaults_fill_every_missing_firmware_key():
     assert fw["wifi"]["timeout_ms"] == 15000 and fw["radio_budget_ms"] == 30000
 
 
+def test_null_is_the_default_of_a_firmware_key_and_a_wifi_key():
+    # config.example.json: "null means 'the default'"
+    fw = settings.load(
+        {
+            "streams": {"a": {}},
+            "sensors": [{"type": "sim", "stream": "a"}],
+            "wifi": {"ssid": "n", "timeout_ms": None},
+            "sample_every_s": None,
+            "sleep": None,
+        }
+    )
+    assert fw["sample_every_s"] == 60 and fw["sleep"] == "auto" and fw["wifi"]["timeout_ms"] == 15000
+
+
 def test_missing_wifi_ssid_names_the_key():
     e = str(raises(ValueError, settings.load, {"streams": {"a": {}}, "sensors": [{"type": "sim", "stream": "a"}]}))
     assert e.startswith("wifi.ssid:")

@@ -335,14 +335,14 @@ def test_a_store_path_below_a_file_raises_an_error_naming_the_store():
     assert "store" in str(e) and d in str(e)
 
 
-def test_a_stream_name_the_store_cannot_keep_names_streams():
+def test_a_stream_name_the_store_cannot_keep_names_the_stream():
     # found by the hypothesis cases: config accepted these names, then Logger() failed inside the
     # store with a bare "bad stream name"
     for name in ("a\nb", "\U0001f600" * 32):
         cfg = device_cfg("/tmp/x")
         cfg["streams"] = {name: {"pin": "V1"}}
         e = raises(ConfigError, config.load, cfg)
-        assert str(e).startswith("streams: "), str(e)
+        assert str(e).startswith("streams.%s: " % name), str(e)
 
 
 def test_a_nul_in_a_file_name_names_its_key():

@@ -61,13 +61,20 @@ def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _looks_der(data):
+def _der_head(path):
+    # -> (the file's first 6 bytes, its size) for _looks_der: a PEM bundle given as 'ca' may be
+    # larger than a board's heap, so the file is not read whole
+    with open(path, "rb") as f:
+        data = f.read(6)
+        return data, f.seek(0, 2)
+
+
+def _looks_der(data, n):
     # a DER certificate is an ASN.1 SEQUENCE: 0x30 then a long-form length that spans the rest of
     # the file exactly (a truncated copy or trailing bytes do not), and its first element is the
     # TBSCertificate, another SEQUENCE (config.py's check of a 'ca' file, made again when the
-    # cache stands in for config.py)
-    n = len(data)
-    if n < 64 or data[0] != 0x30 or not 0x81 <= data[1] <= 0x83:
+    # cache stands in for config.py). data: the file's first 6 bytes (_der_head), n: its size
+    if n < 64 or len(data) < 6 or data[0] != 0x30 or not 0x81 <= data[1] <= 0x83:
         return False
     end = 2 + data[1] - 0x80
     size = 0
@@ -98,7 +105,7 @@ def _unverified_reason(cfg):
 # gateway's part of the validation) and json_check.py's (a file's syntax), which
 # tests/test_wake.py holds to the files (a stat of them instead cost a Pico W 6 ms each at every
 # wake)
-_VALIDATOR = "316fa0bf"
+_VALIDATOR = "4bbdb7a2"
 
 
 def _cache_key(path, raw):
@@ -122,6 +129,14 @@ def _absolute(path):
     return cwd.rstrip("/") + "/" + path if path else cwd
 
 
+def _config_folder(path):
+    # the folder of the configuration file at path, absolute: its relative paths start there
+    # ("/config.json", a board's: "/", not the current folder)
+    if "/" not in path:
+        return _absolute("")
+    return _absolute(path.rsplit("/", 1)[0] or "/")
+
+
 def _cache_path(path, text):
     # The cache's file for the configuration file at path holding text: in the store folder the text
     # names (its store.path, else the default, beside the file), or None when text is no JSON object.
@@ -136,7 +151,7 @@ def _cache_path(path, text):
     if not isinstance(folder, str):
         folder = _DEFAULT_STORE_PATH
     if not folder.startswith("/"):
-        base = _absolute(path.rsplit("/", 1)[0] if "/" in path else "")
+        base = _config_folder(path)
         if base:
             folder = base.rstrip("/") + "/" + folder  # as config.py joins it
     return folder + "/" + _CACHE_NAME
@@ -159,9 +174,9 @@ def _cached_config(path, raw, cache):
             return None
         cfg = json.loads(data[n + len(raw) :])
         for ca in cfg["ca"]:
-            with open(ca, "rb") as f:
-                if not _looks_der(f.read()):
-                    return None
+            data, n = _der_head(ca)
+            if not _looks_der(data, n):
+                return None
     except Exception:  # unreadable, damaged or not ours: validate
         return None
     return cfg

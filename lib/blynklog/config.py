@@ -4,7 +4,8 @@
 # default filled in; the caller's dict is not changed. Runs at Logger(), for a file only when it
 # changed (the Logger keeps what this returned: the validated-config cache, blynklog/__init__.py);
 # ConfigError and the DER check are defined there, for that cache. RAM: the dict.
-from . import ConfigError, _DEFAULT_STORE_PATH, _absolute, _looks_der, _unverified_reason as unverified_reason  # noqa: F401  (re-exported)
+from . import ConfigError, _DEFAULT_STORE_PATH, _absolute, _config_folder, _der_head, _looks_der
+from . import _unverified_reason as unverified_reason  # noqa: F401  (re-exported)
 from .compat import const, json
 
 DEFAULT_SERVER = "https://blynk.cloud"
@@ -261,6 +262,16 @@ def _int(key, v, lo, hi, allow_none=False):
     return v
 
 
+def _name(section, name):
+    # a name of a section's entries (a stream, a device, a setting): its error names the entry,
+    # as "streams.<name>: ...", not the section alone
+    if isinstance(name, str) and name:
+        _str(section + "." + name, name, max_len=_MAX_NAME)
+    else:
+        _str(section, name)  # no str, or empty: "<section>: expected a string / must not be empty"
+    return section + "." + name
+
+
 def _str(key, v, allow_empty=False, max_len=4096):
     if not isinstance(v, str):
         _fail(key, "expected a string, got %s" % type(v).__name__)
@@ -291,6 +302,13 @@ def _choice(key, v, choices):
     return v
 
 
+def _given(d, key, default):
+    # d[key], or the default when it is left out or null ("null means the default", as the
+    # example configuration's notes say)
+    v = d.get(key)
+    return default if v is None else v
+
+
 def _section(cfg, name, defaults):
     given = cfg.get(name)
     if given is None:
@@ -302,7 +320,7 @@ def _section(cfg, name, defaults):
             _fail("%s.%s" % (name, k), "unknown key (known: %s)" % ", ".join(sorted(defaults)))
     out = {}
     for k in defaults:
-        out[k] = given.get(k, defaults[k])
+        out[k] = _given(given, k, defaults[k])
     return out
 
 
@@ -393,7 +411,7 @@ def _stream(key, s, api):
             _fail(key + ".pin", "expected a virtual pin 'V0'..'V255', got %r" % pin)
         pin = "V" + str(int(pin[1:]))
     out["pin"] = pin
-    t = s.get("type", "double")
+    t = _given(s, "type", "double")
     if not isinstance(t, str) or t.lower() not in TYPES:
         _fail(key + ".type", "expected one of int, double, string, bool, enum, location; got %r" % (t,))
     out["type"] = TYPES[t.lower()]
@@ -425,7 +443,7 @@ def _options(cfg, name, options):
         _fail(name, "expected an object with at least one entry")
     opts = {}
     for k in options:
-        opts[k] = sec.get(k, options[k])
+        opts[k] = _given(sec, k, options[k])
     return sec, opts
 
 
@@ -449,8 +467,7 @@ def _remote(cfg, api, streams):
     for name in sec:
         if name in _REMOTE_OPTIONS:
             continue
-        key = "remote." + name
-        _str("remote", name, max_len=_MAX_NAME)
+        key = _name("remote", name)
         s = sec[name]
         if isinstance(s, str):
             s = {"pin": s}
@@ -460,7 +477,7 @@ def _remote(cfg, api, streams):
             if k not in _SETTING_KEYS:
                 _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(_SETTING_KEYS))
         pin = _pin(key + ".pin", s["pin"])
-        t = s.get("type", "double")
+        t = _given(s, "type", "double")
         if not isinstance(t, str) or TYPES.get(t.lower()) not in ("int", "double"):
             _fail(key + ".type", "expected int or double, got %r" % (t,))
         t = TYPES[t.lower()]
@@ -474,7 +491,7 @@ def _remote(cfg, api, streams):
             bounds.append(v)
         if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
             _fail(key + ".min", "more than max")
-        sid = _int(key + ".id", s.get("id", int(pin[1:])), 0, 2147483647)
+        sid = _int(key + ".id", _given(s, "id", int(pin[1:])), 0, 2147483647)
         if api == "platform" and sid in ids:
             # the Platform API reads datastream ids: the id at fault (the pin's number when not given)
             _fail(
@@ -582,7 +599,7 @@ def load(config, data=None):
     # Relative paths are taken from the config file's folder, or the current folder for a dict,
     # and made absolute here: a later os.chdir() moves neither the store nor the CA files.
     # data: the file's bytes when the caller read them already (the Logger, for its cache).
-    base_dir = ""
+    base_dir = _absolute("")
     if isinstance(config, str):
         path = config
         if data is None:
@@ -622,17 +639,17 @@ def load(config, data=None):
             config = json.loads(text)
         except (ValueError, RuntimeError, MemoryError) as e:  # nesting too deep for the parser
             _fail("config", "%r is not valid JSON (%s)" % (path, e))
-        base_dir = path.rsplit("/", 1)[0] if "/" in path else ""
+        base_dir = _config_folder(path)
     if not isinstance(config, dict):
         _fail("config", "expected an object (dict) or a file path, got %s" % type(config).__name__)
-    return _validate(config, _absolute(base_dir))
+    return _validate(config, base_dir)
 
 
 def _validate(cfg, base_dir):
     out = {}
-    scheme, host, port, base = parse_server(cfg.get("server", DEFAULT_SERVER))
+    scheme, host, port, base = parse_server(_given(cfg, "server", DEFAULT_SERVER))
     out["server"] = base
-    out["insecure"] = cfg.get("insecure", False)
+    out["insecure"] = _given(cfg, "insecure", False)
     if not isinstance(out["insecure"], bool):
         _fail("insecure", "expected true or false")
 
@@ -656,8 +673,8 @@ def _validate(cfg, base_dir):
             if cfg.get(key) is None:
                 _fail(key, "required for api 'platform'")
             out[key] = _str(key, cfg[key], max_len=256)
-        if "device_id" in cfg or "devices" not in cfg or cfg.get("streams"):
-            if "device_id" not in cfg:
+        if cfg.get("device_id") is not None or "devices" not in cfg or cfg.get("streams"):
+            if cfg.get("device_id") is None:
                 _fail("device_id", "required for api 'platform'")
             out["device_id"] = _int("device_id", cfg.get("device_id"), 0, 2147483647)
         else:
@@ -683,11 +700,10 @@ def _validate(cfg, base_dir):
             _str(key, name)
             path = _join(base_dir, name)
             try:
-                with open(path, "rb") as f:
-                    der = f.read()
+                der, size = _der_head(path)
             except (OSError, ValueError) as e:  # ValueError: a NUL in the name (CPython)
                 _fail(key, "cannot read certificate %r (%s)" % (path, e))
-            if not _looks_der(der):
+            if not _looks_der(der, size):
                 if der[:1] == b"0":  # an ASN.1 SEQUENCE whose length is not the file's
                     _fail(key, "%r is not a whole DER certificate (truncated or damaged?)" % path)
                 _fail(key, "%r is not a DER certificate (PEM? convert it: tools/certs.py --der FILE)" % path)
@@ -705,9 +721,9 @@ def _validate(cfg, base_dir):
         _fail("streams", "at most %d streams" % _MAX_STREAMS)
     out["streams"] = {}
     for name in streams:
-        _str("streams", name, max_len=_MAX_NAME)
+        _name("streams", name)
         if "\n" in name or len(name.encode()) > 2 * _MAX_NAME:  # what the store can keep
-            _fail("streams", "bad stream name %r: no newline, at most 64 bytes of UTF-8" % name)
+            _fail("streams." + name, "a stream's name has no newline and at most 64 bytes of UTF-8")
         st = out["streams"][name] = _stream("streams." + name, streams[name], api)
         # two streams writing one datastream would mix their points (and their timestamps)
         key = "id" if api == "platform" else "pin"

@@ -31,7 +31,7 @@ def name(devices, stream, device):
 
 
 def validate(cfg, api, out):
-    from .config import _fail, _int, _str, _stream  # config.py is loaded: it calls this
+    from .config import _fail, _int, _name, _stream  # config.py is loaded: it calls this
 
     # "devices": {"name": {"device_id": 12, "streams": {...}}, ...}: a gateway uploading for several
     # Blynk devices (api 'platform' only: one org credential, deviceId in every request). Each
@@ -51,8 +51,7 @@ def validate(cfg, api, out):
     for name in devs:
         if isinstance(name, str) and name[:1] == "_":
             continue
-        _str("devices", name, max_len=_MAX_NAME)
-        key = "devices." + name
+        key = _name("devices", name)
         for ch in name:
             if ch in "/\n":
                 _fail(key, "a device name has no '/' and no newline")
@@ -76,8 +75,7 @@ def validate(cfg, api, out):
         flat = {}
         seen = {}
         for sname in ss:
-            skey = "%s.streams.%s" % (key, sname)
-            _str(key + ".streams", sname, max_len=_MAX_NAME)
+            skey = _name(key + ".streams", sname)
             fname = name + "/" + sname
             if "\n" in sname or len(fname.encode()) > 2 * _MAX_NAME:  # what the store can keep
                 _fail(skey, "no newline, and 'device/stream' at most 64 bytes of UTF-8")

@@ -404,3 +404,15 @@ def test_before_sleep_with_a_bad_planned_ms_is_refused_before_it_writes():
     log.before_sleep(0)
     log.before_sleep(1500.0)
     log.close()
+
+
+def test_a_store_with_no_room_for_another_stream_name_is_a_config_error_naming_streams():
+    # the store keeps every stream name it was given (255 at most): configurations that renamed
+    # all of their 64 streams four times over end there
+    cfg = device_config()
+    for k in range(4):
+        cfg["streams"] = dict([("s%d_%d" % (k, i), {"pin": "V%d" % i}) for i in range(64)])
+        if k < 3:
+            Logger(cfg).close()
+    e = raises(ConfigError, Logger, cfg)
+    assert str(e).startswith("streams:") and "store.path" in str(e), str(e)

@@ -339,8 +339,14 @@ class Logger:
         if cell[3] is not None:  # the Logger taken over stamped ahead of the clock: past its stamps first
             _wait_ms(_stamps_ahead(cell[3][0], cell[3][1]))
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
-        for name in cfg["streams"]:
-            self._sids[name] = self._store.stream_id(name)  # the journal knows each one (open)
+        try:
+            for name in cfg["streams"]:
+                self._sids[name] = self._store.stream_id(name)  # the journal knows each one (open)
+        except ValueError as e:  # the store keeps every name it was given: it has no room for one more
+            raise ConfigError(
+                "streams: the store at %r has no room for another stream's name (%s); keep the names it "
+                "has, or give a new store.path once this one is uploaded" % (scfg["path"], e)
+            )
         if cfg.get("devices"):
             self._gw = cfg["devices"]
         self._up = None  # the Uploader, built by _uploader at the first upload or stats()

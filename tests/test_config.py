@@ -558,3 +558,11 @@ def test_null_is_the_default():
 def test_null_is_the_default_for_a_setting_s_options():
     c = config.load(device_cfg(remote={"gain": {"pin": "V20", "type": None, "id": None}, "read_every_s": None}))
     assert c["remote"]["read_every_s"] == 3600 and c["remote"]["settings"]["gain"]["id"] == 20
+
+
+def test_of_two_unknown_keys_the_one_whose_name_sorts_first_is_named_on_every_runtime():
+    assert error_of(device_cfg(store={"zz": 1, "aa": 2})).startswith("store.aa:")
+
+
+def test_of_two_settings_on_one_pin_the_one_whose_name_sorts_last_is_named_on_every_runtime():
+    assert error_of(device_cfg(remote={"y": "V20", "x": "V20"})).startswith("remote.y.pin:")

@@ -302,6 +302,12 @@ def _choice(key, v, choices):
     return v
 
 
+def _ordered(d):
+    # a section's keys in the order of their names: of two faults, the same one is named on every
+    # runtime (MicroPython's dict keeps no order; a dict configuration's keys may be no str)
+    return sorted(d, key=str)
+
+
 def _given(d, key, default):
     # d[key], or the default when it is left out or null ("null means the default", as the
     # example configuration's notes say)
@@ -315,7 +321,7 @@ def _section(cfg, name, defaults):
         given = {}
     if not isinstance(given, dict):
         _fail(name, "expected an object, got %s" % type(given).__name__)
-    for k in given:
+    for k in _ordered(given):
         if k not in defaults:
             _fail("%s.%s" % (name, k), "unknown key (known: %s)" % ", ".join(sorted(defaults)))
     out = {}
@@ -389,7 +395,7 @@ def _stream(key, s, api):
     if not isinstance(s, dict):
         _fail(key, "expected an object, got %s" % type(s).__name__)
     known = ("id", "pin", "type", "decimals")
-    for k in s:
+    for k in _ordered(s):
         if k not in known:
             _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(known))
     out = {}
@@ -464,7 +470,7 @@ def _remote(cfg, api, streams):
     pins = [streams[n]["pin"] for n in streams]
     ids = [streams[n]["id"] for n in streams]
     settings = out["settings"] = {}
-    for name in sec:
+    for name in _ordered(sec):
         if name in _REMOTE_OPTIONS:
             continue
         key = _name("remote", name)
@@ -473,7 +479,7 @@ def _remote(cfg, api, streams):
             s = {"pin": s}
         if not isinstance(s, dict) or "pin" not in s:
             _fail(key, "expected a pin 'V20' or an object with pin, type, min, max, id")
-        for k in s:
+        for k in _ordered(s):
             if k not in _SETTING_KEYS:
                 _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(_SETTING_KEYS))
         pin = _pin(key + ".pin", s["pin"])
@@ -523,7 +529,7 @@ def _health(cfg, streams, per_day):
     n = int(x + 0.5)
     out["per_day"] = n if -1e-6 * x <= x - n <= 1e-6 * x else int(x)
     metrics = out["metrics"] = {}
-    for k in sec:
+    for k in _ordered(sec):
         if k in _HEALTH_OPTIONS:
             continue
         if k not in HEALTH_METRICS:
@@ -550,7 +556,7 @@ def _events(cfg, api):
         _fail("events", "needs api 'device': events go through the Device API's logEvent")
     _int("events.clock_unset_h", out["clock_unset_h"], 1, 24 * 365)
     codes = out["codes"] = {}
-    for k in sec:
+    for k in _ordered(sec):
         if k in _EVENT_OPTIONS:
             continue
         if k not in EVENT_CONDITIONS:
@@ -720,7 +726,7 @@ def _validate(cfg, base_dir):
     if len(streams) > _MAX_STREAMS:
         _fail("streams", "at most %d streams" % _MAX_STREAMS)
     out["streams"] = {}
-    for name in streams:
+    for name in _ordered(streams):
         _name("streams", name)
         if "\n" in name or len(name.encode()) > 2 * _MAX_NAME:  # what the store can keep
             _fail("streams." + name, "a stream's name has no newline and at most 64 bytes of UTF-8")

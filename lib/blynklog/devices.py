@@ -31,7 +31,7 @@ def name(devices, stream, device):
 
 
 def validate(cfg, api, out):
-    from .config import _fail, _int, _name, _stream  # config.py is loaded: it calls this
+    from .config import _fail, _int, _name, _ordered, _stream  # config.py is loaded: it calls this
 
     # "devices": {"name": {"device_id": 12, "streams": {...}}, ...}: a gateway uploading for several
     # Blynk devices (api 'platform' only: one org credential, deviceId in every request). Each
@@ -48,7 +48,7 @@ def validate(cfg, api, out):
         # the top-level device's streams, or its settings (a device's stream could be a setting's)
         ids[out["device_id"]] = "the top-level device"
     res = {}
-    for name in devs:
+    for name in _ordered(devs):
         if isinstance(name, str) and name[:1] == "_":
             continue
         key = _name("devices", name)
@@ -60,7 +60,7 @@ def validate(cfg, api, out):
         d = devs[name]
         if not isinstance(d, dict):
             _fail(key, "expected an object with device_id and streams")
-        for k in d:
+        for k in _ordered(d):
             if k not in ("device_id", "streams"):
                 _fail("%s.%s" % (key, k), "unknown key (known: device_id, streams)")
         if "device_id" not in d:
@@ -74,7 +74,7 @@ def validate(cfg, api, out):
             _fail(key + ".streams", "expected an object with at least one stream")
         flat = {}
         seen = {}
-        for sname in ss:
+        for sname in _ordered(ss):
             skey = _name(key + ".streams", sname)
             fname = name + "/" + sname
             if "\n" in sname or len(fname.encode()) > 2 * _MAX_NAME:  # what the store can keep

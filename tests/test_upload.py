@@ -306,6 +306,20 @@ def test_a_back_off_is_respected_by_the_next_sync_without_a_request():
     log.close()
 
 
+def test_a_sync_held_off_by_the_back_off_names_the_failure_it_waits_out():
+    # it said only "backing off after an earlier failure": the cause was gone after one sync
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 5)
+    emu.inject("status", status=429, retry_after=120)
+    first = log.sync()["last_error"]
+    held = [log.sync() for _ in range(2)]
+    log.close()
+    assert first.startswith("retry later:"), first
+    assert [r["stopped"] for r in held] == ["backoff", "backoff"], held
+    assert [r["last_error"] for r in held] == ["backing off after an earlier failure (%s)" % first] * 2, held
+
+
 def test_429_retry_after_is_a_floor_for_the_back_off():
     fresh()
     log = Logger(device_config())

@@ -282,7 +282,9 @@ def main(argv=None):
     try:
         srv.start()
     except OSError as e:
-        sys.exit("emulator: cannot listen on 127.0.0.1:%d (%s); try --port 0" % (args.port, e))
+        sys.exit(
+            "emulator: cannot listen on 127.0.0.1:%d (%s); try --port 0 (make emulator EMU_PORT=0)" % (args.port, e)
+        )
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *a: done.set())
     signal.signal(signal.SIGINT, lambda *a: done.set())

@@ -86,7 +86,10 @@ def _looks_der(data, n):
 def _unverified_reason(cfg):
     # Why this (validated) configuration may not upload, or None when it may.
     if cfg["server"].startswith("https") and not cfg["ca"] and not cfg["insecure"]:
-        return "ca: no CA certificate, so the server cannot be verified; give 'ca' (DER) or set insecure: true"
+        return (
+            "ca: no CA certificate, so the server cannot be verified; give 'ca' (DER: tools/certs.py writes "
+            "Blynk Cloud's) or set insecure: true"
+        )
     return None
 
 

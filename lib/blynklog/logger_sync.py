@@ -223,7 +223,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
         elif up.retry_wait_ms(t):
             report["stopped"] = "backoff"
             report["next_retry_ms"] = up.retry_wait_ms(t)
-            report["last_error"] = "backing off after an earlier failure"
+            report["last_error"] = _backing_off(log._state.get("last_error"))
         elif not store.pending() and began is None and log.clock.is_set():
             report["stopped"] = "done"  # (without a clock: the policy asks the server's Date)
         else:
@@ -295,6 +295,19 @@ def sync_gen(log, budget_ms, feed, hold=False):
         report["stopped"] = "error"
         report["last_error"] = log.last_error = "%s: %s" % (type(e).__name__, e)
     return report
+
+
+_BACKING_OFF = "backing off after an earlier failure"
+
+
+def _backing_off(last):
+    # a sync held off by the back-off says which failure it waits out: the one the last sync
+    # reported (kept as is by the syncs held off after it)
+    if not isinstance(last, str) or not last:
+        return _BACKING_OFF
+    if last.startswith(_BACKING_OFF):
+        return last
+    return "%s (%s)" % (_BACKING_OFF, last)
 
 
 def _pending_by_stream(log):

@@ -463,3 +463,65 @@ def test_add_from_a_loop_callback_during_sync_async_does_not_end_the_sync():
     report = asyncio.run(main())
     log.close()
     assert isinstance(report, dict), report
+
+
+def test_a_second_sync_async_waits_for_the_running_one_and_then_runs():
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 50}))
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 200, start)
+
+    async def main():
+        return await asyncio.gather(log.sync_async(), log.sync_async())
+
+    reports = asyncio.run(main())
+    st = log.stats()
+    log.close()
+    assert sorted(r["stopped"] for r in reports) == ["done", "done"], reports
+    assert sum(r["sent"] for r in reports) == 200 and st["pending"] == 0, (reports, st)
+    assert sorted(p[0] for p in received(1)) == [start + i * STEP_MS for i in range(200)]
+
+
+def test_a_sync_async_in_a_new_loop_after_one_its_ended_loop_left_running_waits_for_it():
+    # a wake's loop ended with its sync_async still running (not cancelled: MicroPython's
+    # asyncio.run returns with it queued, and the next loop runs it on); the next wake's
+    # sync_async raised "a sync is already running" there
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 50}))
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 250, start)
+    emu.inject("slow", after=1, delay_s=1)
+
+    async def wake():
+        asyncio.create_task(log.sync_async())
+        await asyncio.sleep(0.3)
+
+    asyncio.run(wake())
+    report = asyncio.run(log.sync_async())
+    st = log.stats()
+    log.close()
+    assert report["stopped"] == "done" and st["pending"] == 0, (report, st)
+    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(250))
+
+
+def test_a_sync_async_after_new_event_loop_dropped_the_running_one_ends_it_and_runs():
+    # asyncio.new_event_loop() (as a sketch may call it at each start) drops MicroPython's queue
+    # of tasks: the sync left in it never runs again, and the next one ends it once it has made
+    # no step for longer than any step takes (timeout_ms + 2 s)
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 50}, upload={"timeout_ms": 1000}))
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 250, start)
+    emu.inject("slow", after=1, delay_s=1)
+
+    async def wake():
+        asyncio.create_task(log.sync_async())
+        await asyncio.sleep(0.3)
+
+    asyncio.run(wake())
+    asyncio.new_event_loop()
+    report = asyncio.run(log.sync_async())
+    st = log.stats()
+    log.close()
+    assert report["stopped"] == "done" and st["pending"] == 0, (report, st)
+    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(250))

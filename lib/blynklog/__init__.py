@@ -256,8 +256,9 @@ _holders = {}
 
 class Logger:
     # Defaults kept on the class: an instance holds them only once set (a smaller instance dict)
-    _syncing = False  # a sync (or sync_async) is running: a second one raises
+    _syncing = False  # a sync (or sync_async) is running: sync() raises, sync_async() waits
     _async = None  # the running sync_async's generator (aio.sync; logger_sync.left_behind)
+    _async_ms = 0  # ticks_ms() of its last step (aio._after_the_running_one)
     _gw = None  # a gateway's devices (the "devices" section)
     _jr = None  # the wake journal standing in for the store (journal.py), until the store opens
     _final = None  # stats() after close(): the figures at close (None: a journal wake's, not asked for yet)

@@ -33,24 +33,31 @@
 # step that would, dropping the oldest segment of a full store, is held off while sync_async runs
 # (store.hold: a full store refuses new samples then, counted in dropped_full as drop_newest
 # counts them). The commit comes after the server's answer, at one step, so a sample is counted
-# sent once, and the books balance. A second sync (sync() or sync_async()) while one runs raises
-# ValueError, and so does close() (it must wait for the sync). Cancelling the task ends the sync
+# sent once, and the books balance. sync() while one runs raises ValueError, and so does close()
+# (it must wait for the sync); a second sync_async() waits for it to end (_after_the_running_one). Cancelling the task ends the sync
 # as a network fault would: the connection is closed, nothing unacknowledged is committed, the state is saved. A task
 # left pending when its loop ended (MicroPython's asyncio.run does not finish other tasks) is
 # ended so at the next sync(), at close(), or when a full store would hold for it, whichever comes
-# first with no loop running (logger_sync.left_behind).
+# first with no loop running (logger_sync.left_behind); a sync_async() in a later loop waits for it
+# (that loop runs it on), or ends it when it makes no step (a loop that never runs it).
 # The requests transport has no asyncio side: its requests block the loop (requests_transport.py).
 # RAM: per op a 3-tuple, per read or drain a wait_for task; the resolved addresses of one sync.
 import asyncio
 import socket
 
 from .http import OPEN, PEEK, RECV, SEND, SLEEP, STALE, YIELD, tls_fault
-from .compat import IS_MICROPYTHON
+from .compat import IS_MICROPYTHON, ticks_diff, ticks_ms
+
+_POLL_S = 0.02  # how often a sync_async waiting for the running one looks again
+# a step (an op) of a running sync waits at most upload.timeout_ms, or a pause of the pacing
+# (at most a second): a sync with no step for longer is in no running loop
+_STEP_SLACK_MS = 2000
 
 
 async def sync(log, budget_ms):
     from .logger_sync import sync_gen
 
+    await _after_the_running_one(log)
     gen = sync_gen(log, budget_ms, None, True)
     try:
         op = gen.send(None)  # its checks first: a sync already running raises here
@@ -59,17 +66,35 @@ async def sync(log, budget_ms):
     # held while it runs: a task left pending when its loop ended (MicroPython's asyncio.run
     # returns with other tasks still queued) is closed by the next sync (logger_sync.left_behind)
     log._async = gen
+    log._async_ms = ticks_ms()
     try:
-        return await _drive(gen, op)
+        return await _drive(gen, op, log)
     finally:
         if log._async is gen:
             log._async = None
 
 
-async def _drive(gen, op):
+async def _after_the_running_one(log):
+    # A sync_async of this Logger already running (another task's, or, on MicroPython, one a loop
+    # that has ended left queued, which this loop runs on): this one waits for it to end. One that
+    # makes no step for longer than any of its steps can take is in no running loop (one dropped
+    # by asyncio.new_event_loop()): it is ended here, as logger_sync.left_behind ends one with no
+    # loop running.
+    most = log._cfg["upload"]["timeout_ms"] + _STEP_SLACK_MS
+    while log._syncing and log._async is not None:
+        if ticks_diff(ticks_ms(), log._async_ms) > most:
+            gen = log._async
+            log._async = None
+            gen.close()  # its clean-up: the connection closed, the store let go, the state saved
+            break
+        await asyncio.sleep(_POLL_S)
+
+
+async def _drive(gen, op, log):
     # As http.run_blocking: each op done here, its result sent back in, its fault thrown back in.
     addrs = {}
     while True:
+        log._async_ms = ticks_ms()  # (a sync_async called meanwhile: _after_the_running_one)
         val = err = None
         try:
             val = await _do(op, addrs)

@@ -482,12 +482,12 @@ def test_a_second_sync_async_waits_for_the_running_one_and_then_runs():
     assert sorted(p[0] for p in received(1)) == [start + i * STEP_MS for i in range(200)]
 
 
-def test_a_sync_async_in_a_new_loop_after_one_its_ended_loop_left_running_waits_for_it():
-    # a wake's loop ended with its sync_async still running (not cancelled: MicroPython's
-    # asyncio.run returns with it queued, and the next loop runs it on); the next wake's
-    # sync_async raised "a sync is already running" there
+def _after_a_loop_that_ended_with_its_sync_async_running(between, upload=None):
+    # 250 points; a wake's loop ends with its sync_async still running (not cancelled:
+    # MicroPython's asyncio.run returns with it queued, and the next loop runs it on), between()
+    # runs, then the next wake's sync_async: its report, and every point arrived
     _fresh()
-    log = Logger(_config(limits={"points_per_request": 50}))
+    log = Logger(_config(limits={"points_per_request": 50}, upload=upload or {}))
     start = now_ms() - 1000 * STEP_MS
     _fill(log, 250, start)
     emu.inject("slow", after=1, delay_s=1)
@@ -497,31 +497,21 @@ def test_a_sync_async_in_a_new_loop_after_one_its_ended_loop_left_running_waits_
         await asyncio.sleep(0.3)
 
     asyncio.run(wake())
+    between()
     report = asyncio.run(log.sync_async())
     st = log.stats()
     log.close()
     assert report["stopped"] == "done" and st["pending"] == 0, (report, st)
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(250))
+
+
+def test_a_sync_async_in_a_new_loop_after_one_its_ended_loop_left_running_waits_for_it():
+    # the next wake's sync_async raised "a sync is already running" there
+    _after_a_loop_that_ended_with_its_sync_async_running(lambda: None)
 
 
 def test_a_sync_async_after_new_event_loop_dropped_the_running_one_ends_it_and_runs():
     # asyncio.new_event_loop() (as a sketch may call it at each start) drops MicroPython's queue
     # of tasks: the sync left in it never runs again, and the next one ends it once it has made
     # no step for longer than any step takes (timeout_ms + 2 s)
-    _fresh()
-    log = Logger(_config(limits={"points_per_request": 50}, upload={"timeout_ms": 1000}))
-    start = now_ms() - 1000 * STEP_MS
-    _fill(log, 250, start)
-    emu.inject("slow", after=1, delay_s=1)
-
-    async def wake():
-        asyncio.create_task(log.sync_async())
-        await asyncio.sleep(0.3)
-
-    asyncio.run(wake())
-    asyncio.new_event_loop()
-    report = asyncio.run(log.sync_async())
-    st = log.stats()
-    log.close()
-    assert report["stopped"] == "done" and st["pending"] == 0, (report, st)
-    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(250))
+    _after_a_loop_that_ended_with_its_sync_async_running(asyncio.new_event_loop, {"timeout_ms": 1000})

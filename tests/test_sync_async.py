@@ -515,3 +515,15 @@ def test_a_sync_async_after_new_event_loop_dropped_the_running_one_ends_it_and_r
     # of tasks: the sync left in it never runs again, and the next one ends it once it has made
     # no step for longer than any step takes (timeout_ms + 2 s)
     _after_a_loop_that_ended_with_its_sync_async_running(asyncio.new_event_loop, {"timeout_ms": 1000})
+
+
+def test_a_sync_async_whose_tls_session_never_starts_counts_no_handshake_as_sync_does():
+    # MicroPython's stream makes the handshake at its first write: a dead port and a refused
+    # certificate counted one there
+    _fresh()
+    for over in ({"server": "https://127.0.0.1:9"}, {"ca": emu.other_ca_path()}):
+        log = Logger(_config(upload={"timeout_ms": 2000}, **over))
+        _fill(log, 5, now_ms() - 60000)
+        report = asyncio.run(log.sync_async())
+        log.close()
+        assert report["stopped"] == "retry" and report["handshakes"] == 0, (over, report)

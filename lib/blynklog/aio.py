@@ -119,6 +119,9 @@ async def _do(op, addrs):
         w = conn._sock
         w.write(op[2] if IS_MICROPYTHON else bytes(op[2]))  # CPython may keep the view: the encoder reuses it
         await asyncio.wait_for(w.drain(), conn.timeout_ms / 1000)
+        if conn._shaking:  # the handshake went with the first write (_open)
+            conn._shaking = False
+            conn.handshakes += 1
     elif code == RECV:
         free = conn._mv[conn._end :]
         if IS_MICROPYTHON:
@@ -158,7 +161,12 @@ async def _open(conn, addrs):
     conn._sock = w
     conn._raw = None
     if conn.tls:
-        conn.handshakes += 1
+        # CPython's open_connection has made the handshake; MicroPython's stream makes it at the
+        # first write, which counts it (a dead port or a refused certificate fails there)
+        if IS_MICROPYTHON:
+            conn._shaking = True
+        else:
+            conn.handshakes += 1
 
 
 def _numeric(ai, host):

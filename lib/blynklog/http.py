@@ -217,6 +217,8 @@ class Response:
 
 
 class Connection:
+    _shaking = False  # aio.py: opened over TLS on MicroPython, its handshake not done yet
+
     def __init__(self, url, ca_ders=None, insecure=False, timeout_ms=10000):
         self.url = url
         self.scheme, self.host, self.port, self.prefix = split_url(url)

@@ -39,7 +39,7 @@ TOP_SAMPLES = 3
 DEVICES = {"node-0": (100, 10, 8), "node-1": (101, 7, 6), "node-2": (102, 6, 6)}
 POISON_DEV = "node-1"  # its s1 is an int datastream on the server: the fraction is refused
 UNKNOWN = "node-2"
-UNKNOWN_AFTER = 18  # upload requests before the one answered 404 (node-2's, after its first batches: the first test)
+UNKNOWN_AFTER = 16  # upload requests before the one answered 404 (node-2's, after its first batches: the first test)
 RENEWAL_AFTER = 12  # upload requests before the one answered 401 (the token is renewed)
 
 

@@ -245,6 +245,23 @@ def test_a_duplicate_timestamp_keeps_the_first_sample_and_counts_the_other():
     log.close()
 
 
+def test_a_poison_point_is_found_by_halving_the_refused_span_alone():
+    # the halves that went are not sent again: after an accepted half the batch grew back eight-
+    # fold over the refused point, and was refused again at every level (30 requests, 21 refused,
+    # for one point in 1,000; each costs a message of the plan's quota)
+    fresh(max_age_days=1)
+    log = Logger(device_config())
+    t0 = fill(log, "temperature", 700)
+    bad = now_ms() - 2 * DAY_MS
+    log.add("temperature", 99.0, ts=bad)
+    fill(log, "temperature", 299, start=t0 + 700000)
+    r = log.sync()
+    log.close()
+    statuses = [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
+    assert r["rejected"] == 1 and r["sent"] == 999 and r["pending"] == 0, r
+    assert statuses.count(400) <= 11 and len(statuses) <= 20, statuses  # 1 + log2(1,000) refused at most
+
+
 def test_a_poison_point_is_isolated_and_the_rest_goes_through():
     # the emulator refuses points older than a day; the device allows 30: one bad point in 40
     fresh(max_age_days=1)

@@ -104,6 +104,10 @@ async def _drive(gen, op, log):
             # a certificate that failed verification: at OPEN on CPython, at the first SEND or RECV
             # on MicroPython (its asyncio stream does the handshake there); the TLS fault sync() gives
             err = tls_fault(e) if op[1] is not None and op[1].tls else e
+        except OSError as e:
+            err = e
+            if getattr(e, "errno", 0) is None and type(e).__name__ == "ConnectionResetError":
+                err = OSError(104)  # CPython's streams: "Connection lost", a blocking socket's ECONNRESET
         except BaseException as e:  # cancelled too: the sync's handlers close the connection, save the state
             err = e
         try:

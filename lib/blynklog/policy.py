@@ -104,6 +104,7 @@ class _Stream:
         self.total = 0
         self.acc = 0
         self.limit = 0  # points per batch; halved while bisecting a 400, then grown back (_RAMP)
+        self.suspect = 0  # while bisecting: the points from the commit point that hold a refused one
         self.done = False
         self.rejects_in_row = 0  # lone points refused since the last accepted batch
         self.last_reject = None
@@ -635,7 +636,13 @@ class Uploader:
             self._note_why(now, st, delta)
             report["batches"] += 1
             st.rejects_in_row = 0
-            if st.limit < self.per_request:  # grow back after a bisection, in a few steps
+            if st.suspect > points:
+                # bisecting: this half went, so the refused point is in the rest of the span the
+                # server refused: half of that next (growing back here would send it again)
+                st.suspect -= points
+                st.limit = max(1, st.suspect // 2)
+            elif st.limit < self.per_request:  # grow back after a bisection, in a few steps
+                st.suspect = 0
                 st.limit = min(self.per_request, st.limit * _RAMP)
             self.state.set("retry", None)
             if st.park in parked:
@@ -654,8 +661,10 @@ class Uploader:
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
+                st.suspect = points  # a refused point is among them
                 st.limit = max(1, points // 2)
                 return None
+            st.suspect = 0
             if st.rejects_in_row >= _REJECTS_IN_ROW - 1 and msg == st.last_reject:
                 # lone points refused one after another for one reason: the stream is refused
                 # (a wrong datastream type, say), not a point. Park it; nothing is set aside.

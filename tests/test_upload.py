@@ -764,14 +764,30 @@ def test_a_backlog_that_fits_before_it_goes_stale_is_not_thinned():
     log.close()
 
 
-def test_without_a_clock_one_batch_goes_and_the_sync_waits_for_the_time():
-    # min_year 2070: the clock does not count as set before 2070 (the server's Date is refused too)
+def test_without_a_clock_the_sync_asks_the_time_and_sends_nothing_it_cannot_judge():
+    # min_year 2070: the clock does not count as set before 2070 (the server's Date is refused too).
+    # One batch went blind before: unjudged (a ts over a day ahead, stale points went with it)
     fresh()
     log = Logger(device_config(limits={"points_per_request": 10}, clock={"min_year": 2070}))
     fill(log, "temperature", 30)
     r = log.sync()
-    assert r["sent"] == 10 and r["stopped"] == "clock" and r["pending"] == 20
     log.close()
+    assert r["sent"] == 0 and r["stopped"] == "clock" and r["pending"] == 30, r
+    assert r["requests"] == 1 and emu.requests() == [], r  # the HEAD alone (the emulator logs API requests)
+
+
+def test_an_explicit_ts_over_a_day_ahead_is_set_aside_at_a_sync_that_began_without_a_clock():
+    # min_year 2027 (this host's clock is earlier): unset until the server's Date; the emulator's
+    # clock a year on, so that its Date sets it. The point 20 days ahead went in the blind batch
+    fresh(clock_offset_ms=366 * DAY_MS)
+    log = Logger(device_config(clock={"min_year": 2027}))
+    t = now_ms() + 366 * DAY_MS
+    log.add("temperature", 1.0, ts=t - 1000)
+    log.add("temperature", 2.0, ts=t + 20 * DAY_MS)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 1 and r["rejected"] == 1, r
+    assert [p[0] for p in received(1)] == [t - 1000]
 
 
 def test_oldest_data_goes_first_across_streams_when_the_quota_binds():

@@ -26,10 +26,10 @@
 #     (`rejected`): either would block its stream for good;
 #   - every sample counted in `rejected` (by the server or here) has an entry in the rejects log
 #     (state "rejects": the last _REJECT_LOG, each [now, stream, ts, why]);
-#   - without a clock, one batch goes (its answer's Date header sets the clock), then the sync waits;
-#     when nothing pending can be placed (boot-relative samples only, or nothing pending at all), a
-#     time request (HEAD /, no credentials) goes instead, and the sync goes on if its Date set the clock;
-#   - the day's quota is booked on the day a batch went (a blind batch: its answer's day); a new day
+#   - without a clock, a time request (HEAD /, no credentials, no point counted) goes first, and the
+#     sync goes on if its Date set the clock, else waits: no batch goes unjudged (a ts over a day
+#     ahead, stale points, a wake's estimated stamps that the Date makes exact);
+#   - the day's quota is booked on the day a batch went; a new day
 #     starts afresh, but a clock set back across UTC midnight takes the counts of the booked day and
 #     the one before it back with it (they went on that earlier day while the clock was ahead), so
 #     no day gets a second quota;
@@ -492,18 +492,16 @@ class Uploader:
                     stop = "clock"
                     report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
                     break
-                # one blind batch (its answer's Date sets the clock), within what the last known
-                # day left; that day spent, a request that counts no point brings the Date first
-                quota = min(self.per_request, self._quota_for(st, None))
-                if quota <= 0:
-                    self._asked = True
-                    yield from self.paced(client, client.ask_time_gen())
-                    now = now_fn()
-                    if now is not None:
-                        yield from self._begin(now, parked, report)
-                    continue
-            else:
-                quota = self.quota_left(now)
+                # the server's Date first, by a request that counts no point: a batch sent blind
+                # would go unjudged (an explicit ts over a day ahead, stale points), its samples
+                # stamped by a wake's estimate that the Date makes exact
+                self._asked = True
+                yield from self.paced(client, client.ask_time_gen())
+                now = now_fn()
+                if now is not None:
+                    yield from self._begin(now, parked, report)
+                continue
+            quota = self.quota_left(now)
             if quota <= 0:
                 stop = "quota"
                 break
@@ -624,8 +622,8 @@ class Uploader:
         )
         # the time after the answer (it may have taken the whole timeout; its Date header may have
         # set the clock): back-off and parking count from it. The batch is booked on the day it
-        # went (the server counts it on arrival); a blind batch on its answer's day.
-        # `judged` stays the time the records were judged at, for going over them again.
+        # went (the server counts it on arrival). `judged` stays the time the records were judged
+        # at, for going over them again.
         judged, now = now, now_fn()
         sent_at = judged if judged is not None else now
         kind = answer.kind

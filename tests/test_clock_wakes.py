@@ -48,7 +48,26 @@ def _boot_samples(log, stream, n, base=0.0):
     return taken
 
 
-def _run(rtc_restarts, planned=3000, second="b"):
+class _HostUpFor:
+    # the clock module's ticks_ms as a host up `ms` reads it when the next Clock starts (the unix
+    # port's ticks are the host's monotonic clock, not the process's)
+    def __init__(self, ms):
+        import blynklog.clock as clock
+
+        self.clock = clock
+        self.real = clock.ticks_ms
+        self.shift = ms - self.real()
+
+    def __enter__(self):
+        real, shift = self.real, self.shift
+        self.clock.ticks_ms = lambda: (real() + shift) & 0x3FFFFFFF
+        return self
+
+    def __exit__(self, *exc):
+        self.clock.ticks_ms = self.real
+
+
+def _run(rtc_restarts, planned=3000, second="b", host_up_ms=None):
     _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}})
     try:
@@ -63,7 +82,11 @@ def _run(rtc_restarts, planned=3000, second="b"):
         if rtc_restarts:
             shift_device_clock(Y2021 - now_ms())  # rp2: the RTC restarts at 2021 at the reset
         _cause(True)
-        log = Logger(cfg)
+        if host_up_ms is None:
+            log = Logger(cfg)
+        else:
+            with _HostUpFor(host_up_ms):
+                log = Logger(cfg)
         assert not log.clock.is_set()
         r2 = _boot_samples(log, second, 3, 10.0)
         r = log.sync()
@@ -86,6 +109,12 @@ def _check(res):
     err_a = [g - w for g, w in zip(ga, r1)]
     assert all(abs(e) <= 1500 for e in err_b), err_b
     assert all(abs(e) <= 1700 for e in err_a), (err_a, err_b)
+
+
+def test_a_timeless_wake_of_a_process_on_a_host_up_five_minutes_places_both_boots():
+    # ticks under 10 minutes count from a board's reset: the unix ports' count from the host's
+    # start, and its uptime went into the wake's time (both boots placed 300 s early)
+    _check(_run(True, host_up_ms=300000))
 
 
 def test_a_timeless_deep_sleep_wake_on_an_rtc_that_counts_through_places_both_boots():

@@ -274,8 +274,9 @@ class Clock:
             # planned sleeps are long)
             boot = prev
             # + the ms from the reset to here: a board's ticks count from its reset (when they
-            # read more than a few minutes they count from something else, and add nothing)
-            since_reset = self._tick if IS_MICROPYTHON and 0 <= self._tick < _SINCE_RESET_MAX else 0
+            # read more than a few minutes they count from something else, and add nothing; the
+            # unix port's count from the host's start, not the process's: nothing there either)
+            since_reset = self._tick if BOARD and 0 <= self._tick < _SINCE_RESET_MAX else 0
             step = last[4] + since_reset
             # a port clock that counted through the sleep, though unset (ESP32's RTC from its
             # 2000 epoch), measured the step itself: the boot's time before its ticks started

@@ -10,7 +10,7 @@ import hostile
 from blynklog import Logger
 from blynklog.clock import Clock
 from blynklog.compat import sleep_ms, ticks_ms
-from logger_support import DAY_MS, device_config, fill, fresh, now_ms, received
+from logger_support import DAY_MS, device_config, fill, fresh, now_ms, received, shift_device_clock
 from support import tmpdir
 
 
@@ -267,6 +267,31 @@ def test_a_day_spent_before_a_clock_ran_ahead_over_midnight_gets_no_second_quota
     r = log.sync()
     assert r["sent"] == 0 and r["quota_left"] == 0, r
     log.close()
+
+
+def test_points_sent_by_a_clock_ahead_of_the_servers_across_midnight_are_booked_on_its_day():
+    # The server at 23:59:00, the device 2 minutes ahead, at 00:01:00 of the next day: the day's
+    # 20 points go, and the server counts them on its day (a fifth batch, which the device's new
+    # day allowed, is refused as over the server's). Past the server's midnight the device, which
+    # booked them on its own next day, sent nothing more: that day's quota lay unused
+    fresh(points_per_day=20)
+    to_midnight = DAY_MS - now_ms() % DAY_MS
+    server = to_midnight - 60000
+    emu.config(clock_offset_ms=server)
+    try:
+        shift_device_clock(server + 120000)
+        log = Logger(device_config(limits={"points_per_day": 20, "points_per_request": 5}))
+        start = now_ms() + server - 3600000
+        fill(log, "temperature", 50, start=start, step=1000)
+        first = log.sync()
+        emu.config(clock_offset_ms=server + 70000)  # both 70 s on: the server 10 s past its midnight
+        shift_device_clock(server + 190000)
+        second = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    assert first["sent"] == 20 and first["stopped"] == "quota", first
+    assert second["sent"] == 20 and emu.quota_used(1) == 20, second
 
 
 # ---- item 12: the clock's count of samples it could never place

@@ -29,7 +29,8 @@
 #   - without a clock, a time request (HEAD /, no credentials, no point counted) goes first, and the
 #     sync goes on if its Date set the clock, else waits: no batch goes unjudged (a ts over a day
 #     ahead, stale points, a wake's estimated stamps that the Date makes exact);
-#   - the day's quota is booked on the day a batch went; a new day
+#   - the day's quota is booked on the day a batch went (near a UTC midnight the server's day, by
+#     its answer's Date: _booking_time); a new day
 #     starts afresh, but a clock set back across UTC midnight takes the counts of the booked day and
 #     the one before it back with it (they went on that earlier day while the clock was ahead), so
 #     no day gets a second quota;
@@ -67,6 +68,7 @@ _THIN = const(5)
 _FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream for good
 _TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
 
+_NEAR_MIDNIGHT_MS = const(600000)  # _booking_time: a device clock this far off the server's is mended
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
 _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused
 _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
@@ -625,7 +627,7 @@ class Uploader:
         # went (the server counts it on arrival). `judged` stays the time the records were judged
         # at, for going over them again.
         judged, now = now, now_fn()
-        sent_at = judged if judged is not None else now
+        sent_at = _booking_time(client, judged if judged is not None else now)
         kind = answer.kind
         if kind == blynk.OK:
             delta["sent"] = delta.get("sent", 0) + points
@@ -790,6 +792,21 @@ _VERDICT_REASON = {
 class _StoreFault(Exception):
     # The store could not commit: args (points the server accepted in that batch, the OSError).
     pass
+
+
+def _booking_time(client, t):
+    # The time a batch is booked on the day's quota at: ours, but within _NEAR_MIDNIGHT_MS of a
+    # UTC midnight the server's, by its answer's Date (whole seconds). It counts the points on its
+    # day: a clock a minute ahead booked them on the next one, whose quota it then lacked.
+    if t is None or _NEAR_MIDNIGHT_MS < t % _DAY_MS < _DAY_MS - _NEAR_MIDNIGHT_MS:
+        return t
+    date = getattr(getattr(client, "conn", client), "date", None)
+    if not date:
+        return t
+    from .clock_set import parse_http_date
+
+    ms = parse_http_date(date)
+    return t if ms is None else ms
 
 
 def _server_day_end(client, now):

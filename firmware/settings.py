@@ -6,7 +6,7 @@ import json
 
 from blynklog.compat import const
 from blynklog.config import KEYS as LOGGER_KEYS
-from blynklog.config import TYPES
+from blynklog.config import TYPES, _given  # (_given: null takes the default, as the Logger's keys)
 
 _MAX_SENSORS = const(16)
 _SLEEP_MODES = ("auto", "deep", "light", "none")
@@ -88,13 +88,6 @@ def _i2c(key, v):
             _fail("%s.%s" % (key, k), "unknown key (known: %s)" % ", ".join(I2C_KEYS))
         _int("%s.%s" % (key, k), v[k], 0, 1000000 if k == "freq" else 64)
     return v
-
-
-def _given(d, key, default):
-    # d[key], or the default when it is left out or null (config.example.json: "null means the
-    # default", as blynklog's configuration reads it)
-    v = d.get(key)
-    return default if v is None else v
 
 
 def _sensor(key, s, streams):

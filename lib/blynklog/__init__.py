@@ -244,9 +244,8 @@ def _drop(name, was_loaded):
 
 # store.path -> [the token of the Logger of this process that holds it, that Logger while its
 # sync runs, True while a file handle of this process may hold frames not synced in the store's
-# newest segment (Store.owner), the holder's add() entries and clock (_last_ts, its clock
-# stamps, with the clock that made them: _stamps_ahead)]: a Logger opened on a store another one holds takes it over (see
-# _take_over). The Logger itself is not kept: one left open (a sketch's, a test's power cut)
+# newest segment (Store.owner), (the holder's add() entries, its clock) for _stamps_ahead]: a
+# Logger opened on a store another one holds takes it over (see _take_over). The Logger itself is not kept: one left open (a sketch's, a test's power cut)
 # goes with its references. Its store's write file, closed later by the collector, would commit
 # littlefs's view of that handle over what was appended to the file since: a store opened while
 # the flag is set appends from a new segment (new_segment), and the flag goes once that one's
@@ -692,7 +691,8 @@ def _stamps_ahead(entries, clock):
     # ahead of the clock while it takes more than one sample a ms), 0 when none is ahead. A
     # Logger made after this one (a new process, a take-over) knows nothing of them and would
     # stamp in those ms again, where Blynk keeps one value per ms of a stream: close(),
-    # before_sleep() (less the sleep) and a take-over wait that long, at most _BUMP_MAX_MS.
+    # before_sleep() (less the sleep) and a take-over wait that long, at most a second and
+    # _PAST_MS.
     ahead = 0
     r = a = None
     for e in entries.values():

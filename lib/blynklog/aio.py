@@ -34,8 +34,9 @@
 # (store.hold: a full store refuses new samples then, counted in dropped_full as drop_newest
 # counts them). The commit comes after the server's answer, at one step, so a sample is counted
 # sent once, and the books balance. sync() while one runs raises ValueError, and so does close()
-# (it must wait for the sync); a second sync_async() waits for it to end (_after_the_running_one). Cancelling the task ends the sync
-# as a network fault would: the connection is closed, nothing unacknowledged is committed, the state is saved. A task
+# (it must wait for the sync); a second sync_async() waits for it to end (_after_the_running_one).
+# Cancelling the task ends the sync as a network fault would: the connection is closed, nothing
+# unacknowledged is committed, the state is saved. A task
 # left pending when its loop ended (MicroPython's asyncio.run does not finish other tasks) is
 # ended so at the next sync(), at close(), or when a full store would hold for it, whichever comes
 # first with no loop running (logger_sync.left_behind); a sync_async() in a later loop waits for it

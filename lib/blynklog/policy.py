@@ -68,6 +68,7 @@ _THIN = const(5)
 _FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream for good
 _TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
 
+_NO_CLOCK = "the clock is not set: uploads wait for NTP or the server's Date"
 _NEAR_MIDNIGHT_MS = const(600000)  # _booking_time: a device clock this far off the server's is mended
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
 _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused
@@ -476,15 +477,12 @@ class Uploader:
                     # no NTP answer) and so nothing went, or nothing is pending (a board's first
                     # upload after power-on, before its first sample): a cheap request brings the
                     # server's Date, so that what comes next is stamped with the time
-                    self._asked = True
-                    yield from self.paced(client, client.ask_time_gen())
-                    now = now_fn()
+                    now = yield from self._ask_time(client, now_fn, parked, report)
                     if now is not None:
-                        yield from self._begin(now, parked, report)
                         stop = None
                         continue
                     stop = "clock"
-                    report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
+                    report["last_error"] = _NO_CLOCK
                 break
             if budget_ms is not None and ticks_diff(ticks_ms(), start) >= budget_ms:
                 stop = "budget"
@@ -492,16 +490,12 @@ class Uploader:
             if now is None:
                 if self._asked:
                     stop = "clock"
-                    report["last_error"] = "the clock is not set: uploads wait for NTP or the server's Date"
+                    report["last_error"] = _NO_CLOCK
                     break
-                # the server's Date first, by a request that counts no point: a batch sent blind
-                # would go unjudged (an explicit ts over a day ahead, stale points), its samples
-                # stamped by a wake's estimate that the Date makes exact
-                self._asked = True
-                yield from self.paced(client, client.ask_time_gen())
-                now = now_fn()
-                if now is not None:
-                    yield from self._begin(now, parked, report)
+                # the server's Date first: a batch sent blind would go unjudged (an explicit ts
+                # over a day ahead, stale points), its samples stamped by a wake's estimate that
+                # the Date makes exact
+                now = yield from self._ask_time(client, now_fn, parked, report)
                 continue
             quota = self.quota_left(now)
             if quota <= 0:
@@ -730,6 +724,16 @@ class Uploader:
         at = (now + delay) if now is not None else None
         self.state.set("retry", {"n": n, "at": at, "server": self.cfg["server"]})
         report["next_retry_ms"] = delay
+
+    def _ask_time(self, client, now_fn, parked, report):
+        # Without a clock: a request that counts no point (HEAD /) for the server's Date, which
+        # sets the clock; the sync begins again from it -> the time, or None (still unset)
+        self._asked = True
+        yield from self.paced(client, client.ask_time_gen())
+        now = now_fn()
+        if now is not None:
+            yield from self._begin(now, parked, report)
+        return now
 
     def paced(self, client, request):
         # Every request of a sync goes through here (the batches, remote.py's settings read and

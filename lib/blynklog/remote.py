@@ -216,9 +216,8 @@ def _send_events(log, client, report):
         return
     now = log._now(client)
     if now is None:
-        yield from log._uploader.paced(
-            client, client.ask_time_gen()
-        )  # the day decides: the server's Date sets the clock
+        # the day decides: the server's Date sets the clock
+        yield from log._uploader.paced(client, client.ask_time_gen())
         now = log._now(client)
         if now is None:
             report["events_error"] = "the clock is not set: events wait for the time"

@@ -6,7 +6,7 @@
 # the same whatever the backlog: no segment but the newest is opened or stat-ed. cursors_meta()
 # reads the cursors file's meta for a journal wake without the store (store.py is imported only
 # by the functions of the opening that need it).
-from . import _exists
+from . import _drop, _exists, _loaded
 from .compat import binascii, const, dir_entries, json, os, struct
 
 _CMAGIC = b"BC"
@@ -34,9 +34,7 @@ def run(store, journal, new_segment):
     if journal is not None:
         # a wake's journal there (journal.Journal) comes in before anything else is appended
         if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
-            import sys
-
-            held = "blynklog.journal" in sys.modules  # a wake's Logger holds it until it has replayed
+            held = _loaded("journal")  # a wake's Logger holds it until it has replayed
             from . import journal as _journal
 
             try:
@@ -48,11 +46,8 @@ def run(store, journal, new_segment):
                 store._let_go()
                 raise
             finally:
-                if not held:  # used once: its code leaves RAM (as frame.free lets the readers go)
-                    sys.modules.pop("blynklog.journal", None)
-                    pkg = sys.modules.get("blynklog")
-                    if pkg is not None and "journal" in pkg.__dict__:
-                        delattr(pkg, "journal")
+                _journal = None
+                _drop("journal", held)  # used once: its code leaves RAM
 
 
 def _listing(store):

@@ -235,3 +235,38 @@ def test_a_short_timeless_rp2_wake_that_samples_at_once_loses_no_sample_of_its_s
         s["rejects"][:2],
         len(got),
     )
+
+
+def test_an_rp2_that_had_the_time_keeps_every_sample_of_twenty_deep_sleep_wakes_without_a_sync():
+    # each wake's clock is an estimate (wall time at sleep + planned sleep): a chain of such wakes
+    # takes one of the clock's 16 boot entries, so the samples of the first wakes are not pushed
+    # out and dropped as unplaceable before the next sync places them
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    wakes = 20
+    taken = []
+    try:
+        _reset(False)
+        log = Logger(cfg)
+        log.sync()
+        taken += _boot_samples(log, "a", 1)
+        for i in range(wakes):
+            log.before_sleep(150)
+            log.close()
+            _sleep_ms(150)
+            _reset(True)
+            log = Logger(cfg)
+            taken += _boot_samples(log, "a", 1, 1.0 + i)
+        r = log.sync()
+        s = log.stats()
+        log.close()
+    finally:
+        shift_device_clock(0)
+        _cause(False)
+    got = raw_points(1, 1)
+    assert r["sent"] == wakes + 1 and s["unplaceable"] == 0, (r, s["unplaceable"])
+    assert [float(p[1]) for p in got] == [float(i) for i in range(wakes + 1)], got
+    # placed back from the last wake's exact time through the planned sleeps: each wake's time
+    # from its reset to its Clock (a process start here) is not counted, a few ms to 100 a wake
+    err = [p[0] - t for p, t in zip(got, taken)]
+    assert all(abs(e) <= 3000 for e in err), err

@@ -266,12 +266,12 @@ class Clock:
         p = self._read()
         self._port_at_sleep = None  # the port clock's reading at before_sleep of a timeless boot
         port_set = self._min_ms <= p < self._max_ms
-        if woke and last[1] is None and not port_set:
-            # woken from the deep sleep of a boot that never got the time, and still without it:
-            # this boot goes on with that boot's relative time line (its ms at sleep plus the
-            # planned sleep), so a chain of timeless wakes of any length is one entry, placed as
-            # a whole by whichever of them gets the time (its earlier parts as estimated as the
-            # planned sleeps are long)
+        if woke and not port_set and (last[1] is None or last[2]):
+            # woken from the deep sleep of a boot that never got the time (or had only an
+            # estimate of it, an rp2's lost RTC), and still without it: this boot goes on with
+            # that boot's relative time line (its ms at sleep plus the planned sleep), so a chain
+            # of such wakes of any length is one entry, placed as a whole by whichever of them
+            # gets the time (its earlier parts as estimated as the planned sleeps are long)
             boot = prev
             # + the ms from the reset to here: a board's ticks count from its reset (when they
             # read more than a few minutes they count from something else, and add nothing; the
@@ -316,15 +316,17 @@ class Clock:
             # sample of this boot will need its entry (exact_from -1)
             self._adopt(p, "rtc" if self._rtc is not None else "port")
             self._entry[6] = -1
-        elif linked and last[1] is not None:
-            # woken with a lost RTC (rp2): wall time at sleep + planned sleep, until the next sync
-            est = last[1] + last[3] + last[4]
-            self._base = est
+        elif self._entry[1] is not None or (linked and last[1] is not None):
+            # woken with a lost RTC (rp2): wall time at sleep + planned sleep, until the next
+            # sync; a chain's wake goes on with its estimated anchor
+            if self._entry[1] is None:
+                self._entry[1] = last[1] + last[3] + last[4]
+                self._entry[2] = 1
+            self._base = self._entry[1]
             self._est = True
-            self._entry[1] = est
-            self._entry[2] = 1
-            self._write_port(est)
-            self._offset = est - self._read()
+            now = self._base + self._ms
+            self._write_port(now)
+            self._offset = now - self._read()
             self._source = "estimate"
         self._rebuild()
         self._persist()

@@ -173,7 +173,7 @@ def _expected(stream, value):
     cfg = _STREAMS[stream]
     t = cfg["type"]
     if t == "bool":
-        return 1 if value else 0
+        return bool(value)  # kept as a bool (sent as true/false), 0/1 given too
     if t == "location":
         v = (float(value[0]), float(value[1]))
         d = cfg.get("decimals")

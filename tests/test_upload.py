@@ -3,6 +3,7 @@
 import emu
 from blynklog import Logger
 from logger_support import DAY_MS, device_config, fill, fresh, now_ms, platform_config, received, shift_device_clock
+from rawpoints import raw_points
 
 
 def test_sync_uploads_every_sample_with_its_timestamp_and_value():
@@ -983,3 +984,19 @@ def test_a_long_max_age_leaves_time_for_the_backlog_and_thins_nothing():
     r = log.sync()
     assert r["sent"] == 10 and r["thinned"] == 0 and r["pending"] == 990
     log.close()
+
+
+def test_a_bool_stream_goes_as_true_and_false_on_both_apis():
+    # Blynk's batch upload takes true or false for a boolean datastream; 0/1 given to add() too
+    for make in (device_config, platform_config):
+        fresh()
+        emu.add_stream(1, 1, "V1", type="bool")
+        log = Logger(make(streams={"door": {"id": 1, "pin": "V1", "type": "bool"}}))
+        t0 = now_ms() - 10000
+        for i, v in enumerate((True, False, 1, 0)):
+            log.add("door", v, ts=t0 + i)
+        r = log.sync()
+        log.close()
+        assert r["sent"] == 4, (r, log.stats()["rejects"])
+        assert [p[1] for p in raw_points(1, 1)] == ["true", "false", "true", "false"]
+

@@ -53,10 +53,12 @@ def checked(name, s, value):
             raise ValueError("%s: %d does not fit a 32-bit integer" % (name, value))
         return value
     if t == "bool":
+        # stored as a bool record and sent as true/false: Blynk's batch upload asks for true or
+        # false on a boolean datastream (0/1 is a number)
         if isinstance(value, bool):
-            return 1 if value else 0
-        if _is_int(value) and value in (0, 1):
             return value
+        if _is_int(value) and value in (0, 1):
+            return value == 1
         raise TypeError("%s: expected True/False (or 0/1), got %r" % (name, value))
     if t == "string":
         from .record import utf8

@@ -165,6 +165,19 @@ def test_a_slow_drip_answer_ends_within_the_timeout():
     _check_hostile("drip", timeout_ms=1500)
 
 
+def test_an_answer_whose_bytes_come_just_within_each_reads_wait_is_cut_at_its_deadline():
+    # a byte every 1.9 s with a 2 s timeout: each read would get its byte in time, and a read's
+    # full wait past the deadline made the answer last 3.8 s before it was cut (2 s from now on)
+    hostile.require(False)
+    name = _name()
+    hostile.set(name, "drip-1.9")
+    log, pts = _logger(name, timeout_ms=2000, n=2)
+    report, elapsed = _timed_sync(log)
+    log.close()
+    assert report["sent"] == 0 and "ETIMEDOUT" in report["last_error"], report
+    assert elapsed < 3000, elapsed  # (the deadline, plus a second for a busy machine)
+
+
 def test_a_slow_drip_answer_ends_within_the_budget_plus_timeout():
     _check_hostile("drip-0.2", timeout_ms=1000, budget_ms=500)
 

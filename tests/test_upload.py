@@ -1000,3 +1000,15 @@ def test_a_bool_stream_goes_as_true_and_false_on_both_apis():
         assert r["sent"] == 4, (r, log.stats()["rejects"])
         assert [p[1] for p in raw_points(1, 1)] == ["true", "false", "true", "false"]
 
+
+def test_a_budget_shorter_than_the_servers_answer_still_gets_the_batch_it_sent_acknowledged():
+    # the budget is checked between batches: the answer to a batch sent waits up to
+    # upload.timeout_ms. Cut at the budget, the same batch went again at every sync, never counted
+    fresh()
+    emu.inject("slow", count=4, delay_s=0.8)
+    log = Logger(device_config(limits={"points_per_request": 10}))
+    fill(log, "temperature", 30)
+    r = log.sync(budget_ms=300)
+    assert r["sent"] == 10 and r["stopped"] == "budget", r
+    assert len(received(1)) == 10
+    log.close()

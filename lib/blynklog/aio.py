@@ -129,9 +129,10 @@ async def _do(op, addrs):
             conn.handshakes += 1
     elif code == RECV:
         free = conn._mv[conn._end :]
+        wait_s = conn._left() / 1000  # at most until the answer's deadline
         if IS_MICROPYTHON:
-            return await asyncio.wait_for(_readinto(conn._reader, free), conn.timeout_ms / 1000)
-        data = await asyncio.wait_for(conn._reader.read(len(free)), conn.timeout_ms / 1000)
+            return await asyncio.wait_for(_readinto(conn._reader, free), wait_s)
+        data = await asyncio.wait_for(conn._reader.read(len(free)), wait_s)
         n = len(data)
         free[:n] = data
         return n

@@ -49,7 +49,7 @@ _warned = []
 # whole answer) is written once, in the generators; a driver only moves bytes.
 OPEN = const(0)  # open conn's socket (TCP, then TLS)
 SEND = const(1)  # send arg (bytes) whole
-RECV = const(2)  # read what arrives (waiting up to timeout_ms) into conn._mv[conn._end:] -> count, 0 at EOF
+RECV = const(2)  # read what arrives (waiting up to the answer's deadline) into conn._mv[conn._end:] -> count, 0 at EOF
 PEEK = const(3)  # as RECV without waiting -> count, or None when nothing is there
 STALE = const(4)  # whether the idle keep-alive socket was closed by the server -> bool
 SLEEP = const(5)  # wait arg ms (conn None)
@@ -334,14 +334,23 @@ class Connection:
                     raise OSError(110)  # ETIMEDOUT: a non-blocking write made no progress
                 off += n
 
+    def _left(self):
+        # ms left until the answer's deadline (set by _answer), at least 1: a read waits no longer
+        left = ticks_diff(self._until, ticks_ms())
+        return left if left > 0 else 1
+
     def _recv(self):
-        # RECV: sock's timeout bounds the wait
+        # RECV: waits until something arrives or the answer's deadline passes
         if self.feed is not None:
             self.feed()
         sock = self._sock
         free = self._mv[self._end :]
         if not IS_MICROPYTHON:
-            return sock.recv_into(free)
+            sock.settimeout(self._left() / 1000)
+            try:
+                return sock.recv_into(free)
+            finally:
+                sock.settimeout(self._wait_s)
         if self._poll is None:  # no poll object: recv() returns what has arrived (None: timed out)
             data = sock.recv(len(free))
             if data is None:
@@ -353,8 +362,8 @@ class Connection:
         # 513-byte block per read: the block a fragmented heap fails first). So: wait until the
         # socket is readable, then read what came without waiting. A TLS socket can be readable
         # with nothing for us (a session ticket, consumed by the read): wait again, within the
-        # timeout.
-        until = ticks_add(ticks_ms(), self.timeout_ms)
+        # answer's deadline.
+        until = self._until
         while True:
             left = ticks_diff(until, ticks_ms())
             if left <= 0 or not _ready(self._poll, left):
@@ -608,7 +617,7 @@ class Connection:
         return status, reason, keep_alive, headers
 
     def _answer(self, method):
-        # the whole answer must arrive within timeout_ms (each read may wait that long once more)
+        # the whole answer must arrive within timeout_ms (each read waits at most what is left)
         self._until = ticks_add(ticks_ms(), self.timeout_ms)
         # interim 1xx answers (a header block each) come before the final one: skip a few
         for _ in range(_MAX_INTERIM):

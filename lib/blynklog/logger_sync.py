@@ -227,10 +227,10 @@ def sync_gen(log, budget_ms, feed, hold=False):
         elif not store.pending() and began is None and log.clock.is_set():
             report["stopped"] = "done"  # (without a clock: the policy asks the server's Date)
         else:
-            timeout = log._cfg["upload"]["timeout_ms"]
-            if budget_ms is not None:
-                timeout = max(100, min(timeout, budget_ms))
-            client = log._client(timeout)  # connects at its first request
+            # each network step waits up to upload.timeout_ms whatever the budget: a batch cut off
+            # by a budget shorter than the server's answer would go again at every sync, never
+            # counted (the budget is checked between batches)
+            client = log._client(log._cfg["upload"]["timeout_ms"])  # connects at its first request
             conn = _conn(client)
             if ctx is not None and getattr(conn, "tls", False):
                 conn._ctx = ctx

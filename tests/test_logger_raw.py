@@ -148,3 +148,28 @@ def test_close_closes_the_device_file():
     except (ValueError, OSError):  # "I/O operation on closed file" on both runtimes
         closed = True
     assert closed
+
+
+def test_a_full_drop_newest_ring_loses_no_accepted_sample_to_the_commits_that_free_it():
+    # a sync that stops inside the oldest sector (here the day's quota, after one batch of 100)
+    # committed into a full last sector: the commit rotated into the oldest sector and dropped its
+    # 156 accepted, unsent samples (counted in dropped_full). The last sector now keeps room for
+    # the commits while the oldest one holds pending samples
+    fresh()
+    cfg = raw_config(16384, limits={"points_per_request": 100, "points_per_day": 100})
+    cfg["store"]["on_full"] = "drop_newest"
+    log = Logger(cfg)
+    t0 = now_ms() - DAY_MS // 2
+    accepted = 0
+    while log.add("temperature", float(accepted), ts=t0 + accepted * 10):
+        accepted += 1
+    r = log.sync()
+    assert r["sent"] == 100 and log.stats()["pending"] == accepted - 100, (r["stopped"], log.stats())
+    log.close()
+    cfg["limits"]["points_per_day"] = 10000
+    log = Logger(cfg)
+    r = log.sync()
+    st = log.stats()
+    log.close()
+    assert r["pending"] == 0 and st["sent"] == accepted and st["dropped_full"] == 1, st
+    assert [p[0] for p in received(1)] == [t0 + i * 10 for i in range(accepted)]

@@ -34,6 +34,10 @@ _MAX_STREAMS = const(64)
 _MAX_NAME = const(64)  # bytes of UTF-8, as the configuration allows
 _MAX_META = const(256)  # bytes of the meta's JSON
 _COMMIT = const(16)  # a commit frame's body before the meta
+# drop_newest: a full ring whose oldest sector holds pending samples keeps room in its last sector
+# for this many commit frames (the commits that free that sector), so that none of them needs a
+# rotation, which would erase it and drop its samples
+_KEPT = const(4)
 
 # open_device: the rp2 page size, and the simulator's sector size
 _PAGE = const(256)
@@ -310,6 +314,7 @@ class RawStore:
         f = (self._tail + 1) % n
         o = (f + 1) % n
         drop = self._chain >= n - 1
+        self._old_pending = None
         if drop:
             lost = self._uncommitted(o)
             total = 0
@@ -369,6 +374,7 @@ class RawStore:
         self._dropped = 0
         self._last_ts = 0
         self._metab = b""  # the caller's meta as compact JSON; b"" when none
+        self._old_pending = None  # whether the sector a rotation would erase holds pending samples (None: not known)
 
     def _open(self):
         n = self._n
@@ -518,23 +524,46 @@ class RawStore:
             if not self._rotate(True):
                 self._dropped += 1
                 return False
-            n = record.encode_into(
-                self._buf,
-                1,
-                sid,
-                ts,
-                value,
-                flags,
-                decimals,
-                self._base[self._tail],
-                None,
-                self._key(self._tail, self._off),
-            )
+            n = self._encode_again(sid, ts, value, flags, decimals)
+        elif self._chain >= self._n - 1 and self._off + 1 + n > self._ss - self._room_kept():
+            # the room the last sector keeps for commits (see _KEPT), while the ring refuses
+            # samples rather than drop them: drop_newest, or a sync_async holding the oldest ones
+            if self._drop_newest or (self.hold and self.hold()):
+                if self._old_pending is None:
+                    self._old_pending = bool(self._uncommitted((self._tail + 2) % self._n))
+                    n = self._encode_again(sid, ts, value, flags, decimals)  # (the read used the buffer)
+                if self._old_pending:
+                    self._dropped += 1
+                    return False
         self._put(1 + n)
         self.record_bytes += n
         self._pending[sid] = self._pending.get(sid, 0) + 1
         self._last_ts = ts
         return True
+
+    def _room_kept(self):
+        # bytes of _KEPT commit frames whose meta is the last one's size and a little more (its
+        # counters grow), or 128 bytes before the first (the upload policy's takes about 100);
+        # at most a quarter of a sector
+        m = len(self._metab)
+        k = _KEPT * (32 + (m if m else 128))
+        q = (self._ss - _HDR) >> 2
+        return k if k < q else q
+
+    def _encode_again(self, sid, ts, value, flags, decimals):
+        # the record into the buffer again, at the tail (after a rotation, or a read through the buffer)
+        return record.encode_into(
+            self._buf,
+            1,
+            sid,
+            ts,
+            value,
+            flags,
+            decimals,
+            self._base[self._tail],
+            None,
+            self._key(self._tail, self._off),
+        )
 
     def let_writer_go(self):
         # store.py's: a sync's batches need the heap more than the next append does. The raw
@@ -608,6 +637,7 @@ class RawStore:
         # whatever fails before the frame is on flash (a program error, a MemoryError) puts them
         # back here, so RAM never runs ahead of what a reopen would read.
         old_pending, old_metab = self._pending.get(sid, 0), self._metab
+        self._old_pending = None
         self._cursor[sid] = pos
         p = old_pending - count
         self._pending[sid] = p if p > 0 else 0

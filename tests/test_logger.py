@@ -416,3 +416,16 @@ def test_a_store_with_no_room_for_another_stream_name_is_a_config_error_naming_s
             Logger(cfg).close()
     e = raises(ConfigError, Logger, cfg)
     assert str(e).startswith("streams:") and "store.path" in str(e), str(e)
+
+
+def test_loggers_closed_on_many_store_paths_leave_no_entry_behind():
+    # each store path's holding entry stayed for the process's life (about 100 bytes of heap a
+    # path on the board-like port): a host tool or gateway rotating stores grew without bound
+    import blynklog
+
+    before = len(blynklog._holders)
+    for _ in range(20):
+        log, _cfg = make()
+        log.add("n", 1, ts=T0)
+        log.close()
+    assert len(blynklog._holders) == before

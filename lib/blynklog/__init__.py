@@ -633,7 +633,14 @@ class Logger:
             self._cell[0] = None  # the store is nobody's
             self._let_go()
             _wait_ms(_stamps_ahead(self._last_ts, self.clock))
-            self._cell[3] = None
+            cell = self._cell
+            cell[3] = None
+            # the store's entry goes with it, unless a file handle may still hold frames of it
+            # (the flag), or the figures are to be asked for later (_late_stats: the entry says
+            # whether another Logger holds the store then)
+            key = _one_spelling(self._cfg["store"]["path"])
+            if self._final is not None and not cell[2] and _holders.get(key) is cell:
+                del _holders[key]
 
     def _check_open(self):
         # the public calls' first step (add() has it inline): closed, or its store taken over

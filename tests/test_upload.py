@@ -1012,3 +1012,22 @@ def test_a_budget_shorter_than_the_servers_answer_still_gets_the_batch_it_sent_a
     assert r["sent"] == 10 and r["stopped"] == "budget", r
     assert len(received(1)) == 10
     log.close()
+
+
+def test_samples_stored_with_two_decimals_go_with_them_after_the_stream_is_set_to_one():
+    # the decimals apply when add() stores a sample; those stored before a change were rounded
+    # again at the upload (20.25 went as 20.2)
+    fresh()
+    cfg = device_config(streams={"t": {"pin": "V1", "decimals": 2}})
+    log = Logger(cfg)
+    t0 = now_ms() - 10000
+    for i, v in enumerate((20.25, 21.5, -0.05)):
+        log.add("t", v, ts=t0 + i)
+    log.close()
+    cfg["streams"]["t"]["decimals"] = 1
+    log = Logger(cfg)
+    log.add("t", 22.25, ts=t0 + 3)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 4, r
+    assert [p[1] for p in raw_points(1, 1)] == ["20.25", "21.5", "-0.05", "22.2"]

@@ -270,8 +270,15 @@ def _emit(out, plat, ts, value, decimals):
     # (with value), or a record.Rec (its ts made as an int, its value with value()). The value's
     # text is the _put_* functions' (an int printed as it is), the one body_chunks writes fast for
     # the common points.
+    fixed = -1
     if ts.__class__ is not int and hasattr(ts, "delta"):
-        value = ts.value()
+        d = ts.typ - _T_SCALED
+        if 0 <= d <= 6 and -_LIM < ts.m < _LIM:
+            # a scaled value stored with other decimals than the stream's now (changed since): its
+            # own digits, as add() stored them, not rounded again
+            fixed = _put_fixed(_scratch, 0, ts.m, d)
+        else:
+            value = ts.value()
         ts = ts.base + ts.delta
     elif ts.__class__ is not int:
         _check_ts(ts)
@@ -280,7 +287,9 @@ def _emit(out, plat, ts, value, decimals):
         out.write(',{"value":')
     else:
         print(",[", ts, ",", sep="", end="", file=out)
-    if value.__class__ is int:
+    if fixed >= 0:
+        out.write(memoryview(_scratch)[:fixed])
+    elif value.__class__ is int:
         print(value, end="", file=out)
     elif value.__class__ is bool:
         out.write("true" if value else "false")

@@ -364,6 +364,21 @@ def test_429_retry_after_is_a_floor_with_a_short_retry_max_s_too():
     log.close()
 
 
+def test_a_400_about_the_request_not_its_points_is_retried_later_and_sets_nothing_aside():
+    # the Device API's "Unknown content type." to every request: the batch was halved down to a
+    # lone point, two good points set aside and the stream parked, at every park_s
+    fresh()
+    log = Logger(device_config(limits={"points_per_request": 10}))
+    fill(log, "temperature", 20)
+    emu.inject("status", count=20, status=400, body={"error": {"message": "Unknown content type."}})
+    n = len(emu.requests())
+    r = log.sync()
+    log.close()
+    assert r["stopped"] == "retry" and "Unknown content type." in r["last_error"], r
+    assert r["rejected"] == 0 and r["pending"] == 20 and r["parked"] == [], r
+    assert len(emu.requests()) - n == 1  # no halving
+
+
 def test_a_dropped_connection_loses_nothing():
     fresh()
     log = Logger(device_config())

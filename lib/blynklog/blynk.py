@@ -3,10 +3,10 @@
 #     (Basic auth) + POST /api/v1/organization/device/import/batch (Bearer).
 #   DeviceClient(conn, token): POST /external/api/batch/update?token=..&pin=.. (or dataStreamId).
 #   client.upload(stream, points, count, length=None) -> Answer(kind, status, message, retry_after_ms, moved_to)
-# Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage: try later),
-# BAD_BATCH (400/413: this batch as sent is refused; for a single point only when the body is
-# Blynk's JSON error, otherwise RETRY, so a middlebox's 400 never discards data), UNKNOWN_STREAM,
-# UNKNOWN_DEVICE, AUTH.
+# Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage, a 400 about the request
+# rather than its points: try later), BAD_BATCH (400/413: this batch as sent is refused; for a
+# single point only when the body is Blynk's JSON error, otherwise RETRY, so a middlebox's 400
+# never discards data), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH.
 # upload() never raises for network or server faults. A 308 is followed (a few hops at most) on a
 # new Connection with the same TLS settings; answer.moved_to names the new server for the caller
 # to persist, and client.conn is the new Connection from then on. A redirect from https to plain
@@ -107,6 +107,13 @@ def _json_error(body):
     if isinstance(err, dict):
         return isinstance(err.get("message"), str)
     return isinstance(err, str) or isinstance(data.get("message"), str)
+
+
+def _about_request(message):
+    # A 400 about the request itself, not its points: the Device API's "Unknown content type." (a
+    # header our request always has, so a proxy or the server changed), or any other saying so
+    m = message.lower()
+    return "content type" in m or "content-type" in m
 
 
 def retry_after_ms(value, date=None):
@@ -246,6 +253,10 @@ class _Client:
             return Answer(UNKNOWN_STREAM, status, msg, None, self.moved_to)
         if status == 400 and "daily" in msg.lower():
             return Answer(RETRY, status, msg, ra, self.moved_to)
+        if status == 400 and _about_request(msg):
+            # the request is refused whatever points it holds: none of them is to blame, none is
+            # set aside (a halving would only spend requests); it goes again after the back-off
+            return Answer(RETRY, status, "request refused: " + msg, ra, self.moved_to)
         if status in (400, 413):
             if count == 1 and not _json_error(resp.body):
                 # a lone point refused without Blynk's JSON error: a proxy spoke, not Blynk; keep it

@@ -16,9 +16,10 @@
 #   - when the backlog cannot all go up before it goes stale, backlog_policy chooses which records
 #     to skip (counted `thinned`): oldest_first skips none (the oldest go stale), newest_first skips
 #     the oldest excess, spread skips evenly across the backlog;
-#   - retry-later answers (network, timeout, 5xx, 429) stop the sync and back off exponentially with
-#     full jitter, capped, persisted; a 429's Retry-After is a floor; a 429 (or a Retry-After) to
-#     remote.py's requests after the batches backs off the same way (retry_later);
+#   - retry-later answers (network, timeout, 5xx, 429, a 400 about the request rather than its
+#     points: blynk.py) stop the sync and back off exponentially with full jitter, capped,
+#     persisted; a 429's Retry-After is a floor; a 429 (or a Retry-After) to remote.py's requests
+#     after the batches backs off the same way (retry_later);
 #   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
 #     (`rejected`, the server's message kept in a bounded log) and the rest goes on; when lone
 #     points are refused one after another for one reason, the stream is parked instead;

@@ -664,6 +664,56 @@ def test_a_stream_the_server_refuses_point_by_point_is_parked_not_emptied():
     log.close()
 
 
+def _parked_for_its_type(log):
+    # a stream whose datastream has another type (every point refused, one message): parked at the
+    # third lone refusal, the two before it set aside
+    fill(log, "wrong", 40, value=lambda i: 1.5 + i)
+    r = log.sync()
+    assert r["parked"] == ["wrong"] and r["rejected"] == 2 and r["pending"] == 38, r
+
+
+def _uploads_since(n):
+    return [q for q in emu.requests()[n:] if q["path"] == "/external/api/batch/update"]
+
+
+def test_a_stream_parked_for_refusing_every_point_is_parked_again_at_its_first_refusal_after_the_park():
+    # it lost two samples at every park_s (48 a day at the default): the refusals in a row began
+    # again at each sync
+    fresh()
+    emu.add_stream(1, 9, "V9", "int")
+    log = Logger(device_config(streams={"wrong": {"pin": "V9", "decimals": 2}}))
+    _parked_for_its_type(log)
+    try:
+        for k in (1, 2, 3):
+            shift_device_clock(k * 3601000)  # park_s (3,600 s) is over
+            n = len(emu.requests())
+            r = log.sync()
+            assert r["parked"] == ["wrong"] and r["rejected"] == 0 and r["pending"] == 38, (k, r)
+            assert len(_uploads_since(n)) == 1, (k, _uploads_since(n))  # one point alone, no bisection
+    finally:
+        shift_device_clock(0)
+    assert log.stats()["rejected"] == 2
+    log.close()
+
+
+def test_a_stream_parked_for_refusing_every_point_is_parked_again_at_its_first_refusal_after_a_reboot():
+    fresh()
+    emu.add_stream(1, 9, "V9", "int")
+    cfg = device_config(streams={"wrong": {"pin": "V9", "decimals": 2}})
+    log = Logger(cfg)
+    _parked_for_its_type(log)
+    log.close()
+    log = Logger(cfg)
+    try:
+        shift_device_clock(3601000)
+        r = log.sync()
+    finally:
+        shift_device_clock(0)
+    assert r["parked"] == ["wrong"] and r["rejected"] == 0 and r["pending"] == 38, r
+    assert log.stats()["rejected"] == 2
+    log.close()
+
+
 def test_a_record_far_in_the_future_is_set_aside_and_the_queue_goes_on():
     # stored while the clock was wrong: it would otherwise wait for years at the head of its stream
     fresh()

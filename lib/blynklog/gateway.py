@@ -311,7 +311,7 @@ class Uploader(policy.Uploader):
             if d is None:
                 continue
             d["pending"] += log._opened().pending(st.sid)
-            until = parked.get(st.park)
-            if isinstance(until, int) and now is not None and until > now:
+            until = policy.park_until(parked.get(st.park))
+            if until is not None and now is not None and until > now:
                 d["parked"] = True
         out["devices"] = devs

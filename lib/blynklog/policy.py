@@ -22,7 +22,10 @@
 #     after the batches backs off the same way (retry_later);
 #   - 400 bad batch: the batch is halved until the bad point is alone; that point is set aside
 #     (`rejected`, the server's message kept in a bounded log) and the rest goes on; when lone
-#     points are refused one after another for one reason, the stream is parked instead;
+#     points are refused one after another for one reason, the stream is parked instead, and the
+#     reason is kept with its parking (state "parked": [until, message]): when the parking ends, a
+#     point goes alone first, and the same refusal parks the stream again at once, setting
+#     nothing aside (also after a reboot);
 #   - a record over a day ahead of a set clock, or a string too big for any request, is set aside
 #     (`rejected`): either would block its stream for good;
 #   - every sample counted in `rejected` (by the server or here) has an entry in the rejects log
@@ -110,8 +113,8 @@ class _Stream:
         self.limit = 0  # points per batch; halved while bisecting a 400, then grown back (_RAMP)
         self.suspect = 0  # while bisecting: the points from the commit point that hold a refused one
         self.done = False
-        self.rejects_in_row = 0  # lone points refused since the last accepted batch
-        self.last_reject = None
+        self.rejects_in_row = 0  # lone points refused in a row with one message, last_reject
+        self.last_reject = None  # (at most _MSG_MAX characters, as the state keeps it: _park)
         self.kept = None  # (prev_b, prev_d, thin_left, acc) at the stream's commit point (_one_batch)
         self.waits = None  # why the stream stopped at a sample that cannot go yet (see _say_waits)
         self.head = None  # its oldest pending record's timestamp; None: look again (_oldest_stream)
@@ -552,11 +555,20 @@ class Uploader:
         for st in self.streams:
             st.done = False
             st.limit = self.per_request
-            st.rejects_in_row = 0
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
-            until = parked.get(st.park)
-            if isinstance(until, int) and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
+            entry = parked.get(st.park)
+            # a stream parked because the server refused its points one by one with one message
+            # (its datastream has another type): the refusals in a row are where they were, so
+            # its first point refused for that reason again parks it at once, and sets nothing
+            # aside; that point goes alone (one request, not a bisection of a full batch)
+            st.last_reject = park_reason(entry)
+            st.rejects_in_row = 0
+            if st.last_reject is not None:
+                st.rejects_in_row = _REJECTS_IN_ROW - 1
+                st.limit = 1
+            until = park_until(entry)
+            if until is not None and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
                 st.done = True
                 report["parked"].append(st.name)
         yield from self._plan_thinning(now, self.quota_left(now))  # parked streams take no quota: left out
@@ -660,12 +672,17 @@ class Uploader:
                 st.limit = max(1, points // 2)
                 return None
             st.suspect = 0
-            if st.rejects_in_row >= _REJECTS_IN_ROW - 1 and msg == st.last_reject:
+            reason = msg[:_MSG_MAX]
+            if reason != st.last_reject:
+                st.rejects_in_row = 0
+            if st.rejects_in_row >= _REJECTS_IN_ROW - 1:
                 # lone points refused one after another for one reason: the stream is refused
-                # (a wrong datastream type, say), not a point. Park it; nothing is set aside.
-                return self._park(st, now, parked, report, "the server refuses every point: " + msg)
+                # (a wrong datastream type, say), not a point. Park it; nothing is set aside. The
+                # reason goes with the parking (_begin): when it ends, the same refusal parks
+                # the stream again at once
+                return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
             st.rejects_in_row += 1
-            st.last_reject = msg
+            st.last_reject = reason
             # the bad point is alone: set it aside and go on (it is not the stream's previous
             # timestamp: the one before it stays that)
             self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
@@ -694,11 +711,14 @@ class Uploader:
         report["last_error"] = "retry later: %s" % msg
         return "retry"
 
-    def _park(self, st, now, parked, report, why):
-        # Set a stream aside for park_s (for this sync only while the clock is unset).
+    def _park(self, st, now, parked, report, why, refused=None):
+        # Set a stream aside for park_s (for this sync only while the clock is unset). refused:
+        # the server's message when it refused the stream's points one by one, kept in the entry
+        # (park_reason) until a batch of the stream is accepted
         st.done = True
         if now is not None:
-            parked[st.park] = now + self.cfg["upload"]["park_s"] * 1000
+            until = now + self.cfg["upload"]["park_s"] * 1000
+            parked[st.park] = until if refused is None else [until, refused]
         report["parked"].append(st.name)
         report["last_error"] = "stream %s parked: %s" % (st.name, why)
         return None
@@ -826,6 +846,21 @@ def _server_day_end(client, now):
     if ms is None:
         ms = now
     return now + _DAY_MS - ms % _DAY_MS
+
+
+def park_until(entry):
+    # The end (Unix ms) of an entry of the state's "parked": `until`, or [until, message] for a
+    # stream whose points the server refused one by one (_park); None for a damaged entry
+    if isinstance(entry, list) and len(entry) == 2:
+        entry = entry[0]
+    return entry if isinstance(entry, int) and not isinstance(entry, bool) else None
+
+
+def park_reason(entry):
+    # The server's message an entry [until, message] of the state's "parked" keeps, else None
+    if isinstance(entry, list) and len(entry) == 2 and park_until(entry) is not None and isinstance(entry[1], str):
+        return entry[1][:_MSG_MAX]
+    return None
 
 
 def _adapt(it):

@@ -26,6 +26,7 @@ import gc
 
 from .clock import FLAG_BOOTREL
 from .compat import json, ticks_diff, ticks_ms, utc_day
+from .policy import park_until
 from .remote_values import _INF, _dict, check, same_source, sources
 
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
@@ -195,8 +196,8 @@ def _note_conditions(log, report, start, now):
     parked = _dict(log._state.get("parked"))
     names = []
     for st in log._uploader.streams:  # the state's entries are policy._Stream.park's
-        until = parked.get(st.park)
-        if isinstance(until, int) and (now is None or until > now):
+        until = park_until(parked.get(st.park))
+        if until is not None and (now is None or until > now):
             names.append(st.name)
     names.sort()
     if names:

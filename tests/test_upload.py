@@ -1096,3 +1096,17 @@ def test_samples_stored_with_two_decimals_go_with_them_after_the_stream_is_set_t
     log.close()
     assert r["sent"] == 4, r
     assert [p[1] for p in raw_points(1, 1)] == ["20.25", "21.5", "-0.05", "22.2"]
+
+
+def test_a_413_halves_the_batch_until_a_size_goes_and_keeps_that_size():
+    # a body limit, not a bad point: after one 413 on 300 points, the halves of 150 both go; the
+    # bisection for a refused point went on halving what was accepted down to lone points
+    fresh()
+    emu.inject("status", status=413, body={"error": {"message": "Request Entity Too Large"}})
+    log = Logger(device_config(limits={"points_per_request": 300}))
+    fill(log, "temperature", 300)
+    r = log.sync()
+    log.close()
+    batches = [(q["status"], q["points"]) for q in emu.requests() if "/batch/" in q["path"]]
+    assert r["sent"] == 300 and r["pending"] == 0, r
+    assert batches == [(413, 0), (200, 150), (200, 150)], batches  # (the 413's points not taken)

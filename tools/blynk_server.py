@@ -80,7 +80,7 @@ DAY_MS = 86400000
 STREAM_TYPES = ("int", "double", "string", "bool", "location")
 FAULT_KINDS = ("status", "drop", "reset_mid_body", "slow", "redirect", "garbage")
 FAULT_TARGETS = ("upload", "token", "settings", "event", "any")
-FAULT_STATUSES = (400, 401, 403, 404, 429, 500, 502, 503, 504)
+FAULT_STATUSES = (400, 401, 403, 404, 413, 429, 500, 502, 503, 504)
 CONFIG_KEYS = (
     "token_lifetime_s",
     "points_per_day",

@@ -2,7 +2,9 @@
 # The virtual board's chip (boards/unix/chip) across boots, with a small main.py of its own: a
 # board's sys.path, deep sleep as the end of a process and a new one, the RTC and its memory kept
 # across deep sleep and lost in a power cut, boot-relative ticks restarting, waits shortened by
-# the time-scale, Wi-Fi out of reach in an offline window, NTP answering the world's time; the
+# the time-scale, asyncio's loop on the chip's clock (its tasks run, its waits last their time,
+# waits skipped by the time-scale count for them), Wi-Fi out of reach in an offline window, NTP
+# answering the world's time; the
 # resets of each kind (watchdog, brownout, power cut, machine.reset()), from outside at a moment of
 # real time or from the chip at its N-th call (with the radio on), each with its reset cause and
 # what it keeps of the RTC and its memory; the watchdog enforced in world time; the radio's record.
@@ -83,6 +85,41 @@ def test_waits_are_shortened_by_the_time_scale_and_the_world_moves_by_their_whol
     r = vb.boot(timeout_s=60)
     assert r.how == "deepsleep"  # three hours of waits within the minute's timeout
     assert r.world_after - r.world_before >= 3 * 3600000 + 1000
+
+
+def test_asyncio_runs_its_tasks_and_an_asyncio_sleep_lasts_its_time_by_ticks_ms(tmp_path, runtime):
+    main = (
+        "import asyncio, time\nasync def task():\n    print('TASK')\nasync def main():\n"
+        "    await asyncio.create_task(task())\n    t = time.ticks_ms()\n    await asyncio.sleep_ms(300)\n"
+        "    print('SLEPT', time.ticks_diff(time.ticks_ms(), t))\nasyncio.run(main())\nmachine.deepsleep(1000)\n"
+    )
+    r = _board(tmp_path, runtime, main).boot(timeout_s=20)
+    assert r.how == "deepsleep" and "TASK" in r.out, r
+    slept = int(r.out.split("SLEPT ", 1)[1].split()[0])
+    assert 300 <= slept < 3000, slept
+
+
+def test_a_wait_the_time_scale_skips_in_one_task_makes_another_tasks_asyncio_sleep_due(tmp_path, runtime):
+    # a task's blocking hour (time.sleep, 3.6 ms of real time) passes another's half-hour asyncio.sleep
+    main = (
+        "import asyncio, time\nasync def sleeper():\n    await asyncio.sleep(1800)\n    print('WOKE')\n"
+        "async def blocker():\n    time.sleep(3600)\nasync def main():\n    s = asyncio.create_task(sleeper())\n"
+        "    await asyncio.sleep(0)\n    await asyncio.create_task(blocker())\n    await s\n"
+        "asyncio.run(main())\nmachine.deepsleep(1000)\n"
+    )
+    r = _board(tmp_path, runtime, main).boot(timeout_s=20)
+    assert r.how == "deepsleep" and "WOKE" in r.out, r
+    assert r.world_before + 3600000 <= r.world_end < r.world_before + 3660000  # no half hour waited after it
+
+
+def test_asyncio_runs_after_a_week_of_waits_skipped_in_the_same_process(tmp_path, runtime):
+    # a week is more than half the ticks' period on a 32-bit port (6.2 days)
+    main = (
+        "import asyncio, time\ntime.sleep(7 * 86400)\nasync def main():\n    print('RAN')\n"
+        "asyncio.run(main())\nmachine.deepsleep(1000)\n"
+    )
+    r = _board(tmp_path, runtime, main).boot(timeout_s=20)
+    assert r.how == "deepsleep" and "RAN" in r.out, r
 
 
 def test_wifi_is_out_of_reach_in_an_offline_window_and_ntp_answers_the_world_time(tmp_path, runtime):

@@ -6,6 +6,8 @@
 #   the RTC: counts with the world through waits and deep sleep; after power-on it restarts at
 #     2000-01-01 (unset) until someone (NTP) sets it; time.time_ns()/time()/gmtime() read it;
 #   ticks_ms: boot-relative, restart with every process (every boot), include the skipped waits;
+#   asyncio's clock (loop_ticks, given to asyncio by time.py): the port's own ticks plus the
+#     skipped waits, as MicroPython's C scheduler stamps a task made ready with the port's ticks;
 #   RTC memory (machine.RTC().memory()): kept across deep sleep and the resets that keep it (KINDS);
 #   the reset cause; Wi-Fi coverage (offline windows of world time); the watchdog.
 # The state file (JSON, named by the environment's BLYNKLOG_VBOARD) is what the next boot starts
@@ -68,6 +70,7 @@ with open(PATH) as _f:
     state = json.load(_f)
 
 _period = _t.ticks_add(0, -1) + 1
+_half = _period // 2
 _t0 = _t.ticks_ms()
 _skipped = 0  # ms of waits not waited in real time
 _world0 = state["world_ms"]
@@ -130,6 +133,17 @@ def elapsed():
 def ticks():
     # from 0 at this boot, as a board's after a reset
     return elapsed() & (_period - 1)
+
+
+def loop_ticks():
+    # asyncio's clock: the port's ticks (those _asyncio.TaskQueue.push() stamps a task with when
+    # given no time: a new task, one woken by an event, I/O or another task's end, which is then
+    # due at once) plus the waits skipped in this process, so that asyncio's deadlines move with
+    # the world as ticks_ms does. The skipped part is taken modulo half a tick period, which keeps
+    # the port's stamps in this clock's past (ticks_diff <= 0: due) however long the process has
+    # skipped (half a period is 6.2 days on a 32-bit port); only a wait skipped within a running
+    # loop across a multiple of it would move that loop's pending deadlines by half a period
+    return (_t.ticks_ms() + _skipped % _half) & (_period - 1)
 
 
 def world_ms():

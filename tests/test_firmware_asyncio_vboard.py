@@ -1,0 +1,58 @@
+# cpython-only: it boots the virtual board (tools/vboard.py) as unix-port processes.
+# The firmware's asyncio mode ("asyncio": true) on the virtual board, deployed as on a board, against
+# the local Blynk emulator: its loop runs its cycles and its upload (the board's asyncio is the
+# port's, on the chip's clock: boards/unix/chip/time.py). The loop's waits are real time, so the
+# cycles are a second apart and few.
+import json
+import os
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for _p in (os.path.join(ROOT, "tools"), os.path.join(ROOT, "firmware")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import deploy  # noqa: E402
+import vboard  # noqa: E402
+from test_firmware_fastwake import _config  # noqa: E402
+from test_unix_port import runtimes  # noqa: E402
+
+T0 = 1790000000000  # 2026-09-21, Unix ms
+CYCLES = 3
+
+
+@pytest.fixture(params=sorted(runtimes()))
+def env(request, tmp_path):
+    from blynk_server import BlynkServer
+
+    srv = BlynkServer(tls=True, cert_dir=str(tmp_path / "certs")).start()
+    try:
+        yield tmp_path, srv, runtimes()[request.param]
+    finally:
+        srv.stop()
+
+
+def test_in_asyncio_mode_the_firmware_runs_its_cycles_and_its_upload_on_the_virtual_board(env):
+    tmp_path, srv, exe = env
+    config = _config(
+        str(tmp_path / "cfg"),
+        srv.url,
+        srv.ca_der_path,
+        asyncio=True,
+        sample_every_s=1,
+        upload_every_s=600,
+        board={"wakes": CYCLES},
+    )
+    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
+    vb = vboard.VBoard(str(tmp_path / "vb"), micropython=exe, heapsize="512K", time_scale=1e6, start_ms=T0)
+    vb.power_on(rtc_kept=True)
+    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
+    r = vb.boot(timeout_s=60)
+    assert r.how == "exit" and "sleep none (asyncio)" in r.out, r.out
+    summary = json.loads([x for x in r.lines() if x.startswith("SUMMARY ")][-1][len("SUMMARY ") :])
+    assert summary["cycles"] == CYCLES and summary["samples"] == 4 * CYCLES, summary
+    assert summary["uploads"] == 1 and summary["sent"] >= 4 and summary["errors"] == 0, summary  # power-on's

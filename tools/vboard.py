@@ -29,7 +29,7 @@ writes the state from what the chip noted: world time at light sleeps, the RTC's
 memory written through), or from the chip at the N-th call of a chip function (plan: the N-th
 call while Wi-Fi is active, plan_radio, lands while the radio is on: the brownout under transmit).
 Waits are shortened by time_scale: simulated time runs at real speed while the firmware works and
-jumps over every sleep.
+jumps over every sleep (asyncio's waits excepted: its loop waits in real time).
 
     vb = VBoard("DIR", micropython=".venv/bin/micropython", time_scale=1e6, start_ms=...)
     vb.power_on()                       # a fresh board (the RTC unset, RTC memory empty)

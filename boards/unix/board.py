@@ -7,7 +7,8 @@
 #          (reset cause DEEPSLEEP_RESET) with the RTC moved on by the sleep and the RTC memory kept
 #          (a file outside the file system); the firmware keeps its schedule in RTC memory, as on
 #          ESP32. Light sleep waits in the same process. Waits are shortened by the world's
-#          time_scale (tools/vboard.py), so a day of 1-minute wakes runs in minutes.
+#          time_scale (tools/vboard.py), so a day of 1-minute wakes runs in minutes; asyncio's
+#          (asyncio mode) are real time.
 #   clock: epoch 1970; the RTC counts through deep sleep, restarts at 2000-01-01 (unset) after a
 #          power cut; NTP (ntptime) answers the simulated world time while Wi-Fi is up.
 #   Wi-Fi: network.WLAN connects at once, except in the world's offline windows.

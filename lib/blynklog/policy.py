@@ -112,7 +112,7 @@ class _Stream:
         self.acc = 0
         self.limit = 0  # points per batch; halved while bisecting a 400, then grown back (_RAMP)
         self.suspect = 0  # while bisecting: the points from the commit point that hold a refused one
-        self.sized = False  # a 413 this sync: the batches keep the size the server took after it
+        self.cap = 0  # the most points a batch may grow back to: per_request, or less after a 413
         self.done = False
         self.rejects_in_row = 0  # lone points refused in a row with one message, last_reject
         self.last_reject = None  # (at most _MSG_MAX characters, as the state keeps it: _park)
@@ -555,8 +555,7 @@ class Uploader:
             self.quota_day, self.quota_sent, self.quota_prev = self._books(now)
         for st in self.streams:
             st.done = False
-            st.limit = self.per_request
-            st.sized = False
+            st.limit = st.cap = self.per_request
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
             entry = parked.get(st.park)
@@ -650,9 +649,9 @@ class Uploader:
                 # server refused: half of that next (growing back here would send it again)
                 st.suspect -= points
                 st.limit = max(1, st.suspect // 2)
-            elif st.limit < self.per_request and not st.sized:  # grow back after a bisection, in a few steps
+            elif st.limit < st.cap:  # grow back after a bisection, in a few steps
                 st.suspect = 0
-                st.limit = min(self.per_request, st.limit * _RAMP)
+                st.limit = min(st.cap, st.limit * _RAMP)
             self.state.set("retry", None)
             if st.park in parked:
                 del parked[st.park]
@@ -672,10 +671,11 @@ class Uploader:
             if points > 1:
                 if answer.status == 413:
                     # too large (a proxy's body limit), not a bad point: halved until a size
-                    # goes, then that size for the rest of the sync (a bisection went on down
-                    # to lone points: 14 requests for 3,000 points after one 413, now 3)
+                    # goes, and no batch grows back past it for the rest of the sync (a
+                    # bisection went on down to lone points: 14 requests for 3,000 points after
+                    # one 413, now 3)
                     st.suspect = 0
-                    st.sized = True
+                    st.cap = max(1, points // 2)
                 else:
                     st.suspect = points  # a refused point is among them
                 st.limit = max(1, points // 2)

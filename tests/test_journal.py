@@ -17,7 +17,12 @@ from logger_support import Unloaded
 from support import raises, tmpdir
 
 T0 = 1767225600000
-STREAMS = {"t": {"pin": "V1", "decimals": 2}, "n": {"pin": "V2", "type": "int"}, "s": {"pin": "V3", "type": "string"}}
+STREAMS = {
+    "t": {"pin": "V1", "decimals": 2},
+    "n": {"pin": "V2", "type": "int"},
+    "s": {"pin": "V3", "type": "string"},
+    "b": {"pin": "V4", "type": "bool"},
+}
 
 
 def _config(folder, clock=None, **store):
@@ -99,6 +104,21 @@ def test_a_wake_after_the_first_writes_its_numbers_to_the_journal_without_loadin
     assert loaded == []
     assert "journal" in _files(path)
     assert os.stat(_folder(path) + "/journal")[6] == 3 * 28
+
+
+def test_a_wakes_bool_samples_go_to_the_journal_and_are_stored_as_bools():
+    # a bool sample opened the whole store at every wake (some 470 ms of a Pico W's wake)
+    path = _config(tmpdir())
+    _first_start(path)
+    log = Logger(path)
+    log.add("b", True, ts=T0)
+    log.add("b", 0, ts=T0 + 1)
+    log.flush()
+    kind = type(log._store).__name__
+    log.close()
+    assert kind == "Journal"
+    got = _stored(path)["b"]
+    assert got == [(T0, True), (T0 + 1, False)] and [type(v) for _, v in got] == [bool, bool], got
 
 
 def test_the_store_takes_the_journal_in_at_its_opening_and_the_journal_goes():

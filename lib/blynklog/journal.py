@@ -5,7 +5,8 @@
 # loading the store; the store takes them in when it next opens (take_in, from store_open.run
 # given the folder), before anything else is appended.
 #   journal        records of 28 bytes: stream id (B), flags (B), decimals (b, -128: None),
-#                  kind (B: 0 float, 1 int), ts (q), rel (i), value (d, or q for an int), then
+#                  kind (B: 0 float, 1 int, 2 bool), ts (q), rel (i), value (d, or q for an int
+#                  and a bool's 0/1), then
 #                  the CRC-32 of those 24 bytes (<I). Appended a flush at a time; a record whose
 #                  CRC fails, or a part record at the end, is skipped.
 #   journal.in     the journal being taken in: renamed so (atomic) first, so that a wake may begin
@@ -105,10 +106,12 @@ def take(store, buf, n, i, done):
         if binascii.crc32(mv[k : k + 24]) & 0xFFFFFFFF != struct.unpack_from("<I", buf, k + 24)[0]:
             continue
         sid, flags, dec, kind = struct.unpack_from("<BBbB", buf, k)
-        if sid >= names or kind > 1:
+        if sid >= names or kind > 2:
             continue
         if i >= done:
             ts, rel, value = struct.unpack_from("<qiq" if kind else "<qid", buf, k + 4)
+            if kind == 2:
+                value = value == 1
             store.append(sid, ts, value, flags, None if dec == -128 else dec, rel, True)
         i += 1
     return i
@@ -218,7 +221,12 @@ class Journal:
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # the store's append() (Logger.add checked the arguments); True: stored
         t = type(value)
-        if (t is not float and t is not int) or self._size > _JMAX or self._n == _JBUF:
+        if t is bool:
+            kind = 2
+            value = 1 if value else 0
+        else:
+            kind = 0 if t is float else 1
+        if (t is not float and t is not int and kind != 2) or self._size > _JMAX or self._n == _JBUF:
             # a wake that adds more numbers than the buffer holds before a flush opens the store:
             # a journal append mid-wake costs a flash block write (an erase on a board) each, the
             # store writes them as one frame at the flush
@@ -227,13 +235,13 @@ class Journal:
         n = self._n
         off = n * _REC
         struct.pack_into(
-            "<BBbBqid" if t is float else "<BBbBqiq",
+            "<BBbBqiq" if kind else "<BBbBqid",
             buf,
             off,
             sid,
             flags,
             -128 if decimals is None else decimals,
-            0 if t is float else 1,
+            kind,
             ts,
             rel,
             value,

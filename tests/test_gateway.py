@@ -512,3 +512,31 @@ def test_device_is_refused_by_a_configuration_without_devices():
     raises(ValueError, log.add, "temperature", 1.0, device="node-0")
     assert log.stats()["pending"] == 0
     log.close()
+
+
+def test_a_device_parked_as_unknown_keeps_its_streams_reasons_to_be_refused_point_by_point():
+    # a stream parked because its datastream refuses every point ([until, message]) lost its
+    # reason when its device was parked as unknown (a bare time over it): after both parks, two
+    # more good samples were set aside before the stream was parked again
+    import time
+
+    fresh(devices=1, streams=2)
+    cfg = gw_config(devices=1, streams=2, upload={"park_s": 1})
+    cfg["devices"]["node-0"]["streams"]["s0"] = {"id": 1, "type": "string"}  # the datastream is a double
+    log = Logger(cfg)
+    t = now_ms() - 100000
+    for i in range(20):
+        log.add("s0", "x%d" % i, ts=t + i, device="node-0")
+    r = log.sync()
+    assert r["rejected"] == 2 and r["parked"] == ["node-0/s0"], r
+    time.sleep(1.2)
+    emu.remove_device(FIRST_ID)
+    log.add("s1", 1.0, ts=t + 50, device="node-0")
+    r = log.sync()
+    assert "node-0/s1" in r["parked"] and "unknown device" in r["last_error"], r
+    emu.add_device(FIRST_ID, 2)
+    time.sleep(1.2)
+    r = log.sync()
+    st = log.stats()
+    log.close()
+    assert r["parked"] == ["node-0/s0"] and st["rejected"] == 2 and st["devices"]["node-0"]["sent"] == 1, (r, st)

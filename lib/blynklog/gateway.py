@@ -188,7 +188,9 @@ class Uploader(policy.Uploader):
                 if s.dev == st.dev:
                     s.done = True
                     if until is not None:
-                        parked[s.park] = until
+                        # a stream parked for its points' refusals keeps that reason (policy._park)
+                        why = policy.park_reason(parked.get(s.park))
+                        parked[s.park] = until if why is None else [until, why]
                     if s.name not in report["parked"]:
                         report["parked"].append(s.name)
             report["last_error"] = "device %s parked: %s" % (st.dev, report["last_error"])

@@ -343,3 +343,43 @@ def test_add_into_the_wake_journal_allocates_nothing_but_a_32_bit_ports_crc():
         assert max(got) <= 32, got
     assert log._store._n == 7
     log.close()
+
+
+class _Cell:
+    # a state holder as the Logger's State is to the clock (get/set/save, in RAM)
+    def __init__(self):
+        self.data = {}
+
+    def get(self, k, d=None):
+        return self.data.get(k, d)
+
+    def set(self, k, v):
+        self.data[k] = v
+
+    def save(self):
+        pass
+
+
+def test_a_stamp_of_an_rp2_wake_after_days_of_estimated_wakes_allocates_nothing():
+    # a chain of deep-sleep wakes on an estimated clock carries its ms on from wake to wake:
+    # past 2**28 ms (3.1 days of planned sleeps) every boot-relative stamp was a heap int
+    if not IS_MICROPYTHON:
+        skip("heap_lock() is MicroPython's")
+    import micropython
+
+    now = [1796083200000]  # 2026-12-01: the time is known at the first boot
+    tk = [0]
+    st = _Cell()
+    c = Clock(st, port_time_ms=lambda: now[0], ticks=lambda: tk[0], reset_cause=1)
+    for _ in range(80):  # an hour's sleep each: 80 hours
+        c.before_sleep(3600000)
+        now[0] = 1609459200000  # an rp2's RTC after the reset
+        c = Clock(st, port_time_ms=lambda: now[0], ticks=lambda: tk[0], reset_cause=3)
+    assert not c.is_set() and c._ms > 0x10000000
+    c.stamp_rel()
+    micropython.heap_lock()
+    try:
+        c.stamp_rel()
+        c.stamp_rel()
+    finally:
+        micropython.heap_unlock()

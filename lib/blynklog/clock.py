@@ -304,6 +304,7 @@ class Clock:
             entries.append(self._entry)
         self._boot = boot
         self._code0 = boot << _MS_BITS
+        self._rel0 = self._code0 + self._start  # stamp_rel()'s base: a chain's wake starts past 0
         self._entries = entries
 
         # a boot set from its start after a boot that was too (an ESP32 waking with its RTC) has
@@ -531,9 +532,10 @@ class Clock:
             return r
         ms = self._elapsed()
         self.stamp_flags = FLAG_BOOTREL
-        if ms < _REL_MAX:
-            self.stamp_base = self._code0
-            return ms
+        r = ms - self._start
+        if r < _REL_MAX:  # (a chain of wakes: from this wake's start, however long the chain)
+            self.stamp_base = self._rel0
+            return r
         self.stamp_base = self._code0 | (ms & _MS_MASK)
         return 0
 

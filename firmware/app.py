@@ -612,13 +612,7 @@ def _stop(board, errors, where, err):
     else:
         print("blynklog firmware: the boot failed; it sleeps and tries again")
     if board is None:
-        try:
-            import machine
-
-            machine.deepsleep(CONFIG_RETRY_MS // 60)
-        except Exception:
-            pass
-        return None
+        raise err  # no board to sleep with: main.py's last resort sleeps a minute (rp2: fed)
     try:
         board.blink(5)
     except Exception:

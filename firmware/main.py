@@ -10,4 +10,13 @@ except Exception as _e:  # a fault before the firmware could take it (a MemoryEr
     sys.print_exception(_e)
     import machine
 
-    machine.deepsleep(60000)  # and boot again; Ctrl-C (not an Exception) still gives the REPL
+    # a minute, then boot again; Ctrl-C (not an Exception) still gives the REPL. rp2's deepsleep()
+    # is one lightsleep through which boot.py's watchdog (8388 ms) counts: there, while it counts
+    # (WATCHDOG_CTRL's ENABLE bit), the minute goes in fed steps, then the reset
+    if sys.platform == "rp2" and machine.mem32[0x40058000] & 0x40000000:
+        _w = machine.WDT(timeout=8388)  # boot.py's, taken over to be fed
+        for _ in range(15):
+            machine.lightsleep(4000)
+            _w.feed()
+        machine.reset()
+    machine.deepsleep(60000)

@@ -170,3 +170,125 @@ def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path
         monkeypatch.setattr(machine, "_reset_cause", machine.DEEPSLEEP_RESET)
     assert len(blynk_emulator.points(2, 6)) == before + 1  # boot 2: the next upload is not due yet
     assert json.loads(machine.RTC().memory())["up"] >= 60000
+
+
+# ---- the Pico W's watchdog through a boot fault's sleep
+
+
+class WatchdogReset(BaseException):  # the RP2040 resets itself: nothing after it runs
+    pass
+
+
+class _Rp2:
+    # The RP2040 as a boot fault meets it: a clock that moves only in its waits (lightsleep, the
+    # LED's blinks); the watchdog as machine.WDT(id=0, timeout=ms) arms it, counting from there
+    # through lightsleep, reloaded by feed(), never stopped, resetting the chip when not fed within
+    # its timeout; mem32 with WATCHDOG_CTRL's ENABLE bit set while it counts; deepsleep(ms) is
+    # lightsleep(ms) then a reset, as the rp2 port's.
+    def __init__(self):
+        self.now = 0
+        self.timeout = None
+        self.fed = 0
+        self.words = {}
+        chip = self
+
+        class WDT:
+            def __init__(self, id=0, timeout=5000):
+                chip.timeout, chip.fed = timeout, chip.now
+
+            def feed(self):
+                chip.fed = chip.now
+
+        class Mem32:
+            def __getitem__(self, addr):
+                if addr == 0x40058000:  # WATCHDOG_CTRL
+                    return 0x40000000 if chip.timeout is not None else 0
+                return chip.words.get(addr, 0)
+
+            def __setitem__(self, addr, value):
+                chip.words[addr] = value
+
+        self.WDT = WDT
+        self.mem32 = Mem32()
+
+    def wait(self, ms=None):
+        self.now += ms or 0
+        if self.timeout is not None and self.now - self.fed > self.timeout:
+            raise WatchdogReset("not fed for %d ms" % (self.now - self.fed))
+
+    def deepsleep(self, ms=None):
+        self.wait(ms)
+        machine.reset()
+
+
+@pytest.fixture
+def rp2(monkeypatch):
+    import hw
+
+    chip = _Rp2()
+    monkeypatch.setattr(machine, "WDT", chip.WDT)
+    monkeypatch.setattr(machine, "mem32", chip.mem32, raising=False)
+    monkeypatch.setattr(machine, "lightsleep", chip.wait)
+    monkeypatch.setattr(machine, "deepsleep", chip.deepsleep)
+    monkeypatch.setattr(hw, "sleep_ms", chip.wait)  # the LED's blinks
+    machine.WDT(timeout=8388)  # boot.py's
+    return chip
+
+
+def _pico_boot(folder, **over):
+    import json
+
+    import app
+    from fwfakes import raw_config
+
+    cfg = raw_config(upload={"timeout_ms": 6000}, **over)
+    cfg.update({"api": "device", "token": "t", "insecure": True, "server": "http://127.0.0.1:9"})
+    (folder / "config.json").write_text(json.dumps(cfg))
+    b = _board("rp2040")
+    b.boot_grace_ms = 0
+    with pytest.raises(SystemExit):  # machine.reset(), the end of its deep sleep: the next boot
+        app.main(str(folder / "config.json"), board=b)
+
+
+def test_a_pico_ws_boot_fault_sleeps_a_minute_with_boot_pys_watchdog_fed(rp2, tmp_path):
+    _pico_boot(tmp_path, store={"path": "config.json/data"})  # below a file: an OSError, not the config
+    assert 60000 <= rp2.now < 70000
+
+
+def test_a_pico_ws_configuration_error_sleeps_an_hour_with_boot_pys_watchdog_fed(rp2, tmp_path):
+    _pico_boot(tmp_path, sample_every_s=0)
+    assert 3600000 <= rp2.now < 3610000
+
+
+def test_a_pico_ws_fault_that_main_py_catches_sleeps_a_minute_with_boot_pys_watchdog_fed(rp2, monkeypatch):
+    import sys
+    import types
+
+    def wake(config_path):
+        raise MemoryError("importing")
+
+    monkeypatch.setitem(sys.modules, "sensors", types.SimpleNamespace(wake=wake))
+    monkeypatch.setattr(sys, "platform", "rp2")
+    monkeypatch.setattr(sys, "print_exception", lambda e: None, raising=False)
+    with open(os.path.join(ROOT, "firmware", "main.py")) as f:
+        code = compile(f.read(), "main.py", "exec")
+    with pytest.raises(SystemExit):
+        exec(code, {"__name__": "__main__"})
+    assert 60000 <= rp2.now < 70000
+
+
+def test_a_boot_fault_without_a_board_goes_to_main_pys_sleep_that_keeps_the_watchdog_fed(rp2, tmp_path, monkeypatch):
+    # no board to sleep with (its module fails): the fault goes on to main.py's last resort
+    import sys
+    import types
+
+    import app
+
+    def broken(cfg=None):
+        raise MemoryError("making the board")
+
+    monkeypatch.setitem(sys.modules, "board", types.SimpleNamespace(Board=broken))
+    (tmp_path / "config.json").write_text("{")
+    with pytest.raises(ValueError):
+        app.main(str(tmp_path / "config.json"))
+    assert rp2.now < 8388

@@ -6,7 +6,10 @@
 #          done here as light sleep in steps that feed the watchdog (the RP2040's watchdog counts
 #          through lightsleep) and then machine.reset(), with a mark in the watchdog's scratch
 #          register 0 (kept through that reset) so the next boot knows it woke: rp2 reports every
-#          such reset as a watchdog reset.
+#          such reset as a watchdog reset. A deep sleep before the firmware took the watchdog over
+#          (wdt_start: a boot fault's sleep) takes over the one boot.py started, so that its steps
+#          feed it (it cannot be stopped, and it cut the fault's minute or hour after 8.4 s: a
+#          boot loop); where none runs (WATCHDOG_CTRL's ENABLE bit clear), none is started.
 #   clock: epoch 1970-01-01; the RTC restarts at 2021-01-01 on every hard reset: the clock is
 #          unset after power-on until NTP (samples taken before get their real time later).
 #   watchdog: machine.WDT, at most 8388 ms, started by boot.py; the firmware feeds it between
@@ -25,6 +28,8 @@ from hw import MachineBoard
 
 _SCRATCH0 = 0x4005800C  # WATCHDOG_SCRATCH0: kept through a watchdog reset (the SDK uses 4..7)
 _WOKE = 0x0B1D5EEB  # "deep sleep done" mark
+_WDT_CTRL = 0x40058000  # WATCHDOG_CTRL
+_WDT_ENABLE = 0x40000000  # its ENABLE bit: the watchdog counts
 
 
 class Board(MachineBoard):
@@ -72,6 +77,13 @@ class Board(MachineBoard):
                 pass
             self._wlan = None
 
+    def watchdog_runs(self):
+        # the hardware's word where the register can be read; else boot.py's (it starts one)
+        mem = getattr(self.machine, "mem32", None)
+        if mem is None:
+            return self.boot_watchdog
+        return bool(mem[_WDT_CTRL] & _WDT_ENABLE)
+
     def wdt_default(self, fw):
         return self.wdt_max_ms  # fed inside sync(): an upload may outlast it
 
@@ -81,6 +93,8 @@ class Board(MachineBoard):
             return
         # machine.deepsleep() is one lightsleep the watchdog would cut: sleep in fed steps, then
         # reset with the mark set
+        if self._wdt is None and self.watchdog_runs():
+            self.wdt_start(self.wdt_max_ms)  # boot.py's, taken over (feed() feeds only ours)
         ms = int(ms)
         step = self.wdt_max_ms // 2
         for _ in range(ms // step + 1):

@@ -604,8 +604,24 @@ def _stop(board, errors, where, err):
     # A boot error. A configuration error stays at the REPL where nothing resets the board; with
     # the watchdog running since boot.py (a hardware board) the REPL cannot stay, so the board
     # sleeps an hour and looks again. Any other fault (the flash, a MemoryError) sleeps a minute
-    # and boots again. -> None (when the board stays at the REPL)
+    # and boots again. Where the board keeps the error log's recent messages in RTC memory (as the
+    # App does), they come from there and go back: a fault at every boot is counted, one line in
+    # the file, not a line a boot. -> None (when the board stays at the REPL)
+    keep = None if board is None else getattr(board, "keep_errors", None)
+    if keep is not None:
+        try:
+            kept = board.recall()
+            el = kept.get("el") if isinstance(kept, dict) else None
+            if isinstance(el, list) and len(el) == 2:
+                errors.restore(el[0], el[1])
+        except Exception:  # what the board keeps is damaged: the line is written
+            pass
     errors.report(where, err)
+    if keep is not None:
+        try:
+            keep(errors.state())
+        except Exception:
+            pass
     config = _config_error(err)
     if config:
         print("blynklog firmware stopped: fix config.json (the key named above) and reset the board")

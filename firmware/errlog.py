@@ -43,14 +43,21 @@ class ErrorLog:
 
     def restore(self, texts, counts):
         # what state() gave; also the earlier form (last message, its repeats) that RTC memory may
-        # hold from the firmware before
+        # hold from the firmware before. A message already here is not taken again (a boot fault
+        # after the App restored them restores them once more)
         if isinstance(texts, str):
             texts, counts = [texts], [counts]
         if not isinstance(texts, list) or not isinstance(counts, list) or len(texts) != len(counts):
             return
         for i in range(len(texts)):
             t, n = texts[i], counts[i]
-            if isinstance(t, str) and isinstance(n, int) and not isinstance(n, bool) and n >= 0:
+            if (
+                isinstance(t, str)
+                and isinstance(n, int)
+                and not isinstance(n, bool)
+                and n >= 0
+                and t not in self._texts
+            ):
                 self._texts.append(t)
                 self._counts.append(n)
         del self._texts[:-RECENT]

@@ -7,6 +7,7 @@
 #   sleep_ms(ms, mode) mode "light" | "deep" (does not return on a board) | "none" (a busy wait)
 #   led(on); i2c(spec); adc(pin, atten); mcu_temperature(); keep(dict); recall() -> dict | None
 #   buffered() -> the fast wakes' samples in RTC memory (bytes) or None
+#   keep_errors(el) (boards with RTC memory only) a boot fault's error-log state, the rest kept
 #   fast_facts() -> what the fast wake (sensors.fast_wake) needs of the board, for its plan
 #   attributes: name, sleep_default, has_deep_sleep, wdt_max_ms, needs_wifi, can_ntp, cycles,
 #   upload_at_end, rtc_memory, held, mcu_kind
@@ -122,6 +123,24 @@ def recall_from_rtc_memory(board):
     return data
 
 
+def keep_errors_in_rtc_memory(board, el):
+    # MachineBoard.keep_errors for such a board: a boot fault's error-log state (ErrorLog.state())
+    # into RTC memory, in place of the one there, the rest as it was (the schedule, the fast wake's
+    # plan and its samples): the next boot, which restores it, counts the same fault rather than
+    # writing it again. Fits as keep() fits it.
+    try:
+        head, tail = _rtc_parts(board)
+        data = json.loads(head) if head else {}
+    except ValueError:  # damaged bytes: the error log's state alone (the samples, if sound)
+        data = {}
+        tail = None
+    if not isinstance(data, dict):
+        data = {}
+    data["el"] = list(el)
+    board.held = tail
+    keep_in_rtc_memory(board, data)
+
+
 def buffered_in_rtc_memory(board):
     # the buffered samples' bytes (samples() reads them), or None
     try:
@@ -144,6 +163,7 @@ class MachineBoard:
     keep_file = "fw_state.json"
     rtc_memory = False  # keep()/recall() use RTC memory: the fast sampling wake (sensors.fast_wake) may run
     held = None  # buffered samples the App could not add: keep() writes them back (RTC memory)
+    keep_errors = None  # boards with RTC memory: a boot fault's error-log state there (app._stop)
     boot_grace_ms = 3000  # after power-on: time to reach the REPL before the first sleep
     boot_watchdog = True  # boot.py started the watchdog: the REPL cannot stay (see app._stop)
     board_keys = ()  # the keys of config.json's "board" object this board takes

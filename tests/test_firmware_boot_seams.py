@@ -159,3 +159,16 @@ def test_after_a_power_cut_a_daily_remote_upload_every_s_still_uploads_at_once_t
     # docs/FIRMWARE.md: after power-on with the clock unset the first upload comes right after
     # boot (it sets the clock; samples wait boot-relative until then and a power cut drops them)
     assert radio_ups(vb, r.boot_no), "no upload after the power cut: the clock stays unset\n" + r.out
+
+
+def test_a_boot_fault_at_every_wake_is_one_line_in_the_error_log_counted_across_the_minutes_sleep(env):
+    # the store's state file is a folder: the Logger cannot start, the board sleeps a minute and
+    # boots again; the error log's state goes through RTC memory as the App's does
+    tmp_path, srv, exe = env
+    vb = make_board(tmp_path, srv, exe, True)
+    os.makedirs(os.path.join(vb.flash, "blynklog-data", "state.json"))
+    for _ in range(4):
+        r = boot(vb, srv)
+        assert r.how == "deepsleep" and r.state.get("slept_ms") == 60000, r.out
+    lines = _errlog(vb).splitlines()
+    assert len(lines) == 1 and "boot: OSError" in lines[0], lines

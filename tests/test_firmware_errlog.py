@@ -94,3 +94,12 @@ def test_the_repeats_of_a_message_the_state_leaves_out_are_written_not_lost():
     again.report("y", "new")
     text = _read(path)
     assert text.count("x: " + a) == 2 and "(repeated 2 times: x: " + b + ")" in text, text
+
+
+def test_a_state_restored_twice_keeps_each_message_once_with_its_count():
+    # the App restores the kept state, then fails to start: the boot fault restores it again
+    log = ErrorLog("")
+    log.restore(["sensors[0] sht3x: no reply"], [2])
+    log.report("sensors[0] sht3x", "no reply")
+    log.restore(["sensors[0] sht3x: no reply"], [2])
+    assert log.state() == (["sensors[0] sht3x: no reply"], [3])

@@ -17,7 +17,13 @@
 #   internal temperature: esp32.mcu_temperature() (S2, S3, C3...), or raw_temperature() (F) on
 #        the original ESP32 (uncalibrated: a trend, not a thermometer).
 
-from hw import MachineBoard, buffered_in_rtc_memory, keep_in_rtc_memory, recall_from_rtc_memory
+from hw import (
+    MachineBoard,
+    buffered_in_rtc_memory,
+    keep_errors_in_rtc_memory,
+    keep_in_rtc_memory,
+    recall_from_rtc_memory,
+)
 
 _OUT_PINS = (0, 1, 2, 3, 4, 5, 12, 13, 14, 15, 16, 17, 18, 19, 21, 22, 23, 25, 26, 27, 32, 33)
 
@@ -47,3 +53,4 @@ class Board(MachineBoard):
     keep = keep_in_rtc_memory
     recall = recall_from_rtc_memory
     buffered = buffered_in_rtc_memory
+    keep_errors = keep_errors_in_rtc_memory

@@ -24,7 +24,13 @@
 # The world (time_scale, start time, offline windows, power cuts and resets) is the runner's:
 # tools/vboard.py.
 
-from hw import MachineBoard, buffered_in_rtc_memory, keep_in_rtc_memory, recall_from_rtc_memory
+from hw import (
+    MachineBoard,
+    buffered_in_rtc_memory,
+    keep_errors_in_rtc_memory,
+    keep_in_rtc_memory,
+    recall_from_rtc_memory,
+)
 
 _KEYS = ("wakes", "upload_at_end", "mcu_temp")
 
@@ -85,6 +91,7 @@ class Board(MachineBoard):
     keep = keep_in_rtc_memory
     recall = recall_from_rtc_memory
     buffered = buffered_in_rtc_memory
+    keep_errors = keep_errors_in_rtc_memory
 
     def i2c(self, spec=None):
         raise OSError("no I2C bus on the virtual board")

@@ -606,7 +606,8 @@ def _stop(board, errors, where, err):
     # sleeps an hour and looks again. Any other fault (the flash, a MemoryError) sleeps a minute
     # and boots again. Where the board keeps the error log's recent messages in RTC memory (as the
     # App does), they come from there and go back: a fault at every boot is counted, one line in
-    # the file, not a line a boot. -> None (when the board stays at the REPL)
+    # the file, not a line a boot. -> None (when the board stays at the REPL); without a board to
+    # sleep with, the fault is raised again for main.py's last resort (a minute, fed on rp2)
     keep = None if board is None else getattr(board, "keep_errors", None)
     if keep is not None:
         try:
@@ -628,7 +629,7 @@ def _stop(board, errors, where, err):
     else:
         print("blynklog firmware: the boot failed; it sleeps and tries again")
     if board is None:
-        raise err  # no board to sleep with: main.py's last resort sleeps a minute (rp2: fed)
+        raise err
     try:
         board.blink(5)
     except Exception:

@@ -16,6 +16,9 @@ _SEG_V3 = const(3)  # segments of frames
 _RBUF = const(1200)  # a scan's read buffer (store.py's)
 _CMAGIC = b"BC"
 _VERSION = const(1)  # of the cursors file
+_ENOSPC = const(28)  # errno: no space left on the file system
+_FULL = "books.full"  # the file that says the books could not be written (_stuck)
+_TRY = "books.try"  # check_books's file (a leftover is removed at open)
 # the leading 1 bits (0..6) of a 6-bit field: the length of an integer code's prefix, less its 0
 _ONES = bytes(
     0 if v < 32 else 1 if v < 48 else 2 if v < 56 else 3 if v < 60 else 4 if v < 62 else 5 if v < 63 else 6
@@ -151,13 +154,20 @@ def cut(store, seq, end):
     os.rename(tmp, name)
 
 
-def drop_oldest(store):
+def drop_oldest(store, sid=-1, upto=0, full=False, keep=False):
     from .store import _remove
 
     # The drop is booked before the file goes: one atomic write of the cursors file moves
     # every stream's cursor past the segment and adds its pending records to dropped_full.
     # A cut after that write leaves a segment whose records are all behind the cursors: open
     # counts none of them and reclaims it. A cut before it leaves everything as it was.
+    # On a full file system (the write finds no room, or full: the caller's did not) the file
+    # goes first: the drop is booked by an empty file named after it (_mark), then the segment
+    # is deleted, which frees its block, then the cursors file is written (save_cursors
+    # removes the mark); a cut after the mark is made finds it at open (store_open.py), which
+    # books the drop then. Records of stream sid at or before upto are acknowledged (a commit
+    # making room for itself): they go uncounted. keep: only a segment with nothing to count
+    # goes (False: it stays).
     seq = store._segs[0]
     cur = store._cursor
     buf = store._rbuf
@@ -166,27 +176,43 @@ def drop_oldest(store):
     total = 0
     hd = store._read_header(seq)
     if hd is not None:
-        for sid, lo, c, off in runs(store, seq, buf, 0, 1 << 30, False, hd):
-            if sid < len(cur):
-                c = _beyond(lo, c, cur[sid])
+        for s, lo, c, off in runs(store, seq, buf, 0, 1 << 30, False, hd):
+            if s < len(cur):
+                n = _beyond(lo, c, cur[s])
                 if off >= scan:
-                    lost[sid] += c
-                total += c
+                    lost[s] += n
+                total += _beyond(lo, c, upto) if s == sid and upto > cur[s] else n
+    if total and keep:
+        return False
     if total:
         old = cur[:]
         end = seq << _SEG_SHIFT | 0xFFFF  # after every record of the segment
-        for sid in range(len(cur)):
-            if cur[sid] < end:
-                cur[sid] = end
+        for s in range(len(cur)):
+            if cur[s] < end:
+                cur[s] = end
         store.dropped_full += total
         try:
+            if full:
+                raise OSError(_ENOSPC)
             store._save_cursors()
-        except OSError:
-            store._cursor = old
-            store.dropped_full -= total
-            raise
-        for sid in range(len(cur)):
-            store._pending[sid] -= lost[sid]
+        except OSError as e:
+            if not _no_room(e):
+                store._cursor = old
+                store.dropped_full -= total
+                raise
+            try:
+                _mark(store, seq)
+            except OSError:
+                store._cursor = old
+                store.dropped_full -= total
+                raise
+            _remove(store._seg_name(seq))  # its block is free now: the books can be written
+            try:
+                store._save_cursors()
+            except OSError:
+                pass  # booked by the mark: the books are written at the next save_cursors
+    for s in range(len(cur)):
+        store._pending[s] -= lost[s]
     _remove(store._seg_name(seq))
     if scan:
         store._uncounted -= 1
@@ -194,6 +220,84 @@ def drop_oldest(store):
     store._segpend.pop(0)
     store._segsize.pop(0)
     store._segscan.pop(0)
+    return True
+
+
+def _mark(store, seq):
+    # The booking of segment seq's drop, made without a data block: an empty file (littlefs keeps
+    # it in its folder's metadata) named <seq>.<dropped_full>.drop, 8 hex digits each. Open moves
+    # every cursor past the segment and takes dropped_full from it when the cursors file has less.
+    name = "%s/%08x.%08x.drop" % (store.path, seq, store.dropped_full & 0xFFFFFFFF)
+    open(name, "wb").close()
+    store._marks.append(name)
+
+
+def _no_room(e):
+    # an OSError that says the file system is full (ENOSPC, as MicroPython's and CPython's file
+    # errors give it: their first argument)
+    return bool(e.args) and e.args[0] == _ENOSPC
+
+
+def make_room(store, sid=-1, upto=0):
+    # The cursors file found no room (a full file system): the oldest segment goes, when there is
+    # an older one than the write segment, under drop_oldest (its records not acknowledged counted
+    # in dropped_full), and under any policy when all its records are acknowledged (committed, or
+    # sid's at or before upto). A held store (sync_async) is not held here: the one that commits
+    # is the sync, between two batches. The write segment stays (the newest, with the sequence
+    # number), unless nothing is appended to it (a cut left it behind the cursors: store_open.py;
+    # they carry its number then). True when a segment went.
+    if len(store._segs) < (1 if store._wver != _SEG_V3 else 2):
+        return False
+    return drop_oldest(store, sid, upto, True, store.on_full != "drop_oldest")
+
+
+def write_books(store):
+    # save_cursors, making room when the file system is full (flush(), close(), and the upload's
+    # reads while store._full); a full store that cannot (drop_newest, or a single segment)
+    # raises ENOSPC
+    while True:
+        try:
+            store._save_cursors()
+            return
+        except OSError as e:
+            if not _no_room(e) or not make_room(store):
+                if _no_room(e):
+                    _stuck(store)
+                raise
+
+
+def _stuck(store):
+    # The books could not be written for lack of room, and no room could be made: the store's
+    # upload reads (records(), scan()) raise ENOSPC until a block is free again (check_books), so
+    # that no batch goes out whose commit cannot be written (it would go again at every sync).
+    # Kept across reboots by an empty file (no data block), removed by check_books.
+    if not store._full:
+        store._full = True
+        try:
+            open(store.path + "/" + _FULL, "wb").close()
+        except OSError:
+            pass
+
+
+def check_books(store):
+    # store._full: whether a commit's write would find a block now: a file of 1,200 bytes (more
+    # than littlefs keeps in a folder's metadata) is written and removed, making room as a commit
+    # does (make_room); ENOSPC while there is none. Then the mark of _stuck goes.
+    from .store import _remove
+
+    name = store.path + "/" + _TRY
+    while True:
+        try:
+            with open(name, "wb") as f:
+                f.write(store._rbuf)
+            break
+        except OSError as e:
+            _remove(name)
+            if not _no_room(e) or not make_room(store):
+                raise
+    _remove(name)
+    store._full = False
+    _remove(store.path + "/" + _FULL)
 
 
 def runs(store, seq, buf, start, stop, skips, hd):
@@ -460,6 +564,12 @@ def save_cursors(store):
         f.write(data)
     os.rename(tmp, store.path + "/cursors")
     store._saved_drops = drops
+    if store._marks:
+        from .store import _remove
+
+        for name in store._marks:  # drops booked by a mark (drop_oldest): booked here now
+            _remove(name)
+        store._marks = []
 
 
 def store_records(store, sid, start, end_seq, end_off):
@@ -511,14 +621,28 @@ def commit(store, sid, pos, count=None, meta=None):
     # Records of sid up to and including pos are done. The store counts them itself (count
     # is the caller's figure, not trusted). meta: an optional small dict (JSON) saved in the
     # same atomic write, read back with meta(): the caller's books move with the cursor.
-    # Persisted atomically before returning.
+    # Persisted atomically before returning. On a full file system the oldest segment makes room
+    # (make_room) and the commit goes again; a full store that cannot make room raises ENOSPC and
+    # its uploads stop until books can be written (store.full: check_books).
     store._check_sid(sid)
-    cur = store._cursor[sid]
     if type(pos) is not int:
         raise TypeError("pos not int")
     if meta is not None and not isinstance(meta, dict):
         raise TypeError("meta not dict")
     store._count()
+    while True:
+        try:
+            _commit(store, sid, pos, meta)
+            return
+        except OSError as e:
+            if not _no_room(e) or not make_room(store, sid, pos):
+                if _no_room(e):
+                    _stuck(store)
+                raise
+
+
+def _commit(store, sid, pos, meta):
+    cur = store._cursor[sid]
     if pos <= cur:
         if meta is not None and meta != store._meta:
             old = store._meta

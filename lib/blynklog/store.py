@@ -20,9 +20,14 @@
 # formats 1 and 2): opaque, ordered within a stream; a cursor may point inside a frame.
 # Full store (capacity // segment_size segments, or a file system without room for one more):
 # "drop_oldest" deletes the oldest segment and counts its pending records in dropped_full (booked
-# first: one cursors write moves the cursors past it and adds them, then the file goes);
-# "drop_newest" refuses (append returns False) and counts the refusal. Fully committed segments
-# are deleted; the newest one is kept (it holds the highest sequence number).
+# first: one cursors write moves the cursors past it and adds them, then the file goes; on a
+# file system with no block for that write, the file goes first, the drop booked by an empty
+# <seq>.<dropped_full>.drop file: segment.drop_oldest); "drop_newest" refuses (append returns
+# False) and counts the refusal. Fully committed segments are deleted; the newest one is kept (it
+# holds the highest sequence number). A commit that finds no room has the oldest segment make it
+# (segment.make_room); one that cannot raises ENOSPC, and records()/scan() raise it until a
+# block is free again (segment.check_books), so that no batch goes out whose commit cannot be
+# written.
 # Interface (docs/DESIGN.md): Store(path, capacity, on_full, flush_records, flush_bytes, flush_ms,
 # segment_size, journal: a folder whose wake journal, if any, the opening takes in: journal.py,
 # new_segment: the first append starts a segment rather than adding to the newest, which another
@@ -169,6 +174,8 @@ class Store:
         self._wver = 0  # the write segment's format (3 is written; another: a new one is made)
         self.dropped_full = 0
         self._saved_drops = 0
+        self._marks = []  # the files booking drops that the cursors file does not hold yet (segment.drop_oldest)
+        self._full = False  # True while the books cannot be written for lack of room (segment._stuck)
         self.skipped_bytes = 0
         self.flushes = 0
         self.bad_segments = 0
@@ -483,8 +490,8 @@ class Store:
                 _writer().write_failed(self)
                 raise
             self._synced()
-        if self.dropped_full != self._saved_drops:
-            self._save_cursors()
+        if self.dropped_full != self._saved_drops or self._marks:
+            _reader().write_books(self)
 
     # ---- read side
     def records(self, sid, after=None):
@@ -493,6 +500,8 @@ class Store:
         # next call. A record committed meanwhile is skipped.
         self._check_sid(sid)
         self.flush()
+        if self._full:
+            _reader().check_books(self)  # (ENOSPC while a commit cannot be written: segment._stuck)
         start = self._cursor[sid]
         if after is not None and after > start:
             start = after
@@ -504,6 +513,8 @@ class Store:
         self._check_sid(sid)
         self.flush()
         r = _reader()
+        if self._full:
+            r.check_books(self)  # (ENOSPC while a commit cannot be written: segment._stuck)
         return r.store_scan(self, sid, self._cursor[sid], self._wseq, self._wsize, r.frame.Rec())
 
     def commit(self, sid, pos, count=None, meta=None):
@@ -562,8 +573,8 @@ class Store:
         if self._fcount:
             self._put_frame()
         self._close_write()
-        if self.dropped_full != self._saved_drops:
-            self._save_cursors()
+        if self.dropped_full != self._saved_drops or self._marks:
+            _reader().write_books(self)
         self._closed = True
         self._sbuf = None
         if frame is not None:

@@ -15,6 +15,7 @@ _SEG_V3 = const(3)
 _RBUF = const(1200)
 _MAX_STREAMS = const(255)
 _WHOLE = const(0x3FFFFFFF)  # a scan mark past any segment's end: count the whole file
+_FULL = "books.full"  # the books could not be written for lack of room (segment._stuck)
 
 
 def run(store, journal, new_segment):
@@ -27,10 +28,19 @@ def run(store, journal, new_segment):
     store._cursor = [0] * n
     store._pending = [0] * n
     _load_cursors(store, here)
+    _load_marks(store, here)
+    full = _FULL in here
+    if "books.try" in here:  # (segment.check_books's, left by a cut)
+        from .store import _remove
+
+        _remove(store.path + "/books.try")
     here = None
     _open_scan(store, listing)
-    if new_segment:
-        store._wver = 0  # (as after a dropped frame: the next append makes one)
+    if new_segment or (store._segs and max(store._cursor or [0]) >= store._wseq << 16 | 0xFFFF):
+        # (as after a dropped frame: the next append makes one). The newest segment dropped: a
+        # cut left it behind the cursors (its drop booked, the file not deleted yet) after the one
+        # made next went, nothing of it synced: records appended to it would be behind them too
+        store._wver = 0
     if journal is not None:
         # a wake's journal there (journal.Journal) comes in before anything else is appended
         if _exists(journal + "/journal") or _exists(journal + "/journal.in") or _exists(journal + "/journal.seal"):
@@ -48,6 +58,7 @@ def run(store, journal, new_segment):
             finally:
                 _journal = None
                 _drop("journal", held)  # used once: its code leaves RAM
+    store._full = full  # (after the journal's taking in: its reads do not write the books)
 
 
 def _listing(store):
@@ -87,11 +98,46 @@ def _load_cursors(store, here):
     got = _cursors(store.path, here)
     if got is None:
         return
-    data, n, meta = got
+    data, n, meta, name = got
+    if name == "cursors" and "cursors.new" in here:
+        # a write that a cut left before its rename: it holds a block that the next write of the
+        # books may need (a full file system)
+        from .store import _remove
+
+        _remove(store.path + "/cursors.new")
     store._meta = meta
     store.dropped_full = store._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
     for i in range(min(n, len(store._cursor))):
         store._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
+
+
+def _load_marks(store, here):
+    # Drops booked by a mark and not by the cursors file (segment.drop_oldest: a cut between the
+    # mark and the cursors file's write, or a write that found no room): <seq>.<dropped_full>.drop,
+    # 8 hex digits each. Every cursor moves past segment seq and dropped_full becomes the mark's
+    # when the cursors file has less; the mark stays until the next cursors write (save_cursors),
+    # and one the cursors file already holds goes now.
+    for name in here:
+        if not (name.endswith(".drop") and len(name) == 22 and name[8] == "."):
+            continue
+        try:
+            seq = int(name[:8], 16)
+            drops = int(name[9:17], 16)
+        except ValueError:
+            continue
+        if drops > store._saved_drops:
+            end = seq << 16 | 0xFFFF
+            cur = store._cursor
+            for i in range(len(cur)):
+                if cur[i] < end:
+                    cur[i] = end
+            if drops > store.dropped_full:
+                store.dropped_full = drops
+            store._marks.append(store.path + "/" + name)
+        else:
+            from .store import _remove
+
+            _remove(store.path + "/" + name)
 
 
 def cursors_meta(path):
@@ -102,7 +148,7 @@ def cursors_meta(path):
 
 
 def _cursors(path, here):
-    # (the file's bytes, n, meta) of the first whole cursors file, or None. The file: "BC",
+    # (the file's bytes, n, meta, its name) of the first whole cursors file, or None. The file: "BC",
     # version, n, n u64 cursors, u32 dropped_full, u16 m, m bytes of JSON meta, CRC-32. here: as
     # for _load_names
     for name in ("cursors", "cursors.new"):
@@ -131,7 +177,7 @@ def _cursors(path, here):
                 meta = {}
             if not isinstance(meta, dict):
                 meta = {}
-        return data, n, meta
+        return data, n, meta, name
     return None
 
 

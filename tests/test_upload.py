@@ -1127,3 +1127,27 @@ def test_after_a_413_and_a_refused_point_the_batches_grow_back_to_the_size_the_s
     sizes = [q["points"] for q in emu.requests() if "/batch/" in q["path"] and q["status"] == 200]
     assert r["sent"] == 599 and r["rejected"] == 1, r
     assert max(sizes) == 50 and len(sizes) < 30, sizes
+
+
+def test_a_lost_streams_file_sends_nothing_the_server_acknowledged_again():
+    # the names file gone, the cursors file whole: its cursors were dropped with the names, and
+    # the ids given again counted every record on flash as pending (10 acknowledged sent again)
+    import os
+
+    fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    log = Logger(cfg)
+    t0 = now_ms() - 100000
+    for i in range(10):
+        log.add("a", i + 0.5, ts=t0 + i)
+    assert log.sync()["sent"] == 10
+    for i in range(10, 12):
+        log.add("a", i + 0.5, ts=t0 + i)
+    log.close()
+    os.remove(cfg["store"]["path"] + "/data/streams")
+    log = Logger(cfg)
+    pending = log.stats()["pending"]
+    r = log.sync()
+    log.close()
+    assert pending == 2 and r["sent"] == 2, (pending, r["sent"])
+    assert len(received(1)) == 12

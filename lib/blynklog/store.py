@@ -175,6 +175,8 @@ class Store:
         self.dropped_full = 0
         self._saved_drops = 0
         self._marks = []  # the files booking drops that the cursors file does not hold yet (segment.drop_oldest)
+        self._lost = None  # the cursors file's cursors of ids the names file lacks (store_open._load_cursors)
+        self._lost_from = 0  # the first of those ids
         self._full = False  # True while the books cannot be written for lack of room (segment._stuck)
         self.skipped_bytes = 0
         self.flushes = 0
@@ -323,11 +325,16 @@ class Store:
             names.pop()
             raise
         self._count()  # counts what the other streams have before the new one joins
-        self._cursor.append(0)
+        sid = len(names) - 1
+        # an id whose name was lost with a damaged streams file keeps the cursor the cursors file
+        # has for it: its records up to there were committed
+        lost = self._lost
+        k = sid - self._lost_from
+        cur = lost[k] if lost is not None and 0 <= k < len(lost) else 0
+        self._cursor.append(cur)
         if self._fst is not None:
             _writer().add_stream(self)
-        sid = len(names) - 1
-        # records already on flash under this id (its name was lost with a damaged streams file)
+        # records already on flash under this id, past its cursor
         n = 0
         buf = self._rbuf
         for seq in self._segs:
@@ -335,7 +342,10 @@ class Store:
             if hd is not None:
                 for s, lo, c, off in _reader().runs(self, seq, buf, 0, 1 << 30, False, hd):
                     if s == sid:
-                        n += c
+                        if lo > cur:
+                            n += c
+                        elif lo + c - 1 > cur:
+                            n += lo + c - 1 - cur
         self._pending.append(n)
         return sid
 

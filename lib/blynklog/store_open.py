@@ -107,8 +107,14 @@ def _load_cursors(store, here):
         _remove(store.path + "/cursors.new")
     store._meta = meta
     store.dropped_full = store._saved_drops = struct.unpack_from("<I", data, 4 + 8 * n)[0]
-    for i in range(min(n, len(store._cursor))):
+    k = len(store._cursor)
+    for i in range(min(n, k)):
         store._cursor[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
+    if n > k:
+        # cursors of ids the names file lacks (lost or damaged): stream_id() gives those ids to
+        # the next names with their cursors, so what was committed under them is not sent again
+        store._lost = [struct.unpack_from("<Q", data, 4 + 8 * i)[0] for i in range(k, n)]
+        store._lost_from = k
 
 
 def _load_marks(store, here):

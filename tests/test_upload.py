@@ -90,6 +90,28 @@ def test_a_second_logger_on_the_same_store_spelt_another_way_takes_it_over_too()
         os.chdir(here)
 
 
+def test_a_second_logger_on_the_same_store_through_a_parent_folder_takes_it_over_too():
+    # "data" and "cfg/../data" (a config file's folder, then up) are one store: the first Logger
+    # was not taken over, and its close() undid the 10 samples the second one had flushed
+    import os
+
+    from support import raises, tmpdir
+
+    fresh()
+    folder = tmpdir("up")
+    os.mkdir(folder + "/cfg")
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        first = Logger(device_config(store={"path": "data"}))
+        second = Logger(device_config(store={"path": "cfg/../data"}))
+        raises(ValueError, first.add, "temperature", 1.0)
+        second.close()
+        first.close()
+    finally:
+        os.chdir(here)
+
+
 def test_relative_paths_are_taken_when_the_logger_is_made_and_a_later_chdir_moves_nothing():
     # a sketch that changes the current folder after Logger(): the store and the CA stay the ones
     # named then. They were looked up again at each use: the sync read no CA ("ENOENT"), or found

@@ -723,10 +723,17 @@ def _wait_ms(ms):
 
 
 def _one_spelling(path):
-    # a store's path as one key however it is spelt ("bl", "./bl/", "<cwd>/bl"): absolute,
-    # without "." parts, empty parts or a trailing slash ("..", rare in a configuration, stays)
-    path = _absolute(path)
-    return "/" + "/".join([p for p in path.split("/") if p and p != "."])
+    # a store's path as one key however it is spelt ("bl", "./bl/", "<cwd>/bl", "cfg/../bl"):
+    # absolute, without "." parts, empty parts or a trailing slash, a ".." taking the part before
+    # it away (as a file system without symbolic links, a board's, reads it)
+    parts = []
+    for p in _absolute(path).split("/"):
+        if p == "..":
+            if parts:
+                parts.pop()
+        elif p and p != ".":
+            parts.append(p)
+    return "/" + "/".join(parts)
 
 
 def _checked(name, s, value):

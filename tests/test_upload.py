@@ -736,6 +736,28 @@ def test_a_stream_parked_for_refusing_every_point_is_parked_again_at_its_first_r
     log.close()
 
 
+def test_a_stream_whose_points_are_refused_one_per_wake_is_parked_at_the_third():
+    # the refusals in a row were counted within a sync only: a board syncing a point at each
+    # wake never parked the stream, and every point was set aside (10 of 10, none delivered
+    # once the datastream took them)
+    fresh()
+    emu.add_stream(1, 9, "V9", "int")
+    cfg = device_config(streams={"wrong": {"pin": "V9", "decimals": 2}}, upload={"park_s": 0})
+    t0 = now_ms() - 100000
+    for i in range(10):
+        log = Logger(cfg)  # a wake
+        log.add("wrong", i + 0.5, ts=t0 + i * 1000)
+        log.sync()
+        log.close()
+    emu.add_stream(1, 9, "V9", "double")
+    log = Logger(cfg)
+    r = log.sync()
+    st = log.stats()
+    log.close()
+    assert st["rejected"] == 2 and st["sent"] == 8 and r["pending"] == 0, (r, st["rejected"])
+    assert len(received(9)) == 8
+
+
 def test_a_record_far_in_the_future_is_set_aside_and_the_queue_goes_on():
     # stored while the clock was wrong: it would otherwise wait for years at the head of its stream
     fresh()

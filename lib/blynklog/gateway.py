@@ -189,8 +189,8 @@ class Uploader(policy.Uploader):
                     s.done = True
                     if until is not None:
                         # a stream parked for its points' refusals keeps that reason (policy._park)
-                        why = policy.park_reason(parked.get(s.park))
-                        parked[s.park] = until if why is None else [until, why]
+                        e = parked.get(s.park)
+                        parked[s.park] = until if policy.park_reason(e) is None else [until] + e[1:]
                     if s.name not in report["parked"]:
                         report["parked"].append(s.name)
             report["last_error"] = "device %s parked: %s" % (st.dev, report["last_error"])

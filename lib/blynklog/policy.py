@@ -559,14 +559,16 @@ class Uploader:
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
             entry = parked.get(st.park)
-            # a stream parked because the server refused its points one by one with one message
-            # (its datastream has another type): the refusals in a row are where they were, so
-            # its first point refused for that reason again parks it at once, and sets nothing
-            # aside; that point goes alone (one request, not a bisection of a full batch)
+            # lone points the server refused one after another with one message are counted
+            # across syncs and boots ([0, message, count] in the state's "parked": a board that
+            # syncs a point or two at each wake meets 3 in a row over several); a stream parked
+            # for them ([until, message]) has them where they were, so its first point refused
+            # for that reason again parks it at once and sets nothing aside; that point goes
+            # alone (one request, not a bisection of a full batch)
             st.last_reject = park_reason(entry)
             st.rejects_in_row = 0
             if st.last_reject is not None:
-                st.rejects_in_row = _REJECTS_IN_ROW - 1
+                st.rejects_in_row = _REJECTS_IN_ROW - 1 if len(entry) == 2 else entry[2]
                 st.limit = 1
             until = park_until(entry)
             if until is not None and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
@@ -692,6 +694,7 @@ class Uploader:
                 return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
             st.rejects_in_row += 1
             st.last_reject = reason
+            parked[st.park] = [0, reason, st.rejects_in_row]  # (not parked: counted, _begin)
             # the bad point is alone: set it aside and go on (it is not the stream's previous
             # timestamp: the one before it stays that)
             self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
@@ -858,18 +861,23 @@ def _server_day_end(client, now):
 
 
 def park_until(entry):
-    # The end (Unix ms) of an entry of the state's "parked": `until`, or [until, message] for a
-    # stream whose points the server refused one by one (_park); None for a damaged entry
-    if isinstance(entry, list) and len(entry) == 2:
+    # The end (Unix ms) of an entry of the state's "parked": `until`, [until, message] for a
+    # stream parked because the server refused its points one by one (_park), or [0, message,
+    # count] for one whose points it refused `count` times in a row, not parked (_batch); None for
+    # a damaged entry
+    if isinstance(entry, list) and 2 <= len(entry) <= 3:
         entry = entry[0]
     return entry if isinstance(entry, int) and not isinstance(entry, bool) else None
 
 
 def park_reason(entry):
-    # The server's message an entry [until, message] of the state's "parked" keeps, else None
-    if isinstance(entry, list) and len(entry) == 2 and park_until(entry) is not None and isinstance(entry[1], str):
-        return entry[1][:_MSG_MAX]
-    return None
+    # The server's message an entry [until, message] or [0, message, count] of the state's
+    # "parked" keeps, else None
+    if park_until(entry) is None or not isinstance(entry, list) or not isinstance(entry[1], str):
+        return None
+    if len(entry) == 3 and not (isinstance(entry[2], int) and 0 < entry[2] < _REJECTS_IN_ROW):
+        return None
+    return entry[1][:_MSG_MAX]
 
 
 def _adapt(it):

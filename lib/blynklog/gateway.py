@@ -82,7 +82,9 @@ class Uploader(policy.Uploader):
         # device's name has a "/"), still not the top-level device's; such a device that comes
         # back starts new books.
         self.gone = {}
-        out = [name for name in saved if name not in self.books]
+        # in the order of their names: which of them keep their books is the same on every
+        # runtime (a dict's order is not)
+        out = sorted([name for name in saved if name not in self.books])
         room = MAX_DEVICES - len(self.books)
         if len(out) > room:  # the let-go entry takes a place of its own
             room -= 1

@@ -162,3 +162,17 @@ def test_on_littlefs_a_memory_error_making_the_text_leaves_the_file_as_it_was():
     finally:
         clock.json = real
         vfs.umount(LFS)
+
+
+def test_a_state_file_that_cannot_be_written_is_an_os_error_naming_it():
+    # a board's error log read "OSError: [Errno 21] EISDIR", naming no file
+    d = tmpdir("stuck")
+    os.mkdir(d + "/state.json")
+    s = State(d + "/state.json")
+    s.set("k", 1)
+    try:
+        s.save()
+    except OSError as e:
+        assert e.args[0] == 21 and "state.json" in str(e), e.args
+    else:
+        raise AssertionError("no OSError")

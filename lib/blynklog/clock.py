@@ -631,6 +631,16 @@ def _on_littlefs(path):
     return lfs
 
 
+def _errno_text(e, code):
+    try:
+        import errno
+
+        name = errno.errorcode.get(code)
+    except ImportError:
+        name = None
+    return name or str(e)
+
+
 class State:
     def __init__(self, path):
         self.path = path
@@ -665,16 +675,22 @@ class State:
             return False
         if self._lfs is None:
             self._lfs = _on_littlefs(self.path)
-        if self._lfs:
-            # the text first: a MemoryError making it leaves the file as it was (a file written
-            # over in place is committed at its closing, even by an exception)
-            text = json.dumps(self.data)
-            with open(self.path, "w") as f:
-                f.write(text)
-        else:
-            tmp = self.path + ".new"
-            with open(tmp, "w") as f:
-                json.dump(self.data, f)  # in pieces: no copy of the whole text in RAM
-            os.rename(tmp, self.path)
+        try:
+            if self._lfs:
+                # the text first: a MemoryError making it leaves the file as it was (a file
+                # written over in place is committed at its closing, even by an exception)
+                text = json.dumps(self.data)
+                with open(self.path, "w") as f:
+                    f.write(text)
+            else:
+                tmp = self.path + ".new"
+                with open(tmp, "w") as f:
+                    json.dump(self.data, f)  # in pieces: no copy of the whole text in RAM
+                os.rename(tmp, self.path)
+        except OSError as e:
+            # the errno kept, the text naming the file (MicroPython's says only the errno: a
+            # board's error log read "OSError: [Errno 21] EISDIR")
+            code = e.args[0] if e.args and isinstance(e.args[0], int) else 5
+            raise OSError(code, "%s writing %s" % (_errno_text(e, code), self.path))
         self._dirty = False
         return True

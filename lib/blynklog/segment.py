@@ -166,14 +166,17 @@ def drop_oldest(store, sid=-1, upto=0, full=False, keep=False):
     # is deleted, which frees its block, then the cursors file is written (save_cursors
     # removes the mark); a cut after the mark is made finds it at open (store_open.py), which
     # books the drop then. Records of stream sid at or before upto are acknowledged (a commit
-    # making room for itself): they go uncounted. keep: only a segment with nothing to count
-    # goes (False: it stays).
+    # making room for itself): they are booked in dropped_full too, and store._acked says how
+    # many, for the commit to take them out of it in its own write (commit): a commit that then
+    # fails leaves them counted. keep: only a segment with nothing else to count goes (False:
+    # it stays).
     seq = store._segs[0]
     cur = store._cursor
     buf = store._rbuf
     lost = [0] * len(cur)  # of the records counted in _pending (those past _segscan)
     scan = store._segscan[0]
     total = 0
+    acked = 0
     hd = store._read_header(seq)
     if hd is not None:
         for s, lo, c, off in runs(store, seq, buf, 0, 1 << 30, False, hd):
@@ -181,9 +184,15 @@ def drop_oldest(store, sid=-1, upto=0, full=False, keep=False):
                 n = _beyond(lo, c, cur[s])
                 if off >= scan:
                     lost[s] += n
-                total += _beyond(lo, c, upto) if s == sid and upto > cur[s] else n
+                if s == sid and upto > cur[s]:
+                    b = _beyond(lo, c, upto)
+                    total += b
+                    acked += n - b
+                else:
+                    total += n
     if total and keep:
         return False
+    total += acked
     if total:
         old = cur[:]
         end = seq << _SEG_SHIFT | 0xFFFF  # after every record of the segment
@@ -211,6 +220,7 @@ def drop_oldest(store, sid=-1, upto=0, full=False, keep=False):
                 store._save_cursors()
             except OSError:
                 pass  # booked by the mark: the books are written at the next save_cursors
+    store._acked += acked
     for s in range(len(cur)):
         store._pending[s] -= lost[s]
     _remove(store._seg_name(seq))
@@ -631,11 +641,17 @@ def commit(store, sid, pos, count=None, meta=None):
         raise TypeError("meta not dict")
     store._count()
     while True:
+        # records of this commit a drop booked in dropped_full (make_room): out of it in this write
+        acked = store._acked
+        store.dropped_full -= acked
         try:
             _commit(store, sid, pos, meta)
+            store._acked = 0
             return
-        except OSError as e:
-            if not _no_room(e) or not make_room(store, sid, pos):
+        except Exception as e:
+            store.dropped_full += acked  # (the commit did not land: they stay counted as dropped)
+            if not isinstance(e, OSError) or not _no_room(e) or not make_room(store, sid, pos):
+                store._acked = 0
                 if _no_room(e):
                     _stuck(store)
                 raise

@@ -175,6 +175,7 @@ class Store:
         self.dropped_full = 0
         self._saved_drops = 0
         self._marks = []  # the files booking drops that the cursors file does not hold yet (segment.drop_oldest)
+        self._acked = 0  # records a commit acknowledges that its make_room booked in dropped_full (segment.commit)
         self._lost = None  # the cursors file's cursors of ids the names file lacks (store_open._load_cursors)
         self._lost_from = 0  # the first of those ids
         self._full = False  # True while the books cannot be written for lack of room (segment._stuck)

@@ -73,6 +73,42 @@ def test_a_commit_that_fails_after_the_server_accepted_leaves_the_point_to_go_ag
     log.close()
 
 
+def test_a_refused_point_whose_setting_aside_fails_is_not_counted_toward_a_park():
+    # the refusal was counted (state.json's "parked") before the commit that sets the point
+    # aside; two failed commits made the same point the third refusal in a row: the stream was
+    # parked for it, again at every park_s, and the good points behind it never went
+    from blynklog.store import Store
+
+    fresh()
+    emu.config(max_age_days=1)  # the server keeps a day: the first point, 2 days old, is refused
+    cfg = device_config(streams={"t": {"pin": "V1", "decimals": 2}}, upload={"park_s": 0})
+    t0 = now_ms() - 100000
+    log = Logger(cfg)
+    log.add("t", 1000.0, ts=t0 - 2 * DAY_MS)
+    for i in range(1, 6):
+        log.add("t", float(i), ts=t0 + i * 1000)
+    log.close()
+    real = Store.commit
+    faults = [2]
+
+    def failing(self, *a):
+        if faults[0]:
+            faults[0] -= 1
+            raise OSError(5)  # EIO: the set-aside's commit at two syncs
+        return real(self, *a)
+
+    Store.commit = failing
+    try:
+        for _ in range(3):
+            log = Logger(cfg)
+            r = log.sync()
+            st = log.stats()
+            log.close()
+    finally:
+        Store.commit = real
+    assert r["parked"] == [] and st["rejected"] == 1 and st["sent"] == 5, (r, st["rejected"], st["sent"])
+
+
 def test_a_memory_error_inside_the_upload_leaves_the_point_to_go_next_time():
     # mbedTLS failing to allocate during the request: the batch was neither sent nor refused
     fresh()

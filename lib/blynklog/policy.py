@@ -694,12 +694,13 @@ class Uploader:
                 return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
             st.rejects_in_row += 1
             st.last_reject = reason
-            parked[st.park] = [0, reason, st.rejects_in_row]  # (not parked: counted, _begin)
             # the bad point is alone: set it aside and go on (it is not the stream's previous
             # timestamp: the one before it stays that)
             self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
             delta["rejected"] = delta.get("rejected", 0) + 1
             self._commit(st, last_pos, covered, delta, now, 0, snap[:2] + after[2:])
+            # counted once it is set aside (a commit that failed leaves it to go again, uncounted)
+            parked[st.park] = [0, reason, st.rejects_in_row]  # (not parked: _begin)
             self._add(report, delta)
             self._note_why(now, st, delta)  # what the batch set aside beside it (a duplicate of it, say)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)

@@ -79,7 +79,11 @@ def test_ten_thousand_points_go_out_over_verified_tls_in_a_64k_heap_with_the_pla
 
 # ---- the whole Logger on the board-like port
 
-# The smallest heap found for the sync below, with 85.8 KB of code: 115 KB on a quiet machine (1 KB
+# With 90.4 KB of code (the full-file-system path of the store, the drop_newest ring's room, the
+# refusals counted across syncs: 4.6 KB more), 120 and 121 KB completed 7 runs of 7 on a quiet
+# machine, 122 only 1 of 4 (a 512-byte block of a fragmented heap), 124 to 128 all; 121 failed in
+# a clean-clone run beside other work. Held at 126.
+# Before: the smallest heap found for the sync below, with 85.8 KB of code: 115 KB on a quiet machine (1 KB
 # steps, 4 runs each, 115-121 all completed), and 118 beside two or three CPU hogs (117 failed 4 of
 # 4 there, on a 408-byte block of the first body, while 115 and 116 completed: the layout of a
 # fragmented heap does not follow its size). 118 KB before the answer's reads went into the
@@ -92,7 +96,7 @@ def test_ten_thousand_points_go_out_over_verified_tls_in_a_64k_heap_with_the_pla
 # socket read returns follows the timing, and the heap fragments differently. The 64 KB of the
 # target is not reached: the code alone is 85 KB (docs/benchmarks.md's board-like section). Held
 # at 121: that spread and a KB.
-SYNC_HEAP_KB = 121
+SYNC_HEAP_KB = 126
 # SYNC_HEAP less the modules' code: the heap a board with frozen modules needs. The issue's
 # target is 32 KB beyond the code, held here as it is: the sync in int(code) + 1 + 32 KB (118 KB
 # today) completed 20 runs of 20, quiet and beside two or three CPU hogs.

@@ -662,3 +662,49 @@ def test_every_request_of_a_sync_keeps_the_pace_of_requests_per_s():
     at = [r["mono_us"] for r in emu.requests()]
     gaps = [(b - a) // 1000 for a, b in zip(at, at[1:])]
     assert min(gaps) >= 450, gaps  # 501 ms due; a margin for the arrivals' own jitter
+
+
+def test_an_int_setting_written_as_a_doubles_text_is_read_exactly():
+    # "16777217.00000" went through a float: float32 on a board read 16777216, and refused
+    # 2147483647.00000 as too large for 32 bits
+    from blynklog.remote_values import check
+
+    spec = {"type": "int", "min": None, "max": None}
+    assert check(spec, "16777217.00000") == (16777217, None)
+    assert check(spec, "2147483647.00000") == (2147483647, None)
+    assert check(spec, "-60.0") == (-60, None)
+    assert check(spec, "16777216.5") == (None, "16777216.5 is not an integer")
+
+
+def test_a_setting_in_pythons_digit_groups_is_not_a_number():
+    from blynklog.remote_values import check
+
+    assert check({"type": "int", "min": None, "max": None}, "1_000")[1] == "not a number: '1_000'"
+    assert check({"type": "double", "min": None, "max": None}, "1_0.5")[1] == "not a number: '1_0.5'"
+
+
+def test_a_settings_read_answered_by_a_captive_portal_is_a_failed_read_kept_for_stats():
+    # a 200 whose body is no JSON: the report had a bare exception (worded by the runtime) and
+    # stats() said nothing (remote_error None), so a later wake never learned the read failed
+    import hostile
+    from support import tmpdir
+
+    hostile.require(False)
+    name = "portal%d" % len(tmpdir("p"))
+    hostile.set(name, "portal-get")
+    cfg = {
+        "server": hostile.url(),
+        "api": "device",
+        "token": name,
+        "streams": {"x": {"pin": "V7"}},
+        "store": {"path": tmpdir("portal") + "/bl"},
+        "remote": {"sample_every_s": INTERVAL, "gain": "V21", "read_every_s": 0},
+        "insecure": True,
+    }
+    log = blynklog.Logger(cfg)
+    r = log.sync()
+    log.close()
+    assert r["remote_error"] == "settings: the answer is not JSON", r["remote_error"]
+    log = blynklog.Logger(cfg)
+    assert log.stats()["remote_error"] == "settings: the answer is not JSON"
+    log.close()

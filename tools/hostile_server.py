@@ -22,6 +22,7 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     redirect-garbage 308 to "ftp://\\x01"                retry-garbage  429, Retry-After: -99999999999
     continue-flood   endless "100 Continue" answers     http10         HTTP/1.0 200, body to the close
     token-bad-json   OAuth2 answers 200 with a body that is not JSON (ok otherwise)
+    portal-get       a captive portal's HTML page (200) to every GET, ok otherwise
     token-odd        OAuth2 answers 200 with expires_in -5 and access_token 7 (ok otherwise)
     tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
                      than its Content-Length): they must not be read as the next answer
@@ -405,6 +406,13 @@ class HostileServer:
             or (b.startswith("token-") and not req.path.startswith("/oauth2/"))
         ):
             conn.send(self._ok(name, req))
+            return True
+        if b == "portal-get":
+            # a captive portal's page as the answer to every GET (a settings read), ok otherwise
+            if req.method == "GET":
+                conn.send(_answer(200, b"<html><body>Sign in</body></html>", ["Content-Type: text/html"], "OK"))
+            else:
+                conn.send(self._ok(name, req))
             return True
         if b == "token-bad-json":
             conn.send(_answer(200, '{"access_token": "x', ["Content-Type: application/json"]))

@@ -86,7 +86,12 @@ def _read(log, client, report, kept):
     names = sorted(settings)
     got = {}
     refused = {}
-    answer = yield from _get(log, client, names, got)
+    try:
+        answer = yield from _get(log, client, names, got)
+    except ValueError:  # a 200 whose body is no JSON (a captive portal's page, a proxy's)
+        report["remote_error"] = "settings: the answer is not JSON"
+        log._state.set("remote", _with(kept, "error", report["remote_error"]))
+        return False
     if answer is not None and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
         # a datastream the server lacks (deleted from the template, say) fails the read of them
         # all: each setting alone then (a lone one's answer is this one), so that one is refused
@@ -197,7 +202,7 @@ def _note_conditions(log, report, start, now):
     names = []
     for st in log._uploader.streams:  # the state's entries are policy._Stream.park's
         until = park_until(parked.get(st.park))
-        if until is not None and (now is None or until > now):
+        if until and (now is None or until > now):  # (0: refusals counted, not parked)
             names.append(st.name)
     names.sort()
     if names:

@@ -10,8 +10,19 @@ _INF = float("inf")
 def check(spec, v):
     # -> (value, None) when v is a valid value of the setting, else (None, why)
     if isinstance(v, str):  # the plain-text answer of one pin
+        t = v.strip()
+        whole, dot, frac = t.partition(".")
         try:
-            v = int(v) if spec["type"] == "int" and "." not in v and "e" not in v.lower() else float(v)
+            if "_" in t:  # (Python's digit separators: no number Blynk writes)
+                raise ValueError
+            if spec["type"] == "int" and whole not in ("", "+", "-") and (not dot or frac.isdigit()):
+                # "60" or "60.00000" (a double datastream's text) exactly: no float, which is
+                # float32 on a board (16777217.0 read as 16777216)
+                if frac.strip("0"):
+                    return None, "%s is not an integer" % t.rstrip("0")[:20]
+                v = int(whole)
+            else:
+                v = float(t)
         except ValueError:
             return None, "not a number: %r" % v[:20]
     if isinstance(v, bool) or not isinstance(v, (int, float)):

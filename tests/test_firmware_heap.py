@@ -28,7 +28,10 @@ from test_heap import _board_port  # noqa: E402
 
 T0 = 1790000000000
 FIRMWARE_HEAP_KB = 188
-LIGHT_HEAP_KB = 196  # light sleep: one process, the upload stack kept between uploads (188 KB measured)
+# light sleep: one process, the upload stack kept between uploads. 188 KB measured before the
+# store's full-file-system path and today's fixes (about 5 KB of code); now 194 KB completed 3
+# runs of 4, 196 failed once in a clean-clone run (a 1,728-byte block), 198-200 all: held at 204
+LIGHT_HEAP_KB = 204
 
 
 @pytest.fixture

@@ -708,3 +708,19 @@ def test_a_settings_read_answered_by_a_captive_portal_is_a_failed_read_kept_for_
     log = blynklog.Logger(cfg)
     assert log.stats()["remote_error"] == "settings: the answer is not JSON"
     log.close()
+
+
+def test_without_a_clock_the_settings_are_read_once_and_then_wait_for_the_time():
+    # with the clock unset (here a server's Date before the clock's min_year), every sync read
+    # the settings again whatever read_every_s said (3 syncs, 3 reads, a message each)
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 120)
+    cfg = _config(remote={"sample_every_s": INTERVAL, "read_every_s": 3600}, clock={"min_year": 2070})
+    reports = [_sync(cfg, samples=0)[0] for _ in range(3)]
+    assert reports[0]["remote"] == {"sample_every_s": 120}, reports[0]
+    assert len(_requests("/external/api/get")) == 1
+    log = blynklog.Logger(cfg)
+    assert log.remote() == {"sample_every_s": 120}
+    log.close()

@@ -70,7 +70,13 @@ def _network(log, client, report):
         at = kept.get("at")
         every = cfg["remote"]["read_every_s"] * 1000
         moved = kept.get("of") != sources(cfg["remote"]["settings"])  # a setting added or moved since
-        if moved or now is None or not isinstance(at, int) or not 0 <= now - at < every:
+        if now is None:
+            # no clock: read_every_s cannot be kept, so once a read went through (with or
+            # without one) the next waits for the time; it read again at every sync before
+            due = moved or "at" not in kept
+        else:
+            due = moved or not isinstance(at, int) or not 0 <= now - at < every
+        if due:
             ok = yield from _read(log, client, report, kept)
             if not ok:
                 return

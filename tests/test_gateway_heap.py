@@ -33,8 +33,10 @@ FIRST_ID = 100
 # 208 KB failed once under load. It holds 224 KB. The same 60 streams on one device (no devices
 # section) completed from 160 KB, test_heap.py's 3 streams from 124 KB, before a sync let the
 # store's opening and writing side go (test_heap.py's: 109-110 KB now).
-# BLYNKLOG_GATEWAY_HEAP_SEARCH=1 looks for the smallest again.
-GATEWAY_SYNC_HEAP_KB = 224
+# BLYNKLOG_GATEWAY_HEAP_SEARCH=1 looks for the smallest again. Later (the store's full-file-system
+# path, about 5 KB more code): 208 KB completed 3 runs of 4 on a quiet machine, 216 and 224 all, and
+# 224 failed once in a clean-clone run (the same commit allocation). It holds 240 KB.
+GATEWAY_SYNC_HEAP_KB = 240
 PER_DEVICE_BYTES = 2560  # measured 2,440 B a device of 3 streams on the board-like port
 
 

@@ -39,6 +39,13 @@ def _reset(deep):
     _cause(deep)
 
 
+def _deep_sleep(log, planned):
+    # the end of a wake: before_sleep(), close(), and the sleep itself
+    log.before_sleep(planned)
+    log.close()
+    _sleep_ms(planned)
+
+
 def _boot_samples(log, stream, n, base=0.0):
     taken = []
     for i in range(n):
@@ -76,9 +83,7 @@ def _run(rtc_restarts, planned=3000, second="b", host_up_ms=None):
         log = Logger(cfg)
         assert not log.clock.is_set()
         r1 = _boot_samples(log, "a", 3)
-        log.before_sleep(planned)
-        log.close()
-        _sleep_ms(planned)  # the deep sleep
+        _deep_sleep(log, planned)
         if rtc_restarts:
             shift_device_clock(Y2021 - now_ms())  # rp2: the RTC restarts at 2021 at the reset
         _cause(True)
@@ -182,9 +187,7 @@ def test_an_rp2_wake_after_a_boot_that_had_the_time_places_both_boots():
         r0 = log.sync()  # nothing pending: asks the Date? (the clock may stay unset)
         ta = _boot_samples(log, "a", 3)
         r1 = log.sync()
-        log.before_sleep(3000)
-        log.close()
-        _sleep_ms(3000)
+        _deep_sleep(log, 3000)
         _reset(True)
         log = Logger(cfg)
         tb = _boot_samples(log, "b", 3)
@@ -212,9 +215,7 @@ def test_a_short_timeless_rp2_wake_that_samples_at_once_loses_no_sample_of_its_s
         for i in range(30):
             log.add("a", float(i))
         _sleep_ms(200)
-        log.before_sleep(3000)
-        log.close()
-        _sleep_ms(3000)
+        _deep_sleep(log, 3000)
         _reset(True)
         log = Logger(cfg)
         for i in range(30):
@@ -251,9 +252,7 @@ def test_an_rp2_that_had_the_time_keeps_every_sample_of_twenty_deep_sleep_wakes_
         log.sync()
         taken += _boot_samples(log, "a", 1)
         for i in range(wakes):
-            log.before_sleep(150)
-            log.close()
-            _sleep_ms(150)
+            _deep_sleep(log, 150)
             _reset(True)
             log = Logger(cfg)
             taken += _boot_samples(log, "a", 1, 1.0 + i)

@@ -176,8 +176,7 @@ class Store:
         self._saved_drops = 0
         self._marks = []  # the files booking drops that the cursors file does not hold yet (segment.drop_oldest)
         self._acked = 0  # records a commit acknowledges that its make_room booked in dropped_full (segment.commit)
-        self._lost = None  # the cursors file's cursors of ids the names file lacks (store_open._load_cursors)
-        self._lost_from = 0  # the first of those ids
+        self._lost = None  # id -> the cursors file's cursor, for ids the names file lacks (store_open._load_cursors)
         self._full = False  # True while the books cannot be written for lack of room (segment._stuck)
         self.skipped_bytes = 0
         self.flushes = 0
@@ -329,9 +328,7 @@ class Store:
         sid = len(names) - 1
         # an id whose name was lost with a damaged streams file keeps the cursor the cursors file
         # has for it: its records up to there were committed
-        lost = self._lost
-        k = sid - self._lost_from
-        cur = lost[k] if lost is not None and 0 <= k < len(lost) else 0
+        cur = self._lost.pop(sid, 0) if self._lost else 0
         self._cursor.append(cur)
         if self._fst is not None:
             _writer().add_stream(self)

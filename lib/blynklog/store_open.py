@@ -113,8 +113,9 @@ def _load_cursors(store, here):
     if n > k:
         # cursors of ids the names file lacks (lost or damaged): stream_id() gives those ids to
         # the next names with their cursors, so what was committed under them is not sent again
-        store._lost = [struct.unpack_from("<Q", data, 4 + 8 * i)[0] for i in range(k, n)]
-        store._lost_from = k
+        store._lost = {}
+        for i in range(k, n):
+            store._lost[i] = struct.unpack_from("<Q", data, 4 + 8 * i)[0]
 
 
 def _load_marks(store, here):

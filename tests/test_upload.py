@@ -1195,3 +1195,32 @@ def test_a_lost_streams_file_sends_nothing_the_server_acknowledged_again():
     log.close()
     assert pending == 2 and r["sent"] == 2, (pending, r["sent"])
     assert len(received(1)) == 12
+
+
+def test_a_lost_streams_file_keeps_the_cursors_of_streams_named_again_only_later():
+    # the names file gone and a configuration naming one of two streams for a while: that
+    # stream's cursors write dropped the other id's kept cursor, and when the configuration named
+    # it again its acknowledged samples went out a second time
+    import os
+
+    fresh()
+    both = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}})
+    log = Logger(both)
+    t0 = now_ms() - 100000
+    for i in range(10):
+        log.add("a", i + 0.5, ts=t0 + i)
+        log.add("b", i + 0.25, ts=t0 + i)
+    assert log.sync()["sent"] == 20
+    log.add("b", 10.25, ts=t0 + 10)
+    log.close()
+    os.remove(both["store"]["path"] + "/data/streams")
+    log = Logger(dict(both, streams={"a": {"pin": "V1"}}))
+    log.add("a", 10.5, ts=t0 + 10)
+    assert log.sync()["sent"] == 1
+    log.close()
+    log = Logger(both)
+    pending = log.stats()["pending"]
+    r = log.sync()
+    log.close()
+    assert pending == 1 and r["sent"] == 1, (pending, r["sent"])
+    assert len(received(1)) == 11 and len(received(2)) == 11

@@ -555,7 +555,11 @@ class Reader:
 
 
 def save_cursors(store):
-    n = len(store._cursor)
+    k = len(store._cursor)
+    lost = store._lost
+    # the ids a lost streams file took keep their cursors here until names claim them again
+    # (store_open._load_cursors): the ids k, k + 1, ... that stream_id() gives out next
+    n = k + len(lost) if lost else k
     blob = json.dumps(store._meta).encode() if store._meta else b""
     m = len(blob)
     data = bytearray(14 + 8 * n + m)
@@ -563,7 +567,7 @@ def save_cursors(store):
     data[2] = _VERSION
     data[3] = n
     for i in range(n):
-        struct.pack_into("<Q", data, 4 + 8 * i, store._cursor[i])
+        struct.pack_into("<Q", data, 4 + 8 * i, store._cursor[i] if i < k else lost.get(i, 0))
     drops = store.dropped_full & 0xFFFFFFFF
     struct.pack_into("<IH", data, 4 + 8 * n, drops, m)
     data[10 + 8 * n : 10 + 8 * n + m] = blob

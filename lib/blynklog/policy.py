@@ -566,9 +566,8 @@ class Uploader:
             # for that reason again parks it at once and sets nothing aside; that point goes
             # alone (one request, not a bisection of a full batch)
             st.last_reject = park_reason(entry)
-            st.rejects_in_row = 0
+            st.rejects_in_row = park_count(entry)
             if st.last_reject is not None:
-                st.rejects_in_row = _REJECTS_IN_ROW - 1 if len(entry) == 2 else entry[2]
                 st.limit = 1
             until = park_until(entry)
             if until is not None and now is not None and 0 < until - now <= self.cfg["upload"]["park_s"] * 1000:
@@ -879,6 +878,15 @@ def park_reason(entry):
     if len(entry) == 3 and not (isinstance(entry[2], int) and 0 < entry[2] < _REJECTS_IN_ROW):
         return None
     return entry[1][:_MSG_MAX]
+
+
+def park_count(entry):
+    # The refusals in a row an entry of the state's "parked" holds: the count of [0, message,
+    # count]; for a stream parked for them ([until, message]) one short of parking it, so that the
+    # next refusal for that reason parks it again; else 0
+    if park_reason(entry) is None:
+        return 0
+    return _REJECTS_IN_ROW - 1 if len(entry) == 2 else entry[2]
 
 
 def _adapt(it):

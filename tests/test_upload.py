@@ -1224,3 +1224,40 @@ def test_a_lost_streams_file_keeps_the_cursors_of_streams_named_again_only_later
     log.close()
     assert pending == 1 and r["sent"] == 1, (pending, r["sent"])
     assert len(received(1)) == 11 and len(received(2)) == 11
+
+
+def _fixed_text(m, d):
+    # m / 10**d as the shortest decimal text (m an int, d 0..6), in ints: the runtime's float
+    # plays no part
+    sign = "-" if m < 0 else ""
+    m = -m if m < 0 else m
+    whole, frac = m // 10**d, m % 10**d
+    if not frac:
+        return sign + str(whole)
+    digits = ("000000" + str(frac))[-d:]
+    while digits.endswith("0"):
+        digits = digits[:-1]
+    return sign + str(whole) + "." + digits
+
+
+def test_samples_with_seven_digits_or_more_keep_their_stored_decimals_after_the_setting_changes():
+    # beyond 2**22 (float32) or 2**51 (doubles) a scaled sample was rebuilt as a float and rounded
+    # to the new decimals (101325.12 stored with 2 went as 101325.1 on a board); its own digits
+    # now, whatever their size, as the runtime stored them
+    from blynklog.compat import round_scaled
+
+    fresh()
+    cfg = device_config(streams={"p": {"pin": "V1", "decimals": 2}, "q": {"pin": "V2", "decimals": 6}})
+    log = Logger(cfg)
+    t0 = now_ms() - 10000
+    log.add("p", 101325.12, ts=t0)
+    log.add("q", 2300000000.123456, ts=t0)
+    log.close()
+    cfg["streams"]["p"]["decimals"] = 1
+    cfg["streams"]["q"]["decimals"] = 2
+    log = Logger(cfg)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 2, r
+    assert [p[1] for p in raw_points(1, 1)] == [_fixed_text(round_scaled(101325.12, 2), 2)]
+    assert [p[1] for p in raw_points(1, 2)] == [_fixed_text(round_scaled(2300000000.123456, 6), 6)]

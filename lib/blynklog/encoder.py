@@ -273,10 +273,12 @@ def _emit(out, plat, ts, value, decimals):
     fixed = -1
     if ts.__class__ is not int and hasattr(ts, "delta"):
         d = ts.typ - _T_SCALED
-        if 0 <= d <= 6 and -_LIM < ts.m < _LIM:
-            # a scaled value stored with other decimals than the stream's now (changed since): its
-            # own digits, as add() stored them, not rounded again
-            fixed = _put_fixed(_scratch, 0, ts.m, d)
+        m = ts.m
+        if 0 <= d <= 6 and (-m if m < 0 else m) >> 59 < _P10I[d]:
+            # a scaled value: its own digits, as add() stored them (round_scaled: exact, whatever
+            # their size), not rounded again to the stream's decimals now (changed since) from the
+            # float it reads back as; below 2**59 * 10**d, _put_fixed's range
+            fixed = _put_fixed(_scratch, 0, m, d)
         else:
             value = ts.value()
         ts = ts.base + ts.delta

@@ -34,7 +34,11 @@ def _fresh():
 
 
 def _reset(deep):
-    # a reset into a timeless boot on an RTC that restarts at 2021 (rp2), deep: from deep sleep
+    # a reset into a timeless boot on an RTC that restarts at 2021 (rp2), deep: from deep sleep.
+    # What the process kept goes with it: the Clock a closed Logger leaves for the next one
+    import blynklog
+
+    blynklog._clocks.clear()
     shift_device_clock(Y2021 - now_ms())
     _cause(deep)
 

@@ -251,6 +251,9 @@ def _drop(name, was_loaded):
 # the flag is set appends from a new segment (new_segment), and the flag goes once that one's
 # file is synced.
 _holders = {}
+# store.path -> Clock.ended() of the Logger this process closed on it last: the next one there
+# goes on with its boot (Clock's went_on)
+_clocks = {}
 
 
 class Logger:
@@ -336,6 +339,7 @@ class Logger:
             min_year=ccfg["min_year"],
             max_step_back_ms=ccfg["max_step_back_s"] * 1000,
             ntp_host=ccfg["ntp_host"],
+            went_on=_clocks.pop(_one_spelling(scfg["path"]), None),
         )
         self._sids = {}
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
@@ -633,12 +637,13 @@ class Logger:
             self._cell[0] = None  # the store is nobody's
             self._let_go()
             _wait_ms(_stamps_ahead(self._last_ts, self.clock))
+            key = _one_spelling(self._cfg["store"]["path"])
+            _clocks[key] = self.clock.ended()
             cell = self._cell
             cell[3] = None
             # the store's entry goes with it, unless a file handle may still hold frames of it
             # (the flag), or the figures are to be asked for later (_late_stats: the entry says
             # whether another Logger holds the store then)
-            key = _one_spelling(self._cfg["store"]["path"])
             if self._final is not None and not cell[2] and _holders.get(key) is cell:
                 del _holders[key]
 

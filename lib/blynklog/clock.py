@@ -183,6 +183,7 @@ class Clock:
         port_time_ms=None,
         epoch_offset_s=None,
         reset_cause=None,
+        went_on=None,
     ):
         # rtc: an object with datetime() like machine.RTC (default: machine.RTC on MicroPython
         # boards that have one; none on CPython). port_time_ms: a callable giving the port clock in
@@ -190,7 +191,9 @@ class Clock:
         # time.ticks_ms. epoch_offset_s: port epoch to Unix seconds (default: detected from
         # time.gmtime(0)). reset_cause: the machine.reset_cause() value (default: asked).
         # max_step_back_ms: how far before the newest stored sample a new time may be (else
-        # refused). ntp_host: the NTP server (default: ntptime's own).
+        # refused). ntp_host: the NTP server (default: ntptime's own). went_on: ended() of the
+        # Clock this process had on the same state before (a Logger closed and made again, no
+        # reset between), or None.
         self._state = state
         self._min_year = min_year
         self._max_year = max_year
@@ -266,7 +269,27 @@ class Clock:
         p = self._read()
         self._port_at_sleep = None  # the port clock's reading at before_sleep of a timeless boot
         port_set = self._min_ms <= p < self._max_ms
-        if woke and not port_set and (last[1] is None or last[2]):
+        self._exact_from = 0  # where the anchor's exact part of this entry begins (_adopt)
+        if (
+            went_on is not None
+            and last is not None
+            and went_on[0] == last[0] == prev
+            and last[1] is None
+            and last[4] is None
+            and not port_set
+        ):
+            # the same boot, still without the time: this process's Logger before was closed and
+            # made again (a sketch's `with Logger(...)` a cycle), no reset between. It goes on
+            # with that one's time line, counted by the ticks, so its samples are placed with
+            # this one's when the time comes (a new boot id left them unplaceable)
+            dt = ticks_diff(self._tick, went_on[2])
+            self._ms = self._start = went_on[1] + (dt if dt > 0 else 0)
+            self._exact_from = went_on[3]
+            self._entry = last
+            entries = entries[-_KEEP:]
+            linked = 0
+            boot = prev
+        elif woke and not port_set and (last[1] is None or last[2]):
             # woken from the deep sleep of a boot that never got the time (or had only an
             # estimate of it, an rp2's lost RTC), and still without it: this boot goes on with
             # that boot's relative time line (its ms at sleep plus the planned sleep), so a chain
@@ -290,7 +313,7 @@ class Clock:
                 measured = p - rs[1]
                 if step - step // 8 <= measured <= step + step // 8 + _STEP_SLACK_MS:
                     step = measured
-            self._ms = self._start = last[3] + step
+            self._ms = self._start = self._exact_from = last[3] + step
             last[3] = last[4] = None
             self._entry = last
             entries = entries[-_KEEP:]
@@ -391,7 +414,7 @@ class Clock:
             self._est = False
             self._entry[1] = self._base
             self._entry[2] = 0
-            self._entry[6] = self._start  # a chain's earlier boots are placed by planned sleeps
+            self._entry[6] = self._exact_from  # a chain's earlier boots are placed by planned sleeps
             self._backfill()
             self._rebuild()
             self._persist()
@@ -590,6 +613,12 @@ class Clock:
 
     def set_from_http_date(self, text):
         return _set().set_from_http_date(self, text)
+
+    def ended(self):
+        # (boot, its ms now, the ticks now, where its exact part begins): for the Clock a Logger
+        # made again in this process makes next (went_on)
+        ms = self._elapsed()
+        return (self._boot, ms, self._tick, self._exact_from)
 
     def before_sleep(self, planned_ms):
         # persist where this boot is and how long it will sleep: the next boot estimates from it

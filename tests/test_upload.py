@@ -1261,3 +1261,25 @@ def test_samples_with_seven_digits_or_more_keep_their_stored_decimals_after_the_
     assert r["sent"] == 2, r
     assert [p[1] for p in raw_points(1, 1)] == [_fixed_text(round_scaled(101325.12, 2), 2)]
     assert [p[1] for p in raw_points(1, 2)] == [_fixed_text(round_scaled(2300000000.123456, 6), 6)]
+
+
+def test_a_stream_whose_type_changed_sets_its_old_backlog_aside_and_sends_the_new_samples():
+    # int -> string on the datastream and in the configuration, 5 ints pending: three lone
+    # refusals of old ints parked the stream, and after park_s each first refusal parked it again
+    # (2 ints set aside in all, the strings never sent)
+    fresh()
+    cfg = device_config(streams={"a": {"pin": "V1", "type": "int"}})
+    log = Logger(cfg)
+    t0 = now_ms() - 100000
+    for i in range(5):
+        log.add("a", i, ts=t0 + i)
+    log.close()
+    emu.add_stream(1, 1, "V1", type="string")
+    cfg["streams"]["a"]["type"] = "string"
+    log = Logger(cfg)
+    log.add("a", "on", ts=t0 + 10)
+    log.add("a", "off", ts=t0 + 11)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 2 and r["rejected"] == 5 and r["parked"] == [] and r["pending"] == 0, r
+    assert [p[1] for p in received(1)] == ["on", "off"]

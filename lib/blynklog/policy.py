@@ -52,7 +52,17 @@
 # so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
 from . import blynk, encoder
 from .clock import FLAG_BOOTREL
-from .frame import T_STR, Rec  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
+from .frame import (
+    T_F64,
+    T_FALSE,
+    T_INT,
+    T_LOC32,
+    T_LOC64,
+    T_SCALED,
+    T_STR,
+    T_TRUE,
+    Rec,
+)  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
 from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
@@ -683,23 +693,29 @@ class Uploader:
                 return None
             st.suspect = 0
             reason = msg[:_MSG_MAX]
-            if reason != st.last_reject:
-                st.rejects_in_row = 0
-            if st.rejects_in_row >= _REJECTS_IN_ROW - 1:
-                # lone points refused one after another for one reason: the stream is refused
-                # (a wrong datastream type, say), not a point. Park it; nothing is set aside. The
-                # reason goes with the parking (_begin): when it ends, the same refusal parks
-                # the stream again at once
-                return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
-            st.rejects_in_row += 1
-            st.last_reject = reason
+            ts, fits = self._first_point(st, judged, covered, snap)
+            if fits:
+                # (a point stored as another kind than the stream's type now takes, from before
+                # the type changed, is a bad point whatever the server's message: set aside
+                # alone, not counted, or the old backlog would park the stream for good)
+                if reason != st.last_reject:
+                    st.rejects_in_row = 0
+                if st.rejects_in_row >= _REJECTS_IN_ROW - 1:
+                    # lone points refused one after another for one reason: the stream is
+                    # refused (a wrong datastream type, say), not a point. Park it; nothing is set
+                    # aside. The reason goes with the parking (_begin): when it ends, the same
+                    # refusal parks the stream again at once
+                    return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
+                st.rejects_in_row += 1
+                st.last_reject = reason
             # the bad point is alone: set it aside and go on (it is not the stream's previous
             # timestamp: the one before it stays that)
-            self._log_reject(now, st, self._first_point_ts(st, judged, covered, snap), msg)
+            self._log_reject(now, st, ts, msg)
             delta["rejected"] = delta.get("rejected", 0) + 1
             self._commit(st, last_pos, covered, delta, now, 0, snap[:2] + after[2:])
-            # counted once it is set aside (a commit that failed leaves it to go again, uncounted)
-            parked[st.park] = [0, reason, st.rejects_in_row]  # (not parked: _begin)
+            if fits:
+                # counted once it is set aside (a commit that failed leaves it to go again, uncounted)
+                parked[st.park] = [0, reason, st.rejects_in_row]  # (not parked: _begin)
             self._add(report, delta)
             self._note_why(now, st, delta)  # what the batch set aside beside it (a duplicate of it, say)
             report["last_error"] = "rejected a point of %s: %s" % (st.name, msg)
@@ -740,10 +756,11 @@ class Uploader:
         for why in delta.get("_why") or ():
             self._log_reject(now, st, why[0], why[1])
 
-    def _first_point_ts(self, st, now, covered, snap):
+    def _first_point(self, st, now, covered, snap):
+        # (ts, whether its stored kind is one the stream's type takes) of a batch's first point
         for rec in self._points(st, now, covered, snap)():
-            return rec.base + rec.delta
-        return None
+            return rec.base + rec.delta, _fits(rec, st.cfg.get("type"))
+        return None, True
 
     def _back_off(self, now, retry_after_ms, report):
         retry = back_off(self.state, self.cfg["server"])
@@ -887,6 +904,36 @@ def park_count(entry):
     if park_reason(entry) is None:
         return 0
     return _REJECTS_IN_ROW - 1 if len(entry) == 2 else entry[2]
+
+
+# the record kinds (frame.py's T_*) each datastream type takes; a double takes any number
+_KINDS = {
+    "string": (T_STR,),
+    "int": (T_INT,),
+    "enum": (T_INT,),
+    "bool": (T_FALSE, T_TRUE),
+    "location": (T_LOC32, T_LOC64),
+}
+
+
+def _fits(rec, stype):
+    t = rec.typ
+    if t < 0:  # a value as it is (_adapt)
+        v = rec.obj
+        if isinstance(v, str):
+            t = T_STR
+        elif isinstance(v, bool):
+            t = T_TRUE
+        elif isinstance(v, int):
+            t = T_INT
+        elif isinstance(v, float):
+            t = T_F64
+        else:
+            t = T_LOC64
+    kinds = _KINDS.get(stype)
+    if kinds is None:
+        return T_INT <= t <= T_F64 or t >= T_SCALED
+    return t in kinds
 
 
 def _adapt(it):

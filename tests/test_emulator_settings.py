@@ -555,6 +555,43 @@ def test_remote_setting_takes_its_platform_id(srv):
     assert srv.streams[1][7] == ("V20", "double") and (1, 7) in srv.settings
 
 
+def test_remote_setting_type_is_read_in_any_case(srv):
+    provision(srv, {"x": {"pin": "V20", "type": "Int"}})
+    assert srv.streams[1][20] == ("V20", "int")
+
+
+def test_remote_setting_type_null_is_a_double(srv):
+    provision(srv, {"x": {"pin": "V20", "type": None}})
+    assert srv.streams[1][20] == ("V20", "double")
+
+
+# --- tools/emulator.py: a configuration's streams' types, read as blynklog.Logger() reads them
+
+
+def provision_stream(srv, stream):
+    import emulator
+
+    srv.ca_der_path = srv.ca_der_path or "ca.der"
+    return emulator.provision(srv, {"api": "device", "streams": {"t": stream}})
+
+
+def test_stream_type_is_read_in_any_case(srv):
+    provision_stream(srv, {"pin": "V5", "type": "Double"})
+    assert srv.streams[1][5] == ("V5", "double")
+
+
+def test_stream_type_null_is_a_double(srv):
+    provision_stream(srv, {"pin": "V5", "type": None})
+    assert srv.streams[1][5] == ("V5", "double")
+
+
+def test_stream_type_that_is_no_name_is_a_setup_error(srv):
+    import emulator
+
+    with pytest.raises(emulator.SetupError, match="streams.t.type"):
+        provision_stream(srv, {"pin": "V5", "type": 3})
+
+
 def test_emulator_cli_declares_the_event_codes_it_is_given(tmp_path):
     import signal
     import subprocess

@@ -84,6 +84,15 @@ def test_emulator_py_creates_a_gateways_devices_and_their_datastreams(srv):
     assert "device_id" not in out and out["devices"] == cfg["devices"]
 
 
+def test_emulator_py_reads_a_gateway_streams_type_in_any_case(srv):
+    import emulator
+
+    srv.ca_der_path = srv.ca_der_path or "ca.der"
+    devices = {"greenhouse-1": {"device_id": 12, "streams": {"door": {"id": 2, "type": "BOOL"}}}}
+    emulator.provision(srv, {"api": "platform", "client_id": "c", "client_secret": "s", "devices": devices})
+    assert srv.streams[12] == {2: ("V2", "bool")}
+
+
 def test_emulator_py_refuses_devices_without_api_platform(srv):
     import emulator
 

@@ -61,6 +61,15 @@ class SetupError(Exception):
     pass
 
 
+def _kind(s):
+    # The emulator's type for a stream or setting object s, None for an unknown one. Read as
+    # blynklog's config.py reads it: a name in any case ("Double"), a null or absent type double.
+    given = s.get("type")
+    if given is None:
+        given = "double"
+    return TYPES.get(given.lower()) if isinstance(given, str) else None
+
+
 def _pin_number(pin):
     if isinstance(pin, str) and len(pin) > 1 and pin[0] in "Vv" and pin[1:].isdigit() and int(pin[1:]) <= 255:
         return int(pin[1:])
@@ -97,7 +106,7 @@ def provision(srv, cfg):
     for name, s in streams.items():
         if not isinstance(s, dict):
             raise SetupError("streams.%s: expected an object" % name)
-        kind = TYPES.get(s.get("type", "double"))
+        kind = _kind(s)
         if kind is None:
             raise SetupError("streams.%s.type: unknown type %r" % (name, s.get("type")))
         pin = s.get("pin")
@@ -151,7 +160,7 @@ def _devices(srv, devices):
             sid = s.get("id") if isinstance(s, dict) else None
             if not isinstance(sid, int) or isinstance(sid, bool):
                 raise SetupError("devices.%s.streams.%s.id: expected the datastream's id (an integer)" % (name, sname))
-            kind = TYPES.get(s.get("type", "double"))
+            kind = _kind(s)
             if kind is None:
                 raise SetupError("devices.%s.streams.%s.type: unknown type %r" % (name, sname, s.get("type")))
             srv.add_stream(did, sid, s.get("pin") or "V%d" % (sid % 256), kind)
@@ -185,7 +194,7 @@ def _settings(srv, device, api, remote):
         if number is None:
             raise SetupError("%s.pin: expected V0..V255, got %r" % (key, s["pin"]))
         pin = "V%d" % number
-        kind = TYPES.get(s.get("type", "double"))
+        kind = _kind(s)
         if kind not in SETTING_TYPES:
             raise SetupError("%s.type: expected int or double, got %r" % (key, s.get("type")))
         sid = s.get("id", number) if api == "platform" else number
@@ -227,7 +236,7 @@ def describe(srv, cfg, config_path):
                 "  device %-12s id %s, streams %s" % (name, d.get("device_id"), ", ".join(d.get("streams") or ()))
             )
     for name, s in (cfg.get("streams") or {}).items():
-        lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), s.get("type", "double")))
+        lines.append("  stream %-12s %s %s" % (name, s.get("pin") or "id %s" % s.get("id"), _kind(s)))
     device = 1 if cfg["api"] == "device" else cfg.get("device_id", 1)
     with srv.lock:
         settings = sorted(sid for d, sid in srv.settings if d == device)

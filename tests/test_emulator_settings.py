@@ -620,3 +620,26 @@ def test_emulator_cli_declares_the_event_codes_it_is_given(tmp_path):
         p.send_signal(signal.SIGTERM)
         p.wait(30)
     assert "  event codes: boot, low_battery\n" in lines
+
+
+def _emulator_cli(*args):
+    import subprocess
+
+    tool = os.path.join(os.path.dirname(HERE), "tools", "emulator.py")
+    return subprocess.run([sys.executable, tool, *args], capture_output=True, text=True, timeout=30)
+
+
+def test_emulator_cli_refuses_a_port_past_65535_in_one_line(tmp_path):
+    r = _emulator_cli("--port", "99999", "--out", str(tmp_path))
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "--port" in r.stderr
+
+
+def test_emulator_cli_refuses_a_negative_port_in_one_line(tmp_path):
+    r = _emulator_cli("--port", "-1", "--out", str(tmp_path))
+    assert r.returncode != 0 and "Traceback" not in r.stderr and "--port" in r.stderr
+
+
+def test_emulator_cli_names_an_out_folder_it_cannot_make(tmp_path):
+    (tmp_path / "file").write_text("")
+    r = _emulator_cli("--port", "0", "--out", str(tmp_path / "file" / "out"))
+    assert r.returncode != 0 and r.stderr.startswith("emulator: --out ") and "Traceback" not in r.stderr

@@ -212,6 +212,17 @@ def _settings(srv, device, api, remote):
             srv.stream_names[(device, sid)] = name
 
 
+def port_number(text):
+    # argparse type of --port: a TCP port, 0..65535 (bind() would raise OverflowError past it)
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
+    return port
+
+
 def starter_config(store_path):
     return {"api": "device", "token": DEVICE_TOKEN, "streams": STARTER_STREAMS, "store": {"path": store_path}}
 
@@ -268,7 +279,9 @@ def main(argv=None):
         metavar="CODE",
         help="an event code the sketch may log (repeat for more)",
     )
-    ap.add_argument("--port", type=int, default=8443, help="HTTPS port on 127.0.0.1 (default 8443; 0: any free port)")
+    ap.add_argument(
+        "--port", type=port_number, default=8443, help="HTTPS port on 127.0.0.1 (default 8443; 0: any free port)"
+    )
     ap.add_argument(
         "--out",
         default=os.path.join(ROOT, "build", "emulator"),
@@ -276,7 +289,10 @@ def main(argv=None):
     )
     args = ap.parse_args(argv)
     out = os.path.abspath(args.out)
-    os.makedirs(out, exist_ok=True)
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        sys.exit("emulator: --out %s: cannot make the folder (%s)" % (args.out, e.strerror or e))
     if args.config:
         try:
             with open(args.config) as f:

@@ -97,3 +97,17 @@ def test_der_of_a_file_without_a_certificate_fails_and_writes_nothing(tmp_path):
     pem.write_bytes(b"not a certificate\n")
     r = run("--der", str(pem), "--out", str(tmp_path / "certs"))
     assert r.returncode == 1 and "no certificate" in r.stderr and not (tmp_path / "certs").exists()
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path):
+    (tmp_path / "file").write_text("")
+    r = run("--out", str(tmp_path / "file" / "certs"))
+    assert r.returncode == 1 and r.stderr.startswith("certs: --out ") and "Traceback" not in r.stderr
+
+
+def test_der_into_an_out_folder_that_cannot_be_made_is_one_line_naming_it(tmp_path):
+    pem = tmp_path / "my-ca.pem"
+    pem.write_bytes(_pem_of(["ISRG Root X1"]))
+    (tmp_path / "file").write_text("")
+    r = run("--der", str(pem), "--out", str(tmp_path / "file" / "certs"))
+    assert r.returncode == 1 and r.stderr.startswith("certs: --out ") and "Traceback" not in r.stderr

@@ -118,6 +118,19 @@ def _write(path, data):
     print(path)
 
 
+def _write_all(out, files):
+    # files: [(file name, DER bytes)] into the folder out, made if missing -> exit status; a folder
+    # that cannot be made or written is one line naming it, not a traceback
+    try:
+        os.makedirs(out, exist_ok=True)
+        for fname, der in files:
+            _write(os.path.join(out, fname), der)
+    except OSError as e:
+        print("certs: --out %s: cannot write there (%s)" % (out, e.strerror or e), file=sys.stderr)
+        return 1
+    return 0
+
+
 def _convert(pem_path, out):
     try:
         with open(pem_path, "rb") as f:
@@ -129,10 +142,9 @@ def _convert(pem_path, out):
         print("certs: no certificate in %s" % pem_path, file=sys.stderr)
         return 1
     name = os.path.splitext(os.path.basename(pem_path))[0]
-    os.makedirs(out, exist_ok=True)
-    for i, der in enumerate(ders):
-        _write(os.path.join(out, name + (".der" if len(ders) == 1 else "-%d.der" % (i + 1))), der)
-    return 0
+    return _write_all(
+        out, [(name + (".der" if len(ders) == 1 else "-%d.der" % (i + 1)), der) for i, der in enumerate(ders)]
+    )
 
 
 def default_bundle():
@@ -172,10 +184,7 @@ def main(argv=None):
             print("certs: missing root: " + p, file=sys.stderr)
         print("certs: nothing written (bundle %s)" % bundle, file=sys.stderr)
         return 1
-    os.makedirs(args.out, exist_ok=True)
-    for fname, _, _, _ in ROOTS:
-        _write(os.path.join(args.out, fname), found[fname])
-    return 0
+    return _write_all(args.out, [(fname, found[fname]) for fname, _, _, _ in ROOTS])
 
 
 if __name__ == "__main__":

@@ -147,3 +147,56 @@ def test_serve_refuses_an_unbounded_run(tmp_path):
         timeout=30,
     )
     assert out.returncode != 0 and "--seconds" in out.stderr
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, timeout=30)
+
+
+def _send(gateway, *more):
+    return _run("send", "--gateway", gateway, "--node", "1", "--value", "1", *more)
+
+
+def _one_line(out, starts):
+    return out.returncode != 0 and out.stderr.startswith(starts) and out.stderr.count("\n") == 1
+
+
+def test_send_with_a_missing_gateway_file_is_one_line_naming_it(tmp_path):
+    missing = str(tmp_path / "missing.json")
+    assert _one_line(_send(missing), "gateway_udp: --gateway %s: cannot read it" % missing)
+
+
+def test_send_with_a_gateway_file_that_is_not_json_is_one_line_naming_it(tmp_path):
+    (tmp_path / "gateway.json").write_text("key = 1\n")
+    gateway = str(tmp_path / "gateway.json")
+    assert _one_line(_send(gateway), "gateway_udp: --gateway %s: not JSON" % gateway)
+
+
+def test_send_with_a_bad_key_is_one_line_naming_the_key(tmp_path):
+    (tmp_path / "gateway.json").write_text(json.dumps({"key": "abc", "nodes": {"1": {}}}))
+    gateway = str(tmp_path / "gateway.json")
+    assert _one_line(_send(gateway), "gateway_udp: --gateway %s: key: " % gateway)
+
+
+def test_send_refuses_a_port_past_65535(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    out = _send(gateway, "--port", "99999")
+    assert out.returncode == 2 and "--port" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_serve_with_a_missing_config_file_is_one_line_naming_it(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    missing = str(tmp_path / "missing.json")
+    out = _run("serve", "--config", missing, "--gateway", gateway, "--seconds", "1", "--port", "0")
+    assert _one_line(out, "gateway_udp: --config %s: " % missing)
+
+
+def test_serve_with_a_node_naming_a_device_the_config_lacks_is_one_line_naming_it(tmp_path):
+    config, gateway = _files(tmp_path, 1)
+    with open(gateway) as f:
+        g = json.load(f)
+    g["nodes"]["1"]["device"] = "no-such-device"
+    with open(gateway, "w") as f:
+        json.dump(g, f)
+    out = _run("serve", "--config", config, "--gateway", gateway, "--seconds", "1", "--port", "0")
+    assert _one_line(out, "gateway_udp: --gateway %s: nodes.1.device: 'no-such-device'" % gateway)

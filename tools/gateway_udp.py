@@ -73,15 +73,49 @@ class UdpReceiver:
         self.sock.close()
 
 
+def port_number(text):
+    # argparse type of --port: a UDP port, 0..65535 (bind() would raise OverflowError past it)
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
+    return port
+
+
+def load_gateway(path):
+    # gateway.json -> (its dict, the key's bytes), or the tool ends with one line naming the file
+    # and the key at fault (a missing file, bad JSON, a bad key)
+    try:
+        return load(path)
+    except OSError as e:
+        sys.exit("gateway_udp: --gateway %s: cannot read it (%s)" % (path, e.strerror or e))
+    except json.JSONDecodeError as e:
+        sys.exit("gateway_udp: --gateway %s: not JSON (%s)" % (path, e))
+    except ValueError as e:
+        sys.exit("gateway_udp: --gateway %s: %s" % (path, e))
+
+
 def cmd_serve(args):
     import blynklog
 
     if not 0 < args.seconds <= MAX_SECONDS:
         sys.exit("gateway_udp: --seconds: more than 0 and at most %d" % MAX_SECONDS)
-    g, key = load(args.gateway)
-    log = blynklog.Logger(args.config)
-    gw = Gateway(log, key, g["nodes"])
-    rx = UdpReceiver(args.port)
+    g, key = load_gateway(args.gateway)
+    try:
+        log = blynklog.Logger(args.config)
+    except blynklog.ConfigError as e:
+        sys.exit("gateway_udp: --config %s: %s" % (args.config, e))
+    try:
+        gw = Gateway(log, key, g["nodes"])
+        rx = UdpReceiver(args.port)
+    except ValueError as e:  # nodes naming devices or streams the configuration lacks
+        log.close()
+        sys.exit("gateway_udp: --gateway %s: %s" % (args.gateway, e))
+    except OSError as e:
+        log.close()
+        sys.exit("gateway_udp: cannot listen on 127.0.0.1:%d (%s)" % (args.port, e.strerror or e))
     print("READY %d" % rx.port, flush=True)
     try:
         report = serve(
@@ -103,7 +137,7 @@ def cmd_serve(args):
 
 
 def cmd_send(args):
-    g, key = load(args.gateway)
+    g, key = load_gateway(args.gateway)
     seq = args.seq if args.seq is not None else int(time.time() * 1000) % (1 << 32)
     value = args.value
     for cast in (int, float):
@@ -137,7 +171,10 @@ def main(argv=None):
     s.add_argument("--config", required=True, help="the Logger's configuration (with a devices section)")
     s.add_argument("--gateway", required=True, help="gateway.json: the nodes' key and node -> device map")
     s.add_argument(
-        "--port", type=int, default=DEFAULT_PORT, help="UDP port on 127.0.0.1 (default %d; 0: any)" % DEFAULT_PORT
+        "--port",
+        type=port_number,
+        default=DEFAULT_PORT,
+        help="UDP port on 127.0.0.1 (default %d; 0: any)" % DEFAULT_PORT,
     )
     s.add_argument("--seconds", type=float, default=60, help="how long to serve, at most a day (default 60)")
     s.add_argument("--sync-every-s", type=float, default=30, help="seconds between syncs (default 30)")
@@ -150,7 +187,9 @@ def main(argv=None):
     n.add_argument("--value", required=True, help="a number (an int travels as int32, else float32), true or false")
     n.add_argument("--ts", type=int, default=None, help="Unix ms; left out, the gateway stamps the sample")
     n.add_argument("--seq", type=int, default=None, help="the node's packet counter (default: from the time)")
-    n.add_argument("--port", type=int, default=DEFAULT_PORT, help="the listener's UDP port (default %d)" % DEFAULT_PORT)
+    n.add_argument(
+        "--port", type=port_number, default=DEFAULT_PORT, help="the listener's UDP port (default %d)" % DEFAULT_PORT
+    )
     n.set_defaults(func=cmd_send)
     args = ap.parse_args(argv)
     return args.func(args)

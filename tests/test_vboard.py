@@ -266,3 +266,20 @@ def test_a_fed_watchdog_lets_a_long_boot_reach_its_deep_sleep(tmp_path, runtime)
     vb = _board(tmp_path, runtime, main)
     r = vb.boot()
     assert r.how == "deepsleep" and r.world_end >= r.world_before + 3600000
+
+
+# --- the command line (python tools/vboard.py DIR ...)
+
+
+def _cli_board(tmp_path, main):
+    flash = tmp_path / "vb" / "flash"
+    flash.mkdir(parents=True)
+    (flash / "main.py").write_text(main)
+    return str(tmp_path / "vb")
+
+
+def test_cli_refuses_a_micropython_that_is_no_executable(tmp_path):
+    folder = _cli_board(tmp_path, "print('never')\n")
+    with pytest.raises(SystemExit) as e:
+        vboard.main([folder, "--micropython", str(tmp_path / "nonexistent")])
+    assert str(e.value.code).startswith("vboard: --micropython ")

@@ -330,6 +330,11 @@ class VBoard:
         return b
 
 
+def find_executable(exe):
+    # the unix port's path, or None when exe names no executable (a path or a name on PATH)
+    return shutil.which(exe or default_micropython())
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Boot a virtual board (a folder laid out by tools/deploy.py) N times.")
     ap.add_argument("dir", help="the virtual board's folder (its file system in DIR/flash)")
@@ -343,6 +348,8 @@ def main(argv=None):
     ap.add_argument("--micropython", default=None, help="the unix port (default: the venv's)")
     ap.add_argument("--heapsize", default="512K", help="the board's RAM (default 512K)")
     args = ap.parse_args(argv)
+    if find_executable(args.micropython) is None:
+        sys.exit("vboard: --micropython %s: no such executable" % (args.micropython or default_micropython()))
     vb = VBoard(args.dir, args.micropython, args.heapsize, args.time_scale)
     for _ in range(args.boots):
         r = vb.boot()

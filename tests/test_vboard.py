@@ -278,8 +278,45 @@ def _cli_board(tmp_path, main):
     return str(tmp_path / "vb")
 
 
+def test_cli_refuses_a_folder_that_is_no_board_and_makes_nothing(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        vboard.main([str(tmp_path / "typo")])
+    assert "no virtual board there" in str(e.value.code) and not (tmp_path / "typo").exists()
+
+
 def test_cli_refuses_a_micropython_that_is_no_executable(tmp_path):
     folder = _cli_board(tmp_path, "print('never')\n")
     with pytest.raises(SystemExit) as e:
         vboard.main([folder, "--micropython", str(tmp_path / "nonexistent")])
     assert str(e.value.code).startswith("vboard: --micropython ")
+
+
+def test_cli_refuses_a_time_scale_of_zero_and_keeps_the_boards(tmp_path, runtime):
+    folder = _cli_board(tmp_path, "print('never')\n")
+    vboard.VBoard(folder, micropython=runtimes()[runtime], time_scale=1000)
+    with pytest.raises(SystemExit) as e:
+        vboard.main([folder, "--time-scale", "0", "--micropython", runtimes()[runtime]])
+    with open(os.path.join(folder, "hw.json")) as f:
+        assert e.value.code == 2 and json.load(f)["time_scale"] == 1000
+
+
+def test_cli_refuses_zero_boots(tmp_path):
+    folder = _cli_board(tmp_path, "print('never')\n")
+    with pytest.raises(SystemExit) as e:
+        vboard.main([folder, "--boots", "0"])
+    assert e.value.code == 2 and not os.path.exists(os.path.join(folder, "hw.json"))
+
+
+def test_cli_exits_0_when_main_py_returns(tmp_path, runtime):
+    folder = _cli_board(tmp_path, "print('done')\n")
+    assert vboard.main([folder, "--micropython", runtimes()[runtime]]) == 0
+
+
+def test_cli_exits_1_when_the_boot_fails(tmp_path, runtime):
+    folder = _cli_board(tmp_path, "raise ValueError('broken firmware')\n")
+    assert vboard.main([folder, "--micropython", runtimes()[runtime]]) == 1
+
+
+def test_cli_exits_1_when_the_unix_port_refuses_the_heapsize(tmp_path, runtime):
+    folder = _cli_board(tmp_path, "print('never')\n")
+    assert vboard.main([folder, "--heapsize", "abc", "--micropython", runtimes()[runtime]]) == 1

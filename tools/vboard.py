@@ -43,8 +43,9 @@ jumps over every sleep (asyncio's waits excepted: its loop waits in real time).
     vb.set_offline([(start_ms, end_ms), ...])   # Wi-Fi outages, in world time
     vb.events()                         # the chip's events so far (dicts)
 
-CLI (a board that lives through N boots):
-    python tools/vboard.py DIR [--boots N] [--time-scale S] [--micropython EXE]
+CLI (a board that lives through N boots; DIR/flash must be there, laid out by tools/deploy.py;
+exit status 1 when a boot fails or hangs):
+    python tools/vboard.py DIR [--boots N] [--time-scale S] [--micropython EXE] [--heapsize 512K]
 """
 
 import argparse
@@ -330,9 +331,26 @@ class VBoard:
         return b
 
 
+def is_board(folder):
+    # a virtual board's folder holds its file system, DIR/flash (tools/deploy.py --flash DIR/flash
+    # lays it out)
+    return os.path.isdir(os.path.join(folder, "flash"))
+
+
 def find_executable(exe):
     # the unix port's path, or None when exe names no executable (a path or a name on PATH)
     return shutil.which(exe or default_micropython())
+
+
+def time_scale(text):
+    # argparse type of --time-scale: more than 0 (a wait is divided by it), finite
+    try:
+        scale = float(text)
+    except ValueError:
+        scale = 0.0
+    if not 0 < scale < float("inf"):
+        raise argparse.ArgumentTypeError("expected a number more than 0, got %r" % text)
+    return scale
 
 
 def main(argv=None):
@@ -341,13 +359,22 @@ def main(argv=None):
     ap.add_argument("--boots", type=int, default=1, help="boots to run (default 1)")
     ap.add_argument(
         "--time-scale",
-        type=float,
+        type=time_scale,
         default=None,
-        help="simulated ms per real ms of a wait (default: the board's, 1 for a new one)",
+        help="simulated ms per real ms of a wait, more than 0 (default: the board's, 1 for a new one)",
     )
     ap.add_argument("--micropython", default=None, help="the unix port (default: the venv's)")
     ap.add_argument("--heapsize", default="512K", help="the board's RAM (default 512K)")
     args = ap.parse_args(argv)
+    if args.boots < 1:
+        ap.error("argument --boots: at least 1, got %d" % args.boots)
+    # a mistyped DIR must not become a new, empty board that boots nothing and exits 0
+    if not is_board(args.dir):
+        sys.exit(
+            "vboard: %s: no virtual board there (no flash/ folder); lay one out first: "
+            "python tools/deploy.py --board unix --flash %s --config CONFIG"
+            % (args.dir, os.path.join(args.dir, "flash"))
+        )
     if find_executable(args.micropython) is None:
         sys.exit("vboard: --micropython %s: no such executable" % (args.micropython or default_micropython()))
     vb = VBoard(args.dir, args.micropython, args.heapsize, args.time_scale)
@@ -357,7 +384,8 @@ def main(argv=None):
         print("vboard: boot %d: %s, %.2f s" % (vb.boots, r.how, r.real_s), flush=True)
         if r.how not in ("deepsleep",):
             break
-    return 0
+    # a boot that failed (the firmware raised, the unix port refused its arguments) or hung fails the run
+    return 1 if r.how in ("error", "timeout") else 0
 
 
 if __name__ == "__main__":

@@ -229,3 +229,23 @@ def test_ctrl_d_at_the_friendly_prompt_soft_reboots_through_boot_and_main(tmp_pa
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# --- the bridge's command line on a user's mistakes: one line naming the option, no traceback
+
+
+def _bridge_cli(*args):
+    tool = os.path.join(ROOT, "tools", "mpbridge.py")
+    return subprocess.run(
+        [sys.executable, tool, *args, "--max-seconds", "5"], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_bridge_refuses_a_port_past_65535(tmp_path):
+    r = _bridge_cli("--flash", str(tmp_path / "flash"), "--port", "99999")
+    assert r.returncode == 2 and "--port" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_bridge_refuses_a_micropython_that_is_no_executable(tmp_path):
+    r = _bridge_cli("--flash", str(tmp_path / "flash"), "--micropython", str(tmp_path / "nonexistent"))
+    assert r.returncode == 1 and r.stderr.startswith("mpbridge: --micropython ") and "Traceback" not in r.stderr

@@ -40,6 +40,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -446,6 +447,17 @@ def default_micropython():
     return exe if os.path.exists(exe) else "micropython"
 
 
+def port_number(text):
+    # argparse type of --port: a TCP port, 0..65535 (bind() would raise OverflowError past it)
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
+    return port
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="The MicroPython unix port on a pty, bridged to a TCP port on 127.0.0.1.")
     ap.add_argument("--flash", default=None, help="the board's flash: the folder micropython runs in")
@@ -454,11 +466,14 @@ def main(argv=None):
         default=None,
         help="a virtual board's folder (tools/vboard.py): its file system DIR/flash, its chip on the REPL's sys.path",
     )
-    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any free one; printed)")
+    ap.add_argument("--port", type=port_number, default=0, help="TCP port on 127.0.0.1 (0: any free one; printed)")
     ap.add_argument("--micropython", default=None, help="the unix port's executable (default: the venv's)")
     ap.add_argument("--heapsize", default="2M", help="micropython -X heapsize (default 2M)")
     ap.add_argument("--max-seconds", type=float, default=None, help="stop after this long (default: never)")
     args = ap.parse_args(argv)
+    exe = args.micropython or default_micropython()
+    if shutil.which(exe) is None:
+        sys.exit("mpbridge: --micropython %s: no such executable" % exe)
     env = None
     if args.vboard:
         import vboard
@@ -468,7 +483,12 @@ def main(argv=None):
         env = vb.env()
     elif not args.flash:
         ap.error("give --flash DIR or --vboard DIR")
-    bridge = Bridge(args.flash, args.port, args.micropython, args.heapsize, env)
+    try:
+        bridge = Bridge(args.flash, args.port, args.micropython, args.heapsize, env)
+    except OSError as e:
+        if e.filename:  # makedirs of the flash folder
+            sys.exit("mpbridge: %s: cannot make the folder (%s)" % (args.flash, e.strerror))
+        sys.exit("mpbridge: cannot listen on 127.0.0.1:%d (%s)" % (args.port, e.strerror or e))
     signal.signal(signal.SIGTERM, bridge.stop)
     signal.signal(signal.SIGINT, bridge.stop)
     print(json.dumps({"port": bridge.port, "url": bridge.url, "flash": bridge.flash}), flush=True)

@@ -40,6 +40,7 @@ def _bridge(folder, runtime):
             os.path.join(ROOT, "tools", "mpbridge.py"),
             "--vboard",
             str(folder),
+            "--new",  # the tests' boards start empty
             "--micropython",
             runtimes()[runtime],
             "--max-seconds",
@@ -249,3 +250,19 @@ def test_bridge_refuses_a_port_past_65535(tmp_path):
 def test_bridge_refuses_a_micropython_that_is_no_executable(tmp_path):
     r = _bridge_cli("--flash", str(tmp_path / "flash"), "--micropython", str(tmp_path / "nonexistent"))
     assert r.returncode == 1 and r.stderr.startswith("mpbridge: --micropython ") and "Traceback" not in r.stderr
+
+
+def test_bridge_refuses_a_vboard_folder_that_is_no_board_and_makes_nothing(tmp_path):
+    r = _bridge_cli("--vboard", str(tmp_path / "typo"))
+    assert r.returncode == 1 and r.stderr.startswith("mpbridge: --vboard ") and "Traceback" not in r.stderr
+    assert not (tmp_path / "typo").exists()
+
+
+def test_bridge_new_makes_an_empty_board_and_serves_it(tmp_path, runtime):
+    proc, url = _bridge(tmp_path / "vb", runtime)  # with --new
+    try:
+        assert url.startswith("socket://127.0.0.1:") and (tmp_path / "vb" / "flash").is_dir()
+        assert (tmp_path / "vb" / "hw.json").exists()
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -27,7 +27,8 @@ board.
 
     python tools/mpbridge.py --flash DIR [--port 0] [--micropython EXE] [--heapsize 2M]
     python tools/mpbridge.py --vboard DIR ...   (a virtual board of tools/vboard.py: its REPL has
-                                                 the board's chip; DIR/flash is the file system)
+                                                 the board's chip; DIR/flash is the file system;
+                                                 --new makes the board when DIR holds none)
     -> prints {"port": N, "url": "socket://127.0.0.1:N", "flash": DIR} when ready
     mpremote connect socket://127.0.0.1:N ls
     mpremote connect socket://127.0.0.1:N resume exec "print(1)"   (no soft reset first)
@@ -466,6 +467,11 @@ def main(argv=None):
         default=None,
         help="a virtual board's folder (tools/vboard.py): its file system DIR/flash, its chip on the REPL's sys.path",
     )
+    ap.add_argument(
+        "--new",
+        action="store_true",
+        help="with --vboard: make the board when DIR holds none (an empty one, to deploy to by its REPL)",
+    )
     ap.add_argument("--port", type=port_number, default=0, help="TCP port on 127.0.0.1 (0: any free one; printed)")
     ap.add_argument("--micropython", default=None, help="the unix port's executable (default: the venv's)")
     ap.add_argument("--heapsize", default="2M", help="micropython -X heapsize (default 2M)")
@@ -475,9 +481,14 @@ def main(argv=None):
     if shutil.which(exe) is None:
         sys.exit("mpbridge: --micropython %s: no such executable" % exe)
     env = None
+    if args.new and not args.vboard:
+        ap.error("--new is for --vboard DIR")
     if args.vboard:
         import vboard
 
+        # a mistyped DIR must not become a new, empty board served as if it were the one meant
+        if not args.new and not vboard.is_board(args.vboard):
+            sys.exit("mpbridge: --vboard %s: no virtual board there (no flash/ folder); --new makes one" % args.vboard)
         vb = vboard.VBoard(args.vboard, args.micropython)
         args.flash = vb.flash
         env = vb.env()

@@ -333,7 +333,7 @@ class VBoard:
 
 def is_board(folder):
     # a virtual board's folder holds its file system, DIR/flash (tools/deploy.py --flash DIR/flash
-    # lays it out)
+    # lays it out; tools/mpbridge.py --vboard DIR --new makes an empty one)
     return os.path.isdir(os.path.join(folder, "flash"))
 
 

@@ -162,6 +162,52 @@ def test_a_config_with_a_wrong_key_stops_the_deploy_naming_it(tmp_path):
         deploy.plan("unix", str(bad))
 
 
+def _config_with_ca(tmp_path, blynk_emulator, ca):
+    # the deploy tests' configuration in tmp_path/cfg, its "ca" replaced by ca (a function of the folder)
+    config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
+    with open(config) as f:
+        cfg = json.load(f)
+    cfg["ca"] = ca(tmp_path / "cfg")
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+    return config
+
+
+def test_an_absolute_ca_inside_the_configs_folder_is_deployed_at_its_relative_place(tmp_path, blynk_emulator):
+    # (the emulator's ready config.json names its CA so)
+    def inside(folder):
+        (folder / "certs").mkdir()
+        shutil.move(str(folder / "ca.der"), str(folder / "certs" / "ca.der"))
+        return str(folder / "certs" / "ca.der")
+
+    config = _config_with_ca(tmp_path, blynk_emulator, inside)
+    flash = tmp_path / "vb" / "flash"
+    deploy.deploy_to_folder("unix", str(flash), config, out=lambda m: None)
+    assert (flash / "certs" / "ca.der").read_bytes() == (tmp_path / "cfg" / "certs" / "ca.der").read_bytes()
+    assert json.loads((flash / "config.json").read_text())["ca"] == "certs/ca.der"
+
+
+def test_an_absolute_ca_outside_the_configs_folder_is_refused_naming_ca(tmp_path, blynk_emulator):
+    def outside(folder):
+        (tmp_path / "elsewhere").mkdir()
+        shutil.copy(str(folder / "ca.der"), str(tmp_path / "elsewhere" / "ca.der"))
+        return str(tmp_path / "elsewhere" / "ca.der")
+
+    config = _config_with_ca(tmp_path, blynk_emulator, outside)
+    with pytest.raises(deploy.DeployError, match="^config: ca: '.*elsewhere/ca.der' is outside the config's folder"):
+        deploy.plan("unix", config)
+
+
+def test_a_relative_ca_that_climbs_out_of_the_configs_folder_is_refused_naming_ca(tmp_path, blynk_emulator):
+    def climbing(folder):
+        shutil.copy(str(folder / "ca.der"), str(tmp_path / "ca.der"))
+        return "../ca.der"
+
+    config = _config_with_ca(tmp_path, blynk_emulator, climbing)
+    with pytest.raises(deploy.DeployError, match="^config: ca: '../ca.der' is outside the config's folder"):
+        deploy.plan("unix", config)
+
+
 def test_package_json_lists_exactly_the_modules_of_the_package():
     with open(os.path.join(ROOT, "package.json")) as f:
         pkg = json.load(f)

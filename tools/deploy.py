@@ -21,9 +21,12 @@ copy cut part-way leaves the previous file whole (a full file system is reported
 file, and the .tmp removed; one left by a lost connection goes at the next deploy). Stale .py
 files that would shadow a copied .mpy are removed, and modules the package no longer has
 (RETIRED); then everything is hashed again and deploy exits 1 unless every file matches. The CA
-certificates and CSV files the configuration names are copied too; Blynk Cloud's roots are
-written by tools/certs.py when they are missing. On a board the paths are relative to its
-current folder ("/" on ESP32 and Pico W; the flash folder on the virtual board)."""
+certificates and CSV files the configuration names are copied too, each at its path relative to
+the config's folder (an absolute path inside that folder too, as the emulator's ready config.json
+names its CA: the board's config.json then names it relative; one outside the folder is refused,
+naming its key); Blynk Cloud's roots are written by tools/certs.py when they are missing. On a
+board the paths are relative to its current folder ("/" on ESP32 and Pico W; the flash folder on
+the virtual board)."""
 
 import argparse
 import ast
@@ -244,6 +247,35 @@ def ensure_certs(config_path, raw):
             raise DeployError("tools/certs.py: %s" % (r.stderr or r.stdout).strip())
 
 
+def _board_path(base, key, name):
+    # Where a file the configuration names (key: "ca", "sensors[0].file") goes on the board: its
+    # path relative to the config's folder base, as the Logger reads a relative one from the
+    # config's folder and config.json is at the board's root. An absolute path inside base goes to
+    # its relative place there; a path outside base has no place on the board.
+    rel = os.path.relpath(os.path.normpath(name), base) if os.path.isabs(name) else name
+    rel = rel.replace(os.sep, "/")
+    if rel.startswith("/") or ".." in rel.split("/"):
+        raise DeployError(
+            "config: %s: %r is outside the config's folder %s; put the file in that folder: the board gets it "
+            "at the same place under its root" % (key, name, base)
+        )
+    return rel
+
+
+def _board_config(build, board_raw):
+    # the configuration the board gets, when its file paths differ from the host file's (absolute
+    # ones inside the config's folder), written into the build folder under a name of its content:
+    # two deploys of different configurations at once do not write the same file
+    data = (json.dumps(board_raw, indent=1) + "\n").encode()
+    path = os.path.join(build, "config-%s.json" % hashlib.sha256(data).hexdigest()[:16])
+    os.makedirs(build, exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+    return path
+
+
 def plan(board, config_path, build_dir=None, native_of=None):
     # -> [(board_path, local_file)] in copy order (the package first, main.py last); native_of: the
     # board whose native code it holds (default board: compile_py)
@@ -269,15 +301,21 @@ def plan(board, config_path, build_dir=None, native_of=None):
         files.append((name[:-3] + ".mpy", out))
     if config_path:
         base = os.path.dirname(os.path.abspath(config_path))
-        extra = list(_ca_names(raw))
-        for s in raw.get("sensors") or ():
-            if isinstance(s, dict) and s.get("type") == "replay" and isinstance(s.get("file"), str):
-                extra.append(s["file"])
-        for name in extra:
-            if name.startswith("/") or ".." in name.split("/"):
-                raise DeployError("config: %r must be a path inside the config's folder" % name)
-            files.append((name, os.path.join(base, name)))
-        files.append(("config.json", config_path))
+        board_raw = dict(raw)  # the configuration the board gets: the files it names at their board paths
+        cas = _ca_names(raw)
+        if cas:
+            keys = ["ca"] if not isinstance(raw["ca"], list) else ["ca[%d]" % i for i in range(len(cas))]
+            on_board = [_board_path(base, key, name) for key, name in zip(keys, cas)]
+            board_raw["ca"] = on_board if isinstance(raw["ca"], list) else on_board[0]
+            files += [(name, os.path.join(base, name)) for name in on_board]
+        if isinstance(raw.get("sensors"), list):
+            board_raw["sensors"] = list(raw["sensors"])
+            for i, s in enumerate(raw["sensors"]):
+                if isinstance(s, dict) and s.get("type") == "replay" and isinstance(s.get("file"), str):
+                    name = _board_path(base, "sensors[%d].file" % i, s["file"])
+                    board_raw["sensors"][i] = dict(s, file=name)
+                    files.append((name, os.path.join(base, name)))
+        files.append(("config.json", config_path if board_raw == raw else _board_config(build, board_raw)))
     files.append(("boot.py", os.path.join(fw, "boot.py")))
     files.append(("main.py", os.path.join(fw, "main.py")))
     return files

@@ -291,7 +291,8 @@ def _health(log, start):
         if v is None:
             continue  # not known on this board (heap on CPython, no hook for RSSI)
         name = metrics[metric]
-        if log._cfg["streams"][name]["type"] == "int":
+        if log._cfg["streams"][name]["type"] == "int" and v.__class__ is not int:
+            # (an int as it is: through a float32, 16777217 went as 16777216)
             v = int(v + 0.5) if v >= 0 else -int(-v + 0.5)
         try:
             if log.add(name, v):
@@ -299,6 +300,10 @@ def _health(log, start):
         except (ValueError, TypeError):
             pass  # a hook's figure its stream cannot take (2**31 for an int): left out, the rest go
     log._state.set("health", [day, n + added])
+    if added:
+        # durable as the sync returns, as the samples the sync flushed first are: the day's
+        # share counts them, so they would not be added again
+        log._opened().flush()
     return added
 
 

@@ -352,3 +352,87 @@ def test_a_read_of_an_answer_allocates_no_buffer_on_micropython():
     finally:
         c.close()
     assert c.reads >= 3 and c.read_alloc < 128 * c.reads, (c.reads, c.read_alloc)
+
+
+class _Peer:
+    # The server's side of one exchange, played through the request's ops with no socket (so on
+    # every runtime): `during`, what each look between body chunks (PEEK) finds in turn (bytes, or
+    # None: nothing yet), which a read waiting takes at once; `after`, what the reads get once
+    # `need` bytes (head and body) are in, then EOF; before that a read finds nothing (the server
+    # waits for the body: a timeout).
+    def __init__(self, need, during, after):
+        self.need = need
+        self.during = list(during)
+        self.after = after
+        self.sent = b""
+
+    def close(self):
+        pass
+
+    def _give(self, conn, data):
+        free = conn._mv[conn._end :]
+        free[: len(data)] = data
+        return len(data)
+
+    def run(self, gen):
+        from blynklog.http import OPEN, PEEK, RECV, SEND
+
+        val = err = None
+        while True:
+            try:
+                op = gen.send(val) if err is None else gen.throw(err)
+            except StopIteration as e:
+                return e.value
+            val = err = None
+            code, conn = op[0], op[1]
+            if code == OPEN:
+                conn._sock = self
+            elif code == SEND:
+                self.sent += bytes(op[2])
+            elif code == PEEK:
+                data = self.during.pop(0) if self.during else None
+                val = None if data is None else self._give(conn, data)
+            elif code == RECV:
+                while self.during and self.during[0] is None:
+                    self.during.pop(0)
+                if self.during:  # what the server sent meanwhile arrives
+                    val = self._give(conn, self.during.pop(0))
+                elif len(self.sent) < self.need:
+                    err = OSError(110)
+                else:
+                    val = self._give(conn, self.after)
+                    self.after = b""
+
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def _scripted_post(during, after):
+    # A 12-byte body in four chunks, against a _Peer: (Response or the exception, the peer)
+    c = Connection("http://127.0.0.1:9", timeout_ms=200)
+    chunks = [b"[1,", b"2,3", b",4,", b"5]\n"]
+    head = b"POST /a HTTP/1.1\r\nHost: 127.0.0.1:9\r\nContent-Length: 12\r\n\r\n"
+    peer = _Peer(len(head) + 12, during, after)
+    try:
+        return peer.run(c.request_gen("POST", "/a", None, (12, iter(chunks)))), peer
+    except Exception as e:
+        return e, peer
+
+
+def test_an_interim_100_that_comes_while_the_body_goes_is_skipped_and_the_body_sent():
+    # a server that says "100 Continue" unasked after the head: it was taken as the early final
+    # answer, the body stopped, the real answer (sent once the body is in) never came: ECONNRESET
+    # at every sync. Here in one piece, and split before the status can be told.
+    for during in ([None, b"HTTP/1.1 100 Continue\r\n\r\n"], [b"HTTP/1", b".1 100 Cont", b"inue\r\n\r\n"]):
+        r, peer = _scripted_post(during, _OK)
+        assert not isinstance(r, Exception), (during, r)
+        assert (r.status, r.body) == (200, b"ok"), during
+        assert peer.sent.endswith(b"\r\n\r\n[1,2,3,4,5]\n"), peer.sent
+
+
+def test_an_early_final_answer_after_an_interim_one_still_stops_the_body():
+    early = b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    r, peer = _scripted_post([None, b"HTTP/1.1 100 Continue\r\n\r\n" + early], b"")
+    assert not isinstance(r, Exception), r
+    assert r.status == 413
+    assert peer.sent.endswith(b"\r\n\r\n[1,"), peer.sent  # the chunks after the answer never went

@@ -7,7 +7,8 @@
 # and says so loudly once. Keep-alive: one socket (one handshake) serves request after request until
 # the server closes it; a socket found closed before anything was sent is reopened silently, any
 # failure after the first byte left raises OSError (a POST is never repeated behind the caller),
-# except when the server answered early and stopped reading (a 413 under a body still going out):
+# except when the server answered early and stopped reading (a 413 under a body still going out;
+# an interim 1xx that comes meanwhile is read and skipped, and the body goes on):
 # that answer is returned, unless it is a success (2xx), which cannot be for a body not all sent:
 # ValueError then. Bytes left over after an answer close the connection (they cannot be
 # the next answer); bytes arriving while it is idle do too (checked before the next request).
@@ -398,12 +399,16 @@ class Connection:
             return None
 
     # --- the exchange (generators of ops)
-    def _fill(self):
-        # Reads more bytes into the free end of the buffer; compacts first. EOF raises OSError.
+    def _compact(self):
+        # The unread bytes moved to the buffer's start (room to read into after them).
         if self._start:
             n = self._end - self._start
             self._buf[:n] = self._mv[self._start : self._end]
             self._start, self._end = 0, n
+
+    def _fill(self):
+        # Reads more bytes into the free end of the buffer; compacts first. EOF raises OSError.
+        self._compact()
         if self._end >= _BUF:
             raise ValueError("header line too long")
         if ticks_diff(self._until, ticks_ms()) <= 0:
@@ -521,8 +526,9 @@ class Connection:
                             yield (YIELD, self, None)
                     except OSError as e:
                         # the send failed: the server may have answered and closed (or stopped
-                        # reading); an answer already there counts, none is waited for
-                        if self._sock is None or not (yield from self._arrived()):
+                        # reading); an answer already there counts (or its first bytes), none is
+                        # waited for
+                        if self._sock is None or not ((yield from self._arrived()) or self._start < self._end):
                             raise
                         early = e
                     if early is not False:
@@ -560,18 +566,31 @@ class Connection:
             return None
 
     def _arrived(self):
-        # Whether bytes of an answer came in (PEEK: a read that does not wait). EOF reads as True.
-        if self._start == self._end:
-            self._start = self._end = 0  # room to read into (an empty read would look like EOF)
+        # Whether the server answered while the body still goes (PEEK: a read that does not wait);
+        # EOF reads as True. An interim answer (1xx: a "100 Continue" not asked for, which a client
+        # must take, RFC 9110 15.2) is read whole and skipped: the body goes on. Fewer than the 10
+        # bytes that tell a status ("HTTP/1.1 1") wait in the buffer for the next look.
+        self._compact()  # room to read into (an empty read would look like EOF)
         try:
             n = yield (PEEK, self, None)
         except OSError:
             n = None
         if n is None:
             return False
+        if not n:
+            return True
         self._end += n
         self.bytes_received += n
-        return True
+        for _ in range(_MAX_INTERIM):
+            s = self._start
+            if self._end - s < 10:
+                return False
+            if self._buf[s + 9] != 49 or self._buf.find(b"HTTP/1.", s, s + 7) != s:  # not "HTTP/1.x 1"
+                return True
+            self._until = ticks_add(ticks_ms(), self.timeout_ms)
+            if not 100 <= (yield from self._head())[0] < 200:
+                raise ValueError("bad status line")
+        raise ValueError("too many interim answers")
 
     def _early_answer(self, method):
         # The answer the server sent before the body was all out (its first bytes are in the

@@ -436,3 +436,13 @@ def test_an_early_final_answer_after_an_interim_one_still_stops_the_body():
     assert not isinstance(r, Exception), r
     assert r.status == 413
     assert peer.sent.endswith(b"\r\n\r\n[1,"), peer.sent  # the chunks after the answer never went
+
+
+def test_an_answer_with_bytes_over_127_in_its_reason_or_fields_is_read():
+    # "200 \xd6K", or a Content-Type holding "\xe9" (obs-text, which a head may carry): decode()
+    # raised UnicodeError, and the batch that 200 acknowledged was sent again at every sync
+    after = b"HTTP/1.1 200 \xd6K\r\nContent-Type: text/plain; name=\xe9\r\nX-\xff: 1\r\nContent-Length: 2\r\n\r\nok"
+    r, peer = _scripted_post([], after)
+    assert not isinstance(r, Exception), r
+    assert (r.status, r.reason, r.body) == (200, "?K", b"ok")
+    assert r.headers["content-type"] == "text/plain; name=?"

@@ -123,6 +123,19 @@ def _ready(poller, wait_ms=0):
     return False
 
 
+def _text(b):
+    # bytes of a head -> str, a byte over 127 as "?": a reason phrase or a field value may hold
+    # any (obs-text, RFC 9110 5.5), which decode() refused, and decode(errors=) is not on MicroPython
+    for c in b:
+        if c > 127:
+            b = bytearray(b)
+            for i in range(len(b)):
+                if b[i] > 127:
+                    b[i] = 63
+            break
+    return b.decode()
+
+
 def split_url(url):
     # "https://host[:port][/prefix]" -> (scheme, host, port, prefix); a bare host means https.
     if "://" not in url:
@@ -441,7 +454,7 @@ class Connection:
                     return line
                 if not skip:
                     c = self._buf.find(b":", self._start, self._end)
-                    if c <= self._start or bytes(self._mv[self._start : c]).strip().lower().decode() in _KEPT_HEADERS:
+                    if c <= self._start or _text(bytes(self._mv[self._start : c]).strip().lower()) in _KEPT_HEADERS:
                         raise ValueError("header line too long")
                     skip = True
                 self._start = self._end = 0
@@ -613,7 +626,7 @@ class Connection:
         if len(parts) < 2 or not parts[1].isdigit():
             raise ValueError("bad status line")
         status = int(parts[1])
-        reason = parts[2].decode() if len(parts) > 2 else ""
+        reason = _text(parts[2]) if len(parts) > 2 else ""
         keep_alive = line.startswith(b"HTTP/1.1")
         headers = {}
         count = 0
@@ -630,9 +643,9 @@ class Connection:
             i = line.find(b":")
             if i <= 0:
                 continue
-            name = line[:i].strip().lower().decode()
+            name = _text(line[:i].strip().lower())
             if name in _KEPT_HEADERS:
-                headers[name] = line[i + 1 :].strip().decode()
+                headers[name] = _text(line[i + 1 :].strip())
         return status, reason, keep_alive, headers
 
     def _answer(self, method):

@@ -446,3 +446,32 @@ def test_an_answer_with_bytes_over_127_in_its_reason_or_fields_is_read():
     assert not isinstance(r, Exception), r
     assert (r.status, r.reason, r.body) == (200, "?K", b"ok")
     assert r.headers["content-type"] == "text/plain; name=?"
+
+
+class _HandshakingWriter:
+    # an asyncio stream writer as MicroPython's TLS one: its first drain makes the handshake
+    def write(self, data):
+        pass
+
+    async def drain(self):
+        import asyncio
+
+        await asyncio.sleep(0.3)
+
+
+def test_a_request_whose_handshake_goes_with_its_first_write_is_timed_after_it():
+    # sync_async on MicroPython: the head's time (sent_ms, from which the policy paces the next
+    # request) was taken before the handshake its write made: 2 requests/s went 430 ms apart
+    import asyncio
+
+    from blynklog import aio
+    from blynklog.compat import ticks_diff, ticks_ms
+    from blynklog.http import SEND
+
+    c = Connection("https://127.0.0.1:9", ca_ders=[b"unused"])
+    c._sock = _HandshakingWriter()
+    c._shaking = True
+    before = ticks_ms()
+    asyncio.run(aio._do((SEND, c, b"GET / HTTP/1.1\r\n\r\n"), {}))
+    assert c.handshakes == 1 and not c._shaking
+    assert c.sent_ms is not None and ticks_diff(c.sent_ms, before) >= 290, (before, c.sent_ms)

@@ -127,6 +127,9 @@ async def _do(op, addrs):
         if conn._shaking:  # the handshake went with the first write (_open)
             conn._shaking = False
             conn.handshakes += 1
+            # ...and the request's head after it: its time (the policy's pace counts from it) is
+            # now, not from before the handshake (the next request went tens of ms too soon)
+            conn.sent_ms = ticks_ms()
     elif code == RECV:
         free = conn._mv[conn._end :]
         wait_s = conn._left() / 1000  # at most until the answer's deadline

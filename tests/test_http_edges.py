@@ -13,16 +13,17 @@ from blynklog.http import Connection
 class Scripted:
     # Accepts connections on 127.0.0.1; for each request reads the head (and a Content-Length
     # body), then sends the next scripted answer; an answer of None closes the connection.
-    def __init__(self, answers, close_after_each=False):
+    def __init__(self, answers, close_after_each=False, tls=None):
         self.answers = list(answers)
         self.close_after_each = close_after_each
+        self.tls = tls  # a server SSLContext: each connection is wrapped in it
         self.connections = 0
         self.heads = []
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(4)
         self.sock.settimeout(5)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.sock.getsockname()[1])
         self.thread = threading.Thread(target=self._serve, daemon=True)
         self.thread.start()
 
@@ -35,6 +36,8 @@ class Scripted:
             self.connections += 1
             c.settimeout(5)
             try:
+                if self.tls is not None:
+                    c = self.tls.wrap_socket(c, server_side=True)
                 self._one_connection(c)
             except OSError:
                 pass
@@ -209,4 +212,86 @@ def test_endless_interim_answers_are_refused(scripted):
     c = Connection(srv.url)
     with pytest.raises(ValueError):
         c.request("POST", "/a", {}, b"1")
+    assert c._sock is None
+
+
+def _chain(folder):
+    # A root, an intermediate it signs, and a leaf for 127.0.0.1 the intermediate signs: the
+    # server's chain file (leaf, then intermediate), its key file, the intermediate and the leaf
+    # as DER.
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def make(cn, issuer, issuer_key, ca):
+        key = ec.generate_private_key(ec.SECP256R1())
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer or cn)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if ca:
+            usage = dict.fromkeys(
+                ("content_commitment", "key_encipherment", "data_encipherment", "key_agreement"), False
+            )
+            usage.update(encipher_only=False, decipher_only=False)
+            b = b.add_extension(
+                x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, **usage), critical=True
+            )
+        else:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        return key, b.sign(issuer_key or key, hashes.SHA256())
+
+    root_key, _ = make("test root", None, None, True)
+    inter_key, inter = make("test intermediate", "test root", root_key, True)
+    leaf_key, leaf = make("127.0.0.1", "test intermediate", inter_key, False)
+    pem = serialization.Encoding.PEM
+    chain, key = str(folder / "chain.pem"), str(folder / "leaf.key")
+    with open(chain, "wb") as f:
+        f.write(leaf.public_bytes(pem) + inter.public_bytes(pem))
+    with open(key, "wb") as f:
+        f.write(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    der = serialization.Encoding.DER
+    return chain, key, inter.public_bytes(der), leaf.public_bytes(der)
+
+
+def test_a_ca_that_is_an_intermediate_of_the_servers_chain_verifies_it(scripted, tmp_path):
+    # the `ca` the intermediate that issued the server's certificate (sent with it): the unix
+    # ports (mbedTLS) took it, CPython refused "unable to get issuer certificate"
+    import ssl
+
+    chain, key, inter, _ = _chain(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    srv = scripted([OK], tls=ctx)
+    c = Connection(srv.url, ca_ders=[inter])
+    assert c.request("GET", "/").body == b"ok"
+    assert c.handshakes == 1
+    c.close()
+
+
+def test_a_ca_that_is_the_servers_own_certificate_signed_by_another_is_still_refused(scripted, tmp_path):
+    # as mbedTLS refuses it (the intermediate above is what vouches for it): trusting an
+    # intermediate must not make any certificate given as `ca` an anchor on CPython
+    import ssl
+
+    chain, key, _, leaf = _chain(tmp_path)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(chain, key)
+    srv = scripted([OK], tls=ctx)
+    c = Connection(srv.url, ca_ders=[leaf])
+    with pytest.raises(OSError) as e:
+        c.request("GET", "/")
+    assert str(e.value).startswith("tls: ")
     assert c._sock is None

@@ -200,6 +200,13 @@ def context(ca_ders, insecure=False):
             ctx.check_hostname = True  # type: ignore[attr-defined]
             for der in ca_ders:
                 ctx.load_verify_locations(cadata=bytes(der))
+            # a `ca` that is an intermediate of the server's chain is trusted as mbedTLS trusts it
+            # (OpenSSL wanted a self-signed root above it: "unable to get issuer certificate").
+            # Not while a `ca` is no CA (a server's own certificate): the flag would take that
+            # whoever signed it, mbedTLS (and OpenSSL without the flag) only when self-signed
+            n = ctx.cert_store_stats()  # type: ignore[attr-defined]
+            if n["x509_ca"] == n["x509"]:
+                ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN  # type: ignore[attr-defined]
     return ctx
 
 

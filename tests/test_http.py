@@ -39,6 +39,13 @@ def test_split_url_takes_scheme_host_port_and_prefix():
     raises(ValueError, split_url, "ftp://host")
 
 
+def test_base_url_keeps_the_brackets_of_an_ipv6_host():
+    # a redirect to https://[::1]/x moved the server to "https://::1": host ":" and port 1
+    assert base_url("https://[::1]/x") == "https://[::1]"
+    assert base_url("https://[2001:db8::5]:8443/api") == "https://[2001:db8::5]:8443"
+    assert split_url(base_url("https://[::1]:8443/x")) == ("https", "::1", 8443, "")
+
+
 def test_https_without_a_ca_is_refused_unless_insecure():
     raises(ValueError, Connection, "https://127.0.0.1:1")
     Connection("http://127.0.0.1:1")

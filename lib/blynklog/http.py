@@ -167,8 +167,11 @@ def split_url(url):
 
 
 def base_url(url):
-    # The "scheme://host[:port]" part of an absolute URL (for a moved server).
+    # The "scheme://host[:port]" part of an absolute URL (for a moved server); an IPv6 host keeps
+    # its brackets (without them "::1" read as host ":" and port 1).
     scheme, host, port, _ = split_url(url)
+    if ":" in host:
+        host = "[" + host + "]"
     if (scheme == "https" and port == 443) or (scheme == "http" and port == 80):
         return "%s://%s" % (scheme, host)
     return "%s://%s:%d" % (scheme, host, port)

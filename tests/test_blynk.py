@@ -93,6 +93,61 @@ def test_the_token_is_cached_in_the_state_file_so_the_next_wake_does_not_authent
     assert len(token_requests()) == 1
 
 
+def other_name():
+    # the emulator under its other name: another server to the client (its certificate names both)
+    return "https://localhost:" + emu.url().rsplit(":", 1)[1]
+
+
+def test_a_cached_token_is_not_sent_to_another_server():
+    # the token (and its refresh token) another server granted is not this server's: a fresh
+    # grant first, not an upload with it
+    emu.require()
+    emu.reset()
+    path = tmpdir() + "/state.json"
+    c = platform(State(path))
+    assert c.upload(STREAM, pts(3), 3).kind == OK
+    c.conn.close()
+    c2 = PlatformClient(conn(other_name()), "test-client", "test-secret", 1, State(path))
+    assert c2.upload(STREAM, pts(3, now_ms() - 500000), 3).kind == OK
+    c2.conn.close()
+    assert grants() == [("client_credentials", 200), ("client_credentials", 200)]
+    assert State(path).get("token")["server"] == other_name()
+
+
+def test_a_cached_token_without_its_server_is_not_used():
+    # an entry an older version wrote names no server: it is dropped, not sent anywhere
+    emu.require()
+    emu.reset()
+    path = tmpdir() + "/state.json"
+    c = platform(State(path))
+    assert c.upload(STREAM, pts(3), 3).kind == OK
+    c.conn.close()
+    st = State(path)
+    tok = dict(st.get("token"))
+    tok.pop("server", None)
+    st.set("token", tok)
+    st.save()
+    c2 = platform(State(path))
+    assert c2.upload(STREAM, pts(3, now_ms() - 500000), 3).kind == OK
+    c2.conn.close()
+    assert grants() == [("client_credentials", 200), ("client_credentials", 200)]
+
+
+def test_a_token_granted_after_a_308_is_used_at_the_next_wake_on_the_new_server():
+    emu.require()
+    emu.reset()
+    emu.inject("redirect", target="token", location=other_name())
+    path = tmpdir() + "/state.json"
+    c = platform(State(path))
+    a = c.upload(STREAM, pts(3), 3)
+    c.conn.close()
+    assert (a.kind, a.moved_to) == (OK, other_name())
+    c2 = PlatformClient(conn(a.moved_to), "test-client", "test-secret", 1, State(path))
+    assert c2.upload(STREAM, pts(3, now_ms() - 500000), 3).kind == OK
+    c2.conn.close()
+    assert grants() == [("client_credentials", 308), ("client_credentials", 200)]
+
+
 def test_a_token_near_its_expiry_is_renewed_before_the_upload():
     emu.require()
     emu.reset()

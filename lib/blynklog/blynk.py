@@ -20,9 +20,10 @@
 # to pass on with `yield from` to the blocking or the asyncio driver; upload() and ask_time() run
 # them on blocking sockets. Every request goes through _send(), a generator too: a new request
 # is `resp = yield from self._send(...)`.
-# The access token is cached in RAM and in state["token"] = {"access_token", "expires_at_ms",
-# "renew_at_ms", "refresh_token"} (saved when it changes) and renewed before it expires; on a
-# 401/403 the client fetches a new token once and retries once, then reports AUTH.
+# The access token is cached in RAM and in state["token"] = {"access_token", "client_id",
+# "server", "expires_at_ms", "renew_at_ms", "refresh_token"} (saved when it changes) and renewed
+# before it expires; a later client uses it only for the same client id on the server that
+# granted it. On a 401/403 the client fetches a new token once and retries once, then reports AUTH.
 # Secrets (client secret, tokens) never appear in a message.
 # RAM: the token strings and one answer body (at most ~1 KB, bounded by http). Not task-safe.
 from . import encoder
@@ -362,14 +363,18 @@ class PlatformClient(_Client):
         self._renew_ticks = None  # a ticks deadline when the token was fetched this boot
         self._renew_at_ms = None  # the wall-clock deadline (from the state file)
         self.token_fetches = 0
+        self._home = conn.url  # the server this client speaks for (tokens are kept with it)
         saved = state.get("token") if state is not None else None
         # a token kept for later wakes counts for the client it was issued to (a configuration
-        # that names another client, another organization's, gets its own); a damaged entry (a
-        # deadline that is no int, say) is no token: a new one is fetched
+        # that names another client, another organization's, gets its own) and with the server
+        # that granted it (another server never sees it, nor its refresh token; an entry of an
+        # older version, without its server, is dropped); a damaged entry (a deadline that is no
+        # int, say) is no token: a new one is fetched
         if (
             isinstance(saved, dict)
             and isinstance(saved.get("access_token"), str)
             and saved.get("client_id") == client_id
+            and saved.get("server") == self._home
         ):
             renew = saved.get("renew_at_ms", saved.get("expires_at_ms"))
             refresh = saved.get("refresh_token")
@@ -453,6 +458,8 @@ class PlatformClient(_Client):
                 {
                     "access_token": token,
                     "client_id": self.client_id,
+                    # its server: where this client was sent for good (a 308) before it came
+                    "server": self.moved_to or self._home,
                     "expires_at_ms": expires,
                     "renew_at_ms": self._renew_at_ms,
                     "refresh_token": self._refresh,

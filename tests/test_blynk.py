@@ -5,7 +5,7 @@ import time
 import emu
 from blynklog import blynk
 from blynklog.blynk import AUTH, BAD_BATCH, OK, RETRY, UNKNOWN_DEVICE, UNKNOWN_STREAM, DeviceClient, PlatformClient
-from blynklog.http import Connection
+from blynklog.http import Connection, Response
 from blynklog.clock import State
 from support import tmpdir
 
@@ -438,6 +438,54 @@ def test_a_308_on_the_platform_api_is_followed_with_the_token():
     c.conn.close()
     assert (a.kind, a.moved_to) == (OK, other)
     assert len(emu.points(1, 1)) == 20
+
+
+class Redirected(Connection):
+    # a Connection whose first request is answered by a redirect (status) to `to`, as a proxy's or
+    # a load balancer's; the request there, and every one after it, goes to the emulator
+    def __init__(self, status, to):
+        Connection.__init__(self, emu.url(), ca_ders=[emu.read_file(emu.ca_path())])
+        self.answer = (status, to)
+
+    def request_gen(self, method, path, headers=None, body=None):
+        if self.answer is not None:
+            status, to = self.answer
+            self.answer = None
+            return Response(status, "Moved", {"location": to + path}, b"")
+        return (yield from Connection.request_gen(self, method, path, headers, body))
+
+
+def test_a_302_or_307_is_followed_but_not_reported_as_a_move():
+    # a temporary redirect answers this request only: the server stays the one configured
+    emu.require()
+    for status in (302, 307):
+        emu.reset()
+        c = DeviceClient(Redirected(status, other_name()), "test-device-token")
+        a = c.upload(STREAM, pts(20), 20)
+        c.conn.close()
+        assert (a.kind, a.moved_to) == (OK, None), (status, a.moved_to)
+        assert c.conn.url == other_name() and len(emu.points(1, 1)) == 20, status
+
+
+def test_a_301_is_reported_as_a_move_as_a_308_is():
+    emu.require()
+    emu.reset()
+    c = DeviceClient(Redirected(301, other_name()), "test-device-token")
+    a = c.upload(STREAM, pts(20), 20)
+    c.conn.close()
+    assert (a.kind, a.moved_to) == (OK, other_name())
+
+
+def test_a_308_after_a_307_is_not_reported_as_a_move():
+    # the temporary target's own move is not the configured server's
+    emu.require()
+    emu.reset()
+    emu.inject("redirect", location=emu.url())  # the 307's target (localhost) moves to 127.0.0.1
+    c = DeviceClient(Redirected(307, other_name()), "test-device-token")
+    a = c.upload(STREAM, pts(20), 20)
+    c.conn.close()
+    assert (a.kind, a.moved_to) == (OK, None)
+    assert [r["status"] for r in emu.requests()] == [308, 200]
 
 
 def test_endless_redirects_end_as_a_retry():

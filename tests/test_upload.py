@@ -531,6 +531,40 @@ def test_a_redirect_moves_the_device_and_is_remembered():
     log.close()
 
 
+def test_a_temporary_redirect_is_followed_but_not_remembered():
+    # a 302 or 307 (a proxy's, a load balancer's) answers that sync: the later ones ask the
+    # configured server again
+    from blynklog import http
+
+    other = "https://localhost:" + emu.url().rsplit(":", 1)[1]
+    real = http.Connection
+
+    class Redirected(real):
+        statuses = [302, 307]  # the first request of each sync below
+
+        def request_gen(self, method, path, headers=None, body=None):
+            if self.url != other and self.statuses:
+                return http.Response(self.statuses.pop(0), "Found", {"location": other + path}, b"")
+            return (yield from real.request_gen(self, method, path, headers, body))
+
+    fresh()
+    cfg = device_config()
+    log = Logger(cfg)
+    http.Connection = Redirected
+    try:
+        for start in (now_ms() - 60000, now_ms() - 30000):
+            fill(log, "temperature", 5, start=start)
+            r = log.sync()
+            assert r["sent"] == 5 and r["server"] == cfg["server"], r
+    finally:
+        http.Connection = real
+    assert Redirected.statuses == []  # each sync asked the configured server first
+    log.close()
+    log = Logger(cfg)
+    assert log.stats()["server"] == cfg["server"]
+    log.close()
+
+
 def test_spread_thins_evenly_when_the_backlog_cannot_all_go_before_it_is_stale():
     fresh()
     log = Logger(

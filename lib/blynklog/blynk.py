@@ -7,10 +7,13 @@
 # rather than its points: try later), BAD_BATCH (400/413: this batch as sent is refused; for a
 # single point only when the body is Blynk's JSON error, otherwise RETRY, so a middlebox's 400
 # never discards data), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH.
-# upload() never raises for network or server faults. A 308 is followed (a few hops at most) on a
-# new Connection with the same TLS settings; answer.moved_to names the new server for the caller
-# to persist, and client.conn is the new Connection from then on. A redirect from https to plain
-# http is refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
+# upload() never raises for network or server faults. A 308 (or 301) is followed (a few hops at
+# most) on a new Connection with the same TLS settings; answer.moved_to names the new server for
+# the caller to persist, and client.conn is the new Connection from then on. A 302 or 307 is
+# followed the same way (client.conn is its target for the rest of the client's life, one sync)
+# but is no move: moved_to stays as it was, and a permanent redirect met after it (the
+# temporary target's own move) is not reported either. A redirect from https to plain http is
+# refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
 # client.fetch_gen(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an
 #   event), answered, redirected and classified as an upload is (the Platform API's with its Bearer
 #   token); a generator of I/O ops like upload_gen() below, for remote.py's `yield from`.
@@ -158,9 +161,10 @@ def _b64(text):
 
 
 class _Client:
-    # What both clients share: sending one body, following 308s, classifying answers.
+    # What both clients share: sending one body, following redirects, classifying answers.
     api = None
     _secrets = ()
+    _away = False  # True after a temporary redirect (302, 307): no move is reported from then on
 
     def __init__(self, conn):
         self.conn = conn
@@ -203,7 +207,10 @@ class _Client:
                         path = rest[i:]
                     self.conn.close()
                     self.conn = new
-                    self.moved_to = new.url
+                    if resp.status in (302, 307):
+                        self._away = True
+                    if not self._away:
+                        self.moved_to = new.url
                 elif loc.startswith("/"):
                     path = loc
             except (OSError, ValueError):

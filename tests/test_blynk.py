@@ -365,14 +365,50 @@ def test_a_garbage_answer_is_a_retry():
     assert a.kind == RETRY
 
 
-def test_a_non_json_error_body_is_kept_as_text():
+PAGE = (
+    '<!DOCTYPE html>\n<!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->\n'
+    "<head>\n<title>blynk.cloud | 502: Bad gateway</title>\n</head><body>Bad \x01 gateway</body></html>"
+)
+
+
+def test_a_non_json_error_body_is_told_by_its_status_not_its_markup():
     emu.require()
     emu.reset()
-    emu.inject("status", status=400, body="<html>Bad \x01 gateway</html>")
+    emu.inject("status", status=400, body=PAGE)
     c = device()
     a = c.upload(STREAM, pts(2), 2)
     c.conn.close()
-    assert a.kind == BAD_BATCH and "Bad ? gateway" in a.message
+    assert (a.kind, a.message) == (BAD_BATCH, "HTTP 400")
+
+
+def test_a_proxys_html_error_page_is_a_retry_named_by_its_status():
+    emu.require()
+    emu.reset()
+    emu.inject("status", status=502, body=PAGE)
+    c = device()
+    a = c.upload(STREAM, pts(2), 2)
+    c.conn.close()
+    assert (a.kind, a.message) == (RETRY, "HTTP 502")
+
+
+def test_a_plain_text_error_body_gives_its_first_line_after_the_status():
+    emu.require()
+    emu.reset()
+    emu.inject("status", status=503, body="upstream connect error\nreset reason: overflow")
+    c = device()
+    a = c.upload(STREAM, pts(2), 2)
+    c.conn.close()
+    assert (a.kind, a.message) == (RETRY, "HTTP 503: upstream connect error")
+
+
+def test_a_json_error_message_is_kept_as_the_server_said_it():
+    emu.require()
+    emu.reset()
+    emu.inject("status", status=503, body={"error": {"message": "Try again later."}})
+    c = device()
+    a = c.upload(STREAM, pts(2), 2)
+    c.conn.close()
+    assert (a.kind, a.message) == (RETRY, "Try again later.")
 
 
 def test_a_huge_error_body_gives_a_short_message():

@@ -6,7 +6,9 @@
 # Kinds: OK (accepted), RETRY (network fault, timeout, 5xx, 429, garbage, a 400 about the request
 # rather than its points: try later), BAD_BATCH (400/413: this batch as sent is refused; for a
 # single point only when the body is Blynk's JSON error, otherwise RETRY, so a middlebox's 400
-# never discards data), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH.
+# never discards data), UNKNOWN_STREAM, UNKNOWN_DEVICE, AUTH. An error's message is Blynk's JSON
+# error message as the server said it, else "HTTP <status>" with the first line of a plain-text
+# body after it (none of a proxy's HTML page): short, and never a secret.
 # upload() never raises for network or server faults. A 308 (or 301) is followed (a few hops at
 # most) on a new Connection with the same TLS settings; answer.moved_to names the new server for
 # the caller to persist, and client.conn is the new Connection from then on. A 302 or 307 is
@@ -249,29 +251,42 @@ class _Client:
         status = resp.status
         if 200 <= status < 300:
             return Answer(OK, status, "", None, self.moved_to)
-        msg = _clean(error_message(resp.body), self._secrets)
+        # what the server said: Blynk's JSON error message, else the first line of a plain text;
+        # nothing from markup (a proxy's HTML page) or JSON of another shape. The message is what
+        # it said when it is Blynk's error, else "HTTP <status>" and what it said after it
+        said = error_message(resp.body)
+        ours = _json_error(resp.body)
+        if not ours:
+            said = said.split("\n")[0] if said[:1] not in "<{[" else ""
+        said = _clean(said, self._secrets)
+        if ours and said:
+            msg = said
+        elif said:
+            msg = ("HTTP %d: %s" % (status, said))[:_MSG]
+        else:
+            msg = "HTTP %d" % status
         ra = retry_after_ms(resp.headers.get("retry-after"), resp.headers.get("date"))
         if status == 429 or status >= 500:
-            return Answer(RETRY, status, msg or "server busy", ra, self.moved_to)
-        if status in (401, 403):
-            return Answer(AUTH, status, msg or "unauthorized", None, self.moved_to)
-        if msg.startswith("Device"):
-            return Answer(UNKNOWN_DEVICE, status, msg, None, self.moved_to)
-        if msg.startswith("Data stream") or msg.startswith("Wrong pin") or msg.startswith("Wrong data stream"):
-            return Answer(UNKNOWN_STREAM, status, msg, None, self.moved_to)
-        if status == 400 and "daily" in msg.lower():
             return Answer(RETRY, status, msg, ra, self.moved_to)
-        if status == 400 and _about_request(msg):
+        if status in (401, 403):
+            return Answer(AUTH, status, msg, None, self.moved_to)
+        if said.startswith("Device"):
+            return Answer(UNKNOWN_DEVICE, status, msg, None, self.moved_to)
+        if said.startswith("Data stream") or said.startswith("Wrong pin") or said.startswith("Wrong data stream"):
+            return Answer(UNKNOWN_STREAM, status, msg, None, self.moved_to)
+        if status == 400 and "daily" in said.lower():
+            return Answer(RETRY, status, msg, ra, self.moved_to)
+        if status == 400 and _about_request(said):
             # the request is refused whatever points it holds: none of them is to blame, none is
             # set aside (a halving would only spend requests); it goes again after the back-off
             return Answer(RETRY, status, "request refused: " + msg, ra, self.moved_to)
         if status in (400, 413):
-            if count == 1 and not _json_error(resp.body):
+            if count == 1 and not ours:
                 # a lone point refused without Blynk's JSON error: a proxy spoke, not Blynk; keep it
-                return Answer(RETRY, status, msg or "bad request", ra, self.moved_to)
-            return Answer(BAD_BATCH, status, msg or "bad request", None, self.moved_to)
+                return Answer(RETRY, status, msg, ra, self.moved_to)
+            return Answer(BAD_BATCH, status, msg, None, self.moved_to)
         # anything else (a 404 without a known message, 405, 411...) costs nothing to retry
-        return Answer(RETRY, status, msg or "unexpected status", ra, self.moved_to)
+        return Answer(RETRY, status, msg, ra, self.moved_to)
 
     def _body(self, target, stream, points, length=None):
         # (length, chunks factory) for the stream, or an Answer when the batch cannot be encoded.

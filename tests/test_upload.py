@@ -1317,3 +1317,27 @@ def test_a_stream_whose_type_changed_sets_its_old_backlog_aside_and_sends_the_ne
     log.close()
     assert r["sent"] == 2 and r["rejected"] == 5 and r["parked"] == [] and r["pending"] == 0, r
     assert [p[1] for p in received(1)] == ["on", "off"]
+
+
+def test_a_stream_left_out_for_a_synced_boot_still_knows_its_last_sent_timestamp():
+    # the state kept the last accepted ts of the configured streams only: a boot that named
+    # only "b" and synced forgot "a"'s, and back in, a sample of "a" at a ts already sent went
+    # twice (two points in one ms of V1, rejected 0)
+    fresh()
+    both = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}})
+    t0 = now_ms() - 100000
+    log = Logger(both)
+    log.add("a", 1.0, ts=t0)
+    log.add("b", 1.0, ts=t0)
+    assert log.sync()["sent"] == 2
+    log.close()
+    log = Logger(dict(both, streams={"b": {"pin": "V2"}}))
+    log.add("b", 2.0, ts=t0 + 1)
+    assert log.sync()["sent"] == 1
+    log.close()
+    log = Logger(both)
+    log.add("a", 7.0, ts=t0)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 0 and r["rejected"] == 1, r
+    assert [p[1] for p in received(1)] == [1]

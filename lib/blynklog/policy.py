@@ -160,10 +160,17 @@ class Uploader:
         # the ts of each stream's last point the server accepted (state "last", kept by _commit and
         # saved with the sync's state): a later boot's point at that ts is a duplicate too
         last = state.get("last")
+        last = last if isinstance(last, dict) else {}
         for st in self.streams:
-            ts = last.get(st.name) if isinstance(last, dict) else None
+            ts = last.get(st.name)
             if isinstance(ts, int) and not isinstance(ts, bool):
                 st.prev_b = ts
+        # the entries of streams the configuration leaves out now stay for when it names them
+        # again (the state kept only the named ones: back in, a point at a ts already sent went
+        # twice)
+        self._last_out = last = dict(last)
+        for st in self.streams:
+            last.pop(st.name, None)
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
         self._max_d = 0
@@ -217,7 +224,7 @@ class Uploader:
         if own is not None:
             self._device_kept(st, own)
         st.kept = keep
-        last = {}
+        last = dict(self._last_out)
         for s in self.streams:  # the others are at their commit points (_one_batch)
             b, d = (keep[0], keep[1]) if s is st else (s.prev_b, s.prev_d)
             if b is not None:

@@ -1341,3 +1341,25 @@ def test_a_stream_left_out_for_a_synced_boot_still_knows_its_last_sent_timestamp
     log.close()
     assert r["sent"] == 0 and r["rejected"] == 1, r
     assert [p[1] for p in received(1)] == [1]
+
+
+def test_a_stream_parked_on_one_device_goes_to_the_device_the_configuration_names_next():
+    # parked for a datastream device 1 lacks; the configuration then names device 2's token,
+    # whose device has it: the parking outlived the change (sent 0, no request for park_s)
+    fresh()
+    emu.add_stream(2, 99, "V99")
+    cfg = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V99"}})
+    t0 = now_ms() - 100000
+    log = Logger(cfg)
+    log.add("a", 1.5, ts=t0)
+    log.add("b", 2.5, ts=t0)
+    r = log.sync()
+    log.close()
+    assert r["parked"] == ["b"], r
+    cfg["token"] = "test-device-token-2"
+    log = Logger(cfg)
+    log.add("b", 3.5, ts=t0 + 1)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 2 and r["parked"] == [], r
+    assert len(emu.points(2, 99)) == 2

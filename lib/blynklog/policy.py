@@ -63,7 +63,7 @@ from .frame import (
     T_TRUE,
     Rec,
 )  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
-from .compat import const, random, ticks_diff, ticks_ms, utc_day
+from .compat import binascii, const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
 from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms, wait_ms
@@ -105,13 +105,21 @@ class _Stream:
     # Per-stream upload state for one sync: what the filter needs to decide the same way twice.
     dev = ""  # a gateway's device of the stream (gateway.py; "" the top-level one)
 
-    def __init__(self, name, sid, cfg):
+    def __init__(self, name, sid, cfg, where):
         self.name = name
         self.sid = sid
         self.cfg = cfg
         # its entry in the state's "parked": its name and the datastream the configuration sends it
-        # to, so that a parking does not outlive a configuration that changed that (the usual fix)
-        self.park = "%s\n%s %s %s %s" % (name, cfg.get("device_id"), cfg.get("pin"), cfg.get("id"), cfg.get("type"))
+        # to (the server, the device: `where`), so that a parking does not outlive a configuration
+        # that changed that (the usual fix)
+        self.park = "%s\n%s %s %s %s %s" % (
+            name,
+            cfg.get("device_id"),
+            cfg.get("pin"),
+            cfg.get("id"),
+            cfg.get("type"),
+            where,
+        )
         # the last point accepted into a batch (duplicate check): its ts as prev_b + prev_d (prev_b
         # None: none), kept as its record gave it (record.Rec): no int made per point
         self.prev_b = None
@@ -155,8 +163,12 @@ class Uploader:
         # table's): streams whose oldest samples share a timestamp take turns in that order
         # (_oldest_stream), and the thinning plan shares its excess out in it, on every runtime
         self.streams = []
+        # the top-level device the streams go to: the server, the device id (Platform API) and the
+        # token's CRC (Device API; the token itself is no state file's)
+        token = cfg.get("token")
+        where = "%s %s %x" % (cfg["server"], cfg.get("device_id"), binascii.crc32(token.encode()) if token else 0)
         for name in sorted(cfg["streams"]):
-            self.streams.append(_Stream(name, sids[name], cfg["streams"][name]))
+            self.streams.append(_Stream(name, sids[name], cfg["streams"][name], where))
         # the ts of each stream's last point the server accepted (state "last", kept by _commit and
         # saved with the sync's state): a later boot's point at that ts is a duplicate too
         last = state.get("last")

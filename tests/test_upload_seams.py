@@ -261,10 +261,12 @@ def test_a_204_with_a_body_does_not_poison_the_next_request():
 
 def test_a_clock_set_back_across_midnight_grants_the_day_no_second_quota():
     # An RTC that ran ahead says 00:00:30; the day's 10 points go. NTP then says 23:59:50 of the
-    # day before: those 10 points were really sent on that day, whose quota they spent.
+    # day before: those 10 points were really sent on that day, whose quota they spent. The
+    # server's clock is the true one (its Date books a batch near midnight: 23:59:20)
     fresh()
     log = Logger(device_config(limits={"points_per_day": 10, "points_per_request": 10}))
     midnight = (now_ms() // DAY_MS) * DAY_MS
+    emu.config(clock_offset_ms=midnight - 40000 - now_ms())
     fake = [midnight + 30000]
     clock = Clock(log._state, port_time_ms=lambda: fake[0])  # set from the start, source "port"
     log.clock = clock
@@ -277,6 +279,7 @@ def test_a_clock_set_back_across_midnight_grants_the_day_no_second_quota():
     r = log.sync()
     assert r["sent"] == 0 and r["stopped"] == "quota" and r["quota_left"] == 0, r
     fake[0] += 60000  # a minute on: past midnight, a new day and a new quota
+    emu.config(clock_offset_ms=midnight + 20000 - now_ms())
     assert clock.now_ms() >= midnight
     r = log.sync()
     assert r["sent"] == 10, r
@@ -307,9 +310,10 @@ def test_a_day_spent_before_a_clock_ran_ahead_over_midnight_gets_no_second_quota
 
 def test_points_sent_by_a_clock_ahead_of_the_servers_across_midnight_are_booked_on_its_day():
     # The server at 23:59:00, the device 2 minutes ahead, at 00:01:00 of the next day: the day's
-    # 20 points go, and the server counts them on its day (a fifth batch, which the device's new
-    # day allowed, is refused as over the server's). Past the server's midnight the device, which
-    # booked them on its own next day, sent nothing more: that day's quota lay unused
+    # 20 points go, and the server counts them on its day; no fifth batch is asked for (the
+    # device's new day allowed it, the server's did not: it was refused). Past the server's
+    # midnight the device, which booked them on its own next day, sent nothing more: that day's
+    # quota lay unused
     fresh(points_per_day=20)
     to_midnight = DAY_MS - now_ms() % DAY_MS
     server = to_midnight - 60000
@@ -328,6 +332,43 @@ def test_points_sent_by_a_clock_ahead_of_the_servers_across_midnight_are_booked_
         shift_device_clock(0)
     assert first["sent"] == 20 and first["stopped"] == "quota", first
     assert second["sent"] == 20 and emu.quota_used(1) == 20, second
+    assert 400 not in [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
+
+
+def test_a_clock_behind_the_servers_at_midnight_keeps_the_count_of_the_servers_new_day():
+    # The device a minute behind the server. 23:58 (both): 60 of the day's 100 go. Device
+    # 23:59:30, server 00:00:30: 40 go, booked by the server's Date on its new day. Device
+    # 23:59:40: the books of the server's day were folded into the device's old one as if its
+    # clock had been set back, and forgotten at its midnight: 100 left where 60 were, and the
+    # next batch was refused as over the server's daily limit
+    fresh(points_per_day=100)
+    midnight = (now_ms() // DAY_MS + 5) * DAY_MS
+
+    def at(device_ms, server_ms):
+        shift_device_clock(device_ms - now_ms())
+        emu.config(clock_offset_ms=server_ms - now_ms())
+
+    try:
+        at(midnight - 120000, midnight - 120000)
+        log = Logger(device_config(limits={"points_per_day": 100}))
+        fill(log, "temperature", 60, start=midnight - 3600000, step=1000)
+        assert log.sync()["sent"] == 60
+        at(midnight - 30000, midnight + 30000)
+        fill(log, "temperature", 40, start=midnight - 1800000, step=1000)
+        assert log.sync()["sent"] == 40
+        at(midnight - 20000, midnight + 40000)
+        fill(log, "temperature", 200, start=midnight - 1200000, step=1000)
+        third = log.sync()
+        at(midnight + 60000, midnight + 120000)
+        left = log.stats()["quota_left"]
+        fourth = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    statuses = [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
+    assert 400 not in statuses, statuses
+    assert third["sent"] + fourth["sent"] == 60 and emu.quota_used(1) == 100, (third, fourth)
+    assert left == 100 - emu.quota_used(1), left
 
 
 # ---- item 12: the clock's count of samples it could never place

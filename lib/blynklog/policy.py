@@ -66,6 +66,7 @@ from .frame import (
 from .compat import binascii, const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
+from .quota import NEAR_MIDNIGHT_MS as _NEAR_MIDNIGHT_MS
 from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms, wait_ms
 
 _DAY_MS = const(86400000)
@@ -83,7 +84,6 @@ _FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream
 _TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
 
 _NO_CLOCK = "the clock is not set: uploads wait for NTP or the server's Date"
-_NEAR_MIDNIGHT_MS = const(600000)  # _booking_time: a device clock this far off the server's is mended
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
 _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused
 _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
@@ -531,7 +531,10 @@ class Uploader:
                 # the Date makes exact
                 now = yield from self._ask_time(client, now_fn, parked, report)
                 continue
-            quota = self.quota_left(now)
+            # the quota of the day the batch will be booked on: near a midnight the server's, by
+            # its last answer's Date (a clock ahead of it had a new day's quota while the server
+            # still counted the old one: a batch more than its limit, refused)
+            quota = self.quota_left(_booking_time(client, now))
             if quota <= 0:
                 stop = "quota"
                 break

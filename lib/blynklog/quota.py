@@ -19,18 +19,26 @@ def books(meta):
     return count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0)
 
 
+NEAR_MIDNIGHT_MS = 600000  # policy._booking_time: within this of a UTC midnight a batch is booked by the server's Date
+
+
 def day_books(qday, qsent, qprev, now):
     # (day, points sent on it, points sent the day before) of the books (qday, qsent, qprev) at
     # `now`. A new day starts afresh (the day it follows kept as the one before); a day before the
     # booked one (a clock set back across UTC midnight) takes the books of both days over: what
-    # went while the clock was ahead went on that earlier day, and spent its quota. Without a
-    # clock: the last known day.
+    # went while the clock was ahead went on that earlier day, and spent its quota. Not in the
+    # minutes before a midnight: a batch then is booked on the server's day by its Date, and the
+    # books of the next day are the server's, whose day turned before ours (folded into ours,
+    # its count was forgotten at our midnight, and the next batch spent its quota twice).
+    # Without a clock: the last known day.
     if now is None:
         return qday, qsent, qprev
     day = utc_day(now)
     if day > qday:
         return day, 0, (qsent if day == qday + 1 else 0)
     if day < qday:
+        if day == qday - 1 and now % _DAY_MS >= _DAY_MS - NEAR_MIDNIGHT_MS:
+            return qday, qsent, qprev
         return day, qsent + qprev, 0
     return day, qsent, qprev
 

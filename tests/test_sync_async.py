@@ -527,3 +527,39 @@ def test_a_sync_async_whose_tls_session_never_starts_counts_no_handshake_as_sync
         report = asyncio.run(log.sync_async())
         log.close()
         assert report["stopped"] == "retry" and report["handshakes"] == 0, (over, report)
+
+
+def test_a_second_sync_async_waits_for_the_first_through_a_loop_held_by_a_blocking_call():
+    # another task's blocking call held the loop longer than timeout_ms + 2 s while the first
+    # sync waited for its answer: the second took that for a sync no loop runs and ended it, and
+    # the first's await gave None (or raised OSError 110) where a report was due
+    import time
+
+    _fresh()
+    log = Logger(_config(limits={"points_per_request": 50}, upload={"timeout_ms": 1000}))
+    start = now_ms() - 400 * STEP_MS
+    _fill(log, 200, start)
+    emu.inject("slow", after=1, delay_s=1.5)
+    out = {}
+
+    async def run(tag):
+        out[tag] = await log.sync_async()
+
+    async def blocker():
+        await asyncio.sleep(0.3)
+        sleep = getattr(time, "sleep_ms", None)
+        sleep(3500) if sleep else time.sleep(3.5)
+
+    async def main():
+        first = asyncio.create_task(run("first"))
+        await asyncio.sleep(0.05)
+        second = asyncio.create_task(run("second"))
+        held = asyncio.create_task(blocker())
+        for t in (first, second, held):
+            await t
+
+    asyncio.run(main())
+    st = log.stats()
+    log.close()
+    assert isinstance(out["first"], dict) and isinstance(out["second"], dict), out
+    assert out["first"]["sent"] + out["second"]["sent"] + st["pending"] == 200, (out, st)

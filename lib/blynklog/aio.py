@@ -47,9 +47,10 @@ import asyncio
 import socket
 
 from .http import OPEN, PEEK, RECV, SEND, SLEEP, STALE, YIELD, tls_fault
-from .compat import IS_MICROPYTHON, ticks_diff, ticks_ms
+from .compat import IS_MICROPYTHON, const, ticks_diff, ticks_ms
 
 _POLL_S = 0.02  # how often a sync_async waiting for the running one looks again
+_POLL_MS = const(20)
 # a step (an op) of a running sync waits at most upload.timeout_ms, or a pause of the pacing
 # (at most a second): a sync with no step for longer is in no running loop
 _STEP_SLACK_MS = 2000
@@ -81,14 +82,29 @@ async def _after_the_running_one(log):
     # makes no step for longer than any of its steps can take is in no running loop (one dropped
     # by asyncio.new_event_loop()): it is ended here, as logger_sync.left_behind ends one with no
     # loop running.
+    # The time without a step is counted while this loop runs: a loop held up by a blocking call
+    # (a slow getaddrinfo, another task's) held the running sync up too, and counts a poll's
+    # worth (by the clock alone, a sync still running in this loop was ended under its task,
+    # which then gave no report, or raised)
     most = log._cfg["upload"]["timeout_ms"] + _STEP_SLACK_MS
+    seen = log._async_ms
+    idle = 0
+    t = ticks_ms()
     while log._syncing and log._async is not None:
-        if ticks_diff(ticks_ms(), log._async_ms) > most:
+        await asyncio.sleep(_POLL_S)
+        now = ticks_ms()
+        if log._async_ms != seen:  # it made a step
+            seen = log._async_ms
+            idle = 0
+        else:
+            gap = ticks_diff(now, t)
+            idle += gap if gap < _POLL_MS * 4 else _POLL_MS
+        t = now
+        if idle > most and log._async is not None:
             gen = log._async
             log._async = None
             gen.close()  # its clean-up: the connection closed, the store let go, the state saved
             break
-        await asyncio.sleep(_POLL_S)
 
 
 async def _drive(gen, op, log):

@@ -1363,3 +1363,24 @@ def test_a_stream_parked_on_one_device_goes_to_the_device_the_configuration_name
     log.close()
     assert r["sent"] == 2 and r["parked"] == [], r
     assert len(emu.points(2, 99)) == 2
+
+
+def test_the_servers_daily_limit_of_one_device_does_not_hold_the_device_named_next():
+    # device 1's server said its day's points were spent; the configuration then named device
+    # 2's token: the word held every upload (sent 0, no request, stopped "quota") until device
+    # 1's day turned
+    fresh(points_per_day=3)
+    cfg = device_config(streams={"a": {"pin": "V1"}}, limits={"points_per_request": 2})
+    t0 = now_ms() - 100000
+    log = Logger(cfg)
+    for i in range(6):
+        log.add("a", 1.0 + i, ts=t0 + i)
+    r = log.sync()
+    log.close()
+    assert r["stopped"] == "quota", r
+    cfg["token"] = "test-device-token-2"
+    log = Logger(cfg)
+    waited = log.upload_wait_ms()
+    r = log.sync()
+    log.close()
+    assert waited == 0 and r["sent"] > 0, (waited, r)

@@ -292,7 +292,7 @@ class Journal:
         # state.json: no store opened, no upload side loaded; the Uploader's books answer the same
         # through quota.py (logger_sync.upload_wait_ms).
         from . import _drop, _loaded
-        from .quota import books, left, retry_wait_ms, wait_ms
+        from .quota import books, full_of, left, retry_wait_ms, target, wait_ms
 
         log = self._log
         clock = log.clock
@@ -309,7 +309,7 @@ class Journal:
             _drop("store_open", had)
         per_day = log._cfg["limits"]["points_per_day"]
         qday, qsent, qprev = books(meta)
-        full = log._state.get("quota_full")
+        full = full_of(log._state, target(log._cfg))
         return wait_ms(0, left(per_day, qday, qsent, qprev, full, now), now, full)
 
     def clean(self):

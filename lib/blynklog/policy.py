@@ -63,11 +63,11 @@ from .frame import (
     T_TRUE,
     Rec,
 )  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
-from .compat import binascii, const, random, ticks_diff, ticks_ms, utc_day
+from .compat import const, random, ticks_diff, ticks_ms, utc_day
 from .http import SLEEP, YIELD
 from .quota import count as _count
 from .quota import NEAR_MIDNIGHT_MS as _NEAR_MIDNIGHT_MS
-from .quota import back_off, books, day_books, hold_max_ms, left, retry_wait_ms, wait_ms
+from .quota import back_off, books, day_books, full_of, hold_max_ms, left, retry_wait_ms, target, wait_ms
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -163,10 +163,8 @@ class Uploader:
         # table's): streams whose oldest samples share a timestamp take turns in that order
         # (_oldest_stream), and the thinning plan shares its excess out in it, on every runtime
         self.streams = []
-        # the top-level device the streams go to: the server, the device id (Platform API) and the
-        # token's CRC (Device API; the token itself is no state file's)
-        token = cfg.get("token")
-        where = "%s %s %x" % (cfg["server"], cfg.get("device_id"), binascii.crc32(token.encode()) if token else 0)
+        # the top-level device the streams go to (quota.target)
+        self.where = where = target(cfg)
         for name in sorted(cfg["streams"]):
             self.streams.append(_Stream(name, sids[name], cfg["streams"][name], where))
         # the ts of each stream's last point the server accepted (state "last", kept by _commit and
@@ -208,7 +206,9 @@ class Uploader:
     def quota_left(self, now):
         # Points the day still allows. Without a clock the day is unknown: what is left of the last
         # known one (run() sends at most one batch then, whose answer's Date sets the clock).
-        return left(self.per_day, self.quota_day, self.quota_sent, self.quota_prev, self.state.get("quota_full"), now)
+        return left(
+            self.per_day, self.quota_day, self.quota_sent, self.quota_prev, full_of(self.state, self.where), now
+        )
 
     def _commit(self, st, pos, covered, delta, now, sent, keep):
         # The counters, the day's quota and the stream's filter state (`keep`, see _one_batch) go
@@ -698,7 +698,7 @@ class Uploader:
                 # kept: later wakes that day do not ask again. Until the server's day turns, by
                 # its answer's Date: ours may turn before or after its does (a clock a little off
                 # at midnight), and its new day starts when its clock turns
-                self.state.set("quota_full", _server_day_end(client, now))
+                self.state.set("quota_full", [_server_day_end(client, now), self.where])
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
@@ -840,7 +840,7 @@ class Uploader:
 
     def quota_wait_ms(self, now):
         # How long until the day's quota allows a point again (upload_wait_ms()), or 0
-        return wait_ms(0, self.quota_left(now), now, self.state.get("quota_full"))
+        return wait_ms(0, self.quota_left(now), now, full_of(self.state, self.where))
 
     def _add(self, report, delta):
         for k in delta:

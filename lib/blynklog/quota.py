@@ -3,7 +3,7 @@
 # whose journal stands in for the store (journal.Journal.wait_ms) answers with them from the
 # store's cursors file and state.json: no store opened, no upload side loaded. Small on purpose:
 # that wake imports it, and a sync holds it.
-from .compat import utc_day
+from .compat import binascii, utc_day
 
 _DAY_MS = 86400000
 
@@ -41,6 +41,23 @@ def day_books(qday, qsent, qprev, now):
             return qday, qsent, qprev
         return day, qsent + qprev, 0
     return day, qsent, qprev
+
+
+def target(cfg):
+    # The top-level device a configuration sends to: its server, its device id (Platform API) and
+    # its token's CRC (Device API; the token itself is no state file's). What the server said of
+    # one device (its day's points spent, a stream it lacks) holds for that one alone
+    token = cfg.get("token")
+    return "%s %s %x" % (cfg["server"], cfg.get("device_id"), binascii.crc32(token.encode()) if token else 0)
+
+
+def full_of(state, where):
+    # The state's "quota_full" ([the time the server's day turns, target()], or that time alone
+    # from an earlier version) for the device `where`, or None
+    full = state.get("quota_full")
+    if isinstance(full, list) and len(full) == 2:
+        return full[0] if full[1] == where else None
+    return full
 
 
 _DAYS = 10000000  # a quota_full under this is a UTC day number (a state file of an earlier version)

@@ -27,7 +27,11 @@ from test_firmware_fastwake import _config  # noqa: E402
 from test_heap import _board_port  # noqa: E402
 
 T0 = 1790000000000
-FIRMWARE_HEAP_KB = 188
+# deep sleep: each wake a new process. After the fixes of 2026-12-01 (a 1xx while the body goes,
+# obs-text answers, the day's quota by the server's day, the parked and quota_full targets: about
+# 1 KB of bytecode), 190 KB failed, 192 completed 2 runs of 3 (a 1,280-byte block), 194-196 all:
+# held at 198 (188 before)
+FIRMWARE_HEAP_KB = 198
 # light sleep: one process, the upload stack kept between uploads. 188 KB measured before the
 # store's full-file-system path and today's fixes (about 5 KB of code); now 194 KB completed 3
 # runs of 4, 196 failed once in a clean-clone run (a 1,728-byte block), 198-200 all: held at 204

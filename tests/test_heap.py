@@ -6,7 +6,7 @@
 # On the board-like port (32-bit, float32; BLYNKLOG_MICROPYTHON_32, else skipped): the whole
 # Logger sync() of 10,000 pending points on 3 streams (Platform API, verified TLS) with the package
 # as .mpy completes in SYNC_HEAP, and in the package's code held at that sync (heap_sync.py) and at most
-# 32 KB more (a board with the modules frozen into flash); Logger() from .py sources in 128 KB.
+# FROZEN_HEAP_KB more (a board with the modules frozen into flash); Logger() from .py sources in 128 KB.
 import json
 import os
 import shutil

@@ -101,8 +101,8 @@ def test_a_fresh_logger_returns_the_accepted_settings_without_the_network():
     emu.set_value(2, "V20", 300)
     cfg = _remote_config()
     _sync(cfg)
-    before = len(emu.requests())
-    cfg["server"] = "https://127.0.0.1:9"  # nothing listens there
+    before = len(emu.requests())  # any request would be counted there (the server is part of
+    # where a setting is read from: another server's value would be no value of it)
     log = blynklog.Logger(cfg)
     try:
         assert log.remote() == {"sample_every_s": 300}
@@ -181,6 +181,27 @@ def test_a_setting_moved_to_another_datastream_does_not_keep_the_old_ones_value(
         assert log.remote() == {}, log.remote()
     finally:
         log.close()
+
+
+def test_a_setting_read_from_one_device_is_no_value_once_the_configuration_names_another():
+    # the setting was known by its pin and id alone: after the configuration named device 1's
+    # token, remote() still gave device 2's value, and no read was due
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    _settings_streams(1)
+    emu.set_value(2, "V20", 120)
+    emu.set_value(1, "V20", 30)
+    cfg = _moved(_config(), a={"pin": "V20", "type": "int"})
+    _sync(cfg)
+    other = dict(cfg, token="test-device-token")
+    log = blynklog.Logger(other)
+    try:
+        assert log.remote() == {}, log.remote()
+    finally:
+        log.close()
+    report, log = _sync(other)
+    assert report["remote"] == {"a": 30} and log.remote() == {"a": 30}, report
 
 
 def test_a_setting_added_or_moved_in_the_configuration_is_read_at_the_next_sync():

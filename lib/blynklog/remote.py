@@ -69,7 +69,7 @@ def _network(log, client, report):
         kept = _dict(log._state.get("remote"))
         at = kept.get("at")
         every = cfg["remote"]["read_every_s"] * 1000
-        moved = kept.get("of") != sources(cfg["remote"]["settings"])  # a setting added or moved since
+        moved = kept.get("of") != sources(cfg)  # a setting added or moved since
         if now is None:
             # no clock: read_every_s cannot be kept, so once a read went through (with or
             # without one) the next waits for the time; it read again at every sync before
@@ -120,7 +120,7 @@ def _read(log, client, report, kept):
         elif answer.kind == blynk.RETRY:
             log._uploader.retry_later(log._now(client), answer, report)  # a 429: policy's back-off
         return answer.kind not in (blynk.RETRY, blynk.AUTH)
-    good = same_source(kept, settings)  # the values kept of settings still read from their datastream
+    good = same_source(kept, log._cfg)  # the values kept of settings still read from their datastream
     for name in got:
         v, why = check(settings[name], got[name])
         if why is None:
@@ -129,7 +129,7 @@ def _read(log, client, report, kept):
         else:
             refused[name] = why
     report["remote_refused"] = refused
-    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": sources(settings)}
+    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": sources(log._cfg)}
     log._state.set("remote", kept)
     return True
 

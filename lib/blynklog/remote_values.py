@@ -45,23 +45,28 @@ def check(spec, v):
     return v, None
 
 
-def sources(settings):
-    # name -> the datastream each setting is read from ("V20/20": its pin and id), kept with the
-    # values read ("of"): a value read from another datastream (the configuration moved the
-    # setting since) is no value of the setting, and a read is due at once when they differ
+def sources(cfg):
+    # name -> the datastream each setting is read from ("V20/20 " and the device, quota.target():
+    # its pin, id, server and device), kept with the values read ("of"): a value read from
+    # another datastream (the configuration moved the setting, or named another device, since)
+    # is no value of the setting, and a read is due at once when they differ
+    from .quota import target
+
+    settings = cfg["remote"]["settings"]
+    where = target(cfg)
     out = {}
     for name in settings:
-        out[name] = "%s/%d" % (settings[name]["pin"], settings[name]["id"])
+        out[name] = "%s/%d %s" % (settings[name]["pin"], settings[name]["id"], where)
     return out
 
 
-def same_source(kept, settings):
+def same_source(kept, cfg):
     # the values kept (state "remote") of the settings the configuration still reads from the
     # datastream they were read from: name -> value, not checked again
     got = _dict(kept.get("v"))
     of = kept.get("of")  # None: kept before "of" was (their datastreams are taken as they are)
     of = of if isinstance(of, dict) or of is None else {}
-    now = sources(settings)
+    now = sources(cfg)
     out = {}
     for name in got:
         if name in now and (of is None or of.get(name) == now[name]):
@@ -73,7 +78,7 @@ def values(log):
     # the settings accepted at the last read, checked again against the configuration (it may
     # have changed since: a setting read from another datastream then has none): name -> value
     settings = log._cfg["remote"]["settings"]
-    got = same_source(_dict(log._state.get("remote")), settings)
+    got = same_source(_dict(log._state.get("remote")), log._cfg)
     out = {}
     for name in got:
         v, why = check(settings[name], got[name])

@@ -403,7 +403,7 @@ def test_a_sync_that_backs_off_reports_every_devices_keys():
     fresh(devices=2, streams=1)
     log = Logger(gw_config(devices=2, streams=1))
     log.add("s0", 1.0, ts=now_ms() - 1000, device="node-0")
-    emu.inject("status", status=503)
+    emu.inject("status", status=503, retry_after=120)  # a floor: full jitter alone may draw 0
     first = log.sync()
     r = log.sync()
     log.close()

@@ -291,7 +291,7 @@ def test_a_sync_that_backs_off_reports_every_key_of_its_sections():
     emu.reset()
     _settings_streams()
     emu.add_stream(2, 30, "V30", "int")
-    emu.inject("status", status=503)
+    emu.inject("status", status=503, retry_after=120)  # a floor: full jitter alone may draw 0
     cfg = _all_three_config()
     first, _ = _sync(cfg)
     report, _ = _sync(cfg)

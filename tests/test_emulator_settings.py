@@ -592,6 +592,27 @@ def test_stream_type_that_is_no_name_is_a_setup_error(srv):
         provision_stream(srv, {"pin": "V5", "type": 3})
 
 
+def test_a_requests_transport_configuration_gets_the_plain_http_listener_it_can_use(srv, tmp_path):
+    # the ready configuration named the https listener and its CA, which Logger() refuses for
+    # the requests transport (it cannot verify a certificate)
+    import emulator
+
+    cfg = {
+        "api": "device",
+        "token": "tok-1",
+        "server": "http://127.0.0.1:1",
+        "upload": {"transport": "requests"},
+        "streams": {"t": {"pin": "V5"}},
+        "store": {"path": str(tmp_path / "data")},
+    }
+    out = emulator.provision(srv, cfg)
+    assert out["server"] == srv.http_url and out["insecure"] is True and "ca" not in out, out
+    sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+    import blynklog
+
+    blynklog.Logger(out).close()
+
+
 def test_emulator_cli_declares_the_event_codes_it_is_given(tmp_path):
     import signal
     import subprocess

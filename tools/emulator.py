@@ -125,9 +125,17 @@ def provision(srv, cfg):
             srv.stream_names[(device, sid)] = name
     _settings(srv, device, api, cfg.get("remote"))
     out = dict(cfg)
-    out["server"] = srv.url
-    out["ca"] = os.path.abspath(srv.ca_der_path)
-    out.pop("insecure", None)
+    up = cfg.get("upload")
+    if isinstance(up, dict) and up.get("transport") == "requests":
+        # that transport cannot verify a certificate (Logger() refuses it with https): the
+        # emulator's plain-http listener, said insecure as such a configuration must
+        out["server"] = srv.http_url
+        out["insecure"] = True
+        out.pop("ca", None)
+    else:
+        out["server"] = srv.url
+        out["ca"] = os.path.abspath(srv.ca_der_path)
+        out.pop("insecure", None)
     out["api"] = api
     if api == "device":
         out["token"] = token

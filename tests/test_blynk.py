@@ -503,6 +503,22 @@ def test_a_302_or_307_is_followed_but_not_reported_as_a_move():
         assert c.conn.url == other_name() and len(emu.points(1, 1)) == 20, status
 
 
+def test_a_token_a_temporary_redirects_target_granted_is_not_sent_to_the_configured_server():
+    # the token was saved as the configured server's: the next sync there sent it another
+    # server's Bearer and refresh tokens (1 grant in all; now a grant at each)
+    emu.require()
+    emu.reset()
+    path = tmpdir() + "/state.json"
+    c = PlatformClient(Redirected(307, other_name()), "test-client", "test-secret", 1, State(path))
+    assert c.upload(STREAM, pts(3), 3).kind == OK
+    c.conn.close()
+    assert State(path).get("token")["server"] == other_name()
+    c = platform(State(path))
+    assert c.upload(STREAM, pts(3, now_ms() - 500000), 3).kind == OK
+    c.conn.close()
+    assert len(grants()) == 2, grants()
+
+
 def test_a_301_is_reported_as_a_move_as_a_308_is():
     emu.require()
     emu.reset()

@@ -480,8 +480,9 @@ class PlatformClient(_Client):
                 {
                     "access_token": token,
                     "client_id": self.client_id,
-                    # its server: where this client was sent for good (a 308) before it came
-                    "server": self.moved_to or self._home,
+                    # its server: the one that granted it (where a 308 sent this client for
+                    # good, or a 302/307 for this sync: the configured server never sees it)
+                    "server": self.conn.url,
                     "expires_at_ms": expires,
                     "renew_at_ms": self._renew_at_ms,
                     "refresh_token": self._refresh,

@@ -566,3 +566,26 @@ def test_which_left_out_devices_keep_their_books_beyond_the_room_is_the_same_on_
     devs = log.stats()["devices"]
     log.close()
     assert [d for d in range(10) if devs["node-%d" % d]["sent"] == 1] == [0], devs
+
+
+def test_a_gateway_clock_ahead_of_the_servers_at_midnight_sends_no_device_over_its_day():
+    # server 23:59:00, device 2 minutes ahead: a device's batches were sized by the device's new
+    # day, and node-0's fifth was refused as over the server's daily limit
+    from logger_support import DAY_MS
+
+    fresh(devices=2, streams=1, points_per_day=20)
+    server = DAY_MS - now_ms() % DAY_MS - 60000
+    emu.config(clock_offset_ms=server)
+    try:
+        shift_device_clock(server + 120000)
+        log = Logger(gw_config(devices=2, streams=1, limits={"points_per_day": 20, "points_per_request": 5}))
+        t0 = now_ms() + server - 3600000
+        for i in range(30):
+            log.add("s0", i * 0.25, ts=t0 + i * 1000, device="node-0")
+            log.add("s0", i * 0.25, ts=t0 + 600000 + i * 1000, device="node-1")
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    statuses = [q["status"] for q in emu.requests() if "/import" in q["path"] or "/batch" in q["path"]]
+    assert r["sent"] == 40 and 400 not in statuses, (r["sent"], statuses)

@@ -145,16 +145,20 @@ class Uploader(policy.Uploader):
         # policy's choice among the devices whose quota is not spent (a spent one is set aside)
         while True:
             st = policy.Uploader._oldest_stream(self, now)
-            if st is None or now is None or self.device_quota_left(st.dev, now) > 0:
+            if st is None or now is None or self._dev_quota(st.dev, now) > 0:
                 return st
             self._spent(st, None)
 
     def _quota_for(self, st, now):
         return self.device_quota_left(st.dev, now)
 
+    def _dev_quota(self, dev, now):
+        # the device's quota of the day its batch will be booked on (policy's _day_quota)
+        return self._day_quota(now, lambda t: self.device_quota_left(dev, t))
+
     def _plan_batch(self, st, now, limit):
         # a batch takes no more than its device's quota (policy's run() passes all devices' left)
-        limit = min(limit, self.device_quota_left(st.dev, now))
+        limit = min(limit, self._dev_quota(st.dev, now))
         return (yield from policy.Uploader._plan_batch(self, st, now, limit))
 
     def _set_aside(self, dev):

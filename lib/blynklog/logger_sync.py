@@ -260,6 +260,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
             store.hold = None
         if up is not None:
             up.feed = None
+            up._client = None  # (run(): its connection goes with the sync)
         if client is not None:
             conn = _conn(client)
             for key in ("requests", "handshakes", "bytes_sent"):

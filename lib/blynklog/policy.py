@@ -63,7 +63,7 @@ from .frame import (
     T_TRUE,
     Rec,
 )  # record.py's names (frame.py holds them: a sync of a store of frames loads no record.py)
-from .compat import const, random, ticks_diff, ticks_ms, utc_day
+from .compat import const, random, ticks_diff, ticks_ms
 from .http import SLEEP, YIELD
 from .quota import count as _count
 from .quota import NEAR_MIDNIGHT_MS as _NEAR_MIDNIGHT_MS
@@ -140,6 +140,8 @@ class _Stream:
 
 
 class Uploader:
+    _client = None  # the client of the sync that runs (run(): its last answer's Date)
+
     def __init__(self, cfg, store, clock, state, sids):
         self.cfg = cfg
         self.store = store
@@ -490,6 +492,7 @@ class Uploader:
         # every request below is a `yield from` down to the client's and the connection's.
         start = ticks_ms()
         now = now_fn()
+        self._client = client  # (_day_quota: its last answer's Date)
         parked = self.state.get("parked")
         if not isinstance(parked, dict):  # absent, or a damaged state file
             parked = {}
@@ -531,10 +534,11 @@ class Uploader:
                 # the Date makes exact
                 now = yield from self._ask_time(client, now_fn, parked, report)
                 continue
-            # the quota of the day the batch will be booked on: near a midnight the server's, by
-            # its last answer's Date (a clock ahead of it had a new day's quota while the server
-            # still counted the old one: a batch more than its limit, refused)
-            quota = self.quota_left(_booking_time(client, now))
+            if not self._asked and _near_midnight(now) and self.quota_left(now) > 0:
+                # the server's Date first: its day, not ours, decides the quota (_day_quota)
+                now = yield from self._ask_time(client, now_fn, parked, report)
+                continue
+            quota = self._day_quota(now, self.quota_left)
             if quota <= 0:
                 stop = "quota"
                 break
@@ -579,12 +583,21 @@ class Uploader:
             name = sorted(waiting)[0]
             report["last_error"] = "stream %s waits: %s" % (name, waiting[name])
 
+    def _day_quota(self, now, left):
+        # left(t): the points the books allow at t. The quota of the day a batch will be booked on
+        # (_booking_time): near a UTC midnight the server's, by its last answer's Date (run() asks
+        # for it first there): ours may turn before or after its, and a clock ahead of the
+        # server's had a new day's quota while the server still counted the old one (a batch over
+        # its limit, refused)
+        ms = _server_ms(self._client) if _near_midnight(now) else None
+        return left(now if ms is None else ms)
+
     def _begin(self, now, parked, report):
         # Every stream's state for a sync (again once a time request set the clock).
-        if now is not None and utc_day(now) < self.quota_day:
-            # the clock was set back across midnight: the books move to its day (see _books); in
-            # RAM until the next commit writes them
-            self.quota_day, self.quota_sent, self.quota_prev = self._books(now)
+        # (a clock behind the books' day, set back across midnight, or behind the server's near
+        # one: the books are read as that earlier day's, quota.day_books, and left as they are
+        # until a commit sends on it; folded here, the server's new day's count was forgotten at
+        # our midnight, and the next batch was refused as over its daily limit)
         for st in self.streams:
             st.done = False
             st.limit = st.cap = self.per_request
@@ -874,15 +887,25 @@ def _booking_time(client, t):
     # The time a batch is booked on the day's quota at: ours, but within _NEAR_MIDNIGHT_MS of a
     # UTC midnight the server's, by its answer's Date (whole seconds). It counts the points on its
     # day: a clock a minute ahead booked them on the next one, whose quota it then lacked.
-    if t is None or _NEAR_MIDNIGHT_MS < t % _DAY_MS < _DAY_MS - _NEAR_MIDNIGHT_MS:
+    if not _near_midnight(t):
         return t
+    ms = _server_ms(client)
+    return t if ms is None else ms
+
+
+def _near_midnight(t):
+    # within _NEAR_MIDNIGHT_MS of a UTC midnight (False without a clock)
+    return t is not None and not _NEAR_MIDNIGHT_MS < t % _DAY_MS < _DAY_MS - _NEAR_MIDNIGHT_MS
+
+
+def _server_ms(client):
+    # the server's time (Unix ms, whole seconds) by its last answer's Date header, or None
     date = getattr(getattr(client, "conn", client), "date", None)
     if not date:
-        return t
+        return None
     from .clock_set import parse_http_date
 
-    ms = parse_http_date(date)
-    return t if ms is None else ms
+    return parse_http_date(date)
 
 
 def _server_day_end(client, now):

@@ -26,10 +26,9 @@ def day_books(qday, qsent, qprev, now):
     # (day, points sent on it, points sent the day before) of the books (qday, qsent, qprev) at
     # `now`. A new day starts afresh (the day it follows kept as the one before); a day before the
     # booked one (a clock set back across UTC midnight) takes the books of both days over: what
-    # went while the clock was ahead went on that earlier day, and spent its quota. Not in the
-    # minutes before a midnight: a batch then is booked on the server's day by its Date, and the
-    # books of the next day are the server's, whose day turned before ours (folded into ours,
-    # its count was forgotten at our midnight, and the next batch spent its quota twice).
+    # went while the clock was ahead went on that earlier day, and spent its quota (so it reads;
+    # the books themselves move back only with a commit that sends on that day: the next day's
+    # may be the server's, by its Date near a midnight, and come back to count once ours turns).
     # Without a clock: the last known day.
     if now is None:
         return qday, qsent, qprev
@@ -37,8 +36,6 @@ def day_books(qday, qsent, qprev, now):
     if day > qday:
         return day, 0, (qsent if day == qday + 1 else 0)
     if day < qday:
-        if day == qday - 1 and now % _DAY_MS >= _DAY_MS - NEAR_MIDNIGHT_MS:
-            return qday, qsent, qprev
         return day, qsent + qprev, 0
     return day, qsent, qprev
 

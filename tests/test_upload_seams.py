@@ -448,3 +448,31 @@ def test_a_clock_ahead_of_the_servers_sends_no_batch_over_its_day_at_the_first_r
         shift_device_clock(0)
     statuses = [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
     assert 400 not in statuses and r["sent"] == 5, (statuses, r)
+
+
+def test_a_clock_set_back_to_minutes_before_midnight_grants_the_day_no_second_quota():
+    # 70 of the day's 100 go; the RTC then runs 15 minutes ahead: at its 00:15 (the server's
+    # 23:45) 30 go, on the server's first day. NTP sets it back to 23:56: within 10 minutes of
+    # midnight the books were read as the server's next day's, and 70 more were asked (refused)
+    fresh(points_per_day=100)
+    midnight = (now_ms() // DAY_MS + 5) * DAY_MS
+    log = Logger(device_config(limits={"points_per_day": 100, "points_per_request": 100}))
+    fake = [midnight - 180 * 60000]
+    emu.config(clock_offset_ms=fake[0] - now_ms())
+    clock = Clock(log._state, port_time_ms=lambda: fake[0])
+    log.clock = clock
+    log._uploader.clock = clock
+    fill(log, "temperature", 70, start=midnight - 300 * 60000, step=1000)
+    assert log.sync()["sent"] == 70
+    fake[0] = midnight + 15 * 60000
+    emu.config(clock_offset_ms=midnight - 15 * 60000 - now_ms())
+    fill(log, "temperature", 30, start=midnight - 290 * 60000, step=1000)
+    assert log.sync()["sent"] == 30
+    emu.config(clock_offset_ms=midnight - 4 * 60000 - now_ms())
+    assert clock.set_time_ms(midnight - 4 * 60000, "ntp")
+    fill(log, "temperature", 50, start=midnight - 280 * 60000, step=1000)
+    left = log.stats()["quota_left"]
+    r = log.sync()
+    log.close()
+    statuses = [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
+    assert left == 0 and r["sent"] == 0 and 400 not in statuses, (left, r, statuses)

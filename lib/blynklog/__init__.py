@@ -100,7 +100,7 @@ def _unverified_reason(cfg):
 # the same and the 'ca' files still look like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
 # means a full validation, which writes the cache again: one small write when the configuration
 # changes, none at a wake that finds it. Layout: CRC-32 of the rest (8 hex digits), the key line
-# "blynklog-config 2 <version> <validator> <path> <file size>\n", the file's bytes, then the
+# "blynklog-config 2 <version> <validator> <runtime> <platform> <path> <file size>\n", the file's bytes, then the
 # validated configuration as JSON. The cache holds what config.json holds (credentials too).
 
 

@@ -1317,6 +1317,9 @@ def test_a_stream_whose_type_changed_sets_its_old_backlog_aside_and_sends_the_ne
     log.close()
     assert r["sent"] == 2 and r["rejected"] == 5 and r["parked"] == [] and r["pending"] == 0, r
     assert [p[1] for p in received(1)] == ["on", "off"]
+    # the batch bisected down to one old int, the other four set aside with it; then the
+    # strings (each old int alone cost a request of its own: 9 in all)
+    assert r["requests"] == 5, r
 
 
 def test_a_stream_left_out_for_a_synced_boot_still_knows_its_last_sent_timestamp():

@@ -82,6 +82,7 @@ _DUP = const(4)
 _THIN = const(5)
 _FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream for good
 _TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
+_OLD_KIND = const(8)  # of a kind the stream's type no longer takes, and the server refused one this sync
 
 _NO_CLOCK = "the clock is not set: uploads wait for NTP or the server's Date"
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
@@ -137,6 +138,7 @@ class _Stream:
         self.kept = None  # (prev_b, prev_d, thin_left, acc) at the stream's commit point (_one_batch)
         self.waits = None  # why the stream stopped at a sample that cannot go yet (see _say_waits)
         self.head = None  # its oldest pending record's timestamp; None: look again (_oldest_stream)
+        self.old_kind = -2  # a record kind (frame.py's T_*) the server refused this sync, not the type's (_batch)
 
 
 class Uploader:
@@ -301,6 +303,8 @@ class Uploader:
             self.api, self._target(st)
         ) + encoder.point_size(self.api, rec, None, None) > self.max_bytes:
             return _TOO_BIG  # it can never fit a request: set it aside rather than stop the stream
+        if rec.typ == st.old_kind:
+            return _OLD_KIND
         if st.thin_left > 0:
             st.thin_left -= 1
             return _THIN
@@ -600,6 +604,7 @@ class Uploader:
         # our midnight, and the next batch was refused as over its daily limit)
         for st in self.streams:
             st.done = False
+            st.old_kind = -2
             st.limit = st.cap = self.per_request
             st.head = None  # the timestamp of its oldest pending record, or None: look again
             st.waits = None
@@ -728,11 +733,16 @@ class Uploader:
                 return None
             st.suspect = 0
             reason = msg[:_MSG_MAX]
-            ts, fits = self._first_point(st, judged, covered, snap)
-            if fits:
-                # (a point stored as another kind than the stream's type now takes, from before
-                # the type changed, is a bad point whatever the server's message: set aside
-                # alone, not counted, or the old backlog would park the stream for good)
+            ts, kind = self._first_point(st, judged, covered, snap)
+            fits = kind is None
+            if not fits:
+                # a point stored as another kind than the stream's type now takes (from before the
+                # type changed) is a bad point whatever the server's message: set aside, not
+                # counted toward parking (the old backlog parked the stream for good), and the
+                # records of that kind after it go aside this sync without a request each (200
+                # of them cost 200 requests and 200 commits)
+                st.old_kind = kind
+            else:
                 if reason != st.last_reject:
                     st.rejects_in_row = 0
                 if st.rejects_in_row >= _REJECTS_IN_ROW - 1:
@@ -792,10 +802,11 @@ class Uploader:
             self._log_reject(now, st, why[0], why[1])
 
     def _first_point(self, st, now, covered, snap):
-        # (ts, whether its stored kind is one the stream's type takes) of a batch's first point
+        # (ts, None or its stored kind when the stream's type does not take that) of a batch's
+        # first point
         for rec in self._points(st, now, covered, snap)():
-            return rec.base + rec.delta, _fits(rec, st.cfg.get("type"))
-        return None, True
+            return rec.base + rec.delta, (None if _fits(rec, st.cfg.get("type")) else rec.typ)
+        return None, None
 
     def _back_off(self, now, retry_after_ms, report):
         retry = back_off(self.state, self.cfg["server"])
@@ -868,6 +879,7 @@ _VERDICT_COUNTER = {
     _THIN: "thinned",
     _FUTURE: "rejected",
     _TOO_BIG: "rejected",
+    _OLD_KIND: "rejected",
 }
 
 # why a record was set aside without the server, for the rejects log
@@ -875,6 +887,7 @@ _VERDICT_REASON = {
     _DUP: "duplicate timestamp (the first sample kept)",
     _FUTURE: "timestamp over a day ahead of the clock",
     _TOO_BIG: "point larger than max_request_bytes",
+    _OLD_KIND: "a kind of value the stream's type no longer takes (the server refused one)",
 }
 
 

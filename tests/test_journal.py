@@ -323,6 +323,59 @@ def test_samples_a_failed_journal_write_left_in_ram_go_to_the_store_at_close():
     assert [ts for ts, _ in _stored(path)["n"]] == [T0]
 
 
+class _ReachedThenFailed:
+    # a journal file whose write reaches it, then fails (an fsync on a host disk, a write cut short)
+    def __init__(self, f):
+        self.f = f
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+    def write(self, b):
+        self.f.write(b)
+        raise OSError(5)
+
+    def flush(self):
+        pass
+
+    def fileno(self):
+        return self.f.fileno()
+
+
+def test_records_a_failed_journal_write_left_in_the_file_are_stored_once():
+    # the store took in the records the file held, and the RAM buffer gave them again: 6 where
+    # 3 were added
+    path = _config(tmpdir())
+    _first_start(path)
+    import blynklog.journal as journal
+
+    real_open = open
+
+    def reached_then_failed(name, *args):
+        f = real_open(name, *args)
+        if name.endswith("/journal") and args and args[0] == "ab":
+            return _ReachedThenFailed(f)
+        return f
+
+    log, _ = _wake(path, 0, flush=False)
+    journal.open = reached_then_failed
+    try:
+        try:
+            log.flush()
+            raise AssertionError("the flush did not fail")
+        except OSError:
+            pass
+    finally:
+        del journal.open
+    log.close()
+    stored = _stored(path)
+    assert log.stats()["pending"] == 3
+    assert [ts for ts, _ in stored["n"]] == [T0] and len(stored["t"]) == 2, stored
+
+
 _DAY = 86400000
 
 

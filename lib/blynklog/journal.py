@@ -262,6 +262,17 @@ class Journal:
                     f.flush()
                     os.fsync(f.fileno())
         except Exception:
+            # the whole records that reached the file anyway (a write cut short on a full host
+            # disk, an fsync that failed after it) are the store's when it takes the file in:
+            # the buffer keeps the rest alone, or replay() stored them a second time
+            try:
+                k = (os.stat(self._path)[6] - self._size) // _REC
+            except OSError:
+                k = 0
+            if 0 < k <= self._n:
+                buf = self._buf
+                buf[: n - k * _REC] = buf[k * _REC : n]
+                self._n -= k
             self._size = _JMAX + 1  # the store opens next (and takes in what reached the file)
             raise
         self._size += n

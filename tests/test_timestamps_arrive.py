@@ -294,6 +294,30 @@ def test_a_logger_that_takes_over_stamps_after_the_last_ones_burst():
     _burst_then(lambda log: log.flush())  # (not closed: taken over, what it had not flushed goes)
 
 
+def test_loggers_closed_and_made_again_in_quick_succession_never_stamp_one_ms_twice():
+    # one clock stamp each, not moved on past the clock: a Logger made in the same ms as the last
+    # one's stamp stamped that ms again (a journal wake's Logger() and close() take under a ms on
+    # CPython: 159 distinct of 200 there, 119 on the board-like port)
+    import json
+
+    from support import tmpdir
+
+    fresh()
+    cfg = tmpdir() + "/config.json"
+    with open(cfg, "w") as f:
+        f.write(json.dumps(_cfg()))
+    Logger(cfg).close()  # the first start validates; the next ones take the journal path
+    for k in range(100):
+        log = Logger(cfg)
+        log.add("a", k + 0.5)
+        log.close()
+    log = Logger(cfg)
+    r = log.sync()
+    log.close()
+    ts = [p[0] for p in raw_points(1, 1)]
+    assert r["sent"] == 100 and len(set(ts)) == 100, (r["sent"], r["rejected"], len(set(ts)))
+
+
 def test_samples_of_loggers_closed_and_made_again_while_the_clock_is_unset_arrive_once_it_is_set():
     # a sketch's `with Logger(...)` a cycle, no reset between: each Logger took a new boot id, and
     # the samples of the ones closed before the time came could never be placed (3 of 4 lost)

@@ -705,15 +705,16 @@ def _take_over(path):
 
 def _stamps_ahead(entries, clock):
     # The ms until the clock is past the latest clock stamp add() gave (a stream's stamps run
-    # ahead of the clock while it takes more than one sample a ms), 0 when none is ahead. A
-    # Logger made after this one (a new process, a take-over) knows nothing of them and would
-    # stamp in those ms again, where Blynk keeps one value per ms of a stream: close(),
-    # before_sleep() (less the sleep) and a take-over wait that long, at most a second and
-    # _PAST_MS.
+    # ahead of the clock while it takes more than one sample a ms; one not moved on may be of
+    # this very ms), 0 when none is ahead. A Logger made after this one (a new process, a
+    # take-over) knows nothing of them and would stamp in those ms again, where Blynk keeps one
+    # value per ms of a stream (a wake's journal Logger closed and made again in under a ms did):
+    # close(), before_sleep() (less the sleep) and a take-over wait that long, at most a second
+    # and _PAST_MS.
     ahead = 0
     r = a = None
     for e in entries.values():
-        if e[3] > 0 and not e[2]:  # a set clock's stamp moved on past the clock's
+        if e[3] >= 0 and not e[2]:  # a set clock's stamp (an explicit ts: -1)
             if a is None:
                 if not clock.is_set():  # (a Logger taking over: its clock not asked yet)
                     return 0

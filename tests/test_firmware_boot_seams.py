@@ -113,8 +113,8 @@ def _outcome(vb, srv, edit):
 
 def test_every_configuration_error_has_one_outcome_whatever_key_is_at_fault(env):
     # docs/FIRMWARE.md: a missing or wrong key stops the board at boot, named on the console and
-    # in error.log; where nothing resets the board (the virtual board) it stays at the REPL, with
-    # the watchdog running it blinks and sleeps an hour. The firmware's settings fail before the
+    # in error.log; with the watchdog boot.py started running (the virtual board's chip has one,
+    # as a hardware board) it blinks and sleeps an hour, whatever the key. The firmware's settings fail before the
     # board is made: the board's defaults then, not a minute's sleep.
     tmp_path, srv, exe = env
     vb = make_board(tmp_path, srv, exe, True)
@@ -141,6 +141,8 @@ def test_every_configuration_error_has_one_outcome_whatever_key_is_at_fault(env)
     assert "not valid JSON" in _errlog(vb)
     print("OUTCOMES", out)
     assert len(set(out.values())) == 1, out
+    # an hour's sleep, RTC memory kept (it ended the boot at the REPL: the next one a power-on)
+    assert out["logger key"] == ("deepsleep", 3600000), out
 
 
 def test_after_a_power_cut_a_daily_remote_upload_every_s_still_uploads_at_once_to_set_the_clock(env):

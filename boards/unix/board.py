@@ -43,7 +43,6 @@ class Board(MachineBoard):
     needs_wifi = True
     can_ntp = True
     boot_grace_ms = 0  # the console is a pipe: it never goes away in deep sleep
-    boot_watchdog = False  # a process at the REPL holds no battery: a config error stays there
     board_keys = _KEYS
     # facts, for tools and for your own code
     epoch_year = 1970
@@ -51,6 +50,18 @@ class Board(MachineBoard):
     flash_bytes = None  # a host folder
     filesystem = "host"
     erase_block = None
+
+    @property
+    def boot_watchdog(self):
+        # whether boot.py started the chip's watchdog, as on a hardware board: then a
+        # configuration error cannot wait at the REPL either (app._stop: it sleeps an hour, RTC
+        # memory kept; stopped at the REPL, the boot ended and the next one was a power-on that
+        # lost the fast wakes' samples and the clock). The unix port without the chip: none
+        try:
+            import _vchip
+        except ImportError:
+            return False
+        return bool(_vchip.wdt_ms)
 
     def __init__(self, cfg=None):
         cfg = cfg or {}

@@ -173,3 +173,25 @@ def test_a_full_drop_newest_ring_loses_no_accepted_sample_to_the_commits_that_fr
     log.close()
     assert r["pending"] == 0 and st["sent"] == accepted and st["dropped_full"] == 1, st
     assert [p[0] for p in received(1)] == [t0 + i * 10 for i in range(accepted)]
+
+
+def test_a_stream_whose_type_changed_sends_its_new_samples_from_the_raw_store():
+    # the raw store's records carry no kind (-1): once an old int was refused, every record of
+    # the stream was taken for one of that kind and set aside, the new strings with them (sent
+    # 0, rejected 7)
+    fresh()
+    cfg = raw_config(streams={"a": {"pin": "V1", "type": "int"}})
+    log = Logger(cfg)
+    t0 = now_ms() - 100000
+    for i in range(5):
+        log.add("a", i, ts=t0 + i)
+    log.close()
+    emu.add_stream(1, 1, "V1", type="string")
+    cfg["streams"]["a"]["type"] = "string"
+    log = Logger(cfg)
+    log.add("a", "on", ts=t0 + 10)
+    log.add("a", "off", ts=t0 + 11)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 2 and r["rejected"] == 5, r
+    assert [p[1] for p in received(1)] == ["on", "off"]

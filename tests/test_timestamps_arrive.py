@@ -347,3 +347,18 @@ def test_samples_of_loggers_closed_and_made_again_while_the_clock_is_unset_arriv
     # time set by the caller: TIME.md gives it no ms accuracy, hence the slack)
     for (lo, hi), (ts, _v) in zip(marks, got):
         assert lo - 50 <= ts <= hi + 50, (lo, ts, hi)
+
+
+def test_a_clock_set_back_after_a_stamp_does_not_hold_close_for_a_second():
+    # the last stamp, not moved on, ahead of a clock set back 5 s: close() waited up to its cap
+    # (1,003 ms) for a clock that is not behind any stamp it gave since
+    import blynklog
+
+    fresh()
+    log = Logger(_cfg())
+    log.add("a", 1.0)
+    _sleep_ms(10)
+    assert log.clock.set_time_ms(now_ms() - 5000, "ntp")
+    wait = blynklog._stamps_ahead(log._last_ts, log.clock)
+    log.close()
+    assert wait <= 3, wait

@@ -428,28 +428,6 @@ def test_an_early_413_before_the_body_is_sent_is_read_and_the_batch_halved():
     log.close()
 
 
-def test_a_clock_ahead_of_the_servers_sends_no_batch_over_its_day_at_the_first_request():
-    # 15 of the day's 20 went; the device then at 00:01 of its next day, the server at 23:59: the
-    # sync's first batch (no answer's Date yet) took the device's new day's 20 and was refused
-    fresh(points_per_day=20)
-    midnight = (now_ms() // DAY_MS + 5) * DAY_MS
-    try:
-        shift_device_clock(midnight - 300000 - now_ms())
-        emu.config(clock_offset_ms=midnight - 300000 - now_ms())
-        log = Logger(device_config(limits={"points_per_day": 20, "points_per_request": 20}))
-        fill(log, "temperature", 15, start=midnight - 3600000, step=1000)
-        assert log.sync()["sent"] == 15
-        shift_device_clock(midnight + 60000 - now_ms())
-        emu.config(clock_offset_ms=midnight - 60000 - now_ms())
-        fill(log, "temperature", 20, start=midnight - 1800000, step=1000)
-        r = log.sync()
-        log.close()
-    finally:
-        shift_device_clock(0)
-    statuses = [q["status"] for q in emu.requests() if "/batch/" in q["path"]]
-    assert 400 not in statuses and r["sent"] == 5, (statuses, r)
-
-
 def test_a_clock_set_back_to_minutes_before_midnight_grants_the_day_no_second_quota():
     # 70 of the day's 100 go; the RTC then runs 15 minutes ahead: at its 00:15 (the server's
     # 23:45) 30 go, on the server's first day. NTP sets it back to 23:56: within 10 minutes of

@@ -538,10 +538,6 @@ class Uploader:
                 # the Date makes exact
                 now = yield from self._ask_time(client, now_fn, parked, report)
                 continue
-            if not self._asked and _near_midnight(now) and self.quota_left(now) > 0:
-                # the server's Date first: its day, not ours, decides the quota (_day_quota)
-                now = yield from self._ask_time(client, now_fn, parked, report)
-                continue
             quota = self._day_quota(now, self.quota_left)
             if quota <= 0:
                 stop = "quota"
@@ -589,10 +585,10 @@ class Uploader:
 
     def _day_quota(self, now, left):
         # left(t): the points the books allow at t. The quota of the day a batch will be booked on
-        # (_booking_time): near a UTC midnight the server's, by its last answer's Date (run() asks
-        # for it first there): ours may turn before or after its, and a clock ahead of the
-        # server's had a new day's quota while the server still counted the old one (a batch over
-        # its limit, refused)
+        # (_booking_time): near a UTC midnight the server's, by its last answer's Date once the
+        # sync has one: ours may turn before or after its, and a clock ahead of the server's had a
+        # new day's quota while the server still counted the old one (a batch over its limit,
+        # refused; a sync's first batch, before any answer, still may be)
         ms = _server_ms(self._client) if _near_midnight(now) else None
         return left(now if ms is None else ms)
 
@@ -741,7 +737,8 @@ class Uploader:
                 # counted toward parking (the old backlog parked the stream for good), and the
                 # records of that kind after it go aside this sync without a request each (200
                 # of them cost 200 requests and 200 commits)
-                st.old_kind = kind
+                if kind >= 0:  # (a raw store's records are all -1: _adapt)
+                    st.old_kind = kind
             else:
                 if reason != st.last_reject:
                     st.rejects_in_row = 0

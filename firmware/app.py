@@ -58,6 +58,7 @@ REMOTE_KEYS = {"sample_every_s": (1, 86400), "upload_every_s": (1, 30 * 86400), 
 class App:
     def __init__(self, fw, board, log, errors, radio_file=RADIO_FILE, config_path="config.json"):
         self.fw = fw
+        self.file_fw = fw  # the file's settings (apply_remote copies fw before it changes them)
         self.remote_applied = {}  # the remote settings in force (apply_remote)
         self.radio_file = radio_file
         self.config_path = config_path  # for the fast wake's Logger (sensors.fast_wake)
@@ -236,6 +237,11 @@ class App:
             v = got[k]
             lo, hi = REMOTE_KEYS[k]
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+                # the file's value, as README says: not the last good remote one, which a
+                # process that lives on (light sleep) kept for good
+                if k in self.remote_applied:
+                    del self.remote_applied[k]
+                    self.fw[k] = self.file_fw[k]
                 self.errors.report(
                     "remote", "%s: %r is not an integer within %d..%d: kept %r" % (k, v, lo, hi, self.fw[k])
                 )

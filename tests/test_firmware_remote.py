@@ -110,3 +110,19 @@ def test_after_power_on_the_first_cycle_uploads_with_a_remote_upload_every_s():
     a, board, log = make_app(log=log, radio_file=tmpdir("fwradio2") + "/fw_radio.json", upload_every_s=600)
     a.cycle()
     assert board.events == ["up", "down"]
+
+
+def test_a_remote_value_the_firmware_cannot_take_brings_back_the_files_value_in_a_process_that_lives_on():
+    # light sleep: one App for the board's life. A good remote 600, then 0 (the Logger's setting
+    # had no min; the firmware's range starts at 1): the schedule kept 600 for good, and the
+    # message said "kept 600"; README: the file's value
+    log = _RemoteLogger({"upload_every_s": 600})
+    a, board, log = make_app(log=log, upload_every_s=3600)
+    a.apply_remote()
+    assert a.fw["upload_every_s"] == 600
+    log._remote = {"upload_every_s": 0}
+    a.apply_remote()
+    assert a.fw["upload_every_s"] == 3600
+    log._remote = {"upload_every_s": 600}
+    a.apply_remote()
+    assert a.fw["upload_every_s"] == 600

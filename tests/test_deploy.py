@@ -208,6 +208,19 @@ def test_a_relative_ca_that_climbs_out_of_the_configs_folder_is_refused_naming_c
         deploy.plan("unix", config)
 
 
+def test_a_replay_sensors_missing_file_is_refused_naming_its_key(tmp_path, blynk_emulator):
+    # it ended deploy in a FileNotFoundError traceback at the copy
+    config = _config(tmp_path / "cfg", blynk_emulator.url, blynk_emulator.ca_der_path)
+    with open(config) as f:
+        cfg = json.load(f)
+    stream = sorted(cfg["streams"])[0]
+    cfg["sensors"] = [{"type": "replay", "file": "samples.csv", "fields": [stream], "stream": stream}]
+    with open(config, "w") as f:
+        json.dump(cfg, f)
+    with pytest.raises(deploy.DeployError, match=r"^config: sensors\[0\]\.file: 'samples.csv': no such file"):
+        deploy.plan("unix", config)
+
+
 def test_package_json_lists_exactly_the_modules_of_the_package():
     with open(os.path.join(ROOT, "package.json")) as f:
         pkg = json.load(f)

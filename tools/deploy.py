@@ -312,7 +312,13 @@ def plan(board, config_path, build_dir=None, native_of=None):
             board_raw["sensors"] = list(raw["sensors"])
             for i, s in enumerate(raw["sensors"]):
                 if isinstance(s, dict) and s.get("type") == "replay" and isinstance(s.get("file"), str):
-                    name = _board_path(base, "sensors[%d].file" % i, s["file"])
+                    key = "sensors[%d].file" % i
+                    name = _board_path(base, key, s["file"])
+                    if not os.path.isfile(os.path.join(base, name)):
+                        # (a missing one ended deploy in a FileNotFoundError traceback at the copy)
+                        raise DeployError(
+                            "config: %s: %r: no such file in the config's folder %s" % (key, s["file"], base)
+                        )
                     board_raw["sensors"][i] = dict(s, file=name)
                     files.append((name, os.path.join(base, name)))
         files.append(("config.json", config_path if board_raw == raw else _board_config(build, board_raw)))

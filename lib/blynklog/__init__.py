@@ -100,7 +100,7 @@ def _unverified_reason(cfg):
 # the same and the 'ca' files still look like DER certificates. Anything else, a missing or damaged cache (a CRC-32 covers it) included,
 # means a full validation, which writes the cache again: one small write when the configuration
 # changes, none at a wake that finds it. Layout: CRC-32 of the rest (8 hex digits), the key line
-# "blynklog-config 2 <version> <validator> <path> <file size>\n", the file's bytes, then the
+# "blynklog-config 2 <version> <validator> <runtime> <platform> <path> <file size>\n", the file's bytes, then the
 # validated configuration as JSON. The cache holds what config.json holds (credentials too).
 
 
@@ -112,9 +112,14 @@ _VALIDATOR = "1a5505f3"
 
 
 def _cache_key(path, raw):
-    # the file's path made absolute: the cache holds the paths resolved from its folder
+    # the file's path made absolute: the cache holds the paths resolved from its folder. The
+    # runtime too: what validation allows depends on it (a store.path that would shadow a module
+    # built into the port), and the desktop runs one file on CPython and on the unix port
+    import sys
+
     path = _absolute(path).encode()
-    return b"blynklog-config 2 %s %s %s %d\n" % (__version__.encode(), _VALIDATOR.encode(), path, len(raw))
+    rt = ("%s %s" % (sys.implementation.name, sys.platform)).encode()
+    return b"blynklog-config 2 %s %s %s %s %d\n" % (__version__.encode(), _VALIDATOR.encode(), rt, path, len(raw))
 
 
 def _absolute(path):

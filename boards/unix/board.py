@@ -51,17 +51,7 @@ class Board(MachineBoard):
     filesystem = "host"
     erase_block = None
 
-    @property
-    def boot_watchdog(self):
-        # whether boot.py started the chip's watchdog, as on a hardware board: then a
-        # configuration error cannot wait at the REPL either (app._stop: it sleeps an hour, RTC
-        # memory kept; stopped at the REPL, the boot ended and the next one was a power-on that
-        # lost the fast wakes' samples and the clock). The unix port without the chip: none
-        try:
-            import _vchip
-        except ImportError:
-            return False
-        return bool(_vchip.wdt_ms)
+    boot_watchdog = False  # the unix port without the chip: no watchdog (see __init__)
 
     def __init__(self, cfg=None):
         cfg = cfg or {}
@@ -71,6 +61,11 @@ class Board(MachineBoard):
             import _vchip  # the chip's count of cycles, for tools/vboard.py
 
             self._chip = _vchip
+            # whether boot.py started the chip's watchdog, as on a hardware board: then a
+            # configuration error cannot wait at the REPL either (app._stop: it sleeps an hour,
+            # RTC memory kept; stopped at the REPL, the boot ended and the next one was a
+            # power-on that lost the fast wakes' samples and the clock)
+            self.boot_watchdog = bool(_vchip.wdt_ms)
         except ImportError:  # imported on its own (tests)
             self._chip = None
 

@@ -35,6 +35,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
 from blynk_server import BlynkServer  # noqa: E402
+from cli_args import port_number  # noqa: E402
 
 DEVICE_TOKEN = "test-device-token"
 CLIENT_ID, CLIENT_SECRET = "test-client", "test-secret"
@@ -218,17 +219,6 @@ def _settings(srv, device, api, remote):
             raise SetupError("%s: %s" % (key, e))
         with srv.lock:
             srv.stream_names[(device, sid)] = name
-
-
-def port_number(text):
-    # argparse type of --port: a TCP port, 0..65535 (bind() would raise OverflowError past it)
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
-    return port
 
 
 def starter_config(store_path):

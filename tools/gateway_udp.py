@@ -30,12 +30,13 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-for p in (os.path.join(ROOT, "lib"), os.path.join(ROOT, "firmware")):
+for p in (HERE, os.path.join(ROOT, "lib"), os.path.join(ROOT, "firmware")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
 import gwpacket  # noqa: E402
 from gateway import Gateway, load, serve  # noqa: E402
+from cli_args import port_number  # noqa: E402
 
 DEFAULT_PORT = 47800
 MAX_SECONDS = 86400
@@ -71,17 +72,6 @@ class UdpReceiver:
 
     def close(self):
         self.sock.close()
-
-
-def port_number(text):
-    # argparse type of --port: a UDP port, 0..65535 (bind() would raise OverflowError past it)
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
-    return port
 
 
 def load_gateway(path):

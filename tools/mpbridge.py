@@ -49,6 +49,9 @@ import sys
 import time
 import tty
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_args import port_number
+
 IDLE_POLL_S = 0.2
 BOOT_TIMEOUT_S = 10  # a new process is up (and at its raw REPL prompt) within this, or is taken as it is
 INTERRUPT_WAIT_S = 5  # after a Ctrl-C that interrupts code, the REPL's prompt comes within this
@@ -446,17 +449,6 @@ class Bridge:
 def default_micropython():
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     return exe if os.path.exists(exe) else "micropython"
-
-
-def port_number(text):
-    # argparse type of --port: a TCP port, 0..65535 (bind() would raise OverflowError past it)
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("expected a port number 0..65535, got %r" % text)
-    return port
 
 
 def main(argv=None):

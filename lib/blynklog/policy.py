@@ -66,7 +66,6 @@ from .frame import (
 from .compat import const, random, ticks_diff, ticks_ms
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import NEAR_MIDNIGHT_MS as _NEAR_MIDNIGHT_MS
 from .quota import back_off, books, day_books, full_of, hold_max_ms, left, retry_wait_ms, target, wait_ms
 
 _DAY_MS = const(86400000)
@@ -84,6 +83,7 @@ _FUTURE = const(6)  # over a day ahead of a set clock: it would block its stream
 _TOO_BIG = const(7)  # alone, it does not fit max_request_bytes
 _OLD_KIND = const(8)  # of a kind the stream's type no longer takes, and the server refused one this sync
 
+_NEAR_MIDNIGHT_MS = const(600000)  # _booking_time: a device clock this far off the server's is mended
 _NO_CLOCK = "the clock is not set: uploads wait for NTP or the server's Date"
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
 _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused

@@ -19,9 +19,6 @@ def books(meta):
     return count(meta.get("qday"), -1), count(meta.get("qsent"), 0), count(meta.get("qprev"), 0)
 
 
-NEAR_MIDNIGHT_MS = 600000  # policy._booking_time: within this of a UTC midnight a batch is booked by the server's Date
-
-
 def day_books(qday, qsent, qprev, now):
     # (day, points sent on it, points sent the day before) of the books (qday, qsent, qprev) at
     # `now`. A new day starts afresh (the day it follows kept as the one before); a day before the

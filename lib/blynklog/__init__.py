@@ -300,7 +300,8 @@ class Logger:
         self._closed = False
         self.last_error = None
         scfg = cfg["store"]
-        cell = self._cell = _take_over(scfg["path"])
+        self._key = key = _one_spelling(scfg["path"])  # (_holders, _clocks)
+        cell = self._cell = _take_over(key)
         here = cache == scfg["path"] + "/" + _CACHE_NAME  # the cache is in the store's folder
         folder = (here and not validated) or _folder(scfg["path"])  # a cache read there: it exists
         save = validated and here
@@ -344,7 +345,7 @@ class Logger:
             min_year=ccfg["min_year"],
             max_step_back_ms=ccfg["max_step_back_s"] * 1000,
             ntp_host=ccfg["ntp_host"],
-            went_on=_clocks.pop(_one_spelling(scfg["path"]), None),
+            went_on=_clocks.pop(key, None),
         )
         self._sids = {}
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream
@@ -642,7 +643,7 @@ class Logger:
             self._cell[0] = None  # the store is nobody's
             self._let_go()
             _wait_ms(_stamps_ahead(self._last_ts, self.clock))
-            key = _one_spelling(self._cfg["store"]["path"])
+            key = self._key
             _clocks[key] = self.clock.ended()
             cell = self._cell
             cell[3] = None
@@ -686,14 +687,13 @@ class Logger:
 
 
 def _take_over(path):
-    # The holding cell of a Logger about to open the store at path. Another Logger of this
+    # The holding cell of a Logger about to open the store at path (_one_spelling's). Another Logger of this
     # process holds it (a sketch that made its Logger again without closing the last one, or a
     # test's power cut): from here on it writes nothing (what it had not flushed is lost, as in a
     # power cut) and raises ValueError. Both writing to the store, the older one's flushes and
     # commits lost what the newer one wrote, and sent the rest twice. One whose sync still runs
     # is not taken over: the new Logger raises, as close() would (a sync_async its loop left
     # behind is).
-    path = _one_spelling(path)
     cell = _holders.get(path)
     if cell is None:
         cell = _holders[path] = [None, None, False, None]

@@ -166,10 +166,11 @@ def rtc_memory(buffered, plan=True, since_upload_ms=60000):
 
 
 def _caches(folder):
-    # what the first wake after a deploy leaves for the next ones, made here with CPython's code
-    # (the same files on every runtime): the firmware's validated settings (app.SETTINGS_CACHE,
-    # keyed by the config file's hash and the version) and the Logger's validated configuration
-    # (<store>/config.cache); -> the (board path, local file) of the first (the second is in the store)
+    # the firmware's validated settings a first wake after a deploy leaves for the next ones
+    # (app.SETTINGS_CACHE, keyed by the config file's hash and the version: the same on every
+    # runtime), made here with CPython's code; -> [(board path, local file)]. The Logger's own
+    # cache (<store>/config.cache) names the runtime and the file's absolute path, so the board
+    # writes it itself: _first_logger()
     fwdir = os.path.join(ROOT, "firmware")
     for d in (fwdir, os.path.join(ROOT, "lib")):
         if d not in sys.path:
@@ -185,13 +186,18 @@ def _caches(folder):
     fw = settings.load(json.loads(raw))
     with open(os.path.join(folder, "fw_settings.json"), "w") as f:
         json.dump({"key": hashlib.sha256(raw).hexdigest() + ":" + blynklog.__version__, "fw": fw}, f)
-    here = os.getcwd()
-    os.chdir(folder)
-    try:
-        blynklog.Logger("config.json").close()  # writes blynklog-data/config.cache, for "config.json"
-    finally:
-        os.chdir(here)
     return [("fw_settings.json", os.path.join(folder, "fw_settings.json"))]
+
+
+def _first_logger(sim, tmp, img):
+    # the Logger's validated-configuration cache as a board's first wake writes it: Logger() of the
+    # deployed config.json on the emulated board itself (its path, its runtime), into img
+    script = os.path.join(tmp, "first_logger.py")
+    with open(script, "w") as f:
+        f.write("import blynklog\nblynklog.Logger('config.json').close()\nprint('CACHED')\n")
+    r = sim.run([script], fs_in=img, fs_out=img, timeout=300)
+    if r.rc != 0 or not r.lines("CACHED"):
+        raise RuntimeError("the first Logger() failed (exit %s):\n%s\n%s" % (r.rc, r.out[-2000:], r.err[-2000:]))
 
 
 def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=None, kind="app"):
@@ -223,6 +229,7 @@ def _wake(sim, tmp, name, store_wakes=0, full=False, since_upload_ms=60000, rtc=
         + [(kept[0], os.path.join(folder, kept[0])), ("main_fw.py", os.path.join(ROOT, "firmware", "main.py"))],
     )
     _mkfs_add(sim, img, [(store, "/blynklog-data")])
+    _first_logger(sim, tmp, img)
     r = sim.run(
         [WAKE_SCRIPT], fs_in=img, flash_timing=True, timeout=int(os.environ.get("BLYNKLOG_ENERGY_WAKE_TIMEOUT") or 900)
     )

@@ -12,7 +12,7 @@ import emu
 from blynklog import Logger
 from blynklog.compat import ticks_diff, ticks_ms
 from logger_support import device_config, left_behind, now_ms, received
-from support import skip
+from support import IS_MICROPYTHON, skip
 
 N = 10000
 STEP_MS = 1000
@@ -433,6 +433,67 @@ def test_close_after_a_sync_async_its_loop_left_behind_ends_it_first():
 
 def test_a_second_logger_after_a_sync_async_its_loop_left_behind_takes_the_store_over():
     _after_a_sync_async_its_loopleft_behind(lambda log, cfg: Logger(cfg))
+
+
+def _after_a_loop_ended_by(stop):
+    # 200 points, a sync_async running in its task while the sketch's task calls stop(), which
+    # raises an exception no task catches (Ctrl-C's KeyboardInterrupt, sys.exit()'s SystemExit):
+    # it ends the loop with the sync mid-way (MicroPython's asyncio.run leaves the task queued
+    # and its last task current; CPython's cancels it). Then close() and a new Logger's sync:
+    # every point arrives (the batch in flight when the loop ended may arrive twice: its answer
+    # never came).
+    _fresh()
+    cfg = _config(limits={"points_per_request": 50})
+    log = Logger(cfg)
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 200, start)
+    emu.inject("slow", after=1, delay_s=1)
+
+    async def sketch():
+        asyncio.create_task(log.sync_async())
+        for _ in range(500):  # until the second request is on its way
+            await asyncio.sleep(0.01)
+            if len(emu.requests()) >= 2:
+                break
+        await stop()
+
+    try:
+        asyncio.run(sketch())
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    log.close()  # raised "a sync is running" on MicroPython
+    log = Logger(cfg)
+    assert log.sync()["pending"] == 0
+    log.close()
+    assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
+    if IS_MICROPYTHON:
+        asyncio.new_event_loop()  # the ended loop's tasks, the stand-in stream among them, dropped
+
+
+async def _ctrl_c():
+    # Ctrl-C as the loop waits for I/O (MicroPython: the poll of a stream raises it, as the unix
+    # port's SIGINT and a board's REPL interrupt do there); CPython: raised in the task
+    if IS_MICROPYTHON:
+        import io
+
+        class Interrupt(io.IOBase):
+            def ioctl(self, req, arg):
+                raise KeyboardInterrupt
+
+        await asyncio.StreamReader(Interrupt()).read(1)
+    raise KeyboardInterrupt
+
+
+async def _sys_exit():
+    raise SystemExit(1)
+
+
+def test_close_after_ctrl_c_ended_the_loop_during_sync_async_ends_the_sync_and_a_new_logger_sends_the_rest():
+    _after_a_loop_ended_by(_ctrl_c)
+
+
+def test_close_after_sys_exit_in_a_task_ended_the_loop_during_sync_async_ends_the_sync():
+    _after_a_loop_ended_by(_sys_exit)
 
 
 def test_add_from_a_loop_callback_during_sync_async_does_not_end_the_sync():

@@ -118,11 +118,13 @@ def sync(log, budget_ms, feed):
     return run_blocking(sync_gen(log, budget_ms, feed))
 
 
-def left_behind(log):
+def left_behind(log, held=False):
     # True when the sync_async that holds the Logger was left behind by an asyncio loop that has
     # ended (MicroPython's asyncio.run returns with other tasks still queued: they never run unless
     # a later loop runs them), now closed: its clean-up has run (the connection closed, the store
     # no longer held, the state saved). With a loop running, its task may still go on: False.
+    # held: asked by the store for an add() (which a micropython.schedule callback may make while
+    # the loop waits for I/O, its last task still current): any current task means a loop.
     gen = log._async
     if gen is None:
         return False
@@ -130,13 +132,28 @@ def left_behind(log):
     if aio is not None:
         try:
             # a loop running in this thread (CPython: a callback has no current task in it)
-            (getattr(aio, "get_running_loop", None) or aio.current_task)()
-            return False
+            t = (getattr(aio, "get_running_loop", None) or aio.current_task)()
+            if held or _in_task(t):
+                return False
         except RuntimeError:  # no running event loop
             pass
     log._async = None
     gen.close()
     return not log._syncing
+
+
+def _in_task(t):
+    # False when t, MicroPython's current task, is one its loop left current as an exception no
+    # task caught ended the loop (Ctrl-C, SystemExit): its coroutine is not running this call.
+    # pend_throw refuses a running generator; called twice it leaves the pending value as it was.
+    coro = getattr(t, "coro", None)  # CPython: a loop (get_running_loop)
+    try:
+        coro.pend_throw(coro.pend_throw(None))
+    except ValueError:  # "generator already executing": this call is in the task
+        return True
+    except AttributeError:
+        return True
+    return False
 
 
 def sync_gen(log, budget_ms, feed, hold=False):
@@ -199,7 +216,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
         store.flush()
         store.let_writer_go()  # the batches need the heap more than the next append does
         if hold:  # held while the sync runs: not once its loop has left it behind (left_behind)
-            store.hold = lambda: not left_behind(log)
+            store.hold = lambda: not left_behind(log, True)
         began = None
         if extras(log, False):  # what remote.run() needs from the sync's start
             clock = log.clock

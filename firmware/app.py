@@ -767,7 +767,11 @@ def main(config_path="config.json", board=None, logger=None):
         # the wake after the last cycle (the virtual board's end of an offline period): a cycle
         # whose upload is due whatever the schedule says
         try:
-            app.sleep(app.fw["sample_every_s"] * 1000)
+            ms = app.fw["sample_every_s"] * 1000
+            if fw["asyncio"]:
+                app.wait(ms, "none")  # asyncio mode stays awake: its loop has ended, the wait is plain
+            else:
+                app.sleep(ms)
             app.last_upload = board.ms() - app.fw["upload_every_s"] * 1000
             app.cycle()
         except Exception as e:

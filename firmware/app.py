@@ -72,6 +72,7 @@ class App:
         # what the last boot kept (RTC memory across the resets that keep it; None after power-on):
         # the error log's recent messages first, so that what this start reports again (a part
         # it cannot make, a remote setting it cannot take) is counted, not written at every wake
+        errors.clock = self._stamp_ms  # from here error.log's lines carry the Logger's time
         kept = board.recall()
         if not isinstance(kept, dict):
             kept = {}
@@ -381,6 +382,12 @@ class App:
 
     # ---- the loop
 
+    def _stamp_ms(self):
+        # error.log's time stamp: the Logger's clock, none while it has no time (an unset RTC
+        # would date the line to its start, 2000 or 2021)
+        c = self.log.clock
+        return c.now_ms() if c.is_set() else None
+
     def _clock_set(self):
         try:
             return self.log.clock.is_set()
@@ -577,6 +584,15 @@ class App:
         return s
 
 
+_TIME_MIN_MS = 1735689600000  # 2025-01-01 (blynklog.clock's min_year): an RTC before it is unset
+
+
+def _time_if_set(board):
+    # the board's time for error.log before the Logger is made, none while the RTC is unset
+    t = board.time_ms()
+    return t if t >= _TIME_MIN_MS else None
+
+
 def _int(v, default):
     return v if isinstance(v, int) and not isinstance(v, bool) else default
 
@@ -733,7 +749,7 @@ def main(config_path="config.json", board=None, logger=None):
     path = fw["log_file"]
     if path and not path.startswith("/"):
         path = folder + path  # relative to the config's folder, like the Logger's paths
-    errors = ErrorLog(path, fw["log_max_bytes"], board.time_ms)
+    errors = ErrorLog(path, fw["log_max_bytes"], lambda: _time_if_set(board))
     try:
         if logger is None:
             import blynklog

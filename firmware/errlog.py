@@ -20,7 +20,7 @@ class ErrorLog:
     def __init__(self, path="error.log", max_bytes=4096, clock=None):
         self.path = path
         self.max_bytes = max_bytes
-        self._clock = clock  # a callable giving a time stamp (ms) for the lines, or None
+        self.clock = clock  # a callable giving a time stamp (ms, or None: none) for the lines, or None
         self._texts = []  # the last RECENT different messages, the latest last
         self._counts = []  # times each was repeated since it was written (or its count was)
         self._prev = None  # the last message this one wrote to the file
@@ -108,9 +108,11 @@ class ErrorLog:
         return line
 
     def _stamp(self):
-        if self._clock is not None:
+        if self.clock is not None:
             try:
-                return "%d " % self._clock()
+                t = self.clock()
+                if t is not None:
+                    return "%d " % t
             except Exception:
                 pass
         return ""

@@ -124,3 +124,50 @@ def test_an_rtc_that_drifted_through_deep_sleep_is_corrected_by_the_uploads_serv
     assert app.main(path, board=board, logger=log) is not None
     assert abs(clock.now_ms() - unix_ms()) < 3000, clock.now_ms() - unix_ms()
     assert abs(rtc.off) < 3000  # and the RTC with it, for the next wakes
+
+
+def _error_lines(path, rtc_ms):
+    # error.log after one boot of the firmware whose RTC reads rtc_ms at its start and whose
+    # Logger's clock reads the same RTC; a sensor fails at every sample (no I2C bus)
+    emu.require()
+    emu.reset()
+    import app
+    import blynklog
+    from blynklog.clock import Clock
+
+    class Board(SimBoard):
+        def time_ms(self):
+            return rtc_ms + self.t
+
+    board = Board(2, 0)
+    board.upload_at_end = False
+    log = blynklog.Logger(path)
+    clock = Clock(log._state, port_time_ms=board.time_ms)
+    log.clock = clock
+    log._uploader.clock = clock
+    assert app.main(path, board=board, logger=log) is not None
+    with open(path.rsplit("/", 1)[0] + "/error.log") as f:
+        return [ln for ln in f.read().split("\n") if ln]
+
+
+def _with_failing_sensor(d):
+    path = _config(d)
+    with open(path) as f:
+        cfg = json.loads(f.read())
+    cfg["sensors"].append({"type": "sht3x", "streams": {"temperature": "x"}})  # no I2C bus here
+    with open(path, "w") as f:
+        f.write(json.dumps(cfg))
+    return path
+
+
+def test_error_log_lines_carry_no_time_stamp_while_the_clock_is_unset():
+    # an RTC after power-on (year 2000) dated every line to 2000
+    lines = _error_lines(_with_failing_sensor(tmpdir("fwerrunset")), 946684800000)
+    assert lines and all(not ln.split(" ", 1)[0].isdigit() for ln in lines), lines
+
+
+def test_error_log_lines_carry_the_loggers_time_once_the_clock_is_set():
+    t0 = 1800000000000
+    lines = _error_lines(_with_failing_sensor(tmpdir("fwerrset")), t0)
+    stamps = [int(ln.split(" ", 1)[0]) for ln in lines]
+    assert stamps and all(t0 <= t < t0 + 3600000 for t in stamps), lines

@@ -7,6 +7,7 @@
 # The seams: a connection reset or a read that never completes in the middle of a sync leaves
 # committed exactly what the server acknowledged.
 import asyncio
+import time
 
 import emu
 from blynklog import Logger
@@ -439,11 +440,12 @@ def _after_a_loop_ended_by(stop):
     # 200 points, a sync_async running in its task while the sketch's task calls stop(), which
     # raises an exception no task catches (Ctrl-C's KeyboardInterrupt, sys.exit()'s SystemExit):
     # it ends the loop with the sync mid-way (MicroPython's asyncio.run leaves the task queued
-    # and its last task current; CPython's cancels it). Then close() and a new Logger's sync:
-    # every point arrives (the batch in flight when the loop ended may arrive twice: its answer
-    # never came).
+    # and its last task current; CPython's cancels it). Then close() once the sync has made no
+    # step for upload.timeout_ms + 2 s (on MicroPython: until then it may be a running one that a
+    # scheduled callback's call finds), and a new Logger's sync: every point arrives (the batch
+    # in flight when the loop ended may arrive twice: its answer never came).
     _fresh()
-    cfg = _config(limits={"points_per_request": 50})
+    cfg = _config(limits={"points_per_request": 50}, upload={"timeout_ms": 1500})
     log = Logger(cfg)
     start = now_ms() - 1000 * STEP_MS
     _fill(log, 200, start)
@@ -461,13 +463,59 @@ def _after_a_loop_ended_by(stop):
         asyncio.run(sketch())
     except (KeyboardInterrupt, SystemExit):
         pass
-    log.close()  # raised "a sync is running" on MicroPython
+    if IS_MICROPYTHON:
+        try:
+            log.close()
+            raise AssertionError("close() ended a sync that stepped just now")
+        except ValueError:
+            pass
+        time.sleep(3.6)
+    log.close()  # raised "a sync is running" on MicroPython for good
     log = Logger(cfg)
     assert log.sync()["pending"] == 0
     log.close()
     assert set(p[0] for p in received(1)) == set(start + i * STEP_MS for i in range(200))
     if IS_MICROPYTHON:
         asyncio.new_event_loop()  # the ended loop's tasks, the stand-in stream among them, dropped
+
+
+def test_a_sync_from_a_scheduled_callback_during_sync_async_is_refused_and_the_running_sync_goes_on():
+    # micropython.schedule (an IRQ's handler, another thread's call) runs its callback while the
+    # loop polls, its last task current as after Ctrl-C: the running sync is not taken for one
+    # its loop left behind (it was ended under its task, which then got None, and its batch sent twice)
+    if not IS_MICROPYTHON:
+        skip("micropython.schedule")
+    import _thread
+
+    import micropython
+
+    _fresh()
+    log = Logger(_config())
+    start = now_ms() - 1000 * STEP_MS
+    _fill(log, 50, start)
+    emu.inject("slow", count=1, delay_s=1)
+    got = []
+
+    def callback(_):
+        try:
+            log.sync()
+            got.append("ran")
+        except ValueError:
+            got.append("refused")
+
+    def later():
+        time.sleep(0.4)
+        micropython.schedule(callback, None)
+
+    async def sketch():
+        _thread.start_new_thread(later, ())
+        return await log.sync_async()
+
+    report = asyncio.run(sketch())
+    log.close()
+    assert got == ["refused"], got
+    assert report is not None and report["sent"] == 50, report
+    assert len(received(1)) == 50
 
 
 async def _ctrl_c():

@@ -51,9 +51,6 @@ from .compat import IS_MICROPYTHON, const, ticks_diff, ticks_ms
 
 _POLL_S = 0.02  # how often a sync_async waiting for the running one looks again
 _POLL_MS = const(20)
-# a step (an op) of a running sync waits at most upload.timeout_ms, or a pause of the pacing
-# (at most a second): a sync with no step for longer is in no running loop
-_STEP_SLACK_MS = 2000
 
 
 async def sync(log, budget_ms):
@@ -86,7 +83,9 @@ async def _after_the_running_one(log):
     # (a slow getaddrinfo, another task's) held the running sync up too, and counts a poll's
     # worth (by the clock alone, a sync still running in this loop was ended under its task,
     # which then gave no report, or raised)
-    most = log._cfg["upload"]["timeout_ms"] + _STEP_SLACK_MS
+    from .logger_sync import STEP_SLACK_MS
+
+    most = log._cfg["upload"]["timeout_ms"] + STEP_SLACK_MS
     seen = log._async_ms
     idle = 0
     t = ticks_ms()

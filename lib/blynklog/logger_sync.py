@@ -8,7 +8,7 @@ import gc
 
 from . import _is_int
 from . import _modules as _loaded_modules
-from .compat import IS_MICROPYTHON, ticks_ms
+from .compat import IS_MICROPYTHON, ticks_diff, ticks_ms
 from .http import YIELD
 
 _PAUSE = (YIELD, None, None)  # an op (http.py): an asyncio driver lets other tasks run
@@ -133,7 +133,7 @@ def left_behind(log, held=False):
         try:
             # a loop running in this thread (CPython: a callback has no current task in it)
             t = (getattr(aio, "get_running_loop", None) or aio.current_task)()
-            if held or _in_task(t):
+            if held or _in_task(t) or _step_due(log) >= 0:
                 return False
         except RuntimeError:  # no running event loop
             pass
@@ -142,9 +142,21 @@ def left_behind(log, held=False):
     return not log._syncing
 
 
+# a step (an op) of a running sync_async waits at most upload.timeout_ms, or a pause of the
+# pacing (at most a second): one with no step for longer is in no running loop
+STEP_SLACK_MS = 2000
+
+
+def _step_due(log):
+    # ms left until the running sync_async's next step is overdue (< 0: it is). A callback of
+    # micropython.schedule runs while the loop polls, the last task current as after Ctrl-C:
+    # there a sync that stepped within that time is taken for running
+    return log._cfg["upload"]["timeout_ms"] + STEP_SLACK_MS - ticks_diff(ticks_ms(), log._async_ms)
+
+
 def _in_task(t):
-    # False when t, MicroPython's current task, is one its loop left current as an exception no
-    # task caught ended the loop (Ctrl-C, SystemExit): its coroutine is not running this call.
+    # False when t, MicroPython's current task, may be one its loop left current as an exception
+    # no task caught ended the loop (Ctrl-C, SystemExit): its coroutine is not running this call.
     # pend_throw refuses a running generator; called twice it leaves the pending value as it was.
     coro = getattr(t, "coro", None)  # CPython: a loop (get_running_loop)
     try:

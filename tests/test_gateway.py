@@ -357,6 +357,60 @@ def test_a_device_whose_daily_points_are_spent_waits_for_the_servers_day_not_the
     log.close()
 
 
+def _spend_and_move(cfg, add, move):
+    # a sync in which the server says the day's points of the device `add` sends to are spent (5
+    # of 10 sent); then the configuration `move` makes of cfg: the next sync's report
+    log = Logger(cfg)
+    t = now_ms() - 100000
+    for i in range(10):
+        add(log, i, t + i * 1000)
+    r = log.sync()
+    assert r["sent"] == 5 and r["stopped"] == "quota", r
+    log.close()
+    cfg = json.loads(json.dumps(cfg))
+    move(cfg)
+    log = Logger(cfg)
+    r = log.sync()
+    log.close()
+    return r
+
+
+def test_a_devices_spent_day_stays_with_its_device_id_when_the_configuration_moves_it():
+    # node-0's device 100 has its day's points spent; node-0 moved to device 101 sends there now
+    fresh(devices=2, streams=1, points_per_day=5)
+    cfg = gw_config(devices=1, streams=1, limits={"points_per_request": 5})
+
+    def move(c):
+        c["devices"]["node-0"]["device_id"] = FIRST_ID + 1
+
+    r = _spend_and_move(cfg, lambda log, i, ts: log.add("s0", i, ts=ts, device="node-0"), move)
+    assert r["sent"] == 5 and r["pending"] == 0 and r["stopped"] == "done", r
+    assert len(emu.points(FIRST_ID + 1, 1)) == 5
+
+
+def test_a_gateways_top_level_spent_day_stays_with_its_device_id_when_the_configuration_moves_it():
+    fresh(devices=1, streams=1, points_per_day=5)
+    emu.add_device(2, 3)
+    cfg = gw_config(devices=1, streams=1, top=True, limits={"points_per_request": 5})
+
+    def move(c):
+        c["device_id"] = 2
+
+    r = _spend_and_move(cfg, lambda log, i, ts: log.add("temperature", i, ts=ts), move)
+    assert r["sent"] == 5 and r["pending"] == 0 and r["stopped"] == "done", r
+    assert len(emu.points(2, 1)) == 5
+
+
+def test_a_devices_spent_day_still_holds_it_at_the_next_wake_of_the_same_configuration():
+    fresh(devices=1, streams=1, points_per_day=5)
+    cfg = gw_config(devices=1, streams=1, limits={"points_per_request": 5})
+    n = len(emu.requests())
+    r = _spend_and_move(cfg, lambda log, i, ts: log.add("s0", i, ts=ts, device="node-0"), lambda c: None)
+    assert r["sent"] == 0 and r["pending"] == 5 and r["stopped"] == "quota", r
+    assert r["devices"]["node-0"]["quota_left"] == 0
+    assert len([q for q in emu.requests()[n:] if q["path"] != "/oauth2/token"]) == 2  # none asked again
+
+
 def test_newest_first_thins_each_device_against_its_own_quota():
     # 100 samples on each of 2 devices over the last 40 h, a 2-day age limit, 10 points a day a
     # device: each device can send 10 today and 10 tomorrow before its oldest go stale, so 80 of its

@@ -13,7 +13,8 @@
 #   - a 404 "Device ... is not found" parks that device (all its streams) for upload.park_s, its
 #     samples kept, retried later as a parked stream is; the other devices go on;
 #   - a 400 saying a device's daily points are spent sets that device aside until the next UTC day
-#     (state "quota_full_dev": name -> when its day turns, as policy's quota_full); other devices go on;
+#     (state "quota_full_dev": name -> [when its day turns, the device id it was said of], as
+#     policy's quota_full: a device the configuration moves to another id goes on); others go on;
 #   - answers about the whole client (429, 5xx, network, auth) stop the sync as they do without
 #     devices: one back-off for all (Blynk's rate limit is per organization);
 #   - backlog_policy's thinning is planned per device, against that device's quota.
@@ -104,9 +105,19 @@ class Uploader(policy.Uploader):
 
     # ---- quota per device
 
+    def _id(self, dev):
+        return self.cfg["devices"][dev]["device_id"] if dev != _TOP else self.cfg.get("device_id")
+
+    def _full(self, dev):
+        # when the server's day turns for dev, if it said dev's points are spent (quota_full_dev),
+        # of dev's device id now: an entry of another id (a device moved) or of an earlier version
+        # (the time alone) is none
+        e = self.state.get("quota_full_dev")
+        e = e.get(dev) if isinstance(e, dict) else None
+        return e[0] if isinstance(e, list) and len(e) == 2 and e[1] == self._id(dev) else None
+
     def device_quota_left(self, dev, now):
-        full = self.state.get("quota_full_dev")
-        full = full.get(dev) if isinstance(full, dict) else None
+        full = self._full(dev)
         if dev == _TOP:
             return left(self.per_day, self.quota_day, self.quota_sent, self.quota_prev, full, now)
         b = self.books[dev]
@@ -132,11 +143,9 @@ class Uploader(policy.Uploader):
         # device it said so of; else our UTC day), as policy's for one device
         if now is None or self.quota_left(now) > 0:
             return 0
-        full = self.state.get("quota_full_dev")
-        full = full if isinstance(full, dict) else {}
         out = 0
         for dev in self._devices():
-            w = wait_ms(0, 0, now, full.get(dev))
+            w = wait_ms(0, 0, now, self._full(dev))
             if not out or w < out:
                 out = w
         return out
@@ -184,7 +193,7 @@ class Uploader(policy.Uploader):
             if now is not None:
                 days = self.state.get("quota_full_dev")
                 days = dict(days) if isinstance(days, dict) else {}
-                days[st.dev] = policy._server_day_end(client, now)  # as policy's quota_full
+                days[st.dev] = [policy._server_day_end(client, now), self._id(st.dev)]  # as quota_full
                 self.state.set("quota_full_dev", days)
             self._spent(st, report)
             return None

@@ -44,6 +44,8 @@ class Gateway:
                 raise ValueError("nodes.%s: a node id 0..255" % k)
             if not 0 <= node < MAX_NODES:
                 raise ValueError("nodes.%s: a node id 0..255" % k)
+            if node in self.nodes:  # "1", "01", " 1" and 1 are one node: whose device would it be?
+                raise ValueError("nodes.%s: node id %d is given twice" % (k, node))
             if not isinstance(n, dict) or not isinstance(n.get("streams"), list):
                 raise ValueError("nodes.%s: expected {\"device\": name, \"streams\": [names]}" % k)
             dev = n.get("device")

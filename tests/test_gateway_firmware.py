@@ -184,6 +184,20 @@ def test_nodes_naming_a_device_the_configuration_lacks_are_refused():
     log.close()
 
 
+def test_one_node_id_given_twice_in_nodes_is_refused():
+    # "1" and "01" (or " 1", or the int 1) are one node id: its packets would go to one of two devices
+    emu.require()
+    log = Logger(gw_config(2))
+    for other in ("01", " 1", 1):
+        two = {
+            "1": {"device": "node-0", "streams": ["temperature"]},
+            other: {"device": "node-1", "streams": ["humidity"]},
+        }
+        e = raises(ValueError, Gateway, log, KEY, two)
+        assert str(e).startswith("nodes.") and "node id 1 is given twice" in str(e), (other, str(e))
+    log.close()
+
+
 # ---- the whole loop over the espnow stand-in
 
 

@@ -5,7 +5,9 @@
 #     (firmware/gwpacket.py: node id, stream, value, optional ts, HMAC-SHA256 tag), refuses replays
 #     (a node's seq must grow), and adds the sample to the node's device: log.add(stream, value,
 #     ts, device=...). A packet without a timestamp (a node whose clock is unset) is stamped by the
-#     gateway's clock as it arrives. Returns "ok" or why the packet was refused; counts each.
+#     gateway's clock as it arrives. Returns "ok" or why the packet was refused; counts each
+#     ("full": the store refused the sample, full under on_full drop_newest: so "ok" counts only
+#     the samples stored, and the node's seq stays where it was).
 #   serve(gw, rx, sync_every_ms, ...): the loop: receive with rx.irecv(timeout_ms) (ESP-NOW's
 #     signature: (mac, msg), or (None, None) at the timeout), flush and sync every sync_every_ms.
 #     rx is espnow.ESPNow() on the board, tools/gateway_udp.py's UDP listener on a desktop.
@@ -66,6 +68,7 @@ class Gateway:
             "stream": 0,
             "replay": 0,
             "refused": 0,
+            "full": 0,
         }
 
     def handle(self, mac, msg):
@@ -83,7 +86,8 @@ class Gateway:
         if last is not None and seq <= last:
             return self._count("replay")
         try:
-            self.log.add(n[1][stream], value, ts=ts, device=n[0])
+            if not self.log.add(n[1][stream], value, ts=ts, device=n[0]):
+                return self._count("full")  # not stored (drop_newest): no seq taken for it
         except (ValueError, TypeError):
             return self._count("refused")  # the Logger's checks (type, NaN, ts out of range)
         self.last_seq[node] = seq

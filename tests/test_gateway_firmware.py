@@ -176,6 +176,22 @@ def test_a_value_the_logger_refuses_is_counted_and_not_stored():
     gw.log.close()
 
 
+def test_a_packet_the_full_store_refuses_is_counted_full_not_ok_and_takes_no_seq():
+    emu.require()
+    emu.reset()
+    cfg = gw_config(1)
+    cfg["store"]["capacity"] = 16384
+    cfg["store"]["on_full"] = "drop_newest"
+    gw = Gateway(Logger(cfg), KEY, nodes(1))
+    t = now_ms() - 86400000
+    n = 0
+    while n < 100000 and gw.log.add("temperature", 1.0, ts=t + n, device="node-0"):
+        n += 1
+    assert gw.handle(mac(1), gwpacket.pack(key(), 1, 0, 2.0, 5, ts=t + n)) == "full"
+    assert gw.counts["full"] == 1 and gw.counts["ok"] == 0 and gw.last_seq.get(1) is None
+    gw.log.close()
+
+
 def test_nodes_naming_a_device_the_configuration_lacks_are_refused():
     emu.require()
     log = Logger(gw_config(1))

@@ -15,7 +15,9 @@
 # gateway.json: {"config": "config.json" (the Logger's, with "devices"), "key": "<32 to 128 hex
 # digits>" (the nodes' HMAC key), "nodes": {"1": {"device": "greenhouse-1", "streams":
 # ["temperature", "humidity"]}, ...} (node id -> its device and its stream names by index),
-# "sync_every_s": 300, "budget_ms": 20000, "wifi": {"ssid": ..., "password": ...}, "rxbuf": 8192}.
+# "sync_every_s": 300 (an int 0..86400), "budget_ms": 20000 (each sync's: an int 1..86400000, or
+# null for the configuration's upload.budget_ms), "wifi": {"ssid": ..., "password": ...}, "rxbuf":
+# 8192}.
 # ESP-NOW beside Wi-Fi: the nodes must send on the channel of the gateway's access point. During a
 # sync() (seconds) packets wait in ESP-NOW's receive buffer (rxbuf bytes, about 40 bytes a packet);
 # beyond it they are lost (espnow's stats() counts them).
@@ -51,10 +53,10 @@ class Gateway:
             if not isinstance(n, dict) or not isinstance(n.get("streams"), list):
                 raise ValueError("nodes.%s: expected {\"device\": name, \"streams\": [names]}" % k)
             dev = n.get("device")
-            if dev not in devices:
+            if not isinstance(dev, str) or dev not in devices:  # a list: unhashable on CPython
                 raise ValueError("nodes.%s.device: %r is not a device of the configuration" % (k, dev))
             for s in n["streams"]:
-                if s not in devices[dev]["streams"]:
+                if not isinstance(s, str) or s not in devices[dev]["streams"]:
                     raise ValueError("nodes.%s.streams: %r is not a stream of device %s" % (k, s, dev))
             self.nodes[node] = (dev, n["streams"])
         self.last_seq = {}  # node -> the last seq accepted (since this start)
@@ -145,7 +147,17 @@ def load(path):
         raise ValueError("key: hex digits only")
     if not isinstance(g.get("nodes"), dict) or not g["nodes"]:
         raise ValueError("nodes: expected an object with at least one node")
+    # refused here, not by the loop's first sync (which would end it)
+    _whole(g, "sync_every_s", 300, 0, 86400, False)
+    _whole(g, "budget_ms", 20000, 1, 86400000, True)
     return g, raw
+
+
+def _whole(g, k, default, lo, hi, none):
+    # g[k] (default when absent): an int lo..hi, or None when `none`
+    v = g[k] = g.get(k, default)
+    if not (v is None and none) and (not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi):
+        raise ValueError("%s: an int %d..%d%s, got %r" % (k, lo, hi, " or null" if none else "", v))
 
 
 def main(path="gateway.json"):  # pragma: no cover (the board's entry; its parts are tested)
@@ -164,4 +176,4 @@ def main(path="gateway.json"):  # pragma: no cover (the board's entry; its parts
     rx.active(True)
     rx.config(rxbuf=g.get("rxbuf", 8192))
     gw = Gateway(log, key, g["nodes"])
-    serve(gw, rx, g.get("sync_every_s", 300) * 1000, g.get("budget_ms", 20000))
+    serve(gw, rx, g["sync_every_s"] * 1000, g["budget_ms"])

@@ -7,9 +7,9 @@ import espnow
 import fwfakes  # noqa: F401  (firmware/ on sys.path)
 import gwpacket
 from blynklog import Logger
-from gateway import Gateway, serve
+from gateway import Gateway, load, serve
 from logger_support import now_ms, platform_config
-from support import raises
+from support import raises, tmpdir
 
 KEY = b"0123456789abcdef0123456789abcdef"
 FIRST_ID = 100
@@ -212,6 +212,49 @@ def test_one_node_id_given_twice_in_nodes_is_refused():
         e = raises(ValueError, Gateway, log, KEY, two)
         assert str(e).startswith("nodes.") and "node id 1 is given twice" in str(e), (other, str(e))
     log.close()
+
+
+def test_a_nodes_device_given_as_a_list_is_a_value_error_naming_the_key():
+    # CPython raised TypeError (unhashable), MicroPython ValueError: now ValueError on both
+    emu.require()
+    log = Logger(gw_config(1))
+    e = raises(ValueError, Gateway, log, KEY, {"1": {"device": ["node-0"], "streams": ["temperature"]}})
+    assert str(e).startswith("nodes.1.device: "), str(e)
+    log.close()
+
+
+def test_a_nodes_stream_given_as_a_list_is_a_value_error_naming_the_key():
+    emu.require()
+    log = Logger(gw_config(1))
+    e = raises(ValueError, Gateway, log, KEY, {"1": {"device": "node-0", "streams": [["temperature"]]}})
+    assert str(e).startswith("nodes.1.streams: "), str(e)
+    log.close()
+
+
+def _gateway_json(**more):
+    import json
+
+    g = {"key": "00" * 16, "nodes": {"1": {"device": "node-0", "streams": ["temperature"]}}}
+    g.update(more)
+    path = tmpdir() + "/gateway.json"
+    with open(path, "w") as f:
+        f.write(json.dumps(g))
+    return path
+
+
+def test_gateway_json_refuses_a_budget_ms_that_is_no_int_of_1_to_a_day_naming_it():
+    for bad in (-1, 0, 2.5, "20000", True, 86400001):
+        e = raises(ValueError, load, _gateway_json(budget_ms=bad))
+        assert str(e).startswith("budget_ms: "), (bad, str(e))
+    assert load(_gateway_json(budget_ms=None))[0]["budget_ms"] is None  # the configuration's
+    assert load(_gateway_json())[0]["budget_ms"] == 20000
+
+
+def test_gateway_json_refuses_a_sync_every_s_that_is_no_int_of_0_to_a_day_naming_it():
+    for bad in ("300", -1, 1.5, None, 86401):
+        e = raises(ValueError, load, _gateway_json(sync_every_s=bad))
+        assert str(e).startswith("sync_every_s: "), (bad, str(e))
+    assert load(_gateway_json())[0]["sync_every_s"] == 300
 
 
 # ---- the whole loop over the espnow stand-in

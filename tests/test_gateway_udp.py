@@ -200,3 +200,25 @@ def test_serve_with_a_node_naming_a_device_the_config_lacks_is_one_line_naming_i
         json.dump(g, f)
     out = _run("serve", "--config", config, "--gateway", gateway, "--seconds", "1", "--port", "0")
     assert _one_line(out, "gateway_udp: --gateway %s: nodes.1.device: 'no-such-device'" % gateway)
+
+
+def test_serve_with_a_node_stream_given_as_a_list_is_one_line_naming_it(tmp_path):
+    config, gateway = _files(tmp_path, 1)
+    with open(gateway) as f:
+        g = json.load(f)
+    g["nodes"]["1"]["streams"] = [["temperature"]]
+    with open(gateway, "w") as f:
+        json.dump(g, f)
+    out = _run("serve", "--config", config, "--gateway", gateway, "--seconds", "1", "--port", "0")
+    assert _one_line(out, "gateway_udp: --gateway %s: nodes.1.streams: " % gateway), out.stderr
+
+
+def test_serve_with_a_budget_ms_that_is_no_int_is_one_line_naming_it(tmp_path):
+    config, gateway = _files(tmp_path, 1)
+    with open(gateway) as f:
+        g = json.load(f)
+    g["budget_ms"] = 2.5
+    with open(gateway, "w") as f:
+        json.dump(g, f)
+    out = _run("serve", "--config", config, "--gateway", gateway, "--seconds", "1", "--port", "0")
+    assert _one_line(out, "gateway_udp: --gateway %s: budget_ms: " % gateway), out.stderr

@@ -222,3 +222,41 @@ def test_serve_with_a_budget_ms_that_is_no_int_is_one_line_naming_it(tmp_path):
         json.dump(g, f)
     out = _run("serve", "--config", config, "--gateway", gateway, "--seconds", "1", "--port", "0")
     assert _one_line(out, "gateway_udp: --gateway %s: budget_ms: " % gateway), out.stderr
+
+
+def _refused(out, arg):
+    # argparse's usage line and one error line naming the argument (as for --port), or the tool's
+    # own one line: no traceback
+    return out.returncode != 0 and arg in out.stderr.splitlines()[-1] and "Traceback" not in out.stderr
+
+
+def test_send_refuses_a_node_id_past_255(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    assert _refused(_send(gateway, "--node", "256"), "--node")
+
+
+def test_send_refuses_a_stream_index_past_255(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    assert _refused(_send(gateway, "--stream", "300"), "--stream")
+
+
+def test_send_refuses_a_negative_seq(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    assert _refused(_send(gateway, "--seq", "-1"), "--seq")
+
+
+def test_send_refuses_a_negative_ts(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    assert _refused(_send(gateway, "--ts", "-5"), "--ts")
+
+
+def test_send_refuses_an_int_value_past_int32(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    out = _send(gateway, "--value", "3000000000")
+    assert _one_line(out, "gateway_udp: --value: "), out.stderr
+
+
+def test_send_refuses_a_float_value_past_float32(tmp_path):
+    _config, gateway = _files(tmp_path, 1)
+    out = _send(gateway, "--value", "1e40")
+    assert _one_line(out, "gateway_udp: --value: "), out.stderr

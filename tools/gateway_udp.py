@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import socket
+import struct
 import sys
 import time
 
@@ -36,7 +37,7 @@ for p in (HERE, os.path.join(ROOT, "lib"), os.path.join(ROOT, "firmware")):
 
 import gwpacket  # noqa: E402
 from gateway import Gateway, load, serve  # noqa: E402
-from cli_args import port_number  # noqa: E402
+from cli_args import int_in, port_number  # noqa: E402
 
 DEFAULT_PORT = 47800
 MAX_SECONDS = 86400
@@ -141,6 +142,13 @@ def cmd_send(args):
             value = value == "true"
         else:
             sys.exit("gateway_udp: --value: a number, true or false")
+    if isinstance(value, int) and not isinstance(value, bool) and not -(1 << 31) <= value < 1 << 31:
+        sys.exit("gateway_udp: --value: an int travels as int32: -2147483648..2147483647, got %d" % value)
+    if isinstance(value, float):
+        try:
+            struct.pack("<f", value)
+        except OverflowError:
+            sys.exit("gateway_udp: --value: a float travels as float32: at most 3.4e38 in size, got %r" % value)
     msg = gwpacket.pack(gwpacket.Key(key), args.node, args.stream, value, seq, ts=args.ts)
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
@@ -172,11 +180,20 @@ def main(argv=None):
     s.set_defaults(func=cmd_serve)
     n = sub.add_parser("send", help="send one node packet to the listener")
     n.add_argument("--gateway", required=True, help="gateway.json (its key)")
-    n.add_argument("--node", type=int, required=True, help="node id, 0..255")
-    n.add_argument("--stream", type=int, default=0, help="stream index in the node's list (default 0)")
+    n.add_argument("--node", type=int_in(0, 255), required=True, help="node id, 0..255")
+    n.add_argument(
+        "--stream", type=int_in(0, 255), default=0, help="stream index in the node's list, 0..255 (default 0)"
+    )
     n.add_argument("--value", required=True, help="a number (an int travels as int32, else float32), true or false")
-    n.add_argument("--ts", type=int, default=None, help="Unix ms; left out, the gateway stamps the sample")
-    n.add_argument("--seq", type=int, default=None, help="the node's packet counter (default: from the time)")
+    n.add_argument(
+        "--ts", type=int_in(0, (1 << 64) - 1), default=None, help="Unix ms; left out, the gateway stamps the sample"
+    )
+    n.add_argument(
+        "--seq",
+        type=int_in(0, (1 << 32) - 1),
+        default=None,
+        help="the node's packet counter, 0..4294967295 (default: from the time)",
+    )
     n.add_argument(
         "--port", type=port_number, default=DEFAULT_PORT, help="the listener's UDP port (default %d)" % DEFAULT_PORT
     )

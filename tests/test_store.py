@@ -285,6 +285,17 @@ def test_a_streams_file_damaged_into_too_many_names_is_not_used():
     s.close()
 
 
+def test_a_stream_name_holding_a_carriage_return_keeps_its_id_across_a_reopen():
+    # the names file was read in text mode: CPython's universal newlines read "a\rb" as two
+    # names, and every later stream's id moved onto another's samples
+    s = make_store()
+    assert [s.stream_id(n) for n in ("x", "a\rb", "y")] == [0, 1, 2]
+    s.close()
+    s = make_store(reopen=True)
+    assert [s.stream_id(n) for n in ("x", "a\rb", "y")] == [0, 1, 2]
+    s.close()
+
+
 class _NoRoomOnce:
     # a segment file whose first flush finds the file system full (ENOSPC), then works
     failed = [False]

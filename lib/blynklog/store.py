@@ -231,10 +231,10 @@ class Store:
 
     def _save_names(self):
         tmp = self.path + "/streams.new"
-        with open(tmp, "w") as f:
+        with open(tmp, "wb") as f:  # bytes: a name's "\r" read back in text mode is CPython's "\n"
             for n in self._names:
-                f.write(n)
-                f.write("\n")
+                f.write(n.encode())
+                f.write(b"\n")
         os.rename(tmp, self.path + "/streams")
 
     def _save_cursors(self):

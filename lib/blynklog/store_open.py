@@ -83,8 +83,8 @@ def _load_names(store, here):
         if name not in here:
             continue
         try:
-            with open(store.path + "/" + name) as f:
-                text = f.read()
+            with open(store.path + "/" + name, "rb") as f:
+                text = f.read().decode()
         except (OSError, UnicodeError):  # missing, or damaged into bytes that are not UTF-8
             continue
         if text.endswith("\n"):

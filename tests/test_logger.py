@@ -418,6 +418,19 @@ def test_a_store_with_no_room_for_another_stream_name_is_a_config_error_naming_s
     assert str(e).startswith("streams:") and "store.path" in str(e), str(e)
 
 
+def test_a_configuration_refused_for_the_stream_names_leaves_the_stores_names_as_they_were():
+    # the names before the one that did not fit were saved: a store of 254 names refused 3 new
+    # ones but kept the first of them, so a later configuration with one new name was refused too
+    cfg = device_config()
+    for k in range(4):
+        cfg["streams"] = dict([("s%d_%d" % (k, i), {"pin": "V%d" % i}) for i in range(64 if k < 3 else 62)])
+        Logger(cfg).close()
+    cfg["streams"] = {"new_a": {"pin": "V1"}, "new_b": {"pin": "V2"}, "new_c": {"pin": "V3"}}
+    raises(ConfigError, Logger, cfg)
+    cfg["streams"] = {"other": {"pin": "V1"}}
+    Logger(cfg).close()
+
+
 def test_loggers_closed_on_many_store_paths_leave_no_entry_behind():
     # each store path's holding entry stayed for the process's life (about 100 bytes of heap a
     # path on the board-like port): a host tool or gateway rotating stores grew without bound

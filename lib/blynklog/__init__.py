@@ -353,6 +353,8 @@ class Logger:
             _wait_ms(_stamps_ahead(cell[3][0], cell[3][1]))
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         try:
+            if self._jr is None and not raw_backend:
+                self._store.room_for(cfg["streams"])
             for name in cfg["streams"]:
                 self._sids[name] = self._store.stream_id(name)  # the journal knows each one (open)
         except ValueError as e:  # the store keeps every name it was given: it has no room for one more

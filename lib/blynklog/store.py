@@ -307,6 +307,16 @@ class Store:
         return top + 1
 
     # ---- streams
+    def room_for(self, names):
+        # ValueError unless the names the store lacks of names all fit: Logger() asks before it
+        # gives any an id, so a configuration refused leaves the names file as it was
+        new = 0
+        for n in names:
+            if n not in self._names:
+                new += 1
+        if len(self._names) + new > _MAX_STREAMS:
+            raise ValueError("too many streams")
+
     def stream_id(self, name):
         if type(name) is not str:
             raise TypeError("stream name not str")

@@ -273,3 +273,26 @@ def test_an_rp2_that_had_the_time_keeps_every_sample_of_twenty_deep_sleep_wakes_
     # from its reset to its Clock (a process start here) is not counted, a few ms to 100 a wake
     err = [p[0] - t for p, t in zip(got, taken)]
     assert all(abs(e) <= 3000 for e in err), err
+
+
+def test_a_logger_taking_over_an_unclosed_one_while_the_clock_is_unset_places_its_flushed_samples():
+    # README: a Logger made again without closing the last one takes its store over, and only the
+    # samples that one had not flushed are lost; the same process, so the same boot to the clock
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        first = Logger(cfg)
+        taken = _boot_samples(first, "a", 3)
+        first.flush()
+        log = Logger(cfg)  # first is not closed
+        taken += _boot_samples(log, "a", 1, 10.0)
+        r = log.sync()
+        s = log.stats()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    got = raw_points(1, 1)
+    assert r["sent"] == 4 and s["unplaceable"] == 0, (r["sent"], s["unplaceable"])
+    assert [float(p[1]) for p in got] == [0.0, 1.0, 2.0, 10.0], got
+    assert all(abs(p[0] - t) <= 1500 for p, t in zip(got, taken)), (got, taken)

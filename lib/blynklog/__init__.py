@@ -345,7 +345,8 @@ class Logger:
             min_year=ccfg["min_year"],
             max_step_back_ms=ccfg["max_step_back_s"] * 1000,
             ntp_host=ccfg["ntp_host"],
-            went_on=_clocks.pop(key, None),
+            # the clock of the Logger closed here last, or of the one taken over (same process)
+            went_on=cell[3][1].ended() if cell[3] is not None else _clocks.pop(key, None),
         )
         self._sids = {}
         self._last_ts = {}  # stream -> add()'s entry (_entry): its last time, id, kind; one value per ms of a stream

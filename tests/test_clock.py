@@ -506,6 +506,51 @@ def test_esp32_rtc_survives_deep_sleep_and_the_clock_is_set():
     assert abs(woken.now_ms() - b.true_ms) < 1000
 
 
+def test_a_clock_made_again_in_a_wake_on_the_estimate_in_the_rtc_lets_the_sync_make_the_wake_exact():
+    # a Logger closed and made again in the wake (went_on): the RTC reads the estimate written
+    # into it, which is no set clock; the next sync makes the wake's samples exact (TIME.md)
+    b = Board("rp2")
+    clock = b.boot()
+    clock.set_time_ms(b.true_ms)
+    clock.before_sleep(HOUR)
+    b.deep_sleep(HOUR + 4000)  # the board overslept: the estimate is 4 s early
+    woken = b.boot(DEEPSLEEP_RESET)
+    b.run(2000)
+    taken = b.true_ms
+    ts, flags = woken.stamp()
+    again = b.boot(DEEPSLEEP_RESET, went_on=woken.ended())
+    assert not again.is_set()
+    b.run(2000)
+    taken2 = b.true_ms
+    ts2, flags2 = again.stamp()
+    b.run(2000)
+    assert again.set_time_ms(b.true_ms)
+    assert again.resolve(ts, flags) == (taken, False)
+    assert again.resolve(ts2, flags2) == (taken2, False)
+
+
+def test_a_clock_made_again_in_a_wake_on_the_estimate_without_an_rtc_lets_the_sync_make_the_wake_exact():
+    # the same where the port clock cannot be written (the estimate is only the Clock's offset)
+    b = Board("rp2")
+    clock = b.boot()
+    clock.set_time_ms(b.true_ms)
+    clock.before_sleep(HOUR)
+    b.deep_sleep(HOUR + 4000)
+
+    def boot(**kw):
+        return Clock(State(b.path), ticks=b.ticks, port_time_ms=lambda: Y2021 + b.ticks(), **kw)
+
+    woken = boot(reset_cause=DEEPSLEEP_RESET)
+    assert woken.stats()["estimated"] is True
+    b.run(2000)
+    taken = b.true_ms
+    ts, flags = woken.stamp()
+    again = boot(reset_cause=DEEPSLEEP_RESET, went_on=woken.ended())
+    b.run(2000)
+    assert again.set_time_ms(b.true_ms)
+    assert again.resolve(ts, flags) == (taken, False)
+
+
 def test_chained_estimates_over_two_sleeps_without_sync():
     b = Board("rp2")
     clock = b.boot()

@@ -270,21 +270,22 @@ class Clock:
         self._port_at_sleep = None  # the port clock's reading at before_sleep of a timeless boot
         port_set = self._min_ms <= p < self._max_ms
         self._exact_from = 0  # where the anchor's exact part of this entry begins (_adopt)
-        if (
-            went_on is not None
-            and last is not None
-            and went_on[0] == last[0] == prev
-            and last[1] is None
-            and last[4] is None
-            and not port_set
-        ):
+        went = went_on is not None and last is not None and went_on[0] == last[0] == prev and last[4] is None
+        if went:
+            dt = ticks_diff(self._tick, went_on[2])
+            ms = went_on[1] + (dt if dt > 0 else 0)
+            # without the time, or with only the estimate of a wake (rp2's lost RTC): the port
+            # clock still unset, or reading back the estimate that Clock wrote into the RTC
+            went = not port_set if last[1] is None else last[2] and (not port_set or abs(p - last[1] - ms) <= _TRACK_MS)
+        if went:
             # the same boot, still without the time: this process's Logger before was closed and
             # made again (a sketch's `with Logger(...)` a cycle), no reset between. It goes on
             # with that one's time line, counted by the ticks, so its samples are placed with
-            # this one's when the time comes (a new boot id left them unplaceable)
-            dt = ticks_diff(self._tick, went_on[2])
-            self._ms = self._start = went_on[1] + (dt if dt > 0 else 0)
+            # this one's when the time comes (a new boot id left them unplaceable; an estimate
+            # taken for a set clock kept its error)
+            self._ms = self._start = ms
             self._exact_from = went_on[3]
+            port_set = False
             self._entry = last
             entries = entries[-_KEEP:]
             linked = 0

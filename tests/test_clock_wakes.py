@@ -296,3 +296,25 @@ def test_a_logger_taking_over_an_unclosed_one_while_the_clock_is_unset_places_it
     assert r["sent"] == 4 and s["unplaceable"] == 0, (r["sent"], s["unplaceable"])
     assert [float(p[1]) for p in got] == [0.0, 1.0, 2.0, 10.0], got
     assert all(abs(p[0] - t) <= 1500 for p, t in zip(got, taken)), (got, taken)
+
+
+def test_a_streams_clock_stamps_do_not_repeat_across_the_clock_being_set():
+    # README: a stream's clock stamps never repeat. A burst while the clock is unset runs ahead of
+    # it (a ms a sample); the sketch sets the port clock; the next burst comes after the first
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        log = Logger(cfg)
+        for i in range(20):
+            log.add("a", float(i))
+        shift_device_clock(0)  # the sketch sets the time (as machine.RTC().datetime() would)
+        for i in range(20):
+            log.add("a", 100.0 + i)
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+    ts = [p[0] for p in raw_points(1, 1)]
+    assert r["sent"] == 40 and len(ts) == 40, (r["sent"], len(ts))
+    assert len(set(ts)) == 40 and ts == sorted(ts), ts

@@ -464,8 +464,11 @@ class Logger:
             ts = c.stamp_base
             flags = c.stamp_flags
             lead = 0
-            if last is not None and flags == e[2]:  # the stream's last time is of this kind
-                d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
+            if last is not None and (flags == e[2] or e[2]):  # the stream's last time is of this kind
+                if flags == e[2]:
+                    d = rel - e[1] + (0 if ts is last else _ts_delta(ts, last))  # this - last
+                else:  # boot-relative: the clock was set since (seldom, no hot path)
+                    d = _after_rel(c, ts, rel, e)
                 # Blynk keeps one value per ms of a stream: a stamp in the last one's ms, or
                 # before a clock stamp, goes a ms after it (up to _BUMP_MAX_MS ahead of the clock,
                 # then refused), unless the clock itself stepped back (d + lead: this stamp - the
@@ -704,6 +707,12 @@ def _take_over(path):
         raise ValueError("store.path %r: a Logger's sync is running on it; await it (or cancel its task) first" % path)
     cell[1] = None
     return cell
+
+
+def _after_rel(clock, ts, rel, e):
+    # add()'s this - last where the stream's last stamp (e) is boot-relative and this one (ts + rel)
+    # a set clock's: that one placed by this boot's anchor (the clock set since, in this boot)
+    return _ts_delta(ts, clock._base) + rel - (e[0] - clock._code0) - e[1]
 
 
 def _stamps_ahead(entries, clock):

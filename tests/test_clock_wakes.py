@@ -318,3 +318,54 @@ def test_a_streams_clock_stamps_do_not_repeat_across_the_clock_being_set():
     ts = [p[0] for p in raw_points(1, 1)]
     assert r["sent"] == 40 and len(ts) == 40, (r["sent"], len(ts))
     assert len(set(ts)) == 40 and ts == sorted(ts), ts
+
+
+def _distinct_stamps_of_two_bursts(between, n=200):
+    # two bursts of n clock-stamped samples of one stream while the clock is unset (each runs
+    # ahead of the clock, a ms a sample), between(log) -> the Logger of the second; a sync's Date
+    # sets the clock at the end
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        log = Logger(cfg)
+        for i in range(n):
+            log.add("a", float(i))
+        log = between(log, cfg)
+        for i in range(n):
+            log.add("a", 1000.0 + i)
+        r = log.sync()
+        log.close()
+    finally:
+        shift_device_clock(0)
+        _cause(False)
+    ts = [p[0] for p in raw_points(1, 1)]
+    assert r["sent"] == 2 * n and len(ts) == 2 * n, (r["sent"], r["pending"], len(ts))
+    return len(set(ts)), ts
+
+
+def test_a_logger_closed_while_the_clock_is_unset_waits_past_its_stamps_that_ran_ahead():
+    # README: close() waits until the clock has passed the stamps that ran ahead, so the Logger
+    # made next (the same boot to the clock) stamps after them: none repeats
+    def again(log, cfg):
+        log.close()
+        return Logger(cfg)
+
+    n, ts = _distinct_stamps_of_two_bursts(again)
+    assert n == len(ts) and ts == sorted(ts), ts
+
+
+def test_before_sleep_of_a_timeless_boot_waits_past_its_stamps_that_ran_ahead():
+    # README: before_sleep(planned_ms) waits (less planned_ms) until the clock has passed the
+    # stamps that ran ahead: the wake of the timeless chain goes on after them
+    def wake(log, cfg):
+        _deep_sleep(log, 50)
+        shift_device_clock(Y2021 - now_ms())  # rp2: the RTC restarts at 2021 at the reset
+        _cause(True)
+        import blynklog
+
+        blynklog._clocks.clear()  # a reset: the process's closed Logger goes with it
+        return Logger(cfg)
+
+    n, ts = _distinct_stamps_of_two_bursts(wake)
+    assert n == len(ts) and ts == sorted(ts), ts

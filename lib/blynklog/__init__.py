@@ -618,9 +618,10 @@ class Logger:
         if not 0 <= planned_ms < _INF:  # NaN compares false
             raise ValueError("planned_ms must be a finite number, 0 or more (the sleep's ms), got %r" % (planned_ms,))
         self._store.flush()
+        # first: where the clock is at sleep is where the wake's boot-relative stamps go on from
+        _wait_ms(_stamps_ahead(self._last_ts, self.clock) - planned_ms)
         self.clock.before_sleep(planned_ms)
         self._save_state()
-        _wait_ms(_stamps_ahead(self._last_ts, self.clock) - planned_ms)
 
     def close(self):
         if self._closed:
@@ -723,13 +724,19 @@ def _stamps_ahead(entries, clock):
     # value per ms of a stream (a wake's journal Logger closed and made again in under a ms did):
     # close(), before_sleep() (less the sleep) and a take-over wait that long, at most a second
     # and _PAST_MS.
+    # A boot-relative stamp is measured by the boot's own ms, which a Logger made next in this
+    # boot (or its wake after the sleep) goes on from: a ms past it is enough.
     ahead = 0
     r = a = None
     for e in entries.values():
-        if e[3] >= 0 and not e[2]:  # a set clock's stamp (an explicit ts: -1)
+        if e[3] < 0:  # an explicit ts
+            continue
+        if e[2]:  # boot-relative (the clock set since or not)
+            d = e[0] - clock._code0 + e[1] - clock._elapsed() + 1
+        elif a is None and not clock.is_set():  # (a Logger taking over: its clock not asked yet)
+            continue
+        else:  # a set clock's stamp
             if a is None:
-                if not clock.is_set():  # (a Logger taking over: its clock not asked yet)
-                    return 0
                 r = clock.now_rel()
                 a = clock.anchor
             d = (e[0] - a) + (e[1] - r) + _PAST_MS  # that stamp - now, and a margin
@@ -737,8 +744,8 @@ def _stamps_ahead(entries, clock):
                 # a stamp not moved on, ahead only because the clock was set back since: the
                 # clock's own ms (it would wait up to a second at every wake after NTP)
                 d = _PAST_MS
-            if d > ahead:
-                ahead = d
+        if d > ahead:
+            ahead = d
     return min(ahead, _BUMP_MAX_MS + _PAST_MS)
 
 

@@ -369,3 +369,24 @@ def test_before_sleep_of_a_timeless_boot_waits_past_its_stamps_that_ran_ahead():
 
     n, ts = _distinct_stamps_of_two_bursts(wake)
     assert n == len(ts) and ts == sorted(ts), ts
+
+
+def test_a_boot_that_ends_with_close_keeps_its_newest_stamp_for_the_next_boots_step_check():
+    # TIME.md: a time more than max_step_back_ms (10 minutes) before the newest sample stamped
+    # under a verified time is refused, in the next boot too: not only after before_sleep()
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        log = Logger(cfg)
+        assert log.clock.set_time_ms(now_ms())  # the sketch's own verified time
+        log.add("a", 1.0)
+        log.close()
+        _reset(False)  # a reset, no deep sleep
+        log = Logger(cfg)
+        ok = log.clock.set_time_ms(now_ms() - 20 * 60000)
+        err = log.clock.last_error
+        log.close()
+    finally:
+        shift_device_clock(0)
+    assert not ok and "before stored data" in err, (ok, err)

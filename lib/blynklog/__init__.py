@@ -680,6 +680,7 @@ class Logger:
 
     def _let_go(self):
         self._store.close()
+        self.clock._persist()  # the newest verified stamp (the step check's) for the next boot
         self._save_state()
         # the upload side (stats() loads it) leaves RAM with the Logger; a Logger still open keeps
         # the code it holds, and a later one imports it again

@@ -466,6 +466,27 @@ def test_boots_that_wake_with_the_time_do_not_push_out_a_boot_whose_samples_wait
     assert len(json.load(open(b.path))["clock"]["boots"]) <= 16
 
 
+def test_a_boot_set_from_its_start_takes_no_room_from_sixteen_boots_whose_samples_wait():
+    # TIME.md: the last 16 boots that may hold boot-relative samples are kept; a boot whose clock
+    # was set from its start (an ESP32 waking with its RTC) takes no room, so the 16th boot back
+    # still resolves
+    b = Board("esp32")
+    for i in range(16):
+        if i:
+            b.power_cycle(1000)
+        clock = b.boot(PWRON_RESET)
+        b.run(100)
+        ts, flags = clock.stamp()
+        if not i:
+            first = (ts, flags, b.true_ms)
+        assert clock.set_time_ms(b.true_ms)
+    clock.before_sleep(MINUTE)
+    b.deep_sleep(MINUTE)
+    clock = b.boot(DEEPSLEEP_RESET)
+    assert clock.is_set()
+    assert clock.resolve(first[0], first[1]) == (first[2], False)
+
+
 def test_power_on_reset_during_sleep_does_not_use_the_sleep_anchor():
     b = Board("rp2")
     clock = b.boot()

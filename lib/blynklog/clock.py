@@ -321,7 +321,10 @@ class Clock:
             linked = 0
         else:
             boot = (prev + 1) & _BOOT_MASK
-            entries = [e for e in entries if e[0] != boot][-(_KEEP - 1) :]
+            entries = [e for e in entries if e[0] != boot and not (port_set and e[6] == -1)]
+            # a boot set from its start takes no room, this one (it needs no link either) or the
+            # last one kept as this one's link: _KEEP boots that may hold boot-relative stamps
+            entries = entries[-(_KEEP if port_set or (entries and entries[-1][6] == -1) else _KEEP - 1) :]
             linked = 1 if woke else 0
             self._start = 0
             self._entry = [boot, None, 0, None, None, linked, 0]

@@ -390,3 +390,16 @@ def test_a_boot_that_ends_with_close_keeps_its_newest_stamp_for_the_next_boots_s
     finally:
         shift_device_clock(0)
     assert not ok and "before stored data" in err, (ok, err)
+
+
+def test_a_sync_that_gets_no_time_names_the_streams_whose_samples_wait_for_it():
+    # README: report["waiting"] names each stream whose next sample cannot go yet, "stamped
+    # before the clock was set" among the reasons (min_year 2070: the server's Date is refused)
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}, "b": {"pin": "V2"}}, clock={"min_year": 2070})
+    log = Logger(cfg)
+    log.add("a", 1.0)
+    r = log.sync()
+    log.close()
+    assert r["stopped"] == "clock" and r["sent"] == 0, r
+    assert list(r["waiting"]) == ["a"] and "before the clock was set" in r["waiting"]["a"], r["waiting"]

@@ -532,6 +532,9 @@ class Uploader:
                 if self._asked:
                     stop = "clock"
                     report["last_error"] = _NO_CLOCK
+                    for st in self.streams:  # their next sample waits for the time (_say_waits)
+                        if st.head == _LAST - 1:
+                            st.waits = 0
                     break
                 # the server's Date first: a batch sent blind would go unjudged (an explicit ts
                 # over a day ahead, stale points), its samples stamped by a wake's estimate that

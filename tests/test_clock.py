@@ -128,6 +128,19 @@ def test_parse_http_date_of_an_imf_fixdate():
     assert parse_http_date("Wed, 25 Nov 2026 17:49:28 GMT") == NOW
 
 
+def test_parse_http_date_refuses_a_day_past_the_end_of_its_month():
+    # a garbled Date is refused (TIME.md), not moved into the next month
+    for text in ("Tue, 31 Feb 2026 08:00:00 GMT", "Sun, 29 Feb 2026 08:00:00 GMT", "Mon, 31 Nov 2026 08:00:00 GMT"):
+        assert parse_http_date(text) is None, text
+    assert parse_http_date("Tue, 29 Feb 2028 00:00:00 GMT") == 1835395200000  # a leap year's
+    assert parse_http_date("Thu, 31 Dec 2026 23:59:59 GMT") == 1798761599000
+
+
+def test_parse_http_date_refuses_numbers_with_a_sign():
+    for text in ("Tue, 01 Dec 2026 +8:-0:00 GMT", "Tue, 01 Dec -2026 08:00:00 GMT", "Tue, +1 Dec 2026 08:00:00 GMT"):
+        assert parse_http_date(text) is None, text
+
+
 def test_parse_http_date_refuses_garbage():
     for text in (
         "",

@@ -10,19 +10,23 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def parse_http_date(text):
-    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None.
+    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None. Each number is
+    # digits alone, and the day one of its month's (a garbled "31 Feb" is no 3 Mar).
     parts = text.split() if isinstance(text, str) else ()
     if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
         return None
     hms = parts[4].split(":")
-    try:
-        day, year = int(parts[1]), int(parts[3])
-        h, mi, s = int(hms[0]), int(hms[1]), int(hms[2])
-    except (ValueError, IndexError):
+    if len(hms) != 3:
         return None
-    if len(hms) != 3 or not (1 <= day <= 31 and 0 <= h < 24 and 0 <= mi < 60 and 0 <= s < 61):
+    for v in hms + parts[1:2] + parts[3:4]:
+        if not v.isdigit():
+            return None
+    day, year = int(parts[1]), int(parts[3])
+    h, mi, s = int(hms[0]), int(hms[1]), int(hms[2])
+    m = _MONTHS.index(parts[2]) + 1
+    days = days_from_civil(year, m, day)
+    if not (1 <= day and days < days_from_civil(year + m // 12, m % 12 + 1, 1) and h < 24 and mi < 60 and s < 61):
         return None
-    days = days_from_civil(year, _MONTHS.index(parts[2]) + 1, day)
     return days * _DAY_MS + ((h * 60 + mi) * 60 + s) * 1000
 
 

@@ -128,6 +128,13 @@ def test_parse_http_date_of_an_imf_fixdate():
     assert parse_http_date("Wed, 25 Nov 2026 17:49:28 GMT") == NOW
 
 
+def test_parse_http_date_accepts_the_obsolete_rfc_850_and_asctime_forms():
+    # RFC 9110: a recipient must accept all three HTTP-date forms
+    assert parse_http_date("Wednesday, 25-Nov-26 17:49:28 GMT") == NOW
+    assert parse_http_date("Wed Nov 25 17:49:28 2026") == NOW
+    assert parse_http_date("Tue Dec  1 08:00:00 2026") == 1796112000000
+
+
 def test_parse_http_date_refuses_a_day_past_the_end_of_its_month():
     # a garbled Date is refused (TIME.md), not moved into the next month
     for text in ("Tue, 31 Feb 2026 08:00:00 GMT", "Sun, 29 Feb 2026 08:00:00 GMT", "Mon, 31 Nov 2026 08:00:00 GMT"):

@@ -10,20 +10,31 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def parse_http_date(text):
-    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None. Each number is
-    # digits alone, and the day one of its month's (a garbled "31 Feb" is no 3 Mar).
-    parts = text.split() if isinstance(text, str) else ()
-    if len(parts) != 6 or parts[5] != "GMT" or parts[2] not in _MONTHS:
+    # Unix ms of an HTTP Date header ("Wed, 25 Nov 2026 17:49:28 GMT"), or None; also in the two
+    # obsolete forms a recipient must accept (RFC 9110): RFC 850's "Wednesday, 25-Nov-26 17:49:28
+    # GMT" (its year taken as 20xx) and asctime's "Wed Nov 25 17:49:28 2026". Each number is digits
+    # alone, and the day one of its month's (a garbled "31 Feb" is no 3 Mar).
+    p = text.split() if isinstance(text, str) else ()
+    n = len(p)
+    if n == 6 and p[5] == "GMT":
+        day, mon, year, hms = p[1], p[2], p[3], p[4]
+    elif n == 4 and p[3] == "GMT" and p[1].count("-") == 2:
+        day, mon, year = p[1].split("-")
+        year = "20" + year if len(year) == 2 else ""
+        hms = p[2]
+    elif n == 5:
+        mon, day, hms, year = p[1], p[2], p[3], p[4]
+    else:
         return None
-    hms = parts[4].split(":")
-    if len(hms) != 3:
+    hms = hms.split(":")
+    if mon not in _MONTHS or len(hms) != 3:
         return None
-    for v in hms + parts[1:2] + parts[3:4]:
+    for v in hms + [day, year]:
         if not v.isdigit():
             return None
-    day, year = int(parts[1]), int(parts[3])
+    day, year = int(day), int(year)
     h, mi, s = int(hms[0]), int(hms[1]), int(hms[2])
-    m = _MONTHS.index(parts[2]) + 1
+    m = _MONTHS.index(mon) + 1
     days = days_from_civil(year, m, day)
     if not (1 <= day and days < days_from_civil(year + m // 12, m % 12 + 1, 1) and h < 24 and mi < 60 and s < 61):
         return None

@@ -14,7 +14,7 @@ def parse_http_date(text):
     # obsolete forms a recipient must accept (RFC 9110): RFC 850's "Wednesday, 25-Nov-26 17:49:28
     # GMT" (its year taken as 20xx) and asctime's "Wed Nov 25 17:49:28 2026". Each number is digits
     # alone, and the day one of its month's (a garbled "31 Feb" is no 3 Mar).
-    p = text.split() if isinstance(text, str) else ()
+    p = text.split() if isinstance(text, str) else []
     n = len(p)
     if n == 6 and p[5] == "GMT":
         day, mon, year, hms = p[1], p[2], p[3], p[4]

@@ -111,10 +111,10 @@ def hold_large_bodies(log, over=16384):
         conn = c.conn
         real = conn.request_gen
 
-        def request_gen(method, path, headers=None, body=None):
+        def request_gen(method, path, headers=None, body=None, keep=None):
             if isinstance(body, tuple) and body[0] > over:
                 body = (body[0], after_the_answer(conn, body[1]))
-            return real(method, path, headers, body)
+            return real(method, path, headers, body, keep)
 
         conn.request_gen = request_gen
         return c

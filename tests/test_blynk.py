@@ -483,12 +483,12 @@ class Redirected(Connection):
         Connection.__init__(self, emu.url(), ca_ders=[emu.read_file(emu.ca_path())])
         self.answer = (status, to)
 
-    def request_gen(self, method, path, headers=None, body=None):
+    def request_gen(self, method, path, headers=None, body=None, keep=None):
         if self.answer is not None:
             status, to = self.answer
             self.answer = None
             return Response(status, "Moved", {"location": to + path}, b"")
-        return (yield from Connection.request_gen(self, method, path, headers, body))
+        return (yield from Connection.request_gen(self, method, path, headers, body, keep))
 
 
 def test_a_302_or_307_is_followed_but_not_reported_as_a_move():

@@ -329,6 +329,42 @@ def test_a_setting_whose_datastream_the_platform_api_lacks_does_not_hold_the_oth
     assert list(report["remote_refused"]) == ["gone"] and report["remote_error"] is None, report
 
 
+def test_fourteen_platform_api_settings_are_read():
+    # their answer (some 80 bytes a setting) was cut to http's 1 KB: none was read, "not JSON"
+    emu.require()
+    emu.reset()
+    remote = {"read_every_s": 0}
+    for i in range(14):
+        emu.add_stream(1, 40 + i, "V%d" % (40 + i), "double", setting=True)
+        emu.set_value(1, "V%d" % (40 + i), 1234.125 + i)
+        remote["s%02d" % i] = "V%d" % (40 + i)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = remote
+    report, _ = _sync(cfg)
+    assert len(report["remote"]) == 14 and report["remote_error"] is None, report
+
+
+def test_a_settings_answer_longer_than_its_cap_is_reported_as_such():
+    # two settings keep 1 KB of their answer: a string datastream's 1024 characters go past it
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 20, "V20", "int", setting=True)
+    emu.add_stream(2, 21, "V21", "string", setting=True)
+    emu.set_value(2, "V20", 120)
+    emu.set_value(2, "V21", "a" * 1024)
+    report, log = _sync(_remote_config())
+    assert report["remote_error"] == "settings: answer over 1024 bytes", report
+    assert log.stats()["remote_error"] == "settings: answer over 1024 bytes"
+
+
+def test_more_than_64_settings_are_a_config_error():
+    remote = {}
+    for i in range(65):
+        remote["s%d" % i] = "V%d" % (100 + i)
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(remote=remote))
+    assert str(e) == "remote: at most 64 settings", str(e)
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

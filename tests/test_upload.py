@@ -542,10 +542,10 @@ def test_a_temporary_redirect_is_followed_but_not_remembered():
     class Redirected(real):
         statuses = [302, 307]  # the first request of each sync below
 
-        def request_gen(self, method, path, headers=None, body=None):
+        def request_gen(self, method, path, headers=None, body=None, keep=None):
             if self.url != other and self.statuses:
                 return http.Response(self.statuses.pop(0), "Found", {"location": other + path}, b"")
-            return (yield from real.request_gen(self, method, path, headers, body))
+            return (yield from real.request_gen(self, method, path, headers, body, keep))
 
     fresh()
     cfg = device_config()

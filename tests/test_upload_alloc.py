@@ -29,7 +29,7 @@ class _Conn:
     def __init__(self):
         self.bytes = 0
 
-    def request_gen(self, method, path, headers, body=None):
+    def request_gen(self, method, path, headers, body=None, keep=None):
         # a generator of no I/O ops (http.py): the request is done here
         if body is not None:
             for chunk in body[1]:

@@ -16,8 +16,9 @@
 # but is no move: moved_to stays as it was, and a permanent redirect met after it (the
 # temporary target's own move) is not reported either. A redirect from https to plain http is
 # refused (RETRY, nothing is sent there): it would carry the credentials in clear text.
-# client.fetch_gen(path) -> (Answer, body when OK): one GET for remote.py (a settings read, an
-#   event), answered, redirected and classified as an upload is (the Platform API's with its Bearer
+# client.fetch_gen(path, keep=None) -> (Answer, body when OK): one GET for remote.py (a settings
+#   read, an event; keep: the body bytes kept, http's, a body cut to them named in the OK answer's
+#   message), answered, redirected and classified as an upload is (the Platform API's with its Bearer
 #   token); a generator of I/O ops like upload_gen() below, for remote.py's `yield from`.
 # client.ask_time(): one HEAD / without credentials, only for its answer's Date header (the
 # connection keeps it as conn.date); faults are ignored.
@@ -30,7 +31,8 @@
 # before it expires; a later client uses it only for the same client id on the server that
 # granted it. On a 401/403 the client fetches a new token once and retries once, then reports AUTH.
 # Secrets (client secret, tokens) never appear in a message.
-# RAM: the token strings and one answer body (at most ~1 KB, bounded by http). Not task-safe.
+# RAM: the token strings and one answer body (at most ~1 KB, bounded by http, or fetch_gen's
+# keep). Not task-safe.
 from . import encoder
 from .compat import const, json, ticks_add, ticks_diff, ticks_ms, unix_ms
 from .http import base_url, run_blocking, split_url
@@ -172,14 +174,15 @@ class _Client:
         self.conn = conn
         self.moved_to = None
 
-    def _send(self, method, path, headers, body):
+    def _send(self, method, path, headers, body, keep=None):
         # A generator of I/O ops (http.py): `resp = yield from self._send(...)`.
         # -> Response, or an Answer for a fault; follows redirects onto a new Connection.
-        # body: None or (length, points_factory) re-encoded on each try.
+        # body: None or (length, points_factory) re-encoded on each try; keep: the answer body bytes
+        # kept (http.py)
         for _ in range(_HOPS + 1):
             try:
                 if body is None:
-                    resp = yield from self.conn.request_gen(method, path, headers)
+                    resp = yield from self.conn.request_gen(method, path, headers, None, keep)
                 else:
                     resp = yield from self.conn.request_gen(method, path, headers, (body[0], body[1]()))
             except (OSError, ValueError) as e:
@@ -236,13 +239,16 @@ class _Client:
         # upload_gen() on blocking sockets
         return run_blocking(self.upload_gen(stream, points, count, length))
 
-    def fetch_gen(self, path, headers=None):
+    def fetch_gen(self, path, headers=None, keep=None):
         # One GET of remote.py (a settings read, an event), a generator of I/O ops
-        # -> (Answer, the body when OK, else None)
-        resp = yield from self._send("GET", path, headers or {}, None)
+        # -> (Answer, the body when OK, else None); keep: the body bytes kept (http's), a body
+        # cut to them is an OK answer whose message says so
+        resp = yield from self._send("GET", path, headers or {}, None, keep)
         if isinstance(resp, Answer):
             return resp, None
         answer = self._classify(resp)
+        if resp.cut and answer.kind == OK:
+            answer.message = "answer over %d bytes" % resp.cut
         if answer.kind == BAD_BATCH and "token" in answer.message.lower():
             answer.kind = AUTH  # the Device API's 400 "Invalid token."
         return answer, (resp.body if answer.kind == OK else None)
@@ -515,7 +521,7 @@ class PlatformClient(_Client):
                 return answer
         return answer
 
-    def fetch_gen(self, path, headers=None):
+    def fetch_gen(self, path, headers=None, keep=None):
         # with the Bearer token, renewed once on a 401/403 as upload_gen() does
         answer = body = None
         for attempt in (0, 1):
@@ -524,7 +530,7 @@ class PlatformClient(_Client):
                 fault = yield from self._fetch()
                 if fault is not None:
                     return fault, None
-            answer, body = yield from _Client.fetch_gen(self, path, {"Authorization": "Bearer " + self._token})
+            answer, body = yield from _Client.fetch_gen(self, path, {"Authorization": "Bearer " + self._token}, keep)
             if answer.kind != AUTH:
                 break
         return answer, body

@@ -10,6 +10,7 @@ from .compat import const, json
 
 DEFAULT_SERVER = "https://blynk.cloud"
 _MAX_STREAMS = const(64)
+_MAX_SETTINGS = const(64)  # remote settings (remote.py keeps their answer's bytes per setting)
 _MAX_NAME = const(32)
 _MAX_PINS = const(256)
 _MAX_YEAR = const(2070)  # the Clock's max_year (clock.py)
@@ -511,6 +512,8 @@ def _remote(cfg, api, streams):
         settings[name] = {"pin": pin, "id": sid, "type": t, "min": bounds[0], "max": bounds[1]}
     if not settings:
         _fail("remote", "no setting: map a name to a pin, e.g. {\"sample_every_s\": \"V20\"}")
+    if len(settings) > _MAX_SETTINGS:
+        _fail("remote", "at most %d settings" % _MAX_SETTINGS)
     return out
 
 

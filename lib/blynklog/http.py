@@ -1,7 +1,8 @@
 # blynklog.http: a small HTTP/1.1 client for one server, over verified TLS by default.
 # Connection(url, ca_ders=[der, ...], insecure=False, timeout_ms=10000)
-#   request(method, path_and_query, headers, body=None | bytes | (length, chunk_iterable))
-#   -> Response(status, reason, headers, body)
+#   request(method, path_and_query, headers, body=None | bytes | (length, chunk_iterable), keep=None)
+#   -> Response(status, reason, headers, body); keep: the body bytes to keep (None: _KEEP); a
+#   body cut to them says so in resp.cut (that cap, else 0)
 # TLS: CERT_REQUIRED with the given DER roots and the server's host name checked; `tls` (or `ssl` on
 # CPython) is imported only when an https URL is first used. insecure=True turns verification off
 # and says so loudly once. Keep-alive: one socket (one handshake) serves request after request until
@@ -16,8 +17,8 @@
 # closed on every error path. Timeouts: sock.settimeout covers connect, TLS, send and each read,
 # and the whole answer must arrive within timeout_ms (a server dripping bytes is cut off);
 # DNS (getaddrinfo) is not covered on MicroPython and can block longer.
-# Responses are read whole at once but bounded: at most _KEEP body bytes are kept, at most _DISCARD
-# more are read and dropped; a longer body makes the connection drop instead. A head is capped
+# Responses are read whole at once but bounded: at most _KEEP body bytes are kept (or the request's
+# keep), at most _DISCARD more are read and dropped; a longer body makes the connection drop instead. A head is capped
 # in lines and bytes; a header line longer than the buffer is read past when it is of a header not
 # kept (a CDN's long policy or cookie on an answer that acknowledged a batch), refused otherwise.
 # Drivers: request_gen() is the exchange written once as a generator of I/O ops (OPEN, SEND, RECV,
@@ -223,6 +224,8 @@ def tls_fault(e):
 
 
 class Response:
+    cut = 0  # the body was cut to this many bytes (the request's keep), else 0
+
     def __init__(self, status, reason, headers, body):
         self.status = status
         self.reason = reason
@@ -268,6 +271,7 @@ class Connection:
         self._start = 0
         self._end = 0
         self._until = 0  # ticks deadline of the answer being read (set by _answer)
+        self._keep = _KEEP  # body bytes the answer being read may still keep (request_gen, _body)
         self._head_left = 0  # bytes of header lines the head being read may still take (_head)
         self.feed = None  # called before each blocking step (a watchdog's feed), or None
         if self.tls and self.insecure and not _warned:
@@ -471,27 +475,31 @@ class Connection:
             yield from self._fill()
 
     def _body(self, length, keep):
-        # Reads exactly `length` bytes, keeping the first ones in `keep` (a list of bytes).
-        kept = 0
+        # Reads exactly `length` bytes, keeping in `keep` (a list of bytes) as many as self._keep
+        # still allows (the answer's whole body, over its chunks). -> whether any was dropped
+        cut = False
         while length > 0:
             if self._start == self._end:
                 self._start = self._end = 0
                 yield from self._fill()
             n = min(length, self._end - self._start)
-            if kept < _KEEP:
-                k = min(n, _KEEP - kept)
+            k = min(n, self._keep)
+            if k:
                 keep.append(bytes(self._mv[self._start : self._start + k]))
-                kept += k
+                self._keep -= k
+            cut = cut or k < n
             self._start += n
             length -= n
+        return cut
 
     # --- the request
-    def request(self, method, path, headers=None, body=None):
+    def request(self, method, path, headers=None, body=None, keep=None):
         # request_gen() on blocking sockets
-        return run_blocking(self.request_gen(method, path, headers, body))
+        return run_blocking(self.request_gen(method, path, headers, body, keep))
 
-    def request_gen(self, method, path, headers=None, body=None):
+    def request_gen(self, method, path, headers=None, body=None, keep=None):
         # The request as a generator of ops (see OPEN..YIELD); returns the Response.
+        self._keep = keep or _KEEP
         if body is None:
             length, chunks = (0 if method in ("POST", "PUT", "PATCH") else None), None
         elif isinstance(body, (bytes, bytearray, memoryview)):
@@ -676,6 +684,8 @@ class Connection:
         elif conn == "keep-alive":
             keep_alive = True
         keep = []
+        cap = self._keep  # (request_gen's keep)
+        cut = False
         if method == "HEAD" or status in (204, 304):
             pass
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -689,15 +699,16 @@ class Connection:
                 if size < 0:
                     raise ValueError("bad chunk size")
                 total += size
-                if total > _KEEP + _DISCARD:
+                if total > cap + _DISCARD:
                     keep_alive = False
+                    cut = True
                     break
                 if size == 0:
                     for _ in range(_MAX_HEADERS):  # trailers
                         if not (yield from self._line()):
                             break
                     break
-                yield from self._body(size, keep)
+                cut = (yield from self._body(size, keep)) or cut
                 yield from self._line()
         elif "content-length" in headers:
             try:
@@ -706,16 +717,18 @@ class Connection:
                 raise ValueError("bad content-length")
             if length < 0:
                 raise ValueError("bad content-length")
-            if length > _KEEP + _DISCARD:
-                yield from self._body(min(length, _KEEP), keep)
+            if length > cap + _DISCARD:
+                yield from self._body(cap, keep)
                 keep_alive = False
+                cut = True
             else:
-                yield from self._body(length, keep)
+                cut = yield from self._body(length, keep)
         else:
             # no length: the body runs to the close; read what is kept and drop the rest
             keep_alive = False
             try:
-                yield from self._body(_KEEP, keep)
+                yield from self._body(cap, keep)
+                cut = True  # (as far as is known: the close did not come first)
             except OSError:
                 pass
         body = b"".join(keep)
@@ -725,4 +738,7 @@ class Connection:
             keep_alive = False
         if not keep_alive:
             self.close()
-        return Response(status, reason, headers, body)
+        resp = Response(status, reason, headers, body)
+        if cut:
+            resp.cut = cap
+        return resp

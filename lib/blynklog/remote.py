@@ -13,6 +13,8 @@
 # one a request when the server lacks a setting's datastream, which fails the read of them all),
 # at most once per remote.read_every_s; each value is checked against its declared type, min and
 # max: an invalid one is refused (report and stats "remote_refused") and the last good one kept.
+# The answer kept is bounded by the number of settings (_PLATFORM_ENTRY, _DEVICE_ENTRY): one cut
+# to it fails the read ("answer over N bytes").
 # Events: Blynk's logEvent for a condition, at most once per condition per UTC day of the
 # device's clock; a condition found while the server cannot be reached (or refuses the token)
 # waits in the state for the first sync that gets through. Health: the Logger's own figures
@@ -20,15 +22,20 @@
 # limits.points_per_day a UTC day (they go up with the next sync's batches, counted in the quota).
 # Everything the next wake needs is in state.json (keys "remote", "events", "health").
 # Faults: a failed read or event is reported (report "remote_error", "events_error"), never raised
-# and never in the way of the upload. RAM: a few small dicts; one answer body (bounded by http).
+# and never in the way of the upload. RAM: a few small dicts; one answer body (bounded as above).
 # One task at a time, as the Logger.
 import gc
 
 from .clock import FLAG_BOOTREL
-from .compat import json, ticks_diff, ticks_ms, utc_day
+from .compat import const, json, ticks_diff, ticks_ms, utc_day
 from .policy import park_until
 from .remote_values import _INF, _dict, check, same_source, sources
 
+# the settings read's answer: bytes kept per setting asked (the Platform API's {"dataStreamId":
+# 20,"pin":"V20","value":..,"updatedAt":..} with room for more fields, the Device API's "v20":..),
+# at least http's 1 KB; at config.py's 64 settings 8 KB (Platform API), 2 KB (Device API)
+_PLATFORM_ENTRY = const(128)
+_DEVICE_ENTRY = const(32)
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
@@ -148,8 +155,9 @@ def _get(log, client, names, got):
         )
     else:  # the Device API's get: ?token=..&v20&v21
         path = "/external/api/get?token=" + blynk._quote(client.token) + "".join(["&" + k.lower() for k in keys])
-    answer, body = yield from log._uploader.paced(client, client.fetch_gen(path))
-    if answer.kind != blynk.OK:
+    keep = max(1024, (_PLATFORM_ENTRY if platform else _DEVICE_ENTRY) * len(keys))
+    answer, body = yield from log._uploader.paced(client, client.fetch_gen(path, None, keep))
+    if answer.kind != blynk.OK or answer.message:  # (an OK's message: "answer over N bytes")
         return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
     data = body if len(keys) == 1 and not platform else json.loads(body)
     if platform:

@@ -5,8 +5,8 @@
 # per request (no keep-alive: a TLS handshake per batch), and a 308 cannot be followed with a
 # streamed body: the module replays the exhausted body, which this transport turns into an OSError
 # (the client then reports RETRY); configure the right region instead.
-# Answers are bounded like Connection's: at most _KEEP body bytes are read, the rest is dropped with
-# the socket. RAM: per request the module's own socket and headers dict, and the kept body.
+# Answers are bounded like Connection's: at most _KEEP body bytes (or the request's keep) are read,
+# the rest is dropped with the socket (resp.cut says so where the length says so). RAM: per request the module's own socket and headers dict, and the kept body.
 # Blocking only: request_gen() does the whole request in one step, so Logger.sync_async() over this
 # transport stops the other tasks for each request. Not safe to share between tasks.
 from .compat import const
@@ -69,13 +69,13 @@ class RequestsConnection:
     def __exit__(self, *exc):
         pass
 
-    def request_gen(self, method, path, headers=None, body=None):
+    def request_gen(self, method, path, headers=None, body=None, keep=None):
         # request() as http.Connection's generator of I/O ops, with none to yield: this transport
         # blocks, under an asyncio driver too (sync_async() then stops the loop for each request)
-        return self.request(method, path, headers, body)
+        return self.request(method, path, headers, body, keep)
         yield  # a generator (never reached; MicroPython's compiler drops an `if False: yield`)
 
-    def request(self, method, path, headers=None, body=None):
+    def request(self, method, path, headers=None, body=None, keep=None):
         import requests
 
         h = {}
@@ -120,14 +120,19 @@ class RequestsConnection:
                     kept[name] = (v if isinstance(v, str) else v.decode()).strip()
             raw = r.raw
             body_bytes = b""
+            keep = keep or _KEEP
+            length = None
             if method != "HEAD" and status not in (204, 304) and raw is not None:
                 length = kept.get("content-length")
-                want = _KEEP if length is None else min(_KEEP, int(length))
-                if want > 0:
-                    body_bytes = raw.read(want) or b""
+                length = keep if length is None else int(length)
+                if length > 0:
+                    body_bytes = raw.read(min(keep, length)) or b""
         finally:
             r.close()
         self.bytes_received += len(body_bytes)
         if "date" in kept:
             self.date = kept["date"]
-        return Response(status, getattr(r, "reason", b"") or "", kept, body_bytes)
+        resp = Response(status, getattr(r, "reason", b"") or "", kept, body_bytes)
+        if length is not None and length > keep:
+            resp.cut = keep
+        return resp

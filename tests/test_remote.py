@@ -365,6 +365,26 @@ def test_more_than_64_settings_are_a_config_error():
     assert str(e) == "remote: at most 64 settings", str(e)
 
 
+def test_settings_read_one_a_request_stop_at_the_timeout_past_the_budget():
+    # a missing datastream makes the read one setting a request: each answer 0.3 s, timeout
+    # 0.5 s, a 1 ms budget, 4 settings took 5 requests (1.5 s past the budget)
+    emu.require()
+    emu.reset()
+    remote = {"read_every_s": 0}
+    for i in range(4):
+        if i:  # V20: no datastream on the server
+            emu.add_stream(2, 20 + i, "V%d" % (20 + i), "int", setting=True)
+            emu.set_value(2, "V%d" % (20 + i), 100 + i)
+        remote["s%d" % i] = {"pin": "V%d" % (20 + i), "type": "int"}
+    emu.inject("slow", count=5, target="settings", delay_s=0.3)
+    log = blynklog.Logger(_config(remote=remote, upload={"timeout_ms": 500}))
+    log.add("x", 1.0)
+    r = log.sync(budget_ms=1)
+    log.close()
+    assert len(_requests("/external/api/get")) == 1, emu.requests()
+    assert r["remote_error"] == "settings: not read in time: s0, s1, s2, s3", r
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

@@ -232,7 +232,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
         began = None
         if extras(log, False):  # what remote.run() needs from the sync's start
             clock = log.clock
-            began = (ticks_ms(), None if clock.is_set() else clock.stamp())
+            began = (ticks_ms(), None if clock.is_set() else clock.stamp(), budget_ms)
         if log._up is None:
             # the modules one at a time, a pause between them (compiling one from source takes a
             # while on a board: under asyncio the other tasks run in between)

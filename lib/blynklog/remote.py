@@ -3,7 +3,8 @@
 # whose configuration has one of them: a configuration without them loads none of this.
 #   run(log, client, report, began)   the sync's one step for these features, after the upload;
 #                                     began: (ticks at the sync's start, the clock's stamp() then
-#                                     while it was unset, else None), from logger_sync. A
+#                                     while it was unset, else None, its budget_ms), from
+#                                     logger_sync. A
 #                                     generator of I/O ops (http.py), as the upload is: sync_gen
 #                                     runs it with `yield from`, so sync() and sync_async() both
 #                                     make its requests, on the upload's connection
@@ -56,7 +57,7 @@ def run(log, client, report, start):
             report["events_error"] = "%s: %s" % (type(e).__name__, e)
     if report["stopped"] not in _NO_NETWORK:
         try:
-            yield from _network(log, client, report)
+            yield from _network(log, client, report, start)
         except Exception as e:  # a MemoryError, a damaged answer: reported, the sync goes on
             report["remote_error"] = "%s: %s" % (type(e).__name__, e)
     if cfg["health"] is not None:
@@ -67,7 +68,7 @@ def run(log, client, report, start):
             report["health_error"] = "%s: %s" % (type(e).__name__, e)
 
 
-def _network(log, client, report):
+def _network(log, client, report, start):
     # Every request of these features: the settings read when due, then the events waiting.
     # Stops at the first answer that says the server cannot be reached or refuses the credentials.
     cfg = log._cfg
@@ -84,14 +85,14 @@ def _network(log, client, report):
         else:
             due = moved or not isinstance(at, int) or not 0 <= now - at < every
         if due:
-            ok = yield from _read(log, client, report, kept)
+            ok = yield from _read(log, client, report, kept, start)
             if not ok:
                 return
     if cfg["events"] is not None:
         yield from _send_events(log, client, report)
 
 
-def _read(log, client, report, kept):
+def _read(log, client, report, kept, start):
     # One read of every setting. -> False when the server could not be reached or refused us
     from . import blynk  # loaded by the sync already (a wake that only asks remote() does not load it)
 
@@ -99,6 +100,11 @@ def _read(log, client, report, kept):
     names = sorted(settings)
     got = {}
     refused = {}
+    late = []
+    # the read ends within upload.timeout_ms past the sync's budget (past its own start when that
+    # is later; none without a budget): ms from the sync's start
+    t = ticks_ms()
+    end = None if start[2] is None else max(start[2], ticks_diff(t, start[0])) + log._cfg["upload"]["timeout_ms"]
     try:
         answer = yield from _get(log, client, names, got)
     except ValueError:  # a 200 whose body is no JSON (a captive portal's page, a proxy's)
@@ -108,9 +114,19 @@ def _read(log, client, report, kept):
     if answer is not None and answer.kind in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
         # a datastream the server lacks (deleted from the template, say) fails the read of them
         # all: each setting alone then (a lone one's answer is this one), so that one is refused
-        # for itself and the rest are read
+        # for itself and the rest are read; a request goes while one as long as the slowest so
+        # far still ends within the read's time, the settings after it are not read (reported)
+        slow = ticks_diff(ticks_ms(), t)
         for name in names:
-            a = answer if len(names) == 1 else (yield from _get(log, client, [name], got))
+            if len(names) == 1:
+                a = answer
+            elif end is not None and ticks_diff(ticks_ms(), start[0]) + slow > end:
+                late.append(name)
+                continue
+            else:
+                t = ticks_ms()
+                a = yield from _get(log, client, [name], got)
+                slow = max(slow, ticks_diff(ticks_ms(), t))
             if a is None:
                 continue
             if a.kind not in (blynk.BAD_BATCH, blynk.UNKNOWN_STREAM):
@@ -136,7 +152,12 @@ def _read(log, client, report, kept):
         else:
             refused[name] = why
     report["remote_refused"] = refused
-    kept = {"at": log._now(client), "v": good, "refused": refused, "error": None, "of": sources(log._cfg)}
+    err = None
+    if late:  # (read again at the next sync: no "at", the time of a read done)
+        err = report["remote_error"] = ("settings: not read in time: " + ", ".join(late))[:120]
+    kept = {"v": good, "refused": refused, "error": err, "of": sources(log._cfg)}
+    if not late:
+        kept["at"] = log._now(client)
     log._state.set("remote", kept)
     return True
 

@@ -278,6 +278,11 @@ def _send_events(log, client, report):
                 blynk._quote(codes[name]),
                 blynk._quote(pend[name]),
             )
+            # its day spent before it goes, in state.json: a power cut before the sync's end saves
+            # the state may lose the event for the day, never send it twice
+            days[name] = day
+            log._state.set("events", _with(_dict(log._state.get("events")), "day", dict(days)))
+            log._state.save()
             answer = (yield from log._uploader.paced(client, client.fetch_gen(path)))[0]
             wait = answer.kind == blynk.AUTH or (answer.kind == blynk.RETRY and answer.status != 400)
             if wait or "frequent" in answer.message:
@@ -286,13 +291,13 @@ def _send_events(log, client, report):
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
                 if answer.kind == blynk.RETRY:
                     log._uploader.retry_later(now, answer, report)  # a 429: policy's back-off
+                del days[name]
                 return  # it waits for the next sync
             if answer.kind != blynk.OK:
                 # refused (an undeclared code, the day's events spent): not again today
                 report["events_error"] = "%s: %s" % (codes[name], answer.message or answer.kind)
             else:
                 sent.append(codes[name])
-            days[name] = day
             del pend[name]
     finally:
         st = _with(_dict(log._state.get("events")), "pend", pend)
@@ -314,6 +319,10 @@ def _health(log, start):
     if not isinstance(n, int) or n + len(metrics) > hcfg["per_day"]:
         return 0
     figures = _figures(log, start, metrics)
+    # the day's count with every point first, in state.json before the points are flushed: a
+    # power cut before the sync's end saves the state may lose them, never exceed the share
+    log._state.set("health", [day, n + len(metrics)])
+    log._state.save()
     added = 0
     for metric in metrics:
         v = figures.get(metric)
@@ -331,7 +340,7 @@ def _health(log, start):
     log._state.set("health", [day, n + added])
     if added:
         # durable as the sync returns, as the samples the sync flushed first are: the day's
-        # share counts them, so they would not be added again
+        # share counts them (saved above), so they would not be added again
         log._opened().flush()
     return added
 

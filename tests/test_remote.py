@@ -385,6 +385,42 @@ def test_settings_read_one_a_request_stop_at_the_timeout_past_the_budget():
     assert r["remote_error"] == "settings: not read in time: s0, s1, s2, s3", r
 
 
+def test_a_change_to_stats_remote_refused_is_not_saved_in_the_state():
+    # stats() gave the state's own dict: a caller's edit went into state.json at the next save
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 20, "V20", "int", setting=True)
+    emu.set_value(2, "V20", 5)
+    cfg = _config(remote={"a": {"pin": "V20", "type": "int", "min": 10}, "read_every_s": 3600})
+    log = blynklog.Logger(cfg)
+    log.sync()
+    log.stats()["remote_refused"]["zz"] = "the caller's"
+    log.add("x", 2.0)
+    log.sync()  # the read is not due: the state is saved as it is
+    log.close()
+    log = blynklog.Logger(cfg)
+    refused = log.stats()["remote_refused"]
+    log.close()
+    assert list(refused) == ["a"], refused
+
+
+def test_a_change_to_the_reports_remote_refused_is_not_saved_in_the_state():
+    emu.require()
+    emu.reset()
+    emu.add_stream(2, 20, "V20", "int", setting=True)
+    emu.set_value(2, "V20", 5)
+    cfg = _config(remote={"a": {"pin": "V20", "type": "int", "min": 10}, "read_every_s": 3600})
+    log = blynklog.Logger(cfg)
+    log.sync()["remote_refused"]["zz"] = "the caller's"
+    log.add("x", 2.0)
+    log.sync()
+    log.close()
+    log = blynklog.Logger(cfg)
+    refused = log.stats()["remote_refused"]
+    log.close()
+    assert list(refused) == ["a"], refused
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

@@ -155,7 +155,7 @@ def _read(log, client, report, kept, start):
     err = None
     if late:  # (read again at the next sync: no "at", the time of a read done)
         err = report["remote_error"] = ("settings: not read in time: " + ", ".join(late))[:120]
-    kept = {"v": good, "refused": refused, "error": err, "of": sources(log._cfg)}
+    kept = {"v": good, "refused": dict(refused), "error": err, "of": sources(log._cfg)}  # (not the report's)
     if not late:
         kept["at"] = log._now(client)
     log._state.set("remote", kept)

@@ -91,7 +91,7 @@ def stats(log, out):
     # what Logger.stats() adds: the last settings read's refusals and failure
     if log._cfg["remote"] is not None:
         kept = _dict(log._state.get("remote"))
-        out["remote_refused"] = kept.get("refused") or {}
+        out["remote_refused"] = dict(_dict(kept.get("refused")))  # a copy: not the state's own
         out["remote_error"] = kept.get("error")
 
 

@@ -120,8 +120,8 @@ def test_an_invalid_setting_is_refused_reported_and_the_last_good_one_kept():
     _sync(cfg)
     emu.set_value(2, "V20", 5)  # below the setting's min (10)
     report, log = _sync(cfg)
-    assert report["remote_refused"] == {"sample_every_s": "5 is outside 10..3600"}
-    assert log.stats()["remote_refused"] == {"sample_every_s": "5 is outside 10..3600"}
+    assert report["remote_refused"] == {"sample_every_s": "5 is below 10"}
+    assert log.stats()["remote_refused"] == {"sample_every_s": "5 is below 10"}
     assert blynklog.Logger(cfg).remote() == {"sample_every_s": 120}
 
 
@@ -419,6 +419,14 @@ def test_a_change_to_the_reports_remote_refused_is_not_saved_in_the_state():
     refused = log.stats()["remote_refused"]
     log.close()
     assert list(refused) == ["a"], refused
+
+
+def test_a_refusal_names_the_one_bound_a_value_passed():
+    # without a max it read "5 is outside 10..None" (with both bounds "5 is outside 10..3600")
+    from blynklog.remote_values import check
+
+    assert check({"type": "int", "min": 10, "max": None}, 5)[1] == "5 is below 10"
+    assert check({"type": "int", "min": None, "max": 100}, 500)[1] == "500 is above 100"
 
 
 def test_a_logger_without_the_remote_section_returns_no_settings():

@@ -40,8 +40,10 @@ def check(spec, v):
         v = float(v)
     lo = spec["min"]
     hi = spec["max"]
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        return None, "%r is outside %r..%r" % (v, lo, hi)
+    if lo is not None and v < lo:
+        return None, "%r is below %r" % (v, lo)
+    if hi is not None and v > hi:
+        return None, "%r is above %r" % (v, hi)
     return v, None
 
 

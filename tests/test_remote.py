@@ -880,6 +880,43 @@ def test_a_settings_read_answered_by_a_captive_portal_is_a_failed_read_kept_for_
     log.close()
 
 
+def _list_answer_config():
+    # a server answering every GET with the JSON [] (no object of the Device API's pins)
+    import hostile
+    from support import tmpdir
+
+    hostile.require(False)
+    name = "listget%d" % len(tmpdir("l"))
+    hostile.set(name, "list-get")
+    return {
+        "server": hostile.url(),
+        "api": "device",
+        "token": name,
+        "streams": {"x": {"pin": "V7"}},
+        "store": {"path": tmpdir("listget") + "/bl"},
+        "remote": {"sample_every_s": INTERVAL, "gain": "V21", "read_every_s": 3600},
+        "insecure": True,
+    }
+
+
+def test_a_settings_answer_of_another_json_shape_is_a_failed_read():
+    # a 200 with [] (or null, 123) for several pins was taken as "no values yet", no error
+    log = blynklog.Logger(_list_answer_config())
+    r = log.sync()
+    log.close()
+    assert r["remote_error"] == "settings: the answer is JSON of another shape", r["remote_error"]
+
+
+def test_a_settings_answer_of_another_json_shape_is_read_again_at_the_next_sync():
+    # it counted as a read done: not again for read_every_s (an hour here)
+    cfg = _list_answer_config()
+    log = blynklog.Logger(cfg)
+    log.sync()
+    r = log.sync()
+    log.close()
+    assert r["remote_error"] == "settings: the answer is JSON of another shape", r["remote_error"]
+
+
 def test_without_a_clock_the_settings_are_read_once_and_then_wait_for_the_time():
     # with the clock unset (here a server's Date before the clock's min_year), every sync read
     # the settings again whatever read_every_s said (3 syncs, 3 reads, a message each)

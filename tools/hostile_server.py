@@ -23,6 +23,8 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     continue-flood   endless "100 Continue" answers     http10         HTTP/1.0 200, body to the close
     token-bad-json   OAuth2 answers 200 with a body that is not JSON (ok otherwise)
     portal-get       a captive portal's HTML page (200) to every GET, ok otherwise
+    list-get         a 200 with the JSON [] to every GET (no Device API settings read's shape), ok
+                     otherwise
     token-odd        OAuth2 answers 200 with expires_in -5 and access_token 7 (ok otherwise)
     tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
                      than its Content-Length): they must not be read as the next answer
@@ -411,6 +413,12 @@ class HostileServer:
             # a captive portal's page as the answer to every GET (a settings read), ok otherwise
             if req.method == "GET":
                 conn.send(_answer(200, b"<html><body>Sign in</body></html>", ["Content-Type: text/html"], "OK"))
+            else:
+                conn.send(self._ok(name, req))
+            return True
+        if b == "list-get":
+            if req.method == "GET":
+                conn.send(_answer(200, b"[]", ["Content-Type: application/json"], "OK"))
             else:
                 conn.send(self._ok(name, req))
             return True

@@ -181,13 +181,16 @@ def _get(log, client, names, got):
     if answer.kind != blynk.OK or answer.message:  # (an OK's message: "answer over N bytes")
         return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
     data = body if len(keys) == 1 and not platform else json.loads(body)
+    if not isinstance(data, list if platform else (bytes, dict)):  # ([], null, 123: no "no value")
+        answer.message = "the answer is JSON of another shape"
+        return answer  # (an OK's message fails the read, as above)
     if platform:
-        for e in data if isinstance(data, list) else ():
+        for e in data:
             if isinstance(e, dict) and e.get("dataStreamId") in keys and "value" in e:
                 got[names[keys.index(e["dataStreamId"])]] = e["value"]
     elif len(keys) == 1:
         got[names[0]] = data.decode()
-    elif isinstance(data, dict):
+    else:
         for i in range(len(names)):
             k = keys[i].lower()
             if k in data:

@@ -429,6 +429,12 @@ def test_a_refusal_names_the_one_bound_a_value_passed():
     assert check({"type": "int", "min": None, "max": 100}, 500)[1] == "500 is above 100"
 
 
+def test_a_setting_name_with_a_newline_is_a_config_error():
+    # "a\nb" was accepted (README: a setting's name has no newline, as a stream's)
+    e = raises(blynklog.ConfigError, blynklog.Logger, _config(remote={"a\nb": "V20"}))
+    assert str(e) == "remote.a\nb: a setting's name has no newline", str(e)
+
+
 def test_a_logger_without_the_remote_section_returns_no_settings():
     log = blynklog.Logger(_config())
     try:

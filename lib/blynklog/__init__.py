@@ -108,7 +108,7 @@ def _unverified_reason(cfg):
 # gateway's part of the validation) and json_check.py's (a file's syntax), which
 # tests/test_wake.py holds to the files (a stat of them instead cost a Pico W 6 ms each at every
 # wake)
-_VALIDATOR = "b51ddd11"
+_VALIDATOR = "ccfe41a5"
 
 
 def _cache_key(path, raw):

@@ -475,6 +475,8 @@ def _remote(cfg, api, streams):
         if name in _REMOTE_OPTIONS:
             continue
         key = _name("remote", name)
+        if "\n" in name:  # (README: as a stream's)
+            _fail(key, "a setting's name has no newline")
         s = sec[name]
         if isinstance(s, str):
             s = {"pin": s}

@@ -852,6 +852,30 @@ def test_an_int_setting_written_as_a_doubles_text_is_read_exactly():
     assert check(spec, "16777216.5") == (None, "16777216.5 is not an integer")
 
 
+def test_an_int_setting_in_a_device_api_json_answer_is_read_exactly():
+    # a double datastream's 16777217.0 in the answer's JSON went through a float: float32 on a
+    # board read 16777216 (and refused 2147483647.0 as too large for 32 bits)
+    emu.require()
+    emu.reset()
+    _settings_streams()
+    emu.set_value(2, "V20", 60)
+    emu.set_value(2, "V21", 16777217)
+    cfg = _config(remote={"n": {"pin": "V21", "type": "int"}, "other": INTERVAL, "read_every_s": 0})
+    report, _ = _sync(cfg)
+    assert report["remote"] == {"n": 16777217, "other": 60}, report
+
+
+def test_an_int_setting_in_a_platform_api_answer_is_read_exactly():
+    emu.require()
+    emu.reset()
+    emu.add_stream(1, 41, "V41", "double", setting=True)
+    emu.set_value(1, "V41", 2147483647)
+    cfg = platform_config({"x": {"id": 7}})
+    cfg["remote"] = {"n": {"pin": "V41", "type": "int"}, "read_every_s": 0}
+    report, _ = _sync(cfg)
+    assert report["remote"] == {"n": 2147483647}, report
+
+
 def test_a_setting_in_pythons_digit_groups_is_not_a_number():
     from blynklog.remote_values import check
 

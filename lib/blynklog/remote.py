@@ -180,7 +180,7 @@ def _get(log, client, names, got):
     answer, body = yield from log._uploader.paced(client, client.fetch_gen(path, None, keep))
     if answer.kind != blynk.OK or answer.message:  # (an OK's message: "answer over N bytes")
         return None if len(keys) == 1 and "no value" in answer.message else answer  # one pin without a value yet
-    data = body if len(keys) == 1 and not platform else json.loads(body)
+    data = body if len(keys) == 1 and not platform else json.loads(_quoted(body))
     if not isinstance(data, list if platform else (bytes, dict)):  # ([], null, 123: no "no value")
         answer.message = "the answer is JSON of another shape"
         return answer  # (an OK's message fails the read, as above)
@@ -196,6 +196,38 @@ def _get(log, client, names, got):
             if k in data:
                 got[names[i]] = data[k]
     return None
+
+
+def _quoted(body):
+    # the JSON text with each number that has a fraction or an exponent in quotes: json.loads
+    # gives its text, which check() reads exactly (through json's float, float32 on a board, an
+    # int setting's 16777217.0 was 16777216); strings' bytes are skipped
+    out = []
+    i = start = 0
+    n = len(body)
+    text = False
+    while i < n:
+        c = body[i]
+        i += 1
+        if text:
+            if c == 92:  # a backslash: the byte after it is escaped
+                i += 1
+            elif c == 34:
+                text = False
+        elif c == 34:
+            text = True
+        elif c == 45 or 48 <= c <= 57:  # a number: '-' or a digit
+            j = i
+            while j < n and body[j] in b"+-.eE0123456789":
+                j += 1
+            number = body[i - 1 : j]
+            if b"." in number or b"e" in number or b"E" in number:
+                out.append(body[start : i - 1])
+                out.append(b'"' + number + b'"')
+                start = j
+            i = j
+    out.append(body[start:])
+    return b"".join(out)
 
 
 def _with(d, key, value):

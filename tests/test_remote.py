@@ -876,6 +876,17 @@ def test_an_int_setting_in_a_platform_api_answer_is_read_exactly():
     assert report["remote"] == {"n": 2147483647}, report
 
 
+def test_a_settings_text_that_is_no_ascii_decimal_number_is_refused_on_every_runtime():
+    # MicroPython's float() took "." and "e5" as 0.0, CPython's int() "\u0661\u0662" as 12 and
+    # "5\u00a0" as 5: the verdict depended on the runtime
+    from blynklog.remote_values import check
+
+    double = {"type": "double", "min": None, "max": None}
+    whole = {"type": "int", "min": None, "max": None}
+    got = [check(double, "."), check(double, "e5"), check(whole, "\u0661\u0662"), check(whole, "5\u00a0")]
+    assert [v for v, _ in got] == [None, None, None, None], got
+
+
 def test_a_setting_in_pythons_digit_groups_is_not_a_number():
     from blynklog.remote_values import check
 

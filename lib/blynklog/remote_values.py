@@ -9,22 +9,25 @@ _INF = float("inf")
 
 def check(spec, v):
     # -> (value, None) when v is a valid value of the setting, else (None, why)
-    if isinstance(v, str):  # the plain-text answer of one pin
-        t = v.strip()
-        whole, dot, frac = t.partition(".")
-        try:
-            if "_" in t:  # (Python's digit separators: no number Blynk writes)
-                raise ValueError
-            if spec["type"] == "int" and whole not in ("", "+", "-") and (not dot or frac.isdigit()):
-                # "60" or "60.00000" (a double datastream's text) exactly: no float, which is
-                # float32 on a board (16777217.0 read as 16777216)
-                if frac.strip("0"):
-                    return None, "%s is not an integer" % t.rstrip("0")[:20]
-                v = int(whole)
-            else:
-                v = float(t)
-        except ValueError:
+    if isinstance(v, str):  # the plain-text answer of one pin, a JSON number's text (remote.py)
+        t = v.strip(" \t\r\n")
+        m, e, x = t.lower().partition("e")
+        whole, dot, frac = m.partition(".")
+        w = whole[1:] if whole[:1] in ("+", "-") else whole
+        x = x[1:] if x[:1] in ("+", "-") else x
+        # a decimal number of ASCII digits, sign, fraction and exponent only: float() and int()
+        # differ by runtime past that (MicroPython's float() takes "." as 0.0, CPython's int()
+        # "\u0661\u0662" as 12, both take Python's "1_000", no number Blynk writes)
+        if not w + frac or (w + frac + x).strip("0123456789") or (e and not x):
             return None, "not a number: %r" % v[:20]
+        if spec["type"] == "int" and not e:
+            # "60" or "60.00000" (a double datastream's text) exactly: no float, which is
+            # float32 on a board (16777217.0 read as 16777216)
+            if frac.strip("0"):
+                return None, "%s is not an integer" % t.rstrip("0")[:20]
+            v = int(whole) if w else 0
+        else:
+            v = float(t)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return None, "not a number: %r" % (v,)
     if isinstance(v, float) and (v != v or v == _INF or v == -_INF):

@@ -958,6 +958,21 @@ def test_a_settings_answer_of_another_json_shape_is_read_again_at_the_next_sync(
     assert r["remote_error"] == "settings: the answer is JSON of another shape", r["remote_error"]
 
 
+def test_a_settings_answer_nested_past_cpythons_recursion_limit_is_not_json_on_every_runtime():
+    # 1024 bytes of "[": CPython's json raised RecursionError (remote_error named it, stats()
+    # had None), MicroPython's said the answer is not JSON
+    import hostile
+    from support import tmpdir
+
+    cfg = _list_answer_config()
+    hostile.set(cfg["token"], "deep-get")
+    cfg["store"] = {"path": tmpdir("deepget") + "/bl"}
+    log = blynklog.Logger(cfg)
+    r = log.sync()
+    log.close()
+    assert r["remote_error"] == "settings: the answer is not JSON", r["remote_error"]
+
+
 def test_without_a_clock_the_settings_are_read_once_and_then_wait_for_the_time():
     # with the clock unset (here a server's Date before the clock's min_year), every sync read
     # the settings again whatever read_every_s said (3 syncs, 3 reads, a message each)

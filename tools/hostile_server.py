@@ -25,6 +25,8 @@ Behaviours (a trailing `-N` on a name seeds the random ones: `random-7`):
     portal-get       a captive portal's HTML page (200) to every GET, ok otherwise
     list-get         a 200 with the JSON [] to every GET (no Device API settings read's shape), ok
                      otherwise
+    deep-get         a 200 with 1024 bytes of "[" to every GET (JSON nested past CPython's recursion
+                     limit), ok otherwise
     token-odd        OAuth2 answers 200 with expires_in -5 and access_token 7 (ok otherwise)
     tail-junk        ok, but every answer is followed by stray bytes in the same write (a body longer
                      than its Content-Length): they must not be read as the next answer
@@ -416,9 +418,10 @@ class HostileServer:
             else:
                 conn.send(self._ok(name, req))
             return True
-        if b == "list-get":
+        if b in ("list-get", "deep-get"):
             if req.method == "GET":
-                conn.send(_answer(200, b"[]", ["Content-Type: application/json"], "OK"))
+                body = b"[]" if b == "list-get" else b"[" * 1024
+                conn.send(_answer(200, body, ["Content-Type: application/json"], "OK"))
             else:
                 conn.send(self._ok(name, req))
             return True

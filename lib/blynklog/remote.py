@@ -37,6 +37,7 @@ from .remote_values import _INF, _dict, check, same_source, sources
 # at least http's 1 KB; at config.py's 64 settings 8 KB (Platform API), 2 KB (Device API)
 _PLATFORM_ENTRY = const(128)
 _DEVICE_ENTRY = const(32)
+_MAX_DEPTH = const(8)  # nesting of the answer's JSON (its shapes: 3 at most)
 _MS_MASK = (1 << 40) - 1  # the ms part of a boot-relative stamp (clock.py)
 # the upload stopped so that nothing more should go to the server in this sync: a retry-later
 # answer (network, 5xx, 429: the back-off holds) or a fault of our own
@@ -201,9 +202,10 @@ def _get(log, client, names, got):
 def _quoted(body):
     # the JSON text with each number that has a fraction or an exponent in quotes: json.loads
     # gives its text, which check() reads exactly (through json's float, float32 on a board, an
-    # int setting's 16777217.0 was 16777216); strings' bytes are skipped
+    # int setting's 16777217.0 was 16777216); strings' bytes are skipped. Nested deeper than
+    # _MAX_DEPTH: ValueError (CPython's json.loads raised RecursionError at 1024 "[")
     out = []
-    i = start = 0
+    i = start = depth = 0
     n = len(body)
     text = False
     while i < n:
@@ -216,6 +218,12 @@ def _quoted(body):
                 text = False
         elif c == 34:
             text = True
+        elif c == 91 or c == 123:  # [ {
+            depth += 1
+            if depth > _MAX_DEPTH:
+                raise ValueError
+        elif c == 93 or c == 125:
+            depth -= 1
         elif c == 45 or 48 <= c <= 57:  # a number: '-' or a digit
             j = i
             while j < n and body[j] in b"+-.eE0123456789":

@@ -36,7 +36,9 @@ def env(request, tmp_path):
         srv.stop()
 
 
-def test_in_asyncio_mode_the_firmware_runs_its_cycles_and_its_upload_on_the_virtual_board(env):
+def _boot(env, board):
+    # the firmware in asyncio mode, a sample every second, deployed on the virtual board with the
+    # board settings given, booted once: -> (the boot's result, its SUMMARY)
     tmp_path, srv, exe = env
     config = _config(
         str(tmp_path / "cfg"),
@@ -45,15 +47,20 @@ def test_in_asyncio_mode_the_firmware_runs_its_cycles_and_its_upload_on_the_virt
         asyncio=True,
         sample_every_s=1,
         upload_every_s=600,
-        board={"wakes": CYCLES},
+        board=board,
     )
     deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
     vb = vboard.VBoard(str(tmp_path / "vb"), micropython=exe, heapsize="512K", time_scale=1e6, start_ms=T0)
     vb.power_on(rtc_kept=True)
     srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
     r = vb.boot(timeout_s=60)
+    lines = [x for x in r.lines() if x.startswith("SUMMARY ")]
+    return r, json.loads(lines[-1][len("SUMMARY ") :]) if lines else None
+
+
+def test_in_asyncio_mode_the_firmware_runs_its_cycles_and_its_upload_on_the_virtual_board(env):
+    r, summary = _boot(env, {"wakes": CYCLES})
     assert r.how == "exit" and "sleep none (asyncio)" in r.out, r.out
-    summary = json.loads([x for x in r.lines() if x.startswith("SUMMARY ")][-1][len("SUMMARY ") :])
     assert summary["cycles"] == CYCLES and summary["samples"] == 4 * CYCLES, summary
     assert summary["uploads"] == 1 and summary["sent"] >= 4 and summary["errors"] == 0, summary  # power-on's
 
@@ -61,22 +68,7 @@ def test_in_asyncio_mode_the_firmware_runs_its_cycles_and_its_upload_on_the_virt
 def test_in_asyncio_mode_upload_at_end_runs_its_last_cycle_awake_and_uploads_what_the_cycles_took(env):
     # the board's upload_at_end (the virtual board's end of an offline period) after an asyncio
     # mode's cycles: asyncio mode never sleeps, so its last cycle follows a wait, not a deep sleep
-    tmp_path, srv, exe = env
-    config = _config(
-        str(tmp_path / "cfg"),
-        srv.url,
-        srv.ca_der_path,
-        asyncio=True,
-        sample_every_s=1,
-        upload_every_s=600,
-        board={"wakes": CYCLES, "upload_at_end": True},
-    )
-    deploy.deploy_to_folder("unix", str(tmp_path / "vb" / "flash"), config, out=lambda m: None)
-    vb = vboard.VBoard(str(tmp_path / "vb"), micropython=exe, heapsize="512K", time_scale=1e6, start_ms=T0)
-    vb.power_on(rtc_kept=True)
-    srv.configure(clock_offset_ms=vb.world_ms() - int(time.time() * 1000))
-    r = vb.boot(timeout_s=60)
+    r, summary = _boot(env, {"wakes": CYCLES, "upload_at_end": True})
     assert r.how == "exit", (r.how, r.out)  # was a deep sleep
-    summary = json.loads([x for x in r.lines() if x.startswith("SUMMARY ")][-1][len("SUMMARY ") :])
     assert summary["cycles"] == CYCLES + 1 and summary["uploads"] == 2, summary
     assert summary["errors"] == 0 and summary["pending"] == 0, summary

@@ -161,9 +161,7 @@ def _in_task(t):
     coro = getattr(t, "coro", None)  # CPython: a loop (get_running_loop)
     try:
         coro.pend_throw(coro.pend_throw(None))
-    except ValueError:  # "generator already executing": this call is in the task
-        return True
-    except AttributeError:
+    except (ValueError, AttributeError):  # "generator already executing": this call is in the task
         return True
     return False
 

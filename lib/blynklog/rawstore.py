@@ -29,6 +29,11 @@ _MARK = b"\x00"
 _K_CKPT = const(0xC0)
 _K_NAME = const(0xC1)
 _K_COMMIT = const(0xC2)
+# a checkpoint of a ring whose every sector is in the chain: a commit (or a name) found the ring
+# full with pending samples in its oldest sector under drop_newest (or a sync_async's hold), and
+# took the free sector rather than erase them (_rotate); open then counts N sectors, not N - 1
+_K_CKPT_ALL = const(0xC3)
+_ENOSPC = const(28)
 
 _MAX_STREAMS = const(64)
 _MAX_NAME = const(64)  # bytes of UTF-8, as the configuration allows
@@ -86,11 +91,14 @@ class RawStore:
         self._tail_seq = 0
         self._off = 0
         self._chain = 0
+        self._failed = False  # a failed rotation whose state could not be read back (_recover)
         self._reset_state()
         self._open()
 
     # ---- device primitives ----
     def _prog(self, idx, off, mv):
+        if self._failed:
+            raise OSError(5, "store failed: reopen it")
         try:
             self._dev.writeblocks(idx, mv, off)
         except OSError:
@@ -101,6 +109,8 @@ class RawStore:
         self.bytes_programmed += len(mv)
 
     def _erase(self, idx):
+        if self._failed:
+            raise OSError(5, "store failed: reopen it")
         self._dev.ioctl(6, idx)
         self.erases += 1
         self._counts[idx] += 1
@@ -262,9 +272,9 @@ class RawStore:
         return self._tail_seq * self._ss + off
 
     # ---- control frames ----
-    def _ckpt_body(self):
+    def _ckpt_body(self, kind=_K_CKPT):
         b = self._buf
-        b[2] = _K_CKPT
+        b[2] = kind
         struct.pack_into("<IB", b, 3, self._dropped, len(self._names))
         p = 8
         for name, sid in self._names.items():
@@ -307,47 +317,82 @@ class RawStore:
 
     # ---- rotation ----
     def _rotate(self, may_refuse):
-        # Moves the tail to the next sector (claim: seq and base_ts, then a checkpoint), erasing
-        # the oldest sector when the ring is full. Returns False when refused (drop_newest and
-        # the oldest sector still holds pending samples).
+        # Moves the tail to the next sector F (claim: seq and base_ts, then a checkpoint), erasing
+        # the oldest sector O when the ring is full. Returns False when refused: a sample
+        # (may_refuse) while drop_newest, or a sync_async's hold, keeps the pending samples of the
+        # sector that would go. A control frame (a commit, a name) is never refused for that: it
+        # takes F and keeps O, the chain then every sector (_K_CKPT_ALL); samples wait until the
+        # commits free O. Only when F itself is that oldest sector and still pending does a
+        # control frame find no room: OSError ENOSPC, nothing changed.
         n = self._n
         f = (self._tail + 1) % n
         o = (f + 1) % n
-        drop = self._chain >= n - 1
-        self._old_pending = None
-        if drop:
-            lost = self._uncommitted(o)
-            total = 0
-            for sid in lost:
-                total += lost[sid]
-            if total and may_refuse and (self._drop_newest or (self.hold and self.hold())):
+        keep = self._drop_newest or (self.hold and self.hold())
+        whole = self._chain >= n  # every sector in the chain: F is the oldest, dropped before its claim
+        lost_f = self._uncommitted(f) if whole else None
+        if whole and keep and _total(lost_f):
+            if may_refuse:
                 return False
-            for sid in lost:
-                self._pending[sid] = self._pending.get(sid, 0) - lost[sid]
-            self._dropped += total
-            self._chain -= 1
-            self._seqs[o] = _NOSEQ
-        self._make_ready(f)
-        seq = self._tail_seq + 1
-        h = self._hb  # holds f's stage A (read or written by _make_ready)
-        salt = record.new_salt()
-        struct.pack_into("<IQI", h, 12, seq, self._last_ts, salt)
-        struct.pack_into("<I", h, 28, _crc(memoryview(h)[0:28]))
-        self._tail = f
-        self._tail_seq = seq
-        self._off = self._ss  # until the checkpoint is in, nothing may go here
-        self._prog(f, 12, memoryview(h)[12:_HDR])
-        self._seqs[f] = seq
-        self._base[f] = self._last_ts
-        self._salt[f] = salt
-        total = self._seal(self._ckpt_body(), self._key(f, _HDR))
-        self._off = _HDR
-        self._put(total)
-        self._chain += 1
-        if drop:
-            self._erase(o)
-            self._prepare(o, self._counts[o])
+            raise OSError(_ENOSPC, "store full: the oldest sector holds pending samples")
+        drop = self._chain - (1 if whole else 0) >= n - 1
+        lost_o = self._uncommitted(o) if drop else None
+        if drop and keep and _total(lost_o):
+            if may_refuse:
+                return False
+            drop = False  # a control frame: the chain takes F, O stays
+        self._old_pending = None
+        # From here on a failure (a program, an erase, a MemoryError) leaves RAM ahead of the
+        # flash: _recover reads the state back from the flash, in this one place.
+        try:
+            if whole:
+                self._drop(f, lost_f)
+            if drop:
+                self._drop(o, lost_o)
+            self._make_ready(f)
+            seq = self._tail_seq + 1
+            h = self._hb  # holds f's stage A (read or written by _make_ready)
+            salt = record.new_salt()
+            struct.pack_into("<IQI", h, 12, seq, self._last_ts, salt)
+            struct.pack_into("<I", h, 28, _crc(memoryview(h)[0:28]))
+            self._tail = f
+            self._tail_seq = seq
+            self._off = self._ss  # until the checkpoint is in, nothing may go here
+            self._prog(f, 12, memoryview(h)[12:_HDR])
+            self._seqs[f] = seq
+            self._base[f] = self._last_ts
+            self._salt[f] = salt
+            self._chain += 1
+            body = self._ckpt_body(_K_CKPT_ALL if self._chain >= n else _K_CKPT)
+            total = self._seal(body, self._key(f, _HDR))
+            self._off = _HDR
+            self._put(total)
+            if drop:
+                self._erase(o)
+                self._prepare(o, self._counts[o])
+        except BaseException:
+            self._recover()
+            raise
         return True
+
+    def _drop(self, idx, lost):
+        # sector idx leaves the chain (the oldest): its pending samples are counted as dropped
+        total = 0
+        for sid in lost:
+            self._pending[sid] = self._pending.get(sid, 0) - lost[sid]
+            total += lost[sid]
+        self._dropped += total
+        self._chain -= 1
+        self._seqs[idx] = _NOSEQ
+
+    def _recover(self):
+        # A rotation failed part-way: the chain, the tail and the counts are read back from the
+        # flash as a reopen would (names, cursors, pending, meta). When the flash cannot be read
+        # either, every later call fails until the store is opened again.
+        try:
+            self._open(False)
+        except BaseException:
+            self._failed = True
+            self._off = self._ss
 
     def _uncommitted(self, idx):
         # {sid: samples of sector idx that are still pending}
@@ -376,7 +421,7 @@ class RawStore:
         self._metab = b""  # the caller's meta as compact JSON; b"" when none
         self._old_pending = None  # whether the sector a rotation would erase holds pending samples (None: not known)
 
-    def _open(self):
+    def _open(self, may_format=True):
         n = self._n
         seqs = self._seqs
         unknown = []
@@ -398,13 +443,19 @@ class RawStore:
                     best = i
             if best < 0:
                 break
-            if self._load_tail(best):
+            kind = self._load_tail(best)
+            if kind:
+                # a checkpoint of a ring lent its free sector counts every sector; otherwise the
+                # one after the tail is not in the chain (erased, or its erase was cut short)
+                most = n if kind == _K_CKPT_ALL else n - 1
                 k = 1
-                while k < n - 1 and k < self._tail_seq and seqs[(best - k) % n] == self._tail_seq - k:
+                while k < most and k < self._tail_seq and seqs[(best - k) % n] == self._tail_seq - k:
                     k += 1
                 self._chain = k
                 return
             seqs[best] = _NOSEQ  # a torn claim: that sector is erased when next claimed
+        if not may_format:
+            raise OSError(5, "no checkpoint found")
         self._format()
 
     def _format(self):
@@ -419,8 +470,8 @@ class RawStore:
         self._rotate(False)
 
     def _load_tail(self, idx):
-        # Replays the newest sector: its checkpoint, then names, commits and samples. False
-        # when it has no valid checkpoint (a claim cut short).
+        # Replays the newest sector: its checkpoint, then names, commits and samples. Returns
+        # the checkpoint's kind, or 0 when it has no valid checkpoint (a claim cut short).
         self._reset_state()
         ss = self._ss
         seq = self._seqs[idx]
@@ -429,6 +480,7 @@ class RawStore:
         self._last_ts = self._base[idx]
         off = self._start(idx)
         first = True
+        kind = 0
         b = self._buf
         closed = False
         while True:
@@ -441,9 +493,10 @@ class RawStore:
             k = self._kind()
             p = self._body() + 1
             if first:
-                if k != _K_CKPT:
-                    return False
+                if k != _K_CKPT and k != _K_CKPT_ALL:
+                    return 0
                 first = False
+                kind = k
                 self._dropped, count = struct.unpack_from("<IB", b, p)
                 p += 5
                 for _ in range(count):
@@ -475,11 +528,11 @@ class RawStore:
                     self._last_ts = r[2]
             off += t
         if first:
-            return False
+            return 0
         if not closed and not self._blank(idx, off):
             closed = True  # a record torn before its mark: never program this sector again
         self._off = ss if closed else off
-        return True
+        return kind
 
     # ---- the Store interface ----
     def stream_id(self, name):
@@ -502,7 +555,11 @@ class RawStore:
         b[2] = _K_NAME
         b[3] = sid
         b[4 : 4 + len(data)] = data
-        self._control(2 + len(data))
+        try:
+            self._control(2 + len(data))
+        except BaseException:
+            self._names.pop(name, None)  # (a rotation's _recover read the names back already)
+            raise
         return sid
 
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
@@ -525,12 +582,15 @@ class RawStore:
                 self._dropped += 1
                 return False
             n = self._encode_again(sid, ts, value, flags, decimals)
-        elif self._chain >= self._n - 1 and self._off + 1 + n > self._ss - self._room_kept():
+        elif self._chain >= self._n - 1 and (
+            self._chain >= self._n or self._off + 1 + n > self._ss - self._room_kept()
+        ):
             # the room the last sector keeps for commits (see _KEPT), while the ring refuses
-            # samples rather than drop them: drop_newest, or a sync_async holding the oldest ones
+            # samples rather than drop them: drop_newest, or a sync_async holding the oldest ones;
+            # a ring whose free sector went to commits (_K_CKPT_ALL) keeps all of it for them
             if self._drop_newest or (self.hold and self.hold()):
                 if self._old_pending is None:
-                    self._old_pending = bool(self._uncommitted((self._tail + 2) % self._n))
+                    self._old_pending = bool(self._uncommitted((self._tail - self._chain + 1) % self._n))
                     n = self._encode_again(sid, ts, value, flags, decimals)  # (the read used the buffer)
                 if self._old_pending:
                     self._dropped += 1
@@ -575,6 +635,8 @@ class RawStore:
         pass
 
     def records(self, sid, after=None):
+        if self._failed:
+            raise OSError(5, "store failed: reopen it")
         start = self._cursor.get(sid, 0) if after is None else after
         ss = self._ss
         seq = start // ss
@@ -800,6 +862,13 @@ class PageFlash:
 
     def ioctl(self, op, arg=0):
         return self._dev.ioctl(op, arg)
+
+
+def _total(lost):
+    n = 0
+    for sid in lost:
+        n += lost[sid]
+    return n
 
 
 def _name_size(name):

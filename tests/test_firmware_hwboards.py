@@ -158,7 +158,14 @@ def test_esp32_deep_sleep_cycle_keeps_samples_and_schedule_across_boots(tmp_path
     before = len(blynk_emulator.points(2, 6))
     monkeypatch.setattr(machine, "_reset_cause", machine.PWRON_RESET)
     monkeypatch.setattr(machine.RTC, "_memory", b"")  # power-on clears RTC memory
+    import hw
+    from blynklog.compat import ticks_diff, ticks_ms
+
     for boot in (1, 2):
+        # a board's ticks count from its reset (CPython's from the host's start: a host up less
+        # than 10 minutes put its uptime into the boot's, and made the upload due)
+        reset = ticks_ms()
+        monkeypatch.setattr(hw, "ticks_ms", lambda r=reset: ticks_diff(ticks_ms(), r))
         b = _board("esp32")
         b.boot_grace_ms = 0
         b.mcu_temperature = lambda: 40.0

@@ -312,7 +312,11 @@ class Clock:
             rs = d.get("port_at_sleep")
             if isinstance(rs, list) and len(rs) == 2 and rs[0] == prev and isinstance(rs[1], int):
                 measured = p - rs[1]
-                if step - step // 8 <= measured <= step + step // 8 + _STEP_SLACK_MS:
+                # a port that names its deep-sleep wake (ESP32) keeps its RTC through the sleep,
+                # and a wake (a pin, a touch, the ULP) may end that sleep early: any step from 0
+                # up is taken there (a clock that restarted reads less than nothing)
+                early = hasattr(m, "DEEPSLEEP_RESET") and measured >= 0
+                if (early or step - step // 8 <= measured) and measured <= step + step // 8 + _STEP_SLACK_MS:
                     step = measured
             self._ms = self._start = self._exact_from = last[3] + step
             last[3] = last[4] = None

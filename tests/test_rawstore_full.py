@@ -235,3 +235,27 @@ def test_a_flash_operation_failing_anywhere_in_the_appends_and_rotations_loses_n
                 _kept_after_drops(s, acked)
                 _kept_after_drops(RawStore(d, on_full=on_full), acked)
     assert met > 200, met
+
+
+def test_the_count_of_samples_a_full_drop_newest_ring_refused_survives_a_flush_and_a_reopen():
+    # was: kept in RAM until the next commit; a board's wake that only samples (each wake a
+    # reset) lost it, and dropped_full read 0 after the reopen
+    d, s, sids, acked = _full(streams=2, sectors=4)
+    for i in range(5):
+        assert not s.append(sids[0], T0 + 10**8 + i, 1.0)
+    refused = s.stats()["dropped_full"]
+    assert refused >= 6
+    s.flush()
+    assert RawStore(d, on_full="drop_newest").stats()["dropped_full"] == refused
+
+
+def test_a_flush_with_no_sample_refused_since_the_last_frame_writes_nothing():
+    d, s, sids, acked = _full(streams=2, sectors=4)
+    s.flush()
+    programmed = s.bytes_programmed
+    s.flush()
+    assert s.bytes_programmed == programmed
+    t = RawStore(d, on_full="drop_newest")
+    t.flush()
+    assert t.bytes_programmed == 0
+    _kept(t, acked)

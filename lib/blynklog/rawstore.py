@@ -92,6 +92,7 @@ class RawStore:
         self._off = 0
         self._chain = 0
         self._failed = False  # a failed rotation whose state could not be read back (_recover)
+        self._kept_drops = 0  # the dropped count the newest frame on flash carries (flush)
         self._reset_state()
         self._open()
 
@@ -366,6 +367,7 @@ class RawStore:
             total = self._seal(body, self._key(f, _HDR))
             self._off = _HDR
             self._put(total)
+            self._kept_drops = self._dropped
             if drop:
                 self._erase(o)
                 self._prepare(o, self._counts[o])
@@ -417,6 +419,7 @@ class RawStore:
         self._cursor = {}
         self._pending = {}
         self._dropped = 0
+        self._kept_drops = 0
         self._last_ts = 0
         self._metab = b""  # the caller's meta as compact JSON; b"" when none
         self._old_pending = None  # whether the sector a rotation would erase holds pending samples (None: not known)
@@ -532,6 +535,7 @@ class RawStore:
         if not closed and not self._blank(idx, off):
             closed = True  # a record torn before its mark: never program this sector again
         self._off = ss if closed else off
+        self._kept_drops = self._dropped
         return kind
 
     # ---- the Store interface ----
@@ -631,8 +635,24 @@ class RawStore:
         pass
 
     def flush(self):
-        # every append is already durable
-        pass
+        # Every append is durable as it goes. The count of samples refused since the last frame
+        # (drop_newest, a sync_async's hold) is not: a commit frame that moves no cursor carries
+        # it, when the tail sector has room for one (a count is not worth a rotation, nor the
+        # free sector a full ring keeps for commits)
+        if self._dropped == self._kept_drops or self._failed:
+            return
+        for sid in self._names.values():
+            cur = self._cursor.get(sid, 0)
+            b = self._buf
+            b[2] = _K_COMMIT
+            struct.pack_into(
+                "<BIHII", b, 3, sid, cur // self._ss, cur % self._ss, self._pending.get(sid, 0), self._dropped
+            )
+            total = self._seal(_COMMIT, self._key(self._tail, self._off))
+            if self._chain < self._n and self._off + total <= self._ss:
+                self._put(total)
+                self._kept_drops = self._dropped
+            return
 
     def records(self, sid, after=None):
         if self._failed:
@@ -713,6 +733,7 @@ class RawStore:
                 b[2 + body : 2 + body + len(mb)] = mb
                 body += len(mb)
             self._control(body)
+            self._kept_drops = self._dropped
         except Exception:
             self._cursor[sid] = cur
             self._pending[sid] = old_pending

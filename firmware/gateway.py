@@ -29,6 +29,7 @@ import gwpacket
 from blynklog.compat import ticks_add, ticks_diff, ticks_ms
 
 MAX_NODES = 256  # node ids are one byte
+_STREAMS_MAX = 256  # a node's stream names: the packet's stream index is one byte
 _STEPS_MAX = 1 << 30  # serve()'s bound when cycles is None (a board runs it for ever)
 
 
@@ -55,6 +56,10 @@ class Gateway:
             dev = n.get("device")
             if not isinstance(dev, str) or dev not in devices:  # a list: unhashable on CPython
                 raise ValueError("nodes.%s.device: %r is not a device of the configuration" % (k, dev))
+            if len(n["streams"]) > _STREAMS_MAX:  # those past it no packet could name
+                raise ValueError(
+                    "nodes.%s.streams: at most %d (a packet's stream index is one byte)" % (k, _STREAMS_MAX)
+                )
             for s in n["streams"]:
                 if not isinstance(s, str) or s not in devices[dev]["streams"]:
                     raise ValueError("nodes.%s.streams: %r is not a stream of device %s" % (k, s, dev))

@@ -231,6 +231,18 @@ def test_a_nodes_stream_given_as_a_list_is_a_value_error_naming_the_key():
     log.close()
 
 
+def test_a_node_with_more_streams_than_a_packets_one_byte_index_can_name_is_refused_naming_the_key():
+    # was: accepted, the 257th name and those after it never reachable by any packet
+    emu.require()
+    log = Logger(gw_config(1))
+    many = {"1": {"device": "node-0", "streams": ["temperature"] * 257}}
+    e = raises(ValueError, Gateway, log, KEY, many)
+    assert str(e).startswith("nodes.1.streams: at most 256"), str(e)
+    many["1"]["streams"].pop()
+    Gateway(log, KEY, many)  # 256: every index 0..255 names one
+    log.close()
+
+
 def _gateway_json(**more):
     import json
 

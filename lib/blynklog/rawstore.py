@@ -455,11 +455,31 @@ class RawStore:
                 while k < most and k < self._tail_seq and seqs[(best - k) % n] == self._tail_seq - k:
                     k += 1
                 self._chain = k
+                if kind == _K_CKPT_ALL and k < n:
+                    self._recount()
                 return
             seqs[best] = _NOSEQ  # a torn claim: that sector is erased when next claimed
         if not may_format:
             raise OSError(5, "no checkpoint found")
         self._format()
+
+    def _recount(self):
+        # A lent ring (_K_CKPT_ALL) whose chain is short: a rotation erased its oldest sector (the
+        # one after the tail, dropped before its claim) and stopped before its checkpoint, which
+        # would have counted the drop. The counts still hold that sector's samples: they are
+        # counted again from the chain's sectors (a scan of the ring, in this case only), and the
+        # samples gone go to dropped_full.
+        n = self._n
+        was = self.pending()
+        for sid in self._pending:
+            self._pending[sid] = 0
+        for k in range(self._chain):
+            lost = self._uncommitted((self._tail - k) % n)
+            for sid in lost:
+                self._pending[sid] = self._pending.get(sid, 0) + lost[sid]
+        gone = was - self.pending()
+        if gone > 0:
+            self._dropped += gone
 
     def _format(self):
         self._reset_state()

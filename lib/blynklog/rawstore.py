@@ -376,6 +376,26 @@ class RawStore:
             raise
         return True
 
+    def _lent_room(self, total, sid=-1, was=0):
+        # A lent ring (every sector in the chain) whose oldest sector holds pending samples, which
+        # no rotation may erase (drop_newest, or a sync_async's hold): a control frame of `total`
+        # bytes that fits the tail must leave room there for one commit per stream still pending
+        # in that sector (a meta of meta_room or the last meta's size, plus 32 bytes), so that the
+        # commits that free it always go in; else OSError ENOSPC. A commit of stream sid (cursor
+        # moved from `was`) that frees its stream there is one of those: it goes in where it fits.
+        # Uses the buffer.
+        n = self._n
+        if self._chain < n or self._off + total > self._ss:
+            return
+        if not (self._drop_newest or (self.hold and self.hold())):
+            return
+        f = (self._tail + 1) % n
+        lost = self._uncommitted(f)
+        if sid >= 0 and sid not in lost and sid in self._uncommitted(f, sid, was):
+            return
+        if self._off + total + len(lost) * (max(len(self._metab), self._meta_room) + 32) > self._ss:
+            raise OSError(_ENOSPC, "store full: the room left is for the commits that free the oldest sector")
+
     def _drop(self, idx, lost):
         # sector idx leaves the chain (the oldest): its pending samples are counted as dropped
         total = 0
@@ -396,8 +416,8 @@ class RawStore:
             self._failed = True
             self._off = self._ss
 
-    def _uncommitted(self, idx):
-        # {sid: samples of sector idx that are still pending}
+    def _uncommitted(self, idx, sid0=-1, cur0=0):
+        # {sid: samples of sector idx that are still pending} (stream sid0's cursor taken as cur0)
         seq = self._seqs[idx]
         out = {}
         off = self._start(idx)
@@ -408,7 +428,7 @@ class RawStore:
                 break
             if self._kind() < 0xC0:
                 sid = record.sid_of(self._buf, 1)
-                if seq * ss + off > self._cursor.get(sid, 0):
+                if seq * ss + off > (cur0 if sid == sid0 else self._cursor.get(sid, 0)):
                     out[sid] = out.get(sid, 0) + 1
             off += t
         return out
@@ -575,11 +595,12 @@ class RawStore:
         if sid >= _MAX_STREAMS or self._ckpt_size(12 + len(data)) > len(self._buf):
             raise ValueError("too many streams: every stream's name and the meta must fit one checkpoint")
         self._names[name] = sid
-        b = self._buf
-        b[2] = _K_NAME
-        b[3] = sid
-        b[4 : 4 + len(data)] = data
         try:
+            self._lent_room(8 + len(data))
+            b = self._buf
+            b[2] = _K_NAME
+            b[3] = sid
+            b[4 : 4 + len(data)] = data
             self._control(2 + len(data))
         except BaseException:
             self._names.pop(name, None)  # (a rotation's _recover read the names back already)
@@ -744,6 +765,8 @@ class RawStore:
         p = old_pending - count
         self._pending[sid] = p if p > 0 else 0
         try:
+            body = _COMMIT + (len(mb) if mb is not None else 0)
+            self._lent_room(body + (6 if body < 0x80 else 7), sid, cur)
             b = self._buf
             b[2] = _K_COMMIT
             struct.pack_into("<BIHII", b, 3, sid, pos // self._ss, pos % self._ss, self._pending[sid], self._dropped)

@@ -326,3 +326,51 @@ def test_a_power_cut_in_the_rotation_out_of_a_lent_ring_keeps_pending_equal_to_r
             lost += n - len(got)
         assert s.stats()["dropped_full"] - before == lost, (cut, s.stats()["dropped_full"], before, lost)
     assert cuts == 36, cuts
+
+
+def _no_room(s, sid):
+    # meta-only commits until the lent ring's room is the freeing commits' alone (ENOSPC), then
+    # new names while their frames fit: -> the id of the first name that did not (it waits)
+    k = 0
+    while True:
+        try:
+            s.commit(sid, 0, None, {"k": k % 10})
+        except OSError as e:
+            assert e.args[0] == 28, e
+            break
+        k += 1
+        assert k < 100
+    for i in range(10):
+        programmed = s.bytes_programmed
+        new = s.stream_id("n%d" % i)
+        if s.bytes_programmed == programmed:
+            return new
+    raise AssertionError("every name found room")
+
+
+def test_a_new_stream_name_on_a_full_ring_with_no_room_for_its_frame_gets_its_id_and_waits():
+    # was: stream_id raised OSError ENOSPC, so a Logger() given a new stream could not open and
+    # so never synced the samples whose commits would make the room: stuck for good
+    d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512)
+    new = _no_room(s, sids[0])  # nothing written: the name waits in RAM
+    name = "n%d" % (new - 2)
+    assert s.stream_id(name) == new
+    refused = s.stats()["dropped_full"]
+    assert s.append(new, T0 + 10**9, 1.0) is False
+    assert s.stats()["dropped_full"] == refused + 1
+    for sid in sids:
+        got = [r[0] for r in s.records(sid)]
+        s.commit(sid, got[-1], len(got), {"k": 0})
+    assert s.append(new, T0 + 10**9 + 1, 2.0) is True
+    t = RawStore(d, on_full="drop_newest")
+    assert t.stream_id(name) == new and t.stream_id("stream0") == sids[0]
+    assert _readable(t, new) == [T0 + 10**9 + 1]
+
+
+def test_a_new_stream_name_that_waits_is_lost_with_a_reopen_and_nothing_was_written_under_its_id():
+    d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512)
+    new = _no_room(s, sids[0])
+    assert s.append(new, T0 + 10**9, 1.0) is False
+    t = RawStore(d, on_full="drop_newest")
+    _kept(t, acked)
+    assert t.pending(new) == 0 and _readable(t, new) == []

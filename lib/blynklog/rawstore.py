@@ -93,6 +93,9 @@ class RawStore:
         self._chain = 0
         self._failed = False  # a failed rotation whose state could not be read back (_recover)
         self._kept_drops = 0  # the dropped count the newest frame on flash carries (flush)
+        # {sid: name} given out while a full ring had no room for the name's frame (stream_id):
+        # written before the stream's first sample or commit, or by the next checkpoint
+        self._unwritten = {}
         self._reset_state()
         self._open()
 
@@ -368,6 +371,7 @@ class RawStore:
             self._off = _HDR
             self._put(total)
             self._kept_drops = self._dropped
+            self._unwritten = {}  # the checkpoint carries every name
             if drop:
                 self._erase(o)
                 self._prepare(o, self._counts[o])
@@ -415,6 +419,13 @@ class RawStore:
         except BaseException:
             self._failed = True
             self._off = self._ss
+            return
+        # the names that wait, as they were (the flash never had them, unless a checkpoint did)
+        for sid in self._unwritten:
+            name = self._unwritten[sid]
+            if self._names.get(name) == sid:
+                continue
+            self._names[name] = sid
 
     def _uncommitted(self, idx, sid0=-1, cur0=0):
         # {sid: samples of sector idx that are still pending} (stream sid0's cursor taken as cur0)
@@ -596,21 +607,46 @@ class RawStore:
             raise ValueError("too many streams: every stream's name and the meta must fit one checkpoint")
         self._names[name] = sid
         try:
-            self._lent_room(8 + len(data))
-            b = self._buf
-            b[2] = _K_NAME
-            b[3] = sid
-            b[4 : 4 + len(data)] = data
-            self._control(2 + len(data))
+            self._name_frame(sid, data)
+        except OSError as e:
+            if e.errno != _ENOSPC:
+                self._names.pop(name, None)  # (a rotation's _recover read the names back already)
+                raise
+            # a full ring whose room is the commits' (nothing changed): the name waits in RAM
+            # (a Logger() with a new stream opens; its samples are refused as the others' are)
+            self._unwritten[sid] = name
         except BaseException:
-            self._names.pop(name, None)  # (a rotation's _recover read the names back already)
+            self._names.pop(name, None)
             raise
         return sid
+
+    def _name_frame(self, sid, data):
+        self._lent_room(8 + len(data))
+        b = self._buf
+        b[2] = _K_NAME
+        b[3] = sid
+        b[4 : 4 + len(data)] = data
+        self._control(2 + len(data))
+        self._unwritten.pop(sid, None)
+
+    def _write_waiting(self, sid):
+        # the name of sid onto flash before anything of the stream goes there (see _unwritten);
+        # False when there is still no room for it
+        try:
+            self._name_frame(sid, self._unwritten[sid].encode())
+        except OSError as e:
+            if e.errno != _ENOSPC:
+                raise
+            return False
+        return True
 
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # rel: the sample's time is ts + rel; checked: the caller checked the arguments (store.py's append)
         if not checked and sid not in self._names.values():
             raise ValueError("unknown stream id")
+        if self._unwritten and sid in self._unwritten and not self._write_waiting(sid):
+            self._dropped += 1  # refused: a full ring, as its samples would be
+            return False
         if type(value) is str and len(value.encode()) + 24 > len(self._buf):
             raise ValueError("record too large")
         base = self._base[self._tail]
@@ -733,6 +769,8 @@ class RawStore:
         # last one), written in the same frame as the cursor. Durable when it returns.
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
+        if self._unwritten and sid in self._unwritten and not self._write_waiting(sid):
+            raise OSError(_ENOSPC, "store full: the room left is for the commits that free the oldest sector")
         mb = None
         if meta is not None:
             if not isinstance(meta, dict):

@@ -408,6 +408,26 @@ def test_a_boot_that_ends_with_close_keeps_its_newest_stamp_for_the_next_boots_s
     assert not ok and "before stored data" in err, (ok, err)
 
 
+def test_a_logger_taking_over_an_unclosed_one_keeps_its_newest_stamp_for_the_step_check():
+    # the same, when the sketch makes its Logger again without closing the last one: the new one
+    # took a time 20 minutes before the flushed samples of the one it took over
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        old = Logger(cfg)
+        assert old.clock.set_time_ms(now_ms())
+        old.add("a", 1.0)
+        old.flush()
+        log = Logger(cfg)  # takes the store over: old is not closed
+        ok = log.clock.set_time_ms(now_ms() - 20 * 60000)
+        err = log.clock.last_error
+        log.close()
+    finally:
+        shift_device_clock(0)
+    assert not ok and "before stored data" in err, (ok, err)
+
+
 def test_a_sync_that_gets_no_time_names_the_streams_whose_samples_wait_for_it():
     # README: report["waiting"] names each stream whose next sample cannot go yet, "stamped
     # before the clock was set" among the reasons (min_year 2070: the server's Date is refused)

@@ -253,6 +253,8 @@ class Clock:
         self._nwa = None  # the newest stamp_rel() stamp's base and ms, not yet counted in (_newest)
         self._nwr = 0
         self._newest_v = newest if isinstance(newest, int) else None
+        if went_on is not None and went_on[4] is not None and (self._newest_v is None or went_on[4] > self._newest_v):
+            self._newest_v = went_on[4]  # (the Logger before this one in this process stamped later)
         dropped = d.get("dropped")
         self._dropped = dropped if isinstance(dropped, int) else 0
         # copies: the entries change in place, and the state must see each change against what it holds
@@ -623,10 +625,11 @@ class Clock:
         return _set().set_from_http_date(self, text)
 
     def ended(self):
-        # (boot, its ms now, the ticks now, where its exact part begins): for the Clock a Logger
-        # made again in this process makes next (went_on)
+        # (boot, its ms now, the ticks now, where its exact part begins, the newest verified
+        # stamp): for the Clock a Logger made again in this process makes next (went_on). The
+        # stamp because a Logger taken over saved nothing (close() saves it)
         ms = self._elapsed()
-        return (self._boot, ms, self._tick, self._exact_from)
+        return (self._boot, ms, self._tick, self._exact_from, self._newest)
 
     def before_sleep(self, planned_ms):
         # persist where this boot is and how long it will sleep: the next boot estimates from it

@@ -314,6 +314,30 @@ def test_a_logger_taking_over_an_unclosed_one_while_the_clock_is_unset_places_it
     assert all(abs(p[0] - t) <= 1500 for p, t in zip(got, taken)), (got, taken)
 
 
+def test_a_logger_made_again_after_the_sketch_set_the_port_clock_places_the_samples_taken_before():
+    # a sketch's `with Logger(...)` cycles: the first while the clock is unset, then the sketch
+    # sets the port clock (ntptime.settime()), then the next Logger, no reset between. The next
+    # one took a new boot, and the first one's samples stayed unplaceable (3 of 4 lost)
+    _fresh()
+    cfg = device_config(streams={"a": {"pin": "V1"}})
+    try:
+        _reset(False)
+        with Logger(cfg) as first:
+            assert not first.clock.is_set()
+            taken = _boot_samples(first, "a", 3)
+        shift_device_clock(0)  # the sketch sets the port clock
+        with Logger(cfg) as log:
+            taken += _boot_samples(log, "a", 1, 10.0)
+            r = log.sync()
+            s = log.stats()
+    finally:
+        shift_device_clock(0)
+    got = raw_points(1, 1)
+    assert r["sent"] == 4 and s["unplaceable"] == 0, (r["sent"], s["unplaceable"])
+    assert [float(p[1]) for p in got] == [0.0, 1.0, 2.0, 10.0], got
+    assert all(abs(p[0] - t) <= 1500 for p, t in zip(got, taken)), (got, taken)
+
+
 def test_a_streams_clock_stamps_do_not_repeat_across_the_clock_being_set():
     # README: a stream's clock stamps never repeat. A burst while the clock is unset runs ahead of
     # it (a ms a sample); the sketch sets the port clock; the next burst comes after the first

@@ -276,9 +276,10 @@ class Clock:
         if went:
             dt = ticks_diff(self._tick, went_on[2])
             ms = went_on[1] + (dt if dt > 0 else 0)
-            # without the time, or with only the estimate of a wake (rp2's lost RTC): the port
-            # clock still unset, or reading back the estimate that Clock wrote into the RTC
-            went = not port_set if last[1] is None else last[2] and (not port_set or abs(p - last[1] - ms) <= _TRACK_MS)
+            # without the time (the port clock still unset, or set since: the sketch's
+            # ntptime.settime() between two Loggers), or with only the estimate of a wake (rp2's
+            # lost RTC): the port clock reading back the estimate that Clock wrote into the RTC
+            went = last[1] is None or (last[2] and (not port_set or abs(p - last[1] - ms) <= _TRACK_MS))
         if went:
             # the same boot, still without the time: this process's Logger before was closed and
             # made again (a sketch's `with Logger(...)` a cycle), no reset between. It goes on
@@ -287,7 +288,8 @@ class Clock:
             # taken for a set clock kept its error)
             self._ms = self._start = ms
             self._exact_from = went_on[3]
-            port_set = False
+            # a port clock set since anchors this time line, the samples of the Logger before too
+            port_set = port_set and last[1] is None
             self._entry = last
             entries = entries[-_KEEP:]
             linked = 0
@@ -347,9 +349,11 @@ class Clock:
         self._defer = port_set and last is not None and last[6] == -1
         if port_set:
             # the port clock kept or got its time (ESP32 after deep sleep, the host clock): no
-            # sample of this boot will need its entry (exact_from -1)
+            # sample of this boot will need its entry (exact_from -1), unless it goes on with the
+            # time line of the Logger before it (went): that one's samples do
             self._adopt(p, "rtc" if self._rtc is not None else "port")
-            self._entry[6] = -1
+            if not went:
+                self._entry[6] = -1
         elif self._entry[1] is not None or (linked and last[1] is not None):
             # woken with a lost RTC (rp2): wall time at sleep + planned sleep, until the next
             # sync; a chain's wake goes on with its estimated anchor

@@ -746,10 +746,11 @@ def _stamps_ahead(entries, clock):
                 r = clock.now_rel()
                 a = clock.anchor
             d = (e[0] - a) + (e[1] - r) + _PAST_MS  # that stamp - now, and a margin
-            if not e[3] and d > _PAST_MS:
-                # a stamp not moved on, ahead only because the clock was set back since: the
-                # clock's own ms (it would wait up to a second at every wake after NTP)
-                d = _PAST_MS
+            if d > e[3] + _PAST_MS:
+                # ahead by more than it was moved on (e[3], 0 for none): the clock was set back
+                # since. Only that lead can meet a later Logger's stamps (it waited up to a
+                # second at every wake after NTP)
+                d = e[3] + _PAST_MS
         if d > ahead:
             ahead = d
     return min(ahead, _BUMP_MAX_MS + _PAST_MS)

@@ -374,3 +374,26 @@ def test_a_new_stream_name_that_waits_is_lost_with_a_reopen_and_nothing_was_writ
     t = RawStore(d, on_full="drop_newest")
     _kept(t, acked)
     assert t.pending(new) == 0 and _readable(t, new) == []
+
+
+def test_commits_on_a_lent_ring_whose_last_sector_a_failed_write_closed_still_free_it():
+    # was: no frame could go anywhere (the last sector closed, the oldest pending), every commit
+    # raised ENOSPC and every sample was refused for good (52 of 543 power cuts in a lent ring).
+    # A commit there is held in RAM until the one that frees the oldest sector rotates
+    d = Flaky(sectors=4, sector_size=512)
+    d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512, dev=d)
+    _lend(s, sids[0])
+    d.fail_at = d.ops
+    try:
+        s.commit(sids[0], 0, None, {"closed": 1})
+        raise AssertionError("the program did not fail")
+    except OSError as e:
+        assert e.args[0] == 5, e
+    for sid in sids:
+        got = [r[0] for r in s.records(sid)]
+        s.commit(sid, got[-1], len(got), {"k": 1})
+    assert s.pending() == 0
+    assert s.append(sids[0], T0 + 10**9, 1.0) is True
+    t = RawStore(d, on_full="drop_newest")
+    assert t.pending() == 1 and _readable(t, sids[0]) == [T0 + 10**9] and _readable(t, sids[1]) == []
+    assert t.meta() == {"k": 1}

@@ -815,7 +815,14 @@ class RawStore:
                 body += len(mb)
             self._control(body)
             self._kept_drops = self._dropped
-        except Exception:
+        except Exception as e:
+            if isinstance(e, OSError) and e.args[0] == _ENOSPC and self._off >= self._ss and self._chain >= self._n:
+                # a lent ring whose last sector a power cut or a program error closed, its oldest
+                # sector still pending: no frame can go anywhere until commits free that sector,
+                # and none could be written to free it (stuck for good, every sample refused).
+                # The commit is held in RAM; the rotation the freeing commit makes carries it in
+                # its checkpoint (a power cut before then: its samples go again, none is lost)
+                return
             self._cursor[sid] = cur
             self._pending[sid] = old_pending
             self._metab = old_metab

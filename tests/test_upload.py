@@ -1387,3 +1387,88 @@ def test_the_servers_daily_limit_of_one_device_does_not_hold_the_device_named_ne
     r = log.sync()
     log.close()
     assert waited == 0 and r["sent"] > 0, (waited, r)
+
+
+def _batches():
+    return [(q["status"], q["points"]) for q in emu.requests() if "/batch/" in q["path"]]
+
+
+def test_the_size_a_413_taught_is_kept_by_the_next_sync_and_the_next_boot():
+    # a proxy's body limit is there at the next sync too: every sync (each deep-sleep wake a new
+    # Logger) began at the full batch size again, and spent a request and its radio time on a 413
+    fresh(max_body=4000)
+    cfg = device_config(limits={"points_per_request": 300})
+    log = Logger(cfg)
+    t0 = fill(log, "temperature", 300, start=now_ms() - 2000000)
+    r = log.sync()
+    assert r["sent"] == 300 and _batches() == [(413, 0), (200, 150), (200, 150)], (r, _batches())
+    for i in range(300):
+        log.add("temperature", i * 0.25, ts=t0 + 300000 + i * 1000)
+    emu.reset()
+    emu.config(points_per_day=10000, max_body=4000)
+    r = log.sync()
+    ok = [b for b in _batches() if b[0] == 200]
+    assert r["sent"] == 300 and r["requests"] == 2 and len(ok) == 2 == len(_batches()), (r, _batches())
+    log.close()
+    log = Logger(cfg)  # the next wake: a new process
+    for i in range(300):
+        log.add("temperature", i * 0.25, ts=t0 + 600000 + i * 1000)
+    emu.reset()
+    emu.config(points_per_day=10000, max_body=4000)
+    r = log.sync()
+    log.close()
+    ok = [b for b in _batches() if b[0] == 200]
+    assert r["sent"] == 300 and r["requests"] == 2 and len(ok) == 2 == len(_batches()), (r, _batches())
+    assert sum(b[1] for b in ok) == 300 and len(received(1)) == 300
+
+
+def test_the_size_a_413_taught_is_forgotten_with_new_limits_and_grows_back_after_a_day():
+    # a new points_per_request (or server, or max_request_bytes) starts afresh at its full size;
+    # an entry a day old doubles, so a proxy lifted since is found again
+    import json
+
+    fresh(max_body=4000)
+    cfg = device_config(limits={"points_per_request": 300})
+    log = Logger(cfg)
+    t0 = fill(log, "temperature", 300, start=now_ms() - 2000000)
+    log.sync()
+    log.close()
+    path = cfg["store"]["path"] + "/state.json"
+    with open(path) as f:
+        size, since, key = json.load(f)["cap"]
+    assert 3000 < size < 4000 and since > 0, (size, since)
+    emu.reset()
+    emu.config(points_per_day=10000)  # the proxy lifted
+    cfg = device_config(store=cfg["store"], limits={"points_per_request": 200})
+    log = Logger(cfg)
+    for i in range(200):
+        log.add("temperature", i * 0.25, ts=t0 + 300000 + i * 1000)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 200 and _batches() == [(200, 200)], (r, _batches())
+    with open(path) as f:
+        assert json.load(f).get("cap") is None
+    # learnt again under points_per_request 300, then a day passes: it doubles
+    emu.config(max_body=4000)
+    cfg = device_config(store=cfg["store"], limits={"points_per_request": 300})
+    log = Logger(cfg)
+    for i in range(300):
+        log.add("temperature", i * 0.25, ts=t0 + 600000 + i * 1000)
+    log.sync()
+    log.close()
+    with open(path) as f:
+        state = json.load(f)
+    size = state["cap"][0]
+    state["cap"][1] -= DAY_MS
+    with open(path, "w") as f:
+        json.dump(state, f)
+    emu.reset()
+    emu.config(points_per_day=10000)
+    log = Logger(cfg)
+    for i in range(300):
+        log.add("temperature", i * 0.25, ts=t0 + 900000 + i * 1000)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 300 and _batches() == [(200, 300)], (r, _batches())  # 2 x size took them all
+    with open(path) as f:
+        assert json.load(f)["cap"][0] == 2 * size

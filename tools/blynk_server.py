@@ -1472,7 +1472,7 @@ class _Handler(socketserver.BaseRequestHandler):
                     break
                 total += size
                 if total > limit:
-                    raise _Answer(413, {"error": {"message": "Request is too large."}}, close=True)
+                    self._too_large(emu, req, total)
                 self._fault_mid_body(emu, req, size)
                 data = self._read_exact(req, size)
                 chunks.append(data)
@@ -1488,11 +1488,33 @@ class _Handler(socketserver.BaseRequestHandler):
             raise _Answer(400, {"error": {"message": "Bad Content-Length."}}, close=True)
         n = int(cl)
         if n > limit:
-            raise _Answer(413, {"error": {"message": "Request is too large."}}, close=True)
+            self._too_large(emu, req, n)
         if (req.header("expect") or "").lower() == "100-continue":
             self._send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
         self._fault_mid_body(emu, req, n)
         req.body = self._read_exact(req, n)
+
+    def _too_large(self, emu, req, n):
+        # 413 before the body is read: an upload is recorded with it (status 413, no points), so
+        # that a test counts the requests a body limit refused as it counts the others
+        if _is_upload(req.path):
+            with emu.lock:
+                emu.requests.append(
+                    {
+                        "method": req.method,
+                        "path": req.path,
+                        "query": req.query,
+                        "status": 413,
+                        "bytes_in": req.bytes_in,
+                        "body_bytes": n,
+                        "points": 0,
+                        "fault": None,
+                        "conn": req.conn_id,
+                        "time": time.time(),
+                        "mono_us": time.monotonic_ns() // 1000,
+                    }
+                )
+        raise _Answer(413, {"error": {"message": "Request is too large."}}, close=True)
 
     def _fault_mid_body(self, emu, req, n):
         # "reset_mid_body": read about half of the body, then reset the connection (TCP RST).

@@ -185,6 +185,9 @@ class Uploader:
         self._last_out = last = dict(last)
         for st in self.streams:
             last.pop(st.name, None)
+        self._cap = self.max_bytes  # the bytes a batch of more than one point may take (_size_cap)
+        self._learning = False  # whether a 413 refused a batch in this sync (_learnt)
+        self._good = 0  # the largest batch (bytes) that went since that 413
         self._seen = bytearray(128)  # 1024-bit filter of the timestamps in the current batch
         self._max_b = None  # the batch's latest ts so far: _max_b + _max_d
         self._max_d = 0
@@ -439,7 +442,7 @@ class Uploader:
                 if points >= limit:
                     break
                 size = encoder.point_size(self.api, rec, None, decimals)
-                if nbytes + size > self.max_bytes or (points and self._seen_before(rec)):
+                if nbytes + size > self.max_bytes or (points and (nbytes + size > self._cap or self._seen_before(rec))):
                     break
                 if not points:
                     self._seen_before(rec)
@@ -601,6 +604,7 @@ class Uploader:
         # one: the books are read as that earlier day's, quota.day_books, and left as they are
         # until a commit sends on it; folded here, the server's new day's count was forgotten at
         # our midnight, and the next batch was refused as over its daily limit)
+        self._size_cap(now)
         for st in self.streams:
             st.done = False
             st.old_kind = -2
@@ -694,6 +698,8 @@ class Uploader:
             self._note_why(now, st, delta)
             report["batches"] += 1
             st.rejects_in_row = 0
+            if self._learning:
+                self._learnt(nbytes, False, now)
             if st.suspect > points:
                 # bisecting: this half went, so the refused point is in the rest of the span the
                 # server refused: half of that next (growing back here would send it again)
@@ -723,9 +729,10 @@ class Uploader:
                     # too large (a proxy's body limit), not a bad point: halved until a size
                     # goes, and no batch grows back past it for the rest of the sync (a
                     # bisection went on down to lone points: 14 requests for 3,000 points after
-                    # one 413, now 3)
+                    # one 413, now 3); the size is kept for later syncs and boots (_learnt)
                     st.suspect = 0
                     st.cap = max(1, points // 2)
+                    self._learnt(nbytes, True, now)
                 else:
                     st.suspect = points  # a refused point is among them
                 st.limit = max(1, points // 2)
@@ -783,6 +790,50 @@ class Uploader:
         self._back_off(now, answer.retry_after_ms, report)
         report["last_error"] = "retry later: %s" % msg
         return "retry"
+
+    # ---- the body size a 413 taught (state "cap": [bytes, since, key]): kept across syncs and
+    # boots, as the proxy that refused a larger body is still there; forgotten when the server or
+    # the limits change (key), and doubled each day since it was learnt (one 413 a day at most,
+    # should the proxy have been lifted)
+
+    def _cap_key(self):
+        return "%s %d %d" % (self.cfg["server"], self.per_request, self.max_bytes)
+
+    def _size_cap(self, now):
+        # at a sync's start: the bytes a batch may take, by the state's entry
+        self._learning = False
+        self._cap = self.max_bytes
+        e = self.state.get("cap")
+        if not (isinstance(e, list) and len(e) == 3 and e[2] == self._cap_key()):
+            if e is not None:
+                self.state.set("cap", None)
+            return
+        size, since = e[0], e[1]
+        if not (_is_count(size) and _is_count(since) and size > 0):
+            self.state.set("cap", None)  # a damaged state file
+            return
+        if now is not None and since and now - since >= _DAY_MS:
+            size, since = size * 2, now  # grown back a step a day
+            if size >= self.max_bytes:
+                self.state.set("cap", None)
+                return
+            self.state.set("cap", [size, since, e[2]])
+        self._cap = min(size, self.max_bytes)
+
+    def _learnt(self, nbytes, refused, now):
+        # refused: a 413 answered a batch of nbytes (as planned: the body's length + 1); else a
+        # batch of nbytes went after one in this sync. Kept: the largest that went since the last
+        # 413, or half the refused one until one goes
+        if refused:
+            self._learning = True
+            self._good = 0
+            self._cap = min(self._cap, nbytes - 1)  # this sync: never that size again
+            nbytes //= 2
+        elif nbytes > self._good:
+            self._good = nbytes
+        else:
+            return
+        self.state.set("cap", [nbytes, now or 0, self._cap_key()])
 
     def _park(self, st, now, parked, report, why, refused=None):
         # Set a stream aside for park_s (for this sync only while the clock is unset). refused:
@@ -933,6 +984,10 @@ def _server_day_end(client, now):
     if ms is None:
         ms = now
     return now + _DAY_MS - ms % _DAY_MS
+
+
+def _is_count(v):
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
 
 
 def park_until(entry):

@@ -302,9 +302,11 @@ def test_an_unknown_device_is_parked_and_the_others_go_on():
     assert sorted(r["parked"]) == ["node-1/s0", "node-1/s1", "node-1/s2"]
     assert "node-1" in r["last_error"]
     balanced(log, {"node-0": 12, "node-1": 12, "node-2": 12})
-    # parked: the next sync sends nothing of it, and asks nothing about it
+    # parked: the next sync sends nothing of it, and asks nothing about it, and says so
     r = log.sync()
     assert r["requests"] == 0 and r["devices"]["node-1"]["pending"] == 12
+    assert r["last_error"].startswith("stream node-1/s0 parked: unknown device: "), r["last_error"]
+    assert log.stats()["last_error"] == r["last_error"]
     log.close()
 
 

@@ -1472,3 +1472,35 @@ def test_the_size_a_413_taught_is_forgotten_with_new_limits_and_grows_back_after
     assert r["sent"] == 300 and _batches() == [(200, 300)], (r, _batches())  # 2 x size took them all
     with open(path) as f:
         assert json.load(f)["cap"][0] == 2 * size
+
+
+def test_a_sync_held_back_by_a_parked_stream_says_why_in_last_error():
+    # its only stream parked (a datastream the server does not know), the next syncs and the next
+    # boot sent nothing and said last_error None, in the report and in stats(): nothing to see why
+    fresh()
+    cfg = platform_config(streams={"ghost": {"id": 99}})
+    log = Logger(cfg)
+    fill(log, "ghost", 5)
+    r = log.sync()
+    assert r["parked"] == ["ghost"] and r["pending"] == 5 and "not found" in r["last_error"], r
+    first = r["last_error"]
+    r = log.sync()
+    assert r["requests"] == 0 and r["parked"] == ["ghost"] and r["sent"] == 0, r
+    assert r["last_error"] == first and log.stats()["last_error"] == first, (r, first)
+    log.close()
+    log = Logger(cfg)  # the next wake
+    r = log.sync()
+    assert r["requests"] == 0 and r["last_error"] == first and log.stats()["last_error"] == first, (r, first)
+    log.close()
+
+
+def test_a_stream_parked_for_its_points_refusals_says_why_at_the_syncs_it_waits_out():
+    fresh()
+    emu.add_stream(1, 9, "V9", "int")
+    log = Logger(device_config(streams={"wrong": {"pin": "V9", "decimals": 2}}))
+    _parked_for_its_type(log)
+    r = log.sync()
+    assert r["requests"] == 0 and r["parked"] == ["wrong"], r
+    assert "refuses every point" in (r["last_error"] or ""), r
+    assert r["last_error"] == log.stats()["last_error"]
+    log.close()

@@ -205,7 +205,11 @@ class Uploader(policy.Uploader):
                     if until is not None:
                         # a stream parked for its points' refusals keeps that reason (policy._park)
                         e = parked.get(s.park)
-                        parked[s.park] = until if policy.park_reason(e) is None else [until] + e[1:]
+                        if policy.park_reason(e) is None:  # (its message, as policy._park keeps it)
+                            e = policy.park_entry(until, report["last_error"])
+                        else:
+                            e = [until] + e[1:]
+                        parked[s.park] = e
                     if s.name not in report["parked"]:
                         report["parked"].append(s.name)
             report["last_error"] = "device %s parked: %s" % (st.dev, report["last_error"])

@@ -566,6 +566,7 @@ class Uploader:
             now = now_fn()
         self.state.set("parked", parked)
         report["stopped"] = stop
+        self._say_parked(parked, report)
         report["quota_left"] = self.quota_left(now)
         self._say_waits(now, report)
         return stop
@@ -757,7 +758,7 @@ class Uploader:
                     # refused (a wrong datastream type, say), not a point. Park it; nothing is set
                     # aside. The reason goes with the parking (_begin): when it ends, the same
                     # refusal parks the stream again at once
-                    return self._park(st, now, parked, report, "the server refuses every point: " + msg, reason)
+                    return self._park(st, now, parked, report, reason, True)
                 st.rejects_in_row += 1
                 st.last_reject = reason
             # the bad point is alone: set it aside and go on (it is not the stream's previous
@@ -777,7 +778,7 @@ class Uploader:
             st.limit = 1
             return None
         if kind == blynk.UNKNOWN_STREAM:
-            return self._park(st, now, parked, report, msg)
+            return self._park(st, now, parked, report, msg[:_MSG_MAX])
         if kind == blynk.UNKNOWN_DEVICE:
             report["last_error"] = "unknown device: %s" % msg
             return "device"
@@ -835,17 +836,31 @@ class Uploader:
             return
         self.state.set("cap", [nbytes, now or 0, self._cap_key()])
 
-    def _park(self, st, now, parked, report, why, refused=None):
-        # Set a stream aside for park_s (for this sync only while the clock is unset). refused:
-        # the server's message when it refused the stream's points one by one, kept in the entry
-        # (park_reason) until a batch of the stream is accepted
+    def _park(self, st, now, parked, report, reason, refused=False):
+        # Set a stream aside for park_s (for this sync only while the clock is unset), the
+        # server's message (reason) kept in the entry: the syncs that the parking holds back say
+        # it too (_say_parked). refused: the server refused the stream's points one by one: the
+        # entry [until, reason] (park_reason) holds until a batch of the stream is accepted; else
+        # [until, reason, 0] (an unknown datastream)
         st.done = True
+        entry = [0, reason] if refused else park_entry(0, reason)
         if now is not None:
-            until = now + self.cfg["upload"]["park_s"] * 1000
-            parked[st.park] = until if refused is None else [until, refused]
+            entry[0] = now + self.cfg["upload"]["park_s"] * 1000
+            parked[st.park] = entry
         report["parked"].append(st.name)
-        report["last_error"] = "stream %s parked: %s" % (st.name, why)
+        report["last_error"] = "stream %s parked: %s" % (st.name, park_why(entry))
         return None
+
+    def _say_parked(self, parked, report):
+        # a sync that says nothing else names the parking that held a stream's samples back, as
+        # the sync that parked it did (the syncs until park_s passes, at later boots too)
+        if report.get("last_error") or not report["parked"]:
+            return
+        for st in self.streams:
+            if st.name in report["parked"] and self.store.pending(st.sid):
+                why = park_why(parked.get(st.park)) or "set aside for upload.park_s"
+                report["last_error"] = "stream %s parked: %s" % (st.name, why)
+                return
 
     def _note_why(self, now, st, delta):
         # the records a committed batch set aside without the server (_plan_batch), in their order
@@ -991,10 +1006,11 @@ def _is_count(v):
 
 
 def park_until(entry):
-    # The end (Unix ms) of an entry of the state's "parked": `until`, [until, message] for a
-    # stream parked because the server refused its points one by one (_park), or [0, message,
-    # count] for one whose points it refused `count` times in a row, not parked (_batch); None for
-    # a damaged entry
+    # The end (Unix ms) of an entry of the state's "parked": `until` (an unknown datastream, as
+    # earlier versions kept it) or [until, message, 0] (as now), [until, message] for a stream
+    # parked because the server refused its points one by one (_park), or [0, message, count] for
+    # one whose points it refused `count` times in a row, not parked (_batch); None for a damaged
+    # entry
     if isinstance(entry, list) and 2 <= len(entry) <= 3:
         entry = entry[0]
     return entry if isinstance(entry, int) and not isinstance(entry, bool) else None
@@ -1008,6 +1024,24 @@ def park_reason(entry):
     if len(entry) == 3 and not (isinstance(entry[2], int) and 0 < entry[2] < _REJECTS_IN_ROW):
         return None
     return entry[1][:_MSG_MAX]
+
+
+def park_entry(until, message):
+    # The entry of the state's "parked" for a stream parked until `until` as unknown (park_why)
+    return [until, message[:_MSG_MAX], 0]
+
+
+def park_why(entry):
+    # Why an entry of the state's "parked" parks its stream, as _park says it: [until, message]
+    # (its points refused one by one), [until, message, 0] (an unknown datastream or device);
+    # else None
+    if park_until(entry) is None or not isinstance(entry, list) or not isinstance(entry[1], str):
+        return None
+    if len(entry) == 2:
+        return "the server refuses every point: " + entry[1][:_MSG_MAX]
+    if entry[2] == 0 and not isinstance(entry[2], bool):
+        return entry[1][:_MSG_MAX]
+    return None
 
 
 def park_count(entry):

@@ -1504,3 +1504,17 @@ def test_a_stream_parked_for_its_points_refusals_says_why_at_the_syncs_it_waits_
     assert "refuses every point" in (r["last_error"] or ""), r
     assert r["last_error"] == log.stats()["last_error"]
     log.close()
+
+
+def test_a_400_saying_the_batch_holds_too_many_points_is_a_size_not_a_bad_point():
+    # Blynk's "Too much data in batch. Maximum batch size is N points." from a server with a lower
+    # maximum than points_per_request: bisected as for a bad point, 1,000 points took 63 requests
+    # (19 refused), and grew back into the refusal again and again; now 11 (1 refused)
+    fresh(max_batch=100)
+    log = Logger(device_config(limits={"points_per_request": 1000}))
+    fill(log, "temperature", 1000, step=100)
+    r = log.sync()
+    log.close()
+    b = _batches()
+    assert r["sent"] == 1000 and r["rejected"] == 0 and len(received(1)) == 1000, r
+    assert b == [(400, 0)] + [(200, 100)] * 10, b  # the maximum the message names, at once

@@ -102,6 +102,22 @@ def _quota_like(message):
     return "daily" in m or "points limit" in m or "quota" in m
 
 
+def _too_many(message):
+    # A 400 about the batch's size, not a bad point: the Device API's "Too much data in batch.
+    # Maximum batch size is N points." (a server whose maximum is below points_per_request) -> N
+    # (0 when the message does not say it), or None for another message
+    m = message.lower()
+    i = m.find("maximum batch size is ")
+    if i < 0:
+        return None
+    n = 0
+    for c in m[i + 22 : i + 30]:
+        if not "0" <= c <= "9":
+            break
+        n = n * 10 + ord(c) - 48
+    return n
+
+
 class _Stream:
     # Per-stream upload state for one sync: what the filter needs to decide the same way twice.
     dev = ""  # a gateway's device of the stream (gateway.py; "" the top-level one)
@@ -726,16 +742,18 @@ class Uploader:
             return "quota"
         if kind == blynk.BAD_BATCH:
             if points > 1:
-                if answer.status == 413:
-                    # too large (a proxy's body limit), not a bad point: halved until a size
-                    # goes, and no batch grows back past it for the rest of the sync (a
+                most = _too_many(msg)
+                if answer.status == 413 or most is not None:
+                    # too large (a proxy's body limit, or a server's maximum of points that its
+                    # message names), not a bad point: halved (or cut to that maximum) until a
+                    # size goes, and no batch grows back past it for the rest of the sync (a
                     # bisection went on down to lone points: 14 requests for 3,000 points after
                     # one 413, now 3); the size is kept for later syncs and boots (_learnt)
                     st.suspect = 0
-                    st.cap = max(1, points // 2)
+                    st.cap = st.limit = max(1, most if most and most < points else points // 2)
                     self._learnt(nbytes, True, now)
-                else:
-                    st.suspect = points  # a refused point is among them
+                    return None
+                st.suspect = points  # a refused point is among them
                 st.limit = max(1, points // 2)
                 return None
             st.suspect = 0

@@ -1518,3 +1518,17 @@ def test_a_400_saying_the_batch_holds_too_many_points_is_a_size_not_a_bad_point(
     b = _batches()
     assert r["sent"] == 1000 and r["rejected"] == 0 and len(received(1)) == 1000, r
     assert b == [(400, 0)] + [(200, 100)] * 10, b  # the maximum the message names, at once
+
+
+def test_a_sync_that_waits_out_the_servers_daily_limit_says_so_in_last_error():
+    # the server said the day's points are spent: the syncs after it that day sent nothing and
+    # said last_error None (stats() too), though the server, not the configuration, held them
+    fresh(points_per_day=45)
+    log = Logger(device_config(limits={"points_per_request": 10, "points_per_day": 100}))
+    fill(log, "temperature", 60)
+    r = log.sync()
+    assert r["sent"] == 40 and r["stopped"] == "quota" and "daily limit" in r["last_error"], r
+    r = log.sync()
+    assert r["requests"] == 0 and r["stopped"] == "quota" and r["quota_left"] == 0, r
+    assert "daily limit" in (r["last_error"] or "") and log.stats()["last_error"] == r["last_error"], r
+    log.close()

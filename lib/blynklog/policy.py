@@ -66,7 +66,7 @@ from .frame import (
 from .compat import const, random, ticks_diff, ticks_ms
 from .http import SLEEP, YIELD
 from .quota import count as _count
-from .quota import back_off, books, day_books, full_of, hold_max_ms, left, retry_wait_ms, target, wait_ms
+from .quota import back_off, books, day_books, full_of, full_wait, hold_max_ms, left, retry_wait_ms, target, wait_ms
 
 _DAY_MS = const(86400000)
 _REJECT_LOG = const(8)
@@ -85,6 +85,7 @@ _OLD_KIND = const(8)  # of a kind the stream's type no longer takes, and the ser
 
 _NEAR_MIDNIGHT_MS = const(600000)  # _booking_time: a device clock this far off the server's is mended
 _NO_CLOCK = "the clock is not set: uploads wait for NTP or the server's Date"
+_DAILY_HELD = "server: daily limit reached (at an earlier sync): uploads wait for the server's next UTC day"
 _RAMP = const(8)  # after a bisection, each accepted batch may hold this many times the points of the last
 _REJECTS_IN_ROW = const(3)  # this many lone points refused in a row with one message: the stream is refused
 _BUCKETS = const(64)  # days of expiry the thinning plan tells apart
@@ -582,6 +583,9 @@ class Uploader:
             now = now_fn()
         self.state.set("parked", parked)
         report["stopped"] = stop
+        if stop == "quota" and not report["last_error"] and full_wait(full_of(self.state, self.where), now):
+            # the server said so at an earlier sync: its word still holds the points back
+            report["last_error"] = _DAILY_HELD
         self._say_parked(parked, report)
         report["quota_left"] = self.quota_left(now)
         self._say_waits(now, report)

@@ -157,3 +157,24 @@ def test_a_sample_at_the_ts_of_one_an_earlier_boot_uploaded_is_a_duplicate_the_f
     log.close()
     assert s["sent"] == 2 and s["rejected"] == 1
     assert s["rejects"][-1][1:] == ["a", t, "duplicate timestamp (the first sample kept)"], s["rejects"]
+
+
+def test_a_wake_after_a_stream_whose_name_holds_a_carriage_return_was_dropped_keeps_its_samples():
+    # the store keeps every name it was given, one a line of its streams file; a name may hold a
+    # carriage return (only a newline is refused). The wake's journal must read that file as the
+    # store does: read with newline translation (CPython's text mode), "a\rb" became two lines
+    # and put "c" a line too far, so its samples went under an id the store does not have
+    # (3 flushed samples lost, stats() raised "unknown stream id")
+    fresh()
+    folder = tmpdir("boots")
+    cfg = platform_config(streams={"a\rb": {"id": 1}, "c": {"id": 2}})
+    path = write(folder, cfg)
+    t = now_ms() - 60000
+    boot(path, [("c", 1.5, t)], sync=False)
+    del cfg["streams"]["a\rb"]
+    write(folder, cfg)
+    boot(path, sync=False)  # validates the new file (and keeps it in the cache)
+    boot(path, [("c", 2.5 + i, t + 1 + i) for i in range(3)], sync=False)  # a wake: the journal
+    r = boot(path)
+    assert r["sent"] == 4 and r["pending"] == 0, sorted(r.items())
+    assert received(2) == [(t, 1.5), (t + 1, 2.5), (t + 2, 3.5), (t + 3, 4.5)]

@@ -173,8 +173,9 @@ def wake_journal(log, scfg):
     # or ends in a part record.
     data = scfg["path"] + "/data"
     try:
-        with open(data + "/streams") as f:
-            names = f.read()
+        # bytes, as the store reads them: text mode on CPython turns a "\r" in a name into a line
+        with open(data + "/streams", "rb") as f:
+            names = f.read().decode()
     except (OSError, UnicodeError):
         return None
     if not names.endswith("\n"):

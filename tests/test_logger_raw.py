@@ -195,3 +195,36 @@ def test_a_stream_whose_type_changed_sends_its_new_samples_from_the_raw_store():
     log.close()
     assert r["sent"] == 2 and r["rejected"] == 5, r
     assert [p[1] for p in received(1)] == ["on", "off"]
+
+
+def test_a_raw_store_on_a_path_whose_littlefs_store_holds_samples_not_uploaded_is_refused_naming_the_backend():
+    # store.backend changed to raw between boots: the raw ring does not see the littlefs store's
+    # segments at the same store.path, so its flushed samples dropped out of pending and were
+    # never uploaded (10 of 10 lost). Logger() refuses until they are uploaded, and writes nothing
+    from blynklog import ConfigError
+    from support import raises
+
+    fresh()
+    cfg = device_config()
+    log = Logger(cfg)
+    t = now_ms() - 60000
+    for i in range(10):
+        log.add("temperature", i * 0.5, ts=t + i)
+    log.close()
+    raw = dict(cfg)
+    raw["store"] = dict(cfg["store"], backend="raw", capacity=65536)
+    e = raises(ConfigError, Logger, raw)
+    assert str(e).startswith("store.backend: ") and "10 samples" in str(e), str(e)
+    import os
+
+    assert "nor.bin" not in os.listdir(cfg["store"]["path"])
+    log = Logger(cfg)  # uploaded with the littlefs backend, the raw one may take the path
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 10 and r["pending"] == 0, r
+    log = Logger(raw)
+    assert log.add("temperature", 1.5, ts=t + 10)
+    r = log.sync()
+    log.close()
+    assert r["sent"] == 1, r
+    assert [p[0] for p in received(1)] == [t + i for i in range(11)]

@@ -312,7 +312,7 @@ class Logger:
             from . import logger_open as _open
 
             try:
-                dev = _open.raw_check(cfg) if raw_backend else None  # before anything is written
+                dev = _open.raw_check(cfg, validated) if raw_backend else None  # before anything is written
                 if not folder:
                     _open.store_folder(scfg["path"], scfg.get("old_path"))
                 if save:

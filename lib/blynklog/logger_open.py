@@ -51,11 +51,13 @@ def _move_old_store(old, new):
         print("blynklog: could not move the store from %r to %r (%s)" % (old, new, e))
 
 
-def raw_check(cfg):
+def raw_check(cfg, validated):
     # The raw backend's refusals that need no writing, made before Logger() writes anything (the
     # store's folder, the cache, the device's format): streams that cannot fit a new store's
-    # checkpoint, and on a board a flash region it does not have. -> the board's device, opened
-    # (that writes nothing; raw_store takes it), or None on a host (its device is a file)
+    # checkpoint, samples a littlefs store at the same path has not uploaded (validated: a
+    # configuration just checked, as one whose backend changed is), and on a board a flash region
+    # it does not have. -> the board's device, opened (that writes nothing; raw_store takes it),
+    # or None on a host (its device is a file)
     import sys
 
     from .policy import meta_max
@@ -63,7 +65,38 @@ def raw_check(cfg):
 
     room = meta_max()
     _fits(cfg, room, new_spare(cfg["streams"], room))
+    if validated:
+        _littlefs_left(cfg["store"]["path"])
     return open_device(cfg["store"]) if sys.platform in ("esp32", "rp2") else None
+
+
+def _littlefs_left(path):
+    # A littlefs store at this store.path (its segments in <path>/data, a wake's journal in
+    # <path>) holding samples not uploaded: the raw ring would never see them, so they would
+    # leave pending and never be sent. ConfigError naming store.backend; a store all uploaded
+    # (or none) passes. Opened read-only: its journal is not taken in (counted as pending).
+    from .store import Store
+
+    try:
+        os.stat(path + "/data/streams")
+    except OSError:
+        return
+    n = 0
+    for name in ("/journal", "/journal.in"):
+        try:
+            n += os.stat(path + name)[6] // 28  # journal.py's records
+        except OSError:
+            pass
+    st = Store(path + "/data")
+    try:
+        n += st.pending()
+    finally:
+        st.close()
+    if n:
+        raise ConfigError(
+            "store.backend: the littlefs store at %r holds %d samples not uploaded, which the raw "
+            "store would not see; sync them with backend littlefs first, or give a new store.path" % (path, n)
+        )
 
 
 def _fits(cfg, room, spare):

@@ -442,3 +442,26 @@ def test_loggers_closed_on_many_store_paths_leave_no_entry_behind():
         log.add("n", 1, ts=T0)
         log.close()
     assert len(blynklog._holders) == before
+
+
+def test_clock_stamps_a_burst_ran_ahead_are_not_given_again_after_the_process_ends_past_flush():
+    # flush() returned, then the process ended without close() (killed, a crash, a reset): the
+    # next one knows nothing of the stamps the burst ran ahead of the clock, and stamped those ms
+    # again, where Blynk keeps one value per ms of a stream (the unix port killed after 4 bursts
+    # of 900: 3600 samples sent at 1044 distinct ms)
+    import blynklog
+
+    cfg = device_config(streams={"t": {"pin": "V1"}})
+    log = Logger(cfg)
+    _burst(log, "t", 400)  # a few ms: the stamps run some 400 ms ahead of the clock
+    log.flush()
+    first = _stamps(log, "t")
+    # the process ends here: a new one has none of this one's module state
+    blynklog._holders.clear()
+    blynklog._clocks.clear()
+    log2 = Logger(cfg)
+    _burst(log2, "t", 5)
+    got = _stamps(log2, "t")
+    log2.close()
+    assert len(first) == 400 and got[:400] == first
+    assert got[400:] and min(got[400:]) > max(first), (max(first), got[400:])

@@ -518,6 +518,10 @@ class Logger:
     def flush(self):
         self._check_open()
         self._store.flush()
+        # a process that ends after this without close() (killed, a crash, a reset) leaves the
+        # next one nothing to wait past the stamps a burst ran ahead of the clock (it would stamp
+        # those ms again): they are waited for here, at most a second, and only after a burst
+        _wait_ms(_stamps_ahead(self._last_ts, self.clock, True))
 
     # ---- uploading
 
@@ -722,20 +726,20 @@ def _after_rel(clock, ts, rel, e):
     return _ts_delta(ts, clock._base) + rel - (e[0] - clock._code0) - e[1]
 
 
-def _stamps_ahead(entries, clock):
+def _stamps_ahead(entries, clock, moved=False):
     # The ms until the clock is past the latest clock stamp add() gave (a stream's stamps run
     # ahead of the clock while it takes more than one sample a ms; one not moved on may be of
     # this very ms), 0 when none is ahead. A Logger made after this one (a new process, a
     # take-over) knows nothing of them and would stamp in those ms again, where Blynk keeps one
     # value per ms of a stream (a wake's journal Logger closed and made again in under a ms did):
     # close(), before_sleep() (less the sleep) and a take-over wait that long, at most a second
-    # and _PAST_MS.
+    # and _PAST_MS. moved (flush()): the set clock's stamps moved on past it only.
     # A boot-relative stamp is measured by the boot's own ms, which a Logger made next in this
     # boot (or its wake after the sleep) goes on from: a ms past it is enough.
     ahead = 0
     r = a = None
     for e in entries.values():
-        if e[3] < 0:  # an explicit ts
+        if e[3] < 0 or (moved and (not e[3] or e[2])):  # an explicit ts (or, moved: not ahead)
             continue
         if e[2]:  # boot-relative (the clock set since or not)
             d = e[0] - clock._code0 + e[1] - clock._elapsed() + 1

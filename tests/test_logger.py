@@ -465,3 +465,23 @@ def test_clock_stamps_a_burst_ran_ahead_are_not_given_again_after_the_process_en
     log2.close()
     assert len(first) == 400 and got[:400] == first
     assert got[400:] and min(got[400:]) > max(first), (max(first), got[400:])
+
+
+def test_flush_after_a_burst_does_not_wait_for_a_clock_set_back_since():
+    # flush() waits past stamps a burst moved ahead of the clock, not past a clock set back
+    # since (a sync's first verified time): that would hold every flush up to a second until
+    # the clock is there again
+    import time
+
+    cfg = device_config(streams={"t": {"pin": "V1"}, "u": {"pin": "V2"}})
+    log = Logger(cfg)
+    _burst(log, "t", 200)
+    log.flush()
+    assert log.clock.set_time_ms(now_ms() - 5000, "ntp")
+    t0 = time.time()
+    for i in range(3):
+        log.add("u", float(i))
+        log.flush()
+    took = time.time() - t0
+    log.close()
+    assert took < 0.3, took

@@ -752,9 +752,11 @@ def _stamps_ahead(entries, clock, moved=False):
             d = (e[0] - a) + (e[1] - r) + _PAST_MS  # that stamp - now, and a margin
             if d > e[3] + _PAST_MS:
                 # ahead by more than it was moved on (e[3], 0 for none): the clock was set back
-                # since. Only that lead can meet a later Logger's stamps (it waited up to a
-                # second at every wake after NTP)
-                d = e[3] + _PAST_MS
+                # since, and no wait brings it there (close() waited up to a second at every
+                # wake after NTP, flush() at every call): the clock's own ms, none for flush()
+                if moved:
+                    continue
+                d = _PAST_MS
         if d > ahead:
             ahead = d
     return min(ahead, _BUMP_MAX_MS + _PAST_MS)

@@ -228,3 +228,33 @@ def test_a_raw_store_on_a_path_whose_littlefs_store_holds_samples_not_uploaded_i
     log.close()
     assert r["sent"] == 1, r
     assert [p[0] for p in received(1)] == [t + i for i in range(11)]
+
+
+def test_a_raw_store_given_another_capacity_is_refused_naming_the_key():
+    # the ring's size is fixed once written: on the host it is <store.path>/nor.bin's. Another
+    # capacity at the next boot lost flushed samples uncounted (a 64 KB ring made 32 KB: 650 of
+    # 1500 pending never sent; 32 KB made 64 KB: 657 of 1500). Logger() refuses it, writing nothing
+    import os
+
+    from blynklog import ConfigError
+    from support import raises
+
+    fresh()
+    cfg = raw_config(capacity=65536)
+    log = Logger(cfg)
+    fill(log, 5)
+    log.close()
+    nor = cfg["store"]["path"] + "/nor.bin"
+    with open(nor, "rb") as f:
+        before = f.read()
+    for cap in (32768, 131072):
+        cfg["store"]["capacity"] = cap
+        e = raises(ConfigError, Logger, cfg)
+        assert str(e).startswith("store.capacity: ") and "65536" in str(e), str(e)
+        assert os.stat(nor)[6] == 65536
+    with open(nor, "rb") as f:
+        assert f.read() == before
+    cfg["store"]["capacity"] = 65536
+    log = Logger(cfg)
+    assert log.stats()["pending"] == 15
+    log.close()

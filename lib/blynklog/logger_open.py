@@ -67,7 +67,26 @@ def raw_check(cfg, validated):
     _fits(cfg, room, new_spare(cfg["streams"], room))
     if validated:
         _littlefs_left(cfg["store"]["path"])
-    return open_device(cfg["store"]) if sys.platform in ("esp32", "rp2") else None
+    if sys.platform in ("esp32", "rp2"):
+        return open_device(cfg["store"])
+    _ring_size(cfg["store"])
+    return None
+
+
+def _ring_size(scfg):
+    # On a host the ring is <store.path>/nor.bin, scfg["capacity"] bytes (rawstore.open_device):
+    # its size is fixed once written (a smaller ring leaves sectors out, a larger one takes in
+    # old ones; docs/RAWSTORE.md, Limits), so another capacity is a ConfigError naming it
+    try:
+        have = os.stat(scfg["path"] + "/nor.bin")[6]
+    except OSError:
+        return
+    want = scfg["capacity"] // 4096 * 4096  # whole sectors of the simulator (rawstore's _SECTOR)
+    if have and have != want:
+        raise ConfigError(
+            "store.capacity: the raw store's ring %r is %d bytes, not %d: its size is fixed once written "
+            "(upload its samples and delete the file before giving another)" % (scfg["path"] + "/nor.bin", have, want)
+        )
 
 
 def _littlefs_left(path):

@@ -467,6 +467,25 @@ def test_clock_stamps_a_burst_ran_ahead_are_not_given_again_after_the_process_en
     assert got[400:] and min(got[400:]) > max(first), (max(first), got[400:])
 
 
+def test_clock_stamps_a_burst_ran_ahead_are_not_given_again_after_close_and_a_small_step_back():
+    # a burst, then a sync's time 100 ms behind the clock (a step back add() itself follows by
+    # moving stamps on), then close(): it waited 3 ms, and the next process stamped 5 of 5 in
+    # the burst's ms again
+    import blynklog
+
+    cfg = device_config(streams={"t": {"pin": "V1"}})
+    log = Logger(cfg)
+    _burst(log, "t", 300)
+    assert log.clock.set_time_ms(log.clock.now_ms() - 100, "ntp")
+    log.close()
+    blynklog._clocks.clear()  # the process ends: a new one has none of this one's module state
+    log2 = Logger(cfg)
+    _burst(log2, "t", 5)
+    got = _stamps(log2, "t")
+    log2.close()
+    assert len(got) == 305 and min(got[300:]) > max(got[:300]), (max(got[:300]), got[300:])
+
+
 def test_flush_after_a_burst_does_not_wait_for_a_clock_set_back_since():
     # flush() waits past stamps a burst moved ahead of the clock, not past a clock set back
     # since (a sync's first verified time): that would hold every flush up to a second until

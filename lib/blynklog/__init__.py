@@ -750,10 +750,12 @@ def _stamps_ahead(entries, clock, moved=False):
                 r = clock.now_rel()
                 a = clock.anchor
             d = (e[0] - a) + (e[1] - r) + _PAST_MS  # that stamp - now, and a margin
-            if d > e[3] + _PAST_MS:
-                # ahead by more than it was moved on (e[3], 0 for none): the clock was set back
-                # since, and no wait brings it there (close() waited up to a second at every
-                # wake after NTP, flush() at every call): the clock's own ms, none for flush()
+            if d > _BUMP_MAX_MS + _PAST_MS:
+                # further ahead than add() ever moves a stamp: the clock was set back since by
+                # more than add() follows with moved-on stamps (a second), and no wait here
+                # brings it there (close() waited a second, flush() at every call): the clock's
+                # own ms, none for flush(). A smaller step back is waited out, as add() would
+                # move the next stamps on past it
                 if moved:
                     continue
                 d = _PAST_MS

@@ -175,6 +175,33 @@ def test_a_full_drop_newest_ring_loses_no_accepted_sample_to_the_commits_that_fr
     assert [p[0] for p in received(1)] == [t0 + i * 10 for i in range(accepted)]
 
 
+def test_the_samples_a_full_drop_newest_ring_refused_stay_counted_after_close_and_a_new_logger():
+    # the refusals since the ring's last frame were counted in RAM only: a board whose wakes
+    # sample into a full ring and sleep without a sync lost the count at each reset (6 -> 0)
+    fresh()
+    cfg = raw_config(16384)
+    cfg["store"]["on_full"] = "drop_newest"
+    t0 = now_ms() - DAY_MS // 2
+    log = Logger(cfg)
+    accepted = 0
+    while log.add("temperature", float(accepted), ts=t0 + accepted * 10):
+        accepted += 1
+    refused = 1
+    for i in range(5):
+        assert not log.add("temperature", 1.0, ts=t0 + (accepted + i) * 10)
+        refused += 1
+    assert log.stats()["dropped_full"] == refused
+    log.before_sleep(1000)
+    log.close()
+    log = Logger(cfg)
+    assert not log.add("temperature", 1.0, ts=t0 + (accepted + 10) * 10)
+    log.close()
+    log = Logger(cfg)
+    st = log.stats()
+    log.close()
+    assert st["dropped_full"] == refused + 1 and st["pending"] == accepted, st
+
+
 def test_a_stream_whose_type_changed_sends_its_new_samples_from_the_raw_store():
     # the raw store's records carry no kind (-1): once an old int was refused, every record of
     # the stream was taken for one of that kind and set aside, the new strings with them (sent

@@ -237,51 +237,40 @@ def test_a_flash_operation_failing_anywhere_in_the_appends_and_rotations_loses_n
     assert met > 200, met
 
 
-def test_the_count_of_samples_a_full_drop_newest_ring_refused_survives_a_flush_and_a_reopen():
-    # was: kept in RAM until the next commit; a board's wake that only samples (each wake a
-    # reset) lost it, and dropped_full read 0 after the reopen
+def test_the_count_of_samples_a_full_ring_refused_comes_back_from_the_pair_its_caller_kept():
+    # the refusals since the last frame live in RAM: a caller saves drops() where it saves anyway
+    # (the Logger's state) and gives it back at the next opening
     d, s, sids, acked = _full(streams=2, sectors=4)
     for i in range(5):
         assert not s.append(sids[0], T0 + 10**8 + i, 1.0)
+    kept = s.drops()
     refused = s.stats()["dropped_full"]
-    assert refused >= 6
-    s.flush()
-    assert RawStore(d, on_full="drop_newest").stats()["dropped_full"] == refused
+    assert kept[1] == refused >= 6 and kept[0] < refused
+    t = RawStore(d, on_full="drop_newest")
+    assert t.stats()["dropped_full"] == kept[0]  # the frame's count alone
+    t.drops_back(kept)
+    assert t.stats()["dropped_full"] == refused
 
 
-def test_a_flush_with_no_sample_refused_since_the_last_frame_writes_nothing():
+def test_a_kept_count_older_than_the_last_frame_is_not_taken_back():
     d, s, sids, acked = _full(streams=2, sectors=4)
-    s.flush()
+    assert not s.append(sids[0], T0 + 10**8, 1.0)
+    kept = s.drops()
+    assert not s.append(sids[0], T0 + 10**8 + 1, 1.0)
+    got = [r[0] for r in s.records(sids[1])]
+    s.commit(sids[1], got[0], 1)  # a frame after the pair was kept carries the count since
+    refused = s.stats()["dropped_full"]
+    t = RawStore(d, on_full="drop_newest")
+    t.drops_back(kept)
+    assert t.stats()["dropped_full"] == refused
+
+
+def test_flush_writes_nothing():
+    d, s, sids, acked = _full(streams=2, sectors=4)
+    assert not s.append(sids[0], T0 + 10**8, 1.0)
     programmed = s.bytes_programmed
     s.flush()
     assert s.bytes_programmed == programmed
-    t = RawStore(d, on_full="drop_newest")
-    t.flush()
-    assert t.bytes_programmed == 0
-    _kept(t, acked)
-
-
-def test_meta_only_commits_on_a_lent_ring_leave_room_for_the_commits_that_free_it():
-    # was: meta-only commits (the counters of syncs that sent nothing) filled the free sector the
-    # chain took; then neither stream's commit alone freed the oldest sector, both raised ENOSPC
-    # at every try and the ring refused every sample for good (74 acknowledged samples stuck)
-    d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512)
-    k = 0
-    while True:
-        try:
-            s.commit(sids[0], 0, None, {"k": k % 10})
-        except OSError as e:
-            assert e.args[0] == 28, e
-            break
-        k += 1
-        assert k < 100
-    _kept(s, acked)
-    for sid in sids:
-        got = [r[0] for r in s.records(sid)]
-        s.commit(sid, got[-1], len(got), {"k": 0})
-    assert s.pending() == 0
-    assert s.append(sids[0], T0 + 10**9, 1) is True
-    assert RawStore(d, on_full="drop_newest").pending() == 1
 
 
 def _lent_then_released():

@@ -323,6 +323,9 @@ class Logger:
                 _open = None
                 _drop("logger_open", had)
         self._state = State(scfg["path"] + "/state.json")
+        self._raw = raw_backend
+        if raw_backend:  # the samples it refused since its last frame, as the last save left them
+            self._store.drops_back(self._state.get("rawdrops"))
         if not (
             validated
             or raw_backend
@@ -552,10 +555,16 @@ class Logger:
 
     def _save_state(self):
         # sync() never raises for a fault: a flash error or a MemoryError here is reported
+        self._note_drops()
         try:
             self._state.save()
         except Exception as e:
             self.last_error = "state not saved: %s" % e
+
+    def _note_drops(self):
+        # the raw store's refusals since its last frame go with the state (see RawStore.drops)
+        if self._raw:
+            self._state.set("rawdrops", self._store.drops())
 
     def fill(self):
         # The fraction of the store's capacity its segments (or sectors) take, 0.0..1.0, without
@@ -629,6 +638,7 @@ class Logger:
         self._store.flush()
         # first: where the clock is at sleep is where the wake's boot-relative stamps go on from
         _wait_ms(_stamps_ahead(self._last_ts, self.clock) - planned_ms)
+        self._note_drops()  # (in the clock's save)
         self.clock.before_sleep(planned_ms)
         self._save_state()
 

@@ -712,24 +712,26 @@ class RawStore:
         pass
 
     def flush(self):
-        # Every append is durable as it goes. The count of samples refused since the last frame
-        # (drop_newest, a sync_async's hold) is not: a commit frame that moves no cursor carries
-        # it, when the tail sector has room for one (a count is not worth a rotation, nor the
-        # free sector a full ring keeps for commits)
-        if self._dropped == self._kept_drops or self._failed:
-            return
-        for sid in self._names.values():
-            cur = self._cursor.get(sid, 0)
-            b = self._buf
-            b[2] = _K_COMMIT
-            struct.pack_into(
-                "<BIHII", b, 3, sid, cur // self._ss, cur % self._ss, self._pending.get(sid, 0), self._dropped
-            )
-            total = self._seal(_COMMIT, self._key(self._tail, self._off))
-            if self._chain < self._n and self._off + total <= self._ss:
-                self._put(total)
-                self._kept_drops = self._dropped
-            return
+        # every append is already durable
+        pass
+
+    def drops(self):
+        # [the dropped count the newest frame on flash carries, the count now]: the samples
+        # refused since that frame (drop_newest, a sync_async's hold) are counted in RAM only
+        # (a frame per refusal would take the room a full ring keeps for its commits); a caller
+        # keeps this pair where it saves anyway (the Logger's state) and gives it back (drops_back)
+        return [self._kept_drops, self._dropped]
+
+    def drops_back(self, kept):
+        # drops() as saved before this opening: its count holds when no frame came after it
+        if (
+            isinstance(kept, list)
+            and len(kept) == 2
+            and kept[0] == self._kept_drops
+            and type(kept[1]) is int
+            and kept[1] > self._dropped
+        ):
+            self._dropped = kept[1]
 
     def records(self, sid, after=None):
         if self._failed:

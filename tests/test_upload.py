@@ -1532,3 +1532,28 @@ def test_a_sync_that_waits_out_the_servers_daily_limit_says_so_in_last_error():
     assert r["requests"] == 0 and r["stopped"] == "quota" and r["quota_left"] == 0, r
     assert "daily limit" in (r["last_error"] or "") and log.stats()["last_error"] == r["last_error"], r
     log.close()
+
+
+def test_a_size_learnt_while_the_clock_was_unset_starts_its_day_at_the_next_sync_with_the_time():
+    # an entry learnt without the time (since 0) never grew back: its day never began
+    import json
+
+    fresh(max_body=4000)
+    cfg = device_config(limits={"points_per_request": 300})
+    log = Logger(cfg)
+    t0 = fill(log, "temperature", 300, start=now_ms() - 2000000)
+    log.sync()
+    log.close()
+    path = cfg["store"]["path"] + "/state.json"
+    with open(path) as f:
+        state = json.load(f)
+    state["cap"][1] = 0  # as a sync without the time leaves it
+    with open(path, "w") as f:
+        json.dump(state, f)
+    log = Logger(cfg)
+    log.add("temperature", 1.0, ts=t0 + 400000)
+    log.sync()
+    log.close()
+    with open(path) as f:
+        since = json.load(f)["cap"][1]
+    assert since > 0, since

@@ -835,7 +835,9 @@ class Uploader:
         if not (_is_count(size) and _is_count(since) and size > 0):
             self.state.set("cap", None)  # a damaged state file
             return
-        if now is not None and since and now - since >= _DAY_MS:
+        if now is not None and not since:
+            self.state.set("cap", [size, now, e[2]])  # learnt while the clock was unset: its day starts now
+        elif now is not None and now - since >= _DAY_MS:
             size, since = size * 2, now  # grown back a step a day
             if size >= self.max_bytes:
                 self.state.set("cap", None)

@@ -92,7 +92,8 @@ class RawStore:
         self._off = 0
         self._chain = 0
         self._failed = False  # a failed rotation whose state could not be read back (_recover)
-        self._kept_drops = 0  # the dropped count the newest frame on flash carries (flush)
+        self._kept_drops = 0  # the dropped count the newest frame on flash carries (drops)
+        self._no_room = False  # the last rotation found no sector it may take (ENOSPC)
         # {sid: name} given out while a full ring had no room for the name's frame (stream_id):
         # written before the stream's first sample or commit, or by the next checkpoint
         self._unwritten = {}
@@ -337,6 +338,7 @@ class RawStore:
         if whole and keep and _total(lost_f):
             if may_refuse:
                 return False
+            self._no_room = True  # (commit: this ENOSPC, not the device's)
             raise OSError(_ENOSPC, "store full: the oldest sector holds pending samples")
         drop = self._chain - (1 if whole else 0) >= n - 1
         lost_o = self._uncommitted(o) if drop else None
@@ -768,7 +770,8 @@ class RawStore:
     def commit(self, sid, pos, count=None, meta=None):
         # Records of sid up to and including pos are done; count: how many pending records that
         # covers (trusted; None: counted here by reading them). meta: a small dict (None keeps the
-        # last one), written in the same frame as the cursor. Durable when it returns.
+        # last one), written in the same frame as the cursor. Durable when it returns, but on a
+        # lent ring whose last sector was closed (held in RAM: see the except below).
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
         if self._unwritten and sid in self._unwritten and not self._write_waiting(sid):
@@ -801,6 +804,7 @@ class RawStore:
         # back here, so RAM never runs ahead of what a reopen would read.
         old_pending, old_metab = self._pending.get(sid, 0), self._metab
         self._old_pending = None
+        self._no_room = False
         self._cursor[sid] = pos
         p = old_pending - count
         self._pending[sid] = p if p > 0 else 0
@@ -817,8 +821,8 @@ class RawStore:
                 body += len(mb)
             self._control(body)
             self._kept_drops = self._dropped
-        except Exception as e:
-            if isinstance(e, OSError) and e.args[0] == _ENOSPC and self._off >= self._ss and self._chain >= self._n:
+        except Exception:
+            if self._no_room and self._off >= self._ss and self._chain >= self._n:
                 # a lent ring whose last sector a power cut or a program error closed, its oldest
                 # sector still pending: no frame can go anywhere until commits free that sector,
                 # and none could be written to free it (stuck for good, every sample refused).

@@ -310,7 +310,8 @@ class Clock:
             # 2000 epoch), measured the step itself: the boot's time before its ticks started
             # (ROM, bootloader) included, which a long chain would otherwise lose at every wake.
             # Taken when it agrees with the planned step: not shorter than it by more than an
-            # RC oscillator's drift (an eighth), not longer by more than that and the boot's own
+            # RC oscillator's drift (an eighth; any shorter on a port that names its deep-sleep
+            # wake, below), not longer by more than that and the boot's own
             # time (a clock that restarted at the reset, as rp2's does, measures about nothing,
             # or less than nothing: the time between two boots' first readings)
             rs = d.get("port_at_sleep")

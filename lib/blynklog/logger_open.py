@@ -93,7 +93,7 @@ def _littlefs_left(path):
     # A littlefs store at this store.path (its segments in <path>/data, a wake's journal in
     # <path>) holding samples not uploaded: the raw ring would never see them, so they would
     # leave pending and never be sent. ConfigError naming store.backend; a store all uploaded
-    # (or none) passes. Opened read-only: its journal is not taken in (counted as pending).
+    # (or none) passes. Its journal is not taken in (counted as pending).
     from .store import Store
 
     try:

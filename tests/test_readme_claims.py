@@ -865,6 +865,29 @@ def test_a_sync_stopped_by_its_budget_goes_on_where_it_stopped():
     log.close()
 
 
+def test_a_sync_budget_counts_from_the_call_the_store_opening_included():
+    # README: sync() uploads within the budget. It was counted from the upload loop's start, after
+    # the modules, the store's opening and the count of its backlog: a slow flash there (300 ms)
+    # and a budget of 200 ms still sent a batch
+    fresh()
+    log = Logger(device_config())
+    fill(log, "temperature", 20)
+    opened = log._opened
+
+    def slow_flash():
+        store = opened()
+        time.sleep(0.3)
+        return store
+
+    log._opened = slow_flash
+    r = log.sync(budget_ms=200)
+    del log._opened
+    assert r["stopped"] == "budget" and r["sent"] == 0, r
+    r = log.sync()
+    assert r["sent"] == 20, r
+    log.close()
+
+
 def test_points_per_request_bounds_every_batch():
     fresh()
     log = Logger(device_config(limits={"points_per_request": 7}))

@@ -182,6 +182,7 @@ def sync_gen(log, budget_ms, feed, hold=False):
         raise ValueError("budget_ms must be 0 or more, got %d" % budget_ms)
     if feed is not None and not callable(feed):
         raise TypeError("feed must be a function or None")
+    called = ticks_ms()  # the budget counts from here: the modules, the store's opening come out of it
     report = {
         "sent": 0,
         "batches": 0,
@@ -264,6 +265,8 @@ def sync_gen(log, budget_ms, feed, hold=False):
             ctx = None
             conn.feed = feed
             up.feed = feed
+            if budget_ms is not None:
+                budget_ms = max(0, budget_ms - ticks_diff(ticks_ms(), called))
             if store.pending() or not log.clock.is_set():
                 yield from up.run(client, report, budget_ms, lambda: log._now(client))
             else:

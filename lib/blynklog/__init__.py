@@ -357,13 +357,10 @@ class Logger:
             _wait_ms(_stamps_ahead(cell[3][0], cell[3][1]))
         self._dup_said = []  # streams whose duplicate ts add() has pointed out
         try:
+            # the folder store's new names join in one go, or none (no room for them all: the
+            # names file stays as it was); the journal knows each one (open)
             names = list(cfg["streams"])
-            if self._jr is None and not raw_backend:
-                # the folder store: the new names join in one go, or none (no room for them all:
-                # the names file stays as it was)
-                ids = self._store.stream_ids(names)
-            else:  # the journal knows each one (open); the raw store writes a frame a name
-                ids = [self._store.stream_id(name) for name in names]
+            ids = self._store.stream_ids(names)
             for i in range(len(names)):
                 self._sids[names[i]] = ids[i]
         except ValueError as e:  # the store keeps every name it was given: it has no room for one more

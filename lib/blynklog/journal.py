@@ -219,6 +219,9 @@ class Journal:
     def stream_id(self, name):
         return self._names.index(name)
 
+    def stream_ids(self, names):
+        return [self._names.index(name) for name in names]
+
     def append(self, sid, ts, value, flags=0, decimals=None, rel=0, checked=False):
         # the store's append() (Logger.add checked the arguments); True: stored
         t = type(value)

@@ -50,7 +50,7 @@
 # Samples dropped as unplaceable are also counted by the clock (clock.note_dropped) once committed.
 # Counters and the day's quota are written with each commit, in the store's atomic commit record,
 # so the books balance across power cuts. RAM: a few small objects per stream, a 128-byte bitmap.
-from . import blynk, encoder
+from . import _is_int, blynk, encoder
 from .clock import FLAG_BOOTREL
 from .frame import (
     T_F64,
@@ -800,7 +800,7 @@ class Uploader:
             st.limit = 1
             return None
         if kind == blynk.UNKNOWN_STREAM:
-            return self._park(st, now, parked, report, msg[:_MSG_MAX])
+            return self._park(st, now, parked, report, msg)
         if kind == blynk.UNKNOWN_DEVICE:
             report["last_error"] = "unknown device: %s" % msg
             return "device"
@@ -1026,7 +1026,7 @@ def _server_day_end(client, now):
 
 
 def _is_count(v):
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+    return _is_int(v) and v >= 0
 
 
 def park_until(entry):

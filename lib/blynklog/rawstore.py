@@ -332,7 +332,7 @@ class RawStore:
         n = self._n
         f = (self._tail + 1) % n
         o = (f + 1) % n
-        keep = self._drop_newest or (self.hold and self.hold())
+        keep = self._keeps()
         whole = self._chain >= n  # every sector in the chain: F is the oldest, dropped before its claim
         lost_f = self._uncommitted(f) if whole else None
         if whole and keep and _total(lost_f):
@@ -393,7 +393,7 @@ class RawStore:
         n = self._n
         if self._chain < n or self._off + total > self._ss:
             return
-        if not (self._drop_newest or (self.hold and self.hold())):
+        if not self._keeps():
             return
         f = (self._tail + 1) % n
         lost = self._uncommitted(f)
@@ -402,13 +402,16 @@ class RawStore:
         if self._off + total + len(lost) * (max(len(self._metab), self._meta_room) + 32) > self._ss:
             raise OSError(_ENOSPC, "store full: the room left is for the commits that free the oldest sector")
 
+    def _keeps(self):
+        # whether a full ring refuses samples rather than drop its oldest pending ones:
+        # drop_newest, or a sync_async holding the oldest records
+        return self._drop_newest or (self.hold and self.hold())
+
     def _drop(self, idx, lost):
         # sector idx leaves the chain (the oldest): its pending samples are counted as dropped
-        total = 0
         for sid in lost:
             self._pending[sid] = self._pending.get(sid, 0) - lost[sid]
-            total += lost[sid]
-        self._dropped += total
+        self._dropped += _total(lost)
         self._chain -= 1
         self._seqs[idx] = _NOSEQ
 
@@ -424,10 +427,7 @@ class RawStore:
             return
         # the names that wait, as they were (the flash never had them, unless a checkpoint did)
         for sid in self._unwritten:
-            name = self._unwritten[sid]
-            if self._names.get(name) == sid:
-                continue
-            self._names[name] = sid
+            self._names[self._unwritten[sid]] = sid
 
     def _uncommitted(self, idx, sid0=-1, cur0=0):
         # {sid: samples of sector idx that are still pending} (stream sid0's cursor taken as cur0)
@@ -622,6 +622,10 @@ class RawStore:
             raise
         return sid
 
+    def stream_ids(self, names):
+        # the ids of names, in their order (Store's interface: here a frame a new name)
+        return [self.stream_id(name) for name in names]
+
     def _name_frame(self, sid, data):
         self._lent_room(8 + len(data))
         b = self._buf
@@ -671,7 +675,7 @@ class RawStore:
             # the room the last sector keeps for commits (see _KEPT), while the ring refuses
             # samples rather than drop them: drop_newest, or a sync_async holding the oldest ones;
             # a ring whose free sector went to commits (_K_CKPT_ALL) keeps all of it for them
-            if self._drop_newest or (self.hold and self.hold()):
+            if self._keeps():
                 if self._old_pending is None:
                     self._old_pending = bool(self._uncommitted((self._tail - self._chain + 1) % self._n))
                     n = self._encode_again(sid, ts, value, flags, decimals)  # (the read used the buffer)

@@ -16,13 +16,14 @@ META = {"qday": 20000, "qsent": 12345, "qprev": 0, "sent": 1234, "failed": 3, "r
 class Flaky(NorFlash):
     # a program or an erase that fails once (OSError, nothing done), then the device works again
     fail_at = -1
+    errno = 5
 
     def _tick(self):
         n = self.ops
         if n == self.fail_at:
             self.ops = n + 1
             self.fail_at = -1
-            raise OSError(5, "program failed")
+            raise OSError(self.errno, "program failed")
         return NorFlash._tick(self)
 
 
@@ -386,3 +387,20 @@ def test_commits_on_a_lent_ring_whose_last_sector_a_failed_write_closed_still_fr
     t = RawStore(d, on_full="drop_newest")
     assert t.pending() == 1 and _readable(t, sids[0]) == [T0 + 10**9] and _readable(t, sids[1]) == []
     assert t.meta() == {"k": 1}
+
+
+def test_a_new_name_whose_frame_the_device_fails_with_enospc_is_refused_not_kept_waiting():
+    # the device's own ENOSPC (a host file system full) is no full ring: the name does not wait
+    # in RAM as one the ring had no room for (its samples would have been refused for good)
+    d = Flaky(sectors=4, sector_size=512)
+    s = RawStore(d, on_full="drop_newest")
+    s.stream_id("a")
+    d.errno, d.fail_at = 28, d.ops
+    try:
+        s.stream_id("b")
+        raise AssertionError("the device did not fail")
+    except OSError as e:
+        assert e.args[0] == 28, e
+    assert s.stream_id("b") == 1
+    assert s.append(1, T0, 1.0) is True
+    assert _readable(RawStore(d, on_full="drop_newest"), 1) == [T0]

@@ -93,7 +93,7 @@ class RawStore:
         self._chain = 0
         self._failed = False  # a failed rotation whose state could not be read back (_recover)
         self._kept_drops = 0  # the dropped count the newest frame on flash carries (drops)
-        self._no_room = False  # the last rotation found no sector it may take (ENOSPC)
+        self._no_room = False  # the last control frame found no room the ring may give it (_full)
         # {sid: name} given out while a full ring had no room for the name's frame (stream_id):
         # written before the stream's first sample or commit, or by the next checkpoint
         self._unwritten = {}
@@ -338,8 +338,7 @@ class RawStore:
         if whole and keep and _total(lost_f):
             if may_refuse:
                 return False
-            self._no_room = True  # (commit: this ENOSPC, not the device's)
-            raise OSError(_ENOSPC, "store full: the oldest sector holds pending samples")
+            raise self._full("the oldest sector holds pending samples")
         drop = self._chain - (1 if whole else 0) >= n - 1
         lost_o = self._uncommitted(o) if drop else None
         if drop and keep and _total(lost_o):
@@ -400,7 +399,12 @@ class RawStore:
         if sid >= 0 and sid not in lost and sid in self._uncommitted(f, sid, was):
             return
         if self._off + total + len(lost) * (max(len(self._metab), self._meta_room) + 32) > self._ss:
-            raise OSError(_ENOSPC, "store full: the room left is for the commits that free the oldest sector")
+            raise self._full("the room left is for the commits that free the oldest sector")
+
+    def _full(self, why):
+        # the ring's own "no room" (ENOSPC), told apart from a device's by a flag (_no_room)
+        self._no_room = True
+        return OSError(_ENOSPC, "store full: " + why)
 
     def _keeps(self):
         # whether a full ring refuses samples rather than drop its oldest pending ones:
@@ -610,16 +614,13 @@ class RawStore:
         self._names[name] = sid
         try:
             self._name_frame(sid, data)
-        except OSError as e:
-            if e.errno != _ENOSPC:
+        except BaseException:
+            if not self._no_room:
                 self._names.pop(name, None)  # (a rotation's _recover read the names back already)
                 raise
             # a full ring whose room is the commits' (nothing changed): the name waits in RAM
             # (a Logger() with a new stream opens; its samples are refused as the others' are)
             self._unwritten[sid] = name
-        except BaseException:
-            self._names.pop(name, None)
-            raise
         return sid
 
     def stream_ids(self, names):
@@ -627,6 +628,7 @@ class RawStore:
         return [self.stream_id(name) for name in names]
 
     def _name_frame(self, sid, data):
+        self._no_room = False
         self._lent_room(8 + len(data))
         b = self._buf
         b[2] = _K_NAME
@@ -640,8 +642,8 @@ class RawStore:
         # False when there is still no room for it
         try:
             self._name_frame(sid, self._unwritten[sid].encode())
-        except OSError as e:
-            if e.errno != _ENOSPC:
+        except BaseException:
+            if not self._no_room:
                 raise
             return False
         return True
@@ -779,7 +781,7 @@ class RawStore:
         if sid not in self._names.values():
             raise ValueError("unknown stream id")
         if self._unwritten and sid in self._unwritten and not self._write_waiting(sid):
-            raise OSError(_ENOSPC, "store full: the room left is for the commits that free the oldest sector")
+            raise self._full("the room left is for the commits that free the oldest sector")
         mb = None
         if meta is not None:
             if not isinstance(meta, dict):

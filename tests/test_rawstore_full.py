@@ -274,6 +274,29 @@ def test_flush_writes_nothing():
     assert s.bytes_programmed == programmed
 
 
+def test_meta_only_commits_on_a_lent_ring_leave_room_for_the_commits_that_free_it():
+    # was: meta-only commits (the counters of syncs that sent nothing) filled the free sector the
+    # chain took; then neither stream's commit alone freed the oldest sector, both raised ENOSPC
+    # at every try and the ring refused every sample for good (74 acknowledged samples stuck)
+    d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512)
+    k = 0
+    while True:
+        try:
+            s.commit(sids[0], 0, None, {"k": k % 10})
+        except OSError as e:
+            assert e.args[0] == 28, e
+            break
+        k += 1
+        assert k < 100
+    _kept(s, acked)
+    for sid in sids:
+        got = [r[0] for r in s.records(sid)]
+        s.commit(sid, got[-1], len(got), {"k": 0})
+    assert s.pending() == 0
+    assert s.append(sids[0], T0 + 10**9, 1) is True
+    assert RawStore(d, on_full="drop_newest").pending() == 1
+
+
 def _lent_then_released():
     # a drop_oldest ring that a sync_async's hold kept full: the chain took the free sector, then
     # the hold ends with the oldest sector still pending

@@ -71,6 +71,28 @@ def _lend(s, sid):
     return k
 
 
+def _metas_until_full(s, sid, meta):
+    # meta-only commits (nothing freed), meta(k) each, until one finds no room (ENOSPC, nothing
+    # changed); -> how many went in
+    k = 0
+    while True:
+        try:
+            s.commit(sid, 0, None, meta(k))
+        except OSError as e:
+            assert e.args[0] == 28, e
+            return k
+        k += 1
+        assert k < 100, "every commit found room"
+
+
+def _padded(k):
+    return {"k": k, "pad": "x" * 40}
+
+
+def _small(k):
+    return {"k": k % 10}
+
+
 def test_commits_of_many_streams_on_a_full_drop_newest_ring_lose_no_acknowledged_sample():
     # was: ten streams share the oldest sector; the fifth commit took a rotation that erased it,
     # 128 acknowledged samples of the streams not committed yet lost (counted in dropped_full)
@@ -144,15 +166,7 @@ def test_a_commit_that_finds_no_room_raises_enospc_and_changes_nothing():
     # was: meta-only commits (the counters after a failed sync) past the room kept rotated, and
     # the ring erased all 91 acknowledged samples of its oldest sectors
     d, s, sids, acked = _full(streams=1, sectors=4, sector_size=512)
-    k = 0
-    while True:
-        try:
-            s.commit(sids[0], 0, None, {"k": k, "pad": "x" * 40})
-        except OSError as e:
-            assert e.args[0] == 28, e
-            break
-        k += 1
-        assert k < 50
+    k = _metas_until_full(s, sids[0], _padded)
     assert s.meta()["k"] == k - 1
     _kept(s, acked)
     again = RawStore(d, on_full="drop_newest")
@@ -162,13 +176,7 @@ def test_a_commit_that_finds_no_room_raises_enospc_and_changes_nothing():
 
 def test_a_commit_that_frees_the_oldest_sector_goes_in_when_no_other_would():
     d, s, sids, acked = _full(streams=1, sectors=4, sector_size=512)
-    k = 0
-    while True:
-        try:
-            s.commit(sids[0], 0, None, {"k": k, "pad": "x" * 40})
-        except OSError:
-            break
-        k += 1
+    k = _metas_until_full(s, sids[0], _padded)
     got = [r[0] for r in s.records(sids[0])]
     s.commit(sids[0], got[-1], len(got), {"k": k})
     assert s.pending() == 0
@@ -279,15 +287,7 @@ def test_meta_only_commits_on_a_lent_ring_leave_room_for_the_commits_that_free_i
     # chain took; then neither stream's commit alone freed the oldest sector, both raised ENOSPC
     # at every try and the ring refused every sample for good (74 acknowledged samples stuck)
     d, s, sids, acked = _full(streams=2, sectors=4, sector_size=512)
-    k = 0
-    while True:
-        try:
-            s.commit(sids[0], 0, None, {"k": k % 10})
-        except OSError as e:
-            assert e.args[0] == 28, e
-            break
-        k += 1
-        assert k < 100
+    _metas_until_full(s, sids[0], _small)
     _kept(s, acked)
     for sid in sids:
         got = [r[0] for r in s.records(sid)]
@@ -344,15 +344,7 @@ def test_a_power_cut_in_the_rotation_out_of_a_lent_ring_keeps_pending_equal_to_r
 def _no_room(s, sid):
     # meta-only commits until the lent ring's room is the freeing commits' alone (ENOSPC), then
     # new names while their frames fit: -> the id of the first name that did not (it waits)
-    k = 0
-    while True:
-        try:
-            s.commit(sid, 0, None, {"k": k % 10})
-        except OSError as e:
-            assert e.args[0] == 28, e
-            break
-        k += 1
-        assert k < 100
+    _metas_until_full(s, sid, _small)
     for i in range(10):
         programmed = s.bytes_programmed
         new = s.stream_id("n%d" % i)

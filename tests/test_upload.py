@@ -1422,18 +1422,23 @@ def test_the_size_a_413_taught_is_kept_by_the_next_sync_and_the_next_boot():
     assert sum(b[1] for b in ok) == 300 and len(received(1)) == 300
 
 
-def test_the_size_a_413_taught_is_forgotten_with_new_limits_and_grows_back_after_a_day():
-    # a new points_per_request (or server, or max_request_bytes) starts afresh at its full size;
-    # an entry a day old doubles, so a proxy lifted since is found again
-    import json
-
+def _cap_learnt():
+    # a sync of 300 points through a 4,000-byte body limit: -> (cfg, the first ts, state.json's path)
     fresh(max_body=4000)
     cfg = device_config(limits={"points_per_request": 300})
     log = Logger(cfg)
     t0 = fill(log, "temperature", 300, start=now_ms() - 2000000)
     log.sync()
     log.close()
-    path = cfg["store"]["path"] + "/state.json"
+    return cfg, t0, cfg["store"]["path"] + "/state.json"
+
+
+def test_the_size_a_413_taught_is_forgotten_with_new_limits_and_grows_back_after_a_day():
+    # a new points_per_request (or server, or max_request_bytes) starts afresh at its full size;
+    # an entry a day old doubles, so a proxy lifted since is found again
+    import json
+
+    cfg, t0, path = _cap_learnt()
     with open(path) as f:
         size, since, key = json.load(f)["cap"]
     assert 3000 < size < 4000 and since > 0, (size, since)
@@ -1538,13 +1543,7 @@ def test_a_size_learnt_while_the_clock_was_unset_starts_its_day_at_the_next_sync
     # an entry learnt without the time (since 0) never grew back: its day never began
     import json
 
-    fresh(max_body=4000)
-    cfg = device_config(limits={"points_per_request": 300})
-    log = Logger(cfg)
-    t0 = fill(log, "temperature", 300, start=now_ms() - 2000000)
-    log.sync()
-    log.close()
-    path = cfg["store"]["path"] + "/state.json"
+    cfg, t0, path = _cap_learnt()
     with open(path) as f:
         state = json.load(f)
     state["cap"][1] = 0  # as a sync without the time leaves it

@@ -412,44 +412,42 @@ def test_before_sleep_of_a_timeless_boot_waits_past_its_stamps_that_ran_ahead():
     assert n == len(ts) and ts == sorted(ts), ts
 
 
-def test_a_boot_that_ends_with_close_keeps_its_newest_stamp_for_the_next_boots_step_check():
-    # TIME.md: a time more than max_step_back_ms (10 minutes) before the newest sample stamped
-    # under a verified time is refused, in the next boot too: not only after before_sleep()
+def _a_time_20_minutes_back_after(first_ends):
+    # a Logger stamps a sample under the sketch's own verified time and ends (first_ends(log));
+    # the next Logger is given a time 20 minutes before it -> (taken, the clock's last_error)
     _fresh()
     cfg = device_config(streams={"a": {"pin": "V1"}})
     try:
         _reset(False)
         log = Logger(cfg)
-        assert log.clock.set_time_ms(now_ms())  # the sketch's own verified time
+        assert log.clock.set_time_ms(now_ms())
         log.add("a", 1.0)
-        log.close()
-        _reset(False)  # a reset, no deep sleep
+        first_ends(log)
         log = Logger(cfg)
         ok = log.clock.set_time_ms(now_ms() - 20 * 60000)
         err = log.clock.last_error
         log.close()
     finally:
         shift_device_clock(0)
+    return ok, err
+
+
+def _closed_then_reset(log):
+    log.close()
+    _reset(False)  # a reset, no deep sleep
+
+
+def test_a_boot_that_ends_with_close_keeps_its_newest_stamp_for_the_next_boots_step_check():
+    # TIME.md: a time more than max_step_back_ms (10 minutes) before the newest sample stamped
+    # under a verified time is refused, in the next boot too: not only after before_sleep()
+    ok, err = _a_time_20_minutes_back_after(_closed_then_reset)
     assert not ok and "before stored data" in err, (ok, err)
 
 
 def test_a_logger_taking_over_an_unclosed_one_keeps_its_newest_stamp_for_the_step_check():
-    # the same, when the sketch makes its Logger again without closing the last one: the new one
-    # took a time 20 minutes before the flushed samples of the one it took over
-    _fresh()
-    cfg = device_config(streams={"a": {"pin": "V1"}})
-    try:
-        _reset(False)
-        old = Logger(cfg)
-        assert old.clock.set_time_ms(now_ms())
-        old.add("a", 1.0)
-        old.flush()
-        log = Logger(cfg)  # takes the store over: old is not closed
-        ok = log.clock.set_time_ms(now_ms() - 20 * 60000)
-        err = log.clock.last_error
-        log.close()
-    finally:
-        shift_device_clock(0)
+    # the same, when the sketch makes its Logger again without closing the last one (flushed,
+    # then taken over): the new one took a time 20 minutes before the flushed sample
+    ok, err = _a_time_20_minutes_back_after(lambda log: log.flush())
     assert not ok and "before stored data" in err, (ok, err)
 
 
